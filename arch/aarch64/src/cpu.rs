@@ -1,0 +1,59 @@
+//! CPU identification (MIDR_EL1) and virtio-mmio device probing for the banner.
+
+use core::arch::asm;
+
+pub struct CpuId {
+    pub midr: u64,
+    pub name: &'static str,
+}
+
+/// Reads MIDR_EL1 and names the core.
+pub fn identify() -> CpuId {
+    let midr: u64;
+    // SAFETY: reading MIDR_EL1 has no side effects.
+    unsafe { asm!("mrs {}, midr_el1", out(reg) midr) };
+    let implementer = (midr >> 24) & 0xff;
+    let part = (midr >> 4) & 0xfff;
+    let name = match (implementer, part) {
+        (0x41, 0xd03) => "ARM Cortex-A53",
+        (0x41, 0xd04) => "ARM Cortex-A35",
+        (0x41, 0xd05) => "ARM Cortex-A55",
+        (0x41, 0xd07) => "ARM Cortex-A57",
+        (0x41, 0xd08) => "ARM Cortex-A72",
+        (0x41, 0xd0b) => "ARM Cortex-A76",
+        (0x41, 0xd0c) => "ARM Neoverse-N1",
+        (0x41, 0xd40) => "ARM Neoverse-V1",
+        (0x41, 0xd49) => "ARM Neoverse-N2",
+        (0x41, _) => "ARM (unknown part)",
+        (0x00, _) => "QEMU max",
+        _ => "unknown CPU",
+    };
+    CpuId { midr, name }
+}
+
+/// The device kind behind a virtio-mmio slot, or `None` when the slot is empty.
+pub fn virtio_device_kind(base_va: u64) -> Option<&'static str> {
+    // SAFETY: the slot's registers are in the device window of the kernel map;
+    // magic and device id are read-only registers without side effects.
+    let (magic, device_id) = unsafe {
+        (
+            core::ptr::read_volatile(base_va as *const u32),
+            core::ptr::read_volatile((base_va + 8) as *const u32),
+        )
+    };
+    if magic != 0x7472_6976 || device_id == 0 {
+        return None;
+    }
+    Some(match device_id {
+        1 => "net",
+        2 => "blk",
+        3 => "console",
+        4 => "rng",
+        5 => "balloon",
+        9 => "9p",
+        16 => "gpu",
+        18 => "input",
+        19 => "vsock",
+        _ => "other",
+    })
+}

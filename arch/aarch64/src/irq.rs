@@ -1,0 +1,119 @@
+//! Interrupt controller (GICv2 or GICv3 through `arm-gic`) and dispatch.
+
+use crate::mmu::phys_to_virt;
+use arm_gic::gicv2::GicV2;
+use arm_gic::gicv3::{GicCpuInterface, GicV3};
+use arm_gic::{IntId, InterruptGroup, UniqueMmioPointer};
+use core::ptr::NonNull;
+use spin::Mutex;
+use zos_kernel::devicetree::Gic;
+
+enum Controller {
+    V2(GicV2<'static>, InterruptGroup),
+    V3(GicV3<'static>),
+}
+
+// SAFETY: the controller is only touched with the lock held, on one CPU.
+unsafe impl Send for Controller {}
+
+static GIC: Mutex<Option<Controller>> = Mutex::new(None);
+
+/// Which GIC version is in use (for the banner).
+pub fn version() -> u8 {
+    match GIC.lock().as_ref() {
+        Some(Controller::V2(..)) => 2,
+        Some(Controller::V3(_)) => 3,
+        None => 0,
+    }
+}
+
+/// Brings up the distributor and this CPU's interface.
+pub fn init(gic: Gic, cpu_count: usize) -> Result<(), &'static str> {
+    let controller = match gic {
+        Gic::V2 {
+            distributor,
+            cpu_interface,
+        } => {
+            // SAFETY: the frames come from the device tree and are mapped as device
+            // memory in the kernel's linear map; nothing else aliases them.
+            let mut v2 = unsafe {
+                GicV2::new(
+                    phys_to_virt(distributor.start) as *mut _,
+                    phys_to_virt(cpu_interface.start) as *mut _,
+                )
+            };
+            v2.setup();
+            let group = if v2.typer().has_security_extension() {
+                InterruptGroup::Group1
+            } else {
+                InterruptGroup::Group0
+            };
+            v2.set_priority_mask(0xff);
+            Controller::V2(v2, group)
+        }
+        Gic::V3 {
+            distributor,
+            redistributors,
+        } => {
+            let gicd = NonNull::new(phys_to_virt(distributor.start) as *mut _).ok_or("gicd")?;
+            let gicr = NonNull::new(phys_to_virt(redistributors.start) as *mut _).ok_or("gicr")?;
+            // SAFETY: as above, device-tree frames mapped as device memory, unaliased.
+            let mut v3 = unsafe { GicV3::new(UniqueMmioPointer::new(gicd), gicr, cpu_count) }
+                .map_err(|_| "GICv3 redistributor frames not found")?;
+            v3.setup(0);
+            GicCpuInterface::set_priority_mask(0xff);
+            Controller::V3(v3)
+        }
+    };
+    *GIC.lock() = Some(controller);
+    Ok(())
+}
+
+/// Enables or masks one interrupt on this CPU.
+pub fn set_enabled(irq: u32, enabled: bool) {
+    let Ok(intid) = IntId::try_from(irq) else {
+        return;
+    };
+    match GIC.lock().as_mut() {
+        Some(Controller::V2(gic, _)) => {
+            gic.set_interrupt_priority(intid, 0x80);
+            let _ = gic.enable_interrupt(intid, enabled);
+        }
+        Some(Controller::V3(gic)) => {
+            let _ = gic.set_interrupt_priority(intid, Some(0), 0x80);
+            let _ = gic.enable_interrupt(intid, Some(0), enabled);
+        }
+        None => {}
+    }
+}
+
+/// Acknowledges and handles every pending interrupt.
+pub fn dispatch() {
+    loop {
+        let pending = {
+            let mut guard = GIC.lock();
+            match guard.as_mut() {
+                Some(Controller::V2(gic, group)) => gic.get_and_acknowledge_interrupt(*group),
+                Some(Controller::V3(_)) => {
+                    GicCpuInterface::get_and_acknowledge_interrupt(InterruptGroup::Group1)
+                }
+                None => None,
+            }
+        };
+        let Some(intid) = pending else { return };
+        let irq = u32::from(intid);
+        if irq == crate::timer::irq() {
+            crate::timer::on_tick();
+        } else {
+            log::warn!("spurious or unclaimed interrupt {irq}");
+        }
+        let mut guard = GIC.lock();
+        match guard.as_mut() {
+            Some(Controller::V2(gic, group)) => gic.end_interrupt(intid, *group),
+            Some(Controller::V3(_)) => {
+                GicCpuInterface::end_interrupt(intid, InterruptGroup::Group1)
+            }
+            None => {}
+        }
+    }
+}

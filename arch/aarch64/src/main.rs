@@ -1,0 +1,449 @@
+//! Zero OS kernel for AArch64 (QEMU `virt`).
+//!
+//! This crate is the AArch64 backend: boot assembly, MMU, exception vectors, GIC,
+//! generic timer, PSCI and the PL011 debug console. It implements the portable
+//! core's [`Platform`] interface and drives boot: device tree → frame allocator →
+//! heap → final page tables → interrupts and timer → banner.
+#![no_std]
+#![no_main]
+
+extern crate alloc;
+
+mod console;
+mod cpu;
+mod exceptions;
+mod irq;
+mod mmu;
+mod psci;
+mod timer;
+
+use buddy_system_allocator::LockedHeap;
+use core::arch::{asm, global_asm};
+use mmu::{phys_to_virt, MapFlags, PageTable, PHYS_OFFSET};
+use zos_kernel::arch::Platform;
+use zos_kernel::devicetree::{BootInfo, Gic};
+use zos_kernel::frame::{free_regions, FrameAllocator};
+use zos_kernel::{PhysRange, PAGE_SIZE};
+
+global_asm!(include_str!("boot.S"));
+
+#[global_allocator]
+static HEAP: LockedHeap<32> = LockedHeap::empty();
+
+/// The machine's frames, shared by every part of the kernel.
+static FRAMES: spin::Mutex<Option<FrameAllocator>> = spin::Mutex::new(None);
+
+/// What the kernel is doing, for panic messages.
+static STAGE: spin::Mutex<&'static str> = spin::Mutex::new("early boot");
+
+/// QEMU `virt` puts the PL011 here; used until the device tree is read.
+const DEFAULT_UART: u64 = 0x0900_0000;
+/// Where QEMU places the device tree for ELF kernels (start of RAM).
+const DEFAULT_DTB: u64 = 0x4000_0000;
+/// Largest device tree we accept.
+const MAX_DTB_SIZE: usize = 2 << 20;
+
+extern "C" {
+    static __kernel_start: u8;
+    static __text_end: u8;
+    static __rodata_end: u8;
+    static __stack_guard: u8;
+    static __stack_bottom: u8;
+    static __kernel_end: u8;
+}
+
+fn symbol_addr(symbol: &u8) -> u64 {
+    symbol as *const u8 as u64
+}
+
+/// The AArch64 implementation of the portable core's hardware interface.
+pub struct Aarch64;
+
+impl Platform for Aarch64 {
+    fn console_write(bytes: &[u8]) {
+        console::write(bytes);
+    }
+    fn uptime_ns() -> u64 {
+        timer::uptime_ns()
+    }
+    fn set_timer_deadline(deadline_ns: u64) {
+        timer::arm_in(deadline_ns.saturating_sub(timer::uptime_ns()));
+    }
+    fn irq_set_enabled(irq: u32, enabled: bool) {
+        irq::set_enabled(irq, enabled);
+    }
+    fn wait_for_interrupt() {
+        // SAFETY: unmask IRQs only for the wait, so the handler runs at a known point.
+        unsafe { asm!("msr daifclr, #2", "wfi", "msr daifset, #2") };
+    }
+    fn power_off() -> ! {
+        psci::system_off()
+    }
+    fn reset() -> ! {
+        psci::system_reset()
+    }
+}
+
+fn set_stage(stage: &'static str) {
+    *STAGE.lock() = stage;
+}
+
+/// Prints why and powers the machine off.
+pub fn stop_machine(reason: &str) -> ! {
+    console::write_emergency(b"zos: stopping the machine: ");
+    console::write_emergency(reason.as_bytes());
+    console::write_emergency(b"\n");
+    psci::system_off()
+}
+
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo) -> ! {
+    // SAFETY: we are stopping; make sure the stage lock cannot deadlock us.
+    unsafe { STAGE.force_unlock() };
+    let stage = *STAGE.lock();
+    zos_kernel::klog::emergency_write(format_args!("\nKERNEL PANIC during {stage}: {info}\n"));
+    stop_machine("kernel panic")
+}
+
+/// Halts with a boot error message (the machine description may be unusable, so
+/// PSCI is tried only when the device tree named it).
+fn boot_failure(what: &dyn core::fmt::Display) -> ! {
+    zos_kernel::klog::emergency_write(format_args!("\nzos: boot failed: {what}\n"));
+    stop_machine("boot failed")
+}
+
+/// Finds and validates the device tree blob.
+fn device_tree(dtb_phys: u64) -> &'static [u8] {
+    let candidate = if dtb_phys != 0 { dtb_phys } else { DEFAULT_DTB };
+    // The boot tables map RAM from 1 GiB to 16 GiB; refuse anything else.
+    if !(0x4000_0000..0x4_0000_0000 - 64).contains(&candidate) || candidate % 8 != 0 {
+        boot_failure(&format_args!(
+            "device tree pointer {candidate:#x} is not in RAM"
+        ));
+    }
+    // SAFETY: the address is inside the boot mapping of RAM; we read the header only.
+    let header = unsafe { core::slice::from_raw_parts(phys_to_virt(candidate) as *const u8, 8) };
+    let magic = u32::from_be_bytes([header[0], header[1], header[2], header[3]]);
+    let size = u32::from_be_bytes([header[4], header[5], header[6], header[7]]) as usize;
+    if magic != 0xd00d_feed {
+        boot_failure(&format_args!(
+            "no device tree at {candidate:#x} (magic {magic:#010x}, expected 0xd00dfeed)"
+        ));
+    }
+    if !(40..=MAX_DTB_SIZE).contains(&size) {
+        boot_failure(&format_args!(
+            "device tree at {candidate:#x} claims size {size} bytes"
+        ));
+    }
+    // SAFETY: size is bounded and the range lies inside the boot RAM mapping.
+    unsafe { core::slice::from_raw_parts(phys_to_virt(candidate) as *const u8, size) }
+}
+
+#[no_mangle]
+extern "C" fn kernel_main(dtb_phys: u64, entry_el: u64) -> ! {
+    console::init(DEFAULT_UART);
+    zos_kernel::klog::init(
+        zos_kernel::klog::LogSink {
+            write: console::write,
+            uptime_ns: timer::uptime_ns,
+        },
+        log::LevelFilter::Info,
+    );
+    set_stage("device tree parsing");
+    let blob = device_tree(dtb_phys);
+    let dtb_phys = mmu::virt_to_phys(blob.as_ptr() as u64);
+    let info = BootInfo::parse(blob).unwrap_or_else(|e| boot_failure(&e));
+    console::init(info.uart.start);
+    psci::init(info.psci);
+
+    set_stage("memory set-up");
+    let kernel_image = PhysRange::new(
+        symbol_addr(unsafe { &__kernel_start }) - PHYS_OFFSET,
+        symbol_addr(unsafe { &__kernel_end }) - PHYS_OFFSET,
+    );
+    if !info
+        .memory()
+        .iter()
+        .any(|m| m.contains_range(&kernel_image))
+    {
+        boot_failure(&"the kernel image is not inside RAM described by the device tree");
+    }
+    let mut reserved = [
+        kernel_image,
+        PhysRange::new(dtb_phys, dtb_phys + blob.len() as u64),
+        PhysRange::new(0, 0),
+    ];
+    if let Some(initrd) = info.initrd {
+        reserved[2] = initrd;
+    }
+    let free_frames = init_frames(&info, &reserved);
+    init_heap(&info);
+    build_kernel_tables(&info, kernel_image);
+
+    set_stage("interrupt set-up");
+    if let Err(e) = irq::init(info.gic, info.cpu_count) {
+        boot_failure(&e);
+    }
+    timer::init(info.timer_irq);
+
+    print_banner(&info, entry_el, free_frames);
+    wait_ticks(3);
+    log::info!(
+        "timer: {} ticks of {} ms so far",
+        timer::ticks(),
+        timer::TICK_NS / 1_000_000
+    );
+
+    set_stage("boot arguments");
+    match info.arg_value("fault") {
+        Some("data") => {
+            log::info!("boot argument fault=data: reading an unmapped kernel address");
+            // SAFETY: deliberately unsound: this read faults on purpose to test the
+            // exception report. The address is in the unmapped kernel half.
+            let value = unsafe { core::ptr::read_volatile(0xFFFF_FFFF_DEAD_0000 as *const u64) };
+            log::error!("fault=data did not fault (read {value:#x})");
+        }
+        Some("undef") => {
+            log::info!("boot argument fault=undef: executing an undefined instruction");
+            // SAFETY: deliberately raises an undefined-instruction exception.
+            unsafe { asm!("udf #0x2a") };
+        }
+        Some("write-text") => {
+            log::info!("boot argument fault=write-text: writing to kernel text (W^X check)");
+            let target = kernel_main as *const () as *mut u64;
+            // SAFETY: deliberately invalid: text is mapped read-execute, so this write
+            // must raise a permission fault.
+            unsafe { core::ptr::write_volatile(target, 0) };
+            log::error!("fault=write-text did not fault: kernel text is writable");
+        }
+        Some("panic") => panic!("deliberate panic from boot argument fault=panic"),
+        Some(other) => {
+            log::warn!("unknown fault kind '{other}' ignored (data, undef, write-text, panic)")
+        }
+        None => {}
+    }
+    if info.has_arg("poweroff") {
+        log::info!("boot argument poweroff: powering off");
+        Aarch64::power_off();
+    }
+    if info.has_arg("reboot") {
+        log::info!("boot argument reboot: resetting");
+        Aarch64::reset();
+    }
+    log::info!("no init to run yet; idling (boot with -append poweroff to power off)");
+    loop {
+        Aarch64::wait_for_interrupt();
+    }
+}
+
+fn wait_ticks(count: u64) {
+    let target = timer::ticks() + count;
+    while timer::ticks() < target {
+        Aarch64::wait_for_interrupt();
+    }
+}
+
+/// Sets up the frame allocator over all RAM minus `reserved`; returns free frames.
+fn init_frames(info: &BootInfo, reserved: &[PhysRange]) -> usize {
+    let (regions, count) = free_regions(info.memory(), reserved);
+    let regions = &regions[..count];
+    let span = PhysRange::new(
+        info.memory().iter().map(|m| m.start).min().unwrap_or(0),
+        info.memory().iter().map(|m| m.end).max().unwrap_or(0),
+    );
+    let words = FrameAllocator::bitmap_words(span);
+    let bytes = (words * 8).div_ceil(PAGE_SIZE) * PAGE_SIZE;
+    let Some(home) = regions.iter().find(|r| r.len() >= bytes as u64) else {
+        boot_failure(&"no free RAM region large enough for the frame bitmap");
+    };
+    // SAFETY: `home` is free RAM (not kernel, device tree or initrd), mapped by the
+    // boot tables, and from now on owned by the bitmap alone.
+    let bitmap =
+        unsafe { core::slice::from_raw_parts_mut(phys_to_virt(home.start) as *mut u64, bytes / 8) };
+    let mut frames = FrameAllocator::new(span, bitmap);
+    for region in regions {
+        frames.add_free(*region);
+    }
+    frames.reserve(PhysRange::new(home.start, home.start + bytes as u64));
+    let free = frames.free_frames();
+    *FRAMES.lock() = Some(frames);
+    free
+}
+
+/// Allocates one frame for kernel use (page tables, heap growth).
+pub fn alloc_frame() -> Option<u64> {
+    FRAMES.lock().as_mut()?.alloc()
+}
+
+fn init_heap(info: &BootInfo) {
+    let heap_bytes = (info.ram_bytes() / 32).clamp(1 << 20, 32 << 20) as usize;
+    let frames = heap_bytes / PAGE_SIZE;
+    let Some(start) = FRAMES
+        .lock()
+        .as_mut()
+        .and_then(|f| f.alloc_contiguous(frames, 1))
+    else {
+        boot_failure(&"no contiguous RAM for the kernel heap");
+    };
+    // SAFETY: the frames were just taken from the allocator and are mapped by the
+    // boot tables; the heap owns them from now on.
+    unsafe { HEAP.lock().init(phys_to_virt(start) as usize, heap_bytes) };
+}
+
+/// Replaces the coarse boot mapping: RAM read-write and never executable, kernel
+/// text read-execute, rodata read-only, the stack guard page unmapped, and the
+/// first GiB (QEMU `virt` MMIO) as device memory.
+fn build_kernel_tables(info: &BootInfo, kernel_image: PhysRange) {
+    let mut frame = || alloc_frame();
+    let mut table = PageTable::new(&mut frame, true)
+        .unwrap_or_else(|_| boot_failure(&"no memory for page tables"));
+    let check = |r: Result<(), mmu::MapError>, what: &str| {
+        if let Err(e) = r {
+            boot_failure(&format_args!("mapping {what} failed: {e:?}"));
+        }
+    };
+    let below_ram = info
+        .memory()
+        .iter()
+        .map(|m| m.start)
+        .min()
+        .unwrap_or(0)
+        .min(0x4000_0000);
+    check(
+        table.map(
+            PHYS_OFFSET,
+            0,
+            below_ram,
+            MapFlags::KERNEL_DEVICE,
+            &mut frame,
+        ),
+        "device window",
+    );
+    for bank in info.memory() {
+        for piece in [
+            PhysRange::new(bank.start, kernel_image.start.clamp(bank.start, bank.end)),
+            PhysRange::new(kernel_image.end.clamp(bank.start, bank.end), bank.end),
+        ] {
+            if !piece.is_empty() {
+                check(
+                    table.map(
+                        phys_to_virt(piece.start),
+                        piece.start,
+                        piece.len(),
+                        MapFlags::KERNEL_RW,
+                        &mut frame,
+                    ),
+                    "RAM",
+                );
+            }
+        }
+    }
+    let virt = |s: &u8| symbol_addr(s);
+    // SAFETY: linker symbols; only their addresses are used.
+    let (text_end, rodata_end, guard, stack_bottom, kernel_end) = unsafe {
+        (
+            virt(&__text_end),
+            virt(&__rodata_end),
+            virt(&__stack_guard),
+            virt(&__stack_bottom),
+            virt(&__kernel_end),
+        )
+    };
+    let kstart = phys_to_virt(kernel_image.start);
+    let sections = [
+        (kstart, text_end, MapFlags::KERNEL_RX, "kernel text"),
+        (text_end, rodata_end, MapFlags::KERNEL_RO, "kernel rodata"),
+        (rodata_end, guard, MapFlags::KERNEL_RW, "kernel data"),
+        (
+            stack_bottom,
+            kernel_end,
+            MapFlags::KERNEL_RW,
+            "kernel stack",
+        ),
+    ];
+    for (start, end, flags, what) in sections {
+        if end > start {
+            check(
+                table.map(
+                    start,
+                    mmu::virt_to_phys(start),
+                    end - start,
+                    flags,
+                    &mut frame,
+                ),
+                what,
+            );
+        }
+    }
+    mmu::activate_kernel_table(&table);
+    // The kernel table lives as long as the machine; its frames are never freed.
+}
+
+fn print_banner(info: &BootInfo, entry_el: u64, free_frames: usize) {
+    let cpu = cpu::identify();
+    log::info!("Zero OS {} (aarch64) booting", env!("CARGO_PKG_VERSION"));
+    log::info!(
+        "cpu: {} (midr {:#010x}, {}), {} cpu(s), entered at EL{}",
+        cpu.name,
+        cpu.midr,
+        info.cpu_compatible,
+        info.cpu_count,
+        entry_el
+    );
+    log::info!(
+        "memory: {} MiB RAM in {} bank(s), {} MiB free, kernel heap ready",
+        info.ram_bytes() >> 20,
+        info.memory_count,
+        (free_frames * PAGE_SIZE) >> 20
+    );
+    log::info!(
+        "device: uart pl011 at {:#x} irq {}",
+        info.uart.start,
+        info.uart_irq
+    );
+    match info.gic {
+        Gic::V2 { distributor, .. } => log::info!(
+            "device: gic v{} at {:#x}",
+            irq::version(),
+            distributor.start
+        ),
+        Gic::V3 { distributor, .. } => log::info!(
+            "device: gic v{} at {:#x}",
+            irq::version(),
+            distributor.start
+        ),
+    }
+    log::info!(
+        "device: timer irq {} at {} Hz",
+        info.timer_irq,
+        timer::frequency()
+    );
+    match info.psci {
+        Some(method) => log::info!("device: psci via {:?}", method),
+        None => log::warn!("device: no psci; poweroff will halt instead"),
+    }
+    match info.initrd {
+        Some(r) => log::info!("device: initrd at {:#x}, {} bytes", r.start, r.len()),
+        None => log::info!("device: no initrd"),
+    }
+    let mut present = 0;
+    for slot in info.virtio() {
+        if let Some(kind) = cpu::virtio_device_kind(phys_to_virt(slot.regs.start)) {
+            log::info!(
+                "device: virtio-{} at {:#x} irq {}",
+                kind,
+                slot.regs.start,
+                slot.irq
+            );
+            present += 1;
+        }
+    }
+    log::info!(
+        "device: {} virtio-mmio slot(s), {} in use",
+        info.virtio_count,
+        present
+    );
+    if !info.bootargs.is_empty() {
+        log::info!("boot arguments: {}", info.bootargs);
+    }
+}

@@ -1,0 +1,76 @@
+//! The EL1 virtual generic timer: monotonic time and the scheduler tick.
+
+use core::arch::asm;
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+/// Scheduler tick period.
+pub const TICK_NS: u64 = 10_000_000;
+
+static FREQUENCY: AtomicU64 = AtomicU64::new(1);
+static BOOT_COUNT: AtomicU64 = AtomicU64::new(0);
+static TICKS: AtomicU64 = AtomicU64::new(0);
+static IRQ: AtomicU32 = AtomicU32::new(27);
+
+fn counter() -> u64 {
+    let count: u64;
+    // SAFETY: reading the virtual counter has no side effects; isb orders it.
+    unsafe { asm!("isb", "mrs {}, cntvct_el0", out(reg) count) };
+    count
+}
+
+/// Counter frequency in Hz.
+pub fn frequency() -> u64 {
+    FREQUENCY.load(Ordering::Relaxed)
+}
+
+/// Starts the clock and the periodic tick on interrupt `irq`.
+pub fn init(irq: u32) {
+    let freq: u64;
+    // SAFETY: reading CNTFRQ_EL0 has no side effects.
+    unsafe { asm!("mrs {}, cntfrq_el0", out(reg) freq) };
+    FREQUENCY.store(freq.max(1), Ordering::Relaxed);
+    BOOT_COUNT.store(counter(), Ordering::Relaxed);
+    IRQ.store(irq, Ordering::Relaxed);
+    crate::irq::set_enabled(irq, true);
+    arm_next_tick();
+}
+
+pub fn irq() -> u32 {
+    IRQ.load(Ordering::Relaxed)
+}
+
+/// Nanoseconds since boot.
+pub fn uptime_ns() -> u64 {
+    let ticks = counter().wrapping_sub(BOOT_COUNT.load(Ordering::Relaxed));
+    ((ticks as u128 * 1_000_000_000) / frequency() as u128) as u64
+}
+
+/// Ticks taken since boot.
+pub fn ticks() -> u64 {
+    TICKS.load(Ordering::Relaxed)
+}
+
+/// Arms the timer to fire `ns` from now.
+pub fn arm_in(ns: u64) {
+    let delta = ((ns as u128 * frequency() as u128) / 1_000_000_000).max(1) as u64;
+    // SAFETY: programming this CPU's virtual timer; TVAL is relative to now.
+    unsafe {
+        asm!(
+            "msr cntv_tval_el0, {delta}",
+            "msr cntv_ctl_el0, {enable}",
+            "isb",
+            delta = in(reg) delta.min(u32::MAX as u64),
+            enable = in(reg) 1u64,
+        )
+    };
+}
+
+fn arm_next_tick() {
+    arm_in(TICK_NS);
+}
+
+/// Timer interrupt: count the tick and re-arm.
+pub fn on_tick() {
+    TICKS.fetch_add(1, Ordering::Relaxed);
+    arm_next_tick();
+}

@@ -1,0 +1,356 @@
+//! Physical frame allocator.
+//!
+//! A bitmap over one span of physical memory (lowest to highest RAM address), one
+//! bit per 4 KiB frame, set when the frame is in use. Everything starts in use; the
+//! boot code frees the RAM that is not the kernel image, the device tree or the
+//! initrd. A rotating hint keeps single-frame allocation close to O(1) in practice;
+//! contiguous runs (page tables never need them, DMA buffers do) scan the bitmap.
+
+use crate::{PhysRange, PAGE_SIZE};
+
+const FRAME: u64 = PAGE_SIZE as u64;
+
+/// What went wrong freeing or reserving frames.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FrameError {
+    /// The address is not frame aligned.
+    Unaligned,
+    /// The address lies outside the managed span.
+    OutOfRange,
+    /// The frame was already free.
+    DoubleFree,
+}
+
+/// Bitmap frame allocator over one physical span.
+pub struct FrameAllocator {
+    base: u64,
+    frames: usize,
+    bitmap: &'static mut [u64],
+    free: usize,
+    hint: usize,
+}
+
+impl FrameAllocator {
+    /// Number of `u64` words of bitmap needed to cover `span`.
+    pub const fn bitmap_words(span: PhysRange) -> usize {
+        let frames = (span.len() / FRAME) as usize;
+        frames.div_ceil(64)
+    }
+
+    /// An allocator over `span` with every frame marked in use.
+    /// `bitmap` must hold at least [`Self::bitmap_words`] words.
+    pub fn new(span: PhysRange, bitmap: &'static mut [u64]) -> Self {
+        let base = span.start & !(FRAME - 1);
+        let frames = ((span.end - base) / FRAME) as usize;
+        let words = frames.div_ceil(64).min(bitmap.len());
+        let bitmap = &mut bitmap[..words];
+        bitmap.fill(u64::MAX);
+        let frames = frames.min(words * 64);
+        Self {
+            base,
+            frames,
+            bitmap,
+            free: 0,
+            hint: 0,
+        }
+    }
+
+    /// Marks every whole frame inside `range` free (frames already free stay free).
+    pub fn add_free(&mut self, range: PhysRange) {
+        let (first, last) = self.inner_frames(range);
+        for index in first..last {
+            if self.is_used(index) {
+                self.set_free(index);
+            }
+        }
+    }
+
+    /// Marks every frame touching `range` in use.
+    pub fn reserve(&mut self, range: PhysRange) {
+        let (first, last) = self.outer_frames(range);
+        for index in first..last {
+            if !self.is_used(index) {
+                self.set_used(index);
+            }
+        }
+    }
+
+    /// Allocates one frame and returns its physical address.
+    pub fn alloc(&mut self) -> Option<u64> {
+        if self.free == 0 {
+            return None;
+        }
+        let words = self.bitmap.len();
+        let start_word = self.hint / 64;
+        for step in 0..words {
+            let word = (start_word + step) % words;
+            let bits = self.bitmap[word];
+            if bits != u64::MAX {
+                let bit = (!bits).trailing_zeros() as usize;
+                let index = word * 64 + bit;
+                if index >= self.frames {
+                    continue;
+                }
+                self.set_used(index);
+                self.hint = index;
+                return Some(self.base + index as u64 * FRAME);
+            }
+        }
+        None
+    }
+
+    /// Allocates `count` physically contiguous frames whose first frame is aligned to
+    /// `align_frames` frames (a power of two).
+    pub fn alloc_contiguous(&mut self, count: usize, align_frames: usize) -> Option<u64> {
+        if count == 0 || count > self.free || !align_frames.is_power_of_two() {
+            return None;
+        }
+        let base_frame = (self.base / FRAME) as usize;
+        let mut index = 0;
+        while index + count <= self.frames {
+            let misalign = (base_frame + index) % align_frames;
+            if misalign != 0 {
+                index += align_frames - misalign;
+                continue;
+            }
+            match (index..index + count).find(|&i| self.is_used(i)) {
+                Some(used) => index = used + 1,
+                None => {
+                    for i in index..index + count {
+                        self.set_used(i);
+                    }
+                    return Some(self.base + index as u64 * FRAME);
+                }
+            }
+        }
+        None
+    }
+
+    /// Returns one frame.
+    pub fn free(&mut self, addr: u64) -> Result<(), FrameError> {
+        let index = self.index_of(addr)?;
+        if !self.is_used(index) {
+            return Err(FrameError::DoubleFree);
+        }
+        self.set_free(index);
+        Ok(())
+    }
+
+    /// Checks whether a frame address is managed and currently allocated.
+    pub fn is_allocated(&self, addr: u64) -> bool {
+        self.index_of(addr).is_ok_and(|i| self.is_used(i))
+    }
+
+    /// Frames currently free.
+    pub fn free_frames(&self) -> usize {
+        self.free
+    }
+
+    /// Frames managed (free or not).
+    pub fn total_frames(&self) -> usize {
+        self.frames
+    }
+
+    fn index_of(&self, addr: u64) -> Result<usize, FrameError> {
+        if !addr.is_multiple_of(FRAME) {
+            return Err(FrameError::Unaligned);
+        }
+        let index = addr.checked_sub(self.base).ok_or(FrameError::OutOfRange)? / FRAME;
+        if index as usize >= self.frames {
+            return Err(FrameError::OutOfRange);
+        }
+        Ok(index as usize)
+    }
+
+    /// Frame indices wholly inside `range`, clipped to the span.
+    fn inner_frames(&self, range: PhysRange) -> (usize, usize) {
+        let start = range.start.max(self.base).div_ceil(FRAME) * FRAME;
+        let end = range.end & !(FRAME - 1);
+        self.clip(start, end)
+    }
+
+    /// Frame indices touching `range`, clipped to the span.
+    fn outer_frames(&self, range: PhysRange) -> (usize, usize) {
+        let start = range.start.max(self.base) & !(FRAME - 1);
+        let end = range.end.div_ceil(FRAME) * FRAME;
+        self.clip(start, end)
+    }
+
+    fn clip(&self, start: u64, end: u64) -> (usize, usize) {
+        if end <= start || start < self.base {
+            return (0, 0);
+        }
+        let first = ((start - self.base) / FRAME) as usize;
+        let last = (((end - self.base) / FRAME) as usize).min(self.frames);
+        (first.min(last), last)
+    }
+
+    fn is_used(&self, index: usize) -> bool {
+        self.bitmap[index / 64] & (1 << (index % 64)) != 0
+    }
+
+    fn set_used(&mut self, index: usize) {
+        self.bitmap[index / 64] |= 1 << (index % 64);
+        self.free -= 1;
+    }
+
+    fn set_free(&mut self, index: usize) {
+        self.bitmap[index / 64] &= !(1 << (index % 64));
+        self.free += 1;
+        if index < self.hint {
+            self.hint = index;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::boxed::Box;
+    use std::vec;
+
+    fn allocator(span: PhysRange) -> FrameAllocator {
+        let words = FrameAllocator::bitmap_words(span);
+        FrameAllocator::new(span, Box::leak(vec![0u64; words].into_boxed_slice()))
+    }
+
+    const RAM: PhysRange = PhysRange::new(0x4000_0000, 0x4010_0000); // 1 MiB, 256 frames
+
+    #[test]
+    fn starts_full_then_frees_regions() {
+        let mut frames = allocator(RAM);
+        assert_eq!(frames.total_frames(), 256);
+        assert_eq!(frames.free_frames(), 0);
+        assert_eq!(frames.alloc(), None);
+        frames.add_free(RAM);
+        assert_eq!(frames.free_frames(), 256);
+        frames.reserve(PhysRange::new(0x4000_0000, 0x4000_1001)); // touches two frames
+        assert_eq!(frames.free_frames(), 254);
+        assert_eq!(frames.alloc(), Some(0x4000_2000));
+    }
+
+    #[test]
+    fn add_free_ignores_partial_frames_and_outside() {
+        let mut frames = allocator(RAM);
+        frames.add_free(PhysRange::new(0x4000_0800, 0x4000_2800));
+        assert_eq!(frames.free_frames(), 1); // only 0x4000_1000 is whole
+        frames.add_free(PhysRange::new(0x1000, 0x2000));
+        frames.add_free(PhysRange::new(0x5000_0000, 0x6000_0000));
+        assert_eq!(frames.free_frames(), 1);
+    }
+
+    #[test]
+    fn alloc_until_empty_then_free_all() {
+        let mut frames = allocator(RAM);
+        frames.add_free(RAM);
+        let mut got = std::vec::Vec::new();
+        while let Some(f) = frames.alloc() {
+            assert!(RAM.contains_range(&PhysRange::new(f, f + FRAME)));
+            got.push(f);
+        }
+        assert_eq!(got.len(), 256);
+        got.sort();
+        got.dedup();
+        assert_eq!(got.len(), 256, "no frame handed out twice");
+        for f in &got {
+            frames.free(*f).expect("free");
+        }
+        assert_eq!(frames.free_frames(), 256);
+    }
+
+    #[test]
+    fn free_errors() {
+        let mut frames = allocator(RAM);
+        frames.add_free(RAM);
+        assert_eq!(frames.free(0x4000_0001), Err(FrameError::Unaligned));
+        assert_eq!(frames.free(0x3000_0000), Err(FrameError::OutOfRange));
+        assert_eq!(frames.free(0x4010_0000), Err(FrameError::OutOfRange));
+        assert_eq!(frames.free(0x4000_0000), Err(FrameError::DoubleFree));
+    }
+
+    #[test]
+    fn contiguous_respects_alignment_and_holes() {
+        let mut frames = allocator(RAM);
+        frames.add_free(RAM);
+        frames.reserve(PhysRange::new(0x4000_3000, 0x4000_4000));
+        let run = frames.alloc_contiguous(4, 4).expect("run");
+        assert_eq!(run, 0x4000_4000);
+        let run2 = frames.alloc_contiguous(8, 8).expect("run");
+        assert_eq!(run2 % (8 * FRAME), 0);
+        assert_eq!(frames.free_frames(), 256 - 1 - 4 - 8);
+        assert_eq!(frames.alloc_contiguous(1000, 1), None);
+        assert_eq!(frames.alloc_contiguous(2, 3), None);
+    }
+}
+
+/// Most free regions [`free_regions`] reports.
+pub const MAX_REGIONS: usize = 32;
+
+/// RAM minus reserved ranges: the memory the frame allocator may hand out.
+/// Returns the regions (sorted, page-granular inward) and how many there are.
+pub fn free_regions(
+    memory: &[PhysRange],
+    reserved: &[PhysRange],
+) -> ([PhysRange; MAX_REGIONS], usize) {
+    let mut out = [PhysRange::new(0, 0); MAX_REGIONS];
+    let mut count = 0;
+    for bank in memory {
+        // Split the bank at every reserved range, lowest first.
+        let mut cursor = bank.start;
+        loop {
+            let next_hole = reserved
+                .iter()
+                .filter(|r| !r.is_empty() && r.end > cursor && r.start < bank.end)
+                .min_by_key(|r| r.start);
+            let piece_end = match next_hole {
+                Some(hole) => hole.start.clamp(cursor, bank.end),
+                None => bank.end,
+            };
+            let start = cursor.div_ceil(FRAME) * FRAME;
+            let end = piece_end & !(FRAME - 1);
+            if end > start && count < MAX_REGIONS {
+                out[count] = PhysRange::new(start, end);
+                count += 1;
+            }
+            match next_hole {
+                Some(hole) if hole.end < bank.end => cursor = hole.end.max(cursor),
+                _ => break,
+            }
+        }
+    }
+    out[..count].sort_unstable_by_key(|r| r.start);
+    (out, count)
+}
+
+#[cfg(test)]
+mod region_tests {
+    use super::*;
+
+    #[test]
+    fn splits_around_reserved() {
+        let memory = [PhysRange::new(0x4000_0000, 0x8000_0000)];
+        let reserved = [
+            PhysRange::new(0x4800_0000, 0x4800_0003), // initrd, 3 bytes
+            PhysRange::new(0x4000_0000, 0x4000_2000), // dtb
+            PhysRange::new(0x4020_0000, 0x4030_0000), // kernel
+        ];
+        let (regions, count) = free_regions(&memory, &reserved);
+        assert_eq!(
+            &regions[..count],
+            &[
+                PhysRange::new(0x4000_2000, 0x4020_0000),
+                PhysRange::new(0x4030_0000, 0x4800_0000),
+                PhysRange::new(0x4800_1000, 0x8000_0000),
+            ]
+        );
+    }
+
+    #[test]
+    fn reserved_outside_or_covering() {
+        let memory = [PhysRange::new(0x1000, 0x5000)];
+        let (_, count) = free_regions(&memory, &[PhysRange::new(0, 0x10000)]);
+        assert_eq!(count, 0);
+        let (regions, count) = free_regions(&memory, &[PhysRange::new(0x9000, 0xa000)]);
+        assert_eq!(&regions[..count], &memory);
+    }
+}

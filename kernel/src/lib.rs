@@ -1,0 +1,47 @@
+//! Zero OS portable kernel core.
+//!
+//! Everything here is architecture independent: it builds for the bare-metal targets,
+//! for the host (where its unit tests run against a host backend of the arch
+//! interface) and for `wasm32-unknown-unknown`. Architecture code reaches the core
+//! only through the [`arch`] interface.
+#![cfg_attr(not(test), no_std)]
+
+extern crate alloc;
+
+pub mod arch;
+pub mod devicetree;
+pub mod frame;
+pub mod klog;
+
+/// Size of a page and of a physical frame, in bytes.
+pub const PAGE_SIZE: usize = 4096;
+
+/// A half-open range of physical addresses `[start, end)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PhysRange {
+    pub start: u64,
+    pub end: u64,
+}
+
+impl PhysRange {
+    pub const fn new(start: u64, end: u64) -> Self {
+        Self { start, end }
+    }
+
+    pub const fn len(&self) -> u64 {
+        self.end.saturating_sub(self.start)
+    }
+
+    pub const fn is_empty(&self) -> bool {
+        self.end <= self.start
+    }
+
+    /// True when `other` lies entirely inside `self`.
+    pub const fn contains_range(&self, other: &PhysRange) -> bool {
+        other.start >= self.start && other.end <= self.end && other.start <= other.end
+    }
+
+    pub const fn overlaps(&self, other: &PhysRange) -> bool {
+        self.start < other.end && other.start < self.end
+    }
+}

@@ -1,0 +1,54 @@
+# Shared helpers for the acceptance scripts: boot QEMU on the reference command
+# line (plus extra arguments), fail loudly with the reason, and check exit status.
+# The serial log is echoed as it arrives, so a failure shows what the guest said.
+
+set timeout 30
+set zos_kernel $env(ZOS_KERNEL)
+set zos_initrd $env(ZOS_INITRD)
+
+proc fail {reason} {
+    global spawn_id
+    puts "\nFAIL: $reason"
+    catch {exec kill [exp_pid -i $spawn_id]}
+    exit 1
+}
+
+# Boots a fresh QEMU. `machine` and `cpu` and `mem` default to the reference line.
+proc zos_boot {{extra {}} {machine virt} {cpu cortex-a57} {mem 1G}} {
+    global zos_kernel zos_initrd spawn_id
+    set cmd [list qemu-system-aarch64 -machine $machine -cpu $cpu -m $mem -nographic \
+        -kernel $zos_kernel -initrd $zos_initrd -nic none -no-reboot]
+    set cmd [concat $cmd $extra]
+    puts "boot: $cmd"
+    eval spawn $cmd
+}
+
+# Waits for a literal string (or fails with `what`).
+proc want {text what} {
+    expect {
+        -ex $text {}
+        timeout { fail "timed out waiting for $what ($text)" }
+        eof { fail "QEMU exited before $what ($text)" }
+    }
+}
+
+# Waits for a regular expression.
+proc want_re {pattern what} {
+    expect {
+        -re $pattern {}
+        timeout { fail "timed out waiting for $what (/$pattern/)" }
+        eof { fail "QEMU exited before $what (/$pattern/)" }
+    }
+}
+
+# Waits for QEMU to exit by itself and requires exit status `status`.
+proc want_exit {status what} {
+    global spawn_id
+    expect {
+        eof {}
+        timeout { fail "QEMU did not exit by itself: $what" }
+    }
+    set result [wait -i $spawn_id]
+    set code [lindex $result 3]
+    if {$code != $status} { fail "QEMU exit status $code, expected $status: $what" }
+}

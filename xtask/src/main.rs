@@ -1,0 +1,236 @@
+//! `cargo xtask`: builds Zero OS, packs the initramfs, boots QEMU, runs the tests
+//! and the benchmarks. Pure Rust, no build scripts of its own beyond cargo.
+//!
+//! Commands:
+//! - `build`              kernel + userland + initramfs into `target/zos/aarch64/`
+//! - `run [-- ARGS]`      build, then boot QEMU on the serial console
+//! - `test [NAME…]`       host tests, fmt, clippy, acceptance scripts (all, or NAME)
+//! - `bench`              boot QEMU and print per-operation figures
+
+mod cpio;
+mod tools;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+/// Target triple the kernel is built for (no FP/SIMD in the kernel).
+pub const KERNEL_TARGET: &str = "aarch64-unknown-none-softfloat";
+/// Target triple userland is built for.
+pub const USER_TARGET: &str = "aarch64-unknown-none";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (command, rest) = match args.split_first() {
+        Some((c, r)) => (c.as_str(), r.to_vec()),
+        None => ("help", Vec::new()),
+    };
+    let result = match command {
+        "build" => build().map(|_| ()),
+        "run" => run(&rest),
+        "test" => test(&rest),
+        "help" | "--help" | "-h" => {
+            println!("usage: cargo xtask <build|run [-- QEMU ARGS]|test [NAME...]>");
+            Ok(())
+        }
+        other => Err(format!("unknown command '{other}' (try: build, run, test)")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("xtask: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Repository root (the parent of `xtask/`).
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// Where built artifacts land.
+pub fn out_dir() -> PathBuf {
+    root().join("target/zos/aarch64")
+}
+
+fn cargo() -> Command {
+    let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    command.current_dir(root());
+    command
+}
+
+/// Runs a command, failing with its description when it fails.
+pub fn run_checked(command: &mut Command, what: &str) -> Result<(), String> {
+    let status = command
+        .status()
+        .map_err(|e| format!("{what}: could not start: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{what} failed ({status})"))
+    }
+}
+
+pub struct Artifacts {
+    /// The kernel ELF (symbols, debugging).
+    pub kernel: PathBuf,
+    /// The same kernel as an arm64 Image, which QEMU boots with `-initrd`.
+    pub image: PathBuf,
+    pub initramfs: PathBuf,
+}
+
+/// Builds the kernel, userland and initramfs.
+pub fn build() -> Result<Artifacts, String> {
+    run_checked(
+        cargo().args([
+            "build",
+            "--release",
+            "-p",
+            "zos-arch-aarch64",
+            "--target",
+            KERNEL_TARGET,
+        ]),
+        "kernel build",
+    )?;
+    let out = out_dir();
+    std::fs::create_dir_all(&out).map_err(|e| format!("creating {}: {e}", out.display()))?;
+    let kernel = out.join("kernel.elf");
+    let built = root().join(format!("target/{KERNEL_TARGET}/release/kernel"));
+    std::fs::copy(&built, &kernel).map_err(|e| format!("copying {}: {e}", built.display()))?;
+    let image = out.join("kernel.img");
+    run_checked(
+        Command::new(tools::llvm_objcopy()?)
+            .args(["-O", "binary"])
+            .arg(&kernel)
+            .arg(&image),
+        "llvm-objcopy (kernel.elf -> kernel.img)",
+    )?;
+
+    let mut archive = cpio::Archive::new();
+    archive.add_tree(&root().join("initramfs"), "")?;
+    let initramfs = out.join("initramfs.cpio");
+    std::fs::write(&initramfs, archive.finish())
+        .map_err(|e| format!("writing {}: {e}", initramfs.display()))?;
+    Ok(Artifacts {
+        kernel,
+        image,
+        initramfs,
+    })
+}
+
+/// The reference QEMU command line (ARCHITECTURE.md §5).
+pub fn qemu_command(artifacts: &Artifacts) -> Command {
+    let mut command = Command::new("qemu-system-aarch64");
+    command.args([
+        "-machine",
+        "virt",
+        "-cpu",
+        "cortex-a57",
+        "-m",
+        "1G",
+        "-nographic",
+    ]);
+    command.arg("-kernel").arg(&artifacts.image);
+    command.arg("-initrd").arg(&artifacts.initramfs);
+    command.args(["-nic", "none"]);
+    command
+}
+
+fn run(args: &[String]) -> Result<(), String> {
+    tools::ensure(&["qemu-system-aarch64"])?;
+    let artifacts = build()?;
+    let extra = match args.first().map(String::as_str) {
+        Some("--") => &args[1..],
+        _ => args,
+    };
+    let mut qemu = qemu_command(&artifacts);
+    qemu.args(extra);
+    eprintln!("xtask: booting; Ctrl-A X quits QEMU");
+    run_checked(&mut qemu, "qemu")
+}
+
+fn test(filters: &[String]) -> Result<(), String> {
+    tools::ensure(&["qemu-system-aarch64", "expect"])?;
+    let host_crates = ["-p", "zos-kernel", "-p", "xtask"];
+    if filters.is_empty() {
+        run_checked(cargo().arg("test").args(host_crates), "host unit tests")?;
+        run_checked(
+            cargo().args(["fmt", "--all", "--check"]),
+            "cargo fmt --check",
+        )?;
+        run_checked(
+            cargo()
+                .arg("clippy")
+                .args(host_crates)
+                .args(["--all-targets", "--", "-D", "warnings"]),
+            "clippy (host)",
+        )?;
+        run_checked(
+            cargo()
+                .args([
+                    "clippy",
+                    "--release",
+                    "-p",
+                    "zos-arch-aarch64",
+                    "--target",
+                    KERNEL_TARGET,
+                ])
+                .args(["--", "-D", "warnings"]),
+            "clippy (aarch64 kernel)",
+        )?;
+    }
+    let artifacts = build()?;
+    acceptance(&artifacts, filters)
+}
+
+/// Runs every `tests/acceptance/*.exp` (or those named), each against a fresh QEMU.
+fn acceptance(artifacts: &Artifacts, filters: &[String]) -> Result<(), String> {
+    let dir = root().join("tests/acceptance");
+    let mut scripts: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map_err(|e| format!("reading {}: {e}", dir.display()))?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "exp"))
+        .filter(|p| {
+            let stem = p.file_stem().and_then(|s| s.to_str()).unwrap_or("");
+            filters.is_empty() || filters.iter().any(|f| f == stem)
+        })
+        .collect();
+    scripts.sort();
+    if scripts.is_empty() {
+        return Err("no acceptance scripts matched".into());
+    }
+    let mut failed = Vec::new();
+    for script in &scripts {
+        let name = script
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("?")
+            .to_string();
+        println!("acceptance: {name} ...");
+        let status = Command::new("expect")
+            .arg("-f")
+            .arg(script)
+            .env("ZOS_KERNEL", &artifacts.image)
+            .env("ZOS_KERNEL_ELF", &artifacts.kernel)
+            .env("ZOS_INITRD", &artifacts.initramfs)
+            .env("ZOS_ROOT", root())
+            .current_dir(root())
+            .status()
+            .map_err(|e| format!("starting expect: {e}"))?;
+        if status.success() {
+            println!("acceptance: {name} PASSED");
+        } else {
+            println!("acceptance: {name} FAILED ({status})");
+            failed.push(name);
+        }
+    }
+    if failed.is_empty() {
+        println!("acceptance: all {} passed", scripts.len());
+        Ok(())
+    } else {
+        Err(format!("acceptance failures: {}", failed.join(", ")))
+    }
+}
