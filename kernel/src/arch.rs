@@ -1,23 +1,83 @@
 //! The interface between the portable core and an architecture backend.
 //!
 //! Each backend (`arch/aarch64`, later `arch/x86_64` and `arch/wasm`) implements
-//! [`Platform`]; the core calls only these functions to touch hardware. See
-//! `docs/hal.md` for the contract of each function.
+//! [`Platform`]; the core calls only these functions and types to touch hardware.
+//! A host backend (`crate::hostarch`) runs the core in unit tests. See
+//! `docs/hal.md` for the contract of each item.
+
+use crate::frame::FrameAllocator;
+
+/// What a user mapping allows. Never writable and executable at once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct PageFlags {
+    pub write: bool,
+    pub execute: bool,
+    /// Device memory (uncached, no speculation).
+    pub device: bool,
+}
+
+/// Why an address-space operation failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MapError {
+    WritableExecutable,
+    Unaligned,
+    AlreadyMapped,
+    OutOfMemory,
+    OutsideUserSpace,
+}
+
+/// A user address space (page tables), managed by the core.
+pub trait AddressSpace: Sized {
+    /// A new empty space; page-table frames come from `frames`.
+    fn new(frames: &mut FrameAllocator) -> Result<Self, MapError>;
+    /// Maps one page `va` → `pa`.
+    fn map(
+        &mut self,
+        va: u64,
+        pa: u64,
+        flags: PageFlags,
+        frames: &mut FrameAllocator,
+    ) -> Result<(), MapError>;
+    /// Unmaps one page; returns the physical address it mapped.
+    fn unmap(&mut self, va: u64) -> Option<u64>;
+    /// The physical page and flags mapped at page `va`.
+    fn translate(&self, va: u64) -> Option<(u64, PageFlags)>;
+    /// Frees the page-table frames (not the mapped frames).
+    fn destroy(self, frames: &mut FrameAllocator);
+    /// Page-table frames in use (charged to the owner's quota).
+    fn table_frames(&self) -> usize;
+}
+
+/// Saved user registers of a thread.
+pub trait UserContext: Sized {
+    /// A context that starts at `entry` with stack `stack` and `arg` in the first
+    /// argument register.
+    fn new(entry: u64, stack: u64, arg: u64) -> Self;
+    /// Syscall number register.
+    fn syscall_number(&self) -> u64;
+    /// Syscall argument `index` (0..8).
+    fn arg(&self, index: usize) -> u64;
+    /// Sets result register `index` (0..8); register 0 is the error code.
+    fn set_result(&mut self, index: usize, value: u64);
+    /// Program counter.
+    fn pc(&self) -> u64;
+}
 
 /// Services an architecture backend gives the portable core.
-pub trait Platform {
+pub trait Platform: 'static {
+    type Space: AddressSpace;
+    type Context: UserContext;
+
     /// Writes bytes to the debug console, blocking until sent.
     fn console_write(bytes: &[u8]);
     /// Nanoseconds since boot from a monotonic counter.
     fn uptime_ns() -> u64;
-    /// Arms the one-shot timer to fire at `deadline_ns` after boot.
-    fn set_timer_deadline(deadline_ns: u64);
     /// Masks or unmasks interrupt `irq` at the interrupt controller.
     fn irq_set_enabled(irq: u32, enabled: bool);
-    /// Waits (low power) until an interrupt is pending.
-    fn wait_for_interrupt();
     /// Powers the machine off. Never returns.
     fn power_off() -> !;
     /// Resets the machine. Never returns.
     fn reset() -> !;
+    /// Pointer to physical memory `pa` through the kernel's linear map.
+    fn phys_to_ptr(pa: u64) -> *mut u8;
 }

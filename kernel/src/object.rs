@@ -1,0 +1,314 @@
+//! Kernel objects and the table that owns them.
+//!
+//! Every object lives in one slab and is named by an [`ObjRef`]: an index plus a
+//! generation, so a stale reference to a freed and reused slot is detected instead
+//! of aliasing a new object. Objects count their references (capabilities,
+//! mappings, threads blocked on them); the kernel frees an object when the count
+//! drops to zero (processes and threads additionally only once they are dead).
+
+use alloc::boxed::Box;
+use alloc::collections::{BTreeMap, VecDeque};
+use alloc::vec::Vec;
+
+use crate::arch::{PageFlags, Platform};
+use crate::cap::TableId;
+use crate::ipc::Message;
+
+/// A checked reference to a kernel object.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ObjRef {
+    pub index: u32,
+    pub generation: u32,
+}
+
+/// What kind of object a capability names (as reported to userspace).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u64)]
+pub enum ObjectKind {
+    Process = 1,
+    Thread = 2,
+    Endpoint = 3,
+    Notification = 4,
+    Memory = 5,
+    Irq = 6,
+    Reply = 7,
+    System = 8,
+}
+
+/// Why a process ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProcessState {
+    Alive,
+    /// Exited by itself with this code.
+    Exited(i64),
+    /// Killed by another process or by a fault nobody handled.
+    Killed { fault_address: u64, fault_pc: u64 },
+}
+
+/// A region of a process's address space backed by a Memory object.
+#[derive(Clone, Copy, Debug)]
+pub struct Region {
+    pub memory: ObjRef,
+    /// Offset into the Memory object, in pages.
+    pub first_page: u64,
+    pub pages: u64,
+    pub flags: PageFlags,
+}
+
+/// Memory a process may still consume for kernel objects and frames.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Quota {
+    pub limit: u64,
+    pub used: u64,
+}
+
+pub struct Process<P: Platform> {
+    /// A number for humans and POSIX; never authority.
+    pub pid: u32,
+    pub caps: TableId,
+    pub space: Option<P::Space>,
+    /// Regions by start address.
+    pub regions: BTreeMap<u64, Region>,
+    pub threads: Vec<ObjRef>,
+    pub state: ProcessState,
+    pub quota: Quota,
+    /// Who created it (unused quota returns there).
+    pub creator: Option<ObjRef>,
+    /// Signalled (with these bits) when the process ends.
+    pub exit_notification: Option<(ObjRef, u64)>,
+    /// Where fault messages of its threads go.
+    pub fault_endpoint: Option<(ObjRef, u64)>,
+    /// Page-table frames charged so far.
+    pub table_frames_charged: u64,
+}
+
+/// What a thread is doing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ThreadState {
+    /// Created, not started.
+    Inactive,
+    Runnable,
+    /// Waiting in an endpoint's send queue (`call` also waits for the reply).
+    Sending { endpoint: ObjRef, call: bool },
+    /// Waiting in an endpoint's receive queue.
+    Receiving { endpoint: ObjRef },
+    /// Sent a call, waiting for the reply.
+    AwaitingReply,
+    /// Waiting on a notification.
+    Waiting { notification: ObjRef },
+    /// Sleeping until the deadline (ns since boot).
+    Sleeping { deadline: u64 },
+    /// Stopped after a fault, waiting for its supervisor.
+    Faulted,
+    Dead,
+}
+
+pub struct Thread<P: Platform> {
+    pub tid: u32,
+    pub process: ObjRef,
+    /// Saved user registers; boxed so its address is stable for the trap path.
+    pub context: Box<P::Context>,
+    pub state: ThreadState,
+    pub priority: u8,
+    /// User address of the 8 KiB IPC buffer, when registered.
+    pub ipc_buffer: Option<u64>,
+    /// The message this thread is trying to send while blocked in a send queue.
+    pub outgoing: Message,
+    /// The caller this thread must reply to (after receiving a `call`).
+    pub reply_to: Option<ObjRef>,
+}
+
+pub struct Endpoint {
+    pub senders: VecDeque<ObjRef>,
+    pub receivers: VecDeque<ObjRef>,
+}
+
+pub struct Notification {
+    pub bits: u64,
+    pub waiters: VecDeque<ObjRef>,
+}
+
+/// Physical memory: RAM frames owned by the object, or a device MMIO range.
+pub enum Memory {
+    Frames { frames: Vec<u64>, read_only: bool },
+    Device { base: u64, pages: u64 },
+}
+
+impl Memory {
+    pub fn pages(&self) -> u64 {
+        match self {
+            Memory::Frames { frames, .. } => frames.len() as u64,
+            Memory::Device { pages, .. } => *pages,
+        }
+    }
+
+    pub fn page(&self, index: u64) -> Option<u64> {
+        match self {
+            Memory::Frames { frames, .. } => frames.get(index as usize).copied(),
+            Memory::Device { base, pages } => (index < *pages).then(|| base + index * 4096),
+        }
+    }
+}
+
+pub struct Irq {
+    pub irq: u32,
+    pub notification: Option<(ObjRef, u64)>,
+}
+
+/// A saved one-shot reply right to a caller.
+pub struct Reply {
+    pub caller: ObjRef,
+}
+
+pub enum Object<P: Platform> {
+    Process(Process<P>),
+    Thread(Thread<P>),
+    Endpoint(Endpoint),
+    Notification(Notification),
+    Memory(Memory),
+    Irq(Irq),
+    Reply(Reply),
+    /// The system control object: debug console, power, kernel statistics.
+    System,
+}
+
+impl<P: Platform> Object<P> {
+    pub fn kind(&self) -> ObjectKind {
+        match self {
+            Object::Process(_) => ObjectKind::Process,
+            Object::Thread(_) => ObjectKind::Thread,
+            Object::Endpoint(_) => ObjectKind::Endpoint,
+            Object::Notification(_) => ObjectKind::Notification,
+            Object::Memory(_) => ObjectKind::Memory,
+            Object::Irq(_) => ObjectKind::Irq,
+            Object::Reply(_) => ObjectKind::Reply,
+            Object::System => ObjectKind::System,
+        }
+    }
+}
+
+struct Slot<P: Platform> {
+    object: Object<P>,
+    refs: u32,
+}
+
+/// The slab of all kernel objects.
+pub struct Objects<P: Platform> {
+    slots: Vec<Option<Slot<P>>>,
+    generations: Vec<u32>,
+    free: Vec<u32>,
+    live: usize,
+}
+
+impl<P: Platform> Default for Objects<P> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<P: Platform> Objects<P> {
+    pub fn new() -> Self {
+        Self { slots: Vec::new(), generations: Vec::new(), free: Vec::new(), live: 0 }
+    }
+
+    /// Adds an object with no references yet.
+    pub fn insert(&mut self, object: Object<P>) -> ObjRef {
+        self.live += 1;
+        let slot = Some(Slot { object, refs: 0 });
+        if let Some(index) = self.free.pop() {
+            self.slots[index as usize] = slot;
+            ObjRef { index, generation: self.generations[index as usize] }
+        } else {
+            self.slots.push(slot);
+            self.generations.push(0);
+            ObjRef { index: (self.slots.len() - 1) as u32, generation: 0 }
+        }
+    }
+
+    fn slot(&self, r: ObjRef) -> Option<&Slot<P>> {
+        if *self.generations.get(r.index as usize)? != r.generation {
+            return None;
+        }
+        self.slots.get(r.index as usize)?.as_ref()
+    }
+
+    fn slot_mut(&mut self, r: ObjRef) -> Option<&mut Slot<P>> {
+        if *self.generations.get(r.index as usize)? != r.generation {
+            return None;
+        }
+        self.slots.get_mut(r.index as usize)?.as_mut()
+    }
+
+    pub fn get(&self, r: ObjRef) -> Option<&Object<P>> {
+        self.slot(r).map(|s| &s.object)
+    }
+
+    pub fn get_mut(&mut self, r: ObjRef) -> Option<&mut Object<P>> {
+        self.slot_mut(r).map(|s| &mut s.object)
+    }
+
+    pub fn add_ref(&mut self, r: ObjRef) {
+        if let Some(slot) = self.slot_mut(r) {
+            slot.refs += 1;
+        }
+    }
+
+    /// Drops one reference; returns the remaining count.
+    pub fn drop_ref(&mut self, r: ObjRef) -> u32 {
+        match self.slot_mut(r) {
+            Some(slot) => {
+                slot.refs = slot.refs.saturating_sub(1);
+                slot.refs
+            }
+            None => 0,
+        }
+    }
+
+    pub fn refs(&self, r: ObjRef) -> u32 {
+        self.slot(r).map_or(0, |s| s.refs)
+    }
+
+    /// Removes an object from the table, returning it.
+    pub fn remove(&mut self, r: ObjRef) -> Option<Object<P>> {
+        self.slot(r)?;
+        let index = r.index as usize;
+        let slot = self.slots[index].take()?;
+        self.generations[index] = self.generations[index].wrapping_add(1);
+        self.free.push(r.index);
+        self.live -= 1;
+        Some(slot.object)
+    }
+
+    /// Objects alive.
+    pub fn live(&self) -> usize {
+        self.live
+    }
+
+    pub fn thread(&self, r: ObjRef) -> Option<&Thread<P>> {
+        match self.get(r) {
+            Some(Object::Thread(t)) => Some(t),
+            _ => None,
+        }
+    }
+
+    pub fn thread_mut(&mut self, r: ObjRef) -> Option<&mut Thread<P>> {
+        match self.get_mut(r) {
+            Some(Object::Thread(t)) => Some(t),
+            _ => None,
+        }
+    }
+
+    pub fn process(&self, r: ObjRef) -> Option<&Process<P>> {
+        match self.get(r) {
+            Some(Object::Process(p)) => Some(p),
+            _ => None,
+        }
+    }
+
+    pub fn process_mut(&mut self, r: ObjRef) -> Option<&mut Process<P>> {
+        match self.get_mut(r) {
+            Some(Object::Process(p)) => Some(p),
+            _ => None,
+        }
+    }
+}

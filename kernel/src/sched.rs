@@ -1,0 +1,105 @@
+//! The run queue: preemptive fixed-priority round robin.
+//!
+//! 256 priority levels (higher runs first), a FIFO per level and a bitmap of
+//! non-empty levels so picking the next thread is a few instructions.
+
+use crate::object::ObjRef;
+use alloc::collections::VecDeque;
+use alloc::vec::Vec;
+
+pub const PRIORITIES: usize = 256;
+
+pub struct RunQueue {
+    levels: Vec<VecDeque<ObjRef>>,
+    nonempty: [u64; 4],
+}
+
+impl Default for RunQueue {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl RunQueue {
+    pub fn new() -> Self {
+        Self { levels: (0..PRIORITIES).map(|_| VecDeque::new()).collect(), nonempty: [0; 4] }
+    }
+
+    pub fn push_back(&mut self, thread: ObjRef, priority: u8) {
+        let level = priority as usize;
+        self.levels[level].push_back(thread);
+        self.nonempty[level / 64] |= 1 << (level % 64);
+    }
+
+    pub fn push_front(&mut self, thread: ObjRef, priority: u8) {
+        let level = priority as usize;
+        self.levels[level].push_front(thread);
+        self.nonempty[level / 64] |= 1 << (level % 64);
+    }
+
+    /// Highest non-empty priority.
+    pub fn top_priority(&self) -> Option<u8> {
+        (0..4).rev().find_map(|word| {
+            let bits = self.nonempty[word];
+            (bits != 0).then(|| (word * 64 + 63 - bits.leading_zeros() as usize) as u8)
+        })
+    }
+
+    /// Takes the first thread of the highest priority.
+    pub fn pop(&mut self) -> Option<ObjRef> {
+        let level = self.top_priority()? as usize;
+        let thread = self.levels[level].pop_front();
+        if self.levels[level].is_empty() {
+            self.nonempty[level / 64] &= !(1 << (level % 64));
+        }
+        thread
+    }
+
+    /// Removes a thread wherever it is queued.
+    pub fn remove(&mut self, thread: ObjRef, priority: u8) {
+        let level = priority as usize;
+        self.levels[level].retain(|t| *t != thread);
+        if self.levels[level].is_empty() {
+            self.nonempty[level / 64] &= !(1 << (level % 64));
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.nonempty.iter().all(|w| *w == 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(i: u32) -> ObjRef {
+        ObjRef { index: i, generation: 0 }
+    }
+
+    #[test]
+    fn highest_priority_first_then_fifo() {
+        let mut q = RunQueue::new();
+        q.push_back(t(1), 10);
+        q.push_back(t(2), 200);
+        q.push_back(t(3), 10);
+        q.push_back(t(4), 255);
+        q.push_back(t(5), 0);
+        assert_eq!(q.top_priority(), Some(255));
+        let order: Vec<_> = core::iter::from_fn(|| q.pop()).collect();
+        assert_eq!(order, [t(4), t(2), t(1), t(3), t(5)]);
+        assert!(q.is_empty());
+    }
+
+    #[test]
+    fn remove_and_front() {
+        let mut q = RunQueue::new();
+        q.push_back(t(1), 5);
+        q.push_back(t(2), 5);
+        q.push_front(t(3), 5);
+        q.remove(t(1), 5);
+        assert_eq!(q.pop(), Some(t(3)));
+        assert_eq!(q.pop(), Some(t(2)));
+        assert_eq!(q.pop(), None);
+    }
+}
