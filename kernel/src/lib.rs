@@ -9,6 +9,7 @@
 extern crate alloc;
 
 pub mod arch;
+pub mod cap;
 pub mod devicetree;
 pub mod frame;
 pub mod klog;

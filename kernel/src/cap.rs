@@ -1,0 +1,1055 @@
+//! Capability space: every process's capability table plus the derivation tree.
+//!
+//! A capability names a kernel object with some rights and a badge. Each process owns
+//! one table of slots; userspace names its caps by slot index. Every cap that was made
+//! from another one (copy, mint) is that cap's child in a derivation tree spanning all
+//! tables, so `revoke` can find and delete everything derived from a cap.
+//!
+//! Storage is a slab of derivation nodes (first-child / sibling links) and a slab of
+//! tables whose ids carry a generation, so a stale [`TableId`] is refused. All state
+//! changes go through `attach_node`, `detach_node`, `move_node` and the table
+//! create/destroy bodies, which keeps a later commit log of mutations easy.
+
+use alloc::vec::Vec;
+
+bitflags::bitflags! {
+    /// What the holder of a capability may do with its object.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+    pub struct Rights: u32 {
+        const READ = 1;
+        const WRITE = 2;
+        const GRANT = 4;
+        const MAP = 8;
+        const EXECUTE = 16;
+        const ALL = Self::READ.bits()
+            | Self::WRITE.bits()
+            | Self::GRANT.bits()
+            | Self::MAP.bits()
+            | Self::EXECUTE.bits();
+    }
+}
+
+/// A word the kernel delivers with every IPC sent through a cap; 0 means unbadged.
+pub type Badge = u64;
+
+/// Largest number of slots a single table may have.
+pub const MAX_TABLE_SLOTS: u32 = 1 << 16;
+
+const TABLE_INDEX_BITS: u32 = 16;
+const TABLE_INDEX_MASK: u32 = (1 << TABLE_INDEX_BITS) - 1;
+/// Table indices available; the id packs a 16-bit index and a 16-bit generation.
+const MAX_TABLES: usize = 1 << TABLE_INDEX_BITS;
+
+/// Names one capability table. Holds an index and a generation, so an id kept after
+/// its table was destroyed never names a later table that reuses the index.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub struct TableId(u32);
+
+impl TableId {
+    fn new(index: usize, generation: u16) -> Self {
+        // `index < MAX_TABLES` is guaranteed by `create_table`.
+        Self(((generation as u32) << TABLE_INDEX_BITS) | (index as u32 & TABLE_INDEX_MASK))
+    }
+
+    fn index(self) -> usize {
+        (self.0 & TABLE_INDEX_MASK) as usize
+    }
+
+    fn generation(self) -> u16 {
+        (self.0 >> TABLE_INDEX_BITS) as u16
+    }
+
+    /// The packed form, for logs and serialisation.
+    pub const fn to_raw(self) -> u32 {
+        self.0
+    }
+
+    /// Rebuilds an id from [`TableId::to_raw`]; a bogus value is simply a stale id.
+    pub const fn from_raw(raw: u32) -> Self {
+        Self(raw)
+    }
+}
+
+/// A capability: an object handle, the rights it grants and its badge.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cap<O> {
+    pub object: O,
+    pub rights: Rights,
+    pub badge: Badge,
+}
+
+impl<O> Cap<O> {
+    pub const fn new(object: O, rights: Rights, badge: Badge) -> Self {
+        Self {
+            object,
+            rights,
+            badge,
+        }
+    }
+}
+
+/// Why a capability operation was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CapError {
+    /// The slot index is outside the table.
+    InvalidSlot,
+    /// The slot holds no capability.
+    EmptySlot,
+    /// The destination slot already holds a capability.
+    SlotOccupied,
+    /// The table has no free slot.
+    TableFull,
+    /// The table id is unknown or its table was destroyed.
+    NoSuchTable,
+    /// The capability lacks a right the operation needs.
+    InsufficientRights,
+    /// A derived cap would have rights its source lacks, or re-badge a badged cap.
+    RightsEscalation,
+    /// A size or count limit of the capability space was reached.
+    QuotaExceeded,
+}
+
+/// Index of a derivation node in the slab. Internal: callers name caps by slot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct NodeId(u32);
+
+impl NodeId {
+    fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+/// One capability in a slot, with its links in the derivation tree. A node without
+/// a parent is a root and has no siblings.
+#[derive(Debug)]
+struct Node<O> {
+    cap: Cap<O>,
+    table: TableId,
+    slot: u32,
+    parent: Option<NodeId>,
+    first_child: Option<NodeId>,
+    next_sibling: Option<NodeId>,
+    prev_sibling: Option<NodeId>,
+}
+
+/// A live table. `slots` grows on demand up to `max_slots`.
+#[derive(Debug)]
+struct Table {
+    max_slots: u32,
+    slots: Vec<Option<NodeId>>,
+    occupied: usize,
+}
+
+impl Table {
+    fn get(&self, slot: u32) -> Option<NodeId> {
+        self.slots.get(slot as usize).copied().flatten()
+    }
+
+    fn lowest_free(&self) -> Option<u32> {
+        match self.slots.iter().position(Option::is_none) {
+            Some(index) => u32::try_from(index).ok(),
+            None => u32::try_from(self.slots.len())
+                .ok()
+                .filter(|&len| len < self.max_slots),
+        }
+    }
+}
+
+/// A table index: its current generation and, while alive, the table.
+#[derive(Debug)]
+struct TableEntry {
+    generation: u16,
+    table: Option<Table>,
+}
+
+/// Every capability table of the system and the derivation tree linking their caps.
+#[derive(Debug)]
+pub struct CapSpace<O> {
+    nodes: Vec<Option<Node<O>>>,
+    free_nodes: Vec<NodeId>,
+    tables: Vec<TableEntry>,
+    free_tables: Vec<usize>,
+}
+
+impl<O: Copy + Eq + core::fmt::Debug> Default for CapSpace<O> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<O: Copy + Eq + core::fmt::Debug> CapSpace<O> {
+    pub const fn new() -> Self {
+        Self {
+            nodes: Vec::new(),
+            free_nodes: Vec::new(),
+            tables: Vec::new(),
+            free_tables: Vec::new(),
+        }
+    }
+
+    /// Creates an empty table with slots `0..max_slots`.
+    pub fn create_table(&mut self, max_slots: u32) -> Result<TableId, CapError> {
+        if max_slots > MAX_TABLE_SLOTS {
+            return Err(CapError::QuotaExceeded);
+        }
+        let table = Table {
+            max_slots,
+            slots: Vec::new(),
+            occupied: 0,
+        };
+        let index = match self.free_tables.pop() {
+            Some(index) => index,
+            None if self.tables.len() < MAX_TABLES => {
+                self.tables.push(TableEntry {
+                    generation: 0,
+                    table: None,
+                });
+                self.tables.len() - 1
+            }
+            None => return Err(CapError::QuotaExceeded),
+        };
+        let entry = &mut self.tables[index];
+        entry.table = Some(table);
+        Ok(TableId::new(index, entry.generation))
+    }
+
+    /// Deletes every cap in `table` and the table itself. Children of those caps in
+    /// other tables move up to the nearest surviving ancestor. Returns the objects of
+    /// the deleted caps so the caller can drop its references.
+    pub fn destroy_table(&mut self, table: TableId) -> Result<Vec<O>, CapError> {
+        let occupied: Vec<NodeId> = self.table(table)?.slots.iter().flatten().copied().collect();
+        let objects = occupied
+            .into_iter()
+            .map(|id| self.detach_node(id))
+            .collect();
+        let entry = &mut self.tables[table.index()];
+        entry.table = None;
+        // An index whose generation is used up is retired, so ids are never reused.
+        if entry.generation < u16::MAX {
+            entry.generation += 1;
+            self.free_tables.push(table.index());
+        }
+        Ok(objects)
+    }
+
+    /// Puts an original capability (one with no parent) into `slot`, or into the
+    /// lowest free slot when `slot` is `None`. Returns the slot used.
+    pub fn insert_root(
+        &mut self,
+        table: TableId,
+        slot: Option<u32>,
+        cap: Cap<O>,
+    ) -> Result<u32, CapError> {
+        let slot = self.target_slot(table, slot)?;
+        self.attach_node(cap, table, slot, None)?;
+        Ok(slot)
+    }
+
+    pub fn lookup(&self, table: TableId, slot: u32) -> Result<&Cap<O>, CapError> {
+        let id = self.node_at(table, slot)?;
+        Ok(&self.node(id).cap)
+    }
+
+    /// Like [`CapSpace::lookup`], but refuses a cap lacking any of `needed`.
+    pub fn lookup_with(
+        &self,
+        table: TableId,
+        slot: u32,
+        needed: Rights,
+    ) -> Result<&Cap<O>, CapError> {
+        let cap = self.lookup(table, slot)?;
+        if cap.rights.contains(needed) {
+            Ok(cap)
+        } else {
+            Err(CapError::InsufficientRights)
+        }
+    }
+
+    /// Copies a cap with the same rights and badge; the copy is a child of `src`.
+    pub fn copy(
+        &mut self,
+        src: (TableId, u32),
+        dst: TableId,
+        dst_slot: Option<u32>,
+    ) -> Result<u32, CapError> {
+        let parent = self.node_at(src.0, src.1)?;
+        let cap = self.node(parent).cap;
+        let slot = self.target_slot(dst, dst_slot)?;
+        self.attach_node(cap, dst, slot, Some(parent))?;
+        Ok(slot)
+    }
+
+    /// Derives a child of `src` with `rights` (a subset of the source's) and, for an
+    /// unbadged source, optionally a badge. `badge: None` keeps the source badge.
+    pub fn mint(
+        &mut self,
+        src: (TableId, u32),
+        dst: TableId,
+        dst_slot: Option<u32>,
+        rights: Rights,
+        badge: Option<Badge>,
+    ) -> Result<u32, CapError> {
+        let parent = self.node_at(src.0, src.1)?;
+        let source = self.node(parent).cap;
+        if !source.rights.contains(rights) {
+            return Err(CapError::RightsEscalation);
+        }
+        let badge = match badge {
+            None => source.badge,
+            Some(badge) if source.badge == 0 => badge,
+            Some(_) => return Err(CapError::RightsEscalation),
+        };
+        let slot = self.target_slot(dst, dst_slot)?;
+        self.attach_node(
+            Cap::new(source.object, rights, badge),
+            dst,
+            slot,
+            Some(parent),
+        )?;
+        Ok(slot)
+    }
+
+    /// Moves a cap to another slot (possibly in another table). The source slot is
+    /// emptied; the cap keeps its parent and children. Used for IPC cap transfer.
+    pub fn transfer(
+        &mut self,
+        src: (TableId, u32),
+        dst: TableId,
+        dst_slot: Option<u32>,
+    ) -> Result<u32, CapError> {
+        let id = self.node_at(src.0, src.1)?;
+        let slot = self.target_slot(dst, dst_slot)?;
+        self.move_node(id, dst, slot);
+        Ok(slot)
+    }
+
+    /// Deletes one cap; its children become children of its parent.
+    pub fn delete(&mut self, table: TableId, slot: u32) -> Result<O, CapError> {
+        let id = self.node_at(table, slot)?;
+        Ok(self.detach_node(id))
+    }
+
+    /// Deletes every cap derived from the one in `slot`, in all tables, keeping the
+    /// cap itself. Iterative and O(descendants). Returns the deleted caps' objects.
+    pub fn revoke(&mut self, table: TableId, slot: u32) -> Result<Vec<O>, CapError> {
+        let root = self.node_at(table, slot)?;
+        let mut objects = Vec::new();
+        let mut cursor = self.node(root).first_child;
+        // Walk down to a leaf, delete it, step back to its parent; each descendant is
+        // entered once and left once.
+        while let Some(id) = cursor {
+            let node = self.node(id);
+            if let Some(child) = node.first_child {
+                cursor = Some(child);
+                continue;
+            }
+            let parent = node.parent;
+            objects.push(self.detach_node(id));
+            cursor = match parent {
+                Some(parent) if parent != root => Some(parent),
+                _ => self.node(root).first_child,
+            };
+        }
+        Ok(objects)
+    }
+
+    /// Number of occupied slots in `table`.
+    pub fn count(&self, table: TableId) -> Result<usize, CapError> {
+        Ok(self.table(table)?.occupied)
+    }
+
+    /// The lowest free slot of `table`.
+    pub fn free_slot(&self, table: TableId) -> Result<u32, CapError> {
+        self.table(table)?.lowest_free().ok_or(CapError::TableFull)
+    }
+
+    /// How many caps, in all tables, name `object`. A linear scan, for tests and
+    /// diagnostics.
+    pub fn caps_of_object(&self, object: O) -> usize {
+        self.nodes
+            .iter()
+            .flatten()
+            .filter(|node| node.cap.object == object)
+            .count()
+    }
+
+    // ---- lookups ----
+
+    fn table(&self, id: TableId) -> Result<&Table, CapError> {
+        self.tables
+            .get(id.index())
+            .filter(|entry| entry.generation == id.generation())
+            .and_then(|entry| entry.table.as_ref())
+            .ok_or(CapError::NoSuchTable)
+    }
+
+    /// The node in an occupied slot.
+    fn node_at(&self, table: TableId, slot: u32) -> Result<NodeId, CapError> {
+        let table = self.table(table)?;
+        if slot >= table.max_slots {
+            return Err(CapError::InvalidSlot);
+        }
+        table.get(slot).ok_or(CapError::EmptySlot)
+    }
+
+    /// Checks `slot` is in range and empty, or picks the lowest free one.
+    fn target_slot(&self, table: TableId, slot: Option<u32>) -> Result<u32, CapError> {
+        let table = self.table(table)?;
+        match slot {
+            None => table.lowest_free().ok_or(CapError::TableFull),
+            Some(slot) if slot >= table.max_slots => Err(CapError::InvalidSlot),
+            Some(slot) if table.get(slot).is_some() => Err(CapError::SlotOccupied),
+            Some(slot) => Ok(slot),
+        }
+    }
+
+    // Links between nodes are maintained only by this module, so a link to a freed
+    // node is a kernel bug, never a user error.
+    fn node(&self, id: NodeId) -> &Node<O> {
+        self.nodes[id.index()]
+            .as_ref()
+            .expect("capability derivation link to a freed node")
+    }
+
+    fn node_mut(&mut self, id: NodeId) -> &mut Node<O> {
+        self.nodes[id.index()]
+            .as_mut()
+            .expect("capability derivation link to a freed node")
+    }
+
+    fn live_table_mut(&mut self, id: TableId) -> &mut Table {
+        self.tables[id.index()]
+            .table
+            .as_mut()
+            .expect("capability node in a destroyed table")
+    }
+
+    // ---- mutations: every change of the capability space goes through these ----
+
+    /// Stores `cap` in the (checked, empty) `slot` as a child of `parent`.
+    fn attach_node(
+        &mut self,
+        cap: Cap<O>,
+        table: TableId,
+        slot: u32,
+        parent: Option<NodeId>,
+    ) -> Result<NodeId, CapError> {
+        let node = Node {
+            cap,
+            table,
+            slot,
+            parent: None,
+            first_child: None,
+            next_sibling: None,
+            prev_sibling: None,
+        };
+        let id = match self.free_nodes.pop() {
+            Some(id) => {
+                self.nodes[id.index()] = Some(node);
+                id
+            }
+            None => {
+                let id =
+                    NodeId(u32::try_from(self.nodes.len()).map_err(|_| CapError::QuotaExceeded)?);
+                self.nodes.push(Some(node));
+                id
+            }
+        };
+        self.set_slot(table, slot, Some(id));
+        if let Some(parent) = parent {
+            self.link_child(parent, id);
+        }
+        Ok(id)
+    }
+
+    /// Removes a node from its slot and from the tree, handing its children to its
+    /// parent (or making them roots). Returns the object it named.
+    fn detach_node(&mut self, id: NodeId) -> O {
+        let parent = self.node(id).parent;
+        self.unlink_from_parent(id);
+        let mut child = self.node(id).first_child;
+        while let Some(current) = child {
+            child = self.node(current).next_sibling;
+            match parent {
+                Some(parent) => self.link_child(parent, current),
+                None => {
+                    let orphan = self.node_mut(current);
+                    orphan.parent = None;
+                    orphan.prev_sibling = None;
+                    orphan.next_sibling = None;
+                }
+            }
+        }
+        let (table, slot) = {
+            let node = self.node(id);
+            (node.table, node.slot)
+        };
+        self.set_slot(table, slot, None);
+        let object = self.node(id).cap.object;
+        self.nodes[id.index()] = None;
+        self.free_nodes.push(id);
+        object
+    }
+
+    /// Moves a node to an empty, checked slot, keeping its tree links.
+    fn move_node(&mut self, id: NodeId, table: TableId, slot: u32) {
+        let (old_table, old_slot) = {
+            let node = self.node(id);
+            (node.table, node.slot)
+        };
+        self.set_slot(old_table, old_slot, None);
+        self.set_slot(table, slot, Some(id));
+        let node = self.node_mut(id);
+        node.table = table;
+        node.slot = slot;
+    }
+
+    fn set_slot(&mut self, table: TableId, slot: u32, value: Option<NodeId>) {
+        let table = self.live_table_mut(table);
+        let slot = slot as usize;
+        if table.slots.len() <= slot {
+            table.slots.resize(slot + 1, None);
+        }
+        let was_occupied = table.slots[slot].is_some();
+        table.slots[slot] = value;
+        match (was_occupied, value.is_some()) {
+            (false, true) => table.occupied += 1,
+            (true, false) => table.occupied -= 1,
+            _ => {}
+        }
+    }
+
+    /// Makes `child` (currently detached) the first child of `parent`.
+    fn link_child(&mut self, parent: NodeId, child: NodeId) {
+        let old_first = self.node(parent).first_child;
+        let node = self.node_mut(child);
+        node.parent = Some(parent);
+        node.prev_sibling = None;
+        node.next_sibling = old_first;
+        if let Some(old_first) = old_first {
+            self.node_mut(old_first).prev_sibling = Some(child);
+        }
+        self.node_mut(parent).first_child = Some(child);
+    }
+
+    /// Takes a node out of its parent's child list; its own children stay attached.
+    fn unlink_from_parent(&mut self, id: NodeId) {
+        let (parent, prev, next) = {
+            let node = self.node(id);
+            (node.parent, node.prev_sibling, node.next_sibling)
+        };
+        match (prev, parent) {
+            (Some(prev), _) => self.node_mut(prev).next_sibling = next,
+            (None, Some(parent)) => self.node_mut(parent).first_child = next,
+            (None, None) => {}
+        }
+        if let Some(next) = next {
+            self.node_mut(next).prev_sibling = prev;
+        }
+        let node = self.node_mut(id);
+        node.parent = None;
+        node.prev_sibling = None;
+        node.next_sibling = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn full(object: u32) -> Cap<u32> {
+        Cap::new(object, Rights::ALL, 0)
+    }
+
+    /// Checks every structural invariant of the capability space.
+    fn check_invariants(space: &CapSpace<u32>) {
+        let mut live = 0;
+        let mut with_parent = 0;
+        let mut listed_children = 0;
+        for (index, entry) in space.nodes.iter().enumerate() {
+            let Some(node) = entry else { continue };
+            let id = NodeId(index as u32);
+            live += 1;
+            let table = space.table(node.table).expect("node lives in a live table");
+            assert!(node.slot < table.max_slots);
+            assert_eq!(
+                table.get(node.slot),
+                Some(id),
+                "slot points back to its node"
+            );
+            match node.parent {
+                None => {
+                    assert_eq!(node.prev_sibling, None);
+                    assert_eq!(node.next_sibling, None);
+                }
+                Some(parent) => {
+                    assert!(space.nodes[parent.index()].is_some());
+                    with_parent += 1;
+                }
+            }
+            let mut prev = None;
+            let mut child = node.first_child;
+            while let Some(current) = child {
+                let child_node = space.node(current);
+                assert_eq!(child_node.parent, Some(id));
+                assert_eq!(child_node.prev_sibling, prev);
+                listed_children += 1;
+                prev = child;
+                child = child_node.next_sibling;
+            }
+            // No cycles: the way up ends at a root within `nodes.len()` steps.
+            let mut up = node.parent;
+            let mut steps = 0;
+            while let Some(ancestor) = up {
+                steps += 1;
+                assert!(steps <= space.nodes.len(), "cycle in derivation tree");
+                up = space.node(ancestor).parent;
+            }
+        }
+        assert_eq!(with_parent, listed_children);
+        assert_eq!(live + space.free_nodes.len(), space.nodes.len());
+        for id in &space.free_nodes {
+            assert!(space.nodes[id.index()].is_none());
+        }
+        let mut in_tables = 0;
+        for (index, entry) in space.tables.iter().enumerate() {
+            let Some(table) = &entry.table else { continue };
+            let table_id = TableId::new(index, entry.generation);
+            assert!(table.slots.len() <= table.max_slots as usize);
+            let mut occupied = 0;
+            for (slot, id) in table.slots.iter().enumerate() {
+                let Some(id) = id else { continue };
+                occupied += 1;
+                let node = space.node(*id);
+                assert_eq!(node.table, table_id);
+                assert_eq!(node.slot as usize, slot);
+            }
+            assert_eq!(occupied, table.occupied);
+            in_tables += occupied;
+        }
+        assert_eq!(in_tables, live);
+    }
+
+    fn descendants(space: &CapSpace<u32>, table: TableId, slot: u32) -> usize {
+        let mut stack = vec![space.node_at(table, slot).unwrap()];
+        let mut count = 0;
+        while let Some(id) = stack.pop() {
+            let mut child = space.node(id).first_child;
+            while let Some(current) = child {
+                count += 1;
+                stack.push(current);
+                child = space.node(current).next_sibling;
+            }
+        }
+        count
+    }
+
+    #[test]
+    fn insert_and_lookup() {
+        let mut space = CapSpace::new();
+        let t = space.create_table(8).unwrap();
+        assert_eq!(space.insert_root(t, None, full(7)), Ok(0));
+        assert_eq!(
+            space.insert_root(t, Some(5), Cap::new(9, Rights::READ, 3)),
+            Ok(5)
+        );
+        assert_eq!(space.insert_root(t, None, full(8)), Ok(1));
+        assert_eq!(space.lookup(t, 0), Ok(&full(7)));
+        assert_eq!(space.lookup(t, 5).unwrap().badge, 3);
+        assert_eq!(space.lookup(t, 2), Err(CapError::EmptySlot));
+        assert_eq!(
+            space.insert_root(t, Some(5), full(1)),
+            Err(CapError::SlotOccupied)
+        );
+        assert_eq!(space.count(t), Ok(3));
+        assert_eq!(space.free_slot(t), Ok(2));
+        assert_eq!(space.lookup_with(t, 5, Rights::READ).unwrap().object, 9);
+        assert_eq!(
+            space.lookup_with(t, 5, Rights::READ | Rights::WRITE),
+            Err(CapError::InsufficientRights)
+        );
+        check_invariants(&space);
+    }
+
+    #[test]
+    fn slot_bounds_and_full_table() {
+        let mut space = CapSpace::new();
+        let t = space.create_table(2).unwrap();
+        assert_eq!(
+            space.insert_root(t, Some(2), full(1)),
+            Err(CapError::InvalidSlot)
+        );
+        assert_eq!(
+            space.insert_root(t, Some(u32::MAX), full(1)),
+            Err(CapError::InvalidSlot)
+        );
+        assert_eq!(space.lookup(t, 2), Err(CapError::InvalidSlot));
+        assert_eq!(space.delete(t, u32::MAX), Err(CapError::InvalidSlot));
+        space.insert_root(t, None, full(1)).unwrap();
+        space.insert_root(t, None, full(2)).unwrap();
+        assert_eq!(space.free_slot(t), Err(CapError::TableFull));
+        assert_eq!(
+            space.insert_root(t, None, full(3)),
+            Err(CapError::TableFull)
+        );
+        assert_eq!(space.copy((t, 0), t, None), Err(CapError::TableFull));
+        let empty = space.create_table(0).unwrap();
+        assert_eq!(space.free_slot(empty), Err(CapError::TableFull));
+        assert_eq!(
+            space.create_table(MAX_TABLE_SLOTS + 1),
+            Err(CapError::QuotaExceeded)
+        );
+        check_invariants(&space);
+    }
+
+    #[test]
+    fn mint_rights_and_badges() {
+        let mut space = CapSpace::new();
+        let t = space.create_table(16).unwrap();
+        let rw = Rights::READ | Rights::WRITE;
+        space.insert_root(t, Some(0), Cap::new(1, rw, 0)).unwrap();
+        assert_eq!(
+            space.mint((t, 0), t, None, Rights::READ | Rights::GRANT, None),
+            Err(CapError::RightsEscalation)
+        );
+        let read = space.mint((t, 0), t, None, Rights::READ, None).unwrap();
+        assert_eq!(space.lookup(t, read), Ok(&Cap::new(1, Rights::READ, 0)));
+        let badged = space.mint((t, 0), t, None, rw, Some(42)).unwrap();
+        assert_eq!(space.lookup(t, badged).unwrap().badge, 42);
+        // A badged cap keeps its badge through mint and copy, and cannot be re-badged.
+        let narrowed = space
+            .mint((t, badged), t, None, Rights::WRITE, None)
+            .unwrap();
+        assert_eq!(
+            space.lookup(t, narrowed),
+            Ok(&Cap::new(1, Rights::WRITE, 42))
+        );
+        assert_eq!(
+            space.mint((t, badged), t, None, rw, Some(7)),
+            Err(CapError::RightsEscalation)
+        );
+        let copied = space.copy((t, badged), t, None).unwrap();
+        assert_eq!(space.lookup(t, copied).unwrap().badge, 42);
+        assert_eq!(
+            space.mint((t, read), t, None, rw, None),
+            Err(CapError::RightsEscalation)
+        );
+        assert_eq!(
+            space.mint((t, 15), t, None, rw, None),
+            Err(CapError::EmptySlot)
+        );
+        check_invariants(&space);
+    }
+
+    #[test]
+    fn copy_then_delete() {
+        let mut space = CapSpace::new();
+        let a = space.create_table(4).unwrap();
+        let b = space.create_table(4).unwrap();
+        space
+            .insert_root(a, Some(1), Cap::new(5, Rights::READ, 9))
+            .unwrap();
+        let slot = space.copy((a, 1), b, Some(3)).unwrap();
+        assert_eq!(slot, 3);
+        assert_eq!(space.lookup(b, 3), Ok(&Cap::new(5, Rights::READ, 9)));
+        assert_eq!(space.caps_of_object(5), 2);
+        assert_eq!(space.copy((a, 1), b, Some(3)), Err(CapError::SlotOccupied));
+        assert_eq!(space.copy((a, 0), b, None), Err(CapError::EmptySlot));
+        assert_eq!(space.delete(b, 3), Ok(5));
+        assert_eq!(space.delete(b, 3), Err(CapError::EmptySlot));
+        assert_eq!(space.caps_of_object(5), 1);
+        assert_eq!(space.count(b), Ok(0));
+        check_invariants(&space);
+    }
+
+    #[test]
+    fn deep_revoke_across_three_tables() {
+        const DEPTH: u32 = 10_000;
+        let mut space = CapSpace::new();
+        let tables = [
+            space.create_table(DEPTH).unwrap(),
+            space.create_table(DEPTH).unwrap(),
+            space.create_table(DEPTH).unwrap(),
+        ];
+        let root = space.insert_root(tables[0], None, full(1)).unwrap();
+        let mut previous = (tables[0], root);
+        for depth in 0..DEPTH {
+            let table = tables[(depth % 3) as usize];
+            let slot = space.copy(previous, table, None).unwrap();
+            previous = (table, slot);
+        }
+        // A side branch and an unrelated cap that must survive.
+        space.copy((tables[0], root), tables[2], None).unwrap();
+        space.insert_root(tables[1], None, full(2)).unwrap();
+        assert_eq!(space.caps_of_object(1), DEPTH as usize + 2);
+
+        let revoked = space.revoke(tables[0], root).unwrap();
+        assert_eq!(revoked.len(), DEPTH as usize + 1);
+        assert!(revoked.iter().all(|&object| object == 1));
+        assert_eq!(
+            space.lookup(tables[0], root),
+            Ok(&full(1)),
+            "revoke keeps the cap itself"
+        );
+        assert_eq!(space.caps_of_object(1), 1);
+        assert_eq!(space.caps_of_object(2), 1);
+        assert_eq!(space.count(tables[0]), Ok(1));
+        assert_eq!(space.count(tables[1]), Ok(1));
+        assert_eq!(space.count(tables[2]), Ok(0));
+        check_invariants(&space);
+    }
+
+    #[test]
+    fn deep_chain_delete_and_destroy_without_recursion() {
+        const DEPTH: u32 = 10_000;
+        let mut space = CapSpace::new();
+        let a = space.create_table(DEPTH + 1).unwrap();
+        let b = space.create_table(DEPTH + 1).unwrap();
+        space.insert_root(a, Some(0), full(1)).unwrap();
+        for slot in 1..=DEPTH {
+            space.copy((a, slot - 1), a, Some(slot)).unwrap();
+        }
+        space.copy((a, DEPTH), b, None).unwrap();
+        assert_eq!(space.delete(a, 0), Ok(1));
+        assert_eq!(space.destroy_table(a).unwrap().len(), DEPTH as usize);
+        assert_eq!(space.caps_of_object(1), 1);
+        assert_eq!(space.node(space.node_at(b, 0).unwrap()).parent, None);
+        check_invariants(&space);
+    }
+
+    #[test]
+    fn revoke_leaves_original_and_unrelated_caps() {
+        let mut space = CapSpace::new();
+        let t = space.create_table(8).unwrap();
+        space.insert_root(t, Some(0), full(1)).unwrap();
+        let child = space.copy((t, 0), t, None).unwrap();
+        space.copy((t, child), t, None).unwrap();
+        space.insert_root(t, Some(7), full(1)).unwrap();
+        assert_eq!(space.revoke(t, child).unwrap(), vec![1]);
+        assert_eq!(space.count(t), Ok(3));
+        assert_eq!(space.revoke(t, 0).unwrap(), vec![1]);
+        assert_eq!(space.lookup(t, 0), Ok(&full(1)));
+        assert_eq!(space.lookup(t, 7), Ok(&full(1)));
+        assert_eq!(space.revoke(t, 0).unwrap(), Vec::<u32>::new());
+        assert_eq!(space.revoke(t, 3), Err(CapError::EmptySlot));
+        check_invariants(&space);
+    }
+
+    #[test]
+    fn delete_reparents_children_to_grandparent() {
+        let mut space = CapSpace::new();
+        let a = space.create_table(4).unwrap();
+        let b = space.create_table(4).unwrap();
+        let c = space.create_table(4).unwrap();
+        space.insert_root(a, Some(0), full(1)).unwrap();
+        space.copy((a, 0), b, Some(0)).unwrap();
+        space.copy((b, 0), c, Some(0)).unwrap();
+        space.copy((b, 0), c, Some(1)).unwrap();
+        assert_eq!(space.delete(b, 0), Ok(1));
+        check_invariants(&space);
+        assert_eq!(space.revoke(a, 0).unwrap().len(), 2);
+        assert_eq!(space.count(c), Ok(0));
+        // Deleting a root makes its children roots.
+        space.copy((a, 0), b, Some(1)).unwrap();
+        space.delete(a, 0).unwrap();
+        assert_eq!(space.node(space.node_at(b, 1).unwrap()).parent, None);
+        check_invariants(&space);
+    }
+
+    #[test]
+    fn transfer_keeps_derivation() {
+        let mut space = CapSpace::new();
+        let a = space.create_table(4).unwrap();
+        let b = space.create_table(4).unwrap();
+        let c = space.create_table(4).unwrap();
+        space.insert_root(a, Some(0), full(1)).unwrap();
+        space
+            .mint((a, 0), b, Some(2), Rights::READ, Some(5))
+            .unwrap();
+        space.copy((b, 2), b, Some(3)).unwrap();
+        assert_eq!(space.transfer((b, 2), c, None), Ok(0));
+        assert_eq!(space.lookup(b, 2), Err(CapError::EmptySlot));
+        assert_eq!(space.lookup(c, 0), Ok(&Cap::new(1, Rights::READ, 5)));
+        assert_eq!(space.transfer((b, 2), c, None), Err(CapError::EmptySlot));
+        assert_eq!(
+            space.transfer((c, 0), b, Some(3)),
+            Err(CapError::SlotOccupied)
+        );
+        check_invariants(&space);
+        // The moved cap is still the parent of (b, 3) and the child of (a, 0).
+        assert_eq!(space.revoke(c, 0).unwrap(), vec![1]);
+        space.copy((c, 0), b, Some(3)).unwrap();
+        assert_eq!(space.revoke(a, 0).unwrap().len(), 2);
+        assert_eq!(space.count(b), Ok(0));
+        assert_eq!(space.count(c), Ok(0));
+        check_invariants(&space);
+    }
+
+    #[test]
+    fn destroy_table_returns_objects_and_reparents() {
+        let mut space = CapSpace::new();
+        let a = space.create_table(4).unwrap();
+        let b = space.create_table(4).unwrap();
+        let c = space.create_table(4).unwrap();
+        space.insert_root(a, Some(0), full(1)).unwrap();
+        space.copy((a, 0), b, Some(0)).unwrap();
+        space.insert_root(b, Some(1), full(2)).unwrap();
+        space.copy((b, 0), c, Some(0)).unwrap();
+        let mut objects = space.destroy_table(b).unwrap();
+        objects.sort_unstable();
+        assert_eq!(objects, vec![1, 2]);
+        check_invariants(&space);
+        assert_eq!(space.revoke(a, 0).unwrap(), vec![1]);
+        assert_eq!(space.count(c), Ok(0));
+        assert_eq!(space.caps_of_object(2), 0);
+    }
+
+    #[test]
+    fn stale_table_ids_are_refused() {
+        let mut space = CapSpace::new();
+        let old = space.create_table(4).unwrap();
+        space.insert_root(old, None, full(1)).unwrap();
+        space.destroy_table(old).unwrap();
+        let new = space.create_table(4).unwrap();
+        assert_ne!(old, new);
+        assert_eq!(old.index(), new.index(), "the index is reused");
+        assert_eq!(space.lookup(old, 0), Err(CapError::NoSuchTable));
+        assert_eq!(
+            space.insert_root(old, None, full(1)),
+            Err(CapError::NoSuchTable)
+        );
+        assert_eq!(space.count(old), Err(CapError::NoSuchTable));
+        assert_eq!(space.destroy_table(old), Err(CapError::NoSuchTable));
+        assert_eq!(space.copy((new, 0), old, None), Err(CapError::EmptySlot));
+        space.insert_root(new, None, full(1)).unwrap();
+        assert_eq!(space.copy((new, 0), old, None), Err(CapError::NoSuchTable));
+        assert_eq!(space.count(new), Ok(1));
+        assert_eq!(
+            space.lookup(TableId::from_raw(u32::MAX), 0),
+            Err(CapError::NoSuchTable)
+        );
+        check_invariants(&space);
+    }
+
+    #[test]
+    fn exhausted_generation_retires_the_index() {
+        let mut space: CapSpace<u32> = CapSpace::new();
+        let t = space.create_table(1).unwrap();
+        space.tables[t.index()].generation = u16::MAX;
+        let last = TableId::new(t.index(), u16::MAX);
+        space.destroy_table(last).unwrap();
+        let next = space.create_table(1).unwrap();
+        assert_ne!(next.index(), t.index());
+        assert_eq!(space.count(last), Err(CapError::NoSuchTable));
+    }
+
+    #[derive(Clone, Debug)]
+    enum Op {
+        CreateTable(u32),
+        DestroyTable(usize),
+        InsertRoot(usize, Option<u32>, u32),
+        Copy(usize, u32, usize, Option<u32>),
+        Mint(usize, u32, usize, Option<u32>, u32, Option<Badge>),
+        Transfer(usize, u32, usize, Option<u32>),
+        Delete(usize, u32),
+        Revoke(usize, u32),
+    }
+
+    const OBJECTS: u32 = 5;
+
+    fn op() -> impl Strategy<Value = Op> {
+        let table = 0usize..8;
+        let slot = 0u32..10;
+        let dst_slot = proptest::option::of(0u32..10);
+        prop_oneof![
+            1 => (0u32..9).prop_map(Op::CreateTable),
+            1 => table.clone().prop_map(Op::DestroyTable),
+            3 => (table.clone(), dst_slot.clone(), 0..OBJECTS)
+                .prop_map(|(t, s, o)| Op::InsertRoot(t, s, o)),
+            4 => (table.clone(), slot.clone(), table.clone(), dst_slot.clone())
+                .prop_map(|(t, s, d, ds)| Op::Copy(t, s, d, ds)),
+            3 => (
+                table.clone(),
+                slot.clone(),
+                table.clone(),
+                dst_slot.clone(),
+                0u32..32,
+                proptest::option::of(0u64..3)
+            )
+                .prop_map(|(t, s, d, ds, r, b)| Op::Mint(t, s, d, ds, r, b)),
+            2 => (table.clone(), slot.clone(), table.clone(), dst_slot)
+                .prop_map(|(t, s, d, ds)| Op::Transfer(t, s, d, ds)),
+            2 => (table.clone(), slot.clone()).prop_map(|(t, s)| Op::Delete(t, s)),
+            1 => (table, slot).prop_map(|(t, s)| Op::Revoke(t, s)),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn random_operations_keep_invariants(ops in proptest::collection::vec(op(), 1..120)) {
+            let mut space = CapSpace::new();
+            // Every id ever created, live or destroyed, so stale ids get exercised.
+            let mut ids = vec![space.create_table(6).unwrap()];
+            let mut model = [0usize; OBJECTS as usize];
+            let pick = |ids: &Vec<TableId>, index: usize| ids[index % ids.len()];
+            for op in ops {
+                match op {
+                    Op::CreateTable(slots) => ids.push(space.create_table(slots).unwrap()),
+                    Op::DestroyTable(t) => {
+                        if let Ok(objects) = space.destroy_table(pick(&ids, t)) {
+                            objects.iter().for_each(|&o| model[o as usize] -= 1);
+                        }
+                    }
+                    Op::InsertRoot(t, slot, object) => {
+                        if space.insert_root(pick(&ids, t), slot, full(object)).is_ok() {
+                            model[object as usize] += 1;
+                        }
+                    }
+                    Op::Copy(t, s, d, ds) => {
+                        let src = (pick(&ids, t), s);
+                        if let Ok(slot) = space.copy(src, pick(&ids, d), ds) {
+                            let copied = *space.lookup(pick(&ids, d), slot).unwrap();
+                            prop_assert_eq!(Ok(&copied), space.lookup(src.0, src.1));
+                            model[copied.object as usize] += 1;
+                        }
+                    }
+                    Op::Mint(t, s, d, ds, rights, badge) => {
+                        let rights = Rights::from_bits_truncate(rights);
+                        let src = (pick(&ids, t), s);
+                        if let Ok(slot) = space.mint(src, pick(&ids, d), ds, rights, badge) {
+                            let minted = *space.lookup(pick(&ids, d), slot).unwrap();
+                            prop_assert_eq!(minted.rights, rights);
+                            model[minted.object as usize] += 1;
+                        }
+                    }
+                    Op::Transfer(t, s, d, ds) => {
+                        let before = space.lookup(pick(&ids, t), s).copied();
+                        if let Ok(slot) = space.transfer((pick(&ids, t), s), pick(&ids, d), ds) {
+                            prop_assert_eq!(space.lookup(pick(&ids, d), slot).copied(), before);
+                        }
+                    }
+                    Op::Delete(t, s) => {
+                        if let Ok(object) = space.delete(pick(&ids, t), s) {
+                            model[object as usize] -= 1;
+                        }
+                    }
+                    Op::Revoke(t, s) => {
+                        let table = pick(&ids, t);
+                        let expected = space.node_at(table, s).map(|_| descendants(&space, table, s));
+                        let before = space.lookup(table, s).copied();
+                        if let Ok(objects) = space.revoke(table, s) {
+                            prop_assert_eq!(Ok(objects.len()), expected);
+                            prop_assert_eq!(space.lookup(table, s).copied(), before);
+                            objects.iter().for_each(|&o| model[o as usize] -= 1);
+                        }
+                    }
+                }
+                check_invariants(&space);
+                for object in 0..OBJECTS {
+                    prop_assert_eq!(space.caps_of_object(object), model[object as usize]);
+                }
+            }
+        }
+    }
+}
