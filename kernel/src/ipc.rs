@@ -1,0 +1,361 @@
+//! Synchronous IPC on endpoints, one-shot replies, and notifications.
+//!
+//! A message is a [`MessageInfo`] (label, length, capability count), four words
+//! that travel in registers, and — when longer than 32 bytes — up to 4 KiB copied
+//! from the sender's IPC buffer, plus up to four capabilities moved from the
+//! sender's table into free slots of the receiver's. `call` hands the receiver a
+//! one-shot right to reply; the badge of the sender's capability tells the
+//! receiver who called. Notifications are words of bits: `signal` ORs the
+//! capability's badge in, `wait` takes them all.
+
+use alloc::vec::Vec;
+
+use crate::arch::{Platform, UserContext};
+use crate::cap::Rights;
+use crate::kernel::Kernel;
+use crate::object::*;
+use crate::syscall::*;
+use crate::usercopy;
+
+/// A message in flight.
+#[derive(Clone, Debug, Default)]
+pub struct Message {
+    pub info: MessageInfo,
+    pub words: [u64; 4],
+    pub badge: u64,
+    /// Bytes beyond the register words (only when `info.length > 32`).
+    pub data: Option<Vec<u8>>,
+    /// Capability slots in the sender's table to move to the receiver.
+    pub cap_slots: [u32; MAX_MESSAGE_CAPS],
+    /// A fault message: the reply resumes the thread instead of delivering.
+    pub is_fault: bool,
+    /// The sender may pass capabilities (its endpoint capability has GRANT).
+    pub may_grant: bool,
+}
+
+impl Message {
+    pub fn fault(kind: u64, address: u64, pc: u64, syndrome: u64, badge: u64) -> Self {
+        Message {
+            info: MessageInfo { label: labels::FAULT, caps: 0, length: 32 },
+            words: [kind, address, pc, syndrome],
+            badge,
+            is_fault: true,
+            ..Message::default()
+        }
+    }
+}
+
+impl<P: Platform> Kernel<P> {
+    /// Reads the message the current thread is sending from its registers (and
+    /// IPC buffer for long messages and capabilities).
+    pub fn read_message(
+        &self,
+        thread: ObjRef,
+        info_word: u64,
+        first_word_arg: usize,
+    ) -> Result<Message, SysError> {
+        let info = MessageInfo::decode(info_word).ok_or(SysError::TooBig)?;
+        let t = self.objects.thread(thread).ok_or(SysError::DeadObject)?;
+        let mut message = Message { info, ..Message::default() };
+        for (i, word) in message.words.iter_mut().enumerate() {
+            *word = t.context.arg(first_word_arg + i);
+        }
+        let needs_buffer = info.length as usize > SHORT_MESSAGE_BYTES || info.caps > 0;
+        if needs_buffer {
+            let buffer = t.ipc_buffer.ok_or(SysError::BadAddress)?;
+            let space = self.space_of(thread).ok_or(SysError::DeadObject)?;
+            if info.length as usize > SHORT_MESSAGE_BYTES {
+                let mut data = alloc::vec![0u8; info.length as usize];
+                usercopy::copy_from_user::<P>(space, buffer + IPC_BUFFER_DATA, &mut data)?;
+                message.data = Some(data);
+            }
+            for i in 0..info.caps as usize {
+                let slot = usercopy::read_u64::<P>(space, buffer + 8 * i as u64)?;
+                message.cap_slots[i] = u32::try_from(slot).map_err(|_| SysError::InvalidCap)?;
+            }
+        }
+        Ok(message)
+    }
+
+    /// Delivers `message` from `sender` to `receiver`: registers, data, capabilities.
+    pub fn deliver(
+        &mut self,
+        sender: Option<ObjRef>,
+        receiver: ObjRef,
+        message: &Message,
+    ) -> Result<(), SysError> {
+        let receiver_process =
+            self.objects.thread(receiver).map(|t| t.process).ok_or(SysError::DeadObject)?;
+        let buffer = self.objects.thread(receiver).and_then(|t| t.ipc_buffer);
+        let mut info = message.info;
+        if let Some(data) = &message.data {
+            let buffer = buffer.ok_or(SysError::TooBig)?;
+            let space = self
+                .objects
+                .process(receiver_process)
+                .and_then(|p| p.space.as_ref())
+                .ok_or(SysError::DeadObject)?;
+            usercopy::copy_to_user::<P>(space, buffer + IPC_BUFFER_DATA, data)?;
+        }
+        // Capabilities move only with GRANT and only into a registered buffer.
+        let mut moved = 0u8;
+        if info.caps > 0 {
+            let sender_table = sender
+                .and_then(|s| self.objects.thread(s))
+                .and_then(|t| self.objects.process(t.process))
+                .map(|p| p.caps);
+            let receiver_table = self.table_of(receiver_process)?;
+            if let (Some(sender_table), Some(buffer), true) =
+                (sender_table, buffer, message.may_grant)
+            {
+                for &slot in &message.cap_slots[..info.caps as usize] {
+                    let Ok(new_slot) = self.caps.transfer((sender_table, slot), receiver_table, None)
+                    else {
+                        continue;
+                    };
+                    let space = self
+                        .objects
+                        .process(receiver_process)
+                        .and_then(|p| p.space.as_ref())
+                        .ok_or(SysError::DeadObject)?;
+                    let _ = usercopy::write_u64::<P>(space, buffer + 8 * moved as u64, new_slot as u64);
+                    moved += 1;
+                }
+            }
+        }
+        info.caps = moved;
+        let t = self.objects.thread_mut(receiver).ok_or(SysError::DeadObject)?;
+        t.context.set_result(0, 0);
+        t.context.set_result(1, info.encode());
+        for (i, word) in message.words.iter().enumerate() {
+            t.context.set_result(2 + i, *word);
+        }
+        t.context.set_result(6, message.badge);
+        Ok(())
+    }
+
+    /// `call` or `send` on an endpoint by the current thread.
+    pub fn endpoint_send(
+        &mut self,
+        endpoint: ObjRef,
+        mut message: Message,
+        call: bool,
+    ) -> Result<(), SysError> {
+        let sender = self.current.ok_or(SysError::BadState)?;
+        let receiver = match self.objects.get_mut(endpoint) {
+            Some(Object::Endpoint(ep)) => ep.receivers.pop_front(),
+            _ => return Err(SysError::InvalidCap),
+        };
+        match receiver {
+            Some(receiver) => {
+                self.release(endpoint); // the receiver's hold on the endpoint
+                if let Err(e) = self.deliver(Some(sender), receiver, &message) {
+                    self.fail_caller_state(receiver, e);
+                    return Err(e);
+                }
+                if call {
+                    if let Some(r) = self.objects.thread_mut(receiver) {
+                        r.reply_to = Some(sender);
+                    }
+                    if let Some(s) = self.objects.thread_mut(sender) {
+                        s.outgoing = Message { is_fault: message.is_fault, ..Message::default() };
+                    }
+                    self.block_current(ThreadState::AwaitingReply);
+                    // Direct switch: the receiver runs next on this CPU.
+                    self.switch_to(receiver);
+                } else {
+                    self.make_runnable(receiver);
+                }
+                Ok(())
+            }
+            None => {
+                message.data = message.data.take();
+                if let Some(s) = self.objects.thread_mut(sender) {
+                    s.outgoing = message;
+                }
+                if let Some(Object::Endpoint(ep)) = self.objects.get_mut(endpoint) {
+                    ep.senders.push_back(sender);
+                }
+                self.objects.add_ref(endpoint);
+                self.block_current(ThreadState::Sending { endpoint, call });
+                Ok(())
+            }
+        }
+    }
+
+    /// Runs `thread` now (it must be blocked on IPC and just received).
+    fn switch_to(&mut self, thread: ObjRef) {
+        if let Some(t) = self.objects.thread_mut(thread) {
+            t.state = ThreadState::Runnable;
+        }
+        if let Some(current) = self.current {
+            if current != thread {
+                let priority = self.objects.thread(current).map_or(0, |t| t.priority);
+                self.run_queue.push_front(current, priority);
+            }
+        }
+        self.current = Some(thread);
+    }
+
+    /// Wakes a blocked receiver with an error code.
+    fn fail_caller_state(&mut self, thread: ObjRef, error: SysError) {
+        if let Some(t) = self.objects.thread_mut(thread) {
+            t.context.set_result(0, error.code());
+        }
+        self.make_runnable(thread);
+    }
+
+    /// `recv` by the current thread; `Ok(())` also when it blocked.
+    pub fn endpoint_recv(&mut self, endpoint: ObjRef) -> Result<(), SysError> {
+        let receiver = self.current.ok_or(SysError::BadState)?;
+        if let Some(r) = self.objects.thread_mut(receiver) {
+            if let Some(stale) = r.reply_to.take() {
+                // A reply right not used before the next receive is dropped.
+                self.fail_caller(stale, SysError::PeerDied);
+            }
+        }
+        let sender = match self.objects.get_mut(endpoint) {
+            Some(Object::Endpoint(ep)) => ep.senders.pop_front(),
+            _ => return Err(SysError::InvalidCap),
+        };
+        match sender {
+            Some(sender) => {
+                self.release(endpoint); // the sender's hold
+                let (message, call) = match self.objects.thread_mut(sender) {
+                    Some(s) => {
+                        let call = matches!(s.state, ThreadState::Sending { call: true, .. });
+                        (core::mem::take(&mut s.outgoing), call)
+                    }
+                    None => return Err(SysError::PeerDied),
+                };
+                if let Err(e) = self.deliver(Some(sender), receiver, &message) {
+                    self.fail_caller_state(sender, e);
+                    return Err(e);
+                }
+                if call {
+                    if let Some(s) = self.objects.thread_mut(sender) {
+                        s.state = ThreadState::AwaitingReply;
+                        s.outgoing = Message { is_fault: message.is_fault, ..Message::default() };
+                    }
+                    if let Some(r) = self.objects.thread_mut(receiver) {
+                        r.reply_to = Some(sender);
+                    }
+                } else {
+                    if let Some(s) = self.objects.thread_mut(sender) {
+                        s.context.set_result(0, 0);
+                    }
+                    self.make_runnable(sender);
+                }
+                Ok(())
+            }
+            None => {
+                if let Some(Object::Endpoint(ep)) = self.objects.get_mut(endpoint) {
+                    ep.receivers.push_back(receiver);
+                }
+                self.objects.add_ref(endpoint);
+                self.block_current(ThreadState::Receiving { endpoint });
+                Ok(())
+            }
+        }
+    }
+
+    /// Replies to `caller` (which must be awaiting a reply) with `message`.
+    pub fn reply_to(&mut self, caller: ObjRef, message: &Message) -> Result<(), SysError> {
+        let Some(c) = self.objects.thread(caller) else { return Ok(()) };
+        if c.state != ThreadState::AwaitingReply {
+            return Ok(()); // the caller died or was killed meanwhile: drop the reply
+        }
+        if c.outgoing.is_fault {
+            // Resuming a faulted thread: its registers stay as they were.
+            if let Some(c) = self.objects.thread_mut(caller) {
+                c.outgoing.is_fault = false;
+            }
+            self.make_runnable(caller);
+            return Ok(());
+        }
+        let replier = self.current;
+        let result = self.deliver(replier, caller, message);
+        if let Err(e) = result {
+            if let Some(c) = self.objects.thread_mut(caller) {
+                c.context.set_result(0, e.code());
+            }
+        }
+        self.make_runnable(caller);
+        result
+    }
+
+    /// The current thread's implicit reply (after a `recv` of a `call`).
+    pub fn reply_current(&mut self, message: &Message) -> Result<(), SysError> {
+        let me = self.current.ok_or(SysError::BadState)?;
+        let caller = self
+            .objects
+            .thread_mut(me)
+            .and_then(|t| t.reply_to.take())
+            .ok_or(SysError::NoReplyTarget)?;
+        self.reply_to(caller, message)
+    }
+
+    /// Delivers a fault of `thread` to its supervisor as a call.
+    pub fn send_fault(
+        &mut self,
+        thread: ObjRef,
+        endpoint: ObjRef,
+        message: Message,
+    ) -> Result<(), SysError> {
+        if self.current != Some(thread) {
+            return Err(SysError::BadState);
+        }
+        if !matches!(self.objects.get(endpoint), Some(Object::Endpoint(_))) {
+            return Err(SysError::InvalidCap);
+        }
+        self.endpoint_send(endpoint, message, true)
+    }
+
+    // ---- notifications ---------------------------------------------------------------
+
+    /// ORs `bits` into a notification, waking one waiter.
+    pub fn signal(&mut self, notification: ObjRef, bits: u64) {
+        let bits = if bits == 0 { 1 } else { bits };
+        let waiter = match self.objects.get_mut(notification) {
+            Some(Object::Notification(n)) => {
+                n.bits |= bits;
+                n.waiters.pop_front().map(|w| (w, core::mem::take(&mut n.bits)))
+            }
+            _ => None,
+        };
+        if let Some((waiter, taken)) = waiter {
+            self.release(notification);
+            if let Some(t) = self.objects.thread_mut(waiter) {
+                t.context.set_result(0, 0);
+                t.context.set_result(1, taken);
+            }
+            self.make_runnable(waiter);
+        }
+    }
+
+    /// Takes the bits of a notification, or blocks the current thread until set.
+    pub fn wait(&mut self, notification: ObjRef, block: bool) -> Result<Option<u64>, SysError> {
+        let me = self.current.ok_or(SysError::BadState)?;
+        let bits = match self.objects.get_mut(notification) {
+            Some(Object::Notification(n)) => core::mem::take(&mut n.bits),
+            _ => return Err(SysError::InvalidCap),
+        };
+        if bits != 0 {
+            return Ok(Some(bits));
+        }
+        if !block {
+            return Err(SysError::WouldBlock);
+        }
+        if let Some(Object::Notification(n)) = self.objects.get_mut(notification) {
+            n.waiters.push_back(me);
+        }
+        self.objects.add_ref(notification);
+        self.block_current(ThreadState::Waiting { notification });
+        Ok(None)
+    }
+
+    /// Rights needed to send on an endpoint capability, and whether it may grant.
+    pub fn send_rights() -> Rights {
+        Rights::WRITE
+    }
+}

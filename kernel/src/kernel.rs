@@ -1,0 +1,538 @@
+//! The kernel state and the life cycle of processes and threads.
+//!
+//! [`Kernel`] owns every object, the capability space, the frames and the run
+//! queue. The arch layer calls in on three events only — a syscall, an interrupt
+//! and a user fault — and afterwards asks which thread to resume. The kernel is
+//! not preemptible and keeps no kernel threads: a blocked thread is just a state.
+//! State changes go through a few functions (`make_runnable`, `block_current`,
+//! `destroy_thread`, `kill_process`, `release`) so they can be logged later.
+
+use alloc::boxed::Box;
+use alloc::collections::BTreeMap;
+use alloc::vec::Vec;
+
+use crate::arch::{AddressSpace, Platform, UserContext};
+use crate::cap::{Cap, CapError, CapSpace, Rights, TableId};
+use crate::frame::FrameAllocator;
+use crate::ipc::Message;
+use crate::object::*;
+use crate::sched::RunQueue;
+use crate::syscall::SysError;
+
+/// Capability slots of each process table.
+pub const PROCESS_SLOTS: u32 = 4096;
+/// Quota charged for a process or a thread (kernel bookkeeping and context).
+pub const OBJECT_COST: u64 = 4096;
+/// Quota charged for small objects (endpoint, notification, reply).
+pub const SMALL_OBJECT_COST: u64 = 256;
+/// Timer ticks a thread runs before others of its priority get the CPU.
+pub const TIME_SLICE_TICKS: u32 = 2;
+
+impl From<CapError> for SysError {
+    fn from(e: CapError) -> Self {
+        match e {
+            CapError::InvalidSlot | CapError::EmptySlot | CapError::NoSuchTable => {
+                SysError::InvalidCap
+            }
+            CapError::SlotOccupied => SysError::InvalidArgument,
+            CapError::TableFull => SysError::SlotsFull,
+            CapError::InsufficientRights => SysError::NoRights,
+            CapError::RightsEscalation => SysError::RightsEscalation,
+            CapError::QuotaExceeded => SysError::QuotaExceeded,
+        }
+    }
+}
+
+pub struct Kernel<P: Platform> {
+    pub objects: Objects<P>,
+    pub caps: CapSpace<ObjRef>,
+    pub frames: FrameAllocator,
+    pub(crate) run_queue: RunQueue,
+    pub(crate) current: Option<ObjRef>,
+    pub(crate) sleepers: Vec<ObjRef>,
+    pub(crate) irqs: BTreeMap<u32, ObjRef>,
+    next_pid: u32,
+    next_tid: u32,
+    slice_left: u32,
+    /// Syscalls handled since boot.
+    pub syscalls: u64,
+}
+
+impl<P: Platform> Kernel<P> {
+    pub fn new(frames: FrameAllocator) -> Self {
+        Self {
+            objects: Objects::new(),
+            caps: CapSpace::new(),
+            frames,
+            run_queue: RunQueue::new(),
+            current: None,
+            sleepers: Vec::new(),
+            irqs: BTreeMap::new(),
+            next_pid: 1,
+            next_tid: 1,
+            slice_left: TIME_SLICE_TICKS,
+            syscalls: 0,
+        }
+    }
+
+    // ---- capabilities -------------------------------------------------------
+
+    /// The capability table of a process.
+    pub fn table_of(&self, process: ObjRef) -> Result<TableId, SysError> {
+        self.objects.process(process).map(|p| p.caps).ok_or(SysError::DeadObject)
+    }
+
+    /// Looks up `slot` of `process`, requiring `rights`; returns the object and badge.
+    pub fn lookup(
+        &self,
+        process: ObjRef,
+        slot: u64,
+        kind: ObjectKind,
+        rights: Rights,
+    ) -> Result<(ObjRef, u64), SysError> {
+        let slot = u32::try_from(slot).map_err(|_| SysError::InvalidCap)?;
+        let cap = self.caps.lookup(self.table_of(process)?, slot)?;
+        let actual = self.objects.get(cap.object).map(|o| o.kind()).ok_or(SysError::InvalidCap)?;
+        if actual != kind {
+            return Err(SysError::WrongType);
+        }
+        if !cap.rights.contains(rights) {
+            return Err(SysError::NoRights);
+        }
+        Ok((cap.object, cap.badge))
+    }
+
+    /// Puts a new capability to `object` in `process`'s table.
+    pub fn grant(
+        &mut self,
+        process: ObjRef,
+        slot: Option<u32>,
+        object: ObjRef,
+        rights: Rights,
+        badge: u64,
+    ) -> Result<u32, SysError> {
+        let table = self.table_of(process)?;
+        let slot = self.caps.insert_root(table, slot, Cap::new(object, rights, badge))?;
+        self.objects.add_ref(object);
+        Ok(slot)
+    }
+
+    /// Drops one reference to each object, destroying those that reach zero.
+    pub fn release_all(&mut self, objects: Vec<ObjRef>) {
+        for object in objects {
+            self.release(object);
+        }
+    }
+
+    /// Drops one reference; destroys the object when nothing refers to it.
+    pub fn release(&mut self, object: ObjRef) {
+        if self.objects.drop_ref(object) > 0 {
+            return;
+        }
+        let destroyable = match self.objects.get(object) {
+            None => false,
+            Some(Object::Process(p)) => p.state != ProcessState::Alive,
+            Some(Object::Thread(t)) => t.state == ThreadState::Dead,
+            Some(_) => true,
+        };
+        if destroyable {
+            self.destroy_object(object);
+        }
+    }
+
+    fn destroy_object(&mut self, object: ObjRef) {
+        match self.objects.remove(object) {
+            Some(Object::Memory(Memory::Frames { frames, read_only: false })) => {
+                for frame in frames {
+                    let _ = self.frames.free(frame);
+                }
+            }
+            Some(Object::Reply(reply)) => self.fail_caller(reply.caller, SysError::PeerDied),
+            Some(Object::Irq(irq)) => {
+                self.irqs.remove(&irq.irq);
+                P::irq_set_enabled(irq.irq, false);
+                if let Some((notification, _)) = irq.notification {
+                    self.release(notification);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    // ---- quota ------------------------------------------------------------------
+
+    pub fn charge(&mut self, process: ObjRef, bytes: u64) -> Result<(), SysError> {
+        let p = self.objects.process_mut(process).ok_or(SysError::DeadObject)?;
+        let used = p.quota.used.checked_add(bytes).ok_or(SysError::QuotaExceeded)?;
+        if used > p.quota.limit {
+            return Err(SysError::QuotaExceeded);
+        }
+        p.quota.used = used;
+        Ok(())
+    }
+
+    pub fn refund(&mut self, process: ObjRef, bytes: u64) {
+        if let Some(p) = self.objects.process_mut(process) {
+            p.quota.used = p.quota.used.saturating_sub(bytes);
+        }
+    }
+
+    // ---- processes and threads -------------------------------------------------
+
+    /// Creates an empty process with `quota` bytes, charged to `creator`.
+    pub fn create_process(
+        &mut self,
+        creator: Option<ObjRef>,
+        quota: u64,
+    ) -> Result<ObjRef, SysError> {
+        if let Some(creator) = creator {
+            self.charge(creator, quota.checked_add(OBJECT_COST).ok_or(SysError::QuotaExceeded)?)?;
+        }
+        let undo = |k: &mut Self| {
+            if let Some(creator) = creator {
+                k.refund(creator, quota + OBJECT_COST);
+            }
+        };
+        let space = match P::Space::new(&mut self.frames) {
+            Ok(space) => space,
+            Err(_) => {
+                undo(self);
+                return Err(SysError::OutOfMemory);
+            }
+        };
+        let table = match self.caps.create_table(PROCESS_SLOTS) {
+            Ok(table) => table,
+            Err(e) => {
+                space.destroy(&mut self.frames);
+                undo(self);
+                return Err(e.into());
+            }
+        };
+        let pid = self.next_pid;
+        self.next_pid = self.next_pid.wrapping_add(1).max(1);
+        let process = Process {
+            pid,
+            caps: table,
+            space: Some(space),
+            regions: BTreeMap::new(),
+            threads: Vec::new(),
+            state: ProcessState::Alive,
+            quota: Quota { limit: quota, used: 0 },
+            creator,
+            exit_notification: None,
+            fault_endpoint: None,
+            table_frames_charged: 0,
+        };
+        Ok(self.objects.insert(Object::Process(process)))
+    }
+
+    /// Creates an inactive thread in `process`.
+    pub fn create_thread(
+        &mut self,
+        process: ObjRef,
+        entry: u64,
+        stack: u64,
+        arg: u64,
+        priority: u8,
+    ) -> Result<ObjRef, SysError> {
+        if self.objects.process(process).is_none_or(|p| p.state != ProcessState::Alive) {
+            return Err(SysError::DeadObject);
+        }
+        self.charge(process, OBJECT_COST)?;
+        let tid = self.next_tid;
+        self.next_tid = self.next_tid.wrapping_add(1).max(1);
+        let thread = Thread {
+            tid,
+            process,
+            context: Box::new(P::Context::new(entry, stack, arg)),
+            state: ThreadState::Inactive,
+            priority,
+            ipc_buffer: None,
+            outgoing: Message::default(),
+            reply_to: None,
+        };
+        let thread = self.objects.insert(Object::Thread(thread));
+        self.objects.add_ref(thread); // the process's reference
+        if let Some(p) = self.objects.process_mut(process) {
+            p.threads.push(thread);
+        }
+        Ok(thread)
+    }
+
+    /// Makes a thread runnable, preempting the current one if it has a higher priority.
+    pub fn make_runnable(&mut self, thread: ObjRef) {
+        let Some(t) = self.objects.thread_mut(thread) else { return };
+        if t.state == ThreadState::Dead {
+            return;
+        }
+        t.state = ThreadState::Runnable;
+        let priority = t.priority;
+        if Some(thread) == self.current {
+            return;
+        }
+        let current_priority = self.current.and_then(|c| self.objects.thread(c)).map(|c| c.priority);
+        match (self.current, current_priority) {
+            (Some(current), Some(cp)) if priority > cp => {
+                self.run_queue.push_front(current, cp);
+                self.current = Some(thread);
+                self.slice_left = TIME_SLICE_TICKS;
+            }
+            _ => self.run_queue.push_back(thread, priority),
+        }
+    }
+
+    /// Blocks the current thread in `state`; another thread runs next.
+    pub fn block_current(&mut self, state: ThreadState) {
+        if let Some(current) = self.current.take() {
+            if let Some(t) = self.objects.thread_mut(current) {
+                t.state = state;
+            }
+        }
+    }
+
+    /// Wakes a blocked thread with an error in its result register.
+    pub fn fail_caller(&mut self, thread: ObjRef, error: SysError) {
+        let Some(t) = self.objects.thread_mut(thread) else { return };
+        match t.state {
+            ThreadState::AwaitingReply | ThreadState::Sending { .. } | ThreadState::Receiving { .. } => {
+                t.context.set_result(0, error.code());
+                self.unblock_detach(thread);
+                self.make_runnable(thread);
+            }
+            ThreadState::Faulted => {
+                // A faulted thread nobody will handle: its process dies.
+                let process = t.process;
+                self.kill_process(process, ProcessState::Killed { fault_address: 0, fault_pc: t.context.pc() });
+            }
+            _ => {}
+        }
+    }
+
+    /// Removes a thread from whatever queue it waits in (and drops the queue's hold).
+    pub fn unblock_detach(&mut self, thread: ObjRef) {
+        let Some(t) = self.objects.thread(thread) else { return };
+        let state = t.state;
+        let priority = t.priority;
+        match state {
+            ThreadState::Sending { endpoint, .. } | ThreadState::Receiving { endpoint } => {
+                if let Some(Object::Endpoint(ep)) = self.objects.get_mut(endpoint) {
+                    ep.senders.retain(|x| *x != thread);
+                    ep.receivers.retain(|x| *x != thread);
+                }
+                self.release(endpoint);
+            }
+            ThreadState::Waiting { notification } => {
+                if let Some(Object::Notification(n)) = self.objects.get_mut(notification) {
+                    n.waiters.retain(|x| *x != thread);
+                }
+                self.release(notification);
+            }
+            ThreadState::Sleeping { .. } => self.sleepers.retain(|x| *x != thread),
+            ThreadState::Runnable => self.run_queue.remove(thread, priority),
+            _ => {}
+        }
+    }
+
+    /// Ends a thread: out of every queue, callers waiting on it fail, its hold released.
+    pub fn destroy_thread(&mut self, thread: ObjRef) {
+        self.unblock_detach(thread);
+        if self.current == Some(thread) {
+            self.current = None;
+        }
+        let (reply_to, process) = match self.objects.thread_mut(thread) {
+            Some(t) if t.state != ThreadState::Dead => {
+                t.state = ThreadState::Dead;
+                (t.reply_to.take(), t.process)
+            }
+            _ => return,
+        };
+        if let Some(caller) = reply_to {
+            self.fail_caller(caller, SysError::PeerDied);
+        }
+        if let Some(p) = self.objects.process_mut(process) {
+            p.threads.retain(|t| *t != thread);
+        }
+        self.refund(process, OBJECT_COST);
+        self.release(thread);
+    }
+
+    /// Ends a process: threads, capabilities, mappings, address space; quota back
+    /// to its creator; the exit notification signalled.
+    pub fn kill_process(&mut self, process: ObjRef, how: ProcessState) {
+        let Some(p) = self.objects.process_mut(process) else { return };
+        if p.state != ProcessState::Alive {
+            return;
+        }
+        p.state = how;
+        let threads = core::mem::take(&mut p.threads);
+        let regions = core::mem::take(&mut p.regions);
+        let table = p.caps;
+        let space = p.space.take();
+        let creator = p.creator;
+        let limit = p.quota.limit;
+        let exit_notification = p.exit_notification.take();
+        let fault_endpoint = p.fault_endpoint.take();
+
+        for thread in threads {
+            // destroy_thread looks the thread up in the process list; it is gone
+            // already, so mark it dead here.
+            self.destroy_thread(thread);
+        }
+        if let Ok(objects) = self.caps.destroy_table(table) {
+            self.release_all(objects);
+        }
+        if let Some(mut space) = space {
+            for (va, region) in regions {
+                for page in 0..region.pages {
+                    space.unmap(va + page * 4096);
+                }
+                self.release(region.memory);
+            }
+            space.destroy(&mut self.frames);
+        }
+        if let Some(creator) = creator {
+            self.refund(creator, limit + OBJECT_COST);
+        }
+        if let Some((endpoint, _)) = fault_endpoint {
+            self.release(endpoint);
+        }
+        if let Some((notification, bits)) = exit_notification {
+            self.signal(notification, bits);
+            self.release(notification);
+        }
+        if self.objects.refs(process) == 0 {
+            self.destroy_object(process);
+        }
+    }
+
+    // ---- scheduling -----------------------------------------------------------------
+
+    /// The thread to resume, choosing one if the current one blocked.
+    pub fn schedule(&mut self) -> Option<ObjRef> {
+        if let Some(current) = self.current {
+            if self.objects.thread(current).is_some_and(|t| t.state == ThreadState::Runnable) {
+                return Some(current);
+            }
+            self.current = None;
+        }
+        while let Some(next) = self.run_queue.pop() {
+            if self.objects.thread(next).is_some_and(|t| t.state == ThreadState::Runnable) {
+                self.current = Some(next);
+                self.slice_left = TIME_SLICE_TICKS;
+                return Some(next);
+            }
+        }
+        None
+    }
+
+    /// The current thread, if any.
+    pub fn current(&self) -> Option<ObjRef> {
+        self.current
+    }
+
+    /// The process of the current thread.
+    pub fn current_process(&self) -> Option<ObjRef> {
+        self.current.and_then(|t| self.objects.thread(t)).map(|t| t.process)
+    }
+
+    /// Saved context of a thread (for the arch resume path).
+    pub fn context_mut(&mut self, thread: ObjRef) -> Option<&mut P::Context> {
+        self.objects.thread_mut(thread).map(|t| &mut *t.context)
+    }
+
+    /// Address space a thread runs in.
+    pub fn space_of(&self, thread: ObjRef) -> Option<&P::Space> {
+        let process = self.objects.thread(thread)?.process;
+        self.objects.process(process)?.space.as_ref()
+    }
+
+    /// Timer tick: wakes sleepers whose deadline passed and rotates time slices.
+    pub fn tick(&mut self, now_ns: u64) {
+        if !self.sleepers.is_empty() {
+            let mut woken = Vec::new();
+            self.sleepers.retain(|&t| {
+                let due = matches!(self.objects.thread(t).map(|t| t.state),
+                    Some(ThreadState::Sleeping { deadline }) if deadline <= now_ns);
+                if due {
+                    woken.push(t);
+                }
+                !due
+            });
+            for thread in woken {
+                if let Some(t) = self.objects.thread_mut(thread) {
+                    t.context.set_result(0, 0);
+                }
+                self.make_runnable(thread);
+            }
+        }
+        self.slice_left = self.slice_left.saturating_sub(1);
+        if self.slice_left == 0 {
+            self.slice_left = TIME_SLICE_TICKS;
+            self.rotate_current();
+        }
+    }
+
+    /// Moves the current thread behind others of equal or higher priority.
+    pub fn rotate_current(&mut self) {
+        let Some(current) = self.current else { return };
+        let Some(priority) = self.objects.thread(current).map(|t| t.priority) else { return };
+        if self.run_queue.top_priority().is_some_and(|top| top >= priority) {
+            self.run_queue.push_back(current, priority);
+            self.current = None;
+        }
+    }
+
+    /// An interrupt bound to a notification: mask it until acknowledged, signal.
+    pub fn interrupt(&mut self, irq: u32) -> bool {
+        let Some(&object) = self.irqs.get(&irq) else { return false };
+        let binding = match self.objects.get(object) {
+            Some(Object::Irq(i)) => i.notification,
+            _ => None,
+        };
+        P::irq_set_enabled(irq, false);
+        if let Some((notification, bits)) = binding {
+            self.signal(notification, bits);
+        }
+        true
+    }
+
+    /// A user fault in the current thread: fault message to the supervisor, or kill.
+    pub fn user_fault(&mut self, kind: u64, address: u64, syndrome: u64) {
+        let Some(thread) = self.current else { return };
+        let Some(t) = self.objects.thread(thread) else { return };
+        let process = t.process;
+        let pc = t.context.pc();
+        let fault_endpoint = self.objects.process(process).and_then(|p| p.fault_endpoint);
+        let pid = self.objects.process(process).map_or(0, |p| p.pid);
+        if let Some((endpoint, badge)) = fault_endpoint {
+            let message = Message::fault(kind, address, pc, syndrome, badge);
+            if self.send_fault(thread, endpoint, message).is_ok() {
+                return;
+            }
+        }
+        log::warn!(
+            "zos: killed pid {pid}: {} at address {address:#x}, pc {pc:#x} (no fault handler)",
+            fault_kind_name(kind)
+        );
+        self.kill_process(process, ProcessState::Killed { fault_address: address, fault_pc: pc });
+    }
+}
+
+/// Fault kinds reported in fault messages.
+pub mod fault {
+    pub const DATA_ABORT: u64 = 1;
+    pub const INSTRUCTION_ABORT: u64 = 2;
+    pub const UNDEFINED_INSTRUCTION: u64 = 3;
+    pub const ALIGNMENT: u64 = 4;
+    pub const OTHER: u64 = 5;
+}
+
+pub fn fault_kind_name(kind: u64) -> &'static str {
+    match kind {
+        fault::DATA_ABORT => "data abort",
+        fault::INSTRUCTION_ABORT => "instruction abort",
+        fault::UNDEFINED_INSTRUCTION => "undefined instruction",
+        fault::ALIGNMENT => "alignment fault",
+        _ => "exception",
+    }
+}
