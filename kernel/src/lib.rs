@@ -11,7 +11,9 @@ extern crate alloc;
 pub mod arch;
 pub mod cap;
 pub mod devicetree;
+pub mod elf;
 pub mod frame;
+pub mod initramfs;
 pub mod klog;
 
 /// Size of a page and of a physical frame, in bytes.
