@@ -36,7 +36,11 @@ pub struct Message {
 impl Message {
     pub fn fault(kind: u64, address: u64, pc: u64, syndrome: u64, badge: u64) -> Self {
         Message {
-            info: MessageInfo { label: labels::FAULT, caps: 0, length: 32 },
+            info: MessageInfo {
+                label: labels::FAULT,
+                caps: 0,
+                length: 32,
+            },
             words: [kind, address, pc, syndrome],
             badge,
             is_fault: true,
@@ -56,7 +60,10 @@ impl<P: Platform> Kernel<P> {
     ) -> Result<Message, SysError> {
         let info = MessageInfo::decode(info_word).ok_or(SysError::TooBig)?;
         let t = self.objects.thread(thread).ok_or(SysError::DeadObject)?;
-        let mut message = Message { info, ..Message::default() };
+        let mut message = Message {
+            info,
+            ..Message::default()
+        };
         for (i, word) in message.words.iter_mut().enumerate() {
             *word = t.context.arg(first_word_arg + i);
         }
@@ -84,8 +91,11 @@ impl<P: Platform> Kernel<P> {
         receiver: ObjRef,
         message: &Message,
     ) -> Result<(), SysError> {
-        let receiver_process =
-            self.objects.thread(receiver).map(|t| t.process).ok_or(SysError::DeadObject)?;
+        let receiver_process = self
+            .objects
+            .thread(receiver)
+            .map(|t| t.process)
+            .ok_or(SysError::DeadObject)?;
         let buffer = self.objects.thread(receiver).and_then(|t| t.ipc_buffer);
         let mut info = message.info;
         if let Some(data) = &message.data {
@@ -109,7 +119,9 @@ impl<P: Platform> Kernel<P> {
                 (sender_table, buffer, message.may_grant)
             {
                 for &slot in &message.cap_slots[..info.caps as usize] {
-                    let Ok(new_slot) = self.caps.transfer((sender_table, slot), receiver_table, None)
+                    let Ok(new_slot) =
+                        self.caps
+                            .transfer((sender_table, slot), receiver_table, None)
                     else {
                         continue;
                     };
@@ -118,13 +130,17 @@ impl<P: Platform> Kernel<P> {
                         .process(receiver_process)
                         .and_then(|p| p.space.as_ref())
                         .ok_or(SysError::DeadObject)?;
-                    let _ = usercopy::write_u64::<P>(space, buffer + 8 * moved as u64, new_slot as u64);
+                    let _ =
+                        usercopy::write_u64::<P>(space, buffer + 8 * moved as u64, new_slot as u64);
                     moved += 1;
                 }
             }
         }
         info.caps = moved;
-        let t = self.objects.thread_mut(receiver).ok_or(SysError::DeadObject)?;
+        let t = self
+            .objects
+            .thread_mut(receiver)
+            .ok_or(SysError::DeadObject)?;
         t.context.set_result(0, 0);
         t.context.set_result(1, info.encode());
         for (i, word) in message.words.iter().enumerate() {
@@ -158,7 +174,10 @@ impl<P: Platform> Kernel<P> {
                         r.reply_to = Some(sender);
                     }
                     if let Some(s) = self.objects.thread_mut(sender) {
-                        s.outgoing = Message { is_fault: message.is_fault, ..Message::default() };
+                        s.outgoing = Message {
+                            is_fault: message.is_fault,
+                            ..Message::default()
+                        };
                     }
                     self.block_current(ThreadState::AwaitingReply);
                     // Direct switch: the receiver runs next on this CPU.
@@ -235,7 +254,10 @@ impl<P: Platform> Kernel<P> {
                 if call {
                     if let Some(s) = self.objects.thread_mut(sender) {
                         s.state = ThreadState::AwaitingReply;
-                        s.outgoing = Message { is_fault: message.is_fault, ..Message::default() };
+                        s.outgoing = Message {
+                            is_fault: message.is_fault,
+                            ..Message::default()
+                        };
                     }
                     if let Some(r) = self.objects.thread_mut(receiver) {
                         r.reply_to = Some(sender);
@@ -261,7 +283,9 @@ impl<P: Platform> Kernel<P> {
 
     /// Replies to `caller` (which must be awaiting a reply) with `message`.
     pub fn reply_to(&mut self, caller: ObjRef, message: &Message) -> Result<(), SysError> {
-        let Some(c) = self.objects.thread(caller) else { return Ok(()) };
+        let Some(c) = self.objects.thread(caller) else {
+            return Ok(());
+        };
         if c.state != ThreadState::AwaitingReply {
             return Ok(()); // the caller died or was killed meanwhile: drop the reply
         }
@@ -319,7 +343,9 @@ impl<P: Platform> Kernel<P> {
         let waiter = match self.objects.get_mut(notification) {
             Some(Object::Notification(n)) => {
                 n.bits |= bits;
-                n.waiters.pop_front().map(|w| (w, core::mem::take(&mut n.bits)))
+                n.waiters
+                    .pop_front()
+                    .map(|w| (w, core::mem::take(&mut n.bits)))
             }
             _ => None,
         };

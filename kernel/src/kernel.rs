@@ -51,6 +51,8 @@ pub struct Kernel<P: Platform> {
     pub(crate) current: Option<ObjRef>,
     pub(crate) sleepers: Vec<ObjRef>,
     pub(crate) irqs: BTreeMap<u32, ObjRef>,
+    /// Quota charged for each object: (process charged, bytes), refunded on destroy.
+    charges: BTreeMap<ObjRef, (ObjRef, u64)>,
     next_pid: u32,
     next_tid: u32,
     slice_left: u32,
@@ -68,6 +70,7 @@ impl<P: Platform> Kernel<P> {
             current: None,
             sleepers: Vec::new(),
             irqs: BTreeMap::new(),
+            charges: BTreeMap::new(),
             next_pid: 1,
             next_tid: 1,
             slice_left: TIME_SLICE_TICKS,
@@ -79,7 +82,10 @@ impl<P: Platform> Kernel<P> {
 
     /// The capability table of a process.
     pub fn table_of(&self, process: ObjRef) -> Result<TableId, SysError> {
-        self.objects.process(process).map(|p| p.caps).ok_or(SysError::DeadObject)
+        self.objects
+            .process(process)
+            .map(|p| p.caps)
+            .ok_or(SysError::DeadObject)
     }
 
     /// Looks up `slot` of `process`, requiring `rights`; returns the object and badge.
@@ -92,7 +98,11 @@ impl<P: Platform> Kernel<P> {
     ) -> Result<(ObjRef, u64), SysError> {
         let slot = u32::try_from(slot).map_err(|_| SysError::InvalidCap)?;
         let cap = self.caps.lookup(self.table_of(process)?, slot)?;
-        let actual = self.objects.get(cap.object).map(|o| o.kind()).ok_or(SysError::InvalidCap)?;
+        let actual = self
+            .objects
+            .get(cap.object)
+            .map(|o| o.kind())
+            .ok_or(SysError::InvalidCap)?;
         if actual != kind {
             return Err(SysError::WrongType);
         }
@@ -112,7 +122,9 @@ impl<P: Platform> Kernel<P> {
         badge: u64,
     ) -> Result<u32, SysError> {
         let table = self.table_of(process)?;
-        let slot = self.caps.insert_root(table, slot, Cap::new(object, rights, badge))?;
+        let slot = self
+            .caps
+            .insert_root(table, slot, Cap::new(object, rights, badge))?;
         self.objects.add_ref(object);
         Ok(slot)
     }
@@ -140,9 +152,20 @@ impl<P: Platform> Kernel<P> {
         }
     }
 
+    /// Records that `object` cost `owner` this many bytes of quota.
+    pub fn record_charge(&mut self, object: ObjRef, owner: ObjRef, bytes: u64) {
+        self.charges.insert(object, (owner, bytes));
+    }
+
     fn destroy_object(&mut self, object: ObjRef) {
+        if let Some((owner, bytes)) = self.charges.remove(&object) {
+            self.refund(owner, bytes);
+        }
         match self.objects.remove(object) {
-            Some(Object::Memory(Memory::Frames { frames, read_only: false })) => {
+            Some(Object::Memory(Memory::Frames {
+                frames,
+                read_only: false,
+            })) => {
                 for frame in frames {
                     let _ = self.frames.free(frame);
                 }
@@ -162,8 +185,15 @@ impl<P: Platform> Kernel<P> {
     // ---- quota ------------------------------------------------------------------
 
     pub fn charge(&mut self, process: ObjRef, bytes: u64) -> Result<(), SysError> {
-        let p = self.objects.process_mut(process).ok_or(SysError::DeadObject)?;
-        let used = p.quota.used.checked_add(bytes).ok_or(SysError::QuotaExceeded)?;
+        let p = self
+            .objects
+            .process_mut(process)
+            .ok_or(SysError::DeadObject)?;
+        let used = p
+            .quota
+            .used
+            .checked_add(bytes)
+            .ok_or(SysError::QuotaExceeded)?;
         if used > p.quota.limit {
             return Err(SysError::QuotaExceeded);
         }
@@ -186,7 +216,12 @@ impl<P: Platform> Kernel<P> {
         quota: u64,
     ) -> Result<ObjRef, SysError> {
         if let Some(creator) = creator {
-            self.charge(creator, quota.checked_add(OBJECT_COST).ok_or(SysError::QuotaExceeded)?)?;
+            self.charge(
+                creator,
+                quota
+                    .checked_add(OBJECT_COST)
+                    .ok_or(SysError::QuotaExceeded)?,
+            )?;
         }
         let undo = |k: &mut Self| {
             if let Some(creator) = creator {
@@ -217,7 +252,10 @@ impl<P: Platform> Kernel<P> {
             regions: BTreeMap::new(),
             threads: Vec::new(),
             state: ProcessState::Alive,
-            quota: Quota { limit: quota, used: 0 },
+            quota: Quota {
+                limit: quota,
+                used: 0,
+            },
             creator,
             exit_notification: None,
             fault_endpoint: None,
@@ -235,7 +273,11 @@ impl<P: Platform> Kernel<P> {
         arg: u64,
         priority: u8,
     ) -> Result<ObjRef, SysError> {
-        if self.objects.process(process).is_none_or(|p| p.state != ProcessState::Alive) {
+        if self
+            .objects
+            .process(process)
+            .is_none_or(|p| p.state != ProcessState::Alive)
+        {
             return Err(SysError::DeadObject);
         }
         self.charge(process, OBJECT_COST)?;
@@ -261,7 +303,9 @@ impl<P: Platform> Kernel<P> {
 
     /// Makes a thread runnable, preempting the current one if it has a higher priority.
     pub fn make_runnable(&mut self, thread: ObjRef) {
-        let Some(t) = self.objects.thread_mut(thread) else { return };
+        let Some(t) = self.objects.thread_mut(thread) else {
+            return;
+        };
         if t.state == ThreadState::Dead {
             return;
         }
@@ -270,7 +314,10 @@ impl<P: Platform> Kernel<P> {
         if Some(thread) == self.current {
             return;
         }
-        let current_priority = self.current.and_then(|c| self.objects.thread(c)).map(|c| c.priority);
+        let current_priority = self
+            .current
+            .and_then(|c| self.objects.thread(c))
+            .map(|c| c.priority);
         match (self.current, current_priority) {
             (Some(current), Some(cp)) if priority > cp => {
                 self.run_queue.push_front(current, cp);
@@ -290,27 +337,45 @@ impl<P: Platform> Kernel<P> {
         }
     }
 
-    /// Wakes a blocked thread with an error in its result register.
+    /// Wakes a blocked thread with an error in its result register. A thread
+    /// blocked on its own fault message cannot be resumed meaningfully: its
+    /// process is killed instead.
     pub fn fail_caller(&mut self, thread: ObjRef, error: SysError) {
-        let Some(t) = self.objects.thread_mut(thread) else { return };
-        match t.state {
-            ThreadState::AwaitingReply | ThreadState::Sending { .. } | ThreadState::Receiving { .. } => {
-                t.context.set_result(0, error.code());
-                self.unblock_detach(thread);
-                self.make_runnable(thread);
-            }
-            ThreadState::Faulted => {
-                // A faulted thread nobody will handle: its process dies.
-                let process = t.process;
-                self.kill_process(process, ProcessState::Killed { fault_address: 0, fault_pc: t.context.pc() });
-            }
-            _ => {}
+        let Some(t) = self.objects.thread(thread) else {
+            return;
+        };
+        let blocked = matches!(
+            t.state,
+            ThreadState::AwaitingReply
+                | ThreadState::Sending { .. }
+                | ThreadState::Receiving { .. }
+        );
+        if !blocked {
+            return;
         }
+        if t.outgoing.is_fault {
+            let (process, pc) = (t.process, t.context.pc());
+            self.kill_process(
+                process,
+                ProcessState::Killed {
+                    fault_address: 0,
+                    fault_pc: pc,
+                },
+            );
+            return;
+        }
+        self.unblock_detach(thread);
+        if let Some(t) = self.objects.thread_mut(thread) {
+            t.context.set_result(0, error.code());
+        }
+        self.make_runnable(thread);
     }
 
     /// Removes a thread from whatever queue it waits in (and drops the queue's hold).
     pub fn unblock_detach(&mut self, thread: ObjRef) {
-        let Some(t) = self.objects.thread(thread) else { return };
+        let Some(t) = self.objects.thread(thread) else {
+            return;
+        };
         let state = t.state;
         let priority = t.priority;
         match state {
@@ -359,7 +424,9 @@ impl<P: Platform> Kernel<P> {
     /// Ends a process: threads, capabilities, mappings, address space; quota back
     /// to its creator; the exit notification signalled.
     pub fn kill_process(&mut self, process: ObjRef, how: ProcessState) {
-        let Some(p) = self.objects.process_mut(process) else { return };
+        let Some(p) = self.objects.process_mut(process) else {
+            return;
+        };
         if p.state != ProcessState::Alive {
             return;
         }
@@ -410,13 +477,21 @@ impl<P: Platform> Kernel<P> {
     /// The thread to resume, choosing one if the current one blocked.
     pub fn schedule(&mut self) -> Option<ObjRef> {
         if let Some(current) = self.current {
-            if self.objects.thread(current).is_some_and(|t| t.state == ThreadState::Runnable) {
+            if self
+                .objects
+                .thread(current)
+                .is_some_and(|t| t.state == ThreadState::Runnable)
+            {
                 return Some(current);
             }
             self.current = None;
         }
         while let Some(next) = self.run_queue.pop() {
-            if self.objects.thread(next).is_some_and(|t| t.state == ThreadState::Runnable) {
+            if self
+                .objects
+                .thread(next)
+                .is_some_and(|t| t.state == ThreadState::Runnable)
+            {
                 self.current = Some(next);
                 self.slice_left = TIME_SLICE_TICKS;
                 return Some(next);
@@ -432,7 +507,9 @@ impl<P: Platform> Kernel<P> {
 
     /// The process of the current thread.
     pub fn current_process(&self) -> Option<ObjRef> {
-        self.current.and_then(|t| self.objects.thread(t)).map(|t| t.process)
+        self.current
+            .and_then(|t| self.objects.thread(t))
+            .map(|t| t.process)
     }
 
     /// Saved context of a thread (for the arch resume path).
@@ -475,8 +552,14 @@ impl<P: Platform> Kernel<P> {
     /// Moves the current thread behind others of equal or higher priority.
     pub fn rotate_current(&mut self) {
         let Some(current) = self.current else { return };
-        let Some(priority) = self.objects.thread(current).map(|t| t.priority) else { return };
-        if self.run_queue.top_priority().is_some_and(|top| top >= priority) {
+        let Some(priority) = self.objects.thread(current).map(|t| t.priority) else {
+            return;
+        };
+        if self
+            .run_queue
+            .top_priority()
+            .is_some_and(|top| top >= priority)
+        {
             self.run_queue.push_back(current, priority);
             self.current = None;
         }
@@ -484,7 +567,9 @@ impl<P: Platform> Kernel<P> {
 
     /// An interrupt bound to a notification: mask it until acknowledged, signal.
     pub fn interrupt(&mut self, irq: u32) -> bool {
-        let Some(&object) = self.irqs.get(&irq) else { return false };
+        let Some(&object) = self.irqs.get(&irq) else {
+            return false;
+        };
         let binding = match self.objects.get(object) {
             Some(Object::Irq(i)) => i.notification,
             _ => None,
@@ -499,7 +584,9 @@ impl<P: Platform> Kernel<P> {
     /// A user fault in the current thread: fault message to the supervisor, or kill.
     pub fn user_fault(&mut self, kind: u64, address: u64, syndrome: u64) {
         let Some(thread) = self.current else { return };
-        let Some(t) = self.objects.thread(thread) else { return };
+        let Some(t) = self.objects.thread(thread) else {
+            return;
+        };
         let process = t.process;
         let pc = t.context.pc();
         let fault_endpoint = self.objects.process(process).and_then(|p| p.fault_endpoint);
@@ -514,7 +601,13 @@ impl<P: Platform> Kernel<P> {
             "zos: killed pid {pid}: {} at address {address:#x}, pc {pc:#x} (no fault handler)",
             fault_kind_name(kind)
         );
-        self.kill_process(process, ProcessState::Killed { fault_address: address, fault_pc: pc });
+        self.kill_process(
+            process,
+            ProcessState::Killed {
+                fault_address: address,
+                fault_pc: pc,
+            },
+        );
     }
 }
 

@@ -9,12 +9,20 @@
 extern crate alloc;
 
 pub mod arch;
+pub mod boot;
 pub mod cap;
 pub mod devicetree;
 pub mod elf;
 pub mod frame;
+pub mod handlers;
 pub mod initramfs;
+pub mod ipc;
+pub mod kernel;
 pub mod klog;
+pub mod object;
+pub mod sched;
+pub mod syscall;
+pub mod usercopy;
 
 /// Size of a page and of a physical frame, in bytes.
 pub const PAGE_SIZE: usize = 4096;

@@ -42,7 +42,10 @@ pub enum ProcessState {
     /// Exited by itself with this code.
     Exited(i64),
     /// Killed by another process or by a fault nobody handled.
-    Killed { fault_address: u64, fault_pc: u64 },
+    Killed {
+        fault_address: u64,
+        fault_pc: u64,
+    },
 }
 
 /// A region of a process's address space backed by a Memory object.
@@ -89,17 +92,24 @@ pub enum ThreadState {
     Inactive,
     Runnable,
     /// Waiting in an endpoint's send queue (`call` also waits for the reply).
-    Sending { endpoint: ObjRef, call: bool },
+    Sending {
+        endpoint: ObjRef,
+        call: bool,
+    },
     /// Waiting in an endpoint's receive queue.
-    Receiving { endpoint: ObjRef },
+    Receiving {
+        endpoint: ObjRef,
+    },
     /// Sent a call, waiting for the reply.
     AwaitingReply,
     /// Waiting on a notification.
-    Waiting { notification: ObjRef },
+    Waiting {
+        notification: ObjRef,
+    },
     /// Sleeping until the deadline (ns since boot).
-    Sleeping { deadline: u64 },
-    /// Stopped after a fault, waiting for its supervisor.
-    Faulted,
+    Sleeping {
+        deadline: u64,
+    },
     Dead,
 }
 
@@ -208,7 +218,12 @@ impl<P: Platform> Default for Objects<P> {
 
 impl<P: Platform> Objects<P> {
     pub fn new() -> Self {
-        Self { slots: Vec::new(), generations: Vec::new(), free: Vec::new(), live: 0 }
+        Self {
+            slots: Vec::new(),
+            generations: Vec::new(),
+            free: Vec::new(),
+            live: 0,
+        }
     }
 
     /// Adds an object with no references yet.
@@ -217,11 +232,17 @@ impl<P: Platform> Objects<P> {
         let slot = Some(Slot { object, refs: 0 });
         if let Some(index) = self.free.pop() {
             self.slots[index as usize] = slot;
-            ObjRef { index, generation: self.generations[index as usize] }
+            ObjRef {
+                index,
+                generation: self.generations[index as usize],
+            }
         } else {
             self.slots.push(slot);
             self.generations.push(0);
-            ObjRef { index: (self.slots.len() - 1) as u32, generation: 0 }
+            ObjRef {
+                index: (self.slots.len() - 1) as u32,
+                generation: 0,
+            }
         }
     }
 

@@ -22,7 +22,10 @@ impl Default for RunQueue {
 
 impl RunQueue {
     pub fn new() -> Self {
-        Self { levels: (0..PRIORITIES).map(|_| VecDeque::new()).collect(), nonempty: [0; 4] }
+        Self {
+            levels: (0..PRIORITIES).map(|_| VecDeque::new()).collect(),
+            nonempty: [0; 4],
+        }
     }
 
     pub fn push_back(&mut self, thread: ObjRef, priority: u8) {
@@ -74,7 +77,10 @@ mod tests {
     use super::*;
 
     fn t(i: u32) -> ObjRef {
-        ObjRef { index: i, generation: 0 }
+        ObjRef {
+            index: i,
+            generation: 0,
+        }
     }
 
     #[test]

@@ -55,13 +55,47 @@ impl Sys {
     pub fn from_number(number: u64) -> Option<Sys> {
         use Sys::*;
         const TABLE: [Sys; 41] = [
-            DebugWrite, Yield, ProcessExit, CapCopy, CapMint, CapDelete, CapRevoke,
-            CapTransfer, CapInfo, EndpointCreate, NotificationCreate, MemoryCreate,
-            MemoryMap, MemoryUnmap, MemoryProtect, MemoryInfo, ProcessCreate,
-            ProcessKill, ProcessStatus, ThreadCreate, ThreadStart, ThreadExit,
-            ThreadSetPriority, SetIpcBuffer, Call, Send, Recv, Reply, ReplyRecv,
-            ReplySave, Signal, Wait, Poll, IrqBind, IrqAck, SleepUntil, Clock,
-            SystemInfo, PowerOff, Reset, ThreadResume,
+            DebugWrite,
+            Yield,
+            ProcessExit,
+            CapCopy,
+            CapMint,
+            CapDelete,
+            CapRevoke,
+            CapTransfer,
+            CapInfo,
+            EndpointCreate,
+            NotificationCreate,
+            MemoryCreate,
+            MemoryMap,
+            MemoryUnmap,
+            MemoryProtect,
+            MemoryInfo,
+            ProcessCreate,
+            ProcessKill,
+            ProcessStatus,
+            ThreadCreate,
+            ThreadStart,
+            ThreadExit,
+            ThreadSetPriority,
+            SetIpcBuffer,
+            Call,
+            Send,
+            Recv,
+            Reply,
+            ReplyRecv,
+            ReplySave,
+            Signal,
+            Wait,
+            Poll,
+            IrqBind,
+            IrqAck,
+            SleepUntil,
+            Clock,
+            SystemInfo,
+            PowerOff,
+            Reset,
+            ThreadResume,
         ];
         TABLE.get(usize::try_from(number).ok()?).copied()
     }
@@ -184,7 +218,11 @@ mod tests {
 
     #[test]
     fn info_round_trip_and_limits() {
-        let info = MessageInfo { label: 0xdead_beef, caps: 4, length: 4096 };
+        let info = MessageInfo {
+            label: 0xdead_beef,
+            caps: 4,
+            length: 4096,
+        };
         assert_eq!(MessageInfo::decode(info.encode()), Some(info));
         assert_eq!(MessageInfo::decode(4097), None);
         assert_eq!(MessageInfo::decode(5 << 16), None);
@@ -199,4 +237,44 @@ mod tests {
         assert_eq!(Sys::from_number(41), None);
         assert_eq!(Sys::from_number(u64::MAX), None);
     }
+}
+
+/// Where the kernel puts things in init's address space (and the conventions
+/// `libzos` follows for every process it starts).
+pub mod layout {
+    /// Top of the main thread's stack (the page below the stack stays unmapped).
+    pub const STACK_TOP: u64 = 0x0000_7FFF_FF00_0000;
+    /// Size of init's stack.
+    pub const INIT_STACK_SIZE: u64 = 256 * 1024;
+    /// The main thread's IPC buffer (8 KiB).
+    pub const IPC_BUFFER: u64 = 0x0000_7FFF_FF10_0000;
+    /// The boot information page (read-only), passed to init in register 0.
+    pub const BOOT_INFO: u64 = 0x0000_7FFF_FF20_0000;
+    /// The initramfs, mapped read-only into init.
+    pub const INITRAMFS: u64 = 0x0000_7FFF_0000_0000;
+}
+
+/// The boot information page given to init: little-endian u64 words.
+pub mod bootinfo {
+    /// "ZOSBOOT1"
+    pub const MAGIC: u64 = 0x3154_4f4f_4253_4f5a;
+    pub const WORD_MAGIC: usize = 0;
+    pub const WORD_ENTRY_COUNT: usize = 1;
+    pub const WORD_INITRAMFS_SIZE: usize = 2;
+    pub const WORD_QUOTA: usize = 3;
+    pub const WORD_FREE_FRAMES: usize = 4;
+    pub const WORD_TOTAL_FRAMES: usize = 5;
+    pub const WORD_BOOT_NS: usize = 6;
+    /// Length of the kernel command line, stored right after the entries.
+    pub const WORD_CMDLINE_LEN: usize = 7;
+    /// First entry; each entry is [`ENTRY_WORDS`] words:
+    /// slot, kind (ObjectKind), physical base, size, irq, name (24 bytes, NUL-padded).
+    pub const FIRST_ENTRY: usize = 8;
+    pub const ENTRY_WORDS: usize = 8;
+    /// Fixed capability slots of init.
+    pub const SLOT_SELF: u64 = 0;
+    pub const SLOT_SYSTEM: u64 = 1;
+    pub const SLOT_INITRAMFS: u64 = 2;
+    pub const SLOT_MAIN_THREAD: u64 = 3;
+    pub const SLOT_BOOT_INFO: u64 = 4;
 }

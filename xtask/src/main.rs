@@ -17,6 +17,8 @@ use std::process::{Command, ExitCode};
 pub const KERNEL_TARGET: &str = "aarch64-unknown-none-softfloat";
 /// Target triple userland is built for.
 pub const USER_TARGET: &str = "aarch64-unknown-none";
+/// User programs: (package, binary) — each lands in the initramfs as /sbin/<binary>.
+pub const USER_PROGRAMS: [(&str, &str); 2] = [("zos-init", "init"), ("zos-ktest", "ktest")];
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -109,8 +111,24 @@ pub fn build() -> Result<Artifacts, String> {
         "llvm-objcopy (kernel.elf -> kernel.img)",
     )?;
 
+    run_checked(
+        cargo()
+            .args(["build", "--release", "--target", USER_TARGET])
+            .args(
+                USER_PROGRAMS
+                    .iter()
+                    .flat_map(|(package, _)| ["-p", package]),
+            ),
+        "userland build",
+    )?;
     let mut archive = cpio::Archive::new();
     archive.add_tree(&root().join("initramfs"), "")?;
+    archive.add_dir("sbin");
+    for (_, program) in USER_PROGRAMS {
+        let path = root().join(format!("target/{USER_TARGET}/release/{program}"));
+        let data = std::fs::read(&path).map_err(|e| format!("reading {}: {e}", path.display()))?;
+        archive.add_file(&format!("sbin/{program}"), 0o755, &data);
+    }
     let initramfs = out.join("initramfs.cpio");
     std::fs::write(&initramfs, archive.finish())
         .map_err(|e| format!("writing {}: {e}", initramfs.display()))?;

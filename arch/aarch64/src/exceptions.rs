@@ -183,7 +183,7 @@ impl Write for Line {
 #[no_mangle]
 extern "C" fn handle_kernel_trap(frame: &mut TrapFrame, kind: u64) {
     if kind % 4 == 1 {
-        crate::irq::dispatch();
+        crate::trap::kernel_irq();
         return;
     }
     report(frame, kind);
@@ -192,11 +192,6 @@ extern "C" fn handle_kernel_trap(frame: &mut TrapFrame, kind: u64) {
 
 /// Entry for exceptions taken from user mode (EL0). Returns the frame to resume.
 #[no_mangle]
-extern "C" fn handle_user_trap(frame: &mut TrapFrame, kind: u64) -> *mut TrapFrame {
-    if kind % 4 == 1 {
-        crate::irq::dispatch();
-        return frame;
-    }
-    report(frame, kind);
-    crate::stop_machine("exception from user mode before user mode exists");
+extern "C" fn handle_user_trap(_frame: &mut TrapFrame, kind: u64) -> *mut TrapFrame {
+    crate::trap::user_trap(kind)
 }

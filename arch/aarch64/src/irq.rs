@@ -87,8 +87,8 @@ pub fn set_enabled(irq: u32, enabled: bool) {
     }
 }
 
-/// Acknowledges and handles every pending interrupt.
-pub fn dispatch() {
+/// Acknowledges every pending interrupt, passing each to `handle`.
+pub fn dispatch(handle: &mut dyn FnMut(u32)) {
     loop {
         let pending = {
             let mut guard = GIC.lock();
@@ -101,12 +101,7 @@ pub fn dispatch() {
             }
         };
         let Some(intid) = pending else { return };
-        let irq = u32::from(intid);
-        if irq == crate::timer::irq() {
-            crate::timer::on_tick();
-        } else {
-            log::warn!("spurious or unclaimed interrupt {irq}");
-        }
+        handle(u32::from(intid));
         let mut guard = GIC.lock();
         match guard.as_mut() {
             Some(Controller::V2(gic, group)) => gic.end_interrupt(intid, *group),

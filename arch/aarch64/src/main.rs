@@ -16,6 +16,8 @@ mod irq;
 mod mmu;
 mod psci;
 mod timer;
+mod trap;
+mod user;
 
 use buddy_system_allocator::LockedHeap;
 use core::arch::{asm, global_asm};
@@ -50,6 +52,7 @@ extern "C" {
     static __stack_guard: u8;
     static __stack_bottom: u8;
     static __kernel_end: u8;
+    static __boot_stack_top: u8;
 }
 
 fn symbol_addr(symbol: &u8) -> u64 {
@@ -60,21 +63,20 @@ fn symbol_addr(symbol: &u8) -> u64 {
 pub struct Aarch64;
 
 impl Platform for Aarch64 {
+    type Space = user::UserSpace;
+    type Context = user::ThreadContext;
+
+    fn phys_to_ptr(pa: u64) -> *mut u8 {
+        phys_to_virt(pa) as *mut u8
+    }
     fn console_write(bytes: &[u8]) {
         console::write(bytes);
     }
     fn uptime_ns() -> u64 {
         timer::uptime_ns()
     }
-    fn set_timer_deadline(deadline_ns: u64) {
-        timer::arm_in(deadline_ns.saturating_sub(timer::uptime_ns()));
-    }
     fn irq_set_enabled(irq: u32, enabled: bool) {
         irq::set_enabled(irq, enabled);
-    }
-    fn wait_for_interrupt() {
-        // SAFETY: unmask IRQs only for the wait, so the handler runs at a known point.
-        unsafe { asm!("msr daifclr, #2", "wfi", "msr daifset, #2") };
     }
     fn power_off() -> ! {
         psci::system_off()
@@ -222,24 +224,59 @@ extern "C" fn kernel_main(dtb_phys: u64, entry_el: u64) -> ! {
         }
         None => {}
     }
-    if info.has_arg("poweroff") {
-        log::info!("boot argument poweroff: powering off");
-        Aarch64::power_off();
+    start_kernel_core(&info);
+    trap::enter_user_mode()
+}
+
+/// Hands the frames to the portable core and starts init with every device.
+fn start_kernel_core(info: &BootInfo) {
+    set_stage("starting init");
+    let Some(frames) = FRAMES.lock().take() else {
+        boot_failure(&"frame allocator missing");
+    };
+    let mut kernel = zos_kernel::kernel::Kernel::<Aarch64>::new(frames);
+    let mut devices: alloc::vec::Vec<zos_kernel::boot::Device> = alloc::vec::Vec::new();
+    devices.push(zos_kernel::boot::Device {
+        name: "pl011",
+        regs: info.uart,
+        irq: Some(info.uart_irq),
+    });
+    let mut names: alloc::vec::Vec<alloc::string::String> = alloc::vec::Vec::new();
+    for slot in info.virtio() {
+        if let Some(kind) = cpu::virtio_device_kind(phys_to_virt(slot.regs.start)) {
+            names.push(alloc::format!("virtio-{kind}"));
+        }
     }
-    if info.has_arg("reboot") {
-        log::info!("boot argument reboot: resetting");
-        Aarch64::reset();
+    let mut name_index = 0;
+    for slot in info.virtio() {
+        if cpu::virtio_device_kind(phys_to_virt(slot.regs.start)).is_some() {
+            devices.push(zos_kernel::boot::Device {
+                name: names[name_index].as_str(),
+                regs: slot.regs,
+                irq: Some(slot.irq),
+            });
+            name_index += 1;
+        }
     }
-    log::info!("no init to run yet; idling (boot with -append poweroff to power off)");
-    loop {
-        Aarch64::wait_for_interrupt();
+    if let Err(e) = kernel.start_init(
+        info.initrd,
+        &devices,
+        info.bootargs,
+        zos_kernel::elf::EM_AARCH64,
+    ) {
+        boot_failure(&e);
     }
+    *trap::KERNEL.lock() = Some(kernel);
+    // The kernel stack for traps from user mode: the boot stack, from the top.
+    // SAFETY: writing TPIDR_EL1, read only by the trap entry path.
+    unsafe { asm!("msr tpidr_el1, {}", in(reg) symbol_addr(&__boot_stack_top)) };
 }
 
 fn wait_ticks(count: u64) {
     let target = timer::ticks() + count;
     while timer::ticks() < target {
-        Aarch64::wait_for_interrupt();
+        // SAFETY: unmask IRQs only for the wait, so the handler runs at a known point.
+        unsafe { asm!("msr daifclr, #2", "wfi", "msr daifset, #2") };
     }
 }
 

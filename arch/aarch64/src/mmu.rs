@@ -239,3 +239,76 @@ pub fn activate_kernel_table(table: &PageTable) {
         );
     }
 }
+
+impl PageTable {
+    /// Wraps an existing root (used for user tables built with `new`).
+    fn leaf_entry(&self, va: u64) -> Option<*mut u64> {
+        let mut table = self.root;
+        for level in 0..3 {
+            let entry = index_entry(table, va, level);
+            // SAFETY: table frames are valid, reached through the linear map.
+            let value = unsafe { *entry };
+            if value & VALID == 0 || value & TABLE == 0 {
+                return None; // unmapped, or a block (user tables have none)
+            }
+            table = value & ADDR_MASK;
+        }
+        Some(index_entry(table, va, 3))
+    }
+
+    /// The descriptor mapping page `va`, if any.
+    pub fn descriptor(&self, va: u64) -> Option<u64> {
+        let entry = self.leaf_entry(va)?;
+        // SAFETY: as in `leaf_entry`.
+        let value = unsafe { *entry };
+        (value & VALID != 0).then_some(value)
+    }
+
+    /// Clears the mapping of page `va`; returns the physical address it had.
+    pub fn unmap_page(&mut self, va: u64) -> Option<u64> {
+        let entry = self.leaf_entry(va)?;
+        // SAFETY: as in `leaf_entry`.
+        unsafe {
+            let value = *entry;
+            if value & VALID == 0 {
+                return None;
+            }
+            *entry = 0;
+            Some(value & ADDR_MASK)
+        }
+    }
+
+    /// Calls `free` with every table frame (not mapped pages), root last.
+    pub fn free_tables(&self, free: &mut dyn FnMut(u64)) {
+        fn walk(table: u64, level: usize, free: &mut dyn FnMut(u64)) {
+            if level < 3 {
+                for index in 0..512 {
+                    // SAFETY: index < 512 inside a valid table frame.
+                    let value = unsafe { *table_entries(table).add(index) };
+                    if value & VALID != 0 && value & TABLE != 0 {
+                        walk(value & ADDR_MASK, level + 1, free);
+                    }
+                }
+            }
+            free(table);
+        }
+        walk(self.root, 0, free);
+    }
+
+    /// Decodes user permission bits of a page descriptor.
+    pub fn user_flags(descriptor: u64) -> Option<MapFlags> {
+        if descriptor & AP_EL0 == 0 {
+            return None;
+        }
+        Some(MapFlags {
+            write: descriptor & AP_READ_ONLY == 0,
+            execute: descriptor & UXN == 0,
+            user: true,
+            device: descriptor & ATTR_DEVICE != 0,
+        })
+    }
+
+    pub fn page_address(descriptor: u64) -> u64 {
+        descriptor & ADDR_MASK
+    }
+}

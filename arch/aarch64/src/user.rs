@@ -1,0 +1,280 @@
+//! User mode on AArch64: thread contexts (registers, FP/SIMD, TLS), user address
+//! spaces with ASIDs, and the path from a trap back into user mode.
+
+use crate::exceptions::TrapFrame;
+use crate::mmu::{self, MapFlags, PageTable};
+use core::arch::asm;
+use spin::Mutex;
+use zos_kernel::arch::{AddressSpace, MapError, PageFlags, UserContext};
+use zos_kernel::frame::FrameAllocator;
+
+/// FP/SIMD state: q0–q31, FPCR, FPSR.
+#[repr(C, align(16))]
+#[derive(Clone, Copy)]
+pub struct FpState {
+    pub q: [u128; 32],
+    pub fpcr: u64,
+    pub fpsr: u64,
+}
+
+/// Everything saved of a user thread. `frame` must come first: while the thread
+/// runs, SP_EL1 points just past it, so a trap saves the registers in place.
+#[repr(C)]
+pub struct ThreadContext {
+    pub frame: TrapFrame,
+    pub fp: FpState,
+    pub tpidr_el0: u64,
+}
+
+impl UserContext for ThreadContext {
+    fn new(entry: u64, stack: u64, arg: u64) -> Self {
+        let mut frame = TrapFrame::default();
+        frame.elr = entry;
+        frame.sp_el0 = stack;
+        frame.x[0] = arg;
+        frame.spsr = 0; // EL0t, interrupts unmasked
+        ThreadContext {
+            frame,
+            fp: FpState {
+                q: [0; 32],
+                fpcr: 0,
+                fpsr: 0,
+            },
+            tpidr_el0: 0,
+        }
+    }
+    fn syscall_number(&self) -> u64 {
+        self.frame.x[8]
+    }
+    fn arg(&self, index: usize) -> u64 {
+        self.frame.x.get(index).copied().unwrap_or(0)
+    }
+    fn set_result(&mut self, index: usize, value: u64) {
+        if let Some(reg) = self.frame.x.get_mut(index) {
+            *reg = value;
+        }
+    }
+    fn pc(&self) -> u64 {
+        self.frame.elr
+    }
+}
+
+/// Saves the live FP/SIMD registers into `state`.
+pub fn save_fp(state: &mut FpState, tls: &mut u64) {
+    // SAFETY: stores q0–q31 into a 512-byte aligned array; FP is enabled at EL1.
+    unsafe {
+        asm!(
+            ".arch_extension fp",
+            ".arch_extension simd",
+            "stp q0, q1, [{p}, #0]", "stp q2, q3, [{p}, #32]", "stp q4, q5, [{p}, #64]",
+            "stp q6, q7, [{p}, #96]", "stp q8, q9, [{p}, #128]", "stp q10, q11, [{p}, #160]",
+            "stp q12, q13, [{p}, #192]", "stp q14, q15, [{p}, #224]", "stp q16, q17, [{p}, #256]",
+            "stp q18, q19, [{p}, #288]", "stp q20, q21, [{p}, #320]", "stp q22, q23, [{p}, #352]",
+            "stp q24, q25, [{p}, #384]", "stp q26, q27, [{p}, #416]", "stp q28, q29, [{p}, #448]",
+            "stp q30, q31, [{p}, #480]",
+            "mrs {t}, fpcr", "str {t}, [{p}, #512]",
+            "mrs {t}, fpsr", "str {t}, [{p}, #520]",
+            p = in(reg) state as *mut FpState,
+            t = out(reg) _,
+            options(nostack),
+        );
+        asm!("mrs {}, tpidr_el0", out(reg) * tls, options(nostack));
+    }
+}
+
+/// Loads FP/SIMD registers from `state`.
+pub fn restore_fp(state: &FpState, tls: u64) {
+    // SAFETY: loads q0–q31 from a 512-byte aligned array; FP is enabled at EL1.
+    unsafe {
+        asm!(
+            ".arch_extension fp",
+            ".arch_extension simd",
+            "ldp q0, q1, [{p}, #0]", "ldp q2, q3, [{p}, #32]", "ldp q4, q5, [{p}, #64]",
+            "ldp q6, q7, [{p}, #96]", "ldp q8, q9, [{p}, #128]", "ldp q10, q11, [{p}, #160]",
+            "ldp q12, q13, [{p}, #192]", "ldp q14, q15, [{p}, #224]", "ldp q16, q17, [{p}, #256]",
+            "ldp q18, q19, [{p}, #288]", "ldp q20, q21, [{p}, #320]", "ldp q22, q23, [{p}, #352]",
+            "ldp q24, q25, [{p}, #384]", "ldp q26, q27, [{p}, #416]", "ldp q28, q29, [{p}, #448]",
+            "ldp q30, q31, [{p}, #480]",
+            "ldr {t}, [{p}, #512]", "msr fpcr, {t}",
+            "ldr {t}, [{p}, #520]", "msr fpsr, {t}",
+            p = in(reg) state as *const FpState,
+            t = out(reg) _,
+            options(nostack),
+        );
+        asm!("msr tpidr_el0, {}", in(reg) tls, options(nostack));
+    }
+}
+
+/// 8-bit ASIDs; 0 means "shared, flush on switch".
+static ASIDS: Mutex<[u64; 4]> = Mutex::new([1, 0, 0, 0]);
+
+fn alloc_asid() -> u16 {
+    let mut map = ASIDS.lock();
+    for word in 0..4 {
+        if map[word] != u64::MAX {
+            let bit = (!map[word]).trailing_zeros() as usize;
+            map[word] |= 1 << bit;
+            return (word * 64 + bit) as u16;
+        }
+    }
+    0
+}
+
+fn free_asid(asid: u16) {
+    if asid != 0 {
+        ASIDS.lock()[asid as usize / 64] &= !(1 << (asid % 64));
+    }
+}
+
+/// A process's user address space.
+pub struct UserSpace {
+    table: PageTable,
+    asid: u16,
+    table_frames: usize,
+}
+
+impl UserSpace {
+    /// TTBR0_EL1 value for this space.
+    pub fn ttbr0(&self) -> u64 {
+        self.table.root() | ((self.asid as u64) << 48)
+    }
+
+    pub fn asid(&self) -> u16 {
+        self.asid
+    }
+}
+
+fn invalidate_page(asid: u16, va: u64) {
+    let operand = ((asid as u64) << 48) | ((va >> 12) & 0xFFF_FFFF_FFFF);
+    // SAFETY: TLB maintenance has no memory-safety effects.
+    unsafe { asm!("dsb ishst", "tlbi vae1is, {}", "dsb ish", "isb", in(reg) operand) };
+}
+
+impl AddressSpace for UserSpace {
+    fn new(frames: &mut FrameAllocator) -> Result<Self, MapError> {
+        let mut alloc = || frames.alloc();
+        let table = PageTable::new(&mut alloc, false).map_err(|_| MapError::OutOfMemory)?;
+        Ok(UserSpace {
+            table,
+            asid: alloc_asid(),
+            table_frames: 1,
+        })
+    }
+
+    fn map(
+        &mut self,
+        va: u64,
+        pa: u64,
+        flags: PageFlags,
+        frames: &mut FrameAllocator,
+    ) -> Result<(), MapError> {
+        if va >= zos_kernel::usercopy::USER_TOP {
+            return Err(MapError::OutsideUserSpace);
+        }
+        let mut new_tables = 0;
+        let mut alloc = || {
+            let frame = frames.alloc();
+            if frame.is_some() {
+                new_tables += 1;
+            }
+            frame
+        };
+        let map_flags = MapFlags {
+            write: flags.write,
+            execute: flags.execute,
+            user: true,
+            device: flags.device,
+        };
+        let result = self.table.map(va, pa, 4096, map_flags, &mut alloc);
+        self.table_frames += new_tables;
+        result.map_err(|e| match e {
+            mmu::MapError::WritableExecutable => MapError::WritableExecutable,
+            mmu::MapError::Unaligned => MapError::Unaligned,
+            mmu::MapError::AlreadyMapped => MapError::AlreadyMapped,
+            mmu::MapError::OutOfMemory => MapError::OutOfMemory,
+        })
+    }
+
+    fn unmap(&mut self, va: u64) -> Option<u64> {
+        let pa = self.table.unmap_page(va)?;
+        invalidate_page(self.asid, va);
+        Some(pa)
+    }
+
+    fn translate(&self, va: u64) -> Option<(u64, PageFlags)> {
+        let descriptor = self.table.descriptor(va & !0xfff)?;
+        let flags = PageTable::user_flags(descriptor)?;
+        Some((
+            PageTable::page_address(descriptor),
+            PageFlags {
+                write: flags.write,
+                execute: flags.execute,
+                device: flags.device,
+            },
+        ))
+    }
+
+    fn destroy(self, frames: &mut FrameAllocator) {
+        // SAFETY: TLB maintenance has no memory-safety effects.
+        unsafe {
+            asm!("dsb ishst", "tlbi aside1is, {}", "dsb ish", "isb", in(reg) (self.asid as u64) << 48)
+        };
+        if crate::user::active_ttbr0() == self.ttbr0() {
+            deactivate();
+        }
+        free_asid(self.asid);
+        self.table.free_tables(&mut |frame| {
+            let _ = frames.free(frame);
+        });
+    }
+
+    fn table_frames(&self) -> usize {
+        self.table_frames
+    }
+}
+
+static ACTIVE_TTBR0: Mutex<u64> = Mutex::new(0);
+
+pub fn active_ttbr0() -> u64 {
+    *ACTIVE_TTBR0.lock()
+}
+
+/// Switches TTBR0 to `space` (and enables user-half walks).
+pub fn activate(space: &UserSpace) {
+    let ttbr0 = space.ttbr0();
+    let mut active = ACTIVE_TTBR0.lock();
+    if *active == ttbr0 && space.asid() != 0 {
+        return;
+    }
+    *active = ttbr0;
+    // SAFETY: the new table maps only user addresses; kernel code runs from TTBR1.
+    unsafe {
+        asm!(
+            "msr ttbr0_el1, {t}",
+            "mrs {tmp}, tcr_el1",
+            "bic {tmp}, {tmp}, #(1 << 7)", // EPD0 off: walk TTBR0
+            "msr tcr_el1, {tmp}",
+            "isb",
+            t = in(reg) ttbr0,
+            tmp = out(reg) _,
+        );
+        if space.asid() == 0 {
+            asm!("tlbi vmalle1", "dsb ish", "isb");
+        }
+    }
+}
+
+/// Stops walks of the user half (the active space is being destroyed).
+fn deactivate() {
+    *ACTIVE_TTBR0.lock() = 0;
+    // SAFETY: only disables TTBR0 walks; kernel code runs from TTBR1.
+    unsafe {
+        asm!(
+            "mrs {tmp}, tcr_el1",
+            "orr {tmp}, {tmp}, #(1 << 7)",
+            "msr tcr_el1, {tmp}",
+            "isb",
+            tmp = out(reg) _,
+        );
+    }
+}

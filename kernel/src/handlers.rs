@@ -1,0 +1,787 @@
+//! Syscall handlers: decode the arguments of the current thread, check every
+//! capability, right, pointer and length, act, and write the results back.
+//! Each handler returns `Result<[u64; N], SysError>`-like results through
+//! `set_result`; nothing here can panic on user input.
+
+use alloc::vec::Vec;
+
+use crate::arch::{AddressSpace, PageFlags, Platform, UserContext};
+use crate::cap::Rights;
+use crate::kernel::{Kernel, OBJECT_COST, SMALL_OBJECT_COST};
+use crate::object::*;
+use crate::syscall::*;
+use crate::usercopy::{self, USER_TOP};
+
+const PAGE: u64 = 4096;
+/// Largest single Memory object (1 GiB).
+const MAX_MEMORY_BYTES: u64 = 1 << 30;
+/// Most bytes one DebugWrite prints.
+const MAX_DEBUG_WRITE: usize = 4096;
+/// "No capability" in optional slot arguments.
+const NO_SLOT: u64 = u64::MAX;
+
+/// What the arch layer must do after a syscall.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum After {
+    /// Resume whichever thread `schedule` picks.
+    Resume,
+    PowerOff,
+    Reset,
+}
+
+/// Results written to the caller's registers 1..=6 on success.
+type Results = [u64; 6];
+
+fn ok0() -> Result<Results, SysError> {
+    Ok([0; 6])
+}
+
+fn ok1(value: u64) -> Result<Results, SysError> {
+    Ok([value, 0, 0, 0, 0, 0])
+}
+
+fn rights_from(bits: u64) -> Result<Rights, SysError> {
+    let bits = u32::try_from(bits).map_err(|_| SysError::InvalidArgument)?;
+    Rights::from_bits(bits).ok_or(SysError::InvalidArgument)
+}
+
+fn optional_slot(slot: u64) -> Result<Option<u32>, SysError> {
+    if slot == NO_SLOT {
+        Ok(None)
+    } else {
+        u32::try_from(slot)
+            .map(Some)
+            .map_err(|_| SysError::InvalidCap)
+    }
+}
+
+impl<P: Platform> Kernel<P> {
+    /// Handles the syscall the current thread just made.
+    pub fn syscall(&mut self) -> After {
+        self.syscalls += 1;
+        let Some(thread) = self.current else {
+            return After::Resume;
+        };
+        let Some((number, args)) = self.objects.thread(thread).map(|t| {
+            let c = &t.context;
+            (
+                c.syscall_number(),
+                [c.arg(0), c.arg(1), c.arg(2), c.arg(3), c.arg(4), c.arg(5)],
+            )
+        }) else {
+            return After::Resume;
+        };
+        let Some(process) = self.current_process() else {
+            return After::Resume;
+        };
+        let Some(call) = Sys::from_number(number) else {
+            self.finish(thread, Err(SysError::InvalidSyscall));
+            return After::Resume;
+        };
+        let result = match call {
+            Sys::PowerOff | Sys::Reset => {
+                match self.lookup(process, args[0], ObjectKind::System, Rights::WRITE) {
+                    Ok(_) if call == Sys::PowerOff => return After::PowerOff,
+                    Ok(_) => return After::Reset,
+                    Err(e) => Err(e),
+                }
+            }
+            // IPC calls that may block write their own results.
+            Sys::Call
+            | Sys::Send
+            | Sys::Recv
+            | Sys::Reply
+            | Sys::ReplyRecv
+            | Sys::Wait
+            | Sys::SleepUntil
+            | Sys::Yield
+            | Sys::ThreadExit
+            | Sys::ProcessExit => match self.blocking_call(call, thread, process, args) {
+                Ok(()) => return After::Resume,
+                Err(e) => Err(e),
+            },
+            _ => self.simple_call(call, thread, process, args),
+        };
+        self.finish(thread, result);
+        After::Resume
+    }
+
+    fn finish(&mut self, thread: ObjRef, result: Result<Results, SysError>) {
+        let Some(t) = self.objects.thread_mut(thread) else {
+            return;
+        };
+        match result {
+            Ok(values) => {
+                t.context.set_result(0, 0);
+                for (i, v) in values.iter().enumerate() {
+                    t.context.set_result(i + 1, *v);
+                }
+            }
+            Err(e) => t.context.set_result(0, e.code()),
+        }
+    }
+
+    /// Target process of an operation: the caller itself or a process capability.
+    fn target_process(&self, caller: ObjRef, slot: u64) -> Result<ObjRef, SysError> {
+        if slot == SELF_PROCESS {
+            return Ok(caller);
+        }
+        let (target, _) = self.lookup(caller, slot, ObjectKind::Process, Rights::WRITE)?;
+        match self.objects.process(target) {
+            Some(p) if p.state == ProcessState::Alive => Ok(target),
+            _ => Err(SysError::DeadObject),
+        }
+    }
+
+    fn blocking_call(
+        &mut self,
+        call: Sys,
+        thread: ObjRef,
+        process: ObjRef,
+        args: [u64; 6],
+    ) -> Result<(), SysError> {
+        match call {
+            Sys::Yield => {
+                if let Some(t) = self.objects.thread_mut(thread) {
+                    t.context.set_result(0, 0);
+                }
+                self.rotate_current();
+                Ok(())
+            }
+            Sys::ThreadExit => {
+                let last = self
+                    .objects
+                    .process(process)
+                    .is_some_and(|p| p.threads.len() <= 1);
+                if last {
+                    self.kill_process(process, ProcessState::Exited(0));
+                } else {
+                    self.destroy_thread(thread);
+                }
+                Ok(())
+            }
+            Sys::ProcessExit => {
+                self.kill_process(process, ProcessState::Exited(args[0] as i64));
+                Ok(())
+            }
+            Sys::SleepUntil => {
+                if let Some(t) = self.objects.thread_mut(thread) {
+                    t.context.set_result(0, 0);
+                }
+                if args[0] > P::uptime_ns() {
+                    self.sleepers.push(thread);
+                    self.block_current(ThreadState::Sleeping { deadline: args[0] });
+                }
+                Ok(())
+            }
+            Sys::Wait => {
+                let (notification, _) =
+                    self.lookup(process, args[0], ObjectKind::Notification, Rights::READ)?;
+                if let Some(bits) = self.wait(notification, true)? {
+                    self.finish(thread, ok1(bits));
+                }
+                Ok(())
+            }
+            Sys::Call | Sys::Send => {
+                let slot = u32::try_from(args[0]).map_err(|_| SysError::InvalidCap)?;
+                let table = self.table_of(process)?;
+                let cap = *self.caps.lookup(table, slot)?;
+                let kind = self.objects.get(cap.object).map(|o| o.kind());
+                let mut message = self.read_message(thread, args[1], 2)?;
+                message.may_grant = cap.rights.contains(Rights::GRANT);
+                match kind {
+                    Some(ObjectKind::Endpoint) => {
+                        if !cap.rights.contains(Rights::WRITE) {
+                            return Err(SysError::NoRights);
+                        }
+                        message.badge = cap.badge;
+                        self.endpoint_send(cap.object, message, call == Sys::Call)
+                    }
+                    Some(ObjectKind::Reply) if call == Sys::Send => {
+                        // A saved reply right: one shot, consumed by use.
+                        let caller = match self.objects.get(cap.object) {
+                            Some(Object::Reply(r)) => r.caller,
+                            _ => return Err(SysError::InvalidCap),
+                        };
+                        message.may_grant = true;
+                        if let Some(Object::Reply(r)) = self.objects.get_mut(cap.object) {
+                            r.caller = ObjRef {
+                                index: u32::MAX,
+                                generation: u32::MAX,
+                            };
+                        }
+                        let result = self.reply_to(caller, &message);
+                        if let Ok(object) = self.caps.delete(table, slot) {
+                            self.release(object);
+                        }
+                        self.finish(thread, result.map(|_| [0; 6]));
+                        Ok(())
+                    }
+                    _ => Err(SysError::WrongType),
+                }
+            }
+            Sys::Recv => {
+                let (endpoint, _) =
+                    self.lookup(process, args[0], ObjectKind::Endpoint, Rights::READ)?;
+                self.endpoint_recv(endpoint)
+            }
+            Sys::Reply => {
+                let mut message = self.read_message(thread, args[0], 1)?;
+                message.may_grant = true;
+                let result = self.reply_current(&message);
+                self.finish(thread, result.map(|_| [0; 6]));
+                Ok(())
+            }
+            Sys::ReplyRecv => {
+                let (endpoint, _) =
+                    self.lookup(process, args[0], ObjectKind::Endpoint, Rights::READ)?;
+                let mut message = self.read_message(thread, args[1], 2)?;
+                message.may_grant = true;
+                // A reply to a caller that vanished is not the server's problem.
+                let _ = self.reply_current(&message);
+                self.endpoint_recv(endpoint)
+            }
+            _ => Err(SysError::InvalidSyscall),
+        }
+    }
+
+    fn simple_call(
+        &mut self,
+        call: Sys,
+        thread: ObjRef,
+        process: ObjRef,
+        args: [u64; 6],
+    ) -> Result<Results, SysError> {
+        match call {
+            Sys::DebugWrite => {
+                self.lookup(process, args[0], ObjectKind::System, Rights::empty())?;
+                let len = usize::try_from(args[2]).map_err(|_| SysError::InvalidArgument)?;
+                if len > MAX_DEBUG_WRITE {
+                    return Err(SysError::TooBig);
+                }
+                let mut buffer = alloc::vec![0u8; len];
+                let space = self.space_of(thread).ok_or(SysError::DeadObject)?;
+                usercopy::copy_from_user::<P>(space, args[1], &mut buffer)?;
+                P::console_write(&buffer);
+                ok1(len as u64)
+            }
+            Sys::Clock => ok1(P::uptime_ns()),
+            Sys::SystemInfo => {
+                let quota = self
+                    .objects
+                    .process(process)
+                    .map(|p| p.quota)
+                    .unwrap_or_default();
+                let pid = self.objects.process(process).map_or(0, |p| p.pid);
+                Ok([
+                    self.frames.free_frames() as u64,
+                    self.frames.total_frames() as u64,
+                    quota.limit.saturating_sub(quota.used),
+                    self.objects.live() as u64,
+                    self.syscalls,
+                    pid as u64,
+                ])
+            }
+            Sys::CapCopy | Sys::CapTransfer => {
+                let src = u32::try_from(args[0]).map_err(|_| SysError::InvalidCap)?;
+                let target = self.target_process(process, args[1])?;
+                let dst_slot = optional_slot(args[2])?;
+                let src_table = self.table_of(process)?;
+                let dst_table = self.table_of(target)?;
+                if target != process {
+                    self.caps.lookup_with(src_table, src, Rights::GRANT)?;
+                }
+                let slot = if call == Sys::CapCopy {
+                    let slot = self.caps.copy((src_table, src), dst_table, dst_slot)?;
+                    let object = self.caps.lookup(dst_table, slot)?.object;
+                    self.objects.add_ref(object);
+                    slot
+                } else {
+                    self.caps.transfer((src_table, src), dst_table, dst_slot)?
+                };
+                ok1(slot as u64)
+            }
+            Sys::CapMint => {
+                let src = u32::try_from(args[0]).map_err(|_| SysError::InvalidCap)?;
+                let table = self.table_of(process)?;
+                let rights = rights_from(args[2])?;
+                let badge = if args[3] == 0 { None } else { Some(args[3]) };
+                let slot =
+                    self.caps
+                        .mint((table, src), table, optional_slot(args[1])?, rights, badge)?;
+                let object = self.caps.lookup(table, slot)?.object;
+                self.objects.add_ref(object);
+                ok1(slot as u64)
+            }
+            Sys::CapDelete => {
+                let slot = u32::try_from(args[0]).map_err(|_| SysError::InvalidCap)?;
+                let table = self.table_of(process)?;
+                let object = self.caps.delete(table, slot)?;
+                self.release(object);
+                ok0()
+            }
+            Sys::CapRevoke => {
+                let slot = u32::try_from(args[0]).map_err(|_| SysError::InvalidCap)?;
+                let table = self.table_of(process)?;
+                let objects = self.caps.revoke(table, slot)?;
+                let count = objects.len() as u64;
+                self.release_all(objects);
+                ok1(count)
+            }
+            Sys::CapInfo => {
+                let slot = u32::try_from(args[0]).map_err(|_| SysError::InvalidCap)?;
+                let cap = *self.caps.lookup(self.table_of(process)?, slot)?;
+                let kind = self
+                    .objects
+                    .get(cap.object)
+                    .map(|o| o.kind() as u64)
+                    .unwrap_or(0);
+                Ok([kind, cap.rights.bits() as u64, cap.badge, 0, 0, 0])
+            }
+            Sys::EndpointCreate | Sys::NotificationCreate => {
+                self.charge(process, SMALL_OBJECT_COST)?;
+                let object = if call == Sys::EndpointCreate {
+                    Object::Endpoint(Endpoint {
+                        senders: Default::default(),
+                        receivers: Default::default(),
+                    })
+                } else {
+                    Object::Notification(Notification {
+                        bits: 0,
+                        waiters: Default::default(),
+                    })
+                };
+                let object = self.objects.insert(object);
+                self.record_charge(object, process, SMALL_OBJECT_COST);
+                match self.grant(process, None, object, Rights::ALL, 0) {
+                    Ok(slot) => ok1(slot as u64),
+                    Err(e) => {
+                        self.objects.add_ref(object);
+                        self.release(object);
+                        Err(e)
+                    }
+                }
+            }
+            Sys::MemoryCreate => self.memory_create(process, args[0]),
+            Sys::MemoryMap => self.memory_map(process, args),
+            Sys::MemoryUnmap => {
+                let target = self.target_process(process, args[0])?;
+                self.unmap_region(target, args[1])?;
+                ok0()
+            }
+            Sys::MemoryProtect => self.memory_protect(process, args),
+            Sys::MemoryInfo => {
+                let (memory, _) =
+                    self.lookup(process, args[0], ObjectKind::Memory, Rights::empty())?;
+                match self.objects.get(memory) {
+                    Some(Object::Memory(Memory::Frames { frames, .. })) => Ok([
+                        frames.len() as u64 * PAGE,
+                        frames.first().copied().unwrap_or(0),
+                        0,
+                        0,
+                        0,
+                        0,
+                    ]),
+                    Some(Object::Memory(Memory::Device { base, pages })) => {
+                        Ok([pages * PAGE, *base, 1, 0, 0, 0])
+                    }
+                    _ => Err(SysError::WrongType),
+                }
+            }
+            Sys::ProcessCreate => self.process_create(process, args),
+            Sys::ProcessKill => {
+                let (target, _) =
+                    self.lookup(process, args[0], ObjectKind::Process, Rights::WRITE)?;
+                self.kill_process(
+                    target,
+                    ProcessState::Killed {
+                        fault_address: 0,
+                        fault_pc: 0,
+                    },
+                );
+                ok0()
+            }
+            Sys::ProcessStatus => {
+                let (target, _) =
+                    self.lookup(process, args[0], ObjectKind::Process, Rights::READ)?;
+                let p = self.objects.process(target).ok_or(SysError::DeadObject)?;
+                let (state, code, address, pc) = match p.state {
+                    ProcessState::Alive => (0, 0, 0, 0),
+                    ProcessState::Exited(code) => (1, code as u64, 0, 0),
+                    ProcessState::Killed {
+                        fault_address,
+                        fault_pc,
+                    } => (2, 0, fault_address, fault_pc),
+                };
+                Ok([state, code, p.pid as u64, address, pc, p.quota.used])
+            }
+            Sys::ThreadCreate => {
+                let target = self.target_process(process, args[0])?;
+                let my_priority = self.objects.thread(thread).map_or(0, |t| t.priority);
+                let priority = u8::try_from(args[4]).map_err(|_| SysError::InvalidArgument)?;
+                if priority > my_priority {
+                    return Err(SysError::NoRights);
+                }
+                if args[1] >= USER_TOP || args[2] > USER_TOP {
+                    return Err(SysError::InvalidArgument);
+                }
+                let new = self.create_thread(target, args[1], args[2], args[3], priority)?;
+                match self.grant(process, None, new, Rights::ALL, 0) {
+                    Ok(slot) => ok1(slot as u64),
+                    Err(e) => {
+                        self.destroy_thread(new);
+                        Err(e)
+                    }
+                }
+            }
+            Sys::ThreadStart | Sys::ThreadResume => {
+                let (target, _) =
+                    self.lookup(process, args[0], ObjectKind::Thread, Rights::WRITE)?;
+                let state = self.objects.thread(target).map(|t| t.state);
+                if state != Some(ThreadState::Inactive) {
+                    return Err(SysError::BadState);
+                }
+                self.make_runnable(target);
+                ok0()
+            }
+            Sys::ThreadSetPriority => {
+                let (target, _) =
+                    self.lookup(process, args[0], ObjectKind::Thread, Rights::WRITE)?;
+                let my_priority = self.objects.thread(thread).map_or(0, |t| t.priority);
+                let priority = u8::try_from(args[1]).map_err(|_| SysError::InvalidArgument)?;
+                if priority > my_priority {
+                    return Err(SysError::NoRights);
+                }
+                let state = self.objects.thread(target).map(|t| t.state);
+                if state == Some(ThreadState::Runnable) && self.current != Some(target) {
+                    let old = self.objects.thread(target).map_or(0, |t| t.priority);
+                    self.run_queue.remove(target, old);
+                    if let Some(t) = self.objects.thread_mut(target) {
+                        t.priority = priority;
+                    }
+                    self.run_queue.push_back(target, priority);
+                } else if let Some(t) = self.objects.thread_mut(target) {
+                    t.priority = priority;
+                }
+                ok0()
+            }
+            Sys::SetIpcBuffer => {
+                let va = args[0];
+                if va % PAGE != 0 {
+                    return Err(SysError::InvalidArgument);
+                }
+                let space = self.space_of(thread).ok_or(SysError::DeadObject)?;
+                if !usercopy::is_writable::<P>(space, va, IPC_BUFFER_SIZE) {
+                    return Err(SysError::BadAddress);
+                }
+                if let Some(t) = self.objects.thread_mut(thread) {
+                    t.ipc_buffer = Some(va);
+                }
+                ok0()
+            }
+            Sys::ReplySave => {
+                let caller = self
+                    .objects
+                    .thread_mut(thread)
+                    .and_then(|t| t.reply_to.take())
+                    .ok_or(SysError::NoReplyTarget)?;
+                let reply = self.objects.insert(Object::Reply(Reply { caller }));
+                match self.grant(process, None, reply, Rights::WRITE, 0) {
+                    Ok(slot) => ok1(slot as u64),
+                    Err(e) => {
+                        if let Some(t) = self.objects.thread_mut(thread) {
+                            t.reply_to = Some(caller);
+                        }
+                        self.objects.remove(reply);
+                        Err(e)
+                    }
+                }
+            }
+            Sys::Signal => {
+                let (notification, badge) =
+                    self.lookup(process, args[0], ObjectKind::Notification, Rights::WRITE)?;
+                self.signal(notification, badge);
+                ok0()
+            }
+            Sys::Poll => {
+                let (notification, _) =
+                    self.lookup(process, args[0], ObjectKind::Notification, Rights::READ)?;
+                let bits = self.wait(notification, false)?.unwrap_or(0);
+                ok1(bits)
+            }
+            Sys::IrqBind => {
+                let (irq, _) = self.lookup(process, args[0], ObjectKind::Irq, Rights::WRITE)?;
+                let (notification, badge) =
+                    self.lookup(process, args[1], ObjectKind::Notification, Rights::WRITE)?;
+                self.objects.add_ref(notification);
+                let (number, old) = match self.objects.get_mut(irq) {
+                    Some(Object::Irq(i)) => (i.irq, i.notification.replace((notification, badge))),
+                    _ => return Err(SysError::WrongType),
+                };
+                if let Some((old, _)) = old {
+                    self.release(old);
+                }
+                P::irq_set_enabled(number, true);
+                ok0()
+            }
+            Sys::IrqAck => {
+                let (irq, _) = self.lookup(process, args[0], ObjectKind::Irq, Rights::WRITE)?;
+                if let Some(Object::Irq(i)) = self.objects.get(irq) {
+                    P::irq_set_enabled(i.irq, true);
+                }
+                ok0()
+            }
+            _ => Err(SysError::InvalidSyscall),
+        }
+    }
+
+    fn memory_create(&mut self, process: ObjRef, size: u64) -> Result<Results, SysError> {
+        if size == 0 || size > MAX_MEMORY_BYTES {
+            return Err(SysError::InvalidArgument);
+        }
+        let pages = size.div_ceil(PAGE);
+        self.charge(process, pages * PAGE + SMALL_OBJECT_COST)?;
+        let mut frames = Vec::new();
+        if frames.try_reserve_exact(pages as usize).is_err() {
+            self.refund(process, pages * PAGE + SMALL_OBJECT_COST);
+            return Err(SysError::OutOfMemory);
+        }
+        for _ in 0..pages {
+            match self.frames.alloc() {
+                Some(frame) => {
+                    // SAFETY: a frame just allocated, reached through the linear map.
+                    unsafe { core::ptr::write_bytes(P::phys_to_ptr(frame), 0, PAGE as usize) };
+                    frames.push(frame);
+                }
+                None => {
+                    for frame in frames {
+                        let _ = self.frames.free(frame);
+                    }
+                    self.refund(process, pages * PAGE + SMALL_OBJECT_COST);
+                    return Err(SysError::OutOfMemory);
+                }
+            }
+        }
+        let memory = self.objects.insert(Object::Memory(Memory::Frames {
+            frames,
+            read_only: false,
+        }));
+        self.record_charge(memory, process, pages * PAGE + SMALL_OBJECT_COST);
+        match self.grant(process, None, memory, Rights::ALL, 0) {
+            Ok(slot) => ok1(slot as u64),
+            Err(e) => {
+                self.objects.add_ref(memory);
+                self.release(memory);
+                Err(e)
+            }
+        }
+    }
+
+    /// MemoryMap(memory_slot, process_slot, va, first_page, pages, flags).
+    fn memory_map(&mut self, process: ObjRef, args: [u64; 6]) -> Result<Results, SysError> {
+        let flags = PageFlags {
+            write: args[5] & map_flags::WRITE != 0,
+            execute: args[5] & map_flags::EXECUTE != 0,
+            device: false,
+        };
+        if args[5] & !(map_flags::WRITE | map_flags::EXECUTE) != 0 || (flags.write && flags.execute)
+        {
+            return Err(SysError::InvalidArgument);
+        }
+        let mut needed = Rights::MAP | Rights::READ;
+        if flags.write {
+            needed |= Rights::WRITE;
+        }
+        if flags.execute {
+            needed |= Rights::EXECUTE;
+        }
+        let (memory, _) = self.lookup(process, args[0], ObjectKind::Memory, needed)?;
+        let target = self.target_process(process, args[1])?;
+        self.map_region(target, memory, args[2], args[3], args[4], flags)?;
+        ok0()
+    }
+
+    /// Maps `pages` pages of `memory` from `first_page` at `va` in `target`.
+    pub fn map_region(
+        &mut self,
+        target: ObjRef,
+        memory: ObjRef,
+        va: u64,
+        first_page: u64,
+        pages: u64,
+        mut flags: PageFlags,
+    ) -> Result<(), SysError> {
+        let size = pages.checked_mul(PAGE).ok_or(SysError::InvalidArgument)?;
+        let end = va.checked_add(size).ok_or(SysError::InvalidArgument)?;
+        if va % PAGE != 0 || pages == 0 || va < PAGE || end > USER_TOP {
+            return Err(SysError::InvalidArgument);
+        }
+        let (total, device, read_only) = match self.objects.get(memory) {
+            Some(Object::Memory(m)) => (
+                m.pages(),
+                matches!(m, Memory::Device { .. }),
+                matches!(
+                    m,
+                    Memory::Frames {
+                        read_only: true,
+                        ..
+                    }
+                ),
+            ),
+            _ => return Err(SysError::WrongType),
+        };
+        if first_page
+            .checked_add(pages)
+            .is_none_or(|last| last > total)
+        {
+            return Err(SysError::InvalidArgument);
+        }
+        if read_only && flags.write {
+            return Err(SysError::NoRights);
+        }
+        flags.device = device;
+        let p = self.objects.process(target).ok_or(SysError::DeadObject)?;
+        // No overlap with an existing region.
+        if let Some((start, region)) = p.regions.range(..end).next_back() {
+            if start + region.pages * PAGE > va {
+                return Err(SysError::AlreadyMapped);
+            }
+        }
+        let table_before = p.space.as_ref().map_or(0, |s| s.table_frames());
+        let page_addrs: Vec<u64> = match self.objects.get(memory) {
+            Some(Object::Memory(m)) => (first_page..first_page + pages)
+                .filter_map(|i| m.page(i))
+                .collect(),
+            _ => return Err(SysError::WrongType),
+        };
+        let Some(Object::Process(p)) = self.objects.get_mut(target) else {
+            return Err(SysError::DeadObject);
+        };
+        let space = p.space.as_mut().ok_or(SysError::DeadObject)?;
+        for (i, pa) in page_addrs.iter().enumerate() {
+            if let Err(e) = space.map(va + i as u64 * PAGE, *pa, flags, &mut self.frames) {
+                for j in 0..i {
+                    space.unmap(va + j as u64 * PAGE);
+                }
+                return Err(match e {
+                    crate::arch::MapError::OutOfMemory => SysError::OutOfMemory,
+                    crate::arch::MapError::AlreadyMapped => SysError::AlreadyMapped,
+                    _ => SysError::InvalidArgument,
+                });
+            }
+        }
+        let table_after = space.table_frames();
+        p.regions.insert(
+            va,
+            Region {
+                memory,
+                first_page,
+                pages,
+                flags,
+            },
+        );
+        let grown = table_after.saturating_sub(table_before) as u64;
+        p.table_frames_charged += grown;
+        self.objects.add_ref(memory);
+        // Page tables are charged after the fact; a process over quota still
+        // gets its mapping but its next allocation fails.
+        let _ = self.charge(target, grown * PAGE);
+        Ok(())
+    }
+
+    /// Removes the region starting at `va`.
+    pub fn unmap_region(&mut self, target: ObjRef, va: u64) -> Result<(), SysError> {
+        let Some(Object::Process(p)) = self.objects.get_mut(target) else {
+            return Err(SysError::DeadObject);
+        };
+        let region = p.regions.remove(&va).ok_or(SysError::NotMapped)?;
+        if let Some(space) = p.space.as_mut() {
+            for page in 0..region.pages {
+                space.unmap(va + page * PAGE);
+            }
+        }
+        self.release(region.memory);
+        Ok(())
+    }
+
+    /// MemoryProtect(process_slot, va, flags): only removes rights.
+    fn memory_protect(&mut self, process: ObjRef, args: [u64; 6]) -> Result<Results, SysError> {
+        let target = self.target_process(process, args[0])?;
+        let va = args[1];
+        let write = args[2] & map_flags::WRITE != 0;
+        let execute = args[2] & map_flags::EXECUTE != 0;
+        let Some(Object::Process(p)) = self.objects.get_mut(target) else {
+            return Err(SysError::DeadObject);
+        };
+        let region = p.regions.get_mut(&va).ok_or(SysError::NotMapped)?;
+        if (write && !region.flags.write) || (execute && !region.flags.execute) {
+            return Err(SysError::NoRights);
+        }
+        let flags = PageFlags {
+            write,
+            execute,
+            device: region.flags.device,
+        };
+        region.flags = flags;
+        let pages = region.pages;
+        let space = p.space.as_mut().ok_or(SysError::DeadObject)?;
+        for page in 0..pages {
+            let addr = va + page * PAGE;
+            if let Some(pa) = space.unmap(addr) {
+                space
+                    .map(addr, pa, flags, &mut self.frames)
+                    .map_err(|_| SysError::OutOfMemory)?;
+            }
+        }
+        ok0()
+    }
+
+    /// ProcessCreate(quota, exit_notification_slot, exit_bits, fault_endpoint_slot, fault_badge).
+    fn process_create(&mut self, process: ObjRef, args: [u64; 6]) -> Result<Results, SysError> {
+        let exit = match optional_slot(args[1])? {
+            Some(slot) => Some(
+                self.lookup(
+                    process,
+                    slot as u64,
+                    ObjectKind::Notification,
+                    Rights::WRITE,
+                )?
+                .0,
+            ),
+            None => None,
+        };
+        let fault = match optional_slot(args[3])? {
+            Some(slot) => Some(
+                self.lookup(process, slot as u64, ObjectKind::Endpoint, Rights::WRITE)?
+                    .0,
+            ),
+            None => None,
+        };
+        let child = self.create_process(Some(process), args[0])?;
+        if let Some(notification) = exit {
+            self.objects.add_ref(notification);
+        }
+        if let Some(endpoint) = fault {
+            self.objects.add_ref(endpoint);
+        }
+        if let Some(p) = self.objects.process_mut(child) {
+            p.exit_notification = exit.map(|n| (n, args[2]));
+            p.fault_endpoint = fault.map(|e| (e, args[4]));
+        }
+        match self.grant(process, None, child, Rights::ALL, 0) {
+            Ok(slot) => {
+                let pid = self.objects.process(child).map_or(0, |p| p.pid);
+                Ok([slot as u64, pid as u64, 0, 0, 0, 0])
+            }
+            Err(e) => {
+                self.kill_process(child, ProcessState::Exited(0));
+                Err(e)
+            }
+        }
+    }
+
+    /// Quota charged for one process object (exposed for statistics).
+    pub const fn process_cost() -> u64 {
+        OBJECT_COST
+    }
+}

@@ -1,0 +1,15 @@
+//! libzos: the Zero OS userspace runtime.
+//!
+//! Layers, bottom up: [`sys`] (raw syscalls, one function each), [`rt`] (process
+//! start-up, heap, panic, debug output) and [`loader`] (building a child process
+//! from an ELF file). IPC clients of each service and the POSIX layer come with
+//! the userspace issues.
+#![no_std]
+
+extern crate alloc;
+
+pub mod loader;
+pub mod rt;
+pub mod sys;
+
+pub use zos_kernel::syscall as abi;

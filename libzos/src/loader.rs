@@ -1,0 +1,159 @@
+//! Builds a child process from a static ELF: validated with the same checks the
+//! kernel applies to init, segments copied through a scratch mapping, a stack
+//! with a guard page, an IPC buffer, and a thread at the entry point.
+
+use crate::abi::{layout, map_flags, IPC_BUFFER_SIZE};
+use crate::sys::{self, Error};
+use zos_kernel::elf;
+
+/// Scratch address where the loader maps memory it fills for a child.
+const SCRATCH: u64 = 0x0000_2000_0000_0000;
+const PAGE: u64 = 4096;
+/// Stack of every started program.
+pub const STACK_SIZE: u64 = 128 * 1024;
+
+/// Why a program could not be started.
+#[derive(Debug)]
+pub enum SpawnError {
+    BadElf(elf::ElfError),
+    Sys(&'static str, Error),
+}
+
+impl From<elf::ElfError> for SpawnError {
+    fn from(e: elf::ElfError) -> Self {
+        SpawnError::BadElf(e)
+    }
+}
+
+/// A started child.
+pub struct Child {
+    pub process: u64,
+    pub thread: u64,
+    pub pid: u64,
+}
+
+fn step<T>(what: &'static str, r: Result<T, Error>) -> Result<T, SpawnError> {
+    r.map_err(|e| SpawnError::Sys(what, e))
+}
+
+/// Options for [`spawn`].
+pub struct SpawnOptions {
+    pub quota: u64,
+    pub exit_notification: u64,
+    pub exit_bits: u64,
+    pub fault_endpoint: u64,
+    pub fault_badge: u64,
+    pub priority: u64,
+    pub arg: u64,
+}
+
+/// Creates a process running `image` (not started until `start`).
+pub fn spawn(image: &[u8], options: &SpawnOptions) -> Result<Child, SpawnError> {
+    let program = elf::validate(image, elf::EM_AARCH64)?;
+    let (process, pid) = step(
+        "process_create",
+        sys::process_create(
+            options.quota,
+            options.exit_notification,
+            options.exit_bits,
+            options.fault_endpoint,
+            options.fault_badge,
+        ),
+    )?;
+    let result = build(process, image, &program, options);
+    match result {
+        Ok(thread) => Ok(Child {
+            process,
+            thread,
+            pid,
+        }),
+        Err(e) => {
+            let _ = sys::process_kill(process);
+            let _ = sys::cap_delete(process);
+            Err(e)
+        }
+    }
+}
+
+fn build(
+    process: u64,
+    image: &[u8],
+    program: &elf::ElfImage,
+    options: &SpawnOptions,
+) -> Result<u64, SpawnError> {
+    for segment in &program.segments {
+        let (start, end) = segment.page_range();
+        let pages = (end - start) / PAGE;
+        let memory = step("memory_create", sys::memory_create(end - start))?;
+        step(
+            "map scratch",
+            sys::memory_map(memory, sys::SELF, SCRATCH, 0, pages, map_flags::WRITE),
+        )?;
+        let bytes = segment.file_bytes(image).unwrap_or(&[]);
+        let offset = segment.vaddr - start;
+        // SAFETY: SCRATCH..+pages*4096 was just mapped writable for this process,
+        // and offset + bytes.len() <= pages*4096 by the ELF checks.
+        unsafe {
+            core::ptr::copy_nonoverlapping(
+                bytes.as_ptr(),
+                (SCRATCH + offset) as *mut u8,
+                bytes.len(),
+            );
+        }
+        step("unmap scratch", sys::memory_unmap(sys::SELF, SCRATCH))?;
+        let mut flags = 0;
+        if segment.writable {
+            flags |= map_flags::WRITE;
+        }
+        if segment.executable {
+            flags |= map_flags::EXECUTE;
+        }
+        step(
+            "map segment",
+            sys::memory_map(memory, process, start, 0, pages, flags),
+        )?;
+        step("cap_delete", sys::cap_delete(memory))?;
+    }
+    let stack = step("stack", sys::memory_create(STACK_SIZE))?;
+    step(
+        "map stack",
+        sys::memory_map(
+            stack,
+            process,
+            layout::STACK_TOP - STACK_SIZE,
+            0,
+            STACK_SIZE / PAGE,
+            map_flags::WRITE,
+        ),
+    )?;
+    step("cap_delete", sys::cap_delete(stack))?;
+    let ipc = step("ipc buffer", sys::memory_create(IPC_BUFFER_SIZE))?;
+    step(
+        "map ipc",
+        sys::memory_map(
+            ipc,
+            process,
+            layout::IPC_BUFFER,
+            0,
+            IPC_BUFFER_SIZE / PAGE,
+            map_flags::WRITE,
+        ),
+    )?;
+    step("cap_delete", sys::cap_delete(ipc))?;
+    let thread = step(
+        "thread_create",
+        sys::thread_create(
+            process,
+            program.entry,
+            layout::STACK_TOP,
+            options.arg,
+            options.priority,
+        ),
+    )?;
+    Ok(thread)
+}
+
+/// Starts a spawned child's main thread.
+pub fn start(child: &Child) -> Result<(), Error> {
+    sys::thread_start(child.thread)
+}

@@ -1,0 +1,294 @@
+//! Raw syscalls: `svc #0` with the number in x8, arguments in x0–x5, the error
+//! code back in x0 and results in x1–x6 (see `docs/kernel.md`).
+
+use core::arch::asm;
+pub use zos_kernel::syscall::{MessageInfo, Sys, SysError};
+
+/// Raw results: registers x0..x6 after the call.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Regs(pub [u64; 7]);
+
+impl Regs {
+    /// Register 0 as an error, or the results.
+    pub fn check(self) -> Result<Regs, Error> {
+        if self.0[0] == 0 {
+            Ok(self)
+        } else {
+            Err(Error(self.0[0]))
+        }
+    }
+}
+
+/// A syscall error code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Error(pub u64);
+
+impl Error {
+    pub fn name(self) -> &'static str {
+        match self.0 {
+            1 => "InvalidSyscall",
+            2 => "InvalidCap",
+            3 => "WrongType",
+            4 => "NoRights",
+            5 => "InvalidArgument",
+            6 => "BadAddress",
+            7 => "OutOfMemory",
+            8 => "QuotaExceeded",
+            9 => "SlotsFull",
+            10 => "AlreadyMapped",
+            11 => "NotMapped",
+            12 => "WouldBlock",
+            13 => "PeerDied",
+            14 => "NoReplyTarget",
+            15 => "DeadObject",
+            16 => "TooBig",
+            17 => "RightsEscalation",
+            18 => "BadState",
+            _ => "Unknown",
+        }
+    }
+
+    pub fn is(self, error: SysError) -> bool {
+        self.0 == error as u64
+    }
+}
+
+/// Makes syscall `number` with six arguments and returns all result registers.
+#[inline(always)]
+pub fn raw(number: Sys, args: [u64; 6]) -> Regs {
+    raw_number(number as u64, args)
+}
+
+/// Like [`raw`] with any number (for tests and fuzzing).
+#[inline(always)]
+pub fn raw_number(number: u64, args: [u64; 6]) -> Regs {
+    let mut regs = [0u64; 7];
+    // SAFETY: the kernel validates every argument; it only writes x0–x6.
+    unsafe {
+        asm!(
+            "svc #0",
+            inout("x0") args[0] => regs[0],
+            inout("x1") args[1] => regs[1],
+            inout("x2") args[2] => regs[2],
+            inout("x3") args[3] => regs[3],
+            inout("x4") args[4] => regs[4],
+            inout("x5") args[5] => regs[5],
+            out("x6") regs[6],
+            in("x8") number,
+            options(nostack),
+        );
+    }
+    Regs(regs)
+}
+
+fn call(number: Sys, args: [u64; 6]) -> Result<Regs, Error> {
+    raw(number, args).check()
+}
+
+pub const SELF: u64 = zos_kernel::syscall::SELF_PROCESS;
+pub const NONE: u64 = u64::MAX;
+
+pub fn debug_write(system: u64, bytes: &[u8]) -> Result<(), Error> {
+    for chunk in bytes.chunks(4096) {
+        call(
+            Sys::DebugWrite,
+            [system, chunk.as_ptr() as u64, chunk.len() as u64, 0, 0, 0],
+        )?;
+    }
+    Ok(())
+}
+pub fn yield_now() {
+    let _ = raw(Sys::Yield, [0; 6]);
+}
+pub fn process_exit(code: i64) -> ! {
+    raw(Sys::ProcessExit, [code as u64, 0, 0, 0, 0, 0]);
+    loop {
+        core::hint::spin_loop();
+    }
+}
+pub fn thread_exit() -> ! {
+    raw(Sys::ThreadExit, [0; 6]);
+    loop {
+        core::hint::spin_loop();
+    }
+}
+pub fn clock_ns() -> u64 {
+    raw(Sys::Clock, [0; 6]).0[1]
+}
+pub fn sleep_until(deadline_ns: u64) {
+    let _ = raw(Sys::SleepUntil, [deadline_ns, 0, 0, 0, 0, 0]);
+}
+pub fn endpoint_create() -> Result<u64, Error> {
+    Ok(call(Sys::EndpointCreate, [0; 6])?.0[1])
+}
+pub fn notification_create() -> Result<u64, Error> {
+    Ok(call(Sys::NotificationCreate, [0; 6])?.0[1])
+}
+pub fn memory_create(size: u64) -> Result<u64, Error> {
+    Ok(call(Sys::MemoryCreate, [size, 0, 0, 0, 0, 0])?.0[1])
+}
+/// Maps `pages` pages of `memory` from `first_page` at `va` in `process`.
+pub fn memory_map(
+    memory: u64,
+    process: u64,
+    va: u64,
+    first_page: u64,
+    pages: u64,
+    flags: u64,
+) -> Result<(), Error> {
+    call(
+        Sys::MemoryMap,
+        [memory, process, va, first_page, pages, flags],
+    )
+    .map(|_| ())
+}
+pub fn memory_unmap(process: u64, va: u64) -> Result<(), Error> {
+    call(Sys::MemoryUnmap, [process, va, 0, 0, 0, 0]).map(|_| ())
+}
+pub fn cap_delete(slot: u64) -> Result<(), Error> {
+    call(Sys::CapDelete, [slot, 0, 0, 0, 0, 0]).map(|_| ())
+}
+pub fn cap_copy(slot: u64, process: u64, dst: u64) -> Result<u64, Error> {
+    Ok(call(Sys::CapCopy, [slot, process, dst, 0, 0, 0])?.0[1])
+}
+pub fn cap_mint(slot: u64, dst: u64, rights: u64, badge: u64) -> Result<u64, Error> {
+    Ok(call(Sys::CapMint, [slot, dst, rights, badge, 0, 0])?.0[1])
+}
+pub fn cap_revoke(slot: u64) -> Result<u64, Error> {
+    Ok(call(Sys::CapRevoke, [slot, 0, 0, 0, 0, 0])?.0[1])
+}
+/// (kind, rights, badge)
+pub fn cap_info(slot: u64) -> Result<(u64, u64, u64), Error> {
+    let r = call(Sys::CapInfo, [slot, 0, 0, 0, 0, 0])?;
+    Ok((r.0[1], r.0[2], r.0[3]))
+}
+/// Returns (process slot, pid).
+pub fn process_create(
+    quota: u64,
+    exit_notification: u64,
+    exit_bits: u64,
+    fault_endpoint: u64,
+    fault_badge: u64,
+) -> Result<(u64, u64), Error> {
+    let r = call(
+        Sys::ProcessCreate,
+        [
+            quota,
+            exit_notification,
+            exit_bits,
+            fault_endpoint,
+            fault_badge,
+            0,
+        ],
+    )?;
+    Ok((r.0[1], r.0[2]))
+}
+/// (state 0 alive / 1 exited / 2 killed, exit code, pid, fault address, fault pc)
+pub fn process_status(process: u64) -> Result<[u64; 5], Error> {
+    let r = call(Sys::ProcessStatus, [process, 0, 0, 0, 0, 0])?;
+    Ok([r.0[1], r.0[2], r.0[3], r.0[4], r.0[5]])
+}
+pub fn process_kill(process: u64) -> Result<(), Error> {
+    call(Sys::ProcessKill, [process, 0, 0, 0, 0, 0]).map(|_| ())
+}
+pub fn thread_create(
+    process: u64,
+    entry: u64,
+    stack: u64,
+    arg: u64,
+    priority: u64,
+) -> Result<u64, Error> {
+    Ok(call(Sys::ThreadCreate, [process, entry, stack, arg, priority, 0])?.0[1])
+}
+pub fn thread_start(thread: u64) -> Result<(), Error> {
+    call(Sys::ThreadStart, [thread, 0, 0, 0, 0, 0]).map(|_| ())
+}
+pub fn set_ipc_buffer(va: u64) -> Result<(), Error> {
+    call(Sys::SetIpcBuffer, [va, 0, 0, 0, 0, 0]).map(|_| ())
+}
+pub fn signal(notification: u64) -> Result<(), Error> {
+    call(Sys::Signal, [notification, 0, 0, 0, 0, 0]).map(|_| ())
+}
+pub fn wait(notification: u64) -> Result<u64, Error> {
+    Ok(call(Sys::Wait, [notification, 0, 0, 0, 0, 0])?.0[1])
+}
+pub fn poll(notification: u64) -> Result<u64, Error> {
+    Ok(call(Sys::Poll, [notification, 0, 0, 0, 0, 0])?.0[1])
+}
+/// (free frames, total frames, quota left, live objects, syscalls, pid)
+pub fn system_info() -> [u64; 6] {
+    let r = raw(Sys::SystemInfo, [0; 6]);
+    [r.0[1], r.0[2], r.0[3], r.0[4], r.0[5], r.0[6]]
+}
+pub fn power_off(system: u64) -> Result<(), Error> {
+    call(Sys::PowerOff, [system, 0, 0, 0, 0, 0]).map(|_| ())
+}
+
+/// A received or reply message: info, four words and the badge.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Msg {
+    pub info: MessageInfo,
+    pub words: [u64; 4],
+    pub badge: u64,
+}
+
+fn msg_from(r: Regs) -> Msg {
+    Msg {
+        info: MessageInfo::decode(r.0[1]).unwrap_or_default(),
+        words: [r.0[2], r.0[3], r.0[4], r.0[5]],
+        badge: r.0[6],
+    }
+}
+
+pub fn ipc_call(endpoint: u64, info: MessageInfo, words: [u64; 4]) -> Result<Msg, Error> {
+    call(
+        Sys::Call,
+        [
+            endpoint,
+            info.encode(),
+            words[0],
+            words[1],
+            words[2],
+            words[3],
+        ],
+    )
+    .map(msg_from)
+}
+pub fn ipc_send(endpoint: u64, info: MessageInfo, words: [u64; 4]) -> Result<(), Error> {
+    call(
+        Sys::Send,
+        [
+            endpoint,
+            info.encode(),
+            words[0],
+            words[1],
+            words[2],
+            words[3],
+        ],
+    )
+    .map(|_| ())
+}
+pub fn ipc_recv(endpoint: u64) -> Result<Msg, Error> {
+    call(Sys::Recv, [endpoint, 0, 0, 0, 0, 0]).map(msg_from)
+}
+pub fn ipc_reply(info: MessageInfo, words: [u64; 4]) -> Result<(), Error> {
+    call(
+        Sys::Reply,
+        [info.encode(), words[0], words[1], words[2], words[3], 0],
+    )
+    .map(|_| ())
+}
+pub fn ipc_reply_recv(endpoint: u64, info: MessageInfo, words: [u64; 4]) -> Result<Msg, Error> {
+    call(
+        Sys::ReplyRecv,
+        [
+            endpoint,
+            info.encode(),
+            words[0],
+            words[1],
+            words[2],
+            words[3],
+        ],
+    )
+    .map(msg_from)
+}

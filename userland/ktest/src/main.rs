@@ -1,0 +1,930 @@
+//! ktest: exercises every syscall with good and bad arguments (bad pointers,
+//! wrong capability types, missing rights, revoked capabilities, overflowing
+//! lengths), then spawns and tears down 10,000 processes and runs a syscall
+//! fuzzer. Prints `N passed, N failed`. Run it with `-append "init.run=ktest"`.
+//!
+//! The same binary is its own child: the argument selects a mode
+//! (0 = tests, 1 = exit 7, 2 = fault, 3 = fuzz with the seed in the upper bits).
+#![no_std]
+#![no_main]
+
+extern crate alloc;
+
+use core::sync::atomic::{AtomicU32, Ordering};
+use libzos::abi::{labels, layout, map_flags, rights, MessageInfo, Sys, SysError, IPC_BUFFER_DATA};
+use libzos::loader::{self, SpawnOptions};
+use libzos::sys::{self, Error};
+use libzos::{print, println};
+use zos_kernel::initramfs::Archive;
+
+libzos::entry!(main);
+
+static PASSED: AtomicU32 = AtomicU32::new(0);
+static FAILED: AtomicU32 = AtomicU32::new(0);
+
+const SLOT_SELF: u64 = 0;
+const SLOT_CONSOLE: u64 = 1;
+const SLOT_INITRAMFS: u64 = 2;
+const MODE_EXIT: u64 = 1;
+const MODE_FAULT: u64 = 2;
+const MODE_FUZZ: u64 = 3;
+const FUZZ_DEFAULT: u64 = 100_000;
+
+fn check(name: &str, ok: bool) {
+    if ok {
+        PASSED.fetch_add(1, Ordering::Relaxed);
+    } else {
+        FAILED.fetch_add(1, Ordering::Relaxed);
+        println!("ktest: FAIL {name}");
+    }
+}
+
+fn is_err<T>(r: Result<T, Error>, e: SysError) -> bool {
+    matches!(r, Err(x) if x.is(e))
+}
+
+fn main(arg: u64) -> i64 {
+    match arg & 0xff {
+        MODE_EXIT => return 7,
+        MODE_FAULT => {
+            // SAFETY: deliberately invalid: this read must fault and be reported.
+            let value = unsafe { core::ptr::read_volatile(0xdead_0000 as *const u64) };
+            return value as i64;
+        }
+        MODE_FUZZ => return fuzz(arg >> 8),
+        _ => {}
+    }
+    println!("ktest: kernel syscall tests");
+    test_basics();
+    test_caps();
+    test_notifications();
+    test_memory();
+    test_ipc();
+    test_threads();
+    test_processes();
+    let passed = PASSED.load(Ordering::Relaxed);
+    let failed = FAILED.load(Ordering::Relaxed);
+    println!("ktest: {passed} passed, {failed} failed");
+    stress_spawn(10_000);
+    run_fuzzer(0x5eed_2026, FUZZ_DEFAULT);
+    let failed = FAILED.load(Ordering::Relaxed);
+    println!(
+        "ktest: done, {} passed, {failed} failed",
+        PASSED.load(Ordering::Relaxed)
+    );
+    if failed == 0 {
+        0
+    } else {
+        1
+    }
+}
+
+fn test_basics() {
+    check(
+        "unknown syscall",
+        sys::raw_number(999, [0; 6])
+            .check()
+            .is_err_and(|e| e.is(SysError::InvalidSyscall)),
+    );
+    check(
+        "huge syscall number",
+        sys::raw_number(u64::MAX, [0; 6]).0[0] == SysError::InvalidSyscall as u64,
+    );
+    check(
+        "debug write",
+        sys::debug_write(SLOT_CONSOLE, b"ktest: debug write works\n").is_ok(),
+    );
+    let r = sys::raw(Sys::DebugWrite, [SLOT_CONSOLE, 0x10, 8, 0, 0, 0]).check();
+    check(
+        "debug write unmapped pointer",
+        r.is_err_and(|e| e.is(SysError::BadAddress)),
+    );
+    let r = sys::raw(
+        Sys::DebugWrite,
+        [SLOT_CONSOLE, 0xffff_0000_4020_0000, 8, 0, 0, 0],
+    )
+    .check();
+    check(
+        "debug write kernel pointer",
+        r.is_err_and(|e| e.is(SysError::BadAddress)),
+    );
+    let r = sys::raw(Sys::DebugWrite, [SLOT_CONSOLE, u64::MAX - 2, 8, 0, 0, 0]).check();
+    check(
+        "debug write overflowing range",
+        r.is_err_and(|e| e.is(SysError::BadAddress)),
+    );
+    let r = sys::raw(Sys::DebugWrite, [SLOT_CONSOLE, 0x400000, 1 << 20, 0, 0, 0]).check();
+    check(
+        "debug write too long",
+        r.is_err_and(|e| e.is(SysError::TooBig)),
+    );
+    check(
+        "debug write wrong type",
+        is_err(sys::debug_write(SLOT_SELF, b"x"), SysError::WrongType),
+    );
+    check(
+        "debug write empty slot",
+        is_err(sys::debug_write(999, b"x"), SysError::InvalidCap),
+    );
+    check(
+        "debug write slot out of range",
+        is_err(sys::debug_write(1 << 40, b"x"), SysError::InvalidCap),
+    );
+    let t0 = sys::clock_ns();
+    sys::yield_now();
+    let t1 = sys::clock_ns();
+    check("clock monotonic", t1 >= t0 && t0 > 0);
+    sys::sleep_until(sys::clock_ns() + 20_000_000);
+    check("sleep 20 ms", sys::clock_ns() >= t1 + 20_000_000);
+    sys::sleep_until(0);
+    check("sleep in the past returns", true);
+    let info = sys::system_info();
+    check(
+        "system info",
+        info[0] > 0 && info[1] >= info[0] && info[2] > 0,
+    );
+    check(
+        "power off without right",
+        is_err(sys::power_off(SLOT_CONSOLE), SysError::NoRights),
+    );
+    check(
+        "power off wrong type",
+        is_err(sys::power_off(SLOT_SELF), SysError::WrongType),
+    );
+}
+
+fn test_caps() {
+    let Ok(ep) = sys::endpoint_create() else {
+        return check("endpoint create", false);
+    };
+    check("cap info endpoint", sys::cap_info(ep) == Ok((3, 31, 0)));
+    let minted = sys::cap_mint(ep, sys::NONE, rights::WRITE, 42);
+    check("mint", minted.is_ok());
+    let minted = minted.unwrap_or(0);
+    check(
+        "minted rights and badge",
+        sys::cap_info(minted) == Ok((3, rights::WRITE, 42)),
+    );
+    check(
+        "mint escalation",
+        is_err(
+            sys::cap_mint(minted, sys::NONE, rights::READ | rights::WRITE, 0),
+            SysError::RightsEscalation,
+        ),
+    );
+    check(
+        "re-badge refused",
+        is_err(
+            sys::cap_mint(minted, sys::NONE, rights::WRITE, 7),
+            SysError::RightsEscalation,
+        ),
+    );
+    check(
+        "mint bad rights bits",
+        is_err(
+            sys::cap_mint(ep, sys::NONE, 1 << 20, 0),
+            SysError::InvalidArgument,
+        ),
+    );
+    let copy = sys::cap_copy(minted, sys::SELF, sys::NONE).unwrap_or(0);
+    check(
+        "copy keeps badge",
+        sys::cap_info(copy) == Ok((3, rights::WRITE, 42)),
+    );
+    check(
+        "copy into occupied slot",
+        sys::cap_copy(ep, sys::SELF, copy).is_err(),
+    );
+    check("revoke counts descendants", sys::cap_revoke(ep) == Ok(2));
+    check(
+        "revoked cap is gone",
+        is_err(sys::cap_info(minted), SysError::InvalidCap),
+    );
+    check(
+        "revoked copy is gone",
+        is_err(sys::cap_info(copy), SysError::InvalidCap),
+    );
+    check("original survives revoke", sys::cap_info(ep).is_ok());
+    check(
+        "use revoked cap",
+        is_err(
+            sys::ipc_send(minted, MessageInfo::default(), [0; 4]),
+            SysError::InvalidCap,
+        ),
+    );
+    check("delete", sys::cap_delete(ep).is_ok());
+    check(
+        "delete twice",
+        is_err(sys::cap_delete(ep), SysError::InvalidCap),
+    );
+    check(
+        "delete out of range",
+        is_err(sys::cap_delete(1 << 33), SysError::InvalidCap),
+    );
+    check(
+        "copy to non-process",
+        is_err(
+            sys::cap_copy(SLOT_CONSOLE, SLOT_CONSOLE, sys::NONE),
+            SysError::WrongType,
+        ),
+    );
+}
+
+fn test_notifications() {
+    let Ok(n) = sys::notification_create() else {
+        return check("notification create", false);
+    };
+    check("poll empty", is_err(sys::poll(n), SysError::WouldBlock));
+    let badged = sys::cap_mint(n, sys::NONE, rights::WRITE, 0b1010).unwrap_or(0);
+    check("signal badged", sys::signal(badged).is_ok());
+    check("signal plain", sys::signal(n).is_ok());
+    check("poll gets OR of badges", sys::poll(n) == Ok(0b1011));
+    check(
+        "wait without bits blocks not",
+        sys::signal(badged).is_ok() && sys::wait(n) == Ok(0b1010),
+    );
+    check(
+        "wait needs read",
+        is_err(sys::wait(badged), SysError::NoRights),
+    );
+    check(
+        "signal wrong type",
+        is_err(sys::signal(SLOT_SELF), SysError::WrongType),
+    );
+    let reader = sys::cap_mint(n, sys::NONE, rights::READ, 0).unwrap_or(0);
+    check(
+        "signal needs write",
+        is_err(sys::signal(reader), SysError::NoRights),
+    );
+    let irq_bind = sys::raw(Sys::IrqBind, [n, n, 0, 0, 0, 0]).check();
+    check(
+        "irq bind wrong type",
+        irq_bind.is_err_and(|e| e.is(SysError::WrongType)),
+    );
+    let irq_ack = sys::raw(Sys::IrqAck, [999, 0, 0, 0, 0, 0]).check();
+    check(
+        "irq ack empty slot",
+        irq_ack.is_err_and(|e| e.is(SysError::InvalidCap)),
+    );
+    for slot in [n, badged, reader] {
+        let _ = sys::cap_delete(slot);
+    }
+}
+
+const SCRATCH: u64 = 0x3000_0000;
+
+fn test_memory() {
+    check(
+        "memory size 0",
+        is_err(sys::memory_create(0), SysError::InvalidArgument),
+    );
+    check(
+        "memory too big",
+        is_err(sys::memory_create(1 << 40), SysError::InvalidArgument),
+    );
+    let quota_left = sys::system_info()[2];
+    check(
+        "memory over quota",
+        quota_left < (1 << 30)
+            && is_err(
+                sys::memory_create(quota_left + (64 << 20)).map(|_| ()),
+                SysError::QuotaExceeded,
+            ),
+    );
+    let Ok(m) = sys::memory_create(3 * 4096) else {
+        return check("memory create", false);
+    };
+    check(
+        "memory info",
+        sys::raw(Sys::MemoryInfo, [m, 0, 0, 0, 0, 0])
+            .check()
+            .is_ok_and(|r| r.0[1] == 3 * 4096),
+    );
+    check(
+        "map unaligned",
+        is_err(
+            sys::memory_map(m, sys::SELF, SCRATCH + 1, 0, 1, 0),
+            SysError::InvalidArgument,
+        ),
+    );
+    check(
+        "map W+X",
+        is_err(
+            sys::memory_map(
+                m,
+                sys::SELF,
+                SCRATCH,
+                0,
+                1,
+                map_flags::WRITE | map_flags::EXECUTE,
+            ),
+            SysError::InvalidArgument,
+        ),
+    );
+    check(
+        "map kernel half",
+        is_err(
+            sys::memory_map(m, sys::SELF, 0xffff_0000_0000_0000, 0, 1, 0),
+            SysError::InvalidArgument,
+        ),
+    );
+    check(
+        "map page 0",
+        is_err(
+            sys::memory_map(m, sys::SELF, 0, 0, 1, 0),
+            SysError::InvalidArgument,
+        ),
+    );
+    check(
+        "map beyond object",
+        is_err(
+            sys::memory_map(m, sys::SELF, SCRATCH, 2, 2, 0),
+            SysError::InvalidArgument,
+        ),
+    );
+    check(
+        "map overflowing pages",
+        is_err(
+            sys::memory_map(m, sys::SELF, SCRATCH, u64::MAX, 2, 0),
+            SysError::InvalidArgument,
+        ),
+    );
+    check(
+        "map bad flags",
+        is_err(
+            sys::memory_map(m, sys::SELF, SCRATCH, 0, 1, 64),
+            SysError::InvalidArgument,
+        ),
+    );
+    check(
+        "map into non-process",
+        is_err(
+            sys::memory_map(m, SLOT_CONSOLE, SCRATCH, 0, 1, 0),
+            SysError::WrongType,
+        ),
+    );
+    check(
+        "map",
+        sys::memory_map(m, sys::SELF, SCRATCH, 0, 3, map_flags::WRITE).is_ok(),
+    );
+    // SAFETY: SCRATCH was just mapped writable, 3 pages.
+    unsafe { core::ptr::write_volatile((SCRATCH + 8192) as *mut u64, 0x1234_5678) };
+    // SAFETY: as above.
+    check(
+        "memory is zeroed and writable",
+        unsafe { core::ptr::read_volatile(SCRATCH as *const u64) } == 0,
+    );
+    check(
+        "map overlap",
+        is_err(
+            sys::memory_map(m, sys::SELF, SCRATCH + 4096, 0, 1, 0),
+            SysError::AlreadyMapped,
+        ),
+    );
+    check(
+        "map over own code",
+        is_err(
+            sys::memory_map(m, sys::SELF, 0x400000, 0, 1, 0),
+            SysError::AlreadyMapped,
+        ),
+    );
+    let readonly = sys::cap_mint(m, sys::NONE, rights::READ | rights::MAP, 0).unwrap_or(0);
+    check(
+        "map writable without right",
+        is_err(
+            sys::memory_map(
+                readonly,
+                sys::SELF,
+                SCRATCH + 0x10000,
+                0,
+                1,
+                map_flags::WRITE,
+            ),
+            SysError::NoRights,
+        ),
+    );
+    check(
+        "map exec without right",
+        is_err(
+            sys::memory_map(
+                readonly,
+                sys::SELF,
+                SCRATCH + 0x10000,
+                0,
+                1,
+                map_flags::EXECUTE,
+            ),
+            SysError::NoRights,
+        ),
+    );
+    check(
+        "map second view",
+        sys::memory_map(readonly, sys::SELF, SCRATCH + 0x10000, 2, 1, 0).is_ok(),
+    );
+    // SAFETY: mapped read-only just above; shares the frame written earlier.
+    check(
+        "shared frame",
+        unsafe { core::ptr::read_volatile((SCRATCH + 0x10000) as *const u64) } == 0x1234_5678,
+    );
+    let protect = sys::raw(
+        Sys::MemoryProtect,
+        [sys::SELF, SCRATCH + 0x10000, map_flags::WRITE, 0, 0, 0],
+    )
+    .check();
+    check(
+        "protect cannot add write",
+        protect.is_err_and(|e| e.is(SysError::NoRights)),
+    );
+    let protect = sys::raw(Sys::MemoryProtect, [sys::SELF, SCRATCH, 0, 0, 0, 0]).check();
+    check("protect read-only", protect.is_ok());
+    let debug = sys::raw(Sys::SetIpcBuffer, [SCRATCH, 0, 0, 0, 0, 0]).check();
+    check(
+        "ipc buffer must be writable",
+        debug.is_err_and(|e| e.is(SysError::BadAddress)),
+    );
+    check("unmap", sys::memory_unmap(sys::SELF, SCRATCH).is_ok());
+    check(
+        "unmap twice",
+        is_err(sys::memory_unmap(sys::SELF, SCRATCH), SysError::NotMapped),
+    );
+    check(
+        "unmap middle of region",
+        is_err(sys::memory_unmap(sys::SELF, 0x401000), SysError::NotMapped),
+    );
+    check(
+        "unmap second view",
+        sys::memory_unmap(sys::SELF, SCRATCH + 0x10000).is_ok(),
+    );
+    let ipc = sys::raw(Sys::SetIpcBuffer, [layout::IPC_BUFFER + 1, 0, 0, 0, 0, 0]).check();
+    check(
+        "ipc buffer unaligned",
+        ipc.is_err_and(|e| e.is(SysError::InvalidArgument)),
+    );
+    let ipc = sys::raw(Sys::SetIpcBuffer, [0x5000_0000, 0, 0, 0, 0, 0]).check();
+    check(
+        "ipc buffer unmapped",
+        ipc.is_err_and(|e| e.is(SysError::BadAddress)),
+    );
+    let _ = sys::cap_delete(readonly);
+    let _ = sys::cap_delete(m);
+    check("memory freed after unmap and delete", true);
+}
+
+/// Server thread: answers calls on the endpoint in its argument (x0).
+extern "C" fn echo_server(endpoint: u64) -> ! {
+    let _ = sys::set_ipc_buffer(SERVER_IPC);
+    let mut message = sys::ipc_recv(endpoint);
+    loop {
+        let Ok(m) = message else { sys::thread_exit() };
+        if m.info.label == 99 {
+            let _ = sys::ipc_reply(MessageInfo::default(), [0; 4]);
+            sys::thread_exit();
+        }
+        let (info, words) = if m.info.length as usize > 32 {
+            // Long message: reply with its checksum.
+            // SAFETY: the server's IPC buffer is mapped; the kernel wrote `length` bytes.
+            let data = unsafe {
+                core::slice::from_raw_parts(
+                    (SERVER_IPC + IPC_BUFFER_DATA) as *const u8,
+                    m.info.length as usize,
+                )
+            };
+            let sum: u64 = data.iter().map(|b| *b as u64).sum();
+            (
+                MessageInfo {
+                    label: 2,
+                    caps: 0,
+                    length: 8,
+                },
+                [sum, m.badge, 0, 0],
+            )
+        } else if m.info.caps > 0 {
+            // SAFETY: the kernel wrote the received slots at the start of the buffer.
+            let slot = unsafe { core::ptr::read_volatile(SERVER_IPC as *const u64) };
+            let kind = sys::cap_info(slot).map(|i| i.0).unwrap_or(0);
+            (
+                MessageInfo {
+                    label: 3,
+                    caps: 0,
+                    length: 8,
+                },
+                [kind, m.info.caps as u64, 0, 0],
+            )
+        } else {
+            (
+                MessageInfo {
+                    label: m.info.label + 1,
+                    caps: 0,
+                    length: 32,
+                },
+                [m.words[0] + 1, m.badge, m.words[2], m.words[3]],
+            )
+        };
+        message = sys::ipc_reply_recv(endpoint, info, words);
+    }
+}
+
+const SERVER_STACK: u64 = 0x3100_0000;
+const SERVER_IPC: u64 = 0x3200_0000;
+
+fn test_ipc() {
+    let Ok(ep) = sys::endpoint_create() else {
+        return check("endpoint", false);
+    };
+    let stack = sys::memory_create(64 * 1024).unwrap_or(0);
+    let ipc = sys::memory_create(8192).unwrap_or(0);
+    check(
+        "server stack",
+        sys::memory_map(stack, sys::SELF, SERVER_STACK, 0, 16, map_flags::WRITE).is_ok(),
+    );
+    check(
+        "server ipc",
+        sys::memory_map(ipc, sys::SELF, SERVER_IPC, 0, 2, map_flags::WRITE).is_ok(),
+    );
+    check(
+        "thread priority above own",
+        is_err(
+            sys::thread_create(
+                sys::SELF,
+                echo_server as *const () as u64,
+                SERVER_STACK + 65536,
+                ep,
+                250,
+            ),
+            SysError::NoRights,
+        ),
+    );
+    let Ok(server) = sys::thread_create(
+        sys::SELF,
+        echo_server as *const () as u64,
+        SERVER_STACK + 65536,
+        ep,
+        100,
+    ) else {
+        return check("thread create", false);
+    };
+    check("thread start", sys::thread_start(server).is_ok());
+    check(
+        "thread start twice",
+        is_err(sys::thread_start(server), SysError::BadState),
+    );
+
+    let badged = sys::cap_mint(ep, sys::NONE, rights::WRITE | rights::GRANT, 77).unwrap_or(0);
+    let reply = sys::ipc_call(
+        badged,
+        MessageInfo {
+            label: 10,
+            caps: 0,
+            length: 32,
+        },
+        [41, 0, 5, 6],
+    );
+    check(
+        "call short",
+        reply.is_ok_and(|m| m.info.label == 11 && m.words == [42, 77, 5, 6]),
+    );
+
+    let data = (IPC_BUFFER_DATA + layout::IPC_BUFFER) as *mut u8;
+    // SAFETY: our own IPC buffer, 8 KiB mapped writable by the loader.
+    unsafe { core::ptr::write_bytes(data, 3, 4096) };
+    let reply = sys::ipc_call(
+        badged,
+        MessageInfo {
+            label: 1,
+            caps: 0,
+            length: 4096,
+        },
+        [0; 4],
+    );
+    check(
+        "call 4 KiB",
+        reply.is_ok_and(|m| m.info.label == 2 && m.words[0] == 3 * 4096 && m.words[1] == 77),
+    );
+
+    let gift = sys::notification_create().unwrap_or(0);
+    // SAFETY: our IPC buffer's capability area.
+    unsafe { core::ptr::write_volatile(layout::IPC_BUFFER as *mut u64, gift) };
+    let reply = sys::ipc_call(
+        badged,
+        MessageInfo {
+            label: 1,
+            caps: 1,
+            length: 0,
+        },
+        [0; 4],
+    );
+    check(
+        "call with a capability",
+        reply.is_ok_and(|m| m.info.label == 3 && m.words == [4, 1, 0, 0]),
+    );
+    check(
+        "capability moved away",
+        is_err(sys::cap_info(gift), SysError::InvalidCap),
+    );
+
+    let too_long = MessageInfo {
+        label: 1,
+        caps: 0,
+        length: 4096,
+    }
+    .encode()
+        + 1;
+    let r = sys::raw(Sys::Call, [badged, too_long, 0, 0, 0, 0]).check();
+    check("message too long", r.is_err_and(|e| e.is(SysError::TooBig)));
+    let r = sys::raw(Sys::Call, [badged, 5 << 16, 0, 0, 0, 0]).check();
+    check(
+        "too many capabilities",
+        r.is_err_and(|e| e.is(SysError::TooBig)),
+    );
+    let recv_only = sys::cap_mint(ep, sys::NONE, rights::READ, 0).unwrap_or(0);
+    check(
+        "call needs write",
+        is_err(
+            sys::ipc_call(recv_only, MessageInfo::default(), [0; 4]),
+            SysError::NoRights,
+        ),
+    );
+    check(
+        "recv needs read",
+        is_err(sys::ipc_recv(badged), SysError::NoRights),
+    );
+    check(
+        "call wrong type",
+        is_err(
+            sys::ipc_call(SLOT_CONSOLE, MessageInfo::default(), [0; 4]),
+            SysError::WrongType,
+        ),
+    );
+    check(
+        "reply without caller",
+        is_err(
+            sys::ipc_reply(MessageInfo::default(), [0; 4]),
+            SysError::NoReplyTarget,
+        ),
+    );
+    let save = sys::raw(Sys::ReplySave, [0; 6]).check();
+    check(
+        "reply save without caller",
+        save.is_err_and(|e| e.is(SysError::NoReplyTarget)),
+    );
+    check(
+        "server exits",
+        sys::ipc_call(
+            ep,
+            MessageInfo {
+                label: 99,
+                caps: 0,
+                length: 0,
+            },
+            [0; 4],
+        )
+        .is_ok(),
+    );
+    for slot in [badged, recv_only, server, ep] {
+        let _ = sys::cap_delete(slot);
+    }
+    let _ = sys::memory_unmap(sys::SELF, SERVER_STACK);
+    let _ = sys::memory_unmap(sys::SELF, SERVER_IPC);
+    let _ = sys::cap_delete(stack);
+    let _ = sys::cap_delete(ipc);
+}
+
+fn test_threads() {
+    let r = sys::raw(
+        Sys::ThreadCreate,
+        [sys::SELF, 0xffff_0000_0000_0000, 0, 0, 1, 0],
+    )
+    .check();
+    check(
+        "thread entry in kernel half",
+        r.is_err_and(|e| e.is(SysError::InvalidArgument)),
+    );
+    let r = sys::raw(Sys::ThreadCreate, [SLOT_CONSOLE, 0x400000, 0, 0, 1, 0]).check();
+    check(
+        "thread in non-process",
+        r.is_err_and(|e| e.is(SysError::WrongType)),
+    );
+    let r = sys::raw(Sys::ThreadSetPriority, [999, 1, 0, 0, 0, 0]).check();
+    check(
+        "set priority empty slot",
+        r.is_err_and(|e| e.is(SysError::InvalidCap)),
+    );
+}
+
+fn initramfs() -> Option<&'static [u8]> {
+    let (_, _, _) = sys::cap_info(SLOT_INITRAMFS).ok()?;
+    let size = sys::raw(Sys::MemoryInfo, [SLOT_INITRAMFS, 0, 0, 0, 0, 0])
+        .check()
+        .ok()?
+        .0[1];
+    sys::memory_map(
+        SLOT_INITRAMFS,
+        sys::SELF,
+        layout::INITRAMFS,
+        0,
+        size / 4096,
+        0,
+    )
+    .ok()?;
+    // SAFETY: just mapped read-only, `size` bytes.
+    Some(unsafe { core::slice::from_raw_parts(layout::INITRAMFS as *const u8, size as usize) })
+}
+
+fn my_image() -> Option<&'static [u8]> {
+    static IMAGE: spin::Once<Option<&'static [u8]>> = spin::Once::new();
+    *IMAGE.call_once(|| {
+        let ramfs = initramfs()?;
+        Archive::new(ramfs)
+            .find("/sbin/ktest")
+            .ok()
+            .flatten()
+            .map(|e| e.data)
+    })
+}
+
+/// Spawns this program in `mode`; returns (process slot, exit notification).
+fn spawn_mode(mode: u64, fault_endpoint: u64) -> Option<(u64, u64)> {
+    let image = my_image()?;
+    let exited = sys::notification_create().ok()?;
+    let options = SpawnOptions {
+        quota: 8 << 20,
+        exit_notification: exited,
+        exit_bits: 1,
+        fault_endpoint,
+        fault_badge: 5,
+        priority: 50,
+        arg: mode,
+    };
+    let child = match loader::spawn(image, &options) {
+        Ok(child) => child,
+        Err(_) => {
+            let _ = sys::cap_delete(exited);
+            return None;
+        }
+    };
+    let _ = sys::cap_mint(SLOT_CONSOLE, sys::NONE, rights::READ | rights::GRANT, 0).and_then(|s| {
+        let r = sys::cap_copy(s, child.process, 1);
+        let _ = sys::cap_delete(s);
+        r
+    });
+    loader::start(&child).ok()?;
+    let _ = sys::cap_delete(child.thread);
+    Some((child.process, exited))
+}
+
+fn finish(process: u64, exited: u64) -> Option<[u64; 5]> {
+    sys::wait(exited).ok()?;
+    let status = sys::process_status(process).ok();
+    let _ = sys::cap_delete(process);
+    let _ = sys::cap_delete(exited);
+    status
+}
+
+fn test_processes() {
+    let status = spawn_mode(MODE_EXIT, sys::NONE).and_then(|(p, n)| finish(p, n));
+    check(
+        "child exit status",
+        status.is_some_and(|s| s[0] == 1 && s[1] == 7),
+    );
+    let status = spawn_mode(MODE_FAULT, sys::NONE).and_then(|(p, n)| finish(p, n));
+    check(
+        "unhandled fault kills the child",
+        status.is_some_and(|s| s[0] == 2 && s[3] == 0xdead_0000),
+    );
+    let Ok(faults) = sys::endpoint_create() else {
+        return check("fault endpoint", false);
+    };
+    if let Some((process, exited)) = spawn_mode(MODE_FAULT, faults) {
+        let fault = sys::ipc_recv(faults);
+        check(
+            "fault message delivered",
+            fault.is_ok_and(|m| {
+                m.info.label == labels::FAULT
+                    && m.words[0] == 1
+                    && m.words[1] == 0xdead_0000
+                    && m.badge == 5
+            }),
+        );
+        check(
+            "supervisor kills the faulted child",
+            sys::process_kill(process).is_ok(),
+        );
+        let status = finish(process, exited);
+        check("killed status", status.is_some_and(|s| s[0] == 2));
+    } else {
+        check("spawn faulting child", false);
+    }
+    let _ = sys::cap_delete(faults);
+    check(
+        "kill bad slot",
+        is_err(sys::process_kill(777), SysError::InvalidCap),
+    );
+    check(
+        "status of non-process",
+        is_err(sys::process_status(SLOT_CONSOLE), SysError::WrongType),
+    );
+    check(
+        "quota larger than own",
+        is_err(
+            sys::process_create(1 << 40, sys::NONE, 0, sys::NONE, 0),
+            SysError::QuotaExceeded,
+        ),
+    );
+}
+
+fn stress_spawn(count: u32) {
+    // Warm up so the kernel heap and tables reach their steady size.
+    for _ in 0..10 {
+        if let Some((p, n)) = spawn_mode(MODE_EXIT, sys::NONE) {
+            finish(p, n);
+        }
+    }
+    let before = sys::system_info();
+    println!(
+        "ktest: spawn stress: {count} processes; free frames before: {}, quota left: {}",
+        before[0], before[2]
+    );
+    let start = sys::clock_ns();
+    let mut ok = 0;
+    for i in 0..count {
+        if let Some(status) = spawn_mode(MODE_EXIT, sys::NONE).and_then(|(p, n)| finish(p, n)) {
+            if status[0] == 1 && status[1] == 7 {
+                ok += 1;
+            }
+        }
+        if (i + 1) % 2000 == 0 {
+            print!("ktest: spawned {}\n", i + 1);
+        }
+    }
+    let after = sys::system_info();
+    let ms = (sys::clock_ns() - start) / 1_000_000;
+    println!(
+        "ktest: spawn stress: {ok}/{count} exited cleanly in {ms} ms; free frames after: {}, quota left: {}",
+        after[0], after[2]
+    );
+    check("all spawned processes exited", ok == count);
+    check("free frames back to start", before[0] == after[0]);
+    check("quota back to start", before[2] == after[2]);
+    check("objects back to start", before[3] == after[3]);
+}
+
+fn run_fuzzer(seed: u64, count: u64) {
+    println!("ktest: fuzz: {count} random syscalls, seed {seed:#x}");
+    let mode = MODE_FUZZ | (seed << 8);
+    let Some((process, exited)) = spawn_mode(mode, sys::NONE) else {
+        return check("fuzz spawn", false);
+    };
+    let status = finish(process, exited);
+    match status {
+        Some([1, made, ..]) => println!("ktest: fuzz: kernel survived {made} syscalls"),
+        other => println!("ktest: fuzz: child ended unexpectedly: {other:?}"),
+    }
+    check(
+        "fuzzer completed",
+        status.is_some_and(|s| s[0] == 1 && s[1] == count),
+    );
+    check(
+        "kernel alive after fuzzing",
+        sys::debug_write(SLOT_CONSOLE, b"").is_ok(),
+    );
+}
+
+/// Makes `FUZZ_DEFAULT` random syscalls; returns how many were made.
+fn fuzz(seed: u64) -> i64 {
+    let mut state = seed | 1;
+    let mut next = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    // Calls that end or block the fuzzer are left out: it must report back.
+    const BLOCKING: [u64; 10] = [2, 21, 24, 25, 26, 28, 31, 35, 17, 29];
+    let mut made = 0;
+    while made < FUZZ_DEFAULT {
+        let number = next() % 48;
+        if BLOCKING.contains(&number) {
+            continue;
+        }
+        let mut args = [0u64; 6];
+        for a in args.iter_mut() {
+            let r = next();
+            *a = match r % 4 {
+                0 => r % 16,
+                1 => r >> (r % 64),
+                2 => 0x3000_0000 + (r % 64) * 4096,
+                _ => r,
+            };
+        }
+        // Never unmap or re-protect the fuzzer's own code, stack or buffers.
+        if (number == 13 || number == 14) && args[0] == sys::SELF {
+            args[0] = 0;
+        }
+        if number == 13 || number == 14 {
+            args[1] |= 0x1000_0000_0000;
+        }
+        let _ = sys::raw_number(number, args);
+        made += 1;
+    }
+    made as i64
+}
