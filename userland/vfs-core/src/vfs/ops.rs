@@ -406,7 +406,8 @@ impl Vfs {
         let stat = self.stat_node(node)?;
         let keeps_uid = uid.is_none_or(|uid| uid == stat.uid);
         let group_allowed = gid.is_none_or(|gid| gid == stat.gid || gid == cred.gid);
-        if !cred.is_root() && !(cred.uid == stat.uid && keeps_uid && group_allowed) {
+        let owner_may = cred.uid == stat.uid && keeps_uid && group_allowed;
+        if !(cred.is_root() || owner_may) {
             return Err(Errno::EPERM);
         }
         let mode = (!stat.is_dir() && (uid.is_some() || gid.is_some()))
