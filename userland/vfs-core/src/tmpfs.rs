@@ -5,7 +5,6 @@
 //! inode, name and symlink target is charged to a byte budget fixed at creation;
 //! running out yields `ENOSPC`, and removing files gives the space back.
 
-use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
 use alloc::string::{String, ToString};
 
@@ -15,78 +14,30 @@ use crate::fs::{
     Timestamp, MODE_PERMISSION_MASK, NAME_MAX, PATH_MAX,
 };
 
+mod directory;
+mod storage;
 #[cfg(test)]
 mod tests;
 
-/// Size of one data page of a regular file.
-pub const PAGE_SIZE: usize = 4096;
-const PAGE_BYTES: u64 = PAGE_SIZE as u64;
+use directory::Directory;
+use storage::{Budget, SparseData, PAGE_BYTES};
+pub use storage::{MAX_FILE_SIZE, PAGE_SIZE};
 
 /// Budget charged for an inode's bookkeeping, whatever its content.
 pub const INODE_COST: u64 = 128;
 /// Budget charged for a directory entry, on top of its name's length.
 pub const DIRENT_COST: u64 = 32;
-/// Largest regular file, in bytes (8 TiB).
-pub const MAX_FILE_SIZE: u64 = 1 << 43;
 /// Most hard links one inode may have.
 pub const MAX_LINKS: u32 = 65_000;
 
 const ROOT_INO: Ino = 1;
 
-type Page = Box<[u8; PAGE_SIZE]>;
-
 fn entry_cost(name: &str) -> u64 {
     DIRENT_COST + name.len() as u64
 }
 
-/// A directory's entries. `order` gives every entry a position that never changes,
-/// so readdir cookies stay valid while the directory is modified.
-struct Directory {
-    parent: Ino,
-    entries: BTreeMap<String, DirSlot>,
-    order: BTreeMap<u64, String>,
-    next_position: u64,
-}
-
-struct DirSlot {
-    ino: Ino,
-    position: u64,
-}
-
-impl Directory {
-    fn new(parent: Ino) -> Self {
-        Directory {
-            parent,
-            entries: BTreeMap::new(),
-            order: BTreeMap::new(),
-            next_position: 0,
-        }
-    }
-
-    fn get(&self, name: &str) -> Option<Ino> {
-        self.entries.get(name).map(|slot| slot.ino)
-    }
-
-    fn insert(&mut self, name: &str, ino: Ino) {
-        let position = self.next_position;
-        self.next_position += 1;
-        self.order.insert(position, name.to_string());
-        self.entries
-            .insert(name.to_string(), DirSlot { ino, position });
-    }
-
-    fn remove(&mut self, name: &str) -> Option<Ino> {
-        let slot = self.entries.remove(name)?;
-        self.order.remove(&slot.position);
-        Some(slot.ino)
-    }
-}
-
 enum Content {
-    Regular {
-        pages: BTreeMap<u64, Page>,
-        size: u64,
-    },
+    Regular(SparseData),
     Directory(Directory),
     Symlink(String),
     /// Device nodes, fifos and sockets: no data of their own.
@@ -127,7 +78,7 @@ impl Inode {
     fn storage_cost(&self) -> u64 {
         INODE_COST
             + match &self.content {
-                Content::Regular { pages, .. } => pages.len() as u64 * PAGE_BYTES,
+                Content::Regular(data) => data.page_count() * PAGE_BYTES,
                 Content::Symlink(target) => target.len() as u64,
                 Content::Directory(_) | Content::Special => 0,
             }
@@ -138,8 +89,7 @@ impl Inode {
 pub struct Tmpfs {
     inodes: BTreeMap<Ino, Inode>,
     next_ino: Ino,
-    capacity: u64,
-    used: u64,
+    budget: Budget,
     now: Timestamp,
     read_only: bool,
 }
@@ -166,8 +116,10 @@ impl Tmpfs {
         Tmpfs {
             inodes,
             next_ino: ROOT_INO + 1,
-            capacity: capacity_bytes,
-            used: INODE_COST,
+            budget: Budget {
+                capacity: capacity_bytes,
+                used: INODE_COST,
+            },
             now: 0,
             read_only: false,
         }
@@ -180,7 +132,7 @@ impl Tmpfs {
 
     /// Bytes of the budget in use.
     pub fn used_bytes(&self) -> u64 {
-        self.used
+        self.budget.used
     }
 
     fn inode(&self, ino: Ino) -> VfsResult<&Inode> {
@@ -197,23 +149,6 @@ impl Tmpfs {
         } else {
             Ok(())
         }
-    }
-
-    fn ensure_room(&self, bytes: u64) -> VfsResult<()> {
-        match self.used.checked_add(bytes) {
-            Some(total) if total <= self.capacity => Ok(()),
-            _ => Err(Errno::ENOSPC),
-        }
-    }
-
-    fn charge(&mut self, bytes: u64) -> VfsResult<()> {
-        self.ensure_room(bytes)?;
-        self.used += bytes;
-        Ok(())
-    }
-
-    fn refund(&mut self, bytes: u64) {
-        self.used = self.used.saturating_sub(bytes);
     }
 
     /// A live directory (one that still has a name) for adding or removing entries.
@@ -246,7 +181,7 @@ impl Tmpfs {
         let unused = matches!(self.inodes.get(&ino), Some(i) if i.nlink == 0 && i.open_refs == 0);
         if unused {
             if let Some(inode) = self.inodes.remove(&ino) {
-                self.refund(inode.storage_cost());
+                self.budget.refund(inode.storage_cost());
             }
         }
     }
@@ -289,7 +224,7 @@ impl Tmpfs {
     }
 
     fn is_empty_dir(&self, ino: Ino) -> VfsResult<bool> {
-        Ok(self.inode(ino)?.directory()?.entries.is_empty())
+        Ok(self.inode(ino)?.directory()?.is_empty())
     }
 
     fn new_inode(&mut self, kind: FileKind, attrs: NewInode, content: Content) -> Ino {
@@ -323,30 +258,12 @@ impl Tmpfs {
     }
 
     fn resize(&mut self, ino: Ino, new_size: u64) -> VfsResult<()> {
-        if new_size > MAX_FILE_SIZE {
-            return Err(Errno::EFBIG);
+        let inode = self.inodes.get_mut(&ino).ok_or(Errno::ENOENT)?;
+        match &mut inode.content {
+            Content::Regular(data) => data.resize(new_size, &mut self.budget),
+            Content::Directory(_) => Err(Errno::EISDIR),
+            _ => Err(Errno::EINVAL),
         }
-        let inode = self.inode_mut(ino)?;
-        let (pages, size) = match &mut inode.content {
-            Content::Regular { pages, size } => (pages, size),
-            Content::Directory(_) => return Err(Errno::EISDIR),
-            _ => return Err(Errno::EINVAL),
-        };
-        if new_size < *size {
-            let first_dropped = new_size.div_ceil(PAGE_BYTES);
-            let dropped = pages.split_off(&first_dropped);
-            let tail = (new_size % PAGE_BYTES) as usize;
-            if tail != 0 {
-                if let Some(page) = pages.get_mut(&(new_size / PAGE_BYTES)) {
-                    page.iter_mut().skip(tail).for_each(|byte| *byte = 0);
-                }
-            }
-            *size = new_size;
-            self.refund(dropped.len() as u64 * PAGE_BYTES);
-        } else {
-            *size = new_size;
-        }
-        Ok(())
     }
 }
 
@@ -384,8 +301,8 @@ impl FileSystem for Tmpfs {
     fn getattr(&self, ino: Ino) -> VfsResult<Stat> {
         let inode = self.inode(ino)?;
         let (size, blocks) = match &inode.content {
-            Content::Regular { pages, size } => (*size, pages.len() as u64 * (PAGE_BYTES / 512)),
-            Content::Directory(dir) => ((dir.entries.len() as u64 + 2) * DIRENT_COST, 0),
+            Content::Regular(data) => (data.size(), data.page_count() * (PAGE_BYTES / 512)),
+            Content::Directory(dir) => ((dir.len() as u64 + 2) * DIRENT_COST, 0),
             Content::Symlink(target) => (target.len() as u64, 0),
             Content::Special => (0, 0),
         };
@@ -436,10 +353,7 @@ impl FileSystem for Tmpfs {
     fn create(&mut self, dir: Ino, name: &str, kind: FileKind, attrs: NewInode) -> VfsResult<Ino> {
         self.check_new_entry(dir, name)?;
         let content = match kind {
-            FileKind::Regular => Content::Regular {
-                pages: BTreeMap::new(),
-                size: 0,
-            },
+            FileKind::Regular => Content::Regular(SparseData::default()),
             FileKind::Directory => Content::Directory(Directory::new(dir)),
             FileKind::Symlink => return Err(Errno::EINVAL),
             FileKind::CharDevice | FileKind::BlockDevice | FileKind::Fifo | FileKind::Socket => {
@@ -449,7 +363,7 @@ impl FileSystem for Tmpfs {
         if kind == FileKind::Directory && self.inode(dir)?.nlink >= MAX_LINKS {
             return Err(Errno::EMLINK);
         }
-        self.charge(INODE_COST + entry_cost(name))?;
+        self.budget.charge(INODE_COST + entry_cost(name))?;
         let ino = self.new_inode(kind, attrs, content);
         self.inode_mut(dir)?.directory_mut()?.insert(name, ino);
         if kind == FileKind::Directory {
@@ -472,7 +386,7 @@ impl FileSystem for Tmpfs {
             return Err(Errno::EMLINK);
         }
         self.check_new_entry(dir, name)?;
-        self.charge(entry_cost(name))?;
+        self.budget.charge(entry_cost(name))?;
         self.inode_mut(dir)?.directory_mut()?.insert(name, target);
         self.adjust_nlink(target, 1);
         self.touch_changed(target);
@@ -488,7 +402,7 @@ impl FileSystem for Tmpfs {
             return Err(Errno::EISDIR);
         }
         self.inode_mut(dir)?.directory_mut()?.remove(name);
-        self.refund(entry_cost(name));
+        self.budget.refund(entry_cost(name));
         self.touch_modified(dir);
         self.drop_link(victim);
         Ok(())
@@ -502,7 +416,7 @@ impl FileSystem for Tmpfs {
             return Err(Errno::ENOTEMPTY);
         }
         self.inode_mut(dir)?.directory_mut()?.remove(name);
-        self.refund(entry_cost(name));
+        self.budget.refund(entry_cost(name));
         self.adjust_nlink(dir, -1);
         self.touch_modified(dir);
         self.drop_link(victim);
@@ -543,24 +457,25 @@ impl FileSystem for Tmpfs {
             if source_is_dir && old_dir != new_dir && self.inode(new_dir)?.nlink >= MAX_LINKS {
                 return Err(Errno::EMLINK);
             }
-            self.ensure_room(entry_cost(new_name).saturating_sub(entry_cost(old_name)))?;
+            self.budget
+                .ensure_room(entry_cost(new_name).saturating_sub(entry_cost(old_name)))?;
         }
 
         // Every check passed: from here on nothing fails.
         if let Some(replaced) = replaced {
             self.inode_mut(new_dir)?.directory_mut()?.remove(new_name);
-            self.refund(entry_cost(new_name));
+            self.budget.refund(entry_cost(new_name));
             if source_is_dir {
                 self.adjust_nlink(new_dir, -1);
             }
             self.drop_link(replaced);
         }
         self.inode_mut(old_dir)?.directory_mut()?.remove(old_name);
-        self.refund(entry_cost(old_name));
+        self.budget.refund(entry_cost(old_name));
         self.inode_mut(new_dir)?
             .directory_mut()?
             .insert(new_name, source);
-        self.used += entry_cost(new_name);
+        self.budget.charge_checked(entry_cost(new_name));
         if source_is_dir {
             self.inode_mut(source)?.directory_mut()?.parent = new_dir;
             self.adjust_nlink(old_dir, -1);
@@ -580,7 +495,8 @@ impl FileSystem for Tmpfs {
         if target.len() >= PATH_MAX {
             return Err(Errno::ENAMETOOLONG);
         }
-        self.charge(INODE_COST + entry_cost(name) + target.len() as u64)?;
+        self.budget
+            .charge(INODE_COST + entry_cost(name) + target.len() as u64)?;
         let attrs = NewInode::new(0o777, owner.uid, owner.gid);
         let ino = self.new_inode(
             FileKind::Symlink,
@@ -602,83 +518,27 @@ impl FileSystem for Tmpfs {
     fn read(&mut self, ino: Ino, offset: u64, buf: &mut [u8]) -> VfsResult<usize> {
         let now = self.now;
         let inode = self.inode_mut(ino)?;
-        let (pages, size) = match &inode.content {
-            Content::Regular { pages, size } => (pages, *size),
+        let count = match &inode.content {
+            Content::Regular(data) => data.read(offset, buf)?,
             Content::Directory(_) => return Err(Errno::EISDIR),
             _ => return Err(Errno::EINVAL),
         };
-        let available = size.saturating_sub(offset);
-        let wanted = buf
-            .len()
-            .min(usize::try_from(available).unwrap_or(usize::MAX));
-        let mut done = 0;
-        while done < wanted {
-            let position = offset + done as u64;
-            let in_page = (position % PAGE_BYTES) as usize;
-            let chunk = (PAGE_SIZE - in_page).min(wanted - done);
-            let destination = buf.get_mut(done..done + chunk).ok_or(Errno::EIO)?;
-            match pages.get(&(position / PAGE_BYTES)) {
-                Some(page) => {
-                    let source = page.get(in_page..in_page + chunk).ok_or(Errno::EIO)?;
-                    destination.copy_from_slice(source);
-                }
-                None => destination.fill(0),
-            }
-            done += chunk;
-        }
         inode.atime = now;
-        Ok(done)
+        Ok(count)
     }
 
     fn write(&mut self, ino: Ino, offset: u64, data: &[u8]) -> VfsResult<usize> {
         self.writable()?;
-        match self.inode(ino)?.content {
-            Content::Regular { .. } => {}
+        let inode = self.inodes.get_mut(&ino).ok_or(Errno::ENOENT)?;
+        let count = match &mut inode.content {
+            Content::Regular(content) => content.write(offset, data, &mut self.budget)?,
             Content::Directory(_) => return Err(Errno::EISDIR),
             _ => return Err(Errno::EINVAL),
+        };
+        if count > 0 {
+            self.touch_modified(ino);
         }
-        if data.is_empty() {
-            return Ok(0);
-        }
-        if offset >= MAX_FILE_SIZE {
-            return Err(Errno::EFBIG);
-        }
-        let wanted = data
-            .len()
-            .min(usize::try_from(MAX_FILE_SIZE - offset).unwrap_or(usize::MAX));
-        let mut done = 0;
-        while done < wanted {
-            let position = offset + done as u64;
-            let page_index = position / PAGE_BYTES;
-            let in_page = (position % PAGE_BYTES) as usize;
-            let chunk = (PAGE_SIZE - in_page).min(wanted - done);
-            let needs_page = match &self.inode(ino)?.content {
-                Content::Regular { pages, .. } => !pages.contains_key(&page_index),
-                _ => return Err(Errno::EIO),
-            };
-            if needs_page && self.charge(PAGE_BYTES).is_err() {
-                break;
-            }
-            let Content::Regular { pages, .. } = &mut self.inode_mut(ino)?.content else {
-                return Err(Errno::EIO);
-            };
-            let page = pages
-                .entry(page_index)
-                .or_insert_with(|| Box::new([0; PAGE_SIZE]));
-            let destination = page.get_mut(in_page..in_page + chunk).ok_or(Errno::EIO)?;
-            let source = data.get(done..done + chunk).ok_or(Errno::EIO)?;
-            destination.copy_from_slice(source);
-            done += chunk;
-        }
-        if done == 0 {
-            return Err(Errno::ENOSPC);
-        }
-        let end = offset + done as u64;
-        if let Content::Regular { size, .. } = &mut self.inode_mut(ino)?.content {
-            *size = (*size).max(end);
-        }
-        self.touch_modified(ino);
-        Ok(done)
+        Ok(count)
     }
 
     fn readdir(&self, dir: Ino, cookie: u64) -> VfsResult<Option<(DirEntry, u64)>> {
@@ -697,24 +557,22 @@ impl FileSystem for Tmpfs {
             1 => return Ok(Some((dot_entry("..", directory.parent), 2))),
             _ => {}
         }
-        let Some((&position, name)) = directory.order.range(cookie - 2..).next() else {
+        let Some((position, name, ino)) = directory.entry_from(cookie - 2) else {
             return Ok(None);
         };
-        let ino = directory.get(name).ok_or(Errno::EIO)?;
-        let kind = self.inode(ino)?.kind;
         let entry = DirEntry {
             ino,
-            kind,
-            name: name.clone(),
+            kind: self.inode(ino)?.kind,
+            name: name.to_string(),
         };
-        Ok(Some((entry, position + 3)))
+        Ok(Some((entry, position.saturating_add(3))))
     }
 
     fn statfs(&self) -> StatFs {
-        let free = self.capacity.saturating_sub(self.used);
+        let free = self.budget.free();
         StatFs {
             block_size: PAGE_SIZE as u32,
-            total_blocks: self.capacity / PAGE_BYTES,
+            total_blocks: self.budget.capacity / PAGE_BYTES,
             free_blocks: free / PAGE_BYTES,
             files: self.inodes.len() as u64,
             free_files: free / (INODE_COST + DIRENT_COST),

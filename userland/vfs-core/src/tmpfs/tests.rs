@@ -43,26 +43,25 @@ fn check_invariants(fs: &Tmpfs) {
     for (&ino, inode) in &fs.inodes {
         used += inode.storage_cost();
         if let Content::Directory(dir) = &inode.content {
-            assert_eq!(dir.entries.len(), dir.order.len(), "dir {ino} index");
-            for (name, slot) in &dir.entries {
+            assert!(dir.is_consistent(), "dir {ino} index");
+            for (name, child_ino) in dir.iter() {
                 used += entry_cost(name);
-                assert_eq!(dir.order.get(&slot.position), Some(name));
-                *names_of.entry(slot.ino).or_default() += 1;
-                let child = fs.inodes.get(&slot.ino).expect("entry names a live inode");
+                *names_of.entry(child_ino).or_default() += 1;
+                let child = fs.inodes.get(&child_ino).expect("entry names a live inode");
                 if let Content::Directory(child_dir) = &child.content {
-                    assert_eq!(child_dir.parent, ino, "parent of {}", slot.ino);
+                    assert_eq!(child_dir.parent, ino, "parent of {child_ino}");
                     *subdirs.entry(ino).or_default() += 1;
                 }
             }
         }
-        if let Content::Regular { pages, size } = &inode.content {
-            if let Some((&last, _)) = pages.iter().next_back() {
-                assert!(last * PAGE_BYTES < *size, "page beyond end of file");
+        if let Content::Regular(data) = &inode.content {
+            if let Some(last) = data.last_page() {
+                assert!(last * PAGE_BYTES < data.size(), "page beyond end of file");
             }
         }
     }
-    assert_eq!(used, fs.used, "budget accounting");
-    assert!(fs.used <= fs.capacity.max(INODE_COST));
+    assert_eq!(used, fs.budget.used, "budget accounting");
+    assert!(fs.budget.used <= fs.budget.capacity.max(INODE_COST));
     for (&ino, inode) in &fs.inodes {
         let linked = names_of.get(&ino).copied().unwrap_or(0);
         let expected = if inode.kind == FileKind::Directory {
