@@ -1,0 +1,24 @@
+//! Zero OS VFS core: the pure logic the VFS server process wraps.
+//!
+//! It holds the mount table and path resolution ([`vfs`]), the interface every file
+//! system implements ([`fs`]), the in-memory file system used for `/` and `/tmp`
+//! ([`tmpfs`]), open-file objects ([`file`]) and POSIX error numbers ([`errno`]).
+//! There is no IPC and no system call here, so all of it is tested on the host.
+#![cfg_attr(not(test), no_std)]
+#![forbid(unsafe_code)]
+
+extern crate alloc;
+
+pub mod cred;
+pub mod errno;
+pub mod file;
+pub mod fs;
+pub mod tmpfs;
+pub mod vfs;
+
+pub use cred::{Access, Cred};
+pub use errno::{Errno, VfsResult};
+pub use file::{OpenFile, OpenFlags, Whence};
+pub use fs::{DirEntry, FileKind, FileSystem, Ino, NewInode, SetAttr, Stat, StatFs, Timestamp};
+pub use tmpfs::Tmpfs;
+pub use vfs::{MountId, MountInfo, Node, Vfs};
