@@ -467,7 +467,7 @@ impl<P: Platform> Kernel<P> {
             }
             Sys::SetIpcBuffer => {
                 let va = args[0];
-                if va % PAGE != 0 {
+                if !va.is_multiple_of(PAGE) {
                     return Err(SysError::InvalidArgument);
                 }
                 let space = self.space_of(thread).ok_or(SysError::DeadObject)?;
@@ -613,7 +613,7 @@ impl<P: Platform> Kernel<P> {
     ) -> Result<(), SysError> {
         let size = pages.checked_mul(PAGE).ok_or(SysError::InvalidArgument)?;
         let end = va.checked_add(size).ok_or(SysError::InvalidArgument)?;
-        if va % PAGE != 0 || pages == 0 || va < PAGE || end > USER_TOP {
+        if !va.is_multiple_of(PAGE) || pages == 0 || va < PAGE || end > USER_TOP {
             return Err(SysError::InvalidArgument);
         }
         let (total, device, read_only) = match self.objects.get(memory) {

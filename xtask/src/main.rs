@@ -172,7 +172,16 @@ fn run(args: &[String]) -> Result<(), String> {
 
 fn test(filters: &[String]) -> Result<(), String> {
     tools::ensure(&["qemu-system-aarch64", "expect"])?;
-    let host_crates = ["-p", "zos-kernel", "-p", "xtask"];
+    let host_crates = [
+        "-p",
+        "zos-kernel",
+        "-p",
+        "xtask",
+        "-p",
+        "zos-sh-syntax",
+        "-p",
+        "zos-vfs-core",
+    ];
     if filters.is_empty() {
         run_checked(cargo().arg("test").args(host_crates), "host unit tests")?;
         run_checked(

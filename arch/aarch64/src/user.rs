@@ -28,11 +28,14 @@ pub struct ThreadContext {
 
 impl UserContext for ThreadContext {
     fn new(entry: u64, stack: u64, arg: u64) -> Self {
-        let mut frame = TrapFrame::default();
-        frame.elr = entry;
-        frame.sp_el0 = stack;
+        // SPSR 0: EL0t with interrupts unmasked.
+        let mut frame = TrapFrame {
+            elr: entry,
+            sp_el0: stack,
+            spsr: 0,
+            ..Default::default()
+        };
         frame.x[0] = arg;
-        frame.spsr = 0; // EL0t, interrupts unmasked
         ThreadContext {
             frame,
             fp: FpState {
