@@ -292,3 +292,8 @@ pub fn ipc_reply_recv(endpoint: u64, info: MessageInfo, words: [u64; 4]) -> Resu
     )
     .map(msg_from)
 }
+
+/// Changes a thread's priority (not above the caller's).
+pub fn thread_set_priority(thread: u64, priority: u64) -> Result<(), Error> {
+    call(Sys::ThreadSetPriority, [thread, priority, 0, 0, 0, 0]).map(|_| ())
+}

@@ -5,7 +5,7 @@
 //! - `build`              kernel + userland + initramfs into `target/zos/aarch64/`
 //! - `run [-- ARGS]`      build, then boot QEMU on the serial console
 //! - `test [NAME…]`       host tests, fmt, clippy, acceptance scripts (all, or NAME)
-//! - `bench`              boot QEMU and print per-operation figures
+//! - `bench`              boot QEMU and print per-operation figures (bench.json)
 
 mod cpio;
 mod tools;
@@ -30,6 +30,7 @@ fn main() -> ExitCode {
         "build" => build().map(|_| ()),
         "run" => run(&rest),
         "test" => test(&rest),
+        "bench" => bench(),
         "help" | "--help" | "-h" => {
             println!("usage: cargo xtask <build|run [-- QEMU ARGS]|test [NAME...]>");
             Ok(())
@@ -168,6 +169,55 @@ fn run(args: &[String]) -> Result<(), String> {
     qemu.args(extra);
     eprintln!("xtask: booting; Ctrl-A X quits QEMU");
     run_checked(&mut qemu, "qemu")
+}
+
+/// Boots the benchmark mode of ktest twice — under `-icount shift=0` (one virtual
+/// nanosecond per guest instruction, so figures are instruction counts) and on
+/// the wall clock — and writes `target/zos/bench.json`.
+fn bench() -> Result<(), String> {
+    tools::ensure(&["qemu-system-aarch64"])?;
+    let artifacts = build()?;
+    let run = |icount: bool| -> Result<Vec<(String, u64)>, String> {
+        let mut qemu = qemu_command(&artifacts);
+        qemu.args(["-append", "init.run=ktest init.arg=4 poweroff"]);
+        if icount {
+            qemu.args(["-icount", "shift=0"]);
+        }
+        let output = qemu.output().map_err(|e| format!("qemu: {e}"))?;
+        let text = String::from_utf8_lossy(&output.stdout);
+        let figures: Vec<(String, u64)> = text
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("bench: "))
+            .filter_map(|l| {
+                let (name, value) = l.split_once(' ')?;
+                Some((name.to_string(), value.trim().parse().ok()?))
+            })
+            .collect();
+        if !text.contains("bench: done") {
+            return Err(format!("benchmark run did not finish:\n{text}"));
+        }
+        Ok(figures)
+    };
+    let instructions = run(true)?;
+    let nanoseconds = run(false)?;
+    let mut json = String::from("{\n");
+    println!("{:<28} {:>14} {:>14}", "operation", "instructions", "ns");
+    for (i, (name, count)) in instructions.iter().enumerate() {
+        let ns = nanoseconds
+            .iter()
+            .find(|(n, _)| n == name)
+            .map_or(0, |(_, v)| *v);
+        println!("{name:<28} {count:>14} {ns:>14}");
+        let comma = if i + 1 < instructions.len() { "," } else { "" };
+        json.push_str(&format!(
+            "  \"{name}\": {{\"instructions\": {count}, \"ns\": {ns}}}{comma}\n"
+        ));
+    }
+    json.push_str("}\n");
+    let path = root().join("target/zos/bench.json");
+    std::fs::write(&path, json).map_err(|e| format!("writing {}: {e}", path.display()))?;
+    println!("wrote {}", path.display());
+    Ok(())
 }
 
 fn test(filters: &[String]) -> Result<(), String> {

@@ -45,10 +45,15 @@ fn main(info: u64) -> i64 {
     let run = cmdline
         .split_ascii_whitespace()
         .find_map(|a| a.strip_prefix("init.run="));
+    let run_arg = cmdline
+        .split_ascii_whitespace()
+        .find_map(|a| a.strip_prefix("init.arg="))
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(0);
     let power_off_after = cmdline.split_ascii_whitespace().any(|a| a == "poweroff");
     match run {
         Some(name) => {
-            let code = run_program(&archive, name, quota);
+            let code = run_program(&archive, name, quota, run_arg);
             println!("init: {name} exited with status {code}");
         }
         None => println!("init: no services configured yet; idling"),
@@ -63,7 +68,7 @@ fn main(info: u64) -> i64 {
 }
 
 /// Spawns `/sbin/NAME` (or `/bin/NAME`) and waits for it; returns its status.
-fn run_program(archive: &Archive, name: &str, quota: u64) -> i64 {
+fn run_program(archive: &Archive, name: &str, quota: u64, arg: u64) -> i64 {
     let mut path = alloc::string::String::from("/sbin/");
     path.push_str(name);
     let file = match archive.find(&path) {
@@ -83,7 +88,7 @@ fn run_program(archive: &Archive, name: &str, quota: u64) -> i64 {
         fault_endpoint: sys::NONE,
         fault_badge: 0,
         priority: 100,
-        arg: 0,
+        arg,
     };
     let child = match loader::spawn(file.data, &options) {
         Ok(child) => child,

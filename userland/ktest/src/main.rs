@@ -28,6 +28,7 @@ const SLOT_INITRAMFS: u64 = 2;
 const MODE_EXIT: u64 = 1;
 const MODE_FAULT: u64 = 2;
 const MODE_FUZZ: u64 = 3;
+const MODE_BENCH: u64 = 4;
 const FUZZ_DEFAULT: u64 = 100_000;
 
 fn check(name: &str, ok: bool) {
@@ -52,6 +53,7 @@ fn main(arg: u64) -> i64 {
             return value as i64;
         }
         MODE_FUZZ => return fuzz(arg >> 8),
+        MODE_BENCH => return bench(),
         _ => {}
     }
     println!("ktest: kernel syscall tests");
@@ -927,4 +929,129 @@ fn fuzz(seed: u64) -> i64 {
         made += 1;
     }
     made as i64
+}
+
+const BENCH_STACK: u64 = 0x3300_0000;
+const BENCH_IPC: u64 = 0x3400_0000;
+const ROUNDS: u64 = 20_000;
+
+/// Nanoseconds per operation; under `-icount shift=0` one virtual nanosecond is
+/// one guest instruction, so the same figure is the instruction count.
+fn per_op(start: u64, ops: u64) -> u64 {
+    (sys::clock_ns() - start) / ops
+}
+
+extern "C" fn bench_server(endpoint: u64) -> ! {
+    let _ = sys::set_ipc_buffer(BENCH_IPC);
+    let mut message = sys::ipc_recv(endpoint);
+    loop {
+        let Ok(m) = message else { sys::thread_exit() };
+        let reply = MessageInfo {
+            label: 0,
+            caps: 0,
+            length: m.info.length,
+        };
+        message = sys::ipc_reply_recv(endpoint, reply, m.words);
+    }
+}
+
+extern "C" fn bench_yielder(_: u64) -> ! {
+    loop {
+        sys::yield_now();
+    }
+}
+
+extern "C" fn bench_notifier(pair: u64) -> ! {
+    let (ping, pong) = (pair & 0xffff_ffff, pair >> 32);
+    loop {
+        let _ = sys::wait(ping);
+        let _ = sys::signal(pong);
+    }
+}
+
+fn bench_thread(entry: extern "C" fn(u64) -> !, arg: u64, index: u64) -> Option<u64> {
+    let stack = sys::memory_create(64 * 1024).ok()?;
+    let base = BENCH_STACK + index * 0x10_0000;
+    sys::memory_map(stack, sys::SELF, base, 0, 16, map_flags::WRITE).ok()?;
+    let thread =
+        sys::thread_create(sys::SELF, entry as *const () as u64, base + 65536, arg, 100).ok()?;
+    sys::thread_start(thread).ok()?;
+    Some(thread)
+}
+
+fn bench() -> i64 {
+    let start = sys::clock_ns();
+    for _ in 0..ROUNDS {
+        let _ = sys::raw_number(1000, [0; 6]);
+    }
+    println!("bench: null_syscall {}", per_op(start, ROUNDS));
+
+    let ep = sys::endpoint_create().unwrap_or(0);
+    let ipc = sys::memory_create(8192).unwrap_or(0);
+    let _ = sys::memory_map(ipc, sys::SELF, BENCH_IPC, 0, 2, map_flags::WRITE);
+    let Some(server) = bench_thread(bench_server, ep, 0) else {
+        return 1;
+    };
+    let short = MessageInfo {
+        label: 1,
+        caps: 0,
+        length: 32,
+    };
+    let _ = sys::ipc_call(ep, short, [1, 2, 3, 4]);
+    let start = sys::clock_ns();
+    for i in 0..ROUNDS {
+        let _ = sys::ipc_call(ep, short, [i, 2, 3, 4]);
+    }
+    println!("bench: ipc_call_reply_short {}", per_op(start, ROUNDS));
+    let long = MessageInfo {
+        label: 1,
+        caps: 0,
+        length: 4096,
+    };
+    let start = sys::clock_ns();
+    for i in 0..ROUNDS / 4 {
+        let _ = sys::ipc_call(ep, long, [i, 0, 0, 0]);
+    }
+    println!("bench: ipc_call_reply_4k {}", per_op(start, ROUNDS / 4));
+    // Park the helper threads at the lowest priority; they die with the process.
+    let _ = sys::thread_set_priority(server, 0);
+
+    let Some(yielder) = bench_thread(bench_yielder, 0, 1) else {
+        return 1;
+    };
+    sys::yield_now();
+    let start = sys::clock_ns();
+    for _ in 0..ROUNDS {
+        sys::yield_now();
+    }
+    // Each round is two switches (to the yielder and back).
+    println!("bench: yield_switch {}", per_op(start, ROUNDS * 2));
+    let _ = sys::thread_set_priority(yielder, 0);
+
+    let ping = sys::notification_create().unwrap_or(0);
+    let pong = sys::notification_create().unwrap_or(0);
+    let Some(_notifier) = bench_thread(bench_notifier, ping | (pong << 32), 2) else {
+        return 1;
+    };
+    let start = sys::clock_ns();
+    for _ in 0..ROUNDS {
+        let _ = sys::signal(ping);
+        let _ = sys::wait(pong);
+    }
+    // Each round is two signal->wait hand-offs.
+    println!("bench: notify_signal_wait {}", per_op(start, ROUNDS * 2));
+
+    let image = my_image();
+    let start = sys::clock_ns();
+    let spawns = 200;
+    for _ in 0..spawns {
+        if let Some((p, n)) = spawn_mode(MODE_EXIT, sys::NONE) {
+            finish(p, n);
+        }
+    }
+    if image.is_some() {
+        println!("bench: spawn_wait {}", per_op(start, spawns));
+    }
+    println!("bench: done");
+    0
 }
