@@ -52,7 +52,7 @@ fn main(arg: u64) -> i64 {
             let value = unsafe { core::ptr::read_volatile(0xdead_0000 as *const u64) };
             return value as i64;
         }
-        MODE_FUZZ => return fuzz(arg >> 8),
+        MODE_FUZZ => return fuzz(arg >> 32, ((arg >> 8) & 0xff_ffff) * 1000),
         MODE_BENCH => return bench(),
         _ => {}
     }
@@ -68,7 +68,7 @@ fn main(arg: u64) -> i64 {
     let failed = FAILED.load(Ordering::Relaxed);
     println!("ktest: {passed} passed, {failed} failed");
     stress_spawn(10_000);
-    run_fuzzer(0x5eed_2026, FUZZ_DEFAULT);
+    run_fuzzer(0x5eed, FUZZ_DEFAULT);
     let failed = FAILED.load(Ordering::Relaxed);
     println!(
         "ktest: done, {} passed, {failed} failed",
@@ -872,7 +872,7 @@ fn stress_spawn(count: u32) {
 
 fn run_fuzzer(seed: u64, count: u64) {
     println!("ktest: fuzz: {count} random syscalls, seed {seed:#x}");
-    let mode = MODE_FUZZ | (seed << 8);
+    let mode = MODE_FUZZ | ((count / 1000) << 8) | (seed << 32);
     let Some((process, exited)) = spawn_mode(mode, sys::NONE) else {
         return check("fuzz spawn", false);
     };
@@ -891,8 +891,8 @@ fn run_fuzzer(seed: u64, count: u64) {
     );
 }
 
-/// Makes `FUZZ_DEFAULT` random syscalls; returns how many were made.
-fn fuzz(seed: u64) -> i64 {
+/// Makes `count` random syscalls; returns how many were made.
+fn fuzz(seed: u64, count: u64) -> i64 {
     let mut state = seed | 1;
     let mut next = || {
         state ^= state << 13;
@@ -903,7 +903,7 @@ fn fuzz(seed: u64) -> i64 {
     // Calls that end or block the fuzzer are left out: it must report back.
     const BLOCKING: [u64; 10] = [2, 21, 24, 25, 26, 28, 31, 35, 17, 29];
     let mut made = 0;
-    while made < FUZZ_DEFAULT {
+    while made < count {
         let number = next() % 48;
         if BLOCKING.contains(&number) {
             continue;
@@ -1052,6 +1052,7 @@ fn bench() -> i64 {
     if image.is_some() {
         println!("bench: spawn_wait {}", per_op(start, spawns));
     }
+    run_fuzzer(0x5eed_2026, 1_000_000);
     println!("bench: done");
     0
 }
