@@ -8,8 +8,11 @@
 
 extern crate alloc;
 
+pub mod ipc;
 pub mod loader;
 pub mod rt;
 pub mod sys;
+pub mod thread;
 
 pub use zos_kernel::syscall as abi;
+pub use zos_proto as proto;

@@ -52,6 +52,7 @@ extern "Rust" {
 #[link_section = ".text._start"]
 extern "C" fn _start(arg: u64) -> ! {
     let _ = sys::set_ipc_buffer(layout::IPC_BUFFER);
+    crate::thread::set_ipc_buffer_register(layout::IPC_BUFFER);
     // SAFETY: every program links exactly one `zos_main` (see the `entry!` macro).
     let code = unsafe { zos_main(arg) };
     sys::process_exit(code)

@@ -1,0 +1,169 @@
+//! Protocol messages over IPC: a postcard-encoded request or response, in the
+//! message registers when it fits in 32 bytes and in the IPC buffer otherwise,
+//! plus up to four capabilities. Clients use [`call`]; servers [`Server`].
+
+use crate::abi::{MessageInfo, IPC_BUFFER_DATA, MAX_MESSAGE_CAPS};
+use crate::sys::{self, Error, Msg, Sys};
+use alloc::vec::Vec;
+use serde::{Deserialize, Serialize};
+
+/// Why a protocol exchange failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IpcError {
+    /// The kernel refused the call (bad capability, peer died, ...).
+    Sys(Error),
+    /// The message does not encode into 4 KiB.
+    TooBig,
+    /// The peer answered something that does not decode.
+    Malformed,
+}
+
+impl From<Error> for IpcError {
+    fn from(e: Error) -> Self {
+        IpcError::Sys(e)
+    }
+}
+
+/// IPC buffer of the calling thread (kept in TPIDR_EL0 by the runtime).
+fn buffer() -> *mut u8 {
+    crate::thread::ipc_buffer() as *mut u8
+}
+
+/// A received message: its bytes (copied out of registers or buffer), badge
+/// and capability slots that arrived with it.
+pub struct Received {
+    pub bytes: Vec<u8>,
+    pub badge: u64,
+    pub caps: Vec<u64>,
+    pub label: u32,
+}
+
+impl Received {
+    pub fn decode<'a, T: Deserialize<'a>>(&'a self) -> Option<T> {
+        zos_proto::decode(&self.bytes)
+    }
+}
+
+fn received(msg: Msg) -> Received {
+    let length = msg.info.length as usize;
+    let bytes = if length <= 32 {
+        let mut all = [0u8; 32];
+        for (i, word) in msg.words.iter().enumerate() {
+            all[i * 8..i * 8 + 8].copy_from_slice(&word.to_le_bytes());
+        }
+        all[..length].to_vec()
+    } else {
+        // SAFETY: the kernel wrote `length` (≤ 4096) bytes at the data offset of
+        // this thread's 8 KiB IPC buffer, which stays mapped for its lifetime.
+        unsafe {
+            core::slice::from_raw_parts(buffer().add(IPC_BUFFER_DATA as usize), length).to_vec()
+        }
+    };
+    let caps = (0..msg.info.caps as usize)
+        // SAFETY: the kernel wrote `caps` (≤ 4) slot numbers at the buffer start.
+        .map(|i| unsafe { core::ptr::read_volatile((buffer() as *const u64).add(i)) })
+        .collect();
+    Received {
+        bytes,
+        badge: msg.badge,
+        caps,
+        label: msg.info.label,
+    }
+}
+
+/// Puts an encoded message in place; returns its info word and register words.
+fn stage<T: Serialize>(value: &T, caps: &[u64]) -> Result<(MessageInfo, [u64; 4]), IpcError> {
+    if caps.len() > MAX_MESSAGE_CAPS {
+        return Err(IpcError::TooBig);
+    }
+    let mut scratch = [0u8; zos_proto::MAX_MESSAGE];
+    let length = zos_proto::encode(value, &mut scratch).ok_or(IpcError::TooBig)?;
+    let mut words = [0u64; 4];
+    if length <= 32 {
+        for (i, word) in words.iter_mut().enumerate() {
+            let mut bytes = [0u8; 8];
+            bytes.copy_from_slice(&scratch[i * 8..i * 8 + 8]);
+            *word = u64::from_le_bytes(bytes);
+        }
+    } else {
+        // SAFETY: the IPC buffer's data area holds 4096 bytes; length ≤ 4096.
+        unsafe {
+            core::ptr::copy_nonoverlapping(
+                scratch.as_ptr(),
+                buffer().add(IPC_BUFFER_DATA as usize),
+                length,
+            )
+        };
+    }
+    for (i, cap) in caps.iter().enumerate() {
+        // SAFETY: the capability area holds 4 words; i < 4.
+        unsafe { core::ptr::write_volatile((buffer() as *mut u64).add(i), *cap) };
+    }
+    Ok((
+        MessageInfo {
+            label: 0,
+            caps: caps.len() as u8,
+            length: length as u16,
+        },
+        words,
+    ))
+}
+
+/// Sends `request` (with `caps`) on `endpoint` and waits for the reply.
+pub fn call<T: Serialize>(endpoint: u64, request: &T, caps: &[u64]) -> Result<Received, IpcError> {
+    let (info, words) = stage(request, caps)?;
+    let reply = sys::ipc_call(endpoint, info, words)?;
+    Ok(received(reply))
+}
+
+/// A server's receive loop helper.
+pub struct Server {
+    pub endpoint: u64,
+}
+
+impl Server {
+    pub fn new(endpoint: u64) -> Self {
+        Server { endpoint }
+    }
+
+    /// Waits for the next request.
+    pub fn recv(&self) -> Result<Received, IpcError> {
+        Ok(received(sys::ipc_recv(self.endpoint)?))
+    }
+
+    /// Replies to the current caller and waits for the next request.
+    pub fn reply_recv<T: Serialize>(
+        &self,
+        response: &T,
+        caps: &[u64],
+    ) -> Result<Received, IpcError> {
+        let (info, words) = stage(response, caps)?;
+        Ok(received(sys::ipc_reply_recv(self.endpoint, info, words)?))
+    }
+
+    /// Replies to the current caller.
+    pub fn reply<T: Serialize>(&self, response: &T, caps: &[u64]) -> Result<(), IpcError> {
+        let (info, words) = stage(response, caps)?;
+        sys::ipc_reply(info, words)?;
+        Ok(())
+    }
+
+    /// Keeps the right to reply to the current caller for later (a deferred
+    /// reply); returns the reply capability slot.
+    pub fn defer(&self) -> Result<u64, IpcError> {
+        let r = sys::raw(Sys::ReplySave, [0; 6]).check()?;
+        Ok(r.0[1])
+    }
+}
+
+/// Answers a caller whose reply was deferred with [`Server::defer`]; consumes
+/// the reply capability.
+pub fn reply_later<T: Serialize>(
+    reply_cap: u64,
+    response: &T,
+    caps: &[u64],
+) -> Result<(), IpcError> {
+    let (info, words) = stage(response, caps)?;
+    sys::ipc_send(reply_cap, info, words)?;
+    Ok(())
+}

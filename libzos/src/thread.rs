@@ -1,0 +1,85 @@
+//! Threads inside a process: each gets its own stack (with an unmapped guard
+//! page below) and its own IPC buffer, whose address lives in TPIDR_EL0 so the
+//! IPC helpers find the calling thread's buffer.
+
+use crate::abi::{map_flags, IPC_BUFFER_SIZE};
+use crate::sys::{self, Error};
+use core::arch::asm;
+use core::sync::atomic::{AtomicU64, Ordering};
+
+/// Where thread stacks and buffers are carved from (one 2 MiB slot a thread).
+const THREAD_AREA: u64 = 0x0000_3000_0000_0000;
+const SLOT: u64 = 2 << 20;
+const STACK_SIZE: u64 = 256 * 1024;
+static NEXT_SLOT: AtomicU64 = AtomicU64::new(0);
+
+/// The calling thread's IPC buffer.
+pub fn ipc_buffer() -> u64 {
+    let value: u64;
+    // SAFETY: reading the thread pointer register has no side effects.
+    unsafe { asm!("mrs {}, tpidr_el0", out(reg) value, options(nomem, nostack)) };
+    value
+}
+
+/// Records the calling thread's IPC buffer (done by the runtime at start).
+pub fn set_ipc_buffer_register(va: u64) {
+    // SAFETY: TPIDR_EL0 is this thread's own register; the kernel saves it.
+    unsafe { asm!("msr tpidr_el0, {}", in(reg) va, options(nomem, nostack)) };
+}
+
+struct Start {
+    entry: fn(u64),
+    arg: u64,
+    buffer: u64,
+}
+
+extern "C" fn trampoline(start: u64) -> ! {
+    // SAFETY: `start` points at the Start record written by `spawn` at the top
+    // of this thread's own stack slot, which stays mapped.
+    let start = unsafe { core::ptr::read(start as *const Start) };
+    set_ipc_buffer_register(start.buffer);
+    let _ = sys::set_ipc_buffer(start.buffer);
+    (start.entry)(start.arg);
+    sys::thread_exit()
+}
+
+/// Starts a thread running `entry(arg)` at `priority`; returns its capability.
+pub fn spawn(entry: fn(u64), arg: u64, priority: u64) -> Result<u64, Error> {
+    let slot = NEXT_SLOT.fetch_add(1, Ordering::Relaxed);
+    let base = THREAD_AREA + slot * SLOT;
+    // Layout of the slot: [guard page][stack][IPC buffer].
+    let stack_base = base + 4096;
+    let buffer = stack_base + STACK_SIZE;
+    let stack = sys::memory_create(STACK_SIZE)?;
+    sys::memory_map(
+        stack,
+        sys::SELF,
+        stack_base,
+        0,
+        STACK_SIZE / 4096,
+        map_flags::WRITE,
+    )?;
+    let _ = sys::cap_delete(stack);
+    let ipc = sys::memory_create(IPC_BUFFER_SIZE)?;
+    sys::memory_map(
+        ipc,
+        sys::SELF,
+        buffer,
+        0,
+        IPC_BUFFER_SIZE / 4096,
+        map_flags::WRITE,
+    )?;
+    let _ = sys::cap_delete(ipc);
+    let record = buffer - 64;
+    // SAFETY: the top of the freshly mapped stack holds the start record.
+    unsafe { core::ptr::write(record as *mut Start, Start { entry, arg, buffer }) };
+    let thread = sys::thread_create(
+        sys::SELF,
+        trampoline as *const () as u64,
+        record & !15,
+        record,
+        priority,
+    )?;
+    sys::thread_start(thread)?;
+    Ok(thread)
+}

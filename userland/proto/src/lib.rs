@@ -1,0 +1,59 @@
+//! The IPC protocols of Zero OS services, defined once and shared by servers and
+//! clients. Each request and response is a serde enum encoded with postcard; a
+//! message's bytes travel in the four message registers when they fit in 32
+//! bytes, otherwise in the sender's IPC buffer (up to [`MAX_MESSAGE`] bytes).
+//! Capabilities (open handles, service endpoints) travel beside the bytes.
+//!
+//! Errors are POSIX errno numbers ([`errno`]) so libzos can hand them to POSIX
+//! programs unchanged.
+#![cfg_attr(not(test), no_std)]
+
+extern crate alloc;
+
+pub mod errno;
+pub mod io;
+pub mod proc;
+pub mod start;
+
+/// Largest encoded message.
+pub const MAX_MESSAGE: usize = 4096;
+/// Largest payload in one `Read`/`Write` (leaves room for the encoding).
+pub const MAX_IO_CHUNK: usize = 3968;
+
+/// Encodes a message; `None` when it does not fit in [`MAX_MESSAGE`] bytes.
+pub fn encode<T: serde::Serialize>(value: &T, buffer: &mut [u8]) -> Option<usize> {
+    postcard::to_slice(value, buffer)
+        .ok()
+        .map(|used| used.len())
+}
+
+/// Decodes a message; a malformed one yields `None` (servers answer `EINVAL`).
+pub fn decode<'a, T: serde::Deserialize<'a>>(bytes: &'a [u8]) -> Option<T> {
+    postcard::from_bytes(bytes).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec;
+
+    #[test]
+    fn round_trip_and_garbage() {
+        let request = io::IoRequest::Write { data: b"hello" };
+        let mut buffer = [0u8; MAX_MESSAGE];
+        let n = encode(&request, &mut buffer).expect("fits");
+        assert_eq!(decode::<io::IoRequest>(&buffer[..n]), Some(request));
+        assert_eq!(decode::<io::IoRequest>(&[0xff, 0xff, 0xff]), None);
+        let spawn = proc::ProcRequest::Spawn {
+            path: "/bin/echo",
+            argv: vec!["echo", "hi"],
+            env: vec!["PATH=/bin"],
+            cwd: "/",
+            fds: vec![(0, 0), (1, 1), (2, 1)],
+            pgid: 0,
+            foreground: true,
+        };
+        let n = encode(&spawn, &mut buffer).expect("fits");
+        assert_eq!(decode::<proc::ProcRequest>(&buffer[..n]), Some(spawn));
+    }
+}

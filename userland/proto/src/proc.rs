@@ -1,0 +1,132 @@
+//! The process manager protocol (served by init). Every process gets a
+//! capability to init's endpoint badged with its pid, so init knows who asks;
+//! the pid is a name, the capability is the authority.
+
+use alloc::vec::Vec;
+use serde::{Deserialize, Serialize};
+
+/// POSIX signal numbers.
+pub mod signal {
+    pub const SIGHUP: u32 = 1;
+    pub const SIGINT: u32 = 2;
+    pub const SIGQUIT: u32 = 3;
+    pub const SIGKILL: u32 = 9;
+    pub const SIGSEGV: u32 = 11;
+    pub const SIGPIPE: u32 = 13;
+    pub const SIGTERM: u32 = 15;
+    pub const SIGCHLD: u32 = 17;
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ProcRequest<'a> {
+    /// Starts a program. `fds` maps a descriptor number to the index of a
+    /// capability attached to the message (a handle the child will own).
+    /// `pgid` 0 starts a new process group led by the child. `foreground`
+    /// has no effect here (the shell tells the terminal).
+    Spawn {
+        path: &'a str,
+        #[serde(borrow)]
+        argv: Vec<&'a str>,
+        #[serde(borrow)]
+        env: Vec<&'a str>,
+        cwd: &'a str,
+        fds: Vec<(u32, u8)>,
+        pgid: u32,
+        foreground: bool,
+    },
+    /// Waits for a child (`pid` -1: any child) to end; `nohang` returns at once.
+    Wait {
+        pid: i32,
+        nohang: bool,
+    },
+    /// Sends a signal; a negative pid names a process group.
+    Kill {
+        pid: i32,
+        signal: u32,
+    },
+    /// The caller's pid, parent pid and process group.
+    Ids,
+    /// Moves a process (0 = the caller) into a group (0 = its own).
+    SetPgid {
+        pid: u32,
+        pgid: u32,
+    },
+    /// Every process.
+    List,
+    /// The endpoint of a named service, as a capability in the reply.
+    Lookup {
+        name: &'a str,
+    },
+    /// Every service init manages.
+    Services,
+    /// A new pipe: the reply carries the read end then the write end.
+    Pipe,
+    /// Kernel and memory figures.
+    SystemInfo,
+    PowerOff,
+    Reboot,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ProcResponse<'a> {
+    Spawned {
+        pid: u32,
+    },
+    /// `status` is a POSIX wait status: exit code << 8, or the signal number.
+    Waited {
+        pid: u32,
+        status: i32,
+    },
+    /// `Wait` with `nohang` and no child has ended.
+    NotYet,
+    Ids {
+        pid: u32,
+        ppid: u32,
+        pgid: u32,
+    },
+    #[serde(borrow)]
+    List(Vec<ProcInfo<'a>>),
+    #[serde(borrow)]
+    Services(Vec<ServiceInfo<'a>>),
+    SystemInfo(SystemInfo),
+    /// A capability travels with the reply (Lookup, Pipe).
+    Attached,
+    Ok,
+    Err(i32),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcInfo<'a> {
+    pub pid: u32,
+    pub ppid: u32,
+    pub pgid: u32,
+    /// 'R' running, 'S' sleeping/waiting, 'Z' ended but not reaped.
+    pub state: char,
+    pub name: &'a str,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceInfo<'a> {
+    pub name: &'a str,
+    pub state: &'a str,
+    pub pid: u32,
+    pub restarts: u32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SystemInfo {
+    pub uptime_ns: u64,
+    pub total_bytes: u64,
+    pub free_bytes: u64,
+    pub processes: u32,
+}
+
+/// Builds a POSIX wait status.
+pub const fn exit_status(code: i32) -> i32 {
+    (code & 0xff) << 8
+}
+
+/// Builds a POSIX wait status for death by a signal.
+pub const fn signal_status(signal: u32) -> i32 {
+    (signal & 0x7f) as i32
+}

@@ -1,0 +1,47 @@
+//! What a new process finds at start: the start-up page written by whoever
+//! spawned it (init), mapped read-only at [`START_INFO`], and its fixed
+//! capability slots.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use serde::{Deserialize, Serialize};
+
+/// Where the start-up page is mapped (a u32 length, then the postcard bytes).
+pub const START_INFO: u64 = 0x0000_7FFF_FF30_0000;
+/// Most bytes of start-up information (arguments + environment): E2BIG beyond.
+pub const MAX_START_INFO: usize = 64 * 1024;
+
+/// Capability slots every process started by init has.
+pub mod slots {
+    /// The process itself.
+    pub const SELF: u64 = 0;
+    /// The debug console (print only).
+    pub const CONSOLE: u64 = 1;
+    /// init's process-manager endpoint, badged with this process's pid.
+    pub const PROC: u64 = 2;
+    /// Device capabilities a service was granted start here (see `devices`).
+    pub const FIRST_GRANTED: u64 = 3;
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StartInfo {
+    pub pid: u32,
+    pub ppid: u32,
+    pub argv: Vec<String>,
+    pub env: Vec<String>,
+    pub cwd: String,
+    /// (descriptor number, capability slot) for each open descriptor.
+    pub fds: Vec<(u32, u64)>,
+    /// Named capabilities a service was given by init: (name, slot, physical
+    /// base, size, irq) — e.g. ("uart", 3, 0x900_0000, 4096, 33).
+    pub grants: Vec<Grant>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Grant {
+    pub name: String,
+    pub slot: u64,
+    pub base: u64,
+    pub size: u64,
+    pub irq: u32,
+}
