@@ -10,6 +10,7 @@ extern crate alloc;
 
 pub mod ipc;
 pub mod loader;
+pub mod posix;
 pub mod rt;
 pub mod sys;
 pub mod thread;

@@ -43,6 +43,36 @@ fn grow_heap(heap: &mut Heap<32>, layout: &core::alloc::Layout) {
 /// Capability slot of the debug console (the system object), if any.
 static CONSOLE_SLOT: AtomicU64 = AtomicU64::new(zos_kernel::syscall::bootinfo::SLOT_SYSTEM);
 
+static START: spin::Once<zos_proto::start::StartInfo> = spin::Once::new();
+
+/// What the spawner handed this process: arguments, environment, descriptors,
+/// granted capabilities. Empty for init and for programs started without a
+/// start-up page (those have no process-manager endpoint in slot 2).
+pub fn start_info() -> &'static zos_proto::start::StartInfo {
+    START.call_once(|| {
+        let has_start_page = matches!(
+            sys::cap_info(zos_proto::start::slots::PROC),
+            Ok((kind, _, _)) if kind == zos_kernel::object::ObjectKind::Endpoint as u64
+        );
+        if !has_start_page {
+            return zos_proto::start::StartInfo::default();
+        }
+        read_start_page().unwrap_or_default()
+    })
+}
+
+fn read_start_page() -> Option<zos_proto::start::StartInfo> {
+    use zos_proto::start::{MAX_START_INFO, START_INFO};
+    let mut length = [0u8; 4];
+    // SAFETY: processes with a process-manager endpoint always get the start
+    // page mapped by their spawner (init), at least one page long.
+    unsafe { core::ptr::copy_nonoverlapping(START_INFO as *const u8, length.as_mut_ptr(), 4) };
+    let length = (u32::from_le_bytes(length) as usize).min(MAX_START_INFO);
+    // SAFETY: the spawner maps 4 + length bytes (checked against the limit).
+    let bytes = unsafe { core::slice::from_raw_parts((START_INFO + 4) as *const u8, length) };
+    zos_proto::decode(bytes)
+}
+
 extern "Rust" {
     /// The program's entry: gets register 0 at start (init: the boot info page).
     fn zos_main(arg: u64) -> i64;
@@ -55,7 +85,7 @@ extern "C" fn _start(arg: u64) -> ! {
     crate::thread::set_ipc_buffer_register(layout::IPC_BUFFER);
     // SAFETY: every program links exactly one `zos_main` (see the `entry!` macro).
     let code = unsafe { zos_main(arg) };
-    sys::process_exit(code)
+    crate::posix::exit(code as i32)
 }
 
 /// Declares the program's main function: `libzos::entry!(main);` with
@@ -80,26 +110,68 @@ impl Write for DebugOut {
     }
 }
 
-/// `println!` to the debug console.
+/// Writes to a descriptor; falls back to the debug console when the process
+/// has no such descriptor (init, ktest).
+pub struct FdOut(pub i32);
+
+impl Write for FdOut {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        if crate::posix::write_all(self.0, s.as_bytes()).is_err()
+            && crate::posix::descriptors().is_empty()
+        {
+            let _ = sys::debug_write(CONSOLE_SLOT.load(Ordering::Relaxed), s.as_bytes());
+        }
+        Ok(())
+    }
+}
+
+/// `println!` to standard output (the debug console without one).
 #[macro_export]
 macro_rules! println {
+    ($($arg:tt)*) => {{
+        use core::fmt::Write;
+        let _ = writeln!($crate::rt::FdOut(1), $($arg)*);
+    }};
+}
+
+/// `print!` to standard output.
+#[macro_export]
+macro_rules! print {
+    ($($arg:tt)*) => {{
+        use core::fmt::Write;
+        let _ = write!($crate::rt::FdOut(1), $($arg)*);
+    }};
+}
+
+/// `eprintln!` to standard error.
+#[macro_export]
+macro_rules! eprintln {
+    ($($arg:tt)*) => {{
+        use core::fmt::Write;
+        let _ = writeln!($crate::rt::FdOut(2), $($arg)*);
+    }};
+}
+
+/// `eprint!` to standard error.
+#[macro_export]
+macro_rules! eprint {
+    ($($arg:tt)*) => {{
+        use core::fmt::Write;
+        let _ = write!($crate::rt::FdOut(2), $($arg)*);
+    }};
+}
+
+/// `dprintln!` straight to the kernel debug console.
+#[macro_export]
+macro_rules! dprintln {
     ($($arg:tt)*) => {{
         use core::fmt::Write;
         let _ = writeln!($crate::rt::DebugOut, $($arg)*);
     }};
 }
 
-/// `print!` to the debug console.
-#[macro_export]
-macro_rules! print {
-    ($($arg:tt)*) => {{
-        use core::fmt::Write;
-        let _ = write!($crate::rt::DebugOut, $($arg)*);
-    }};
-}
-
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo) -> ! {
-    let _ = writeln!(DebugOut, "panic: {info}");
-    sys::process_exit(101)
+    let _ = writeln!(FdOut(2), "panic: {info}");
+    crate::posix::exit(101)
 }

@@ -1,0 +1,576 @@
+//! The POSIX layer: descriptors, processes, environment, time and terminals,
+//! translated into capability IPC. A descriptor is a badged endpoint capability
+//! of the server that owns the open handle (console, pipe, later files); the
+//! process manager (init) spawns, waits and signals. Errors are POSIX errno
+//! values in [`Errno`].
+
+use crate::ipc::{self, Received};
+use crate::rt::start_info;
+use crate::sys;
+use alloc::collections::BTreeMap;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use spin::Mutex;
+use zos_proto::errno::*;
+use zos_proto::io::{HandleKind, IoRequest, IoResponse, Termios};
+use zos_proto::proc::{ProcRequest, ProcResponse};
+use zos_proto::start::slots;
+
+/// A POSIX error number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Errno(pub i32);
+
+impl Errno {
+    pub fn name(self) -> &'static str {
+        name(self.0)
+    }
+    pub fn describe(self) -> &'static str {
+        describe(self.0)
+    }
+}
+
+impl core::fmt::Display for Errno {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "{} ({})", self.describe(), self.name())
+    }
+}
+
+pub type Result<T> = core::result::Result<T, Errno>;
+pub type Fd = i32;
+pub type Pid = u32;
+
+fn ipc_errno(e: ipc::IpcError) -> Errno {
+    match e {
+        ipc::IpcError::Sys(s) if s.is(sys::SysError::PeerDied) => Errno(EIO),
+        ipc::IpcError::Sys(s) if s.is(sys::SysError::InvalidCap) => Errno(EBADF),
+        ipc::IpcError::TooBig => Errno(E2BIG),
+        _ => Errno(EIO),
+    }
+}
+
+// ---- descriptors ------------------------------------------------------------------
+
+struct Table {
+    fds: BTreeMap<Fd, u64>,
+    /// How many descriptors share each capability slot.
+    users: BTreeMap<u64, u32>,
+}
+
+static FDS: Mutex<Option<Table>> = Mutex::new(None);
+
+fn with_table<R>(f: impl FnOnce(&mut Table) -> R) -> R {
+    let mut guard = FDS.lock();
+    let table = guard.get_or_insert_with(|| {
+        let mut table = Table {
+            fds: BTreeMap::new(),
+            users: BTreeMap::new(),
+        };
+        for (fd, slot) in &start_info().fds {
+            table.fds.insert(*fd as Fd, *slot);
+            *table.users.entry(*slot).or_insert(0) += 1;
+        }
+        table
+    });
+    f(table)
+}
+
+fn slot_of(fd: Fd) -> Result<u64> {
+    with_table(|t| t.fds.get(&fd).copied()).ok_or(Errno(EBADF))
+}
+
+fn lowest_free(t: &Table, from: Fd) -> Fd {
+    let mut fd = from;
+    while t.fds.contains_key(&fd) {
+        fd += 1;
+    }
+    fd
+}
+
+/// Installs a capability as the lowest free descriptor.
+pub fn install(slot: u64) -> Fd {
+    with_table(|t| {
+        let fd = lowest_free(t, 0);
+        t.fds.insert(fd, slot);
+        *t.users.entry(slot).or_insert(0) += 1;
+        fd
+    })
+}
+
+fn io_call(fd: Fd, request: &IoRequest) -> Result<Received> {
+    let slot = slot_of(fd)?;
+    ipc::call(slot, request, &[]).map_err(ipc_errno)
+}
+
+pub fn read(fd: Fd, buffer: &mut [u8]) -> Result<usize> {
+    let max = buffer.len().min(zos_proto::MAX_IO_CHUNK) as u32;
+    let reply = io_call(fd, &IoRequest::Read { max })?;
+    match reply.decode::<IoResponse>() {
+        Some(IoResponse::Data(data)) => {
+            let n = data.len().min(buffer.len());
+            buffer[..n].copy_from_slice(&data[..n]);
+            Ok(n)
+        }
+        Some(IoResponse::Err(e)) => Err(Errno(e)),
+        _ => Err(Errno(EIO)),
+    }
+}
+
+pub fn write(fd: Fd, data: &[u8]) -> Result<usize> {
+    let chunk = &data[..data.len().min(zos_proto::MAX_IO_CHUNK)];
+    let reply = io_call(fd, &IoRequest::Write { data: chunk })?;
+    match reply.decode::<IoResponse>() {
+        Some(IoResponse::Written(n)) => Ok(n as usize),
+        Some(IoResponse::Err(EPIPE)) => {
+            // Default action of SIGPIPE: the process ends by that signal.
+            let _ = kill(getpid() as i32, zos_proto::proc::signal::SIGPIPE);
+            Err(Errno(EPIPE))
+        }
+        Some(IoResponse::Err(e)) => Err(Errno(e)),
+        _ => Err(Errno(EIO)),
+    }
+}
+
+/// Writes everything (looping over short writes).
+pub fn write_all(fd: Fd, mut data: &[u8]) -> Result<()> {
+    while !data.is_empty() {
+        let n = write(fd, data)?;
+        if n == 0 {
+            return Err(Errno(EIO));
+        }
+        data = &data[n..];
+    }
+    Ok(())
+}
+
+pub fn close(fd: Fd) -> Result<()> {
+    let slot = with_table(|t| {
+        let slot = t.fds.remove(&fd)?;
+        let users = t.users.entry(slot).or_insert(1);
+        *users -= 1;
+        let last = *users == 0;
+        if last {
+            t.users.remove(&slot);
+        }
+        Some((slot, last))
+    });
+    match slot {
+        None => Err(Errno(EBADF)),
+        Some((slot, true)) => {
+            let _ = ipc::call(slot, &IoRequest::Close, &[]);
+            let _ = sys::cap_delete(slot);
+            Ok(())
+        }
+        Some((_, false)) => Ok(()),
+    }
+}
+
+pub fn dup(fd: Fd) -> Result<Fd> {
+    let slot = slot_of(fd)?;
+    Ok(install(slot))
+}
+
+pub fn dup2(old: Fd, new: Fd) -> Result<Fd> {
+    let slot = slot_of(old)?;
+    if old == new {
+        return Ok(new);
+    }
+    if new < 0 {
+        return Err(Errno(EBADF));
+    }
+    let _ = close(new);
+    with_table(|t| {
+        t.fds.insert(new, slot);
+        *t.users.entry(slot).or_insert(0) += 1;
+    });
+    Ok(new)
+}
+
+/// Open descriptors, lowest first.
+pub fn descriptors() -> Vec<Fd> {
+    with_table(|t| t.fds.keys().copied().collect())
+}
+
+/// A second handle (capability) to the same open file, for passing on.
+fn clone_handle(fd: Fd) -> Result<u64> {
+    let reply = io_call(fd, &IoRequest::Clone)?;
+    match reply.decode::<IoResponse>() {
+        Some(IoResponse::Cloned) => reply.caps.first().copied().ok_or(Errno(EIO)),
+        Some(IoResponse::Err(e)) => Err(Errno(e)),
+        _ => Err(Errno(EIO)),
+    }
+}
+
+pub fn pipe() -> Result<(Fd, Fd)> {
+    let reply = proc_call(&ProcRequest::Pipe, &[])?;
+    match (reply.decode::<ProcResponse>(), reply.caps.as_slice()) {
+        (Some(ProcResponse::Attached), [read_end, write_end]) => {
+            Ok((install(*read_end), install(*write_end)))
+        }
+        (Some(ProcResponse::Err(e)), _) => Err(Errno(e)),
+        _ => Err(Errno(EIO)),
+    }
+}
+
+pub fn isatty(fd: Fd) -> bool {
+    stat_kind(fd) == Ok(HandleKind::Terminal)
+}
+
+pub fn stat_kind(fd: Fd) -> Result<HandleKind> {
+    let reply = io_call(fd, &IoRequest::Stat)?;
+    match reply.decode::<IoResponse>() {
+        Some(IoResponse::Stat(stat)) => Ok(stat.kind),
+        Some(IoResponse::Err(e)) => Err(Errno(e)),
+        _ => Err(Errno(EIO)),
+    }
+}
+
+pub fn tcgetattr(fd: Fd) -> Result<Termios> {
+    let reply = io_call(fd, &IoRequest::GetTermios)?;
+    match reply.decode::<IoResponse>() {
+        Some(IoResponse::Termios(t)) => Ok(t),
+        Some(IoResponse::Err(e)) => Err(Errno(e)),
+        _ => Err(Errno(EIO)),
+    }
+}
+
+fn io_ok(fd: Fd, request: &IoRequest) -> Result<()> {
+    let reply = io_call(fd, request)?;
+    match reply.decode::<IoResponse>() {
+        Some(IoResponse::Ok) => Ok(()),
+        Some(IoResponse::Err(e)) => Err(Errno(e)),
+        _ => Err(Errno(EIO)),
+    }
+}
+
+pub fn tcsetattr(fd: Fd, termios: Termios) -> Result<()> {
+    io_ok(fd, &IoRequest::SetTermios(termios))
+}
+
+/// Makes `pgid` the terminal's foreground process group.
+pub fn tcsetpgrp(fd: Fd, pgid: Pid) -> Result<()> {
+    io_ok(fd, &IoRequest::SetForeground { pgid })
+}
+
+// ---- processes ------------------------------------------------------------------
+
+fn proc_call(request: &ProcRequest, caps: &[u64]) -> Result<Received> {
+    ipc::call(slots::PROC, request, caps).map_err(ipc_errno)
+}
+
+fn proc_ok(request: &ProcRequest) -> Result<()> {
+    let reply = proc_call(request, &[])?;
+    match reply.decode::<ProcResponse>() {
+        Some(ProcResponse::Ok) => Ok(()),
+        Some(ProcResponse::Err(e)) => Err(Errno(e)),
+        _ => Err(Errno(EIO)),
+    }
+}
+
+/// What to do to the child's descriptors before it starts (posix_spawn file actions).
+#[derive(Clone, Copy, Debug)]
+pub enum FileAction {
+    /// Child descriptor `to` refers to the parent's `from`.
+    Dup2 { from: Fd, to: Fd },
+    /// The child does not get descriptor `fd`.
+    Close(Fd),
+}
+
+/// Most descriptors a child receives (capabilities travel four per message).
+pub const MAX_CHILD_FDS: usize = 4;
+
+/// Starts `path` with `argv` and `env`; the child inherits descriptors 0–3
+/// after `actions`. `pgid`: 0 = a new process group led by the child.
+pub fn spawn(
+    path: &str,
+    argv: &[&str],
+    env: &[&str],
+    actions: &[FileAction],
+    pgid: Pid,
+) -> Result<Pid> {
+    let mut child_fds: BTreeMap<Fd, Fd> = descriptors().into_iter().map(|fd| (fd, fd)).collect();
+    for action in actions {
+        match *action {
+            FileAction::Dup2 { from, to } => {
+                slot_of(from)?;
+                child_fds.insert(to, from);
+            }
+            FileAction::Close(fd) => {
+                child_fds.remove(&fd);
+            }
+        }
+    }
+    let mut caps = Vec::new();
+    let mut fds = Vec::new();
+    for (child_fd, parent_fd) in child_fds
+        .iter()
+        .filter(|(fd, _)| (0..MAX_CHILD_FDS as i32).contains(*fd))
+    {
+        match clone_handle(*parent_fd) {
+            Ok(cap) => {
+                fds.push((*child_fd as u32, caps.len() as u8));
+                caps.push(cap);
+            }
+            Err(e) => {
+                for cap in caps {
+                    let _ = sys::cap_delete(cap);
+                }
+                return Err(e);
+            }
+        }
+    }
+    let cwd = getcwd();
+    let request = ProcRequest::Spawn {
+        path,
+        argv: argv.to_vec(),
+        env: env.to_vec(),
+        cwd: &cwd,
+        fds,
+        pgid,
+        foreground: false,
+    };
+    let reply = proc_call(&request, &caps);
+    match reply.as_ref().ok().and_then(|r| r.decode::<ProcResponse>()) {
+        Some(ProcResponse::Spawned { pid }) => Ok(pid),
+        Some(ProcResponse::Err(e)) => Err(Errno(e)),
+        _ => match reply {
+            Err(e) => Err(e),
+            Ok(_) => Err(Errno(EIO)),
+        },
+    }
+}
+
+/// Waits for a child; `Ok(None)` with `nohang` when none has ended yet.
+/// The status is a POSIX wait status (see [`exit_code`], [`term_signal`]).
+pub fn waitpid(pid: i32, nohang: bool) -> Result<Option<(Pid, i32)>> {
+    let reply = proc_call(&ProcRequest::Wait { pid, nohang }, &[])?;
+    match reply.decode::<ProcResponse>() {
+        Some(ProcResponse::Waited { pid, status }) => Ok(Some((pid, status))),
+        Some(ProcResponse::NotYet) => Ok(None),
+        Some(ProcResponse::Err(e)) => Err(Errno(e)),
+        _ => Err(Errno(EIO)),
+    }
+}
+
+/// Exit code of a normal exit, or `None` if killed by a signal.
+pub fn exit_code(status: i32) -> Option<i32> {
+    (status & 0x7f == 0).then_some((status >> 8) & 0xff)
+}
+
+/// The signal that ended the process, if one did.
+pub fn term_signal(status: i32) -> Option<u32> {
+    (status & 0x7f != 0).then_some((status & 0x7f) as u32)
+}
+
+/// The shell's `$?` for a wait status: the exit code, or 128 + signal.
+pub fn status_code(status: i32) -> i32 {
+    match term_signal(status) {
+        Some(signal) => 128 + signal as i32,
+        None => exit_code(status).unwrap_or(1),
+    }
+}
+
+pub fn kill(pid: i32, signal: u32) -> Result<()> {
+    proc_ok(&ProcRequest::Kill { pid, signal })
+}
+
+pub fn setpgid(pid: Pid, pgid: Pid) -> Result<()> {
+    proc_ok(&ProcRequest::SetPgid { pid, pgid })
+}
+
+fn ids() -> Result<(Pid, Pid, Pid)> {
+    let reply = proc_call(&ProcRequest::Ids, &[])?;
+    match reply.decode::<ProcResponse>() {
+        Some(ProcResponse::Ids { pid, ppid, pgid }) => Ok((pid, ppid, pgid)),
+        _ => Err(Errno(EIO)),
+    }
+}
+
+pub fn getpid() -> Pid {
+    match start_info().pid {
+        0 => ids().map_or(0, |i| i.0),
+        pid => pid,
+    }
+}
+
+pub fn getppid() -> Pid {
+    ids().map_or(0, |i| i.1)
+}
+
+pub fn getpgrp() -> Pid {
+    ids().map_or(0, |i| i.2)
+}
+
+/// Ends the process: closes every descriptor (so pipe readers see end of file)
+/// and exits with `code`.
+pub fn exit(code: i32) -> ! {
+    for fd in descriptors() {
+        let _ = close(fd);
+    }
+    sys::process_exit(code as i64)
+}
+
+/// A process as `ps` shows it.
+#[derive(Clone, Debug)]
+pub struct Process {
+    pub pid: Pid,
+    pub ppid: Pid,
+    pub pgid: Pid,
+    pub state: char,
+    pub name: String,
+}
+
+pub fn processes() -> Result<Vec<Process>> {
+    let reply = proc_call(&ProcRequest::List, &[])?;
+    match reply.decode::<ProcResponse>() {
+        Some(ProcResponse::List(list)) => Ok(list
+            .into_iter()
+            .map(|p| Process {
+                pid: p.pid,
+                ppid: p.ppid,
+                pgid: p.pgid,
+                state: p.state,
+                name: p.name.to_string(),
+            })
+            .collect()),
+        Some(ProcResponse::Err(e)) => Err(Errno(e)),
+        _ => Err(Errno(EIO)),
+    }
+}
+
+/// A service as `svc` shows it.
+#[derive(Clone, Debug)]
+pub struct Service {
+    pub name: String,
+    pub state: String,
+    pub pid: Pid,
+    pub restarts: u32,
+}
+
+pub fn services() -> Result<Vec<Service>> {
+    let reply = proc_call(&ProcRequest::Services, &[])?;
+    match reply.decode::<ProcResponse>() {
+        Some(ProcResponse::Services(list)) => Ok(list
+            .into_iter()
+            .map(|s| Service {
+                name: s.name.to_string(),
+                state: s.state.to_string(),
+                pid: s.pid,
+                restarts: s.restarts,
+            })
+            .collect()),
+        Some(ProcResponse::Err(e)) => Err(Errno(e)),
+        _ => Err(Errno(EIO)),
+    }
+}
+
+pub fn system_info() -> Result<zos_proto::proc::SystemInfo> {
+    let reply = proc_call(&ProcRequest::SystemInfo, &[])?;
+    match reply.decode::<ProcResponse>() {
+        Some(ProcResponse::SystemInfo(info)) => Ok(info),
+        Some(ProcResponse::Err(e)) => Err(Errno(e)),
+        _ => Err(Errno(EIO)),
+    }
+}
+
+pub fn power_off() -> Result<()> {
+    proc_ok(&ProcRequest::PowerOff)
+}
+
+pub fn reboot() -> Result<()> {
+    proc_ok(&ProcRequest::Reboot)
+}
+
+// ---- environment, directory, time -------------------------------------------------
+
+static ENV: Mutex<Option<Vec<(String, String)>>> = Mutex::new(None);
+static CWD: Mutex<Option<String>> = Mutex::new(None);
+
+fn with_env<R>(f: impl FnOnce(&mut Vec<(String, String)>) -> R) -> R {
+    let mut guard = ENV.lock();
+    let env = guard.get_or_insert_with(|| {
+        start_info()
+            .env
+            .iter()
+            .filter_map(|e| {
+                e.split_once('=')
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+            })
+            .collect()
+    });
+    f(env)
+}
+
+/// The program's arguments.
+pub fn args() -> &'static [String] {
+    &start_info().argv
+}
+
+pub fn getenv(key: &str) -> Option<String> {
+    with_env(|env| env.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone()))
+}
+
+pub fn setenv(key: &str, value: &str) {
+    with_env(|env| match env.iter_mut().find(|(k, _)| k == key) {
+        Some(entry) => entry.1 = value.to_string(),
+        None => env.push((key.to_string(), value.to_string())),
+    })
+}
+
+pub fn unsetenv(key: &str) {
+    with_env(|env| env.retain(|(k, _)| k != key))
+}
+
+/// Every `KEY=value`, in order of definition.
+pub fn environment() -> Vec<String> {
+    with_env(|env| env.iter().map(|(k, v)| alloc::format!("{k}={v}")).collect())
+}
+
+pub fn getcwd() -> String {
+    CWD.lock()
+        .get_or_insert_with(|| {
+            let cwd = &start_info().cwd;
+            if cwd.is_empty() {
+                "/".to_string()
+            } else {
+                cwd.clone()
+            }
+        })
+        .clone()
+}
+
+/// Changes the working directory (checked against the file system once the
+/// VFS exists; for now only normalised).
+pub fn chdir(path: &str) -> Result<()> {
+    if path.is_empty() {
+        return Err(Errno(ENOENT));
+    }
+    let base = getcwd();
+    let joined = if path.starts_with('/') {
+        path.to_string()
+    } else {
+        alloc::format!("{base}/{path}")
+    };
+    let mut parts: Vec<&str> = Vec::new();
+    for part in joined.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            other => parts.push(other),
+        }
+    }
+    let mut normal = String::from("/");
+    normal.push_str(&parts.join("/"));
+    *CWD.lock() = Some(normal);
+    Ok(())
+}
+
+/// Monotonic nanoseconds since boot.
+pub fn clock_ns() -> u64 {
+    sys::clock_ns()
+}
+
+pub fn nanosleep(ns: u64) {
+    sys::sleep_until(sys::clock_ns().saturating_add(ns));
+}
