@@ -109,6 +109,58 @@ fn stage<T: Serialize>(value: &T, caps: &[u64]) -> Result<(MessageInfo, [u64; 4]
     ))
 }
 
+/// Stages already-encoded bytes (for servers that build responses generically).
+fn stage_raw(bytes: &[u8], caps: &[u64]) -> Result<(MessageInfo, [u64; 4]), IpcError> {
+    if caps.len() > MAX_MESSAGE_CAPS || bytes.len() > zos_proto::MAX_MESSAGE {
+        return Err(IpcError::TooBig);
+    }
+    let mut words = [0u64; 4];
+    if bytes.len() <= 32 {
+        let mut padded = [0u8; 32];
+        padded[..bytes.len()].copy_from_slice(bytes);
+        for (i, word) in words.iter_mut().enumerate() {
+            let mut chunk = [0u8; 8];
+            chunk.copy_from_slice(&padded[i * 8..i * 8 + 8]);
+            *word = u64::from_le_bytes(chunk);
+        }
+    } else {
+        // SAFETY: the IPC buffer's data area holds 4096 bytes; length ≤ 4096.
+        unsafe {
+            core::ptr::copy_nonoverlapping(
+                bytes.as_ptr(),
+                buffer().add(IPC_BUFFER_DATA as usize),
+                bytes.len(),
+            )
+        };
+    }
+    for (i, cap) in caps.iter().enumerate() {
+        // SAFETY: the capability area holds 4 words; i < 4.
+        unsafe { core::ptr::write_volatile((buffer() as *mut u64).add(i), *cap) };
+    }
+    Ok((
+        MessageInfo {
+            label: 0,
+            caps: caps.len() as u8,
+            length: bytes.len() as u16,
+        },
+        words,
+    ))
+}
+
+/// Encodes a value into a fresh byte vector (for [`Server::reply_recv_raw`]).
+pub fn encode_vec<T: Serialize>(value: &T) -> Result<Vec<u8>, IpcError> {
+    let mut scratch = [0u8; zos_proto::MAX_MESSAGE];
+    let n = zos_proto::encode(value, &mut scratch).ok_or(IpcError::TooBig)?;
+    Ok(scratch[..n].to_vec())
+}
+
+/// Answers a deferred caller with already-encoded bytes.
+pub fn reply_later_raw(reply_cap: u64, bytes: &[u8], caps: &[u64]) -> Result<(), IpcError> {
+    let (info, words) = stage_raw(bytes, caps)?;
+    sys::ipc_send(reply_cap, info, words)?;
+    Ok(())
+}
+
 /// Sends `request` (with `caps`) on `endpoint` and waits for the reply.
 pub fn call<T: Serialize>(endpoint: u64, request: &T, caps: &[u64]) -> Result<Received, IpcError> {
     let (info, words) = stage(request, caps)?;
@@ -138,6 +190,12 @@ impl Server {
         caps: &[u64],
     ) -> Result<Received, IpcError> {
         let (info, words) = stage(response, caps)?;
+        Ok(received(sys::ipc_reply_recv(self.endpoint, info, words)?))
+    }
+
+    /// Replies with already-encoded bytes and waits for the next request.
+    pub fn reply_recv_raw(&self, bytes: &[u8], caps: &[u64]) -> Result<Received, IpcError> {
+        let (info, words) = stage_raw(bytes, caps)?;
         Ok(received(sys::ipc_reply_recv(self.endpoint, info, words)?))
     }
 

@@ -24,11 +24,12 @@ static FAILED: AtomicU32 = AtomicU32::new(0);
 
 const SLOT_SELF: u64 = 0;
 const SLOT_CONSOLE: u64 = 1;
-const SLOT_INITRAMFS: u64 = 2;
+const SLOT_INITRAMFS: u64 = 3;
 const MODE_EXIT: u64 = 1;
 const MODE_FAULT: u64 = 2;
 const MODE_FUZZ: u64 = 3;
 const MODE_BENCH: u64 = 4;
+const MODE_FAULTY_SERVICE: u64 = 5;
 const FUZZ_DEFAULT: u64 = 100_000;
 
 fn check(name: &str, ok: bool) {
@@ -54,6 +55,7 @@ fn main(arg: u64) -> i64 {
         }
         MODE_FUZZ => return fuzz(arg >> 32, ((arg >> 8) & 0xff_ffff) * 1000),
         MODE_BENCH => return bench(),
+        MODE_FAULTY_SERVICE => return faulty_service(),
         _ => {}
     }
     println!("ktest: kernel syscall tests");
@@ -1055,4 +1057,19 @@ fn bench() -> i64 {
     run_fuzzer(0x5eed_2026, 1_000_000);
     println!("bench: done");
     0
+}
+
+/// A service that faults on purpose the first time it runs (init restarts it),
+/// and then just stays up.
+fn faulty_service() -> i64 {
+    let restarts = libzos::posix::getenv("ZOS_RESTARTS").unwrap_or_default();
+    if restarts == "0" {
+        sys::sleep_until(sys::clock_ns() + 500_000_000);
+        // SAFETY: deliberately invalid: the fault is the point of this service.
+        let value = unsafe { core::ptr::read_volatile(0xbad0_0000 as *const u64) };
+        return value as i64;
+    }
+    loop {
+        sys::sleep_until(u64::MAX);
+    }
 }

@@ -1,0 +1,878 @@
+//! The process manager and service supervisor.
+//!
+//! One thread serves init's endpoint; a second thread (the reaper) waits on the
+//! notification every child's exit signals and tells the first by calling the
+//! endpoint with a badge of its own. Processes get a capability to the endpoint
+//! badged with their pid; pipe ends are badged references (see `pipes`).
+
+use crate::boot::{BootInfo, Device};
+use crate::pipes::{self, Answer, Pipes};
+use alloc::collections::BTreeMap;
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use libzos::abi::{bootinfo, map_flags, rights};
+use libzos::ipc::{self, Received, Server};
+use libzos::loader::{self, SpawnOptions};
+use libzos::{dprintln, sys};
+use zos_init_core::services::{self, Restart, Service};
+use zos_proto::errno::*;
+use zos_proto::io::IoRequest;
+use zos_proto::proc::{self, signal, ProcInfo, ProcRequest, ProcResponse, ServiceInfo, SystemInfo};
+use zos_proto::start::{self, Grant, StartInfo};
+
+/// Badge of the reaper thread's capability.
+const REAPER_BADGE: u64 = 0xFFFF_FFFF_0000_0001;
+/// Quota of each started program.
+const PROGRAM_QUOTA: u64 = 48 << 20;
+/// Where a child's descriptors go in its capability table.
+const FD_SLOT_BASE: u64 = 16;
+/// Scratch address for writing a child's start-up page.
+const START_SCRATCH: u64 = 0x0000_2100_0000_0000;
+const SERVICES_PATH: &str = "/etc/init/services.toml";
+
+struct Proc {
+    pid: u32,
+    ppid: u32,
+    pgid: u32,
+    name: String,
+    process: u64,
+    /// Wait status once ended (a zombie until waited for).
+    status: Option<i32>,
+    /// The signal init killed it with, if any.
+    signal: Option<u32>,
+    service: Option<usize>,
+}
+
+struct ServiceState {
+    spec: Service,
+    pid: Option<u32>,
+    restarts: u32,
+    state: &'static str,
+    endpoint: Option<u64>,
+}
+
+struct Waiter {
+    parent: u32,
+    pid: i32,
+    reply: u64,
+}
+
+pub struct Manager {
+    boot: BootInfo,
+    server: Server,
+    exited: u64,
+    procs: BTreeMap<u32, Proc>,
+    waiters: Vec<Waiter>,
+    pipes: Pipes,
+    services: Vec<ServiceState>,
+}
+
+fn encode(response: &ProcResponse) -> Vec<u8> {
+    ipc::encode_vec(response).unwrap_or_default()
+}
+
+fn err(errno: i32) -> Answer {
+    Answer::Now(encode(&ProcResponse::Err(errno)), Vec::new())
+}
+
+fn ok() -> Answer {
+    Answer::Now(encode(&ProcResponse::Ok), Vec::new())
+}
+
+fn reaper(endpoint: u64) {
+    let exited = endpoint >> 32;
+    let endpoint = endpoint & 0xFFFF_FFFF;
+    loop {
+        if sys::wait(exited).is_err() {
+            sys::sleep_until(sys::clock_ns() + 100_000_000);
+            continue;
+        }
+        let _ = ipc::call(endpoint, &ProcRequest::Ids, &[]);
+    }
+}
+
+impl Manager {
+    pub fn new(boot: BootInfo) -> Result<Manager, &'static str> {
+        let endpoint = sys::endpoint_create().map_err(|_| "no endpoint")?;
+        let exited = sys::notification_create().map_err(|_| "no notification")?;
+        let reaper_cap = sys::cap_mint(endpoint, sys::NONE, rights::WRITE, REAPER_BADGE)
+            .map_err(|_| "no reaper capability")?;
+        libzos::thread::spawn(reaper, reaper_cap | (exited << 32), 150)
+            .map_err(|_| "no reaper thread")?;
+        Ok(Manager {
+            boot,
+            server: Server::new(endpoint),
+            exited,
+            procs: BTreeMap::new(),
+            waiters: Vec::new(),
+            pipes: Pipes::new(endpoint),
+            services: Vec::new(),
+        })
+    }
+
+    /// Starts the test program or the services.
+    pub fn boot(&mut self) {
+        if let Some(name) = self.boot.arg("init.run").map(String::from) {
+            let arg = self
+                .boot
+                .arg("init.arg")
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0);
+            let path = format!("/sbin/{name}");
+            let grants = self.device_grants(&["initramfs".to_string()]);
+            match self.spawn(
+                1,
+                &path,
+                &[name.as_str()],
+                &[],
+                "/",
+                Vec::new(),
+                0,
+                grants,
+                arg,
+            ) {
+                Ok(pid) => dprintln!("init: started {path} as pid {pid}"),
+                Err(e) => {
+                    dprintln!("init: {path}: cannot start: {}", describe(e));
+                    self.finish_run(&name, 127);
+                }
+            }
+            return;
+        }
+        let table_path = self
+            .boot
+            .arg("init.services")
+            .unwrap_or(SERVICES_PATH)
+            .to_string();
+        let table = match self.boot.initramfs.find(&table_path) {
+            Ok(Some(entry)) => core::str::from_utf8(entry.data).unwrap_or("").to_string(),
+            _ => {
+                dprintln!("init: {table_path} not found; no services started");
+                return;
+            }
+        };
+        let specs = match services::parse(&table) {
+            Ok(specs) => specs,
+            Err(e) => {
+                dprintln!("init: {table_path}: {e}; no services started");
+                return;
+            }
+        };
+        for spec in specs {
+            self.services.push(ServiceState {
+                spec,
+                pid: None,
+                restarts: 0,
+                state: "stopped",
+                endpoint: None,
+            });
+        }
+        for index in 0..self.services.len() {
+            self.start_service(index);
+        }
+    }
+
+    fn finish_run(&mut self, name: &str, code: i32) {
+        dprintln!("init: {name} exited with status {code}");
+        if self.boot.flag("poweroff") {
+            dprintln!("init: powering off");
+            let _ = sys::power_off(bootinfo::SLOT_SYSTEM);
+        }
+    }
+
+    /// Device capabilities by name: "uart"/"uart-irq" (the PL011), any device
+    /// name from the boot information (plus "-irq"), or "initramfs".
+    fn device_grants(&self, names: &[String]) -> Vec<(String, u64, u64, u64, u32)> {
+        let mut grants = Vec::new();
+        for name in names {
+            let (device, want_irq) = match name.strip_suffix("-irq") {
+                Some(base) => (base, true),
+                None => (name.as_str(), false),
+            };
+            if device == "initramfs" {
+                grants.push((name.clone(), bootinfo::SLOT_INITRAMFS, 0, 0, 0));
+                continue;
+            }
+            let device = if device == "uart" { "pl011" } else { device };
+            let kind = if want_irq { 6 } else { 5 };
+            let found: Option<&Device> = self
+                .boot
+                .devices
+                .iter()
+                .find(|d| d.name == device && d.kind == kind);
+            match found {
+                Some(d) => grants.push((name.clone(), d.slot, d.base, d.size, d.irq)),
+                None => dprintln!("init: no device capability '{name}'"),
+            }
+        }
+        grants
+    }
+
+    fn start_service(&mut self, index: usize) {
+        let Some(service) = self.services.get(index) else {
+            return;
+        };
+        let spec = service.spec.clone();
+        for dependency in &spec.depends_on {
+            let ready = self
+                .services
+                .iter()
+                .any(|s| &s.spec.name == dependency && s.pid.is_some());
+            if !ready {
+                dprintln!(
+                    "init: service '{}' not started: '{dependency}' is not running",
+                    spec.name
+                );
+                self.services[index].state = "blocked";
+                return;
+            }
+        }
+        let mut grants = self.device_grants(&spec.grants);
+        if spec.provides {
+            let endpoint = match self.services[index].endpoint {
+                Some(endpoint) => endpoint,
+                None => match sys::endpoint_create() {
+                    Ok(endpoint) => {
+                        self.services[index].endpoint = Some(endpoint);
+                        endpoint
+                    }
+                    Err(_) => return,
+                },
+            };
+            grants.push(("endpoint".to_string(), endpoint, 0, 0, 0));
+        }
+        let mut fds = Vec::new();
+        if let Some(stdio) = &spec.stdio {
+            let provider = self
+                .services
+                .iter()
+                .find(|s| &s.spec.name == stdio)
+                .and_then(|s| s.endpoint);
+            let Some(provider) = provider else {
+                dprintln!("init: service '{}': no stdio provider '{stdio}'", spec.name);
+                return;
+            };
+            for fd in 0..3 {
+                match ipc::call(provider, &IoRequest::Clone, &[]) {
+                    Ok(reply) if reply.caps.len() == 1 => fds.push((fd, reply.caps[0])),
+                    _ => dprintln!("init: service '{}': no handle from '{stdio}'", spec.name),
+                }
+            }
+        }
+        let restarts = format!("ZOS_RESTARTS={}", self.services[index].restarts);
+        let env = ["PATH=/bin:/sbin", "HOME=/", restarts.as_str()];
+        let mut argv: Vec<&str> = alloc::vec![spec.name.as_str()];
+        argv.extend(spec.args.iter().map(String::as_str));
+        match self.spawn(1, &spec.path, &argv, &env, "/", fds, 0, grants, spec.arg) {
+            Ok(pid) => {
+                if let Some(p) = self.procs.get_mut(&pid) {
+                    p.service = Some(index);
+                }
+                let s = &mut self.services[index];
+                s.pid = Some(pid);
+                s.state = "running";
+                dprintln!("init: started service '{}' as pid {pid}", spec.name);
+            }
+            Err(e) => {
+                self.services[index].state = "failed";
+                dprintln!(
+                    "init: service '{}' ({}) failed to start: {}",
+                    spec.name,
+                    spec.path,
+                    describe(e)
+                );
+            }
+        }
+    }
+
+    /// Finds a program in the initramfs, following symbolic links.
+    fn find_program(&self, path: &str) -> Result<&'static [u8], i32> {
+        let mut current = String::from(path);
+        for _ in 0..8 {
+            let entry = match self.boot.initramfs.find(&current) {
+                Ok(Some(entry)) => entry,
+                Ok(None) => return Err(ENOENT),
+                Err(_) => return Err(EIO),
+            };
+            match entry.mode & 0o170000 {
+                0o120000 => {
+                    let target = core::str::from_utf8(entry.data).map_err(|_| ENOENT)?;
+                    current = if target.starts_with('/') {
+                        target.to_string()
+                    } else {
+                        let dir = current.rsplit_once('/').map_or("", |(d, _)| d);
+                        format!("{dir}/{target}")
+                    };
+                }
+                0o100000 => return Ok(entry.data),
+                0o040000 => return Err(EACCES),
+                _ => return Err(EACCES),
+            }
+        }
+        Err(ELOOP)
+    }
+
+    /// Starts a program as a child of `parent`. `fds` are (descriptor, capability
+    /// slot in init's table); they move to the child.
+    #[allow(clippy::too_many_arguments)]
+    fn spawn(
+        &mut self,
+        parent: u32,
+        path: &str,
+        argv: &[&str],
+        env: &[&str],
+        cwd: &str,
+        fds: Vec<(u32, u64)>,
+        pgid: u32,
+        grants: Vec<(String, u64, u64, u64, u32)>,
+        arg: u64,
+    ) -> Result<u32, i32> {
+        let image = self.find_program(path)?;
+        let options = SpawnOptions {
+            quota: PROGRAM_QUOTA,
+            exit_notification: self.exited,
+            exit_bits: 1,
+            fault_endpoint: sys::NONE,
+            fault_badge: 0,
+            priority: 100,
+            arg,
+        };
+        let child = match loader::spawn(image, &options) {
+            Ok(child) => child,
+            Err(loader::SpawnError::BadElf(_)) => return Err(ENOEXEC),
+            Err(loader::SpawnError::Sys(_, e)) if e.is(sys::SysError::QuotaExceeded) => {
+                return Err(ENOMEM)
+            }
+            Err(_) => return Err(EIO),
+        };
+        let pid = child.pid as u32;
+        let fail = |child: &loader::Child, errno: i32| {
+            let _ = sys::process_kill(child.process);
+            let _ = sys::cap_delete(child.process);
+            let _ = sys::cap_delete(child.thread);
+            Err(errno)
+        };
+        // Fixed slots: itself, print-only console, process manager.
+        let console = sys::cap_mint(
+            bootinfo::SLOT_SYSTEM,
+            sys::NONE,
+            rights::READ | rights::GRANT,
+            0,
+        );
+        let manager = sys::cap_mint(
+            self.server.endpoint,
+            sys::NONE,
+            rights::WRITE | rights::GRANT,
+            pid as u64,
+        );
+        let fixed = [
+            sys::cap_copy(child.process, child.process, start::slots::SELF),
+            console.and_then(|c| {
+                sys::raw(
+                    sys::Sys::CapTransfer,
+                    [c, child.process, start::slots::CONSOLE, 0, 0, 0],
+                )
+                .check()
+                .map(|_| 0)
+            }),
+            manager.and_then(|m| {
+                sys::raw(
+                    sys::Sys::CapTransfer,
+                    [m, child.process, start::slots::PROC, 0, 0, 0],
+                )
+                .check()
+                .map(|_| 0)
+            }),
+        ];
+        if fixed.iter().any(|r| r.is_err()) {
+            return fail(&child, EIO);
+        }
+        let mut start_grants = Vec::new();
+        for (i, (name, slot, base, size, irq)) in grants.iter().enumerate() {
+            let child_slot = start::slots::FIRST_GRANTED + i as u64;
+            if sys::cap_copy(*slot, child.process, child_slot).is_err() {
+                return fail(&child, EIO);
+            }
+            start_grants.push(Grant {
+                name: name.clone(),
+                slot: child_slot,
+                base: *base,
+                size: *size,
+                irq: *irq,
+            });
+        }
+        let mut start_fds = Vec::new();
+        for (fd, slot) in &fds {
+            let child_slot = FD_SLOT_BASE + *fd as u64;
+            if let Ok((_, _, badge)) = sys::cap_info(*slot) {
+                if pipes::is_pipe_badge(badge) {
+                    self.pipes.give(badge, pid);
+                }
+            }
+            if sys::raw(
+                sys::Sys::CapTransfer,
+                [*slot, child.process, child_slot, 0, 0, 0],
+            )
+            .check()
+            .is_err()
+            {
+                return fail(&child, EIO);
+            }
+            start_fds.push((*fd, child_slot));
+        }
+        let info = StartInfo {
+            pid,
+            ppid: parent,
+            argv: argv.iter().map(|a| a.to_string()).collect(),
+            env: env.iter().map(|e| e.to_string()).collect(),
+            cwd: cwd.to_string(),
+            fds: start_fds,
+            grants: start_grants,
+        };
+        if let Err(errno) = write_start_page(child.process, &info) {
+            return fail(&child, errno);
+        }
+        if loader::start(&child).is_err() {
+            return fail(&child, EIO);
+        }
+        let _ = sys::cap_delete(child.thread);
+        let pgid = if pgid == 0 { pid } else { pgid };
+        let name = path.rsplit('/').next().unwrap_or(path).to_string();
+        let name = argv
+            .first()
+            .map(|a| a.rsplit('/').next().unwrap_or(a).to_string())
+            .unwrap_or(name);
+        self.procs.insert(
+            pid,
+            Proc {
+                pid,
+                ppid: parent,
+                pgid,
+                name,
+                process: child.process,
+                status: None,
+                signal: None,
+                service: None,
+            },
+        );
+        Ok(pid)
+    }
+
+    /// Serves requests forever.
+    pub fn serve(&mut self) -> ! {
+        let mut next = self.server.recv();
+        loop {
+            let answer = match &next {
+                Ok(message) => self.handle(message),
+                Err(_) => Answer::Deferred,
+            };
+            next = match answer {
+                Answer::Now(bytes, caps) => self.server.reply_recv_raw(&bytes, &caps),
+                Answer::Deferred => self.server.recv(),
+            };
+        }
+    }
+
+    fn handle(&mut self, message: &Received) -> Answer {
+        if message.badge == REAPER_BADGE {
+            self.reap();
+            return ok();
+        }
+        if pipes::is_pipe_badge(message.badge) {
+            let request = message.decode::<IoRequest>();
+            return self.pipes.handle(&self.server, message.badge, request);
+        }
+        let caller = message.badge as u32;
+        let Some(request) = message.decode::<ProcRequest>() else {
+            for cap in &message.caps {
+                let _ = sys::cap_delete(*cap);
+            }
+            return err(EINVAL);
+        };
+        match request {
+            ProcRequest::Spawn {
+                path,
+                argv,
+                env,
+                cwd,
+                fds,
+                pgid,
+                ..
+            } => {
+                let mut moved = Vec::new();
+                for (fd, index) in fds {
+                    match message.caps.get(index as usize) {
+                        Some(slot) => moved.push((fd, *slot)),
+                        None => return err(EBADF),
+                    }
+                }
+                let bytes: usize = argv.iter().chain(env.iter()).map(|s| s.len() + 1).sum();
+                if bytes > start::MAX_START_INFO - 1024 {
+                    for (_, slot) in moved {
+                        let _ = sys::cap_delete(slot);
+                    }
+                    return err(E2BIG);
+                }
+                let pgid = if pgid == 0 { 0 } else { pgid };
+                match self.spawn(
+                    caller,
+                    path,
+                    &argv,
+                    &env,
+                    cwd,
+                    moved.clone(),
+                    pgid,
+                    Vec::new(),
+                    0,
+                ) {
+                    Ok(pid) => Answer::Now(encode(&ProcResponse::Spawned { pid }), Vec::new()),
+                    Err(e) => {
+                        for (_, slot) in moved {
+                            let _ = sys::cap_delete(slot);
+                        }
+                        err(e)
+                    }
+                }
+            }
+            ProcRequest::Wait { pid, nohang } => self.wait(caller, pid, nohang),
+            ProcRequest::Kill { pid, signal } => self.kill(pid, signal),
+            ProcRequest::Ids => {
+                let (ppid, pgid) = self
+                    .procs
+                    .get(&caller)
+                    .map_or((0, caller), |p| (p.ppid, p.pgid));
+                Answer::Now(
+                    encode(&ProcResponse::Ids {
+                        pid: caller,
+                        ppid,
+                        pgid,
+                    }),
+                    Vec::new(),
+                )
+            }
+            ProcRequest::SetPgid { pid, pgid } => {
+                let target = if pid == 0 { caller } else { pid };
+                match self.procs.get_mut(&target) {
+                    Some(p) if p.pid == caller || p.ppid == caller => {
+                        p.pgid = if pgid == 0 { target } else { pgid };
+                        ok()
+                    }
+                    Some(_) => err(EPERM),
+                    None => err(ESRCH),
+                }
+            }
+            ProcRequest::List => {
+                let mut list = alloc::vec![ProcInfo {
+                    pid: 1,
+                    ppid: 0,
+                    pgid: 1,
+                    state: 'S',
+                    name: "init"
+                }];
+                for p in self.procs.values() {
+                    let state = if p.status.is_some() { 'Z' } else { 'S' };
+                    list.push(ProcInfo {
+                        pid: p.pid,
+                        ppid: p.ppid,
+                        pgid: p.pgid,
+                        state,
+                        name: &p.name,
+                    });
+                }
+                match ipc::encode_vec(&ProcResponse::List(list)) {
+                    Ok(bytes) => Answer::Now(bytes, Vec::new()),
+                    Err(_) => err(E2BIG),
+                }
+            }
+            ProcRequest::Services => {
+                let list: Vec<ServiceInfo> = self
+                    .services
+                    .iter()
+                    .map(|s| ServiceInfo {
+                        name: &s.spec.name,
+                        state: s.state,
+                        pid: s.pid.unwrap_or(0),
+                        restarts: s.restarts,
+                    })
+                    .collect();
+                match ipc::encode_vec(&ProcResponse::Services(list)) {
+                    Ok(bytes) => Answer::Now(bytes, Vec::new()),
+                    Err(_) => err(E2BIG),
+                }
+            }
+            ProcRequest::Lookup { name } => {
+                let endpoint = self
+                    .services
+                    .iter()
+                    .find(|s| s.spec.name == name)
+                    .and_then(|s| s.endpoint);
+                match endpoint.and_then(|e| sys::cap_mint(e, sys::NONE, rights::WRITE, 0).ok()) {
+                    Some(cap) => Answer::Now(encode(&ProcResponse::Attached), alloc::vec![cap]),
+                    None => err(ENOENT),
+                }
+            }
+            ProcRequest::Pipe => match self.pipes.create(caller) {
+                Some((read, write)) => {
+                    Answer::Now(encode(&ProcResponse::Attached), alloc::vec![read, write])
+                }
+                None => err(ENOMEM),
+            },
+            ProcRequest::SystemInfo => {
+                let kernel = sys::system_info();
+                let info = SystemInfo {
+                    uptime_ns: sys::clock_ns(),
+                    total_bytes: kernel[1] * 4096,
+                    free_bytes: kernel[0] * 4096,
+                    processes: self.procs.values().filter(|p| p.status.is_none()).count() as u32
+                        + 1,
+                };
+                Answer::Now(encode(&ProcResponse::SystemInfo(info)), Vec::new())
+            }
+            ProcRequest::PowerOff => {
+                dprintln!("init: powering off");
+                let _ = sys::power_off(bootinfo::SLOT_SYSTEM);
+                err(EPERM)
+            }
+            ProcRequest::Reboot => {
+                dprintln!("init: rebooting");
+                let _ = sys::raw(sys::Sys::Reset, [bootinfo::SLOT_SYSTEM, 0, 0, 0, 0, 0]);
+                err(EPERM)
+            }
+        }
+    }
+
+    fn kill(&mut self, pid: i32, sig: u32) -> Answer {
+        let targets: Vec<u32> = if pid > 0 {
+            self.procs
+                .get(&(pid as u32))
+                .filter(|p| p.status.is_none())
+                .map(|p| p.pid)
+                .into_iter()
+                .collect()
+        } else if pid < 0 {
+            let group = pid.unsigned_abs();
+            self.procs
+                .values()
+                .filter(|p| p.pgid == group && p.status.is_none())
+                .map(|p| p.pid)
+                .collect()
+        } else {
+            Vec::new()
+        };
+        if targets.is_empty() {
+            return err(ESRCH);
+        }
+        match sig {
+            0 | signal::SIGCHLD => ok(),
+            signal::SIGHUP
+            | signal::SIGINT
+            | signal::SIGQUIT
+            | signal::SIGKILL
+            | signal::SIGPIPE
+            | signal::SIGTERM
+            | signal::SIGSEGV => {
+                for pid in targets {
+                    if let Some(p) = self.procs.get_mut(&pid) {
+                        p.signal = Some(sig);
+                        let _ = sys::process_kill(p.process);
+                    }
+                }
+                ok()
+            }
+            _ => err(EINVAL),
+        }
+    }
+
+    fn wait(&mut self, parent: u32, pid: i32, nohang: bool) -> Answer {
+        let matches = |p: &Proc| p.ppid == parent && (pid == -1 || p.pid as i32 == pid);
+        if let Some(found) = self
+            .procs
+            .values()
+            .find(|p| matches(p) && p.status.is_some())
+            .map(|p| p.pid)
+        {
+            return self.reap_answer(found);
+        }
+        if !self.procs.values().any(|p| matches(p)) {
+            return err(ECHILD);
+        }
+        if nohang {
+            return Answer::Now(encode(&ProcResponse::NotYet), Vec::new());
+        }
+        match self.server.defer() {
+            Ok(reply) => {
+                self.waiters.push(Waiter { parent, pid, reply });
+                Answer::Deferred
+            }
+            Err(_) => err(EAGAIN),
+        }
+    }
+
+    /// Removes a zombie and answers with its status.
+    fn reap_answer(&mut self, pid: u32) -> Answer {
+        match self.procs.remove(&pid) {
+            Some(p) => {
+                let _ = sys::cap_delete(p.process);
+                Answer::Now(
+                    encode(&ProcResponse::Waited {
+                        pid,
+                        status: p.status.unwrap_or(0),
+                    }),
+                    Vec::new(),
+                )
+            }
+            None => err(ECHILD),
+        }
+    }
+
+    /// Checks every live child after an exit notification.
+    fn reap(&mut self) {
+        let live: Vec<u32> = self
+            .procs
+            .values()
+            .filter(|p| p.status.is_none())
+            .map(|p| p.pid)
+            .collect();
+        for pid in live {
+            let Some(p) = self.procs.get(&pid) else {
+                continue;
+            };
+            let Ok([state, code, _, address, _]) = sys::process_status(p.process) else {
+                continue;
+            };
+            if state == 0 {
+                continue;
+            }
+            let status = match (state, p.signal) {
+                (1, _) => proc::exit_status(code as i32),
+                (_, Some(sig)) => proc::signal_status(sig),
+                _ => {
+                    dprintln!(
+                        "init: pid {pid} ({}) killed by a fault at {address:#x}",
+                        p.name
+                    );
+                    proc::signal_status(signal::SIGSEGV)
+                }
+            };
+            self.ended(pid, status);
+        }
+    }
+
+    fn ended(&mut self, pid: u32, status: i32) {
+        let Some(p) = self.procs.get_mut(&pid) else {
+            return;
+        };
+        p.status = Some(status);
+        let parent = p.ppid;
+        let service = p.service;
+        let name = p.name.clone();
+        self.pipes.release_owner(pid);
+        // Orphans go to init.
+        for child in self.procs.values_mut().filter(|c| c.ppid == pid) {
+            child.ppid = 1;
+        }
+        let orphaned_zombies: Vec<u32> = self
+            .procs
+            .values()
+            .filter(|c| c.ppid == 1 && c.status.is_some() && c.pid != pid)
+            .map(|c| c.pid)
+            .collect();
+        for zombie in orphaned_zombies {
+            if let Some(z) = self.procs.remove(&zombie) {
+                let _ = sys::cap_delete(z.process);
+            }
+        }
+        if parent == 1 {
+            if let Some(p) = self.procs.remove(&pid) {
+                let _ = sys::cap_delete(p.process);
+            }
+            if let Some(index) = service {
+                self.service_ended(index, &name, status);
+            } else if self.boot.arg("init.run").is_some() {
+                let code = libzos::posix::status_code(status);
+                self.finish_run(&name, code);
+            }
+            return;
+        }
+        // A parent waiting for this child?
+        if let Some(at) = self
+            .waiters
+            .iter()
+            .position(|w| w.parent == parent && (w.pid == -1 || w.pid == pid as i32))
+        {
+            let waiter = self.waiters.remove(at);
+            if let Some(p) = self.procs.remove(&pid) {
+                let _ = sys::cap_delete(p.process);
+            }
+            let bytes = encode(&ProcResponse::Waited { pid, status });
+            let _ = ipc::reply_later_raw(waiter.reply, &bytes, &[]);
+        }
+    }
+
+    fn service_ended(&mut self, index: usize, name: &str, status: i32) {
+        let Some(service) = self.services.get_mut(index) else {
+            return;
+        };
+        service.pid = None;
+        let failed = status != 0;
+        let how = match libzos::posix::term_signal(status) {
+            Some(sig) => format!("killed by signal {sig}"),
+            None => format!(
+                "exited with status {}",
+                libzos::posix::exit_code(status).unwrap_or(0)
+            ),
+        };
+        let restart = match service.spec.restart {
+            Restart::Always => true,
+            Restart::OnFailure => failed,
+            Restart::Never => false,
+        };
+        if restart && service.restarts < service.spec.restart_limit {
+            service.restarts += 1;
+            service.state = "restarting";
+            dprintln!(
+                "init: service '{name}' {how}; restarting ({}/{})",
+                service.restarts,
+                service.spec.restart_limit
+            );
+            self.start_service(index);
+        } else {
+            service.state = if failed { "failed" } else { "stopped" };
+            dprintln!("init: service '{name}' {how}; not restarted");
+        }
+    }
+}
+
+/// Maps the start-up page (length + postcard bytes) read-only into `process`.
+fn write_start_page(process: u64, info: &StartInfo) -> Result<(), i32> {
+    let mut bytes = alloc::vec![0u8; start::MAX_START_INFO];
+    let length = zos_proto::encode(info, &mut bytes).ok_or(E2BIG)?;
+    let total = (4 + length) as u64;
+    let size = total.div_ceil(4096) * 4096;
+    let memory = sys::memory_create(size).map_err(|_| ENOMEM)?;
+    let result = (|| {
+        sys::memory_map(
+            memory,
+            sys::SELF,
+            START_SCRATCH,
+            0,
+            size / 4096,
+            map_flags::WRITE,
+        )
+        .map_err(|_| ENOMEM)?;
+        // SAFETY: START_SCRATCH..+size was just mapped writable in init.
+        unsafe {
+            core::ptr::copy_nonoverlapping(
+                (length as u32).to_le_bytes().as_ptr(),
+                START_SCRATCH as *mut u8,
+                4,
+            );
+            core::ptr::copy_nonoverlapping(bytes.as_ptr(), (START_SCRATCH + 4) as *mut u8, length);
+        }
+        let _ = sys::memory_unmap(sys::SELF, START_SCRATCH);
+        sys::memory_map(memory, process, start::START_INFO, 0, size / 4096, 0).map_err(|_| ENOMEM)
+    })();
+    let _ = sys::cap_delete(memory);
+    result
+}
