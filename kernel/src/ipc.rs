@@ -183,6 +183,11 @@ impl<P: Platform> Kernel<P> {
                     // Direct switch: the receiver runs next on this CPU.
                     self.switch_to(receiver);
                 } else {
+                    // The send is complete: success in the sender's x0 (which
+                    // still holds the endpoint slot otherwise).
+                    if let Some(s) = self.objects.thread_mut(sender) {
+                        s.context.set_result(0, 0);
+                    }
                     self.make_runnable(receiver);
                 }
                 Ok(())
