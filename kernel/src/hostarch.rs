@@ -140,9 +140,8 @@ impl AddressSpace for HostSpace {
             return Err(MapError::AlreadyMapped);
         }
         let region = va / TABLE_SPAN;
-        if !self.tables.contains_key(&region) {
-            let frame = frames.alloc().ok_or(MapError::OutOfMemory)?;
-            self.tables.insert(region, frame);
+        if let std::collections::btree_map::Entry::Vacant(entry) = self.tables.entry(region) {
+            entry.insert(frames.alloc().ok_or(MapError::OutOfMemory)?);
         }
         self.pages.insert(va, (pa, flags));
         Ok(())

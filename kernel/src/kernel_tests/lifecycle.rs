@@ -383,3 +383,40 @@ fn bad_user_pointers_are_refused() {
     assert_eq!(h.state(receiver), ThreadState::Runnable);
     assert_eq!(h.mapped_pages(p), 2 + 1 + 2 + 2 + 2);
 }
+
+#[test]
+fn interrupts_signal_their_notification_until_acknowledged() {
+    let mut h = Harness::new();
+    let p = h.spawn_process(MB);
+    let t = h.thread(p);
+    let irq = h.k.objects.insert(Object::Irq(Irq {
+        irq: 33,
+        notification: None,
+    }));
+    h.k.irqs.insert(33, irq);
+    let irq_slot = h.k.grant(p, None, irq, Rights::ALL, 0).expect("grant") as u64;
+    let n = h.notification(t);
+    let badged = ok(h.syscall(t, Sys::CapMint, &[n, NONE, 3, 0x40]))[1];
+    assert!(!h.k.interrupt(34), "unknown interrupts are not ours");
+    err(
+        h.syscall(t, Sys::IrqBind, &[n, badged]),
+        SysError::WrongType,
+    );
+    ok(h.syscall(t, Sys::IrqBind, &[irq_slot, badged]));
+    assert_eq!(hostarch::irq_enabled(33), Some(true));
+
+    h.syscall(t, Sys::Wait, &[n]);
+    assert!(h.k.interrupt(33));
+    assert_eq!(hostarch::irq_enabled(33), Some(false), "masked until acked");
+    assert_eq!(ok(h.regs(t))[1], 0x40);
+    ok(h.syscall(t, Sys::IrqAck, &[irq_slot]));
+    assert_eq!(hostarch::irq_enabled(33), Some(true));
+
+    ok(h.syscall(t, Sys::CapDelete, &[irq_slot]));
+    assert_eq!(
+        hostarch::irq_enabled(33),
+        Some(false),
+        "a destroyed irq is masked"
+    );
+    assert!(!h.k.interrupt(33));
+}
