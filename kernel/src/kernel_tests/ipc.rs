@@ -331,12 +331,20 @@ fn dropping_a_saved_reply_wakes_the_caller_with_peer_died() {
 
 #[test]
 fn receiving_again_without_replying_fails_the_caller() {
-    let mut h = Harness::new();
-    let p = pair(&mut h, Rights::WRITE, 0);
-    h.syscall(p.client, Sys::Call, &[p.client_ep, info(0, 0, 0)]);
-    ok(h.syscall(p.server, Sys::Recv, &[p.ep]));
-    h.syscall(p.server, Sys::Recv, &[p.ep]);
-    err(h.regs(p.client), SysError::PeerDied);
+    for client_priority in [PRIO, PRIO + 50] {
+        let mut h = Harness::new();
+        let p = pair(&mut h, Rights::WRITE, 0);
+        h.k.objects.thread_mut(p.client).expect("client").priority = client_priority;
+        h.syscall(p.client, Sys::Call, &[p.client_ep, info(0, 0, 0)]);
+        ok(h.syscall(p.server, Sys::Recv, &[p.ep]));
+        h.syscall(p.server, Sys::Recv, &[p.ep]);
+        err(h.regs(p.client), SysError::PeerDied);
+        assert_eq!(h.state(p.client), ThreadState::Runnable);
+        assert!(
+            matches!(h.state(p.server), ThreadState::Receiving { .. }),
+            "the server receives even when the failed caller preempts it"
+        );
+    }
 }
 
 #[test]

@@ -420,3 +420,19 @@ fn interrupts_signal_their_notification_until_acknowledged() {
     );
     assert!(!h.k.interrupt(33));
 }
+
+#[test]
+fn a_process_holding_a_capability_to_itself_is_freed_on_exit() {
+    let mut h = Harness::new();
+    let frames = h.k.frames.free_frames();
+    let live = h.k.objects.live();
+    let p = h.spawn_process(MB);
+    h.k.grant(p, Some(0), p, Rights::ALL, 0).expect("grant");
+    let t = h.thread(p);
+    ok(h.syscall(t, Sys::CapCopy, &[0, SELF_PROCESS, NONE]));
+    h.syscall(t, Sys::ProcessExit, &[0]);
+    assert_eq!(h.k.current(), None);
+    assert!(h.k.objects.process(p).is_none());
+    assert_eq!(h.k.objects.live(), live);
+    assert_eq!(h.k.frames.free_frames(), frames);
+}
