@@ -223,7 +223,7 @@ impl<P: Platform> Kernel<P> {
             Sys::Recv => {
                 let (endpoint, _) =
                     self.lookup(process, args[0], ObjectKind::Endpoint, Rights::READ)?;
-                self.endpoint_recv(endpoint)
+                self.endpoint_recv(thread, endpoint)
             }
             Sys::Reply => {
                 let mut message = self.read_message(thread, args[0], 1)?;
@@ -239,7 +239,7 @@ impl<P: Platform> Kernel<P> {
                 message.may_grant = true;
                 // A reply to a caller that vanished is not the server's problem.
                 let _ = self.reply_current(&message);
-                self.endpoint_recv(endpoint)
+                self.endpoint_recv(thread, endpoint)
             }
             _ => Err(SysError::InvalidSyscall),
         }

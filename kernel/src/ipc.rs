@@ -183,6 +183,11 @@ impl<P: Platform> Kernel<P> {
                     // Direct switch: the receiver runs next on this CPU.
                     self.switch_to(receiver);
                 } else {
+                    // The send is complete: success in the sender's x0 (which
+                    // still holds the endpoint slot otherwise).
+                    if let Some(s) = self.objects.thread_mut(sender) {
+                        s.context.set_result(0, 0);
+                    }
                     self.make_runnable(receiver);
                 }
                 Ok(())
@@ -224,9 +229,10 @@ impl<P: Platform> Kernel<P> {
         self.make_runnable(thread);
     }
 
-    /// `recv` by the current thread; `Ok(())` also when it blocked.
-    pub fn endpoint_recv(&mut self, endpoint: ObjRef) -> Result<(), SysError> {
-        let receiver = self.current.ok_or(SysError::BadState)?;
+    /// `recv` by `receiver`, the thread making the syscall; `Ok(())` also when it
+    /// blocked. Not taken from `current`: in `reply_recv` the reply may already
+    /// have switched to a higher-priority caller.
+    pub fn endpoint_recv(&mut self, receiver: ObjRef, endpoint: ObjRef) -> Result<(), SysError> {
         if let Some(r) = self.objects.thread_mut(receiver) {
             if let Some(stale) = r.reply_to.take() {
                 // A reply right not used before the next receive is dropped.
@@ -275,7 +281,7 @@ impl<P: Platform> Kernel<P> {
                     ep.receivers.push_back(receiver);
                 }
                 self.objects.add_ref(endpoint);
-                self.block_current(ThreadState::Receiving { endpoint });
+                self.block_thread(receiver, ThreadState::Receiving { endpoint });
                 Ok(())
             }
         }

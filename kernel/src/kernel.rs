@@ -4,7 +4,7 @@
 //! queue. The arch layer calls in on three events only — a syscall, an interrupt
 //! and a user fault — and afterwards asks which thread to resume. The kernel is
 //! not preemptible and keeps no kernel threads: a blocked thread is just a state.
-//! State changes go through a few functions (`make_runnable`, `block_current`,
+//! State changes go through a few functions (`make_runnable`, `block_thread`,
 //! `destroy_thread`, `kill_process`, `release`) so they can be logged later.
 
 use alloc::boxed::Box;
@@ -330,10 +330,23 @@ impl<P: Platform> Kernel<P> {
 
     /// Blocks the current thread in `state`; another thread runs next.
     pub fn block_current(&mut self, state: ThreadState) {
-        if let Some(current) = self.current.take() {
-            if let Some(t) = self.objects.thread_mut(current) {
-                t.state = state;
+        if let Some(current) = self.current {
+            self.block_thread(current, state);
+        }
+    }
+
+    /// Blocks `thread` in `state`: the current thread, or one that a wake-up
+    /// earlier in the same syscall preempted back into the run queue.
+    pub fn block_thread(&mut self, thread: ObjRef, state: ThreadState) {
+        if self.current == Some(thread) {
+            self.current = None;
+        } else if let Some(t) = self.objects.thread(thread) {
+            if t.state == ThreadState::Runnable {
+                self.run_queue.remove(thread, t.priority);
             }
+        }
+        if let Some(t) = self.objects.thread_mut(thread) {
+            t.state = state;
         }
     }
 

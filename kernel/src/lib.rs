@@ -15,9 +15,13 @@ pub mod devicetree;
 pub mod elf;
 pub mod frame;
 pub mod handlers;
+#[cfg(test)]
+mod hostarch;
 pub mod initramfs;
 pub mod ipc;
 pub mod kernel;
+#[cfg(test)]
+mod kernel_tests;
 pub mod klog;
 pub mod object;
 pub mod sched;
