@@ -216,6 +216,7 @@ fn bench() -> Result<(), String> {
     json.push_str("}\n");
     let path = root().join("target/zos/bench.json");
     std::fs::write(&path, json).map_err(|e| format!("writing {}: {e}", path.display()))?;
+    println!("(* under -icount shift=0: MiB per billion guest instructions)");
     println!("wrote {}", path.display());
     Ok(())
 }

@@ -46,6 +46,12 @@ fn is_err<T>(r: Result<T, Error>, e: SysError) -> bool {
 }
 
 fn main(arg: u64) -> i64 {
+    // Children started through init's process manager get their role in argv.
+    match libzos::posix::args().get(1).map(|s| s.as_str()) {
+        Some("exit") => return 0,
+        Some("sink") => return pipe_sink(),
+        _ => {}
+    }
     match arg & 0xff {
         MODE_EXIT => return 7,
         MODE_FAULT => {
@@ -790,16 +796,24 @@ fn test_malformed_message() {
     if !matches!(sys::cap_info(slot), Ok((3, _, _))) {
         return; // started without a process manager (not by init)
     }
-    let garbage = MessageInfo { label: 0, caps: 0, length: 32 };
+    let garbage = MessageInfo {
+        label: 0,
+        caps: 0,
+        length: 32,
+    };
     let reply = sys::ipc_call(slot, garbage, [u64::MAX, u64::MAX, u64::MAX, u64::MAX]);
     let decoded = reply.ok().and_then(|m| {
         let mut bytes = [0u8; 32];
         for (i, w) in m.words.iter().enumerate() {
             bytes[i * 8..i * 8 + 8].copy_from_slice(&w.to_le_bytes());
         }
-        zos_proto::decode::<zos_proto::proc::ProcResponse>(&bytes[..m.info.length as usize]).map(|r| r == zos_proto::proc::ProcResponse::Err(zos_proto::errno::EINVAL))
+        zos_proto::decode::<zos_proto::proc::ProcResponse>(&bytes[..m.info.length as usize])
+            .map(|r| r == zos_proto::proc::ProcResponse::Err(zos_proto::errno::EINVAL))
     });
-    check("init answers a malformed message with EINVAL", decoded == Some(true));
+    check(
+        "init answers a malformed message with EINVAL",
+        decoded == Some(true),
+    );
     check("init keeps serving after it", libzos::posix::getppid() == 1);
 }
 
@@ -1072,8 +1086,9 @@ fn bench() -> i64 {
         }
     }
     if image.is_some() {
-        println!("bench: spawn_wait {}", per_op(start, spawns));
+        println!("bench: spawn_wait_direct {}", per_op(start, spawns));
     }
+    posix_benches();
     run_fuzzer(0x5eed_2026, 1_000_000);
     println!("bench: done");
     0
@@ -1091,5 +1106,76 @@ fn faulty_service() -> i64 {
     }
     loop {
         sys::sleep_until(u64::MAX);
+    }
+}
+
+/// Reads standard input to the end; exits with the number of MiB read.
+fn pipe_sink() -> i64 {
+    let mut buffer = alloc::vec![0u8; 4096];
+    let mut total = 0u64;
+    loop {
+        match libzos::posix::read(0, &mut buffer) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => total += n as u64,
+        }
+    }
+    (total >> 20) as i64
+}
+
+/// Spawn+wait and pipe throughput through init's process manager (the path
+/// every shell command takes).
+fn posix_benches() {
+    use libzos::posix;
+    if posix::getppid() != 1 {
+        return; // not started by init
+    }
+    let rounds = 100;
+    let start = sys::clock_ns();
+    for _ in 0..rounds {
+        if let Ok(pid) = posix::spawn("/sbin/ktest", &["ktest", "exit"], &[], &[], 0) {
+            let _ = posix::waitpid(pid as i32, false);
+        }
+    }
+    println!("bench: spawn_wait {}", per_op(start, rounds));
+
+    let Ok((read_end, write_end)) = posix::pipe() else {
+        return;
+    };
+    let actions = [
+        posix::FileAction::Dup2 {
+            from: read_end,
+            to: 0,
+        },
+        posix::FileAction::Close(write_end),
+    ];
+    let Ok(pid) = posix::spawn("/sbin/ktest", &["ktest", "sink"], &[], &actions, 0) else {
+        return;
+    };
+    let _ = posix::close(read_end);
+    let chunk = alloc::vec![0x5au8; 3968];
+    let total: u64 = 8 << 20;
+    let start = sys::clock_ns();
+    let mut sent = 0u64;
+    while sent < total {
+        match posix::write(write_end, &chunk) {
+            Ok(n) => sent += n as u64,
+            Err(_) => break,
+        }
+    }
+    let _ = posix::close(write_end);
+    let status = posix::waitpid(pid as i32, false);
+    let ns = (sys::clock_ns() - start).max(1);
+    let mib_per_s = (sent as u128 * 1_000_000_000 / ns as u128 / (1 << 20) as u128) as u64;
+    let received = status
+        .ok()
+        .flatten()
+        .and_then(|(_, s)| posix::exit_code(s))
+        .unwrap_or(-1);
+    println!("bench: pipe_throughput_mib_s {mib_per_s}");
+    if received != (total >> 20) as i32 {
+        println!(
+            "ktest: pipe sink received {received} MiB of {}",
+            total >> 20
+        );
     }
 }
