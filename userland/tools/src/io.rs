@@ -4,8 +4,10 @@
 
 use alloc::format;
 use alloc::string::String;
+use core::fmt::Write;
 use libzos::posix::{self, Errno, Fd};
-use zos_proto::errno::{ENOSYS, EPIPE};
+use libzos::rt::DebugOut;
+use zos_proto::errno::{EBADF, ENOSYS, EPIPE};
 use zos_tools_core::failure::EXIT_ERROR;
 use zos_tools_core::Failure;
 
@@ -14,10 +16,16 @@ pub const STDOUT: Fd = 1;
 
 /// Writes all of `bytes` to standard output. A reader that went away ends the
 /// tool quietly (POSIX tools die of SIGPIPE there, which libzos also raises).
+/// A process started without descriptors (`init.run=zbox`) writes to the
+/// debug console instead, as `println!` does.
 pub fn write_out(bytes: &[u8]) -> Result<(), Failure> {
     match posix::write_all(STDOUT, bytes) {
         Ok(()) => Ok(()),
         Err(Errno(EPIPE)) => Err(Failure::Exit(EXIT_ERROR)),
+        Err(Errno(EBADF)) if posix::descriptors().is_empty() => {
+            let _ = DebugOut.write_str(&String::from_utf8_lossy(bytes));
+            Ok(())
+        }
         Err(error) => Err(Failure::Error(format!("write error: {}", error.describe()))),
     }
 }
