@@ -10,6 +10,7 @@ pub struct Archive {
 
 const MODE_DIR: u32 = 0o040000;
 const MODE_FILE: u32 = 0o100000;
+const MODE_SYMLINK: u32 = 0o120000;
 
 impl Default for Archive {
     fn default() -> Self {
@@ -68,6 +69,12 @@ impl Archive {
         self.entry(name, MODE_FILE | (perm & 0o7777), data);
     }
 
+    /// Adds a symbolic link `name` → `target` (newc stores the target as the
+    /// entry's data; permissions are always 0o777 for links).
+    pub fn add_symlink(&mut self, name: &str, target: &str) {
+        self.entry(name, MODE_SYMLINK | 0o777, target.as_bytes());
+    }
+
     /// Adds everything under `dir` (sorted, so the archive is reproducible) below
     /// the archive path `prefix`.
     pub fn add_tree(&mut self, dir: &Path, prefix: &str) -> Result<(), String> {
@@ -120,5 +127,38 @@ mod tests {
         assert_eq!(&bytes[110..118], b"etc/motd");
         assert_eq!(bytes.len() % 512, 0);
         assert!(bytes.windows(10).any(|w| w == b"TRAILER!!!"));
+    }
+
+    #[test]
+    fn symlink_entry() {
+        let mut archive = Archive::new();
+        archive.add_symlink("bin/head", "/sbin/zbox");
+        let bytes = archive.finish();
+        let field = |index: usize| &bytes[6 + index * 8..6 + (index + 1) * 8];
+        assert_eq!(field(1), b"0000a1ff", "mode 0o120777");
+        assert_eq!(field(6), b"0000000a", "file size is the target's length");
+        assert_eq!(field(11), b"00000009", "name size includes the NUL");
+        assert_eq!(&bytes[110..119], b"bin/head\0");
+        // Header (110) + name (9) padded to 4 → data at 120.
+        assert_eq!(&bytes[120..130], b"/sbin/zbox");
+    }
+
+    #[test]
+    fn kernel_reader_sees_symlinks() {
+        let mut archive = Archive::new();
+        archive.add_dir("bin");
+        archive.add_symlink("bin/wc", "/sbin/zbox");
+        archive.add_file("sbin/zbox", 0o755, b"\x7fELF");
+        let bytes = archive.finish();
+        let reader = zos_kernel::initramfs::Archive::new(&bytes);
+        let link = reader
+            .find("bin/wc")
+            .expect("archive parses")
+            .expect("link present");
+        assert_eq!(link.mode, 0o120777);
+        assert!(!link.is_file() && !link.is_dir());
+        assert_eq!(link.data, b"/sbin/zbox");
+        let target = reader.find("sbin/zbox").expect("archive parses");
+        assert!(target.is_some_and(|entry| entry.is_file()));
     }
 }

@@ -18,7 +18,20 @@ pub const KERNEL_TARGET: &str = "aarch64-unknown-none-softfloat";
 /// Target triple userland is built for.
 pub const USER_TARGET: &str = "aarch64-unknown-none";
 /// User programs: (package, binary) — each lands in the initramfs as /sbin/<binary>.
-pub const USER_PROGRAMS: [(&str, &str); 2] = [("zos-init", "init"), ("zos-ktest", "ktest")];
+pub const USER_PROGRAMS: [(&str, &str); 3] = [
+    ("zos-init", "init"),
+    ("zos-ktest", "ktest"),
+    ("zos-tools", "zbox"),
+];
+/// Where the multi-call tools binary lands in the initramfs.
+pub const MULTI_CALL_BINARY: &str = "/sbin/zbox";
+/// Tools inside the multi-call binary: each gets `/bin/<tool>`, a symlink to
+/// [`MULTI_CALL_BINARY`] (zbox picks the tool from argv[0]). Must match
+/// `zos_tools_core::dispatch::TOOLS` (checked by a test).
+pub const TOOL_NAMES: [&str; 18] = [
+    "clear", "dmesg", "echo", "env", "false", "free", "head", "kill", "poweroff", "ps", "reboot",
+    "sleep", "svc", "true", "uname", "uptime", "wc", "yes",
+];
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -130,6 +143,10 @@ pub fn build() -> Result<Artifacts, String> {
         let data = std::fs::read(&path).map_err(|e| format!("reading {}: {e}", path.display()))?;
         archive.add_file(&format!("sbin/{program}"), 0o755, &data);
     }
+    archive.add_dir("bin");
+    for tool in TOOL_NAMES {
+        archive.add_symlink(&format!("bin/{tool}"), MULTI_CALL_BINARY);
+    }
     let initramfs = out.join("initramfs.cpio");
     std::fs::write(&initramfs, archive.finish())
         .map_err(|e| format!("writing {}: {e}", initramfs.display()))?;
@@ -232,6 +249,8 @@ fn test(filters: &[String]) -> Result<(), String> {
         "zos-sh-syntax",
         "-p",
         "zos-vfs-core",
+        "-p",
+        "zos-tools-core",
     ];
     if filters.is_empty() {
         run_checked(cargo().arg("test").args(host_crates), "host unit tests")?;
@@ -310,5 +329,22 @@ fn acceptance(artifacts: &Artifacts, filters: &[String]) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!("acceptance failures: {}", failed.join(", ")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tool_names_match_the_multi_call_binary() {
+        let built_in: Vec<&str> = zos_tools_core::dispatch::tool_names().collect();
+        assert_eq!(TOOL_NAMES.to_vec(), built_in);
+    }
+
+    #[test]
+    fn multi_call_binary_is_packed() {
+        let name = MULTI_CALL_BINARY.trim_start_matches("/sbin/");
+        assert!(USER_PROGRAMS.iter().any(|(_, program)| *program == name));
     }
 }

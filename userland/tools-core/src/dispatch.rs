@@ -1,0 +1,171 @@
+//! The tool table and how an invocation picks a tool: by the base name of
+//! argv[0] (`/bin/head` is a symlink to `/sbin/zbox`), or by argv[1] when the
+//! binary is called by its own name (`zbox head -n 1`).
+
+/// The multi-call binary's own name.
+pub const MULTI_CALL_NAME: &str = "zbox";
+
+/// One tool: its name, usage line and a one-line summary for `zbox --list`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Tool {
+    pub name: &'static str,
+    pub usage: &'static str,
+    pub summary: &'static str,
+}
+
+const fn tool(name: &'static str, usage: &'static str, summary: &'static str) -> Tool {
+    Tool {
+        name,
+        usage,
+        summary,
+    }
+}
+
+/// Every tool, sorted by name.
+pub const TOOLS: &[Tool] = &[
+    tool("clear", "clear", "clear the terminal screen"),
+    tool("dmesg", "dmesg", "where the kernel log is"),
+    tool("echo", "echo [-neE] [STRING]...", "print the arguments"),
+    tool(
+        "env",
+        "env [-i] [-u NAME]... [NAME=VALUE]... [COMMAND [ARG]...]",
+        "print the environment or run a command in a changed one",
+    ),
+    tool("false", "false", "exit with status 1"),
+    tool("free", "free [-b|-k|-m|-h]", "memory: total, used, free"),
+    tool(
+        "head",
+        "head [-n LINES] [-c BYTES] [FILE]...",
+        "print the first lines or bytes",
+    ),
+    tool(
+        "kill",
+        "kill [-SIGNAL | -s SIGNAL] PID|-PGID... | kill -l [SIGNAL|STATUS]...",
+        "send a signal to processes",
+    ),
+    tool("poweroff", "poweroff", "power the machine off"),
+    tool("ps", "ps", "list processes"),
+    tool("reboot", "reboot", "restart the machine"),
+    tool(
+        "sleep",
+        "sleep NUMBER[s|m|h|d]...",
+        "wait for a time (fractions allowed)",
+    ),
+    tool("svc", "svc", "list the services init manages"),
+    tool("true", "true", "exit with status 0"),
+    tool("uname", "uname [-asnrm]", "print system information"),
+    tool("uptime", "uptime", "time since boot and process count"),
+    tool(
+        "wc",
+        "wc [-lwmc] [FILE]...",
+        "count lines, words, characters, bytes",
+    ),
+    tool("yes", "yes [STRING]...", "print a line again and again"),
+];
+
+/// The tool called `name`.
+pub fn find(name: &str) -> Option<&'static Tool> {
+    TOOLS.iter().find(|tool| tool.name == name)
+}
+
+/// Every tool's name, in table order.
+pub fn tool_names() -> impl Iterator<Item = &'static str> {
+    TOOLS.iter().map(|tool| tool.name)
+}
+
+/// The last component of a path (`/bin/head` → `head`, `head/` → `head`).
+pub fn basename(path: &str) -> &str {
+    let trimmed = path.trim_end_matches('/');
+    match trimmed.rsplit_once('/') {
+        Some((_, last)) => last,
+        None => trimmed,
+    }
+}
+
+/// What an invocation asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Invocation<'a, 'b> {
+    /// Run `tool` with `args` (the arguments after the tool's name).
+    Run {
+        tool: &'static Tool,
+        args: &'b [&'a str],
+    },
+    /// `zbox`, `zbox --list`: print the tools.
+    List,
+    /// No tool has this name.
+    Unknown(&'a str),
+}
+
+/// Picks the tool from the full argument vector (argv[0] included).
+pub fn resolve<'a, 'b>(argv: &'b [&'a str]) -> Invocation<'a, 'b> {
+    let Some((first, rest)) = argv.split_first() else {
+        return Invocation::List;
+    };
+    let called_as = basename(first);
+    let (name, args) = if called_as == MULTI_CALL_NAME {
+        match rest.split_first() {
+            None => return Invocation::List,
+            Some((&"--list" | &"--help" | &"-l" | &"-h", _)) => return Invocation::List,
+            Some((name, args)) => (basename(name), args),
+        }
+    } else {
+        (called_as, rest)
+    };
+    match find(name) {
+        Some(tool) => Invocation::Run { tool, args },
+        None => Invocation::Unknown(name),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_is_sorted_and_unique() {
+        let names: alloc::vec::Vec<_> = tool_names().collect();
+        assert!(names.windows(2).all(|pair| pair[0] < pair[1]));
+        assert!(!names.contains(&MULTI_CALL_NAME));
+    }
+
+    #[test]
+    fn basenames() {
+        assert_eq!(basename("/bin/head"), "head");
+        assert_eq!(basename("head"), "head");
+        assert_eq!(basename("/sbin/zbox/"), "zbox");
+        assert_eq!(basename(""), "");
+    }
+
+    #[test]
+    fn dispatch_by_argv0() {
+        let argv = ["/bin/head", "-n", "1"];
+        match resolve(&argv) {
+            Invocation::Run { tool, args } => {
+                assert_eq!(tool.name, "head");
+                assert_eq!(args, ["-n", "1"]);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn dispatch_by_argv1() {
+        let argv = ["/sbin/zbox", "wc", "-l"];
+        match resolve(&argv) {
+            Invocation::Run { tool, args } => {
+                assert_eq!(tool.name, "wc");
+                assert_eq!(args, ["-l"]);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn listing_and_unknown() {
+        assert_eq!(resolve(&[]), Invocation::List);
+        assert_eq!(resolve(&["zbox"]), Invocation::List);
+        assert_eq!(resolve(&["/sbin/zbox", "--list"]), Invocation::List);
+        assert_eq!(resolve(&["zbox", "frob"]), Invocation::Unknown("frob"));
+        assert_eq!(resolve(&["/bin/frob"]), Invocation::Unknown("frob"));
+    }
+}

@@ -1,0 +1,94 @@
+//! zbox: the Zero OS multi-call tools binary. Installed as `/sbin/zbox`, with
+//! `/bin/<tool>` symlinks to it; it runs the tool named by the base name of
+//! argv[0], or by argv[1] when called as `zbox TOOL ...`. `zbox` alone or
+//! `zbox --list` lists the tools.
+//!
+//! Parsing, counting and formatting live in `zos-tools-core` (host-tested);
+//! this crate only moves bytes through `libzos::posix`.
+#![no_std]
+#![no_main]
+
+extern crate alloc;
+
+mod io;
+mod process_tools;
+mod system_tools;
+mod text_tools;
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+use libzos::{eprintln, posix};
+use zos_tools_core::dispatch::{self, Invocation, Tool, MULTI_CALL_NAME, TOOLS};
+use zos_tools_core::failure::{self, EXIT_USAGE};
+use zos_tools_core::Failure;
+
+libzos::entry!(main);
+
+fn main(_arg: u64) -> i64 {
+    let argv: Vec<&str> = posix::args().iter().map(String::as_str).collect();
+    let code = match dispatch::resolve(&argv) {
+        Invocation::List => failure::exit_code(&list_tools()),
+        Invocation::Unknown(name) => {
+            eprintln!(
+                "{MULTI_CALL_NAME}: unknown tool '{name}' ('{MULTI_CALL_NAME} --list' shows them)"
+            );
+            EXIT_USAGE
+        }
+        Invocation::Run { tool, args } => {
+            let result = run(tool, args);
+            report(tool, &result);
+            failure::exit_code(&result)
+        }
+    };
+    i64::from(code)
+}
+
+fn run(tool: &Tool, args: &[&str]) -> Result<(), Failure> {
+    match tool.name {
+        "clear" => text_tools::clear(),
+        "dmesg" => system_tools::dmesg(),
+        "echo" => text_tools::echo(args),
+        "env" => process_tools::env(args),
+        "false" => Err(Failure::Exit(failure::EXIT_ERROR)),
+        "free" => system_tools::free(args),
+        "head" => text_tools::head(args),
+        "kill" => process_tools::kill(args),
+        "poweroff" => system_tools::power_off(),
+        "ps" => process_tools::ps(args),
+        "reboot" => system_tools::reboot(),
+        "sleep" => system_tools::sleep(args),
+        "svc" => process_tools::svc(args),
+        "true" => Ok(()),
+        "uname" => system_tools::uname(args),
+        "uptime" => system_tools::uptime(args),
+        "wc" => text_tools::wc(args),
+        "yes" => text_tools::yes(args),
+        other => Err(Failure::Error(format!(
+            "'{other}' is listed but not built into this {MULTI_CALL_NAME}"
+        ))),
+    }
+}
+
+/// Prints `TOOL: message` (and the usage line after a usage error).
+fn report(tool: &Tool, result: &Result<(), Failure>) {
+    let Err(failure) = result else {
+        return;
+    };
+    if let Some(message) = failure.message() {
+        eprintln!("{}: {message}", tool.name);
+    }
+    if let Failure::Usage(_) = failure {
+        eprintln!("usage: {}", tool.usage);
+    }
+}
+
+fn list_tools() -> Result<(), Failure> {
+    let mut text = format!(
+        "{MULTI_CALL_NAME}: the Zero OS tools. Run as TOOL or as '{MULTI_CALL_NAME} TOOL'.\n"
+    );
+    for tool in TOOLS {
+        text.push_str(&format!("  {:<10} {}\n", tool.name, tool.summary));
+    }
+    io::write_out(text.as_bytes())
+}

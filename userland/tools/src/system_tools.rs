@@ -1,0 +1,60 @@
+//! Tools about the machine: `uname`, `uptime`, `free`, `sleep`, `dmesg`,
+//! `poweroff`, `reboot`.
+
+use crate::io::write_out;
+use alloc::format;
+use libzos::posix::{self, Errno};
+use zos_proto::proc::SystemInfo;
+use zos_tools_core::{report, sleep as duration, uname as system_name, Failure};
+
+fn system_info() -> Result<SystemInfo, Failure> {
+    posix::system_info().map_err(|error| {
+        Failure::Error(format!(
+            "cannot read system information: {}",
+            error.describe()
+        ))
+    })
+}
+
+pub fn uname(args: &[&str]) -> Result<(), Failure> {
+    let mut line = system_name::output(args)?;
+    line.push('\n');
+    write_out(line.as_bytes())
+}
+
+pub fn uptime(args: &[&str]) -> Result<(), Failure> {
+    if let Some(extra) = args.first() {
+        return Err(Failure::Usage(format!("extra operand '{extra}'")));
+    }
+    let info = system_info()?;
+    let mut line = report::uptime_line(info.uptime_ns, info.processes);
+    line.push('\n');
+    write_out(line.as_bytes())
+}
+
+pub fn free(args: &[&str]) -> Result<(), Failure> {
+    let unit = report::parse_free(args)?;
+    let info = system_info()?;
+    write_out(report::free_table(info.total_bytes, info.free_bytes, unit).as_bytes())
+}
+
+pub fn sleep(args: &[&str]) -> Result<(), Failure> {
+    posix::nanosleep(duration::parse_total(args)?);
+    Ok(())
+}
+
+pub fn dmesg() -> Result<(), Failure> {
+    write_out(b"dmesg: the kernel log goes to the serial console for now\n")
+}
+
+fn power_failure(error: Errno) -> Failure {
+    Failure::Error(error.describe().into())
+}
+
+pub fn power_off() -> Result<(), Failure> {
+    posix::power_off().map_err(power_failure)
+}
+
+pub fn reboot() -> Result<(), Failure> {
+    posix::reboot().map_err(power_failure)
+}
