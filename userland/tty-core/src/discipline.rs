@@ -68,7 +68,7 @@ impl Default for LineDiscipline {
 }
 
 impl LineDiscipline {
-    pub fn new(settings: Termios) -> Self {
+    pub const fn new(settings: Termios) -> Self {
         LineDiscipline {
             settings,
             editing: Vec::new(),
