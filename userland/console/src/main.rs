@@ -27,7 +27,6 @@ use libzos::abi::Sys;
 use libzos::proto::proc::{signal, ProcRequest};
 use libzos::proto::start::slots;
 use libzos::{ipc, sys};
-use terminal::with_terminal;
 
 libzos::entry!(main);
 
@@ -115,15 +114,19 @@ fn input_thread(arg: u64) {
             log::debug!("{errors} receive errors");
         }
         let mut interrupted = false;
-        let foreground = with_terminal(|t| {
+        let (foreground, completions) = {
+            let mut terminal = sync::lock(&terminal::TERMINAL);
             for &byte in &typed {
-                if t.discipline.receive(byte, &mut echo) == Some(Event::Interrupt) {
+                if terminal.discipline.receive(byte, &mut echo) == Some(Event::Interrupt) {
                     interrupted = true;
                 }
             }
-            (t.foreground, t.complete_waiting())
-        });
+            (terminal.foreground, terminal.complete_waiting())
+        };
+        // Echo before waking readers, so the typed line is on the screen
+        // before whatever the reader prints in answer.
         uart::write(&echo);
+        terminal::send_completions(completions);
         let _ = sys::raw(Sys::IrqAck, [irq_slot, 0, 0, 0, 0, 0]);
         if interrupted {
             interrupt_foreground(foreground);

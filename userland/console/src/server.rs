@@ -113,12 +113,19 @@ pub fn run(endpoint: u64) -> ! {
             }
         };
         let outcome = handle(&server, endpoint, &mut handles, &request);
-        next = match outcome {
-            Outcome::Answer(response) => server.reply_recv(&response, &[]),
-            Outcome::Data(data) => server.reply_recv(&IoResponse::Data(&data), &[]),
-            Outcome::NewHandle(cap) => server.reply_recv(&IoResponse::Cloned, &[cap]),
-            Outcome::Deferred => server.recv(),
+        // Reply, then receive, as two calls: the kernel's ReplyRecv receives
+        // on behalf of the wrong thread when the reply wakes a caller of
+        // higher priority (it preempts inside the call), so it is avoided.
+        let replied = match outcome {
+            Outcome::Answer(response) => server.reply(&response, &[]),
+            Outcome::Data(data) => server.reply(&IoResponse::Data(&data), &[]),
+            Outcome::NewHandle(cap) => server.reply(&IoResponse::Cloned, &[cap]),
+            Outcome::Deferred => Ok(()),
         };
+        if let Err(e) = replied {
+            log::debug!("reply to handle {} failed: {e:?}", request.badge);
+        }
+        next = server.recv();
     }
 }
 
