@@ -18,10 +18,11 @@ pub const KERNEL_TARGET: &str = "aarch64-unknown-none-softfloat";
 /// Target triple userland is built for.
 pub const USER_TARGET: &str = "aarch64-unknown-none";
 /// User programs: (package, binary) — each lands in the initramfs as /sbin/<binary>.
-pub const USER_PROGRAMS: [(&str, &str); 3] = [
+pub const USER_PROGRAMS: [(&str, &str); 4] = [
     ("zos-init", "init"),
     ("zos-ktest", "ktest"),
     ("zos-tools", "zbox"),
+    ("zos-console", "console"),
 ];
 /// Where the multi-call tools binary lands in the initramfs.
 pub const MULTI_CALL_BINARY: &str = "/sbin/zbox";

@@ -1,0 +1,78 @@
+//! The terminal state both threads share: the line discipline, the reads
+//! waiting for input (oldest first) and the foreground process group.
+
+use crate::discipline::{LineDiscipline, Termios};
+use crate::sync::lock;
+use alloc::collections::VecDeque;
+use alloc::vec::Vec;
+use libzos::ipc;
+use libzos::proto::io::IoResponse;
+use spin::Mutex;
+
+/// A read whose reply was deferred until input arrives.
+pub struct PendingRead {
+    /// The saved one-shot reply capability.
+    pub reply: u64,
+    pub max: usize,
+    /// Badge of the handle that asked.
+    pub handle: u64,
+}
+
+pub struct Terminal {
+    pub discipline: LineDiscipline,
+    pub waiting: VecDeque<PendingRead>,
+    /// Process group Ctrl-C is sent to (0: none yet).
+    pub foreground: u32,
+}
+
+pub static TERMINAL: Mutex<Terminal> = Mutex::new(Terminal {
+    discipline: LineDiscipline::new(Termios {
+        canonical: true,
+        echo: true,
+        signals: true,
+    }),
+    waiting: VecDeque::new(),
+    foreground: 0,
+});
+
+/// A deferred reply ready to be sent (outside the lock).
+pub struct Completion {
+    pub reply: u64,
+    pub data: Vec<u8>,
+}
+
+impl Terminal {
+    /// Completes waiting reads, oldest first, while there is input.
+    pub fn complete_waiting(&mut self) -> Vec<Completion> {
+        let mut done = Vec::new();
+        while let Some(pending) = self.waiting.front() {
+            let Some(data) = self.discipline.read(pending.max) else {
+                break;
+            };
+            let reply = pending.reply;
+            self.waiting.pop_front();
+            done.push(Completion { reply, data });
+        }
+        done
+    }
+}
+
+/// Sends the replies of completed reads; a reader that went away is ignored.
+pub fn send_completions(completions: Vec<Completion>) {
+    for completion in completions {
+        if let Err(e) = ipc::reply_later(completion.reply, &IoResponse::Data(&completion.data), &[])
+        {
+            log::debug!("a waiting reader went away: {e:?}");
+        }
+    }
+}
+
+/// Runs `f` on the shared terminal, then sends the replies it completed.
+pub fn with_terminal<R>(f: impl FnOnce(&mut Terminal) -> (R, Vec<Completion>)) -> R {
+    let (result, completions) = {
+        let mut terminal = lock(&TERMINAL);
+        f(&mut terminal)
+    };
+    send_completions(completions);
+    result
+}
