@@ -141,7 +141,13 @@ pub fn build() -> Result<Artifacts, String> {
     archive.add_dir("sbin");
     for (_, program) in USER_PROGRAMS {
         let path = root().join(format!("target/{USER_TARGET}/release/{program}"));
-        let data = std::fs::read(&path).map_err(|e| format!("reading {}: {e}", path.display()))?;
+        // Debug information stays in target/; the initramfs gets stripped copies.
+        let stripped = out.join(format!("{program}.stripped"));
+        run_checked(
+            Command::new(tools::llvm_objcopy()?).arg("--strip-debug").arg(&path).arg(&stripped),
+            "llvm-objcopy --strip-debug",
+        )?;
+        let data = std::fs::read(&stripped).map_err(|e| format!("reading {}: {e}", stripped.display()))?;
         archive.add_file(&format!("sbin/{program}"), 0o755, &data);
     }
     archive.add_dir("bin");
