@@ -31,6 +31,9 @@ libzos::entry!(main);
 const CANCELLED_STATUS: i32 = 130;
 
 fn main(_arg: u64) -> i64 {
+    // Builtins write into pipelines from this process: a reader that quit
+    // must not end the shell.
+    posix::ignore_sigpipe(true);
     let args: Vec<String> = posix::args().to_vec();
     let name = args.first().cloned().unwrap_or_else(|| "sh".to_string());
     let mut rest: &[String] = args.get(1..).unwrap_or_default();

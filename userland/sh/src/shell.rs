@@ -271,8 +271,9 @@ impl Shell {
         let own_group = background || self.job_control;
         let mut pgid: Pid = if own_group { 0 } else { self.shell_pgid };
         let mut outcomes: Vec<Outcome> = Vec::new();
-        // Builtin stages run after every external stage started (so their
-        // readers exist); their pipe ends stay open until then.
+        // Builtin stages run in this process after every external stage has
+        // started (so their readers exist); their pipe ends stay open until
+        // then.
         let mut deferred: Vec<(usize, FdPlan, Vec<Fd>)> = Vec::new();
         let mut previous_read: Option<Fd> = None;
         for (index, stage) in stages.iter().enumerate() {
@@ -338,7 +339,10 @@ impl Shell {
                 close_all(&parent_ends);
             }
         }
-        for (index, plan, parent_ends) in deferred {
+        // Last first: a builtin reading a pipe (builtins never read) closes its
+        // end before an earlier builtin writes into it, which then gets EPIPE
+        // instead of filling a pipe only the shell holds.
+        for (index, plan, parent_ends) in deferred.into_iter().rev() {
             let io = BuiltinIo::from_plan(&plan);
             let status = self.run_builtin(&stages[index].argv, io, in_pipeline, terminal);
             outcomes[index] = Outcome::Finished(status);
