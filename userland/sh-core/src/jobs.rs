@@ -244,7 +244,9 @@ impl JobTable {
     }
 
     /// For the external `kill`: every argument after the first that starts
-    /// with `%` becomes `-PGID` of that job. The error is the message.
+    /// with `%` becomes `-PGID` of that job. A job first among the arguments
+    /// gets a `--` before it, so `-PGID` is not read as a signal option.
+    /// The error is the message.
     pub fn expand_kill_arguments(&self, argv: &[String]) -> Result<Vec<String>, String> {
         let mut expanded = Vec::with_capacity(argv.len());
         for (index, argument) in argv.iter().enumerate() {
@@ -256,6 +258,9 @@ impl JobTable {
                 .ok()
                 .and_then(|reference| self.resolve(reference))
                 .ok_or_else(|| format!("{argument}: no such job"))?;
+            if index == 1 {
+                expanded.push("--".to_string());
+            }
             expanded.push(format!("-{}", job.pgid));
         }
         Ok(expanded)
@@ -376,8 +381,8 @@ mod tests {
             Ok(strings(&["kill", "-TERM", "-60", "7"]))
         );
         assert_eq!(
-            table.expand_kill_arguments(&strings(&["kill", "%%"])),
-            Ok(strings(&["kill", "-60"]))
+            table.expand_kill_arguments(&strings(&["kill", "%%", "%1"])),
+            Ok(strings(&["kill", "--", "-60", "-60"]))
         );
         assert_eq!(
             table.expand_kill_arguments(&strings(&["kill", "%2"])),
