@@ -122,12 +122,30 @@ pub fn write(fd: Fd, data: &[u8]) -> Result<usize> {
         Some(IoResponse::Written(n)) => Ok(n as usize),
         Some(IoResponse::Err(EPIPE)) => {
             // Default action of SIGPIPE: the process ends by that signal.
-            let _ = kill(getpid() as i32, zos_proto::proc::signal::SIGPIPE);
+            if !sigpipe_ignored() {
+                let _ = kill(getpid() as i32, zos_proto::proc::signal::SIGPIPE);
+            }
             Err(Errno(EPIPE))
         }
         Some(IoResponse::Err(e)) => Err(Errno(e)),
         _ => Err(Errno(EIO)),
     }
+}
+
+// ---- SIGPIPE disposition (added for the shell) ----------------------------------
+
+static SIGPIPE_IGNORED: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+/// `signal(SIGPIPE, SIG_IGN)` or back to the default: while ignored, a write
+/// to a pipe nobody reads fails with `EPIPE` instead of ending the process.
+/// Per process; children start with the default. The shell needs it because
+/// its builtins write into pipelines from the shell process itself.
+pub fn ignore_sigpipe(ignore: bool) {
+    SIGPIPE_IGNORED.store(ignore, core::sync::atomic::Ordering::Relaxed);
+}
+
+fn sigpipe_ignored() -> bool {
+    SIGPIPE_IGNORED.load(core::sync::atomic::Ordering::Relaxed)
 }
 
 /// Writes everything (looping over short writes).

@@ -18,11 +18,12 @@ pub const KERNEL_TARGET: &str = "aarch64-unknown-none-softfloat";
 /// Target triple userland is built for.
 pub const USER_TARGET: &str = "aarch64-unknown-none";
 /// User programs: (package, binary) — each lands in the initramfs as /sbin/<binary>.
-pub const USER_PROGRAMS: [(&str, &str); 4] = [
+pub const USER_PROGRAMS: [(&str, &str); 5] = [
     ("zos-init", "init"),
     ("zos-ktest", "ktest"),
     ("zos-tools", "zbox"),
     ("zos-console", "console"),
+    ("zos-sh", "sh"),
 ];
 /// Where the multi-call tools binary lands in the initramfs.
 pub const MULTI_CALL_BINARY: &str = "/sbin/zbox";
@@ -151,6 +152,7 @@ pub fn build() -> Result<Artifacts, String> {
         archive.add_file(&format!("sbin/{program}"), 0o755, &data);
     }
     archive.add_dir("bin");
+    archive.add_symlink("bin/sh", "/sbin/sh");
     for tool in TOOL_NAMES {
         archive.add_symlink(&format!("bin/{tool}"), MULTI_CALL_BINARY);
     }
