@@ -145,10 +145,14 @@ pub fn build() -> Result<Artifacts, String> {
         // Debug information stays in target/; the initramfs gets stripped copies.
         let stripped = out.join(format!("{program}.stripped"));
         run_checked(
-            Command::new(tools::llvm_objcopy()?).arg("--strip-debug").arg(&path).arg(&stripped),
+            Command::new(tools::llvm_objcopy()?)
+                .arg("--strip-debug")
+                .arg(&path)
+                .arg(&stripped),
             "llvm-objcopy --strip-debug",
         )?;
-        let data = std::fs::read(&stripped).map_err(|e| format!("reading {}: {e}", stripped.display()))?;
+        let data =
+            std::fs::read(&stripped).map_err(|e| format!("reading {}: {e}", stripped.display()))?;
         archive.add_file(&format!("sbin/{program}"), 0o755, &data);
     }
     archive.add_dir("bin");
