@@ -171,6 +171,10 @@ impl Manager {
         for index in 0..self.services.len() {
             self.start_service(index);
         }
+        if self.boot.flag("poweroff") {
+            dprintln!("init: boot complete; powering off (boot argument poweroff)");
+            let _ = sys::power_off(bootinfo::SLOT_SYSTEM);
+        }
     }
 
     fn finish_run(&mut self, name: &str, code: i32) {
