@@ -23,6 +23,11 @@ pub fn uname(args: &[&str]) -> Result<(), Failure> {
 }
 
 pub fn uptime(args: &[&str]) -> Result<(), Failure> {
+    // `uptime -n`: nanoseconds since boot (machine readable; used by benchmarks).
+    if args == ["-n"] {
+        let line = format!("{}\n", posix::clock_ns());
+        return write_out(line.as_bytes());
+    }
     if let Some(extra) = args.first() {
         return Err(Failure::Usage(format!("extra operand '{extra}'")));
     }
