@@ -268,11 +268,9 @@ impl<P: Platform> Kernel<P> {
             let ptr = P::phys_to_ptr(frame);
             let chunk = bytes.get(page * PAGE as usize..).unwrap_or(&[]);
             let chunk = &chunk[..chunk.len().min(PAGE as usize)];
+            P::zero_frame(frame);
             // SAFETY: a freshly allocated frame reached through the linear map.
-            unsafe {
-                core::ptr::write_bytes(ptr, 0, PAGE as usize);
-                core::ptr::copy_nonoverlapping(chunk.as_ptr(), ptr, chunk.len());
-            }
+            unsafe { core::ptr::copy_nonoverlapping(chunk.as_ptr(), ptr, chunk.len()) };
             frames.push(frame);
         }
         let memory = self.objects.insert(Object::Memory(Memory::Frames {

@@ -549,8 +549,7 @@ impl<P: Platform> Kernel<P> {
         for _ in 0..pages {
             match self.frames.alloc() {
                 Some(frame) => {
-                    // SAFETY: a frame just allocated, reached through the linear map.
-                    unsafe { core::ptr::write_bytes(P::phys_to_ptr(frame), 0, PAGE as usize) };
+                    P::zero_frame(frame);
                     frames.push(frame);
                 }
                 None => {

@@ -10,8 +10,9 @@ use core::sync::atomic::{AtomicU64, Ordering};
 
 /// Where every process's heap lives.
 pub const HEAP_BASE: u64 = 0x0000_1000_0000_0000;
-/// The heap grows in steps of this many bytes, mapped on demand.
-pub const HEAP_STEP: u64 = 1 << 20;
+/// The heap grows by at least this many bytes at a time (doubling as it grows),
+/// mapped on demand, so small programs never pay for a large heap.
+pub const HEAP_STEP: u64 = 64 << 10;
 /// Largest heap.
 pub const HEAP_LIMIT: u64 = 1 << 30;
 

@@ -69,6 +69,9 @@ impl Platform for Aarch64 {
     fn phys_to_ptr(pa: u64) -> *mut u8 {
         phys_to_virt(pa) as *mut u8
     }
+    fn zero_frame(pa: u64) {
+        cpu::zero_frame(phys_to_virt(pa));
+    }
     fn console_write(bytes: &[u8]) {
         console::write(bytes);
     }
