@@ -592,3 +592,75 @@ pub fn clock_ns() -> u64 {
 pub fn nanosleep(ns: u64) {
     sys::sleep_until(sys::clock_ns().saturating_add(ns));
 }
+
+// ---- signal handlers ------------------------------------------------------------------
+
+/// What to do with a signal.
+#[derive(Clone, Copy)]
+pub enum SigAction {
+    Default,
+    Ignore,
+    /// Runs on the process's signal thread, not on the interrupted thread.
+    Handler(fn(u32)),
+}
+
+static HANDLERS: Mutex<[Option<fn(u32)>; 64]> = Mutex::new([None; 64]);
+static SIGNAL_NOTIFICATION: Mutex<Option<u64>> = Mutex::new(None);
+
+fn signal_thread(notification: u64) {
+    loop {
+        let Ok(bits) = sys::wait(notification) else {
+            return;
+        };
+        for signal in 1..64u32 {
+            if bits & (1 << signal) != 0 {
+                let handler = HANDLERS.lock()[signal as usize];
+                if let Some(handler) = handler {
+                    handler(signal);
+                }
+            }
+        }
+    }
+}
+
+/// Sets the action for `signal` (sigaction-like). SIGKILL cannot be changed.
+pub fn signal(signal: u32, action: SigAction) -> Result<()> {
+    if signal == 0 || signal >= 64 || signal == zos_proto::proc::signal::SIGKILL {
+        return Err(Errno(EINVAL));
+    }
+    let (code, handler) = match action {
+        SigAction::Default => (0, None),
+        SigAction::Ignore => (1, None),
+        SigAction::Handler(f) => (2, Some(f)),
+    };
+    HANDLERS.lock()[signal as usize] = handler;
+    let mut attach = Vec::new();
+    if code == 2 {
+        let mut notification = SIGNAL_NOTIFICATION.lock();
+        if notification.is_none() {
+            let created = sys::notification_create().map_err(|_| Errno(ENOMEM))?;
+            let for_init = sys::cap_mint(
+                created,
+                sys::NONE,
+                crate::abi::rights::WRITE | crate::abi::rights::GRANT,
+                0,
+            )
+            .map_err(|_| Errno(ENOMEM))?;
+            crate::thread::spawn(signal_thread, created, 100).map_err(|_| Errno(ENOMEM))?;
+            *notification = Some(created);
+            attach.push(for_init);
+        }
+    }
+    let reply = proc_call(
+        &ProcRequest::SignalAction {
+            signal,
+            action: code,
+        },
+        &attach,
+    )?;
+    match reply.decode::<ProcResponse>() {
+        Some(ProcResponse::Ok) => Ok(()),
+        Some(ProcResponse::Err(e)) => Err(Errno(e)),
+        _ => Err(Errno(EIO)),
+    }
+}

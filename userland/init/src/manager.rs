@@ -42,6 +42,11 @@ struct Proc {
     /// The signal init killed it with, if any.
     signal: Option<u32>,
     service: Option<usize>,
+    /// Signals the process ignores and catches.
+    ignored: u64,
+    caught: u64,
+    /// Where caught signals are delivered (a notification in init's table).
+    signal_notification: Option<u64>,
 }
 
 struct ServiceState {
@@ -458,6 +463,9 @@ impl Manager {
                 status: None,
                 signal: None,
                 service: None,
+                ignored: 0,
+                caught: 0,
+                signal_notification: None,
             },
         );
         Ok(pid)
@@ -633,6 +641,36 @@ impl Manager {
                 };
                 Answer::Now(encode(&ProcResponse::SystemInfo(info)), Vec::new())
             }
+            ProcRequest::SignalAction { signal, action } => {
+                let Some(p) = self.procs.get_mut(&caller) else {
+                    return err(ESRCH);
+                };
+                if let Some(cap) = message.caps.first() {
+                    if let Some(old) = p.signal_notification.replace(*cap) {
+                        let _ = sys::cap_delete(old);
+                    }
+                }
+                if signal == 0 || signal >= 64 || signal == signal::SIGKILL {
+                    return err(EINVAL);
+                }
+                let bit = 1u64 << signal;
+                match action {
+                    0 => {
+                        p.ignored &= !bit;
+                        p.caught &= !bit;
+                    }
+                    1 => {
+                        p.ignored |= bit;
+                        p.caught &= !bit;
+                    }
+                    2 if p.signal_notification.is_some() => {
+                        p.caught |= bit;
+                        p.ignored &= !bit;
+                    }
+                    _ => return err(EINVAL),
+                }
+                ok()
+            }
             ProcRequest::PowerOff => {
                 dprintln!("init: powering off");
                 let _ = sys::power_off(bootinfo::SLOT_SYSTEM);
@@ -668,19 +706,33 @@ impl Manager {
             return err(ESRCH);
         }
         match sig {
-            0 | signal::SIGCHLD => ok(),
-            signal::SIGHUP
-            | signal::SIGINT
-            | signal::SIGQUIT
-            | signal::SIGKILL
-            | signal::SIGPIPE
-            | signal::SIGTERM
-            | signal::SIGSEGV => {
+            0 => ok(),
+            1..=63 => {
+                let bit = 1u64 << sig;
                 for pid in targets {
-                    if let Some(p) = self.procs.get_mut(&pid) {
-                        p.signal = Some(sig);
-                        let _ = sys::process_kill(p.process);
+                    let Some(p) = self.procs.get_mut(&pid) else {
+                        continue;
+                    };
+                    if sig != signal::SIGKILL && p.ignored & bit != 0 {
+                        continue;
                     }
+                    if sig != signal::SIGKILL && p.caught & bit != 0 {
+                        if let Some(notification) = p.signal_notification {
+                            if let Ok(badged) =
+                                sys::cap_mint(notification, sys::NONE, rights::WRITE, bit)
+                            {
+                                let _ = sys::signal(badged);
+                                let _ = sys::cap_delete(badged);
+                            }
+                        }
+                        continue;
+                    }
+                    // Default actions: CHLD is ignored, everything else ends the process.
+                    if sig == signal::SIGCHLD {
+                        continue;
+                    }
+                    p.signal = Some(sig);
+                    let _ = sys::process_kill(p.process);
                 }
                 ok()
             }

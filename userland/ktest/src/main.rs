@@ -817,8 +817,54 @@ fn test_malformed_message() {
     check("init keeps serving after it", libzos::posix::getppid() == 1);
 }
 
+static CAUGHT: AtomicU32 = AtomicU32::new(0);
+
+fn on_signal(signal: u32) {
+    CAUGHT.store(signal, Ordering::SeqCst);
+}
+
+/// Signal handlers and ignored signals through init.
+fn test_signals() {
+    use libzos::posix::{self, SigAction};
+    if posix::getppid() != 1 {
+        return;
+    }
+    let me = posix::getpid() as i32;
+    check(
+        "catch SIGTERM",
+        posix::signal(15, SigAction::Handler(on_signal)).is_ok(),
+    );
+    check(
+        "kill self with a caught signal",
+        posix::kill(me, 15).is_ok(),
+    );
+    let deadline = sys::clock_ns() + 1_000_000_000;
+    while CAUGHT.load(Ordering::SeqCst) == 0 && sys::clock_ns() < deadline {
+        sys::sleep_until(sys::clock_ns() + 1_000_000);
+    }
+    check(
+        "handler ran with SIGTERM",
+        CAUGHT.load(Ordering::SeqCst) == 15,
+    );
+    check("ignore SIGINT", posix::signal(2, SigAction::Ignore).is_ok());
+    check(
+        "ignored SIGINT does not kill",
+        posix::kill(me, 2).is_ok() && posix::getpid() == me as u32,
+    );
+    check(
+        "SIGKILL cannot be caught",
+        posix::signal(9, SigAction::Ignore).is_err(),
+    );
+    check(
+        "back to default",
+        posix::signal(2, SigAction::Default).is_ok()
+            && posix::signal(15, SigAction::Default).is_ok(),
+    );
+}
+
 fn test_processes() {
     test_malformed_message();
+    test_signals();
     let status = spawn_mode(MODE_EXIT, sys::NONE).and_then(|(p, n)| finish(p, n));
     check(
         "child exit status",

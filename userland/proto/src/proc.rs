@@ -63,6 +63,14 @@ pub enum ProcRequest<'a> {
     Pipe,
     /// Kernel and memory figures.
     SystemInfo,
+    /// What the caller does with a signal: 0 default action, 1 ignore, 2 catch.
+    /// Caught signals are delivered as bit `1 << signal` on the notification
+    /// capability attached to the first catching request (SIGKILL cannot be
+    /// caught or ignored).
+    SignalAction {
+        signal: u32,
+        action: u8,
+    },
     PowerOff,
     Reboot,
 }
