@@ -604,7 +604,10 @@ pub enum SigAction {
     Handler(fn(u32)),
 }
 
-static HANDLERS: Mutex<[Option<fn(u32)>; 64]> = Mutex::new([None; 64]);
+/// A signal handler.
+pub type Handler = fn(u32);
+
+static HANDLERS: Mutex<[Option<Handler>; 64]> = Mutex::new([None; 64]);
 static SIGNAL_NOTIFICATION: Mutex<Option<u64>> = Mutex::new(None);
 
 fn signal_thread(notification: u64) {
