@@ -18,7 +18,11 @@ pub const KERNEL_TARGET: &str = "aarch64-unknown-none-softfloat";
 /// Target triple userland is built for.
 pub const USER_TARGET: &str = "aarch64-unknown-none";
 /// User programs: (package, binary) — each lands in the initramfs as /sbin/<binary>.
-pub const USER_PROGRAMS: [(&str, &str); 2] = [("zos-init", "init"), ("zos-ktest", "ktest")];
+pub const USER_PROGRAMS: [(&str, &str); 3] = [
+    ("zos-init", "init"),
+    ("zos-ktest", "ktest"),
+    ("zos-vfs", "vfs"),
+];
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -790,16 +790,24 @@ fn test_malformed_message() {
     if !matches!(sys::cap_info(slot), Ok((3, _, _))) {
         return; // started without a process manager (not by init)
     }
-    let garbage = MessageInfo { label: 0, caps: 0, length: 32 };
+    let garbage = MessageInfo {
+        label: 0,
+        caps: 0,
+        length: 32,
+    };
     let reply = sys::ipc_call(slot, garbage, [u64::MAX, u64::MAX, u64::MAX, u64::MAX]);
     let decoded = reply.ok().and_then(|m| {
         let mut bytes = [0u8; 32];
         for (i, w) in m.words.iter().enumerate() {
             bytes[i * 8..i * 8 + 8].copy_from_slice(&w.to_le_bytes());
         }
-        zos_proto::decode::<zos_proto::proc::ProcResponse>(&bytes[..m.info.length as usize]).map(|r| r == zos_proto::proc::ProcResponse::Err(zos_proto::errno::EINVAL))
+        zos_proto::decode::<zos_proto::proc::ProcResponse>(&bytes[..m.info.length as usize])
+            .map(|r| r == zos_proto::proc::ProcResponse::Err(zos_proto::errno::EINVAL))
     });
-    check("init answers a malformed message with EINVAL", decoded == Some(true));
+    check(
+        "init answers a malformed message with EINVAL",
+        decoded == Some(true),
+    );
     check("init keeps serving after it", libzos::posix::getppid() == 1);
 }
 

@@ -61,16 +61,28 @@ pub enum FsRequest<'a> {
         cwd: &'a str,
     },
     /// Attributes, following a final symlink.
-    Stat { path: &'a str, cwd: &'a str },
+    Stat {
+        path: &'a str,
+        cwd: &'a str,
+    },
     /// Attributes of a final symlink itself.
-    Lstat { path: &'a str, cwd: &'a str },
+    Lstat {
+        path: &'a str,
+        cwd: &'a str,
+    },
     Mkdir {
         path: &'a str,
         mode: u32,
         cwd: &'a str,
     },
-    Rmdir { path: &'a str, cwd: &'a str },
-    Unlink { path: &'a str, cwd: &'a str },
+    Rmdir {
+        path: &'a str,
+        cwd: &'a str,
+    },
+    Unlink {
+        path: &'a str,
+        cwd: &'a str,
+    },
     Rename {
         from: &'a str,
         to: &'a str,
@@ -88,7 +100,10 @@ pub enum FsRequest<'a> {
         path: &'a str,
         cwd: &'a str,
     },
-    Readlink { path: &'a str, cwd: &'a str },
+    Readlink {
+        path: &'a str,
+        cwd: &'a str,
+    },
     Chmod {
         path: &'a str,
         mode: u32,
@@ -107,17 +122,25 @@ pub enum FsRequest<'a> {
         cwd: &'a str,
     },
     /// Capacity of the file system holding `path`.
-    StatFs { path: &'a str, cwd: &'a str },
+    StatFs {
+        path: &'a str,
+        cwd: &'a str,
+    },
     /// The mount table.
     Mounts,
     /// Flushes every file system.
     Sync,
     /// Checks that `path` is a searchable directory; answers its normalised
     /// absolute path (what the client keeps as its working directory).
-    Chdir { path: &'a str, cwd: &'a str },
+    Chdir {
+        path: &'a str,
+        cwd: &'a str,
+    },
     /// Identifies the client (its pid names `/proc/self`); answers `Attached`
     /// with a session capability to send further requests on.
-    Session { pid: u32 },
+    Session {
+        pid: u32,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -20,6 +20,7 @@ pub mod fs;
 pub mod populate;
 pub mod procfs;
 pub mod random;
+pub mod shared;
 pub mod tmpfs;
 pub mod vfs;
 
@@ -30,5 +31,6 @@ pub use file::{OpenFile, OpenFlags, Whence};
 pub use fs::{DirEntry, FileKind, FileSystem, Ino, NewInode, SetAttr, Stat, StatFs, Timestamp};
 pub use procfs::Procfs;
 pub use random::ChaChaRng;
+pub use shared::SharedFs;
 pub use tmpfs::Tmpfs;
 pub use vfs::{MountId, MountInfo, Node, Vfs};
