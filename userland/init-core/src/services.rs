@@ -146,6 +146,9 @@ fn parse_value(text: &str, line: usize) -> Result<Value, TableError> {
     }
 }
 
+/// The `key = value` lines of one `[[service]]` table, with their line numbers.
+type TableEntries = Vec<(usize, String, Value)>;
+
 fn strip_comment(text: &str) -> &str {
     text.split('#').next().unwrap_or("")
 }
@@ -153,7 +156,7 @@ fn strip_comment(text: &str) -> &str {
 /// Parses and validates a service table; returns the services in start order
 /// (dependencies first).
 pub fn parse(text: &str) -> Result<Vec<Service>, TableError> {
-    let mut tables: Vec<(usize, Vec<(usize, String, Value)>)> = Vec::new();
+    let mut tables: Vec<(usize, TableEntries)> = Vec::new();
     for (index, raw) in text.lines().enumerate() {
         let line = index + 1;
         let trimmed = raw.trim();
@@ -191,10 +194,7 @@ pub fn parse(text: &str) -> Result<Vec<Service>, TableError> {
     order(services)
 }
 
-fn service_from(
-    table_line: usize,
-    entries: Vec<(usize, String, Value)>,
-) -> Result<Service, TableError> {
+fn service_from(table_line: usize, entries: TableEntries) -> Result<Service, TableError> {
     let mut service = Service {
         name: String::new(),
         path: String::new(),

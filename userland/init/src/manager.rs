@@ -712,7 +712,7 @@ impl Manager {
         {
             return self.reap_answer(found);
         }
-        if !self.procs.values().any(|p| matches(p)) {
+        if !self.procs.values().any(matches) {
             return err(ECHILD);
         }
         if nohang {

@@ -153,8 +153,7 @@ impl Server {
             HANDLE_TAG => {
                 let id = message.badge & !TAG_MASK;
                 let request = message.decode::<IoRequest>();
-                let answer = self.handle_io(id, request, &message.caps);
-                answer
+                self.handle_io(id, request, &message.caps)
             }
             SESSION_TAG | 0 => {
                 for cap in &message.caps {

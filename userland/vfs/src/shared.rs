@@ -65,7 +65,7 @@ impl Windows {
     /// Maps the Memory capability `memory` (which the server now owns).
     pub fn attach(&mut self, memory: u64) -> Result<SharedBuffer, i32> {
         let size = match sys::memory_info(memory) {
-            Ok((size, _, device)) if device == 0 => size,
+            Ok((size, _, 0)) => size,
             _ => {
                 let _ = sys::cap_delete(memory);
                 return Err(EINVAL);
