@@ -2,12 +2,13 @@
 //!
 //! Layers, bottom up: [`sys`] (raw syscalls, one function each), [`rt`] (process
 //! start-up, heap, panic, debug output) and [`loader`] (building a child process
-//! from an ELF file). IPC clients of each service and the POSIX layer come with
-//! the userspace issues.
+//! from an ELF file), [`ipc`] (protocol messages), [`posix`] (descriptors,
+//! processes, environment) and [`fs`] (the file API over the VFS service).
 #![no_std]
 
 extern crate alloc;
 
+pub mod fs;
 pub mod ipc;
 pub mod loader;
 pub mod posix;

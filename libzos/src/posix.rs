@@ -2,7 +2,8 @@
 //! translated into capability IPC. A descriptor is a badged endpoint capability
 //! of the server that owns the open handle (console, pipe, later files); the
 //! process manager (init) spawns, waits and signals. Errors are POSIX errno
-//! values in [`Errno`].
+//! values in [`Errno`]. File-system calls (open, stat, mkdir, ...) are in
+//! [`crate::fs`] and re-exported here.
 
 use crate::ipc::{self, Received};
 use crate::rt::start_info;
@@ -36,10 +37,15 @@ impl core::fmt::Display for Errno {
 }
 
 pub type Result<T> = core::result::Result<T, Errno>;
+
+pub use crate::fs::{
+    chmod, chown, creat, fstat, fsync, ftruncate, link, lseek, lstat, mkdir, open, openat, pread,
+    pwrite, read_dir, readlink, rename, rmdir, stat, symlink, truncate, umask, unlink,
+};
 pub type Fd = i32;
 pub type Pid = u32;
 
-fn ipc_errno(e: ipc::IpcError) -> Errno {
+pub(crate) fn ipc_errno(e: ipc::IpcError) -> Errno {
     match e {
         ipc::IpcError::Sys(s) if s.is(sys::SysError::PeerDied) => Errno(EIO),
         ipc::IpcError::Sys(s) if s.is(sys::SysError::InvalidCap) => Errno(EBADF),
@@ -74,7 +80,7 @@ fn with_table<R>(f: impl FnOnce(&mut Table) -> R) -> R {
     f(table)
 }
 
-fn slot_of(fd: Fd) -> Result<u64> {
+pub(crate) fn slot_of(fd: Fd) -> Result<u64> {
     with_table(|t| t.fds.get(&fd).copied()).ok_or(Errno(EBADF))
 }
 
@@ -96,12 +102,17 @@ pub fn install(slot: u64) -> Fd {
     })
 }
 
-fn io_call(fd: Fd, request: &IoRequest) -> Result<Received> {
+pub(crate) fn io_call(fd: Fd, request: &IoRequest) -> Result<Received> {
     let slot = slot_of(fd)?;
     ipc::call(slot, request, &[]).map_err(ipc_errno)
 }
 
 pub fn read(fd: Fd, buffer: &mut [u8]) -> Result<usize> {
+    if buffer.len() > crate::fs::SHARED_THRESHOLD {
+        if let Some(result) = crate::fs::read_shared(slot_of(fd)?, buffer, None) {
+            return result;
+        }
+    }
     let max = buffer.len().min(zos_proto::MAX_IO_CHUNK) as u32;
     let reply = io_call(fd, &IoRequest::Read { max })?;
     match reply.decode::<IoResponse>() {
@@ -116,6 +127,11 @@ pub fn read(fd: Fd, buffer: &mut [u8]) -> Result<usize> {
 }
 
 pub fn write(fd: Fd, data: &[u8]) -> Result<usize> {
+    if data.len() > crate::fs::SHARED_THRESHOLD {
+        if let Some(result) = crate::fs::write_shared(slot_of(fd)?, data, None) {
+            return result;
+        }
+    }
     let chunk = &data[..data.len().min(zos_proto::MAX_IO_CHUNK)];
     let reply = io_call(fd, &IoRequest::Write { data: chunk })?;
     match reply.decode::<IoResponse>() {
@@ -174,6 +190,7 @@ pub fn close(fd: Fd) -> Result<()> {
     match slot {
         None => Err(Errno(EBADF)),
         Some((slot, true)) => {
+            crate::fs::forget(slot);
             let _ = ipc::call(slot, &IoRequest::Close, &[]);
             let _ = sys::cap_delete(slot);
             Ok(())
@@ -271,7 +288,7 @@ pub fn tcsetpgrp(fd: Fd, pgid: Pid) -> Result<()> {
 
 // ---- processes ------------------------------------------------------------------
 
-fn proc_call(request: &ProcRequest, caps: &[u64]) -> Result<Received> {
+pub(crate) fn proc_call(request: &ProcRequest, caps: &[u64]) -> Result<Received> {
     ipc::call(slots::PROC, request, caps).map_err(ipc_errno)
 }
 
@@ -556,11 +573,17 @@ pub fn getcwd() -> String {
         .clone()
 }
 
-/// Changes the working directory (checked against the file system once the
-/// VFS exists; for now only normalised).
+/// Changes the working directory: the VFS checks that `path` is a directory
+/// and answers its normalised path. Without a VFS service (test programs run
+/// by `init.run`) the path is only normalised.
 pub fn chdir(path: &str) -> Result<()> {
     if path.is_empty() {
         return Err(Errno(ENOENT));
+    }
+    if crate::fs::vfs_available() {
+        let normal = crate::fs::resolve_directory(path)?;
+        *CWD.lock() = Some(normal);
+        return Ok(());
     }
     let base = getcwd();
     let joined = if path.starts_with('/') {

@@ -142,6 +142,11 @@ pub fn memory_map(
     )
     .map(|_| ())
 }
+/// (size in bytes, first physical page, 1 if a device range).
+pub fn memory_info(memory: u64) -> Result<(u64, u64, u64), Error> {
+    let r = call(Sys::MemoryInfo, [memory, 0, 0, 0, 0, 0])?;
+    Ok((r.0[1], r.0[2], r.0[3]))
+}
 pub fn memory_unmap(process: u64, va: u64) -> Result<(), Error> {
     call(Sys::MemoryUnmap, [process, va, 0, 0, 0, 0]).map(|_| ())
 }

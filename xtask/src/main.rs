@@ -18,12 +18,13 @@ pub const KERNEL_TARGET: &str = "aarch64-unknown-none-softfloat";
 /// Target triple userland is built for.
 pub const USER_TARGET: &str = "aarch64-unknown-none";
 /// User programs: (package, binary) — each lands in the initramfs as /sbin/<binary>.
-pub const USER_PROGRAMS: [(&str, &str); 5] = [
+pub const USER_PROGRAMS: [(&str, &str); 6] = [
     ("zos-init", "init"),
     ("zos-ktest", "ktest"),
     ("zos-tools", "zbox"),
     ("zos-console", "console"),
     ("zos-sh", "sh"),
+    ("zos-vfs", "vfs"),
 ];
 /// Where the multi-call tools binary lands in the initramfs.
 pub const MULTI_CALL_BINARY: &str = "/sbin/zbox";

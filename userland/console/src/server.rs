@@ -187,6 +187,12 @@ fn handle(server: &Server, endpoint: u64, handles: &mut Handles, request: &Recei
             }
             Outcome::Answer(IoResponse::Ok)
         }
+        // A terminal has no position; file-only requests are refused.
+        IoRequest::Seek { .. } | IoRequest::ReadAt { .. } | IoRequest::WriteAt { .. } => {
+            Outcome::Answer(IoResponse::Err(zos_proto::errno::ESPIPE))
+        }
+        IoRequest::Sync => Outcome::Answer(IoResponse::Ok),
+        _ => Outcome::Answer(IoResponse::Err(EINVAL)),
     }
 }
 

@@ -4,11 +4,16 @@
 //! (`never` | `on-failure` | `always`), `grants` (device capabilities by name),
 //! `provides` (init creates the service's endpoint and registers it under the
 //! service name), `stdio` (a service whose handle becomes fds 0–2), `arg`
-//! (number passed in register 0), `restart_limit`.
+//! (number passed in register 0), `restart_limit`, `quota_mib` (memory quota
+//! of the service in MiB, default [`DEFAULT_QUOTA_MIB`]).
 
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
+
+/// Memory quota of a service (and of every program init starts) unless the
+/// table says otherwise.
+pub const DEFAULT_QUOTA_MIB: u64 = 48;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Restart {
@@ -29,6 +34,7 @@ pub struct Service {
     pub stdio: Option<String>,
     pub arg: u64,
     pub restart_limit: u32,
+    pub quota_mib: u64,
 }
 
 /// Why a service table was refused.
@@ -140,6 +146,9 @@ fn parse_value(text: &str, line: usize) -> Result<Value, TableError> {
     }
 }
 
+/// The `key = value` lines of one `[[service]]` table, with their line numbers.
+type TableEntries = Vec<(usize, String, Value)>;
+
 fn strip_comment(text: &str) -> &str {
     text.split('#').next().unwrap_or("")
 }
@@ -147,7 +156,7 @@ fn strip_comment(text: &str) -> &str {
 /// Parses and validates a service table; returns the services in start order
 /// (dependencies first).
 pub fn parse(text: &str) -> Result<Vec<Service>, TableError> {
-    let mut tables: Vec<(usize, Vec<(usize, String, Value)>)> = Vec::new();
+    let mut tables: Vec<(usize, TableEntries)> = Vec::new();
     for (index, raw) in text.lines().enumerate() {
         let line = index + 1;
         let trimmed = raw.trim();
@@ -185,10 +194,7 @@ pub fn parse(text: &str) -> Result<Vec<Service>, TableError> {
     order(services)
 }
 
-fn service_from(
-    table_line: usize,
-    entries: Vec<(usize, String, Value)>,
-) -> Result<Service, TableError> {
+fn service_from(table_line: usize, entries: TableEntries) -> Result<Service, TableError> {
     let mut service = Service {
         name: String::new(),
         path: String::new(),
@@ -200,6 +206,7 @@ fn service_from(
         stdio: None,
         arg: 0,
         restart_limit: 5,
+        quota_mib: DEFAULT_QUOTA_MIB,
     };
     for (line, key, value) in entries {
         let wrong = || TableError::Syntax {
@@ -215,6 +222,13 @@ fn service_from(
             ("provides", Value::Bool(b)) => service.provides = b,
             ("stdio", Value::Str(s)) => service.stdio = Some(s),
             ("arg", Value::Int(n)) => service.arg = n,
+            ("quota_mib", Value::Int(n)) if (1..=4096).contains(&n) => service.quota_mib = n,
+            ("quota_mib", Value::Int(n)) => {
+                return Err(TableError::Syntax {
+                    line,
+                    message: format!("quota_mib must be 1 to 4096, not {n}"),
+                })
+            }
             ("restart_limit", Value::Int(n)) => {
                 service.restart_limit = n.min(u32::MAX as u64) as u32
             }
@@ -235,7 +249,7 @@ fn service_from(
             }
             (
                 "name" | "path" | "args" | "depends_on" | "grants" | "provides" | "stdio" | "arg"
-                | "restart" | "restart_limit",
+                | "restart" | "restart_limit" | "quota_mib",
                 _,
             ) => return Err(wrong()),
             (other, _) => {
@@ -338,6 +352,7 @@ grants = ["uart", "uart-irq"]
 provides = true
 restart = "on-failure"
 arg = 5
+quota_mib = 96
 "#;
 
     #[test]
@@ -351,6 +366,8 @@ arg = 5
         assert_eq!(services[0].restart, Restart::OnFailure);
         assert_eq!(services[1].name, "shell");
         assert_eq!(services[1].stdio.as_deref(), Some("console"));
+        assert_eq!(services[0].quota_mib, 96);
+        assert_eq!(services[1].quota_mib, DEFAULT_QUOTA_MIB);
     }
 
     #[test]
@@ -375,6 +392,8 @@ arg = 5
             ("name = \"a\"\n", 1),
             ("[[service]]\nrestart = \"sometimes\"\n", 2),
             ("[[service]]\nbogus = 1\n", 2),
+            ("[[service]]\nquota_mib = 0\n", 2),
+            ("[[service]]\nquota_mib = \"big\"\n", 2),
             ("[[service]]\nargs = [\"a\" \"b\"]\n", 2),
             ("[service]\n", 1),
         ] {

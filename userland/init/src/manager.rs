@@ -23,8 +23,8 @@ use zos_proto::start::{self, Grant, StartInfo};
 
 /// Badge of the reaper thread's capability.
 const REAPER_BADGE: u64 = 0xFFFF_FFFF_0000_0001;
-/// Quota of each started program.
-const PROGRAM_QUOTA: u64 = 48 << 20;
+/// Quota of each started program (services may ask for more: `quota_mib`).
+const PROGRAM_QUOTA: u64 = services::DEFAULT_QUOTA_MIB << 20;
 /// Where a child's descriptors go in its capability table.
 const FD_SLOT_BASE: u64 = 16;
 /// Scratch address for writing a child's start-up page.
@@ -136,6 +136,7 @@ impl Manager {
                 0,
                 grants,
                 arg,
+                PROGRAM_QUOTA,
             ) {
                 Ok(pid) => dprintln!("init: started {path} as pid {pid}"),
                 Err(e) => {
@@ -270,10 +271,21 @@ impl Manager {
             }
         }
         let restarts = format!("ZOS_RESTARTS={}", self.services[index].restarts);
-        let env = ["PATH=/bin:/sbin", "HOME=/", restarts.as_str()];
+        // Services see the kernel command line for their own `name.key=value`
+        // settings (e.g. the VFS's `vfs.root_mib`).
+        let cmdline = format!("ZOS_CMDLINE={}", self.boot.cmdline);
+        let env = [
+            "PATH=/bin:/sbin",
+            "HOME=/",
+            restarts.as_str(),
+            cmdline.as_str(),
+        ];
         let mut argv: Vec<&str> = alloc::vec![spec.name.as_str()];
         argv.extend(spec.args.iter().map(String::as_str));
-        match self.spawn(1, &spec.path, &argv, &env, "/", fds, 0, grants, spec.arg) {
+        let quota = spec.quota_mib << 20;
+        match self.spawn(
+            1, &spec.path, &argv, &env, "/", fds, 0, grants, spec.arg, quota,
+        ) {
             Ok(pid) => {
                 if let Some(p) = self.procs.get_mut(&pid) {
                     p.service = Some(index);
@@ -336,10 +348,11 @@ impl Manager {
         pgid: u32,
         grants: Vec<(String, u64, u64, u64, u32)>,
         arg: u64,
+        quota: u64,
     ) -> Result<u32, i32> {
         let image = self.find_program(path)?;
         let options = SpawnOptions {
-            quota: PROGRAM_QUOTA,
+            quota,
             exit_notification: self.exited,
             exit_bits: 1,
             fault_endpoint: sys::NONE,
@@ -492,6 +505,10 @@ impl Manager {
             return ok();
         }
         if pipes::is_pipe_badge(message.badge) {
+            // No pipe request carries capabilities; drop any sent anyway.
+            for cap in &message.caps {
+                let _ = sys::cap_delete(*cap);
+            }
             let request = message.decode::<IoRequest>();
             return self.pipes.handle(&self.server, message.badge, request);
         }
@@ -537,6 +554,7 @@ impl Manager {
                     pgid,
                     Vec::new(),
                     0,
+                    PROGRAM_QUOTA,
                 ) {
                     Ok(pid) => Answer::Now(encode(&ProcResponse::Spawned { pid }), Vec::new()),
                     Err(e) => {
@@ -750,7 +768,7 @@ impl Manager {
         {
             return self.reap_answer(found);
         }
-        if !self.procs.values().any(|p| matches(p)) {
+        if !self.procs.values().any(matches) {
             return err(ECHILD);
         }
         if nohang {

@@ -10,6 +10,7 @@ use libzos::ipc;
 use libzos::sys;
 use zos_init_core::pipe::{Pipe, ReadOutcome, WriteOutcome};
 use zos_proto::errno::*;
+use zos_proto::fs::{mode, FileStat};
 use zos_proto::io::{HandleKind, HandleStat, IoRequest, IoResponse};
 
 /// Badges of pipe references: this tag in the upper half, the reference id below.
@@ -274,6 +275,33 @@ impl Pipes {
                 Answer::Now(io(&IoResponse::Err(ENOTTY)), Vec::new())
             }
             IoRequest::SetNonBlocking(_) => Answer::Now(io(&IoResponse::Ok), Vec::new()),
+            IoRequest::Fstat => {
+                let size = self
+                    .pipes
+                    .get(&pipe)
+                    .map_or(0, |s| s.pipe.buffered() as u64);
+                let stat = FileStat {
+                    ino: id,
+                    mode: mode::S_IFIFO | 0o600,
+                    nlink: 1,
+                    size,
+                    block_size: 4096,
+                    ..FileStat::default()
+                };
+                Answer::Now(io(&IoResponse::FileStat(stat)), Vec::new())
+            }
+            IoRequest::Seek { .. } | IoRequest::ReadAt { .. } | IoRequest::WriteAt { .. } => {
+                Answer::Now(io(&IoResponse::Err(ESPIPE)), Vec::new())
+            }
+            // Directory listing, truncation, sync and shared buffers are for files.
+            IoRequest::ReadDir { .. }
+            | IoRequest::Truncate { .. }
+            | IoRequest::Sync
+            | IoRequest::ShareBuffer
+            | IoRequest::ReadShared { .. }
+            | IoRequest::WriteShared { .. } => {
+                Answer::Now(io(&IoResponse::Err(EINVAL)), Vec::new())
+            }
         }
     }
 }

@@ -4,7 +4,17 @@
 //!
 //! Blocking: a `Read` with no data waits (the server defers its reply) unless
 //! the handle is non-blocking (`EAGAIN`). End of file is an empty `Data`.
+//!
+//! Files (served by the VFS) also answer the requests after `SetNonBlocking`:
+//! seeking, positioned reads and writes, directory listing, full `stat`, and
+//! bulk transfers through a shared buffer: the client attaches a Memory
+//! capability it created and mapped (`ShareBuffer`); `ReadShared`/`WriteShared`
+//! then move up to the buffer's size per request with only the byte count in the
+//! message. Servers that do not know a request answer `ENOTTY` or `ESPIPE`.
+//! New variants are only ever appended (postcard numbers them in order).
 
+use crate::fs::{DirEntry, FileStat};
+use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -33,6 +43,48 @@ pub enum IoRequest<'a> {
     },
     /// Makes reads fail with `EAGAIN` instead of waiting (or not).
     SetNonBlocking(bool),
+    /// `lseek`: whence 0 = SET, 1 = CUR, 2 = END; answers `Position`.
+    Seek {
+        offset: i64,
+        whence: u8,
+    },
+    /// `pread`: up to `max` bytes at `offset`, the file offset unchanged.
+    ReadAt {
+        offset: u64,
+        max: u32,
+    },
+    /// `pwrite`: bytes at `offset`, the file offset unchanged.
+    WriteAt {
+        offset: u64,
+        data: &'a [u8],
+    },
+    /// The next directory entries (at most `max_entries`, fewer when they do not
+    /// fit in one message); an empty list is the end.
+    ReadDir {
+        max_entries: u32,
+    },
+    /// Full attributes of the open file; answers `FileStat`.
+    Fstat,
+    /// `ftruncate`.
+    Truncate {
+        len: u64,
+    },
+    /// `fsync`.
+    Sync,
+    /// Attaches the Memory capability travelling with the message as this
+    /// handle's transfer buffer (replacing any earlier one).
+    ShareBuffer,
+    /// Reads up to `max` bytes (at most the buffer size) into the shared buffer,
+    /// at `offset` (`pread`) or the file offset; answers `Transferred`.
+    ReadShared {
+        max: u32,
+        offset: Option<u64>,
+    },
+    /// Writes the first `len` bytes of the shared buffer; answers `Transferred`.
+    WriteShared {
+        len: u32,
+        offset: Option<u64>,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -45,6 +97,13 @@ pub enum IoResponse<'a> {
     Stat(HandleStat),
     Termios(Termios),
     Err(i32),
+    /// The file offset after `Seek`.
+    Position(u64),
+    #[serde(borrow)]
+    Entries(Vec<DirEntry<'a>>),
+    FileStat(FileStat),
+    /// Bytes moved through the shared buffer.
+    Transferred(u32),
 }
 
 /// Kinds of open handles.

@@ -11,6 +11,7 @@
 extern crate alloc;
 
 pub mod errno;
+pub mod fs;
 pub mod io;
 pub mod proc;
 pub mod start;
@@ -19,6 +20,8 @@ pub mod start;
 pub const MAX_MESSAGE: usize = 4096;
 /// Largest payload in one `Read`/`Write` (leaves room for the encoding).
 pub const MAX_IO_CHUNK: usize = 3968;
+/// Largest shared transfer buffer a server maps for one handle.
+pub const MAX_SHARED_BUFFER: usize = 1 << 20;
 
 /// Encodes a message; `None` when it does not fit in [`MAX_MESSAGE`] bytes.
 pub fn encode<T: serde::Serialize>(value: &T, buffer: &mut [u8]) -> Option<usize> {
@@ -55,5 +58,41 @@ mod tests {
         };
         let n = encode(&spawn, &mut buffer).expect("fits");
         assert_eq!(decode::<proc::ProcRequest>(&buffer[..n]), Some(spawn));
+    }
+
+    #[test]
+    fn file_protocol_round_trips() {
+        let mut buffer = [0u8; MAX_MESSAGE];
+        let open = fs::FsRequest::Open {
+            path: "etc/motd",
+            flags: fs::flags::O_RDONLY,
+            mode: 0o644,
+            cwd: "/",
+        };
+        let n = encode(&open, &mut buffer).expect("fits");
+        assert_eq!(decode::<fs::FsRequest>(&buffer[..n]), Some(open));
+        let entries = io::IoResponse::Entries(vec![fs::DirEntry {
+            ino: 7,
+            kind: fs::dirent_type::DT_REG,
+            name: "motd",
+        }]);
+        let n = encode(&entries, &mut buffer).expect("fits");
+        assert_eq!(decode::<io::IoResponse>(&buffer[..n]), Some(entries));
+        let seek = io::IoRequest::Seek {
+            offset: -5,
+            whence: 2,
+        };
+        let n = encode(&seek, &mut buffer).expect("fits");
+        assert_eq!(decode::<io::IoRequest>(&buffer[..n]), Some(seek));
+    }
+
+    #[test]
+    fn old_io_variants_keep_their_numbers() {
+        // Appending variants must not renumber the ones the console and pipes use.
+        let mut buffer = [0u8; MAX_MESSAGE];
+        let n = encode(&io::IoRequest::SetNonBlocking(true), &mut buffer).expect("fits");
+        assert_eq!(&buffer[..n], &[8, 1]);
+        let n = encode(&io::IoResponse::Err(5), &mut buffer).expect("fits");
+        assert_eq!(&buffer[..n], &[6, 10]);
     }
 }

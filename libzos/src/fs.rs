@@ -1,0 +1,639 @@
+//! The POSIX file API over the VFS service: open/openat, positioned and bulk
+//! I/O, seeking, stat, directory listing, and the namespace calls (mkdir,
+//! unlink, rename, links, modes, owners, truncation, sync, chdir, umask).
+//!
+//! The VFS endpoint is looked up once from init (`Lookup { name: "vfs" }`) and
+//! turned into a session capability that tells the VFS our pid (for
+//! `/proc/self`). Relative paths travel with the working directory. An open
+//! file is a descriptor like any other (`posix::read`, `write`, `close`, `dup`
+//! and inheritance across `spawn` work unchanged). Reads and writes above
+//! [`SHARED_THRESHOLD`] bytes on regular files go through a 64 KiB buffer the
+//! process shares with the VFS, so only a byte count crosses IPC.
+
+use crate::ipc::{self, IpcError, Received};
+use crate::posix::{self, install, io_call, slot_of, Errno, Fd, Result};
+use crate::sys;
+use alloc::collections::{BTreeMap, VecDeque};
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU32, Ordering};
+use spin::Mutex;
+use zos_proto::errno::*;
+use zos_proto::fs::{FsRequest, FsResponse};
+use zos_proto::io::{HandleKind, IoRequest, IoResponse};
+use zos_proto::proc::{ProcRequest, ProcResponse};
+
+pub use zos_proto::fs::flags::*;
+pub use zos_proto::fs::mode::*;
+pub use zos_proto::fs::{dirent_type, FileStat, FsStat};
+
+/// `openat`'s "relative to the working directory".
+pub const AT_FDCWD: Fd = -100;
+/// Transfers larger than this use the shared buffer (regular files only).
+pub const SHARED_THRESHOLD: usize = 2048;
+/// Size of the buffer shared with the VFS.
+const SHARED_SIZE: u64 = 64 * 1024;
+/// Where the shared buffer is mapped in this process.
+const SHARED_VA: u64 = 0x0000_4000_0000_0000;
+
+static UMASK: AtomicU32 = AtomicU32::new(0o022);
+/// The session capability of the VFS, once known.
+static VFS: Mutex<Option<u64>> = Mutex::new(None);
+/// What this process knows about handle slots it opened or examined.
+static SLOTS: Mutex<BTreeMap<u64, SlotInfo>> = Mutex::new(BTreeMap::new());
+/// The shared buffer (its Memory capability); the lock also serialises its use.
+static BUFFER: Mutex<Option<u64>> = Mutex::new(None);
+
+#[derive(Clone, Default)]
+struct SlotInfo {
+    /// The absolute path it was opened with (for `openat`).
+    path: Option<String>,
+    /// Whether it is a regular file of the VFS; `None` until asked.
+    regular: Option<bool>,
+    /// Whether the shared buffer is attached to it.
+    shared: bool,
+}
+
+// ---- the VFS connection -------------------------------------------------------------
+
+fn vfs_endpoint() -> Result<u64> {
+    let mut guard = VFS.lock();
+    if let Some(endpoint) = *guard {
+        return Ok(endpoint);
+    }
+    let reply = posix::proc_call(&ProcRequest::Lookup { name: "vfs" }, &[])?;
+    let endpoint = match (reply.decode::<ProcResponse>(), reply.caps.first()) {
+        (Some(ProcResponse::Attached), Some(cap)) => *cap,
+        (Some(ProcResponse::Err(e)), _) => return Err(Errno(e)),
+        _ => return Err(Errno(EIO)),
+    };
+    let session = FsRequest::Session {
+        pid: posix::getpid(),
+    };
+    let chosen = match ipc::call(endpoint, &session, &[]) {
+        Ok(reply) => match (reply.decode::<FsResponse>(), reply.caps.first()) {
+            (Some(FsResponse::Attached), Some(cap)) => {
+                let _ = sys::cap_delete(endpoint);
+                *cap
+            }
+            _ => endpoint,
+        },
+        Err(_) => endpoint,
+    };
+    *guard = Some(chosen);
+    Ok(chosen)
+}
+
+/// Whether a VFS service is running.
+pub fn vfs_available() -> bool {
+    vfs_endpoint().is_ok()
+}
+
+fn fs_call(request: &FsRequest) -> Result<Received> {
+    let endpoint = vfs_endpoint()?;
+    ipc::call(endpoint, request, &[]).map_err(|e| match e {
+        IpcError::TooBig => Errno(ENAMETOOLONG),
+        other => posix::ipc_errno(other),
+    })
+}
+
+fn fs_ok(request: &FsRequest) -> Result<()> {
+    let reply = fs_call(request)?;
+    match reply.decode::<FsResponse>() {
+        Some(FsResponse::Ok) => Ok(()),
+        Some(FsResponse::Err(e)) => Err(Errno(e)),
+        _ => Err(Errno(EIO)),
+    }
+}
+
+fn fs_path(request: &FsRequest) -> Result<String> {
+    let reply = fs_call(request)?;
+    match reply.decode::<FsResponse>() {
+        Some(FsResponse::Path(path)) => Ok(path.to_string()),
+        Some(FsResponse::Err(e)) => Err(Errno(e)),
+        _ => Err(Errno(EIO)),
+    }
+}
+
+fn fs_stat(request: &FsRequest) -> Result<FileStat> {
+    let reply = fs_call(request)?;
+    match reply.decode::<FsResponse>() {
+        Some(FsResponse::Stat(stat)) => Ok(stat),
+        Some(FsResponse::Err(e)) => Err(Errno(e)),
+        _ => Err(Errno(EIO)),
+    }
+}
+
+fn absolute(path: &str) -> String {
+    if path.starts_with('/') {
+        path.to_string()
+    } else {
+        let cwd = posix::getcwd();
+        format!("{}/{path}", cwd.trim_end_matches('/'))
+    }
+}
+
+/// Forgets what was known about a handle slot (its last descriptor closed).
+pub(crate) fn forget(slot: u64) {
+    SLOTS.lock().remove(&slot);
+}
+
+// ---- opening ------------------------------------------------------------------------
+
+/// Opens `path` (flags `O_*`; `mode` for a new file, masked by the umask).
+pub fn open(path: &str, flags: u32, mode: u32) -> Result<Fd> {
+    let mode = if flags & O_CREAT != 0 {
+        mode & !umask_value() & 0o7777
+    } else {
+        0
+    };
+    let cwd = posix::getcwd();
+    let reply = fs_call(&FsRequest::Open {
+        path,
+        flags,
+        mode,
+        cwd: &cwd,
+    })?;
+    match (reply.decode::<FsResponse>(), reply.caps.first()) {
+        (Some(FsResponse::Attached), Some(slot)) => {
+            SLOTS.lock().insert(
+                *slot,
+                SlotInfo {
+                    path: Some(absolute(path)),
+                    ..SlotInfo::default()
+                },
+            );
+            Ok(install(*slot))
+        }
+        (Some(FsResponse::Err(e)), _) => Err(Errno(e)),
+        _ => Err(Errno(EIO)),
+    }
+}
+
+/// Opens `path` relative to the directory open as `dirfd` (or [`AT_FDCWD`]).
+pub fn openat(dirfd: Fd, path: &str, flags: u32, mode: u32) -> Result<Fd> {
+    if path.starts_with('/') || dirfd == AT_FDCWD {
+        return open(path, flags, mode);
+    }
+    let slot = slot_of(dirfd)?;
+    let base = SLOTS.lock().get(&slot).and_then(|info| info.path.clone());
+    match base {
+        Some(base) => open(
+            &format!("{}/{path}", base.trim_end_matches('/')),
+            flags,
+            mode,
+        ),
+        None => Err(Errno(ENOTDIR)),
+    }
+}
+
+/// `creat`: create or truncate for writing.
+pub fn creat(path: &str, mode: u32) -> Result<Fd> {
+    open(path, O_CREAT | O_WRONLY | O_TRUNC, mode)
+}
+
+/// Sets the file creation mask; returns the previous one.
+pub fn umask(mask: u32) -> u32 {
+    UMASK.swap(mask & 0o777, Ordering::Relaxed)
+}
+
+fn umask_value() -> u32 {
+    UMASK.load(Ordering::Relaxed)
+}
+
+// ---- reading and writing --------------------------------------------------------------
+
+/// Whether `slot` is a regular file of the VFS (asked once, then remembered).
+fn is_regular(slot: u64) -> bool {
+    if let Some(known) = SLOTS.lock().get(&slot).and_then(|info| info.regular) {
+        return known;
+    }
+    let regular = matches!(
+        ipc::call(slot, &IoRequest::Fstat, &[])
+            .ok()
+            .and_then(|r| match r.decode::<IoResponse>() {
+                Some(IoResponse::FileStat(stat)) => Some(stat.is_file()),
+                _ => None,
+            }),
+        Some(true)
+    );
+    SLOTS.lock().entry(slot).or_default().regular = Some(regular);
+    regular
+}
+
+/// The shared buffer, created and mapped on first use.
+fn buffer_memory(guard: &mut Option<u64>) -> Option<u64> {
+    if guard.is_none() {
+        let memory = sys::memory_create(SHARED_SIZE).ok()?;
+        let mapped = sys::memory_map(
+            memory,
+            sys::SELF,
+            SHARED_VA,
+            0,
+            SHARED_SIZE / 4096,
+            crate::abi::map_flags::WRITE,
+        );
+        if mapped.is_err() {
+            let _ = sys::cap_delete(memory);
+            return None;
+        }
+        *guard = Some(memory);
+    }
+    *guard
+}
+
+/// Attaches the shared buffer to `slot` if that has not been done.
+fn ensure_shared(slot: u64, memory: u64) -> bool {
+    if SLOTS.lock().get(&slot).is_some_and(|info| info.shared) {
+        return true;
+    }
+    let Ok(copy) = sys::cap_copy(memory, sys::SELF, sys::NONE) else {
+        return false;
+    };
+    let attached = matches!(
+        ipc::call(slot, &IoRequest::ShareBuffer, &[copy])
+            .ok()
+            .and_then(|r| r.decode::<IoResponse>().map(|r| r == IoResponse::Ok)),
+        Some(true)
+    );
+    let mut slots = SLOTS.lock();
+    let info = slots.entry(slot).or_default();
+    info.shared = attached;
+    if !attached {
+        info.regular = Some(false);
+    }
+    attached
+}
+
+fn transferred(reply: core::result::Result<Received, IpcError>) -> Result<usize> {
+    let reply = reply.map_err(posix::ipc_errno)?;
+    match reply.decode::<IoResponse>() {
+        Some(IoResponse::Transferred(n)) => Ok(n as usize),
+        Some(IoResponse::Err(e)) => Err(Errno(e)),
+        _ => Err(Errno(EIO)),
+    }
+}
+
+/// Reads through the shared buffer; `None` when `slot` is not a VFS file (the
+/// caller then uses plain `Read` messages).
+pub(crate) fn read_shared(slot: u64, out: &mut [u8], offset: Option<u64>) -> Option<Result<usize>> {
+    if !is_regular(slot) {
+        return None;
+    }
+    let mut guard = BUFFER.lock();
+    let memory = buffer_memory(&mut guard)?;
+    if !ensure_shared(slot, memory) {
+        return None;
+    }
+    let max = out.len().min(SHARED_SIZE as usize) as u32;
+    let request = IoRequest::ReadShared { max, offset };
+    Some(transferred(ipc::call(slot, &request, &[])).map(|n| {
+        let n = n.min(max as usize);
+        // SAFETY: SHARED_VA maps SHARED_SIZE bytes for the life of the process;
+        // the buffer lock is held, so no other thread of ours uses it.
+        unsafe { core::ptr::copy_nonoverlapping(SHARED_VA as *const u8, out.as_mut_ptr(), n) };
+        n
+    }))
+}
+
+/// Writes through the shared buffer; `None` when `slot` is not a VFS file.
+pub(crate) fn write_shared(slot: u64, data: &[u8], offset: Option<u64>) -> Option<Result<usize>> {
+    if !is_regular(slot) {
+        return None;
+    }
+    let mut guard = BUFFER.lock();
+    let memory = buffer_memory(&mut guard)?;
+    if !ensure_shared(slot, memory) {
+        return None;
+    }
+    let len = data.len().min(SHARED_SIZE as usize);
+    // SAFETY: as in `read_shared`; `len` ≤ SHARED_SIZE.
+    unsafe { core::ptr::copy_nonoverlapping(data.as_ptr(), SHARED_VA as *mut u8, len) };
+    let request = IoRequest::WriteShared {
+        len: len as u32,
+        offset,
+    };
+    Some(transferred(ipc::call(slot, &request, &[])))
+}
+
+/// `pread`: reads at `offset` without moving the file offset.
+pub fn pread(fd: Fd, out: &mut [u8], offset: u64) -> Result<usize> {
+    let slot = slot_of(fd)?;
+    if out.len() > SHARED_THRESHOLD {
+        if let Some(result) = read_shared(slot, out, Some(offset)) {
+            return result;
+        }
+    }
+    let max = out.len().min(zos_proto::MAX_IO_CHUNK) as u32;
+    let reply = io_call(fd, &IoRequest::ReadAt { offset, max })?;
+    match reply.decode::<IoResponse>() {
+        Some(IoResponse::Data(data)) => {
+            let n = data.len().min(out.len());
+            out[..n].copy_from_slice(&data[..n]);
+            Ok(n)
+        }
+        Some(IoResponse::Err(e)) => Err(Errno(e)),
+        _ => Err(Errno(EIO)),
+    }
+}
+
+/// `pwrite`: writes at `offset` without moving the file offset.
+pub fn pwrite(fd: Fd, data: &[u8], offset: u64) -> Result<usize> {
+    let slot = slot_of(fd)?;
+    if data.len() > SHARED_THRESHOLD {
+        if let Some(result) = write_shared(slot, data, Some(offset)) {
+            return result;
+        }
+    }
+    let chunk = &data[..data.len().min(zos_proto::MAX_IO_CHUNK)];
+    let reply = io_call(
+        fd,
+        &IoRequest::WriteAt {
+            offset,
+            data: chunk,
+        },
+    )?;
+    match reply.decode::<IoResponse>() {
+        Some(IoResponse::Written(n)) => Ok(n as usize),
+        Some(IoResponse::Err(e)) => Err(Errno(e)),
+        _ => Err(Errno(EIO)),
+    }
+}
+
+pub const SEEK_SET: i32 = 0;
+pub const SEEK_CUR: i32 = 1;
+pub const SEEK_END: i32 = 2;
+
+/// Moves the file offset; returns the new one.
+pub fn lseek(fd: Fd, offset: i64, whence: i32) -> Result<u64> {
+    let whence = u8::try_from(whence).map_err(|_| Errno(EINVAL))?;
+    let reply = io_call(fd, &IoRequest::Seek { offset, whence })?;
+    match reply.decode::<IoResponse>() {
+        Some(IoResponse::Position(position)) => Ok(position),
+        Some(IoResponse::Err(e)) => Err(Errno(e)),
+        _ => Err(Errno(EIO)),
+    }
+}
+
+// ---- attributes -------------------------------------------------------------------
+
+/// Attributes of an open descriptor. Handles that do not know `Fstat`
+/// (terminals, older servers) are described from their kind.
+pub fn fstat(fd: Fd) -> Result<FileStat> {
+    let reply = io_call(fd, &IoRequest::Fstat)?;
+    match reply.decode::<IoResponse>() {
+        Some(IoResponse::FileStat(stat)) => return Ok(stat),
+        Some(IoResponse::Err(EBADF)) => return Err(Errno(EBADF)),
+        _ => {}
+    }
+    let kind = posix::stat_kind(fd)?;
+    let mode = match kind {
+        HandleKind::Terminal | HandleKind::Device => S_IFCHR | 0o620,
+        HandleKind::PipeRead | HandleKind::PipeWrite => S_IFIFO | 0o600,
+        HandleKind::File => S_IFREG | 0o644,
+        HandleKind::Directory => S_IFDIR | 0o755,
+    };
+    Ok(FileStat {
+        mode,
+        nlink: 1,
+        block_size: 4096,
+        ..FileStat::default()
+    })
+}
+
+pub fn stat(path: &str) -> Result<FileStat> {
+    let cwd = posix::getcwd();
+    fs_stat(&FsRequest::Stat { path, cwd: &cwd })
+}
+
+/// Like [`stat`], but describes a final symlink itself.
+pub fn lstat(path: &str) -> Result<FileStat> {
+    let cwd = posix::getcwd();
+    fs_stat(&FsRequest::Lstat { path, cwd: &cwd })
+}
+
+/// Capacity of the file system holding `path`.
+pub fn statfs(path: &str) -> Result<FsStat> {
+    let cwd = posix::getcwd();
+    let reply = fs_call(&FsRequest::StatFs { path, cwd: &cwd })?;
+    match reply.decode::<FsResponse>() {
+        Some(FsResponse::StatFs(stat)) => Ok(stat),
+        Some(FsResponse::Err(e)) => Err(Errno(e)),
+        _ => Err(Errno(EIO)),
+    }
+}
+
+/// One mounted file system.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Mount {
+    pub path: String,
+    pub fs_type: String,
+    pub read_only: bool,
+}
+
+/// The mount table.
+pub fn mounts() -> Result<Vec<Mount>> {
+    let reply = fs_call(&FsRequest::Mounts)?;
+    match reply.decode::<FsResponse>() {
+        Some(FsResponse::Mounts(list)) => Ok(list
+            .into_iter()
+            .map(|m| Mount {
+                path: m.path.to_string(),
+                fs_type: m.fs_type.to_string(),
+                read_only: m.read_only,
+            })
+            .collect()),
+        Some(FsResponse::Err(e)) => Err(Errno(e)),
+        _ => Err(Errno(EIO)),
+    }
+}
+
+pub fn chmod(path: &str, mode: u32) -> Result<()> {
+    let cwd = posix::getcwd();
+    fs_ok(&FsRequest::Chmod {
+        path,
+        mode: mode & 0o7777,
+        cwd: &cwd,
+    })
+}
+
+/// Changes owner and/or group (`None` keeps it).
+pub fn chown(path: &str, uid: Option<u32>, gid: Option<u32>) -> Result<()> {
+    let cwd = posix::getcwd();
+    fs_ok(&FsRequest::Chown {
+        path,
+        uid,
+        gid,
+        cwd: &cwd,
+    })
+}
+
+pub fn truncate(path: &str, len: u64) -> Result<()> {
+    let cwd = posix::getcwd();
+    fs_ok(&FsRequest::Truncate {
+        path,
+        len,
+        cwd: &cwd,
+    })
+}
+
+fn io_ok(fd: Fd, request: &IoRequest) -> Result<()> {
+    let reply = io_call(fd, request)?;
+    match reply.decode::<IoResponse>() {
+        Some(IoResponse::Ok) => Ok(()),
+        Some(IoResponse::Err(e)) => Err(Errno(e)),
+        _ => Err(Errno(EIO)),
+    }
+}
+
+pub fn ftruncate(fd: Fd, len: u64) -> Result<()> {
+    io_ok(fd, &IoRequest::Truncate { len })
+}
+
+pub fn fsync(fd: Fd) -> Result<()> {
+    io_ok(fd, &IoRequest::Sync)
+}
+
+/// Flushes every file system.
+pub fn sync() -> Result<()> {
+    fs_ok(&FsRequest::Sync)
+}
+
+// ---- the namespace ------------------------------------------------------------------
+
+/// Creates a directory (`mode` masked by the umask).
+pub fn mkdir(path: &str, mode: u32) -> Result<()> {
+    let cwd = posix::getcwd();
+    fs_ok(&FsRequest::Mkdir {
+        path,
+        mode: mode & !umask_value() & 0o7777,
+        cwd: &cwd,
+    })
+}
+
+pub fn rmdir(path: &str) -> Result<()> {
+    let cwd = posix::getcwd();
+    fs_ok(&FsRequest::Rmdir { path, cwd: &cwd })
+}
+
+pub fn unlink(path: &str) -> Result<()> {
+    let cwd = posix::getcwd();
+    fs_ok(&FsRequest::Unlink { path, cwd: &cwd })
+}
+
+pub fn rename(from: &str, to: &str) -> Result<()> {
+    let cwd = posix::getcwd();
+    fs_ok(&FsRequest::Rename {
+        from,
+        to,
+        cwd: &cwd,
+    })
+}
+
+/// A hard link `to` for the existing file `from`.
+pub fn link(from: &str, to: &str) -> Result<()> {
+    let cwd = posix::getcwd();
+    fs_ok(&FsRequest::Link {
+        from,
+        to,
+        cwd: &cwd,
+    })
+}
+
+/// A symbolic link at `path` pointing at `target`.
+pub fn symlink(target: &str, path: &str) -> Result<()> {
+    let cwd = posix::getcwd();
+    fs_ok(&FsRequest::Symlink {
+        target,
+        path,
+        cwd: &cwd,
+    })
+}
+
+pub fn readlink(path: &str) -> Result<String> {
+    let cwd = posix::getcwd();
+    fs_path(&FsRequest::Readlink { path, cwd: &cwd })
+}
+
+/// The normalised absolute path of the directory `path` (for `chdir`).
+pub(crate) fn resolve_directory(path: &str) -> Result<String> {
+    let cwd = posix::getcwd();
+    fs_path(&FsRequest::Chdir { path, cwd: &cwd })
+}
+
+// ---- directories ----------------------------------------------------------------------
+
+/// One directory entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DirEntry {
+    pub ino: u64,
+    /// A [`dirent_type`] value (`DT_REG`, `DT_DIR`, ...).
+    pub kind: u8,
+    pub name: String,
+}
+
+/// The next entries of the directory open as `fd` (getdents); empty at the end.
+pub fn getdents(fd: Fd, max_entries: u32) -> Result<Vec<DirEntry>> {
+    let reply = io_call(fd, &IoRequest::ReadDir { max_entries })?;
+    match reply.decode::<IoResponse>() {
+        Some(IoResponse::Entries(list)) => Ok(list
+            .into_iter()
+            .map(|e| DirEntry {
+                ino: e.ino,
+                kind: e.kind,
+                name: e.name.to_string(),
+            })
+            .collect()),
+        Some(IoResponse::Err(e)) => Err(Errno(e)),
+        _ => Err(Errno(EIO)),
+    }
+}
+
+/// An open directory listed entry by entry (`.` and `..` included); closes
+/// its descriptor when dropped.
+pub struct Dir {
+    fd: Fd,
+    pending: VecDeque<DirEntry>,
+    done: bool,
+}
+
+/// Opens the directory `path` for listing.
+pub fn read_dir(path: &str) -> Result<Dir> {
+    let fd = open(path, O_RDONLY | O_DIRECTORY, 0)?;
+    Ok(Dir {
+        fd,
+        pending: VecDeque::new(),
+        done: false,
+    })
+}
+
+impl Dir {
+    pub fn fd(&self) -> Fd {
+        self.fd
+    }
+}
+
+impl Iterator for Dir {
+    type Item = Result<DirEntry>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.pending.is_empty() && !self.done {
+            match getdents(self.fd, 64) {
+                Ok(list) if list.is_empty() => self.done = true,
+                Ok(list) => self.pending.extend(list),
+                Err(e) => {
+                    self.done = true;
+                    return Some(Err(e));
+                }
+            }
+        }
+        self.pending.pop_front().map(Ok)
+    }
+}
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = posix::close(self.fd);
+    }
+}

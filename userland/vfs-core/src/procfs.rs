@@ -1,0 +1,577 @@
+//! procfs: a read-only view of processes and the system, mounted on `/proc`.
+//!
+//! The file system holds a snapshot ([`ProcSnapshot`]) that the VFS server
+//! refreshes from init before serving a request that reaches `/proc`; file
+//! contents are generated from the snapshot on every read, so one snapshot
+//! reads consistently in several chunks. Files: `cpuinfo`, `meminfo`,
+//! `uptime`, `mounts`, `self` (a symlink to the caller's directory) and, for
+//! every process, `<pid>/status`, `<pid>/cmdline`, `<pid>/stat`. Any change
+//! fails with `EACCES`.
+
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use core::fmt::Write;
+
+use crate::errno::{Errno, VfsResult};
+use crate::fs::{
+    DirEntry, FileKind, FileSystem, Ino, NewInode, SetAttr, Stat, StatFs, Timestamp, NAME_MAX,
+};
+
+const ROOT_INO: Ino = 1;
+const CPUINFO_INO: Ino = 2;
+const MEMINFO_INO: Ino = 3;
+const UPTIME_INO: Ino = 4;
+const MOUNTS_INO: Ino = 5;
+const SELF_INO: Ino = 6;
+
+/// Files of the root directory after `.` and `..`: (name, inode).
+const ROOT_FILES: [(&str, Ino); 5] = [
+    ("cpuinfo", CPUINFO_INO),
+    ("meminfo", MEMINFO_INO),
+    ("mounts", MOUNTS_INO),
+    ("self", SELF_INO),
+    ("uptime", UPTIME_INO),
+];
+
+/// What a process directory holds: (name, sub-inode).
+const PROCESS_FILES: [(&str, u64); 3] = [("cmdline", 1), ("stat", 3), ("status", 2)];
+
+/// Inode of a process directory (`sub` 0) or one of its files.
+fn process_ino(pid: u32, sub: u64) -> Ino {
+    ((pid as u64 + 1) << 4) | sub
+}
+
+/// (pid, sub) of a process inode.
+fn split_process_ino(ino: Ino) -> Option<(u32, u64)> {
+    let pid = (ino >> 4).checked_sub(1)?;
+    (ino >= 1 << 5).then_some((u32::try_from(pid).ok()?, ino & 0xF))
+}
+
+/// One process as init reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProcessInfo {
+    pub pid: u32,
+    pub ppid: u32,
+    pub pgid: u32,
+    /// `R`, `S` or `Z`.
+    pub state: char,
+    pub name: String,
+}
+
+/// One row of `/proc/mounts`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MountLine {
+    pub path: String,
+    pub fs_type: String,
+    pub read_only: bool,
+}
+
+/// Everything procfs shows.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ProcSnapshot {
+    pub processes: Vec<ProcessInfo>,
+    pub uptime_ns: u64,
+    pub total_bytes: u64,
+    pub free_bytes: u64,
+    pub mounts: Vec<MountLine>,
+    /// The text of `/proc/cpuinfo` (the server decides what it can honestly say).
+    pub cpuinfo: String,
+}
+
+/// The process file system.
+pub struct Procfs {
+    snapshot: ProcSnapshot,
+    /// The pid `/proc/self` names (0: none known).
+    caller: u32,
+    now: Timestamp,
+}
+
+impl Default for Procfs {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Procfs {
+    pub fn new() -> Self {
+        Procfs {
+            snapshot: ProcSnapshot::default(),
+            caller: 0,
+            now: 0,
+        }
+    }
+
+    /// Replaces what procfs shows.
+    pub fn set_snapshot(&mut self, snapshot: ProcSnapshot) {
+        self.snapshot = snapshot;
+    }
+
+    pub fn snapshot(&self) -> &ProcSnapshot {
+        &self.snapshot
+    }
+
+    /// The process on whose behalf the next operations run.
+    pub fn set_caller(&mut self, pid: u32) {
+        self.caller = pid;
+    }
+
+    fn process(&self, pid: u32) -> VfsResult<&ProcessInfo> {
+        self.snapshot
+            .processes
+            .iter()
+            .find(|p| p.pid == pid)
+            .ok_or(Errno::ENOENT)
+    }
+
+    /// The content of a file inode.
+    fn content(&self, ino: Ino) -> VfsResult<String> {
+        match ino {
+            CPUINFO_INO => Ok(self.snapshot.cpuinfo.clone()),
+            MEMINFO_INO => Ok(format_meminfo(&self.snapshot)),
+            UPTIME_INO => Ok(format_uptime(self.snapshot.uptime_ns)),
+            MOUNTS_INO => Ok(format_mounts(&self.snapshot.mounts)),
+            ROOT_INO | SELF_INO => Err(Errno::EISDIR),
+            _ => {
+                let (pid, sub) = split_process_ino(ino).ok_or(Errno::ENOENT)?;
+                let process = self.process(pid)?;
+                match sub {
+                    1 => Ok(format_cmdline(process)),
+                    2 => Ok(format_status(process)),
+                    3 => Ok(format_stat(process)),
+                    0 => Err(Errno::EISDIR),
+                    _ => Err(Errno::ENOENT),
+                }
+            }
+        }
+    }
+
+    fn self_target(&self) -> VfsResult<String> {
+        if self.caller == 0 {
+            return Err(Errno::ENOENT);
+        }
+        Ok(self.caller.to_string())
+    }
+}
+
+/// `/proc/meminfo`: total and free memory in kB.
+pub fn format_meminfo(snapshot: &ProcSnapshot) -> String {
+    let total = snapshot.total_bytes / 1024;
+    let free = snapshot.free_bytes / 1024;
+    format!(
+        "MemTotal:       {total:>8} kB\nMemFree:        {free:>8} kB\nMemAvailable:   {free:>8} kB\n"
+    )
+}
+
+/// `/proc/uptime`: seconds since boot with two decimals; the idle figure is
+/// not known to userspace yet and reads 0.00.
+pub fn format_uptime(uptime_ns: u64) -> String {
+    let hundredths = uptime_ns / 10_000_000;
+    format!("{}.{:02} 0.00\n", hundredths / 100, hundredths % 100)
+}
+
+/// `/proc/mounts` in the fstab format.
+pub fn format_mounts(mounts: &[MountLine]) -> String {
+    let mut text = String::new();
+    for mount in mounts {
+        let mode = if mount.read_only { "ro" } else { "rw" };
+        let _ = writeln!(
+            text,
+            "{} {} {} {mode} 0 0",
+            mount.fs_type, mount.path, mount.fs_type
+        );
+    }
+    text
+}
+
+fn state_name(state: char) -> &'static str {
+    match state {
+        'R' => "running",
+        'Z' => "zombie",
+        _ => "sleeping",
+    }
+}
+
+/// `/proc/<pid>/status`.
+pub fn format_status(process: &ProcessInfo) -> String {
+    format!(
+        "Name:\t{}\nState:\t{} ({})\nTgid:\t{}\nPid:\t{}\nPPid:\t{}\nPgid:\t{}\nThreads:\t1\n",
+        process.name,
+        process.state,
+        state_name(process.state),
+        process.pid,
+        process.pid,
+        process.ppid,
+        process.pgid
+    )
+}
+
+/// `/proc/<pid>/cmdline`: NUL-terminated arguments. Only the program name is
+/// known (init does not report argv).
+pub fn format_cmdline(process: &ProcessInfo) -> String {
+    format!("{}\0", process.name)
+}
+
+/// `/proc/<pid>/stat`: the 52 fields of Linux's format; pid, comm, state, ppid,
+/// pgrp and session are real, the accounting fields read 0.
+pub fn format_stat(process: &ProcessInfo) -> String {
+    let mut text = format!(
+        "{} ({}) {} {} {} {}",
+        process.pid, process.name, process.state, process.ppid, process.pgid, process.pgid
+    );
+    for _ in 7..=52 {
+        text.push_str(" 0");
+    }
+    text.push('\n');
+    text
+}
+
+impl FileSystem for Procfs {
+    fn fs_type(&self) -> &'static str {
+        "proc"
+    }
+
+    fn set_time(&mut self, now: Timestamp) {
+        self.now = now;
+    }
+
+    fn root(&self) -> Ino {
+        ROOT_INO
+    }
+
+    fn read_only(&self) -> bool {
+        false
+    }
+
+    fn lookup(&self, dir: Ino, name: &str) -> VfsResult<Ino> {
+        if name.len() > NAME_MAX {
+            return Err(Errno::ENAMETOOLONG);
+        }
+        if dir == ROOT_INO {
+            if name == "." || name == ".." {
+                return Ok(ROOT_INO);
+            }
+            if let Some((_, ino)) = ROOT_FILES.iter().find(|(n, _)| *n == name) {
+                return Ok(*ino);
+            }
+            let pid: u32 = name.parse().map_err(|_| Errno::ENOENT)?;
+            if name.starts_with('0') || name.starts_with('+') {
+                return Err(Errno::ENOENT);
+            }
+            self.process(pid)?;
+            return Ok(process_ino(pid, 0));
+        }
+        let stat = self.getattr(dir)?;
+        if !stat.is_dir() {
+            return Err(Errno::ENOTDIR);
+        }
+        let (pid, _) = split_process_ino(dir).ok_or(Errno::ENOENT)?;
+        match name {
+            "." => Ok(dir),
+            ".." => Ok(ROOT_INO),
+            _ => PROCESS_FILES
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, sub)| process_ino(pid, *sub))
+                .ok_or(Errno::ENOENT),
+        }
+    }
+
+    fn getattr(&self, ino: Ino) -> VfsResult<Stat> {
+        let (kind, mode, nlink, size) = match ino {
+            ROOT_INO => (FileKind::Directory, 0o555, 2, 0),
+            SELF_INO => (
+                FileKind::Symlink,
+                0o777,
+                1,
+                self.self_target()?.len() as u64,
+            ),
+            CPUINFO_INO | MEMINFO_INO | UPTIME_INO | MOUNTS_INO => {
+                (FileKind::Regular, 0o444, 1, self.content(ino)?.len() as u64)
+            }
+            _ => match split_process_ino(ino) {
+                Some((pid, 0)) => {
+                    self.process(pid)?;
+                    (FileKind::Directory, 0o555, 2, 0)
+                }
+                Some(_) => (FileKind::Regular, 0o444, 1, self.content(ino)?.len() as u64),
+                None => return Err(Errno::ENOENT),
+            },
+        };
+        Ok(Stat {
+            ino,
+            kind,
+            mode,
+            nlink,
+            uid: 0,
+            gid: 0,
+            size,
+            blocks: 0,
+            atime: self.now,
+            mtime: self.now,
+            ctime: self.now,
+            rdev: 0,
+        })
+    }
+
+    fn setattr(&mut self, ino: Ino, _: SetAttr) -> VfsResult<Stat> {
+        self.getattr(ino)?;
+        Err(Errno::EACCES)
+    }
+
+    fn create(&mut self, _: Ino, _: &str, _: FileKind, _: NewInode) -> VfsResult<Ino> {
+        Err(Errno::EACCES)
+    }
+
+    fn link(&mut self, _: Ino, _: &str, _: Ino) -> VfsResult<()> {
+        Err(Errno::EACCES)
+    }
+
+    fn unlink(&mut self, _: Ino, _: &str) -> VfsResult<()> {
+        Err(Errno::EACCES)
+    }
+
+    fn rmdir(&mut self, _: Ino, _: &str) -> VfsResult<()> {
+        Err(Errno::EACCES)
+    }
+
+    fn rename(&mut self, _: Ino, _: &str, _: Ino, _: &str) -> VfsResult<()> {
+        Err(Errno::EACCES)
+    }
+
+    fn symlink(&mut self, _: Ino, _: &str, _: &str, _: NewInode) -> VfsResult<Ino> {
+        Err(Errno::EACCES)
+    }
+
+    fn readlink(&self, ino: Ino) -> VfsResult<String> {
+        if ino == SELF_INO {
+            return self.self_target();
+        }
+        self.getattr(ino)?;
+        Err(Errno::EINVAL)
+    }
+
+    fn read(&mut self, ino: Ino, offset: u64, buf: &mut [u8]) -> VfsResult<usize> {
+        let content = self.content(ino)?;
+        let bytes = content.as_bytes();
+        let start = usize::try_from(offset)
+            .unwrap_or(usize::MAX)
+            .min(bytes.len());
+        let count = buf.len().min(bytes.len() - start);
+        buf[..count].copy_from_slice(&bytes[start..start + count]);
+        Ok(count)
+    }
+
+    fn write(&mut self, ino: Ino, _: u64, _: &[u8]) -> VfsResult<usize> {
+        self.getattr(ino)?;
+        Err(Errno::EACCES)
+    }
+
+    fn readdir(&self, dir: Ino, cookie: u64) -> VfsResult<Option<(DirEntry, u64)>> {
+        let stat = self.getattr(dir)?;
+        if !stat.is_dir() {
+            return Err(Errno::ENOTDIR);
+        }
+        let dots = |name: &str, ino| DirEntry {
+            ino,
+            kind: FileKind::Directory,
+            name: String::from(name),
+        };
+        let entry = match cookie {
+            0 => dots(".", dir),
+            1 => dots("..", ROOT_INO),
+            _ if dir == ROOT_INO => {
+                let index = (cookie - 2) as usize;
+                if let Some((name, ino)) = ROOT_FILES.get(index) {
+                    let kind = if *ino == SELF_INO {
+                        FileKind::Symlink
+                    } else {
+                        FileKind::Regular
+                    };
+                    DirEntry {
+                        ino: *ino,
+                        kind,
+                        name: String::from(*name),
+                    }
+                } else {
+                    // Processes in pid order; the cookie is 2 + files + pid index.
+                    let mut pids: Vec<u32> =
+                        self.snapshot.processes.iter().map(|p| p.pid).collect();
+                    pids.sort_unstable();
+                    match pids.get(index - ROOT_FILES.len()) {
+                        Some(pid) => DirEntry {
+                            ino: process_ino(*pid, 0),
+                            kind: FileKind::Directory,
+                            name: pid.to_string(),
+                        },
+                        None => return Ok(None),
+                    }
+                }
+            }
+            _ => {
+                let (pid, _) = split_process_ino(dir).ok_or(Errno::ENOENT)?;
+                match PROCESS_FILES.get((cookie - 2) as usize) {
+                    Some((name, sub)) => DirEntry {
+                        ino: process_ino(pid, *sub),
+                        kind: FileKind::Regular,
+                        name: String::from(*name),
+                    },
+                    None => return Ok(None),
+                }
+            }
+        };
+        Ok(Some((entry, cookie + 1)))
+    }
+
+    fn statfs(&self) -> StatFs {
+        StatFs {
+            block_size: 4096,
+            total_blocks: 0,
+            free_blocks: 0,
+            files: 0,
+            free_files: 0,
+            name_max: NAME_MAX as u32,
+        }
+    }
+
+    fn sync(&mut self) -> VfsResult<()> {
+        Ok(())
+    }
+
+    fn retain(&mut self, _: Ino) -> VfsResult<()> {
+        // A process directory may vanish while open: reads then fail with ENOENT.
+        Ok(())
+    }
+
+    fn release(&mut self, _: Ino) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec;
+
+    fn procfs() -> Procfs {
+        let mut fs = Procfs::new();
+        fs.set_snapshot(ProcSnapshot {
+            processes: vec![
+                ProcessInfo {
+                    pid: 1,
+                    ppid: 0,
+                    pgid: 1,
+                    state: 'S',
+                    name: "init".into(),
+                },
+                ProcessInfo {
+                    pid: 12,
+                    ppid: 1,
+                    pgid: 12,
+                    state: 'R',
+                    name: "sh".into(),
+                },
+            ],
+            uptime_ns: 12_345_678_901,
+            total_bytes: 1 << 30,
+            free_bytes: 512 << 20,
+            mounts: vec![
+                MountLine {
+                    path: "/".into(),
+                    fs_type: "tmpfs".into(),
+                    read_only: false,
+                },
+                MountLine {
+                    path: "/proc".into(),
+                    fs_type: "proc".into(),
+                    read_only: true,
+                },
+            ],
+            cpuinfo: "processor\t: 0\n".into(),
+        });
+        fs
+    }
+
+    fn read_all(fs: &mut Procfs, ino: Ino) -> String {
+        let mut out = Vec::new();
+        let mut buf = [0u8; 7];
+        loop {
+            let n = fs.read(ino, out.len() as u64, &mut buf).expect("read");
+            if n == 0 {
+                break;
+            }
+            out.extend_from_slice(&buf[..n]);
+        }
+        String::from_utf8(out).expect("utf-8")
+    }
+
+    #[test]
+    fn formats() {
+        assert_eq!(format_uptime(12_345_678_901), "12.34 0.00\n");
+        assert_eq!(format_uptime(0), "0.00 0.00\n");
+        let fs = procfs();
+        assert_eq!(
+            format_meminfo(fs.snapshot()),
+            "MemTotal:        1048576 kB\nMemFree:          524288 kB\nMemAvailable:     524288 kB\n"
+        );
+        assert_eq!(
+            format_mounts(&fs.snapshot().mounts),
+            "tmpfs / tmpfs rw 0 0\nproc /proc proc ro 0 0\n"
+        );
+        let sh = &fs.snapshot().processes[1];
+        assert!(format_status(sh)
+            .starts_with("Name:\tsh\nState:\tR (running)\nTgid:\t12\nPid:\t12\nPPid:\t1\n"));
+        assert_eq!(format_cmdline(sh), "sh\0");
+        let stat = format_stat(sh);
+        assert!(stat.starts_with("12 (sh) R 1 12 12 0"));
+        assert_eq!(stat.split_whitespace().count(), 52);
+    }
+
+    #[test]
+    fn tree_and_reads() {
+        let mut fs = procfs();
+        let uptime = fs.lookup(ROOT_INO, "uptime").expect("uptime");
+        assert_eq!(read_all(&mut fs, uptime), "12.34 0.00\n");
+        assert_eq!(fs.getattr(uptime).expect("stat").size, 11);
+        let dir = fs.lookup(ROOT_INO, "12").expect("pid dir");
+        assert!(fs.getattr(dir).expect("stat").is_dir());
+        let status = fs.lookup(dir, "status").expect("status");
+        assert!(read_all(&mut fs, status).contains("Name:\tsh\n"));
+        assert_eq!(fs.lookup(dir, ".."), Ok(ROOT_INO));
+        assert_eq!(fs.lookup(ROOT_INO, "13"), Err(Errno::ENOENT));
+        assert_eq!(fs.lookup(ROOT_INO, "012"), Err(Errno::ENOENT));
+        assert_eq!(fs.lookup(status, "x"), Err(Errno::ENOTDIR));
+        let mut names = Vec::new();
+        let mut cookie = 0;
+        while let Some((entry, next)) = fs.readdir(ROOT_INO, cookie).expect("readdir") {
+            names.push(entry.name);
+            cookie = next;
+        }
+        assert_eq!(
+            names,
+            [".", "..", "cpuinfo", "meminfo", "mounts", "self", "uptime", "1", "12"]
+        );
+    }
+
+    #[test]
+    fn self_names_the_caller() {
+        let mut fs = procfs();
+        assert_eq!(fs.readlink(SELF_INO), Err(Errno::ENOENT));
+        fs.set_caller(12);
+        assert_eq!(fs.readlink(SELF_INO).as_deref(), Ok("12"));
+        assert_eq!(fs.getattr(SELF_INO).expect("stat").kind, FileKind::Symlink);
+    }
+
+    #[test]
+    fn changes_are_refused() {
+        let mut fs = procfs();
+        assert_eq!(fs.write(UPTIME_INO, 0, b"1"), Err(Errno::EACCES));
+        assert_eq!(
+            fs.create(ROOT_INO, "x", FileKind::Regular, NewInode::new(0o644, 0, 0)),
+            Err(Errno::EACCES)
+        );
+        assert_eq!(fs.unlink(ROOT_INO, "uptime"), Err(Errno::EACCES));
+        assert_eq!(
+            fs.setattr(UPTIME_INO, SetAttr::default()),
+            Err(Errno::EACCES)
+        );
+    }
+}

@@ -1,0 +1,702 @@
+//! The request loop: path requests on the service endpoint (unbadged, or a
+//! session badge naming the client's pid) and open-handle requests on badged
+//! handle capabilities.
+//!
+//! Handles: each badge names one [`Handle`]; handles made by `Clone` share the
+//! open file (offset and flags), as descriptors duplicated across `spawn` do in
+//! POSIX. A malformed request is answered with `EINVAL`; no request can stop
+//! the server.
+
+use crate::setup::{self, State};
+use crate::shared::{SharedBuffer, Windows};
+use alloc::collections::BTreeMap;
+use alloc::rc::Rc;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::cell::RefCell;
+use libzos::abi::rights;
+use libzos::ipc::{self, Received};
+use libzos::sys;
+use zos_proto::errno::*;
+use zos_proto::fs::{DirEntry, FileStat, FsRequest, FsResponse, FsStat, MountEntry};
+use zos_proto::io::{HandleKind, HandleStat, IoRequest, IoResponse};
+use zos_proto::proc::{ProcRequest, ProcResponse};
+use zos_proto::start::slots;
+use zos_proto::MAX_IO_CHUNK;
+use zos_vfs_core::procfs::{MountLine, ProcSnapshot, ProcessInfo};
+use zos_vfs_core::vfs::Node;
+use zos_vfs_core::{Cred, Devfs, Errno, FileKind, OpenFile, OpenFlags, Stat, Whence};
+
+/// Badges of handle capabilities: this tag in the upper half, the id below.
+const HANDLE_TAG: u64 = 0x4649_4C45 << 32;
+/// Badges of session capabilities: this tag in the upper half, the pid below.
+const SESSION_TAG: u64 = 0x5345_5353 << 32;
+const TAG_MASK: u64 = 0xFFFF_FFFF_0000_0000;
+/// Most entries one `ReadDir` answer carries, and the bytes they may take.
+const MAX_DIR_ENTRIES: usize = 256;
+const DIR_REPLY_BUDGET: usize = 3800;
+
+struct Handle {
+    file: Rc<RefCell<OpenFile>>,
+    buffer: Option<SharedBuffer>,
+}
+
+/// Encoded reply bytes and the capabilities that go with them.
+type Answer = (Vec<u8>, Vec<u64>);
+
+fn encode_io(response: &IoResponse) -> Vec<u8> {
+    ipc::encode_vec(response).unwrap_or_default()
+}
+
+fn encode_fs(response: &FsResponse) -> Vec<u8> {
+    ipc::encode_vec(response).unwrap_or_default()
+}
+
+fn io_err(errno: i32) -> Answer {
+    (encode_io(&IoResponse::Err(errno)), Vec::new())
+}
+
+fn fs_err(errno: Errno) -> Answer {
+    (encode_fs(&FsResponse::Err(errno.as_i32())), Vec::new())
+}
+
+fn fs_result(result: Result<(), Errno>) -> Answer {
+    match result {
+        Ok(()) => (encode_fs(&FsResponse::Ok), Vec::new()),
+        Err(e) => fs_err(e),
+    }
+}
+
+fn io_result(result: Result<IoResponse, Errno>) -> Answer {
+    match result {
+        Ok(response) => (encode_io(&response), Vec::new()),
+        Err(e) => io_err(e.as_i32()),
+    }
+}
+
+fn dirent_type(kind: FileKind) -> u8 {
+    kind.dirent_type()
+}
+
+fn file_stat(mount: u32, stat: &Stat) -> FileStat {
+    FileStat {
+        dev: mount as u64,
+        ino: stat.ino,
+        mode: stat.st_mode(),
+        nlink: stat.nlink,
+        uid: stat.uid,
+        gid: stat.gid,
+        size: stat.size,
+        blocks: stat.blocks,
+        block_size: 4096,
+        atime_ns: stat.atime,
+        mtime_ns: stat.mtime,
+        ctime_ns: stat.ctime,
+        rdev: stat.rdev,
+    }
+}
+
+pub struct Server {
+    endpoint: u64,
+    state: State,
+    handles: BTreeMap<u64, Handle>,
+    next_handle: u64,
+    windows: Windows,
+    /// The console service's endpoint, once looked up.
+    console: Option<u64>,
+    /// Scratch space for transfers.
+    scratch: Vec<u8>,
+    requests: u64,
+}
+
+impl Server {
+    pub fn new(endpoint: u64, state: State) -> Self {
+        Server {
+            endpoint,
+            state,
+            handles: BTreeMap::new(),
+            next_handle: 1,
+            windows: Windows::new(),
+            console: None,
+            scratch: Vec::new(),
+            requests: 0,
+        }
+    }
+
+    pub fn serve(mut self) -> ! {
+        let server = ipc::Server::new(self.endpoint);
+        let mut next = server.recv();
+        loop {
+            let (bytes, caps) = match &next {
+                Ok(message) => self.handle(message),
+                Err(_) => {
+                    next = server.recv();
+                    continue;
+                }
+            };
+            next = server.reply_recv_raw(&bytes, &caps);
+            if next.is_err() {
+                // The caller vanished before the reply; the capabilities we
+                // meant to give are ours to drop.
+                for cap in caps {
+                    let _ = sys::cap_delete(cap);
+                }
+                next = server.recv();
+            }
+        }
+    }
+
+    fn handle(&mut self, message: &Received) -> Answer {
+        self.requests += 1;
+        self.state.vfs.set_time(setup::now());
+        match message.badge & TAG_MASK {
+            HANDLE_TAG => {
+                let id = message.badge & !TAG_MASK;
+                let request = message.decode::<IoRequest>();
+                self.handle_io(id, request, &message.caps)
+            }
+            SESSION_TAG | 0 => {
+                for cap in &message.caps {
+                    let _ = sys::cap_delete(*cap);
+                }
+                let pid = (message.badge & !TAG_MASK) as u32;
+                match message.decode::<FsRequest>() {
+                    Some(request) => self.handle_fs(pid, request),
+                    None => fs_err(Errno::EINVAL),
+                }
+            }
+            _ => {
+                for cap in &message.caps {
+                    let _ = sys::cap_delete(*cap);
+                }
+                io_err(EINVAL)
+            }
+        }
+    }
+
+    // ---- path requests ------------------------------------------------------------
+
+    fn cwd_node(&self, cwd: &str) -> Result<Node, Errno> {
+        let root = self.state.vfs.root()?;
+        if cwd.is_empty() || cwd == "/" {
+            return Ok(root);
+        }
+        if !cwd.starts_with('/') {
+            return Err(Errno::EINVAL);
+        }
+        let node = self.state.vfs.resolve(root, cwd, true, &Cred::ROOT)?;
+        if !self.state.vfs.stat_node(node)?.is_dir() {
+            return Err(Errno::ENOTDIR);
+        }
+        Ok(node)
+    }
+
+    /// Brings procfs up to date when a request may look at it.
+    fn refresh_procfs_if(&mut self, texts: &[&str]) {
+        if texts.iter().any(|t| t.contains("proc")) {
+            self.refresh_procfs();
+        }
+    }
+
+    fn refresh_procfs(&mut self) {
+        let mut snapshot = ProcSnapshot {
+            cpuinfo: self.state.cpuinfo.clone(),
+            ..ProcSnapshot::default()
+        };
+        if let Ok(reply) = ipc::call(slots::PROC, &ProcRequest::List, &[]) {
+            if let Some(ProcResponse::List(list)) = reply.decode::<ProcResponse>() {
+                snapshot.processes = list
+                    .iter()
+                    .map(|p| ProcessInfo {
+                        pid: p.pid,
+                        ppid: p.ppid,
+                        pgid: p.pgid,
+                        state: p.state,
+                        name: String::from(p.name),
+                    })
+                    .collect();
+            }
+        }
+        if let Ok(reply) = ipc::call(slots::PROC, &ProcRequest::SystemInfo, &[]) {
+            if let Some(ProcResponse::SystemInfo(info)) = reply.decode::<ProcResponse>() {
+                snapshot.uptime_ns = info.uptime_ns;
+                snapshot.total_bytes = info.total_bytes;
+                snapshot.free_bytes = info.free_bytes;
+            }
+        }
+        snapshot.mounts = self
+            .state
+            .vfs
+            .mounts()
+            .into_iter()
+            .map(|m| MountLine {
+                path: m.path,
+                fs_type: String::from(m.fs_type),
+                read_only: m.read_only || m.id == self.state.proc_mount,
+            })
+            .collect();
+        self.state.procfs.borrow_mut().set_snapshot(snapshot);
+    }
+
+    fn handle_fs(&mut self, pid: u32, request: FsRequest) -> Answer {
+        self.state.procfs.borrow_mut().set_caller(pid);
+        let root = Cred::ROOT;
+        match request {
+            FsRequest::Open {
+                path,
+                flags,
+                mode,
+                cwd,
+            } => {
+                self.refresh_procfs_if(&[path, cwd]);
+                match self.open(path, flags, mode, cwd) {
+                    Ok(cap) => (encode_fs(&FsResponse::Attached), alloc::vec![cap]),
+                    Err(e) => fs_err(e),
+                }
+            }
+            FsRequest::Stat { path, cwd } | FsRequest::Lstat { path, cwd } => {
+                self.refresh_procfs_if(&[path, cwd]);
+                let follow = matches!(request, FsRequest::Stat { .. });
+                let result = self.cwd_node(cwd).and_then(|at| {
+                    let node = self.state.vfs.resolve(at, path, follow, &root)?;
+                    Ok(file_stat(node.mount.0, &self.state.vfs.stat_node(node)?))
+                });
+                match result {
+                    Ok(stat) => (encode_fs(&FsResponse::Stat(stat)), Vec::new()),
+                    Err(e) => fs_err(e),
+                }
+            }
+            FsRequest::Mkdir { path, mode, cwd } => fs_result(
+                self.cwd_node(cwd)
+                    .and_then(|at| self.state.vfs.mkdir(at, path, mode, &root).map(|_| ())),
+            ),
+            FsRequest::Rmdir { path, cwd } => fs_result(
+                self.cwd_node(cwd)
+                    .and_then(|at| self.state.vfs.rmdir(at, path, &root)),
+            ),
+            FsRequest::Unlink { path, cwd } => fs_result(
+                self.cwd_node(cwd)
+                    .and_then(|at| self.state.vfs.unlink(at, path, &root)),
+            ),
+            FsRequest::Rename { from, to, cwd } => fs_result(
+                self.cwd_node(cwd)
+                    .and_then(|at| self.state.vfs.rename(at, from, at, to, &root)),
+            ),
+            FsRequest::Link { from, to, cwd } => fs_result(
+                self.cwd_node(cwd)
+                    .and_then(|at| self.state.vfs.link(at, from, at, to, &root)),
+            ),
+            FsRequest::Symlink { target, path, cwd } => fs_result(
+                self.cwd_node(cwd)
+                    .and_then(|at| self.state.vfs.symlink(at, target, path, &root).map(|_| ())),
+            ),
+            FsRequest::Readlink { path, cwd } => {
+                self.refresh_procfs_if(&[path, cwd]);
+                let result = self
+                    .cwd_node(cwd)
+                    .and_then(|at| self.state.vfs.readlink(at, path, &root));
+                match result {
+                    Ok(target) => (encode_fs(&FsResponse::Path(&target)), Vec::new()),
+                    Err(e) => fs_err(e),
+                }
+            }
+            FsRequest::Chmod { path, mode, cwd } => fs_result(
+                self.cwd_node(cwd)
+                    .and_then(|at| self.state.vfs.chmod(at, path, mode, &root)),
+            ),
+            FsRequest::Chown {
+                path,
+                uid,
+                gid,
+                cwd,
+            } => fs_result(
+                self.cwd_node(cwd)
+                    .and_then(|at| self.state.vfs.chown(at, path, uid, gid, &root)),
+            ),
+            FsRequest::Truncate { path, len, cwd } => fs_result(
+                self.cwd_node(cwd)
+                    .and_then(|at| self.state.vfs.truncate(at, path, len, &root)),
+            ),
+            FsRequest::StatFs { path, cwd } => {
+                let result = self.cwd_node(cwd).and_then(|at| {
+                    let node = self.state.vfs.resolve(at, path, true, &root)?;
+                    let figures = self.state.vfs.statfs(node)?;
+                    let read_only = node.mount == self.state.proc_mount
+                        || self
+                            .state
+                            .vfs
+                            .mounts()
+                            .iter()
+                            .any(|m| m.id == node.mount && m.read_only);
+                    Ok(FsStat {
+                        block_size: figures.block_size,
+                        blocks: figures.total_blocks,
+                        free_blocks: figures.free_blocks,
+                        files: figures.files,
+                        free_files: figures.free_files,
+                        name_max: figures.name_max,
+                        read_only,
+                    })
+                });
+                match result {
+                    Ok(stat) => (encode_fs(&FsResponse::StatFs(stat)), Vec::new()),
+                    Err(e) => fs_err(e),
+                }
+            }
+            FsRequest::Mounts => {
+                let mounts = self.state.vfs.mounts();
+                let list: Vec<MountEntry> = mounts
+                    .iter()
+                    .map(|m| MountEntry {
+                        path: &m.path,
+                        fs_type: m.fs_type,
+                        read_only: m.read_only || m.id == self.state.proc_mount,
+                    })
+                    .collect();
+                match ipc::encode_vec(&FsResponse::Mounts(list)) {
+                    Ok(bytes) => (bytes, Vec::new()),
+                    Err(_) => fs_err(Errno::E2BIG),
+                }
+            }
+            FsRequest::Sync => fs_result(self.state.vfs.sync_all()),
+            FsRequest::Chdir { path, cwd } => {
+                self.refresh_procfs_if(&[path, cwd]);
+                let result = self.cwd_node(cwd).and_then(|at| {
+                    let node = self.state.vfs.resolve(at, path, true, &root)?;
+                    if !self.state.vfs.stat_node(node)?.is_dir() {
+                        return Err(Errno::ENOTDIR);
+                    }
+                    self.state.vfs.path_of(node)
+                });
+                match result {
+                    Ok(normal) => (encode_fs(&FsResponse::Path(&normal)), Vec::new()),
+                    Err(e) => fs_err(e),
+                }
+            }
+            FsRequest::Session { pid } => {
+                match sys::cap_mint(
+                    self.endpoint,
+                    sys::NONE,
+                    rights::WRITE,
+                    SESSION_TAG | pid as u64,
+                ) {
+                    Ok(cap) => (encode_fs(&FsResponse::Attached), alloc::vec![cap]),
+                    Err(_) => fs_err(Errno::ENFILE),
+                }
+            }
+        }
+    }
+
+    fn open(&mut self, path: &str, flags: u32, mode: u32, cwd: &str) -> Result<u64, Errno> {
+        let at = self.cwd_node(cwd)?;
+        let flags = OpenFlags::from_bits_truncate(flags);
+        let node = self.state.vfs.open(at, path, flags, mode, &Cred::ROOT)?;
+        let modifies = flags.writable() || flags.contains(OpenFlags::TRUNC);
+        if node.mount == self.state.proc_mount && modifies {
+            self.state.vfs.close(node);
+            return Err(Errno::EACCES);
+        }
+        if node.mount == self.state.dev_mount {
+            if Devfs::is_terminal(node.ino) {
+                self.state.vfs.close(node);
+                return self.console_handle();
+            }
+            // Every open of a device stirs the random devices a little.
+            let stir = [sys::clock_ns().to_le_bytes(), self.requests.to_le_bytes()].concat();
+            self.state.devfs.borrow_mut().absorb_entropy(&stir);
+        }
+        let file = Rc::new(RefCell::new(OpenFile::new(node, flags)));
+        match self.new_handle(file.clone()) {
+            Some(cap) => Ok(cap),
+            None => {
+                self.state.vfs.close(node);
+                Err(Errno::ENFILE)
+            }
+        }
+    }
+
+    /// A fresh handle of the console service (`/dev/console`, `/dev/tty`).
+    fn console_handle(&mut self) -> Result<u64, Errno> {
+        for _ in 0..2 {
+            let console = match self.console {
+                Some(console) => console,
+                None => {
+                    let reply =
+                        ipc::call(slots::PROC, &ProcRequest::Lookup { name: "console" }, &[])
+                            .map_err(|_| Errno::ENXIO)?;
+                    match (reply.decode::<ProcResponse>(), reply.caps.first()) {
+                        (Some(ProcResponse::Attached), Some(cap)) => {
+                            self.console = Some(*cap);
+                            *cap
+                        }
+                        _ => return Err(Errno::ENXIO),
+                    }
+                }
+            };
+            match ipc::call(console, &IoRequest::Clone, &[]) {
+                Ok(reply) => {
+                    return match (reply.decode::<IoResponse>(), reply.caps.first()) {
+                        (Some(IoResponse::Cloned), Some(cap)) => Ok(*cap),
+                        _ => {
+                            for cap in reply.caps {
+                                let _ = sys::cap_delete(cap);
+                            }
+                            Err(Errno::ENXIO)
+                        }
+                    }
+                }
+                Err(_) => {
+                    let _ = sys::cap_delete(console);
+                    self.console = None;
+                }
+            }
+        }
+        Err(Errno::ENXIO)
+    }
+
+    fn new_handle(&mut self, file: Rc<RefCell<OpenFile>>) -> Option<u64> {
+        let id = self.next_handle;
+        let cap = sys::cap_mint(
+            self.endpoint,
+            sys::NONE,
+            rights::WRITE | rights::GRANT,
+            HANDLE_TAG | id,
+        )
+        .ok()?;
+        self.next_handle += 1;
+        self.handles.insert(id, Handle { file, buffer: None });
+        Some(cap)
+    }
+
+    // ---- handle requests ------------------------------------------------------------
+
+    fn handle_io(&mut self, id: u64, request: Option<IoRequest>, caps: &[u64]) -> Answer {
+        let attached = match request {
+            Some(IoRequest::ShareBuffer) => caps.first().copied(),
+            _ => None,
+        };
+        for cap in caps.iter().filter(|c| Some(**c) != attached) {
+            let _ = sys::cap_delete(*cap);
+        }
+        let Some(handle) = self.handles.get(&id) else {
+            if let Some(cap) = attached {
+                let _ = sys::cap_delete(cap);
+            }
+            return io_err(EBADF);
+        };
+        let file = handle.file.clone();
+        let Some(request) = request else {
+            return io_err(EINVAL);
+        };
+        let node = file.borrow().node();
+        if node.mount == self.state.proc_mount && starts_reading(&file.borrow(), &request) {
+            self.refresh_procfs();
+        }
+        let vfs = &mut self.state.vfs;
+        match request {
+            IoRequest::Read { max } => {
+                let mut buffer = alloc::vec![0u8; (max as usize).min(MAX_IO_CHUNK)];
+                match file.borrow_mut().read(vfs, &mut buffer) {
+                    Ok(n) => (encode_io(&IoResponse::Data(&buffer[..n])), Vec::new()),
+                    Err(e) => io_err(e.as_i32()),
+                }
+            }
+            IoRequest::ReadAt { offset, max } => {
+                let mut buffer = alloc::vec![0u8; (max as usize).min(MAX_IO_CHUNK)];
+                match file.borrow().read_at(vfs, offset, &mut buffer) {
+                    Ok(n) => (encode_io(&IoResponse::Data(&buffer[..n])), Vec::new()),
+                    Err(e) => io_err(e.as_i32()),
+                }
+            }
+            IoRequest::Write { data } => io_result(
+                file.borrow_mut()
+                    .write(vfs, data)
+                    .map(|n| IoResponse::Written(n as u32)),
+            ),
+            IoRequest::WriteAt { offset, data } => io_result(
+                file.borrow()
+                    .write_at(vfs, offset, data)
+                    .map(|n| IoResponse::Written(n as u32)),
+            ),
+            IoRequest::Close => {
+                self.close_handle(id);
+                (encode_io(&IoResponse::Ok), Vec::new())
+            }
+            IoRequest::Clone => match self.new_handle(file) {
+                Some(cap) => (encode_io(&IoResponse::Cloned), alloc::vec![cap]),
+                None => io_err(ENFILE),
+            },
+            IoRequest::Stat => io_result(vfs.stat_node(node).map(|stat| {
+                let kind = match stat.kind {
+                    FileKind::Directory => HandleKind::Directory,
+                    FileKind::Regular | FileKind::Symlink => HandleKind::File,
+                    _ => HandleKind::Device,
+                };
+                IoResponse::Stat(HandleStat {
+                    kind,
+                    size: stat.size,
+                })
+            })),
+            IoRequest::Fstat => io_result(
+                vfs.stat_node(node)
+                    .map(|stat| IoResponse::FileStat(file_stat(node.mount.0, &stat))),
+            ),
+            IoRequest::GetTermios | IoRequest::SetTermios(_) | IoRequest::SetForeground { .. } => {
+                io_err(ENOTTY)
+            }
+            IoRequest::SetNonBlocking(on) => {
+                let mut open = file.borrow_mut();
+                let mut flags = open.flags();
+                flags.set(OpenFlags::NONBLOCK, on);
+                open.set_status_flags(flags);
+                (encode_io(&IoResponse::Ok), Vec::new())
+            }
+            IoRequest::Seek { offset, whence } => io_result(
+                Whence::from_i32(whence as i32)
+                    .and_then(|whence| file.borrow_mut().lseek(vfs, offset, whence))
+                    .map(IoResponse::Position),
+            ),
+            IoRequest::ReadDir { max_entries } => self.read_dir(&file, max_entries as usize),
+            IoRequest::Truncate { len } => {
+                if !file.borrow().flags().writable() {
+                    return io_err(EINVAL);
+                }
+                io_result(vfs.truncate_node(node, len).map(|_| IoResponse::Ok))
+            }
+            IoRequest::Sync => io_result(vfs.sync_all().map(|_| IoResponse::Ok)),
+            IoRequest::ShareBuffer => {
+                let Some(memory) = attached else {
+                    return io_err(EINVAL);
+                };
+                let attached = match self.windows.attach(memory) {
+                    Ok(buffer) => buffer,
+                    Err(e) => return io_err(e),
+                };
+                if let Some(handle) = self.handles.get_mut(&id) {
+                    if let Some(old) = handle.buffer.replace(attached) {
+                        self.windows.detach(old);
+                    }
+                }
+                (encode_io(&IoResponse::Ok), Vec::new())
+            }
+            IoRequest::ReadShared { max, offset } => self.read_shared(id, &file, max, offset),
+            IoRequest::WriteShared { len, offset } => self.write_shared(id, &file, len, offset),
+        }
+    }
+
+    fn close_handle(&mut self, id: u64) {
+        let Some(handle) = self.handles.remove(&id) else {
+            return;
+        };
+        if let Some(buffer) = handle.buffer {
+            self.windows.detach(buffer);
+        }
+        if let Ok(open) = Rc::try_unwrap(handle.file) {
+            open.into_inner().close(&mut self.state.vfs);
+        }
+    }
+
+    fn read_dir(&mut self, file: &Rc<RefCell<OpenFile>>, max_entries: usize) -> Answer {
+        let wanted = max_entries.clamp(1, MAX_DIR_ENTRIES);
+        let mut entries: Vec<zos_vfs_core::DirEntry> = Vec::new();
+        let mut budget = DIR_REPLY_BUDGET;
+        let mut open = file.borrow_mut();
+        while entries.len() < wanted {
+            let mut probe = open.clone();
+            match probe.readdir(&self.state.vfs) {
+                Ok(Some(entry)) => {
+                    let cost = entry.name.len() + 16;
+                    if cost > budget {
+                        break;
+                    }
+                    budget -= cost;
+                    entries.push(entry);
+                    *open = probe;
+                }
+                Ok(None) => break,
+                Err(e) if entries.is_empty() => return io_err(e.as_i32()),
+                Err(_) => break,
+            }
+        }
+        let list: Vec<DirEntry> = entries
+            .iter()
+            .map(|e| DirEntry {
+                ino: e.ino,
+                kind: dirent_type(e.kind),
+                name: &e.name,
+            })
+            .collect();
+        match ipc::encode_vec(&IoResponse::Entries(list)) {
+            Ok(bytes) => (bytes, Vec::new()),
+            Err(_) => io_err(EIO),
+        }
+    }
+
+    fn read_shared(
+        &mut self,
+        id: u64,
+        file: &Rc<RefCell<OpenFile>>,
+        max: u32,
+        offset: Option<u64>,
+    ) -> Answer {
+        let Some(buffer) = self.handles.get(&id).and_then(|h| h.buffer.as_ref()) else {
+            return io_err(EINVAL);
+        };
+        let count = (max as usize).min(buffer.size());
+        self.scratch.clear();
+        self.scratch.resize(count, 0);
+        let result = match offset {
+            Some(at) => file
+                .borrow()
+                .read_at(&mut self.state.vfs, at, &mut self.scratch),
+            None => file
+                .borrow_mut()
+                .read(&mut self.state.vfs, &mut self.scratch),
+        };
+        match result {
+            Ok(n) => {
+                let stored = buffer.store(&self.scratch[..n]);
+                (
+                    encode_io(&IoResponse::Transferred(stored as u32)),
+                    Vec::new(),
+                )
+            }
+            Err(e) => io_err(e.as_i32()),
+        }
+    }
+
+    fn write_shared(
+        &mut self,
+        id: u64,
+        file: &Rc<RefCell<OpenFile>>,
+        len: u32,
+        offset: Option<u64>,
+    ) -> Answer {
+        let Some(buffer) = self.handles.get(&id).and_then(|h| h.buffer.as_ref()) else {
+            return io_err(EINVAL);
+        };
+        if len as usize > buffer.size() {
+            return io_err(EINVAL);
+        }
+        buffer.load(len as usize, &mut self.scratch);
+        let result = match offset {
+            Some(at) => file
+                .borrow()
+                .write_at(&mut self.state.vfs, at, &self.scratch),
+            None => file.borrow_mut().write(&mut self.state.vfs, &self.scratch),
+        };
+        io_result(result.map(|n| IoResponse::Transferred(n as u32)))
+    }
+}
+
+/// Whether a request on a procfs handle starts reading it afresh (offset 0),
+/// which is when its content is regenerated.
+fn starts_reading(file: &OpenFile, request: &IoRequest) -> bool {
+    match request {
+        IoRequest::Read { .. } | IoRequest::ReadDir { .. } => file.offset() == 0,
+        IoRequest::ReadShared { offset, .. } => offset.unwrap_or(file.offset()) == 0,
+        IoRequest::ReadAt { offset, .. } => *offset == 0,
+        IoRequest::Fstat => true,
+        _ => false,
+    }
+}
