@@ -17,7 +17,6 @@ use alloc::vec::Vec;
 
 use libzos::eprintln;
 use libzos::posix::{self, Errno, Fd};
-use libzos::proto::errno::ENOSYS;
 use zos_sh_core::prompt;
 use zos_sh_syntax::needs_more_input;
 
@@ -90,9 +89,9 @@ fn run_script_file(path: &str, positional: Vec<String>) -> i32 {
     }
 }
 
-/// Opens a script for reading. There is no file system yet.
-fn open_script(_path: &str) -> Result<Fd, Errno> {
-    Err(Errno(ENOSYS))
+/// Opens a script for reading.
+fn open_script(path: &str) -> Result<Fd, Errno> {
+    posix::open(path, libzos::fs::O_RDONLY, 0)
 }
 
 /// Commands from descriptor 0: the line editor on a terminal, else plain lines.

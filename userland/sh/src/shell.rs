@@ -18,7 +18,7 @@ use zos_sh_core::history::History;
 use zos_sh_core::jobs::{JobRef, JobStatus, JobTable};
 use zos_sh_core::vars::{ShellEnv, Specials, Variables};
 use zos_sh_syntax::{
-    expand_word_to_string, expand_words, parse, AndOr, Command, Connector, Pipeline,
+    expand_word_to_string, expand_words, parse, AndOr, Command, Connector, Pipeline, RedirectKind,
 };
 
 use crate::terminal::Terminal;
@@ -243,6 +243,47 @@ impl Shell {
         }
     }
 
+    /// Applies a stage's redirections in order: files are opened here, in the
+    /// shell (the child gets the open descriptor), dups and closes rearrange
+    /// the plan. Opened descriptors join `opened` so the shell closes them
+    /// once the child has its copies. Returns the status on failure.
+    fn apply_redirects(
+        &self,
+        plan: &mut FdPlan,
+        redirects: &[ExpandedRedirect],
+        opened: &mut Vec<Fd>,
+    ) -> Result<(), i32> {
+        use libzos::fs::{O_APPEND, O_CREAT, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY};
+        for redirect in redirects {
+            let flags = match redirect.kind {
+                RedirectKind::Read => Some(O_RDONLY),
+                RedirectKind::Write => Some(O_WRONLY | O_CREAT | O_TRUNC),
+                RedirectKind::Append => Some(O_WRONLY | O_CREAT | O_APPEND),
+                RedirectKind::ReadWrite => Some(O_RDWR | O_CREAT),
+                _ => None,
+            };
+            match flags {
+                Some(flags) => match posix::open(&redirect.target, flags, 0o666) {
+                    Ok(fd) => {
+                        opened.push(fd);
+                        plan.connect(redirect.fd as i32, fd);
+                    }
+                    Err(error) => {
+                        eprintln!("sh: {}: {error}", redirect.target);
+                        return Err(1);
+                    }
+                },
+                None => {
+                    if let Err(error) = plan.apply(redirect) {
+                        self.report_plan_error(&error);
+                        return Err(1);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn report_plan_error(&self, error: &PlanError) {
         match error {
             PlanError::NotImplemented(path) => {
@@ -300,11 +341,11 @@ impl Shell {
             if let Some(write_end) = write {
                 plan.connect(1, write_end);
             }
-            let parent_ends: Vec<Fd> = previous_read.into_iter().chain(write).collect();
+            let mut parent_ends: Vec<Fd> = previous_read.into_iter().chain(write).collect();
             previous_read = next_read;
-            if let Err(error) = plan.apply_all(&stage.redirects) {
-                self.report_plan_error(&error);
-                outcomes.push(Outcome::Finished(1));
+            if let Err(status) = self.apply_redirects(&mut plan, &stage.redirects, &mut parent_ends)
+            {
+                outcomes.push(Outcome::Finished(status));
                 close_all(&parent_ends);
                 continue;
             }
