@@ -339,29 +339,15 @@ fn boot_to_prompt(artifacts: &Artifacts) -> Result<(u64, u64), String> {
 
 fn test(filters: &[String]) -> Result<(), String> {
     tools::ensure(&["qemu-system-aarch64", "expect"])?;
-    let host_crates = [
-        "-p",
-        "zos-kernel",
-        "-p",
-        "xtask",
-        "-p",
-        "zos-sh-syntax",
-        "-p",
-        "zos-vfs-core",
-        "-p",
-        "zos-tools-core",
-    ];
     if filters.is_empty() {
-        run_checked(cargo().arg("test").args(host_crates), "host unit tests")?;
+        // Host crates are the workspace's default members (see Cargo.toml).
+        run_checked(cargo().arg("test"), "host unit tests")?;
         run_checked(
             cargo().args(["fmt", "--all", "--check"]),
             "cargo fmt --check",
         )?;
         run_checked(
-            cargo()
-                .arg("clippy")
-                .args(host_crates)
-                .args(["--all-targets", "--", "-D", "warnings"]),
+            cargo().args(["clippy", "--all-targets", "--", "-D", "warnings"]),
             "clippy (host)",
         )?;
         run_checked(
@@ -376,6 +362,24 @@ fn test(filters: &[String]) -> Result<(), String> {
                 ])
                 .args(["--", "-D", "warnings"]),
             "clippy (aarch64 kernel)",
+        )?;
+        run_checked(
+            cargo()
+                .args([
+                    "clippy",
+                    "--release",
+                    "--target",
+                    USER_TARGET,
+                    "-p",
+                    "libzos",
+                ])
+                .args(
+                    USER_PROGRAMS
+                        .iter()
+                        .flat_map(|(package, _)| ["-p", package]),
+                )
+                .args(["--", "-D", "warnings"]),
+            "clippy (aarch64 userland)",
         )?;
     }
     let artifacts = build()?;
