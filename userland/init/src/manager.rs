@@ -118,34 +118,27 @@ impl Manager {
 
     /// Starts the test program or the services.
     pub fn boot(&mut self) {
-        if let Some(name) = self.boot.arg("init.run").map(String::from) {
-            let arg = self
-                .boot
-                .arg("init.arg")
-                .and_then(|v| v.parse::<u64>().ok())
-                .unwrap_or(0);
-            let path = format!("/sbin/{name}");
-            let grants = self.device_grants(&["initramfs".to_string()]);
-            match self.spawn(
-                1,
-                &path,
-                &[name.as_str()],
-                &[],
-                "/",
-                Vec::new(),
-                0,
-                grants,
-                arg,
-                PROGRAM_QUOTA,
-            ) {
-                Ok(pid) => dprintln!("init: started {path} as pid {pid}"),
-                Err(e) => {
-                    dprintln!("init: {path}: cannot start: {}", describe(e));
-                    self.finish_run(&name, 127);
-                }
+        let run = self.boot.arg("init.run").map(String::from);
+        self.load_services();
+        // With `init.run`, only daemons start (not services bound to the
+        // terminal, like the shell); then the program runs.
+        for index in 0..self.services.len() {
+            if run.is_none() || self.services[index].spec.stdio.is_none() {
+                self.start_service(index);
             }
+        }
+        if let Some(name) = run {
+            self.run_program(&name);
             return;
         }
+        if self.boot.flag("poweroff") {
+            dprintln!("init: boot complete; powering off (boot argument poweroff)");
+            let _ = sys::power_off(bootinfo::SLOT_SYSTEM);
+        }
+    }
+
+    /// Reads and checks the service table.
+    fn load_services(&mut self) {
         let table_path = self
             .boot
             .arg("init.services")
@@ -174,12 +167,35 @@ impl Manager {
                 endpoint: None,
             });
         }
-        for index in 0..self.services.len() {
-            self.start_service(index);
-        }
-        if self.boot.flag("poweroff") {
-            dprintln!("init: boot complete; powering off (boot argument poweroff)");
-            let _ = sys::power_off(bootinfo::SLOT_SYSTEM);
+    }
+
+    /// Starts `/sbin/NAME` for `init.run`.
+    fn run_program(&mut self, name: &str) {
+        let arg = self
+            .boot
+            .arg("init.arg")
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0);
+        let path = format!("/sbin/{name}");
+        let grants = self.device_grants(&["initramfs".to_string()]);
+        let env = ["PATH=/bin:/sbin", "HOME=/"];
+        match self.spawn(
+            1,
+            &path,
+            &[name],
+            &env,
+            "/",
+            Vec::new(),
+            0,
+            grants,
+            arg,
+            PROGRAM_QUOTA,
+        ) {
+            Ok(pid) => dprintln!("init: started {path} as pid {pid}"),
+            Err(e) => {
+                dprintln!("init: {path}: cannot start: {}", describe(e));
+                self.finish_run(name, 127);
+            }
         }
     }
 
@@ -282,7 +298,9 @@ impl Manager {
         ];
         let mut argv: Vec<&str> = alloc::vec![spec.name.as_str()];
         argv.extend(spec.args.iter().map(String::as_str));
-        let quota = spec.quota_mib << 20;
+        // What the table asks for, but never more than half of what init has
+        // left, so small machines still boot every service.
+        let quota = (spec.quota_mib << 20).min(sys::system_info()[2] / 2);
         match self.spawn(
             1, &spec.path, &argv, &env, "/", fds, 0, grants, spec.arg, quota,
         ) {

@@ -1218,10 +1218,90 @@ fn posix_benches() {
         .and_then(|(_, s)| posix::exit_code(s))
         .unwrap_or(-1);
     println!("bench: pipe_throughput_mib_s {mib_per_s}");
+    fs_benches();
     if received != (total >> 20) as i32 {
         println!(
             "ktest: pipe sink received {received} MiB of {}",
             total >> 20
         );
     }
+}
+
+/// tmpfs figures through the VFS server (`/tmp`).
+fn fs_benches() {
+    use libzos::fs::{O_CREAT, O_RDONLY, O_TRUNC, O_WRONLY};
+    use libzos::posix;
+    let page = alloc::vec![0x42u8; 4096];
+    if posix::open("/tmp/.bench", O_CREAT | O_WRONLY | O_TRUNC, 0o644)
+        .map(posix::close)
+        .is_err()
+    {
+        println!("ktest: no VFS; file benchmarks skipped");
+        return;
+    }
+    let rounds = 200;
+    let start = sys::clock_ns();
+    for _ in 0..rounds {
+        if let Ok(fd) = posix::open("/tmp/.bench", O_CREAT | O_WRONLY | O_TRUNC, 0o644) {
+            let _ = posix::write_all(fd, &page);
+            let _ = posix::close(fd);
+        }
+        let _ = posix::unlink("/tmp/.bench");
+    }
+    println!(
+        "bench: tmpfs_create_write_close_unlink {}",
+        per_op(start, rounds)
+    );
+
+    let chunk = alloc::vec![0x5au8; 64 * 1024];
+    let total: u64 = 64 << 20;
+    if let Ok(fd) = posix::open("/tmp/.big", O_CREAT | O_WRONLY | O_TRUNC, 0o644) {
+        let start = sys::clock_ns();
+        let mut written = 0u64;
+        while written < total {
+            match posix::write(fd, &chunk) {
+                Ok(n) if n > 0 => written += n as u64,
+                _ => break,
+            }
+        }
+        let _ = posix::close(fd);
+        let ns = (sys::clock_ns() - start).max(1);
+        println!(
+            "bench: tmpfs_seq_write_64m_mib_s {}",
+            (written as u128 * 1_000_000_000 / ns as u128) >> 20
+        );
+    }
+    if let Ok(fd) = posix::open("/tmp/.big", O_RDONLY, 0) {
+        let mut buffer = alloc::vec![0u8; 64 * 1024];
+        let start = sys::clock_ns();
+        let mut read = 0u64;
+        loop {
+            match posix::read(fd, &mut buffer) {
+                Ok(n) if n > 0 => read += n as u64,
+                _ => break,
+            }
+        }
+        let _ = posix::close(fd);
+        let ns = (sys::clock_ns() - start).max(1);
+        println!(
+            "bench: tmpfs_seq_read_64m_mib_s {}",
+            (read as u128 * 1_000_000_000 / ns as u128) >> 20
+        );
+        if read != total {
+            println!("ktest: read back {read} of {total} bytes");
+        }
+    }
+    let _ = posix::unlink("/tmp/.big");
+
+    let mut path = alloc::string::String::from("/tmp");
+    for part in ["a", "b", "c", "d", "e", "f", "g"] {
+        path.push('/');
+        path.push_str(part);
+        let _ = posix::mkdir(&path, 0o755);
+    }
+    let start = sys::clock_ns();
+    for _ in 0..rounds {
+        let _ = posix::stat(&path);
+    }
+    println!("bench: stat_deep {}", per_op(start, rounds));
 }
