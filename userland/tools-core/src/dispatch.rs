@@ -23,7 +23,22 @@ const fn tool(name: &'static str, usage: &'static str, summary: &'static str) ->
 
 /// Every tool, sorted by name.
 pub const TOOLS: &[Tool] = &[
+    tool(
+        "cat",
+        "cat [-u] [FILE]...",
+        "copy files (or standard input) to standard output",
+    ),
     tool("clear", "clear", "clear the terminal screen"),
+    tool(
+        "cp",
+        "cp [-r] [-f] SOURCE... DEST",
+        "copy files and directories (symlinks stay links)",
+    ),
+    tool(
+        "df",
+        "df",
+        "space used and free on each mounted file system",
+    ),
     tool("dmesg", "dmesg", "where the kernel log is"),
     tool("echo", "echo [-neE] [STRING]...", "print the arguments"),
     tool(
@@ -32,26 +47,74 @@ pub const TOOLS: &[Tool] = &[
         "print the environment or run a command in a changed one",
     ),
     tool("false", "false", "exit with status 1"),
+    tool(
+        "find",
+        "find [PATH]... [-name GLOB] [-type f|d|l] [-maxdepth N] [-mindepth N]",
+        "walk directory trees and print matching paths",
+    ),
     tool("free", "free [-b|-k|-m|-h]", "memory: total, used, free"),
+    tool(
+        "grep",
+        "grep [-vinclqsF] [-e PATTERN | PATTERN] [FILE]...",
+        "print lines matching a basic regular expression",
+    ),
     tool(
         "head",
         "head [-n LINES] [-c BYTES] [FILE]...",
         "print the first lines or bytes",
     ),
     tool(
+        "hexdump",
+        "hexdump [-C] [-v] [FILE]...",
+        "show bytes in hex (-C: with ASCII)",
+    ),
+    tool(
         "kill",
         "kill [-SIGNAL | -s SIGNAL] PID|-PGID... | kill -l [SIGNAL|STATUS]...",
         "send a signal to processes",
+    ),
+    tool(
+        "ln",
+        "ln [-s] [-f] TARGET [NAME]",
+        "make a hard or symbolic link",
+    ),
+    tool("ls", "ls [-la1d] [PATH]...", "list directory contents"),
+    tool("mkdir", "mkdir [-p] [-m MODE] DIR...", "make directories"),
+    tool("mount", "mount", "list the mounted file systems"),
+    tool("mv", "mv [-f] SOURCE... DEST", "move or rename files"),
+    tool(
+        "od",
+        "od [-x|-c|-o] [-v] [FILE]...",
+        "show bytes as octal words, hex words or characters",
     ),
     tool("poweroff", "poweroff", "power the machine off"),
     tool("ps", "ps", "list processes"),
     tool("reboot", "reboot", "restart the machine"),
     tool(
+        "rm",
+        "rm [-r] [-f] PATH...",
+        "remove files and directory trees",
+    ),
+    tool("rmdir", "rmdir DIR...", "remove empty directories"),
+    tool(
         "sleep",
         "sleep NUMBER[s|m|h|d]...",
         "wait for a time (fractions allowed)",
     ),
+    tool("stat", "stat [-L] PATH...", "show file attributes"),
     tool("svc", "svc", "list the services init manages"),
+    tool("sync", "sync", "flush file systems"),
+    tool(
+        "tail",
+        "tail [-n [+]N] [-c [+]N] [FILE]...",
+        "print the last lines or bytes",
+    ),
+    tool(
+        "tee",
+        "tee [-a] [FILE]...",
+        "copy standard input to files and standard output",
+    ),
+    tool("touch", "touch [-c] FILE...", "create empty files"),
     tool("true", "true", "exit with status 0"),
     tool("uname", "uname [-asnrm]", "print system information"),
     tool("uptime", "uptime", "time since boot and process count"),

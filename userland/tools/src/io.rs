@@ -1,18 +1,24 @@
-//! Standard streams for the tools: writing that turns a broken pipe into a quiet
-//! exit, reading, and opening inputs named on the command line (only `-`,
-//! standard input, until the VFS exists).
+//! Standard streams and files for the tools: writing that turns a broken pipe
+//! into a quiet exit, opening inputs named on the command line (`-` is
+//! standard input), reading a descriptor chunk by chunk, and error messages
+//! of the form `TOOL: PATH: description (ERRNO)`.
 
 use alloc::format;
 use alloc::string::String;
 use core::fmt::Write;
 use libzos::posix::{self, Errno, Fd};
 use libzos::rt::DebugOut;
-use zos_proto::errno::{EBADF, ENOSYS, EPIPE};
+use libzos::{eprintln, fs};
+use zos_proto::errno::{EBADF, EPIPE};
 use zos_tools_core::failure::EXIT_ERROR;
 use zos_tools_core::Failure;
 
 pub const STDIN: Fd = 0;
 pub const STDOUT: Fd = 1;
+
+/// Bytes moved per read or write of file data: the size of the buffer libzos
+/// shares with the VFS, so each regular-file transfer is one request.
+pub const CHUNK_SIZE: usize = 64 * 1024;
 
 /// Writes all of `bytes` to standard output. A reader that went away ends the
 /// tool quietly (POSIX tools die of SIGPIPE there, which libzos also raises).
@@ -26,7 +32,7 @@ pub fn write_out(bytes: &[u8]) -> Result<(), Failure> {
             let _ = DebugOut.write_str(&String::from_utf8_lossy(bytes));
             Ok(())
         }
-        Err(error) => Err(Failure::Error(format!("write error: {}", error.describe()))),
+        Err(error) => Err(Failure::Error(format!("write error: {error}"))),
     }
 }
 
@@ -39,13 +45,12 @@ pub fn display_name(operand: &str) -> &str {
     }
 }
 
-/// The descriptor to read `operand` from.
+/// The descriptor to read `operand` from (`-` is standard input).
 pub fn open_input(operand: &str) -> Result<Fd, Errno> {
     if operand == "-" {
         Ok(STDIN)
     } else {
-        // Files need the VFS server, which does not exist yet.
-        Err(Errno(ENOSYS))
+        posix::open(operand, fs::O_RDONLY, 0)
     }
 }
 
@@ -56,7 +61,44 @@ pub fn close_input(fd: Fd) {
     }
 }
 
-/// `NAME: description` for an error on input `operand`.
+/// `NAME: description (ERRNO)` for an error on input `operand`.
 pub fn input_error(operand: &str, error: Errno) -> String {
-    format!("{}: {}", display_name(operand), error.describe())
+    format!("{}: {error}", display_name(operand))
+}
+
+/// Prints `TOOL: PATH: description (ERRNO)` on standard error.
+pub fn warn_path(tool: &str, path: &str, error: Errno) {
+    eprintln!("{tool}: {}", input_error(path, error));
+}
+
+/// Why reading a stream stopped early.
+pub enum StreamError {
+    /// Reading the input failed.
+    Read(Errno),
+    /// The consumer asked the tool to stop (a write failed, or it has enough).
+    Stop(Failure),
+}
+
+/// Reads `fd` to its end in chunks of `buffer`'s size, handing each to `each`.
+pub fn for_each_chunk(
+    fd: Fd,
+    buffer: &mut [u8],
+    mut each: impl FnMut(&[u8]) -> Result<(), Failure>,
+) -> Result<(), StreamError> {
+    loop {
+        match posix::read(fd, buffer) {
+            Ok(0) => return Ok(()),
+            Ok(n) => each(&buffer[..n]).map_err(StreamError::Stop)?,
+            Err(error) => return Err(StreamError::Read(error)),
+        }
+    }
+}
+
+/// `Ok` or the quiet exit status 1 after errors already reported.
+pub fn status(failed: bool) -> Result<(), Failure> {
+    if failed {
+        Err(Failure::Exit(EXIT_ERROR))
+    } else {
+        Ok(())
+    }
 }

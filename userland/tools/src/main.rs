@@ -10,10 +10,14 @@
 
 extern crate alloc;
 
+mod file_tools;
+mod info_tools;
 mod io;
 mod process_tools;
+mod stream_tools;
 mod system_tools;
 mod text_tools;
+mod tree;
 
 use alloc::format;
 use alloc::string::String;
@@ -46,19 +50,38 @@ fn main(_arg: u64) -> i64 {
 
 fn run(tool: &Tool, args: &[&str]) -> Result<(), Failure> {
     match tool.name {
+        "cat" => stream_tools::cat(args),
         "clear" => text_tools::clear(),
+        "cp" => file_tools::cp(args),
+        "df" => info_tools::df(args),
         "dmesg" => system_tools::dmesg(),
         "echo" => text_tools::echo(args),
         "env" => process_tools::env(args),
         "false" => Err(Failure::Exit(failure::EXIT_ERROR)),
+        "find" => info_tools::find(args),
         "free" => system_tools::free(args),
+        "grep" => stream_tools::grep(args),
         "head" => text_tools::head(args),
+        "hexdump" => stream_tools::hexdump(args),
         "kill" => process_tools::kill(args),
+        "ln" => file_tools::ln(args),
+        "ls" => info_tools::ls(args),
+        "mkdir" => file_tools::mkdir(args),
+        "mount" => info_tools::mount(args),
+        "mv" => file_tools::mv(args),
+        "od" => stream_tools::od(args),
         "poweroff" => system_tools::power_off(),
         "ps" => process_tools::ps(args),
         "reboot" => system_tools::reboot(),
+        "rm" => file_tools::rm(args),
+        "rmdir" => file_tools::rmdir(args),
         "sleep" => system_tools::sleep(args),
+        "stat" => info_tools::stat(args),
         "svc" => process_tools::svc(args),
+        "sync" => info_tools::sync(args),
+        "tail" => stream_tools::tail(args),
+        "tee" => stream_tools::tee(args),
+        "touch" => file_tools::touch(args),
         "true" => Ok(()),
         "uname" => system_tools::uname(args),
         "uptime" => system_tools::uptime(args),
