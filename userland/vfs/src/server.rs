@@ -519,6 +519,10 @@ impl Server {
                     .map(|n| IoResponse::Written(n as u32)),
             ),
             IoRequest::Close => {
+                // Drop this request's own reference first: close_handle closes
+                // the open file only when it holds the last one (this clone
+                // used to keep every closed file, and unlinked data, alive).
+                drop(file);
                 self.close_handle(id);
                 (encode_io(&IoResponse::Ok), Vec::new())
             }
