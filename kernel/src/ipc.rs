@@ -23,14 +23,22 @@ pub struct Message {
     pub info: MessageInfo,
     pub words: [u64; 4],
     pub badge: u64,
-    /// Bytes beyond the register words (only when `info.length > 32`).
-    pub data: Option<Vec<u8>>,
-    /// Capability slots in the sender's table to move to the receiver.
-    pub cap_slots: [u32; MAX_MESSAGE_CAPS],
+    /// Long data and capability slots, only for messages that have them; kept
+    /// out of line so the common short message stays a few words to copy.
+    pub extra: Option<alloc::boxed::Box<MessageExtra>>,
     /// A fault message: the reply resumes the thread instead of delivering.
     pub is_fault: bool,
     /// The sender may pass capabilities (its endpoint capability has GRANT).
     pub may_grant: bool,
+}
+
+/// The parts of a message that short messages do not have.
+#[derive(Clone, Debug, Default)]
+pub struct MessageExtra {
+    /// Bytes beyond the register words (only when `info.length > 32`).
+    pub data: Option<Vec<u8>>,
+    /// Capability slots in the sender's table to move to the receiver.
+    pub cap_slots: [u32; MAX_MESSAGE_CAPS],
 }
 
 impl Message {
@@ -69,16 +77,17 @@ impl<P: Platform> Kernel<P> {
         }
         let needs_buffer = info.length as usize > SHORT_MESSAGE_BYTES || info.caps > 0;
         if needs_buffer {
+            let extra = message.extra.get_or_insert_with(Default::default);
             let buffer = t.ipc_buffer.ok_or(SysError::BadAddress)?;
             let space = self.space_of(thread).ok_or(SysError::DeadObject)?;
             if info.length as usize > SHORT_MESSAGE_BYTES {
                 let mut data = alloc::vec![0u8; info.length as usize];
                 usercopy::copy_from_user::<P>(space, buffer + IPC_BUFFER_DATA, &mut data)?;
-                message.data = Some(data);
+                extra.data = Some(data);
             }
             for i in 0..info.caps as usize {
                 let slot = usercopy::read_u64::<P>(space, buffer + 8 * i as u64)?;
-                message.cap_slots[i] = u32::try_from(slot).map_err(|_| SysError::InvalidCap)?;
+                extra.cap_slots[i] = u32::try_from(slot).map_err(|_| SysError::InvalidCap)?;
             }
         }
         Ok(message)
@@ -98,7 +107,7 @@ impl<P: Platform> Kernel<P> {
             .ok_or(SysError::DeadObject)?;
         let buffer = self.objects.thread(receiver).and_then(|t| t.ipc_buffer);
         let mut info = message.info;
-        if let Some(data) = &message.data {
+        if let Some(data) = message.extra.as_ref().and_then(|e| e.data.as_ref()) {
             let buffer = buffer.ok_or(SysError::TooBig)?;
             let space = self
                 .objects
@@ -118,7 +127,12 @@ impl<P: Platform> Kernel<P> {
             if let (Some(sender_table), Some(buffer), true) =
                 (sender_table, buffer, message.may_grant)
             {
-                for &slot in &message.cap_slots[..info.caps as usize] {
+                let slots = message
+                    .extra
+                    .as_ref()
+                    .map(|e| e.cap_slots)
+                    .unwrap_or_default();
+                for &slot in &slots[..info.caps as usize] {
                     let Ok(new_slot) =
                         self.caps
                             .transfer((sender_table, slot), receiver_table, None)
@@ -154,7 +168,7 @@ impl<P: Platform> Kernel<P> {
     pub fn endpoint_send(
         &mut self,
         endpoint: ObjRef,
-        mut message: Message,
+        message: Message,
         call: bool,
     ) -> Result<(), SysError> {
         let sender = self.current.ok_or(SysError::BadState)?;
@@ -193,7 +207,6 @@ impl<P: Platform> Kernel<P> {
                 Ok(())
             }
             None => {
-                message.data = message.data.take();
                 if let Some(s) = self.objects.thread_mut(sender) {
                     s.outgoing = message;
                 }

@@ -54,7 +54,7 @@ pub enum Sys {
 impl Sys {
     pub fn from_number(number: u64) -> Option<Sys> {
         use Sys::*;
-        const TABLE: [Sys; 41] = [
+        static TABLE: [Sys; 41] = [
             DebugWrite,
             Yield,
             ProcessExit,

@@ -30,6 +30,8 @@ const MODE_FAULT: u64 = 2;
 const MODE_FUZZ: u64 = 3;
 const MODE_BENCH: u64 = 4;
 const MODE_FAULTY_SERVICE: u64 = 5;
+/// Only short IPC round trips (for profiling the kernel's IPC path).
+const MODE_IPC_ONLY: u64 = 6;
 const FUZZ_DEFAULT: u64 = 100_000;
 
 fn check(name: &str, ok: bool) {
@@ -62,6 +64,7 @@ fn main(arg: u64) -> i64 {
         MODE_FUZZ => return fuzz(arg >> 32, ((arg >> 8) & 0xff_ffff) * 1000),
         MODE_BENCH => return bench(),
         MODE_FAULTY_SERVICE => return faulty_service(),
+        MODE_IPC_ONLY => return ipc_only(),
         _ => {}
     }
     println!("ktest: kernel syscall tests");
@@ -1304,4 +1307,24 @@ fn fs_benches() {
         let _ = posix::stat(&path);
     }
     println!("bench: stat_deep {}", per_op(start, rounds));
+}
+
+fn ipc_only() -> i64 {
+    let ep = sys::endpoint_create().unwrap_or(0);
+    let ipc = sys::memory_create(8192).unwrap_or(0);
+    let _ = sys::memory_map(ipc, sys::SELF, BENCH_IPC, 0, 2, map_flags::WRITE);
+    if bench_thread(bench_server, ep, 0).is_none() {
+        return 1;
+    }
+    let short = MessageInfo {
+        label: 1,
+        caps: 0,
+        length: 32,
+    };
+    let start = sys::clock_ns();
+    for i in 0..5000 {
+        let _ = sys::ipc_call(ep, short, [i, 2, 3, 4]);
+    }
+    println!("bench: ipc_call_reply_short {}", per_op(start, 5000));
+    0
 }
