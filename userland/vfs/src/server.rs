@@ -519,6 +519,9 @@ impl Server {
                     .map(|n| IoResponse::Written(n as u32)),
             ),
             IoRequest::Close => {
+                // Our clone of the handle's file must go first, or the last
+                // close never finds the file unshared and never releases it.
+                drop(file);
                 self.close_handle(id);
                 (encode_io(&IoResponse::Ok), Vec::new())
             }
