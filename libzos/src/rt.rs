@@ -22,21 +22,29 @@ static HEAP_END: AtomicU64 = AtomicU64::new(HEAP_BASE);
 static HEAP: LockedHeapWithRescue<32> = LockedHeapWithRescue::new(grow_heap);
 
 /// Maps more heap when an allocation does not fit.
+///
+/// The buddy allocator serves a request from one free block of the next power
+/// of two, aligned to its own size, and cuts an added range into such aligned
+/// blocks. So the growth is one block of that size at a multiple of it: a
+/// range merely long enough, but starting at a 64 KiB boundary, would be cut
+/// into smaller blocks and the request would still fail (it did for 124 KiB
+/// in init's pipe buffers). The skipped address space is never mapped.
 fn grow_heap(heap: &mut Heap<32>, layout: &core::alloc::Layout) {
     let end = HEAP_END.load(Ordering::Relaxed);
-    let step = (layout.size() as u64 + layout.align() as u64)
-        .next_multiple_of(HEAP_STEP)
+    let block = (layout.size().max(layout.align()) as u64)
+        .next_power_of_two()
         .max(HEAP_STEP);
-    if end + step > HEAP_BASE + HEAP_LIMIT {
+    let start = end.next_multiple_of(block);
+    if start + block > HEAP_BASE + HEAP_LIMIT {
         return;
     }
-    let Ok(memory) = sys::memory_create(step) else {
+    let Ok(memory) = sys::memory_create(block) else {
         return;
     };
-    if sys::memory_map(memory, sys::SELF, end, 0, step / 4096, 1).is_ok() {
-        HEAP_END.store(end + step, Ordering::Relaxed);
+    if sys::memory_map(memory, sys::SELF, start, 0, block / 4096, 1).is_ok() {
+        HEAP_END.store(start + block, Ordering::Relaxed);
         // SAFETY: the range was just mapped read-write for this process only.
-        unsafe { heap.add_to_heap(end as usize, (end + step) as usize) };
+        unsafe { heap.add_to_heap(start as usize, (start + block) as usize) };
     }
     let _ = sys::cap_delete(memory);
 }
