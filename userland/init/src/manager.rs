@@ -556,9 +556,7 @@ impl Manager {
                 }
                 let bytes: usize = argv.iter().chain(env.iter()).map(|s| s.len() + 1).sum();
                 if bytes > start::MAX_START_INFO - 1024 {
-                    for (_, slot) in moved {
-                        let _ = sys::cap_delete(slot);
-                    }
+                    self.drop_handles(&moved);
                     return err(E2BIG);
                 }
                 let pgid = if pgid == 0 { 0 } else { pgid };
@@ -576,9 +574,7 @@ impl Manager {
                 ) {
                     Ok(pid) => Answer::Now(encode(&ProcResponse::Spawned { pid }), Vec::new()),
                     Err(e) => {
-                        for (_, slot) in moved {
-                            let _ = sys::cap_delete(slot);
-                        }
+                        self.drop_handles(&moved);
                         err(e)
                     }
                 }
@@ -717,6 +713,21 @@ impl Manager {
                 let _ = sys::raw(sys::Sys::Reset, [bootinfo::SLOT_SYSTEM, 0, 0, 0, 0, 0]);
                 err(EPERM)
             }
+        }
+    }
+
+    /// Handles passed for a child that never started: pipe ends are closed
+    /// here (a reader would otherwise wait for a writer that never exists);
+    /// other servers' handles are dropped (init does not call other servers
+    /// from its loop, which could deadlock with them).
+    fn drop_handles(&mut self, handles: &[(u32, u64)]) {
+        for (_, slot) in handles {
+            if let Ok((_, _, badge)) = sys::cap_info(*slot) {
+                if pipes::is_pipe_badge(badge) {
+                    self.pipes.close_badge(badge);
+                }
+            }
+            let _ = sys::cap_delete(*slot);
         }
     }
 

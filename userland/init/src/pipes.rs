@@ -103,6 +103,11 @@ impl Pipes {
         }
     }
 
+    /// Closes the reference a pipe badge names.
+    pub fn close_badge(&mut self, badge: u64) {
+        self.close(badge & 0xFFFF_FFFF);
+    }
+
     /// Closes every reference `owner` held.
     pub fn release_owner(&mut self, owner: u32) {
         let ids: Vec<u64> = self
