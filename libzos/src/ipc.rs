@@ -72,28 +72,31 @@ fn received(msg: Msg) -> Received {
 }
 
 /// Puts an encoded message in place; returns its info word and register words.
+/// The message is encoded straight into this thread's IPC buffer (no scratch
+/// copy); messages of up to 32 bytes then move into the four registers.
 fn stage<T: Serialize>(value: &T, caps: &[u64]) -> Result<(MessageInfo, [u64; 4]), IpcError> {
     if caps.len() > MAX_MESSAGE_CAPS {
         return Err(IpcError::TooBig);
     }
-    let mut scratch = [0u8; zos_proto::MAX_MESSAGE];
-    let length = zos_proto::encode(value, &mut scratch).ok_or(IpcError::TooBig)?;
+    // SAFETY: the calling thread's IPC buffer is 8 KiB, mapped writable for the
+    // thread's lifetime; its data area starts at IPC_BUFFER_DATA and holds
+    // 4096 bytes, and only this thread uses it.
+    let area = unsafe {
+        core::slice::from_raw_parts_mut(
+            buffer().add(IPC_BUFFER_DATA as usize),
+            zos_proto::MAX_MESSAGE,
+        )
+    };
+    let length = zos_proto::encode(value, area).ok_or(IpcError::TooBig)?;
     let mut words = [0u64; 4];
     if length <= 32 {
+        let mut padded = [0u8; 32];
+        padded[..length].copy_from_slice(&area[..length]);
         for (i, word) in words.iter_mut().enumerate() {
             let mut bytes = [0u8; 8];
-            bytes.copy_from_slice(&scratch[i * 8..i * 8 + 8]);
+            bytes.copy_from_slice(&padded[i * 8..i * 8 + 8]);
             *word = u64::from_le_bytes(bytes);
         }
-    } else {
-        // SAFETY: the IPC buffer's data area holds 4096 bytes; length ≤ 4096.
-        unsafe {
-            core::ptr::copy_nonoverlapping(
-                scratch.as_ptr(),
-                buffer().add(IPC_BUFFER_DATA as usize),
-                length,
-            )
-        };
     }
     for (i, cap) in caps.iter().enumerate() {
         // SAFETY: the capability area holds 4 words; i < 4.
@@ -149,9 +152,11 @@ fn stage_raw(bytes: &[u8], caps: &[u64]) -> Result<(MessageInfo, [u64; 4]), IpcE
 
 /// Encodes a value into a fresh byte vector (for [`Server::reply_recv_raw`]).
 pub fn encode_vec<T: Serialize>(value: &T) -> Result<Vec<u8>, IpcError> {
-    let mut scratch = [0u8; zos_proto::MAX_MESSAGE];
-    let n = zos_proto::encode(value, &mut scratch).ok_or(IpcError::TooBig)?;
-    Ok(scratch[..n].to_vec())
+    let bytes = postcard::to_allocvec(value).map_err(|_| IpcError::TooBig)?;
+    if bytes.len() > zos_proto::MAX_MESSAGE {
+        return Err(IpcError::TooBig);
+    }
+    Ok(bytes)
 }
 
 /// Answers a deferred caller with already-encoded bytes.
