@@ -70,6 +70,10 @@ fn put(uart: &mut Uart<'static>, byte: u8) {
 pub fn drain_receive(into: &mut alloc::vec::Vec<u8>) -> usize {
     let mut guard = lock(&UART);
     let Some(uart) = guard.as_mut() else { return 0 };
+    // Clear first, then drain: a byte that arrives after the drain but before
+    // a later clear would lose its interrupt (the PL011 raises RX only when
+    // its FIFO goes from empty to non-empty) and sit unread until more input.
+    uart.clear_interrupts(Interrupts::RXI | Interrupts::RTI | Interrupts::OEI);
     let mut errors = 0;
     loop {
         match uart.read_word() {
@@ -78,6 +82,5 @@ pub fn drain_receive(into: &mut alloc::vec::Vec<u8>) -> usize {
             Err(_) => errors += 1,
         }
     }
-    uart.clear_interrupts(Interrupts::RXI | Interrupts::RTI | Interrupts::OEI);
     errors
 }
