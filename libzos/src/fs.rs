@@ -458,6 +458,17 @@ pub fn chmod(path: &str, mode: u32) -> Result<()> {
     })
 }
 
+/// Sets access and modification times in ns since boot (`None` keeps one).
+pub fn utimens(path: &str, atime: Option<u64>, mtime: Option<u64>) -> Result<()> {
+    let cwd = posix::getcwd();
+    fs_ok(&FsRequest::SetTimes {
+        path,
+        atime,
+        mtime,
+        cwd: &cwd,
+    })
+}
+
 /// Changes owner and/or group (`None` keeps it).
 pub fn chown(path: &str, uid: Option<u32>, gid: Option<u32>) -> Result<()> {
     let cwd = posix::getcwd();

@@ -141,6 +141,13 @@ pub enum FsRequest<'a> {
     Session {
         pid: u32,
     },
+    /// Sets access and modification times (ns since boot; `None` keeps one).
+    SetTimes {
+        path: &'a str,
+        atime: Option<u64>,
+        mtime: Option<u64>,
+        cwd: &'a str,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -373,6 +373,15 @@ impl Server {
                     Err(e) => fs_err(e),
                 }
             }
+            FsRequest::SetTimes {
+                path,
+                atime,
+                mtime,
+                cwd,
+            } => fs_result(
+                self.cwd_node(cwd)
+                    .and_then(|at| self.state.vfs.set_times(at, path, atime, mtime, &root)),
+            ),
             FsRequest::Session { pid } => {
                 match sys::cap_mint(
                     self.endpoint,
