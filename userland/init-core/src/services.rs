@@ -4,7 +4,7 @@
 //! (`never` | `on-failure` | `always`), `grants` (device capabilities by name),
 //! `provides` (init creates the service's endpoint and registers it under the
 //! service name), `stdio` (a service whose handle becomes fds 0–2), `arg`
-//! (number passed in register 0), `restart_limit`, `quota_mib` (memory quota
+//! (number passed in register 0), `restart_limit`, `ready_notify`, `quota_mib` (memory quota
 //! of the service in MiB, default [`DEFAULT_QUOTA_MIB`]).
 
 use alloc::format;
@@ -35,6 +35,9 @@ pub struct Service {
     pub arg: u64,
     pub restart_limit: u32,
     pub quota_mib: u64,
+    /// The service tells init when it is ready (`ProcRequest::Ready`);
+    /// services that depend on it start only then.
+    pub ready_notify: bool,
 }
 
 /// Why a service table was refused.
@@ -207,6 +210,7 @@ fn service_from(table_line: usize, entries: TableEntries) -> Result<Service, Tab
         arg: 0,
         restart_limit: 5,
         quota_mib: DEFAULT_QUOTA_MIB,
+        ready_notify: false,
     };
     for (line, key, value) in entries {
         let wrong = || TableError::Syntax {
@@ -222,6 +226,7 @@ fn service_from(table_line: usize, entries: TableEntries) -> Result<Service, Tab
             ("provides", Value::Bool(b)) => service.provides = b,
             ("stdio", Value::Str(s)) => service.stdio = Some(s),
             ("arg", Value::Int(n)) => service.arg = n,
+            ("ready_notify", Value::Bool(b)) => service.ready_notify = b,
             ("quota_mib", Value::Int(n)) if (1..=4096).contains(&n) => service.quota_mib = n,
             ("quota_mib", Value::Int(n)) => {
                 return Err(TableError::Syntax {
@@ -249,7 +254,7 @@ fn service_from(table_line: usize, entries: TableEntries) -> Result<Service, Tab
             }
             (
                 "name" | "path" | "args" | "depends_on" | "grants" | "provides" | "stdio" | "arg"
-                | "restart" | "restart_limit" | "quota_mib",
+                | "restart" | "restart_limit" | "quota_mib" | "ready_notify",
                 _,
             ) => return Err(wrong()),
             (other, _) => {

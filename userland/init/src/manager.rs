@@ -55,6 +55,8 @@ struct ServiceState {
     restarts: u32,
     state: &'static str,
     endpoint: Option<u64>,
+    /// Running and, for `ready_notify` services, reported ready.
+    ready: bool,
 }
 
 struct Waiter {
@@ -165,6 +167,7 @@ impl Manager {
                 restarts: 0,
                 state: "stopped",
                 endpoint: None,
+                ready: false,
             });
         }
     }
@@ -241,11 +244,15 @@ impl Manager {
         };
         let spec = service.spec.clone();
         for dependency in &spec.depends_on {
-            let ready = self
-                .services
-                .iter()
-                .any(|s| &s.spec.name == dependency && s.pid.is_some());
-            if !ready {
+            let Some(dep) = self.services.iter().find(|s| &s.spec.name == dependency) else {
+                return;
+            };
+            if dep.pid.is_some() && !dep.ready {
+                // Started, not ready yet: this one starts when it reports ready.
+                self.services[index].state = "waiting";
+                return;
+            }
+            if dep.pid.is_none() {
                 dprintln!(
                     "init: service '{}' not started: '{dependency}' is not running",
                     spec.name
@@ -311,6 +318,7 @@ impl Manager {
                 let s = &mut self.services[index];
                 s.pid = Some(pid);
                 s.state = "running";
+                s.ready = !s.spec.ready_notify;
                 dprintln!("init: started service '{}' as pid {pid}", spec.name);
             }
             Err(e) => {
@@ -703,6 +711,17 @@ impl Manager {
                 }
                 ok()
             }
+            ProcRequest::Ready => {
+                if let Some(index) = self.services.iter().position(|s| s.pid == Some(caller)) {
+                    self.services[index].ready = true;
+                    for waiting in 0..self.services.len() {
+                        if self.services[waiting].state == "waiting" {
+                            self.start_service(waiting);
+                        }
+                    }
+                }
+                ok()
+            }
             ProcRequest::PowerOff => {
                 dprintln!("init: powering off");
                 let _ = sys::power_off(bootinfo::SLOT_SYSTEM);
@@ -918,6 +937,7 @@ impl Manager {
             return;
         };
         service.pid = None;
+        service.ready = false;
         let failed = status != 0;
         let how = match libzos::posix::term_signal(status) {
             Some(sig) => format!("killed by signal {sig}"),

@@ -71,6 +71,8 @@ pub enum ProcRequest<'a> {
         signal: u32,
         action: u8,
     },
+    /// A service with `ready_notify` tells init it now serves requests.
+    Ready,
     PowerOff,
     Reboot,
 }

@@ -34,5 +34,11 @@ fn main(_arg: u64) -> i64 {
             return 1;
         }
     };
+    // Services that depend on the VFS start once it can answer them.
+    let _ = libzos::ipc::call(
+        zos_proto::start::slots::PROC,
+        &zos_proto::proc::ProcRequest::Ready,
+        &[],
+    );
     server::Server::new(endpoint, state).serve()
 }
