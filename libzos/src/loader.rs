@@ -47,8 +47,32 @@ pub struct SpawnOptions {
     pub arg: u64,
 }
 
+/// Read-only segments already loaded, shared by every process started from
+/// the same image: text and read-only data are mapped, not copied again.
+/// Keyed by the image's address (stable for images in the initramfs) and the
+/// segment's address; holds the Memory capability of each.
+#[derive(Default)]
+pub struct SegmentCache {
+    segments: alloc::collections::BTreeMap<(usize, u64), u64>,
+}
+
+impl SegmentCache {
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
 /// Creates a process running `image` (not started until `start`).
 pub fn spawn(image: &[u8], options: &SpawnOptions) -> Result<Child, SpawnError> {
+    spawn_cached(image, options, None)
+}
+
+/// Like [`spawn`], sharing read-only segments through `cache`.
+pub fn spawn_cached(
+    image: &[u8],
+    options: &SpawnOptions,
+    cache: Option<&mut SegmentCache>,
+) -> Result<Child, SpawnError> {
     let program = elf::validate(image, elf::EM_AARCH64)?;
     let (process, pid) = step(
         "process_create",
@@ -60,7 +84,7 @@ pub fn spawn(image: &[u8], options: &SpawnOptions) -> Result<Child, SpawnError> 
             options.fault_badge,
         ),
     )?;
-    let result = build(process, image, &program, options);
+    let result = build(process, image, &program, options, cache);
     match result {
         Ok(thread) => Ok(Child {
             process,
@@ -80,10 +104,29 @@ fn build(
     image: &[u8],
     program: &elf::ElfImage,
     options: &SpawnOptions,
+    mut cache: Option<&mut SegmentCache>,
 ) -> Result<u64, SpawnError> {
     for segment in &program.segments {
         let (start, end) = segment.page_range();
         let pages = (end - start) / PAGE;
+        let mut flags = 0;
+        if segment.writable {
+            flags |= map_flags::WRITE;
+        }
+        if segment.executable {
+            flags |= map_flags::EXECUTE;
+        }
+        let key = (image.as_ptr() as usize, segment.vaddr);
+        let shared = !segment.writable && cache.is_some();
+        if shared {
+            if let Some(&memory) = cache.as_ref().and_then(|c| c.segments.get(&key)) {
+                step(
+                    "map shared segment",
+                    sys::memory_map(memory, process, start, 0, pages, flags),
+                )?;
+                continue;
+            }
+        }
         let memory = step("memory_create", sys::memory_create(end - start))?;
         step(
             "map scratch",
@@ -101,18 +144,16 @@ fn build(
             );
         }
         step("unmap scratch", sys::memory_unmap(sys::SELF, SCRATCH))?;
-        let mut flags = 0;
-        if segment.writable {
-            flags |= map_flags::WRITE;
-        }
-        if segment.executable {
-            flags |= map_flags::EXECUTE;
-        }
         step(
             "map segment",
             sys::memory_map(memory, process, start, 0, pages, flags),
         )?;
-        step("cap_delete", sys::cap_delete(memory))?;
+        match cache.as_mut() {
+            Some(cache) if shared => {
+                cache.segments.insert(key, memory);
+            }
+            _ => step("cap_delete", sys::cap_delete(memory))?,
+        }
     }
     let stack = step("stack", sys::memory_create(STACK_SIZE))?;
     step(

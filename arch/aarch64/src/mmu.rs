@@ -213,8 +213,7 @@ fn index_entry(table: u64, va: u64, level: usize) -> *mut u64 {
 
 fn new_table(frame: &mut dyn FnMut() -> Option<u64>) -> Result<u64, MapError> {
     let pa = frame().ok_or(MapError::OutOfMemory)?;
-    // SAFETY: a freshly allocated frame, reached through the linear map.
-    unsafe { core::ptr::write_bytes(table_entries(pa), 0, 512) };
+    crate::cpu::zero_frame(phys_to_virt(pa));
     Ok(pa)
 }
 
@@ -276,23 +275,6 @@ impl PageTable {
             *entry = 0;
             Some(value & ADDR_MASK)
         }
-    }
-
-    /// Calls `free` with every table frame (not mapped pages), root last.
-    pub fn free_tables(&self, free: &mut dyn FnMut(u64)) {
-        fn walk(table: u64, level: usize, free: &mut dyn FnMut(u64)) {
-            if level < 3 {
-                for index in 0..512 {
-                    // SAFETY: index < 512 inside a valid table frame.
-                    let value = unsafe { *table_entries(table).add(index) };
-                    if value & VALID != 0 && value & TABLE != 0 {
-                        walk(value & ADDR_MASK, level + 1, free);
-                    }
-                }
-            }
-            free(table);
-        }
-        walk(self.root, 0, free);
     }
 
     /// Decodes user permission bits of a page descriptor.

@@ -133,7 +133,9 @@ fn free_asid(asid: u16) {
 pub struct UserSpace {
     table: PageTable,
     asid: u16,
-    table_frames: usize,
+    /// Every table frame of this space (root first), so destroying it frees
+    /// them without walking all 512 entries of every table.
+    tables: alloc::vec::Vec<u64>,
 }
 
 impl UserSpace {
@@ -157,10 +159,11 @@ impl AddressSpace for UserSpace {
     fn new(frames: &mut FrameAllocator) -> Result<Self, MapError> {
         let mut alloc = || frames.alloc();
         let table = PageTable::new(&mut alloc, false).map_err(|_| MapError::OutOfMemory)?;
+        let root = table.root();
         Ok(UserSpace {
             table,
             asid: alloc_asid(),
-            table_frames: 1,
+            tables: alloc::vec![root],
         })
     }
 
@@ -174,11 +177,11 @@ impl AddressSpace for UserSpace {
         if va >= zos_kernel::usercopy::USER_TOP {
             return Err(MapError::OutsideUserSpace);
         }
-        let mut new_tables = 0;
+        let tables = &mut self.tables;
         let mut alloc = || {
             let frame = frames.alloc();
-            if frame.is_some() {
-                new_tables += 1;
+            if let Some(frame) = frame {
+                tables.push(frame);
             }
             frame
         };
@@ -189,7 +192,6 @@ impl AddressSpace for UserSpace {
             device: flags.device,
         };
         let result = self.table.map(va, pa, 4096, map_flags, &mut alloc);
-        self.table_frames += new_tables;
         result.map_err(|e| match e {
             mmu::MapError::WritableExecutable => MapError::WritableExecutable,
             mmu::MapError::Unaligned => MapError::Unaligned,
@@ -226,13 +228,13 @@ impl AddressSpace for UserSpace {
             deactivate();
         }
         free_asid(self.asid);
-        self.table.free_tables(&mut |frame| {
+        for frame in self.tables {
             let _ = frames.free(frame);
-        });
+        }
     }
 
     fn table_frames(&self) -> usize {
-        self.table_frames
+        self.tables.len()
     }
 }
 

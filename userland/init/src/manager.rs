@@ -73,6 +73,8 @@ pub struct Manager {
     waiters: Vec<Waiter>,
     pipes: Pipes,
     services: Vec<ServiceState>,
+    /// Program text and read-only data shared between processes.
+    segments: loader::SegmentCache,
 }
 
 fn encode(response: &ProcResponse) -> Vec<u8> {
@@ -115,6 +117,7 @@ impl Manager {
             waiters: Vec::new(),
             pipes: Pipes::new(endpoint),
             services: Vec::new(),
+            segments: loader::SegmentCache::new(),
         })
     }
 
@@ -386,7 +389,7 @@ impl Manager {
             priority: 100,
             arg,
         };
-        let child = match loader::spawn(image, &options) {
+        let child = match loader::spawn_cached(image, &options, Some(&mut self.segments)) {
             Ok(child) => child,
             Err(loader::SpawnError::BadElf(_)) => return Err(ENOEXEC),
             Err(loader::SpawnError::Sys(_, e)) if e.is(sys::SysError::QuotaExceeded) => {

@@ -32,6 +32,8 @@ const MODE_BENCH: u64 = 4;
 const MODE_FAULTY_SERVICE: u64 = 5;
 /// Only short IPC round trips (for profiling the kernel's IPC path).
 const MODE_IPC_ONLY: u64 = 6;
+/// Only spawn+wait through init (for profiling).
+const MODE_SPAWN_ONLY: u64 = 7;
 const FUZZ_DEFAULT: u64 = 100_000;
 
 fn check(name: &str, ok: bool) {
@@ -65,6 +67,7 @@ fn main(arg: u64) -> i64 {
         MODE_BENCH => return bench(),
         MODE_FAULTY_SERVICE => return faulty_service(),
         MODE_IPC_ONLY => return ipc_only(),
+        MODE_SPAWN_ONLY => return spawn_only(),
         _ => {}
     }
     println!("ktest: kernel syscall tests");
@@ -1326,5 +1329,17 @@ fn ipc_only() -> i64 {
         let _ = sys::ipc_call(ep, short, [i, 2, 3, 4]);
     }
     println!("bench: ipc_call_reply_short {}", per_op(start, 5000));
+    0
+}
+
+fn spawn_only() -> i64 {
+    use libzos::posix;
+    let start = sys::clock_ns();
+    for _ in 0..200 {
+        if let Ok(pid) = posix::spawn("/sbin/ktest", &["ktest", "exit"], &[], &[], 0) {
+            let _ = posix::waitpid(pid as i32, false);
+        }
+    }
+    println!("bench: spawn_wait {}", per_op(start, 200));
     0
 }
