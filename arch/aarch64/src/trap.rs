@@ -10,6 +10,7 @@ use crate::exceptions::{read_esr, read_far, TrapFrame};
 use crate::user::{self, ThreadContext};
 use crate::{irq, psci, timer, Aarch64};
 use core::arch::asm;
+use core::sync::atomic::{AtomicU64, Ordering};
 use spin::Mutex;
 use zos_kernel::handlers::After;
 use zos_kernel::kernel::{fault, Kernel};
@@ -17,8 +18,21 @@ use zos_kernel::object::ObjRef;
 
 pub static KERNEL: Mutex<Option<Kernel<Aarch64>>> = Mutex::new(None);
 
-/// Whose FP/SIMD registers are live in the CPU.
-static FP_OWNER: Mutex<Option<ObjRef>> = Mutex::new(None);
+/// Whose FP/SIMD registers are live in the CPU (a packed `ObjRef`, or
+/// `NO_OWNER`). Only touched with the kernel lock held.
+static FP_OWNER: AtomicU64 = AtomicU64::new(NO_OWNER);
+const NO_OWNER: u64 = u64::MAX;
+
+fn pack(thread: ObjRef) -> u64 {
+    ((thread.generation as u64) << 32) | thread.index as u64
+}
+
+fn unpack(value: u64) -> Option<ObjRef> {
+    (value != NO_OWNER).then_some(ObjRef {
+        index: value as u32,
+        generation: (value >> 32) as u32,
+    })
+}
 
 extern "C" {
     fn resume_user(frame: *mut TrapFrame) -> !;
@@ -90,6 +104,10 @@ pub fn user_trap(kind: u64) -> *mut TrapFrame {
                 kernel.user_fault(fault::OTHER, far, read_esr());
             }
         }
+        // Usually a thread is ready: resume it without taking the lock again.
+        if let Some(next) = kernel.schedule() {
+            return prepare(kernel, next);
+        }
     }
     next_frame()
 }
@@ -111,9 +129,9 @@ pub fn next_frame() -> *mut TrapFrame {
 }
 
 fn prepare(kernel: &mut Kernel<Aarch64>, next: ObjRef) -> *mut TrapFrame {
-    let mut owner = FP_OWNER.lock();
-    if *owner != Some(next) {
-        if let Some(previous) = *owner {
+    let owner = unpack(FP_OWNER.load(Ordering::Relaxed));
+    if owner != Some(next) {
+        if let Some(previous) = owner {
             if let Some(context) = kernel.context_mut(previous) {
                 let ThreadContext { fp, tpidr_el0, .. } = context;
                 user::save_fp(fp, tpidr_el0);
@@ -122,7 +140,7 @@ fn prepare(kernel: &mut Kernel<Aarch64>, next: ObjRef) -> *mut TrapFrame {
         if let Some(context) = kernel.context_mut(next) {
             user::restore_fp(&context.fp, context.tpidr_el0);
         }
-        *owner = Some(next);
+        FP_OWNER.store(pack(next), Ordering::Relaxed);
     }
     if let Some(space) = kernel.space_of(next) {
         user::activate(space);

@@ -238,20 +238,20 @@ impl AddressSpace for UserSpace {
     }
 }
 
-static ACTIVE_TTBR0: Mutex<u64> = Mutex::new(0);
+/// The TTBR0 value in use (only changed with the kernel lock held).
+static ACTIVE_TTBR0: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
 
 pub fn active_ttbr0() -> u64 {
-    *ACTIVE_TTBR0.lock()
+    ACTIVE_TTBR0.load(core::sync::atomic::Ordering::Relaxed)
 }
 
 /// Switches TTBR0 to `space` (and enables user-half walks).
 pub fn activate(space: &UserSpace) {
     let ttbr0 = space.ttbr0();
-    let mut active = ACTIVE_TTBR0.lock();
-    if *active == ttbr0 && space.asid() != 0 {
+    if ACTIVE_TTBR0.load(core::sync::atomic::Ordering::Relaxed) == ttbr0 && space.asid() != 0 {
         return;
     }
-    *active = ttbr0;
+    ACTIVE_TTBR0.store(ttbr0, core::sync::atomic::Ordering::Relaxed);
     // SAFETY: the new table maps only user addresses; kernel code runs from TTBR1.
     unsafe {
         asm!(
@@ -271,7 +271,7 @@ pub fn activate(space: &UserSpace) {
 
 /// Stops walks of the user half (the active space is being destroyed).
 fn deactivate() {
-    *ACTIVE_TTBR0.lock() = 0;
+    ACTIVE_TTBR0.store(0, core::sync::atomic::Ordering::Relaxed);
     // SAFETY: only disables TTBR0 walks; kernel code runs from TTBR1.
     unsafe {
         asm!(
