@@ -13,7 +13,7 @@ use alloc::vec::Vec;
 
 /// Memory quota of a service (and of every program init starts) unless the
 /// table says otherwise.
-pub const DEFAULT_QUOTA_MIB: u64 = 48;
+pub const DEFAULT_QUOTA_MIB: u64 = 16;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Restart {

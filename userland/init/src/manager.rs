@@ -24,7 +24,12 @@ use zos_proto::start::{self, Grant, StartInfo};
 /// Badge of the reaper thread's capability.
 const REAPER_BADGE: u64 = 0xFFFF_FFFF_0000_0001;
 /// Quota of each started program (services may ask for more: `quota_mib`).
-const PROGRAM_QUOTA: u64 = services::DEFAULT_QUOTA_MIB << 20;
+const PROGRAM_QUOTA: u64 = 48 << 20;
+/// Most a program started through `Spawn` gets; on small machines a quarter
+/// of what init has left (quota is carved out when the process is created).
+const SPAWN_QUOTA: u64 = 32 << 20;
+/// Least a program gets.
+const MIN_QUOTA: u64 = 2 << 20;
 /// Where a child's descriptors go in its capability table.
 const FD_SLOT_BASE: u64 = 16;
 /// Scratch address for writing a child's start-up page.
@@ -581,7 +586,7 @@ impl Manager {
                     pgid,
                     Vec::new(),
                     0,
-                    PROGRAM_QUOTA,
+                    (sys::system_info()[2] / 4).clamp(MIN_QUOTA, SPAWN_QUOTA),
                 ) {
                     Ok(pid) => Answer::Now(encode(&ProcResponse::Spawned { pid }), Vec::new()),
                     Err(e) => {
