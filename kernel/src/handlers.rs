@@ -210,7 +210,18 @@ impl<P: Platform> Kernel<P> {
                                 generation: u32::MAX,
                             };
                         }
-                        let result = self.reply_to(caller, &message);
+                        // A caller that is gone (dead, or no longer waiting) makes
+                        // the send fail with PeerDied, so a server can give what
+                        // it was answering (typed input, say) to someone else.
+                        let waiting = self
+                            .objects
+                            .thread(caller)
+                            .is_some_and(|c| c.state == ThreadState::AwaitingReply);
+                        let result = if waiting {
+                            self.reply_to(caller, &message)
+                        } else {
+                            Err(SysError::PeerDied)
+                        };
                         if let Ok(object) = self.caps.delete(table, slot) {
                             self.release(object);
                         }

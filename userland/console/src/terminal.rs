@@ -57,13 +57,29 @@ impl Terminal {
     }
 }
 
-/// Sends the replies of completed reads; a reader that went away is ignored.
-pub fn send_completions(completions: Vec<Completion>) {
-    for completion in completions {
-        if let Err(e) = ipc::reply_later(completion.reply, &IoResponse::Data(&completion.data), &[])
-        {
-            log::debug!("a waiting reader went away: {e:?}");
+/// Sends the replies of completed reads. Input meant for a reader that went
+/// away (killed while waiting) goes back to the terminal for the next reader,
+/// so no typed line is lost.
+pub fn send_completions(mut completions: Vec<Completion>) {
+    while !completions.is_empty() {
+        let mut returned = Vec::new();
+        for completion in completions {
+            if let Err(e) =
+                ipc::reply_later(completion.reply, &IoResponse::Data(&completion.data), &[])
+            {
+                log::debug!("a waiting reader went away: {e:?}");
+                returned.push(completion.data);
+            }
         }
+        if returned.is_empty() {
+            return;
+        }
+        let mut terminal = lock(&TERMINAL);
+        // Oldest first back at the front, in their original order.
+        for data in returned.into_iter().rev() {
+            terminal.discipline.unread(data);
+        }
+        completions = terminal.complete_waiting();
     }
 }
 

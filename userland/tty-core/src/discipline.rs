@@ -274,6 +274,13 @@ impl LineDiscipline {
         Some(out)
     }
 
+    /// Puts data a reader could not take (it went away) back at the front, so
+    /// the next read gets it.
+    pub fn unread(&mut self, data: Vec<u8>) {
+        self.ready_bytes += data.len();
+        self.ready.push_front(data);
+    }
+
     /// Up to `max` bytes of the front entry (removed once used up).
     fn take_from_front(&mut self, max: usize) -> Vec<u8> {
         let Some(front) = self.ready.front_mut() else {
