@@ -135,7 +135,6 @@ impl<P: Platform> Kernel<P> {
                 device: false,
             };
             self.map_region(init, memory, start, 0, (end - start) / PAGE, flags)?;
-            self.release_unheld(memory);
         }
 
         let stack = self.memory_with(init, &alloc::vec![0u8; layout::INIT_STACK_SIZE as usize])?;
@@ -153,10 +152,8 @@ impl<P: Platform> Kernel<P> {
             layout::INIT_STACK_SIZE / PAGE,
             rw,
         )?;
-        self.release_unheld(stack);
         let ipc = self.memory_with(init, &alloc::vec![0u8; IPC_BUFFER_SIZE as usize])?;
         self.map_region(init, ipc, layout::IPC_BUFFER, 0, IPC_BUFFER_SIZE / PAGE, rw)?;
-        self.release_unheld(ipc);
 
         // Devices: memory regions and interrupts, recorded in the boot info page.
         let mut entries: Vec<[u64; bootinfo::ENTRY_WORDS]> = Vec::new();
@@ -279,12 +276,6 @@ impl<P: Platform> Kernel<P> {
         }));
         self.record_charge(memory, owner, pages * PAGE);
         Ok(memory)
-    }
-
-    /// Drops the creation hold of an object now referenced only by mappings.
-    fn release_unheld(&mut self, object: ObjRef) {
-        self.objects.add_ref(object);
-        self.release(object);
     }
 }
 

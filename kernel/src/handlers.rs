@@ -7,7 +7,7 @@ use alloc::vec::Vec;
 
 use crate::arch::{AddressSpace, PageFlags, Platform, UserContext};
 use crate::cap::Rights;
-use crate::kernel::{Kernel, OBJECT_COST, SMALL_OBJECT_COST};
+use crate::kernel::{Kernel, SMALL_OBJECT_COST};
 use crate::object::*;
 use crate::syscall::*;
 use crate::usercopy::{self, USER_TOP};
@@ -788,10 +788,5 @@ impl<P: Platform> Kernel<P> {
                 Err(e)
             }
         }
-    }
-
-    /// Quota charged for one process object (exposed for statistics).
-    pub const fn process_cost() -> u64 {
-        OBJECT_COST
     }
 }

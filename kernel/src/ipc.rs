@@ -11,7 +11,6 @@
 use alloc::vec::Vec;
 
 use crate::arch::{Platform, UserContext};
-use crate::cap::Rights;
 use crate::kernel::Kernel;
 use crate::object::*;
 use crate::syscall::*;
@@ -397,10 +396,5 @@ impl<P: Platform> Kernel<P> {
         self.objects.add_ref(notification);
         self.block_current(ThreadState::Waiting { notification });
         Ok(None)
-    }
-
-    /// Rights needed to send on an endpoint capability, and whether it may grant.
-    pub fn send_rights() -> Rights {
-        Rights::WRITE
     }
 }

@@ -71,27 +71,29 @@ fn received(msg: Msg) -> Received {
     }
 }
 
-/// Puts an encoded message in place; returns its info word and register words.
-/// The message is encoded straight into this thread's IPC buffer (no scratch
-/// copy); messages of up to 32 bytes then move into the four registers.
-fn stage<T: Serialize>(value: &T, caps: &[u64]) -> Result<(MessageInfo, [u64; 4]), IpcError> {
-    if caps.len() > MAX_MESSAGE_CAPS {
-        return Err(IpcError::TooBig);
-    }
+/// The data area of the calling thread's IPC buffer.
+fn data_area() -> &'static mut [u8] {
     // SAFETY: the calling thread's IPC buffer is 8 KiB, mapped writable for the
     // thread's lifetime; its data area starts at IPC_BUFFER_DATA and holds
     // 4096 bytes, and only this thread uses it.
-    let area = unsafe {
+    unsafe {
         core::slice::from_raw_parts_mut(
             buffer().add(IPC_BUFFER_DATA as usize),
             zos_proto::MAX_MESSAGE,
         )
-    };
-    let length = zos_proto::encode(value, area).ok_or(IpcError::TooBig)?;
+    }
+}
+
+/// Finishes a message whose `length` bytes are in the data area: up to 32
+/// bytes move into the four registers; `caps` go to the capability area.
+fn finish(length: usize, caps: &[u64]) -> Result<(MessageInfo, [u64; 4]), IpcError> {
+    if caps.len() > MAX_MESSAGE_CAPS {
+        return Err(IpcError::TooBig);
+    }
     let mut words = [0u64; 4];
     if length <= 32 {
         let mut padded = [0u8; 32];
-        padded[..length].copy_from_slice(&area[..length]);
+        padded[..length].copy_from_slice(&data_area()[..length]);
         for (i, word) in words.iter_mut().enumerate() {
             let mut bytes = [0u8; 8];
             bytes.copy_from_slice(&padded[i * 8..i * 8 + 8]);
@@ -102,52 +104,28 @@ fn stage<T: Serialize>(value: &T, caps: &[u64]) -> Result<(MessageInfo, [u64; 4]
         // SAFETY: the capability area holds 4 words; i < 4.
         unsafe { core::ptr::write_volatile((buffer() as *mut u64).add(i), *cap) };
     }
-    Ok((
-        MessageInfo {
-            label: 0,
-            caps: caps.len() as u8,
-            length: length as u16,
-        },
-        words,
-    ))
+    let info = MessageInfo {
+        label: 0,
+        caps: caps.len() as u8,
+        length: length as u16,
+    };
+    Ok((info, words))
+}
+
+/// Encodes a message straight into this thread's IPC buffer (no scratch copy).
+fn stage<T: Serialize>(value: &T, caps: &[u64]) -> Result<(MessageInfo, [u64; 4]), IpcError> {
+    let length = zos_proto::encode(value, data_area()).ok_or(IpcError::TooBig)?;
+    finish(length, caps)
 }
 
 /// Stages already-encoded bytes (for servers that build responses generically).
 fn stage_raw(bytes: &[u8], caps: &[u64]) -> Result<(MessageInfo, [u64; 4]), IpcError> {
-    if caps.len() > MAX_MESSAGE_CAPS || bytes.len() > zos_proto::MAX_MESSAGE {
+    let area = data_area();
+    if bytes.len() > area.len() {
         return Err(IpcError::TooBig);
     }
-    let mut words = [0u64; 4];
-    if bytes.len() <= 32 {
-        let mut padded = [0u8; 32];
-        padded[..bytes.len()].copy_from_slice(bytes);
-        for (i, word) in words.iter_mut().enumerate() {
-            let mut chunk = [0u8; 8];
-            chunk.copy_from_slice(&padded[i * 8..i * 8 + 8]);
-            *word = u64::from_le_bytes(chunk);
-        }
-    } else {
-        // SAFETY: the IPC buffer's data area holds 4096 bytes; length ≤ 4096.
-        unsafe {
-            core::ptr::copy_nonoverlapping(
-                bytes.as_ptr(),
-                buffer().add(IPC_BUFFER_DATA as usize),
-                bytes.len(),
-            )
-        };
-    }
-    for (i, cap) in caps.iter().enumerate() {
-        // SAFETY: the capability area holds 4 words; i < 4.
-        unsafe { core::ptr::write_volatile((buffer() as *mut u64).add(i), *cap) };
-    }
-    Ok((
-        MessageInfo {
-            label: 0,
-            caps: caps.len() as u8,
-            length: bytes.len() as u16,
-        },
-        words,
-    ))
+    area[..bytes.len()].copy_from_slice(bytes);
+    finish(bytes.len(), caps)
 }
 
 /// Encodes a value into a fresh byte vector (for [`Server::reply_recv_raw`]).
