@@ -44,6 +44,13 @@ fn main() -> ExitCode {
         Some((c, r)) => (c.as_str(), r.to_vec()),
         None => ("help", Vec::new()),
     };
+    let needs_toolchain = matches!(command, "build" | "run" | "test" | "bench");
+    if needs_toolchain {
+        if let Err(message) = tools::ensure_toolchain() {
+            eprintln!("xtask: {message}");
+            return ExitCode::FAILURE;
+        }
+    }
     let result = match command {
         "build" => build().map(|_| ()),
         "run" => run(&rest),
@@ -64,12 +71,27 @@ fn main() -> ExitCode {
     }
 }
 
-/// Repository root (the parent of `xtask/`).
+/// Repository root (the parent of `xtask/`), found at run time: `cargo xtask`
+/// sets `CARGO_MANIFEST_DIR` for the xtask it runs; otherwise the nearest
+/// directory above the current one that holds `xtask/Cargo.toml`. Never a path
+/// fixed at compile time, so a copied `target/` works on its own checkout.
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("."))
+    static ROOT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    ROOT.get_or_init(|| {
+        if let Some(dir) = std::env::var_os("CARGO_MANIFEST_DIR") {
+            if let Some(parent) = Path::new(&dir).parent() {
+                if parent.join("xtask/Cargo.toml").is_file() {
+                    return parent.to_path_buf();
+                }
+            }
+        }
+        let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+        cwd.ancestors()
+            .find(|dir| dir.join("xtask/Cargo.toml").is_file())
+            .map(Path::to_path_buf)
+            .unwrap_or(cwd)
+    })
+    .clone()
 }
 
 /// Where built artifacts land.

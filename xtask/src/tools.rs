@@ -83,3 +83,107 @@ pub fn llvm_objcopy() -> Result<std::path::PathBuf, String> {
         ))
     }
 }
+
+/// The `targets` and `components` lists of `rust-toolchain.toml`.
+fn pinned_lists(toolchain_file: &str) -> (Vec<String>, Vec<String>) {
+    let list = |key: &str| -> Vec<String> {
+        toolchain_file
+            .lines()
+            .map(str::trim)
+            .find_map(|line| {
+                let rest = line.strip_prefix(key)?.trim_start().strip_prefix('=')?;
+                let inner = rest.trim().strip_prefix('[')?.strip_suffix(']')?;
+                Some(
+                    inner
+                        .split(',')
+                        .map(|item| item.trim().trim_matches('"').to_string())
+                        .filter(|item| !item.is_empty())
+                        .collect(),
+                )
+            })
+            .unwrap_or_default()
+    };
+    (list("targets"), list("components"))
+}
+
+/// Lines of `rustup <what> list --installed` for the pinned toolchain.
+fn rustup_installed(what: &str) -> Option<Vec<String>> {
+    let output = Command::new("rustup")
+        .args([what, "list", "--installed"])
+        .current_dir(crate::root())
+        .output()
+        .ok()?;
+    output.status.success().then(|| {
+        String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .map(|l| l.trim().to_string())
+            .collect()
+    })
+}
+
+/// Makes sure the pinned toolchain has every target and component that
+/// `rust-toolchain.toml` names: rustup installs a missing toolchain by itself,
+/// but not the extra targets and components of one that is already there.
+pub fn ensure_toolchain() -> Result<(), String> {
+    let file = crate::root().join("rust-toolchain.toml");
+    let text =
+        std::fs::read_to_string(&file).map_err(|e| format!("reading {}: {e}", file.display()))?;
+    let (targets, components) = pinned_lists(&text);
+    let Some(installed_targets) = rustup_installed("target") else {
+        // No rustup (a distribution toolchain): nothing we can add; cargo will say
+        // what is missing.
+        return Ok(());
+    };
+    let missing_targets: Vec<&String> = targets
+        .iter()
+        .filter(|t| !installed_targets.contains(t))
+        .collect();
+    if !missing_targets.is_empty() {
+        let names: Vec<&str> = missing_targets.iter().map(|s| s.as_str()).collect();
+        eprintln!("xtask: installing rust targets: {}", names.join(" "));
+        let mut command = Command::new("rustup");
+        command
+            .args(["target", "add"])
+            .args(&names)
+            .current_dir(crate::root());
+        crate::run_checked(&mut command, "rustup target add")?;
+    }
+    // Component names in `--installed` carry the host triple (`clippy-x86_64-…`);
+    // `rust-src` has none.
+    let installed_components = rustup_installed("component").unwrap_or_default();
+    let missing_components: Vec<&str> = components
+        .iter()
+        .filter(|c| {
+            !installed_components
+                .iter()
+                .any(|i| i == *c || i.starts_with(&format!("{c}-")))
+        })
+        .map(String::as_str)
+        .collect();
+    if !missing_components.is_empty() {
+        eprintln!(
+            "xtask: installing rust components: {}",
+            missing_components.join(" ")
+        );
+        let mut command = Command::new("rustup");
+        command
+            .args(["component", "add"])
+            .args(&missing_components)
+            .current_dir(crate::root());
+        crate::run_checked(&mut command, "rustup component add")?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pinned_lists;
+
+    #[test]
+    fn reads_the_pinned_lists() {
+        let text = "[toolchain]\nchannel = \"1.95.0\"\ntargets = [\"a\", \"b-c\"]\ncomponents = [\"rust-src\",\"clippy\"]\n";
+        let (targets, components) = pinned_lists(text);
+        assert_eq!(targets, ["a", "b-c"]);
+        assert_eq!(components, ["rust-src", "clippy"]);
+    }
+}
