@@ -23,11 +23,13 @@ use zos_proto::start::{self, Grant, StartInfo};
 
 /// Badge of the reaper thread's capability.
 const REAPER_BADGE: u64 = 0xFFFF_FFFF_0000_0001;
-/// Quota of each started program (services may ask for more: `quota_mib`).
+/// Quota of each program init runs itself (`init.run=`); services set theirs
+/// with `quota_mib`. A quota is a ceiling on what the process (and anything it
+/// creates) may use, charged as it is used, not a reservation: giving many
+/// programs a generous ceiling costs nothing until they use it.
 const PROGRAM_QUOTA: u64 = 48 << 20;
-/// Most a program started through `Spawn` gets; on small machines a quarter
-/// of what init has left (quota is carved out when the process is created).
-const SPAWN_QUOTA: u64 = 32 << 20;
+/// A program started through `Spawn` may use up to half of what init has left.
+const SPAWN_SHARE: u64 = 2;
 /// Least a program gets.
 const MIN_QUOTA: u64 = 2 << 20;
 /// Where a child's descriptors go in its capability table.
@@ -200,7 +202,7 @@ impl Manager {
             0,
             grants,
             arg,
-            PROGRAM_QUOTA,
+            PROGRAM_QUOTA.min(sys::system_info()[2] / 2),
         ) {
             Ok(pid) => dprintln!("init: started {path} as pid {pid}"),
             Err(e) => {
@@ -586,7 +588,7 @@ impl Manager {
                     pgid,
                     Vec::new(),
                     0,
-                    (sys::system_info()[2] / 4).clamp(MIN_QUOTA, SPAWN_QUOTA),
+                    (sys::system_info()[2] / SPAWN_SHARE).max(MIN_QUOTA),
                 ) {
                     Ok(pid) => Answer::Now(encode(&ProcResponse::Spawned { pid }), Vec::new()),
                     Err(e) => {
