@@ -49,12 +49,14 @@ pub enum Sys {
     PowerOff = 38,
     Reset = 39,
     ThreadResume = 40,
+    LogRead = 41,
+    LogBind = 42,
 }
 
 impl Sys {
     pub fn from_number(number: u64) -> Option<Sys> {
         use Sys::*;
-        static TABLE: [Sys; 41] = [
+        static TABLE: [Sys; 43] = [
             DebugWrite,
             Yield,
             ProcessExit,
@@ -96,6 +98,8 @@ impl Sys {
             PowerOff,
             Reset,
             ThreadResume,
+            LogRead,
+            LogBind,
         ];
         TABLE.get(usize::try_from(number).ok()?).copied()
     }
@@ -231,10 +235,10 @@ mod tests {
 
     #[test]
     fn numbers_round_trip() {
-        for n in 0..41 {
+        for n in 0..43 {
             assert_eq!(Sys::from_number(n).map(|s| s as u64), Some(n));
         }
-        assert_eq!(Sys::from_number(41), None);
+        assert_eq!(Sys::from_number(43), None);
         assert_eq!(Sys::from_number(u64::MAX), None);
     }
 }
