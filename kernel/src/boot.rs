@@ -93,6 +93,7 @@ impl<P: Platform> Kernel<P> {
 
         let quota = (self.frames.free_frames() as u64 * PAGE).saturating_sub(KERNEL_RESERVE_BYTES);
         let init = self.create_process(None, quota)?;
+        self.init_process = Some(init);
 
         // Fixed slots first, in order.
         self.grant(init, Some(bootinfo::SLOT_SELF as u32), init, Rights::ALL, 0)?;
