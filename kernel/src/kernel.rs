@@ -619,7 +619,7 @@ impl<P: Platform> Kernel<P> {
             ProcessState::Killed { fault_pc, .. } => {
                 alloc::format!("was killed (pc {fault_pc:#x})")
             }
-            ProcessState::Alive => alloc::format!("ended"),
+            ProcessState::Alive => alloc::string::String::from("ended"),
         };
         log::error!("zos: init (pid 1) {reason}; the system cannot go on");
         self.halted = true;
