@@ -6,8 +6,10 @@
 //! - `run [-- ARGS]`      build, then boot QEMU on the serial console
 //! - `test [NAME…]`       host tests, fmt, clippy, acceptance scripts (all, or NAME)
 //! - `bench`              boot QEMU and print per-operation figures (bench.json)
+//! - `lines`              code lines of the kernel core (limit 3,000), boot and arch crates
 
 mod cpio;
+mod linecount;
 mod tools;
 
 use std::path::{Path, PathBuf};
@@ -56,6 +58,7 @@ fn main() -> ExitCode {
         "run" => run(&rest),
         "test" => test(&rest),
         "bench" => bench(),
+        "lines" => lines().map(|_| ()),
         "help" | "--help" | "-h" => {
             println!("usage: cargo xtask <build|run [-- QEMU ARGS]|test [NAME...]>");
             Ok(())
@@ -361,9 +364,35 @@ fn boot_to_prompt(artifacts: &Artifacts) -> Result<(u64, u64), String> {
     Ok((walls[2], virtual_ns))
 }
 
+/// Prints the code lines of the kernel core, the boot crate and each arch
+/// backend (see `linecount`); fails when the core is over its limit.
+fn lines() -> Result<usize, String> {
+    let (core, files) = linecount::count_crate(&root().join("kernel"))?;
+    for (file, count) in &files {
+        let name = file.strip_prefix(root()).unwrap_or(file);
+        println!("  {count:>5}  {}", name.display());
+    }
+    for other in ["boot", "arch/aarch64"] {
+        let (count, _) = linecount::count_crate(&root().join(other))?;
+        println!("lines: {other}: {count} code lines (not limited)");
+    }
+    println!(
+        "lines: kernel core: {core} code lines (limit {})",
+        linecount::CORE_LIMIT
+    );
+    if core > linecount::CORE_LIMIT {
+        return Err(format!(
+            "the kernel core has {core} code lines, over the limit of {} (docs/kernel.md)",
+            linecount::CORE_LIMIT
+        ));
+    }
+    Ok(core)
+}
+
 fn test(filters: &[String]) -> Result<(), String> {
     tools::ensure(&["qemu-system-aarch64", "expect"])?;
     if filters.is_empty() {
+        lines()?;
         // Host crates are the workspace's default members (see Cargo.toml).
         run_checked(cargo().arg("test"), "host unit tests")?;
         run_checked(
