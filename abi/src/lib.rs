@@ -1,8 +1,20 @@
-//! The syscall table: numbers, error codes and the ABI shared with `libzos`.
+//! The Zero OS syscall ABI, shared by the kernel and `libzos` (as Hubris's
+//! `sys/abi`): syscall numbers, error codes, the message-info word and IPC
+//! buffer layout, rights bits, object kinds, the boot information page given to
+//! init and the fixed addresses of the user address space. Nothing here depends
+//! on the kernel; `docs/kernel.md` documents each call.
 //!
-//! ABI: the syscall number in register 8 (`x8`), arguments in registers 0–5,
-//! results in registers 0–6 with register 0 the [`SysError`] code (0 = success).
-//! `docs/kernel.md` documents each call with its arguments, results and errors.
+//! Register convention, per architecture (the one place each is written down;
+//! `libzos/src/arch/` implements it):
+//!
+//! | | instruction | number | arguments | results (0 = error code, then values) |
+//! |---|---|---|---|---|
+//! | aarch64 | `svc #0` | `x8` | `x0`–`x5` | `x0`, then `x1`–`x6` |
+//! | x86_64 | `syscall` | `rax` | `rdi rsi rdx r10 r8 r9` | `rax`, then `rdi rsi rdx r10 r8 r9` |
+//!
+//! On x86_64 `syscall` itself overwrites `rcx` (return address) and `r11`
+//! (flags); every other register is preserved.
+#![no_std]
 
 /// Syscall numbers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -48,13 +60,12 @@ pub enum Sys {
     SystemInfo = 37,
     PowerOff = 38,
     Reset = 39,
-    ThreadResume = 40,
 }
 
 impl Sys {
     pub fn from_number(number: u64) -> Option<Sys> {
         use Sys::*;
-        static TABLE: [Sys; 41] = [
+        static TABLE: [Sys; 40] = [
             DebugWrite,
             Yield,
             ProcessExit,
@@ -95,7 +106,6 @@ impl Sys {
             SystemInfo,
             PowerOff,
             Reset,
-            ThreadResume,
         ];
         TABLE.get(usize::try_from(number).ok()?).copied()
     }
@@ -147,6 +157,47 @@ impl SysError {
     pub fn code(self) -> u64 {
         self as u64
     }
+
+    /// The error a result register 0 names (`None` for 0 and unknown codes).
+    pub fn from_code(code: u64) -> Option<SysError> {
+        use SysError::*;
+        const ALL: [SysError; 18] = [
+            InvalidSyscall,
+            InvalidCap,
+            WrongType,
+            NoRights,
+            InvalidArgument,
+            BadAddress,
+            OutOfMemory,
+            QuotaExceeded,
+            SlotsFull,
+            AlreadyMapped,
+            NotMapped,
+            WouldBlock,
+            PeerDied,
+            NoReplyTarget,
+            DeadObject,
+            TooBig,
+            RightsEscalation,
+            BadState,
+        ];
+        ALL.get(usize::try_from(code).ok()?.checked_sub(1)?)
+            .copied()
+    }
+}
+
+/// What kind of object a capability names (`CapInfo`, boot information entries).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u64)]
+pub enum ObjectKind {
+    Process = 1,
+    Thread = 2,
+    Endpoint = 3,
+    Notification = 4,
+    Memory = 5,
+    Irq = 6,
+    Reply = 7,
+    System = 8,
 }
 
 /// The process-slot value that means "the calling process itself".
@@ -230,11 +281,20 @@ mod tests {
     }
 
     #[test]
+    fn error_codes_round_trip() {
+        for code in 1..=18 {
+            assert_eq!(SysError::from_code(code).map(SysError::code), Some(code));
+        }
+        assert_eq!(SysError::from_code(0), None);
+        assert_eq!(SysError::from_code(19), None);
+    }
+
+    #[test]
     fn numbers_round_trip() {
-        for n in 0..41 {
+        for n in 0..40 {
             assert_eq!(Sys::from_number(n).map(|s| s as u64), Some(n));
         }
-        assert_eq!(Sys::from_number(41), None);
+        assert_eq!(Sys::from_number(40), None);
         assert_eq!(Sys::from_number(u64::MAX), None);
     }
 }
@@ -242,6 +302,10 @@ mod tests {
 /// Where the kernel puts things in init's address space (and the conventions
 /// `libzos` follows for every process it starts).
 pub mod layout {
+    /// Exclusive upper bound of user space (47-bit addresses).
+    pub const USER_TOP: u64 = 0x0000_8000_0000_0000;
+    /// Lowest mappable user address: page 0 stays unmapped so null dereferences fault.
+    pub const USER_BOTTOM: u64 = 0x1000;
     /// Top of the main thread's stack (the page below the stack stays unmapped).
     pub const STACK_TOP: u64 = 0x0000_7FFF_FF00_0000;
     /// Size of init's stack.

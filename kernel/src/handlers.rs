@@ -445,7 +445,7 @@ impl<P: Platform> Kernel<P> {
                     }
                 }
             }
-            Sys::ThreadStart | Sys::ThreadResume => {
+            Sys::ThreadStart => {
                 let (target, _) =
                     self.lookup(process, args[0], ObjectKind::Thread, Rights::WRITE)?;
                 let state = self.objects.thread(target).map(|t| t.state);
@@ -691,7 +691,6 @@ impl<P: Platform> Kernel<P> {
             },
         );
         let grown = table_after.saturating_sub(table_before) as u64;
-        p.table_frames_charged += grown;
         self.objects.add_ref(memory);
         // Page tables are charged after the fact; a process over quota still
         // gets its mapping but its next allocation fails.

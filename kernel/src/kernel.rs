@@ -50,7 +50,7 @@ pub struct Kernel<P: Platform> {
     pub(crate) run_queue: RunQueue,
     pub(crate) current: Option<ObjRef>,
     pub(crate) sleepers: Vec<ObjRef>,
-    pub(crate) irqs: BTreeMap<u32, ObjRef>,
+    pub irqs: BTreeMap<u32, ObjRef>,
     /// Quota charged for each object: (process charged, bytes), refunded on destroy.
     charges: BTreeMap<ObjRef, (ObjRef, u64)>,
     next_pid: u32,
@@ -259,7 +259,6 @@ impl<P: Platform> Kernel<P> {
             creator,
             exit_notification: None,
             fault_endpoint: None,
-            table_frames_charged: 0,
         };
         Ok(self.objects.insert(Object::Process(process)))
     }

@@ -9,15 +9,11 @@
 extern crate alloc;
 
 pub mod arch;
-pub mod boot;
 pub mod cap;
-pub mod devicetree;
-pub mod elf;
 pub mod frame;
 pub mod handlers;
 #[cfg(test)]
 mod hostarch;
-pub mod initramfs;
 pub mod ipc;
 pub mod kernel;
 #[cfg(test)]

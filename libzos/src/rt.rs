@@ -50,7 +50,7 @@ fn grow_heap(heap: &mut Heap<32>, layout: &core::alloc::Layout) {
 }
 
 /// Capability slot of the debug console (the system object), if any.
-static CONSOLE_SLOT: AtomicU64 = AtomicU64::new(zos_kernel::syscall::bootinfo::SLOT_SYSTEM);
+static CONSOLE_SLOT: AtomicU64 = AtomicU64::new(zos_abi::bootinfo::SLOT_SYSTEM);
 
 static START: spin::Once<zos_proto::start::StartInfo> = spin::Once::new();
 
@@ -61,7 +61,7 @@ pub fn start_info() -> &'static zos_proto::start::StartInfo {
     START.call_once(|| {
         let has_start_page = matches!(
             sys::cap_info(zos_proto::start::slots::PROC),
-            Ok((kind, _, _)) if kind == zos_kernel::object::ObjectKind::Endpoint as u64
+            Ok((kind, _, _)) if kind == zos_abi::ObjectKind::Endpoint as u64
         );
         if !has_start_page {
             return zos_proto::start::StartInfo::default();

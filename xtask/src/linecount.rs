@@ -36,8 +36,8 @@ pub fn count_crate(dir: &Path) -> Result<(usize, Vec<(PathBuf, usize)>), String>
     let mut excluded: BTreeSet<PathBuf> = BTreeSet::new();
     let mut texts = Vec::new();
     for file in &files {
-        let text =
-            std::fs::read_to_string(file).map_err(|e| format!("reading {}: {e}", file.display()))?;
+        let text = std::fs::read_to_string(file)
+            .map_err(|e| format!("reading {}: {e}", file.display()))?;
         for module in test_modules(&text) {
             let base = module_dir(file);
             excluded.insert(base.join(format!("{module}.rs")));
@@ -174,7 +174,8 @@ pub fn count(text: &str) -> Counts {
                 }
                 State::RawStr(hashes) => {
                     has_code = true;
-                    if c == '"' && chars[i + 1..].iter().take_while(|&&h| h == '#').count() >= hashes
+                    if c == '"'
+                        && chars[i + 1..].iter().take_while(|&&h| h == '#').count() >= hashes
                     {
                         state = State::Code;
                         i += 1 + hashes;
@@ -229,7 +230,11 @@ pub fn count(text: &str) -> Counts {
                         },
                         '}' => {
                             if let Skip::Depth(d) = skip {
-                                skip = if d == 1 { Skip::None } else { Skip::Depth(d - 1) };
+                                skip = if d == 1 {
+                                    Skip::None
+                                } else {
+                                    Skip::Depth(d - 1)
+                                };
                             }
                         }
                         ';' if skip == Skip::Pending => skip = Skip::None,

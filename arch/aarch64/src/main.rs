@@ -22,8 +22,8 @@ mod user;
 use buddy_system_allocator::LockedHeap;
 use core::arch::{asm, global_asm};
 use mmu::{phys_to_virt, MapFlags, PageTable, PHYS_OFFSET};
+use zos_boot::devicetree::{BootInfo, Gic};
 use zos_kernel::arch::Platform;
-use zos_kernel::devicetree::{BootInfo, Gic};
 use zos_kernel::frame::{free_regions, FrameAllocator};
 use zos_kernel::{PhysRange, PAGE_SIZE};
 
@@ -238,8 +238,8 @@ fn start_kernel_core(info: &BootInfo) {
         boot_failure(&"frame allocator missing");
     };
     let mut kernel = zos_kernel::kernel::Kernel::<Aarch64>::new(frames);
-    let mut devices: alloc::vec::Vec<zos_kernel::boot::Device> = alloc::vec::Vec::new();
-    devices.push(zos_kernel::boot::Device {
+    let mut devices: alloc::vec::Vec<zos_boot::init::Device> = alloc::vec::Vec::new();
+    devices.push(zos_boot::init::Device {
         name: "pl011",
         regs: info.uart,
         irq: Some(info.uart_irq),
@@ -253,7 +253,7 @@ fn start_kernel_core(info: &BootInfo) {
     let mut name_index = 0;
     for slot in info.virtio() {
         if cpu::virtio_device_kind(phys_to_virt(slot.regs.start)).is_some() {
-            devices.push(zos_kernel::boot::Device {
+            devices.push(zos_boot::init::Device {
                 name: names[name_index].as_str(),
                 regs: slot.regs,
                 irq: Some(slot.irq),
@@ -261,11 +261,12 @@ fn start_kernel_core(info: &BootInfo) {
             name_index += 1;
         }
     }
-    if let Err(e) = kernel.start_init(
+    if let Err(e) = zos_boot::init::start_init(
+        &mut kernel,
         info.initrd,
         &devices,
         info.bootargs,
-        zos_kernel::elf::EM_AARCH64,
+        zos_boot::elf::EM_AARCH64,
     ) {
         boot_failure(&e);
     }

@@ -174,7 +174,7 @@ impl AddressSpace for UserSpace {
         flags: PageFlags,
         frames: &mut FrameAllocator,
     ) -> Result<(), MapError> {
-        if va >= zos_kernel::usercopy::USER_TOP {
+        if va >= zos_abi::layout::USER_TOP {
             return Err(MapError::OutsideUserSpace);
         }
         let tables = &mut self.tables;

@@ -13,7 +13,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::cell::RefCell;
 use libzos::{dprintln, posix, sys};
-use zos_kernel::initramfs::Archive;
+use zos_boot::initramfs::Archive;
 use zos_vfs_core::procfs::Procfs;
 use zos_vfs_core::vfs::MountId;
 use zos_vfs_core::{populate, ChaChaRng, Cred, Devfs, Errno, SharedFs, Tmpfs, Vfs};
