@@ -390,7 +390,7 @@ fn lines() -> Result<usize, String> {
 }
 
 fn test(filters: &[String]) -> Result<(), String> {
-    tools::ensure(&["qemu-system-aarch64", "expect"])?;
+    tools::ensure(&["qemu-system-aarch64", "expect", "cpio"])?;
     if filters.is_empty() {
         lines()?;
         // Host crates are the workspace's default members (see Cargo.toml).
