@@ -18,3 +18,5 @@ pub mod elf;
 #[cfg(feature = "kernel")]
 pub mod init;
 pub mod initramfs;
+#[cfg(feature = "kernel")]
+pub mod memory;

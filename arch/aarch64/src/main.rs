@@ -23,8 +23,9 @@ use buddy_system_allocator::LockedHeap;
 use core::arch::{asm, global_asm};
 use mmu::{phys_to_virt, MapFlags, PageTable, PHYS_OFFSET};
 use zos_boot::devicetree::{BootInfo, Gic};
+use zos_boot::memory::free_regions;
 use zos_kernel::arch::Platform;
-use zos_kernel::frame::{free_regions, FrameAllocator};
+use zos_kernel::frame::FrameAllocator;
 use zos_kernel::{PhysRange, PAGE_SIZE};
 
 global_asm!(include_str!("boot.S"));
