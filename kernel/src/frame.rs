@@ -136,11 +136,6 @@ impl FrameAllocator {
         Ok(())
     }
 
-    /// Checks whether a frame address is managed and currently allocated.
-    pub fn is_allocated(&self, addr: u64) -> bool {
-        self.index_of(addr).is_ok_and(|i| self.is_used(i))
-    }
-
     /// Frames currently free.
     pub fn free_frames(&self) -> usize {
         self.free

@@ -51,8 +51,4 @@ impl PhysRange {
     pub const fn contains_range(&self, other: &PhysRange) -> bool {
         other.start >= self.start && other.end <= self.end && other.start <= other.end
     }
-
-    pub const fn overlaps(&self, other: &PhysRange) -> bool {
-        self.start < other.end && other.start < self.end
-    }
 }
