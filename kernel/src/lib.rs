@@ -22,6 +22,7 @@ pub mod klog;
 pub mod object;
 pub mod sched;
 pub mod syscall;
+pub mod trap;
 pub mod usercopy;
 
 /// Size of a page and of a physical frame, in bytes.

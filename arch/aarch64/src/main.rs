@@ -24,7 +24,7 @@ use core::arch::{asm, global_asm};
 use mmu::{phys_to_virt, MapFlags, PageTable, PHYS_OFFSET};
 use zos_boot::devicetree::{BootInfo, Gic};
 use zos_boot::memory::free_regions;
-use zos_kernel::arch::Platform;
+use zos_kernel::arch::{Interrupt, Platform};
 use zos_kernel::frame::FrameAllocator;
 use zos_kernel::{PhysRange, PAGE_SIZE};
 
@@ -81,6 +81,20 @@ impl Platform for Aarch64 {
     }
     fn irq_set_enabled(irq: u32, enabled: bool) {
         irq::set_enabled(irq, enabled);
+    }
+    fn take_interrupts(handle: &mut dyn FnMut(Interrupt)) {
+        irq::dispatch(&mut |n| {
+            if n == timer::irq() {
+                timer::on_tick();
+                handle(Interrupt::Tick);
+            } else {
+                handle(Interrupt::Device(n));
+            }
+        });
+    }
+    fn wait_for_interrupt() {
+        // SAFETY: unmask IRQs only for the wait; the handler takes the lock itself.
+        unsafe { asm!("msr daifclr, #2", "wfi", "msr daifset, #2") };
     }
     fn power_off() -> ! {
         psci::system_off()
@@ -271,7 +285,7 @@ fn start_kernel_core(info: &BootInfo) {
     ) {
         boot_failure(&e);
     }
-    *trap::KERNEL.lock() = Some(kernel);
+    trap::KERNEL.install(kernel);
     // The kernel stack for traps from user mode: the boot stack, from the top.
     // SAFETY: writing TPIDR_EL1, read only by the trap entry path.
     unsafe { asm!("msr tpidr_el1, {}", in(reg) symbol_addr(&__boot_stack_top)) };
