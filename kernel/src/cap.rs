@@ -353,26 +353,6 @@ impl<O: Copy + Eq + core::fmt::Debug> CapSpace<O> {
         Ok(objects)
     }
 
-    /// Number of occupied slots in `table`.
-    pub fn count(&self, table: TableId) -> Result<usize, CapError> {
-        Ok(self.table(table)?.occupied)
-    }
-
-    /// The lowest free slot of `table`.
-    pub fn free_slot(&self, table: TableId) -> Result<u32, CapError> {
-        self.table(table)?.lowest_free().ok_or(CapError::TableFull)
-    }
-
-    /// How many caps, in all tables, name `object`. A linear scan, for tests and
-    /// diagnostics.
-    pub fn caps_of_object(&self, object: O) -> usize {
-        self.nodes
-            .iter()
-            .flatten()
-            .filter(|node| node.cap.object == object)
-            .count()
-    }
-
     // ---- lookups ----
 
     fn table(&self, id: TableId) -> Result<&Table, CapError> {
@@ -556,6 +536,29 @@ impl<O: Copy + Eq + core::fmt::Debug> CapSpace<O> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Test-only views of the space.
+    impl<O: Copy + Eq + core::fmt::Debug> CapSpace<O> {
+        /// Number of occupied slots in `table`.
+        pub fn count(&self, table: TableId) -> Result<usize, CapError> {
+            Ok(self.table(table)?.occupied)
+        }
+
+        /// The lowest free slot of `table`.
+        pub fn free_slot(&self, table: TableId) -> Result<u32, CapError> {
+            self.table(table)?.lowest_free().ok_or(CapError::TableFull)
+        }
+
+        /// How many caps, in all tables, name `object`. A linear scan, for tests and
+        /// diagnostics.
+        pub fn caps_of_object(&self, object: O) -> usize {
+            self.nodes
+                .iter()
+                .flatten()
+                .filter(|node| node.cap.object == object)
+                .count()
+        }
+    }
     use proptest::prelude::*;
 
     fn full(object: u32) -> Cap<u32> {

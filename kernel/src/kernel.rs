@@ -512,11 +512,6 @@ impl<P: Platform> Kernel<P> {
         None
     }
 
-    /// The current thread, if any.
-    pub fn current(&self) -> Option<ObjRef> {
-        self.current
-    }
-
     /// The process of the current thread.
     pub fn current_process(&self) -> Option<ObjRef> {
         self.current
