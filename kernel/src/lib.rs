@@ -18,7 +18,6 @@ pub mod ipc;
 pub mod kernel;
 #[cfg(test)]
 mod kernel_tests;
-pub mod klog;
 pub mod object;
 pub mod sched;
 pub mod syscall;

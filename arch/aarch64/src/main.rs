@@ -121,14 +121,14 @@ fn panic(info: &core::panic::PanicInfo) -> ! {
     // SAFETY: we are stopping; make sure the stage lock cannot deadlock us.
     unsafe { STAGE.force_unlock() };
     let stage = *STAGE.lock();
-    zos_kernel::klog::emergency_write(format_args!("\nKERNEL PANIC during {stage}: {info}\n"));
+    zos_klog::emergency_write(format_args!("\nKERNEL PANIC during {stage}: {info}\n"));
     stop_machine("kernel panic")
 }
 
 /// Halts with a boot error message (the machine description may be unusable, so
 /// PSCI is tried only when the device tree named it).
 fn boot_failure(what: &dyn core::fmt::Display) -> ! {
-    zos_kernel::klog::emergency_write(format_args!("\nzos: boot failed: {what}\n"));
+    zos_klog::emergency_write(format_args!("\nzos: boot failed: {what}\n"));
     stop_machine("boot failed")
 }
 
@@ -162,8 +162,8 @@ fn device_tree(dtb_phys: u64) -> &'static [u8] {
 #[no_mangle]
 extern "C" fn kernel_main(dtb_phys: u64, entry_el: u64) -> ! {
     console::init(DEFAULT_UART);
-    zos_kernel::klog::init(
-        zos_kernel::klog::LogSink {
+    zos_klog::init(
+        zos_klog::LogSink {
             write: console::write,
             uptime_ns: timer::uptime_ns,
         },

@@ -1,7 +1,10 @@
 //! Kernel log: the `log` facade printed on the debug console with uptime stamps.
 //!
 //! The arch layer registers its console writer and clock with [`init`]; every
-//! `log::info!` and friends then prints `[    1.234567] LEVEL message`.
+//! `log::info!` and friends (in the core, boot and the backend) then prints
+//! `[    1.234567] LEVEL message`. Kept out of the kernel core: the core only
+//! calls the `log` macros, and how a line is formatted is not its business.
+#![no_std]
 
 use core::fmt::Write;
 
