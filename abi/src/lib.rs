@@ -256,6 +256,26 @@ pub mod rights {
     pub const EXECUTE: u64 = 16;
 }
 
+/// Fault kinds: the first word of a fault message (`labels::FAULT`).
+pub mod fault {
+    pub const DATA_ABORT: u64 = 1;
+    pub const INSTRUCTION_ABORT: u64 = 2;
+    pub const UNDEFINED_INSTRUCTION: u64 = 3;
+    pub const ALIGNMENT: u64 = 4;
+    pub const OTHER: u64 = 5;
+
+    /// A kind's name for reports.
+    pub fn kind_name(kind: u64) -> &'static str {
+        match kind {
+            DATA_ABORT => "data abort",
+            INSTRUCTION_ABORT => "instruction abort",
+            UNDEFINED_INSTRUCTION => "undefined instruction",
+            ALIGNMENT => "alignment fault",
+            _ => "exception",
+        }
+    }
+}
+
 /// Labels of messages the kernel itself sends.
 pub mod labels {
     /// A fault message: words = [kind, address, pc, syndrome]; badge = the fault

@@ -17,6 +17,7 @@ use crate::frame::FrameAllocator;
 use crate::ipc::Message;
 use crate::object::*;
 use crate::sched::RunQueue;
+pub use crate::syscall::fault;
 use crate::syscall::SysError;
 
 /// Capability slots of each process table.
@@ -606,7 +607,7 @@ impl<P: Platform> Kernel<P> {
         }
         log::warn!(
             "zos: killed pid {pid}: {} at address {address:#x}, pc {pc:#x} (no fault handler)",
-            fault_kind_name(kind)
+            fault::kind_name(kind)
         );
         self.kill_process(
             process,
@@ -615,24 +616,5 @@ impl<P: Platform> Kernel<P> {
                 fault_pc: pc,
             },
         );
-    }
-}
-
-/// Fault kinds reported in fault messages.
-pub mod fault {
-    pub const DATA_ABORT: u64 = 1;
-    pub const INSTRUCTION_ABORT: u64 = 2;
-    pub const UNDEFINED_INSTRUCTION: u64 = 3;
-    pub const ALIGNMENT: u64 = 4;
-    pub const OTHER: u64 = 5;
-}
-
-pub fn fault_kind_name(kind: u64) -> &'static str {
-    match kind {
-        fault::DATA_ABORT => "data abort",
-        fault::INSTRUCTION_ABORT => "instruction abort",
-        fault::UNDEFINED_INSTRUCTION => "undefined instruction",
-        fault::ALIGNMENT => "alignment fault",
-        _ => "exception",
     }
 }
