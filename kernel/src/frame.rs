@@ -3,8 +3,9 @@
 //! A bitmap over one span of physical memory (lowest to highest RAM address), one
 //! bit per 4 KiB frame, set when the frame is in use. Everything starts in use; the
 //! boot code frees the RAM that is not the kernel image, the device tree or the
-//! initrd. A rotating hint keeps single-frame allocation close to O(1) in practice;
-//! contiguous runs (page tables never need them, DMA buffers do) scan the bitmap.
+//! initrd (boot carves the bitmap and the kernel heap out first). A rotating hint
+//! keeps single-frame allocation close to O(1) in practice. Contiguous runs (DMA
+//! buffers) are not offered yet.
 
 use crate::{PhysRange, PAGE_SIZE};
 
@@ -65,16 +66,6 @@ impl FrameAllocator {
         }
     }
 
-    /// Marks every frame touching `range` in use.
-    pub fn reserve(&mut self, range: PhysRange) {
-        let (first, last) = self.outer_frames(range);
-        for index in first..last {
-            if !self.is_used(index) {
-                self.set_used(index);
-            }
-        }
-    }
-
     /// Allocates one frame and returns its physical address.
     pub fn alloc(&mut self) -> Option<u64> {
         if self.free == 0 {
@@ -94,33 +85,6 @@ impl FrameAllocator {
                 self.set_used(index);
                 self.hint = index;
                 return Some(self.base + index as u64 * FRAME);
-            }
-        }
-        None
-    }
-
-    /// Allocates `count` physically contiguous frames whose first frame is aligned to
-    /// `align_frames` frames (a power of two).
-    pub fn alloc_contiguous(&mut self, count: usize, align_frames: usize) -> Option<u64> {
-        if count == 0 || count > self.free || !align_frames.is_power_of_two() {
-            return None;
-        }
-        let base_frame = (self.base / FRAME) as usize;
-        let mut index = 0;
-        while index + count <= self.frames {
-            let misalign = (base_frame + index) % align_frames;
-            if misalign != 0 {
-                index += align_frames - misalign;
-                continue;
-            }
-            match (index..index + count).find(|&i| self.is_used(i)) {
-                Some(used) => index = used + 1,
-                None => {
-                    for i in index..index + count {
-                        self.set_used(i);
-                    }
-                    return Some(self.base + index as u64 * FRAME);
-                }
             }
         }
         None
@@ -164,13 +128,7 @@ impl FrameAllocator {
         self.clip(start, end)
     }
 
-    /// Frame indices touching `range`, clipped to the span.
-    fn outer_frames(&self, range: PhysRange) -> (usize, usize) {
-        let start = range.start.max(self.base) & !(FRAME - 1);
-        let end = range.end.div_ceil(FRAME) * FRAME;
-        self.clip(start, end)
-    }
-
+    /// Frame indices of `[start, end)`, clipped to the span.
     fn clip(&self, start: u64, end: u64) -> (usize, usize) {
         if end <= start || start < self.base {
             return (0, 0);
@@ -219,9 +177,8 @@ mod tests {
         assert_eq!(frames.alloc(), None);
         frames.add_free(RAM);
         assert_eq!(frames.free_frames(), 256);
-        frames.reserve(PhysRange::new(0x4000_0000, 0x4000_1001)); // touches two frames
-        assert_eq!(frames.free_frames(), 254);
-        assert_eq!(frames.alloc(), Some(0x4000_2000));
+        assert_eq!(frames.alloc(), Some(0x4000_0000));
+        assert_eq!(frames.free_frames(), 255);
     }
 
     #[test]
@@ -261,19 +218,5 @@ mod tests {
         assert_eq!(frames.free(0x3000_0000), Err(FrameError::OutOfRange));
         assert_eq!(frames.free(0x4010_0000), Err(FrameError::OutOfRange));
         assert_eq!(frames.free(0x4000_0000), Err(FrameError::DoubleFree));
-    }
-
-    #[test]
-    fn contiguous_respects_alignment_and_holes() {
-        let mut frames = allocator(RAM);
-        frames.add_free(RAM);
-        frames.reserve(PhysRange::new(0x4000_3000, 0x4000_4000));
-        let run = frames.alloc_contiguous(4, 4).expect("run");
-        assert_eq!(run, 0x4000_4000);
-        let run2 = frames.alloc_contiguous(8, 8).expect("run");
-        assert_eq!(run2 % (8 * FRAME), 0);
-        assert_eq!(frames.free_frames(), 256 - 1 - 4 - 8);
-        assert_eq!(frames.alloc_contiguous(1000, 1), None);
-        assert_eq!(frames.alloc_contiguous(2, 3), None);
     }
 }

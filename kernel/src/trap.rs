@@ -9,7 +9,6 @@
 //! exit and the hardware operations the [`Platform`] trait names.
 
 use crate::arch::{AddressSpace, Interrupt, Platform, Trap, UserContext};
-use crate::handlers::After;
 use crate::kernel::Kernel;
 use crate::object::ObjRef;
 use spin::Mutex;
@@ -56,17 +55,7 @@ impl<P: Platform> KernelLock<P> {
             };
             let kernel = &mut core.kernel;
             match trap {
-                Trap::Syscall => match kernel.syscall() {
-                    After::Resume => {}
-                    After::PowerOff => {
-                        log::info!("power off requested");
-                        P::power_off()
-                    }
-                    After::Reset => {
-                        log::info!("reset requested");
-                        P::reset()
-                    }
-                },
+                Trap::Syscall => kernel.syscall(),
                 Trap::Fault {
                     kind,
                     address,

@@ -196,8 +196,7 @@ extern "C" fn kernel_main(dtb_phys: u64, entry_el: u64) -> ! {
     if let Some(initrd) = info.initrd {
         reserved[2] = initrd;
     }
-    let free_frames = init_frames(&info, &reserved);
-    init_heap(&info);
+    let free_frames = init_memory(&info, &reserved);
     build_kernel_tables(&info, kernel_image);
 
     set_stage("interrupt set-up");
@@ -299,51 +298,56 @@ fn wait_ticks(count: u64) {
     }
 }
 
-/// Sets up the frame allocator over all RAM minus `reserved`; returns free frames.
-fn init_frames(info: &BootInfo, reserved: &[PhysRange]) -> usize {
-    let (regions, count) = free_regions(info.memory(), reserved);
-    let regions = &regions[..count];
+/// Sets up the kernel heap and the frame allocator over all RAM minus
+/// `reserved`; both the frame bitmap and the heap are carved from free RAM first.
+/// Returns the frames left free.
+fn init_memory(info: &BootInfo, reserved: &[PhysRange]) -> usize {
+    let (mut regions, count) = free_regions(info.memory(), reserved);
+    let regions = &mut regions[..count];
     let span = PhysRange::new(
         info.memory().iter().map(|m| m.start).min().unwrap_or(0),
         info.memory().iter().map(|m| m.end).max().unwrap_or(0),
     );
     let words = FrameAllocator::bitmap_words(span);
     let bytes = (words * 8).div_ceil(PAGE_SIZE) * PAGE_SIZE;
-    let Some(home) = regions.iter().find(|r| r.len() >= bytes as u64) else {
+    let Some(home) = carve(regions, bytes as u64) else {
         boot_failure(&"no free RAM region large enough for the frame bitmap");
     };
     // SAFETY: `home` is free RAM (not kernel, device tree or initrd), mapped by the
     // boot tables, and from now on owned by the bitmap alone.
     let bitmap =
         unsafe { core::slice::from_raw_parts_mut(phys_to_virt(home.start) as *mut u64, bytes / 8) };
+    let heap_bytes = (info.ram_bytes() / 32).clamp(1 << 20, 32 << 20);
+    let Some(heap) = carve(regions, heap_bytes) else {
+        boot_failure(&"no contiguous RAM for the kernel heap");
+    };
+    // SAFETY: `heap` is free RAM carved out above, mapped by the boot tables; the
+    // heap owns it from now on.
+    unsafe {
+        HEAP.lock()
+            .init(phys_to_virt(heap.start) as usize, heap_bytes as usize)
+    };
     let mut frames = FrameAllocator::new(span, bitmap);
-    for region in regions {
+    for region in regions.iter() {
         frames.add_free(*region);
     }
-    frames.reserve(PhysRange::new(home.start, home.start + bytes as u64));
     let free = frames.free_frames();
     *FRAMES.lock() = Some(frames);
     free
 }
 
+/// Takes `bytes` (whole frames) from the start of the first free region that
+/// holds them.
+fn carve(regions: &mut [PhysRange], bytes: u64) -> Option<PhysRange> {
+    let region = regions.iter_mut().find(|r| r.len() >= bytes)?;
+    let taken = PhysRange::new(region.start, region.start + bytes);
+    region.start += bytes;
+    Some(taken)
+}
+
 /// Allocates one frame for kernel use (page tables, heap growth).
 pub fn alloc_frame() -> Option<u64> {
     FRAMES.lock().as_mut()?.alloc()
-}
-
-fn init_heap(info: &BootInfo) {
-    let heap_bytes = (info.ram_bytes() / 32).clamp(1 << 20, 32 << 20) as usize;
-    let frames = heap_bytes / PAGE_SIZE;
-    let Some(start) = FRAMES
-        .lock()
-        .as_mut()
-        .and_then(|f| f.alloc_contiguous(frames, 1))
-    else {
-        boot_failure(&"no contiguous RAM for the kernel heap");
-    };
-    // SAFETY: the frames were just taken from the allocator and are mapped by the
-    // boot tables; the heap owns them from now on.
-    unsafe { HEAP.lock().init(phys_to_virt(start) as usize, heap_bytes) };
 }
 
 /// Replaces the coarse boot mapping: RAM read-write and never executable, kernel
