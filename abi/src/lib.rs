@@ -336,6 +336,28 @@ pub mod layout {
     pub const BOOT_INFO: u64 = 0x0000_7FFF_FF20_0000;
     /// The initramfs, mapped read-only into init.
     pub const INITRAMFS: u64 = 0x0000_7FFF_0000_0000;
+
+    // Conventions of userspace (libzos and the services), kept here so that every
+    // fixed user address is defined once and none overlap.
+
+    /// Every process's heap (libzos).
+    pub const HEAP_BASE: u64 = 0x0000_1000_0000_0000;
+    /// Where the loader maps memory it fills for a child (libzos).
+    pub const LOADER_SCRATCH: u64 = 0x0000_2000_0000_0000;
+    /// Where init maps a child's start-up page while writing it.
+    pub const START_SCRATCH: u64 = 0x0000_2100_0000_0000;
+    /// Stacks and IPC buffers of extra threads, one 2 MiB slot each (libzos).
+    pub const THREAD_AREA: u64 = 0x0000_3000_0000_0000;
+    /// The buffer a process shares with the VFS (libzos).
+    pub const VFS_SHARED: u64 = 0x0000_4000_0000_0000;
+    /// Device registers a driver maps (the console's UART page).
+    pub const DEVICE_WINDOW: u64 = 0x0000_5000_0000_0000;
+    /// The VFS's windows onto its clients' shared buffers.
+    pub const VFS_WINDOWS: u64 = 0x0000_5000_0000_0000;
+    /// Where the VFS maps the initramfs while filling its root.
+    pub const VFS_INITRAMFS: u64 = 0x0000_6000_0000_0000;
+    /// A process's start-up page (arguments, environment, descriptors), read-only.
+    pub const START_INFO: u64 = 0x0000_7FFF_FF30_0000;
 }
 
 /// The boot information page given to init: little-endian u64 words.

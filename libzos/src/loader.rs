@@ -7,7 +7,7 @@ use crate::sys::{self, Error};
 use zos_boot::elf;
 
 /// Scratch address where the loader maps memory it fills for a child.
-const SCRATCH: u64 = 0x0000_2000_0000_0000;
+const SCRATCH: u64 = zos_abi::layout::LOADER_SCRATCH;
 const PAGE: u64 = 4096;
 /// Stack of every started program.
 pub const STACK_SIZE: u64 = 128 * 1024;

@@ -9,7 +9,7 @@ use core::fmt::Write;
 use core::sync::atomic::{AtomicU64, Ordering};
 
 /// Where every process's heap lives.
-pub const HEAP_BASE: u64 = 0x0000_1000_0000_0000;
+pub const HEAP_BASE: u64 = zos_abi::layout::HEAP_BASE;
 /// The heap grows by at least this many bytes at a time (doubling as it grows),
 /// mapped on demand, so small programs never pay for a large heap.
 pub const HEAP_STEP: u64 = 64 << 10;

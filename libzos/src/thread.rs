@@ -7,7 +7,7 @@ use crate::sys::{self, Error};
 use core::sync::atomic::{AtomicU64, Ordering};
 
 /// Where thread stacks and buffers are carved from (one 2 MiB slot a thread).
-const THREAD_AREA: u64 = 0x0000_3000_0000_0000;
+const THREAD_AREA: u64 = zos_abi::layout::THREAD_AREA;
 const SLOT: u64 = 2 << 20;
 const STACK_SIZE: u64 = 256 * 1024;
 static NEXT_SLOT: AtomicU64 = AtomicU64::new(0);
