@@ -15,7 +15,7 @@ use crate::initramfs::{self, Archive, ArchiveError};
 use zos_abi::{bootinfo, layout, SysError, IPC_BUFFER_SIZE};
 use zos_kernel::arch::{PageFlags, Platform, UserContext};
 use zos_kernel::cap::Rights;
-use zos_kernel::kernel::Kernel;
+use zos_kernel::kernel::{Cost, Kernel};
 use zos_kernel::object::*;
 use zos_kernel::PhysRange;
 
@@ -259,7 +259,7 @@ fn memory_with<P: Platform>(
     bytes: &[u8],
 ) -> Result<ObjRef, SysError> {
     let pages = (bytes.len() as u64).div_ceil(PAGE).max(1);
-    kernel.charge(owner, pages * PAGE)?;
+    kernel.charge(owner, Cost::frames(pages * PAGE))?;
     let mut frames = Vec::with_capacity(pages as usize);
     for page in 0..pages as usize {
         let frame = kernel.frames.alloc().ok_or(SysError::OutOfMemory)?;
@@ -275,7 +275,7 @@ fn memory_with<P: Platform>(
         frames,
         read_only: false,
     }));
-    kernel.record_charge(memory, owner, pages * PAGE);
+    kernel.record_charge(memory, owner, Cost::frames(pages * PAGE));
     Ok(memory)
 }
 

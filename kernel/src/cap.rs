@@ -353,6 +353,11 @@ impl<O: Copy + Eq + core::fmt::Debug> CapSpace<O> {
         Ok(objects)
     }
 
+    /// Number of occupied slots in `table`.
+    pub fn count(&self, table: TableId) -> Result<usize, CapError> {
+        Ok(self.table(table)?.occupied)
+    }
+
     // ---- lookups ----
 
     fn table(&self, id: TableId) -> Result<&Table, CapError> {
@@ -539,11 +544,6 @@ mod tests {
 
     /// Test-only views of the space.
     impl<O: Copy + Eq + core::fmt::Debug> CapSpace<O> {
-        /// Number of occupied slots in `table`.
-        pub fn count(&self, table: TableId) -> Result<usize, CapError> {
-            Ok(self.table(table)?.occupied)
-        }
-
         /// The lowest free slot of `table`.
         pub fn free_slot(&self, table: TableId) -> Result<u32, CapError> {
             self.table(table)?.lowest_free().ok_or(CapError::TableFull)

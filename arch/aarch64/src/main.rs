@@ -196,7 +196,7 @@ extern "C" fn kernel_main(dtb_phys: u64, entry_el: u64) -> ! {
     if let Some(initrd) = info.initrd {
         reserved[2] = initrd;
     }
-    let free_frames = init_memory(&info, &reserved);
+    let (free_frames, heap_bytes) = init_memory(&info, &reserved);
     build_kernel_tables(&info, kernel_image);
 
     set_stage("interrupt set-up");
@@ -241,17 +241,20 @@ extern "C" fn kernel_main(dtb_phys: u64, entry_el: u64) -> ! {
         }
         None => {}
     }
-    start_kernel_core(&info);
+    start_kernel_core(&info, heap_bytes);
     trap::enter_user_mode()
 }
 
 /// Hands the frames to the portable core and starts init with every device.
-fn start_kernel_core(info: &BootInfo) {
+fn start_kernel_core(info: &BootInfo, heap_bytes: usize) {
     set_stage("starting init");
     let Some(frames) = FRAMES.lock().take() else {
         boot_failure(&"frame allocator missing");
     };
     let mut kernel = zos_kernel::kernel::Kernel::<Aarch64>::new(frames);
+    // Processes may charge three quarters of the heap for their kernel objects;
+    // the rest is the kernel's own (boot objects, tables of tables, slack).
+    kernel.heap_budget = heap_bytes as u64 / 4 * 3;
     let mut devices: alloc::vec::Vec<zos_boot::init::Device> = alloc::vec::Vec::new();
     devices.push(zos_boot::init::Device {
         name: "pl011",
@@ -298,10 +301,10 @@ fn wait_ticks(count: u64) {
     }
 }
 
-/// Sets up the kernel heap and the frame allocator over all RAM minus
-/// `reserved`; both the frame bitmap and the heap are carved from free RAM first.
-/// Returns the frames left free.
-fn init_memory(info: &BootInfo, reserved: &[PhysRange]) -> usize {
+/// Sets up the kernel heap (a sixteenth of RAM, 2 to 64 MiB) and the frame
+/// allocator over all RAM minus `reserved`; both the frame bitmap and the heap are
+/// carved from free RAM first. Returns the frames left free and the heap's size.
+fn init_memory(info: &BootInfo, reserved: &[PhysRange]) -> (usize, usize) {
     let (mut regions, count) = free_regions(info.memory(), reserved);
     let regions = &mut regions[..count];
     let span = PhysRange::new(
@@ -317,7 +320,7 @@ fn init_memory(info: &BootInfo, reserved: &[PhysRange]) -> usize {
     // boot tables, and from now on owned by the bitmap alone.
     let bitmap =
         unsafe { core::slice::from_raw_parts_mut(phys_to_virt(home.start) as *mut u64, bytes / 8) };
-    let heap_bytes = (info.ram_bytes() / 32).clamp(1 << 20, 32 << 20);
+    let heap_bytes = (info.ram_bytes() / 16).clamp(2 << 20, 64 << 20);
     let Some(heap) = carve(regions, heap_bytes) else {
         boot_failure(&"no contiguous RAM for the kernel heap");
     };
@@ -333,7 +336,7 @@ fn init_memory(info: &BootInfo, reserved: &[PhysRange]) -> usize {
     }
     let free = frames.free_frames();
     *FRAMES.lock() = Some(frames);
-    free
+    (free, heap_bytes as usize)
 }
 
 /// Takes `bytes` (whole frames) from the start of the first free region that
