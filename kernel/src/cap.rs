@@ -58,16 +58,6 @@ impl TableId {
     fn generation(self) -> u16 {
         (self.0 >> TABLE_INDEX_BITS) as u16
     }
-
-    /// The packed form, for logs and serialisation.
-    pub const fn to_raw(self) -> u32 {
-        self.0
-    }
-
-    /// Rebuilds an id from [`TableId::to_raw`]; a bogus value is simply a stale id.
-    pub const fn from_raw(raw: u32) -> Self {
-        Self(raw)
-    }
 }
 
 /// A capability: an object handle, the rights it grants and its badge.
@@ -929,7 +919,7 @@ mod tests {
         assert_eq!(space.copy((new, 0), old, None), Err(CapError::NoSuchTable));
         assert_eq!(space.count(new), Ok(1));
         assert_eq!(
-            space.lookup(TableId::from_raw(u32::MAX), 0),
+            space.lookup(TableId(u32::MAX), 0),
             Err(CapError::NoSuchTable)
         );
         check_invariants(&space);
