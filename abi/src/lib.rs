@@ -60,54 +60,60 @@ pub enum Sys {
     SystemInfo = 37,
     PowerOff = 38,
     Reset = 39,
+    // 40 was ThreadResume (removed; the number is not reused).
+    LogRead = 41,
+    LogBind = 42,
 }
 
 impl Sys {
     pub fn from_number(number: u64) -> Option<Sys> {
         use Sys::*;
-        static TABLE: [Sys; 40] = [
-            DebugWrite,
-            Yield,
-            ProcessExit,
-            CapCopy,
-            CapMint,
-            CapDelete,
-            CapRevoke,
-            CapTransfer,
-            CapInfo,
-            EndpointCreate,
-            NotificationCreate,
-            MemoryCreate,
-            MemoryMap,
-            MemoryUnmap,
-            MemoryProtect,
-            MemoryInfo,
-            ProcessCreate,
-            ProcessKill,
-            ProcessStatus,
-            ThreadCreate,
-            ThreadStart,
-            ThreadExit,
-            ThreadSetPriority,
-            SetIpcBuffer,
-            Call,
-            Send,
-            Recv,
-            Reply,
-            ReplyRecv,
-            ReplySave,
-            Signal,
-            Wait,
-            Poll,
-            IrqBind,
-            IrqAck,
-            SleepUntil,
-            Clock,
-            SystemInfo,
-            PowerOff,
-            Reset,
+        static TABLE: [Option<Sys>; 43] = [
+            Some(DebugWrite),
+            Some(Yield),
+            Some(ProcessExit),
+            Some(CapCopy),
+            Some(CapMint),
+            Some(CapDelete),
+            Some(CapRevoke),
+            Some(CapTransfer),
+            Some(CapInfo),
+            Some(EndpointCreate),
+            Some(NotificationCreate),
+            Some(MemoryCreate),
+            Some(MemoryMap),
+            Some(MemoryUnmap),
+            Some(MemoryProtect),
+            Some(MemoryInfo),
+            Some(ProcessCreate),
+            Some(ProcessKill),
+            Some(ProcessStatus),
+            Some(ThreadCreate),
+            Some(ThreadStart),
+            Some(ThreadExit),
+            Some(ThreadSetPriority),
+            Some(SetIpcBuffer),
+            Some(Call),
+            Some(Send),
+            Some(Recv),
+            Some(Reply),
+            Some(ReplyRecv),
+            Some(ReplySave),
+            Some(Signal),
+            Some(Wait),
+            Some(Poll),
+            Some(IrqBind),
+            Some(IrqAck),
+            Some(SleepUntil),
+            Some(Clock),
+            Some(SystemInfo),
+            Some(PowerOff),
+            Some(Reset),
+            None,
+            Some(LogRead),
+            Some(LogBind),
         ];
-        TABLE.get(usize::try_from(number).ok()?).copied()
+        TABLE.get(usize::try_from(number).ok()?).copied().flatten()
     }
 }
 
@@ -311,10 +317,11 @@ mod tests {
 
     #[test]
     fn numbers_round_trip() {
-        for n in 0..40 {
+        for n in (0..40).chain(41..43) {
             assert_eq!(Sys::from_number(n).map(|s| s as u64), Some(n));
         }
         assert_eq!(Sys::from_number(40), None);
+        assert_eq!(Sys::from_number(43), None);
         assert_eq!(Sys::from_number(u64::MAX), None);
     }
 }

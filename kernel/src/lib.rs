@@ -16,6 +16,8 @@ pub mod handlers;
 mod hostarch;
 pub mod ipc;
 pub mod kernel;
+/// The kernel log ring (crate `zos-klog`), which `LogRead`/`LogBind` serve.
+pub use zos_klog as klog;
 #[cfg(test)]
 mod kernel_tests;
 pub mod object;
