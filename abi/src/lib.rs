@@ -208,6 +208,12 @@ pub enum ObjectKind {
 
 /// The process-slot value that means "the calling process itself".
 pub const SELF_PROCESS: u64 = u64::MAX;
+/// "No capability" in optional slot arguments.
+pub const NO_SLOT: u64 = u64::MAX;
+/// Largest single Memory object (`MemoryCreate`), 1 GiB.
+pub const MAX_MEMORY_BYTES: u64 = 1 << 30;
+/// Most bytes one `DebugWrite` prints.
+pub const MAX_DEBUG_WRITE: usize = 4096;
 
 /// Largest IPC message, in bytes.
 pub const MAX_MESSAGE_BYTES: usize = 4096;
@@ -253,13 +259,31 @@ pub mod map_flags {
     pub const EXECUTE: u64 = 2;
 }
 
-/// Capability rights bits in syscall arguments (same as `cap::Rights`).
+bitflags::bitflags! {
+    /// What the holder of a capability may do with its object.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+    pub struct Rights: u32 {
+        const READ = 1;
+        const WRITE = 2;
+        const GRANT = 4;
+        const MAP = 8;
+        const EXECUTE = 16;
+        const ALL = Self::READ.bits()
+            | Self::WRITE.bits()
+            | Self::GRANT.bits()
+            | Self::MAP.bits()
+            | Self::EXECUTE.bits();
+    }
+}
+
+/// Capability rights bits as syscall argument words ([`Rights`]).
 pub mod rights {
-    pub const READ: u64 = 1;
-    pub const WRITE: u64 = 2;
-    pub const GRANT: u64 = 4;
-    pub const MAP: u64 = 8;
-    pub const EXECUTE: u64 = 16;
+    use super::Rights;
+    pub const READ: u64 = Rights::READ.bits() as u64;
+    pub const WRITE: u64 = Rights::WRITE.bits() as u64;
+    pub const GRANT: u64 = Rights::GRANT.bits() as u64;
+    pub const MAP: u64 = Rights::MAP.bits() as u64;
+    pub const EXECUTE: u64 = Rights::EXECUTE.bits() as u64;
 }
 
 /// Fault kinds: the first word of a fault message (`labels::FAULT`).

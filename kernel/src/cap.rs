@@ -12,22 +12,7 @@
 
 use alloc::vec::Vec;
 
-bitflags::bitflags! {
-    /// What the holder of a capability may do with its object.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-    pub struct Rights: u32 {
-        const READ = 1;
-        const WRITE = 2;
-        const GRANT = 4;
-        const MAP = 8;
-        const EXECUTE = 16;
-        const ALL = Self::READ.bits()
-            | Self::WRITE.bits()
-            | Self::GRANT.bits()
-            | Self::MAP.bits()
-            | Self::EXECUTE.bits();
-    }
-}
+pub use crate::syscall::Rights;
 
 /// A word the kernel delivers with every IPC sent through a cap; 0 means unbadged.
 pub type Badge = u64;

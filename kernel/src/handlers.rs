@@ -13,12 +13,6 @@ use crate::syscall::*;
 use crate::usercopy::{self, USER_TOP};
 
 const PAGE: u64 = 4096;
-/// Largest single Memory object (1 GiB).
-const MAX_MEMORY_BYTES: u64 = 1 << 30;
-/// Most bytes one DebugWrite prints.
-const MAX_DEBUG_WRITE: usize = 4096;
-/// "No capability" in optional slot arguments.
-const NO_SLOT: u64 = u64::MAX;
 
 /// Results written to the caller's registers 1..=6 on success.
 type Results = [u64; 6];
