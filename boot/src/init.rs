@@ -87,6 +87,7 @@ pub fn start_init<P: Platform>(
 
     let quota = (kernel.frames.free_frames() as u64 * PAGE).saturating_sub(KERNEL_RESERVE_BYTES);
     let init = kernel.create_process(None, quota)?;
+    kernel.init_process = Some(init);
 
     // Fixed slots first, in order.
     kernel.grant(init, Some(bootinfo::SLOT_SELF as u32), init, Rights::ALL, 0)?;

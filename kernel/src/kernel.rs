@@ -108,6 +108,12 @@ pub struct Kernel<P: Platform> {
     /// The console service's notification for new kernel log bytes (`LogBind`),
     /// the log cursor it was last signalled at, and the process that bound it.
     pub log_listener: Option<(ObjRef, u64, ObjRef)>,
+    /// The first process: when it ends the system cannot go on.
+    pub init_process: Option<ObjRef>,
+    /// Power off (rather than halt) when init ends (`poweroff` boot argument).
+    pub power_off_when_init_ends: bool,
+    /// init has ended: nothing runs any more.
+    pub halted: bool,
 }
 
 impl<P: Platform> Kernel<P> {
@@ -128,6 +134,9 @@ impl<P: Platform> Kernel<P> {
             slice_left: TIME_SLICE_TICKS,
             syscalls: 0,
             log_listener: None,
+            init_process: None,
+            power_off_when_init_ends: false,
+            halted: false,
         }
     }
 
@@ -595,6 +604,31 @@ impl<P: Platform> Kernel<P> {
         if self.objects.refs(process) == 0 {
             self.destroy_object(process);
         }
+        if Some(process) == self.init_process {
+            self.init_ended(how);
+        }
+    }
+
+    /// init is gone and nothing can supervise the system: report it on the
+    /// UART (taking it back from the console) and stop, or power off when
+    /// booted with `poweroff`.
+    fn init_ended(&mut self, how: ProcessState) {
+        crate::klog::flush_unprinted();
+        crate::klog::hand_over(false);
+        let reason = match how {
+            ProcessState::Exited(code) => alloc::format!("exited with status {code}"),
+            ProcessState::Killed { fault_pc, .. } => {
+                alloc::format!("was killed (pc {fault_pc:#x})")
+            }
+            ProcessState::Alive => alloc::format!("ended"),
+        };
+        log::error!("zos: init (pid 1) {reason}; the system cannot go on");
+        self.halted = true;
+        if self.power_off_when_init_ends {
+            log::error!("zos: powering off");
+            P::power_off();
+        }
+        log::error!("zos: machine halted");
     }
 
     // ---- scheduling -----------------------------------------------------------------
@@ -624,6 +658,9 @@ impl<P: Platform> Kernel<P> {
     /// The thread to resume, choosing one if the current one blocked.
     pub fn schedule(&mut self) -> Option<ObjRef> {
         self.notify_log_listener();
+        if self.halted {
+            return None;
+        }
         if let Some(current) = self.current {
             if self
                 .objects

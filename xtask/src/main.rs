@@ -513,26 +513,41 @@ fn acceptance(artifacts: &Artifacts, filters: &[String]) -> Result<(), String> {
         .unwrap_or(2);
     let logs = root().join("target/zos/acceptance");
     std::fs::create_dir_all(&logs).map_err(|e| format!("creating {}: {e}", logs.display()))?;
-    let queue = std::sync::Mutex::new(scripts.iter());
+    // Scripts that type at the shell run a second time on `-smp 2` (GICv2,
+    // the default): interrupt routing to CPU 0 broke typed input there once.
+    let runs: Vec<(PathBuf, Option<u32>)> = scripts
+        .iter()
+        .flat_map(|script| {
+            let types = std::fs::read_to_string(script)
+                .is_ok_and(|text| text.lines().any(|l| l.trim_start().starts_with("send ")));
+            let second = types.then(|| (script.clone(), Some(2)));
+            std::iter::once((script.clone(), None)).chain(second)
+        })
+        .collect();
+    let queue = std::sync::Mutex::new(runs.iter());
     let failed = std::sync::Mutex::new(Vec::new());
     std::thread::scope(|scope| {
-        for _ in 0..jobs.min(scripts.len()) {
+        for _ in 0..jobs.min(runs.len()) {
             scope.spawn(|| loop {
-                let Some(script) = queue.lock().ok().and_then(|mut q| q.next()) else {
+                let Some((script, smp)) = queue.lock().ok().and_then(|mut q| q.next()) else {
                     return;
                 };
-                let name = script
-                    .file_stem()
-                    .and_then(|s| s.to_str())
-                    .unwrap_or("?")
-                    .to_string();
+                let stem = script.file_stem().and_then(|s| s.to_str()).unwrap_or("?");
+                let name = match smp {
+                    Some(cpus) => format!("{stem}-smp{cpus}"),
+                    None => stem.to_string(),
+                };
                 let log = logs.join(format!("{name}.log"));
                 println!("acceptance: {name} ...");
                 let started = std::time::Instant::now();
                 let outcome = std::fs::File::create(&log)
                     .and_then(|file| Ok((file.try_clone()?, file)))
                     .and_then(|(out, err)| {
-                        Command::new("expect")
+                        let mut command = Command::new("expect");
+                        if let Some(cpus) = smp {
+                            command.env("ZOS_SMP", cpus.to_string());
+                        }
+                        command
                             .arg("-f")
                             .arg(script)
                             .env("ZOS_KERNEL", &artifacts.image)
@@ -571,11 +586,11 @@ fn acceptance(artifacts: &Artifacts, filters: &[String]) -> Result<(), String> {
     failed.sort();
     println!(
         "acceptance: {} passed, {} failed",
-        scripts.len() - failed.len(),
+        runs.len() - failed.len(),
         failed.len()
     );
     if failed.is_empty() {
-        println!("acceptance: all {} passed", scripts.len());
+        println!("acceptance: all {} passed", runs.len());
         Ok(())
     } else {
         Err(format!("acceptance failures: {}", failed.join(", ")))

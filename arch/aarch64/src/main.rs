@@ -255,6 +255,7 @@ fn start_kernel_core(info: &BootInfo, heap_bytes: usize) {
     // Processes may charge three quarters of the heap for their kernel objects;
     // the rest is the kernel's own (boot objects, tables of tables, slack).
     kernel.heap_budget = heap_bytes as u64 / 4 * 3;
+    kernel.power_off_when_init_ends = info.has_arg("poweroff");
     let mut devices: alloc::vec::Vec<zos_boot::init::Device> = alloc::vec::Vec::new();
     devices.push(zos_boot::init::Device {
         name: "pl011",

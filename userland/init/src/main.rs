@@ -29,6 +29,14 @@ fn main(info: u64) -> i64 {
         boot.quota >> 20,
         boot.devices.len()
     );
+    if boot.flag("init.crash") {
+        // Test hook (services.exp): init faults on purpose, so the kernel's
+        // handling of init's death can be seen.
+        dprintln!("init: init.crash: faulting on purpose");
+        // SAFETY: deliberately invalid: this read must fault.
+        let value = unsafe { core::ptr::read_volatile(0xdead_0000 as *const u64) };
+        return value as i64;
+    }
     let mut manager = match manager::Manager::new(boot) {
         Ok(manager) => manager,
         Err(e) => {

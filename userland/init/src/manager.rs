@@ -214,6 +214,12 @@ impl Manager {
             dprintln!("init: boot complete; powering off (boot argument poweroff)");
             let _ = sys::power_off(bootinfo::SLOT_SYSTEM);
         }
+        if self.services.is_empty() {
+            dprintln!(
+                "init: no services, so no console and no shell: the machine is idle \
+                 (Ctrl-A X leaves QEMU)"
+            );
+        }
     }
 
     /// Reads and checks the service table.
@@ -287,6 +293,10 @@ impl Manager {
             dprintln!("init: powering off");
             let _ = sys::power_off(bootinfo::SLOT_SYSTEM);
         }
+        dprintln!(
+            "init: {name} has finished; the machine stays up with no shell \
+             (boot with `poweroff` to power off afterwards; Ctrl-A X leaves QEMU)"
+        );
     }
 
     /// Device capabilities by name: "uart"/"uart-irq" (the PL011), any device
