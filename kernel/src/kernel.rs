@@ -620,7 +620,7 @@ impl<P: Platform> Kernel<P> {
             ProcessState::Killed { fault_pc, .. } => {
                 alloc::format!("was killed (pc {fault_pc:#x})")
             }
-            ProcessState::Alive => alloc::format!("ended"),
+            ProcessState::Alive => "ended".into(),
         };
         log::error!("zos: init (pid 1) {reason}; the system cannot go on");
         self.halted = true;
