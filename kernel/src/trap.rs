@@ -13,10 +13,17 @@ use crate::kernel::Kernel;
 use crate::object::ObjRef;
 use spin::Mutex;
 
-/// The kernel and whose FP/SIMD registers are live in the CPU.
+/// The kernel and whose FP/SIMD registers are live in the CPU (a packed
+/// `ObjRef`, or [`NO_OWNER`]: one compare on every resume).
 struct Core<P: Platform> {
     kernel: Kernel<P>,
-    fp_owner: Option<ObjRef>,
+    fp_owner: u64,
+}
+
+const NO_OWNER: u64 = u64::MAX;
+
+fn pack(thread: ObjRef) -> u64 {
+    ((thread.generation as u64) << 32) | thread.index as u64
 }
 
 /// The kernel lock: the one kernel of the machine, once boot has built it.
@@ -41,20 +48,23 @@ impl<P: Platform> KernelLock<P> {
     pub fn install(&self, kernel: Kernel<P>) {
         *self.core.lock() = Some(Core {
             kernel,
-            fp_owner: None,
+            fp_owner: NO_OWNER,
         });
     }
 
-    /// A trap from user mode: handles it, then returns the context of the thread
-    /// to resume (waiting for one if none is runnable).
-    pub fn user_trap(&self, trap: Trap) -> *mut P::Context {
+    /// A trap from user mode: takes the lock, lets `decode` say what happened
+    /// (decoding under the lock lets the compiler fold it into the dispatch),
+    /// handles it, then returns the context of the thread to resume (waiting for
+    /// one if none is runnable).
+    #[inline(always)]
+    pub fn user_trap(&self, decode: impl FnOnce() -> Trap) -> *mut P::Context {
         {
             let mut guard = self.core.lock();
             let Some(core) = guard.as_mut() else {
                 panic!("user trap before the kernel core exists");
             };
             let kernel = &mut core.kernel;
-            match trap {
+            match decode() {
                 Trap::Syscall => kernel.syscall(),
                 Trap::Fault {
                     kind,
@@ -111,8 +121,12 @@ fn interrupt<P: Platform>(kernel: &mut Kernel<P>, interrupt: Interrupt) {
 impl<P: Platform> Core<P> {
     /// Makes `next`'s FP/SIMD registers and address space live; returns its context.
     fn prepare(&mut self, next: ObjRef) -> *mut P::Context {
-        if self.fp_owner != Some(next) {
-            if let Some(previous) = self.fp_owner {
+        if self.fp_owner != pack(next) {
+            if self.fp_owner != NO_OWNER {
+                let previous = ObjRef {
+                    index: self.fp_owner as u32,
+                    generation: (self.fp_owner >> 32) as u32,
+                };
                 if let Some(context) = self.kernel.context_mut(previous) {
                     context.save_fp();
                 }
@@ -120,7 +134,7 @@ impl<P: Platform> Core<P> {
             if let Some(context) = self.kernel.context_mut(next) {
                 context.restore_fp();
             }
-            self.fp_owner = Some(next);
+            self.fp_owner = pack(next);
         }
         if let Some(space) = self.kernel.space_of(next) {
             space.activate();

@@ -84,7 +84,9 @@ pub fn write(bytes: &[u8]) {
     }
 }
 
-/// Bytes written since boot (the cursor of the next byte).
+/// Bytes written since boot (the cursor of the next byte). Inlined: the core
+/// reads it on every trap, across the crate boundary.
+#[inline]
 pub fn written() -> u64 {
     WRITTEN.load(Ordering::Acquire)
 }

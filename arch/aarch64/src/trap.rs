@@ -20,6 +20,7 @@ extern "C" {
 
 /// Decodes a synchronous exception or SError from EL0 (`kind` is the vector's
 /// offset in the table, in 0x80 units).
+#[inline(always)]
 fn decode(kind: u64) -> Trap {
     match kind % 4 {
         0 => {
@@ -54,7 +55,7 @@ fn decode(kind: u64) -> Trap {
 /// A trap from user mode: the core handles it; returns the frame to resume.
 /// The context's frame comes first (`#[repr(C)]`), so its address is the frame's.
 pub fn user_trap(kind: u64) -> *mut TrapFrame {
-    KERNEL.user_trap(decode(kind)).cast()
+    KERNEL.user_trap(|| decode(kind)).cast()
 }
 
 /// An interrupt taken while the kernel idles.
