@@ -620,7 +620,7 @@ impl<P: Platform> Kernel<P> {
             ProcessState::Killed { fault_pc, .. } => {
                 alloc::format!("was killed (pc {fault_pc:#x})")
             }
-            ProcessState::Alive => "ended".into(),
+            ProcessState::Alive => alloc::string::String::from("ended"),
         };
         log::error!("zos: init (pid 1) {reason}; the system cannot go on");
         self.halted = true;

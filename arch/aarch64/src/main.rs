@@ -178,9 +178,10 @@ extern "C" fn kernel_main(dtb_phys: u64, entry_el: u64) -> ! {
     psci::init(info.psci);
 
     set_stage("memory set-up");
-    // SAFETY: linker symbols; only their addresses are taken, never the bytes.
-    let (start, end) = unsafe { (symbol_addr(&__kernel_start), symbol_addr(&__kernel_end)) };
-    let kernel_image = PhysRange::new(start - PHYS_OFFSET, end - PHYS_OFFSET);
+    // SAFETY: linker-script symbols; only their addresses are taken, never read.
+    let (image_start, image_end) =
+        unsafe { (symbol_addr(&__kernel_start), symbol_addr(&__kernel_end)) };
+    let kernel_image = PhysRange::new(image_start - PHYS_OFFSET, image_end - PHYS_OFFSET);
     if !info
         .memory()
         .iter()

@@ -19,7 +19,9 @@ use zos_init_core::restart::{CrashHistory, Decision};
 use zos_init_core::services::{self, Service};
 use zos_proto::errno::*;
 use zos_proto::io::IoRequest;
-use zos_proto::proc::{self, signal, ProcInfo, ProcRequest, ProcResponse, ServiceInfo, SystemInfo};
+use zos_proto::proc::{
+    self, signal, ProcInfo, ProcRequest, ProcResponse, ServiceInfo, SystemInfo, ARG_MAX,
+};
 use zos_proto::start::{self, Grant, StartInfo};
 
 /// Badge of the reaper thread's capability.
@@ -101,6 +103,8 @@ pub struct Manager {
     services: Vec<ServiceState>,
     /// Program text and read-only data shared between processes.
     segments: loader::SegmentCache,
+    /// Spawn requests staged through shared memory, by caller pid.
+    staged: BTreeMap<u32, Vec<u8>>,
 }
 
 fn encode(response: &ProcResponse) -> Vec<u8> {
@@ -192,6 +196,7 @@ impl Manager {
             pipes: Pipes::new(endpoint),
             services: Vec::new(),
             segments: loader::SegmentCache::new(),
+            staged: BTreeMap::new(),
         })
     }
 
@@ -645,47 +650,39 @@ impl Manager {
             return err(EINVAL);
         };
         match request {
-            ProcRequest::Spawn {
-                path,
-                argv,
-                env,
-                cwd,
-                fds,
-                pgid,
-                foreground,
-            } => {
-                let mut moved = Vec::new();
-                for (fd, index) in fds {
-                    match message.caps.get(index as usize) {
-                        Some(slot) => moved.push((fd, *slot)),
-                        None => return err(EBADF),
+            spawn @ ProcRequest::Spawn { .. } => self.spawn_request(caller, spawn, &message.caps),
+            ProcRequest::StageSpawn { length } => {
+                let staged = match message.caps.first() {
+                    Some(&memory) => read_staged(memory, length as usize),
+                    None => Err(EINVAL),
+                };
+                for cap in &message.caps {
+                    let _ = sys::cap_delete(*cap);
+                }
+                match staged {
+                    Ok(bytes) => {
+                        self.staged.insert(caller, bytes);
+                        ok()
                     }
+                    Err(errno) => err(errno),
                 }
-                let bytes: usize = argv.iter().chain(env.iter()).map(|s| s.len() + 1).sum();
-                if bytes > start::MAX_START_INFO - 1024 {
-                    self.drop_handles(&moved);
-                    return err(E2BIG);
-                }
-                if let Err(errno) = self.admit(foreground) {
-                    self.drop_handles(&moved);
-                    return err(errno);
-                }
-                match self.spawn(
-                    caller,
-                    path,
-                    &argv,
-                    &env,
-                    cwd,
-                    moved.clone(),
-                    pgid,
-                    Vec::new(),
-                    0,
-                    (sys::system_info()[2] / SPAWN_SHARE).max(MIN_QUOTA),
-                ) {
-                    Ok(pid) => Answer::Now(encode(&ProcResponse::Spawned { pid }), Vec::new()),
-                    Err(e) => {
-                        self.drop_handles(&moved);
-                        err(e)
+            }
+            ProcRequest::SpawnStaged => {
+                let Some(bytes) = self.staged.remove(&caller) else {
+                    for cap in &message.caps {
+                        let _ = sys::cap_delete(*cap);
+                    }
+                    return err(EINVAL);
+                };
+                match zos_proto::decode::<ProcRequest>(&bytes) {
+                    Some(spawn @ ProcRequest::Spawn { .. }) => {
+                        self.spawn_request(caller, spawn, &message.caps)
+                    }
+                    _ => {
+                        for cap in &message.caps {
+                            let _ = sys::cap_delete(*cap);
+                        }
+                        err(EINVAL)
                     }
                 }
             }
@@ -849,6 +846,62 @@ impl Manager {
                 }
             }
             let _ = sys::cap_delete(*slot);
+        }
+    }
+
+    /// A `Spawn` (sent whole, or staged through shared memory); `caps` are
+    /// the descriptors' capabilities attached to the message.
+    fn spawn_request(&mut self, caller: u32, request: ProcRequest, caps: &[u64]) -> Answer {
+        let ProcRequest::Spawn {
+            path,
+            argv,
+            env,
+            cwd,
+            fds,
+            pgid,
+            foreground,
+        } = request
+        else {
+            return err(EINVAL);
+        };
+        let mut moved = Vec::new();
+        for (fd, index) in fds {
+            match caps.get(index as usize) {
+                Some(slot) => moved.push((fd, *slot)),
+                None => {
+                    for cap in caps {
+                        let _ = sys::cap_delete(*cap);
+                    }
+                    return err(EBADF);
+                }
+            }
+        }
+        let bytes: usize = argv.iter().chain(env.iter()).map(|s| s.len() + 1).sum();
+        if bytes > ARG_MAX {
+            self.drop_handles(&moved);
+            return err(E2BIG);
+        }
+        if let Err(errno) = self.admit(foreground) {
+            self.drop_handles(&moved);
+            return err(errno);
+        }
+        match self.spawn(
+            caller,
+            path,
+            &argv,
+            &env,
+            cwd,
+            moved.clone(),
+            pgid,
+            Vec::new(),
+            0,
+            (sys::system_info()[2] / SPAWN_SHARE).max(MIN_QUOTA),
+        ) {
+            Ok(pid) => Answer::Now(encode(&ProcResponse::Spawned { pid }), Vec::new()),
+            Err(e) => {
+                self.drop_handles(&moved);
+                err(e)
+            }
         }
     }
 
@@ -1130,8 +1183,11 @@ impl Manager {
 
 /// Maps the start-up page (length + postcard bytes) read-only into `process`.
 fn write_start_page(process: u64, info: &StartInfo) -> Result<(), i32> {
-    let mut bytes = alloc::vec![0u8; start::MAX_START_INFO];
-    let length = zos_proto::encode(info, &mut bytes).ok_or(E2BIG)?;
+    let bytes = zos_proto::encode_vec(info).ok_or(E2BIG)?;
+    let length = bytes.len();
+    if length + 4 > start::MAX_START_INFO {
+        return Err(E2BIG);
+    }
     let total = (4 + length) as u64;
     let size = total.div_ceil(4096) * 4096;
     let memory = sys::memory_create(size).map_err(|_| ENOMEM)?;
@@ -1159,4 +1215,22 @@ fn write_start_page(process: u64, info: &StartInfo) -> Result<(), i32> {
     })();
     let _ = sys::cap_delete(memory);
     result
+}
+
+/// Where init maps a staged Spawn request to read it.
+const STAGE_SCRATCH: u64 = 0x0000_2200_0000_0000;
+
+/// Copies `length` bytes out of a Memory object a client filled (a staged
+/// Spawn request); the object must hold them.
+fn read_staged(memory: u64, length: usize) -> Result<Vec<u8>, i32> {
+    if length == 0 || length > ARG_MAX + 64 * 1024 {
+        return Err(E2BIG);
+    }
+    let pages = length.div_ceil(4096) as u64;
+    sys::memory_map(memory, sys::SELF, STAGE_SCRATCH, 0, pages, 0).map_err(|_| EINVAL)?;
+    // SAFETY: `pages` pages were just mapped read-only at STAGE_SCRATCH, and
+    // `length` fits in them.
+    let bytes = unsafe { core::slice::from_raw_parts(STAGE_SCRATCH as *const u8, length) }.to_vec();
+    let _ = sys::memory_unmap(sys::SELF, STAGE_SCRATCH);
+    Ok(bytes)
 }
