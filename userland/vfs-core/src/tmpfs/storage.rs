@@ -5,6 +5,7 @@
 //! for from the [`Budget`], which fails with `ENOSPC` when exhausted.
 
 use alloc::boxed::Box;
+use alloc::collections::btree_map::Entry;
 use alloc::collections::BTreeMap;
 
 use crate::errno::{Errno, VfsResult};
@@ -115,21 +116,21 @@ impl SparseData {
             let index = position / PAGE_BYTES;
             let in_page = (position % PAGE_BYTES) as usize;
             let chunk = (PAGE_SIZE - in_page).min(wanted - done);
-            if !self.pages.contains_key(&index) {
-                if budget.charge(PAGE_BYTES).is_err() {
-                    break;
+            let page = match self.pages.entry(index) {
+                Entry::Occupied(entry) => entry.into_mut(),
+                Entry::Vacant(entry) => {
+                    if budget.charge(PAGE_BYTES).is_err() {
+                        break;
+                    }
+                    // The server's own memory can run out before the budget (a
+                    // budget larger than its quota): that is ENOSPC too, never
+                    // an abort of the file server.
+                    let Some(page) = zeroed_page() else {
+                        budget.refund(PAGE_BYTES);
+                        break;
+                    };
+                    entry.insert(page)
                 }
-                // The server's own memory can run out before the budget (a
-                // budget larger than its quota): that is ENOSPC too, never
-                // an abort of the file server.
-                let Some(page) = zeroed_page() else {
-                    budget.refund(PAGE_BYTES);
-                    break;
-                };
-                self.pages.insert(index, page);
-            }
-            let Some(page) = self.pages.get_mut(&index) else {
-                break;
             };
             let destination = page.get_mut(in_page..in_page + chunk).ok_or(Errno::EIO)?;
             let source = data.get(done..done + chunk).ok_or(Errno::EIO)?;
