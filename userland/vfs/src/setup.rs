@@ -80,7 +80,7 @@ fn capacities(quota: u64, root_asked: Option<u64>, tmp_asked: Option<u64>) -> (u
         dprintln!(
             "vfs: warning: vfs.root_mib={} is more than this machine allows; using {} MiB",
             root >> 20,
-            most / 2 >> 20
+            (most / 2) >> 20
         );
         root = most / 2;
     }
