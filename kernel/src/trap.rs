@@ -13,18 +13,17 @@ use crate::kernel::Kernel;
 use crate::object::ObjRef;
 use spin::Mutex;
 
-/// The kernel and whose FP/SIMD registers are live in the CPU (a packed
-/// `ObjRef`, or [`NO_OWNER`]: one compare on every resume).
+/// The kernel and whose FP/SIMD registers are live in the CPU ([`NO_OWNER`]
+/// when nobody's: a plain `ObjRef`, so every resume costs one compare).
 struct Core<P: Platform> {
     kernel: Kernel<P>,
-    fp_owner: u64,
+    fp_owner: ObjRef,
 }
 
-const NO_OWNER: u64 = u64::MAX;
-
-fn pack(thread: ObjRef) -> u64 {
-    ((thread.generation as u64) << 32) | thread.index as u64
-}
+const NO_OWNER: ObjRef = ObjRef {
+    index: u32::MAX,
+    generation: u32::MAX,
+};
 
 /// The kernel lock: the one kernel of the machine, once boot has built it.
 pub struct KernelLock<P: Platform> {
@@ -121,20 +120,14 @@ fn interrupt<P: Platform>(kernel: &mut Kernel<P>, interrupt: Interrupt) {
 impl<P: Platform> Core<P> {
     /// Makes `next`'s FP/SIMD registers and address space live; returns its context.
     fn prepare(&mut self, next: ObjRef) -> *mut P::Context {
-        if self.fp_owner != pack(next) {
-            if self.fp_owner != NO_OWNER {
-                let previous = ObjRef {
-                    index: self.fp_owner as u32,
-                    generation: (self.fp_owner >> 32) as u32,
-                };
-                if let Some(context) = self.kernel.context_mut(previous) {
-                    context.save_fp();
-                }
+        if self.fp_owner != next {
+            if let Some(context) = self.kernel.context_mut(self.fp_owner) {
+                context.save_fp();
             }
             if let Some(context) = self.kernel.context_mut(next) {
                 context.restore_fp();
             }
-            self.fp_owner = pack(next);
+            self.fp_owner = next;
         }
         if let Some(space) = self.kernel.space_of(next) {
             space.activate();
