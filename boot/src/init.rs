@@ -1,12 +1,12 @@
 //! Starting init from the initramfs.
 //!
 //! Boot finds `/sbin/init` in the cpio archive QEMU loaded (uncompressed; a
-//! compressed one is refused), validates the ELF, builds init's address space
-//! through the kernel core's public interface (segments,
-//! stack with a guard page, IPC buffer, boot information page, the initramfs
-//! read-only) and its capability table (itself, the system object, the
-//! initramfs, every device region and interrupt, and all free memory as its
-//! quota). From then on the kernel makes no policy decision.
+//! compressed one is refused), validates the ELF, and builds, through the
+//! kernel core's public interface, init's address space (segments, stack with
+//! a guard page, IPC buffer, boot information page, the initramfs read-only)
+//! and its capability table (itself, the system object, the initramfs, every
+//! device region and interrupt, and all free memory as its quota). From then
+//! on the kernel makes no policy decision.
 
 use alloc::vec::Vec;
 
