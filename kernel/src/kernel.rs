@@ -17,6 +17,7 @@ use crate::frame::FrameAllocator;
 use crate::ipc::Message;
 use crate::object::*;
 use crate::sched::RunQueue;
+pub use crate::syscall::fault;
 use crate::syscall::SysError;
 
 /// Capability slots of each process table.
@@ -91,7 +92,7 @@ pub struct Kernel<P: Platform> {
     pub(crate) run_queue: RunQueue,
     pub(crate) current: Option<ObjRef>,
     pub(crate) sleepers: Vec<ObjRef>,
-    pub(crate) irqs: BTreeMap<u32, ObjRef>,
+    pub irqs: BTreeMap<u32, ObjRef>,
     /// What each object cost whom, refunded on destroy. A record holds a
     /// reference to the process that paid, so the chain of ancestors to refund
     /// outlives the process itself.
@@ -684,11 +685,6 @@ impl<P: Platform> Kernel<P> {
         None
     }
 
-    /// The current thread, if any.
-    pub fn current(&self) -> Option<ObjRef> {
-        self.current
-    }
-
     /// The process of the current thread.
     pub fn current_process(&self) -> Option<ObjRef> {
         self.current
@@ -783,7 +779,7 @@ impl<P: Platform> Kernel<P> {
         }
         log::warn!(
             "zos: killed pid {pid}: {} at address {address:#x}, pc {pc:#x} (no fault handler)",
-            fault_kind_name(kind)
+            fault::kind_name(kind)
         );
         self.kill_process(
             process,
@@ -792,24 +788,5 @@ impl<P: Platform> Kernel<P> {
                 fault_pc: pc,
             },
         );
-    }
-}
-
-/// Fault kinds reported in fault messages.
-pub mod fault {
-    pub const DATA_ABORT: u64 = 1;
-    pub const INSTRUCTION_ABORT: u64 = 2;
-    pub const UNDEFINED_INSTRUCTION: u64 = 3;
-    pub const ALIGNMENT: u64 = 4;
-    pub const OTHER: u64 = 5;
-}
-
-pub fn fault_kind_name(kind: u64) -> &'static str {
-    match kind {
-        fault::DATA_ABORT => "data abort",
-        fault::INSTRUCTION_ABORT => "instruction abort",
-        fault::UNDEFINED_INSTRUCTION => "undefined instruction",
-        fault::ALIGNMENT => "alignment fault",
-        _ => "exception",
     }
 }

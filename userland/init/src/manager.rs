@@ -50,7 +50,7 @@ const FOREGROUND_SHARE: u64 = 16;
 /// Where a child's descriptors go in its capability table.
 const FD_SLOT_BASE: u64 = 16;
 /// Scratch address for writing a child's start-up page.
-const START_SCRATCH: u64 = 0x0000_2100_0000_0000;
+const START_SCRATCH: u64 = libzos::abi::layout::START_SCRATCH;
 const SERVICES_PATH: &str = "/etc/init/services.toml";
 
 struct Proc {

@@ -15,7 +15,7 @@ use libzos::abi::{labels, layout, map_flags, rights, MessageInfo, Sys, SysError,
 use libzos::loader::{self, SpawnOptions};
 use libzos::sys::{self, Error};
 use libzos::{print, println};
-use zos_kernel::initramfs::Archive;
+use zos_boot::initramfs::Archive;
 
 libzos::entry!(main);
 

@@ -13,13 +13,13 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::cell::RefCell;
 use libzos::{dprintln, posix, sys};
-use zos_kernel::initramfs::Archive;
+use zos_boot::initramfs::Archive;
 use zos_vfs_core::procfs::Procfs;
 use zos_vfs_core::vfs::MountId;
 use zos_vfs_core::{populate, ChaChaRng, Cred, Devfs, Errno, SharedFs, Tmpfs, Vfs};
 
 /// Where the initramfs is mapped (read-only) while the root is filled.
-const INITRAMFS_VA: u64 = 0x0000_6000_0000_0000;
+const INITRAMFS_VA: u64 = libzos::abi::layout::VFS_INITRAMFS;
 
 /// Why the namespace could not be built.
 #[derive(Debug)]

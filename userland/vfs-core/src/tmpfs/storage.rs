@@ -5,6 +5,7 @@
 //! for from the [`Budget`], which fails with `ENOSPC` when exhausted.
 
 use alloc::boxed::Box;
+use alloc::collections::btree_map::Entry;
 use alloc::collections::BTreeMap;
 
 use crate::errno::{Errno, VfsResult};
@@ -116,14 +117,14 @@ impl SparseData {
             let in_page = (position % PAGE_BYTES) as usize;
             let chunk = (PAGE_SIZE - in_page).min(wanted - done);
             let page = match self.pages.entry(index) {
-                alloc::collections::btree_map::Entry::Occupied(entry) => entry.into_mut(),
-                alloc::collections::btree_map::Entry::Vacant(entry) => {
+                Entry::Occupied(entry) => entry.into_mut(),
+                Entry::Vacant(entry) => {
                     if budget.charge(PAGE_BYTES).is_err() {
                         break;
                     }
-                    // The server's own memory can run out before the budget
-                    // (a budget larger than its quota): that is ENOSPC too,
-                    // never an abort of the file server.
+                    // The server's own memory can run out before the budget (a
+                    // budget larger than its quota): that is ENOSPC too, never
+                    // an abort of the file server.
                     let Some(page) = zeroed_page() else {
                         budget.refund(PAGE_BYTES);
                         break;
