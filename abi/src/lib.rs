@@ -404,9 +404,14 @@ pub mod bootinfo {
     pub const WORD_BOOT_NS: usize = 6;
     /// Length of the kernel command line, stored right after the entries.
     pub const WORD_CMDLINE_LEN: usize = 7;
+    /// Length of the platform's random seed (the device tree's `rng-seed`, at
+    /// most [`MAX_RNG_SEED`] bytes), stored right after the command line.
+    pub const WORD_RNG_SEED_LEN: usize = 8;
+    /// Most bytes of random seed passed on.
+    pub const MAX_RNG_SEED: usize = 64;
     /// First entry; each entry is [`ENTRY_WORDS`] words:
     /// slot, kind (ObjectKind), physical base, size, irq, name (24 bytes, NUL-padded).
-    pub const FIRST_ENTRY: usize = 8;
+    pub const FIRST_ENTRY: usize = 9;
     pub const ENTRY_WORDS: usize = 8;
     /// Fixed capability slots of init.
     pub const SLOT_SELF: u64 = 0;
