@@ -92,7 +92,10 @@ pub fn init_gdt() {
             ds = in(reg) KERNEL_DS as u64,
             tmp = out(reg) _,
         );
-        load_tss(SegmentSelector::new(TSS_SELECTOR / 8, PrivilegeLevel::Ring0));
+        load_tss(SegmentSelector::new(
+            TSS_SELECTOR / 8,
+            PrivilegeLevel::Ring0,
+        ));
     }
 }
 

@@ -53,7 +53,14 @@ pub fn set_enabled(irq: u32, enabled: bool) {
         (PIC2_DATA, irq - 8)
     };
     let mask = inp(port);
-    out(port, if enabled { mask & !(1 << bit) } else { mask | (1 << bit) });
+    out(
+        port,
+        if enabled {
+            mask & !(1 << bit)
+        } else {
+            mask | (1 << bit)
+        },
+    );
 }
 
 /// Notes the vector a trap arrived on.

@@ -286,8 +286,8 @@ pub fn alloc_frame() -> Option<u64> {
 /// read-only, data and stack read-write, the stack guard page unmapped.
 fn build_kernel_tables(info: &StartInfo, kernel_image: PhysRange) {
     let mut frame = || alloc_frame();
-    let mut table =
-        PageTable::new(&mut frame, None).unwrap_or_else(|_| boot_failure(&"no memory for page tables"));
+    let mut table = PageTable::new(&mut frame, None)
+        .unwrap_or_else(|_| boot_failure(&"no memory for page tables"));
     let check = |r: Result<(), mmu::MapError>, what: &str| {
         if let Err(e) = r {
             boot_failure(&format_args!("mapping {what} failed: {e:?}"));
@@ -327,7 +327,12 @@ fn build_kernel_tables(info: &StartInfo, kernel_image: PhysRange) {
         (kstart, text_end, MapFlags::KERNEL_RX, "kernel text"),
         (text_end, rodata_end, MapFlags::KERNEL_RO, "kernel rodata"),
         (rodata_end, guard, MapFlags::KERNEL_RW, "kernel data"),
-        (stack_bottom, kernel_end, MapFlags::KERNEL_RW, "kernel stack"),
+        (
+            stack_bottom,
+            kernel_end,
+            MapFlags::KERNEL_RW,
+            "kernel stack",
+        ),
     ];
     for (start, end, flags, what) in sections {
         if end > start {
@@ -366,8 +371,16 @@ fn print_banner(info: &StartInfo, free_frames: usize, features: &cpu::Features) 
         info.memory_count,
         (free_frames * PAGE_SIZE) >> 20
     );
-    log::info!("device: uart 16550 at port {:#x} irq {}", console::COM1, console::COM1_IRQ);
-    log::info!("device: timer pit irq {} at {} Hz", timer::IRQ, 1_000_000_000 / timer::TICK_NS);
+    log::info!(
+        "device: uart 16550 at port {:#x} irq {}",
+        console::COM1,
+        console::COM1_IRQ
+    );
+    log::info!(
+        "device: timer pit irq {} at {} Hz",
+        timer::IRQ,
+        1_000_000_000 / timer::TICK_NS
+    );
     if info.rsdp != 0 {
         log::info!("device: acpi rsdp at {:#x}", info.rsdp);
     }

@@ -30,15 +30,6 @@ pub const fn phys_to_virt(pa: u64) -> u64 {
     pa + PHYS_OFFSET
 }
 
-/// Kernel-image or linear-map address → physical address.
-pub const fn virt_to_phys(va: u64) -> u64 {
-    if va >= KERNEL_BASE {
-        va - KERNEL_BASE
-    } else {
-        va - PHYS_OFFSET
-    }
-}
-
 /// What a mapping allows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct MapFlags {
@@ -122,7 +113,9 @@ impl PageTable {
         unsafe { core::ptr::write_bytes(table(root), 0, 512) };
         if let Some(kernel) = kernel_root {
             // SAFETY: both are page tables in RAM; only the upper half is copied.
-            unsafe { core::ptr::copy_nonoverlapping(table(kernel).add(256), table(root).add(256), 256) };
+            unsafe {
+                core::ptr::copy_nonoverlapping(table(kernel).add(256), table(root).add(256), 256)
+            };
         }
         Ok(PageTable { root })
     }

@@ -26,8 +26,13 @@ pub enum PvhError {
 impl core::fmt::Display for PvhError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
-            PvhError::NotMapped(pa) => write!(f, "PVH start info field at {pa:#x} is outside the first 4 GiB"),
-            PvhError::BadMagic(m) => write!(f, "no PVH start info (magic {m:#x}, expected {MAGIC:#x})"),
+            PvhError::NotMapped(pa) => write!(
+                f,
+                "PVH start info field at {pa:#x} is outside the first 4 GiB"
+            ),
+            PvhError::BadMagic(m) => {
+                write!(f, "no PVH start info (magic {m:#x}, expected {MAGIC:#x})")
+            }
             PvhError::NoMemoryMap(v) => write!(f, "PVH start info version {v} has no memory map"),
             PvhError::NoRam => write!(f, "the memory map lists no RAM"),
         }
@@ -80,7 +85,8 @@ impl StartInfo {
         };
         for i in 0..entries.min(128) as u64 {
             let entry = memmap + i * 24;
-            let (addr, size, kind): (u64, u64, u32) = (read(entry)?, read(entry + 8)?, read(entry + 16)?);
+            let (addr, size, kind): (u64, u64, u32) =
+                (read(entry)?, read(entry + 8)?, read(entry + 16)?);
             if kind == 1 && size > 0 && info.memory_count < MAX_MEMORY {
                 let start = addr.next_multiple_of(4096);
                 let end = addr.saturating_add(size) & !0xfff;
