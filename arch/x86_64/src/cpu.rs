@@ -17,7 +17,14 @@ pub const USER_DS: u64 = 0x18 | 3;
 pub const USER_CS: u64 = 0x20 | 3;
 const TSS_SELECTOR: u16 = 0x28;
 
-/// The 64-bit task state segment: only the ring-0 stack and IST entries matter.
+/// I/O ports a user process may be granted: 0..1024 (the ISA range, where
+/// COM1 lives); the bitmap stops there, so higher ports always fault.
+pub const IO_PORTS: usize = 1024;
+/// Bytes of the I/O permission bitmap (one bit per port, set = denied).
+pub const IOPB_BYTES: usize = IO_PORTS / 8;
+
+/// The 64-bit task state segment: the ring-0 stack, IST entries and the I/O
+/// permission bitmap of the running process.
 #[repr(C, packed(4))]
 pub struct Tss {
     reserved0: u32,
@@ -29,7 +36,12 @@ pub struct Tss {
     reserved2: u64,
     reserved3: u16,
     iomap_base: u16,
+    /// Ports 0..IO_PORTS, then the 0xff byte the CPU requires at the end.
+    pub iopb: [u8; IOPB_BYTES + 1],
 }
+
+/// Size of the TSS without its bitmap (where `iomap_base` points).
+const TSS_HEADER: usize = 104;
 
 /// The machine's one TSS; `entry.S` writes `rsp0` on every return to user mode.
 #[no_mangle]
@@ -42,8 +54,19 @@ pub static mut ZOS_TSS: Tss = Tss {
     ist: [0; 7],
     reserved2: 0,
     reserved3: 0,
-    iomap_base: core::mem::size_of::<Tss>() as u16,
+    iomap_base: TSS_HEADER as u16,
+    iopb: [0xff; IOPB_BYTES + 1],
 };
+
+/// Loads a process's I/O permission bitmap into the TSS.
+pub fn load_iopb(bitmap: &[u8; IOPB_BYTES]) {
+    // SAFETY: one CPU, kernel lock held (called from `activate`); the CPU
+    // reads the bitmap only on a later `in`/`out` from user mode.
+    unsafe {
+        let iopb = &raw mut (*(&raw mut ZOS_TSS)).iopb;
+        core::ptr::copy_nonoverlapping(bitmap.as_ptr(), iopb.cast::<u8>(), IOPB_BYTES);
+    }
+}
 
 /// Stack for double faults (IST 1), so a kernel stack overflow is reported.
 #[repr(C, align(16))]
@@ -60,6 +83,8 @@ static mut GDT: [u64; 7] = [
     0,
 ];
 
+const _: () = assert!(core::mem::offset_of!(Tss, iopb) == TSS_HEADER);
+
 /// Loads the final GDT and the TSS (with its double-fault stack).
 pub fn init_gdt() {
     // SAFETY: boot runs on one CPU before anything else uses the GDT or TSS;
@@ -68,7 +93,7 @@ pub fn init_gdt() {
         let stack = &raw const DOUBLE_FAULT_STACK as u64 + 16384;
         ZOS_TSS.ist[0] = stack;
         let base = &raw const ZOS_TSS as u64;
-        let limit = core::mem::size_of::<Tss>() as u64 - 1;
+        let limit = (TSS_HEADER + IOPB_BYTES + 1) as u64 - 1;
         GDT[5] = (limit & 0xffff)
             | ((base & 0xff_ffff) << 16)
             | (0x89 << 40)

@@ -205,10 +205,20 @@ fn start_kernel_core(info: &StartInfo, heap_bytes: usize) {
     kernel.heap_budget = heap_bytes as u64 / 4 * 3;
     let cmdline = info.cmdline();
     kernel.power_off_when_init_ends = cmdline.split_whitespace().any(|a| a == "poweroff");
+    // COM1 as eight pages of the I/O-port window (one per port), with IRQ 4.
+    let port_page = |port: u64| zos_abi::layout::IO_PORT_WINDOW + (port << 12);
+    let com1 = zos_boot::init::Device {
+        name: "ns16550",
+        regs: PhysRange::new(
+            port_page(console::COM1 as u64),
+            port_page(console::COM1 as u64 + 8),
+        ),
+        irq: Some(console::COM1_IRQ),
+    };
     if let Err(e) = zos_boot::init::start_init(
         &mut kernel,
         info.initrd,
-        &[],
+        &[com1],
         cmdline,
         &[],
         zos_boot::elf::EM_X86_64,

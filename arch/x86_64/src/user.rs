@@ -1,10 +1,16 @@
 //! User mode on x86_64: thread contexts (registers, x87/SSE state through
 //! `fxsave`/`fxrstor`, the FS base as thread pointer) and user address spaces.
+//!
+//! I/O ports reach user mode as device memory (`zos_abi::layout::
+//! IO_PORT_WINDOW`): mapping a page of the port window sets no page-table
+//! entry but clears the port's bit in the space's I/O permission bitmap, which
+//! `activate` loads into the TSS.
 
-use crate::cpu::{MSR_FS_BASE, USER_CS, USER_DS};
+use crate::cpu::{self, IOPB_BYTES, IO_PORTS, MSR_FS_BASE, USER_CS, USER_DS};
 use crate::exceptions::TrapFrame;
 use crate::mmu::{self, MapFlags, PageTable};
 use core::arch::asm;
+use core::sync::atomic::{AtomicU64, Ordering};
 use x86_64::registers::model_specific::Msr;
 use zos_kernel::arch::{AddressSpace, MapError, PageFlags, UserContext};
 use zos_kernel::frame::FrameAllocator;
@@ -108,6 +114,43 @@ pub struct UserSpace {
     table: PageTable,
     /// Every table frame of this space (root first), for freeing and quotas.
     tables: alloc::vec::Vec<u64>,
+    /// I/O ports granted by mapping pages of the port window: (page, port).
+    ports: alloc::vec::Vec<(u64, u16)>,
+    /// The I/O permission bitmap those make (a set bit denies the port).
+    iopb: [u8; IOPB_BYTES],
+}
+
+/// Whose bitmap the TSS holds: a page-table root, [`NO_PORTS`] for the
+/// all-denied bitmap, or [`STALE`] when it must be reloaded.
+static IOPB_OWNER: AtomicU64 = AtomicU64::new(NO_PORTS);
+const NO_PORTS: u64 = 0;
+const STALE: u64 = u64::MAX;
+
+impl UserSpace {
+    /// Grants (or takes back) the I/O port behind window page `pa`.
+    fn set_port(&mut self, va: u64, pa: u64, granted: bool) -> Result<(), MapError> {
+        let port = match zos_abi::layout::io_port(pa) {
+            Some(port) if (port as usize) < IO_PORTS => port,
+            _ => return Err(MapError::OutsideUserSpace),
+        };
+        let (byte, bit) = (port as usize / 8, port % 8);
+        if granted {
+            if self.ports.iter().any(|&(v, _)| v == va) {
+                return Err(MapError::AlreadyMapped);
+            }
+            self.ports.push((va, port));
+            self.iopb[byte] &= !(1 << bit);
+        } else {
+            self.ports.retain(|&(v, _)| v != va);
+            if !self.ports.iter().any(|&(_, p)| p == port) {
+                self.iopb[byte] |= 1 << bit;
+            }
+        }
+        if IOPB_OWNER.load(Ordering::Relaxed) == self.table.root() {
+            IOPB_OWNER.store(STALE, Ordering::Relaxed);
+        }
+        Ok(())
+    }
 }
 
 impl AddressSpace for UserSpace {
@@ -119,6 +162,8 @@ impl AddressSpace for UserSpace {
         Ok(UserSpace {
             table,
             tables: alloc::vec![root],
+            ports: alloc::vec::Vec::new(),
+            iopb: [0xff; IOPB_BYTES],
         })
     }
 
@@ -131,6 +176,9 @@ impl AddressSpace for UserSpace {
     ) -> Result<(), MapError> {
         if va >= zos_abi::layout::USER_TOP {
             return Err(MapError::OutsideUserSpace);
+        }
+        if flags.device && pa >= zos_abi::layout::IO_PORT_WINDOW {
+            return self.set_port(va, pa, true);
         }
         let tables = &mut self.tables;
         let mut alloc = || {
@@ -156,6 +204,11 @@ impl AddressSpace for UserSpace {
     }
 
     fn unmap(&mut self, va: u64) -> Option<u64> {
+        if let Some(&(_, port)) = self.ports.iter().find(|&&(v, _)| v == va) {
+            let pa = zos_abi::layout::IO_PORT_WINDOW + ((port as u64) << 12);
+            let _ = self.set_port(va, pa, false);
+            return Some(pa);
+        }
         let pa = self.table.unmap_page(va)?;
         if mmu::active_root() == self.table.root() {
             mmu::invalidate_page(va);
@@ -164,6 +217,17 @@ impl AddressSpace for UserSpace {
     }
 
     fn translate(&self, va: u64) -> Option<(u64, PageFlags)> {
+        if let Some(&(_, port)) = self.ports.iter().find(|&&(v, _)| v == va & !0xfff) {
+            let device = PageFlags {
+                write: true,
+                execute: false,
+                device: true,
+            };
+            return Some((
+                zos_abi::layout::IO_PORT_WINDOW + ((port as u64) << 12),
+                device,
+            ));
+        }
         let (pa, flags) = self.table.translate(va & !0xfff)?;
         Some((
             pa,
@@ -176,6 +240,9 @@ impl AddressSpace for UserSpace {
     }
 
     fn destroy(self, frames: &mut FrameAllocator) {
+        if IOPB_OWNER.load(Ordering::Relaxed) == self.table.root() {
+            IOPB_OWNER.store(STALE, Ordering::Relaxed);
+        }
         if mmu::active_root() == self.table.root() {
             mmu::activate_root(crate::kernel_root());
         }
@@ -189,8 +256,18 @@ impl AddressSpace for UserSpace {
     }
 
     fn activate(&self) {
-        if mmu::active_root() != self.table.root() {
-            mmu::activate_root(self.table.root());
+        let root = self.table.root();
+        if mmu::active_root() != root {
+            mmu::activate_root(root);
+        }
+        let owner = if self.ports.is_empty() {
+            NO_PORTS
+        } else {
+            root
+        };
+        if IOPB_OWNER.load(Ordering::Relaxed) != owner {
+            cpu::load_iopb(&self.iopb);
+            IOPB_OWNER.store(owner, Ordering::Relaxed);
         }
     }
 }
