@@ -63,7 +63,7 @@ pub fn load_iopb(bitmap: &[u8; IOPB_BYTES]) {
     // SAFETY: one CPU, kernel lock held (called from `activate`); the CPU
     // reads the bitmap only on a later `in`/`out` from user mode.
     unsafe {
-        let iopb = &raw mut (*(&raw mut ZOS_TSS)).iopb;
+        let iopb = &raw mut ZOS_TSS.iopb;
         core::ptr::copy_nonoverlapping(bitmap.as_ptr(), iopb.cast::<u8>(), IOPB_BYTES);
     }
 }

@@ -138,13 +138,16 @@ impl PageTable {
         if flags.write && flags.execute {
             return Err(MapError::WritableExecutable);
         }
-        if va % PAGE != 0 || pa % PAGE != 0 || len % PAGE != 0 {
+        if !va.is_multiple_of(PAGE) || !pa.is_multiple_of(PAGE) || !len.is_multiple_of(PAGE) {
             return Err(MapError::Unaligned);
         }
         let mut offset = 0;
         while offset < len {
             let (v, p) = (va + offset, pa + offset);
-            let large = !flags.user && v % LARGE == 0 && p % LARGE == 0 && len - offset >= LARGE;
+            let large = !flags.user
+                && v.is_multiple_of(LARGE)
+                && p.is_multiple_of(LARGE)
+                && len - offset >= LARGE;
             let level = if large { 1 } else { 0 };
             let entry = self.walk_create(v, level, flags.user, alloc)?;
             // SAFETY: `entry` points into a page table we own.
