@@ -168,10 +168,13 @@ pub fn report(frame: &TrapFrame, from: &str) {
         ("r15", f.r15),
     ];
     for (i, (reg, value)) in regs.iter().enumerate() {
-        let end = if i % 4 == 3 { "\n" } else { "  " };
+        let end = if i % 4 == 3 || i + 1 == regs.len() {
+            "\n"
+        } else {
+            "  "
+        };
         let _ = write!(out, "    {reg:>3} {value:#018x}{end}");
     }
-    let _ = writeln!(out);
 }
 
 /// A trap taken in ring 0: an interrupt while the kernel idles, or a kernel

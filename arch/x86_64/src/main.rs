@@ -191,8 +191,45 @@ extern "C" fn kernel_main(start_info: u64) -> ! {
         timer::ticks(),
         timer::TICK_NS / 1_000_000
     );
+    boot_fault(info.cmdline());
     start_kernel_core(&info, heap_bytes);
     trap::enter_user_mode()
+}
+
+/// `fault=KIND` on the command line raises a kernel exception on purpose, to
+/// test the exception report (as on AArch64).
+fn boot_fault(cmdline: &str) {
+    set_stage("boot arguments");
+    let kind = cmdline
+        .split_whitespace()
+        .find_map(|a| a.strip_prefix("fault="));
+    match kind {
+        Some("data") => {
+            log::info!("boot argument fault=data: reading an unmapped kernel address");
+            // SAFETY: deliberately unsound: this read faults on purpose to test
+            // the exception report. The address is canonical and unmapped.
+            let value = unsafe { core::ptr::read_volatile(0xFFFF_FFFF_DEAD_0000 as *const u64) };
+            log::error!("fault=data did not fault (read {value:#x})");
+        }
+        Some("undef") => {
+            log::info!("boot argument fault=undef: executing an undefined instruction");
+            // SAFETY: deliberately raises an invalid-opcode exception.
+            unsafe { core::arch::asm!("ud2") };
+        }
+        Some("write-text") => {
+            log::info!("boot argument fault=write-text: writing to kernel text (W^X check)");
+            let target = kernel_main as *const () as *mut u64;
+            // SAFETY: deliberately invalid: text is mapped read-execute, so this
+            // write must raise a page fault.
+            unsafe { core::ptr::write_volatile(target, 0) };
+            log::error!("fault=write-text did not fault: kernel text is writable");
+        }
+        Some("panic") => panic!("deliberate panic from boot argument fault=panic"),
+        Some(other) => {
+            log::warn!("unknown fault kind '{other}' ignored (data, undef, write-text, panic)")
+        }
+        None => {}
+    }
 }
 
 /// Hands the frames to the portable core and starts init.
