@@ -5,8 +5,7 @@
 //! - [`history`]: numbered command history;
 //! - [`jobs`]: the job table, job specs (`%N`) and `Done` reports;
 //! - [`vars`]: shell variables, exports and the expansion environment;
-//! - [`fdplan`]: redirections and pipe ends turned into spawn file actions;
-//! - [`builtins`]: which names are builtins and how their arguments parse;
+//! - [`builtins`]: built-in names, `getopts` stepping, `read` splitting;
 //! - [`input`]: splitting plain (non-terminal) input into bounded lines;
 //! - [`prompt`] and [`command_path`]: prompts and `$PATH` candidates.
 #![cfg_attr(not(test), no_std)]
@@ -17,7 +16,6 @@ extern crate alloc;
 pub mod builtins;
 pub mod command_path;
 pub mod editor;
-pub mod fdplan;
 pub mod history;
 pub mod input;
 pub mod jobs;
