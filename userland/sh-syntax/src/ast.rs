@@ -51,6 +51,8 @@ pub struct Pipeline {
     pub commands: Vec<Command>,
     /// The source text of the pipeline (for job listings).
     pub source: String,
+    /// The source text of each command (for a child shell to run).
+    pub command_sources: Vec<String>,
 }
 
 /// One command of a pipeline.

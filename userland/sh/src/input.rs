@@ -2,6 +2,7 @@
 //! history keys), or plain reads from a descriptor (a pipe today, a script
 //! file once `open` exists), split into bounded lines.
 
+use alloc::rc::Rc;
 use alloc::string::String;
 use alloc::vec::Vec;
 
@@ -29,7 +30,7 @@ pub enum ReadLine {
 
 pub enum LineSource {
     Editor {
-        terminal: Terminal,
+        terminal: Rc<Terminal>,
         editor: LineEditor,
         /// Typed bytes not yet fed (input after an Enter).
         pending: Vec<u8>,
@@ -43,7 +44,7 @@ pub enum LineSource {
 }
 
 impl LineSource {
-    pub fn editor(terminal: Terminal) -> LineSource {
+    pub fn editor(terminal: Rc<Terminal>) -> LineSource {
         LineSource::Editor {
             terminal,
             editor: LineEditor::new(),

@@ -133,6 +133,8 @@ fn expansion_table() {
         ("e ${path%%.*}", &["e", "/usr/local/lib/libz"]),
         ("e ${path%\"*\"}", &["e", "/usr/local/lib/libz.so.1"]),
         ("e ${x#h?}", &["e", "llo"]),
+        ("e \"${path##*/}\"", &["e", "libz.so.1"]),
+        ("e \"${path%'.1'}\"", &["e", "/usr/local/lib/libz.so"]),
         ("e $(echo a  b)", &["e", "a", "b"]),
         ("e \"$(echo a  b)\"", &["e", "a b"]),
         ("e `echo q`", &["e", "q"]),

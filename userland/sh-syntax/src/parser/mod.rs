@@ -271,11 +271,19 @@ impl<'a> Parser<'a> {
             self.next_token()?;
             pipeline.negated = true;
         }
-        pipeline.commands.push(self.parse_command()?);
-        while self.peek_is_op("|")? {
+        loop {
+            let command_start = self.token_start()?;
+            pipeline.commands.push(self.parse_command()?);
+            pipeline.command_sources.push(
+                self.src[command_start..self.last_end.max(command_start)]
+                    .trim()
+                    .to_string(),
+            );
+            if !self.peek_is_op("|")? {
+                break;
+            }
             self.next_token()?;
             self.linebreak()?;
-            pipeline.commands.push(self.parse_command()?);
         }
         pipeline.source = self.src[start..self.last_end.max(start)]
             .trim()

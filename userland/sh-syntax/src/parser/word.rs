@@ -512,7 +512,17 @@ impl Parser<'_> {
             op
         };
         let mut word = Word::default();
+        // A pattern (`${x#pattern}`) is not quoted by double quotes around
+        // the expansion; the word of `${x:-word}` is.
+        let pattern = matches!(
+            op,
+            ParamOp::RemoveSmallestPrefix
+                | ParamOp::RemoveLargestPrefix
+                | ParamOp::RemoveSmallestSuffix
+                | ParamOp::RemoveLargestSuffix
+        );
         if !matches!(op, ParamOp::Plain | ParamOp::Length) {
+            let in_double = in_double && !pattern;
             self.scan_parts(&mut word.parts, Mode::Brace { in_double })?;
         }
         if self.byte(self.pos) != Some(b'}') {
