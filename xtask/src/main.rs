@@ -31,11 +31,12 @@ pub const MULTI_CALL_BINARY: &str = "/sbin/zbox";
 /// Tools inside the multi-call binary: each gets `/bin/<tool>`, a symlink to
 /// [`MULTI_CALL_BINARY`] (zbox picks the tool from argv[0]). Must match
 /// `zos_tools_core::dispatch::TOOLS` (checked by a test).
-pub const TOOL_NAMES: [&str; 37] = [
-    "cat", "clear", "cp", "df", "dmesg", "echo", "env", "false", "find", "free", "grep", "head",
-    "hexdump", "kill", "ln", "ls", "mkdir", "mount", "mv", "od", "poweroff", "ps", "reboot", "rm",
-    "rmdir", "sleep", "stat", "svc", "sync", "tail", "tee", "touch", "true", "uname", "uptime",
-    "wc", "yes",
+pub const TOOL_NAMES: [&str; 48] = [
+    "[", "basename", "cat", "chmod", "clear", "cp", "date", "df", "dirname", "dmesg", "echo",
+    "env", "false", "find", "free", "grep", "head", "hexdump", "hostname", "id", "kill", "ln",
+    "ls", "mkdir", "mount", "mv", "od", "poweroff", "printf", "ps", "reboot", "rm", "rmdir", "seq",
+    "sleep", "stat", "svc", "sync", "tail", "tee", "test", "touch", "true", "uname", "uptime",
+    "wc", "which", "yes",
 ];
 
 fn main() -> ExitCode {

@@ -64,11 +64,7 @@ pub struct GetoptsState {
 
 /// Advances `getopts`. `None` at the end of the options (the state then
 /// points at the first operand).
-pub fn getopts(
-    optstring: &str,
-    args: &[String],
-    state: &mut GetoptsState,
-) -> Option<GetoptsStep> {
+pub fn getopts(optstring: &str, args: &[String], state: &mut GetoptsState) -> Option<GetoptsStep> {
     let silent = optstring.starts_with(':');
     let letters = optstring.trim_start_matches(':');
     let arg = args.get(state.optind.checked_sub(1)?)?;

@@ -58,7 +58,9 @@ impl Shell {
                 condition,
                 body,
             } => self.run_loop(*until, condition, body),
-            CompoundCommand::For { name, words, body } => self.run_for(name, words.as_deref(), body),
+            CompoundCommand::For { name, words, body } => {
+                self.run_for(name, words.as_deref(), body)
+            }
             CompoundCommand::Case { word, arms } => self.run_case(word, arms),
         }
     }
@@ -76,7 +78,11 @@ impl Shell {
     fn loop_control(&mut self) -> (bool, bool) {
         match self.flow {
             Flow::Break(n) => {
-                self.flow = if n > 1 { Flow::Break(n - 1) } else { Flow::Normal };
+                self.flow = if n > 1 {
+                    Flow::Break(n - 1)
+                } else {
+                    Flow::Normal
+                };
                 (true, false)
             }
             Flow::Continue(n) => {

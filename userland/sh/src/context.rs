@@ -33,7 +33,9 @@ impl Context for Shell {
     }
 
     fn set_var(&mut self, name: &str, value: &str) -> Result<(), String> {
-        self.vars.set(name, value).map_err(|error| error.to_string())
+        self.vars
+            .set(name, value)
+            .map_err(|error| error.to_string())
     }
 
     fn command_output(&mut self, program: &Program) -> Result<String, ExpandError> {

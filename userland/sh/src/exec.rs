@@ -146,7 +146,9 @@ impl Shell {
                 (None, None)
             } else {
                 match posix::pipe() {
-                    Ok((read_end, write_end)) => (Some(move_high(read_end)), Some(move_high(write_end))),
+                    Ok((read_end, write_end)) => {
+                        (Some(move_high(read_end)), Some(move_high(write_end)))
+                    }
                     Err(error) => {
                         self.complain(&alloc::format!("pipe: {}", error.describe()));
                         started.push(Started::Done(1));

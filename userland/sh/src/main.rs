@@ -213,7 +213,10 @@ fn expand_history(line: &str, shell: &Shell) -> Option<String> {
     if !line.contains("!!") {
         return None;
     }
-    let previous = shell.history.get(shell.history.len().checked_sub(1)?)?.to_string();
+    let previous = shell
+        .history
+        .get(shell.history.len().checked_sub(1)?)?
+        .to_string();
     let mut result = String::new();
     let mut in_single = false;
     let mut chars = line.chars().peekable();

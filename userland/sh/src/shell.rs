@@ -80,9 +80,7 @@ impl Options {
             "C" | "noclobber" => &mut self.noclobber,
             "a" | "allexport" => &mut self.allexport,
             // Accepted for compatibility, no effect here.
-            "m" | "monitor" | "b" | "notify" | "h" | "ignoreeof" | "vi" | "emacs" => {
-                return true
-            }
+            "m" | "monitor" | "b" | "notify" | "h" | "ignoreeof" | "vi" | "emacs" => return true,
             _ => return false,
         };
         *slot = on;

@@ -112,8 +112,9 @@ impl Shell {
     /// in a temporary file; returns the output. Sets `$?`.
     pub fn capture_output(&mut self, program: &Program) -> Result<String, ExpandError> {
         let path = self.temp_path("subst");
-        let fd = posix::open(&path, O_RDWR | O_CREAT | O_TRUNC, 0o600)
-            .map_err(|error| ExpandError::Command(alloc::format!("{path}: {}", error.describe())))?;
+        let fd = posix::open(&path, O_RDWR | O_CREAT | O_TRUNC, 0o600).map_err(|error| {
+            ExpandError::Command(alloc::format!("{path}: {}", error.describe()))
+        })?;
         let fd = move_high(fd);
         let status = self.subshell(|shell| {
             let _ = posix::dup2(fd, 1);

@@ -30,6 +30,7 @@ pub mod path;
 pub mod printf;
 pub mod regex;
 pub mod report;
+pub mod script_tools;
 pub mod signal;
 pub mod sleep;
 pub mod stat;

@@ -43,7 +43,11 @@ fn escape(bytes: &[u8], in_b: bool, out: &mut Vec<u8>) -> (usize, bool) {
         return (1, true);
     }
     if first.is_ascii_digit() && first < b'8' {
-        let (start, max) = if in_b && first == b'0' { (1, 3) } else { (0, 3) };
+        let (start, max) = if in_b && first == b'0' {
+            (1, 3)
+        } else {
+            (0, 3)
+        };
         let mut value: u32 = 0;
         let mut used = start;
         while used < bytes.len() && used - start < max && (b'0'..b'8').contains(&bytes[used]) {
@@ -75,7 +79,10 @@ fn crate_number(text: &str) -> Option<i64> {
         Some(rest) => (true, rest),
         None => (false, text.strip_prefix('+').unwrap_or(text)),
     };
-    let value = if let Some(hex) = digits.strip_prefix("0x").or_else(|| digits.strip_prefix("0X")) {
+    let value = if let Some(hex) = digits
+        .strip_prefix("0x")
+        .or_else(|| digits.strip_prefix("0X"))
+    {
         u64::from_str_radix(hex, 16).ok()?
     } else if digits.len() > 1 && digits.starts_with('0') {
         u64::from_str_radix(&digits[1..], 8).ok()?
@@ -83,7 +90,11 @@ fn crate_number(text: &str) -> Option<i64> {
         digits.parse::<u64>().ok()?
     };
     let value = value as i64;
-    Some(if negative { value.wrapping_neg() } else { value })
+    Some(if negative {
+        value.wrapping_neg()
+    } else {
+        value
+    })
 }
 
 /// One conversion's flags, width and precision.
@@ -182,7 +193,9 @@ fn run_once(format: &[u8], args: &[String], next: &mut usize, printed: &mut Prin
             }
             let mut value = 0i64;
             while let Some(digit) = format.get(*i).filter(|b| b.is_ascii_digit()) {
-                value = value.saturating_mul(10).saturating_add(i64::from(digit - b'0'));
+                value = value
+                    .saturating_mul(10)
+                    .saturating_add(i64::from(digit - b'0'));
                 *i += 1;
             }
             value
@@ -299,14 +312,26 @@ fn run_once(format: &[u8], args: &[String], next: &mut usize, printed: &mut Prin
                     b'u' => ("", (value as u64).to_string()),
                     b'o' => (
                         "",
-                        format!("{}{:o}", if spec.alternate { "0" } else { "" }, value as u64),
+                        format!(
+                            "{}{:o}",
+                            if spec.alternate { "0" } else { "" },
+                            value as u64
+                        ),
                     ),
                     b'x' => (
-                        if spec.alternate && value != 0 { "0x" } else { "" },
+                        if spec.alternate && value != 0 {
+                            "0x"
+                        } else {
+                            ""
+                        },
                         format!("{:x}", value as u64),
                     ),
                     _ => (
-                        if spec.alternate && value != 0 { "0X" } else { "" },
+                        if spec.alternate && value != 0 {
+                            "0X"
+                        } else {
+                            ""
+                        },
                         format!("{:X}", value as u64),
                     ),
                 };

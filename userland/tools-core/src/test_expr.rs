@@ -18,8 +18,8 @@ pub trait Files {
 }
 
 const UNARY: &[&str] = &[
-    "-b", "-c", "-d", "-e", "-f", "-g", "-h", "-L", "-n", "-p", "-r", "-S", "-s", "-t", "-u",
-    "-w", "-x", "-z", "-k",
+    "-b", "-c", "-d", "-e", "-f", "-g", "-h", "-L", "-n", "-p", "-r", "-S", "-s", "-t", "-u", "-w",
+    "-x", "-z", "-k",
 ];
 const BINARY: &[&str] = &[
     "=", "!=", "<", ">", "-eq", "-ne", "-lt", "-le", "-gt", "-ge", "-nt", "-ot", "-ef", "==",
@@ -46,9 +46,15 @@ fn unary(op: &str, arg: &str, files: &dyn Files) -> Result<bool, String> {
         "-S" => kind(true) == Some(S_IFSOCK),
         "-h" | "-L" => kind(false) == Some(S_IFLNK),
         "-s" => files.stat(arg, true).is_some_and(|(_, size)| size > 0),
-        "-g" => files.stat(arg, true).is_some_and(|(mode, _)| mode & 0o2000 != 0),
-        "-u" => files.stat(arg, true).is_some_and(|(mode, _)| mode & 0o4000 != 0),
-        "-k" => files.stat(arg, true).is_some_and(|(mode, _)| mode & 0o1000 != 0),
+        "-g" => files
+            .stat(arg, true)
+            .is_some_and(|(mode, _)| mode & 0o2000 != 0),
+        "-u" => files
+            .stat(arg, true)
+            .is_some_and(|(mode, _)| mode & 0o4000 != 0),
+        "-k" => files
+            .stat(arg, true)
+            .is_some_and(|(mode, _)| mode & 0o1000 != 0),
         // Everything runs as root: readable and writable if it exists.
         "-r" | "-w" => files.stat(arg, true).is_some(),
         "-x" => files
@@ -90,11 +96,7 @@ pub fn evaluate(args: &[&str], files: &dyn Files) -> Result<bool, String> {
         ["(", inner, ")"] => Ok(!inner.is_empty()),
         ["(", a, b, ")"] => evaluate(&[a, b], files),
         _ => {
-            let mut parser = Parser {
-                args,
-                at: 0,
-                files,
-            };
+            let mut parser = Parser { args, at: 0, files };
             let value = parser.or()?;
             match parser.args.get(parser.at) {
                 None => Ok(value),

@@ -58,7 +58,10 @@ pub enum ExpandError {
     /// `set -u` and an unset parameter.
     Unset(String),
     /// `${x?message}` with `x` unset (or null with `:`).
-    Required { name: String, message: String },
+    Required {
+        name: String,
+        message: String,
+    },
     /// `${1=w}` and the like: only variables can be assigned.
     CannotAssign(String),
     /// A refused assignment (readonly); the message.
@@ -144,11 +147,7 @@ impl Expansion<'_> {
     }
 
     fn push(&mut self, text: &str, quoted: bool) {
-        let kind = if quoted {
-            Kind::Quoted
-        } else {
-            Kind::Expanded
-        };
+        let kind = if quoted { Kind::Quoted } else { Kind::Expanded };
         self.current().push(text, kind);
     }
 
@@ -202,7 +201,9 @@ impl Expansion<'_> {
                     };
                     match home {
                         Some(home) => self.push(&home, true),
-                        None => self.current().push(&alloc::format!("~{user}"), Kind::Literal),
+                        None => self
+                            .current()
+                            .push(&alloc::format!("~{user}"), Kind::Literal),
                     }
                 }
             }

@@ -265,7 +265,13 @@ fn strings_and_patterns() {
         expand_to_string(&word("$spaced*"), &mut mock).unwrap(),
         "  a  b  *"
     );
-    assert_eq!(expand_to_string(&word("\"$@\""), &mut mock).unwrap(), "one two words ");
-    assert_eq!(expand_pattern(&word("a\"*\"?"), &mut mock).unwrap(), "a\\*?");
+    assert_eq!(
+        expand_to_string(&word("\"$@\""), &mut mock).unwrap(),
+        "one two words "
+    );
+    assert_eq!(
+        expand_pattern(&word("a\"*\"?"), &mut mock).unwrap(),
+        "a\\*?"
+    );
     assert_eq!(expand_pattern(&word("$star"), &mut mock).unwrap(), "*.txt");
 }

@@ -7,6 +7,8 @@
 //! Nesting is bounded by [`crate::MAX_NESTING`] so that hostile input gives
 //! an error instead of exhausting the stack.
 
+#[cfg(test)]
+mod tests;
 mod token;
 mod word;
 
@@ -33,6 +35,11 @@ pub fn parse(text: &str) -> Result<Program, ParseError> {
 
 /// True if `text` is an unfinished command that more lines could complete.
 pub fn needs_more_input(text: &str) -> bool {
+    // A line ending in an unescaped backslash continues on the next one.
+    let trailing = text.bytes().rev().take_while(|&b| b == b'\\').count();
+    if trailing % 2 == 1 && !matches!(parse(text), Err(ref e) if !e.incomplete()) {
+        return true;
+    }
     matches!(parse(text), Err(error) if error.incomplete())
 }
 
@@ -216,9 +223,7 @@ impl<'a> Parser<'a> {
             }
             let start = self.token_start()?;
             let and_or = self.parse_and_or()?;
-            let source = self.src[start..self.last_end.max(start)]
-                .trim()
-                .to_string();
+            let source = self.src[start..self.last_end.max(start)].trim().to_string();
             let mut background = false;
             let next = self.peek()?.clone();
             match next {
@@ -242,10 +247,23 @@ impl<'a> Parser<'a> {
         Ok(program)
     }
 
+    /// A list that must hold at least one command (`if`, loops, groups).
+    fn parse_nonempty_list(&mut self) -> Result<Program, ParseError> {
+        let program = self.parse_list(false)?;
+        if program.items.is_empty() {
+            let token = self.peek()?.clone();
+            return Err(self.unexpected(&token));
+        }
+        Ok(program)
+    }
+
     /// Where the next token starts in the source.
     fn token_start(&mut self) -> Result<usize, ParseError> {
         self.peek()?;
-        Ok(self.peeked.as_ref().map_or(self.pos, |(_, start, _)| *start))
+        Ok(self
+            .peeked
+            .as_ref()
+            .map_or(self.pos, |(_, start, _)| *start))
     }
 
     fn parse_and_or(&mut self) -> Result<AndOr, ParseError> {
@@ -285,9 +303,7 @@ impl<'a> Parser<'a> {
             self.next_token()?;
             self.linebreak()?;
         }
-        pipeline.source = self.src[start..self.last_end.max(start)]
-            .trim()
-            .to_string();
+        pipeline.source = self.src[start..self.last_end.max(start)].trim().to_string();
         Ok(pipeline)
     }
 
@@ -320,20 +336,20 @@ impl<'a> Parser<'a> {
         self.enter()?;
         let command = match keyword {
             "(" => {
-                let body = self.parse_list(false)?;
+                let body = self.parse_nonempty_list()?;
                 self.expect_op(")", "(")?;
                 CompoundCommand::Subshell(body)
             }
             "{" => {
-                let body = self.parse_list(false)?;
+                let body = self.parse_nonempty_list()?;
                 self.expect_reserved("}", "{")?;
                 CompoundCommand::Brace(body)
             }
             "if" => self.parse_if()?,
             "while" | "until" => {
-                let condition = self.parse_list(false)?;
+                let condition = self.parse_nonempty_list()?;
                 self.expect_reserved("do", "while")?;
-                let body = self.parse_list(false)?;
+                let body = self.parse_nonempty_list()?;
                 self.expect_reserved("done", "while")?;
                 CompoundCommand::Loop {
                     until: keyword == "until",
@@ -352,9 +368,9 @@ impl<'a> Parser<'a> {
         let mut branches = Vec::new();
         let mut otherwise = None;
         loop {
-            let condition = self.parse_list(false)?;
+            let condition = self.parse_nonempty_list()?;
             self.expect_reserved("then", "if")?;
-            let body = self.parse_list(false)?;
+            let body = self.parse_nonempty_list()?;
             branches.push((condition, body));
             if self.peek_is_reserved("elif")? {
                 self.next_token()?;
@@ -362,7 +378,7 @@ impl<'a> Parser<'a> {
             }
             if self.peek_is_reserved("else")? {
                 self.next_token()?;
-                otherwise = Some(self.parse_list(false)?);
+                otherwise = Some(self.parse_nonempty_list()?);
             }
             self.expect_reserved("fi", "if")?;
             return Ok(CompoundCommand::If {
@@ -403,7 +419,7 @@ impl<'a> Parser<'a> {
         }
         self.linebreak()?;
         self.expect_reserved("do", "for")?;
-        let body = self.parse_list(false)?;
+        let body = self.parse_nonempty_list()?;
         self.expect_reserved("done", "for")?;
         Ok(CompoundCommand::For { name, words, body })
     }
@@ -570,7 +586,9 @@ impl<'a> Parser<'a> {
             }
             command.words.push(word);
         }
-        if command.assignments.is_empty() && command.words.is_empty() && command.redirects.is_empty()
+        if command.assignments.is_empty()
+            && command.words.is_empty()
+            && command.redirects.is_empty()
         {
             let token = self.peek()?.clone();
             return Err(self.unexpected(&token));
@@ -594,9 +612,7 @@ impl<'a> Parser<'a> {
             return Err(self.unexpected(&token));
         };
         let redirects = self.parse_redirects()?;
-        let source = self.src[start..self.last_end.max(start)]
-            .trim()
-            .to_string();
+        let source = self.src[start..self.last_end.max(start)].trim().to_string();
         Ok(Command::Function(Rc::new(FunctionDef {
             name,
             body,

@@ -165,7 +165,9 @@ impl Parser<'_> {
                     let Some(length) = self.src[start..].find('\'') else {
                         return Err(self.end_error("'"));
                     };
-                    parts.push(WordPart::Quoted(self.src[start..start + length].to_string()));
+                    parts.push(WordPart::Quoted(
+                        self.src[start..start + length].to_string(),
+                    ));
                     self.pos = start + length + 1;
                 }
                 (Mode::Word | Mode::Brace { .. }, b'"') => {
@@ -298,7 +300,8 @@ impl Parser<'_> {
                 }
                 Ok(simple(self.src[start..self.pos].to_string()))
             }
-            b if b.is_ascii_digit() || matches!(b, b'?' | b'$' | b'!' | b'#' | b'@' | b'*' | b'-') =>
+            b if b.is_ascii_digit()
+                || matches!(b, b'?' | b'$' | b'!' | b'#' | b'@' | b'*' | b'-') =>
             {
                 self.pos += 1;
                 Ok(simple((b as char).to_string()))

@@ -115,7 +115,11 @@ impl Shell {
                 let mut status = 0;
                 for target in targets {
                     if let Err(error) = posix::kill(target, signal) {
-                        status = self.builtin_error("kill", &format!("{target}: {}", error.describe()), 1);
+                        status = self.builtin_error(
+                            "kill",
+                            &format!("{target}: {}", error.describe()),
+                            1,
+                        );
                     }
                 }
                 status

@@ -246,7 +246,12 @@ impl Shell {
                 format!("alias {name}={}", quote(value))
             });
         }
-        if ["if", "then", "else", "elif", "fi", "do", "done", "case", "esac", "while", "until", "for", "in", "{", "}", "!"].contains(&name) {
+        if [
+            "if", "then", "else", "elif", "fi", "do", "done", "case", "esac", "while", "until",
+            "for", "in", "{", "}", "!",
+        ]
+        .contains(&name)
+        {
             return Some(if verbose {
                 format!("{name} is a shell keyword")
             } else {
@@ -365,9 +370,7 @@ impl Shell {
                 }
                 None => match self.aliases.get(arg) {
                     Some(value) => out(1, &format!("{arg}={}\n", quote(value))),
-                    None => {
-                        status = self.builtin_error("alias", &format!("{arg}: not found"), 1)
-                    }
+                    None => status = self.builtin_error("alias", &format!("{arg}: not found"), 1),
                 },
             }
         }
@@ -452,7 +455,9 @@ impl Shell {
                     out(1, &self.history.listing(Some(count)));
                     0
                 }
-                Err(_) => self.builtin_error("history", &format!("{count}: numeric argument required"), 2),
+                Err(_) => {
+                    self.builtin_error("history", &format!("{count}: numeric argument required"), 2)
+                }
             },
             None => {
                 out(1, &self.history.listing(None));

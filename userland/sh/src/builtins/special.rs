@@ -71,7 +71,8 @@ impl Shell {
                 return self.fail_special(1);
             }
         };
-        let saved = (args.len() > 1).then(|| core::mem::replace(&mut self.positional, args[1..].to_vec()));
+        let saved =
+            (args.len() > 1).then(|| core::mem::replace(&mut self.positional, args[1..].to_vec()));
         let saved_line = self.lineno;
         self.function_depth += 1;
         self.last_status = 0;
@@ -247,9 +248,11 @@ impl Shell {
             }
             for letter in letters.chars() {
                 if !self.options.set(letter.encode_utf8(&mut [0; 4]), on) {
-                    return self.fail_special(
-                        self.builtin_error("set", &format!("-{letter}: bad option"), 2),
-                    );
+                    return self.fail_special(self.builtin_error(
+                        "set",
+                        &format!("-{letter}: bad option"),
+                        2,
+                    ));
                 }
             }
             index += 1;
