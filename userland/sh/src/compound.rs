@@ -95,7 +95,7 @@ impl Shell {
                 }
             }
             Flow::Normal => (false, false),
-            Flow::Return | Flow::Exit => (true, false),
+            Flow::Return | Flow::Exit | Flow::Abort => (true, false),
         }
     }
 
@@ -189,8 +189,7 @@ impl Shell {
                 "{}: function nesting too deep (limit {MAX_FUNCTION_DEPTH})",
                 function.name
             ));
-            self.exit_status = 2;
-            self.flow = crate::shell::Flow::Exit;
+            self.abort(2);
             return 2;
         }
         let saved_positional: Vec<String> =

@@ -258,6 +258,9 @@ fn run_loop(shell: &mut Shell, source: &mut LineSource) -> i32 {
         if shell.flow == Flow::Exit {
             return shell.finish();
         }
+        if shell.flow == Flow::Abort {
+            shell.last_status = shell.exit_status;
+        }
         shell.flow = Flow::Normal;
     }
 }

@@ -31,6 +31,8 @@ pub enum Flow {
     Continue(u32),
     Return,
     Exit,
+    /// A fatal error in an interactive shell: back to the prompt.
+    Abort,
 }
 
 /// `set` options.
@@ -189,6 +191,18 @@ impl Shell {
         }
     }
 
+    /// Ends the current command for a fatal error: a non-interactive shell
+    /// exits with `status`, an interactive one goes back to its prompt.
+    pub fn abort(&mut self, status: i32) {
+        self.last_status = status;
+        self.exit_status = status;
+        self.flow = if self.interactive {
+            Flow::Abort
+        } else {
+            Flow::Exit
+        };
+    }
+
     /// True once the stack is too deep to nest further.
     pub fn stack_exhausted(&self) -> bool {
         self.stack_base.saturating_sub(stack_position()) > STACK_BUDGET
@@ -210,7 +224,13 @@ impl Shell {
 
     /// Reports a syntax error: status 2, and a non-interactive shell ends.
     pub fn syntax_error(&mut self, error: &ParseError) {
-        let text = format!("{}: {error}\n", self.name_for_errors());
+        let message = format!("{error}");
+        // At the prompt the line number says nothing.
+        let message = match message.split_once(": ") {
+            Some((line, rest)) if self.interactive && line.starts_with("line ") => rest,
+            _ => &message,
+        };
+        let text = format!("{}: {message}\n", self.name_for_errors());
         let _ = posix::write_all(2, text.as_bytes());
         self.last_status = 2;
         if !self.interactive {

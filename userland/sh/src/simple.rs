@@ -26,8 +26,7 @@ impl Shell {
     pub fn run_command(&mut self, command: &Command) -> i32 {
         if self.stack_exhausted() {
             self.complain("nesting too deep (functions, subshells or substitutions)");
-            self.exit_status = 2;
-            self.flow = Flow::Exit;
+            self.abort(2);
             return 2;
         }
         let status = match command {
@@ -277,13 +276,24 @@ impl Shell {
         let argv_refs: Vec<&str> = argv.iter().map(String::as_str).collect();
         let environment = self.vars.child_environment(assignments);
         let environment_refs: Vec<&str> = environment.iter().map(String::as_str).collect();
-        let path_variable = self.vars.get("PATH").map(ToString::to_string);
+        // `PATH=... cmd` searches the command's own PATH.
+        let path_variable = assignments
+            .iter()
+            .rev()
+            .find(|(name, _)| name == "PATH")
+            .map(|(_, value)| value.clone())
+            .or_else(|| self.vars.get("PATH").map(ToString::to_string));
         let cwd = posix::getcwd();
         let mut not_executable: Option<Errno> = None;
         for path in command_path::candidates(name, path_variable.as_deref(), &cwd) {
             match posix::spawn(&path, &argv_refs, &environment_refs, &[], pgid) {
                 Ok(pid) => return Ok(pid),
                 Err(Errno(ENOENT | ENOTDIR)) => {}
+                Err(Errno(ENOEXEC))
+                    if !libzos::fs::stat(&path).is_ok_and(|stat| stat.mode & 0o111 != 0) =>
+                {
+                    return Err(self.report_spawn_error(name, Errno(EACCES)));
+                }
                 Err(Errno(ENOEXEC)) => {
                     // A text file without `#!`: run it with this shell.
                     let mut script_argv = alloc::vec!["sh", path.as_str()];

@@ -91,6 +91,7 @@ impl Shell {
         self.subshell_depth += 1;
         self.loop_depth = 0;
         let mut status = body(self);
+        let aborted = self.flow == Flow::Abort;
         if self.flow == Flow::Exit {
             status = self.exit_status;
         }
@@ -105,6 +106,9 @@ impl Shell {
         }
         self.subshell_depth -= 1;
         self.restore_snapshot(snapshot);
+        if aborted {
+            self.flow = Flow::Abort;
+        }
         status
     }
 
