@@ -149,32 +149,20 @@ pub fn getopts(optstring: &str, args: &[String], state: &mut GetoptsState) -> Op
 /// `read`: splits a line into `count` values by IFS; the last gets the
 /// rest of the line (without trailing IFS white space).
 pub fn split_read(line: &str, ifs: &str, count: usize) -> Vec<String> {
-    let is_white = |c: char| ifs.contains(c) && matches!(c, ' ' | '\t' | '\n');
     let is_ifs = |c: char| ifs.contains(c);
+    let is_white = |c: char| is_ifs(c) && matches!(c, ' ' | '\t' | '\n');
     let mut values = Vec::new();
     let mut rest = line.trim_start_matches(is_white);
     while values.len() + 1 < count && !rest.is_empty() {
-        match rest.find(is_ifs) {
-            Some(end) => {
-                values.push(rest[..end].to_string());
-                let mut after = rest[end..].trim_start_matches(is_white);
-                // One non-white IFS character is part of this delimiter.
-                if !rest[end..].starts_with(is_white) || after.starts_with(|c| is_ifs(c)) {
-                    if let Some(c) = after.chars().next().filter(|c| is_ifs(*c) && !is_white(*c)) {
-                        after = after[c.len_utf8()..].trim_start_matches(is_white);
-                    }
-                }
-                if rest[end..].starts_with(|c: char| is_ifs(c) && !is_white(c)) {
-                    let skipped = &rest[end + 1..];
-                    after = skipped.trim_start_matches(is_white);
-                }
-                rest = after;
-            }
-            None => {
-                values.push(rest.to_string());
-                rest = "";
-            }
+        let end = rest.find(is_ifs).unwrap_or(rest.len());
+        values.push(rest[..end].to_string());
+        // The delimiter: IFS white space, at most one other IFS character,
+        // IFS white space.
+        let mut after = rest[end..].trim_start_matches(is_white);
+        if let Some(c) = after.chars().next().filter(|&c| is_ifs(c) && !is_white(c)) {
+            after = after[c.len_utf8()..].trim_start_matches(is_white);
         }
+        rest = after;
     }
     let last = rest.trim_end_matches(is_white);
     if count > 0 && values.len() < count {

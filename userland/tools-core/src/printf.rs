@@ -208,7 +208,7 @@ fn run_once(format: &[u8], args: &[String], next: &mut usize, printed: &mut Prin
         if format.get(i) == Some(&b'.') {
             i += 1;
             let precision = read_count(&mut i, next, &mut printed.errors);
-            spec.precision = Some(precision.max(0).min(4096) as usize);
+            spec.precision = Some(precision.clamp(0, 4096) as usize);
         }
         let Some(&conversion) = format.get(i) else {
             printed.errors.push("missing format character".to_string());

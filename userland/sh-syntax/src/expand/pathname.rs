@@ -77,12 +77,12 @@ pub(super) fn expand(pattern: &str, ctx: &mut dyn Context) -> Vec<String> {
                 }
             } else {
                 let name = unescape(component);
-                // A literal component after a pattern must exist.
-                if !last || index == 0 || paths.len() == 1 && !is_pattern(pattern) {
-                    next.push(join(&name));
-                } else if ctx
-                    .read_dir(directory)
-                    .is_some_and(|names| names.contains(&name))
+                // A literal last component after a pattern must exist.
+                let must_exist = last && index > 0 && (paths.len() > 1 || is_pattern(pattern));
+                if !must_exist
+                    || ctx
+                        .read_dir(directory)
+                        .is_some_and(|names| names.contains(&name))
                 {
                     next.push(join(&name));
                 }

@@ -151,7 +151,8 @@ impl Shell {
                 return self.builtin_error("read", &error.to_string(), 2);
             }
         }
-        i32::from(ended && line.is_empty() || ended)
+        // End of file before a newline: the values are set, the status is 1.
+        i32::from(ended)
     }
 
     pub(super) fn builtin_printf(&mut self, args: &[String]) -> i32 {
