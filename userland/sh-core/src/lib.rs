@@ -2,6 +2,7 @@
 //! descriptor or a process, so it can be unit-tested on the host.
 //!
 //! - [`editor`]: the line editor as a byte-at-a-time state machine;
+//! - [`completion`]: Tab completion candidates and listing;
 //! - [`history`]: numbered command history;
 //! - [`jobs`]: the job table, job specs (`%N`) and `Done` reports;
 //! - [`vars`]: shell variables, exports and the expansion environment;
@@ -15,6 +16,7 @@ extern crate alloc;
 
 pub mod builtins;
 pub mod command_path;
+pub mod completion;
 pub mod editor;
 pub mod history;
 pub mod input;

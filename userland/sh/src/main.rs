@@ -279,7 +279,17 @@ fn read_command(shell: &mut Shell, source: &mut LineSource) -> Option<String> {
                 None => prompt::for_line(&posix::getcwd(), false),
             }
         };
-        match source.read_line(&line_prompt, &shell.history) {
+        let mut completer = input::ShellCompleter {
+            commands: zos_sh_core::builtins::SPECIAL
+                .iter()
+                .chain(zos_sh_core::builtins::REGULAR)
+                .map(|name| name.to_string())
+                .chain(shell.functions.keys().cloned())
+                .chain(shell.aliases.keys().cloned())
+                .collect(),
+            path: shell.vars.get("PATH").unwrap_or("/bin:/sbin").to_string(),
+        };
+        match source.read_line(&line_prompt, &shell.history, &mut completer) {
             ReadLine::Line(line) => {
                 if continuing {
                     text.push('\n');
