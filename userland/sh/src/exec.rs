@@ -135,6 +135,7 @@ impl Shell {
         if commands.len() == 1 && !background {
             return self.run_command(&commands[0]);
         }
+        self.materialize_capture();
         let own_group = background || self.job_control;
         let mut pgid: Pid = if own_group { 0 } else { self.shell_pgid };
         let mut started: Vec<Started> = Vec::new();

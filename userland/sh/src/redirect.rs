@@ -49,6 +49,15 @@ impl Shell {
         let mut saved: Vec<SavedFd> = Vec::new();
         for redirect in redirects {
             let fd = redirect.descriptor() as Fd;
+            // Descriptor 1 is about to matter as a real descriptor.
+            if fd == 1
+                || matches!(
+                    redirect.kind,
+                    RedirectKind::DupRead | RedirectKind::DupWrite
+                )
+            {
+                self.materialize_capture();
+            }
             if !saved.iter().any(|s| s.fd == fd) {
                 let copy = self.save_fd(fd);
                 saved.push(SavedFd { fd, copy });
@@ -116,15 +125,14 @@ impl Shell {
                     .parse()
                     .map_err(|_| format!("{target}: bad file descriptor"))?;
                 if source != fd {
-                    posix::dup2(source, fd)
-                        .map_err(|error| format!("{source}: {}", error.describe()))?;
+                    posix::dup2(source, fd).map_err(|error| format!("{source}: {error}"))?;
                 }
                 return Ok(());
             }
             RedirectKind::HereDoc => return Ok(()),
         };
-        let opened = posix::open(&target, flags, 0o666)
-            .map_err(|error| format!("{target}: {}", error.describe()))?;
+        let opened =
+            posix::open(&target, flags, 0o666).map_err(|error| format!("{target}: {error}"))?;
         if opened != fd {
             let _ = posix::dup2(opened, fd);
             let _ = posix::close(opened);
@@ -145,11 +153,10 @@ impl Shell {
         }
         let path = self.temp_path("here");
         let fd = posix::open(&path, O_RDWR | O_CREAT | O_EXCL, 0o600)
-            .map_err(|error| format!("{path}: {}", error.describe()))?;
+            .map_err(|error| format!("{path}: {error}"))?;
         let _ = posix::write_all(fd, text.as_bytes());
         let _ = posix::close(fd);
-        let fd = posix::open(&path, O_RDONLY, 0)
-            .map_err(|error| format!("{path}: {}", error.describe()))?;
+        let fd = posix::open(&path, O_RDONLY, 0).map_err(|error| format!("{path}: {error}"))?;
         let _ = libzos::fs::unlink(&path);
         Ok(move_high(fd))
     }

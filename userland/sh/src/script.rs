@@ -11,8 +11,7 @@ use libzos::posix;
 
 /// The text of a script; the error is the message to show.
 pub fn read_file(path: &str) -> Result<String, String> {
-    let fd =
-        posix::open(path, O_RDONLY, 0).map_err(|error| format!("{path}: {}", error.describe()))?;
+    let fd = posix::open(path, O_RDONLY, 0).map_err(|error| format!("{path}: {error}"))?;
     let fd = crate::shell::move_high(fd);
     let mut data = Vec::new();
     let mut buffer = alloc::vec![0u8; 16 * 1024];
@@ -28,7 +27,7 @@ pub fn read_file(path: &str) -> Result<String, String> {
                     ));
                 }
             }
-            Err(error) => break Err(format!("{path}: {}", error.describe())),
+            Err(error) => break Err(format!("{path}: {error}")),
         }
     };
     let _ = posix::close(fd);

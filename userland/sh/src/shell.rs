@@ -18,6 +18,14 @@ use zos_sh_syntax::{FunctionDef, ParseError, Parser};
 
 use crate::terminal::Terminal;
 
+/// Where a command substitution's output goes: memory while only the
+/// shell writes it (built-ins, functions), a temporary file on descriptor 1
+/// once a process or a redirection of descriptor 1 needs a real one.
+pub enum Capture {
+    Buffer(Vec<u8>),
+    File { fd: Fd, path: String },
+}
+
 /// How far the stack may grow below where the shell started (bytes)
 /// before nesting is refused with an error instead of a crash.
 pub const STACK_BUDGET: usize = 900 * 1024;
@@ -123,6 +131,8 @@ pub struct Shell {
     pub keep_redirects: bool,
     /// The status of the last command substitution of the current command.
     pub substitution_status: Option<i32>,
+    /// Command substitutions being captured, innermost last.
+    pub captures: Vec<Capture>,
     pub lineno: u32,
     pub history: History,
     pub jobs: JobTable,
@@ -179,6 +189,7 @@ impl Shell {
             getopts_last_optind: 1,
             keep_redirects: false,
             substitution_status: None,
+            captures: Vec::new(),
             lineno: 0,
             history: History::default(),
             jobs: JobTable::new(),
@@ -201,6 +212,41 @@ impl Shell {
         } else {
             Flow::Exit
         };
+    }
+
+    /// Standard output of built-ins: the innermost capture's buffer, or
+    /// descriptor 1.
+    pub fn write_stdout(&mut self, bytes: &[u8]) {
+        match self.captures.last_mut() {
+            Some(Capture::Buffer(buffer)) => buffer.extend_from_slice(bytes),
+            _ => {
+                let _ = posix::write_all(1, bytes);
+            }
+        }
+    }
+
+    /// [`Shell::write_stdout`] for text.
+    pub fn print(&mut self, text: &str) {
+        self.write_stdout(text.as_bytes());
+    }
+
+    /// Gives the innermost in-memory capture a real descriptor 1 (a
+    /// temporary file holding what was captured so far).
+    pub fn materialize_capture(&mut self) {
+        if !matches!(self.captures.last(), Some(Capture::Buffer(_))) {
+            return;
+        }
+        let path = self.temp_path("subst");
+        use libzos::fs::{O_CREAT, O_RDWR, O_TRUNC};
+        let Ok(fd) = posix::open(&path, O_RDWR | O_CREAT | O_TRUNC, 0o600) else {
+            return;
+        };
+        let fd = move_high(fd);
+        if let Some(Capture::Buffer(buffer)) = self.captures.pop() {
+            let _ = posix::write_all(fd, &buffer);
+        }
+        let _ = posix::dup2(fd, 1);
+        self.captures.push(Capture::File { fd, path });
     }
 
     /// True once the stack is too deep to nest further.

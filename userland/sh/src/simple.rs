@@ -262,6 +262,7 @@ impl Shell {
         let Some(name) = argv.first() else {
             return Err(0);
         };
+        self.materialize_capture();
         let argv = if name == "kill" {
             match self.jobs.expand_kill_arguments(argv) {
                 Ok(argv) => argv,

@@ -5,9 +5,10 @@
 //!   restore of everything a subshell may change (variables, functions,
 //!   positional parameters, options, traps, aliases, working directory,
 //!   descriptors 0–9). `exit` inside ends only the subshell. Command
-//!   substitution sends standard output to a temporary file in /tmp, read
-//!   back afterwards (a pipe could fill while the shell is its only
-//!   reader).
+//!   substitution collects what built-ins print in memory; when a process
+//!   or a redirection needs a real descriptor 1, it becomes a temporary
+//!   file in /tmp, read back afterwards (a pipe could fill while the shell
+//!   is its only reader).
 //! - **A child shell**: stages of a pipeline other than the last and
 //!   background lists, which must run concurrently, start `/bin/sh -c`
 //!   with a script that recreates the state they need (unexported
@@ -20,12 +21,11 @@ use alloc::rc::Rc;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
-use libzos::fs::{O_CREAT, O_RDWR, O_TRUNC};
 use libzos::posix::{self, Fd, Pid};
 use zos_sh_core::vars::Variables;
 use zos_sh_syntax::{ExpandError, FunctionDef, Program};
 
-use crate::shell::{move_high, Flow, Options, Shell};
+use crate::shell::{Capture, Flow, Options, Shell};
 
 /// What a subshell may change and gets back afterwards.
 struct Snapshot {
@@ -112,30 +112,33 @@ impl Shell {
         status
     }
 
-    /// `$(...)`: runs the program in a subshell with its standard output
-    /// in a temporary file; returns the output. Sets `$?`.
+    /// `$(...)`: runs the program in a subshell and returns its standard
+    /// output (held in memory unless a process or a redirection needs a
+    /// real descriptor; then in a temporary file). Sets `$?`.
     pub fn capture_output(&mut self, program: &Program) -> Result<String, ExpandError> {
-        let path = self.temp_path("subst");
-        let fd = posix::open(&path, O_RDWR | O_CREAT | O_TRUNC, 0o600).map_err(|error| {
-            ExpandError::Command(alloc::format!("{path}: {}", error.describe()))
-        })?;
-        let fd = move_high(fd);
-        let status = self.subshell(|shell| {
-            let _ = posix::dup2(fd, 1);
-            shell.run_program(program)
-        });
+        let depth = self.captures.len();
+        self.captures.push(Capture::Buffer(Vec::new()));
+        let status = self.subshell(|shell| shell.run_program(program));
         let mut output = Vec::new();
-        let mut buffer = alloc::vec![0u8; 16 * 1024];
-        let mut offset = 0u64;
-        while let Ok(count) = libzos::fs::pread(fd, &mut buffer, offset) {
-            if count == 0 {
-                break;
+        while self.captures.len() > depth {
+            match self.captures.pop() {
+                Some(Capture::Buffer(buffer)) => output = buffer,
+                Some(Capture::File { fd, path }) => {
+                    let mut buffer = alloc::vec![0u8; 16 * 1024];
+                    let mut offset = 0u64;
+                    while let Ok(count) = libzos::fs::pread(fd, &mut buffer, offset) {
+                        if count == 0 {
+                            break;
+                        }
+                        output.extend_from_slice(&buffer[..count]);
+                        offset += count as u64;
+                    }
+                    let _ = posix::close(fd);
+                    let _ = libzos::fs::unlink(&path);
+                }
+                None => break,
             }
-            output.extend_from_slice(&buffer[..count]);
-            offset += count as u64;
         }
-        let _ = posix::close(fd);
-        let _ = libzos::fs::unlink(&path);
         self.last_status = status;
         self.substitution_status = Some(status);
         Ok(String::from_utf8_lossy(&output).into_owned())
@@ -165,6 +168,7 @@ impl Shell {
     /// Starts `/bin/sh -c STATE+SOURCE NAME ARGS...` (a pipeline stage or
     /// background list that needs the shell).
     pub fn spawn_child_shell(&mut self, source: &str, pgid: Pid) -> Result<Pid, i32> {
+        self.materialize_capture();
         let mut script = self.state_script();
         script.push_str(source);
         let mut argv = alloc::vec![

@@ -121,10 +121,20 @@ impl Field {
         out
     }
 
+    /// True if an unquoted `*` or `?`, or an unquoted `[` with a `]` after
+    /// it, makes this a pattern (a lone `[`, as in `[ -n x ]`, is not).
     fn has_pattern(&self) -> bool {
-        self.text
-            .char_indices()
-            .any(|(index, c)| matches!(c, '*' | '?' | '[') && self.kinds[index] != Kind::Quoted)
+        let active = |index: usize| self.kinds[index] != Kind::Quoted;
+        let mut open_bracket = false;
+        for (index, c) in self.text.char_indices() {
+            match c {
+                '*' | '?' if active(index) => return true,
+                '[' if active(index) => open_bracket = true,
+                ']' if open_bracket => return true,
+                _ => {}
+            }
+        }
+        false
     }
 }
 

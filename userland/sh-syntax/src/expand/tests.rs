@@ -164,6 +164,8 @@ fn expansion_table() {
         ("e \"$2\"", &["e", "two words"]),
         ("e ${10-ten}", &["e", "ten"]),
         ("e $", &["e", "$"]),
+        ("[ x ]", &["[", "x", "]"]),
+        ("e [a", &["e", "[a"]),
         ("e a$", &["e", "a$"]),
     ];
     for (line, expected) in cases {

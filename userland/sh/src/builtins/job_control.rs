@@ -10,12 +10,12 @@ use libzos::proto::errno::ECHILD;
 use zos_sh_core::jobs::{parse_job_ref, JobRef, JobStatus};
 use zos_tools_core::signal::{self, KillCommand};
 
-use crate::shell::{out, Shell};
+use crate::shell::Shell;
 
 impl Shell {
     pub(super) fn builtin_jobs(&mut self) -> i32 {
         self.reap_background();
-        out(1, &self.jobs.listing());
+        self.print(&self.jobs.listing());
         0
     }
 
@@ -32,7 +32,7 @@ impl Shell {
             return self.builtin_error("fg", "no such job", 1);
         };
         let number = job.number;
-        out(1, &format!("{}\n", job.command));
+        self.print(&format!("{}\n", job.command));
         self.wait_foreground(number)
     }
 
@@ -48,7 +48,7 @@ impl Shell {
         match self.jobs.resolve(reference) {
             Some(job) => {
                 let line = format!("[{}] {} &\n", job.number, job.command);
-                out(1, &line);
+                self.print(&line);
                 0
             }
             None => self.builtin_error("bg", "no such job", 1),
@@ -107,7 +107,7 @@ impl Shell {
         match signal::parse(&refs) {
             Ok(KillCommand::List(lines)) => {
                 for line in lines {
-                    out(1, &format!("{line}\n"));
+                    self.print(&format!("{line}\n"));
                 }
                 0
             }

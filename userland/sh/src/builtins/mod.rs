@@ -47,7 +47,7 @@ impl Shell {
             "local" => self.builtin_local(args),
             "hash" => 0,
             "help" => {
-                crate::shell::out(1, &zos_sh_core::builtins::help_text());
+                self.print(&zos_sh_core::builtins::help_text());
                 0
             }
             "history" => self.builtin_history(args),

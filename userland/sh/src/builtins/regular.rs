@@ -49,19 +49,19 @@ impl Shell {
         };
         let old = posix::getcwd();
         if let Err(error) = posix::chdir(&directory) {
-            return self.builtin_error("cd", &format!("{directory}: {}", error.describe()), 1);
+            return self.builtin_error("cd", &format!("{directory}: {error}"), 1);
         }
         let new = posix::getcwd();
         let _ = self.vars.set("OLDPWD", &old);
         let _ = self.vars.export("PWD", Some(&new));
         if announce {
-            out(1, &format!("{new}\n"));
+            self.print(&format!("{new}\n"));
         }
         0
     }
 
     pub(super) fn builtin_pwd(&mut self, _args: &[String]) -> i32 {
-        out(1, &format!("{}\n", posix::getcwd()));
+        self.print(&format!("{}\n", posix::getcwd()));
         0
     }
 
@@ -160,7 +160,7 @@ impl Shell {
             return self.builtin_error("printf", "usage: printf FORMAT [ARGUMENT...]", 2);
         };
         let printed = printf::printf(format, rest);
-        let _ = posix::write_all(1, &printed.output);
+        self.write_stdout(&printed.output);
         for error in &printed.errors {
             self.complain(&format!("printf: {error}"));
         }
@@ -183,7 +183,7 @@ impl Shell {
             options.escapes = true;
         }
         let bytes = echo::render(&args[first..], options);
-        let _ = posix::write_all(1, &bytes);
+        self.write_stdout(&bytes);
         0
     }
 
@@ -313,7 +313,7 @@ impl Shell {
             let mut status = 0;
             for name in rest {
                 match self.describe_command(name, verbose) {
-                    Some(line) => out(1, &format!("{line}\n")),
+                    Some(line) => self.print(&format!("{line}\n")),
                     None => {
                         if verbose {
                             self.complain(&format!("{name}: not found"));
@@ -344,7 +344,7 @@ impl Shell {
         let mut status = 0;
         for name in args {
             match self.describe_command(name, true) {
-                Some(line) => out(1, &format!("{line}\n")),
+                Some(line) => self.print(&format!("{line}\n")),
                 None => {
                     self.complain(&format!("type: {name}: not found"));
                     status = 1;
@@ -360,7 +360,7 @@ impl Shell {
             for (name, value) in &self.aliases {
                 text.push_str(&format!("{name}={}\n", quote(value)));
             }
-            out(1, &text);
+            self.print(&text);
             return 0;
         }
         let mut status = 0;
@@ -370,7 +370,7 @@ impl Shell {
                     self.aliases.insert(name.to_string(), value.to_string());
                 }
                 None => match self.aliases.get(arg) {
-                    Some(value) => out(1, &format!("{arg}={}\n", quote(value))),
+                    Some(value) => self.print(&format!("{arg}={}\n", quote(value))),
                     None => status = self.builtin_error("alias", &format!("{arg}: not found"), 1),
                 },
             }
@@ -410,11 +410,11 @@ impl Shell {
                     }
                     text
                 };
-                out(1, &format!("u={},g={},o={}\n", part(6), part(3), part(0)));
+                self.print(&format!("u={},g={},o={}\n", part(6), part(3), part(0)));
                 0
             }
             None => {
-                out(1, &format!("{current:04o}\n"));
+                self.print(&format!("{current:04o}\n"));
                 0
             }
             Some(mode) => match u32::from_str_radix(mode, 8) {
@@ -453,7 +453,7 @@ impl Shell {
             }
             Some(count) => match count.parse::<usize>() {
                 Ok(count) => {
-                    out(1, &self.history.listing(Some(count)));
+                    self.print(&self.history.listing(Some(count)));
                     0
                 }
                 Err(_) => {
@@ -461,7 +461,7 @@ impl Shell {
                 }
             },
             None => {
-                out(1, &self.history.listing(None));
+                self.print(&self.history.listing(None));
                 0
             }
         }

@@ -8,7 +8,7 @@ use alloc::vec::Vec;
 use libzos::posix;
 use zos_sh_core::vars::quote;
 
-use crate::shell::{out, Flow, Shell};
+use crate::shell::{Flow, Shell};
 use crate::traps;
 
 fn count_argument(args: &[String]) -> Result<u32, String> {
@@ -146,7 +146,7 @@ impl Shell {
         let name = if readonly { "readonly" } else { "export" };
         let names: Vec<&String> = args.iter().filter(|a| a.as_str() != "-p").collect();
         if names.is_empty() {
-            out(1, &self.vars.listing(readonly));
+            self.print(&self.vars.listing(readonly));
             return 0;
         }
         let mut status = 0;
@@ -186,7 +186,7 @@ impl Shell {
 
     pub(super) fn builtin_set(&mut self, args: &[String]) -> i32 {
         if args.is_empty() {
-            out(1, &self.vars.all_listing());
+            self.print(&self.vars.all_listing());
             return 0;
         }
         let mut index = 0;
@@ -241,7 +241,7 @@ impl Shell {
                                 ));
                             }
                         }
-                        out(1, &text);
+                        self.print(&text);
                         return 0;
                     }
                 }
@@ -290,7 +290,7 @@ impl Shell {
             seconds % 60,
             (ns / 10_000_000) % 100
         );
-        out(1, &text);
+        self.print(&text);
         0
     }
 
@@ -300,11 +300,11 @@ impl Shell {
             for (condition, action) in &self.traps {
                 text.push_str(&format!("trap -- {} {condition}\n", quote(action)));
             }
-            out(1, &text);
+            self.print(&text);
             return 0;
         }
         if args[0] == "-l" {
-            out(1, &format!("{}\n", traps::names().join(" ")));
+            self.print(&format!("{}\n", traps::names().join(" ")));
             return 0;
         }
         // `trap N...` (a number first) resets; `trap - N...` too.
