@@ -255,6 +255,18 @@ impl Shell {
                     if stage.argv.is_empty() {
                         return Started::Done(0);
                     }
+                    // A built-in or function: run it, already expanded, in
+                    // a child shell with the stage's redirections.
+                    let saved = match self.redirect(&simple.redirects) {
+                        Ok(saved) => saved,
+                        Err(status) => return Started::Done(status),
+                    };
+                    let result = self.spawn_child_command(&stage.argv, pgid);
+                    self.restore(saved);
+                    return match result {
+                        Ok(pid) => Started::Process(pid),
+                        Err(status) => Started::Done(status),
+                    };
                 }
             }
         }

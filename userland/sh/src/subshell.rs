@@ -21,11 +21,15 @@ use alloc::rc::Rc;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
+use libzos::fs::{O_CREAT, O_TRUNC, O_WRONLY};
 use libzos::posix::{self, Fd, Pid};
 use zos_sh_core::vars::Variables;
 use zos_sh_syntax::{ExpandError, FunctionDef, Program};
 
 use crate::shell::{Capture, Flow, Options, Shell};
+
+/// Largest state script passed to a child shell as an argument.
+const STATE_INLINE_LIMIT: usize = 16 * 1024;
 
 /// What a subshell may change and gets back afterwards.
 struct Snapshot {
@@ -168,8 +172,38 @@ impl Shell {
     /// Starts `/bin/sh -c STATE+SOURCE NAME ARGS...` (a pipeline stage or
     /// background list that needs the shell).
     pub fn spawn_child_shell(&mut self, source: &str, pgid: Pid) -> Result<Pid, i32> {
+        let positional = self.positional.clone();
+        self.spawn_child_shell_with(source, &positional, pgid)
+    }
+
+    /// Starts a child shell running an already expanded built-in or
+    /// function call (`"$@"` with `argv` as the positional parameters), so
+    /// that nothing is expanded twice.
+    pub fn spawn_child_command(&mut self, argv: &[String], pgid: Pid) -> Result<Pid, i32> {
+        self.spawn_child_shell_with("\"$@\"", argv, pgid)
+    }
+
+    fn spawn_child_shell_with(
+        &mut self,
+        source: &str,
+        positional: &[String],
+        pgid: Pid,
+    ) -> Result<Pid, i32> {
         self.materialize_capture();
         let mut script = self.state_script();
+        // Arguments are limited (63 KiB with the environment): a large
+        // state goes through a file the child reads and removes.
+        if script.len() > STATE_INLINE_LIMIT {
+            let path = self.temp_path("state");
+            let written = posix::open(&path, O_WRONLY | O_CREAT | O_TRUNC, 0o600).map(|fd| {
+                let result = posix::write_all(fd, script.as_bytes());
+                let _ = posix::close(fd);
+                result
+            });
+            if let Ok(Ok(())) = written {
+                script = alloc::format!(". {path}\nrm -f {path}\n");
+            }
+        }
         script.push_str(source);
         let mut argv = alloc::vec![
             "sh".to_string(),
@@ -177,7 +211,7 @@ impl Shell {
             script,
             self.name.clone()
         ];
-        argv.extend(self.positional.iter().cloned());
+        argv.extend(positional.iter().cloned());
         let argv_refs: Vec<&str> = argv.iter().map(String::as_str).collect();
         let environment = self.vars.child_environment(&[]);
         let environment_refs: Vec<&str> = environment.iter().map(String::as_str).collect();

@@ -8,6 +8,9 @@ use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
+/// Widest field and longest precision honoured (bounds memory use).
+const MAX_WIDTH: u64 = 4 << 20;
+
 /// The output, the complaints (one per bad argument), and whether `\c`
 /// asked to stop.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -204,11 +207,11 @@ fn run_once(format: &[u8], args: &[String], next: &mut usize, printed: &mut Prin
         if width < 0 {
             spec.left = true;
         }
-        spec.width = width.unsigned_abs().min(4096) as usize;
+        spec.width = width.unsigned_abs().min(MAX_WIDTH) as usize;
         if format.get(i) == Some(&b'.') {
             i += 1;
             let precision = read_count(&mut i, next, &mut printed.errors);
-            spec.precision = Some(precision.clamp(0, 4096) as usize);
+            spec.precision = Some(precision.clamp(0, MAX_WIDTH as i64) as usize);
         }
         let Some(&conversion) = format.get(i) else {
             printed.errors.push("missing format character".to_string());
