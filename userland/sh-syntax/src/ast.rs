@@ -81,6 +81,8 @@ pub struct SimpleCommand {
     pub redirects: Vec<Redirect>,
     /// Line number (1-based) where the command starts, for `$LINENO`.
     pub line: u32,
+    /// The command as written (for alias substitution).
+    pub source: String,
 }
 
 /// The compound commands.

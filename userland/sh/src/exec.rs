@@ -242,7 +242,9 @@ impl Shell {
     /// Starts one stage of a pipeline as a process (an external command,
     /// or a child shell for anything else).
     fn start_stage(&mut self, command: &Command, source: &str, pgid: Pid) -> Started {
-        if let Command::Simple(simple) = command {
+        let is_alias =
+            matches!(command, Command::Simple(simple) if self.alias_text(simple).is_some());
+        if let (Command::Simple(simple), false) = (command, is_alias) {
             match self.prepare_simple(simple) {
                 Err(status) => return Started::Done(status),
                 Ok(stage) => {
@@ -353,7 +355,9 @@ impl Shell {
         match command {
             Command::Simple(simple) => match simple.words.first().and_then(|w| w.as_literal()) {
                 Some(name) => {
-                    !zos_sh_core::builtins::is_builtin(&name) && !self.functions.contains_key(&name)
+                    !zos_sh_core::builtins::is_builtin(&name)
+                        && !self.functions.contains_key(&name)
+                        && !self.aliases.contains_key(&name)
                 }
                 None => !simple.words.is_empty(),
             },

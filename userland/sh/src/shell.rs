@@ -131,6 +131,8 @@ pub struct Shell {
     pub keep_redirects: bool,
     /// The status of the last command substitution of the current command.
     pub substitution_status: Option<i32>,
+    /// Aliases being substituted (an alias is not expanded inside itself).
+    pub expanding_aliases: Vec<String>,
     /// Command substitutions being captured, innermost last.
     pub captures: Vec<Capture>,
     pub lineno: u32,
@@ -190,6 +192,7 @@ impl Shell {
             keep_redirects: false,
             substitution_status: None,
             captures: Vec::new(),
+            expanding_aliases: Vec::new(),
             lineno: 0,
             history: History::default(),
             jobs: JobTable::new(),

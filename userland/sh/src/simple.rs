@@ -126,7 +126,30 @@ impl Shell {
         true
     }
 
+    /// Alias substitution: a command name that is an alias runs as the
+    /// alias's text followed by the rest of the command (not recursively).
+    pub fn alias_text(&self, simple: &SimpleCommand) -> Option<String> {
+        if !simple.assignments.is_empty() || self.aliases.is_empty() {
+            return None;
+        }
+        let name = simple.words.first()?.as_plain()?;
+        if self.expanding_aliases.iter().any(|active| active == name) {
+            return None;
+        }
+        let value = self.aliases.get(name)?;
+        let rest = simple.source.trim_start().strip_prefix(name)?;
+        Some(format!("{value}{rest}"))
+    }
+
     fn run_simple(&mut self, simple: &SimpleCommand) -> i32 {
+        if let Some(text) = self.alias_text(simple) {
+            let name = simple.words[0].as_plain().unwrap_or_default().to_string();
+            self.expanding_aliases.push(name);
+            self.last_status = 0;
+            self.run_text(&text);
+            self.expanding_aliases.pop();
+            return self.last_status;
+        }
         self.substitution_status = None;
         let stage = match self.prepare_simple(simple) {
             Ok(stage) => stage,

@@ -151,6 +151,12 @@ impl Shell {
     /// Shell text that recreates this shell's state in a child shell.
     pub fn state_script(&self) -> String {
         let mut script = self.vars.recreate_script();
+        for (name, value) in &self.aliases {
+            script.push_str(&alloc::format!(
+                "alias {name}={}\n",
+                zos_sh_core::vars::quote(value)
+            ));
+        }
         for function in self.functions.values() {
             script.push_str(&function.source);
             script.push('\n');

@@ -593,6 +593,7 @@ impl<'a> Parser<'a> {
             let token = self.peek()?.clone();
             return Err(self.unexpected(&token));
         }
+        command.source = self.src[start..self.last_end.max(start)].to_string();
         Ok(Command::Simple(command))
     }
 
