@@ -238,7 +238,15 @@ impl ArithVars for ArithContext<'_> {
 /// expansion and quote removal.
 pub fn expand_words(words: &[Word], ctx: &mut dyn Context) -> Result<Vec<String>, ExpandError> {
     let mut out = Vec::new();
+    let mut ifs: Option<String> = None;
     for word in words {
+        // Fast path: plain text without pattern characters is itself.
+        if let Some(text) = word.as_plain() {
+            if !text.contains(['*', '?', '[']) {
+                out.push(String::from(text));
+                continue;
+            }
+        }
         let mut expansion = Expansion {
             ctx: &mut *ctx,
             fields: Vec::new(),
@@ -246,9 +254,10 @@ pub fn expand_words(words: &[Word], ctx: &mut dyn Context) -> Result<Vec<String>
         };
         expansion.parts(&word.parts, false)?;
         let fields = expansion.fields;
-        let ifs = ctx.var("IFS").unwrap_or_else(|| DEFAULT_IFS.to_string());
+        let ifs =
+            ifs.get_or_insert_with(|| ctx.var("IFS").unwrap_or_else(|| DEFAULT_IFS.to_string()));
         for field in fields {
-            for piece in split_field(field, &ifs) {
+            for piece in split_field(field, ifs) {
                 if piece.has_pattern() && !ctx.noglob() {
                     let matches = pathname::expand(&piece.pattern(), ctx);
                     if !matches.is_empty() {
