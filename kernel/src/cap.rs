@@ -12,22 +12,7 @@
 
 use alloc::vec::Vec;
 
-bitflags::bitflags! {
-    /// What the holder of a capability may do with its object.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-    pub struct Rights: u32 {
-        const READ = 1;
-        const WRITE = 2;
-        const GRANT = 4;
-        const MAP = 8;
-        const EXECUTE = 16;
-        const ALL = Self::READ.bits()
-            | Self::WRITE.bits()
-            | Self::GRANT.bits()
-            | Self::MAP.bits()
-            | Self::EXECUTE.bits();
-    }
-}
+pub use crate::syscall::Rights;
 
 /// A word the kernel delivers with every IPC sent through a cap; 0 means unbadged.
 pub type Badge = u64;
@@ -57,16 +42,6 @@ impl TableId {
 
     fn generation(self) -> u16 {
         (self.0 >> TABLE_INDEX_BITS) as u16
-    }
-
-    /// The packed form, for logs and serialisation.
-    pub const fn to_raw(self) -> u32 {
-        self.0
-    }
-
-    /// Rebuilds an id from [`TableId::to_raw`]; a bogus value is simply a stale id.
-    pub const fn from_raw(raw: u32) -> Self {
-        Self(raw)
     }
 }
 
@@ -358,21 +333,6 @@ impl<O: Copy + Eq + core::fmt::Debug> CapSpace<O> {
         Ok(self.table(table)?.occupied)
     }
 
-    /// The lowest free slot of `table`.
-    pub fn free_slot(&self, table: TableId) -> Result<u32, CapError> {
-        self.table(table)?.lowest_free().ok_or(CapError::TableFull)
-    }
-
-    /// How many caps, in all tables, name `object`. A linear scan, for tests and
-    /// diagnostics.
-    pub fn caps_of_object(&self, object: O) -> usize {
-        self.nodes
-            .iter()
-            .flatten()
-            .filter(|node| node.cap.object == object)
-            .count()
-    }
-
     // ---- lookups ----
 
     fn table(&self, id: TableId) -> Result<&Table, CapError> {
@@ -556,6 +516,24 @@ impl<O: Copy + Eq + core::fmt::Debug> CapSpace<O> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Test-only views of the space.
+    impl<O: Copy + Eq + core::fmt::Debug> CapSpace<O> {
+        /// The lowest free slot of `table`.
+        pub fn free_slot(&self, table: TableId) -> Result<u32, CapError> {
+            self.table(table)?.lowest_free().ok_or(CapError::TableFull)
+        }
+
+        /// How many caps, in all tables, name `object`. A linear scan, for tests and
+        /// diagnostics.
+        pub fn caps_of_object(&self, object: O) -> usize {
+            self.nodes
+                .iter()
+                .flatten()
+                .filter(|node| node.cap.object == object)
+                .count()
+        }
+    }
     use proptest::prelude::*;
 
     fn full(object: u32) -> Cap<u32> {
@@ -926,7 +904,7 @@ mod tests {
         assert_eq!(space.copy((new, 0), old, None), Err(CapError::NoSuchTable));
         assert_eq!(space.count(new), Ok(1));
         assert_eq!(
-            space.lookup(TableId::from_raw(u32::MAX), 0),
+            space.lookup(TableId(u32::MAX), 0),
             Err(CapError::NoSuchTable)
         );
         check_invariants(&space);

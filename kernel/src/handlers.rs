@@ -7,27 +7,12 @@ use alloc::vec::Vec;
 
 use crate::arch::{AddressSpace, PageFlags, Platform, UserContext};
 use crate::cap::Rights;
-use crate::kernel::{Kernel, SMALL_OBJECT_COST};
+use crate::kernel::{Cost, Kernel, REGION_COST, SMALL_OBJECT_COST};
 use crate::object::*;
 use crate::syscall::*;
 use crate::usercopy::{self, USER_TOP};
 
 const PAGE: u64 = 4096;
-/// Largest single Memory object (1 GiB).
-const MAX_MEMORY_BYTES: u64 = 1 << 30;
-/// Most bytes one DebugWrite prints.
-const MAX_DEBUG_WRITE: usize = 4096;
-/// "No capability" in optional slot arguments.
-const NO_SLOT: u64 = u64::MAX;
-
-/// What the arch layer must do after a syscall.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum After {
-    /// Resume whichever thread `schedule` picks.
-    Resume,
-    PowerOff,
-    Reset,
-}
 
 /// Results written to the caller's registers 1..=6 on success.
 type Results = [u64; 6];
@@ -56,11 +41,12 @@ fn optional_slot(slot: u64) -> Result<Option<u32>, SysError> {
 }
 
 impl<P: Platform> Kernel<P> {
-    /// Handles the syscall the current thread just made.
-    pub fn syscall(&mut self) -> After {
+    /// Handles the syscall the current thread just made; the caller then
+    /// resumes whichever thread `schedule` picks.
+    pub fn syscall(&mut self) {
         self.syscalls += 1;
         let Some(thread) = self.current else {
-            return After::Resume;
+            return;
         };
         let Some((number, args)) = self.objects.thread(thread).map(|t| {
             let c = &t.context;
@@ -69,20 +55,32 @@ impl<P: Platform> Kernel<P> {
                 [c.arg(0), c.arg(1), c.arg(2), c.arg(3), c.arg(4), c.arg(5)],
             )
         }) else {
-            return After::Resume;
+            return;
         };
         let Some(process) = self.current_process() else {
-            return After::Resume;
+            return;
         };
         let Some(call) = Sys::from_number(number) else {
             self.finish(thread, Err(SysError::InvalidSyscall));
-            return After::Resume;
+            return;
         };
         let result = match call {
             Sys::PowerOff | Sys::Reset => {
                 match self.lookup(process, args[0], ObjectKind::System, Rights::WRITE) {
-                    Ok(_) if call == Sys::PowerOff => return After::PowerOff,
-                    Ok(_) => return After::Reset,
+                    Ok(_) => {
+                        let what = if call == Sys::PowerOff {
+                            "power off"
+                        } else {
+                            "reset"
+                        };
+                        log::info!("{what} requested");
+                        // The console dies with the machine: print what it has not.
+                        crate::klog::flush_unprinted();
+                        if call == Sys::PowerOff {
+                            P::power_off()
+                        }
+                        P::reset()
+                    }
                     Err(e) => Err(e),
                 }
             }
@@ -97,13 +95,12 @@ impl<P: Platform> Kernel<P> {
             | Sys::Yield
             | Sys::ThreadExit
             | Sys::ProcessExit => match self.blocking_call(call, thread, process, args) {
-                Ok(()) => return After::Resume,
+                Ok(()) => return,
                 Err(e) => Err(e),
             },
             _ => self.simple_call(call, thread, process, args),
         };
         self.finish(thread, result);
-        After::Resume
     }
 
     fn finish(&mut self, thread: ObjRef, result: Result<Results, SysError>) {
@@ -273,8 +270,41 @@ impl<P: Platform> Kernel<P> {
                 let mut buffer = alloc::vec![0u8; len];
                 let space = self.space_of(thread).ok_or(SysError::DeadObject)?;
                 usercopy::copy_from_user::<P>(space, args[1], &mut buffer)?;
-                P::console_write(&buffer);
+                if crate::klog::record(&buffer) {
+                    P::console_write(&buffer);
+                }
                 ok1(len as u64)
+            }
+            Sys::LogRead => {
+                // LogRead(system, cursor, buffer, length) -> (count, next cursor)
+                self.lookup(process, args[0], ObjectKind::System, Rights::READ)?;
+                let len = usize::try_from(args[3]).map_err(|_| SysError::InvalidArgument)?;
+                let mut buffer = alloc::vec![0u8; len.min(MAX_DEBUG_WRITE)];
+                let (count, next) = crate::klog::read(args[1], &mut buffer);
+                let space = self.space_of(thread).ok_or(SysError::DeadObject)?;
+                usercopy::copy_to_user::<P>(space, args[2], &buffer[..count])?;
+                if self
+                    .log_listener
+                    .is_some_and(|(_, _, binder)| binder == process)
+                {
+                    crate::klog::printed_up_to(next);
+                }
+                Ok([count as u64, next, 0, 0, 0, 0])
+            }
+            Sys::LogBind => {
+                // LogBind(system, notification): the caller drives the UART from
+                // now on and is signalled when log bytes arrive; returns the cursor.
+                self.lookup(process, args[0], ObjectKind::System, Rights::WRITE)?;
+                let (notification, _) =
+                    self.lookup(process, args[1], ObjectKind::Notification, Rights::WRITE)?;
+                self.objects.add_ref(notification);
+                let written = crate::klog::written();
+                let listener = (notification, written, process);
+                if let Some((old, _, _)) = self.log_listener.replace(listener) {
+                    self.release(old);
+                }
+                crate::klog::hand_over(true);
+                ok1(written)
             }
             Sys::Clock => ok1(P::uptime_ns()),
             Sys::SystemInfo => {
@@ -302,6 +332,7 @@ impl<P: Platform> Kernel<P> {
                 if target != process {
                     self.caps.lookup_with(src_table, src, Rights::GRANT)?;
                 }
+                self.reserve_slot(target)?;
                 let slot = if call == Sys::CapCopy {
                     let slot = self.caps.copy((src_table, src), dst_table, dst_slot)?;
                     let object = self.caps.lookup(dst_table, slot)?.object;
@@ -317,6 +348,7 @@ impl<P: Platform> Kernel<P> {
                 let table = self.table_of(process)?;
                 let rights = rights_from(args[2])?;
                 let badge = if args[3] == 0 { None } else { Some(args[3]) };
+                self.reserve_slot(process)?;
                 let slot =
                     self.caps
                         .mint((table, src), table, optional_slot(args[1])?, rights, badge)?;
@@ -350,7 +382,7 @@ impl<P: Platform> Kernel<P> {
                 Ok([kind, cap.rights.bits() as u64, cap.badge, 0, 0, 0])
             }
             Sys::EndpointCreate | Sys::NotificationCreate => {
-                self.charge(process, SMALL_OBJECT_COST)?;
+                self.charge(process, Cost::heap(SMALL_OBJECT_COST))?;
                 let object = if call == Sys::EndpointCreate {
                     Object::Endpoint(Endpoint {
                         senders: Default::default(),
@@ -363,7 +395,7 @@ impl<P: Platform> Kernel<P> {
                     })
                 };
                 let object = self.objects.insert(object);
-                self.record_charge(object, process, SMALL_OBJECT_COST);
+                self.record_charge(object, process, Cost::heap(SMALL_OBJECT_COST));
                 match self.grant(process, None, object, Rights::ALL, 0) {
                     Ok(slot) => ok1(slot as u64),
                     Err(e) => {
@@ -445,7 +477,7 @@ impl<P: Platform> Kernel<P> {
                     }
                 }
             }
-            Sys::ThreadStart | Sys::ThreadResume => {
+            Sys::ThreadStart => {
                 let (target, _) =
                     self.lookup(process, args[0], ObjectKind::Thread, Rights::WRITE)?;
                 let state = self.objects.thread(target).map(|t| t.state);
@@ -551,10 +583,14 @@ impl<P: Platform> Kernel<P> {
             return Err(SysError::InvalidArgument);
         }
         let pages = size.div_ceil(PAGE);
-        self.charge(process, pages * PAGE + SMALL_OBJECT_COST)?;
+        let cost = Cost {
+            frames: pages * PAGE,
+            heap: SMALL_OBJECT_COST + pages * 8,
+        };
+        self.charge(process, cost)?;
         let mut frames = Vec::new();
         if frames.try_reserve_exact(pages as usize).is_err() {
-            self.refund(process, pages * PAGE + SMALL_OBJECT_COST);
+            self.refund(process, cost);
             return Err(SysError::OutOfMemory);
         }
         for _ in 0..pages {
@@ -567,7 +603,7 @@ impl<P: Platform> Kernel<P> {
                     for frame in frames {
                         let _ = self.frames.free(frame);
                     }
-                    self.refund(process, pages * PAGE + SMALL_OBJECT_COST);
+                    self.refund(process, cost);
                     return Err(SysError::OutOfMemory);
                 }
             }
@@ -576,7 +612,7 @@ impl<P: Platform> Kernel<P> {
             frames,
             read_only: false,
         }));
-        self.record_charge(memory, process, pages * PAGE + SMALL_OBJECT_COST);
+        self.record_charge(memory, process, cost);
         match self.grant(process, None, memory, Rights::ALL, 0) {
             Ok(slot) => ok1(slot as u64),
             Err(e) => {
@@ -664,15 +700,34 @@ impl<P: Platform> Kernel<P> {
                 .collect(),
             _ => return Err(SysError::WrongType),
         };
+        // Charged before anything is taken: the most page tables this range can
+        // need, and the region's record; the tables not needed go back after.
+        let table_bound = P::Space::max_new_tables(va, pages);
+        let cost = Cost {
+            frames: table_bound * PAGE,
+            heap: REGION_COST,
+        };
+        self.charge(target, cost)?;
         let Some(Object::Process(p)) = self.objects.get_mut(target) else {
             return Err(SysError::DeadObject);
         };
-        let space = p.space.as_mut().ok_or(SysError::DeadObject)?;
+        let Some(space) = p.space.as_mut() else {
+            self.refund(target, cost);
+            return Err(SysError::DeadObject);
+        };
         for (i, pa) in page_addrs.iter().enumerate() {
             if let Err(e) = space.map(va + i as u64 * PAGE, *pa, flags, &mut self.frames) {
                 for j in 0..i {
                     space.unmap(va + j as u64 * PAGE);
                 }
+                // Tables built before the failure stay (and stay charged).
+                let grown = space.table_frames().saturating_sub(table_before) as u64;
+                p.table_frames_charged += grown;
+                self.refund(
+                    target,
+                    Cost::frames((table_bound - grown.min(table_bound)) * PAGE),
+                );
+                self.refund(target, Cost::heap(REGION_COST));
                 return Err(match e {
                     crate::arch::MapError::OutOfMemory => SysError::OutOfMemory,
                     crate::arch::MapError::AlreadyMapped => SysError::AlreadyMapped,
@@ -680,7 +735,7 @@ impl<P: Platform> Kernel<P> {
                 });
             }
         }
-        let table_after = space.table_frames();
+        let grown = space.table_frames().saturating_sub(table_before) as u64;
         p.regions.insert(
             va,
             Region {
@@ -690,12 +745,12 @@ impl<P: Platform> Kernel<P> {
                 flags,
             },
         );
-        let grown = table_after.saturating_sub(table_before) as u64;
         p.table_frames_charged += grown;
         self.objects.add_ref(memory);
-        // Page tables are charged after the fact; a process over quota still
-        // gets its mapping but its next allocation fails.
-        let _ = self.charge(target, grown * PAGE);
+        self.refund(
+            target,
+            Cost::frames((table_bound - grown.min(table_bound)) * PAGE),
+        );
         Ok(())
     }
 
@@ -710,6 +765,7 @@ impl<P: Platform> Kernel<P> {
                 space.unmap(va + page * PAGE);
             }
         }
+        self.refund(target, Cost::heap(REGION_COST));
         self.release(region.memory);
         Ok(())
     }

@@ -132,6 +132,11 @@ impl<P: Platform> Kernel<P> {
                     .map(|e| e.cap_slots)
                     .unwrap_or_default();
                 for &slot in &slots[..info.caps as usize] {
+                    // Over its quota the receiver gets fewer capabilities (the
+                    // count says how many); the rest stay with the sender.
+                    if self.reserve_slot(receiver_process).is_err() {
+                        continue;
+                    }
                     let Ok(new_slot) =
                         self.caps
                             .transfer((sender_table, slot), receiver_table, None)

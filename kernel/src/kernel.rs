@@ -17,14 +17,56 @@ use crate::frame::FrameAllocator;
 use crate::ipc::Message;
 use crate::object::*;
 use crate::sched::RunQueue;
+pub use crate::syscall::fault;
 use crate::syscall::SysError;
 
 /// Capability slots of each process table.
 pub const PROCESS_SLOTS: u32 = 4096;
-/// Quota charged for a process or a thread (kernel bookkeeping and context).
+/// Kernel heap charged for a process record (table, slab entry, bookkeeping).
 pub const OBJECT_COST: u64 = 4096;
-/// Quota charged for small objects (endpoint, notification, reply).
+/// Kernel heap charged for a thread: its saved context and a pending long message
+/// (up to 4 KiB travels out of line while the thread blocks in a send).
+pub const THREAD_COST: u64 = 8192;
+/// Kernel heap charged for small objects (endpoint, notification, Memory record).
 pub const SMALL_OBJECT_COST: u64 = 256;
+/// Kernel heap charged for one mapped region's record.
+pub const REGION_COST: u64 = 128;
+/// Capability slots are charged in chunks of this many, as a table fills.
+pub const SLOT_CHUNK: u64 = 64;
+/// Kernel heap charged for each chunk of [`SLOT_CHUNK`] slots.
+pub const SLOT_CHUNK_COST: u64 = 4096;
+/// How deep processes may nest (each charge walks this chain).
+pub const MAX_PROCESS_DEPTH: u32 = 16;
+
+/// What something costs its owner: frames it takes from the frame allocator and
+/// bytes of kernel heap for its records. Both count against the owner's quota and
+/// every ancestor's; heap bytes also against the kernel heap budget, so the fixed
+/// kernel heap runs out as an error code, never as a panic.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Cost {
+    pub frames: u64,
+    pub heap: u64,
+}
+
+impl Cost {
+    pub const fn heap(bytes: u64) -> Self {
+        Self {
+            frames: 0,
+            heap: bytes,
+        }
+    }
+
+    pub const fn frames(bytes: u64) -> Self {
+        Self {
+            frames: bytes,
+            heap: 0,
+        }
+    }
+
+    fn total(self) -> Option<u64> {
+        self.frames.checked_add(self.heap)
+    }
+}
 /// Timer ticks a thread runs before others of its priority get the CPU.
 pub const TIME_SLICE_TICKS: u32 = 2;
 
@@ -50,14 +92,28 @@ pub struct Kernel<P: Platform> {
     pub(crate) run_queue: RunQueue,
     pub(crate) current: Option<ObjRef>,
     pub(crate) sleepers: Vec<ObjRef>,
-    pub(crate) irqs: BTreeMap<u32, ObjRef>,
-    /// Quota charged for each object: (process charged, bytes), refunded on destroy.
-    charges: BTreeMap<ObjRef, (ObjRef, u64)>,
+    pub irqs: BTreeMap<u32, ObjRef>,
+    /// What each object cost whom, refunded on destroy. A record holds a
+    /// reference to the process that paid, so the chain of ancestors to refund
+    /// outlives the process itself.
+    charges: BTreeMap<ObjRef, (ObjRef, Cost)>,
+    /// Kernel heap bytes charged to processes, and the most that may be.
+    pub heap_charged: u64,
+    pub heap_budget: u64,
     next_pid: u32,
     next_tid: u32,
     slice_left: u32,
     /// Syscalls handled since boot.
     pub syscalls: u64,
+    /// The console service's notification for new kernel log bytes (`LogBind`),
+    /// the log cursor it was last signalled at, and the process that bound it.
+    pub log_listener: Option<(ObjRef, u64, ObjRef)>,
+    /// The first process: when it ends the system cannot go on.
+    pub init_process: Option<ObjRef>,
+    /// Power off (rather than halt) when init ends (`poweroff` boot argument).
+    pub power_off_when_init_ends: bool,
+    /// init has ended: nothing runs any more.
+    pub halted: bool,
 }
 
 impl<P: Platform> Kernel<P> {
@@ -71,10 +127,16 @@ impl<P: Platform> Kernel<P> {
             sleepers: Vec::new(),
             irqs: BTreeMap::new(),
             charges: BTreeMap::new(),
+            heap_charged: 0,
+            heap_budget: u64::MAX,
             next_pid: 1,
             next_tid: 1,
             slice_left: TIME_SLICE_TICKS,
             syscalls: 0,
+            log_listener: None,
+            init_process: None,
+            power_off_when_init_ends: false,
+            halted: false,
         }
     }
 
@@ -122,6 +184,7 @@ impl<P: Platform> Kernel<P> {
         badge: u64,
     ) -> Result<u32, SysError> {
         let table = self.table_of(process)?;
+        self.reserve_slot(process)?;
         let slot = self
             .caps
             .insert_root(table, slot, Cap::new(object, rights, badge))?;
@@ -152,14 +215,16 @@ impl<P: Platform> Kernel<P> {
         }
     }
 
-    /// Records that `object` cost `owner` this many bytes of quota.
-    pub fn record_charge(&mut self, object: ObjRef, owner: ObjRef, bytes: u64) {
-        self.charges.insert(object, (owner, bytes));
+    /// Records that `object` cost `owner` this much (charged already).
+    pub fn record_charge(&mut self, object: ObjRef, owner: ObjRef, cost: Cost) {
+        self.objects.add_ref(owner);
+        self.charges.insert(object, (owner, cost));
     }
 
     fn destroy_object(&mut self, object: ObjRef) {
-        if let Some((owner, bytes)) = self.charges.remove(&object) {
-            self.refund(owner, bytes);
+        if let Some((owner, cost)) = self.charges.remove(&object) {
+            self.refund(owner, cost);
+            self.release(owner);
         }
         match self.objects.remove(object) {
             Some(Object::Memory(Memory::Frames {
@@ -184,48 +249,95 @@ impl<P: Platform> Kernel<P> {
 
     // ---- quota ------------------------------------------------------------------
 
-    pub fn charge(&mut self, process: ObjRef, bytes: u64) -> Result<(), SysError> {
-        let p = self
-            .objects
-            .process_mut(process)
-            .ok_or(SysError::DeadObject)?;
-        let used = p
-            .quota
-            .used
-            .checked_add(bytes)
-            .ok_or(SysError::QuotaExceeded)?;
-        if used > p.quota.limit {
-            return Err(SysError::QuotaExceeded);
+    /// Charges `process` and each of its ancestors `cost`, before anything is
+    /// taken: a process's quota is a ceiling on what its whole subtree uses, not
+    /// a reservation. Fails with nothing changed when any level would pass its
+    /// limit, or the kernel heap budget would be exceeded.
+    pub fn charge(&mut self, process: ObjRef, cost: Cost) -> Result<(), SysError> {
+        let total = cost.total().ok_or(SysError::QuotaExceeded)?;
+        let heap = self
+            .heap_charged
+            .checked_add(cost.heap)
+            .filter(|&h| h <= self.heap_budget)
+            .ok_or(SysError::OutOfMemory)?;
+        let mut at = Some(process);
+        while let Some(p) = at.and_then(|p| self.objects.process(p)) {
+            if p.quota
+                .used
+                .checked_add(total)
+                .is_none_or(|u| u > p.quota.limit)
+            {
+                return Err(SysError::QuotaExceeded);
+            }
+            at = p.creator;
         }
-        p.quota.used = used;
+        if self.objects.process(process).is_none() {
+            return Err(SysError::DeadObject);
+        }
+        let mut at = Some(process);
+        while let Some(p) = at.and_then(|p| self.objects.process_mut(p)) {
+            p.quota.used += total;
+            at = p.creator;
+        }
+        self.heap_charged = heap;
         Ok(())
     }
 
-    pub fn refund(&mut self, process: ObjRef, bytes: u64) {
-        if let Some(p) = self.objects.process_mut(process) {
-            p.quota.used = p.quota.used.saturating_sub(bytes);
+    /// Gives back what [`Kernel::charge`] took, at every level.
+    pub fn refund(&mut self, process: ObjRef, cost: Cost) {
+        let total = cost.total().unwrap_or(u64::MAX);
+        let mut at = Some(process);
+        while let Some(p) = at.and_then(|p| self.objects.process_mut(p)) {
+            p.quota.used = p.quota.used.saturating_sub(total);
+            at = p.creator;
         }
+        self.heap_charged = self.heap_charged.saturating_sub(cost.heap);
+    }
+
+    /// Charges `process` for another chunk of capability slots when its table
+    /// is about to pass what it paid for. Call before filling a slot.
+    pub fn reserve_slot(&mut self, process: ObjRef) -> Result<(), SysError> {
+        let p = self.objects.process(process).ok_or(SysError::DeadObject)?;
+        let occupied = self.caps.count(p.caps)? as u64;
+        if occupied < p.slot_chunks * SLOT_CHUNK {
+            return Ok(());
+        }
+        self.charge(process, Cost::heap(SLOT_CHUNK_COST))?;
+        if let Some(p) = self.objects.process_mut(process) {
+            p.slot_chunks += 1;
+        }
+        Ok(())
     }
 
     // ---- processes and threads -------------------------------------------------
 
-    /// Creates an empty process with `quota` bytes, charged to `creator`.
+    /// Creates an empty process whose subtree may use at most `quota` bytes.
+    /// The creator pays for the record and the root page table (and, as an
+    /// ancestor, for everything the new process uses later).
     pub fn create_process(
         &mut self,
         creator: Option<ObjRef>,
         quota: u64,
     ) -> Result<ObjRef, SysError> {
+        let cost = Cost {
+            frames: crate::PAGE_SIZE as u64,
+            heap: OBJECT_COST,
+        };
         if let Some(creator) = creator {
-            self.charge(
-                creator,
-                quota
-                    .checked_add(OBJECT_COST)
-                    .ok_or(SysError::QuotaExceeded)?,
-            )?;
+            let mut depth = 0;
+            let mut at = Some(creator);
+            while let Some(p) = at.and_then(|p| self.objects.process(p)) {
+                depth += 1;
+                at = p.creator;
+            }
+            if depth >= MAX_PROCESS_DEPTH {
+                return Err(SysError::QuotaExceeded);
+            }
+            self.charge(creator, cost)?;
         }
         let undo = |k: &mut Self| {
             if let Some(creator) = creator {
-                k.refund(creator, quota + OBJECT_COST);
+                k.refund(creator, cost);
             }
         };
         let space = match P::Space::new(&mut self.frames) {
@@ -260,8 +372,13 @@ impl<P: Platform> Kernel<P> {
             exit_notification: None,
             fault_endpoint: None,
             table_frames_charged: 0,
+            slot_chunks: 0,
         };
-        Ok(self.objects.insert(Object::Process(process)))
+        let process = self.objects.insert(Object::Process(process));
+        if let Some(creator) = creator {
+            self.record_charge(process, creator, cost);
+        }
+        Ok(process)
     }
 
     /// Creates an inactive thread in `process`.
@@ -280,7 +397,7 @@ impl<P: Platform> Kernel<P> {
         {
             return Err(SysError::DeadObject);
         }
-        self.charge(process, OBJECT_COST)?;
+        self.charge(process, Cost::heap(THREAD_COST))?;
         let tid = self.next_tid;
         self.next_tid = self.next_tid.wrapping_add(1).max(1);
         let thread = Thread {
@@ -430,12 +547,14 @@ impl<P: Platform> Kernel<P> {
         if let Some(p) = self.objects.process_mut(process) {
             p.threads.retain(|t| *t != thread);
         }
-        self.refund(process, OBJECT_COST);
+        self.refund(process, Cost::heap(THREAD_COST));
         self.release(thread);
     }
 
-    /// Ends a process: threads, capabilities, mappings, address space; quota back
-    /// to its creator; the exit notification signalled.
+    /// Ends a process: threads, capabilities, mappings, address space (their
+    /// charges refunded up the chain); the exit notification signalled. What
+    /// it paid for that still lives (objects it gave away) stays charged until
+    /// destroyed.
     pub fn kill_process(&mut self, process: ObjRef, how: ProcessState) {
         let Some(p) = self.objects.process_mut(process) else {
             return;
@@ -448,8 +567,12 @@ impl<P: Platform> Kernel<P> {
         let regions = core::mem::take(&mut p.regions);
         let table = p.caps;
         let space = p.space.take();
-        let creator = p.creator;
-        let limit = p.quota.limit;
+        let own = Cost {
+            frames: p.table_frames_charged * crate::PAGE_SIZE as u64,
+            heap: p.slot_chunks * SLOT_CHUNK_COST + regions.len() as u64 * REGION_COST,
+        };
+        p.table_frames_charged = 0;
+        p.slot_chunks = 0;
         let exit_notification = p.exit_notification.take();
         let fault_endpoint = p.fault_endpoint.take();
 
@@ -470,9 +593,7 @@ impl<P: Platform> Kernel<P> {
             }
             space.destroy(&mut self.frames);
         }
-        if let Some(creator) = creator {
-            self.refund(creator, limit + OBJECT_COST);
-        }
+        self.refund(process, own);
         if let Some((endpoint, _)) = fault_endpoint {
             self.release(endpoint);
         }
@@ -483,12 +604,63 @@ impl<P: Platform> Kernel<P> {
         if self.objects.refs(process) == 0 {
             self.destroy_object(process);
         }
+        if Some(process) == self.init_process {
+            self.init_ended(how);
+        }
+    }
+
+    /// init is gone and nothing can supervise the system: report it on the
+    /// UART (taking it back from the console) and stop, or power off when
+    /// booted with `poweroff`.
+    fn init_ended(&mut self, how: ProcessState) {
+        crate::klog::flush_unprinted();
+        crate::klog::hand_over(false);
+        let reason = match how {
+            ProcessState::Exited(code) => alloc::format!("exited with status {code}"),
+            ProcessState::Killed { fault_pc, .. } => {
+                alloc::format!("was killed (pc {fault_pc:#x})")
+            }
+            ProcessState::Alive => alloc::string::String::from("ended"),
+        };
+        log::error!("zos: init (pid 1) {reason}; the system cannot go on");
+        self.halted = true;
+        if self.power_off_when_init_ends {
+            log::error!("zos: powering off");
+            P::power_off();
+        }
+        log::error!("zos: machine halted");
     }
 
     // ---- scheduling -----------------------------------------------------------------
 
+    /// Tells the console service about new kernel log bytes. When only the
+    /// kernel still holds its notification (the console died), the UART goes
+    /// back to the kernel so nothing is printed into the void.
+    fn notify_log_listener(&mut self) {
+        let Some((notification, seen, binder)) = self.log_listener else {
+            return;
+        };
+        let written = crate::klog::written();
+        if written == seen {
+            return;
+        }
+        if self.objects.refs(notification) <= 1 {
+            self.log_listener = None;
+            crate::klog::flush_unprinted();
+            crate::klog::hand_over(false);
+            self.release(notification);
+            return;
+        }
+        self.log_listener = Some((notification, written, binder));
+        self.signal(notification, 1);
+    }
+
     /// The thread to resume, choosing one if the current one blocked.
     pub fn schedule(&mut self) -> Option<ObjRef> {
+        self.notify_log_listener();
+        if self.halted {
+            return None;
+        }
         if let Some(current) = self.current {
             if self
                 .objects
@@ -511,11 +683,6 @@ impl<P: Platform> Kernel<P> {
             }
         }
         None
-    }
-
-    /// The current thread, if any.
-    pub fn current(&self) -> Option<ObjRef> {
-        self.current
     }
 
     /// The process of the current thread.
@@ -612,7 +779,7 @@ impl<P: Platform> Kernel<P> {
         }
         log::warn!(
             "zos: killed pid {pid}: {} at address {address:#x}, pc {pc:#x} (no fault handler)",
-            fault_kind_name(kind)
+            fault::kind_name(kind)
         );
         self.kill_process(
             process,
@@ -621,24 +788,5 @@ impl<P: Platform> Kernel<P> {
                 fault_pc: pc,
             },
         );
-    }
-}
-
-/// Fault kinds reported in fault messages.
-pub mod fault {
-    pub const DATA_ABORT: u64 = 1;
-    pub const INSTRUCTION_ABORT: u64 = 2;
-    pub const UNDEFINED_INSTRUCTION: u64 = 3;
-    pub const ALIGNMENT: u64 = 4;
-    pub const OTHER: u64 = 5;
-}
-
-pub fn fault_kind_name(kind: u64) -> &'static str {
-    match kind {
-        fault::DATA_ABORT => "data abort",
-        fault::INSTRUCTION_ABORT => "instruction abort",
-        fault::UNDEFINED_INSTRUCTION => "undefined instruction",
-        fault::ALIGNMENT => "alignment fault",
-        _ => "exception",
     }
 }

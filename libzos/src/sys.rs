@@ -1,8 +1,8 @@
-//! Raw syscalls: `svc #0` with the number in x8, arguments in x0–x5, the error
-//! code back in x0 and results in x1–x6 (see `docs/kernel.md`).
+//! Raw syscalls, one function each: the number, six arguments, the error code
+//! back in result register 0 and values in 1–6 (`docs/kernel.md`; the
+//! instruction and registers per architecture are in `crate::arch`).
 
-use core::arch::asm;
-pub use zos_kernel::syscall::{MessageInfo, Sys, SysError};
+pub use zos_abi::{MessageInfo, Sys, SysError};
 
 /// Raw results: registers x0..x6 after the call.
 #[derive(Clone, Copy, Debug, Default)]
@@ -62,31 +62,38 @@ pub fn raw(number: Sys, args: [u64; 6]) -> Regs {
 /// Like [`raw`] with any number (for tests and fuzzing).
 #[inline(always)]
 pub fn raw_number(number: u64, args: [u64; 6]) -> Regs {
-    let mut regs = [0u64; 7];
-    // SAFETY: the kernel validates every argument; it only writes x0–x6.
-    unsafe {
-        asm!(
-            "svc #0",
-            inout("x0") args[0] => regs[0],
-            inout("x1") args[1] => regs[1],
-            inout("x2") args[2] => regs[2],
-            inout("x3") args[3] => regs[3],
-            inout("x4") args[4] => regs[4],
-            inout("x5") args[5] => regs[5],
-            out("x6") regs[6],
-            in("x8") number,
-            options(nostack),
-        );
-    }
-    Regs(regs)
+    Regs(crate::arch::syscall(number, args))
 }
 
 fn call(number: Sys, args: [u64; 6]) -> Result<Regs, Error> {
     raw(number, args).check()
 }
 
-pub const SELF: u64 = zos_kernel::syscall::SELF_PROCESS;
+pub const SELF: u64 = zos_abi::SELF_PROCESS;
 pub const NONE: u64 = u64::MAX;
+
+/// Reads kernel log bytes from `cursor` into `buffer`: (count, next cursor).
+/// A next cursor beyond `cursor + count` means older bytes were overwritten.
+pub fn log_read(system: u64, cursor: u64, buffer: &mut [u8]) -> Result<(usize, u64), Error> {
+    let r = call(
+        Sys::LogRead,
+        [
+            system,
+            cursor,
+            buffer.as_mut_ptr() as u64,
+            buffer.len() as u64,
+            0,
+            0,
+        ],
+    )?;
+    Ok((r.0[1] as usize, r.0[2]))
+}
+
+/// Takes over printing the kernel log: the kernel stops writing the UART and
+/// signals `notification` when log bytes arrive. Returns the current cursor.
+pub fn log_bind(system: u64, notification: u64) -> Result<u64, Error> {
+    Ok(call(Sys::LogBind, [system, notification, 0, 0, 0, 0])?.0[1])
+}
 
 pub fn debug_write(system: u64, bytes: &[u8]) -> Result<(), Error> {
     for chunk in bytes.chunks(4096) {

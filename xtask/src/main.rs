@@ -6,8 +6,10 @@
 //! - `run [-- ARGS]`      build, then boot QEMU on the serial console
 //! - `test [NAME…]`       host tests, fmt, clippy, acceptance scripts (all, or NAME)
 //! - `bench`              boot QEMU and print per-operation figures (bench.json)
+//! - `lines`              code lines of the kernel core (limit 3,000), boot and arch crates
 
 mod cpio;
+mod linecount;
 mod tools;
 
 use std::path::{Path, PathBuf};
@@ -17,6 +19,12 @@ use std::process::{Command, ExitCode};
 pub const KERNEL_TARGET: &str = "aarch64-unknown-none-softfloat";
 /// Target triple userland is built for.
 pub const USER_TARGET: &str = "aarch64-unknown-none";
+/// Targets without a backend yet, for which `cargo xtask test` builds the kernel
+/// core (invariant 6: the core compiles for every target).
+pub const CORE_ONLY_TARGETS: [&str; 2] = ["x86_64-unknown-none", "wasm32-unknown-unknown"];
+/// A second userland target: libzos and every program build (and link, with the
+/// same `userland/user.ld`) for it.
+pub const SECOND_USER_TARGET: &str = "x86_64-unknown-none";
 /// User programs: (package, binary) — each lands in the initramfs as /sbin/<binary>.
 pub const USER_PROGRAMS: [(&str, &str); 6] = [
     ("zos-init", "init"),
@@ -57,6 +65,7 @@ fn main() -> ExitCode {
         "run" => run(&rest),
         "test" => test(&rest),
         "bench" => bench(),
+        "lines" => lines().map(|_| ()),
         "help" | "--help" | "-h" => {
             println!("usage: cargo xtask <build|run [-- QEMU ARGS]|test [NAME...]>");
             Ok(())
@@ -362,9 +371,35 @@ fn boot_to_prompt(artifacts: &Artifacts) -> Result<(u64, u64), String> {
     Ok((walls[2], virtual_ns))
 }
 
+/// Prints the code lines of the kernel core, the boot crate and each arch
+/// backend (see `linecount`); fails when the core is over its limit.
+fn lines() -> Result<usize, String> {
+    let (core, files) = linecount::count_crate(&root().join("kernel"))?;
+    for (file, count) in &files {
+        let name = file.strip_prefix(root()).unwrap_or(file);
+        println!("  {count:>5}  {}", name.display());
+    }
+    for other in ["abi", "boot", "klog", "arch/aarch64"] {
+        let (count, _) = linecount::count_crate(&root().join(other))?;
+        println!("lines: {other}: {count} code lines (not limited)");
+    }
+    println!(
+        "lines: kernel core: {core} code lines (limit {})",
+        linecount::CORE_LIMIT
+    );
+    if core > linecount::CORE_LIMIT {
+        return Err(format!(
+            "the kernel core has {core} code lines, over the limit of {} (docs/kernel.md)",
+            linecount::CORE_LIMIT
+        ));
+    }
+    Ok(core)
+}
+
 fn test(filters: &[String]) -> Result<(), String> {
-    tools::ensure(&["qemu-system-aarch64", "expect"])?;
+    tools::ensure(&["qemu-system-aarch64", "expect", "cpio"])?;
     if filters.is_empty() {
+        lines()?;
         // Host crates are the workspace's default members (see Cargo.toml).
         run_checked(cargo().arg("test"), "host unit tests")?;
         run_checked(
@@ -406,9 +441,51 @@ fn test(filters: &[String]) -> Result<(), String> {
                 .args(["--", "-D", "warnings"]),
             "clippy (aarch64 userland)",
         )?;
+        other_targets()?;
     }
     let artifacts = build()?;
     acceptance(&artifacts, filters)
+}
+
+/// Proves the arch boundary without a second backend: the kernel core, with
+/// lints, for each of [`CORE_ONLY_TARGETS`]; libzos and every user program built
+/// and linked for [`SECOND_USER_TARGET`], with lints.
+fn other_targets() -> Result<(), String> {
+    for target in CORE_ONLY_TARGETS {
+        run_checked(
+            cargo()
+                .args([
+                    "clippy",
+                    "--release",
+                    "-p",
+                    "zos-kernel",
+                    "--target",
+                    target,
+                ])
+                .args(["--", "-D", "warnings"]),
+            &format!("kernel core for {target}"),
+        )?;
+    }
+    let user_packages = || {
+        ["-p", "libzos"].into_iter().chain(
+            USER_PROGRAMS
+                .iter()
+                .flat_map(|(package, _)| ["-p", package]),
+        )
+    };
+    run_checked(
+        cargo()
+            .args(["clippy", "--release", "--target", SECOND_USER_TARGET])
+            .args(user_packages())
+            .args(["--", "-D", "warnings"]),
+        &format!("clippy (userland for {SECOND_USER_TARGET})"),
+    )?;
+    run_checked(
+        cargo()
+            .args(["build", "--release", "--target", SECOND_USER_TARGET])
+            .args(user_packages()),
+        &format!("userland build for {SECOND_USER_TARGET}"),
+    )
 }
 
 /// Runs every `tests/acceptance/*.exp` (or those named), each against a fresh QEMU.
@@ -427,33 +504,94 @@ fn acceptance(artifacts: &Artifacts, filters: &[String]) -> Result<(), String> {
     if scripts.is_empty() {
         return Err("no acceptance scripts matched".into());
     }
-    let mut failed = Vec::new();
-    for script in &scripts {
-        let name = script
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .unwrap_or("?")
-            .to_string();
-        println!("acceptance: {name} ...");
-        let status = Command::new("expect")
-            .arg("-f")
-            .arg(script)
-            .env("ZOS_KERNEL", &artifacts.image)
-            .env("ZOS_KERNEL_ELF", &artifacts.kernel)
-            .env("ZOS_INITRD", &artifacts.initramfs)
-            .env("ZOS_ROOT", root())
-            .current_dir(root())
-            .status()
-            .map_err(|e| format!("starting expect: {e}"))?;
-        if status.success() {
-            println!("acceptance: {name} PASSED");
-        } else {
-            println!("acceptance: {name} FAILED ({status})");
-            failed.push(name);
+    // Two scripts at a time (each boots its own QEMU; the machines this runs on
+    // have two cores); `ZOS_TEST_JOBS` overrides. Each script's serial log goes
+    // to target/zos/acceptance/NAME.log and is printed whole when it fails.
+    let jobs: usize = std::env::var("ZOS_TEST_JOBS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(2);
+    let logs = root().join("target/zos/acceptance");
+    std::fs::create_dir_all(&logs).map_err(|e| format!("creating {}: {e}", logs.display()))?;
+    // Scripts that type at the shell run a second time on `-smp 2` (GICv2,
+    // the default): interrupt routing to CPU 0 broke typed input there once.
+    let runs: Vec<(PathBuf, Option<u32>)> = scripts
+        .iter()
+        .flat_map(|script| {
+            let types = std::fs::read_to_string(script)
+                .is_ok_and(|text| text.lines().any(|l| l.trim_start().starts_with("send ")));
+            let second = types.then(|| (script.clone(), Some(2)));
+            std::iter::once((script.clone(), None)).chain(second)
+        })
+        .collect();
+    let queue = std::sync::Mutex::new(runs.iter());
+    let failed = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.min(runs.len()) {
+            scope.spawn(|| loop {
+                let Some((script, smp)) = queue.lock().ok().and_then(|mut q| q.next()) else {
+                    return;
+                };
+                let stem = script.file_stem().and_then(|s| s.to_str()).unwrap_or("?");
+                let name = match smp {
+                    Some(cpus) => format!("{stem}-smp{cpus}"),
+                    None => stem.to_string(),
+                };
+                let log = logs.join(format!("{name}.log"));
+                println!("acceptance: {name} ...");
+                let started = std::time::Instant::now();
+                let outcome = std::fs::File::create(&log)
+                    .and_then(|file| Ok((file.try_clone()?, file)))
+                    .and_then(|(out, err)| {
+                        let mut command = Command::new("expect");
+                        if let Some(cpus) = smp {
+                            command.env("ZOS_SMP", cpus.to_string());
+                        }
+                        command
+                            .arg("-f")
+                            .arg(script)
+                            .env("ZOS_KERNEL", &artifacts.image)
+                            .env("ZOS_KERNEL_ELF", &artifacts.kernel)
+                            .env("ZOS_INITRD", &artifacts.initramfs)
+                            .env("ZOS_ROOT", root())
+                            .current_dir(root())
+                            .stdin(std::process::Stdio::null())
+                            .stdout(out)
+                            .stderr(err)
+                            .status()
+                    });
+                let seconds = started.elapsed().as_secs();
+                match outcome {
+                    Ok(status) if status.success() => {
+                        println!("acceptance: {name} PASSED in {seconds} s");
+                    }
+                    other => {
+                        let text = std::fs::read_to_string(&log).unwrap_or_default();
+                        println!(
+                            "---- {name} serial log ----\n{text}\n---- end of {name} ----\nacceptance: {name} FAILED in {seconds} s ({})",
+                            match other {
+                                Ok(status) => status.to_string(),
+                                Err(e) => format!("starting expect: {e}"),
+                            }
+                        );
+                        if let Ok(mut list) = failed.lock() {
+                            list.push(name);
+                        }
+                    }
+                }
+            });
         }
-    }
+    });
+    let mut failed = failed.into_inner().unwrap_or_default();
+    failed.sort();
+    println!(
+        "acceptance: {} passed, {} failed",
+        runs.len() - failed.len(),
+        failed.len()
+    );
     if failed.is_empty() {
-        println!("acceptance: all {} passed", scripts.len());
+        println!("acceptance: all {} passed", runs.len());
         Ok(())
     } else {
         Err(format!("acceptance failures: {}", failed.join(", ")))

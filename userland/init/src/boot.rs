@@ -4,7 +4,7 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 use libzos::abi::{bootinfo, layout};
-use zos_kernel::initramfs::Archive;
+use zos_boot::initramfs::Archive;
 
 /// One device capability from the kernel.
 #[derive(Clone, Debug)]

@@ -15,25 +15,42 @@ use libzos::abi::{bootinfo, map_flags, rights};
 use libzos::ipc::{self, Received, Server};
 use libzos::loader::{self, SpawnOptions};
 use libzos::{dprintln, sys};
-use zos_init_core::services::{self, Restart, Service};
+use zos_init_core::restart::{CrashHistory, Decision};
+use zos_init_core::services::{self, Service};
 use zos_proto::errno::*;
 use zos_proto::io::IoRequest;
-use zos_proto::proc::{self, signal, ProcInfo, ProcRequest, ProcResponse, ServiceInfo, SystemInfo};
+use zos_proto::proc::{
+    self, signal, ProcInfo, ProcRequest, ProcResponse, ServiceInfo, SystemInfo, ARG_MAX,
+};
 use zos_proto::start::{self, Grant, StartInfo};
 
 /// Badge of the reaper thread's capability.
 const REAPER_BADGE: u64 = 0xFFFF_FFFF_0000_0001;
-/// Quota of each started program (services may ask for more: `quota_mib`).
+/// Badge of the alarm thread's capability (delayed service restarts).
+const ALARM_BADGE: u64 = 0xFFFF_FFFF_0000_0002;
+
+/// When the alarm thread should next call init (0: nothing pending).
+static ALARM_DEADLINE: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+/// Quota of each program init runs itself (`init.run=`); services set theirs
+/// with `quota_mib`. A quota is a ceiling on what the process (and anything it
+/// creates) may use, charged as it is used, not a reservation: giving many
+/// programs a generous ceiling costs nothing until they use it.
 const PROGRAM_QUOTA: u64 = 48 << 20;
-/// Most a program started through `Spawn` gets; on small machines a quarter
-/// of what init has left (quota is carved out when the process is created).
-const SPAWN_QUOTA: u64 = 32 << 20;
+/// A program started through `Spawn` may use up to half of what init has left.
+const SPAWN_SHARE: u64 = 2;
 /// Least a program gets.
 const MIN_QUOTA: u64 = 2 << 20;
+/// One process slot per this much of init's boot quota (64 to 4,096 slots).
+const MEMORY_PER_PROCESS: u64 = 192 << 10;
+/// Slots and memory kept for foreground commands (`ps`, `kill`, …): a
+/// background spawn fails with EAGAIN once only these are left.
+const FOREGROUND_SLOTS: usize = 16;
+/// Memory kept for foreground commands, as a share of init's boot quota.
+const FOREGROUND_SHARE: u64 = 16;
 /// Where a child's descriptors go in its capability table.
 const FD_SLOT_BASE: u64 = 16;
 /// Scratch address for writing a child's start-up page.
-const START_SCRATCH: u64 = 0x0000_2100_0000_0000;
+const START_SCRATCH: u64 = libzos::abi::layout::START_SCRATCH;
 const SERVICES_PATH: &str = "/etc/init/services.toml";
 
 struct Proc {
@@ -58,6 +75,10 @@ struct ServiceState {
     spec: Service,
     pid: Option<u32>,
     restarts: u32,
+    /// Failures within the restart window (see `zos_init_core::restart`).
+    history: CrashHistory,
+    /// A restart waiting out its back-off, due at this uptime.
+    restart_due: Option<u64>,
     state: &'static str,
     endpoint: Option<u64>,
     /// Running and, for `ready_notify` services, reported ready.
@@ -74,12 +95,16 @@ pub struct Manager {
     boot: BootInfo,
     server: Server,
     exited: u64,
+    /// Wakes the alarm thread when a delayed restart is scheduled.
+    alarm_wake: u64,
     procs: BTreeMap<u32, Proc>,
     waiters: Vec<Waiter>,
     pipes: Pipes,
     services: Vec<ServiceState>,
     /// Program text and read-only data shared between processes.
     segments: loader::SegmentCache,
+    /// Spawn requests staged through shared memory, by caller pid.
+    staged: BTreeMap<u32, Vec<u8>>,
 }
 
 fn encode(response: &ProcResponse) -> Vec<u8> {
@@ -106,7 +131,49 @@ fn reaper(endpoint: u64) {
     }
 }
 
+/// Sleeps until [`ALARM_DEADLINE`], then calls init so it starts the services
+/// whose back-off has passed. `arg`: wake-up notification << 32 | endpoint.
+fn alarm(arg: u64) {
+    let wake = arg >> 32;
+    let endpoint = arg & 0xFFFF_FFFF;
+    loop {
+        let deadline = ALARM_DEADLINE.load(core::sync::atomic::Ordering::Acquire);
+        if deadline == 0 {
+            let _ = sys::wait(wake);
+            continue;
+        }
+        if sys::clock_ns() < deadline {
+            sys::sleep_until(deadline);
+            continue;
+        }
+        ALARM_DEADLINE.store(0, core::sync::atomic::Ordering::Release);
+        let _ = ipc::call(endpoint, &ProcRequest::Ids, &[]);
+    }
+}
+
 impl Manager {
+    /// Whether one more program may start: a process limit derived from memory,
+    /// with a reserve of slots and memory that only foreground commands may
+    /// use, so a runaway background loop leaves `ps`, `kill` and the shell
+    /// working and gets EAGAIN instead of exhausting memory.
+    fn admit(&self, foreground: bool) -> Result<(), i32> {
+        let limit = (self.boot.quota / MEMORY_PER_PROCESS).clamp(64, 4096) as usize;
+        let live = self.procs.values().filter(|p| p.status.is_none()).count();
+        let reserve_slots = if foreground { 0 } else { FOREGROUND_SLOTS };
+        if live + reserve_slots >= limit {
+            return Err(EAGAIN);
+        }
+        let reserve_memory = if foreground {
+            MIN_QUOTA / 4
+        } else {
+            self.boot.quota / FOREGROUND_SHARE
+        };
+        if sys::system_info()[2] < reserve_memory {
+            return Err(if foreground { ENOMEM } else { EAGAIN });
+        }
+        Ok(())
+    }
+
     pub fn new(boot: BootInfo) -> Result<Manager, &'static str> {
         let endpoint = sys::endpoint_create().map_err(|_| "no endpoint")?;
         let exited = sys::notification_create().map_err(|_| "no notification")?;
@@ -114,15 +181,22 @@ impl Manager {
             .map_err(|_| "no reaper capability")?;
         libzos::thread::spawn(reaper, reaper_cap | (exited << 32), 150)
             .map_err(|_| "no reaper thread")?;
+        let alarm_wake = sys::notification_create().map_err(|_| "no notification")?;
+        let alarm_cap = sys::cap_mint(endpoint, sys::NONE, rights::WRITE, ALARM_BADGE)
+            .map_err(|_| "no alarm capability")?;
+        libzos::thread::spawn(alarm, alarm_cap | (alarm_wake << 32), 150)
+            .map_err(|_| "no alarm thread")?;
         Ok(Manager {
             boot,
             server: Server::new(endpoint),
             exited,
+            alarm_wake,
             procs: BTreeMap::new(),
             waiters: Vec::new(),
             pipes: Pipes::new(endpoint),
             services: Vec::new(),
             segments: loader::SegmentCache::new(),
+            staged: BTreeMap::new(),
         })
     }
 
@@ -144,6 +218,12 @@ impl Manager {
         if self.boot.flag("poweroff") {
             dprintln!("init: boot complete; powering off (boot argument poweroff)");
             let _ = sys::power_off(bootinfo::SLOT_SYSTEM);
+        }
+        if self.services.is_empty() {
+            dprintln!(
+                "init: no services, so no console and no shell: the machine is idle \
+                 (Ctrl-A X leaves QEMU)"
+            );
         }
     }
 
@@ -173,6 +253,8 @@ impl Manager {
                 spec,
                 pid: None,
                 restarts: 0,
+                history: CrashHistory::default(),
+                restart_due: None,
                 state: "stopped",
                 endpoint: None,
                 ready: false,
@@ -200,7 +282,7 @@ impl Manager {
             0,
             grants,
             arg,
-            PROGRAM_QUOTA,
+            PROGRAM_QUOTA.min(sys::system_info()[2] / 2),
         ) {
             Ok(pid) => dprintln!("init: started {path} as pid {pid}"),
             Err(e) => {
@@ -216,10 +298,15 @@ impl Manager {
             dprintln!("init: powering off");
             let _ = sys::power_off(bootinfo::SLOT_SYSTEM);
         }
+        dprintln!(
+            "init: {name} has finished; the machine stays up with no shell \
+             (boot with `poweroff` to power off afterwards; Ctrl-A X leaves QEMU)"
+        );
     }
 
     /// Device capabilities by name: "uart"/"uart-irq" (the PL011), any device
-    /// name from the boot information (plus "-irq"), or "initramfs".
+    /// name from the boot information (plus "-irq"), "initramfs", or "log"
+    /// (the system capability: the kernel log and power control).
     fn device_grants(&self, names: &[String]) -> Vec<(String, u64, u64, u64, u32)> {
         let mut grants = Vec::new();
         for name in names {
@@ -229,6 +316,11 @@ impl Manager {
             };
             if device == "initramfs" {
                 grants.push((name.clone(), bootinfo::SLOT_INITRAMFS, 0, 0, 0));
+                continue;
+            }
+            // The system capability, for the console to take over the kernel log.
+            if device == "log" {
+                grants.push((name.clone(), bootinfo::SLOT_SYSTEM, 0, 0, 0));
                 continue;
             }
             let device = if device == "uart" { "pl011" } else { device };
@@ -559,6 +651,10 @@ impl Manager {
             self.reap();
             return ok();
         }
+        if message.badge == ALARM_BADGE {
+            self.start_due_services();
+            return ok();
+        }
         if pipes::is_pipe_badge(message.badge) {
             // No pipe request carries capabilities; drop any sent anyway.
             for cap in &message.caps {
@@ -575,44 +671,39 @@ impl Manager {
             return err(EINVAL);
         };
         match request {
-            ProcRequest::Spawn {
-                path,
-                argv,
-                env,
-                cwd,
-                fds,
-                pgid,
-                ..
-            } => {
-                let mut moved = Vec::new();
-                for (fd, index) in fds {
-                    match message.caps.get(index as usize) {
-                        Some(slot) => moved.push((fd, *slot)),
-                        None => return err(EBADF),
+            spawn @ ProcRequest::Spawn { .. } => self.spawn_request(caller, spawn, &message.caps),
+            ProcRequest::StageSpawn { length } => {
+                let staged = match message.caps.first() {
+                    Some(&memory) => read_staged(memory, length as usize),
+                    None => Err(EINVAL),
+                };
+                for cap in &message.caps {
+                    let _ = sys::cap_delete(*cap);
+                }
+                match staged {
+                    Ok(bytes) => {
+                        self.staged.insert(caller, bytes);
+                        ok()
                     }
+                    Err(errno) => err(errno),
                 }
-                let bytes: usize = argv.iter().chain(env.iter()).map(|s| s.len() + 1).sum();
-                if bytes > start::MAX_START_INFO - 1024 {
-                    self.drop_handles(&moved);
-                    return err(E2BIG);
-                }
-                let pgid = if pgid == 0 { 0 } else { pgid };
-                match self.spawn(
-                    caller,
-                    path,
-                    &argv,
-                    &env,
-                    cwd,
-                    moved.clone(),
-                    pgid,
-                    Vec::new(),
-                    0,
-                    (sys::system_info()[2] / 4).clamp(MIN_QUOTA, SPAWN_QUOTA),
-                ) {
-                    Ok(pid) => Answer::Now(encode(&ProcResponse::Spawned { pid }), Vec::new()),
-                    Err(e) => {
-                        self.drop_handles(&moved);
-                        err(e)
+            }
+            ProcRequest::SpawnStaged => {
+                let Some(bytes) = self.staged.remove(&caller) else {
+                    for cap in &message.caps {
+                        let _ = sys::cap_delete(*cap);
+                    }
+                    return err(EINVAL);
+                };
+                match zos_proto::decode::<ProcRequest>(&bytes) {
+                    Some(spawn @ ProcRequest::Spawn { .. }) => {
+                        self.spawn_request(caller, spawn, &message.caps)
+                    }
+                    _ => {
+                        for cap in &message.caps {
+                            let _ = sys::cap_delete(*cap);
+                        }
+                        err(EINVAL)
                     }
                 }
             }
@@ -779,7 +870,68 @@ impl Manager {
         }
     }
 
+    /// A `Spawn` (sent whole, or staged through shared memory); `caps` are
+    /// the descriptors' capabilities attached to the message.
+    fn spawn_request(&mut self, caller: u32, request: ProcRequest, caps: &[u64]) -> Answer {
+        let ProcRequest::Spawn {
+            path,
+            argv,
+            env,
+            cwd,
+            fds,
+            pgid,
+            foreground,
+        } = request
+        else {
+            return err(EINVAL);
+        };
+        let mut moved = Vec::new();
+        for (fd, index) in fds {
+            match caps.get(index as usize) {
+                Some(slot) => moved.push((fd, *slot)),
+                None => {
+                    for cap in caps {
+                        let _ = sys::cap_delete(*cap);
+                    }
+                    return err(EBADF);
+                }
+            }
+        }
+        let bytes: usize = argv.iter().chain(env.iter()).map(|s| s.len() + 1).sum();
+        if bytes > ARG_MAX {
+            self.drop_handles(&moved);
+            return err(E2BIG);
+        }
+        if let Err(errno) = self.admit(foreground) {
+            self.drop_handles(&moved);
+            return err(errno);
+        }
+        match self.spawn(
+            caller,
+            path,
+            &argv,
+            &env,
+            cwd,
+            moved.clone(),
+            pgid,
+            Vec::new(),
+            0,
+            (sys::system_info()[2] / SPAWN_SHARE).max(MIN_QUOTA),
+        ) {
+            Ok(pid) => Answer::Now(encode(&ProcResponse::Spawned { pid }), Vec::new()),
+            Err(e) => {
+                self.drop_handles(&moved);
+                err(e)
+            }
+        }
+    }
+
     fn kill(&mut self, pid: i32, sig: u32) -> Answer {
+        // init exists and takes no signal, as on Linux: signals to pid 1 are
+        // accepted and ignored (SIGKILL included), `kill -0 1` succeeds.
+        if pid == 1 {
+            return if sig <= 63 { ok() } else { err(EINVAL) };
+        }
         let targets: Vec<u32> = if pid > 0 {
             self.procs
                 .get(&(pid as u32))
@@ -975,31 +1127,88 @@ impl Manager {
                 libzos::posix::exit_code(status).unwrap_or(0)
             ),
         };
-        let restart = match service.spec.restart {
-            Restart::Always => true,
-            Restart::OnFailure => failed,
-            Restart::Never => false,
-        };
-        if restart && service.restarts < service.spec.restart_limit {
-            service.restarts += 1;
-            service.state = "restarting";
-            dprintln!(
-                "init: service '{name}' {how}; restarting ({}/{})",
-                service.restarts,
-                service.spec.restart_limit
-            );
-            self.start_service(index);
-        } else {
-            service.state = if failed { "failed" } else { "stopped" };
-            dprintln!("init: service '{name}' {how}; not restarted");
+        let window = service.spec.restart_window_s;
+        let decision = service.history.ended(
+            service.spec.restart,
+            failed,
+            sys::clock_ns(),
+            service.spec.restart_limit,
+            window * 1_000_000_000,
+        );
+        match decision {
+            Decision::Restart { delay_ns } => {
+                service.restarts += 1;
+                service.state = "restarting";
+                let limit = match service.spec.restart_limit {
+                    0 => String::from("no limit"),
+                    n => format!("{n} in {window} s"),
+                };
+                let recent = service.history.recent_failures();
+                if delay_ns == 0 {
+                    dprintln!(
+                        "init: service '{name}' {how}; restarting ({recent} failures, {limit})"
+                    );
+                    self.start_service(index);
+                } else {
+                    dprintln!(
+                        "init: service '{name}' {how}; restarting in {} ms ({recent} failures, {limit})",
+                        delay_ns / 1_000_000
+                    );
+                    let due = sys::clock_ns() + delay_ns;
+                    service.restart_due = Some(due);
+                    self.arm_alarm(due);
+                }
+            }
+            Decision::GiveUp { failures } => {
+                service.state = "failed";
+                dprintln!(
+                    "init: service '{name}' {how}; it failed {failures} times in {window} s: giving up (not restarted)"
+                );
+            }
+            Decision::Stop => {
+                service.state = if failed { "failed" } else { "stopped" };
+                dprintln!("init: service '{name}' {how}; not restarted");
+            }
+        }
+    }
+
+    /// Makes the alarm thread call init at `due` (or earlier, if already set).
+    fn arm_alarm(&self, due: u64) {
+        use core::sync::atomic::Ordering;
+        let current = ALARM_DEADLINE.load(Ordering::Acquire);
+        if current == 0 || due < current {
+            ALARM_DEADLINE.store(due, Ordering::Release);
+        }
+        let _ = sys::signal(self.alarm_wake);
+    }
+
+    /// Starts the services whose back-off has passed; re-arms for the rest.
+    fn start_due_services(&mut self) {
+        let now = sys::clock_ns();
+        let mut next: Option<u64> = None;
+        for index in 0..self.services.len() {
+            match self.services[index].restart_due {
+                Some(due) if due <= now => {
+                    self.services[index].restart_due = None;
+                    self.start_service(index);
+                }
+                Some(due) => next = Some(next.map_or(due, |n: u64| n.min(due))),
+                None => {}
+            }
+        }
+        if let Some(due) = next {
+            self.arm_alarm(due);
         }
     }
 }
 
 /// Maps the start-up page (length + postcard bytes) read-only into `process`.
 fn write_start_page(process: u64, info: &StartInfo) -> Result<(), i32> {
-    let mut bytes = alloc::vec![0u8; start::MAX_START_INFO];
-    let length = zos_proto::encode(info, &mut bytes).ok_or(E2BIG)?;
+    let bytes = zos_proto::encode_vec(info).ok_or(E2BIG)?;
+    let length = bytes.len();
+    if length + 4 > start::MAX_START_INFO {
+        return Err(E2BIG);
+    }
     let total = (4 + length) as u64;
     let size = total.div_ceil(4096) * 4096;
     let memory = sys::memory_create(size).map_err(|_| ENOMEM)?;
@@ -1027,4 +1236,22 @@ fn write_start_page(process: u64, info: &StartInfo) -> Result<(), i32> {
     })();
     let _ = sys::cap_delete(memory);
     result
+}
+
+/// Where init maps a staged Spawn request to read it.
+const STAGE_SCRATCH: u64 = 0x0000_2200_0000_0000;
+
+/// Copies `length` bytes out of a Memory object a client filled (a staged
+/// Spawn request); the object must hold them.
+fn read_staged(memory: u64, length: usize) -> Result<Vec<u8>, i32> {
+    if length == 0 || length > ARG_MAX + 64 * 1024 {
+        return Err(E2BIG);
+    }
+    let pages = length.div_ceil(4096) as u64;
+    sys::memory_map(memory, sys::SELF, STAGE_SCRATCH, 0, pages, 0).map_err(|_| EINVAL)?;
+    // SAFETY: `pages` pages were just mapped read-only at STAGE_SCRATCH, and
+    // `length` fits in them.
+    let bytes = unsafe { core::slice::from_raw_parts(STAGE_SCRATCH as *const u8, length) }.to_vec();
+    let _ = sys::memory_unmap(sys::SELF, STAGE_SCRATCH);
+    Ok(bytes)
 }

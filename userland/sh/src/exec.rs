@@ -113,6 +113,12 @@ impl Shell {
     /// `&`: a pipeline of external commands becomes a job; anything that
     /// needs the shell runs in a child shell.
     fn run_background(&mut self, item: &ListItem) {
+        self.starting_background = true;
+        self.run_background_job(item);
+        self.starting_background = false;
+    }
+
+    fn run_background_job(&mut self, item: &ListItem) {
         let and_or = &item.and_or;
         if and_or.rest.is_empty() && !and_or.first.negated {
             self.run_pipeline(&and_or.first, true);

@@ -131,6 +131,9 @@ pub struct Shell {
     pub keep_redirects: bool,
     /// The status of the last command substitution of the current command.
     pub substitution_status: Option<i32>,
+    /// The pipeline being started is a background job (init keeps a reserve
+    /// of processes and memory that only foreground commands may use).
+    pub starting_background: bool,
     /// Aliases being substituted (an alias is not expanded inside itself).
     pub expanding_aliases: Vec<String>,
     /// Command substitutions being captured, innermost last.
@@ -193,6 +196,7 @@ impl Shell {
             substitution_status: None,
             captures: Vec::new(),
             expanding_aliases: Vec::new(),
+            starting_background: false,
             lineno: 0,
             history: History::default(),
             jobs: JobTable::new(),

@@ -310,7 +310,8 @@ impl Shell {
         let cwd = posix::getcwd();
         let mut not_executable: Option<Errno> = None;
         for path in command_path::candidates(name, path_variable.as_deref(), &cwd) {
-            match posix::spawn(&path, &argv_refs, &environment_refs, &[], pgid) {
+            let foreground = !self.starting_background;
+            match posix::spawn_job(&path, &argv_refs, &environment_refs, &[], pgid, foreground) {
                 Ok(pid) => return Ok(pid),
                 Err(Errno(ENOENT | ENOTDIR)) => {}
                 Err(Errno(ENOEXEC))
@@ -322,8 +323,15 @@ impl Shell {
                     // A text file without `#!`: run it with this shell.
                     let mut script_argv = alloc::vec!["sh", path.as_str()];
                     script_argv.extend(argv_refs.iter().skip(1));
-                    return posix::spawn("/bin/sh", &script_argv, &environment_refs, &[], pgid)
-                        .map_err(|error| self.report_spawn_error(name, error));
+                    return posix::spawn_job(
+                        "/bin/sh",
+                        &script_argv,
+                        &environment_refs,
+                        &[],
+                        pgid,
+                        foreground,
+                    )
+                    .map_err(|error| self.report_spawn_error(name, error));
                 }
                 Err(error @ Errno(EACCES)) => not_executable = Some(error),
                 Err(error) => return Err(self.report_spawn_error(name, error)),

@@ -179,14 +179,19 @@ impl Shell {
     /// background list that needs the shell).
     pub fn spawn_child_shell(&mut self, source: &str, pgid: Pid) -> Result<Pid, i32> {
         let positional = self.positional.clone();
-        self.spawn_child_shell_with(source, &positional, pgid)
+        self.spawn_child_shell_with(source, &positional, pgid, "sh")
     }
 
     /// Starts a child shell running an already expanded built-in or
     /// function call (`"$@"` with `argv` as the positional parameters), so
     /// that nothing is expanded twice.
     pub fn spawn_child_command(&mut self, argv: &[String], pgid: Pid) -> Result<Pid, i32> {
-        self.spawn_child_shell_with("\"$@\"", argv, pgid)
+        self.spawn_child_shell_with(
+            "\"$@\"",
+            argv,
+            pgid,
+            argv.first().map_or("sh", String::as_str),
+        )
     }
 
     fn spawn_child_shell_with(
@@ -194,6 +199,7 @@ impl Shell {
         source: &str,
         positional: &[String],
         pgid: Pid,
+        what: &str,
     ) -> Result<Pid, i32> {
         self.materialize_capture();
         let mut script = self.state_script();
@@ -221,7 +227,16 @@ impl Shell {
         let argv_refs: Vec<&str> = argv.iter().map(String::as_str).collect();
         let environment = self.vars.child_environment(&[]);
         let environment_refs: Vec<&str> = environment.iter().map(String::as_str).collect();
-        posix::spawn("/bin/sh", &argv_refs, &environment_refs, &[], pgid).map_err(|error| {
+        let foreground = !self.starting_background;
+        posix::spawn_job(
+            "/bin/sh",
+            &argv_refs,
+            &environment_refs,
+            &[],
+            pgid,
+            foreground,
+        )
+        .map_err(|error| {
             self.complain(&alloc::format!("sh: {}", error.describe()));
             126
         })
