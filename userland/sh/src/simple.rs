@@ -347,7 +347,7 @@ impl Shell {
     }
 
     /// Prints why a command could not start; returns 126.
-    fn report_spawn_error(&self, name: &str, error: Errno) -> i32 {
+    pub fn report_spawn_error(&self, name: &str, error: Errno) -> i32 {
         let message = match error.0 {
             E2BIG => "Argument list too long",
             _ => error.describe(),

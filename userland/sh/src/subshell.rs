@@ -236,9 +236,6 @@ impl Shell {
             pgid,
             foreground,
         )
-        .map_err(|error| {
-            self.complain(&alloc::format!("sh: {}", error.describe()));
-            126
-        })
+        .map_err(|error| self.report_spawn_error(what, error))
     }
 }
