@@ -103,6 +103,9 @@ impl Shell {
         let mut status = 0;
         self.loop_depth += 1;
         loop {
+            if self.interactive && self.check_interrupt() {
+                break;
+            }
             let test = self.run_condition(condition);
             let (stop, _) = self.loop_control();
             if stop {

@@ -31,6 +31,9 @@ impl Shell {
     /// Runs a list; stops early when `flow` leaves `Normal`.
     pub fn run_program(&mut self, program: &Program) -> i32 {
         for item in &program.items {
+            if self.interactive && self.check_interrupt() {
+                break;
+            }
             self.run_item(item);
             if self.flow != Flow::Normal {
                 break;

@@ -196,6 +196,7 @@ fn run_standard_input(shell: &mut Shell, force_interactive: bool) -> i32 {
             shell.shell_pgid = pid;
         }
         let terminal = Rc::new(Terminal::claim(0, shell.shell_pgid));
+        traps::catch_interrupts();
         shell.terminal = Some(terminal.clone());
         LineSource::editor(terminal)
     } else {
@@ -253,6 +254,10 @@ fn run_loop(shell: &mut Shell, source: &mut LineSource) -> i32 {
                 text = expanded;
             }
             shell.history.push(&text);
+        }
+        if let Some(terminal) = source.terminal() {
+            traps::clear_interrupt();
+            terminal.running();
         }
         shell.run_text(&text);
         if shell.flow == Flow::Exit {

@@ -5,18 +5,39 @@
 
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use libzos::posix::{self, SigAction};
 use zos_tools_core::signal::{parse_signal, signal_name, SIGNALS};
 
-use crate::shell::{Flow, Shell};
+use crate::shell::{out, Flow, Shell};
 
 /// Signals received and not yet handled, one bit each.
 static PENDING: AtomicU64 = AtomicU64::new(0);
 
+/// Ctrl-C while an interactive shell runs a command line.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
 fn record(signal: u32) {
     PENDING.fetch_or(1 << signal, Ordering::SeqCst);
+}
+
+fn interrupt(_signal: u32) {
+    INTERRUPTED.store(true, Ordering::SeqCst);
+}
+
+/// An interactive shell catches SIGINT: Ctrl-C abandons the command line
+/// (checked between commands), it never ends the shell.
+pub fn catch_interrupts() {
+    let _ = posix::signal(
+        libzos::proto::proc::signal::SIGINT,
+        SigAction::Handler(interrupt),
+    );
+}
+
+/// Forgets a Ctrl-C typed before the command line started.
+pub fn clear_interrupt() {
+    INTERRUPTED.store(false, Ordering::SeqCst);
 }
 
 /// Every condition name `trap -l` lists.
@@ -52,6 +73,23 @@ pub fn install(name: &str, action: Option<&str>) {
 }
 
 impl Shell {
+    /// After Ctrl-C in an interactive shell: abandon the command line
+    /// (status 130). True if it did.
+    pub fn check_interrupt(&mut self) -> bool {
+        if !INTERRUPTED.swap(false, Ordering::SeqCst) {
+            return false;
+        }
+        if let Some(action) = self.traps.get("INT").cloned() {
+            self.run_text(&action);
+            return false;
+        }
+        self.last_status = 130;
+        self.exit_status = 130;
+        self.flow = Flow::Abort;
+        out(2, "\n");
+        true
+    }
+
     /// Runs the actions of signals that arrived since the last check.
     pub fn run_pending_traps(&mut self) {
         let pending = PENDING.swap(0, Ordering::SeqCst);
