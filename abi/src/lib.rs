@@ -190,6 +190,34 @@ impl SysError {
         ALL.get(usize::try_from(code).ok()?.checked_sub(1)?)
             .copied()
     }
+
+    /// The error's name as written here (`"QuotaExceeded"`), for messages.
+    pub fn name(self) -> &'static str {
+        const NAMES: [&str; 18] = [
+            "InvalidSyscall",
+            "InvalidCap",
+            "WrongType",
+            "NoRights",
+            "InvalidArgument",
+            "BadAddress",
+            "OutOfMemory",
+            "QuotaExceeded",
+            "SlotsFull",
+            "AlreadyMapped",
+            "NotMapped",
+            "WouldBlock",
+            "PeerDied",
+            "NoReplyTarget",
+            "DeadObject",
+            "TooBig",
+            "RightsEscalation",
+            "BadState",
+        ];
+        NAMES
+            .get((self as usize).wrapping_sub(1))
+            .copied()
+            .unwrap_or("Unknown")
+    }
 }
 
 /// What kind of object a capability names (`CapInfo`, boot information entries).
@@ -317,6 +345,21 @@ pub mod labels {
 mod tests {
     use super::*;
 
+    /// A fixed buffer for formatting without `alloc` or `std`.
+    struct Cursor<'a>(&'a mut [u8], usize);
+
+    impl core::fmt::Write for Cursor<'_> {
+        fn write_str(&mut self, s: &str) -> core::fmt::Result {
+            let end = self.1 + s.len();
+            self.0
+                .get_mut(self.1..end)
+                .ok_or(core::fmt::Error)?
+                .copy_from_slice(s.as_bytes());
+            self.1 = end;
+            Ok(())
+        }
+    }
+
     #[test]
     fn info_round_trip_and_limits() {
         let info = MessageInfo {
@@ -334,6 +377,21 @@ mod tests {
     fn error_codes_round_trip() {
         for code in 1..=18 {
             assert_eq!(SysError::from_code(code).map(SysError::code), Some(code));
+        }
+        assert_eq!(SysError::from_code(0), None);
+        assert_eq!(SysError::from_code(19), None);
+    }
+
+    #[test]
+    fn error_codes_and_names_agree() {
+        for code in 1..=18 {
+            let error = SysError::from_code(code).expect("a known code");
+            assert_eq!(error.code(), code);
+            let mut debug = [0u8; 32];
+            let mut cursor = Cursor(&mut debug, 0);
+            core::fmt::write(&mut cursor, format_args!("{error:?}")).expect("fits");
+            let length = cursor.1;
+            assert_eq!(&debug[..length], error.name().as_bytes());
         }
         assert_eq!(SysError::from_code(0), None);
         assert_eq!(SysError::from_code(19), None);
@@ -404,9 +462,14 @@ pub mod bootinfo {
     pub const WORD_BOOT_NS: usize = 6;
     /// Length of the kernel command line, stored right after the entries.
     pub const WORD_CMDLINE_LEN: usize = 7;
+    /// Length of the platform's random seed (the device tree's `rng-seed`, at
+    /// most [`MAX_RNG_SEED`] bytes), stored right after the command line.
+    pub const WORD_RNG_SEED_LEN: usize = 8;
+    /// Most bytes of random seed passed on.
+    pub const MAX_RNG_SEED: usize = 64;
     /// First entry; each entry is [`ENTRY_WORDS`] words:
     /// slot, kind (ObjectKind), physical base, size, irq, name (24 bytes, NUL-padded).
-    pub const FIRST_ENTRY: usize = 8;
+    pub const FIRST_ENTRY: usize = 9;
     pub const ENTRY_WORDS: usize = 8;
     /// Fixed capability slots of init.
     pub const SLOT_SELF: u64 = 0;

@@ -67,6 +67,7 @@ pub fn start_init<P: Platform>(
     initrd: Option<PhysRange>,
     devices: &[Device],
     cmdline: &str,
+    rng_seed: &[u8],
     machine: u16,
 ) -> Result<(), BootError> {
     let initrd = initrd.ok_or(BootError::NoInitramfs)?;
@@ -204,8 +205,11 @@ pub fn start_init<P: Platform>(
         .map_or(0, |p| p.quota.limit - p.quota.used);
     info[bootinfo::WORD_QUOTA] = quota_left;
     info[bootinfo::WORD_CMDLINE_LEN] = cmdline.len() as u64;
+    let rng_seed = &rng_seed[..rng_seed.len().min(bootinfo::MAX_RNG_SEED)];
+    info[bootinfo::WORD_RNG_SEED_LEN] = rng_seed.len() as u64;
     let mut bytes: Vec<u8> = info.iter().flat_map(|w| w.to_le_bytes()).collect();
     bytes.extend_from_slice(cmdline.as_bytes());
+    bytes.extend_from_slice(rng_seed);
     let info_memory = memory_with(kernel, init, &bytes)?;
     kernel.grant(
         init,

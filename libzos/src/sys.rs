@@ -24,28 +24,9 @@ impl Regs {
 pub struct Error(pub u64);
 
 impl Error {
+    /// The error's name (`"QuotaExceeded"`), from the ABI's one table.
     pub fn name(self) -> &'static str {
-        match self.0 {
-            1 => "InvalidSyscall",
-            2 => "InvalidCap",
-            3 => "WrongType",
-            4 => "NoRights",
-            5 => "InvalidArgument",
-            6 => "BadAddress",
-            7 => "OutOfMemory",
-            8 => "QuotaExceeded",
-            9 => "SlotsFull",
-            10 => "AlreadyMapped",
-            11 => "NotMapped",
-            12 => "WouldBlock",
-            13 => "PeerDied",
-            14 => "NoReplyTarget",
-            15 => "DeadObject",
-            16 => "TooBig",
-            17 => "RightsEscalation",
-            18 => "BadState",
-            _ => "Unknown",
-        }
+        SysError::from_code(self.0).map_or("Unknown", SysError::name)
     }
 
     pub fn is(self, error: SysError) -> bool {

@@ -285,6 +285,7 @@ fn start_kernel_core(info: &BootInfo, heap_bytes: usize) {
         info.initrd,
         &devices,
         info.bootargs,
+        info.rng_seed.unwrap_or(&[]),
         zos_boot::elf::EM_AARCH64,
     ) {
         boot_failure(&e);

@@ -318,6 +318,10 @@ impl Manager {
                 grants.push((name.clone(), bootinfo::SLOT_INITRAMFS, 0, 0, 0));
                 continue;
             }
+            // Not a capability: the seed travels in the environment.
+            if device == "rng-seed" {
+                continue;
+            }
             // The system capability, for the console to take over the kernel log.
             if device == "log" {
                 grants.push((name.clone(), bootinfo::SLOT_SYSTEM, 0, 0, 0));
@@ -397,12 +401,31 @@ impl Manager {
         // Services see the kernel command line for their own `name.key=value`
         // settings (e.g. the VFS's `vfs.root_mib`).
         let cmdline = format!("ZOS_CMDLINE={}", self.boot.cmdline);
-        let env = [
+        // The platform's random seed only to services granted "rng-seed".
+        let seed = if self.services[index]
+            .spec
+            .grants
+            .iter()
+            .any(|g| g == "rng-seed")
+        {
+            let hex: String = self
+                .boot
+                .rng_seed
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            format!("ZOS_RNG_SEED={hex}")
+        } else {
+            String::new()
+        };
+        let env_all = [
             "PATH=/bin:/sbin",
             "HOME=/",
             restarts.as_str(),
             cmdline.as_str(),
+            seed.as_str(),
         ];
+        let env: Vec<&str> = env_all.iter().copied().filter(|e| !e.is_empty()).collect();
         let mut argv: Vec<&str> = alloc::vec![spec.name.as_str()];
         argv.extend(spec.args.iter().map(String::as_str));
         // What the table asks for, but never more than half of what init has

@@ -195,8 +195,8 @@ fn fill_from_initramfs(vfs: &mut Vfs) {
 
 /// Seeds the generator from timer jitter: the low bits of the counter around
 /// yields and short busy loops vary with interrupts, caches and the host. The
-/// device tree's `rng-seed` would be mixed in here once init passes it
-/// (`ZOS_RNG_SEED`, hex); the kernel does not hand it over yet.
+/// device tree's `rng-seed` (which the kernel passes to init and init to
+/// services granted "rng-seed", as `ZOS_RNG_SEED` in hex) is mixed in too.
 fn seed_generator() -> ChaChaRng {
     let mut samples: Vec<u8> = Vec::with_capacity(8 * 512);
     let mut previous = sys::clock_ns();
