@@ -308,7 +308,9 @@ impl Shell {
             match parser.next_command() {
                 Ok(Some(program)) => {
                     if self.options.verbose {
-                        let _ = posix::write_all(2, text.as_bytes());
+                        for item in &program.items {
+                            out(2, &format!("{}\n", item.source));
+                        }
                     }
                     if !self.options.noexec || self.interactive {
                         self.run_program(&program);
