@@ -85,6 +85,9 @@ pub enum IoRequest<'a> {
         len: u32,
         offset: Option<u64>,
     },
+    /// A socket operation (sockets only; others answer `ENOTSOCK`).
+    #[serde(borrow)]
+    Net(crate::net::SocketRequest<'a>),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -104,6 +107,9 @@ pub enum IoResponse<'a> {
     FileStat(FileStat),
     /// Bytes moved through the shared buffer.
     Transferred(u32),
+    /// The answer to `IoRequest::Net`.
+    #[serde(borrow)]
+    Net(crate::net::SocketResponse<'a>),
 }
 
 /// Kinds of open handles.
@@ -115,6 +121,7 @@ pub enum HandleKind {
     File,
     Directory,
     Device,
+    Socket,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

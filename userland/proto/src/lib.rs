@@ -13,6 +13,7 @@ extern crate alloc;
 pub mod errno;
 pub mod fs;
 pub mod io;
+pub mod net;
 pub mod proc;
 pub mod start;
 

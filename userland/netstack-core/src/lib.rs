@@ -1,0 +1,16 @@
+//! The netstack's logic, free of system calls so it runs in host tests: a
+//! smoltcp interface on a loopback device (127.0.0.1/8) and a table of BSD
+//! sockets over smoltcp's TCP and UDP sockets.
+//!
+//! The service feeds it requests with a token of its own (the deferred reply
+//! it will answer); a request that cannot finish now is kept and completed by
+//! a later [`Stack::poll`], which returns the `(token, Reply)` pairs it
+//! finished. Time is passed in (milliseconds since boot).
+#![cfg_attr(not(test), no_std)]
+
+extern crate alloc;
+
+pub mod device;
+mod stack;
+
+pub use stack::{Reply, SockId, Stack, Token};

@@ -1,0 +1,1135 @@
+//! The socket table: BSD semantics (bind, listen with a backlog, accept,
+//! connect, blocking and non-blocking reads and writes, timeouts) mapped onto
+//! smoltcp sockets.
+
+use crate::device::Loopback;
+use alloc::collections::{BTreeMap, VecDeque};
+use alloc::string::String;
+use alloc::vec;
+use alloc::vec::Vec;
+use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet};
+use smoltcp::socket::{tcp, udp};
+use smoltcp::time::Instant;
+use smoltcp::wire::{HardwareAddress, IpAddress, IpCidr, IpEndpoint, IpListenEndpoint, Ipv4Address};
+use zos_proto::errno::*;
+use zos_proto::net::{SockAddr, SockOpt, SocketInfo, SocketKind, SocketRequest};
+
+/// The server's name for a waiting request (its deferred reply).
+pub type Token = u64;
+/// A socket in the table.
+pub type SockId = u64;
+
+/// TCP buffers per direction.
+const TCP_BUFFER: usize = 64 * 1024;
+/// UDP: datagrams and bytes queued per direction.
+const UDP_PACKETS: usize = 32;
+const UDP_BUFFER: usize = 64 * 1024;
+/// First ephemeral port (Linux's default range).
+const EPHEMERAL_FIRST: u16 = 32768;
+const EPHEMERAL_LAST: u16 = 60999;
+/// Largest backlog kept.
+const MAX_BACKLOG: u32 = 64;
+/// Sockets at most (bounded memory).
+const MAX_SOCKETS: usize = 1024;
+
+/// The answer to a request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Reply {
+    Ok,
+    Err(i32),
+    Data(Vec<u8>),
+    Written(u32),
+    Accepted { sock: SockId, peer: SockAddr },
+    Addr(SockAddr),
+    Opt(u32),
+    Received { from: SockAddr, data: Vec<u8> },
+}
+
+/// A request that waits.
+enum Waiting {
+    Read { max: usize },
+    Write { data: Vec<u8> },
+    Accept,
+    Connect,
+    RecvFrom { max: usize },
+}
+
+struct Pending {
+    token: Token,
+    sock: SockId,
+    what: Waiting,
+    deadline: Option<u64>,
+}
+
+struct Listener {
+    backlog: usize,
+    /// Sockets listening for the next connections.
+    pool: Vec<SocketHandle>,
+    /// Connections that left `Listen`, in arrival order.
+    ready: VecDeque<SocketHandle>,
+}
+
+struct Sock {
+    kind: SocketKind,
+    /// The TCP connection or UDP socket (None: a TCP socket not connected).
+    handle: Option<SocketHandle>,
+    listener: Option<Listener>,
+    bound: Option<SockAddr>,
+    /// Peer of a UDP socket after `connect`.
+    udp_peer: Option<SockAddr>,
+    nonblocking: bool,
+    reuse_addr: bool,
+    nodelay: bool,
+    rcv_timeout_ms: u32,
+    snd_timeout_ms: u32,
+    /// Handles (capabilities) naming this socket.
+    refs: usize,
+    read_shut: bool,
+    connecting: bool,
+}
+
+impl Sock {
+    fn new(kind: SocketKind, nonblocking: bool) -> Self {
+        Sock {
+            kind,
+            handle: None,
+            listener: None,
+            bound: None,
+            udp_peer: None,
+            nonblocking,
+            reuse_addr: false,
+            nodelay: false,
+            rcv_timeout_ms: 0,
+            snd_timeout_ms: 0,
+            refs: 1,
+            read_shut: false,
+            connecting: false,
+        }
+    }
+}
+
+pub struct Stack {
+    iface: Interface,
+    device: Loopback,
+    sockets: SocketSet<'static>,
+    table: BTreeMap<SockId, Sock>,
+    /// TCP connections whose sockets were closed, finishing their FIN exchange.
+    orphans: Vec<SocketHandle>,
+    pending: Vec<Pending>,
+    /// Waiting requests finished by polls inside other requests.
+    finished: Vec<(Token, Reply)>,
+    next_id: SockId,
+    next_port: u16,
+}
+
+fn to_addr(endpoint: IpEndpoint) -> SockAddr {
+    let IpAddress::Ipv4(v4) = endpoint.addr;
+    SockAddr {
+        addr: v4.octets(),
+        port: endpoint.port,
+    }
+}
+
+fn to_endpoint(addr: SockAddr) -> IpEndpoint {
+    let [a, b, c, d] = addr.addr;
+    IpEndpoint::new(IpAddress::Ipv4(Ipv4Address::new(a, b, c, d)), addr.port)
+}
+
+fn is_local(addr: [u8; 4]) -> bool {
+    addr == [0, 0, 0, 0] || addr[0] == 127
+}
+
+fn instant(now_ms: u64) -> Instant {
+    Instant::from_millis(now_ms as i64)
+}
+
+fn new_tcp() -> tcp::Socket<'static> {
+    let mut socket = tcp::Socket::new(
+        tcp::SocketBuffer::new(vec![0; TCP_BUFFER]),
+        tcp::SocketBuffer::new(vec![0; TCP_BUFFER]),
+    );
+    // Loopback never loses a segment; delaying ACKs only adds latency.
+    socket.set_ack_delay(None);
+    socket
+}
+
+fn state_name(state: tcp::State) -> &'static str {
+    match state {
+        tcp::State::Closed => "CLOSED",
+        tcp::State::Listen => "LISTEN",
+        tcp::State::SynSent => "SYN_SENT",
+        tcp::State::SynReceived => "SYN_RECV",
+        tcp::State::Established => "ESTABLISHED",
+        tcp::State::FinWait1 => "FIN_WAIT1",
+        tcp::State::FinWait2 => "FIN_WAIT2",
+        tcp::State::CloseWait => "CLOSE_WAIT",
+        tcp::State::Closing => "CLOSING",
+        tcp::State::LastAck => "LAST_ACK",
+        tcp::State::TimeWait => "TIME_WAIT",
+    }
+}
+
+impl Stack {
+    /// A stack with the loopback interface up at 127.0.0.1/8.
+    pub fn new(now_ms: u64, seed: u64) -> Self {
+        let mut device = Loopback::default();
+        let mut config = Config::new(HardwareAddress::Ip);
+        config.random_seed = seed;
+        let mut iface = Interface::new(config, &mut device, instant(now_ms));
+        iface.update_ip_addrs(|addrs| {
+            let _ = addrs.push(IpCidr::new(IpAddress::v4(127, 0, 0, 1), 8));
+        });
+        Stack {
+            iface,
+            device,
+            sockets: SocketSet::new(vec![]),
+            table: BTreeMap::new(),
+            orphans: Vec::new(),
+            pending: Vec::new(),
+            finished: Vec::new(),
+            next_id: 1,
+            next_port: EPHEMERAL_FIRST,
+        }
+    }
+
+    /// A new socket (with one reference).
+    pub fn socket(&mut self, kind: SocketKind, nonblocking: bool) -> Result<SockId, i32> {
+        if self.table.len() >= MAX_SOCKETS {
+            return Err(ENFILE);
+        }
+        let id = self.next_id;
+        self.next_id += 1;
+        self.table.insert(id, Sock::new(kind, nonblocking));
+        Ok(id)
+    }
+
+    /// One more handle names `sock` (a `Clone`).
+    pub fn add_ref(&mut self, sock: SockId) -> bool {
+        match self.table.get_mut(&sock) {
+            Some(s) => {
+                s.refs += 1;
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub fn set_nonblocking(&mut self, sock: SockId, on: bool) {
+        if let Some(s) = self.table.get_mut(&sock) {
+            s.nonblocking = on;
+        }
+    }
+
+    /// Whether `sock` exists.
+    pub fn exists(&self, sock: SockId) -> bool {
+        self.table.contains_key(&sock)
+    }
+
+    /// Drops one handle; the last one closes the socket (TCP: a graceful
+    /// FIN). Requests still waiting on it fail with `EBADF`.
+    pub fn close(&mut self, sock: SockId, now_ms: u64) -> Vec<(Token, Reply)> {
+        let mut done = Vec::new();
+        let Some(s) = self.table.get_mut(&sock) else {
+            return done;
+        };
+        s.refs = s.refs.saturating_sub(1);
+        if s.refs > 0 {
+            return done;
+        }
+        let Some(s) = self.table.remove(&sock) else {
+            return done;
+        };
+        self.pending.retain(|p| {
+            if p.sock == sock {
+                done.push((p.token, Reply::Err(EBADF)));
+                false
+            } else {
+                true
+            }
+        });
+        if let Some(listener) = s.listener {
+            for handle in listener.pool.into_iter().chain(listener.ready) {
+                self.sockets.get_mut::<tcp::Socket>(handle).abort();
+                self.orphans.push(handle);
+            }
+        }
+        if let Some(handle) = s.handle {
+            match s.kind {
+                SocketKind::Stream => {
+                    self.sockets.get_mut::<tcp::Socket>(handle).close();
+                    self.orphans.push(handle);
+                }
+                SocketKind::Datagram => {
+                    self.sockets.remove(handle);
+                }
+            }
+        }
+        done.extend(self.poll(now_ms));
+        done
+    }
+
+    /// Polls and keeps what finished for the next [`Stack::poll`].
+    fn advance(&mut self, now_ms: u64) {
+        let done = self.poll_inner(now_ms);
+        self.finished.extend(done);
+    }
+
+    /// Runs the interface until the loopback queue is empty; returns the
+    /// waiting requests that finished (or timed out) since the last call.
+    pub fn poll(&mut self, now_ms: u64) -> Vec<(Token, Reply)> {
+        let mut done = core::mem::take(&mut self.finished);
+        done.extend(self.poll_inner(now_ms));
+        done
+    }
+
+    /// `read` on the socket.
+    pub fn read(&mut self, token: Token, sock: SockId, max: usize, now_ms: u64) -> Option<Reply> {
+        self.start(token, sock, Waiting::Read { max }, now_ms)
+    }
+
+    /// `write` on the socket.
+    pub fn write(&mut self, token: Token, sock: SockId, data: &[u8], now_ms: u64) -> Option<Reply> {
+        self.start(
+            token,
+            sock,
+            Waiting::Write {
+                data: data.to_vec(),
+            },
+            now_ms,
+        )
+    }
+
+    /// A socket operation; `None` means it waits (answered by a later poll).
+    pub fn request(
+        &mut self,
+        token: Token,
+        sock: SockId,
+        request: &SocketRequest,
+        now_ms: u64,
+    ) -> Option<Reply> {
+        let reply = match request {
+            SocketRequest::Bind(addr) => self.bind(sock, *addr),
+            SocketRequest::Listen { backlog } => self.listen(sock, *backlog),
+            SocketRequest::Accept => return self.start(token, sock, Waiting::Accept, now_ms),
+            SocketRequest::Connect(addr) => match self.connect(sock, *addr) {
+                Ok(true) => return self.start(token, sock, Waiting::Connect, now_ms),
+                Ok(false) => Reply::Ok,
+                Err(e) => Reply::Err(e),
+            },
+            SocketRequest::Shutdown { how } => self.shutdown(sock, *how),
+            SocketRequest::GetSockName => self.sockname(sock),
+            SocketRequest::GetPeerName => self.peername(sock),
+            SocketRequest::SetOpt { opt, value } => self.set_opt(sock, *opt, *value),
+            SocketRequest::GetOpt(opt) => self.get_opt(sock, *opt),
+            SocketRequest::SendTo { to, data } => self.send_to(sock, *to, data),
+            SocketRequest::RecvFrom { max } => {
+                return self.start(
+                    token,
+                    sock,
+                    Waiting::RecvFrom {
+                        max: *max as usize,
+                    },
+                    now_ms,
+                )
+            }
+        };
+        self.advance(now_ms);
+        Some(reply)
+    }
+
+    /// Every socket, for `netstat`.
+    pub fn list(&self) -> Vec<SocketInfo> {
+        let mut out = Vec::new();
+        for s in self.table.values() {
+            let local = s.bound.unwrap_or_default();
+            match (s.kind, &s.listener, s.handle) {
+                (SocketKind::Stream, Some(listener), _) => out.push(SocketInfo {
+                    kind: s.kind,
+                    local,
+                    remote: SockAddr::default(),
+                    state: String::from("LISTEN"),
+                    recv_queue: listener.ready.len() as u32,
+                    send_queue: 0,
+                }),
+                (SocketKind::Stream, None, Some(handle)) => {
+                    let t = self.sockets.get::<tcp::Socket>(handle);
+                    out.push(SocketInfo {
+                        kind: s.kind,
+                        local: t.local_endpoint().map_or(local, to_addr),
+                        remote: t.remote_endpoint().map_or_else(SockAddr::default, to_addr),
+                        state: String::from(state_name(t.state())),
+                        recv_queue: t.recv_queue() as u32,
+                        send_queue: t.send_queue() as u32,
+                    });
+                }
+                (SocketKind::Stream, None, None) => out.push(SocketInfo {
+                    kind: s.kind,
+                    local,
+                    remote: SockAddr::default(),
+                    state: String::from("CLOSED"),
+                    recv_queue: 0,
+                    send_queue: 0,
+                }),
+                (SocketKind::Datagram, _, _) => out.push(SocketInfo {
+                    kind: s.kind,
+                    local,
+                    remote: s.udp_peer.unwrap_or_default(),
+                    state: String::from("-"),
+                    recv_queue: 0,
+                    send_queue: 0,
+                }),
+            }
+        }
+        for &handle in &self.orphans {
+            let t = self.sockets.get::<tcp::Socket>(handle);
+            if let (Some(local), Some(remote)) = (t.local_endpoint(), t.remote_endpoint()) {
+                out.push(SocketInfo {
+                    kind: SocketKind::Stream,
+                    local: to_addr(local),
+                    remote: to_addr(remote),
+                    state: String::from(state_name(t.state())),
+                    recv_queue: t.recv_queue() as u32,
+                    send_queue: t.send_queue() as u32,
+                });
+            }
+        }
+        out
+    }
+
+    /// Whether any request waits (the server then keeps its ticker busy).
+    pub fn has_waiting(&self) -> bool {
+        !self.pending.is_empty() || !self.orphans.is_empty() || !self.finished.is_empty()
+    }
+
+    fn start(&mut self, token: Token, sock: SockId, what: Waiting, now_ms: u64) -> Option<Reply> {
+        let Some(s) = self.table.get(&sock) else {
+            return Some(Reply::Err(EBADF));
+        };
+        let timeout = match what {
+            Waiting::Read { .. } | Waiting::RecvFrom { .. } | Waiting::Accept => s.rcv_timeout_ms,
+            Waiting::Write { .. } | Waiting::Connect => s.snd_timeout_ms,
+        };
+        let nonblocking = s.nonblocking;
+        // Earlier requests of the same socket and kind go first.
+        let queued_behind = self.pending.iter().any(|p| p.sock == sock);
+        if !queued_behind {
+            self.advance(now_ms);
+            match self.try_finish(sock, &mut Some(what)) {
+                Attempt::Done(reply) => {
+                    self.advance(now_ms);
+                    return Some(reply);
+                }
+                Attempt::Wait(back) => {
+                    return self.park(token, sock, back, nonblocking, timeout, now_ms);
+                }
+            }
+        }
+        self.park(token, sock, what, nonblocking, timeout, now_ms)
+    }
+
+    fn park(
+        &mut self,
+        token: Token,
+        sock: SockId,
+        what: Waiting,
+        nonblocking: bool,
+        timeout_ms: u32,
+        now_ms: u64,
+    ) -> Option<Reply> {
+        if nonblocking {
+            return Some(Reply::Err(match what {
+                Waiting::Connect => EINPROGRESS,
+                _ => EAGAIN,
+            }));
+        }
+        let deadline = (timeout_ms > 0).then(|| now_ms + u64::from(timeout_ms));
+        self.pending.push(Pending {
+            token,
+            sock,
+            what,
+            deadline,
+        });
+        None
+    }
+
+    fn poll_inner(&mut self, now_ms: u64) -> Vec<(Token, Reply)> {
+        let now = instant(now_ms);
+        for _ in 0..10_000 {
+            let _ = self.iface.poll(now, &mut self.device, &mut self.sockets);
+            if self.device.pending() == 0 {
+                break;
+            }
+        }
+        self.refill_listeners();
+        self.reap_orphans();
+        let mut done = Vec::new();
+        let mut index = 0;
+        let mut blocked: Vec<SockId> = Vec::new();
+        while index < self.pending.len() {
+            let sock = self.pending[index].sock;
+            if blocked.contains(&sock) {
+                index += 1;
+                continue;
+            }
+            let what = self.pending[index].what.take();
+            let mut slot = Some(what);
+            match self.try_finish(sock, &mut slot) {
+                Attempt::Done(reply) => {
+                    let p = self.pending.remove(index);
+                    done.push((p.token, reply));
+                }
+                Attempt::Wait(what) => {
+                    let p = &mut self.pending[index];
+                    p.what = what;
+                    if p.deadline.is_some_and(|d| now_ms >= d) {
+                        let p = self.pending.remove(index);
+                        let errno = match p.what {
+                            Waiting::Connect => ETIMEDOUT,
+                            _ => EAGAIN,
+                        };
+                        done.push((p.token, Reply::Err(errno)));
+                    } else {
+                        blocked.push(sock);
+                        index += 1;
+                    }
+                }
+            }
+        }
+        if !done.is_empty() {
+            // Reads and writes just done may have opened windows or queued data.
+            for _ in 0..10_000 {
+                let _ = self.iface.poll(now, &mut self.device, &mut self.sockets);
+                if self.device.pending() == 0 {
+                    break;
+                }
+            }
+            let more = self.poll_pending_only(now_ms);
+            done.extend(more);
+        }
+        done
+    }
+
+    /// One more pass over waiting requests after data moved (bounded: a pass
+    /// that finishes nothing ends it).
+    fn poll_pending_only(&mut self, now_ms: u64) -> Vec<(Token, Reply)> {
+        let mut all = Vec::new();
+        for _ in 0..64 {
+            let mut done = Vec::new();
+            let mut index = 0;
+            let mut blocked: Vec<SockId> = Vec::new();
+            while index < self.pending.len() {
+                let sock = self.pending[index].sock;
+                if blocked.contains(&sock) {
+                    index += 1;
+                    continue;
+                }
+                let mut slot = Some(self.pending[index].what.take());
+                match self.try_finish(sock, &mut slot) {
+                    Attempt::Done(reply) => {
+                        let p = self.pending.remove(index);
+                        done.push((p.token, reply));
+                    }
+                    Attempt::Wait(what) => {
+                        self.pending[index].what = what;
+                        blocked.push(sock);
+                        index += 1;
+                    }
+                }
+            }
+            if done.is_empty() {
+                break;
+            }
+            let now = instant(now_ms);
+            for _ in 0..10_000 {
+                let _ = self.iface.poll(now, &mut self.device, &mut self.sockets);
+                if self.device.pending() == 0 {
+                    break;
+                }
+            }
+            self.refill_listeners();
+            all.extend(done);
+        }
+        all
+    }
+
+    /// Listening sockets that got a connection move to the accept queue; new
+    /// ones take their place.
+    fn refill_listeners(&mut self) {
+        for s in self.table.values_mut() {
+            let Some(listener) = s.listener.as_mut() else {
+                continue;
+            };
+            let Some(bound) = s.bound else { continue };
+            let mut index = 0;
+            while index < listener.pool.len() {
+                let handle = listener.pool[index];
+                let state = self.sockets.get::<tcp::Socket>(handle).state();
+                if state == tcp::State::Listen {
+                    index += 1;
+                    continue;
+                }
+                listener.pool.swap_remove(index);
+                if listener.ready.len() < listener.backlog {
+                    listener.ready.push_back(handle);
+                } else {
+                    self.sockets.get_mut::<tcp::Socket>(handle).abort();
+                    self.orphans.push(handle);
+                }
+            }
+            while listener.pool.len() < listener.backlog.saturating_sub(listener.ready.len()).max(1)
+            {
+                let mut socket = new_tcp();
+                if socket.listen(listen_endpoint(bound)).is_err() {
+                    break;
+                }
+                socket.set_nagle_enabled(!s.nodelay);
+                listener.pool.push(self.sockets.add(socket));
+            }
+        }
+    }
+
+    fn reap_orphans(&mut self) {
+        let sockets = &mut self.sockets;
+        self.orphans.retain(|&handle| {
+            let state = sockets.get::<tcp::Socket>(handle).state();
+            // TIME_WAIT holds nothing a loopback peer could still need.
+            let gone = matches!(state, tcp::State::Closed | tcp::State::TimeWait);
+            if gone {
+                sockets.remove(handle);
+            }
+            !gone
+        });
+    }
+
+    fn port_in_use(&self, kind: SocketKind, port: u16, reuse: bool) -> bool {
+        self.table.values().any(|s| {
+            s.kind == kind
+                && s.bound.is_some_and(|b| b.port == port)
+                && !(reuse && s.reuse_addr && s.listener.is_none())
+        })
+    }
+
+    fn ephemeral(&mut self, kind: SocketKind) -> Result<u16, i32> {
+        for _ in EPHEMERAL_FIRST..=EPHEMERAL_LAST {
+            let port = self.next_port;
+            self.next_port = if port >= EPHEMERAL_LAST {
+                EPHEMERAL_FIRST
+            } else {
+                port + 1
+            };
+            let busy = self.port_in_use(kind, port, false)
+                || self.orphans.iter().any(|&h| {
+                    self.sockets
+                        .get::<tcp::Socket>(h)
+                        .local_endpoint()
+                        .is_some_and(|e| e.port == port)
+                });
+            if !busy {
+                return Ok(port);
+            }
+        }
+        Err(EADDRNOTAVAIL)
+    }
+
+    fn bind(&mut self, sock: SockId, addr: SockAddr) -> Reply {
+        let Some(s) = self.table.get(&sock) else {
+            return Reply::Err(EBADF);
+        };
+        if s.bound.is_some() {
+            return Reply::Err(EINVAL);
+        }
+        if !is_local(addr.addr) {
+            return Reply::Err(EADDRNOTAVAIL);
+        }
+        let (kind, reuse) = (s.kind, s.reuse_addr);
+        let port = if addr.port == 0 {
+            match self.ephemeral(kind) {
+                Ok(port) => port,
+                Err(e) => return Reply::Err(e),
+            }
+        } else {
+            if self.port_in_use(kind, addr.port, reuse) {
+                return Reply::Err(EADDRINUSE);
+            }
+            addr.port
+        };
+        let bound = SockAddr {
+            addr: addr.addr,
+            port,
+        };
+        if kind == SocketKind::Datagram {
+            if let Err(e) = self.open_udp(sock, bound) {
+                return Reply::Err(e);
+            }
+        }
+        if let Some(s) = self.table.get_mut(&sock) {
+            s.bound = Some(bound);
+        }
+        Reply::Ok
+    }
+
+    fn open_udp(&mut self, sock: SockId, bound: SockAddr) -> Result<(), i32> {
+        let mut socket = udp::Socket::new(
+            udp::PacketBuffer::new(
+                vec![udp::PacketMetadata::EMPTY; UDP_PACKETS],
+                vec![0; UDP_BUFFER],
+            ),
+            udp::PacketBuffer::new(
+                vec![udp::PacketMetadata::EMPTY; UDP_PACKETS],
+                vec![0; UDP_BUFFER],
+            ),
+        );
+        socket.bind(listen_endpoint(bound)).map_err(|_| EINVAL)?;
+        let handle = self.sockets.add(socket);
+        if let Some(s) = self.table.get_mut(&sock) {
+            s.handle = Some(handle);
+        }
+        Ok(())
+    }
+
+    /// Binds to an ephemeral port if not bound yet.
+    fn autobind(&mut self, sock: SockId) -> Result<SockAddr, i32> {
+        if let Some(bound) = self.table.get(&sock).and_then(|s| s.bound) {
+            return Ok(bound);
+        }
+        match self.bind(
+            sock,
+            SockAddr {
+                addr: [0; 4],
+                port: 0,
+            },
+        ) {
+            Reply::Ok => self
+                .table
+                .get(&sock)
+                .and_then(|s| s.bound)
+                .ok_or(EINVAL),
+            Reply::Err(e) => Err(e),
+            _ => Err(EINVAL),
+        }
+    }
+
+    fn listen(&mut self, sock: SockId, backlog: u32) -> Reply {
+        let Some(s) = self.table.get(&sock) else {
+            return Reply::Err(EBADF);
+        };
+        if s.kind != SocketKind::Stream {
+            return Reply::Err(ENOTSUP);
+        }
+        if s.handle.is_some() {
+            return Reply::Err(EISCONN);
+        }
+        if s.listener.is_some() {
+            return Reply::Ok;
+        }
+        // A listening port is exclusive even with SO_REUSEADDR.
+        if let Some(bound) = s.bound {
+            let clash = self.table.iter().any(|(&id, other)| {
+                id != sock
+                    && other.kind == SocketKind::Stream
+                    && other.listener.is_some()
+                    && other.bound.is_some_and(|b| b.port == bound.port)
+            });
+            if clash {
+                return Reply::Err(EADDRINUSE);
+            }
+        }
+        if let Err(e) = self.autobind(sock) {
+            return Reply::Err(e);
+        }
+        if let Some(s) = self.table.get_mut(&sock) {
+            s.listener = Some(Listener {
+                backlog: backlog.clamp(1, MAX_BACKLOG) as usize,
+                pool: Vec::new(),
+                ready: VecDeque::new(),
+            });
+        }
+        self.refill_listeners();
+        Reply::Ok
+    }
+
+    /// Starts a connection; `Ok(true)` when the caller must wait for it.
+    fn connect(&mut self, sock: SockId, addr: SockAddr) -> Result<bool, i32> {
+        let s = self.table.get(&sock).ok_or(EBADF)?;
+        if !is_local(addr.addr) {
+            return Err(ENETUNREACH);
+        }
+        let mut to = addr;
+        if to.addr == [0; 4] {
+            to.addr = [127, 0, 0, 1];
+        }
+        match s.kind {
+            SocketKind::Datagram => {
+                self.autobind(sock)?;
+                if let Some(s) = self.table.get_mut(&sock) {
+                    s.udp_peer = Some(to);
+                }
+                Ok(false)
+            }
+            SocketKind::Stream => {
+                if s.listener.is_some() {
+                    return Err(EINVAL);
+                }
+                if s.connecting {
+                    return Err(EALREADY);
+                }
+                if s.handle.is_some() {
+                    return Err(EISCONN);
+                }
+                let nodelay = s.nodelay;
+                let local = self.autobind(sock)?;
+                let mut socket = new_tcp();
+                socket.set_nagle_enabled(!nodelay);
+                let local_endpoint = IpListenEndpoint {
+                    addr: None,
+                    port: local.port,
+                };
+                socket
+                    .connect(self.iface.context(), to_endpoint(to), local_endpoint)
+                    .map_err(|_| EADDRNOTAVAIL)?;
+                let handle = self.sockets.add(socket);
+                if let Some(s) = self.table.get_mut(&sock) {
+                    s.handle = Some(handle);
+                    s.connecting = true;
+                }
+                Ok(true)
+            }
+        }
+    }
+
+    fn shutdown(&mut self, sock: SockId, how: u8) -> Reply {
+        let Some(s) = self.table.get_mut(&sock) else {
+            return Reply::Err(EBADF);
+        };
+        if how > 2 {
+            return Reply::Err(EINVAL);
+        }
+        if how == 0 || how == 2 {
+            s.read_shut = true;
+        }
+        match (s.kind, s.handle) {
+            (SocketKind::Stream, Some(handle)) => {
+                if how == 1 || how == 2 {
+                    self.sockets.get_mut::<tcp::Socket>(handle).close();
+                }
+                Reply::Ok
+            }
+            (SocketKind::Stream, None) => Reply::Err(ENOTCONN),
+            (SocketKind::Datagram, _) => Reply::Ok,
+        }
+    }
+
+    fn sockname(&self, sock: SockId) -> Reply {
+        let Some(s) = self.table.get(&sock) else {
+            return Reply::Err(EBADF);
+        };
+        if let (SocketKind::Stream, Some(handle)) = (s.kind, s.handle) {
+            if let Some(local) = self.sockets.get::<tcp::Socket>(handle).local_endpoint() {
+                return Reply::Addr(to_addr(local));
+            }
+        }
+        Reply::Addr(s.bound.unwrap_or_default())
+    }
+
+    fn peername(&self, sock: SockId) -> Reply {
+        let Some(s) = self.table.get(&sock) else {
+            return Reply::Err(EBADF);
+        };
+        match (s.kind, s.handle) {
+            (SocketKind::Stream, Some(handle)) => {
+                let t = self.sockets.get::<tcp::Socket>(handle);
+                match (t.state(), t.remote_endpoint()) {
+                    (tcp::State::SynSent | tcp::State::Closed, _) | (_, None) => {
+                        Reply::Err(ENOTCONN)
+                    }
+                    (_, Some(remote)) => Reply::Addr(to_addr(remote)),
+                }
+            }
+            (SocketKind::Datagram, _) => s.udp_peer.map_or(Reply::Err(ENOTCONN), Reply::Addr),
+            _ => Reply::Err(ENOTCONN),
+        }
+    }
+
+    fn set_opt(&mut self, sock: SockId, opt: SockOpt, value: u32) -> Reply {
+        let Some(s) = self.table.get_mut(&sock) else {
+            return Reply::Err(EBADF);
+        };
+        match opt {
+            SockOpt::ReuseAddr => s.reuse_addr = value != 0,
+            SockOpt::RcvTimeoMs => s.rcv_timeout_ms = value,
+            SockOpt::SndTimeoMs => s.snd_timeout_ms = value,
+            SockOpt::TcpNoDelay => {
+                if s.kind != SocketKind::Stream {
+                    return Reply::Err(ENOPROTOOPT);
+                }
+                s.nodelay = value != 0;
+                if let Some(handle) = s.handle {
+                    self.sockets
+                        .get_mut::<tcp::Socket>(handle)
+                        .set_nagle_enabled(value == 0);
+                }
+            }
+        }
+        Reply::Ok
+    }
+
+    fn get_opt(&self, sock: SockId, opt: SockOpt) -> Reply {
+        let Some(s) = self.table.get(&sock) else {
+            return Reply::Err(EBADF);
+        };
+        Reply::Opt(match opt {
+            SockOpt::ReuseAddr => u32::from(s.reuse_addr),
+            SockOpt::RcvTimeoMs => s.rcv_timeout_ms,
+            SockOpt::SndTimeoMs => s.snd_timeout_ms,
+            SockOpt::TcpNoDelay => u32::from(s.nodelay),
+        })
+    }
+
+    fn send_to(&mut self, sock: SockId, to: Option<SockAddr>, data: &[u8]) -> Reply {
+        let Some(s) = self.table.get(&sock) else {
+            return Reply::Err(EBADF);
+        };
+        if s.kind == SocketKind::Stream {
+            // sendto on a stream ignores the address, as on Linux when connected.
+            return match s.handle {
+                Some(handle) => {
+                    let t = self.sockets.get_mut::<tcp::Socket>(handle);
+                    if !t.may_send() {
+                        return Reply::Err(EPIPE);
+                    }
+                    match t.send_slice(data) {
+                        Ok(n) if n > 0 || data.is_empty() => Reply::Written(n as u32),
+                        _ => Reply::Err(EAGAIN),
+                    }
+                }
+                None => Reply::Err(ENOTCONN),
+            };
+        }
+        let Some(to) = to.or(s.udp_peer) else {
+            return Reply::Err(EDESTADDRREQ);
+        };
+        if !is_local(to.addr) {
+            return Reply::Err(ENETUNREACH);
+        }
+        if data.len() > UDP_BUFFER / 2 {
+            return Reply::Err(EMSGSIZE);
+        }
+        if let Err(e) = self.autobind(sock) {
+            return Reply::Err(e);
+        }
+        let Some(handle) = self.table.get(&sock).and_then(|s| s.handle) else {
+            return Reply::Err(EBADF);
+        };
+        let mut to = to;
+        if to.addr == [0; 4] {
+            to.addr = [127, 0, 0, 1];
+        }
+        let u = self.sockets.get_mut::<udp::Socket>(handle);
+        match u.send_slice(data, to_endpoint(to)) {
+            Ok(()) => Reply::Written(data.len() as u32),
+            Err(_) => Reply::Err(EAGAIN),
+        }
+    }
+
+    /// Tries to finish a waiting request.
+    fn try_finish(&mut self, sock: SockId, what: &mut Option<Waiting>) -> Attempt {
+        let Some(request) = what.take() else {
+            return Attempt::Done(Reply::Err(EINVAL));
+        };
+        let Some(s) = self.table.get_mut(&sock) else {
+            return Attempt::Done(Reply::Err(EBADF));
+        };
+        match request {
+            Waiting::Accept => {
+                let Some(listener) = s.listener.as_mut() else {
+                    return Attempt::Done(Reply::Err(EINVAL));
+                };
+                let Some(handle) = listener.ready.pop_front() else {
+                    return Attempt::Wait(Waiting::Accept);
+                };
+                let (bound, nodelay) = (s.bound, s.nodelay);
+                let peer = self
+                    .sockets
+                    .get::<tcp::Socket>(handle)
+                    .remote_endpoint()
+                    .map_or_else(SockAddr::default, to_addr);
+                let id = self.next_id;
+                self.next_id += 1;
+                let mut conn = Sock::new(SocketKind::Stream, false);
+                conn.handle = Some(handle);
+                conn.bound = bound;
+                conn.nodelay = nodelay;
+                self.table.insert(id, conn);
+                Attempt::Done(Reply::Accepted { sock: id, peer })
+            }
+            Waiting::Connect => {
+                let Some(handle) = s.handle else {
+                    return Attempt::Done(Reply::Err(ENOTCONN));
+                };
+                let state = self.sockets.get::<tcp::Socket>(handle).state();
+                match state {
+                    tcp::State::SynSent | tcp::State::SynReceived => {
+                        Attempt::Wait(Waiting::Connect)
+                    }
+                    tcp::State::Closed => {
+                        s.connecting = false;
+                        s.handle = None;
+                        self.sockets.remove(handle);
+                        Attempt::Done(Reply::Err(ECONNREFUSED))
+                    }
+                    _ => {
+                        s.connecting = false;
+                        Attempt::Done(Reply::Ok)
+                    }
+                }
+            }
+            Waiting::Read { max } => self.finish_read(sock, max, false),
+            Waiting::RecvFrom { max } => self.finish_read(sock, max, true),
+            Waiting::Write { data } => {
+                let Some(s) = self.table.get_mut(&sock) else {
+                    return Attempt::Done(Reply::Err(EBADF));
+                };
+                if s.kind == SocketKind::Datagram {
+                    return Attempt::Done(self.send_to(sock, None, &data));
+                }
+                let Some(handle) = s.handle else {
+                    return Attempt::Done(Reply::Err(ENOTCONN));
+                };
+                let t = self.sockets.get_mut::<tcp::Socket>(handle);
+                match t.state() {
+                    tcp::State::SynSent | tcp::State::SynReceived => {
+                        return Attempt::Wait(Waiting::Write { data })
+                    }
+                    tcp::State::Closed if s.connecting => {
+                        return Attempt::Done(Reply::Err(ECONNREFUSED))
+                    }
+                    _ => {}
+                }
+                if !t.may_send() {
+                    return Attempt::Done(Reply::Err(EPIPE));
+                }
+                if data.is_empty() {
+                    return Attempt::Done(Reply::Written(0));
+                }
+                match t.send_slice(&data) {
+                    Ok(n) if n > 0 => Attempt::Done(Reply::Written(n as u32)),
+                    Ok(_) => Attempt::Wait(Waiting::Write { data }),
+                    Err(_) => Attempt::Done(Reply::Err(EPIPE)),
+                }
+            }
+        }
+    }
+
+    fn finish_read(&mut self, sock: SockId, max: usize, with_from: bool) -> Attempt {
+        let again = |max| {
+            if with_from {
+                Waiting::RecvFrom { max }
+            } else {
+                Waiting::Read { max }
+            }
+        };
+        let Some(s) = self.table.get_mut(&sock) else {
+            return Attempt::Done(Reply::Err(EBADF));
+        };
+        let read_shut = s.read_shut;
+        match (s.kind, s.handle) {
+            (SocketKind::Stream, None) => Attempt::Done(Reply::Err(ENOTCONN)),
+            (SocketKind::Datagram, None) => {
+                if read_shut {
+                    Attempt::Done(Reply::Data(Vec::new()))
+                } else {
+                    Attempt::Wait(again(max))
+                }
+            }
+            (SocketKind::Stream, Some(handle)) => {
+                let connecting = s.connecting;
+                let peer = s.udp_peer;
+                let t = self.sockets.get_mut::<tcp::Socket>(handle);
+                if read_shut {
+                    return Attempt::Done(Reply::Data(Vec::new()));
+                }
+                if t.can_recv() {
+                    let mut buffer = vec![0; max];
+                    let n = t.recv_slice(&mut buffer).unwrap_or(0);
+                    buffer.truncate(n);
+                    let from = t
+                        .remote_endpoint()
+                        .map(to_addr)
+                        .or(peer)
+                        .unwrap_or_default();
+                    return Attempt::Done(if with_from {
+                        Reply::Received { from, data: buffer }
+                    } else {
+                        Reply::Data(buffer)
+                    });
+                }
+                match t.state() {
+                    tcp::State::SynSent | tcp::State::SynReceived => Attempt::Wait(again(max)),
+                    tcp::State::Closed if connecting => Attempt::Done(Reply::Err(ECONNREFUSED)),
+                    _ if t.may_recv() => Attempt::Wait(again(max)),
+                    // The peer closed (FIN, or reset after its FIN): end of file.
+                    _ => Attempt::Done(if with_from {
+                        Reply::Received {
+                            from: SockAddr::default(),
+                            data: Vec::new(),
+                        }
+                    } else {
+                        Reply::Data(Vec::new())
+                    }),
+                }
+            }
+            (SocketKind::Datagram, Some(handle)) => {
+                let u = self.sockets.get_mut::<udp::Socket>(handle);
+                let mut buffer = vec![0; max.max(1)];
+                match u.recv_slice(&mut buffer) {
+                    Ok((n, meta)) => {
+                        buffer.truncate(n.min(max));
+                        let from = to_addr(meta.endpoint);
+                        Attempt::Done(if with_from {
+                            Reply::Received { from, data: buffer }
+                        } else {
+                            Reply::Data(buffer)
+                        })
+                    }
+                    Err(udp::RecvError::Truncated) => {
+                        Attempt::Done(Reply::Data(Vec::new()))
+                    }
+                    Err(udp::RecvError::Exhausted) => {
+                        if read_shut {
+                            Attempt::Done(Reply::Data(Vec::new()))
+                        } else {
+                            Attempt::Wait(again(max))
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+enum Attempt {
+    Done(Reply),
+    Wait(Waiting),
+}
+
+impl Waiting {
+    /// Moves the request out, leaving a placeholder.
+    fn take(&mut self) -> Waiting {
+        core::mem::replace(self, Waiting::Accept)
+    }
+}
+
+fn listen_endpoint(bound: SockAddr) -> IpListenEndpoint {
+    let addr = if bound.addr == [0; 4] {
+        None
+    } else {
+        Some(to_endpoint(bound).addr)
+    };
+    IpListenEndpoint {
+        addr,
+        port: bound.port,
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,172 @@
+//! Loopback sockets end to end, in the host process.
+
+use super::*;
+
+fn addr(port: u16) -> SockAddr {
+    SockAddr {
+        addr: [127, 0, 0, 1],
+        port,
+    }
+}
+
+/// A listening socket on `port`.
+fn listener(stack: &mut Stack, port: u16) -> SockId {
+    let l = stack.socket(SocketKind::Stream, false).expect("socket");
+    assert_eq!(
+        stack.request(1, l, &SocketRequest::Bind(addr(port)), 0),
+        Some(Reply::Ok)
+    );
+    assert_eq!(
+        stack.request(1, l, &SocketRequest::Listen { backlog: 4 }, 0),
+        Some(Reply::Ok)
+    );
+    l
+}
+
+/// A connected pair (client, accepted).
+fn pair(stack: &mut Stack, port: u16) -> (SockId, SockId) {
+    let l = listener(stack, port);
+    let c = stack.socket(SocketKind::Stream, false).expect("socket");
+    let mut done = Vec::new();
+    match stack.request(10, c, &SocketRequest::Connect(addr(port)), 0) {
+        None => done.extend(stack.poll(1)),
+        Some(reply) => done.push((10, reply)),
+    }
+    assert!(done.contains(&(10, Reply::Ok)), "{done:?}");
+    let Some(Reply::Accepted { sock, peer }) = stack.request(11, l, &SocketRequest::Accept, 1)
+    else {
+        panic!("no connection to accept");
+    };
+    assert_eq!(peer.addr, [127, 0, 0, 1]);
+    (c, sock)
+}
+
+#[test]
+fn tcp_echo_and_end_of_file() {
+    let mut stack = Stack::new(0, 7);
+    let (c, s) = pair(&mut stack, 1234);
+    assert_eq!(stack.write(20, c, b"test\n", 2), Some(Reply::Written(5)));
+    assert_eq!(
+        stack.read(21, s, 100, 2),
+        Some(Reply::Data(b"test\n".to_vec()))
+    );
+    // A read with nothing there waits, then completes on data.
+    assert_eq!(stack.read(22, s, 100, 3), None);
+    let mut done = Vec::new();
+    match stack.write(23, c, b"more", 3) {
+        Some(reply) => done.push((23, reply)),
+        None => panic!("write waited"),
+    }
+    done.extend(stack.poll(3));
+    assert!(
+        done.contains(&(22, Reply::Data(b"more".to_vec()))),
+        "{done:?}"
+    );
+    // Closing the client gives the server end of file.
+    assert_eq!(stack.read(24, s, 100, 4), None);
+    let mut done = stack.close(c, 4);
+    done.extend(stack.poll(5));
+    assert!(done.contains(&(24, Reply::Data(Vec::new()))), "{done:?}");
+}
+
+#[test]
+fn refused_and_in_use() {
+    let mut stack = Stack::new(0, 7);
+    let c = stack.socket(SocketKind::Stream, false).expect("socket");
+    let reply = match stack.request(1, c, &SocketRequest::Connect(addr(9)), 0) {
+        Some(reply) => reply,
+        None => stack.poll(1).pop().expect("answered").1,
+    };
+    assert_eq!(reply, Reply::Err(ECONNREFUSED));
+    listener(&mut stack, 80);
+    let other = stack.socket(SocketKind::Stream, false).expect("socket");
+    assert_eq!(
+        stack.request(1, other, &SocketRequest::Bind(addr(80)), 0),
+        Some(Reply::Err(EADDRINUSE))
+    );
+    let nb = stack.socket(SocketKind::Stream, true).expect("socket");
+    assert_eq!(
+        stack.request(1, nb, &SocketRequest::Accept, 0),
+        Some(Reply::Err(EINVAL))
+    );
+}
+
+#[test]
+fn bulk_transfer_through_small_writes_and_reads() {
+    let mut stack = Stack::new(0, 7);
+    let (c, s) = pair(&mut stack, 5000);
+    let total = 1 << 20;
+    let (mut sent, mut got) = (0usize, 0usize);
+    let mut now = 10;
+    let mut write_waiting = false;
+    let mut read_waiting = false;
+    while got < total {
+        now += 1;
+        if !write_waiting && sent < total {
+            match stack.write(1, c, &[7u8; 3968], now) {
+                Some(Reply::Written(n)) => sent += n as usize,
+                None => write_waiting = true,
+                other => panic!("{other:?}"),
+            }
+        }
+        if !read_waiting {
+            match stack.read(2, s, 3968, now) {
+                Some(Reply::Data(d)) => got += d.len(),
+                None => read_waiting = true,
+                other => panic!("{other:?}"),
+            }
+        }
+        for (token, reply) in stack.poll(now) {
+            match (token, reply) {
+                (1, Reply::Written(n)) => {
+                    sent += n as usize;
+                    write_waiting = false;
+                }
+                (2, Reply::Data(d)) => {
+                    got += d.len();
+                    read_waiting = false;
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        assert!(now < 100_000, "stalled at {got} of {total}");
+    }
+    assert!(got >= total);
+}
+
+#[test]
+fn udp_round_trip() {
+    let mut stack = Stack::new(0, 7);
+    let a = stack.socket(SocketKind::Datagram, false).expect("socket");
+    assert_eq!(
+        stack.request(1, a, &SocketRequest::Bind(addr(53)), 0),
+        Some(Reply::Ok)
+    );
+    let b = stack.socket(SocketKind::Datagram, false).expect("socket");
+    let send = SocketRequest::SendTo {
+        to: Some(addr(53)),
+        data: b"ping",
+    };
+    assert_eq!(stack.request(2, b, &send, 0), Some(Reply::Written(4)));
+    let reply = stack.request(3, a, &SocketRequest::RecvFrom { max: 100 }, 1);
+    let Some(Reply::Received { from, data }) = reply else {
+        panic!("{reply:?}");
+    };
+    assert_eq!(data, b"ping");
+    assert_eq!(from.addr, [127, 0, 0, 1]);
+    assert!(from.port >= EPHEMERAL_FIRST);
+}
+
+#[test]
+fn receive_timeout() {
+    let mut stack = Stack::new(0, 7);
+    let (_c, s) = pair(&mut stack, 7000);
+    let opt = SocketRequest::SetOpt {
+        opt: SockOpt::RcvTimeoMs,
+        value: 100,
+    };
+    assert_eq!(stack.request(1, s, &opt, 0), Some(Reply::Ok));
+    assert_eq!(stack.read(5, s, 10, 10), None);
+    assert!(stack.poll(50).is_empty());
+    assert_eq!(stack.poll(111), vec![(5, Reply::Err(EAGAIN))]);
+}

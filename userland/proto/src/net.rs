@@ -1,0 +1,96 @@
+//! The network protocol (`netstack` service). The service endpoint (found with
+//! `Lookup { name: "net" }`) answers [`NetRequest`]: `Socket` returns a badged
+//! handle capability. A socket handle speaks `zos_proto::io` (so `read`,
+//! `write`, `close`, `Clone` for `dup2`/spawn work as on files) plus the
+//! socket operations wrapped in `IoRequest::Net`, answered by `IoResponse::Net`
+//! or `IoResponse::Err(errno)`.
+//!
+//! Blocking operations (`Accept`, `Connect`, reads and writes that cannot
+//! proceed) are answered later by the server unless the socket is
+//! non-blocking (`EAGAIN`, `EINPROGRESS` for `Connect`).
+
+use alloc::vec::Vec;
+use serde::{Deserialize, Serialize};
+
+/// Socket types.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SocketKind {
+    Stream,
+    Datagram,
+}
+
+/// An IPv4 socket address.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SockAddr {
+    pub addr: [u8; 4],
+    pub port: u16,
+}
+
+/// Socket options the service knows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SockOpt {
+    ReuseAddr,
+    /// Receive timeout in milliseconds (0: none).
+    RcvTimeoMs,
+    /// Send timeout in milliseconds (0: none).
+    SndTimeoMs,
+    TcpNoDelay,
+}
+
+/// Requests on the service endpoint.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum NetRequest {
+    /// A new socket; answers `Socket` with the handle capability.
+    Socket { kind: SocketKind, nonblocking: bool },
+    /// Every socket, for `netstat`.
+    List,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum NetResponse {
+    Socket,
+    Sockets(Vec<SocketInfo>),
+    Err(i32),
+}
+
+/// One line of `netstat`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SocketInfo {
+    pub kind: SocketKind,
+    pub local: SockAddr,
+    pub remote: SockAddr,
+    /// `LISTEN`, `ESTABLISHED`, ... (TCP) or `-` (UDP).
+    pub state: alloc::string::String,
+    pub recv_queue: u32,
+    pub send_queue: u32,
+}
+
+/// Operations on a socket handle (inside `IoRequest::Net`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SocketRequest<'a> {
+    Bind(SockAddr),
+    Listen { backlog: u32 },
+    /// Answers `Accepted { peer }` with the new socket's handle capability.
+    Accept,
+    Connect(SockAddr),
+    /// `how`: 0 read, 1 write, 2 both.
+    Shutdown { how: u8 },
+    GetSockName,
+    GetPeerName,
+    SetOpt { opt: SockOpt, value: u32 },
+    GetOpt(SockOpt),
+    /// `sendto` on a datagram socket (`to: None` uses the connected peer).
+    SendTo { to: Option<SockAddr>, data: &'a [u8] },
+    /// `recvfrom`: up to `max` bytes and the sender.
+    RecvFrom { max: u32 },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SocketResponse<'a> {
+    Ok,
+    Accepted { peer: SockAddr },
+    Addr(SockAddr),
+    Opt(u32),
+    Sent(u32),
+    Received { from: SockAddr, data: &'a [u8] },
+}
