@@ -393,6 +393,7 @@ pub fn fstat(fd: Fd) -> Result<FileStat> {
         HandleKind::PipeRead | HandleKind::PipeWrite => S_IFIFO | 0o600,
         HandleKind::File => S_IFREG | 0o644,
         HandleKind::Directory => S_IFDIR | 0o755,
+        HandleKind::Socket => S_IFSOCK | 0o777,
     };
     Ok(FileStat {
         mode,

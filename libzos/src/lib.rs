@@ -12,6 +12,7 @@ mod arch;
 pub mod fs;
 pub mod ipc;
 pub mod loader;
+pub mod net;
 pub mod posix;
 pub mod rt;
 pub mod sys;

@@ -44,10 +44,13 @@ pub enum NetRequest {
     Socket { kind: SocketKind, nonblocking: bool },
     /// Every socket, for `netstat`.
     List,
+    /// The service's own timer thread: run timers (answers `Ok`).
+    Tick,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum NetResponse {
+    Ok,
     Socket,
     Sockets(Vec<SocketInfo>),
     Err(i32),
