@@ -106,6 +106,12 @@ pub const TOOLS: &[Tool] = &[
     tool("mount", "mount", "list the mounted file systems"),
     tool("mv", "mv [-f] SOURCE... DEST", "move or rename files"),
     tool(
+        "nc",
+        "nc [-u] [-d] HOST PORT | nc -l [-u] [-d] -p PORT",
+        "connect to or listen on a TCP/UDP port, copying standard input and output",
+    ),
+    tool("netstat", "netstat", "list sockets with their state"),
+    tool(
         "od",
         "od [-x|-c|-o] [-v] [FILE]...",
         "show bytes as octal words, hex words or characters",

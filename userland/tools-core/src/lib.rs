@@ -22,6 +22,7 @@ pub mod failure;
 pub mod file_options;
 pub mod find;
 pub mod getopt;
+pub mod net;
 pub mod grep;
 pub mod head;
 pub mod ls;

@@ -13,6 +13,7 @@ extern crate alloc;
 mod file_tools;
 mod info_tools;
 mod io;
+mod net_tools;
 mod process_tools;
 mod script_tools;
 mod stream_tools;
@@ -80,6 +81,8 @@ fn run(tool: &Tool, args: &[&str]) -> Result<(), Failure> {
         "mkdir" => file_tools::mkdir(args),
         "mount" => info_tools::mount(args),
         "mv" => file_tools::mv(args),
+        "nc" => net_tools::nc(args),
+        "netstat" => net_tools::netstat(args),
         "od" => stream_tools::od(args),
         "poweroff" => system_tools::power_off(),
         "ps" => process_tools::ps(args),
