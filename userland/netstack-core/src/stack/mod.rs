@@ -410,8 +410,13 @@ impl Stack {
             Waiting::Write { .. } | Waiting::Connect => s.snd_timeout_ms,
         };
         let nonblocking = s.nonblocking;
-        // Earlier requests of the same socket and kind go first.
-        let queued_behind = self.pending.iter().any(|p| p.sock == sock);
+        // Earlier requests of the same socket and direction go first; reads
+        // and writes are independent (one thread may read while another writes).
+        let direction = what.direction();
+        let queued_behind = self
+            .pending
+            .iter()
+            .any(|p| p.sock == sock && p.what.direction() == direction);
         if !queued_behind {
             self.advance(now_ms);
             match self.try_finish(sock, &mut Some(what)) {
@@ -464,10 +469,11 @@ impl Stack {
         self.reap_orphans();
         let mut done = Vec::new();
         let mut index = 0;
-        let mut blocked: Vec<SockId> = Vec::new();
+        let mut blocked: Vec<(SockId, bool)> = Vec::new();
         while index < self.pending.len() {
             let sock = self.pending[index].sock;
-            if blocked.contains(&sock) {
+            let key = (sock, self.pending[index].what.direction());
+            if blocked.contains(&key) {
                 index += 1;
                 continue;
             }
@@ -489,7 +495,7 @@ impl Stack {
                         };
                         done.push((p.token, Reply::Err(errno)));
                     } else {
-                        blocked.push(sock);
+                        blocked.push(key);
                         index += 1;
                     }
                 }
@@ -516,10 +522,11 @@ impl Stack {
         for _ in 0..64 {
             let mut done = Vec::new();
             let mut index = 0;
-            let mut blocked: Vec<SockId> = Vec::new();
+            let mut blocked: Vec<(SockId, bool)> = Vec::new();
             while index < self.pending.len() {
                 let sock = self.pending[index].sock;
-                if blocked.contains(&sock) {
+                let key = (sock, self.pending[index].what.direction());
+                if blocked.contains(&key) {
                     index += 1;
                     continue;
                 }
@@ -531,7 +538,7 @@ impl Stack {
                     }
                     Attempt::Wait(what) => {
                         self.pending[index].what = what;
-                        blocked.push(sock);
+                        blocked.push(key);
                         index += 1;
                     }
                 }
@@ -1113,6 +1120,12 @@ enum Attempt {
 }
 
 impl Waiting {
+    /// `true` for requests that send (write, connect), `false` for those
+    /// that receive (read, recvfrom, accept).
+    fn direction(&self) -> bool {
+        matches!(self, Waiting::Write { .. } | Waiting::Connect)
+    }
+
     /// Moves the request out, leaving a placeholder.
     fn take(&mut self) -> Waiting {
         core::mem::replace(self, Waiting::Accept)

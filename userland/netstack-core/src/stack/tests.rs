@@ -170,3 +170,27 @@ fn receive_timeout() {
     assert!(stack.poll(50).is_empty());
     assert_eq!(stack.poll(111), vec![(5, Reply::Err(EAGAIN))]);
 }
+
+#[test]
+fn accept_waits_then_connect() {
+    let mut stack = Stack::new(0, 7);
+    let l = listener(&mut stack, 1234);
+    assert_eq!(stack.request(1, l, &SocketRequest::Accept, 0), None);
+    let c = stack.socket(SocketKind::Stream, false).expect("socket");
+    let reply = stack.request(2, c, &SocketRequest::Connect(addr(1234)), 1);
+    let mut done = stack.poll(1);
+    assert_eq!(reply, Some(Reply::Ok), "{done:?}");
+    assert!(
+        matches!(done.pop(), Some((1, Reply::Accepted { .. }))),
+        "{done:?}"
+    );
+}
+
+#[test]
+fn a_waiting_read_does_not_hold_up_a_write() {
+    let mut stack = Stack::new(0, 7);
+    let (c, s) = pair(&mut stack, 4000);
+    assert_eq!(stack.read(1, c, 10, 2), None);
+    assert_eq!(stack.write(2, c, b"hi", 2), Some(Reply::Written(2)));
+    assert_eq!(stack.read(3, s, 10, 2), Some(Reply::Data(b"hi".to_vec())));
+}
