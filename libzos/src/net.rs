@@ -179,16 +179,18 @@ pub fn sendto(fd: Fd, data: &[u8], to: &SockAddr) -> Result<usize> {
 
 pub fn recvfrom(fd: Fd, buffer: &mut [u8]) -> Result<(usize, SockAddr)> {
     let max = buffer.len().min(zos_proto::MAX_IO_CHUNK) as u32;
-    op(fd, SocketRequest::RecvFrom { max }, |response, _| {
-        match response {
+    op(
+        fd,
+        SocketRequest::RecvFrom { max },
+        |response, _| match response {
             SocketResponse::Received { from, data } => {
                 let n = data.len().min(buffer.len());
                 buffer[..n].copy_from_slice(&data[..n]);
                 Some((n, from))
             }
             _ => None,
-        }
-    })
+        },
+    )
 }
 
 pub fn shutdown(fd: Fd, how: i32) -> Result<()> {
@@ -229,10 +231,14 @@ pub fn setsockopt(fd: Fd, level: i32, name: i32, value: u32) -> Result<()> {
 
 pub fn getsockopt(fd: Fd, level: i32, name: i32) -> Result<u32> {
     let opt = option(level, name)?;
-    op(fd, SocketRequest::GetOpt(opt), |response, _| match response {
-        SocketResponse::Opt(value) => Some(value),
-        _ => None,
-    })
+    op(
+        fd,
+        SocketRequest::GetOpt(opt),
+        |response, _| match response {
+            SocketResponse::Opt(value) => Some(value),
+            _ => None,
+        },
+    )
 }
 
 /// `fcntl(fd, F_SETFL, O_NONBLOCK)` for sockets (and any handle).

@@ -44,9 +44,9 @@ pub const MULTI_CALL_BINARY: &str = "/sbin/zbox";
 pub const TOOL_NAMES: [&str; 50] = [
     "[", "basename", "cat", "chmod", "clear", "cp", "date", "df", "dirname", "dmesg", "echo",
     "env", "false", "find", "free", "grep", "head", "hexdump", "hostname", "id", "kill", "ln",
-    "ls", "mkdir", "mount", "mv", "nc", "netstat", "od", "poweroff", "printf", "ps", "reboot", "rm", "rmdir", "seq",
-    "sleep", "stat", "svc", "sync", "tail", "tee", "test", "touch", "true", "uname", "uptime",
-    "wc", "which", "yes",
+    "ls", "mkdir", "mount", "mv", "nc", "netstat", "od", "poweroff", "printf", "ps", "reboot",
+    "rm", "rmdir", "seq", "sleep", "stat", "svc", "sync", "tail", "tee", "test", "touch", "true",
+    "uname", "uptime", "wc", "which", "yes",
 ];
 
 fn main() -> ExitCode {

@@ -307,7 +307,9 @@ impl Pipes {
             | IoRequest::WriteShared { .. } => {
                 Answer::Now(io(&IoResponse::Err(EINVAL)), Vec::new())
             }
-            IoRequest::Net(_) => Answer::Now(io(&IoResponse::Err(zos_proto::errno::ENOTSOCK)), Vec::new()),
+            IoRequest::Net(_) => {
+                Answer::Now(io(&IoResponse::Err(zos_proto::errno::ENOTSOCK)), Vec::new())
+            }
         }
     }
 }

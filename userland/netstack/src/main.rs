@@ -179,8 +179,13 @@ impl Service {
     /// A new badged capability naming `sock`.
     fn mint(&mut self, sock: SockId) -> Option<u64> {
         let badge = self.next_badge;
-        let cap = sys::cap_mint(self.endpoint, sys::NONE, rights::WRITE | rights::GRANT, badge)
-            .ok()?;
+        let cap = sys::cap_mint(
+            self.endpoint,
+            sys::NONE,
+            rights::WRITE | rights::GRANT,
+            badge,
+        )
+        .ok()?;
         self.next_badge += 1;
         self.badges.insert(badge, sock);
         Some(cap)
@@ -275,10 +280,9 @@ impl Service {
             },
             Reply::Addr(addr) => IoResponse::Net(SocketResponse::Addr(*addr)),
             Reply::Opt(value) => IoResponse::Net(SocketResponse::Opt(*value)),
-            Reply::Received { from, data } => IoResponse::Net(SocketResponse::Received {
-                from: *from,
-                data,
-            }),
+            Reply::Received { from, data } => {
+                IoResponse::Net(SocketResponse::Received { from: *from, data })
+            }
         };
         let bytes = ipc::encode_vec(&response)
             .or_else(|_| ipc::encode_vec(&IoResponse::Err(EIO)))

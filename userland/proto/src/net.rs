@@ -72,20 +72,32 @@ pub struct SocketInfo {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum SocketRequest<'a> {
     Bind(SockAddr),
-    Listen { backlog: u32 },
+    Listen {
+        backlog: u32,
+    },
     /// Answers `Accepted { peer }` with the new socket's handle capability.
     Accept,
     Connect(SockAddr),
     /// `how`: 0 read, 1 write, 2 both.
-    Shutdown { how: u8 },
+    Shutdown {
+        how: u8,
+    },
     GetSockName,
     GetPeerName,
-    SetOpt { opt: SockOpt, value: u32 },
+    SetOpt {
+        opt: SockOpt,
+        value: u32,
+    },
     GetOpt(SockOpt),
     /// `sendto` on a datagram socket (`to: None` uses the connected peer).
-    SendTo { to: Option<SockAddr>, data: &'a [u8] },
+    SendTo {
+        to: Option<SockAddr>,
+        data: &'a [u8],
+    },
     /// `recvfrom`: up to `max` bytes and the sender.
-    RecvFrom { max: u32 },
+    RecvFrom {
+        max: u32,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

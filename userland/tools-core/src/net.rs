@@ -60,14 +60,24 @@ pub fn parse_nc(args: &[&str]) -> Result<NcOptions, UsageError> {
 }
 
 /// One `netstat` row.
-pub fn netstat_row(proto: &str, local: &str, remote: &str, state: &str, rq: u32, sq: u32) -> String {
+pub fn netstat_row(
+    proto: &str,
+    local: &str,
+    remote: &str,
+    state: &str,
+    rq: u32,
+    sq: u32,
+) -> String {
     format!("{proto:<5} {rq:>6} {sq:>6} {local:<21} {remote:<21} {state}\n")
 }
 
 /// The header `netstat` prints.
 pub fn netstat_header() -> String {
-    netstat_row("Proto", "Local Address", "Foreign Address", "State", 0, 0)
-        .replacen("     0      0", "Recv-Q Send-Q", 1)
+    netstat_row("Proto", "Local Address", "Foreign Address", "State", 0, 0).replacen(
+        "     0      0",
+        "Recv-Q Send-Q",
+        1,
+    )
 }
 
 #[cfg(test)]

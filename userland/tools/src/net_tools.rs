@@ -59,8 +59,7 @@ pub fn nc(args: &[&str]) -> Result<(), Failure> {
         }
     } else {
         let host = options.host.as_deref().unwrap_or("");
-        net::connect(sock, &addr)
-            .map_err(|e| fail(&format!("{host} {}", options.port), e))?;
+        net::connect(sock, &addr).map_err(|e| fail(&format!("{host} {}", options.port), e))?;
         sock
     };
     SOCKET.store(peer, Ordering::Relaxed);

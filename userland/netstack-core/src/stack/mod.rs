@@ -10,7 +10,9 @@ use alloc::vec::Vec;
 use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet};
 use smoltcp::socket::{tcp, udp};
 use smoltcp::time::Instant;
-use smoltcp::wire::{HardwareAddress, IpAddress, IpCidr, IpEndpoint, IpListenEndpoint, Ipv4Address};
+use smoltcp::wire::{
+    HardwareAddress, IpAddress, IpCidr, IpEndpoint, IpListenEndpoint, Ipv4Address,
+};
 use zos_proto::errno::*;
 use zos_proto::net::{SockAddr, SockOpt, SocketInfo, SocketKind, SocketRequest};
 
@@ -326,9 +328,7 @@ impl Stack {
                 return self.start(
                     token,
                     sock,
-                    Waiting::RecvFrom {
-                        max: *max as usize,
-                    },
+                    Waiting::RecvFrom { max: *max as usize },
                     now_ms,
                 )
             }
@@ -706,11 +706,7 @@ impl Stack {
                 port: 0,
             },
         ) {
-            Reply::Ok => self
-                .table
-                .get(&sock)
-                .and_then(|s| s.bound)
-                .ok_or(EINVAL),
+            Reply::Ok => self.table.get(&sock).and_then(|s| s.bound).ok_or(EINVAL),
             Reply::Err(e) => Err(e),
             _ => Err(EINVAL),
         }
@@ -1098,9 +1094,7 @@ impl Stack {
                             Reply::Data(buffer)
                         })
                     }
-                    Err(udp::RecvError::Truncated) => {
-                        Attempt::Done(Reply::Data(Vec::new()))
-                    }
+                    Err(udp::RecvError::Truncated) => Attempt::Done(Reply::Data(Vec::new())),
                     Err(udp::RecvError::Exhausted) => {
                         if read_shut {
                             Attempt::Done(Reply::Data(Vec::new()))
