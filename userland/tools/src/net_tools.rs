@@ -64,7 +64,8 @@ pub fn nc(args: &[&str]) -> Result<(), Failure> {
     };
     SOCKET.store(peer, Ordering::Relaxed);
     IS_UDP.store(i32::from(options.udp && options.listen), Ordering::Relaxed);
-    let read_input = !options.no_stdin && !(options.listen && posix::isatty(STDIN));
+    let listening_on_terminal = options.listen && posix::isatty(STDIN);
+    let read_input = !(options.no_stdin || listening_on_terminal);
     if read_input && !(options.udp && options.listen) {
         let started = [64, 16, 1]
             .iter()
