@@ -9,7 +9,14 @@
 //! tables whose ids carry a generation, so a stale [`TableId`] is refused. All state
 //! changes go through `attach_node`, `detach_node`, `move_node` and the table
 //! create/destroy bodies, which keeps a later commit log of mutations easy.
+//!
+//! Watched badges: `mint_watched` starts counting the live caps that carry one
+//! (object, badge) pair, in every table. `attach_node` and `detach_node` keep the
+//! count, so copies, mints, moves, deletes, revokes and destroyed tables are all
+//! seen; when it reaches zero the pair is queued for the kernel (`take_silenced`),
+//! which tells the watcher that no sender is left.
 
+use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 
 bitflags::bitflags! {
@@ -107,6 +114,8 @@ pub enum CapError {
     RightsEscalation,
     /// A size or count limit of the capability space was reached.
     QuotaExceeded,
+    /// The (object, badge) pair is already watched, or the badge is 0.
+    AlreadyWatched,
 }
 
 /// Index of a derivation node in the slab. Internal: callers name caps by slot.
@@ -169,21 +178,27 @@ pub struct CapSpace<O> {
     free_nodes: Vec<NodeId>,
     tables: Vec<TableEntry>,
     free_tables: Vec<usize>,
+    /// Watched (object, badge) pairs: live caps carrying them and who watches.
+    watches: BTreeMap<(O, Badge), (u32, O)>,
+    /// Watched pairs whose last cap went: (object, badge, watcher).
+    silenced: Vec<(O, Badge, O)>,
 }
 
-impl<O: Copy + Eq + core::fmt::Debug> Default for CapSpace<O> {
+impl<O: Copy + Ord + core::fmt::Debug> Default for CapSpace<O> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<O: Copy + Eq + core::fmt::Debug> CapSpace<O> {
+impl<O: Copy + Ord + core::fmt::Debug> CapSpace<O> {
     pub const fn new() -> Self {
         Self {
             nodes: Vec::new(),
             free_nodes: Vec::new(),
             tables: Vec::new(),
             free_tables: Vec::new(),
+            watches: BTreeMap::new(),
+            silenced: Vec::new(),
         }
     }
 
@@ -307,6 +322,39 @@ impl<O: Copy + Eq + core::fmt::Debug> CapSpace<O> {
             Some(parent),
         )?;
         Ok(slot)
+    }
+
+    /// Mints like [`CapSpace::mint`] with a new non-zero `badge`, and from now on
+    /// counts every cap carrying (object, badge); when none is left the pair and
+    /// `watcher` are queued for [`CapSpace::take_silenced`].
+    pub fn mint_watched(
+        &mut self,
+        src: (TableId, u32),
+        dst_slot: Option<u32>,
+        rights: Rights,
+        badge: Badge,
+        watcher: O,
+    ) -> Result<u32, CapError> {
+        let key = (self.lookup(src.0, src.1)?.object, badge);
+        if badge == 0 || self.watches.contains_key(&key) {
+            return Err(CapError::AlreadyWatched);
+        }
+        self.watches.insert(key, (0, watcher));
+        let minted = self.mint(src, src.0, dst_slot, rights, Some(badge));
+        if minted.is_err() {
+            self.watches.remove(&key);
+        }
+        minted
+    }
+
+    /// Takes the watched pairs whose last cap went since the previous call.
+    pub fn take_silenced(&mut self) -> Vec<(O, Badge, O)> {
+        core::mem::take(&mut self.silenced)
+    }
+
+    /// Whether [`CapSpace::take_silenced`] has something.
+    pub fn has_silenced(&self) -> bool {
+        !self.silenced.is_empty()
     }
 
     /// Moves a cap to another slot (possibly in another table). The source slot is
@@ -459,6 +507,11 @@ impl<O: Copy + Eq + core::fmt::Debug> CapSpace<O> {
         if let Some(parent) = parent {
             self.link_child(parent, id);
         }
+        if cap.badge != 0 {
+            if let Some((count, _)) = self.watches.get_mut(&(cap.object, cap.badge)) {
+                *count += 1;
+            }
+        }
         Ok(id)
     }
 
@@ -485,9 +538,18 @@ impl<O: Copy + Eq + core::fmt::Debug> CapSpace<O> {
             (node.table, node.slot)
         };
         self.set_slot(table, slot, None);
-        let object = self.node(id).cap.object;
+        let Cap { object, badge, .. } = self.node(id).cap;
         self.nodes[id.index()] = None;
         self.free_nodes.push(id);
+        if badge != 0 {
+            if let Some((count, watcher)) = self.watches.get_mut(&(object, badge)) {
+                *count -= 1;
+                if *count == 0 {
+                    self.silenced.push((object, badge, *watcher));
+                    self.watches.remove(&(object, badge));
+                }
+            }
+        }
         object
     }
 

@@ -7,7 +7,7 @@ use alloc::vec::Vec;
 
 use crate::arch::{AddressSpace, PageFlags, Platform, UserContext};
 use crate::cap::Rights;
-use crate::kernel::{Kernel, SMALL_OBJECT_COST};
+use crate::kernel::{Kernel, SMALL_OBJECT_COST, WATCH_COST};
 use crate::object::*;
 use crate::syscall::*;
 use crate::usercopy::{self, USER_TOP};
@@ -324,6 +324,23 @@ impl<P: Platform> Kernel<P> {
                 self.objects.add_ref(object);
                 ok1(slot as u64)
             }
+            Sys::CapMintWatched => {
+                let (endpoint, _) =
+                    self.lookup(process, args[0], ObjectKind::Endpoint, Rights::READ)?;
+                let src = (self.table_of(process)?, args[0] as u32);
+                let (rights, dst) = (rights_from(args[2])?, optional_slot(args[1])?);
+                self.charge(process, WATCH_COST)?;
+                match self.caps.mint_watched(src, dst, rights, args[3], process) {
+                    Ok(slot) => {
+                        self.objects.add_ref(endpoint);
+                        ok1(slot as u64)
+                    }
+                    Err(e) => {
+                        self.refund(process, WATCH_COST);
+                        Err(e.into())
+                    }
+                }
+            }
             Sys::CapDelete => {
                 let slot = u32::try_from(args[0]).map_err(|_| SysError::InvalidCap)?;
                 let table = self.table_of(process)?;
@@ -355,6 +372,7 @@ impl<P: Platform> Kernel<P> {
                     Object::Endpoint(Endpoint {
                         senders: Default::default(),
                         receivers: Default::default(),
+                        silenced: Default::default(),
                     })
                 } else {
                     Object::Notification(Notification {

@@ -11,7 +11,7 @@
 use alloc::vec::Vec;
 
 use crate::arch::{Platform, UserContext};
-use crate::kernel::Kernel;
+use crate::kernel::{Kernel, WATCH_COST};
 use crate::object::*;
 use crate::syscall::*;
 use crate::usercopy;
@@ -51,6 +51,20 @@ impl Message {
             words: [kind, address, pc, syndrome],
             badge,
             is_fault: true,
+            ..Message::default()
+        }
+    }
+}
+
+impl Message {
+    /// What a watcher receives when no capability with `badge` is left.
+    pub fn no_senders(badge: u64) -> Self {
+        Message {
+            info: MessageInfo {
+                label: labels::NO_SENDERS,
+                ..MessageInfo::default()
+            },
+            badge,
             ..Message::default()
         }
     }
@@ -289,6 +303,14 @@ impl<P: Platform> Kernel<P> {
                 Ok(())
             }
             None => {
+                let silenced = match self.objects.get_mut(endpoint) {
+                    Some(Object::Endpoint(ep)) => ep.silenced.pop_front(),
+                    _ => None,
+                };
+                if let Some((badge, payer)) = silenced {
+                    self.refund(payer, WATCH_COST);
+                    return self.deliver(None, receiver, &Message::no_senders(badge));
+                }
                 if let Some(Object::Endpoint(ep)) = self.objects.get_mut(endpoint) {
                     ep.receivers.push_back(receiver);
                 }

@@ -25,6 +25,8 @@ pub const PROCESS_SLOTS: u32 = 4096;
 pub const OBJECT_COST: u64 = 4096;
 /// Quota charged for small objects (endpoint, notification, reply).
 pub const SMALL_OBJECT_COST: u64 = 256;
+/// Quota charged for a watched badge (`CapMintWatched`) until its end is received.
+pub const WATCH_COST: u64 = 64;
 /// Timer ticks a thread runs before others of its priority get the CPU.
 pub const TIME_SLICE_TICKS: u32 = 2;
 
@@ -39,6 +41,7 @@ impl From<CapError> for SysError {
             CapError::InsufficientRights => SysError::NoRights,
             CapError::RightsEscalation => SysError::RightsEscalation,
             CapError::QuotaExceeded => SysError::QuotaExceeded,
+            CapError::AlreadyWatched => SysError::InvalidArgument,
         }
     }
 }
@@ -138,6 +141,11 @@ impl<P: Platform> Kernel<P> {
 
     /// Drops one reference; destroys the object when nothing refers to it.
     pub fn release(&mut self, object: ObjRef) {
+        // Every deleted capability is released: tell watchers of badges that just
+        // lost their last capability while their endpoint still lives.
+        if self.caps.has_silenced() {
+            self.notify_silenced();
+        }
         if self.objects.drop_ref(object) > 0 {
             return;
         }
@@ -149,6 +157,29 @@ impl<P: Platform> Kernel<P> {
         };
         if destroyable {
             self.destroy_object(object);
+        }
+    }
+
+    /// Queues a `NO_SENDERS` message for each silenced badge on its endpoint, or
+    /// hands it at once to a waiting receiver.
+    fn notify_silenced(&mut self) {
+        for (endpoint, badge, payer) in self.caps.take_silenced() {
+            let receiver = match self.objects.get_mut(endpoint) {
+                Some(Object::Endpoint(ep)) => match ep.receivers.pop_front() {
+                    None => {
+                        ep.silenced.push_back((badge, payer));
+                        continue;
+                    }
+                    receiver => receiver,
+                },
+                _ => None,
+            };
+            self.refund(payer, WATCH_COST);
+            if let Some(receiver) = receiver {
+                self.release(endpoint); // the receiver's hold
+                let _ = self.deliver(None, receiver, &Message::no_senders(badge));
+                self.make_runnable(receiver);
+            }
         }
     }
 
@@ -171,6 +202,11 @@ impl<P: Platform> Kernel<P> {
                 }
             }
             Some(Object::Reply(reply)) => self.fail_caller(reply.caller, SysError::PeerDied),
+            Some(Object::Endpoint(ep)) => {
+                for (_, payer) in ep.silenced {
+                    self.refund(payer, WATCH_COST);
+                }
+            }
             Some(Object::Irq(irq)) => {
                 self.irqs.remove(&irq.irq);
                 P::irq_set_enabled(irq.irq, false);

@@ -131,6 +131,9 @@ pub struct Thread<P: Platform> {
 pub struct Endpoint {
     pub senders: VecDeque<ObjRef>,
     pub receivers: VecDeque<ObjRef>,
+    /// Watched badges without a capability left, not yet received: (badge, the
+    /// process whose quota paid the watch).
+    pub silenced: VecDeque<(u64, ObjRef)>,
 }
 
 pub struct Notification {

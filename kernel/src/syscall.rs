@@ -49,12 +49,13 @@ pub enum Sys {
     PowerOff = 38,
     Reset = 39,
     ThreadResume = 40,
+    CapMintWatched = 41,
 }
 
 impl Sys {
     pub fn from_number(number: u64) -> Option<Sys> {
         use Sys::*;
-        static TABLE: [Sys; 41] = [
+        static TABLE: [Sys; 42] = [
             DebugWrite,
             Yield,
             ProcessExit,
@@ -96,6 +97,7 @@ impl Sys {
             PowerOff,
             Reset,
             ThreadResume,
+            CapMintWatched,
         ];
         TABLE.get(usize::try_from(number).ok()?).copied()
     }
@@ -210,6 +212,9 @@ pub mod labels {
     /// A fault message: words = [kind, address, pc, syndrome]; badge = the fault
     /// endpoint badge given at process creation.
     pub const FAULT: u32 = 0xFFFF_0001;
+    /// No capability carrying the badge is left: words all 0; badge = the watched
+    /// badge (see `CapMintWatched`). Received after every message already queued.
+    pub const NO_SENDERS: u32 = 0xFFFF_0002;
 }
 
 #[cfg(test)]
@@ -231,10 +236,10 @@ mod tests {
 
     #[test]
     fn numbers_round_trip() {
-        for n in 0..41 {
+        for n in 0..42 {
             assert_eq!(Sys::from_number(n).map(|s| s as u64), Some(n));
         }
-        assert_eq!(Sys::from_number(41), None);
+        assert_eq!(Sys::from_number(42), None);
         assert_eq!(Sys::from_number(u64::MAX), None);
     }
 }
