@@ -202,6 +202,10 @@ pub fn process_status(process: u64) -> Result<[u64; 5], Error> {
     let r = call(Sys::ProcessStatus, [process, 0, 0, 0, 0, 0])?;
     Ok([r.0[1], r.0[2], r.0[3], r.0[4], r.0[5]])
 }
+/// Bytes of quota the process uses (frames and kernel objects it pays for).
+pub fn process_memory(process: u64) -> Result<u64, Error> {
+    Ok(call(Sys::ProcessStatus, [process, 0, 0, 0, 0, 0])?.0[6])
+}
 pub fn process_kill(process: u64) -> Result<(), Error> {
     call(Sys::ProcessKill, [process, 0, 0, 0, 0, 0]).map(|_| ())
 }

@@ -461,11 +461,6 @@ impl Manager {
         let mut start_fds = Vec::new();
         for (fd, slot) in &fds {
             let child_slot = FD_SLOT_BASE + *fd as u64;
-            if let Ok((_, _, badge)) = sys::cap_info(*slot) {
-                if pipes::is_pipe_badge(badge) {
-                    self.pipes.give(badge, pid);
-                }
-            }
             if sys::raw(
                 sys::Sys::CapTransfer,
                 [*slot, child.process, child_slot, 0, 0, 0],
@@ -527,7 +522,20 @@ impl Manager {
                 Err(_) => Answer::Deferred,
             };
             next = match answer {
-                Answer::Now(bytes, caps) => self.server.reply_recv_raw(&bytes, &caps),
+                Answer::Now(bytes, caps) if caps.is_empty() => {
+                    self.server.reply_recv_raw(&bytes, &caps)
+                }
+                Answer::Now(bytes, caps) => {
+                    // A caller gone before the reply leaves the capabilities
+                    // here; deleting them closes pipe ends through NO_SENDERS.
+                    let _ = self.server.reply_raw(&bytes, &caps);
+                    for cap in caps {
+                        if sys::cap_info(cap).is_ok() {
+                            let _ = sys::cap_delete(cap);
+                        }
+                    }
+                    self.server.recv()
+                }
                 Answer::Deferred => self.server.recv(),
             };
         }
@@ -537,6 +545,10 @@ impl Manager {
         if message.badge == REAPER_BADGE {
             self.reap();
             return ok();
+        }
+        if pipes::is_pipe_badge(message.badge) && message.label == sys::NO_SENDERS {
+            self.pipes.gone(message.badge);
+            return Answer::Deferred; // from the kernel: nobody to answer
         }
         if pipes::is_pipe_badge(message.badge) {
             // No pipe request carries capabilities; drop any sent anyway.
@@ -628,7 +640,8 @@ impl Manager {
                     ppid: 0,
                     pgid: 1,
                     state: 'S',
-                    name: "init"
+                    name: "init",
+                    memory: sys::process_memory(0).unwrap_or(0),
                 }];
                 for p in self.procs.values() {
                     let state = if p.status.is_some() { 'Z' } else { 'S' };
@@ -638,6 +651,7 @@ impl Manager {
                         pgid: p.pgid,
                         state,
                         name: &p.name,
+                        memory: sys::process_memory(p.process).unwrap_or(0),
                     });
                 }
                 match ipc::encode_vec(&ProcResponse::List(list)) {
@@ -672,7 +686,7 @@ impl Manager {
                     None => err(ENOENT),
                 }
             }
-            ProcRequest::Pipe => match self.pipes.create(caller) {
+            ProcRequest::Pipe => match self.pipes.create() {
                 Some((read, write)) => {
                     Answer::Now(encode(&ProcResponse::Attached), alloc::vec![read, write])
                 }
@@ -743,17 +757,12 @@ impl Manager {
         }
     }
 
-    /// Handles passed for a child that never started: pipe ends are closed
-    /// here (a reader would otherwise wait for a writer that never exists);
-    /// other servers' handles are dropped (init does not call other servers
-    /// from its loop, which could deadlock with them).
+    /// Handles passed for a child that never started are dropped: their
+    /// servers (pipes here too) hear through NO_SENDERS when a handle's last
+    /// capability is gone (init does not call other servers from its loop,
+    /// which could deadlock with them).
     fn drop_handles(&mut self, handles: &[(u32, u64)]) {
         for (_, slot) in handles {
-            if let Ok((_, _, badge)) = sys::cap_info(*slot) {
-                if pipes::is_pipe_badge(badge) {
-                    self.pipes.close_badge(badge);
-                }
-            }
             let _ = sys::cap_delete(*slot);
         }
     }
@@ -897,7 +906,6 @@ impl Manager {
         let parent = p.ppid;
         let service = p.service;
         let name = p.name.clone();
-        self.pipes.release_owner(pid);
         // Orphans go to init.
         for child in self.procs.values_mut().filter(|c| c.ppid == pid) {
             child.ppid = 1;

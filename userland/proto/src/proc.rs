@@ -113,6 +113,8 @@ pub struct ProcInfo<'a> {
     /// 'R' running, 'S' sleeping/waiting, 'Z' ended but not reaped.
     pub state: char,
     pub name: &'a str,
+    /// Bytes of memory its quota pays for (`ProcessStatus`'s quota used).
+    pub memory: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
