@@ -32,15 +32,19 @@ fn setup(h: &mut Harness) -> Setup {
     let client_process = h.spawn_process(MB);
     let client = h.thread(client_process);
     h.notification(client); // so the transferred cap does not land in slot 0
-    let client_slot = h
-        .k
-        .grant(server_process, None, client_process, Rights::ALL, 0)
-        .expect("grant") as u64;
+    let client_slot =
+        h.k.grant(server_process, None, client_process, Rights::ALL, 0)
+            .expect("grant") as u64;
     let before = h.quota_used(server_process);
     let minted = ok(h.syscall(
         server,
         Sys::CapMintWatched,
-        &[ep, NONE, (Rights::WRITE | Rights::GRANT).bits() as u64, BADGE],
+        &[
+            ep,
+            NONE,
+            (Rights::WRITE | Rights::GRANT).bits() as u64,
+            BADGE,
+        ],
     ))[1];
     assert_eq!(h.quota_used(server_process), before + WATCH_COST);
     let client_cap = ok(h.syscall(server, Sys::CapTransfer, &[minted, client_slot, NONE]))[1];
@@ -185,7 +189,10 @@ fn queued_messages_come_before_the_end_and_reply_rights_do_not_count() {
     ok(h.syscall(third, Sys::CapDelete, &[s.client_cap]));
     let r = ok(h.syscall(s.server, Sys::Recv, &[s.ep]));
     assert_eq!(MessageInfo::decode(r[1]).map(|i| i.label), Some(2));
-    assert!(told(&mut h, &s), "the saved reply right does not keep the badge");
+    assert!(
+        told(&mut h, &s),
+        "the saved reply right does not keep the badge"
+    );
     // ...and still answers the caller, which is alive.
     ok(h.syscall(s.server, Sys::Send, &[reply, info(0, 0, 0)]));
     assert_eq!(h.state(s.client), ThreadState::Runnable);
@@ -211,7 +218,10 @@ fn bad_watches_are_refused_and_refunded() {
         SysError::WrongType,
     );
     let quota_after_notification = h.quota_used(s.server_process);
-    assert_eq!(quota_after_notification, quota + crate::kernel::SMALL_OBJECT_COST);
+    assert_eq!(
+        quota_after_notification,
+        quota + crate::kernel::SMALL_OBJECT_COST
+    );
     // A server that dies with ends still queued gets its whole quota back anyway;
     // the endpoint refunds what was queued when it is destroyed.
     ok(h.syscall(s.client, Sys::CapDelete, &[s.client_cap]));

@@ -619,7 +619,10 @@ mod tests {
             Some("file-nr".into())
         );
         assert_eq!(fs.readdir(sys_fs, 3).expect("readdir"), None);
-        assert_eq!(fs.readdir(sys, 1).expect("readdir").map(|e| e.0.ino), Some(ROOT_INO));
+        assert_eq!(
+            fs.readdir(sys, 1).expect("readdir").map(|e| e.0.ino),
+            Some(ROOT_INO)
+        );
         let sh = &fs.snapshot().processes[1];
         assert!(format_status(sh).contains("\nVmRSS:\t     300 kB\nThreads:"));
     }

@@ -26,12 +26,10 @@ use zos_proto::io::{HandleKind, HandleStat, IoRequest, IoResponse};
 use zos_proto::proc::{ProcRequest, ProcResponse};
 use zos_proto::start::slots;
 use zos_proto::MAX_IO_CHUNK;
+use zos_vfs_core::handles::MAX_HANDLES;
 use zos_vfs_core::procfs::{MountLine, ProcSnapshot, ProcessInfo};
 use zos_vfs_core::vfs::Node;
-use zos_vfs_core::handles::MAX_HANDLES;
-use zos_vfs_core::{
-    Cred, Devfs, Errno, FileKind, HandleTable, OpenFile, OpenFlags, Stat, Whence,
-};
+use zos_vfs_core::{Cred, Devfs, Errno, FileKind, HandleTable, OpenFile, OpenFlags, Stat, Whence};
 
 /// Badges of handle capabilities: this tag in the upper half, the id below.
 const HANDLE_TAG: u64 = 0x4649_4C45 << 32;
@@ -443,7 +441,8 @@ impl Server {
             self.state.devfs.borrow_mut().absorb_entropy(&stir);
         }
         let file = Rc::new(RefCell::new(OpenFile::new(node, flags)));
-        self.new_handle(owner, file).inspect_err(|_| self.state.vfs.close(node))
+        self.new_handle(owner, file)
+            .inspect_err(|_| self.state.vfs.close(node))
     }
 
     /// A fresh handle of the console service (`/dev/console`, `/dev/tty`).
