@@ -46,6 +46,21 @@ pub trait AddressSpace: Sized {
     fn destroy(self, frames: &mut FrameAllocator);
     /// Page-table frames in use (charged to the owner's quota).
     fn table_frames(&self) -> usize;
+    /// The most page-table frames mapping `pages` pages from `va` can add: the
+    /// kernel charges this before mapping and refunds what was not needed.
+    /// The default is for four levels of 4 KiB tables under a root (AArch64
+    /// with 48-bit addresses, x86_64 4-level paging): one table per 2 MiB,
+    /// 1 GiB and 512 GiB span the range touches.
+    fn max_new_tables(va: u64, pages: u64) -> u64 {
+        if pages == 0 {
+            return 0;
+        }
+        let last = va.saturating_add((pages - 1).saturating_mul(4096));
+        [21u32, 30, 39]
+            .iter()
+            .map(|&shift| (last >> shift) - (va >> shift) + 1)
+            .sum()
+    }
 }
 
 /// Saved user registers of a thread.

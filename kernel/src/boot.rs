@@ -13,7 +13,7 @@ use crate::arch::{PageFlags, Platform, UserContext};
 use crate::cap::Rights;
 use crate::elf::{self, ElfError};
 use crate::initramfs::{self, Archive, ArchiveError};
-use crate::kernel::Kernel;
+use crate::kernel::{Cost, Kernel};
 use crate::object::*;
 use crate::syscall::{bootinfo, layout, SysError, IPC_BUFFER_SIZE};
 use crate::PhysRange;
@@ -258,7 +258,7 @@ impl<P: Platform> Kernel<P> {
     /// A new Memory object holding `bytes` (zero-padded to pages), charged to `owner`.
     fn memory_with(&mut self, owner: ObjRef, bytes: &[u8]) -> Result<ObjRef, SysError> {
         let pages = (bytes.len() as u64).div_ceil(PAGE).max(1);
-        self.charge(owner, pages * PAGE)?;
+        self.charge(owner, Cost::frames(pages * PAGE))?;
         let mut frames = Vec::with_capacity(pages as usize);
         for page in 0..pages as usize {
             let frame = self.frames.alloc().ok_or(SysError::OutOfMemory)?;
@@ -274,7 +274,7 @@ impl<P: Platform> Kernel<P> {
             frames,
             read_only: false,
         }));
-        self.record_charge(memory, owner, pages * PAGE);
+        self.record_charge(memory, owner, Cost::frames(pages * PAGE));
         Ok(memory)
     }
 }

@@ -7,7 +7,7 @@ use alloc::vec::Vec;
 
 use crate::arch::{AddressSpace, PageFlags, Platform, UserContext};
 use crate::cap::Rights;
-use crate::kernel::{Kernel, SMALL_OBJECT_COST, WATCH_COST};
+use crate::kernel::{Cost, Kernel, REGION_COST, SMALL_OBJECT_COST, WATCH_COST};
 use crate::object::*;
 use crate::syscall::*;
 use crate::usercopy::{self, USER_TOP};
@@ -302,6 +302,7 @@ impl<P: Platform> Kernel<P> {
                 if target != process {
                     self.caps.lookup_with(src_table, src, Rights::GRANT)?;
                 }
+                self.reserve_slot(target)?;
                 let slot = if call == Sys::CapCopy {
                     let slot = self.caps.copy((src_table, src), dst_table, dst_slot)?;
                     let object = self.caps.lookup(dst_table, slot)?.object;
@@ -317,6 +318,7 @@ impl<P: Platform> Kernel<P> {
                 let table = self.table_of(process)?;
                 let rights = rights_from(args[2])?;
                 let badge = if args[3] == 0 { None } else { Some(args[3]) };
+                self.reserve_slot(process)?;
                 let slot =
                     self.caps
                         .mint((table, src), table, optional_slot(args[1])?, rights, badge)?;
@@ -329,14 +331,16 @@ impl<P: Platform> Kernel<P> {
                     self.lookup(process, args[0], ObjectKind::Endpoint, Rights::READ)?;
                 let src = (self.table_of(process)?, args[0] as u32);
                 let (rights, dst) = (rights_from(args[2])?, optional_slot(args[1])?);
-                self.charge(process, WATCH_COST)?;
+                self.reserve_slot(process)?;
+                self.charge(process, Cost::heap(WATCH_COST))?;
+                self.objects.add_ref(process); // released with the refund
                 match self.caps.mint_watched(src, dst, rights, args[3], process) {
                     Ok(slot) => {
                         self.objects.add_ref(endpoint);
                         ok1(slot as u64)
                     }
                     Err(e) => {
-                        self.refund(process, WATCH_COST);
+                        self.refund_watch(process);
                         Err(e.into())
                     }
                 }
@@ -367,7 +371,7 @@ impl<P: Platform> Kernel<P> {
                 Ok([kind, cap.rights.bits() as u64, cap.badge, 0, 0, 0])
             }
             Sys::EndpointCreate | Sys::NotificationCreate => {
-                self.charge(process, SMALL_OBJECT_COST)?;
+                self.charge(process, Cost::heap(SMALL_OBJECT_COST))?;
                 let object = if call == Sys::EndpointCreate {
                     Object::Endpoint(Endpoint {
                         senders: Default::default(),
@@ -381,7 +385,7 @@ impl<P: Platform> Kernel<P> {
                     })
                 };
                 let object = self.objects.insert(object);
-                self.record_charge(object, process, SMALL_OBJECT_COST);
+                self.record_charge(object, process, Cost::heap(SMALL_OBJECT_COST));
                 match self.grant(process, None, object, Rights::ALL, 0) {
                     Ok(slot) => ok1(slot as u64),
                     Err(e) => {
@@ -569,10 +573,14 @@ impl<P: Platform> Kernel<P> {
             return Err(SysError::InvalidArgument);
         }
         let pages = size.div_ceil(PAGE);
-        self.charge(process, pages * PAGE + SMALL_OBJECT_COST)?;
+        let cost = Cost {
+            frames: pages * PAGE,
+            heap: SMALL_OBJECT_COST + pages * 8,
+        };
+        self.charge(process, cost)?;
         let mut frames = Vec::new();
         if frames.try_reserve_exact(pages as usize).is_err() {
-            self.refund(process, pages * PAGE + SMALL_OBJECT_COST);
+            self.refund(process, cost);
             return Err(SysError::OutOfMemory);
         }
         for _ in 0..pages {
@@ -585,7 +593,7 @@ impl<P: Platform> Kernel<P> {
                     for frame in frames {
                         let _ = self.frames.free(frame);
                     }
-                    self.refund(process, pages * PAGE + SMALL_OBJECT_COST);
+                    self.refund(process, cost);
                     return Err(SysError::OutOfMemory);
                 }
             }
@@ -594,7 +602,7 @@ impl<P: Platform> Kernel<P> {
             frames,
             read_only: false,
         }));
-        self.record_charge(memory, process, pages * PAGE + SMALL_OBJECT_COST);
+        self.record_charge(memory, process, cost);
         match self.grant(process, None, memory, Rights::ALL, 0) {
             Ok(slot) => ok1(slot as u64),
             Err(e) => {
@@ -682,15 +690,34 @@ impl<P: Platform> Kernel<P> {
                 .collect(),
             _ => return Err(SysError::WrongType),
         };
+        // Charged before anything is taken: the most page tables this range can
+        // need, and the region's record; the tables not needed go back after.
+        let table_bound = P::Space::max_new_tables(va, pages);
+        let cost = Cost {
+            frames: table_bound * PAGE,
+            heap: REGION_COST,
+        };
+        self.charge(target, cost)?;
         let Some(Object::Process(p)) = self.objects.get_mut(target) else {
             return Err(SysError::DeadObject);
         };
-        let space = p.space.as_mut().ok_or(SysError::DeadObject)?;
+        let Some(space) = p.space.as_mut() else {
+            self.refund(target, cost);
+            return Err(SysError::DeadObject);
+        };
         for (i, pa) in page_addrs.iter().enumerate() {
             if let Err(e) = space.map(va + i as u64 * PAGE, *pa, flags, &mut self.frames) {
                 for j in 0..i {
                     space.unmap(va + j as u64 * PAGE);
                 }
+                // Tables built before the failure stay (and stay charged).
+                let grown = space.table_frames().saturating_sub(table_before) as u64;
+                p.table_frames_charged += grown;
+                self.refund(
+                    target,
+                    Cost::frames((table_bound - grown.min(table_bound)) * PAGE),
+                );
+                self.refund(target, Cost::heap(REGION_COST));
                 return Err(match e {
                     crate::arch::MapError::OutOfMemory => SysError::OutOfMemory,
                     crate::arch::MapError::AlreadyMapped => SysError::AlreadyMapped,
@@ -698,7 +725,7 @@ impl<P: Platform> Kernel<P> {
                 });
             }
         }
-        let table_after = space.table_frames();
+        let grown = space.table_frames().saturating_sub(table_before) as u64;
         p.regions.insert(
             va,
             Region {
@@ -708,12 +735,12 @@ impl<P: Platform> Kernel<P> {
                 flags,
             },
         );
-        let grown = table_after.saturating_sub(table_before) as u64;
         p.table_frames_charged += grown;
         self.objects.add_ref(memory);
-        // Page tables are charged after the fact; a process over quota still
-        // gets its mapping but its next allocation fails.
-        let _ = self.charge(target, grown * PAGE);
+        self.refund(
+            target,
+            Cost::frames((table_bound - grown.min(table_bound)) * PAGE),
+        );
         Ok(())
     }
 
@@ -728,6 +755,7 @@ impl<P: Platform> Kernel<P> {
                 space.unmap(va + page * PAGE);
             }
         }
+        self.refund(target, Cost::heap(REGION_COST));
         self.release(region.memory);
         Ok(())
     }

@@ -11,7 +11,7 @@
 use alloc::vec::Vec;
 
 use crate::arch::{Platform, UserContext};
-use crate::kernel::{Kernel, WATCH_COST};
+use crate::kernel::Kernel;
 use crate::object::*;
 use crate::syscall::*;
 use crate::usercopy;
@@ -146,6 +146,11 @@ impl<P: Platform> Kernel<P> {
                     .map(|e| e.cap_slots)
                     .unwrap_or_default();
                 for &slot in &slots[..info.caps as usize] {
+                    // Over its quota the receiver gets fewer capabilities (the
+                    // count says how many); the rest stay with the sender.
+                    if self.reserve_slot(receiver_process).is_err() {
+                        continue;
+                    }
                     let Ok(new_slot) =
                         self.caps
                             .transfer((sender_table, slot), receiver_table, None)
@@ -308,8 +313,9 @@ impl<P: Platform> Kernel<P> {
                     _ => None,
                 };
                 if let Some((badge, payer)) = silenced {
-                    self.refund(payer, WATCH_COST);
-                    return self.deliver(None, receiver, &Message::no_senders(badge));
+                    let delivered = self.deliver(None, receiver, &Message::no_senders(badge));
+                    self.refund_watch(payer);
+                    return delivered;
                 }
                 if let Some(Object::Endpoint(ep)) = self.objects.get_mut(endpoint) {
                     ep.receivers.push_back(receiver);

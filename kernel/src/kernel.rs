@@ -21,12 +21,54 @@ use crate::syscall::SysError;
 
 /// Capability slots of each process table.
 pub const PROCESS_SLOTS: u32 = 4096;
-/// Quota charged for a process or a thread (kernel bookkeeping and context).
+/// Kernel heap charged for a process record (table, slab entry, bookkeeping).
 pub const OBJECT_COST: u64 = 4096;
-/// Quota charged for small objects (endpoint, notification, reply).
+/// Kernel heap charged for a thread: its saved context and a pending long message
+/// (up to 4 KiB travels out of line while the thread blocks in a send).
+pub const THREAD_COST: u64 = 8192;
+/// Kernel heap charged for small objects (endpoint, notification, Memory record).
 pub const SMALL_OBJECT_COST: u64 = 256;
-/// Quota charged for a watched badge (`CapMintWatched`) until its end is received.
+/// Kernel heap charged for a watched badge (`CapMintWatched`) until its
+/// `NO_SENDERS` message is received.
 pub const WATCH_COST: u64 = 64;
+/// Kernel heap charged for one mapped region's record.
+pub const REGION_COST: u64 = 128;
+/// Capability slots are charged in chunks of this many, as a table fills.
+pub const SLOT_CHUNK: u64 = 64;
+/// Kernel heap charged for each chunk of [`SLOT_CHUNK`] slots.
+pub const SLOT_CHUNK_COST: u64 = 4096;
+/// How deep processes may nest (each charge walks this chain).
+pub const MAX_PROCESS_DEPTH: u32 = 16;
+
+/// What something costs its owner: frames it takes from the frame allocator and
+/// bytes of kernel heap for its records. Both count against the owner's quota and
+/// every ancestor's; heap bytes also against the kernel heap budget, so the fixed
+/// kernel heap runs out as an error code, never as a panic.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Cost {
+    pub frames: u64,
+    pub heap: u64,
+}
+
+impl Cost {
+    pub const fn heap(bytes: u64) -> Self {
+        Self {
+            frames: 0,
+            heap: bytes,
+        }
+    }
+
+    pub const fn frames(bytes: u64) -> Self {
+        Self {
+            frames: bytes,
+            heap: 0,
+        }
+    }
+
+    fn total(self) -> Option<u64> {
+        self.frames.checked_add(self.heap)
+    }
+}
 /// Timer ticks a thread runs before others of its priority get the CPU.
 pub const TIME_SLICE_TICKS: u32 = 2;
 
@@ -54,8 +96,13 @@ pub struct Kernel<P: Platform> {
     pub(crate) current: Option<ObjRef>,
     pub(crate) sleepers: Vec<ObjRef>,
     pub(crate) irqs: BTreeMap<u32, ObjRef>,
-    /// Quota charged for each object: (process charged, bytes), refunded on destroy.
-    charges: BTreeMap<ObjRef, (ObjRef, u64)>,
+    /// What each object cost whom, refunded on destroy. A record holds a
+    /// reference to the process that paid, so the chain of ancestors to refund
+    /// outlives the process itself.
+    charges: BTreeMap<ObjRef, (ObjRef, Cost)>,
+    /// Kernel heap bytes charged to processes, and the most that may be.
+    pub heap_charged: u64,
+    pub heap_budget: u64,
     next_pid: u32,
     next_tid: u32,
     slice_left: u32,
@@ -74,6 +121,8 @@ impl<P: Platform> Kernel<P> {
             sleepers: Vec::new(),
             irqs: BTreeMap::new(),
             charges: BTreeMap::new(),
+            heap_charged: 0,
+            heap_budget: u64::MAX,
             next_pid: 1,
             next_tid: 1,
             slice_left: TIME_SLICE_TICKS,
@@ -125,6 +174,7 @@ impl<P: Platform> Kernel<P> {
         badge: u64,
     ) -> Result<u32, SysError> {
         let table = self.table_of(process)?;
+        self.reserve_slot(process)?;
         let slot = self
             .caps
             .insert_root(table, slot, Cap::new(object, rights, badge))?;
@@ -174,23 +224,32 @@ impl<P: Platform> Kernel<P> {
                 },
                 _ => None,
             };
-            self.refund(payer, WATCH_COST);
             if let Some(receiver) = receiver {
                 self.release(endpoint); // the receiver's hold
                 let _ = self.deliver(None, receiver, &Message::no_senders(badge));
                 self.make_runnable(receiver);
             }
+            self.refund_watch(payer);
         }
     }
 
-    /// Records that `object` cost `owner` this many bytes of quota.
-    pub fn record_charge(&mut self, object: ObjRef, owner: ObjRef, bytes: u64) {
-        self.charges.insert(object, (owner, bytes));
+    /// Gives back what `CapMintWatched` charged `payer` (and the hold on its
+    /// record that keeps the refund reaching its ancestors).
+    pub fn refund_watch(&mut self, payer: ObjRef) {
+        self.refund(payer, Cost::heap(WATCH_COST));
+        self.release(payer);
+    }
+
+    /// Records that `object` cost `owner` this much (charged already).
+    pub fn record_charge(&mut self, object: ObjRef, owner: ObjRef, cost: Cost) {
+        self.objects.add_ref(owner);
+        self.charges.insert(object, (owner, cost));
     }
 
     fn destroy_object(&mut self, object: ObjRef) {
-        if let Some((owner, bytes)) = self.charges.remove(&object) {
-            self.refund(owner, bytes);
+        if let Some((owner, cost)) = self.charges.remove(&object) {
+            self.refund(owner, cost);
+            self.release(owner);
         }
         match self.objects.remove(object) {
             Some(Object::Memory(Memory::Frames {
@@ -204,7 +263,7 @@ impl<P: Platform> Kernel<P> {
             Some(Object::Reply(reply)) => self.fail_caller(reply.caller, SysError::PeerDied),
             Some(Object::Endpoint(ep)) => {
                 for (_, payer) in ep.silenced {
-                    self.refund(payer, WATCH_COST);
+                    self.refund_watch(payer);
                 }
             }
             Some(Object::Irq(irq)) => {
@@ -220,48 +279,95 @@ impl<P: Platform> Kernel<P> {
 
     // ---- quota ------------------------------------------------------------------
 
-    pub fn charge(&mut self, process: ObjRef, bytes: u64) -> Result<(), SysError> {
-        let p = self
-            .objects
-            .process_mut(process)
-            .ok_or(SysError::DeadObject)?;
-        let used = p
-            .quota
-            .used
-            .checked_add(bytes)
-            .ok_or(SysError::QuotaExceeded)?;
-        if used > p.quota.limit {
-            return Err(SysError::QuotaExceeded);
+    /// Charges `process` and each of its ancestors `cost`, before anything is
+    /// taken: a process's quota is a ceiling on what its whole subtree uses, not
+    /// a reservation. Fails with nothing changed when any level would pass its
+    /// limit, or the kernel heap budget would be exceeded.
+    pub fn charge(&mut self, process: ObjRef, cost: Cost) -> Result<(), SysError> {
+        let total = cost.total().ok_or(SysError::QuotaExceeded)?;
+        let heap = self
+            .heap_charged
+            .checked_add(cost.heap)
+            .filter(|&h| h <= self.heap_budget)
+            .ok_or(SysError::OutOfMemory)?;
+        let mut at = Some(process);
+        while let Some(p) = at.and_then(|p| self.objects.process(p)) {
+            if p.quota
+                .used
+                .checked_add(total)
+                .is_none_or(|u| u > p.quota.limit)
+            {
+                return Err(SysError::QuotaExceeded);
+            }
+            at = p.creator;
         }
-        p.quota.used = used;
+        if self.objects.process(process).is_none() {
+            return Err(SysError::DeadObject);
+        }
+        let mut at = Some(process);
+        while let Some(p) = at.and_then(|p| self.objects.process_mut(p)) {
+            p.quota.used += total;
+            at = p.creator;
+        }
+        self.heap_charged = heap;
         Ok(())
     }
 
-    pub fn refund(&mut self, process: ObjRef, bytes: u64) {
-        if let Some(p) = self.objects.process_mut(process) {
-            p.quota.used = p.quota.used.saturating_sub(bytes);
+    /// Gives back what [`Kernel::charge`] took, at every level.
+    pub fn refund(&mut self, process: ObjRef, cost: Cost) {
+        let total = cost.total().unwrap_or(u64::MAX);
+        let mut at = Some(process);
+        while let Some(p) = at.and_then(|p| self.objects.process_mut(p)) {
+            p.quota.used = p.quota.used.saturating_sub(total);
+            at = p.creator;
         }
+        self.heap_charged = self.heap_charged.saturating_sub(cost.heap);
+    }
+
+    /// Charges `process` for another chunk of capability slots when its table
+    /// is about to pass what it paid for. Call before filling a slot.
+    pub fn reserve_slot(&mut self, process: ObjRef) -> Result<(), SysError> {
+        let p = self.objects.process(process).ok_or(SysError::DeadObject)?;
+        let occupied = self.caps.count(p.caps)? as u64;
+        if occupied < p.slot_chunks * SLOT_CHUNK {
+            return Ok(());
+        }
+        self.charge(process, Cost::heap(SLOT_CHUNK_COST))?;
+        if let Some(p) = self.objects.process_mut(process) {
+            p.slot_chunks += 1;
+        }
+        Ok(())
     }
 
     // ---- processes and threads -------------------------------------------------
 
-    /// Creates an empty process with `quota` bytes, charged to `creator`.
+    /// Creates an empty process whose subtree may use at most `quota` bytes.
+    /// The creator pays for the record and the root page table (and, as an
+    /// ancestor, for everything the new process uses later).
     pub fn create_process(
         &mut self,
         creator: Option<ObjRef>,
         quota: u64,
     ) -> Result<ObjRef, SysError> {
+        let cost = Cost {
+            frames: crate::PAGE_SIZE as u64,
+            heap: OBJECT_COST,
+        };
         if let Some(creator) = creator {
-            self.charge(
-                creator,
-                quota
-                    .checked_add(OBJECT_COST)
-                    .ok_or(SysError::QuotaExceeded)?,
-            )?;
+            let mut depth = 0;
+            let mut at = Some(creator);
+            while let Some(p) = at.and_then(|p| self.objects.process(p)) {
+                depth += 1;
+                at = p.creator;
+            }
+            if depth >= MAX_PROCESS_DEPTH {
+                return Err(SysError::QuotaExceeded);
+            }
+            self.charge(creator, cost)?;
         }
         let undo = |k: &mut Self| {
             if let Some(creator) = creator {
-                k.refund(creator, quota + OBJECT_COST);
+                k.refund(creator, cost);
             }
         };
         let space = match P::Space::new(&mut self.frames) {
@@ -296,8 +402,13 @@ impl<P: Platform> Kernel<P> {
             exit_notification: None,
             fault_endpoint: None,
             table_frames_charged: 0,
+            slot_chunks: 0,
         };
-        Ok(self.objects.insert(Object::Process(process)))
+        let process = self.objects.insert(Object::Process(process));
+        if let Some(creator) = creator {
+            self.record_charge(process, creator, cost);
+        }
+        Ok(process)
     }
 
     /// Creates an inactive thread in `process`.
@@ -316,7 +427,7 @@ impl<P: Platform> Kernel<P> {
         {
             return Err(SysError::DeadObject);
         }
-        self.charge(process, OBJECT_COST)?;
+        self.charge(process, Cost::heap(THREAD_COST))?;
         let tid = self.next_tid;
         self.next_tid = self.next_tid.wrapping_add(1).max(1);
         let thread = Thread {
@@ -466,12 +577,14 @@ impl<P: Platform> Kernel<P> {
         if let Some(p) = self.objects.process_mut(process) {
             p.threads.retain(|t| *t != thread);
         }
-        self.refund(process, OBJECT_COST);
+        self.refund(process, Cost::heap(THREAD_COST));
         self.release(thread);
     }
 
-    /// Ends a process: threads, capabilities, mappings, address space; quota back
-    /// to its creator; the exit notification signalled.
+    /// Ends a process: threads, capabilities, mappings, address space (their
+    /// charges refunded up the chain); the exit notification signalled. What
+    /// it paid for that still lives (objects it gave away) stays charged until
+    /// destroyed.
     pub fn kill_process(&mut self, process: ObjRef, how: ProcessState) {
         let Some(p) = self.objects.process_mut(process) else {
             return;
@@ -484,8 +597,12 @@ impl<P: Platform> Kernel<P> {
         let regions = core::mem::take(&mut p.regions);
         let table = p.caps;
         let space = p.space.take();
-        let creator = p.creator;
-        let limit = p.quota.limit;
+        let own = Cost {
+            frames: p.table_frames_charged * crate::PAGE_SIZE as u64,
+            heap: p.slot_chunks * SLOT_CHUNK_COST + regions.len() as u64 * REGION_COST,
+        };
+        p.table_frames_charged = 0;
+        p.slot_chunks = 0;
         let exit_notification = p.exit_notification.take();
         let fault_endpoint = p.fault_endpoint.take();
 
@@ -506,9 +623,7 @@ impl<P: Platform> Kernel<P> {
             }
             space.destroy(&mut self.frames);
         }
-        if let Some(creator) = creator {
-            self.refund(creator, limit + OBJECT_COST);
-        }
+        self.refund(process, own);
         if let Some((endpoint, _)) = fault_endpoint {
             self.release(endpoint);
         }

@@ -15,7 +15,7 @@ use std::vec::Vec;
 use crate::arch::{AddressSpace, PageFlags, Platform};
 use crate::cap::Rights;
 use crate::hostarch::{self, HostPlatform};
-use crate::kernel::Kernel;
+use crate::kernel::{Cost, Kernel};
 use crate::object::*;
 use crate::syscall::{MessageInfo, Sys, SysError, IPC_BUFFER_DATA, IPC_BUFFER_SIZE};
 use crate::usercopy;
@@ -96,7 +96,9 @@ impl Harness {
     /// Maps `pages` new zeroed frames at `va` in `process` (a Memory object held
     /// only by the mapping, charged to the process).
     pub fn map_fresh(&mut self, process: ObjRef, va: u64, pages: u64, flags: PageFlags) -> ObjRef {
-        self.k.charge(process, pages * PAGE).expect("quota");
+        self.k
+            .charge(process, Cost::frames(pages * PAGE))
+            .expect("quota");
         let frames: Vec<u64> = (0..pages)
             .map(|_| {
                 let frame = self.k.frames.alloc().expect("frame");
@@ -109,7 +111,8 @@ impl Harness {
             frames,
             read_only: false,
         }));
-        self.k.record_charge(memory, process, pages * PAGE);
+        self.k
+            .record_charge(memory, process, Cost::frames(pages * PAGE));
         self.k
             .map_region(process, memory, va, 0, pages, flags)
             .expect("map_region");

@@ -58,7 +58,8 @@ pub struct Region {
     pub flags: PageFlags,
 }
 
-/// Memory a process may still consume for kernel objects and frames.
+/// Memory a process and everything it created may use at most (`limit`), and
+/// what they use now (`used`, frames plus kernel heap).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Quota {
     pub limit: u64,
@@ -75,14 +76,16 @@ pub struct Process<P: Platform> {
     pub threads: Vec<ObjRef>,
     pub state: ProcessState,
     pub quota: Quota,
-    /// Who created it (unused quota returns there).
+    /// Who created it: every charge to this process is also charged there.
     pub creator: Option<ObjRef>,
     /// Signalled (with these bits) when the process ends.
     pub exit_notification: Option<(ObjRef, u64)>,
     /// Where fault messages of its threads go.
     pub fault_endpoint: Option<(ObjRef, u64)>,
-    /// Page-table frames charged so far.
+    /// Page-table frames charged so far (refunded when the space is destroyed).
     pub table_frames_charged: u64,
+    /// Chunks of capability slots charged so far (see `SLOT_CHUNK`).
+    pub slot_chunks: u64,
 }
 
 /// What a thread is doing.

@@ -356,6 +356,20 @@ pub fn spawn(
     actions: &[FileAction],
     pgid: Pid,
 ) -> Result<Pid> {
+    spawn_job(path, argv, env, actions, pgid, true)
+}
+
+/// [`spawn`] for a job control shell: `foreground` false for background jobs
+/// (`&`), which init refuses with EAGAIN before touching the process slots and
+/// memory it keeps for foreground commands (so `ps` and `kill` still run).
+pub fn spawn_job(
+    path: &str,
+    argv: &[&str],
+    env: &[&str],
+    actions: &[FileAction],
+    pgid: Pid,
+    foreground: bool,
+) -> Result<Pid> {
     let mut child_fds: BTreeMap<Fd, Fd> = descriptors().into_iter().map(|fd| (fd, fd)).collect();
     for action in actions {
         match *action {
@@ -395,7 +409,7 @@ pub fn spawn(
         cwd: &cwd,
         fds,
         pgid,
-        foreground: false,
+        foreground,
     };
     let reply = proc_call(&request, &caps);
     match reply.as_ref().ok().and_then(|r| r.decode::<ProcResponse>()) {

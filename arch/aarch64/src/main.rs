@@ -182,7 +182,7 @@ extern "C" fn kernel_main(dtb_phys: u64, entry_el: u64) -> ! {
         reserved[2] = initrd;
     }
     let free_frames = init_frames(&info, &reserved);
-    init_heap(&info);
+    let heap_bytes = init_heap(&info);
     build_kernel_tables(&info, kernel_image);
 
     set_stage("interrupt set-up");
@@ -227,17 +227,20 @@ extern "C" fn kernel_main(dtb_phys: u64, entry_el: u64) -> ! {
         }
         None => {}
     }
-    start_kernel_core(&info);
+    start_kernel_core(&info, heap_bytes);
     trap::enter_user_mode()
 }
 
 /// Hands the frames to the portable core and starts init with every device.
-fn start_kernel_core(info: &BootInfo) {
+fn start_kernel_core(info: &BootInfo, heap_bytes: usize) {
     set_stage("starting init");
     let Some(frames) = FRAMES.lock().take() else {
         boot_failure(&"frame allocator missing");
     };
     let mut kernel = zos_kernel::kernel::Kernel::<Aarch64>::new(frames);
+    // Processes may charge three quarters of the heap for their kernel objects;
+    // the rest is the kernel's own (boot objects, tables of tables, slack).
+    kernel.heap_budget = heap_bytes as u64 / 4 * 3;
     let mut devices: alloc::vec::Vec<zos_kernel::boot::Device> = alloc::vec::Vec::new();
     devices.push(zos_kernel::boot::Device {
         name: "pl011",
@@ -315,8 +318,9 @@ pub fn alloc_frame() -> Option<u64> {
     FRAMES.lock().as_mut()?.alloc()
 }
 
-fn init_heap(info: &BootInfo) {
-    let heap_bytes = (info.ram_bytes() / 32).clamp(1 << 20, 32 << 20) as usize;
+/// Gives the kernel heap a sixteenth of RAM (2 to 64 MiB); returns its size.
+fn init_heap(info: &BootInfo) -> usize {
+    let heap_bytes = (info.ram_bytes() / 16).clamp(2 << 20, 64 << 20) as usize;
     let frames = heap_bytes / PAGE_SIZE;
     let Some(start) = FRAMES
         .lock()
@@ -328,6 +332,7 @@ fn init_heap(info: &BootInfo) {
     // SAFETY: the frames were just taken from the allocator and are mapped by the
     // boot tables; the heap owns them from now on.
     unsafe { HEAP.lock().init(phys_to_virt(start) as usize, heap_bytes) };
+    heap_bytes
 }
 
 /// Replaces the coarse boot mapping: RAM read-write and never executable, kernel

@@ -96,10 +96,6 @@ fn memory_beyond_quota_is_refused_and_refunded_on_destroy() {
     let mut h = Harness::new();
     let parent_process = h.spawn_process(MB);
     let parent = h.thread(parent_process);
-    err(
-        h.syscall(parent, Sys::ProcessCreate, &[2 * MB, NONE, 0, NONE, 0]),
-        SysError::QuotaExceeded,
-    );
     let (_, child) = create_child(&mut h, parent, 64 * 1024, (NONE, 0), (NONE, 0));
     let t = h.thread(child);
     let limit = 64 * 1024;
@@ -115,14 +111,20 @@ fn memory_beyond_quota_is_refused_and_refunded_on_destroy() {
         h.syscall(t, Sys::MemoryCreate, &[(1 << 30) + 1]),
         SysError::InvalidArgument,
     );
-    // The object's own 256 bytes push it over.
+    // The object's own record pushes it over.
     err(
         h.syscall(t, Sys::MemoryCreate, &[left]),
         SysError::QuotaExceeded,
     );
     let frames_before = h.k.frames.free_frames();
-    let memory = ok(h.syscall(t, Sys::MemoryCreate, &[left - PAGE - 1]))[1];
-    assert_eq!(h.quota_used(child), limit - PAGE + 256);
+    // The first capability in the child's table costs a chunk of slots too.
+    let size = left - 2 * PAGE - 1;
+    let memory = ok(h.syscall(t, Sys::MemoryCreate, &[size]))[1];
+    let pages = size.div_ceil(PAGE);
+    assert_eq!(
+        h.quota_used(child),
+        used + pages * PAGE + 256 + 8 * pages + crate::kernel::SLOT_CHUNK_COST
+    );
     assert_eq!(
         h.k.frames.free_frames(),
         frames_before - (left / PAGE - 1) as usize
@@ -132,7 +134,7 @@ fn memory_beyond_quota_is_refused_and_refunded_on_destroy() {
         SysError::QuotaExceeded,
     );
     ok(h.syscall(t, Sys::CapDelete, &[memory]));
-    assert_eq!(h.quota_used(child), used);
+    assert_eq!(h.quota_used(child), used + crate::kernel::SLOT_CHUNK_COST);
     assert_eq!(h.k.frames.free_frames(), frames_before);
 }
 
@@ -435,4 +437,115 @@ fn a_process_holding_a_capability_to_itself_is_freed_on_exit() {
     assert!(h.k.objects.process(p).is_none());
     assert_eq!(h.k.objects.live(), live);
     assert_eq!(h.k.frames.free_frames(), frames);
+}
+
+#[test]
+fn a_quota_is_a_ceiling_on_the_whole_subtree_not_a_reservation() {
+    let mut h = Harness::new();
+    let parent_process = h.spawn_process(MB);
+    let parent = h.thread(parent_process);
+    let before = h.quota_used(parent_process);
+    // A child may be promised more than the parent has: nothing is reserved.
+    let (slot, child) = create_child(&mut h, parent, 4 * MB, (NONE, 0), (NONE, 0));
+    let created = h.quota_used(parent_process);
+    assert!(created - before <= 12 * 1024, "a child costs what it uses");
+    let t = h.thread(child);
+    let created = h.quota_used(parent_process);
+    // What the child uses counts at every level, and the parent's limit holds.
+    err(
+        h.syscall(t, Sys::MemoryCreate, &[MB]),
+        SysError::QuotaExceeded,
+    );
+    let memory = ok(h.syscall(t, Sys::MemoryCreate, &[256 * 1024]))[1];
+    assert!(h.quota_used(parent_process) >= created + 256 * 1024);
+    assert!(h.quota_used(parent_process) <= MB);
+    // Many children fit when each uses little.
+    let mut children = std::vec::Vec::new();
+    for _ in 0..20 {
+        children.push(create_child(&mut h, parent, 4 * MB, (NONE, 0), (NONE, 0)).0);
+    }
+    ok(h.syscall(t, Sys::CapDelete, &[memory]));
+    for child_slot in children.into_iter().chain([slot]) {
+        ok(h.syscall(parent, Sys::ProcessKill, &[child_slot]));
+        ok(h.syscall(parent, Sys::CapDelete, &[child_slot]));
+    }
+    // All back, but for the parent's first chunk of capability slots (kept
+    // until the parent ends: slots are charged by high-water mark).
+    assert_eq!(
+        h.quota_used(parent_process),
+        before + crate::kernel::SLOT_CHUNK_COST,
+        "all of it back"
+    );
+}
+
+#[test]
+fn page_tables_are_charged_before_they_are_taken() {
+    // The review's case: one page mapped at many addresses 2 MiB apart needs a
+    // new last-level table each time; a 256 KiB quota must stop it early.
+    let mut h = Harness::new();
+    let parent_process = h.spawn_process(8 * MB);
+    let parent = h.thread(parent_process);
+    let limit = 256 * 1024;
+    let (slot, child) = create_child(&mut h, parent, limit, (NONE, 0), (NONE, 0));
+    let frames = h.k.frames.free_frames();
+    let t = h.thread(child);
+    let memory = ok(h.syscall(t, Sys::MemoryCreate, &[PAGE]))[1];
+    let mut mapped = 0;
+    let mut refused = None;
+    for i in 0..1999u64 {
+        let r = h.syscall(
+            t,
+            Sys::MemoryMap,
+            &[memory, SELF_PROCESS, 0x4000_0000 + i * 2 * MB, 0, 1, 0],
+        );
+        if r[0] != 0 {
+            refused = Some(r[0]);
+            break;
+        }
+        mapped += 1;
+    }
+    assert_eq!(refused, Some(SysError::QuotaExceeded.code()));
+    assert!(mapped > 10 && mapped < 64, "stopped early: {mapped}");
+    let used = h.quota_used(child);
+    assert!(used <= limit, "used {used} within {limit}");
+    let taken = (frames - h.k.frames.free_frames()) as u64 * PAGE;
+    assert!(taken <= limit, "frames taken {taken} within {limit}");
+    ok(h.syscall(parent, Sys::ProcessKill, &[slot]));
+    ok(h.syscall(parent, Sys::CapDelete, &[slot]));
+    assert_eq!(
+        h.k.frames.free_frames(),
+        frames + 1,
+        "tables, pages and root back"
+    );
+}
+
+#[test]
+fn kernel_heap_runs_out_as_an_error_and_comes_back() {
+    let mut h = Harness::new();
+    let parent_process = h.spawn_process(64 * MB);
+    let parent = h.thread(parent_process);
+    let heap = h.k.heap_charged;
+    h.k.heap_budget = heap + 256 * 1024;
+    let live = h.k.objects.live();
+    let (slot, child) = create_child(&mut h, parent, 64 * MB, (NONE, 0), (NONE, 0));
+    let t = h.thread(child);
+    let mut endpoints = 0;
+    let error = loop {
+        let r = h.syscall(t, Sys::EndpointCreate, &[]);
+        if r[0] != 0 {
+            break r[0];
+        }
+        endpoints += 1;
+        assert!(endpoints < 10_000, "the heap budget never ended it");
+    };
+    assert_eq!(error, SysError::OutOfMemory.code());
+    assert!(h.k.heap_charged <= h.k.heap_budget);
+    err(
+        h.syscall(t, Sys::ThreadCreate, &[SELF_PROCESS, 0x1000, 0x2000, 0, 10]),
+        SysError::OutOfMemory,
+    );
+    ok(h.syscall(parent, Sys::ProcessKill, &[slot]));
+    ok(h.syscall(parent, Sys::CapDelete, &[slot]));
+    assert_eq!(h.k.heap_charged, heap + crate::kernel::SLOT_CHUNK_COST);
+    assert_eq!(h.k.objects.live(), live);
 }

@@ -23,13 +23,22 @@ use zos_proto::start::{self, Grant, StartInfo};
 
 /// Badge of the reaper thread's capability.
 const REAPER_BADGE: u64 = 0xFFFF_FFFF_0000_0001;
-/// Quota of each started program (services may ask for more: `quota_mib`).
+/// Quota of each program init runs itself (`init.run=`); services set theirs
+/// with `quota_mib`. A quota is a ceiling on what the process (and anything it
+/// creates) may use, charged as it is used, not a reservation: giving many
+/// programs a generous ceiling costs nothing until they use it.
 const PROGRAM_QUOTA: u64 = 48 << 20;
-/// Most a program started through `Spawn` gets; on small machines a quarter
-/// of what init has left (quota is carved out when the process is created).
-const SPAWN_QUOTA: u64 = 32 << 20;
+/// A program started through `Spawn` may use up to half of what init has left.
+const SPAWN_SHARE: u64 = 2;
 /// Least a program gets.
 const MIN_QUOTA: u64 = 2 << 20;
+/// One process slot per this much of init's boot quota (64 to 4,096 slots).
+const MEMORY_PER_PROCESS: u64 = 192 << 10;
+/// Slots and memory kept for foreground commands (`ps`, `kill`, …): a
+/// background spawn fails with EAGAIN once only these are left.
+const FOREGROUND_SLOTS: usize = 16;
+/// Memory kept for foreground commands, as a share of init's boot quota.
+const FOREGROUND_SHARE: u64 = 16;
 /// Where a child's descriptors go in its capability table.
 const FD_SLOT_BASE: u64 = 16;
 /// Scratch address for writing a child's start-up page.
@@ -107,6 +116,28 @@ fn reaper(endpoint: u64) {
 }
 
 impl Manager {
+    /// Whether one more program may start: a process limit derived from memory,
+    /// with a reserve of slots and memory that only foreground commands may
+    /// use, so a runaway background loop leaves `ps`, `kill` and the shell
+    /// working and gets EAGAIN instead of exhausting memory.
+    fn admit(&self, foreground: bool) -> Result<(), i32> {
+        let limit = (self.boot.quota / MEMORY_PER_PROCESS).clamp(64, 4096) as usize;
+        let live = self.procs.values().filter(|p| p.status.is_none()).count();
+        let reserve_slots = if foreground { 0 } else { FOREGROUND_SLOTS };
+        if live + reserve_slots >= limit {
+            return Err(EAGAIN);
+        }
+        let reserve_memory = if foreground {
+            MIN_QUOTA / 4
+        } else {
+            self.boot.quota / FOREGROUND_SHARE
+        };
+        if sys::system_info()[2] < reserve_memory {
+            return Err(if foreground { ENOMEM } else { EAGAIN });
+        }
+        Ok(())
+    }
+
     pub fn new(boot: BootInfo) -> Result<Manager, &'static str> {
         let endpoint = sys::endpoint_create().map_err(|_| "no endpoint")?;
         let exited = sys::notification_create().map_err(|_| "no notification")?;
@@ -200,7 +231,7 @@ impl Manager {
             0,
             grants,
             arg,
-            PROGRAM_QUOTA,
+            PROGRAM_QUOTA.min(sys::system_info()[2] / 2),
         ) {
             Ok(pid) => dprintln!("init: started {path} as pid {pid}"),
             Err(e) => {
@@ -573,7 +604,7 @@ impl Manager {
                 cwd,
                 fds,
                 pgid,
-                ..
+                foreground,
             } => {
                 let mut moved = Vec::new();
                 for (fd, index) in fds {
@@ -587,7 +618,10 @@ impl Manager {
                     self.drop_handles(&moved);
                     return err(E2BIG);
                 }
-                let pgid = if pgid == 0 { 0 } else { pgid };
+                if let Err(errno) = self.admit(foreground) {
+                    self.drop_handles(&moved);
+                    return err(errno);
+                }
                 match self.spawn(
                     caller,
                     path,
@@ -598,7 +632,7 @@ impl Manager {
                     pgid,
                     Vec::new(),
                     0,
-                    (sys::system_info()[2] / 4).clamp(MIN_QUOTA, SPAWN_QUOTA),
+                    (sys::system_info()[2] / SPAWN_SHARE).max(MIN_QUOTA),
                 ) {
                     Ok(pid) => Answer::Now(encode(&ProcResponse::Spawned { pid }), Vec::new()),
                     Err(e) => {

@@ -34,6 +34,8 @@ const MODE_FAULTY_SERVICE: u64 = 5;
 const MODE_IPC_ONLY: u64 = 6;
 /// Only spawn+wait through init (for profiling).
 const MODE_SPAWN_ONLY: u64 = 7;
+/// Takes kernel resources in every way the syscall table allows until refused.
+const MODE_EXHAUST: u64 = 8;
 const FUZZ_DEFAULT: u64 = 100_000;
 
 fn check(name: &str, ok: bool) {
@@ -68,6 +70,7 @@ fn main(arg: u64) -> i64 {
         MODE_FAULTY_SERVICE => return faulty_service(),
         MODE_IPC_ONLY => return ipc_only(),
         MODE_SPAWN_ONLY => return spawn_only(),
+        MODE_EXHAUST => return exhaust(),
         _ => {}
     }
     println!("ktest: kernel syscall tests");
@@ -78,6 +81,7 @@ fn main(arg: u64) -> i64 {
     test_ipc();
     test_threads();
     test_processes();
+    test_exhaustion();
     let passed = PASSED.load(Ordering::Relaxed);
     let failed = FAILED.load(Ordering::Relaxed);
     println!("ktest: {passed} passed, {failed} failed");
@@ -948,13 +952,14 @@ fn test_processes() {
         "status of non-process",
         is_err(sys::process_status(SLOT_CONSOLE), SysError::WrongType),
     );
-    check(
-        "quota larger than own",
-        is_err(
-            sys::process_create(1 << 40, sys::NONE, 0, sys::NONE, 0),
-            SysError::QuotaExceeded,
-        ),
-    );
+    // A quota is a ceiling, not a reservation: promising a child more than
+    // one has is allowed (what it uses still counts against ours).
+    let promised = sys::process_create(1 << 40, sys::NONE, 0, sys::NONE, 0);
+    check("quota larger than own is a ceiling", promised.is_ok());
+    if let Ok((slot, _pid)) = promised {
+        let _ = sys::process_kill(slot);
+        let _ = sys::cap_delete(slot);
+    }
 }
 
 fn stress_spawn(count: u32) {
@@ -1377,4 +1382,118 @@ fn spawn_only() -> i64 {
     }
     println!("bench: spawn_wait {}", per_op(start, 200));
     0
+}
+
+/// Exhaustion: a child with a small quota takes memory, objects, mappings,
+/// capability slots and threads until each is refused; then it is killed and
+/// free frames, quota and live objects must be exactly where they were.
+fn test_exhaustion() {
+    // Warm up the kernel's tables the way the child will use them.
+    if let Some((p, n)) = spawn_mode(MODE_EXIT, sys::NONE) {
+        finish(p, n);
+    }
+    let before = sys::system_info();
+    let Some((process, exited)) = spawn_mode(MODE_EXHAUST, sys::NONE) else {
+        check("exhaustion child started", false);
+        return;
+    };
+    // The child reports each refusal, then blocks holding what it took.
+    sys::sleep_until(sys::clock_ns() + 3_000_000_000);
+    let status = sys::process_status(process);
+    let alive = matches!(status, Ok([0, ..]));
+    if !alive {
+        println!("ktest: exhaustion child status {status:?}");
+    }
+    check("exhaustion child still alive (refused, not killed)", alive);
+    let _ = sys::process_kill(process);
+    finish(process, exited);
+    let after = sys::system_info();
+    println!(
+        "ktest: exhaustion: free frames {} -> {}, quota left {} -> {}, live objects {} -> {}",
+        before[0], after[0], before[2], after[2], before[3], after[3]
+    );
+    check("exhaustion: free frames back", before[0] == after[0]);
+    check("exhaustion: quota back", before[2] == after[2]);
+    check("exhaustion: objects back", before[3] == after[3]);
+}
+
+/// Runs `take` until it fails (at most `limit` times); prints what refused it.
+fn until_refused(
+    what: &str,
+    limit: u32,
+    mut take: impl FnMut(u32) -> Result<u64, Error>,
+) -> alloc::vec::Vec<u64> {
+    let mut taken = alloc::vec::Vec::new();
+    let mut refusal = "never";
+    for i in 0..limit {
+        match take(i) {
+            Ok(slot) => taken.push(slot),
+            Err(e) => {
+                refusal = e.name();
+                break;
+            }
+        }
+    }
+    println!(
+        "ktest: exhaust: {what}: {} taken, then {refusal}",
+        taken.len()
+    );
+    taken
+}
+
+fn delete_all(slots: &[u64]) {
+    for &slot in slots {
+        let _ = sys::cap_delete(slot);
+    }
+}
+
+extern "C" fn idle_thread(_: u64) -> ! {
+    loop {
+        sys::sleep_until(u64::MAX);
+    }
+}
+
+fn exhaust() -> i64 {
+    let endpoints = until_refused("endpoints", 1_000_000, |_| sys::endpoint_create());
+    delete_all(&endpoints);
+    let notifications = until_refused("notifications", 1_000_000, |_| sys::notification_create());
+    delete_all(&notifications);
+    let memory = until_refused("memory pages", 1_000_000, |_| sys::memory_create(4096));
+    delete_all(&memory);
+    if let Ok(page) = sys::memory_create(4096) {
+        // A new last-level page table every 2 MiB.
+        let base = 0x0000_5000_0000_0000u64;
+        let mapped = until_refused("mappings 2 MiB apart", 1_000_000, |i| {
+            sys::memory_map(page, sys::SELF, base + i as u64 * (2 << 20), 0, 1, 0).map(|_| 0)
+        });
+        for i in 0..mapped.len() as u64 {
+            let _ = sys::memory_unmap(sys::SELF, base + i * (2 << 20));
+        }
+        let _ = sys::cap_delete(page);
+    }
+    if let Ok(endpoint) = sys::endpoint_create() {
+        let minted = until_refused("minted capabilities", 1_000_000, |i| {
+            sys::cap_mint(endpoint, sys::NONE, rights::WRITE, i as u64 + 1)
+        });
+        delete_all(&minted);
+    }
+    // Threads belong to the process until it ends: these stay charged.
+    let threads = until_refused("threads", 1_000_000, |_| {
+        sys::thread_create(sys::SELF, idle_thread as *const () as u64, 0x1000, 0, 10)
+    });
+    delete_all(&threads);
+    // Now hold as much as possible and wait to be killed.
+    let held = until_refused("memory held", 1_000_000, |_| sys::memory_create(64 * 1024));
+    let _held_endpoints = until_refused("endpoints held", 1_000_000, |_| sys::endpoint_create());
+    // Room for printing (the heap may need a page), then hold the rest.
+    delete_all(&held[held.len().saturating_sub(2)..]);
+    println!("ktest: exhaust: holding everything");
+    if let Ok(never) = sys::notification_create() {
+        loop {
+            let _ = sys::wait(never);
+        }
+    }
+    loop {
+        sys::sleep_until(u64::MAX);
+    }
 }

@@ -84,6 +84,9 @@ pub struct Shell {
     pub inherited_fds: Vec<Fd>,
     /// Set by `exit`: leave with this status after the current command.
     pub exit_request: Option<i32>,
+    /// The pipeline being started is a background job (init keeps a reserve
+    /// of processes and memory that only foreground commands may use).
+    pub starting_background: bool,
 }
 
 fn to_file_action(action: FdAction) -> FileAction {
@@ -119,6 +122,7 @@ impl Shell {
             shell_pgid: posix::getpgrp(),
             inherited_fds: posix::descriptors(),
             exit_request: None,
+            starting_background: false,
         }
     }
 
@@ -310,6 +314,7 @@ impl Shell {
     ) -> i32 {
         let in_pipeline = stages.len() > 1;
         let own_group = background || self.job_control;
+        self.starting_background = background;
         let mut pgid: Pid = if own_group { 0 } else { self.shell_pgid };
         let mut outcomes: Vec<Outcome> = Vec::new();
         // Builtin stages run in this process after every external stage has
@@ -527,7 +532,15 @@ impl Shell {
         let cwd = posix::getcwd();
         let mut not_executable: Option<Errno> = None;
         for path in command_path::candidates(name, path_variable.as_deref(), &cwd) {
-            match posix::spawn(&path, &argv_refs, &environment_refs, actions, pgid) {
+            let foreground = !self.starting_background;
+            match posix::spawn_job(
+                &path,
+                &argv_refs,
+                &environment_refs,
+                actions,
+                pgid,
+                foreground,
+            ) {
                 Ok(pid) => return Ok(pid),
                 Err(Errno(ENOENT | ENOTDIR)) => {}
                 Err(error @ Errno(EACCES)) => not_executable = Some(error),
