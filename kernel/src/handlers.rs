@@ -81,8 +81,15 @@ impl<P: Platform> Kernel<P> {
         let result = match call {
             Sys::PowerOff | Sys::Reset => {
                 match self.lookup(process, args[0], ObjectKind::System, Rights::WRITE) {
-                    Ok(_) if call == Sys::PowerOff => return After::PowerOff,
-                    Ok(_) => return After::Reset,
+                    Ok(_) => {
+                        // The console dies with the machine: print what it has not.
+                        crate::klog::flush_unprinted();
+                        return if call == Sys::PowerOff {
+                            After::PowerOff
+                        } else {
+                            After::Reset
+                        };
+                    }
                     Err(e) => Err(e),
                 }
             }
@@ -273,8 +280,41 @@ impl<P: Platform> Kernel<P> {
                 let mut buffer = alloc::vec![0u8; len];
                 let space = self.space_of(thread).ok_or(SysError::DeadObject)?;
                 usercopy::copy_from_user::<P>(space, args[1], &mut buffer)?;
-                P::console_write(&buffer);
+                if crate::klog::record(&buffer) {
+                    P::console_write(&buffer);
+                }
                 ok1(len as u64)
+            }
+            Sys::LogRead => {
+                // LogRead(system, cursor, buffer, length) -> (count, next cursor)
+                self.lookup(process, args[0], ObjectKind::System, Rights::READ)?;
+                let len = usize::try_from(args[3]).map_err(|_| SysError::InvalidArgument)?;
+                let mut buffer = alloc::vec![0u8; len.min(MAX_DEBUG_WRITE)];
+                let (count, next) = crate::klog::read(args[1], &mut buffer);
+                let space = self.space_of(thread).ok_or(SysError::DeadObject)?;
+                usercopy::copy_to_user::<P>(space, args[2], &buffer[..count])?;
+                if self
+                    .log_listener
+                    .is_some_and(|(_, _, binder)| binder == process)
+                {
+                    crate::klog::printed_up_to(next);
+                }
+                Ok([count as u64, next, 0, 0, 0, 0])
+            }
+            Sys::LogBind => {
+                // LogBind(system, notification): the caller drives the UART from
+                // now on and is signalled when log bytes arrive; returns the cursor.
+                self.lookup(process, args[0], ObjectKind::System, Rights::WRITE)?;
+                let (notification, _) =
+                    self.lookup(process, args[1], ObjectKind::Notification, Rights::WRITE)?;
+                self.objects.add_ref(notification);
+                let written = crate::klog::written();
+                let listener = (notification, written, process);
+                if let Some((old, _, _)) = self.log_listener.replace(listener) {
+                    self.release(old);
+                }
+                crate::klog::hand_over(true);
+                ok1(written)
             }
             Sys::Clock => ok1(P::uptime_ns()),
             Sys::SystemInfo => {

@@ -108,6 +108,9 @@ pub struct Kernel<P: Platform> {
     slice_left: u32,
     /// Syscalls handled since boot.
     pub syscalls: u64,
+    /// The console service's notification for new kernel log bytes (`LogBind`),
+    /// the log cursor it was last signalled at, and the process that bound it.
+    pub log_listener: Option<(ObjRef, u64, ObjRef)>,
 }
 
 impl<P: Platform> Kernel<P> {
@@ -127,6 +130,7 @@ impl<P: Platform> Kernel<P> {
             next_tid: 1,
             slice_left: TIME_SLICE_TICKS,
             syscalls: 0,
+            log_listener: None,
         }
     }
 
@@ -638,8 +642,31 @@ impl<P: Platform> Kernel<P> {
 
     // ---- scheduling -----------------------------------------------------------------
 
+    /// Tells the console service about new kernel log bytes. When only the
+    /// kernel still holds its notification (the console died), the UART goes
+    /// back to the kernel so nothing is printed into the void.
+    fn notify_log_listener(&mut self) {
+        let Some((notification, seen, binder)) = self.log_listener else {
+            return;
+        };
+        let written = crate::klog::written();
+        if written == seen {
+            return;
+        }
+        if self.objects.refs(notification) <= 1 {
+            self.log_listener = None;
+            crate::klog::flush_unprinted();
+            crate::klog::hand_over(false);
+            self.release(notification);
+            return;
+        }
+        self.log_listener = Some((notification, written, binder));
+        self.signal(notification, 1);
+    }
+
     /// The thread to resume, choosing one if the current one blocked.
     pub fn schedule(&mut self) -> Option<ObjRef> {
+        self.notify_log_listener();
         if let Some(current) = self.current {
             if self
                 .objects

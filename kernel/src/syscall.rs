@@ -49,13 +49,15 @@ pub enum Sys {
     PowerOff = 38,
     Reset = 39,
     ThreadResume = 40,
-    CapMintWatched = 41,
+    LogRead = 41,
+    LogBind = 42,
+    CapMintWatched = 43,
 }
 
 impl Sys {
     pub fn from_number(number: u64) -> Option<Sys> {
         use Sys::*;
-        static TABLE: [Sys; 42] = [
+        static TABLE: [Sys; 44] = [
             DebugWrite,
             Yield,
             ProcessExit,
@@ -97,6 +99,8 @@ impl Sys {
             PowerOff,
             Reset,
             ThreadResume,
+            LogRead,
+            LogBind,
             CapMintWatched,
         ];
         TABLE.get(usize::try_from(number).ok()?).copied()
@@ -236,10 +240,10 @@ mod tests {
 
     #[test]
     fn numbers_round_trip() {
-        for n in 0..42 {
+        for n in 0..44 {
             assert_eq!(Sys::from_number(n).map(|s| s as u64), Some(n));
         }
-        assert_eq!(Sys::from_number(42), None);
+        assert_eq!(Sys::from_number(44), None);
         assert_eq!(Sys::from_number(u64::MAX), None);
     }
 }

@@ -52,6 +52,12 @@ fn grow_heap(heap: &mut Heap<32>, layout: &core::alloc::Layout) {
 /// Capability slot of the debug console (the system object), if any.
 static CONSOLE_SLOT: AtomicU64 = AtomicU64::new(zos_kernel::syscall::bootinfo::SLOT_SYSTEM);
 
+/// The slot of this process's system capability (the kernel's debug console
+/// and log; read-only in programs init starts).
+pub fn system_slot() -> u64 {
+    CONSOLE_SLOT.load(Ordering::Relaxed)
+}
+
 static START: spin::Once<zos_proto::start::StartInfo> = spin::Once::new();
 
 /// What the spawner handed this process: arguments, environment, descriptors,

@@ -90,6 +90,29 @@ pub const SELF: u64 = zos_kernel::syscall::SELF_PROCESS;
 pub const NO_SENDERS: u32 = zos_kernel::syscall::labels::NO_SENDERS;
 pub const NONE: u64 = u64::MAX;
 
+/// Reads kernel log bytes from `cursor` into `buffer`: (count, next cursor).
+/// A next cursor beyond `cursor + count` means older bytes were overwritten.
+pub fn log_read(system: u64, cursor: u64, buffer: &mut [u8]) -> Result<(usize, u64), Error> {
+    let r = call(
+        Sys::LogRead,
+        [
+            system,
+            cursor,
+            buffer.as_mut_ptr() as u64,
+            buffer.len() as u64,
+            0,
+            0,
+        ],
+    )?;
+    Ok((r.0[1] as usize, r.0[2]))
+}
+
+/// Takes over printing the kernel log: the kernel stops writing the UART and
+/// signals `notification` when log bytes arrive. Returns the current cursor.
+pub fn log_bind(system: u64, notification: u64) -> Result<u64, Error> {
+    Ok(call(Sys::LogBind, [system, notification, 0, 0, 0, 0])?.0[1])
+}
+
 pub fn debug_write(system: u64, bytes: &[u8]) -> Result<(), Error> {
     for chunk in bytes.chunks(4096) {
         call(

@@ -15,10 +15,14 @@ proc fail {reason} {
 
 # Boots a fresh QEMU. `machine` and `cpu` and `mem` default to the reference line.
 proc zos_boot {{extra {}} {machine virt} {cpu cortex-a57} {mem 1G}} {
-    global zos_kernel zos_initrd spawn_id
+    global zos_kernel zos_initrd spawn_id env
     set cmd [list qemu-system-aarch64 -machine $machine -cpu $cpu -m $mem -nographic \
         -kernel $zos_kernel -initrd $zos_initrd -nic none -no-reboot]
     set cmd [concat $cmd $extra]
+    # xtask runs every script that types a second time on two CPUs (GICv2).
+    if {[info exists env(ZOS_SMP)] && [lsearch -exact $cmd -smp] < 0} {
+        lappend cmd -smp $env(ZOS_SMP)
+    }
     puts "boot: $cmd"
     eval spawn $cmd
 }

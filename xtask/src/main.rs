@@ -426,33 +426,94 @@ fn acceptance(artifacts: &Artifacts, filters: &[String]) -> Result<(), String> {
     if scripts.is_empty() {
         return Err("no acceptance scripts matched".into());
     }
-    let mut failed = Vec::new();
-    for script in &scripts {
-        let name = script
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .unwrap_or("?")
-            .to_string();
-        println!("acceptance: {name} ...");
-        let status = Command::new("expect")
-            .arg("-f")
-            .arg(script)
-            .env("ZOS_KERNEL", &artifacts.image)
-            .env("ZOS_KERNEL_ELF", &artifacts.kernel)
-            .env("ZOS_INITRD", &artifacts.initramfs)
-            .env("ZOS_ROOT", root())
-            .current_dir(root())
-            .status()
-            .map_err(|e| format!("starting expect: {e}"))?;
-        if status.success() {
-            println!("acceptance: {name} PASSED");
-        } else {
-            println!("acceptance: {name} FAILED ({status})");
-            failed.push(name);
+    // Two scripts at a time (each boots its own QEMU; the machines this runs on
+    // have two cores); `ZOS_TEST_JOBS` overrides. Each script's serial log goes
+    // to target/zos/acceptance/NAME.log and is printed whole when it fails.
+    let jobs: usize = std::env::var("ZOS_TEST_JOBS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(2);
+    let logs = root().join("target/zos/acceptance");
+    std::fs::create_dir_all(&logs).map_err(|e| format!("creating {}: {e}", logs.display()))?;
+    // Scripts that type at the shell run a second time on `-smp 2` (GICv2,
+    // the default): interrupt routing to CPU 0 broke typed input there once.
+    let runs: Vec<(PathBuf, Option<u32>)> = scripts
+        .iter()
+        .flat_map(|script| {
+            let types = std::fs::read_to_string(script)
+                .is_ok_and(|text| text.lines().any(|l| l.trim_start().starts_with("send ")));
+            let second = types.then(|| (script.clone(), Some(2)));
+            std::iter::once((script.clone(), None)).chain(second)
+        })
+        .collect();
+    let queue = std::sync::Mutex::new(runs.iter());
+    let failed = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.min(runs.len()) {
+            scope.spawn(|| loop {
+                let Some((script, smp)) = queue.lock().ok().and_then(|mut q| q.next()) else {
+                    return;
+                };
+                let stem = script.file_stem().and_then(|s| s.to_str()).unwrap_or("?");
+                let name = match smp {
+                    Some(cpus) => format!("{stem}-smp{cpus}"),
+                    None => stem.to_string(),
+                };
+                let log = logs.join(format!("{name}.log"));
+                println!("acceptance: {name} ...");
+                let started = std::time::Instant::now();
+                let outcome = std::fs::File::create(&log)
+                    .and_then(|file| Ok((file.try_clone()?, file)))
+                    .and_then(|(out, err)| {
+                        let mut command = Command::new("expect");
+                        if let Some(cpus) = smp {
+                            command.env("ZOS_SMP", cpus.to_string());
+                        }
+                        command
+                            .arg("-f")
+                            .arg(script)
+                            .env("ZOS_KERNEL", &artifacts.image)
+                            .env("ZOS_KERNEL_ELF", &artifacts.kernel)
+                            .env("ZOS_INITRD", &artifacts.initramfs)
+                            .env("ZOS_ROOT", root())
+                            .current_dir(root())
+                            .stdin(std::process::Stdio::null())
+                            .stdout(out)
+                            .stderr(err)
+                            .status()
+                    });
+                let seconds = started.elapsed().as_secs();
+                match outcome {
+                    Ok(status) if status.success() => {
+                        println!("acceptance: {name} PASSED in {seconds} s");
+                    }
+                    other => {
+                        let text = std::fs::read_to_string(&log).unwrap_or_default();
+                        println!(
+                            "---- {name} serial log ----\n{text}\n---- end of {name} ----\nacceptance: {name} FAILED in {seconds} s ({})",
+                            match other {
+                                Ok(status) => status.to_string(),
+                                Err(e) => format!("starting expect: {e}"),
+                            }
+                        );
+                        if let Ok(mut list) = failed.lock() {
+                            list.push(name);
+                        }
+                    }
+                }
+            });
         }
-    }
+    });
+    let mut failed = failed.into_inner().unwrap_or_default();
+    failed.sort();
+    println!(
+        "acceptance: {} passed, {} failed",
+        runs.len() - failed.len(),
+        failed.len()
+    );
     if failed.is_empty() {
-        println!("acceptance: all {} passed", scripts.len());
+        println!("acceptance: all {} passed", runs.len());
         Ok(())
     } else {
         Err(format!("acceptance failures: {}", failed.join(", ")))

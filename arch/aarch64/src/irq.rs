@@ -27,6 +27,25 @@ pub fn version() -> u8 {
     }
 }
 
+/// Virtual address of the GICv2 distributor (0: none).
+static GICD_V2: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+/// GICD_ITARGETSR: one byte per interrupt, a bit per CPU interface.
+const GICD_ITARGETSR: u64 = 0x800;
+
+/// Routes shared interrupt `intid` to CPU 0 on GICv2. With more than one CPU
+/// the targets reset to none, so an SPI left alone is never delivered (the
+/// console went deaf on `-smp 2`); arm-gic 0.10 has no call for it.
+fn route_spi_to_cpu0(intid: u32) {
+    let base = GICD_V2.load(core::sync::atomic::Ordering::Relaxed);
+    if base == 0 || !(32..1020).contains(&intid) {
+        return;
+    }
+    // SAFETY: the distributor frame is mapped as device memory in the kernel's
+    // linear map; ITARGETSR bytes for SPIs 32..1019 lie inside it, and byte
+    // writes to them are architecturally allowed.
+    unsafe { core::ptr::write_volatile((base + GICD_ITARGETSR + intid as u64) as *mut u8, 1) };
+}
+
 /// Brings up the distributor and this CPU's interface.
 pub fn init(gic: Gic, cpu_count: usize) -> Result<(), &'static str> {
     let controller = match gic {
@@ -43,6 +62,10 @@ pub fn init(gic: Gic, cpu_count: usize) -> Result<(), &'static str> {
                 )
             };
             v2.setup();
+            GICD_V2.store(
+                phys_to_virt(distributor.start) as u64,
+                core::sync::atomic::Ordering::Relaxed,
+            );
             let group = if v2.typer().has_security_extension() {
                 InterruptGroup::Group1
             } else {
@@ -76,6 +99,9 @@ pub fn set_enabled(irq: u32, enabled: bool) {
     };
     match GIC.lock().as_mut() {
         Some(Controller::V2(gic, _)) => {
+            if enabled {
+                route_spi_to_cpu0(irq);
+            }
             gic.set_interrupt_priority(intid, 0x80);
             let _ = gic.enable_interrupt(intid, enabled);
         }

@@ -106,6 +106,7 @@ fn panic(info: &core::panic::PanicInfo) -> ! {
     // SAFETY: we are stopping; make sure the stage lock cannot deadlock us.
     unsafe { STAGE.force_unlock() };
     let stage = *STAGE.lock();
+    zos_kernel::klog::flush_unprinted();
     zos_kernel::klog::emergency_write(format_args!("\nKERNEL PANIC during {stage}: {info}\n"));
     stop_machine("kernel panic")
 }

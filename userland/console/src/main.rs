@@ -5,14 +5,19 @@
 //! ([`server`]); the input thread waits for the UART interrupt, feeds typed
 //! bytes through the line discipline ([`discipline`]), echoes, completes
 //! waiting reads and sends Ctrl-C to the foreground process group.
+//! A third thread prints the kernel log: once the console runs, it is the
+//! UART's only driver, and kernel messages (and processes' debug output) reach
+//! the screen through it ([`kernel_log`]).
 //! Resources come from the start-up page ([`start`]): grants "uart",
-//! "uart-irq" and "endpoint".
+//! "uart-irq", "endpoint" and, optionally, "log" (the system capability that
+//! lets it take over the kernel log).
 #![no_std]
 #![no_main]
 
 extern crate alloc;
 
 mod discipline;
+mod kernel_log;
 mod logger;
 mod server;
 mod start;
@@ -66,6 +71,9 @@ fn main(_arg: u64) -> i64 {
         )
         .as_bytes(),
     );
+    if let Some(log) = start::grant("log") {
+        kernel_log::start(log.slot);
+    }
     server::run(endpoint.slot)
 }
 

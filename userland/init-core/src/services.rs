@@ -4,8 +4,10 @@
 //! (`never` | `on-failure` | `always`), `grants` (device capabilities by name),
 //! `provides` (init creates the service's endpoint and registers it under the
 //! service name), `stdio` (a service whose handle becomes fds 0–2), `arg`
-//! (number passed in register 0), `restart_limit`, `ready_notify`, `quota_mib` (memory quota
-//! of the service in MiB, default [`DEFAULT_QUOTA_MIB`]).
+//! (number passed in register 0), `restart_limit` (failures within
+//! `restart_window_s` seconds before init gives up; 0 = never give up),
+//! `ready_notify`, `quota_mib` (memory quota of the service in MiB, default
+//! [`DEFAULT_QUOTA_MIB`]).
 
 use alloc::format;
 use alloc::string::{String, ToString};
@@ -34,6 +36,8 @@ pub struct Service {
     pub stdio: Option<String>,
     pub arg: u64,
     pub restart_limit: u32,
+    /// Seconds over which failures count against `restart_limit`.
+    pub restart_window_s: u64,
     pub quota_mib: u64,
     /// The service tells init when it is ready (`ProcRequest::Ready`);
     /// services that depend on it start only then.
@@ -209,6 +213,7 @@ fn service_from(table_line: usize, entries: TableEntries) -> Result<Service, Tab
         stdio: None,
         arg: 0,
         restart_limit: 5,
+        restart_window_s: 60,
         quota_mib: DEFAULT_QUOTA_MIB,
         ready_notify: false,
     };
@@ -237,6 +242,15 @@ fn service_from(table_line: usize, entries: TableEntries) -> Result<Service, Tab
             ("restart_limit", Value::Int(n)) => {
                 service.restart_limit = n.min(u32::MAX as u64) as u32
             }
+            ("restart_window_s", Value::Int(n)) if (1..=86_400).contains(&n) => {
+                service.restart_window_s = n
+            }
+            ("restart_window_s", Value::Int(n)) => {
+                return Err(TableError::Syntax {
+                    line,
+                    message: format!("restart_window_s must be 1 to 86400, not {n}"),
+                })
+            }
             ("restart", Value::Str(s)) => {
                 service.restart = match s.as_str() {
                     "never" => Restart::Never,
@@ -254,7 +268,7 @@ fn service_from(table_line: usize, entries: TableEntries) -> Result<Service, Tab
             }
             (
                 "name" | "path" | "args" | "depends_on" | "grants" | "provides" | "stdio" | "arg"
-                | "restart" | "restart_limit" | "quota_mib" | "ready_notify",
+                | "restart" | "restart_limit" | "restart_window_s" | "quota_mib" | "ready_notify",
                 _,
             ) => return Err(wrong()),
             (other, _) => {

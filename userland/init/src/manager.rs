@@ -15,7 +15,8 @@ use libzos::abi::{bootinfo, map_flags, rights};
 use libzos::ipc::{self, Received, Server};
 use libzos::loader::{self, SpawnOptions};
 use libzos::{dprintln, sys};
-use zos_init_core::services::{self, Restart, Service};
+use zos_init_core::restart::{CrashHistory, Decision};
+use zos_init_core::services::{self, Service};
 use zos_proto::errno::*;
 use zos_proto::io::IoRequest;
 use zos_proto::proc::{self, signal, ProcInfo, ProcRequest, ProcResponse, ServiceInfo, SystemInfo};
@@ -23,6 +24,11 @@ use zos_proto::start::{self, Grant, StartInfo};
 
 /// Badge of the reaper thread's capability.
 const REAPER_BADGE: u64 = 0xFFFF_FFFF_0000_0001;
+/// Badge of the alarm thread's capability (delayed service restarts).
+const ALARM_BADGE: u64 = 0xFFFF_FFFF_0000_0002;
+
+/// When the alarm thread should next call init (0: nothing pending).
+static ALARM_DEADLINE: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
 /// Quota of each program init runs itself (`init.run=`); services set theirs
 /// with `quota_mib`. A quota is a ceiling on what the process (and anything it
 /// creates) may use, charged as it is used, not a reservation: giving many
@@ -67,6 +73,10 @@ struct ServiceState {
     spec: Service,
     pid: Option<u32>,
     restarts: u32,
+    /// Failures within the restart window (see `zos_init_core::restart`).
+    history: CrashHistory,
+    /// A restart waiting out its back-off, due at this uptime.
+    restart_due: Option<u64>,
     state: &'static str,
     endpoint: Option<u64>,
     /// Running and, for `ready_notify` services, reported ready.
@@ -83,6 +93,8 @@ pub struct Manager {
     boot: BootInfo,
     server: Server,
     exited: u64,
+    /// Wakes the alarm thread when a delayed restart is scheduled.
+    alarm_wake: u64,
     procs: BTreeMap<u32, Proc>,
     waiters: Vec<Waiter>,
     pipes: Pipes,
@@ -111,6 +123,26 @@ fn reaper(endpoint: u64) {
             sys::sleep_until(sys::clock_ns() + 100_000_000);
             continue;
         }
+        let _ = ipc::call(endpoint, &ProcRequest::Ids, &[]);
+    }
+}
+
+/// Sleeps until [`ALARM_DEADLINE`], then calls init so it starts the services
+/// whose back-off has passed. `arg`: wake-up notification << 32 | endpoint.
+fn alarm(arg: u64) {
+    let wake = arg >> 32;
+    let endpoint = arg & 0xFFFF_FFFF;
+    loop {
+        let deadline = ALARM_DEADLINE.load(core::sync::atomic::Ordering::Acquire);
+        if deadline == 0 {
+            let _ = sys::wait(wake);
+            continue;
+        }
+        if sys::clock_ns() < deadline {
+            sys::sleep_until(deadline);
+            continue;
+        }
+        ALARM_DEADLINE.store(0, core::sync::atomic::Ordering::Release);
         let _ = ipc::call(endpoint, &ProcRequest::Ids, &[]);
     }
 }
@@ -145,10 +177,16 @@ impl Manager {
             .map_err(|_| "no reaper capability")?;
         libzos::thread::spawn(reaper, reaper_cap | (exited << 32), 150)
             .map_err(|_| "no reaper thread")?;
+        let alarm_wake = sys::notification_create().map_err(|_| "no notification")?;
+        let alarm_cap = sys::cap_mint(endpoint, sys::NONE, rights::WRITE, ALARM_BADGE)
+            .map_err(|_| "no alarm capability")?;
+        libzos::thread::spawn(alarm, alarm_cap | (alarm_wake << 32), 150)
+            .map_err(|_| "no alarm thread")?;
         Ok(Manager {
             boot,
             server: Server::new(endpoint),
             exited,
+            alarm_wake,
             procs: BTreeMap::new(),
             waiters: Vec::new(),
             pipes: Pipes::new(endpoint),
@@ -204,6 +242,8 @@ impl Manager {
                 spec,
                 pid: None,
                 restarts: 0,
+                history: CrashHistory::default(),
+                restart_due: None,
                 state: "stopped",
                 endpoint: None,
                 ready: false,
@@ -250,7 +290,8 @@ impl Manager {
     }
 
     /// Device capabilities by name: "uart"/"uart-irq" (the PL011), any device
-    /// name from the boot information (plus "-irq"), or "initramfs".
+    /// name from the boot information (plus "-irq"), "initramfs", or "log"
+    /// (the system capability: the kernel log and power control).
     fn device_grants(&self, names: &[String]) -> Vec<(String, u64, u64, u64, u32)> {
         let mut grants = Vec::new();
         for name in names {
@@ -260,6 +301,11 @@ impl Manager {
             };
             if device == "initramfs" {
                 grants.push((name.clone(), bootinfo::SLOT_INITRAMFS, 0, 0, 0));
+                continue;
+            }
+            // The system capability, for the console to take over the kernel log.
+            if device == "log" {
+                grants.push((name.clone(), bootinfo::SLOT_SYSTEM, 0, 0, 0));
                 continue;
             }
             let device = if device == "uart" { "pl011" } else { device };
@@ -577,6 +623,10 @@ impl Manager {
             self.reap();
             return ok();
         }
+        if message.badge == ALARM_BADGE {
+            self.start_due_services();
+            return ok();
+        }
         if pipes::is_pipe_badge(message.badge) && message.label == sys::NO_SENDERS {
             self.pipes.gone(message.badge);
             return Answer::Deferred; // from the kernel: nobody to answer
@@ -802,6 +852,11 @@ impl Manager {
     }
 
     fn kill(&mut self, pid: i32, sig: u32) -> Answer {
+        // init exists and takes no signal, as on Linux: signals to pid 1 are
+        // accepted and ignored (SIGKILL included), `kill -0 1` succeeds.
+        if pid == 1 {
+            return if sig <= 63 { ok() } else { err(EINVAL) };
+        }
         let targets: Vec<u32> = if pid > 0 {
             self.procs
                 .get(&(pid as u32))
@@ -996,23 +1051,77 @@ impl Manager {
                 libzos::posix::exit_code(status).unwrap_or(0)
             ),
         };
-        let restart = match service.spec.restart {
-            Restart::Always => true,
-            Restart::OnFailure => failed,
-            Restart::Never => false,
-        };
-        if restart && service.restarts < service.spec.restart_limit {
-            service.restarts += 1;
-            service.state = "restarting";
-            dprintln!(
-                "init: service '{name}' {how}; restarting ({}/{})",
-                service.restarts,
-                service.spec.restart_limit
-            );
-            self.start_service(index);
-        } else {
-            service.state = if failed { "failed" } else { "stopped" };
-            dprintln!("init: service '{name}' {how}; not restarted");
+        let window = service.spec.restart_window_s;
+        let decision = service.history.ended(
+            service.spec.restart,
+            failed,
+            sys::clock_ns(),
+            service.spec.restart_limit,
+            window * 1_000_000_000,
+        );
+        match decision {
+            Decision::Restart { delay_ns } => {
+                service.restarts += 1;
+                service.state = "restarting";
+                let limit = match service.spec.restart_limit {
+                    0 => String::from("no limit"),
+                    n => format!("{n} in {window} s"),
+                };
+                let recent = service.history.recent_failures();
+                if delay_ns == 0 {
+                    dprintln!(
+                        "init: service '{name}' {how}; restarting ({recent} failures, {limit})"
+                    );
+                    self.start_service(index);
+                } else {
+                    dprintln!(
+                        "init: service '{name}' {how}; restarting in {} ms ({recent} failures, {limit})",
+                        delay_ns / 1_000_000
+                    );
+                    let due = sys::clock_ns() + delay_ns;
+                    service.restart_due = Some(due);
+                    self.arm_alarm(due);
+                }
+            }
+            Decision::GiveUp { failures } => {
+                service.state = "failed";
+                dprintln!(
+                    "init: service '{name}' {how}; it failed {failures} times in {window} s: giving up (not restarted)"
+                );
+            }
+            Decision::Stop => {
+                service.state = if failed { "failed" } else { "stopped" };
+                dprintln!("init: service '{name}' {how}; not restarted");
+            }
+        }
+    }
+
+    /// Makes the alarm thread call init at `due` (or earlier, if already set).
+    fn arm_alarm(&self, due: u64) {
+        use core::sync::atomic::Ordering;
+        let current = ALARM_DEADLINE.load(Ordering::Acquire);
+        if current == 0 || due < current {
+            ALARM_DEADLINE.store(due, Ordering::Release);
+        }
+        let _ = sys::signal(self.alarm_wake);
+    }
+
+    /// Starts the services whose back-off has passed; re-arms for the rest.
+    fn start_due_services(&mut self) {
+        let now = sys::clock_ns();
+        let mut next: Option<u64> = None;
+        for index in 0..self.services.len() {
+            match self.services[index].restart_due {
+                Some(due) if due <= now => {
+                    self.services[index].restart_due = None;
+                    self.start_service(index);
+                }
+                Some(due) => next = Some(next.map_or(due, |n: u64| n.min(due))),
+                None => {}
+            }
+        }
+        if let Some(due) = next {
+            self.arm_alarm(due);
         }
     }
 }

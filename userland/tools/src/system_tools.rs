@@ -48,8 +48,20 @@ pub fn sleep(args: &[&str]) -> Result<(), Failure> {
     Ok(())
 }
 
+/// Prints the kernel log ring (the last 32 KiB of kernel messages).
 pub fn dmesg() -> Result<(), Failure> {
-    write_out(b"dmesg: the kernel log goes to the serial console for now\n")
+    let system = libzos::rt::system_slot();
+    let mut buffer = alloc::vec![0u8; 4096];
+    let mut cursor = 0;
+    loop {
+        let (count, next) = libzos::sys::log_read(system, cursor, &mut buffer)
+            .map_err(|e| Failure::Error(format!("reading the kernel log: {}", e.name())))?;
+        if count == 0 {
+            return Ok(());
+        }
+        write_out(&buffer[..count])?;
+        cursor = next;
+    }
 }
 
 fn power_failure(error: Errno) -> Failure {
