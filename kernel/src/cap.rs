@@ -805,6 +805,50 @@ mod tests {
     }
 
     #[test]
+    fn a_watched_badge_is_silenced_once_its_last_cap_goes() {
+        let mut space = CapSpace::new();
+        let server = space.create_table(8).unwrap();
+        let client = space.create_table(8).unwrap();
+        space.insert_root(server, Some(0), full(1)).unwrap();
+        assert_eq!(
+            space.mint_watched((server, 0), None, Rights::WRITE, 0, 99),
+            Err(CapError::AlreadyWatched)
+        );
+        let minted = space
+            .mint_watched((server, 0), None, Rights::WRITE, 5, 99)
+            .unwrap();
+        assert_eq!(
+            space.mint_watched((server, 0), None, Rights::WRITE, 5, 99),
+            Err(CapError::AlreadyWatched)
+        );
+        // Moved to the client, copied there and narrowed: three caps, one badge.
+        let moved = space.transfer((server, minted), client, None).unwrap();
+        space.copy((client, moved), client, None).unwrap();
+        space
+            .mint((client, moved), server, None, Rights::empty(), None)
+            .unwrap();
+        // An unwatched badge and unbadged caps do not matter.
+        space
+            .mint((server, 0), client, None, Rights::WRITE, Some(6))
+            .unwrap();
+        space.delete(client, moved).unwrap();
+        assert!(!space.has_silenced());
+        space.destroy_table(client).unwrap();
+        assert!(
+            !space.has_silenced(),
+            "the narrowed copy in the server remains"
+        );
+        assert_eq!(space.revoke(server, 0).unwrap().len(), 1);
+        assert_eq!(space.take_silenced(), vec![(1, 5, 99)]);
+        assert!(!space.has_silenced());
+        // The badge may be watched again once its end was taken.
+        space
+            .mint_watched((server, 0), None, Rights::WRITE, 5, 99)
+            .unwrap();
+        check_invariants(&space);
+    }
+
+    #[test]
     fn copy_then_delete() {
         let mut space = CapSpace::new();
         let a = space.create_table(4).unwrap();

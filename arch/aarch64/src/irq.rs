@@ -63,7 +63,7 @@ pub fn init(gic: Gic, cpu_count: usize) -> Result<(), &'static str> {
             };
             v2.setup();
             GICD_V2.store(
-                phys_to_virt(distributor.start) as u64,
+                phys_to_virt(distributor.start),
                 core::sync::atomic::Ordering::Relaxed,
             );
             let group = if v2.typer().has_security_extension() {
