@@ -724,8 +724,7 @@ impl Manager {
                     ppid: 0,
                     pgid: 1,
                     state: 'S',
-                    name: "init",
-                    memory: sys::process_memory(0).unwrap_or(0),
+                    name: "init"
                 }];
                 for p in self.procs.values() {
                     let state = if p.status.is_some() { 'Z' } else { 'S' };
@@ -735,7 +734,6 @@ impl Manager {
                         pgid: p.pgid,
                         state,
                         name: &p.name,
-                        memory: sys::process_memory(p.process).unwrap_or(0),
                     });
                 }
                 match ipc::encode_vec(&ProcResponse::List(list)) {
@@ -832,6 +830,24 @@ impl Manager {
                 dprintln!("init: powering off");
                 let _ = sys::power_off(bootinfo::SLOT_SYSTEM);
                 err(EPERM)
+            }
+            ProcRequest::Memory { pid } => {
+                // Slot 0 is init itself.
+                let process = match pid {
+                    1 => Some(0),
+                    _ => self
+                        .procs
+                        .get(&pid)
+                        .filter(|p| p.status.is_none())
+                        .map(|p| p.process),
+                };
+                match process.map(sys::process_memory) {
+                    Some(Ok(bytes)) => match ipc::encode_vec(&ProcResponse::Memory(bytes)) {
+                        Ok(bytes) => Answer::Now(bytes, Vec::new()),
+                        Err(_) => err(EIO),
+                    },
+                    _ => err(ESRCH),
+                }
             }
             ProcRequest::Reboot => {
                 dprintln!("init: rebooting");

@@ -75,6 +75,13 @@ pub enum ProcRequest<'a> {
     Ready,
     PowerOff,
     Reboot,
+    /// Bytes of memory the process's quota pays for (its `ProcessStatus`
+    /// quota used; `/proc/<pid>/status` shows it as `VmRSS`). Asked per
+    /// process: a figure in every `List` row would not fit 300 processes in
+    /// one message.
+    Memory {
+        pid: u32,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -103,6 +110,8 @@ pub enum ProcResponse<'a> {
     Attached,
     Ok,
     Err(i32),
+    /// Answer to `Memory`.
+    Memory(u64),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -113,8 +122,6 @@ pub struct ProcInfo<'a> {
     /// 'R' running, 'S' sleeping/waiting, 'Z' ended but not reaped.
     pub state: char,
     pub name: &'a str,
-    /// Bytes of memory its quota pays for (`ProcessStatus`'s quota used).
-    pub memory: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

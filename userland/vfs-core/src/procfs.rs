@@ -75,6 +75,11 @@ fn split_process_ino(ino: Ino) -> Option<(u32, u64)> {
     (ino >= 1 << 5).then_some((u32::try_from(pid).ok()?, ino & 0xF))
 }
 
+/// The pid whose directory holds inode `ino` (a process directory or file).
+pub fn pid_of(ino: Ino) -> Option<u32> {
+    split_process_ino(ino).map(|(pid, _)| pid)
+}
+
 /// One process as init reports it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProcessInfo {
@@ -625,6 +630,9 @@ mod tests {
         );
         let sh = &fs.snapshot().processes[1];
         assert!(format_status(sh).contains("\nVmRSS:\t     300 kB\nThreads:"));
+        let status = fs.lookup(fs.lookup(ROOT_INO, "12").expect("dir"), "status");
+        assert_eq!(status.map(pid_of), Ok(Some(12)));
+        assert_eq!(pid_of(FILE_NR_INO), None);
     }
 
     #[test]

@@ -208,11 +208,13 @@ impl Server {
     /// Brings procfs up to date when a request may look at it.
     fn refresh_procfs_if(&mut self, texts: &[&str]) {
         if texts.iter().any(|t| t.contains("proc")) {
-            self.refresh_procfs();
+            self.refresh_procfs(None);
         }
     }
 
-    fn refresh_procfs(&mut self) {
+    /// Takes a new snapshot from init; with `reading`, the pid whose files are
+    /// about to be read, whose memory figure is asked for too.
+    fn refresh_procfs(&mut self, reading: Option<u32>) {
         let mut snapshot = ProcSnapshot {
             cpuinfo: self.state.cpuinfo.clone(),
             ..ProcSnapshot::default()
@@ -227,9 +229,19 @@ impl Server {
                         pgid: p.pgid,
                         state: p.state,
                         name: String::from(p.name),
-                        memory: p.memory,
+                        memory: 0,
                     })
                     .collect();
+            }
+        }
+        if let Some(pid) = reading {
+            let request = ProcRequest::Memory { pid };
+            if let Ok(reply) = ipc::call(slots::PROC, &request, &[]) {
+                if let Some(ProcResponse::Memory(bytes)) = reply.decode::<ProcResponse>() {
+                    if let Some(p) = snapshot.processes.iter_mut().find(|p| p.pid == pid) {
+                        p.memory = bytes;
+                    }
+                }
             }
         }
         if let Ok(reply) = ipc::call(slots::PROC, &ProcRequest::SystemInfo, &[]) {
@@ -521,7 +533,7 @@ impl Server {
         };
         let node = file.borrow().node();
         if node.mount == self.state.proc_mount && starts_reading(&file.borrow(), &request) {
-            self.refresh_procfs();
+            self.refresh_procfs(zos_vfs_core::procfs::pid_of(node.ino));
         }
         let vfs = &mut self.state.vfs;
         match request {
