@@ -61,6 +61,8 @@ pub trait AddressSpace: Sized {
             .map(|&shift| (last >> shift) - (va >> shift) + 1)
             .sum()
     }
+    /// Makes this the CPU's user address space.
+    fn activate(&self);
 }
 
 /// Saved user registers of a thread.
@@ -76,6 +78,34 @@ pub trait UserContext: Sized {
     fn set_result(&mut self, index: usize, value: u64);
     /// Program counter.
     fn pc(&self) -> u64;
+    /// Saves the CPU's live FP/SIMD (and thread pointer) registers into this context.
+    fn save_fp(&mut self);
+    /// Loads this context's FP/SIMD (and thread pointer) registers into the CPU.
+    fn restore_fp(&self);
+}
+
+/// What brought the CPU from user mode into the kernel, as the backend decoded it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Trap {
+    /// The syscall instruction; number and arguments are in the saved context.
+    Syscall,
+    /// A user fault: kind (`kernel::fault`), faulting address, raw syndrome.
+    Fault {
+        kind: u64,
+        address: u64,
+        syndrome: u64,
+    },
+    /// An interrupt; the core takes the pending ones with `take_interrupts`.
+    Interrupt,
+}
+
+/// One interrupt taken from the controller.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Interrupt {
+    /// The scheduler's timer fired (the backend has already re-armed it).
+    Tick,
+    /// A device interrupt line.
+    Device(u32),
 }
 
 /// Services an architecture backend gives the portable core.
@@ -89,6 +119,10 @@ pub trait Platform: 'static {
     fn uptime_ns() -> u64;
     /// Masks or unmasks interrupt `irq` at the interrupt controller.
     fn irq_set_enabled(irq: u32, enabled: bool);
+    /// Acknowledges each pending interrupt, hands it to `handle`, then ends it.
+    fn take_interrupts(handle: &mut dyn FnMut(Interrupt));
+    /// Sleeps with interrupts open until one arrives (its handler runs first).
+    fn wait_for_interrupt();
     /// Powers the machine off. Never returns.
     fn power_off() -> !;
     /// Resets the machine. Never returns.

@@ -10,31 +10,15 @@
 //! changes go through `attach_node`, `detach_node`, `move_node` and the table
 //! create/destroy bodies, which keeps a later commit log of mutations easy.
 //!
-//! Watched badges: `mint_watched` starts counting the live caps that carry one
-//! (object, badge) pair, in every table. `attach_node` and `detach_node` keep the
-//! count, so copies, mints, moves, deletes, revokes and destroyed tables are all
-//! seen; when it reaches zero the pair is queued for the kernel (`take_silenced`),
-//! which tells the watcher that no sender is left.
+//! Watched badges: `mint` with a watcher starts counting the live caps that carry
+//! one (object, badge) pair, in every table. `attach_node` and `detach_node` keep
+//! the count, so copies, mints, moves, deletes, revokes and destroyed tables are
+//! all seen; when it reaches zero the pair goes to `silenced`, from where the
+//! kernel tells the watcher that no sender is left.
 
-use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 
-bitflags::bitflags! {
-    /// What the holder of a capability may do with its object.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-    pub struct Rights: u32 {
-        const READ = 1;
-        const WRITE = 2;
-        const GRANT = 4;
-        const MAP = 8;
-        const EXECUTE = 16;
-        const ALL = Self::READ.bits()
-            | Self::WRITE.bits()
-            | Self::GRANT.bits()
-            | Self::MAP.bits()
-            | Self::EXECUTE.bits();
-    }
-}
+pub use crate::syscall::Rights;
 
 /// A word the kernel delivers with every IPC sent through a cap; 0 means unbadged.
 pub type Badge = u64;
@@ -64,16 +48,6 @@ impl TableId {
 
     fn generation(self) -> u16 {
         (self.0 >> TABLE_INDEX_BITS) as u16
-    }
-
-    /// The packed form, for logs and serialisation.
-    pub const fn to_raw(self) -> u32 {
-        self.0
-    }
-
-    /// Rebuilds an id from [`TableId::to_raw`]; a bogus value is simply a stale id.
-    pub const fn from_raw(raw: u32) -> Self {
-        Self(raw)
     }
 }
 
@@ -179,9 +153,10 @@ pub struct CapSpace<O> {
     tables: Vec<TableEntry>,
     free_tables: Vec<usize>,
     /// Watched (object, badge) pairs: live caps carrying them and who watches.
-    watches: BTreeMap<(O, Badge), (u32, O)>,
-    /// Watched pairs whose last cap went: (object, badge, watcher).
-    silenced: Vec<(O, Badge, O)>,
+    watches: alloc::collections::BTreeMap<(O, Badge), (u32, O)>,
+    /// Watched pairs whose last cap went, for the kernel to take: (object,
+    /// badge, watcher).
+    pub silenced: Vec<(O, Badge, O)>,
 }
 
 impl<O: Copy + Ord + core::fmt::Debug> Default for CapSpace<O> {
@@ -197,7 +172,7 @@ impl<O: Copy + Ord + core::fmt::Debug> CapSpace<O> {
             free_nodes: Vec::new(),
             tables: Vec::new(),
             free_tables: Vec::new(),
-            watches: BTreeMap::new(),
+            watches: alloc::collections::BTreeMap::new(),
             silenced: Vec::new(),
         }
     }
@@ -296,6 +271,8 @@ impl<O: Copy + Ord + core::fmt::Debug> CapSpace<O> {
 
     /// Derives a child of `src` with `rights` (a subset of the source's) and, for an
     /// unbadged source, optionally a badge. `badge: None` keeps the source badge.
+    /// With `watch`, the new badge (not 0, not watched yet) is watched for that
+    /// watcher: see the module text.
     pub fn mint(
         &mut self,
         src: (TableId, u32),
@@ -303,6 +280,7 @@ impl<O: Copy + Ord + core::fmt::Debug> CapSpace<O> {
         dst_slot: Option<u32>,
         rights: Rights,
         badge: Option<Badge>,
+        watch: Option<O>,
     ) -> Result<u32, CapError> {
         let parent = self.node_at(src.0, src.1)?;
         let source = self.node(parent).cap;
@@ -315,6 +293,12 @@ impl<O: Copy + Ord + core::fmt::Debug> CapSpace<O> {
             Some(_) => return Err(CapError::RightsEscalation),
         };
         let slot = self.target_slot(dst, dst_slot)?;
+        if let Some(watcher) = watch {
+            if badge == 0 || self.watches.contains_key(&(source.object, badge)) {
+                return Err(CapError::AlreadyWatched);
+            }
+            self.watches.insert((source.object, badge), (0, watcher));
+        }
         self.attach_node(
             Cap::new(source.object, rights, badge),
             dst,
@@ -322,39 +306,6 @@ impl<O: Copy + Ord + core::fmt::Debug> CapSpace<O> {
             Some(parent),
         )?;
         Ok(slot)
-    }
-
-    /// Mints like [`CapSpace::mint`] with a new non-zero `badge`, and from now on
-    /// counts every cap carrying (object, badge); when none is left the pair and
-    /// `watcher` are queued for [`CapSpace::take_silenced`].
-    pub fn mint_watched(
-        &mut self,
-        src: (TableId, u32),
-        dst_slot: Option<u32>,
-        rights: Rights,
-        badge: Badge,
-        watcher: O,
-    ) -> Result<u32, CapError> {
-        let key = (self.lookup(src.0, src.1)?.object, badge);
-        if badge == 0 || self.watches.contains_key(&key) {
-            return Err(CapError::AlreadyWatched);
-        }
-        self.watches.insert(key, (0, watcher));
-        let minted = self.mint(src, src.0, dst_slot, rights, Some(badge));
-        if minted.is_err() {
-            self.watches.remove(&key);
-        }
-        minted
-    }
-
-    /// Takes the watched pairs whose last cap went since the previous call.
-    pub fn take_silenced(&mut self) -> Vec<(O, Badge, O)> {
-        core::mem::take(&mut self.silenced)
-    }
-
-    /// Whether [`CapSpace::take_silenced`] has something.
-    pub fn has_silenced(&self) -> bool {
-        !self.silenced.is_empty()
     }
 
     /// Moves a cap to another slot (possibly in another table). The source slot is
@@ -404,21 +355,6 @@ impl<O: Copy + Ord + core::fmt::Debug> CapSpace<O> {
     /// Number of occupied slots in `table`.
     pub fn count(&self, table: TableId) -> Result<usize, CapError> {
         Ok(self.table(table)?.occupied)
-    }
-
-    /// The lowest free slot of `table`.
-    pub fn free_slot(&self, table: TableId) -> Result<u32, CapError> {
-        self.table(table)?.lowest_free().ok_or(CapError::TableFull)
-    }
-
-    /// How many caps, in all tables, name `object`. A linear scan, for tests and
-    /// diagnostics.
-    pub fn caps_of_object(&self, object: O) -> usize {
-        self.nodes
-            .iter()
-            .flatten()
-            .filter(|node| node.cap.object == object)
-            .count()
     }
 
     // ---- lookups ----
@@ -507,10 +443,8 @@ impl<O: Copy + Ord + core::fmt::Debug> CapSpace<O> {
         if let Some(parent) = parent {
             self.link_child(parent, id);
         }
-        if cap.badge != 0 {
-            if let Some((count, _)) = self.watches.get_mut(&(cap.object, cap.badge)) {
-                *count += 1;
-            }
+        if let Some((count, _)) = self.watches.get_mut(&(cap.object, cap.badge)) {
+            *count += 1;
         }
         Ok(id)
     }
@@ -541,13 +475,11 @@ impl<O: Copy + Ord + core::fmt::Debug> CapSpace<O> {
         let Cap { object, badge, .. } = self.node(id).cap;
         self.nodes[id.index()] = None;
         self.free_nodes.push(id);
-        if badge != 0 {
-            if let Some((count, watcher)) = self.watches.get_mut(&(object, badge)) {
-                *count -= 1;
-                if *count == 0 {
-                    self.silenced.push((object, badge, *watcher));
-                    self.watches.remove(&(object, badge));
-                }
+        if let Some((count, watcher)) = self.watches.get_mut(&(object, badge)) {
+            *count -= 1;
+            if *count == 0 {
+                self.silenced.push((object, badge, *watcher));
+                self.watches.remove(&(object, badge));
             }
         }
         object
@@ -618,6 +550,24 @@ impl<O: Copy + Ord + core::fmt::Debug> CapSpace<O> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Test-only views of the space.
+    impl<O: Copy + Ord + core::fmt::Debug> CapSpace<O> {
+        /// The lowest free slot of `table`.
+        pub fn free_slot(&self, table: TableId) -> Result<u32, CapError> {
+            self.table(table)?.lowest_free().ok_or(CapError::TableFull)
+        }
+
+        /// How many caps, in all tables, name `object`. A linear scan, for tests and
+        /// diagnostics.
+        pub fn caps_of_object(&self, object: O) -> usize {
+            self.nodes
+                .iter()
+                .flatten()
+                .filter(|node| node.cap.object == object)
+                .count()
+        }
+    }
     use proptest::prelude::*;
 
     fn full(object: u32) -> Cap<u32> {
@@ -772,33 +722,35 @@ mod tests {
         let rw = Rights::READ | Rights::WRITE;
         space.insert_root(t, Some(0), Cap::new(1, rw, 0)).unwrap();
         assert_eq!(
-            space.mint((t, 0), t, None, Rights::READ | Rights::GRANT, None),
+            space.mint((t, 0), t, None, Rights::READ | Rights::GRANT, None, None),
             Err(CapError::RightsEscalation)
         );
-        let read = space.mint((t, 0), t, None, Rights::READ, None).unwrap();
+        let read = space
+            .mint((t, 0), t, None, Rights::READ, None, None)
+            .unwrap();
         assert_eq!(space.lookup(t, read), Ok(&Cap::new(1, Rights::READ, 0)));
-        let badged = space.mint((t, 0), t, None, rw, Some(42)).unwrap();
+        let badged = space.mint((t, 0), t, None, rw, Some(42), None).unwrap();
         assert_eq!(space.lookup(t, badged).unwrap().badge, 42);
         // A badged cap keeps its badge through mint and copy, and cannot be re-badged.
         let narrowed = space
-            .mint((t, badged), t, None, Rights::WRITE, None)
+            .mint((t, badged), t, None, Rights::WRITE, None, None)
             .unwrap();
         assert_eq!(
             space.lookup(t, narrowed),
             Ok(&Cap::new(1, Rights::WRITE, 42))
         );
         assert_eq!(
-            space.mint((t, badged), t, None, rw, Some(7)),
+            space.mint((t, badged), t, None, rw, Some(7), None),
             Err(CapError::RightsEscalation)
         );
         let copied = space.copy((t, badged), t, None).unwrap();
         assert_eq!(space.lookup(t, copied).unwrap().badge, 42);
         assert_eq!(
-            space.mint((t, read), t, None, rw, None),
+            space.mint((t, read), t, None, rw, None, None),
             Err(CapError::RightsEscalation)
         );
         assert_eq!(
-            space.mint((t, 15), t, None, rw, None),
+            space.mint((t, 15), t, None, rw, None, None),
             Err(CapError::EmptySlot)
         );
         check_invariants(&space);
@@ -811,39 +763,39 @@ mod tests {
         let client = space.create_table(8).unwrap();
         space.insert_root(server, Some(0), full(1)).unwrap();
         assert_eq!(
-            space.mint_watched((server, 0), None, Rights::WRITE, 0, 99),
+            space.mint((server, 0), server, None, Rights::WRITE, None, Some(99)),
             Err(CapError::AlreadyWatched)
         );
         let minted = space
-            .mint_watched((server, 0), None, Rights::WRITE, 5, 99)
+            .mint((server, 0), server, None, Rights::WRITE, Some(5), Some(99))
             .unwrap();
         assert_eq!(
-            space.mint_watched((server, 0), None, Rights::WRITE, 5, 99),
+            space.mint((server, 0), server, None, Rights::WRITE, Some(5), Some(99)),
             Err(CapError::AlreadyWatched)
         );
         // Moved to the client, copied there and narrowed: three caps, one badge.
         let moved = space.transfer((server, minted), client, None).unwrap();
         space.copy((client, moved), client, None).unwrap();
         space
-            .mint((client, moved), server, None, Rights::empty(), None)
+            .mint((client, moved), server, None, Rights::empty(), None, None)
             .unwrap();
         // An unwatched badge and unbadged caps do not matter.
         space
-            .mint((server, 0), client, None, Rights::WRITE, Some(6))
+            .mint((server, 0), client, None, Rights::WRITE, Some(6), None)
             .unwrap();
         space.delete(client, moved).unwrap();
-        assert!(!space.has_silenced());
+        assert!(space.silenced.is_empty());
         space.destroy_table(client).unwrap();
         assert!(
-            !space.has_silenced(),
+            space.silenced.is_empty(),
             "the narrowed copy in the server remains"
         );
         assert_eq!(space.revoke(server, 0).unwrap().len(), 1);
-        assert_eq!(space.take_silenced(), vec![(1, 5, 99)]);
-        assert!(!space.has_silenced());
+        assert_eq!(core::mem::take(&mut space.silenced), vec![(1, 5, 99)]);
+        assert!(space.silenced.is_empty());
         // The badge may be watched again once its end was taken.
         space
-            .mint_watched((server, 0), None, Rights::WRITE, 5, 99)
+            .mint((server, 0), server, None, Rights::WRITE, Some(5), Some(99))
             .unwrap();
         check_invariants(&space);
     }
@@ -971,7 +923,7 @@ mod tests {
         let c = space.create_table(4).unwrap();
         space.insert_root(a, Some(0), full(1)).unwrap();
         space
-            .mint((a, 0), b, Some(2), Rights::READ, Some(5))
+            .mint((a, 0), b, Some(2), Rights::READ, Some(5), None)
             .unwrap();
         space.copy((b, 2), b, Some(3)).unwrap();
         assert_eq!(space.transfer((b, 2), c, None), Ok(0));
@@ -1032,7 +984,7 @@ mod tests {
         assert_eq!(space.copy((new, 0), old, None), Err(CapError::NoSuchTable));
         assert_eq!(space.count(new), Ok(1));
         assert_eq!(
-            space.lookup(TableId::from_raw(u32::MAX), 0),
+            space.lookup(TableId(u32::MAX), 0),
             Err(CapError::NoSuchTable)
         );
         check_invariants(&space);
@@ -1123,7 +1075,7 @@ mod tests {
                     Op::Mint(t, s, d, ds, rights, badge) => {
                         let rights = Rights::from_bits_truncate(rights);
                         let src = (pick(&ids, t), s);
-                        if let Ok(slot) = space.mint(src, pick(&ids, d), ds, rights, badge) {
+                        if let Ok(slot) = space.mint(src, pick(&ids, d), ds, rights, badge, None) {
                             let minted = *space.lookup(pick(&ids, d), slot).unwrap();
                             prop_assert_eq!(minted.rights, rights);
                             model[minted.object as usize] += 1;

@@ -3,8 +3,9 @@
 //! A bitmap over one span of physical memory (lowest to highest RAM address), one
 //! bit per 4 KiB frame, set when the frame is in use. Everything starts in use; the
 //! boot code frees the RAM that is not the kernel image, the device tree or the
-//! initrd. A rotating hint keeps single-frame allocation close to O(1) in practice;
-//! contiguous runs (page tables never need them, DMA buffers do) scan the bitmap.
+//! initrd (boot carves the bitmap and the kernel heap out first). A rotating hint
+//! keeps single-frame allocation close to O(1) in practice. Contiguous runs (DMA
+//! buffers) are not offered yet.
 
 use crate::{PhysRange, PAGE_SIZE};
 
@@ -65,16 +66,6 @@ impl FrameAllocator {
         }
     }
 
-    /// Marks every frame touching `range` in use.
-    pub fn reserve(&mut self, range: PhysRange) {
-        let (first, last) = self.outer_frames(range);
-        for index in first..last {
-            if !self.is_used(index) {
-                self.set_used(index);
-            }
-        }
-    }
-
     /// Allocates one frame and returns its physical address.
     pub fn alloc(&mut self) -> Option<u64> {
         if self.free == 0 {
@@ -99,33 +90,6 @@ impl FrameAllocator {
         None
     }
 
-    /// Allocates `count` physically contiguous frames whose first frame is aligned to
-    /// `align_frames` frames (a power of two).
-    pub fn alloc_contiguous(&mut self, count: usize, align_frames: usize) -> Option<u64> {
-        if count == 0 || count > self.free || !align_frames.is_power_of_two() {
-            return None;
-        }
-        let base_frame = (self.base / FRAME) as usize;
-        let mut index = 0;
-        while index + count <= self.frames {
-            let misalign = (base_frame + index) % align_frames;
-            if misalign != 0 {
-                index += align_frames - misalign;
-                continue;
-            }
-            match (index..index + count).find(|&i| self.is_used(i)) {
-                Some(used) => index = used + 1,
-                None => {
-                    for i in index..index + count {
-                        self.set_used(i);
-                    }
-                    return Some(self.base + index as u64 * FRAME);
-                }
-            }
-        }
-        None
-    }
-
     /// Returns one frame.
     pub fn free(&mut self, addr: u64) -> Result<(), FrameError> {
         let index = self.index_of(addr)?;
@@ -134,11 +98,6 @@ impl FrameAllocator {
         }
         self.set_free(index);
         Ok(())
-    }
-
-    /// Checks whether a frame address is managed and currently allocated.
-    pub fn is_allocated(&self, addr: u64) -> bool {
-        self.index_of(addr).is_ok_and(|i| self.is_used(i))
     }
 
     /// Frames currently free.
@@ -169,13 +128,7 @@ impl FrameAllocator {
         self.clip(start, end)
     }
 
-    /// Frame indices touching `range`, clipped to the span.
-    fn outer_frames(&self, range: PhysRange) -> (usize, usize) {
-        let start = range.start.max(self.base) & !(FRAME - 1);
-        let end = range.end.div_ceil(FRAME) * FRAME;
-        self.clip(start, end)
-    }
-
+    /// Frame indices of `[start, end)`, clipped to the span.
     fn clip(&self, start: u64, end: u64) -> (usize, usize) {
         if end <= start || start < self.base {
             return (0, 0);
@@ -224,9 +177,8 @@ mod tests {
         assert_eq!(frames.alloc(), None);
         frames.add_free(RAM);
         assert_eq!(frames.free_frames(), 256);
-        frames.reserve(PhysRange::new(0x4000_0000, 0x4000_1001)); // touches two frames
-        assert_eq!(frames.free_frames(), 254);
-        assert_eq!(frames.alloc(), Some(0x4000_2000));
+        assert_eq!(frames.alloc(), Some(0x4000_0000));
+        assert_eq!(frames.free_frames(), 255);
     }
 
     #[test]
@@ -266,91 +218,5 @@ mod tests {
         assert_eq!(frames.free(0x3000_0000), Err(FrameError::OutOfRange));
         assert_eq!(frames.free(0x4010_0000), Err(FrameError::OutOfRange));
         assert_eq!(frames.free(0x4000_0000), Err(FrameError::DoubleFree));
-    }
-
-    #[test]
-    fn contiguous_respects_alignment_and_holes() {
-        let mut frames = allocator(RAM);
-        frames.add_free(RAM);
-        frames.reserve(PhysRange::new(0x4000_3000, 0x4000_4000));
-        let run = frames.alloc_contiguous(4, 4).expect("run");
-        assert_eq!(run, 0x4000_4000);
-        let run2 = frames.alloc_contiguous(8, 8).expect("run");
-        assert_eq!(run2 % (8 * FRAME), 0);
-        assert_eq!(frames.free_frames(), 256 - 1 - 4 - 8);
-        assert_eq!(frames.alloc_contiguous(1000, 1), None);
-        assert_eq!(frames.alloc_contiguous(2, 3), None);
-    }
-}
-
-/// Most free regions [`free_regions`] reports.
-pub const MAX_REGIONS: usize = 32;
-
-/// RAM minus reserved ranges: the memory the frame allocator may hand out.
-/// Returns the regions (sorted, page-granular inward) and how many there are.
-pub fn free_regions(
-    memory: &[PhysRange],
-    reserved: &[PhysRange],
-) -> ([PhysRange; MAX_REGIONS], usize) {
-    let mut out = [PhysRange::new(0, 0); MAX_REGIONS];
-    let mut count = 0;
-    for bank in memory {
-        // Split the bank at every reserved range, lowest first.
-        let mut cursor = bank.start;
-        loop {
-            let next_hole = reserved
-                .iter()
-                .filter(|r| !r.is_empty() && r.end > cursor && r.start < bank.end)
-                .min_by_key(|r| r.start);
-            let piece_end = match next_hole {
-                Some(hole) => hole.start.clamp(cursor, bank.end),
-                None => bank.end,
-            };
-            let start = cursor.div_ceil(FRAME) * FRAME;
-            let end = piece_end & !(FRAME - 1);
-            if end > start && count < MAX_REGIONS {
-                out[count] = PhysRange::new(start, end);
-                count += 1;
-            }
-            match next_hole {
-                Some(hole) if hole.end < bank.end => cursor = hole.end.max(cursor),
-                _ => break,
-            }
-        }
-    }
-    out[..count].sort_unstable_by_key(|r| r.start);
-    (out, count)
-}
-
-#[cfg(test)]
-mod region_tests {
-    use super::*;
-
-    #[test]
-    fn splits_around_reserved() {
-        let memory = [PhysRange::new(0x4000_0000, 0x8000_0000)];
-        let reserved = [
-            PhysRange::new(0x4800_0000, 0x4800_0003), // initrd, 3 bytes
-            PhysRange::new(0x4000_0000, 0x4000_2000), // dtb
-            PhysRange::new(0x4020_0000, 0x4030_0000), // kernel
-        ];
-        let (regions, count) = free_regions(&memory, &reserved);
-        assert_eq!(
-            &regions[..count],
-            &[
-                PhysRange::new(0x4000_2000, 0x4020_0000),
-                PhysRange::new(0x4030_0000, 0x4800_0000),
-                PhysRange::new(0x4800_1000, 0x8000_0000),
-            ]
-        );
-    }
-
-    #[test]
-    fn reserved_outside_or_covering() {
-        let memory = [PhysRange::new(0x1000, 0x5000)];
-        let (_, count) = free_regions(&memory, &[PhysRange::new(0, 0x10000)]);
-        assert_eq!(count, 0);
-        let (regions, count) = free_regions(&memory, &[PhysRange::new(0x9000, 0xa000)]);
-        assert_eq!(&regions[..count], &memory);
     }
 }

@@ -13,21 +13,6 @@ use crate::syscall::*;
 use crate::usercopy::{self, USER_TOP};
 
 const PAGE: u64 = 4096;
-/// Largest single Memory object (1 GiB).
-const MAX_MEMORY_BYTES: u64 = 1 << 30;
-/// Most bytes one DebugWrite prints.
-const MAX_DEBUG_WRITE: usize = 4096;
-/// "No capability" in optional slot arguments.
-const NO_SLOT: u64 = u64::MAX;
-
-/// What the arch layer must do after a syscall.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum After {
-    /// Resume whichever thread `schedule` picks.
-    Resume,
-    PowerOff,
-    Reset,
-}
 
 /// Results written to the caller's registers 1..=6 on success.
 type Results = [u64; 6];
@@ -56,11 +41,12 @@ fn optional_slot(slot: u64) -> Result<Option<u32>, SysError> {
 }
 
 impl<P: Platform> Kernel<P> {
-    /// Handles the syscall the current thread just made.
-    pub fn syscall(&mut self) -> After {
+    /// Handles the syscall the current thread just made; the caller then
+    /// resumes whichever thread `schedule` picks.
+    pub fn syscall(&mut self) {
         self.syscalls += 1;
         let Some(thread) = self.current else {
-            return After::Resume;
+            return;
         };
         let Some((number, args)) = self.objects.thread(thread).map(|t| {
             let c = &t.context;
@@ -69,26 +55,31 @@ impl<P: Platform> Kernel<P> {
                 [c.arg(0), c.arg(1), c.arg(2), c.arg(3), c.arg(4), c.arg(5)],
             )
         }) else {
-            return After::Resume;
+            return;
         };
         let Some(process) = self.current_process() else {
-            return After::Resume;
+            return;
         };
         let Some(call) = Sys::from_number(number) else {
             self.finish(thread, Err(SysError::InvalidSyscall));
-            return After::Resume;
+            return;
         };
         let result = match call {
             Sys::PowerOff | Sys::Reset => {
                 match self.lookup(process, args[0], ObjectKind::System, Rights::WRITE) {
                     Ok(_) => {
+                        let what = if call == Sys::PowerOff {
+                            "power off"
+                        } else {
+                            "reset"
+                        };
+                        log::info!("{what} requested");
                         // The console dies with the machine: print what it has not.
                         crate::klog::flush_unprinted();
-                        return if call == Sys::PowerOff {
-                            After::PowerOff
-                        } else {
-                            After::Reset
-                        };
+                        if call == Sys::PowerOff {
+                            P::power_off()
+                        }
+                        P::reset()
                     }
                     Err(e) => Err(e),
                 }
@@ -104,13 +95,12 @@ impl<P: Platform> Kernel<P> {
             | Sys::Yield
             | Sys::ThreadExit
             | Sys::ProcessExit => match self.blocking_call(call, thread, process, args) {
-                Ok(()) => return After::Resume,
+                Ok(()) => return,
                 Err(e) => Err(e),
             },
             _ => self.simple_call(call, thread, process, args),
         };
         self.finish(thread, result);
-        After::Resume
     }
 
     fn finish(&mut self, thread: ObjRef, result: Result<Results, SysError>) {
@@ -353,37 +343,28 @@ impl<P: Platform> Kernel<P> {
                 };
                 ok1(slot as u64)
             }
-            Sys::CapMint => {
+            Sys::CapMint | Sys::CapMintWatched => {
                 let src = u32::try_from(args[0]).map_err(|_| SysError::InvalidCap)?;
                 let table = self.table_of(process)?;
                 let rights = rights_from(args[2])?;
                 let badge = if args[3] == 0 { None } else { Some(args[3]) };
                 self.reserve_slot(process)?;
-                let slot =
-                    self.caps
-                        .mint((table, src), table, optional_slot(args[1])?, rights, badge)?;
+                let watch = (call == Sys::CapMintWatched).then_some(process);
+                if watch.is_some() {
+                    // Only a receiver is told; the watch's record is paid until
+                    // its NO_SENDERS is received (the payer's record held so).
+                    self.lookup(process, args[0], ObjectKind::Endpoint, Rights::READ)?;
+                    self.charge(process, Cost::heap(WATCH_COST))?;
+                    self.objects.add_ref(process);
+                }
+                let dst = optional_slot(args[1])?;
+                let slot = self
+                    .caps
+                    .mint((table, src), table, dst, rights, badge, watch)
+                    .inspect_err(|_| watch.into_iter().for_each(|p| self.refund_watch(p)))?;
                 let object = self.caps.lookup(table, slot)?.object;
                 self.objects.add_ref(object);
                 ok1(slot as u64)
-            }
-            Sys::CapMintWatched => {
-                let (endpoint, _) =
-                    self.lookup(process, args[0], ObjectKind::Endpoint, Rights::READ)?;
-                let src = (self.table_of(process)?, args[0] as u32);
-                let (rights, dst) = (rights_from(args[2])?, optional_slot(args[1])?);
-                self.reserve_slot(process)?;
-                self.charge(process, Cost::heap(WATCH_COST))?;
-                self.objects.add_ref(process); // released with the refund
-                match self.caps.mint_watched(src, dst, rights, args[3], process) {
-                    Ok(slot) => {
-                        self.objects.add_ref(endpoint);
-                        ok1(slot as u64)
-                    }
-                    Err(e) => {
-                        self.refund_watch(process);
-                        Err(e.into())
-                    }
-                }
             }
             Sys::CapDelete => {
                 let slot = u32::try_from(args[0]).map_err(|_| SysError::InvalidCap)?;
@@ -413,11 +394,7 @@ impl<P: Platform> Kernel<P> {
             Sys::EndpointCreate | Sys::NotificationCreate => {
                 self.charge(process, Cost::heap(SMALL_OBJECT_COST))?;
                 let object = if call == Sys::EndpointCreate {
-                    Object::Endpoint(Endpoint {
-                        senders: Default::default(),
-                        receivers: Default::default(),
-                        silenced: Default::default(),
-                    })
+                    Object::Endpoint(Endpoint::default())
                 } else {
                     Object::Notification(Notification {
                         bits: 0,
@@ -507,7 +484,7 @@ impl<P: Platform> Kernel<P> {
                     }
                 }
             }
-            Sys::ThreadStart | Sys::ThreadResume => {
+            Sys::ThreadStart => {
                 let (target, _) =
                     self.lookup(process, args[0], ObjectKind::Thread, Rights::WRITE)?;
                 let state = self.objects.thread(target).map(|t| t.state);

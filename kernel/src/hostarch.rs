@@ -82,6 +82,10 @@ impl Platform for HostPlatform {
         panic!("host platform: reset called");
     }
 
+    fn take_interrupts(_handle: &mut dyn FnMut(crate::arch::Interrupt)) {}
+
+    fn wait_for_interrupt() {}
+
     fn phys_to_ptr(pa: u64) -> *mut u8 {
         assert!(
             (RAM_BASE..RAM_BASE + RAM_SIZE).contains(&pa),
@@ -166,6 +170,8 @@ impl AddressSpace for HostSpace {
     fn table_frames(&self) -> usize {
         1 + self.tables.len()
     }
+
+    fn activate(&self) {}
 }
 
 /// Saved registers of a simulated thread.
@@ -204,6 +210,10 @@ impl UserContext for HostContext {
     fn pc(&self) -> u64 {
         self.pc
     }
+
+    fn save_fp(&mut self) {}
+
+    fn restore_fp(&self) {}
 }
 
 #[cfg(test)]

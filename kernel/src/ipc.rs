@@ -56,20 +56,6 @@ impl Message {
     }
 }
 
-impl Message {
-    /// What a watcher receives when no capability with `badge` is left.
-    pub fn no_senders(badge: u64) -> Self {
-        Message {
-            info: MessageInfo {
-                label: labels::NO_SENDERS,
-                ..MessageInfo::default()
-            },
-            badge,
-            ..Message::default()
-        }
-    }
-}
-
 impl<P: Platform> Kernel<P> {
     /// Reads the message the current thread is sending from its registers (and
     /// IPC buffer for long messages and capabilities).
@@ -313,7 +299,9 @@ impl<P: Platform> Kernel<P> {
                     _ => None,
                 };
                 if let Some((badge, payer)) = silenced {
-                    let delivered = self.deliver(None, receiver, &Message::no_senders(badge));
+                    let mut message = Message::default();
+                    (message.info, message.badge) = (MessageInfo::label(labels::NO_SENDERS), badge);
+                    let delivered = self.deliver(None, receiver, &message);
                     self.refund_watch(payer);
                     return delivered;
                 }

@@ -17,6 +17,7 @@ use crate::frame::FrameAllocator;
 use crate::ipc::Message;
 use crate::object::*;
 use crate::sched::RunQueue;
+pub use crate::syscall::fault;
 use crate::syscall::SysError;
 
 /// Capability slots of each process table.
@@ -95,7 +96,7 @@ pub struct Kernel<P: Platform> {
     pub(crate) run_queue: RunQueue,
     pub(crate) current: Option<ObjRef>,
     pub(crate) sleepers: Vec<ObjRef>,
-    pub(crate) irqs: BTreeMap<u32, ObjRef>,
+    pub irqs: BTreeMap<u32, ObjRef>,
     /// What each object cost whom, refunded on destroy. A record holds a
     /// reference to the process that paid, so the chain of ancestors to refund
     /// outlives the process itself.
@@ -111,6 +112,12 @@ pub struct Kernel<P: Platform> {
     /// The console service's notification for new kernel log bytes (`LogBind`),
     /// the log cursor it was last signalled at, and the process that bound it.
     pub log_listener: Option<(ObjRef, u64, ObjRef)>,
+    /// The first process: when it ends the system cannot go on.
+    pub init_process: Option<ObjRef>,
+    /// Power off (rather than halt) when init ends (`poweroff` boot argument).
+    pub power_off_when_init_ends: bool,
+    /// init has ended: nothing runs any more.
+    pub halted: bool,
 }
 
 impl<P: Platform> Kernel<P> {
@@ -131,6 +138,9 @@ impl<P: Platform> Kernel<P> {
             slice_left: TIME_SLICE_TICKS,
             syscalls: 0,
             log_listener: None,
+            init_process: None,
+            power_off_when_init_ends: false,
+            halted: false,
         }
     }
 
@@ -197,9 +207,7 @@ impl<P: Platform> Kernel<P> {
     pub fn release(&mut self, object: ObjRef) {
         // Every deleted capability is released: tell watchers of badges that just
         // lost their last capability while their endpoint still lives.
-        if self.caps.has_silenced() {
-            self.notify_silenced();
-        }
+        self.notify_silenced();
         if self.objects.drop_ref(object) > 0 {
             return;
         }
@@ -214,26 +222,19 @@ impl<P: Platform> Kernel<P> {
         }
     }
 
-    /// Queues a `NO_SENDERS` message for each silenced badge on its endpoint, or
-    /// hands it at once to a waiting receiver.
+    /// Queues a `NO_SENDERS` message for each silenced badge on its endpoint
+    /// (the endpoint lives: the silenced caps' references are not released yet)
+    /// and lets a receiver already waiting there take it at once.
     fn notify_silenced(&mut self) {
-        for (endpoint, badge, payer) in self.caps.take_silenced() {
-            let receiver = match self.objects.get_mut(endpoint) {
-                Some(Object::Endpoint(ep)) => match ep.receivers.pop_front() {
-                    None => {
-                        ep.silenced.push_back((badge, payer));
-                        continue;
-                    }
-                    receiver => receiver,
-                },
-                _ => None,
-            };
-            if let Some(receiver) = receiver {
-                self.release(endpoint); // the receiver's hold
-                let _ = self.deliver(None, receiver, &Message::no_senders(badge));
-                self.make_runnable(receiver);
+        for (endpoint, badge, payer) in core::mem::take(&mut self.caps.silenced) {
+            if let Some(Object::Endpoint(ep)) = self.objects.get_mut(endpoint) {
+                ep.silenced.push_back((badge, payer));
+                if let Some(receiver) = ep.receivers.pop_front() {
+                    self.release(endpoint); // the receiver's hold
+                    let _ = self.endpoint_recv(receiver, endpoint);
+                    self.make_runnable(receiver);
+                }
             }
-            self.refund_watch(payer);
         }
     }
 
@@ -638,6 +639,31 @@ impl<P: Platform> Kernel<P> {
         if self.objects.refs(process) == 0 {
             self.destroy_object(process);
         }
+        if Some(process) == self.init_process {
+            self.init_ended(how);
+        }
+    }
+
+    /// init is gone and nothing can supervise the system: report it on the
+    /// UART (taking it back from the console) and stop, or power off when
+    /// booted with `poweroff`.
+    fn init_ended(&mut self, how: ProcessState) {
+        crate::klog::flush_unprinted();
+        crate::klog::hand_over(false);
+        let reason = match how {
+            ProcessState::Exited(code) => alloc::format!("exited with status {code}"),
+            ProcessState::Killed { fault_pc, .. } => {
+                alloc::format!("was killed (pc {fault_pc:#x})")
+            }
+            ProcessState::Alive => alloc::string::String::from("ended"),
+        };
+        log::error!("zos: init (pid 1) {reason}; the system cannot go on");
+        self.halted = true;
+        if self.power_off_when_init_ends {
+            log::error!("zos: powering off");
+            P::power_off();
+        }
+        log::error!("zos: machine halted");
     }
 
     // ---- scheduling -----------------------------------------------------------------
@@ -667,6 +693,9 @@ impl<P: Platform> Kernel<P> {
     /// The thread to resume, choosing one if the current one blocked.
     pub fn schedule(&mut self) -> Option<ObjRef> {
         self.notify_log_listener();
+        if self.halted {
+            return None;
+        }
         if let Some(current) = self.current {
             if self
                 .objects
@@ -689,11 +718,6 @@ impl<P: Platform> Kernel<P> {
             }
         }
         None
-    }
-
-    /// The current thread, if any.
-    pub fn current(&self) -> Option<ObjRef> {
-        self.current
     }
 
     /// The process of the current thread.
@@ -790,7 +814,7 @@ impl<P: Platform> Kernel<P> {
         }
         log::warn!(
             "zos: killed pid {pid}: {} at address {address:#x}, pc {pc:#x} (no fault handler)",
-            fault_kind_name(kind)
+            fault::kind_name(kind)
         );
         self.kill_process(
             process,
@@ -799,24 +823,5 @@ impl<P: Platform> Kernel<P> {
                 fault_pc: pc,
             },
         );
-    }
-}
-
-/// Fault kinds reported in fault messages.
-pub mod fault {
-    pub const DATA_ABORT: u64 = 1;
-    pub const INSTRUCTION_ABORT: u64 = 2;
-    pub const UNDEFINED_INSTRUCTION: u64 = 3;
-    pub const ALIGNMENT: u64 = 4;
-    pub const OTHER: u64 = 5;
-}
-
-pub fn fault_kind_name(kind: u64) -> &'static str {
-    match kind {
-        fault::DATA_ABORT => "data abort",
-        fault::INSTRUCTION_ABORT => "instruction abort",
-        fault::UNDEFINED_INSTRUCTION => "undefined instruction",
-        fault::ALIGNMENT => "alignment fault",
-        _ => "exception",
     }
 }

@@ -55,6 +55,13 @@ pub struct Harness {
     buffers: u64,
 }
 
+impl<P: Platform> Kernel<P> {
+    /// The current thread, if any.
+    pub fn current(&self) -> Option<ObjRef> {
+        self.current
+    }
+}
+
 impl Harness {
     pub fn new() -> Self {
         hostarch::set_uptime(0);

@@ -9,23 +9,21 @@
 extern crate alloc;
 
 pub mod arch;
-pub mod boot;
 pub mod cap;
-pub mod devicetree;
-pub mod elf;
 pub mod frame;
 pub mod handlers;
 #[cfg(test)]
 mod hostarch;
-pub mod initramfs;
 pub mod ipc;
 pub mod kernel;
+/// The kernel log ring (crate `zos-klog`), which `LogRead`/`LogBind` serve.
+pub use zos_klog as klog;
 #[cfg(test)]
 mod kernel_tests;
-pub mod klog;
 pub mod object;
 pub mod sched;
 pub mod syscall;
+pub mod trap;
 pub mod usercopy;
 
 /// Size of a page and of a physical frame, in bytes.
@@ -54,9 +52,5 @@ impl PhysRange {
     /// True when `other` lies entirely inside `self`.
     pub const fn contains_range(&self, other: &PhysRange) -> bool {
         other.start >= self.start && other.end <= self.end && other.start <= other.end
-    }
-
-    pub const fn overlaps(&self, other: &PhysRange) -> bool {
-        self.start < other.end && other.start < self.end
     }
 }

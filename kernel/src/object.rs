@@ -21,19 +21,7 @@ pub struct ObjRef {
     pub generation: u32,
 }
 
-/// What kind of object a capability names (as reported to userspace).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u64)]
-pub enum ObjectKind {
-    Process = 1,
-    Thread = 2,
-    Endpoint = 3,
-    Notification = 4,
-    Memory = 5,
-    Irq = 6,
-    Reply = 7,
-    System = 8,
-}
+pub use crate::syscall::ObjectKind;
 
 /// Why a process ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -131,6 +119,7 @@ pub struct Thread<P: Platform> {
     pub reply_to: Option<ObjRef>,
 }
 
+#[derive(Default)]
 pub struct Endpoint {
     pub senders: VecDeque<ObjRef>,
     pub receivers: VecDeque<ObjRef>,

@@ -11,8 +11,7 @@ use crate::syscall::SysError;
 
 const PAGE: u64 = 4096;
 
-/// Highest user address + 1.
-pub const USER_TOP: u64 = 0x0000_8000_0000_0000;
+pub use crate::syscall::layout::USER_TOP;
 
 fn check_range(va: u64, len: usize) -> Result<(), SysError> {
     let end = va.checked_add(len as u64).ok_or(SysError::BadAddress)?;

@@ -35,7 +35,7 @@ pub const SHARED_THRESHOLD: usize = 2048;
 /// Size of the buffer shared with the VFS.
 const SHARED_SIZE: u64 = 64 * 1024;
 /// Where the shared buffer is mapped in this process.
-const SHARED_VA: u64 = 0x0000_4000_0000_0000;
+const SHARED_VA: u64 = zos_abi::layout::VFS_SHARED;
 
 static UMASK: AtomicU32 = AtomicU32::new(0o022);
 /// The session capability of the VFS, once known.

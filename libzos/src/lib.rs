@@ -8,6 +8,7 @@
 
 extern crate alloc;
 
+mod arch;
 pub mod fs;
 pub mod ipc;
 pub mod loader;
@@ -16,5 +17,5 @@ pub mod rt;
 pub mod sys;
 pub mod thread;
 
-pub use zos_kernel::syscall as abi;
+pub use zos_abi as abi;
 pub use zos_proto as proto;

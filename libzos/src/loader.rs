@@ -4,10 +4,10 @@
 
 use crate::abi::{layout, map_flags, IPC_BUFFER_SIZE};
 use crate::sys::{self, Error};
-use zos_kernel::elf;
+use zos_boot::elf;
 
 /// Scratch address where the loader maps memory it fills for a child.
-const SCRATCH: u64 = 0x0000_2000_0000_0000;
+const SCRATCH: u64 = zos_abi::layout::LOADER_SCRATCH;
 const PAGE: u64 = 4096;
 /// Stack of every started program.
 pub const STACK_SIZE: u64 = 128 * 1024;
@@ -73,7 +73,7 @@ pub fn spawn_cached(
     options: &SpawnOptions,
     cache: Option<&mut SegmentCache>,
 ) -> Result<Child, SpawnError> {
-    let program = elf::validate(image, elf::EM_AARCH64)?;
+    let program = elf::validate(image, crate::arch::ELF_MACHINE)?;
     let (process, pid) = step(
         "process_create",
         sys::process_create(

@@ -394,9 +394,7 @@ pub fn spawn_job(
                 caps.push(cap);
             }
             Err(e) => {
-                for cap in caps {
-                    let _ = sys::cap_delete(cap);
-                }
+                drop_caps(&caps);
                 return Err(e);
             }
         }
@@ -411,7 +409,16 @@ pub fn spawn_job(
         pgid,
         foreground,
     };
-    let reply = proc_call(&request, &caps);
+    let bytes: usize = argv.iter().chain(env.iter()).map(|s| s.len() + 1).sum();
+    if bytes > zos_proto::proc::ARG_MAX {
+        drop_caps(&caps);
+        return Err(Errno(E2BIG));
+    }
+    let reply = match ipc::encode_vec(&request) {
+        Ok(_) => proc_call(&request, &caps),
+        // Too long for one message: the request travels in shared memory.
+        Err(_) => stage_spawn(&request).and_then(|()| proc_call(&ProcRequest::SpawnStaged, &caps)),
+    };
     match reply.as_ref().ok().and_then(|r| r.decode::<ProcResponse>()) {
         Some(ProcResponse::Spawned { pid }) => Ok(pid),
         Some(ProcResponse::Err(e)) => Err(Errno(e)),
@@ -419,6 +426,55 @@ pub fn spawn_job(
             Err(e) => Err(e),
             Ok(_) => Err(Errno(EIO)),
         },
+    }
+}
+
+/// Where a long spawn request is written before init reads it.
+const STAGE_VA: u64 = 0x0000_2300_0000_0000;
+
+/// Closes handles cloned for a child that will not start, so their servers
+/// (a pipe's readers waiting for EOF) learn at once.
+fn drop_caps(caps: &[u64]) {
+    for &cap in caps {
+        let _ = ipc::call(cap, &IoRequest::Close, &[]);
+        let _ = sys::cap_delete(cap);
+    }
+}
+
+/// Hands init a spawn request too long for a message, in a Memory object.
+fn stage_spawn(request: &ProcRequest) -> Result<()> {
+    let bytes = zos_proto::encode_vec(request).ok_or(Errno(E2BIG))?;
+    let pages = bytes.len().div_ceil(4096) as u64;
+    let memory = sys::memory_create(pages * 4096).map_err(|_| Errno(ENOMEM))?;
+    let written = sys::memory_map(
+        memory,
+        sys::SELF,
+        STAGE_VA,
+        0,
+        pages,
+        crate::abi::map_flags::WRITE,
+    )
+    .map(|()| {
+        // SAFETY: `pages` pages were just mapped writable at STAGE_VA and
+        // hold `bytes.len()` bytes.
+        unsafe { core::ptr::copy_nonoverlapping(bytes.as_ptr(), STAGE_VA as *mut u8, bytes.len()) };
+        let _ = sys::memory_unmap(sys::SELF, STAGE_VA);
+    })
+    .map_err(|_| Errno(ENOMEM));
+    if let Err(e) = written {
+        let _ = sys::cap_delete(memory);
+        return Err(e);
+    }
+    let length = bytes.len() as u32;
+    // The capability moves to init with the message.
+    let reply = proc_call(&ProcRequest::StageSpawn { length }, &[memory]);
+    match reply.as_ref().ok().and_then(|r| r.decode::<ProcResponse>()) {
+        Some(ProcResponse::Ok) => Ok(()),
+        Some(ProcResponse::Err(e)) => Err(Errno(e)),
+        _ => {
+            let _ = sys::cap_delete(memory);
+            Err(reply.err().unwrap_or(Errno(EIO)))
+        }
     }
 }
 

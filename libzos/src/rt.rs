@@ -9,7 +9,7 @@ use core::fmt::Write;
 use core::sync::atomic::{AtomicU64, Ordering};
 
 /// Where every process's heap lives.
-pub const HEAP_BASE: u64 = 0x0000_1000_0000_0000;
+pub const HEAP_BASE: u64 = zos_abi::layout::HEAP_BASE;
 /// The heap grows by at least this many bytes at a time (doubling as it grows),
 /// mapped on demand, so small programs never pay for a large heap.
 pub const HEAP_STEP: u64 = 64 << 10;
@@ -50,7 +50,7 @@ fn grow_heap(heap: &mut Heap<32>, layout: &core::alloc::Layout) {
 }
 
 /// Capability slot of the debug console (the system object), if any.
-static CONSOLE_SLOT: AtomicU64 = AtomicU64::new(zos_kernel::syscall::bootinfo::SLOT_SYSTEM);
+static CONSOLE_SLOT: AtomicU64 = AtomicU64::new(zos_abi::bootinfo::SLOT_SYSTEM);
 
 /// The slot of this process's system capability (the kernel's debug console
 /// and log; read-only in programs init starts).
@@ -67,7 +67,7 @@ pub fn start_info() -> &'static zos_proto::start::StartInfo {
     START.call_once(|| {
         let has_start_page = matches!(
             sys::cap_info(zos_proto::start::slots::PROC),
-            Ok((kind, _, _)) if kind == zos_kernel::object::ObjectKind::Endpoint as u64
+            Ok((kind, _, _)) if kind == zos_abi::ObjectKind::Endpoint as u64
         );
         if !has_start_page {
             return zos_proto::start::StartInfo::default();

@@ -1,8 +1,8 @@
-//! Raw syscalls: `svc #0` with the number in x8, arguments in x0–x5, the error
-//! code back in x0 and results in x1–x6 (see `docs/kernel.md`).
+//! Raw syscalls, one function each: the number, six arguments, the error code
+//! back in result register 0 and values in 1–6 (`docs/kernel.md`; the
+//! instruction and registers per architecture are in `crate::arch`).
 
-use core::arch::asm;
-pub use zos_kernel::syscall::{MessageInfo, Sys, SysError};
+pub use zos_abi::{MessageInfo, Sys, SysError};
 
 /// Raw results: registers x0..x6 after the call.
 #[derive(Clone, Copy, Debug, Default)]
@@ -24,28 +24,9 @@ impl Regs {
 pub struct Error(pub u64);
 
 impl Error {
+    /// The error's name (`"QuotaExceeded"`), from the ABI's one table.
     pub fn name(self) -> &'static str {
-        match self.0 {
-            1 => "InvalidSyscall",
-            2 => "InvalidCap",
-            3 => "WrongType",
-            4 => "NoRights",
-            5 => "InvalidArgument",
-            6 => "BadAddress",
-            7 => "OutOfMemory",
-            8 => "QuotaExceeded",
-            9 => "SlotsFull",
-            10 => "AlreadyMapped",
-            11 => "NotMapped",
-            12 => "WouldBlock",
-            13 => "PeerDied",
-            14 => "NoReplyTarget",
-            15 => "DeadObject",
-            16 => "TooBig",
-            17 => "RightsEscalation",
-            18 => "BadState",
-            _ => "Unknown",
-        }
+        SysError::from_code(self.0).map_or("Unknown", SysError::name)
     }
 
     pub fn is(self, error: SysError) -> bool {
@@ -62,32 +43,16 @@ pub fn raw(number: Sys, args: [u64; 6]) -> Regs {
 /// Like [`raw`] with any number (for tests and fuzzing).
 #[inline(always)]
 pub fn raw_number(number: u64, args: [u64; 6]) -> Regs {
-    let mut regs = [0u64; 7];
-    // SAFETY: the kernel validates every argument; it only writes x0–x6.
-    unsafe {
-        asm!(
-            "svc #0",
-            inout("x0") args[0] => regs[0],
-            inout("x1") args[1] => regs[1],
-            inout("x2") args[2] => regs[2],
-            inout("x3") args[3] => regs[3],
-            inout("x4") args[4] => regs[4],
-            inout("x5") args[5] => regs[5],
-            out("x6") regs[6],
-            in("x8") number,
-            options(nostack),
-        );
-    }
-    Regs(regs)
+    Regs(crate::arch::syscall(number, args))
 }
 
 fn call(number: Sys, args: [u64; 6]) -> Result<Regs, Error> {
     raw(number, args).check()
 }
 
-pub const SELF: u64 = zos_kernel::syscall::SELF_PROCESS;
+pub const SELF: u64 = zos_abi::SELF_PROCESS;
 /// Label of the kernel's message saying a watched badge has no capability left.
-pub const NO_SENDERS: u32 = zos_kernel::syscall::labels::NO_SENDERS;
+pub const NO_SENDERS: u32 = zos_abi::labels::NO_SENDERS;
 pub const NONE: u64 = u64::MAX;
 
 /// Reads kernel log bytes from `cursor` into `buffer`: (count, next cursor).

@@ -1,30 +1,25 @@
 //! Threads inside a process: each gets its own stack (with an unmapped guard
-//! page below) and its own IPC buffer, whose address lives in TPIDR_EL0 so the
+//! page below) and its own IPC buffer, whose address lives in the thread pointer register (TPIDR_EL0, FS base) so the
 //! IPC helpers find the calling thread's buffer.
 
 use crate::abi::{map_flags, IPC_BUFFER_SIZE};
 use crate::sys::{self, Error};
-use core::arch::asm;
 use core::sync::atomic::{AtomicU64, Ordering};
 
 /// Where thread stacks and buffers are carved from (one 2 MiB slot a thread).
-const THREAD_AREA: u64 = 0x0000_3000_0000_0000;
+const THREAD_AREA: u64 = zos_abi::layout::THREAD_AREA;
 const SLOT: u64 = 2 << 20;
 const STACK_SIZE: u64 = 256 * 1024;
 static NEXT_SLOT: AtomicU64 = AtomicU64::new(0);
 
 /// The calling thread's IPC buffer.
 pub fn ipc_buffer() -> u64 {
-    let value: u64;
-    // SAFETY: reading the thread pointer register has no side effects.
-    unsafe { asm!("mrs {}, tpidr_el0", out(reg) value, options(nomem, nostack)) };
-    value
+    crate::arch::thread_pointer()
 }
 
 /// Records the calling thread's IPC buffer (done by the runtime at start).
 pub fn set_ipc_buffer_register(va: u64) {
-    // SAFETY: TPIDR_EL0 is this thread's own register; the kernel saves it.
-    unsafe { asm!("msr tpidr_el0, {}", in(reg) va, options(nomem, nostack)) };
+    crate::arch::set_thread_pointer(va);
 }
 
 struct Start {

@@ -150,7 +150,7 @@ mod tests {
         archive.add_symlink("bin/wc", "/sbin/zbox");
         archive.add_file("sbin/zbox", 0o755, b"\x7fELF");
         let bytes = archive.finish();
-        let reader = zos_kernel::initramfs::Archive::new(&bytes);
+        let reader = zos_boot::initramfs::Archive::new(&bytes);
         let link = reader
             .find("bin/wc")
             .expect("archive parses")

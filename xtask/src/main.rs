@@ -6,8 +6,10 @@
 //! - `run [-- ARGS]`      build, then boot QEMU on the serial console
 //! - `test [NAME…]`       host tests, fmt, clippy, acceptance scripts (all, or NAME)
 //! - `bench`              boot QEMU and print per-operation figures (bench.json)
+//! - `lines`              code lines of the kernel core (limit 3,000), boot and arch crates
 
 mod cpio;
+mod linecount;
 mod tools;
 
 use std::path::{Path, PathBuf};
@@ -17,6 +19,12 @@ use std::process::{Command, ExitCode};
 pub const KERNEL_TARGET: &str = "aarch64-unknown-none-softfloat";
 /// Target triple userland is built for.
 pub const USER_TARGET: &str = "aarch64-unknown-none";
+/// Targets without a backend yet, for which `cargo xtask test` builds the kernel
+/// core (invariant 6: the core compiles for every target).
+pub const CORE_ONLY_TARGETS: [&str; 2] = ["x86_64-unknown-none", "wasm32-unknown-unknown"];
+/// A second userland target: libzos and every program build (and link, with the
+/// same `userland/user.ld`) for it.
+pub const SECOND_USER_TARGET: &str = "x86_64-unknown-none";
 /// User programs: (package, binary) — each lands in the initramfs as /sbin/<binary>.
 pub const USER_PROGRAMS: [(&str, &str); 6] = [
     ("zos-init", "init"),
@@ -56,6 +64,7 @@ fn main() -> ExitCode {
         "run" => run(&rest),
         "test" => test(&rest),
         "bench" => bench(),
+        "lines" => lines().map(|_| ()),
         "help" | "--help" | "-h" => {
             println!("usage: cargo xtask <build|run [-- QEMU ARGS]|test [NAME...]>");
             Ok(())
@@ -361,9 +370,35 @@ fn boot_to_prompt(artifacts: &Artifacts) -> Result<(u64, u64), String> {
     Ok((walls[2], virtual_ns))
 }
 
+/// Prints the code lines of the kernel core, the boot crate and each arch
+/// backend (see `linecount`); fails when the core is over its limit.
+fn lines() -> Result<usize, String> {
+    let (core, files) = linecount::count_crate(&root().join("kernel"))?;
+    for (file, count) in &files {
+        let name = file.strip_prefix(root()).unwrap_or(file);
+        println!("  {count:>5}  {}", name.display());
+    }
+    for other in ["abi", "boot", "klog", "arch/aarch64"] {
+        let (count, _) = linecount::count_crate(&root().join(other))?;
+        println!("lines: {other}: {count} code lines (not limited)");
+    }
+    println!(
+        "lines: kernel core: {core} code lines (limit {})",
+        linecount::CORE_LIMIT
+    );
+    if core > linecount::CORE_LIMIT {
+        return Err(format!(
+            "the kernel core has {core} code lines, over the limit of {} (docs/kernel.md)",
+            linecount::CORE_LIMIT
+        ));
+    }
+    Ok(core)
+}
+
 fn test(filters: &[String]) -> Result<(), String> {
-    tools::ensure(&["qemu-system-aarch64", "expect"])?;
+    tools::ensure(&["qemu-system-aarch64", "expect", "cpio"])?;
     if filters.is_empty() {
+        lines()?;
         // Host crates are the workspace's default members (see Cargo.toml).
         run_checked(cargo().arg("test"), "host unit tests")?;
         run_checked(
@@ -405,9 +440,51 @@ fn test(filters: &[String]) -> Result<(), String> {
                 .args(["--", "-D", "warnings"]),
             "clippy (aarch64 userland)",
         )?;
+        other_targets()?;
     }
     let artifacts = build()?;
     acceptance(&artifacts, filters)
+}
+
+/// Proves the arch boundary without a second backend: the kernel core, with
+/// lints, for each of [`CORE_ONLY_TARGETS`]; libzos and every user program built
+/// and linked for [`SECOND_USER_TARGET`], with lints.
+fn other_targets() -> Result<(), String> {
+    for target in CORE_ONLY_TARGETS {
+        run_checked(
+            cargo()
+                .args([
+                    "clippy",
+                    "--release",
+                    "-p",
+                    "zos-kernel",
+                    "--target",
+                    target,
+                ])
+                .args(["--", "-D", "warnings"]),
+            &format!("kernel core for {target}"),
+        )?;
+    }
+    let user_packages = || {
+        ["-p", "libzos"].into_iter().chain(
+            USER_PROGRAMS
+                .iter()
+                .flat_map(|(package, _)| ["-p", package]),
+        )
+    };
+    run_checked(
+        cargo()
+            .args(["clippy", "--release", "--target", SECOND_USER_TARGET])
+            .args(user_packages())
+            .args(["--", "-D", "warnings"]),
+        &format!("clippy (userland for {SECOND_USER_TARGET})"),
+    )?;
+    run_checked(
+        cargo()
+            .args(["build", "--release", "--target", SECOND_USER_TARGET])
+            .args(user_packages()),
+        &format!("userland build for {SECOND_USER_TARGET}"),
+    )
 }
 
 /// Runs every `tests/acceptance/*.exp` (or those named), each against a fresh QEMU.

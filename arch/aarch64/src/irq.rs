@@ -6,7 +6,7 @@ use arm_gic::gicv3::{GicCpuInterface, GicV3};
 use arm_gic::{IntId, InterruptGroup, UniqueMmioPointer};
 use core::ptr::NonNull;
 use spin::Mutex;
-use zos_kernel::devicetree::Gic;
+use zos_boot::devicetree::Gic;
 
 enum Controller {
     V2(GicV2<'static>, InterruptGroup),

@@ -22,9 +22,10 @@ mod user;
 use buddy_system_allocator::LockedHeap;
 use core::arch::{asm, global_asm};
 use mmu::{phys_to_virt, MapFlags, PageTable, PHYS_OFFSET};
-use zos_kernel::arch::Platform;
-use zos_kernel::devicetree::{BootInfo, Gic};
-use zos_kernel::frame::{free_regions, FrameAllocator};
+use zos_boot::devicetree::{BootInfo, Gic};
+use zos_boot::memory::free_regions;
+use zos_kernel::arch::{Interrupt, Platform};
+use zos_kernel::frame::FrameAllocator;
 use zos_kernel::{PhysRange, PAGE_SIZE};
 
 global_asm!(include_str!("boot.S"));
@@ -81,6 +82,20 @@ impl Platform for Aarch64 {
     fn irq_set_enabled(irq: u32, enabled: bool) {
         irq::set_enabled(irq, enabled);
     }
+    fn take_interrupts(handle: &mut dyn FnMut(Interrupt)) {
+        irq::dispatch(&mut |n| {
+            if n == timer::irq() {
+                timer::on_tick();
+                handle(Interrupt::Tick);
+            } else {
+                handle(Interrupt::Device(n));
+            }
+        });
+    }
+    fn wait_for_interrupt() {
+        // SAFETY: unmask IRQs only for the wait; the handler takes the lock itself.
+        unsafe { asm!("msr daifclr, #2", "wfi", "msr daifset, #2") };
+    }
     fn power_off() -> ! {
         psci::system_off()
     }
@@ -106,15 +121,15 @@ fn panic(info: &core::panic::PanicInfo) -> ! {
     // SAFETY: we are stopping; make sure the stage lock cannot deadlock us.
     unsafe { STAGE.force_unlock() };
     let stage = *STAGE.lock();
-    zos_kernel::klog::flush_unprinted();
-    zos_kernel::klog::emergency_write(format_args!("\nKERNEL PANIC during {stage}: {info}\n"));
+    zos_klog::flush_unprinted();
+    zos_klog::emergency_write(format_args!("\nKERNEL PANIC during {stage}: {info}\n"));
     stop_machine("kernel panic")
 }
 
 /// Halts with a boot error message (the machine description may be unusable, so
 /// PSCI is tried only when the device tree named it).
 fn boot_failure(what: &dyn core::fmt::Display) -> ! {
-    zos_kernel::klog::emergency_write(format_args!("\nzos: boot failed: {what}\n"));
+    zos_klog::emergency_write(format_args!("\nzos: boot failed: {what}\n"));
     stop_machine("boot failed")
 }
 
@@ -148,8 +163,8 @@ fn device_tree(dtb_phys: u64) -> &'static [u8] {
 #[no_mangle]
 extern "C" fn kernel_main(dtb_phys: u64, entry_el: u64) -> ! {
     console::init(DEFAULT_UART);
-    zos_kernel::klog::init(
-        zos_kernel::klog::LogSink {
+    zos_klog::init(
+        zos_klog::LogSink {
             write: console::write,
             uptime_ns: timer::uptime_ns,
         },
@@ -163,10 +178,10 @@ extern "C" fn kernel_main(dtb_phys: u64, entry_el: u64) -> ! {
     psci::init(info.psci);
 
     set_stage("memory set-up");
-    let kernel_image = PhysRange::new(
-        symbol_addr(unsafe { &__kernel_start }) - PHYS_OFFSET,
-        symbol_addr(unsafe { &__kernel_end }) - PHYS_OFFSET,
-    );
+    // SAFETY: linker-script symbols; only their addresses are taken, never read.
+    let (image_start, image_end) =
+        unsafe { (symbol_addr(&__kernel_start), symbol_addr(&__kernel_end)) };
+    let kernel_image = PhysRange::new(image_start - PHYS_OFFSET, image_end - PHYS_OFFSET);
     if !info
         .memory()
         .iter()
@@ -182,8 +197,7 @@ extern "C" fn kernel_main(dtb_phys: u64, entry_el: u64) -> ! {
     if let Some(initrd) = info.initrd {
         reserved[2] = initrd;
     }
-    let free_frames = init_frames(&info, &reserved);
-    let heap_bytes = init_heap(&info);
+    let (free_frames, heap_bytes) = init_memory(&info, &reserved);
     build_kernel_tables(&info, kernel_image);
 
     set_stage("interrupt set-up");
@@ -242,8 +256,9 @@ fn start_kernel_core(info: &BootInfo, heap_bytes: usize) {
     // Processes may charge three quarters of the heap for their kernel objects;
     // the rest is the kernel's own (boot objects, tables of tables, slack).
     kernel.heap_budget = heap_bytes as u64 / 4 * 3;
-    let mut devices: alloc::vec::Vec<zos_kernel::boot::Device> = alloc::vec::Vec::new();
-    devices.push(zos_kernel::boot::Device {
+    kernel.power_off_when_init_ends = info.has_arg("poweroff");
+    let mut devices: alloc::vec::Vec<zos_boot::init::Device> = alloc::vec::Vec::new();
+    devices.push(zos_boot::init::Device {
         name: "pl011",
         regs: info.uart,
         irq: Some(info.uart_irq),
@@ -257,7 +272,7 @@ fn start_kernel_core(info: &BootInfo, heap_bytes: usize) {
     let mut name_index = 0;
     for slot in info.virtio() {
         if cpu::virtio_device_kind(phys_to_virt(slot.regs.start)).is_some() {
-            devices.push(zos_kernel::boot::Device {
+            devices.push(zos_boot::init::Device {
                 name: names[name_index].as_str(),
                 regs: slot.regs,
                 irq: Some(slot.irq),
@@ -265,15 +280,17 @@ fn start_kernel_core(info: &BootInfo, heap_bytes: usize) {
             name_index += 1;
         }
     }
-    if let Err(e) = kernel.start_init(
+    if let Err(e) = zos_boot::init::start_init(
+        &mut kernel,
         info.initrd,
         &devices,
         info.bootargs,
-        zos_kernel::elf::EM_AARCH64,
+        info.rng_seed.unwrap_or(&[]),
+        zos_boot::elf::EM_AARCH64,
     ) {
         boot_failure(&e);
     }
-    *trap::KERNEL.lock() = Some(kernel);
+    trap::KERNEL.install(kernel);
     // The kernel stack for traps from user mode: the boot stack, from the top.
     // SAFETY: writing TPIDR_EL1, read only by the trap entry path.
     unsafe { asm!("msr tpidr_el1, {}", in(reg) symbol_addr(&__boot_stack_top)) };
@@ -287,53 +304,56 @@ fn wait_ticks(count: u64) {
     }
 }
 
-/// Sets up the frame allocator over all RAM minus `reserved`; returns free frames.
-fn init_frames(info: &BootInfo, reserved: &[PhysRange]) -> usize {
-    let (regions, count) = free_regions(info.memory(), reserved);
-    let regions = &regions[..count];
+/// Sets up the kernel heap (a sixteenth of RAM, 2 to 64 MiB) and the frame
+/// allocator over all RAM minus `reserved`; both the frame bitmap and the heap are
+/// carved from free RAM first. Returns the frames left free and the heap's size.
+fn init_memory(info: &BootInfo, reserved: &[PhysRange]) -> (usize, usize) {
+    let (mut regions, count) = free_regions(info.memory(), reserved);
+    let regions = &mut regions[..count];
     let span = PhysRange::new(
         info.memory().iter().map(|m| m.start).min().unwrap_or(0),
         info.memory().iter().map(|m| m.end).max().unwrap_or(0),
     );
     let words = FrameAllocator::bitmap_words(span);
     let bytes = (words * 8).div_ceil(PAGE_SIZE) * PAGE_SIZE;
-    let Some(home) = regions.iter().find(|r| r.len() >= bytes as u64) else {
+    let Some(home) = carve(regions, bytes as u64) else {
         boot_failure(&"no free RAM region large enough for the frame bitmap");
     };
     // SAFETY: `home` is free RAM (not kernel, device tree or initrd), mapped by the
     // boot tables, and from now on owned by the bitmap alone.
     let bitmap =
         unsafe { core::slice::from_raw_parts_mut(phys_to_virt(home.start) as *mut u64, bytes / 8) };
+    let heap_bytes = (info.ram_bytes() / 16).clamp(2 << 20, 64 << 20);
+    let Some(heap) = carve(regions, heap_bytes) else {
+        boot_failure(&"no contiguous RAM for the kernel heap");
+    };
+    // SAFETY: `heap` is free RAM carved out above, mapped by the boot tables; the
+    // heap owns it from now on.
+    unsafe {
+        HEAP.lock()
+            .init(phys_to_virt(heap.start) as usize, heap_bytes as usize)
+    };
     let mut frames = FrameAllocator::new(span, bitmap);
-    for region in regions {
+    for region in regions.iter() {
         frames.add_free(*region);
     }
-    frames.reserve(PhysRange::new(home.start, home.start + bytes as u64));
     let free = frames.free_frames();
     *FRAMES.lock() = Some(frames);
-    free
+    (free, heap_bytes as usize)
+}
+
+/// Takes `bytes` (whole frames) from the start of the first free region that
+/// holds them.
+fn carve(regions: &mut [PhysRange], bytes: u64) -> Option<PhysRange> {
+    let region = regions.iter_mut().find(|r| r.len() >= bytes)?;
+    let taken = PhysRange::new(region.start, region.start + bytes);
+    region.start += bytes;
+    Some(taken)
 }
 
 /// Allocates one frame for kernel use (page tables, heap growth).
 pub fn alloc_frame() -> Option<u64> {
     FRAMES.lock().as_mut()?.alloc()
-}
-
-/// Gives the kernel heap a sixteenth of RAM (2 to 64 MiB); returns its size.
-fn init_heap(info: &BootInfo) -> usize {
-    let heap_bytes = (info.ram_bytes() / 16).clamp(2 << 20, 64 << 20) as usize;
-    let frames = heap_bytes / PAGE_SIZE;
-    let Some(start) = FRAMES
-        .lock()
-        .as_mut()
-        .and_then(|f| f.alloc_contiguous(frames, 1))
-    else {
-        boot_failure(&"no contiguous RAM for the kernel heap");
-    };
-    // SAFETY: the frames were just taken from the allocator and are mapped by the
-    // boot tables; the heap owns them from now on.
-    unsafe { HEAP.lock().init(phys_to_virt(start) as usize, heap_bytes) };
-    heap_bytes
 }
 
 /// Replaces the coarse boot mapping: RAM read-write and never executable, kernel

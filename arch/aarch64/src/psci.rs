@@ -3,7 +3,7 @@
 
 use core::arch::asm;
 use core::sync::atomic::{AtomicU8, Ordering};
-use zos_kernel::devicetree::PsciMethod;
+use zos_boot::devicetree::PsciMethod;
 
 const SYSTEM_OFF: u64 = 0x8400_0008;
 const SYSTEM_RESET: u64 = 0x8400_0009;

@@ -60,6 +60,12 @@ impl UserContext for ThreadContext {
     fn pc(&self) -> u64 {
         self.frame.elr
     }
+    fn save_fp(&mut self) {
+        save_fp(&mut self.fp, &mut self.tpidr_el0);
+    }
+    fn restore_fp(&self) {
+        restore_fp(&self.fp, self.tpidr_el0);
+    }
 }
 
 /// Saves the live FP/SIMD registers into `state`.
@@ -174,7 +180,7 @@ impl AddressSpace for UserSpace {
         flags: PageFlags,
         frames: &mut FrameAllocator,
     ) -> Result<(), MapError> {
-        if va >= zos_kernel::usercopy::USER_TOP {
+        if va >= zos_abi::layout::USER_TOP {
             return Err(MapError::OutsideUserSpace);
         }
         let tables = &mut self.tables;
@@ -235,6 +241,9 @@ impl AddressSpace for UserSpace {
 
     fn table_frames(&self) -> usize {
         self.tables.len()
+    }
+    fn activate(&self) {
+        activate(self);
     }
 }
 

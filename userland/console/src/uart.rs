@@ -11,7 +11,7 @@ use libzos::sys;
 use spin::Mutex;
 
 /// Where the UART's register page is mapped in this process.
-const UART_VA: u64 = 0x0000_5000_0000_0000;
+const UART_VA: u64 = libzos::abi::layout::DEVICE_WINDOW;
 const PAGE: u64 = 4096;
 /// QEMU ignores the baud rate; these keep the divisor computation valid.
 const BAUD_RATE: u32 = 115_200;

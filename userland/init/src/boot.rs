@@ -4,7 +4,7 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 use libzos::abi::{bootinfo, layout};
-use zos_kernel::initramfs::Archive;
+use zos_boot::initramfs::Archive;
 
 /// One device capability from the kernel.
 #[derive(Clone, Debug)]
@@ -22,6 +22,9 @@ pub struct BootInfo {
     pub devices: Vec<Device>,
     pub quota: u64,
     pub cmdline: String,
+    /// The platform's random seed (device tree `rng-seed`), for services
+    /// granted "rng-seed".
+    pub rng_seed: Vec<u8>,
     pub initramfs: Archive<'static>,
 }
 
@@ -62,6 +65,12 @@ impl BootInfo {
             info + ((bootinfo::FIRST_ENTRY + count * bootinfo::ENTRY_WORDS) * 8) as u64;
         // SAFETY: the command line follows the entries inside the mapped page(s).
         let cmdline = unsafe { core::slice::from_raw_parts(cmdline_at as *const u8, cmdline_len) };
+        let seed_len =
+            (word(info, bootinfo::WORD_RNG_SEED_LEN) as usize).min(bootinfo::MAX_RNG_SEED);
+        // SAFETY: the seed follows the command line inside the mapped page(s).
+        let rng_seed = unsafe {
+            core::slice::from_raw_parts((cmdline_at + cmdline_len as u64) as *const u8, seed_len)
+        };
         let ramfs_size = word(info, bootinfo::WORD_INITRAMFS_SIZE) as usize;
         // SAFETY: the kernel mapped the initramfs read-only at this address for
         // the life of init.
@@ -71,6 +80,7 @@ impl BootInfo {
             devices,
             quota: word(info, bootinfo::WORD_QUOTA),
             cmdline: String::from(core::str::from_utf8(cmdline).unwrap_or("")),
+            rng_seed: rng_seed.to_vec(),
             initramfs: Archive::new(ramfs),
         })
     }

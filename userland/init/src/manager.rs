@@ -19,7 +19,9 @@ use zos_init_core::restart::{CrashHistory, Decision};
 use zos_init_core::services::{self, Service};
 use zos_proto::errno::*;
 use zos_proto::io::IoRequest;
-use zos_proto::proc::{self, signal, ProcInfo, ProcRequest, ProcResponse, ServiceInfo, SystemInfo};
+use zos_proto::proc::{
+    self, signal, ProcInfo, ProcRequest, ProcResponse, ServiceInfo, SystemInfo, ARG_MAX,
+};
 use zos_proto::start::{self, Grant, StartInfo};
 
 /// Badge of the reaper thread's capability.
@@ -48,7 +50,7 @@ const FOREGROUND_SHARE: u64 = 16;
 /// Where a child's descriptors go in its capability table.
 const FD_SLOT_BASE: u64 = 16;
 /// Scratch address for writing a child's start-up page.
-const START_SCRATCH: u64 = 0x0000_2100_0000_0000;
+const START_SCRATCH: u64 = libzos::abi::layout::START_SCRATCH;
 const SERVICES_PATH: &str = "/etc/init/services.toml";
 
 struct Proc {
@@ -101,6 +103,8 @@ pub struct Manager {
     services: Vec<ServiceState>,
     /// Program text and read-only data shared between processes.
     segments: loader::SegmentCache,
+    /// Spawn requests staged through shared memory, by caller pid.
+    staged: BTreeMap<u32, Vec<u8>>,
 }
 
 fn encode(response: &ProcResponse) -> Vec<u8> {
@@ -192,6 +196,7 @@ impl Manager {
             pipes: Pipes::new(endpoint),
             services: Vec::new(),
             segments: loader::SegmentCache::new(),
+            staged: BTreeMap::new(),
         })
     }
 
@@ -213,6 +218,12 @@ impl Manager {
         if self.boot.flag("poweroff") {
             dprintln!("init: boot complete; powering off (boot argument poweroff)");
             let _ = sys::power_off(bootinfo::SLOT_SYSTEM);
+        }
+        if self.services.is_empty() {
+            dprintln!(
+                "init: no services, so no console and no shell: the machine is idle \
+                 (Ctrl-A X leaves QEMU)"
+            );
         }
     }
 
@@ -287,6 +298,10 @@ impl Manager {
             dprintln!("init: powering off");
             let _ = sys::power_off(bootinfo::SLOT_SYSTEM);
         }
+        dprintln!(
+            "init: {name} has finished; the machine stays up with no shell \
+             (boot with `poweroff` to power off afterwards; Ctrl-A X leaves QEMU)"
+        );
     }
 
     /// Device capabilities by name: "uart"/"uart-irq" (the PL011), any device
@@ -301,6 +316,10 @@ impl Manager {
             };
             if device == "initramfs" {
                 grants.push((name.clone(), bootinfo::SLOT_INITRAMFS, 0, 0, 0));
+                continue;
+            }
+            // Not a capability: the seed travels in the environment.
+            if device == "rng-seed" {
                 continue;
             }
             // The system capability, for the console to take over the kernel log.
@@ -382,12 +401,31 @@ impl Manager {
         // Services see the kernel command line for their own `name.key=value`
         // settings (e.g. the VFS's `vfs.root_mib`).
         let cmdline = format!("ZOS_CMDLINE={}", self.boot.cmdline);
-        let env = [
+        // The platform's random seed only to services granted "rng-seed".
+        let seed = if self.services[index]
+            .spec
+            .grants
+            .iter()
+            .any(|g| g == "rng-seed")
+        {
+            let hex: String = self
+                .boot
+                .rng_seed
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            format!("ZOS_RNG_SEED={hex}")
+        } else {
+            String::new()
+        };
+        let env_all = [
             "PATH=/bin:/sbin",
             "HOME=/",
             restarts.as_str(),
             cmdline.as_str(),
+            seed.as_str(),
         ];
+        let env: Vec<&str> = env_all.iter().copied().filter(|e| !e.is_empty()).collect();
         let mut argv: Vec<&str> = alloc::vec![spec.name.as_str()];
         argv.extend(spec.args.iter().map(String::as_str));
         // What the table asks for, but never more than half of what init has
@@ -647,47 +685,39 @@ impl Manager {
             return err(EINVAL);
         };
         match request {
-            ProcRequest::Spawn {
-                path,
-                argv,
-                env,
-                cwd,
-                fds,
-                pgid,
-                foreground,
-            } => {
-                let mut moved = Vec::new();
-                for (fd, index) in fds {
-                    match message.caps.get(index as usize) {
-                        Some(slot) => moved.push((fd, *slot)),
-                        None => return err(EBADF),
+            spawn @ ProcRequest::Spawn { .. } => self.spawn_request(caller, spawn, &message.caps),
+            ProcRequest::StageSpawn { length } => {
+                let staged = match message.caps.first() {
+                    Some(&memory) => read_staged(memory, length as usize),
+                    None => Err(EINVAL),
+                };
+                for cap in &message.caps {
+                    let _ = sys::cap_delete(*cap);
+                }
+                match staged {
+                    Ok(bytes) => {
+                        self.staged.insert(caller, bytes);
+                        ok()
                     }
+                    Err(errno) => err(errno),
                 }
-                let bytes: usize = argv.iter().chain(env.iter()).map(|s| s.len() + 1).sum();
-                if bytes > start::MAX_START_INFO - 1024 {
-                    self.drop_handles(&moved);
-                    return err(E2BIG);
-                }
-                if let Err(errno) = self.admit(foreground) {
-                    self.drop_handles(&moved);
-                    return err(errno);
-                }
-                match self.spawn(
-                    caller,
-                    path,
-                    &argv,
-                    &env,
-                    cwd,
-                    moved.clone(),
-                    pgid,
-                    Vec::new(),
-                    0,
-                    (sys::system_info()[2] / SPAWN_SHARE).max(MIN_QUOTA),
-                ) {
-                    Ok(pid) => Answer::Now(encode(&ProcResponse::Spawned { pid }), Vec::new()),
-                    Err(e) => {
-                        self.drop_handles(&moved);
-                        err(e)
+            }
+            ProcRequest::SpawnStaged => {
+                let Some(bytes) = self.staged.remove(&caller) else {
+                    for cap in &message.caps {
+                        let _ = sys::cap_delete(*cap);
+                    }
+                    return err(EINVAL);
+                };
+                match zos_proto::decode::<ProcRequest>(&bytes) {
+                    Some(spawn @ ProcRequest::Spawn { .. }) => {
+                        self.spawn_request(caller, spawn, &message.caps)
+                    }
+                    _ => {
+                        for cap in &message.caps {
+                            let _ = sys::cap_delete(*cap);
+                        }
+                        err(EINVAL)
                     }
                 }
             }
@@ -864,6 +894,62 @@ impl Manager {
     fn drop_handles(&mut self, handles: &[(u32, u64)]) {
         for (_, slot) in handles {
             let _ = sys::cap_delete(*slot);
+        }
+    }
+
+    /// A `Spawn` (sent whole, or staged through shared memory); `caps` are
+    /// the descriptors' capabilities attached to the message.
+    fn spawn_request(&mut self, caller: u32, request: ProcRequest, caps: &[u64]) -> Answer {
+        let ProcRequest::Spawn {
+            path,
+            argv,
+            env,
+            cwd,
+            fds,
+            pgid,
+            foreground,
+        } = request
+        else {
+            return err(EINVAL);
+        };
+        let mut moved = Vec::new();
+        for (fd, index) in fds {
+            match caps.get(index as usize) {
+                Some(slot) => moved.push((fd, *slot)),
+                None => {
+                    for cap in caps {
+                        let _ = sys::cap_delete(*cap);
+                    }
+                    return err(EBADF);
+                }
+            }
+        }
+        let bytes: usize = argv.iter().chain(env.iter()).map(|s| s.len() + 1).sum();
+        if bytes > ARG_MAX {
+            self.drop_handles(&moved);
+            return err(E2BIG);
+        }
+        if let Err(errno) = self.admit(foreground) {
+            self.drop_handles(&moved);
+            return err(errno);
+        }
+        match self.spawn(
+            caller,
+            path,
+            &argv,
+            &env,
+            cwd,
+            moved.clone(),
+            pgid,
+            Vec::new(),
+            0,
+            (sys::system_info()[2] / SPAWN_SHARE).max(MIN_QUOTA),
+        ) {
+            Ok(pid) => Answer::Now(encode(&ProcResponse::Spawned { pid }), Vec::new()),
+            Err(e) => {
+                self.drop_handles(&moved);
+                err(e)
+            }
         }
     }
 
@@ -1144,8 +1230,11 @@ impl Manager {
 
 /// Maps the start-up page (length + postcard bytes) read-only into `process`.
 fn write_start_page(process: u64, info: &StartInfo) -> Result<(), i32> {
-    let mut bytes = alloc::vec![0u8; start::MAX_START_INFO];
-    let length = zos_proto::encode(info, &mut bytes).ok_or(E2BIG)?;
+    let bytes = zos_proto::encode_vec(info).ok_or(E2BIG)?;
+    let length = bytes.len();
+    if length + 4 > start::MAX_START_INFO {
+        return Err(E2BIG);
+    }
     let total = (4 + length) as u64;
     let size = total.div_ceil(4096) * 4096;
     let memory = sys::memory_create(size).map_err(|_| ENOMEM)?;
@@ -1173,4 +1262,22 @@ fn write_start_page(process: u64, info: &StartInfo) -> Result<(), i32> {
     })();
     let _ = sys::cap_delete(memory);
     result
+}
+
+/// Where init maps a staged Spawn request to read it.
+const STAGE_SCRATCH: u64 = 0x0000_2200_0000_0000;
+
+/// Copies `length` bytes out of a Memory object a client filled (a staged
+/// Spawn request); the object must hold them.
+fn read_staged(memory: u64, length: usize) -> Result<Vec<u8>, i32> {
+    if length == 0 || length > ARG_MAX + 64 * 1024 {
+        return Err(E2BIG);
+    }
+    let pages = length.div_ceil(4096) as u64;
+    sys::memory_map(memory, sys::SELF, STAGE_SCRATCH, 0, pages, 0).map_err(|_| EINVAL)?;
+    // SAFETY: `pages` pages were just mapped read-only at STAGE_SCRATCH, and
+    // `length` fits in them.
+    let bytes = unsafe { core::slice::from_raw_parts(STAGE_SCRATCH as *const u8, length) }.to_vec();
+    let _ = sys::memory_unmap(sys::SELF, STAGE_SCRATCH);
+    Ok(bytes)
 }

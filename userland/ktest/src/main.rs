@@ -15,7 +15,7 @@ use libzos::abi::{labels, layout, map_flags, rights, MessageInfo, Sys, SysError,
 use libzos::loader::{self, SpawnOptions};
 use libzos::sys::{self, Error};
 use libzos::{print, println};
-use zos_kernel::initramfs::Archive;
+use zos_boot::initramfs::Archive;
 
 libzos::entry!(main);
 
@@ -25,6 +25,8 @@ static FAILED: AtomicU32 = AtomicU32::new(0);
 const SLOT_SELF: u64 = 0;
 const SLOT_CONSOLE: u64 = 1;
 const SLOT_INITRAMFS: u64 = 3;
+/// `CapInfo`'s kind number of a Memory object.
+const KIND_MEMORY: u64 = 5;
 const MODE_EXIT: u64 = 1;
 const MODE_FAULT: u64 = 2;
 const MODE_FUZZ: u64 = 3;
@@ -72,6 +74,14 @@ fn main(arg: u64) -> i64 {
         MODE_SPAWN_ONLY => return spawn_only(),
         MODE_EXHAUST => return exhaust(),
         _ => {}
+    }
+    // The tests need what init gives an `init.run` program (the initramfs
+    // capability in its slot): from the shell they cannot run meaningfully.
+    if !matches!(sys::cap_info(SLOT_INITRAMFS), Ok((kind, _, _)) if kind == KIND_MEMORY) {
+        println!(
+            "ktest: the kernel tests run at boot, as init's program: boot with -append \"init.run=ktest\" (add poweroff to power off afterwards)"
+        );
+        return 2;
     }
     println!("ktest: kernel syscall tests");
     test_basics();

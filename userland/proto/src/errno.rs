@@ -1,130 +1,166 @@
-//! POSIX error numbers (Linux values) used in every protocol response.
+//! POSIX error numbers (Linux values), defined once for every protocol
+//! response, every server and libzos: the typed [`Errno`] (what the VFS core
+//! returns) and the same numbers as plain `i32` constants (what travels in
+//! messages), with their names and messages.
 
-pub const EPERM: i32 = 1;
-pub const ENOENT: i32 = 2;
-pub const ESRCH: i32 = 3;
-pub const EINTR: i32 = 4;
-pub const EIO: i32 = 5;
-pub const ENXIO: i32 = 6;
-pub const E2BIG: i32 = 7;
-pub const ENOEXEC: i32 = 8;
-pub const EBADF: i32 = 9;
-pub const ECHILD: i32 = 10;
-pub const EAGAIN: i32 = 11;
-pub const ENOMEM: i32 = 12;
-pub const EACCES: i32 = 13;
-pub const EFAULT: i32 = 14;
-pub const EBUSY: i32 = 16;
-pub const EEXIST: i32 = 17;
-pub const EXDEV: i32 = 18;
-pub const ENODEV: i32 = 19;
-pub const ENOTDIR: i32 = 20;
-pub const EISDIR: i32 = 21;
-pub const EINVAL: i32 = 22;
-pub const ENFILE: i32 = 23;
-pub const EMFILE: i32 = 24;
-pub const ENOTTY: i32 = 25;
-pub const ETXTBSY: i32 = 26;
-pub const EFBIG: i32 = 27;
-pub const ENOSPC: i32 = 28;
-pub const ESPIPE: i32 = 29;
-pub const EROFS: i32 = 30;
-pub const EMLINK: i32 = 31;
-pub const EPIPE: i32 = 32;
-pub const ERANGE: i32 = 34;
-pub const ENAMETOOLONG: i32 = 36;
-pub const ENOSYS: i32 = 38;
-pub const ENOTEMPTY: i32 = 39;
-pub const ELOOP: i32 = 40;
-pub const EOVERFLOW: i32 = 75;
-pub const ENOTSUP: i32 = 95;
+use core::fmt;
 
-/// The symbolic name of an error number.
-pub fn name(errno: i32) -> &'static str {
-    match errno {
-        EPERM => "EPERM",
-        ENOENT => "ENOENT",
-        ESRCH => "ESRCH",
-        EINTR => "EINTR",
-        EIO => "EIO",
-        ENXIO => "ENXIO",
-        E2BIG => "E2BIG",
-        ENOEXEC => "ENOEXEC",
-        EBADF => "EBADF",
-        ECHILD => "ECHILD",
-        EAGAIN => "EAGAIN",
-        ENOMEM => "ENOMEM",
-        EACCES => "EACCES",
-        EFAULT => "EFAULT",
-        EBUSY => "EBUSY",
-        EEXIST => "EEXIST",
-        EXDEV => "EXDEV",
-        ENODEV => "ENODEV",
-        ENOTDIR => "ENOTDIR",
-        EISDIR => "EISDIR",
-        EINVAL => "EINVAL",
-        ENFILE => "ENFILE",
-        EMFILE => "EMFILE",
-        ENOTTY => "ENOTTY",
-        ETXTBSY => "ETXTBSY",
-        EFBIG => "EFBIG",
-        ENOSPC => "ENOSPC",
-        ESPIPE => "ESPIPE",
-        EROFS => "EROFS",
-        EMLINK => "EMLINK",
-        EPIPE => "EPIPE",
-        ERANGE => "ERANGE",
-        ENAMETOOLONG => "ENAMETOOLONG",
-        ENOSYS => "ENOSYS",
-        ENOTEMPTY => "ENOTEMPTY",
-        ELOOP => "ELOOP",
-        EOVERFLOW => "EOVERFLOW",
-        ENOTSUP => "ENOTSUP",
-        _ => "EUNKNOWN",
+macro_rules! errno_table {
+    ($($variant:ident = $value:literal, $text:literal;)*) => {
+        $(
+            #[doc = $text]
+            pub const $variant: i32 = $value;
+        )*
+
+        /// A POSIX error number with its Linux numeric value.
+        #[repr(i32)]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Errno {
+            $(
+                #[doc = $text]
+                $variant = $value,
+            )*
+        }
+
+        impl Errno {
+            /// Every error number, in numeric order.
+            pub const ALL: &'static [Errno] = &[$(Errno::$variant,)*];
+
+            /// The symbolic name, e.g. `"ENOENT"`.
+            pub const fn name(self) -> &'static str {
+                match self {
+                    $(Errno::$variant => stringify!($variant),)*
+                }
+            }
+
+            /// The human-readable message, e.g. `"No such file or directory"`.
+            pub const fn description(self) -> &'static str {
+                match self {
+                    $(Errno::$variant => $text,)*
+                }
+            }
+
+            /// The error with Linux number `value`, if this crate knows it.
+            pub const fn from_i32(value: i32) -> Option<Errno> {
+                match value {
+                    $($value => Some(Errno::$variant),)*
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+errno_table! {
+    EPERM = 1, "Operation not permitted";
+    ENOENT = 2, "No such file or directory";
+    ESRCH = 3, "No such process";
+    EINTR = 4, "Interrupted system call";
+    EIO = 5, "Input/output error";
+    ENXIO = 6, "No such device or address";
+    E2BIG = 7, "Argument list too long";
+    ENOEXEC = 8, "Exec format error";
+    EBADF = 9, "Bad file descriptor";
+    ECHILD = 10, "No child processes";
+    EAGAIN = 11, "Resource temporarily unavailable";
+    ENOMEM = 12, "Cannot allocate memory";
+    EACCES = 13, "Permission denied";
+    EFAULT = 14, "Bad address";
+    EBUSY = 16, "Device or resource busy";
+    EEXIST = 17, "File exists";
+    EXDEV = 18, "Invalid cross-device link";
+    ENODEV = 19, "No such device";
+    ENOTDIR = 20, "Not a directory";
+    EISDIR = 21, "Is a directory";
+    EINVAL = 22, "Invalid argument";
+    ENFILE = 23, "Too many open files in system";
+    EMFILE = 24, "Too many open files";
+    ENOTTY = 25, "Inappropriate ioctl for device";
+    ETXTBSY = 26, "Text file busy";
+    EFBIG = 27, "File too large";
+    ENOSPC = 28, "No space left on device";
+    ESPIPE = 29, "Illegal seek";
+    EROFS = 30, "Read-only file system";
+    EMLINK = 31, "Too many links";
+    EPIPE = 32, "Broken pipe";
+    ERANGE = 34, "Numerical result out of range";
+    ENAMETOOLONG = 36, "File name too long";
+    ENOSYS = 38, "Function not implemented";
+    ENOTEMPTY = 39, "Directory not empty";
+    ELOOP = 40, "Too many levels of symbolic links";
+    EOVERFLOW = 75, "Value too large for defined data type";
+    ENOTSUP = 95, "Operation not supported";
+}
+
+impl Errno {
+    /// The Linux number of this error.
+    pub const fn as_i32(self) -> i32 {
+        self as i32
     }
 }
 
-/// A human description of an error number.
+impl fmt::Display for Errno {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.description(), self.name())
+    }
+}
+
+impl core::error::Error for Errno {}
+
+/// The symbolic name of an error number (`"EUNKNOWN"` for one not listed).
+pub fn name(errno: i32) -> &'static str {
+    Errno::from_i32(errno).map_or("EUNKNOWN", Errno::name)
+}
+
+/// A human description of an error number (`"Unknown error"` for one not listed).
 pub fn describe(errno: i32) -> &'static str {
-    match errno {
-        EPERM => "Operation not permitted",
-        ENOENT => "No such file or directory",
-        ESRCH => "No such process",
-        EINTR => "Interrupted system call",
-        EIO => "Input/output error",
-        ENXIO => "No such device or address",
-        E2BIG => "Argument list too long",
-        ENOEXEC => "Exec format error",
-        EBADF => "Bad file descriptor",
-        ECHILD => "No child processes",
-        EAGAIN => "Resource temporarily unavailable",
-        ENOMEM => "Cannot allocate memory",
-        EACCES => "Permission denied",
-        EFAULT => "Bad address",
-        EBUSY => "Device or resource busy",
-        EEXIST => "File exists",
-        EXDEV => "Invalid cross-device link",
-        ENODEV => "No such device",
-        ENOTDIR => "Not a directory",
-        EISDIR => "Is a directory",
-        EINVAL => "Invalid argument",
-        ENFILE => "Too many open files in system",
-        EMFILE => "Too many open files",
-        ENOTTY => "Inappropriate ioctl for device",
-        ETXTBSY => "Text file busy",
-        EFBIG => "File too large",
-        ENOSPC => "No space left on device",
-        ESPIPE => "Illegal seek",
-        EROFS => "Read-only file system",
-        EMLINK => "Too many links",
-        EPIPE => "Broken pipe",
-        ERANGE => "Numerical result out of range",
-        ENAMETOOLONG => "File name too long",
-        ENOSYS => "Function not implemented",
-        ENOTEMPTY => "Directory not empty",
-        ELOOP => "Too many levels of symbolic links",
-        EOVERFLOW => "Value too large for defined data type",
-        ENOTSUP => "Operation not supported",
-        _ => "Unknown error",
+    Errno::from_i32(errno).map_or("Unknown error", Errno::description)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_match_linux() {
+        assert_eq!(Errno::EPERM as i32, 1);
+        assert_eq!(Errno::ENOENT as i32, 2);
+        assert_eq!(Errno::EBADF as i32, 9);
+        assert_eq!(Errno::EXDEV as i32, 18);
+        assert_eq!(Errno::ENOSPC as i32, 28);
+        assert_eq!(Errno::ENAMETOOLONG as i32, 36);
+        assert_eq!(Errno::ENOTEMPTY as i32, 39);
+        assert_eq!(Errno::ELOOP as i32, 40);
+    }
+
+    #[test]
+    fn round_trips_through_i32() {
+        for &errno in Errno::ALL {
+            assert_eq!(Errno::from_i32(errno.as_i32()), Some(errno));
+            assert!(errno.name().starts_with('E'));
+            assert!(!errno.description().is_empty());
+        }
+        assert_eq!(Errno::from_i32(0), None);
+        assert_eq!(Errno::from_i32(-2), None);
+        assert_eq!(Errno::from_i32(15), None);
+    }
+
+    #[test]
+    fn plain_numbers_and_the_typed_table_agree() {
+        assert_eq!(ENOENT, Errno::ENOENT as i32);
+        assert_eq!(name(ELOOP), "ELOOP");
+        assert_eq!(describe(ENOSPC), "No space left on device");
+        assert_eq!(name(12345), "EUNKNOWN");
+        assert_eq!(describe(-1), "Unknown error");
+    }
+
+    #[test]
+    fn names_and_descriptions() {
+        assert_eq!(Errno::ENOENT.name(), "ENOENT");
+        assert_eq!(Errno::ENOENT.description(), "No such file or directory");
+        assert_eq!(
+            alloc::format!("{}", Errno::EISDIR),
+            "Is a directory (EISDIR)"
+        );
     }
 }

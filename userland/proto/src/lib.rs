@@ -30,6 +30,11 @@ pub fn encode<T: serde::Serialize>(value: &T, buffer: &mut [u8]) -> Option<usize
         .map(|used| used.len())
 }
 
+/// Encodes a value of any size (for shared memory, not for a message).
+pub fn encode_vec<T: serde::Serialize>(value: &T) -> Option<alloc::vec::Vec<u8>> {
+    postcard::to_allocvec(value).ok()
+}
+
 /// Decodes a message; a malformed one yields `None` (servers answer `EINVAL`).
 pub fn decode<'a, T: serde::Deserialize<'a>>(bytes: &'a [u8]) -> Option<T> {
     postcard::from_bytes(bytes).ok()

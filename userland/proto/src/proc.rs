@@ -75,6 +75,15 @@ pub enum ProcRequest<'a> {
     Ready,
     PowerOff,
     Reboot,
+    /// A `Spawn` too long for one message (arguments and environment up to
+    /// [`ARG_MAX`]): the attached Memory object holds `length` bytes, the
+    /// postcard-encoded `Spawn`; init keeps it for the caller's next
+    /// `SpawnStaged`.
+    StageSpawn {
+        length: u32,
+    },
+    /// Starts the staged `Spawn`; the attached capabilities are its `fds`.
+    SpawnStaged,
     /// Bytes of memory the process's quota pays for (its `ProcessStatus`
     /// quota used; `/proc/<pid>/status` shows it as `VmRSS`). Asked per
     /// process: a figure in every `List` row would not fit 300 processes in
@@ -83,6 +92,10 @@ pub enum ProcRequest<'a> {
         pid: u32,
     },
 }
+
+/// Most bytes of arguments and environment a program can be given (each
+/// string counted with its terminating NUL), like Linux's ARG_MAX.
+pub const ARG_MAX: usize = 256 * 1024;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ProcResponse<'a> {

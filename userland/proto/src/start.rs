@@ -7,9 +7,9 @@ use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
 
 /// Where the start-up page is mapped (a u32 length, then the postcard bytes).
-pub const START_INFO: u64 = 0x0000_7FFF_FF30_0000;
+pub const START_INFO: u64 = zos_abi::layout::START_INFO;
 /// Most bytes of start-up information (arguments + environment): E2BIG beyond.
-pub const MAX_START_INFO: usize = 64 * 1024;
+pub const MAX_START_INFO: usize = 512 * 1024;
 
 /// Capability slots every process started by init has.
 pub mod slots {

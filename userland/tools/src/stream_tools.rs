@@ -6,6 +6,7 @@ use crate::io::{
     self, close_input, for_each_chunk, open_input, status, warn_path, write_out, StreamError,
     CHUNK_SIZE, STDIN,
 };
+use alloc::format;
 use alloc::vec;
 use alloc::vec::Vec;
 use libzos::posix::{self, Errno, Fd};
@@ -186,6 +187,9 @@ struct GrepInput<'o> {
     line_number: u64,
     selected: u64,
     out: Vec<u8>,
+    /// The input has NUL bytes in its first chunk: matches are reported as
+    /// `Binary file NAME matches` instead of dumping the file (GNU grep does).
+    binary: bool,
 }
 
 impl GrepInput<'_> {
@@ -198,6 +202,9 @@ impl GrepInput<'_> {
         self.selected += 1;
         let options = self.options;
         if options.quiet || options.files_with_matches {
+            return false;
+        }
+        if self.binary && !options.count {
             return false;
         }
         if !options.count {
@@ -243,7 +250,19 @@ pub fn grep(args: &[&str]) -> Result<(), Failure> {
             }
         };
         let label = label_lines.then_some(io::display_name(name));
-        let result = grep_one(fd, &options, &matcher, label, &mut buffer);
+        let result = grep_one(fd, &options, &matcher, label, &mut buffer).and_then(
+            |(selected, binary_match, error)| {
+                if binary_match {
+                    let shown = if *name == "-" {
+                        "(standard input)"
+                    } else {
+                        name
+                    };
+                    write_out(format!("Binary file {shown} matches\n").as_bytes())?;
+                }
+                Ok((selected, error))
+            },
+        );
         close_input(fd);
         let (selected, read_error) = result?;
         if let Some(error) = read_error {
@@ -273,14 +292,15 @@ pub fn grep(args: &[&str]) -> Result<(), Failure> {
 }
 
 /// Reads one input and prints (or counts) its selected lines; returns how
-/// many were selected and the read error, if one happened.
+/// many were selected, whether a binary input matched (nothing printed yet
+/// for it), and the read error, if one happened.
 fn grep_one(
     fd: Fd,
     options: &grep::GrepOptions,
     matcher: &Matcher,
     label: Option<&str>,
     buffer: &mut [u8],
-) -> Result<(u64, Option<Errno>), Failure> {
+) -> Result<(u64, bool, Option<Errno>), Failure> {
     let mut input = GrepInput {
         options,
         matcher,
@@ -288,9 +308,11 @@ fn grep_one(
         line_number: 0,
         selected: 0,
         out: Vec::new(),
+        binary: false,
     };
     let mut splitter = LineSplitter::default();
     let mut read_error = None;
+    let mut first_chunk = true;
     loop {
         let n = match posix::read(fd, buffer) {
             Ok(0) => break,
@@ -300,18 +322,26 @@ fn grep_one(
                 break;
             }
         };
+        if first_chunk {
+            input.binary = buffer[..n].contains(&0);
+            first_chunk = false;
+        }
         let keep_going = splitter.feed(&buffer[..n], |line| input.line(line));
         if input.out.len() >= GREP_FLUSH {
             input.flush()?;
         }
         if !keep_going {
             input.flush()?;
-            return Ok((input.selected, None));
+            let binary_match = input.binary
+                && input.selected > 0
+                && !(options.count || options.quiet || options.files_with_matches);
+            return Ok((input.selected, binary_match, None));
         }
     }
     if let Some(last) = splitter.finish() {
         input.line(&last);
     }
     input.flush()?;
-    Ok((input.selected, read_error))
+    let binary_match = input.binary && input.selected > 0 && !options.count;
+    Ok((input.selected, binary_match, read_error))
 }

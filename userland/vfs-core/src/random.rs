@@ -1,5 +1,5 @@
-//! The CSPRNG behind `/dev/random` and `/dev/urandom`: ChaCha20 (RFC 8439) used
-//! as a stream generator with fast key erasure.
+//! The CSPRNG behind `/dev/random` and `/dev/urandom`: ChaCha20 (RFC 8439, the
+//! `chacha20` crate's cipher) used as a stream generator with fast key erasure.
 //!
 //! Every request runs the block function under the current key; the first block
 //! of each request becomes the next key and is never output, so a later
@@ -9,55 +9,23 @@
 //! seeds it from timer jitter and, when init passes one, the device tree's
 //! `rng-seed`; the generator itself reads no clock.
 
-/// The ChaCha20 block function: 64 bytes of key stream for `key`, block
-/// `counter` and `nonce` (RFC 8439 §2.3).
-pub fn chacha20_block(key: &[u32; 8], counter: u32, nonce: &[u32; 3]) -> [u8; 64] {
-    let mut initial = [0u32; 16];
-    initial[..4].copy_from_slice(&[0x6170_7865, 0x3320_646e, 0x7962_2d32, 0x6b20_6574]);
-    initial[4..12].copy_from_slice(key);
-    initial[12] = counter;
-    initial[13..].copy_from_slice(nonce);
-    let mut state = initial;
-    for _ in 0..10 {
-        quarter_round(&mut state, 0, 4, 8, 12);
-        quarter_round(&mut state, 1, 5, 9, 13);
-        quarter_round(&mut state, 2, 6, 10, 14);
-        quarter_round(&mut state, 3, 7, 11, 15);
-        quarter_round(&mut state, 0, 5, 10, 15);
-        quarter_round(&mut state, 1, 6, 11, 12);
-        quarter_round(&mut state, 2, 7, 8, 13);
-        quarter_round(&mut state, 3, 4, 9, 14);
-    }
-    let mut out = [0u8; 64];
-    for (i, (word, start)) in state.iter().zip(initial.iter()).enumerate() {
-        out[i * 4..i * 4 + 4].copy_from_slice(&word.wrapping_add(*start).to_le_bytes());
-    }
-    out
-}
+use chacha20::cipher::{KeyIvInit, StreamCipher, StreamCipherSeek};
+use chacha20::ChaCha20;
 
-fn quarter_round(s: &mut [u32; 16], a: usize, b: usize, c: usize, d: usize) {
-    s[a] = s[a].wrapping_add(s[b]);
-    s[d] = (s[d] ^ s[a]).rotate_left(16);
-    s[c] = s[c].wrapping_add(s[d]);
-    s[b] = (s[b] ^ s[c]).rotate_left(12);
-    s[a] = s[a].wrapping_add(s[b]);
-    s[d] = (s[d] ^ s[a]).rotate_left(8);
-    s[c] = s[c].wrapping_add(s[d]);
-    s[b] = (s[b] ^ s[c]).rotate_left(7);
-}
-
-fn words_of(bytes: &[u8]) -> [u32; 8] {
-    let mut words = [0u32; 8];
-    for (word, chunk) in words.iter_mut().zip(bytes.chunks_exact(4)) {
-        *word = u32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
-    }
-    words
+/// Writes ChaCha20 key stream (RFC 8439: 96-bit nonce, 32-bit block counter)
+/// for `key` and `nonce` from block `counter` on into `out`. The cipher is the
+/// `chacha20` crate's; this module only builds the generator around it.
+fn key_stream(key: &[u8; 32], counter: u32, nonce: &[u8; 12], out: &mut [u8]) {
+    let mut cipher = ChaCha20::new(key.into(), nonce.into());
+    cipher.seek(counter as u64 * 64);
+    out.fill(0);
+    cipher.apply_keystream(out);
 }
 
 /// A ChaCha20 generator with fast key erasure.
 #[derive(Clone)]
 pub struct ChaChaRng {
-    key: [u32; 8],
+    key: [u8; 32],
     /// Counts requests; used as the nonce so no (key, nonce) pair repeats even
     /// if a key did.
     generation: u64,
@@ -69,7 +37,7 @@ impl ChaChaRng {
     /// A generator keyed with `seed` (already mixed entropy).
     pub fn from_seed(seed: [u8; 32]) -> Self {
         ChaChaRng {
-            key: words_of(&seed),
+            key: seed,
             generation: 0,
             absorbed: 32,
         }
@@ -78,10 +46,8 @@ impl ChaChaRng {
     /// Mixes `entropy` into the key.
     pub fn absorb(&mut self, entropy: &[u8]) {
         for chunk in entropy.chunks(32) {
-            let mut padded = [0u8; 32];
-            padded[..chunk.len()].copy_from_slice(chunk);
-            for (word, extra) in self.key.iter_mut().zip(words_of(&padded)) {
-                *word ^= extra;
+            for (byte, extra) in self.key.iter_mut().zip(chunk) {
+                *byte ^= extra;
             }
             self.rekey();
             self.absorbed += chunk.len() as u64;
@@ -93,32 +59,29 @@ impl ChaChaRng {
         self.absorbed
     }
 
-    fn nonce(&self) -> [u32; 3] {
-        [
-            self.generation as u32,
-            (self.generation >> 32) as u32,
-            0x7a_6f_73, // "zos"
-        ]
+    fn nonce(&self) -> [u8; 12] {
+        let mut nonce = [0u8; 12];
+        nonce[..8].copy_from_slice(&self.generation.to_le_bytes());
+        nonce[8..].copy_from_slice(b"zos\0");
+        nonce
     }
 
-    /// Replaces the key with block 0 of the current stream.
+    /// Replaces the key with the start of block 0 of the current stream.
     fn rekey(&mut self) {
-        let block = chacha20_block(&self.key, 0, &self.nonce());
-        self.key = words_of(&block[..32]);
+        let mut next = [0u8; 32];
+        key_stream(&self.key, 0, &self.nonce(), &mut next);
+        self.key = next;
         self.generation = self.generation.wrapping_add(1);
     }
 
-    /// Fills `out` with random bytes.
+    /// Fills `out` with random bytes: block 0 becomes the next key (never
+    /// output), blocks 1.. are the output (2^32 - 1 blocks per request at most).
     pub fn fill(&mut self, out: &mut [u8]) {
         let nonce = self.nonce();
-        let next_key = chacha20_block(&self.key, 0, &nonce);
-        for (index, chunk) in out.chunks_mut(64).enumerate() {
-            // Blocks 1.. are output; 2^32 blocks (256 GiB) per request at most.
-            let counter = (index as u32).wrapping_add(1);
-            let block = chacha20_block(&self.key, counter, &nonce);
-            chunk.copy_from_slice(&block[..chunk.len()]);
-        }
-        self.key = words_of(&next_key[..32]);
+        let mut next = [0u8; 32];
+        key_stream(&self.key, 0, &nonce, &mut next);
+        key_stream(&self.key, 1, &nonce, out);
+        self.key = next;
         self.generation = self.generation.wrapping_add(1);
     }
 }
@@ -134,10 +97,10 @@ mod tests {
     #[test]
     fn rfc8439_block_function_test_vector() {
         // RFC 8439 §2.3.2: key 00..1f, counter 1, nonce 00:00:00:09:00:00:00:4a:00:00:00:00.
-        let key_bytes: [u8; 32] = core::array::from_fn(|i| i as u8);
-        let key = words_of(&key_bytes);
-        let nonce = [0x0900_0000, 0x4a00_0000, 0];
-        let block = chacha20_block(&key, 1, &nonce);
+        let key: [u8; 32] = core::array::from_fn(|i| i as u8);
+        let nonce = [0, 0, 0, 9, 0, 0, 0, 0x4a, 0, 0, 0, 0];
+        let mut block = [0u8; 64];
+        key_stream(&key, 1, &nonce, &mut block);
         assert_eq!(
             hex(&block),
             "10f1e7e4d13b5915500fdd1fa32071c4c7d1f4c733c068030422aa9ac3d46c4e\
@@ -148,9 +111,10 @@ mod tests {
     #[test]
     fn rfc8439_all_zero_key_vector() {
         // RFC 8439 appendix A.1, test vector #1: zero key, zero nonce, counter 0.
-        let block = chacha20_block(&[0; 8], 0, &[0; 3]);
+        let mut block = [0u8; 32];
+        key_stream(&[0; 32], 0, &[0; 12], &mut block);
         assert_eq!(
-            hex(&block[..32]),
+            hex(&block),
             "76b8e0ada0f13d90405d6ae55386bd28bdd219b8a08ded1aa836efcc8b770dc7"
         );
     }

@@ -13,13 +13,13 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::cell::RefCell;
 use libzos::{dprintln, posix, sys};
-use zos_kernel::initramfs::Archive;
+use zos_boot::initramfs::Archive;
 use zos_vfs_core::procfs::Procfs;
 use zos_vfs_core::vfs::MountId;
 use zos_vfs_core::{populate, ChaChaRng, Cred, Devfs, Errno, SharedFs, Tmpfs, Vfs};
 
 /// Where the initramfs is mapped (read-only) while the root is filled.
-const INITRAMFS_VA: u64 = 0x0000_6000_0000_0000;
+const INITRAMFS_VA: u64 = libzos::abi::layout::VFS_INITRAMFS;
 
 /// Why the namespace could not be built.
 #[derive(Debug)]
@@ -68,6 +68,36 @@ fn mib_arg(key: &str) -> Option<u64> {
     boot_arg(key)?.parse::<u64>().ok().map(|mib| mib << 20)
 }
 
+/// The two tmpfs budgets: asked for on the command line or the defaults (half
+/// and a quarter of the quota), but together never more than three quarters of
+/// what the server may use, so file data can never exhaust the server's own
+/// memory; a request beyond that is reduced, with a warning naming the limit.
+fn capacities(quota: u64, root_asked: Option<u64>, tmp_asked: Option<u64>) -> (u64, u64) {
+    let most = quota / 4 * 3;
+    let mut root = root_asked.unwrap_or(quota / 2);
+    let mut tmp = tmp_asked.unwrap_or(quota / 4);
+    if root > most {
+        dprintln!(
+            "vfs: warning: vfs.root_mib={} is more than this machine allows; using {} MiB",
+            root >> 20,
+            (most / 2) >> 20
+        );
+        root = most / 2;
+    }
+    if root + tmp > most {
+        let allowed = most - root;
+        if tmp_asked.is_some() {
+            dprintln!(
+                "vfs: warning: vfs.tmp_mib={} is more than this machine allows; using {} MiB",
+                tmp >> 20,
+                allowed >> 20
+            );
+        }
+        tmp = allowed;
+    }
+    (root, tmp)
+}
+
 /// Nanoseconds since boot stand in for the Unix epoch until there is a clock.
 pub fn now() -> u64 {
     sys::clock_ns()
@@ -75,8 +105,8 @@ pub fn now() -> u64 {
 
 pub fn build() -> Result<State, SetupError> {
     let quota = sys::system_info()[2];
-    let root_bytes = mib_arg("vfs.root_mib").unwrap_or(quota / 2);
-    let tmp_bytes = mib_arg("vfs.tmp_mib").unwrap_or(quota / 4);
+    let (root_bytes, tmp_bytes) =
+        capacities(quota, mib_arg("vfs.root_mib"), mib_arg("vfs.tmp_mib"));
     let mut vfs = Vfs::new();
     vfs.set_time(now());
     vfs.mount("/", Box::new(Tmpfs::new(root_bytes)))
@@ -165,8 +195,8 @@ fn fill_from_initramfs(vfs: &mut Vfs) {
 
 /// Seeds the generator from timer jitter: the low bits of the counter around
 /// yields and short busy loops vary with interrupts, caches and the host. The
-/// device tree's `rng-seed` would be mixed in here once init passes it
-/// (`ZOS_RNG_SEED`, hex); the kernel does not hand it over yet.
+/// device tree's `rng-seed` (which the kernel passes to init and init to
+/// services granted "rng-seed", as `ZOS_RNG_SEED` in hex) is mixed in too.
 fn seed_generator() -> ChaChaRng {
     let mut samples: Vec<u8> = Vec::with_capacity(8 * 512);
     let mut previous = sys::clock_ns();

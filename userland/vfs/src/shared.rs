@@ -12,7 +12,7 @@ use libzos::sys;
 use zos_proto::errno::*;
 
 /// Where the windows start; each is [`WINDOW`] bytes of address space.
-const WINDOWS_BASE: u64 = 0x0000_5000_0000_0000;
+const WINDOWS_BASE: u64 = libzos::abi::layout::VFS_WINDOWS;
 const WINDOW: u64 = zos_proto::MAX_SHARED_BUFFER as u64;
 /// Most buffers mapped at once.
 const MAX_WINDOWS: u64 = 4096;

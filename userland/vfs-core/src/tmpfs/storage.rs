@@ -5,6 +5,7 @@
 //! for from the [`Budget`], which fails with `ENOSPC` when exhausted.
 
 use alloc::boxed::Box;
+use alloc::collections::btree_map::Entry;
 use alloc::collections::BTreeMap;
 
 use crate::errno::{Errno, VfsResult};
@@ -115,13 +116,22 @@ impl SparseData {
             let index = position / PAGE_BYTES;
             let in_page = (position % PAGE_BYTES) as usize;
             let chunk = (PAGE_SIZE - in_page).min(wanted - done);
-            if !self.pages.contains_key(&index) && budget.charge(PAGE_BYTES).is_err() {
-                break;
-            }
-            let page = self
-                .pages
-                .entry(index)
-                .or_insert_with(|| Box::new([0; PAGE_SIZE]));
+            let page = match self.pages.entry(index) {
+                Entry::Occupied(entry) => entry.into_mut(),
+                Entry::Vacant(entry) => {
+                    if budget.charge(PAGE_BYTES).is_err() {
+                        break;
+                    }
+                    // The server's own memory can run out before the budget (a
+                    // budget larger than its quota): that is ENOSPC too, never
+                    // an abort of the file server.
+                    let Some(page) = zeroed_page() else {
+                        budget.refund(PAGE_BYTES);
+                        break;
+                    };
+                    entry.insert(page)
+                }
+            };
             let destination = page.get_mut(in_page..in_page + chunk).ok_or(Errno::EIO)?;
             let source = data.get(done..done + chunk).ok_or(Errno::EIO)?;
             destination.copy_from_slice(source);
@@ -151,4 +161,12 @@ impl SparseData {
         self.size = new_size;
         Ok(())
     }
+}
+
+/// A zeroed page from the heap, or `None` when the heap cannot grow.
+fn zeroed_page() -> Option<Box<[u8; PAGE_SIZE]>> {
+    let mut bytes = alloc::vec::Vec::new();
+    bytes.try_reserve_exact(PAGE_SIZE).ok()?;
+    bytes.resize(PAGE_SIZE, 0u8);
+    bytes.into_boxed_slice().try_into().ok()
 }

@@ -15,10 +15,7 @@
 use alloc::vec::Vec;
 use core::fmt;
 
-/// Exclusive upper bound of user space (47-bit addresses).
-pub const USER_TOP: u64 = 0x0000_8000_0000_0000;
-/// Lowest mappable user address: page 0 stays unmapped so null dereferences fault.
-pub const USER_BOTTOM: u64 = 0x1000;
+pub use zos_abi::layout::{USER_BOTTOM, USER_TOP};
 /// `e_machine` of AArch64.
 pub const EM_AARCH64: u16 = 183;
 /// `e_machine` of x86-64.

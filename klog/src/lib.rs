@@ -8,6 +8,12 @@
 //! `LogBind`); from then on only the console drives it, printing what it reads
 //! from the ring. Panic and fault reports ([`emergency_write`]) always go
 //! straight to the hardware.
+//!
+//! A crate of its own, beside the core: the ring and the line format are a
+//! self-contained data structure shared by every backend (which installs the
+//! logger and prints panics through it); the core's part — the `LogRead` and
+//! `LogBind` syscalls and telling the console of new bytes — is in the core.
+#![cfg_attr(not(test), no_std)]
 
 use core::fmt::Write;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -78,7 +84,9 @@ pub fn write(bytes: &[u8]) {
     }
 }
 
-/// Bytes written since boot (the cursor of the next byte).
+/// Bytes written since boot (the cursor of the next byte). Inlined: the core
+/// reads it on every trap, across the crate boundary.
+#[inline]
 pub fn written() -> u64 {
     WRITTEN.load(Ordering::Acquire)
 }

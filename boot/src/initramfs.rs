@@ -1,16 +1,12 @@
-//! Reading the boot archive: a cpio "newc" archive, optionally gzip compressed.
+//! Reading the boot archive: an uncompressed cpio "newc" archive.
 //!
-//! The kernel needs just enough of the initramfs to find `/sbin/init`: [`decompress`]
-//! turns gzip member(s) into bytes (raw deflate through `miniz_oxide`, with the gzip
-//! framing, CRC32 and size checks done here), and [`Archive`] walks the newc entries
-//! without copying. Every length and offset is checked; bad bytes give an
-//! [`ArchiveError`] naming where they are, never a panic.
+//! Boot needs just enough of the initramfs to find `/sbin/init`: [`Archive`]
+//! walks the newc entries without copying. Every length and offset is checked;
+//! bad bytes give an [`ArchiveError`] naming where they are, never a panic. A
+//! compressed archive is refused ([`is_compressed`]): the build never makes one,
+//! and decompressing is not a kernel's job.
 
-use alloc::boxed::Box;
-use alloc::vec::Vec;
 use core::fmt;
-use miniz_oxide::inflate::core::{decompress as inflate, inflate_flags, DecompressorOxide};
-use miniz_oxide::inflate::TINFLStatus;
 
 /// Why the archive could not be read. Offsets are byte offsets into the archive.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,10 +23,8 @@ pub enum ArchiveError {
     NameNotTerminated { offset: usize },
     /// The data of the "070702" entry at `offset` does not match its checksum.
     ChecksumMismatch { offset: usize },
-    /// The gzip stream is malformed.
-    Gzip(&'static str),
-    /// The decompressed archive would exceed the caller's limit.
-    TooLarge,
+    /// The archive is compressed (gzip, xz, zstd, …); only plain cpio is read.
+    Compressed,
 }
 
 impl fmt::Display for ArchiveError {
@@ -50,173 +44,26 @@ impl fmt::Display for ArchiveError {
             Self::ChecksumMismatch { offset } => {
                 write!(f, "data of cpio entry at {offset:#x} fails its checksum")
             }
-            Self::Gzip(what) => write!(f, "bad gzip data: {what}"),
-            Self::TooLarge => write!(f, "decompressed archive exceeds the size limit"),
+            Self::Compressed => write!(
+                f,
+                "the archive is compressed; boot with an uncompressed cpio newc archive"
+            ),
         }
     }
 }
 
-// ---------------------------------------------------------------------------------
-// gzip (RFC 1952)
-
-const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
-const GZIP_DEFLATE: u8 = 8;
-const GZIP_HEADER_LEN: usize = 10;
-const GZIP_TRAILER_LEN: usize = 8;
-const FHCRC: u8 = 1 << 1;
-const FEXTRA: u8 = 1 << 2;
-const FNAME: u8 = 1 << 3;
-const FCOMMENT: u8 = 1 << 4;
-const FRESERVED: u8 = 0xe0;
-
-const CRC32_TABLE: [u32; 256] = crc32_table();
-
-const fn crc32_table() -> [u32; 256] {
-    let mut table = [0u32; 256];
-    let mut byte = 0;
-    while byte < 256 {
-        let mut crc = byte as u32;
-        let mut bit = 0;
-        while bit < 8 {
-            crc = if crc & 1 != 0 {
-                0xedb8_8320 ^ (crc >> 1)
-            } else {
-                crc >> 1
-            };
-            bit += 1;
-        }
-        table[byte] = crc;
-        byte += 1;
-    }
-    table
-}
-
-/// The CRC-32 (IEEE 802.3, as used by gzip) of `bytes`.
-pub fn crc32(bytes: &[u8]) -> u32 {
-    !bytes.iter().fold(!0u32, |crc, &byte| {
-        CRC32_TABLE[usize::from(crc.to_le_bytes()[0] ^ byte)] ^ (crc >> 8)
-    })
-}
-
-/// True when `bytes` starts like a gzip member.
-pub fn is_gzip(bytes: &[u8]) -> bool {
-    bytes.starts_with(&GZIP_MAGIC)
-}
-
-fn read_u16_le(bytes: &[u8], at: usize) -> Option<u16> {
-    let raw = bytes.get(at..at.checked_add(2)?)?;
-    Some(u16::from_le_bytes([*raw.first()?, *raw.get(1)?]))
-}
-
-fn read_u32_le(bytes: &[u8], at: usize) -> Option<u32> {
-    let raw: [u8; 4] = bytes.get(at..at.checked_add(4)?)?.try_into().ok()?;
-    Some(u32::from_le_bytes(raw))
-}
-
-/// Skips the gzip header of `member`, returning the offset of the deflate data.
-fn gzip_header_len(member: &[u8]) -> Result<usize, ArchiveError> {
-    const TRUNCATED: ArchiveError = ArchiveError::Gzip("truncated header");
-    let fixed = member.get(..GZIP_HEADER_LEN).ok_or(TRUNCATED)?;
-    if !is_gzip(fixed) {
-        return Err(ArchiveError::Gzip("bad magic"));
-    }
-    if fixed.get(2) != Some(&GZIP_DEFLATE) {
-        return Err(ArchiveError::Gzip("compression method is not deflate"));
-    }
-    let flags = fixed.get(3).copied().unwrap_or(0);
-    if flags & FRESERVED != 0 {
-        return Err(ArchiveError::Gzip("reserved header flags set"));
-    }
-    let mut pos = GZIP_HEADER_LEN;
-    if flags & FEXTRA != 0 {
-        let extra_len = read_u16_le(member, pos).ok_or(TRUNCATED)?;
-        pos = pos + 2 + usize::from(extra_len);
-    }
-    for flag in [FNAME, FCOMMENT] {
-        if flags & flag != 0 {
-            let text = member.get(pos..).ok_or(TRUNCATED)?;
-            let nul = text.iter().position(|&b| b == 0).ok_or(TRUNCATED)?;
-            pos = pos + nul + 1;
-        }
-    }
-    if flags & FHCRC != 0 {
-        let stored = read_u16_le(member, pos).ok_or(TRUNCATED)?;
-        let header = member.get(..pos).ok_or(TRUNCATED)?;
-        if crc32(header).to_le_bytes()[..2] != stored.to_le_bytes() {
-            return Err(ArchiveError::Gzip("header CRC mismatch"));
-        }
-        pos += 2;
-    }
-    if pos > member.len() {
-        return Err(TRUNCATED);
-    }
-    Ok(pos)
-}
-
-/// Inflates the raw deflate stream at the start of `input`, appending to `out`, which
-/// may grow to at most `limit` bytes. Returns how many input bytes the stream used.
-fn inflate_member(input: &[u8], out: &mut Vec<u8>, limit: usize) -> Result<usize, ArchiveError> {
-    let start = out.len();
-    let room = limit.saturating_sub(start);
-    let flags = inflate_flags::TINFL_FLAG_USING_NON_WRAPPING_OUTPUT_BUF;
-    let mut decompressor = Box::<DecompressorOxide>::default();
-    let mut buffer_len = input.len().saturating_mul(4).max(4096).min(room);
-    out.resize(start + buffer_len, 0);
-    let (mut consumed, mut produced) = (0, 0);
-    loop {
-        let remaining = input.get(consumed..).unwrap_or_default();
-        let buffer = out.get_mut(start..).unwrap_or_default();
-        let (status, used, written) =
-            inflate(&mut decompressor, remaining, buffer, produced, flags);
-        consumed += used;
-        produced += written;
-        match status {
-            TINFLStatus::Done => {
-                out.truncate(start + produced);
-                return Ok(consumed);
-            }
-            TINFLStatus::HasMoreOutput if buffer_len < room => {
-                buffer_len = buffer_len.saturating_mul(2).max(4096).min(room);
-                out.resize(start + buffer_len, 0);
-            }
-            TINFLStatus::HasMoreOutput => return Err(ArchiveError::TooLarge),
-            TINFLStatus::NeedsMoreInput | TINFLStatus::FailedCannotMakeProgress => {
-                return Err(ArchiveError::Gzip("truncated deflate stream"));
-            }
-            _ => return Err(ArchiveError::Gzip("corrupt deflate stream")),
-        }
-    }
-}
-
-/// Decompresses one or more concatenated gzip members (trailing zero padding allowed),
-/// refusing to produce more than `limit` bytes.
-pub fn decompress(bytes: &[u8], limit: usize) -> Result<Vec<u8>, ArchiveError> {
-    let mut out = Vec::new();
-    let mut rest = bytes;
-    loop {
-        let header_len = gzip_header_len(rest)?;
-        let member_start = out.len();
-        let deflate = rest.get(header_len..).unwrap_or_default();
-        let deflate_len = inflate_member(deflate, &mut out, limit)?;
-        let trailer_at = header_len + deflate_len;
-        let trailer = rest
-            .get(trailer_at..trailer_at + GZIP_TRAILER_LEN)
-            .ok_or(ArchiveError::Gzip("truncated trailer"))?;
-        let member = out.get(member_start..).unwrap_or_default();
-        if read_u32_le(trailer, 0) != Some(crc32(member)) {
-            return Err(ArchiveError::Gzip("CRC32 mismatch"));
-        }
-        // ISIZE is the length modulo 2^32.
-        if read_u32_le(trailer, 4) != Some(member.len() as u32) {
-            return Err(ArchiveError::Gzip("length (ISIZE) mismatch"));
-        }
-        rest = rest
-            .get(trailer_at + GZIP_TRAILER_LEN..)
-            .unwrap_or_default();
-        if rest.iter().all(|&b| b == 0) {
-            return Ok(out);
-        }
-    }
+/// True when `bytes` starts like a compressed archive (gzip, xz, zstd, bzip2,
+/// lz4, lzma) rather than a cpio header.
+pub fn is_compressed(bytes: &[u8]) -> bool {
+    const MAGICS: [&[u8]; 6] = [
+        &[0x1f, 0x8b],
+        &[0xfd, b'7', b'z', b'X', b'Z', 0],
+        &[0x28, 0xb5, 0x2f, 0xfd],
+        b"BZh",
+        &[0x02, 0x21, 0x4c, 0x18],
+        &[0x5d, 0, 0],
+    ];
+    MAGICS.iter().any(|magic| bytes.starts_with(magic))
 }
 
 // ---------------------------------------------------------------------------------
@@ -408,7 +255,6 @@ fn parse_entry(bytes: &[u8], offset: usize) -> Result<Option<(Entry<'_>, usize)>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use miniz_oxide::deflate::compress_to_vec;
     use proptest::prelude::*;
 
     /// Writes a newc archive of `(name, mode, data)` entries and its trailer.
@@ -445,27 +291,6 @@ mod tests {
                 ("etc/motd", 0o100_644, b"hello\n"),
             ],
         )
-    }
-
-    fn gzip_member(data: &[u8], flags: u8) -> Vec<u8> {
-        let mut out = vec![0x1f, 0x8b, 8, flags, 0, 0, 0, 0, 0, 3];
-        if flags & FEXTRA != 0 {
-            out.extend_from_slice(&[4, 0, b'A', b'B', 0, 0]);
-        }
-        if flags & FNAME != 0 {
-            out.extend_from_slice(b"initramfs.cpio\0");
-        }
-        if flags & FCOMMENT != 0 {
-            out.extend_from_slice(b"a comment\0");
-        }
-        if flags & FHCRC != 0 {
-            let crc = crc32(&out);
-            out.extend_from_slice(&crc.to_le_bytes()[..2]);
-        }
-        out.extend_from_slice(&compress_to_vec(data, 6));
-        out.extend_from_slice(&crc32(data).to_le_bytes());
-        out.extend_from_slice(&(data.len() as u32).to_le_bytes());
-        out
     }
 
     #[test]
@@ -561,106 +386,12 @@ mod tests {
     }
 
     #[test]
-    fn crc32_matches_reference() {
-        assert_eq!(crc32(b"123456789"), 0xcbf4_3926);
-        assert_eq!(crc32(b""), 0);
-    }
-
-    #[test]
-    fn gzip_round_trip() {
-        let archive = sample();
-        for flags in [
-            0,
-            FEXTRA,
-            FNAME,
-            FCOMMENT,
-            FHCRC,
-            FEXTRA | FNAME | FCOMMENT | FHCRC,
-        ] {
-            let packed = gzip_member(&archive, flags);
-            assert!(is_gzip(&packed));
-            let unpacked = decompress(&packed, 1 << 20).unwrap();
-            assert_eq!(unpacked, archive, "flags {flags:#x}");
-            let init = Archive::new(&unpacked).find("/sbin/init").unwrap().unwrap();
-            assert_eq!(init.data, INIT);
-        }
-        assert!(!is_gzip(&archive));
-    }
-
-    #[test]
-    fn gzip_multiple_members_and_padding() {
-        let big: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
-        let mut packed = gzip_member(b"first ", 0);
-        packed.extend(gzip_member(&big, FNAME));
-        packed.extend(gzip_member(b"", 0));
-        packed.extend([0; 16]);
-        let unpacked = decompress(&packed, usize::MAX).unwrap();
-        assert_eq!(unpacked, [b"first ".as_slice(), &big].concat());
-        packed.push(7);
-        assert_eq!(
-            decompress(&packed, usize::MAX),
-            Err(ArchiveError::Gzip("bad magic"))
-        );
-    }
-
-    #[test]
-    fn gzip_detects_corruption() {
-        let data = sample();
-        let packed = gzip_member(&data, FHCRC);
-        let len = packed.len();
-        let mut bad_crc = packed.clone();
-        bad_crc[len - 8] ^= 1;
-        assert_eq!(
-            decompress(&bad_crc, 1 << 20),
-            Err(ArchiveError::Gzip("CRC32 mismatch"))
-        );
-        let mut bad_size = packed.clone();
-        bad_size[len - 4] ^= 1;
-        assert_eq!(
-            decompress(&bad_size, 1 << 20),
-            Err(ArchiveError::Gzip("length (ISIZE) mismatch"))
-        );
-        let mut bad_header_crc = packed.clone();
-        bad_header_crc[11] ^= 1;
-        assert_eq!(
-            decompress(&bad_header_crc, 1 << 20),
-            Err(ArchiveError::Gzip("header CRC mismatch"))
-        );
-        let mut reserved = packed.clone();
-        reserved[3] |= 0x80;
-        assert!(decompress(&reserved, 1 << 20).is_err());
-        let mut method = packed;
-        method[2] = 7;
-        assert!(decompress(&method, 1 << 20).is_err());
-    }
-
-    #[test]
-    fn gzip_truncation_at_every_length_is_an_error() {
-        let packed = gzip_member(&sample(), FEXTRA | FNAME | FCOMMENT | FHCRC);
-        for len in 0..packed.len() {
-            assert!(decompress(&packed[..len], 1 << 20).is_err(), "length {len}");
-        }
-    }
-
-    #[test]
-    fn gzip_respects_limit() {
-        let data = vec![b'z'; 50_000];
-        let packed = gzip_member(&data, 0);
-        assert_eq!(
-            decompress(&packed, data.len()).map(|d| d.len()),
-            Ok(data.len())
-        );
-        assert_eq!(
-            decompress(&packed, data.len() - 1),
-            Err(ArchiveError::TooLarge)
-        );
-        assert_eq!(decompress(&packed, 0), Err(ArchiveError::TooLarge));
-        assert_eq!(decompress(&gzip_member(b"", 0), 0), Ok(Vec::new()));
-        let two = [gzip_member(&data, 0), gzip_member(&data, 0)].concat();
-        assert_eq!(
-            decompress(&two, 2 * data.len() - 1),
-            Err(ArchiveError::TooLarge)
-        );
+    fn compressed_archives_are_recognised() {
+        assert!(is_compressed(&[0x1f, 0x8b, 8, 0]));
+        assert!(is_compressed(b"\xfd7zXZ\0rest"));
+        assert!(is_compressed(&[0x28, 0xb5, 0x2f, 0xfd, 0]));
+        assert!(!is_compressed(&sample()));
+        assert!(!is_compressed(b""));
     }
 
     #[test]
@@ -668,8 +399,7 @@ mod tests {
         let errors = [
             ArchiveError::Truncated { offset: 4 },
             ArchiveError::BadHexField { offset: 54 },
-            ArchiveError::Gzip("bad magic"),
-            ArchiveError::TooLarge,
+            ArchiveError::Compressed,
         ];
         for err in errors {
             let text = err.to_string();
@@ -687,17 +417,9 @@ mod tests {
             let _ = Archive::new(&bytes).find("sbin/init");
         }
 
-        #[test]
-        fn mutated_gzip_never_panics(at in any::<usize>(), value in any::<u8>()) {
-            let mut packed = gzip_member(&sample(), FEXTRA | FNAME | FHCRC);
-            let at = at % packed.len();
-            packed[at] = value;
-            let _ = decompress(&packed, 1 << 16);
-        }
 
         #[test]
         fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
-            let _ = decompress(&bytes, 1 << 16);
             let _ = Archive::new(&bytes).find("x");
         }
     }

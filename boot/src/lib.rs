@@ -1,0 +1,22 @@
+//! Zero OS boot: the code that runs once, before the first user instruction.
+//!
+//! An arch backend reads its machine description ([`devicetree`] on AArch64),
+//! then calls [`init::start_init`], which finds `/sbin/init` in the cpio
+//! initramfs ([`initramfs`]), checks its ELF ([`elf`]) and builds the first
+//! process in the kernel core through the core's public interface. After that
+//! nothing here runs again. Keeping it out of `zos-kernel` keeps the core small
+//! (invariant 5) and keeps hostile-input parsers out of the code that runs on
+//! every trap. `libzos` and services reuse the parsers (`elf`, `initramfs`)
+//! without the `kernel` feature.
+#![cfg_attr(not(test), no_std)]
+
+extern crate alloc;
+
+#[cfg(feature = "kernel")]
+pub mod devicetree;
+pub mod elf;
+#[cfg(feature = "kernel")]
+pub mod init;
+pub mod initramfs;
+#[cfg(feature = "kernel")]
+pub mod memory;
