@@ -273,6 +273,7 @@ impl<P: Platform> Kernel<P> {
                 if crate::klog::record(&buffer) {
                     P::console_write(&buffer);
                 }
+                self.notify_log_listener();
                 ok1(len as u64)
             }
             Sys::LogRead => {

@@ -671,7 +671,7 @@ impl<P: Platform> Kernel<P> {
     /// Tells the console service about new kernel log bytes. When only the
     /// kernel still holds its notification (the console died), the UART goes
     /// back to the kernel so nothing is printed into the void.
-    fn notify_log_listener(&mut self) {
+    pub fn notify_log_listener(&mut self) {
         let Some((notification, seen, binder)) = self.log_listener else {
             return;
         };
@@ -692,10 +692,6 @@ impl<P: Platform> Kernel<P> {
 
     /// The thread to resume, choosing one if the current one blocked.
     pub fn schedule(&mut self) -> Option<ObjRef> {
-        self.notify_log_listener();
-        if self.halted {
-            return None;
-        }
         if let Some(current) = self.current {
             if self
                 .objects
@@ -705,6 +701,10 @@ impl<P: Platform> Kernel<P> {
                 return Some(current);
             }
             self.current = None;
+        }
+        // A halted machine (init ended) runs nothing.
+        if self.halted {
+            return None;
         }
         while let Some(next) = self.run_queue.pop() {
             if self
@@ -740,6 +740,9 @@ impl<P: Platform> Kernel<P> {
 
     /// Timer tick: wakes sleepers whose deadline passed and rotates time slices.
     pub fn tick(&mut self, now_ns: u64) {
+        // Kernel log lines written outside a DebugWrite reach the console
+        // within a tick.
+        self.notify_log_listener();
         if !self.sleepers.is_empty() {
             let mut woken = Vec::new();
             self.sleepers.retain(|&t| {
