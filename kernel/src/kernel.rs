@@ -266,11 +266,10 @@ impl<P: Platform> Kernel<P> {
                 }
             }
             Some(Object::Reply(reply)) => self.fail_caller(reply.caller, SysError::PeerDied),
-            Some(Object::Endpoint(ep)) => {
-                for (_, payer) in ep.silenced {
-                    self.refund_watch(payer);
-                }
-            }
+            Some(Object::Endpoint(ep)) => ep
+                .silenced
+                .into_iter()
+                .for_each(|(_, p)| self.refund_watch(p)),
             Some(Object::Irq(irq)) => {
                 self.irqs.remove(&irq.irq);
                 P::irq_set_enabled(irq.irq, false);
