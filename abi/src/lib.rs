@@ -455,6 +455,20 @@ pub mod layout {
     pub const VFS_SHARED: u64 = 0x0000_4000_0000_0000;
     /// Device registers a driver maps (the console's UART page).
     pub const DEVICE_WINDOW: u64 = 0x0000_5000_0000_0000;
+    /// x86 I/O ports as device memory: page `n` of this physical window
+    /// stands for port `n`. A device Memory object over it is granted like an
+    /// MMIO region; mapping its pages (anywhere) lets the process use those
+    /// ports with `in`/`out`. Above every real physical address (52 bits).
+    pub const IO_PORT_WINDOW: u64 = 1 << 52;
+    /// The first I/O port of a device whose physical base lies in
+    /// [`IO_PORT_WINDOW`] (`None` for memory-mapped devices).
+    pub const fn io_port(physical: u64) -> Option<u16> {
+        if physical < IO_PORT_WINDOW || (physical - IO_PORT_WINDOW) >> 12 > 0xffff {
+            None
+        } else {
+            Some(((physical - IO_PORT_WINDOW) >> 12) as u16)
+        }
+    }
     /// The VFS's windows onto its clients' shared buffers.
     pub const VFS_WINDOWS: u64 = 0x0000_5000_0000_0000;
     /// Where the VFS maps the initramfs while filling its root.

@@ -27,6 +27,24 @@ proc zos_boot {{extra {}} {machine virt} {cpu cortex-a57} {mem 1G}} {
     eval spawn $cmd
 }
 
+# Boots a fresh x86_64 QEMU (q35, PVH entry) on the artefacts xtask built
+# (`ZOS_X86_KERNEL`, `ZOS_X86_INITRD`). `-cpu max` by default: libzos reads
+# the thread pointer with `rdfsbase`, which `qemu64` lacks.
+proc zos_boot_x86 {{extra {}} {cpu max} {mem 1G}} {
+    global spawn_id env
+    if {![info exists env(ZOS_X86_KERNEL)] || ![info exists env(ZOS_X86_INITRD)]} {
+        fail "ZOS_X86_KERNEL/ZOS_X86_INITRD not set (run through cargo xtask test)"
+    }
+    set cmd [list qemu-system-x86_64 -machine q35 -cpu $cpu -m $mem -nographic \
+        -kernel $env(ZOS_X86_KERNEL) -initrd $env(ZOS_X86_INITRD) -nic none -no-reboot]
+    set cmd [concat $cmd $extra]
+    if {[info exists env(ZOS_SMP)] && [lsearch -exact $cmd -smp] < 0} {
+        lappend cmd -smp $env(ZOS_SMP)
+    }
+    puts "boot: $cmd"
+    eval spawn $cmd
+}
+
 # Waits for a literal string (or fails with `what`).
 proc want {text what} {
     expect {

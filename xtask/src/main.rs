@@ -2,25 +2,26 @@
 //! and the benchmarks. Pure Rust, no build scripts of its own beyond cargo.
 //!
 //! Commands:
-//! - `build`              kernel + userland + initramfs into `target/zos/aarch64/`
+//! - `build`              kernel + userland + initramfs into `target/zos/<arch>/`
 //! - `run [-- ARGS]`      build, then boot QEMU on the serial console
 //! - `test [NAME…]`       host tests, fmt, clippy, acceptance scripts (all, or NAME)
 //! - `bench`              boot QEMU and print per-operation figures (bench.json)
+//!
+//! `build`, `run` and `bench` take `--arch aarch64|x86_64` (default aarch64);
+//! `test` builds both (the x86_64 scripts get `ZOS_X86_KERNEL`/`ZOS_X86_INITRD`).
 //! - `lines`              code lines of the kernel core (limit 3,000), boot and arch crates
 
+mod arch;
 mod cpio;
 mod linecount;
 mod tools;
 
+use arch::Arch;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
-/// Target triple the kernel is built for (no FP/SIMD in the kernel).
-pub const KERNEL_TARGET: &str = "aarch64-unknown-none-softfloat";
-/// Target triple userland is built for.
-pub const USER_TARGET: &str = "aarch64-unknown-none";
-/// Targets without a backend yet, for which `cargo xtask test` builds the kernel
-/// core (invariant 6: the core compiles for every target).
+/// Targets for which `cargo xtask test` builds the kernel core on its own
+/// (invariant 6: the core compiles for every target; wasm has no backend yet).
 pub const CORE_ONLY_TARGETS: [&str; 2] = ["x86_64-unknown-none", "wasm32-unknown-unknown"];
 /// A second userland target: libzos and every program build (and link, with the
 /// same `userland/user.ld`) for it.
@@ -48,9 +49,16 @@ pub const TOOL_NAMES: [&str; 37] = [
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let (command, rest) = match args.split_first() {
+    let (command, mut rest) = match args.split_first() {
         Some((c, r)) => (c.as_str(), r.to_vec()),
         None => ("help", Vec::new()),
+    };
+    let arch = match Arch::from_args(&mut rest) {
+        Ok(arch) => arch,
+        Err(message) => {
+            eprintln!("xtask: {message}");
+            return ExitCode::FAILURE;
+        }
     };
     let needs_toolchain = matches!(command, "build" | "run" | "test" | "bench");
     if needs_toolchain {
@@ -60,13 +68,13 @@ fn main() -> ExitCode {
         }
     }
     let result = match command {
-        "build" => build().map(|_| ()),
-        "run" => run(&rest),
+        "build" => build(arch).map(|_| ()),
+        "run" => run(arch, &rest),
         "test" => test(&rest),
-        "bench" => bench(),
+        "bench" => bench(arch),
         "lines" => lines().map(|_| ()),
         "help" | "--help" | "-h" => {
-            println!("usage: cargo xtask <build|run [-- QEMU ARGS]|test [NAME...]>");
+            println!("usage: cargo xtask <build|run [-- QEMU ARGS]|test [NAME...]|bench> [--arch aarch64|x86_64]");
             Ok(())
         }
         other => Err(format!("unknown command '{other}' (try: build, run, test)")),
@@ -103,11 +111,6 @@ pub fn root() -> PathBuf {
     .clone()
 }
 
-/// Where built artifacts land.
-pub fn out_dir() -> PathBuf {
-    root().join("target/zos/aarch64")
-}
-
 fn cargo() -> Command {
     let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     command.current_dir(root());
@@ -127,55 +130,69 @@ pub fn run_checked(command: &mut Command, what: &str) -> Result<(), String> {
 }
 
 pub struct Artifacts {
+    pub arch: Arch,
     /// The kernel ELF (symbols, debugging).
     pub kernel: PathBuf,
-    /// The same kernel as an arm64 Image, which QEMU boots with `-initrd`.
+    /// What QEMU's `-kernel` boots: on AArch64 the same kernel as an arm64
+    /// Image (QEMU hands `-initrd` only to Images); on x86_64 the ELF itself
+    /// (its PVH note is the entry).
     pub image: PathBuf,
     pub initramfs: PathBuf,
 }
 
-/// Builds the kernel, userland and initramfs.
-pub fn build() -> Result<Artifacts, String> {
-    run_checked(
-        cargo().args([
-            "build",
-            "--release",
-            "-p",
-            "zos-arch-aarch64",
-            "--target",
-            KERNEL_TARGET,
-        ]),
-        "kernel build",
-    )?;
-    let out = out_dir();
+/// Builds the kernel, userland and initramfs for `arch`.
+pub fn build(arch: Arch) -> Result<Artifacts, String> {
+    let mut kernel_build = cargo();
+    kernel_build.args([
+        "build",
+        "--release",
+        "-p",
+        arch.kernel_package(),
+        "--target",
+        arch.kernel_target(),
+    ]);
+    if let Some((flags, dir)) = arch.kernel_build_env() {
+        kernel_build
+            .env("RUSTFLAGS", flags)
+            .args(["--target-dir", dir]);
+    }
+    run_checked(&mut kernel_build, &format!("{} kernel build", arch.name()))?;
+    let out = arch.out_dir();
     std::fs::create_dir_all(&out).map_err(|e| format!("creating {}: {e}", out.display()))?;
     let kernel = out.join("kernel.elf");
-    let built = root().join(format!("target/{KERNEL_TARGET}/release/kernel"));
+    let built = arch.built_kernel();
     std::fs::copy(&built, &kernel).map_err(|e| format!("copying {}: {e}", built.display()))?;
-    let image = out.join("kernel.img");
-    run_checked(
-        Command::new(tools::llvm_objcopy()?)
-            .args(["-O", "binary"])
-            .arg(&kernel)
-            .arg(&image),
-        "llvm-objcopy (kernel.elf -> kernel.img)",
-    )?;
+    let image = match arch {
+        Arch::Aarch64 => {
+            let image = out.join("kernel.img");
+            run_checked(
+                Command::new(tools::llvm_objcopy()?)
+                    .args(["-O", "binary"])
+                    .arg(&kernel)
+                    .arg(&image),
+                "llvm-objcopy (kernel.elf -> kernel.img)",
+            )?;
+            image
+        }
+        Arch::X86_64 => kernel.clone(),
+    };
+    let user_target = arch.user_target();
 
     run_checked(
         cargo()
-            .args(["build", "--release", "--target", USER_TARGET])
+            .args(["build", "--release", "--target", user_target])
             .args(
                 USER_PROGRAMS
                     .iter()
                     .flat_map(|(package, _)| ["-p", package]),
             ),
-        "userland build",
+        &format!("{} userland build", arch.name()),
     )?;
     let mut archive = cpio::Archive::new();
     archive.add_tree(&root().join("initramfs"), "")?;
     archive.add_dir("sbin");
     for (_, program) in USER_PROGRAMS {
-        let path = root().join(format!("target/{USER_TARGET}/release/{program}"));
+        let path = root().join(format!("target/{user_target}/release/{program}"));
         // Debug information stays in target/; the initramfs gets stripped copies.
         let stripped = out.join(format!("{program}.stripped"));
         run_checked(
@@ -198,33 +215,25 @@ pub fn build() -> Result<Artifacts, String> {
     std::fs::write(&initramfs, archive.finish())
         .map_err(|e| format!("writing {}: {e}", initramfs.display()))?;
     Ok(Artifacts {
+        arch,
         kernel,
         image,
         initramfs,
     })
 }
 
-/// The reference QEMU command line (ARCHITECTURE.md §5).
+/// The reference QEMU command line (ARCHITECTURE.md §5, §12).
 pub fn qemu_command(artifacts: &Artifacts) -> Command {
-    let mut command = Command::new("qemu-system-aarch64");
-    command.args([
-        "-machine",
-        "virt",
-        "-cpu",
-        "cortex-a57",
-        "-m",
-        "1G",
-        "-nographic",
-    ]);
+    let mut command = artifacts.arch.qemu_command();
     command.arg("-kernel").arg(&artifacts.image);
     command.arg("-initrd").arg(&artifacts.initramfs);
     command.args(["-nic", "none"]);
     command
 }
 
-fn run(args: &[String]) -> Result<(), String> {
-    tools::ensure(&["qemu-system-aarch64"])?;
-    let artifacts = build()?;
+fn run(arch: Arch, args: &[String]) -> Result<(), String> {
+    tools::ensure(&[arch.qemu()])?;
+    let artifacts = build(arch)?;
     let extra = match args.first().map(String::as_str) {
         Some("--") => &args[1..],
         _ => args,
@@ -238,9 +247,9 @@ fn run(args: &[String]) -> Result<(), String> {
 /// Boots the benchmark mode of ktest twice — under `-icount shift=0` (one virtual
 /// nanosecond per guest instruction, so figures are instruction counts) and on
 /// the wall clock — and writes `target/zos/bench.json`.
-fn bench() -> Result<(), String> {
-    tools::ensure(&["qemu-system-aarch64"])?;
-    let artifacts = build()?;
+fn bench(arch: Arch) -> Result<(), String> {
+    tools::ensure(&[arch.qemu()])?;
+    let artifacts = build(arch)?;
     let run = |icount: bool| -> Result<Vec<(String, u64)>, String> {
         let mut qemu = qemu_command(&artifacts);
         qemu.args(["-append", "init.run=ktest init.arg=4 poweroff"]);
@@ -281,7 +290,10 @@ fn bench() -> Result<(), String> {
         ));
     }
     json.push_str("}\n");
-    let path = root().join("target/zos/bench.json");
+    let path = match arch {
+        Arch::Aarch64 => root().join("target/zos/bench.json"),
+        Arch::X86_64 => root().join("target/zos/bench-x86_64.json"),
+    };
     std::fs::write(&path, json).map_err(|e| format!("writing {}: {e}", path.display()))?;
     println!("(* under -icount shift=0: MiB per billion guest instructions)");
     println!("wrote {}", path.display());
@@ -378,7 +390,7 @@ fn lines() -> Result<usize, String> {
         let name = file.strip_prefix(root()).unwrap_or(file);
         println!("  {count:>5}  {}", name.display());
     }
-    for other in ["abi", "boot", "klog", "arch/aarch64"] {
+    for other in ["abi", "boot", "klog", "arch/aarch64", "arch/x86_64"] {
         let (count, _) = linecount::count_crate(&root().join(other))?;
         println!("lines: {other}: {count} code lines (not limited)");
     }
@@ -396,7 +408,12 @@ fn lines() -> Result<usize, String> {
 }
 
 fn test(filters: &[String]) -> Result<(), String> {
-    tools::ensure(&["qemu-system-aarch64", "expect", "cpio"])?;
+    tools::ensure(&[
+        "qemu-system-aarch64",
+        "qemu-system-x86_64",
+        "expect",
+        "cpio",
+    ])?;
     if filters.is_empty() {
         lines()?;
         // Host crates are the workspace's default members (see Cargo.toml).
@@ -417,10 +434,29 @@ fn test(filters: &[String]) -> Result<(), String> {
                     "-p",
                     "zos-arch-aarch64",
                     "--target",
-                    KERNEL_TARGET,
+                    Arch::Aarch64.kernel_target(),
                 ])
                 .args(["--", "-D", "warnings"]),
             "clippy (aarch64 kernel)",
+        )?;
+        let x86 = Arch::X86_64;
+        let mut x86_clippy = cargo();
+        x86_clippy.args([
+            "clippy",
+            "--release",
+            "-p",
+            x86.kernel_package(),
+            "--target",
+            x86.kernel_target(),
+        ]);
+        if let Some((flags, dir)) = x86.kernel_build_env() {
+            x86_clippy
+                .env("RUSTFLAGS", flags)
+                .args(["--target-dir", dir]);
+        }
+        run_checked(
+            x86_clippy.args(["--", "-D", "warnings"]),
+            "clippy (x86_64 kernel)",
         )?;
         run_checked(
             cargo()
@@ -428,7 +464,7 @@ fn test(filters: &[String]) -> Result<(), String> {
                     "clippy",
                     "--release",
                     "--target",
-                    USER_TARGET,
+                    Arch::Aarch64.user_target(),
                     "-p",
                     "libzos",
                 ])
@@ -442,8 +478,9 @@ fn test(filters: &[String]) -> Result<(), String> {
         )?;
         other_targets()?;
     }
-    let artifacts = build()?;
-    acceptance(&artifacts, filters)
+    let artifacts = build(Arch::Aarch64)?;
+    let x86 = build(Arch::X86_64)?;
+    acceptance(&artifacts, &x86, filters)
 }
 
 /// Proves the arch boundary without a second backend: the kernel core, with
@@ -488,7 +525,7 @@ fn other_targets() -> Result<(), String> {
 }
 
 /// Runs every `tests/acceptance/*.exp` (or those named), each against a fresh QEMU.
-fn acceptance(artifacts: &Artifacts, filters: &[String]) -> Result<(), String> {
+fn acceptance(artifacts: &Artifacts, x86: &Artifacts, filters: &[String]) -> Result<(), String> {
     let dir = root().join("tests/acceptance");
     let mut scripts: Vec<PathBuf> = std::fs::read_dir(&dir)
         .map_err(|e| format!("reading {}: {e}", dir.display()))?
@@ -553,6 +590,8 @@ fn acceptance(artifacts: &Artifacts, filters: &[String]) -> Result<(), String> {
                             .env("ZOS_KERNEL", &artifacts.image)
                             .env("ZOS_KERNEL_ELF", &artifacts.kernel)
                             .env("ZOS_INITRD", &artifacts.initramfs)
+                            .env("ZOS_X86_KERNEL", &x86.image)
+                            .env("ZOS_X86_INITRD", &x86.initramfs)
                             .env("ZOS_ROOT", root())
                             .current_dir(root())
                             .stdin(std::process::Stdio::null())

@@ -1,4 +1,5 @@
-//! console — the console/tty server. It owns the PL011 UART and serves
+//! console — the console/tty server. It owns the UART (the PL011, or the
+//! 16550 on COM1 on x86_64: `uart16550.rs`) and serves
 //! terminal handles over the `zos_proto::io` protocol.
 //!
 //! Two threads: the main thread answers requests on the service endpoint
@@ -23,6 +24,7 @@ mod server;
 mod start;
 mod sync;
 mod terminal;
+#[cfg_attr(target_arch = "x86_64", path = "uart16550.rs")]
 mod uart;
 
 use alloc::format;
@@ -66,8 +68,10 @@ fn main(_arg: u64) -> i64 {
     }
     uart::write(
         format!(
-            "console: ready on pl011 at {:#x} irq {}\n",
-            uart_grant.base, irq_grant.irq
+            "console: ready on {} at {:#x} irq {}\n",
+            uart::NAME,
+            uart_grant.base,
+            irq_grant.irq
         )
         .as_bytes(),
     );

@@ -17,6 +17,9 @@ const PAGE: u64 = 4096;
 const BAUD_RATE: u32 = 115_200;
 const UART_CLOCK_HZ: u32 = 24_000_000;
 
+/// The device's name, for the console's greeting.
+pub const NAME: &str = "pl011";
+
 static UART: Mutex<Option<Uart<'static>>> = Mutex::new(None);
 
 /// Maps the UART's device memory capability and takes the device: 8N1 with

@@ -304,7 +304,8 @@ impl Manager {
         );
     }
 
-    /// Device capabilities by name: "uart"/"uart-irq" (the PL011), any device
+    /// Device capabilities by name: "uart"/"uart-irq" (the PL011 on AArch64,
+    /// the 16550 on COM1 on x86_64), any device
     /// name from the boot information (plus "-irq"), "initramfs", or "log"
     /// (the system capability: the kernel log and power control).
     fn device_grants(&self, names: &[String]) -> Vec<(String, u64, u64, u64, u32)> {
@@ -327,13 +328,17 @@ impl Manager {
                 grants.push((name.clone(), bootinfo::SLOT_SYSTEM, 0, 0, 0));
                 continue;
             }
-            let device = if device == "uart" { "pl011" } else { device };
             let kind = if want_irq { 6 } else { 5 };
+            let matches = |d: &&Device| match device {
+                "uart" => d.name == "pl011" || d.name == "ns16550",
+                _ => d.name == device,
+            };
             let found: Option<&Device> = self
                 .boot
                 .devices
                 .iter()
-                .find(|d| d.name == device && d.kind == kind);
+                .filter(|d| d.kind == kind)
+                .find(matches);
             match found {
                 Some(d) => grants.push((name.clone(), d.slot, d.base, d.size, d.irq)),
                 None => dprintln!("init: no device capability '{name}'"),

@@ -1,0 +1,97 @@
+//! Interrupts through the legacy 8259 PIC pair, remapped to vectors 32–47
+//! (the IOAPIC replaces it later). The vector being handled is noted by the
+//! trap path and taken by [`dispatch`].
+
+use core::sync::atomic::{AtomicU64, Ordering};
+use x86_64::instructions::port::Port;
+
+use crate::exceptions::{IRQ_BASE, IRQ_COUNT};
+
+const PIC1_COMMAND: u16 = 0x20;
+const PIC1_DATA: u16 = 0x21;
+const PIC2_COMMAND: u16 = 0xa0;
+const PIC2_DATA: u16 = 0xa1;
+const END_OF_INTERRUPT: u8 = 0x20;
+/// No interrupt pending.
+const NONE: u64 = u64::MAX;
+
+static PENDING: AtomicU64 = AtomicU64::new(NONE);
+
+fn out(port: u16, value: u8) {
+    // SAFETY: the PIC's ports; only this module drives them.
+    unsafe { Port::<u8>::new(port).write(value) };
+}
+
+fn inp(port: u16) -> u8 {
+    // SAFETY: as in `out`.
+    unsafe { Port::<u8>::new(port).read() }
+}
+
+/// Remaps both PICs to vectors 32–47 and masks every line but the cascade.
+pub fn init() {
+    let base = IRQ_BASE as u8;
+    out(PIC1_COMMAND, 0x11); // ICW1: init, ICW4 follows
+    out(PIC2_COMMAND, 0x11);
+    out(PIC1_DATA, base); // ICW2: vector offsets
+    out(PIC2_DATA, base + 8);
+    out(PIC1_DATA, 4); // ICW3: slave on line 2
+    out(PIC2_DATA, 2);
+    out(PIC1_DATA, 1); // ICW4: 8086 mode
+    out(PIC2_DATA, 1);
+    out(PIC1_DATA, !0b100);
+    out(PIC2_DATA, 0xff);
+}
+
+/// Masks or unmasks one legacy line.
+pub fn set_enabled(irq: u32, enabled: bool) {
+    if irq >= IRQ_COUNT as u32 {
+        return;
+    }
+    let (port, bit) = if irq < 8 {
+        (PIC1_DATA, irq)
+    } else {
+        (PIC2_DATA, irq - 8)
+    };
+    let mask = inp(port);
+    out(
+        port,
+        if enabled {
+            mask & !(1 << bit)
+        } else {
+            mask | (1 << bit)
+        },
+    );
+}
+
+/// Notes the vector a trap arrived on.
+pub fn set_pending(vector: u64) {
+    PENDING.store(vector, Ordering::Relaxed);
+}
+
+/// In-service register of one PIC.
+fn in_service(command: u16) -> u8 {
+    out(command, 0x0b);
+    inp(command)
+}
+
+/// Hands the pending interrupt line to `handle`, then ends it. Spurious
+/// interrupts (lines 7 and 15 not in service) are dropped.
+pub fn dispatch(handle: &mut dyn FnMut(u32)) {
+    let vector = PENDING.swap(NONE, Ordering::Relaxed);
+    if vector == NONE {
+        return;
+    }
+    let irq = (vector - IRQ_BASE) as u32;
+    if irq == 7 && in_service(PIC1_COMMAND) & 0x80 == 0 {
+        return;
+    }
+    if irq == 15 && in_service(PIC2_COMMAND) & 0x80 == 0 {
+        out(PIC1_COMMAND, END_OF_INTERRUPT);
+        return;
+    }
+    handle(irq);
+    if irq >= 8 {
+        out(PIC2_COMMAND, END_OF_INTERRUPT);
+    }
+    out(PIC1_COMMAND, END_OF_INTERRUPT);
+}

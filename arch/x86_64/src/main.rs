@@ -1,0 +1,455 @@
+//! Zero OS kernel for x86_64 (QEMU `q35`, booted through the Xen PVH note).
+//!
+//! This crate is the x86_64 backend: PVH entry and the 32→64-bit switch
+//! (`boot.S`), trap entry (`entry.S`), 4-level paging, GDT/TSS/IDT, the 8259
+//! PIC and PIT, the 16550 debug console. It implements the portable core's
+//! [`Platform`] interface and drives boot: PVH start info → frame allocator →
+//! heap → final page tables → interrupts and timer → banner → init.
+#![no_std]
+#![no_main]
+
+extern crate alloc;
+
+mod console;
+mod cpu;
+mod exceptions;
+mod irq;
+mod mmu;
+mod power;
+mod pvh;
+mod timer;
+mod trap;
+mod user;
+
+use buddy_system_allocator::LockedHeap;
+use core::arch::global_asm;
+use core::sync::atomic::{AtomicU64, Ordering};
+use mmu::{phys_to_virt, MapFlags, PageTable, KERNEL_BASE, PHYS_OFFSET};
+use pvh::StartInfo;
+use zos_boot::memory::free_regions;
+use zos_kernel::arch::{Interrupt, Platform};
+use zos_kernel::frame::FrameAllocator;
+use zos_kernel::{PhysRange, PAGE_SIZE};
+
+global_asm!(include_str!("boot.S"));
+global_asm!(include_str!("entry.S"));
+
+#[global_allocator]
+static HEAP: LockedHeap<32> = LockedHeap::empty();
+
+/// The machine's frames, shared by every part of the kernel.
+static FRAMES: spin::Mutex<Option<FrameAllocator>> = spin::Mutex::new(None);
+
+/// What the kernel is doing, for panic messages.
+static STAGE: spin::Mutex<&'static str> = spin::Mutex::new("early boot");
+
+/// Physical address the image starts at (`KERNEL_PHYS` in linker.ld).
+const KERNEL_PHYS: u64 = 0x20_0000;
+/// Below 1 MiB lie the BIOS data, the option ROMs and the PVH start info.
+const LOW_MEMORY: u64 = 0x10_0000;
+
+/// The kernel's page table (CR3 value); user tables copy its upper half.
+static KERNEL_ROOT: AtomicU64 = AtomicU64::new(0);
+
+/// The kernel's page-table root.
+pub fn kernel_root() -> u64 {
+    KERNEL_ROOT.load(Ordering::Relaxed)
+}
+
+extern "C" {
+    static __kernel_start: u8;
+    static __text_end: u8;
+    static __rodata_end: u8;
+    static __stack_guard: u8;
+    static __stack_bottom: u8;
+    static __kernel_end: u8;
+    static __boot_stack_top: u8;
+}
+
+fn symbol_addr(symbol: &u8) -> u64 {
+    symbol as *const u8 as u64
+}
+
+/// The x86_64 implementation of the portable core's hardware interface.
+pub struct X86_64;
+
+impl Platform for X86_64 {
+    type Space = user::UserSpace;
+    type Context = user::ThreadContext;
+
+    fn phys_to_ptr(pa: u64) -> *mut u8 {
+        phys_to_virt(pa) as *mut u8
+    }
+    fn zero_frame(pa: u64) {
+        cpu::zero_frame(phys_to_virt(pa));
+    }
+    fn console_write(bytes: &[u8]) {
+        console::write(bytes);
+    }
+    fn uptime_ns() -> u64 {
+        timer::uptime_ns()
+    }
+    fn irq_set_enabled(irq: u32, enabled: bool) {
+        irq::set_enabled(irq, enabled);
+    }
+    fn take_interrupts(handle: &mut dyn FnMut(Interrupt)) {
+        irq::dispatch(&mut |n| {
+            if n == timer::IRQ {
+                timer::on_tick();
+                handle(Interrupt::Tick);
+            } else {
+                handle(Interrupt::Device(n));
+            }
+        });
+    }
+    fn wait_for_interrupt() {
+        // `sti` takes effect after `hlt` starts, so no interrupt is missed;
+        // the handler runs before `cli`.
+        x86_64::instructions::interrupts::enable_and_hlt();
+        x86_64::instructions::interrupts::disable();
+    }
+    fn power_off() -> ! {
+        power::power_off()
+    }
+    fn reset() -> ! {
+        power::reset()
+    }
+}
+
+fn set_stage(stage: &'static str) {
+    *STAGE.lock() = stage;
+}
+
+/// Prints why and powers the machine off.
+pub fn stop_machine(reason: &str) -> ! {
+    console::write_emergency(b"zos: stopping the machine: ");
+    console::write_emergency(reason.as_bytes());
+    console::write_emergency(b"\n");
+    power::power_off()
+}
+
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo) -> ! {
+    // SAFETY: we are stopping; make sure the stage lock cannot deadlock us.
+    unsafe { STAGE.force_unlock() };
+    let stage = *STAGE.lock();
+    zos_klog::flush_unprinted();
+    zos_klog::emergency_write(format_args!("\nKERNEL PANIC during {stage}: {info}\n"));
+    stop_machine("kernel panic")
+}
+
+fn boot_failure(what: &dyn core::fmt::Display) -> ! {
+    zos_klog::emergency_write(format_args!("\nzos: boot failed: {what}\n"));
+    stop_machine("boot failed")
+}
+
+#[no_mangle]
+extern "C" fn kernel_main(start_info: u64) -> ! {
+    console::init();
+    zos_klog::init(
+        zos_klog::LogSink {
+            write: console::write,
+            uptime_ns: timer::uptime_ns,
+        },
+        log::LevelFilter::Info,
+    );
+    exceptions::init_idt();
+    cpu::init_gdt();
+    let features = cpu::init_features();
+
+    set_stage("PVH start info");
+    let info = StartInfo::parse(start_info).unwrap_or_else(|e| boot_failure(&e));
+
+    set_stage("memory set-up");
+    // SAFETY: linker-script symbols; only their addresses are taken.
+    let image_end = unsafe { symbol_addr(&__kernel_end) } - KERNEL_BASE;
+    let kernel_image = PhysRange::new(KERNEL_PHYS, image_end);
+    if !info
+        .memory()
+        .iter()
+        .any(|m| m.contains_range(&kernel_image))
+    {
+        boot_failure(&"the kernel image is not inside RAM of the memory map");
+    }
+    let reserved = [
+        PhysRange::new(0, LOW_MEMORY),
+        kernel_image,
+        info.initrd.unwrap_or(PhysRange::new(0, 0)),
+    ];
+    let (free_frames, heap_bytes) = init_memory(&info, &reserved);
+    build_kernel_tables(&info, kernel_image);
+
+    set_stage("interrupt set-up");
+    irq::init();
+    timer::init();
+    irq::set_enabled(timer::IRQ, true);
+
+    print_banner(&info, free_frames, &features);
+    wait_ticks(3);
+    log::info!(
+        "timer: {} ticks of {} ms so far",
+        timer::ticks(),
+        timer::TICK_NS / 1_000_000
+    );
+    boot_fault(info.cmdline());
+    start_kernel_core(&info, heap_bytes);
+    trap::enter_user_mode()
+}
+
+/// `fault=KIND` on the command line raises a kernel exception on purpose, to
+/// test the exception report (as on AArch64).
+fn boot_fault(cmdline: &str) {
+    set_stage("boot arguments");
+    let kind = cmdline
+        .split_whitespace()
+        .find_map(|a| a.strip_prefix("fault="));
+    match kind {
+        Some("data") => {
+            log::info!("boot argument fault=data: reading an unmapped kernel address");
+            // SAFETY: deliberately unsound: this read faults on purpose to test
+            // the exception report. The address is canonical and unmapped.
+            let value = unsafe { core::ptr::read_volatile(0xFFFF_FFFF_DEAD_0000 as *const u64) };
+            log::error!("fault=data did not fault (read {value:#x})");
+        }
+        Some("undef") => {
+            log::info!("boot argument fault=undef: executing an undefined instruction");
+            // SAFETY: deliberately raises an invalid-opcode exception.
+            unsafe { core::arch::asm!("ud2") };
+        }
+        Some("write-text") => {
+            log::info!("boot argument fault=write-text: writing to kernel text (W^X check)");
+            let target = kernel_main as *const () as *mut u64;
+            // SAFETY: deliberately invalid: text is mapped read-execute, so this
+            // write must raise a page fault.
+            unsafe { core::ptr::write_volatile(target, 0) };
+            log::error!("fault=write-text did not fault: kernel text is writable");
+        }
+        Some("panic") => panic!("deliberate panic from boot argument fault=panic"),
+        Some(other) => {
+            log::warn!("unknown fault kind '{other}' ignored (data, undef, write-text, panic)")
+        }
+        None => {}
+    }
+}
+
+/// Hands the frames to the portable core and starts init.
+fn start_kernel_core(info: &StartInfo, heap_bytes: usize) {
+    set_stage("starting init");
+    let Some(frames) = FRAMES.lock().take() else {
+        boot_failure(&"frame allocator missing");
+    };
+    let mut kernel = zos_kernel::kernel::Kernel::<X86_64>::new(frames);
+    kernel.heap_budget = heap_bytes as u64 / 4 * 3;
+    let cmdline = info.cmdline();
+    kernel.power_off_when_init_ends = cmdline.split_whitespace().any(|a| a == "poweroff");
+    // COM1 as eight pages of the I/O-port window (one per port), with IRQ 4.
+    let port_page = |port: u64| zos_abi::layout::IO_PORT_WINDOW + (port << 12);
+    let com1 = zos_boot::init::Device {
+        name: "ns16550",
+        regs: PhysRange::new(
+            port_page(console::COM1 as u64),
+            port_page(console::COM1 as u64 + 8),
+        ),
+        irq: Some(console::COM1_IRQ),
+    };
+    if let Err(e) = zos_boot::init::start_init(
+        &mut kernel,
+        info.initrd,
+        &[com1],
+        cmdline,
+        &[],
+        zos_boot::elf::EM_X86_64,
+    ) {
+        boot_failure(&e);
+    }
+    trap::KERNEL.install(kernel);
+    // SAFETY: a linker symbol; only its address is used.
+    trap::set_kernel_stack(unsafe { symbol_addr(&__boot_stack_top) });
+}
+
+fn wait_ticks(count: u64) {
+    let target = timer::ticks() + count;
+    while timer::ticks() < target {
+        X86_64::wait_for_interrupt();
+    }
+}
+
+/// Sets up the kernel heap (a sixteenth of RAM, 2 to 64 MiB) and the frame
+/// allocator over all RAM minus `reserved`. Returns the frames left free and
+/// the heap's size.
+fn init_memory(info: &StartInfo, reserved: &[PhysRange]) -> (usize, usize) {
+    let (mut regions, count) = free_regions(info.memory(), reserved);
+    let regions = &mut regions[..count];
+    let span = PhysRange::new(
+        info.memory().iter().map(|m| m.start).min().unwrap_or(0),
+        info.memory().iter().map(|m| m.end).max().unwrap_or(0),
+    );
+    let words = FrameAllocator::bitmap_words(span);
+    let bytes = (words * 8).div_ceil(PAGE_SIZE) * PAGE_SIZE;
+    // The boot tables map only the first 4 GiB: carve from there.
+    let Some(home) = carve(regions, bytes as u64) else {
+        boot_failure(&"no free RAM region large enough for the frame bitmap");
+    };
+    // SAFETY: `home` is free RAM below 4 GiB, mapped by the boot tables, and
+    // from now on owned by the bitmap alone.
+    let bitmap =
+        unsafe { core::slice::from_raw_parts_mut(phys_to_virt(home.start) as *mut u64, bytes / 8) };
+    let heap_bytes = (info.ram_bytes() / 16).clamp(2 << 20, 64 << 20);
+    let Some(heap) = carve(regions, heap_bytes) else {
+        boot_failure(&"no contiguous RAM for the kernel heap");
+    };
+    // SAFETY: `heap` is free RAM carved out above, mapped by the boot tables;
+    // the heap owns it from now on.
+    unsafe {
+        HEAP.lock()
+            .init(phys_to_virt(heap.start) as usize, heap_bytes as usize)
+    };
+    let mut frames = FrameAllocator::new(span, bitmap);
+    for region in regions.iter() {
+        frames.add_free(*region);
+    }
+    let free = frames.free_frames();
+    *FRAMES.lock() = Some(frames);
+    (free, heap_bytes as usize)
+}
+
+/// Takes `bytes` from the first free region below 4 GiB that holds them.
+fn carve(regions: &mut [PhysRange], bytes: u64) -> Option<PhysRange> {
+    let region = regions
+        .iter_mut()
+        .find(|r| r.len() >= bytes && r.start + bytes <= 4 << 30)?;
+    let taken = PhysRange::new(region.start, region.start + bytes);
+    region.start += bytes;
+    Some(taken)
+}
+
+/// Allocates one frame for kernel use (page tables).
+pub fn alloc_frame() -> Option<u64> {
+    FRAMES.lock().as_mut()?.alloc()
+}
+
+/// Replaces the boot tables: RAM read-write and never executable at the linear
+/// map (the kernel image left out), kernel text read-execute, rodata
+/// read-only, data and stack read-write, the stack guard page unmapped.
+fn build_kernel_tables(info: &StartInfo, kernel_image: PhysRange) {
+    let mut frame = || alloc_frame();
+    let mut table = PageTable::new(&mut frame, None)
+        .unwrap_or_else(|_| boot_failure(&"no memory for page tables"));
+    let check = |r: Result<(), mmu::MapError>, what: &str| {
+        if let Err(e) = r {
+            boot_failure(&format_args!("mapping {what} failed: {e:?}"));
+        }
+    };
+    for bank in info.memory() {
+        for piece in [
+            PhysRange::new(bank.start, kernel_image.start.clamp(bank.start, bank.end)),
+            PhysRange::new(kernel_image.end.clamp(bank.start, bank.end), bank.end),
+        ] {
+            if !piece.is_empty() {
+                check(
+                    table.map(
+                        phys_to_virt(piece.start),
+                        piece.start,
+                        piece.len(),
+                        MapFlags::KERNEL_RW,
+                        &mut frame,
+                    ),
+                    "RAM",
+                );
+            }
+        }
+    }
+    // SAFETY: linker symbols; only their addresses are used.
+    let (kstart, text_end, rodata_end, guard, stack_bottom, kernel_end) = unsafe {
+        (
+            symbol_addr(&__kernel_start),
+            symbol_addr(&__text_end),
+            symbol_addr(&__rodata_end),
+            symbol_addr(&__stack_guard),
+            symbol_addr(&__stack_bottom),
+            symbol_addr(&__kernel_end),
+        )
+    };
+    let sections = [
+        (kstart, text_end, MapFlags::KERNEL_RX, "kernel text"),
+        (text_end, rodata_end, MapFlags::KERNEL_RO, "kernel rodata"),
+        (rodata_end, guard, MapFlags::KERNEL_RW, "kernel data"),
+        (
+            stack_bottom,
+            kernel_end,
+            MapFlags::KERNEL_RW,
+            "kernel stack",
+        ),
+    ];
+    for (start, end, flags, what) in sections {
+        if end > start {
+            check(
+                table.map(start, start - KERNEL_BASE, end - start, flags, &mut frame),
+                what,
+            );
+        }
+    }
+    // The upper half must be complete before any user table copies it.
+    KERNEL_ROOT.store(table.root(), Ordering::Relaxed);
+    mmu::activate_root(table.root());
+    let _ = PHYS_OFFSET;
+}
+
+fn print_banner(info: &StartInfo, free_frames: usize, features: &cpu::Features) {
+    let cpu = cpu::identify();
+    log::info!("Zero OS {} (x86_64) booting", env!("CARGO_PKG_VERSION"));
+    log::info!(
+        "cpu: {} ({}, family {:#x} model {:#x}), 1 cpu in use, TSC {} MHz",
+        text(&cpu.brand),
+        text(&cpu.vendor),
+        cpu.family,
+        cpu.model,
+        timer::tsc_hz() / 1_000_000
+    );
+    log::info!(
+        "cpu: nx on, smep {}, smap {}, fsgsbase {}",
+        on(features.smep),
+        on(features.smap),
+        on(features.fsgsbase)
+    );
+    log::info!(
+        "memory: {} MiB RAM in {} range(s), {} MiB free, kernel heap ready",
+        info.ram_bytes() >> 20,
+        info.memory_count,
+        (free_frames * PAGE_SIZE) >> 20
+    );
+    log::info!(
+        "device: uart 16550 at port {:#x} irq {}",
+        console::COM1,
+        console::COM1_IRQ
+    );
+    log::info!(
+        "device: timer pit irq {} at {} Hz",
+        timer::IRQ,
+        1_000_000_000 / timer::TICK_NS
+    );
+    if info.rsdp != 0 {
+        log::info!("device: acpi rsdp at {:#x}", info.rsdp);
+    }
+    match info.initrd {
+        Some(r) => log::info!("device: initrd at {:#x}, {} bytes", r.start, r.len()),
+        None => log::info!("device: no initrd"),
+    }
+    if !info.cmdline().is_empty() {
+        log::info!("boot arguments: {}", info.cmdline());
+    }
+}
+
+/// A NUL-padded CPUID string.
+fn text(bytes: &[u8]) -> &str {
+    let end = bytes.iter().position(|&c| c == 0).unwrap_or(bytes.len());
+    core::str::from_utf8(&bytes[..end]).unwrap_or("?").trim()
+}
+
+fn on(flag: bool) -> &'static str {
+    if flag {
+        "on"
+    } else {
+        "off"
+    }
+}

@@ -1,0 +1,80 @@
+//! Time: the PIT (8254) raises the scheduler tick on IRQ 0; the TSC, measured
+//! against the PIT once at boot, gives uptime in nanoseconds.
+
+use core::arch::x86_64::_rdtsc;
+use core::sync::atomic::{AtomicU64, Ordering};
+use x86_64::instructions::port::Port;
+
+/// Tick period.
+pub const TICK_NS: u64 = 10_000_000;
+/// The PIT's input clock.
+const PIT_HZ: u64 = 1_193_182;
+/// The PIT's interrupt line.
+pub const IRQ: u32 = 0;
+
+static TSC_HZ: AtomicU64 = AtomicU64::new(1_000_000_000);
+static BOOT_TSC: AtomicU64 = AtomicU64::new(0);
+static TICKS: AtomicU64 = AtomicU64::new(0);
+
+fn out(port: u16, value: u8) {
+    // SAFETY: PIT and port 0x61 (speaker gate); only this module drives them.
+    unsafe { Port::<u8>::new(port).write(value) };
+}
+
+fn inp(port: u16) -> u8 {
+    // SAFETY: as in `out`.
+    unsafe { Port::<u8>::new(port).read() }
+}
+
+fn tsc() -> u64 {
+    // SAFETY: RDTSC has no side effects.
+    unsafe { _rdtsc() }
+}
+
+/// Measures the TSC over 10 ms of PIT channel 2, then starts channel 0 at
+/// the tick rate (its line is unmasked by the caller).
+pub fn init() {
+    BOOT_TSC.store(tsc(), Ordering::Relaxed);
+    let count = (PIT_HZ / 100) as u16;
+    // Channel 2 gate on, speaker off; one-shot (mode 0), low byte then high.
+    out(0x61, (inp(0x61) & !0x02) | 0x01);
+    out(0x43, 0b1011_0000);
+    out(0x42, count as u8);
+    out(0x42, (count >> 8) as u8);
+    // Restart the count by toggling the gate.
+    let gate = inp(0x61) & !0x01;
+    out(0x61, gate);
+    out(0x61, gate | 0x01);
+    let start = tsc();
+    let mut spins = 0u64;
+    while inp(0x61) & 0x20 == 0 && spins < 100_000_000 {
+        spins += 1;
+    }
+    let elapsed = tsc().wrapping_sub(start);
+    if elapsed > 1000 {
+        TSC_HZ.store(elapsed * 100, Ordering::Relaxed);
+    }
+    let divisor = (PIT_HZ * TICK_NS / 1_000_000_000) as u16;
+    out(0x43, 0b0011_0100); // channel 0, low then high byte, rate generator
+    out(0x40, divisor as u8);
+    out(0x40, (divisor >> 8) as u8);
+}
+
+/// The TSC's frequency as measured.
+pub fn tsc_hz() -> u64 {
+    TSC_HZ.load(Ordering::Relaxed)
+}
+
+pub fn uptime_ns() -> u64 {
+    let cycles = tsc().wrapping_sub(BOOT_TSC.load(Ordering::Relaxed));
+    (cycles as u128 * 1_000_000_000 / TSC_HZ.load(Ordering::Relaxed) as u128) as u64
+}
+
+/// Counts a tick (the PIT re-arms itself).
+pub fn on_tick() {
+    TICKS.fetch_add(1, Ordering::Relaxed);
+}
+
+pub fn ticks() -> u64 {
+    TICKS.load(Ordering::Relaxed)
+}

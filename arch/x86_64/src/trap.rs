@@ -1,0 +1,84 @@
+//! x86_64 trap decoding: what brought the CPU in from ring 3, for the core.
+//!
+//! The trap → dispatch → schedule → resume loop and the kernel lock belong to
+//! the portable core (`zos_kernel::trap`); this module turns the vector, error
+//! code and CR2 into a [`Trap`] and hands back the frame of the thread the
+//! core chose, which `entry.S` restores.
+
+use crate::exceptions::{read_cr2, TrapFrame, IRQ_BASE, IRQ_COUNT, SYSCALL_VECTOR};
+use crate::X86_64;
+use zos_kernel::arch::Trap;
+use zos_kernel::kernel::fault;
+use zos_kernel::trap::KernelLock;
+
+/// The machine's one kernel, behind the core's lock.
+pub static KERNEL: KernelLock<X86_64> = KernelLock::new();
+
+/// Top of the kernel stack traps from user mode run on (`entry.S` reads it).
+#[no_mangle]
+static mut kernel_stack_top: u64 = 0;
+/// Just past the running thread's frame: where `syscall` saves registers.
+#[no_mangle]
+static mut syscall_frame_end: u64 = 0;
+/// Scratch for the user stack pointer during `syscall` entry.
+#[no_mangle]
+static mut syscall_user_rsp: u64 = 0;
+
+extern "C" {
+    fn resume_user(frame: *mut TrapFrame) -> !;
+}
+
+/// Sets the stack traps from user mode switch to.
+pub fn set_kernel_stack(top: u64) {
+    // SAFETY: written once at boot, before any trap from user mode.
+    unsafe { kernel_stack_top = top };
+}
+
+/// Page-fault error code bit: the access was an instruction fetch.
+const PF_INSTRUCTION: u64 = 1 << 4;
+
+/// Decodes a trap from ring 3. The syndrome is the error code, with the
+/// vector in bits 32 and up.
+#[inline(always)]
+fn decode(frame: &TrapFrame) -> Trap {
+    let vector = frame.vector;
+    if vector == SYSCALL_VECTOR {
+        return Trap::Syscall;
+    }
+    if (IRQ_BASE..IRQ_BASE + IRQ_COUNT).contains(&vector) {
+        crate::irq::set_pending(vector);
+        return Trap::Interrupt;
+    }
+    let (kind, address) = match vector {
+        14 if frame.error & PF_INSTRUCTION != 0 => (fault::INSTRUCTION_ABORT, read_cr2()),
+        14 => (fault::DATA_ABORT, read_cr2()),
+        6 => (fault::UNDEFINED_INSTRUCTION, frame.rip),
+        17 => (fault::ALIGNMENT, frame.rip),
+        _ => (fault::OTHER, frame.rip),
+    };
+    Trap::Fault {
+        kind,
+        address,
+        syndrome: (vector << 32) | (frame.error & 0xffff_ffff),
+    }
+}
+
+/// A trap from user mode: the core handles it; returns the frame to resume.
+/// The context's frame comes first (`#[repr(C)]`), so its address is the frame's.
+#[no_mangle]
+extern "C" fn handle_user_trap(frame: &mut TrapFrame) -> *mut TrapFrame {
+    KERNEL.user_trap(|| decode(frame)).cast()
+}
+
+/// An interrupt taken while the kernel idles.
+pub fn kernel_irq() {
+    KERNEL.kernel_interrupt();
+}
+
+/// Enters user mode for the first time.
+pub fn enter_user_mode() -> ! {
+    let frame: *mut TrapFrame = KERNEL.next_context().cast();
+    // SAFETY: `frame` is the saved context of a runnable thread, kept alive by
+    // the kernel; resume_user restores it and returns to ring 3.
+    unsafe { resume_user(frame) }
+}

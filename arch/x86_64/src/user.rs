@@ -1,0 +1,273 @@
+//! User mode on x86_64: thread contexts (registers, x87/SSE state through
+//! `fxsave`/`fxrstor`, the FS base as thread pointer) and user address spaces.
+//!
+//! I/O ports reach user mode as device memory (`zos_abi::layout::
+//! IO_PORT_WINDOW`): mapping a page of the port window sets no page-table
+//! entry but clears the port's bit in the space's I/O permission bitmap, which
+//! `activate` loads into the TSS.
+
+use crate::cpu::{self, IOPB_BYTES, IO_PORTS, MSR_FS_BASE, USER_CS, USER_DS};
+use crate::exceptions::TrapFrame;
+use crate::mmu::{self, MapFlags, PageTable};
+use core::arch::asm;
+use core::sync::atomic::{AtomicU64, Ordering};
+use x86_64::registers::model_specific::Msr;
+use zos_kernel::arch::{AddressSpace, MapError, PageFlags, UserContext};
+use zos_kernel::frame::FrameAllocator;
+
+/// The `fxsave` area: x87, MMX and SSE registers.
+#[repr(C, align(16))]
+#[derive(Clone, Copy)]
+pub struct FpState(pub [u8; 512]);
+
+impl FpState {
+    /// x87 control word 0x37f (all exceptions masked), MXCSR 0x1f80 (likewise).
+    fn initial() -> Self {
+        let mut area = [0u8; 512];
+        area[0..2].copy_from_slice(&0x037fu16.to_le_bytes());
+        area[24..28].copy_from_slice(&0x1f80u32.to_le_bytes());
+        FpState(area)
+    }
+}
+
+/// Everything saved of a user thread. `frame` must come first: while the
+/// thread runs, TSS.rsp0 points just past it, so a trap saves in place.
+#[repr(C)]
+pub struct ThreadContext {
+    pub frame: TrapFrame,
+    pub fp: FpState,
+    pub fs_base: u64,
+}
+
+/// RFLAGS of a new thread: interrupts on (bit 1 is always set).
+const USER_RFLAGS: u64 = 0x202;
+
+impl UserContext for ThreadContext {
+    fn new(entry: u64, stack: u64, arg: u64) -> Self {
+        // A called function finds its stack 8 bytes below 16-byte alignment.
+        let frame = TrapFrame {
+            rip: entry,
+            rsp: (stack & !0xf).wrapping_sub(8),
+            rdi: arg,
+            cs: USER_CS,
+            ss: USER_DS,
+            rflags: USER_RFLAGS,
+            ..Default::default()
+        };
+        ThreadContext {
+            frame,
+            fp: FpState::initial(),
+            fs_base: 0,
+        }
+    }
+    fn syscall_number(&self) -> u64 {
+        self.frame.rax
+    }
+    fn arg(&self, index: usize) -> u64 {
+        let f = &self.frame;
+        match index {
+            0 => f.rdi,
+            1 => f.rsi,
+            2 => f.rdx,
+            3 => f.r10,
+            4 => f.r8,
+            5 => f.r9,
+            _ => 0,
+        }
+    }
+    fn set_result(&mut self, index: usize, value: u64) {
+        let f = &mut self.frame;
+        match index {
+            0 => f.rax = value,
+            1 => f.rdi = value,
+            2 => f.rsi = value,
+            3 => f.rdx = value,
+            4 => f.r10 = value,
+            5 => f.r8 = value,
+            6 => f.r9 = value,
+            _ => {}
+        }
+    }
+    fn pc(&self) -> u64 {
+        self.frame.rip
+    }
+    fn save_fp(&mut self) {
+        // SAFETY: `fxsave` stores 512 bytes into a 16-byte aligned area we own;
+        // CR4.OSFXSR is set at boot. The FS base MSR is the thread pointer.
+        unsafe {
+            asm!("fxsave64 [{}]", in(reg) self.fp.0.as_mut_ptr(), options(nostack));
+            self.fs_base = Msr::new(MSR_FS_BASE).read();
+        }
+    }
+    fn restore_fp(&self) {
+        // SAFETY: `fxrstor` loads an area that `fxsave` wrote or `initial` made
+        // valid; a user-chosen FS base can only affect user-mode accesses.
+        unsafe {
+            asm!("fxrstor64 [{}]", in(reg) self.fp.0.as_ptr(), options(nostack));
+            Msr::new(MSR_FS_BASE).write(self.fs_base);
+        }
+    }
+}
+
+/// A process's user address space.
+pub struct UserSpace {
+    table: PageTable,
+    /// Every table frame of this space (root first), for freeing and quotas.
+    tables: alloc::vec::Vec<u64>,
+    /// I/O ports granted by mapping pages of the port window: (page, port).
+    ports: alloc::vec::Vec<(u64, u16)>,
+    /// The I/O permission bitmap those make (a set bit denies the port).
+    iopb: [u8; IOPB_BYTES],
+}
+
+/// Whose bitmap the TSS holds: a page-table root, [`NO_PORTS`] for the
+/// all-denied bitmap, or [`STALE`] when it must be reloaded.
+static IOPB_OWNER: AtomicU64 = AtomicU64::new(NO_PORTS);
+const NO_PORTS: u64 = 0;
+const STALE: u64 = u64::MAX;
+
+impl UserSpace {
+    /// Grants (or takes back) the I/O port behind window page `pa`.
+    fn set_port(&mut self, va: u64, pa: u64, granted: bool) -> Result<(), MapError> {
+        let port = match zos_abi::layout::io_port(pa) {
+            Some(port) if (port as usize) < IO_PORTS => port,
+            _ => return Err(MapError::OutsideUserSpace),
+        };
+        let (byte, bit) = (port as usize / 8, port % 8);
+        if granted {
+            if self.ports.iter().any(|&(v, _)| v == va) {
+                return Err(MapError::AlreadyMapped);
+            }
+            self.ports.push((va, port));
+            self.iopb[byte] &= !(1 << bit);
+        } else {
+            self.ports.retain(|&(v, _)| v != va);
+            if !self.ports.iter().any(|&(_, p)| p == port) {
+                self.iopb[byte] |= 1 << bit;
+            }
+        }
+        if IOPB_OWNER.load(Ordering::Relaxed) == self.table.root() {
+            IOPB_OWNER.store(STALE, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+}
+
+impl AddressSpace for UserSpace {
+    fn new(frames: &mut FrameAllocator) -> Result<Self, MapError> {
+        let mut alloc = || frames.alloc();
+        let table = PageTable::new(&mut alloc, Some(crate::kernel_root()))
+            .map_err(|_| MapError::OutOfMemory)?;
+        let root = table.root();
+        Ok(UserSpace {
+            table,
+            tables: alloc::vec![root],
+            ports: alloc::vec::Vec::new(),
+            iopb: [0xff; IOPB_BYTES],
+        })
+    }
+
+    fn map(
+        &mut self,
+        va: u64,
+        pa: u64,
+        flags: PageFlags,
+        frames: &mut FrameAllocator,
+    ) -> Result<(), MapError> {
+        if va >= zos_abi::layout::USER_TOP {
+            return Err(MapError::OutsideUserSpace);
+        }
+        if flags.device && pa >= zos_abi::layout::IO_PORT_WINDOW {
+            return self.set_port(va, pa, true);
+        }
+        let tables = &mut self.tables;
+        let mut alloc = || {
+            let frame = frames.alloc();
+            if let Some(frame) = frame {
+                tables.push(frame);
+            }
+            frame
+        };
+        let map_flags = MapFlags {
+            write: flags.write,
+            execute: flags.execute,
+            user: true,
+            device: flags.device,
+        };
+        let result = self.table.map(va, pa, 4096, map_flags, &mut alloc);
+        result.map_err(|e| match e {
+            mmu::MapError::WritableExecutable => MapError::WritableExecutable,
+            mmu::MapError::Unaligned => MapError::Unaligned,
+            mmu::MapError::AlreadyMapped => MapError::AlreadyMapped,
+            mmu::MapError::OutOfMemory => MapError::OutOfMemory,
+        })
+    }
+
+    fn unmap(&mut self, va: u64) -> Option<u64> {
+        if let Some(&(_, port)) = self.ports.iter().find(|&&(v, _)| v == va) {
+            let pa = zos_abi::layout::IO_PORT_WINDOW + ((port as u64) << 12);
+            let _ = self.set_port(va, pa, false);
+            return Some(pa);
+        }
+        let pa = self.table.unmap_page(va)?;
+        if mmu::active_root() == self.table.root() {
+            mmu::invalidate_page(va);
+        }
+        Some(pa)
+    }
+
+    fn translate(&self, va: u64) -> Option<(u64, PageFlags)> {
+        if let Some(&(_, port)) = self.ports.iter().find(|&&(v, _)| v == va & !0xfff) {
+            let device = PageFlags {
+                write: true,
+                execute: false,
+                device: true,
+            };
+            return Some((
+                zos_abi::layout::IO_PORT_WINDOW + ((port as u64) << 12),
+                device,
+            ));
+        }
+        let (pa, flags) = self.table.translate(va & !0xfff)?;
+        Some((
+            pa,
+            PageFlags {
+                write: flags.write,
+                execute: flags.execute,
+                device: flags.device,
+            },
+        ))
+    }
+
+    fn destroy(self, frames: &mut FrameAllocator) {
+        if IOPB_OWNER.load(Ordering::Relaxed) == self.table.root() {
+            IOPB_OWNER.store(STALE, Ordering::Relaxed);
+        }
+        if mmu::active_root() == self.table.root() {
+            mmu::activate_root(crate::kernel_root());
+        }
+        for frame in self.tables {
+            let _ = frames.free(frame);
+        }
+    }
+
+    fn table_frames(&self) -> usize {
+        self.tables.len()
+    }
+
+    fn activate(&self) {
+        let root = self.table.root();
+        if mmu::active_root() != root {
+            mmu::activate_root(root);
+        }
+        let owner = if self.ports.is_empty() {
+            NO_PORTS
+        } else {
+            root
+        };
+        if IOPB_OWNER.load(Ordering::Relaxed) != owner {
+            cpu::load_iopb(&self.iopb);
+            IOPB_OWNER.store(owner, Ordering::Relaxed);
+        }
+    }
+}
