@@ -349,6 +349,11 @@ pub const MAX_CHILD_FDS: usize = 4;
 
 /// Starts `path` with `argv` and `env`; the child inherits descriptors 0–3
 /// after `actions`. `pgid`: 0 = a new process group led by the child.
+///
+/// Init runs programs from the boot image (and their `#!` lines); a
+/// program only in the VFS is run here if it is an executable `#!` script:
+/// its interpreter (from the image) gets `[ARG] PATH ARGS…`. Any other
+/// file in the VFS gives `ENOEXEC`.
 pub fn spawn(
     path: &str,
     argv: &[&str],
@@ -363,6 +368,57 @@ pub fn spawn(
 /// (`&`), which init refuses with EAGAIN before touching the process slots and
 /// memory it keeps for foreground commands (so `ps` and `kill` still run).
 pub fn spawn_job(
+    path: &str,
+    argv: &[&str],
+    env: &[&str],
+    actions: &[FileAction],
+    pgid: Pid,
+    foreground: bool,
+) -> Result<Pid> {
+    match spawn_image(path, argv, env, actions, pgid, foreground) {
+        Err(Errno(ENOENT)) if crate::fs::vfs_available() => {
+            let (interpreter, argument) = vfs_script(path)?;
+            let mut script_argv = alloc::vec![interpreter.as_str()];
+            script_argv.extend(argument.as_deref());
+            script_argv.push(path);
+            script_argv.extend(argv.iter().skip(1));
+            spawn_image(&interpreter, &script_argv, env, actions, pgid, foreground)
+        }
+        result => result,
+    }
+}
+
+/// The `#!` line of an executable script in the VFS.
+fn vfs_script(path: &str) -> Result<(String, Option<String>)> {
+    let stat = crate::fs::stat(path)?;
+    if !stat.is_file() {
+        return Err(Errno(EACCES));
+    }
+    if stat.mode & 0o111 == 0 {
+        return Err(Errno(EACCES));
+    }
+    let fd = crate::fs::open(path, crate::fs::O_RDONLY, 0)?;
+    let mut head = [0u8; 256];
+    let count = read(fd, &mut head);
+    let _ = close(fd);
+    let head = &head[..count?];
+    let line = head
+        .strip_prefix(b"#!")
+        .and_then(|rest| rest.split(|b| *b == b'\n').next())
+        .and_then(|line| core::str::from_utf8(line).ok())
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .ok_or(Errno(ENOEXEC))?;
+    Ok(match line.split_once([' ', '\t']) {
+        Some((interpreter, argument)) => (
+            String::from(interpreter),
+            Some(String::from(argument.trim())).filter(|a| !a.is_empty()),
+        ),
+        None => (String::from(line), None),
+    })
+}
+
+fn spawn_image(
     path: &str,
     argv: &[&str],
     env: &[&str],

@@ -40,18 +40,34 @@ extern "C" fn trampoline(start: u64) -> ! {
 
 /// Starts a thread running `entry(arg)` at `priority`; returns its capability.
 pub fn spawn(entry: fn(u64), arg: u64, priority: u64) -> Result<u64, Error> {
+    spawn_with_stack(entry, arg, priority, STACK_SIZE)
+}
+
+/// Largest stack [`spawn_with_stack`] gives (the slot less the guard page
+/// and the IPC buffer).
+pub const MAX_STACK_SIZE: u64 = SLOT - 4096 - IPC_BUFFER_SIZE;
+
+/// Like [`spawn`] with a stack of `stack_size` bytes (rounded up to pages,
+/// at most [`MAX_STACK_SIZE`]), for threads that recurse deeply.
+pub fn spawn_with_stack(
+    entry: fn(u64),
+    arg: u64,
+    priority: u64,
+    stack_size: u64,
+) -> Result<u64, Error> {
+    let stack_size = stack_size.div_ceil(4096).clamp(1, MAX_STACK_SIZE / 4096) * 4096;
     let slot = NEXT_SLOT.fetch_add(1, Ordering::Relaxed);
     let base = THREAD_AREA + slot * SLOT;
     // Layout of the slot: [guard page][stack][IPC buffer].
     let stack_base = base + 4096;
-    let buffer = stack_base + STACK_SIZE;
-    let stack = sys::memory_create(STACK_SIZE)?;
+    let buffer = stack_base + stack_size;
+    let stack = sys::memory_create(stack_size)?;
     sys::memory_map(
         stack,
         sys::SELF,
         stack_base,
         0,
-        STACK_SIZE / 4096,
+        stack_size / 4096,
         map_flags::WRITE,
     )?;
     let _ = sys::cap_delete(stack);

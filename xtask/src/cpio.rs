@@ -96,7 +96,14 @@ impl Archive {
                 self.add_tree(&entry.path(), &path)?;
             } else if kind.is_file() {
                 let data = std::fs::read(entry.path()).map_err(|e| e.to_string())?;
-                self.add_file(&path, 0o644, &data);
+                // Executable files (scripts with `#!`) stay executable.
+                let executable = {
+                    use std::os::unix::fs::PermissionsExt;
+                    entry
+                        .metadata()
+                        .is_ok_and(|m| m.permissions().mode() & 0o111 != 0)
+                };
+                self.add_file(&path, if executable { 0o755 } else { 0o644 }, &data);
             }
         }
         Ok(())

@@ -40,11 +40,12 @@ pub const MULTI_CALL_BINARY: &str = "/sbin/zbox";
 /// Tools inside the multi-call binary: each gets `/bin/<tool>`, a symlink to
 /// [`MULTI_CALL_BINARY`] (zbox picks the tool from argv[0]). Must match
 /// `zos_tools_core::dispatch::TOOLS` (checked by a test).
-pub const TOOL_NAMES: [&str; 37] = [
-    "cat", "clear", "cp", "df", "dmesg", "echo", "env", "false", "find", "free", "grep", "head",
-    "hexdump", "kill", "ln", "ls", "mkdir", "mount", "mv", "od", "poweroff", "ps", "reboot", "rm",
-    "rmdir", "sleep", "stat", "svc", "sync", "tail", "tee", "touch", "true", "uname", "uptime",
-    "wc", "yes",
+pub const TOOL_NAMES: [&str; 48] = [
+    "[", "basename", "cat", "chmod", "clear", "cp", "date", "df", "dirname", "dmesg", "echo",
+    "env", "false", "find", "free", "grep", "head", "hexdump", "hostname", "id", "kill", "ln",
+    "ls", "mkdir", "mount", "mv", "od", "poweroff", "printf", "ps", "reboot", "rm", "rmdir", "seq",
+    "sleep", "stat", "svc", "sync", "tail", "tee", "test", "touch", "true", "uname", "uptime",
+    "wc", "which", "yes",
 ];
 
 fn main() -> ExitCode {
@@ -273,6 +274,8 @@ fn bench(arch: Arch) -> Result<(), String> {
     };
     let mut instructions = run(true)?;
     let mut nanoseconds = run(false)?;
+    instructions.extend(shell_bench(&artifacts, true)?);
+    nanoseconds.extend(shell_bench(&artifacts, false)?);
     let (boot_wall_ms, boot_virtual_ns) = boot_to_prompt(&artifacts)?;
     instructions.push(("boot_to_prompt".into(), boot_virtual_ns));
     nanoseconds.push(("boot_to_prompt".into(), boot_wall_ms * 1_000_000));
@@ -298,6 +301,59 @@ fn bench(arch: Arch) -> Result<(), String> {
     println!("(* under -icount shift=0: MiB per billion guest instructions)");
     println!("wrote {}", path.display());
     Ok(())
+}
+
+/// Runs `/usr/share/sh-tests/bench.sh` at the shell prompt and collects its
+/// `bench: NAME VALUE` lines (per-operation guest nanoseconds; guest
+/// instructions under `-icount shift=0`).
+fn shell_bench(artifacts: &Artifacts, icount: bool) -> Result<Vec<(String, u64)>, String> {
+    use std::io::{Read, Write};
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+    let mut qemu = qemu_command(artifacts);
+    if icount {
+        qemu.args(["-icount", "shift=0"]);
+    }
+    let mut child = qemu
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("qemu: {e}"))?;
+    let mut stdout = child.stdout.take().ok_or("no stdout")?;
+    let mut stdin = child.stdin.take().ok_or("no stdin")?;
+    let mut seen = Vec::new();
+    let mut byte = [0u8; 1];
+    let mut sent = false;
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while Instant::now() < deadline {
+        if stdout.read(&mut byte).map_err(|e| e.to_string())? == 0 {
+            break;
+        }
+        seen.push(byte[0]);
+        if !sent && seen.ends_with(b"/ # ") {
+            let _ = stdin.write_all(b"sh /usr/share/sh-tests/bench.sh\r");
+            let _ = stdin.flush();
+            sent = true;
+        }
+        if seen.ends_with(b"bench: done") {
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let text = String::from_utf8_lossy(&seen);
+    if !text.contains("bench: done") {
+        return Err(format!("shell benchmark did not finish:\n{text}"));
+    }
+    Ok(text
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("bench: "))
+        .filter_map(|l| {
+            let (name, value) = l.split_once(' ')?;
+            Some((name.to_string(), value.trim().parse().ok()?))
+        })
+        .collect())
 }
 
 /// Boots to the shell prompt: wall-clock milliseconds (median of 5), and guest

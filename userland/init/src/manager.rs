@@ -505,6 +505,27 @@ impl Manager {
         quota: u64,
     ) -> Result<u32, i32> {
         let image = self.find_program(path)?;
+        if let Some((interpreter, argument)) = zos_init_core::shebang::parse(image) {
+            // One level only: an interpreter that is itself a script is ELOOP.
+            let interpreter_image = self.find_program(&interpreter)?;
+            if interpreter_image.starts_with(b"#!") {
+                return Err(ELOOP);
+            }
+            let script_argv =
+                zos_init_core::shebang::argv(&interpreter, argument.as_deref(), path, argv);
+            return self.spawn(
+                parent,
+                &interpreter,
+                &script_argv,
+                env,
+                cwd,
+                fds,
+                pgid,
+                grants,
+                arg,
+                quota,
+            );
+        }
         let options = SpawnOptions {
             quota,
             exit_notification: self.exited,

@@ -1,338 +1,249 @@
-//! Builtin commands: their names, help text, and argument parsing into a
-//! [`Builtin`] value the shell then carries out. Parse errors carry the
-//! message (printed as `sh: NAME: message`) and the exit status.
+//! Built-in commands without I/O: which names are special or regular
+//! built-ins, `help` text, `getopts` stepping, `read`'s field assignment by
+//! IFS, and `set`'s option letters.
 
-use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
-use crate::jobs::{parse_job_ref, JobRef};
-use zos_sh_syntax::is_valid_name;
-
-/// Every builtin, with a one-line description, in `help` order.
-pub const BUILTINS: &[(&str, &str)] = &[
-    (
-        "cd",
-        "cd [DIR|-]       change directory (no DIR: $HOME, else /)",
-    ),
-    ("pwd", "pwd              print the working directory"),
-    (
-        "exit",
-        "exit [N]         leave the shell with status N (default $?)",
-    ),
-    (
-        "export",
-        "export [NAME[=VALUE]...]  export variables (no NAME: list them)",
-    ),
-    ("unset", "unset NAME...    remove variables"),
-    ("help", "help             this list"),
-    (
-        "history",
-        "history [-c|N]   numbered command history (-c clears)",
-    ),
-    ("jobs", "jobs             background jobs"),
-    ("fg", "fg [%N]          wait for a job in the foreground"),
-    (
-        "wait",
-        "wait [%N|PID...] wait for jobs (no argument: all of them)",
-    ),
-    ("true", "true             succeed"),
-    ("false", "false            fail"),
-    (":", ":                do nothing, successfully"),
+/// POSIX special built-ins: assignments before them stay, errors in them
+/// end a non-interactive shell, functions cannot hide them.
+pub const SPECIAL: &[&str] = &[
+    "break", "continue", ":", ".", "eval", "exec", "exit", "export", "readonly", "return", "set",
+    "shift", "times", "trap", "unset",
 ];
 
+/// Regular built-ins (run in the shell, found before `$PATH`).
+pub const REGULAR: &[&str] = &[
+    "cd", "pwd", "read", "printf", "test", "[", "echo", "getopts", "command", "type", "alias",
+    "unalias", "umask", "wait", "kill", "jobs", "fg", "bg", "hash", "true", "false", "local",
+    "help", "history",
+];
+
+pub fn is_special(name: &str) -> bool {
+    SPECIAL.contains(&name)
+}
+
 pub fn is_builtin(name: &str) -> bool {
-    BUILTINS.iter().any(|(builtin, _)| *builtin == name)
+    is_special(name) || REGULAR.contains(&name)
 }
 
 /// What `help` prints.
 pub fn help_text() -> String {
-    let mut text = String::from("Zero OS shell builtins:\n");
-    for (_, line) in BUILTINS {
-        text.push_str("  ");
-        text.push_str(line);
-        text.push('\n');
+    let mut text = String::from("Zero OS shell (POSIX sh). Special built-ins:\n ");
+    for name in SPECIAL {
+        text.push(' ');
+        text.push_str(name);
     }
-    text.push_str("Other commands are run from $PATH (default /bin:/sbin).\n");
+    text.push_str("\nBuilt-ins:\n ");
+    for name in REGULAR {
+        text.push(' ');
+        text.push_str(name);
+    }
+    text.push_str("\nOther commands are run from $PATH (default /bin:/sbin).\n");
     text
 }
 
+/// One step of `getopts`.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum CdTarget {
-    /// No argument.
-    Home,
-    /// `cd -`.
-    Previous,
-    Path(String),
+pub struct GetoptsStep {
+    /// The option letter, `?` for an unknown one or a missing argument
+    /// (`:` for a missing argument with a leading `:` in the optstring).
+    pub name: char,
+    /// `OPTARG`: the argument, or the bad letter in silent mode.
+    pub optarg: Option<String>,
+    /// The message to print (not in silent mode).
+    pub message: Option<String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum HistoryCommand {
-    List(Option<usize>),
-    Clear,
+/// Where `getopts` is: `OPTIND` and the position inside a group (`-abc`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GetoptsState {
+    pub optind: usize,
+    pub offset: usize,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Builtin {
-    Cd(CdTarget),
-    Pwd,
-    /// `exit [N]`; `None`: the last status. `complaint`: a bad N, which still
-    /// exits (with status 2) after printing it.
-    Exit {
-        code: Option<i32>,
-        complaint: Option<String>,
-    },
-    /// `export` with no names lists exports.
-    Export(Vec<(String, Option<String>)>),
-    ExportList,
-    Unset(Vec<String>),
-    Help,
-    History(HistoryCommand),
-    Jobs,
-    Fg(JobRef),
-    /// No references: every job.
-    Wait(Vec<JobRef>),
-    True,
-    False,
-}
-
-/// A usage error: message and exit status.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct BuiltinError {
-    pub message: String,
-    pub status: i32,
-}
-
-fn usage(message: String) -> BuiltinError {
-    BuiltinError { message, status: 2 }
-}
-
-fn failure(message: String) -> BuiltinError {
-    BuiltinError { message, status: 1 }
-}
-
-/// Parses `argv` (with `argv[0]` the builtin's name); `None` if it is not a
-/// builtin.
-pub fn parse_builtin(argv: &[String]) -> Option<Result<Builtin, BuiltinError>> {
-    let (name, arguments) = argv.split_first()?;
-    let arguments: Vec<&str> = arguments.iter().map(String::as_str).collect();
-    let parsed = match name.as_str() {
-        "cd" => parse_cd(&arguments),
-        "pwd" => Ok(Builtin::Pwd),
-        "exit" => parse_exit(&arguments),
-        "export" => parse_export(&arguments),
-        "unset" => parse_unset(&arguments),
-        "help" => Ok(Builtin::Help),
-        "history" => parse_history(&arguments),
-        "jobs" => Ok(Builtin::Jobs),
-        "fg" => parse_fg(&arguments),
-        "wait" => parse_wait(&arguments),
-        "true" | ":" => Ok(Builtin::True),
-        "false" => Ok(Builtin::False),
-        _ => return None,
+/// Advances `getopts`. `None` at the end of the options (the state then
+/// points at the first operand).
+pub fn getopts(optstring: &str, args: &[String], state: &mut GetoptsState) -> Option<GetoptsStep> {
+    let silent = optstring.starts_with(':');
+    let letters = optstring.trim_start_matches(':');
+    let arg = args.get(state.optind.checked_sub(1)?)?;
+    if state.offset == 0 {
+        if arg == "--" {
+            state.optind += 1;
+            return None;
+        }
+        if !arg.starts_with('-') || arg == "-" {
+            return None;
+        }
+        state.offset = 1;
+    }
+    let letter = arg[state.offset..].chars().next()?;
+    state.offset += letter.len_utf8();
+    let finish_arg = |state: &mut GetoptsState| {
+        state.optind += 1;
+        state.offset = 0;
     };
-    Some(parsed)
-}
-
-fn parse_cd(arguments: &[&str]) -> Result<Builtin, BuiltinError> {
-    match arguments {
-        [] => Ok(Builtin::Cd(CdTarget::Home)),
-        ["-"] => Ok(Builtin::Cd(CdTarget::Previous)),
-        [path] => Ok(Builtin::Cd(CdTarget::Path(path.to_string()))),
-        _ => Err(failure("too many arguments".to_string())),
+    let at_end = state.offset >= arg.len();
+    let spec = letters.find(letter).filter(|_| letter != ':');
+    let Some(index) = spec else {
+        if at_end {
+            finish_arg(state);
+        }
+        return Some(if silent {
+            GetoptsStep {
+                name: '?',
+                optarg: Some(letter.to_string()),
+                message: None,
+            }
+        } else {
+            GetoptsStep {
+                name: '?',
+                optarg: None,
+                message: Some(alloc::format!("illegal option -- {letter}")),
+            }
+        });
+    };
+    let wants_argument = letters[index + letter.len_utf8()..].starts_with(':');
+    if !wants_argument {
+        if at_end {
+            finish_arg(state);
+        }
+        return Some(GetoptsStep {
+            name: letter,
+            optarg: None,
+            message: None,
+        });
     }
-}
-
-/// `exit N` keeps the low 8 bits, so `exit 256` is 0 and `exit -1` is 255.
-fn parse_exit(arguments: &[&str]) -> Result<Builtin, BuiltinError> {
-    match arguments {
-        [] => Ok(Builtin::Exit {
-            code: None,
-            complaint: None,
+    let value = if !at_end {
+        let value = arg[state.offset..].to_string();
+        finish_arg(state);
+        Some(value)
+    } else {
+        finish_arg(state);
+        let value = args.get(state.optind - 1).cloned();
+        if value.is_some() {
+            state.optind += 1;
+        }
+        value
+    };
+    match value {
+        Some(value) => Some(GetoptsStep {
+            name: letter,
+            optarg: Some(value),
+            message: None,
         }),
-        [text] => match text.parse::<i64>() {
-            Ok(code) => Ok(Builtin::Exit {
-                code: Some((code & 0xff) as i32),
-                complaint: None,
-            }),
-            Err(_) => Ok(Builtin::Exit {
-                code: Some(2),
-                complaint: Some(format!("{text}: numeric argument required")),
-            }),
-        },
-        _ => Err(failure("too many arguments".to_string())),
+        None if silent => Some(GetoptsStep {
+            name: ':',
+            optarg: Some(letter.to_string()),
+            message: None,
+        }),
+        None => Some(GetoptsStep {
+            name: '?',
+            optarg: None,
+            message: Some(alloc::format!("option requires an argument -- {letter}")),
+        }),
     }
 }
 
-fn parse_export(arguments: &[&str]) -> Result<Builtin, BuiltinError> {
-    let names: Vec<&str> = arguments.iter().copied().filter(|a| *a != "-p").collect();
-    if names.is_empty() {
-        return Ok(Builtin::ExportList);
-    }
-    let mut exports = Vec::new();
-    for argument in names {
-        let (name, value) = match argument.split_once('=') {
-            Some((name, value)) => (name, Some(value.to_string())),
-            None => (argument, None),
-        };
-        if !is_valid_name(name) {
-            return Err(failure(format!("`{argument}': not a valid identifier")));
+/// `read`: splits a line into `count` values by IFS; the last gets the
+/// rest of the line (without trailing IFS white space).
+pub fn split_read(line: &str, ifs: &str, count: usize) -> Vec<String> {
+    let is_ifs = |c: char| ifs.contains(c);
+    let is_white = |c: char| is_ifs(c) && matches!(c, ' ' | '\t' | '\n');
+    let mut values = Vec::new();
+    let mut rest = line.trim_start_matches(is_white);
+    while values.len() + 1 < count && !rest.is_empty() {
+        let end = rest.find(is_ifs).unwrap_or(rest.len());
+        values.push(rest[..end].to_string());
+        // The delimiter: IFS white space, at most one other IFS character,
+        // IFS white space.
+        let mut after = rest[end..].trim_start_matches(is_white);
+        if let Some(c) = after.chars().next().filter(|&c| is_ifs(c) && !is_white(c)) {
+            after = after[c.len_utf8()..].trim_start_matches(is_white);
         }
-        exports.push((name.to_string(), value));
+        rest = after;
     }
-    Ok(Builtin::Export(exports))
-}
-
-fn parse_unset(arguments: &[&str]) -> Result<Builtin, BuiltinError> {
-    let mut names = Vec::new();
-    for argument in arguments {
-        if *argument == "-v" {
-            continue;
-        }
-        if !is_valid_name(argument) {
-            return Err(failure(format!("`{argument}': not a valid identifier")));
-        }
-        names.push(argument.to_string());
+    let last = rest.trim_end_matches(is_white);
+    if count > 0 && values.len() < count {
+        values.push(last.to_string());
     }
-    Ok(Builtin::Unset(names))
-}
-
-fn parse_history(arguments: &[&str]) -> Result<Builtin, BuiltinError> {
-    match arguments {
-        [] => Ok(Builtin::History(HistoryCommand::List(None))),
-        ["-c"] => Ok(Builtin::History(HistoryCommand::Clear)),
-        [count] => match count.parse::<usize>() {
-            Ok(count) => Ok(Builtin::History(HistoryCommand::List(Some(count)))),
-            Err(_) => Err(usage(format!("{count}: numeric argument required"))),
-        },
-        _ => Err(failure("too many arguments".to_string())),
+    while values.len() < count {
+        values.push(String::new());
     }
-}
-
-fn parse_fg(arguments: &[&str]) -> Result<Builtin, BuiltinError> {
-    match arguments {
-        [] => Ok(Builtin::Fg(JobRef::Current)),
-        [job] => parse_job_ref(job, false).map(Builtin::Fg).map_err(failure),
-        _ => Err(failure("too many arguments".to_string())),
-    }
-}
-
-fn parse_wait(arguments: &[&str]) -> Result<Builtin, BuiltinError> {
-    let mut references = Vec::new();
-    for argument in arguments {
-        let reference = parse_job_ref(argument, true).map_err(usage)?;
-        references.push(reference);
-    }
-    Ok(Builtin::Wait(references))
+    values
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn parse(line: &str) -> Option<Result<Builtin, BuiltinError>> {
-        let argv: Vec<String> = line.split_whitespace().map(String::from).collect();
-        parse_builtin(&argv)
+    fn args(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
     }
 
     #[test]
-    fn non_builtins_and_empty() {
-        assert_eq!(parse("ls -l"), None);
-        assert_eq!(parse_builtin(&[]), None);
-        assert!(is_builtin("cd"));
-        assert!(!is_builtin("echo"));
-    }
-
-    #[test]
-    fn cd_forms() {
-        assert_eq!(parse("cd"), Some(Ok(Builtin::Cd(CdTarget::Home))));
-        assert_eq!(parse("cd -"), Some(Ok(Builtin::Cd(CdTarget::Previous))));
-        assert_eq!(
-            parse("cd /tmp"),
-            Some(Ok(Builtin::Cd(CdTarget::Path("/tmp".into()))))
-        );
-        assert_eq!(parse("cd a b").unwrap().unwrap_err().status, 1);
-    }
-
-    #[test]
-    fn exit_codes_wrap_and_bad_numbers_still_exit() {
-        let exit = |code, complaint: Option<&str>| {
-            Some(Ok(Builtin::Exit {
-                code,
-                complaint: complaint.map(String::from),
-            }))
+    fn getopts_walks_options() {
+        let argv = args(&["-ab", "-c", "val", "-cX", "-z", "--", "op"]);
+        let mut state = GetoptsState {
+            optind: 1,
+            offset: 0,
         };
-        assert_eq!(parse("exit"), exit(None, None));
-        assert_eq!(parse("exit 3"), exit(Some(3), None));
-        assert_eq!(parse("exit 256"), exit(Some(0), None));
-        assert_eq!(parse("exit -1"), exit(Some(255), None));
-        assert_eq!(
-            parse("exit x"),
-            exit(Some(2), Some("x: numeric argument required"))
-        );
-        assert_eq!(parse("exit 1 2").unwrap().unwrap_err().status, 1);
-    }
-
-    #[test]
-    fn export_and_unset_check_names() {
-        assert_eq!(parse("export"), Some(Ok(Builtin::ExportList)));
-        assert_eq!(parse("export -p"), Some(Ok(Builtin::ExportList)));
-        assert_eq!(
-            parse("export A=1 B"),
-            Some(Ok(Builtin::Export(vec![
-                ("A".into(), Some("1".into())),
-                ("B".into(), None)
-            ])))
-        );
-        let error = parse("export 1A=x").unwrap().unwrap_err();
-        assert_eq!(error.message, "`1A=x': not a valid identifier");
-        assert_eq!(error.status, 1);
-        assert_eq!(
-            parse("unset -v A B"),
-            Some(Ok(Builtin::Unset(vec!["A".into(), "B".into()])))
-        );
-        assert!(parse("unset A-B").unwrap().is_err());
-    }
-
-    #[test]
-    fn history_arguments() {
-        assert_eq!(
-            parse("history"),
-            Some(Ok(Builtin::History(HistoryCommand::List(None))))
-        );
-        assert_eq!(
-            parse("history 5"),
-            Some(Ok(Builtin::History(HistoryCommand::List(Some(5)))))
-        );
-        assert_eq!(
-            parse("history -c"),
-            Some(Ok(Builtin::History(HistoryCommand::Clear)))
-        );
-        assert_eq!(parse("history x").unwrap().unwrap_err().status, 2);
-    }
-
-    #[test]
-    fn fg_and_wait_references() {
-        assert_eq!(parse("fg"), Some(Ok(Builtin::Fg(JobRef::Current))));
-        assert_eq!(parse("fg %2"), Some(Ok(Builtin::Fg(JobRef::Number(2)))));
-        assert_eq!(parse("fg 2"), Some(Ok(Builtin::Fg(JobRef::Number(2)))));
-        assert!(parse("fg %x").unwrap().is_err());
-        assert_eq!(parse("wait"), Some(Ok(Builtin::Wait(vec![]))));
-        assert_eq!(
-            parse("wait %1 42"),
-            Some(Ok(Builtin::Wait(vec![JobRef::Number(1), JobRef::Pid(42)])))
-        );
-        assert_eq!(parse("wait abc").unwrap().unwrap_err().status, 2);
-    }
-
-    #[test]
-    fn help_lists_every_builtin() {
-        let text = help_text();
-        for (name, _) in BUILTINS {
-            assert!(text.contains(name), "{name} missing from help");
+        let mut seen = Vec::new();
+        while let Some(step) = getopts("abc:", &argv, &mut state) {
+            seen.push((step.name, step.optarg));
         }
-        assert_eq!(parse("help"), Some(Ok(Builtin::Help)));
-        assert_eq!(parse(":"), Some(Ok(Builtin::True)));
-        assert_eq!(parse("false"), Some(Ok(Builtin::False)));
+        assert_eq!(
+            seen,
+            [
+                ('a', None),
+                ('b', None),
+                ('c', Some("val".into())),
+                ('c', Some("X".into())),
+                ('?', None)
+            ]
+        );
+        assert_eq!(state.optind, 7);
+    }
+
+    #[test]
+    fn getopts_missing_argument() {
+        let argv = args(&["-c"]);
+        let mut state = GetoptsState {
+            optind: 1,
+            offset: 0,
+        };
+        let step = getopts(":c:", &argv, &mut state).unwrap();
+        assert_eq!((step.name, step.optarg), (':', Some("c".into())));
+        let mut state = GetoptsState {
+            optind: 1,
+            offset: 0,
+        };
+        let step = getopts("c:", &argv, &mut state).unwrap();
+        assert_eq!(step.name, '?');
+        assert!(step.message.is_some());
+    }
+
+    #[test]
+    fn read_splitting() {
+        let cases: &[(&str, &str, usize, &[&str])] = &[
+            ("  a b  c  ", " \t\n", 2, &["a", "b  c"]),
+            ("a b", " \t\n", 3, &["a", "b", ""]),
+            ("a:b:c", ":", 2, &["a", "b:c"]),
+            ("a::c", ":", 3, &["a", "", "c"]),
+            ("  x  ", " ", 1, &["x"]),
+            ("a b", "", 2, &["a b", ""]),
+        ];
+        for (line, ifs, count, expected) in cases {
+            assert_eq!(split_read(line, ifs, *count), *expected, "{line:?} {ifs:?}");
+        }
+    }
+
+    #[test]
+    fn names() {
+        assert!(is_special("eval"));
+        assert!(!is_special("cd"));
+        assert!(is_builtin("cd"));
+        assert!(!is_builtin("ls"));
     }
 }

@@ -1,13 +1,18 @@
 //! The line editor: a state machine fed one input byte at a time (the terminal
 //! is in raw mode, no echo), producing the bytes to write back and, at the end,
 //! an [`EditEvent`]. Redrawing uses only `\r`, the prompt, the line, `\x1b[K`
-//! (erase to end of line) and `\x1b[ND` (cursor left N), and assumes one column
-//! per character and a line shorter than the terminal.
+//! (erase to end of line), `\x1b[J` (erase to end of screen) and cursor moves
+//! (`\x1b[NA` up, `B` down, `C` right, `D` left), assuming one column per
+//! character and a terminal [`LineEditor::set_columns`] wide (80 by default):
+//! a line longer than the terminal wraps, and redrawing goes back to the row
+//! of the prompt instead of printing a new copy of it.
 //!
 //! Keys: printable text (UTF-8), Backspace/DEL, Left/Right, Up/Down (history),
 //! Home/End (also Ctrl-A/Ctrl-E and `ESC [ H`/`F`, `ESC [ 1~`/`4~`), Delete,
-//! Ctrl-B/Ctrl-F, Ctrl-K, Ctrl-U, Ctrl-C (cancel), Ctrl-D (end of input on an
-//! empty line, else delete), Enter (CR or LF; a CR LF pair counts once).
+//! Ctrl-B/Ctrl-F, Ctrl-K, Ctrl-U, Ctrl-W (erase the word before the cursor),
+//! Tab (completion through a [`Completer`]), Ctrl-C (cancel), Ctrl-D (end of
+//! input on an empty line, else delete), Enter (CR or LF; a CR LF pair counts
+//! once).
 
 use alloc::format;
 use alloc::string::String;
@@ -56,6 +61,8 @@ mod key {
     pub const CTRL_K: u8 = 0x0b;
     pub const CARRIAGE_RETURN: u8 = 0x0d;
     pub const CTRL_U: u8 = 0x15;
+    pub const CTRL_W: u8 = 0x17;
+    pub const TAB: u8 = 0x09;
     pub const ESCAPE: u8 = 0x1b;
     pub const DELETE: u8 = 0x7f;
 }
@@ -81,6 +88,25 @@ pub struct LineEditor {
     /// The line being typed before Up was first pressed.
     draft: Vec<char>,
     output: String,
+    /// Terminal width in columns.
+    columns: usize,
+    /// Where the terminal's cursor is: characters from the prompt's start.
+    screen: usize,
+}
+
+/// Completion for Tab: the candidates for the word before the cursor
+/// (`first` if it is the command name). Directories end with `/`.
+pub trait Completer {
+    fn complete(&mut self, word: &str, first: bool) -> Vec<String>;
+}
+
+/// No completion.
+pub struct NoCompletion;
+
+impl Completer for NoCompletion {
+    fn complete(&mut self, _word: &str, _first: bool) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 impl Default for LineEditor {
@@ -102,6 +128,48 @@ impl LineEditor {
             history_position: None,
             draft: Vec::new(),
             output: String::new(),
+            columns: 80,
+            screen: 0,
+        }
+    }
+
+    /// Sets the terminal width (at least 10 columns).
+    pub fn set_columns(&mut self, columns: usize) {
+        self.columns = columns.max(10);
+    }
+
+    fn prompt_len(&self) -> usize {
+        self.prompt.chars().count()
+    }
+
+    /// Moves the terminal cursor to `target` (characters from the prompt's
+    /// start), across rows when the line wraps.
+    fn move_screen(&mut self, target: usize) {
+        let width = self.columns;
+        let (from_row, from_col) = (self.screen / width, self.screen % width);
+        let (to_row, to_col) = (target / width, target % width);
+        if from_row > to_row {
+            self.output
+                .push_str(&format!("\x1b[{}A", from_row - to_row));
+        } else if to_row > from_row {
+            self.output
+                .push_str(&format!("\x1b[{}B", to_row - from_row));
+        }
+        if to_col > from_col {
+            self.output
+                .push_str(&format!("\x1b[{}C", to_col - from_col));
+        } else if from_col > to_col {
+            self.output
+                .push_str(&format!("\x1b[{}D", from_col - to_col));
+        }
+        self.screen = target;
+    }
+
+    /// After printing up to `position`: a terminal that filled the last
+    /// column waits to wrap; make the wrap happen so rows stay countable.
+    fn settle_wrap(&mut self, position: usize) {
+        if position > 0 && position.is_multiple_of(self.columns) {
+            self.output.push_str(" \r");
         }
     }
 
@@ -112,6 +180,7 @@ impl LineEditor {
         self.escape = Escape::None;
         self.partial_char.clear();
         self.output.push_str(prompt);
+        self.screen = self.prompt_len();
     }
 
     fn reset_line(&mut self) {
@@ -140,7 +209,21 @@ impl LineEditor {
     /// Feeds every byte, stopping at the first that ends the line; returns
     /// that event and how many bytes were used.
     pub fn feed_all(&mut self, bytes: &[u8], history: &History) -> (EditEvent, usize) {
+        self.feed_all_completing(bytes, history, &mut NoCompletion)
+    }
+
+    /// [`LineEditor::feed_all`] with Tab completion.
+    pub fn feed_all_completing(
+        &mut self,
+        bytes: &[u8],
+        history: &History,
+        completer: &mut dyn Completer,
+    ) -> (EditEvent, usize) {
         for (index, byte) in bytes.iter().enumerate() {
+            if *byte == key::TAB && self.escape == Escape::None && self.partial_char.is_empty() {
+                self.complete(completer);
+                continue;
+            }
             let event = self.feed(*byte, history);
             if event != EditEvent::Pending {
                 return (event, index + 1);
@@ -226,6 +309,20 @@ impl LineEditor {
                 self.redraw();
                 EditEvent::Pending
             }
+            key::CTRL_W => {
+                let mut start = self.cursor;
+                while start > 0 && self.line[start - 1] == ' ' {
+                    start -= 1;
+                }
+                while start > 0 && self.line[start - 1] != ' ' {
+                    start -= 1;
+                }
+                self.line.drain(start..self.cursor);
+                self.cursor = start;
+                self.recount();
+                self.redraw();
+                EditEvent::Pending
+            }
             key::CTRL_U => {
                 self.line.drain(..self.cursor);
                 self.cursor = 0;
@@ -251,6 +348,10 @@ impl LineEditor {
     }
 
     fn finish_line(&mut self) -> EditEvent {
+        let end = self.prompt_len() + self.line.len();
+        if self.screen / self.columns != end / self.columns {
+            self.move_screen(end);
+        }
         self.output.push_str("\r\n");
         let line = self.line();
         self.reset_line();
@@ -298,6 +399,8 @@ impl LineEditor {
         self.line_bytes += character.len_utf8();
         if self.cursor == self.line.len() {
             self.output.push(character);
+            self.screen += 1;
+            self.settle_wrap(self.screen);
         } else {
             self.redraw();
         }
@@ -310,8 +413,10 @@ impl LineEditor {
         self.cursor -= 1;
         let removed = self.line.remove(self.cursor);
         self.line_bytes -= removed.len_utf8();
-        if self.cursor == self.line.len() {
+        // `\x08` does not go back across a row boundary.
+        if self.cursor == self.line.len() && !self.screen.is_multiple_of(self.columns) {
             self.output.push_str("\x08 \x08");
+            self.screen -= 1;
         } else {
             self.redraw();
         }
@@ -326,13 +431,7 @@ impl LineEditor {
     }
 
     fn move_to(&mut self, position: usize) {
-        if position < self.cursor {
-            self.output
-                .push_str(&format!("\x1b[{}D", self.cursor - position));
-        } else if position > self.cursor {
-            self.output
-                .push_str(&format!("\x1b[{}C", position - self.cursor));
-        }
+        self.move_screen(self.prompt_len() + position);
         self.cursor = position;
     }
 
@@ -342,13 +441,63 @@ impl LineEditor {
 
     /// Rewrites the whole line and puts the cursor back.
     fn redraw(&mut self) {
+        let rows_up = self.screen / self.columns;
+        if rows_up > 0 {
+            self.output.push_str(&format!("\x1b[{rows_up}A"));
+        }
         self.output.push('\r');
         self.output.push_str(&self.prompt);
         self.output.extend(self.line.iter());
-        self.output.push_str("\x1b[K");
-        let after_cursor = self.line.len() - self.cursor;
-        if after_cursor > 0 {
-            self.output.push_str(&format!("\x1b[{after_cursor}D"));
+        let end = self.prompt_len() + self.line.len();
+        // One row: erase to the end of it; wrapped: to the end of the screen.
+        if rows_up == 0 && end < self.columns {
+            self.output.push_str("\x1b[K");
+        } else {
+            self.output.push_str("\x1b[J");
+        }
+        self.settle_wrap(end);
+        self.screen = end;
+        self.move_screen(self.prompt_len() + self.cursor);
+    }
+
+    /// Tab: completes the word before the cursor — alone, the whole
+    /// candidate; several, their common prefix, or a list of them.
+    fn complete(&mut self, completer: &mut dyn Completer) {
+        let start = self.line[..self.cursor]
+            .iter()
+            .rposition(|c| *c == ' ' || *c == '|' || *c == ';' || *c == '&')
+            .map_or(0, |i| i + 1);
+        let word: String = self.line[start..self.cursor].iter().collect();
+        let before: String = self.line[..start].iter().collect();
+        let first = before
+            .trim_end()
+            .chars()
+            .last()
+            .is_none_or(|c| matches!(c, '|' | ';' | '&'));
+        let candidates = completer.complete(&word, first);
+        let Some(common) = crate::completion::common_prefix(&candidates) else {
+            self.output.push_str(BELL);
+            return;
+        };
+        let mut addition: Vec<char> = common.chars().skip(word.chars().count()).collect();
+        if candidates.len() == 1 && !common.ends_with('/') {
+            addition.push(' ');
+        }
+        if addition.is_empty() && candidates.len() > 1 {
+            // Nothing to add: show the choices, then the line again.
+            self.move_screen(self.prompt_len() + self.line.len());
+            self.output.push_str("\r\n");
+            self.output
+                .push_str(&crate::completion::listing(&candidates, self.columns));
+            self.output.push_str(&self.prompt);
+            self.output.extend(self.line.iter());
+            self.screen = self.prompt_len() + self.line.len();
+            self.settle_wrap(self.screen);
+            self.move_screen(self.prompt_len() + self.cursor);
+            return;
+        }
+        for character in addition {
+            self.insert(character);
         }
     }
 
@@ -410,229 +559,4 @@ impl LineEditor {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn editor() -> LineEditor {
-        let mut editor = LineEditor::new();
-        editor.begin("/ # ");
-        editor.take_output();
-        editor
-    }
-
-    fn feed(editor: &mut LineEditor, bytes: &[u8], history: &History) -> EditEvent {
-        let (event, used) = editor.feed_all(bytes, history);
-        assert_eq!(used, bytes.len(), "event came early");
-        event
-    }
-
-    #[test]
-    fn begin_writes_prompt() {
-        let mut editor = LineEditor::new();
-        editor.begin("/ # ");
-        assert_eq!(editor.take_output(), "/ # ");
-        assert_eq!(editor.take_output(), "");
-    }
-
-    #[test]
-    fn typing_echoes_and_enter_finishes() {
-        let history = History::default();
-        let mut editor = editor();
-        assert_eq!(feed(&mut editor, b"ls -l", &history), EditEvent::Pending);
-        assert_eq!(editor.take_output(), "ls -l");
-        assert_eq!(editor.cursor(), 5);
-        assert_eq!(
-            feed(&mut editor, b"\r", &history),
-            EditEvent::Line("ls -l".into())
-        );
-        assert_eq!(editor.take_output(), "\r\n");
-        assert_eq!(editor.line(), "");
-    }
-
-    #[test]
-    fn crlf_is_one_enter_but_lf_alone_is_enter() {
-        let history = History::default();
-        let mut editor = editor();
-        let (event, used) = editor.feed_all(b"a\r\nb\n", &history);
-        assert_eq!(event, EditEvent::Line("a".into()));
-        assert_eq!(used, 2);
-        let (event, used) = editor.feed_all(b"\nb\n", &history);
-        assert_eq!(event, EditEvent::Line("b".into()));
-        assert_eq!(used, 3);
-    }
-
-    #[test]
-    fn backspace_at_end_and_in_middle() {
-        let history = History::default();
-        let mut editor = editor();
-        feed(&mut editor, b"abc\x7f", &history);
-        assert_eq!(editor.line(), "ab");
-        assert_eq!(editor.take_output(), "abc\x08 \x08");
-        feed(&mut editor, b"\x1b[D\x08", &history);
-        assert_eq!(editor.line(), "b");
-        assert_eq!(editor.cursor(), 0);
-        assert_eq!(editor.take_output(), "\x1b[1D\r/ # b\x1b[K\x1b[1D");
-        // Backspace at the start does nothing.
-        feed(&mut editor, b"\x7f", &history);
-        assert_eq!(editor.line(), "b");
-        assert_eq!(editor.take_output(), "");
-    }
-
-    #[test]
-    fn arrows_move_and_insert_in_middle_redraws() {
-        let history = History::default();
-        let mut editor = editor();
-        feed(&mut editor, b"ac\x1b[DX", &history);
-        assert_eq!(editor.line(), "aXc");
-        assert_eq!(editor.cursor(), 2);
-        assert_eq!(editor.take_output(), "ac\x1b[1D\r/ # aXc\x1b[K\x1b[1D");
-        feed(&mut editor, b"\x1b[C\x1b[C", &history);
-        assert_eq!(editor.cursor(), 3, "right stops at the end");
-        assert_eq!(editor.take_output(), "\x1b[1C");
-    }
-
-    #[test]
-    fn home_and_end_keys() {
-        let history = History::default();
-        let mut editor = editor();
-        feed(&mut editor, b"hello\x01", &history);
-        assert_eq!(editor.cursor(), 0);
-        feed(&mut editor, b"\x05", &history);
-        assert_eq!(editor.cursor(), 5);
-        feed(&mut editor, b"\x1b[H", &history);
-        assert_eq!(editor.cursor(), 0);
-        feed(&mut editor, b"\x1b[F", &history);
-        assert_eq!(editor.cursor(), 5);
-        feed(&mut editor, b"\x1b[1~", &history);
-        assert_eq!(editor.cursor(), 0);
-        feed(&mut editor, b"\x1bOF", &history);
-        assert_eq!(editor.cursor(), 5);
-        feed(&mut editor, b"\x1b[7~\x1b[3~", &history);
-        assert_eq!(editor.line(), "ello", "Delete removes under the cursor");
-    }
-
-    #[test]
-    fn ctrl_u_kills_before_cursor_and_ctrl_k_after() {
-        let history = History::default();
-        let mut editor = editor();
-        feed(&mut editor, b"one two\x1b[D\x1b[D\x1b[D\x15", &history);
-        assert_eq!(editor.line(), "two");
-        assert_eq!(editor.cursor(), 0);
-        editor.take_output();
-        feed(&mut editor, b"\x06\x0b", &history);
-        assert_eq!(editor.line(), "t");
-        assert_eq!(editor.take_output(), "\x1b[1C\r/ # t\x1b[K");
-    }
-
-    #[test]
-    fn ctrl_c_cancels_the_line() {
-        let history = History::default();
-        let mut editor = editor();
-        assert_eq!(
-            feed(&mut editor, b"sleep 5\x03", &history),
-            EditEvent::Cancelled
-        );
-        assert_eq!(editor.line(), "");
-        assert_eq!(editor.take_output(), "sleep 5^C\r\n");
-    }
-
-    #[test]
-    fn ctrl_d_ends_input_only_on_empty_line() {
-        let history = History::default();
-        let mut editor = editor();
-        feed(&mut editor, b"ab\x01\x04", &history);
-        assert_eq!(editor.line(), "b");
-        feed(&mut editor, b"\x04", &history);
-        assert_eq!(editor.line(), "");
-        assert_eq!(feed(&mut editor, b"\x04", &history), EditEvent::EndOfInput);
-    }
-
-    #[test]
-    fn history_up_down_restores_draft() {
-        let mut history = History::default();
-        history.push("first");
-        history.push("second");
-        let mut editor = editor();
-        feed(&mut editor, b"dra", &history);
-        feed(&mut editor, b"\x1b[A", &history);
-        assert_eq!(editor.line(), "second");
-        assert_eq!(editor.cursor(), 6);
-        feed(&mut editor, b"\x1b[A", &history);
-        assert_eq!(editor.line(), "first");
-        editor.take_output();
-        feed(&mut editor, b"\x1b[A", &history);
-        assert_eq!(editor.line(), "first", "stays at the oldest");
-        assert_eq!(editor.take_output(), BELL);
-        feed(&mut editor, b"\x1b[B", &history);
-        assert_eq!(editor.line(), "second");
-        feed(&mut editor, b"\x1b[B", &history);
-        assert_eq!(editor.line(), "dra");
-        assert_eq!(editor.take_output(), "\r/ # second\x1b[K\r/ # dra\x1b[K");
-        feed(&mut editor, b"\x1b[B", &history);
-        assert_eq!(editor.take_output(), BELL);
-    }
-
-    #[test]
-    fn history_up_with_empty_history_rings() {
-        let history = History::default();
-        let mut editor = editor();
-        feed(&mut editor, b"\x1b[A", &history);
-        assert_eq!(editor.take_output(), BELL);
-        assert_eq!(editor.line(), "");
-    }
-
-    #[test]
-    fn recalled_multi_line_entry_shows_spaces() {
-        let mut history = History::default();
-        history.push("a |\nb");
-        let mut editor = editor();
-        feed(&mut editor, b"\x1b[A", &history);
-        assert_eq!(editor.line(), "a | b");
-    }
-
-    #[test]
-    fn utf8_input_is_assembled() {
-        let history = History::default();
-        let mut editor = editor();
-        feed(&mut editor, "é€".as_bytes(), &history);
-        assert_eq!(editor.line(), "é€");
-        assert_eq!(editor.cursor(), 2);
-        // Invalid bytes are dropped.
-        feed(&mut editor, &[0xff, b'x'], &history);
-        assert_eq!(editor.line(), "é€x");
-        feed(&mut editor, b"\x7f\x7f", &history);
-        assert_eq!(editor.line(), "é");
-    }
-
-    #[test]
-    fn unknown_escapes_and_controls_are_ignored() {
-        let history = History::default();
-        let mut editor = editor();
-        feed(
-            &mut editor,
-            b"a\x1b[99;99;99;99;99;99;99;99Zb\t\x1bxc",
-            &history,
-        );
-        assert_eq!(editor.line(), "abc");
-    }
-
-    #[test]
-    fn line_length_is_bounded() {
-        let history = History::default();
-        let mut editor = editor();
-        let long = vec![b'x'; MAX_LINE_BYTES + 10];
-        feed(&mut editor, &long, &history);
-        assert_eq!(editor.line().len(), MAX_LINE_BYTES);
-        assert!(editor.take_output().ends_with(BELL));
-    }
-
-    #[test]
-    fn begin_resets_an_unfinished_escape() {
-        let history = History::default();
-        let mut editor = editor();
-        feed(&mut editor, b"\x1b[", &history);
-        editor.begin("> ");
-        feed(&mut editor, b"A", &history);
-        assert_eq!(editor.line(), "A");
-    }
-}
+mod tests;

@@ -2,11 +2,11 @@
 //! descriptor or a process, so it can be unit-tested on the host.
 //!
 //! - [`editor`]: the line editor as a byte-at-a-time state machine;
+//! - [`completion`]: Tab completion candidates and listing;
 //! - [`history`]: numbered command history;
 //! - [`jobs`]: the job table, job specs (`%N`) and `Done` reports;
 //! - [`vars`]: shell variables, exports and the expansion environment;
-//! - [`fdplan`]: redirections and pipe ends turned into spawn file actions;
-//! - [`builtins`]: which names are builtins and how their arguments parse;
+//! - [`builtins`]: built-in names, `getopts` stepping, `read` splitting;
 //! - [`input`]: splitting plain (non-terminal) input into bounded lines;
 //! - [`prompt`] and [`command_path`]: prompts and `$PATH` candidates.
 #![cfg_attr(not(test), no_std)]
@@ -16,8 +16,8 @@ extern crate alloc;
 
 pub mod builtins;
 pub mod command_path;
+pub mod completion;
 pub mod editor;
-pub mod fdplan;
 pub mod history;
 pub mod input;
 pub mod jobs;

@@ -1,28 +1,44 @@
-//! Shell variables: values, which are exported to children, the environment a
-//! child gets (exports plus `A=b cmd` prefix assignments), `export -p` output,
-//! and [`ShellEnv`], the expansion environment over variables and the special
-//! parameters `$?`, `$$`, `$!`, `$0`…`$9`, `$#`, `$@`, `$*`.
+//! Shell variables: values, the export and readonly attributes, the
+//! environment a child gets (exports plus `A=b cmd` prefix assignments),
+//! `export -p` / `readonly -p` / `set` listings, and `local` scopes that
+//! a function call saves and restores.
 
 use alloc::collections::BTreeMap;
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
-use zos_sh_syntax::{is_valid_name, Env};
+use zos_sh_syntax::is_valid_name;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Variable {
     /// `None` after `export NAME` for a name never set.
     pub value: Option<String>,
     pub exported: bool,
+    pub readonly: bool,
+}
+
+/// Why a variable could not be changed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum VarError {
+    ReadOnly(String),
+    BadName(String),
+}
+
+impl core::fmt::Display for VarError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            VarError::ReadOnly(name) => write!(f, "{name}: is read only"),
+            VarError::BadName(name) => write!(f, "{name}: bad variable name"),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Default)]
 pub struct Variables {
     map: BTreeMap<String, Variable>,
-    /// Exported names in the order they were first exported (children see
-    /// the environment in a stable, familiar order).
-    export_order: Vec<String>,
+    /// One frame per function call that used `local`: the saved variables.
+    scopes: Vec<Vec<(String, Option<Variable>)>>,
 }
 
 impl Variables {
@@ -37,7 +53,7 @@ impl Variables {
         for entry in environment {
             if let Some((name, value)) = entry.split_once('=') {
                 if is_valid_name(name) {
-                    variables.export(name, Some(value));
+                    let _ = variables.export(name, Some(value));
                 }
             }
         }
@@ -52,51 +68,104 @@ impl Variables {
         self.map.get(name).is_some_and(|v| v.exported)
     }
 
-    /// Sets a variable, keeping its export flag.
-    pub fn set(&mut self, name: &str, value: &str) {
-        match self.map.get_mut(name) {
-            Some(variable) => variable.value = Some(value.to_string()),
-            None => {
-                self.map.insert(
-                    name.to_string(),
-                    Variable {
-                        value: Some(value.to_string()),
-                        exported: false,
-                    },
-                );
+    pub fn is_readonly(&self, name: &str) -> bool {
+        self.map.get(name).is_some_and(|v| v.readonly)
+    }
+
+    fn entry(&mut self, name: &str) -> &mut Variable {
+        self.map.entry(name.to_string()).or_insert(Variable {
+            value: None,
+            exported: false,
+            readonly: false,
+        })
+    }
+
+    /// Sets a variable, keeping its attributes.
+    pub fn set(&mut self, name: &str, value: &str) -> Result<(), VarError> {
+        if !is_valid_name(name) {
+            return Err(VarError::BadName(name.to_string()));
+        }
+        if self.is_readonly(name) {
+            return Err(VarError::ReadOnly(name.to_string()));
+        }
+        self.entry(name).value = Some(value.to_string());
+        Ok(())
+    }
+
+    /// Marks a variable exported, setting it when `value` is given.
+    pub fn export(&mut self, name: &str, value: Option<&str>) -> Result<(), VarError> {
+        if let Some(value) = value {
+            self.set(name, value)?;
+        } else if !is_valid_name(name) {
+            return Err(VarError::BadName(name.to_string()));
+        }
+        self.entry(name).exported = true;
+        Ok(())
+    }
+
+    /// Marks a variable read-only, setting it when `value` is given.
+    pub fn make_readonly(&mut self, name: &str, value: Option<&str>) -> Result<(), VarError> {
+        if let Some(value) = value {
+            self.set(name, value)?;
+        } else if !is_valid_name(name) {
+            return Err(VarError::BadName(name.to_string()));
+        }
+        self.entry(name).readonly = true;
+        Ok(())
+    }
+
+    pub fn unset(&mut self, name: &str) -> Result<(), VarError> {
+        if self.is_readonly(name) {
+            return Err(VarError::ReadOnly(name.to_string()));
+        }
+        self.map.remove(name);
+        Ok(())
+    }
+
+    /// Starts a function call's scope for `local`.
+    pub fn push_scope(&mut self) {
+        self.scopes.push(Vec::new());
+    }
+
+    /// Ends a function call's scope: local variables get their old values.
+    pub fn pop_scope(&mut self) {
+        let Some(saved) = self.scopes.pop() else {
+            return;
+        };
+        for (name, old) in saved.into_iter().rev() {
+            match old {
+                Some(variable) => {
+                    self.map.insert(name, variable);
+                }
+                None => {
+                    self.map.remove(&name);
+                }
             }
         }
     }
 
-    /// Marks a variable exported, setting it when `value` is given.
-    pub fn export(&mut self, name: &str, value: Option<&str>) {
-        let variable = self.map.entry(name.to_string()).or_insert(Variable {
-            value: None,
-            exported: false,
-        });
-        if let Some(value) = value {
-            variable.value = Some(value.to_string());
+    /// `local NAME`: saves the variable, restored when the scope ends.
+    /// Outside a function it is an error (the message to show).
+    pub fn make_local(&mut self, name: &str) -> Result<(), &'static str> {
+        let old = self.map.get(name).cloned();
+        let Some(scope) = self.scopes.last_mut() else {
+            return Err("not in a function");
+        };
+        if !scope.iter().any(|(saved, _)| saved == name) {
+            scope.push((name.to_string(), old));
         }
-        if !variable.exported {
-            variable.exported = true;
-            self.export_order.push(name.to_string());
-        }
-    }
-
-    pub fn unset(&mut self, name: &str) {
-        self.map.remove(name);
-        self.export_order.retain(|exported| exported != name);
+        Ok(())
     }
 
     /// `KEY=value` for every exported variable that has a value, with
     /// `overrides` (prefix assignments) replacing or adding entries.
     pub fn child_environment(&self, overrides: &[(String, String)]) -> Vec<String> {
         let mut environment: Vec<String> = Vec::new();
-        for name in &self.export_order {
-            if overrides.iter().any(|(key, _)| key == name) {
+        for (name, variable) in &self.map {
+            if !variable.exported || overrides.iter().any(|(key, _)| key == name) {
                 continue;
             }
-            if let Some(value) = self.get(name) {
+            if let Some(value) = &variable.value {
                 environment.push(format!("{name}={value}"));
             }
         }
@@ -113,16 +182,45 @@ impl Variables {
         environment
     }
 
-    /// What `export` / `export -p` prints, in name order.
-    pub fn export_listing(&self) -> String {
+    /// `export -p` (or `readonly -p` with `readonly`), in name order.
+    pub fn listing(&self, readonly: bool) -> String {
+        let word = if readonly { "readonly" } else { "export" };
         let mut text = String::new();
         for (name, variable) in &self.map {
-            if !variable.exported {
+            let wanted = if readonly {
+                variable.readonly
+            } else {
+                variable.exported
+            };
+            if !wanted {
                 continue;
             }
             match &variable.value {
-                Some(value) => text.push_str(&format!("export {name}={}\n", quote(value))),
-                None => text.push_str(&format!("export {name}\n")),
+                Some(value) => text.push_str(&format!("{word} {name}={}\n", quote(value))),
+                None => text.push_str(&format!("{word} {name}\n")),
+            }
+        }
+        text
+    }
+
+    /// `set` without arguments: every variable with a value.
+    pub fn all_listing(&self) -> String {
+        let mut text = String::new();
+        for (name, variable) in &self.map {
+            if let Some(value) = &variable.value {
+                text.push_str(&format!("{name}={}\n", quote(value)));
+            }
+        }
+        text
+    }
+
+    /// Shell text that recreates the unexported variables (for a child
+    /// shell that runs a subshell or background job).
+    pub fn recreate_script(&self) -> String {
+        let mut text = String::new();
+        for (name, variable) in &self.map {
+            if let (Some(value), false) = (&variable.value, variable.exported) {
+                text.push_str(&format!("{name}={}\n", quote(value)));
             }
         }
         text
@@ -131,6 +229,13 @@ impl Variables {
 
 /// Single-quotes a value for re-reading by the shell.
 pub fn quote(value: &str) -> String {
+    if !value.is_empty()
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_-./:=@%+,".contains(&b))
+    {
+        return value.to_string();
+    }
     let mut quoted = String::from("'");
     for character in value.chars() {
         if character == '\'' {
@@ -143,156 +248,50 @@ pub fn quote(value: &str) -> String {
     quoted
 }
 
-/// Splits an assignment word `NAME=value`; `None` if it is not one.
-pub fn split_assignment(word: &str) -> Option<(&str, &str)> {
-    word.split_once('=').filter(|(name, _)| is_valid_name(name))
-}
-
-/// The values of the special parameters.
-#[derive(Clone, Debug, Default)]
-pub struct Specials {
-    pub last_status: i32,
-    pub shell_pid: u32,
-    /// `$!`: unset until a background job starts.
-    pub last_background_pid: Option<u32>,
-    /// `$0`.
-    pub name: String,
-    /// `$1`… (from `sh -c CMD NAME ARGS…`).
-    pub positional: Vec<String>,
-}
-
-impl Specials {
-    pub fn special(&self, symbol: char) -> Option<String> {
-        match symbol {
-            '?' => Some(self.last_status.to_string()),
-            '$' => Some(self.shell_pid.to_string()),
-            '!' => self.last_background_pid.map(|pid| pid.to_string()),
-            '#' => Some(self.positional.len().to_string()),
-            '@' | '*' => Some(self.positional.join(" ")),
-            '0' => Some(self.name.clone()),
-            digit => {
-                let index = digit.to_digit(10)? as usize;
-                self.positional.get(index - 1).cloned()
-            }
-        }
-    }
-}
-
-/// The expansion environment: shell variables first, then `fallback` (the
-/// process environment), and the special parameters.
-pub struct ShellEnv<'a> {
-    pub variables: &'a Variables,
-    pub specials: &'a Specials,
-    pub fallback: &'a dyn Fn(&str) -> Option<String>,
-}
-
-impl Env for ShellEnv<'_> {
-    fn var(&self, name: &str) -> Option<String> {
-        match self.variables.get(name) {
-            Some(value) => Some(value.to_string()),
-            None => (self.fallback)(name),
-        }
-    }
-
-    fn special(&self, symbol: char) -> Option<String> {
-        self.specials.special(symbol)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use zos_sh_syntax::{expand_words, parse};
 
     #[test]
-    fn environment_import_and_child_environment() {
-        let mut variables =
-            Variables::from_environment(["PATH=/bin", "HOME=/root", "bad", "1X=y", "E="]);
-        assert_eq!(variables.get("PATH"), Some("/bin"));
-        assert_eq!(variables.get("E"), Some(""));
-        assert_eq!(variables.get("1X"), None);
-        variables.set("LOCAL", "x");
-        variables.set("HOME", "/home");
-        assert!(variables.is_exported("HOME"));
-        assert!(!variables.is_exported("LOCAL"));
+    fn set_export_readonly() {
+        let mut vars = Variables::from_environment(["PATH=/bin", "bad-name=x", "NOEQ"]);
+        assert_eq!(vars.get("PATH"), Some("/bin"));
+        assert!(vars.is_exported("PATH"));
+        vars.set("A", "1").unwrap();
+        assert!(!vars.is_exported("A"));
+        vars.make_readonly("A", None).unwrap();
+        assert_eq!(vars.set("A", "2"), Err(VarError::ReadOnly("A".into())));
+        assert_eq!(vars.unset("A"), Err(VarError::ReadOnly("A".into())));
+        assert_eq!(vars.set("1x", "2"), Err(VarError::BadName("1x".into())));
         assert_eq!(
-            variables.child_environment(&[]),
-            vec!["PATH=/bin", "HOME=/home", "E="]
+            vars.child_environment(&[("B".into(), "2".into())]),
+            ["PATH=/bin", "B=2"]
         );
-        let overrides = vec![
-            ("PATH".to_string(), "/x".to_string()),
-            ("A".to_string(), "1".to_string()),
-            ("A".to_string(), "2".to_string()),
-        ];
-        assert_eq!(
-            variables.child_environment(&overrides),
-            vec!["HOME=/home", "E=", "PATH=/x", "A=2"]
-        );
+        assert_eq!(vars.listing(true), "readonly A=1\n");
+        assert_eq!(vars.recreate_script(), "A=1\n");
     }
 
     #[test]
-    fn export_without_value_and_unset() {
-        let mut variables = Variables::new();
-        variables.export("LATER", None);
-        assert!(variables.child_environment(&[]).is_empty());
-        assert_eq!(variables.export_listing(), "export LATER\n");
-        variables.set("LATER", "it's");
-        assert_eq!(variables.child_environment(&[]), vec!["LATER=it's"]);
-        assert_eq!(variables.export_listing(), "export LATER='it'\\''s'\n");
-        variables.unset("LATER");
-        assert_eq!(variables.get("LATER"), None);
-        assert!(variables.child_environment(&[]).is_empty());
-        variables.export("LATER", Some("again"));
-        assert_eq!(variables.child_environment(&[]), vec!["LATER=again"]);
+    fn local_scopes_restore() {
+        let mut vars = Variables::new();
+        vars.set("x", "outer").unwrap();
+        assert!(vars.make_local("x").is_err());
+        vars.push_scope();
+        vars.make_local("x").unwrap();
+        vars.make_local("y").unwrap();
+        vars.set("x", "inner").unwrap();
+        vars.set("y", "new").unwrap();
+        assert_eq!(vars.get("x"), Some("inner"));
+        vars.pop_scope();
+        assert_eq!(vars.get("x"), Some("outer"));
+        assert_eq!(vars.get("y"), None);
     }
 
     #[test]
-    fn assignments_split_only_with_valid_names() {
-        assert_eq!(split_assignment("A=b=c"), Some(("A", "b=c")));
-        assert_eq!(split_assignment("A="), Some(("A", "")));
-        assert_eq!(split_assignment("=x"), None);
-        assert_eq!(split_assignment("1=x"), None);
-        assert_eq!(split_assignment("plain"), None);
-    }
-
-    #[test]
-    fn specials_expand() {
-        let specials = Specials {
-            last_status: 130,
-            shell_pid: 7,
-            last_background_pid: None,
-            name: "sh".into(),
-            positional: vec!["a".into(), "b c".into()],
-        };
-        assert_eq!(specials.special('?').as_deref(), Some("130"));
-        assert_eq!(specials.special('$').as_deref(), Some("7"));
-        assert_eq!(specials.special('!'), None);
-        assert_eq!(specials.special('#').as_deref(), Some("2"));
-        assert_eq!(specials.special('0').as_deref(), Some("sh"));
-        assert_eq!(specials.special('2').as_deref(), Some("b c"));
-        assert_eq!(specials.special('3'), None);
-        assert_eq!(specials.special('@').as_deref(), Some("a b c"));
-    }
-
-    #[test]
-    fn shell_env_prefers_variables_then_fallback() {
-        let mut variables = Variables::new();
-        variables.set("A", "1 2");
-        let specials = Specials {
-            last_status: 2,
-            ..Specials::default()
-        };
-        let fallback = |name: &str| (name == "B").then(|| "from-env".to_string());
-        let env = ShellEnv {
-            variables: &variables,
-            specials: &specials,
-            fallback: &fallback,
-        };
-        let script = parse("echo $A \"$A\" $B $C $?").unwrap();
-        let words = &script.items[0].first.commands[0].words;
-        assert_eq!(
-            expand_words(words, &env),
-            vec!["echo", "1", "2", "1 2", "from-env", "2"]
-        );
+    fn quoting() {
+        assert_eq!(quote("plain"), "plain");
+        assert_eq!(quote(""), "''");
+        assert_eq!(quote("it's"), "'it'\\''s'");
+        assert_eq!(quote("a b"), "'a b'");
     }
 }

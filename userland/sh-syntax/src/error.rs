@@ -1,55 +1,55 @@
-//! Errors from lexing and parsing shell input. Each prints a one-line message in
-//! the style of other shells (`syntax error near unexpected token `|'`), which the
-//! shell shows to the user before carrying on with the next line.
+//! Errors from parsing shell input. Each prints a one-line message in the
+//! style of other shells (`line 3: syntax error near unexpected token `fi'`).
+//! [`ParseError::incomplete`] tells an interactive shell that more lines
+//! could finish the command (an open quote, `if` without `fi`, ...).
 
 use alloc::string::String;
 use core::fmt::{self, Write as _};
 
-use crate::{MAX_INPUT_LEN, MAX_TOKENS};
-
-/// Why a line or script could not be parsed.
+/// Why the input could not be parsed.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ParseError {
-    /// A `'` with no closing `'`.
-    UnterminatedSingleQuote,
-    /// A `"` with no closing `"`.
-    UnterminatedDoubleQuote,
-    /// A `${` with no closing `}`.
-    UnterminatedBrace,
-    /// `${...}` holding something other than a name or special parameter.
-    BadSubstitution(String),
-    /// An operator where it is not allowed, e.g. `)` or `;;`.
-    UnexpectedToken(String),
-    /// A redirection operator with no file name after it, e.g. `echo >`.
-    MissingRedirectTarget(String),
-    /// A control operator with no command before it, e.g. `| foo` or `; a`.
-    EmptyCommand(String),
-    /// Input ends right after an operator that needs a command, e.g. `a &&`.
-    MissingCommandAfter(String),
-    /// A `\` as the very last character of the input.
-    TrailingBackslash,
-    /// A descriptor number before a redirection that does not fit in a `u32`.
-    BadFileDescriptor(String),
-    /// `>&` / `<&` followed by something other than a number or `-`.
-    BadDupTarget { operator: String, target: String },
-    /// Valid shell syntax that this shell does not implement (here-documents,
-    /// command substitution, subshells...).
-    Unsupported(&'static str),
-    /// The input is longer than [`MAX_INPUT_LEN`] bytes.
-    InputTooLong(usize),
-    /// The input has more than [`MAX_TOKENS`] tokens.
-    TooManyTokens,
+pub struct ParseError {
+    pub kind: ParseErrorKind,
+    /// 1-based line where the problem was found.
+    pub line: u32,
 }
 
-/// Shows user-supplied text on one line: control characters are escaped and
-/// long text is cut short.
+/// The kinds of [`ParseError`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ParseErrorKind {
+    /// Input ended inside a construct; `what` names it (`'`, `$(`, `if`...).
+    UnexpectedEnd(&'static str),
+    /// A token where the grammar does not allow it.
+    UnexpectedToken(String),
+    /// `${...}` that is not a parameter expansion.
+    BadSubstitution(String),
+    /// A here-document whose delimiter line never came.
+    MissingHereDocEnd(String),
+    /// Nesting deeper than [`crate::MAX_NESTING`].
+    TooDeep,
+    /// Input longer than [`crate::MAX_INPUT_LEN`] bytes.
+    InputTooLong(usize),
+    /// A function name that is not a valid name.
+    BadFunctionName(String),
+}
+
+impl ParseError {
+    /// True if more input could complete the command.
+    pub fn incomplete(&self) -> bool {
+        matches!(
+            self.kind,
+            ParseErrorKind::UnexpectedEnd(_) | ParseErrorKind::MissingHereDocEnd(_)
+        )
+    }
+}
+
+/// Shows user text on one line: control characters escaped, long text cut.
 struct Excerpt<'a>(&'a str);
 
 impl fmt::Display for Excerpt<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        const MAX_CHARS: usize = 40;
         for (index, c) in self.0.chars().enumerate() {
-            if index == MAX_CHARS {
+            if index == 40 {
                 return f.write_str("...");
             }
             if c.is_control() {
@@ -64,109 +64,49 @@ impl fmt::Display for Excerpt<'_> {
 
 impl fmt::Display for ParseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ParseError::UnterminatedSingleQuote => {
-                f.write_str("syntax error: unterminated single quote (missing `'')")
+        write!(f, "line {}: ", self.line)?;
+        match &self.kind {
+            ParseErrorKind::UnexpectedEnd(what) => {
+                write!(f, "syntax error: unexpected end of file (unclosed {what})")
             }
-            ParseError::UnterminatedDoubleQuote => {
-                f.write_str("syntax error: unterminated double quote (missing `\"')")
-            }
-            ParseError::UnterminatedBrace => {
-                f.write_str("syntax error: unterminated `${' (missing `}')")
-            }
-            ParseError::BadSubstitution(inner) => {
-                write!(
-                    f,
-                    "syntax error: bad substitution `${{{}}}'",
-                    Excerpt(inner)
-                )
-            }
-            ParseError::UnexpectedToken(token) | ParseError::EmptyCommand(token) => {
+            ParseErrorKind::UnexpectedToken(token) => {
                 write!(f, "syntax error near unexpected token `{}'", Excerpt(token))
             }
-            ParseError::MissingRedirectTarget(operator) => {
-                write!(
-                    f,
-                    "syntax error: missing file name after `{}'",
-                    Excerpt(operator)
-                )
+            ParseErrorKind::BadSubstitution(text) => {
+                write!(f, "bad substitution: ${{{}}}", Excerpt(text))
             }
-            ParseError::MissingCommandAfter(operator) => {
-                write!(
-                    f,
-                    "syntax error: missing command after `{}'",
-                    Excerpt(operator)
-                )
-            }
-            ParseError::TrailingBackslash => {
-                f.write_str("syntax error: `\\' at end of input escapes nothing")
-            }
-            ParseError::BadFileDescriptor(text) => {
-                write!(f, "syntax error: bad file descriptor `{}'", Excerpt(text))
-            }
-            ParseError::BadDupTarget { operator, target } => write!(
+            ParseErrorKind::MissingHereDocEnd(delimiter) => write!(
                 f,
-                "syntax error: `{}' needs a file descriptor number or `-', not `{}'",
-                Excerpt(operator),
-                Excerpt(target)
+                "here-document ended by end of file (wanted `{}')",
+                Excerpt(delimiter)
             ),
-            ParseError::Unsupported(feature) => {
-                write!(f, "syntax error: {feature} not supported")
-            }
-            ParseError::InputTooLong(length) => write!(
+            ParseErrorKind::TooDeep => write!(
                 f,
-                "input too long: {length} bytes (limit is {MAX_INPUT_LEN})"
+                "syntax error: nested more than {} levels deep",
+                crate::MAX_NESTING
             ),
-            ParseError::TooManyTokens => {
-                write!(
-                    f,
-                    "input too long: more than {MAX_TOKENS} words and operators"
-                )
+            ParseErrorKind::InputTooLong(length) => write!(
+                f,
+                "input too long ({length} bytes; the limit is {})",
+                crate::MAX_INPUT_LEN
+            ),
+            ParseErrorKind::BadFunctionName(name) => {
+                write!(f, "`{}' is not a valid function name", Excerpt(name))
             }
         }
     }
 }
 
-impl core::error::Error for ParseError {}
+/// Shorthand for building errors.
+pub(crate) fn error(kind: ParseErrorKind, line: u32) -> ParseError {
+    ParseError { kind, line }
+}
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use alloc::string::ToString;
-
-    #[test]
-    fn messages_stay_on_one_line_and_short() {
-        let message = ParseError::BadSubstitution("a\nb".into()).to_string();
-        assert_eq!(message, "syntax error: bad substitution `${a\\nb}'");
-        let long = "x".repeat(100);
-        let message = ParseError::BadDupTarget {
-            operator: ">&".into(),
-            target: long,
-        }
-        .to_string();
-        assert!(message.ends_with(&alloc::format!("not `{}...'", "x".repeat(40))));
-    }
-
-    #[test]
-    fn every_variant_has_a_message() {
-        let all = [
-            ParseError::UnterminatedSingleQuote,
-            ParseError::UnterminatedDoubleQuote,
-            ParseError::UnterminatedBrace,
-            ParseError::BadSubstitution("x".into()),
-            ParseError::UnexpectedToken(")".into()),
-            ParseError::MissingRedirectTarget(">".into()),
-            ParseError::EmptyCommand("|".into()),
-            ParseError::MissingCommandAfter("&&".into()),
-            ParseError::TrailingBackslash,
-            ParseError::BadFileDescriptor("9999999999".into()),
-            ParseError::Unsupported("here-documents"),
-            ParseError::InputTooLong(70000),
-            ParseError::TooManyTokens,
-        ];
-        for error in all {
-            let message = error.to_string();
-            assert!(!message.is_empty() && !message.contains('\n'), "{message}");
-        }
+/// The text of a token for messages.
+pub(crate) fn token_text(text: &str) -> String {
+    if text == "\n" {
+        String::from("newline")
+    } else {
+        String::from(text)
     }
 }

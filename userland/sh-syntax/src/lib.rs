@@ -1,10 +1,12 @@
-//! The Zero OS shell language as pure data and functions: a lexer, a parser that
-//! turns a line (or a whole script file) into a [`Script`], word expansion against
-//! a caller-supplied [`Env`], and a small [`glob_match`] for `*`, `?` and `[...]`.
+//! The Zero OS shell language as pure data and functions: a parser for the
+//! POSIX shell command language ([`parse`], [`Parser`]), word expansion
+//! against a caller-supplied [`Context`] (parameters, command substitution,
+//! arithmetic, field splitting, pathname expansion, quote removal), the
+//! arithmetic evaluator, and [`glob_match`] for `*`, `?` and `[...]`.
 //!
-//! Nothing here does I/O; the shell program owns reading lines, running commands
-//! and looking variables up. Parsing is iterative (no recursion) and bounded by
-//! [`MAX_INPUT_LEN`] and [`MAX_TOKENS`], so hostile input yields a [`ParseError`]
+//! Nothing here does I/O; the shell program owns reading input, running
+//! commands and the variables. Input size and nesting depth are bounded
+//! ([`MAX_INPUT_LEN`], [`MAX_NESTING`]), so hostile input yields an error
 //! rather than a crash.
 
 #![cfg_attr(not(test), no_std)]
@@ -12,29 +14,26 @@
 
 extern crate alloc;
 
+pub mod arith;
 mod ast;
 mod error;
 mod expand;
 mod glob;
-pub mod lexer;
 mod parser;
 
-pub use ast::{
-    AndOr, Command, Connector, Pipeline, Redirect, RedirectKind, Script, Word, WordPart,
+pub use ast::*;
+pub use error::{ParseError, ParseErrorKind};
+pub use expand::{
+    expand_pattern, expand_to_string, expand_words, Context, ExpandError, DEFAULT_IFS,
 };
-pub use error::ParseError;
-pub use expand::{expand_word, expand_word_to_string, expand_words, Env, DEFAULT_IFS};
 pub use glob::glob_match;
-pub use parser::{needs_more_input, parse};
+pub use parser::{needs_more_input, parse, Parser};
 
-/// Longest input, in bytes, that [`parse`] accepts.
-pub const MAX_INPUT_LEN: usize = 64 * 1024;
+/// Longest input, in bytes, that the parser accepts.
+pub const MAX_INPUT_LEN: usize = 4 * 1024 * 1024;
 
-/// Most tokens (words and operators) one input may contain.
-pub const MAX_TOKENS: usize = 16 * 1024;
-
-/// Special parameters recognised after `$` (besides the digits `0`..`9`).
-pub const SPECIAL_PARAMETERS: &[char] = &['?', '$', '!', '#', '@', '*'];
+/// Deepest nesting of compound commands and substitutions.
+pub const MAX_NESTING: usize = 200;
 
 /// True if `name` is a valid variable name: a letter or `_`, then letters,
 /// digits or `_`.

@@ -2,11 +2,13 @@
 //! history keys), or plain reads from a descriptor (a pipe today, a script
 //! file once `open` exists), split into bounded lines.
 
+use alloc::rc::Rc;
 use alloc::string::String;
 use alloc::vec::Vec;
 
 use libzos::posix::{self, Fd};
-use zos_sh_core::editor::{EditEvent, LineEditor};
+use zos_sh_core::completion;
+use zos_sh_core::editor::{Completer, EditEvent, LineEditor};
 use zos_sh_core::history::History;
 use zos_sh_core::input::{LineItem, LineSplitter};
 
@@ -29,7 +31,7 @@ pub enum ReadLine {
 
 pub enum LineSource {
     Editor {
-        terminal: Terminal,
+        terminal: Rc<Terminal>,
         editor: LineEditor,
         /// Typed bytes not yet fed (input after an Enter).
         pending: Vec<u8>,
@@ -43,7 +45,7 @@ pub enum LineSource {
 }
 
 impl LineSource {
-    pub fn editor(terminal: Terminal) -> LineSource {
+    pub fn editor(terminal: Rc<Terminal>) -> LineSource {
         LineSource::Editor {
             terminal,
             editor: LineEditor::new(),
@@ -67,7 +69,12 @@ impl LineSource {
     }
 
     /// Reads one line after showing `prompt`.
-    pub fn read_line(&mut self, prompt: &str, history: &History) -> ReadLine {
+    pub fn read_line(
+        &mut self,
+        prompt: &str,
+        history: &History,
+        completer: &mut dyn Completer,
+    ) -> ReadLine {
         match self {
             LineSource::Editor {
                 terminal,
@@ -75,7 +82,7 @@ impl LineSource {
                 pending,
             } => {
                 terminal.raw();
-                let result = edit_line(terminal.fd(), editor, pending, prompt, history);
+                let result = edit_line(terminal.fd(), editor, pending, prompt, history, completer);
                 terminal.cooked();
                 result
             }
@@ -99,11 +106,12 @@ fn edit_line(
     pending: &mut Vec<u8>,
     prompt: &str,
     history: &History,
+    completer: &mut dyn Completer,
 ) -> ReadLine {
     editor.begin(prompt);
     let mut buffer = [0u8; READ_CHUNK];
     loop {
-        let (event, used) = editor.feed_all(pending, history);
+        let (event, used) = editor.feed_all_completing(pending, history, completer);
         pending.drain(..used);
         let _ = posix::write_all(1, editor.take_output().as_bytes());
         match event {
@@ -132,5 +140,52 @@ fn read_plain_line(fd: Fd, splitter: &mut LineSplitter) -> ReadLine {
             Ok(0) | Err(_) => splitter.end(),
             Ok(count) => splitter.push(&buffer[..count]),
         }
+    }
+}
+
+/// Tab completion at the prompt: command names (built-ins, functions,
+/// aliases, programs on `$PATH`) for the first word, paths otherwise.
+pub struct ShellCompleter {
+    pub commands: Vec<String>,
+    pub path: String,
+}
+
+fn directory_names(directory: &str) -> Vec<(String, bool)> {
+    let Ok(listing) = libzos::fs::read_dir(directory) else {
+        return Vec::new();
+    };
+    listing
+        .filter_map(|entry| entry.ok())
+        .filter(|entry| entry.name != "." && entry.name != "..")
+        .map(|entry| {
+            let is_dir = entry.kind == libzos::fs::dirent_type::DT_DIR;
+            (entry.name, is_dir)
+        })
+        .collect()
+}
+
+impl Completer for ShellCompleter {
+    fn complete(&mut self, word: &str, first: bool) -> Vec<String> {
+        if first && !word.contains('/') {
+            let mut names: Vec<String> = self
+                .commands
+                .iter()
+                .filter(|name| name.starts_with(word))
+                .cloned()
+                .collect();
+            for directory in self.path.split(':').filter(|d| !d.is_empty()) {
+                names.extend(
+                    directory_names(directory)
+                        .into_iter()
+                        .filter(|(name, is_dir)| !is_dir && name.starts_with(word))
+                        .map(|(name, _)| name),
+                );
+            }
+            names.sort();
+            names.dedup();
+            return names;
+        }
+        let (directory, _) = completion::split_path(word);
+        completion::path_candidates(word, &directory_names(&directory))
     }
 }

@@ -2,11 +2,11 @@
 //! line editor reads, canonical mode while commands run, and who owns the
 //! terminal (the process group that Ctrl-C is sent to).
 //!
-//! The shell itself can be killed by SIGINT (there are no signal handlers), so
-//! terminal signals are on only while a job's group is in the foreground: the
-//! job gets the terminal first and signals go on after; when it ends, signals
-//! go off before the shell takes the terminal back. While the shell owns the
-//! terminal, Ctrl-C arrives as the byte 0x03.
+//! While the line editor reads, the terminal is raw and Ctrl-C arrives as the
+//! byte 0x03. While the shell runs commands itself (loops, built-ins), its
+//! own group is in the foreground with terminal signals on: Ctrl-C sends it
+//! SIGINT, which its handler turns into "abandon this command line". A job
+//! gets the terminal (signals on) while it runs.
 
 use libzos::posix::{self, Fd, Pid};
 use libzos::proto::io::Termios;
@@ -63,10 +63,17 @@ impl Terminal {
         self.set(Termios::default());
     }
 
-    /// Takes the terminal back from a job.
+    /// Takes the terminal back from a job (the shell runs on, Ctrl-C
+    /// interrupting it).
     pub fn take_back(&self) {
-        self.set(COOKED_QUIET);
         let _ = posix::tcsetpgrp(self.fd, self.shell_pgid);
+        self.set(Termios::default());
+    }
+
+    /// The shell runs a command line: Ctrl-C sends it SIGINT.
+    pub fn running(&self) {
+        let _ = posix::tcsetpgrp(self.fd, self.shell_pgid);
+        self.set(Termios::default());
     }
 
     /// The usual settings for whoever reads the terminal after the shell.

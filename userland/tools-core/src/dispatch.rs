@@ -23,10 +23,21 @@ const fn tool(name: &'static str, usage: &'static str, summary: &'static str) ->
 
 /// Every tool, sorted by name.
 pub const TOOLS: &[Tool] = &[
+    tool("[", "[ EXPRESSION ]", "evaluate a condition (as test)"),
+    tool(
+        "basename",
+        "basename PATH [SUFFIX]",
+        "the last component of a path",
+    ),
     tool(
         "cat",
         "cat [-u] [FILE]...",
         "copy files (or standard input) to standard output",
+    ),
+    tool(
+        "chmod",
+        "chmod MODE FILE...",
+        "change file modes (octal or u+x,go-w style)",
     ),
     tool("clear", "clear", "clear the terminal screen"),
     tool(
@@ -35,9 +46,19 @@ pub const TOOLS: &[Tool] = &[
         "copy files and directories (symlinks stay links)",
     ),
     tool(
+        "date",
+        "date [+FORMAT]",
+        "print the time (counted from the epoch at boot: no clock yet)",
+    ),
+    tool(
         "df",
         "df",
         "space used and free on each mounted file system",
+    ),
+    tool(
+        "dirname",
+        "dirname PATH",
+        "a path without its last component",
     ),
     tool("dmesg", "dmesg", "where the kernel log is"),
     tool("echo", "echo [-neE] [STRING]...", "print the arguments"),
@@ -68,6 +89,8 @@ pub const TOOLS: &[Tool] = &[
         "hexdump [-C] [-v] [FILE]...",
         "show bytes in hex (-C: with ASCII)",
     ),
+    tool("hostname", "hostname", "print the machine's name"),
+    tool("id", "id [-u|-g] [-n]", "print user and group ids"),
     tool(
         "kill",
         "kill [-SIGNAL | -s SIGNAL] PID|-PGID... | kill -l [SIGNAL|STATUS]...",
@@ -88,6 +111,11 @@ pub const TOOLS: &[Tool] = &[
         "show bytes as octal words, hex words or characters",
     ),
     tool("poweroff", "poweroff", "power the machine off"),
+    tool(
+        "printf",
+        "printf FORMAT [ARGUMENT]...",
+        "format and print the arguments",
+    ),
     tool("ps", "ps", "list processes"),
     tool("reboot", "reboot", "restart the machine"),
     tool(
@@ -96,6 +124,11 @@ pub const TOOLS: &[Tool] = &[
         "remove files and directory trees",
     ),
     tool("rmdir", "rmdir DIR...", "remove empty directories"),
+    tool(
+        "seq",
+        "seq [-s SEP] [FIRST [INCREMENT]] LAST",
+        "print a sequence of numbers",
+    ),
     tool(
         "sleep",
         "sleep NUMBER[s|m|h|d]...",
@@ -114,6 +147,11 @@ pub const TOOLS: &[Tool] = &[
         "tee [-a] [FILE]...",
         "copy standard input to files and standard output",
     ),
+    tool(
+        "test",
+        "test EXPRESSION",
+        "evaluate a condition: files, strings, integers",
+    ),
     tool("touch", "touch [-c] FILE...", "create empty files"),
     tool("true", "true", "exit with status 0"),
     tool("uname", "uname [-asnrm]", "print system information"),
@@ -123,6 +161,7 @@ pub const TOOLS: &[Tool] = &[
         "wc [-lwmc] [FILE]...",
         "count lines, words, characters, bytes",
     ),
+    tool("which", "which NAME...", "show where commands are on $PATH"),
     tool("yes", "yes [STRING]...", "print a line again and again"),
 ];
 

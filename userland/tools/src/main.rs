@@ -14,6 +14,7 @@ mod file_tools;
 mod info_tools;
 mod io;
 mod process_tools;
+mod script_tools;
 mod stream_tools;
 mod system_tools;
 mod text_tools;
@@ -50,7 +51,17 @@ fn main(_arg: u64) -> i64 {
 
 fn run(tool: &Tool, args: &[&str]) -> Result<(), Failure> {
     match tool.name {
+        "[" | "test" => script_tools::test(tool.name, args),
+        "basename" => script_tools::basename(args),
         "cat" => stream_tools::cat(args),
+        "chmod" => script_tools::chmod(args),
+        "date" => script_tools::date(args),
+        "dirname" => script_tools::dirname(args),
+        "hostname" => script_tools::hostname(args),
+        "id" => script_tools::id(args),
+        "printf" => script_tools::printf(args),
+        "seq" => script_tools::seq(args),
+        "which" => script_tools::which(args),
         "clear" => text_tools::clear(),
         "cp" => file_tools::cp(args),
         "df" => info_tools::df(args),
