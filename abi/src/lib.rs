@@ -63,12 +63,13 @@ pub enum Sys {
     // 40 was ThreadResume (removed; the number is not reused).
     LogRead = 41,
     LogBind = 42,
+    CapMintWatched = 43,
 }
 
 impl Sys {
     pub fn from_number(number: u64) -> Option<Sys> {
         use Sys::*;
-        static TABLE: [Option<Sys>; 43] = [
+        static TABLE: [Option<Sys>; 44] = [
             Some(DebugWrite),
             Some(Yield),
             Some(ProcessExit),
@@ -112,6 +113,7 @@ impl Sys {
             None,
             Some(LogRead),
             Some(LogBind),
+            Some(CapMintWatched),
         ];
         TABLE.get(usize::try_from(number).ok()?).copied().flatten()
     }
@@ -264,6 +266,15 @@ pub struct MessageInfo {
 }
 
 impl MessageInfo {
+    /// A message with only a label: no data, no capabilities.
+    pub const fn label(label: u32) -> Self {
+        MessageInfo {
+            label,
+            caps: 0,
+            length: 0,
+        }
+    }
+
     pub fn decode(word: u64) -> Option<Self> {
         let info = MessageInfo {
             label: (word >> 32) as u32,
@@ -339,6 +350,9 @@ pub mod labels {
     /// A fault message: words = [kind, address, pc, syndrome]; badge = the fault
     /// endpoint badge given at process creation.
     pub const FAULT: u32 = 0xFFFF_0001;
+    /// No capability carrying the badge is left: words all 0; badge = the watched
+    /// badge (see `CapMintWatched`). Received after every message already queued.
+    pub const NO_SENDERS: u32 = 0xFFFF_0002;
 }
 
 #[cfg(test)]
@@ -399,11 +413,11 @@ mod tests {
 
     #[test]
     fn numbers_round_trip() {
-        for n in (0..40).chain(41..43) {
+        for n in (0..40).chain(41..44) {
             assert_eq!(Sys::from_number(n).map(|s| s as u64), Some(n));
         }
         assert_eq!(Sys::from_number(40), None);
-        assert_eq!(Sys::from_number(43), None);
+        assert_eq!(Sys::from_number(44), None);
         assert_eq!(Sys::from_number(u64::MAX), None);
     }
 }

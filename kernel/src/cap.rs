@@ -9,6 +9,12 @@
 //! tables whose ids carry a generation, so a stale [`TableId`] is refused. All state
 //! changes go through `attach_node`, `detach_node`, `move_node` and the table
 //! create/destroy bodies, which keeps a later commit log of mutations easy.
+//!
+//! Watched badges: `mint` with a watcher starts counting the live caps that carry
+//! one (object, badge) pair, in every table. `attach_node` and `detach_node` keep
+//! the count, so copies, mints, moves, deletes, revokes and destroyed tables are
+//! all seen; when it reaches zero the pair goes to `silenced`, from where the
+//! kernel tells the watcher that no sender is left.
 
 use alloc::vec::Vec;
 
@@ -82,6 +88,8 @@ pub enum CapError {
     RightsEscalation,
     /// A size or count limit of the capability space was reached.
     QuotaExceeded,
+    /// The (object, badge) pair is already watched, or the badge is 0.
+    AlreadyWatched,
 }
 
 /// Index of a derivation node in the slab. Internal: callers name caps by slot.
@@ -144,21 +152,28 @@ pub struct CapSpace<O> {
     free_nodes: Vec<NodeId>,
     tables: Vec<TableEntry>,
     free_tables: Vec<usize>,
+    /// Watched (object, badge) pairs: live caps carrying them and who watches.
+    watches: alloc::collections::BTreeMap<(O, Badge), (u32, O)>,
+    /// Watched pairs whose last cap went, for the kernel to take: (object,
+    /// badge, watcher).
+    pub silenced: Vec<(O, Badge, O)>,
 }
 
-impl<O: Copy + Eq + core::fmt::Debug> Default for CapSpace<O> {
+impl<O: Copy + Ord + core::fmt::Debug> Default for CapSpace<O> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<O: Copy + Eq + core::fmt::Debug> CapSpace<O> {
+impl<O: Copy + Ord + core::fmt::Debug> CapSpace<O> {
     pub const fn new() -> Self {
         Self {
             nodes: Vec::new(),
             free_nodes: Vec::new(),
             tables: Vec::new(),
             free_tables: Vec::new(),
+            watches: alloc::collections::BTreeMap::new(),
+            silenced: Vec::new(),
         }
     }
 
@@ -256,6 +271,8 @@ impl<O: Copy + Eq + core::fmt::Debug> CapSpace<O> {
 
     /// Derives a child of `src` with `rights` (a subset of the source's) and, for an
     /// unbadged source, optionally a badge. `badge: None` keeps the source badge.
+    /// With `watch`, the new badge (not 0, not watched yet) is watched for that
+    /// watcher: see the module text.
     pub fn mint(
         &mut self,
         src: (TableId, u32),
@@ -263,6 +280,7 @@ impl<O: Copy + Eq + core::fmt::Debug> CapSpace<O> {
         dst_slot: Option<u32>,
         rights: Rights,
         badge: Option<Badge>,
+        watch: Option<O>,
     ) -> Result<u32, CapError> {
         let parent = self.node_at(src.0, src.1)?;
         let source = self.node(parent).cap;
@@ -275,6 +293,12 @@ impl<O: Copy + Eq + core::fmt::Debug> CapSpace<O> {
             Some(_) => return Err(CapError::RightsEscalation),
         };
         let slot = self.target_slot(dst, dst_slot)?;
+        if let Some(watcher) = watch {
+            if badge == 0 || self.watches.contains_key(&(source.object, badge)) {
+                return Err(CapError::AlreadyWatched);
+            }
+            self.watches.insert((source.object, badge), (0, watcher));
+        }
         self.attach_node(
             Cap::new(source.object, rights, badge),
             dst,
@@ -419,6 +443,9 @@ impl<O: Copy + Eq + core::fmt::Debug> CapSpace<O> {
         if let Some(parent) = parent {
             self.link_child(parent, id);
         }
+        if let Some((count, _)) = self.watches.get_mut(&(cap.object, cap.badge)) {
+            *count += 1;
+        }
         Ok(id)
     }
 
@@ -445,9 +472,16 @@ impl<O: Copy + Eq + core::fmt::Debug> CapSpace<O> {
             (node.table, node.slot)
         };
         self.set_slot(table, slot, None);
-        let object = self.node(id).cap.object;
+        let Cap { object, badge, .. } = self.node(id).cap;
         self.nodes[id.index()] = None;
         self.free_nodes.push(id);
+        if let Some((count, watcher)) = self.watches.get_mut(&(object, badge)) {
+            *count -= 1;
+            if *count == 0 {
+                self.silenced.push((object, badge, *watcher));
+                self.watches.remove(&(object, badge));
+            }
+        }
         object
     }
 
@@ -518,7 +552,7 @@ mod tests {
     use super::*;
 
     /// Test-only views of the space.
-    impl<O: Copy + Eq + core::fmt::Debug> CapSpace<O> {
+    impl<O: Copy + Ord + core::fmt::Debug> CapSpace<O> {
         /// The lowest free slot of `table`.
         pub fn free_slot(&self, table: TableId) -> Result<u32, CapError> {
             self.table(table)?.lowest_free().ok_or(CapError::TableFull)
@@ -688,35 +722,81 @@ mod tests {
         let rw = Rights::READ | Rights::WRITE;
         space.insert_root(t, Some(0), Cap::new(1, rw, 0)).unwrap();
         assert_eq!(
-            space.mint((t, 0), t, None, Rights::READ | Rights::GRANT, None),
+            space.mint((t, 0), t, None, Rights::READ | Rights::GRANT, None, None),
             Err(CapError::RightsEscalation)
         );
-        let read = space.mint((t, 0), t, None, Rights::READ, None).unwrap();
+        let read = space
+            .mint((t, 0), t, None, Rights::READ, None, None)
+            .unwrap();
         assert_eq!(space.lookup(t, read), Ok(&Cap::new(1, Rights::READ, 0)));
-        let badged = space.mint((t, 0), t, None, rw, Some(42)).unwrap();
+        let badged = space.mint((t, 0), t, None, rw, Some(42), None).unwrap();
         assert_eq!(space.lookup(t, badged).unwrap().badge, 42);
         // A badged cap keeps its badge through mint and copy, and cannot be re-badged.
         let narrowed = space
-            .mint((t, badged), t, None, Rights::WRITE, None)
+            .mint((t, badged), t, None, Rights::WRITE, None, None)
             .unwrap();
         assert_eq!(
             space.lookup(t, narrowed),
             Ok(&Cap::new(1, Rights::WRITE, 42))
         );
         assert_eq!(
-            space.mint((t, badged), t, None, rw, Some(7)),
+            space.mint((t, badged), t, None, rw, Some(7), None),
             Err(CapError::RightsEscalation)
         );
         let copied = space.copy((t, badged), t, None).unwrap();
         assert_eq!(space.lookup(t, copied).unwrap().badge, 42);
         assert_eq!(
-            space.mint((t, read), t, None, rw, None),
+            space.mint((t, read), t, None, rw, None, None),
             Err(CapError::RightsEscalation)
         );
         assert_eq!(
-            space.mint((t, 15), t, None, rw, None),
+            space.mint((t, 15), t, None, rw, None, None),
             Err(CapError::EmptySlot)
         );
+        check_invariants(&space);
+    }
+
+    #[test]
+    fn a_watched_badge_is_silenced_once_its_last_cap_goes() {
+        let mut space = CapSpace::new();
+        let server = space.create_table(8).unwrap();
+        let client = space.create_table(8).unwrap();
+        space.insert_root(server, Some(0), full(1)).unwrap();
+        assert_eq!(
+            space.mint((server, 0), server, None, Rights::WRITE, None, Some(99)),
+            Err(CapError::AlreadyWatched)
+        );
+        let minted = space
+            .mint((server, 0), server, None, Rights::WRITE, Some(5), Some(99))
+            .unwrap();
+        assert_eq!(
+            space.mint((server, 0), server, None, Rights::WRITE, Some(5), Some(99)),
+            Err(CapError::AlreadyWatched)
+        );
+        // Moved to the client, copied there and narrowed: three caps, one badge.
+        let moved = space.transfer((server, minted), client, None).unwrap();
+        space.copy((client, moved), client, None).unwrap();
+        space
+            .mint((client, moved), server, None, Rights::empty(), None, None)
+            .unwrap();
+        // An unwatched badge and unbadged caps do not matter.
+        space
+            .mint((server, 0), client, None, Rights::WRITE, Some(6), None)
+            .unwrap();
+        space.delete(client, moved).unwrap();
+        assert!(space.silenced.is_empty());
+        space.destroy_table(client).unwrap();
+        assert!(
+            space.silenced.is_empty(),
+            "the narrowed copy in the server remains"
+        );
+        assert_eq!(space.revoke(server, 0).unwrap().len(), 1);
+        assert_eq!(core::mem::take(&mut space.silenced), vec![(1, 5, 99)]);
+        assert!(space.silenced.is_empty());
+        // The badge may be watched again once its end was taken.
+        space
+            .mint((server, 0), server, None, Rights::WRITE, Some(5), Some(99))
+            .unwrap();
         check_invariants(&space);
     }
 
@@ -843,7 +923,7 @@ mod tests {
         let c = space.create_table(4).unwrap();
         space.insert_root(a, Some(0), full(1)).unwrap();
         space
-            .mint((a, 0), b, Some(2), Rights::READ, Some(5))
+            .mint((a, 0), b, Some(2), Rights::READ, Some(5), None)
             .unwrap();
         space.copy((b, 2), b, Some(3)).unwrap();
         assert_eq!(space.transfer((b, 2), c, None), Ok(0));
@@ -995,7 +1075,7 @@ mod tests {
                     Op::Mint(t, s, d, ds, rights, badge) => {
                         let rights = Rights::from_bits_truncate(rights);
                         let src = (pick(&ids, t), s);
-                        if let Ok(slot) = space.mint(src, pick(&ids, d), ds, rights, badge) {
+                        if let Ok(slot) = space.mint(src, pick(&ids, d), ds, rights, badge, None) {
                             let minted = *space.lookup(pick(&ids, d), slot).unwrap();
                             prop_assert_eq!(minted.rights, rights);
                             model[minted.object as usize] += 1;

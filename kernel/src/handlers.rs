@@ -7,7 +7,7 @@ use alloc::vec::Vec;
 
 use crate::arch::{AddressSpace, PageFlags, Platform, UserContext};
 use crate::cap::Rights;
-use crate::kernel::{Cost, Kernel, REGION_COST, SMALL_OBJECT_COST};
+use crate::kernel::{Cost, Kernel, REGION_COST, SMALL_OBJECT_COST, WATCH_COST};
 use crate::object::*;
 use crate::syscall::*;
 use crate::usercopy::{self, USER_TOP};
@@ -344,15 +344,25 @@ impl<P: Platform> Kernel<P> {
                 };
                 ok1(slot as u64)
             }
-            Sys::CapMint => {
+            Sys::CapMint | Sys::CapMintWatched => {
                 let src = u32::try_from(args[0]).map_err(|_| SysError::InvalidCap)?;
                 let table = self.table_of(process)?;
                 let rights = rights_from(args[2])?;
                 let badge = if args[3] == 0 { None } else { Some(args[3]) };
                 self.reserve_slot(process)?;
-                let slot =
-                    self.caps
-                        .mint((table, src), table, optional_slot(args[1])?, rights, badge)?;
+                let watch = (call == Sys::CapMintWatched).then_some(process);
+                if watch.is_some() {
+                    // Only a receiver is told; the watch's record is paid until
+                    // its NO_SENDERS is received (the payer's record held so).
+                    self.lookup(process, args[0], ObjectKind::Endpoint, Rights::READ)?;
+                    self.charge(process, Cost::heap(WATCH_COST))?;
+                    self.objects.add_ref(process);
+                }
+                let dst = optional_slot(args[1])?;
+                let slot = self
+                    .caps
+                    .mint((table, src), table, dst, rights, badge, watch)
+                    .inspect_err(|_| watch.into_iter().for_each(|p| self.refund_watch(p)))?;
                 let object = self.caps.lookup(table, slot)?.object;
                 self.objects.add_ref(object);
                 ok1(slot as u64)
@@ -385,10 +395,7 @@ impl<P: Platform> Kernel<P> {
             Sys::EndpointCreate | Sys::NotificationCreate => {
                 self.charge(process, Cost::heap(SMALL_OBJECT_COST))?;
                 let object = if call == Sys::EndpointCreate {
-                    Object::Endpoint(Endpoint {
-                        senders: Default::default(),
-                        receivers: Default::default(),
-                    })
+                    Object::Endpoint(Endpoint::default())
                 } else {
                     Object::Notification(Notification {
                         bits: 0,

@@ -294,6 +294,17 @@ impl<P: Platform> Kernel<P> {
                 Ok(())
             }
             None => {
+                let silenced = match self.objects.get_mut(endpoint) {
+                    Some(Object::Endpoint(ep)) => ep.silenced.pop_front(),
+                    _ => None,
+                };
+                if let Some((badge, payer)) = silenced {
+                    let mut message = Message::default();
+                    (message.info, message.badge) = (MessageInfo::label(labels::NO_SENDERS), badge);
+                    let delivered = self.deliver(None, receiver, &message);
+                    self.refund_watch(payer);
+                    return delivered;
+                }
                 if let Some(Object::Endpoint(ep)) = self.objects.get_mut(endpoint) {
                     ep.receivers.push_back(receiver);
                 }

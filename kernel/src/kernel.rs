@@ -29,6 +29,9 @@ pub const OBJECT_COST: u64 = 4096;
 pub const THREAD_COST: u64 = 8192;
 /// Kernel heap charged for small objects (endpoint, notification, Memory record).
 pub const SMALL_OBJECT_COST: u64 = 256;
+/// Kernel heap charged for a watched badge (`CapMintWatched`) until its
+/// `NO_SENDERS` message is received.
+pub const WATCH_COST: u64 = 64;
 /// Kernel heap charged for one mapped region's record.
 pub const REGION_COST: u64 = 128;
 /// Capability slots are charged in chunks of this many, as a table fills.
@@ -81,6 +84,7 @@ impl From<CapError> for SysError {
             CapError::InsufficientRights => SysError::NoRights,
             CapError::RightsEscalation => SysError::RightsEscalation,
             CapError::QuotaExceeded => SysError::QuotaExceeded,
+            CapError::AlreadyWatched => SysError::InvalidArgument,
         }
     }
 }
@@ -201,6 +205,9 @@ impl<P: Platform> Kernel<P> {
 
     /// Drops one reference; destroys the object when nothing refers to it.
     pub fn release(&mut self, object: ObjRef) {
+        // Every deleted capability is released: tell watchers of badges that just
+        // lost their last capability while their endpoint still lives.
+        self.notify_silenced();
         if self.objects.drop_ref(object) > 0 {
             return;
         }
@@ -213,6 +220,29 @@ impl<P: Platform> Kernel<P> {
         if destroyable {
             self.destroy_object(object);
         }
+    }
+
+    /// Queues a `NO_SENDERS` message for each silenced badge on its endpoint
+    /// (the endpoint lives: the silenced caps' references are not released yet)
+    /// and lets a receiver already waiting there take it at once.
+    fn notify_silenced(&mut self) {
+        for (endpoint, badge, payer) in core::mem::take(&mut self.caps.silenced) {
+            if let Some(Object::Endpoint(ep)) = self.objects.get_mut(endpoint) {
+                ep.silenced.push_back((badge, payer));
+                if let Some(receiver) = ep.receivers.pop_front() {
+                    self.release(endpoint); // the receiver's hold
+                    let _ = self.endpoint_recv(receiver, endpoint);
+                    self.make_runnable(receiver);
+                }
+            }
+        }
+    }
+
+    /// Gives back what `CapMintWatched` charged `payer` (and the hold on its
+    /// record that keeps the refund reaching its ancestors).
+    pub fn refund_watch(&mut self, payer: ObjRef) {
+        self.refund(payer, Cost::heap(WATCH_COST));
+        self.release(payer);
     }
 
     /// Records that `object` cost `owner` this much (charged already).
@@ -236,6 +266,10 @@ impl<P: Platform> Kernel<P> {
                 }
             }
             Some(Object::Reply(reply)) => self.fail_caller(reply.caller, SysError::PeerDied),
+            Some(Object::Endpoint(ep)) => ep
+                .silenced
+                .into_iter()
+                .for_each(|(_, p)| self.refund_watch(p)),
             Some(Object::Irq(irq)) => {
                 self.irqs.remove(&irq.irq);
                 P::irq_set_enabled(irq.irq, false);

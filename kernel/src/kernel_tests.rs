@@ -8,6 +8,7 @@
 
 mod ipc;
 mod lifecycle;
+mod watch;
 
 use std::vec::Vec;
 

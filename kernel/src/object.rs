@@ -119,9 +119,13 @@ pub struct Thread<P: Platform> {
     pub reply_to: Option<ObjRef>,
 }
 
+#[derive(Default)]
 pub struct Endpoint {
     pub senders: VecDeque<ObjRef>,
     pub receivers: VecDeque<ObjRef>,
+    /// Watched badges without a capability left, not yet received: (badge, the
+    /// process whose quota paid the watch).
+    pub silenced: VecDeque<(u64, ObjRef)>,
 }
 
 pub struct Notification {

@@ -11,7 +11,7 @@
 //! process shares with the VFS, so only a byte count crosses IPC.
 
 use crate::ipc::{self, IpcError, Received};
-use crate::posix::{self, install, io_call, slot_of, Errno, Fd, Result};
+use crate::posix::{self, io_call, slot_of, Errno, Fd, Result};
 use crate::sys;
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::format;
@@ -143,6 +143,7 @@ pub(crate) fn forget(slot: u64) {
 
 /// Opens `path` (flags `O_*`; `mode` for a new file, masked by the umask).
 pub fn open(path: &str, flags: u32, mode: u32) -> Result<Fd> {
+    posix::check_fd_room()?;
     let mode = if flags & O_CREAT != 0 {
         mode & !umask_value() & 0o7777
     } else {
@@ -164,7 +165,9 @@ pub fn open(path: &str, flags: u32, mode: u32) -> Result<Fd> {
                     ..SlotInfo::default()
                 },
             );
-            Ok(install(*slot))
+            posix::install_or_drop(*slot).inspect_err(|_| {
+                SLOTS.lock().remove(slot);
+            })
         }
         (Some(FsResponse::Err(e)), _) => Err(Errno(e)),
         _ => Err(Errno(EIO)),

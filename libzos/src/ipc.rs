@@ -182,6 +182,13 @@ impl Server {
         Ok(received(sys::ipc_reply_recv(self.endpoint, info, words)?))
     }
 
+    /// Replies to the current caller with already-encoded bytes.
+    pub fn reply_raw(&self, bytes: &[u8], caps: &[u64]) -> Result<(), IpcError> {
+        let (info, words) = stage_raw(bytes, caps)?;
+        sys::ipc_reply(info, words)?;
+        Ok(())
+    }
+
     /// Replies to the current caller.
     pub fn reply<T: Serialize>(&self, response: &T, caps: &[u64]) -> Result<(), IpcError> {
         let (info, words) = stage(response, caps)?;

@@ -92,13 +92,37 @@ fn lowest_free(t: &Table, from: Fd) -> Fd {
     fd
 }
 
-/// Installs a capability as the lowest free descriptor.
-pub fn install(slot: u64) -> Fd {
+/// Descriptors a process may have open: 0 to `OPEN_MAX - 1` (`EMFILE` beyond).
+pub const OPEN_MAX: Fd = 256;
+
+/// Fails with `EMFILE` when every descriptor below [`OPEN_MAX`] is in use.
+pub fn check_fd_room() -> Result<()> {
+    if with_table(|t| lowest_free(t, 0)) < OPEN_MAX {
+        Ok(())
+    } else {
+        Err(Errno(EMFILE))
+    }
+}
+
+/// Installs a capability as the lowest free descriptor; `EMFILE` when none is
+/// left below [`OPEN_MAX`] (the capability is then the caller's to drop).
+pub fn install(slot: u64) -> Result<Fd> {
     with_table(|t| {
         let fd = lowest_free(t, 0);
+        if fd >= OPEN_MAX {
+            return Err(Errno(EMFILE));
+        }
         t.fds.insert(fd, slot);
         *t.users.entry(slot).or_insert(0) += 1;
-        fd
+        Ok(fd)
+    })
+}
+
+/// Installs a handle capability just received; on `EMFILE` it is dropped (its
+/// server hears that no capability of it is left).
+pub(crate) fn install_or_drop(slot: u64) -> Result<Fd> {
+    install(slot).inspect_err(|_| {
+        let _ = sys::cap_delete(slot);
     })
 }
 
@@ -201,7 +225,7 @@ pub fn close(fd: Fd) -> Result<()> {
 
 pub fn dup(fd: Fd) -> Result<Fd> {
     let slot = slot_of(fd)?;
-    Ok(install(slot))
+    install(slot)
 }
 
 pub fn dup2(old: Fd, new: Fd) -> Result<Fd> {
@@ -209,7 +233,7 @@ pub fn dup2(old: Fd, new: Fd) -> Result<Fd> {
     if old == new {
         return Ok(new);
     }
-    if new < 0 {
+    if !(0..OPEN_MAX).contains(&new) {
         return Err(Errno(EBADF));
     }
     let _ = close(new);
@@ -239,7 +263,17 @@ pub fn pipe() -> Result<(Fd, Fd)> {
     let reply = proc_call(&ProcRequest::Pipe, &[])?;
     match (reply.decode::<ProcResponse>(), reply.caps.as_slice()) {
         (Some(ProcResponse::Attached), [read_end, write_end]) => {
-            Ok((install(*read_end), install(*write_end)))
+            let write_slot = *write_end;
+            let read = install_or_drop(*read_end).inspect_err(|_| {
+                let _ = sys::cap_delete(write_slot);
+            })?;
+            match install_or_drop(write_slot) {
+                Ok(write) => Ok((read, write)),
+                Err(e) => {
+                    let _ = close(read);
+                    Err(e)
+                }
+            }
         }
         (Some(ProcResponse::Err(e)), _) => Err(Errno(e)),
         _ => Err(Errno(EIO)),

@@ -51,6 +51,8 @@ fn call(number: Sys, args: [u64; 6]) -> Result<Regs, Error> {
 }
 
 pub const SELF: u64 = zos_abi::SELF_PROCESS;
+/// Label of the kernel's message saying a watched badge has no capability left.
+pub const NO_SENDERS: u32 = zos_abi::labels::NO_SENDERS;
 pub const NONE: u64 = u64::MAX;
 
 /// Reads kernel log bytes from `cursor` into `buffer`: (count, next cursor).
@@ -147,6 +149,13 @@ pub fn cap_copy(slot: u64, process: u64, dst: u64) -> Result<u64, Error> {
 pub fn cap_mint(slot: u64, dst: u64, rights: u64, badge: u64) -> Result<u64, Error> {
     Ok(call(Sys::CapMint, [slot, dst, rights, badge, 0, 0])?.0[1])
 }
+/// Mints a capability with a new `badge` from the unbadged endpoint capability
+/// in `slot` (READ needed) and watches the badge: once no capability carrying it
+/// is left, anywhere, a receive on the endpoint returns a message labelled
+/// [`NO_SENDERS`] with that badge (after the messages already queued).
+pub fn cap_mint_watched(slot: u64, dst: u64, rights: u64, badge: u64) -> Result<u64, Error> {
+    Ok(call(Sys::CapMintWatched, [slot, dst, rights, badge, 0, 0])?.0[1])
+}
 pub fn cap_revoke(slot: u64) -> Result<u64, Error> {
     Ok(call(Sys::CapRevoke, [slot, 0, 0, 0, 0, 0])?.0[1])
 }
@@ -180,6 +189,10 @@ pub fn process_create(
 pub fn process_status(process: u64) -> Result<[u64; 5], Error> {
     let r = call(Sys::ProcessStatus, [process, 0, 0, 0, 0, 0])?;
     Ok([r.0[1], r.0[2], r.0[3], r.0[4], r.0[5]])
+}
+/// Bytes of quota the process uses (frames and kernel objects it pays for).
+pub fn process_memory(process: u64) -> Result<u64, Error> {
+    Ok(call(Sys::ProcessStatus, [process, 0, 0, 0, 0, 0])?.0[6])
 }
 pub fn process_kill(process: u64) -> Result<(), Error> {
     call(Sys::ProcessKill, [process, 0, 0, 0, 0, 0]).map(|_| ())

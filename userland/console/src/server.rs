@@ -3,7 +3,10 @@
 //!
 //! Badge 0 is the console device itself (only init holds it). `Clone` of
 //! badge 0 opens the terminal anew; `Clone` of any other handle shares its
-//! open-file state (the non-blocking flag), like `dup`.
+//! open-file state (the non-blocking flag), like `dup`. Handle badges are
+//! watched: when the last capability of one is gone (closed, or its holder
+//! ended in any way) the kernel's `NO_SENDERS` message forgets the handle and
+//! fails the reads still waiting on it.
 
 use crate::terminal::{with_terminal, Completion, PendingRead};
 use crate::uart;
@@ -119,7 +122,14 @@ pub fn run(endpoint: u64) -> ! {
         let replied = match outcome {
             Outcome::Answer(response) => server.reply(&response, &[]),
             Outcome::Data(data) => server.reply(&IoResponse::Data(&data), &[]),
-            Outcome::NewHandle(cap) => server.reply(&IoResponse::Cloned, &[cap]),
+            Outcome::NewHandle(cap) => {
+                let replied = server.reply(&IoResponse::Cloned, &[cap]);
+                // A caller gone before the reply leaves the capability here.
+                if sys::cap_info(cap).is_ok() {
+                    let _ = sys::cap_delete(cap);
+                }
+                replied
+            }
             Outcome::Deferred => Ok(()),
         };
         if let Err(e) = replied {
@@ -135,6 +145,14 @@ fn handle(server: &Server, endpoint: u64, handles: &mut Handles, request: &Recei
         let _ = sys::cap_delete(cap);
     }
     let badge = request.badge;
+    if request.label == sys::NO_SENDERS {
+        // From the kernel: no capability of this handle is left anywhere.
+        if badge != DEVICE_BADGE {
+            handles.close(badge);
+            abandon_reads_of(badge);
+        }
+        return Outcome::Deferred; // nobody to answer
+    }
     let Some(decoded) = request.decode::<IoRequest>() else {
         log::debug!("malformed request from handle {badge}");
         return Outcome::Answer(IoResponse::Err(EINVAL));
@@ -246,7 +264,8 @@ fn abandon_reads_of(badge: u64) {
 /// Mints a new badged capability of the endpoint for a new handle.
 fn clone_handle(endpoint: u64, handles: &mut Handles, from: u64) -> Outcome {
     let badge = handles.next_badge;
-    let cap = match sys::cap_mint(endpoint, sys::NONE, rights::WRITE | rights::GRANT, badge) {
+    let cap = match sys::cap_mint_watched(endpoint, sys::NONE, rights::WRITE | rights::GRANT, badge)
+    {
         Ok(cap) => cap,
         Err(e) => {
             log::warn!("cannot mint a handle: {}", e.name());

@@ -602,11 +602,6 @@ impl Manager {
         let mut start_fds = Vec::new();
         for (fd, slot) in &fds {
             let child_slot = FD_SLOT_BASE + *fd as u64;
-            if let Ok((_, _, badge)) = sys::cap_info(*slot) {
-                if pipes::is_pipe_badge(badge) {
-                    self.pipes.give(badge, pid);
-                }
-            }
             if sys::raw(
                 sys::Sys::CapTransfer,
                 [*slot, child.process, child_slot, 0, 0, 0],
@@ -668,7 +663,20 @@ impl Manager {
                 Err(_) => Answer::Deferred,
             };
             next = match answer {
-                Answer::Now(bytes, caps) => self.server.reply_recv_raw(&bytes, &caps),
+                Answer::Now(bytes, caps) if caps.is_empty() => {
+                    self.server.reply_recv_raw(&bytes, &caps)
+                }
+                Answer::Now(bytes, caps) => {
+                    // A caller gone before the reply leaves the capabilities
+                    // here; deleting them closes pipe ends through NO_SENDERS.
+                    let _ = self.server.reply_raw(&bytes, &caps);
+                    for cap in caps {
+                        if sys::cap_info(cap).is_ok() {
+                            let _ = sys::cap_delete(cap);
+                        }
+                    }
+                    self.server.recv()
+                }
                 Answer::Deferred => self.server.recv(),
             };
         }
@@ -682,6 +690,10 @@ impl Manager {
         if message.badge == ALARM_BADGE {
             self.start_due_services();
             return ok();
+        }
+        if pipes::is_pipe_badge(message.badge) && message.label == sys::NO_SENDERS {
+            self.pipes.gone(message.badge);
+            return Answer::Deferred; // from the kernel: nobody to answer
         }
         if pipes::is_pipe_badge(message.badge) {
             // No pipe request carries capabilities; drop any sent anyway.
@@ -812,7 +824,7 @@ impl Manager {
                     None => err(ENOENT),
                 }
             }
-            ProcRequest::Pipe => match self.pipes.create(caller) {
+            ProcRequest::Pipe => match self.pipes.create() {
                 Some((read, write)) => {
                     Answer::Now(encode(&ProcResponse::Attached), alloc::vec![read, write])
                 }
@@ -875,6 +887,24 @@ impl Manager {
                 let _ = sys::power_off(bootinfo::SLOT_SYSTEM);
                 err(EPERM)
             }
+            ProcRequest::Memory { pid } => {
+                // Slot 0 is init itself.
+                let process = match pid {
+                    1 => Some(0),
+                    _ => self
+                        .procs
+                        .get(&pid)
+                        .filter(|p| p.status.is_none())
+                        .map(|p| p.process),
+                };
+                match process.map(sys::process_memory) {
+                    Some(Ok(bytes)) => match ipc::encode_vec(&ProcResponse::Memory(bytes)) {
+                        Ok(bytes) => Answer::Now(bytes, Vec::new()),
+                        Err(_) => err(EIO),
+                    },
+                    _ => err(ESRCH),
+                }
+            }
             ProcRequest::Reboot => {
                 dprintln!("init: rebooting");
                 let _ = sys::raw(sys::Sys::Reset, [bootinfo::SLOT_SYSTEM, 0, 0, 0, 0, 0]);
@@ -883,17 +913,12 @@ impl Manager {
         }
     }
 
-    /// Handles passed for a child that never started: pipe ends are closed
-    /// here (a reader would otherwise wait for a writer that never exists);
-    /// other servers' handles are dropped (init does not call other servers
-    /// from its loop, which could deadlock with them).
+    /// Handles passed for a child that never started are dropped: their
+    /// servers (pipes here too) hear through NO_SENDERS when a handle's last
+    /// capability is gone (init does not call other servers from its loop,
+    /// which could deadlock with them).
     fn drop_handles(&mut self, handles: &[(u32, u64)]) {
         for (_, slot) in handles {
-            if let Ok((_, _, badge)) = sys::cap_info(*slot) {
-                if pipes::is_pipe_badge(badge) {
-                    self.pipes.close_badge(badge);
-                }
-            }
             let _ = sys::cap_delete(*slot);
         }
     }
@@ -1098,7 +1123,6 @@ impl Manager {
         let parent = p.ppid;
         let service = p.service;
         let name = p.name.clone();
-        self.pipes.release_owner(pid);
         // Orphans go to init.
         for child in self.procs.values_mut().filter(|c| c.ppid == pid) {
             child.ppid = 1;

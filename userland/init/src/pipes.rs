@@ -1,7 +1,9 @@
 //! The pipe server inside init. Each pipe end a process holds is a capability
-//! to init's endpoint whose badge names a pipe reference; references belong to
-//! a process, so when init reaps a process it closes what that process held
-//! (readers then see end of file even when a writer was killed).
+//! to init's endpoint whose badge names a pipe reference. The badges are
+//! watched (`CapMintWatched`): when the last capability of a reference is gone
+//! — closed, or its holder exited, was killed or faulted — the kernel's
+//! `NO_SENDERS` message closes the reference, so readers see end of file once
+//! every writer is gone and writers get `EPIPE` once every reader is.
 
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::vec::Vec;
@@ -29,13 +31,14 @@ enum End {
 struct Reference {
     pipe: u64,
     end: End,
-    owner: u32,
 }
 
+/// A pipe and the requests waiting on it: (reply capability, request, the
+/// reference it came through).
 struct PipeState {
     pipe: Pipe,
-    blocked_readers: VecDeque<(u64, u32)>,
-    blocked_writers: VecDeque<(u64, Vec<u8>)>,
+    blocked_readers: VecDeque<(u64, u32, u64)>,
+    blocked_writers: VecDeque<(u64, Vec<u8>, u64)>,
 }
 
 /// What the caller gets now.
@@ -65,22 +68,22 @@ impl Pipes {
         }
     }
 
-    fn mint(&mut self, pipe: u64, end: End, owner: u32) -> Option<u64> {
+    fn mint(&mut self, pipe: u64, end: End) -> Option<u64> {
         let id = self.next_id;
         self.next_id += 1;
-        let cap = sys::cap_mint(
+        let cap = sys::cap_mint_watched(
             self.endpoint,
             sys::NONE,
             rights::WRITE | rights::GRANT,
             PIPE_TAG | id,
         )
         .ok()?;
-        self.refs.insert(id, Reference { pipe, end, owner });
+        self.refs.insert(id, Reference { pipe, end });
         Some(cap)
     }
 
-    /// A new pipe owned by `owner`: (read end, write end) capabilities.
-    pub fn create(&mut self, owner: u32) -> Option<(u64, u64)> {
+    /// A new pipe: (read end, write end) capabilities.
+    pub fn create(&mut self) -> Option<(u64, u64)> {
         let id = self.next_id;
         self.next_id += 1;
         self.pipes.insert(
@@ -91,34 +94,48 @@ impl Pipes {
                 blocked_writers: VecDeque::new(),
             },
         );
-        let read = self.mint(id, End::Read, owner)?;
-        let write = self.mint(id, End::Write, owner)?;
-        Some((read, write))
-    }
-
-    /// A reference passed to a child now belongs to the child.
-    pub fn give(&mut self, badge: u64, owner: u32) {
-        if let Some(r) = self.refs.get_mut(&(badge & 0xFFFF_FFFF)) {
-            r.owner = owner;
+        let read = self.mint(id, End::Read);
+        let write = self.mint(id, End::Write);
+        match (read, write) {
+            (Some(read), Some(write)) => Some((read, write)),
+            (read, write) => {
+                // Deleting what was minted closes it through NO_SENDERS.
+                for cap in [read, write].into_iter().flatten() {
+                    let _ = sys::cap_delete(cap);
+                }
+                None
+            }
         }
     }
 
-    /// Closes the reference a pipe badge names.
-    pub fn close_badge(&mut self, badge: u64) {
-        self.close(badge & 0xFFFF_FFFF);
-    }
-
-    /// Closes every reference `owner` held.
-    pub fn release_owner(&mut self, owner: u32) {
-        let ids: Vec<u64> = self
-            .refs
-            .iter()
-            .filter(|(_, r)| r.owner == owner)
-            .map(|(id, _)| *id)
-            .collect();
-        for id in ids {
-            self.close(id);
+    /// The kernel says no capability of the reference `badge` names is left:
+    /// close it and drop the requests that came through it (their callers are
+    /// gone with the capability).
+    pub fn gone(&mut self, badge: u64) {
+        let id = badge & 0xFFFF_FFFF;
+        if let Some(pipe) = self.refs.get(&id).map(|r| r.pipe) {
+            if let Some(state) = self.pipes.get_mut(&pipe) {
+                let mut dropped = Vec::new();
+                state.blocked_readers.retain(|r| {
+                    let keep = r.2 != id;
+                    if !keep {
+                        dropped.push(r.0);
+                    }
+                    keep
+                });
+                state.blocked_writers.retain(|w| {
+                    let keep = w.2 != id;
+                    if !keep {
+                        dropped.push(w.0);
+                    }
+                    keep
+                });
+                for reply in dropped {
+                    let _ = sys::cap_delete(reply);
+                }
+            }
         }
+        self.close(id);
     }
 
     fn close(&mut self, id: u64) {
@@ -147,7 +164,7 @@ impl Pipes {
         };
         loop {
             let mut progressed = false;
-            if let Some(&(reply, max)) = state.blocked_readers.front() {
+            if let Some(&(reply, max, _)) = state.blocked_readers.front() {
                 match state.pipe.read(max as usize) {
                     ReadOutcome::Data(data) => {
                         state.blocked_readers.pop_front();
@@ -162,7 +179,7 @@ impl Pipes {
                     ReadOutcome::WouldBlock => {}
                 }
             }
-            if let Some((reply, data)) = state.blocked_writers.front() {
+            if let Some((reply, data, _)) = state.blocked_writers.front() {
                 match state.pipe.write(data) {
                     WriteOutcome::Written(n) => {
                         let reply = *reply;
@@ -197,7 +214,7 @@ impl Pipes {
         let Some(reference) = self.refs.get(&id) else {
             return Answer::Now(io(&IoResponse::Err(EBADF)), Vec::new());
         };
-        let (pipe, end, owner) = (reference.pipe, reference.end, reference.owner);
+        let (pipe, end) = (reference.pipe, reference.end);
         let Some(request) = request else {
             return Answer::Now(io(&IoResponse::Err(EINVAL)), Vec::new());
         };
@@ -215,9 +232,8 @@ impl Pipes {
                     ReadOutcome::EndOfFile => Answer::Now(io(&IoResponse::Data(&[])), Vec::new()),
                     ReadOutcome::WouldBlock => match server.defer() {
                         Ok(reply) => {
-                            state
-                                .blocked_readers
-                                .push_back((reply, max.min(zos_proto::MAX_IO_CHUNK as u32)));
+                            let max = max.min(zos_proto::MAX_IO_CHUNK as u32);
+                            state.blocked_readers.push_back((reply, max, id));
                             Answer::Deferred
                         }
                         Err(_) => Answer::Now(io(&IoResponse::Err(EAGAIN)), Vec::new()),
@@ -238,7 +254,7 @@ impl Pipes {
                     }
                     WriteOutcome::WouldBlock => match server.defer() {
                         Ok(reply) => {
-                            state.blocked_writers.push_back((reply, data.to_vec()));
+                            state.blocked_writers.push_back((reply, data.to_vec(), id));
                             Answer::Deferred
                         }
                         Err(_) => Answer::Now(io(&IoResponse::Err(EAGAIN)), Vec::new()),
@@ -259,7 +275,7 @@ impl Pipes {
                         End::Write => state.pipe.writers += 1,
                     }
                 }
-                match self.mint(pipe, end, owner) {
+                match self.mint(pipe, end) {
                     Some(cap) => Answer::Now(io(&IoResponse::Cloned), alloc::vec![cap]),
                     None => Answer::Now(io(&IoResponse::Err(ENOMEM)), Vec::new()),
                 }

@@ -258,6 +258,41 @@ fn test_caps() {
             SysError::WrongType,
         ),
     );
+    test_watched_badge();
+}
+
+/// `CapMintWatched`: the last copy of a watched badge going away queues a
+/// `NO_SENDERS` message with that badge on the endpoint.
+fn test_watched_badge() {
+    let Ok(ep) = sys::endpoint_create() else {
+        return check("endpoint create", false);
+    };
+    let watched = sys::cap_mint_watched(ep, sys::NONE, rights::WRITE, 77);
+    check("mint watched", watched.is_ok());
+    let watched = watched.unwrap_or(0);
+    check(
+        "watch twice refused",
+        is_err(
+            sys::cap_mint_watched(ep, sys::NONE, rights::WRITE, 77),
+            SysError::InvalidArgument,
+        ),
+    );
+    check(
+        "watch badge 0 refused",
+        is_err(
+            sys::cap_mint_watched(ep, sys::NONE, rights::WRITE, 0),
+            SysError::InvalidArgument,
+        ),
+    );
+    let copy = sys::cap_copy(watched, sys::SELF, sys::NONE).unwrap_or(0);
+    check("delete watched", sys::cap_delete(watched).is_ok());
+    check("delete copy", sys::cap_delete(copy).is_ok());
+    let told = sys::ipc_recv(ep);
+    check(
+        "no senders message",
+        told.is_ok_and(|m| m.info.label == sys::NO_SENDERS && m.badge == 77),
+    );
+    let _ = sys::cap_delete(ep);
 }
 
 fn test_notifications() {

@@ -84,6 +84,13 @@ pub enum ProcRequest<'a> {
     },
     /// Starts the staged `Spawn`; the attached capabilities are its `fds`.
     SpawnStaged,
+    /// Bytes of memory the process's quota pays for (its `ProcessStatus`
+    /// quota used; `/proc/<pid>/status` shows it as `VmRSS`). Asked per
+    /// process: a figure in every `List` row would not fit 300 processes in
+    /// one message.
+    Memory {
+        pid: u32,
+    },
 }
 
 /// Most bytes of arguments and environment a program can be given (each
@@ -116,6 +123,8 @@ pub enum ProcResponse<'a> {
     Attached,
     Ok,
     Err(i32),
+    /// Answer to `Memory`.
+    Memory(u64),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

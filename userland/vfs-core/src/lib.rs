@@ -4,8 +4,8 @@
 //! system implements ([`fs`]), the in-memory file system used for `/` and `/tmp`
 //! ([`tmpfs`]), the device and process file systems ([`devfs`], [`procfs`]), the
 //! ChaCha20 generator behind `/dev/urandom` ([`random`]), copying the initramfs
-//! into the root ([`populate`]), open-file objects ([`file`]) and POSIX error
-//! numbers ([`errno`]).
+//! into the root ([`populate`]), open-file objects ([`file`]), the table of
+//! open handles with its limits ([`handles`]) and POSIX error numbers ([`errno`]).
 //! There is no IPC and no system call here, so all of it is tested on the host.
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
@@ -17,6 +17,7 @@ pub mod devfs;
 pub mod errno;
 pub mod file;
 pub mod fs;
+pub mod handles;
 pub mod populate;
 pub mod procfs;
 pub mod random;
@@ -29,6 +30,7 @@ pub use devfs::Devfs;
 pub use errno::{Errno, VfsResult};
 pub use file::{OpenFile, OpenFlags, Whence};
 pub use fs::{DirEntry, FileKind, FileSystem, Ino, NewInode, SetAttr, Stat, StatFs, Timestamp};
+pub use handles::HandleTable;
 pub use procfs::Procfs;
 pub use random::ChaChaRng;
 pub use shared::SharedFs;

@@ -4,9 +4,11 @@
 //! refreshes from init before serving a request that reaches `/proc`; file
 //! contents are generated from the snapshot on every read, so one snapshot
 //! reads consistently in several chunks. Files: `cpuinfo`, `meminfo`,
-//! `uptime`, `mounts`, `self` (a symlink to the caller's directory) and, for
-//! every process, `<pid>/status`, `<pid>/cmdline`, `<pid>/stat`. Any change
-//! fails with `EACCES`.
+//! `uptime`, `mounts`, `self` (a symlink to the caller's directory),
+//! `sys/fs/file-nr` (open handles as Linux shows them: allocated, 0, maximum)
+//! and, for every process, `<pid>/status` (with `VmRSS`: the memory the
+//! process's quota pays for), `<pid>/cmdline`, `<pid>/stat`. Any change fails
+//! with `EACCES`.
 
 use alloc::format;
 use alloc::string::{String, ToString};
@@ -24,15 +26,40 @@ const MEMINFO_INO: Ino = 3;
 const UPTIME_INO: Ino = 4;
 const MOUNTS_INO: Ino = 5;
 const SELF_INO: Ino = 6;
+const SYS_INO: Ino = 7;
+const SYS_FS_INO: Ino = 8;
+const FILE_NR_INO: Ino = 9;
 
 /// Files of the root directory after `.` and `..`: (name, inode).
-const ROOT_FILES: [(&str, Ino); 5] = [
+const ROOT_FILES: [(&str, Ino); 6] = [
     ("cpuinfo", CPUINFO_INO),
     ("meminfo", MEMINFO_INO),
     ("mounts", MOUNTS_INO),
     ("self", SELF_INO),
+    ("sys", SYS_INO),
     ("uptime", UPTIME_INO),
 ];
+
+/// The fixed directories below the root: (directory, parent, its one entry).
+const SUB_DIRS: [(Ino, Ino, &str, Ino); 2] = [
+    (SYS_INO, ROOT_INO, "fs", SYS_FS_INO),
+    (SYS_FS_INO, SYS_INO, "file-nr", FILE_NR_INO),
+];
+
+fn sub_dir(dir: Ino) -> Option<(Ino, &'static str, Ino)> {
+    SUB_DIRS
+        .iter()
+        .find(|d| d.0 == dir)
+        .map(|&(_, parent, name, ino)| (parent, name, ino))
+}
+
+fn kind_of(ino: Ino) -> FileKind {
+    match ino {
+        SELF_INO => FileKind::Symlink,
+        SYS_INO | SYS_FS_INO => FileKind::Directory,
+        _ => FileKind::Regular,
+    }
+}
 
 /// What a process directory holds: (name, sub-inode).
 const PROCESS_FILES: [(&str, u64); 3] = [("cmdline", 1), ("stat", 3), ("status", 2)];
@@ -48,6 +75,11 @@ fn split_process_ino(ino: Ino) -> Option<(u32, u64)> {
     (ino >= 1 << 5).then_some((u32::try_from(pid).ok()?, ino & 0xF))
 }
 
+/// The pid whose directory holds inode `ino` (a process directory or file).
+pub fn pid_of(ino: Ino) -> Option<u32> {
+    split_process_ino(ino).map(|(pid, _)| pid)
+}
+
 /// One process as init reports it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProcessInfo {
@@ -57,6 +89,8 @@ pub struct ProcessInfo {
     /// `R`, `S` or `Z`.
     pub state: char,
     pub name: String,
+    /// Bytes of memory its quota pays for (frames and kernel objects).
+    pub memory: u64,
 }
 
 /// One row of `/proc/mounts`.
@@ -77,6 +111,9 @@ pub struct ProcSnapshot {
     pub mounts: Vec<MountLine>,
     /// The text of `/proc/cpuinfo` (the server decides what it can honestly say).
     pub cpuinfo: String,
+    /// Open handles of the VFS and the most it allows (`sys/fs/file-nr`).
+    pub open_handles: u64,
+    pub max_handles: u64,
 }
 
 /// The process file system.
@@ -131,7 +168,11 @@ impl Procfs {
             MEMINFO_INO => Ok(format_meminfo(&self.snapshot)),
             UPTIME_INO => Ok(format_uptime(self.snapshot.uptime_ns)),
             MOUNTS_INO => Ok(format_mounts(&self.snapshot.mounts)),
-            ROOT_INO | SELF_INO => Err(Errno::EISDIR),
+            FILE_NR_INO => Ok(format!(
+                "{}\t0\t{}\n",
+                self.snapshot.open_handles, self.snapshot.max_handles
+            )),
+            ROOT_INO | SELF_INO | SYS_INO | SYS_FS_INO => Err(Errno::EISDIR),
             _ => {
                 let (pid, sub) = split_process_ino(ino).ok_or(Errno::ENOENT)?;
                 let process = self.process(pid)?;
@@ -195,14 +236,15 @@ fn state_name(state: char) -> &'static str {
 /// `/proc/<pid>/status`.
 pub fn format_status(process: &ProcessInfo) -> String {
     format!(
-        "Name:\t{}\nState:\t{} ({})\nTgid:\t{}\nPid:\t{}\nPPid:\t{}\nPgid:\t{}\nThreads:\t1\n",
+        "Name:\t{}\nState:\t{} ({})\nTgid:\t{}\nPid:\t{}\nPPid:\t{}\nPgid:\t{}\nVmRSS:\t{:>8} kB\nThreads:\t1\n",
         process.name,
         process.state,
         state_name(process.state),
         process.pid,
         process.pid,
         process.ppid,
-        process.pgid
+        process.pgid,
+        process.memory / 1024
     )
 }
 
@@ -261,6 +303,14 @@ impl FileSystem for Procfs {
             self.process(pid)?;
             return Ok(process_ino(pid, 0));
         }
+        if let Some((parent, entry, ino)) = sub_dir(dir) {
+            return match name {
+                "." => Ok(dir),
+                ".." => Ok(parent),
+                _ if name == entry => Ok(ino),
+                _ => Err(Errno::ENOENT),
+            };
+        }
         let stat = self.getattr(dir)?;
         if !stat.is_dir() {
             return Err(Errno::ENOTDIR);
@@ -279,7 +329,8 @@ impl FileSystem for Procfs {
 
     fn getattr(&self, ino: Ino) -> VfsResult<Stat> {
         let (kind, mode, nlink, size) = match ino {
-            ROOT_INO => (FileKind::Directory, 0o555, 2, 0),
+            ROOT_INO | SYS_INO | SYS_FS_INO => (FileKind::Directory, 0o555, 2, 0),
+            FILE_NR_INO => (FileKind::Regular, 0o444, 1, self.content(ino)?.len() as u64),
             SELF_INO => (
                 FileKind::Symlink,
                 0o777,
@@ -379,18 +430,22 @@ impl FileSystem for Procfs {
         };
         let entry = match cookie {
             0 => dots(".", dir),
-            1 => dots("..", ROOT_INO),
+            1 => dots("..", sub_dir(dir).map_or(ROOT_INO, |d| d.0)),
+            2 if sub_dir(dir).is_some() => match sub_dir(dir) {
+                Some((_, name, ino)) => DirEntry {
+                    ino,
+                    kind: kind_of(ino),
+                    name: String::from(name),
+                },
+                None => return Ok(None),
+            },
+            _ if sub_dir(dir).is_some() => return Ok(None),
             _ if dir == ROOT_INO => {
                 let index = (cookie - 2) as usize;
                 if let Some((name, ino)) = ROOT_FILES.get(index) {
-                    let kind = if *ino == SELF_INO {
-                        FileKind::Symlink
-                    } else {
-                        FileKind::Regular
-                    };
                     DirEntry {
                         ino: *ino,
-                        kind,
+                        kind: kind_of(*ino),
                         name: String::from(*name),
                     }
                 } else {
@@ -461,6 +516,7 @@ mod tests {
                     pgid: 1,
                     state: 'S',
                     name: "init".into(),
+                    memory: 0,
                 },
                 ProcessInfo {
                     pid: 12,
@@ -468,6 +524,7 @@ mod tests {
                     pgid: 12,
                     state: 'R',
                     name: "sh".into(),
+                    memory: 300 * 1024,
                 },
             ],
             uptime_ns: 12_345_678_901,
@@ -486,6 +543,8 @@ mod tests {
                 },
             ],
             cpuinfo: "processor\t: 0\n".into(),
+            open_handles: 42,
+            max_handles: 8192,
         });
         fs
     }
@@ -547,8 +606,33 @@ mod tests {
         }
         assert_eq!(
             names,
-            [".", "..", "cpuinfo", "meminfo", "mounts", "self", "uptime", "1", "12"]
+            [".", "..", "cpuinfo", "meminfo", "mounts", "self", "sys", "uptime", "1", "12"]
         );
+    }
+
+    #[test]
+    fn file_nr_and_memory_read_as_linux_shows_them() {
+        let mut fs = procfs();
+        let sys = fs.lookup(ROOT_INO, "sys").expect("sys");
+        let sys_fs = fs.lookup(sys, "fs").expect("fs");
+        assert_eq!(fs.lookup(sys_fs, ".."), Ok(sys));
+        assert_eq!(fs.lookup(sys_fs, "x"), Err(Errno::ENOENT));
+        let file_nr = fs.lookup(sys_fs, "file-nr").expect("file-nr");
+        assert_eq!(read_all(&mut fs, file_nr), "42\t0\t8192\n");
+        assert_eq!(
+            fs.readdir(sys_fs, 2).expect("readdir").map(|e| e.0.name),
+            Some("file-nr".into())
+        );
+        assert_eq!(fs.readdir(sys_fs, 3).expect("readdir"), None);
+        assert_eq!(
+            fs.readdir(sys, 1).expect("readdir").map(|e| e.0.ino),
+            Some(ROOT_INO)
+        );
+        let sh = &fs.snapshot().processes[1];
+        assert!(format_status(sh).contains("\nVmRSS:\t     300 kB\nThreads:"));
+        let status = fs.lookup(fs.lookup(ROOT_INO, "12").expect("dir"), "status");
+        assert_eq!(status.map(pid_of), Ok(Some(12)));
+        assert_eq!(pid_of(FILE_NR_INO), None);
     }
 
     #[test]

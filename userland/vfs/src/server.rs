@@ -4,12 +4,15 @@
 //!
 //! Handles: each badge names one [`Handle`]; handles made by `Clone` share the
 //! open file (offset and flags), as descriptors duplicated across `spawn` do in
-//! POSIX. A malformed request is answered with `EINVAL`; no request can stop
-//! the server.
+//! POSIX. Handle badges are watched (`CapMintWatched`): when the last capability
+//! of a handle is gone — closed, or its holder exited, was killed or faulted —
+//! the kernel's `NO_SENDERS` message closes it here, with its open file and its
+//! shared buffer. A malformed request is answered with `EINVAL`; no request can
+//! stop the server; limits per client and in total (`zos_vfs_core::handles`)
+//! keep one client from exhausting it.
 
 use crate::setup::{self, State};
 use crate::shared::{SharedBuffer, Windows};
-use alloc::collections::BTreeMap;
 use alloc::rc::Rc;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -23,9 +26,10 @@ use zos_proto::io::{HandleKind, HandleStat, IoRequest, IoResponse};
 use zos_proto::proc::{ProcRequest, ProcResponse};
 use zos_proto::start::slots;
 use zos_proto::MAX_IO_CHUNK;
+use zos_vfs_core::handles::MAX_HANDLES;
 use zos_vfs_core::procfs::{MountLine, ProcSnapshot, ProcessInfo};
 use zos_vfs_core::vfs::Node;
-use zos_vfs_core::{Cred, Devfs, Errno, FileKind, OpenFile, OpenFlags, Stat, Whence};
+use zos_vfs_core::{Cred, Devfs, Errno, FileKind, HandleTable, OpenFile, OpenFlags, Stat, Whence};
 
 /// Badges of handle capabilities: this tag in the upper half, the id below.
 const HANDLE_TAG: u64 = 0x4649_4C45 << 32;
@@ -99,8 +103,7 @@ fn file_stat(mount: u32, stat: &Stat) -> FileStat {
 pub struct Server {
     endpoint: u64,
     state: State,
-    handles: BTreeMap<u64, Handle>,
-    next_handle: u64,
+    handles: HandleTable<Handle>,
     windows: Windows,
     /// The console service's endpoint, once looked up.
     console: Option<u64>,
@@ -114,8 +117,7 @@ impl Server {
         Server {
             endpoint,
             state,
-            handles: BTreeMap::new(),
-            next_handle: 1,
+            handles: HandleTable::new(),
             windows: Windows::new(),
             console: None,
             scratch: Vec::new(),
@@ -134,20 +136,32 @@ impl Server {
                     continue;
                 }
             };
-            next = server.reply_recv_raw(&bytes, &caps);
-            if next.is_err() {
-                // The caller vanished before the reply; the capabilities we
-                // meant to give are ours to drop.
-                for cap in caps {
+            if caps.is_empty() {
+                next = server.reply_recv_raw(&bytes, &caps);
+                continue;
+            }
+            // A reply to a caller that vanished is dropped by the kernel and its
+            // capabilities stay here: delete them, so their handles are told
+            // gone (the slots are checked before the next receive reuses them).
+            let _ = server.reply_raw(&bytes, &caps);
+            for cap in caps {
+                if sys::cap_info(cap).is_ok() {
                     let _ = sys::cap_delete(cap);
                 }
-                next = server.recv();
             }
+            next = server.recv();
         }
     }
 
     fn handle(&mut self, message: &Received) -> Answer {
         self.requests += 1;
+        if message.label == sys::NO_SENDERS {
+            // From the kernel: no capability of this handle is left anywhere.
+            if message.badge & TAG_MASK == HANDLE_TAG {
+                self.close_handle(message.badge & !TAG_MASK);
+            }
+            return (Vec::new(), Vec::new());
+        }
         self.state.vfs.set_time(setup::now());
         match message.badge & TAG_MASK {
             HANDLE_TAG => {
@@ -194,11 +208,13 @@ impl Server {
     /// Brings procfs up to date when a request may look at it.
     fn refresh_procfs_if(&mut self, texts: &[&str]) {
         if texts.iter().any(|t| t.contains("proc")) {
-            self.refresh_procfs();
+            self.refresh_procfs(None);
         }
     }
 
-    fn refresh_procfs(&mut self) {
+    /// Takes a new snapshot from init; with `reading`, the pid whose files are
+    /// about to be read, whose memory figure is asked for too.
+    fn refresh_procfs(&mut self, reading: Option<u32>) {
         let mut snapshot = ProcSnapshot {
             cpuinfo: self.state.cpuinfo.clone(),
             ..ProcSnapshot::default()
@@ -213,8 +229,19 @@ impl Server {
                         pgid: p.pgid,
                         state: p.state,
                         name: String::from(p.name),
+                        memory: 0,
                     })
                     .collect();
+            }
+        }
+        if let Some(pid) = reading {
+            let request = ProcRequest::Memory { pid };
+            if let Ok(reply) = ipc::call(slots::PROC, &request, &[]) {
+                if let Some(ProcResponse::Memory(bytes)) = reply.decode::<ProcResponse>() {
+                    if let Some(p) = snapshot.processes.iter_mut().find(|p| p.pid == pid) {
+                        p.memory = bytes;
+                    }
+                }
             }
         }
         if let Ok(reply) = ipc::call(slots::PROC, &ProcRequest::SystemInfo, &[]) {
@@ -224,6 +251,8 @@ impl Server {
                 snapshot.free_bytes = info.free_bytes;
             }
         }
+        snapshot.open_handles = self.handles.len() as u64;
+        snapshot.max_handles = MAX_HANDLES as u64;
         snapshot.mounts = self
             .state
             .vfs
@@ -249,7 +278,7 @@ impl Server {
                 cwd,
             } => {
                 self.refresh_procfs_if(&[path, cwd]);
-                match self.open(path, flags, mode, cwd) {
+                match self.open(pid, path, flags, mode, cwd) {
                     Ok(cap) => (encode_fs(&FsResponse::Attached), alloc::vec![cap]),
                     Err(e) => fs_err(e),
                 }
@@ -396,7 +425,16 @@ impl Server {
         }
     }
 
-    fn open(&mut self, path: &str, flags: u32, mode: u32, cwd: &str) -> Result<u64, Errno> {
+    fn open(
+        &mut self,
+        owner: u32,
+        path: &str,
+        flags: u32,
+        mode: u32,
+        cwd: &str,
+    ) -> Result<u64, Errno> {
+        // Refused before anything is opened, so a client at its limit costs nothing.
+        self.handles.reserve(owner)?;
         let at = self.cwd_node(cwd)?;
         let flags = OpenFlags::from_bits_truncate(flags);
         let node = self.state.vfs.open(at, path, flags, mode, &Cred::ROOT)?;
@@ -415,13 +453,8 @@ impl Server {
             self.state.devfs.borrow_mut().absorb_entropy(&stir);
         }
         let file = Rc::new(RefCell::new(OpenFile::new(node, flags)));
-        match self.new_handle(file.clone()) {
-            Some(cap) => Ok(cap),
-            None => {
-                self.state.vfs.close(node);
-                Err(Errno::ENFILE)
-            }
-        }
+        self.new_handle(owner, file)
+            .inspect_err(|_| self.state.vfs.close(node))
     }
 
     /// A fresh handle of the console service (`/dev/console`, `/dev/tty`).
@@ -463,18 +496,19 @@ impl Server {
         Err(Errno::ENXIO)
     }
 
-    fn new_handle(&mut self, file: Rc<RefCell<OpenFile>>) -> Option<u64> {
-        let id = self.next_handle;
-        let cap = sys::cap_mint(
+    /// A new handle of `owner` on `file`: a watched badged capability.
+    fn new_handle(&mut self, owner: u32, file: Rc<RefCell<OpenFile>>) -> Result<u64, Errno> {
+        let id = self.handles.reserve(owner)?;
+        let cap = sys::cap_mint_watched(
             self.endpoint,
             sys::NONE,
             rights::WRITE | rights::GRANT,
             HANDLE_TAG | id,
         )
-        .ok()?;
-        self.next_handle += 1;
-        self.handles.insert(id, Handle { file, buffer: None });
-        Some(cap)
+        .map_err(|_| Errno::ENFILE)?;
+        let inserted = self.handles.insert(owner, Handle { file, buffer: None });
+        debug_assert_eq!(inserted, Ok(id));
+        Ok(cap)
     }
 
     // ---- handle requests ------------------------------------------------------------
@@ -487,7 +521,7 @@ impl Server {
         for cap in caps.iter().filter(|c| Some(**c) != attached) {
             let _ = sys::cap_delete(*cap);
         }
-        let Some(handle) = self.handles.get(&id) else {
+        let Some(handle) = self.handles.get(id) else {
             if let Some(cap) = attached {
                 let _ = sys::cap_delete(cap);
             }
@@ -499,7 +533,7 @@ impl Server {
         };
         let node = file.borrow().node();
         if node.mount == self.state.proc_mount && starts_reading(&file.borrow(), &request) {
-            self.refresh_procfs();
+            self.refresh_procfs(zos_vfs_core::procfs::pid_of(node.ino));
         }
         let vfs = &mut self.state.vfs;
         match request {
@@ -535,10 +569,13 @@ impl Server {
                 self.close_handle(id);
                 (encode_io(&IoResponse::Ok), Vec::new())
             }
-            IoRequest::Clone => match self.new_handle(file) {
-                Some(cap) => (encode_io(&IoResponse::Cloned), alloc::vec![cap]),
-                None => io_err(ENFILE),
-            },
+            IoRequest::Clone => {
+                let owner = self.handles.owner(id).unwrap_or(0);
+                match self.new_handle(owner, file) {
+                    Ok(cap) => (encode_io(&IoResponse::Cloned), alloc::vec![cap]),
+                    Err(e) => io_err(e.as_i32()),
+                }
+            }
             IoRequest::Stat => io_result(vfs.stat_node(node).map(|stat| {
                 let kind = match stat.kind {
                     FileKind::Directory => HandleKind::Directory,
@@ -585,7 +622,7 @@ impl Server {
                     Ok(buffer) => buffer,
                     Err(e) => return io_err(e),
                 };
-                if let Some(handle) = self.handles.get_mut(&id) {
+                if let Some(handle) = self.handles.get_mut(id) {
                     if let Some(old) = handle.buffer.replace(attached) {
                         self.windows.detach(old);
                     }
@@ -599,7 +636,7 @@ impl Server {
     }
 
     fn close_handle(&mut self, id: u64) {
-        let Some(handle) = self.handles.remove(&id) else {
+        let Some(handle) = self.handles.remove(id) else {
             return;
         };
         if let Some(buffer) = handle.buffer {
@@ -653,7 +690,7 @@ impl Server {
         max: u32,
         offset: Option<u64>,
     ) -> Answer {
-        let Some(buffer) = self.handles.get(&id).and_then(|h| h.buffer.as_ref()) else {
+        let Some(buffer) = self.handles.get(id).and_then(|h| h.buffer.as_ref()) else {
             return io_err(EINVAL);
         };
         let count = (max as usize).min(buffer.size());
@@ -686,7 +723,7 @@ impl Server {
         len: u32,
         offset: Option<u64>,
     ) -> Answer {
-        let Some(buffer) = self.handles.get(&id).and_then(|h| h.buffer.as_ref()) else {
+        let Some(buffer) = self.handles.get(id).and_then(|h| h.buffer.as_ref()) else {
             return io_err(EINVAL);
         };
         if len as usize > buffer.size() {
