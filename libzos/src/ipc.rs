@@ -196,13 +196,6 @@ impl Server {
         Ok(())
     }
 
-    /// Replies to the current caller with already-encoded bytes.
-    pub fn reply_raw(&self, bytes: &[u8], caps: &[u64]) -> Result<(), IpcError> {
-        let (info, words) = stage_raw(bytes, caps)?;
-        sys::ipc_reply(info, words)?;
-        Ok(())
-    }
-
     /// Keeps the right to reply to the current caller for later (a deferred
     /// reply); returns the reply capability slot.
     pub fn defer(&self) -> Result<u64, IpcError> {

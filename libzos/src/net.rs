@@ -84,7 +84,7 @@ pub fn socket(domain: i32, ty: i32, _protocol: i32) -> Result<Fd> {
     };
     let reply = net_call(&request)?;
     match (reply.decode::<NetResponse>(), reply.caps.first()) {
-        (Some(NetResponse::Socket), Some(&cap)) => Ok(posix::install(cap)),
+        (Some(NetResponse::Socket), Some(&cap)) => posix::install_or_drop(cap),
         (Some(NetResponse::Err(e)), _) => Err(Errno(e)),
         _ => Err(Errno(EIO)),
     }
@@ -145,10 +145,11 @@ pub fn listen(fd: Fd, backlog: u32) -> Result<()> {
 
 /// Waits for a connection; the new socket is a new descriptor.
 pub fn accept(fd: Fd) -> Result<(Fd, SockAddr)> {
-    op(fd, SocketRequest::Accept, |response, caps| match response {
-        SocketResponse::Accepted { peer } => Some((posix::install(*caps.first()?), peer)),
+    let (new, peer) = op(fd, SocketRequest::Accept, |response, caps| match response {
+        SocketResponse::Accepted { peer } => Some((posix::install_or_drop(*caps.first()?), peer)),
         _ => None,
-    })
+    })?;
+    Ok((new?, peer))
 }
 
 pub fn connect(fd: Fd, addr: &SockAddr) -> Result<()> {

@@ -5,6 +5,9 @@
 //! `IoRequest::Net`. The socket logic is `zos-netstack-core`; this file maps
 //! badges to sockets and tokens to deferred replies.
 //!
+//! Handles are minted watched: a client that dies (or drops a handle
+//! without `Close`) closes its sockets through the kernel's `NO_SENDERS`.
+//!
 //! A timer thread calls the endpoint (`Tick`) every 20 ms while anything
 //! waits, so timeouts and TCP timers advance without a client's request.
 #![no_std]
@@ -111,7 +114,12 @@ impl Service {
             for &cap in &request.caps {
                 let _ = sys::cap_delete(cap);
             }
-            let answer = if request.badge == 0 {
+            let answer = if request.label == sys::NO_SENDERS {
+                // From the kernel: no capability of this handle is left
+                // (closed without `Close`, or its holder died).
+                self.forget(request.badge);
+                Answer::Deferred
+            } else if request.badge == 0 {
                 self.service_request(&request)
             } else {
                 self.handle_request(&request)
@@ -176,10 +184,20 @@ impl Service {
         reply_bytes(&response, Vec::new())
     }
 
-    /// A new badged capability naming `sock`.
+    /// Drops the handle `badge` (its socket closes with its last handle).
+    fn forget(&mut self, badge: u64) {
+        if let Some(sock) = self.badges.remove(&badge) {
+            let finished = self.stack.close(sock, now_ms());
+            self.complete(finished);
+        }
+    }
+
+    /// A new badged capability naming `sock`, watched: when its last copy is
+    /// gone the kernel sends `NO_SENDERS`, so a dead client's sockets close.
+    /// Badges count up and are never reused.
     fn mint(&mut self, sock: SockId) -> Option<u64> {
         let badge = self.next_badge;
-        let cap = sys::cap_mint(
+        let cap = sys::cap_mint_watched(
             self.endpoint,
             sys::NONE,
             rights::WRITE | rights::GRANT,
@@ -209,9 +227,7 @@ impl Service {
             IoRequest::Write { data } => self.stack.write(token, sock, data, now),
             IoRequest::Net(op) => self.stack.request(token, sock, &op, now),
             IoRequest::Close => {
-                self.badges.remove(&request.badge);
-                let finished = self.stack.close(sock, now);
-                self.complete(finished);
+                self.forget(request.badge);
                 Some(Reply::Ok)
             }
             IoRequest::Clone => {
