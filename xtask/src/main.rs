@@ -309,20 +309,8 @@ fn bench(arch: Arch) -> Result<(), String> {
 /// instructions under `-icount shift=0`).
 fn shell_bench(artifacts: &Artifacts, icount: bool) -> Result<Vec<(String, u64)>, String> {
     use std::io::{Read, Write};
-    use std::process::Stdio;
     use std::time::{Duration, Instant};
-    let mut qemu = qemu_command(artifacts);
-    if icount {
-        qemu.args(["-icount", "shift=0"]);
-    }
-    let mut child = qemu
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .map_err(|e| format!("qemu: {e}"))?;
-    let mut stdout = child.stdout.take().ok_or("no stdout")?;
-    let mut stdin = child.stdin.take().ok_or("no stdin")?;
+    let (mut child, mut stdout, mut stdin) = spawn_piped_qemu(artifacts, icount)?;
     let mut seen = Vec::new();
     let mut byte = [0u8; 1];
     let mut sent = false;
@@ -357,27 +345,44 @@ fn shell_bench(artifacts: &Artifacts, icount: bool) -> Result<Vec<(String, u64)>
         .collect())
 }
 
+/// Boots QEMU (under `-icount shift=0` when `icount`) with its serial console
+/// on pipes, for benchmarks that type at the prompt.
+fn spawn_piped_qemu(
+    artifacts: &Artifacts,
+    icount: bool,
+) -> Result<
+    (
+        std::process::Child,
+        std::process::ChildStdout,
+        std::process::ChildStdin,
+    ),
+    String,
+> {
+    use std::process::Stdio;
+    let mut qemu = qemu_command(artifacts);
+    if icount {
+        qemu.args(["-icount", "shift=0"]);
+    }
+    let mut child = qemu
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("qemu: {e}"))?;
+    let stdout = child.stdout.take().ok_or("no stdout")?;
+    let stdin = child.stdin.take().ok_or("no stdin")?;
+    Ok((child, stdout, stdin))
+}
+
 /// Boots to the shell prompt: wall-clock milliseconds (median of 5), and guest
 /// instructions under `-icount shift=0` (the guest clock at the prompt, read
 /// with `uptime -n`, minus the cost of running `uptime -n` itself).
 fn boot_to_prompt(artifacts: &Artifacts) -> Result<(u64, u64), String> {
     use std::io::{Read, Write};
-    use std::process::Stdio;
     use std::time::{Duration, Instant};
     let boot = |icount: bool| -> Result<(u64, Vec<u64>), String> {
-        let mut qemu = qemu_command(artifacts);
-        if icount {
-            qemu.args(["-icount", "shift=0"]);
-        }
-        let mut child = qemu
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| format!("qemu: {e}"))?;
+        let (mut child, mut stdout, mut stdin) = spawn_piped_qemu(artifacts, icount)?;
         let start = Instant::now();
-        let mut stdout = child.stdout.take().ok_or("no stdout")?;
-        let mut stdin = child.stdin.take().ok_or("no stdin")?;
         let mut seen = Vec::new();
         let mut byte = [0u8; 1];
         let mut prompt_ms = None;

@@ -81,11 +81,28 @@ const MAX_DEPTH: usize = 64;
 /// Parses an integer constant as the shell does: optional sign, decimal,
 /// octal with a leading `0`, hexadecimal with `0x`.
 pub fn parse_number(text: &str) -> Option<i64> {
-    let text = text.trim();
+    let (negative, value) = parse_literal(text.trim())?;
+    if value > i64::MAX as u64 + u64::from(negative) {
+        return None;
+    }
+    Some(if negative {
+        (value as i64).wrapping_neg()
+    } else {
+        value as i64
+    })
+}
+
+/// An integer literal's sign and magnitude (decimal, octal with a leading `0`,
+/// hexadecimal with `0x`), for callers that apply their own range rules
+/// (`$(( ))` refuses what `i64` cannot hold; `printf` wraps like C).
+pub fn parse_literal(text: &str) -> Option<(bool, u64)> {
     let (negative, digits) = match text.strip_prefix('-') {
         Some(rest) => (true, rest),
         None => (false, text.strip_prefix('+').unwrap_or(text)),
     };
+    if digits.is_empty() {
+        return None;
+    }
     let value = if let Some(hex) = digits
         .strip_prefix("0x")
         .or_else(|| digits.strip_prefix("0X"))
@@ -96,14 +113,7 @@ pub fn parse_number(text: &str) -> Option<i64> {
     } else {
         digits.parse::<u64>().ok()?
     };
-    if digits.is_empty() || value > i64::MAX as u64 + u64::from(negative) {
-        return None;
-    }
-    Some(if negative {
-        (value as i64).wrapping_neg()
-    } else {
-        value as i64
-    })
+    Some((negative, value))
 }
 
 fn tokenize(text: &str) -> Result<Vec<Tok>, ArithError> {

@@ -78,20 +78,7 @@ fn number(arg: &str) -> Result<i64, String> {
 }
 
 fn crate_number(text: &str) -> Option<i64> {
-    let (negative, digits) = match text.strip_prefix('-') {
-        Some(rest) => (true, rest),
-        None => (false, text.strip_prefix('+').unwrap_or(text)),
-    };
-    let value = if let Some(hex) = digits
-        .strip_prefix("0x")
-        .or_else(|| digits.strip_prefix("0X"))
-    {
-        u64::from_str_radix(hex, 16).ok()?
-    } else if digits.len() > 1 && digits.starts_with('0') {
-        u64::from_str_radix(&digits[1..], 8).ok()?
-    } else {
-        digits.parse::<u64>().ok()?
-    };
+    let (negative, value) = zos_sh_syntax::arith::parse_literal(text)?;
     let value = value as i64;
     Some(if negative {
         value.wrapping_neg()
