@@ -176,17 +176,20 @@ pub fn open(path: &str, flags: u32, mode: u32) -> Result<Fd> {
 
 /// Opens `path` relative to the directory open as `dirfd` (or [`AT_FDCWD`]).
 pub fn openat(dirfd: Fd, path: &str, flags: u32, mode: u32) -> Result<Fd> {
+    open(&path_at(dirfd, path)?, flags, mode)
+}
+
+/// `path` as seen from the directory open as `dirfd` (the `*at` calls):
+/// unchanged when absolute or with [`AT_FDCWD`]; `ENOTDIR` when `dirfd` was
+/// not opened by path.
+pub fn path_at(dirfd: Fd, path: &str) -> Result<String> {
     if path.starts_with('/') || dirfd == AT_FDCWD {
-        return open(path, flags, mode);
+        return Ok(String::from(path));
     }
     let slot = slot_of(dirfd)?;
     let base = SLOTS.lock().get(&slot).and_then(|info| info.path.clone());
     match base {
-        Some(base) => open(
-            &format!("{}/{path}", base.trim_end_matches('/')),
-            flags,
-            mode,
-        ),
+        Some(base) => Ok(format!("{}/{path}", base.trim_end_matches('/'))),
         None => Err(Errno(ENOTDIR)),
     }
 }

@@ -9,11 +9,14 @@
 //!
 //! `build`, `run` and `bench` take `--arch aarch64|x86_64` (default aarch64);
 //! `test` builds both (the x86_64 scripts get `ZOS_X86_KERNEL`/`ZOS_X86_INITRD`).
+//! - `sysroot`            musl + libzos C runtime + `zos-cc` in `target/zos/sysroot/` (docs/porting.md)
+//! - `cc ARGS…`           compile C for Zero OS (`zos-cc`)
 //! - `lines`              code lines of the kernel core (limit 3,000), boot and arch crates
 
 mod arch;
 mod cpio;
 mod linecount;
+mod sysroot;
 mod tools;
 
 use arch::Arch;
@@ -62,7 +65,10 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let needs_toolchain = matches!(command, "build" | "run" | "test" | "bench");
+    let needs_toolchain = matches!(
+        command,
+        "build" | "run" | "test" | "bench" | "sysroot" | "cc"
+    );
     if needs_toolchain {
         if let Err(message) = tools::ensure_toolchain() {
             eprintln!("xtask: {message}");
@@ -75,6 +81,8 @@ fn main() -> ExitCode {
         "test" => test(&rest),
         "bench" => bench(arch),
         "lines" => lines().map(|_| ()),
+        "sysroot" => sysroot::ensure().map(|dir| println!("sysroot: {}", dir.display())),
+        "cc" => sysroot::cc(&rest),
         "help" | "--help" | "-h" => {
             println!("usage: cargo xtask <build|run [-- QEMU ARGS]|test [NAME...]|bench> [--arch aarch64|x86_64]");
             Ok(())
@@ -210,6 +218,11 @@ pub fn build(arch: Arch) -> Result<Artifacts, String> {
     }
     archive.add_dir("bin");
     archive.add_symlink("bin/sh", "/sbin/sh");
+    if arch == Arch::Aarch64 {
+        for (name, data) in c_programs(&out)? {
+            archive.add_file(&format!("bin/{name}"), 0o755, &data);
+        }
+    }
     for tool in TOOL_NAMES {
         archive.add_symlink(&format!("bin/{tool}"), MULTI_CALL_BINARY);
     }
@@ -222,6 +235,41 @@ pub fn build(arch: Arch) -> Result<Artifacts, String> {
         image,
         initramfs,
     })
+}
+
+/// The project's C programs (`tests/c/*.c`), each built with `zos-cc` into
+/// `/bin/<name>` (C runs on AArch64 only so far): stripped images by name.
+fn c_programs(out: &Path) -> Result<Vec<(String, Vec<u8>)>, String> {
+    let sysroot = sysroot::ensure()?;
+    let dir = root().join("tests/c");
+    let mut sources: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map_err(|e| format!("reading {}: {e}", dir.display()))?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "c"))
+        .collect();
+    sources.sort();
+    let built = out.join("c");
+    std::fs::create_dir_all(&built).map_err(|e| format!("creating {}: {e}", built.display()))?;
+    let mut programs = Vec::new();
+    for source in sources {
+        let name = source
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .ok_or("odd C file name")?
+            .replace('_', "-");
+        let binary = built.join(&name);
+        run_checked(
+            Command::new(sysroot.join("bin/zos-cc"))
+                .args(["-O2", "-Wall", "-Werror", "-s", "-o"])
+                .arg(&binary)
+                .arg(&source),
+            &format!("zos-cc {}", source.display()),
+        )?;
+        let data =
+            std::fs::read(&binary).map_err(|e| format!("reading {}: {e}", binary.display()))?;
+        programs.push((name, data));
+    }
+    Ok(programs)
 }
 
 /// The reference QEMU command line (ARCHITECTURE.md §5, §12).
