@@ -27,4 +27,16 @@ i=0
 while [ $i -lt 50 ]; do x=$(true | true); i=$((i + 1)); done
 t1=$(uptime -n)
 echo "bench: sh_substituted_pipeline $(( (t1 - t0) / 50 - loop ))"
+# Start and exit of a program, waited for by the shell: the Rust multi-call
+# binary (zbox true) and a static C program (musl over libzos).
+t0=$(uptime -n)
+i=0
+while [ $i -lt 50 ]; do /bin/true; i=$((i + 1)); done
+t1=$(uptime -n)
+echo "bench: spawn_exit_rust_true $(( (t1 - t0) / 50 - loop ))"
+t0=$(uptime -n)
+i=0
+while [ $i -lt 50 ]; do c-true; i=$((i + 1)); done
+t1=$(uptime -n)
+echo "bench: spawn_exit_c_true $(( (t1 - t0) / 50 - loop ))"
 echo "bench: done"
