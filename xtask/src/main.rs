@@ -577,6 +577,8 @@ fn test(filters: &[String]) -> Result<(), String> {
                     Arch::Aarch64.user_target(),
                     "-p",
                     "libzos",
+                    "-p",
+                    "zos-libc",
                 ])
                 .args(
                     USER_PROGRAMS

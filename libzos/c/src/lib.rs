@@ -90,7 +90,7 @@ fn c_start(_arg: u64) -> i64 {
 
     // SAFETY: lld defines __ehdr_start at the program's own ELF header, which
     // lies in its first loaded segment.
-    let header = unsafe { &*(&raw const __ehdr_start) };
+    let header: &[u8; 64] = unsafe { &__ehdr_start };
     let word = |at: usize| {
         let mut bytes = [0u8; 8];
         bytes.copy_from_slice(&header[at..at + 8]);

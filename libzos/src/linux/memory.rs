@@ -84,7 +84,7 @@ pub fn mmap(
 /// Unmaps whole mappings inside `[address, address + length)`; a part of a
 /// mapping stays mapped (its memory is freed when the whole goes).
 pub fn munmap(address: u64, length: u64) -> SysResult {
-    if address % PAGE != 0 || length == 0 {
+    if !address.is_multiple_of(PAGE) || length == 0 {
         return Err(Errno(EINVAL));
     }
     let end = address.saturating_add(length);
