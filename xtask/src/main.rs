@@ -16,6 +16,7 @@
 mod arch;
 mod cpio;
 mod linecount;
+mod ports;
 mod sysroot;
 mod tools;
 
@@ -222,6 +223,7 @@ pub fn build(arch: Arch) -> Result<Artifacts, String> {
         for (name, data) in c_programs(&out)? {
             archive.add_file(&format!("bin/{name}"), 0o755, &data);
         }
+        archive.add_file("bin/lua", 0o755, &ports::lua()?);
     }
     for tool in TOOL_NAMES {
         archive.add_symlink(&format!("bin/{tool}"), MULTI_CALL_BINARY);

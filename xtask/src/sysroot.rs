@@ -20,12 +20,12 @@ pub fn dir() -> PathBuf {
 }
 
 /// The recipe of a port: `key = value` lines, `#` comments.
-struct Recipe {
+pub(crate) struct Recipe {
     entries: Vec<(String, String)>,
 }
 
 impl Recipe {
-    fn read(port: &str) -> Result<Recipe, String> {
+    pub(crate) fn read(port: &str) -> Result<Recipe, String> {
         let path = root().join(format!("ports/{port}/recipe"));
         let text = std::fs::read_to_string(&path)
             .map_err(|e| format!("reading {}: {e}", path.display()))?;
@@ -43,7 +43,7 @@ impl Recipe {
         Recipe { entries }
     }
 
-    fn get(&self, key: &str) -> Result<&str, String> {
+    pub(crate) fn get(&self, key: &str) -> Result<&str, String> {
         self.entries
             .iter()
             .find(|(k, _)| k == key)
@@ -54,7 +54,7 @@ impl Recipe {
 
 /// FNV-1a, 64 bits: a hash that stays the same across Rust versions (the
 /// standard library's does not promise to), for cache keys.
-fn fnv1a(hash: u64, bytes: &[u8]) -> u64 {
+pub(crate) fn fnv1a(hash: u64, bytes: &[u8]) -> u64 {
     bytes.iter().fold(hash, |h, b| {
         (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
     })
@@ -81,7 +81,7 @@ fn files_under(dir: &Path) -> Result<Vec<PathBuf>, String> {
 }
 
 /// The cache key of a port: its whole folder (recipe, configuration, overlay).
-fn port_key(port: &str) -> Result<String, String> {
+pub(crate) fn port_key(port: &str) -> Result<String, String> {
     let dir = root().join(format!("ports/{port}"));
     let mut hash = 0xcbf2_9ce4_8422_2325;
     for file in files_under(&dir)? {
