@@ -259,6 +259,9 @@ static void on_signal(int signal)
 }
 
 static jmp_buf jump;
+/* Thread-local storage: musl's TLS from PT_TLS, through TPIDR_EL0. */
+static __thread int tls_counter = 5;
+static __thread char tls_name[16] = "tls";
 
 static void deep(int level)
 {
@@ -286,6 +289,9 @@ static void control(void)
 	int value = setjmp(jump);
 	if (value == 0) deep(0);
 	printf("longjmp: %d\n", value);
+	tls_counter += 37;
+	strcat(tls_name, "-ok");
+	printf("tls: %d %s\n", tls_counter, tls_name);
 	struct timespec start, now;
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	usleep(20000);
