@@ -220,7 +220,10 @@ pub fn build(arch: Arch) -> Result<Artifacts, String> {
     archive.add_dir("bin");
     archive.add_symlink("bin/sh", "/sbin/sh");
     if arch == Arch::Aarch64 {
-        for (name, data) in c_programs(&out)? {
+        for (name, data) in c_programs(&out)?
+            .into_iter()
+            .chain(rust_std_programs(&out)?)
+        {
             archive.add_file(&format!("bin/{name}"), 0o755, &data);
         }
         archive.add_file("bin/lua", 0o755, &ports::lua()?);
@@ -266,6 +269,57 @@ fn c_programs(out: &Path) -> Result<Vec<(String, Vec<u8>)>, String> {
                 .arg(&binary)
                 .arg(&source),
             &format!("zos-cc {}", source.display()),
+        )?;
+        let data =
+            std::fs::read(&binary).map_err(|e| format!("reading {}: {e}", binary.display()))?;
+        programs.push((name, data));
+    }
+    Ok(programs)
+}
+
+/// The Rust `std` programs (`tests/rust-std/*.rs`, one file each), built for
+/// `aarch64-unknown-linux-musl` and linked against the sysroot's musl and
+/// libzos (`zos-rust-ld`) into `/bin/<name>`.
+fn rust_std_programs(out: &Path) -> Result<Vec<(String, Vec<u8>)>, String> {
+    let sysroot = sysroot::ensure()?;
+    let dir = root().join("tests/rust-std");
+    let mut sources: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map_err(|e| format!("reading {}: {e}", dir.display()))?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "rs"))
+        .collect();
+    sources.sort();
+    let built = out.join("rust-std");
+    std::fs::create_dir_all(&built).map_err(|e| format!("creating {}: {e}", built.display()))?;
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let mut programs = Vec::new();
+    for source in sources {
+        let name = source
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .ok_or("odd Rust file name")?
+            .replace('_', "-");
+        let binary = built.join(&name);
+        run_checked(
+            Command::new(&rustc)
+                .args([
+                    "--edition",
+                    "2021",
+                    "--target",
+                    "aarch64-unknown-linux-musl",
+                    "-O",
+                ])
+                .arg("-C")
+                .arg(format!(
+                    "linker={}",
+                    sysroot.join("bin/zos-rust-ld").display()
+                ))
+                .args(["-C", "linker-flavor=gcc", "-C", "link-self-contained=no"])
+                .args(["-C", "strip=debuginfo", "-o"])
+                .arg(&binary)
+                .arg(&source)
+                .current_dir(root()),
+            &format!("rustc {}", source.display()),
         )?;
         let data =
             std::fs::read(&binary).map_err(|e| format!("reading {}: {e}", binary.display()))?;

@@ -246,17 +246,103 @@ fn copy_file(from: &Path, to: &Path) -> Result<(), String> {
         .map_err(|e| format!("copying {} to {}: {e}", from.display(), to.display()))
 }
 
-/// libzos's C runtime as a static library, built by cargo (incremental).
+/// Crates of libzos's runtime in cargo's static library; every other member
+/// is a compiler builtin.
+const RUNTIME_CRATES: [&str; 17] = [
+    "alloc",
+    "bitflags",
+    "buddy_system_allocator",
+    "cobs",
+    "core",
+    "libzos",
+    "lock_api",
+    "postcard",
+    "scopeguard",
+    "serde",
+    "serde_core",
+    "spin",
+    "thiserror",
+    "zos_abi",
+    "zos_boot",
+    "zos_libc",
+    "zos_proto",
+];
+
+/// What a C or Rust program may see of libzos: the start-up code, the
+/// dispatcher and the spawn entry.
+const EXPORTED: [&str; 3] = ["_start", "zos_linux_syscall", "zos_posix_spawn"];
+
+/// libzos's C runtime, built by cargo (incremental) as a static library and
+/// split in two: `libzos.a`, one object with everything of libzos's own Rust
+/// runtime made local but [`EXPORTED`] (so a Rust `std` program, which has
+/// its own allocator, panic handler and core, links it too), and
+/// `libzos_builtins.a`, the compiler builtins C programs need (128-bit
+/// `long double` arithmetic and the like).
 fn libzos(sysroot: &Path) -> Result<(), String> {
     let target = crate::arch::Arch::Aarch64.user_target();
     run_checked(
         crate::cargo().args(["build", "--release", "-p", "zos-libc", "--target", target]),
         "libzos C runtime build",
     )?;
-    copy_file(
-        &root().join(format!("target/{target}/release/libzos_libc.a")),
-        &sysroot.join("lib/libzos.a"),
-    )
+    let archive = root().join(format!("target/{target}/release/libzos_libc.a"));
+    let tools = tools::llvm_objcopy()?;
+    let bin = tools.parent().ok_or("llvm-tools has no folder")?;
+    let work = root().join("target/ports/build/libzos");
+    let _ = std::fs::remove_dir_all(&work);
+    std::fs::create_dir_all(&work).map_err(|e| format!("creating {}: {e}", work.display()))?;
+    run_checked(
+        Command::new(bin.join("llvm-ar"))
+            .arg("x")
+            .arg(&archive)
+            .current_dir(&work),
+        "llvm-ar x libzos_libc.a",
+    )?;
+    let mut runtime = Vec::new();
+    let mut builtins = Vec::new();
+    for entry in std::fs::read_dir(&work)
+        .map_err(|e| e.to_string())?
+        .flatten()
+    {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let krate = name.split('-').next().unwrap_or("");
+        if RUNTIME_CRATES.contains(&krate) {
+            runtime.push(name);
+        } else if name.ends_with(".o") {
+            builtins.push(name);
+        }
+    }
+    runtime.sort();
+    builtins.sort();
+    run_checked(
+        Command::new(bin.join("rust-lld"))
+            .args(["-flavor", "gnu", "-r", "-o", "libzos.o"])
+            .args(&runtime)
+            .current_dir(&work),
+        "rust-lld -r (libzos.o)",
+    )?;
+    run_checked(
+        Command::new(&tools)
+            .args(EXPORTED.iter().map(|s| format!("--keep-global-symbol={s}")))
+            .arg("libzos.o")
+            .current_dir(&work),
+        "llvm-objcopy (libzos.o)",
+    )?;
+    for (library, members) in [
+        ("libzos.a", vec!["libzos.o".to_string()]),
+        ("libzos_builtins.a", builtins),
+    ] {
+        let _ = std::fs::remove_file(work.join(library));
+        run_checked(
+            Command::new(bin.join("llvm-ar"))
+                .arg("rcs")
+                .arg(library)
+                .args(&members)
+                .current_dir(&work),
+            &format!("llvm-ar ({library})"),
+        )?;
+        copy_file(&work.join(library), &sysroot.join("lib").join(library))?;
+    }
+    Ok(())
 }
 
 /// The `zos-cc` wrapper: clang for aarch64 with the sysroot's headers and
@@ -277,9 +363,22 @@ set -- --target=aarch64-linux-musl -nostdinc -isystem "$SYSROOT/include" \
 if [ "$link" = yes ]; then
     exec clang "$@" -fuse-ld=lld -static -nostdlib -nostartfiles \
         -Wl,-u,_start -Wl,--gc-sections -L"$SYSROOT/lib" \
-        -Wl,--start-group -lc -lzos -Wl,--end-group
+        -Wl,--start-group -lc -lzos -lzos_builtins -Wl,--end-group
 fi
 exec clang "$@"
+"#;
+
+/// The linker for Rust `std` programs (`rustc --target aarch64-unknown-linux-musl
+/// -C linker=zos-rust-ld -C linker-flavor=gcc -C link-self-contained=no`):
+/// the sysroot's musl and libzos instead of Rust's own musl, and Rust's
+/// libunwind.
+const ZOS_RUST_LD: &str = r#"#!/bin/sh
+# zos-rust-ld: links Rust std programs for Zero OS (written by `cargo xtask sysroot`).
+SYSROOT="$(cd "$(dirname "$0")/.." && pwd)"
+RUST_MUSL="$(rustc --print sysroot)/lib/rustlib/aarch64-unknown-linux-musl/lib/self-contained"
+exec clang --target=aarch64-linux-musl -fuse-ld=lld -static -nostdlib -nostartfiles "$@" \
+    -Wl,-u,_start -L"$SYSROOT/lib" -L"$RUST_MUSL" \
+    -Wl,--start-group -lc -lzos -lunwind -Wl,--end-group
 "#;
 
 /// Makes sure the sysroot is complete and current; returns its folder.
@@ -289,12 +388,14 @@ pub fn ensure() -> Result<PathBuf, String> {
         .map_err(|e| format!("creating {}: {e}", sysroot.display()))?;
     musl(&sysroot)?;
     libzos(&sysroot)?;
-    let cc = sysroot.join("bin/zos-cc");
-    if std::fs::read_to_string(&cc).ok().as_deref() != Some(ZOS_CC) {
-        std::fs::write(&cc, ZOS_CC).map_err(|e| format!("writing {}: {e}", cc.display()))?;
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&cc, std::fs::Permissions::from_mode(0o755))
-            .map_err(|e| format!("chmod {}: {e}", cc.display()))?;
+    for (name, text) in [("zos-cc", ZOS_CC), ("zos-rust-ld", ZOS_RUST_LD)] {
+        let path = sysroot.join("bin").join(name);
+        if std::fs::read_to_string(&path).ok().as_deref() != Some(text) {
+            std::fs::write(&path, text).map_err(|e| format!("writing {}: {e}", path.display()))?;
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
+                .map_err(|e| format!("chmod {}: {e}", path.display()))?;
+        }
     }
     Ok(sysroot)
 }
