@@ -121,13 +121,21 @@ fn iovecs(ptr: u64, count: u64) -> Result<Vec<(u64, u64)>, Errno> {
         .collect()
 }
 
+/// Most bytes `readv`/`writev` gather into one buffer; beyond it they
+/// transfer less (a short count, which callers handle).
+const VECTOR_LIMIT: u64 = 1 << 16;
+
 /// writev: the pieces go out as one write (one message), so they stay
-/// together as they would on Linux.
+/// together as they would on Linux; at most [`VECTOR_LIMIT`] bytes a call.
 pub fn writev(fd: Fd, ptr: u64, count: u64) -> SysResult {
     let vectors = iovecs(ptr, count)?;
     let mut data = Vec::new();
     for (base, len) in vectors {
-        data.extend_from_slice(user_bytes(base, len)?);
+        let room = VECTOR_LIMIT.saturating_sub(data.len() as u64);
+        if room == 0 {
+            break;
+        }
+        data.extend_from_slice(user_bytes(base, len.min(room))?);
     }
     if data.is_empty() {
         return Ok(0);
@@ -147,7 +155,11 @@ pub fn writev(fd: Fd, ptr: u64, count: u64) -> SysResult {
 /// readv: one read of the total length, scattered over the pieces.
 pub fn readv(fd: Fd, ptr: u64, count: u64) -> SysResult {
     let vectors = iovecs(ptr, count)?;
-    let total: u64 = vectors.iter().map(|(_, len)| len).sum();
+    let total: u64 = vectors
+        .iter()
+        .map(|(_, len)| *len)
+        .fold(0u64, u64::saturating_add)
+        .min(VECTOR_LIMIT);
     let mut data = alloc::vec![0u8; total as usize];
     let n = posix::read(fd, &mut data)?;
     let mut rest = &data[..n];
