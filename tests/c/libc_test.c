@@ -4,7 +4,13 @@
  * and compares every line between the begin and end markers.
  *
  * Usage: libc-test [DIR]   (DIR: where to make its scratch directory; /tmp)
- *        libc-test child N (the posix_spawn target: prints, exits with N) */
+ *        libc-test child N (the posix_spawn target: prints, exits with N)
+ *        libc-test signal  (waits up to 10 s for SIGUSR1 from elsewhere;
+ *                           exits 0 when its handler ran)
+ *        libc-test fault jump|heap|trap (jumps to an unmapped address,
+ *                           overwrites a heap block's header and frees it so
+ *                           musl's malloc traps, or traps: each must be
+ *                           killed with a report while the shell goes on) */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
@@ -303,8 +309,58 @@ static void control(void)
 	printf("syscall 999: %ld %s\n", r, errno == ENOSYS ? "ENOSYS" : "?");
 }
 
+/* Keeps the compiler from leaving out the blocks of `fault heap' (malloc/free
+ * pairs whose memory nobody looks at may be removed). */
+char *volatile sink;
+
+static int fault(const char *mode)
+{
+	if (!strcmp(mode, "jump")) {
+		void (*nowhere)(void) = (void (*)(void))(unsigned long)strtoul("0x1234", 0, 16);
+		nowhere();
+	}
+	if (!strcmp(mode, "heap")) {
+		char *block = malloc(32);
+		char *next = malloc(32);
+		sink = block;
+		sink = next;
+		/* Volatile: stores into memory that is only freed are dead to the
+		 * compiler otherwise. */
+		volatile char *bytes = block - 16;
+		for (size_t i = 0; i < strlen(mode) * 64; i++) bytes[i] = 0x5a;
+		free(next);
+		free(block);
+	}
+	if (!strcmp(mode, "trap")) __builtin_trap();
+	printf("libc-test: nothing bad happened\n");
+	return 0;
+}
+
+static void on_usr1(int signal)
+{
+	caught = signal;
+}
+
+static int wait_for_signal(void)
+{
+	struct sigaction action = { 0 };
+	action.sa_handler = on_usr1;
+	sigemptyset(&action.sa_mask);
+	if (sigaction(SIGUSR1, &action, 0)) {
+		printf("libc-test: sigaction failed\n");
+		return 2;
+	}
+	printf("libc-test: waiting\n");
+	fflush(stdout);
+	for (int i = 0; i < 1000 && !caught; i++) usleep(10000);
+	printf("libc-test: %s\n", caught == SIGUSR1 ? "caught SIGUSR1" : "timed out");
+	return caught == SIGUSR1 ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc == 3 && !strcmp(argv[1], "fault")) return fault(argv[2]);
+	if (argc == 2 && !strcmp(argv[1], "signal")) return wait_for_signal();
 	if (argc == 3 && !strcmp(argv[1], "child")) {
 		printf("child %s\n", argv[2]);
 		return atoi(argv[2]);

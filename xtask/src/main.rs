@@ -315,7 +315,15 @@ fn rust_std_programs(out: &Path) -> Result<Vec<(String, Vec<u8>)>, String> {
                     sysroot.join("bin/zos-rust-ld").display()
                 ))
                 .args(["-C", "linker-flavor=gcc", "-C", "link-self-contained=no"])
-                .args(["-C", "strip=debuginfo", "-o"])
+                .args([
+                    "-C",
+                    "strip=symbols",
+                    "-C",
+                    "opt-level=s",
+                    "-C",
+                    "panic=abort",
+                    "-o",
+                ])
                 .arg(&binary)
                 .arg(&source)
                 .current_dir(root()),

@@ -280,11 +280,17 @@ const EXPORTED: [&str; 3] = ["_start", "zos_linux_syscall", "zos_posix_spawn"];
 /// `long double` arithmetic and the like).
 fn libzos(sysroot: &Path) -> Result<(), String> {
     let target = crate::arch::Arch::Aarch64.user_target();
+    // Optimised for size in a target folder of its own (so the userland's
+    // build keeps its settings): the dispatcher is in every C program.
     run_checked(
-        crate::cargo().args(["build", "--release", "-p", "zos-libc", "--target", target]),
+        crate::cargo()
+            .args(["build", "--release", "-p", "zos-libc", "--target", target])
+            .args(["--target-dir", "target/zos-libc"])
+            .env("CARGO_PROFILE_RELEASE_OPT_LEVEL", "s")
+            .env("CARGO_PROFILE_RELEASE_DEBUG", "0"),
         "libzos C runtime build",
     )?;
-    let archive = root().join(format!("target/{target}/release/libzos_libc.a"));
+    let archive = root().join(format!("target/zos-libc/{target}/release/libzos_libc.a"));
     let tools = tools::llvm_objcopy()?;
     let bin = tools.parent().ok_or("llvm-tools has no folder")?;
     let work = root().join("target/ports/build/libzos");
@@ -362,7 +368,7 @@ set -- --target=aarch64-linux-musl -nostdinc -isystem "$SYSROOT/include" \
     -isystem "$RESOURCE/include" -fno-pic "$@"
 if [ "$link" = yes ]; then
     exec clang "$@" -fuse-ld=lld -static -nostdlib -nostartfiles \
-        -Wl,-u,_start -Wl,--gc-sections -L"$SYSROOT/lib" \
+        -Wl,-u,_start -Wl,--gc-sections -Wl,-z,max-page-size=4096 -L"$SYSROOT/lib" \
         -Wl,--start-group -lc -lzos -lzos_builtins -Wl,--end-group
 fi
 exec clang "$@"
@@ -377,7 +383,7 @@ const ZOS_RUST_LD: &str = r#"#!/bin/sh
 SYSROOT="$(cd "$(dirname "$0")/.." && pwd)"
 RUST_MUSL="$(rustc --print sysroot)/lib/rustlib/aarch64-unknown-linux-musl/lib/self-contained"
 exec clang --target=aarch64-linux-musl -fuse-ld=lld -static -nostdlib -nostartfiles "$@" \
-    -Wl,-u,_start -L"$SYSROOT/lib" -L"$RUST_MUSL" \
+    -Wl,-u,_start -Wl,-z,max-page-size=4096 -L"$SYSROOT/lib" -L"$RUST_MUSL" \
     -Wl,--start-group -lc -lzos -lunwind -Wl,--end-group
 "#;
 

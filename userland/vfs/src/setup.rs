@@ -111,14 +111,16 @@ pub fn build() -> Result<State, SetupError> {
     vfs.set_time(now());
     vfs.mount("/", Box::new(Tmpfs::new(root_bytes)))
         .map_err(|e| SetupError::Mount("/", e))?;
-    fill_from_initramfs(&mut vfs);
     let root = vfs.root().map_err(|e| SetupError::Mount("/", e))?;
+    // Mount points first: a boot archive larger than the root's budget then
+    // loses files (each reported), never /tmp, /dev or /proc.
     for (path, mode) in [("/tmp", 0o1777), ("/dev", 0o755), ("/proc", 0o555)] {
         match vfs.mkdir(root, path, mode, &Cred::ROOT) {
             Ok(_) | Err(Errno::EEXIST) => {}
             Err(e) => return Err(SetupError::Mount(path, e)),
         }
     }
+    fill_from_initramfs(&mut vfs);
     vfs.mount("/tmp", Box::new(Tmpfs::new(tmp_bytes)))
         .map_err(|e| SetupError::Mount("/tmp", e))?;
     vfs.chmod(root, "/tmp", 0o1777, &Cred::ROOT)
