@@ -68,21 +68,20 @@ fn vfs_endpoint() -> Result<u64> {
         (Some(ProcResponse::Err(e)), _) => return Err(Errno(e)),
         _ => return Err(Errno(EIO)),
     };
-    let session = FsRequest::Session {
-        pid: posix::getpid(),
-    };
-    let chosen = match ipc::call(endpoint, &session, &[]) {
-        Ok(reply) => match (reply.decode::<FsResponse>(), reply.caps.first()) {
-            (Some(FsResponse::Attached), Some(cap)) => {
-                let _ = sys::cap_delete(endpoint);
-                *cap
-            }
-            _ => endpoint,
-        },
-        Err(_) => endpoint,
-    };
+    // init badged this capability with our pid and credentials: the VFS
+    // learns who we are from the badge, never from a request field.
+    let chosen = endpoint;
     *guard = Some(chosen);
     Ok(chosen)
+}
+
+/// Forgets the VFS capability, so the next request looks the VFS up again
+/// and gets a badge with the credentials this process has now (after `login`
+/// or `su` changed them).
+pub fn reconnect() {
+    if let Some(old) = VFS.lock().take() {
+        let _ = sys::cap_delete(old);
+    }
 }
 
 /// Whether a VFS service is running.

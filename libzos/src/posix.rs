@@ -612,6 +612,8 @@ pub struct Process {
     pub pgid: Pid,
     pub state: char,
     pub name: String,
+    /// Effective user id.
+    pub uid: u32,
 }
 
 pub fn processes() -> Result<Vec<Process>> {
@@ -625,6 +627,7 @@ pub fn processes() -> Result<Vec<Process>> {
                 pgid: p.pgid,
                 state: p.state,
                 name: p.name.to_string(),
+                uid: p.uid,
             })
             .collect()),
         Some(ProcResponse::Err(e)) => Err(Errno(e)),
@@ -770,6 +773,43 @@ pub fn chdir(path: &str) -> Result<()> {
 /// Monotonic nanoseconds since boot.
 pub fn clock_ns() -> u64 {
     sys::clock_ns()
+}
+
+/// Now, in nanoseconds since the Unix epoch (UTC), from init's clock.
+pub fn realtime_ns() -> Result<u64> {
+    Ok(system_info()?.realtime_ns)
+}
+
+/// Sets the real-time clock (root only: `EPERM` otherwise).
+pub fn set_realtime_ns(epoch_ns: u64) -> Result<()> {
+    proc_ok(&ProcRequest::SetTime { epoch_ns })
+}
+
+// ---- credentials ------------------------------------------------------------------
+
+pub use zos_proto::proc::Credentials;
+
+/// The credentials of process `pid` (0: this one).
+pub fn credentials_of(pid: Pid) -> Result<Credentials> {
+    let reply = proc_call(&ProcRequest::Credentials { pid }, &[])?;
+    match reply.decode::<ProcResponse>() {
+        Some(ProcResponse::Credentials(set)) => Ok(set),
+        Some(ProcResponse::Err(e)) => Err(Errno(e)),
+        _ => Err(Errno(EIO)),
+    }
+}
+
+/// This process's credentials.
+pub fn credentials() -> Result<Credentials> {
+    credentials_of(0)
+}
+
+pub fn getuid() -> u32 {
+    credentials().map_or(0, |c| c.uid)
+}
+
+pub fn geteuid() -> u32 {
+    credentials().map_or(0, |c| c.euid)
 }
 
 pub fn nanosleep(ns: u64) {

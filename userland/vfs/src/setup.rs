@@ -98,9 +98,28 @@ fn capacities(quota: u64, root_asked: Option<u64>, tmp_asked: Option<u64>) -> (u
     (root, tmp)
 }
 
-/// Nanoseconds since boot stand in for the Unix epoch until there is a clock.
+/// Real time minus monotonic time, and the monotonic time it was last asked.
+static REALTIME_OFFSET: spin::Mutex<(u64, Option<u64>)> = spin::Mutex::new((0, None));
+/// How often the offset is asked of init again (so `date -s` reaches file
+/// times within a second).
+const REALTIME_REFRESH_NS: u64 = 1_000_000_000;
+
+/// Now, in nanoseconds since the Unix epoch: init's clock (the PL031 read at
+/// boot) as an offset to the monotonic clock, asked at most once a second.
 pub fn now() -> u64 {
-    sys::clock_ns()
+    let monotonic = sys::clock_ns();
+    let mut cached = REALTIME_OFFSET.lock();
+    let stale = cached
+        .1
+        .is_none_or(|asked| monotonic.saturating_sub(asked) >= REALTIME_REFRESH_NS);
+    if stale {
+        if let Ok(real) = libzos::posix::realtime_ns() {
+            *cached = (real.saturating_sub(monotonic), Some(monotonic));
+        } else {
+            cached.1 = Some(monotonic);
+        }
+    }
+    cached.0.saturating_add(monotonic)
 }
 
 pub fn build() -> Result<State, SetupError> {
