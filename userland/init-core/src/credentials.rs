@@ -85,7 +85,10 @@ mod tests {
             .expect("room");
         assert_eq!(b, 2);
         assert_eq!(table.get(a).map(|c| c.uid), Some(1000));
-        assert_eq!(table.get(a).map(|c| c.groups.clone()), Some(vec![100, 1000]));
+        assert_eq!(
+            table.get(a).map(|c| c.groups.clone()),
+            Some(vec![100, 1000])
+        );
         assert_eq!(table.get(99), None);
     }
 

@@ -888,7 +888,8 @@ impl Manager {
                     }
                     _ => 0,
                 };
-                match endpoint.and_then(|e| sys::cap_mint(e, sys::NONE, rights::WRITE, badge).ok()) {
+                match endpoint.and_then(|e| sys::cap_mint(e, sys::NONE, rights::WRITE, badge).ok())
+                {
                     Some(cap) => Answer::Now(encode(&ProcResponse::Attached), alloc::vec![cap]),
                     None => err(ENOENT),
                 }

@@ -34,7 +34,10 @@ mod tests {
     #[test]
     fn round_trip_and_foreign_badges() {
         assert_eq!(parse(client(7, 42)), Some((7, 42)));
-        assert_eq!(parse(client(u16::MAX, u32::MAX)), Some((u16::MAX, u32::MAX)));
+        assert_eq!(
+            parse(client(u16::MAX, u32::MAX)),
+            Some((u16::MAX, u32::MAX))
+        );
         assert_eq!(parse(0), None);
         assert_eq!(parse(42), None);
         assert_eq!(parse(0x4649_4C45 << 32 | 3), None);

@@ -64,7 +64,9 @@ pub enum IdResponse {
         shell: String,
     },
     /// After `AddUser`/`AddGroup`: the new id.
-    Created { id: u32 },
+    Created {
+        id: u32,
+    },
     Sessions(Vec<SessionInfo>),
     /// An errno, and a message for the user when there is more to say.
     Err(i32, String),

@@ -22,10 +22,7 @@ pub enum KeyRequest<'a> {
     List { uid: Option<u32> },
     /// Signs `digest` with the caller's identity key; `uid`, when given and not
     /// the caller's own, is refused with `EPERM`.
-    Sign {
-        uid: Option<u32>,
-        digest: Vec<u8>,
-    },
+    Sign { uid: Option<u32>, digest: Vec<u8> },
     /// Checks `signature` over `digest` against `uid`'s identity key.
     Verify {
         uid: u32,

@@ -140,30 +140,6 @@ pub fn which(args: &[&str]) -> Result<(), Failure> {
     }
 }
 
-pub fn date(args: &[&str]) -> Result<(), Failure> {
-    let format = match args {
-        [] => None,
-        [format] if format.starts_with('+') => Some(&format[1..]),
-        _ => {
-            return Err(Failure::Usage(
-                "only +FORMAT is supported (no clock to set)".into(),
-            ))
-        }
-    };
-    let seconds = posix::clock_ns() / 1_000_000_000;
-    write_out(format!("{}\n", script_tools::date(seconds, format)).as_bytes())
-}
-
-pub fn id(args: &[&str]) -> Result<(), Failure> {
-    let text = match args {
-        [] => "uid=0(root) gid=0(root) groups=0(root)\n",
-        ["-u"] | ["-g"] => "0\n",
-        ["-un"] | ["-gn"] | ["-u", "-n"] | ["-n", "-u"] => "root\n",
-        _ => return Err(Failure::Usage("expected [-u|-g] [-n]".into())),
-    };
-    write_out(text.as_bytes())
-}
-
 pub fn hostname(args: &[&str]) -> Result<(), Failure> {
     if !args.is_empty() {
         return Err(Failure::Usage("setting the name is not supported".into()));
