@@ -281,13 +281,14 @@ fn read_line() -> Option<String> {
 }
 
 /// Prompts and reads a line with echo off (a password); echo comes back after.
+/// Echo goes off before the prompt appears, so nothing typed ahead is shown.
 fn read_secret(prompt: &str) -> Option<String> {
-    print!("{prompt}");
     let saved = posix::tcgetattr(0).ok();
     if let Some(mut quiet) = saved {
         quiet.echo = false;
         let _ = posix::tcsetattr(0, quiet);
     }
+    print!("{prompt}");
     let line = read_line();
     if let Some(saved) = saved {
         let _ = posix::tcsetattr(0, saved);
