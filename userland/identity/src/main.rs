@@ -9,7 +9,10 @@
 //! right password (`Login`, `SwitchUser`) it tells init to give the calling
 //! process the user's credentials; nothing else can. Wrong passwords are
 //! answered after [`FAILURE_DELAY_NS`] through a deferred reply, so the one who
-//! guessed waits and every other client is served meanwhile. The logic
+//! guessed waits and every other client is served meanwhile; until then
+//! further guesses by the same caller uid at the same user are refused without
+//! hashing, so a flood of wrong passwords costs one argon2id run per delay and
+//! does not slow anyone else's login. The logic
 //! (formats, names, argon2id, the account rules) is `zos-identity-core`.
 #![no_std]
 #![no_main]
@@ -69,6 +72,7 @@ fn main(_arg: u64) -> i64 {
         authority,
         credentials: BTreeMap::new(),
         delayed: Vec::new(),
+        throttled: BTreeMap::new(),
     };
     service.serve(endpoint)
 }
@@ -107,6 +111,8 @@ struct Service {
     credentials: BTreeMap<u16, Credentials>,
     /// Replies held back after a wrong password: (due, reply capability, bytes).
     delayed: Vec<(u64, u64, Vec<u8>)>,
+    /// (caller uid, target user) → when its next guess is heard again.
+    throttled: BTreeMap<(u32, String), u64>,
 }
 
 enum Answer {
@@ -145,6 +151,22 @@ impl Service {
                 Answer::Nothing => server.reply_recv_raw(&[], &[]),
             };
         }
+    }
+
+    /// Whether a guess by `caller` at `name`'s password is heard now.
+    fn may_guess(&mut self, caller: &Caller, name: &str) -> bool {
+        let now = sys::clock_ns();
+        self.throttled.retain(|_, until| *until > now);
+        !self
+            .throttled
+            .contains_key(&(caller.credentials.uid, String::from(name)))
+    }
+
+    /// Records the refusal window after a wrong guess.
+    fn failed_guess(&mut self, caller: &Caller, name: &str) {
+        let until = sys::clock_ns() + FAILURE_DELAY_NS;
+        self.throttled
+            .insert((caller.credentials.uid, String::from(name)), until);
     }
 
     fn release_delayed(&mut self) {
@@ -200,12 +222,18 @@ impl Service {
                 Answer::Now(self.accounts.logout(session, &caller.credentials))
             }
             IdRequest::SetPassword { name, old, new } => {
+                if !caller.is_root() && !self.may_guess(&caller, name) {
+                    return Answer::Later(fail(EACCES, "authentication failure"));
+                }
                 match self
                     .accounts
                     .set_password(&caller.credentials, name, old, new)
                 {
                     Ok(()) => Answer::Now(IdResponse::Ok),
-                    Err(response @ IdResponse::Err(EACCES, _)) => Answer::Later(response),
+                    Err(response @ IdResponse::Err(EACCES, _)) => {
+                        self.failed_guess(&caller, name);
+                        Answer::Later(response)
+                    }
                     Err(response) => Answer::Now(response),
                 }
             }
@@ -229,8 +257,14 @@ impl Service {
     /// the caller the user's credentials.
     fn switch(&mut self, caller: &Caller, name: &str, password: &str, tty: Option<&str>) -> Answer {
         let needs_password = tty.is_some() || !caller.is_root();
-        if needs_password && !self.accounts.password_matches(name, password) {
-            return Answer::Later(fail(EACCES, "login incorrect"));
+        if needs_password {
+            if !self.may_guess(caller, name) {
+                return Answer::Later(fail(EACCES, "login incorrect"));
+            }
+            if !self.accounts.password_matches(name, password) {
+                self.failed_guess(caller, name);
+                return Answer::Later(fail(EACCES, "login incorrect"));
+            }
         }
         let Some(user) = self.accounts.user_credentials(name) else {
             return Answer::Later(fail(EACCES, "login incorrect"));
