@@ -1,7 +1,6 @@
 //! Tools scripts need: `chmod`, `test`/`[`, `printf`, `basename`,
-//! `dirname`, `which`, `seq`, `date` (no real-time clock yet: it counts
-//! from the epoch at boot), `id` (no users yet: everything runs as root)
-//! and `hostname` (`/etc/hostname`, else `zos`).
+//! `dirname`, `which`, `seq` and `hostname` (`/etc/hostname`, else `zos`).
+//! `date` and `id` live with the user tools (`users`).
 
 use alloc::format;
 use alloc::string::{String, ToString};

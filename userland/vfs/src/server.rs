@@ -120,7 +120,7 @@ pub struct Server {
     scratch: Vec<u8>,
     requests: u64,
     /// What each credential number of a client badge stands for.
-    credentials: BTreeMap<u16, Cred>,
+    credentials: BTreeMap<u16, Rc<Cred>>,
 }
 
 impl Server {
@@ -196,16 +196,16 @@ impl Server {
     }
 
     /// The credentials behind a client badge's number, from init the first time.
-    fn credentials_for(&mut self, number: u16) -> Option<Cred> {
+    fn credentials_for(&mut self, number: u16) -> Option<Rc<Cred>> {
         if let Some(cred) = self.credentials.get(&number) {
-            return Some(cred.clone());
+            return Some(Rc::clone(cred));
         }
         let reply = ipc::call(slots::PROC, &ProcRequest::CredentialSet { id: number }, &[]).ok()?;
         let Some(ProcResponse::Credentials(set)) = reply.decode::<ProcResponse>() else {
             return None;
         };
-        let cred = Cred::with_groups(set.euid, set.egid, set.groups);
-        self.credentials.insert(number, cred.clone());
+        let cred = Rc::new(Cred::with_groups(set.euid, set.egid, set.groups));
+        self.credentials.insert(number, Rc::clone(&cred));
         Some(cred)
     }
 
