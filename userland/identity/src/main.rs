@@ -25,6 +25,7 @@ use accounts::Accounts;
 use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU64, Ordering};
 use libzos::abi::rights;
 use libzos::ipc::{self, Received, Server};
 use libzos::{dprintln, sys};
@@ -40,8 +41,10 @@ libzos::entry!(main);
 const FAILURE_DELAY_NS: u64 = 2_000_000_000;
 /// Badge of the timer thread's capability.
 const TICK_BADGE: u64 = 0x7469_636B;
-/// How often the timer thread calls.
-const TICK_NS: u64 = 250_000_000;
+/// When the timer thread should next call (0: nothing delayed). The thread
+/// sleeps only while replies are held back, and otherwise waits on a
+/// notification, so an idle service costs nothing.
+static TICK_DEADLINE: AtomicU64 = AtomicU64::new(0);
 
 fn main(_arg: u64) -> i64 {
     let (Some(endpoint), Some(authority)) = (grant("endpoint"), grant("credentials")) else {
@@ -58,11 +61,14 @@ fn main(_arg: u64) -> i64 {
             return 1;
         }
     };
-    let Ok(tick) = sys::cap_mint(endpoint, sys::NONE, rights::WRITE, TICK_BADGE) else {
+    let (Ok(tick), Ok(wake)) = (
+        sys::cap_mint(endpoint, sys::NONE, rights::WRITE, TICK_BADGE),
+        sys::notification_create(),
+    ) else {
         dprintln!("identity: no timer capability");
         return 1;
     };
-    if libzos::thread::spawn(ticker, tick, 100).is_err() {
+    if libzos::thread::spawn(ticker, tick | (wake << 32), 100).is_err() {
         dprintln!("identity: no timer thread");
         return 1;
     }
@@ -71,6 +77,7 @@ fn main(_arg: u64) -> i64 {
         accounts,
         authority,
         credentials: BTreeMap::new(),
+        wake,
         delayed: Vec::new(),
         throttled: BTreeMap::new(),
     };
@@ -85,9 +92,22 @@ fn grant(name: &str) -> Option<u64> {
         .map(|g| g.slot)
 }
 
-fn ticker(tick: u64) {
+/// Calls the service when [`TICK_DEADLINE`] passes. `arg`: wake-up
+/// notification << 32 | the tick capability.
+fn ticker(arg: u64) {
+    let wake = arg >> 32;
+    let tick = arg & 0xFFFF_FFFF;
     loop {
-        sys::sleep_until(sys::clock_ns() + TICK_NS);
+        let deadline = TICK_DEADLINE.load(Ordering::Acquire);
+        if deadline == 0 {
+            let _ = sys::wait(wake);
+            continue;
+        }
+        if sys::clock_ns() < deadline {
+            sys::sleep_until(deadline);
+            continue;
+        }
+        TICK_DEADLINE.store(0, Ordering::Release);
         let _ = ipc::call(tick, &(), &[]);
     }
 }
@@ -109,6 +129,8 @@ struct Service {
     authority: u64,
     /// Credential sets by badge number (numbers never change meaning).
     credentials: BTreeMap<u16, Credentials>,
+    /// Wakes the timer thread.
+    wake: u64,
     /// Replies held back after a wrong password: (due, reply capability, bytes).
     delayed: Vec<(u64, u64, Vec<u8>)>,
     /// (caller uid, target user) → when its next guess is heard again.
@@ -145,6 +167,7 @@ impl Service {
                     if let Ok(reply) = server.defer() {
                         let due = sys::clock_ns() + FAILURE_DELAY_NS;
                         self.delayed.push((due, reply, encode(&response)));
+                        self.arm_timer();
                     }
                     server.recv()
                 }
@@ -178,22 +201,32 @@ impl Service {
         for (_, reply, bytes) in due {
             let _ = ipc::reply_later_raw(reply, &bytes, &[]);
         }
+        self.arm_timer();
+    }
+
+    /// Sets the timer thread's deadline to the earliest held-back reply.
+    fn arm_timer(&self) {
+        if let Some(first) = self.delayed.iter().map(|d| d.0).min() {
+            TICK_DEADLINE.store(first, Ordering::Release);
+            let _ = sys::signal(self.wake);
+        }
     }
 
     fn caller(&mut self, message: &Received) -> Option<Caller> {
         let (number, pid) = badge::parse(message.badge)?;
-        if !self.credentials.contains_key(&number) {
-            let request = ProcRequest::CredentialSet { id: number };
-            let reply = ipc::call(slots::PROC, &request, &[]).ok()?;
-            let Some(ProcResponse::Credentials(set)) = reply.decode::<ProcResponse>() else {
-                return None;
-            };
-            self.credentials.insert(number, set);
-        }
-        Some(Caller {
-            pid,
-            credentials: self.credentials.get(&number)?.clone(),
-        })
+        let credentials = match self.credentials.get(&number) {
+            Some(known) => known.clone(),
+            None => {
+                let request = ProcRequest::CredentialSet { id: number };
+                let reply = ipc::call(slots::PROC, &request, &[]).ok()?;
+                let Some(ProcResponse::Credentials(set)) = reply.decode::<ProcResponse>() else {
+                    return None;
+                };
+                self.credentials.insert(number, set.clone());
+                set
+            }
+        };
+        Some(Caller { pid, credentials })
     }
 
     fn handle(&mut self, message: &Received) -> Answer {

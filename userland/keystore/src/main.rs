@@ -87,15 +87,16 @@ struct Service {
 impl Service {
     fn caller(&mut self, message: &Received) -> Option<Credentials> {
         let (number, _pid) = badge::parse(message.badge)?;
-        if !self.credentials.contains_key(&number) {
-            let request = ProcRequest::CredentialSet { id: number };
-            let reply = ipc::call(slots::PROC, &request, &[]).ok()?;
-            let Some(ProcResponse::Credentials(set)) = reply.decode::<ProcResponse>() else {
-                return None;
-            };
-            self.credentials.insert(number, set);
+        if let Some(known) = self.credentials.get(&number) {
+            return Some(known.clone());
         }
-        self.credentials.get(&number).cloned()
+        let request = ProcRequest::CredentialSet { id: number };
+        let reply = ipc::call(slots::PROC, &request, &[]).ok()?;
+        let Some(ProcResponse::Credentials(set)) = reply.decode::<ProcResponse>() else {
+            return None;
+        };
+        self.credentials.insert(number, set.clone());
+        Some(set)
     }
 
     fn handle(&mut self, message: &Received) -> KeyResponse {
