@@ -27,7 +27,7 @@ pub const CORE_ONLY_TARGETS: [&str; 2] = ["x86_64-unknown-none", "wasm32-unknown
 /// same `userland/user.ld`) for it.
 pub const SECOND_USER_TARGET: &str = "x86_64-unknown-none";
 /// User programs: (package, binary) — each lands in the initramfs as /sbin/<binary>.
-pub const USER_PROGRAMS: [(&str, &str); 10] = [
+pub const USER_PROGRAMS: [(&str, &str); 9] = [
     ("zos-init", "init"),
     ("zos-ktest", "ktest"),
     ("zos-tools", "zbox"),
@@ -37,7 +37,6 @@ pub const USER_PROGRAMS: [(&str, &str); 10] = [
     ("zos-netstack", "netstack"),
     ("zos-identity", "identity"),
     ("zos-keystore", "keystore"),
-    ("zos-forgery", "forgery"),
 ];
 /// Where the multi-call tools binary lands in the initramfs.
 pub const MULTI_CALL_BINARY: &str = "/sbin/zbox";

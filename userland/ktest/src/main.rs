@@ -10,6 +10,8 @@
 
 extern crate alloc;
 
+mod forgery;
+
 use core::sync::atomic::{AtomicU32, Ordering};
 use libzos::abi::{labels, layout, map_flags, rights, MessageInfo, Sys, SysError, IPC_BUFFER_DATA};
 use libzos::loader::{self, SpawnOptions};
@@ -58,6 +60,7 @@ fn main(arg: u64) -> i64 {
     match libzos::posix::args().get(1).map(|s| s.as_str()) {
         Some("exit") => return 0,
         Some("sink") => return pipe_sink(),
+        Some("forgery") => return forgery::run(),
         _ => {}
     }
     match arg & 0xff {

@@ -1,4 +1,5 @@
-//! The forgery test (acceptance item 8): run as an ordinary user, it tries
+//! `ktest forgery`, the forgery test (acceptance item 8): run as an ordinary
+//! user, it tries
 //! every way it has to claim someone else's identity or handles, and prints
 //! one line per attempt: `FORGERY <what>: refused` when nothing was gained,
 //! `FORGERY <what>: GAINED` otherwise, then `FORGERY DONE gained=N`.
@@ -9,11 +10,6 @@
 //! the VFS a request with uid 0 in its fields (chown to root) and an old-style
 //! session request naming pid 1; and use capability slots it was never given
 //! (other processes' handle numbers) for reads.
-#![no_std]
-#![no_main]
-
-extern crate alloc;
-
 use alloc::string::String;
 use libzos::abi::rights;
 use libzos::ipc;
@@ -23,8 +19,6 @@ use zos_proto::fs::{FsRequest, FsResponse};
 use zos_proto::io::{IoRequest, IoResponse};
 use zos_proto::proc::{Credentials, ProcRequest, ProcResponse};
 use zos_proto::start::slots;
-
-libzos::entry!(main);
 
 fn report(what: &str, gained: bool, count: &mut u32) {
     if gained {
@@ -40,7 +34,7 @@ fn shadow_readable() -> bool {
     fs::read_file("/etc/shadow").is_ok()
 }
 
-fn main(_arg: u64) -> i64 {
+pub fn run() -> i64 {
     let mut gained = 0;
     let me = posix::credentials().map(|c| c.euid).unwrap_or(0);
     println!("FORGERY running as uid {me}");
@@ -86,10 +80,9 @@ fn main(_arg: u64) -> i64 {
     let owner_root = fs::stat(&path).is_ok_and(|s| s.uid == 0);
     report("chown to uid 0", chown || owner_root, &mut gained);
 
-    // The session request of old (FsRequest variant naming a pid), as raw
-    // bytes: an unknown variant number with pid 1.
-    let raw_session = [0x7Fu8, 1];
-    let answer = ipc::call(vfs, &RawBytes(&raw_session), &[]);
+    // The session request of old (an FsRequest variant naming a pid): postcard
+    // bytes [variant, pid] with an unknown variant number and pid 1.
+    let answer = ipc::call(vfs, &(0x7Fu8, 1u8), &[]);
     let attached = answer.is_ok_and(|r| !r.caps.is_empty());
     report("session request naming pid 1", attached, &mut gained);
 
@@ -111,18 +104,4 @@ fn main(_arg: u64) -> i64 {
     );
     println!("FORGERY DONE gained={gained}");
     i64::from(gained != 0)
-}
-
-/// Bytes sent as they are (postcard of a byte sequence would add a length).
-struct RawBytes<'a>(&'a [u8]);
-
-impl serde::Serialize for RawBytes<'_> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeTuple;
-        let mut tuple = serializer.serialize_tuple(self.0.len())?;
-        for byte in self.0 {
-            tuple.serialize_element(byte)?;
-        }
-        tuple.end()
-    }
 }
