@@ -29,7 +29,7 @@ use alloc::vec::Vec;
 use core::cell::RefCell;
 use libzos::abi::rights;
 use libzos::ipc::{self, Received};
-use libzos::sys;
+use libzos::{dprintln, sys};
 use zos_proto::badge;
 use zos_proto::errno::*;
 use zos_proto::fs::{DirEntry, FileStat, FsRequest, FsResponse, FsStat, MountEntry};
@@ -121,6 +121,8 @@ pub struct Server {
     requests: u64,
     /// What each credential number of a client badge stands for.
     credentials: BTreeMap<u16, Rc<Cred>>,
+    /// Whether an unbadged request was reported already.
+    warned_unbadged: bool,
 }
 
 impl Server {
@@ -134,6 +136,7 @@ impl Server {
             scratch: Vec::new(),
             requests: 0,
             credentials: BTreeMap::new(),
+            warned_unbadged: false,
         }
     }
 
@@ -184,6 +187,13 @@ impl Server {
             let _ = sys::cap_delete(*cap);
         }
         let Some((number, pid)) = badge::parse(message.badge) else {
+            if !self.warned_unbadged {
+                self.warned_unbadged = true;
+                dprintln!(
+                    "vfs: warning: a request without a client badge refused (EPERM); \
+                     the service table should say client_badges = true for the VFS"
+                );
+            }
             return fs_err(Errno::EPERM);
         };
         let Some(cred) = self.credentials_for(number) else {
