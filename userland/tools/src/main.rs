@@ -13,6 +13,7 @@ extern crate alloc;
 mod file_tools;
 mod info_tools;
 mod io;
+mod key_tools;
 mod net_tools;
 mod process_tools;
 mod script_tools;
@@ -57,7 +58,7 @@ fn run(tool: &Tool, args: &[&str]) -> Result<(), Failure> {
         "basename" => script_tools::basename(args),
         "cat" => stream_tools::cat(args),
         "chmod" => script_tools::chmod(args),
-        "date" => users::date(args),
+        "date" => script_tools::date(args),
         "chgrp" => users::chgrp(args),
         "chown" => users::chown(args),
         "getty" => users::getty(args),
@@ -70,7 +71,7 @@ fn run(tool: &Tool, args: &[&str]) -> Result<(), Failure> {
         "usermod" => users::usermod(args),
         "who" => users::who(args),
         "whoami" => users::whoami(args),
-        "zkey" => users::zkey(args),
+        "zkey" => key_tools::zkey(args),
         "dirname" => script_tools::dirname(args),
         "hostname" => script_tools::hostname(args),
         "id" => users::id(args),

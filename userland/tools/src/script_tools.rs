@@ -1,6 +1,7 @@
 //! Tools scripts need: `chmod`, `test`/`[`, `printf`, `basename`,
 //! `dirname`, `which`, `seq` and `hostname` (`/etc/hostname`, else `zos`).
-//! `date` and `id` live with the user tools (`users`).
+//! `date` shows and sets the real-time clock; `id` lives with the user
+//! tools (`users`).
 
 use alloc::format;
 use alloc::string::{String, ToString};
@@ -155,4 +156,28 @@ pub fn hostname(args: &[&str]) -> Result<(), Failure> {
         let _ = posix::close(fd);
     }
     write_out(format!("{name}\n").as_bytes())
+}
+
+pub fn date(args: &[&str]) -> Result<(), Failure> {
+    match args {
+        ["-s", when] | ["--set", when] => {
+            let seconds = zos_tools_core::script_tools::parse_date(when).ok_or_else(|| {
+                Failure::Usage(format!(
+                    "invalid date '{when}' (YYYY-MM-DD HH:MM:SS or @SECONDS)"
+                ))
+            })?;
+            posix::set_realtime_ns(seconds.saturating_mul(1_000_000_000))
+                .map_err(|e| crate::users::failed("cannot set the date", e))?;
+            show_date(None)
+        }
+        [] => show_date(None),
+        [format] if format.starts_with('+') => show_date(Some(&format[1..])),
+        _ => Err(Failure::Usage("expected [+FORMAT] or -s DATE".into())),
+    }
+}
+
+fn show_date(format: Option<&str>) -> Result<(), Failure> {
+    let seconds =
+        posix::realtime_ns().map_err(|e| crate::users::failed("no clock", e))? / 1_000_000_000;
+    write_out(format!("{}\n", zos_tools_core::script_tools::date(seconds, format)).as_bytes())
 }
