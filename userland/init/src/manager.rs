@@ -182,10 +182,12 @@ impl Manager {
         if live + reserve_slots >= limit {
             return Err(EAGAIN);
         }
+        // Background work stops while a foreground command would still fit.
+        let foreground_minimum = MIN_QUOTA / 4;
         let reserve_memory = if foreground {
-            MIN_QUOTA / 4
+            foreground_minimum
         } else {
-            self.boot.quota / FOREGROUND_SHARE
+            foreground_minimum + self.boot.quota / FOREGROUND_SHARE
         };
         if sys::system_info()[2] < reserve_memory {
             return Err(if foreground { ENOMEM } else { EAGAIN });
