@@ -12,6 +12,7 @@ extern crate alloc;
 
 mod console;
 mod cpu;
+mod emulate;
 mod exceptions;
 mod irq;
 mod mmu;

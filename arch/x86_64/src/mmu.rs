@@ -243,6 +243,12 @@ impl PageTable {
     }
 }
 
+/// The user page at `va` in the table rooted at `root` (read only, for
+/// the kernel's look at a trapping instruction).
+pub fn translate_user(root: u64, va: u64) -> Option<(u64, MapFlags)> {
+    PageTable { root }.translate(va)
+}
+
 /// Invalidates one page in the TLB.
 pub fn invalidate_page(va: u64) {
     // SAFETY: TLB maintenance has no memory-safety effects.

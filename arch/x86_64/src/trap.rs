@@ -67,6 +67,11 @@ fn decode(frame: &TrapFrame) -> Trap {
 /// The context's frame comes first (`#[repr(C)]`), so its address is the frame's.
 #[no_mangle]
 extern "C" fn handle_user_trap(frame: &mut TrapFrame) -> *mut TrapFrame {
+    // `wrfsbase` on a CPU without FSGSBASE: done here, without the core.
+    if frame.vector == crate::emulate::INVALID_OPCODE && crate::emulate::fs_base_instruction(frame)
+    {
+        return frame;
+    }
     KERNEL.user_trap(|| decode(frame)).cast()
 }
 
