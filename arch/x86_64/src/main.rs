@@ -10,6 +10,9 @@
 
 extern crate alloc;
 
+mod acpi_tables;
+mod apic;
+mod banner;
 mod console;
 mod cpu;
 mod emulate;
@@ -178,14 +181,16 @@ extern "C" fn kernel_main(start_info: u64) -> ! {
         info.initrd.unwrap_or(PhysRange::new(0, 0)),
     ];
     let (free_frames, heap_bytes) = init_memory(&info, &reserved);
-    build_kernel_tables(&info, kernel_image);
+    set_stage("ACPI tables");
+    let platform = acpi_tables::read(info.rsdp);
+    build_kernel_tables(&info, kernel_image, platform.as_ref());
 
     set_stage("interrupt set-up");
-    irq::init();
-    timer::init();
+    irq::init(platform.as_ref());
+    timer::init(irq::uses_apic());
     irq::set_enabled(timer::IRQ, true);
 
-    print_banner(&info, free_frames, &features);
+    banner::print(&info, free_frames, &features, platform.as_ref());
     wait_ticks(3);
     log::info!(
         "timer: {} ticks of {} ms so far",
@@ -332,7 +337,11 @@ pub fn alloc_frame() -> Option<u64> {
 /// Replaces the boot tables: RAM read-write and never executable at the linear
 /// map (the kernel image left out), kernel text read-execute, rodata
 /// read-only, data and stack read-write, the stack guard page unmapped.
-fn build_kernel_tables(info: &StartInfo, kernel_image: PhysRange) {
+fn build_kernel_tables(
+    info: &StartInfo,
+    kernel_image: PhysRange,
+    platform: Option<&acpi_tables::Platform>,
+) {
     let mut frame = || alloc_frame();
     let mut table = PageTable::new(&mut frame, None)
         .unwrap_or_else(|_| boot_failure(&"no memory for page tables"));
@@ -390,67 +399,26 @@ fn build_kernel_tables(info: &StartInfo, kernel_image: PhysRange) {
             );
         }
     }
+    // The APICs' register pages, uncached at the linear map.
+    for page in platform
+        .map(apic::register_pages)
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        check(
+            table.map(
+                phys_to_virt(page),
+                page,
+                PAGE_SIZE as u64,
+                MapFlags::KERNEL_DEVICE,
+                &mut frame,
+            ),
+            "APIC registers",
+        );
+    }
     // The upper half must be complete before any user table copies it.
     KERNEL_ROOT.store(table.root(), Ordering::Relaxed);
     mmu::activate_root(table.root());
     let _ = PHYS_OFFSET;
-}
-
-fn print_banner(info: &StartInfo, free_frames: usize, features: &cpu::Features) {
-    let cpu = cpu::identify();
-    log::info!("Zero OS {} (x86_64) booting", env!("CARGO_PKG_VERSION"));
-    log::info!(
-        "cpu: {} ({}, family {:#x} model {:#x}), 1 cpu in use, TSC {} MHz",
-        text(&cpu.brand),
-        text(&cpu.vendor),
-        cpu.family,
-        cpu.model,
-        timer::tsc_hz() / 1_000_000
-    );
-    log::info!(
-        "cpu: nx on, smep {}, smap {}, fsgsbase {}",
-        on(features.smep),
-        on(features.smap),
-        on(features.fsgsbase)
-    );
-    log::info!(
-        "memory: {} MiB RAM in {} range(s), {} MiB free, kernel heap ready",
-        info.ram_bytes() >> 20,
-        info.memory_count,
-        (free_frames * PAGE_SIZE) >> 20
-    );
-    log::info!(
-        "device: uart 16550 at port {:#x} irq {}",
-        console::COM1,
-        console::COM1_IRQ
-    );
-    log::info!(
-        "device: timer pit irq {} at {} Hz",
-        timer::IRQ,
-        1_000_000_000 / timer::TICK_NS
-    );
-    if info.rsdp != 0 {
-        log::info!("device: acpi rsdp at {:#x}", info.rsdp);
-    }
-    match info.initrd {
-        Some(r) => log::info!("device: initrd at {:#x}, {} bytes", r.start, r.len()),
-        None => log::info!("device: no initrd"),
-    }
-    if !info.cmdline().is_empty() {
-        log::info!("boot arguments: {}", info.cmdline());
-    }
-}
-
-/// A NUL-padded CPUID string.
-fn text(bytes: &[u8]) -> &str {
-    let end = bytes.iter().position(|&c| c == 0).unwrap_or(bytes.len());
-    core::str::from_utf8(&bytes[..end]).unwrap_or("?").trim()
-}
-
-fn on(flag: bool) -> &'static str {
-    if flag {
-        "on"
-    } else {
-        "off"
-    }
 }

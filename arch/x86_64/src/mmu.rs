@@ -46,6 +46,13 @@ impl MapFlags {
         user: false,
         device: false,
     };
+    /// Device registers: read-write, never executable, uncached.
+    pub const KERNEL_DEVICE: MapFlags = MapFlags {
+        write: true,
+        execute: false,
+        user: false,
+        device: true,
+    };
     pub const KERNEL_RX: MapFlags = MapFlags {
         write: false,
         execute: true,

@@ -49,6 +49,10 @@ fn decode(frame: &TrapFrame) -> Trap {
         crate::irq::set_pending(vector);
         return Trap::Interrupt;
     }
+    // A spurious APIC interrupt: nothing pending, nothing to end.
+    if vector == crate::apic::SPURIOUS_VECTOR {
+        return Trap::Interrupt;
+    }
     let (kind, address) = match vector {
         14 if frame.error & PF_INSTRUCTION != 0 => (fault::INSTRUCTION_ABORT, read_cr2()),
         14 => (fault::DATA_ABORT, read_cr2()),
