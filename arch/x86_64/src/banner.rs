@@ -40,6 +40,7 @@ pub fn print(
         console::COM1,
         console::COM1_IRQ
     );
+    log::info!("device: rtc cmos at port {:#x}", crate::CMOS_PORT);
     if info.rsdp != 0 {
         log::info!("device: acpi rsdp at {:#x}", info.rsdp);
     }

@@ -238,6 +238,9 @@ fn boot_fault(cmdline: &str) {
     }
 }
 
+/// The CMOS real-time clock's index port (data at the next).
+pub const CMOS_PORT: u64 = 0x70;
+
 /// Hands the frames to the portable core and starts init.
 fn start_kernel_core(info: &StartInfo, heap_bytes: usize) {
     set_stage("starting init");
@@ -258,10 +261,16 @@ fn start_kernel_core(info: &StartInfo, heap_bytes: usize) {
         ),
         irq: Some(console::COM1_IRQ),
     };
+    // The CMOS clock's index and data ports, for the time keeper.
+    let cmos = zos_boot::init::Device {
+        name: "cmos",
+        regs: PhysRange::new(port_page(CMOS_PORT), port_page(CMOS_PORT + 2)),
+        irq: None,
+    };
     if let Err(e) = zos_boot::init::start_init(
         &mut kernel,
         info.initrd,
-        &[com1],
+        &[com1, cmos],
         cmdline,
         &[],
         zos_boot::elf::EM_X86_64,
