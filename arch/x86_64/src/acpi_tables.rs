@@ -1,12 +1,15 @@
 //! The machine description from the firmware's ACPI tables (`acpi` crate):
 //! the MADT gives the local APIC, the IOAPIC, the CPUs and the ISA interrupt
-//! overrides; the MCFG gives the PCI ECAM window (for virtio-pci later).
+//! overrides; the MCFG gives the PCI ECAM window (for virtio-pci later); the
+//! FADT gives the power-off (PM1a control) and reset registers.
 //!
 //! Read once at boot while the boot page tables still map the first 4 GiB
 //! at the linear map, where QEMU's firmware keeps its tables; a table or
 //! RSDP above that is treated as absent (the legacy PIC and PIT then stay).
 
 use crate::mmu::phys_to_virt;
+use acpi::address::AddressSpace;
+use acpi::fadt::Fadt;
 use acpi::madt::{Madt, MadtEntry};
 use acpi::mcfg::Mcfg;
 use acpi::{AcpiHandler, AcpiTables, PhysicalMapping};
@@ -36,6 +39,10 @@ pub struct Platform {
     pub isa: [IsaRoute; ISA_IRQS],
     /// PCI ECAM: base, first and last bus (segment 0).
     pub ecam: Option<(u64, u8, u8)>,
+    /// The PM1a control register's I/O port (SLP_TYP and SLP_EN).
+    pub pm1a_control: Option<u16>,
+    /// The reset register's I/O port and the value that resets.
+    pub reset: Option<(u16, u8)>,
 }
 
 /// Hands the `acpi` crate pointers into the boot linear map.
@@ -74,6 +81,8 @@ pub fn read(rsdp: u64) -> Option<Platform> {
             level: false,
         }),
         ecam: None,
+        pm1a_control: None,
+        reset: None,
     };
     for entry in madt.get().entries() {
         match entry {
@@ -104,6 +113,20 @@ pub fn read(rsdp: u64) -> Option<Platform> {
             .iter()
             .find(|e| e.pci_segment_group == 0)
             .map(|e| (e.base_address, e.bus_number_start, e.bus_number_end));
+    }
+    if let Ok(fadt) = tables.find_table::<Fadt>() {
+        let port = |address: acpi::address::GenericAddress| {
+            (address.address_space == AddressSpace::SystemIo && address.address <= 0xffff)
+                .then_some(address.address as u16)
+        };
+        platform.pm1a_control = fadt.pm1a_control_block().ok().and_then(port);
+        if { fadt.flags }.supports_system_reset_via_fadt() {
+            platform.reset = fadt
+                .reset_register()
+                .ok()
+                .and_then(port)
+                .map(|p| (p, fadt.reset_value));
+        }
     }
     Some(platform)
 }

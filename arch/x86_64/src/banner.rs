@@ -49,6 +49,10 @@ pub fn print(
         if let Some((base, gsi)) = p.io_apic {
             log::info!("device: ioapic at {base:#x}, gsi base {gsi}");
         }
+        if let Some(port) = p.pm1a_control {
+            let reset = p.reset.map_or(0, |(port, _)| port);
+            log::info!("device: acpi power off at port {port:#x}, reset at port {reset:#x}");
+        }
         if let Some((base, first, last)) = p.ecam {
             log::info!("device: pci ecam at {base:#x}, buses {first}-{last}");
         }

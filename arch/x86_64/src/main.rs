@@ -183,6 +183,9 @@ extern "C" fn kernel_main(start_info: u64) -> ! {
     let (free_frames, heap_bytes) = init_memory(&info, &reserved);
     set_stage("ACPI tables");
     let platform = acpi_tables::read(info.rsdp);
+    if let Some(p) = &platform {
+        power::init(p.pm1a_control, p.reset);
+    }
     build_kernel_tables(&info, kernel_image, platform.as_ref());
 
     set_stage("interrupt set-up");
