@@ -263,6 +263,14 @@ fn start_kernel_core(info: &BootInfo, heap_bytes: usize) {
         regs: info.uart,
         irq: Some(info.uart_irq),
     });
+    if let Some(rtc) = info.rtc {
+        // The real-time clock, for init to read the date from (no interrupt used).
+        devices.push(zos_boot::init::Device {
+            name: "pl031",
+            regs: rtc,
+            irq: None,
+        });
+    }
     let mut names: alloc::vec::Vec<alloc::string::String> = alloc::vec::Vec::new();
     for slot in info.virtio() {
         if let Some(kind) = cpu::virtio_device_kind(phys_to_virt(slot.regs.start)) {

@@ -57,6 +57,18 @@ pub fn thread_pointer() -> u64 {
     value
 }
 
+/// The FS base itself, whatever it points at (the Linux dispatcher saves a
+/// C program's own thread pointer with it). `rdfsbase`, which the kernel
+/// emulates on CPUs without FSGSBASE (a trap each there: only C programs'
+/// syscalls use it).
+#[inline(always)]
+pub fn raw_thread_pointer() -> u64 {
+    let value: u64;
+    // SAFETY: reading the FS base has no side effects.
+    unsafe { asm!("rdfsbase {}", out(reg) value, options(nomem, nostack, preserves_flags)) };
+    value
+}
+
 /// Sets the calling thread's thread pointer to `value`, the address of its
 /// mapped, writable IPC buffer.
 #[inline(always)]
@@ -69,4 +81,12 @@ pub fn set_thread_pointer(value: u64) {
         core::ptr::write_volatile((value + IPC_BUFFER_SELF) as *mut u64, value);
         asm!("wrfsbase {}", in(reg) value, options(nostack, preserves_flags));
     }
+}
+
+/// Sets the FS base to `value` and nothing else (restoring a C program's own
+/// thread pointer, which has no IPC-buffer self pointer).
+#[inline(always)]
+pub fn set_raw_thread_pointer(value: u64) {
+    // SAFETY: the FS base is this thread's own register; the kernel saves it.
+    unsafe { asm!("wrfsbase {}", in(reg) value, options(nostack, preserves_flags)) };
 }

@@ -3,11 +3,13 @@
 //! and 0x71 (data); mapping them grants init those two ports. The register
 //! protocol and the date arithmetic are `zos-rtc-core`'s (host-tested).
 //!
-//! The time keeper (init) reads the clock once at boot; on AArch64 the PL031
-//! plays this part.
+//! init's clock (`clock.rs`) is seeded from it once at boot; on AArch64 the
+//! PL031 plays this part.
 
+use crate::boot::BootInfo;
+use crate::clock::Clock;
 use libzos::abi::{layout, map_flags};
-use libzos::sys;
+use libzos::{dprintln, sys};
 use zos_rtc_core::civil::DateTime;
 use zos_rtc_core::cmos::{self, RtcError};
 
@@ -51,4 +53,20 @@ pub fn read(slot: u64, base: u64) -> Result<DateTime, ClockError> {
         }
     })
     .map_err(ClockError::Clock)
+}
+
+/// The clock seeded from the boot information's "cmos" device, if it has
+/// one and it reads; says what it found either way.
+pub fn clock(boot: &BootInfo) -> Option<Clock> {
+    let device = boot.devices.iter().find(|d| d.name == "cmos")?;
+    match read(device.slot, device.base) {
+        Ok(now) => {
+            dprintln!("init: real-time clock (cmos): {now} UTC");
+            Some(Clock::from_seconds(now.unix_seconds()))
+        }
+        Err(e) => {
+            dprintln!("init: warning: the cmos clock cannot be read: {e}");
+            None
+        }
+    }
 }

@@ -12,6 +12,7 @@
 extern crate alloc;
 
 mod boot;
+mod clock;
 #[cfg(target_arch = "x86_64")]
 mod cmos;
 mod manager;
@@ -36,13 +37,6 @@ fn main(info: u64) -> i64 {
         boot.quota >> 20,
         boot.devices.len()
     );
-    #[cfg(target_arch = "x86_64")]
-    if let Some(clock) = boot.devices.iter().find(|d| d.name == "cmos") {
-        match cmos::read(clock.slot, clock.base) {
-            Ok(now) => dprintln!("init: real-time clock (cmos): {now} UTC"),
-            Err(e) => dprintln!("init: warning: the cmos clock cannot be read: {e}"),
-        }
-    }
     if boot.quota < MIN_QUOTA && boot.arg("init.run").is_none() {
         dprintln!(
             "init: {} MiB of memory is too little to run the system (init needs {} MiB, about {} MiB of RAM: -m {}M); stopping",
