@@ -255,6 +255,12 @@ pub const SHORT_MESSAGE_BYTES: usize = 32;
 pub const IPC_BUFFER_SIZE: u64 = 8192;
 /// Offset of the data area in the IPC buffer.
 pub const IPC_BUFFER_DATA: u64 = 64;
+/// Offset of the IPC buffer's last word, which the kernel never writes. On
+/// x86_64 libzos keeps the buffer's own address there, so reading the thread
+/// pointer is one load from `fs:` (the TLS ABI's self pointer), on CPUs with
+/// and without FSGSBASE (`docs/x86_64.md`, "The thread pointer").
+pub const IPC_BUFFER_SELF: u64 = IPC_BUFFER_SIZE - 8;
+const _: () = assert!(IPC_BUFFER_DATA + MAX_MESSAGE_BYTES as u64 <= IPC_BUFFER_SELF);
 
 /// Packs and unpacks the message-info word: label (32 bits), capability count
 /// (8 bits) and length in bytes (16 bits).

@@ -703,22 +703,85 @@ fn other_targets() -> Result<(), String> {
     )
 }
 
-/// Runs every `tests/acceptance/*.exp` (or those named), each against a fresh QEMU.
+/// One run of an acceptance script: which architecture, how many CPUs.
+struct Run {
+    script: PathBuf,
+    /// The run's name: the script's stem, `-x86` for x86_64, `-smpN` for N CPUs.
+    name: String,
+    arch: Arch,
+    smp: Option<u32>,
+}
+
+/// The runs of one script. Every script runs on AArch64; one whose header
+/// says `# runs on: aarch64 x86_64` also runs on x86_64 (`NAME-x86`, the
+/// same expectations except where the script asks `zos_arch`). Scripts that
+/// type at the shell run a second time on `-smp 2` (GICv2, the default):
+/// interrupt routing to CPU 0 broke typed input there once. The x86_64 runs
+/// stay on one CPU (the backend does not start the others yet).
+fn runs_of(script: &Path) -> Vec<Run> {
+    let text = std::fs::read_to_string(script).unwrap_or_default();
+    let stem = script
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("?")
+        .to_string();
+    let types = text.lines().any(|l| l.trim_start().starts_with("send "));
+    let on_x86 = text.lines().any(|l| {
+        l.strip_prefix("# runs on:")
+            .is_some_and(|arches| arches.split_whitespace().any(|a| a == "x86_64"))
+    });
+    let mut runs = vec![Run {
+        script: script.to_path_buf(),
+        name: stem.clone(),
+        arch: Arch::Aarch64,
+        smp: None,
+    }];
+    if types {
+        runs.push(Run {
+            script: script.to_path_buf(),
+            name: format!("{stem}-smp2"),
+            arch: Arch::Aarch64,
+            smp: Some(2),
+        });
+    }
+    if on_x86 {
+        runs.push(Run {
+            script: script.to_path_buf(),
+            name: format!("{stem}-x86"),
+            arch: Arch::X86_64,
+            smp: None,
+        });
+    }
+    runs
+}
+
+/// Runs every `tests/acceptance/*.exp` on each architecture it names; filters
+/// select scripts by stem (`boot`: all its runs) or runs by name (`boot-x86`).
 fn acceptance(artifacts: &Artifacts, x86: &Artifacts, filters: &[String]) -> Result<(), String> {
     let dir = root().join("tests/acceptance");
     let mut scripts: Vec<PathBuf> = std::fs::read_dir(&dir)
         .map_err(|e| format!("reading {}: {e}", dir.display()))?
         .filter_map(|entry| entry.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "exp"))
-        .filter(|p| {
-            let stem = p.file_stem().and_then(|s| s.to_str()).unwrap_or("");
-            filters.is_empty() || filters.iter().any(|f| f == stem)
-        })
         .collect();
     scripts.sort();
-    if scripts.is_empty() {
+    let mut runs: Vec<Run> = scripts
+        .iter()
+        .flat_map(|script| runs_of(script))
+        .filter(|run| {
+            let stem = run
+                .script
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or("");
+            filters.is_empty() || filters.iter().any(|f| f == stem || *f == run.name)
+        })
+        .collect();
+    if runs.is_empty() {
         return Err("no acceptance scripts matched".into());
     }
+    // The longest runs first, so the two lanes end together.
+    runs.sort_by_key(|run| !run.name.starts_with("ktest"));
     // Two scripts at a time (each boots its own QEMU; the machines this runs on
     // have two cores); `ZOS_TEST_JOBS` overrides. Each script's serial log goes
     // to target/zos/acceptance/NAME.log and is printed whole when it fails.
@@ -729,29 +792,18 @@ fn acceptance(artifacts: &Artifacts, x86: &Artifacts, filters: &[String]) -> Res
         .unwrap_or(2);
     let logs = root().join("target/zos/acceptance");
     std::fs::create_dir_all(&logs).map_err(|e| format!("creating {}: {e}", logs.display()))?;
-    // Scripts that type at the shell run a second time on `-smp 2` (GICv2,
-    // the default): interrupt routing to CPU 0 broke typed input there once.
-    let runs: Vec<(PathBuf, Option<u32>)> = scripts
-        .iter()
-        .flat_map(|script| {
-            let types = std::fs::read_to_string(script)
-                .is_ok_and(|text| text.lines().any(|l| l.trim_start().starts_with("send ")));
-            let second = types.then(|| (script.clone(), Some(2)));
-            std::iter::once((script.clone(), None)).chain(second)
-        })
-        .collect();
     let queue = std::sync::Mutex::new(runs.iter());
     let failed = std::sync::Mutex::new(Vec::new());
     std::thread::scope(|scope| {
         for _ in 0..jobs.min(runs.len()) {
             scope.spawn(|| loop {
-                let Some((script, smp)) = queue.lock().ok().and_then(|mut q| q.next()) else {
+                let Some(run) = queue.lock().ok().and_then(|mut q| q.next()) else {
                     return;
                 };
-                let stem = script.file_stem().and_then(|s| s.to_str()).unwrap_or("?");
-                let name = match smp {
-                    Some(cpus) => format!("{stem}-smp{cpus}"),
-                    None => stem.to_string(),
+                let name = &run.name;
+                let built = match run.arch {
+                    Arch::Aarch64 => artifacts,
+                    Arch::X86_64 => x86,
                 };
                 let log = logs.join(format!("{name}.log"));
                 println!("acceptance: {name} ...");
@@ -760,17 +812,16 @@ fn acceptance(artifacts: &Artifacts, x86: &Artifacts, filters: &[String]) -> Res
                     .and_then(|file| Ok((file.try_clone()?, file)))
                     .and_then(|(out, err)| {
                         let mut command = Command::new("expect");
-                        if let Some(cpus) = smp {
+                        if let Some(cpus) = run.smp {
                             command.env("ZOS_SMP", cpus.to_string());
                         }
                         command
                             .arg("-f")
-                            .arg(script)
-                            .env("ZOS_KERNEL", &artifacts.image)
-                            .env("ZOS_KERNEL_ELF", &artifacts.kernel)
-                            .env("ZOS_INITRD", &artifacts.initramfs)
-                            .env("ZOS_X86_KERNEL", &x86.image)
-                            .env("ZOS_X86_INITRD", &x86.initramfs)
+                            .arg(&run.script)
+                            .env("ZOS_ARCH", run.arch.name())
+                            .env("ZOS_KERNEL", &built.image)
+                            .env("ZOS_KERNEL_ELF", &built.kernel)
+                            .env("ZOS_INITRD", &built.initramfs)
                             .env("ZOS_ROOT", root())
                             .current_dir(root())
                             .stdin(std::process::Stdio::null())
@@ -793,7 +844,7 @@ fn acceptance(artifacts: &Artifacts, x86: &Artifacts, filters: &[String]) -> Res
                             }
                         );
                         if let Ok(mut list) = failed.lock() {
-                            list.push(name);
+                            list.push(name.clone());
                         }
                     }
                 }

@@ -220,6 +220,8 @@ impl Manager {
             .find(|d| d.name == "pl031" && d.kind == 5)
             .map(|d| (d.slot, d.base));
         let clock = Clock::new(rtc);
+        #[cfg(target_arch = "x86_64")]
+        let clock = crate::cmos::clock(&boot).unwrap_or(clock);
         if !clock.has_hardware() {
             dprintln!("init: no real-time clock; the date starts at 1970 until set (date -s)");
         }
