@@ -15,6 +15,7 @@ mod arch;
 mod cpio;
 mod linecount;
 mod tools;
+mod web;
 
 use arch::Arch;
 use std::path::{Path, PathBuf};
@@ -62,7 +63,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let needs_toolchain = matches!(command, "build" | "run" | "test" | "bench");
+    let needs_toolchain = matches!(command, "build" | "run" | "test" | "bench" | "wasm" | "web");
     if needs_toolchain {
         if let Err(message) = tools::ensure_toolchain() {
             eprintln!("xtask: {message}");
@@ -75,6 +76,7 @@ fn main() -> ExitCode {
         "test" => test(&rest),
         "bench" => bench(arch),
         "lines" => lines().map(|_| ()),
+        "wasm" => web::build_wasm().and_then(|a| web::host_test(&a)),
         "help" | "--help" | "-h" => {
             println!("usage: cargo xtask <build|run [-- QEMU ARGS]|test [NAME...]|bench> [--arch aarch64|x86_64]");
             Ok(())
