@@ -82,5 +82,22 @@ await step(
 }
 await step('Ctrl-C ends a looping process', '\x03', /[#$] $/);
 await step('the shell answers after Ctrl-C', 'echo AFTER_INTR=$?\r', /^AFTER_INTR=130\r?$/m);
+// Bad programs: refused or killed and reported; the shell goes on.
+await step(
+  'a trapping process (unreachable) is killed and reported',
+  '/usr/share/wasm-tests/unreachable; echo TRAP_RC=$?\r',
+  /trap: wasm `unreachable`[\s\S]*^TRAP_RC=(?!0\r?$)\d+\r?$/m,
+);
+await step(
+  'a trapping process (out of bounds) is killed and reported',
+  '/usr/share/wasm-tests/out-of-bounds; echo OOB_RC=$?\r',
+  /trap: out of bounds memory access[\s\S]*^OOB_RC=(?!0\r?$)\d+\r?$/m,
+);
+await step(
+  'a malformed module is refused',
+  '/usr/share/wasm-tests/malformed; echo BAD_RC=$?\r',
+  /malformed module[\s\S]*^BAD_RC=(?!0\r?$)\d+\r?$/m,
+);
+await step('the shell still answers', 'echo STILL_HERE\r', /^STILL_HERE\r?$/m);
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(failed === 0 ? 0 : 1);
