@@ -77,8 +77,10 @@ fn main() -> ExitCode {
         "bench" => bench(arch),
         "lines" => lines().map(|_| ()),
         "wasm" => web::build_wasm().and_then(|a| web::host_test(&a)),
+        "web" => web::web(&rest),
         "help" | "--help" | "-h" => {
             println!("usage: cargo xtask <build|run [-- QEMU ARGS]|test [NAME...]|bench> [--arch aarch64|x86_64]");
+            println!("       cargo xtask wasm (browser port: build + host test) | web [--port N] [--check]");
             Ok(())
         }
         other => Err(format!("unknown command '{other}' (try: build, run, test)")),

@@ -147,3 +147,135 @@ pub fn host_test(artifacts: &WasmArtifacts) -> Result<(), String> {
         "wasm host acceptance (node tests/browser/host.mjs)",
     )
 }
+
+/// npm packages the page and its test use, at pinned versions: installed
+/// into `target/zos/npm` at build time (xterm.js is copied into the page,
+/// puppeteer-core drives Debian's chromium in the test).
+const NPM_PACKAGES: [&str; 2] = ["@xterm/xterm@6.0.0", "puppeteer-core@25.16.0"];
+
+fn npm_dir() -> PathBuf {
+    root().join("target/zos/npm")
+}
+
+/// Builds `target/zos/web/`: the page, its script, xterm.js from npm, the
+/// kernel and the initramfs.
+pub fn build_web() -> Result<PathBuf, String> {
+    let artifacts = build_wasm()?;
+    let npm = npm_dir();
+    std::fs::create_dir_all(&npm).map_err(|e| format!("creating {}: {e}", npm.display()))?;
+    if NPM_PACKAGES
+        .iter()
+        .any(|p| !npm.join("node_modules").join(package_name(p)).exists())
+    {
+        run_checked(
+            Command::new("npm")
+                .args(["install", "--no-audit", "--no-fund", "--silent", "--prefix"])
+                .arg(&npm)
+                .args(NPM_PACKAGES),
+            "npm install (xterm.js, puppeteer-core)",
+        )?;
+    }
+    let web = root().join("target/zos/web");
+    let vendor = web.join("vendor");
+    std::fs::create_dir_all(&vendor).map_err(|e| format!("creating {}: {e}", vendor.display()))?;
+    let xterm = npm.join("node_modules/@xterm/xterm");
+    let copies = [
+        (xterm.join("lib/xterm.mjs"), vendor.join("xterm.mjs")),
+        (xterm.join("css/xterm.css"), vendor.join("xterm.css")),
+        (xterm.join("LICENSE"), vendor.join("xterm.LICENSE")),
+        (root().join("web/index.html"), web.join("index.html")),
+        (root().join("web/zos.js"), web.join("zos.js")),
+        (artifacts.kernel.clone(), web.join("kernel.wasm")),
+        (artifacts.initramfs.clone(), web.join("initramfs.cpio")),
+    ];
+    for (from, to) in copies {
+        std::fs::copy(&from, &to).map_err(|e| format!("copying {}: {e}", from.display()))?;
+    }
+    Ok(web)
+}
+
+fn package_name(spec: &str) -> &str {
+    match spec.rfind('@') {
+        Some(at) if at > 0 => &spec[..at],
+        _ => spec,
+    }
+}
+
+/// `cargo xtask web [--port N] [--check]`: builds the page and serves it on
+/// 127.0.0.1 until interrupted; `--check` instead opens it in headless
+/// Chromium (tests/browser/page.mjs) and stops.
+pub fn web(args: &[String]) -> Result<(), String> {
+    let check = args.iter().any(|a| a == "--check");
+    let port = match args.iter().position(|a| a == "--port") {
+        Some(at) => args
+            .get(at + 1)
+            .and_then(|p| p.parse::<u16>().ok())
+            .ok_or("--port needs a number")?,
+        None if check => 0,
+        None => 8018,
+    };
+    let web = build_web()?;
+    let listener = std::net::TcpListener::bind(("127.0.0.1", port))
+        .map_err(|e| format!("binding 127.0.0.1:{port}: {e}"))?;
+    let address = listener.local_addr().map_err(|e| e.to_string())?;
+    let url = format!("http://{address}/");
+    let root_dir = web.clone();
+    std::thread::spawn(move || serve(listener, &root_dir));
+    if !check {
+        println!("Zero OS page: {url} (Ctrl-C stops the server)");
+        loop {
+            std::thread::park();
+        }
+    }
+    let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+        .ok_or("no chromium (apt-get install chromium)")?;
+    run_checked(
+        Command::new("node")
+            .arg(root().join("tests/browser/page.mjs"))
+            .arg(&url)
+            .arg(web.join("screenshot.png"))
+            .env("CHROMIUM", chromium)
+            .env("NODE_PATH", npm_dir().join("node_modules")),
+        "browser acceptance (node tests/browser/page.mjs)",
+    )
+}
+
+/// A static file server for the page: GET only, files under `root` only.
+fn serve(listener: std::net::TcpListener, root: &std::path::Path) {
+    use std::io::{BufRead, BufReader, Write};
+    for stream in listener.incoming() {
+        let Ok(mut stream) = stream else { continue };
+        let mut line = String::new();
+        if BufReader::new(&stream).read_line(&mut line).is_err() {
+            continue;
+        }
+        let path = line.split_whitespace().nth(1).unwrap_or("/");
+        let path = path.split('?').next().unwrap_or("/");
+        let name = if path == "/" { "index.html" } else { path.trim_start_matches('/') };
+        let safe = !name.split('/').any(|part| part == ".." || part.is_empty());
+        let body = if safe { std::fs::read(root.join(name)).ok() } else { None };
+        let response = match body {
+            Some(body) => {
+                let kind = match name.rsplit('.').next() {
+                    Some("html") => "text/html; charset=utf-8",
+                    Some("js" | "mjs") => "text/javascript",
+                    Some("css") => "text/css",
+                    Some("wasm") => "application/wasm",
+                    Some("png") => "image/png",
+                    _ => "application/octet-stream",
+                };
+                let mut r = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n",
+                    body.len()
+                )
+                .into_bytes();
+                r.extend_from_slice(&body);
+                r
+            }
+            None => b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec(),
+        };
+        let _ = stream.write_all(&response);
+    }
+}

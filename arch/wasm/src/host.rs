@@ -24,6 +24,18 @@ pub fn console_write(bytes: &[u8]) {
     let _ = bytes;
 }
 
+/// The kernel's debug console: `\n` becomes `\r\n` (the HAL's contract).
+pub fn debug_console_write(bytes: &[u8]) {
+    for (i, line) in bytes.split(|&b| b == b'\n').enumerate() {
+        if i > 0 {
+            console_write(b"\r\n");
+        }
+        if !line.is_empty() {
+            console_write(line);
+        }
+    }
+}
+
 /// Nanoseconds since the page started (its monotonic clock).
 pub fn uptime_ns() -> u64 {
     #[cfg(target_arch = "wasm32")]

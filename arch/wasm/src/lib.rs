@@ -76,7 +76,7 @@ impl Platform for Wasm {
     type Context = WasmContext;
 
     fn console_write(bytes: &[u8]) {
-        host::console_write(bytes);
+        host::debug_console_write(bytes);
     }
 
     fn uptime_ns() -> u64 {
@@ -203,7 +203,7 @@ pub extern "C" fn kernel_alloc(len: usize) -> *mut u8 {
 pub extern "C" fn kernel_init(ptr: *const u8, len: usize, frames_mib: u32) -> i32 {
     zos_klog::init(
         zos_klog::LogSink {
-            write: host::console_write,
+            write: host::debug_console_write,
             uptime_ns: host::uptime_ns,
         },
         log::LevelFilter::Info,
