@@ -253,9 +253,17 @@ fn serve(listener: std::net::TcpListener, root: &std::path::Path) {
         }
         let path = line.split_whitespace().nth(1).unwrap_or("/");
         let path = path.split('?').next().unwrap_or("/");
-        let name = if path == "/" { "index.html" } else { path.trim_start_matches('/') };
+        let name = if path == "/" {
+            "index.html"
+        } else {
+            path.trim_start_matches('/')
+        };
         let safe = !name.split('/').any(|part| part == ".." || part.is_empty());
-        let body = if safe { std::fs::read(root.join(name)).ok() } else { None };
+        let body = if safe {
+            std::fs::read(root.join(name)).ok()
+        } else {
+            None
+        };
         let response = match body {
             Some(body) => {
                 let kind = match name.rsplit('.').next() {
@@ -274,7 +282,9 @@ fn serve(listener: std::net::TcpListener, root: &std::path::Path) {
                 r.extend_from_slice(&body);
                 r
             }
-            None => b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec(),
+            None => {
+                b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec()
+            }
         };
         let _ = stream.write_all(&response);
     }
