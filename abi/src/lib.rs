@@ -427,13 +427,12 @@ mod tests {
 
 /// Where the kernel puts things in init's address space (and the conventions
 /// `libzos` follows for every process it starts). wasm32 has its own, packed
-/// below 4 GiB: a process's address space is its linear memory there.
+/// below 4 GiB: a process's address space is its linear memory there, as
+/// large as its highest mapping, so what every process maps comes first and
+/// what only one service maps (init's initramfs, the VFS's windows) last,
+/// sharing addresses.
 #[cfg(target_arch = "wasm32")]
 pub mod layout {
-    //! Every process's linear memory is as large as its highest mapping, so
-    //! what every process maps comes first and what only one service maps
-    //! (init's initramfs, the VFS's windows) last, sharing addresses.
-
     /// Exclusive upper bound of user space (the 32-bit linear memory).
     pub const USER_TOP: u64 = 0x1_0000_0000;
     /// Lowest mappable user address.

@@ -108,6 +108,42 @@ pub fn build_wasm() -> Result<WasmArtifacts, String> {
             .env("RUSTFLAGS", USER_FLAGS),
         "wasm userland build",
     )?;
+    // Clippy for what only wasm32 compiles: the backend, libzos's wasm32
+    // arch file and the console's terminal (the rest is checked natively).
+    run_checked(
+        cargo()
+            .args([
+                "clippy",
+                "--release",
+                "-p",
+                "zos-arch-wasm",
+                "--target",
+                TARGET,
+            ])
+            .arg("--target-dir")
+            .arg(&kernel_dir)
+            .env("RUSTFLAGS", "-C strip=debuginfo")
+            .args(["--", "-D", "warnings"]),
+        "wasm kernel clippy",
+    )?;
+    run_checked(
+        cargo()
+            .args([
+                "clippy",
+                "--release",
+                "-p",
+                "libzos",
+                "-p",
+                "zos-console",
+                "--target",
+                TARGET,
+            ])
+            .arg("--target-dir")
+            .arg(&user_dir)
+            .env("RUSTFLAGS", USER_FLAGS)
+            .args(["--", "-D", "warnings"]),
+        "wasm userland clippy",
+    )?;
     let out = out_dir();
     std::fs::create_dir_all(&out).map_err(|e| format!("creating {}: {e}", out.display()))?;
     let kernel = out.join("kernel.wasm");

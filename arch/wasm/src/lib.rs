@@ -258,8 +258,11 @@ pub extern "C" fn kernel_run(fuel: u64) -> u32 {
 
 /// Bytes typed into the terminal; the console service gets them through its
 /// interrupt. Nothing is dropped: the queue holds whatever the page sends.
+///
+/// # Safety
+/// `ptr..ptr+len` must be a buffer the page wrote (from [`kernel_alloc`]).
 #[no_mangle]
-pub extern "C" fn kernel_input(ptr: *const u8, len: usize) {
+pub unsafe extern "C" fn kernel_input(ptr: *const u8, len: usize) {
     if ptr.is_null() {
         return;
     }

@@ -231,7 +231,7 @@ impl AddressSpace for WasmSpace {
         if flags.write && flags.execute {
             return Err(MapError::WritableExecutable);
         }
-        if va % PAGE != 0 || pa % PAGE != 0 {
+        if !va.is_multiple_of(PAGE) || !pa.is_multiple_of(PAGE) {
             return Err(MapError::Unaligned);
         }
         if !(layout::USER_BOTTOM..layout::USER_TOP).contains(&va) {
