@@ -175,8 +175,12 @@ pub fn build_wasm() -> Result<WasmArtifacts, String> {
 /// Boots the wasm kernel under Node (no browser) and runs the shell steps of
 /// `tests/browser/host.mjs`.
 pub fn host_test(artifacts: &WasmArtifacts) -> Result<(), String> {
+    // The kernel runs synchronously inside `node`: a kernel that never
+    // returns from `kernel_run` would hang the test, so coreutils' timeout
+    // bounds the whole run.
     run_checked(
-        Command::new("node")
+        Command::new("timeout")
+            .args(["600", "node"])
             .arg(root().join("tests/browser/host.mjs"))
             .arg(&artifacts.kernel)
             .arg(&artifacts.initramfs),
@@ -268,7 +272,8 @@ pub fn web(args: &[String]) -> Result<(), String> {
         .find(|p| std::path::Path::new(p).exists())
         .ok_or("no chromium (apt-get install chromium)")?;
     run_checked(
-        Command::new("node")
+        Command::new("timeout")
+            .args(["900", "node"])
             .arg(root().join("tests/browser/page.mjs"))
             .arg(&url)
             .arg(web.join("screenshot.png"))
