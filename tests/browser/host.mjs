@@ -94,6 +94,11 @@ await step(
   /trap: out of bounds memory access[\s\S]*^OOB_RC=(?!0\r?$)\d+\r?$/m,
 );
 await step(
+  'a module asking for 1.2 GiB of memory is refused',
+  '/usr/share/wasm-tests/huge-memory; echo HUGE_RC=$?\r',
+  /module refused[\s\S]*^HUGE_RC=(?!0\r?$)\d+\r?$/m,
+);
+await step(
   'a malformed module is refused',
   '/usr/share/wasm-tests/malformed; echo BAD_RC=$?\r',
   /malformed module[\s\S]*^BAD_RC=(?!0\r?$)\d+\r?$/m,

@@ -456,7 +456,14 @@ fn lines() -> Result<usize, String> {
         let name = file.strip_prefix(root()).unwrap_or(file);
         println!("  {count:>5}  {}", name.display());
     }
-    for other in ["abi", "boot", "klog", "arch/aarch64", "arch/x86_64", "arch/wasm"] {
+    for other in [
+        "abi",
+        "boot",
+        "klog",
+        "arch/aarch64",
+        "arch/x86_64",
+        "arch/wasm",
+    ] {
         let (count, _) = linecount::count_crate(&root().join(other))?;
         println!("lines: {other}: {count} code lines (not limited)");
     }

@@ -17,52 +17,59 @@ const USER_FLAGS: &str = "-C link-arg=--export=_start -C link-arg=--export-table
      -C link-arg=--export=__stack_pointer -C link-arg=-zstack-size=65536 -C strip=debuginfo";
 
 /// Bad programs for the host acceptance test: a module whose `_start` hits
-/// `unreachable`, one that loads far outside its memory, and one with a
+/// `unreachable`, one that loads far outside its memory, one asking for a
+/// 1.2 GiB memory (past `LINEAR_TOP`: refused before the kernel allocates it), and one with a
 /// good header but garbage after it (refused when the kernel compiles it).
-const BAD_MODULES: [(&str, &[u8]); 3] = [
-    ("unreachable", &module_with_body(&[0x03, 0x00, 0x00, 0x0b])),
-    (
-        "out-of-bounds",
-        // i32.const 0x7fffffff; i32.load; drop; end
-        &module_with_body(&[
-            0x0c, 0x00, 0x41, 0xff, 0xff, 0xff, 0xff, 0x07, 0x28, 0x02, 0x00, 0x1a, 0x0b,
-        ]),
-    ),
-    ("malformed", b"\0asm\x01\0\0\0\x01\xffgarbage"),
-];
+fn bad_modules() -> Vec<(&'static str, Vec<u8>)> {
+    vec![
+        ("unreachable", module(1, &[0x00, 0x00, 0x0b])),
+        (
+            "out-of-bounds",
+            // i32.const 0x7fffffff; i32.load; drop; end
+            module(
+                1,
+                &[
+                    0x00, 0x41, 0xff, 0xff, 0xff, 0xff, 0x07, 0x28, 0x02, 0x00, 0x1a, 0x0b,
+                ],
+            ),
+        ),
+        ("huge-memory", module(20_000, &[0x00, 0x0b])),
+        ("malformed", b"\0asm\x01\0\0\0\x01\xffgarbage".to_vec()),
+    ]
+}
 
-/// A minimal module: one memory page, `_start: fn(i64)` whose body (size
-/// byte first) is `body` (at most 16 bytes), both exported.
-const fn module_with_body(body: &[u8]) -> [u8; 64] {
-    let head: [u8; 42] = [
-        0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // magic, version
-        0x01, 0x05, 0x01, 0x60, 0x01, 0x7e, 0x00, // type: (i64) -> ()
-        0x03, 0x02, 0x01, 0x00, // function 0 has type 0
-        0x05, 0x03, 0x01, 0x00, 0x01, // one memory, one page
-        0x07, 0x13, 0x02, // exports: memory, _start
-        0x06, b'm', b'e', b'm', b'o', b'r', b'y', 0x02, 0x00, //
-        0x06, b'_', b's', b't', b'a', b'r', //
-    ];
-    let mut out = [0u8; 64];
-    let mut i = 0;
-    while i < head.len() {
-        out[i] = head[i];
-        i += 1;
+/// A minimal module: a memory of `pages` pages and `_start: fn(i64)` with
+/// `body` (locals and code), both exported.
+fn module(pages: u32, body: &[u8]) -> Vec<u8> {
+    fn leb(mut value: u32, out: &mut Vec<u8>) {
+        loop {
+            let byte = (value & 0x7f) as u8;
+            value >>= 7;
+            if value == 0 {
+                out.push(byte);
+                return;
+            }
+            out.push(byte | 0x80);
+        }
     }
-    // "t", func 0, then the code section holding one body.
-    out[42] = b't';
-    out[43] = 0x00;
-    out[44] = 0x00;
-    out[45] = 0x0a;
-    out[46] = (body.len() + 1) as u8;
-    out[47] = 0x01;
-    let mut j = 0;
-    while j < body.len() {
-        out[48 + j] = body[j];
-        j += 1;
+    fn section(id: u8, content: &[u8], out: &mut Vec<u8>) {
+        out.push(id);
+        leb(content.len() as u32, out);
+        out.extend_from_slice(content);
     }
-    // A module shorter than 64 bytes ends in zero padding, which the kernel
-    // trims (a section id 0 of size 0 is never valid).
+    let mut out = b"\0asm\x01\0\0\0".to_vec();
+    section(1, &[0x01, 0x60, 0x01, 0x7e, 0x00], &mut out); // type: (i64) -> ()
+    section(3, &[0x01, 0x00], &mut out); // function 0 has type 0
+    let mut memory = vec![0x01, 0x00];
+    leb(pages, &mut memory);
+    section(5, &memory, &mut out);
+    let mut exports = vec![0x02];
+    exports.extend_from_slice(b"\x06memory\x02\x00\x06_start\x00\x00");
+    section(7, &exports, &mut out);
+    let mut code = vec![0x01];
+    leb(body.len() as u32, &mut code);
+    code.extend_from_slice(body);
+    section(10, &code, &mut out);
     out
 }
 
@@ -158,8 +165,8 @@ pub fn build_wasm() -> Result<WasmArtifacts, String> {
         archive.add_file(&format!("sbin/{program}"), 0o755, &data);
     }
     archive.add_dir("usr/share/wasm-tests");
-    for (name, module) in BAD_MODULES {
-        archive.add_file(&format!("usr/share/wasm-tests/{name}"), 0o755, module);
+    for (name, module) in bad_modules() {
+        archive.add_file(&format!("usr/share/wasm-tests/{name}"), 0o755, &module);
     }
     archive.add_dir("bin");
     archive.add_symlink("bin/sh", "/sbin/sh");

@@ -32,6 +32,9 @@ pub struct HostState {
     pub request: Option<(u64, [u64; 6], u32)>,
     /// The process holds the terminal's device page.
     pub terminal: bool,
+    /// What the module may allocate: memory up to `LINEAR_TOP`, a bounded
+    /// table, one instance (checked before anything is allocated).
+    limits: wasmi::StoreLimits,
 }
 
 /// A process's instance.
@@ -281,8 +284,14 @@ fn instantiate(engine: &wasmi::Engine, vm: &mut Vm) -> Result<(), String> {
             tp: 0,
             request: None,
             terminal: vm.terminal,
+            limits: wasmi::StoreLimitsBuilder::new()
+                .memory_size(layout::LINEAR_TOP as usize)
+                .table_elements(MAX_TABLE_ELEMENTS)
+                .instances(1)
+                .build(),
         },
     );
+    store.limiter(|state| &mut state.limits);
     let mut linker = <Linker<HostState>>::new(engine);
     define_imports(&mut linker).map_err(|e| format!("imports: {e}"))?;
     let instance = linker
@@ -320,6 +329,9 @@ fn instantiate(engine: &wasmi::Engine, vm: &mut Vm) -> Result<(), String> {
     vm.load_all();
     Ok(())
 }
+
+/// Most function-table entries a module may have.
+const MAX_TABLE_ELEMENTS: usize = 1 << 16;
 
 type HostResult<T> = Result<T, wasmi::Error>;
 
