@@ -258,15 +258,22 @@ pub extern "C" fn kernel_run(fuel: u64) -> u32 {
 
 /// Bytes typed into the terminal; the console service gets them through its
 /// interrupt. Nothing is dropped: the queue holds whatever the page sends.
+/// The buffer is the kernel's again afterwards (freed).
 ///
 /// # Safety
-/// `ptr..ptr+len` must be a buffer the page wrote (from [`kernel_alloc`]).
+/// `ptr..ptr+len` must be a buffer from [`kernel_alloc`]`(len)` that the
+/// page wrote and does not use again.
 #[no_mangle]
-pub unsafe extern "C" fn kernel_input(ptr: *const u8, len: usize) {
+pub unsafe extern "C" fn kernel_input(ptr: *mut u8, len: usize) {
     if ptr.is_null() {
         return;
     }
     // SAFETY: the page wrote `len` bytes at `ptr` (a kernel_alloc buffer).
     let bytes = unsafe { core::slice::from_raw_parts(ptr, len) };
     run::input(bytes);
+    if let Ok(layout) = core::alloc::Layout::from_size_align(len.max(1), 4096) {
+        // SAFETY: `ptr` came from `kernel_alloc(len)` with this layout, and
+        // the page hands it over.
+        unsafe { alloc::alloc::dealloc(ptr, layout) };
+    }
 }
