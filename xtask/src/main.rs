@@ -553,7 +553,15 @@ fn test(filters: &[String]) -> Result<(), String> {
     }
     let artifacts = build(Arch::Aarch64)?;
     let x86 = build(Arch::X86_64)?;
-    acceptance(&artifacts, &x86, filters)
+    acceptance(&artifacts, &x86, filters)?;
+    if filters.is_empty() {
+        // The browser port (docs/browser.md), after the native tests: the wasm
+        // kernel under Node, then the page in headless Chromium.
+        tools::ensure(&["node", "npm", "chromium"])?;
+        web::build_wasm().and_then(|wasm| web::host_test(&wasm))?;
+        web::web(&["--check".to_string()])?;
+    }
+    Ok(())
 }
 
 /// Proves the arch boundary without a second backend: the kernel core, with
