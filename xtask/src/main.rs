@@ -19,6 +19,7 @@ mod linecount;
 mod ports;
 mod sysroot;
 mod tools;
+mod web;
 
 use arch::Arch;
 use std::path::{Path, PathBuf};
@@ -71,7 +72,7 @@ fn main() -> ExitCode {
     };
     let needs_toolchain = matches!(
         command,
-        "build" | "run" | "test" | "bench" | "sysroot" | "cc"
+        "build" | "run" | "test" | "bench" | "sysroot" | "cc" | "wasm" | "web"
     );
     if needs_toolchain {
         if let Err(message) = tools::ensure_toolchain() {
@@ -87,8 +88,11 @@ fn main() -> ExitCode {
         "lines" => lines().map(|_| ()),
         "sysroot" => sysroot::ensure().map(|dir| println!("sysroot: {}", dir.display())),
         "cc" => sysroot::cc(&rest),
+        "wasm" => web::build_wasm().and_then(|a| web::host_test(&a)),
+        "web" => web::web(&rest),
         "help" | "--help" | "-h" => {
             println!("usage: cargo xtask <build|run [-- QEMU ARGS]|test [NAME...]|bench> [--arch aarch64|x86_64]");
+            println!("       cargo xtask wasm (browser port: build + host test) | web [--port N] [--check]");
             Ok(())
         }
         other => Err(format!("unknown command '{other}' (try: build, run, test)")),
@@ -567,7 +571,14 @@ fn lines() -> Result<usize, String> {
         let name = file.strip_prefix(root()).unwrap_or(file);
         println!("  {count:>5}  {}", name.display());
     }
-    for other in ["abi", "boot", "klog", "arch/aarch64", "arch/x86_64"] {
+    for other in [
+        "abi",
+        "boot",
+        "klog",
+        "arch/aarch64",
+        "arch/x86_64",
+        "arch/wasm",
+    ] {
         let (count, _) = linecount::count_crate(&root().join(other))?;
         println!("lines: {other}: {count} code lines (not limited)");
     }
@@ -659,7 +670,15 @@ fn test(filters: &[String]) -> Result<(), String> {
     }
     let artifacts = build(Arch::Aarch64)?;
     let x86 = build(Arch::X86_64)?;
-    acceptance(&artifacts, &x86, filters)
+    acceptance(&artifacts, &x86, filters)?;
+    if filters.is_empty() {
+        // The browser port (docs/browser.md), after the native tests: the wasm
+        // kernel under Node, then the page in headless Chromium.
+        tools::ensure(&["node", "npm", "chromium"])?;
+        web::build_wasm().and_then(|wasm| web::host_test(&wasm))?;
+        web::web(&["--check".to_string()])?;
+    }
+    Ok(())
 }
 
 /// Proves the arch boundary without a second backend: the kernel core, with

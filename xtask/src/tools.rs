@@ -10,6 +10,7 @@ fn package_of(tool: &str) -> &str {
         "ld.lld" => "lld",
         "llvm-ar" => "llvm",
         "dpkg-source" => "dpkg-dev",
+        "node" => "nodejs",
         other => other,
     }
 }

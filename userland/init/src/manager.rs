@@ -382,7 +382,7 @@ impl Manager {
             }
             let kind = if want_irq { 6 } else { 5 };
             let matches = |d: &&Device| match device {
-                "uart" => d.name == "pl011" || d.name == "ns16550",
+                "uart" => matches!(d.name.as_str(), "pl011" | "ns16550" | "wasm-terminal"),
                 _ => d.name == device,
             };
             let found: Option<&Device> = self
