@@ -1,6 +1,6 @@
 //! init's pure logic, host-tested: the service table (`/etc/init/services.toml`,
 //! a small TOML subset), its validation and start order, the restart policy,
-//! pipe buffers, `#!` interpreter lines, and the table of credential sets
+//! pipe buffers and the shared-memory pipe ring (`ring`), `#!` interpreter lines, and the table of credential sets
 //! behind client badges with the rule for who may signal whom (`credentials`).
 #![cfg_attr(not(test), no_std)]
 
@@ -9,5 +9,6 @@ extern crate alloc;
 pub mod credentials;
 pub mod pipe;
 pub mod restart;
+pub mod ring;
 pub mod services;
 pub mod shebang;
