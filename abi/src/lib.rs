@@ -298,6 +298,13 @@ pub mod map_flags {
     pub const EXECUTE: u64 = 2;
 }
 
+/// `MemoryCreate` flags.
+pub mod memory_flags {
+    /// The frames form one physical run (a DMA buffer); `MemoryInfo` reports
+    /// the first frame's address.
+    pub const CONTIGUOUS: u64 = 1;
+}
+
 bitflags::bitflags! {
     /// What the holder of a capability may do with its object.
     #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
