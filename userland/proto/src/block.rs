@@ -7,10 +7,11 @@
 //! one partition). Handles come from the device manager (`devmgr` service,
 //! [`DevRequest::OpenBlock`]) or from `BlockRequest::Open` on a handle.
 //!
-//! Data never travels inside a message. The client creates a Memory object,
-//! maps it, and hands it over once with `Attach` (the capability travels with
-//! that message); the driver maps it too, and `Read`/`Write` then name a byte
-//! offset in it. A request's data must lie inside the attached buffer.
+//! Data never travels inside a message. The client creates a Memory object
+//! with `MemoryCreate(size, CONTIGUOUS)` (one physical run, so the device
+//! moves data straight into it), maps it, and hands it over once with
+//! `Attach` (the capability travels with that message); the driver maps it
+//! too, and `Read`/`Write` then name a byte offset in it. A request's data must lie inside the attached buffer.
 //! Positions and counts are in 512-byte sectors ([`SECTOR_SIZE`]) as on Linux,
 //! whatever the device's own block size, and are relative to the handle's
 //! range (sector 0 of a partition handle is the partition's first sector).
@@ -45,11 +46,19 @@ pub enum BlockRequest {
     Capacity,
     /// Reads `count` sectors from `sector` into the buffer at byte `offset`.
     /// Answers `Done { sectors }` once the data is in the buffer.
-    Read { sector: u64, count: u32, offset: u32 },
+    Read {
+        sector: u64,
+        count: u32,
+        offset: u32,
+    },
     /// Writes `count` sectors at `sector` from the buffer at byte `offset`.
     /// Answers `Done { sectors }` once the device has taken the data (it may
     /// still be in the device's volatile cache until `Flush`).
-    Write { sector: u64, count: u32, offset: u32 },
+    Write {
+        sector: u64,
+        count: u32,
+        offset: u32,
+    },
     /// Makes every write answered before it durable (virtio-blk FLUSH).
     /// Answers `Ok`.
     Flush,
@@ -61,6 +70,10 @@ pub enum BlockRequest {
     Partitions,
     /// Drops this handle (and its buffer).
     Close,
+    /// Like `Open`, but the new handle speaks `zos_proto::io` with file
+    /// semantics (byte offsets, `Read`/`Write`/`Seek`/`Fstat`, shared-buffer
+    /// transfers, `Sync` = flush): what `/dev/vda1` opens to.
+    OpenFile { partition: u32 },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -68,14 +81,19 @@ pub enum BlockResponse {
     Ok,
     Info(BlockInfo),
     /// Sectors in the handle's range.
-    Capacity { sectors: u64 },
+    Capacity {
+        sectors: u64,
+    },
     /// Sectors moved by a `Read`/`Write`.
-    Done { sectors: u32 },
+    Done {
+        sectors: u32,
+    },
     /// A new handle travels as the message's capability.
     Opened,
     Partitions(Vec<Partition>),
-    /// `EINVAL` malformed or out of the buffer, `ENXIO` past the end of the
-    /// range, `EROFS` write or flush on a read-only drive, `EIO` the device
+    /// `EINVAL` malformed, out of the buffer or (`Attach`) a buffer that is
+    /// not one physical run, `ENXIO` past the end of the range, `EROFS` write
+    /// on a read-only drive (a flush there succeeds: nothing to make durable), `EIO` the device
     /// failed (or the driver restarted while the request was in flight),
     /// `ENOBUFS` no buffer attached, `ENOTTY` unknown request.
     Err(i32),
@@ -126,8 +144,12 @@ pub enum DevRequest<'a> {
     /// Every block device and partition name (`vda`, `vda1`, ...) with its
     /// size; answers `Blocks`.
     Blocks,
-    /// A driver tells devmgr it serves (its endpoint travels with the message).
+    /// A driver tells devmgr it serves: its whole-disk block handle travels
+    /// with the message (sent on the capability devmgr started it with).
     DriverReady,
+    /// A file-style handle (`zos_proto::io`) for `name`: what the VFS hands
+    /// out when `/dev/NAME` is opened. `Opened` + capability.
+    OpenDevice { name: &'a str },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
