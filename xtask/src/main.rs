@@ -477,6 +477,8 @@ fn test(filters: &[String]) -> Result<(), String> {
         "qemu-system-x86_64",
         "expect",
         "cpio",
+        // Partitions the disk images of the storage tests.
+        "sfdisk",
     ])?;
     if filters.is_empty() {
         lines()?;
