@@ -450,6 +450,9 @@ pub mod layout {
     // Conventions of userspace (libzos and the services), kept here so that every
     // fixed user address is defined once and none overlap.
 
+    /// Anonymous `mmap` of C programs (libzos's Linux-syscall dispatcher),
+    /// up to [`HEAP_BASE`].
+    pub const LINUX_MMAP: u64 = 0x0000_0800_0000_0000;
     /// Every process's heap (libzos).
     pub const HEAP_BASE: u64 = 0x0000_1000_0000_0000;
     /// Where the loader maps memory it fills for a child (libzos).

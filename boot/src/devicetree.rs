@@ -85,6 +85,8 @@ pub struct BootInfo<'a> {
     pub memory_count: usize,
     pub uart: PhysRange,
     pub uart_irq: u32,
+    /// The PL031 real-time clock's registers, when the machine has one.
+    pub rtc: Option<PhysRange>,
     pub gic: Gic,
     /// Interrupt id of the EL1 virtual timer (PPI).
     pub timer_irq: u32,
@@ -111,6 +113,7 @@ impl<'a> BootInfo<'a> {
             memory_count: 0,
             uart: PhysRange::new(0, 0),
             uart_irq: 0,
+            rtc: None,
             gic: Gic::V2 {
                 distributor: PhysRange::new(0, 0),
                 cpu_interface: PhysRange::new(0, 0),
@@ -154,6 +157,9 @@ impl<'a> BootInfo<'a> {
         let uart = fdt.find_compatible(&["arm,pl011"]).ok_or(DtError::NoUart)?;
         info.uart = regs(uart).next().ok_or(DtError::Malformed("pl011 reg"))?;
         info.uart_irq = interrupts(uart).next().unwrap_or(33);
+        info.rtc = fdt
+            .find_compatible(&["arm,pl031"])
+            .and_then(|rtc| regs(rtc).next());
 
         info.gic = if let Some(gic) = fdt.find_compatible(&["arm,gic-v3"]) {
             let mut frames = regs(gic);
@@ -324,6 +330,7 @@ mod tests {
         assert_eq!(info.ram_bytes(), 1 << 30);
         assert_eq!(info.uart, PhysRange::new(0x900_0000, 0x900_1000));
         assert_eq!(info.uart_irq, 33);
+        assert_eq!(info.rtc, Some(PhysRange::new(0x901_0000, 0x901_1000)));
         assert!(matches!(info.gic, Gic::V2 { distributor, .. } if distributor.start == 0x800_0000));
         assert_eq!(info.timer_irq, 27);
         assert_eq!(info.psci, Some(PsciMethod::Hvc));

@@ -50,6 +50,10 @@ impl core::fmt::Display for BootError {
             BootError::Archive(e) => write!(f, "initramfs unreadable: {e}"),
             BootError::NoInit => write!(f, "initramfs has no /sbin/init"),
             BootError::BadInit(e) => write!(f, "/sbin/init is not a valid program: {e}"),
+            BootError::Kernel(e @ (SysError::QuotaExceeded | SysError::OutOfMemory)) => write!(
+                f,
+                "could not build init: too little memory for init and the boot archive ({e:?})"
+            ),
             BootError::Kernel(e) => write!(f, "could not build init: {e:?}"),
         }
     }

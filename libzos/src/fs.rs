@@ -37,7 +37,13 @@ const SHARED_SIZE: u64 = 64 * 1024;
 /// Where the shared buffer is mapped in this process.
 const SHARED_VA: u64 = zos_abi::layout::VFS_SHARED;
 
-static UMASK: AtomicU32 = AtomicU32::new(0o022);
+static UMASK: AtomicU32 = AtomicU32::new(UMASK_UNSET);
+/// `UMASK` before the first use: it then comes from `ZOS_UMASK` in the
+/// environment (set by the parent's spawn when it differs from 022), so a
+/// shell's `umask` reaches the programs it starts.
+const UMASK_UNSET: u32 = u32::MAX;
+/// The usual file creation mask.
+pub const DEFAULT_UMASK: u32 = 0o022;
 /// The session capability of the VFS, once known.
 static VFS: Mutex<Option<u64>> = Mutex::new(None);
 /// What this process knows about handle slots it opened or examined.
@@ -68,21 +74,20 @@ fn vfs_endpoint() -> Result<u64> {
         (Some(ProcResponse::Err(e)), _) => return Err(Errno(e)),
         _ => return Err(Errno(EIO)),
     };
-    let session = FsRequest::Session {
-        pid: posix::getpid(),
-    };
-    let chosen = match ipc::call(endpoint, &session, &[]) {
-        Ok(reply) => match (reply.decode::<FsResponse>(), reply.caps.first()) {
-            (Some(FsResponse::Attached), Some(cap)) => {
-                let _ = sys::cap_delete(endpoint);
-                *cap
-            }
-            _ => endpoint,
-        },
-        Err(_) => endpoint,
-    };
+    // init badged this capability with our pid and credentials: the VFS
+    // learns who we are from the badge, never from a request field.
+    let chosen = endpoint;
     *guard = Some(chosen);
     Ok(chosen)
+}
+
+/// Forgets the VFS capability, so the next request looks the VFS up again
+/// and gets a badge with the credentials this process has now (after `login`
+/// or `su` changed them).
+pub fn reconnect() {
+    if let Some(old) = VFS.lock().take() {
+        let _ = sys::cap_delete(old);
+    }
 }
 
 /// Whether a VFS service is running.
@@ -176,17 +181,20 @@ pub fn open(path: &str, flags: u32, mode: u32) -> Result<Fd> {
 
 /// Opens `path` relative to the directory open as `dirfd` (or [`AT_FDCWD`]).
 pub fn openat(dirfd: Fd, path: &str, flags: u32, mode: u32) -> Result<Fd> {
+    open(&path_at(dirfd, path)?, flags, mode)
+}
+
+/// `path` as seen from the directory open as `dirfd` (the `*at` calls):
+/// unchanged when absolute or with [`AT_FDCWD`]; `ENOTDIR` when `dirfd` was
+/// not opened by path.
+pub fn path_at(dirfd: Fd, path: &str) -> Result<String> {
     if path.starts_with('/') || dirfd == AT_FDCWD {
-        return open(path, flags, mode);
+        return Ok(String::from(path));
     }
     let slot = slot_of(dirfd)?;
     let base = SLOTS.lock().get(&slot).and_then(|info| info.path.clone());
     match base {
-        Some(base) => open(
-            &format!("{}/{path}", base.trim_end_matches('/')),
-            flags,
-            mode,
-        ),
+        Some(base) => Ok(format!("{}/{path}", base.trim_end_matches('/'))),
         None => Err(Errno(ENOTDIR)),
     }
 }
@@ -198,11 +206,21 @@ pub fn creat(path: &str, mode: u32) -> Result<Fd> {
 
 /// Sets the file creation mask; returns the previous one.
 pub fn umask(mask: u32) -> u32 {
-    UMASK.swap(mask & 0o777, Ordering::Relaxed)
+    let previous = umask_value();
+    UMASK.store(mask & 0o777, Ordering::Relaxed);
+    previous
 }
 
-fn umask_value() -> u32 {
-    UMASK.load(Ordering::Relaxed)
+pub(crate) fn umask_value() -> u32 {
+    let value = UMASK.load(Ordering::Relaxed);
+    if value != UMASK_UNSET {
+        return value;
+    }
+    let inherited = posix::getenv("ZOS_UMASK")
+        .and_then(|v| u32::from_str_radix(&v, 8).ok())
+        .map_or(DEFAULT_UMASK, |m| m & 0o777);
+    UMASK.store(inherited, Ordering::Relaxed);
+    inherited
 }
 
 // ---- reading and writing --------------------------------------------------------------
@@ -652,4 +670,37 @@ impl Drop for Dir {
     fn drop(&mut self) {
         let _ = posix::close(self.fd);
     }
+}
+
+// ---- whole files ----------------------------------------------------------------------
+
+/// The whole contents of `path`.
+pub fn read_file(path: &str) -> Result<Vec<u8>> {
+    let fd = open(path, O_RDONLY, 0)?;
+    let mut contents = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let result = loop {
+        match posix::read(fd, &mut chunk) {
+            Ok(0) => break Ok(()),
+            Ok(n) => contents.extend_from_slice(&chunk[..n]),
+            Err(e) => break Err(e),
+        }
+    };
+    let _ = posix::close(fd);
+    result.map(|()| contents)
+}
+
+/// Replaces `path` with `data`: written to `path.new` (created with `mode`,
+/// masked by the umask) and renamed over `path`, so readers see the old or the
+/// new contents, never a mix.
+pub fn replace_file(path: &str, data: &[u8], mode: u32) -> Result<()> {
+    let temporary = format!("{path}.new");
+    let fd = open(&temporary, O_WRONLY | O_CREAT | O_TRUNC, mode)?;
+    let written = posix::write_all(fd, data);
+    let _ = posix::close(fd);
+    if let Err(e) = written.and_then(|()| chmod(&temporary, mode)) {
+        let _ = unlink(&temporary);
+        return Err(e);
+    }
+    rename(&temporary, path)
 }

@@ -11,6 +11,7 @@ extern crate alloc;
 mod arch;
 pub mod fs;
 pub mod ipc;
+pub mod linux;
 pub mod loader;
 pub mod net;
 pub mod posix;

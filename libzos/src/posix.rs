@@ -9,6 +9,7 @@ use crate::ipc::{self, Received};
 use crate::rt::start_info;
 use crate::sys;
 use alloc::collections::BTreeMap;
+use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use spin::Mutex;
@@ -456,16 +457,28 @@ fn spawn_image(
         }
     }
     let cwd = getcwd();
+    let mut env = env.to_vec();
+    let umask = crate::fs::umask_value();
+    let umask_var = format!("ZOS_UMASK={umask:03o}");
+    if umask != crate::fs::DEFAULT_UMASK {
+        env.retain(|e| !e.starts_with("ZOS_UMASK="));
+        env.push(&umask_var);
+    }
+    let env_bytes = env.clone();
     let request = ProcRequest::Spawn {
         path,
         argv: argv.to_vec(),
-        env: env.to_vec(),
+        env,
         cwd: &cwd,
         fds,
         pgid,
         foreground,
     };
-    let bytes: usize = argv.iter().chain(env.iter()).map(|s| s.len() + 1).sum();
+    let bytes: usize = argv
+        .iter()
+        .chain(env_bytes.iter())
+        .map(|s| s.len() + 1)
+        .sum();
     if bytes > zos_proto::proc::ARG_MAX {
         drop_caps(&caps);
         return Err(Errno(E2BIG));
@@ -612,6 +625,8 @@ pub struct Process {
     pub pgid: Pid,
     pub state: char,
     pub name: String,
+    /// Effective user id.
+    pub uid: u32,
 }
 
 pub fn processes() -> Result<Vec<Process>> {
@@ -625,6 +640,7 @@ pub fn processes() -> Result<Vec<Process>> {
                 pgid: p.pgid,
                 state: p.state,
                 name: p.name.to_string(),
+                uid: p.uid,
             })
             .collect()),
         Some(ProcResponse::Err(e)) => Err(Errno(e)),
@@ -770,6 +786,54 @@ pub fn chdir(path: &str) -> Result<()> {
 /// Monotonic nanoseconds since boot.
 pub fn clock_ns() -> u64 {
     sys::clock_ns()
+}
+
+/// Now, in nanoseconds since the Unix epoch (UTC), from init's clock.
+pub fn realtime_ns() -> Result<u64> {
+    Ok(system_info()?.realtime_ns)
+}
+
+/// Sets the real-time clock (root only: `EPERM` otherwise).
+pub fn set_realtime_ns(epoch_ns: u64) -> Result<()> {
+    proc_ok(&ProcRequest::SetTime { epoch_ns })
+}
+
+// ---- credentials ------------------------------------------------------------------
+
+pub use zos_proto::proc::Credentials;
+
+/// The credentials of process `pid` (0: this one).
+pub fn credentials_of(pid: Pid) -> Result<Credentials> {
+    let reply = proc_call(&ProcRequest::Credentials { pid }, &[])?;
+    match reply.decode::<ProcResponse>() {
+        Some(ProcResponse::Credentials(set)) => Ok(set),
+        Some(ProcResponse::Err(e)) => Err(Errno(e)),
+        _ => Err(Errno(EIO)),
+    }
+}
+
+/// This process's credentials.
+pub fn credentials() -> Result<Credentials> {
+    credentials_of(0)
+}
+
+/// A capability to the service registered as `name` (badged with this
+/// process's pid and credentials when the service asks for client badges).
+pub fn proc_lookup(name: &str) -> Result<u64> {
+    let reply = proc_call(&ProcRequest::Lookup { name }, &[])?;
+    match (reply.decode::<ProcResponse>(), reply.caps.first()) {
+        (Some(ProcResponse::Attached), Some(cap)) => Ok(*cap),
+        (Some(ProcResponse::Err(e)), _) => Err(Errno(e)),
+        _ => Err(Errno(EIO)),
+    }
+}
+
+pub fn getuid() -> u32 {
+    credentials().map_or(0, |c| c.uid)
+}
+
+pub fn geteuid() -> u32 {
+    credentials().map_or(0, |c| c.euid)
 }
 
 pub fn nanosleep(ns: u64) {

@@ -9,11 +9,15 @@
 //!
 //! `build`, `run` and `bench` take `--arch aarch64|x86_64` (default aarch64);
 //! `test` builds both (the x86_64 scripts get `ZOS_X86_KERNEL`/`ZOS_X86_INITRD`).
+//! - `sysroot`            musl + libzos C runtime + `zos-cc` in `target/zos/sysroot/` (docs/porting.md)
+//! - `cc ARGS…`           compile C for Zero OS (`zos-cc`)
 //! - `lines`              code lines of the kernel core (limit 3,000), boot and arch crates
 
 mod arch;
 mod cpio;
 mod linecount;
+mod ports;
+mod sysroot;
 mod tools;
 
 use arch::Arch;
@@ -27,7 +31,7 @@ pub const CORE_ONLY_TARGETS: [&str; 2] = ["x86_64-unknown-none", "wasm32-unknown
 /// same `userland/user.ld`) for it.
 pub const SECOND_USER_TARGET: &str = "x86_64-unknown-none";
 /// User programs: (package, binary) — each lands in the initramfs as /sbin/<binary>.
-pub const USER_PROGRAMS: [(&str, &str); 9] = [
+pub const USER_PROGRAMS: [(&str, &str); 11] = [
     ("zos-init", "init"),
     ("zos-ktest", "ktest"),
     ("zos-tools", "zbox"),
@@ -37,18 +41,21 @@ pub const USER_PROGRAMS: [(&str, &str); 9] = [
     ("zos-netstack", "netstack"),
     ("zos-devmgr", "devmgr"),
     ("zos-virtio-blk", "virtio-blk"),
+    ("zos-identity", "identity"),
+    ("zos-keystore", "keystore"),
 ];
 /// Where the multi-call tools binary lands in the initramfs.
 pub const MULTI_CALL_BINARY: &str = "/sbin/zbox";
 /// Tools inside the multi-call binary: each gets `/bin/<tool>`, a symlink to
 /// [`MULTI_CALL_BINARY`] (zbox picks the tool from argv[0]). Must match
 /// `zos_tools_core::dispatch::TOOLS` (checked by a test).
-pub const TOOL_NAMES: [&str; 52] = [
-    "[", "basename", "cat", "chmod", "clear", "cp", "date", "dd", "df", "dirname", "dmesg", "echo",
-    "env", "false", "find", "free", "grep", "head", "hexdump", "hostname", "id", "kill", "ln",
-    "ls", "lsdev", "mkdir", "mount", "mv", "nc", "netstat", "od", "poweroff", "printf", "ps",
-    "reboot", "rm", "rmdir", "seq", "sleep", "stat", "svc", "sync", "tail", "tee", "test", "touch",
-    "true", "uname", "uptime", "wc", "which", "yes",
+pub const TOOL_NAMES: [&str; 65] = [
+    "[", "basename", "cat", "chgrp", "chmod", "chown", "clear", "cp", "date", "dd", "df",
+    "dirname", "dmesg", "echo", "env", "false", "find", "free", "getty", "grep", "groupadd",
+    "head", "hexdump", "hostname", "id", "kill", "ln", "login", "ls", "lsdev", "mkdir", "mount",
+    "mv", "nc", "netstat", "od", "passwd", "poweroff", "printf", "ps", "reboot", "rm", "rmdir",
+    "seq", "sleep", "stat", "su", "svc", "sync", "tail", "tee", "test", "touch", "true", "uname",
+    "uptime", "useradd", "userdel", "usermod", "wc", "which", "who", "whoami", "yes", "zkey",
 ];
 
 fn main() -> ExitCode {
@@ -64,7 +71,10 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let needs_toolchain = matches!(command, "build" | "run" | "test" | "bench");
+    let needs_toolchain = matches!(
+        command,
+        "build" | "run" | "test" | "bench" | "sysroot" | "cc"
+    );
     if needs_toolchain {
         if let Err(message) = tools::ensure_toolchain() {
             eprintln!("xtask: {message}");
@@ -77,6 +87,8 @@ fn main() -> ExitCode {
         "test" => test(&rest),
         "bench" => bench(arch),
         "lines" => lines().map(|_| ()),
+        "sysroot" => sysroot::ensure().map(|dir| println!("sysroot: {}", dir.display())),
+        "cc" => sysroot::cc(&rest),
         "help" | "--help" | "-h" => {
             println!("usage: cargo xtask <build|run [-- QEMU ARGS]|test [NAME...]|bench> [--arch aarch64|x86_64]");
             Ok(())
@@ -212,6 +224,15 @@ pub fn build(arch: Arch) -> Result<Artifacts, String> {
     }
     archive.add_dir("bin");
     archive.add_symlink("bin/sh", "/sbin/sh");
+    if arch == Arch::Aarch64 {
+        for (name, data) in c_programs(&out)?
+            .into_iter()
+            .chain(rust_std_programs(&out)?)
+        {
+            archive.add_file(&format!("bin/{name}"), 0o755, &data);
+        }
+        archive.add_file("bin/lua", 0o755, &ports::lua()?);
+    }
     for tool in TOOL_NAMES {
         archive.add_symlink(&format!("bin/{tool}"), MULTI_CALL_BINARY);
     }
@@ -224,6 +245,100 @@ pub fn build(arch: Arch) -> Result<Artifacts, String> {
         image,
         initramfs,
     })
+}
+
+/// The project's C programs (`tests/c/*.c`), each built with `zos-cc` into
+/// `/bin/<name>` (C runs on AArch64 only so far): stripped images by name.
+fn c_programs(out: &Path) -> Result<Vec<(String, Vec<u8>)>, String> {
+    let sysroot = sysroot::ensure()?;
+    let dir = root().join("tests/c");
+    let mut sources: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map_err(|e| format!("reading {}: {e}", dir.display()))?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "c"))
+        .collect();
+    sources.sort();
+    let built = out.join("c");
+    std::fs::create_dir_all(&built).map_err(|e| format!("creating {}: {e}", built.display()))?;
+    let mut programs = Vec::new();
+    for source in sources {
+        let name = source
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .ok_or("odd C file name")?
+            .replace('_', "-");
+        let binary = built.join(&name);
+        run_checked(
+            Command::new(sysroot.join("bin/zos-cc"))
+                .args(["-O2", "-Wall", "-Werror", "-s", "-o"])
+                .arg(&binary)
+                .arg(&source),
+            &format!("zos-cc {}", source.display()),
+        )?;
+        let data =
+            std::fs::read(&binary).map_err(|e| format!("reading {}: {e}", binary.display()))?;
+        programs.push((name, data));
+    }
+    Ok(programs)
+}
+
+/// The Rust `std` programs (`tests/rust-std/*.rs`, one file each), built for
+/// `aarch64-unknown-linux-musl` and linked against the sysroot's musl and
+/// libzos (`zos-rust-ld`) into `/bin/<name>`.
+fn rust_std_programs(out: &Path) -> Result<Vec<(String, Vec<u8>)>, String> {
+    let sysroot = sysroot::ensure()?;
+    let dir = root().join("tests/rust-std");
+    let mut sources: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map_err(|e| format!("reading {}: {e}", dir.display()))?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "rs"))
+        .collect();
+    sources.sort();
+    let built = out.join("rust-std");
+    std::fs::create_dir_all(&built).map_err(|e| format!("creating {}: {e}", built.display()))?;
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let mut programs = Vec::new();
+    for source in sources {
+        let name = source
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .ok_or("odd Rust file name")?
+            .replace('_', "-");
+        let binary = built.join(&name);
+        run_checked(
+            Command::new(&rustc)
+                .args([
+                    "--edition",
+                    "2021",
+                    "--target",
+                    "aarch64-unknown-linux-musl",
+                    "-O",
+                ])
+                .arg("-C")
+                .arg(format!(
+                    "linker={}",
+                    sysroot.join("bin/zos-rust-ld").display()
+                ))
+                .args(["-C", "linker-flavor=gcc", "-C", "link-self-contained=no"])
+                .args([
+                    "-C",
+                    "strip=symbols",
+                    "-C",
+                    "opt-level=s",
+                    "-C",
+                    "panic=abort",
+                    "-o",
+                ])
+                .arg(&binary)
+                .arg(&source)
+                .current_dir(root()),
+            &format!("rustc {}", source.display()),
+        )?;
+        let data =
+            std::fs::read(&binary).map_err(|e| format!("reading {}: {e}", binary.display()))?;
+        programs.push((name, data));
+    }
+    Ok(programs)
 }
 
 /// The reference QEMU command line (ARCHITECTURE.md §5, §12).
@@ -552,6 +667,8 @@ fn test(filters: &[String]) -> Result<(), String> {
                     Arch::Aarch64.user_target(),
                     "-p",
                     "libzos",
+                    "-p",
+                    "zos-libc",
                 ])
                 .args(
                     USER_PROGRAMS

@@ -8,6 +8,9 @@ fn package_of(tool: &str) -> &str {
         "qemu-system-aarch64" => "qemu-system-arm",
         "qemu-system-x86_64" => "qemu-system-x86",
         "sfdisk" => "fdisk",
+        "ld.lld" => "lld",
+        "llvm-ar" => "llvm",
+        "dpkg-source" => "dpkg-dev",
         other => other,
     }
 }
@@ -56,6 +59,50 @@ pub fn ensure(tools: &[&str]) -> Result<(), String> {
         "missing {}; install with: sudo {command}",
         missing.join(", ")
     ))
+}
+
+/// Adds `deb-src` entries mirroring the machine's Debian `deb` sources (a
+/// file of its own, `zos-deb-src.sources`) so `apt-get source` works, then
+/// updates the package lists. Root only; otherwise says what to do.
+pub fn enable_debian_sources() -> Result<(), String> {
+    let list = std::path::Path::new("/etc/apt/sources.list.d/debian.sources");
+    let ours = std::path::Path::new("/etc/apt/sources.list.d/zos-deb-src.sources");
+    if !is_root() {
+        return Err(
+            "apt-get source needs deb-src entries; add them (as root) to /etc/apt/sources.list.d/"
+                .into(),
+        );
+    }
+    if !ours.exists() {
+        let text = std::fs::read_to_string(list).map_err(|e| {
+            format!(
+                "reading {}: {e} (add deb-src entries by hand)",
+                list.display()
+            )
+        })?;
+        let sources: String = text
+            .lines()
+            .map(|l| {
+                if l.trim() == "Types: deb" {
+                    "Types: deb-src"
+                } else {
+                    l
+                }
+            })
+            .flat_map(|l| [l, "\n"])
+            .collect();
+        eprintln!("xtask: adding deb-src entries ({})", ours.display());
+        std::fs::write(ours, sources).map_err(|e| format!("writing {}: {e}", ours.display()))?;
+    }
+    let ok = Command::new("apt-get")
+        .args(["update", "-qq"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if ok {
+        Ok(())
+    } else {
+        Err("apt-get update failed".into())
+    }
 }
 
 /// Path of `llvm-objcopy` from the toolchain's `llvm-tools` component.

@@ -263,6 +263,14 @@ fn start_kernel_core(info: &BootInfo, heap_bytes: usize) {
         regs: info.uart,
         irq: Some(info.uart_irq),
     });
+    if let Some(rtc) = info.rtc {
+        // The real-time clock, for init to read the date from (no interrupt used).
+        devices.push(zos_boot::init::Device {
+            name: "pl031",
+            regs: rtc,
+            irq: None,
+        });
+    }
     // The populated virtio-mmio slots (QEMU's `virt` has 32, mostly empty), under
     // one name: which device sits in a slot is for devmgr to find out
     // (docs/drivers.md).

@@ -7,7 +7,10 @@
 //! (number passed in register 0), `restart_limit` (failures within
 //! `restart_window_s` seconds before init gives up; 0 = never give up),
 //! `ready_notify`, `quota_mib` (memory quota of the service in MiB, default
-//! [`DEFAULT_QUOTA_MIB`]).
+//! [`DEFAULT_QUOTA_MIB`]), `client_badges` (a lookup of the service gets a
+//! capability badged with the caller's pid and credentials, `zos_proto::badge`),
+//! `when` / `unless` (start the service only with / without that word among the
+//! boot arguments, e.g. `when = "login"` for the login prompt).
 
 use alloc::format;
 use alloc::string::{String, ToString};
@@ -42,6 +45,20 @@ pub struct Service {
     /// The service tells init when it is ready (`ProcRequest::Ready`);
     /// services that depend on it start only then.
     pub ready_notify: bool,
+    /// Lookups of this service get caller-badged capabilities.
+    pub client_badges: bool,
+    /// Started only when this word is among the boot arguments.
+    pub when: Option<String>,
+    /// Not started when this word is among the boot arguments.
+    pub unless: Option<String>,
+}
+
+impl Service {
+    /// Whether the boot arguments (space-separated words) let the service start.
+    pub fn enabled(&self, cmdline: &str) -> bool {
+        let has = |word: &str| cmdline.split_ascii_whitespace().any(|w| w == word);
+        self.when.as_deref().is_none_or(has) && !self.unless.as_deref().is_some_and(has)
+    }
 }
 
 /// Why a service table was refused.
@@ -216,6 +233,9 @@ fn service_from(table_line: usize, entries: TableEntries) -> Result<Service, Tab
         restart_window_s: 60,
         quota_mib: DEFAULT_QUOTA_MIB,
         ready_notify: false,
+        client_badges: false,
+        when: None,
+        unless: None,
     };
     for (line, key, value) in entries {
         let wrong = || TableError::Syntax {
@@ -232,6 +252,9 @@ fn service_from(table_line: usize, entries: TableEntries) -> Result<Service, Tab
             ("stdio", Value::Str(s)) => service.stdio = Some(s),
             ("arg", Value::Int(n)) => service.arg = n,
             ("ready_notify", Value::Bool(b)) => service.ready_notify = b,
+            ("client_badges", Value::Bool(b)) => service.client_badges = b,
+            ("when", Value::Str(s)) => service.when = Some(s),
+            ("unless", Value::Str(s)) => service.unless = Some(s),
             ("quota_mib", Value::Int(n)) if (1..=4096).contains(&n) => service.quota_mib = n,
             ("quota_mib", Value::Int(n)) => {
                 return Err(TableError::Syntax {
@@ -268,7 +291,8 @@ fn service_from(table_line: usize, entries: TableEntries) -> Result<Service, Tab
             }
             (
                 "name" | "path" | "args" | "depends_on" | "grants" | "provides" | "stdio" | "arg"
-                | "restart" | "restart_limit" | "restart_window_s" | "quota_mib" | "ready_notify",
+                | "restart" | "restart_limit" | "restart_window_s" | "quota_mib" | "ready_notify"
+                | "client_badges" | "when" | "unless",
                 _,
             ) => return Err(wrong()),
             (other, _) => {
@@ -387,6 +411,27 @@ quota_mib = 96
         assert_eq!(services[1].stdio.as_deref(), Some("console"));
         assert_eq!(services[0].quota_mib, 96);
         assert_eq!(services[1].quota_mib, DEFAULT_QUOTA_MIB);
+    }
+
+    #[test]
+    fn boot_word_conditions_and_client_badges() {
+        let table = "[[service]]\nname = \"getty\"\npath = \"/sbin/getty\"\nwhen = \"login\"\n\
+                     [[service]]\nname = \"shell\"\npath = \"/bin/sh\"\nunless = \"login\"\n\
+                     [[service]]\nname = \"id\"\npath = \"/sbin/identity\"\nclient_badges = true\n";
+        let services = parse(table).expect("valid table");
+        let enabled = |cmdline: &str| -> Vec<&str> {
+            services
+                .iter()
+                .filter(|s| s.enabled(cmdline))
+                .map(|s| s.name.as_str())
+                .collect()
+        };
+        assert_eq!(enabled(""), ["shell", "id"]);
+        assert_eq!(enabled("quiet login"), ["getty", "id"]);
+        assert_eq!(enabled("loginx"), ["shell", "id"]);
+        assert!(services[2].client_badges);
+        assert!(!services[0].client_badges);
+        assert!(parse("[[service]]\nname = \"a\"\npath = \"/a\"\nwhen = 3\n").is_err());
     }
 
     #[test]

@@ -12,6 +12,7 @@
 extern crate alloc;
 
 mod boot;
+mod clock;
 mod manager;
 mod pipes;
 

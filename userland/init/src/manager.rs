@@ -4,8 +4,16 @@
 //! notification every child's exit signals and tells the first by calling the
 //! endpoint with a badge of its own. Processes get a capability to the endpoint
 //! badged with their pid; pipe ends are badged references (see `pipes`).
+//!
+//! Credentials: every process has a credential set (numbered in a
+//! `CredentialTable`), root for services, inherited from the parent on spawn,
+//! changed only by `SetCredentials` arriving on the credential authority
+//! capability (the "credentials" grant, held by the identity service). A lookup
+//! of a service with `client_badges` hands out a capability badged with the
+//! caller's pid and credential number, so that service learns who calls.
 
 use crate::boot::{BootInfo, Device};
+use crate::clock::Clock;
 use crate::pipes::{self, Answer, Pipes};
 use alloc::collections::BTreeMap;
 use alloc::format;
@@ -15,12 +23,14 @@ use libzos::abi::{bootinfo, map_flags, rights};
 use libzos::ipc::{self, Received, Server};
 use libzos::loader::{self, SpawnOptions};
 use libzos::{dprintln, sys};
+use zos_init_core::credentials::{self, CredentialTable};
 use zos_init_core::restart::{CrashHistory, Decision};
 use zos_init_core::services::{self, Service};
 use zos_proto::errno::*;
 use zos_proto::io::IoRequest;
 use zos_proto::proc::{
-    self, signal, ProcInfo, ProcRequest, ProcResponse, ServiceInfo, SystemInfo, ARG_MAX,
+    self, signal, Credentials, ProcInfo, ProcRequest, ProcResponse, ServiceInfo, SystemInfo,
+    ARG_MAX,
 };
 use zos_proto::start::{self, Grant, StartInfo};
 
@@ -28,6 +38,9 @@ use zos_proto::start::{self, Grant, StartInfo};
 const REAPER_BADGE: u64 = 0xFFFF_FFFF_0000_0001;
 /// Badge of the alarm thread's capability (delayed service restarts).
 const ALARM_BADGE: u64 = 0xFFFF_FFFF_0000_0002;
+/// Badge of the credential authority capability ("credentials" grant): the
+/// only one on which `SetCredentials` is honoured.
+const CREDENTIAL_AUTHORITY_BADGE: u64 = 0xFFFF_FFFF_0000_0003;
 
 /// When the alarm thread should next call init (0: nothing pending).
 static ALARM_DEADLINE: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
@@ -69,6 +82,8 @@ struct Proc {
     caught: u64,
     /// Where caught signals are delivered (a notification in init's table).
     signal_notification: Option<u64>,
+    /// Number of its credential set in `Manager::credentials`.
+    credentials: u16,
 }
 
 struct ServiceState {
@@ -105,6 +120,10 @@ pub struct Manager {
     segments: loader::SegmentCache,
     /// Spawn requests staged through shared memory, by caller pid.
     staged: BTreeMap<u32, Vec<u8>>,
+    credentials: CredentialTable,
+    /// The credential authority capability, copied to services granted it.
+    credential_authority: u64,
+    clock: Clock,
 }
 
 fn encode(response: &ProcResponse) -> Vec<u8> {
@@ -186,6 +205,22 @@ impl Manager {
             .map_err(|_| "no alarm capability")?;
         libzos::thread::spawn(alarm, alarm_cap | (alarm_wake << 32), 150)
             .map_err(|_| "no alarm thread")?;
+        let credential_authority = sys::cap_mint(
+            endpoint,
+            sys::NONE,
+            rights::WRITE | rights::GRANT,
+            CREDENTIAL_AUTHORITY_BADGE,
+        )
+        .map_err(|_| "no credential authority capability")?;
+        let rtc = boot
+            .devices
+            .iter()
+            .find(|d| d.name == "pl031" && d.kind == 5)
+            .map(|d| (d.slot, d.base));
+        let clock = Clock::new(rtc);
+        if !clock.has_hardware() {
+            dprintln!("init: no real-time clock; the date starts at 1970 until set (date -s)");
+        }
         Ok(Manager {
             boot,
             server: Server::new(endpoint),
@@ -197,6 +232,9 @@ impl Manager {
             services: Vec::new(),
             segments: loader::SegmentCache::new(),
             staged: BTreeMap::new(),
+            credentials: CredentialTable::new(),
+            credential_authority,
+            clock,
         })
     }
 
@@ -207,7 +245,12 @@ impl Manager {
         // With `init.run`, only daemons start (not services bound to the
         // terminal, like the shell); then the program runs.
         for index in 0..self.services.len() {
-            if run.is_none() || self.services[index].spec.stdio.is_none() {
+            let spec = &self.services[index].spec;
+            if !spec.enabled(&self.boot.cmdline) {
+                self.services[index].state = "disabled";
+                continue;
+            }
+            if run.is_none() || spec.stdio.is_none() {
                 self.start_service(index);
             }
         }
@@ -326,6 +369,11 @@ impl Manager {
             // The system capability, for the console to take over the kernel log.
             if device == "log" {
                 grants.push((name.clone(), bootinfo::SLOT_SYSTEM, 0, 0, 0));
+                continue;
+            }
+            // The right to set other processes' credentials (the identity service).
+            if device == "credentials" {
+                grants.push((name.clone(), self.credential_authority, 0, 0, 0));
                 continue;
             }
             let kind = if want_irq { 6 } else { 5 };
@@ -634,6 +682,7 @@ impl Manager {
         }
         let _ = sys::cap_delete(child.thread);
         let pgid = if pgid == 0 { pid } else { pgid };
+        let credentials = self.procs.get(&parent).map_or(0, |p| p.credentials);
         let name = path.rsplit('/').next().unwrap_or(path).to_string();
         let name = argv
             .first()
@@ -653,6 +702,7 @@ impl Manager {
                 ignored: 0,
                 caught: 0,
                 signal_notification: None,
+                credentials,
             },
         );
         Ok(pid)
@@ -707,6 +757,18 @@ impl Manager {
             let request = message.decode::<IoRequest>();
             return self.pipes.handle(&self.server, message.badge, request);
         }
+        if message.badge == CREDENTIAL_AUTHORITY_BADGE {
+            for cap in &message.caps {
+                let _ = sys::cap_delete(*cap);
+            }
+            return match message.decode::<ProcRequest>() {
+                Some(ProcRequest::SetCredentials { pid, credentials }) => {
+                    self.set_credentials(pid, credentials)
+                }
+                Some(_) => err(EINVAL),
+                None => err(EINVAL),
+            };
+        }
         let caller = message.badge as u32;
         let Some(request) = message.decode::<ProcRequest>() else {
             for cap in &message.caps {
@@ -752,7 +814,7 @@ impl Manager {
                 }
             }
             ProcRequest::Wait { pid, nohang } => self.wait(caller, pid, nohang),
-            ProcRequest::Kill { pid, signal } => self.kill(pid, signal),
+            ProcRequest::Kill { pid, signal } => self.kill(caller, pid, signal),
             ProcRequest::Ids => {
                 let (ppid, pgid) = self
                     .procs
@@ -784,7 +846,8 @@ impl Manager {
                     ppid: 0,
                     pgid: 1,
                     state: 'S',
-                    name: "init"
+                    name: "init",
+                    uid: 0,
                 }];
                 for p in self.procs.values() {
                     let state = if p.status.is_some() { 'Z' } else { 'S' };
@@ -794,6 +857,7 @@ impl Manager {
                         pgid: p.pgid,
                         state,
                         name: &p.name,
+                        uid: self.credentials.get(p.credentials).map_or(0, |c| c.euid),
                     });
                 }
                 match ipc::encode_vec(&ProcResponse::List(list)) {
@@ -818,12 +882,18 @@ impl Manager {
                 }
             }
             ProcRequest::Lookup { name } => {
-                let endpoint = self
-                    .services
-                    .iter()
-                    .find(|s| s.spec.name == name)
-                    .and_then(|s| s.endpoint);
-                match endpoint.and_then(|e| sys::cap_mint(e, sys::NONE, rights::WRITE, 0).ok()) {
+                let service = self.services.iter().find(|s| s.spec.name == name);
+                let endpoint = service.and_then(|s| s.endpoint);
+                // Services that want to know who calls get the caller's pid and
+                // credential number in the badge; the kernel carries it.
+                let badge = match service {
+                    Some(s) if s.spec.client_badges => {
+                        zos_proto::badge::client(self.credentials_of(caller), caller)
+                    }
+                    _ => 0,
+                };
+                match endpoint.and_then(|e| sys::cap_mint(e, sys::NONE, rights::WRITE, badge).ok())
+                {
                     Some(cap) => Answer::Now(encode(&ProcResponse::Attached), alloc::vec![cap]),
                     None => err(ENOENT),
                 }
@@ -842,6 +912,7 @@ impl Manager {
                     free_bytes: kernel[0] * 4096,
                     processes: self.procs.values().filter(|p| p.status.is_none()).count() as u32
                         + 1,
+                    realtime_ns: self.clock.now_ns(),
                 };
                 Answer::Now(encode(&ProcResponse::SystemInfo(info)), Vec::new())
             }
@@ -908,6 +979,34 @@ impl Manager {
                     },
                     _ => err(ESRCH),
                 }
+            }
+            ProcRequest::Credentials { pid } => {
+                let pid = if pid == 0 { caller } else { pid };
+                let number = if pid == 1 {
+                    Some(0)
+                } else {
+                    self.procs.get(&pid).map(|p| p.credentials)
+                };
+                match number.and_then(|n| self.credentials.get(n)) {
+                    Some(set) => credentials_answer(set),
+                    None => err(ESRCH),
+                }
+            }
+            ProcRequest::CredentialSet { id } => match self.credentials.get(id) {
+                Some(set) => credentials_answer(set),
+                None => err(ESRCH),
+            },
+            ProcRequest::SetCredentials { .. } => err(EPERM),
+            ProcRequest::SetTime { epoch_ns } => {
+                let is_root = self
+                    .credentials
+                    .get(self.credentials_of(caller))
+                    .is_some_and(|c| c.euid == 0);
+                if !is_root {
+                    return err(EPERM);
+                }
+                self.clock.set(epoch_ns);
+                ok()
             }
             ProcRequest::Reboot => {
                 dprintln!("init: rebooting");
@@ -983,7 +1082,27 @@ impl Manager {
         }
     }
 
-    fn kill(&mut self, pid: i32, sig: u32) -> Answer {
+    /// The credential number of process `pid` (init and unknown pids: root's
+    /// 0; a message can only come from a live process's badge).
+    fn credentials_of(&self, pid: u32) -> u16 {
+        self.procs.get(&pid).map_or(0, |p| p.credentials)
+    }
+
+    /// `SetCredentials` from the credential authority.
+    fn set_credentials(&mut self, pid: u32, credentials: Credentials) -> Answer {
+        let Some(number) = self.credentials.intern(credentials) else {
+            return err(EINVAL);
+        };
+        match self.procs.get_mut(&pid) {
+            Some(p) if p.status.is_none() => {
+                p.credentials = number;
+                ok()
+            }
+            _ => err(ESRCH),
+        }
+    }
+
+    fn kill(&mut self, caller: u32, pid: i32, sig: u32) -> Answer {
         // init exists and takes no signal, as on Linux: signals to pid 1 are
         // accepted and ignored (SIGKILL included), `kill -0 1` succeeds.
         if pid == 1 {
@@ -1009,6 +1128,23 @@ impl Manager {
         if targets.is_empty() {
             return err(ESRCH);
         }
+        // POSIX: a user signals only its own processes; root any.
+        let sender = self.credentials.get(self.credentials_of(caller)).cloned();
+        let allowed: Vec<u32> = targets
+            .iter()
+            .copied()
+            .filter(|pid| {
+                let target = self.credentials.get(self.credentials_of(*pid));
+                match (&sender, target) {
+                    (Some(sender), Some(target)) => credentials::may_signal(sender, target),
+                    _ => false,
+                }
+            })
+            .collect();
+        if allowed.is_empty() {
+            return err(EPERM);
+        }
+        let targets = allowed;
         match sig {
             0 => ok(),
             1..=63 => {
@@ -1310,4 +1446,11 @@ fn read_staged(memory: u64, length: usize) -> Result<Vec<u8>, i32> {
     let bytes = unsafe { core::slice::from_raw_parts(STAGE_SCRATCH as *const u8, length) }.to_vec();
     let _ = sys::memory_unmap(sys::SELF, STAGE_SCRATCH);
     Ok(bytes)
+}
+
+fn credentials_answer(set: &Credentials) -> Answer {
+    match ipc::encode_vec(&ProcResponse::Credentials(set.clone())) {
+        Ok(bytes) => Answer::Now(bytes, Vec::new()),
+        Err(_) => err(EIO),
+    }
 }

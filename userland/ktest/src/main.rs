@@ -10,6 +10,8 @@
 
 extern crate alloc;
 
+mod forgery;
+
 use core::sync::atomic::{AtomicU32, Ordering};
 use libzos::abi::{labels, layout, map_flags, rights, MessageInfo, Sys, SysError, IPC_BUFFER_DATA};
 use libzos::loader::{self, SpawnOptions};
@@ -58,6 +60,7 @@ fn main(arg: u64) -> i64 {
     match libzos::posix::args().get(1).map(|s| s.as_str()) {
         Some("exit") => return 0,
         Some("sink") => return pipe_sink(),
+        Some("forgery") => return forgery::run(),
         _ => {}
     }
     match arg & 0xff {
@@ -1360,6 +1363,54 @@ fn fs_benches() {
         let _ = posix::stat(&path);
     }
     println!("bench: stat_deep {}", per_op(start, rounds));
+    identity_benches(&path, rounds);
+}
+
+/// Logging in (argon2id dominated) and `stat_deep` again as an ordinary user
+/// (every directory's search permission checked against a non-root identity).
+/// ktest runs as root, so it may add the user and set its password.
+fn identity_benches(path: &str, rounds: u64) {
+    use libzos::posix;
+    use zos_proto::identity::{IdRequest, IdResponse};
+    let Ok(identity) = posix::proc_lookup("identity") else {
+        println!("ktest: no identity service; login benchmark skipped");
+        return;
+    };
+    let ask = |request: &IdRequest| -> Option<IdResponse> {
+        libzos::ipc::call(identity, request, &[])
+            .ok()
+            .and_then(|r| r.decode::<IdResponse>())
+    };
+    let _ = ask(&IdRequest::AddUser { name: "bench" });
+    let set = IdRequest::SetPassword {
+        name: "bench",
+        old: "",
+        new: "bench-password",
+    };
+    if ask(&set) != Some(IdResponse::Ok) {
+        println!("ktest: cannot set the bench user's password; login benchmark skipped");
+        return;
+    }
+    let login = IdRequest::Login {
+        name: "bench",
+        password: "bench-password",
+        tty: "bench",
+    };
+    let start = sys::clock_ns();
+    let answer = ask(&login);
+    let took = sys::clock_ns() - start;
+    if !matches!(answer, Some(IdResponse::LoggedIn { .. })) {
+        println!("ktest: login of the bench user failed: {answer:?}");
+        return;
+    }
+    println!("bench: login {took}");
+    // Now an ordinary user: a fresh VFS capability carries the new identity.
+    libzos::fs::reconnect();
+    let start = sys::clock_ns();
+    for _ in 0..rounds {
+        let _ = posix::stat(path);
+    }
+    println!("bench: stat_deep_user {}", per_op(start, rounds));
 }
 
 fn ipc_only() -> i64 {

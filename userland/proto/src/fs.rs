@@ -136,12 +136,7 @@ pub enum FsRequest<'a> {
         path: &'a str,
         cwd: &'a str,
     },
-    /// Identifies the client (its pid names `/proc/self`); answers `Attached`
-    /// with a session capability to send further requests on.
-    Session {
-        pid: u32,
-    },
-    /// Sets access and modification times (ns since boot; `None` keeps one).
+    /// Sets access and modification times (ns since the epoch; `None` keeps one).
     SetTimes {
         path: &'a str,
         atime: Option<u64>,

@@ -10,10 +10,13 @@
 
 extern crate alloc;
 
+pub mod badge;
 pub mod block;
 pub mod errno;
 pub mod fs;
+pub mod identity;
 pub mod io;
+pub mod keystore;
 pub mod net;
 pub mod proc;
 pub mod start;

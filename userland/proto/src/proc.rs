@@ -91,6 +91,66 @@ pub enum ProcRequest<'a> {
     Memory {
         pid: u32,
     },
+    /// The credentials of a process (`pid` 0: the caller).
+    Credentials {
+        pid: u32,
+    },
+    /// The credentials a client badge's credential number stands for
+    /// (see [`crate::badge`]); servers ask this once per number and cache it:
+    /// a number always means the same credentials.
+    CredentialSet {
+        id: u16,
+    },
+    /// Gives process `pid` new credentials. Honoured only on the credential
+    /// authority capability (service grant "credentials", held by the
+    /// identity service); `EPERM` on any other.
+    SetCredentials {
+        pid: u32,
+        credentials: Credentials,
+    },
+    /// Sets the real-time clock (nanoseconds since the Unix epoch); root only.
+    SetTime {
+        epoch_ns: u64,
+    },
+}
+
+/// A process's identity: real and effective user and group ids and the
+/// supplementary groups. Set at spawn (inherited from the parent), changed only
+/// through [`ProcRequest::SetCredentials`].
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Credentials {
+    pub uid: u32,
+    pub euid: u32,
+    pub gid: u32,
+    pub egid: u32,
+    pub groups: Vec<u32>,
+}
+
+impl Credentials {
+    /// Most supplementary groups a process has (as Linux's NGROUPS_MAX is large,
+    /// but 32 is plenty here and bounds every message).
+    pub const MAX_GROUPS: usize = 32;
+
+    pub const fn root() -> Self {
+        Credentials {
+            uid: 0,
+            euid: 0,
+            gid: 0,
+            egid: 0,
+            groups: Vec::new(),
+        }
+    }
+
+    /// Real and effective ids all `uid`/`gid`.
+    pub fn user(uid: u32, gid: u32, groups: Vec<u32>) -> Self {
+        Credentials {
+            uid,
+            euid: uid,
+            gid,
+            egid: gid,
+            groups,
+        }
+    }
 }
 
 /// Most bytes of arguments and environment a program can be given (each
@@ -125,6 +185,8 @@ pub enum ProcResponse<'a> {
     Err(i32),
     /// Answer to `Memory`.
     Memory(u64),
+    /// Answer to `Credentials` and `CredentialSet`.
+    Credentials(Credentials),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -135,6 +197,8 @@ pub struct ProcInfo<'a> {
     /// 'R' running, 'S' sleeping/waiting, 'Z' ended but not reaped.
     pub state: char,
     pub name: &'a str,
+    /// Effective user id.
+    pub uid: u32,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -151,6 +215,9 @@ pub struct SystemInfo {
     pub total_bytes: u64,
     pub free_bytes: u64,
     pub processes: u32,
+    /// Now, in nanoseconds since the Unix epoch (UTC), from the real-time
+    /// clock read at boot (0-based at boot when the machine has none).
+    pub realtime_ns: u64,
 }
 
 /// Builds a POSIX wait status.

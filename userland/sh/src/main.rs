@@ -270,6 +270,13 @@ fn run_loop(shell: &mut Shell, source: &mut LineSource) -> i32 {
     }
 }
 
+/// Whether the shell runs as root (asked once: credentials change only by
+/// starting a new process, through `login` or `su`).
+fn is_root() -> bool {
+    static ROOT: spin::Once<bool> = spin::Once::new();
+    *ROOT.call_once(|| posix::geteuid() == 0)
+}
+
 /// Reads one complete command (asking for continuation lines while it is
 /// incomplete). `None` at end of input.
 fn read_command(shell: &mut Shell, source: &mut LineSource) -> Option<String> {
@@ -281,7 +288,7 @@ fn read_command(shell: &mut Shell, source: &mut LineSource) -> Option<String> {
         } else {
             match shell.vars.get("PS1") {
                 Some(ps1) => ps1.to_string(),
-                None => prompt::for_line(&posix::getcwd(), false),
+                None => prompt::primary_for(&posix::getcwd(), is_root()),
             }
         };
         let mut completer = input::ShellCompleter {

@@ -34,7 +34,9 @@ pub fn read_file(path: &str) -> Result<String, String> {
     result?;
     let first_line = data.split(|b| *b == b'\n').next().unwrap_or_default();
     if first_line.contains(&0) {
-        return Err(format!("{path}: cannot execute binary file"));
+        return Err(format!(
+            "{path}: cannot execute binary file: Exec format error"
+        ));
     }
     Ok(String::from_utf8_lossy(&data).into_owned())
 }

@@ -34,10 +34,16 @@ pub const TOOLS: &[Tool] = &[
         "cat [-u] [FILE]...",
         "copy files (or standard input) to standard output",
     ),
+    tool("chgrp", "chgrp GROUP FILE...", "change the group of files"),
     tool(
         "chmod",
         "chmod MODE FILE...",
         "change file modes (octal or u+x,go-w style)",
+    ),
+    tool(
+        "chown",
+        "chown USER[:GROUP] FILE...",
+        "change the owner (root only) and group of files",
     ),
     tool("clear", "clear", "clear the terminal screen"),
     tool(
@@ -47,8 +53,8 @@ pub const TOOLS: &[Tool] = &[
     ),
     tool(
         "date",
-        "date [+FORMAT]",
-        "print the time (counted from the epoch at boot: no clock yet)",
+        "date [+FORMAT] | date -s DATE",
+        "print the time (UTC, from the real-time clock) or set it (root)",
     ),
     tool(
         "dd",
@@ -79,11 +85,13 @@ pub const TOOLS: &[Tool] = &[
         "walk directory trees and print matching paths",
     ),
     tool("free", "free [-b|-k|-m|-h]", "memory: total, used, free"),
+    tool("getty", "getty", "the console's login prompt"),
     tool(
         "grep",
         "grep [-vinclqsF] [-e PATTERN | PATTERN] [FILE]...",
         "print lines matching a basic regular expression",
     ),
+    tool("groupadd", "groupadd NAME", "add a group (root)"),
     tool(
         "head",
         "head [-n LINES] [-c BYTES] [FILE]...",
@@ -95,7 +103,11 @@ pub const TOOLS: &[Tool] = &[
         "show bytes in hex (-C: with ASCII)",
     ),
     tool("hostname", "hostname", "print the machine's name"),
-    tool("id", "id [-u|-g] [-n]", "print user and group ids"),
+    tool(
+        "id",
+        "id [-u|-g|-G] [-n] [USER]",
+        "print user and group ids",
+    ),
     tool(
         "kill",
         "kill [-SIGNAL | -s SIGNAL] PID|-PGID... | kill -l [SIGNAL|STATUS]...",
@@ -105,6 +117,11 @@ pub const TOOLS: &[Tool] = &[
         "ln",
         "ln [-s] [-f] TARGET [NAME]",
         "make a hard or symbolic link",
+    ),
+    tool(
+        "login",
+        "login [USER]",
+        "log in: check the password, start the user's shell",
     ),
     tool("ls", "ls [-la1d] [PATH]...", "list directory contents"),
     tool(
@@ -125,6 +142,11 @@ pub const TOOLS: &[Tool] = &[
         "od",
         "od [-x|-c|-o] [-v] [FILE]...",
         "show bytes as octal words, hex words or characters",
+    ),
+    tool(
+        "passwd",
+        "passwd [USER]",
+        "change a password (typed without echo)",
     ),
     tool("poweroff", "poweroff", "power the machine off"),
     tool(
@@ -151,6 +173,11 @@ pub const TOOLS: &[Tool] = &[
         "wait for a time (fractions allowed)",
     ),
     tool("stat", "stat [-L] PATH...", "show file attributes"),
+    tool(
+        "su",
+        "su [-] [USER] [-c COMMAND]",
+        "run a shell or command as another user",
+    ),
     tool("svc", "svc", "list the services init manages"),
     tool("sync", "sync", "flush file systems"),
     tool(
@@ -173,12 +200,34 @@ pub const TOOLS: &[Tool] = &[
     tool("uname", "uname [-asnrm]", "print system information"),
     tool("uptime", "uptime", "time since boot and process count"),
     tool(
+        "useradd",
+        "useradd NAME",
+        "add a user with a home and an identity key (root)",
+    ),
+    tool(
+        "userdel",
+        "userdel [-r] NAME",
+        "remove a user, ending its sessions (root)",
+    ),
+    tool(
+        "usermod",
+        "usermod -aG GROUP[,GROUP] NAME",
+        "add a user to groups (root)",
+    ),
+    tool(
         "wc",
         "wc [-lwmc] [FILE]...",
         "count lines, words, characters, bytes",
     ),
     tool("which", "which NAME...", "show where commands are on $PATH"),
+    tool("who", "who", "list the open sessions"),
+    tool("whoami", "whoami", "print the effective user name"),
     tool("yes", "yes [STRING]...", "print a line again and again"),
+    tool(
+        "zkey",
+        "zkey list | sign FILE | verify FILE SIG [-u USER]",
+        "sign and verify with your key in the keystore",
+    ),
 ];
 
 /// The tool called `name`.

@@ -58,14 +58,24 @@ pub struct LongEntry {
     pub link_target: Option<String>,
 }
 
-/// The `ls -l` rows with columns aligned across all of them.
+/// The `ls -l` rows with columns aligned across all of them, owners and groups
+/// as numbers.
 pub fn long_table(entries: &[LongEntry]) -> String {
+    long_table_named(entries, &|uid| uid.to_string(), &|gid| gid.to_string())
+}
+
+/// [`long_table`] with owner and group names from `user` and `group`.
+pub fn long_table_named(
+    entries: &[LongEntry],
+    user: &dyn Fn(u32) -> String,
+    group: &dyn Fn(u32) -> String,
+) -> String {
     let width = |value: &dyn Fn(&LongEntry) -> String| {
         entries.iter().map(|e| value(e).len()).max().unwrap_or(0)
     };
     let links_width = width(&|e| e.stat.nlink.to_string());
-    let uid_width = width(&|e| e.stat.uid.to_string());
-    let gid_width = width(&|e| e.stat.gid.to_string());
+    let uid_width = width(&|e| user(e.stat.uid));
+    let gid_width = width(&|e| group(e.stat.gid));
     let size_width = width(&|e| e.stat.size.to_string());
     let mut text = String::new();
     for entry in entries {
@@ -74,8 +84,8 @@ pub fn long_table(entries: &[LongEntry]) -> String {
             "{} {:>links_width$} {:<uid_width$} {:<gid_width$} {:>size_width$} {}",
             mode_string(stat.mode),
             stat.nlink,
-            stat.uid,
-            stat.gid,
+            user(stat.uid),
+            group(stat.gid),
             stat.size,
             entry.name,
         ));

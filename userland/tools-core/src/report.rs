@@ -5,11 +5,13 @@ use crate::getopt;
 use alloc::format;
 use alloc::string::String;
 
-pub const PS_HEADER: &str = "  PID  PPID  PGID S NAME";
+pub const PS_HEADER: &str = "  PID  PPID  PGID S USER     NAME";
 
-/// One `ps` line (without the newline), aligned under [`PS_HEADER`].
-pub fn ps_row(pid: u32, ppid: u32, pgid: u32, state: char, name: &str) -> String {
-    format!("{pid:>5} {ppid:>5} {pgid:>5} {state} {name}")
+/// One `ps` line (without the newline), aligned under [`PS_HEADER`]; `user`
+/// is the effective user's name (cut to 8 characters).
+pub fn ps_row(pid: u32, ppid: u32, pgid: u32, state: char, user: &str, name: &str) -> String {
+    let user: String = user.chars().take(8).collect();
+    format!("{pid:>5} {ppid:>5} {pgid:>5} {state} {user:<8} {name}")
 }
 
 pub const SVC_HEADER: &str = "NAME             STATE        PID RESTARTS";
@@ -114,9 +116,10 @@ mod tests {
 
     #[test]
     fn ps_rows_line_up() {
-        let row = ps_row(12, 1, 12, 'S', "sh");
-        assert_eq!(row, "   12     1    12 S sh");
+        let row = ps_row(12, 1, 12, 'S', "root", "sh");
+        assert_eq!(row, "   12     1    12 S root     sh");
         assert_eq!(row.find('S'), PS_HEADER.find('S'));
+        assert_eq!(row.find("root"), PS_HEADER.find("USER"));
         assert_eq!(row.find("sh"), PS_HEADER.find("NAME"));
     }
 

@@ -177,6 +177,57 @@ fn civil(days: i64) -> (i64, u32, u32) {
     (year, month, day)
 }
 
+/// Days since the epoch of a proleptic Gregorian date (the inverse of `civil`).
+fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let yoe = year.rem_euclid(400);
+    let mp = i64::from((month + 9) % 12);
+    let doy = (153 * mp + 2) / 5 + i64::from(day) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// Seconds since the epoch of a `date -s` operand: `@SECONDS`,
+/// `YYYY-MM-DD`, `YYYY-MM-DD HH:MM[:SS]` or `YYYY-MM-DDTHH:MM[:SS]` (UTC).
+pub fn parse_date(text: &str) -> Option<u64> {
+    if let Some(seconds) = text.strip_prefix('@') {
+        return seconds.parse().ok();
+    }
+    let (day_part, time_part) = match text.split_once([' ', 'T']) {
+        Some((d, t)) => (d, Some(t)),
+        None => (text, None),
+    };
+    let mut ymd = day_part.split('-');
+    let year: i64 = ymd.next()?.parse().ok()?;
+    let month: u32 = ymd.next()?.parse().ok()?;
+    let day: u32 = ymd.next()?.parse().ok()?;
+    if ymd.next().is_some() || !(1970..=9999).contains(&year) || !(1..=12).contains(&month) {
+        return None;
+    }
+    let month_days = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    let last = month_days[(month - 1) as usize] + u32::from(leap && month == 2);
+    if !(1..=last).contains(&day) {
+        return None;
+    }
+    let mut clock = [0u64; 3];
+    if let Some(time) = time_part {
+        let parts: Vec<&str> = time.split(':').collect();
+        if !(2..=3).contains(&parts.len()) {
+            return None;
+        }
+        for (slot, part) in clock.iter_mut().zip(&parts) {
+            *slot = part.parse().ok()?;
+        }
+        if clock[0] > 23 || clock[1] > 59 || clock[2] > 60 {
+            return None;
+        }
+    }
+    let days = u64::try_from(days_from_civil(year, month, day)).ok()?;
+    Some(days * 86_400 + clock[0] * 3600 + clock[1] * 60 + clock[2])
+}
+
 /// `date` output for `seconds` since the epoch: the default format, or a
 /// `+FORMAT` with `%Y %m %d %H %M %S %s %j %a %b %e %T %D %F %n %t %%`.
 pub fn date(seconds: u64, format: Option<&str>) -> String {
@@ -232,6 +283,20 @@ pub fn date(seconds: u64, format: Option<&str>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parse_date_forms() {
+        assert_eq!(parse_date("@0"), Some(0));
+        assert_eq!(parse_date("1970-01-02"), Some(86_400));
+        assert_eq!(parse_date("2000-03-01 00:00:00"), Some(951_868_800));
+        assert_eq!(parse_date("2024-02-29T12:30"), Some(1_709_209_800));
+        assert_eq!(parse_date("2023-02-29"), None);
+        assert_eq!(parse_date("2024-13-01"), None);
+        assert_eq!(parse_date("2024-01-01 25:00"), None);
+        assert_eq!(parse_date("yesterday"), None);
+        let round = parse_date("2026-11-29 23:45:06").expect("valid");
+        assert_eq!(date(round, Some("%F %T")), "2026-11-29 23:45:06");
+    }
 
     #[test]
     fn names() {

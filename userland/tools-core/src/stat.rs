@@ -28,11 +28,13 @@ pub fn parse<'a>(args: &[&'a str]) -> Result<StatOptions<'a>, UsageError> {
     })
 }
 
-/// `12.345678901 s after boot`.
-pub fn boot_time(nanoseconds: u64) -> String {
+/// A file time (nanoseconds since the epoch) as GNU stat shows it:
+/// `2026-11-29 23:45:06.123456789 +0000`.
+pub fn file_time(nanoseconds: u64) -> String {
+    let seconds = nanoseconds / 1_000_000_000;
     format!(
-        "{}.{:09} s after boot",
-        nanoseconds / 1_000_000_000,
+        "{}.{:09} +0000",
+        crate::script_tools::date(seconds, Some("%F %T")),
         nanoseconds % 1_000_000_000
     )
 }
@@ -61,9 +63,9 @@ pub fn report(path: &str, stat: &FileStat, link_target: Option<&str>) -> String 
         stat.uid,
         stat.gid
     ));
-    text.push_str(&format!("Access: {}\n", boot_time(stat.atime_ns)));
-    text.push_str(&format!("Modify: {}\n", boot_time(stat.mtime_ns)));
-    text.push_str(&format!("Change: {}\n", boot_time(stat.ctime_ns)));
+    text.push_str(&format!("Access: {}\n", file_time(stat.atime_ns)));
+    text.push_str(&format!("Modify: {}\n", file_time(stat.mtime_ns)));
+    text.push_str(&format!("Change: {}\n", file_time(stat.ctime_ns)));
     text
 }
 
@@ -82,8 +84,14 @@ mod tests {
 
     #[test]
     fn times() {
-        assert_eq!(boot_time(1_500_000_000), "1.500000000 s after boot");
-        assert_eq!(boot_time(0), "0.000000000 s after boot");
+        assert_eq!(
+            file_time(1_500_000_000),
+            "1970-01-01 00:00:01.500000000 +0000"
+        );
+        assert_eq!(
+            file_time(1_795_995_906_000_000_007),
+            "2026-11-29 23:45:06.000000007 +0000"
+        );
     }
 
     #[test]
@@ -110,7 +118,7 @@ mod tests {
             lines[3],
             "Access: (0644/-rw-r--r--)  Uid: (    0)   Gid: (    0)"
         );
-        assert_eq!(lines[5], "Modify: 2.000000000 s after boot");
+        assert_eq!(lines[5], "Modify: 1970-01-01 00:00:02.000000000 +0000");
         assert_eq!(
             report("l", &stat, Some("x")).lines().next(),
             Some("  File: l -> x")

@@ -55,7 +55,8 @@ fn unary(op: &str, arg: &str, files: &dyn Files) -> Result<bool, String> {
         "-k" => files
             .stat(arg, true)
             .is_some_and(|(mode, _)| mode & 0o1000 != 0),
-        // Everything runs as root: readable and writable if it exists.
+        // Approximation: readable and writable if it exists (the VFS has no
+        // access(2) request yet; the open itself is checked).
         "-r" | "-w" => files.stat(arg, true).is_some(),
         "-x" => files
             .stat(arg, true)

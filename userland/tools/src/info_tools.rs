@@ -44,7 +44,9 @@ fn print_listing(
         if total {
             write_out(ls::total_line(rows).as_bytes())?;
         }
-        return write_out(ls::long_table(rows).as_bytes());
+        let names = crate::users::Names::load();
+        let table = ls::long_table_named(rows, &|uid| names.user(uid), &|gid| names.group(gid));
+        return write_out(table.as_bytes());
     }
     let text = if !options.one_per_line && posix::isatty(STDOUT) {
         ls::columns(names, TERMINAL_COLUMNS)

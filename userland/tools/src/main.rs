@@ -13,6 +13,7 @@ extern crate alloc;
 mod file_tools;
 mod info_tools;
 mod io;
+mod key_tools;
 mod net_tools;
 mod process_tools;
 mod script_tools;
@@ -20,6 +21,7 @@ mod stream_tools;
 mod system_tools;
 mod text_tools;
 mod tree;
+mod users;
 
 use alloc::format;
 use alloc::string::String;
@@ -57,9 +59,22 @@ fn run(tool: &Tool, args: &[&str]) -> Result<(), Failure> {
         "cat" => stream_tools::cat(args),
         "chmod" => script_tools::chmod(args),
         "date" => script_tools::date(args),
+        "chgrp" => users::chgrp(args),
+        "chown" => users::chown(args),
+        "getty" => users::getty(args),
+        "groupadd" => users::groupadd(args),
+        "login" => users::login(args),
+        "passwd" => users::passwd(args),
+        "su" => users::su(args),
+        "useradd" => users::useradd(args),
+        "userdel" => users::userdel(args),
+        "usermod" => users::usermod(args),
+        "who" => users::who(args),
+        "whoami" => users::whoami(args),
+        "zkey" => key_tools::zkey(args),
         "dirname" => script_tools::dirname(args),
         "hostname" => script_tools::hostname(args),
-        "id" => script_tools::id(args),
+        "id" => users::id(args),
         "printf" => script_tools::printf(args),
         "seq" => script_tools::seq(args),
         "which" => script_tools::which(args),

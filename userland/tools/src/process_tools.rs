@@ -29,6 +29,7 @@ pub fn ps(args: &[&str]) -> Result<(), Failure> {
     let mut processes = posix::processes()
         .map_err(|error| Failure::Error(format!("cannot list processes: {}", error.describe())))?;
     processes.sort_by_key(|process| process.pid);
+    let names = crate::users::Names::load();
     let mut text = String::from(report::PS_HEADER);
     text.push('\n');
     for process in &processes {
@@ -37,6 +38,7 @@ pub fn ps(args: &[&str]) -> Result<(), Failure> {
             process.ppid,
             process.pgid,
             process.state,
+            &names.user(process.uid),
             &process.name,
         ));
         text.push('\n');

@@ -1,7 +1,7 @@
 //! Tools scripts need: `chmod`, `test`/`[`, `printf`, `basename`,
-//! `dirname`, `which`, `seq`, `date` (no real-time clock yet: it counts
-//! from the epoch at boot), `id` (no users yet: everything runs as root)
-//! and `hostname` (`/etc/hostname`, else `zos`).
+//! `dirname`, `which`, `seq` and `hostname` (`/etc/hostname`, else `zos`).
+//! `date` shows and sets the real-time clock; `id` lives with the user
+//! tools (`users`).
 
 use alloc::format;
 use alloc::string::{String, ToString};
@@ -140,30 +140,6 @@ pub fn which(args: &[&str]) -> Result<(), Failure> {
     }
 }
 
-pub fn date(args: &[&str]) -> Result<(), Failure> {
-    let format = match args {
-        [] => None,
-        [format] if format.starts_with('+') => Some(&format[1..]),
-        _ => {
-            return Err(Failure::Usage(
-                "only +FORMAT is supported (no clock to set)".into(),
-            ))
-        }
-    };
-    let seconds = posix::clock_ns() / 1_000_000_000;
-    write_out(format!("{}\n", script_tools::date(seconds, format)).as_bytes())
-}
-
-pub fn id(args: &[&str]) -> Result<(), Failure> {
-    let text = match args {
-        [] => "uid=0(root) gid=0(root) groups=0(root)\n",
-        ["-u"] | ["-g"] => "0\n",
-        ["-un"] | ["-gn"] | ["-u", "-n"] | ["-n", "-u"] => "root\n",
-        _ => return Err(Failure::Usage("expected [-u|-g] [-n]".into())),
-    };
-    write_out(text.as_bytes())
-}
-
 pub fn hostname(args: &[&str]) -> Result<(), Failure> {
     if !args.is_empty() {
         return Err(Failure::Usage("setting the name is not supported".into()));
@@ -180,4 +156,28 @@ pub fn hostname(args: &[&str]) -> Result<(), Failure> {
         let _ = posix::close(fd);
     }
     write_out(format!("{name}\n").as_bytes())
+}
+
+pub fn date(args: &[&str]) -> Result<(), Failure> {
+    match args {
+        ["-s", when] | ["--set", when] => {
+            let seconds = zos_tools_core::script_tools::parse_date(when).ok_or_else(|| {
+                Failure::Usage(format!(
+                    "invalid date '{when}' (YYYY-MM-DD HH:MM:SS or @SECONDS)"
+                ))
+            })?;
+            posix::set_realtime_ns(seconds.saturating_mul(1_000_000_000))
+                .map_err(|e| crate::users::failed("cannot set the date", e))?;
+            show_date(None)
+        }
+        [] => show_date(None),
+        [format] if format.starts_with('+') => show_date(Some(&format[1..])),
+        _ => Err(Failure::Usage("expected [+FORMAT] or -s DATE".into())),
+    }
+}
+
+fn show_date(format: Option<&str>) -> Result<(), Failure> {
+    let seconds =
+        posix::realtime_ns().map_err(|e| crate::users::failed("no clock", e))? / 1_000_000_000;
+    write_out(format!("{}\n", zos_tools_core::script_tools::date(seconds, format)).as_bytes())
 }

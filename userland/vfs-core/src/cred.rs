@@ -2,25 +2,44 @@
 //!
 //! The VFS server learns the caller's identity from the IPC badge; this module only
 //! applies the classic owner/group/other `rwx` rules, with uid 0 bypassing them.
+//! The group class applies when the file's group is the caller's effective group
+//! or one of its supplementary groups.
 
+use alloc::vec::Vec;
 use bitflags::bitflags;
 
 use crate::errno::{Errno, VfsResult};
 use crate::fs::{Stat, MODE_STICKY};
 
-/// The identity an operation runs as.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// The identity an operation runs as: the caller's effective ids.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Cred {
     pub uid: u32,
     pub gid: u32,
+    /// Supplementary groups.
+    pub groups: Vec<u32>,
 }
 
 impl Cred {
     /// The superuser, which passes every permission check.
-    pub const ROOT: Cred = Cred { uid: 0, gid: 0 };
+    pub const ROOT: Cred = Cred::new(0, 0);
 
     pub const fn new(uid: u32, gid: u32) -> Self {
-        Cred { uid, gid }
+        Cred {
+            uid,
+            gid,
+            groups: Vec::new(),
+        }
+    }
+
+    /// With supplementary groups.
+    pub fn with_groups(uid: u32, gid: u32, groups: Vec<u32>) -> Self {
+        Cred { uid, gid, groups }
+    }
+
+    /// Whether `gid` is this identity's effective group or one of its groups.
+    pub fn in_group(&self, gid: u32) -> bool {
+        self.gid == gid || self.groups.contains(&gid)
     }
 
     pub const fn is_root(&self) -> bool {
@@ -59,7 +78,7 @@ pub fn check_access(stat: &Stat, cred: &Cred, wanted: Access) -> VfsResult<()> {
     }
     let class_bits = if cred.uid == stat.uid {
         stat.mode >> 6
-    } else if cred.gid == stat.gid {
+    } else if cred.in_group(stat.gid) {
         stat.mode >> 3
     } else {
         stat.mode
@@ -129,6 +148,18 @@ mod tests {
         let file = stat(FileKind::Regular, 0o077, 100, 200);
         assert_eq!(
             check_access(&file, &Cred::new(100, 200), Access::READ),
+            Err(Errno::EACCES)
+        );
+    }
+
+    #[test]
+    fn supplementary_groups_give_the_group_class() {
+        let file = stat(FileKind::Regular, 0o640, 100, 200);
+        let member = Cred::with_groups(101, 1, alloc::vec![5, 200]);
+        assert_eq!(check_access(&file, &member, Access::READ), Ok(()));
+        let stranger = Cred::with_groups(101, 1, alloc::vec![5]);
+        assert_eq!(
+            check_access(&file, &stranger, Access::READ),
             Err(Errno::EACCES)
         );
     }

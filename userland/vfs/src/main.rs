@@ -4,8 +4,9 @@
 //! initramfs, a second tmpfs on `/tmp`, devfs on `/dev`, procfs on `/proc`. It
 //! then serves the VFS protocol (`zos_proto::fs`) on the endpoint init created
 //! for it, and the open-handle protocol (`zos_proto::io`) on badged copies of
-//! that endpoint, one badge per open handle (`server`). Every request runs as
-//! root: there are no users yet.
+//! that endpoint, one badge per open handle (`server`). Path requests run
+//! with the credentials of the caller, which the VFS learns from the client
+//! badge init gave it (docs/identity.md).
 #![no_std]
 #![no_main]
 

@@ -1,6 +1,15 @@
-//! The request loop: path requests on the service endpoint (unbadged, or a
-//! session badge naming the client's pid) and open-handle requests on badged
-//! handle capabilities.
+//! The request loop: path requests on client-badged capabilities of the
+//! service endpoint and open-handle requests on badged handle capabilities.
+//!
+//! Who calls: init hands every process that looks the VFS up a capability
+//! badged with its pid and credential number (`zos_proto::badge`); the kernel
+//! delivers that badge with each message, so no message field can claim
+//! another identity. A credential number is turned into uid, gid and groups by
+//! asking init once (`ProcRequest::CredentialSet`) and cached: numbers never
+//! change meaning. Path requests run with those credentials (mode bits,
+//! owners, the sticky bit, chmod/chown rules: `zos_vfs_core::cred`); handle
+//! requests were checked when the handle was opened, as in POSIX. Any other
+//! badge (such as 0) is refused with `EPERM`.
 //!
 //! Handles: each badge names one [`Handle`]; handles made by `Clone` share the
 //! open file (offset and flags), as descriptors duplicated across `spawn` do in
@@ -13,13 +22,15 @@
 
 use crate::setup::{self, State};
 use crate::shared::{SharedBuffer, Windows};
+use alloc::collections::BTreeMap;
 use alloc::rc::Rc;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::cell::RefCell;
 use libzos::abi::rights;
 use libzos::ipc::{self, Received};
-use libzos::sys;
+use libzos::{dprintln, sys};
+use zos_proto::badge;
 use zos_proto::errno::*;
 use zos_proto::fs::{DirEntry, FileStat, FsRequest, FsResponse, FsStat, MountEntry};
 use zos_proto::io::{HandleKind, HandleStat, IoRequest, IoResponse};
@@ -33,8 +44,6 @@ use zos_vfs_core::{Cred, Devfs, Errno, FileKind, HandleTable, OpenFile, OpenFlag
 
 /// Badges of handle capabilities: this tag in the upper half, the id below.
 const HANDLE_TAG: u64 = 0x4649_4C45 << 32;
-/// Badges of session capabilities: this tag in the upper half, the pid below.
-const SESSION_TAG: u64 = 0x5345_5353 << 32;
 const TAG_MASK: u64 = 0xFFFF_FFFF_0000_0000;
 /// Most entries one `ReadDir` answer carries, and the bytes they may take.
 const MAX_DIR_ENTRIES: usize = 256;
@@ -112,6 +121,10 @@ pub struct Server {
     /// Scratch space for transfers.
     scratch: Vec<u8>,
     requests: u64,
+    /// What each credential number of a client badge stands for.
+    credentials: BTreeMap<u16, Rc<Cred>>,
+    /// Whether an unbadged request was reported already.
+    warned_unbadged: bool,
 }
 
 impl Server {
@@ -125,6 +138,8 @@ impl Server {
             devmgr: None,
             scratch: Vec::new(),
             requests: 0,
+            credentials: BTreeMap::new(),
+            warned_unbadged: false,
         }
     }
 
@@ -166,34 +181,50 @@ impl Server {
             return (Vec::new(), Vec::new());
         }
         self.state.vfs.set_time(setup::now());
-        match message.badge & TAG_MASK {
-            HANDLE_TAG => {
-                let id = message.badge & !TAG_MASK;
-                let request = message.decode::<IoRequest>();
-                self.handle_io(id, request, &message.caps)
-            }
-            SESSION_TAG | 0 => {
-                for cap in &message.caps {
-                    let _ = sys::cap_delete(*cap);
-                }
-                let pid = (message.badge & !TAG_MASK) as u32;
-                match message.decode::<FsRequest>() {
-                    Some(request) => self.handle_fs(pid, request),
-                    None => fs_err(Errno::EINVAL),
-                }
-            }
-            _ => {
-                for cap in &message.caps {
-                    let _ = sys::cap_delete(*cap);
-                }
-                io_err(EINVAL)
-            }
+        if message.badge & TAG_MASK == HANDLE_TAG {
+            let id = message.badge & !TAG_MASK;
+            let request = message.decode::<IoRequest>();
+            return self.handle_io(id, request, &message.caps);
         }
+        for cap in &message.caps {
+            let _ = sys::cap_delete(*cap);
+        }
+        let Some((number, pid)) = badge::parse(message.badge) else {
+            if !self.warned_unbadged {
+                self.warned_unbadged = true;
+                dprintln!(
+                    "vfs: warning: a request without a client badge refused (EPERM); \
+                     the service table should say client_badges = true for the VFS"
+                );
+            }
+            return fs_err(Errno::EPERM);
+        };
+        let Some(cred) = self.credentials_for(number) else {
+            return fs_err(Errno::EPERM);
+        };
+        match message.decode::<FsRequest>() {
+            Some(request) => self.handle_fs(pid, &cred, request),
+            None => fs_err(Errno::EINVAL),
+        }
+    }
+
+    /// The credentials behind a client badge's number, from init the first time.
+    fn credentials_for(&mut self, number: u16) -> Option<Rc<Cred>> {
+        if let Some(cred) = self.credentials.get(&number) {
+            return Some(Rc::clone(cred));
+        }
+        let reply = ipc::call(slots::PROC, &ProcRequest::CredentialSet { id: number }, &[]).ok()?;
+        let Some(ProcResponse::Credentials(set)) = reply.decode::<ProcResponse>() else {
+            return None;
+        };
+        let cred = Rc::new(Cred::with_groups(set.euid, set.egid, set.groups));
+        self.credentials.insert(number, Rc::clone(&cred));
+        Some(cred)
     }
 
     // ---- path requests ------------------------------------------------------------
 
-    fn cwd_node(&self, cwd: &str) -> Result<Node, Errno> {
+    fn cwd_node(&self, cwd: &str, cred: &Cred) -> Result<Node, Errno> {
         let root = self.state.vfs.root()?;
         if cwd.is_empty() || cwd == "/" {
             return Ok(root);
@@ -201,7 +232,7 @@ impl Server {
         if !cwd.starts_with('/') {
             return Err(Errno::EINVAL);
         }
-        let node = self.state.vfs.resolve(root, cwd, true, &Cred::ROOT)?;
+        let node = self.state.vfs.resolve(root, cwd, true, cred)?;
         if !self.state.vfs.stat_node(node)?.is_dir() {
             return Err(Errno::ENOTDIR);
         }
@@ -270,9 +301,8 @@ impl Server {
         self.state.procfs.borrow_mut().set_snapshot(snapshot);
     }
 
-    fn handle_fs(&mut self, pid: u32, request: FsRequest) -> Answer {
+    fn handle_fs(&mut self, pid: u32, cred: &Cred, request: FsRequest) -> Answer {
         self.state.procfs.borrow_mut().set_caller(pid);
-        let root = Cred::ROOT;
         match request {
             FsRequest::Open {
                 path,
@@ -281,7 +311,7 @@ impl Server {
                 cwd,
             } => {
                 self.refresh_procfs_if(&[path, cwd]);
-                match self.open(pid, path, flags, mode, cwd) {
+                match self.open(pid, cred, path, flags, mode, cwd) {
                     Ok(cap) => (encode_fs(&FsResponse::Attached), alloc::vec![cap]),
                     Err(e) => fs_err(e),
                 }
@@ -289,8 +319,8 @@ impl Server {
             FsRequest::Stat { path, cwd } | FsRequest::Lstat { path, cwd } => {
                 self.refresh_procfs_if(&[path, cwd]);
                 let follow = matches!(request, FsRequest::Stat { .. });
-                let result = self.cwd_node(cwd).and_then(|at| {
-                    let node = self.state.vfs.resolve(at, path, follow, &root)?;
+                let result = self.cwd_node(cwd, cred).and_then(|at| {
+                    let node = self.state.vfs.resolve(at, path, follow, cred)?;
                     Ok(file_stat(node.mount.0, &self.state.vfs.stat_node(node)?))
                 });
                 match result {
@@ -299,42 +329,42 @@ impl Server {
                 }
             }
             FsRequest::Mkdir { path, mode, cwd } => fs_result(
-                self.cwd_node(cwd)
-                    .and_then(|at| self.state.vfs.mkdir(at, path, mode, &root).map(|_| ())),
+                self.cwd_node(cwd, cred)
+                    .and_then(|at| self.state.vfs.mkdir(at, path, mode, cred).map(|_| ())),
             ),
             FsRequest::Rmdir { path, cwd } => fs_result(
-                self.cwd_node(cwd)
-                    .and_then(|at| self.state.vfs.rmdir(at, path, &root)),
+                self.cwd_node(cwd, cred)
+                    .and_then(|at| self.state.vfs.rmdir(at, path, cred)),
             ),
             FsRequest::Unlink { path, cwd } => fs_result(
-                self.cwd_node(cwd)
-                    .and_then(|at| self.state.vfs.unlink(at, path, &root)),
+                self.cwd_node(cwd, cred)
+                    .and_then(|at| self.state.vfs.unlink(at, path, cred)),
             ),
             FsRequest::Rename { from, to, cwd } => fs_result(
-                self.cwd_node(cwd)
-                    .and_then(|at| self.state.vfs.rename(at, from, at, to, &root)),
+                self.cwd_node(cwd, cred)
+                    .and_then(|at| self.state.vfs.rename(at, from, at, to, cred)),
             ),
             FsRequest::Link { from, to, cwd } => fs_result(
-                self.cwd_node(cwd)
-                    .and_then(|at| self.state.vfs.link(at, from, at, to, &root)),
+                self.cwd_node(cwd, cred)
+                    .and_then(|at| self.state.vfs.link(at, from, at, to, cred)),
             ),
             FsRequest::Symlink { target, path, cwd } => fs_result(
-                self.cwd_node(cwd)
-                    .and_then(|at| self.state.vfs.symlink(at, target, path, &root).map(|_| ())),
+                self.cwd_node(cwd, cred)
+                    .and_then(|at| self.state.vfs.symlink(at, target, path, cred).map(|_| ())),
             ),
             FsRequest::Readlink { path, cwd } => {
                 self.refresh_procfs_if(&[path, cwd]);
                 let result = self
-                    .cwd_node(cwd)
-                    .and_then(|at| self.state.vfs.readlink(at, path, &root));
+                    .cwd_node(cwd, cred)
+                    .and_then(|at| self.state.vfs.readlink(at, path, cred));
                 match result {
                     Ok(target) => (encode_fs(&FsResponse::Path(&target)), Vec::new()),
                     Err(e) => fs_err(e),
                 }
             }
             FsRequest::Chmod { path, mode, cwd } => fs_result(
-                self.cwd_node(cwd)
-                    .and_then(|at| self.state.vfs.chmod(at, path, mode, &root)),
+                self.cwd_node(cwd, cred)
+                    .and_then(|at| self.state.vfs.chmod(at, path, mode, cred)),
             ),
             FsRequest::Chown {
                 path,
@@ -342,16 +372,16 @@ impl Server {
                 gid,
                 cwd,
             } => fs_result(
-                self.cwd_node(cwd)
-                    .and_then(|at| self.state.vfs.chown(at, path, uid, gid, &root)),
+                self.cwd_node(cwd, cred)
+                    .and_then(|at| self.state.vfs.chown(at, path, uid, gid, cred)),
             ),
             FsRequest::Truncate { path, len, cwd } => fs_result(
-                self.cwd_node(cwd)
-                    .and_then(|at| self.state.vfs.truncate(at, path, len, &root)),
+                self.cwd_node(cwd, cred)
+                    .and_then(|at| self.state.vfs.truncate(at, path, len, cred)),
             ),
             FsRequest::StatFs { path, cwd } => {
-                let result = self.cwd_node(cwd).and_then(|at| {
-                    let node = self.state.vfs.resolve(at, path, true, &root)?;
+                let result = self.cwd_node(cwd, cred).and_then(|at| {
+                    let node = self.state.vfs.resolve(at, path, true, cred)?;
                     let figures = self.state.vfs.statfs(node)?;
                     let read_only = node.mount == self.state.proc_mount
                         || self
@@ -393,8 +423,8 @@ impl Server {
             FsRequest::Sync => fs_result(self.state.vfs.sync_all()),
             FsRequest::Chdir { path, cwd } => {
                 self.refresh_procfs_if(&[path, cwd]);
-                let result = self.cwd_node(cwd).and_then(|at| {
-                    let node = self.state.vfs.resolve(at, path, true, &root)?;
+                let result = self.cwd_node(cwd, cred).and_then(|at| {
+                    let node = self.state.vfs.resolve(at, path, true, cred)?;
                     if !self.state.vfs.stat_node(node)?.is_dir() {
                         return Err(Errno::ENOTDIR);
                     }
@@ -411,8 +441,8 @@ impl Server {
                 mtime,
                 cwd,
             } => fs_result(
-                self.cwd_node(cwd)
-                    .and_then(|at| self.state.vfs.set_times(at, path, atime, mtime, &root)),
+                self.cwd_node(cwd, cred)
+                    .and_then(|at| self.state.vfs.set_times(at, path, atime, mtime, cred)),
             ),
             FsRequest::SetBlockDevices { devices } => {
                 let list = devices
@@ -422,23 +452,13 @@ impl Server {
                 self.state.devfs.borrow_mut().set_blocks(list);
                 (encode_fs(&FsResponse::Ok), Vec::new())
             }
-            FsRequest::Session { pid } => {
-                match sys::cap_mint(
-                    self.endpoint,
-                    sys::NONE,
-                    rights::WRITE,
-                    SESSION_TAG | pid as u64,
-                ) {
-                    Ok(cap) => (encode_fs(&FsResponse::Attached), alloc::vec![cap]),
-                    Err(_) => fs_err(Errno::ENFILE),
-                }
-            }
         }
     }
 
     fn open(
         &mut self,
         owner: u32,
+        cred: &Cred,
         path: &str,
         flags: u32,
         mode: u32,
@@ -446,9 +466,9 @@ impl Server {
     ) -> Result<u64, Errno> {
         // Refused before anything is opened, so a client at its limit costs nothing.
         self.handles.reserve(owner)?;
-        let at = self.cwd_node(cwd)?;
+        let at = self.cwd_node(cwd, cred)?;
         let flags = OpenFlags::from_bits_truncate(flags);
-        let node = self.state.vfs.open(at, path, flags, mode, &Cred::ROOT)?;
+        let node = self.state.vfs.open(at, path, flags, mode, cred)?;
         let modifies = flags.writable() || flags.contains(OpenFlags::TRUNC);
         if node.mount == self.state.proc_mount && modifies {
             self.state.vfs.close(node);

@@ -12,6 +12,7 @@ use alloc::rc::Rc;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::cell::RefCell;
+use core::sync::atomic::{AtomicU64, Ordering};
 use libzos::{dprintln, posix, sys};
 use zos_boot::initramfs::Archive;
 use zos_vfs_core::procfs::Procfs;
@@ -98,9 +99,28 @@ fn capacities(quota: u64, root_asked: Option<u64>, tmp_asked: Option<u64>) -> (u
     (root, tmp)
 }
 
-/// Nanoseconds since boot stand in for the Unix epoch until there is a clock.
+/// Real time minus monotonic time (the server's one thread is its only user).
+static REALTIME_OFFSET: AtomicU64 = AtomicU64::new(0);
+/// When the offset is due to be asked again (monotonic ns; 0: never asked).
+static REALTIME_DUE: AtomicU64 = AtomicU64::new(0);
+/// How often the offset is asked of init again (so `date -s` reaches file
+/// times within a second).
+const REALTIME_REFRESH_NS: u64 = 1_000_000_000;
+
+/// Now, in nanoseconds since the Unix epoch: init's clock (the PL031 read at
+/// boot) as an offset to the monotonic clock, asked at most once a second.
 pub fn now() -> u64 {
-    sys::clock_ns()
+    let monotonic = sys::clock_ns();
+    let due = REALTIME_DUE.load(Ordering::Relaxed);
+    if due == 0 || monotonic >= due {
+        if let Ok(real) = libzos::posix::realtime_ns() {
+            REALTIME_OFFSET.store(real.saturating_sub(monotonic), Ordering::Relaxed);
+        }
+        REALTIME_DUE.store(monotonic + REALTIME_REFRESH_NS, Ordering::Relaxed);
+    }
+    REALTIME_OFFSET
+        .load(Ordering::Relaxed)
+        .saturating_add(monotonic)
 }
 
 pub fn build() -> Result<State, SetupError> {
@@ -111,14 +131,16 @@ pub fn build() -> Result<State, SetupError> {
     vfs.set_time(now());
     vfs.mount("/", Box::new(Tmpfs::new(root_bytes)))
         .map_err(|e| SetupError::Mount("/", e))?;
-    fill_from_initramfs(&mut vfs);
     let root = vfs.root().map_err(|e| SetupError::Mount("/", e))?;
+    // Mount points first: a boot archive larger than the root's budget then
+    // loses files (each reported), never /tmp, /dev or /proc.
     for (path, mode) in [("/tmp", 0o1777), ("/dev", 0o755), ("/proc", 0o555)] {
         match vfs.mkdir(root, path, mode, &Cred::ROOT) {
             Ok(_) | Err(Errno::EEXIST) => {}
             Err(e) => return Err(SetupError::Mount(path, e)),
         }
     }
+    fill_from_initramfs(&mut vfs);
     vfs.mount("/tmp", Box::new(Tmpfs::new(tmp_bytes)))
         .map_err(|e| SetupError::Mount("/tmp", e))?;
     vfs.chmod(root, "/tmp", 0o1777, &Cred::ROOT)

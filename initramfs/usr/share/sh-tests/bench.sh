@@ -27,4 +27,26 @@ i=0
 while [ $i -lt 50 ]; do x=$(true | true); i=$((i + 1)); done
 t1=$(uptime -n)
 echo "bench: sh_substituted_pipeline $(( (t1 - t0) / 50 - loop ))"
+# Start and exit of a program, waited for by the shell: the Rust multi-call
+# binary (zbox true) and a static C program (musl over libzos).
+t0=$(uptime -n)
+i=0
+while [ $i -lt 50 ]; do /bin/true; i=$((i + 1)); done
+t1=$(uptime -n)
+echo "bench: spawn_exit_rust_true $(( (t1 - t0) / 50 - loop ))"
+t0=$(uptime -n)
+i=0
+while [ $i -lt 50 ]; do c-true; i=$((i + 1)); done
+t1=$(uptime -n)
+echo "bench: spawn_exit_c_true $(( (t1 - t0) / 50 - loop ))"
+# Lua: start and exit of `lua -e ''`, and recursive fib(27).
+t0=$(uptime -n)
+i=0
+while [ $i -lt 20 ]; do lua -e ''; i=$((i + 1)); done
+t1=$(uptime -n)
+echo "bench: lua_empty $(( (t1 - t0) / 20 - loop ))"
+t0=$(uptime -n)
+lua /usr/share/lua-tests/fib.lua 27 > /dev/null
+t1=$(uptime -n)
+echo "bench: lua_fib27 $(( t1 - t0 ))"
 echo "bench: done"

@@ -371,7 +371,7 @@ impl Vfs {
             return Err(Errno::EPERM);
         }
         let mut mode = mode & MODE_PERMISSION_MASK;
-        if !cred.is_root() && stat.gid != cred.gid {
+        if !cred.is_root() && !cred.in_group(stat.gid) {
             mode &= !MODE_SETGID;
         }
         let changes = SetAttr {
@@ -395,7 +395,8 @@ impl Vfs {
     }
 
     /// Change owner and/or group. Root may do anything; an owner may only set the
-    /// group to its own (`EPERM` otherwise). Clears set-id bits of non-directories.
+    /// group to one it belongs to, and never give the file away (`EPERM`
+    /// otherwise). Clears set-id bits of non-directories.
     pub fn chown_node(
         &mut self,
         node: Node,
@@ -405,7 +406,7 @@ impl Vfs {
     ) -> VfsResult<()> {
         let stat = self.stat_node(node)?;
         let keeps_uid = uid.is_none_or(|uid| uid == stat.uid);
-        let group_allowed = gid.is_none_or(|gid| gid == stat.gid || gid == cred.gid);
+        let group_allowed = gid.is_none_or(|gid| gid == stat.gid || cred.in_group(gid));
         let owner_may = cred.uid == stat.uid && keeps_uid && group_allowed;
         if !(cred.is_root() || owner_may) {
             return Err(Errno::EPERM);

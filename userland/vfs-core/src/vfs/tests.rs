@@ -9,14 +9,8 @@ use alloc::string::ToString;
 use alloc::vec;
 use proptest::prelude::*;
 
-const USER: Cred = Cred {
-    uid: 1000,
-    gid: 1000,
-};
-const OTHER: Cred = Cred {
-    uid: 1001,
-    gid: 1001,
-};
+const USER: Cred = Cred::new(1000, 1000);
+const OTHER: Cred = Cred::new(1001, 1001);
 const ROOT: Cred = Cred::ROOT;
 
 /// `/` and `/tmp` (sticky, world-writable) on separate tmpfs instances.

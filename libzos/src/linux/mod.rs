@@ -1,0 +1,376 @@
+//! The Linux-syscall dispatcher: `zos_linux_syscall(nr, a, b, c, d, e, f)`
+//! gives a C program (musl built as the `aarch64_zos` arch, see
+//! docs/porting.md) Linux system-call semantics over libzos's POSIX layer.
+//!
+//! musl reaches it through `__sysinfo` (AT_SYSINFO in the auxiliary vector,
+//! which `zos-libc`'s start-up code sets). Numbers are the asm-generic ones
+//! (as on AArch64); results are Linux's: a value, or `-errno`. A number with
+//! no implementation returns `-ENOSYS` and is reported once per program and
+//! number on the kernel log: `zos: lua: unsupported syscall 98 (futex)`.
+//!
+//! Pointers come from the calling program and point into its own address
+//! space: a bad one faults that program (as it would fault on its own), never
+//! anything else. Null pointers are `EFAULT`.
+
+mod file;
+mod memory;
+pub mod names;
+mod signal;
+mod spawn;
+
+use crate::posix::{self, Errno};
+use alloc::collections::BTreeSet;
+use alloc::string::String;
+use spin::Mutex;
+use zos_proto::errno::*;
+
+type SysResult = Result<i64, Errno>;
+
+/// The dispatcher (AT_SYSINFO). Runs with the thread pointer set to the IPC
+/// buffer (libzos finds it there; musl keeps its own thread pointer in the
+/// same register), then delivers signals that arrived meanwhile.
+#[no_mangle]
+pub extern "C" fn zos_linux_syscall(
+    nr: i64,
+    a: u64,
+    b: u64,
+    c: u64,
+    d: u64,
+    e: u64,
+    f: u64,
+) -> i64 {
+    let musl_tp = crate::arch::thread_pointer();
+    crate::arch::set_thread_pointer(crate::abi::layout::IPC_BUFFER);
+    let result = dispatch(nr, [a, b, c, d, e, f]);
+    let deliver = signal::take_deliverable();
+    crate::arch::set_thread_pointer(musl_tp);
+    signal::run_handlers(deliver);
+    match result {
+        Ok(value) => value,
+        Err(Errno(errno)) => -i64::from(errno),
+    }
+}
+
+/// Runs `f` with the thread pointer set to the IPC buffer (for libzos calls
+/// made from C-facing functions other than the dispatcher).
+pub(crate) fn with_ipc_tp<R>(f: impl FnOnce() -> R) -> R {
+    let musl_tp = crate::arch::thread_pointer();
+    crate::arch::set_thread_pointer(crate::abi::layout::IPC_BUFFER);
+    let result = f();
+    crate::arch::set_thread_pointer(musl_tp);
+    result
+}
+
+fn dispatch(nr: i64, args: [u64; 6]) -> SysResult {
+    let [a, b, c, d, e, f] = args;
+    match nr {
+        17 => file::getcwd(a, b),
+        23 => file::dup(a as i32),
+        24 => file::dup3(a as i32, b as i32, c as u32),
+        25 => file::fcntl(a as i32, b as i32, c),
+        29 => file::ioctl(a as i32, b, c),
+        34 => file::mkdirat(a as i32, b, c as u32),
+        35 => file::unlinkat(a as i32, b, c as u32),
+        36 => file::symlinkat(a, b as i32, c),
+        37 => file::linkat(a as i32, b, c as i32, d),
+        38 | 276 => file::renameat(a as i32, b, c as i32, d),
+        45 => file::truncate(a, b),
+        46 => file::ftruncate(a as i32, b),
+        48 | 439 => file::faccessat(a as i32, b, c as u32),
+        49 => file::chdir(a),
+        50 => file::fchdir(a as i32),
+        52 => file::fchmod(a as i32, b as u32),
+        53 => file::fchmodat(a as i32, b, c as u32),
+        54 => file::fchownat(a as i32, b, c as u32, d as u32),
+        55 => Ok(0),
+        56 => file::openat(a as i32, b, c as u32, d as u32),
+        57 => file::close(a as i32),
+        59 => file::pipe2(a),
+        61 => file::getdents64(a as i32, b, c),
+        62 => file::lseek(a as i32, b as i64, c as i32),
+        63 => file::read(a as i32, b, c),
+        64 => file::write(a as i32, b, c),
+        65 => file::readv(a as i32, b, c),
+        66 => file::writev(a as i32, b, c),
+        67 => file::pread(a as i32, b, c, d),
+        73 => file::ppoll(a, b, c),
+        68 => file::pwrite(a as i32, b, c, d),
+        78 => file::readlinkat(a as i32, b, c, d),
+        79 => file::newfstatat(a as i32, b, c, d as u32),
+        80 => file::fstat(a as i32, b),
+        81 => crate::fs::sync().map(|_| 0),
+        82 | 83 => posix::fsync(a as i32).map(|_| 0),
+        88 => file::utimensat(a as i32, b, c, d as u32),
+        93 | 94 => posix::exit(a as i32),
+        96 | 178 => Ok(i64::from(posix::getpid())),
+        101 => time::nanosleep(a, b),
+        113 => time::clock_gettime(a, b),
+        114 => time::clock_getres(b),
+        115 => time::clock_nanosleep(b as u32, c, d),
+        124 => {
+            crate::sys::yield_now();
+            Ok(0)
+        }
+        129 => signal::kill(a as i32, b as u32),
+        130 => signal::kill(posix::getpid() as i32, b as u32),
+        131 => signal::kill(a as i32, c as u32),
+        132 => Ok(0),
+        134 => signal::rt_sigaction(a as u32, b, c),
+        135 => signal::rt_sigprocmask(a as u32, b, c),
+        153 => time::times(a),
+        154 => posix::setpgid(a as u32, b as u32).map(|_| 0),
+        155 | 156 => Ok(i64::from(posix::getpgrp())),
+        157 => setsid(),
+        160 => uname(a),
+        163 | 164 => resource_limit(a as u32, if nr == 163 { b } else { 0 }),
+        165 => zero_fill(b, 144),
+        166 => Ok(i64::from(crate::fs::umask(a as u32 & 0o777))),
+        167 => Ok(0),
+        169 => time::gettimeofday(a),
+        172 => Ok(i64::from(posix::getpid())),
+        173 => Ok(i64::from(posix::getppid())),
+        174..=177 => Ok(0),
+        214 => memory::brk(a),
+        215 => memory::munmap(a, b),
+        216 => memory::mremap(a, b, c, d as u32),
+        221 => spawn::execve(a, b, c),
+        222 => memory::mmap(a, b, c as u32, d as u32, e as i32, f),
+        226 | 233 => Ok(0),
+        260 => spawn::wait4(a as i32, b, c as u32, d),
+        261 => resource_limit(b as u32, e),
+        278 => random(a, b),
+        _ => Err(unsupported(nr)),
+    }
+}
+
+/// Numbers already reported as unsupported.
+static REPORTED: Mutex<BTreeSet<i64>> = Mutex::new(BTreeSet::new());
+
+/// Reports an unsupported call once per number: `zos: PROG: unsupported
+/// syscall N (name)` on the kernel log. Returns `ENOSYS`.
+fn unsupported(nr: i64) -> Errno {
+    if REPORTED.lock().insert(nr) {
+        let program = posix::args()
+            .first()
+            .map(|a| a.rsplit('/').next().unwrap_or(a))
+            .unwrap_or("?");
+        crate::dprintln!(
+            "zos: {program}: unsupported syscall {nr} ({})",
+            names::name(nr)
+        );
+    }
+    Errno(ENOSYS)
+}
+
+// ---- the caller's memory ----------------------------------------------------------
+
+/// Longest path accepted (Linux's PATH_MAX).
+const PATH_MAX: usize = 4096;
+
+/// The NUL-terminated string at `ptr`.
+fn c_str(ptr: u64) -> Result<&'static str, Errno> {
+    if ptr == 0 {
+        return Err(Errno(EFAULT));
+    }
+    let mut len = 0;
+    // SAFETY: the caller passed a NUL-terminated string of its own memory; we
+    // read at most PATH_MAX bytes of it (see the module comment on pointers).
+    while unsafe { *((ptr as usize + len) as *const u8) } != 0 {
+        len += 1;
+        if len >= PATH_MAX {
+            return Err(Errno(ENAMETOOLONG));
+        }
+    }
+    // SAFETY: the `len` bytes before the NUL were just read.
+    let bytes = unsafe { core::slice::from_raw_parts(ptr as *const u8, len) };
+    core::str::from_utf8(bytes).map_err(|_| Errno(EINVAL))
+}
+
+/// `len` bytes of the caller's at `ptr`.
+fn user_bytes(ptr: u64, len: u64) -> Result<&'static [u8], Errno> {
+    if len == 0 {
+        return Ok(&[]);
+    }
+    if ptr == 0 {
+        return Err(Errno(EFAULT));
+    }
+    // SAFETY: the caller's own buffer of `len` bytes (module comment).
+    Ok(unsafe { core::slice::from_raw_parts(ptr as *const u8, len as usize) })
+}
+
+/// `len` writable bytes of the caller's at `ptr`.
+fn user_bytes_mut(ptr: u64, len: u64) -> Result<&'static mut [u8], Errno> {
+    if len == 0 {
+        return Ok(&mut []);
+    }
+    if ptr == 0 {
+        return Err(Errno(EFAULT));
+    }
+    // SAFETY: the caller's own writable buffer of `len` bytes (module comment).
+    Ok(unsafe { core::slice::from_raw_parts_mut(ptr as *mut u8, len as usize) })
+}
+
+/// Writes `words` (little-endian u64) to the caller's memory at `ptr`.
+fn put_words(ptr: u64, words: &[u64]) -> Result<(), Errno> {
+    let out = user_bytes_mut(ptr, words.len() as u64 * 8)?;
+    for (chunk, word) in out.chunks_exact_mut(8).zip(words) {
+        chunk.copy_from_slice(&word.to_le_bytes());
+    }
+    Ok(())
+}
+
+/// The little-endian u64 at `ptr`.
+fn get_word(ptr: u64) -> Result<u64, Errno> {
+    let bytes = user_bytes(ptr, 8)?;
+    let mut word = [0u8; 8];
+    word.copy_from_slice(bytes);
+    Ok(u64::from_le_bytes(word))
+}
+
+fn zero_fill(ptr: u64, len: u64) -> SysResult {
+    if ptr != 0 {
+        user_bytes_mut(ptr, len)?.fill(0);
+    }
+    Ok(0)
+}
+
+// ---- small calls ------------------------------------------------------------------
+
+fn setsid() -> SysResult {
+    let pid = posix::getpid();
+    posix::setpgid(0, 0)?;
+    Ok(i64::from(pid))
+}
+
+/// `struct utsname`: six fields of 65 bytes.
+fn uname(ptr: u64) -> SysResult {
+    let out = user_bytes_mut(ptr, 6 * 65)?;
+    out.fill(0);
+    let hostname = hostname();
+    let fields = [
+        "Zero OS",
+        hostname.as_str(),
+        "0.1.0",
+        "zos",
+        "aarch64",
+        "(none)",
+    ];
+    for (i, field) in fields.iter().enumerate() {
+        let bytes = &field.as_bytes()[..field.len().min(64)];
+        out[i * 65..i * 65 + bytes.len()].copy_from_slice(bytes);
+    }
+    Ok(0)
+}
+
+fn hostname() -> String {
+    let mut name = [0u8; 64];
+    let read = crate::fs::open("/etc/hostname", crate::fs::O_RDONLY, 0).and_then(|fd| {
+        let n = posix::read(fd, &mut name);
+        let _ = posix::close(fd);
+        n
+    });
+    match read {
+        Ok(n) if n > 0 => String::from_utf8_lossy(&name[..n]).trim().into(),
+        _ => "zos".into(),
+    }
+}
+
+/// getrlimit/prlimit64: what exists is unlimited, except descriptors
+/// ([`posix::OPEN_MAX`]). Setting is accepted and ignored.
+fn resource_limit(resource: u32, old: u64) -> SysResult {
+    const RLIMIT_NOFILE: u32 = 7;
+    const INFINITY: u64 = u64::MAX;
+    if old != 0 {
+        let value = if resource == RLIMIT_NOFILE {
+            posix::OPEN_MAX as u64
+        } else {
+            INFINITY
+        };
+        put_words(old, &[value, value])?;
+    }
+    Ok(0)
+}
+
+/// getrandom: from `/dev/urandom` (the VFS's ChaCha20 generator).
+fn random(ptr: u64, len: u64) -> SysResult {
+    let out = user_bytes_mut(ptr, len.min(1 << 20))?;
+    let fd = crate::fs::open("/dev/urandom", crate::fs::O_RDONLY, 0)?;
+    let mut done = 0;
+    while done < out.len() {
+        match posix::read(fd, &mut out[done..]) {
+            Ok(0) => break,
+            Ok(n) => done += n,
+            Err(e) => {
+                let _ = posix::close(fd);
+                return Err(e);
+            }
+        }
+    }
+    let _ = posix::close(fd);
+    Ok(done as i64)
+}
+
+mod time {
+    //! Clocks: the monotonic clock counts from boot; there is no real-time
+    //! clock yet, so CLOCK_REALTIME is the same count (as `date` shows).
+
+    use super::{get_word, put_words, SysResult};
+    use crate::posix::{self, Errno};
+    use zos_proto::errno::*;
+
+    const TIMER_ABSTIME: u32 = 1;
+
+    fn timespec_ns(ptr: u64) -> Result<u64, Errno> {
+        let seconds = get_word(ptr)?;
+        let nanos = get_word(ptr + 8)?;
+        if nanos >= 1_000_000_000 || seconds > (u64::MAX / 1_000_000_000) {
+            return Err(Errno(EINVAL));
+        }
+        Ok(seconds * 1_000_000_000 + nanos)
+    }
+
+    pub fn clock_gettime(_clock: u64, ptr: u64) -> SysResult {
+        let now = posix::clock_ns();
+        put_words(ptr, &[now / 1_000_000_000, now % 1_000_000_000])?;
+        Ok(0)
+    }
+
+    pub fn clock_getres(ptr: u64) -> SysResult {
+        if ptr != 0 {
+            put_words(ptr, &[0, 1])?;
+        }
+        Ok(0)
+    }
+
+    pub fn gettimeofday(ptr: u64) -> SysResult {
+        if ptr != 0 {
+            let now = posix::clock_ns();
+            put_words(ptr, &[now / 1_000_000_000, (now % 1_000_000_000) / 1000])?;
+        }
+        Ok(0)
+    }
+
+    pub fn nanosleep(request: u64, _remaining: u64) -> SysResult {
+        posix::nanosleep(timespec_ns(request)?);
+        Ok(0)
+    }
+
+    pub fn clock_nanosleep(flags: u32, request: u64, _remaining: u64) -> SysResult {
+        let ns = timespec_ns(request)?;
+        if flags & TIMER_ABSTIME != 0 {
+            crate::sys::sleep_until(ns);
+        } else {
+            posix::nanosleep(ns);
+        }
+        Ok(0)
+    }
+
+    /// times(): no per-process CPU accounting yet; the return value is the
+    /// clock in ticks of 100 Hz (sysconf(_SC_CLK_TCK)).
+    pub fn times(ptr: u64) -> SysResult {
+        if ptr != 0 {
+            put_words(ptr, &[0, 0, 0, 0])?;
+        }
+        Ok((posix::clock_ns() / 10_000_000) as i64)
+    }
+}

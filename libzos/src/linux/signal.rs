@@ -1,0 +1,203 @@
+//! Signals of C programs. Handlers are C functions and run on the program's
+//! own thread: a signal a program sends itself (`raise`, `kill(getpid())`)
+//! is delivered when the system call that sent it returns, one from elsewhere
+//! (noted by libzos's signal thread, see `posix::signal`) when the program's
+//! next system call returns. The blocked mask holds signals back until it
+//! is lowered. No handler interrupts a call in progress (no EINTR yet).
+
+use super::{put_words, user_bytes, SysResult};
+use crate::posix::{self, Errno, SigAction};
+use core::sync::atomic::{AtomicU64, Ordering};
+use spin::Mutex;
+use zos_proto::errno::*;
+
+const SIGKILL: u32 = 9;
+const SIGSTOP: u32 = 19;
+const SIG_DFL: u64 = 0;
+const SIG_IGN: u64 = 1;
+const SA_SIGINFO: u64 = 4;
+const SA_NODEFER: u64 = 0x4000_0000;
+const SA_RESETHAND: u64 = 0x8000_0000;
+
+/// musl's `struct k_sigaction`: handler, flags, restorer, mask.
+#[derive(Clone, Copy, Default)]
+struct Action {
+    handler: u64,
+    flags: u64,
+    restorer: u64,
+    mask: u64,
+}
+
+static ACTIONS: Mutex<[Action; 65]> = Mutex::new(
+    [Action {
+        handler: 0,
+        flags: 0,
+        restorer: 0,
+        mask: 0,
+    }; 65],
+);
+static BLOCKED: AtomicU64 = AtomicU64::new(0);
+static PENDING: AtomicU64 = AtomicU64::new(0);
+
+fn bit(signal: u32) -> u64 {
+    1u64 << (signal - 1)
+}
+
+/// Called on libzos's signal thread for a signal from another process.
+fn note(signal: u32) {
+    if (1..=64).contains(&signal) {
+        PENDING.fetch_or(bit(signal), Ordering::SeqCst);
+    }
+}
+
+/// Signals due now (pending and not blocked), taken off the pending set.
+pub fn take_deliverable() -> u64 {
+    let blocked = BLOCKED.load(Ordering::SeqCst);
+    let due = PENDING.load(Ordering::SeqCst) & !blocked;
+    if due != 0 {
+        PENDING.fetch_and(!due, Ordering::SeqCst);
+    }
+    due
+}
+
+/// Runs the handlers of `due` (and of whatever they make due), with the
+/// program's own thread pointer in place.
+pub fn run_handlers(mut due: u64) {
+    while due != 0 {
+        let signal = due.trailing_zeros() + 1;
+        due &= !bit(signal);
+        let action = ACTIONS.lock()[signal as usize];
+        if action.handler == SIG_DFL || action.handler == SIG_IGN {
+            continue;
+        }
+        let saved = BLOCKED.load(Ordering::SeqCst);
+        let mut during = saved | action.mask;
+        if action.flags & SA_NODEFER == 0 {
+            during |= bit(signal);
+        }
+        BLOCKED.store(during, Ordering::SeqCst);
+        if action.flags & SA_RESETHAND != 0 {
+            ACTIONS.lock()[signal as usize] = Action::default();
+        }
+        if action.flags & SA_SIGINFO != 0 {
+            // siginfo_t (128 bytes): si_signo first; no ucontext.
+            let mut info = [0u32; 32];
+            info[0] = signal;
+            // SAFETY: the program installed this address as an SA_SIGINFO
+            // handler with sigaction; it is called as one.
+            let handler: extern "C" fn(i32, *mut u32, usize) =
+                unsafe { core::mem::transmute(action.handler as usize) };
+            handler(signal as i32, info.as_mut_ptr(), 0);
+        } else {
+            // SAFETY: the program installed this address as a handler.
+            let handler: extern "C" fn(i32) =
+                unsafe { core::mem::transmute(action.handler as usize) };
+            handler(signal as i32);
+        }
+        BLOCKED.store(saved, Ordering::SeqCst);
+        due |= super::with_ipc_tp(take_deliverable);
+    }
+}
+
+pub fn rt_sigaction(signal: u32, new: u64, old: u64) -> SysResult {
+    if !(1..=64).contains(&signal) {
+        return Err(Errno(EINVAL));
+    }
+    let current = ACTIONS.lock()[signal as usize];
+    if old != 0 {
+        put_words(
+            old,
+            &[
+                current.handler,
+                current.flags,
+                current.restorer,
+                current.mask,
+            ],
+        )?;
+    }
+    if new == 0 {
+        return Ok(0);
+    }
+    if signal == SIGKILL || signal == SIGSTOP {
+        return Err(Errno(EINVAL));
+    }
+    let words = user_bytes(new, 32)?;
+    let word = |i: usize| {
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(&words[i * 8..i * 8 + 8]);
+        u64::from_le_bytes(bytes)
+    };
+    let action = Action {
+        handler: word(0),
+        flags: word(1),
+        restorer: word(2),
+        mask: word(3),
+    };
+    let disposition = match action.handler {
+        SIG_DFL => SigAction::Default,
+        SIG_IGN => SigAction::Ignore,
+        _ => SigAction::Handler(note),
+    };
+    if signal == zos_proto::proc::signal::SIGPIPE {
+        posix::ignore_sigpipe(action.handler != SIG_DFL);
+    }
+    ACTIONS.lock()[signal as usize] = action;
+    // Tell the process manager, so signals from elsewhere come (or not);
+    // without one (a program run by init.run) only raise() works.
+    let _ = posix::signal(signal, disposition);
+    Ok(0)
+}
+
+pub fn rt_sigprocmask(how: u32, set: u64, old: u64) -> SysResult {
+    const SIG_BLOCK: u32 = 0;
+    const SIG_UNBLOCK: u32 = 1;
+    const SIG_SETMASK: u32 = 2;
+    let current = BLOCKED.load(Ordering::SeqCst);
+    if old != 0 {
+        put_words(old, &[current])?;
+    }
+    if set == 0 {
+        return Ok(0);
+    }
+    let bytes = user_bytes(set, 8)?;
+    let mut word = [0u8; 8];
+    word.copy_from_slice(bytes);
+    let set = u64::from_le_bytes(word);
+    let new = match how {
+        SIG_BLOCK => current | set,
+        SIG_UNBLOCK => current & !set,
+        SIG_SETMASK => set,
+        _ => return Err(Errno(EINVAL)),
+    };
+    BLOCKED.store(new & !(bit(SIGKILL) | bit(SIGSTOP)), Ordering::SeqCst);
+    Ok(0)
+}
+
+/// Signals whose default action is to do nothing.
+fn ignored_by_default(signal: u32) -> bool {
+    matches!(signal, 17 | 18 | 23 | 28)
+}
+
+pub fn kill(pid: i32, signal: u32) -> SysResult {
+    if signal > 64 {
+        return Err(Errno(EINVAL));
+    }
+    let me = posix::getpid() as i32;
+    if pid == me && signal != 0 {
+        let handler = ACTIONS.lock()[signal as usize].handler;
+        match handler {
+            SIG_IGN => return Ok(0),
+            SIG_DFL if ignored_by_default(signal) => return Ok(0),
+            SIG_DFL => {}
+            _ => {
+                PENDING.fetch_or(bit(signal), Ordering::SeqCst);
+                return Ok(0);
+            }
+        }
+    }
+    if pid == me && signal == 0 {
+        return Ok(0);
+    }
+    posix::kill(pid, signal)?;
+    Ok(0)
+}
