@@ -71,16 +71,22 @@ fn main(_arg: u64) -> i64 {
         disks: Vec::new(),
     };
     manager.enumerate_mmio();
+    if manager.table.devices.is_empty() {
+        // Nothing to manage: end (restart = "on-failure") and cost nothing;
+        // `lsdev` then says the device manager is not running.
+        return 0;
+    }
     let Ok(waiter) = sys::cap_mint(endpoint, sys::NONE, rights::WRITE, WAITER_BADGE) else {
         dprintln!("devmgr: cannot mint the waiter's capability");
         return 1;
     };
-    if libzos::thread::spawn(wait_for_drivers, waiter, 100).is_err() {
+    if libzos::thread::spawn_with_stack(wait_for_drivers, waiter, 100, 16 * 1024).is_err() {
         dprintln!("devmgr: cannot start the waiter thread");
         return 1;
     }
     let notifier = sys::notification_create().ok();
-    let started = notifier.is_some_and(|n| libzos::thread::spawn(notify_vfs, n, 100).is_ok());
+    let started = notifier
+        .is_some_and(|n| libzos::thread::spawn_with_stack(notify_vfs, n, 100, 16 * 1024).is_ok());
     match (started, notifier) {
         (true, Some(n)) => {
             NOTIFIER.call_once(|| n);
@@ -355,7 +361,7 @@ impl Manager {
         } else if let Some(endpoint) = self.caps[index].endpoint {
             // Nobody serves the driver's endpoint any more: answer what
             // arrives there with EIO, so no client waits forever.
-            if libzos::thread::spawn(refuse_all, endpoint, 100).is_err() {
+            if libzos::thread::spawn_with_stack(refuse_all, endpoint, 100, 16 * 1024).is_err() {
                 dprintln!("devmgr: cannot start the EIO responder");
             }
         }
