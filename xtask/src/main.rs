@@ -32,7 +32,7 @@ pub const CORE_ONLY_TARGETS: [&str; 2] = ["x86_64-unknown-none", "wasm32-unknown
 /// same `userland/user.ld`) for it.
 pub const SECOND_USER_TARGET: &str = "x86_64-unknown-none";
 /// User programs: (package, binary) — each lands in the initramfs as /sbin/<binary>.
-pub const USER_PROGRAMS: [(&str, &str); 9] = [
+pub const USER_PROGRAMS: [(&str, &str); 11] = [
     ("zos-init", "init"),
     ("zos-ktest", "ktest"),
     ("zos-tools", "zbox"),
@@ -40,6 +40,8 @@ pub const USER_PROGRAMS: [(&str, &str); 9] = [
     ("zos-sh", "sh"),
     ("zos-vfs", "vfs"),
     ("zos-netstack", "netstack"),
+    ("zos-devmgr", "devmgr"),
+    ("zos-virtio-blk", "virtio-blk"),
     ("zos-identity", "identity"),
     ("zos-keystore", "keystore"),
 ];
@@ -48,13 +50,13 @@ pub const MULTI_CALL_BINARY: &str = "/sbin/zbox";
 /// Tools inside the multi-call binary: each gets `/bin/<tool>`, a symlink to
 /// [`MULTI_CALL_BINARY`] (zbox picks the tool from argv[0]). Must match
 /// `zos_tools_core::dispatch::TOOLS` (checked by a test).
-pub const TOOL_NAMES: [&str; 63] = [
-    "[", "basename", "cat", "chgrp", "chmod", "chown", "clear", "cp", "date", "df", "dirname",
-    "dmesg", "echo", "env", "false", "find", "free", "getty", "grep", "groupadd", "head",
-    "hexdump", "hostname", "id", "kill", "ln", "login", "ls", "mkdir", "mount", "mv", "nc",
-    "netstat", "od", "passwd", "poweroff", "printf", "ps", "reboot", "rm", "rmdir", "seq", "sleep",
-    "stat", "su", "svc", "sync", "tail", "tee", "test", "touch", "true", "uname", "uptime",
-    "useradd", "userdel", "usermod", "wc", "which", "who", "whoami", "yes", "zkey",
+pub const TOOL_NAMES: [&str; 65] = [
+    "[", "basename", "cat", "chgrp", "chmod", "chown", "clear", "cp", "date", "dd", "df",
+    "dirname", "dmesg", "echo", "env", "false", "find", "free", "getty", "grep", "groupadd",
+    "head", "hexdump", "hostname", "id", "kill", "ln", "login", "ls", "lsdev", "mkdir", "mount",
+    "mv", "nc", "netstat", "od", "passwd", "poweroff", "printf", "ps", "reboot", "rm", "rmdir",
+    "seq", "sleep", "stat", "su", "svc", "sync", "tail", "tee", "test", "touch", "true", "uname",
+    "uptime", "useradd", "userdel", "usermod", "wc", "which", "who", "whoami", "yes", "zkey",
 ];
 
 fn main() -> ExitCode {
@@ -394,8 +396,19 @@ fn bench(arch: Arch) -> Result<(), String> {
     };
     let mut instructions = run(true)?;
     let mut nanoseconds = run(false)?;
-    instructions.extend(shell_bench(&artifacts, true)?);
-    nanoseconds.extend(shell_bench(&artifacts, false)?);
+    instructions.extend(shell_bench(&artifacts, true, "bench.sh", &[])?);
+    nanoseconds.extend(shell_bench(&artifacts, false, "bench.sh", &[])?);
+    if arch == Arch::Aarch64 {
+        // A scratch disk for the block figures (virtio-mmio).
+        let disk = root().join("target/zos/bench-disk.img");
+        std::fs::File::create(&disk)
+            .and_then(|f| f.set_len(64 << 20))
+            .map_err(|e| format!("creating {}: {e}", disk.display()))?;
+        let drive = format!("file={},if=none,id=hd,format=raw", disk.display());
+        let args = ["-drive", &drive, "-device", "virtio-blk-device,drive=hd"];
+        instructions.extend(shell_bench(&artifacts, true, "block-bench.sh", &args)?);
+        nanoseconds.extend(shell_bench(&artifacts, false, "block-bench.sh", &args)?);
+    }
     let (boot_wall_ms, boot_virtual_ns) = boot_to_prompt(&artifacts)?;
     instructions.push(("boot_to_prompt".into(), boot_virtual_ns));
     nanoseconds.push(("boot_to_prompt".into(), boot_wall_ms * 1_000_000));
@@ -423,13 +436,18 @@ fn bench(arch: Arch) -> Result<(), String> {
     Ok(())
 }
 
-/// Runs `/usr/share/sh-tests/bench.sh` at the shell prompt and collects its
-/// `bench: NAME VALUE` lines (per-operation guest nanoseconds; guest
-/// instructions under `-icount shift=0`).
-fn shell_bench(artifacts: &Artifacts, icount: bool) -> Result<Vec<(String, u64)>, String> {
+/// Runs `/usr/share/sh-tests/SCRIPT` at the shell prompt (QEMU given `extra`
+/// arguments) and collects its `bench: NAME VALUE` lines (per-operation guest
+/// nanoseconds; guest instructions under `-icount shift=0`).
+fn shell_bench(
+    artifacts: &Artifacts,
+    icount: bool,
+    script: &str,
+    extra: &[&str],
+) -> Result<Vec<(String, u64)>, String> {
     use std::io::{Read, Write};
     use std::time::{Duration, Instant};
-    let (mut child, mut stdout, mut stdin) = spawn_piped_qemu(artifacts, icount)?;
+    let (mut child, mut stdout, mut stdin) = spawn_piped_qemu(artifacts, icount, extra)?;
     let mut seen = Vec::new();
     let mut byte = [0u8; 1];
     let mut sent = false;
@@ -440,7 +458,8 @@ fn shell_bench(artifacts: &Artifacts, icount: bool) -> Result<Vec<(String, u64)>
         }
         seen.push(byte[0]);
         if !sent && seen.ends_with(b"/ # ") {
-            let _ = stdin.write_all(b"sh /usr/share/sh-tests/bench.sh\r");
+            let command = format!("sh /usr/share/sh-tests/{script}\r");
+            let _ = stdin.write_all(command.as_bytes());
             let _ = stdin.flush();
             sent = true;
         }
@@ -469,6 +488,7 @@ fn shell_bench(artifacts: &Artifacts, icount: bool) -> Result<Vec<(String, u64)>
 fn spawn_piped_qemu(
     artifacts: &Artifacts,
     icount: bool,
+    extra: &[&str],
 ) -> Result<
     (
         std::process::Child,
@@ -482,6 +502,7 @@ fn spawn_piped_qemu(
     if icount {
         qemu.args(["-icount", "shift=0"]);
     }
+    qemu.args(extra);
     let mut child = qemu
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -500,7 +521,7 @@ fn boot_to_prompt(artifacts: &Artifacts) -> Result<(u64, u64), String> {
     use std::io::{Read, Write};
     use std::time::{Duration, Instant};
     let boot = |icount: bool| -> Result<(u64, Vec<u64>), String> {
-        let (mut child, mut stdout, mut stdin) = spawn_piped_qemu(artifacts, icount)?;
+        let (mut child, mut stdout, mut stdin) = spawn_piped_qemu(artifacts, icount, &[])?;
         let start = Instant::now();
         let mut seen = Vec::new();
         let mut byte = [0u8; 1];
@@ -601,6 +622,8 @@ fn test(filters: &[String]) -> Result<(), String> {
         "qemu-system-x86_64",
         "expect",
         "cpio",
+        // Partitions the disk images of the storage tests.
+        "sfdisk",
     ])?;
     if filters.is_empty() {
         lines()?;
