@@ -57,7 +57,7 @@ impl<D: BlockDevice + ?Sized> BlockDevice for alloc::boxed::Box<D> {
 
 /// Whether `len` bytes from `sector` fit a device of `sectors` sectors.
 pub fn range_ok(sectors: u64, sector: u64, len: usize) -> bool {
-    len % SECTOR_SIZE == 0
+    len.is_multiple_of(SECTOR_SIZE)
         && sector
             .checked_add((len / SECTOR_SIZE) as u64)
             .is_some_and(|end| end <= sectors)

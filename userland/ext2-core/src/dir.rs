@@ -26,6 +26,9 @@ pub(crate) struct Found {
     prev: Option<usize>,
 }
 
+/// A live entry as readdir reports it: inode, file type, name, next position.
+pub(crate) type RawEntry = (u32, u8, Vec<u8>, u64);
+
 /// What a directory walk callback decides.
 enum Step {
     Continue,
@@ -116,7 +119,7 @@ impl<D: BlockDevice> Volume<D> {
         ino: u32,
         dir: &Inode,
         cookie: u64,
-    ) -> VfsResult<Option<(u32, u8, Vec<u8>, u64)>> {
+    ) -> VfsResult<Option<RawEntry>> {
         let bs = self.block_size as u64;
         let mut result = None;
         self.walk_dir(ino, dir, |lblock, _, at, h, name, _| {

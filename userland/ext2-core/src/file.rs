@@ -334,7 +334,7 @@ impl<D: BlockDevice> Volume<D> {
         let bs = self.block_size as u64;
         if size < inode.size {
             self.free_blocks_from(ino, inode, size.div_ceil(bs))?;
-            if size % bs != 0 {
+            if !size.is_multiple_of(bs) {
                 let phys = self.bmap(ino, inode, size / bs)?;
                 if phys != 0 {
                     let data = self.cache.modify(phys as u64).map_err(io)?;

@@ -410,7 +410,7 @@ impl<D: BlockDevice> Volume<D> {
             let mut bit = from;
             while bit < to {
                 let byte = bitmap[(bit / 8) as usize];
-                if byte == 0xff && bit % 8 == 0 {
+                if byte == 0xff && bit.is_multiple_of(8) {
                     bit += 8;
                     continue;
                 }
