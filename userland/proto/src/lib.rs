@@ -15,6 +15,7 @@ pub mod fs;
 pub mod io;
 pub mod net;
 pub mod proc;
+pub mod rfs;
 pub mod start;
 
 /// Largest encoded message.
