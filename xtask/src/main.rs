@@ -13,6 +13,7 @@
 
 mod arch;
 mod cpio;
+mod disk;
 mod linecount;
 mod tools;
 
@@ -27,7 +28,7 @@ pub const CORE_ONLY_TARGETS: [&str; 2] = ["x86_64-unknown-none", "wasm32-unknown
 /// same `userland/user.ld`) for it.
 pub const SECOND_USER_TARGET: &str = "x86_64-unknown-none";
 /// User programs: (package, binary) — each lands in the initramfs as /sbin/<binary>.
-pub const USER_PROGRAMS: [(&str, &str); 7] = [
+pub const USER_PROGRAMS: [(&str, &str); 8] = [
     ("zos-init", "init"),
     ("zos-ktest", "ktest"),
     ("zos-tools", "zbox"),
@@ -35,18 +36,19 @@ pub const USER_PROGRAMS: [(&str, &str); 7] = [
     ("zos-sh", "sh"),
     ("zos-vfs", "vfs"),
     ("zos-netstack", "netstack"),
+    ("zos-ext2", "ext2"),
 ];
 /// Where the multi-call tools binary lands in the initramfs.
 pub const MULTI_CALL_BINARY: &str = "/sbin/zbox";
 /// Tools inside the multi-call binary: each gets `/bin/<tool>`, a symlink to
 /// [`MULTI_CALL_BINARY`] (zbox picks the tool from argv[0]). Must match
 /// `zos_tools_core::dispatch::TOOLS` (checked by a test).
-pub const TOOL_NAMES: [&str; 50] = [
+pub const TOOL_NAMES: [&str; 51] = [
     "[", "basename", "cat", "chmod", "clear", "cp", "date", "df", "dirname", "dmesg", "echo",
     "env", "false", "find", "free", "grep", "head", "hexdump", "hostname", "id", "kill", "ln",
     "ls", "mkdir", "mount", "mv", "nc", "netstat", "od", "poweroff", "printf", "ps", "reboot",
     "rm", "rmdir", "seq", "sleep", "stat", "svc", "sync", "tail", "tee", "test", "touch", "true",
-    "uname", "uptime", "wc", "which", "yes",
+    "umount", "uname", "uptime", "wc", "which", "yes",
 ];
 
 fn main() -> ExitCode {
@@ -208,6 +210,8 @@ pub fn build(arch: Arch) -> Result<Artifacts, String> {
             std::fs::read(&stripped).map_err(|e| format!("reading {}: {e}", stripped.display()))?;
         archive.add_file(&format!("sbin/{program}"), 0o755, &data);
     }
+    archive.add_dir("usr/share/zos");
+    archive.add_file(disk::SAMPLE_PATH, 0o644, &disk::sample_image(&out)?);
     archive.add_dir("bin");
     archive.add_symlink("bin/sh", "/sbin/sh");
     for tool in TOOL_NAMES {

@@ -9,10 +9,11 @@
 //! which the server uses for timestamps. Errors are errno values.
 //!
 //! How a mount is made: the `mount` tool asks the file-system server's service
-//! endpoint to `Open` a source (a block device name, or an image file handed over
-//! as a handle capability) and gets a mount capability back; it gives that
-//! capability to the VFS with `FsRequest::Mount`, and the VFS speaks this protocol
-//! on it from then on.
+//! endpoint to `Open` a source (a block device name, or an image file's path) and
+//! gets a mount capability back; it gives that capability to the VFS with
+//! `FsRequest::Mount`, and the VFS speaks this protocol on it from then on. (The
+//! VFS cannot ask the server itself: reading an image file, the server calls the
+//! VFS, which would be waiting for it.)
 
 use serde::{Deserialize, Serialize};
 
@@ -21,12 +22,13 @@ use crate::fs::{FileStat, FsStat};
 /// Requests on a file-system server's service endpoint.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum RfsServiceRequest<'a> {
-    /// Mount the block device `device` (a devmgr name like `vda1`), or, with
-    /// `device` empty, the image behind the handle capability sent along (read into
-    /// the server's memory: nothing is written back to the file). The reply is
-    /// `RfsResponse::Attached` with the mount capability.
+    /// Mount `source`: with `device` set, a block device by devmgr name (`vda1`);
+    /// otherwise an image file, which the server opens by path through the VFS
+    /// and reads into its memory (changes are not written back to the file). The
+    /// reply is `RfsResponse::Attached` with the mount capability.
     Open {
-        device: &'a str,
+        source: &'a str,
+        device: bool,
         read_only: bool,
         now: u64,
     },

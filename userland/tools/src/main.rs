@@ -80,6 +80,7 @@ fn run(tool: &Tool, args: &[&str]) -> Result<(), Failure> {
         "ls" => info_tools::ls(args),
         "mkdir" => file_tools::mkdir(args),
         "mount" => info_tools::mount(args),
+        "umount" => info_tools::umount(args),
         "mv" => file_tools::mv(args),
         "nc" => net_tools::nc(args),
         "netstat" => net_tools::netstat(args),

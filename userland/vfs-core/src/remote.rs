@@ -18,11 +18,14 @@ use zos_proto::rfs::{RfsCall, RfsEntry, RfsRequest, RfsResponse};
 use crate::errno::{Errno, VfsResult};
 use crate::fs::{DirEntry, FileKind, FileSystem, Ino, NewInode, SetAttr, Stat, StatFs, Timestamp};
 
+/// The server could not be reached (it died, or its capability is gone).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ServerGone;
+
 /// How a [`RemoteFs`] reaches its server.
 pub trait Transport {
-    /// Send one encoded request and return the reply's bytes; `Err` when the
-    /// server cannot be reached (it died).
-    fn call(&self, request: &[u8]) -> Result<Vec<u8>, ()>;
+    /// Send one encoded request and return the reply's bytes.
+    fn call(&self, request: &[u8]) -> Result<Vec<u8>, ServerGone>;
     /// Size of the shared data buffer.
     fn buffer_len(&self) -> usize;
     /// Copy `data` to the start of the data buffer.
@@ -33,7 +36,8 @@ pub trait Transport {
 
 /// The data buffer as the server sees it.
 pub trait DataBuffer {
-    fn len(&self) -> usize;
+    /// Size in bytes.
+    fn size(&self) -> usize;
     fn store(&mut self, data: &[u8]);
     fn load(&self, out: &mut [u8]);
 }
@@ -480,7 +484,7 @@ pub fn serve(
             let Some(buffer) = buffer else {
                 return err(Errno::EINVAL);
             };
-            let len = (len as usize).min(buffer.len());
+            let len = (len as usize).min(buffer.size());
             let mut data = vec![0u8; len];
             match fs.read(ino, offset, &mut data) {
                 Ok(n) => {
@@ -494,7 +498,7 @@ pub fn serve(
             let Some(buffer) = buffer else {
                 return err(Errno::EINVAL);
             };
-            let len = (len as usize).min(buffer.len());
+            let len = (len as usize).min(buffer.size());
             let mut data = vec![0u8; len];
             buffer.load(&mut data);
             match fs.write(ino, offset, &data) {
@@ -544,7 +548,7 @@ mod tests {
     struct Buffer(Vec<u8>);
 
     impl DataBuffer for Buffer {
-        fn len(&self) -> usize {
+        fn size(&self) -> usize {
             self.0.len()
         }
         fn store(&mut self, data: &[u8]) {
@@ -563,11 +567,11 @@ mod tests {
     }
 
     impl Transport for Local {
-        fn call(&self, request: &[u8]) -> Result<Vec<u8>, ()> {
+        fn call(&self, request: &[u8]) -> Result<Vec<u8>, ServerGone> {
             if !self.alive.get() {
-                return Err(());
+                return Err(ServerGone);
             }
-            let call: RfsCall = zos_proto::decode(request).ok_or(())?;
+            let call: RfsCall = zos_proto::decode(request).ok_or(ServerGone)?;
             let mut buffer = self.buffer.borrow_mut();
             Ok(serve(
                 &mut **self.fs.borrow_mut(),

@@ -11,6 +11,7 @@
 
 extern crate alloc;
 
+mod remote;
 mod server;
 mod setup;
 mod shared;

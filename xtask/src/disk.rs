@@ -1,0 +1,72 @@
+//! ext2 images made on the host with `mkfs.ext2 -d` (e2fsprogs): the small sample
+//! volume the initramfs carries at `/usr/share/zos/sample.ext2` (what
+//! `mount -t ext2 /usr/share/zos/sample.ext2 /mnt` mounts, and what the storage
+//! acceptance test starts from). Images are reproducible: fixed time, UUID and
+//! hash seed.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Where the sample volume lands in the initramfs.
+pub const SAMPLE_PATH: &str = "usr/share/zos/sample.ext2";
+/// Size of the sample volume.
+const SAMPLE_KIB: u32 = 1024;
+
+/// `mkfs.ext2`, wherever e2fsprogs put it (often outside a user's PATH).
+pub fn mkfs() -> Result<PathBuf, String> {
+    for dir in ["/sbin", "/usr/sbin", "/bin", "/usr/bin"] {
+        let path = Path::new(dir).join("mkfs.ext2");
+        if path.exists() {
+            return Ok(path);
+        }
+    }
+    crate::tools::ensure(&["mkfs.ext2"])?;
+    Ok(PathBuf::from("mkfs.ext2"))
+}
+
+/// Make an ext2 image of `kib` KiB with `block_size`-byte blocks holding `root`.
+pub fn make_image(root: &Path, image: &Path, block_size: u32, kib: u32) -> Result<(), String> {
+    let _ = std::fs::remove_file(image);
+    let output = Command::new(mkfs()?)
+        .args(["-q", "-F", "-b", &block_size.to_string()])
+        .args(["-U", "5a05e2f2-0000-4000-8000-000000000001"])
+        .args(["-E", "hash_seed=5a05e2f2-0000-4000-8000-000000000002"])
+        .arg("-d")
+        .arg(root)
+        .arg(image)
+        .arg(format!("{kib}k"))
+        .env("E2FSPROGS_FAKE_TIME", "1767225600")
+        .output()
+        .map_err(|e| format!("running mkfs.ext2: {e}"))?;
+    if !output.status.success() {
+        return Err(format!(
+            "mkfs.ext2 {}: {}",
+            image.display(),
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    Ok(())
+}
+
+/// The sample volume's bytes, built under `out`.
+pub fn sample_image(out: &Path) -> Result<Vec<u8>, String> {
+    let root = out.join("sample-ext2");
+    let _ = std::fs::remove_dir_all(&root);
+    let write = |path: &str, data: &[u8]| -> Result<(), String> {
+        let path = root.join(path);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
+        }
+        std::fs::write(&path, data).map_err(|e| format!("{}: {e}", path.display()))
+    };
+    write("hello.txt", b"hello from ext2\n")?;
+    write("docs/a/b/deep.txt", b"eight levels would be deeper\n")?;
+    // 300 KiB: with 1 KiB blocks this uses the double-indirect block.
+    let big: Vec<u8> = (0..300 * 1024u32).map(|i| (i % 251) as u8).collect();
+    write("big.bin", &big)?;
+    std::os::unix::fs::symlink("hello.txt", root.join("link"))
+        .map_err(|e| format!("symlink in {}: {e}", root.display()))?;
+    let image = out.join("sample.ext2");
+    make_image(&root, &image, 1024, SAMPLE_KIB)?;
+    std::fs::read(&image).map_err(|e| format!("reading {}: {e}", image.display()))
+}
