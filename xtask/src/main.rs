@@ -28,7 +28,7 @@ pub const CORE_ONLY_TARGETS: [&str; 2] = ["x86_64-unknown-none", "wasm32-unknown
 /// same `userland/user.ld`) for it.
 pub const SECOND_USER_TARGET: &str = "x86_64-unknown-none";
 /// User programs: (package, binary) — each lands in the initramfs as /sbin/<binary>.
-pub const USER_PROGRAMS: [(&str, &str); 8] = [
+pub const USER_PROGRAMS: [(&str, &str); 10] = [
     ("zos-init", "init"),
     ("zos-ktest", "ktest"),
     ("zos-tools", "zbox"),
@@ -36,6 +36,8 @@ pub const USER_PROGRAMS: [(&str, &str); 8] = [
     ("zos-sh", "sh"),
     ("zos-vfs", "vfs"),
     ("zos-netstack", "netstack"),
+    ("zos-devmgr", "devmgr"),
+    ("zos-virtio-blk", "virtio-blk"),
     ("zos-ext2", "ext2"),
 ];
 /// Where the multi-call tools binary lands in the initramfs.
@@ -43,12 +45,12 @@ pub const MULTI_CALL_BINARY: &str = "/sbin/zbox";
 /// Tools inside the multi-call binary: each gets `/bin/<tool>`, a symlink to
 /// [`MULTI_CALL_BINARY`] (zbox picks the tool from argv[0]). Must match
 /// `zos_tools_core::dispatch::TOOLS` (checked by a test).
-pub const TOOL_NAMES: [&str; 51] = [
-    "[", "basename", "cat", "chmod", "clear", "cp", "date", "df", "dirname", "dmesg", "echo",
+pub const TOOL_NAMES: [&str; 53] = [
+    "[", "basename", "cat", "chmod", "clear", "cp", "date", "dd", "df", "dirname", "dmesg", "echo",
     "env", "false", "find", "free", "grep", "head", "hexdump", "hostname", "id", "kill", "ln",
-    "ls", "mkdir", "mount", "mv", "nc", "netstat", "od", "poweroff", "printf", "ps", "reboot",
-    "rm", "rmdir", "seq", "sleep", "stat", "svc", "sync", "tail", "tee", "test", "touch", "true",
-    "umount", "uname", "uptime", "wc", "which", "yes",
+    "ls", "lsdev", "mkdir", "mount", "mv", "nc", "netstat", "od", "poweroff", "printf", "ps",
+    "reboot", "rm", "rmdir", "seq", "sleep", "stat", "svc", "sync", "tail", "tee", "test", "touch",
+    "true", "umount", "uname", "uptime", "wc", "which", "yes",
 ];
 
 fn main() -> ExitCode {

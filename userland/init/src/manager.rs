@@ -333,15 +333,19 @@ impl Manager {
                 "uart" => d.name == "pl011" || d.name == "ns16550",
                 _ => d.name == device,
             };
-            let found: Option<&Device> = self
+            // A name several devices share (`virtio-mmio`) grants each of them.
+            let before = grants.len();
+            for d in self
                 .boot
                 .devices
                 .iter()
                 .filter(|d| d.kind == kind)
-                .find(matches);
-            match found {
-                Some(d) => grants.push((name.clone(), d.slot, d.base, d.size, d.irq)),
-                None => dprintln!("init: no device capability '{name}'"),
+                .filter(matches)
+            {
+                grants.push((name.clone(), d.slot, d.base, d.size, d.irq));
+            }
+            if grants.len() == before && device != "virtio-mmio" {
+                dprintln!("init: no device capability '{name}'");
             }
         }
         grants

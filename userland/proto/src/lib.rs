@@ -10,6 +10,7 @@
 
 extern crate alloc;
 
+pub mod block;
 pub mod errno;
 pub mod fs;
 pub mod io;

@@ -51,6 +51,11 @@ pub const TOOLS: &[Tool] = &[
         "print the time (counted from the epoch at boot: no clock yet)",
     ),
     tool(
+        "dd",
+        "dd [if=FILE] [of=FILE] [bs=N] [count=N] [skip=N] [seek=N] [conv=notrunc]",
+        "copy blocks between files and devices",
+    ),
+    tool(
         "df",
         "df",
         "space used and free on each mounted file system",
@@ -102,6 +107,11 @@ pub const TOOLS: &[Tool] = &[
         "make a hard or symbolic link",
     ),
     tool("ls", "ls [-la1dh] [PATH]...", "list directory contents"),
+    tool(
+        "lsdev",
+        "lsdev",
+        "list devices, their drivers and the block devices",
+    ),
     tool("mkdir", "mkdir [-p] [-m MODE] DIR...", "make directories"),
     tool(
         "mount",

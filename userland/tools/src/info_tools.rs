@@ -300,3 +300,36 @@ pub fn sync(args: &[&str]) -> Result<(), Failure> {
     file_options::no_operands(args)?;
     fs::sync().map_err(|error| Failure::Error(alloc::format!("{error}")))
 }
+
+/// `lsdev`: devmgr's device list and block devices.
+pub fn lsdev(args: &[&str]) -> Result<(), Failure> {
+    use libzos::ipc;
+    use zos_proto::block::{DevRequest, DevResponse, DEVMGR_SERVICE};
+    use zos_proto::proc::{ProcRequest, ProcResponse};
+    file_options::no_operands(args)?;
+    let unavailable = || Failure::Error(String::from("the device manager is not running"));
+    let lookup = ProcRequest::Lookup {
+        name: DEVMGR_SERVICE,
+    };
+    let reply =
+        ipc::call(zos_proto::start::slots::PROC, &lookup, &[]).map_err(|_| unavailable())?;
+    let devmgr = match (reply.decode::<ProcResponse>(), reply.caps.first()) {
+        (Some(ProcResponse::Attached), Some(&cap)) => cap,
+        _ => return Err(unavailable()),
+    };
+    let ask = |request: &DevRequest| {
+        ipc::call(devmgr, request, &[])
+            .ok()
+            .and_then(|r| r.decode::<DevResponse>())
+    };
+    let devices = match ask(&DevRequest::List) {
+        Some(DevResponse::Devices(devices)) => devices,
+        _ => Vec::new(),
+    };
+    let blocks = match ask(&DevRequest::Blocks) {
+        Some(DevResponse::Blocks(blocks)) => blocks,
+        _ => Vec::new(),
+    };
+    let _ = libzos::sys::cap_delete(devmgr);
+    write_out(zos_tools_core::lsdev::format(&devices, &blocks).as_bytes())
+}
