@@ -3,7 +3,7 @@
 //! `zos-ext2-core`.
 //!
 //! On its service endpoint it answers `RfsServiceRequest::Open`: a block device
-//! by devmgr name (once the block driver stack is there), or an image file by
+//! by devmgr name (through the block protocol, `disk`), or an image file by
 //! path, which is read whole into memory through the VFS (a RAM copy: changes
 //! stay in memory and vanish at unmount). Each mount gets a badged,
 //! watched capability of the endpoint; the VFS speaks `RfsCall`s on it. If every
@@ -15,6 +15,7 @@
 
 extern crate alloc;
 
+mod disk;
 mod image;
 
 use alloc::boxed::Box;
@@ -66,12 +67,16 @@ impl DataBuffer for Window {
 struct Mount {
     fs: Ext2Fs<Box<dyn BlockDevice>>,
     window: Option<Window>,
+    /// Which window and disk-buffer slot of the address space it uses.
+    slot: u64,
 }
 
 struct Service {
     server: Server,
     endpoint: u64,
     mounts: BTreeMap<u64, Mount>,
+    /// Badges are never reused, so a late `NO_SENDERS` cannot hit a newer mount.
+    next_badge: u64,
 }
 
 fn encode(response: &RfsResponse) -> Vec<u8> {
@@ -96,6 +101,7 @@ fn main(_arg: u64) -> i64 {
         server: Server::new(endpoint),
         endpoint,
         mounts: BTreeMap::new(),
+        next_badge: 1,
     }
     .run()
 }
@@ -199,7 +205,7 @@ impl Service {
             let _ = sys::memory_unmap(sys::SELF, old.va);
             let _ = sys::cap_delete(old.memory);
         }
-        let va = WINDOWS_BASE + (badge % MAX_MOUNTS) * WINDOW;
+        let va = WINDOWS_BASE + mount.slot * WINDOW;
         if sys::memory_map(memory, sys::SELF, va, 0, size / 4096, map_flags::WRITE).is_err() {
             let _ = sys::cap_delete(memory);
             return error(EINVAL);
@@ -224,9 +230,18 @@ impl Service {
             dprintln!("ext2: malformed service request");
             return (error(EINVAL), Vec::new());
         };
+        let Some(slot) = (0..MAX_MOUNTS).find(|s| self.mounts.values().all(|m| m.slot != *s))
+        else {
+            return (error(ENFILE), Vec::new());
+        };
         let disk: Box<dyn BlockDevice> = if device {
-            dprintln!("ext2: no block device {source}: the block layer is not there yet");
-            return (error(ENODEV), Vec::new());
+            match disk::BlockDisk::open(source, slot) {
+                Ok(disk) => Box::new(disk),
+                Err(e) => {
+                    dprintln!("ext2: cannot open block device {source}: errno {e}");
+                    return (error(e), Vec::new());
+                }
+            }
         } else {
             match image::load(source) {
                 Ok(disk) => Box::new(disk),
@@ -248,10 +263,7 @@ impl Service {
                 return (error(EINVAL), Vec::new());
             }
         };
-        let badge = (1..=MAX_MOUNTS).find(|b| !self.mounts.contains_key(b));
-        let Some(badge) = badge else {
-            return (error(ENFILE), Vec::new());
-        };
+        let badge = self.next_badge;
         let Ok(cap) = sys::cap_mint_watched(
             self.endpoint,
             sys::NONE,
@@ -270,7 +282,15 @@ impl Service {
             info.1,
             if info.2 { ", read-only" } else { "" }
         );
-        self.mounts.insert(badge, Mount { fs, window: None });
+        self.next_badge += 1;
+        self.mounts.insert(
+            badge,
+            Mount {
+                fs,
+                window: None,
+                slot,
+            },
+        );
         (encode(&RfsResponse::Attached), alloc::vec![cap])
     }
 }
