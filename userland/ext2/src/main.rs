@@ -3,7 +3,7 @@
 //! `zos-ext2-core`.
 //!
 //! On its service endpoint it answers `RfsServiceRequest::Open`: a block device
-//! by devmgr name (once the block driver stack is there), or an image file by
+//! by devmgr name (once the block layer is there), or an image file by
 //! path, which is read whole into memory through the VFS (a RAM copy: changes
 //! stay in memory and vanish at unmount). Each mount gets a badged,
 //! watched capability of the endpoint; the VFS speaks `RfsCall`s on it. If every
@@ -66,12 +66,16 @@ impl DataBuffer for Window {
 struct Mount {
     fs: Ext2Fs<Box<dyn BlockDevice>>,
     window: Option<Window>,
+    /// Which window and disk-buffer slot of the address space it uses.
+    slot: u64,
 }
 
 struct Service {
     server: Server,
     endpoint: u64,
     mounts: BTreeMap<u64, Mount>,
+    /// Badges are never reused, so a late `NO_SENDERS` cannot hit a newer mount.
+    next_badge: u64,
 }
 
 fn encode(response: &RfsResponse) -> Vec<u8> {
@@ -96,6 +100,7 @@ fn main(_arg: u64) -> i64 {
         server: Server::new(endpoint),
         endpoint,
         mounts: BTreeMap::new(),
+        next_badge: 1,
     }
     .run()
 }
@@ -199,7 +204,7 @@ impl Service {
             let _ = sys::memory_unmap(sys::SELF, old.va);
             let _ = sys::cap_delete(old.memory);
         }
-        let va = WINDOWS_BASE + (badge % MAX_MOUNTS) * WINDOW;
+        let va = WINDOWS_BASE + mount.slot * WINDOW;
         if sys::memory_map(memory, sys::SELF, va, 0, size / 4096, map_flags::WRITE).is_err() {
             let _ = sys::cap_delete(memory);
             return error(EINVAL);
@@ -224,8 +229,14 @@ impl Service {
             dprintln!("ext2: malformed service request");
             return (error(EINVAL), Vec::new());
         };
+        let Some(slot) = (0..MAX_MOUNTS).find(|s| self.mounts.values().all(|m| m.slot != *s))
+        else {
+            return (error(ENFILE), Vec::new());
+        };
         let disk: Box<dyn BlockDevice> = if device {
-            dprintln!("ext2: no block device {source}: the block layer is not there yet");
+            // The block layer (devmgr, virtio-blk) lands on its own branch; the
+            // branch `ext2-disk` holds the block-protocol client for it.
+            dprintln!("ext2: no block device {source}: no block layer yet");
             return (error(ENODEV), Vec::new());
         } else {
             match image::load(source) {
@@ -248,10 +259,7 @@ impl Service {
                 return (error(EINVAL), Vec::new());
             }
         };
-        let badge = (1..=MAX_MOUNTS).find(|b| !self.mounts.contains_key(b));
-        let Some(badge) = badge else {
-            return (error(ENFILE), Vec::new());
-        };
+        let badge = self.next_badge;
         let Ok(cap) = sys::cap_mint_watched(
             self.endpoint,
             sys::NONE,
@@ -270,7 +278,15 @@ impl Service {
             info.1,
             if info.2 { ", read-only" } else { "" }
         );
-        self.mounts.insert(badge, Mount { fs, window: None });
+        self.next_badge += 1;
+        self.mounts.insert(
+            badge,
+            Mount {
+                fs,
+                window: None,
+                slot,
+            },
+        );
         (encode(&RfsResponse::Attached), alloc::vec![cap])
     }
 }
