@@ -70,3 +70,44 @@ pub fn sample_image(out: &Path) -> Result<Vec<u8>, String> {
     make_image(&root, &image, 1024, SAMPLE_KIB)?;
     std::fs::read(&image).map_err(|e| format!("reading {}: {e}", image.display()))
 }
+
+/// The persistent disk `cargo xtask run` attaches.
+pub fn user_disk_path() -> PathBuf {
+    crate::root().join("target/zos/disk.img")
+}
+
+/// Size of the persistent disk.
+const USER_DISK_MIB: u32 = 256;
+
+/// (Re)create the persistent disk: an ext2 volume (4 KiB blocks) holding `home/`
+/// and a note, made from a directory assembled under `target/zos/disk-root`.
+pub fn make_user_disk() -> Result<PathBuf, String> {
+    let out = crate::root().join("target/zos");
+    let root = out.join("disk-root");
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(root.join("home"))
+        .map_err(|e| format!("{}: {e}", root.display()))?;
+    std::fs::write(
+        root.join("README"),
+        "This volume is target/zos/disk.img on the host: what you save here \
+         survives `cargo xtask run`. `cargo xtask disk` makes a fresh one.\n",
+    )
+    .map_err(|e| format!("{}: {e}", root.display()))?;
+    let image = user_disk_path();
+    make_image(&root, &image, 4096, USER_DISK_MIB * 1024)?;
+    Ok(image)
+}
+
+/// QEMU arguments attaching `image` as the first virtio-blk disk.
+pub fn drive_args(image: &Path, arch: crate::arch::Arch) -> Vec<String> {
+    let device = match arch {
+        crate::arch::Arch::Aarch64 => "virtio-blk-device,drive=hd0",
+        crate::arch::Arch::X86_64 => "virtio-blk-pci,drive=hd0",
+    };
+    vec![
+        "-drive".into(),
+        format!("file={},if=none,format=raw,id=hd0", image.display()),
+        "-device".into(),
+        device.into(),
+    ]
+}
