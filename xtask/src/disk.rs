@@ -85,8 +85,7 @@ pub fn make_user_disk() -> Result<PathBuf, String> {
     let out = crate::root().join("target/zos");
     let root = out.join("disk-root");
     let _ = std::fs::remove_dir_all(&root);
-    std::fs::create_dir_all(root.join("home"))
-        .map_err(|e| format!("{}: {e}", root.display()))?;
+    std::fs::create_dir_all(root.join("home")).map_err(|e| format!("{}: {e}", root.display()))?;
     std::fs::write(
         root.join("README"),
         "This volume is target/zos/disk.img on the host: what you save here \
