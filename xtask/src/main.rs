@@ -6,6 +6,7 @@
 //! - `run [-- ARGS]`      build, then boot QEMU on the serial console
 //! - `test [NAME…]`       host tests, fmt, clippy, acceptance scripts (all, or NAME)
 //! - `bench`              boot QEMU and print per-operation figures (bench.json)
+//! - `disk`               (re)create `target/zos/disk.img`, the ext2 disk `run` attaches
 //!
 //! `build`, `run` and `bench` take `--arch aarch64|x86_64` (default aarch64);
 //! `test` builds both (the x86_64 scripts get `ZOS_X86_KERNEL`/`ZOS_X86_INITRD`).
@@ -78,9 +79,12 @@ fn main() -> ExitCode {
         "run" => run(arch, &rest),
         "test" => test(&rest),
         "bench" => bench(arch),
+        "disk" => disk::make_user_disk().map(|image| {
+            println!("xtask: made {} (ext2, 256 MiB)", image.display());
+        }),
         "lines" => lines().map(|_| ()),
         "help" | "--help" | "-h" => {
-            println!("usage: cargo xtask <build|run [-- QEMU ARGS]|test [NAME...]|bench> [--arch aarch64|x86_64]");
+            println!("usage: cargo xtask <build|run [-- QEMU ARGS]|test [NAME...]|bench|disk> [--arch aarch64|x86_64]");
             Ok(())
         }
         other => Err(format!("unknown command '{other}' (try: build, run, test)")),
@@ -247,6 +251,25 @@ fn run(arch: Arch, args: &[String]) -> Result<(), String> {
         _ => args,
     };
     let mut qemu = qemu_command(&artifacts);
+    // The persistent disk, made on first use, unless the user attaches their own.
+    if !extra.iter().any(|a| a == "-drive") {
+        let image = disk::user_disk_path();
+        let made = if image.exists() {
+            Ok(image)
+        } else {
+            disk::make_user_disk()
+        };
+        match made {
+            Ok(image) => {
+                eprintln!(
+                    "xtask: disk {} attached (mount -t ext2 /dev/vda /mnt)",
+                    image.display()
+                );
+                qemu.args(disk::drive_args(&image, arch));
+            }
+            Err(message) => eprintln!("xtask: no persistent disk: {message}"),
+        }
+    }
     qemu.args(extra);
     eprintln!("xtask: booting; Ctrl-A X quits QEMU");
     run_checked(&mut qemu, "qemu")

@@ -8,7 +8,7 @@ use zos_ext2_core::MemDisk;
 use zos_proto::errno::*;
 
 /// Largest image accepted (it lives in this server's memory).
-const MAX_IMAGE: u64 = 128 << 20;
+const MAX_IMAGE: u64 = 48 << 20;
 /// Bytes per read.
 const CHUNK: usize = 256 * 1024;
 

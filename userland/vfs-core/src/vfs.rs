@@ -248,6 +248,11 @@ impl Vfs {
         result
     }
 
+    /// Flush the file system of mount `id` (`fsync` of a file on it).
+    pub fn sync_mount(&mut self, id: MountId) -> VfsResult<()> {
+        self.fs_mut(id)?.sync()
+    }
+
     /// Resolve `path` relative to the directory `cwd` (ignored for absolute paths).
     /// A final symlink is followed only when `follow_final` is set.
     pub fn resolve(

@@ -797,7 +797,8 @@ impl Server {
                 }
                 io_result(vfs.truncate_node(node, len).map(|_| IoResponse::Ok))
             }
-            IoRequest::Sync => io_result(vfs.sync_all().map(|_| IoResponse::Ok)),
+            // fsync: the file's own file system, flushed to its device.
+            IoRequest::Sync => io_result(vfs.sync_mount(node.mount).map(|_| IoResponse::Ok)),
             IoRequest::ShareBuffer => {
                 let Some(memory) = attached else {
                     return io_err(EINVAL);
