@@ -304,8 +304,19 @@ fn bench(arch: Arch) -> Result<(), String> {
     };
     let mut instructions = run(true)?;
     let mut nanoseconds = run(false)?;
-    instructions.extend(shell_bench(&artifacts, true)?);
-    nanoseconds.extend(shell_bench(&artifacts, false)?);
+    instructions.extend(shell_bench(&artifacts, true, "bench.sh", &[])?);
+    nanoseconds.extend(shell_bench(&artifacts, false, "bench.sh", &[])?);
+    if arch == Arch::Aarch64 {
+        // A scratch disk for the block figures (virtio-mmio).
+        let disk = root().join("target/zos/bench-disk.img");
+        std::fs::File::create(&disk)
+            .and_then(|f| f.set_len(64 << 20))
+            .map_err(|e| format!("creating {}: {e}", disk.display()))?;
+        let drive = format!("file={},if=none,id=hd,format=raw", disk.display());
+        let args = ["-drive", &drive, "-device", "virtio-blk-device,drive=hd"];
+        instructions.extend(shell_bench(&artifacts, true, "block-bench.sh", &args)?);
+        nanoseconds.extend(shell_bench(&artifacts, false, "block-bench.sh", &args)?);
+    }
     let (boot_wall_ms, boot_virtual_ns) = boot_to_prompt(&artifacts)?;
     instructions.push(("boot_to_prompt".into(), boot_virtual_ns));
     nanoseconds.push(("boot_to_prompt".into(), boot_wall_ms * 1_000_000));
@@ -333,13 +344,18 @@ fn bench(arch: Arch) -> Result<(), String> {
     Ok(())
 }
 
-/// Runs `/usr/share/sh-tests/bench.sh` at the shell prompt and collects its
-/// `bench: NAME VALUE` lines (per-operation guest nanoseconds; guest
-/// instructions under `-icount shift=0`).
-fn shell_bench(artifacts: &Artifacts, icount: bool) -> Result<Vec<(String, u64)>, String> {
+/// Runs `/usr/share/sh-tests/SCRIPT` at the shell prompt (QEMU given `extra`
+/// arguments) and collects its `bench: NAME VALUE` lines (per-operation guest
+/// nanoseconds; guest instructions under `-icount shift=0`).
+fn shell_bench(
+    artifacts: &Artifacts,
+    icount: bool,
+    script: &str,
+    extra: &[&str],
+) -> Result<Vec<(String, u64)>, String> {
     use std::io::{Read, Write};
     use std::time::{Duration, Instant};
-    let (mut child, mut stdout, mut stdin) = spawn_piped_qemu(artifacts, icount)?;
+    let (mut child, mut stdout, mut stdin) = spawn_piped_qemu(artifacts, icount, extra)?;
     let mut seen = Vec::new();
     let mut byte = [0u8; 1];
     let mut sent = false;
@@ -350,7 +366,8 @@ fn shell_bench(artifacts: &Artifacts, icount: bool) -> Result<Vec<(String, u64)>
         }
         seen.push(byte[0]);
         if !sent && seen.ends_with(b"/ # ") {
-            let _ = stdin.write_all(b"sh /usr/share/sh-tests/bench.sh\r");
+            let command = format!("sh /usr/share/sh-tests/{script}\r");
+            let _ = stdin.write_all(command.as_bytes());
             let _ = stdin.flush();
             sent = true;
         }
@@ -379,6 +396,7 @@ fn shell_bench(artifacts: &Artifacts, icount: bool) -> Result<Vec<(String, u64)>
 fn spawn_piped_qemu(
     artifacts: &Artifacts,
     icount: bool,
+    extra: &[&str],
 ) -> Result<
     (
         std::process::Child,
@@ -392,6 +410,7 @@ fn spawn_piped_qemu(
     if icount {
         qemu.args(["-icount", "shift=0"]);
     }
+    qemu.args(extra);
     let mut child = qemu
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -410,7 +429,7 @@ fn boot_to_prompt(artifacts: &Artifacts) -> Result<(u64, u64), String> {
     use std::io::{Read, Write};
     use std::time::{Duration, Instant};
     let boot = |icount: bool| -> Result<(u64, Vec<u64>), String> {
-        let (mut child, mut stdout, mut stdin) = spawn_piped_qemu(artifacts, icount)?;
+        let (mut child, mut stdout, mut stdin) = spawn_piped_qemu(artifacts, icount, &[])?;
         let start = Instant::now();
         let mut seen = Vec::new();
         let mut byte = [0u8; 1];
@@ -504,6 +523,8 @@ fn test(filters: &[String]) -> Result<(), String> {
         "qemu-system-x86_64",
         "expect",
         "cpio",
+        // Partitions the disk images of the storage tests.
+        "sfdisk",
     ])?;
     if filters.is_empty() {
         lines()?;

@@ -8,6 +8,7 @@ fn package_of(tool: &str) -> &str {
         "qemu-system-aarch64" => "qemu-system-arm",
         "qemu-system-x86_64" => "qemu-system-x86",
         "mkfs.ext2" | "e2fsck" | "debugfs" => "e2fsprogs",
+        "sfdisk" => "fdisk",
         other => other,
     }
 }

@@ -39,7 +39,7 @@ pub fn cover(sectors: u64, offset: u64, len: usize, scratch: usize) -> Option<Co
         return None;
     }
     let count = (skip + len).div_ceil(SECTOR);
-    let read_first = skip != 0 || len % SECTOR != 0;
+    let read_first = skip != 0 || !len.is_multiple_of(SECTOR);
     Some(Cover {
         sector,
         count: count as u32,

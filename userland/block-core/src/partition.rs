@@ -155,7 +155,10 @@ fn read_gpt(
     let entries_at = le64(&header, 72);
     let count = le32(&header, 80);
     let entry_size = le32(&header, 84) as usize;
-    if count > MAX_GPT_ENTRIES || entry_size < 128 || entry_size > 4096 || entry_size % 8 != 0 {
+    if count > MAX_GPT_ENTRIES
+        || !(128..=4096).contains(&entry_size)
+        || !entry_size.is_multiple_of(8)
+    {
         return Err(TableError::BadGptHeader("entry count or size"));
     }
     let bytes = count as usize * entry_size;

@@ -39,7 +39,7 @@ pub fn check(
     count: u32,
     offset: u32,
 ) -> Result<Transfer, i32> {
-    if count == 0 || count > max_sectors || offset as usize % SECTOR != 0 {
+    if count == 0 || count > max_sectors || !(offset as usize).is_multiple_of(SECTOR) {
         return Err(EINVAL);
     }
     let len = count as usize * SECTOR;

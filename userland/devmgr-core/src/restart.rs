@@ -24,7 +24,7 @@ impl Restarts {
             .iter()
             .filter(|&&t| now.saturating_sub(t) < WINDOW_NS)
             .count();
-        if recent + 1 >= LIMIT + 1 {
+        if recent >= LIMIT {
             return false;
         }
         if self.count == LIMIT {

@@ -39,6 +39,8 @@ struct Caps {
     regs: u64,
     irq: u64,
     address: u64,
+    /// The endpoint every instance of the driver serves (created once).
+    endpoint: Option<u64>,
 }
 
 struct Manager {
@@ -116,6 +118,7 @@ impl Manager {
                 regs: grant.slot,
                 irq: irq.slot,
                 address: grant.base,
+                endpoint: None,
             });
             self.disks.push(None);
             debug_assert_eq!(index + 1, self.caps.len());
@@ -125,11 +128,16 @@ impl Manager {
     /// Starts the driver of device `index` (if it has one).
     fn start_driver(&mut self, index: usize) {
         let device = &self.table.devices[index];
-        let (Some(path), Some(caps)) = (device.driver, self.caps.get(index)) else {
+        let (Some(path), Some(caps)) = (device.driver, self.caps.get_mut(index)) else {
             return;
         };
         let name = device.disk.clone().unwrap_or_default();
+        let generation = alloc::format!("{}", device.restarts.total);
         let address = alloc::format!("{:#x}", caps.address);
+        if caps.endpoint.is_none() {
+            caps.endpoint = sys::endpoint_create().ok();
+        }
+        let served = caps.endpoint.ok_or(sys::Error(0));
         let copies = [
             sys::cap_copy(caps.regs, sys::SELF, sys::NONE),
             sys::cap_copy(caps.irq, sys::SELF, sys::NONE),
@@ -139,9 +147,10 @@ impl Manager {
                 rights::WRITE | rights::GRANT,
                 index as u64 + 1,
             ),
+            served.and_then(|e| sys::cap_copy(e, sys::SELF, sys::NONE)),
         ];
         let copies: Vec<u64> = copies.iter().filter_map(|c| c.ok()).collect();
-        if copies.len() != 3 {
+        if copies.len() != 4 {
             for cap in copies {
                 let _ = sys::cap_delete(cap);
             }
@@ -151,10 +160,16 @@ impl Manager {
         let program = path.rsplit('/').next().unwrap_or(path);
         let request = ProcRequest::Spawn {
             path,
-            argv: alloc::vec![program, "mmio", address.as_str(), name.as_str()],
+            argv: alloc::vec![
+                program,
+                "mmio",
+                address.as_str(),
+                name.as_str(),
+                generation.as_str()
+            ],
             env: alloc::vec!["PATH=/bin:/sbin"],
             cwd: "/",
-            fds: alloc::vec![(3, 0), (4, 1), (5, 2)],
+            fds: alloc::vec![(3, 0), (4, 1), (5, 2), (6, 3)],
             pgid: 0,
             foreground: false,
         };
@@ -337,6 +352,27 @@ impl Manager {
         self.tell_vfs();
         if again {
             self.start_driver(index);
+        } else if let Some(endpoint) = self.caps[index].endpoint {
+            // Nobody serves the driver's endpoint any more: answer what
+            // arrives there with EIO, so no client waits forever.
+            if libzos::thread::spawn(refuse_all, endpoint, 100).is_err() {
+                dprintln!("devmgr: cannot start the EIO responder");
+            }
+        }
+    }
+}
+
+/// Serves the endpoint of a driver given up on: every request gets `EIO`
+/// (the encoding `Err(EIO)` has in the block and the io protocol alike).
+fn refuse_all(endpoint: u64) {
+    let server = Server::new(endpoint);
+    let answer = ipc::encode_vec(&BlockResponse::Err(EIO)).unwrap_or_default();
+    loop {
+        if let Ok(request) = server.recv() {
+            drop_caps(&request.caps);
+            if request.label != sys::NO_SENDERS {
+                let _ = server.reply_raw(&answer, &[]);
+            }
         }
     }
 }

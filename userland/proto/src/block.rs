@@ -226,4 +226,15 @@ mod tests {
         let n = encode(&info, &mut buffer).expect("fits");
         assert_eq!(decode::<BlockResponse>(&buffer[..n]), Some(info));
     }
+
+    #[test]
+    fn block_and_io_errors_encode_alike() {
+        // A restarted driver (or devmgr for a driver given up on) answers
+        // handles it cannot tell apart with this one encoding.
+        let mut a = [0u8; 8];
+        let mut b = [0u8; 8];
+        let n = encode(&BlockResponse::Err(crate::errno::EIO), &mut a).expect("fits");
+        let m = encode(&crate::io::IoResponse::Err(crate::errno::EIO), &mut b).expect("fits");
+        assert_eq!(a[..n], b[..m]);
+    }
 }

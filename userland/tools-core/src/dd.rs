@@ -1,5 +1,5 @@
 //! `dd`'s operands and its closing report. `dd if=FILE of=FILE bs=N count=N
-//! skip=N seek=N conv=notrunc`: sizes take the suffixes c (1), w (2), b (512),
+//! skip=N seek=N conv=notrunc,fsync`: sizes take the suffixes c (1), w (2), b (512),
 //! k/K (1024), M, G (powers of 1024) and kB, MB, GB (powers of 1000). Each
 //! input block is read until it is full or the input ends (what GNU calls
 //! `iflag=fullblock`: a device or pipe may return less per read), so the
@@ -23,6 +23,8 @@ pub struct DdOptions<'a> {
     pub seek: u64,
     /// `conv=notrunc`: keep the output file's length.
     pub no_truncate: bool,
+    /// `conv=fsync` (or `fdatasync`): flush the output to its device at the end.
+    pub fsync: bool,
 }
 
 /// A size with an optional suffix.
@@ -56,6 +58,7 @@ pub fn parse<'a>(args: &[&'a str]) -> Result<DdOptions<'a>, UsageError> {
         skip: 0,
         seek: 0,
         no_truncate: false,
+        fsync: false,
     };
     for arg in args {
         let Some((key, value)) = arg.split_once('=') else {
@@ -80,7 +83,7 @@ pub fn parse<'a>(args: &[&'a str]) -> Result<DdOptions<'a>, UsageError> {
                 for conv in value.split(',') {
                     match conv {
                         "notrunc" => options.no_truncate = true,
-                        "sync" | "fsync" | "fdatasync" => {}
+                        "fsync" | "fdatasync" => options.fsync = true,
                         _ => return Err(UsageError(format!("invalid conversion '{conv}'"))),
                     }
                 }
@@ -151,7 +154,8 @@ mod tests {
             (o.block_size, o.count, o.skip, o.seek),
             (4096, Some(3), 1, 0)
         );
-        assert!(o.no_truncate);
+        assert!(o.no_truncate && !o.fsync);
+        assert!(parse(&["conv=fsync"]).expect("valid").fsync);
         assert!(parse(&["bs=0"]).is_err());
         assert!(parse(&["bs=1G"]).is_err());
         assert!(parse(&["junk"]).is_err());

@@ -52,7 +52,7 @@ pub const TOOLS: &[Tool] = &[
     ),
     tool(
         "dd",
-        "dd [if=FILE] [of=FILE] [bs=N] [count=N] [skip=N] [seek=N] [conv=notrunc]",
+        "dd [if=FILE] [of=FILE] [bs=N] [count=N] [skip=N] [seek=N] [conv=notrunc,fsync]",
         "copy blocks between files and devices",
     ),
     tool(

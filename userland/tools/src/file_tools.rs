@@ -323,6 +323,9 @@ pub fn dd(args: &[&str]) -> Result<(), Failure> {
         records_out.add(n, bs);
         bytes += n as u64;
     }
+    if result.is_ok() && options.fsync {
+        result = fs::fsync(output).map_err(|e| fail("fsync", e));
+    }
     libzos::eprint!("{}", dd::report(records_in, records_out, bytes));
     for fd in [input, output] {
         if fd > 1 {

@@ -2,11 +2,14 @@
 //! only that device's capabilities: its registers (descriptor 3: the
 //! virtio-mmio slot's page, or for PCI the function's configuration page),
 //! its interrupt (descriptor 4), a badged capability back to devmgr
-//! (descriptor 5) and, for PCI, the BAR window (descriptor 6). DMA memory it
-//! creates itself (`MemoryCreate` with `CONTIGUOUS`, charged to its quota).
+//! (descriptor 5) and the endpoint to serve on (descriptor 6: devmgr keeps
+//! it across restarts, so requests sent while the driver was down reach the
+//! next instance, which answers them `EIO`). DMA memory it creates itself
+//! (`MemoryCreate` with `CONTIGUOUS`, charged to its quota).
 //!
-//! Arguments: `virtio-blk mmio ADDRESS NAME` (the slot's physical address)
-//! or `virtio-blk pci BAR-BASE NAME`. NAME is the disk's name (`vda`).
+//! Arguments: `virtio-blk mmio ADDRESS NAME GENERATION` (the slot's physical
+//! address, the disk's name such as `vda`, and how often devmgr started this
+//! device's driver before).
 //!
 //! It reads the partition table, then serves the block protocol
 //! (`zos_proto::block`) and file-style handles (`zos_proto::io`) on badged
@@ -27,13 +30,12 @@ use alloc::vec::Vec;
 use core::ptr::NonNull;
 use libzos::abi::Sys;
 use libzos::dprintln;
-use libzos::ipc;
 use libzos::sys;
 use virtio_drivers::device::blk::VirtIOBlk;
 use virtio_drivers::transport::mmio::{MmioTransport, VirtIOHeader};
 use virtio_drivers::transport::SomeTransport;
 use zos_block_core::partition;
-use zos_proto::block::{BlockResponse, DevRequest, DevResponse, Partition};
+use zos_proto::block::{BlockResponse, Partition};
 
 use hal::ZosHal;
 
@@ -69,12 +71,17 @@ fn parse_hex(text: &str) -> Option<u64> {
 
 fn run() -> Result<(), String> {
     let argv = &libzos::rt::start_info().argv;
-    let (Some(transport), Some(address), Some(name)) = (argv.get(1), argv.get(2), argv.get(3))
+    let (Some(transport), Some(address), Some(name), Some(generation)) =
+        (argv.get(1), argv.get(2), argv.get(3), argv.get(4))
     else {
-        return Err("usage: virtio-blk mmio|pci ADDRESS NAME (started by devmgr)".into());
+        return Err(
+            "usage: virtio-blk mmio|pci ADDRESS NAME GENERATION (started by devmgr)".into(),
+        );
     };
+    let generation: u64 = generation.parse().map_err(|_| "bad generation")?;
     let address = parse_hex(address).ok_or("bad address")?;
-    let (Some(regs), Some(irq), Some(devmgr)) = (descriptor(3), descriptor(4), descriptor(5))
+    let (Some(regs), Some(irq), Some(devmgr), Some(endpoint)) =
+        (descriptor(3), descriptor(4), descriptor(5), descriptor(6))
     else {
         return Err("missing device capabilities (started by devmgr?)".into());
     };
@@ -91,17 +98,15 @@ fn run() -> Result<(), String> {
         .check()
         .map_err(|e| alloc::format!("cannot bind the interrupt: {}", e.name()))?;
     blk.enable_interrupts();
-    let endpoint = sys::endpoint_create().map_err(|e| e.name())?;
-    let mut service = server::Service::new(blk, endpoint, name.clone(), partitions);
-    let whole = service.new_handle(0, server::Kind::Block)?;
-    let reply = ipc::call(devmgr, &DevRequest::DriverReady, &[whole]);
-    if !matches!(
-        reply.as_ref().ok().and_then(|r| r.decode::<DevResponse>()),
-        Some(DevResponse::Ok)
-    ) {
-        return Err("devmgr did not take the disk".into());
-    }
-    server::start_interrupt_thread(endpoint, irq, notification)?;
+    let mut service = server::Service::new(blk, endpoint, generation, name.clone(), partitions);
+    let whole_disk = service.new_handle(0, server::Kind::Block)?;
+    server::start_interrupt_thread(server::Interrupts {
+        endpoint,
+        irq,
+        notification,
+        devmgr,
+        whole_disk,
+    })?;
     service.run()
 }
 
@@ -149,7 +154,6 @@ fn read_partitions(blk: &mut Blk, name: &str) -> Vec<Partition> {
     match table {
         Ok(parts) => parts,
         Err(e) => {
-            log::warn!("{name}: partition table refused: {e}");
             dprintln!("virtio-blk: {name}: partition table refused: {e}");
             Vec::new()
         }

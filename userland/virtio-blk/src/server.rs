@@ -26,7 +26,9 @@ use virtio_drivers::transport::SomeTransport;
 use zos_block_core::bytes;
 use zos_block_core::request::{self, Range};
 use zos_block_core::SECTOR;
-use zos_proto::block::{BlockInfo, BlockRequest, BlockResponse, Partition};
+use zos_proto::block::{
+    BlockInfo, BlockRequest, BlockResponse, DevRequest, DevResponse, Partition,
+};
 use zos_proto::errno::{EBUSY, EINVAL, EIO, ENOBUFS, ENOSPC, ENOTTY, ENXIO, EROFS};
 use zos_proto::fs::{mode, FileStat};
 use zos_proto::io::{HandleKind, HandleStat, IoRequest, IoResponse};
@@ -147,7 +149,16 @@ pub struct Service {
 }
 
 impl Service {
-    pub fn new(blk: Blk, endpoint: u64, name: String, partitions: Vec<Partition>) -> Self {
+    /// `generation` numbers this instance of the driver (devmgr's restart
+    /// count): badges start at `generation << 32`, so handles of an earlier
+    /// instance, still held by clients, are told apart and answered `EIO`.
+    pub fn new(
+        blk: Blk,
+        endpoint: u64,
+        generation: u64,
+        name: String,
+        partitions: Vec<Partition>,
+    ) -> Self {
         let slots = hal::alloc(SLOTS as u64 * SLOT_BYTES).ok();
         let free_slots = if slots.is_some() {
             (0..SLOTS).rev().collect()
@@ -170,7 +181,7 @@ impl Service {
             partitions,
             read_only,
             handles: BTreeMap::new(),
-            next_badge: 1,
+            next_badge: (generation << 32) + 1,
             ops: BTreeMap::new(),
             slots,
             free_slots,
@@ -266,8 +277,10 @@ impl Service {
 
     fn dispatch(&mut self, request: &Received) -> Answer {
         let Some(kind) = self.handles.get(&request.badge).map(|h| h.kind) else {
+            // A handle of an earlier instance of this driver (it crashed):
+            // `Err(EIO)` encodes alike in the block and the io protocol.
             drop_caps(&request.caps);
-            return block(&BlockResponse::Err(EINVAL));
+            return block(&BlockResponse::Err(EIO));
         };
         match kind {
             Kind::Block => match request.decode::<BlockRequest>() {
@@ -459,7 +472,7 @@ impl Service {
                         return;
                     }
                     let ok = self.blk.flush().inspect_err(|e| {
-                        log::error!("{}: flush failed: {e}", self.name);
+                        dprintln!("virtio-blk: {}: flush failed: {e}", self.name);
                     });
                     let _ = match (file, ok.is_ok()) {
                         (false, true) => ipc::reply_later(reply, &BlockResponse::Ok, &[]),
@@ -511,7 +524,10 @@ impl Service {
                 Err(io)
             }
             Err(e) => {
-                log::error!("{}: submitting a request failed: {e}", self.name);
+                dprintln!(
+                    "virtio-blk: {}: submitting a request failed: {e}",
+                    self.name
+                );
                 self.free_slots.push(slot);
                 self.finish(io, false);
                 Ok(())
@@ -524,7 +540,10 @@ impl Service {
         self.blk.ack_interrupt();
         while let Some(token) = self.blk.peek_used() {
             let (Some(op), Some(slots)) = (self.ops.remove(&token), self.slots) else {
-                log::error!("{}: the device completed an unknown request", self.name);
+                dprintln!(
+                    "virtio-blk: {}: the device completed an unknown request",
+                    self.name
+                );
                 break;
             };
             let (req, resp, buf) = slot_parts(&slots, op.slot, &op.io);
@@ -538,7 +557,11 @@ impl Service {
             };
             self.free_slots.push(op.slot);
             if let Err(e) = &result {
-                log::error!("{}: sector {}: {e}", self.name, op.io.disk_sector);
+                dprintln!(
+                    "virtio-blk: {}: sector {}: {e}",
+                    self.name,
+                    op.io.disk_sector
+                );
             }
             self.finish(op.io, result.is_ok());
         }
@@ -650,7 +673,10 @@ impl Service {
             .handles
             .get(&badge)
             .is_some_and(|h| h.closing && h.inflight == 0);
-        if let (true, Some(handle)) = (done, self.handles.remove(&badge).filter(|_| done)) {
+        if !done {
+            return;
+        }
+        if let Some(handle) = self.handles.remove(&badge) {
             for mapped in handle.buffer.iter().chain(handle.scratch.iter()) {
                 hal::unmap(mapped);
             }
@@ -899,21 +925,53 @@ fn drop_caps(caps: &[u64]) {
     }
 }
 
-/// Starts the thread that turns device interrupts into messages to the
-/// main loop (on the unbadged endpoint).
-pub fn start_interrupt_thread(endpoint: u64, irq: u64, notification: u64) -> Result<(), String> {
-    INTERRUPT.call_once(|| (endpoint, irq, notification));
-    libzos::thread::spawn(interrupt_thread, 0, 150)
-        .map(|_| ())
-        .map_err(|e| alloc::format!("interrupt thread: {}", e.name()))
+/// What the interrupt thread needs.
+pub struct Interrupts {
+    pub endpoint: u64,
+    pub irq: u64,
+    pub notification: u64,
+    /// devmgr's capability and the whole-disk handle to hand it.
+    pub devmgr: u64,
+    pub whole_disk: u64,
 }
 
-static INTERRUPT: spin::Once<(u64, u64, u64)> = spin::Once::new();
+static INTERRUPT: spin::Once<Interrupts> = spin::Once::new();
+
+/// Starts the thread that tells devmgr the disk is served, then turns device
+/// interrupts into messages to the main loop (on the unbadged endpoint). It
+/// is a thread of its own so the main loop serves from the start: devmgr may
+/// be waiting on this endpoint (a request to the previous instance) while we
+/// tell it we are here.
+pub fn start_interrupt_thread(interrupts: Interrupts) -> Result<(), String> {
+    INTERRUPT.call_once(|| interrupts);
+    let started = [150, 100, 64, 16, 1]
+        .iter()
+        .any(|&priority| libzos::thread::spawn(interrupt_thread, 0, priority).is_ok());
+    if started {
+        Ok(())
+    } else {
+        Err("cannot start the interrupt thread".into())
+    }
+}
 
 fn interrupt_thread(_arg: u64) {
-    let Some(&(endpoint, irq, notification)) = INTERRUPT.get() else {
+    let Some(&Interrupts {
+        endpoint,
+        irq,
+        notification,
+        devmgr,
+        whole_disk,
+    }) = INTERRUPT.get()
+    else {
         return;
     };
+    let reply = ipc::call(devmgr, &DevRequest::DriverReady, &[whole_disk]);
+    if !matches!(
+        reply.as_ref().ok().and_then(|r| r.decode::<DevResponse>()),
+        Some(DevResponse::Ok)
+    ) {
+        dprintln!("virtio-blk: devmgr did not take the disk");
+    }
     loop {
         if sys::wait(notification).is_err() {
             return;
