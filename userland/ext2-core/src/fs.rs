@@ -287,7 +287,7 @@ impl<D: BlockDevice> Volume<D> {
             let _ = self.free_blocks_from(ino, inode, 0);
         }
         inode.links_count = 0;
-        inode.dtime = self.seconds();
+        inode.dtime = self.deletion_time();
         let _ = self.write_inode(ino, inode);
         let _ = self.free_inode(ino, dir);
     }
@@ -343,7 +343,7 @@ impl<D: BlockDevice> Volume<D> {
         inode.links_count = 0;
         inode.size = 0;
         inode.blocks = 0;
-        inode.dtime = self.seconds();
+        inode.dtime = self.deletion_time();
         self.write_inode(ino, &inode)?;
         self.free_inode(ino, inode.is_dir())
     }

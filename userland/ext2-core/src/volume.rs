@@ -258,6 +258,13 @@ impl<D: BlockDevice> Volume<D> {
         (self.now / 1_000_000_000) as u32
     }
 
+    /// `i_dtime` for an inode freed now. Without a real-time clock the time can be
+    /// tiny, and e2fsck reads a dtime of 0 as "in use" and one below the inode
+    /// count as a link of the orphan list: never write either.
+    pub(crate) fn deletion_time(&self) -> u32 {
+        self.seconds().max(self.sb.inodes_count)
+    }
+
     pub(crate) fn writable(&self) -> VfsResult<()> {
         if self.read_only {
             Err(Errno::EROFS)

@@ -341,6 +341,20 @@ fn superblock_state_and_mount_count_follow_linux() {
 }
 
 #[test]
+fn deleting_at_time_zero_still_sets_dtime() {
+    if !have_e2fsprogs() {
+        return;
+    }
+    // No real-time clock: the VFS's clock starts at 0 at boot.
+    let image = make_image(1024, 2048, &[Item::File("f", b"x".to_vec())]);
+    let mut fs = Ext2Fs::mount(MemDisk::from_bytes(image), MountOptions::default()).unwrap();
+    let root = fs.root();
+    fs.unlink(root, "f").unwrap();
+    let image = unmount(fs);
+    assert_clean(&image);
+}
+
+#[test]
 fn unlinked_open_file_lives_until_release() {
     if !have_e2fsprogs() {
         return;
