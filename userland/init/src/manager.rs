@@ -896,8 +896,13 @@ impl Manager {
                     }
                     _ => 0,
                 };
-                match endpoint.and_then(|e| sys::cap_mint(e, sys::NONE, rights::WRITE, badge).ok())
-                {
+                // GRANT: requests may carry capabilities (a mount hands the
+                // VFS the file-system server's); servers delete what they do
+                // not take.
+                let minted = endpoint.and_then(|e| {
+                    sys::cap_mint(e, sys::NONE, rights::WRITE | rights::GRANT, badge).ok()
+                });
+                match minted {
                     Some(cap) => Answer::Now(encode(&ProcResponse::Attached), alloc::vec![cap]),
                     None => err(ENOENT),
                 }
