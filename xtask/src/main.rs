@@ -230,6 +230,17 @@ pub fn build(arch: Arch) -> Result<Artifacts, String> {
             archive.add_file(&format!("bin/{name}"), 0o755, &data);
         }
         archive.add_file("bin/lua", 0o755, &ports::lua()?);
+        archive.add_file("bin/busybox", 0o755, &ports::busybox()?);
+        // zbox wins where both have a tool (docs/porting.md): BusyBox gets
+        // only names zbox lacks.
+        for applet in ports::busybox_applets()? {
+            if TOOL_NAMES.contains(&applet.as_str()) {
+                return Err(format!(
+                    "ports/busybox/recipe: applet {applet} is a zbox tool (zbox wins)"
+                ));
+            }
+            archive.add_symlink(&format!("bin/{applet}"), "/bin/busybox");
+        }
     }
     for tool in TOOL_NAMES {
         archive.add_symlink(&format!("bin/{tool}"), MULTI_CALL_BINARY);
