@@ -93,12 +93,13 @@ pub fn busybox() -> Result<Vec<u8>, String> {
     std::fs::create_dir_all(root().join("target/ports/build"))
         .map_err(|e| format!("creating target/ports/build: {e}"))?;
     sysroot::copy_tree(&source, &build)?;
+    // BusyBox links its built-in.o files with `$(LD) -r`: lld, not zos-cc.
     let make = |args: &[&str], what: &str| {
         run_checked(
             Command::new("make")
                 .args(args)
                 .arg(format!("CC={}", sysroot.join("bin/zos-cc").display()))
-                .args(["HOSTCC=cc", "AR=llvm-ar", "STRIP=llvm-strip"])
+                .args(["HOSTCC=cc", "AR=llvm-ar", "STRIP=llvm-strip", "LD=ld.lld"])
                 .stdin(std::process::Stdio::null())
                 .current_dir(&build),
             what,
