@@ -12,8 +12,11 @@
 //! | aarch64 | `svc #0` | `x8` | `x0`–`x5` | `x0`, then `x1`–`x6` |
 //! | x86_64 | `syscall` | `rax` | `rdi rsi rdx r10 r8 r9` | `rax`, then `rdi rsi rdx r10 r8 r9` |
 //!
+//! | wasm32 | import `zos.zos_syscall(number, a0..a5, results)` | first argument | the next six | seven u64 written at `results` |
+//!
 //! On x86_64 `syscall` itself overwrites `rcx` (return address) and `r11`
-//! (flags); every other register is preserved.
+//! (flags); every other register is preserved. On wasm32 (the browser port,
+//! `docs/browser.md`) a process is a wasm module and its syscall an import.
 #![no_std]
 
 /// Syscall numbers.
@@ -255,6 +258,12 @@ pub const SHORT_MESSAGE_BYTES: usize = 32;
 pub const IPC_BUFFER_SIZE: u64 = 8192;
 /// Offset of the data area in the IPC buffer.
 pub const IPC_BUFFER_DATA: u64 = 64;
+/// Offset of the IPC buffer's last word, which the kernel never writes. On
+/// x86_64 libzos keeps the buffer's own address there, so reading the thread
+/// pointer is one load from `fs:` (the TLS ABI's self pointer), on CPUs with
+/// and without FSGSBASE (`docs/x86_64.md`, "The thread pointer").
+pub const IPC_BUFFER_SELF: u64 = IPC_BUFFER_SIZE - 8;
+const _: () = assert!(IPC_BUFFER_DATA + MAX_MESSAGE_BYTES as u64 <= IPC_BUFFER_SELF);
 
 /// Packs and unpacks the message-info word: label (32 bits), capability count
 /// (8 bits) and length in bytes (16 bits).
@@ -296,6 +305,13 @@ impl MessageInfo {
 pub mod map_flags {
     pub const WRITE: u64 = 1;
     pub const EXECUTE: u64 = 2;
+}
+
+/// `MemoryCreate` flags.
+pub mod memory_flags {
+    /// The frames form one physical run (a DMA buffer); `MemoryInfo` reports
+    /// the first frame's address.
+    pub const CONTIGUOUS: u64 = 1;
 }
 
 bitflags::bitflags! {
@@ -423,7 +439,69 @@ mod tests {
 }
 
 /// Where the kernel puts things in init's address space (and the conventions
+/// `libzos` follows for every process it starts). wasm32 has its own, packed
+/// below 4 GiB: a process's address space is its linear memory there, as
+/// large as its highest mapping, so what every process maps comes first and
+/// what only one service maps (init's initramfs, the VFS's windows) last,
+/// sharing addresses.
+#[cfg(target_arch = "wasm32")]
+pub mod layout {
+    /// Exclusive upper bound of user space (the 32-bit linear memory).
+    pub const USER_TOP: u64 = 0x1_0000_0000;
+    /// Lowest mappable user address.
+    pub const USER_BOTTOM: u64 = 0x1000;
+    /// The module's own memory (its data and the stack the linker laid out)
+    /// must end below this; nothing is mapped under it.
+    pub const MODULE_STATIC_TOP: u64 = 0x0080_0000;
+    /// The main thread's IPC buffer (8 KiB).
+    pub const IPC_BUFFER: u64 = 0x0080_0000;
+    /// The boot information page (read-only), passed to init.
+    pub const BOOT_INFO: u64 = 0x0081_0000;
+    /// A process's start-up page (arguments, environment, descriptors).
+    pub const START_INFO: u64 = 0x0082_0000;
+    /// Top of the main thread's stack (`__stack_pointer` starts here).
+    pub const STACK_TOP: u64 = 0x00C0_0000;
+    /// Size of init's stack.
+    pub const INIT_STACK_SIZE: u64 = 256 * 1024;
+    /// Stacks and IPC buffers of extra threads, one 2 MiB slot each.
+    pub const THREAD_AREA: u64 = 0x00C0_0000;
+    /// Slots in [`THREAD_AREA`]: threads a process can ever start.
+    pub const THREAD_SLOTS: u64 = 8;
+    /// The buffer a process shares with the VFS.
+    pub const VFS_SHARED: u64 = 0x01C0_0000;
+    /// Device registers a driver maps (the terminal's page).
+    pub const DEVICE_WINDOW: u64 = 0x01C1_0000;
+    /// Where the loader maps memory it fills for a child (a module, <= 12 MiB).
+    pub const LOADER_SCRATCH: u64 = 0x0200_0000;
+    /// Where init maps a child's start-up page while writing it.
+    pub const START_SCRATCH: u64 = 0x02C0_0000;
+    /// Every process's heap (libzos), at most [`HEAP_LIMIT`] bytes.
+    pub const HEAP_BASE: u64 = 0x0300_0000;
+    /// Largest heap.
+    pub const HEAP_LIMIT: u64 = 128 << 20;
+    /// The initramfs, mapped read-only into init.
+    pub const INITRAMFS: u64 = 0x0B00_0000;
+    /// Where the VFS maps the initramfs while filling its root.
+    pub const VFS_INITRAMFS: u64 = 0x0B00_0000;
+    /// The VFS's windows onto its clients' shared buffers.
+    pub const VFS_WINDOWS: u64 = 0x0F00_0000;
+    /// Pages mapped at or above this stay out of the linear memory (the
+    /// kernel keeps them in frames only).
+    pub const LINEAR_TOP: u64 = 0x4000_0000;
+    /// The program's wasm module: the loader maps the file here and the
+    /// kernel compiles it when the process's first thread starts.
+    pub const MODULE_WINDOW: u64 = 0x8000_0000;
+    /// No I/O ports on wasm32; kept so portable code compiles.
+    pub const IO_PORT_WINDOW: u64 = 1 << 52;
+    /// Never an I/O port on wasm32.
+    pub const fn io_port(_physical: u64) -> Option<u16> {
+        None
+    }
+}
+
+/// Where the kernel puts things in init's address space (and the conventions
 /// `libzos` follows for every process it starts).
+#[cfg(not(target_arch = "wasm32"))]
 pub mod layout {
     /// Exclusive upper bound of user space (47-bit addresses).
     pub const USER_TOP: u64 = 0x0000_8000_0000_0000;
@@ -458,6 +536,8 @@ pub mod layout {
     pub const VFS_SHARED: u64 = 0x0000_4000_0000_0000;
     /// Device registers a driver maps (the console's UART page).
     pub const DEVICE_WINDOW: u64 = 0x0000_5000_0000_0000;
+    /// A driver's DMA buffers and the buffers its clients attach.
+    pub const DMA_WINDOW: u64 = 0x0000_5100_0000_0000;
     /// x86 I/O ports as device memory: page `n` of this physical window
     /// stands for port `n`. A device Memory object over it is granted like an
     /// MMIO region; mapping its pages (anywhere) lets the process use those

@@ -20,6 +20,9 @@ pub use zos_abi::layout::{USER_BOTTOM, USER_TOP};
 pub const EM_AARCH64: u16 = 183;
 /// `e_machine` of x86-64.
 pub const EM_X86_64: u16 = 62;
+/// Not an ELF machine: the browser port's programs are wasm modules
+/// (`docs/browser.md`); [`validate_wasm`] checks their header.
+pub const EM_WASM: u16 = 0x5741;
 /// Most `PT_LOAD` segments an executable may have.
 pub const MAX_LOAD_SEGMENTS: usize = 16;
 
@@ -252,11 +255,30 @@ fn parse_load_segment(ph: &[u8], index: usize, file_len: u64) -> Result<Segment,
     })
 }
 
-/// Validates `file` as a static executable for `machine` ([`EM_AARCH64`] or
-/// [`EM_X86_64`]) and returns what to map. Never panics, whatever the bytes.
+/// Checks the header of a wasm module (magic and version 1): the browser
+/// port's programs. The kernel validates the whole module when it compiles it;
+/// this only refuses files that are plainly not modules. The image has no
+/// segments and entry 0 (the module's `_start` export).
+pub fn validate_wasm(file: &[u8]) -> Result<ElfImage, ElfError> {
+    match file.get(..8) {
+        None => Err(ElfError::TooShort),
+        Some(b"\0asm\x01\0\0\0") => Ok(ElfImage {
+            entry: 0,
+            segments: Vec::new(),
+        }),
+        Some(header) if header[..4] == *b"\0asm" => Err(ElfError::BadVersion),
+        Some(_) => Err(ElfError::BadMagic),
+    }
+}
+
+/// Validates `file` as a static executable for `machine` ([`EM_AARCH64`],
+/// [`EM_X86_64`]; [`EM_WASM`] checks a wasm module's header instead) and returns what to map. Never panics, whatever the bytes.
 ///
 /// `PT_LOAD` segments with a memory size of zero map nothing and are left out.
 pub fn validate(file: &[u8], machine: u16) -> Result<ElfImage, ElfError> {
+    if machine == EM_WASM {
+        return validate_wasm(file);
+    }
     let header = parse_header(file, machine)?;
     if usize::from(header.phentsize) != PROGRAM_HEADER_SIZE {
         return Err(ElfError::BadHeader("e_phentsize is not 56"));

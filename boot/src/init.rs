@@ -137,6 +137,22 @@ pub fn start_init<P: Platform>(
         kernel.map_region(init, memory, start, 0, (end - start) / PAGE, flags)?;
     }
 
+    // The browser port: the module itself, which the kernel compiles when
+    // init's thread first runs (docs/browser.md).
+    #[cfg(target_arch = "wasm32")]
+    if machine == elf::EM_WASM {
+        let module = memory_with(kernel, init, init_file.data)?;
+        let pages = (init_file.data.len() as u64).div_ceil(PAGE).max(1);
+        kernel.map_region(
+            init,
+            module,
+            layout::MODULE_WINDOW,
+            0,
+            pages,
+            PageFlags::default(),
+        )?;
+    }
+
     let stack = memory_with(
         kernel,
         init,

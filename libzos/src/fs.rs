@@ -225,7 +225,8 @@ pub(crate) fn umask_value() -> u32 {
 
 // ---- reading and writing --------------------------------------------------------------
 
-/// Whether `slot` is a regular file of the VFS (asked once, then remembered).
+/// Whether `slot` is a regular file of the VFS or a block device (asked once,
+/// then remembered): both take bulk transfers through the shared buffer.
 fn is_regular(slot: u64) -> bool {
     if let Some(known) = SLOTS.lock().get(&slot).and_then(|info| info.regular) {
         return known;
@@ -234,7 +235,7 @@ fn is_regular(slot: u64) -> bool {
         ipc::call(slot, &IoRequest::Fstat, &[])
             .ok()
             .and_then(|r| match r.decode::<IoResponse>() {
-                Some(IoResponse::FileStat(stat)) => Some(stat.is_file()),
+                Some(IoResponse::FileStat(stat)) => Some(stat.is_file() || stat.is_block_device()),
                 _ => None,
             }),
         Some(true)

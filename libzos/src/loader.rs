@@ -1,6 +1,11 @@
 //! Builds a child process from a static ELF: validated with the same checks the
 //! kernel applies to init, segments copied through a scratch mapping, a stack
 //! with a guard page, an IPC buffer, and a thread at the entry point.
+//!
+//! On wasm32 (the browser port) the program is a wasm module: its bytes are
+//! mapped read-only at `layout::MODULE_WINDOW` in the child (shared through the
+//! cache like text), and the kernel compiles and instantiates it when the
+//! child's first thread starts; entry 0 means the module's `_start`.
 
 use crate::abi::{layout, map_flags, IPC_BUFFER_SIZE};
 use crate::sys::{self, Error};
@@ -155,6 +160,8 @@ fn build(
             _ => step("cap_delete", sys::cap_delete(memory))?,
         }
     }
+    #[cfg(target_arch = "wasm32")]
+    map_module(process, image, cache)?;
     let stack = step("stack", sys::memory_create(STACK_SIZE))?;
     step(
         "map stack",
@@ -192,6 +199,44 @@ fn build(
         ),
     )?;
     Ok(thread)
+}
+
+/// Maps the wasm module `image` at `MODULE_WINDOW` in `process`, read-only,
+/// filled through the scratch mapping (once per image with a cache).
+#[cfg(target_arch = "wasm32")]
+fn map_module(
+    process: u64,
+    image: &[u8],
+    cache: Option<&mut SegmentCache>,
+) -> Result<(), SpawnError> {
+    let pages = (image.len() as u64).div_ceil(PAGE).max(1);
+    let key = (image.as_ptr() as usize, layout::MODULE_WINDOW);
+    if let Some(&memory) = cache.as_ref().and_then(|c| c.segments.get(&key)) {
+        return step(
+            "map module",
+            sys::memory_map(memory, process, layout::MODULE_WINDOW, 0, pages, 0),
+        );
+    }
+    let memory = step("memory_create", sys::memory_create(pages * PAGE))?;
+    step(
+        "map scratch",
+        sys::memory_map(memory, sys::SELF, SCRATCH, 0, pages, map_flags::WRITE),
+    )?;
+    // SAFETY: SCRATCH..+pages*4096 was just mapped writable for this process,
+    // and the image fits in those pages.
+    unsafe { core::ptr::copy_nonoverlapping(image.as_ptr(), SCRATCH as *mut u8, image.len()) };
+    step("unmap scratch", sys::memory_unmap(sys::SELF, SCRATCH))?;
+    step(
+        "map module",
+        sys::memory_map(memory, process, layout::MODULE_WINDOW, 0, pages, 0),
+    )?;
+    match cache {
+        Some(cache) => {
+            cache.segments.insert(key, memory);
+        }
+        None => step("cap_delete", sys::cap_delete(memory))?,
+    }
+    Ok(())
 }
 
 /// Starts a spawned child's main thread.

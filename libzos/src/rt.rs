@@ -14,7 +14,11 @@ pub const HEAP_BASE: u64 = zos_abi::layout::HEAP_BASE;
 /// mapped on demand, so small programs never pay for a large heap.
 pub const HEAP_STEP: u64 = 64 << 10;
 /// Largest heap.
+#[cfg(not(target_arch = "wasm32"))]
 pub const HEAP_LIMIT: u64 = 1 << 30;
+/// Largest heap (wasm32: the linear memory holds it).
+#[cfg(target_arch = "wasm32")]
+pub const HEAP_LIMIT: u64 = zos_abi::layout::HEAP_LIMIT;
 
 static HEAP_END: AtomicU64 = AtomicU64::new(HEAP_BASE);
 

@@ -57,6 +57,12 @@ pub fn spawn_with_stack(
 ) -> Result<u64, Error> {
     let stack_size = stack_size.div_ceil(4096).clamp(1, MAX_STACK_SIZE / 4096) * 4096;
     let slot = NEXT_SLOT.fetch_add(1, Ordering::Relaxed);
+    // wasm32 packs the address space below 4 GiB: the area has a fixed
+    // number of slots.
+    #[cfg(target_arch = "wasm32")]
+    if slot >= zos_abi::layout::THREAD_SLOTS {
+        return Err(Error(zos_abi::SysError::OutOfMemory as u64));
+    }
     let base = THREAD_AREA + slot * SLOT;
     // Layout of the slot: [guard page][stack][IPC buffer].
     let stack_base = base + 4096;

@@ -5,6 +5,12 @@
 set timeout 30
 set zos_kernel $env(ZOS_KERNEL)
 set zos_initrd $env(ZOS_INITRD)
+# The architecture this run boots (xtask sets it; a script whose header says
+# `# runs on: aarch64 x86_64` runs once for each). Scripts ask `zos_arch`
+# only where the two really differ (banners, fault reports, device lines).
+set zos_arch [expr {[info exists env(ZOS_ARCH)] ? $env(ZOS_ARCH) : "aarch64"}]
+# The console's UART driver, as the console names it when ready.
+set zos_uart [expr {$zos_arch eq "x86_64" ? "ns16550" : "pl011"}]
 
 proc fail {reason} {
     global spawn_id
@@ -13,31 +19,23 @@ proc fail {reason} {
     exit 1
 }
 
-# Boots a fresh QEMU. `machine` and `cpu` and `mem` default to the reference line.
+# Boots a fresh QEMU on the reference command line of this run's architecture
+# plus `extra`. `machine`, `cpu` and `mem` default to the reference line; on
+# x86_64 the AArch64 defaults (`virt`, `cortex-a57`) mean q35 and `max`
+# (SMEP, SMAP and FSGSBASE on; boot.exp covers `qemu64`).
 proc zos_boot {{extra {}} {machine virt} {cpu cortex-a57} {mem 1G}} {
-    global zos_kernel zos_initrd spawn_id env
-    set cmd [list qemu-system-aarch64 -machine $machine -cpu $cpu -m $mem -nographic \
+    global zos_kernel zos_initrd zos_arch spawn_id env
+    if {$zos_arch eq "x86_64"} {
+        if {$machine eq "virt"} { set machine q35 }
+        if {$cpu eq "cortex-a57"} { set cpu max }
+        set qemu qemu-system-x86_64
+    } else {
+        set qemu qemu-system-aarch64
+    }
+    set cmd [list $qemu -machine $machine -cpu $cpu -m $mem -nographic \
         -kernel $zos_kernel -initrd $zos_initrd -nic none -no-reboot]
     set cmd [concat $cmd $extra]
     # xtask runs every script that types a second time on two CPUs (GICv2).
-    if {[info exists env(ZOS_SMP)] && [lsearch -exact $cmd -smp] < 0} {
-        lappend cmd -smp $env(ZOS_SMP)
-    }
-    puts "boot: $cmd"
-    eval spawn $cmd
-}
-
-# Boots a fresh x86_64 QEMU (q35, PVH entry) on the artefacts xtask built
-# (`ZOS_X86_KERNEL`, `ZOS_X86_INITRD`). `-cpu max` by default: libzos reads
-# the thread pointer with `rdfsbase`, which `qemu64` lacks.
-proc zos_boot_x86 {{extra {}} {cpu max} {mem 1G}} {
-    global spawn_id env
-    if {![info exists env(ZOS_X86_KERNEL)] || ![info exists env(ZOS_X86_INITRD)]} {
-        fail "ZOS_X86_KERNEL/ZOS_X86_INITRD not set (run through cargo xtask test)"
-    }
-    set cmd [list qemu-system-x86_64 -machine q35 -cpu $cpu -m $mem -nographic \
-        -kernel $env(ZOS_X86_KERNEL) -initrd $env(ZOS_X86_INITRD) -nic none -no-reboot]
-    set cmd [concat $cmd $extra]
     if {[info exists env(ZOS_SMP)] && [lsearch -exact $cmd -smp] < 0} {
         lappend cmd -smp $env(ZOS_SMP)
     }

@@ -105,8 +105,8 @@ impl Arch {
     }
 
     /// The reference QEMU command line (ARCHITECTURE.md §5 and §12), without
-    /// kernel and initrd. On x86_64 `-cpu max` gives user code `rdfsbase`
-    /// (libzos's thread pointer), which `qemu64` lacks.
+    /// kernel and initrd. On x86_64 `-cpu max` turns on SMEP, SMAP and
+    /// FSGSBASE (any model boots; `docs/x86_64.md`).
     pub fn qemu_command(self) -> Command {
         let mut command = Command::new(self.qemu());
         match self {

@@ -19,6 +19,7 @@ mod linecount;
 mod ports;
 mod sysroot;
 mod tools;
+mod web;
 
 use arch::Arch;
 use std::path::{Path, PathBuf};
@@ -31,7 +32,7 @@ pub const CORE_ONLY_TARGETS: [&str; 2] = ["x86_64-unknown-none", "wasm32-unknown
 /// same `userland/user.ld`) for it.
 pub const SECOND_USER_TARGET: &str = "x86_64-unknown-none";
 /// User programs: (package, binary) — each lands in the initramfs as /sbin/<binary>.
-pub const USER_PROGRAMS: [(&str, &str); 9] = [
+pub const USER_PROGRAMS: [(&str, &str); 11] = [
     ("zos-init", "init"),
     ("zos-ktest", "ktest"),
     ("zos-tools", "zbox"),
@@ -39,6 +40,8 @@ pub const USER_PROGRAMS: [(&str, &str); 9] = [
     ("zos-sh", "sh"),
     ("zos-vfs", "vfs"),
     ("zos-netstack", "netstack"),
+    ("zos-devmgr", "devmgr"),
+    ("zos-virtio-blk", "virtio-blk"),
     ("zos-identity", "identity"),
     ("zos-keystore", "keystore"),
 ];
@@ -47,13 +50,13 @@ pub const MULTI_CALL_BINARY: &str = "/sbin/zbox";
 /// Tools inside the multi-call binary: each gets `/bin/<tool>`, a symlink to
 /// [`MULTI_CALL_BINARY`] (zbox picks the tool from argv[0]). Must match
 /// `zos_tools_core::dispatch::TOOLS` (checked by a test).
-pub const TOOL_NAMES: [&str; 63] = [
-    "[", "basename", "cat", "chgrp", "chmod", "chown", "clear", "cp", "date", "df", "dirname",
-    "dmesg", "echo", "env", "false", "find", "free", "getty", "grep", "groupadd", "head",
-    "hexdump", "hostname", "id", "kill", "ln", "login", "ls", "mkdir", "mount", "mv", "nc",
-    "netstat", "od", "passwd", "poweroff", "printf", "ps", "reboot", "rm", "rmdir", "seq", "sleep",
-    "stat", "su", "svc", "sync", "tail", "tee", "test", "touch", "true", "uname", "uptime",
-    "useradd", "userdel", "usermod", "wc", "which", "who", "whoami", "yes", "zkey",
+pub const TOOL_NAMES: [&str; 65] = [
+    "[", "basename", "cat", "chgrp", "chmod", "chown", "clear", "cp", "date", "dd", "df",
+    "dirname", "dmesg", "echo", "env", "false", "find", "free", "getty", "grep", "groupadd",
+    "head", "hexdump", "hostname", "id", "kill", "ln", "login", "ls", "lsdev", "mkdir", "mount",
+    "mv", "nc", "netstat", "od", "passwd", "poweroff", "printf", "ps", "reboot", "rm", "rmdir",
+    "seq", "sleep", "stat", "su", "svc", "sync", "tail", "tee", "test", "touch", "true", "uname",
+    "uptime", "useradd", "userdel", "usermod", "wc", "which", "who", "whoami", "yes", "zkey",
 ];
 
 fn main() -> ExitCode {
@@ -71,7 +74,7 @@ fn main() -> ExitCode {
     };
     let needs_toolchain = matches!(
         command,
-        "build" | "run" | "test" | "bench" | "sysroot" | "cc"
+        "build" | "run" | "test" | "bench" | "sysroot" | "cc" | "wasm" | "web"
     );
     if needs_toolchain {
         if let Err(message) = tools::ensure_toolchain() {
@@ -87,8 +90,11 @@ fn main() -> ExitCode {
         "lines" => lines().map(|_| ()),
         "sysroot" => sysroot::ensure().map(|dir| println!("sysroot: {}", dir.display())),
         "cc" => sysroot::cc(&rest),
+        "wasm" => web::build_wasm().and_then(|a| web::host_test(&a)),
+        "web" => web::web(&rest),
         "help" | "--help" | "-h" => {
             println!("usage: cargo xtask <build|run [-- QEMU ARGS]|test [NAME...]|bench> [--arch aarch64|x86_64]");
+            println!("       cargo xtask wasm (browser port: build + host test) | web [--port N] [--check]");
             Ok(())
         }
         other => Err(format!("unknown command '{other}' (try: build, run, test)")),
@@ -405,8 +411,19 @@ fn bench(arch: Arch) -> Result<(), String> {
     };
     let mut instructions = run(true)?;
     let mut nanoseconds = run(false)?;
-    instructions.extend(shell_bench(&artifacts, true)?);
-    nanoseconds.extend(shell_bench(&artifacts, false)?);
+    instructions.extend(shell_bench(&artifacts, true, "bench.sh", &[])?);
+    nanoseconds.extend(shell_bench(&artifacts, false, "bench.sh", &[])?);
+    if arch == Arch::Aarch64 {
+        // A scratch disk for the block figures (virtio-mmio).
+        let disk = root().join("target/zos/bench-disk.img");
+        std::fs::File::create(&disk)
+            .and_then(|f| f.set_len(64 << 20))
+            .map_err(|e| format!("creating {}: {e}", disk.display()))?;
+        let drive = format!("file={},if=none,id=hd,format=raw", disk.display());
+        let args = ["-drive", &drive, "-device", "virtio-blk-device,drive=hd"];
+        instructions.extend(shell_bench(&artifacts, true, "block-bench.sh", &args)?);
+        nanoseconds.extend(shell_bench(&artifacts, false, "block-bench.sh", &args)?);
+    }
     let (boot_wall_ms, boot_virtual_ns) = boot_to_prompt(&artifacts)?;
     instructions.push(("boot_to_prompt".into(), boot_virtual_ns));
     nanoseconds.push(("boot_to_prompt".into(), boot_wall_ms * 1_000_000));
@@ -434,13 +451,18 @@ fn bench(arch: Arch) -> Result<(), String> {
     Ok(())
 }
 
-/// Runs `/usr/share/sh-tests/bench.sh` at the shell prompt and collects its
-/// `bench: NAME VALUE` lines (per-operation guest nanoseconds; guest
-/// instructions under `-icount shift=0`).
-fn shell_bench(artifacts: &Artifacts, icount: bool) -> Result<Vec<(String, u64)>, String> {
+/// Runs `/usr/share/sh-tests/SCRIPT` at the shell prompt (QEMU given `extra`
+/// arguments) and collects its `bench: NAME VALUE` lines (per-operation guest
+/// nanoseconds; guest instructions under `-icount shift=0`).
+fn shell_bench(
+    artifacts: &Artifacts,
+    icount: bool,
+    script: &str,
+    extra: &[&str],
+) -> Result<Vec<(String, u64)>, String> {
     use std::io::{Read, Write};
     use std::time::{Duration, Instant};
-    let (mut child, mut stdout, mut stdin) = spawn_piped_qemu(artifacts, icount)?;
+    let (mut child, mut stdout, mut stdin) = spawn_piped_qemu(artifacts, icount, extra)?;
     let mut seen = Vec::new();
     let mut byte = [0u8; 1];
     let mut sent = false;
@@ -451,7 +473,8 @@ fn shell_bench(artifacts: &Artifacts, icount: bool) -> Result<Vec<(String, u64)>
         }
         seen.push(byte[0]);
         if !sent && seen.ends_with(b"/ # ") {
-            let _ = stdin.write_all(b"sh /usr/share/sh-tests/bench.sh\r");
+            let command = format!("sh /usr/share/sh-tests/{script}\r");
+            let _ = stdin.write_all(command.as_bytes());
             let _ = stdin.flush();
             sent = true;
         }
@@ -480,6 +503,7 @@ fn shell_bench(artifacts: &Artifacts, icount: bool) -> Result<Vec<(String, u64)>
 fn spawn_piped_qemu(
     artifacts: &Artifacts,
     icount: bool,
+    extra: &[&str],
 ) -> Result<
     (
         std::process::Child,
@@ -493,6 +517,7 @@ fn spawn_piped_qemu(
     if icount {
         qemu.args(["-icount", "shift=0"]);
     }
+    qemu.args(extra);
     let mut child = qemu
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -511,7 +536,7 @@ fn boot_to_prompt(artifacts: &Artifacts) -> Result<(u64, u64), String> {
     use std::io::{Read, Write};
     use std::time::{Duration, Instant};
     let boot = |icount: bool| -> Result<(u64, Vec<u64>), String> {
-        let (mut child, mut stdout, mut stdin) = spawn_piped_qemu(artifacts, icount)?;
+        let (mut child, mut stdout, mut stdin) = spawn_piped_qemu(artifacts, icount, &[])?;
         let start = Instant::now();
         let mut seen = Vec::new();
         let mut byte = [0u8; 1];
@@ -582,7 +607,14 @@ fn lines() -> Result<usize, String> {
         let name = file.strip_prefix(root()).unwrap_or(file);
         println!("  {count:>5}  {}", name.display());
     }
-    for other in ["abi", "boot", "klog", "arch/aarch64", "arch/x86_64"] {
+    for other in [
+        "abi",
+        "boot",
+        "klog",
+        "arch/aarch64",
+        "arch/x86_64",
+        "arch/wasm",
+    ] {
         let (count, _) = linecount::count_crate(&root().join(other))?;
         println!("lines: {other}: {count} code lines (not limited)");
     }
@@ -605,6 +637,8 @@ fn test(filters: &[String]) -> Result<(), String> {
         "qemu-system-x86_64",
         "expect",
         "cpio",
+        // Partitions the disk images of the storage tests.
+        "sfdisk",
     ])?;
     if filters.is_empty() {
         lines()?;
@@ -674,7 +708,15 @@ fn test(filters: &[String]) -> Result<(), String> {
     }
     let artifacts = build(Arch::Aarch64)?;
     let x86 = build(Arch::X86_64)?;
-    acceptance(&artifacts, &x86, filters)
+    acceptance(&artifacts, &x86, filters)?;
+    if filters.is_empty() {
+        // The browser port (docs/browser.md), after the native tests: the wasm
+        // kernel under Node, then the page in headless Chromium.
+        tools::ensure(&["node", "npm", "chromium"])?;
+        web::build_wasm().and_then(|wasm| web::host_test(&wasm))?;
+        web::web(&["--check".to_string()])?;
+    }
+    Ok(())
 }
 
 /// Proves the arch boundary without a second backend: the kernel core, with
@@ -718,22 +760,85 @@ fn other_targets() -> Result<(), String> {
     )
 }
 
-/// Runs every `tests/acceptance/*.exp` (or those named), each against a fresh QEMU.
+/// One run of an acceptance script: which architecture, how many CPUs.
+struct Run {
+    script: PathBuf,
+    /// The run's name: the script's stem, `-x86` for x86_64, `-smpN` for N CPUs.
+    name: String,
+    arch: Arch,
+    smp: Option<u32>,
+}
+
+/// The runs of one script. Every script runs on AArch64; one whose header
+/// says `# runs on: aarch64 x86_64` also runs on x86_64 (`NAME-x86`, the
+/// same expectations except where the script asks `zos_arch`). Scripts that
+/// type at the shell run a second time on `-smp 2` (GICv2, the default):
+/// interrupt routing to CPU 0 broke typed input there once. The x86_64 runs
+/// stay on one CPU (the backend does not start the others yet).
+fn runs_of(script: &Path) -> Vec<Run> {
+    let text = std::fs::read_to_string(script).unwrap_or_default();
+    let stem = script
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("?")
+        .to_string();
+    let types = text.lines().any(|l| l.trim_start().starts_with("send "));
+    let on_x86 = text.lines().any(|l| {
+        l.strip_prefix("# runs on:")
+            .is_some_and(|arches| arches.split_whitespace().any(|a| a == "x86_64"))
+    });
+    let mut runs = vec![Run {
+        script: script.to_path_buf(),
+        name: stem.clone(),
+        arch: Arch::Aarch64,
+        smp: None,
+    }];
+    if types {
+        runs.push(Run {
+            script: script.to_path_buf(),
+            name: format!("{stem}-smp2"),
+            arch: Arch::Aarch64,
+            smp: Some(2),
+        });
+    }
+    if on_x86 {
+        runs.push(Run {
+            script: script.to_path_buf(),
+            name: format!("{stem}-x86"),
+            arch: Arch::X86_64,
+            smp: None,
+        });
+    }
+    runs
+}
+
+/// Runs every `tests/acceptance/*.exp` on each architecture it names; filters
+/// select scripts by stem (`boot`: all its runs) or runs by name (`boot-x86`).
 fn acceptance(artifacts: &Artifacts, x86: &Artifacts, filters: &[String]) -> Result<(), String> {
     let dir = root().join("tests/acceptance");
     let mut scripts: Vec<PathBuf> = std::fs::read_dir(&dir)
         .map_err(|e| format!("reading {}: {e}", dir.display()))?
         .filter_map(|entry| entry.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "exp"))
-        .filter(|p| {
-            let stem = p.file_stem().and_then(|s| s.to_str()).unwrap_or("");
-            filters.is_empty() || filters.iter().any(|f| f == stem)
-        })
         .collect();
     scripts.sort();
-    if scripts.is_empty() {
+    let mut runs: Vec<Run> = scripts
+        .iter()
+        .flat_map(|script| runs_of(script))
+        .filter(|run| {
+            let stem = run
+                .script
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or("");
+            filters.is_empty() || filters.iter().any(|f| f == stem || *f == run.name)
+        })
+        .collect();
+    if runs.is_empty() {
         return Err("no acceptance scripts matched".into());
     }
+    // The longest runs first, so the two lanes end together.
+    runs.sort_by_key(|run| !run.name.starts_with("ktest"));
     // Two scripts at a time (each boots its own QEMU; the machines this runs on
     // have two cores); `ZOS_TEST_JOBS` overrides. Each script's serial log goes
     // to target/zos/acceptance/NAME.log and is printed whole when it fails.
@@ -744,29 +849,18 @@ fn acceptance(artifacts: &Artifacts, x86: &Artifacts, filters: &[String]) -> Res
         .unwrap_or(2);
     let logs = root().join("target/zos/acceptance");
     std::fs::create_dir_all(&logs).map_err(|e| format!("creating {}: {e}", logs.display()))?;
-    // Scripts that type at the shell run a second time on `-smp 2` (GICv2,
-    // the default): interrupt routing to CPU 0 broke typed input there once.
-    let runs: Vec<(PathBuf, Option<u32>)> = scripts
-        .iter()
-        .flat_map(|script| {
-            let types = std::fs::read_to_string(script)
-                .is_ok_and(|text| text.lines().any(|l| l.trim_start().starts_with("send ")));
-            let second = types.then(|| (script.clone(), Some(2)));
-            std::iter::once((script.clone(), None)).chain(second)
-        })
-        .collect();
     let queue = std::sync::Mutex::new(runs.iter());
     let failed = std::sync::Mutex::new(Vec::new());
     std::thread::scope(|scope| {
         for _ in 0..jobs.min(runs.len()) {
             scope.spawn(|| loop {
-                let Some((script, smp)) = queue.lock().ok().and_then(|mut q| q.next()) else {
+                let Some(run) = queue.lock().ok().and_then(|mut q| q.next()) else {
                     return;
                 };
-                let stem = script.file_stem().and_then(|s| s.to_str()).unwrap_or("?");
-                let name = match smp {
-                    Some(cpus) => format!("{stem}-smp{cpus}"),
-                    None => stem.to_string(),
+                let name = &run.name;
+                let built = match run.arch {
+                    Arch::Aarch64 => artifacts,
+                    Arch::X86_64 => x86,
                 };
                 let log = logs.join(format!("{name}.log"));
                 println!("acceptance: {name} ...");
@@ -775,17 +869,16 @@ fn acceptance(artifacts: &Artifacts, x86: &Artifacts, filters: &[String]) -> Res
                     .and_then(|file| Ok((file.try_clone()?, file)))
                     .and_then(|(out, err)| {
                         let mut command = Command::new("expect");
-                        if let Some(cpus) = smp {
+                        if let Some(cpus) = run.smp {
                             command.env("ZOS_SMP", cpus.to_string());
                         }
                         command
                             .arg("-f")
-                            .arg(script)
-                            .env("ZOS_KERNEL", &artifacts.image)
-                            .env("ZOS_KERNEL_ELF", &artifacts.kernel)
-                            .env("ZOS_INITRD", &artifacts.initramfs)
-                            .env("ZOS_X86_KERNEL", &x86.image)
-                            .env("ZOS_X86_INITRD", &x86.initramfs)
+                            .arg(&run.script)
+                            .env("ZOS_ARCH", run.arch.name())
+                            .env("ZOS_KERNEL", &built.image)
+                            .env("ZOS_KERNEL_ELF", &built.kernel)
+                            .env("ZOS_INITRD", &built.initramfs)
                             .env("ZOS_ROOT", root())
                             .current_dir(root())
                             .stdin(std::process::Stdio::null())
@@ -808,7 +901,7 @@ fn acceptance(artifacts: &Artifacts, x86: &Artifacts, filters: &[String]) -> Res
                             }
                         );
                         if let Ok(mut list) = failed.lock() {
-                            list.push(name);
+                            list.push(name.clone());
                         }
                     }
                 }

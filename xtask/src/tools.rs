@@ -7,9 +7,11 @@ fn package_of(tool: &str) -> &str {
     match tool {
         "qemu-system-aarch64" => "qemu-system-arm",
         "qemu-system-x86_64" => "qemu-system-x86",
+        "sfdisk" => "fdisk",
         "ld.lld" => "lld",
         "llvm-ar" => "llvm",
         "dpkg-source" => "dpkg-dev",
+        "node" => "nodejs",
         other => other,
     }
 }

@@ -181,6 +181,9 @@ pub fn report(frame: &TrapFrame, from: &str) {
 /// exception (fatal: reported, then the machine stops).
 #[no_mangle]
 extern "C" fn handle_kernel_trap(frame: &mut TrapFrame) {
+    if frame.vector == crate::apic::SPURIOUS_VECTOR {
+        return;
+    }
     if (IRQ_BASE..IRQ_BASE + IRQ_COUNT).contains(&frame.vector) {
         crate::irq::set_pending(frame.vector);
         crate::trap::kernel_irq();

@@ -1,8 +1,12 @@
-//! Interrupts through the legacy 8259 PIC pair, remapped to vectors 32–47
-//! (the IOAPIC replaces it later). The vector being handled is noted by the
-//! trap path and taken by [`dispatch`].
+//! Interrupt routing: the local APIC and IOAPIC when ACPI describes them
+//! (`apic.rs`), else the legacy 8259 PIC pair. Either way ISA line n arrives
+//! on vector 32 + n (the PICs are remapped there, and masked whole when the
+//! APICs take over). The vector being handled is noted by the trap path and
+//! taken by [`dispatch`].
 
-use core::sync::atomic::{AtomicU64, Ordering};
+use crate::acpi_tables::Platform;
+use crate::apic;
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use x86_64::instructions::port::Port;
 
 use crate::exceptions::{IRQ_BASE, IRQ_COUNT};
@@ -16,6 +20,8 @@ const END_OF_INTERRUPT: u8 = 0x20;
 const NONE: u64 = u64::MAX;
 
 static PENDING: AtomicU64 = AtomicU64::new(NONE);
+/// The APICs route interrupts (else the PICs).
+static APIC: AtomicBool = AtomicBool::new(false);
 
 fn out(port: u16, value: u8) {
     // SAFETY: the PIC's ports; only this module drives them.
@@ -27,8 +33,10 @@ fn inp(port: u16) -> u8 {
     unsafe { Port::<u8>::new(port).read() }
 }
 
-/// Remaps both PICs to vectors 32–47 and masks every line but the cascade.
-pub fn init() {
+/// Remaps both PICs to vectors 32–47; then either masks them whole and hands
+/// routing to the APICs `platform` describes, or keeps them (every line but
+/// the cascade masked).
+pub fn init(platform: Option<&Platform>) {
     let base = IRQ_BASE as u8;
     out(PIC1_COMMAND, 0x11); // ICW1: init, ICW4 follows
     out(PIC2_COMMAND, 0x11);
@@ -38,13 +46,28 @@ pub fn init() {
     out(PIC2_DATA, 2);
     out(PIC1_DATA, 1); // ICW4: 8086 mode
     out(PIC2_DATA, 1);
+    if platform.is_some_and(apic::init) {
+        out(PIC1_DATA, 0xff);
+        out(PIC2_DATA, 0xff);
+        APIC.store(true, Ordering::Relaxed);
+        return;
+    }
     out(PIC1_DATA, !0b100);
     out(PIC2_DATA, 0xff);
+}
+
+/// Whether the APICs route interrupts.
+pub fn uses_apic() -> bool {
+    APIC.load(Ordering::Relaxed)
 }
 
 /// Masks or unmasks one legacy line.
 pub fn set_enabled(irq: u32, enabled: bool) {
     if irq >= IRQ_COUNT as u32 {
+        return;
+    }
+    if uses_apic() {
+        apic::set_enabled(irq, enabled);
         return;
     }
     let (port, bit) = if irq < 8 {
@@ -82,6 +105,11 @@ pub fn dispatch(handle: &mut dyn FnMut(u32)) {
         return;
     }
     let irq = (vector - IRQ_BASE) as u32;
+    if uses_apic() {
+        handle(irq);
+        apic::end_of_interrupt();
+        return;
+    }
     if irq == 7 && in_service(PIC1_COMMAND) & 0x80 == 0 {
         return;
     }

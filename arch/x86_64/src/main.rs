@@ -10,8 +10,12 @@
 
 extern crate alloc;
 
+mod acpi_tables;
+mod apic;
+mod banner;
 mod console;
 mod cpu;
+mod emulate;
 mod exceptions;
 mod irq;
 mod mmu;
@@ -177,14 +181,19 @@ extern "C" fn kernel_main(start_info: u64) -> ! {
         info.initrd.unwrap_or(PhysRange::new(0, 0)),
     ];
     let (free_frames, heap_bytes) = init_memory(&info, &reserved);
-    build_kernel_tables(&info, kernel_image);
+    set_stage("ACPI tables");
+    let platform = acpi_tables::read(info.rsdp);
+    if let Some(p) = &platform {
+        power::init(p.pm1a_control, p.reset);
+    }
+    build_kernel_tables(&info, kernel_image, platform.as_ref());
 
     set_stage("interrupt set-up");
-    irq::init();
-    timer::init();
+    irq::init(platform.as_ref());
+    timer::init(irq::uses_apic());
     irq::set_enabled(timer::IRQ, true);
 
-    print_banner(&info, free_frames, &features);
+    banner::print(&info, free_frames, &features, platform.as_ref());
     wait_ticks(3);
     log::info!(
         "timer: {} ticks of {} ms so far",
@@ -232,6 +241,9 @@ fn boot_fault(cmdline: &str) {
     }
 }
 
+/// The CMOS real-time clock's index port (data at the next).
+pub const CMOS_PORT: u64 = 0x70;
+
 /// Hands the frames to the portable core and starts init.
 fn start_kernel_core(info: &StartInfo, heap_bytes: usize) {
     set_stage("starting init");
@@ -252,10 +264,16 @@ fn start_kernel_core(info: &StartInfo, heap_bytes: usize) {
         ),
         irq: Some(console::COM1_IRQ),
     };
+    // The CMOS clock's index and data ports, for the time keeper.
+    let cmos = zos_boot::init::Device {
+        name: "cmos",
+        regs: PhysRange::new(port_page(CMOS_PORT), port_page(CMOS_PORT + 2)),
+        irq: None,
+    };
     if let Err(e) = zos_boot::init::start_init(
         &mut kernel,
         info.initrd,
-        &[com1],
+        &[com1, cmos],
         cmdline,
         &[],
         zos_boot::elf::EM_X86_64,
@@ -331,7 +349,11 @@ pub fn alloc_frame() -> Option<u64> {
 /// Replaces the boot tables: RAM read-write and never executable at the linear
 /// map (the kernel image left out), kernel text read-execute, rodata
 /// read-only, data and stack read-write, the stack guard page unmapped.
-fn build_kernel_tables(info: &StartInfo, kernel_image: PhysRange) {
+fn build_kernel_tables(
+    info: &StartInfo,
+    kernel_image: PhysRange,
+    platform: Option<&acpi_tables::Platform>,
+) {
     let mut frame = || alloc_frame();
     let mut table = PageTable::new(&mut frame, None)
         .unwrap_or_else(|_| boot_failure(&"no memory for page tables"));
@@ -389,67 +411,26 @@ fn build_kernel_tables(info: &StartInfo, kernel_image: PhysRange) {
             );
         }
     }
+    // The APICs' register pages, uncached at the linear map.
+    for page in platform
+        .map(apic::register_pages)
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        check(
+            table.map(
+                phys_to_virt(page),
+                page,
+                PAGE_SIZE as u64,
+                MapFlags::KERNEL_DEVICE,
+                &mut frame,
+            ),
+            "APIC registers",
+        );
+    }
     // The upper half must be complete before any user table copies it.
     KERNEL_ROOT.store(table.root(), Ordering::Relaxed);
     mmu::activate_root(table.root());
     let _ = PHYS_OFFSET;
-}
-
-fn print_banner(info: &StartInfo, free_frames: usize, features: &cpu::Features) {
-    let cpu = cpu::identify();
-    log::info!("Zero OS {} (x86_64) booting", env!("CARGO_PKG_VERSION"));
-    log::info!(
-        "cpu: {} ({}, family {:#x} model {:#x}), 1 cpu in use, TSC {} MHz",
-        text(&cpu.brand),
-        text(&cpu.vendor),
-        cpu.family,
-        cpu.model,
-        timer::tsc_hz() / 1_000_000
-    );
-    log::info!(
-        "cpu: nx on, smep {}, smap {}, fsgsbase {}",
-        on(features.smep),
-        on(features.smap),
-        on(features.fsgsbase)
-    );
-    log::info!(
-        "memory: {} MiB RAM in {} range(s), {} MiB free, kernel heap ready",
-        info.ram_bytes() >> 20,
-        info.memory_count,
-        (free_frames * PAGE_SIZE) >> 20
-    );
-    log::info!(
-        "device: uart 16550 at port {:#x} irq {}",
-        console::COM1,
-        console::COM1_IRQ
-    );
-    log::info!(
-        "device: timer pit irq {} at {} Hz",
-        timer::IRQ,
-        1_000_000_000 / timer::TICK_NS
-    );
-    if info.rsdp != 0 {
-        log::info!("device: acpi rsdp at {:#x}", info.rsdp);
-    }
-    match info.initrd {
-        Some(r) => log::info!("device: initrd at {:#x}, {} bytes", r.start, r.len()),
-        None => log::info!("device: no initrd"),
-    }
-    if !info.cmdline().is_empty() {
-        log::info!("boot arguments: {}", info.cmdline());
-    }
-}
-
-/// A NUL-padded CPUID string.
-fn text(bytes: &[u8]) -> &str {
-    let end = bytes.iter().position(|&c| c == 0).unwrap_or(bytes.len());
-    core::str::from_utf8(&bytes[..end]).unwrap_or("?").trim()
-}
-
-fn on(flag: bool) -> &'static str {
-    if flag {
-        "on"
-    } else {
-        "off"
-    }
 }

@@ -46,6 +46,13 @@ impl MapFlags {
         user: false,
         device: false,
     };
+    /// Device registers: read-write, never executable, uncached.
+    pub const KERNEL_DEVICE: MapFlags = MapFlags {
+        write: true,
+        execute: false,
+        user: false,
+        device: true,
+    };
     pub const KERNEL_RX: MapFlags = MapFlags {
         write: false,
         execute: true,
@@ -241,6 +248,12 @@ impl PageTable {
             },
         ))
     }
+}
+
+/// The user page at `va` in the table rooted at `root` (read only, for
+/// the kernel's look at a trapping instruction).
+pub fn translate_user(root: u64, va: u64) -> Option<(u64, MapFlags)> {
+    PageTable { root }.translate(va)
 }
 
 /// Invalidates one page in the TLB.

@@ -1,5 +1,6 @@
-//! Time: the PIT (8254) raises the scheduler tick on IRQ 0; the TSC, measured
-//! against the PIT once at boot, gives uptime in nanoseconds.
+//! Time: the scheduler tick comes from the local APIC's timer (or, without
+//! APICs, from the PIT on IRQ 0); the TSC gives uptime in nanoseconds. Both
+//! the TSC and the APIC timer are measured against PIT channel 2 once at boot.
 
 use core::arch::x86_64::_rdtsc;
 use core::sync::atomic::{AtomicU64, Ordering};
@@ -9,7 +10,7 @@ use x86_64::instructions::port::Port;
 pub const TICK_NS: u64 = 10_000_000;
 /// The PIT's input clock.
 const PIT_HZ: u64 = 1_193_182;
-/// The PIT's interrupt line.
+/// The tick's interrupt line (the APIC timer takes the PIT's vector).
 pub const IRQ: u32 = 0;
 
 static TSC_HZ: AtomicU64 = AtomicU64::new(1_000_000_000);
@@ -31,9 +32,10 @@ fn tsc() -> u64 {
     unsafe { _rdtsc() }
 }
 
-/// Measures the TSC over 10 ms of PIT channel 2, then starts channel 0 at
-/// the tick rate (its line is unmasked by the caller).
-pub fn init() {
+/// Measures the TSC (and the APIC timer when `apic`) over 10 ms of PIT
+/// channel 2, then starts the tick: the APIC timer, periodic, or PIT channel
+/// 0 (its line is unmasked by the caller).
+pub fn init(apic: bool) {
     BOOT_TSC.store(tsc(), Ordering::Relaxed);
     let count = (PIT_HZ / 100) as u16;
     // Channel 2 gate on, speaker off; one-shot (mode 0), low byte then high.
@@ -46,13 +48,22 @@ pub fn init() {
     out(0x61, gate);
     out(0x61, gate | 0x01);
     let start = tsc();
+    if apic {
+        crate::apic::timer_start_calibration();
+    }
     let mut spins = 0u64;
     while inp(0x61) & 0x20 == 0 && spins < 100_000_000 {
         spins += 1;
     }
     let elapsed = tsc().wrapping_sub(start);
+    if apic {
+        crate::apic::timer_calibrated();
+    }
     if elapsed > 1000 {
         TSC_HZ.store(elapsed * 100, Ordering::Relaxed);
+    }
+    if apic {
+        return;
     }
     let divisor = (PIT_HZ * TICK_NS / 1_000_000_000) as u16;
     out(0x43, 0b0011_0100); // channel 0, low then high byte, rate generator
@@ -70,7 +81,7 @@ pub fn uptime_ns() -> u64 {
     (cycles as u128 * 1_000_000_000 / TSC_HZ.load(Ordering::Relaxed) as u128) as u64
 }
 
-/// Counts a tick (the PIT re-arms itself).
+/// Counts a tick (both timers re-arm themselves).
 pub fn on_tick() {
     TICKS.fetch_add(1, Ordering::Relaxed);
 }

@@ -49,6 +49,10 @@ fn decode(frame: &TrapFrame) -> Trap {
         crate::irq::set_pending(vector);
         return Trap::Interrupt;
     }
+    // A spurious APIC interrupt: nothing pending, nothing to end.
+    if vector == crate::apic::SPURIOUS_VECTOR {
+        return Trap::Interrupt;
+    }
     let (kind, address) = match vector {
         14 if frame.error & PF_INSTRUCTION != 0 => (fault::INSTRUCTION_ABORT, read_cr2()),
         14 => (fault::DATA_ABORT, read_cr2()),
@@ -67,6 +71,11 @@ fn decode(frame: &TrapFrame) -> Trap {
 /// The context's frame comes first (`#[repr(C)]`), so its address is the frame's.
 #[no_mangle]
 extern "C" fn handle_user_trap(frame: &mut TrapFrame) -> *mut TrapFrame {
+    // `wrfsbase` on a CPU without FSGSBASE: done here, without the core.
+    if frame.vector == crate::emulate::INVALID_OPCODE && crate::emulate::fs_base_instruction(frame)
+    {
+        return frame;
+    }
     KERNEL.user_trap(|| decode(frame)).cast()
 }
 

@@ -37,9 +37,21 @@ pub fn thread_pointer() -> u64 {
     value
 }
 
+/// The thread pointer register itself (the same as [`thread_pointer`] here).
+#[inline(always)]
+pub fn raw_thread_pointer() -> u64 {
+    thread_pointer()
+}
+
 /// Sets the calling thread's thread pointer.
 #[inline(always)]
 pub fn set_thread_pointer(value: u64) {
     // SAFETY: TPIDR_EL0 is this thread's own register; the kernel saves it.
     unsafe { asm!("msr tpidr_el0, {}", in(reg) value, options(nomem, nostack)) };
+}
+
+/// Sets the thread pointer register (the same as [`set_thread_pointer`] here).
+#[inline(always)]
+pub fn set_raw_thread_pointer(value: u64) {
+    set_thread_pointer(value)
 }

@@ -1,9 +1,16 @@
 //! x86_64: `syscall`, number in rax, arguments rdi rsi rdx r10 r8 r9, results
 //! rax then rdi rsi rdx r10 r8 r9 (`zos-abi` documents it; the instruction
-//! overwrites rcx and r11). The thread pointer is the FS base, read and written
-//! with `rdfsbase`/`wrfsbase` (the x86_64 backend enables CR4.FSGSBASE).
+//! overwrites rcx and r11).
+//!
+//! The thread pointer (the IPC buffer's address) is the FS base. Reading it is
+//! the hot path (every IPC): one load of the buffer's self pointer at
+//! `fs:[IPC_BUFFER_SELF]`, which needs no FSGSBASE. Setting it (once per
+//! thread) is `wrfsbase`: direct where the CPU has FSGSBASE (the kernel turns
+//! it on whenever CPUID reports it), and emulated by the kernel's `#UD`
+//! handler where it does not (`-cpu qemu64`).
 
 use core::arch::asm;
+use zos_abi::IPC_BUFFER_SELF;
 
 /// `e_machine` of the programs this libzos loads.
 pub const ELF_MACHINE: u16 = 62;
@@ -36,14 +43,50 @@ pub fn syscall(number: u64, args: [u64; 6]) -> [u64; 7] {
 #[inline(always)]
 pub fn thread_pointer() -> u64 {
     let value: u64;
-    // SAFETY: reading the FS base has no side effects.
-    unsafe { asm!("rdfsbase {}", out(reg) value, options(nomem, nostack)) };
+    // SAFETY: `set_thread_pointer` stored the buffer's own address in its last
+    // word before pointing the FS base at it; the buffer stays mapped for the
+    // thread's lifetime.
+    unsafe {
+        asm!(
+            "mov {}, qword ptr fs:[{self_offset}]",
+            out(reg) value,
+            self_offset = const IPC_BUFFER_SELF,
+            options(pure, readonly, nostack, preserves_flags),
+        )
+    };
     value
 }
 
-/// Sets the calling thread's thread pointer.
+/// The FS base itself, whatever it points at (the Linux dispatcher saves a
+/// C program's own thread pointer with it). `rdfsbase`, which the kernel
+/// emulates on CPUs without FSGSBASE (a trap each there: only C programs'
+/// syscalls use it).
+#[inline(always)]
+pub fn raw_thread_pointer() -> u64 {
+    let value: u64;
+    // SAFETY: reading the FS base has no side effects.
+    unsafe { asm!("rdfsbase {}", out(reg) value, options(nomem, nostack, preserves_flags)) };
+    value
+}
+
+/// Sets the calling thread's thread pointer to `value`, the address of its
+/// mapped, writable IPC buffer.
 #[inline(always)]
 pub fn set_thread_pointer(value: u64) {
+    // SAFETY: `value` is this thread's IPC buffer, mapped writable; its last
+    // word belongs to no message (`IPC_BUFFER_SELF`). The FS base is this
+    // thread's own register; the kernel saves it (and emulates `wrfsbase` on
+    // CPUs without FSGSBASE).
+    unsafe {
+        core::ptr::write_volatile((value + IPC_BUFFER_SELF) as *mut u64, value);
+        asm!("wrfsbase {}", in(reg) value, options(nostack, preserves_flags));
+    }
+}
+
+/// Sets the FS base to `value` and nothing else (restoring a C program's own
+/// thread pointer, which has no IPC-buffer self pointer).
+#[inline(always)]
+pub fn set_raw_thread_pointer(value: u64) {
     // SAFETY: the FS base is this thread's own register; the kernel saves it.
-    unsafe { asm!("wrfsbase {}", in(reg) value, options(nomem, nostack)) };
+    unsafe { asm!("wrfsbase {}", in(reg) value, options(nostack, preserves_flags)) };
 }

@@ -40,7 +40,7 @@ pub extern "C" fn zos_linux_syscall(
     e: u64,
     f: u64,
 ) -> i64 {
-    let musl_tp = crate::arch::thread_pointer();
+    let musl_tp = crate::arch::raw_thread_pointer();
     crate::arch::set_thread_pointer(crate::abi::layout::IPC_BUFFER);
     let result = dispatch(nr, [a, b, c, d, e, f]);
     if let Some(pid) = vfork::take_resume() {
@@ -49,7 +49,7 @@ pub extern "C" fn zos_linux_syscall(
         vfork::resume(pid);
     }
     let deliver = signal::take_deliverable();
-    crate::arch::set_thread_pointer(musl_tp);
+    crate::arch::set_raw_thread_pointer(musl_tp);
     signal::run_handlers(deliver);
     match result {
         Ok(value) => value,
@@ -60,10 +60,10 @@ pub extern "C" fn zos_linux_syscall(
 /// Runs `f` with the thread pointer set to the IPC buffer (for libzos calls
 /// made from C-facing functions other than the dispatcher).
 pub(crate) fn with_ipc_tp<R>(f: impl FnOnce() -> R) -> R {
-    let musl_tp = crate::arch::thread_pointer();
+    let musl_tp = crate::arch::raw_thread_pointer();
     crate::arch::set_thread_pointer(crate::abi::layout::IPC_BUFFER);
     let result = f();
-    crate::arch::set_thread_pointer(musl_tp);
+    crate::arch::set_raw_thread_pointer(musl_tp);
     result
 }
 

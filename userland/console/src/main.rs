@@ -25,6 +25,7 @@ mod start;
 mod sync;
 mod terminal;
 #[cfg_attr(target_arch = "x86_64", path = "uart16550.rs")]
+#[cfg_attr(target_arch = "wasm32", path = "uart_wasm.rs")]
 mod uart;
 
 use alloc::format;

@@ -6,8 +6,10 @@
 //! clock, so "now" is `offset + clock_ns()` with nanosecond resolution and
 //! costs no device access. `date -s` (root only, checked by the caller of
 //! [`Clock::set`]) writes the clock's load register so the new time survives a
-//! reset of the machine, and moves the offset. Without a PL031 (x86_64 for
-//! now) time starts at 0 at boot and can still be set.
+//! reset of the machine, and moves the offset. On x86_64 the CMOS clock
+//! (`cmos.rs`) seeds the offset once through [`Clock::from_seconds`] (read
+//! only: `date -s` moves the offset, not the CMOS). Without either, time
+//! starts at 0 at boot and can still be set.
 
 use libzos::abi::{layout, map_flags};
 use libzos::sys;
@@ -26,6 +28,8 @@ pub struct Clock {
     registers: Option<u64>,
     /// Real time minus monotonic time, in nanoseconds.
     offset_ns: u64,
+    /// A hardware clock gave the time (the PL031, or the CMOS at boot).
+    hardware: bool,
 }
 
 impl Clock {
@@ -39,6 +43,7 @@ impl Clock {
         let mut clock = Clock {
             registers,
             offset_ns: 0,
+            hardware: registers.is_some(),
         };
         if let Some(seconds) = clock.read_seconds() {
             clock.offset_ns = (seconds as u64 * 1_000_000_000).saturating_sub(sys::clock_ns());
@@ -53,9 +58,22 @@ impl Clock {
         Some(unsafe { core::ptr::read_volatile((base + RTC_DR) as *const u32) })
     }
 
+    /// A clock set once from a read-only hardware clock's `seconds` since
+    /// the epoch (the CMOS on x86_64).
+    #[cfg(target_arch = "x86_64")]
+    pub fn from_seconds(seconds: u64) -> Clock {
+        Clock {
+            registers: None,
+            offset_ns: seconds
+                .saturating_mul(1_000_000_000)
+                .saturating_sub(sys::clock_ns()),
+            hardware: true,
+        }
+    }
+
     /// Whether a hardware clock backs the time.
     pub fn has_hardware(&self) -> bool {
-        self.registers.is_some()
+        self.hardware
     }
 
     /// Now, in nanoseconds since the Unix epoch.

@@ -13,6 +13,8 @@ extern crate alloc;
 
 mod boot;
 mod clock;
+#[cfg(target_arch = "x86_64")]
+mod cmos;
 mod manager;
 mod pipes;
 

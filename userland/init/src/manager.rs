@@ -182,10 +182,12 @@ impl Manager {
         if live + reserve_slots >= limit {
             return Err(EAGAIN);
         }
+        // Background work stops while a foreground command would still fit.
+        let foreground_minimum = MIN_QUOTA / 4;
         let reserve_memory = if foreground {
-            MIN_QUOTA / 4
+            foreground_minimum
         } else {
-            self.boot.quota / FOREGROUND_SHARE
+            foreground_minimum + self.boot.quota / FOREGROUND_SHARE
         };
         if sys::system_info()[2] < reserve_memory {
             return Err(if foreground { ENOMEM } else { EAGAIN });
@@ -218,6 +220,8 @@ impl Manager {
             .find(|d| d.name == "pl031" && d.kind == 5)
             .map(|d| (d.slot, d.base));
         let clock = Clock::new(rtc);
+        #[cfg(target_arch = "x86_64")]
+        let clock = crate::cmos::clock(&boot).unwrap_or(clock);
         if !clock.has_hardware() {
             dprintln!("init: no real-time clock; the date starts at 1970 until set (date -s)");
         }
@@ -378,18 +382,22 @@ impl Manager {
             }
             let kind = if want_irq { 6 } else { 5 };
             let matches = |d: &&Device| match device {
-                "uart" => d.name == "pl011" || d.name == "ns16550",
+                "uart" => matches!(d.name.as_str(), "pl011" | "ns16550" | "wasm-terminal"),
                 _ => d.name == device,
             };
-            let found: Option<&Device> = self
+            // A name several devices share (`virtio-mmio`) grants each of them.
+            let before = grants.len();
+            for d in self
                 .boot
                 .devices
                 .iter()
                 .filter(|d| d.kind == kind)
-                .find(matches);
-            match found {
-                Some(d) => grants.push((name.clone(), d.slot, d.base, d.size, d.irq)),
-                None => dprintln!("init: no device capability '{name}'"),
+                .filter(matches)
+            {
+                grants.push((name.clone(), d.slot, d.base, d.size, d.irq));
+            }
+            if grants.len() == before && device != "virtio-mmio" {
+                dprintln!("init: no device capability '{name}'");
             }
         }
         grants

@@ -4,12 +4,14 @@
 //! fuzzer. Prints `N passed, N failed`. Run it with `-append "init.run=ktest"`.
 //!
 //! The same binary is its own child: the argument selects a mode
-//! (0 = tests, 1 = exit 7, 2 = fault, 3 = fuzz with the seed in the upper bits).
+//! (0 = tests, 1 = exit 7, 2 = fault, 3 = fuzz with the seed in the upper bits,
+//! 9 = one of `bad_input`'s faulting instructions).
 #![no_std]
 #![no_main]
 
 extern crate alloc;
 
+mod bad_input;
 mod forgery;
 
 use core::sync::atomic::{AtomicU32, Ordering};
@@ -40,6 +42,8 @@ const MODE_IPC_ONLY: u64 = 6;
 const MODE_SPAWN_ONLY: u64 = 7;
 /// Takes kernel resources in every way the syscall table allows until refused.
 const MODE_EXHAUST: u64 = 8;
+/// Runs one of `bad_input`'s faulting cases (bits 8-15).
+const MODE_BAD_INPUT: u64 = 9;
 const FUZZ_DEFAULT: u64 = 100_000;
 
 fn check(name: &str, ok: bool) {
@@ -76,6 +80,7 @@ fn main(arg: u64) -> i64 {
         MODE_IPC_ONLY => return ipc_only(),
         MODE_SPAWN_ONLY => return spawn_only(),
         MODE_EXHAUST => return exhaust(),
+        MODE_BAD_INPUT => return bad_input::run((arg >> 8) & 0xff),
         _ => {}
     }
     // The tests need what init gives an `init.run` program (the initramfs
@@ -94,6 +99,7 @@ fn main(arg: u64) -> i64 {
     test_ipc();
     test_threads();
     test_processes();
+    bad_input::test();
     test_exhaustion();
     let passed = PASSED.load(Ordering::Relaxed);
     let failed = FAILED.load(Ordering::Relaxed);

@@ -143,6 +143,13 @@ pub enum FsRequest<'a> {
         mtime: Option<u64>,
         cwd: &'a str,
     },
+    /// From devmgr: the block devices that exist now (name, 512-byte
+    /// sectors); devfs shows them as `/dev/NAME`, whose opens devmgr serves.
+    /// Answers `Ok`.
+    SetBlockDevices {
+        #[serde(borrow)]
+        devices: Vec<(&'a str, u64)>,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -190,6 +197,9 @@ impl FileStat {
     }
     pub fn is_symlink(&self) -> bool {
         self.mode & mode::S_IFMT == mode::S_IFLNK
+    }
+    pub fn is_block_device(&self) -> bool {
+        self.mode & mode::S_IFMT == mode::S_IFBLK
     }
 }
 

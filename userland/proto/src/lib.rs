@@ -11,6 +11,7 @@
 extern crate alloc;
 
 pub mod badge;
+pub mod block;
 pub mod errno;
 pub mod fs;
 pub mod identity;

@@ -57,6 +57,11 @@ pub const TOOLS: &[Tool] = &[
         "print the time (UTC, from the real-time clock) or set it (root)",
     ),
     tool(
+        "dd",
+        "dd [if=FILE] [of=FILE] [bs=N] [count=N] [skip=N] [seek=N] [conv=notrunc,fsync]",
+        "copy blocks between files and devices",
+    ),
+    tool(
         "df",
         "df",
         "space used and free on each mounted file system",
@@ -119,6 +124,11 @@ pub const TOOLS: &[Tool] = &[
         "log in: check the password, start the user's shell",
     ),
     tool("ls", "ls [-la1d] [PATH]...", "list directory contents"),
+    tool(
+        "lsdev",
+        "lsdev",
+        "list devices, their drivers and the block devices",
+    ),
     tool("mkdir", "mkdir [-p] [-m MODE] DIR...", "make directories"),
     tool("mount", "mount", "list the mounted file systems"),
     tool("mv", "mv [-f] SOURCE... DEST", "move or rename files"),

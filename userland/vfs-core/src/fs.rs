@@ -216,6 +216,14 @@ pub trait FileSystem {
     /// written, which is short only when space ran out part way.
     fn write(&mut self, ino: Ino, offset: u64, data: &[u8]) -> VfsResult<usize>;
 
+    /// Give the empty regular file `ino` the content `data`, read in place until
+    /// written (boot-archive files; see tmpfs's storage). File systems that keep
+    /// their own copies answer `ENOTSUP` and the caller writes instead.
+    fn adopt_static(&mut self, ino: Ino, data: &'static [u8]) -> VfsResult<()> {
+        let _ = (ino, data);
+        Err(crate::errno::Errno::ENOTSUP)
+    }
+
     /// The entry at position `cookie` of `dir` (start with 0) and the cookie of the
     /// next one, or `None` at the end. `.` and `..` are reported. Cookies stay valid
     /// while entries are added and removed.

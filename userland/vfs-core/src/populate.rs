@@ -1,5 +1,9 @@
 //! Copying the initramfs into the root tmpfs at boot.
 //!
+//! File data is not copied where the file system can read it in place
+//! ([`crate::fs::FileSystem::adopt_static`]): the archive stays mapped for the
+//! VFS's lifetime and tmpfs copies a page only when it is written.
+//!
 //! The caller iterates the archive (the VFS server uses the kernel's cpio
 //! reader) and hands over each member as (path, `st_mode`, data). Directories
 //! are created with their modes (missing parents with 0755), regular files get
@@ -35,7 +39,7 @@ pub struct Report {
 /// Copies archive members into `vfs` below `/`, as root.
 pub fn populate<'a>(
     vfs: &mut Vfs,
-    members: impl IntoIterator<Item = (&'a str, u32, &'a [u8])>,
+    members: impl IntoIterator<Item = (&'a str, u32, &'static [u8])>,
 ) -> Report {
     let mut report = Report::default();
     for (name, mode, data) in members {
@@ -73,7 +77,7 @@ fn make_parents(vfs: &mut Vfs, path: &str) -> VfsResult<()> {
     Ok(())
 }
 
-fn add(vfs: &mut Vfs, path: &str, mode: u32, data: &[u8]) -> VfsResult<FileKind> {
+fn add(vfs: &mut Vfs, path: &str, mode: u32, data: &'static [u8]) -> VfsResult<FileKind> {
     let root = vfs.root()?;
     let permissions = mode & MODE_PERMISSION_MASK;
     make_parents(vfs, path)?;
@@ -93,6 +97,9 @@ fn add(vfs: &mut Vfs, path: &str, mode: u32, data: &[u8]) -> VfsResult<FileKind>
                 OpenFlags::WRONLY | OpenFlags::CREAT | OpenFlags::TRUNC | OpenFlags::NOFOLLOW;
             let node = vfs.open(root, path, flags, permissions, &Cred::ROOT)?;
             let mut written = 0;
+            if !data.is_empty() && vfs.adopt_static(node, data).is_ok() {
+                written = data.len();
+            }
             let result = loop {
                 if written == data.len() {
                     break Ok(());
@@ -135,11 +142,19 @@ mod tests {
         let node = vfs
             .open(root, path, OpenFlags::RDONLY, 0, &Cred::ROOT)
             .expect("open");
+        let mut content = Vec::new();
         let mut buf = alloc::vec![0u8; 4096];
-        let n = vfs.read_at(node, 0, &mut buf).expect("read");
+        loop {
+            let n = vfs
+                .read_at(node, content.len() as u64, &mut buf)
+                .expect("read");
+            if n == 0 {
+                break;
+            }
+            content.extend_from_slice(&buf[..n]);
+        }
         vfs.close(node);
-        buf.truncate(n);
-        buf
+        content
     }
 
     #[test]
@@ -199,10 +214,38 @@ mod tests {
     fn running_out_of_space_is_reported() {
         let mut vfs = Vfs::new();
         vfs.mount("/", Box::new(Tmpfs::new(8192))).expect("mount");
-        let big = alloc::vec![1u8; 64 * 1024];
-        let members: [(&str, u32, &[u8]); 1] = [("big", 0o100644, &big)];
+        let names: Vec<String> = (0..200).map(|i| alloc::format!("file{i}")).collect();
+        let members = names.iter().map(|n| (n.as_str(), 0o100644, &b"x"[..]));
         let report = populate(&mut vfs, members);
-        assert_eq!(report.failed.len(), 1);
-        assert_eq!(report.failed[0].1, Errno::ENOSPC);
+        assert!(!report.failed.is_empty());
+        assert!(report.failed.iter().all(|(_, e)| *e == Errno::ENOSPC));
+    }
+
+    #[test]
+    fn archive_files_are_read_in_place_and_copied_on_write() {
+        static BIG: [u8; 64 * 1024] = [7u8; 64 * 1024];
+        let mut vfs = Vfs::new();
+        vfs.mount("/", Box::new(Tmpfs::new(16 * 1024)))
+            .expect("mount");
+        let report = populate(&mut vfs, [("big", 0o100644, &BIG[..])]);
+        assert!(report.failed.is_empty(), "{:?}", report.failed);
+        let content = read(&mut vfs, "/big");
+        assert_eq!(content.len(), BIG.len());
+        assert!(content.iter().all(|&b| b == 7));
+        // A write copies one page; the rest still reads from the archive.
+        let root = vfs.root().expect("root");
+        let node = vfs
+            .open(root, "/big", OpenFlags::WRONLY, 0, &Cred::ROOT)
+            .expect("open");
+        assert_eq!(vfs.write_at(node, 4097, b"AB").expect("write"), 2);
+        // Shrinking then growing reads zeros past the old end, not the archive.
+        vfs.truncate_node(node, 5000).expect("truncate");
+        vfs.truncate_node(node, 9000).expect("grow");
+        vfs.close(node);
+        let content = read(&mut vfs, "/big");
+        assert_eq!(content.len(), 9000);
+        assert_eq!(&content[4095..4100], &[7, 7, b'A', b'B', 7]);
+        assert!(content[5000..].iter().all(|&b| b == 0));
+        assert!(content[..4097].iter().all(|&b| b == 7));
     }
 }

@@ -541,6 +541,21 @@ impl FileSystem for Tmpfs {
         Ok(count)
     }
 
+    fn adopt_static(&mut self, ino: Ino, data: &'static [u8]) -> VfsResult<()> {
+        self.writable()?;
+        let inode = self.inodes.get_mut(&ino).ok_or(Errno::ENOENT)?;
+        match &mut inode.content {
+            Content::Regular(content) if content.size() == 0 && content.page_count() == 0 => {
+                *content = SparseData::backed(data);
+            }
+            Content::Regular(_) => return Err(Errno::EBUSY),
+            Content::Directory(_) => return Err(Errno::EISDIR),
+            _ => return Err(Errno::EINVAL),
+        }
+        self.touch_modified(ino);
+        Ok(())
+    }
+
     fn readdir(&self, dir: Ino, cookie: u64) -> VfsResult<Option<(DirEntry, u64)>> {
         let inode = self.inode(dir)?;
         let directory = inode.directory()?;

@@ -116,6 +116,8 @@ pub struct Server {
     windows: Windows,
     /// The console service's endpoint, once looked up.
     console: Option<u64>,
+    /// devmgr's endpoint, once looked up (block devices).
+    devmgr: Option<u64>,
     /// Scratch space for transfers.
     scratch: Vec<u8>,
     requests: u64,
@@ -133,6 +135,7 @@ impl Server {
             handles: HandleTable::new(),
             windows: Windows::new(),
             console: None,
+            devmgr: None,
             scratch: Vec::new(),
             requests: 0,
             credentials: BTreeMap::new(),
@@ -441,6 +444,14 @@ impl Server {
                 self.cwd_node(cwd, cred)
                     .and_then(|at| self.state.vfs.set_times(at, path, atime, mtime, cred)),
             ),
+            FsRequest::SetBlockDevices { devices } => {
+                let list = devices
+                    .iter()
+                    .map(|(n, s)| (String::from(*n), *s))
+                    .collect();
+                self.state.devfs.borrow_mut().set_blocks(list);
+                (encode_fs(&FsResponse::Ok), Vec::new())
+            }
         }
     }
 
@@ -468,6 +479,16 @@ impl Server {
                 self.state.vfs.close(node);
                 return self.console_handle();
             }
+            let block = self
+                .state
+                .devfs
+                .borrow()
+                .block_name(node.ino)
+                .map(String::from);
+            if let Some(name) = block {
+                self.state.vfs.close(node);
+                return self.block_handle(&name);
+            }
             // Every open of a device stirs the random devices a little.
             let stir = [sys::clock_ns().to_le_bytes(), self.requests.to_le_bytes()].concat();
             self.state.devfs.borrow_mut().absorb_entropy(&stir);
@@ -475,6 +496,49 @@ impl Server {
         let file = Rc::new(RefCell::new(OpenFile::new(node, flags)));
         self.new_handle(owner, file)
             .inspect_err(|_| self.state.vfs.close(node))
+    }
+
+    /// A file handle of block device `name` (`/dev/vda1`), from devmgr and the
+    /// disk's driver (`zos_proto::block::DevRequest::OpenDevice`).
+    fn block_handle(&mut self, name: &str) -> Result<u64, Errno> {
+        let devmgr = match self.devmgr {
+            Some(devmgr) => devmgr,
+            None => {
+                let lookup = ProcRequest::Lookup {
+                    name: zos_proto::block::DEVMGR_SERVICE,
+                };
+                let reply = ipc::call(slots::PROC, &lookup, &[]).map_err(|_| Errno::ENXIO)?;
+                match (reply.decode::<ProcResponse>(), reply.caps.first()) {
+                    (Some(ProcResponse::Attached), Some(cap)) => {
+                        self.devmgr = Some(*cap);
+                        *cap
+                    }
+                    _ => return Err(Errno::ENXIO),
+                }
+            }
+        };
+        let request = zos_proto::block::DevRequest::OpenDevice { name };
+        let reply = ipc::call(devmgr, &request, &[]).map_err(|_| {
+            let _ = sys::cap_delete(devmgr);
+            self.devmgr = None;
+            Errno::ENXIO
+        })?;
+        use zos_proto::block::DevResponse;
+        match (reply.decode::<DevResponse>(), reply.caps.as_slice()) {
+            (Some(DevResponse::Opened), &[cap]) => Ok(cap),
+            (Some(DevResponse::Err(e)), _) => {
+                for cap in &reply.caps {
+                    let _ = sys::cap_delete(*cap);
+                }
+                Err(Errno::from_i32(e).unwrap_or(Errno::EIO))
+            }
+            _ => {
+                for cap in &reply.caps {
+                    let _ = sys::cap_delete(*cap);
+                }
+                Err(Errno::EIO)
+            }
+        }
     }
 
     /// A fresh handle of the console service (`/dev/console`, `/dev/tty`).

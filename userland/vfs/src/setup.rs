@@ -168,7 +168,8 @@ pub fn build() -> Result<State, SetupError> {
     })
 }
 
-/// Copies the initramfs (grant "initramfs") into the root tmpfs.
+/// Fills the root tmpfs from the initramfs (grant "initramfs"), whose files it
+/// then reads in place until they are written.
 fn fill_from_initramfs(vfs: &mut Vfs) {
     let Some(slot) = granted("initramfs") else {
         dprintln!("vfs: no initramfs granted; the root starts empty");
@@ -186,8 +187,10 @@ fn fill_from_initramfs(vfs: &mut Vfs) {
         return;
     }
     // SAFETY: `size` bytes were just mapped read-only at INITRAMFS_VA and stay
-    // mapped until the unmap below; nothing writes them.
-    let bytes = unsafe { core::slice::from_raw_parts(INITRAMFS_VA as *const u8, size as usize) };
+    // mapped for the rest of the VFS's life (root files read them in place);
+    // nothing writes them.
+    let bytes: &'static [u8] =
+        unsafe { core::slice::from_raw_parts(INITRAMFS_VA as *const u8, size as usize) };
     let archive = Archive::new(bytes);
     let mut unreadable = None;
     let members = archive.entries().map_while(|entry| match entry {
@@ -197,9 +200,8 @@ fn fill_from_initramfs(vfs: &mut Vfs) {
             None
         }
     });
+    // The archive stays mapped: root files are read from it until written.
     let report = populate::populate(vfs, members);
-    let _ = sys::memory_unmap(sys::SELF, INITRAMFS_VA);
-    let _ = sys::cap_delete(slot);
     if let Some(e) = unreadable {
         dprintln!("vfs: initramfs: {e}; copied what came before");
     }

@@ -3,6 +3,11 @@
 //! A file's data is a map from page index to a 4 KiB page. Pages appear on first
 //! write and vanish on truncation; a missing page reads as zeros. Each page is paid
 //! for from the [`Budget`], which fails with `ENOSPC` when exhausted.
+//!
+//! A file filled from the boot archive may instead start out *backed*: its bytes
+//! are read straight from the archive's read-only mapping, and only pages that
+//! are written get a copy of their own (copy on write). The archive is in RAM
+//! anyway, so a boot archive costs its size once, not twice.
 
 use alloc::boxed::Box;
 use alloc::collections::btree_map::Entry;
@@ -57,6 +62,9 @@ impl Budget {
 pub(super) struct SparseData {
     pages: BTreeMap<u64, Box<[u8; PAGE_SIZE]>>,
     size: u64,
+    /// Read-only bytes that stand for pages not in `pages` (never longer than
+    /// `size`; empty for ordinary files).
+    backing: &'static [u8],
 }
 
 impl SparseData {
@@ -66,6 +74,15 @@ impl SparseData {
 
     pub fn page_count(&self) -> u64 {
         self.pages.len() as u64
+    }
+
+    /// A file whose content is `backing` until written (see the module note).
+    pub fn backed(backing: &'static [u8]) -> Self {
+        SparseData {
+            pages: BTreeMap::new(),
+            size: backing.len() as u64,
+            backing,
+        }
     }
 
     /// Index of the last allocated page, if any.
@@ -86,12 +103,21 @@ impl SparseData {
             let in_page = (position % PAGE_BYTES) as usize;
             let chunk = (PAGE_SIZE - in_page).min(wanted - done);
             let destination = buf.get_mut(done..done + chunk).ok_or(Errno::EIO)?;
-            match self.pages.get(&(position / PAGE_BYTES)) {
+            let index = position / PAGE_BYTES;
+            match self.pages.get(&index) {
                 Some(page) => {
                     let source = page.get(in_page..in_page + chunk).ok_or(Errno::EIO)?;
                     destination.copy_from_slice(source);
                 }
-                None => destination.fill(0),
+                None => {
+                    let backing = backing_page(self.backing, index);
+                    let backed = backing.len().saturating_sub(in_page).min(chunk);
+                    let (from_backing, zeros) = destination.split_at_mut(backed);
+                    if let Some(source) = backing.get(in_page..in_page + backed) {
+                        from_backing.copy_from_slice(source);
+                    }
+                    zeros.fill(0);
+                }
             }
             done += chunk;
         }
@@ -110,6 +136,7 @@ impl SparseData {
         }
         let room = usize::try_from(MAX_FILE_SIZE - offset).unwrap_or(usize::MAX);
         let wanted = data.len().min(room);
+        let backing = self.backing;
         let mut done = 0;
         while done < wanted {
             let position = offset + done as u64;
@@ -125,10 +152,13 @@ impl SparseData {
                     // The server's own memory can run out before the budget (a
                     // budget larger than its quota): that is ENOSPC too, never
                     // an abort of the file server.
-                    let Some(page) = zeroed_page() else {
+                    let Some(mut page) = zeroed_page() else {
                         budget.refund(PAGE_BYTES);
                         break;
                     };
+                    // Copy on write: the page starts as what it read before.
+                    let before = backing_page(backing, index);
+                    page[..before.len()].copy_from_slice(before);
                     entry.insert(page)
                 }
             };
@@ -157,10 +187,23 @@ impl SparseData {
             if let Some(page) = self.pages.get_mut(&(new_size / PAGE_BYTES)) {
                 page.iter_mut().skip(tail).for_each(|byte| *byte = 0);
             }
+            // Backing bytes past the new end must read as zeros if it grows again.
+            let kept = usize::try_from(new_size).unwrap_or(usize::MAX);
+            self.backing = &self.backing[..kept.min(self.backing.len())];
         }
         self.size = new_size;
         Ok(())
     }
+}
+
+/// The backing bytes of page `index` (shorter than a page at the end, empty
+/// past it).
+fn backing_page(backing: &[u8], index: u64) -> &[u8] {
+    let start = usize::try_from(index.saturating_mul(PAGE_BYTES))
+        .unwrap_or(usize::MAX)
+        .min(backing.len());
+    let end = start.saturating_add(PAGE_SIZE).min(backing.len());
+    &backing[start..end]
 }
 
 /// A zeroed page from the heap, or `None` when the heap cannot grow.

@@ -479,6 +479,11 @@ impl Vfs {
         self.writable_fs(node.mount)?.write(node.ino, offset, data)
     }
 
+    /// See [`crate::fs::FileSystem::adopt_static`].
+    pub fn adopt_static(&mut self, node: Node, data: &'static [u8]) -> VfsResult<()> {
+        self.writable_fs(node.mount)?.adopt_static(node.ino, data)
+    }
+
     /// The entry at `cookie` of directory `node` and the next cookie. At a mount
     /// root, `..` names the directory above the mount point.
     pub fn readdir(&self, node: Node, cookie: u64) -> VfsResult<Option<(DirEntry, u64)>> {
