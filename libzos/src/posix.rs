@@ -214,6 +214,7 @@ pub fn close(fd: Fd) -> Result<()> {
     });
     match slot {
         None => Err(Errno(EBADF)),
+        Some((slot, true)) if vfork_keeps(slot) => Ok(()),
         Some((slot, true)) => {
             crate::fs::forget(slot);
             let _ = ipc::call(slot, &IoRequest::Close, &[]);
@@ -243,6 +244,62 @@ pub fn dup2(old: Fd, new: Fd) -> Result<Fd> {
         *t.users.entry(slot).or_insert(0) += 1;
     });
     Ok(new)
+}
+
+// ---- vfork ------------------------------------------------------------------------
+
+/// The parent's descriptor table while a vfork child runs on its stack
+/// (`linux::vfork`): the child edits a copy; a capability the parent holds
+/// is never closed by the child, and the parent's table comes back whole.
+type SavedFds = (BTreeMap<Fd, u64>, BTreeMap<u64, u32>, String);
+static VFORK_SAVED: Mutex<Option<SavedFds>> = Mutex::new(None);
+
+/// Whether a vfork child's close must leave capability `slot` open (the
+/// parent still has it).
+fn vfork_keeps(slot: u64) -> bool {
+    VFORK_SAVED
+        .lock()
+        .as_ref()
+        .is_some_and(|(_, users, _)| users.contains_key(&slot))
+}
+
+/// Starts a vfork child: keeps the parent's descriptor table (and working
+/// directory) aside.
+/// `EAGAIN` if a child is already running (vfork does not nest).
+pub fn vfork_save_fds() -> Result<()> {
+    let cwd = getcwd();
+    let copy = with_table(|t| (t.fds.clone(), t.users.clone(), cwd));
+    let mut saved = VFORK_SAVED.lock();
+    if saved.is_some() {
+        return Err(Errno(EAGAIN));
+    }
+    *saved = Some(copy);
+    Ok(())
+}
+
+/// Ends a vfork child: capabilities only the child opened are closed, and
+/// the parent's descriptor table is back.
+pub fn vfork_restore_fds() {
+    let Some((fds, users, cwd)) = VFORK_SAVED.lock().take() else {
+        return;
+    };
+    let child_only: Vec<u64> = with_table(|t| {
+        t.users
+            .keys()
+            .filter(|s| !users.contains_key(s))
+            .copied()
+            .collect()
+    });
+    for slot in child_only {
+        crate::fs::forget(slot);
+        let _ = ipc::call(slot, &IoRequest::Close, &[]);
+        let _ = sys::cap_delete(slot);
+    }
+    with_table(|t| {
+        t.fds = fds;
+        t.users = users;
+    });
+    *CWD.lock() = Some(cwd);
 }
 
 /// Open descriptors, lowest first.

@@ -248,6 +248,21 @@ pub fn build(arch: Arch) -> Result<Artifacts, String> {
         }
         archive.add_file("bin/lua", 0o755, &ports::lua()?);
     }
+    // BusyBox (1.2 MB) is packed only with ZOS_BUSYBOX=1 until the boot
+    // archive fits 32 MiB machines with it (docs/porting.md).
+    if arch == Arch::Aarch64 && std::env::var_os("ZOS_BUSYBOX").is_some_and(|v| v == "1") {
+        archive.add_file("bin/busybox", 0o755, &ports::busybox()?);
+        // zbox wins where both have a tool (docs/porting.md): BusyBox gets
+        // only names zbox lacks.
+        for applet in ports::busybox_applets()? {
+            if TOOL_NAMES.contains(&applet.as_str()) {
+                return Err(format!(
+                    "ports/busybox/recipe: applet {applet} is a zbox tool (zbox wins)"
+                ));
+            }
+            archive.add_symlink(&format!("bin/{applet}"), "/bin/busybox");
+        }
+    }
     for tool in TOOL_NAMES {
         archive.add_symlink(&format!("bin/{tool}"), MULTI_CALL_BINARY);
     }

@@ -17,6 +17,7 @@ mod memory;
 pub mod names;
 mod signal;
 mod spawn;
+mod vfork;
 
 use crate::posix::{self, Errno};
 use alloc::collections::BTreeSet;
@@ -42,6 +43,11 @@ pub extern "C" fn zos_linux_syscall(
     let musl_tp = crate::arch::raw_thread_pointer();
     crate::arch::set_thread_pointer(crate::abi::layout::IPC_BUFFER);
     let result = dispatch(nr, [a, b, c, d, e, f]);
+    if let Some(pid) = vfork::take_resume() {
+        // A vfork child exec'd or exited: its parent returns from vfork.
+        crate::arch::set_thread_pointer(musl_tp);
+        vfork::resume(pid);
+    }
     let deliver = signal::take_deliverable();
     crate::arch::set_raw_thread_pointer(musl_tp);
     signal::run_handlers(deliver);
@@ -101,6 +107,7 @@ fn dispatch(nr: i64, args: [u64; 6]) -> SysResult {
         81 => crate::fs::sync().map(|_| 0),
         82 | 83 => posix::fsync(a as i32).map(|_| 0),
         88 => file::utimensat(a as i32, b, c, d as u32),
+        93 | 94 if vfork::active() => vfork::exit(a as i32),
         93 | 94 => posix::exit(a as i32),
         96 | 178 => Ok(i64::from(posix::getpid())),
         101 => time::nanosleep(a, b),
@@ -118,6 +125,10 @@ fn dispatch(nr: i64, args: [u64; 6]) -> SysResult {
         134 => signal::rt_sigaction(a as u32, b, c),
         135 => signal::rt_sigprocmask(a as u32, b, c),
         153 => time::times(a),
+        154 if vfork::active() && (a == 0 || a == u64::from(posix::getpid())) => {
+            vfork::setpgid(b as u32);
+            Ok(0)
+        }
         154 => posix::setpgid(a as u32, b as u32).map(|_| 0),
         155 | 156 => Ok(i64::from(posix::getpgrp())),
         157 => setsid(),
@@ -133,6 +144,7 @@ fn dispatch(nr: i64, args: [u64; 6]) -> SysResult {
         214 => memory::brk(a),
         215 => memory::munmap(a, b),
         216 => memory::mremap(a, b, c, d as u32),
+        221 if vfork::active() => vfork::execve(a, b, c),
         221 => spawn::execve(a, b, c),
         222 => memory::mmap(a, b, c as u32, d as u32, e as i32, f),
         226 | 233 => Ok(0),
