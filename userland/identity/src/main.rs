@@ -306,6 +306,7 @@ impl Service {
         let request = ProcRequest::SetCredentials {
             pid: caller.pid,
             credentials,
+            new_session: tty.is_some(),
         };
         let granted = ipc::call(self.authority, &request, &[])
             .is_ok_and(|r| matches!(r.decode::<ProcResponse>(), Some(ProcResponse::Ok)));

@@ -70,6 +70,8 @@ struct Proc {
     pid: u32,
     ppid: u32,
     pgid: u32,
+    /// Session id: the leading login's pid, inherited at spawn (0: none).
+    sid: u32,
     name: String,
     process: u64,
     /// Wait status once ended (a zombie until waited for).
@@ -679,6 +681,7 @@ impl Manager {
         let _ = sys::cap_delete(child.thread);
         let pgid = if pgid == 0 { pid } else { pgid };
         let credentials = self.procs.get(&parent).map_or(0, |p| p.credentials);
+        let sid = self.procs.get(&parent).map_or(0, |p| p.sid);
         let name = path.rsplit('/').next().unwrap_or(path).to_string();
         let name = argv
             .first()
@@ -690,6 +693,7 @@ impl Manager {
                 pid,
                 ppid: parent,
                 pgid,
+                sid,
                 name,
                 process: child.process,
                 status: None,
@@ -758,9 +762,11 @@ impl Manager {
                 let _ = sys::cap_delete(*cap);
             }
             return match message.decode::<ProcRequest>() {
-                Some(ProcRequest::SetCredentials { pid, credentials }) => {
-                    self.set_credentials(pid, credentials)
-                }
+                Some(ProcRequest::SetCredentials {
+                    pid,
+                    credentials,
+                    new_session,
+                }) => self.set_credentials(pid, credentials, new_session),
                 Some(_) => err(EINVAL),
                 None => err(EINVAL),
             };
@@ -841,6 +847,7 @@ impl Manager {
                     pid: 1,
                     ppid: 0,
                     pgid: 1,
+                    sid: 0,
                     state: 'S',
                     name: "init",
                     uid: 0,
@@ -851,6 +858,7 @@ impl Manager {
                         pid: p.pid,
                         ppid: p.ppid,
                         pgid: p.pgid,
+                        sid: p.sid,
                         state,
                         name: &p.name,
                         uid: self.credentials.get(p.credentials).map_or(0, |c| c.euid),
@@ -1084,14 +1092,18 @@ impl Manager {
         self.procs.get(&pid).map_or(0, |p| p.credentials)
     }
 
-    /// `SetCredentials` from the credential authority.
-    fn set_credentials(&mut self, pid: u32, credentials: Credentials) -> Answer {
+    /// `SetCredentials` from the credential authority (with `new_session`,
+    /// `pid` also leads a new session).
+    fn set_credentials(&mut self, pid: u32, credentials: Credentials, new_session: bool) -> Answer {
         let Some(number) = self.credentials.intern(credentials) else {
             return err(EINVAL);
         };
         match self.procs.get_mut(&pid) {
             Some(p) if p.status.is_none() => {
                 p.credentials = number;
+                if new_session {
+                    p.sid = pid;
+                }
                 ok()
             }
             _ => err(ESRCH),
