@@ -624,8 +624,6 @@ pub struct Process {
     pub pid: Pid,
     pub ppid: Pid,
     pub pgid: Pid,
-    /// Session: the pid of the login leading it (0: none).
-    pub sid: Pid,
     pub state: char,
     pub name: String,
     /// Effective user id.
@@ -641,7 +639,6 @@ pub fn processes() -> Result<Vec<Process>> {
                 pid: p.pid,
                 ppid: p.ppid,
                 pgid: p.pgid,
-                sid: p.sid,
                 state: p.state,
                 name: p.name.to_string(),
                 uid: p.uid,

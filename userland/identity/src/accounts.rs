@@ -231,7 +231,14 @@ impl Accounts {
             .open(name, uid, tty, &self.machine, leader, now_s())
     }
 
-    pub fn logout(&mut self, id: u64, caller: &Credentials) -> IdResponse {
+    /// Closes session `id`; `hang_up` is given its leader (the login's pid),
+    /// whose session's processes are then to be ended.
+    pub fn logout(
+        &mut self,
+        id: u64,
+        caller: &Credentials,
+        hang_up: impl FnOnce(u32),
+    ) -> IdResponse {
         let owner = self
             .sessions
             .list()
@@ -245,7 +252,7 @@ impl Accounts {
             }
             Some(_) => {
                 if let Some(session) = self.sessions.close(id) {
-                    end_session_processes(session.leader);
+                    hang_up(session.leader);
                     if !self.sessions.list().iter().any(|s| s.user == session.user) {
                         self.touch_record(&session.user, Status::Offline);
                     }
@@ -412,25 +419,5 @@ impl Accounts {
             Ok(()) => self.saved(IdResponse::Ok),
             Err(e) => db_error(e),
         }
-    }
-}
-
-/// Hangs up on what a session leaves behind: every live process in the
-/// session `leader` leads (background jobs, their children) gets SIGHUP, the
-/// signal a terminal's end sends on Unix, so a job that ignores it (`nohup`)
-/// goes on. The leader itself (the `login` asking for the logout) ends on its
-/// own.
-fn end_session_processes(leader: u32) {
-    if leader == 0 {
-        return;
-    }
-    let Ok(processes) = posix::processes() else {
-        return;
-    };
-    for p in processes
-        .iter()
-        .filter(|p| p.sid == leader && p.pid != leader && p.state != 'Z')
-    {
-        let _ = posix::kill(p.pid as i32, signal::SIGHUP);
     }
 }

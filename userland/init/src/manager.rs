@@ -767,6 +767,7 @@ impl Manager {
                     credentials,
                     new_session,
                 }) => self.set_credentials(pid, credentials, new_session),
+                Some(ProcRequest::EndSession { leader }) => self.end_session(leader),
                 Some(_) => err(EINVAL),
                 None => err(EINVAL),
             };
@@ -847,7 +848,6 @@ impl Manager {
                     pid: 1,
                     ppid: 0,
                     pgid: 1,
-                    sid: 0,
                     state: 'S',
                     name: "init",
                     uid: 0,
@@ -858,7 +858,6 @@ impl Manager {
                         pid: p.pid,
                         ppid: p.ppid,
                         pgid: p.pgid,
-                        sid: p.sid,
                         state,
                         name: &p.name,
                         uid: self.credentials.get(p.credentials).map_or(0, |c| c.euid),
@@ -1000,7 +999,7 @@ impl Manager {
                 Some(set) => credentials_answer(set),
                 None => err(ESRCH),
             },
-            ProcRequest::SetCredentials { .. } => err(EPERM),
+            ProcRequest::SetCredentials { .. } | ProcRequest::EndSession { .. } => err(EPERM),
             ProcRequest::SetTime { epoch_ns } => {
                 let is_root = self
                     .credentials
@@ -1108,6 +1107,25 @@ impl Manager {
             }
             _ => err(ESRCH),
         }
+    }
+
+    /// `EndSession` from the credential authority: SIGHUP (sent as init, so
+    /// with root's right to signal) to every live process of the session
+    /// `leader` leads, the leader excepted.
+    fn end_session(&mut self, leader: u32) -> Answer {
+        if leader == 0 {
+            return err(EINVAL);
+        }
+        let members: Vec<u32> = self
+            .procs
+            .values()
+            .filter(|p| p.sid == leader && p.pid != leader && p.status.is_none())
+            .map(|p| p.pid)
+            .collect();
+        for pid in members {
+            let _ = self.kill(1, pid as i32, signal::SIGHUP);
+        }
+        ok()
     }
 
     fn kill(&mut self, caller: u32, pid: i32, sig: u32) -> Answer {

@@ -106,11 +106,17 @@ pub enum ProcRequest<'a> {
     /// identity service); `EPERM` on any other. With `new_session` (a
     /// login) the process also leads a new session: its session id becomes
     /// its pid, and the processes it starts from then on inherit that id
-    /// (so a logout can end the session's background jobs).
+    /// (so a logout can end the session's background jobs: `EndSession`).
     SetCredentials {
         pid: u32,
         credentials: Credentials,
         new_session: bool,
+    },
+    /// Hangs up on the session `leader` leads: SIGHUP to each of its live
+    /// processes but the leader (a logout). Honoured only on the credential
+    /// authority capability; `EPERM` on any other.
+    EndSession {
+        leader: u32,
     },
     /// Sets the real-time clock (nanoseconds since the Unix epoch); root only.
     SetTime {
@@ -198,9 +204,6 @@ pub struct ProcInfo<'a> {
     pub pid: u32,
     pub ppid: u32,
     pub pgid: u32,
-    /// Session: the pid of the login that leads it (0: none, as for services
-    /// and the boot console's shell).
-    pub sid: u32,
     /// 'R' running, 'S' sleeping/waiting, 'Z' ended but not reaped.
     pub state: char,
     pub name: &'a str,
