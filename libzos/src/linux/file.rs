@@ -386,7 +386,7 @@ pub fn utimensat(dirfd: i32, path: u64, times: u64, _flags: u32) -> SysResult {
     } else {
         at(dirfd, path)?
     };
-    let now = posix::clock_ns();
+    let now = posix::realtime_or_boot_ns();
     let time = |at: u64| -> Result<Option<u64>, Errno> {
         if times == 0 {
             return Ok(Some(now));

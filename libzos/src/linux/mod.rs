@@ -113,7 +113,7 @@ fn dispatch(nr: i64, args: [u64; 6]) -> SysResult {
         101 => time::nanosleep(a, b),
         113 => time::clock_gettime(a, b),
         114 => time::clock_getres(b),
-        115 => time::clock_nanosleep(b as u32, c, d),
+        115 => time::clock_nanosleep(a, b as u32, c, d),
         124 => {
             crate::sys::yield_now();
             Ok(0)
@@ -323,13 +323,18 @@ fn random(ptr: u64, len: u64) -> SysResult {
 }
 
 mod time {
-    //! Clocks: the monotonic clock counts from boot; there is no real-time
-    //! clock yet, so CLOCK_REALTIME is the same count (as `date` shows).
+    //! Clocks: CLOCK_MONOTONIC (and the boot-time and CPU-time clocks, which
+    //! have no separate count yet) is the kernel's clock from boot;
+    //! CLOCK_REALTIME, gettimeofday and time are real time from init's clock
+    //! offset (see `posix::realtime_ns`, one request a second at most).
 
     use super::{get_word, put_words, SysResult};
     use crate::posix::{self, Errno};
     use zos_proto::errno::*;
 
+    const CLOCK_REALTIME: u64 = 0;
+    const CLOCK_REALTIME_COARSE: u64 = 5;
+    const CLOCK_TAI: u64 = 11;
     const TIMER_ABSTIME: u32 = 1;
 
     fn timespec_ns(ptr: u64) -> Result<u64, Errno> {
@@ -341,8 +346,16 @@ mod time {
         Ok(seconds * 1_000_000_000 + nanos)
     }
 
-    pub fn clock_gettime(_clock: u64, ptr: u64) -> SysResult {
-        let now = posix::clock_ns();
+    /// The time of `clock`: real time for the real-time clocks, else from boot.
+    fn clock_now_ns(clock: u64) -> u64 {
+        match clock {
+            CLOCK_REALTIME | CLOCK_REALTIME_COARSE | CLOCK_TAI => posix::realtime_or_boot_ns(),
+            _ => posix::clock_ns(),
+        }
+    }
+
+    pub fn clock_gettime(clock: u64, ptr: u64) -> SysResult {
+        let now = clock_now_ns(clock);
         put_words(ptr, &[now / 1_000_000_000, now % 1_000_000_000])?;
         Ok(0)
     }
@@ -356,7 +369,7 @@ mod time {
 
     pub fn gettimeofday(ptr: u64) -> SysResult {
         if ptr != 0 {
-            let now = posix::clock_ns();
+            let now = posix::realtime_or_boot_ns();
             put_words(ptr, &[now / 1_000_000_000, (now % 1_000_000_000) / 1000])?;
         }
         Ok(0)
@@ -367,10 +380,14 @@ mod time {
         Ok(0)
     }
 
-    pub fn clock_nanosleep(flags: u32, request: u64, _remaining: u64) -> SysResult {
+    pub fn clock_nanosleep(clock: u64, flags: u32, request: u64, _remaining: u64) -> SysResult {
         let ns = timespec_ns(request)?;
         if flags & TIMER_ABSTIME != 0 {
-            crate::sys::sleep_until(ns);
+            // The kernel sleeps until a monotonic time: move a real-time
+            // deadline onto that clock.
+            let now = clock_now_ns(clock);
+            let boot_now = posix::clock_ns();
+            crate::sys::sleep_until(boot_now.saturating_add(ns.saturating_sub(now)));
         } else {
             posix::nanosleep(ns);
         }
