@@ -150,6 +150,24 @@ pub enum FsRequest<'a> {
         #[serde(borrow)]
         devices: Vec<(&'a str, u64)>,
     },
+    /// Mounts on the directory `target` the file system served on the mount
+    /// capability travelling with the message (from a file-system server's
+    /// `rfs::RfsServiceRequest::Open`); `source` and `fs_type` are for the mount
+    /// table only.
+    Mount {
+        source: &'a str,
+        target: &'a str,
+        fs_type: &'a str,
+        cwd: &'a str,
+    },
+    /// Unmounts the file system mounted on `target` (flushing it first).
+    Unmount {
+        target: &'a str,
+        cwd: &'a str,
+    },
+    /// Flushes and unmounts every file system served by another process
+    /// (before power-off or reboot).
+    UnmountAll,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -45,7 +45,9 @@ fn print_listing(
             write_out(ls::total_line(rows).as_bytes())?;
         }
         let names = crate::users::Names::load();
-        let table = ls::long_table_named(rows, &|uid| names.user(uid), &|gid| names.group(gid));
+        let table = ls::long_table_named(rows, options.human, &|uid| names.user(uid), &|gid| {
+            names.group(gid)
+        });
         return write_out(table.as_bytes());
     }
     let text = if !options.one_per_line && posix::isatty(STDOUT) {
@@ -263,7 +265,20 @@ pub fn df(args: &[&str]) -> Result<(), Failure> {
 }
 
 pub fn mount(args: &[&str]) -> Result<(), Failure> {
-    file_options::no_operands(args)?;
+    if let df::MountCommand::Mount {
+        fs_type,
+        source,
+        target,
+        read_only,
+    } = df::parse_mount(args)?
+    {
+        return fs::mount(source, target, fs_type, read_only).map_err(|error| {
+            Failure::Error(alloc::format!(
+                "mounting {source} on {target}: {}",
+                error.describe()
+            ))
+        });
+    }
     let mut text = String::new();
     for mount in mount_table()? {
         text.push_str(&df::mount_line(
@@ -274,6 +289,15 @@ pub fn mount(args: &[&str]) -> Result<(), Failure> {
         text.push('\n');
     }
     write_out(text.as_bytes())
+}
+
+pub fn umount(args: &[&str]) -> Result<(), Failure> {
+    let [target] = args else {
+        return Err(Failure::Usage("usage: umount DIR".into()));
+    };
+    fs::unmount(target).map_err(|error| {
+        Failure::Error(alloc::format!("unmounting {target}: {}", error.describe()))
+    })
 }
 
 pub fn sync(args: &[&str]) -> Result<(), Failure> {

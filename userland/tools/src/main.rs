@@ -97,6 +97,7 @@ fn run(tool: &Tool, args: &[&str]) -> Result<(), Failure> {
         "lsdev" => info_tools::lsdev(args),
         "mkdir" => file_tools::mkdir(args),
         "mount" => info_tools::mount(args),
+        "umount" => info_tools::umount(args),
         "mv" => file_tools::mv(args),
         "nc" => net_tools::nc(args),
         "netstat" => net_tools::netstat(args),

@@ -28,8 +28,9 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::cell::RefCell;
 use libzos::abi::rights;
+use libzos::dprintln;
 use libzos::ipc::{self, Received};
-use libzos::{dprintln, sys};
+use libzos::sys;
 use zos_proto::badge;
 use zos_proto::errno::*;
 use zos_proto::fs::{DirEntry, FileStat, FsRequest, FsResponse, FsStat, MountEntry};
@@ -109,8 +110,16 @@ fn file_stat(mount: u32, stat: &Stat) -> FileStat {
     }
 }
 
+/// A mount served by another process.
+struct RemoteMount {
+    source: String,
+    buffer_va: u64,
+}
+
 pub struct Server {
     endpoint: u64,
+    /// Mounts served by other processes, by mount id.
+    remote: alloc::collections::BTreeMap<u32, RemoteMount>,
     state: State,
     handles: HandleTable<Handle>,
     windows: Windows,
@@ -131,6 +140,7 @@ impl Server {
     pub fn new(endpoint: u64, state: State) -> Self {
         Server {
             endpoint,
+            remote: alloc::collections::BTreeMap::new(),
             state,
             handles: HandleTable::new(),
             windows: Windows::new(),
@@ -186,9 +196,24 @@ impl Server {
             let request = message.decode::<IoRequest>();
             return self.handle_io(id, request, &message.caps);
         }
+        let request = message.decode::<FsRequest>();
+        // Only a mount request keeps the capability that came with it (the
+        // file-system server's mount capability).
+        let keep = match &request {
+            Some(FsRequest::Mount { .. }) => message.caps.first().copied(),
+            _ => None,
+        };
         for cap in &message.caps {
-            let _ = sys::cap_delete(*cap);
+            if Some(*cap) != keep {
+                let _ = sys::cap_delete(*cap);
+            }
         }
+        let refuse = |errno: Errno| {
+            if let Some(cap) = keep {
+                let _ = sys::cap_delete(cap);
+            }
+            fs_err(errno)
+        };
         let Some((number, pid)) = badge::parse(message.badge) else {
             if !self.warned_unbadged {
                 self.warned_unbadged = true;
@@ -197,12 +222,20 @@ impl Server {
                      the service table should say client_badges = true for the VFS"
                 );
             }
-            return fs_err(Errno::EPERM);
+            return refuse(Errno::EPERM);
         };
         let Some(cred) = self.credentials_for(number) else {
-            return fs_err(Errno::EPERM);
+            return refuse(Errno::EPERM);
         };
-        match message.decode::<FsRequest>() {
+        match request {
+            // Mounting is root's, as on Linux.
+            Some(FsRequest::Mount { .. }) if cred.uid != 0 => refuse(Errno::EPERM),
+            Some(FsRequest::Mount {
+                source,
+                target,
+                fs_type,
+                cwd,
+            }) => fs_result(self.mount_remote(source, target, fs_type, cwd, keep)),
             Some(request) => self.handle_fs(pid, &cred, request),
             None => fs_err(Errno::EINVAL),
         }
@@ -293,6 +326,10 @@ impl Server {
             .mounts()
             .into_iter()
             .map(|m| MountLine {
+                source: self
+                    .remote
+                    .get(&m.id.0)
+                    .map_or_else(|| String::from(m.fs_type), |r| r.source.clone()),
                 path: m.path,
                 fs_type: String::from(m.fs_type),
                 read_only: m.read_only || m.id == self.state.proc_mount,
@@ -452,7 +489,101 @@ impl Server {
                 self.state.devfs.borrow_mut().set_blocks(list);
                 (encode_fs(&FsResponse::Ok), Vec::new())
             }
+            FsRequest::Mount { .. } => fs_err(Errno::EINVAL),
+            FsRequest::Unmount { .. } | FsRequest::UnmountAll if cred.uid != 0 => {
+                fs_err(Errno::EPERM)
+            }
+            FsRequest::Unmount { target, cwd } => fs_result(self.unmount_remote(target, cwd)),
+            FsRequest::UnmountAll => fs_result(self.unmount_all()),
         }
+    }
+
+    // ---- mounts served by other processes ----------------------------------------
+
+    fn mount_remote(
+        &mut self,
+        source: &str,
+        target: &str,
+        fs_type: &str,
+        cwd: &str,
+        cap: Option<u64>,
+    ) -> Result<(), Errno> {
+        let Some(cap) = cap else {
+            return Err(Errno::EINVAL);
+        };
+        let path = match self.cwd_node(cwd, &Cred::ROOT).and_then(|at| {
+            let node = self.state.vfs.resolve(at, target, true, &Cred::ROOT)?;
+            self.state.vfs.path_of(node)
+        }) {
+            Ok(path) => path,
+            Err(e) => {
+                let _ = sys::cap_delete(cap);
+                return Err(e);
+            }
+        };
+        let used: Vec<u64> = self.remote.values().map(|r| r.buffer_va).collect();
+        let (fs, buffer_va) =
+            crate::remote::connect(cap, setup::now(), &used).inspect_err(|e| {
+                dprintln!("vfs: mounting {source}: the server does not answer: {e}")
+            })?;
+        if fs.fs_type() != fs_type {
+            dprintln!("vfs: {source} serves {}, not {fs_type}", fs.fs_type());
+        }
+        // Dropping `fs` on failure tells the server (its capability goes).
+        let id = self.state.vfs.mount(&path, fs)?;
+        self.remote.insert(
+            id.0,
+            RemoteMount {
+                source: String::from(source),
+                buffer_va,
+            },
+        );
+        Ok(())
+    }
+
+    fn unmount_remote(&mut self, target: &str, cwd: &str) -> Result<(), Errno> {
+        // Resolving stops at the mount's root without asking its (maybe dead)
+        // server anything; the mount table names the path.
+        let node = self
+            .cwd_node(cwd, &Cred::ROOT)
+            .and_then(|at| self.state.vfs.resolve(at, target, false, &Cred::ROOT))?;
+        let (id, path) = self
+            .state
+            .vfs
+            .mounts()
+            .into_iter()
+            .find(|m| m.id == node.mount)
+            .map(|m| (m.id, m.path))
+            .ok_or(Errno::EINVAL)?;
+        if !self.remote.contains_key(&id.0) {
+            // The built-in mounts (/, /tmp, /dev, /proc) stay.
+            return Err(Errno::EBUSY);
+        }
+        let mut fs = self.state.vfs.unmount(&path)?;
+        self.remote.remove(&id.0);
+        // The mount is gone either way; a failed flush is still reported.
+        fs.unmount()
+    }
+
+    /// Let every remote file system go (deepest mount first), for power-off.
+    fn unmount_all(&mut self) -> Result<(), Errno> {
+        let mut mounts: Vec<_> = self
+            .state
+            .vfs
+            .mounts()
+            .into_iter()
+            .filter(|m| self.remote.contains_key(&m.id.0))
+            .collect();
+        mounts.sort_by_key(|m| core::cmp::Reverse(m.path.len()));
+        let mut result = Ok(());
+        for mount in mounts {
+            let done = self.state.vfs.shut_down(mount.id);
+            if let Err(e) = done {
+                dprintln!("vfs: unmounting {}: {e}", mount.path);
+                result = result.and(Err(e));
+            }
+        }
+        result
     }
 
     fn open(
@@ -697,7 +828,8 @@ impl Server {
                 }
                 io_result(vfs.truncate_node(node, len).map(|_| IoResponse::Ok))
             }
-            IoRequest::Sync => io_result(vfs.sync_all().map(|_| IoResponse::Ok)),
+            // fsync: the file's own file system, flushed to its device.
+            IoRequest::Sync => io_result(vfs.sync_mount(node.mount).map(|_| IoResponse::Ok)),
             IoRequest::ShareBuffer => {
                 let Some(memory) = attached else {
                     return io_err(EINVAL);
