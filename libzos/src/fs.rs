@@ -163,6 +163,7 @@ pub fn open(path: &str, flags: u32, mode: u32) -> Result<Fd> {
     })?;
     match (reply.decode::<FsResponse>(), reply.caps.first()) {
         (Some(FsResponse::Attached), Some(slot)) => {
+            crate::pipe::not_a_pipe(*slot);
             SLOTS.lock().insert(
                 *slot,
                 SlotInfo {

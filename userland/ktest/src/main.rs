@@ -44,6 +44,8 @@ const MODE_SPAWN_ONLY: u64 = 7;
 const MODE_EXHAUST: u64 = 8;
 /// Runs one of `bad_input`'s faulting cases (bits 8-15).
 const MODE_BAD_INPUT: u64 = 9;
+/// Only the benchmarks through init and the VFS (spawn+wait, pipe, tmpfs).
+const MODE_POSIX_BENCH: u64 = 10;
 const FUZZ_DEFAULT: u64 = 100_000;
 
 fn check(name: &str, ok: bool) {
@@ -81,6 +83,11 @@ fn main(arg: u64) -> i64 {
         MODE_SPAWN_ONLY => return spawn_only(),
         MODE_EXHAUST => return exhaust(),
         MODE_BAD_INPUT => return bad_input::run((arg >> 8) & 0xff),
+        MODE_POSIX_BENCH => {
+            posix_benches();
+            println!("bench: done");
+            return 0;
+        }
         _ => {}
     }
     // The tests need what init gives an `init.run` program (the initramfs

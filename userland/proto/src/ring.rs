@@ -33,6 +33,16 @@ pub const CAPACITY: usize = 64 * 1024;
 /// Size of the Memory object: the header page and the data.
 pub const RING_BYTES: usize = HEADER_BYTES + CAPACITY;
 
+/// Badges of pipe ends (capabilities to init's endpoint): this tag in the
+/// upper half, init's reference number below. libzos asks for the ring only
+/// on handles with such a badge (`CapInfo` tells it without a message).
+pub const PIPE_TAG: u64 = 0x5049_5045 << 32;
+
+/// Whether `badge` names a pipe end.
+pub const fn is_pipe_badge(badge: u64) -> bool {
+    badge & 0xFFFF_FFFF_0000_0000 == PIPE_TAG
+}
+
 /// Flag bits in `RingHeader::flags`, set by the pipe's owner (init) when the
 /// kernel reports the last reference of one side gone.
 pub mod flags {

@@ -848,6 +848,7 @@ impl Server {
             IoRequest::ReadShared { max, offset } => self.read_shared(id, &file, max, offset),
             IoRequest::WriteShared { len, offset } => self.write_shared(id, &file, len, offset),
             IoRequest::Net(_) => io_err(zos_proto::errno::ENOTSOCK),
+            IoRequest::AttachRing => io_err(zos_proto::errno::EINVAL),
         }
     }
 
