@@ -57,8 +57,13 @@ struct SlotInfo {
     path: Option<String>,
     /// Whether it is a regular file of the VFS; `None` until asked.
     regular: Option<bool>,
-    /// Whether the shared buffer is attached to it.
+    /// Whether the shared buffer is attached to it (or serves it as this
+    /// process's session buffer).
     shared: bool,
+    /// A handle of the VFS's own that this process opened: its session
+    /// buffer can serve it, and closing it needs no message (dropping the
+    /// capability closes it in the VFS, through `NO_SENDERS`).
+    opened_here: bool,
 }
 
 // ---- the VFS connection -------------------------------------------------------------
@@ -139,9 +144,11 @@ fn absolute(path: &str) -> String {
     }
 }
 
-/// Forgets what was known about a handle slot (its last descriptor closed).
-pub(crate) fn forget(slot: u64) {
-    SLOTS.lock().remove(&slot);
+/// Forgets what was known about a handle slot (its last descriptor closed);
+/// true if it was a VFS handle this process opened, which the caller closes
+/// by dropping the capability alone.
+pub(crate) fn forget(slot: u64) -> bool {
+    SLOTS.lock().remove(&slot).is_some_and(|info| info.opened_here)
 }
 
 // ---- opening ------------------------------------------------------------------------
@@ -161,22 +168,29 @@ pub fn open(path: &str, flags: u32, mode: u32) -> Result<Fd> {
         mode,
         cwd: &cwd,
     })?;
-    match (reply.decode::<FsResponse>(), reply.caps.first()) {
-        (Some(FsResponse::Attached), Some(slot)) => {
+    let info = match (reply.decode::<FsResponse>(), reply.caps.first()) {
+        (Some(FsResponse::Opened { regular, shared }), Some(_)) => SlotInfo {
+            path: Some(absolute(path)),
+            regular: Some(regular),
+            shared,
+            opened_here: true,
+        },
+        (Some(FsResponse::Attached), Some(_)) => SlotInfo {
+            path: Some(absolute(path)),
+            ..SlotInfo::default()
+        },
+        (Some(FsResponse::Err(e)), _) => return Err(Errno(e)),
+        _ => return Err(Errno(EIO)),
+    };
+    match reply.caps.first() {
+        Some(slot) => {
             crate::pipe::not_a_pipe(*slot);
-            SLOTS.lock().insert(
-                *slot,
-                SlotInfo {
-                    path: Some(absolute(path)),
-                    ..SlotInfo::default()
-                },
-            );
+            SLOTS.lock().insert(*slot, info);
             posix::install_or_drop(*slot).inspect_err(|_| {
                 SLOTS.lock().remove(slot);
             })
         }
-        (Some(FsResponse::Err(e)), _) => Err(Errno(e)),
-        _ => Err(Errno(EIO)),
+        None => Err(Errno(EIO)),
     }
 }
 
@@ -266,20 +280,34 @@ fn buffer_memory(guard: &mut Option<u64>) -> Option<u64> {
     *guard
 }
 
-/// Attaches the shared buffer to `slot` if that has not been done.
+/// Attaches the shared buffer to `slot` if that has not been done: as the
+/// session buffer for handles this process opened (once for all of them),
+/// to the handle itself for handles it was given.
 fn ensure_shared(slot: u64, memory: u64) -> bool {
-    if SLOTS.lock().get(&slot).is_some_and(|info| info.shared) {
-        return true;
-    }
+    let opened_here = match SLOTS.lock().get(&slot) {
+        Some(info) if info.shared => return true,
+        Some(info) => info.opened_here,
+        None => false,
+    };
     let Ok(copy) = sys::cap_copy(memory, sys::SELF, sys::NONE) else {
         return false;
     };
-    let attached = matches!(
-        ipc::call(slot, &IoRequest::ShareBuffer, &[copy])
-            .ok()
-            .and_then(|r| r.decode::<IoResponse>().map(|r| r == IoResponse::Ok)),
-        Some(true)
-    );
+    let attached = if opened_here {
+        matches!(
+            vfs_endpoint()
+                .ok()
+                .and_then(|vfs| ipc::call(vfs, &FsRequest::ShareBuffer, &[copy]).ok())
+                .and_then(|r| r.decode::<FsResponse>().map(|r| r == FsResponse::Ok)),
+            Some(true)
+        )
+    } else {
+        matches!(
+            ipc::call(slot, &IoRequest::ShareBuffer, &[copy])
+                .ok()
+                .and_then(|r| r.decode::<IoResponse>().map(|r| r == IoResponse::Ok)),
+            Some(true)
+        )
+    };
     let mut slots = SLOTS.lock();
     let info = slots.entry(slot).or_default();
     info.shared = attached;

@@ -40,6 +40,7 @@ use zos_proto::start::slots;
 use zos_proto::MAX_IO_CHUNK;
 use zos_vfs_core::handles::MAX_HANDLES;
 use zos_vfs_core::procfs::{MountLine, ProcSnapshot, ProcessInfo};
+use zos_vfs_core::sessions::SessionBuffers;
 use zos_vfs_core::vfs::Node;
 use zos_vfs_core::{Cred, Devfs, Errno, FileKind, HandleTable, OpenFile, OpenFlags, Stat, Whence};
 
@@ -53,6 +54,22 @@ const DIR_REPLY_BUDGET: usize = 3800;
 struct Handle {
     file: Rc<RefCell<OpenFile>>,
     buffer: Option<SharedBuffer>,
+    /// The client whose session buffer serves this handle when it has no
+    /// buffer of its own: the opener, for handles it opened (not clones).
+    session: Option<u32>,
+}
+
+/// The transfer buffer of handle `id`: its own, else its opener's session buffer.
+fn buffer_of<'a>(
+    handles: &'a HandleTable<Handle>,
+    sessions: &'a SessionBuffers<SharedBuffer>,
+    id: u64,
+) -> Option<&'a SharedBuffer> {
+    let handle = handles.get(id)?;
+    handle
+        .buffer
+        .as_ref()
+        .or_else(|| sessions.get(handle.session?))
 }
 
 /// Encoded reply bytes and the capabilities that go with them.
@@ -123,6 +140,8 @@ pub struct Server {
     state: State,
     handles: HandleTable<Handle>,
     windows: Windows,
+    /// Transfer buffers clients attached for all the handles they open.
+    sessions: SessionBuffers<SharedBuffer>,
     /// The console service's endpoint, once looked up.
     console: Option<u64>,
     /// devmgr's endpoint, once looked up (block devices).
@@ -144,6 +163,7 @@ impl Server {
             state,
             handles: HandleTable::new(),
             windows: Windows::new(),
+            sessions: SessionBuffers::new(),
             console: None,
             devmgr: None,
             scratch: Vec::new(),
@@ -200,7 +220,9 @@ impl Server {
         // Only a mount request keeps the capability that came with it (the
         // file-system server's mount capability).
         let keep = match &request {
-            Some(FsRequest::Mount { .. }) => message.caps.first().copied(),
+            Some(FsRequest::Mount { .. }) | Some(FsRequest::ShareBuffer) => {
+                message.caps.first().copied()
+            }
             _ => None,
         };
         for cap in &message.caps {
@@ -236,6 +258,7 @@ impl Server {
                 fs_type,
                 cwd,
             }) => fs_result(self.mount_remote(source, target, fs_type, cwd, keep)),
+            Some(FsRequest::ShareBuffer) => self.share_session_buffer(pid, keep),
             Some(request) => self.handle_fs(pid, &cred, request),
             None => fs_err(Errno::EINVAL),
         }
@@ -349,7 +372,13 @@ impl Server {
             } => {
                 self.refresh_procfs_if(&[path, cwd]);
                 match self.open(pid, cred, path, flags, mode, cwd) {
-                    Ok(cap) => (encode_fs(&FsResponse::Attached), alloc::vec![cap]),
+                    Ok((cap, Some(regular))) => {
+                        self.sessions.active(pid);
+                        let shared = self.sessions.get(pid).is_some();
+                        let opened = FsResponse::Opened { regular, shared };
+                        (encode_fs(&opened), alloc::vec![cap])
+                    }
+                    Ok((cap, None)) => (encode_fs(&FsResponse::Attached), alloc::vec![cap]),
                     Err(e) => fs_err(e),
                 }
             }
@@ -489,7 +518,7 @@ impl Server {
                 self.state.devfs.borrow_mut().set_blocks(list);
                 (encode_fs(&FsResponse::Ok), Vec::new())
             }
-            FsRequest::Mount { .. } => fs_err(Errno::EINVAL),
+            FsRequest::Mount { .. } | FsRequest::ShareBuffer => fs_err(Errno::EINVAL),
             FsRequest::Unmount { .. } | FsRequest::UnmountAll if cred.uid != 0 => {
                 fs_err(Errno::EPERM)
             }
@@ -594,12 +623,12 @@ impl Server {
         flags: u32,
         mode: u32,
         cwd: &str,
-    ) -> Result<u64, Errno> {
+    ) -> Result<(u64, Option<bool>), Errno> {
         // Refused before anything is opened, so a client at its limit costs nothing.
         self.handles.reserve(owner)?;
         let at = self.cwd_node(cwd, cred)?;
         let flags = OpenFlags::from_bits_truncate(flags);
-        let node = self.state.vfs.open(at, path, flags, mode, cred)?;
+        let (node, kind) = self.state.vfs.open_kind(at, path, flags, mode, cred)?;
         let modifies = flags.writable() || flags.contains(OpenFlags::TRUNC);
         if node.mount == self.state.proc_mount && modifies {
             self.state.vfs.close(node);
@@ -608,7 +637,7 @@ impl Server {
         if node.mount == self.state.dev_mount {
             if Devfs::is_terminal(node.ino) {
                 self.state.vfs.close(node);
-                return self.console_handle();
+                return self.console_handle().map(|cap| (cap, None));
             }
             let block = self
                 .state
@@ -618,15 +647,32 @@ impl Server {
                 .map(String::from);
             if let Some(name) = block {
                 self.state.vfs.close(node);
-                return self.block_handle(&name);
+                return self.block_handle(&name).map(|cap| (cap, None));
             }
             // Every open of a device stirs the random devices a little.
             let stir = [sys::clock_ns().to_le_bytes(), self.requests.to_le_bytes()].concat();
             self.state.devfs.borrow_mut().absorb_entropy(&stir);
         }
         let file = Rc::new(RefCell::new(OpenFile::new(node, flags)));
-        self.new_handle(owner, file)
+        self.new_handle(owner, file, Some(owner))
+            .map(|cap| (cap, Some(kind == FileKind::Regular)))
             .inspect_err(|_| self.state.vfs.close(node))
+    }
+
+    /// `FsRequest::ShareBuffer`: `memory` becomes `client`'s session buffer.
+    fn share_session_buffer(&mut self, client: u32, memory: Option<u64>) -> Answer {
+        let Some(memory) = memory else {
+            return fs_err(Errno::EINVAL);
+        };
+        let buffer = match self.windows.attach(memory) {
+            Ok(buffer) => buffer,
+            Err(e) => return (encode_fs(&FsResponse::Err(e)), Vec::new()),
+        };
+        let active = self.handles.held_by(client) > 0;
+        for old in self.sessions.attach(client, buffer, active) {
+            self.windows.detach(old);
+        }
+        (encode_fs(&FsResponse::Ok), Vec::new())
     }
 
     /// A file handle of block device `name` (`/dev/vda1`), from devmgr and the
@@ -712,7 +758,12 @@ impl Server {
     }
 
     /// A new handle of `owner` on `file`: a watched badged capability.
-    fn new_handle(&mut self, owner: u32, file: Rc<RefCell<OpenFile>>) -> Result<u64, Errno> {
+    fn new_handle(
+        &mut self,
+        owner: u32,
+        file: Rc<RefCell<OpenFile>>,
+        session: Option<u32>,
+    ) -> Result<u64, Errno> {
         let id = self.handles.reserve(owner)?;
         let cap = sys::cap_mint_watched(
             self.endpoint,
@@ -721,7 +772,12 @@ impl Server {
             HANDLE_TAG | id,
         )
         .map_err(|_| Errno::ENFILE)?;
-        let inserted = self.handles.insert(owner, Handle { file, buffer: None });
+        let handle = Handle {
+            file,
+            buffer: None,
+            session,
+        };
+        let inserted = self.handles.insert(owner, handle);
         debug_assert_eq!(inserted, Ok(id));
         Ok(cap)
     }
@@ -786,7 +842,7 @@ impl Server {
             }
             IoRequest::Clone => {
                 let owner = self.handles.owner(id).unwrap_or(0);
-                match self.new_handle(owner, file) {
+                match self.new_handle(owner, file, None) {
                     Ok(cap) => (encode_io(&IoResponse::Cloned), alloc::vec![cap]),
                     Err(e) => io_err(e.as_i32()),
                 }
@@ -853,11 +909,17 @@ impl Server {
     }
 
     fn close_handle(&mut self, id: u64) {
+        let owner = self.handles.owner(id);
         let Some(handle) = self.handles.remove(id) else {
             return;
         };
         if let Some(buffer) = handle.buffer {
             self.windows.detach(buffer);
+        }
+        if let Some(owner) = owner.filter(|o| self.handles.held_by(*o) == 0) {
+            for idle in self.sessions.went_idle(owner) {
+                self.windows.detach(idle);
+            }
         }
         if let Ok(open) = Rc::try_unwrap(handle.file) {
             open.into_inner().close(&mut self.state.vfs);
@@ -907,7 +969,7 @@ impl Server {
         max: u32,
         offset: Option<u64>,
     ) -> Answer {
-        let Some(buffer) = self.handles.get(id).and_then(|h| h.buffer.as_ref()) else {
+        let Some(buffer) = buffer_of(&self.handles, &self.sessions, id) else {
             return io_err(EINVAL);
         };
         let count = (max as usize).min(buffer.size());
@@ -940,7 +1002,7 @@ impl Server {
         len: u32,
         offset: Option<u64>,
     ) -> Answer {
-        let Some(buffer) = self.handles.get(id).and_then(|h| h.buffer.as_ref()) else {
+        let Some(buffer) = buffer_of(&self.handles, &self.sessions, id) else {
             return io_err(EINVAL);
         };
         if len as usize > buffer.size() {
