@@ -64,6 +64,8 @@ struct SlotInfo {
     /// buffer can serve it, and closing it needs no message (dropping the
     /// capability closes it in the VFS, through `NO_SENDERS`).
     opened_here: bool,
+    /// Whether it is a pipe end with a ring (`crate::pipe`).
+    pub(crate) pipe: crate::pipe::PipeState,
 }
 
 // ---- the VFS connection -------------------------------------------------------------
@@ -144,11 +146,29 @@ fn absolute(path: &str) -> String {
     }
 }
 
-/// Forgets what was known about a handle slot (its last descriptor closed);
-/// true if it was a VFS handle this process opened, which the caller closes
-/// by dropping the capability alone.
-pub(crate) fn forget(slot: u64) -> bool {
-    SLOTS.lock().remove(&slot).is_some_and(|info| info.opened_here)
+/// Forgets what was known about a handle slot (its last descriptor closed):
+/// whether it was a VFS handle this process opened (which the caller closes
+/// by dropping the capability alone) and its pipe ring, for the caller to
+/// release.
+pub(crate) fn forget(slot: u64) -> (bool, crate::pipe::PipeState) {
+    SLOTS
+        .lock()
+        .remove(&slot)
+        .map_or((false, crate::pipe::PipeState::Unknown), |info| {
+            (info.opened_here, info.pipe)
+        })
+}
+
+/// What is known of `slot` as a pipe end.
+pub(crate) fn pipe_state(slot: u64) -> crate::pipe::PipeState {
+    SLOTS
+        .lock()
+        .get(&slot)
+        .map_or(crate::pipe::PipeState::Unknown, |info| info.pipe)
+}
+
+pub(crate) fn set_pipe_state(slot: u64, state: crate::pipe::PipeState) {
+    SLOTS.lock().entry(slot).or_default().pipe = state;
 }
 
 // ---- opening ------------------------------------------------------------------------
@@ -172,11 +192,13 @@ pub fn open(path: &str, flags: u32, mode: u32) -> Result<Fd> {
         (Some(FsResponse::Opened { regular, shared }), Some(_)) => SlotInfo {
             path: Some(absolute(path)),
             regular: Some(regular),
-            shared,
+            shared: shared || (regular && share_session_buffer()),
             opened_here: true,
+            pipe: crate::pipe::PipeState::Messages,
         },
         (Some(FsResponse::Attached), Some(_)) => SlotInfo {
             path: Some(absolute(path)),
+            pipe: crate::pipe::PipeState::Messages,
             ..SlotInfo::default()
         },
         (Some(FsResponse::Err(e)), _) => return Err(Errno(e)),
@@ -184,7 +206,6 @@ pub fn open(path: &str, flags: u32, mode: u32) -> Result<Fd> {
     };
     match reply.caps.first() {
         Some(slot) => {
-            crate::pipe::not_a_pipe(*slot);
             SLOTS.lock().insert(*slot, info);
             posix::install_or_drop(*slot).inspect_err(|_| {
                 SLOTS.lock().remove(slot);
@@ -280,34 +301,43 @@ fn buffer_memory(guard: &mut Option<u64>) -> Option<u64> {
     *guard
 }
 
-/// Attaches the shared buffer to `slot` if that has not been done: as the
-/// session buffer for handles this process opened (once for all of them),
-/// to the handle itself for handles it was given.
-fn ensure_shared(slot: u64, memory: u64) -> bool {
-    let opened_here = match SLOTS.lock().get(&slot) {
-        Some(info) if info.shared => return true,
-        Some(info) => info.opened_here,
-        None => false,
+/// The VFS answered an open with `shared: false`: if this process has a
+/// shared buffer (it made bulk transfers before), attach it to the session
+/// so this and later opens need no set-up per handle. True if attached.
+/// Done here rather than on the first bulk transfer so that programs which
+/// never open files do not carry the request's code.
+fn share_session_buffer() -> bool {
+    let guard = BUFFER.lock();
+    let Some(memory) = *guard else {
+        return false;
     };
+    let (Ok(vfs), Ok(copy)) = (vfs_endpoint(), sys::cap_copy(memory, sys::SELF, sys::NONE))
+    else {
+        return false;
+    };
+    matches!(
+        ipc::call(vfs, &FsRequest::ShareBuffer, &[copy])
+            .ok()
+            .and_then(|r| r.decode::<FsResponse>().map(|r| r == FsResponse::Ok)),
+        Some(true)
+    )
+}
+
+/// Attaches the shared buffer to `slot` if that has not been done (or the
+/// session buffer does not serve it already).
+fn ensure_shared(slot: u64, memory: u64) -> bool {
+    if SLOTS.lock().get(&slot).is_some_and(|info| info.shared) {
+        return true;
+    }
     let Ok(copy) = sys::cap_copy(memory, sys::SELF, sys::NONE) else {
         return false;
     };
-    let attached = if opened_here {
-        matches!(
-            vfs_endpoint()
-                .ok()
-                .and_then(|vfs| ipc::call(vfs, &FsRequest::ShareBuffer, &[copy]).ok())
-                .and_then(|r| r.decode::<FsResponse>().map(|r| r == FsResponse::Ok)),
-            Some(true)
-        )
-    } else {
-        matches!(
-            ipc::call(slot, &IoRequest::ShareBuffer, &[copy])
-                .ok()
-                .and_then(|r| r.decode::<IoResponse>().map(|r| r == IoResponse::Ok)),
-            Some(true)
-        )
-    };
+    let attached = matches!(
+        ipc::call(slot, &IoRequest::ShareBuffer, &[copy])
+            .ok()
+            .and_then(|r| r.decode::<IoResponse>().map(|r| r == IoResponse::Ok)),
+        Some(true)
+    );
     let mut slots = SLOTS.lock();
     let info = slots.entry(slot).or_default();
     info.shared = attached;

@@ -13,15 +13,18 @@
 
 use crate::posix::{Errno, Result};
 use crate::sys;
-use alloc::collections::BTreeMap;
 use core::sync::atomic::{AtomicU32, Ordering};
 use spin::Mutex;
 use zos_proto::errno::*;
 use zos_proto::ring::{Ring, RingError, RingHeader, Side};
 
-/// What is known about a handle slot.
-#[derive(Clone, Copy)]
-enum Known {
+/// What is known about a handle slot as a pipe end (kept with the rest of
+/// what libzos knows about the slot, `fs::SlotInfo`).
+#[derive(Clone, Copy, Default)]
+pub(crate) enum PipeState {
+    /// Not asked yet.
+    #[default]
+    Unknown,
     /// Not a pipe end, or its ring could not be had: messages.
     Messages,
     Ring(Attached),
@@ -29,7 +32,7 @@ enum Known {
 
 /// A mapped ring and the notifications of its two sides.
 #[derive(Clone, Copy)]
-struct Attached {
+pub(crate) struct Attached {
     memory: u64,
     data_available: u64,
     space_available: u64,
@@ -37,7 +40,6 @@ struct Attached {
     capacity: usize,
 }
 
-static SLOTS: Mutex<BTreeMap<u64, Known>> = Mutex::new(BTreeMap::new());
 /// Which ring windows are in use (bit per window).
 static WINDOWS: Mutex<[u64; WINDOW_WORDS]> = Mutex::new([0; WINDOW_WORDS]);
 const WINDOW_WORDS: usize = 4;
@@ -104,33 +106,26 @@ fn owner() -> u32 {
     }
 }
 
-/// Marks `slot` as a handle that is not a pipe end (files the VFS opened),
-/// so its first read or write does not even ask the kernel.
-pub(crate) fn not_a_pipe(slot: u64) {
-    SLOTS.lock().insert(slot, Known::Messages);
-}
-
 /// The ring of `slot`, attaching on first use; `None`: use messages.
 fn ring_of(slot: u64) -> Option<Attached> {
     if cfg!(target_arch = "wasm32") {
         return None;
     }
-    if let Some(known) = SLOTS.lock().get(&slot).copied() {
-        return match known {
-            Known::Ring(attached) => Some(attached),
-            Known::Messages => None,
-        };
+    match crate::fs::pipe_state(slot) {
+        PipeState::Ring(attached) => return Some(attached),
+        PipeState::Messages => return None,
+        PipeState::Unknown => {}
     }
-    let known = match sys::cap_info(slot) {
+    let state = match sys::cap_info(slot) {
         Ok((_, _, badge)) if zos_proto::ring::is_pipe_badge(badge) => {
-            attach(slot).map_or(Known::Messages, Known::Ring)
+            attach(slot).map_or(PipeState::Messages, PipeState::Ring)
         }
-        _ => Known::Messages,
+        _ => PipeState::Messages,
     };
-    SLOTS.lock().insert(slot, known);
-    match known {
-        Known::Ring(attached) => Some(attached),
-        Known::Messages => None,
+    crate::fs::set_pipe_state(slot, state);
+    match state {
+        PipeState::Ring(attached) => Some(attached),
+        _ => None,
     }
 }
 
@@ -196,8 +191,8 @@ fn release_window(index: usize) {
 
 /// The handle's last descriptor is closed: unmap its ring and drop the
 /// capabilities (init learns the end is gone from the handle's own close).
-pub(crate) fn forget(slot: u64) {
-    if let Some(Known::Ring(attached)) = SLOTS.lock().remove(&slot) {
+pub(crate) fn release(state: PipeState) {
+    if let PipeState::Ring(attached) = state {
         let _ = sys::memory_unmap(sys::SELF, attached.va());
         release_window(attached.window);
         for cap in [

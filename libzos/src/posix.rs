@@ -240,8 +240,9 @@ pub fn close(fd: Fd) -> Result<()> {
 /// kernel reports its capability gone (`NO_SENDERS`, queued before any later
 /// request of ours), which saves a round trip per file.
 fn release_slot(slot: u64) {
-    crate::pipe::forget(slot);
-    if !crate::fs::forget(slot) {
+    let (opened_here, pipe) = crate::fs::forget(slot);
+    crate::pipe::release(pipe);
+    if !opened_here {
         let _ = ipc::call(slot, &IoRequest::Close, &[]);
     }
     let _ = sys::cap_delete(slot);
