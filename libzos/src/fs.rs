@@ -311,8 +311,7 @@ fn share_session_buffer() -> bool {
     let Some(memory) = *guard else {
         return false;
     };
-    let (Ok(vfs), Ok(copy)) = (vfs_endpoint(), sys::cap_copy(memory, sys::SELF, sys::NONE))
-    else {
+    let (Ok(vfs), Ok(copy)) = (vfs_endpoint(), sys::cap_copy(memory, sys::SELF, sys::NONE)) else {
         return false;
     };
     matches!(

@@ -210,7 +210,9 @@ fn errno(error: RingError) -> Errno {
         RingError::BrokenPipe => Errno(EPIPE),
         RingError::WouldBlock => Errno(EAGAIN),
         RingError::Corrupt => {
-            crate::dprintln!("libzos: a pipe's shared ring holds impossible positions (a peer wrote over it)");
+            crate::dprintln!(
+                "libzos: a pipe's shared ring holds impossible positions (a peer wrote over it)"
+            );
             Errno(EIO)
         }
         RingError::LockStuck => {

@@ -183,7 +183,6 @@ fn write_message(fd: Fd, slot: u64, data: &[u8]) -> Result<usize> {
     }
 }
 
-
 // ---- SIGPIPE disposition (added for the shell) ----------------------------------
 
 static SIGPIPE_IGNORED: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);

@@ -18,11 +18,11 @@
 
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::vec::Vec;
+use libzos::abi::layout::{PIPE_RINGS, PIPE_RING_STRIDE};
+use libzos::abi::map_flags;
 use libzos::abi::rights;
 use libzos::ipc;
 use libzos::sys;
-use libzos::abi::layout::{PIPE_RINGS, PIPE_RING_STRIDE};
-use libzos::abi::map_flags;
 use zos_init_core::pipe::{Pipe, ReadOutcome, WriteOutcome};
 use zos_proto::errno::*;
 use zos_proto::fs::{mode, FileStat};
@@ -372,11 +372,10 @@ impl Pipes {
         match request {
             IoRequest::AttachRing => match self.ring_of(pipe) {
                 Ok(slot) => {
-                    let copies: Vec<u64> =
-                        [slot.memory, slot.data_available, slot.space_available]
-                            .iter()
-                            .filter_map(|&cap| sys::cap_copy(cap, sys::SELF, sys::NONE).ok())
-                            .collect();
+                    let copies: Vec<u64> = [slot.memory, slot.data_available, slot.space_available]
+                        .iter()
+                        .filter_map(|&cap| sys::cap_copy(cap, sys::SELF, sys::NONE).ok())
+                        .collect();
                     if copies.len() < 3 {
                         for cap in copies {
                             let _ = sys::cap_delete(cap);
@@ -548,7 +547,10 @@ fn ring_read(slot: &RingSlot, max: u32) -> Vec<u8> {
     let outcome = view.read(&mut bytes);
     view.unlock(Side::Reader, INIT_PID);
     io(&match outcome {
-        RingRead::Data { bytes: n, wake_writer } => {
+        RingRead::Data {
+            bytes: n,
+            wake_writer,
+        } => {
             if wake_writer {
                 slot.signal(Side::Writer);
             }

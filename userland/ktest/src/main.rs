@@ -13,6 +13,7 @@ extern crate alloc;
 
 mod bad_input;
 mod forgery;
+mod pipe_ring;
 
 use core::sync::atomic::{AtomicU32, Ordering};
 use libzos::abi::{labels, layout, map_flags, rights, MessageInfo, Sys, SysError, IPC_BUFFER_DATA};
@@ -107,6 +108,7 @@ fn main(arg: u64) -> i64 {
     test_threads();
     test_processes();
     bad_input::test();
+    pipe_ring::test();
     test_exhaustion();
     let passed = PASSED.load(Ordering::Relaxed);
     let failed = FAILED.load(Ordering::Relaxed);

@@ -193,7 +193,10 @@ pub enum FsResponse<'a> {
     /// (the caller's session buffer serves this handle) save the questions a
     /// first read or write would otherwise ask. A file the VFS hands to
     /// another server (terminal, block device) answers `Attached`.
-    Opened { regular: bool, shared: bool },
+    Opened {
+        regular: bool,
+        shared: bool,
+    },
 }
 
 /// POSIX `struct stat`. Times are nanoseconds since the Unix epoch.

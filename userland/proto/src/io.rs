@@ -117,7 +117,9 @@ pub enum IoResponse<'a> {
     #[serde(borrow)]
     Net(crate::net::SocketResponse<'a>),
     /// The answer to `AttachRing`: the ring's data capacity in bytes.
-    Ring { capacity: u32 },
+    Ring {
+        capacity: u32,
+    },
 }
 
 /// Kinds of open handles.

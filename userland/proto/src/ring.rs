@@ -99,7 +99,10 @@ pub enum RingWrite {
 #[derive(Debug, PartialEq, Eq, Clone, Copy)]
 pub enum RingRead {
     /// This many bytes were copied out; `wake_writer` as `wake_reader` above.
-    Data { bytes: usize, wake_writer: bool },
+    Data {
+        bytes: usize,
+        wake_writer: bool,
+    },
     EndOfFile,
     WouldBlock,
     Corrupt,
@@ -302,11 +305,11 @@ impl<'a> Ring<'a> {
     }
 
     fn retire(&self, side: Side) {
-        let _ = self.sleepers_word(side).fetch_update(
-            Ordering::Relaxed,
-            Ordering::Relaxed,
-            |n| Some(n.saturating_sub(1)),
-        );
+        let _ = self
+            .sleepers_word(side)
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                Some(n.saturating_sub(1))
+            });
     }
 
     fn locked<R>(
@@ -678,7 +681,10 @@ mod tests {
             })
         };
         std::thread::sleep(std::time::Duration::from_millis(20));
-        shared.header.flags.fetch_or(flags::NO_READERS, Ordering::SeqCst);
+        shared
+            .header
+            .flags
+            .fetch_or(flags::NO_READERS, Ordering::SeqCst);
         sleep.signal(Side::Writer);
         assert_eq!(writer.join().unwrap(), Err(RingError::BrokenPipe));
     }

@@ -115,7 +115,10 @@ mod tests {
         // Going idle twice counts once.
         assert!(sessions.went_idle(1).len() <= 1);
         assert!(sessions.went_idle(1).len() <= 1);
-        assert!(sessions.went_idle(999).is_empty(), "no buffer, nothing to do");
+        assert!(
+            sessions.went_idle(999).is_empty(),
+            "no buffer, nothing to do"
+        );
         assert!(sessions.len() <= MAX_IDLE + 1);
     }
 }
