@@ -86,8 +86,8 @@ fn main() -> ExitCode {
         "test" => test(&rest),
         "bench" => bench(arch),
         "lines" => lines().map(|_| ()),
-        "sysroot" => sysroot::ensure().map(|dir| println!("sysroot: {}", dir.display())),
-        "cc" => sysroot::cc(&rest),
+        "sysroot" => sysroot::ensure(arch).map(|dir| println!("sysroot: {}", dir.display())),
+        "cc" => sysroot::cc(arch, &rest),
         "wasm" => web::build_wasm().and_then(|a| web::host_test(&a)),
         "web" => web::web(&rest),
         "help" | "--help" | "-h" => {
@@ -226,15 +226,13 @@ pub fn build(arch: Arch) -> Result<Artifacts, String> {
     }
     archive.add_dir("bin");
     archive.add_symlink("bin/sh", "/sbin/sh");
-    if arch == Arch::Aarch64 {
-        for (name, data) in c_programs(&out)?
-            .into_iter()
-            .chain(rust_std_programs(&out)?)
-        {
-            archive.add_file(&format!("bin/{name}"), 0o755, &data);
-        }
-        archive.add_file("bin/lua", 0o755, &ports::lua()?);
+    for (name, data) in c_programs(arch, &out)?
+        .into_iter()
+        .chain(rust_std_programs(arch, &out)?)
+    {
+        archive.add_file(&format!("bin/{name}"), 0o755, &data);
     }
+    archive.add_file("bin/lua", 0o755, &ports::lua(arch)?);
     for tool in TOOL_NAMES {
         archive.add_symlink(&format!("bin/{tool}"), MULTI_CALL_BINARY);
     }
@@ -250,9 +248,9 @@ pub fn build(arch: Arch) -> Result<Artifacts, String> {
 }
 
 /// The project's C programs (`tests/c/*.c`), each built with `zos-cc` into
-/// `/bin/<name>` (C runs on AArch64 only so far): stripped images by name.
-fn c_programs(out: &Path) -> Result<Vec<(String, Vec<u8>)>, String> {
-    let sysroot = sysroot::ensure()?;
+/// `/bin/<name>`: stripped images by name.
+fn c_programs(arch: Arch, out: &Path) -> Result<Vec<(String, Vec<u8>)>, String> {
+    let sysroot = sysroot::ensure(arch)?;
     let dir = root().join("tests/c");
     let mut sources: Vec<PathBuf> = std::fs::read_dir(&dir)
         .map_err(|e| format!("reading {}: {e}", dir.display()))?
@@ -285,10 +283,10 @@ fn c_programs(out: &Path) -> Result<Vec<(String, Vec<u8>)>, String> {
 }
 
 /// The Rust `std` programs (`tests/rust-std/*.rs`, one file each), built for
-/// `aarch64-unknown-linux-musl` and linked against the sysroot's musl and
+/// `ARCH-unknown-linux-musl` and linked against the sysroot's musl and
 /// libzos (`zos-rust-ld`) into `/bin/<name>`.
-fn rust_std_programs(out: &Path) -> Result<Vec<(String, Vec<u8>)>, String> {
-    let sysroot = sysroot::ensure()?;
+fn rust_std_programs(arch: Arch, out: &Path) -> Result<Vec<(String, Vec<u8>)>, String> {
+    let sysroot = sysroot::ensure(arch)?;
     let dir = root().join("tests/rust-std");
     let mut sources: Vec<PathBuf> = std::fs::read_dir(&dir)
         .map_err(|e| format!("reading {}: {e}", dir.display()))?
@@ -313,7 +311,7 @@ fn rust_std_programs(out: &Path) -> Result<Vec<(String, Vec<u8>)>, String> {
                     "--edition",
                     "2021",
                     "--target",
-                    "aarch64-unknown-linux-musl",
+                    &format!("{}-unknown-linux-musl", arch.name()),
                     "-O",
                 ])
                 .arg("-C")
@@ -322,6 +320,9 @@ fn rust_std_programs(out: &Path) -> Result<Vec<(String, Vec<u8>)>, String> {
                     sysroot.join("bin/zos-rust-ld").display()
                 ))
                 .args(["-C", "linker-flavor=gcc", "-C", "link-self-contained=no"])
+                // Static, not static-pie (x86_64-unknown-linux-musl's default),
+                // as zos-cc links C.
+                .args(["-C", "relocation-model=static"])
                 .args([
                     "-C",
                     "strip=symbols",
