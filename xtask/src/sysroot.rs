@@ -221,7 +221,10 @@ fn musl(arch: Arch, sysroot: &Path) -> Result<(), String> {
         let (Some(dir), Some(name)) = (file.parent(), file.file_name()) else {
             continue;
         };
-        copy_file(from, &build.join("src").join(dir).join(&zos_arch).join(name))?;
+        copy_file(
+            from,
+            &build.join("src").join(dir).join(&zos_arch).join(name),
+        )?;
     }
     let prefix = sysroot.to_string_lossy().into_owned();
     let cflags = recipe.get("cflags")?;
