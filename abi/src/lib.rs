@@ -307,6 +307,13 @@ pub mod map_flags {
     pub const EXECUTE: u64 = 2;
 }
 
+/// `MemoryCreate` flags.
+pub mod memory_flags {
+    /// The frames form one physical run (a DMA buffer); `MemoryInfo` reports
+    /// the first frame's address.
+    pub const CONTIGUOUS: u64 = 1;
+}
+
 bitflags::bitflags! {
     /// What the holder of a capability may do with its object.
     #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -529,6 +536,8 @@ pub mod layout {
     pub const VFS_SHARED: u64 = 0x0000_4000_0000_0000;
     /// Device registers a driver maps (the console's UART page).
     pub const DEVICE_WINDOW: u64 = 0x0000_5000_0000_0000;
+    /// A driver's DMA buffers and the buffers its clients attach.
+    pub const DMA_WINDOW: u64 = 0x0000_5100_0000_0000;
     /// x86 I/O ports as device memory: page `n` of this physical window
     /// stands for port `n`. A device Memory object over it is granted like an
     /// MMIO region; mapping its pages (anywhere) lets the process use those

@@ -5,7 +5,7 @@
 //! boot code frees the RAM that is not the kernel image, the device tree or the
 //! initrd (boot carves the bitmap and the kernel heap out first). A rotating hint
 //! keeps single-frame allocation close to O(1) in practice. Contiguous runs (DMA
-//! buffers) are not offered yet.
+//! buffers) come from a first-fit scan.
 
 use crate::{PhysRange, PAGE_SIZE};
 
@@ -85,6 +85,21 @@ impl FrameAllocator {
                 self.set_used(index);
                 self.hint = index;
                 return Some(self.base + index as u64 * FRAME);
+            }
+        }
+        None
+    }
+
+    /// Allocates `count` frames forming one physical run (lowest fit first) and
+    /// returns the first one's address.
+    pub fn alloc_contiguous(&mut self, count: usize) -> Option<u64> {
+        let mut run = 0;
+        for index in 0..self.frames {
+            run = if self.is_used(index) { 0 } else { run + 1 };
+            if run == count && count > 0 {
+                let first = index + 1 - count;
+                (first..=index).for_each(|i| self.set_used(i));
+                return Some(self.base + first as u64 * FRAME);
             }
         }
         None
@@ -208,6 +223,21 @@ mod tests {
             frames.free(*f).expect("free");
         }
         assert_eq!(frames.free_frames(), 256);
+    }
+
+    #[test]
+    fn contiguous_runs_skip_holes_and_refuse_what_does_not_fit() {
+        let mut frames = allocator(RAM);
+        frames.add_free(RAM);
+        let single: std::vec::Vec<u64> = (0..4).map(|_| frames.alloc().expect("frame")).collect();
+        frames.free(single[1]).expect("free"); // a one-frame hole at frame 1
+        assert_eq!(frames.alloc_contiguous(2), Some(0x4000_4000));
+        assert_eq!(frames.free_frames(), 256 - 5);
+        assert_eq!(frames.alloc_contiguous(1), Some(single[1]));
+        assert_eq!(frames.alloc_contiguous(0), None);
+        assert_eq!(frames.alloc_contiguous(251), None);
+        assert_eq!(frames.alloc_contiguous(250), Some(0x4000_6000));
+        assert_eq!(frames.free_frames(), 0);
     }
 
     #[test]

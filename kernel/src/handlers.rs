@@ -309,12 +309,8 @@ impl<P: Platform> Kernel<P> {
             }
             Sys::Clock => ok1(P::uptime_ns()),
             Sys::SystemInfo => {
-                let quota = self
-                    .objects
-                    .process(process)
-                    .map(|p| p.quota)
-                    .unwrap_or_default();
-                let pid = self.objects.process(process).map_or(0, |p| p.pid);
+                let (quota, pid) = (self.objects.process(process))
+                    .map_or((Default::default(), 0), |p| (p.quota, p.pid));
                 Ok([
                     self.frames.free_frames() as u64,
                     self.frames.total_frames() as u64,
@@ -404,16 +400,9 @@ impl<P: Platform> Kernel<P> {
                 };
                 let object = self.objects.insert(object);
                 self.record_charge(object, process, Cost::heap(SMALL_OBJECT_COST));
-                match self.grant(process, None, object, Rights::ALL, 0) {
-                    Ok(slot) => ok1(slot as u64),
-                    Err(e) => {
-                        self.objects.add_ref(object);
-                        self.release(object);
-                        Err(e)
-                    }
-                }
+                self.grant_new(process, object)
             }
-            Sys::MemoryCreate => self.memory_create(process, args[0]),
+            Sys::MemoryCreate => self.memory_create(process, args),
             Sys::MemoryMap => self.memory_map(process, args),
             Sys::MemoryUnmap => {
                 let target = self.target_process(process, args[0])?;
@@ -425,14 +414,11 @@ impl<P: Platform> Kernel<P> {
                 let (memory, _) =
                     self.lookup(process, args[0], ObjectKind::Memory, Rights::empty())?;
                 match self.objects.get(memory) {
-                    Some(Object::Memory(Memory::Frames { frames, .. })) => Ok([
-                        frames.len() as u64 * PAGE,
-                        frames.first().copied().unwrap_or(0),
-                        0,
-                        0,
-                        0,
-                        0,
-                    ]),
+                    Some(Object::Memory(Memory::Frames { frames, .. })) => {
+                        let run = frames.windows(2).all(|w| w[1] == w[0] + PAGE);
+                        let first = frames.first().copied().unwrap_or(0);
+                        Ok([frames.len() as u64 * PAGE, first, 0, run as u64, 0, 0])
+                    }
                     Some(Object::Memory(Memory::Device { base, pages })) => {
                         Ok([pages * PAGE, *base, 1, 0, 0, 0])
                     }
@@ -557,8 +543,7 @@ impl<P: Platform> Kernel<P> {
             Sys::Poll => {
                 let (notification, _) =
                     self.lookup(process, args[0], ObjectKind::Notification, Rights::READ)?;
-                let bits = self.wait(notification, false)?.unwrap_or(0);
-                ok1(bits)
+                ok1(self.wait(notification, false)?.unwrap_or(0))
             }
             Sys::IrqBind => {
                 let (irq, _) = self.lookup(process, args[0], ObjectKind::Irq, Rights::WRITE)?;
@@ -586,49 +571,55 @@ impl<P: Platform> Kernel<P> {
         }
     }
 
-    fn memory_create(&mut self, process: ObjRef, size: u64) -> Result<Results, SysError> {
-        if size == 0 || size > MAX_MEMORY_BYTES {
+    /// MemoryCreate(size, flags): zeroed frames; `CONTIGUOUS` makes them one
+    /// physical run (DMA buffers: MemoryInfo reports its first address).
+    fn memory_create(&mut self, process: ObjRef, args: [u64; 6]) -> Result<Results, SysError> {
+        let (size, flags) = (args[0], args[1]);
+        if size == 0 || size > MAX_MEMORY_BYTES || flags & !memory_flags::CONTIGUOUS != 0 {
             return Err(SysError::InvalidArgument);
         }
-        let pages = size.div_ceil(PAGE);
+        let pages = size.div_ceil(PAGE) as usize;
         let cost = Cost {
-            frames: pages * PAGE,
-            heap: SMALL_OBJECT_COST + pages * 8,
+            frames: pages as u64 * PAGE,
+            heap: SMALL_OBJECT_COST + pages as u64 * 8,
         };
         self.charge(process, cost)?;
         let mut frames = Vec::new();
-        if frames.try_reserve_exact(pages as usize).is_err() {
+        let reserved = frames.try_reserve_exact(pages).is_ok();
+        if reserved && flags & memory_flags::CONTIGUOUS != 0 {
+            let run = self.frames.alloc_contiguous(pages);
+            frames.extend(
+                run.into_iter()
+                    .flat_map(|base| (0..pages as u64).map(move |i| base + i * PAGE)),
+            );
+        } else if reserved {
+            frames.extend((0..pages).map_while(|_| self.frames.alloc()));
+        }
+        if frames.len() < pages {
+            for frame in frames {
+                let _ = self.frames.free(frame);
+            }
             self.refund(process, cost);
             return Err(SysError::OutOfMemory);
         }
-        for _ in 0..pages {
-            match self.frames.alloc() {
-                Some(frame) => {
-                    P::zero_frame(frame);
-                    frames.push(frame);
-                }
-                None => {
-                    for frame in frames {
-                        let _ = self.frames.free(frame);
-                    }
-                    self.refund(process, cost);
-                    return Err(SysError::OutOfMemory);
-                }
-            }
-        }
+        frames.iter().for_each(|&frame| P::zero_frame(frame));
         let memory = self.objects.insert(Object::Memory(Memory::Frames {
             frames,
             read_only: false,
         }));
         self.record_charge(memory, process, cost);
-        match self.grant(process, None, memory, Rights::ALL, 0) {
-            Ok(slot) => ok1(slot as u64),
-            Err(e) => {
-                self.objects.add_ref(memory);
-                self.release(memory);
-                Err(e)
-            }
+        self.grant_new(process, memory)
+    }
+
+    /// Grants a just-created object to its creator with every right; destroys
+    /// it again when the creator has no room for the capability.
+    fn grant_new(&mut self, process: ObjRef, object: ObjRef) -> Result<Results, SysError> {
+        let granted = self.grant(process, None, object, Rights::ALL, 0);
+        if granted.is_err() {
+            self.objects.add_ref(object);
+            self.release(object);
         }
+        ok1(granted? as u64)
     }
 
     /// MemoryMap(memory_slot, process_slot, va, first_page, pages, flags).

@@ -225,7 +225,8 @@ pub(crate) fn umask_value() -> u32 {
 
 // ---- reading and writing --------------------------------------------------------------
 
-/// Whether `slot` is a regular file of the VFS (asked once, then remembered).
+/// Whether `slot` is a regular file of the VFS or a block device (asked once,
+/// then remembered): both take bulk transfers through the shared buffer.
 fn is_regular(slot: u64) -> bool {
     if let Some(known) = SLOTS.lock().get(&slot).and_then(|info| info.regular) {
         return known;
@@ -234,7 +235,7 @@ fn is_regular(slot: u64) -> bool {
         ipc::call(slot, &IoRequest::Fstat, &[])
             .ok()
             .and_then(|r| match r.decode::<IoResponse>() {
-                Some(IoResponse::FileStat(stat)) => Some(stat.is_file()),
+                Some(IoResponse::FileStat(stat)) => Some(stat.is_file() || stat.is_block_device()),
                 _ => None,
             }),
         Some(true)
@@ -531,6 +532,81 @@ pub fn fsync(fd: Fd) -> Result<()> {
 /// Flushes every file system.
 pub fn sync() -> Result<()> {
     fs_ok(&FsRequest::Sync)
+}
+
+// ---- mounting ---------------------------------------------------------------------
+
+/// Mounts `source` (an image file, or a block device under `/dev`) on the
+/// directory `target` with the file-system server named `fs_type` (a service,
+/// e.g. `ext2`): the server opens the source and hands back a mount capability,
+/// which goes to the VFS.
+pub fn mount(source: &str, target: &str, fs_type: &str, read_only: bool) -> Result<()> {
+    use zos_proto::rfs::{RfsResponse, RfsServiceRequest};
+    let reply = posix::proc_call(&ProcRequest::Lookup { name: fs_type }, &[])?;
+    let server = match (reply.decode::<ProcResponse>(), reply.caps.first()) {
+        (Some(ProcResponse::Attached), Some(cap)) => *cap,
+        (Some(ProcResponse::Err(_)), _) => return Err(Errno(ENODEV)),
+        _ => return Err(Errno(EIO)),
+    };
+    let result = (|| {
+        let info = stat(source)?;
+        let device = if info.is_file() {
+            false
+        } else if info.mode & zos_proto::fs::mode::S_IFMT == zos_proto::fs::mode::S_IFBLK {
+            true
+        } else {
+            return Err(Errno(ENOTBLK));
+        };
+        // The server resolves the path from `/`.
+        let absolute = if source.starts_with('/') {
+            String::from(source)
+        } else {
+            format!("{}/{source}", posix::getcwd().trim_end_matches('/'))
+        };
+        let request = RfsServiceRequest::Open {
+            source: if device {
+                source.trim_start_matches("/dev/")
+            } else {
+                &absolute
+            },
+            device,
+            read_only,
+            now: sys::clock_ns(),
+        };
+        let reply = ipc::call(server, &request, &[]);
+        let reply = reply.map_err(posix::ipc_errno)?;
+        let cap = match (reply.decode::<RfsResponse>(), reply.caps.first()) {
+            (Some(RfsResponse::Attached), Some(cap)) => *cap,
+            (Some(RfsResponse::Err(e)), _) => return Err(Errno(e)),
+            _ => return Err(Errno(EIO)),
+        };
+        let cwd = posix::getcwd();
+        let request = FsRequest::Mount {
+            source,
+            target,
+            fs_type,
+            cwd: &cwd,
+        };
+        let reply = ipc::call(vfs_endpoint()?, &request, &[cap]).map_err(posix::ipc_errno)?;
+        match reply.decode::<FsResponse>() {
+            Some(FsResponse::Ok) => Ok(()),
+            Some(FsResponse::Err(e)) => Err(Errno(e)),
+            _ => Err(Errno(EIO)),
+        }
+    })();
+    let _ = sys::cap_delete(server);
+    result
+}
+
+/// Unmounts the file system mounted on `target` (flushing it).
+pub fn unmount(target: &str) -> Result<()> {
+    let cwd = posix::getcwd();
+    fs_ok(&FsRequest::Unmount { target, cwd: &cwd })
+}
+
+/// Flushes and lets go of every disk file system (before power-off).
+pub fn unmount_all() -> Result<()> {
+    fs_ok(&FsRequest::UnmountAll)
 }
 
 // ---- the namespace ------------------------------------------------------------------

@@ -151,6 +151,13 @@ pub fn call<T: Serialize>(endpoint: u64, request: &T, caps: &[u64]) -> Result<Re
     Ok(received(reply))
 }
 
+/// Sends already-encoded bytes (with `caps`) on `endpoint` and waits for the reply.
+pub fn call_raw(endpoint: u64, bytes: &[u8], caps: &[u64]) -> Result<Received, IpcError> {
+    let (info, words) = stage_raw(bytes, caps)?;
+    let reply = sys::ipc_call(endpoint, info, words)?;
+    Ok(received(reply))
+}
+
 /// A server's receive loop helper.
 pub struct Server {
     pub endpoint: u64,

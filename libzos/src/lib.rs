@@ -11,6 +11,9 @@ extern crate alloc;
 mod arch;
 pub mod fs;
 pub mod ipc;
+// The Linux-syscall dispatcher serves C programs (musl), which the browser
+// port does not run (docs/browser.md).
+#[cfg(not(target_arch = "wasm32"))]
 pub mod linux;
 pub mod loader;
 pub mod net;

@@ -12,6 +12,7 @@ use alloc::collections::BTreeMap;
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU64, Ordering};
 use spin::Mutex;
 use zos_proto::errno::*;
 use zos_proto::io::{HandleKind, IoRequest, IoResponse, Termios};
@@ -214,6 +215,7 @@ pub fn close(fd: Fd) -> Result<()> {
     });
     match slot {
         None => Err(Errno(EBADF)),
+        Some((slot, true)) if vfork_keeps(slot) => Ok(()),
         Some((slot, true)) => {
             crate::fs::forget(slot);
             let _ = ipc::call(slot, &IoRequest::Close, &[]);
@@ -243,6 +245,62 @@ pub fn dup2(old: Fd, new: Fd) -> Result<Fd> {
         *t.users.entry(slot).or_insert(0) += 1;
     });
     Ok(new)
+}
+
+// ---- vfork ------------------------------------------------------------------------
+
+/// The parent's descriptor table while a vfork child runs on its stack
+/// (`linux::vfork`): the child edits a copy; a capability the parent holds
+/// is never closed by the child, and the parent's table comes back whole.
+type SavedFds = (BTreeMap<Fd, u64>, BTreeMap<u64, u32>, String);
+static VFORK_SAVED: Mutex<Option<SavedFds>> = Mutex::new(None);
+
+/// Whether a vfork child's close must leave capability `slot` open (the
+/// parent still has it).
+fn vfork_keeps(slot: u64) -> bool {
+    VFORK_SAVED
+        .lock()
+        .as_ref()
+        .is_some_and(|(_, users, _)| users.contains_key(&slot))
+}
+
+/// Starts a vfork child: keeps the parent's descriptor table (and working
+/// directory) aside.
+/// `EAGAIN` if a child is already running (vfork does not nest).
+pub fn vfork_save_fds() -> Result<()> {
+    let cwd = getcwd();
+    let copy = with_table(|t| (t.fds.clone(), t.users.clone(), cwd));
+    let mut saved = VFORK_SAVED.lock();
+    if saved.is_some() {
+        return Err(Errno(EAGAIN));
+    }
+    *saved = Some(copy);
+    Ok(())
+}
+
+/// Ends a vfork child: capabilities only the child opened are closed, and
+/// the parent's descriptor table is back.
+pub fn vfork_restore_fds() {
+    let Some((fds, users, cwd)) = VFORK_SAVED.lock().take() else {
+        return;
+    };
+    let child_only: Vec<u64> = with_table(|t| {
+        t.users
+            .keys()
+            .filter(|s| !users.contains_key(s))
+            .copied()
+            .collect()
+    });
+    for slot in child_only {
+        crate::fs::forget(slot);
+        let _ = ipc::call(slot, &IoRequest::Close, &[]);
+        let _ = sys::cap_delete(slot);
+    }
+    with_table(|t| {
+        t.fds = fds;
+        t.users = users;
+    });
+    *CWD.lock() = Some(cwd);
 }
 
 /// Open descriptors, lowest first.
@@ -788,13 +846,45 @@ pub fn clock_ns() -> u64 {
     sys::clock_ns()
 }
 
+/// Real time minus monotonic time, as last asked of init (nanoseconds).
+static REALTIME_OFFSET: AtomicU64 = AtomicU64::new(0);
+/// The monotonic time of that question (0: not asked yet).
+static REALTIME_ASKED_AT: AtomicU64 = AtomicU64::new(0);
+/// How long a process trusts its copy of the offset: a clock set by
+/// `date -s` elsewhere is seen within this time, and a program that reads
+/// the clock in a loop costs init at most one request per period.
+const REALTIME_REFRESH_NS: u64 = 1_000_000_000;
+
 /// Now, in nanoseconds since the Unix epoch (UTC), from init's clock.
+///
+/// init keeps real time as an offset to the kernel's monotonic clock; a
+/// process asks for it once and adds it to `clock_ns()` itself, asking again
+/// at most once a second (so `date -s` elsewhere is seen within that second).
 pub fn realtime_ns() -> Result<u64> {
-    Ok(system_info()?.realtime_ns)
+    let now = sys::clock_ns();
+    let asked_at = REALTIME_ASKED_AT.load(Ordering::Acquire);
+    if asked_at != 0 && now.saturating_sub(asked_at) < REALTIME_REFRESH_NS {
+        return Ok(now.saturating_add(REALTIME_OFFSET.load(Ordering::Acquire)));
+    }
+    let before = sys::clock_ns();
+    let real = system_info()?.realtime_ns;
+    let after = sys::clock_ns();
+    // init read its clock somewhere between `before` and `after`.
+    let midpoint = before + (after - before) / 2;
+    REALTIME_OFFSET.store(real.saturating_sub(midpoint), Ordering::Release);
+    REALTIME_ASKED_AT.store(after.max(1), Ordering::Release);
+    Ok(real.saturating_add(after - midpoint))
+}
+
+/// Real time when init can tell it, else the monotonic clock (programs run
+/// without a process manager, as by `init.run`, count from boot).
+pub fn realtime_or_boot_ns() -> u64 {
+    realtime_ns().unwrap_or_else(|_| clock_ns())
 }
 
 /// Sets the real-time clock (root only: `EPERM` otherwise).
 pub fn set_realtime_ns(epoch_ns: u64) -> Result<()> {
+    REALTIME_ASKED_AT.store(0, Ordering::Release);
     proc_ok(&ProcRequest::SetTime { epoch_ns })
 }
 

@@ -117,6 +117,12 @@ pub fn notification_create() -> Result<u64, Error> {
 pub fn memory_create(size: u64) -> Result<u64, Error> {
     Ok(call(Sys::MemoryCreate, [size, 0, 0, 0, 0, 0])?.0[1])
 }
+/// A Memory object whose frames form one physical run (a DMA buffer); its
+/// physical address is `memory_info(slot).1`.
+pub fn memory_create_contiguous(size: u64) -> Result<u64, Error> {
+    let flags = zos_abi::memory_flags::CONTIGUOUS;
+    Ok(call(Sys::MemoryCreate, [size, flags, 0, 0, 0, 0])?.0[1])
+}
 /// Maps `pages` pages of `memory` from `first_page` at `va` in `process`.
 pub fn memory_map(
     memory: u64,
@@ -133,9 +139,15 @@ pub fn memory_map(
     .map(|_| ())
 }
 /// (size in bytes, first physical page, 1 if a device range).
+/// (size, first physical address, device?) of a Memory object.
 pub fn memory_info(memory: u64) -> Result<(u64, u64, u64), Error> {
     let r = call(Sys::MemoryInfo, [memory, 0, 0, 0, 0, 0])?;
     Ok((r.0[1], r.0[2], r.0[3]))
+}
+/// Whether a Memory object's frames form one physical run (device regions do).
+pub fn memory_is_contiguous(memory: u64) -> Result<bool, Error> {
+    let r = call(Sys::MemoryInfo, [memory, 0, 0, 0, 0, 0])?;
+    Ok(r.0[3] != 0 || r.0[4] != 0)
 }
 pub fn memory_unmap(process: u64, va: u64) -> Result<(), Error> {
     call(Sys::MemoryUnmap, [process, va, 0, 0, 0, 0]).map(|_| ())

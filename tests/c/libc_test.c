@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -357,8 +358,25 @@ static int wait_for_signal(void)
 	return caught == SIGUSR1 ? 0 : 1;
 }
 
+/* The three real-time clocks in whole seconds since the epoch (compared with
+ * `date +%s` and the host's clock by libc.exp). */
+static int print_time(void)
+{
+	struct timeval tv;
+	struct timespec ts;
+	time_t now = time(0);
+	if (gettimeofday(&tv, 0) || clock_gettime(CLOCK_REALTIME, &ts)) {
+		printf("libc-test: no clock\n");
+		return 1;
+	}
+	printf("libc-test: time %lld %lld %lld\n", (long long)now,
+	       (long long)tv.tv_sec, (long long)ts.tv_sec);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc == 2 && !strcmp(argv[1], "time")) return print_time();
 	if (argc == 3 && !strcmp(argv[1], "fault")) return fault(argv[2]);
 	if (argc == 2 && !strcmp(argv[1], "signal")) return wait_for_signal();
 	if (argc == 3 && !strcmp(argv[1], "child")) {

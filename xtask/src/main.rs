@@ -6,6 +6,7 @@
 //! - `run [-- ARGS]`      build, then boot QEMU on the serial console
 //! - `test [NAME…]`       host tests, fmt, clippy, acceptance scripts (all, or NAME)
 //! - `bench`              boot QEMU and print per-operation figures (bench.json)
+//! - `disk`               (re)create `target/zos/disk.img`, the ext2 disk `run` attaches
 //!
 //! `build`, `run` and `bench` take `--arch aarch64|x86_64` (default aarch64);
 //! `test` builds both (the x86_64 scripts get `ZOS_X86_KERNEL`/`ZOS_X86_INITRD`).
@@ -15,6 +16,7 @@
 
 mod arch;
 mod cpio;
+mod disk;
 mod linecount;
 mod ports;
 mod sysroot;
@@ -32,7 +34,7 @@ pub const CORE_ONLY_TARGETS: [&str; 2] = ["x86_64-unknown-none", "wasm32-unknown
 /// same `userland/user.ld`) for it.
 pub const SECOND_USER_TARGET: &str = "x86_64-unknown-none";
 /// User programs: (package, binary) — each lands in the initramfs as /sbin/<binary>.
-pub const USER_PROGRAMS: [(&str, &str); 9] = [
+pub const USER_PROGRAMS: [(&str, &str); 12] = [
     ("zos-init", "init"),
     ("zos-ktest", "ktest"),
     ("zos-tools", "zbox"),
@@ -40,21 +42,25 @@ pub const USER_PROGRAMS: [(&str, &str); 9] = [
     ("zos-sh", "sh"),
     ("zos-vfs", "vfs"),
     ("zos-netstack", "netstack"),
+    ("zos-devmgr", "devmgr"),
+    ("zos-virtio-blk", "virtio-blk"),
     ("zos-identity", "identity"),
     ("zos-keystore", "keystore"),
+    ("zos-ext2", "ext2"),
 ];
 /// Where the multi-call tools binary lands in the initramfs.
 pub const MULTI_CALL_BINARY: &str = "/sbin/zbox";
 /// Tools inside the multi-call binary: each gets `/bin/<tool>`, a symlink to
 /// [`MULTI_CALL_BINARY`] (zbox picks the tool from argv[0]). Must match
 /// `zos_tools_core::dispatch::TOOLS` (checked by a test).
-pub const TOOL_NAMES: [&str; 63] = [
-    "[", "basename", "cat", "chgrp", "chmod", "chown", "clear", "cp", "date", "df", "dirname",
-    "dmesg", "echo", "env", "false", "find", "free", "getty", "grep", "groupadd", "head",
-    "hexdump", "hostname", "id", "kill", "ln", "login", "ls", "mkdir", "mount", "mv", "nc",
-    "netstat", "od", "passwd", "poweroff", "printf", "ps", "reboot", "rm", "rmdir", "seq", "sleep",
-    "stat", "su", "svc", "sync", "tail", "tee", "test", "touch", "true", "uname", "uptime",
-    "useradd", "userdel", "usermod", "wc", "which", "who", "whoami", "yes", "zkey",
+pub const TOOL_NAMES: [&str; 66] = [
+    "[", "basename", "cat", "chgrp", "chmod", "chown", "clear", "cp", "date", "dd", "df",
+    "dirname", "dmesg", "echo", "env", "false", "find", "free", "getty", "grep", "groupadd",
+    "head", "hexdump", "hostname", "id", "kill", "ln", "login", "ls", "lsdev", "mkdir", "mount",
+    "mv", "nc", "netstat", "od", "passwd", "poweroff", "printf", "ps", "reboot", "rm", "rmdir",
+    "seq", "sleep", "stat", "su", "svc", "sync", "tail", "tee", "test", "touch", "true", "umount",
+    "uname", "uptime", "useradd", "userdel", "usermod", "wc", "which", "who", "whoami", "yes",
+    "zkey",
 ];
 
 fn main() -> ExitCode {
@@ -85,13 +91,16 @@ fn main() -> ExitCode {
         "run" => run(arch, &rest),
         "test" => test(&rest),
         "bench" => bench(arch),
+        "disk" => disk::make_user_disk().map(|image| {
+            println!("xtask: made {} (ext2, 256 MiB)", image.display());
+        }),
         "lines" => lines().map(|_| ()),
         "sysroot" => sysroot::ensure(arch).map(|dir| println!("sysroot: {}", dir.display())),
         "cc" => sysroot::cc(arch, &rest),
         "wasm" => web::build_wasm().and_then(|a| web::host_test(&a)),
         "web" => web::web(&rest),
         "help" | "--help" | "-h" => {
-            println!("usage: cargo xtask <build|run [-- QEMU ARGS]|test [NAME...]|bench> [--arch aarch64|x86_64]");
+            println!("usage: cargo xtask <build|run [-- QEMU ARGS]|test [NAME...]|bench|disk> [--arch aarch64|x86_64]");
             println!("       cargo xtask wasm (browser port: build + host test) | web [--port N] [--check]");
             Ok(())
         }
@@ -211,19 +220,23 @@ pub fn build(arch: Arch) -> Result<Artifacts, String> {
     archive.add_dir("sbin");
     for (_, program) in USER_PROGRAMS {
         let path = root().join(format!("target/{user_target}/release/{program}"));
-        // Debug information stays in target/; the initramfs gets stripped copies.
+        // Debug information and symbols stay in target/ (for debuggers); the
+        // initramfs gets stripped copies (nothing in the system reads symbols,
+        // and every byte of the archive is RAM on small machines).
         let stripped = out.join(format!("{program}.stripped"));
         run_checked(
             Command::new(tools::llvm_objcopy()?)
-                .arg("--strip-debug")
+                .arg("--strip-all")
                 .arg(&path)
                 .arg(&stripped),
-            "llvm-objcopy --strip-debug",
+            "llvm-objcopy --strip-all",
         )?;
         let data =
             std::fs::read(&stripped).map_err(|e| format!("reading {}: {e}", stripped.display()))?;
         archive.add_file(&format!("sbin/{program}"), 0o755, &data);
     }
+    archive.add_dir("usr/share/zos");
+    archive.add_file(disk::SAMPLE_PATH, 0o644, &disk::sample_image(&out)?);
     archive.add_dir("bin");
     archive.add_symlink("bin/sh", "/sbin/sh");
     for (name, data) in c_programs(arch, &out)?
@@ -233,6 +246,21 @@ pub fn build(arch: Arch) -> Result<Artifacts, String> {
         archive.add_file(&format!("bin/{name}"), 0o755, &data);
     }
     archive.add_file("bin/lua", 0o755, &ports::lua(arch)?);
+    // BusyBox (1.2 MB) is packed only with ZOS_BUSYBOX=1 until the boot
+    // archive fits 32 MiB machines with it (docs/porting.md).
+    if arch == Arch::Aarch64 && std::env::var_os("ZOS_BUSYBOX").is_some_and(|v| v == "1") {
+        archive.add_file("bin/busybox", 0o755, &ports::busybox(arch)?);
+        // zbox wins where both have a tool (docs/porting.md): BusyBox gets
+        // only names zbox lacks.
+        for applet in ports::busybox_applets()? {
+            if TOOL_NAMES.contains(&applet.as_str()) {
+                return Err(format!(
+                    "ports/busybox/recipe: applet {applet} is a zbox tool (zbox wins)"
+                ));
+            }
+            archive.add_symlink(&format!("bin/{applet}"), "/bin/busybox");
+        }
+    }
     for tool in TOOL_NAMES {
         archive.add_symlink(&format!("bin/{tool}"), MULTI_CALL_BINARY);
     }
@@ -361,6 +389,25 @@ fn run(arch: Arch, args: &[String]) -> Result<(), String> {
         _ => args,
     };
     let mut qemu = qemu_command(&artifacts);
+    // The persistent disk, made on first use, unless the user attaches their own.
+    if !extra.iter().any(|a| a == "-drive") {
+        let image = disk::user_disk_path();
+        let made = if image.exists() {
+            Ok(image)
+        } else {
+            disk::make_user_disk()
+        };
+        match made {
+            Ok(image) => {
+                eprintln!(
+                    "xtask: disk {} attached (mount -t ext2 /dev/vda /mnt)",
+                    image.display()
+                );
+                qemu.args(disk::drive_args(&image, arch));
+            }
+            Err(message) => eprintln!("xtask: no persistent disk: {message}"),
+        }
+    }
     qemu.args(extra);
     eprintln!("xtask: booting; Ctrl-A X quits QEMU");
     run_checked(&mut qemu, "qemu")
@@ -395,8 +442,19 @@ fn bench(arch: Arch) -> Result<(), String> {
     };
     let mut instructions = run(true)?;
     let mut nanoseconds = run(false)?;
-    instructions.extend(shell_bench(&artifacts, true)?);
-    nanoseconds.extend(shell_bench(&artifacts, false)?);
+    instructions.extend(shell_bench(&artifacts, true, "bench.sh", &[])?);
+    nanoseconds.extend(shell_bench(&artifacts, false, "bench.sh", &[])?);
+    if arch == Arch::Aarch64 {
+        // A scratch disk for the block figures (virtio-mmio).
+        let disk = root().join("target/zos/bench-disk.img");
+        std::fs::File::create(&disk)
+            .and_then(|f| f.set_len(64 << 20))
+            .map_err(|e| format!("creating {}: {e}", disk.display()))?;
+        let drive = format!("file={},if=none,id=hd,format=raw", disk.display());
+        let args = ["-drive", &drive, "-device", "virtio-blk-device,drive=hd"];
+        instructions.extend(shell_bench(&artifacts, true, "block-bench.sh", &args)?);
+        nanoseconds.extend(shell_bench(&artifacts, false, "block-bench.sh", &args)?);
+    }
     let (boot_wall_ms, boot_virtual_ns) = boot_to_prompt(&artifacts)?;
     instructions.push(("boot_to_prompt".into(), boot_virtual_ns));
     nanoseconds.push(("boot_to_prompt".into(), boot_wall_ms * 1_000_000));
@@ -424,13 +482,18 @@ fn bench(arch: Arch) -> Result<(), String> {
     Ok(())
 }
 
-/// Runs `/usr/share/sh-tests/bench.sh` at the shell prompt and collects its
-/// `bench: NAME VALUE` lines (per-operation guest nanoseconds; guest
-/// instructions under `-icount shift=0`).
-fn shell_bench(artifacts: &Artifacts, icount: bool) -> Result<Vec<(String, u64)>, String> {
+/// Runs `/usr/share/sh-tests/SCRIPT` at the shell prompt (QEMU given `extra`
+/// arguments) and collects its `bench: NAME VALUE` lines (per-operation guest
+/// nanoseconds; guest instructions under `-icount shift=0`).
+fn shell_bench(
+    artifacts: &Artifacts,
+    icount: bool,
+    script: &str,
+    extra: &[&str],
+) -> Result<Vec<(String, u64)>, String> {
     use std::io::{Read, Write};
     use std::time::{Duration, Instant};
-    let (mut child, mut stdout, mut stdin) = spawn_piped_qemu(artifacts, icount)?;
+    let (mut child, mut stdout, mut stdin) = spawn_piped_qemu(artifacts, icount, extra)?;
     let mut seen = Vec::new();
     let mut byte = [0u8; 1];
     let mut sent = false;
@@ -441,7 +504,8 @@ fn shell_bench(artifacts: &Artifacts, icount: bool) -> Result<Vec<(String, u64)>
         }
         seen.push(byte[0]);
         if !sent && seen.ends_with(b"/ # ") {
-            let _ = stdin.write_all(b"sh /usr/share/sh-tests/bench.sh\r");
+            let command = format!("sh /usr/share/sh-tests/{script}\r");
+            let _ = stdin.write_all(command.as_bytes());
             let _ = stdin.flush();
             sent = true;
         }
@@ -470,6 +534,7 @@ fn shell_bench(artifacts: &Artifacts, icount: bool) -> Result<Vec<(String, u64)>
 fn spawn_piped_qemu(
     artifacts: &Artifacts,
     icount: bool,
+    extra: &[&str],
 ) -> Result<
     (
         std::process::Child,
@@ -483,6 +548,7 @@ fn spawn_piped_qemu(
     if icount {
         qemu.args(["-icount", "shift=0"]);
     }
+    qemu.args(extra);
     let mut child = qemu
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -501,7 +567,7 @@ fn boot_to_prompt(artifacts: &Artifacts) -> Result<(u64, u64), String> {
     use std::io::{Read, Write};
     use std::time::{Duration, Instant};
     let boot = |icount: bool| -> Result<(u64, Vec<u64>), String> {
-        let (mut child, mut stdout, mut stdin) = spawn_piped_qemu(artifacts, icount)?;
+        let (mut child, mut stdout, mut stdin) = spawn_piped_qemu(artifacts, icount, &[])?;
         let start = Instant::now();
         let mut seen = Vec::new();
         let mut byte = [0u8; 1];
@@ -602,6 +668,8 @@ fn test(filters: &[String]) -> Result<(), String> {
         "qemu-system-x86_64",
         "expect",
         "cpio",
+        // Partitions the disk images of the storage tests.
+        "sfdisk",
     ])?;
     if filters.is_empty() {
         lines()?;

@@ -143,7 +143,7 @@ pub fn debian_source(package: &str, version: &str) -> Result<PathBuf, String> {
     Ok(unpacked)
 }
 
-fn copy_tree(from: &Path, to: &Path) -> Result<(), String> {
+pub(crate) fn copy_tree(from: &Path, to: &Path) -> Result<(), String> {
     run_checked(
         Command::new("cp").arg("-a").arg(from).arg(to),
         &format!("copying {}", from.display()),
@@ -293,7 +293,12 @@ const RUNTIME_CRATES: [&str; 17] = [
 
 /// What a C or Rust program may see of libzos: the start-up code, the
 /// dispatcher and the spawn entry.
-const EXPORTED: [&str; 3] = ["_start", "zos_linux_syscall", "zos_posix_spawn"];
+const EXPORTED: [&str; 4] = [
+    "_start",
+    "zos_linux_syscall",
+    "zos_posix_spawn",
+    "zos_vfork",
+];
 
 /// libzos's C runtime, built by cargo (incremental) as a static library and
 /// split in two: `libzos.a`, one object with everything of libzos's own Rust

@@ -7,6 +7,8 @@ fn package_of(tool: &str) -> &str {
     match tool {
         "qemu-system-aarch64" => "qemu-system-arm",
         "qemu-system-x86_64" => "qemu-system-x86",
+        "mkfs.ext2" | "e2fsck" | "debugfs" => "e2fsprogs",
+        "sfdisk" => "fdisk",
         "ld.lld" => "lld",
         "llvm-ar" => "llvm",
         "dpkg-source" => "dpkg-dev",

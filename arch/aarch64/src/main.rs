@@ -271,22 +271,19 @@ fn start_kernel_core(info: &BootInfo, heap_bytes: usize) {
             irq: None,
         });
     }
-    let mut names: alloc::vec::Vec<alloc::string::String> = alloc::vec::Vec::new();
-    for slot in info.virtio() {
-        if let Some(kind) = cpu::virtio_device_kind(phys_to_virt(slot.regs.start)) {
-            names.push(alloc::format!("virtio-{kind}"));
-        }
-    }
-    let mut name_index = 0;
-    for slot in info.virtio() {
-        if cpu::virtio_device_kind(phys_to_virt(slot.regs.start)).is_some() {
-            devices.push(zos_boot::init::Device {
-                name: names[name_index].as_str(),
-                regs: slot.regs,
-                irq: Some(slot.irq),
-            });
-            name_index += 1;
-        }
+    // The populated virtio-mmio slots (QEMU's `virt` has 32, mostly empty), under
+    // one name: which device sits in a slot is for devmgr to find out
+    // (docs/drivers.md).
+    let populated = info
+        .virtio()
+        .iter()
+        .filter(|slot| cpu::virtio_device_kind(phys_to_virt(slot.regs.start)).is_some());
+    for slot in populated {
+        devices.push(zos_boot::init::Device {
+            name: "virtio-mmio",
+            regs: slot.regs,
+            irq: Some(slot.irq),
+        });
     }
     if let Err(e) = zos_boot::init::start_init(
         &mut kernel,

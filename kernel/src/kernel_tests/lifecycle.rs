@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::kernel::fault;
-use crate::syscall::{labels, map_flags, SELF_PROCESS};
+use crate::syscall::{labels, map_flags, memory_flags, SELF_PROCESS};
 use crate::usercopy::USER_TOP;
 
 const MB: u64 = 1 << 20;
@@ -136,6 +136,53 @@ fn memory_beyond_quota_is_refused_and_refunded_on_destroy() {
     ok(h.syscall(t, Sys::CapDelete, &[memory]));
     assert_eq!(h.quota_used(child), used + crate::kernel::SLOT_CHUNK_COST);
     assert_eq!(h.k.frames.free_frames(), frames_before);
+}
+
+#[test]
+fn contiguous_memory_is_one_physical_run_reported_by_memory_info() {
+    let mut h = Harness::new();
+    let p = h.spawn_process(8 * MB);
+    let t = h.thread(p);
+    let frames = h.k.frames.free_frames();
+    // Fragment memory: every other frame of a stretch is taken.
+    let singles: Vec<u64> = (0..16)
+        .map(|_| ok(h.syscall(t, Sys::MemoryCreate, &[PAGE]))[1])
+        .collect();
+    for slot in singles.iter().step_by(2) {
+        ok(h.syscall(t, Sys::CapDelete, &[*slot]));
+    }
+    let contiguous = memory_flags::CONTIGUOUS;
+    let dma = ok(h.syscall(t, Sys::MemoryCreate, &[5 * PAGE, contiguous]))[1];
+    let info = ok(h.syscall(t, Sys::MemoryInfo, &[dma]));
+    assert_eq!(
+        (info[1], info[3], info[4]),
+        (5 * PAGE, 0, 1),
+        "size, frames, one run"
+    );
+    let Some(Object::Memory(Memory::Frames { frames: run, .. })) =
+        h.object(p, dma).and_then(|m| h.k.objects.get(m))
+    else {
+        panic!("a frames object");
+    };
+    assert_eq!(run[0], info[2], "MemoryInfo names the first frame");
+    assert!(run.windows(2).all(|w| w[1] == w[0] + PAGE));
+    // Unknown flags are refused; a run larger than memory is OutOfMemory and
+    // leaves no frame behind.
+    err(
+        h.syscall(t, Sys::MemoryCreate, &[PAGE, 2]),
+        SysError::InvalidArgument,
+    );
+    let before = h.k.frames.free_frames();
+    err(
+        h.syscall(t, Sys::MemoryCreate, &[1 << 30, contiguous]),
+        SysError::QuotaExceeded,
+    );
+    assert_eq!(h.k.frames.free_frames(), before);
+    ok(h.syscall(t, Sys::CapDelete, &[dma]));
+    for slot in singles.iter().skip(1).step_by(2) {
+        ok(h.syscall(t, Sys::CapDelete, &[*slot]));
+    }
+    assert_eq!(h.k.frames.free_frames(), frames, "every frame back");
 }
 
 #[test]

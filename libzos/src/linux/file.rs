@@ -48,7 +48,7 @@ fn open_flags(linux: u32) -> u32 {
 
 /// Per-descriptor state Linux keeps and libzos does not: the open flags (for
 /// `F_GETFL`), close-on-exec, and directory entries read but not yet returned.
-#[derive(Default)]
+#[derive(Clone, Default)]
 struct FdState {
     flags: BTreeMap<Fd, u32>,
     cloexec: BTreeSet<Fd>,
@@ -59,6 +59,25 @@ static STATE: Mutex<Option<FdState>> = Mutex::new(None);
 
 fn with_state<R>(f: impl FnOnce(&mut FdState) -> R) -> R {
     f(STATE.lock().get_or_insert_with(FdState::default))
+}
+
+/// The parent's per-descriptor state while a vfork child runs.
+static VFORK_SAVED: Mutex<Option<FdState>> = Mutex::new(None);
+
+pub(super) fn vfork_save() {
+    let copy = with_state(|s| s.clone());
+    *VFORK_SAVED.lock() = Some(copy);
+}
+
+pub(super) fn vfork_restore() {
+    if let Some(saved) = VFORK_SAVED.lock().take() {
+        *STATE.lock() = Some(saved);
+    }
+}
+
+/// Descriptors marked close-on-exec.
+pub(super) fn cloexec_fds() -> Vec<Fd> {
+    with_state(|s| s.cloexec.iter().copied().collect())
 }
 
 fn forget(fd: Fd) {
@@ -367,7 +386,7 @@ pub fn utimensat(dirfd: i32, path: u64, times: u64, _flags: u32) -> SysResult {
     } else {
         at(dirfd, path)?
     };
-    let now = posix::clock_ns();
+    let now = posix::realtime_or_boot_ns();
     let time = |at: u64| -> Result<Option<u64>, Errno> {
         if times == 0 {
             return Ok(Some(now));

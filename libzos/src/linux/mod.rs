@@ -17,6 +17,7 @@ mod memory;
 pub mod names;
 mod signal;
 mod spawn;
+mod vfork;
 
 use crate::posix::{self, Errno};
 use alloc::collections::BTreeSet;
@@ -42,6 +43,11 @@ pub extern "C" fn zos_linux_syscall(
     let musl_tp = crate::arch::raw_thread_pointer();
     crate::arch::set_thread_pointer(crate::abi::layout::IPC_BUFFER);
     let result = dispatch(nr, [a, b, c, d, e, f]);
+    if let Some(pid) = vfork::take_resume() {
+        // A vfork child exec'd or exited: its parent returns from vfork.
+        crate::arch::set_thread_pointer(musl_tp);
+        vfork::resume(pid);
+    }
     let deliver = signal::take_deliverable();
     crate::arch::set_raw_thread_pointer(musl_tp);
     signal::run_handlers(deliver);
@@ -101,12 +107,13 @@ fn dispatch(nr: i64, args: [u64; 6]) -> SysResult {
         81 => crate::fs::sync().map(|_| 0),
         82 | 83 => posix::fsync(a as i32).map(|_| 0),
         88 => file::utimensat(a as i32, b, c, d as u32),
+        93 | 94 if vfork::active() => vfork::exit(a as i32),
         93 | 94 => posix::exit(a as i32),
         96 | 178 => Ok(i64::from(posix::getpid())),
         101 => time::nanosleep(a, b),
         113 => time::clock_gettime(a, b),
         114 => time::clock_getres(b),
-        115 => time::clock_nanosleep(b as u32, c, d),
+        115 => time::clock_nanosleep(a, b as u32, c, d),
         124 => {
             crate::sys::yield_now();
             Ok(0)
@@ -118,6 +125,10 @@ fn dispatch(nr: i64, args: [u64; 6]) -> SysResult {
         134 => signal::rt_sigaction(a as u32, b, c),
         135 => signal::rt_sigprocmask(a as u32, b, c),
         153 => time::times(a),
+        154 if vfork::active() && (a == 0 || a == u64::from(posix::getpid())) => {
+            vfork::setpgid(b as u32);
+            Ok(0)
+        }
         154 => posix::setpgid(a as u32, b as u32).map(|_| 0),
         155 | 156 => Ok(i64::from(posix::getpgrp())),
         157 => setsid(),
@@ -133,6 +144,7 @@ fn dispatch(nr: i64, args: [u64; 6]) -> SysResult {
         214 => memory::brk(a),
         215 => memory::munmap(a, b),
         216 => memory::mremap(a, b, c, d as u32),
+        221 if vfork::active() => vfork::execve(a, b, c),
         221 => spawn::execve(a, b, c),
         222 => memory::mmap(a, b, c as u32, d as u32, e as i32, f),
         226 | 233 => Ok(0),
@@ -311,13 +323,18 @@ fn random(ptr: u64, len: u64) -> SysResult {
 }
 
 mod time {
-    //! Clocks: the monotonic clock counts from boot; there is no real-time
-    //! clock yet, so CLOCK_REALTIME is the same count (as `date` shows).
+    //! Clocks: CLOCK_MONOTONIC (and the boot-time and CPU-time clocks, which
+    //! have no separate count yet) is the kernel's clock from boot;
+    //! CLOCK_REALTIME, gettimeofday and time are real time from init's clock
+    //! offset (see `posix::realtime_ns`, one request a second at most).
 
     use super::{get_word, put_words, SysResult};
     use crate::posix::{self, Errno};
     use zos_proto::errno::*;
 
+    const CLOCK_REALTIME: u64 = 0;
+    const CLOCK_REALTIME_COARSE: u64 = 5;
+    const CLOCK_TAI: u64 = 11;
     const TIMER_ABSTIME: u32 = 1;
 
     fn timespec_ns(ptr: u64) -> Result<u64, Errno> {
@@ -329,8 +346,16 @@ mod time {
         Ok(seconds * 1_000_000_000 + nanos)
     }
 
-    pub fn clock_gettime(_clock: u64, ptr: u64) -> SysResult {
-        let now = posix::clock_ns();
+    /// The time of `clock`: real time for the real-time clocks, else from boot.
+    fn clock_now_ns(clock: u64) -> u64 {
+        match clock {
+            CLOCK_REALTIME | CLOCK_REALTIME_COARSE | CLOCK_TAI => posix::realtime_or_boot_ns(),
+            _ => posix::clock_ns(),
+        }
+    }
+
+    pub fn clock_gettime(clock: u64, ptr: u64) -> SysResult {
+        let now = clock_now_ns(clock);
         put_words(ptr, &[now / 1_000_000_000, now % 1_000_000_000])?;
         Ok(0)
     }
@@ -344,7 +369,7 @@ mod time {
 
     pub fn gettimeofday(ptr: u64) -> SysResult {
         if ptr != 0 {
-            let now = posix::clock_ns();
+            let now = posix::realtime_or_boot_ns();
             put_words(ptr, &[now / 1_000_000_000, (now % 1_000_000_000) / 1000])?;
         }
         Ok(0)
@@ -355,10 +380,14 @@ mod time {
         Ok(0)
     }
 
-    pub fn clock_nanosleep(flags: u32, request: u64, _remaining: u64) -> SysResult {
+    pub fn clock_nanosleep(clock: u64, flags: u32, request: u64, _remaining: u64) -> SysResult {
         let ns = timespec_ns(request)?;
         if flags & TIMER_ABSTIME != 0 {
-            crate::sys::sleep_until(ns);
+            // The kernel sleeps until a monotonic time: move a real-time
+            // deadline onto that clock.
+            let now = clock_now_ns(clock);
+            let boot_now = posix::clock_ns();
+            crate::sys::sleep_until(boot_now.saturating_add(ns.saturating_sub(now)));
         } else {
             posix::nanosleep(ns);
         }

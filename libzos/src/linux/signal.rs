@@ -99,6 +99,21 @@ pub fn run_handlers(mut due: u64) {
     }
 }
 
+/// The parent's actions and blocked mask while a vfork child runs.
+static VFORK_SAVED: Mutex<Option<([Action; 65], u64)>> = Mutex::new(None);
+
+pub(super) fn vfork_save() {
+    let copy = (*ACTIONS.lock(), BLOCKED.load(Ordering::SeqCst));
+    *VFORK_SAVED.lock() = Some(copy);
+}
+
+pub(super) fn vfork_restore() {
+    if let Some((actions, blocked)) = VFORK_SAVED.lock().take() {
+        *ACTIONS.lock() = actions;
+        BLOCKED.store(blocked, Ordering::SeqCst);
+    }
+}
+
 pub fn rt_sigaction(signal: u32, new: u64, old: u64) -> SysResult {
     if !(1..=64).contains(&signal) {
         return Err(Errno(EINVAL));
@@ -138,10 +153,14 @@ pub fn rt_sigaction(signal: u32, new: u64, old: u64) -> SysResult {
         SIG_IGN => SigAction::Ignore,
         _ => SigAction::Handler(note),
     };
+    ACTIONS.lock()[signal as usize] = action;
+    if super::vfork::active() {
+        // A vfork child's dispositions die with it (`vfork_restore`).
+        return Ok(0);
+    }
     if signal == zos_proto::proc::signal::SIGPIPE {
         posix::ignore_sigpipe(action.handler != SIG_DFL);
     }
-    ACTIONS.lock()[signal as usize] = action;
     // Tell the process manager, so signals from elsewhere come (or not);
     // without one (a program run by init.run) only raise() works.
     let _ = posix::signal(signal, disposition);

@@ -7,7 +7,7 @@ use alloc::vec::Vec;
 use zos_proto::errno::*;
 
 /// The NULL-terminated `char *[]` at `ptr` (empty for a null pointer).
-fn strings(ptr: u64) -> Result<Vec<&'static str>, Errno> {
+pub(super) fn strings(ptr: u64) -> Result<Vec<&'static str>, Errno> {
     let mut out = Vec::new();
     if ptr == 0 {
         return Ok(out);
@@ -180,7 +180,14 @@ fn spawn(
 
 pub fn wait4(pid: i32, status: u64, options: u32, usage: u64) -> SysResult {
     const WNOHANG: u32 = 1;
-    match posix::waitpid(pid, options & WNOHANG != 0)? {
+    // A vfork child that never exec'd is waited for here (linux::vfork).
+    let zombie = super::vfork::reap(pid);
+    let waited = match zombie {
+        Some((child, code)) => Some((child as u32, code)),
+        None if super::vfork::only_zombie(pid)? => None,
+        None => posix::waitpid(pid, options & WNOHANG != 0)?,
+    };
+    match waited {
         None => Ok(0),
         Some((child, code)) => {
             if status != 0 {

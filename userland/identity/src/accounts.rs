@@ -231,7 +231,14 @@ impl Accounts {
             .open(name, uid, tty, &self.machine, leader, now_s())
     }
 
-    pub fn logout(&mut self, id: u64, caller: &Credentials) -> IdResponse {
+    /// Closes session `id`; `hang_up` is given its leader (the login's pid),
+    /// whose session's processes are then to be ended.
+    pub fn logout(
+        &mut self,
+        id: u64,
+        caller: &Credentials,
+        hang_up: impl FnOnce(u32),
+    ) -> IdResponse {
         let owner = self
             .sessions
             .list()
@@ -245,6 +252,7 @@ impl Accounts {
             }
             Some(_) => {
                 if let Some(session) = self.sessions.close(id) {
+                    hang_up(session.leader);
                     if !self.sessions.list().iter().any(|s| s.user == session.user) {
                         self.touch_record(&session.user, Status::Offline);
                     }

@@ -252,7 +252,16 @@ impl Service {
             } => self.switch(&caller, name, password, Some(tty)),
             IdRequest::SwitchUser { name, password } => self.switch(&caller, name, password, None),
             IdRequest::Logout { session } => {
-                Answer::Now(self.accounts.logout(session, &caller.credentials))
+                let authority = self.authority;
+                // Background jobs end with the session (init signals them,
+                // as only it knows the session's members).
+                let hang_up = |leader: u32| {
+                    let request = ProcRequest::EndSession { leader };
+                    if ipc::call(authority, &request, &[]).is_err() {
+                        dprintln!("identity: init did not end session {leader}'s processes");
+                    }
+                };
+                Answer::Now(self.accounts.logout(session, &caller.credentials, hang_up))
             }
             IdRequest::SetPassword { name, old, new } => {
                 if !caller.is_root() && !self.may_guess(&caller, name) {
@@ -306,6 +315,7 @@ impl Service {
         let request = ProcRequest::SetCredentials {
             pid: caller.pid,
             credentials,
+            new_session: tty.is_some(),
         };
         let granted = ipc::call(self.authority, &request, &[])
             .is_ok_and(|r| matches!(r.decode::<ProcResponse>(), Some(ProcResponse::Ok)));

@@ -70,6 +70,8 @@ struct Proc {
     pid: u32,
     ppid: u32,
     pgid: u32,
+    /// Session id: the leading login's pid, inherited at spawn (0: none).
+    sid: u32,
     name: String,
     process: u64,
     /// Wait status once ended (a zombie until waited for).
@@ -385,15 +387,19 @@ impl Manager {
                 "uart" => matches!(d.name.as_str(), "pl011" | "ns16550" | "wasm-terminal"),
                 _ => d.name == device,
             };
-            let found: Option<&Device> = self
+            // A name several devices share (`virtio-mmio`) grants each of them.
+            let before = grants.len();
+            for d in self
                 .boot
                 .devices
                 .iter()
                 .filter(|d| d.kind == kind)
-                .find(matches);
-            match found {
-                Some(d) => grants.push((name.clone(), d.slot, d.base, d.size, d.irq)),
-                None => dprintln!("init: no device capability '{name}'"),
+                .filter(matches)
+            {
+                grants.push((name.clone(), d.slot, d.base, d.size, d.irq));
+            }
+            if grants.len() == before && device != "virtio-mmio" {
+                dprintln!("init: no device capability '{name}'");
             }
         }
         grants
@@ -683,6 +689,7 @@ impl Manager {
         let _ = sys::cap_delete(child.thread);
         let pgid = if pgid == 0 { pid } else { pgid };
         let credentials = self.procs.get(&parent).map_or(0, |p| p.credentials);
+        let sid = self.procs.get(&parent).map_or(0, |p| p.sid);
         let name = path.rsplit('/').next().unwrap_or(path).to_string();
         let name = argv
             .first()
@@ -694,6 +701,7 @@ impl Manager {
                 pid,
                 ppid: parent,
                 pgid,
+                sid,
                 name,
                 process: child.process,
                 status: None,
@@ -762,9 +770,12 @@ impl Manager {
                 let _ = sys::cap_delete(*cap);
             }
             return match message.decode::<ProcRequest>() {
-                Some(ProcRequest::SetCredentials { pid, credentials }) => {
-                    self.set_credentials(pid, credentials)
-                }
+                Some(ProcRequest::SetCredentials {
+                    pid,
+                    credentials,
+                    new_session,
+                }) => self.set_credentials(pid, credentials, new_session),
+                Some(ProcRequest::EndSession { leader }) => self.end_session(leader),
                 Some(_) => err(EINVAL),
                 None => err(EINVAL),
             };
@@ -892,8 +903,13 @@ impl Manager {
                     }
                     _ => 0,
                 };
-                match endpoint.and_then(|e| sys::cap_mint(e, sys::NONE, rights::WRITE, badge).ok())
-                {
+                // GRANT: requests may carry capabilities (a mount hands the
+                // VFS the file-system server's); servers delete what they do
+                // not take.
+                let minted = endpoint.and_then(|e| {
+                    sys::cap_mint(e, sys::NONE, rights::WRITE | rights::GRANT, badge).ok()
+                });
+                match minted {
                     Some(cap) => Answer::Now(encode(&ProcResponse::Attached), alloc::vec![cap]),
                     None => err(ENOENT),
                 }
@@ -996,7 +1012,7 @@ impl Manager {
                 Some(set) => credentials_answer(set),
                 None => err(ESRCH),
             },
-            ProcRequest::SetCredentials { .. } => err(EPERM),
+            ProcRequest::SetCredentials { .. } | ProcRequest::EndSession { .. } => err(EPERM),
             ProcRequest::SetTime { epoch_ns } => {
                 let is_root = self
                     .credentials
@@ -1088,18 +1104,41 @@ impl Manager {
         self.procs.get(&pid).map_or(0, |p| p.credentials)
     }
 
-    /// `SetCredentials` from the credential authority.
-    fn set_credentials(&mut self, pid: u32, credentials: Credentials) -> Answer {
+    /// `SetCredentials` from the credential authority (with `new_session`,
+    /// `pid` also leads a new session).
+    fn set_credentials(&mut self, pid: u32, credentials: Credentials, new_session: bool) -> Answer {
         let Some(number) = self.credentials.intern(credentials) else {
             return err(EINVAL);
         };
         match self.procs.get_mut(&pid) {
             Some(p) if p.status.is_none() => {
                 p.credentials = number;
+                if new_session {
+                    p.sid = pid;
+                }
                 ok()
             }
             _ => err(ESRCH),
         }
+    }
+
+    /// `EndSession` from the credential authority: SIGHUP (sent as init, so
+    /// with root's right to signal) to every live process of the session
+    /// `leader` leads, the leader excepted.
+    fn end_session(&mut self, leader: u32) -> Answer {
+        if leader == 0 {
+            return err(EINVAL);
+        }
+        let members: Vec<u32> = self
+            .procs
+            .values()
+            .filter(|p| p.sid == leader && p.pid != leader && p.status.is_none())
+            .map(|p| p.pid)
+            .collect();
+        for pid in members {
+            let _ = self.kill(1, pid as i32, signal::SIGHUP);
+        }
+        ok()
     }
 
     fn kill(&mut self, caller: u32, pid: i32, sig: u32) -> Answer {

@@ -44,6 +44,7 @@ pub fn run() -> i64 {
     let request = ProcRequest::SetCredentials {
         pid: posix::getpid(),
         credentials: Credentials::root(),
+        new_session: true,
     };
     let answer = ipc::call(slots::PROC, &request, &[]);
     let accepted = answer

@@ -66,6 +66,7 @@ errno_table! {
     ENOMEM = 12, "Cannot allocate memory";
     EACCES = 13, "Permission denied";
     EFAULT = 14, "Bad address";
+    ENOTBLK = 15, "Block device required";
     EBUSY = 16, "Device or resource busy";
     EEXIST = 17, "File exists";
     EXDEV = 18, "Invalid cross-device link";
@@ -101,6 +102,7 @@ errno_table! {
     ENETUNREACH = 101, "Network is unreachable";
     ECONNABORTED = 103, "Software caused connection abort";
     ECONNRESET = 104, "Connection reset by peer";
+    ENOBUFS = 105, "No buffer space available";
     EISCONN = 106, "Transport endpoint is already connected";
     ENOTCONN = 107, "Transport endpoint is not connected";
     ETIMEDOUT = 110, "Connection timed out";
@@ -159,7 +161,7 @@ mod tests {
         }
         assert_eq!(Errno::from_i32(0), None);
         assert_eq!(Errno::from_i32(-2), None);
-        assert_eq!(Errno::from_i32(15), None);
+        assert_eq!(Errno::from_i32(41), None);
     }
 
     #[test]

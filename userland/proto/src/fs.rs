@@ -143,6 +143,31 @@ pub enum FsRequest<'a> {
         mtime: Option<u64>,
         cwd: &'a str,
     },
+    /// From devmgr: the block devices that exist now (name, 512-byte
+    /// sectors); devfs shows them as `/dev/NAME`, whose opens devmgr serves.
+    /// Answers `Ok`.
+    SetBlockDevices {
+        #[serde(borrow)]
+        devices: Vec<(&'a str, u64)>,
+    },
+    /// Mounts on the directory `target` the file system served on the mount
+    /// capability travelling with the message (from a file-system server's
+    /// `rfs::RfsServiceRequest::Open`); `source` and `fs_type` are for the mount
+    /// table only.
+    Mount {
+        source: &'a str,
+        target: &'a str,
+        fs_type: &'a str,
+        cwd: &'a str,
+    },
+    /// Unmounts the file system mounted on `target` (flushing it first).
+    Unmount {
+        target: &'a str,
+        cwd: &'a str,
+    },
+    /// Flushes and unmounts every file system served by another process
+    /// (before power-off or reboot).
+    UnmountAll,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -190,6 +215,9 @@ impl FileStat {
     }
     pub fn is_symlink(&self) -> bool {
         self.mode & mode::S_IFMT == mode::S_IFLNK
+    }
+    pub fn is_block_device(&self) -> bool {
+        self.mode & mode::S_IFMT == mode::S_IFBLK
     }
 }
 

@@ -11,6 +11,7 @@
 extern crate alloc;
 
 pub mod badge;
+pub mod block;
 pub mod errno;
 pub mod fs;
 pub mod identity;
@@ -18,6 +19,7 @@ pub mod io;
 pub mod keystore;
 pub mod net;
 pub mod proc;
+pub mod rfs;
 pub mod start;
 
 /// Largest encoded message.

@@ -103,10 +103,20 @@ pub enum ProcRequest<'a> {
     },
     /// Gives process `pid` new credentials. Honoured only on the credential
     /// authority capability (service grant "credentials", held by the
-    /// identity service); `EPERM` on any other.
+    /// identity service); `EPERM` on any other. With `new_session` (a
+    /// login) the process also leads a new session: its session id becomes
+    /// its pid, and the processes it starts from then on inherit that id
+    /// (so a logout can end the session's background jobs: `EndSession`).
     SetCredentials {
         pid: u32,
         credentials: Credentials,
+        new_session: bool,
+    },
+    /// Hangs up on the session `leader` leads: SIGHUP to each of its live
+    /// processes but the leader (a logout). Honoured only on the credential
+    /// authority capability; `EPERM` on any other.
+    EndSession {
+        leader: u32,
     },
     /// Sets the real-time clock (nanoseconds since the Unix epoch); root only.
     SetTime {

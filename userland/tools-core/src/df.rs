@@ -64,9 +64,68 @@ pub fn mount_line(fs_type: &str, mount_point: &str, read_only: bool) -> String {
     format!("{fs_type} on {mount_point} type {fs_type} ({access})")
 }
 
+/// What `mount` was asked to do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MountCommand<'a> {
+    /// No operands: list the mount table.
+    List,
+    /// `mount -t TYPE [-o ro|rw] SOURCE DIR`.
+    Mount {
+        fs_type: &'a str,
+        source: &'a str,
+        target: &'a str,
+        read_only: bool,
+    },
+}
+
+/// Parse `mount`'s arguments.
+pub fn parse_mount<'a>(args: &[&'a str]) -> Result<MountCommand<'a>, crate::UsageError> {
+    use crate::UsageError;
+    let parsed = crate::getopt::parse(args, "t:o:r")?;
+    let mut read_only = parsed.has('r');
+    if let Some(options) = parsed.last_value('o') {
+        for option in options.split(',') {
+            match option {
+                "ro" => read_only = true,
+                "rw" => read_only = false,
+                "defaults" => {}
+                other => return Err(UsageError(format!("unknown mount option '{other}'"))),
+            }
+        }
+    }
+    match parsed.operands.as_slice() {
+        [] if parsed.options.is_empty() => Ok(MountCommand::List),
+        [source, target] => Ok(MountCommand::Mount {
+            fs_type: parsed.last_value('t').unwrap_or("ext2"),
+            source,
+            target,
+            read_only,
+        }),
+        _ => Err(UsageError(String::from(
+            "usage: mount [-t TYPE] [-o ro] SOURCE DIR",
+        ))),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mount_arguments() {
+        assert_eq!(parse_mount(&[]).unwrap(), MountCommand::List);
+        assert_eq!(
+            parse_mount(&["-t", "ext2", "-o", "ro", "/img", "/mnt"]).unwrap(),
+            MountCommand::Mount {
+                fs_type: "ext2",
+                source: "/img",
+                target: "/mnt",
+                read_only: true
+            }
+        );
+        assert!(parse_mount(&["/img"]).is_err());
+        assert!(parse_mount(&["-o", "bogus", "/a", "/b"]).is_err());
+    }
 
     #[test]
     fn rows() {

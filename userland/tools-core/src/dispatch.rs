@@ -57,6 +57,11 @@ pub const TOOLS: &[Tool] = &[
         "print the time (UTC, from the real-time clock) or set it (root)",
     ),
     tool(
+        "dd",
+        "dd [if=FILE] [of=FILE] [bs=N] [count=N] [skip=N] [seek=N] [conv=notrunc,fsync]",
+        "copy blocks between files and devices",
+    ),
+    tool(
         "df",
         "df",
         "space used and free on each mounted file system",
@@ -118,9 +123,18 @@ pub const TOOLS: &[Tool] = &[
         "login [USER]",
         "log in: check the password, start the user's shell",
     ),
-    tool("ls", "ls [-la1d] [PATH]...", "list directory contents"),
+    tool("ls", "ls [-la1dh] [PATH]...", "list directory contents"),
+    tool(
+        "lsdev",
+        "lsdev",
+        "list devices, their drivers and the block devices",
+    ),
     tool("mkdir", "mkdir [-p] [-m MODE] DIR...", "make directories"),
-    tool("mount", "mount", "list the mounted file systems"),
+    tool(
+        "mount",
+        "mount [-t TYPE] [-o ro] [SOURCE DIR]",
+        "list the mounted file systems, or mount SOURCE on DIR",
+    ),
     tool("mv", "mv [-f] SOURCE... DEST", "move or rename files"),
     tool(
         "nc",
@@ -187,6 +201,11 @@ pub const TOOLS: &[Tool] = &[
     ),
     tool("touch", "touch [-c] FILE...", "create empty files"),
     tool("true", "true", "exit with status 0"),
+    tool(
+        "umount",
+        "umount DIR",
+        "unmount the file system mounted on DIR",
+    ),
     tool("uname", "uname [-asnrm]", "print system information"),
     tool("uptime", "uptime", "time since boot and process count"),
     tool(

@@ -13,6 +13,7 @@
 
 extern crate alloc;
 
+pub mod dd;
 pub mod df;
 pub mod dispatch;
 pub mod dump;
@@ -25,6 +26,7 @@ pub mod getopt;
 pub mod grep;
 pub mod head;
 pub mod ls;
+pub mod lsdev;
 pub mod mode;
 pub mod net;
 pub mod path;

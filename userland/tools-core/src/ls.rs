@@ -20,12 +20,14 @@ pub struct LsOptions<'a> {
     pub one_per_line: bool,
     /// `-d`: list directories themselves, not their entries.
     pub directory_itself: bool,
+    /// `-h`: sizes in the long table as `1.5K`, `128M` (powers of 1024).
+    pub human: bool,
     /// The operands; none means `.`.
     pub paths: Vec<&'a str>,
 }
 
 pub fn parse<'a>(args: &[&'a str]) -> Result<LsOptions<'a>, UsageError> {
-    let parsed = getopt::parse(args, "la1d")?;
+    let parsed = getopt::parse(args, "la1dh")?;
     let mut paths = parsed.operands.clone();
     if paths.is_empty() {
         paths.push(".");
@@ -35,6 +37,7 @@ pub fn parse<'a>(args: &[&'a str]) -> Result<LsOptions<'a>, UsageError> {
         all: parsed.has('a'),
         one_per_line: parsed.has('1'),
         directory_itself: parsed.has('d'),
+        human: parsed.has('h'),
         paths,
     })
 }
@@ -58,25 +61,59 @@ pub struct LongEntry {
     pub link_target: Option<String>,
 }
 
+/// A size as `ls -h` shows it: bytes below 1 KiB, else the unit (K, M, G, T,
+/// P, E) with one decimal below 10 and none above, always rounded up.
+pub fn human_size(bytes: u64) -> String {
+    if bytes < 1024 {
+        return bytes.to_string();
+    }
+    let units = ['K', 'M', 'G', 'T', 'P', 'E'];
+    let mut unit = 0;
+    let mut scale = 1024u128;
+    while (bytes as u128).div_ceil(scale) > 1023 && unit + 1 < units.len() {
+        // Past 1023 of this unit (after rounding up), the next unit reads better.
+        unit += 1;
+        scale *= 1024;
+    }
+    let bytes = bytes as u128;
+    let tenths = (bytes * 10).div_ceil(scale);
+    if tenths < 100 {
+        format!("{}.{}{}", tenths / 10, tenths % 10, units[unit])
+    } else {
+        format!("{}{}", bytes.div_ceil(scale), units[unit])
+    }
+}
+
 /// The `ls -l` rows with columns aligned across all of them, owners and groups
 /// as numbers.
 pub fn long_table(entries: &[LongEntry]) -> String {
-    long_table_named(entries, &|uid| uid.to_string(), &|gid| gid.to_string())
+    long_table_named(entries, false, &|uid| uid.to_string(), &|gid| {
+        gid.to_string()
+    })
 }
 
-/// [`long_table`] with owner and group names from `user` and `group`.
+/// [`long_table`] with owner and group names from `user` and `group`, and
+/// `-h` sizes when `human` is set.
 pub fn long_table_named(
     entries: &[LongEntry],
+    human: bool,
     user: &dyn Fn(u32) -> String,
     group: &dyn Fn(u32) -> String,
 ) -> String {
+    let size_text = |e: &LongEntry| {
+        if human {
+            human_size(e.stat.size)
+        } else {
+            e.stat.size.to_string()
+        }
+    };
     let width = |value: &dyn Fn(&LongEntry) -> String| {
         entries.iter().map(|e| value(e).len()).max().unwrap_or(0)
     };
     let links_width = width(&|e| e.stat.nlink.to_string());
     let uid_width = width(&|e| user(e.stat.uid));
     let gid_width = width(&|e| group(e.stat.gid));
-    let size_width = width(&|e| e.stat.size.to_string());
+    let size_width = width(&|e| size_text(e));
     let mut text = String::new();
     for entry in entries {
         let stat = &entry.stat;
@@ -86,7 +123,7 @@ pub fn long_table_named(
             stat.nlink,
             user(stat.uid),
             group(stat.gid),
-            stat.size,
+            size_text(entry),
             entry.name,
         ));
         if let Some(target) = &entry.link_target {
@@ -143,6 +180,19 @@ pub fn directory_header(path: &str, first: bool) -> String {
 mod tests {
     use super::*;
     use alloc::vec;
+
+    #[test]
+    fn human_sizes_round_up_like_gnu_ls() {
+        assert_eq!(human_size(0), "0");
+        assert_eq!(human_size(1023), "1023");
+        assert_eq!(human_size(1024), "1.0K");
+        assert_eq!(human_size(1536), "1.5K");
+        assert_eq!(human_size(1537), "1.6K");
+        assert_eq!(human_size(10 * 1024), "10K");
+        assert_eq!(human_size(128 << 20), "128M");
+        assert_eq!(human_size((1 << 20) - 1), "1.0M");
+        assert_eq!(human_size(5 << 30), "5.0G");
+    }
     use zos_proto::fs::mode::{S_IFDIR, S_IFLNK, S_IFREG};
 
     fn entry(name: &str, mode: u32, size: u64, target: Option<&str>) -> LongEntry {

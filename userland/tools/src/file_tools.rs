@@ -4,7 +4,7 @@
 
 use crate::io::{status, warn_path};
 use crate::tree::{copy_file, copy_tree, remove_tree};
-use libzos::posix::{self, Errno};
+use libzos::posix::{self, Errno, Fd};
 use libzos::{eprintln, fs};
 use zos_proto::errno::{EEXIST, EINVAL, EISDIR, ENOENT, ENOTDIR, EXDEV};
 use zos_tools_core::file_options::{self, DEFAULT_DIR_MODE};
@@ -260,4 +260,89 @@ pub fn touch(args: &[&str]) -> Result<(), Failure> {
         }
     }
     status(failed)
+}
+
+/// `dd`: copies `count` blocks of `bs` bytes (see `zos_tools_core::dd`).
+pub fn dd(args: &[&str]) -> Result<(), Failure> {
+    use zos_tools_core::dd::{self, Records};
+    let options = dd::parse(args)?;
+    let fail = |what: &str, error: Errno| Failure::Error(alloc::format!("{what}: {error}"));
+    let input = match options.input {
+        Some(path) => posix::open(path, fs::O_RDONLY, 0).map_err(|e| fail(path, e))?,
+        None => 0,
+    };
+    let output = match options.output {
+        Some(path) => {
+            let trunc = if options.no_truncate || options.seek > 0 {
+                0
+            } else {
+                fs::O_TRUNC
+            };
+            posix::open(path, fs::O_WRONLY | fs::O_CREAT | trunc, 0o644)
+                .map_err(|e| fail(path, e))?
+        }
+        None => 1,
+    };
+    let bs = options.block_size;
+    let mut block = alloc::vec![0u8; bs];
+    if options.skip > 0 {
+        let offset = options.skip.saturating_mul(bs as u64) as i64;
+        if fs::lseek(input, offset, 0).is_err() {
+            // Not seekable (a pipe): read the blocks away.
+            for _ in 0..options.skip {
+                if read_block(input, &mut block).map_err(|e| fail("read", e))? == 0 {
+                    break;
+                }
+            }
+        }
+    }
+    if options.seek > 0 {
+        let offset = options.seek.saturating_mul(bs as u64) as i64;
+        fs::lseek(output, offset, 0).map_err(|e| fail("seek", e))?;
+    }
+    let (mut records_in, mut records_out, mut bytes) =
+        (Records::default(), Records::default(), 0u64);
+    let mut result = Ok(());
+    while options
+        .count
+        .is_none_or(|count| records_in.full + records_in.partial < count)
+    {
+        let n = match read_block(input, &mut block) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) => {
+                result = Err(fail(options.input.unwrap_or("standard input"), e));
+                break;
+            }
+        };
+        records_in.add(n, bs);
+        if let Err(e) = posix::write_all(output, &block[..n]) {
+            result = Err(fail(options.output.unwrap_or("standard output"), e));
+            break;
+        }
+        records_out.add(n, bs);
+        bytes += n as u64;
+    }
+    if result.is_ok() && options.fsync {
+        result = fs::fsync(output).map_err(|e| fail("fsync", e));
+    }
+    libzos::eprint!("{}", dd::report(records_in, records_out, bytes));
+    for fd in [input, output] {
+        if fd > 1 {
+            let _ = posix::close(fd);
+        }
+    }
+    result
+}
+
+/// Reads until `block` is full or the input ends; the bytes read.
+fn read_block(fd: Fd, block: &mut [u8]) -> Result<usize, Errno> {
+    let mut filled = 0;
+    while filled < block.len() {
+        match posix::read(fd, &mut block[filled..])? {
+            0 => break,
+            n => filled += n,
+        }
+    }
+    Ok(filled)
 }

@@ -45,7 +45,9 @@ fn print_listing(
             write_out(ls::total_line(rows).as_bytes())?;
         }
         let names = crate::users::Names::load();
-        let table = ls::long_table_named(rows, &|uid| names.user(uid), &|gid| names.group(gid));
+        let table = ls::long_table_named(rows, options.human, &|uid| names.user(uid), &|gid| {
+            names.group(gid)
+        });
         return write_out(table.as_bytes());
     }
     let text = if !options.one_per_line && posix::isatty(STDOUT) {
@@ -263,7 +265,20 @@ pub fn df(args: &[&str]) -> Result<(), Failure> {
 }
 
 pub fn mount(args: &[&str]) -> Result<(), Failure> {
-    file_options::no_operands(args)?;
+    if let df::MountCommand::Mount {
+        fs_type,
+        source,
+        target,
+        read_only,
+    } = df::parse_mount(args)?
+    {
+        return fs::mount(source, target, fs_type, read_only).map_err(|error| {
+            Failure::Error(alloc::format!(
+                "mounting {source} on {target}: {}",
+                error.describe()
+            ))
+        });
+    }
     let mut text = String::new();
     for mount in mount_table()? {
         text.push_str(&df::mount_line(
@@ -276,7 +291,132 @@ pub fn mount(args: &[&str]) -> Result<(), Failure> {
     write_out(text.as_bytes())
 }
 
+pub fn umount(args: &[&str]) -> Result<(), Failure> {
+    let [target] = args else {
+        return Err(Failure::Usage("usage: umount DIR".into()));
+    };
+    fs::unmount(target).map_err(|error| {
+        Failure::Error(alloc::format!("unmounting {target}: {}", error.describe()))
+    })
+}
+
 pub fn sync(args: &[&str]) -> Result<(), Failure> {
     file_options::no_operands(args)?;
     fs::sync().map_err(|error| Failure::Error(alloc::format!("{error}")))
+}
+
+/// devmgr's endpoint.
+fn devmgr() -> Result<u64, Failure> {
+    use libzos::ipc;
+    use zos_proto::block::DEVMGR_SERVICE;
+    use zos_proto::proc::{ProcRequest, ProcResponse};
+    let unavailable = || Failure::Error(String::from("the device manager is not running"));
+    let lookup = ProcRequest::Lookup {
+        name: DEVMGR_SERVICE,
+    };
+    let reply =
+        ipc::call(zos_proto::start::slots::PROC, &lookup, &[]).map_err(|_| unavailable())?;
+    match (reply.decode::<ProcResponse>(), reply.caps.first()) {
+        (Some(ProcResponse::Attached), Some(&cap)) => Ok(cap),
+        _ => Err(unavailable()),
+    }
+}
+
+/// `lsdev -r NAME SECTOR COUNT [-w]`: reads COUNT sectors of block device
+/// NAME through the block protocol (a block handle from devmgr, a CONTIGUOUS
+/// buffer attached once, `Read`), with `-w` writes them back in place and
+/// flushes, and copies them to standard output. What ext2 does, as a tool.
+fn block_read(args: &[&str]) -> Result<(), Failure> {
+    use libzos::{ipc, sys};
+    use zos_proto::block::{BlockRequest, BlockResponse, DevRequest, DevResponse};
+    let usage = || Failure::Usage(String::from("-r NAME SECTOR COUNT [-w]"));
+    let (name, sector, count) = match args {
+        [name, sector, count, ..] => (
+            *name,
+            sector.parse::<u64>().map_err(|_| usage())?,
+            count.parse::<u32>().map_err(|_| usage())?,
+        ),
+        _ => return Err(usage()),
+    };
+    let rewrite = args.get(3) == Some(&"-w");
+    let failed = |what: &str, e: i32| {
+        let errno = libzos::posix::Errno(e);
+        Failure::Error(alloc::format!("{name}: {what}: {errno}"))
+    };
+    let call =
+        |handle: u64, request: &BlockRequest, caps: &[u64]| match ipc::call(handle, request, caps)
+            .map(|r| r.decode::<BlockResponse>())
+        {
+            Ok(Some(BlockResponse::Err(e))) => Err(e),
+            Ok(Some(answer)) => Ok(answer),
+            _ => Err(zos_proto::errno::EIO),
+        };
+    let devmgr = devmgr()?;
+    let reply = ipc::call(devmgr, &DevRequest::OpenBlock { name }, &[]);
+    let _ = sys::cap_delete(devmgr);
+    let handle = match reply
+        .as_ref()
+        .map(|r| (r.decode::<DevResponse>(), r.caps.as_slice()))
+    {
+        Ok((Some(DevResponse::Opened), &[cap])) => cap,
+        Ok((Some(DevResponse::Err(e)), _)) => return Err(failed("open", e)),
+        _ => return Err(failed("open", zos_proto::errno::EIO)),
+    };
+    let bytes = count as u64 * 512;
+    let size = bytes.div_ceil(4096).max(1) * 4096;
+    let va = libzos::abi::layout::DMA_WINDOW;
+    let no_memory = |_| failed("buffer", zos_proto::errno::ENOMEM);
+    let memory = sys::memory_create_contiguous(size).map_err(no_memory)?;
+    let writable = libzos::abi::map_flags::WRITE;
+    sys::memory_map(memory, sys::SELF, va, 0, size / 4096, writable).map_err(no_memory)?;
+    let copy = sys::cap_copy(memory, sys::SELF, sys::NONE).map_err(no_memory)?;
+    call(handle, &BlockRequest::Attach, &[copy]).map_err(|e| failed("attach", e))?;
+    let read = BlockRequest::Read {
+        sector,
+        count,
+        offset: 0,
+    };
+    call(handle, &read, &[]).map_err(|e| failed("read", e))?;
+    if rewrite {
+        let write = BlockRequest::Write {
+            sector,
+            count,
+            offset: 0,
+        };
+        call(handle, &write, &[]).map_err(|e| failed("write", e))?;
+        call(handle, &BlockRequest::Flush, &[]).map_err(|e| failed("flush", e))?;
+    }
+    // SAFETY: `va` maps `size` >= `bytes` bytes of our buffer; the driver is
+    // done with it (every request was answered).
+    let data = unsafe { core::slice::from_raw_parts(va as *const u8, bytes as usize) };
+    let result = write_out(data);
+    let _ = call(handle, &BlockRequest::Close, &[]);
+    let _ = sys::cap_delete(handle);
+    result
+}
+
+/// `lsdev`: devmgr's device list and block devices (`-r`: see [`block_read`]).
+pub fn lsdev(args: &[&str]) -> Result<(), Failure> {
+    use libzos::ipc;
+    use zos_proto::block::{DevRequest, DevResponse};
+    if args.first() == Some(&"-r") {
+        return block_read(&args[1..]);
+    }
+    file_options::no_operands(args)?;
+    let devmgr = devmgr()?;
+    let ask = |request: &DevRequest| {
+        ipc::call(devmgr, request, &[])
+            .ok()
+            .and_then(|r| r.decode::<DevResponse>())
+    };
+    let devices = match ask(&DevRequest::List) {
+        Some(DevResponse::Devices(devices)) => devices,
+        _ => Vec::new(),
+    };
+    let blocks = match ask(&DevRequest::Blocks) {
+        Some(DevResponse::Blocks(blocks)) => blocks,
+        _ => Vec::new(),
+    };
+    let _ = libzos::sys::cap_delete(devmgr);
+    write_out(zos_tools_core::lsdev::format(&devices, &blocks).as_bytes())
 }

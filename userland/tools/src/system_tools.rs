@@ -68,10 +68,19 @@ fn power_failure(error: Errno) -> Failure {
     Failure::Error(error.describe().into())
 }
 
+/// Disk file systems are flushed and marked clean before the machine stops.
+fn unmount_disks() {
+    if let Err(error) = libzos::fs::unmount_all() {
+        libzos::eprintln!("unmounting file systems: {}", error.describe());
+    }
+}
+
 pub fn power_off() -> Result<(), Failure> {
+    unmount_disks();
     posix::power_off().map_err(power_failure)
 }
 
 pub fn reboot() -> Result<(), Failure> {
+    unmount_disks();
     posix::reboot().map_err(power_failure)
 }

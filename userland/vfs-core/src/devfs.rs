@@ -6,6 +6,11 @@
 //! trusted as the only entropy), and `console`/`tty`, which the VFS server hands
 //! over to the console service when they are opened (their reads and writes here
 //! fail with `ENXIO`). Nodes cannot be added, removed or changed (`EPERM`).
+//!
+//! Block devices (`vda`, `vda1`, …) come and go as devmgr reports them
+//! ([`Devfs::set_blocks`]); opening one is handed to devmgr and the disk's
+//! driver by the VFS server, like the terminal (their reads and writes here
+//! fail with `ENXIO`).
 
 use alloc::string::String;
 
@@ -23,6 +28,10 @@ pub const RANDOM_INO: Ino = 5;
 pub const URANDOM_INO: Ino = 6;
 pub const CONSOLE_INO: Ino = 7;
 pub const TTY_INO: Ino = 8;
+/// Block device nodes: this plus their position in the list devmgr sent.
+pub const BLOCK_INO_BASE: Ino = 100;
+/// Linux's major number of virtio disks.
+const VIRTBLK_MAJOR: u64 = 254;
 
 /// Linux's old-style device number: major in bits 8–15, minor below.
 pub const fn device_number(major: u64, minor: u64) -> u64 {
@@ -44,12 +53,31 @@ const NODES: [(&str, Ino, u32, u64); 7] = [
 pub struct Devfs {
     rng: ChaChaRng,
     now: Timestamp,
+    /// Block devices (name, 512-byte sectors), as devmgr last reported them.
+    blocks: alloc::vec::Vec<(String, u64)>,
 }
 
 impl Devfs {
     /// A devfs whose random devices read `rng`.
     pub fn new(rng: ChaChaRng) -> Self {
-        Devfs { rng, now: 0 }
+        Devfs {
+            rng,
+            now: 0,
+            blocks: alloc::vec::Vec::new(),
+        }
+    }
+
+    /// Replaces the block device nodes.
+    pub fn set_blocks(&mut self, blocks: alloc::vec::Vec<(String, u64)>) {
+        self.blocks = blocks;
+    }
+
+    /// The block device name of `ino`, when it is one.
+    pub fn block_name(&self, ino: Ino) -> Option<&str> {
+        let index = ino.checked_sub(BLOCK_INO_BASE)?;
+        self.blocks
+            .get(index as usize)
+            .map(|(name, _)| name.as_str())
     }
 
     /// Whether opening `ino` means opening the terminal.
@@ -90,31 +118,46 @@ impl FileSystem for Devfs {
 
     fn lookup(&self, dir: Ino, name: &str) -> VfsResult<Ino> {
         if dir != ROOT_INO {
-            return Err(if Self::node(dir).is_ok() {
-                Errno::ENOTDIR
-            } else {
-                Errno::ENOENT
-            });
+            return Err(
+                if Self::node(dir).is_ok() || self.block_name(dir).is_some() {
+                    Errno::ENOTDIR
+                } else {
+                    Errno::ENOENT
+                },
+            );
         }
         if name.len() > NAME_MAX {
             return Err(Errno::ENAMETOOLONG);
         }
+        let block = || {
+            let index = self.blocks.iter().position(|(n, _)| n == name)?;
+            Some(BLOCK_INO_BASE + index as Ino)
+        };
         match name {
             "." | ".." => Ok(ROOT_INO),
             _ => NODES
                 .iter()
                 .find(|(node_name, ..)| *node_name == name)
                 .map(|(_, ino, ..)| *ino)
+                .or_else(block)
                 .ok_or(Errno::ENOENT),
         }
     }
 
     fn getattr(&self, ino: Ino) -> VfsResult<Stat> {
-        let (kind, mode, nlink, rdev) = if ino == ROOT_INO {
-            (FileKind::Directory, 0o755, 2, 0)
+        let block = ino.checked_sub(BLOCK_INO_BASE).and_then(|i| {
+            self.blocks
+                .get(i as usize)
+                .map(|(_, sectors)| (i, *sectors))
+        });
+        let (kind, mode, nlink, rdev, size) = if ino == ROOT_INO {
+            (FileKind::Directory, 0o755, 2, 0, 0)
+        } else if let Some((index, sectors)) = block {
+            let rdev = device_number(VIRTBLK_MAJOR, index);
+            (FileKind::BlockDevice, 0o660, 1, rdev, sectors * 512)
         } else {
             let (_, mode, rdev) = Self::node(ino)?;
-            (FileKind::CharDevice, mode, 1, rdev)
+            (FileKind::CharDevice, mode, 1, rdev, 0)
         };
         Ok(Stat {
             ino,
@@ -123,7 +166,7 @@ impl FileSystem for Devfs {
             nlink,
             uid: 0,
             gid: 0,
-            size: 0,
+            size,
             blocks: 0,
             atime: self.now,
             mtime: self.now,
@@ -191,6 +234,7 @@ impl FileSystem for Devfs {
                 Ok(buf.len())
             }
             CONSOLE_INO | TTY_INO => Err(Errno::ENXIO),
+            _ if self.block_name(ino).is_some() => Err(Errno::ENXIO),
             _ => Err(Errno::ENOENT),
         }
     }
@@ -205,6 +249,7 @@ impl FileSystem for Devfs {
                 Ok(data.len())
             }
             CONSOLE_INO | TTY_INO => Err(Errno::ENXIO),
+            _ if self.block_name(ino).is_some() => Err(Errno::ENXIO),
             _ => Err(Errno::ENOENT),
         }
     }
@@ -226,7 +271,17 @@ impl FileSystem for Devfs {
                     kind: FileKind::CharDevice,
                     name: String::from(*name),
                 },
-                None => return Ok(None),
+                None => {
+                    let index = cookie as usize - 2 - NODES.len();
+                    match self.blocks.get(index) {
+                        Some((name, _)) => DirEntry {
+                            ino: BLOCK_INO_BASE + index as Ino,
+                            kind: FileKind::BlockDevice,
+                            name: name.clone(),
+                        },
+                        None => return Ok(None),
+                    }
+                }
             },
         };
         Ok(Some((entry, cookie + 1)))
@@ -305,6 +360,29 @@ mod tests {
         assert_eq!(stat.rdev, device_number(1, 3));
         assert_eq!(dev.lookup(ROOT_INO, "sda"), Err(Errno::ENOENT));
         assert_eq!(dev.lookup(NULL_INO, "x"), Err(Errno::ENOTDIR));
+    }
+
+    #[test]
+    fn block_devices_come_and_go() {
+        let mut dev = devfs();
+        dev.set_blocks(alloc::vec![("vda".into(), 2048), ("vda1".into(), 1000)]);
+        let vda1 = dev.lookup(ROOT_INO, "vda1").expect("vda1");
+        assert_eq!(dev.block_name(vda1), Some("vda1"));
+        let stat = dev.getattr(vda1).expect("stat");
+        assert_eq!(stat.st_mode(), 0o060660);
+        assert_eq!(stat.size, 512_000);
+        let mut buf = [0u8; 4];
+        assert_eq!(dev.read(vda1, 0, &mut buf), Err(Errno::ENXIO));
+        let mut names = alloc::vec::Vec::new();
+        let mut cookie = 0;
+        while let Some((entry, next)) = dev.readdir(ROOT_INO, cookie).expect("readdir") {
+            names.push(entry.name);
+            cookie = next;
+        }
+        assert_eq!(names[names.len() - 2..], ["vda", "vda1"]);
+        dev.set_blocks(alloc::vec::Vec::new());
+        assert_eq!(dev.lookup(ROOT_INO, "vda1"), Err(Errno::ENOENT));
+        assert_eq!(dev.getattr(vda1).map(|_| ()), Err(Errno::ENOENT));
     }
 
     #[test]

@@ -240,6 +240,12 @@ pub trait FileSystem {
 
     /// Drop one reference taken with [`FileSystem::retain`].
     fn release(&mut self, ino: Ino);
+
+    /// The file system is being unmounted: make everything durable and let go of
+    /// the storage (a disk file system also marks itself cleanly unmounted).
+    fn unmount(&mut self) -> VfsResult<()> {
+        self.sync()
+    }
 }
 
 /// Whether `name` is usable as a new directory entry name: not empty, not `.` or

@@ -21,6 +21,7 @@ pub mod handles;
 pub mod populate;
 pub mod procfs;
 pub mod random;
+pub mod remote;
 pub mod shared;
 pub mod tmpfs;
 pub mod vfs;

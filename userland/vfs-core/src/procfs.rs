@@ -96,6 +96,8 @@ pub struct ProcessInfo {
 /// One row of `/proc/mounts`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MountLine {
+    /// What is mounted (a device or image path; the type name for virtual ones).
+    pub source: String,
     pub path: String,
     pub fs_type: String,
     pub read_only: bool,
@@ -219,7 +221,7 @@ pub fn format_mounts(mounts: &[MountLine]) -> String {
         let _ = writeln!(
             text,
             "{} {} {} {mode} 0 0",
-            mount.fs_type, mount.path, mount.fs_type
+            mount.source, mount.path, mount.fs_type
         );
     }
     text
@@ -532,11 +534,13 @@ mod tests {
             free_bytes: 512 << 20,
             mounts: vec![
                 MountLine {
+                    source: "tmpfs".into(),
                     path: "/".into(),
                     fs_type: "tmpfs".into(),
                     read_only: false,
                 },
                 MountLine {
+                    source: "proc".into(),
                     path: "/proc".into(),
                     fs_type: "proc".into(),
                     read_only: true,

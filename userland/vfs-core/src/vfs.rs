@@ -134,7 +134,9 @@ impl Vfs {
     /// mount with other mounts inside it.
     pub fn unmount(&mut self, path: &str) -> VfsResult<Box<dyn FileSystem>> {
         let root = self.root()?;
-        let node = self.resolve(root, path, true, &Cred::ROOT)?;
+        // The final component is not followed: that would ask the mounted file
+        // system about its root, and a dead server cannot answer.
+        let node = self.resolve(root, path, false, &Cred::ROOT)?;
         let mount = self.mount_ref(node.mount)?;
         if node.ino != mount.fs.root() {
             return Err(Errno::EINVAL);
@@ -152,6 +154,12 @@ impl Vfs {
             .get_mut(node.mount.0 as usize)
             .ok_or(Errno::EINVAL)?;
         slot.take().map(|m| m.fs).ok_or(Errno::EINVAL)
+    }
+
+    /// Let the file system of mount `id` go at shutdown ([`FileSystem::unmount`]),
+    /// leaving it in the table even when files are open: nothing runs afterwards.
+    pub fn shut_down(&mut self, id: MountId) -> VfsResult<()> {
+        self.fs_mut(id)?.unmount()
     }
 
     /// The root directory of the whole tree.
@@ -238,6 +246,11 @@ impl Vfs {
             }
         }
         result
+    }
+
+    /// Flush the file system of mount `id` (`fsync` of a file on it).
+    pub fn sync_mount(&mut self, id: MountId) -> VfsResult<()> {
+        self.fs_mut(id)?.sync()
     }
 
     /// Resolve `path` relative to the directory `cwd` (ignored for absolute paths).

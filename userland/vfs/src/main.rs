@@ -12,6 +12,7 @@
 
 extern crate alloc;
 
+mod remote;
 mod server;
 mod setup;
 mod shared;

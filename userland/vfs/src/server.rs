@@ -28,8 +28,9 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::cell::RefCell;
 use libzos::abi::rights;
+use libzos::dprintln;
 use libzos::ipc::{self, Received};
-use libzos::{dprintln, sys};
+use libzos::sys;
 use zos_proto::badge;
 use zos_proto::errno::*;
 use zos_proto::fs::{DirEntry, FileStat, FsRequest, FsResponse, FsStat, MountEntry};
@@ -109,13 +110,23 @@ fn file_stat(mount: u32, stat: &Stat) -> FileStat {
     }
 }
 
+/// A mount served by another process.
+struct RemoteMount {
+    source: String,
+    buffer_va: u64,
+}
+
 pub struct Server {
     endpoint: u64,
+    /// Mounts served by other processes, by mount id.
+    remote: alloc::collections::BTreeMap<u32, RemoteMount>,
     state: State,
     handles: HandleTable<Handle>,
     windows: Windows,
     /// The console service's endpoint, once looked up.
     console: Option<u64>,
+    /// devmgr's endpoint, once looked up (block devices).
+    devmgr: Option<u64>,
     /// Scratch space for transfers.
     scratch: Vec<u8>,
     requests: u64,
@@ -129,10 +140,12 @@ impl Server {
     pub fn new(endpoint: u64, state: State) -> Self {
         Server {
             endpoint,
+            remote: alloc::collections::BTreeMap::new(),
             state,
             handles: HandleTable::new(),
             windows: Windows::new(),
             console: None,
+            devmgr: None,
             scratch: Vec::new(),
             requests: 0,
             credentials: BTreeMap::new(),
@@ -183,9 +196,24 @@ impl Server {
             let request = message.decode::<IoRequest>();
             return self.handle_io(id, request, &message.caps);
         }
+        let request = message.decode::<FsRequest>();
+        // Only a mount request keeps the capability that came with it (the
+        // file-system server's mount capability).
+        let keep = match &request {
+            Some(FsRequest::Mount { .. }) => message.caps.first().copied(),
+            _ => None,
+        };
         for cap in &message.caps {
-            let _ = sys::cap_delete(*cap);
+            if Some(*cap) != keep {
+                let _ = sys::cap_delete(*cap);
+            }
         }
+        let refuse = |errno: Errno| {
+            if let Some(cap) = keep {
+                let _ = sys::cap_delete(cap);
+            }
+            fs_err(errno)
+        };
         let Some((number, pid)) = badge::parse(message.badge) else {
             if !self.warned_unbadged {
                 self.warned_unbadged = true;
@@ -194,12 +222,20 @@ impl Server {
                      the service table should say client_badges = true for the VFS"
                 );
             }
-            return fs_err(Errno::EPERM);
+            return refuse(Errno::EPERM);
         };
         let Some(cred) = self.credentials_for(number) else {
-            return fs_err(Errno::EPERM);
+            return refuse(Errno::EPERM);
         };
-        match message.decode::<FsRequest>() {
+        match request {
+            // Mounting is root's, as on Linux.
+            Some(FsRequest::Mount { .. }) if cred.uid != 0 => refuse(Errno::EPERM),
+            Some(FsRequest::Mount {
+                source,
+                target,
+                fs_type,
+                cwd,
+            }) => fs_result(self.mount_remote(source, target, fs_type, cwd, keep)),
             Some(request) => self.handle_fs(pid, &cred, request),
             None => fs_err(Errno::EINVAL),
         }
@@ -290,6 +326,10 @@ impl Server {
             .mounts()
             .into_iter()
             .map(|m| MountLine {
+                source: self
+                    .remote
+                    .get(&m.id.0)
+                    .map_or_else(|| String::from(m.fs_type), |r| r.source.clone()),
                 path: m.path,
                 fs_type: String::from(m.fs_type),
                 read_only: m.read_only || m.id == self.state.proc_mount,
@@ -441,7 +481,109 @@ impl Server {
                 self.cwd_node(cwd, cred)
                     .and_then(|at| self.state.vfs.set_times(at, path, atime, mtime, cred)),
             ),
+            FsRequest::SetBlockDevices { devices } => {
+                let list = devices
+                    .iter()
+                    .map(|(n, s)| (String::from(*n), *s))
+                    .collect();
+                self.state.devfs.borrow_mut().set_blocks(list);
+                (encode_fs(&FsResponse::Ok), Vec::new())
+            }
+            FsRequest::Mount { .. } => fs_err(Errno::EINVAL),
+            FsRequest::Unmount { .. } | FsRequest::UnmountAll if cred.uid != 0 => {
+                fs_err(Errno::EPERM)
+            }
+            FsRequest::Unmount { target, cwd } => fs_result(self.unmount_remote(target, cwd)),
+            FsRequest::UnmountAll => fs_result(self.unmount_all()),
         }
+    }
+
+    // ---- mounts served by other processes ----------------------------------------
+
+    fn mount_remote(
+        &mut self,
+        source: &str,
+        target: &str,
+        fs_type: &str,
+        cwd: &str,
+        cap: Option<u64>,
+    ) -> Result<(), Errno> {
+        let Some(cap) = cap else {
+            return Err(Errno::EINVAL);
+        };
+        let path = match self.cwd_node(cwd, &Cred::ROOT).and_then(|at| {
+            let node = self.state.vfs.resolve(at, target, true, &Cred::ROOT)?;
+            self.state.vfs.path_of(node)
+        }) {
+            Ok(path) => path,
+            Err(e) => {
+                let _ = sys::cap_delete(cap);
+                return Err(e);
+            }
+        };
+        let used: Vec<u64> = self.remote.values().map(|r| r.buffer_va).collect();
+        let (fs, buffer_va) =
+            crate::remote::connect(cap, setup::now(), &used).inspect_err(|e| {
+                dprintln!("vfs: mounting {source}: the server does not answer: {e}")
+            })?;
+        if fs.fs_type() != fs_type {
+            dprintln!("vfs: {source} serves {}, not {fs_type}", fs.fs_type());
+        }
+        // Dropping `fs` on failure tells the server (its capability goes).
+        let id = self.state.vfs.mount(&path, fs)?;
+        self.remote.insert(
+            id.0,
+            RemoteMount {
+                source: String::from(source),
+                buffer_va,
+            },
+        );
+        Ok(())
+    }
+
+    fn unmount_remote(&mut self, target: &str, cwd: &str) -> Result<(), Errno> {
+        // Resolving stops at the mount's root without asking its (maybe dead)
+        // server anything; the mount table names the path.
+        let node = self
+            .cwd_node(cwd, &Cred::ROOT)
+            .and_then(|at| self.state.vfs.resolve(at, target, false, &Cred::ROOT))?;
+        let (id, path) = self
+            .state
+            .vfs
+            .mounts()
+            .into_iter()
+            .find(|m| m.id == node.mount)
+            .map(|m| (m.id, m.path))
+            .ok_or(Errno::EINVAL)?;
+        if !self.remote.contains_key(&id.0) {
+            // The built-in mounts (/, /tmp, /dev, /proc) stay.
+            return Err(Errno::EBUSY);
+        }
+        let mut fs = self.state.vfs.unmount(&path)?;
+        self.remote.remove(&id.0);
+        // The mount is gone either way; a failed flush is still reported.
+        fs.unmount()
+    }
+
+    /// Let every remote file system go (deepest mount first), for power-off.
+    fn unmount_all(&mut self) -> Result<(), Errno> {
+        let mut mounts: Vec<_> = self
+            .state
+            .vfs
+            .mounts()
+            .into_iter()
+            .filter(|m| self.remote.contains_key(&m.id.0))
+            .collect();
+        mounts.sort_by_key(|m| core::cmp::Reverse(m.path.len()));
+        let mut result = Ok(());
+        for mount in mounts {
+            let done = self.state.vfs.shut_down(mount.id);
+            if let Err(e) = done {
+                dprintln!("vfs: unmounting {}: {e}", mount.path);
+                result = result.and(Err(e));
+            }
+        }
+        result
     }
 
     fn open(
@@ -468,6 +610,16 @@ impl Server {
                 self.state.vfs.close(node);
                 return self.console_handle();
             }
+            let block = self
+                .state
+                .devfs
+                .borrow()
+                .block_name(node.ino)
+                .map(String::from);
+            if let Some(name) = block {
+                self.state.vfs.close(node);
+                return self.block_handle(&name);
+            }
             // Every open of a device stirs the random devices a little.
             let stir = [sys::clock_ns().to_le_bytes(), self.requests.to_le_bytes()].concat();
             self.state.devfs.borrow_mut().absorb_entropy(&stir);
@@ -475,6 +627,49 @@ impl Server {
         let file = Rc::new(RefCell::new(OpenFile::new(node, flags)));
         self.new_handle(owner, file)
             .inspect_err(|_| self.state.vfs.close(node))
+    }
+
+    /// A file handle of block device `name` (`/dev/vda1`), from devmgr and the
+    /// disk's driver (`zos_proto::block::DevRequest::OpenDevice`).
+    fn block_handle(&mut self, name: &str) -> Result<u64, Errno> {
+        let devmgr = match self.devmgr {
+            Some(devmgr) => devmgr,
+            None => {
+                let lookup = ProcRequest::Lookup {
+                    name: zos_proto::block::DEVMGR_SERVICE,
+                };
+                let reply = ipc::call(slots::PROC, &lookup, &[]).map_err(|_| Errno::ENXIO)?;
+                match (reply.decode::<ProcResponse>(), reply.caps.first()) {
+                    (Some(ProcResponse::Attached), Some(cap)) => {
+                        self.devmgr = Some(*cap);
+                        *cap
+                    }
+                    _ => return Err(Errno::ENXIO),
+                }
+            }
+        };
+        let request = zos_proto::block::DevRequest::OpenDevice { name };
+        let reply = ipc::call(devmgr, &request, &[]).map_err(|_| {
+            let _ = sys::cap_delete(devmgr);
+            self.devmgr = None;
+            Errno::ENXIO
+        })?;
+        use zos_proto::block::DevResponse;
+        match (reply.decode::<DevResponse>(), reply.caps.as_slice()) {
+            (Some(DevResponse::Opened), &[cap]) => Ok(cap),
+            (Some(DevResponse::Err(e)), _) => {
+                for cap in &reply.caps {
+                    let _ = sys::cap_delete(*cap);
+                }
+                Err(Errno::from_i32(e).unwrap_or(Errno::EIO))
+            }
+            _ => {
+                for cap in &reply.caps {
+                    let _ = sys::cap_delete(*cap);
+                }
+                Err(Errno::EIO)
+            }
+        }
     }
 
     /// A fresh handle of the console service (`/dev/console`, `/dev/tty`).
@@ -633,7 +828,8 @@ impl Server {
                 }
                 io_result(vfs.truncate_node(node, len).map(|_| IoResponse::Ok))
             }
-            IoRequest::Sync => io_result(vfs.sync_all().map(|_| IoResponse::Ok)),
+            // fsync: the file's own file system, flushed to its device.
+            IoRequest::Sync => io_result(vfs.sync_mount(node.mount).map(|_| IoResponse::Ok)),
             IoRequest::ShareBuffer => {
                 let Some(memory) = attached else {
                     return io_err(EINVAL);

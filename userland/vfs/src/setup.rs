@@ -12,7 +12,6 @@ use alloc::rc::Rc;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::cell::RefCell;
-use core::sync::atomic::{AtomicU64, Ordering};
 use libzos::{dprintln, posix, sys};
 use zos_boot::initramfs::Archive;
 use zos_vfs_core::procfs::Procfs;
@@ -99,28 +98,11 @@ fn capacities(quota: u64, root_asked: Option<u64>, tmp_asked: Option<u64>) -> (u
     (root, tmp)
 }
 
-/// Real time minus monotonic time (the server's one thread is its only user).
-static REALTIME_OFFSET: AtomicU64 = AtomicU64::new(0);
-/// When the offset is due to be asked again (monotonic ns; 0: never asked).
-static REALTIME_DUE: AtomicU64 = AtomicU64::new(0);
-/// How often the offset is asked of init again (so `date -s` reaches file
-/// times within a second).
-const REALTIME_REFRESH_NS: u64 = 1_000_000_000;
-
 /// Now, in nanoseconds since the Unix epoch: init's clock (the PL031 read at
-/// boot) as an offset to the monotonic clock, asked at most once a second.
+/// boot) as an offset to the monotonic clock, which libzos asks of init at
+/// most once a second (so `date -s` reaches file times within a second).
 pub fn now() -> u64 {
-    let monotonic = sys::clock_ns();
-    let due = REALTIME_DUE.load(Ordering::Relaxed);
-    if due == 0 || monotonic >= due {
-        if let Ok(real) = libzos::posix::realtime_ns() {
-            REALTIME_OFFSET.store(real.saturating_sub(monotonic), Ordering::Relaxed);
-        }
-        REALTIME_DUE.store(monotonic + REALTIME_REFRESH_NS, Ordering::Relaxed);
-    }
-    REALTIME_OFFSET
-        .load(Ordering::Relaxed)
-        .saturating_add(monotonic)
+    libzos::posix::realtime_or_boot_ns()
 }
 
 pub fn build() -> Result<State, SetupError> {

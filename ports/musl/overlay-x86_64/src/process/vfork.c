@@ -1,6 +1,7 @@
-/* Zero OS: vfork is a clone like any other fork (which the dispatcher does
- * not offer yet, as on aarch64 where musl has no vfork of its own); this
- * replaces musl's x86_64 assembly, which enters the kernel directly. */
+/* Zero OS: vfork on x86_64 is a clone like any other fork, which the
+ * dispatcher refuses (aarch64's "record until exec" vfork, overlay-aarch64,
+ * is not ported yet); this replaces musl's x86_64 assembly, which enters the
+ * kernel directly. */
 #define _GNU_SOURCE
 #include <unistd.h>
 #include <signal.h>

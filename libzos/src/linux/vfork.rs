@@ -1,0 +1,208 @@
+//! `vfork` without `fork`: "record until exec" (docs/porting.md).
+//!
+//! musl's `vfork` (ports/musl/overlay/src/process/vfork.s) branches to
+//! [`zos_vfork`], which keeps the caller's callee-saved registers, stack
+//! pointer and return address and returns 0: the child runs on the parent's
+//! stack, in the parent's memory, with its own copy of the descriptor table,
+//! the per-descriptor state, the signal actions and mask, and the working
+//! directory. Its `execve` becomes a spawn of the program with the child's
+//! descriptors (close-on-exec ones left out) and process group; its `_exit`
+//! leaves a zombie that only this process's `wait4` sees, under a pid of its
+//! own above every real one. Either way the parent's tables come back and
+//! `vfork` returns a second time, in the parent, with that pid.
+//!
+//! That is all POSIX allows a vfork child; what it changes in memory stays
+//! (as with a real vfork). Limits: vfork does not nest (`EAGAIN`, -1), and the
+//! child's `getpid` is the parent's.
+
+use super::spawn::strings;
+use super::{c_str, SysResult};
+use crate::posix::{self, Errno, FileAction, Pid};
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, Ordering};
+use spin::Mutex;
+use zos_proto::errno::*;
+
+/// A vfork child is running on this process's stack.
+static ACTIVE: AtomicBool = AtomicBool::new(false);
+/// Where the child's `execve`/`_exit` sends the parent: the pid `vfork`
+/// returns there (0: nothing pending).
+static RESUME: AtomicI64 = AtomicI64::new(0);
+/// The process group the child asked for with `setpgid` (`None`: the
+/// parent's; `Some(0)`: a new group led by the child).
+static PGID: Mutex<Option<Pid>> = Mutex::new(None);
+/// Children that `_exit`ed without `execve`: (pid, wait status).
+static ZOMBIES: Mutex<Vec<(i32, i32)>> = Mutex::new(Vec::new());
+/// The next pid for such a zombie (real pids stay far below).
+static NEXT_ZOMBIE: AtomicU32 = AtomicU32::new(0x4000_0000);
+
+/// Whether a vfork child is running.
+pub fn active() -> bool {
+    ACTIVE.load(Ordering::SeqCst)
+}
+
+/// Starts a child: called by [`zos_vfork`] with the registers kept.
+/// Returns 0, or -1 when a child is already running.
+#[no_mangle]
+extern "C" fn zos_vfork_enter() -> i64 {
+    super::with_ipc_tp(|| {
+        if active() || posix::vfork_save_fds().is_err() {
+            return -1;
+        }
+        super::file::vfork_save();
+        super::signal::vfork_save();
+        *PGID.lock() = None;
+        ACTIVE.store(true, Ordering::SeqCst);
+        0
+    })
+}
+
+/// Ends the child: the parent's tables come back; `vfork` will return `pid`.
+fn finish(pid: i64) {
+    posix::vfork_restore_fds();
+    super::file::vfork_restore();
+    super::signal::vfork_restore();
+    ACTIVE.store(false, Ordering::SeqCst);
+    RESUME.store(pid, Ordering::SeqCst);
+}
+
+/// The pid to return to the parent if the child just ended (taken).
+pub fn take_resume() -> Option<i64> {
+    match RESUME.swap(0, Ordering::SeqCst) {
+        0 => None,
+        pid => Some(pid),
+    }
+}
+
+/// The child's `setpgid(0 | own pid, pgid)`: remembered for its spawn.
+pub fn setpgid(pgid: Pid) {
+    *PGID.lock() = Some(pgid);
+}
+
+/// The child's `execve`: the program starts as a new process with the
+/// child's descriptors; on success the parent resumes. Errors go back to
+/// the child, which usually `_exit`s.
+pub fn execve(path: u64, argv: u64, envp: u64) -> SysResult {
+    let path = c_str(path)?;
+    let argv = strings(argv)?;
+    let env = strings(envp)?;
+    let actions: Vec<FileAction> = super::file::cloexec_fds()
+        .into_iter()
+        .map(FileAction::Close)
+        .collect();
+    let pgid = (*PGID.lock()).unwrap_or_else(posix::getpgrp);
+    let pid = posix::spawn(path, &argv, &env, &actions, pgid)?;
+    finish(i64::from(pid));
+    Ok(0)
+}
+
+/// The child's `_exit(code)`: a zombie the parent can wait for.
+pub fn exit(code: i32) -> SysResult {
+    let pid = NEXT_ZOMBIE.fetch_add(1, Ordering::SeqCst) as i32;
+    ZOMBIES.lock().push((pid, (code & 0xff) << 8));
+    finish(i64::from(pid));
+    Ok(0)
+}
+
+/// A zombie of a child that never exec'd, for `wait4(pid)` (-1: any).
+pub fn reap(pid: i32) -> Option<(i32, i32)> {
+    let mut zombies = ZOMBIES.lock();
+    let index = zombies.iter().position(|(z, _)| pid == -1 || *z == pid)?;
+    Some(zombies.remove(index))
+}
+
+/// Whether `pid` names such a zombie (not yet reaped).
+pub fn is_zombie(pid: i32) -> bool {
+    ZOMBIES.lock().iter().any(|(z, _)| *z == pid)
+}
+
+/// Whether `wait4(pid)` can only mean a zombie: `ECHILD` otherwise.
+pub fn only_zombie(pid: i32) -> Result<bool, Errno> {
+    if pid >= 0x4000_0000 {
+        return if is_zombie(pid) {
+            Ok(true)
+        } else {
+            Err(Errno(ECHILD))
+        };
+    }
+    Ok(false)
+}
+
+#[cfg(target_arch = "aarch64")]
+extern "C" {
+    /// Returns from the `vfork` call kept by [`zos_vfork`] with `value`.
+    fn zos_vfork_resume(value: i64) -> !;
+}
+
+/// Returns, in the parent, from `vfork` with `pid`. Call with the program's
+/// own thread pointer in place and nothing held.
+pub fn resume(pid: i64) -> ! {
+    #[cfg(target_arch = "aarch64")]
+    // SAFETY: `zos_vfork` kept the registers of a `vfork` call whose frame
+    // is still on the stack (the child never returns from it, as POSIX
+    // requires of a vfork child); jumping there discards only dispatcher
+    // frames, which own nothing (locks released, buffers dropped).
+    unsafe {
+        zos_vfork_resume(pid)
+    }
+    #[cfg(not(target_arch = "aarch64"))]
+    {
+        let _ = pid;
+        posix::exit(127)
+    }
+}
+
+// zos_vfork: keeps x19–x30, sp and d8–d15, then asks zos_vfork_enter to start
+// the child (x0 = 0 returns into it). zos_vfork_resume(value) brings them
+// back and returns `value` from that same vfork call.
+#[cfg(target_arch = "aarch64")]
+core::arch::global_asm!(
+    ".text",
+    ".global zos_vfork",
+    ".type zos_vfork,%function",
+    "zos_vfork:",
+    "adrp x16, zos_vfork_regs",
+    "add x16, x16, :lo12:zos_vfork_regs",
+    "stp x19, x20, [x16, #0]",
+    "stp x21, x22, [x16, #16]",
+    "stp x23, x24, [x16, #32]",
+    "stp x25, x26, [x16, #48]",
+    "stp x27, x28, [x16, #64]",
+    "stp x29, x30, [x16, #80]",
+    "mov x17, sp",
+    "str x17, [x16, #96]",
+    "stp d8, d9, [x16, #104]",
+    "stp d10, d11, [x16, #120]",
+    "stp d12, d13, [x16, #136]",
+    "stp d14, d15, [x16, #152]",
+    "bl zos_vfork_enter",
+    "adrp x16, zos_vfork_regs",
+    "add x16, x16, :lo12:zos_vfork_regs",
+    "ldr x30, [x16, #88]",
+    "ret",
+    ".size zos_vfork, .-zos_vfork",
+    ".global zos_vfork_resume",
+    ".type zos_vfork_resume,%function",
+    "zos_vfork_resume:",
+    "adrp x16, zos_vfork_regs",
+    "add x16, x16, :lo12:zos_vfork_regs",
+    "ldp x19, x20, [x16, #0]",
+    "ldp x21, x22, [x16, #16]",
+    "ldp x23, x24, [x16, #32]",
+    "ldp x25, x26, [x16, #48]",
+    "ldp x27, x28, [x16, #64]",
+    "ldp x29, x30, [x16, #80]",
+    "ldr x17, [x16, #96]",
+    "mov sp, x17",
+    "ldp d8, d9, [x16, #104]",
+    "ldp d10, d11, [x16, #120]",
+    "ldp d12, d13, [x16, #136]",
+    "ldp d14, d15, [x16, #152]",
+    "ret",
+    ".size zos_vfork_resume, .-zos_vfork_resume",
+    ".bss",
+    ".balign 16",
+    "zos_vfork_regs:",
+    ".space 176",
+    ".text",
+);

@@ -1,0 +1,187 @@
+//! The device table: every device found, its driver's state, and the disk
+//! names (`vda`, `vdb`, … in the order disks are found, as Linux names
+//! virtio disks) with their partitions (`vda1`, …).
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+use zos_proto::block::{BlockName, DeviceInfo, Partition};
+
+use crate::restart::Restarts;
+
+/// A driver's state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum State {
+    /// No driver for this kind of device.
+    None,
+    /// Started, not yet serving.
+    Starting,
+    Running,
+    /// Failed too often; given up.
+    Failed,
+}
+
+impl State {
+    pub fn name(self) -> &'static str {
+        match self {
+            State::None => "none",
+            State::Starting => "starting",
+            State::Running => "running",
+            State::Failed => "failed",
+        }
+    }
+}
+
+/// One device.
+#[derive(Clone, Debug)]
+pub struct Device {
+    pub location: String,
+    pub device_id: u32,
+    pub driver: Option<&'static str>,
+    pub pid: u32,
+    pub state: State,
+    pub restarts: Restarts,
+    /// Disk name, for block devices.
+    pub disk: Option<String>,
+    /// Filled in when the driver serves.
+    pub sectors: u64,
+    pub read_only: bool,
+    pub partitions: Vec<Partition>,
+}
+
+/// Every device.
+#[derive(Default, Debug)]
+pub struct Table {
+    pub devices: Vec<Device>,
+}
+
+/// `vda` … `vdz`, then `vdaa` …, as Linux counts.
+pub fn disk_name(index: usize) -> String {
+    let letter = |n: usize| (b'a' + (n % 26) as u8) as char;
+    if index < 26 {
+        format!("vd{}", letter(index))
+    } else {
+        format!("vd{}{}", letter(index / 26 - 1), letter(index))
+    }
+}
+
+impl Table {
+    /// Adds a device found at `location`; returns its index.
+    pub fn add(&mut self, location: String, device_id: u32) -> usize {
+        let driver = crate::virtio::driver(device_id);
+        let disks = self.devices.iter().filter(|d| d.disk.is_some()).count();
+        let disk = (device_id == 2).then(|| disk_name(disks));
+        self.devices.push(Device {
+            location,
+            device_id,
+            driver,
+            pid: 0,
+            state: if driver.is_some() {
+                State::Starting
+            } else {
+                State::None
+            },
+            restarts: Restarts::default(),
+            disk,
+            sectors: 0,
+            read_only: false,
+            partitions: Vec::new(),
+        });
+        self.devices.len() - 1
+    }
+
+    /// The device and partition (0: whole disk) a block name stands for.
+    pub fn find_block(&self, name: &str) -> Option<(usize, u32)> {
+        self.devices.iter().enumerate().find_map(|(i, d)| {
+            let disk = d.disk.as_deref()?;
+            let rest = name.strip_prefix(disk)?;
+            if d.state != State::Running {
+                return None;
+            }
+            if rest.is_empty() {
+                return Some((i, 0));
+            }
+            let n: u32 = rest.parse().ok()?;
+            d.partitions.iter().any(|p| p.index == n).then_some((i, n))
+        })
+    }
+
+    /// Every openable block name (running disks and their partitions).
+    pub fn block_names(&self) -> Vec<BlockName> {
+        let mut names = Vec::new();
+        for d in self.devices.iter().filter(|d| d.state == State::Running) {
+            let Some(disk) = &d.disk else { continue };
+            names.push(BlockName {
+                name: disk.clone(),
+                sectors: d.sectors,
+                read_only: d.read_only,
+            });
+            for p in &d.partitions {
+                names.push(BlockName {
+                    name: format!("{disk}{}", p.index),
+                    sectors: p.sectors,
+                    read_only: d.read_only,
+                });
+            }
+        }
+        names
+    }
+
+    /// The `lsdev` lines.
+    pub fn list(&self) -> Vec<DeviceInfo> {
+        self.devices
+            .iter()
+            .map(|d| DeviceInfo {
+                location: d.location.clone(),
+                kind: String::from(crate::virtio::kind_name(d.device_id)),
+                driver: String::from(d.driver.map_or("-", |p| p.rsplit('/').next().unwrap_or(p))),
+                pid: d.pid,
+                state: String::from(d.state.name()),
+                restarts: d.restarts.total,
+                block: d.disk.clone(),
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn disk_names_count_like_linux() {
+        assert_eq!(disk_name(0), "vda");
+        assert_eq!(disk_name(25), "vdz");
+        assert_eq!(disk_name(26), "vdaa");
+        assert_eq!(disk_name(27), "vdab");
+    }
+
+    #[test]
+    fn block_names_and_lookup() {
+        let mut t = Table::default();
+        t.add("virtio-mmio@0xa003c00".into(), 1);
+        let disk = t.add("virtio-mmio@0xa003e00".into(), 2);
+        assert_eq!(t.find_block("vda"), None, "not running yet");
+        let d = &mut t.devices[disk];
+        d.state = State::Running;
+        d.sectors = 1000;
+        d.partitions.push(Partition {
+            index: 1,
+            start: 34,
+            sectors: 900,
+            mbr_type: 0x83,
+            type_guid: [0; 16],
+        });
+        assert_eq!(t.find_block("vda"), Some((1, 0)));
+        assert_eq!(t.find_block("vda1"), Some((1, 1)));
+        assert_eq!(t.find_block("vda2"), None);
+        assert_eq!(t.find_block("vdax"), None);
+        assert_eq!(t.find_block("vdb"), None);
+        let names: Vec<String> = t.block_names().into_iter().map(|b| b.name).collect();
+        assert_eq!(names, ["vda", "vda1"]);
+        let list = t.list();
+        assert_eq!(list[0].state, "none");
+        assert_eq!(list[1].driver, "virtio-blk");
+        assert_eq!(list[1].block.as_deref(), Some("vda"));
+    }
+}

@@ -1,0 +1,306 @@
+//! The ext2 server: mounts ext2 volumes and serves each to the VFS over the remote
+//! file-system protocol (`zos_proto::rfs`); the file system itself is
+//! `zos-ext2-core`.
+//!
+//! On its service endpoint it answers `RfsServiceRequest::Open`: a block device
+//! by devmgr name (through the block protocol, `disk`), or an image file by
+//! path, which is read whole into memory through the VFS (a RAM copy: changes
+//! stay in memory and vanish at unmount). Each mount gets a badged,
+//! watched capability of the endpoint; the VFS speaks `RfsCall`s on it. If every
+//! copy of that capability goes (the VFS died), the kernel's `NO_SENDERS`
+//! unmounts the volume cleanly. A malformed or damaged volume is refused with the
+//! reason printed; a bad request gets an error reply; nothing stops the server.
+#![no_std]
+#![no_main]
+
+extern crate alloc;
+
+mod disk;
+mod image;
+
+use alloc::boxed::Box;
+use alloc::collections::BTreeMap;
+use alloc::vec::Vec;
+use libzos::abi::{map_flags, rights};
+use libzos::dprintln;
+use libzos::ipc::{Received, Server};
+use libzos::sys;
+use zos_ext2_core::{BlockDevice, Ext2Fs, MountOptions};
+use zos_proto::errno::*;
+use zos_proto::rfs::{RfsCall, RfsRequest, RfsResponse, RfsServiceRequest};
+use zos_vfs_core::remote::{serve, DataBuffer};
+
+libzos::entry!(main);
+
+/// Where the VFS's data buffers are mapped, one window of [`WINDOW`] bytes per mount.
+const WINDOWS_BASE: u64 = libzos::abi::layout::VFS_WINDOWS;
+const WINDOW: u64 = zos_proto::MAX_SHARED_BUFFER as u64;
+/// Most volumes mounted at once.
+const MAX_MOUNTS: u64 = 64;
+/// Block cache per volume.
+const CACHE_BYTES: usize = 8 << 20;
+
+/// A data buffer mapped from the VFS. The VFS may write it at any time, so it is
+/// only touched with raw copies, never through a Rust reference.
+struct Window {
+    memory: u64,
+    va: u64,
+    size: usize,
+}
+
+impl DataBuffer for Window {
+    fn size(&self) -> usize {
+        self.size
+    }
+    fn store(&mut self, data: &[u8]) {
+        let count = data.len().min(self.size);
+        // SAFETY: `va` maps `size` writable bytes while the window exists.
+        unsafe { core::ptr::copy_nonoverlapping(data.as_ptr(), self.va as *mut u8, count) };
+    }
+    fn load(&self, out: &mut [u8]) {
+        let count = out.len().min(self.size);
+        // SAFETY: as in `store`.
+        unsafe { core::ptr::copy_nonoverlapping(self.va as *const u8, out.as_mut_ptr(), count) };
+    }
+}
+
+struct Mount {
+    fs: Ext2Fs<Box<dyn BlockDevice>>,
+    window: Option<Window>,
+    /// Which window and disk-buffer slot of the address space it uses.
+    slot: u64,
+}
+
+struct Service {
+    server: Server,
+    endpoint: u64,
+    mounts: BTreeMap<u64, Mount>,
+    /// Badges are never reused, so a late `NO_SENDERS` cannot hit a newer mount.
+    next_badge: u64,
+}
+
+fn encode(response: &RfsResponse) -> Vec<u8> {
+    zos_proto::encode_vec(response).unwrap_or_default()
+}
+
+fn error(errno: i32) -> Vec<u8> {
+    encode(&RfsResponse::Err(errno))
+}
+
+fn main(_arg: u64) -> i64 {
+    let Some(endpoint) = libzos::rt::start_info()
+        .grants
+        .iter()
+        .find(|g| g.name == "endpoint")
+        .map(|g| g.slot)
+    else {
+        dprintln!("ext2: no endpoint granted (set provides = true in the service table)");
+        return 1;
+    };
+    Service {
+        server: Server::new(endpoint),
+        endpoint,
+        mounts: BTreeMap::new(),
+        next_badge: 1,
+    }
+    .run()
+}
+
+impl Service {
+    fn run(mut self) -> ! {
+        let mut next = self.server.recv();
+        loop {
+            let (bytes, caps) = match &next {
+                Ok(message) => self.handle(message),
+                Err(_) => {
+                    next = self.server.recv();
+                    continue;
+                }
+            };
+            if message_needs_no_reply(&next) {
+                next = self.server.recv();
+                continue;
+            }
+            next = self.server.reply_recv_raw(&bytes, &caps);
+        }
+    }
+
+    fn handle(&mut self, message: &Received) -> (Vec<u8>, Vec<u64>) {
+        if message.label == sys::NO_SENDERS {
+            // The VFS let go of this mount (it unmounted or died): leave it clean.
+            if let Some(mount) = self.mounts.remove(&message.badge) {
+                self.finish(message.badge, mount);
+            }
+            return (Vec::new(), Vec::new());
+        }
+        if message.badge == 0 {
+            return self.service_request(message);
+        }
+        let badge = message.badge;
+        let Some(call) = message.decode::<RfsCall>() else {
+            drop_caps(&message.caps);
+            return (error(EINVAL), Vec::new());
+        };
+        let reply = match call.op {
+            RfsRequest::Attach => {
+                let reply = self.attach(badge, message.caps.first().copied());
+                drop_caps(message.caps.get(1..).unwrap_or(&[]));
+                reply
+            }
+            RfsRequest::Unmount => {
+                drop_caps(&message.caps);
+                match self.mounts.remove(&badge) {
+                    Some(mount) => self.finish(badge, mount),
+                    None => error(EIO),
+                }
+            }
+            _ => {
+                drop_caps(&message.caps);
+                match self.mounts.get_mut(&badge) {
+                    Some(mount) => {
+                        let buffer = mount.window.as_mut().map(|w| w as &mut dyn DataBuffer);
+                        serve(&mut mount.fs, &call, buffer)
+                    }
+                    None => error(EIO),
+                }
+            }
+        };
+        (reply, Vec::new())
+    }
+
+    /// Unmount cleanly and release the window.
+    fn finish(&mut self, badge: u64, mount: Mount) -> Vec<u8> {
+        if let Some(window) = mount.window {
+            let _ = sys::memory_unmap(sys::SELF, window.va);
+            let _ = sys::cap_delete(window.memory);
+        }
+        match mount.fs.unmount() {
+            Ok(_) => {
+                dprintln!("ext2: volume {badge} unmounted cleanly");
+                encode(&RfsResponse::Ok)
+            }
+            Err((e, _)) => {
+                dprintln!("ext2: volume {badge}: unmount failed: {e}");
+                error(e.as_i32())
+            }
+        }
+    }
+
+    fn attach(&mut self, badge: u64, memory: Option<u64>) -> Vec<u8> {
+        let Some(memory) = memory else {
+            return error(EINVAL);
+        };
+        let Some(mount) = self.mounts.get_mut(&badge) else {
+            let _ = sys::cap_delete(memory);
+            return error(EIO);
+        };
+        let size = match sys::memory_info(memory) {
+            Ok((size, _, 0)) if size > 0 && size <= WINDOW => size,
+            _ => {
+                let _ = sys::cap_delete(memory);
+                return error(EINVAL);
+            }
+        };
+        if let Some(old) = mount.window.take() {
+            let _ = sys::memory_unmap(sys::SELF, old.va);
+            let _ = sys::cap_delete(old.memory);
+        }
+        let va = WINDOWS_BASE + mount.slot * WINDOW;
+        if sys::memory_map(memory, sys::SELF, va, 0, size / 4096, map_flags::WRITE).is_err() {
+            let _ = sys::cap_delete(memory);
+            return error(EINVAL);
+        }
+        mount.window = Some(Window {
+            memory,
+            va,
+            size: size as usize,
+        });
+        encode(&RfsResponse::Ok)
+    }
+
+    fn service_request(&mut self, message: &Received) -> (Vec<u8>, Vec<u64>) {
+        drop_caps(&message.caps);
+        let Some(RfsServiceRequest::Open {
+            source,
+            device,
+            read_only,
+            now,
+        }) = message.decode::<RfsServiceRequest>()
+        else {
+            dprintln!("ext2: malformed service request");
+            return (error(EINVAL), Vec::new());
+        };
+        let Some(slot) = (0..MAX_MOUNTS).find(|s| self.mounts.values().all(|m| m.slot != *s))
+        else {
+            return (error(ENFILE), Vec::new());
+        };
+        let disk: Box<dyn BlockDevice> = if device {
+            match disk::BlockDisk::open(source, slot) {
+                Ok(disk) => Box::new(disk),
+                Err(e) => {
+                    dprintln!("ext2: cannot open block device {source}: errno {e}");
+                    return (error(e), Vec::new());
+                }
+            }
+        } else {
+            match image::load(source) {
+                Ok(disk) => Box::new(disk),
+                Err(e) => {
+                    dprintln!("ext2: cannot read {source}: errno {e}");
+                    return (error(e), Vec::new());
+                }
+            }
+        };
+        let opts = MountOptions {
+            read_only,
+            cache_bytes: CACHE_BYTES,
+            now,
+        };
+        let fs = match Ext2Fs::mount(disk, opts) {
+            Ok(fs) => fs,
+            Err(e) => {
+                dprintln!("ext2: mount refused: {e}");
+                return (error(EINVAL), Vec::new());
+            }
+        };
+        let badge = self.next_badge;
+        let Ok(cap) = sys::cap_mint_watched(
+            self.endpoint,
+            sys::NONE,
+            rights::WRITE | rights::GRANT,
+            badge,
+        ) else {
+            return (error(ENFILE), Vec::new());
+        };
+        let info = fs.with_volume(|v| {
+            let s = v.statfs();
+            (s.total_blocks, v.block_size(), v.read_only())
+        });
+        dprintln!(
+            "ext2: mounted volume {badge}: {} blocks of {} bytes{}",
+            info.0,
+            info.1,
+            if info.2 { ", read-only" } else { "" }
+        );
+        self.next_badge += 1;
+        self.mounts.insert(
+            badge,
+            Mount {
+                fs,
+                window: None,
+                slot,
+            },
+        );
+        (encode(&RfsResponse::Attached), alloc::vec![cap])
+    }
+}
+
+fn message_needs_no_reply(message: &Result<Received, libzos::ipc::IpcError>) -> bool {
+    matches!(message, Ok(m) if m.label == sys::NO_SENDERS)
+}
+
+fn drop_caps(caps: &[u64]) {
+    for &cap in caps {
+        let _ = sys::cap_delete(cap);
+    }
+}

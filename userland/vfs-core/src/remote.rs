@@ -1,0 +1,655 @@
+//! File systems served by another process: [`RemoteFs`] is the VFS's side, a
+//! [`FileSystem`] that forwards every operation over the remote file-system
+//! protocol (`zos_proto::rfs`) to a server; [`serve`] is the server's side, which
+//! answers those requests from any local [`FileSystem`] (the ext2 server's).
+//!
+//! The IPC itself stays outside this crate behind [`Transport`] and [`DataBuffer`],
+//! so both ends are tested here on the host. When the server is gone (a call fails)
+//! the mount answers `EIO` from then on; the VFS keeps running.
+
+use alloc::string::String;
+use alloc::vec;
+use alloc::vec::Vec;
+use core::cell::Cell;
+
+use zos_proto::fs::{FileStat, FsStat};
+use zos_proto::rfs::{RfsCall, RfsEntry, RfsRequest, RfsResponse};
+
+use crate::errno::{Errno, VfsResult};
+use crate::fs::{DirEntry, FileKind, FileSystem, Ino, NewInode, SetAttr, Stat, StatFs, Timestamp};
+
+/// The server could not be reached (it died, or its capability is gone).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ServerGone;
+
+/// How a [`RemoteFs`] reaches its server.
+pub trait Transport {
+    /// Send one encoded request and return the reply's bytes.
+    fn call(&self, request: &[u8]) -> Result<Vec<u8>, ServerGone>;
+    /// Size of the shared data buffer.
+    fn buffer_len(&self) -> usize;
+    /// Copy `data` to the start of the data buffer.
+    fn store(&self, data: &[u8]);
+    /// Copy the start of the data buffer into `out`.
+    fn load(&self, out: &mut [u8]);
+}
+
+/// The data buffer as the server sees it.
+pub trait DataBuffer {
+    /// Size in bytes.
+    fn size(&self) -> usize;
+    fn store(&mut self, data: &[u8]);
+    fn load(&self, out: &mut [u8]);
+}
+
+/// The kind named by the type bits of `mode`.
+pub fn kind_from_mode(mode: u32) -> Option<FileKind> {
+    use zos_proto::fs::mode::*;
+    Some(match mode & S_IFMT {
+        S_IFREG => FileKind::Regular,
+        S_IFDIR => FileKind::Directory,
+        S_IFLNK => FileKind::Symlink,
+        S_IFCHR => FileKind::CharDevice,
+        S_IFBLK => FileKind::BlockDevice,
+        S_IFIFO => FileKind::Fifo,
+        S_IFSOCK => FileKind::Socket,
+        _ => return None,
+    })
+}
+
+fn to_file_stat(stat: &Stat) -> FileStat {
+    FileStat {
+        dev: 0,
+        ino: stat.ino,
+        mode: stat.st_mode(),
+        nlink: stat.nlink,
+        uid: stat.uid,
+        gid: stat.gid,
+        size: stat.size,
+        blocks: stat.blocks,
+        block_size: 4096,
+        atime_ns: stat.atime,
+        mtime_ns: stat.mtime,
+        ctime_ns: stat.ctime,
+        rdev: stat.rdev,
+    }
+}
+
+fn from_file_stat(stat: &FileStat) -> VfsResult<Stat> {
+    Ok(Stat {
+        ino: stat.ino,
+        kind: kind_from_mode(stat.mode).ok_or(Errno::EIO)?,
+        mode: stat.mode & crate::fs::MODE_PERMISSION_MASK,
+        nlink: stat.nlink,
+        uid: stat.uid,
+        gid: stat.gid,
+        size: stat.size,
+        blocks: stat.blocks,
+        atime: stat.atime_ns,
+        mtime: stat.mtime_ns,
+        ctime: stat.ctime_ns,
+        rdev: stat.rdev,
+    })
+}
+
+fn errno(value: i32) -> Errno {
+    Errno::from_i32(value).unwrap_or(Errno::EIO)
+}
+
+/// The VFS's proxy for a file system served by another process.
+pub struct RemoteFs<T: Transport> {
+    transport: T,
+    fs_type: &'static str,
+    root: Ino,
+    read_only: bool,
+    now: Timestamp,
+    /// Set once a call failed: the server is gone and every operation is `EIO`.
+    dead: Cell<bool>,
+}
+
+impl<T: Transport> RemoteFs<T> {
+    /// Ask the server behind `transport` what it serves.
+    pub fn connect(transport: T, now: Timestamp) -> VfsResult<Self> {
+        let mut fs = RemoteFs {
+            transport,
+            fs_type: "remote",
+            root: 0,
+            read_only: true,
+            now,
+            dead: Cell::new(false),
+        };
+        let (fs_type, root, read_only) = fs.call(RfsRequest::Info, |r| match r {
+            RfsResponse::Info {
+                fs_type,
+                root,
+                read_only,
+            } => Ok((
+                match *fs_type {
+                    "ext2" => "ext2",
+                    _ => "remote",
+                },
+                *root,
+                *read_only,
+            )),
+            _ => Err(Errno::EIO),
+        })?;
+        fs.fs_type = fs_type;
+        fs.root = root;
+        fs.read_only = read_only;
+        Ok(fs)
+    }
+
+    /// Whether the server has gone away.
+    pub fn is_dead(&self) -> bool {
+        self.dead.get()
+    }
+
+    pub fn transport(&self) -> &T {
+        &self.transport
+    }
+
+    fn call<R>(
+        &self,
+        op: RfsRequest,
+        take: impl FnOnce(&RfsResponse) -> VfsResult<R>,
+    ) -> VfsResult<R> {
+        if self.dead.get() {
+            return Err(Errno::EIO);
+        }
+        let request = RfsCall { now: self.now, op };
+        let bytes = zos_proto::encode_vec(&request).ok_or(Errno::EINVAL)?;
+        let Ok(reply) = self.transport.call(&bytes) else {
+            self.dead.set(true);
+            return Err(Errno::EIO);
+        };
+        match zos_proto::decode::<RfsResponse>(&reply) {
+            Some(RfsResponse::Err(e)) => Err(errno(e)),
+            Some(response) => take(&response),
+            None => Err(Errno::EIO),
+        }
+    }
+
+    fn ok(&self, op: RfsRequest) -> VfsResult<()> {
+        self.call(op, |r| match r {
+            RfsResponse::Ok => Ok(()),
+            _ => Err(Errno::EIO),
+        })
+    }
+
+    fn ino(&self, op: RfsRequest) -> VfsResult<Ino> {
+        self.call(op, |r| match r {
+            RfsResponse::Ino(ino) => Ok(*ino),
+            _ => Err(Errno::EIO),
+        })
+    }
+}
+
+impl<T: Transport> FileSystem for RemoteFs<T> {
+    fn fs_type(&self) -> &'static str {
+        self.fs_type
+    }
+
+    fn set_time(&mut self, now: Timestamp) {
+        self.now = now;
+    }
+
+    fn root(&self) -> Ino {
+        self.root
+    }
+
+    fn read_only(&self) -> bool {
+        self.read_only
+    }
+
+    fn lookup(&self, dir: Ino, name: &str) -> VfsResult<Ino> {
+        self.ino(RfsRequest::Lookup { dir, name })
+    }
+
+    fn getattr(&self, ino: Ino) -> VfsResult<Stat> {
+        self.call(RfsRequest::Getattr { ino }, |r| match r {
+            RfsResponse::Stat(stat) => from_file_stat(stat),
+            _ => Err(Errno::EIO),
+        })
+    }
+
+    fn setattr(&mut self, ino: Ino, c: SetAttr) -> VfsResult<Stat> {
+        let op = RfsRequest::Setattr {
+            ino,
+            mode: c.mode,
+            uid: c.uid,
+            gid: c.gid,
+            size: c.size,
+            atime: c.atime,
+            mtime: c.mtime,
+        };
+        self.call(op, |r| match r {
+            RfsResponse::Stat(stat) => from_file_stat(stat),
+            _ => Err(Errno::EIO),
+        })
+    }
+
+    fn create(&mut self, dir: Ino, name: &str, kind: FileKind, attrs: NewInode) -> VfsResult<Ino> {
+        self.ino(RfsRequest::Create {
+            dir,
+            name,
+            mode: kind.mode_type_bits() | (attrs.mode & crate::fs::MODE_PERMISSION_MASK),
+            uid: attrs.uid,
+            gid: attrs.gid,
+            rdev: attrs.rdev,
+        })
+    }
+
+    fn link(&mut self, dir: Ino, name: &str, target: Ino) -> VfsResult<()> {
+        self.ok(RfsRequest::Link { dir, name, target })
+    }
+
+    fn unlink(&mut self, dir: Ino, name: &str) -> VfsResult<()> {
+        self.ok(RfsRequest::Unlink { dir, name })
+    }
+
+    fn rmdir(&mut self, dir: Ino, name: &str) -> VfsResult<()> {
+        self.ok(RfsRequest::Rmdir { dir, name })
+    }
+
+    fn rename(
+        &mut self,
+        old_dir: Ino,
+        old_name: &str,
+        new_dir: Ino,
+        new_name: &str,
+    ) -> VfsResult<()> {
+        self.ok(RfsRequest::Rename {
+            old_dir,
+            old_name,
+            new_dir,
+            new_name,
+        })
+    }
+
+    fn symlink(&mut self, dir: Ino, name: &str, target: &str, owner: NewInode) -> VfsResult<Ino> {
+        self.ino(RfsRequest::Symlink {
+            dir,
+            name,
+            target,
+            uid: owner.uid,
+            gid: owner.gid,
+        })
+    }
+
+    fn readlink(&self, ino: Ino) -> VfsResult<String> {
+        self.call(RfsRequest::Readlink { ino }, |r| match r {
+            RfsResponse::Path(p) => Ok(String::from(*p)),
+            _ => Err(Errno::EIO),
+        })
+    }
+
+    fn read(&mut self, ino: Ino, offset: u64, buf: &mut [u8]) -> VfsResult<usize> {
+        let chunk = self.transport.buffer_len();
+        if chunk == 0 {
+            return Err(Errno::EIO);
+        }
+        let mut done = 0;
+        while done < buf.len() {
+            let len = (buf.len() - done).min(chunk);
+            let op = RfsRequest::Read {
+                ino,
+                offset: offset + done as u64,
+                len: len as u32,
+            };
+            let n = self.call(op, |r| match r {
+                RfsResponse::Count(n) if (*n as usize) <= len => Ok(*n as usize),
+                _ => Err(Errno::EIO),
+            })?;
+            self.transport.load(&mut buf[done..done + n]);
+            done += n;
+            if n < len {
+                break;
+            }
+        }
+        Ok(done)
+    }
+
+    fn write(&mut self, ino: Ino, offset: u64, data: &[u8]) -> VfsResult<usize> {
+        let chunk = self.transport.buffer_len();
+        if chunk == 0 {
+            return Err(Errno::EIO);
+        }
+        let mut done = 0;
+        while done < data.len() {
+            let len = (data.len() - done).min(chunk);
+            self.transport.store(&data[done..done + len]);
+            let op = RfsRequest::Write {
+                ino,
+                offset: offset + done as u64,
+                len: len as u32,
+            };
+            let result = self.call(op, |r| match r {
+                RfsResponse::Count(n) if (*n as usize) <= len => Ok(*n as usize),
+                _ => Err(Errno::EIO),
+            });
+            let n = match result {
+                Ok(n) => n,
+                Err(_) if done > 0 => break,
+                Err(e) => return Err(e),
+            };
+            done += n;
+            if n < len {
+                break;
+            }
+        }
+        Ok(done)
+    }
+
+    fn readdir(&self, dir: Ino, cookie: u64) -> VfsResult<Option<(DirEntry, u64)>> {
+        self.call(RfsRequest::ReadDir { dir, cookie }, |r| match r {
+            RfsResponse::Entry(None) => Ok(None),
+            RfsResponse::Entry(Some(e)) if e.next > cookie => Ok(Some((
+                DirEntry {
+                    ino: e.ino,
+                    kind: kind_from_mode(e.mode).ok_or(Errno::EIO)?,
+                    name: String::from(e.name),
+                },
+                e.next,
+            ))),
+            _ => Err(Errno::EIO),
+        })
+    }
+
+    fn statfs(&self) -> StatFs {
+        let figures = self.call(RfsRequest::StatFs, |r| match r {
+            RfsResponse::StatFs(s) => Ok(*s),
+            _ => Err(Errno::EIO),
+        });
+        let s = figures.unwrap_or_default();
+        StatFs {
+            block_size: s.block_size.max(1),
+            total_blocks: s.blocks,
+            free_blocks: s.free_blocks,
+            files: s.files,
+            free_files: s.free_files,
+            name_max: s.name_max,
+        }
+    }
+
+    fn sync(&mut self) -> VfsResult<()> {
+        self.ok(RfsRequest::Sync)
+    }
+
+    fn retain(&mut self, ino: Ino) -> VfsResult<()> {
+        self.ok(RfsRequest::Retain { ino })
+    }
+
+    fn release(&mut self, ino: Ino) {
+        let _ = self.ok(RfsRequest::Release { ino });
+    }
+
+    /// Tell the server to flush, mark the volume clean and let go of it.
+    fn unmount(&mut self) -> VfsResult<()> {
+        self.ok(RfsRequest::Unmount)
+    }
+}
+
+/// Answer one request from `fs` (the server's side); `Attach` and `Unmount` belong
+/// to the server binary and get `EINVAL` here. Returns the encoded reply.
+pub fn serve(
+    fs: &mut dyn FileSystem,
+    call: &RfsCall,
+    buffer: Option<&mut dyn DataBuffer>,
+) -> Vec<u8> {
+    fs.set_time(call.now);
+    let response_bytes = |r: &RfsResponse| zos_proto::encode_vec(r).unwrap_or_default();
+    let err = |e: Errno| response_bytes(&RfsResponse::Err(e.as_i32()));
+    let ok = |r: VfsResult<()>| match r {
+        Ok(()) => response_bytes(&RfsResponse::Ok),
+        Err(e) => err(e),
+    };
+    let ino = |r: VfsResult<Ino>| match r {
+        Ok(i) => response_bytes(&RfsResponse::Ino(i)),
+        Err(e) => err(e),
+    };
+    let stat = |r: VfsResult<Stat>| match r {
+        Ok(s) => response_bytes(&RfsResponse::Stat(to_file_stat(&s))),
+        Err(e) => err(e),
+    };
+    match call.op {
+        RfsRequest::Attach | RfsRequest::Unmount => err(Errno::EINVAL),
+        RfsRequest::Info => response_bytes(&RfsResponse::Info {
+            fs_type: fs.fs_type(),
+            root: fs.root(),
+            read_only: fs.read_only(),
+        }),
+        RfsRequest::Lookup { dir, name } => ino(fs.lookup(dir, name)),
+        RfsRequest::Getattr { ino } => stat(fs.getattr(ino)),
+        RfsRequest::Setattr {
+            ino,
+            mode,
+            uid,
+            gid,
+            size,
+            atime,
+            mtime,
+        } => stat(fs.setattr(
+            ino,
+            SetAttr {
+                mode,
+                uid,
+                gid,
+                size,
+                atime,
+                mtime,
+            },
+        )),
+        RfsRequest::Create {
+            dir,
+            name,
+            mode,
+            uid,
+            gid,
+            rdev,
+        } => match kind_from_mode(mode) {
+            Some(kind) if kind != FileKind::Symlink => ino(fs.create(
+                dir,
+                name,
+                kind,
+                NewInode {
+                    mode: mode & crate::fs::MODE_PERMISSION_MASK,
+                    uid,
+                    gid,
+                    rdev,
+                },
+            )),
+            _ => err(Errno::EINVAL),
+        },
+        RfsRequest::Link { dir, name, target } => ok(fs.link(dir, name, target)),
+        RfsRequest::Unlink { dir, name } => ok(fs.unlink(dir, name)),
+        RfsRequest::Rmdir { dir, name } => ok(fs.rmdir(dir, name)),
+        RfsRequest::Rename {
+            old_dir,
+            old_name,
+            new_dir,
+            new_name,
+        } => ok(fs.rename(old_dir, old_name, new_dir, new_name)),
+        RfsRequest::Symlink {
+            dir,
+            name,
+            target,
+            uid,
+            gid,
+        } => ino(fs.symlink(dir, name, target, NewInode::new(0o777, uid, gid))),
+        RfsRequest::Readlink { ino } => match fs.readlink(ino) {
+            Ok(path) => response_bytes(&RfsResponse::Path(&path)),
+            Err(e) => err(e),
+        },
+        RfsRequest::Read { ino, offset, len } => {
+            let Some(buffer) = buffer else {
+                return err(Errno::EINVAL);
+            };
+            let len = (len as usize).min(buffer.size());
+            let mut data = vec![0u8; len];
+            match fs.read(ino, offset, &mut data) {
+                Ok(n) => {
+                    buffer.store(&data[..n]);
+                    response_bytes(&RfsResponse::Count(n as u32))
+                }
+                Err(e) => err(e),
+            }
+        }
+        RfsRequest::Write { ino, offset, len } => {
+            let Some(buffer) = buffer else {
+                return err(Errno::EINVAL);
+            };
+            let len = (len as usize).min(buffer.size());
+            let mut data = vec![0u8; len];
+            buffer.load(&mut data);
+            match fs.write(ino, offset, &data) {
+                Ok(n) => response_bytes(&RfsResponse::Count(n as u32)),
+                Err(e) => err(e),
+            }
+        }
+        RfsRequest::ReadDir { dir, cookie } => match fs.readdir(dir, cookie) {
+            Ok(None) => response_bytes(&RfsResponse::Entry(None)),
+            Ok(Some((entry, next))) => response_bytes(&RfsResponse::Entry(Some(RfsEntry {
+                ino: entry.ino,
+                mode: entry.kind.mode_type_bits(),
+                name: &entry.name,
+                next,
+            }))),
+            Err(e) => err(e),
+        },
+        RfsRequest::StatFs => {
+            let s = fs.statfs();
+            response_bytes(&RfsResponse::StatFs(FsStat {
+                block_size: s.block_size,
+                blocks: s.total_blocks,
+                free_blocks: s.free_blocks,
+                files: s.files,
+                free_files: s.free_files,
+                name_max: s.name_max,
+                read_only: fs.read_only(),
+            }))
+        }
+        RfsRequest::Sync => ok(fs.sync()),
+        RfsRequest::Retain { ino } => ok(fs.retain(ino)),
+        RfsRequest::Release { ino } => {
+            fs.release(ino);
+            response_bytes(&RfsResponse::Ok)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tmpfs::Tmpfs;
+    use alloc::boxed::Box;
+    use alloc::rc::Rc;
+    use core::cell::RefCell;
+
+    struct Buffer(Vec<u8>);
+
+    impl DataBuffer for Buffer {
+        fn size(&self) -> usize {
+            self.0.len()
+        }
+        fn store(&mut self, data: &[u8]) {
+            self.0[..data.len()].copy_from_slice(data);
+        }
+        fn load(&self, out: &mut [u8]) {
+            out.copy_from_slice(&self.0[..out.len()]);
+        }
+    }
+
+    /// The server in the same process; `alive` false plays a dead server.
+    struct Local {
+        fs: Rc<RefCell<Box<dyn FileSystem>>>,
+        buffer: RefCell<Buffer>,
+        alive: Cell<bool>,
+    }
+
+    impl Transport for Local {
+        fn call(&self, request: &[u8]) -> Result<Vec<u8>, ServerGone> {
+            if !self.alive.get() {
+                return Err(ServerGone);
+            }
+            let call: RfsCall = zos_proto::decode(request).ok_or(ServerGone)?;
+            let mut buffer = self.buffer.borrow_mut();
+            Ok(serve(
+                &mut **self.fs.borrow_mut(),
+                &call,
+                Some(&mut *buffer),
+            ))
+        }
+        fn buffer_len(&self) -> usize {
+            self.buffer.borrow().0.len()
+        }
+        fn store(&self, data: &[u8]) {
+            self.buffer.borrow_mut().store(data);
+        }
+        fn load(&self, out: &mut [u8]) {
+            self.buffer.borrow().load(out);
+        }
+    }
+
+    fn remote() -> RemoteFs<Local> {
+        let fs: Box<dyn FileSystem> = Box::new(Tmpfs::new(1 << 24));
+        let local = Local {
+            fs: Rc::new(RefCell::new(fs)),
+            buffer: RefCell::new(Buffer(vec![0; 1000])),
+            alive: Cell::new(true),
+        };
+        RemoteFs::connect(local, 5).unwrap()
+    }
+
+    #[test]
+    fn operations_travel_both_ways() {
+        let mut fs = remote();
+        assert_eq!(fs.fs_type(), "remote");
+        let root = fs.root();
+        let owner = NewInode::new(0o644, 7, 8);
+        let dir = fs.create(root, "d", FileKind::Directory, owner).unwrap();
+        let file = fs.create(dir, "f", FileKind::Regular, owner).unwrap();
+        let data: Vec<u8> = (0..5000u32).map(|i| i as u8).collect();
+        // Larger than the data buffer: split into several calls.
+        assert_eq!(fs.write(file, 10, &data).unwrap(), 5000);
+        let mut back = vec![0u8; 6000];
+        assert_eq!(fs.read(file, 10, &mut back).unwrap(), 5000);
+        assert_eq!(&back[..5000], &data[..]);
+        assert_eq!(fs.lookup(dir, "f").unwrap(), file);
+        assert_eq!(fs.getattr(file).unwrap().uid, 7);
+        fs.symlink(dir, "l", "f", owner).unwrap();
+        assert_eq!(fs.readlink(fs.lookup(dir, "l").unwrap()).unwrap(), "f");
+        let mut names = Vec::new();
+        let mut cookie = 0;
+        while let Some((e, next)) = fs.readdir(dir, cookie).unwrap() {
+            names.push(e.name);
+            cookie = next;
+        }
+        assert!(names.contains(&String::from("l")));
+        fs.rename(dir, "f", root, "g").unwrap();
+        assert_eq!(fs.lookup(dir, "f"), Err(Errno::ENOENT));
+        let st = fs
+            .setattr(
+                file,
+                SetAttr {
+                    size: Some(3),
+                    ..SetAttr::default()
+                },
+            )
+            .unwrap();
+        assert_eq!(st.size, 3);
+        assert!(fs.statfs().total_blocks > 0);
+        fs.sync().unwrap();
+    }
+
+    #[test]
+    fn a_dead_server_gives_eio() {
+        let mut fs = remote();
+        let root = fs.root();
+        fs.transport().alive.set(false);
+        assert_eq!(fs.lookup(root, "x"), Err(Errno::EIO));
+        assert!(fs.is_dead());
+        assert_eq!(fs.sync(), Err(Errno::EIO));
+        assert_eq!(fs.statfs().total_blocks, 0);
+        fs.release(root);
+    }
+}
