@@ -10,9 +10,6 @@
 /// marker for wasm modules (`zos_boot::elf::EM_WASM`).
 pub const ELF_MACHINE: u16 = 0x5741;
 
-/// The machine `uname` reports to C programs (`struct utsname`).
-pub const MACHINE: &str = "wasm32";
-
 #[link(wasm_import_module = "zos")]
 extern "C" {
     fn zos_syscall(
