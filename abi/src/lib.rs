@@ -485,9 +485,14 @@ pub mod layout {
     pub const VFS_INITRAMFS: u64 = 0x0B00_0000;
     /// The VFS's windows onto its clients' shared buffers.
     pub const VFS_WINDOWS: u64 = 0x0F00_0000;
+    /// The VFS's data buffers of mounts served by other processes, 256 KiB each.
+    pub const VFS_REMOTE_BUFFERS: u64 = 0x1B00_0000;
     /// Pages mapped at or above this stay out of the linear memory (the
     /// kernel keeps them in frames only).
     pub const LINEAR_TOP: u64 = 0x4000_0000;
+    /// Block-protocol buffers a client attaches (no device drivers run in the
+    /// page, but the same tools build).
+    pub const DMA_WINDOW: u64 = 0x1F00_0000;
     /// The program's wasm module: the loader maps the file here and the
     /// kernel compiles it when the process's first thread starts.
     pub const MODULE_WINDOW: u64 = 0x8000_0000;
@@ -554,6 +559,8 @@ pub mod layout {
     }
     /// The VFS's windows onto its clients' shared buffers.
     pub const VFS_WINDOWS: u64 = 0x0000_5000_0000_0000;
+    /// The VFS's data buffers of mounts served by other processes, 256 KiB each.
+    pub const VFS_REMOTE_BUFFERS: u64 = VFS_WINDOWS - (1 << 32);
     /// Where the VFS maps the initramfs while filling its root.
     pub const VFS_INITRAMFS: u64 = 0x0000_6000_0000_0000;
     /// A process's start-up page (arguments, environment, descriptors), read-only.

@@ -83,6 +83,19 @@ pub fn out_dir() -> PathBuf {
     root().join("target/zos/wasm")
 }
 
+/// Device drivers and the disk file system have nothing to drive in a page
+/// (docs/browser.md: no block devices); every other program of the native
+/// boot archive runs.
+const NOT_IN_BROWSER: [&str; 3] = ["zos-devmgr", "zos-virtio-blk", "zos-ext2"];
+
+fn browser_programs() -> Vec<(&'static str, &'static str)> {
+    USER_PROGRAMS
+        .iter()
+        .copied()
+        .filter(|(package, _)| !NOT_IN_BROWSER.contains(package))
+        .collect()
+}
+
 /// Builds the kernel module, the wasm userland and its initramfs.
 pub fn build_wasm() -> Result<WasmArtifacts, String> {
     let kernel_dir = root().join("target/wasm-kernel");
@@ -108,7 +121,7 @@ pub fn build_wasm() -> Result<WasmArtifacts, String> {
             .arg("--target-dir")
             .arg(&user_dir)
             .args(
-                USER_PROGRAMS
+                browser_programs()
                     .iter()
                     .flat_map(|(package, _)| ["-p", package]),
             )
@@ -159,7 +172,7 @@ pub fn build_wasm() -> Result<WasmArtifacts, String> {
     let mut archive = cpio::Archive::new();
     archive.add_tree(&root().join("initramfs"), "")?;
     archive.add_dir("sbin");
-    for (_, program) in USER_PROGRAMS {
+    for (_, program) in browser_programs() {
         let path = user_dir.join(format!("{TARGET}/release/{program}.wasm"));
         let data = std::fs::read(&path).map_err(|e| format!("reading {}: {e}", path.display()))?;
         archive.add_file(&format!("sbin/{program}"), 0o755, &data);

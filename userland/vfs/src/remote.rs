@@ -14,8 +14,8 @@ use zos_vfs_core::{Errno, FileSystem, Timestamp};
 
 /// Bytes of each mount's data buffer.
 const BUFFER: u64 = 256 * 1024;
-/// Where the data buffers are mapped: below the client windows, one slot each.
-const BUFFERS_BASE: u64 = libzos::abi::layout::VFS_WINDOWS - (1 << 32);
+/// Where the data buffers are mapped, one slot each.
+const BUFFERS_BASE: u64 = libzos::abi::layout::VFS_REMOTE_BUFFERS;
 const MAX_REMOTE: u64 = 64;
 
 pub struct IpcTransport {
