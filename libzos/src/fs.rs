@@ -17,7 +17,7 @@ use alloc::collections::{BTreeMap, VecDeque};
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicU32, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use spin::Mutex;
 use zos_proto::errno::*;
 use zos_proto::fs::{FsRequest, FsResponse};
@@ -50,6 +50,11 @@ static VFS: Mutex<Option<u64>> = Mutex::new(None);
 static SLOTS: Mutex<BTreeMap<u64, SlotInfo>> = Mutex::new(BTreeMap::new());
 /// The shared buffer (its Memory capability); the lock also serialises its use.
 static BUFFER: Mutex<Option<u64>> = Mutex::new(None);
+/// The VFS's session token while the shared buffer serves as this process's
+/// session buffer: held, never used; the VFS frees the buffer when it is gone
+/// (this process ended). [`NO_TOKEN`] when there is none.
+static SESSION_TOKEN: AtomicU64 = AtomicU64::new(NO_TOKEN);
+const NO_TOKEN: u64 = u64::MAX;
 
 #[derive(Clone, Default)]
 struct SlotInfo {
@@ -311,15 +316,30 @@ fn share_session_buffer() -> bool {
     let Some(memory) = *guard else {
         return false;
     };
+    // An earlier token goes first: the VFS frees that buffer before it sees
+    // the new request.
+    let old = SESSION_TOKEN.swap(NO_TOKEN, Ordering::Relaxed);
+    if old != NO_TOKEN {
+        let _ = sys::cap_delete(old);
+    }
     let (Ok(vfs), Ok(copy)) = (vfs_endpoint(), sys::cap_copy(memory, sys::SELF, sys::NONE)) else {
         return false;
     };
-    matches!(
-        ipc::call(vfs, &FsRequest::ShareBuffer, &[copy])
-            .ok()
-            .and_then(|r| r.decode::<FsResponse>().map(|r| r == FsResponse::Ok)),
-        Some(true)
-    )
+    let Ok(reply) = ipc::call(vfs, &FsRequest::ShareBuffer, &[copy]) else {
+        return false;
+    };
+    match (reply.decode::<FsResponse>(), reply.caps.as_slice()) {
+        (Some(FsResponse::Ok), &[token]) => {
+            SESSION_TOKEN.store(token, Ordering::Relaxed);
+            true
+        }
+        (_, caps) => {
+            for &cap in caps {
+                let _ = sys::cap_delete(cap);
+            }
+            false
+        }
+    }
 }
 
 /// Attaches the shared buffer to `slot` if that has not been done (or the

@@ -171,8 +171,10 @@ pub enum FsRequest<'a> {
     /// Attaches the Memory capability travelling with the message as the
     /// caller's transfer buffer for every handle it opens (not for handles it
     /// is given): `ReadShared`/`WriteShared` on them need no `ShareBuffer` of
-    /// their own. The VFS keeps it while the caller holds handles and a while
-    /// after; `Opened { shared: false }` says it must be attached again.
+    /// their own. The answer `Ok` carries a session token capability: the
+    /// client only keeps it; when it is gone (the client ended, or deleted it
+    /// before attaching anew) the VFS frees the buffer. `Opened { shared:
+    /// false }` says no session buffer serves the client.
     ShareBuffer,
 }
 

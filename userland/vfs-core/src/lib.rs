@@ -5,8 +5,7 @@
 //! ([`tmpfs`]), the device and process file systems ([`devfs`], [`procfs`]), the
 //! ChaCha20 generator behind `/dev/urandom` ([`random`]), copying the initramfs
 //! into the root ([`populate`]), open-file objects ([`file`]), the table of
-//! open handles with its limits ([`handles`]), the per-client transfer buffers
-//! ([`sessions`]) and POSIX error numbers ([`errno`]).
+//! open handles with its limits ([`handles`]) and POSIX error numbers ([`errno`]).
 //! There is no IPC and no system call here, so all of it is tested on the host.
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
@@ -23,7 +22,6 @@ pub mod populate;
 pub mod procfs;
 pub mod random;
 pub mod remote;
-pub mod sessions;
 pub mod shared;
 pub mod tmpfs;
 pub mod vfs;

@@ -40,13 +40,17 @@ use zos_proto::start::slots;
 use zos_proto::MAX_IO_CHUNK;
 use zos_vfs_core::handles::MAX_HANDLES;
 use zos_vfs_core::procfs::{MountLine, ProcSnapshot, ProcessInfo};
-use zos_vfs_core::sessions::SessionBuffers;
 use zos_vfs_core::vfs::Node;
 use zos_vfs_core::{Cred, Devfs, Errno, FileKind, HandleTable, OpenFile, OpenFlags, Whence};
 
 /// Badges of handle capabilities: this tag in the upper half, the id below.
 const HANDLE_TAG: u64 = 0x4649_4C45 << 32;
 const TAG_MASK: u64 = 0xFFFF_FFFF_0000_0000;
+/// Badges of session tokens (`FsRequest::ShareBuffer`'s answer): this tag
+/// and the client's pid. The client only holds the token; when its last
+/// capability is gone (the client ended, or attaches anew) the kernel's
+/// `NO_SENDERS` message frees the client's session buffer.
+const SESSION_TAG: u64 = 0x5345_5342 << 32;
 /// Most entries one `ReadDir` answer carries, and the bytes they may take.
 const MAX_DIR_ENTRIES: usize = 256;
 const DIR_REPLY_BUDGET: usize = 3800;
@@ -62,14 +66,14 @@ struct Handle {
 /// The transfer buffer of handle `id`: its own, else its opener's session buffer.
 fn buffer_of<'a>(
     handles: &'a HandleTable<Handle>,
-    sessions: &'a SessionBuffers<SharedBuffer>,
+    sessions: &'a BTreeMap<u32, SharedBuffer>,
     id: u64,
 ) -> Option<&'a SharedBuffer> {
     let handle = handles.get(id)?;
     handle
         .buffer
         .as_ref()
-        .or_else(|| sessions.get(handle.session?))
+        .or_else(|| sessions.get(&handle.session?))
 }
 
 /// Encoded reply bytes and the capabilities that go with them.
@@ -122,8 +126,9 @@ pub struct Server {
     state: State,
     handles: HandleTable<Handle>,
     windows: Windows,
-    /// Transfer buffers clients attached for all the handles they open.
-    sessions: SessionBuffers<SharedBuffer>,
+    /// Transfer buffers clients attached for all the handles they open, by
+    /// client pid (each freed when the client's session token is gone).
+    sessions: BTreeMap<u32, SharedBuffer>,
     /// The console service's endpoint, once looked up.
     console: Option<u64>,
     /// devmgr's endpoint, once looked up (block devices).
@@ -145,7 +150,7 @@ impl Server {
             state,
             handles: HandleTable::new(),
             windows: Windows::new(),
-            sessions: SessionBuffers::new(),
+            sessions: BTreeMap::new(),
             console: None,
             devmgr: None,
             scratch: Vec::new(),
@@ -190,7 +195,19 @@ impl Server {
             if message.badge & TAG_MASK == HANDLE_TAG {
                 self.close_handle(message.badge & !TAG_MASK);
             }
+            if message.badge & TAG_MASK == SESSION_TAG {
+                if let Some(buffer) = self.sessions.remove(&(message.badge as u32)) {
+                    self.windows.detach(buffer);
+                }
+            }
             return (Vec::new(), Vec::new());
+        }
+        if message.badge & TAG_MASK == SESSION_TAG {
+            // A token is only held, never called through.
+            for cap in &message.caps {
+                let _ = sys::cap_delete(*cap);
+            }
+            return fs_err(Errno::EINVAL);
         }
         self.state.vfs.set_time(setup::now());
         if message.badge & TAG_MASK == HANDLE_TAG {
@@ -355,8 +372,7 @@ impl Server {
                 self.refresh_procfs_if(&[path, cwd]);
                 match self.open(pid, cred, path, flags, mode, cwd) {
                     Ok((cap, Some(regular))) => {
-                        self.sessions.active(pid);
-                        let shared = self.sessions.get(pid).is_some();
+                        let shared = self.sessions.contains_key(&pid);
                         let opened = FsResponse::Opened { regular, shared };
                         (encode_fs(&opened), alloc::vec![cap])
                     }
@@ -641,7 +657,8 @@ impl Server {
             .inspect_err(|_| self.state.vfs.close(node))
     }
 
-    /// `FsRequest::ShareBuffer`: `memory` becomes `client`'s session buffer.
+    /// `FsRequest::ShareBuffer`: `memory` becomes `client`'s session
+    /// buffer; the answer carries the session token whose end frees it.
     fn share_session_buffer(&mut self, client: u32, memory: Option<u64>) -> Answer {
         let Some(memory) = memory else {
             return fs_err(Errno::EINVAL);
@@ -650,11 +667,20 @@ impl Server {
             Ok(buffer) => buffer,
             Err(e) => return (encode_fs(&FsResponse::Err(e)), Vec::new()),
         };
-        let active = self.handles.held_by(client) > 0;
-        for old in self.sessions.attach(client, buffer, active) {
+        let token = sys::cap_mint_watched(
+            self.endpoint,
+            sys::NONE,
+            rights::WRITE,
+            SESSION_TAG | client as u64,
+        );
+        let Ok(token) = token else {
+            self.windows.detach(buffer);
+            return fs_err(Errno::ENFILE);
+        };
+        if let Some(old) = self.sessions.insert(client, buffer) {
             self.windows.detach(old);
         }
-        (encode_fs(&FsResponse::Ok), Vec::new())
+        (encode_fs(&FsResponse::Ok), alloc::vec![token])
     }
 
     /// A file handle of block device `name` (`/dev/vda1`), from devmgr and the
@@ -891,17 +917,11 @@ impl Server {
     }
 
     fn close_handle(&mut self, id: u64) {
-        let owner = self.handles.owner(id);
         let Some(handle) = self.handles.remove(id) else {
             return;
         };
         if let Some(buffer) = handle.buffer {
             self.windows.detach(buffer);
-        }
-        if let Some(owner) = owner.filter(|o| self.handles.held_by(*o) == 0) {
-            for idle in self.sessions.went_idle(owner) {
-                self.windows.detach(idle);
-            }
         }
         if let Ok(open) = Rc::try_unwrap(handle.file) {
             open.into_inner().close(&mut self.state.vfs);
