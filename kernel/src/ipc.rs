@@ -184,28 +184,17 @@ impl<P: Platform> Kernel<P> {
             Some(receiver) => {
                 self.release(endpoint); // the receiver's hold on the endpoint
                 if let Err(e) = self.deliver(Some(sender), receiver, &message) {
-                    self.fail_caller_state(receiver, e);
+                    self.wake(receiver, e.code());
                     return Err(e);
                 }
                 if call {
-                    if let Some(r) = self.objects.thread_mut(receiver) {
-                        r.reply_to = Some(sender);
-                    }
-                    if let Some(s) = self.objects.thread_mut(sender) {
-                        s.outgoing = Message {
-                            is_fault: message.is_fault,
-                            ..Message::default()
-                        };
-                    }
-                    self.block_current(ThreadState::AwaitingReply);
+                    self.await_reply(sender, receiver, message.is_fault);
                     // Direct switch: the receiver runs next on this CPU.
                     self.switch_to(receiver);
                 } else {
                     // The send is complete: success in the sender's x0 (which
                     // still holds the endpoint slot otherwise).
-                    if let Some(s) = self.objects.thread_mut(sender) {
-                        s.context.set_result(0, 0);
-                    }
+                    self.set_error_code(sender, 0);
                     self.make_runnable(receiver);
                 }
                 Ok(())
@@ -224,6 +213,21 @@ impl<P: Platform> Kernel<P> {
         }
     }
 
+    /// `sender`'s call reached `receiver`: the sender waits for the reply that
+    /// the receiver now owes it.
+    fn await_reply(&mut self, sender: ObjRef, receiver: ObjRef, is_fault: bool) {
+        if let Some(s) = self.objects.thread_mut(sender) {
+            s.outgoing = Message {
+                is_fault,
+                ..Message::default()
+            };
+        }
+        if let Some(r) = self.objects.thread_mut(receiver) {
+            r.reply_to = Some(sender);
+        }
+        self.block_thread(sender, ThreadState::AwaitingReply);
+    }
+
     /// Runs `thread` now (it must be blocked on IPC and just received).
     fn switch_to(&mut self, thread: ObjRef) {
         if let Some(t) = self.objects.thread_mut(thread) {
@@ -236,14 +240,6 @@ impl<P: Platform> Kernel<P> {
             }
         }
         self.current = Some(thread);
-    }
-
-    /// Wakes a blocked receiver with an error code.
-    fn fail_caller_state(&mut self, thread: ObjRef, error: SysError) {
-        if let Some(t) = self.objects.thread_mut(thread) {
-            t.context.set_result(0, error.code());
-        }
-        self.make_runnable(thread);
     }
 
     /// `recv` by `receiver`, the thread making the syscall; `Ok(())` also when it
@@ -271,25 +267,13 @@ impl<P: Platform> Kernel<P> {
                     None => return Err(SysError::PeerDied),
                 };
                 if let Err(e) = self.deliver(Some(sender), receiver, &message) {
-                    self.fail_caller_state(sender, e);
+                    self.wake(sender, e.code());
                     return Err(e);
                 }
                 if call {
-                    if let Some(s) = self.objects.thread_mut(sender) {
-                        s.state = ThreadState::AwaitingReply;
-                        s.outgoing = Message {
-                            is_fault: message.is_fault,
-                            ..Message::default()
-                        };
-                    }
-                    if let Some(r) = self.objects.thread_mut(receiver) {
-                        r.reply_to = Some(sender);
-                    }
+                    self.await_reply(sender, receiver, message.is_fault);
                 } else {
-                    if let Some(s) = self.objects.thread_mut(sender) {
-                        s.context.set_result(0, 0);
-                    }
-                    self.make_runnable(sender);
+                    self.wake(sender, 0);
                 }
                 Ok(())
             }
@@ -334,9 +318,7 @@ impl<P: Platform> Kernel<P> {
         let replier = self.current;
         let result = self.deliver(replier, caller, message);
         if let Err(e) = result {
-            if let Some(c) = self.objects.thread_mut(caller) {
-                c.context.set_result(0, e.code());
-            }
+            self.set_error_code(caller, e.code());
         }
         self.make_runnable(caller);
         result

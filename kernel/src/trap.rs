@@ -13,17 +13,12 @@ use crate::kernel::Kernel;
 use crate::object::ObjRef;
 use spin::Mutex;
 
-/// The kernel and whose FP/SIMD registers are live in the CPU ([`NO_OWNER`]
+/// The kernel and whose FP/SIMD registers are live in the CPU ([`ObjRef::NONE`]
 /// when nobody's: a plain `ObjRef`, so every resume costs one compare).
 struct Core<P: Platform> {
     kernel: Kernel<P>,
     fp_owner: ObjRef,
 }
-
-const NO_OWNER: ObjRef = ObjRef {
-    index: u32::MAX,
-    generation: u32::MAX,
-};
 
 /// The kernel lock: the one kernel of the machine, once boot has built it.
 pub struct KernelLock<P: Platform> {
@@ -47,7 +42,7 @@ impl<P: Platform> KernelLock<P> {
     pub fn install(&self, kernel: Kernel<P>) {
         *self.core.lock() = Some(Core {
             kernel,
-            fp_owner: NO_OWNER,
+            fp_owner: ObjRef::NONE,
         });
     }
 
