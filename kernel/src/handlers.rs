@@ -54,6 +54,10 @@ impl<P: Platform> Kernel<P> {
         let (c, process) = (&t.context, t.process);
         let number = c.syscall_number();
         let args = [c.arg(0), c.arg(1), c.arg(2), c.arg(3), c.arg(4), c.arg(5)];
+        let fast = number == Sys::Call as u64 || number == Sys::ReplyRecv as u64;
+        if fast && self.fast_ipc(thread, process, number == Sys::Call as u64, &args) {
+            return;
+        }
         let Some(call) = Sys::from_number(number) else {
             self.finish(thread, Err(SysError::InvalidSyscall));
             return;
@@ -246,9 +250,8 @@ impl<P: Platform> Kernel<P> {
                 if len > MAX_DEBUG_WRITE {
                     return Err(SysError::TooBig);
                 }
-                let mut buffer = alloc::vec![0u8; len];
                 let space = self.space_of(thread).ok_or(SysError::DeadObject)?;
-                usercopy::copy_from_user::<P>(space, args[1], &mut buffer)?;
+                let buffer = usercopy::read_vec::<P>(space, args[1], len)?;
                 if crate::klog::record(&buffer) {
                     P::console_write(&buffer);
                 }

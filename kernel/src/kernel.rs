@@ -686,7 +686,7 @@ impl<P: Platform> Kernel<P> {
             if self
                 .objects
                 .thread(current)
-                .is_some_and(|t| t.state == ThreadState::Runnable)
+                .is_some_and(|t| matches!(t.state, ThreadState::Runnable))
             {
                 return Some(current);
             }
@@ -700,7 +700,7 @@ impl<P: Platform> Kernel<P> {
             if self
                 .objects
                 .thread(next)
-                .is_some_and(|t| t.state == ThreadState::Runnable)
+                .is_some_and(|t| matches!(t.state, ThreadState::Runnable))
             {
                 self.current = Some(next);
                 self.slice_left = TIME_SLICE_TICKS;

@@ -63,6 +63,24 @@ pub fn copy_from_user<P: Platform>(
     })
 }
 
+/// Reads `len` bytes from user address `va` into a new vector, without
+/// zeroing it first (long messages: 4 KiB of memset per message).
+pub fn read_vec<P: Platform>(
+    space: &P::Space,
+    va: u64,
+    len: usize,
+) -> Result<alloc::vec::Vec<u8>, SysError> {
+    let mut out = alloc::vec::Vec::with_capacity(len);
+    let dst: *mut u8 = out.as_mut_ptr();
+    for_each_piece::<P>(space, va, len, false, |src, at, piece| {
+        // SAFETY: as in `copy_from_user`; `out` has room for `len` bytes.
+        unsafe { core::ptr::copy_nonoverlapping(src, dst.add(at), piece) }
+    })?;
+    // SAFETY: the walk succeeded, so it wrote every byte of `0..len`.
+    unsafe { out.set_len(len) };
+    Ok(out)
+}
+
 /// Copies `data` to user address `va`, which must be writable.
 pub fn copy_to_user<P: Platform>(space: &P::Space, va: u64, data: &[u8]) -> Result<(), SysError> {
     for_each_piece::<P>(space, va, data.len(), true, |dst, at, len| {
