@@ -80,6 +80,17 @@ pub fn start_info() -> &'static zos_proto::start::StartInfo {
     })
 }
 
+/// The grant init gave this process under `name` (the service table's `grants`,
+/// or `endpoint` for a service that provides one), if any.
+pub fn grant(name: &str) -> Option<&'static zos_proto::start::Grant> {
+    start_info().grants.iter().find(|grant| grant.name == name)
+}
+
+/// The capability slot of the grant called `name`.
+pub fn granted(name: &str) -> Option<u64> {
+    grant(name).map(|grant| grant.slot)
+}
+
 fn read_start_page() -> Option<zos_proto::start::StartInfo> {
     use zos_proto::start::{MAX_START_INFO, START_INFO};
     let mut length = [0u8; 4];

@@ -21,7 +21,6 @@ mod discipline;
 mod kernel_log;
 mod logger;
 mod server;
-mod start;
 mod sync;
 mod terminal;
 #[cfg_attr(target_arch = "x86_64", path = "uart16550.rs")]
@@ -45,9 +44,9 @@ const INPUT_PRIORITIES: [u64; 4] = [100, 64, 16, 1];
 fn main(_arg: u64) -> i64 {
     logger::init();
     let (Some(uart_grant), Some(irq_grant), Some(endpoint)) = (
-        start::grant("uart"),
-        start::grant("uart-irq"),
-        start::grant("endpoint"),
+        libzos::rt::grant("uart"),
+        libzos::rt::grant("uart-irq"),
+        libzos::rt::grant("endpoint"),
     ) else {
         log::error!("missing grants: need \"uart\", \"uart-irq\" and \"endpoint\"");
         return 1;
@@ -67,6 +66,12 @@ fn main(_arg: u64) -> i64 {
         log::error!("cannot start the input thread");
         return 1;
     }
+    // Take the kernel log over first: from then on every byte reaches the UART
+    // through this process's lock, so no other process's line (which the
+    // kernel would otherwise print itself) can cut into the line below.
+    if let Some(log) = libzos::rt::grant("log") {
+        kernel_log::start(log.slot);
+    }
     uart::write(
         format!(
             "console: ready on {} at {:#x} irq {}\n",
@@ -76,9 +81,6 @@ fn main(_arg: u64) -> i64 {
         )
         .as_bytes(),
     );
-    if let Some(log) = start::grant("log") {
-        kernel_log::start(log.slot);
-    }
     server::run(endpoint.slot)
 }
 

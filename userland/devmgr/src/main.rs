@@ -53,13 +53,7 @@ struct Manager {
 }
 
 fn main(_arg: u64) -> i64 {
-    let info = libzos::rt::start_info();
-    let Some(endpoint) = info
-        .grants
-        .iter()
-        .find(|g| g.name == "endpoint")
-        .map(|g| g.slot)
-    else {
+    let Some(endpoint) = libzos::rt::granted("endpoint") else {
         dprintln!("devmgr: no endpoint granted (set provides = true in the service table)");
         return 1;
     };

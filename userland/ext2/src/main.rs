@@ -88,12 +88,7 @@ fn error(errno: i32) -> Vec<u8> {
 }
 
 fn main(_arg: u64) -> i64 {
-    let Some(endpoint) = libzos::rt::start_info()
-        .grants
-        .iter()
-        .find(|g| g.name == "endpoint")
-        .map(|g| g.slot)
-    else {
+    let Some(endpoint) = libzos::rt::granted("endpoint") else {
         dprintln!("ext2: no endpoint granted (set provides = true in the service table)");
         return 1;
     };

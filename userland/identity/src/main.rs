@@ -47,7 +47,10 @@ const TICK_BADGE: u64 = 0x7469_636B;
 static TICK_DEADLINE: AtomicU64 = AtomicU64::new(0);
 
 fn main(_arg: u64) -> i64 {
-    let (Some(endpoint), Some(authority)) = (grant("endpoint"), grant("credentials")) else {
+    let (Some(endpoint), Some(authority)) = (
+        libzos::rt::granted("endpoint"),
+        libzos::rt::granted("credentials"),
+    ) else {
         dprintln!("identity: needs the \"endpoint\" and \"credentials\" grants");
         return 1;
     };
@@ -82,14 +85,6 @@ fn main(_arg: u64) -> i64 {
         throttled: BTreeMap::new(),
     };
     service.serve(endpoint)
-}
-
-fn grant(name: &str) -> Option<u64> {
-    libzos::rt::start_info()
-        .grants
-        .iter()
-        .find(|g| g.name == name)
-        .map(|g| g.slot)
 }
 
 /// Calls the service when [`TICK_DEADLINE`] passes. `arg`: wake-up

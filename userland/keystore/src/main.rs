@@ -29,12 +29,7 @@ use zos_proto::start::slots;
 libzos::entry!(main);
 
 fn main(_arg: u64) -> i64 {
-    let Some(endpoint) = libzos::rt::start_info()
-        .grants
-        .iter()
-        .find(|g| g.name == "endpoint")
-        .map(|g| g.slot)
-    else {
+    let Some(endpoint) = libzos::rt::granted("endpoint") else {
         dprintln!("keystore: no endpoint granted (set provides = true)");
         return 1;
     };

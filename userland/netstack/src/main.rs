@@ -42,12 +42,7 @@ fn now_ms() -> u64 {
 }
 
 fn main(_arg: u64) -> i64 {
-    let Some(endpoint) = libzos::rt::start_info()
-        .grants
-        .iter()
-        .find(|g| g.name == "endpoint")
-        .map(|g| g.slot)
-    else {
+    let Some(endpoint) = libzos::rt::granted("endpoint") else {
         dprintln!("netstack: no endpoint granted (set provides = true in the service table)");
         return 1;
     };

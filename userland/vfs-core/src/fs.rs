@@ -97,6 +97,25 @@ impl Stat {
     pub fn is_dir(&self) -> bool {
         self.kind == FileKind::Directory
     }
+
+    /// The attributes as the file protocol carries them, on device `dev`.
+    pub fn to_wire(&self, dev: u64) -> zos_proto::fs::FileStat {
+        zos_proto::fs::FileStat {
+            dev,
+            ino: self.ino,
+            mode: self.st_mode(),
+            nlink: self.nlink,
+            uid: self.uid,
+            gid: self.gid,
+            size: self.size,
+            blocks: self.blocks,
+            block_size: 4096,
+            atime_ns: self.atime,
+            mtime_ns: self.mtime,
+            ctime_ns: self.ctime,
+            rdev: self.rdev,
+        }
+    }
 }
 
 /// Attribute changes for [`FileSystem::setattr`]; `None` leaves a field alone.

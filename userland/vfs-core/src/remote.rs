@@ -57,24 +57,6 @@ pub fn kind_from_mode(mode: u32) -> Option<FileKind> {
     })
 }
 
-fn to_file_stat(stat: &Stat) -> FileStat {
-    FileStat {
-        dev: 0,
-        ino: stat.ino,
-        mode: stat.st_mode(),
-        nlink: stat.nlink,
-        uid: stat.uid,
-        gid: stat.gid,
-        size: stat.size,
-        blocks: stat.blocks,
-        block_size: 4096,
-        atime_ns: stat.atime,
-        mtime_ns: stat.mtime,
-        ctime_ns: stat.ctime,
-        rdev: stat.rdev,
-    }
-}
-
 fn from_file_stat(stat: &FileStat) -> VfsResult<Stat> {
     Ok(Stat {
         ino: stat.ino,
@@ -408,7 +390,7 @@ pub fn serve(
         Err(e) => err(e),
     };
     let stat = |r: VfsResult<Stat>| match r {
-        Ok(s) => response_bytes(&RfsResponse::Stat(to_file_stat(&s))),
+        Ok(s) => response_bytes(&RfsResponse::Stat(s.to_wire(0))),
         Err(e) => err(e),
     };
     match call.op {

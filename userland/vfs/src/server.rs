@@ -33,7 +33,7 @@ use libzos::ipc::{self, Received};
 use libzos::sys;
 use zos_proto::badge;
 use zos_proto::errno::*;
-use zos_proto::fs::{DirEntry, FileStat, FsRequest, FsResponse, FsStat, MountEntry};
+use zos_proto::fs::{DirEntry, FsRequest, FsResponse, FsStat, MountEntry};
 use zos_proto::io::{HandleKind, HandleStat, IoRequest, IoResponse};
 use zos_proto::proc::{ProcRequest, ProcResponse};
 use zos_proto::start::slots;
@@ -41,7 +41,7 @@ use zos_proto::MAX_IO_CHUNK;
 use zos_vfs_core::handles::MAX_HANDLES;
 use zos_vfs_core::procfs::{MountLine, ProcSnapshot, ProcessInfo};
 use zos_vfs_core::vfs::Node;
-use zos_vfs_core::{Cred, Devfs, Errno, FileKind, HandleTable, OpenFile, OpenFlags, Stat, Whence};
+use zos_vfs_core::{Cred, Devfs, Errno, FileKind, HandleTable, OpenFile, OpenFlags, Whence};
 
 /// Badges of handle capabilities: this tag in the upper half, the id below.
 const HANDLE_TAG: u64 = 0x4649_4C45 << 32;
@@ -90,24 +90,6 @@ fn io_result(result: Result<IoResponse, Errno>) -> Answer {
 
 fn dirent_type(kind: FileKind) -> u8 {
     kind.dirent_type()
-}
-
-fn file_stat(mount: u32, stat: &Stat) -> FileStat {
-    FileStat {
-        dev: mount as u64,
-        ino: stat.ino,
-        mode: stat.st_mode(),
-        nlink: stat.nlink,
-        uid: stat.uid,
-        gid: stat.gid,
-        size: stat.size,
-        blocks: stat.blocks,
-        block_size: 4096,
-        atime_ns: stat.atime,
-        mtime_ns: stat.mtime,
-        ctime_ns: stat.ctime,
-        rdev: stat.rdev,
-    }
 }
 
 /// A mount served by another process.
@@ -358,7 +340,7 @@ impl Server {
                 let follow = matches!(request, FsRequest::Stat { .. });
                 let result = self.cwd_node(cwd, cred).and_then(|at| {
                     let node = self.state.vfs.resolve(at, path, follow, cred)?;
-                    Ok(file_stat(node.mount.0, &self.state.vfs.stat_node(node)?))
+                    Ok(self.state.vfs.stat_node(node)?.to_wire(node.mount.0 as u64))
                 });
                 match result {
                     Ok(stat) => (encode_fs(&FsResponse::Stat(stat)), Vec::new()),
@@ -804,7 +786,7 @@ impl Server {
             })),
             IoRequest::Fstat => io_result(
                 vfs.stat_node(node)
-                    .map(|stat| IoResponse::FileStat(file_stat(node.mount.0, &stat))),
+                    .map(|stat| IoResponse::FileStat(stat.to_wire(node.mount.0 as u64))),
             ),
             IoRequest::GetTermios | IoRequest::SetTermios(_) | IoRequest::SetForeground { .. } => {
                 io_err(ENOTTY)

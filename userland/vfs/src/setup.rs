@@ -47,13 +47,7 @@ pub struct State {
 }
 
 /// The capability slot of a grant from init.
-pub fn granted(name: &str) -> Option<u64> {
-    libzos::rt::start_info()
-        .grants
-        .iter()
-        .find(|g| g.name == name)
-        .map(|g| g.slot)
-}
+pub use libzos::rt::granted;
 
 /// `key=value` from the kernel command line init passes in `ZOS_CMDLINE`.
 fn boot_arg(key: &str) -> Option<String> {
