@@ -20,6 +20,7 @@ pub mod keystore;
 pub mod net;
 pub mod proc;
 pub mod rfs;
+pub mod ring;
 pub mod start;
 
 /// Largest encoded message.
