@@ -38,7 +38,8 @@ impl BootInfo {
     /// The quota the kernel gave init, read without allocating (so init can
     /// refuse too small a machine before its heap needs memory it lacks).
     pub fn read_quota(info: u64) -> Option<u64> {
-        (word(info, bootinfo::WORD_MAGIC) == bootinfo::MAGIC).then(|| word(info, bootinfo::WORD_QUOTA))
+        (word(info, bootinfo::WORD_MAGIC) == bootinfo::MAGIC)
+            .then(|| word(info, bootinfo::WORD_QUOTA))
     }
 
     pub fn read(info: u64) -> Option<BootInfo> {
