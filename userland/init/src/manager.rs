@@ -435,8 +435,9 @@ impl Manager {
                 return;
             };
             // A service that did its work and ended cleanly (a one-shot such
-            // as the boot-time `mount -a`, or devmgr with no devices) is done.
-            if dep.pid.is_none() && dep.state == "done" {
+            // as the boot-time `mount -a`, or devmgr with no devices) is done;
+            // one whose program this build lacks is absent.
+            if dep.pid.is_none() && matches!(dep.state, "done" | "absent") {
                 continue;
             }
             // Started and not ready yet, or itself waiting for another:
@@ -533,6 +534,16 @@ impl Manager {
                 s.state = "running";
                 s.ready = !s.spec.ready_notify;
                 dprintln!("init: started service '{}' as pid {pid}", spec.name);
+            }
+            // A build without the program (the browser page has no drivers):
+            // the service is absent, and depending on it is no obstacle.
+            Err(e) if e == ENOENT => {
+                self.services[index].state = "absent";
+                dprintln!(
+                    "init: service '{}': {} is not in this build; skipped",
+                    spec.name,
+                    spec.path
+                );
             }
             Err(e) => {
                 self.services[index].state = "failed";
