@@ -233,6 +233,12 @@ pub(crate) fn read(slot: u64, out: &mut [u8]) -> Option<Result<usize>> {
     )
 }
 
+/// Whether a read of a pipe end would answer now; `None` when `slot` has
+/// no ring.
+pub(crate) fn readable(slot: u64) -> Option<bool> {
+    Some(ring_of(slot)?.view().readable())
+}
+
 /// `write` on a pipe end through its ring (at least one byte, all of a
 /// write up to `PIPE_BUF`); `None` when `slot` has none. `EPIPE` as from
 /// the message path (the caller raises SIGPIPE).

@@ -133,6 +133,19 @@ pub(crate) fn io_call(fd: Fd, request: &IoRequest) -> Result<Received> {
     ipc::call(slot, request, &[]).map_err(ipc_errno)
 }
 
+/// Whether a `read` of `fd` would answer now (`poll`'s `POLLIN`). Handles
+/// whose server cannot tell count as ready.
+pub fn readable(fd: Fd) -> Result<bool> {
+    if let Some(ready) = crate::pipe::readable(slot_of(fd)?) {
+        return Ok(ready);
+    }
+    let reply = io_call(fd, &IoRequest::Readable)?;
+    Ok(!matches!(
+        reply.decode::<IoResponse>(),
+        Some(IoResponse::Err(EAGAIN))
+    ))
+}
+
 pub fn read(fd: Fd, buffer: &mut [u8]) -> Result<usize> {
     if let Some(result) = crate::pipe::read(slot_of(fd)?, buffer) {
         return result;

@@ -5,6 +5,13 @@
 set timeout 30
 set zos_kernel $env(ZOS_KERNEL)
 set zos_initrd $env(ZOS_INITRD)
+# The test archive: the boot archive plus the test programs (libc-test,
+# std-demo, c-true) and BusyBox's test suites. A script that runs them says
+# `zos_use_test_archive` before booting.
+proc zos_use_test_archive {} {
+    global zos_initrd env
+    set zos_initrd $env(ZOS_TEST_INITRD)
+}
 # The architecture this run boots (xtask sets it; a script whose header says
 # `# runs on: aarch64 x86_64` runs once for each). Scripts ask `zos_arch`
 # only where the two really differ (banners, fault reports, device lines).

@@ -3,6 +3,7 @@
 use std::path::Path;
 
 /// An archive being assembled in memory.
+#[derive(Clone)]
 pub struct Archive {
     bytes: Vec<u8>,
     inode: u32,

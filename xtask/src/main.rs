@@ -164,7 +164,11 @@ pub struct Artifacts {
     /// Image (QEMU hands `-initrd` only to Images); on x86_64 the ELF itself
     /// (its PVH note is the entry).
     pub image: PathBuf,
+    /// The boot archive (`cargo xtask run`; what a user's machine boots).
     pub initramfs: PathBuf,
+    /// The boot archive plus the test programs and test suites
+    /// (`ZOS_TEST_INITRD` for the acceptance scripts; the benchmarks).
+    pub test_initramfs: PathBuf,
 }
 
 /// Builds the kernel, userland and initramfs for `arch`.
@@ -245,16 +249,8 @@ pub fn build(arch: Arch) -> Result<Artifacts, String> {
     archive.add_file(disk::SAMPLE_PATH, 0o644, &disk::sample_image(&out)?);
     archive.add_dir("bin");
     archive.add_symlink("bin/sh", "/sbin/sh");
-    for (name, data) in c_programs(arch, &out)?
-        .into_iter()
-        .chain(rust_std_programs(arch, &out)?)
-    {
-        archive.add_file(&format!("bin/{name}"), 0o755, &data);
-    }
     archive.add_file("bin/lua", 0o755, &ports::lua(arch)?);
-    // BusyBox (1.2 MB) is packed only with ZOS_BUSYBOX=1 until the boot
-    // archive fits 32 MiB machines with it (docs/porting.md).
-    if arch == Arch::Aarch64 && std::env::var_os("ZOS_BUSYBOX").is_some_and(|v| v == "1") {
+    if arch == Arch::Aarch64 {
         archive.add_file("bin/busybox", 0o755, &ports::busybox(arch)?);
         // zbox wins where both have a tool (docs/porting.md): BusyBox gets
         // only names zbox lacks.
@@ -270,14 +266,32 @@ pub fn build(arch: Arch) -> Result<Artifacts, String> {
     for tool in TOOL_NAMES {
         archive.add_symlink(&format!("bin/{tool}"), MULTI_CALL_BINARY);
     }
+    // The test archive: the boot archive plus what only tests and benchmarks
+    // run (the project's C and Rust std test programs, BusyBox's own test
+    // suites). Every byte of the boot archive is RAM twice on small machines
+    // (the archive and the root tmpfs), so these stay out of it.
+    let mut tests = archive.clone();
+    for (name, data) in c_programs(arch, &out)?
+        .into_iter()
+        .chain(rust_std_programs(arch, &out)?)
+    {
+        tests.add_file(&format!("bin/{name}"), 0o755, &data);
+    }
+    if arch == Arch::Aarch64 {
+        ports::pack_busybox_tests(arch, &mut tests)?;
+    }
     let initramfs = out.join("initramfs.cpio");
     std::fs::write(&initramfs, archive.finish())
         .map_err(|e| format!("writing {}: {e}", initramfs.display()))?;
+    let test_initramfs = out.join("initramfs-tests.cpio");
+    std::fs::write(&test_initramfs, tests.finish())
+        .map_err(|e| format!("writing {}: {e}", test_initramfs.display()))?;
     Ok(Artifacts {
         arch,
         kernel,
         image,
         initramfs,
+        test_initramfs,
     })
 }
 
@@ -425,6 +439,11 @@ fn run(arch: Arch, args: &[String]) -> Result<(), String> {
 fn bench(arch: Arch) -> Result<(), String> {
     tools::ensure(&[arch.qemu()])?;
     let artifacts = build(arch)?;
+    // bench.sh runs the test programs (`c-true`).
+    let artifacts = Artifacts {
+        initramfs: artifacts.test_initramfs.clone(),
+        ..artifacts
+    };
     let run = |icount: bool| -> Result<Vec<(String, u64)>, String> {
         let mut qemu = qemu_command(&artifacts);
         qemu.args(["-append", "init.run=ktest init.arg=4 poweroff"]);
@@ -936,6 +955,7 @@ fn acceptance(artifacts: &Artifacts, x86: &Artifacts, filters: &[String]) -> Res
                             .env("ZOS_KERNEL", &built.image)
                             .env("ZOS_KERNEL_ELF", &built.kernel)
                             .env("ZOS_INITRD", &built.initramfs)
+                            .env("ZOS_TEST_INITRD", &built.test_initramfs)
                             .env("ZOS_ROOT", root())
                             .env("ZOS_DISK_TEMPLATE", &template)
                             .current_dir(root())

@@ -85,7 +85,10 @@ pub fn busybox(arch: Arch) -> Result<Vec<u8>, String> {
     let out = root().join(format!("target/zos/ports/{}/busybox", arch.name()));
     let program = out.join("busybox");
     let stamp = out.join(".key");
-    if std::fs::read_to_string(&stamp).is_ok_and(|k| k == key) && program.exists() {
+    if std::fs::read_to_string(&stamp).is_ok_and(|k| k == key)
+        && program.exists()
+        && out.join(BUSYBOX_CONFIG).exists()
+    {
         return std::fs::read(&program).map_err(|e| format!("reading {}: {e}", program.display()));
     }
     let recipe = Recipe::read("busybox")?;
@@ -131,8 +134,99 @@ pub fn busybox(arch: Arch) -> Result<Vec<u8>, String> {
             .arg(build.join("busybox")),
         "llvm-strip busybox",
     )?;
+    // The testsuite reads the configuration to skip what is not built.
+    std::fs::copy(build.join(".config"), out.join(BUSYBOX_CONFIG))
+        .map_err(|e| format!("keeping busybox's .config: {e}"))?;
     std::fs::write(&stamp, &key).map_err(|e| format!("writing {}: {e}", stamp.display()))?;
     std::fs::read(&program).map_err(|e| format!("reading {}: {e}", program.display()))
+}
+
+/// Where [`busybox`] keeps the `.config` it was built with.
+const BUSYBOX_CONFIG: &str = "config";
+
+/// What BusyBox's own tests need (after [`busybox`] has run): the source
+/// tree (`testsuite/`, `shell/hush_test/`) and the `.config` of the build.
+pub fn busybox_tests(arch: Arch) -> Result<(std::path::PathBuf, Vec<u8>), String> {
+    let recipe = Recipe::read("busybox")?;
+    let source = sysroot::debian_source(recipe.get("package")?, recipe.get("version")?)?;
+    let config = root().join(format!(
+        "target/zos/ports/{}/busybox/{BUSYBOX_CONFIG}",
+        arch.name()
+    ));
+    let config =
+        std::fs::read(&config).map_err(|e| format!("reading {}: {e}", config.display()))?;
+    Ok((source, config))
+}
+
+/// Where BusyBox's tests land in the test archive: the folder stands for
+/// BusyBox's build tree (`busybox`, `.config`, `testsuite/`,
+/// `shell/hush_test/`), as both suites expect.
+pub const BUSYBOX_TESTS: &str = "usr/share/busybox-tests";
+
+/// Packs BusyBox's `testsuite/` and `shell/hush_test/` into `archive` under
+/// [`BUSYBOX_TESTS`]. `/bin/sh` on Zero OS is zbox's shell, and the suites
+/// are written for a POSIX `sh`: scripts starting `#!/bin/sh` start with
+/// `#!/usr/share/busybox-tests/sh` (a link to BusyBox, so hush) in the
+/// archive, and `sh` links ahead in the suites' `PATH` (the build tree and
+/// hush_test's folder) do the same for `sh FILE`. Nothing else is changed.
+pub fn pack_busybox_tests(arch: Arch, archive: &mut crate::cpio::Archive) -> Result<(), String> {
+    let (source, config) = busybox_tests(arch)?;
+    let shell = format!("/{BUSYBOX_TESTS}/sh");
+    archive.add_dir("usr/share/busybox-tests");
+    archive.add_symlink(&format!("{BUSYBOX_TESTS}/busybox"), "/bin/busybox");
+    archive.add_symlink(&format!("{BUSYBOX_TESTS}/sh"), "/bin/busybox");
+    archive.add_file(&format!("{BUSYBOX_TESTS}/.config"), 0o644, &config);
+    let testsuite = format!("{BUSYBOX_TESTS}/testsuite");
+    archive.add_dir(&testsuite);
+    pack_suite_tree(archive, &source.join("testsuite"), &testsuite, &shell)?;
+    archive.add_dir(&format!("{BUSYBOX_TESTS}/shell"));
+    let hush = format!("{BUSYBOX_TESTS}/shell/hush_test");
+    archive.add_dir(&hush);
+    pack_suite_tree(archive, &source.join("shell/hush_test"), &hush, &shell)?;
+    // run-all links `hush` itself when it is missing; `sh FILE` there runs
+    // the `sh` first in its PATH (its own folder).
+    archive.add_symlink(&format!("{hush}/hush"), "/bin/busybox");
+    archive.add_symlink(&format!("{hush}/sh"), "/bin/busybox");
+    Ok(())
+}
+
+/// Adds `dir` below `prefix` as [`crate::cpio::Archive::add_tree`] does,
+/// with `#!/bin/sh` lines pointing at `shell`.
+fn pack_suite_tree(
+    archive: &mut crate::cpio::Archive,
+    dir: &Path,
+    prefix: &str,
+    shell: &str,
+) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .map_err(|e| format!("reading {}: {e}", dir.display()))?
+        .filter_map(|e| e.ok())
+        .collect();
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        let path = format!("{prefix}/{}", entry.file_name().to_string_lossy());
+        let kind = entry.file_type().map_err(|e| e.to_string())?;
+        if kind.is_dir() {
+            archive.add_dir(&path);
+            pack_suite_tree(archive, &entry.path(), &path, shell)?;
+        } else if kind.is_symlink() {
+            let target = std::fs::read_link(entry.path()).map_err(|e| e.to_string())?;
+            archive.add_symlink(&path, &target.to_string_lossy());
+        } else if kind.is_file() {
+            let mut data = std::fs::read(entry.path()).map_err(|e| e.to_string())?;
+            if let Some(rest) = data.strip_prefix(b"#!/bin/sh") {
+                if rest.first().is_none_or(|c| c.is_ascii_whitespace()) {
+                    data = [b"#!", shell.as_bytes(), rest].concat();
+                }
+            }
+            let executable = entry
+                .metadata()
+                .is_ok_and(|m| m.permissions().mode() & 0o111 != 0);
+            archive.add_file(&path, if executable { 0o755 } else { 0o644 }, &data);
+        }
+    }
+    Ok(())
 }
 
 /// The applets the recipe links into /bin.

@@ -589,23 +589,51 @@ fn not_a_tty(e: Errno) -> Errno {
     }
 }
 
-/// ppoll without readiness from the servers yet: every open descriptor is
-/// reported ready for what was asked (reads and writes then block as they
-/// would), a closed one `POLLNVAL`; with no descriptors it sleeps the timeout.
+/// How often ppoll looks again while nothing is ready (the servers do not
+/// notify readiness yet).
+const POLL_INTERVAL_NS: u64 = 5_000_000;
+
+/// ppoll: `POLLIN` asks each descriptor's server whether a read would answer
+/// now (`posix::readable`: terminals and pipe rings know; other handles count
+/// as ready, their reads then block as they would); `POLLOUT` is always
+/// ready; a closed descriptor is `POLLNVAL`. With nothing ready it looks
+/// again every few milliseconds until the timeout (none: for ever), and
+/// returns `EINTR` when a signal is due.
 pub fn ppoll(fds: u64, count: u64, timeout: u64) -> SysResult {
-    const POLLIN: u16 = 0x1;
-    const POLLOUT: u16 = 0x4;
-    const POLLNVAL: u16 = 0x20;
     if count > posix::OPEN_MAX as u64 * 4 {
         return Err(Errno(EINVAL));
     }
-    if count == 0 {
-        if timeout != 0 {
-            let ns = get_word(timeout)?
-                .saturating_mul(1_000_000_000)
-                .saturating_add(get_word(timeout + 8)?);
-            posix::nanosleep(ns);
+    let deadline = if timeout == 0 {
+        None
+    } else {
+        let ns = get_word(timeout)?
+            .saturating_mul(1_000_000_000)
+            .saturating_add(get_word(timeout + 8)?);
+        Some(posix::clock_ns().saturating_add(ns))
+    };
+    loop {
+        let ready = poll_once(fds, count)?;
+        if ready > 0 {
+            return Ok(ready);
         }
+        let now = posix::clock_ns();
+        if deadline.is_some_and(|d| now >= d) {
+            return Ok(0);
+        }
+        if super::signal::deliverable() {
+            return Err(Errno(EINTR));
+        }
+        let wake = now.saturating_add(POLL_INTERVAL_NS);
+        crate::sys::sleep_until(deadline.map_or(wake, |d| d.min(wake)));
+    }
+}
+
+/// One look at every entry: fills in `revents`, returns how many are ready.
+fn poll_once(fds: u64, count: u64) -> SysResult {
+    const POLLIN: u16 = 0x1;
+    const POLLOUT: u16 = 0x4;
+    const POLLNVAL: u16 = 0x20;
+    if count == 0 {
         return Ok(0);
     }
     let entries = user_bytes_mut(fds, count * 8)?;
@@ -619,7 +647,8 @@ pub fn ppoll(fds: u64, count: u64, timeout: u64) -> SysResult {
         } else if !open.contains(&fd) {
             POLLNVAL
         } else {
-            events & (POLLIN | POLLOUT)
+            let readable = events & POLLIN != 0 && posix::readable(fd).unwrap_or(true);
+            (if readable { POLLIN } else { 0 }) | (events & POLLOUT)
         };
         entry[6..8].copy_from_slice(&revents.to_le_bytes());
         if revents != 0 {

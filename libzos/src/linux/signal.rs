@@ -50,6 +50,11 @@ fn note(signal: u32) {
     }
 }
 
+/// Whether a signal is due (pending and not blocked), without taking it.
+pub fn deliverable() -> bool {
+    PENDING.load(Ordering::SeqCst) & !BLOCKED.load(Ordering::SeqCst) != 0
+}
+
 /// Signals due now (pending and not blocked), taken off the pending set.
 pub fn take_deliverable() -> u64 {
     let blocked = BLOCKED.load(Ordering::SeqCst);

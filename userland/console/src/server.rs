@@ -210,6 +210,16 @@ fn handle(server: &Server, endpoint: u64, handles: &mut Handles, request: &Recei
             Outcome::Answer(IoResponse::Err(zos_proto::errno::ESPIPE))
         }
         IoRequest::Sync => Outcome::Answer(IoResponse::Ok),
+        IoRequest::Readable => {
+            // Readers already waiting take the input first.
+            let ready =
+                with_terminal(|t| (t.waiting.is_empty() && t.discipline.has_input(), Vec::new()));
+            Outcome::Answer(if ready {
+                IoResponse::Ok
+            } else {
+                IoResponse::Err(EAGAIN)
+            })
+        }
         _ => Outcome::Answer(IoResponse::Err(EINVAL)),
     }
 }

@@ -432,6 +432,20 @@ impl Pipes {
             IoRequest::Read { .. } | IoRequest::Write { .. } => {
                 Answer::Now(io(&IoResponse::Err(EBADF)), Vec::new())
             }
+            // A read answers now with bytes buffered or every writer gone.
+            IoRequest::Readable => {
+                let waits = end == End::Read
+                    && self
+                        .pipes
+                        .get(&pipe)
+                        .is_some_and(|s| s.pipe.buffered() == 0 && s.pipe.writers > 0);
+                let answer = if waits {
+                    IoResponse::Err(EAGAIN)
+                } else {
+                    IoResponse::Ok
+                };
+                Answer::Now(io(&answer), Vec::new())
+            }
             IoRequest::Close => {
                 self.close(id);
                 Answer::Now(io(&IoResponse::Ok), Vec::new())

@@ -94,6 +94,11 @@ pub enum IoRequest<'a> {
     /// sleep on and the "space available" one writers sleep on. Others
     /// answer an error and the client keeps using `Read`/`Write`.
     AttachRing,
+    /// Whether a `Read` would answer now (data or end of file): `Ok` if so,
+    /// `Err(EAGAIN)` if it would wait (`poll`). A server that does not know
+    /// the request answers another error; the client then counts the handle
+    /// as ready (its read blocks as it would).
+    Readable,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

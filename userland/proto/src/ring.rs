@@ -241,6 +241,14 @@ impl<'a> Ring<'a> {
         }
     }
 
+    /// Whether a read would answer now: bytes are there, or every writer is
+    /// gone (end of file).
+    pub fn readable(&self) -> bool {
+        let r = self.header.read_pos.load(Ordering::Relaxed);
+        self.header.write_pos.load(Ordering::Acquire) != r
+            || self.header.flags.load(Ordering::Acquire) & flags::NO_WRITERS != 0
+    }
+
     /// Reads up to `out.len()` bytes. The caller holds the reader lock.
     pub fn read(&self, out: &mut [u8]) -> RingRead {
         let r = self.header.read_pos.load(Ordering::Relaxed);

@@ -913,6 +913,8 @@ impl Server {
             IoRequest::WriteShared { len, offset } => self.write_shared(id, &file, len, offset),
             IoRequest::Net(_) => io_err(zos_proto::errno::ENOTSOCK),
             IoRequest::AttachRing => io_err(zos_proto::errno::EINVAL),
+            // Files and directories: a read always answers at once.
+            IoRequest::Readable => (encode_io(&IoResponse::Ok), Vec::new()),
         }
     }
 
