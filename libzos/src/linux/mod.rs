@@ -181,16 +181,23 @@ const PATH_MAX: usize = 4096;
 
 /// The NUL-terminated string at `ptr`.
 fn c_str(ptr: u64) -> Result<&'static str, Errno> {
+    c_str_within(ptr, PATH_MAX, Errno(ENAMETOOLONG))
+}
+
+/// The NUL-terminated string at `ptr`, shorter than `limit` bytes (else
+/// `too_long`): paths have PATH_MAX, program arguments and environment
+/// strings the whole argument space (`spawn::strings`).
+fn c_str_within(ptr: u64, limit: usize, too_long: Errno) -> Result<&'static str, Errno> {
     if ptr == 0 {
         return Err(Errno(EFAULT));
     }
     let mut len = 0;
     // SAFETY: the caller passed a NUL-terminated string of its own memory; we
-    // read at most PATH_MAX bytes of it (see the module comment on pointers).
+    // read at most `limit` bytes of it (see the module comment on pointers).
     while unsafe { *((ptr as usize + len) as *const u8) } != 0 {
         len += 1;
-        if len >= PATH_MAX {
-            return Err(Errno(ENAMETOOLONG));
+        if len >= limit {
+            return Err(too_long);
         }
     }
     // SAFETY: the `len` bytes before the NUL were just read.

@@ -1,12 +1,13 @@
 //! Processes from C: `posix_spawn` (musl's is replaced by one that calls
 //! [`zos_posix_spawn`]), `wait4`, and `execve` as spawn-wait-exit.
 
-use super::{c_str, get_word, SysResult};
+use super::{c_str, c_str_within, get_word, SysResult};
 use crate::posix::{self, Errno, FileAction};
 use alloc::vec::Vec;
 use zos_proto::errno::*;
 
-/// The NULL-terminated `char *[]` at `ptr` (empty for a null pointer).
+/// The NULL-terminated `char *[]` at `ptr` (empty for a null pointer). One
+/// string may fill the whole argument space (a long environment variable).
 pub(super) fn strings(ptr: u64) -> Result<Vec<&'static str>, Errno> {
     let mut out = Vec::new();
     if ptr == 0 {
@@ -17,7 +18,7 @@ pub(super) fn strings(ptr: u64) -> Result<Vec<&'static str>, Errno> {
         if item == 0 {
             return Ok(out);
         }
-        out.push(c_str(item)?);
+        out.push(c_str_within(item, zos_proto::proc::ARG_MAX, Errno(E2BIG))?);
     }
     Err(Errno(E2BIG))
 }
