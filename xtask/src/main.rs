@@ -844,7 +844,8 @@ struct Run {
 /// The runs of one script. Every script runs on AArch64; one whose header
 /// says `# runs on: aarch64 x86_64` also runs on x86_64 (`NAME-x86`, the
 /// same expectations except where the script asks `zos_arch`). Scripts that
-/// type at the shell run a second time on `-smp 2` (GICv2, the default):
+/// type at the shell run a second time on `-smp 2` (GICv2, the default)
+/// unless their header says `# runs once`:
 /// interrupt routing to CPU 0 broke typed input there once. The x86_64 runs
 /// stay on one CPU (the backend does not start the others yet).
 fn runs_of(script: &Path) -> Vec<Run> {
@@ -854,7 +855,9 @@ fn runs_of(script: &Path) -> Vec<Run> {
         .and_then(|s| s.to_str())
         .unwrap_or("?")
         .to_string();
-    let types = text.lines().any(|l| l.trim_start().starts_with("send "));
+    // `# runs once`: a long script (a whole test suite) skips the -smp 2 run.
+    let once = text.lines().any(|l| l.trim() == "# runs once");
+    let types = !once && text.lines().any(|l| l.trim_start().starts_with("send "));
     let on_x86 = text.lines().any(|l| {
         l.strip_prefix("# runs on:")
             .is_some_and(|arches| arches.split_whitespace().any(|a| a == "x86_64"))
