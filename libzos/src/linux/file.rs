@@ -130,6 +130,35 @@ pub fn pwrite(fd: Fd, ptr: u64, len: u64, offset: u64) -> SysResult {
     Ok(fs::pwrite(fd, user_bytes(ptr, len)?, offset)? as i64)
 }
 
+/// sendfile: one read of up to 64 KiB from `in_fd` (at `*offset` when
+/// given, which then moves on; else at and moving its file offset), all of
+/// it written to `out_fd`. Returns the bytes moved (callers loop, as Linux
+/// may move less than asked too).
+pub fn sendfile(out_fd: Fd, in_fd: Fd, offset: u64, count: u64) -> SysResult {
+    let mut buffer = alloc::vec![0u8; count.min(64 * 1024) as usize];
+    if buffer.is_empty() {
+        return Ok(0);
+    }
+    let n = if offset != 0 {
+        let at = get_word(offset)?;
+        let n = fs::pread(in_fd, &mut buffer, at)?;
+        put_words(offset, &[at + n as u64])?;
+        n
+    } else {
+        posix::read(in_fd, &mut buffer)?
+    };
+    let mut written = 0;
+    while written < n {
+        match posix::write(out_fd, &buffer[written..n]) {
+            Ok(0) => break,
+            Ok(more) => written += more,
+            Err(e) if written == 0 => return Err(e),
+            Err(_) => break,
+        }
+    }
+    Ok(written as i64)
+}
+
 /// The `(base, len)` pairs of an iovec array.
 fn iovecs(ptr: u64, count: u64) -> Result<Vec<(u64, u64)>, Errno> {
     if count > 1024 {

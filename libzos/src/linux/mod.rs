@@ -99,6 +99,7 @@ fn dispatch(nr: i64, args: [u64; 6]) -> SysResult {
         65 => file::readv(a as i32, b, c),
         66 => file::writev(a as i32, b, c),
         67 => file::pread(a as i32, b, c, d),
+        71 => file::sendfile(a as i32, b as i32, c, d),
         73 => file::ppoll(a, b, c),
         68 => file::pwrite(a as i32, b, c, d),
         78 => file::readlinkat(a as i32, b, c, d),
