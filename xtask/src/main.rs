@@ -144,6 +144,24 @@ fn cargo() -> Command {
     command
 }
 
+/// `cargo VERB --release --target TARGET -p PACKAGE…`: the shape of every
+/// cross build and lint run here (native targets and the browser's).
+pub fn cargo_release<'a>(
+    verb: &str,
+    target: &str,
+    packages: impl IntoIterator<Item = &'a str>,
+) -> Command {
+    let mut command = cargo();
+    command.args([verb, "--release", "--target", target]);
+    for package in packages {
+        command.args(["-p", package]);
+    }
+    command
+}
+
+/// What ends a `cargo clippy` line: every lint is an error.
+pub const DENY_WARNINGS: [&str; 3] = ["--", "-D", "warnings"];
+
 /// Runs a command, failing with its description when it fails.
 pub fn run_checked(command: &mut Command, what: &str) -> Result<(), String> {
     let status = command
@@ -706,55 +724,31 @@ fn test(filters: &[String]) -> Result<(), String> {
             "clippy (host)",
         )?;
         run_checked(
-            cargo()
-                .args([
-                    "clippy",
-                    "--release",
-                    "-p",
-                    "zos-arch-aarch64",
-                    "--target",
-                    Arch::Aarch64.kernel_target(),
-                ])
-                .args(["--", "-D", "warnings"]),
+            cargo_release(
+                "clippy",
+                Arch::Aarch64.kernel_target(),
+                ["zos-arch-aarch64"],
+            )
+            .args(DENY_WARNINGS),
             "clippy (aarch64 kernel)",
         )?;
         let x86 = Arch::X86_64;
-        let mut x86_clippy = cargo();
-        x86_clippy.args([
-            "clippy",
-            "--release",
-            "-p",
-            x86.kernel_package(),
-            "--target",
-            x86.kernel_target(),
-        ]);
+        let mut x86_clippy = cargo_release("clippy", x86.kernel_target(), [x86.kernel_package()]);
         if let Some((flags, dir)) = x86.kernel_build_env() {
             x86_clippy
                 .env("RUSTFLAGS", flags)
                 .args(["--target-dir", dir]);
         }
+        run_checked(x86_clippy.args(DENY_WARNINGS), "clippy (x86_64 kernel)")?;
         run_checked(
-            x86_clippy.args(["--", "-D", "warnings"]),
-            "clippy (x86_64 kernel)",
-        )?;
-        run_checked(
-            cargo()
-                .args([
-                    "clippy",
-                    "--release",
-                    "--target",
-                    Arch::Aarch64.user_target(),
-                    "-p",
-                    "libzos",
-                    "-p",
-                    "zos-libc",
-                ])
-                .args(
-                    USER_PROGRAMS
-                        .iter()
-                        .flat_map(|(package, _)| ["-p", package]),
-                )
-                .args(["--", "-D", "warnings"]),
+            cargo_release(
+                "clippy",
+                Arch::Aarch64.user_target(),
+                ["libzos", "zos-libc"]
+                    .into_iter()
+                    .chain(USER_PROGRAMS.iter().map(|(package, _)| *package)),
+            )
+            .args(DENY_WARNINGS),
             "clippy (aarch64 userland)",
         )?;
         other_targets()?;
@@ -778,37 +772,21 @@ fn test(filters: &[String]) -> Result<(), String> {
 fn other_targets() -> Result<(), String> {
     for target in CORE_ONLY_TARGETS {
         run_checked(
-            cargo()
-                .args([
-                    "clippy",
-                    "--release",
-                    "-p",
-                    "zos-kernel",
-                    "--target",
-                    target,
-                ])
-                .args(["--", "-D", "warnings"]),
+            cargo_release("clippy", target, ["zos-kernel"]).args(DENY_WARNINGS),
             &format!("kernel core for {target}"),
         )?;
     }
     let user_packages = || {
-        ["-p", "libzos"].into_iter().chain(
-            USER_PROGRAMS
-                .iter()
-                .flat_map(|(package, _)| ["-p", package]),
-        )
+        ["libzos"]
+            .into_iter()
+            .chain(USER_PROGRAMS.iter().map(|(package, _)| *package))
     };
     run_checked(
-        cargo()
-            .args(["clippy", "--release", "--target", SECOND_USER_TARGET])
-            .args(user_packages())
-            .args(["--", "-D", "warnings"]),
+        cargo_release("clippy", SECOND_USER_TARGET, user_packages()).args(DENY_WARNINGS),
         &format!("clippy (userland for {SECOND_USER_TARGET})"),
     )?;
     run_checked(
-        cargo()
-            .args(["build", "--release", "--target", SECOND_USER_TARGET])
-            .args(user_packages()),
+        &mut cargo_release("build", SECOND_USER_TARGET, user_packages()),
         &format!("userland build for {SECOND_USER_TARGET}"),
     )
 }

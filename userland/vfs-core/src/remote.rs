@@ -42,25 +42,10 @@ pub trait DataBuffer {
     fn load(&self, out: &mut [u8]);
 }
 
-/// The kind named by the type bits of `mode`.
-pub fn kind_from_mode(mode: u32) -> Option<FileKind> {
-    use zos_proto::fs::mode::*;
-    Some(match mode & S_IFMT {
-        S_IFREG => FileKind::Regular,
-        S_IFDIR => FileKind::Directory,
-        S_IFLNK => FileKind::Symlink,
-        S_IFCHR => FileKind::CharDevice,
-        S_IFBLK => FileKind::BlockDevice,
-        S_IFIFO => FileKind::Fifo,
-        S_IFSOCK => FileKind::Socket,
-        _ => return None,
-    })
-}
-
 fn from_file_stat(stat: &FileStat) -> VfsResult<Stat> {
     Ok(Stat {
         ino: stat.ino,
-        kind: kind_from_mode(stat.mode).ok_or(Errno::EIO)?,
+        kind: FileKind::from_mode(stat.mode).ok_or(Errno::EIO)?,
         mode: stat.mode & crate::fs::MODE_PERMISSION_MASK,
         nlink: stat.nlink,
         uid: stat.uid,
@@ -164,6 +149,41 @@ impl<T: Transport> RemoteFs<T> {
             _ => Err(Errno::EIO),
         })
     }
+
+    /// A read or write of `len` bytes: how many the server moved (never more).
+    fn count(&self, op: RfsRequest, len: usize) -> VfsResult<usize> {
+        self.call(op, |r| match r {
+            RfsResponse::Count(n) if (*n as usize) <= len => Ok(*n as usize),
+            _ => Err(Errno::EIO),
+        })
+    }
+}
+
+/// Moves `total` bytes through a shared buffer of `chunk` bytes, one `step(done,
+/// len)` per chunk: stops at a short step, and after an error once something
+/// moved (a short count, as POSIX reads and writes report).
+fn in_chunks(
+    chunk: usize,
+    total: usize,
+    mut step: impl FnMut(usize, usize) -> VfsResult<usize>,
+) -> VfsResult<usize> {
+    if chunk == 0 {
+        return Err(Errno::EIO);
+    }
+    let mut done = 0;
+    while done < total {
+        let len = (total - done).min(chunk);
+        let n = match step(done, len) {
+            Ok(n) => n,
+            Err(_) if done > 0 => break,
+            Err(e) => return Err(e),
+        };
+        done += n;
+        if n < len {
+            break;
+        }
+    }
+    Ok(done)
 }
 
 impl<T: Transport> FileSystem for RemoteFs<T> {
@@ -266,60 +286,34 @@ impl<T: Transport> FileSystem for RemoteFs<T> {
     }
 
     fn read(&mut self, ino: Ino, offset: u64, buf: &mut [u8]) -> VfsResult<usize> {
-        let chunk = self.transport.buffer_len();
-        if chunk == 0 {
-            return Err(Errno::EIO);
-        }
-        let mut done = 0;
-        while done < buf.len() {
-            let len = (buf.len() - done).min(chunk);
-            let op = RfsRequest::Read {
-                ino,
-                offset: offset + done as u64,
-                len: len as u32,
-            };
-            let n = self.call(op, |r| match r {
-                RfsResponse::Count(n) if (*n as usize) <= len => Ok(*n as usize),
-                _ => Err(Errno::EIO),
-            })?;
+        in_chunks(self.transport.buffer_len(), buf.len(), |done, len| {
+            let at = offset + done as u64;
+            let n = self.count(
+                RfsRequest::Read {
+                    ino,
+                    offset: at,
+                    len: len as u32,
+                },
+                len,
+            )?;
             self.transport.load(&mut buf[done..done + n]);
-            done += n;
-            if n < len {
-                break;
-            }
-        }
-        Ok(done)
+            Ok(n)
+        })
     }
 
     fn write(&mut self, ino: Ino, offset: u64, data: &[u8]) -> VfsResult<usize> {
-        let chunk = self.transport.buffer_len();
-        if chunk == 0 {
-            return Err(Errno::EIO);
-        }
-        let mut done = 0;
-        while done < data.len() {
-            let len = (data.len() - done).min(chunk);
+        in_chunks(self.transport.buffer_len(), data.len(), |done, len| {
             self.transport.store(&data[done..done + len]);
-            let op = RfsRequest::Write {
-                ino,
-                offset: offset + done as u64,
-                len: len as u32,
-            };
-            let result = self.call(op, |r| match r {
-                RfsResponse::Count(n) if (*n as usize) <= len => Ok(*n as usize),
-                _ => Err(Errno::EIO),
-            });
-            let n = match result {
-                Ok(n) => n,
-                Err(_) if done > 0 => break,
-                Err(e) => return Err(e),
-            };
-            done += n;
-            if n < len {
-                break;
-            }
-        }
-        Ok(done)
+            let at = offset + done as u64;
+            self.count(
+                RfsRequest::Write {
+                    ino,
+                    offset: at,
+                    len: len as u32,
+                },
+                len,
+            )
+        })
     }
 
     fn readdir(&self, dir: Ino, cookie: u64) -> VfsResult<Option<(DirEntry, u64)>> {
@@ -328,7 +322,7 @@ impl<T: Transport> FileSystem for RemoteFs<T> {
             RfsResponse::Entry(Some(e)) if e.next > cookie => Ok(Some((
                 DirEntry {
                     ino: e.ino,
-                    kind: kind_from_mode(e.mode).ok_or(Errno::EIO)?,
+                    kind: FileKind::from_mode(e.mode).ok_or(Errno::EIO)?,
                     name: String::from(e.name),
                 },
                 e.next,
@@ -428,7 +422,7 @@ pub fn serve(
             uid,
             gid,
             rdev,
-        } => match kind_from_mode(mode) {
+        } => match FileKind::from_mode(mode) {
             Some(kind) if kind != FileKind::Symlink => ino(fs.create(
                 dir,
                 name,
