@@ -34,7 +34,7 @@ pub const CORE_ONLY_TARGETS: [&str; 2] = ["x86_64-unknown-none", "wasm32-unknown
 /// same `userland/user.ld`) for it.
 pub const SECOND_USER_TARGET: &str = "x86_64-unknown-none";
 /// User programs: (package, binary) — each lands in the initramfs as /sbin/<binary>.
-pub const USER_PROGRAMS: [(&str, &str); 12] = [
+pub const USER_PROGRAMS: [(&str, &str); 13] = [
     ("zos-init", "init"),
     ("zos-ktest", "ktest"),
     ("zos-tools", "zbox"),
@@ -44,6 +44,7 @@ pub const USER_PROGRAMS: [(&str, &str); 12] = [
     ("zos-netstack", "netstack"),
     ("zos-devmgr", "devmgr"),
     ("zos-virtio-blk", "virtio-blk"),
+    ("zos-virtio-net", "virtio-net"),
     ("zos-identity", "identity"),
     ("zos-keystore", "keystore"),
     ("zos-ext2", "ext2"),
