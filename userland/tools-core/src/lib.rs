@@ -25,6 +25,7 @@ pub mod find;
 pub mod getopt;
 pub mod grep;
 pub mod head;
+pub mod http;
 pub mod ls;
 pub mod lsdev;
 pub mod mode;

@@ -205,10 +205,12 @@ impl Stack {
                     ));
                     self.drain(now_ms);
                 }
-                Some(None) => {
+                // (smoltcp reports one when it starts, before any lease.)
+                Some(None) if self.link.address.is_some() => {
                     self.apply(None, None, Vec::new());
                     self.link.log.push(String::from("eth0 lease lost"));
                 }
+                Some(None) => {}
                 None => {}
             }
         }
