@@ -161,8 +161,8 @@ fn main() -> ExitCode {
             println!("xtask: made {} (ext2, 256 MiB)", image.display());
         }),
         "lines" => lines().map(|_| ()),
-        "sysroot" => sysroot::ensure().map(|dir| println!("sysroot: {}", dir.display())),
-        "cc" => sysroot::cc(&rest),
+        "sysroot" => sysroot::ensure(arch).map(|dir| println!("sysroot: {}", dir.display())),
+        "cc" => sysroot::cc(arch, &rest),
         "wasm" => web::build_wasm().and_then(|a| web::host_test(&a)),
         "web" => web::web(&rest),
         "help" | "--help" | "-h" => {
@@ -305,19 +305,17 @@ pub fn build(arch: Arch) -> Result<Artifacts, String> {
     archive.add_file(disk::SAMPLE_PATH, 0o644, &disk::sample_image(&out)?);
     archive.add_dir("bin");
     archive.add_symlink("bin/sh", "/sbin/sh");
-    if arch == Arch::Aarch64 {
-        for (name, data) in c_programs(&out)?
-            .into_iter()
-            .chain(rust_std_programs(&out)?)
-        {
-            archive.add_file(&format!("bin/{name}"), 0o755, &data);
-        }
-        archive.add_file("bin/lua", 0o755, &ports::lua()?);
+    for (name, data) in c_programs(arch, &out)?
+        .into_iter()
+        .chain(rust_std_programs(arch, &out)?)
+    {
+        archive.add_file(&format!("bin/{name}"), 0o755, &data);
     }
+    archive.add_file("bin/lua", 0o755, &ports::lua(arch)?);
     // BusyBox (1.2 MB) is packed only with ZOS_BUSYBOX=1 until the boot
     // archive fits 32 MiB machines with it (docs/porting.md).
     if arch == Arch::Aarch64 && std::env::var_os("ZOS_BUSYBOX").is_some_and(|v| v == "1") {
-        archive.add_file("bin/busybox", 0o755, &ports::busybox()?);
+        archive.add_file("bin/busybox", 0o755, &ports::busybox(arch)?);
         // zbox wins where both have a tool (docs/porting.md): BusyBox gets
         // only names zbox lacks.
         for applet in ports::busybox_applets()? {
@@ -344,9 +342,9 @@ pub fn build(arch: Arch) -> Result<Artifacts, String> {
 }
 
 /// The project's C programs (`tests/c/*.c`), each built with `zos-cc` into
-/// `/bin/<name>` (C runs on AArch64 only so far): stripped images by name.
-fn c_programs(out: &Path) -> Result<Vec<(String, Vec<u8>)>, String> {
-    let sysroot = sysroot::ensure()?;
+/// `/bin/<name>`: stripped images by name.
+fn c_programs(arch: Arch, out: &Path) -> Result<Vec<(String, Vec<u8>)>, String> {
+    let sysroot = sysroot::ensure(arch)?;
     let dir = root().join("tests/c");
     let mut sources: Vec<PathBuf> = std::fs::read_dir(&dir)
         .map_err(|e| format!("reading {}: {e}", dir.display()))?
@@ -379,10 +377,10 @@ fn c_programs(out: &Path) -> Result<Vec<(String, Vec<u8>)>, String> {
 }
 
 /// The Rust `std` programs (`tests/rust-std/*.rs`, one file each), built for
-/// `aarch64-unknown-linux-musl` and linked against the sysroot's musl and
+/// `ARCH-unknown-linux-musl` and linked against the sysroot's musl and
 /// libzos (`zos-rust-ld`) into `/bin/<name>`.
-fn rust_std_programs(out: &Path) -> Result<Vec<(String, Vec<u8>)>, String> {
-    let sysroot = sysroot::ensure()?;
+fn rust_std_programs(arch: Arch, out: &Path) -> Result<Vec<(String, Vec<u8>)>, String> {
+    let sysroot = sysroot::ensure(arch)?;
     let dir = root().join("tests/rust-std");
     let mut sources: Vec<PathBuf> = std::fs::read_dir(&dir)
         .map_err(|e| format!("reading {}: {e}", dir.display()))?
@@ -407,7 +405,7 @@ fn rust_std_programs(out: &Path) -> Result<Vec<(String, Vec<u8>)>, String> {
                     "--edition",
                     "2021",
                     "--target",
-                    "aarch64-unknown-linux-musl",
+                    &format!("{}-unknown-linux-musl", arch.name()),
                     "-O",
                 ])
                 .arg("-C")
@@ -416,6 +414,9 @@ fn rust_std_programs(out: &Path) -> Result<Vec<(String, Vec<u8>)>, String> {
                     sysroot.join("bin/zos-rust-ld").display()
                 ))
                 .args(["-C", "linker-flavor=gcc", "-C", "link-self-contained=no"])
+                // Static, not static-pie (x86_64-unknown-linux-musl's default),
+                // as zos-cc links C.
+                .args(["-C", "relocation-model=static"])
                 .args([
                     "-C",
                     "strip=symbols",

@@ -1,8 +1,9 @@
 //! Third-party programs built from their Debian source packages with
 //! `zos-cc` (`ports/NAME/recipe`; docs/porting.md). Each build is cached in
-//! `target/zos/ports/NAME/`, keyed by the port's folder and the sysroot's
+//! `target/zos/ports/ARCH/NAME/`, keyed by the port's folder and the sysroot's
 //! libraries, so a warm tree only reads the result.
 
+use crate::arch::Arch;
 use crate::sysroot::{self, Recipe};
 use crate::{root, run_checked};
 use std::path::Path;
@@ -19,15 +20,16 @@ fn sysroot_key(sysroot: &Path) -> Result<u64, String> {
 }
 
 /// Lua 5.4 (`ports/lua`): every `src/*.c` but the recipe's `exclude`,
-/// compiled and linked in one `zos-cc` run. Returns the stripped program.
-pub fn lua() -> Result<Vec<u8>, String> {
-    let sysroot = sysroot::ensure()?;
+/// compiled and linked in one `zos-cc` run for `arch`. Returns the stripped
+/// program.
+pub fn lua(arch: Arch) -> Result<Vec<u8>, String> {
+    let sysroot = sysroot::ensure(arch)?;
     let key = format!(
         "{}-{:016x}",
         sysroot::port_key("lua")?,
         sysroot_key(&sysroot)?
     );
-    let out = root().join("target/zos/ports/lua");
+    let out = root().join(format!("target/zos/ports/{}/lua", arch.name()));
     let program = out.join("lua");
     let stamp = out.join(".key");
     if std::fs::read_to_string(&stamp).is_ok_and(|k| k == key) && program.exists() {
@@ -73,14 +75,14 @@ pub fn lua() -> Result<Vec<u8>, String> {
 /// BusyBox (`ports/busybox`): `make defconfig`, the port's `config` lines
 /// over it, `make oldconfig`, then `make busybox` with `zos-cc`. Returns the
 /// stripped program.
-pub fn busybox() -> Result<Vec<u8>, String> {
-    let sysroot = sysroot::ensure()?;
+pub fn busybox(arch: Arch) -> Result<Vec<u8>, String> {
+    let sysroot = sysroot::ensure(arch)?;
     let key = format!(
         "{}-{:016x}",
         sysroot::port_key("busybox")?,
         sysroot_key(&sysroot)?
     );
-    let out = root().join("target/zos/ports/busybox");
+    let out = root().join(format!("target/zos/ports/{}/busybox", arch.name()));
     let program = out.join("busybox");
     let stamp = out.join(".key");
     if std::fs::read_to_string(&stamp).is_ok_and(|k| k == key) && program.exists() {

@@ -1,22 +1,29 @@
 //! `cargo xtask sysroot`: the C toolchain for Zero OS.
 //!
 //! musl comes from its Debian source package (`apt-get source`, unpacked under
-//! `target/ports/src/`), is turned into the `aarch64_zos` arch by laying
-//! `ports/musl/overlay/` over a copy of musl's own `aarch64` files, and is
-//! built with clang into `target/zos/sysroot/aarch64/` (headers, `libc.a`).
+//! `target/ports/src/`), is turned into the `A_zos` arch (A: aarch64, x86_64)
+//! by laying `ports/musl/overlay/` and `overlay-A/` over a copy of musl's own
+//! `A` files, and is built with clang into `target/zos/sysroot/A/` (headers,
+//! `libc.a`).
 //! The build is keyed by a hash of `ports/musl/` (recipe and overlay): a warm
 //! tree never rebuilds it. libzos's C runtime (`libzos/c`, the Linux-syscall
 //! dispatcher and start-up code) is built by cargo as `libzos.a` next to it,
 //! and `bin/zos-cc` compiles and links a C program for Zero OS in one command.
 //! See docs/porting.md.
 
+use crate::arch::Arch;
 use crate::{root, run_checked, tools};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// The sysroot of the (only) C target.
-pub fn dir() -> PathBuf {
-    root().join("target/zos/sysroot/aarch64")
+/// The sysroot of `arch`.
+pub fn dir(arch: Arch) -> PathBuf {
+    root().join(format!("target/zos/sysroot/{}", arch.name()))
+}
+
+/// The target triple clang compiles C for `arch` with.
+fn c_triple(arch: Arch) -> String {
+    format!("{}-linux-musl", arch.name())
 }
 
 /// The recipe of a port: `key = value` lines, `#` comments.
@@ -60,9 +67,13 @@ pub(crate) fn fnv1a(hash: u64, bytes: &[u8]) -> u64 {
     })
 }
 
-/// Every file under `dir`, sorted, as paths relative to it.
+/// Every file under `dir`, sorted, as paths relative to it (none if there is
+/// no `dir`).
 fn files_under(dir: &Path) -> Result<Vec<PathBuf>, String> {
     let mut out = Vec::new();
+    if !dir.is_dir() {
+        return Ok(out);
+    }
     let mut pending = vec![dir.to_path_buf()];
     while let Some(at) = pending.pop() {
         let entries =
@@ -139,9 +150,9 @@ pub(crate) fn copy_tree(from: &Path, to: &Path) -> Result<(), String> {
     )
 }
 
-/// Builds musl into the sysroot unless the sysroot already holds the build
-/// of this recipe and overlay.
-fn musl(sysroot: &Path) -> Result<(), String> {
+/// Builds musl for `arch` into its sysroot unless the sysroot already holds
+/// the build of this recipe and overlay.
+fn musl(arch: Arch, sysroot: &Path) -> Result<(), String> {
     let key = port_key("musl")?;
     let stamp = sysroot.join(".musl-key");
     if std::fs::read_to_string(&stamp).is_ok_and(|k| k.trim() == key) {
@@ -150,27 +161,38 @@ fn musl(sysroot: &Path) -> Result<(), String> {
     tools::ensure(&["clang", "ld.lld", "llvm-ar", "make"])?;
     let recipe = Recipe::read("musl")?;
     let source = debian_source(recipe.get("package")?, recipe.get("version")?)?;
-    let build = root().join("target/ports/build/musl");
+    let build = root().join(format!("target/ports/build/musl-{}", arch.name()));
     let _ = std::fs::remove_dir_all(&build);
     std::fs::create_dir_all(build.parent().unwrap_or(&build))
         .map_err(|e| format!("creating {}: {e}", build.display()))?;
     copy_tree(&source, &build)?;
-    let base = recipe.get("base_arch")?;
-    let arch = recipe.get("arch")?;
-    let overlay = root().join("ports/musl/overlay");
-    // The new arch: musl's base arch headers, our syscall_arch.h over them.
-    copy_tree(
-        &build.join(format!("arch/{base}")),
-        &build.join(format!("arch/{arch}")),
-    )?;
-    for file in files_under(&overlay.join("arch"))? {
+    let base = arch.name();
+    let zos_arch = format!("{base}_zos");
+    let arch_dir = build.join(format!("arch/{zos_arch}"));
+    // The new arch: musl's base arch headers, the dispatcher's ABI files
+    // from `abi_from`, our syscall_arch.h over them.
+    copy_tree(&build.join(format!("arch/{base}")), &arch_dir)?;
+    let abi_from = recipe.get("abi_from")?;
+    for file in recipe.get("abi_files")?.split_whitespace() {
         copy_file(
-            &overlay.join("arch").join(&file),
-            &build.join(format!("arch/{arch}")).join(&file),
+            &build.join(format!("arch/{abi_from}/{file}")),
+            &arch_dir.join(file),
         )?;
     }
+    let overlays = [
+        root().join("ports/musl/overlay"),
+        root().join(format!("ports/musl/overlay-{base}")),
+    ];
+    let mut overlay_src = Vec::new();
+    for overlay in &overlays {
+        for file in files_under(&overlay.join("arch"))? {
+            copy_file(&overlay.join("arch").join(&file), &arch_dir.join(&file))?;
+        }
+        for file in files_under(&overlay.join("src"))? {
+            overlay_src.push((overlay.join("src").join(&file), file));
+        }
+    }
     // Arch sources: every src/DIR/BASE file, unless the overlay replaces it.
-    let overlay_src = files_under(&overlay.join("src"))?;
     let stem = |p: &Path| p.file_stem().map(|s| s.to_string_lossy().into_owned());
     for dir in std::fs::read_dir(build.join("src"))
         .map_err(|e| e.to_string())?
@@ -181,27 +203,27 @@ fn musl(sysroot: &Path) -> Result<(), String> {
             continue;
         }
         let name = dir.file_name().to_string_lossy().into_owned();
-        let to = dir.path().join(arch);
+        let to = dir.path().join(&zos_arch);
         std::fs::create_dir_all(&to).map_err(|e| format!("creating {}: {e}", to.display()))?;
         for file in std::fs::read_dir(&from)
             .map_err(|e| e.to_string())?
             .flatten()
         {
-            let replaced = overlay_src
-                .iter()
-                .any(|o| o.parent() == Some(Path::new(&name)) && stem(o) == stem(&file.path()));
+            let replaced = overlay_src.iter().any(|(_, o)| {
+                o.parent() == Some(Path::new(&name)) && stem(o) == stem(&file.path())
+            });
             if !replaced {
                 copy_file(&file.path(), &to.join(file.file_name()))?;
             }
         }
     }
-    for file in &overlay_src {
+    for (from, file) in &overlay_src {
         let (Some(dir), Some(name)) = (file.parent(), file.file_name()) else {
             continue;
         };
         copy_file(
-            &overlay.join("src").join(file),
-            &build.join("src").join(dir).join(arch).join(name),
+            from,
+            &build.join("src").join(dir).join(&zos_arch).join(name),
         )?;
     }
     let prefix = sysroot.to_string_lossy().into_owned();
@@ -209,8 +231,9 @@ fn musl(sysroot: &Path) -> Result<(), String> {
     run_checked(
         Command::new("./configure")
             .args(recipe.get("configure")?.split_whitespace())
+            .arg(format!("--target={}", c_triple(arch)))
             .arg(format!("--prefix={prefix}"))
-            .env("CC", "clang --target=aarch64-linux-musl")
+            .env("CC", format!("clang --target={}", c_triple(arch)))
             .env("AR", "llvm-ar")
             .env("RANLIB", "llvm-ranlib")
             .env("CFLAGS", cflags)
@@ -220,7 +243,7 @@ fn musl(sysroot: &Path) -> Result<(), String> {
     // configure names the arch from the target triple; ours replaces it.
     let config = build.join("config.mak");
     let text = std::fs::read_to_string(&config).map_err(|e| format!("reading config.mak: {e}"))?;
-    let text = text.replace(&format!("ARCH = {base}\n"), &format!("ARCH = {arch}\n"));
+    let text = text.replace(&format!("ARCH = {base}\n"), &format!("ARCH = {zos_arch}\n"));
     std::fs::write(&config, text).map_err(|e| format!("writing config.mak: {e}"))?;
     let jobs = std::thread::available_parallelism().map_or(2, |n| n.get());
     let _ = std::fs::remove_dir_all(sysroot.join("include"));
@@ -283,8 +306,8 @@ const EXPORTED: [&str; 4] = [
 /// its own allocator, panic handler and core, links it too), and
 /// `libzos_builtins.a`, the compiler builtins C programs need (128-bit
 /// `long double` arithmetic and the like).
-fn libzos(sysroot: &Path) -> Result<(), String> {
-    let target = crate::arch::Arch::Aarch64.user_target();
+fn libzos(arch: Arch, sysroot: &Path) -> Result<(), String> {
+    let target = arch.user_target();
     // Optimised for size in a target folder of its own (so the userland's
     // build keeps its settings): the dispatcher is in every C program.
     run_checked(
@@ -298,7 +321,7 @@ fn libzos(sysroot: &Path) -> Result<(), String> {
     let archive = root().join(format!("target/zos-libc/{target}/release/libzos_libc.a"));
     let tools = tools::llvm_objcopy()?;
     let bin = tools.parent().ok_or("llvm-tools has no folder")?;
-    let work = root().join("target/ports/build/libzos");
+    let work = root().join(format!("target/ports/build/libzos-{}", arch.name()));
     let _ = std::fs::remove_dir_all(&work);
     std::fs::create_dir_all(&work).map_err(|e| format!("creating {}: {e}", work.display()))?;
     run_checked(
@@ -356,12 +379,22 @@ fn libzos(sysroot: &Path) -> Result<(), String> {
     Ok(())
 }
 
-/// The `zos-cc` wrapper: clang for aarch64 with the sysroot's headers and
-/// libraries, linked static (no PIE) by lld with libzos's start-up code.
+/// The `zos-cc` wrapper: clang for the sysroot's arch (@TRIPLE@) with its
+/// headers and libraries, linked static (no PIE) by lld with libzos's
+/// start-up code. `zos-cc --arch A ...` runs the sysroot of arch A's.
 const ZOS_CC: &str = r#"#!/bin/sh
 # zos-cc: compiles and links C for Zero OS (written by `cargo xtask sysroot`).
-# Usage like cc: zos-cc hello.c -o hello
+# Usage like cc: zos-cc hello.c -o hello; zos-cc --arch x86_64 hello.c -o hello
 SYSROOT="$(cd "$(dirname "$0")/.." && pwd)"
+if [ "$1" = --arch ]; then
+    other="$SYSROOT/../$2/bin/zos-cc"
+    if [ ! -x "$other" ]; then
+        echo "zos-cc: no sysroot for arch '$2' (cargo xtask sysroot --arch $2)" >&2
+        exit 2
+    fi
+    shift 2
+    exec "$other" "$@"
+fi
 RESOURCE="$(clang -print-resource-dir)"
 link=yes
 for arg in "$@"; do
@@ -369,7 +402,7 @@ for arg in "$@"; do
         -c|-S|-E|-M|-MM) link=no ;;
     esac
 done
-set -- --target=aarch64-linux-musl -nostdinc -isystem "$SYSROOT/include" \
+set -- --target=@TRIPLE@ -nostdinc -isystem "$SYSROOT/include" \
     -isystem "$RESOURCE/include" -fno-pic "$@"
 if [ "$link" = yes ]; then
     exec clang "$@" -fuse-ld=lld -static -nostdlib -nostartfiles \
@@ -379,30 +412,33 @@ fi
 exec clang "$@"
 "#;
 
-/// The linker for Rust `std` programs (`rustc --target aarch64-unknown-linux-musl
+/// The linker for Rust `std` programs (`rustc --target @ARCH@-unknown-linux-musl
 /// -C linker=zos-rust-ld -C linker-flavor=gcc -C link-self-contained=no`):
 /// the sysroot's musl and libzos instead of Rust's own musl, and Rust's
 /// libunwind.
 const ZOS_RUST_LD: &str = r#"#!/bin/sh
 # zos-rust-ld: links Rust std programs for Zero OS (written by `cargo xtask sysroot`).
 SYSROOT="$(cd "$(dirname "$0")/.." && pwd)"
-RUST_MUSL="$(rustc --print sysroot)/lib/rustlib/aarch64-unknown-linux-musl/lib/self-contained"
-exec clang --target=aarch64-linux-musl -fuse-ld=lld -static -nostdlib -nostartfiles "$@" \
+RUST_MUSL="$(rustc --print sysroot)/lib/rustlib/@ARCH@-unknown-linux-musl/lib/self-contained"
+exec clang --target=@TRIPLE@ -fuse-ld=lld -static -nostdlib -nostartfiles "$@" \
     -Wl,-u,_start -Wl,-z,max-page-size=4096 -L"$SYSROOT/lib" -L"$RUST_MUSL" \
     -Wl,--start-group -lc -lzos -lunwind -Wl,--end-group
 "#;
 
-/// Makes sure the sysroot is complete and current; returns its folder.
-pub fn ensure() -> Result<PathBuf, String> {
-    let sysroot = dir();
+/// Makes sure the sysroot of `arch` is complete and current; returns its folder.
+pub fn ensure(arch: Arch) -> Result<PathBuf, String> {
+    let sysroot = dir(arch);
     std::fs::create_dir_all(sysroot.join("bin"))
         .map_err(|e| format!("creating {}: {e}", sysroot.display()))?;
-    musl(&sysroot)?;
-    libzos(&sysroot)?;
-    for (name, text) in [("zos-cc", ZOS_CC), ("zos-rust-ld", ZOS_RUST_LD)] {
+    musl(arch, &sysroot)?;
+    libzos(arch, &sysroot)?;
+    for (name, template) in [("zos-cc", ZOS_CC), ("zos-rust-ld", ZOS_RUST_LD)] {
+        let text = template
+            .replace("@TRIPLE@", &c_triple(arch))
+            .replace("@ARCH@", arch.name());
         let path = sysroot.join("bin").join(name);
-        if std::fs::read_to_string(&path).ok().as_deref() != Some(text) {
-            std::fs::write(&path, text).map_err(|e| format!("writing {}: {e}", path.display()))?;
+        if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
+            std::fs::write(&path, &text).map_err(|e| format!("writing {}: {e}", path.display()))?;
             use std::os::unix::fs::PermissionsExt;
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
                 .map_err(|e| format!("chmod {}: {e}", path.display()))?;
@@ -411,9 +447,9 @@ pub fn ensure() -> Result<PathBuf, String> {
     Ok(sysroot)
 }
 
-/// Runs `zos-cc` with `args`.
-pub fn cc(args: &[String]) -> Result<(), String> {
-    let sysroot = ensure()?;
+/// Runs `arch`'s `zos-cc` with `args`.
+pub fn cc(arch: Arch, args: &[String]) -> Result<(), String> {
+    let sysroot = ensure(arch)?;
     run_checked(
         Command::new(sysroot.join("bin/zos-cc")).args(args),
         "zos-cc",

@@ -6,6 +6,9 @@ use core::arch::asm;
 /// `e_machine` of the programs this libzos loads.
 pub const ELF_MACHINE: u16 = 183;
 
+/// The machine `uname` reports to C programs (`struct utsname`).
+pub const MACHINE: &str = "aarch64";
+
 /// Makes syscall `number`; returns result registers x0–x6.
 #[inline(always)]
 pub fn syscall(number: u64, args: [u64; 6]) -> [u64; 7] {

@@ -15,6 +15,9 @@ use zos_abi::IPC_BUFFER_SELF;
 /// `e_machine` of the programs this libzos loads.
 pub const ELF_MACHINE: u16 = 62;
 
+/// The machine `uname` reports to C programs (`struct utsname`).
+pub const MACHINE: &str = "x86_64";
+
 /// Makes syscall `number`; returns the result registers.
 #[inline(always)]
 pub fn syscall(number: u64, args: [u64; 6]) -> [u64; 7] {

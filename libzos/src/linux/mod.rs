@@ -1,5 +1,5 @@
 //! The Linux-syscall dispatcher: `zos_linux_syscall(nr, a, b, c, d, e, f)`
-//! gives a C program (musl built as the `aarch64_zos` arch, see
+//! gives a C program (musl built as the `aarch64_zos` or `x86_64_zos` arch, see
 //! docs/porting.md) Linux system-call semantics over libzos's POSIX layer.
 //!
 //! musl reaches it through `__sysinfo` (AT_SYSINFO in the auxiliary vector,
@@ -264,7 +264,7 @@ fn uname(ptr: u64) -> SysResult {
         hostname.as_str(),
         "0.1.0",
         "zos",
-        "aarch64",
+        crate::arch::MACHINE,
         "(none)",
     ];
     for (i, field) in fields.iter().enumerate() {

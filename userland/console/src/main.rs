@@ -66,6 +66,12 @@ fn main(_arg: u64) -> i64 {
         log::error!("cannot start the input thread");
         return 1;
     }
+    // Take the kernel log over first: from then on every byte reaches the UART
+    // through this process's lock, so no other process's line (which the
+    // kernel would otherwise print itself) can cut into the line below.
+    if let Some(log) = libzos::rt::grant("log") {
+        kernel_log::start(log.slot);
+    }
     uart::write(
         format!(
             "console: ready on {} at {:#x} irq {}\n",
@@ -75,9 +81,6 @@ fn main(_arg: u64) -> i64 {
         )
         .as_bytes(),
     );
-    if let Some(log) = libzos::rt::grant("log") {
-        kernel_log::start(log.slot);
-    }
     server::run(endpoint.slot)
 }
 
