@@ -316,7 +316,7 @@ mod tests {
                     Some(Ok(n)) => assert!(n <= MAX_FRAME),
                     Some(Err(_)) => {}
                 }
-                if rng.next() % 7 == 0 {
+                if rng.next().is_multiple_of(7) {
                     let head = rng.next() as u32;
                     bytes[..4].copy_from_slice(&head.to_le_bytes());
                 }

@@ -235,7 +235,7 @@ fn garbage_from_the_wire() {
             }
         }
         inbox.lock().unwrap().push_back(frame);
-        if round % 64 == 0 {
+        if round.is_multiple_of(64) {
             victim.poll(round);
         }
     }
