@@ -471,6 +471,11 @@ pub mod layout {
     pub const VFS_SHARED: u64 = 0x01C0_0000;
     /// Device registers a driver maps (the terminal's page).
     pub const DEVICE_WINDOW: u64 = 0x01C1_0000;
+    /// Pipe rings (libzos and init), [`PIPE_RING_STRIDE`] apart. Unused on
+    /// wasm32 (pipes keep to messages there, `docs/init.md`).
+    pub const PIPE_RINGS: u64 = 0x3800_0000;
+    /// Address space per pipe ring window.
+    pub const PIPE_RING_STRIDE: u64 = 128 * 1024;
     /// Where the loader maps memory it fills for a child (a module, <= 12 MiB).
     pub const LOADER_SCRATCH: u64 = 0x0200_0000;
     /// Where init maps a child's start-up page while writing it.
@@ -543,6 +548,11 @@ pub mod layout {
     pub const DEVICE_WINDOW: u64 = 0x0000_5000_0000_0000;
     /// A driver's DMA buffers and the buffers its clients attach.
     pub const DMA_WINDOW: u64 = 0x0000_5100_0000_0000;
+    /// Pipe rings a process maps (libzos; init maps every ring it owns
+    /// here too), [`PIPE_RING_STRIDE`] apart.
+    pub const PIPE_RINGS: u64 = 0x0000_5200_0000_0000;
+    /// Address space per pipe ring window.
+    pub const PIPE_RING_STRIDE: u64 = 128 * 1024;
     /// x86 I/O ports as device memory: page `n` of this physical window
     /// stands for port `n`. A device Memory object over it is granted like an
     /// MMIO region; mapping its pages (anywhere) lets the process use those

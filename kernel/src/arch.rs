@@ -78,10 +78,16 @@ pub trait UserContext: Sized {
     fn set_result(&mut self, index: usize, value: u64);
     /// Program counter.
     fn pc(&self) -> u64;
-    /// Saves the CPU's live FP/SIMD (and thread pointer) registers into this context.
+    /// Saves the CPU's live FP/SIMD registers into this context (FP/SIMD use
+    /// is allowed when the core calls it).
     fn save_fp(&mut self);
-    /// Loads this context's FP/SIMD (and thread pointer) registers into the CPU.
+    /// Loads this context's FP/SIMD registers into the CPU (use allowed).
     fn restore_fp(&self);
+    /// Saves the CPU's thread pointer register (TPIDR_EL0, the FS base) into
+    /// this context: the thread leaves the CPU.
+    fn save_tls(&mut self);
+    /// Loads this context's thread pointer register: the thread comes in.
+    fn restore_tls(&self);
 }
 
 /// What brought the CPU from user mode into the kernel, as the backend decoded it.
@@ -97,6 +103,9 @@ pub enum Trap {
     },
     /// An interrupt; the core takes the pending ones with `take_interrupts`.
     Interrupt,
+    /// The first FP/SIMD instruction of a thread while that use traps
+    /// (`Platform::fp_enable(false)`): the core makes its registers live.
+    FpAccess,
 }
 
 /// One interrupt taken from the controller.
@@ -127,6 +136,11 @@ pub trait Platform: 'static {
     fn power_off() -> !;
     /// Resets the machine. Never returns.
     fn reset() -> !;
+    /// Lets user mode use the FP/SIMD registers, or makes its next use trap
+    /// as [`Trap::FpAccess`] (lazy switching: the core switches them only for
+    /// a thread that uses them). The kernel's own save and restore run after
+    /// `fp_enable(true)`.
+    fn fp_enable(enabled: bool);
     /// Pointer to physical memory `pa` through the kernel's linear map.
     fn phys_to_ptr(pa: u64) -> *mut u8;
 

@@ -18,7 +18,7 @@
 
 use alloc::vec::Vec;
 
-pub use crate::syscall::Rights;
+pub use crate::syscall::{Rights, SysError};
 
 /// A word the kernel delivers with every IPC sent through a cap; 0 means unbadged.
 pub type Badge = u64;
@@ -26,28 +26,20 @@ pub type Badge = u64;
 /// Largest number of slots a single table may have.
 pub const MAX_TABLE_SLOTS: u32 = 1 << 16;
 
-const TABLE_INDEX_BITS: u32 = 16;
-const TABLE_INDEX_MASK: u32 = (1 << TABLE_INDEX_BITS) - 1;
-/// Table indices available; the id packs a 16-bit index and a 16-bit generation.
-const MAX_TABLES: usize = 1 << TABLE_INDEX_BITS;
+/// Table indices available; an id holds a 16-bit index and a 16-bit generation.
+const MAX_TABLES: usize = 1 << 16;
 
 /// Names one capability table. Holds an index and a generation, so an id kept after
 /// its table was destroyed never names a later table that reuses the index.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
-pub struct TableId(u32);
+pub struct TableId {
+    index: u16,
+    generation: u16,
+}
 
 impl TableId {
-    fn new(index: usize, generation: u16) -> Self {
-        // `index < MAX_TABLES` is guaranteed by `create_table`.
-        Self(((generation as u32) << TABLE_INDEX_BITS) | (index as u32 & TABLE_INDEX_MASK))
-    }
-
     fn index(self) -> usize {
-        (self.0 & TABLE_INDEX_MASK) as usize
-    }
-
-    fn generation(self) -> u16 {
-        (self.0 >> TABLE_INDEX_BITS) as u16
+        self.index as usize
     }
 }
 
@@ -67,29 +59,6 @@ impl<O> Cap<O> {
             badge,
         }
     }
-}
-
-/// Why a capability operation was refused.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CapError {
-    /// The slot index is outside the table.
-    InvalidSlot,
-    /// The slot holds no capability.
-    EmptySlot,
-    /// The destination slot already holds a capability.
-    SlotOccupied,
-    /// The table has no free slot.
-    TableFull,
-    /// The table id is unknown or its table was destroyed.
-    NoSuchTable,
-    /// The capability lacks a right the operation needs.
-    InsufficientRights,
-    /// A derived cap would have rights its source lacks, or re-badge a badged cap.
-    RightsEscalation,
-    /// A size or count limit of the capability space was reached.
-    QuotaExceeded,
-    /// The (object, badge) pair is already watched, or the badge is 0.
-    AlreadyWatched,
 }
 
 /// Index of a derivation node in the slab. Internal: callers name caps by slot.
@@ -178,9 +147,9 @@ impl<O: Copy + Ord + core::fmt::Debug> CapSpace<O> {
     }
 
     /// Creates an empty table with slots `0..max_slots`.
-    pub fn create_table(&mut self, max_slots: u32) -> Result<TableId, CapError> {
+    pub fn create_table(&mut self, max_slots: u32) -> Result<TableId, SysError> {
         if max_slots > MAX_TABLE_SLOTS {
-            return Err(CapError::QuotaExceeded);
+            return Err(SysError::QuotaExceeded);
         }
         let table = Table {
             max_slots,
@@ -196,17 +165,20 @@ impl<O: Copy + Ord + core::fmt::Debug> CapSpace<O> {
                 });
                 self.tables.len() - 1
             }
-            None => return Err(CapError::QuotaExceeded),
+            None => return Err(SysError::QuotaExceeded),
         };
         let entry = &mut self.tables[index];
         entry.table = Some(table);
-        Ok(TableId::new(index, entry.generation))
+        Ok(TableId {
+            index: index as u16,
+            generation: entry.generation,
+        })
     }
 
     /// Deletes every cap in `table` and the table itself. Children of those caps in
     /// other tables move up to the nearest surviving ancestor. Returns the objects of
     /// the deleted caps so the caller can drop its references.
-    pub fn destroy_table(&mut self, table: TableId) -> Result<Vec<O>, CapError> {
+    pub fn destroy_table(&mut self, table: TableId) -> Result<Vec<O>, SysError> {
         let occupied: Vec<NodeId> = self.table(table)?.slots.iter().flatten().copied().collect();
         let objects = occupied
             .into_iter()
@@ -229,30 +201,15 @@ impl<O: Copy + Ord + core::fmt::Debug> CapSpace<O> {
         table: TableId,
         slot: Option<u32>,
         cap: Cap<O>,
-    ) -> Result<u32, CapError> {
+    ) -> Result<u32, SysError> {
         let slot = self.target_slot(table, slot)?;
         self.attach_node(cap, table, slot, None)?;
         Ok(slot)
     }
 
-    pub fn lookup(&self, table: TableId, slot: u32) -> Result<&Cap<O>, CapError> {
+    pub fn lookup(&self, table: TableId, slot: u32) -> Result<&Cap<O>, SysError> {
         let id = self.node_at(table, slot)?;
         Ok(&self.node(id).cap)
-    }
-
-    /// Like [`CapSpace::lookup`], but refuses a cap lacking any of `needed`.
-    pub fn lookup_with(
-        &self,
-        table: TableId,
-        slot: u32,
-        needed: Rights,
-    ) -> Result<&Cap<O>, CapError> {
-        let cap = self.lookup(table, slot)?;
-        if cap.rights.contains(needed) {
-            Ok(cap)
-        } else {
-            Err(CapError::InsufficientRights)
-        }
     }
 
     /// Copies a cap with the same rights and badge; the copy is a child of `src`.
@@ -261,7 +218,7 @@ impl<O: Copy + Ord + core::fmt::Debug> CapSpace<O> {
         src: (TableId, u32),
         dst: TableId,
         dst_slot: Option<u32>,
-    ) -> Result<u32, CapError> {
+    ) -> Result<u32, SysError> {
         let parent = self.node_at(src.0, src.1)?;
         let cap = self.node(parent).cap;
         let slot = self.target_slot(dst, dst_slot)?;
@@ -281,21 +238,21 @@ impl<O: Copy + Ord + core::fmt::Debug> CapSpace<O> {
         rights: Rights,
         badge: Option<Badge>,
         watch: Option<O>,
-    ) -> Result<u32, CapError> {
+    ) -> Result<u32, SysError> {
         let parent = self.node_at(src.0, src.1)?;
         let source = self.node(parent).cap;
         if !source.rights.contains(rights) {
-            return Err(CapError::RightsEscalation);
+            return Err(SysError::RightsEscalation);
         }
         let badge = match badge {
             None => source.badge,
             Some(badge) if source.badge == 0 => badge,
-            Some(_) => return Err(CapError::RightsEscalation),
+            Some(_) => return Err(SysError::RightsEscalation),
         };
         let slot = self.target_slot(dst, dst_slot)?;
         if let Some(watcher) = watch {
             if badge == 0 || self.watches.contains_key(&(source.object, badge)) {
-                return Err(CapError::AlreadyWatched);
+                return Err(SysError::InvalidArgument);
             }
             self.watches.insert((source.object, badge), (0, watcher));
         }
@@ -315,7 +272,7 @@ impl<O: Copy + Ord + core::fmt::Debug> CapSpace<O> {
         src: (TableId, u32),
         dst: TableId,
         dst_slot: Option<u32>,
-    ) -> Result<u32, CapError> {
+    ) -> Result<u32, SysError> {
         let id = self.node_at(src.0, src.1)?;
         let slot = self.target_slot(dst, dst_slot)?;
         self.move_node(id, dst, slot);
@@ -323,14 +280,14 @@ impl<O: Copy + Ord + core::fmt::Debug> CapSpace<O> {
     }
 
     /// Deletes one cap; its children become children of its parent.
-    pub fn delete(&mut self, table: TableId, slot: u32) -> Result<O, CapError> {
+    pub fn delete(&mut self, table: TableId, slot: u32) -> Result<O, SysError> {
         let id = self.node_at(table, slot)?;
         Ok(self.detach_node(id))
     }
 
     /// Deletes every cap derived from the one in `slot`, in all tables, keeping the
     /// cap itself. Iterative and O(descendants). Returns the deleted caps' objects.
-    pub fn revoke(&mut self, table: TableId, slot: u32) -> Result<Vec<O>, CapError> {
+    pub fn revoke(&mut self, table: TableId, slot: u32) -> Result<Vec<O>, SysError> {
         let root = self.node_at(table, slot)?;
         let mut objects = Vec::new();
         let mut cursor = self.node(root).first_child;
@@ -353,36 +310,32 @@ impl<O: Copy + Ord + core::fmt::Debug> CapSpace<O> {
     }
 
     /// Number of occupied slots in `table`.
-    pub fn count(&self, table: TableId) -> Result<usize, CapError> {
+    pub fn count(&self, table: TableId) -> Result<usize, SysError> {
         Ok(self.table(table)?.occupied)
     }
 
     // ---- lookups ----
 
-    fn table(&self, id: TableId) -> Result<&Table, CapError> {
+    fn table(&self, id: TableId) -> Result<&Table, SysError> {
         self.tables
             .get(id.index())
-            .filter(|entry| entry.generation == id.generation())
+            .filter(|entry| entry.generation == id.generation)
             .and_then(|entry| entry.table.as_ref())
-            .ok_or(CapError::NoSuchTable)
+            .ok_or(SysError::InvalidCap)
     }
 
     /// The node in an occupied slot.
-    fn node_at(&self, table: TableId, slot: u32) -> Result<NodeId, CapError> {
-        let table = self.table(table)?;
-        if slot >= table.max_slots {
-            return Err(CapError::InvalidSlot);
-        }
-        table.get(slot).ok_or(CapError::EmptySlot)
+    fn node_at(&self, table: TableId, slot: u32) -> Result<NodeId, SysError> {
+        self.table(table)?.get(slot).ok_or(SysError::InvalidCap)
     }
 
     /// Checks `slot` is in range and empty, or picks the lowest free one.
-    fn target_slot(&self, table: TableId, slot: Option<u32>) -> Result<u32, CapError> {
+    fn target_slot(&self, table: TableId, slot: Option<u32>) -> Result<u32, SysError> {
         let table = self.table(table)?;
         match slot {
-            None => table.lowest_free().ok_or(CapError::TableFull),
-            Some(slot) if slot >= table.max_slots => Err(CapError::InvalidSlot),
-            Some(slot) if table.get(slot).is_some() => Err(CapError::SlotOccupied),
+            None => table.lowest_free().ok_or(SysError::SlotsFull),
+            Some(slot) if slot >= table.max_slots => Err(SysError::InvalidCap),
+            Some(slot) if table.get(slot).is_some() => Err(SysError::InvalidArgument),
             Some(slot) => Ok(slot),
         }
     }
@@ -417,7 +370,7 @@ impl<O: Copy + Ord + core::fmt::Debug> CapSpace<O> {
         table: TableId,
         slot: u32,
         parent: Option<NodeId>,
-    ) -> Result<NodeId, CapError> {
+    ) -> Result<NodeId, SysError> {
         let node = Node {
             cap,
             table,
@@ -434,7 +387,7 @@ impl<O: Copy + Ord + core::fmt::Debug> CapSpace<O> {
             }
             None => {
                 let id =
-                    NodeId(u32::try_from(self.nodes.len()).map_err(|_| CapError::QuotaExceeded)?);
+                    NodeId(u32::try_from(self.nodes.len()).map_err(|_| SysError::QuotaExceeded)?);
                 self.nodes.push(Some(node));
                 id
             }
@@ -553,9 +506,24 @@ mod tests {
 
     /// Test-only views of the space.
     impl<O: Copy + Ord + core::fmt::Debug> CapSpace<O> {
+        /// Like [`CapSpace::lookup`], but refuses a cap lacking any of `needed`.
+        pub fn lookup_with(
+            &self,
+            table: TableId,
+            slot: u32,
+            needed: Rights,
+        ) -> Result<&Cap<O>, SysError> {
+            let cap = self.lookup(table, slot)?;
+            if cap.rights.contains(needed) {
+                Ok(cap)
+            } else {
+                Err(SysError::NoRights)
+            }
+        }
+
         /// The lowest free slot of `table`.
-        pub fn free_slot(&self, table: TableId) -> Result<u32, CapError> {
-            self.table(table)?.lowest_free().ok_or(CapError::TableFull)
+        pub fn free_slot(&self, table: TableId) -> Result<u32, SysError> {
+            self.table(table)?.lowest_free().ok_or(SysError::SlotsFull)
         }
 
         /// How many caps, in all tables, name `object`. A linear scan, for tests and
@@ -627,7 +595,10 @@ mod tests {
         let mut in_tables = 0;
         for (index, entry) in space.tables.iter().enumerate() {
             let Some(table) = &entry.table else { continue };
-            let table_id = TableId::new(index, entry.generation);
+            let table_id = TableId {
+                index: index as u16,
+                generation: entry.generation,
+            };
             assert!(table.slots.len() <= table.max_slots as usize);
             let mut occupied = 0;
             for (slot, id) in table.slots.iter().enumerate() {
@@ -669,17 +640,17 @@ mod tests {
         assert_eq!(space.insert_root(t, None, full(8)), Ok(1));
         assert_eq!(space.lookup(t, 0), Ok(&full(7)));
         assert_eq!(space.lookup(t, 5).unwrap().badge, 3);
-        assert_eq!(space.lookup(t, 2), Err(CapError::EmptySlot));
+        assert_eq!(space.lookup(t, 2), Err(SysError::InvalidCap));
         assert_eq!(
             space.insert_root(t, Some(5), full(1)),
-            Err(CapError::SlotOccupied)
+            Err(SysError::InvalidArgument)
         );
         assert_eq!(space.count(t), Ok(3));
         assert_eq!(space.free_slot(t), Ok(2));
         assert_eq!(space.lookup_with(t, 5, Rights::READ).unwrap().object, 9);
         assert_eq!(
             space.lookup_with(t, 5, Rights::READ | Rights::WRITE),
-            Err(CapError::InsufficientRights)
+            Err(SysError::NoRights)
         );
         check_invariants(&space);
     }
@@ -690,27 +661,27 @@ mod tests {
         let t = space.create_table(2).unwrap();
         assert_eq!(
             space.insert_root(t, Some(2), full(1)),
-            Err(CapError::InvalidSlot)
+            Err(SysError::InvalidCap)
         );
         assert_eq!(
             space.insert_root(t, Some(u32::MAX), full(1)),
-            Err(CapError::InvalidSlot)
+            Err(SysError::InvalidCap)
         );
-        assert_eq!(space.lookup(t, 2), Err(CapError::InvalidSlot));
-        assert_eq!(space.delete(t, u32::MAX), Err(CapError::InvalidSlot));
+        assert_eq!(space.lookup(t, 2), Err(SysError::InvalidCap));
+        assert_eq!(space.delete(t, u32::MAX), Err(SysError::InvalidCap));
         space.insert_root(t, None, full(1)).unwrap();
         space.insert_root(t, None, full(2)).unwrap();
-        assert_eq!(space.free_slot(t), Err(CapError::TableFull));
+        assert_eq!(space.free_slot(t), Err(SysError::SlotsFull));
         assert_eq!(
             space.insert_root(t, None, full(3)),
-            Err(CapError::TableFull)
+            Err(SysError::SlotsFull)
         );
-        assert_eq!(space.copy((t, 0), t, None), Err(CapError::TableFull));
+        assert_eq!(space.copy((t, 0), t, None), Err(SysError::SlotsFull));
         let empty = space.create_table(0).unwrap();
-        assert_eq!(space.free_slot(empty), Err(CapError::TableFull));
+        assert_eq!(space.free_slot(empty), Err(SysError::SlotsFull));
         assert_eq!(
             space.create_table(MAX_TABLE_SLOTS + 1),
-            Err(CapError::QuotaExceeded)
+            Err(SysError::QuotaExceeded)
         );
         check_invariants(&space);
     }
@@ -723,7 +694,7 @@ mod tests {
         space.insert_root(t, Some(0), Cap::new(1, rw, 0)).unwrap();
         assert_eq!(
             space.mint((t, 0), t, None, Rights::READ | Rights::GRANT, None, None),
-            Err(CapError::RightsEscalation)
+            Err(SysError::RightsEscalation)
         );
         let read = space
             .mint((t, 0), t, None, Rights::READ, None, None)
@@ -741,17 +712,17 @@ mod tests {
         );
         assert_eq!(
             space.mint((t, badged), t, None, rw, Some(7), None),
-            Err(CapError::RightsEscalation)
+            Err(SysError::RightsEscalation)
         );
         let copied = space.copy((t, badged), t, None).unwrap();
         assert_eq!(space.lookup(t, copied).unwrap().badge, 42);
         assert_eq!(
             space.mint((t, read), t, None, rw, None, None),
-            Err(CapError::RightsEscalation)
+            Err(SysError::RightsEscalation)
         );
         assert_eq!(
             space.mint((t, 15), t, None, rw, None, None),
-            Err(CapError::EmptySlot)
+            Err(SysError::InvalidCap)
         );
         check_invariants(&space);
     }
@@ -764,14 +735,14 @@ mod tests {
         space.insert_root(server, Some(0), full(1)).unwrap();
         assert_eq!(
             space.mint((server, 0), server, None, Rights::WRITE, None, Some(99)),
-            Err(CapError::AlreadyWatched)
+            Err(SysError::InvalidArgument)
         );
         let minted = space
             .mint((server, 0), server, None, Rights::WRITE, Some(5), Some(99))
             .unwrap();
         assert_eq!(
             space.mint((server, 0), server, None, Rights::WRITE, Some(5), Some(99)),
-            Err(CapError::AlreadyWatched)
+            Err(SysError::InvalidArgument)
         );
         // Moved to the client, copied there and narrowed: three caps, one badge.
         let moved = space.transfer((server, minted), client, None).unwrap();
@@ -812,10 +783,13 @@ mod tests {
         assert_eq!(slot, 3);
         assert_eq!(space.lookup(b, 3), Ok(&Cap::new(5, Rights::READ, 9)));
         assert_eq!(space.caps_of_object(5), 2);
-        assert_eq!(space.copy((a, 1), b, Some(3)), Err(CapError::SlotOccupied));
-        assert_eq!(space.copy((a, 0), b, None), Err(CapError::EmptySlot));
+        assert_eq!(
+            space.copy((a, 1), b, Some(3)),
+            Err(SysError::InvalidArgument)
+        );
+        assert_eq!(space.copy((a, 0), b, None), Err(SysError::InvalidCap));
         assert_eq!(space.delete(b, 3), Ok(5));
-        assert_eq!(space.delete(b, 3), Err(CapError::EmptySlot));
+        assert_eq!(space.delete(b, 3), Err(SysError::InvalidCap));
         assert_eq!(space.caps_of_object(5), 1);
         assert_eq!(space.count(b), Ok(0));
         check_invariants(&space);
@@ -890,7 +864,7 @@ mod tests {
         assert_eq!(space.lookup(t, 0), Ok(&full(1)));
         assert_eq!(space.lookup(t, 7), Ok(&full(1)));
         assert_eq!(space.revoke(t, 0).unwrap(), Vec::<u32>::new());
-        assert_eq!(space.revoke(t, 3), Err(CapError::EmptySlot));
+        assert_eq!(space.revoke(t, 3), Err(SysError::InvalidCap));
         check_invariants(&space);
     }
 
@@ -927,12 +901,12 @@ mod tests {
             .unwrap();
         space.copy((b, 2), b, Some(3)).unwrap();
         assert_eq!(space.transfer((b, 2), c, None), Ok(0));
-        assert_eq!(space.lookup(b, 2), Err(CapError::EmptySlot));
+        assert_eq!(space.lookup(b, 2), Err(SysError::InvalidCap));
         assert_eq!(space.lookup(c, 0), Ok(&Cap::new(1, Rights::READ, 5)));
-        assert_eq!(space.transfer((b, 2), c, None), Err(CapError::EmptySlot));
+        assert_eq!(space.transfer((b, 2), c, None), Err(SysError::InvalidCap));
         assert_eq!(
             space.transfer((c, 0), b, Some(3)),
-            Err(CapError::SlotOccupied)
+            Err(SysError::InvalidArgument)
         );
         check_invariants(&space);
         // The moved cap is still the parent of (b, 3) and the child of (a, 0).
@@ -972,20 +946,26 @@ mod tests {
         let new = space.create_table(4).unwrap();
         assert_ne!(old, new);
         assert_eq!(old.index(), new.index(), "the index is reused");
-        assert_eq!(space.lookup(old, 0), Err(CapError::NoSuchTable));
+        assert_eq!(space.lookup(old, 0), Err(SysError::InvalidCap));
         assert_eq!(
             space.insert_root(old, None, full(1)),
-            Err(CapError::NoSuchTable)
+            Err(SysError::InvalidCap)
         );
-        assert_eq!(space.count(old), Err(CapError::NoSuchTable));
-        assert_eq!(space.destroy_table(old), Err(CapError::NoSuchTable));
-        assert_eq!(space.copy((new, 0), old, None), Err(CapError::EmptySlot));
+        assert_eq!(space.count(old), Err(SysError::InvalidCap));
+        assert_eq!(space.destroy_table(old), Err(SysError::InvalidCap));
+        assert_eq!(space.copy((new, 0), old, None), Err(SysError::InvalidCap));
         space.insert_root(new, None, full(1)).unwrap();
-        assert_eq!(space.copy((new, 0), old, None), Err(CapError::NoSuchTable));
+        assert_eq!(space.copy((new, 0), old, None), Err(SysError::InvalidCap));
         assert_eq!(space.count(new), Ok(1));
         assert_eq!(
-            space.lookup(TableId(u32::MAX), 0),
-            Err(CapError::NoSuchTable)
+            space.lookup(
+                TableId {
+                    index: u16::MAX,
+                    generation: u16::MAX
+                },
+                0
+            ),
+            Err(SysError::InvalidCap)
         );
         check_invariants(&space);
     }
@@ -995,11 +975,14 @@ mod tests {
         let mut space: CapSpace<u32> = CapSpace::new();
         let t = space.create_table(1).unwrap();
         space.tables[t.index()].generation = u16::MAX;
-        let last = TableId::new(t.index(), u16::MAX);
+        let last = TableId {
+            index: t.index,
+            generation: u16::MAX,
+        };
         space.destroy_table(last).unwrap();
         let next = space.create_table(1).unwrap();
         assert_ne!(next.index(), t.index());
-        assert_eq!(space.count(last), Err(CapError::NoSuchTable));
+        assert_eq!(space.count(last), Err(SysError::InvalidCap));
     }
 
     #[derive(Clone, Debug)]

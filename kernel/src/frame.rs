@@ -58,8 +58,10 @@ impl FrameAllocator {
 
     /// Marks every whole frame inside `range` free (frames already free stay free).
     pub fn add_free(&mut self, range: PhysRange) {
-        let (first, last) = self.inner_frames(range);
-        for index in first..last {
+        let first = range.start.max(self.base).div_ceil(FRAME) * FRAME;
+        let end = range.end.min(self.base + self.frames as u64 * FRAME) & !(FRAME - 1);
+        for addr in (first..end).step_by(PAGE_SIZE) {
+            let index = ((addr - self.base) / FRAME) as usize;
             if self.is_used(index) {
                 self.set_free(index);
             }
@@ -134,23 +136,6 @@ impl FrameAllocator {
             return Err(FrameError::OutOfRange);
         }
         Ok(index as usize)
-    }
-
-    /// Frame indices wholly inside `range`, clipped to the span.
-    fn inner_frames(&self, range: PhysRange) -> (usize, usize) {
-        let start = range.start.max(self.base).div_ceil(FRAME) * FRAME;
-        let end = range.end & !(FRAME - 1);
-        self.clip(start, end)
-    }
-
-    /// Frame indices of `[start, end)`, clipped to the span.
-    fn clip(&self, start: u64, end: u64) -> (usize, usize) {
-        if end <= start || start < self.base {
-            return (0, 0);
-        }
-        let first = ((start - self.base) / FRAME) as usize;
-        let last = (((end - self.base) / FRAME) as usize).min(self.frames);
-        (first.min(last), last)
     }
 
     fn is_used(&self, index: usize) -> bool {

@@ -48,42 +48,21 @@ impl<P: Platform> Kernel<P> {
         let Some(thread) = self.current else {
             return;
         };
-        let Some((number, args)) = self.objects.thread(thread).map(|t| {
-            let c = &t.context;
-            (
-                c.syscall_number(),
-                [c.arg(0), c.arg(1), c.arg(2), c.arg(3), c.arg(4), c.arg(5)],
-            )
-        }) else {
+        let Some(t) = self.objects.thread(thread) else {
             return;
         };
-        let Some(process) = self.current_process() else {
+        let (c, process) = (&t.context, t.process);
+        let number = c.syscall_number();
+        let args = [c.arg(0), c.arg(1), c.arg(2), c.arg(3), c.arg(4), c.arg(5)];
+        let fast = number == Sys::Call as u64 || number == Sys::ReplyRecv as u64;
+        if fast && self.fast_ipc(thread, process, number == Sys::Call as u64, &args) {
             return;
-        };
+        }
         let Some(call) = Sys::from_number(number) else {
             self.finish(thread, Err(SysError::InvalidSyscall));
             return;
         };
         let result = match call {
-            Sys::PowerOff | Sys::Reset => {
-                match self.lookup(process, args[0], ObjectKind::System, Rights::WRITE) {
-                    Ok(_) => {
-                        let what = if call == Sys::PowerOff {
-                            "power off"
-                        } else {
-                            "reset"
-                        };
-                        log::info!("{what} requested");
-                        // The console dies with the machine: print what it has not.
-                        crate::klog::flush_unprinted();
-                        if call == Sys::PowerOff {
-                            P::power_off()
-                        }
-                        P::reset()
-                    }
-                    Err(e) => Err(e),
-                }
-            }
             // IPC calls that may block write their own results.
             Sys::Call
             | Sys::Send
@@ -139,9 +118,7 @@ impl<P: Platform> Kernel<P> {
     ) -> Result<(), SysError> {
         match call {
             Sys::Yield => {
-                if let Some(t) = self.objects.thread_mut(thread) {
-                    t.context.set_result(0, 0);
-                }
+                self.set_error_code(thread, 0);
                 self.rotate_current();
                 Ok(())
             }
@@ -162,9 +139,7 @@ impl<P: Platform> Kernel<P> {
                 Ok(())
             }
             Sys::SleepUntil => {
-                if let Some(t) = self.objects.thread_mut(thread) {
-                    t.context.set_result(0, 0);
-                }
+                self.set_error_code(thread, 0);
                 if args[0] > P::uptime_ns() {
                     self.sleepers.push(thread);
                     self.block_current(ThreadState::Sleeping { deadline: args[0] });
@@ -202,10 +177,7 @@ impl<P: Platform> Kernel<P> {
                         };
                         message.may_grant = true;
                         if let Some(Object::Reply(r)) = self.objects.get_mut(cap.object) {
-                            r.caller = ObjRef {
-                                index: u32::MAX,
-                                generation: u32::MAX,
-                            };
+                            r.caller = ObjRef::NONE;
                         }
                         // A caller that is gone (dead, or no longer waiting) makes
                         // the send fail with PeerDied, so a server can give what
@@ -261,15 +233,25 @@ impl<P: Platform> Kernel<P> {
         args: [u64; 6],
     ) -> Result<Results, SysError> {
         match call {
+            Sys::PowerOff | Sys::Reset => {
+                self.lookup(process, args[0], ObjectKind::System, Rights::WRITE)?;
+                let off = call == Sys::PowerOff;
+                log::info!("{} requested", if off { "power off" } else { "reset" });
+                // The console dies with the machine: print what it has not.
+                crate::klog::flush_unprinted();
+                if off {
+                    P::power_off()
+                }
+                P::reset()
+            }
             Sys::DebugWrite => {
                 self.lookup(process, args[0], ObjectKind::System, Rights::empty())?;
                 let len = usize::try_from(args[2]).map_err(|_| SysError::InvalidArgument)?;
                 if len > MAX_DEBUG_WRITE {
                     return Err(SysError::TooBig);
                 }
-                let mut buffer = alloc::vec![0u8; len];
                 let space = self.space_of(thread).ok_or(SysError::DeadObject)?;
-                usercopy::copy_from_user::<P>(space, args[1], &mut buffer)?;
+                let buffer = usercopy::read_vec::<P>(space, args[1], len)?;
                 if crate::klog::record(&buffer) {
                     P::console_write(&buffer);
                 }
@@ -326,8 +308,14 @@ impl<P: Platform> Kernel<P> {
                 let dst_slot = optional_slot(args[2])?;
                 let src_table = self.table_of(process)?;
                 let dst_table = self.table_of(target)?;
-                if target != process {
-                    self.caps.lookup_with(src_table, src, Rights::GRANT)?;
+                if target != process
+                    && !self
+                        .caps
+                        .lookup(src_table, src)?
+                        .rights
+                        .contains(Rights::GRANT)
+                {
+                    return Err(SysError::NoRights);
                 }
                 self.reserve_slot(target)?;
                 let slot = if call == Sys::CapCopy {
@@ -393,10 +381,7 @@ impl<P: Platform> Kernel<P> {
                 let object = if call == Sys::EndpointCreate {
                     Object::Endpoint(Endpoint::default())
                 } else {
-                    Object::Notification(Notification {
-                        bits: 0,
-                        waiters: Default::default(),
-                    })
+                    Object::Notification(Notification::default())
                 };
                 let object = self.objects.insert(object);
                 self.record_charge(object, process, Cost::heap(SMALL_OBJECT_COST));
@@ -454,22 +439,14 @@ impl<P: Platform> Kernel<P> {
             }
             Sys::ThreadCreate => {
                 let target = self.target_process(process, args[0])?;
-                let my_priority = self.objects.thread(thread).map_or(0, |t| t.priority);
-                let priority = u8::try_from(args[4]).map_err(|_| SysError::InvalidArgument)?;
-                if priority > my_priority {
-                    return Err(SysError::NoRights);
-                }
+                let priority = self.priority_arg(thread, args[4])?;
                 if args[1] >= USER_TOP || args[2] > USER_TOP {
                     return Err(SysError::InvalidArgument);
                 }
                 let new = self.create_thread(target, args[1], args[2], args[3], priority)?;
-                match self.grant(process, None, new, Rights::ALL, 0) {
-                    Ok(slot) => ok1(slot as u64),
-                    Err(e) => {
-                        self.destroy_thread(new);
-                        Err(e)
-                    }
-                }
+                let slot =
+                    self.grant_or_undo(process, new, Rights::ALL, |k| k.destroy_thread(new))?;
+                ok1(slot as u64)
             }
             Sys::ThreadStart => {
                 let (target, _) =
@@ -484,21 +461,15 @@ impl<P: Platform> Kernel<P> {
             Sys::ThreadSetPriority => {
                 let (target, _) =
                     self.lookup(process, args[0], ObjectKind::Thread, Rights::WRITE)?;
-                let my_priority = self.objects.thread(thread).map_or(0, |t| t.priority);
-                let priority = u8::try_from(args[1]).map_err(|_| SysError::InvalidArgument)?;
-                if priority > my_priority {
-                    return Err(SysError::NoRights);
-                }
-                let state = self.objects.thread(target).map(|t| t.state);
-                if state == Some(ThreadState::Runnable) && self.current != Some(target) {
-                    let old = self.objects.thread(target).map_or(0, |t| t.priority);
+                let priority = self.priority_arg(thread, args[1])?;
+                let t = self
+                    .objects
+                    .thread_mut(target)
+                    .ok_or(SysError::DeadObject)?;
+                let old = core::mem::replace(&mut t.priority, priority);
+                if t.state == ThreadState::Runnable && self.current != Some(target) {
                     self.run_queue.remove(target, old);
-                    if let Some(t) = self.objects.thread_mut(target) {
-                        t.priority = priority;
-                    }
                     self.run_queue.push_back(target, priority);
-                } else if let Some(t) = self.objects.thread_mut(target) {
-                    t.priority = priority;
                 }
                 ok0()
             }
@@ -523,16 +494,13 @@ impl<P: Platform> Kernel<P> {
                     .and_then(|t| t.reply_to.take())
                     .ok_or(SysError::NoReplyTarget)?;
                 let reply = self.objects.insert(Object::Reply(Reply { caller }));
-                match self.grant(process, None, reply, Rights::WRITE, 0) {
-                    Ok(slot) => ok1(slot as u64),
-                    Err(e) => {
-                        if let Some(t) = self.objects.thread_mut(thread) {
-                            t.reply_to = Some(caller);
-                        }
-                        self.objects.remove(reply);
-                        Err(e)
+                let slot = self.grant_or_undo(process, reply, Rights::WRITE, |k| {
+                    if let Some(t) = k.objects.thread_mut(thread) {
+                        t.reply_to = Some(caller);
                     }
-                }
+                    k.objects.remove(reply);
+                })?;
+                ok1(slot as u64)
             }
             Sys::Signal => {
                 let (notification, badge) =
@@ -614,12 +582,11 @@ impl<P: Platform> Kernel<P> {
     /// Grants a just-created object to its creator with every right; destroys
     /// it again when the creator has no room for the capability.
     fn grant_new(&mut self, process: ObjRef, object: ObjRef) -> Result<Results, SysError> {
-        let granted = self.grant(process, None, object, Rights::ALL, 0);
-        if granted.is_err() {
-            self.objects.add_ref(object);
-            self.release(object);
-        }
-        ok1(granted? as u64)
+        let slot = self.grant_or_undo(process, object, Rights::ALL, |k| {
+            k.objects.add_ref(object);
+            k.release(object);
+        })?;
+        ok1(slot as u64)
     }
 
     /// MemoryMap(memory_slot, process_slot, va, first_page, pages, flags).
@@ -634,12 +601,8 @@ impl<P: Platform> Kernel<P> {
             return Err(SysError::InvalidArgument);
         }
         let mut needed = Rights::MAP | Rights::READ;
-        if flags.write {
-            needed |= Rights::WRITE;
-        }
-        if flags.execute {
-            needed |= Rights::EXECUTE;
-        }
+        needed.set(Rights::WRITE, flags.write);
+        needed.set(Rights::EXECUTE, flags.execute);
         let (memory, _) = self.lookup(process, args[0], ObjectKind::Memory, needed)?;
         let target = self.target_process(process, args[1])?;
         self.map_region(target, memory, args[2], args[3], args[4], flags)?;
@@ -661,30 +624,30 @@ impl<P: Platform> Kernel<P> {
         if !va.is_multiple_of(PAGE) || pages == 0 || va < PAGE || end > USER_TOP {
             return Err(SysError::InvalidArgument);
         }
-        let (total, device, read_only) = match self.objects.get(memory) {
-            Some(Object::Memory(m)) => (
-                m.pages(),
-                matches!(m, Memory::Device { .. }),
-                matches!(
-                    m,
-                    Memory::Frames {
-                        read_only: true,
-                        ..
-                    }
-                ),
-            ),
-            _ => return Err(SysError::WrongType),
+        let Some(Object::Memory(m)) = self.objects.get(memory) else {
+            return Err(SysError::WrongType);
         };
         if first_page
             .checked_add(pages)
-            .is_none_or(|last| last > total)
+            .is_none_or(|last| last > m.pages())
         {
             return Err(SysError::InvalidArgument);
         }
-        if read_only && flags.write {
+        if flags.write
+            && matches!(
+                m,
+                Memory::Frames {
+                    read_only: true,
+                    ..
+                }
+            )
+        {
             return Err(SysError::NoRights);
         }
-        flags.device = device;
+        flags.device = matches!(m, Memory::Device { .. });
+        let page_addrs: Vec<u64> = (first_page..first_page + pages)
+            .filter_map(|i| m.page(i))
+            .collect();
         let p = self.objects.process(target).ok_or(SysError::DeadObject)?;
         // No overlap with an existing region.
         if let Some((start, region)) = p.regions.range(..end).next_back() {
@@ -693,12 +656,6 @@ impl<P: Platform> Kernel<P> {
             }
         }
         let table_before = p.space.as_ref().map_or(0, |s| s.table_frames());
-        let page_addrs: Vec<u64> = match self.objects.get(memory) {
-            Some(Object::Memory(m)) => (first_page..first_page + pages)
-                .filter_map(|i| m.page(i))
-                .collect(),
-            _ => return Err(SysError::WrongType),
-        };
         // Charged before anything is taken: the most page tables this range can
         // need, and the region's record; the tables not needed go back after.
         let table_bound = P::Space::max_new_tables(va, pages);
@@ -714,42 +671,38 @@ impl<P: Platform> Kernel<P> {
             self.refund(target, cost);
             return Err(SysError::DeadObject);
         };
-        for (i, pa) in page_addrs.iter().enumerate() {
-            if let Err(e) = space.map(va + i as u64 * PAGE, *pa, flags, &mut self.frames) {
-                for j in 0..i {
-                    space.unmap(va + j as u64 * PAGE);
-                }
-                // Tables built before the failure stay (and stay charged).
-                let grown = space.table_frames().saturating_sub(table_before) as u64;
-                p.table_frames_charged += grown;
-                self.refund(
-                    target,
-                    Cost::frames((table_bound - grown.min(table_bound)) * PAGE),
-                );
-                self.refund(target, Cost::heap(REGION_COST));
-                return Err(match e {
-                    crate::arch::MapError::OutOfMemory => SysError::OutOfMemory,
-                    crate::arch::MapError::AlreadyMapped => SysError::AlreadyMapped,
-                    _ => SysError::InvalidArgument,
-                });
+        let mut mapped = 0;
+        let mut result = Ok(());
+        for pa in &page_addrs {
+            result = space.map(va + mapped * PAGE, *pa, flags, &mut self.frames);
+            if result.is_err() {
+                break;
             }
+            mapped += 1;
         }
+        // Tables built stay (and stay charged), even when mapping failed.
         let grown = space.table_frames().saturating_sub(table_before) as u64;
-        p.regions.insert(
-            va,
-            Region {
-                memory,
-                first_page,
-                pages,
-                flags,
-            },
-        );
         p.table_frames_charged += grown;
+        let mut unused = Cost::frames((table_bound - grown.min(table_bound)) * PAGE);
+        if let Err(e) = result {
+            (0..mapped).for_each(|i| _ = space.unmap(va + i * PAGE));
+            unused.heap = REGION_COST;
+            self.refund(target, unused);
+            return Err(match e {
+                crate::arch::MapError::OutOfMemory => SysError::OutOfMemory,
+                crate::arch::MapError::AlreadyMapped => SysError::AlreadyMapped,
+                _ => SysError::InvalidArgument,
+            });
+        }
+        let region = Region {
+            memory,
+            first_page,
+            pages,
+            flags,
+        };
+        p.regions.insert(va, region);
         self.objects.add_ref(memory);
-        self.refund(
-            target,
-            Cost::frames((table_bound - grown.min(table_bound)) * PAGE),
-        );
+        self.refund(target, unused);
         Ok(())
     }
 
@@ -803,45 +756,59 @@ impl<P: Platform> Kernel<P> {
 
     /// ProcessCreate(quota, exit_notification_slot, exit_bits, fault_endpoint_slot, fault_badge).
     fn process_create(&mut self, process: ObjRef, args: [u64; 6]) -> Result<Results, SysError> {
-        let exit = match optional_slot(args[1])? {
-            Some(slot) => Some(
-                self.lookup(
-                    process,
-                    slot as u64,
-                    ObjectKind::Notification,
-                    Rights::WRITE,
-                )?
-                .0,
-            ),
-            None => None,
-        };
-        let fault = match optional_slot(args[3])? {
-            Some(slot) => Some(
-                self.lookup(process, slot as u64, ObjectKind::Endpoint, Rights::WRITE)?
-                    .0,
-            ),
-            None => None,
-        };
+        let exit = self.lookup_optional(process, args[1], ObjectKind::Notification)?;
+        let fault = self.lookup_optional(process, args[3], ObjectKind::Endpoint)?;
         let child = self.create_process(Some(process), args[0])?;
-        if let Some(notification) = exit {
-            self.objects.add_ref(notification);
-        }
-        if let Some(endpoint) = fault {
-            self.objects.add_ref(endpoint);
-        }
+        exit.iter()
+            .chain(&fault)
+            .for_each(|&o| self.objects.add_ref(o));
         if let Some(p) = self.objects.process_mut(child) {
             p.exit_notification = exit.map(|n| (n, args[2]));
             p.fault_endpoint = fault.map(|e| (e, args[4]));
         }
-        match self.grant(process, None, child, Rights::ALL, 0) {
-            Ok(slot) => {
-                let pid = self.objects.process(child).map_or(0, |p| p.pid);
-                Ok([slot as u64, pid as u64, 0, 0, 0, 0])
-            }
-            Err(e) => {
-                self.kill_process(child, ProcessState::Exited(0));
-                Err(e)
-            }
+        let slot = self.grant_or_undo(process, child, Rights::ALL, |k| {
+            k.kill_process(child, ProcessState::Exited(0))
+        })?;
+        let pid = self.objects.process(child).map_or(0, |p| p.pid);
+        Ok([slot as u64, pid as u64, 0, 0, 0, 0])
+    }
+
+    /// An optional capability argument with WRITE (`NO_SLOT`: none).
+    fn lookup_optional(
+        &self,
+        process: ObjRef,
+        slot: u64,
+        kind: ObjectKind,
+    ) -> Result<Option<ObjRef>, SysError> {
+        if slot == NO_SLOT {
+            return Ok(None);
+        }
+        Ok(Some(self.lookup(process, slot, kind, Rights::WRITE)?.0))
+    }
+
+    /// Gives `process` a capability to `object`; when it has no room, `undo`
+    /// takes back what was made for it.
+    fn grant_or_undo(
+        &mut self,
+        process: ObjRef,
+        object: ObjRef,
+        rights: Rights,
+        undo: impl FnOnce(&mut Self),
+    ) -> Result<u32, SysError> {
+        let granted = self.grant(process, None, object, rights, 0);
+        if granted.is_err() {
+            undo(self);
+        }
+        granted
+    }
+
+    /// A priority argument: a level no higher than the calling thread's.
+    fn priority_arg(&self, thread: ObjRef, value: u64) -> Result<u8, SysError> {
+        let mine = self.objects.thread(thread).map_or(0, |t| t.priority);
+        match u8::try_from(value) {
+            Ok(priority) if priority > mine => Err(SysError::NoRights),
+            Ok(priority) => Ok(priority),
+            Err(_) => Err(SysError::InvalidArgument),
         }
     }
 }

@@ -86,6 +86,8 @@ impl Platform for HostPlatform {
 
     fn wait_for_interrupt() {}
 
+    fn fp_enable(_enabled: bool) {}
+
     fn phys_to_ptr(pa: u64) -> *mut u8 {
         assert!(
             (RAM_BASE..RAM_BASE + RAM_SIZE).contains(&pa),
@@ -214,6 +216,10 @@ impl UserContext for HostContext {
     fn save_fp(&mut self) {}
 
     fn restore_fp(&self) {}
+
+    fn save_tls(&mut self) {}
+
+    fn restore_tls(&self) {}
 }
 
 #[cfg(test)]

@@ -80,9 +80,8 @@ impl<P: Platform> Kernel<P> {
             let buffer = t.ipc_buffer.ok_or(SysError::BadAddress)?;
             let space = self.space_of(thread).ok_or(SysError::DeadObject)?;
             if info.length as usize > SHORT_MESSAGE_BYTES {
-                let mut data = alloc::vec![0u8; info.length as usize];
-                usercopy::copy_from_user::<P>(space, buffer + IPC_BUFFER_DATA, &mut data)?;
-                extra.data = Some(data);
+                let data = buffer + IPC_BUFFER_DATA;
+                extra.data = Some(usercopy::read_vec::<P>(space, data, info.length as usize)?);
             }
             for i in 0..info.caps as usize {
                 let slot = usercopy::read_u64::<P>(space, buffer + 8 * i as u64)?;
@@ -184,28 +183,17 @@ impl<P: Platform> Kernel<P> {
             Some(receiver) => {
                 self.release(endpoint); // the receiver's hold on the endpoint
                 if let Err(e) = self.deliver(Some(sender), receiver, &message) {
-                    self.fail_caller_state(receiver, e);
+                    self.wake(receiver, e.code());
                     return Err(e);
                 }
                 if call {
-                    if let Some(r) = self.objects.thread_mut(receiver) {
-                        r.reply_to = Some(sender);
-                    }
-                    if let Some(s) = self.objects.thread_mut(sender) {
-                        s.outgoing = Message {
-                            is_fault: message.is_fault,
-                            ..Message::default()
-                        };
-                    }
-                    self.block_current(ThreadState::AwaitingReply);
+                    self.await_reply(sender, receiver, message.is_fault);
                     // Direct switch: the receiver runs next on this CPU.
                     self.switch_to(receiver);
                 } else {
                     // The send is complete: success in the sender's x0 (which
                     // still holds the endpoint slot otherwise).
-                    if let Some(s) = self.objects.thread_mut(sender) {
-                        s.context.set_result(0, 0);
-                    }
+                    self.set_error_code(sender, 0);
                     self.make_runnable(receiver);
                 }
                 Ok(())
@@ -224,6 +212,90 @@ impl<P: Platform> Kernel<P> {
         }
     }
 
+    /// The IPC fast path (the idea of seL4's): a `Call` to an endpoint where a
+    /// receiver waits, or a `ReplyRecv` whose caller waits while no sender is
+    /// queued on the endpoint, of a short message (registers only: no
+    /// capabilities, no IPC buffer) switches straight to the other thread,
+    /// without building a `Message` or touching the run queue. A reply runs
+    /// the caller directly only when no queued thread is more urgent. Returns
+    /// false, having changed nothing, when a condition fails: the general path
+    /// then handles the syscall with the same result.
+    pub fn fast_ipc(&mut self, me: ObjRef, process: ObjRef, call: bool, args: &[u64; 6]) -> bool {
+        let info = match MessageInfo::decode(args[1]) {
+            Some(info) if info.caps == 0 && info.length as usize <= SHORT_MESSAGE_BYTES => info,
+            _ => return false,
+        };
+        let right = if call { Rights::WRITE } else { Rights::READ };
+        let Ok((endpoint, badge)) = self.lookup(process, args[0], ObjectKind::Endpoint, right)
+        else {
+            return false;
+        };
+        let Some(Object::Endpoint(ep)) = self.objects.get(endpoint) else {
+            return false;
+        };
+        let partner = match call {
+            true => ep.receivers.front().copied(),
+            false if ep.senders.is_empty() && ep.silenced.is_empty() => {
+                self.objects.thread(me).and_then(|t| t.reply_to)
+            }
+            false => None,
+        };
+        let Some((partner, p)) = partner.and_then(|p| Some((p, self.objects.thread(p)?))) else {
+            return false;
+        };
+        let more_urgent = self
+            .run_queue
+            .top_priority()
+            .is_some_and(|t| t > p.priority);
+        if !call
+            && (!matches!(p.state, ThreadState::AwaitingReply)
+                || p.outgoing.is_fault
+                || more_urgent)
+        {
+            return false;
+        }
+        let badge = if call { badge } else { 0 };
+        if let Some(p) = self.objects.thread_mut(partner) {
+            let words = [0, info.encode(), args[2], args[3], args[4], args[5], badge];
+            for (i, word) in words.into_iter().enumerate() {
+                p.context.set_result(i, word);
+            }
+            p.state = ThreadState::Runnable;
+        }
+        if call {
+            if let Some(Object::Endpoint(ep)) = self.objects.get_mut(endpoint) {
+                ep.receivers.pop_front();
+            }
+            // The receiver's hold; the caller's capability still holds one.
+            self.objects.drop_ref(endpoint);
+            self.await_reply(me, partner, false);
+        } else {
+            if let Some(t) = self.objects.thread_mut(me) {
+                t.reply_to = None;
+            }
+            if let Some(Object::Endpoint(ep)) = self.objects.get_mut(endpoint) {
+                ep.receivers.push_back(me);
+            }
+            self.objects.add_ref(endpoint);
+            self.block_thread(me, ThreadState::Receiving { endpoint });
+        }
+        self.current = Some(partner);
+        true
+    }
+
+    /// `sender`'s call reached `receiver`: the sender waits for the reply that
+    /// the receiver now owes it.
+    fn await_reply(&mut self, sender: ObjRef, receiver: ObjRef, is_fault: bool) {
+        // Only the fault flag of `outgoing` counts while awaiting the reply.
+        if let Some(s) = self.objects.thread_mut(sender) {
+            s.outgoing.is_fault = is_fault;
+        }
+        if let Some(r) = self.objects.thread_mut(receiver) {
+            r.reply_to = Some(sender);
+        }
+        self.block_thread(sender, ThreadState::AwaitingReply);
+    }
+
     /// Runs `thread` now (it must be blocked on IPC and just received).
     fn switch_to(&mut self, thread: ObjRef) {
         if let Some(t) = self.objects.thread_mut(thread) {
@@ -236,14 +308,6 @@ impl<P: Platform> Kernel<P> {
             }
         }
         self.current = Some(thread);
-    }
-
-    /// Wakes a blocked receiver with an error code.
-    fn fail_caller_state(&mut self, thread: ObjRef, error: SysError) {
-        if let Some(t) = self.objects.thread_mut(thread) {
-            t.context.set_result(0, error.code());
-        }
-        self.make_runnable(thread);
     }
 
     /// `recv` by `receiver`, the thread making the syscall; `Ok(())` also when it
@@ -271,25 +335,13 @@ impl<P: Platform> Kernel<P> {
                     None => return Err(SysError::PeerDied),
                 };
                 if let Err(e) = self.deliver(Some(sender), receiver, &message) {
-                    self.fail_caller_state(sender, e);
+                    self.wake(sender, e.code());
                     return Err(e);
                 }
                 if call {
-                    if let Some(s) = self.objects.thread_mut(sender) {
-                        s.state = ThreadState::AwaitingReply;
-                        s.outgoing = Message {
-                            is_fault: message.is_fault,
-                            ..Message::default()
-                        };
-                    }
-                    if let Some(r) = self.objects.thread_mut(receiver) {
-                        r.reply_to = Some(sender);
-                    }
+                    self.await_reply(sender, receiver, message.is_fault);
                 } else {
-                    if let Some(s) = self.objects.thread_mut(sender) {
-                        s.context.set_result(0, 0);
-                    }
-                    self.make_runnable(sender);
+                    self.wake(sender, 0);
                 }
                 Ok(())
             }
@@ -334,9 +386,7 @@ impl<P: Platform> Kernel<P> {
         let replier = self.current;
         let result = self.deliver(replier, caller, message);
         if let Err(e) = result {
-            if let Some(c) = self.objects.thread_mut(caller) {
-                c.context.set_result(0, e.code());
-            }
+            self.set_error_code(caller, e.code());
         }
         self.make_runnable(caller);
         result

@@ -12,7 +12,7 @@ use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 
 use crate::arch::{AddressSpace, Platform, UserContext};
-use crate::cap::{Cap, CapError, CapSpace, Rights, TableId};
+use crate::cap::{Cap, CapSpace, Rights, TableId};
 use crate::frame::FrameAllocator;
 use crate::ipc::Message;
 use crate::object::*;
@@ -72,22 +72,6 @@ impl Cost {
 }
 /// Timer ticks a thread runs before others of its priority get the CPU.
 pub const TIME_SLICE_TICKS: u32 = 2;
-
-impl From<CapError> for SysError {
-    fn from(e: CapError) -> Self {
-        match e {
-            CapError::InvalidSlot | CapError::EmptySlot | CapError::NoSuchTable => {
-                SysError::InvalidCap
-            }
-            CapError::SlotOccupied => SysError::InvalidArgument,
-            CapError::TableFull => SysError::SlotsFull,
-            CapError::InsufficientRights => SysError::NoRights,
-            CapError::RightsEscalation => SysError::RightsEscalation,
-            CapError::QuotaExceeded => SysError::QuotaExceeded,
-            CapError::AlreadyWatched => SysError::InvalidArgument,
-        }
-    }
-}
 
 pub struct Kernel<P: Platform> {
     pub objects: Objects<P>,
@@ -372,26 +356,19 @@ impl<P: Platform> Kernel<P> {
             }
             self.charge(creator, cost)?;
         }
-        let undo = |k: &mut Self| {
-            if let Some(creator) = creator {
-                k.refund(creator, cost);
-            }
-        };
-        let space = match P::Space::new(&mut self.frames) {
-            Ok(space) => space,
-            Err(_) => {
-                undo(self);
-                return Err(SysError::OutOfMemory);
-            }
-        };
-        let table = match self.caps.create_table(PROCESS_SLOTS) {
-            Ok(table) => table,
+        let made = P::Space::new(&mut self.frames).map_err(|_| SysError::OutOfMemory);
+        let made = made.and_then(|space| match self.caps.create_table(PROCESS_SLOTS) {
+            Ok(table) => Ok((space, table)),
             Err(e) => {
                 space.destroy(&mut self.frames);
-                undo(self);
-                return Err(e.into());
+                Err(e)
             }
-        };
+        });
+        let (space, table) = made.inspect_err(|_| {
+            if let Some(creator) = creator {
+                self.refund(creator, cost);
+            }
+        })?;
         let pid = self.next_pid;
         self.next_pid = self.next_pid.wrapping_add(1).max(1);
         let process = Process {
@@ -453,6 +430,19 @@ impl<P: Platform> Kernel<P> {
             p.threads.push(thread);
         }
         Ok(thread)
+    }
+
+    /// Writes `code` to a thread's error register (0 = success).
+    pub fn set_error_code(&mut self, thread: ObjRef, code: u64) {
+        if let Some(t) = self.objects.thread_mut(thread) {
+            t.context.set_result(0, code);
+        }
+    }
+
+    /// Makes a blocked thread runnable with `code` in its error register.
+    pub fn wake(&mut self, thread: ObjRef, code: u64) {
+        self.set_error_code(thread, code);
+        self.make_runnable(thread);
     }
 
     /// Makes a thread runnable, preempting the current one if it has a higher priority.
@@ -532,10 +522,7 @@ impl<P: Platform> Kernel<P> {
             return;
         }
         self.unblock_detach(thread);
-        if let Some(t) = self.objects.thread_mut(thread) {
-            t.context.set_result(0, error.code());
-        }
-        self.make_runnable(thread);
+        self.wake(thread, error.code());
     }
 
     /// Removes a thread from whatever queue it waits in (and drops the queue's hold).
@@ -601,18 +588,29 @@ impl<P: Platform> Kernel<P> {
         }
         p.state = how;
         let threads = core::mem::take(&mut p.threads);
-        let regions = core::mem::take(&mut p.regions);
+        let regions: Vec<u64> = p.regions.keys().copied().collect();
         let table = p.caps;
-        let space = p.space.take();
         let own = Cost {
             frames: p.table_frames_charged * crate::PAGE_SIZE as u64,
-            heap: p.slot_chunks * SLOT_CHUNK_COST + regions.len() as u64 * REGION_COST,
+            heap: p.slot_chunks * SLOT_CHUNK_COST,
         };
         p.table_frames_charged = 0;
         p.slot_chunks = 0;
         let exit_notification = p.exit_notification.take();
         let fault_endpoint = p.fault_endpoint.take();
-
+        // Mappings, page tables and charges first, while the process record
+        // surely lives (releasing its capabilities may destroy it).
+        for va in regions {
+            let _ = self.unmap_region(process, va);
+        }
+        let space = self
+            .objects
+            .process_mut(process)
+            .and_then(|p| p.space.take());
+        if let Some(space) = space {
+            space.destroy(&mut self.frames);
+        }
+        self.refund(process, own);
         for thread in threads {
             // destroy_thread looks the thread up in the process list; it is gone
             // already, so mark it dead here.
@@ -621,16 +619,6 @@ impl<P: Platform> Kernel<P> {
         if let Ok(objects) = self.caps.destroy_table(table) {
             self.release_all(objects);
         }
-        if let Some(mut space) = space {
-            for (va, region) in regions {
-                for page in 0..region.pages {
-                    space.unmap(va + page * 4096);
-                }
-                self.release(region.memory);
-            }
-            space.destroy(&mut self.frames);
-        }
-        self.refund(process, own);
         if let Some((endpoint, _)) = fault_endpoint {
             self.release(endpoint);
         }
@@ -698,7 +686,7 @@ impl<P: Platform> Kernel<P> {
             if self
                 .objects
                 .thread(current)
-                .is_some_and(|t| t.state == ThreadState::Runnable)
+                .is_some_and(|t| matches!(t.state, ThreadState::Runnable))
             {
                 return Some(current);
             }
@@ -712,7 +700,7 @@ impl<P: Platform> Kernel<P> {
             if self
                 .objects
                 .thread(next)
-                .is_some_and(|t| t.state == ThreadState::Runnable)
+                .is_some_and(|t| matches!(t.state, ThreadState::Runnable))
             {
                 self.current = Some(next);
                 self.slice_left = TIME_SLICE_TICKS;
@@ -755,12 +743,7 @@ impl<P: Platform> Kernel<P> {
                 }
                 !due
             });
-            for thread in woken {
-                if let Some(t) = self.objects.thread_mut(thread) {
-                    t.context.set_result(0, 0);
-                }
-                self.make_runnable(thread);
-            }
+            woken.into_iter().for_each(|thread| self.wake(thread, 0));
         }
         self.slice_left = self.slice_left.saturating_sub(1);
         if self.slice_left == 0 {

@@ -21,6 +21,14 @@ pub struct ObjRef {
     pub generation: u32,
 }
 
+impl ObjRef {
+    /// Names no object (a consumed reply right, nobody's FP/SIMD state).
+    pub const NONE: ObjRef = ObjRef {
+        index: u32::MAX,
+        generation: u32::MAX,
+    };
+}
+
 pub use crate::syscall::ObjectKind;
 
 /// Why a process ended.
@@ -128,6 +136,7 @@ pub struct Endpoint {
     pub silenced: VecDeque<(u64, ObjRef)>,
 }
 
+#[derive(Default)]
 pub struct Notification {
     pub bits: u64,
     pub waiters: VecDeque<ObjRef>,
@@ -197,12 +206,11 @@ struct Slot<P: Platform> {
     refs: u32,
 }
 
-/// The slab of all kernel objects.
+/// The slab of all kernel objects: each entry's generation and, while it lives,
+/// its object.
 pub struct Objects<P: Platform> {
-    slots: Vec<Option<Slot<P>>>,
-    generations: Vec<u32>,
+    slots: Vec<(u32, Option<Slot<P>>)>,
     free: Vec<u32>,
-    live: usize,
 }
 
 impl<P: Platform> Default for Objects<P> {
@@ -212,47 +220,43 @@ impl<P: Platform> Default for Objects<P> {
 }
 
 impl<P: Platform> Objects<P> {
-    pub fn new() -> Self {
+    pub const fn new() -> Self {
         Self {
             slots: Vec::new(),
-            generations: Vec::new(),
             free: Vec::new(),
-            live: 0,
         }
     }
 
     /// Adds an object with no references yet.
     pub fn insert(&mut self, object: Object<P>) -> ObjRef {
-        self.live += 1;
         let slot = Some(Slot { object, refs: 0 });
-        if let Some(index) = self.free.pop() {
-            self.slots[index as usize] = slot;
-            ObjRef {
-                index,
-                generation: self.generations[index as usize],
+        let index = match self.free.pop() {
+            Some(index) => index,
+            None => {
+                self.slots.push((0, None));
+                (self.slots.len() - 1) as u32
             }
-        } else {
-            self.slots.push(slot);
-            self.generations.push(0);
-            ObjRef {
-                index: (self.slots.len() - 1) as u32,
-                generation: 0,
-            }
+        };
+        let entry = &mut self.slots[index as usize];
+        entry.1 = slot;
+        ObjRef {
+            index,
+            generation: entry.0,
         }
     }
 
     fn slot(&self, r: ObjRef) -> Option<&Slot<P>> {
-        if *self.generations.get(r.index as usize)? != r.generation {
-            return None;
+        match self.slots.get(r.index as usize)? {
+            (generation, slot) if *generation == r.generation => slot.as_ref(),
+            _ => None,
         }
-        self.slots.get(r.index as usize)?.as_ref()
     }
 
     fn slot_mut(&mut self, r: ObjRef) -> Option<&mut Slot<P>> {
-        if *self.generations.get(r.index as usize)? != r.generation {
-            return None;
+        match self.slots.get_mut(r.index as usize)? {
+            (generation, slot) if *generation == r.generation => slot.as_mut(),
+            _ => None,
         }
-        self.slots.get_mut(r.index as usize)?.as_mut()
     }
 
     pub fn get(&self, r: ObjRef) -> Option<&Object<P>> {
@@ -271,13 +275,10 @@ impl<P: Platform> Objects<P> {
 
     /// Drops one reference; returns the remaining count.
     pub fn drop_ref(&mut self, r: ObjRef) -> u32 {
-        match self.slot_mut(r) {
-            Some(slot) => {
-                slot.refs = slot.refs.saturating_sub(1);
-                slot.refs
-            }
-            None => 0,
-        }
+        self.slot_mut(r).map_or(0, |slot| {
+            slot.refs = slot.refs.saturating_sub(1);
+            slot.refs
+        })
     }
 
     pub fn refs(&self, r: ObjRef) -> u32 {
@@ -287,17 +288,15 @@ impl<P: Platform> Objects<P> {
     /// Removes an object from the table, returning it.
     pub fn remove(&mut self, r: ObjRef) -> Option<Object<P>> {
         self.slot(r)?;
-        let index = r.index as usize;
-        let slot = self.slots[index].take()?;
-        self.generations[index] = self.generations[index].wrapping_add(1);
+        let (generation, slot) = &mut self.slots[r.index as usize];
+        *generation = generation.wrapping_add(1);
         self.free.push(r.index);
-        self.live -= 1;
-        Some(slot.object)
+        slot.take().map(|s| s.object)
     }
 
     /// Objects alive.
     pub fn live(&self) -> usize {
-        self.live
+        self.slots.len() - self.free.len()
     }
 
     pub fn thread(&self, r: ObjRef) -> Option<&Thread<P>> {

@@ -29,15 +29,23 @@ impl RunQueue {
     }
 
     pub fn push_back(&mut self, thread: ObjRef, priority: u8) {
-        let level = priority as usize;
-        self.levels[level].push_back(thread);
-        self.nonempty[level / 64] |= 1 << (level % 64);
+        self.levels[priority as usize].push_back(thread);
+        self.update(priority as usize);
     }
 
     pub fn push_front(&mut self, thread: ObjRef, priority: u8) {
-        let level = priority as usize;
-        self.levels[level].push_front(thread);
-        self.nonempty[level / 64] |= 1 << (level % 64);
+        self.levels[priority as usize].push_front(thread);
+        self.update(priority as usize);
+    }
+
+    /// Keeps a level's bit in the bitmap equal to "the level has threads".
+    fn update(&mut self, level: usize) {
+        let bit = 1 << (level % 64);
+        if self.levels[level].is_empty() {
+            self.nonempty[level / 64] &= !bit;
+        } else {
+            self.nonempty[level / 64] |= bit;
+        }
     }
 
     /// Highest non-empty priority.
@@ -52,19 +60,14 @@ impl RunQueue {
     pub fn pop(&mut self) -> Option<ObjRef> {
         let level = self.top_priority()? as usize;
         let thread = self.levels[level].pop_front();
-        if self.levels[level].is_empty() {
-            self.nonempty[level / 64] &= !(1 << (level % 64));
-        }
+        self.update(level);
         thread
     }
 
     /// Removes a thread wherever it is queued.
     pub fn remove(&mut self, thread: ObjRef, priority: u8) {
-        let level = priority as usize;
-        self.levels[level].retain(|t| *t != thread);
-        if self.levels[level].is_empty() {
-            self.nonempty[level / 64] &= !(1 << (level % 64));
-        }
+        self.levels[priority as usize].retain(|t| *t != thread);
+        self.update(priority as usize);
     }
 
     pub fn is_empty(&self) -> bool {

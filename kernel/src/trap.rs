@@ -2,9 +2,10 @@
 //!
 //! The core is one [`Kernel`] behind one lock, [`KernelLock`]. An arch backend
 //! decodes what brought the CPU in ([`Trap`]) and calls [`KernelLock::user_trap`];
-//! the core handles the event, picks the thread to resume, switches FP/SIMD
-//! state (only when the thread changes) and the address space, and returns the
-//! thread's saved context for the backend to restore. With nothing to run it
+//! the core handles the event, picks the thread to resume, switches its thread
+//! pointer and address space, and returns the thread's saved context for the
+//! backend to restore. FP/SIMD registers switch lazily: a thread that is not
+//! their owner traps on its first FP/SIMD instruction ([`Trap::FpAccess`]). With nothing to run it
 //! waits for interrupts without holding the lock. The backend owns only entry,
 //! exit and the hardware operations the [`Platform`] trait names.
 
@@ -13,17 +14,14 @@ use crate::kernel::Kernel;
 use crate::object::ObjRef;
 use spin::Mutex;
 
-/// The kernel and whose FP/SIMD registers are live in the CPU ([`NO_OWNER`]
-/// when nobody's: a plain `ObjRef`, so every resume costs one compare).
+/// The kernel, the thread the CPU was last prepared for and whose FP/SIMD
+/// registers are live in the CPU ([`ObjRef::NONE`] when nobody's: plain
+/// `ObjRef`s, so every resume costs a compare).
 struct Core<P: Platform> {
     kernel: Kernel<P>,
+    running: ObjRef,
     fp_owner: ObjRef,
 }
-
-const NO_OWNER: ObjRef = ObjRef {
-    index: u32::MAX,
-    generation: u32::MAX,
-};
 
 /// The kernel lock: the one kernel of the machine, once boot has built it.
 pub struct KernelLock<P: Platform> {
@@ -47,7 +45,8 @@ impl<P: Platform> KernelLock<P> {
     pub fn install(&self, kernel: Kernel<P>) {
         *self.core.lock() = Some(Core {
             kernel,
-            fp_owner: NO_OWNER,
+            running: ObjRef::NONE,
+            fp_owner: ObjRef::NONE,
         });
     }
 
@@ -71,6 +70,7 @@ impl<P: Platform> KernelLock<P> {
                     syndrome,
                 } => kernel.user_fault(kind, address, syndrome),
                 Trap::Interrupt => P::take_interrupts(&mut |i| interrupt(kernel, i)),
+                Trap::FpAccess => core.take_fp(),
             }
             // Usually a thread is ready: resume it without taking the lock again.
             if let Some(next) = core.kernel.schedule() {
@@ -118,23 +118,44 @@ fn interrupt<P: Platform>(kernel: &mut Kernel<P>, interrupt: Interrupt) {
 }
 
 impl<P: Platform> Core<P> {
-    /// Makes `next`'s FP/SIMD registers and address space live; returns its context.
+    /// Makes `next`'s thread pointer and address space live (and FP/SIMD
+    /// usable if its registers are the live ones); returns its context.
     fn prepare(&mut self, next: ObjRef) -> *mut P::Context {
-        if self.fp_owner != next {
-            if let Some(context) = self.kernel.context_mut(self.fp_owner) {
-                context.save_fp();
+        let previous = core::mem::replace(&mut self.running, next);
+        if previous != next {
+            if let Some(context) = self.kernel.context_mut(previous) {
+                context.save_tls();
             }
-            if let Some(context) = self.kernel.context_mut(next) {
-                context.restore_fp();
-            }
-            self.fp_owner = next;
+            P::fp_enable(next == self.fp_owner);
         }
-        if let Some(space) = self.kernel.space_of(next) {
+        let Some(thread) = self.kernel.objects.thread_mut(next) else {
+            panic!("scheduled thread has no context");
+        };
+        if previous != next {
+            thread.context.restore_tls();
+        }
+        let (context, process) = (&mut *thread.context as *mut P::Context, thread.process);
+        if let Some(space) = self
+            .kernel
+            .objects
+            .process(process)
+            .and_then(|p| p.space.as_ref())
+        {
             space.activate();
         }
-        match self.kernel.context_mut(next) {
-            Some(context) => context as *mut P::Context,
-            None => panic!("scheduled thread has no context"),
+        context
+    }
+
+    /// The running thread's first FP/SIMD use since another's registers went
+    /// live: saves the owner's, loads its own.
+    fn take_fp(&mut self) {
+        P::fp_enable(true);
+        if let Some(context) = self.kernel.context_mut(self.fp_owner) {
+            context.save_fp();
         }
+        if let Some(context) = self.kernel.context_mut(self.running) {
+            context.restore_fp();
+        }
+        self.fp_owner = self.running;
     }
 }

@@ -21,51 +21,72 @@ fn check_range(va: u64, len: usize) -> Result<(), SysError> {
     Ok(())
 }
 
+/// Walks `[va, va + len)` page by page, checking each page is mapped user RAM
+/// (and writable when `write`), and hands `copy` the kernel pointer of each
+/// piece with its offset in the range and its length.
+fn for_each_piece<P: Platform>(
+    space: &P::Space,
+    va: u64,
+    len: usize,
+    write: bool,
+    mut copy: impl FnMut(*mut u8, usize, usize),
+) -> Result<(), SysError> {
+    check_range(va, len)?;
+    let mut done = 0usize;
+    while done < len {
+        let addr = va + done as u64;
+        let page = addr & !(PAGE - 1);
+        let (pa, flags) = space.translate(page).ok_or(SysError::BadAddress)?;
+        if flags.device || (write && !flags.write) {
+            return Err(SysError::BadAddress);
+        }
+        let offset = (addr - page) as usize;
+        let piece = (PAGE as usize - offset).min(len - done);
+        copy(P::phys_to_ptr(pa + offset as u64), done, piece);
+        done += piece;
+    }
+    Ok(())
+}
+
 /// Copies `out.len()` bytes from user address `va`.
 pub fn copy_from_user<P: Platform>(
     space: &P::Space,
     va: u64,
     out: &mut [u8],
 ) -> Result<(), SysError> {
-    check_range(va, out.len())?;
-    let mut done = 0usize;
-    while done < out.len() {
-        let addr = va + done as u64;
-        let page = addr & !(PAGE - 1);
-        let (pa, flags) = space.translate(page).ok_or(SysError::BadAddress)?;
-        if flags.device {
-            return Err(SysError::BadAddress);
-        }
-        let offset = (addr - page) as usize;
-        let chunk = (PAGE as usize - offset).min(out.len() - done);
-        let src = P::phys_to_ptr(pa + offset as u64);
-        // SAFETY: `pa` is a RAM frame mapped in this process (translate succeeded),
-        // reached through the kernel linear map; `chunk` stays inside the page.
-        unsafe { core::ptr::copy_nonoverlapping(src, out[done..].as_mut_ptr(), chunk) };
-        done += chunk;
-    }
-    Ok(())
+    let dst = out.as_mut_ptr();
+    for_each_piece::<P>(space, va, out.len(), false, |src, at, len| {
+        // SAFETY: `src` is a RAM frame mapped in this process (translate
+        // succeeded), reached through the kernel linear map; the piece stays
+        // inside that page and inside `out`.
+        unsafe { core::ptr::copy_nonoverlapping(src, dst.add(at), len) }
+    })
+}
+
+/// Reads `len` bytes from user address `va` into a new vector, without
+/// zeroing it first (long messages: 4 KiB of memset per message).
+pub fn read_vec<P: Platform>(
+    space: &P::Space,
+    va: u64,
+    len: usize,
+) -> Result<alloc::vec::Vec<u8>, SysError> {
+    let mut out = alloc::vec::Vec::with_capacity(len);
+    let dst: *mut u8 = out.as_mut_ptr();
+    for_each_piece::<P>(space, va, len, false, |src, at, piece| {
+        // SAFETY: as in `copy_from_user`; `out` has room for `len` bytes.
+        unsafe { core::ptr::copy_nonoverlapping(src, dst.add(at), piece) }
+    })?;
+    // SAFETY: the walk succeeded, so it wrote every byte of `0..len`.
+    unsafe { out.set_len(len) };
+    Ok(out)
 }
 
 /// Copies `data` to user address `va`, which must be writable.
 pub fn copy_to_user<P: Platform>(space: &P::Space, va: u64, data: &[u8]) -> Result<(), SysError> {
-    check_range(va, data.len())?;
-    let mut done = 0usize;
-    while done < data.len() {
-        let addr = va + done as u64;
-        let page = addr & !(PAGE - 1);
-        let (pa, flags) = space.translate(page).ok_or(SysError::BadAddress)?;
-        if flags.device || !flags.write {
-            return Err(SysError::BadAddress);
-        }
-        let offset = (addr - page) as usize;
-        let chunk = (PAGE as usize - offset).min(data.len() - done);
-        let dst = P::phys_to_ptr(pa + offset as u64);
+    for_each_piece::<P>(space, va, data.len(), true, |dst, at, len| {
         // SAFETY: as in `copy_from_user`, and the page is mapped writable.
-        unsafe { core::ptr::copy_nonoverlapping(data[done..].as_ptr(), dst, chunk) };
-        done += chunk;
-    }
-    Ok(())
+        unsafe { core::ptr::copy_nonoverlapping(data[at..].as_ptr(), dst, len) }
+    })
 }
 
 /// Reads one little-endian u64 from user memory.
@@ -82,16 +103,5 @@ pub fn write_u64<P: Platform>(space: &P::Space, va: u64, value: u64) -> Result<(
 
 /// True when `[va, va+len)` is mapped writable RAM.
 pub fn is_writable<P: Platform>(space: &P::Space, va: u64, len: u64) -> bool {
-    if check_range(va, len as usize).is_err() {
-        return false;
-    }
-    let mut page = va & !(PAGE - 1);
-    while page < va + len {
-        match space.translate(page) {
-            Some((_, flags)) if flags.write && !flags.device => {}
-            _ => return false,
-        }
-        page += PAGE;
-    }
-    true
+    for_each_piece::<P>(space, va, len as usize, true, |_, _, _| {}).is_ok()
 }

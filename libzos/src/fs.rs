@@ -17,7 +17,7 @@ use alloc::collections::{BTreeMap, VecDeque};
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicU32, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use spin::Mutex;
 use zos_proto::errno::*;
 use zos_proto::fs::{FsRequest, FsResponse};
@@ -50,6 +50,11 @@ static VFS: Mutex<Option<u64>> = Mutex::new(None);
 static SLOTS: Mutex<BTreeMap<u64, SlotInfo>> = Mutex::new(BTreeMap::new());
 /// The shared buffer (its Memory capability); the lock also serialises its use.
 static BUFFER: Mutex<Option<u64>> = Mutex::new(None);
+/// The VFS's session token while the shared buffer serves as this process's
+/// session buffer: held, never used; the VFS frees the buffer when it is gone
+/// (this process ended). [`NO_TOKEN`] when there is none.
+static SESSION_TOKEN: AtomicU64 = AtomicU64::new(NO_TOKEN);
+const NO_TOKEN: u64 = u64::MAX;
 
 #[derive(Clone, Default)]
 struct SlotInfo {
@@ -57,8 +62,15 @@ struct SlotInfo {
     path: Option<String>,
     /// Whether it is a regular file of the VFS; `None` until asked.
     regular: Option<bool>,
-    /// Whether the shared buffer is attached to it.
+    /// Whether the shared buffer is attached to it (or serves it as this
+    /// process's session buffer).
     shared: bool,
+    /// A handle of the VFS's own that this process opened: its session
+    /// buffer can serve it, and closing it needs no message (dropping the
+    /// capability closes it in the VFS, through `NO_SENDERS`).
+    opened_here: bool,
+    /// Whether it is a pipe end with a ring (`crate::pipe`).
+    pub(crate) pipe: crate::pipe::PipeState,
 }
 
 // ---- the VFS connection -------------------------------------------------------------
@@ -139,9 +151,29 @@ fn absolute(path: &str) -> String {
     }
 }
 
-/// Forgets what was known about a handle slot (its last descriptor closed).
-pub(crate) fn forget(slot: u64) {
-    SLOTS.lock().remove(&slot);
+/// Forgets what was known about a handle slot (its last descriptor closed):
+/// whether it was a VFS handle this process opened (which the caller closes
+/// by dropping the capability alone) and its pipe ring, for the caller to
+/// release.
+pub(crate) fn forget(slot: u64) -> (bool, crate::pipe::PipeState) {
+    SLOTS
+        .lock()
+        .remove(&slot)
+        .map_or((false, crate::pipe::PipeState::Unknown), |info| {
+            (info.opened_here, info.pipe)
+        })
+}
+
+/// What is known of `slot` as a pipe end.
+pub(crate) fn pipe_state(slot: u64) -> crate::pipe::PipeState {
+    SLOTS
+        .lock()
+        .get(&slot)
+        .map_or(crate::pipe::PipeState::Unknown, |info| info.pipe)
+}
+
+pub(crate) fn set_pipe_state(slot: u64, state: crate::pipe::PipeState) {
+    SLOTS.lock().entry(slot).or_default().pipe = state;
 }
 
 // ---- opening ------------------------------------------------------------------------
@@ -161,21 +193,30 @@ pub fn open(path: &str, flags: u32, mode: u32) -> Result<Fd> {
         mode,
         cwd: &cwd,
     })?;
-    match (reply.decode::<FsResponse>(), reply.caps.first()) {
-        (Some(FsResponse::Attached), Some(slot)) => {
-            SLOTS.lock().insert(
-                *slot,
-                SlotInfo {
-                    path: Some(absolute(path)),
-                    ..SlotInfo::default()
-                },
-            );
+    let info = match (reply.decode::<FsResponse>(), reply.caps.first()) {
+        (Some(FsResponse::Opened { regular, shared }), Some(_)) => SlotInfo {
+            path: Some(absolute(path)),
+            regular: Some(regular),
+            shared: shared || (regular && share_session_buffer()),
+            opened_here: true,
+            pipe: crate::pipe::PipeState::Messages,
+        },
+        (Some(FsResponse::Attached), Some(_)) => SlotInfo {
+            path: Some(absolute(path)),
+            pipe: crate::pipe::PipeState::Messages,
+            ..SlotInfo::default()
+        },
+        (Some(FsResponse::Err(e)), _) => return Err(Errno(e)),
+        _ => return Err(Errno(EIO)),
+    };
+    match reply.caps.first() {
+        Some(slot) => {
+            SLOTS.lock().insert(*slot, info);
             posix::install_or_drop(*slot).inspect_err(|_| {
                 SLOTS.lock().remove(slot);
             })
         }
-        (Some(FsResponse::Err(e)), _) => Err(Errno(e)),
-        _ => Err(Errno(EIO)),
+        None => Err(Errno(EIO)),
     }
 }
 
@@ -265,7 +306,44 @@ fn buffer_memory(guard: &mut Option<u64>) -> Option<u64> {
     *guard
 }
 
-/// Attaches the shared buffer to `slot` if that has not been done.
+/// The VFS answered an open with `shared: false`: if this process has a
+/// shared buffer (it made bulk transfers before), attach it to the session
+/// so this and later opens need no set-up per handle. True if attached.
+/// Done here rather than on the first bulk transfer so that programs which
+/// never open files do not carry the request's code.
+fn share_session_buffer() -> bool {
+    let guard = BUFFER.lock();
+    let Some(memory) = *guard else {
+        return false;
+    };
+    // An earlier token goes first: the VFS frees that buffer before it sees
+    // the new request.
+    let old = SESSION_TOKEN.swap(NO_TOKEN, Ordering::Relaxed);
+    if old != NO_TOKEN {
+        let _ = sys::cap_delete(old);
+    }
+    let (Ok(vfs), Ok(copy)) = (vfs_endpoint(), sys::cap_copy(memory, sys::SELF, sys::NONE)) else {
+        return false;
+    };
+    let Ok(reply) = ipc::call(vfs, &FsRequest::ShareBuffer, &[copy]) else {
+        return false;
+    };
+    match (reply.decode::<FsResponse>(), reply.caps.as_slice()) {
+        (Some(FsResponse::Ok), &[token]) => {
+            SESSION_TOKEN.store(token, Ordering::Relaxed);
+            true
+        }
+        (_, caps) => {
+            for &cap in caps {
+                let _ = sys::cap_delete(cap);
+            }
+            false
+        }
+    }
+}
+
+/// Attaches the shared buffer to `slot` if that has not been done (or the
+/// session buffer does not serve it already).
 fn ensure_shared(slot: u64, memory: u64) -> bool {
     if SLOTS.lock().get(&slot).is_some_and(|info| info.shared) {
         return true;

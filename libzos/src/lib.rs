@@ -17,6 +17,7 @@ pub mod ipc;
 pub mod linux;
 pub mod loader;
 pub mod net;
+mod pipe;
 pub mod posix;
 pub mod rt;
 pub mod sys;

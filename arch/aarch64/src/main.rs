@@ -96,6 +96,14 @@ impl Platform for Aarch64 {
         // SAFETY: unmask IRQs only for the wait; the handler takes the lock itself.
         unsafe { asm!("msr daifclr, #2", "wfi", "msr daifset, #2") };
     }
+    fn fp_enable(enabled: bool) {
+        // CPACR_EL1.FPEN: 0b11 lets EL0 and EL1 use FP/SIMD, 0b01 traps EL0's
+        // use (exception class 0x07) while the kernel's save and restore run.
+        // The eret to EL0 synchronises the change.
+        let fpen: u64 = if enabled { 3 << 20 } else { 1 << 20 };
+        // SAFETY: only the FP/SIMD trap control changes; EL1 keeps FP access.
+        unsafe { asm!("msr cpacr_el1, {}", in(reg) fpen, options(nostack)) };
+    }
     fn power_off() -> ! {
         psci::system_off()
     }

@@ -29,6 +29,9 @@ fn decode(kind: u64) -> Trap {
             if ec == 0x15 {
                 return Trap::Syscall;
             }
+            if ec == 0x07 {
+                return Trap::FpAccess;
+            }
             let kind = match ec {
                 0x24 if esr & 0x3f == 0x21 => fault::ALIGNMENT,
                 0x24 => fault::DATA_ABORT,

@@ -61,15 +61,23 @@ impl UserContext for ThreadContext {
         self.frame.elr
     }
     fn save_fp(&mut self) {
-        save_fp(&mut self.fp, &mut self.tpidr_el0);
+        save_fp(&mut self.fp);
     }
     fn restore_fp(&self) {
-        restore_fp(&self.fp, self.tpidr_el0);
+        restore_fp(&self.fp);
+    }
+    fn save_tls(&mut self) {
+        // SAFETY: reading EL0's thread pointer register has no side effects.
+        unsafe { asm!("mrs {}, tpidr_el0", out(reg) self.tpidr_el0, options(nostack)) };
+    }
+    fn restore_tls(&self) {
+        // SAFETY: TPIDR_EL0 only affects this thread's own user-mode reads.
+        unsafe { asm!("msr tpidr_el0, {}", in(reg) self.tpidr_el0, options(nostack)) };
     }
 }
 
 /// Saves the live FP/SIMD registers into `state`.
-pub fn save_fp(state: &mut FpState, tls: &mut u64) {
+pub fn save_fp(state: &mut FpState) {
     // SAFETY: stores q0–q31 into a 512-byte aligned array; FP is enabled at EL1.
     unsafe {
         asm!(
@@ -87,12 +95,11 @@ pub fn save_fp(state: &mut FpState, tls: &mut u64) {
             t = out(reg) _,
             options(nostack),
         );
-        asm!("mrs {}, tpidr_el0", out(reg) * tls, options(nostack));
     }
 }
 
 /// Loads FP/SIMD registers from `state`.
-pub fn restore_fp(state: &FpState, tls: u64) {
+pub fn restore_fp(state: &FpState) {
     // SAFETY: loads q0–q31 from a 512-byte aligned array; FP is enabled at EL1.
     unsafe {
         asm!(
@@ -110,7 +117,6 @@ pub fn restore_fp(state: &FpState, tls: u64) {
             t = out(reg) _,
             options(nostack),
         );
-        asm!("msr tpidr_el0, {}", in(reg) tls, options(nostack));
     }
 }
 

@@ -96,6 +96,9 @@ impl Platform for Wasm {
 
     fn wait_for_interrupt() {}
 
+    /// wasm threads have no FP/SIMD register file to switch.
+    fn fp_enable(_enabled: bool) {}
+
     fn power_off() -> ! {
         host::power_off(0);
         halt()
@@ -177,6 +180,10 @@ impl UserContext for WasmContext {
     fn save_fp(&mut self) {}
 
     fn restore_fp(&self) {}
+
+    fn save_tls(&mut self) {}
+
+    fn restore_tls(&self) {}
 }
 
 impl Drop for WasmContext {

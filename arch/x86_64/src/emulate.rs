@@ -110,7 +110,7 @@ pub fn fs_base_instruction(frame: &mut TrapFrame) -> bool {
             }
             let mut fs_base = fs_base;
             // SAFETY: a canonical FS base affects only user-mode `fs:` accesses
-            // of this thread; `save_fp` reads it back when the thread leaves.
+            // of this thread; `save_tls` reads it back when the thread leaves.
             unsafe { fs_base.write(value) };
         }
     }

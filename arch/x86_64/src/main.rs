@@ -26,7 +26,7 @@ mod trap;
 mod user;
 
 use buddy_system_allocator::LockedHeap;
-use core::arch::global_asm;
+use core::arch::{asm, global_asm};
 use core::sync::atomic::{AtomicU64, Ordering};
 use mmu::{phys_to_virt, MapFlags, PageTable, KERNEL_BASE, PHYS_OFFSET};
 use pvh::StartInfo;
@@ -111,6 +111,19 @@ impl Platform for X86_64 {
         // the handler runs before `cli`.
         x86_64::instructions::interrupts::enable_and_hlt();
         x86_64::instructions::interrupts::disable();
+    }
+    fn fp_enable(enabled: bool) {
+        // CR0.TS set: the next x87/SSE instruction raises #NM (vector 7),
+        // which the trap decoder reports as `Trap::FpAccess`; `clts` clears it.
+        // SAFETY: only the task-switched flag changes; the kernel itself is
+        // built without SSE and touches FP state only after enabling it.
+        unsafe {
+            if enabled {
+                asm!("clts", options(nostack));
+            } else {
+                asm!("mov {t}, cr0", "or {t}, 8", "mov cr0, {t}", t = out(reg) _, options(nostack));
+            }
+        }
     }
     fn power_off() -> ! {
         power::power_off()

@@ -34,6 +34,9 @@ pub fn set_kernel_stack(top: u64) {
     unsafe { kernel_stack_top = top };
 }
 
+/// #NM: an x87/SSE instruction while CR0.TS is set (lazy FP/SIMD switching).
+const DEVICE_NOT_AVAILABLE: u64 = 7;
+
 /// Page-fault error code bit: the access was an instruction fetch.
 const PF_INSTRUCTION: u64 = 1 << 4;
 
@@ -44,6 +47,9 @@ fn decode(frame: &TrapFrame) -> Trap {
     let vector = frame.vector;
     if vector == SYSCALL_VECTOR {
         return Trap::Syscall;
+    }
+    if vector == DEVICE_NOT_AVAILABLE {
+        return Trap::FpAccess;
     }
     if (IRQ_BASE..IRQ_BASE + IRQ_COUNT).contains(&vector) {
         crate::irq::set_pending(vector);

@@ -93,19 +93,21 @@ impl UserContext for ThreadContext {
     }
     fn save_fp(&mut self) {
         // SAFETY: `fxsave` stores 512 bytes into a 16-byte aligned area we own;
-        // CR4.OSFXSR is set at boot. The FS base MSR is the thread pointer.
-        unsafe {
-            asm!("fxsave64 [{}]", in(reg) self.fp.0.as_mut_ptr(), options(nostack));
-            self.fs_base = Msr::new(MSR_FS_BASE).read();
-        }
+        // CR4.OSFXSR is set at boot, CR0.TS is clear (`fp_enable(true)`).
+        unsafe { asm!("fxsave64 [{}]", in(reg) self.fp.0.as_mut_ptr(), options(nostack)) };
     }
     fn restore_fp(&self) {
         // SAFETY: `fxrstor` loads an area that `fxsave` wrote or `initial` made
-        // valid; a user-chosen FS base can only affect user-mode accesses.
-        unsafe {
-            asm!("fxrstor64 [{}]", in(reg) self.fp.0.as_ptr(), options(nostack));
-            Msr::new(MSR_FS_BASE).write(self.fs_base);
-        }
+        // valid; CR0.TS is clear.
+        unsafe { asm!("fxrstor64 [{}]", in(reg) self.fp.0.as_ptr(), options(nostack)) };
+    }
+    fn save_tls(&mut self) {
+        // SAFETY: reading the FS base MSR (the thread pointer) has no side effects.
+        self.fs_base = unsafe { Msr::new(MSR_FS_BASE).read() };
+    }
+    fn restore_tls(&self) {
+        // SAFETY: a user-chosen FS base can only affect user-mode accesses.
+        unsafe { Msr::new(MSR_FS_BASE).write(self.fs_base) };
     }
 }
 

@@ -459,3 +459,49 @@ fn notification_bits_or_together() {
     err(h.syscall(owner, Sys::Poll, &[n]), SysError::WouldBlock);
     err(h.syscall(signaller, Sys::Wait, &[s]), SysError::NoRights);
 }
+
+/// The fast path: a short call to a waiting receiver and a short reply-receive
+/// with no sender queued switch straight to the partner with what the general
+/// path delivers; a reply leaves the caller to the run queue when a more
+/// urgent thread waits there.
+#[test]
+fn short_call_and_reply_recv_switch_directly() {
+    let mut h = Harness::new();
+    let p = pair(&mut h, Rights::WRITE, 9);
+    let endpoint = h.object(p.server_process, p.ep).expect("ep");
+    h.syscall(p.server, Sys::Recv, &[p.ep]);
+    h.syscall(
+        p.client,
+        Sys::Call,
+        &[p.client_ep, info(3, 0, 32), 1, 2, 3, 4],
+    );
+    assert_eq!(h.k.current(), Some(p.server), "the receiver runs at once");
+    assert_eq!(h.state(p.client), ThreadState::AwaitingReply);
+    let got = ok(h.regs(p.server));
+    assert_eq!(
+        MessageInfo::decode(got[1]).map(|i| (i.label, i.length)),
+        Some((3, 32))
+    );
+    assert_eq!(&got[2..], &[1, 2, 3, 4, 9]);
+    assert_eq!(endpoint_queues(&h, p.server_process, p.ep), (0, 0));
+
+    h.syscall(p.server, Sys::ReplyRecv, &[p.ep, info(5, 0, 16), 7, 8]);
+    assert_eq!(h.k.current(), Some(p.client), "the caller runs at once");
+    assert_eq!(h.state(p.server), ThreadState::Receiving { endpoint });
+    let reply = ok(h.regs(p.client));
+    assert_eq!(
+        MessageInfo::decode(reply[1]).map(|i| (i.label, i.length)),
+        Some((5, 16))
+    );
+    assert_eq!(&reply[2..], &[7, 8, 0, 0, 0], "a reply carries no badge");
+    assert_eq!(endpoint_queues(&h, p.server_process, p.ep), (0, 1));
+
+    // A more urgent thread in the run queue runs before the caller.
+    let urgent = h.thread_at(p.client_process, PRIO + 1);
+    h.syscall(p.client, Sys::Call, &[p.client_ep, info(3, 0, 8), 11]);
+    assert_eq!(h.k.current(), Some(p.server));
+    h.syscall(p.server, Sys::ReplyRecv, &[p.ep, info(5, 0, 8), 12]);
+    assert_eq!(h.state(p.client), ThreadState::Runnable);
+    assert_eq!(ok(h.regs(p.client))[2], 12);
+    assert_eq!(h.k.schedule(), Some(urgent));
+}

@@ -4,7 +4,7 @@
 use alloc::collections::VecDeque;
 
 /// Bytes a pipe holds before writers wait.
-pub const PIPE_CAPACITY: usize = 64 * 1024;
+pub const PIPE_CAPACITY: usize = zos_proto::ring::CAPACITY;
 
 #[derive(Debug, Default)]
 pub struct Pipe {

@@ -35,6 +35,13 @@ fn word(info: u64, index: usize) -> u64 {
 }
 
 impl BootInfo {
+    /// The quota the kernel gave init, read without allocating (so init can
+    /// refuse too small a machine before its heap needs memory it lacks).
+    pub fn read_quota(info: u64) -> Option<u64> {
+        (word(info, bootinfo::WORD_MAGIC) == bootinfo::MAGIC)
+            .then(|| word(info, bootinfo::WORD_QUOTA))
+    }
+
     pub fn read(info: u64) -> Option<BootInfo> {
         if word(info, bootinfo::WORD_MAGIC) != bootinfo::MAGIC {
             return None;

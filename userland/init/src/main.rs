@@ -18,16 +18,35 @@ mod cmos;
 mod manager;
 mod pipes;
 
-use libzos::dprintln;
+use libzos::{dprintln, sys};
 
 libzos::entry!(main);
 
 /// Least quota the console, the VFS and the shell can run in.
 const MIN_QUOTA: u64 = 12 << 20;
-/// The RAM that leaves init [`MIN_QUOTA`] after the kernel's share.
-const MIN_RAM_MIB: u64 = 24;
 
 fn main(info: u64) -> i64 {
+    // Checked before anything is allocated: with too little memory even
+    // reading the boot information would fail, and silently.
+    let Some(quota) = boot::BootInfo::read_quota(info) else {
+        dprintln!("init: boot information page missing or corrupt");
+        return 1;
+    };
+    if quota < MIN_QUOTA {
+        // What the kernel and the boot archive took stays taken; the RAM to ask
+        // for is today's plus what init lacks, rounded up to whole MiB.
+        let ram = sys::system_info()[1] * 4096 + (MIN_QUOTA - quota);
+        let ram_mib = ram.div_ceil(1 << 20);
+        dprintln!(
+            "init: {} MiB of memory is too little to run the system (init needs {} MiB, about {} MiB of RAM: -m {}M); stopping",
+            quota >> 20,
+            MIN_QUOTA >> 20,
+            ram_mib,
+            ram_mib
+        );
+        let _ = sys::power_off(libzos::abi::bootinfo::SLOT_SYSTEM);
+        return 1;
+    }
     let Some(boot) = boot::BootInfo::read(info) else {
         dprintln!("init: boot information page missing or corrupt");
         return 1;
@@ -37,17 +56,6 @@ fn main(info: u64) -> i64 {
         boot.quota >> 20,
         boot.devices.len()
     );
-    if boot.quota < MIN_QUOTA && boot.arg("init.run").is_none() {
-        dprintln!(
-            "init: {} MiB of memory is too little to run the system (init needs {} MiB, about {} MiB of RAM: -m {}M); stopping",
-            boot.quota >> 20,
-            MIN_QUOTA >> 20,
-            MIN_RAM_MIB,
-            MIN_RAM_MIB
-        );
-        let _ = libzos::sys::power_off(libzos::abi::bootinfo::SLOT_SYSTEM);
-        return 1;
-    }
     if boot.flag("init.crash") {
         // Test hook (services.exp): init faults on purpose, so the kernel's
         // handling of init's death can be seen.

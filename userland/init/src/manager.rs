@@ -1298,6 +1298,7 @@ impl Manager {
         let Some(p) = self.procs.get_mut(&pid) else {
             return;
         };
+        self.pipes.process_ended(pid);
         p.status = Some(status);
         let parent = p.ppid;
         let service = p.service;

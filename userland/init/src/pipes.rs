@@ -4,9 +4,22 @@
 //! — closed, or its holder exited, was killed or faulted — the kernel's
 //! `NO_SENDERS` message closes the reference, so readers see end of file once
 //! every writer is gone and writers get `EPIPE` once every reader is.
+//!
+//! Bytes move in one of two ways. An end that asks (`AttachRing`, every
+//! libzos client except on wasm32) gets the pipe's shared-memory ring
+//! (`zos_proto::ring`) and two notifications, and from then on reads and
+//! writes never reach init; init only sets the ring's "no readers" / "no
+//! writers" flags when the kernel reports the last reference of a side gone,
+//! and frees the ring locks of processes that end. Before any end asks, the
+//! bytes travel in `Read`/`Write` messages through init's buffer
+//! (`pipe::Pipe`); the first ring moves those bytes into the ring. A raw
+//! `Read`/`Write` on a pipe that has a ring is served from the ring without
+//! blocking (`EAGAIN` where it would wait).
 
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::vec::Vec;
+use libzos::abi::layout::{PIPE_RINGS, PIPE_RING_STRIDE};
+use libzos::abi::map_flags;
 use libzos::abi::rights;
 use libzos::ipc;
 use libzos::sys;
@@ -14,13 +27,15 @@ use zos_init_core::pipe::{Pipe, ReadOutcome, WriteOutcome};
 use zos_proto::errno::*;
 use zos_proto::fs::{mode, FileStat};
 use zos_proto::io::{HandleKind, HandleStat, IoRequest, IoResponse};
+use zos_proto::ring::{self, Ring, RingHeader, RingRead, RingWrite, Side};
 
-/// Badges of pipe references: this tag in the upper half, the reference id below.
-pub const PIPE_TAG: u64 = 0x5049_5045 << 32;
+pub use zos_proto::ring::{is_pipe_badge, PIPE_TAG};
 
-pub fn is_pipe_badge(badge: u64) -> bool {
-    badge & 0xFFFF_FFFF_0000_0000 == PIPE_TAG
-}
+/// Rings init can map at once (one window each); past this, pipes keep to
+/// messages.
+const RING_WINDOWS: usize = 4096;
+/// The lock owner init uses when it serves a message from a ring.
+const INIT_PID: u32 = 1;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum End {
@@ -39,6 +54,52 @@ struct PipeState {
     pipe: Pipe,
     blocked_readers: VecDeque<(u64, u32, u64)>,
     blocked_writers: VecDeque<(u64, Vec<u8>, u64)>,
+    ring: Option<RingSlot>,
+}
+
+/// A pipe's shared-memory ring as init holds it: the Memory object (mapped
+/// whole at `window`) and the notifications readers and writers sleep on.
+struct RingSlot {
+    memory: u64,
+    data_available: u64,
+    space_available: u64,
+    window: usize,
+}
+
+impl RingSlot {
+    fn va(&self) -> u64 {
+        PIPE_RINGS + self.window as u64 * PIPE_RING_STRIDE
+    }
+
+    fn view(&self) -> Ring<'_> {
+        let va = self.va();
+        // SAFETY: `va` maps RING_BYTES bytes (read-write) for as long as this
+        // slot lives: the header page, then CAPACITY data bytes; only atomics
+        // and `Ring`'s checked copies touch them, and the capacity is init's
+        // constant, not the (client-writable) header's.
+        unsafe {
+            Ring::from_raw(
+                &*(va as *const RingHeader),
+                (va + ring::HEADER_BYTES as u64) as *mut u8,
+                ring::CAPACITY,
+            )
+        }
+    }
+
+    fn signal(&self, side: Side) {
+        let notification = match side {
+            Side::Reader => self.data_available,
+            Side::Writer => self.space_available,
+        };
+        let _ = sys::signal(notification);
+    }
+
+    fn release(self) {
+        let _ = sys::memory_unmap(sys::SELF, self.va());
+        for cap in [self.memory, self.data_available, self.space_available] {
+            let _ = sys::cap_delete(cap);
+        }
+    }
 }
 
 /// What the caller gets now.
@@ -52,6 +113,9 @@ pub struct Pipes {
     pipes: BTreeMap<u64, PipeState>,
     refs: BTreeMap<u64, Reference>,
     next_id: u64,
+    /// Ring windows free for reuse, and the first never used.
+    free_windows: Vec<usize>,
+    next_window: usize,
 }
 
 fn io(response: &IoResponse) -> Vec<u8> {
@@ -65,6 +129,8 @@ impl Pipes {
             pipes: BTreeMap::new(),
             refs: BTreeMap::new(),
             next_id: 1,
+            free_windows: Vec::new(),
+            next_window: 0,
         }
     }
 
@@ -92,6 +158,7 @@ impl Pipes {
                 pipe: Pipe::new(),
                 blocked_readers: VecDeque::new(),
                 blocked_writers: VecDeque::new(),
+                ring: None,
             },
         );
         let read = self.mint(id, End::Read);
@@ -149,12 +216,71 @@ impl Pipes {
             End::Read => state.pipe.readers = state.pipe.readers.saturating_sub(1),
             End::Write => state.pipe.writers = state.pipe.writers.saturating_sub(1),
         }
+        if let Some(slot) = &state.ring {
+            mark_closed_sides(slot, &state.pipe);
+        }
         self.wake(reference.pipe);
         if let Some(state) = self.pipes.get(&reference.pipe) {
             if state.pipe.readers == 0 && state.pipe.writers == 0 {
-                self.pipes.remove(&reference.pipe);
+                if let Some(slot) = self.pipes.remove(&reference.pipe).and_then(|s| s.ring) {
+                    self.free_windows.push(slot.window);
+                    slot.release();
+                }
             }
         }
+    }
+
+    /// A process ended: frees any ring lock it held (it may have been killed
+    /// in the middle of a copy), so the other ends do not wait for it.
+    pub fn process_ended(&mut self, pid: u32) {
+        for slot in self.pipes.values().filter_map(|s| s.ring.as_ref()) {
+            let view = slot.view();
+            if view.unlock(Side::Reader, pid) {
+                slot.signal(Side::Reader);
+            }
+            if view.unlock(Side::Writer, pid) {
+                slot.signal(Side::Writer);
+            }
+        }
+    }
+
+    /// The ring of `pipe`, created on the first `AttachRing`: the bytes the
+    /// message path buffered move into it, and requests still waiting there
+    /// are answered from it (`EAGAIN` if they still cannot complete).
+    fn ring_of(&mut self, pipe: u64) -> Result<&RingSlot, i32> {
+        let state = self.pipes.get_mut(&pipe).ok_or(EBADF)?;
+        if state.ring.is_none() {
+            let window = match self.free_windows.pop() {
+                Some(window) => window,
+                None if self.next_window < RING_WINDOWS => {
+                    self.next_window += 1;
+                    self.next_window - 1
+                }
+                None => return Err(ENOMEM),
+            };
+            let slot = match create_ring(window) {
+                Some(slot) => slot,
+                None => {
+                    self.free_windows.push(window);
+                    return Err(ENOMEM);
+                }
+            };
+            let view = slot.view();
+            let buffered = state.pipe.buffered();
+            if let ReadOutcome::Data(bytes) = state.pipe.read(buffered) {
+                // The ring holds what the message buffer could.
+                let _ = view.write(&bytes);
+            }
+            mark_closed_sides(&slot, &state.pipe);
+            for (reply, max, _) in core::mem::take(&mut state.blocked_readers) {
+                let _ = ipc::reply_later_raw(reply, &ring_read(&slot, max), &[]);
+            }
+            for (reply, data, _) in core::mem::take(&mut state.blocked_writers) {
+                let _ = ipc::reply_later_raw(reply, &ring_write(&slot, &data), &[]);
+            }
+            state.ring = Some(slot);
+        }
+        state.ring.as_ref().ok_or(ENOMEM)
     }
 
     /// Completes blocked readers and writers that can make progress now.
@@ -203,6 +329,28 @@ impl Pipes {
         }
     }
 
+    fn buffered(&self, pipe: u64) -> u64 {
+        match self.pipes.get(&pipe) {
+            Some(PipeState {
+                ring: Some(slot), ..
+            }) => slot.view().buffered().unwrap_or(0) as u64,
+            Some(state) => state.pipe.buffered() as u64,
+            None => 0,
+        }
+    }
+
+    /// A raw `Read`/`Write` on a pipe whose bytes live in a ring: served from
+    /// the ring now, never deferred.
+    fn handle_ringed(&self, pipe: u64, end: End, request: &IoRequest) -> Option<Answer> {
+        let slot = self.pipes.get(&pipe)?.ring.as_ref()?;
+        let response = match (request, end) {
+            (IoRequest::Read { max }, End::Read) => ring_read(slot, *max),
+            (IoRequest::Write { data }, End::Write) => ring_write(slot, data),
+            _ => return None,
+        };
+        Some(Answer::Now(response, Vec::new()))
+    }
+
     /// Handles an io request on a pipe reference.
     pub fn handle(
         &mut self,
@@ -218,7 +366,27 @@ impl Pipes {
         let Some(request) = request else {
             return Answer::Now(io(&IoResponse::Err(EINVAL)), Vec::new());
         };
+        if let Some(answer) = self.handle_ringed(pipe, end, &request) {
+            return answer;
+        }
         match request {
+            IoRequest::AttachRing => match self.ring_of(pipe) {
+                Ok(slot) => {
+                    let copies: Vec<u64> = [slot.memory, slot.data_available, slot.space_available]
+                        .iter()
+                        .filter_map(|&cap| sys::cap_copy(cap, sys::SELF, sys::NONE).ok())
+                        .collect();
+                    if copies.len() < 3 {
+                        for cap in copies {
+                            let _ = sys::cap_delete(cap);
+                        }
+                        return Answer::Now(io(&IoResponse::Err(ENOMEM)), Vec::new());
+                    }
+                    let capacity = ring::CAPACITY as u32;
+                    Answer::Now(io(&IoResponse::Ring { capacity }), copies)
+                }
+                Err(e) => Answer::Now(io(&IoResponse::Err(e)), Vec::new()),
+            },
             IoRequest::Read { max } if end == End::Read => {
                 let Some(state) = self.pipes.get_mut(&pipe) else {
                     return Answer::Now(io(&IoResponse::Err(EBADF)), Vec::new());
@@ -286,10 +454,7 @@ impl Pipes {
                 } else {
                     HandleKind::PipeWrite
                 };
-                let size = self
-                    .pipes
-                    .get(&pipe)
-                    .map_or(0, |s| s.pipe.buffered() as u64);
+                let size = self.buffered(pipe);
                 Answer::Now(io(&IoResponse::Stat(HandleStat { kind, size })), Vec::new())
             }
             IoRequest::GetTermios | IoRequest::SetTermios(_) | IoRequest::SetForeground { .. } => {
@@ -297,10 +462,7 @@ impl Pipes {
             }
             IoRequest::SetNonBlocking(_) => Answer::Now(io(&IoResponse::Ok), Vec::new()),
             IoRequest::Fstat => {
-                let size = self
-                    .pipes
-                    .get(&pipe)
-                    .map_or(0, |s| s.pipe.buffered() as u64);
+                let size = self.buffered(pipe);
                 let stat = FileStat {
                     ino: id,
                     mode: mode::S_IFIFO | 0o600,
@@ -328,4 +490,95 @@ impl Pipes {
             }
         }
     }
+}
+
+/// Sets the ring's flags for sides with no reference left and wakes the
+/// sleepers so they see them.
+fn mark_closed_sides(slot: &RingSlot, pipe: &Pipe) {
+    let view = slot.view();
+    if pipe.readers == 0 {
+        view.close_side(ring::flags::NO_READERS);
+    }
+    if pipe.writers == 0 {
+        view.close_side(ring::flags::NO_WRITERS);
+    }
+    if pipe.readers == 0 || pipe.writers == 0 {
+        slot.signal(Side::Reader);
+        slot.signal(Side::Writer);
+    }
+}
+
+/// A new ring mapped at `window`, with its two notifications.
+fn create_ring(window: usize) -> Option<RingSlot> {
+    let memory = sys::memory_create(ring::RING_BYTES as u64).ok()?;
+    let va = PIPE_RINGS + window as u64 * PIPE_RING_STRIDE;
+    let pages = (ring::RING_BYTES / 4096) as u64;
+    let notifications = (sys::notification_create(), sys::notification_create());
+    match (
+        sys::memory_map(memory, sys::SELF, va, 0, pages, map_flags::WRITE),
+        notifications,
+    ) {
+        (Ok(()), (Ok(data_available), Ok(space_available))) => Some(RingSlot {
+            memory,
+            data_available,
+            space_available,
+            window,
+        }),
+        (mapped, (data, space)) => {
+            if mapped.is_ok() {
+                let _ = sys::memory_unmap(sys::SELF, va);
+            }
+            for cap in [Ok(memory), data, space].into_iter().flatten() {
+                let _ = sys::cap_delete(cap);
+            }
+            None
+        }
+    }
+}
+
+/// A message `Read` served from the ring (init takes the reader lock only if
+/// it is free: it never waits on a client).
+fn ring_read(slot: &RingSlot, max: u32) -> Vec<u8> {
+    let view = slot.view();
+    if !view.try_lock(Side::Reader, INIT_PID) {
+        return io(&IoResponse::Err(EAGAIN));
+    }
+    let mut bytes = alloc::vec![0u8; (max as usize).min(zos_proto::MAX_IO_CHUNK)];
+    let outcome = view.read(&mut bytes);
+    view.unlock(Side::Reader, INIT_PID);
+    io(&match outcome {
+        RingRead::Data {
+            bytes: n,
+            wake_writer,
+        } => {
+            if wake_writer {
+                slot.signal(Side::Writer);
+            }
+            IoResponse::Data(&bytes[..n])
+        }
+        RingRead::EndOfFile => IoResponse::Data(&[]),
+        RingRead::WouldBlock => IoResponse::Err(EAGAIN),
+        RingRead::Corrupt => IoResponse::Err(EIO),
+    })
+}
+
+/// A message `Write` served into the ring, as `ring_read`.
+fn ring_write(slot: &RingSlot, data: &[u8]) -> Vec<u8> {
+    let view = slot.view();
+    if !view.try_lock(Side::Writer, INIT_PID) {
+        return io(&IoResponse::Err(EAGAIN));
+    }
+    let outcome = view.write(data);
+    view.unlock(Side::Writer, INIT_PID);
+    io(&match outcome {
+        RingWrite::Written { bytes, wake_reader } => {
+            if wake_reader {
+                slot.signal(Side::Reader);
+            }
+            IoResponse::Written(bytes as u32)
+        }
+        RingWrite::BrokenPipe => IoResponse::Err(EPIPE),
+        RingWrite::WouldBlock => IoResponse::Err(EAGAIN),
+        RingWrite::Corrupt => IoResponse::Err(EIO),
+    })
 }

@@ -13,6 +13,7 @@ extern crate alloc;
 
 mod bad_input;
 mod forgery;
+mod pipe_ring;
 
 use core::sync::atomic::{AtomicU32, Ordering};
 use libzos::abi::{labels, layout, map_flags, rights, MessageInfo, Sys, SysError, IPC_BUFFER_DATA};
@@ -44,6 +45,8 @@ const MODE_SPAWN_ONLY: u64 = 7;
 const MODE_EXHAUST: u64 = 8;
 /// Runs one of `bad_input`'s faulting cases (bits 8-15).
 const MODE_BAD_INPUT: u64 = 9;
+/// Only the benchmarks through init and the VFS (spawn+wait, pipe, tmpfs).
+const MODE_POSIX_BENCH: u64 = 10;
 const FUZZ_DEFAULT: u64 = 100_000;
 
 fn check(name: &str, ok: bool) {
@@ -81,6 +84,11 @@ fn main(arg: u64) -> i64 {
         MODE_SPAWN_ONLY => return spawn_only(),
         MODE_EXHAUST => return exhaust(),
         MODE_BAD_INPUT => return bad_input::run((arg >> 8) & 0xff),
+        MODE_POSIX_BENCH => {
+            posix_benches();
+            println!("bench: done");
+            return 0;
+        }
         _ => {}
     }
     // The tests need what init gives an `init.run` program (the initramfs
@@ -100,6 +108,7 @@ fn main(arg: u64) -> i64 {
     test_threads();
     test_processes();
     bad_input::test();
+    pipe_ring::test();
     test_exhaustion();
     let passed = PASSED.load(Ordering::Relaxed);
     let failed = FAILED.load(Ordering::Relaxed);

@@ -168,6 +168,14 @@ pub enum FsRequest<'a> {
     /// Flushes and unmounts every file system served by another process
     /// (before power-off or reboot).
     UnmountAll,
+    /// Attaches the Memory capability travelling with the message as the
+    /// caller's transfer buffer for every handle it opens (not for handles it
+    /// is given): `ReadShared`/`WriteShared` on them need no `ShareBuffer` of
+    /// their own. The answer `Ok` carries a session token capability: the
+    /// client only keeps it; when it is gone (the client ended, or deleted it
+    /// before attaching anew) the VFS frees the buffer. `Opened { shared:
+    /// false }` says no session buffer serves the client.
+    ShareBuffer,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -182,6 +190,15 @@ pub enum FsResponse<'a> {
     Mounts(Vec<MountEntry<'a>>),
     Ok,
     Err(i32),
+    /// Open of a file the VFS serves itself: the handle travels with the
+    /// reply; `regular` (a regular file: bulk transfers apply) and `shared`
+    /// (the caller's session buffer serves this handle) save the questions a
+    /// first read or write would otherwise ask. A file the VFS hands to
+    /// another server (terminal, block device) answers `Attached`.
+    Opened {
+        regular: bool,
+        shared: bool,
+    },
 }
 
 /// POSIX `struct stat`. Times are nanoseconds since the Unix epoch.

@@ -88,6 +88,12 @@ pub enum IoRequest<'a> {
     /// A socket operation (sockets only; others answer `ENOTSOCK`).
     #[serde(borrow)]
     Net(crate::net::SocketRequest<'a>),
+    /// Pipe ends only: the pipe's shared-memory ring (`crate::ring`). The
+    /// answer `Ring` carries three capabilities: the ring's Memory object
+    /// (`ring::RING_BYTES`), the "data available" notification readers
+    /// sleep on and the "space available" one writers sleep on. Others
+    /// answer an error and the client keeps using `Read`/`Write`.
+    AttachRing,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -110,6 +116,10 @@ pub enum IoResponse<'a> {
     /// The answer to `IoRequest::Net`.
     #[serde(borrow)]
     Net(crate::net::SocketResponse<'a>),
+    /// The answer to `AttachRing`: the ring's data capacity in bytes.
+    Ring {
+        capacity: u32,
+    },
 }
 
 /// Kinds of open handles.

@@ -21,6 +21,7 @@ pub mod net;
 pub mod nic;
 pub mod proc;
 pub mod rfs;
+pub mod ring;
 pub mod start;
 
 /// Largest encoded message.

@@ -46,6 +46,11 @@ use zos_vfs_core::{Cred, Devfs, Errno, FileKind, HandleTable, OpenFile, OpenFlag
 /// Badges of handle capabilities: this tag in the upper half, the id below.
 const HANDLE_TAG: u64 = 0x4649_4C45 << 32;
 const TAG_MASK: u64 = 0xFFFF_FFFF_0000_0000;
+/// Badges of session tokens (`FsRequest::ShareBuffer`'s answer): this tag
+/// and the client's pid. The client only holds the token; when its last
+/// capability is gone (the client ended, or attaches anew) the kernel's
+/// `NO_SENDERS` message frees the client's session buffer.
+const SESSION_TAG: u64 = 0x5345_5342 << 32;
 /// Most entries one `ReadDir` answer carries, and the bytes they may take.
 const MAX_DIR_ENTRIES: usize = 256;
 const DIR_REPLY_BUDGET: usize = 3800;
@@ -53,6 +58,22 @@ const DIR_REPLY_BUDGET: usize = 3800;
 struct Handle {
     file: Rc<RefCell<OpenFile>>,
     buffer: Option<SharedBuffer>,
+    /// The client whose session buffer serves this handle when it has no
+    /// buffer of its own: the opener, for handles it opened (not clones).
+    session: Option<u32>,
+}
+
+/// The transfer buffer of handle `id`: its own, else its opener's session buffer.
+fn buffer_of<'a>(
+    handles: &'a HandleTable<Handle>,
+    sessions: &'a BTreeMap<u32, SharedBuffer>,
+    id: u64,
+) -> Option<&'a SharedBuffer> {
+    let handle = handles.get(id)?;
+    handle
+        .buffer
+        .as_ref()
+        .or_else(|| sessions.get(&handle.session?))
 }
 
 /// Encoded reply bytes and the capabilities that go with them.
@@ -105,6 +126,9 @@ pub struct Server {
     state: State,
     handles: HandleTable<Handle>,
     windows: Windows,
+    /// Transfer buffers clients attached for all the handles they open, by
+    /// client pid (each freed when the client's session token is gone).
+    sessions: BTreeMap<u32, SharedBuffer>,
     /// The console service's endpoint, once looked up.
     console: Option<u64>,
     /// devmgr's endpoint, once looked up (block devices).
@@ -126,6 +150,7 @@ impl Server {
             state,
             handles: HandleTable::new(),
             windows: Windows::new(),
+            sessions: BTreeMap::new(),
             console: None,
             devmgr: None,
             scratch: Vec::new(),
@@ -170,7 +195,19 @@ impl Server {
             if message.badge & TAG_MASK == HANDLE_TAG {
                 self.close_handle(message.badge & !TAG_MASK);
             }
+            if message.badge & TAG_MASK == SESSION_TAG {
+                if let Some(buffer) = self.sessions.remove(&(message.badge as u32)) {
+                    self.windows.detach(buffer);
+                }
+            }
             return (Vec::new(), Vec::new());
+        }
+        if message.badge & TAG_MASK == SESSION_TAG {
+            // A token is only held, never called through.
+            for cap in &message.caps {
+                let _ = sys::cap_delete(*cap);
+            }
+            return fs_err(Errno::EINVAL);
         }
         self.state.vfs.set_time(setup::now());
         if message.badge & TAG_MASK == HANDLE_TAG {
@@ -182,7 +219,9 @@ impl Server {
         // Only a mount request keeps the capability that came with it (the
         // file-system server's mount capability).
         let keep = match &request {
-            Some(FsRequest::Mount { .. }) => message.caps.first().copied(),
+            Some(FsRequest::Mount { .. }) | Some(FsRequest::ShareBuffer) => {
+                message.caps.first().copied()
+            }
             _ => None,
         };
         for cap in &message.caps {
@@ -218,6 +257,7 @@ impl Server {
                 fs_type,
                 cwd,
             }) => fs_result(self.mount_remote(source, target, fs_type, cwd, keep)),
+            Some(FsRequest::ShareBuffer) => self.share_session_buffer(pid, keep),
             Some(request) => self.handle_fs(pid, &cred, request),
             None => fs_err(Errno::EINVAL),
         }
@@ -331,7 +371,12 @@ impl Server {
             } => {
                 self.refresh_procfs_if(&[path, cwd]);
                 match self.open(pid, cred, path, flags, mode, cwd) {
-                    Ok(cap) => (encode_fs(&FsResponse::Attached), alloc::vec![cap]),
+                    Ok((cap, Some(regular))) => {
+                        let shared = self.sessions.contains_key(&pid);
+                        let opened = FsResponse::Opened { regular, shared };
+                        (encode_fs(&opened), alloc::vec![cap])
+                    }
+                    Ok((cap, None)) => (encode_fs(&FsResponse::Attached), alloc::vec![cap]),
                     Err(e) => fs_err(e),
                 }
             }
@@ -471,7 +516,7 @@ impl Server {
                 self.state.devfs.borrow_mut().set_blocks(list);
                 (encode_fs(&FsResponse::Ok), Vec::new())
             }
-            FsRequest::Mount { .. } => fs_err(Errno::EINVAL),
+            FsRequest::Mount { .. } | FsRequest::ShareBuffer => fs_err(Errno::EINVAL),
             FsRequest::Unmount { .. } | FsRequest::UnmountAll if cred.uid != 0 => {
                 fs_err(Errno::EPERM)
             }
@@ -576,12 +621,12 @@ impl Server {
         flags: u32,
         mode: u32,
         cwd: &str,
-    ) -> Result<u64, Errno> {
+    ) -> Result<(u64, Option<bool>), Errno> {
         // Refused before anything is opened, so a client at its limit costs nothing.
         self.handles.reserve(owner)?;
         let at = self.cwd_node(cwd, cred)?;
         let flags = OpenFlags::from_bits_truncate(flags);
-        let node = self.state.vfs.open(at, path, flags, mode, cred)?;
+        let (node, kind) = self.state.vfs.open_kind(at, path, flags, mode, cred)?;
         let modifies = flags.writable() || flags.contains(OpenFlags::TRUNC);
         if node.mount == self.state.proc_mount && modifies {
             self.state.vfs.close(node);
@@ -590,7 +635,7 @@ impl Server {
         if node.mount == self.state.dev_mount {
             if Devfs::is_terminal(node.ino) {
                 self.state.vfs.close(node);
-                return self.console_handle();
+                return self.console_handle().map(|cap| (cap, None));
             }
             let block = self
                 .state
@@ -600,15 +645,42 @@ impl Server {
                 .map(String::from);
             if let Some(name) = block {
                 self.state.vfs.close(node);
-                return self.block_handle(&name);
+                return self.block_handle(&name).map(|cap| (cap, None));
             }
             // Every open of a device stirs the random devices a little.
             let stir = [sys::clock_ns().to_le_bytes(), self.requests.to_le_bytes()].concat();
             self.state.devfs.borrow_mut().absorb_entropy(&stir);
         }
         let file = Rc::new(RefCell::new(OpenFile::new(node, flags)));
-        self.new_handle(owner, file)
+        self.new_handle(owner, file, Some(owner))
+            .map(|cap| (cap, Some(kind == FileKind::Regular)))
             .inspect_err(|_| self.state.vfs.close(node))
+    }
+
+    /// `FsRequest::ShareBuffer`: `memory` becomes `client`'s session
+    /// buffer; the answer carries the session token whose end frees it.
+    fn share_session_buffer(&mut self, client: u32, memory: Option<u64>) -> Answer {
+        let Some(memory) = memory else {
+            return fs_err(Errno::EINVAL);
+        };
+        let buffer = match self.windows.attach(memory) {
+            Ok(buffer) => buffer,
+            Err(e) => return (encode_fs(&FsResponse::Err(e)), Vec::new()),
+        };
+        let token = sys::cap_mint_watched(
+            self.endpoint,
+            sys::NONE,
+            rights::WRITE,
+            SESSION_TAG | client as u64,
+        );
+        let Ok(token) = token else {
+            self.windows.detach(buffer);
+            return fs_err(Errno::ENFILE);
+        };
+        if let Some(old) = self.sessions.insert(client, buffer) {
+            self.windows.detach(old);
+        }
+        (encode_fs(&FsResponse::Ok), alloc::vec![token])
     }
 
     /// A file handle of block device `name` (`/dev/vda1`), from devmgr and the
@@ -694,7 +766,12 @@ impl Server {
     }
 
     /// A new handle of `owner` on `file`: a watched badged capability.
-    fn new_handle(&mut self, owner: u32, file: Rc<RefCell<OpenFile>>) -> Result<u64, Errno> {
+    fn new_handle(
+        &mut self,
+        owner: u32,
+        file: Rc<RefCell<OpenFile>>,
+        session: Option<u32>,
+    ) -> Result<u64, Errno> {
         let id = self.handles.reserve(owner)?;
         let cap = sys::cap_mint_watched(
             self.endpoint,
@@ -703,7 +780,12 @@ impl Server {
             HANDLE_TAG | id,
         )
         .map_err(|_| Errno::ENFILE)?;
-        let inserted = self.handles.insert(owner, Handle { file, buffer: None });
+        let handle = Handle {
+            file,
+            buffer: None,
+            session,
+        };
+        let inserted = self.handles.insert(owner, handle);
         debug_assert_eq!(inserted, Ok(id));
         Ok(cap)
     }
@@ -768,7 +850,7 @@ impl Server {
             }
             IoRequest::Clone => {
                 let owner = self.handles.owner(id).unwrap_or(0);
-                match self.new_handle(owner, file) {
+                match self.new_handle(owner, file, None) {
                     Ok(cap) => (encode_io(&IoResponse::Cloned), alloc::vec![cap]),
                     Err(e) => io_err(e.as_i32()),
                 }
@@ -830,6 +912,7 @@ impl Server {
             IoRequest::ReadShared { max, offset } => self.read_shared(id, &file, max, offset),
             IoRequest::WriteShared { len, offset } => self.write_shared(id, &file, len, offset),
             IoRequest::Net(_) => io_err(zos_proto::errno::ENOTSOCK),
+            IoRequest::AttachRing => io_err(zos_proto::errno::EINVAL),
         }
     }
 
@@ -888,7 +971,7 @@ impl Server {
         max: u32,
         offset: Option<u64>,
     ) -> Answer {
-        let Some(buffer) = self.handles.get(id).and_then(|h| h.buffer.as_ref()) else {
+        let Some(buffer) = buffer_of(&self.handles, &self.sessions, id) else {
             return io_err(EINVAL);
         };
         let count = (max as usize).min(buffer.size());
@@ -921,7 +1004,7 @@ impl Server {
         len: u32,
         offset: Option<u64>,
     ) -> Answer {
-        let Some(buffer) = self.handles.get(id).and_then(|h| h.buffer.as_ref()) else {
+        let Some(buffer) = buffer_of(&self.handles, &self.sessions, id) else {
             return io_err(EINVAL);
         };
         if len as usize > buffer.size() {

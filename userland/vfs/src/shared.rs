@@ -42,9 +42,13 @@ impl SharedBuffer {
     pub fn load(&self, count: usize, into: &mut Vec<u8>) {
         let count = count.min(self.size);
         into.clear();
-        into.resize(count, 0);
-        // SAFETY: as in `store`; `into` holds `count` bytes.
-        unsafe { core::ptr::copy_nonoverlapping(self.va as *const u8, into.as_mut_ptr(), count) };
+        into.reserve(count);
+        // SAFETY: as in `store`; `into` has room for `count` bytes, which the
+        // copy initialises before `set_len` exposes them (no zeroing first).
+        unsafe {
+            core::ptr::copy_nonoverlapping(self.va as *const u8, into.as_mut_ptr(), count);
+            into.set_len(count);
+        }
     }
 }
 

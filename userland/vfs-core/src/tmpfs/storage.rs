@@ -143,27 +143,39 @@ impl SparseData {
             let index = position / PAGE_BYTES;
             let in_page = (position % PAGE_BYTES) as usize;
             let chunk = (PAGE_SIZE - in_page).min(wanted - done);
+            let source = data.get(done..done + chunk).ok_or(Errno::EIO)?;
             let page = match self.pages.entry(index) {
                 Entry::Occupied(entry) => entry.into_mut(),
                 Entry::Vacant(entry) => {
                     if budget.charge(PAGE_BYTES).is_err() {
                         break;
                     }
+                    let before = backing_page(backing, index);
+                    // A whole new page: made from the bytes written, one
+                    // copy (no zeroing first).
+                    let page = if chunk == PAGE_SIZE && before.is_empty() {
+                        page_of(source)
+                    } else {
+                        zeroed_page()
+                    };
                     // The server's own memory can run out before the budget (a
                     // budget larger than its quota): that is ENOSPC too, never
                     // an abort of the file server.
-                    let Some(mut page) = zeroed_page() else {
+                    let Some(mut page) = page else {
                         budget.refund(PAGE_BYTES);
                         break;
                     };
+                    if chunk == PAGE_SIZE && before.is_empty() {
+                        entry.insert(page);
+                        done += chunk;
+                        continue;
+                    }
                     // Copy on write: the page starts as what it read before.
-                    let before = backing_page(backing, index);
                     page[..before.len()].copy_from_slice(before);
                     entry.insert(page)
                 }
             };
             let destination = page.get_mut(in_page..in_page + chunk).ok_or(Errno::EIO)?;
-            let source = data.get(done..done + chunk).ok_or(Errno::EIO)?;
             destination.copy_from_slice(source);
             done += chunk;
         }
@@ -204,6 +216,15 @@ fn backing_page(backing: &[u8], index: u64) -> &[u8] {
         .min(backing.len());
     let end = start.saturating_add(PAGE_SIZE).min(backing.len());
     &backing[start..end]
+}
+
+/// A page holding `bytes` (exactly a page of them), or `None` when the heap
+/// cannot grow.
+fn page_of(bytes: &[u8]) -> Option<Box<[u8; PAGE_SIZE]>> {
+    let mut page = alloc::vec::Vec::new();
+    page.try_reserve_exact(PAGE_SIZE).ok()?;
+    page.extend_from_slice(bytes);
+    page.into_boxed_slice().try_into().ok()
 }
 
 /// A zeroed page from the heap, or `None` when the heap cannot grow.

@@ -34,6 +34,21 @@ impl Vfs {
         mode: u32,
         cred: &Cred,
     ) -> VfsResult<Node> {
+        self.open_kind(cwd, path, flags, mode, cred)
+            .map(|(node, _)| node)
+    }
+
+    /// [`Vfs::open`], also telling what kind of file was opened (from the
+    /// attributes the open looked at anyway), so the server can say in its
+    /// answer whether bulk transfers apply.
+    pub fn open_kind(
+        &mut self,
+        cwd: Node,
+        path: &str,
+        flags: OpenFlags,
+        mode: u32,
+        cred: &Cred,
+    ) -> VfsResult<(Node, FileKind)> {
         flags.check_access_mode()?;
         let (node, created) = if flags.contains(OpenFlags::CREAT) {
             self.open_or_create(cwd, path, flags, mode, cred)?
@@ -69,7 +84,7 @@ impl Vfs {
             }
         }
         self.retain(node)?;
-        Ok(node)
+        Ok((node, stat.kind))
     }
 
     fn open_or_create(
