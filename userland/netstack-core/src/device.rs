@@ -120,7 +120,7 @@ impl Segment {
     }
 
     /// The next frame from the NIC that may enter.
-    fn from_nic(&mut self) -> Option<Vec<u8>> {
+    fn next_nic_frame(&mut self) -> Option<Vec<u8>> {
         let nic = self.nic.as_mut()?;
         let mut buffer = vec![0u8; 2048];
         loop {
@@ -164,7 +164,7 @@ impl phy::Device for Segment {
     fn receive(&mut self, _now: Instant) -> Option<(Self::RxToken<'_>, Self::TxToken<'_>)> {
         let packet = match self.queue.pop_front() {
             Some(packet) => packet,
-            None => self.from_nic()?,
+            None => self.next_nic_frame()?,
         };
         Some((RxToken { packet }, TxToken { segment: self }))
     }

@@ -222,11 +222,9 @@ pub fn content_type(name: &str) -> &'static str {
 /// `ping`'s closing lines.
 pub fn ping_summary(host: &str, sent: u32, rtts_us: &[u64]) -> String {
     let received = rtts_us.len() as u32;
-    let loss = if sent == 0 {
-        0
-    } else {
-        (sent - received) * 100 / sent
-    };
+    let loss = (u64::from(sent.saturating_sub(received)) * 100)
+        .checked_div(u64::from(sent))
+        .unwrap_or(0);
     let mut out = format!(
         "--- {host} ping statistics ---\n{sent} packets transmitted, {received} packets received, {loss}% packet loss\n"
     );
