@@ -216,8 +216,9 @@ impl<P: Platform> Kernel<P> {
     /// receiver waits, or a `ReplyRecv` whose caller waits while no sender is
     /// queued on the endpoint, of a short message (registers only: no
     /// capabilities, no IPC buffer) switches straight to the other thread,
-    /// without building a `Message` or touching the run queue. A reply runs
-    /// the caller directly only when no queued thread is more urgent. Returns
+    /// without building a `Message` or touching the run queue, when no queued
+    /// thread has the partner's priority or above (the slow path would run
+    /// the partner next only then). Returns
     /// false, having changed nothing, when a condition fails: the general path
     /// then handles the syscall with the same result.
     pub fn fast_ipc(&mut self, me: ObjRef, process: ObjRef, call: bool, args: &[u64; 6]) -> bool {
@@ -243,14 +244,16 @@ impl<P: Platform> Kernel<P> {
         let Some((partner, p)) = partner.and_then(|p| Some((p, self.objects.thread(p)?))) else {
             return false;
         };
-        let more_urgent = self
+        // Round robin stays fair: a partner that would queue behind a runnable
+        // thread of its priority (or above) on the slow path waits there too;
+        // otherwise a client and its server could pass the CPU back and forth
+        // while an equal-priority thread never ran.
+        let waits_its_turn = self
             .run_queue
             .top_priority()
-            .is_some_and(|t| t > p.priority);
-        if !call
-            && (!matches!(p.state, ThreadState::AwaitingReply)
-                || p.outgoing.is_fault
-                || more_urgent)
+            .is_some_and(|t| t >= p.priority);
+        if waits_its_turn
+            || (!call && (!matches!(p.state, ThreadState::AwaitingReply) || p.outgoing.is_fault))
         {
             return false;
         }

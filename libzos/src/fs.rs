@@ -619,13 +619,53 @@ pub fn sync() -> Result<()> {
 /// e.g. `ext2`): the server opens the source and hands back a mount capability,
 /// which goes to the VFS.
 pub fn mount(source: &str, target: &str, fs_type: &str, read_only: bool) -> Result<()> {
+    let request = MountRequest {
+        source,
+        target,
+        fs_type,
+        read_only,
+        subdir: "",
+    };
+    mount_with_reason(&request).map_err(|e| e.errno)
+}
+
+/// What to mount, for [`mount_with_reason`].
+pub struct MountRequest<'a> {
+    pub source: &'a str,
+    pub target: &'a str,
+    pub fs_type: &'a str,
+    pub read_only: bool,
+    /// A directory of the volume to mount instead of its root ("" for the root).
+    pub subdir: &'a str,
+}
+
+/// A refused mount: the error and, when the server said, why (`bad
+/// superblock magic`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MountError {
+    pub errno: Errno,
+    pub reason: Option<String>,
+}
+
+impl From<Errno> for MountError {
+    fn from(errno: Errno) -> Self {
+        MountError {
+            errno,
+            reason: None,
+        }
+    }
+}
+
+/// Like [`mount`], with a subdirectory and the server's reason for a refusal.
+pub fn mount_with_reason(m: &MountRequest) -> core::result::Result<(), MountError> {
     use zos_proto::rfs::{RfsResponse, RfsServiceRequest};
-    let reply = posix::proc_call(&ProcRequest::Lookup { name: fs_type }, &[])?;
+    let reply = posix::proc_call(&ProcRequest::Lookup { name: m.fs_type }, &[])?;
     let server = match (reply.decode::<ProcResponse>(), reply.caps.first()) {
         (Some(ProcResponse::Attached), Some(cap)) => *cap,
-        (Some(ProcResponse::Err(_)), _) => return Err(Errno(ENODEV)),
-        _ => return Err(Errno(EIO)),
+        (Some(ProcResponse::Err(_)), _) => return Err(Errno(ENODEV).into()),
+        _ => return Err(Errno(EIO).into()),
     };
+    let source = m.source;
     let result = (|| {
         let info = stat(source)?;
         let device = if info.is_file() {
@@ -633,7 +673,7 @@ pub fn mount(source: &str, target: &str, fs_type: &str, read_only: bool) -> Resu
         } else if info.mode & zos_proto::fs::mode::S_IFMT == zos_proto::fs::mode::S_IFBLK {
             true
         } else {
-            return Err(Errno(ENOTBLK));
+            return Err(Errno(ENOTBLK).into());
         };
         // The server resolves the path from `/`.
         let absolute = if source.starts_with('/') {
@@ -648,28 +688,35 @@ pub fn mount(source: &str, target: &str, fs_type: &str, read_only: bool) -> Resu
                 &absolute
             },
             device,
-            read_only,
+            read_only: m.read_only,
             now: sys::clock_ns(),
+            subdir: m.subdir,
         };
         let reply = ipc::call(server, &request, &[]);
         let reply = reply.map_err(posix::ipc_errno)?;
         let cap = match (reply.decode::<RfsResponse>(), reply.caps.first()) {
             (Some(RfsResponse::Attached), Some(cap)) => *cap,
-            (Some(RfsResponse::Err(e)), _) => return Err(Errno(e)),
-            _ => return Err(Errno(EIO)),
+            (Some(RfsResponse::Err(e)), _) => return Err(Errno(e).into()),
+            (Some(RfsResponse::Refused { errno, reason }), _) => {
+                return Err(MountError {
+                    errno: Errno(errno),
+                    reason: Some(String::from(reason)),
+                })
+            }
+            _ => return Err(Errno(EIO).into()),
         };
         let cwd = posix::getcwd();
         let request = FsRequest::Mount {
             source,
-            target,
-            fs_type,
+            target: m.target,
+            fs_type: m.fs_type,
             cwd: &cwd,
         };
         let reply = ipc::call(vfs_endpoint()?, &request, &[cap]).map_err(posix::ipc_errno)?;
         match reply.decode::<FsResponse>() {
             Some(FsResponse::Ok) => Ok(()),
-            Some(FsResponse::Err(e)) => Err(Errno(e)),
-            _ => Err(Errno(EIO)),
+            Some(FsResponse::Err(e)) => Err(Errno(e).into()),
+            _ => Err(Errno(EIO).into()),
         }
     })();
     let _ = sys::cap_delete(server);
@@ -845,15 +892,43 @@ pub fn read_file(path: &str) -> Result<Vec<u8>> {
 
 /// Replaces `path` with `data`: written to `path.new` (created with `mode`,
 /// masked by the umask) and renamed over `path`, so readers see the old or the
-/// new contents, never a mix.
+/// new contents, never a mix. A `path` that is a symlink (`/etc/passwd ->
+/// /var/lib/identity/passwd`) replaces the file it points to, not the link.
+/// Both the data and the rename are synced before it returns, so on a disk
+/// file system the new contents survive a power cut.
 pub fn replace_file(path: &str, data: &[u8], mode: u32) -> Result<()> {
+    let path = final_target(path);
     let temporary = format!("{path}.new");
     let fd = open(&temporary, O_WRONLY | O_CREAT | O_TRUNC, mode)?;
-    let written = posix::write_all(fd, data);
+    let written = posix::write_all(fd, data).and_then(|()| fsync(fd));
     let _ = posix::close(fd);
     if let Err(e) = written.and_then(|()| chmod(&temporary, mode)) {
         let _ = unlink(&temporary);
         return Err(e);
     }
-    rename(&temporary, path)
+    rename(&temporary, &path)?;
+    // The rename too (a disk file system's fsync covers the whole volume).
+    let fd = open(&path, O_RDONLY, 0)?;
+    let synced = fsync(fd);
+    let _ = posix::close(fd);
+    synced
+}
+
+/// `path` with a final symlink followed (a few levels), relative targets
+/// taken from the link's directory; `path` itself when it is no symlink.
+pub fn final_target(path: &str) -> String {
+    let mut path = String::from(path);
+    for _ in 0..8 {
+        let is_link = lstat(&path).is_ok_and(|s| s.is_symlink());
+        let Some(target) = is_link.then(|| readlink(&path).ok()).flatten() else {
+            break;
+        };
+        path = if target.starts_with('/') {
+            target
+        } else {
+            let dir = path.rsplit_once('/').map_or("", |(dir, _)| dir);
+            format!("{dir}/{target}")
+        };
+    }
+    path
 }

@@ -9,6 +9,7 @@
 extern crate alloc;
 
 mod arch;
+pub mod block;
 pub mod fs;
 pub mod ipc;
 // The Linux-syscall dispatcher serves C programs (musl), which the browser

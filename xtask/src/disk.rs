@@ -100,23 +100,86 @@ pub fn user_disk_path() -> PathBuf {
 }
 
 /// Size of the persistent disk.
-const USER_DISK_MIB: u32 = 256;
+const USER_DISK_MIB: u64 = 256;
+/// The keystore's partition at the end of the disk.
+const KEYSTORE_MIB: u64 = 1;
+/// Where the state partition starts (1 MiB, as partitioning tools align).
+const STATE_START_SECTOR: u64 = 2048;
+/// GPT type of the state volume: the Discoverable Partitions Specification's
+/// "variable data partition (/var)", which is where it is mounted.
+const STATE_TYPE: &str = "4D21B016-B534-45C2-A9FB-5C16E091FD2D";
+/// GPT type of the keystore's partition (`zos_proto::block::KEYSTORE_PARTITION_TYPE`).
+const KEYSTORE_TYPE: &str = "483C009C-B8BE-4E16-BD32-51A34F1BCFF6";
 
-/// (Re)create the persistent disk: an ext2 volume (4 KiB blocks) holding `home/`
-/// and a note, made from a directory assembled under `target/zos/disk-root`.
+/// (Re)create the persistent disk at `image`: a GPT disk with the state volume
+/// (partition 1, an empty ext2 volume with 4 KiB blocks, root-owned; mounted
+/// on `/var` at boot) and the keystore's partition (partition 2, zeros: the
+/// keystore initialises it on first boot). docs/storage.md, "The state volume".
+pub fn make_user_disk_at(image: &Path) -> Result<(), String> {
+    crate::tools::ensure(&["sfdisk"])?;
+    let _ = std::fs::remove_file(image);
+    let sectors = USER_DISK_MIB << 11;
+    std::fs::File::create(image)
+        .and_then(|f| f.set_len(sectors * 512))
+        .map_err(|e| format!("creating {}: {e}", image.display()))?;
+    // GPT keeps 33 sectors at the end for its backup.
+    let keystore_sectors = KEYSTORE_MIB << 11;
+    let keystore_start = sectors - 34 - keystore_sectors;
+    let keystore_start = keystore_start / 2048 * 2048;
+    let state_sectors = keystore_start - STATE_START_SECTOR;
+    let script = format!(
+        "label: gpt\nlabel-id: 5A05E2F2-0000-4000-8000-000000000010\n\
+         start={STATE_START_SECTOR}, size={state_sectors}, type={STATE_TYPE}, name=zos-state, uuid=5A05E2F2-0000-4000-8000-000000000011\n\
+         start={keystore_start}, size={keystore_sectors}, type={KEYSTORE_TYPE}, name=zos-keystore, uuid=5A05E2F2-0000-4000-8000-000000000012\n"
+    );
+    let mut sfdisk = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "PATH=$PATH:/sbin:/usr/sbin sfdisk -q {} >/dev/null",
+            image.display()
+        ))
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("running sfdisk: {e}"))?;
+    if let Some(mut input) = sfdisk.stdin.take() {
+        use std::io::Write;
+        input
+            .write_all(script.as_bytes())
+            .map_err(|e| format!("sfdisk: {e}"))?;
+    }
+    let status = sfdisk.wait().map_err(|e| format!("sfdisk: {e}"))?;
+    if !status.success() {
+        return Err(format!("sfdisk {} failed", image.display()));
+    }
+    let output = Command::new(mkfs()?)
+        .args(["-q", "-F", "-b", "4096", "-L", "zos-state"])
+        .args(["-U", "5a05e2f2-0000-4000-8000-000000000013"])
+        .args([
+            "-E",
+            &format!(
+                "offset={},root_owner=0:0,hash_seed=5a05e2f2-0000-4000-8000-000000000002",
+                STATE_START_SECTOR * 512
+            ),
+        ])
+        .arg(image)
+        .arg(format!("{}k", state_sectors / 2))
+        .env("E2FSPROGS_FAKE_TIME", "1767225600")
+        .output()
+        .map_err(|e| format!("running mkfs.ext2: {e}"))?;
+    if !output.status.success() {
+        return Err(format!(
+            "mkfs.ext2 {}: {}",
+            image.display(),
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    Ok(())
+}
+
+/// (Re)create the persistent disk `cargo xtask run` attaches.
 pub fn make_user_disk() -> Result<PathBuf, String> {
-    let out = crate::root().join("target/zos");
-    let root = out.join("disk-root");
-    let _ = std::fs::remove_dir_all(&root);
-    std::fs::create_dir_all(root.join("home")).map_err(|e| format!("{}: {e}", root.display()))?;
-    std::fs::write(
-        root.join("README"),
-        "This volume is target/zos/disk.img on the host: what you save here \
-         survives `cargo xtask run`. `cargo xtask disk` makes a fresh one.\n",
-    )
-    .map_err(|e| format!("{}: {e}", root.display()))?;
     let image = user_disk_path();
-    make_image(&root, &image, 4096, USER_DISK_MIB * 1024, None)?;
+    make_user_disk_at(&image)?;
     Ok(image)
 }
 

@@ -505,3 +505,19 @@ fn short_call_and_reply_recv_switch_directly() {
     assert_eq!(ok(h.regs(p.client))[2], 12);
     assert_eq!(h.k.schedule(), Some(urgent));
 }
+
+#[test]
+fn fast_path_keeps_round_robin_fair() {
+    let mut h = Harness::new();
+    let p = pair(&mut h, Rights::WRITE, 9);
+    h.syscall(p.server, Sys::Recv, &[p.ep]);
+    h.syscall(p.client, Sys::Call, &[p.client_ep, info(3, 0, 8), 1]);
+    assert_eq!(h.k.current(), Some(p.server));
+    // A thread of the caller's priority became runnable meanwhile (a shell
+    // whose sleep ended): the reply must not hand the CPU straight back to
+    // the caller ahead of it.
+    let peer = h.thread_at(p.client_process, PRIO);
+    h.syscall(p.server, Sys::ReplyRecv, &[p.ep, info(5, 0, 8), 2]);
+    assert_eq!(ok(h.regs(p.client))[2], 2, "the reply arrived");
+    assert_eq!(h.k.schedule(), Some(peer), "the waiting thread runs first");
+}

@@ -5,7 +5,7 @@
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
-use zos_proto::block::{BlockName, DeviceInfo, Partition};
+use zos_proto::block::{BlockName, DeviceInfo, Partition, KEYSTORE_PARTITION_TYPE};
 
 use crate::restart::Restarts;
 
@@ -49,6 +49,31 @@ pub struct Device {
     pub sectors: u64,
     pub read_only: bool,
     pub partitions: Vec<Partition>,
+}
+
+impl Device {
+    /// The keystore's partition on this disk, if it has one.
+    fn keystore_partition(&self) -> Option<u32> {
+        self.partitions
+            .iter()
+            .find(|p| p.type_guid == KEYSTORE_PARTITION_TYPE)
+            .map(|p| p.index)
+    }
+
+    /// Whether `partition` (0: the whole disk) may be opened by anyone: not
+    /// the keystore's partition, and not the whole disk holding it (which
+    /// would reach the keystore's sectors too).
+    fn public(&self, partition: u32) -> bool {
+        match self.keystore_partition() {
+            Some(reserved) => partition != 0 && partition != reserved,
+            None => true,
+        }
+    }
+
+    /// Whether the driver serves and the disk was described.
+    fn settled(&self) -> bool {
+        self.disk.is_none() || matches!(self.state, State::Running | State::Failed)
+    }
 }
 
 /// Every device.
@@ -103,11 +128,12 @@ impl Table {
             if d.state != State::Running {
                 return None;
             }
-            if rest.is_empty() {
-                return Some((i, 0));
-            }
-            let n: u32 = rest.parse().ok()?;
-            d.partitions.iter().any(|p| p.index == n).then_some((i, n))
+            let n: u32 = match rest {
+                "" => 0,
+                _ => rest.parse().ok()?,
+            };
+            let exists = n == 0 || d.partitions.iter().any(|p| p.index == n);
+            (exists && d.public(n)).then_some((i, n))
         })
     }
 
@@ -124,17 +150,34 @@ impl Table {
         d.disk.clone().or_else(|| d.nic.clone()).unwrap_or_default()
     }
 
+    /// The device and partition of the keystore's partition (the first disk
+    /// that has one), for the keystore alone.
+    pub fn find_keystore(&self) -> Option<(usize, u32)> {
+        self.devices.iter().enumerate().find_map(|(i, d)| {
+            let partition = d.keystore_partition()?;
+            (d.state == State::Running).then_some((i, partition))
+        })
+    }
+
+    /// Whether every disk's driver serves (and its partitions are known) or
+    /// was given up on: what devmgr waits for before it reports ready.
+    pub fn settled(&self) -> bool {
+        self.devices.iter().all(Device::settled)
+    }
+
     /// Every openable block name (running disks and their partitions).
     pub fn block_names(&self) -> Vec<BlockName> {
         let mut names = Vec::new();
         for d in self.devices.iter().filter(|d| d.state == State::Running) {
             let Some(disk) = &d.disk else { continue };
-            names.push(BlockName {
-                name: disk.clone(),
-                sectors: d.sectors,
-                read_only: d.read_only,
-            });
-            for p in &d.partitions {
+            if d.public(0) {
+                names.push(BlockName {
+                    name: disk.clone(),
+                    sectors: d.sectors,
+                    read_only: d.read_only,
+                });
+            }
+            for p in d.partitions.iter().filter(|p| d.public(p.index)) {
                 names.push(BlockName {
                     name: format!("{disk}{}", p.index),
                     sectors: p.sectors,
@@ -197,6 +240,7 @@ mod tests {
         assert_eq!(t.find_block("vdb"), None);
         let names: Vec<String> = t.block_names().into_iter().map(|b| b.name).collect();
         assert_eq!(names, ["vda", "vda1"]);
+        assert_eq!(t.find_keystore(), None);
         let list = t.list();
         assert_eq!(list[0].driver, "virtio-net");
         assert_eq!(list[0].block.as_deref(), Some("eth0"));
@@ -208,5 +252,33 @@ mod tests {
         assert_eq!(t.name(1), "vda");
         assert_eq!(list[1].driver, "virtio-blk");
         assert_eq!(list[1].block.as_deref(), Some("vda"));
+    }
+
+    #[test]
+    fn the_keystore_partition_and_its_disk_are_hidden() {
+        let mut t = Table::default();
+        let disk = t.add("virtio-mmio@0xa003e00".into(), 2);
+        assert!(!t.settled(), "a disk whose driver has not reported yet");
+        let d = &mut t.devices[disk];
+        d.state = State::Running;
+        d.sectors = 1000;
+        for (index, type_guid) in [(1, [7; 16]), (2, KEYSTORE_PARTITION_TYPE)] {
+            d.partitions.push(Partition {
+                index,
+                start: 34 + 400 * u64::from(index),
+                sectors: 400,
+                mbr_type: 0xEE,
+                type_guid,
+            });
+        }
+        assert!(t.settled());
+        assert_eq!(t.find_block("vda1"), Some((0, 1)));
+        assert_eq!(t.find_block("vda2"), None, "the keystore's partition");
+        assert_eq!(t.find_block("vda"), None, "the whole disk reaches it too");
+        let names: Vec<String> = t.block_names().into_iter().map(|b| b.name).collect();
+        assert_eq!(names, ["vda1"]);
+        assert_eq!(t.find_keystore(), Some((0, 2)));
+        t.devices[disk].state = State::Starting;
+        assert_eq!(t.find_keystore(), None, "only a serving disk");
     }
 }

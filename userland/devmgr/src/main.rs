@@ -23,8 +23,9 @@ use libzos::ipc::{self, Received, Server};
 use libzos::sys;
 use zos_devmgr_core::table::{State, Table};
 use zos_devmgr_core::virtio;
+use zos_proto::badge;
 use zos_proto::block::{BlockInfo, BlockRequest, BlockResponse, DevRequest, DevResponse};
-use zos_proto::errno::{EINVAL, EIO, ENODEV};
+use zos_proto::errno::{EINVAL, EIO, ENODEV, EPERM};
 use zos_proto::fs::{FsRequest, FsResponse};
 use zos_proto::proc::{ProcRequest, ProcResponse};
 use zos_proto::start::slots;
@@ -51,6 +52,8 @@ struct Manager {
     /// The whole-disk handle of each running block driver (the driver's
     /// capability for a network device).
     disks: Vec<Option<u64>>,
+    /// Ready reported to init (once every disk is described and /dev knows it).
+    ready: bool,
 }
 
 fn main(_arg: u64) -> i64 {
@@ -64,6 +67,7 @@ fn main(_arg: u64) -> i64 {
         table: Table::default(),
         caps: Vec::new(),
         disks: Vec::new(),
+        ready: false,
     };
     manager.enumerate_mmio();
     if manager.table.devices.is_empty() {
@@ -91,6 +95,8 @@ fn main(_arg: u64) -> i64 {
     for index in 0..manager.table.devices.len() {
         manager.start_driver(index);
     }
+    // No disk to wait for: ready at once.
+    manager.tell_vfs();
     manager.run()
 }
 
@@ -219,6 +225,17 @@ impl Manager {
             }
             return (encode(&DevResponse::Ok), Vec::new(), None);
         }
+        if request.badge == badge::AUTHORITY {
+            // The keystore, on the capability init gave it for this.
+            drop_caps(&request.caps);
+            return match request.decode::<DevRequest>() {
+                Some(DevRequest::OpenKeystore) => match self.table.find_keystore() {
+                    Some((index, partition)) => self.open_partition(index, partition, false),
+                    None => (encode(&DevResponse::Err(ENODEV)), Vec::new(), None),
+                },
+                _ => (encode(&DevResponse::Err(EINVAL)), Vec::new(), None),
+            };
+        }
         if request.badge != 0 {
             // A driver: DriverReady with its whole-disk handle.
             let index = request.badge as usize - 1;
@@ -257,6 +274,7 @@ impl Manager {
                     None => (encode(&DevResponse::Err(ENODEV)), Vec::new(), None),
                 };
             }
+            Some(DevRequest::OpenKeystore) => DevResponse::Err(EPERM),
             Some(DevRequest::DriverReady) | None => DevResponse::Err(EINVAL),
         };
         (encode(&response), Vec::new(), None)
@@ -268,6 +286,18 @@ impl Manager {
         let Some((index, partition)) = self.table.find_block(name) else {
             return (encode(&DevResponse::Err(ENODEV)), Vec::new(), None);
         };
+        self.open_partition(index, partition, file)
+    }
+
+    /// A block (or, with `file`, a file-style) handle of partition
+    /// `partition` (0: whole disk) of device `index`, from its driver.
+    fn open_partition(
+        &mut self,
+        index: usize,
+        partition: u32,
+        file: bool,
+    ) -> (Vec<u8>, Vec<u64>, Option<usize>) {
+        let encode = |r: &DevResponse| ipc::encode_vec(r).unwrap_or_default();
         let Some(disk) = self.disks[index] else {
             return (encode(&DevResponse::Err(EIO)), Vec::new(), None);
         };
@@ -317,6 +347,8 @@ impl Manager {
         let device = &mut self.table.devices[index];
         let (Some(info), Some(parts)) = (info, parts) else {
             dprintln!("devmgr: {} did not describe its disk", device.location);
+            device.state = State::Failed;
+            self.tell_vfs();
             return;
         };
         device.sectors = info.sectors;
@@ -329,9 +361,19 @@ impl Manager {
     /// Hands the current block names to the notifier thread, which tells
     /// the VFS (never from this loop: the VFS calls devmgr to open a device,
     /// and two servers calling each other would wait for each other).
+    /// Once every disk is described, the notifier also reports devmgr ready
+    /// to init after the VFS has the names (so `/dev/vda1` exists for the
+    /// services that wait for devmgr, such as the boot-time `mount -a`).
     fn tell_vfs(&mut self) {
         let names = self.table.block_names();
-        *PENDING.lock() = Some(names.into_iter().map(|b| (b.name, b.sectors)).collect());
+        let ready = !self.ready && self.table.settled();
+        self.ready |= ready;
+        let names = names.into_iter().map(|b| (b.name, b.sectors)).collect();
+        let mut pending = PENDING.lock();
+        // A report not yet sent may carry the ready flag: keep it.
+        let ready = ready || pending.as_ref().is_some_and(|(_, r)| *r);
+        *pending = Some((names, ready));
+        drop(pending);
         if let Some(&notification) = NOTIFIER.get() {
             let _ = sys::signal(notification);
         }
@@ -395,8 +437,10 @@ fn refuse_all(endpoint: u64) {
     }
 }
 
-/// Block names waiting to be sent to the VFS.
-static PENDING: spin::Mutex<Option<Vec<(String, u64)>>> = spin::Mutex::new(None);
+/// Block names waiting to be sent to the VFS, and whether to report ready
+/// to init afterwards.
+type Pending = (Vec<(String, u64)>, bool);
+static PENDING: spin::Mutex<Option<Pending>> = spin::Mutex::new(None);
 /// The notification that wakes the notifier thread.
 static NOTIFIER: spin::Once<u64> = spin::Once::new();
 
@@ -407,7 +451,7 @@ fn notify_vfs(notification: u64) {
         if sys::wait(notification).is_err() {
             return;
         }
-        let Some(names) = PENDING.lock().take() else {
+        let Some((names, ready)) = PENDING.lock().take() else {
             continue;
         };
         let devices: Vec<(&str, u64)> = names.iter().map(|(n, s)| (n.as_str(), *s)).collect();
@@ -429,6 +473,9 @@ fn notify_vfs(notification: u64) {
                     vfs = None;
                 }
             }
+        }
+        if ready {
+            let _ = ipc::call(slots::PROC, &ProcRequest::Ready, &[]);
         }
     }
 }

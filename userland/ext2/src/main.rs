@@ -5,7 +5,10 @@
 //! On its service endpoint it answers `RfsServiceRequest::Open`: a block device
 //! by devmgr name (through the block protocol, `disk`), or an image file by
 //! path, which is read whole into memory through the VFS (a RAM copy: changes
-//! stay in memory and vanish at unmount). Each mount gets a badged,
+//! stay in memory and vanish at unmount). Mounting a device that is already
+//! mounted shares its volume (one block cache), optionally from a directory
+//! of it (`subdir`): one disk volume backs `/home`, `/root`, `/system` and
+//! `/var` (docs/storage.md, "The state volume"). Each mount gets a badged,
 //! watched capability of the endpoint; the VFS speaks `RfsCall`s on it. If every
 //! copy of that capability goes (the VFS died), the kernel's `NO_SENDERS`
 //! unmounts the volume cleanly. A malformed or damaged volume is refused with the
@@ -20,6 +23,7 @@ mod image;
 
 use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
+use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use libzos::abi::{map_flags, rights};
 use libzos::dprintln;
@@ -29,6 +33,7 @@ use zos_ext2_core::{BlockDevice, Ext2Fs, MountOptions};
 use zos_proto::errno::*;
 use zos_proto::rfs::{RfsCall, RfsRequest, RfsResponse, RfsServiceRequest};
 use zos_vfs_core::remote::{serve, DataBuffer};
+use zos_vfs_core::{FileKind, FileSystem, NewInode};
 
 libzos::entry!(main);
 
@@ -64,16 +69,31 @@ impl DataBuffer for Window {
     }
 }
 
-struct Mount {
+/// One mounted volume, shared by every mount of its device.
+struct Volume {
     fs: Ext2Fs<Box<dyn BlockDevice>>,
+    /// The block device's name (`vda1`); `None` for an image file (never shared).
+    device: Option<String>,
+    /// Which disk-buffer slot of the address space it uses.
+    slot: u64,
+    /// Mounts using it.
+    users: usize,
+}
+
+struct Mount {
+    volume: u64,
+    /// The directory mounted, when not the volume's root.
+    root: Option<u64>,
     window: Option<Window>,
-    /// Which window and disk-buffer slot of the address space it uses.
+    /// Which window slot of the address space it uses.
     slot: u64,
 }
 
 struct Service {
     server: Server,
     endpoint: u64,
+    volumes: BTreeMap<u64, Volume>,
+    next_volume: u64,
     mounts: BTreeMap<u64, Mount>,
     /// Badges are never reused, so a late `NO_SENDERS` cannot hit a newer mount.
     next_badge: u64,
@@ -95,6 +115,8 @@ fn main(_arg: u64) -> i64 {
     Service {
         server: Server::new(endpoint),
         endpoint,
+        volumes: BTreeMap::new(),
+        next_volume: 1,
         mounts: BTreeMap::new(),
         next_badge: 1,
     }
@@ -151,25 +173,49 @@ impl Service {
             }
             _ => {
                 drop_caps(&message.caps);
-                match self.mounts.get_mut(&badge) {
-                    Some(mount) => {
-                        let buffer = mount.window.as_mut().map(|w| w as &mut dyn DataBuffer);
-                        serve(&mut mount.fs, &call, buffer)
-                    }
-                    None => error(EIO),
+                let mount = self.mounts.get_mut(&badge);
+                let volume = mount.as_ref().and_then(|m| self.volumes.get_mut(&m.volume));
+                match (mount, volume) {
+                    (Some(mount), Some(volume)) => match (&call.op, mount.root) {
+                        // A directory mounted as the root of its mount.
+                        (RfsRequest::Info, Some(root)) => encode(&RfsResponse::Info {
+                            fs_type: volume.fs.fs_type(),
+                            root,
+                            read_only: volume.fs.read_only(),
+                        }),
+                        _ => {
+                            let buffer = mount.window.as_mut().map(|w| w as &mut dyn DataBuffer);
+                            serve(&mut volume.fs, &call, buffer)
+                        }
+                    },
+                    _ => error(EIO),
                 }
             }
         };
         (reply, Vec::new())
     }
 
-    /// Unmount cleanly and release the window.
+    /// Releases the mount's window; the last mount of a volume unmounts it
+    /// cleanly, earlier ones flush it.
     fn finish(&mut self, badge: u64, mount: Mount) -> Vec<u8> {
         if let Some(window) = mount.window {
             let _ = sys::memory_unmap(sys::SELF, window.va);
             let _ = sys::cap_delete(window.memory);
         }
-        match mount.fs.unmount() {
+        let Some(volume) = self.volumes.get_mut(&mount.volume) else {
+            return error(EIO);
+        };
+        volume.users -= 1;
+        if volume.users > 0 {
+            return match volume.fs.sync() {
+                Ok(()) => encode(&RfsResponse::Ok),
+                Err(e) => error(e.as_i32()),
+            };
+        }
+        let Some(volume) = self.volumes.remove(&mount.volume) else {
+            return error(EIO);
+        };
+        match volume.fs.unmount() {
             Ok(_) => {
                 dprintln!("ext2: volume {badge} unmounted cleanly");
                 encode(&RfsResponse::Ok)
@@ -220,6 +266,7 @@ impl Service {
             device,
             read_only,
             now,
+            subdir,
         }) = message.decode::<RfsServiceRequest>()
         else {
             dprintln!("ext2: malformed service request");
@@ -229,12 +276,71 @@ impl Service {
         else {
             return (error(ENFILE), Vec::new());
         };
+        let shared = self
+            .volumes
+            .iter()
+            .find(|(_, v)| device && v.device.as_deref() == Some(source))
+            .map(|(id, v)| (*id, v.fs.read_only()));
+        let volume = match shared {
+            Some((_, ro)) if ro != read_only => return (error(EBUSY), Vec::new()),
+            Some((id, _)) => id,
+            None => match self.open_volume(source, device, read_only, now) {
+                Ok(id) => id,
+                Err(reply) => return (reply, Vec::new()),
+            },
+        };
+        let root = match self.subdirectory(volume, subdir) {
+            Ok(root) => root,
+            Err(e) => {
+                dprintln!("ext2: {source}: no directory '{subdir}' to mount: errno {e}");
+                self.release_if_unused(volume);
+                return (error(e), Vec::new());
+            }
+        };
+        let badge = self.next_badge;
+        let Ok(cap) = sys::cap_mint_watched(
+            self.endpoint,
+            sys::NONE,
+            rights::WRITE | rights::GRANT,
+            badge,
+        ) else {
+            self.release_if_unused(volume);
+            return (error(ENFILE), Vec::new());
+        };
+        self.next_badge += 1;
+        if let Some(v) = self.volumes.get_mut(&volume) {
+            v.users += 1;
+        }
+        self.mounts.insert(
+            badge,
+            Mount {
+                volume,
+                root,
+                window: None,
+                slot,
+            },
+        );
+        (encode(&RfsResponse::Attached), alloc::vec![cap])
+    }
+
+    /// Mounts the volume on `source`; a refusal is the reply to send.
+    fn open_volume(
+        &mut self,
+        source: &str,
+        device: bool,
+        read_only: bool,
+        now: u64,
+    ) -> Result<u64, Vec<u8>> {
+        let Some(slot) = (0..MAX_MOUNTS).find(|s| self.volumes.values().all(|v| v.slot != *s))
+        else {
+            return Err(error(ENFILE));
+        };
         let disk: Box<dyn BlockDevice> = if device {
-            match disk::BlockDisk::open(source, slot) {
+            match disk::open(source, slot) {
                 Ok(disk) => Box::new(disk),
                 Err(e) => {
                     dprintln!("ext2: cannot open block device {source}: errno {e}");
-                    return (error(e), Vec::new());
+                    return Err(error(e));
                 }
             }
         } else {
@@ -242,7 +348,7 @@ impl Service {
                 Ok(disk) => Box::new(disk),
                 Err(e) => {
                     dprintln!("ext2: cannot read {source}: errno {e}");
-                    return (error(e), Vec::new());
+                    return Err(error(e));
                 }
             }
         };
@@ -254,39 +360,79 @@ impl Service {
         let fs = match Ext2Fs::mount(disk, opts) {
             Ok(fs) => fs,
             Err(e) => {
-                dprintln!("ext2: mount refused: {e}");
-                return (error(EINVAL), Vec::new());
+                let reason = e.to_string();
+                dprintln!("ext2: mount refused: {reason}");
+                return Err(encode(&RfsResponse::Refused {
+                    errno: EINVAL,
+                    reason: &reason,
+                }));
             }
         };
-        let badge = self.next_badge;
-        let Ok(cap) = sys::cap_mint_watched(
-            self.endpoint,
-            sys::NONE,
-            rights::WRITE | rights::GRANT,
-            badge,
-        ) else {
-            return (error(ENFILE), Vec::new());
-        };
+        let id = self.next_volume;
+        self.next_volume += 1;
         let info = fs.with_volume(|v| {
             let s = v.statfs();
             (s.total_blocks, v.block_size(), v.read_only())
         });
         dprintln!(
-            "ext2: mounted volume {badge}: {} blocks of {} bytes{}",
+            "ext2: mounted volume {id}: {} blocks of {} bytes{}",
             info.0,
             info.1,
             if info.2 { ", read-only" } else { "" }
         );
-        self.next_badge += 1;
-        self.mounts.insert(
-            badge,
-            Mount {
+        self.volumes.insert(
+            id,
+            Volume {
                 fs,
-                window: None,
+                device: device.then(|| String::from(source)),
                 slot,
+                users: 0,
             },
         );
-        (encode(&RfsResponse::Attached), alloc::vec![cap])
+        Ok(id)
+    }
+
+    /// The inode of directory `subdir` of the volume (made, owned by root,
+    /// when missing on a writable volume); `None` for the root itself.
+    fn subdirectory(&mut self, volume: u64, subdir: &str) -> Result<Option<u64>, i32> {
+        let Some(volume) = self.volumes.get_mut(&volume) else {
+            return Err(EIO);
+        };
+        let fs = &mut volume.fs;
+        let mut ino = fs.root();
+        for name in subdir.split('/').filter(|n| !n.is_empty() && *n != ".") {
+            if name == ".." {
+                return Err(EINVAL);
+            }
+            ino = match fs.lookup(ino, name) {
+                Ok(found) => found,
+                Err(zos_vfs_core::Errno::ENOENT) if !fs.read_only() => {
+                    let attrs = NewInode {
+                        mode: 0o755,
+                        uid: 0,
+                        gid: 0,
+                        rdev: 0,
+                    };
+                    fs.create(ino, name, FileKind::Directory, attrs)
+                        .map_err(|e| e.as_i32())?
+                }
+                Err(e) => return Err(e.as_i32()),
+            };
+            let stat = fs.getattr(ino).map_err(|e| e.as_i32())?;
+            if stat.kind != FileKind::Directory {
+                return Err(ENOTDIR);
+            }
+        }
+        Ok((ino != fs.root()).then_some(ino))
+    }
+
+    /// Unmounts a volume no mount uses (after a refused second step).
+    fn release_if_unused(&mut self, volume: u64) {
+        if self.volumes.get(&volume).is_some_and(|v| v.users == 0) {
+            if let Some(v) = self.volumes.remove(&volume) {
+                let _ = v.fs.unmount();
+            }
+        }
     }
 }
 

@@ -78,12 +78,31 @@ fn db_error(e: DbError) -> IdResponse {
     err(errno, e.to_string())
 }
 
+/// Makes directory `path` (through a symlink, to where it points) with
+/// `mode`; an existing one gets `mode` too (a mount point of the state
+/// volume starts as 0755).
 fn ensure_dir(path: &str, mode: u32) -> Result<(), Errno> {
-    match fs::mkdir(path, mode) {
-        Ok(()) => fs::chmod(path, mode),
-        Err(Errno(EEXIST)) => Ok(()),
+    let path = fs::final_target(path);
+    match fs::mkdir(&path, mode) {
+        Ok(()) | Err(Errno(EEXIST)) => fs::chmod(&path, mode),
         Err(e) => Err(e),
     }
+}
+
+/// Makes every missing directory above the file `path` points to (the
+/// account files are links into `/var/lib/identity`).
+fn ensure_parents(path: &str) -> Result<(), Errno> {
+    let target = fs::final_target(path);
+    let mut dir = String::new();
+    let parts: Vec<&str> = target.split('/').filter(|p| !p.is_empty()).collect();
+    for part in parts.iter().take(parts.len().saturating_sub(1)) {
+        dir.push('/');
+        dir.push_str(part);
+        if fs::stat(&dir).is_err() {
+            ensure_dir(&dir, 0o755)?;
+        }
+    }
+    Ok(())
 }
 
 fn keystore(request: &KeyRequest) -> Option<KeyResponse> {
@@ -118,6 +137,9 @@ impl Accounts {
         ensure_dir("/system/config", 0o755)?;
         ensure_dir("/home", 0o755)?;
         ensure_dir("/root", 0o700)?;
+        for file in [PASSWD, GROUP, SHADOW] {
+            ensure_parents(file)?;
+        }
         let mut accounts = Accounts {
             db: Database::initial(),
             sessions: Sessions::new(),

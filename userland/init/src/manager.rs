@@ -377,6 +377,26 @@ impl Manager {
                 grants.push((name.clone(), bootinfo::SLOT_SYSTEM, 0, 0, 0));
                 continue;
             }
+            // A service's endpoint badged as an authority (`badge::AUTHORITY`):
+            // that service honours requests only its holders may make (the
+            // keystore's "authority:devmgr" opens its partition). Only while
+            // the service runs, so nobody waits on an endpoint nobody serves.
+            if let Some(service) = device.strip_prefix("authority:") {
+                let endpoint = self
+                    .services
+                    .iter()
+                    .find(|s| s.spec.name == service && s.pid.is_some())
+                    .and_then(|s| s.endpoint);
+                let minted = endpoint.and_then(|e| {
+                    let badge = zos_proto::badge::AUTHORITY;
+                    sys::cap_mint(e, sys::NONE, rights::WRITE | rights::GRANT, badge).ok()
+                });
+                match minted {
+                    Some(cap) => grants.push((name.clone(), cap, 0, 0, 0)),
+                    None => dprintln!("init: '{name}' not granted: '{service}' is not running"),
+                }
+                continue;
+            }
             // The right to set other processes' credentials (the identity service).
             if device == "credentials" {
                 grants.push((name.clone(), self.credential_authority, 0, 0, 0));
@@ -414,7 +434,15 @@ impl Manager {
             let Some(dep) = self.services.iter().find(|s| &s.spec.name == dependency) else {
                 return;
             };
-            if dep.pid.is_some() && !dep.ready {
+            // A service that did its work and ended cleanly (a one-shot such
+            // as the boot-time `mount -a`, or devmgr with no devices) is done;
+            // one whose program this build lacks is absent.
+            if dep.pid.is_none() && matches!(dep.state, "done" | "absent") {
+                continue;
+            }
+            // Started and not ready yet, or itself waiting for another:
+            // this one starts when that is ready (or done).
+            if (dep.pid.is_some() && !dep.ready) || (dep.pid.is_none() && dep.state == "waiting") {
                 // Started, not ready yet: this one starts when it reports ready.
                 self.services[index].state = "waiting";
                 return;
@@ -506,6 +534,16 @@ impl Manager {
                 s.state = "running";
                 s.ready = !s.spec.ready_notify;
                 dprintln!("init: started service '{}' as pid {pid}", spec.name);
+            }
+            // A build without the program (the browser page has no drivers):
+            // the service is absent, and depending on it is no obstacle.
+            Err(e) if e == ENOENT => {
+                self.services[index].state = "absent";
+                dprintln!(
+                    "init: service '{}': {} is not in this build; skipped",
+                    spec.name,
+                    spec.path
+                );
             }
             Err(e) => {
                 self.services[index].state = "failed";
@@ -965,11 +1003,7 @@ impl Manager {
             ProcRequest::Ready => {
                 if let Some(index) = self.services.iter().position(|s| s.pid == Some(caller)) {
                     self.services[index].ready = true;
-                    for waiting in 0..self.services.len() {
-                        if self.services[waiting].state == "waiting" {
-                            self.start_service(waiting);
-                        }
-                    }
+                    self.start_waiting();
                 }
                 ok()
             }
@@ -1398,8 +1432,19 @@ impl Manager {
                 );
             }
             Decision::Stop => {
-                service.state = if failed { "failed" } else { "stopped" };
+                service.state = if failed { "failed" } else { "done" };
                 dprintln!("init: service '{name}' {how}; not restarted");
+                // Services waiting for it to be ready start now (done counts).
+                self.start_waiting();
+            }
+        }
+    }
+
+    /// Starts the services that wait for a dependency to be ready.
+    fn start_waiting(&mut self) {
+        for waiting in 0..self.services.len() {
+            if self.services[waiting].state == "waiting" {
+                self.start_service(waiting);
             }
         }
     }

@@ -14,6 +14,8 @@
 
 extern crate alloc;
 
+pub mod device;
+
 use alloc::string::String;
 use alloc::vec::Vec;
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
@@ -80,6 +82,11 @@ impl KeyStore {
         }
     }
 
+    /// The master key (what the keystore's partition header keeps).
+    pub fn master_key(&self) -> &[u8; 32] {
+        &self.master
+    }
+
     fn cipher(&self) -> ChaCha20Poly1305 {
         ChaCha20Poly1305::new(Key::from_slice(&self.master))
     }
@@ -133,6 +140,15 @@ impl KeyStore {
         let before = self.records.len();
         self.records.retain(|r| r.uid != uid);
         before - self.records.len()
+    }
+
+    /// Keys in the store.
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
     }
 
     pub fn keys_of(&self, uid: u32) -> impl Iterator<Item = &KeyRecord> {

@@ -6,10 +6,14 @@
 //! digest and gets a signature back. The caller's identity comes from its
 //! client badge (`zos_proto::badge`), so a user signs only with their own key.
 //!
-//! Storage: until the storage service gives the keystore a partition only it
-//! holds, the sealed image lives in this process's memory and its master key is
-//! drawn at start, so keys do not survive a reboot (docs/identity.md). The
-//! image format (`KeyStore::to_bytes`) is what will go to that partition.
+//! Storage: the keystore's own partition (GPT type
+//! `zos_proto::block::KEYSTORE_PARTITION_TYPE`), which devmgr hands only to the
+//! holder of the `"authority:devmgr"` grant — this service — as a block
+//! handle; no VFS path reaches it. The image (`KeyStore::to_bytes`) goes there
+//! in two alternating slots after every change (`zos_keystore_core::device`).
+//! A partition of zeros is initialised; a corrupt one is reported and left
+//! alone (keys are then unavailable). Without such a partition (no disk) the
+//! store lives in memory only and is gone at power-off (docs/identity.md).
 #![no_std]
 #![no_main]
 
@@ -17,10 +21,13 @@ extern crate alloc;
 
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
+use libzos::block::BlockDisk;
 use libzos::ipc::{self, Received, Server};
 use libzos::{dprintln, fs, posix, sys};
+use zos_keystore_core::device::{self, Contents, SECTOR};
 use zos_keystore_core::{KeyError, KeyStore};
 use zos_proto::badge;
+use zos_proto::block::DevRequest;
 use zos_proto::errno::*;
 use zos_proto::keystore::{KeyInfo, KeyRequest, KeyResponse, DIGEST_BYTES};
 use zos_proto::proc::{Credentials, ProcRequest, ProcResponse};
@@ -33,8 +40,10 @@ fn main(_arg: u64) -> i64 {
         dprintln!("keystore: no endpoint granted (set provides = true)");
         return 1;
     };
+    let (store, storage) = open_storage();
     let mut service = Service {
-        store: KeyStore::new(random()),
+        store,
+        storage,
         credentials: BTreeMap::new(),
     };
     let _ = ipc::call(slots::PROC, &ProcRequest::Ready, &[]);
@@ -63,6 +72,150 @@ fn random<const N: usize>() -> [u8; N] {
     bytes
 }
 
+/// Where the sealed store is kept.
+enum Storage {
+    /// No partition: memory only (lost at power-off).
+    Memory,
+    /// The keystore's partition; `newest` is the slot holding `generation`.
+    Partition {
+        disk: BlockDisk,
+        slot_sectors: u64,
+        newest: usize,
+        generation: u64,
+    },
+    /// A partition that holds no readable store: keys are unavailable and
+    /// the partition is not written (someone may want to look at it).
+    Broken,
+}
+
+/// Opens the keystore's partition (if init granted the right to ask devmgr
+/// for it and a disk has one) and reads the store from it.
+fn open_storage() -> (KeyStore, Storage) {
+    let memory = || (KeyStore::new(random()), Storage::Memory);
+    let Some(devmgr) = libzos::rt::granted("authority:devmgr") else {
+        dprintln!("keystore: no device manager: keys are kept in memory only");
+        return memory();
+    };
+    let handle = match libzos::block::devmgr_open(Some(devmgr), &DevRequest::OpenKeystore) {
+        Ok(handle) => handle,
+        Err(ENODEV) => {
+            dprintln!("keystore: no keystore partition: keys are kept in memory only");
+            return memory();
+        }
+        Err(e) => {
+            dprintln!("keystore: cannot open the keystore partition (errno {e}): keys are kept in memory only");
+            return memory();
+        }
+    };
+    let mut disk = match BlockDisk::attach(handle, libzos::abi::layout::DMA_WINDOW) {
+        Ok(disk) => disk,
+        Err(e) => {
+            dprintln!("keystore: cannot use the keystore partition (errno {e})");
+            return (KeyStore::new(random()), Storage::Broken);
+        }
+    };
+    let slot_sectors = device::slot_sectors(disk.sectors());
+    if slot_sectors == 0 || disk.read_only() {
+        dprintln!(
+            "keystore: the keystore partition is too small or read-only: keys are unavailable"
+        );
+        return (KeyStore::new(random()), Storage::Broken);
+    }
+    let slots = [0, 1].map(|index| read_slot(&mut disk, index as u64 * slot_sectors, slot_sectors));
+    match device::choose(slots) {
+        Contents::Fresh => {
+            let store = KeyStore::new(random());
+            let mut storage = Storage::Partition {
+                disk,
+                slot_sectors,
+                newest: 1,
+                generation: 0,
+            };
+            match storage.save(&store) {
+                Ok(()) => dprintln!("keystore: new keystore partition initialised"),
+                Err(e) => {
+                    dprintln!("keystore: cannot initialise the keystore partition (errno {e}): keys are unavailable");
+                    storage = Storage::Broken;
+                }
+            }
+            (store, storage)
+        }
+        Contents::Store {
+            index,
+            generation,
+            master,
+            payload,
+        } => match KeyStore::from_bytes(master, &payload) {
+            Ok(store) => {
+                let keys = store.len();
+                dprintln!("keystore: {keys} keys read from the keystore partition");
+                let storage = Storage::Partition {
+                    disk,
+                    slot_sectors,
+                    newest: index,
+                    generation,
+                };
+                (store, storage)
+            }
+            Err(_) => {
+                dprintln!("keystore: the keystore partition is corrupt (the store image does not parse): keys are unavailable; the partition is left as it is");
+                (KeyStore::new(random()), Storage::Broken)
+            }
+        },
+        Contents::Corrupt(reason) => {
+            dprintln!("keystore: the keystore partition is corrupt ({reason}): keys are unavailable; the partition is left as it is");
+            (KeyStore::new(random()), Storage::Broken)
+        }
+    }
+}
+
+/// One slot's bytes: the header sector, then the payload it announces (all
+/// of the slot at most). A read error gives what was read (then corrupt).
+fn read_slot(disk: &mut BlockDisk, start: u64, slot_sectors: u64) -> device::Slot {
+    let mut bytes = alloc::vec![0u8; SECTOR];
+    if disk.read(start, &mut bytes).is_err() {
+        return device::Slot::Corrupt("read error");
+    }
+    if let Some(len) = device::payload_len(&bytes) {
+        let sectors = (len.div_ceil(SECTOR) as u64).min(slot_sectors - 1);
+        let mut payload = alloc::vec![0u8; sectors as usize * SECTOR];
+        if disk.read(start + 1, &mut payload).is_err() {
+            return device::Slot::Corrupt("read error");
+        }
+        bytes.extend_from_slice(&payload);
+    }
+    device::decode(&bytes)
+}
+
+impl Storage {
+    /// Writes `store` to the older slot and flushes; memory-only storage has
+    /// nothing to do, broken storage refuses.
+    fn save(&mut self, store: &KeyStore) -> Result<(), i32> {
+        let Storage::Partition {
+            disk,
+            slot_sectors,
+            newest,
+            generation,
+        } = self
+        else {
+            return match self {
+                Storage::Memory => Ok(()),
+                _ => Err(EIO),
+            };
+        };
+        let bytes = device::encode(*generation + 1, store.master_key(), &store.to_bytes());
+        if bytes.len() as u64 > *slot_sectors * SECTOR as u64 {
+            return Err(ENOSPC);
+        }
+        let target = 1 - *newest;
+        disk.write(target as u64 * *slot_sectors, &bytes)?;
+        disk.flush()?;
+        *newest = target;
+        *generation += 1;
+        Ok(())
+    }
+}
+
 fn errno(e: KeyError) -> i32 {
     match e {
         KeyError::NoKey => ENOENT,
@@ -76,6 +229,7 @@ fn errno(e: KeyError) -> i32 {
 
 struct Service {
     store: KeyStore,
+    storage: Storage,
     credentials: BTreeMap<u16, Credentials>,
 }
 
@@ -94,6 +248,23 @@ impl Service {
         Some(set)
     }
 
+    /// After a change: on the partition, or undone (back to `before`, and
+    /// the caller gets the error).
+    fn saved(&mut self, before: &[u8]) -> KeyResponse {
+        match self.storage.save(&self.store) {
+            Ok(()) => KeyResponse::Ok,
+            Err(e) => {
+                dprintln!(
+                    "keystore: saving to the keystore partition failed (errno {e}); change undone"
+                );
+                if let Ok(store) = KeyStore::from_bytes(*self.store.master_key(), before) {
+                    self.store = store;
+                }
+                KeyResponse::Err(e)
+            }
+        }
+    }
+
     fn handle(&mut self, message: &Received) -> KeyResponse {
         for cap in &message.caps {
             let _ = sys::cap_delete(*cap);
@@ -109,15 +280,18 @@ impl Service {
             KeyRequest::Generate { .. } | KeyRequest::Destroy { .. } if caller.euid != 0 => {
                 KeyResponse::Err(EPERM)
             }
+            _ if matches!(self.storage, Storage::Broken) => KeyResponse::Err(EIO),
             KeyRequest::Generate { uid, label } => {
+                let before = self.store.to_bytes();
                 match self.store.generate(uid, label, random(), random(), now) {
-                    Ok(_) => KeyResponse::Ok,
+                    Ok(_) => self.saved(&before),
                     Err(e) => KeyResponse::Err(errno(e)),
                 }
             }
             KeyRequest::Destroy { uid } => {
+                let before = self.store.to_bytes();
                 self.store.destroy(uid);
-                KeyResponse::Ok
+                self.saved(&before)
             }
             KeyRequest::List { uid } => {
                 let uid = uid.unwrap_or(caller.euid);

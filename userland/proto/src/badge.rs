@@ -19,6 +19,12 @@ pub const fn client(credentials: u16, pid: u32) -> u64 {
     CLIENT_TAG | (credentials as u64) << 32 | pid as u64
 }
 
+/// Badge of an authority capability: a service's endpoint that init hands
+/// to the services granted `"authority:SERVICE"` in the service table (e.g.
+/// the keystore's right to ask devmgr for its partition). Only init mints it,
+/// so a message arriving with it comes from a holder of that grant.
+pub const AUTHORITY: u64 = 0x4155_5448 << 32;
+
 /// (credential number, pid) of a client badge; `None` for any other badge.
 pub const fn parse(badge: u64) -> Option<(u16, u32)> {
     if badge & TAG_MASK != CLIENT_TAG {

@@ -153,7 +153,20 @@ pub enum DevRequest<'a> {
     /// The capability of network interface `name`'s driver (`eth0`, ...),
     /// which speaks `zos_proto::nic`; `Opened` + capability. For the netstack.
     OpenNic { name: &'a str },
+    /// The keystore's own partition (GPT type [`KEYSTORE_PARTITION_TYPE`]) as
+    /// a block handle: honoured only on the authority capability
+    /// (`badge::AUTHORITY`, the keystore's `"authority:devmgr"` grant);
+    /// `EPERM` on any other, `ENODEV` when no disk has one.
+    OpenKeystore,
 }
+
+/// GPT partition type of the keystore's partition
+/// (483c009c-b8be-4e16-bd32-51a34f1bcff6), in on-disk byte order. devmgr
+/// hides such a partition, and the whole disk holding it, from everyone but
+/// the keystore.
+pub const KEYSTORE_PARTITION_TYPE: [u8; 16] = [
+    156, 0, 60, 72, 190, 184, 22, 78, 189, 50, 81, 163, 79, 27, 207, 246,
+];
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum DevResponse {

@@ -31,6 +31,12 @@ pub enum RfsServiceRequest<'a> {
         device: bool,
         read_only: bool,
         now: u64,
+        /// A directory of the volume to mount instead of its root (empty:
+        /// the root; made if missing on a writable volume). Mounting the
+        /// same device again shares the volume (one cache), so one disk
+        /// volume can back several mount points (`X-mount.subdir=` in
+        /// `/etc/fstab`).
+        subdir: &'a str,
     },
 }
 
@@ -151,6 +157,12 @@ pub enum RfsResponse<'a> {
     Entry(Option<RfsEntry<'a>>),
     StatFs(FsStat),
     Err(i32),
+    /// An `Open` refused with the reason (`bad superblock magic`), so the
+    /// `mount` tool can name the problem.
+    Refused {
+        errno: i32,
+        reason: &'a str,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -69,6 +69,8 @@ pub fn mount_line(fs_type: &str, mount_point: &str, read_only: bool) -> String {
 pub enum MountCommand<'a> {
     /// No operands: list the mount table.
     List,
+    /// `mount -a`: everything in `/etc/fstab` not marked `noauto`.
+    All,
     /// `mount -t TYPE [-o ro|rw] SOURCE DIR`.
     Mount {
         fs_type: &'a str,
@@ -81,7 +83,13 @@ pub enum MountCommand<'a> {
 /// Parse `mount`'s arguments.
 pub fn parse_mount<'a>(args: &[&'a str]) -> Result<MountCommand<'a>, crate::UsageError> {
     use crate::UsageError;
-    let parsed = crate::getopt::parse(args, "t:o:r")?;
+    let parsed = crate::getopt::parse(args, "t:o:ra")?;
+    if parsed.has('a') {
+        return match parsed.operands.as_slice() {
+            [] => Ok(MountCommand::All),
+            _ => Err(UsageError(String::from("usage: mount -a"))),
+        };
+    }
     let mut read_only = parsed.has('r');
     if let Some(options) = parsed.last_value('o') {
         for option in options.split(',') {
@@ -102,7 +110,7 @@ pub fn parse_mount<'a>(args: &[&'a str]) -> Result<MountCommand<'a>, crate::Usag
             read_only,
         }),
         _ => Err(UsageError(String::from(
-            "usage: mount [-t TYPE] [-o ro] SOURCE DIR",
+            "usage: mount [-t TYPE] [-o ro] SOURCE DIR | mount -a",
         ))),
     }
 }
@@ -124,6 +132,8 @@ mod tests {
             }
         );
         assert!(parse_mount(&["/img"]).is_err());
+        assert_eq!(parse_mount(&["-a"]).unwrap(), MountCommand::All);
+        assert!(parse_mount(&["-a", "/x"]).is_err());
         assert!(parse_mount(&["-o", "bogus", "/a", "/b"]).is_err());
     }
 

@@ -45,6 +45,11 @@ pub const TOOLS: &[Tool] = &[
         "chown USER[:GROUP] FILE...",
         "change the owner (root only) and group of files",
     ),
+    tool(
+        "cksum",
+        "cksum [FILE]...",
+        "print the POSIX checksum and size of files",
+    ),
     tool("clear", "clear", "clear the terminal screen"),
     tool(
         "cp",

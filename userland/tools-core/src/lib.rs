@@ -13,6 +13,7 @@
 
 extern crate alloc;
 
+pub mod cksum;
 pub mod dd;
 pub mod df;
 pub mod dispatch;
@@ -22,6 +23,7 @@ pub mod env;
 pub mod failure;
 pub mod file_options;
 pub mod find;
+pub mod fstab;
 pub mod getopt;
 pub mod grep;
 pub mod head;

@@ -265,18 +265,31 @@ pub fn df(args: &[&str]) -> Result<(), Failure> {
 }
 
 pub fn mount(args: &[&str]) -> Result<(), Failure> {
+    let command = df::parse_mount(args)?;
+    if command == df::MountCommand::All {
+        return crate::mount_all::mount_all();
+    }
     if let df::MountCommand::Mount {
         fs_type,
         source,
         target,
         read_only,
-    } = df::parse_mount(args)?
+    } = command
     {
-        return fs::mount(source, target, fs_type, read_only).map_err(|error| {
-            Failure::Error(alloc::format!(
+        let request = fs::MountRequest {
+            source,
+            target,
+            fs_type,
+            read_only,
+            subdir: "",
+        };
+        return fs::mount_with_reason(&request).map_err(|error| match error.reason {
+            // The server's reason names the problem with the source.
+            Some(reason) => Failure::Error(alloc::format!("{source}: {reason}")),
+            None => Failure::Error(alloc::format!(
                 "mounting {source} on {target}: {}",
-                error.describe()
-            ))
+                error.errno.describe()
+            )),
         });
     }
     let mut text = String::new();

@@ -10,10 +10,12 @@
 
 extern crate alloc;
 
+mod cksum_tool;
 mod file_tools;
 mod info_tools;
 mod io;
 mod key_tools;
+mod mount_all;
 mod net_tools;
 mod process_tools;
 mod script_tools;
@@ -80,6 +82,7 @@ fn run(tool: &Tool, args: &[&str]) -> Result<(), Failure> {
         "seq" => script_tools::seq(args),
         "which" => script_tools::which(args),
         "clear" => text_tools::clear(),
+        "cksum" => cksum_tool::cksum(args),
         "cp" => file_tools::cp(args),
         "dd" => file_tools::dd(args),
         "df" => info_tools::df(args),
