@@ -189,6 +189,7 @@ impl<P: Platform> Kernel<P> {
                         let result = if waiting {
                             self.reply_to(caller, &message)
                         } else {
+                            self.discard_reply_caps(&message);
                             Err(SysError::PeerDied)
                         };
                         if let Ok(object) = self.caps.delete(table, slot) {

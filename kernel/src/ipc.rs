@@ -372,13 +372,17 @@ impl<P: Platform> Kernel<P> {
 
     /// Replies to `caller` (which must be awaiting a reply) with `message`.
     pub fn reply_to(&mut self, caller: ObjRef, message: &Message) -> Result<(), SysError> {
-        let Some(c) = self.objects.thread(caller) else {
+        let Some(is_fault) = self
+            .objects
+            .thread(caller)
+            .filter(|c| c.state == ThreadState::AwaitingReply)
+            .map(|c| c.outgoing.is_fault)
+        else {
+            // The caller died or was killed meanwhile: drop the reply.
+            self.discard_reply_caps(message);
             return Ok(());
         };
-        if c.state != ThreadState::AwaitingReply {
-            return Ok(()); // the caller died or was killed meanwhile: drop the reply
-        }
-        if c.outgoing.is_fault {
+        if is_fault {
             // Resuming a faulted thread: its registers stay as they were.
             if let Some(c) = self.objects.thread_mut(caller) {
                 c.outgoing.is_fault = false;
@@ -395,14 +399,39 @@ impl<P: Platform> Kernel<P> {
         result
     }
 
+    /// A reply's capabilities are the caller's once sent, delivered or not
+    /// (as Zircon consumes a message's handles): a reply that reaches no
+    /// caller deletes them from the replier, so a server that minted a
+    /// watched capability for a caller killed meanwhile gets NO_SENDERS
+    /// instead of keeping the caller's handle open.
+    pub fn discard_reply_caps(&mut self, message: &Message) {
+        let table = self
+            .current
+            .and_then(|t| self.objects.thread(t))
+            .map(|t| t.process);
+        let Some(table) = table.and_then(|p| self.table_of(p).ok()) else {
+            return;
+        };
+        let slots = message
+            .extra
+            .as_ref()
+            .map(|e| e.cap_slots)
+            .unwrap_or_default();
+        for &slot in &slots[..(message.info.caps as usize).min(slots.len())] {
+            if let Ok(object) = self.caps.delete(table, slot) {
+                self.release(object);
+            }
+        }
+    }
+
     /// The current thread's implicit reply (after a `recv` of a `call`).
     pub fn reply_current(&mut self, message: &Message) -> Result<(), SysError> {
         let me = self.current.ok_or(SysError::BadState)?;
-        let caller = self
-            .objects
-            .thread_mut(me)
-            .and_then(|t| t.reply_to.take())
-            .ok_or(SysError::NoReplyTarget)?;
+        let caller = self.objects.thread_mut(me).and_then(|t| t.reply_to.take());
+        let Some(caller) = caller else {
+            self.discard_reply_caps(message);
+            return Err(SysError::NoReplyTarget);
+        };
         self.reply_to(caller, message)
     }
 
