@@ -89,7 +89,7 @@ pub fn out_dir() -> PathBuf {
 /// Device drivers and the disk file system have nothing to drive in a page
 /// (docs/browser.md: no block devices); every other program of the native
 /// boot archive runs.
-const NOT_IN_BROWSER: [&str; 3] = ["zos-devmgr", "zos-virtio-blk", "zos-ext2"];
+const NOT_IN_BROWSER: [&str; 4] = ["zos-devmgr", "zos-virtio-blk", "zos-virtio-net", "zos-ext2"];
 
 fn browser_programs() -> Vec<(&'static str, &'static str)> {
     USER_PROGRAMS

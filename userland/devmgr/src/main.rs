@@ -49,7 +49,8 @@ struct Manager {
     endpoint: u64,
     table: Table,
     caps: Vec<Caps>,
-    /// The whole-disk handle of each running block driver.
+    /// The whole-disk handle of each running block driver (the driver's
+    /// capability for a network device).
     disks: Vec<Option<u64>>,
     /// Ready reported to init (once every disk is described and /dev knows it).
     ready: bool,
@@ -137,7 +138,7 @@ impl Manager {
         let (Some(path), Some(caps)) = (device.driver, self.caps.get_mut(index)) else {
             return;
         };
-        let name = device.disk.clone().unwrap_or_default();
+        let name = self.table.name(index);
         let generation = alloc::format!("{}", device.restarts.total);
         let address = alloc::format!("{:#x}", caps.address);
         if caps.endpoint.is_none() {
@@ -261,6 +262,18 @@ impl Manager {
             Some(DevRequest::Blocks) => DevResponse::Blocks(self.table.block_names()),
             Some(DevRequest::OpenBlock { name }) => return self.open(name, false),
             Some(DevRequest::OpenDevice { name }) => return self.open(name, true),
+            Some(DevRequest::OpenNic { name }) => {
+                let cap = self
+                    .table
+                    .find_nic(name)
+                    .and_then(|index| self.disks[index])
+                    .map(|cap| sys::cap_copy(cap, sys::SELF, sys::NONE));
+                return match cap {
+                    Some(Ok(cap)) => (encode(&DevResponse::Opened), alloc::vec![cap], None),
+                    Some(Err(_)) => (encode(&DevResponse::Err(EIO)), Vec::new(), None),
+                    None => (encode(&DevResponse::Err(ENODEV)), Vec::new(), None),
+                };
+            }
             Some(DevRequest::OpenKeystore) => DevResponse::Err(EPERM),
             Some(DevRequest::DriverReady) | None => DevResponse::Err(EINVAL),
         };
@@ -316,6 +329,11 @@ impl Manager {
         let Some(disk) = self.disks[index] else {
             return;
         };
+        if self.table.devices[index].nic.is_some() {
+            // A network driver: the netstack asks for it (OpenNic).
+            self.table.devices[index].state = State::Running;
+            return;
+        }
         let info = ipc::call(disk, &BlockRequest::Info, &[]);
         let info: Option<BlockInfo> = info.ok().and_then(|r| match r.decode::<BlockResponse>() {
             Some(BlockResponse::Info(info)) => Some(info),

@@ -22,30 +22,24 @@
 
 extern crate alloc;
 
-mod hal;
 mod server;
 
 use alloc::string::String;
 use alloc::vec::Vec;
-use core::ptr::NonNull;
 use libzos::abi::Sys;
 use libzos::dprintln;
 use libzos::sys;
 use virtio_drivers::device::blk::VirtIOBlk;
-use virtio_drivers::transport::mmio::{MmioTransport, VirtIOHeader};
 use virtio_drivers::transport::SomeTransport;
 use zos_block_core::partition;
 use zos_proto::block::{BlockResponse, Partition};
 
-use hal::ZosHal;
+use zos_virtio_hal::{self as hal, descriptor, parse_hex, ZosHal};
 
 libzos::entry!(main);
 
 /// The device driver type.
 pub type Blk = VirtIOBlk<ZosHal, SomeTransport<'static>>;
-
-/// Size of a virtio-mmio slot.
-const MMIO_SLOT: usize = 0x200;
 
 fn main(_arg: u64) -> i64 {
     match run() {
@@ -55,18 +49,6 @@ fn main(_arg: u64) -> i64 {
             1
         }
     }
-}
-
-fn descriptor(n: u32) -> Option<u64> {
-    let info = libzos::rt::start_info();
-    info.fds
-        .iter()
-        .find(|(fd, _)| *fd == n)
-        .map(|(_, slot)| *slot)
-}
-
-fn parse_hex(text: &str) -> Option<u64> {
-    u64::from_str_radix(text.trim_start_matches("0x"), 16).ok()
 }
 
 fn run() -> Result<(), String> {
@@ -87,7 +69,7 @@ fn run() -> Result<(), String> {
     };
     hal::init().map_err(|e| alloc::format!("no DMA memory: {}", e.name()))?;
     let transport = match transport.as_str() {
-        "mmio" => mmio_transport(regs, address)?,
+        "mmio" => hal::mmio_transport(regs, address)?,
         "pci" => server::pci_transport(regs, descriptor(6), address)?,
         other => return Err(alloc::format!("unknown transport '{other}'")),
     };
@@ -108,22 +90,6 @@ fn run() -> Result<(), String> {
         whole_disk,
     })?;
     service.run()
-}
-
-fn mmio_transport(regs: u64, address: u64) -> Result<SomeTransport<'static>, String> {
-    let mapped =
-        hal::map_device(regs).map_err(|e| alloc::format!("map registers: {}", e.name()))?;
-    let (_, base, _) = sys::memory_info(regs).map_err(|e| e.name())?;
-    let offset = address
-        .checked_sub(base)
-        .filter(|o| o + MMIO_SLOT as u64 <= mapped.len)
-        .ok_or("slot address outside the granted registers")?;
-    let header = NonNull::new((mapped.va + offset) as *mut VirtIOHeader).ok_or("null mapping")?;
-    // SAFETY: the slot's registers are mapped (device memory) for the life of
-    // the process and only this transport touches them.
-    let transport = unsafe { MmioTransport::new(header, MMIO_SLOT) }
-        .map_err(|e| alloc::format!("not a virtio-mmio device: {e}"))?;
-    Ok(transport.into())
 }
 
 /// Reads the partition table through a DMA scratch buffer; a malformed table

@@ -34,8 +34,8 @@ use zos_proto::fs::{mode, FileStat};
 use zos_proto::io::{HandleKind, HandleStat, IoRequest, IoResponse};
 use zos_proto::MAX_IO_CHUNK;
 
-use crate::hal::{self, Mapped};
 use crate::Blk;
+use zos_virtio_hal::{self as hal, Mapped};
 
 /// Largest request (sectors) and the size of a file handle's scratch.
 const MAX_SECTORS: u32 = 256;

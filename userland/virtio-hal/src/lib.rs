@@ -1,8 +1,17 @@
-//! The `virtio_drivers::Hal` of this driver, built on capabilities only: DMA
-//! memory is Memory this process creates with the `CONTIGUOUS` flag, whose
-//! physical address the kernel reports (`MemoryInfo`); device registers are
-//! the device Memory devmgr handed over. Buffers outside DMA memory (request
-//! headers on the stack) go through a bounce pool.
+//! The `virtio_drivers::Hal` of the virtio drivers (virtio-blk, virtio-net),
+//! built on capabilities only: DMA memory is Memory the driver creates with
+//! the `CONTIGUOUS` flag, whose physical address the kernel reports
+//! (`MemoryInfo`); device registers are the device Memory devmgr handed over.
+//! Buffers outside DMA memory (request headers on the stack) go through a
+//! bounce pool. Also the start-up both drivers share: their descriptors and
+//! the virtio-mmio transport of their slot.
+#![no_std]
+
+extern crate alloc;
+
+use alloc::string::String;
+use virtio_drivers::transport::mmio::{MmioTransport, VirtIOHeader};
+use virtio_drivers::transport::SomeTransport;
 
 use core::ptr::NonNull;
 
@@ -186,4 +195,39 @@ unsafe impl Hal for ZosHal {
             unsafe { core::ptr::copy_nonoverlapping(bounce_va as *const u8, va, len as usize) };
         }
     }
+}
+
+/// Size of a virtio-mmio slot.
+const MMIO_SLOT: usize = 0x200;
+
+/// The capability devmgr put at descriptor `n` (3 registers, 4 interrupt,
+/// 5 devmgr, 6 the endpoint to serve).
+pub fn descriptor(n: u32) -> Option<u64> {
+    let info = libzos::rt::start_info();
+    info.fds
+        .iter()
+        .find(|(fd, _)| *fd == n)
+        .map(|(_, slot)| *slot)
+}
+
+/// A hexadecimal argument (`0x` optional).
+pub fn parse_hex(text: &str) -> Option<u64> {
+    u64::from_str_radix(text.trim_start_matches("0x"), 16).ok()
+}
+
+/// The virtio-mmio transport of the slot at physical `address` inside the
+/// granted register page `regs`.
+pub fn mmio_transport(regs: u64, address: u64) -> Result<SomeTransport<'static>, String> {
+    let mapped = map_device(regs).map_err(|e| alloc::format!("map registers: {}", e.name()))?;
+    let (_, base, _) = sys::memory_info(regs).map_err(|e| String::from(e.name()))?;
+    let offset = address
+        .checked_sub(base)
+        .filter(|o| o + MMIO_SLOT as u64 <= mapped.len)
+        .ok_or("slot address outside the granted registers")?;
+    let header = NonNull::new((mapped.va + offset) as *mut VirtIOHeader).ok_or("null mapping")?;
+    // SAFETY: the slot's registers are mapped (device memory) for the life of
+    // the process and only this transport touches them.
+    let transport = unsafe { MmioTransport::new(header, MMIO_SLOT) }
+        .map_err(|e| alloc::format!("not a virtio-mmio device: {e}"))?;
+    Ok(transport.into())
 }
