@@ -405,19 +405,12 @@ impl<P: Platform> Kernel<P> {
     /// watched capability for a caller killed meanwhile gets NO_SENDERS
     /// instead of keeping the caller's handle open.
     pub fn discard_reply_caps(&mut self, message: &Message) {
-        let table = self
-            .current
-            .and_then(|t| self.objects.thread(t))
-            .map(|t| t.process);
-        let Some(table) = table.and_then(|p| self.table_of(p).ok()) else {
+        let Some(table) = self.current_process().and_then(|p| self.table_of(p).ok()) else {
             return;
         };
-        let slots = message
-            .extra
-            .as_ref()
-            .map(|e| e.cap_slots)
-            .unwrap_or_default();
-        for &slot in &slots[..(message.info.caps as usize).min(slots.len())] {
+        let count = message.info.caps as usize;
+        let slots = message.extra.iter().flat_map(|e| e.cap_slots.into_iter());
+        for slot in slots.take(count) {
             if let Ok(object) = self.caps.delete(table, slot) {
                 self.release(object);
             }
