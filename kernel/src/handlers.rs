@@ -634,15 +634,8 @@ impl<P: Platform> Kernel<P> {
         {
             return Err(SysError::InvalidArgument);
         }
-        if flags.write
-            && matches!(
-                m,
-                Memory::Frames {
-                    read_only: true,
-                    ..
-                }
-            )
-        {
+        let read_only = matches!(m, Memory::Frames { read_only, .. } if *read_only);
+        if flags.write && read_only {
             return Err(SysError::NoRights);
         }
         flags.device = matches!(m, Memory::Device { .. });
