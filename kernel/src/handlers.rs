@@ -31,13 +31,8 @@ fn rights_from(bits: u64) -> Result<Rights, SysError> {
 }
 
 fn optional_slot(slot: u64) -> Result<Option<u32>, SysError> {
-    if slot == NO_SLOT {
-        Ok(None)
-    } else {
-        u32::try_from(slot)
-            .map(Some)
-            .map_err(|_| SysError::InvalidCap)
-    }
+    let slot = (slot != NO_SLOT).then_some(slot).map(u32::try_from);
+    slot.transpose().map_err(|_| SysError::InvalidCap)
 }
 
 impl<P: Platform> Kernel<P> {

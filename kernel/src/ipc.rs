@@ -44,9 +44,8 @@ impl Message {
     pub fn fault(kind: u64, address: u64, pc: u64, syndrome: u64, badge: u64) -> Self {
         Message {
             info: MessageInfo {
-                label: labels::FAULT,
-                caps: 0,
                 length: 32,
+                ..MessageInfo::label(labels::FAULT)
             },
             words: [kind, address, pc, syndrome],
             badge,
