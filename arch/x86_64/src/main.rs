@@ -282,6 +282,7 @@ fn start_kernel_core(info: &StartInfo, heap_bytes: usize) {
         name: "cmos",
         regs: PhysRange::new(port_page(CMOS_PORT), port_page(CMOS_PORT + 2)),
         irq: None,
+        irq_routes: 0,
     };
     if let Err(e) = zos_boot::init::start_init(
         &mut kernel,
