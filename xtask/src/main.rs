@@ -887,6 +887,9 @@ struct Run {
     name: String,
     arch: Arch,
     smp: Option<u32>,
+    /// `pci` for a script's `-pci` variant (`ZOS_VIRTIO`; its virtio devices
+    /// are then `-device virtio-*-pci`, see lib.tcl's `virtio_device`).
+    virtio: Option<&'static str>,
 }
 
 /// The runs of one script. Every script runs on AArch64; one whose header
@@ -894,7 +897,9 @@ struct Run {
 /// same expectations except where the script asks `zos_arch`). Scripts that
 /// type at the shell run a second time on `-smp 2` (GICv2, the default):
 /// interrupt routing to CPU 0 broke typed input there once. The x86_64 runs
-/// stay on one CPU (the backend does not start the others yet).
+/// stay on one CPU (the backend does not start the others yet). A script whose
+/// header says `# variants: pci` runs once more with its virtio devices on
+/// PCI (`NAME-pci`).
 fn runs_of(script: &Path) -> Vec<Run> {
     let text = std::fs::read_to_string(script).unwrap_or_default();
     let stem = script
@@ -907,11 +912,16 @@ fn runs_of(script: &Path) -> Vec<Run> {
         l.strip_prefix("# runs on:")
             .is_some_and(|arches| arches.split_whitespace().any(|a| a == "x86_64"))
     });
+    let on_pci = text.lines().any(|l| {
+        l.strip_prefix("# variants:")
+            .is_some_and(|variants| variants.split_whitespace().any(|v| v == "pci"))
+    });
     let mut runs = vec![Run {
         script: script.to_path_buf(),
         name: stem.clone(),
         arch: Arch::Aarch64,
         smp: None,
+        virtio: None,
     }];
     if types {
         runs.push(Run {
@@ -919,6 +929,16 @@ fn runs_of(script: &Path) -> Vec<Run> {
             name: format!("{stem}-smp2"),
             arch: Arch::Aarch64,
             smp: Some(2),
+            virtio: None,
+        });
+    }
+    if on_pci {
+        runs.push(Run {
+            script: script.to_path_buf(),
+            name: format!("{stem}-pci"),
+            arch: Arch::Aarch64,
+            smp: None,
+            virtio: Some("pci"),
         });
     }
     if on_x86 {
@@ -927,6 +947,7 @@ fn runs_of(script: &Path) -> Vec<Run> {
             name: format!("{stem}-x86"),
             arch: Arch::X86_64,
             smp: None,
+            virtio: None,
         });
     }
     runs
@@ -995,6 +1016,9 @@ fn acceptance(artifacts: &Artifacts, x86: &Artifacts, filters: &[String]) -> Res
                         let mut command = Command::new("expect");
                         if let Some(cpus) = run.smp {
                             command.env("ZOS_SMP", cpus.to_string());
+                        }
+                        if let Some(transport) = run.virtio {
+                            command.env("ZOS_VIRTIO", transport);
                         }
                         command
                             .arg("-f")

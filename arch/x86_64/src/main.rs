@@ -276,6 +276,7 @@ fn start_kernel_core(info: &StartInfo, heap_bytes: usize) {
             port_page(console::COM1 as u64 + 8),
         ),
         irq: Some(console::COM1_IRQ),
+        irq_routes: 0,
     };
     // The CMOS clock's index and data ports, for the time keeper.
     let cmos = zos_boot::init::Device {
