@@ -527,6 +527,15 @@ fn bench(arch: Arch) -> Result<(), String> {
         let args = ["-drive", &drive, "-device", "virtio-blk-device,drive=hd"];
         instructions.extend(shell_bench(&artifacts, true, "block-bench.sh", &args)?);
         nanoseconds.extend(shell_bench(&artifacts, false, "block-bench.sh", &args)?);
+        // The same disk on PCI (`virtio-blk-pci`): the same rows, `_pci`.
+        let args = ["-drive", &drive, "-device", "virtio-blk-pci,drive=hd"];
+        let pci = |figures: Vec<(String, u64)>| {
+            figures
+                .into_iter()
+                .map(|(name, value)| (format!("{name}_pci"), value))
+        };
+        instructions.extend(pci(shell_bench(&artifacts, true, "block-bench.sh", &args)?));
+        nanoseconds.extend(pci(shell_bench(&artifacts, false, "block-bench.sh", &args)?));
         // ext2 on a disk: issue 10's rows, on a 256 MiB volume as Linux's
         // figures were taken (mkfs.ext2, 4 KiB blocks), made fresh per run.
         let volume = root().join("target/zos/bench-ext2.img");
