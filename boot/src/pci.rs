@@ -80,30 +80,38 @@ fn cells(value: &[u8]) -> impl Iterator<Item = u32> + '_ {
 fn window(node: FdtNode<'_, '_>) -> Option<PhysRange> {
     let parent_cells = 2;
     let entry = 4 * (3 + parent_cells + 2);
-    node.property("ranges")?.value.chunks_exact(entry).find_map(|r| {
-        let mut words = [0u32; 7];
-        words.iter_mut().zip(cells(r)).for_each(|(w, c)| *w = c);
-        let r = words;
-        // Space code 0b10 = 32-bit memory, not prefetchable.
-        let space = (r[0] >> 24) & 0x43;
-        let bus = ((r[1] as u64) << 32) | r[2] as u64;
-        let cpu = ((r[3] as u64) << 32) | r[4] as u64;
-        let size = ((r[5] as u64) << 32) | r[6] as u64;
-        (space == 0x02 && bus == cpu && size > 0).then(|| PhysRange::new(cpu, cpu + size))
-    })
+    node.property("ranges")?
+        .value
+        .chunks_exact(entry)
+        .find_map(|r| {
+            let mut words = [0u32; 7];
+            words.iter_mut().zip(cells(r)).for_each(|(w, c)| *w = c);
+            let r = words;
+            // Space code 0b10 = 32-bit memory, not prefetchable.
+            let space = (r[0] >> 24) & 0x43;
+            let bus = ((r[1] as u64) << 32) | r[2] as u64;
+            let cpu = ((r[3] as u64) << 32) | r[4] as u64;
+            let size = ((r[5] as u64) << 32) | r[6] as u64;
+            (space == 0x02 && bus == cpu && size > 0).then(|| PhysRange::new(cpu, cpu + size))
+        })
 }
 
 /// Fills `host.intx` from `interrupt-map` and `interrupt-map-mask`: for each
 /// slot 0..32 of bus 0 and pin 1..4, the masked (address, pin) is looked up.
 fn interrupt_map(fdt: &Fdt<'_>, node: FdtNode<'_, '_>, host: &mut PciHost) -> Option<()> {
     let raw = node.property("interrupt-map")?.value;
-    let map = |i: usize| raw.get(i * 4..i * 4 + 4).map(|b| cells(b).next().unwrap_or(0));
+    let map = |i: usize| {
+        raw.get(i * 4..i * 4 + 4)
+            .map(|b| cells(b).next().unwrap_or(0))
+    };
     let mask_raw = node.property("interrupt-map-mask")?.value;
     if mask_raw.len() != 16 {
         return None;
     }
     let mut mask = [0u32; 4];
-    mask.iter_mut().zip(cells(mask_raw)).for_each(|(m, c)| *m = c);
+    mask.iter_mut()
+        .zip(cells(mask_raw))
+        .for_each(|(m, c)| *m = c);
     let mut at = 0;
     // (masked child address, pin, interrupt id); `virt` has 16.
     let mut entries = [(0u32, 0u32, 0u32); 64];

@@ -535,7 +535,12 @@ fn bench(arch: Arch) -> Result<(), String> {
                 .map(|(name, value)| (format!("{name}_pci"), value))
         };
         instructions.extend(pci(shell_bench(&artifacts, true, "block-bench.sh", &args)?));
-        nanoseconds.extend(pci(shell_bench(&artifacts, false, "block-bench.sh", &args)?));
+        nanoseconds.extend(pci(shell_bench(
+            &artifacts,
+            false,
+            "block-bench.sh",
+            &args,
+        )?));
         // ext2 on a disk: issue 10's rows, on a 256 MiB volume as Linux's
         // figures were taken (mkfs.ext2, 4 KiB blocks), made fresh per run.
         let volume = root().join("target/zos/bench-ext2.img");

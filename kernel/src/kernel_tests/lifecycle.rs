@@ -617,7 +617,12 @@ fn device_memory_is_sliced_within_its_range() {
     assert_eq!((info[1], info[2], info[3]), (4 * 4096, 0x1000_4000, 1));
     let cap = ok(h.syscall(t, Sys::CapInfo, &[bar]));
     assert_eq!(cap[2], rights.bits() as u64, "same rights as the source");
-    for bad in [[slot, 0, 0], [slot, 12, 5], [slot, u64::MAX, 2], [slot, 16, 1]] {
+    for bad in [
+        [slot, 0, 0],
+        [slot, 12, 5],
+        [slot, u64::MAX, 2],
+        [slot, 16, 1],
+    ] {
         err(
             h.syscall(t, Sys::MemorySlice, &bad),
             SysError::InvalidArgument,

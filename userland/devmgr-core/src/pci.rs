@@ -22,7 +22,11 @@ pub struct Function {
 impl core::fmt::Display for Function {
     /// `bb:dd.f`, as `lspci` writes it.
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(f, "{:02x}:{:02x}.{:x}", self.bus, self.device, self.function)
+        write!(
+            f,
+            "{:02x}:{:02x}.{:x}",
+            self.bus, self.device, self.function
+        )
     }
 }
 
@@ -91,8 +95,13 @@ pub fn scan_bus(config: &impl ConfigAccess, bus: u8) -> Vec<Found> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Bar {
     Unused,
-    Memory { size: u64, wide: bool },
-    Io { size: u32 },
+    Memory {
+        size: u64,
+        wide: bool,
+    },
+    Io {
+        size: u32,
+    },
     /// The upper half of the 64-bit BAR before it.
     Upper,
 }
@@ -230,10 +239,9 @@ pub fn assign(
             0xffff_ffff_0000_0000 | (mask & !0xf) as u64
         };
         let size = (!full).wrapping_add(1);
-        let address = window.alloc(size).ok_or(PciError::BarDoesNotFit {
-            bar: i as u8,
-            size,
-        })?;
+        let address = window
+            .alloc(size)
+            .ok_or(PciError::BarDoesNotFit { bar: i as u8, size })?;
         config.write(function, at, address as u32 | (originals[i] & 0xf));
         if wide {
             config.write(function, at + 4, (address >> 32) as u32);
@@ -282,13 +290,15 @@ pub fn virtio_bar(image: &ConfigImage, assigned: &Assigned) -> Result<VirtioBar,
                 return Err(PciError::CapabilityOutOfRange { offset: next });
             }
             let (id, len, kind) = (image.byte(at), image.byte(at + 2), image.byte(at + 3));
-            if id == CAP_VENDOR && len >= 16 && (1..=4).contains(&kind) {
-                let needed = if kind == 2 { 20 } else { 16 };
-                if at + needed > WORDS * 4 {
-                    return Err(PciError::CapabilityOutOfRange { offset: next });
-                }
+            // virtio-drivers reads bar, offset and length of every vendor
+            // capability of 16 bytes or more, and the notify multiplier.
+            let needed = if kind == 2 { 20 } else { 16 };
+            if id == CAP_VENDOR && len >= 16 && at + needed > WORDS * 4 {
+                return Err(PciError::CapabilityOutOfRange { offset: next });
+            }
+            if id == CAP_VENDOR && (1..=4).contains(&kind) && len as usize >= needed {
                 let slot = &mut first[kind as usize];
-                if slot.is_none() && len as usize >= needed {
+                if slot.is_none() {
                     *slot = Some((image.byte(at + 4), word(at + 8), word(at + 12)));
                 }
             }
@@ -375,11 +385,18 @@ mod tests {
         }
 
         #[allow(clippy::too_many_arguments)]
-        fn cap(&mut self, at: usize, next: u8, len: u8, kind: u8, bar: u8, offset: u32, length: u32) {
-            self.space[at / 4] = CAP_VENDOR as u32
-                | (next as u32) << 8
-                | (len as u32) << 16
-                | (kind as u32) << 24;
+        fn cap(
+            &mut self,
+            at: usize,
+            next: u8,
+            len: u8,
+            kind: u8,
+            bar: u8,
+            offset: u32,
+            length: u32,
+        ) {
+            self.space[at / 4] =
+                CAP_VENDOR as u32 | (next as u32) << 8 | (len as u32) << 16 | (kind as u32) << 24;
             self.space[at / 4 + 1] = bar as u32;
             self.space[at / 4 + 2] = offset;
             self.space[at / 4 + 3] = length;
@@ -437,24 +454,49 @@ mod tests {
         };
         let found = scan_bus(&bus, 0);
         assert_eq!(found.len(), 1);
-        assert_eq!((found[0].vendor, found[0].device, found[0].pin), (0x1af4, 0x1001, 1));
+        assert_eq!(
+            (found[0].vendor, found[0].device, found[0].pin),
+            (0x1af4, 0x1001, 1)
+        );
         assert_eq!(found[0].function.to_string(), "00:01.0");
         let mut window = Window::new(0x1000_0000, 0x3eff_0000);
         let assigned = assign(&mut bus, at(1), &mut window).expect("fits");
         assert_eq!(assigned.bars[0], Bar::Io { size: 0x80 });
-        assert_eq!(assigned.bars[1], Bar::Memory { size: 0x1000, wide: false });
-        assert_eq!(assigned.bars[4], Bar::Memory { size: 0x4000, wide: true });
+        assert_eq!(
+            assigned.bars[1],
+            Bar::Memory {
+                size: 0x1000,
+                wide: false
+            }
+        );
+        assert_eq!(
+            assigned.bars[4],
+            Bar::Memory {
+                size: 0x4000,
+                wide: true
+            }
+        );
         assert_eq!(assigned.bars[5], Bar::Upper);
         assert_eq!(assigned.addresses[1], 0x1000_0000);
         assert_eq!(assigned.addresses[4], 0x1000_4000, "aligned to its size");
         assert_eq!(bus.read(at(1), 0x20), 0x1000_400c);
-        assert_eq!(bus.read(at(1), 0x04) & 0x7, 0x6, "memory and bus master on, I/O off");
+        assert_eq!(
+            bus.read(at(1), 0x04) & 0x7,
+            0x6,
+            "memory and bus master on, I/O off"
+        );
         let image = read_image(&bus, at(1), assigned.masks);
         let holder = virtio_bar(&image, &assigned).expect("well-formed");
-        assert_eq!((holder.bar, holder.address, holder.size), (4, 0x1000_4000, 0x4000));
+        assert_eq!(
+            (holder.bar, holder.address, holder.size),
+            (4, 0x1000_4000, 0x4000)
+        );
         assert_eq!(intx_line(&[(35, 1 << 4), (36, 1 << 5)], 1, 1), Ok(35));
         assert_eq!(intx_line(&[(35, 1)], 1, 1), Err(PciError::NoInterrupt));
-        assert_eq!(intx_line(&[(35, u128::MAX)], 1, 0), Err(PciError::NoInterrupt));
+        assert_eq!(
+            intx_line(&[(35, u128::MAX)], 1, 0),
+            Err(PciError::NoInterrupt)
+        );
     }
 
     #[test]
@@ -465,7 +507,10 @@ mod tests {
         let mut window = Window::new(0x1000_0000, 0x1000_5000);
         assert_eq!(
             assign(&mut bus, at(2), &mut window),
-            Err(PciError::BarDoesNotFit { bar: 4, size: 0x4000 })
+            Err(PciError::BarDoesNotFit {
+                bar: 4,
+                size: 0x4000
+            })
         );
         assert_eq!(bus.read(at(2), 0x04) & 0x7, 0, "decoding stays off");
     }

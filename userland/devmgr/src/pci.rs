@@ -59,8 +59,7 @@ impl Ecam {
         let at = ((function.device as u64) << 15)
             | ((function.function as u64) << 12)
             | (offset as u64 & 0xffc);
-        (function.bus == 0 && function.device < 32 && function.function < 8)
-            .then_some(self.va + at)
+        (function.bus == 0 && function.device < 32 && function.function < 8).then_some(self.va + at)
     }
 }
 
@@ -78,8 +77,15 @@ pub fn enumerate() -> Vec<PciDevice> {
         .map(|g| (g.irq, g.base as u128 | (g.size as u128) << 64))
         .collect();
     if ecam.size < BUS_BYTES
-        || sys::memory_map(ecam.slot, sys::SELF, ECAM_VA, 0, BUS_BYTES / PAGE, map_flags::WRITE)
-            .is_err()
+        || sys::memory_map(
+            ecam.slot,
+            sys::SELF,
+            ECAM_VA,
+            0,
+            BUS_BYTES / PAGE,
+            map_flags::WRITE,
+        )
+        .is_err()
     {
         dprintln!("devmgr: cannot map PCI configuration space; PCI devices are not used");
         return Vec::new();
@@ -96,7 +102,8 @@ pub fn enumerate() -> Vec<PciDevice> {
             continue;
         }
         let at = found.function;
-        let prepared = prepare(&mut config, &found, &mut bars, &lines, &used_lines).and_then(|(holder, image, irq)| {
+        let prepared = prepare(&mut config, &found, &mut bars, &lines, &used_lines).and_then(
+            |(holder, image, irq)| {
                 let slice = window_slice(window.slot, window.base, holder.address, holder.size)?;
                 let irq_cap = grants
                     .iter()
@@ -104,7 +111,8 @@ pub fn enumerate() -> Vec<PciDevice> {
                     .map(|g| g.slot)
                     .ok_or(Skip::Pci(PciError::NoInterrupt))?;
                 Ok((holder, image, irq, slice, irq_cap))
-            });
+            },
+        );
         match prepared {
             Ok((holder, image, irq, bar, irq_cap)) => {
                 used_lines.push(irq);

@@ -89,7 +89,9 @@ fn run() -> Result<(), String> {
     let argv = &libzos::rt::start_info().argv;
     let (Some(transport), Some(address), Some(name)) = (argv.get(1), argv.get(2), argv.get(3))
     else {
-        return Err("usage: virtio-net mmio|pci ADDRESS NAME GENERATION [IMAGE] (started by devmgr)".into());
+        return Err(
+            "usage: virtio-net mmio|pci ADDRESS NAME GENERATION [IMAGE] (started by devmgr)".into(),
+        );
     };
     let address = parse_hex(address).ok_or("bad address")?;
     let (Some(regs), Some(irq), Some(devmgr), Some(endpoint)) =
