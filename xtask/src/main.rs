@@ -922,47 +922,29 @@ fn runs_of(script: &Path) -> Vec<Run> {
         .unwrap_or("?")
         .to_string();
     let types = text.lines().any(|l| l.trim_start().starts_with("send "));
-    let on_x86 = text.lines().any(|l| {
-        l.strip_prefix("# runs on:")
-            .is_some_and(|arches| arches.split_whitespace().any(|a| a == "x86_64"))
-    });
-    let on_pci = text.lines().any(|l| {
-        l.strip_prefix("# variants:")
-            .is_some_and(|variants| variants.split_whitespace().any(|v| v == "pci"))
-    });
-    let mut runs = vec![Run {
+    // A header line `# KEY: … WORD …`.
+    let header_says = |key: &str, word: &str| {
+        text.lines().any(|l| {
+            l.strip_prefix(key)
+                .is_some_and(|words| words.split_whitespace().any(|w| w == word))
+        })
+    };
+    let run = |suffix: &str, arch: Arch, smp: Option<u32>, virtio: Option<&'static str>| Run {
         script: script.to_path_buf(),
-        name: stem.clone(),
-        arch: Arch::Aarch64,
-        smp: None,
-        virtio: None,
-    }];
+        name: format!("{stem}{suffix}"),
+        arch,
+        smp,
+        virtio,
+    };
+    let mut runs = vec![run("", Arch::Aarch64, None, None)];
     if types {
-        runs.push(Run {
-            script: script.to_path_buf(),
-            name: format!("{stem}-smp2"),
-            arch: Arch::Aarch64,
-            smp: Some(2),
-            virtio: None,
-        });
+        runs.push(run("-smp2", Arch::Aarch64, Some(2), None));
     }
-    if on_pci {
-        runs.push(Run {
-            script: script.to_path_buf(),
-            name: format!("{stem}-pci"),
-            arch: Arch::Aarch64,
-            smp: None,
-            virtio: Some("pci"),
-        });
+    if header_says("# variants:", "pci") {
+        runs.push(run("-pci", Arch::Aarch64, None, Some("pci")));
     }
-    if on_x86 {
-        runs.push(Run {
-            script: script.to_path_buf(),
-            name: format!("{stem}-x86"),
-            arch: Arch::X86_64,
-            smp: None,
-            virtio: None,
-        });
+    if header_says("# runs on:", "x86_64") {
+        runs.push(run("-x86", Arch::X86_64, None, None));
     }
     runs
 }
