@@ -545,6 +545,20 @@ fn bench(arch: Arch) -> Result<(), String> {
         let args = ["-drive", &drive, "-device", "virtio-blk-device,drive=hd"];
         instructions.extend(shell_bench(&artifacts, true, "block-bench.sh", &args)?);
         nanoseconds.extend(shell_bench(&artifacts, false, "block-bench.sh", &args)?);
+        // The same disk on PCI (`virtio-blk-pci`): the same rows, `_pci`.
+        let args = ["-drive", &drive, "-device", "virtio-blk-pci,drive=hd"];
+        let pci = |figures: Vec<(String, u64)>| {
+            figures
+                .into_iter()
+                .map(|(name, value)| (format!("{name}_pci"), value))
+        };
+        instructions.extend(pci(shell_bench(&artifacts, true, "block-bench.sh", &args)?));
+        nanoseconds.extend(pci(shell_bench(
+            &artifacts,
+            false,
+            "block-bench.sh",
+            &args,
+        )?));
         // ext2 on a disk: issue 10's rows, on a 256 MiB volume as Linux's
         // figures were taken (mkfs.ext2, 4 KiB blocks), made fresh per run.
         let volume = root().join("target/zos/bench-ext2.img");
@@ -865,6 +879,9 @@ struct Run {
     name: String,
     arch: Arch,
     smp: Option<u32>,
+    /// `pci` for a script's `-pci` variant (`ZOS_VIRTIO`; its virtio devices
+    /// are then `-device virtio-*-pci`, see lib.tcl's `virtio_device`).
+    virtio: Option<&'static str>,
 }
 
 /// The runs of one script. Every script runs on AArch64; one whose header
@@ -872,7 +889,9 @@ struct Run {
 /// same expectations except where the script asks `zos_arch`). Scripts that
 /// type at the shell run a second time on `-smp 2` (GICv2, the default):
 /// interrupt routing to CPU 0 broke typed input there once. The x86_64 runs
-/// stay on one CPU (the backend does not start the others yet).
+/// stay on one CPU (the backend does not start the others yet). A script whose
+/// header says `# variants: pci` runs once more with its virtio devices on
+/// PCI (`NAME-pci`).
 fn runs_of(script: &Path) -> Vec<Run> {
     let text = std::fs::read_to_string(script).unwrap_or_default();
     let stem = script
@@ -881,31 +900,29 @@ fn runs_of(script: &Path) -> Vec<Run> {
         .unwrap_or("?")
         .to_string();
     let types = text.lines().any(|l| l.trim_start().starts_with("send "));
-    let on_x86 = text.lines().any(|l| {
-        l.strip_prefix("# runs on:")
-            .is_some_and(|arches| arches.split_whitespace().any(|a| a == "x86_64"))
-    });
-    let mut runs = vec![Run {
+    // A header line `# KEY: … WORD …`.
+    let header_says = |key: &str, word: &str| {
+        text.lines().any(|l| {
+            l.strip_prefix(key)
+                .is_some_and(|words| words.split_whitespace().any(|w| w == word))
+        })
+    };
+    let run = |suffix: &str, arch: Arch, smp: Option<u32>, virtio: Option<&'static str>| Run {
         script: script.to_path_buf(),
-        name: stem.clone(),
-        arch: Arch::Aarch64,
-        smp: None,
-    }];
+        name: format!("{stem}{suffix}"),
+        arch,
+        smp,
+        virtio,
+    };
+    let mut runs = vec![run("", Arch::Aarch64, None, None)];
     if types {
-        runs.push(Run {
-            script: script.to_path_buf(),
-            name: format!("{stem}-smp2"),
-            arch: Arch::Aarch64,
-            smp: Some(2),
-        });
+        runs.push(run("-smp2", Arch::Aarch64, Some(2), None));
     }
-    if on_x86 {
-        runs.push(Run {
-            script: script.to_path_buf(),
-            name: format!("{stem}-x86"),
-            arch: Arch::X86_64,
-            smp: None,
-        });
+    if header_says("# variants:", "pci") {
+        runs.push(run("-pci", Arch::Aarch64, None, Some("pci")));
+    }
+    if header_says("# runs on:", "x86_64") {
+        runs.push(run("-x86", Arch::X86_64, None, None));
     }
     runs
 }
@@ -973,6 +990,9 @@ fn acceptance(artifacts: &Artifacts, x86: &Artifacts, filters: &[String]) -> Res
                         let mut command = Command::new("expect");
                         if let Some(cpus) = run.smp {
                             command.env("ZOS_SMP", cpus.to_string());
+                        }
+                        if let Some(transport) = run.virtio {
+                            command.env("ZOS_VIRTIO", transport);
                         }
                         command
                             .arg("-f")

@@ -1,6 +1,6 @@
 //! virtio-blk — the driver of one virtio block device, started by devmgr with
 //! only that device's capabilities: its registers (descriptor 3: the
-//! virtio-mmio slot's page, or for PCI the function's configuration page),
+//! virtio-mmio slot's page, or for PCI the BAR holding the virtio structures),
 //! its interrupt (descriptor 4), a badged capability back to devmgr
 //! (descriptor 5) and the endpoint to serve on (descriptor 6: devmgr keeps
 //! it across restarts, so requests sent while the driver was down reach the
@@ -9,7 +9,9 @@
 //!
 //! Arguments: `virtio-blk mmio ADDRESS NAME GENERATION` (the slot's physical
 //! address, the disk's name such as `vda`, and how often devmgr started this
-//! device's driver before).
+//! device's driver before), or `virtio-blk pci BAR NAME GENERATION IMAGE`
+//! (the address of the BAR holding the virtio structures and the function's
+//! configuration image, `zos_proto::pci::ConfigImage`).
 //!
 //! It reads the partition table, then serves the block protocol
 //! (`zos_proto::block`) and file-style handles (`zos_proto::io`) on badged
@@ -57,7 +59,7 @@ fn run() -> Result<(), String> {
         (argv.get(1), argv.get(2), argv.get(3), argv.get(4))
     else {
         return Err(
-            "usage: virtio-blk mmio|pci ADDRESS NAME GENERATION (started by devmgr)".into(),
+            "usage: virtio-blk mmio|pci ADDRESS NAME GENERATION [IMAGE] (started by devmgr)".into(),
         );
     };
     let generation: u64 = generation.parse().map_err(|_| "bad generation")?;
@@ -70,7 +72,7 @@ fn run() -> Result<(), String> {
     hal::init().map_err(|e| alloc::format!("no DMA memory: {}", e.name()))?;
     let transport = match transport.as_str() {
         "mmio" => hal::mmio_transport(regs, address)?,
-        "pci" => server::pci_transport(regs, descriptor(6), address)?,
+        "pci" => hal::pci_transport(regs, argv.get(5).map_or("", |s| s.as_str()))?,
         other => return Err(alloc::format!("unknown transport '{other}'")),
     };
     let mut blk = Blk::new(transport).map_err(|e| alloc::format!("device init: {e}"))?;

@@ -2,7 +2,8 @@
 //! with only that device's capabilities (descriptor 3 its registers, 4 its
 //! interrupt, 5 devmgr, 6 the endpoint to serve), like virtio-blk.
 //!
-//! Arguments: `virtio-net mmio ADDRESS NAME GENERATION`.
+//! Arguments: `virtio-net mmio ADDRESS NAME GENERATION`, or for a PCI function
+//! `virtio-net pci BAR NAME GENERATION IMAGE` (see virtio-blk).
 //!
 //! It hands devmgr its capability (`DriverReady`); the netstack gets it
 //! from devmgr and attaches (`zos_proto::nic::NicRequest::Attach`) with a
@@ -88,7 +89,9 @@ fn run() -> Result<(), String> {
     let argv = &libzos::rt::start_info().argv;
     let (Some(transport), Some(address), Some(name)) = (argv.get(1), argv.get(2), argv.get(3))
     else {
-        return Err("usage: virtio-net mmio ADDRESS NAME GENERATION (started by devmgr)".into());
+        return Err(
+            "usage: virtio-net mmio|pci ADDRESS NAME GENERATION [IMAGE] (started by devmgr)".into(),
+        );
     };
     let address = parse_hex(address).ok_or("bad address")?;
     let (Some(regs), Some(irq), Some(devmgr), Some(endpoint)) =
@@ -96,11 +99,12 @@ fn run() -> Result<(), String> {
     else {
         return Err("missing device capabilities (started by devmgr?)".into());
     };
-    if transport != "mmio" {
-        return Err(alloc::format!("unsupported transport '{transport}'"));
-    }
     hal::init().map_err(|e| alloc::format!("no DMA memory: {}", e.name()))?;
-    let transport = hal::mmio_transport(regs, address)?;
+    let transport = match transport.as_str() {
+        "mmio" => hal::mmio_transport(regs, address)?,
+        "pci" => hal::pci_transport(regs, argv.get(5).map_or("", |s| s.as_str()))?,
+        other => return Err(alloc::format!("unknown transport '{other}'")),
+    };
     let net = Net::new(transport).map_err(|e| alloc::format!("device init: {e}"))?;
     let mac = net.mac_address();
     let notification = sys::notification_create().map_err(|e| e.name())?;
