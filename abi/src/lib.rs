@@ -67,12 +67,13 @@ pub enum Sys {
     LogRead = 41,
     LogBind = 42,
     CapMintWatched = 43,
+    MemorySlice = 44,
 }
 
 impl Sys {
     pub fn from_number(number: u64) -> Option<Sys> {
         use Sys::*;
-        static TABLE: [Option<Sys>; 44] = [
+        static TABLE: [Option<Sys>; 45] = [
             Some(DebugWrite),
             Some(Yield),
             Some(ProcessExit),
@@ -117,6 +118,7 @@ impl Sys {
             Some(LogRead),
             Some(LogBind),
             Some(CapMintWatched),
+            Some(MemorySlice),
         ];
         TABLE.get(usize::try_from(number).ok()?).copied().flatten()
     }
@@ -429,11 +431,11 @@ mod tests {
 
     #[test]
     fn numbers_round_trip() {
-        for n in (0..40).chain(41..44) {
+        for n in (0..40).chain(41..45) {
             assert_eq!(Sys::from_number(n).map(|s| s as u64), Some(n));
         }
         assert_eq!(Sys::from_number(40), None);
-        assert_eq!(Sys::from_number(44), None);
+        assert_eq!(Sys::from_number(45), None);
         assert_eq!(Sys::from_number(u64::MAX), None);
     }
 }

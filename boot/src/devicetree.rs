@@ -94,6 +94,8 @@ pub struct BootInfo<'a> {
     pub initrd: Option<PhysRange>,
     pub virtio: [VirtioSlot; MAX_VIRTIO],
     pub virtio_count: usize,
+    /// The PCI host bridge (ECAM, memory window, INTx lines), when present.
+    pub pci: Option<crate::pci::PciHost>,
     pub bootargs: &'a str,
     pub cpu_count: usize,
     /// `compatible` of the first CPU node, e.g. `arm,cortex-a57`.
@@ -126,6 +128,7 @@ impl<'a> BootInfo<'a> {
                 irq: 0,
             }; MAX_VIRTIO],
             virtio_count: 0,
+            pci: crate::pci::parse(&fdt),
             bootargs: "",
             cpu_count: 0,
             cpu_compatible: "unknown",

@@ -31,6 +31,10 @@ pub struct Device<'a> {
     pub name: &'a str,
     pub regs: PhysRange,
     pub irq: Option<u32>,
+    /// For a PCI INTx line: which (slot, pin) pairs it serves
+    /// (`zos_boot::pci::IntxLine::routes`), told to init in the irq entry's
+    /// base (low 64 bits) and size (high 64 bits) words.
+    pub irq_routes: u128,
 }
 
 /// Why init could not be started.
@@ -179,21 +183,24 @@ pub fn start_init<P: Platform>(
     let mut entries: Vec<[u64; bootinfo::ENTRY_WORDS]> = Vec::new();
     let mut next_slot = bootinfo::SLOT_BOOT_INFO as u32 + 1;
     for device in devices {
-        let base = device.regs.start & !(PAGE - 1);
-        let pages = (device.regs.end - base).div_ceil(PAGE);
-        let memory = kernel
-            .objects
-            .insert(Object::Memory(Memory::Device { base, pages }));
-        let slot = kernel.grant(init, Some(next_slot), memory, Rights::ALL, 0)?;
-        next_slot += 1;
-        entries.push(entry(
-            slot,
-            ObjectKind::Memory,
-            device.regs.start,
-            device.regs.len(),
-            device.irq.unwrap_or(0),
-            device.name,
-        ));
+        // An interrupt line alone (a PCI INTx line) has no registers.
+        if !device.regs.is_empty() {
+            let base = device.regs.start & !(PAGE - 1);
+            let pages = (device.regs.end - base).div_ceil(PAGE);
+            let memory = kernel
+                .objects
+                .insert(Object::Memory(Memory::Device { base, pages }));
+            let slot = kernel.grant(init, Some(next_slot), memory, Rights::ALL, 0)?;
+            next_slot += 1;
+            entries.push(entry(
+                slot,
+                ObjectKind::Memory,
+                device.regs.start,
+                device.regs.len(),
+                device.irq.unwrap_or(0),
+                device.name,
+            ));
+        }
         if let Some(irq) = device.irq {
             if !kernel.irqs.contains_key(&irq) {
                 let object = kernel.objects.insert(Object::Irq(Irq {
@@ -203,7 +210,9 @@ pub fn start_init<P: Platform>(
                 kernel.irqs.insert(irq, object);
                 let slot = kernel.grant(init, Some(next_slot), object, Rights::ALL, 0)?;
                 next_slot += 1;
-                entries.push(entry(slot, ObjectKind::Irq, 0, 0, irq, device.name));
+                let routes = device.irq_routes;
+                let (low, high) = (routes as u64, (routes >> 64) as u64);
+                entries.push(entry(slot, ObjectKind::Irq, low, high, irq, device.name));
             }
         }
     }

@@ -20,3 +20,5 @@ pub mod init;
 pub mod initramfs;
 #[cfg(feature = "kernel")]
 pub mod memory;
+#[cfg(feature = "kernel")]
+pub mod pci;

@@ -115,7 +115,7 @@ struct TableEntry {
 }
 
 /// Every capability table of the system and the derivation tree linking their caps.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct CapSpace<O> {
     nodes: Vec<Option<Node<O>>>,
     free_nodes: Vec<NodeId>,
@@ -128,24 +128,7 @@ pub struct CapSpace<O> {
     pub silenced: Vec<(O, Badge, O)>,
 }
 
-impl<O: Copy + Ord + core::fmt::Debug> Default for CapSpace<O> {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl<O: Copy + Ord + core::fmt::Debug> CapSpace<O> {
-    pub const fn new() -> Self {
-        Self {
-            nodes: Vec::new(),
-            free_nodes: Vec::new(),
-            tables: Vec::new(),
-            free_tables: Vec::new(),
-            watches: alloc::collections::BTreeMap::new(),
-            silenced: Vec::new(),
-        }
-    }
-
     /// Creates an empty table with slots `0..max_slots`.
     pub fn create_table(&mut self, max_slots: u32) -> Result<TableId, SysError> {
         if max_slots > MAX_TABLE_SLOTS {
@@ -630,7 +613,7 @@ mod tests {
 
     #[test]
     fn insert_and_lookup() {
-        let mut space = CapSpace::new();
+        let mut space = CapSpace::default();
         let t = space.create_table(8).unwrap();
         assert_eq!(space.insert_root(t, None, full(7)), Ok(0));
         assert_eq!(
@@ -657,7 +640,7 @@ mod tests {
 
     #[test]
     fn slot_bounds_and_full_table() {
-        let mut space = CapSpace::new();
+        let mut space = CapSpace::default();
         let t = space.create_table(2).unwrap();
         assert_eq!(
             space.insert_root(t, Some(2), full(1)),
@@ -688,7 +671,7 @@ mod tests {
 
     #[test]
     fn mint_rights_and_badges() {
-        let mut space = CapSpace::new();
+        let mut space = CapSpace::default();
         let t = space.create_table(16).unwrap();
         let rw = Rights::READ | Rights::WRITE;
         space.insert_root(t, Some(0), Cap::new(1, rw, 0)).unwrap();
@@ -729,7 +712,7 @@ mod tests {
 
     #[test]
     fn a_watched_badge_is_silenced_once_its_last_cap_goes() {
-        let mut space = CapSpace::new();
+        let mut space = CapSpace::default();
         let server = space.create_table(8).unwrap();
         let client = space.create_table(8).unwrap();
         space.insert_root(server, Some(0), full(1)).unwrap();
@@ -773,7 +756,7 @@ mod tests {
 
     #[test]
     fn copy_then_delete() {
-        let mut space = CapSpace::new();
+        let mut space = CapSpace::default();
         let a = space.create_table(4).unwrap();
         let b = space.create_table(4).unwrap();
         space
@@ -798,7 +781,7 @@ mod tests {
     #[test]
     fn deep_revoke_across_three_tables() {
         const DEPTH: u32 = 10_000;
-        let mut space = CapSpace::new();
+        let mut space = CapSpace::default();
         let tables = [
             space.create_table(DEPTH).unwrap(),
             space.create_table(DEPTH).unwrap(),
@@ -835,7 +818,7 @@ mod tests {
     #[test]
     fn deep_chain_delete_and_destroy_without_recursion() {
         const DEPTH: u32 = 10_000;
-        let mut space = CapSpace::new();
+        let mut space = CapSpace::default();
         let a = space.create_table(DEPTH + 1).unwrap();
         let b = space.create_table(DEPTH + 1).unwrap();
         space.insert_root(a, Some(0), full(1)).unwrap();
@@ -852,7 +835,7 @@ mod tests {
 
     #[test]
     fn revoke_leaves_original_and_unrelated_caps() {
-        let mut space = CapSpace::new();
+        let mut space = CapSpace::default();
         let t = space.create_table(8).unwrap();
         space.insert_root(t, Some(0), full(1)).unwrap();
         let child = space.copy((t, 0), t, None).unwrap();
@@ -870,7 +853,7 @@ mod tests {
 
     #[test]
     fn delete_reparents_children_to_grandparent() {
-        let mut space = CapSpace::new();
+        let mut space = CapSpace::default();
         let a = space.create_table(4).unwrap();
         let b = space.create_table(4).unwrap();
         let c = space.create_table(4).unwrap();
@@ -891,7 +874,7 @@ mod tests {
 
     #[test]
     fn transfer_keeps_derivation() {
-        let mut space = CapSpace::new();
+        let mut space = CapSpace::default();
         let a = space.create_table(4).unwrap();
         let b = space.create_table(4).unwrap();
         let c = space.create_table(4).unwrap();
@@ -920,7 +903,7 @@ mod tests {
 
     #[test]
     fn destroy_table_returns_objects_and_reparents() {
-        let mut space = CapSpace::new();
+        let mut space = CapSpace::default();
         let a = space.create_table(4).unwrap();
         let b = space.create_table(4).unwrap();
         let c = space.create_table(4).unwrap();
@@ -939,7 +922,7 @@ mod tests {
 
     #[test]
     fn stale_table_ids_are_refused() {
-        let mut space = CapSpace::new();
+        let mut space = CapSpace::default();
         let old = space.create_table(4).unwrap();
         space.insert_root(old, None, full(1)).unwrap();
         space.destroy_table(old).unwrap();
@@ -972,7 +955,7 @@ mod tests {
 
     #[test]
     fn exhausted_generation_retires_the_index() {
-        let mut space: CapSpace<u32> = CapSpace::new();
+        let mut space: CapSpace<u32> = CapSpace::default();
         let t = space.create_table(1).unwrap();
         space.tables[t.index()].generation = u16::MAX;
         let last = TableId {
@@ -1029,7 +1012,7 @@ mod tests {
     proptest! {
         #[test]
         fn random_operations_keep_invariants(ops in proptest::collection::vec(op(), 1..120)) {
-            let mut space = CapSpace::new();
+            let mut space = CapSpace::default();
             // Every id ever created, live or destroyed, so stale ids get exercised.
             let mut ids = vec![space.create_table(6).unwrap()];
             let mut model = [0usize; OBJECTS as usize];

@@ -31,13 +31,8 @@ fn rights_from(bits: u64) -> Result<Rights, SysError> {
 }
 
 fn optional_slot(slot: u64) -> Result<Option<u32>, SysError> {
-    if slot == NO_SLOT {
-        Ok(None)
-    } else {
-        u32::try_from(slot)
-            .map(Some)
-            .map_err(|_| SysError::InvalidCap)
-    }
+    let slot = (slot != NO_SLOT).then_some(slot).map(u32::try_from);
+    slot.transpose().map_err(|_| SysError::InvalidCap)
 }
 
 impl<P: Platform> Kernel<P> {
@@ -189,6 +184,7 @@ impl<P: Platform> Kernel<P> {
                         let result = if waiting {
                             self.reply_to(caller, &message)
                         } else {
+                            self.discard_reply_caps(&message);
                             Err(SysError::PeerDied)
                         };
                         if let Ok(object) = self.caps.delete(table, slot) {
@@ -385,9 +381,10 @@ impl<P: Platform> Kernel<P> {
                 };
                 let object = self.objects.insert(object);
                 self.record_charge(object, process, Cost::heap(SMALL_OBJECT_COST));
-                self.grant_new(process, object)
+                self.grant_new(process, object, Rights::ALL)
             }
             Sys::MemoryCreate => self.memory_create(process, args),
+            Sys::MemorySlice => self.memory_slice(process, args),
             Sys::MemoryMap => self.memory_map(process, args),
             Sys::MemoryUnmap => {
                 let target = self.target_process(process, args[0])?;
@@ -576,13 +573,42 @@ impl<P: Platform> Kernel<P> {
             read_only: false,
         }));
         self.record_charge(memory, process, cost);
-        self.grant_new(process, memory)
+        self.grant_new(process, memory, Rights::ALL)
     }
 
     /// Grants a just-created object to its creator with every right; destroys
     /// it again when the creator has no room for the capability.
-    fn grant_new(&mut self, process: ObjRef, object: ObjRef) -> Result<Results, SysError> {
-        let slot = self.grant_or_undo(process, object, Rights::ALL, |k| {
+    /// MemorySlice(memory, first page, pages): a new device Memory object
+    /// naming part of a device Memory (one PCI BAR of a bus window), with
+    /// the rights of the source capability. RAM frames cannot be sliced.
+    fn memory_slice(&mut self, process: ObjRef, args: [u64; 6]) -> Result<Results, SysError> {
+        let slot = u32::try_from(args[0]).map_err(|_| SysError::InvalidCap)?;
+        let rights = self.caps.lookup(self.table_of(process)?, slot)?.rights;
+        let (memory, _) = self.lookup(process, args[0], ObjectKind::Memory, Rights::MAP)?;
+        let Some(Object::Memory(Memory::Device { base, pages })) = self.objects.get(memory) else {
+            return Err(SysError::WrongType);
+        };
+        let (first, count) = (args[1], args[2]);
+        if count == 0 || first.checked_add(count).is_none_or(|end| end > *pages) {
+            return Err(SysError::InvalidArgument);
+        }
+        let slice = Memory::Device {
+            base: base + first * PAGE,
+            pages: count,
+        };
+        self.charge(process, Cost::heap(SMALL_OBJECT_COST))?;
+        let object = self.objects.insert(Object::Memory(slice));
+        self.record_charge(object, process, Cost::heap(SMALL_OBJECT_COST));
+        self.grant_new(process, object, rights)
+    }
+
+    fn grant_new(
+        &mut self,
+        process: ObjRef,
+        object: ObjRef,
+        rights: Rights,
+    ) -> Result<Results, SysError> {
+        let slot = self.grant_or_undo(process, object, rights, |k| {
             k.objects.add_ref(object);
             k.release(object);
         })?;
@@ -633,15 +659,8 @@ impl<P: Platform> Kernel<P> {
         {
             return Err(SysError::InvalidArgument);
         }
-        if flags.write
-            && matches!(
-                m,
-                Memory::Frames {
-                    read_only: true,
-                    ..
-                }
-            )
-        {
+        let read_only = matches!(m, Memory::Frames { read_only, .. } if *read_only);
+        if flags.write && read_only {
             return Err(SysError::NoRights);
         }
         flags.device = matches!(m, Memory::Device { .. });

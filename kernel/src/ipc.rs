@@ -44,9 +44,8 @@ impl Message {
     pub fn fault(kind: u64, address: u64, pc: u64, syndrome: u64, badge: u64) -> Self {
         Message {
             info: MessageInfo {
-                label: labels::FAULT,
-                caps: 0,
                 length: 32,
+                ..MessageInfo::label(labels::FAULT)
             },
             words: [kind, address, pc, syndrome],
             badge,
@@ -372,13 +371,17 @@ impl<P: Platform> Kernel<P> {
 
     /// Replies to `caller` (which must be awaiting a reply) with `message`.
     pub fn reply_to(&mut self, caller: ObjRef, message: &Message) -> Result<(), SysError> {
-        let Some(c) = self.objects.thread(caller) else {
+        let Some(is_fault) = self
+            .objects
+            .thread(caller)
+            .filter(|c| c.state == ThreadState::AwaitingReply)
+            .map(|c| c.outgoing.is_fault)
+        else {
+            // The caller died or was killed meanwhile: drop the reply.
+            self.discard_reply_caps(message);
             return Ok(());
         };
-        if c.state != ThreadState::AwaitingReply {
-            return Ok(()); // the caller died or was killed meanwhile: drop the reply
-        }
-        if c.outgoing.is_fault {
+        if is_fault {
             // Resuming a faulted thread: its registers stay as they were.
             if let Some(c) = self.objects.thread_mut(caller) {
                 c.outgoing.is_fault = false;
@@ -395,14 +398,32 @@ impl<P: Platform> Kernel<P> {
         result
     }
 
+    /// A reply's capabilities are the caller's once sent, delivered or not
+    /// (as Zircon consumes a message's handles): a reply that reaches no
+    /// caller deletes them from the replier, so a server that minted a
+    /// watched capability for a caller killed meanwhile gets NO_SENDERS
+    /// instead of keeping the caller's handle open.
+    pub fn discard_reply_caps(&mut self, message: &Message) {
+        let Some(table) = self.current_process().and_then(|p| self.table_of(p).ok()) else {
+            return;
+        };
+        let count = message.info.caps as usize;
+        let slots = message.extra.iter().flat_map(|e| e.cap_slots.into_iter());
+        for slot in slots.take(count) {
+            if let Ok(object) = self.caps.delete(table, slot) {
+                self.release(object);
+            }
+        }
+    }
+
     /// The current thread's implicit reply (after a `recv` of a `call`).
     pub fn reply_current(&mut self, message: &Message) -> Result<(), SysError> {
         let me = self.current.ok_or(SysError::BadState)?;
-        let caller = self
-            .objects
-            .thread_mut(me)
-            .and_then(|t| t.reply_to.take())
-            .ok_or(SysError::NoReplyTarget)?;
+        let caller = self.objects.thread_mut(me).and_then(|t| t.reply_to.take());
+        let Some(caller) = caller else {
+            self.discard_reply_caps(message);
+            return Err(SysError::NoReplyTarget);
+        };
         self.reply_to(caller, message)
     }
 

@@ -107,10 +107,10 @@ pub struct Kernel<P: Platform> {
 impl<P: Platform> Kernel<P> {
     pub fn new(frames: FrameAllocator) -> Self {
         Self {
-            objects: Objects::new(),
-            caps: CapSpace::new(),
+            objects: Objects::default(),
+            caps: CapSpace::default(),
             frames,
-            run_queue: RunQueue::new(),
+            run_queue: RunQueue::default(),
             current: None,
             sleepers: Vec::new(),
             irqs: BTreeMap::new(),

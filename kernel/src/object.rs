@@ -15,7 +15,7 @@ use crate::cap::TableId;
 use crate::ipc::Message;
 
 /// A checked reference to a kernel object.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ObjRef {
     pub index: u32,
     pub generation: u32,
@@ -215,18 +215,14 @@ pub struct Objects<P: Platform> {
 
 impl<P: Platform> Default for Objects<P> {
     fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl<P: Platform> Objects<P> {
-    pub const fn new() -> Self {
         Self {
             slots: Vec::new(),
             free: Vec::new(),
         }
     }
+}
 
+impl<P: Platform> Objects<P> {
     /// Adds an object with no references yet.
     pub fn insert(&mut self, object: Object<P>) -> ObjRef {
         let slot = Some(Slot { object, refs: 0 });

@@ -16,18 +16,14 @@ pub struct RunQueue {
 
 impl Default for RunQueue {
     fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl RunQueue {
-    pub fn new() -> Self {
         Self {
             levels: (0..PRIORITIES).map(|_| VecDeque::new()).collect(),
             nonempty: [0; 4],
         }
     }
+}
 
+impl RunQueue {
     pub fn push_back(&mut self, thread: ObjRef, priority: u8) {
         self.levels[priority as usize].push_back(thread);
         self.update(priority as usize);
@@ -88,7 +84,7 @@ mod tests {
 
     #[test]
     fn highest_priority_first_then_fifo() {
-        let mut q = RunQueue::new();
+        let mut q = RunQueue::default();
         q.push_back(t(1), 10);
         q.push_back(t(2), 200);
         q.push_back(t(3), 10);
@@ -102,7 +98,7 @@ mod tests {
 
     #[test]
     fn remove_and_front() {
-        let mut q = RunQueue::new();
+        let mut q = RunQueue::default();
         q.push_back(t(1), 5);
         q.push_back(t(2), 5);
         q.push_front(t(3), 5);

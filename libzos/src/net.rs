@@ -100,6 +100,44 @@ pub fn sockets() -> Result<Vec<SocketInfo>> {
     }
 }
 
+/// Every interface with its addresses (for `ifconfig`).
+pub fn interfaces() -> Result<Vec<zos_proto::net::InterfaceInfo>> {
+    let reply = net_call(&NetRequest::Interfaces)?;
+    match reply.decode::<NetResponse>() {
+        Some(NetResponse::Interfaces(list)) => Ok(list),
+        Some(NetResponse::Err(e)) => Err(Errno(e)),
+        _ => Err(Errno(EIO)),
+    }
+}
+
+/// One ICMP echo to `to` (`len` payload bytes): `Ok` when the reply came,
+/// `ETIMEDOUT` after `timeout_ms`, `ENETUNREACH` without a route.
+pub fn ping(to: [u8; 4], seq: u16, len: u16, timeout_ms: u32) -> Result<()> {
+    let request = NetRequest::Ping {
+        to,
+        seq,
+        len,
+        timeout_ms,
+    };
+    match net_call(&request)?.decode::<NetResponse>() {
+        Some(NetResponse::Ok) => Ok(()),
+        Some(NetResponse::Err(e)) => Err(Errno(e)),
+        _ => Err(Errno(EIO)),
+    }
+}
+
+/// A DNS query through the netstack (its DNS servers come from DHCP or
+/// /etc/network.conf): `ENOENT` unknown name, `ETIMEDOUT`, `ENETUNREACH`
+/// when there is no DNS server.
+pub fn dns_lookup(name: &str) -> Result<Vec<[u8; 4]>> {
+    let request = NetRequest::Resolve { name: name.into() };
+    match net_call(&request)?.decode::<NetResponse>() {
+        Some(NetResponse::Resolved(list)) => Ok(list),
+        Some(NetResponse::Err(e)) => Err(Errno(e)),
+        _ => Err(Errno(EIO)),
+    }
+}
+
 /// One socket operation; the reply (with any capability) is handed to `f`.
 fn op<T>(
     fd: Fd,
@@ -297,8 +335,8 @@ impl ResolveError {
     }
 }
 
-/// `getaddrinfo(host, port)`: a dotted quad, or the addresses `/etc/hosts`
-/// gives the name (no DNS yet).
+/// `getaddrinfo(host, port)`: a dotted quad, the addresses `/etc/hosts`
+/// gives the name, or else DNS (through the netstack).
 pub fn getaddrinfo(host: &str, port: &str) -> core::result::Result<Vec<SockAddr>, ResolveError> {
     let port: u16 = port.parse().map_err(|_| ResolveError::Service)?;
     if let Some(addr) = parse_ipv4(host) {
@@ -309,10 +347,15 @@ pub fn getaddrinfo(host: &str, port: &str) -> core::result::Result<Vec<SockAddr>
         .into_iter()
         .map(|addr| SockAddr { addr, port })
         .collect();
-    if found.is_empty() {
-        Err(ResolveError::NoName)
-    } else {
-        Ok(found)
+    if !found.is_empty() {
+        return Ok(found);
+    }
+    match dns_lookup(host) {
+        Ok(addrs) if !addrs.is_empty() => Ok(addrs
+            .into_iter()
+            .map(|addr| SockAddr { addr, port })
+            .collect()),
+        _ => Err(ResolveError::NoName),
     }
 }
 

@@ -168,6 +168,12 @@ pub fn cap_mint(slot: u64, dst: u64, rights: u64, badge: u64) -> Result<u64, Err
 pub fn cap_mint_watched(slot: u64, dst: u64, rights: u64, badge: u64) -> Result<u64, Error> {
     Ok(call(Sys::CapMintWatched, [slot, dst, rights, badge, 0, 0])?.0[1])
 }
+/// A new device Memory capability for `pages` pages from page `first` of the
+/// device Memory in `slot` (a PCI BAR inside the bus's MMIO window), with the
+/// same rights.
+pub fn memory_slice(slot: u64, first: u64, pages: u64) -> Result<u64, Error> {
+    Ok(call(Sys::MemorySlice, [slot, first, pages, 0, 0, 0])?.0[1])
+}
 pub fn cap_revoke(slot: u64) -> Result<u64, Error> {
     Ok(call(Sys::CapRevoke, [slot, 0, 0, 0, 0, 0])?.0[1])
 }

@@ -50,6 +50,19 @@ proc zos_boot {{extra {}} {machine virt} {cpu cortex-a57} {mem 1G}} {
     eval spawn $cmd
 }
 
+# The virtio transport of this run: `pci` in a script's `-pci` variant
+# (xtask sets ZOS_VIRTIO for scripts whose header says `# variants: pci`).
+proc virtio_transport {} {
+    global env
+    if {[info exists env(ZOS_VIRTIO)]} { return $env(ZOS_VIRTIO) }
+    return mmio
+}
+# The QEMU device name of a virtio `kind` (blk, net) on this run's transport.
+proc virtio_device {kind} {
+    if {[virtio_transport] eq "pci"} { return virtio-$kind-pci }
+    return virtio-$kind-device
+}
+
 # Waits for a literal string (or fails with `what`).
 proc want {text what} {
     expect {

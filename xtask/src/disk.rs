@@ -37,16 +37,23 @@ pub fn make_image(
     inodes: Option<u32>,
 ) -> Result<(), String> {
     let _ = std::fs::remove_file(image);
-    let mut command = Command::new(mkfs()?);
+    let mut args = Vec::new();
     if let Some(inodes) = inodes {
-        command.args(["-N", &inodes.to_string()]);
+        args.extend(["-N".to_string(), inodes.to_string()]);
     }
-    let output = command
-        .args(["-q", "-F", "-b", &block_size.to_string()])
-        .args(["-U", "5a05e2f2-0000-4000-8000-000000000001"])
-        .args(["-E", "hash_seed=5a05e2f2-0000-4000-8000-000000000002"])
-        .arg("-d")
-        .arg(root)
+    args.extend(["-b".to_string(), block_size.to_string()]);
+    args.extend(["-U", "5a05e2f2-0000-4000-8000-000000000001"].map(String::from));
+    args.extend(["-E", "hash_seed=5a05e2f2-0000-4000-8000-000000000002"].map(String::from));
+    args.extend(["-d".to_string(), root.display().to_string()]);
+    mkfs_ext2(&args, image, u64::from(kib))
+}
+
+/// Runs `mkfs.ext2 -q -F ARGS IMAGE KIBk` with a fixed clock (repeatable
+/// images), naming the image and mkfs's complaint when it fails.
+fn mkfs_ext2(args: &[String], image: &Path, kib: u64) -> Result<(), String> {
+    let output = Command::new(mkfs()?)
+        .args(["-q", "-F"])
+        .args(args)
         .arg(image)
         .arg(format!("{kib}k"))
         .env("E2FSPROGS_FAKE_TIME", "1767225600")
@@ -151,29 +158,16 @@ pub fn make_user_disk_at(image: &Path) -> Result<(), String> {
     if !status.success() {
         return Err(format!("sfdisk {} failed", image.display()));
     }
-    let output = Command::new(mkfs()?)
-        .args(["-q", "-F", "-b", "4096", "-L", "zos-state"])
-        .args(["-U", "5a05e2f2-0000-4000-8000-000000000013"])
-        .args([
-            "-E",
-            &format!(
-                "offset={},root_owner=0:0,hash_seed=5a05e2f2-0000-4000-8000-000000000002",
-                STATE_START_SECTOR * 512
-            ),
-        ])
-        .arg(image)
-        .arg(format!("{}k", state_sectors / 2))
-        .env("E2FSPROGS_FAKE_TIME", "1767225600")
-        .output()
-        .map_err(|e| format!("running mkfs.ext2: {e}"))?;
-    if !output.status.success() {
-        return Err(format!(
-            "mkfs.ext2 {}: {}",
-            image.display(),
-            String::from_utf8_lossy(&output.stderr)
-        ));
-    }
-    Ok(())
+    let offset = format!(
+        "offset={},root_owner=0:0,hash_seed=5a05e2f2-0000-4000-8000-000000000002",
+        STATE_START_SECTOR * 512
+    );
+    let args = ["-b", "4096", "-L", "zos-state"]
+        .into_iter()
+        .chain(["-U", "5a05e2f2-0000-4000-8000-000000000013", "-E", &offset])
+        .map(String::from)
+        .collect::<Vec<_>>();
+    mkfs_ext2(&args, image, state_sectors / 2)
 }
 
 /// (Re)create the persistent disk `cargo xtask run` attaches.

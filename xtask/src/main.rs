@@ -34,7 +34,7 @@ pub const CORE_ONLY_TARGETS: [&str; 2] = ["x86_64-unknown-none", "wasm32-unknown
 /// same `userland/user.ld`) for it.
 pub const SECOND_USER_TARGET: &str = "x86_64-unknown-none";
 /// User programs: (package, binary) — each lands in the initramfs as /sbin/<binary>.
-pub const USER_PROGRAMS: [(&str, &str); 12] = [
+pub const USER_PROGRAMS: [(&str, &str); 13] = [
     ("zos-init", "init"),
     ("zos-ktest", "ktest"),
     ("zos-tools", "zbox"),
@@ -44,6 +44,7 @@ pub const USER_PROGRAMS: [(&str, &str); 12] = [
     ("zos-netstack", "netstack"),
     ("zos-devmgr", "devmgr"),
     ("zos-virtio-blk", "virtio-blk"),
+    ("zos-virtio-net", "virtio-net"),
     ("zos-identity", "identity"),
     ("zos-keystore", "keystore"),
     ("zos-ext2", "ext2"),
@@ -53,13 +54,79 @@ pub const MULTI_CALL_BINARY: &str = "/sbin/zbox";
 /// Tools inside the multi-call binary: each gets `/bin/<tool>`, a symlink to
 /// [`MULTI_CALL_BINARY`] (zbox picks the tool from argv[0]). Must match
 /// `zos_tools_core::dispatch::TOOLS` (checked by a test).
-pub const TOOL_NAMES: [&str; 67] = [
-    "[", "basename", "cat", "chgrp", "chmod", "chown", "cksum", "clear", "cp", "date", "dd", "df",
-    "dirname", "dmesg", "echo", "env", "false", "find", "free", "getty", "grep", "groupadd",
-    "head", "hexdump", "hostname", "id", "kill", "ln", "login", "ls", "lsdev", "mkdir", "mount",
-    "mv", "nc", "netstat", "od", "passwd", "poweroff", "printf", "ps", "reboot", "rm", "rmdir",
-    "seq", "sleep", "stat", "su", "svc", "sync", "tail", "tee", "test", "touch", "true", "umount",
-    "uname", "uptime", "useradd", "userdel", "usermod", "wc", "which", "who", "whoami", "yes",
+pub const TOOL_NAMES: [&str; 73] = [
+    "[",
+    "basename",
+    "cat",
+    "chgrp",
+    "chmod",
+    "chown",
+    "cksum",
+    "clear",
+    "cp",
+    "date",
+    "dd",
+    "df",
+    "dirname",
+    "dmesg",
+    "echo",
+    "env",
+    "false",
+    "find",
+    "free",
+    "getty",
+    "grep",
+    "groupadd",
+    "head",
+    "hexdump",
+    "hostname",
+    "httpd",
+    "id",
+    "ifconfig",
+    "kill",
+    "ln",
+    "login",
+    "ls",
+    "lsdev",
+    "mkdir",
+    "mount",
+    "mv",
+    "nc",
+    "netstat",
+    "nslookup",
+    "od",
+    "passwd",
+    "ping",
+    "poweroff",
+    "printf",
+    "ps",
+    "reboot",
+    "rm",
+    "rmdir",
+    "seq",
+    "sha256sum",
+    "sleep",
+    "stat",
+    "su",
+    "svc",
+    "sync",
+    "tail",
+    "tee",
+    "test",
+    "touch",
+    "true",
+    "umount",
+    "uname",
+    "uptime",
+    "useradd",
+    "userdel",
+    "usermod",
+    "wc",
+    "wget",
+    "which",
+    "who",
+    "whoami",
+    "yes",
     "zkey",
 ];
 
@@ -143,6 +210,24 @@ fn cargo() -> Command {
     command.current_dir(root());
     command
 }
+
+/// `cargo VERB --release --target TARGET -p PACKAGE…`: the shape of every
+/// cross build and lint run here (native targets and the browser's).
+pub fn cargo_release<'a>(
+    verb: &str,
+    target: &str,
+    packages: impl IntoIterator<Item = &'a str>,
+) -> Command {
+    let mut command = cargo();
+    command.args([verb, "--release", "--target", target]);
+    for package in packages {
+        command.args(["-p", package]);
+    }
+    command
+}
+
+/// What ends a `cargo clippy` line: every lint is an error.
+pub const DENY_WARNINGS: [&str; 3] = ["--", "-D", "warnings"];
 
 /// Runs a command, failing with its description when it fails.
 pub fn run_checked(command: &mut Command, what: &str) -> Result<(), String> {
@@ -479,6 +564,20 @@ fn bench(arch: Arch) -> Result<(), String> {
         let args = ["-drive", &drive, "-device", "virtio-blk-device,drive=hd"];
         instructions.extend(shell_bench(&artifacts, true, "block-bench.sh", &args)?);
         nanoseconds.extend(shell_bench(&artifacts, false, "block-bench.sh", &args)?);
+        // The same disk on PCI (`virtio-blk-pci`): the same rows, `_pci`.
+        let args = ["-drive", &drive, "-device", "virtio-blk-pci,drive=hd"];
+        let pci = |figures: Vec<(String, u64)>| {
+            figures
+                .into_iter()
+                .map(|(name, value)| (format!("{name}_pci"), value))
+        };
+        instructions.extend(pci(shell_bench(&artifacts, true, "block-bench.sh", &args)?));
+        nanoseconds.extend(pci(shell_bench(
+            &artifacts,
+            false,
+            "block-bench.sh",
+            &args,
+        )?));
         // ext2 on a disk: issue 10's rows, on a 256 MiB volume as Linux's
         // figures were taken (mkfs.ext2, 4 KiB blocks), made fresh per run.
         let volume = root().join("target/zos/bench-ext2.img");
@@ -725,55 +824,31 @@ fn test(filters: &[String]) -> Result<(), String> {
             "clippy (host)",
         )?;
         run_checked(
-            cargo()
-                .args([
-                    "clippy",
-                    "--release",
-                    "-p",
-                    "zos-arch-aarch64",
-                    "--target",
-                    Arch::Aarch64.kernel_target(),
-                ])
-                .args(["--", "-D", "warnings"]),
+            cargo_release(
+                "clippy",
+                Arch::Aarch64.kernel_target(),
+                ["zos-arch-aarch64"],
+            )
+            .args(DENY_WARNINGS),
             "clippy (aarch64 kernel)",
         )?;
         let x86 = Arch::X86_64;
-        let mut x86_clippy = cargo();
-        x86_clippy.args([
-            "clippy",
-            "--release",
-            "-p",
-            x86.kernel_package(),
-            "--target",
-            x86.kernel_target(),
-        ]);
+        let mut x86_clippy = cargo_release("clippy", x86.kernel_target(), [x86.kernel_package()]);
         if let Some((flags, dir)) = x86.kernel_build_env() {
             x86_clippy
                 .env("RUSTFLAGS", flags)
                 .args(["--target-dir", dir]);
         }
+        run_checked(x86_clippy.args(DENY_WARNINGS), "clippy (x86_64 kernel)")?;
         run_checked(
-            x86_clippy.args(["--", "-D", "warnings"]),
-            "clippy (x86_64 kernel)",
-        )?;
-        run_checked(
-            cargo()
-                .args([
-                    "clippy",
-                    "--release",
-                    "--target",
-                    Arch::Aarch64.user_target(),
-                    "-p",
-                    "libzos",
-                    "-p",
-                    "zos-libc",
-                ])
-                .args(
-                    USER_PROGRAMS
-                        .iter()
-                        .flat_map(|(package, _)| ["-p", package]),
-                )
-                .args(["--", "-D", "warnings"]),
+            cargo_release(
+                "clippy",
+                Arch::Aarch64.user_target(),
+                ["libzos", "zos-libc"]
+                    .into_iter()
+                    .chain(USER_PROGRAMS.iter().map(|(package, _)| *package)),
+            )
+            .args(DENY_WARNINGS),
             "clippy (aarch64 userland)",
         )?;
         other_targets()?;
@@ -797,37 +872,21 @@ fn test(filters: &[String]) -> Result<(), String> {
 fn other_targets() -> Result<(), String> {
     for target in CORE_ONLY_TARGETS {
         run_checked(
-            cargo()
-                .args([
-                    "clippy",
-                    "--release",
-                    "-p",
-                    "zos-kernel",
-                    "--target",
-                    target,
-                ])
-                .args(["--", "-D", "warnings"]),
+            cargo_release("clippy", target, ["zos-kernel"]).args(DENY_WARNINGS),
             &format!("kernel core for {target}"),
         )?;
     }
     let user_packages = || {
-        ["-p", "libzos"].into_iter().chain(
-            USER_PROGRAMS
-                .iter()
-                .flat_map(|(package, _)| ["-p", package]),
-        )
+        ["libzos"]
+            .into_iter()
+            .chain(USER_PROGRAMS.iter().map(|(package, _)| *package))
     };
     run_checked(
-        cargo()
-            .args(["clippy", "--release", "--target", SECOND_USER_TARGET])
-            .args(user_packages())
-            .args(["--", "-D", "warnings"]),
+        cargo_release("clippy", SECOND_USER_TARGET, user_packages()).args(DENY_WARNINGS),
         &format!("clippy (userland for {SECOND_USER_TARGET})"),
     )?;
     run_checked(
-        cargo()
-            .args(["build", "--release", "--target", SECOND_USER_TARGET])
-            .args(user_packages()),
+        &mut cargo_release("build", SECOND_USER_TARGET, user_packages()),
         &format!("userland build for {SECOND_USER_TARGET}"),
     )
 }
@@ -839,6 +898,9 @@ struct Run {
     name: String,
     arch: Arch,
     smp: Option<u32>,
+    /// `pci` for a script's `-pci` variant (`ZOS_VIRTIO`; its virtio devices
+    /// are then `-device virtio-*-pci`, see lib.tcl's `virtio_device`).
+    virtio: Option<&'static str>,
 }
 
 /// The runs of one script. Every script runs on AArch64; one whose header
@@ -847,7 +909,9 @@ struct Run {
 /// type at the shell run a second time on `-smp 2` (GICv2, the default)
 /// unless their header says `# runs once`:
 /// interrupt routing to CPU 0 broke typed input there once. The x86_64 runs
-/// stay on one CPU (the backend does not start the others yet).
+/// stay on one CPU (the backend does not start the others yet). A script whose
+/// header says `# variants: pci` runs once more with its virtio devices on
+/// PCI (`NAME-pci`).
 fn runs_of(script: &Path) -> Vec<Run> {
     let text = std::fs::read_to_string(script).unwrap_or_default();
     let stem = script
@@ -858,31 +922,29 @@ fn runs_of(script: &Path) -> Vec<Run> {
     // `# runs once`: a long script (a whole test suite) skips the -smp 2 run.
     let once = text.lines().any(|l| l.trim() == "# runs once");
     let types = !once && text.lines().any(|l| l.trim_start().starts_with("send "));
-    let on_x86 = text.lines().any(|l| {
-        l.strip_prefix("# runs on:")
-            .is_some_and(|arches| arches.split_whitespace().any(|a| a == "x86_64"))
-    });
-    let mut runs = vec![Run {
+    // A header line `# KEY: … WORD …`.
+    let header_says = |key: &str, word: &str| {
+        text.lines().any(|l| {
+            l.strip_prefix(key)
+                .is_some_and(|words| words.split_whitespace().any(|w| w == word))
+        })
+    };
+    let run = |suffix: &str, arch: Arch, smp: Option<u32>, virtio: Option<&'static str>| Run {
         script: script.to_path_buf(),
-        name: stem.clone(),
-        arch: Arch::Aarch64,
-        smp: None,
-    }];
+        name: format!("{stem}{suffix}"),
+        arch,
+        smp,
+        virtio,
+    };
+    let mut runs = vec![run("", Arch::Aarch64, None, None)];
     if types {
-        runs.push(Run {
-            script: script.to_path_buf(),
-            name: format!("{stem}-smp2"),
-            arch: Arch::Aarch64,
-            smp: Some(2),
-        });
+        runs.push(run("-smp2", Arch::Aarch64, Some(2), None));
     }
-    if on_x86 {
-        runs.push(Run {
-            script: script.to_path_buf(),
-            name: format!("{stem}-x86"),
-            arch: Arch::X86_64,
-            smp: None,
-        });
+    if header_says("# variants:", "pci") {
+        runs.push(run("-pci", Arch::Aarch64, None, Some("pci")));
+    }
+    if header_says("# runs on:", "x86_64") {
+        runs.push(run("-x86", Arch::X86_64, None, None));
     }
     runs
 }
@@ -950,6 +1012,9 @@ fn acceptance(artifacts: &Artifacts, x86: &Artifacts, filters: &[String]) -> Res
                         let mut command = Command::new("expect");
                         if let Some(cpus) = run.smp {
                             command.env("ZOS_SMP", cpus.to_string());
+                        }
+                        if let Some(transport) = run.virtio {
+                            command.env("ZOS_VIRTIO", transport);
                         }
                         command
                             .arg("-f")

@@ -5,7 +5,10 @@
 //! flags differ from the native builds', and sharing `target/` would rebuild
 //! everything on each switch.
 
-use crate::{cargo, cpio, root, run_checked, MULTI_CALL_BINARY, TOOL_NAMES, USER_PROGRAMS};
+use crate::{
+    cargo_release, cpio, root, run_checked, DENY_WARNINGS, MULTI_CALL_BINARY, TOOL_NAMES,
+    USER_PROGRAMS,
+};
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -86,7 +89,7 @@ pub fn out_dir() -> PathBuf {
 /// Device drivers and the disk file system have nothing to drive in a page
 /// (docs/browser.md: no block devices); every other program of the native
 /// boot archive runs.
-const NOT_IN_BROWSER: [&str; 3] = ["zos-devmgr", "zos-virtio-blk", "zos-ext2"];
+const NOT_IN_BROWSER: [&str; 4] = ["zos-devmgr", "zos-virtio-blk", "zos-virtio-net", "zos-ext2"];
 
 fn browser_programs() -> Vec<(&'static str, &'static str)> {
     USER_PROGRAMS
@@ -101,67 +104,39 @@ pub fn build_wasm() -> Result<WasmArtifacts, String> {
     let kernel_dir = root().join("target/wasm-kernel");
     let user_dir = root().join("target/wasm-user");
     run_checked(
-        cargo()
-            .args([
-                "build",
-                "--release",
-                "-p",
-                "zos-arch-wasm",
-                "--target",
-                TARGET,
-            ])
+        cargo_release("build", TARGET, ["zos-arch-wasm"])
             .arg("--target-dir")
             .arg(&kernel_dir)
             .env("RUSTFLAGS", "-C strip=debuginfo"),
         "wasm kernel build",
     )?;
     run_checked(
-        cargo()
-            .args(["build", "--release", "--target", TARGET])
-            .arg("--target-dir")
-            .arg(&user_dir)
-            .args(
-                browser_programs()
-                    .iter()
-                    .flat_map(|(package, _)| ["-p", package]),
-            )
-            .env("RUSTFLAGS", USER_FLAGS),
+        cargo_release(
+            "build",
+            TARGET,
+            browser_programs().iter().map(|(package, _)| *package),
+        )
+        .arg("--target-dir")
+        .arg(&user_dir)
+        .env("RUSTFLAGS", USER_FLAGS),
         "wasm userland build",
     )?;
     // Clippy for what only wasm32 compiles: the backend, libzos's wasm32
     // arch file and the console's terminal (the rest is checked natively).
     run_checked(
-        cargo()
-            .args([
-                "clippy",
-                "--release",
-                "-p",
-                "zos-arch-wasm",
-                "--target",
-                TARGET,
-            ])
+        cargo_release("clippy", TARGET, ["zos-arch-wasm"])
             .arg("--target-dir")
             .arg(&kernel_dir)
             .env("RUSTFLAGS", "-C strip=debuginfo")
-            .args(["--", "-D", "warnings"]),
+            .args(DENY_WARNINGS),
         "wasm kernel clippy",
     )?;
     run_checked(
-        cargo()
-            .args([
-                "clippy",
-                "--release",
-                "-p",
-                "libzos",
-                "-p",
-                "zos-console",
-                "--target",
-                TARGET,
-            ])
+        cargo_release("clippy", TARGET, ["libzos", "zos-console"])
             .arg("--target-dir")
             .arg(&user_dir)
             .env("RUSTFLAGS", USER_FLAGS)
-            .args(["--", "-D", "warnings"]),
+            .args(DENY_WARNINGS),
         "wasm userland clippy",
     )?;
     let out = out_dir();

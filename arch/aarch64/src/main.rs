@@ -270,6 +270,7 @@ fn start_kernel_core(info: &BootInfo, heap_bytes: usize) {
         name: "pl011",
         regs: info.uart,
         irq: Some(info.uart_irq),
+        irq_routes: 0,
     });
     if let Some(rtc) = info.rtc {
         // The real-time clock, for init to read the date from (no interrupt used).
@@ -277,6 +278,7 @@ fn start_kernel_core(info: &BootInfo, heap_bytes: usize) {
             name: "pl031",
             regs: rtc,
             irq: None,
+            irq_routes: 0,
         });
     }
     // The populated virtio-mmio slots (QEMU's `virt` has 32, mostly empty), under
@@ -291,7 +293,28 @@ fn start_kernel_core(info: &BootInfo, heap_bytes: usize) {
             name: "virtio-mmio",
             regs: slot.regs,
             irq: Some(slot.irq),
+            irq_routes: 0,
         });
+    }
+    // The PCI host bridge: its configuration space (ECAM), its 32-bit memory
+    // window for BARs and its INTx lines; devmgr enumerates and assigns.
+    if let Some(pci) = info.pci {
+        for (name, regs) in [("pci-ecam", pci.ecam), ("pci-mmio", pci.mmio)] {
+            devices.push(zos_boot::init::Device {
+                name,
+                regs,
+                irq: None,
+                irq_routes: 0,
+            });
+        }
+        for line in pci.intx() {
+            devices.push(zos_boot::init::Device {
+                name: "pci-intx",
+                regs: PhysRange::new(0, 0),
+                irq: Some(line.irq),
+                irq_routes: line.routes,
+            });
+        }
     }
     if let Err(e) = zos_boot::init::start_init(
         &mut kernel,
@@ -516,6 +539,16 @@ fn print_banner(info: &BootInfo, entry_el: u64, free_frames: usize) {
             );
             present += 1;
         }
+    }
+    if let Some(pci) = info.pci {
+        log::info!(
+            "device: PCI ECAM at {:#x} ({} MiB), memory window {:#x}..{:#x}, {} INTx lines",
+            pci.ecam.start,
+            pci.ecam.len() >> 20,
+            pci.mmio.start,
+            pci.mmio.end,
+            pci.intx_count
+        );
     }
     log::info!(
         "device: {} virtio-mmio slot(s), {} in use",

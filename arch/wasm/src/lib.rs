@@ -238,6 +238,7 @@ pub extern "C" fn kernel_init(ptr: *const u8, len: usize, frames_mib: u32) -> i3
         name: "wasm-terminal",
         regs: PhysRange::new(TERMINAL_PA, TERMINAL_PA + 4096),
         irq: Some(TERMINAL_IRQ),
+        irq_routes: 0,
     };
     let initrd = PhysRange::new(ptr as u64, ptr as u64 + len as u64);
     if let Err(e) = zos_boot::init::start_init(

@@ -276,12 +276,14 @@ fn start_kernel_core(info: &StartInfo, heap_bytes: usize) {
             port_page(console::COM1 as u64 + 8),
         ),
         irq: Some(console::COM1_IRQ),
+        irq_routes: 0,
     };
     // The CMOS clock's index and data ports, for the time keeper.
     let cmos = zos_boot::init::Device {
         name: "cmos",
         regs: PhysRange::new(port_page(CMOS_PORT), port_page(CMOS_PORT + 2)),
         irq: None,
+        irq_routes: 0,
     };
     if let Err(e) = zos_boot::init::start_init(
         &mut kernel,

@@ -596,3 +596,49 @@ fn kernel_heap_runs_out_as_an_error_and_comes_back() {
     assert_eq!(h.k.heap_charged, heap + crate::kernel::SLOT_CHUNK_COST);
     assert_eq!(h.k.objects.live(), live);
 }
+
+/// MemorySlice: a device Memory's part becomes its own object (a PCI BAR out
+/// of a bus window), with the source's rights; RAM and bad ranges are refused.
+#[test]
+fn device_memory_is_sliced_within_its_range() {
+    let mut h = Harness::new();
+    let p = h.spawn_process(16 * MB);
+    let t = h.thread(p);
+    let window = h.k.objects.insert(Object::Memory(Memory::Device {
+        base: 0x1000_0000,
+        pages: 16,
+    }));
+    let rights = Rights::READ | Rights::WRITE | Rights::MAP | Rights::GRANT;
+    let slot = h.k.grant(p, None, window, rights, 0).expect("grant") as u64;
+    let before = h.quota_used(p);
+    let bar = ok(h.syscall(t, Sys::MemorySlice, &[slot, 4, 4]))[1];
+    assert!(h.quota_used(p) > before, "the new object is charged");
+    let info = ok(h.syscall(t, Sys::MemoryInfo, &[bar]));
+    assert_eq!((info[1], info[2], info[3]), (4 * 4096, 0x1000_4000, 1));
+    let cap = ok(h.syscall(t, Sys::CapInfo, &[bar]));
+    assert_eq!(cap[2], rights.bits() as u64, "same rights as the source");
+    for bad in [
+        [slot, 0, 0],
+        [slot, 12, 5],
+        [slot, u64::MAX, 2],
+        [slot, 16, 1],
+    ] {
+        err(
+            h.syscall(t, Sys::MemorySlice, &bad),
+            SysError::InvalidArgument,
+        );
+    }
+    let ram = ok(h.syscall(t, Sys::MemoryCreate, &[4096, 0]))[1];
+    err(
+        h.syscall(t, Sys::MemorySlice, &[ram, 0, 1]),
+        SysError::WrongType,
+    );
+    let read_only = h.give(p, slot, p, Rights::READ, 0);
+    err(
+        h.syscall(t, Sys::MemorySlice, &[read_only, 0, 1]),
+        SysError::NoRights,
+    );
+    let held = h.quota_used(p);
+    ok(h.syscall(t, Sys::CapDelete, &[bar]));
+    assert!(h.quota_used(p) < held, "deleting the slice refunds it");
+}

@@ -43,6 +43,8 @@ pub struct Device {
     pub restarts: Restarts,
     /// Disk name, for block devices.
     pub disk: Option<String>,
+    /// Interface name (`eth0`, ...), for network devices.
+    pub nic: Option<String>,
     /// Filled in when the driver serves.
     pub sectors: u64,
     pub read_only: bool,
@@ -96,6 +98,8 @@ impl Table {
         let driver = crate::virtio::driver(device_id);
         let disks = self.devices.iter().filter(|d| d.disk.is_some()).count();
         let disk = (device_id == 2).then(|| disk_name(disks));
+        let nics = self.devices.iter().filter(|d| d.nic.is_some()).count();
+        let nic = (device_id == 1).then(|| format!("eth{nics}"));
         self.devices.push(Device {
             location,
             device_id,
@@ -108,6 +112,7 @@ impl Table {
             },
             restarts: Restarts::default(),
             disk,
+            nic,
             sectors: 0,
             read_only: false,
             partitions: Vec::new(),
@@ -130,6 +135,19 @@ impl Table {
             let exists = n == 0 || d.partitions.iter().any(|p| p.index == n);
             (exists && d.public(n)).then_some((i, n))
         })
+    }
+
+    /// The running network device called `name`.
+    pub fn find_nic(&self, name: &str) -> Option<usize> {
+        self.devices
+            .iter()
+            .position(|d| d.nic.as_deref() == Some(name) && d.state == State::Running)
+    }
+
+    /// The name devmgr gives the device's driver (`vda`, `eth0`).
+    pub fn name(&self, index: usize) -> String {
+        let d = &self.devices[index];
+        d.disk.clone().or_else(|| d.nic.clone()).unwrap_or_default()
     }
 
     /// The device and partition of the keystore's partition (the first disk
@@ -181,7 +199,7 @@ impl Table {
                 pid: d.pid,
                 state: String::from(d.state.name()),
                 restarts: d.restarts.total,
-                block: d.disk.clone(),
+                block: d.disk.clone().or_else(|| d.nic.clone()),
             })
             .collect()
     }
@@ -224,7 +242,14 @@ mod tests {
         assert_eq!(names, ["vda", "vda1"]);
         assert_eq!(t.find_keystore(), None);
         let list = t.list();
-        assert_eq!(list[0].state, "none");
+        assert_eq!(list[0].driver, "virtio-net");
+        assert_eq!(list[0].block.as_deref(), Some("eth0"));
+        assert_eq!(t.find_nic("eth0"), None, "not running yet");
+        t.devices[0].state = State::Running;
+        assert_eq!(t.find_nic("eth0"), Some(0));
+        assert_eq!(t.find_nic("eth1"), None);
+        assert_eq!(t.name(0), "eth0");
+        assert_eq!(t.name(1), "vda");
         assert_eq!(list[1].driver, "virtio-blk");
         assert_eq!(list[1].block.as_deref(), Some("vda"));
     }

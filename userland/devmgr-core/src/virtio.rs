@@ -44,6 +44,7 @@ pub fn pci_device(vendor: u16, device: u16) -> Option<u32> {
 /// The driver program for a virtio device id, when there is one.
 pub fn driver(device_id: u32) -> Option<&'static str> {
     match device_id {
+        1 => Some("/sbin/virtio-net"),
         2 => Some("/sbin/virtio-blk"),
         _ => None,
     }
@@ -64,6 +65,7 @@ mod tests {
         assert_eq!(pci_device(0x8086, 0x1042), None);
         assert_eq!(kind_name(2), "virtio-blk");
         assert_eq!(driver(2), Some("/sbin/virtio-blk"));
-        assert_eq!(driver(1), None);
+        assert_eq!(driver(1), Some("/sbin/virtio-net"));
+        assert_eq!(driver(4), None);
     }
 }

@@ -1,9 +1,11 @@
 //! devmgr — the device manager. init grants it the platform's device
-//! capabilities (every populated virtio-mmio slot with its interrupt); devmgr
-//! reads each slot's magic and device id, and for each device it has a driver
-//! for, starts that driver (through init's `Spawn`) with only that device's
-//! capabilities: the slot's register page, its interrupt, and a badged
-//! capability back to devmgr. A driver that ends is started again
+//! capabilities (every populated virtio-mmio slot with its interrupt, and the
+//! PCI host bridge's configuration space, memory window and INTx lines);
+//! devmgr reads each slot's magic and device id, enumerates PCI bus 0 and
+//! places the BARs of its virtio functions (`pci`), and for each device it
+//! has a driver for, starts that driver (through init's `Spawn`) with only
+//! that device's capabilities: the slot's register page or the function's
+//! BAR, its interrupt, and a badged capability back to devmgr. A driver that ends is started again
 //! (`zos_devmgr_core::restart`); its clients' calls fail (EIO) meanwhile.
 //!
 //! It serves `zos_proto::block::DevRequest` on its endpoint: `lsdev`'s list,
@@ -14,6 +16,8 @@
 #![no_main]
 
 extern crate alloc;
+
+mod pci;
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -40,6 +44,8 @@ struct Caps {
     regs: u64,
     irq: u64,
     address: u64,
+    /// `mmio`, or `pci` with the function's configuration image (hex).
+    pci_image: Option<String>,
     /// The endpoint every instance of the driver serves (created once).
     endpoint: Option<u64>,
 }
@@ -49,7 +55,8 @@ struct Manager {
     endpoint: u64,
     table: Table,
     caps: Vec<Caps>,
-    /// The whole-disk handle of each running block driver.
+    /// The whole-disk handle of each running block driver (the driver's
+    /// capability for a network device).
     disks: Vec<Option<u64>>,
     /// Ready reported to init (once every disk is described and /dev knows it).
     ready: bool,
@@ -69,6 +76,7 @@ fn main(_arg: u64) -> i64 {
         ready: false,
     };
     manager.enumerate_mmio();
+    manager.enumerate_pci();
     if manager.table.devices.is_empty() {
         // Nothing to manage: end (restart = "on-failure") and cost nothing;
         // `lsdev` then says the device manager is not running.
@@ -124,10 +132,27 @@ impl Manager {
                 regs: grant.slot,
                 irq: irq.slot,
                 address: grant.base,
+                pci_image: None,
                 endpoint: None,
             });
             self.disks.push(None);
             debug_assert_eq!(index + 1, self.caps.len());
+        }
+    }
+
+    /// The usable virtio functions of the PCI host bridge, if there is one.
+    fn enumerate_pci(&mut self) {
+        for device in pci::enumerate() {
+            let location = alloc::format!("pci@{}", device.function);
+            self.table.add(location, device.device_id);
+            self.caps.push(Caps {
+                regs: device.bar,
+                irq: device.irq,
+                address: device.bar_address,
+                pci_image: Some(device.image),
+                endpoint: None,
+            });
+            self.disks.push(None);
         }
     }
 
@@ -137,7 +162,7 @@ impl Manager {
         let (Some(path), Some(caps)) = (device.driver, self.caps.get_mut(index)) else {
             return;
         };
-        let name = device.disk.clone().unwrap_or_default();
+        let name = self.table.name(index);
         let generation = alloc::format!("{}", device.restarts.total);
         let address = alloc::format!("{:#x}", caps.address);
         if caps.endpoint.is_none() {
@@ -166,13 +191,23 @@ impl Manager {
         let program = path.rsplit('/').next().unwrap_or(path);
         let request = ProcRequest::Spawn {
             path,
-            argv: alloc::vec![
-                program,
-                "mmio",
-                address.as_str(),
-                name.as_str(),
-                generation.as_str()
-            ],
+            argv: match &caps.pci_image {
+                None => alloc::vec![
+                    program,
+                    "mmio",
+                    address.as_str(),
+                    name.as_str(),
+                    generation.as_str()
+                ],
+                Some(image) => alloc::vec![
+                    program,
+                    "pci",
+                    address.as_str(),
+                    name.as_str(),
+                    generation.as_str(),
+                    image.as_str()
+                ],
+            },
             env: alloc::vec!["PATH=/bin:/sbin"],
             cwd: "/",
             fds: alloc::vec![(3, 0), (4, 1), (5, 2), (6, 3)],
@@ -261,6 +296,18 @@ impl Manager {
             Some(DevRequest::Blocks) => DevResponse::Blocks(self.table.block_names()),
             Some(DevRequest::OpenBlock { name }) => return self.open(name, false),
             Some(DevRequest::OpenDevice { name }) => return self.open(name, true),
+            Some(DevRequest::OpenNic { name }) => {
+                let cap = self
+                    .table
+                    .find_nic(name)
+                    .and_then(|index| self.disks[index])
+                    .map(|cap| sys::cap_copy(cap, sys::SELF, sys::NONE));
+                return match cap {
+                    Some(Ok(cap)) => (encode(&DevResponse::Opened), alloc::vec![cap], None),
+                    Some(Err(_)) => (encode(&DevResponse::Err(EIO)), Vec::new(), None),
+                    None => (encode(&DevResponse::Err(ENODEV)), Vec::new(), None),
+                };
+            }
             Some(DevRequest::OpenKeystore) => DevResponse::Err(EPERM),
             Some(DevRequest::DriverReady) | None => DevResponse::Err(EINVAL),
         };
@@ -316,6 +363,11 @@ impl Manager {
         let Some(disk) = self.disks[index] else {
             return;
         };
+        if self.table.devices[index].nic.is_some() {
+            // A network driver: the netstack asks for it (OpenNic).
+            self.table.devices[index].state = State::Running;
+            return;
+        }
         let info = ipc::call(disk, &BlockRequest::Info, &[]);
         let info: Option<BlockInfo> = info.ok().and_then(|r| match r.decode::<BlockResponse>() {
             Some(BlockResponse::Info(info)) => Some(info),

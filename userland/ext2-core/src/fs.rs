@@ -10,8 +10,8 @@ use zos_vfs_core::{DirEntry, Errno, FileKind, NewInode, SetAttr, Stat, StatFs, V
 
 use crate::device::BlockDevice;
 use crate::layout::{
-    ftype, get_u32, set_u32, Inode, FAST_SYMLINK_MAX, N_BLOCKS, ROOT_INO, S_IFBLK, S_IFCHR,
-    S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK,
+    ftype, get_u32, set_u32, Inode, FAST_SYMLINK_MAX, N_BLOCKS, ROOT_INO, S_IFDIR, S_IFLNK, S_IFMT,
+    S_IFREG,
 };
 use crate::volume::{io, Volume};
 
@@ -19,19 +19,6 @@ use crate::volume::{io, Volume};
 pub const LINK_MAX: u16 = 32000;
 /// Magic number of an extended-attribute block.
 const XATTR_MAGIC: u32 = 0xEA02_0000;
-
-fn kind_of(mode: u16) -> Option<FileKind> {
-    Some(match mode & S_IFMT {
-        S_IFREG => FileKind::Regular,
-        S_IFDIR => FileKind::Directory,
-        S_IFLNK => FileKind::Symlink,
-        S_IFCHR => FileKind::CharDevice,
-        S_IFBLK => FileKind::BlockDevice,
-        S_IFIFO => FileKind::Fifo,
-        S_IFSOCK => FileKind::Socket,
-        _ => return None,
-    })
-}
 
 fn ftype_of(kind: FileKind) -> u8 {
     match kind {
@@ -103,7 +90,7 @@ impl<D: BlockDevice> Volume<D> {
             // Deleted (a stale number, or an entry a crash left behind).
             return Err(Errno::ENOENT);
         }
-        if kind_of(inode.mode).is_none() {
+        if FileKind::from_mode(inode.mode.into()).is_none() {
             return Err(self.corrupt("inode of unknown type", ino));
         }
         Ok(inode)
@@ -136,7 +123,7 @@ impl<D: BlockDevice> Volume<D> {
 
     pub fn stat(&mut self, ino: u32) -> VfsResult<Stat> {
         let inode = self.get_inode(ino)?;
-        let kind = kind_of(inode.mode).ok_or(Errno::EIO)?;
+        let kind = FileKind::from_mode(inode.mode.into()).ok_or(Errno::EIO)?;
         let rdev = match kind {
             FileKind::CharDevice | FileKind::BlockDevice => decode_dev(&inode),
             _ => 0,
@@ -301,7 +288,7 @@ impl<D: BlockDevice> Volume<D> {
         if inode.links_count >= LINK_MAX {
             return Err(Errno::EMLINK);
         }
-        let kind = kind_of(inode.mode).ok_or(Errno::EIO)?;
+        let kind = FileKind::from_mode(inode.mode.into()).ok_or(Errno::EIO)?;
         self.dir_add(dir, &mut dir_inode, &bytes, target, ftype_of(kind))?;
         inode.links_count += 1;
         self.stamp_ctime(&mut inode);
@@ -437,7 +424,7 @@ impl<D: BlockDevice> Volume<D> {
         if src_is_dir && old_dir != new_dir && self.is_within(new_dir, src.ino)? {
             return Err(Errno::EINVAL);
         }
-        let kind = kind_of(src_inode.mode).ok_or(Errno::EIO)?;
+        let kind = FileKind::from_mode(src_inode.mode.into()).ok_or(Errno::EIO)?;
         let target = self.dir_find(new_dir, &new_dir_inode, new_bytes)?;
         let mut replaced_dir = false;
         match target {
@@ -559,7 +546,7 @@ impl<D: BlockDevice> Volume<D> {
 
     fn regular(&mut self, ino: u32) -> VfsResult<Inode> {
         let inode = self.get_inode(ino)?;
-        match kind_of(inode.mode) {
+        match FileKind::from_mode(inode.mode.into()) {
             Some(FileKind::Regular) => Ok(inode),
             Some(FileKind::Directory) => Err(Errno::EISDIR),
             _ => Err(Errno::EINVAL),
@@ -591,7 +578,7 @@ impl<D: BlockDevice> Volume<D> {
             Some(kind) => kind,
             None => {
                 let inode = self.get_inode(ino)?;
-                kind_of(inode.mode).ok_or(Errno::EIO)?
+                FileKind::from_mode(inode.mode.into()).ok_or(Errno::EIO)?
             }
         };
         let name = String::from_utf8_lossy(&name).into_owned();

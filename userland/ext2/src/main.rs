@@ -31,7 +31,7 @@ use libzos::ipc::{Received, Server};
 use libzos::sys;
 use zos_ext2_core::{BlockDevice, Ext2Fs, MountOptions};
 use zos_proto::errno::*;
-use zos_proto::rfs::{RfsCall, RfsRequest, RfsResponse, RfsServiceRequest};
+use zos_proto::rfs::{RfsCall, RfsRequest, RfsResponse, RfsServiceRequest, GENERATION_BYTES};
 use zos_vfs_core::remote::{serve, DataBuffer};
 use zos_vfs_core::{FileKind, FileSystem, NewInode};
 
@@ -51,6 +51,16 @@ struct Window {
     memory: u64,
     va: u64,
     size: usize,
+}
+
+impl Window {
+    /// Writes the volume's change counter after the data part.
+    fn set_generation(&self, generation: u64) {
+        let word = (self.va + self.size as u64) as *mut u64;
+        // SAFETY: the window maps `size + GENERATION_BYTES` bytes (the counter
+        // is its last aligned word) while it exists; only this server writes it.
+        unsafe { core::ptr::write_volatile(word, generation.to_le()) };
+    }
 }
 
 impl DataBuffer for Window {
@@ -78,6 +88,9 @@ struct Volume {
     slot: u64,
     /// Mounts using it.
     users: usize,
+    /// Raised by every request that changes names or attributes
+    /// (`zos_proto::rfs::GENERATION_BYTES`).
+    generation: u64,
 }
 
 struct Mount {
@@ -185,7 +198,13 @@ impl Service {
                         }),
                         _ => {
                             let buffer = mount.window.as_mut().map(|w| w as &mut dyn DataBuffer);
-                            serve(&mut volume.fs, &call, buffer)
+                            let reply = serve(&mut volume.fs, &call, buffer);
+                            if call.op.changes_volume() {
+                                volume.generation += 1;
+                                let (id, generation) = (mount.volume, volume.generation);
+                                self.publish_generation(id, generation);
+                            }
+                            reply
                         }
                     },
                     _ => error(EIO),
@@ -193,6 +212,17 @@ impl Service {
             }
         };
         (reply, Vec::new())
+    }
+
+    /// Writes the volume's change counter into the buffer of every mount
+    /// of it, before the answer goes out: their clients' caches of names
+    /// and attributes are stale from now on.
+    fn publish_generation(&self, volume: u64, generation: u64) {
+        for mount in self.mounts.values().filter(|m| m.volume == volume) {
+            if let Some(window) = &mount.window {
+                window.set_generation(generation);
+            }
+        }
     }
 
     /// Releases the mount's window; the last mount of a volume unmounts it
@@ -251,11 +281,14 @@ impl Service {
             let _ = sys::cap_delete(memory);
             return error(EINVAL);
         }
-        mount.window = Some(Window {
+        let window = Window {
             memory,
             va,
-            size: size as usize,
-        });
+            size: size as usize - GENERATION_BYTES,
+        };
+        let generation = self.volumes.get(&mount.volume).map_or(0, |v| v.generation);
+        window.set_generation(generation);
+        mount.window = Some(window);
         encode(&RfsResponse::Ok)
     }
 
@@ -387,6 +420,7 @@ impl Service {
                 device: device.then(|| String::from(source)),
                 slot,
                 users: 0,
+                generation: 0,
             },
         );
         Ok(id)

@@ -4,26 +4,7 @@
 
 use crate::pipe::{Pipe, ReadOutcome, WriteOutcome};
 use proptest::prelude::*;
-use zos_proto::ring::{flags, Ring, RingHeader, RingRead, RingWrite, PIPE_BUF};
-
-struct Owned {
-    header: Box<RingHeader>,
-    data: Vec<u8>,
-}
-
-impl Owned {
-    fn new(capacity: usize) -> Self {
-        Owned {
-            header: Box::new(RingHeader::default()),
-            data: vec![0; capacity],
-        }
-    }
-    fn ring(&mut self) -> Ring<'_> {
-        let capacity = self.data.len();
-        // SAFETY: `data` holds `capacity` bytes and outlives the view.
-        unsafe { Ring::from_raw(&self.header, self.data.as_mut_ptr(), capacity) }
-    }
-}
+use zos_proto::ring::{flags, OwnedRing, RingRead, RingWrite, PIPE_BUF};
 
 #[derive(Debug, Clone)]
 enum Op {
@@ -46,7 +27,7 @@ proptest! {
     /// Small rings (every write is "small", ≤ PIPE_BUF): all or nothing.
     #[test]
     fn matches_the_model(capacity in 1usize..200, ops in proptest::collection::vec(op(), 0..200)) {
-        let mut owned = Owned::new(capacity);
+        let mut owned = OwnedRing::new(capacity);
         let ring = owned.ring();
         let mut model = std::collections::VecDeque::new();
         let (mut readers, mut writers) = (true, true);
@@ -96,7 +77,7 @@ proptest! {
     /// Large writes behave as the message path's `Pipe`: they take what fits.
     #[test]
     fn large_writes_match_pipe(chunks in proptest::collection::vec((PIPE_BUF + 1)..(3 * PIPE_BUF), 1..6)) {
-        let mut owned = Owned::new(crate::pipe::PIPE_CAPACITY);
+        let mut owned = OwnedRing::new(crate::pipe::PIPE_CAPACITY);
         let ring = owned.ring();
         let mut pipe = Pipe::new();
         for len in chunks {

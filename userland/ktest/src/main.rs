@@ -383,6 +383,15 @@ fn test_memory() {
             .check()
             .is_ok_and(|r| r.0[1] == 3 * 4096),
     );
+    // Only device memory can be sliced (a PCI BAR out of a bus window).
+    check(
+        "slice RAM",
+        is_err(sys::memory_slice(m, 0, 1), SysError::WrongType),
+    );
+    check(
+        "slice a non-memory",
+        is_err(sys::memory_slice(SLOT_SELF, 0, 1), SysError::WrongType),
+    );
     check(
         "map unaligned",
         is_err(

@@ -1,5 +1,5 @@
-//! netstack — the network service. It runs smoltcp with a loopback interface
-//! (127.0.0.1/8; no NIC yet) and serves BSD sockets: `zos_proto::net` on its
+//! netstack — the network service. It runs smoltcp with loopback
+//! (127.0.0.1/8) and `eth0` when there is a NIC, and serves BSD sockets: `zos_proto::net` on its
 //! endpoint (socket creation, the socket list), and on badged copies of it
 //! one handle per open socket speaking `zos_proto::io` plus
 //! `IoRequest::Net`. The socket logic is `zos-netstack-core`; this file maps
@@ -9,13 +9,16 @@
 //! without `Close`) closes its sockets through the kernel's `NO_SENDERS`.
 //!
 //! A timer thread calls the endpoint (`Tick`) every 20 ms while anything
-//! waits, so timeouts and TCP timers advance without a client's request.
+//! waits (and when smoltcp's next timer is due), so timeouts, TCP timers and
+//! DHCP advance without a client's request. `link` attaches `eth0` (the
+//! virtio-net driver's frame rings) when devmgr has one; a thread there
+//! wakes the main loop when frames arrive.
 #![no_std]
 #![no_main]
 
 extern crate alloc;
 
-use alloc::collections::BTreeMap;
+use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use libzos::abi::rights;
@@ -28,12 +31,15 @@ use zos_proto::io::{HandleKind, HandleStat, IoRequest, IoResponse};
 use zos_proto::net::{NetRequest, NetResponse, SocketResponse};
 use zos_proto::MAX_IO_CHUNK;
 
+mod link;
+
 libzos::entry!(main);
 
 /// Whether the timer thread should tick (something waits or closes).
 static BUSY: AtomicBool = AtomicBool::new(false);
-/// The endpoint slot, for the timer thread.
-static ENDPOINT: AtomicU64 = AtomicU64::new(0);
+/// When smoltcp wants the next poll (milliseconds since boot).
+static NEXT_POLL_MS: AtomicU64 = AtomicU64::new(u64::MAX);
+use link::ENDPOINT;
 /// Tick period.
 const TICK_NS: u64 = 20_000_000;
 
@@ -56,6 +62,7 @@ fn main(_arg: u64) -> i64 {
     }
     let seed = sys::clock_ns();
     dprintln!("netstack: loopback 127.0.0.1/8 up");
+    link::start();
     Service {
         server: Server::new(endpoint),
         endpoint,
@@ -64,6 +71,8 @@ fn main(_arg: u64) -> i64 {
         replies: BTreeMap::new(),
         next_badge: 1,
         next_token: 1,
+        kick: None,
+        service_tokens: BTreeSet::new(),
     }
     .run()
 }
@@ -72,7 +81,7 @@ fn timer_thread(_arg: u64) {
     let endpoint = ENDPOINT.load(Ordering::Relaxed);
     loop {
         sys::sleep_until(sys::clock_ns() + TICK_NS);
-        if BUSY.load(Ordering::Relaxed) {
+        if BUSY.load(Ordering::Relaxed) || now_ms() >= NEXT_POLL_MS.load(Ordering::Relaxed) {
             let _ = ipc::call(endpoint, &NetRequest::Tick, &[]);
         }
     }
@@ -88,6 +97,10 @@ struct Service {
     replies: BTreeMap<Token, u64>,
     next_badge: u64,
     next_token: Token,
+    /// Signals eth0's driver that frames wait in the ring.
+    kick: Option<u64>,
+    /// Deferred service requests (ping, resolve): answered as `NetResponse`.
+    service_tokens: BTreeSet<Token>,
 }
 
 /// What to send back now.
@@ -126,9 +139,29 @@ impl Service {
                     }
                 }
             }
-            let finished = self.stack.poll(now_ms());
+            if let Some(attached) = link::ATTACHED.lock().take() {
+                self.stack
+                    .attach_nic(attached.nic, attached.mac, attached.config);
+                self.kick = Some(attached.kick);
+            }
+            let now = now_ms();
+            let finished = self.stack.poll(now);
             self.complete(finished);
+            if self.stack.take_sent() {
+                if let Some(kick) = self.kick {
+                    let _ = sys::signal(kick);
+                }
+            }
+            for line in self.stack.take_log() {
+                dprintln!("netstack: {line}");
+            }
             BUSY.store(self.stack.has_waiting(), Ordering::Relaxed);
+            let next = match (self.stack.has_nic(), self.stack.next_poll_ms(now)) {
+                (true, Some(delay)) => now + delay.min(1000),
+                (true, None) => now + 1000,
+                (false, _) => u64::MAX,
+            };
+            NEXT_POLL_MS.store(next, Ordering::Relaxed);
         }
     }
 
@@ -138,7 +171,11 @@ impl Service {
             let Some(reply_cap) = self.replies.remove(&token) else {
                 continue;
             };
-            let (bytes, caps) = self.encode(reply);
+            let (bytes, caps) = if self.service_tokens.remove(&token) {
+                (service_reply(reply), Vec::new())
+            } else {
+                self.encode(reply)
+            };
             if ipc::reply_later_raw(reply_cap, &bytes, &caps).is_err() {
                 let _ = sys::cap_delete(reply_cap);
                 for cap in caps {
@@ -152,6 +189,26 @@ impl Service {
         let response = match request.decode::<NetRequest>() {
             None => NetResponse::Err(EINVAL),
             Some(NetRequest::Tick) => NetResponse::Ok,
+            Some(NetRequest::Interfaces) => NetResponse::Interfaces(self.stack.interfaces()),
+            Some(NetRequest::Ping {
+                to,
+                seq,
+                len,
+                timeout_ms,
+            }) => {
+                let token = self.next_token;
+                self.next_token += 1;
+                let reply = self
+                    .stack
+                    .ping(token, to, seq, len as usize, timeout_ms, now_ms());
+                return self.service_answer(token, reply);
+            }
+            Some(NetRequest::Resolve { name }) => {
+                let token = self.next_token;
+                self.next_token += 1;
+                let reply = self.stack.resolve(token, &name, now_ms());
+                return self.service_answer(token, reply);
+            }
             Some(NetRequest::List) => {
                 let mut list = self.stack.list();
                 loop {
@@ -177,6 +234,21 @@ impl Service {
             }
         };
         reply_bytes(&response, Vec::new())
+    }
+
+    /// A service request's answer now, or deferred until the stack finishes it.
+    fn service_answer(&mut self, token: Token, reply: Option<Reply>) -> Answer {
+        match reply {
+            Some(reply) => Answer::Bytes(service_reply(reply), Vec::new()),
+            None => match self.server.defer() {
+                Ok(reply_cap) => {
+                    self.replies.insert(token, reply_cap);
+                    self.service_tokens.insert(token);
+                    Answer::Deferred
+                }
+                Err(_) => reply_bytes(&NetResponse::Err(EIO), Vec::new()),
+            },
+        }
     }
 
     /// Drops the handle `badge` (its socket closes with its last handle).
@@ -294,12 +366,24 @@ impl Service {
             Reply::Received { from, data } => {
                 IoResponse::Net(SocketResponse::Received { from: *from, data })
             }
+            Reply::Resolved(_) => IoResponse::Err(EIO),
         };
         let bytes = ipc::encode_vec(&response)
             .or_else(|_| ipc::encode_vec(&IoResponse::Err(EIO)))
             .unwrap_or_default();
         (bytes, caps)
     }
+}
+
+/// The `NetResponse` of a finished service request.
+fn service_reply(reply: Reply) -> Vec<u8> {
+    let response = match reply {
+        Reply::Ok => NetResponse::Ok,
+        Reply::Err(e) => NetResponse::Err(e),
+        Reply::Resolved(addrs) => NetResponse::Resolved(addrs),
+        _ => NetResponse::Err(EIO),
+    };
+    ipc::encode_vec(&response).unwrap_or_default()
 }
 
 fn reply_bytes<T: serde::Serialize>(response: &T, caps: Vec<u64>) -> Answer {

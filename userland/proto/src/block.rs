@@ -150,6 +150,9 @@ pub enum DevRequest<'a> {
     /// A file-style handle (`zos_proto::io`) for `name`: what the VFS hands
     /// out when `/dev/NAME` is opened. `Opened` + capability.
     OpenDevice { name: &'a str },
+    /// The capability of network interface `name`'s driver (`eth0`, ...),
+    /// which speaks `zos_proto::nic`; `Opened` + capability. For the netstack.
+    OpenNic { name: &'a str },
     /// The keystore's own partition (GPT type [`KEYSTORE_PARTITION_TYPE`]) as
     /// a block handle: honoured only on the authority capability
     /// (`badge::AUTHORITY`, the keystore's `"authority:devmgr"` grant);

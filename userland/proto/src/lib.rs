@@ -18,6 +18,8 @@ pub mod identity;
 pub mod io;
 pub mod keystore;
 pub mod net;
+pub mod nic;
+pub mod pci;
 pub mod proc;
 pub mod rfs;
 pub mod ring;

@@ -46,6 +46,22 @@ pub enum NetRequest {
     List,
     /// The service's own timer thread: run timers (answers `Ok`).
     Tick,
+    /// Every interface with its addresses (`ifconfig`); answers `Interfaces`.
+    Interfaces,
+    /// One ICMP echo request to `to` with `len` bytes of payload; answers
+    /// `Ok` when the matching echo reply arrives, `Err(ETIMEDOUT)` after
+    /// `timeout_ms`, `Err(ENETUNREACH)` with no route.
+    Ping {
+        to: [u8; 4],
+        seq: u16,
+        len: u16,
+        timeout_ms: u32,
+    },
+    /// IPv4 addresses of `name` from the DNS servers the interface was
+    /// given (DHCP or /etc/network.conf); answers `Resolved`, or
+    /// `Err(ENOENT)` for an unknown name, `Err(ETIMEDOUT)`, `Err(ENETUNREACH)`
+    /// with no DNS server.
+    Resolve { name: alloc::string::String },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,6 +70,30 @@ pub enum NetResponse {
     Socket,
     Sockets(Vec<SocketInfo>),
     Err(i32),
+    Interfaces(Vec<InterfaceInfo>),
+    Resolved(Vec<[u8; 4]>),
+}
+
+/// One interface, for `ifconfig`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InterfaceInfo {
+    /// `lo`, `eth0`.
+    pub name: alloc::string::String,
+    /// Ethernet address (zero for `lo`).
+    pub mac: [u8; 6],
+    /// Addresses with their prefix length.
+    pub addrs: Vec<([u8; 4], u8)>,
+    /// Default gateway, if any.
+    pub gateway: Option<[u8; 4]>,
+    pub dns: Vec<[u8; 4]>,
+    pub mtu: u32,
+    /// `dhcp`, `static`, `dhcp (waiting)`, ...
+    pub config: alloc::string::String,
+    pub rx_frames: u64,
+    pub rx_bytes: u64,
+    pub tx_frames: u64,
+    pub tx_bytes: u64,
+    pub dropped: u64,
 }
 
 /// One line of `netstat`.

@@ -48,6 +48,13 @@ pub struct RfsCall<'a> {
     pub op: RfsRequest<'a>,
 }
 
+/// The last bytes of a mount's data buffer: the volume's change counter, a
+/// little-endian `u64` the server raises (in every buffer of the volume)
+/// before it answers a request that [changes the volume](RfsRequest::changes_volume).
+/// A client may keep names and attributes it learnt while the counter
+/// stays the same; data moves only through the bytes before it.
+pub const GENERATION_BYTES: usize = 8;
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum RfsRequest<'a> {
     /// The data buffer (a Memory capability travels along); answers `Ok`.
@@ -137,6 +144,26 @@ pub enum RfsRequest<'a> {
     },
     /// Flush, mark the volume clean and drop it; the capability is dead afterwards.
     Unmount,
+}
+
+impl RfsRequest<'_> {
+    /// Whether the request may change names or attributes of the volume
+    /// (what a client's cache of lookups and attributes depends on).
+    /// `Release` does not: an inode it frees has no name left, and its
+    /// number comes back only through a create, which counts.
+    pub fn changes_volume(&self) -> bool {
+        matches!(
+            self,
+            RfsRequest::Setattr { .. }
+                | RfsRequest::Create { .. }
+                | RfsRequest::Link { .. }
+                | RfsRequest::Unlink { .. }
+                | RfsRequest::Rmdir { .. }
+                | RfsRequest::Rename { .. }
+                | RfsRequest::Symlink { .. }
+                | RfsRequest::Write { .. }
+        )
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

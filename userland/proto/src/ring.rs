@@ -348,37 +348,20 @@ impl<'a> Ring<'a> {
         nonblocking: bool,
         sleep: &impl Sleep,
     ) -> Result<usize, RingError> {
-        let mut announced = false;
-        let result = loop {
-            match self.locked(Side::Reader, owner, sleep, || self.read(out)) {
-                Err(e) => break Err(e),
-                Ok(RingRead::Data { bytes, wake_writer }) => {
-                    if wake_writer {
-                        sleep.signal(Side::Writer);
-                    }
-                    break Ok(bytes);
-                }
-                Ok(RingRead::EndOfFile) => break Ok(0),
-                Ok(RingRead::Corrupt) => break Err(RingError::Corrupt),
-                Ok(RingRead::WouldBlock) if nonblocking => break Err(RingError::WouldBlock),
-                Ok(RingRead::WouldBlock) if !announced => {
-                    // Announce, then retry once before sleeping.
-                    self.announce(Side::Reader);
-                    announced = true;
-                }
-                Ok(RingRead::WouldBlock) => sleep.wait(Side::Reader),
+        let step = || match self.read(out) {
+            RingRead::Data { bytes, wake_writer } => {
+                Step::Done(Ok(bytes), wake_writer.then_some(Side::Writer))
             }
+            RingRead::EndOfFile => Step::Done(Ok(0), None),
+            RingRead::Corrupt => Step::Done(Err(RingError::Corrupt), None),
+            RingRead::WouldBlock => Step::WouldBlock,
         };
-        if announced {
-            self.retire(Side::Reader);
-            // One signal wakes one sleeper: pass it on while there is
-            // something for the next one (bytes left, or end of file).
+        // Something for the next sleeping reader: bytes left, or end of file.
+        let more = || {
             let eof = self.header.flags.load(Ordering::Acquire) & flags::NO_WRITERS != 0;
-            if self.has_sleepers(Side::Reader) && (self.buffered() != Some(0) || eof) {
-                sleep.signal(Side::Reader);
-            }
-        }
-        result
+            self.buffered() != Some(0) || eof
+        };
+        self.blocking(Side::Reader, owner, nonblocking, sleep, step, more)
     }
 
     /// A `write(2)` on the ring: waits (unless `nonblocking`) until it can
@@ -391,35 +374,90 @@ impl<'a> Ring<'a> {
         nonblocking: bool,
         sleep: &impl Sleep,
     ) -> Result<usize, RingError> {
+        let step = || match self.write(bytes) {
+            RingWrite::Written { bytes, wake_reader } => {
+                Step::Done(Ok(bytes), wake_reader.then_some(Side::Reader))
+            }
+            RingWrite::BrokenPipe => Step::Done(Err(RingError::BrokenPipe), None),
+            RingWrite::Corrupt => Step::Done(Err(RingError::Corrupt), None),
+            RingWrite::WouldBlock => Step::WouldBlock,
+        };
+        // Something for the next sleeping writer: room, or a broken pipe.
+        let more = || {
+            let room = self.buffered().is_some_and(|b| b < self.capacity);
+            room || self.header.flags.load(Ordering::Acquire) & flags::NO_READERS != 0
+        };
+        self.blocking(Side::Writer, owner, nonblocking, sleep, step, more)
+    }
+
+    /// The wait loop both sides share: `step` under `side`'s lock until it
+    /// is done (then the side it names is woken, outside the lock), sleeping
+    /// between tries after announcing the sleep and retrying once (no lost
+    /// wake-up). One signal wakes one sleeper, so a sleeper that leaves
+    /// passes it on while `more` says there is something for the next one.
+    fn blocking(
+        &self,
+        side: Side,
+        owner: u32,
+        nonblocking: bool,
+        sleep: &impl Sleep,
+        mut step: impl FnMut() -> Step,
+        more: impl Fn() -> bool,
+    ) -> Result<usize, RingError> {
         let mut announced = false;
         let result = loop {
-            match self.locked(Side::Writer, owner, sleep, || self.write(bytes)) {
+            match self.locked(side, owner, sleep, &mut step) {
                 Err(e) => break Err(e),
-                Ok(RingWrite::Written { bytes, wake_reader }) => {
-                    if wake_reader {
-                        sleep.signal(Side::Reader);
+                Ok(Step::Done(result, wake)) => {
+                    if let Some(other) = wake {
+                        sleep.signal(other);
                     }
-                    break Ok(bytes);
+                    break result;
                 }
-                Ok(RingWrite::BrokenPipe) => break Err(RingError::BrokenPipe),
-                Ok(RingWrite::Corrupt) => break Err(RingError::Corrupt),
-                Ok(RingWrite::WouldBlock) if nonblocking => break Err(RingError::WouldBlock),
-                Ok(RingWrite::WouldBlock) if !announced => {
-                    self.announce(Side::Writer);
+                Ok(Step::WouldBlock) if nonblocking => break Err(RingError::WouldBlock),
+                Ok(Step::WouldBlock) if !announced => {
+                    self.announce(side);
                     announced = true;
                 }
-                Ok(RingWrite::WouldBlock) => sleep.wait(Side::Writer),
+                Ok(Step::WouldBlock) => sleep.wait(side),
             }
         };
         if announced {
-            self.retire(Side::Writer);
-            let room = self.buffered().is_some_and(|b| b < self.capacity);
-            let broken = self.header.flags.load(Ordering::Acquire) & flags::NO_READERS != 0;
-            if self.has_sleepers(Side::Writer) && (room || broken) {
-                sleep.signal(Side::Writer);
+            self.retire(side);
+            if self.has_sleepers(side) && more() {
+                sleep.signal(side);
             }
         }
         result
+    }
+}
+
+/// One try of a blocking read or write: its result and the other side to
+/// wake, or "nothing yet".
+enum Step {
+    Done(Result<usize, RingError>, Option<Side>),
+    WouldBlock,
+}
+
+/// A ring in ordinary heap memory, for host tests and models of the ring.
+pub struct OwnedRing {
+    header: alloc::boxed::Box<RingHeader>,
+    data: alloc::vec::Vec<u8>,
+}
+
+impl OwnedRing {
+    pub fn new(capacity: usize) -> Self {
+        OwnedRing {
+            header: alloc::boxed::Box::default(),
+            data: alloc::vec![0; capacity],
+        }
+    }
+
+    /// A view of the ring (one at a time: the view borrows it mutably).
+    pub fn ring(&mut self) -> Ring<'_> {
+        let capacity = self.data.len();
+        // SAFETY: `data` holds `capacity` bytes and outlives the view.
+        unsafe { Ring::from_raw(&self.header, self.data.as_mut_ptr(), capacity) }
     }
 }
 
@@ -428,28 +466,9 @@ mod tests {
     use super::*;
     use std::sync::{Arc, Condvar, Mutex};
 
-    struct Owned {
-        header: Box<RingHeader>,
-        data: Vec<u8>,
-    }
-
-    impl Owned {
-        fn new(capacity: usize) -> Self {
-            Owned {
-                header: Box::new(RingHeader::default()),
-                data: vec![0; capacity],
-            }
-        }
-        fn ring(&mut self) -> Ring<'_> {
-            let capacity = self.data.len();
-            // SAFETY: `data` holds `capacity` bytes and outlives the view.
-            unsafe { Ring::from_raw(&self.header, self.data.as_mut_ptr(), capacity) }
-        }
-    }
-
     #[test]
     fn eof_epipe_and_wrap() {
-        let mut owned = Owned::new(8);
+        let mut owned = OwnedRing::new(8);
         let ring = owned.ring();
         let mut out = [0u8; 8];
         assert_eq!(ring.read(&mut out), RingRead::WouldBlock);
@@ -481,7 +500,7 @@ mod tests {
 
     #[test]
     fn small_writes_are_all_or_nothing() {
-        let mut owned = Owned::new(2 * PIPE_BUF);
+        let mut owned = OwnedRing::new(2 * PIPE_BUF);
         let ring = owned.ring();
         let big = vec![1u8; PIPE_BUF + 10];
         assert!(matches!(
@@ -499,7 +518,7 @@ mod tests {
 
     #[test]
     fn wake_only_when_someone_sleeps() {
-        let mut owned = Owned::new(16);
+        let mut owned = OwnedRing::new(16);
         let ring = owned.ring();
         assert_eq!(
             ring.write(b"a"),
@@ -532,7 +551,7 @@ mod tests {
 
     #[test]
     fn locks_exclude_and_a_dead_holder_is_released() {
-        let mut owned = Owned::new(16);
+        let mut owned = OwnedRing::new(16);
         let ring = owned.ring();
         assert!(ring.try_lock(Side::Writer, 7));
         assert!(!ring.try_lock(Side::Writer, 8));
@@ -547,7 +566,7 @@ mod tests {
     /// and a lock it never releases ends in `LockStuck`, not a hang.
     #[test]
     fn scribbled_header_is_refused() {
-        let mut owned = Owned::new(16);
+        let mut owned = OwnedRing::new(16);
         let ring = owned.ring();
         ring.header().write_pos.store(1 << 40, Ordering::Relaxed);
         let mut out = [0u8; 64];

@@ -109,9 +109,19 @@ pub const TOOLS: &[Tool] = &[
     ),
     tool("hostname", "hostname", "print the machine's name"),
     tool(
+        "httpd",
+        "httpd [-p PORT] [-h DIR] [-v]",
+        "serve the files of a directory over HTTP (foreground)",
+    ),
+    tool(
         "id",
         "id [-u|-g|-G] [-n] [USER]",
         "print user and group ids",
+    ),
+    tool(
+        "ifconfig",
+        "ifconfig [INTERFACE]",
+        "show network interfaces, addresses and counters",
     ),
     tool(
         "kill",
@@ -148,6 +158,11 @@ pub const TOOLS: &[Tool] = &[
     ),
     tool("netstat", "netstat", "list sockets with their state"),
     tool(
+        "nslookup",
+        "nslookup NAME",
+        "look up a name's IPv4 addresses",
+    ),
+    tool(
         "od",
         "od [-x|-c|-o] [-v] [FILE]...",
         "show bytes as octal words, hex words or characters",
@@ -156,6 +171,11 @@ pub const TOOLS: &[Tool] = &[
         "passwd",
         "passwd [USER]",
         "change a password (typed without echo)",
+    ),
+    tool(
+        "ping",
+        "ping [-c COUNT] [-s SIZE] [-W SECONDS] HOST",
+        "send ICMP echo requests and report round-trip times",
     ),
     tool("poweroff", "poweroff", "power the machine off"),
     tool(
@@ -175,6 +195,11 @@ pub const TOOLS: &[Tool] = &[
         "seq",
         "seq [-s SEP] [FIRST [INCREMENT]] LAST",
         "print a sequence of numbers",
+    ),
+    tool(
+        "sha256sum",
+        "sha256sum [FILE]...",
+        "print SHA-256 checksums",
     ),
     tool(
         "sleep",
@@ -232,6 +257,11 @@ pub const TOOLS: &[Tool] = &[
         "wc",
         "wc [-lwmc] [FILE]...",
         "count lines, words, characters, bytes",
+    ),
+    tool(
+        "wget",
+        "wget [-q] [-O FILE|-] URL",
+        "fetch a URL over HTTP/1.1 (follows one redirect)",
     ),
     tool("which", "which NAME...", "show where commands are on $PATH"),
     tool("who", "who", "list the open sessions"),

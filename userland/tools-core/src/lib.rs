@@ -27,6 +27,7 @@ pub mod fstab;
 pub mod getopt;
 pub mod grep;
 pub mod head;
+pub mod http;
 pub mod ls;
 pub mod lsdev;
 pub mod mode;

@@ -24,6 +24,7 @@ mod system_tools;
 mod text_tools;
 mod tree;
 mod users;
+mod web_tools;
 
 use alloc::format;
 use alloc::string::String;
@@ -104,6 +105,12 @@ fn run(tool: &Tool, args: &[&str]) -> Result<(), Failure> {
         "mv" => file_tools::mv(args),
         "nc" => net_tools::nc(args),
         "netstat" => net_tools::netstat(args),
+        "httpd" => web_tools::httpd(args),
+        "ifconfig" => web_tools::ifconfig(args),
+        "nslookup" => web_tools::nslookup(args),
+        "ping" => web_tools::ping(args),
+        "sha256sum" => web_tools::sha256sum(args),
+        "wget" => web_tools::wget(args),
         "od" => stream_tools::od(args),
         "poweroff" => system_tools::power_off(),
         "ps" => process_tools::ps(args),

@@ -53,6 +53,28 @@ impl FileKind {
         }
     }
 
+    /// The kind named by the `S_IFMT` bits of `mode` (an `st_mode` or an
+    /// on-disk inode mode); `None` for a type no file system has.
+    pub const fn from_mode(mode: u32) -> Option<FileKind> {
+        const KINDS: [FileKind; 7] = [
+            FileKind::Fifo,
+            FileKind::CharDevice,
+            FileKind::Directory,
+            FileKind::BlockDevice,
+            FileKind::Regular,
+            FileKind::Symlink,
+            FileKind::Socket,
+        ];
+        let mut i = 0;
+        while i < KINDS.len() {
+            if KINDS[i].mode_type_bits() == mode & 0o170000 {
+                return Some(KINDS[i]);
+            }
+            i += 1;
+        }
+        None
+    }
+
     /// The `d_type` value of this kind, as `readdir` reports it (`DT_REG` etc.).
     pub const fn dirent_type(self) -> u8 {
         match self {

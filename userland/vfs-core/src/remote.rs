@@ -7,10 +7,11 @@
 //! so both ends are tested here on the host. When the server is gone (a call fails)
 //! the mount answers `EIO` from then on; the VFS keeps running.
 
+use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
-use core::cell::Cell;
+use core::cell::{Cell, RefCell};
 
 use zos_proto::fs::{FileStat, FsStat};
 use zos_proto::rfs::{RfsCall, RfsEntry, RfsRequest, RfsResponse};
@@ -32,6 +33,12 @@ pub trait Transport {
     fn store(&self, data: &[u8]);
     /// Copy the start of the data buffer into `out`.
     fn load(&self, out: &mut [u8]);
+    /// The volume's change counter the server keeps in the buffer
+    /// (`zos_proto::rfs::GENERATION_BYTES`); `None` when this transport has
+    /// none, and then nothing is cached.
+    fn generation(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// The data buffer as the server sees it.
@@ -42,25 +49,10 @@ pub trait DataBuffer {
     fn load(&self, out: &mut [u8]);
 }
 
-/// The kind named by the type bits of `mode`.
-pub fn kind_from_mode(mode: u32) -> Option<FileKind> {
-    use zos_proto::fs::mode::*;
-    Some(match mode & S_IFMT {
-        S_IFREG => FileKind::Regular,
-        S_IFDIR => FileKind::Directory,
-        S_IFLNK => FileKind::Symlink,
-        S_IFCHR => FileKind::CharDevice,
-        S_IFBLK => FileKind::BlockDevice,
-        S_IFIFO => FileKind::Fifo,
-        S_IFSOCK => FileKind::Socket,
-        _ => return None,
-    })
-}
-
 fn from_file_stat(stat: &FileStat) -> VfsResult<Stat> {
     Ok(Stat {
         ino: stat.ino,
-        kind: kind_from_mode(stat.mode).ok_or(Errno::EIO)?,
+        kind: FileKind::from_mode(stat.mode).ok_or(Errno::EIO)?,
         mode: stat.mode & crate::fs::MODE_PERMISSION_MASK,
         nlink: stat.nlink,
         uid: stat.uid,
@@ -87,6 +79,34 @@ pub struct RemoteFs<T: Transport> {
     now: Timestamp,
     /// Set once a call failed: the server is gone and every operation is `EIO`.
     dead: Cell<bool>,
+    /// Lookups and attributes learnt at one value of the volume's change counter.
+    cache: RefCell<MetaCache>,
+}
+
+/// Names and attributes of a remote volume, valid while its change counter
+/// keeps the value they were learnt at: path resolution (a lookup and a
+/// permission check per component) then costs no round trip. Any change,
+/// through this mount, another mount of the volume or another client of the
+/// server, moves the counter and empties the cache; so does reaching
+/// [`MetaCache::MAX_ENTRIES`].
+#[derive(Default)]
+struct MetaCache {
+    generation: Option<u64>,
+    names: BTreeMap<(Ino, String), Ino>,
+    attrs: BTreeMap<Ino, Stat>,
+}
+
+impl MetaCache {
+    const MAX_ENTRIES: usize = 1024;
+
+    /// Empties the cache unless it was learnt at `generation`.
+    fn validate(&mut self, generation: u64) {
+        if self.generation != Some(generation) {
+            self.names.clear();
+            self.attrs.clear();
+            self.generation = Some(generation);
+        }
+    }
 }
 
 impl<T: Transport> RemoteFs<T> {
@@ -99,6 +119,7 @@ impl<T: Transport> RemoteFs<T> {
             read_only: true,
             now,
             dead: Cell::new(false),
+            cache: RefCell::new(MetaCache::default()),
         };
         let (fs_type, root, read_only) = fs.call(RfsRequest::Info, |r| match r {
             RfsResponse::Info {
@@ -164,6 +185,69 @@ impl<T: Transport> RemoteFs<T> {
             _ => Err(Errno::EIO),
         })
     }
+
+    /// `find` in the cache, or else `ask` the server and `keep` the answer
+    /// when the volume did not change meanwhile (an answer that raced a
+    /// change may already be stale, so it is not kept).
+    fn cached<R>(
+        &self,
+        find: impl FnOnce(&MetaCache) -> Option<R>,
+        ask: impl FnOnce() -> VfsResult<R>,
+        keep: impl FnOnce(&mut MetaCache, &R),
+    ) -> VfsResult<R> {
+        let Some(before) = self.transport.generation().filter(|_| !self.dead.get()) else {
+            return ask();
+        };
+        self.cache.borrow_mut().validate(before);
+        if let Some(found) = find(&self.cache.borrow()) {
+            return Ok(found);
+        }
+        let answer = ask()?;
+        if self.transport.generation() == Some(before) {
+            let mut cache = self.cache.borrow_mut();
+            if cache.names.len() + cache.attrs.len() >= MetaCache::MAX_ENTRIES {
+                cache.generation = None;
+                cache.validate(before);
+            }
+            keep(&mut cache, &answer);
+        }
+        Ok(answer)
+    }
+
+    /// A read or write of `len` bytes: how many the server moved (never more).
+    fn count(&self, op: RfsRequest, len: usize) -> VfsResult<usize> {
+        self.call(op, |r| match r {
+            RfsResponse::Count(n) if (*n as usize) <= len => Ok(*n as usize),
+            _ => Err(Errno::EIO),
+        })
+    }
+}
+
+/// Moves `total` bytes through a shared buffer of `chunk` bytes, one `step(done,
+/// len)` per chunk: stops at a short step, and after an error once something
+/// moved (a short count, as POSIX reads and writes report).
+fn in_chunks(
+    chunk: usize,
+    total: usize,
+    mut step: impl FnMut(usize, usize) -> VfsResult<usize>,
+) -> VfsResult<usize> {
+    if chunk == 0 {
+        return Err(Errno::EIO);
+    }
+    let mut done = 0;
+    while done < total {
+        let len = (total - done).min(chunk);
+        let n = match step(done, len) {
+            Ok(n) => n,
+            Err(_) if done > 0 => break,
+            Err(e) => return Err(e),
+        };
+        done += n;
+        if n < len {
+            break;
+        }
+    }
+    Ok(done)
 }
 
 impl<T: Transport> FileSystem for RemoteFs<T> {
@@ -184,14 +268,32 @@ impl<T: Transport> FileSystem for RemoteFs<T> {
     }
 
     fn lookup(&self, dir: Ino, name: &str) -> VfsResult<Ino> {
-        self.ino(RfsRequest::Lookup { dir, name })
+        if matches!(name, "." | "..") {
+            return self.ino(RfsRequest::Lookup { dir, name });
+        }
+        let key = (dir, String::from(name));
+        self.cached(
+            |cache| cache.names.get(&key).copied(),
+            || self.ino(RfsRequest::Lookup { dir, name }),
+            |cache, ino| {
+                cache.names.insert(key.clone(), *ino);
+            },
+        )
     }
 
     fn getattr(&self, ino: Ino) -> VfsResult<Stat> {
-        self.call(RfsRequest::Getattr { ino }, |r| match r {
-            RfsResponse::Stat(stat) => from_file_stat(stat),
-            _ => Err(Errno::EIO),
-        })
+        self.cached(
+            |cache| cache.attrs.get(&ino).cloned(),
+            || {
+                self.call(RfsRequest::Getattr { ino }, |r| match r {
+                    RfsResponse::Stat(stat) => from_file_stat(stat),
+                    _ => Err(Errno::EIO),
+                })
+            },
+            |cache, stat| {
+                cache.attrs.insert(ino, stat.clone());
+            },
+        )
     }
 
     fn setattr(&mut self, ino: Ino, c: SetAttr) -> VfsResult<Stat> {
@@ -266,60 +368,34 @@ impl<T: Transport> FileSystem for RemoteFs<T> {
     }
 
     fn read(&mut self, ino: Ino, offset: u64, buf: &mut [u8]) -> VfsResult<usize> {
-        let chunk = self.transport.buffer_len();
-        if chunk == 0 {
-            return Err(Errno::EIO);
-        }
-        let mut done = 0;
-        while done < buf.len() {
-            let len = (buf.len() - done).min(chunk);
-            let op = RfsRequest::Read {
-                ino,
-                offset: offset + done as u64,
-                len: len as u32,
-            };
-            let n = self.call(op, |r| match r {
-                RfsResponse::Count(n) if (*n as usize) <= len => Ok(*n as usize),
-                _ => Err(Errno::EIO),
-            })?;
+        in_chunks(self.transport.buffer_len(), buf.len(), |done, len| {
+            let at = offset + done as u64;
+            let n = self.count(
+                RfsRequest::Read {
+                    ino,
+                    offset: at,
+                    len: len as u32,
+                },
+                len,
+            )?;
             self.transport.load(&mut buf[done..done + n]);
-            done += n;
-            if n < len {
-                break;
-            }
-        }
-        Ok(done)
+            Ok(n)
+        })
     }
 
     fn write(&mut self, ino: Ino, offset: u64, data: &[u8]) -> VfsResult<usize> {
-        let chunk = self.transport.buffer_len();
-        if chunk == 0 {
-            return Err(Errno::EIO);
-        }
-        let mut done = 0;
-        while done < data.len() {
-            let len = (data.len() - done).min(chunk);
+        in_chunks(self.transport.buffer_len(), data.len(), |done, len| {
             self.transport.store(&data[done..done + len]);
-            let op = RfsRequest::Write {
-                ino,
-                offset: offset + done as u64,
-                len: len as u32,
-            };
-            let result = self.call(op, |r| match r {
-                RfsResponse::Count(n) if (*n as usize) <= len => Ok(*n as usize),
-                _ => Err(Errno::EIO),
-            });
-            let n = match result {
-                Ok(n) => n,
-                Err(_) if done > 0 => break,
-                Err(e) => return Err(e),
-            };
-            done += n;
-            if n < len {
-                break;
-            }
-        }
-        Ok(done)
+            let at = offset + done as u64;
+            self.count(
+                RfsRequest::Write {
+                    ino,
+                    offset: at,
+                    len: len as u32,
+                },
+                len,
+            )
+        })
     }
 
     fn readdir(&self, dir: Ino, cookie: u64) -> VfsResult<Option<(DirEntry, u64)>> {
@@ -328,7 +404,7 @@ impl<T: Transport> FileSystem for RemoteFs<T> {
             RfsResponse::Entry(Some(e)) if e.next > cookie => Ok(Some((
                 DirEntry {
                     ino: e.ino,
-                    kind: kind_from_mode(e.mode).ok_or(Errno::EIO)?,
+                    kind: FileKind::from_mode(e.mode).ok_or(Errno::EIO)?,
                     name: String::from(e.name),
                 },
                 e.next,
@@ -428,7 +504,7 @@ pub fn serve(
             uid,
             gid,
             rdev,
-        } => match kind_from_mode(mode) {
+        } => match FileKind::from_mode(mode) {
             Some(kind) if kind != FileKind::Symlink => ino(fs.create(
                 dir,
                 name,
@@ -546,6 +622,10 @@ mod tests {
         fs: Rc<RefCell<Box<dyn FileSystem>>>,
         buffer: RefCell<Buffer>,
         alive: Cell<bool>,
+        /// The volume's change counter, shared by every mount of it, as
+        /// the server keeps it (`None`: a server without one).
+        generation: Option<Rc<Cell<u64>>>,
+        calls: Cell<usize>,
     }
 
     impl Transport for Local {
@@ -553,13 +633,22 @@ mod tests {
             if !self.alive.get() {
                 return Err(ServerGone);
             }
+            self.calls.set(self.calls.get() + 1);
             let call: RfsCall = zos_proto::decode(request).ok_or(ServerGone)?;
+            if let Some(generation) = self.generation.as_ref() {
+                if call.op.changes_volume() {
+                    generation.set(generation.get() + 1);
+                }
+            }
             let mut buffer = self.buffer.borrow_mut();
             Ok(serve(
                 &mut **self.fs.borrow_mut(),
                 &call,
                 Some(&mut *buffer),
             ))
+        }
+        fn generation(&self) -> Option<u64> {
+            self.generation.as_ref().map(|g| g.get())
         }
         fn buffer_len(&self) -> usize {
             self.buffer.borrow().0.len()
@@ -574,12 +663,64 @@ mod tests {
 
     fn remote() -> RemoteFs<Local> {
         let fs: Box<dyn FileSystem> = Box::new(Tmpfs::new(1 << 24));
+        mount_of(Rc::new(RefCell::new(fs)), None)
+    }
+
+    fn mount_of(
+        fs: Rc<RefCell<Box<dyn FileSystem>>>,
+        generation: Option<Rc<Cell<u64>>>,
+    ) -> RemoteFs<Local> {
         let local = Local {
-            fs: Rc::new(RefCell::new(fs)),
+            fs,
             buffer: RefCell::new(Buffer(vec![0; 1000])),
             alive: Cell::new(true),
+            generation,
+            calls: Cell::new(0),
         };
         RemoteFs::connect(local, 5).unwrap()
+    }
+
+    #[test]
+    fn names_and_attributes_are_cached_until_the_volume_changes() {
+        let fs: Box<dyn FileSystem> = Box::new(Tmpfs::new(1 << 24));
+        let fs = Rc::new(RefCell::new(fs));
+        let generation = Rc::new(Cell::new(0));
+        let mut a = mount_of(fs.clone(), Some(generation.clone()));
+        let mut b = mount_of(fs, Some(generation));
+        let root = a.root();
+        let owner = NewInode::new(0o755, 0, 0);
+        let dir = a.create(root, "d", FileKind::Directory, owner).unwrap();
+        let file = a.create(dir, "f", FileKind::Regular, owner).unwrap();
+        // The first walk asks the server; the second is answered here.
+        let calls = |fs: &RemoteFs<Local>| fs.transport().calls.get();
+        let walk = |fs: &RemoteFs<Local>| {
+            let d = fs.lookup(root, "d").unwrap();
+            let f = fs.lookup(d, "f").unwrap();
+            (fs.getattr(d).unwrap().nlink, fs.getattr(f).unwrap().size, f)
+        };
+        assert_eq!(walk(&a), (2, 0, file));
+        let before = calls(&a);
+        assert_eq!(walk(&a), (2, 0, file));
+        assert_eq!(calls(&a), before, "answered from the cache");
+        // "." and ".." always ask (a directory's parent moves with renames).
+        a.lookup(dir, "..").unwrap();
+        assert_eq!(calls(&a), before + 1);
+        // A change through another mount of the volume is seen at once.
+        assert_eq!(walk(&b), (2, 0, file));
+        b.write(file, 0, b"four").unwrap();
+        b.unlink(dir, "f").unwrap();
+        assert_eq!(a.lookup(dir, "f"), Err(Errno::ENOENT));
+        assert_eq!(a.getattr(dir).unwrap().nlink, 2);
+        let again = a.create(dir, "f", FileKind::Regular, owner).unwrap();
+        a.write(again, 0, b"12345").unwrap();
+        assert_eq!(b.getattr(b.lookup(dir, "f").unwrap()).unwrap().size, 5);
+        // A server without a counter: nothing is kept.
+        let plain = remote();
+        let root = plain.root();
+        let before = calls(&plain);
+        plain.getattr(root).unwrap();
+        plain.getattr(root).unwrap();
+        assert_eq!(calls(&plain), before + 2);
     }
 
     #[test]

@@ -421,26 +421,48 @@ impl Vfs {
         };
         let must_be_dir = path.ends_with('/');
         let mut components = path.split('/').filter(|c| !c.is_empty()).peekable();
+        // The attributes of `current` when the step that reached it read them
+        // (to see whether it was a symlink): the search check reuses them
+        // instead of asking the file system twice per component.
+        let mut current_stat: Option<Stat> = None;
         while let Some(name) = components.next() {
             let is_last = components.peek().is_none();
-            self.check_search(current, cred)?;
+            let stat = match current_stat.take() {
+                Some(stat) => stat,
+                None => self.stat_node(current)?,
+            };
+            if !stat.is_dir() {
+                return Err(Errno::ENOTDIR);
+            }
+            check_access(&stat, cred, Access::EXECUTE)?;
             if name.len() > NAME_MAX {
                 return Err(Errno::ENAMETOOLONG);
             }
             let mut next = self.step(current, name)?;
             let follow = !is_last || follow_final || must_be_dir;
-            if follow && self.stat_node(next)?.kind == FileKind::Symlink {
-                *links += 1;
-                if *links > MAX_SYMLINKS {
-                    return Err(Errno::ELOOP);
+            if follow {
+                let next_stat = self.stat_node(next)?;
+                if next_stat.kind == FileKind::Symlink {
+                    *links += 1;
+                    if *links > MAX_SYMLINKS {
+                        return Err(Errno::ELOOP);
+                    }
+                    let target = self.fs(next.mount)?.readlink(next.ino)?;
+                    next = self.walk(current, &target, true, cred, links)?;
+                } else {
+                    current_stat = Some(next_stat);
                 }
-                let target = self.fs(next.mount)?.readlink(next.ino)?;
-                next = self.walk(current, &target, true, cred, links)?;
             }
             current = next;
         }
-        if must_be_dir && !self.stat_node(current)?.is_dir() {
-            return Err(Errno::ENOTDIR);
+        if must_be_dir {
+            let stat = match current_stat {
+                Some(stat) => stat,
+                None => self.stat_node(current)?,
+            };
+            if !stat.is_dir() {
+                return Err(Errno::ENOTDIR);
+            }
         }
         Ok(current)
     }

@@ -14,6 +14,9 @@ use zos_vfs_core::{Errno, FileSystem, Timestamp};
 
 /// Bytes of each mount's data buffer.
 const BUFFER: u64 = 256 * 1024;
+/// The data part of the buffer; the volume's change counter follows it
+/// (`zos_proto::rfs::GENERATION_BYTES`).
+const DATA_BYTES: usize = BUFFER as usize - zos_proto::rfs::GENERATION_BYTES;
 /// Where the data buffers are mapped, one slot each.
 const BUFFERS_BASE: u64 = libzos::abi::layout::VFS_REMOTE_BUFFERS;
 const MAX_REMOTE: u64 = 64;
@@ -33,18 +36,25 @@ impl Transport for IpcTransport {
         Ok(reply.bytes)
     }
     fn buffer_len(&self) -> usize {
-        BUFFER as usize
+        DATA_BYTES
     }
     fn store(&self, data: &[u8]) {
-        let count = data.len().min(BUFFER as usize);
+        let count = data.len().min(DATA_BYTES);
         // SAFETY: `va` maps BUFFER writable bytes while the transport exists; the
         // server may write them too, so only raw copies touch them.
         unsafe { core::ptr::copy_nonoverlapping(data.as_ptr(), self.va as *mut u8, count) };
     }
     fn load(&self, out: &mut [u8]) {
-        let count = out.len().min(BUFFER as usize);
+        let count = out.len().min(DATA_BYTES);
         // SAFETY: as in `store`.
         unsafe { core::ptr::copy_nonoverlapping(self.va as *const u8, out.as_mut_ptr(), count) };
+    }
+    fn generation(&self) -> Option<u64> {
+        let word = (self.va + DATA_BYTES as u64) as *const u64;
+        // SAFETY: the counter is the buffer's last aligned word, mapped while
+        // the transport exists; the server writes it between requests, so a
+        // volatile read sees the value of its last answer.
+        Some(u64::from_le(unsafe { core::ptr::read_volatile(word) }))
     }
 }
 

@@ -1,6 +1,6 @@
 //! virtio-blk — the driver of one virtio block device, started by devmgr with
 //! only that device's capabilities: its registers (descriptor 3: the
-//! virtio-mmio slot's page, or for PCI the function's configuration page),
+//! virtio-mmio slot's page, or for PCI the BAR holding the virtio structures),
 //! its interrupt (descriptor 4), a badged capability back to devmgr
 //! (descriptor 5) and the endpoint to serve on (descriptor 6: devmgr keeps
 //! it across restarts, so requests sent while the driver was down reach the
@@ -9,7 +9,9 @@
 //!
 //! Arguments: `virtio-blk mmio ADDRESS NAME GENERATION` (the slot's physical
 //! address, the disk's name such as `vda`, and how often devmgr started this
-//! device's driver before).
+//! device's driver before), or `virtio-blk pci BAR NAME GENERATION IMAGE`
+//! (the address of the BAR holding the virtio structures and the function's
+//! configuration image, `zos_proto::pci::ConfigImage`).
 //!
 //! It reads the partition table, then serves the block protocol
 //! (`zos_proto::block`) and file-style handles (`zos_proto::io`) on badged
@@ -22,30 +24,24 @@
 
 extern crate alloc;
 
-mod hal;
 mod server;
 
 use alloc::string::String;
 use alloc::vec::Vec;
-use core::ptr::NonNull;
 use libzos::abi::Sys;
 use libzos::dprintln;
 use libzos::sys;
 use virtio_drivers::device::blk::VirtIOBlk;
-use virtio_drivers::transport::mmio::{MmioTransport, VirtIOHeader};
 use virtio_drivers::transport::SomeTransport;
 use zos_block_core::partition;
 use zos_proto::block::{BlockResponse, Partition};
 
-use hal::ZosHal;
+use zos_virtio_hal::{self as hal, descriptor, parse_hex, ZosHal};
 
 libzos::entry!(main);
 
 /// The device driver type.
 pub type Blk = VirtIOBlk<ZosHal, SomeTransport<'static>>;
-
-/// Size of a virtio-mmio slot.
-const MMIO_SLOT: usize = 0x200;
 
 fn main(_arg: u64) -> i64 {
     match run() {
@@ -57,25 +53,13 @@ fn main(_arg: u64) -> i64 {
     }
 }
 
-fn descriptor(n: u32) -> Option<u64> {
-    let info = libzos::rt::start_info();
-    info.fds
-        .iter()
-        .find(|(fd, _)| *fd == n)
-        .map(|(_, slot)| *slot)
-}
-
-fn parse_hex(text: &str) -> Option<u64> {
-    u64::from_str_radix(text.trim_start_matches("0x"), 16).ok()
-}
-
 fn run() -> Result<(), String> {
     let argv = &libzos::rt::start_info().argv;
     let (Some(transport), Some(address), Some(name), Some(generation)) =
         (argv.get(1), argv.get(2), argv.get(3), argv.get(4))
     else {
         return Err(
-            "usage: virtio-blk mmio|pci ADDRESS NAME GENERATION (started by devmgr)".into(),
+            "usage: virtio-blk mmio|pci ADDRESS NAME GENERATION [IMAGE] (started by devmgr)".into(),
         );
     };
     let generation: u64 = generation.parse().map_err(|_| "bad generation")?;
@@ -87,8 +71,8 @@ fn run() -> Result<(), String> {
     };
     hal::init().map_err(|e| alloc::format!("no DMA memory: {}", e.name()))?;
     let transport = match transport.as_str() {
-        "mmio" => mmio_transport(regs, address)?,
-        "pci" => server::pci_transport(regs, descriptor(6), address)?,
+        "mmio" => hal::mmio_transport(regs, address)?,
+        "pci" => hal::pci_transport(regs, argv.get(5).map_or("", |s| s.as_str()))?,
         other => return Err(alloc::format!("unknown transport '{other}'")),
     };
     let mut blk = Blk::new(transport).map_err(|e| alloc::format!("device init: {e}"))?;
@@ -108,22 +92,6 @@ fn run() -> Result<(), String> {
         whole_disk,
     })?;
     service.run()
-}
-
-fn mmio_transport(regs: u64, address: u64) -> Result<SomeTransport<'static>, String> {
-    let mapped =
-        hal::map_device(regs).map_err(|e| alloc::format!("map registers: {}", e.name()))?;
-    let (_, base, _) = sys::memory_info(regs).map_err(|e| e.name())?;
-    let offset = address
-        .checked_sub(base)
-        .filter(|o| o + MMIO_SLOT as u64 <= mapped.len)
-        .ok_or("slot address outside the granted registers")?;
-    let header = NonNull::new((mapped.va + offset) as *mut VirtIOHeader).ok_or("null mapping")?;
-    // SAFETY: the slot's registers are mapped (device memory) for the life of
-    // the process and only this transport touches them.
-    let transport = unsafe { MmioTransport::new(header, MMIO_SLOT) }
-        .map_err(|e| alloc::format!("not a virtio-mmio device: {e}"))?;
-    Ok(transport.into())
 }
 
 /// Reads the partition table through a DMA scratch buffer; a malformed table

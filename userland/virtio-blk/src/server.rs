@@ -22,7 +22,6 @@ use libzos::dprintln;
 use libzos::ipc::{self, Received, Server};
 use libzos::sys;
 use virtio_drivers::device::blk::{BlkReq, BlkResp};
-use virtio_drivers::transport::SomeTransport;
 use zos_block_core::bytes;
 use zos_block_core::request::{self, Range};
 use zos_block_core::SECTOR;
@@ -34,8 +33,8 @@ use zos_proto::fs::{mode, FileStat};
 use zos_proto::io::{HandleKind, HandleStat, IoRequest, IoResponse};
 use zos_proto::MAX_IO_CHUNK;
 
-use crate::hal::{self, Mapped};
 use crate::Blk;
+use zos_virtio_hal::{self as hal, Mapped};
 
 /// Largest request (sectors) and the size of a file handle's scratch.
 const MAX_SECTORS: u32 = 256;
@@ -979,13 +978,4 @@ fn interrupt_thread(_arg: u64) {
         let _ = ipc::call(endpoint, &BlockRequest::Info, &[]);
         let _ = sys::raw(Sys::IrqAck, [irq, 0, 0, 0, 0, 0]);
     }
-}
-
-/// The PCI transport (see devmgr: it assigned the BARs before starting us).
-pub fn pci_transport(
-    _config: u64,
-    _bars: Option<u64>,
-    _bar_base: u64,
-) -> Result<SomeTransport<'static>, String> {
-    Err("virtio-pci is not supported yet".into())
 }

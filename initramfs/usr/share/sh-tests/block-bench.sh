@@ -1,5 +1,5 @@
 # Block benchmarks for `cargo xtask bench` (a 64 MiB scratch disk as /dev/vda
-# over virtio-mmio): 32 MiB written with dd in 64 KiB blocks plus a flush,
+# over virtio-mmio, then again over virtio-pci): 32 MiB written with dd in 64 KiB blocks plus a flush,
 # then read back, through the devfs file path (VFS hand-off, driver, device).
 # Guest nanoseconds per run; guest instructions under -icount shift=0.
 t0=$(uptime -n)

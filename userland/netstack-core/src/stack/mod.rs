@@ -1,8 +1,8 @@
 //! The socket table: BSD semantics (bind, listen with a backlog, accept,
 //! connect, blocking and non-blocking reads and writes, timeouts) mapped onto
-//! smoltcp sockets.
+//! smoltcp sockets. The NIC side (addresses, DHCP, ping, DNS) is `link`.
 
-use crate::device::Loopback;
+use crate::device::Segment;
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::string::String;
 use alloc::vec;
@@ -11,7 +11,7 @@ use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet};
 use smoltcp::socket::{tcp, udp};
 use smoltcp::time::Instant;
 use smoltcp::wire::{
-    HardwareAddress, IpAddress, IpCidr, IpEndpoint, IpListenEndpoint, Ipv4Address,
+    EthernetAddress, HardwareAddress, IpAddress, IpCidr, IpEndpoint, IpListenEndpoint, Ipv4Address,
 };
 use zos_proto::errno::*;
 use zos_proto::net::{SockAddr, SockOpt, SocketInfo, SocketKind, SocketRequest};
@@ -20,6 +20,9 @@ use zos_proto::net::{SockAddr, SockOpt, SocketInfo, SocketKind, SocketRequest};
 pub type Token = u64;
 /// A socket in the table.
 pub type SockId = u64;
+
+mod link;
+pub use link::LOOPBACK_MAC;
 
 /// TCP buffers per direction.
 const TCP_BUFFER: usize = 64 * 1024;
@@ -41,10 +44,18 @@ pub enum Reply {
     Err(i32),
     Data(Vec<u8>),
     Written(u32),
-    Accepted { sock: SockId, peer: SockAddr },
+    Accepted {
+        sock: SockId,
+        peer: SockAddr,
+    },
     Addr(SockAddr),
     Opt(u32),
-    Received { from: SockAddr, data: Vec<u8> },
+    Received {
+        from: SockAddr,
+        data: Vec<u8>,
+    },
+    /// A name's addresses (a `Resolve`).
+    Resolved(Vec<[u8; 4]>),
 }
 
 /// A request that waits.
@@ -112,7 +123,8 @@ impl Sock {
 
 pub struct Stack {
     iface: Interface,
-    device: Loopback,
+    device: Segment,
+    link: link::Link,
     sockets: SocketSet<'static>,
     table: BTreeMap<SockId, Sock>,
     /// TCP connections whose sockets were closed, finishing their FIN exchange.
@@ -135,10 +147,6 @@ fn to_addr(endpoint: IpEndpoint) -> SockAddr {
 fn to_endpoint(addr: SockAddr) -> IpEndpoint {
     let [a, b, c, d] = addr.addr;
     IpEndpoint::new(IpAddress::Ipv4(Ipv4Address::new(a, b, c, d)), addr.port)
-}
-
-fn is_local(addr: [u8; 4]) -> bool {
-    addr == [0, 0, 0, 0] || addr[0] == 127
 }
 
 fn instant(now_ms: u64) -> Instant {
@@ -174,8 +182,8 @@ fn state_name(state: tcp::State) -> &'static str {
 impl Stack {
     /// A stack with the loopback interface up at 127.0.0.1/8.
     pub fn new(now_ms: u64, seed: u64) -> Self {
-        let mut device = Loopback::default();
-        let mut config = Config::new(HardwareAddress::Ip);
+        let mut device = Segment::new(LOOPBACK_MAC);
+        let mut config = Config::new(HardwareAddress::Ethernet(EthernetAddress(LOOPBACK_MAC)));
         config.random_seed = seed;
         let mut iface = Interface::new(config, &mut device, instant(now_ms));
         iface.update_ip_addrs(|addrs| {
@@ -184,6 +192,7 @@ impl Stack {
         Stack {
             iface,
             device,
+            link: link::Link::default(),
             sockets: SocketSet::new(vec![]),
             table: BTreeMap::new(),
             orphans: Vec::new(),
@@ -398,7 +407,10 @@ impl Stack {
 
     /// Whether any request waits (the server then keeps its ticker busy).
     pub fn has_waiting(&self) -> bool {
-        !self.pending.is_empty() || !self.orphans.is_empty() || !self.finished.is_empty()
+        !self.pending.is_empty()
+            || !self.orphans.is_empty()
+            || !self.finished.is_empty()
+            || self.link.has_waiting()
     }
 
     fn start(&mut self, token: Token, sock: SockId, what: Waiting, now_ms: u64) -> Option<Reply> {
@@ -457,7 +469,8 @@ impl Stack {
         None
     }
 
-    fn poll_inner(&mut self, now_ms: u64) -> Vec<(Token, Reply)> {
+    /// Runs the interface until the loopback queue is empty.
+    fn drain(&mut self, now_ms: u64) {
         let now = instant(now_ms);
         for _ in 0..10_000 {
             let _ = self.iface.poll(now, &mut self.device, &mut self.sockets);
@@ -466,7 +479,29 @@ impl Stack {
             }
         }
         self.refill_listeners();
+    }
+
+    fn poll_inner(&mut self, now_ms: u64) -> Vec<(Token, Reply)> {
+        self.drain(now_ms);
         self.reap_orphans();
+        let mut done = self.poll_link(now_ms);
+        // Requests finished in one pass may free room or queue data that
+        // lets others finish: more passes (bounded; a pass that finishes
+        // nothing ends it). Deadlines are checked in the first.
+        for pass in 0..64 {
+            let finished = self.pending_pass(now_ms, pass == 0);
+            if finished.is_empty() {
+                break;
+            }
+            done.extend(finished);
+            self.drain(now_ms);
+        }
+        done
+    }
+
+    /// One pass over the waiting requests, in order; the first waiting
+    /// request of a socket and direction blocks the later ones.
+    fn pending_pass(&mut self, now_ms: u64, expire: bool) -> Vec<(Token, Reply)> {
         let mut done = Vec::new();
         let mut index = 0;
         let mut blocked: Vec<(SockId, bool)> = Vec::new();
@@ -477,8 +512,7 @@ impl Stack {
                 index += 1;
                 continue;
             }
-            let what = self.pending[index].what.take();
-            let mut slot = Some(what);
+            let mut slot = Some(self.pending[index].what.take());
             match self.try_finish(sock, &mut slot) {
                 Attempt::Done(reply) => {
                     let p = self.pending.remove(index);
@@ -487,7 +521,7 @@ impl Stack {
                 Attempt::Wait(what) => {
                     let p = &mut self.pending[index];
                     p.what = what;
-                    if p.deadline.is_some_and(|d| now_ms >= d) {
+                    if expire && p.deadline.is_some_and(|d| now_ms >= d) {
                         let p = self.pending.remove(index);
                         let errno = match p.what {
                             Waiting::Connect => ETIMEDOUT,
@@ -501,62 +535,7 @@ impl Stack {
                 }
             }
         }
-        if !done.is_empty() {
-            // Reads and writes just done may have opened windows or queued data.
-            for _ in 0..10_000 {
-                let _ = self.iface.poll(now, &mut self.device, &mut self.sockets);
-                if self.device.pending() == 0 {
-                    break;
-                }
-            }
-            let more = self.poll_pending_only(now_ms);
-            done.extend(more);
-        }
         done
-    }
-
-    /// One more pass over waiting requests after data moved (bounded: a pass
-    /// that finishes nothing ends it).
-    fn poll_pending_only(&mut self, now_ms: u64) -> Vec<(Token, Reply)> {
-        let mut all = Vec::new();
-        for _ in 0..64 {
-            let mut done = Vec::new();
-            let mut index = 0;
-            let mut blocked: Vec<(SockId, bool)> = Vec::new();
-            while index < self.pending.len() {
-                let sock = self.pending[index].sock;
-                let key = (sock, self.pending[index].what.direction());
-                if blocked.contains(&key) {
-                    index += 1;
-                    continue;
-                }
-                let mut slot = Some(self.pending[index].what.take());
-                match self.try_finish(sock, &mut slot) {
-                    Attempt::Done(reply) => {
-                        let p = self.pending.remove(index);
-                        done.push((p.token, reply));
-                    }
-                    Attempt::Wait(what) => {
-                        self.pending[index].what = what;
-                        blocked.push(key);
-                        index += 1;
-                    }
-                }
-            }
-            if done.is_empty() {
-                break;
-            }
-            let now = instant(now_ms);
-            for _ in 0..10_000 {
-                let _ = self.iface.poll(now, &mut self.device, &mut self.sockets);
-                if self.device.pending() == 0 {
-                    break;
-                }
-            }
-            self.refill_listeners();
-            all.extend(done);
-        }
-        all
     }
 
     /// Listening sockets that got a connection move to the accept queue; new
@@ -645,7 +624,7 @@ impl Stack {
         if s.bound.is_some() {
             return Reply::Err(EINVAL);
         }
-        if !is_local(addr.addr) {
+        if !self.is_own(addr.addr) {
             return Reply::Err(EADDRNOTAVAIL);
         }
         let (kind, reuse) = (s.kind, s.reuse_addr);
@@ -753,10 +732,10 @@ impl Stack {
 
     /// Starts a connection; `Ok(true)` when the caller must wait for it.
     fn connect(&mut self, sock: SockId, addr: SockAddr) -> Result<bool, i32> {
-        let s = self.table.get(&sock).ok_or(EBADF)?;
-        if !is_local(addr.addr) {
+        if !self.reachable(addr.addr) {
             return Err(ENETUNREACH);
         }
+        let s = self.table.get(&sock).ok_or(EBADF)?;
         let mut to = addr;
         if to.addr == [0; 4] {
             to.addr = [127, 0, 0, 1];
@@ -783,8 +762,9 @@ impl Stack {
                 let local = self.autobind(sock)?;
                 let mut socket = new_tcp();
                 socket.set_nagle_enabled(!nodelay);
+                // To 127/8 from 127.0.0.1 (smoltcp would pick the NIC's address).
                 let local_endpoint = IpListenEndpoint {
-                    addr: None,
+                    addr: (to.addr[0] == 127).then(|| IpAddress::v4(127, 0, 0, 1)),
                     port: local.port,
                 };
                 socket
@@ -911,7 +891,7 @@ impl Stack {
         let Some(to) = to.or(s.udp_peer) else {
             return Reply::Err(EDESTADDRREQ);
         };
-        if !is_local(to.addr) {
+        if !self.reachable(to.addr) {
             return Reply::Err(ENETUNREACH);
         }
         if data.len() > UDP_BUFFER / 2 {
@@ -1140,3 +1120,6 @@ fn listen_endpoint(bound: SockAddr) -> IpListenEndpoint {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod link_tests;

@@ -1,8 +1,20 @@
-//! The `virtio_drivers::Hal` of this driver, built on capabilities only: DMA
-//! memory is Memory this process creates with the `CONTIGUOUS` flag, whose
-//! physical address the kernel reports (`MemoryInfo`); device registers are
-//! the device Memory devmgr handed over. Buffers outside DMA memory (request
-//! headers on the stack) go through a bounce pool.
+//! The `virtio_drivers::Hal` of the virtio drivers (virtio-blk, virtio-net),
+//! built on capabilities only: DMA memory is Memory the driver creates with
+//! the `CONTIGUOUS` flag, whose physical address the kernel reports
+//! (`MemoryInfo`); device registers are the device Memory devmgr handed over.
+//! Buffers outside DMA memory (request headers on the stack) go through a
+//! bounce pool. Also the start-up both drivers share: their descriptors and
+//! the transport: virtio-mmio for a slot, virtio-pci for a PCI function
+//! (through the configuration image devmgr hands over).
+#![no_std]
+
+extern crate alloc;
+
+use alloc::string::String;
+use virtio_drivers::transport::mmio::{MmioTransport, VirtIOHeader};
+use virtio_drivers::transport::pci::bus::{ConfigurationAccess, DeviceFunction, PciRoot};
+use virtio_drivers::transport::pci::PciTransport;
+use virtio_drivers::transport::SomeTransport;
 
 use core::ptr::NonNull;
 
@@ -186,4 +198,94 @@ unsafe impl Hal for ZosHal {
             unsafe { core::ptr::copy_nonoverlapping(bounce_va as *const u8, va, len as usize) };
         }
     }
+}
+
+/// Size of a virtio-mmio slot.
+const MMIO_SLOT: usize = 0x200;
+
+/// The capability devmgr put at descriptor `n` (3 registers, 4 interrupt,
+/// 5 devmgr, 6 the endpoint to serve).
+pub fn descriptor(n: u32) -> Option<u64> {
+    let info = libzos::rt::start_info();
+    info.fds
+        .iter()
+        .find(|(fd, _)| *fd == n)
+        .map(|(_, slot)| *slot)
+}
+
+/// A hexadecimal argument (`0x` optional).
+pub fn parse_hex(text: &str) -> Option<u64> {
+    u64::from_str_radix(text.trim_start_matches("0x"), 16).ok()
+}
+
+/// The virtio-mmio transport of the slot at physical `address` inside the
+/// granted register page `regs`.
+pub fn mmio_transport(regs: u64, address: u64) -> Result<SomeTransport<'static>, String> {
+    let mapped = map_device(regs).map_err(|e| alloc::format!("map registers: {}", e.name()))?;
+    let (_, base, _) = sys::memory_info(regs).map_err(|e| String::from(e.name()))?;
+    let offset = address
+        .checked_sub(base)
+        .filter(|o| o + MMIO_SLOT as u64 <= mapped.len)
+        .ok_or("slot address outside the granted registers")?;
+    let header = NonNull::new((mapped.va + offset) as *mut VirtIOHeader).ok_or("null mapping")?;
+    // SAFETY: the slot's registers are mapped (device memory) for the life of
+    // the process and only this transport touches them.
+    let transport = unsafe { MmioTransport::new(header, MMIO_SLOT) }
+        .map_err(|e| alloc::format!("not a virtio-mmio device: {e}"))?;
+    Ok(transport.into())
+}
+
+/// Configuration space as devmgr left it, read-only: the driver never
+/// touches the real one (devmgr owns BARs and the command register). Writes
+/// are remembered only as far as `virtio-drivers` needs them to size a BAR:
+/// after all ones are written to a BAR register it reads the size mask
+/// devmgr recorded, until the original value is written back.
+pub struct ConfigImageAccess {
+    image: zos_proto::pci::ConfigImage,
+    sizing: [bool; 6],
+}
+
+impl ConfigurationAccess for ConfigImageAccess {
+    fn read_word(&self, _function: DeviceFunction, offset: u8) -> u32 {
+        let index = offset as usize / 4;
+        let bar = index.wrapping_sub(zos_proto::pci::BAR0 / 4);
+        match self.sizing.get(bar) {
+            Some(true) => self.image.masks[bar],
+            _ => self.image.words.get(index).copied().unwrap_or(0),
+        }
+    }
+
+    fn write_word(&mut self, _function: DeviceFunction, offset: u8, value: u32) {
+        let bar = (offset as usize / 4).wrapping_sub(zos_proto::pci::BAR0 / 4);
+        if let Some(sizing) = self.sizing.get_mut(bar) {
+            *sizing = value == u32::MAX;
+        }
+    }
+
+    unsafe fn unsafe_clone(&self) -> Self {
+        ConfigImageAccess {
+            image: self.image.clone(),
+            sizing: self.sizing,
+        }
+    }
+}
+
+/// The virtio-pci transport of the function devmgr described in `image`
+/// (`zos_proto::pci::ConfigImage` as hex), whose structures lie in the BAR
+/// granted as `bar` (device Memory at the BAR's bus address).
+pub fn pci_transport(bar: u64, image: &str) -> Result<SomeTransport<'static>, String> {
+    let image = zos_proto::pci::ConfigImage::from_hex(image).ok_or("bad configuration image")?;
+    map_device(bar).map_err(|e| alloc::format!("map the BAR: {}", e.name()))?;
+    let mut root = PciRoot::new(ConfigImageAccess {
+        image,
+        sizing: [false; 6],
+    });
+    let function = DeviceFunction {
+        bus: 0,
+        device: 0,
+        function: 0,
+    };
+    let transport = PciTransport::new::<ZosHal, _>(&mut root, function)
+        .map_err(|e| alloc::format!("not a usable virtio-pci function: {e}"))?;
+    Ok(transport.into())
 }

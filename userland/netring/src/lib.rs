@@ -1,0 +1,350 @@
+//! Frame rings between a NIC driver and the netstack.
+//!
+//! One Memory object (created by the netstack, mapped by both) holds two
+//! rings: [`TO_STACK`] (frames the driver received, driver produces) and
+//! [`TO_DRIVER`] (frames to send, netstack produces). Each ring is a header
+//! page (`head` at byte 0, written only by the producer; `tail` at byte 64,
+//! written only by the consumer) and [`SLOTS`] slots of [`SLOT`] bytes: a
+//! little-endian `u32` length, then the frame. A frame moves once, from the
+//! producer's buffer into the slot and out of it into the consumer's; after
+//! a batch the producer signals the consumer's notification.
+//!
+//! Neither side trusts the other's bytes: a producer reads `tail` and a
+//! consumer reads `head` and lengths from memory the peer can scribble on,
+//! so every value read is checked (an impossible fill level resynchronises
+//! the ring and is counted, a length past the slot drops that frame);
+//! nothing the peer writes can make this code panic or touch memory outside
+//! the region.
+#![cfg_attr(not(test), no_std)]
+
+use core::sync::atomic::{AtomicU32, Ordering};
+
+/// Bytes of one slot: 4 of length, then the frame.
+pub const SLOT: usize = 2048;
+/// Largest frame a slot holds (an Ethernet frame is at most 1514 bytes).
+pub const MAX_FRAME: usize = SLOT - 4;
+/// Slots per ring (a power of two).
+pub const SLOTS: u32 = 128;
+/// Bytes before the first slot.
+const HEADER: usize = 4096;
+/// Bytes of one ring.
+pub const RING_BYTES: usize = HEADER + SLOTS as usize * SLOT;
+/// Bytes of the shared region (both rings).
+pub const REGION_BYTES: usize = 2 * RING_BYTES;
+/// Offset of the ring the driver fills with received frames.
+pub const TO_STACK: usize = 0;
+/// Offset of the ring the netstack fills with frames to send.
+pub const TO_DRIVER: usize = RING_BYTES;
+const TAIL_OFFSET: usize = 64;
+
+/// What went wrong with a ring.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RingError {
+    /// No free slot (producer) — the frame is dropped by the caller.
+    Full,
+    /// The frame does not fit a slot.
+    TooLong,
+    /// The peer left an impossible index or length; the ring was resynchronised.
+    Corrupt,
+}
+
+/// Counters kept by one side (shown by `ifconfig`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counters {
+    pub frames: u64,
+    pub bytes: u64,
+    pub dropped: u64,
+    pub corrupt: u64,
+}
+
+struct Ring {
+    base: *mut u8,
+}
+
+// SAFETY: a ring is a pointer into shared memory that stays mapped for the
+// ring's life; one side owns each end, and the indices are atomics.
+unsafe impl Send for Ring {}
+
+impl Ring {
+    fn head(&self) -> &AtomicU32 {
+        // SAFETY: `base` is 4096-aligned and the region is at least RING_BYTES
+        // long (the constructors' contract); AtomicU32 has the layout of u32.
+        unsafe { &*(self.base as *const AtomicU32) }
+    }
+
+    fn tail(&self) -> &AtomicU32 {
+        // SAFETY: as `head`, 64 bytes further (aligned).
+        unsafe { &*(self.base.add(TAIL_OFFSET) as *const AtomicU32) }
+    }
+
+    fn slot(&self, index: u32) -> *mut u8 {
+        let at = HEADER + (index % SLOTS) as usize * SLOT;
+        // SAFETY: `at + SLOT <= RING_BYTES`, inside the ring.
+        unsafe { self.base.add(at) }
+    }
+}
+
+/// The producing end of one ring.
+pub struct Producer {
+    ring: Ring,
+    head: u32,
+    pub counters: Counters,
+}
+
+/// The consuming end of one ring.
+pub struct Consumer {
+    ring: Ring,
+    tail: u32,
+    pub counters: Counters,
+}
+
+impl Producer {
+    /// The producer of the ring at `base`, starting from an empty ring
+    /// (resets both indices: the peer attaches after this).
+    ///
+    /// # Safety
+    /// `base` is 4096-aligned, valid for [`RING_BYTES`] bytes for as long as
+    /// the producer lives, and only this producer writes `head` and slots.
+    pub unsafe fn new(base: *mut u8) -> Self {
+        let ring = Ring { base };
+        ring.head().store(0, Ordering::Release);
+        ring.tail().store(0, Ordering::Release);
+        Producer {
+            ring,
+            head: 0,
+            counters: Counters::default(),
+        }
+    }
+
+    /// Frames the consumer has not taken yet (`Err` when the peer's tail is
+    /// impossible).
+    fn queued(&self) -> Result<u32, RingError> {
+        let tail = self.ring.tail().load(Ordering::Acquire);
+        let queued = self.head.wrapping_sub(tail);
+        if queued > SLOTS {
+            Err(RingError::Corrupt)
+        } else {
+            Ok(queued)
+        }
+    }
+
+    /// Whether a frame would fit now.
+    pub fn has_room(&self) -> bool {
+        self.queued().is_ok_and(|q| q < SLOTS)
+    }
+
+    /// Queues a frame of `len` bytes that `fill` writes; published when
+    /// `fill` returns. A full ring drops it (counted).
+    pub fn push_with<R>(
+        &mut self,
+        len: usize,
+        fill: impl FnOnce(&mut [u8]) -> R,
+    ) -> Result<R, RingError> {
+        if len > MAX_FRAME {
+            self.counters.dropped += 1;
+            return Err(RingError::TooLong);
+        }
+        match self.queued() {
+            Ok(q) if q < SLOTS => {}
+            Ok(_) => {
+                self.counters.dropped += 1;
+                return Err(RingError::Full);
+            }
+            Err(e) => {
+                self.counters.corrupt += 1;
+                self.counters.dropped += 1;
+                return Err(e);
+            }
+        }
+        let slot = self.ring.slot(self.head);
+        // SAFETY: the slot is inside the ring and the consumer does not read it
+        // until `head` moves past it; `4 + len <= SLOT`.
+        let result = unsafe {
+            core::ptr::copy_nonoverlapping((len as u32).to_le_bytes().as_ptr(), slot, 4);
+            fill(core::slice::from_raw_parts_mut(slot.add(4), len))
+        };
+        self.head = self.head.wrapping_add(1);
+        self.ring.head().store(self.head, Ordering::Release);
+        self.counters.frames += 1;
+        self.counters.bytes += len as u64;
+        Ok(result)
+    }
+
+    /// Queues a copy of `frame`.
+    pub fn push(&mut self, frame: &[u8]) -> Result<(), RingError> {
+        self.push_with(frame.len(), |slot| slot.copy_from_slice(frame))
+    }
+}
+
+impl Consumer {
+    /// The consumer of the ring at `base`, which its producer set up.
+    ///
+    /// # Safety
+    /// As [`Producer::new`]; only this consumer writes `tail`.
+    pub unsafe fn new(base: *mut u8) -> Self {
+        let ring = Ring { base };
+        let tail = ring.tail().load(Ordering::Acquire);
+        Consumer {
+            ring,
+            tail,
+            counters: Counters::default(),
+        }
+    }
+
+    /// Whether a frame is waiting (or the peer left the ring corrupt).
+    pub fn is_empty(&self) -> bool {
+        self.ring.head().load(Ordering::Acquire) == self.tail
+    }
+
+    /// Takes the next frame, copying it into `out` (at least [`MAX_FRAME`]
+    /// bytes): `None` when the ring is empty, `Some(Ok(len))` for a frame,
+    /// `Some(Err(_))` for a frame or index the peer got wrong (skipped).
+    pub fn pop_into(&mut self, out: &mut [u8]) -> Option<Result<usize, RingError>> {
+        let head = self.ring.head().load(Ordering::Acquire);
+        let waiting = head.wrapping_sub(self.tail);
+        if waiting == 0 {
+            return None;
+        }
+        if waiting > SLOTS {
+            // Impossible: drop whatever is there and start again at head.
+            self.counters.corrupt += 1;
+            self.tail = head;
+            self.ring.tail().store(self.tail, Ordering::Release);
+            return Some(Err(RingError::Corrupt));
+        }
+        let slot = self.ring.slot(self.tail);
+        let mut len_bytes = [0u8; 4];
+        // SAFETY: the slot lies inside the ring; the producer published it.
+        unsafe { core::ptr::copy_nonoverlapping(slot, len_bytes.as_mut_ptr(), 4) };
+        let len = u32::from_le_bytes(len_bytes) as usize;
+        let result = if len > MAX_FRAME || len > out.len() {
+            self.counters.corrupt += 1;
+            Err(RingError::TooLong)
+        } else {
+            // SAFETY: `4 + len <= SLOT`, inside the slot; `out` holds `len`.
+            unsafe { core::ptr::copy_nonoverlapping(slot.add(4), out.as_mut_ptr(), len) };
+            self.counters.frames += 1;
+            self.counters.bytes += len as u64;
+            Ok(len)
+        };
+        self.tail = self.tail.wrapping_add(1);
+        self.ring.tail().store(self.tail, Ordering::Release);
+        Some(result)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A page-aligned ring region on the heap.
+    fn region() -> Vec<u64> {
+        vec![0u64; RING_BYTES / 8 + 512]
+    }
+
+    fn base(region: &mut [u64]) -> *mut u8 {
+        let p = region.as_mut_ptr() as usize;
+        ((p + 4095) & !4095) as *mut u8
+    }
+
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+    }
+
+    #[test]
+    fn frames_go_through_in_order_and_wrap() {
+        let mut memory = region();
+        let at = base(&mut memory);
+        let (mut tx, mut rx) = unsafe { (Producer::new(at), Consumer::new(at)) };
+        let mut out = vec![0u8; MAX_FRAME];
+        for round in 0..1000u32 {
+            let frame: Vec<u8> = (0..(round as usize % 1500) + 1)
+                .map(|i| (i as u32 ^ round) as u8)
+                .collect();
+            tx.push(&frame).unwrap();
+            let n = rx.pop_into(&mut out).unwrap().unwrap();
+            assert_eq!(&out[..n], &frame[..]);
+            assert!(rx.pop_into(&mut out).is_none());
+        }
+        assert_eq!(tx.counters.frames, 1000);
+        assert_eq!(rx.counters.frames, 1000);
+    }
+
+    #[test]
+    fn a_full_ring_drops_and_counts() {
+        let mut memory = region();
+        let at = base(&mut memory);
+        let (mut tx, mut rx) = unsafe { (Producer::new(at), Consumer::new(at)) };
+        for i in 0..SLOTS {
+            tx.push(&[i as u8; 60]).unwrap();
+        }
+        assert!(!tx.has_room());
+        assert_eq!(tx.push(&[0; 60]), Err(RingError::Full));
+        assert_eq!(tx.counters.dropped, 1);
+        assert_eq!(tx.push(&[0; MAX_FRAME + 1]), Err(RingError::TooLong));
+        let mut out = vec![0u8; MAX_FRAME];
+        assert_eq!(rx.pop_into(&mut out), Some(Ok(60)));
+        assert_eq!(out[0], 0);
+        assert!(tx.has_room());
+    }
+
+    /// The consumer reads memory the producer controls: random bytes
+    /// everywhere, and random heads and lengths mid-stream, never panic, never
+    /// yield a frame longer than a slot, and leave the ring usable.
+    #[test]
+    fn garbage_from_the_peer_never_panics() {
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let mut out = vec![0u8; MAX_FRAME];
+        for _ in 0..200 {
+            let mut memory = region();
+            let at = base(&mut memory);
+            let mut rx = unsafe { Consumer::new(at) };
+            // SAFETY: the region is RING_BYTES long from `at`.
+            let bytes = unsafe { core::slice::from_raw_parts_mut(at, RING_BYTES) };
+            for b in bytes.iter_mut() {
+                *b = rng.next() as u8;
+            }
+            for _ in 0..300 {
+                match rx.pop_into(&mut out) {
+                    None => break,
+                    Some(Ok(n)) => assert!(n <= MAX_FRAME),
+                    Some(Err(_)) => {}
+                }
+                if rng.next().is_multiple_of(7) {
+                    let head = rng.next() as u32;
+                    bytes[..4].copy_from_slice(&head.to_le_bytes());
+                }
+            }
+        }
+        // A producer facing a scribbled tail refuses instead of overwriting.
+        let mut memory = region();
+        let at = base(&mut memory);
+        let mut tx = unsafe { Producer::new(at) };
+        unsafe { (at.add(TAIL_OFFSET) as *mut u32).write(1_000_000) };
+        assert_eq!(tx.push(&[1; 10]), Err(RingError::Corrupt));
+        assert_eq!(tx.counters.corrupt, 1);
+    }
+
+    /// Mutated lengths of real frames: skipped and counted, the next frame
+    /// still arrives.
+    #[test]
+    fn a_bad_length_skips_one_frame() {
+        let mut memory = region();
+        let at = base(&mut memory);
+        let (mut tx, mut rx) = unsafe { (Producer::new(at), Consumer::new(at)) };
+        tx.push(&[7; 100]).unwrap();
+        tx.push(&[8; 100]).unwrap();
+        unsafe { (at.add(HEADER) as *mut u32).write(u32::MAX) };
+        let mut out = vec![0u8; MAX_FRAME];
+        assert_eq!(rx.pop_into(&mut out), Some(Err(RingError::TooLong)));
+        assert_eq!(rx.pop_into(&mut out), Some(Ok(100)));
+        assert_eq!(out[0], 8);
+        assert_eq!(rx.counters.corrupt, 1);
+    }
+}

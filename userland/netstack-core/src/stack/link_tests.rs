@@ -1,0 +1,246 @@
+//! The NIC end: two stacks wired back to back through fake NICs (ARP, ICMP,
+//! TCP over Ethernet with static addresses), and garbage frames from the
+//! wire.
+
+use super::*;
+use crate::config::LinkConfig;
+use crate::device::Nic;
+use alloc::boxed::Box;
+use std::sync::{Arc, Mutex};
+
+type Wire = Arc<Mutex<VecDeque<Vec<u8>>>>;
+
+/// A NIC that reads frames from `inbox` and writes them to `outbox`.
+struct FakeNic {
+    inbox: Wire,
+    outbox: Wire,
+}
+
+impl Nic for FakeNic {
+    fn receive(&mut self, out: &mut [u8]) -> Option<usize> {
+        let frame = self.inbox.lock().unwrap().pop_front()?;
+        let n = frame.len().min(out.len());
+        out[..n].copy_from_slice(&frame[..n]);
+        Some(n)
+    }
+
+    fn send(&mut self, frame: &[u8]) -> bool {
+        self.outbox.lock().unwrap().push_back(frame.to_vec());
+        true
+    }
+}
+
+fn static_config(addr: [u8; 4]) -> LinkConfig {
+    LinkConfig {
+        address: Some((addr, 24)),
+        gateway: Some([10, 0, 0, 254]),
+        dns: Vec::new(),
+    }
+}
+
+/// Stacks A (10.0.0.1) and B (10.0.0.2) on one wire.
+fn wired() -> (Stack, Stack) {
+    let (a_to_b, b_to_a): (Wire, Wire) = Default::default();
+    let mut a = Stack::new(0, 1);
+    let mut b = Stack::new(0, 2);
+    a.attach_nic(
+        Box::new(FakeNic {
+            inbox: b_to_a.clone(),
+            outbox: a_to_b.clone(),
+        }),
+        [2, 0, 0, 0, 0, 0xa],
+        static_config([10, 0, 0, 1]),
+    );
+    b.attach_nic(
+        Box::new(FakeNic {
+            inbox: a_to_b,
+            outbox: b_to_a,
+        }),
+        [2, 0, 0, 0, 0, 0xb],
+        static_config([10, 0, 0, 2]),
+    );
+    assert_eq!(a.take_log(), ["eth0 static 10.0.0.1/24 via 10.0.0.254"]);
+    (a, b)
+}
+
+/// Polls both until `a` finished `token` (or 200 rounds).
+fn run_until(a: &mut Stack, b: &mut Stack, token: Token, now: &mut u64) -> Reply {
+    let mut b_done = Vec::new();
+    for _ in 0..200 {
+        *now += 5;
+        b_done.extend(b.poll(*now));
+        if let Some((_, reply)) = a.poll(*now).into_iter().find(|(t, _)| *t == token) {
+            return reply;
+        }
+    }
+    panic!("token {token} never finished (b finished {b_done:?})");
+}
+
+#[test]
+fn ping_and_tcp_over_the_wire() {
+    let (mut a, mut b) = wired();
+    let mut now = 0;
+    assert_eq!(a.ping(1, [10, 0, 0, 2], 1, 56, 1000, now), None);
+    assert_eq!(run_until(&mut a, &mut b, 1, &mut now), Reply::Ok);
+    // Nobody at .3: no ARP answer, a timeout.
+    assert_eq!(a.ping(2, [10, 0, 0, 3], 1, 56, 100, now), None);
+    assert_eq!(
+        run_until(&mut a, &mut b, 2, &mut now),
+        Reply::Err(ETIMEDOUT)
+    );
+    // No route off the segment without a gateway: a stack without a NIC.
+    let mut lonely = Stack::new(0, 3);
+    assert_eq!(
+        lonely.ping(3, [10, 0, 0, 2], 1, 8, 100, 0),
+        Some(Reply::Err(ENETUNREACH))
+    );
+
+    let l = b.socket(SocketKind::Stream, false).unwrap();
+    let any = SockAddr {
+        addr: [0; 4],
+        port: 80,
+    };
+    assert_eq!(
+        b.request(1, l, &SocketRequest::Bind(any), now),
+        Some(Reply::Ok)
+    );
+    assert_eq!(
+        b.request(1, l, &SocketRequest::Listen { backlog: 2 }, now),
+        Some(Reply::Ok)
+    );
+    let c = a.socket(SocketKind::Stream, false).unwrap();
+    let to = SockAddr {
+        addr: [10, 0, 0, 2],
+        port: 80,
+    };
+    assert_eq!(a.request(10, c, &SocketRequest::Connect(to), now), None);
+    assert_eq!(run_until(&mut a, &mut b, 10, &mut now), Reply::Ok);
+    assert!(matches!(
+        a.write(11, c, b"hello over ethernet", now),
+        Some(Reply::Written(19))
+    ));
+    let mut accepted = None;
+    for _ in 0..50 {
+        now += 5;
+        a.poll(now);
+        if let Some(Reply::Accepted { sock, peer }) = b.request(12, l, &SocketRequest::Accept, now)
+        {
+            assert_eq!(peer.addr, [10, 0, 0, 1]);
+            accepted = Some(sock);
+            break;
+        }
+        b.poll(now);
+    }
+    let conn = accepted.expect("accepted");
+    let mut data = Vec::new();
+    for _ in 0..50 {
+        now += 5;
+        a.poll(now);
+        b.poll(now);
+        if let Some(Reply::Data(d)) = b.read(13, conn, 100, now) {
+            data = d;
+            break;
+        }
+    }
+    assert_eq!(data, b"hello over ethernet");
+    let info = a.interfaces();
+    assert_eq!(info[1].addrs, [([10, 0, 0, 1], 24)]);
+    assert!(info[1].tx_frames > 0 && info[1].rx_frames > 0);
+}
+
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+/// Random, truncated and mutated frames (of real ARP, ICMP and TCP
+/// traffic) from the wire: no panic, and the stack still works after.
+#[test]
+fn garbage_from_the_wire() {
+    let (mut a, mut b) = wired();
+    let mut now = 0;
+    let inbox: Wire = Default::default();
+    let mut victim = Stack::new(0, 9);
+    victim.attach_nic(
+        Box::new(FakeNic {
+            inbox: inbox.clone(),
+            outbox: Default::default(),
+        }),
+        [2, 0, 0, 0, 0, 0xa],
+        static_config([10, 0, 0, 1]),
+    );
+    assert_eq!(a.ping(1, [10, 0, 0, 2], 7, 100, 1000, now), None);
+    assert_eq!(run_until(&mut a, &mut b, 1, &mut now), Reply::Ok);
+    let l = victim.socket(SocketKind::Stream, false).unwrap();
+    let any = SockAddr {
+        addr: [0; 4],
+        port: 80,
+    };
+    victim.request(1, l, &SocketRequest::Bind(any), 0);
+    victim.request(1, l, &SocketRequest::Listen { backlog: 4 }, 0);
+    let to = SockAddr {
+        addr: [10, 0, 0, 1],
+        port: 80,
+    };
+    let mut samples: Vec<Vec<u8>> = Vec::new();
+    {
+        // Real frames of the kinds a peer sends: ARP, ICMP echo, a SYN.
+        let mut probe = Stack::new(0, 4);
+        let out: Wire = Default::default();
+        probe.attach_nic(
+            Box::new(FakeNic {
+                inbox: Default::default(),
+                outbox: out.clone(),
+            }),
+            [2, 0, 0, 0, 0, 0xc],
+            static_config([10, 0, 0, 3]),
+        );
+        probe.ping(1, [10, 0, 0, 1], 1, 64, 100, 0);
+        let c = probe.socket(SocketKind::Stream, false).unwrap();
+        probe.request(2, c, &SocketRequest::Connect(to), 0);
+        probe.poll(1);
+        samples.extend(out.lock().unwrap().drain(..));
+    }
+    assert!(!samples.is_empty());
+    let mut rng = Rng(0x1234_5678_9abc_def1);
+    for round in 0..20_000u64 {
+        let mut frame = samples[(rng.next() as usize) % samples.len()].clone();
+        match round % 4 {
+            0 => {
+                let cut = (rng.next() as usize) % (frame.len() + 1);
+                frame.truncate(cut);
+            }
+            1 => {
+                for _ in 0..1 + rng.next() % 8 {
+                    let at = (rng.next() as usize) % frame.len().max(1);
+                    if let Some(b) = frame.get_mut(at) {
+                        *b = rng.next() as u8;
+                    }
+                }
+            }
+            2 => {
+                frame = (0..rng.next() % 1600).map(|_| rng.next() as u8).collect();
+            }
+            _ => {
+                // Real headers, lengths claiming more than there is.
+                if frame.len() > 20 {
+                    frame[16] = 0xff;
+                    frame[17] = 0xff;
+                }
+            }
+        }
+        inbox.lock().unwrap().push_back(frame);
+        if round.is_multiple_of(64) {
+            victim.poll(round);
+        }
+    }
+    victim.poll(30_000);
+    // Still answers a ping on loopback and over the wire.
+    assert_eq!(victim.ping(5, [127, 0, 0, 1], 1, 8, 100, 30_000), None);
+    assert!(victim.poll(30_001).contains(&(5, Reply::Ok)));
+}

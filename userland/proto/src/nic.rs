@@ -1,0 +1,22 @@
+//! Between a NIC driver (virtio-net) and the netstack. The netstack gets the
+//! driver's capability from devmgr (`DevRequest::OpenNic`) and attaches:
+//! frames then move through the rings of `zos-netring` in a Memory object
+//! the netstack created, with a notification each way. A new `Attach`
+//! (a restarted netstack) replaces the previous rings.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum NicRequest {
+    /// Capabilities: the ring Memory (at least `zos_netring::REGION_BYTES`)
+    /// and a notification the driver signals when it queued received frames.
+    /// Answers `Attached` with the notification the netstack signals when it
+    /// queued frames to send.
+    Attach,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum NicResponse {
+    Attached { mac: [u8; 6] },
+    Err(i32),
+}
