@@ -45,7 +45,7 @@ impl<P: Platform> Kernel<P> {
     /// resumes whichever thread `schedule` picks.
     pub fn syscall(&mut self) {
         self.syscalls += 1;
-        let Some(thread) = self.current else {
+        let Some(thread) = self.current() else {
             return;
         };
         let Some(t) = self.objects.thread(thread) else {
@@ -290,6 +290,9 @@ impl<P: Platform> Kernel<P> {
                 ok1(written)
             }
             Sys::Clock => ok1(P::uptime_ns()),
+            Sys::SystemInfo if args[0] == SYSTEM_INFO_CPUS => {
+                Ok([self.cpus.len() as u64, self.lock_waits, 0, 0, 0, 0])
+            }
             Sys::SystemInfo => {
                 let (quota, pid) = (self.objects.process(process))
                     .map_or((Default::default(), 0), |p| (p.quota, p.pid));
@@ -467,7 +470,7 @@ impl<P: Platform> Kernel<P> {
                     .thread_mut(target)
                     .ok_or(SysError::DeadObject)?;
                 let old = core::mem::replace(&mut t.priority, priority);
-                if t.state == ThreadState::Runnable && self.current != Some(target) {
+                if t.state == ThreadState::Runnable && self.cpu_running(target).is_none() {
                     self.run_queue.remove(target, old);
                     self.run_queue.push_back(target, priority);
                 }
