@@ -291,7 +291,9 @@ impl<P: Platform> Kernel<P> {
             }
             Sys::Clock => ok1(P::uptime_ns()),
             Sys::SystemInfo if args[0] == SYSTEM_INFO_CPUS => {
-                Ok([self.cpus.len() as u64, self.lock_waits, 0, 0, 0, 0])
+                let busy = |cpu: usize| self.cpus.get(cpu).map_or(0, |c| c.busy_ticks);
+                let n = self.cpus.len() as u64;
+                Ok([n, self.lock_waits, busy(0), busy(1), busy(2), busy(3)])
             }
             Sys::SystemInfo => {
                 let (quota, pid) = (self.objects.process(process))

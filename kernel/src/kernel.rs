@@ -75,26 +75,18 @@ pub const TIME_SLICE_TICKS: u32 = 2;
 
 /// What one CPU is doing. The kernel keeps one per online CPU, indexed by
 /// [`Platform::cpu_id`]; the kernel lock's holder is `Kernel::cpu`.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Default)]
 pub struct Cpu {
     /// The thread it runs (`None`: it idles).
     pub current: Option<ObjRef>,
-    /// Ticks left of `current`'s time slice.
-    slice_left: u32,
+    /// Ticks `current` has run of its time slice.
+    slice_used: u32,
     /// The thread its thread pointer and address space were last prepared
-    /// for, and the one whose FP/SIMD registers are live in it
-    /// ([`ObjRef::NONE`]: nobody's; plain `ObjRef`s, so a resume costs a compare).
-    pub running: ObjRef,
-    pub fp_owner: ObjRef,
-}
-
-impl Cpu {
-    pub const IDLE: Cpu = Cpu {
-        current: None,
-        slice_left: TIME_SLICE_TICKS,
-        running: ObjRef::NONE,
-        fp_owner: ObjRef::NONE,
-    };
+    /// for, and the one whose FP/SIMD registers are live in it.
+    pub running: Option<ObjRef>,
+    pub fp_owner: Option<ObjRef>,
+    /// Timer ticks that found it running a thread.
+    pub busy_ticks: u64,
 }
 
 pub struct Kernel<P: Platform> {
@@ -138,7 +130,7 @@ impl<P: Platform> Kernel<P> {
             caps: CapSpace::new(),
             frames,
             run_queue: RunQueue::new(),
-            cpus: alloc::vec![Cpu::IDLE],
+            cpus: alloc::vec![Cpu::default()],
             cpu: 0,
             sleepers: Vec::new(),
             irqs: BTreeMap::new(),
@@ -494,7 +486,7 @@ impl<P: Platform> Kernel<P> {
             (Some(current), Some(cp)) if priority > cp => {
                 self.run_queue.push_front(current, cp);
                 let cpu = self.this_cpu();
-                (cpu.current, cpu.slice_left) = (Some(thread), TIME_SLICE_TICKS);
+                (cpu.current, cpu.slice_used) = (Some(thread), 0);
             }
             _ => self.run_queue.push_back(thread, priority),
         }
@@ -746,7 +738,7 @@ impl<P: Platform> Kernel<P> {
                 .is_some_and(|t| matches!(t.state, ThreadState::Runnable))
             {
                 let cpu = self.this_cpu();
-                (cpu.current, cpu.slice_left) = (Some(next), TIME_SLICE_TICKS);
+                (cpu.current, cpu.slice_used) = (Some(next), 0);
                 return Some(next);
             }
         }
@@ -804,9 +796,10 @@ impl<P: Platform> Kernel<P> {
             woken.into_iter().for_each(|thread| self.wake(thread, 0));
         }
         let cpu = self.this_cpu();
-        cpu.slice_left = cpu.slice_left.saturating_sub(1);
-        if cpu.slice_left == 0 {
-            cpu.slice_left = TIME_SLICE_TICKS;
+        cpu.busy_ticks += cpu.current.is_some() as u64;
+        cpu.slice_used += 1;
+        if cpu.slice_used >= TIME_SLICE_TICKS {
+            cpu.slice_used = 0;
             self.rotate_current();
         }
     }

@@ -1,8 +1,8 @@
 //! From a trap to the kernel core and back to a user thread.
 //!
 //! The core is one [`Kernel`] behind one lock, [`KernelLock`], whatever CPU
-//! traps. An arch backend
-//! decodes what brought the CPU in ([`Trap`]) and calls [`KernelLock::user_trap`];
+//! traps. An arch backend decodes what brought the CPU in ([`Trap`]) and
+//! calls [`KernelLock::user_trap`];
 //! the core handles the event, picks the thread to resume, switches its thread
 //! pointer and address space, and returns the thread's saved context for the
 //! backend to restore. FP/SIMD registers switch lazily: a thread that is not
@@ -120,16 +120,16 @@ impl<P: Platform> Kernel<P> {
     /// Makes `next`'s thread pointer and address space live on this CPU (and
     /// FP/SIMD usable if its registers are the live ones); returns its context.
     fn prepare(&mut self, next: ObjRef) -> *mut P::Context {
-        let previous = self.this_cpu().running;
-        if previous != next {
+        let switch = self.this_cpu().running != Some(next);
+        if switch {
             self.leave_cpu();
-            self.this_cpu().running = next;
-            P::fp_enable(next == self.this_cpu().fp_owner);
+            self.this_cpu().running = Some(next);
+            P::fp_enable(Some(next) == self.this_cpu().fp_owner);
         }
         let Some(thread) = self.objects.thread_mut(next) else {
             panic!("scheduled thread has no context");
         };
-        if previous != next {
+        if switch {
             thread.context.restore_tls();
         }
         let (context, process) = (&mut *thread.context as *mut P::Context, thread.process);
@@ -145,16 +145,16 @@ impl<P: Platform> Kernel<P> {
     /// thread's first use).
     fn leave_cpu(&mut self) {
         let cpu = *self.this_cpu();
-        self.this_cpu().running = ObjRef::NONE;
+        self.this_cpu().running = None;
         let several = self.cpus.len() > 1;
-        let Some(context) = self.context_mut(cpu.running) else {
+        let Some(context) = cpu.running.and_then(|t| self.context_mut(t)) else {
             return;
         };
         context.save_tls();
         if several && cpu.fp_owner == cpu.running {
             P::fp_enable(true);
             context.save_fp();
-            self.this_cpu().fp_owner = ObjRef::NONE;
+            self.this_cpu().fp_owner = None;
         }
     }
 
@@ -163,10 +163,10 @@ impl<P: Platform> Kernel<P> {
     fn take_fp(&mut self) {
         P::fp_enable(true);
         let cpu = *self.this_cpu();
-        if let Some(context) = self.context_mut(cpu.fp_owner) {
+        if let Some(context) = cpu.fp_owner.and_then(|t| self.context_mut(t)) {
             context.save_fp();
         }
-        if let Some(context) = self.context_mut(cpu.running) {
+        if let Some(context) = cpu.running.and_then(|t| self.context_mut(t)) {
             context.restore_fp();
         }
         self.this_cpu().fp_owner = cpu.running;
