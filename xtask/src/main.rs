@@ -53,14 +53,14 @@ pub const MULTI_CALL_BINARY: &str = "/sbin/zbox";
 /// Tools inside the multi-call binary: each gets `/bin/<tool>`, a symlink to
 /// [`MULTI_CALL_BINARY`] (zbox picks the tool from argv[0]). Must match
 /// `zos_tools_core::dispatch::TOOLS` (checked by a test).
-pub const TOOL_NAMES: [&str; 67] = [
+pub const TOOL_NAMES: [&str; 69] = [
     "[", "basename", "cat", "chgrp", "chmod", "chown", "cksum", "clear", "cp", "date", "dd", "df",
     "dirname", "dmesg", "echo", "env", "false", "find", "free", "getty", "grep", "groupadd",
     "head", "hexdump", "hostname", "id", "kill", "ln", "login", "ls", "lsdev", "mkdir", "mount",
-    "mv", "nc", "netstat", "od", "passwd", "poweroff", "printf", "ps", "reboot", "rm", "rmdir",
-    "seq", "sleep", "stat", "su", "svc", "sync", "tail", "tee", "test", "touch", "true", "umount",
-    "uname", "uptime", "useradd", "userdel", "usermod", "wc", "which", "who", "whoami", "yes",
-    "zkey",
+    "mv", "nc", "netstat", "nproc", "od", "passwd", "poweroff", "printf", "ps", "reboot", "rm",
+    "rmdir", "seq", "sleep", "spin", "stat", "su", "svc", "sync", "tail", "tee", "test", "touch",
+    "true", "umount", "uname", "uptime", "useradd", "userdel", "usermod", "wc", "which", "who",
+    "whoami", "yes", "zkey",
 ];
 
 fn main() -> ExitCode {

@@ -3,9 +3,10 @@
 // QEMU enters here at the physical load address with the MMU off, at EL2 or EL1,
 // x0 = device tree address (or 0 for ELF kernels; the blob then sits at the start
 // of RAM). This code: parks secondary CPUs (smp.rs starts them later at
-// `_secondary_start`), drops from EL2 to EL1, zeroes BSS, builds a coarse boot page table (1 GiB blocks, identity + higher half), turns
-// the MMU on and jumps to `kernel_main` in the higher half. Rust then replaces the
-// coarse mapping with the final fine-grained one (see mmu.rs).
+// `_secondary_start`), drops from EL2 to EL1, zeroes BSS, builds a coarse boot
+// page table (1 GiB blocks, identity + higher half), turns the MMU on and
+// jumps to `kernel_main` in the higher half. Rust then replaces the coarse
+// mapping with the final fine-grained one (see mmu.rs).
 
 .equ PHYS_OFFSET_HI, 0xFFFF            // PHYS_OFFSET = 0xFFFF << 48
 .equ BLOCK_NORMAL,   0x701             // block | AttrIndx 0 | SH inner | AF

@@ -212,6 +212,16 @@ pub const TOOLS: &[Tool] = &[
         "unmount the file system mounted on DIR",
     ),
     tool("uname", "uname [-asnrm]", "print system information"),
+    tool(
+        "nproc",
+        "nproc [-v]",
+        "CPUs online (-v: and kernel-lock waits)",
+    ),
+    tool(
+        "spin",
+        "spin MILLIONS",
+        "busy-loop MILLIONS million iterations (a CPU-bound job)",
+    ),
     tool("uptime", "uptime", "time since boot and process count"),
     tool(
         "useradd",
