@@ -596,3 +596,26 @@ fn kernel_heap_runs_out_as_an_error_and_comes_back() {
     assert_eq!(h.k.heap_charged, heap + crate::kernel::SLOT_CHUNK_COST);
     assert_eq!(h.k.objects.live(), live);
 }
+
+#[test]
+fn a_thread_runs_on_one_cpu_at_a_time() {
+    let mut h = Harness::new();
+    h.k.cpus = vec![crate::kernel::Cpu::default(); 2];
+    let p = h.spawn_process(MB);
+    let a = h.thread(p);
+    let b = h.thread(p);
+    // Each CPU takes the next thread from the shared run queue.
+    h.k.cpu = 1;
+    assert_eq!(h.k.schedule(), Some(a));
+    h.k.cpu = 0;
+    assert_eq!(h.k.schedule(), Some(b));
+    // Waking a thread another CPU runs does not queue it a second time.
+    h.k.make_runnable(a);
+    h.k.block_thread(b, ThreadState::Inactive);
+    assert_eq!(h.k.schedule(), None, "a runs on CPU 1 only");
+    // Destroying it takes it off that CPU; CPU 1 then idles.
+    h.k.destroy_thread(a);
+    assert_eq!(h.k.cpus[1].current, None);
+    h.k.cpu = 1;
+    assert_eq!(h.k.schedule(), None);
+}

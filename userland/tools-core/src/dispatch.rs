@@ -148,6 +148,11 @@ pub const TOOLS: &[Tool] = &[
     ),
     tool("netstat", "netstat", "list sockets with their state"),
     tool(
+        "nproc",
+        "nproc [-v]",
+        "CPUs online (-v: and kernel-lock waits, busy ticks)",
+    ),
+    tool(
         "od",
         "od [-x|-c|-o] [-v] [FILE]...",
         "show bytes as octal words, hex words or characters",
@@ -181,6 +186,11 @@ pub const TOOLS: &[Tool] = &[
         "sleep NUMBER[s|m|h|d]...",
         "wait for a time (fractions allowed)",
     ),
+    tool(
+        "spin",
+        "spin MILLIONS",
+        "busy-loop MILLIONS million iterations (a CPU-bound job)",
+    ),
     tool("stat", "stat [-L] PATH...", "show file attributes"),
     tool(
         "su",
@@ -212,16 +222,6 @@ pub const TOOLS: &[Tool] = &[
         "unmount the file system mounted on DIR",
     ),
     tool("uname", "uname [-asnrm]", "print system information"),
-    tool(
-        "nproc",
-        "nproc [-v]",
-        "CPUs online (-v: and kernel-lock waits)",
-    ),
-    tool(
-        "spin",
-        "spin MILLIONS",
-        "busy-loop MILLIONS million iterations (a CPU-bound job)",
-    ),
     tool("uptime", "uptime", "time since boot and process count"),
     tool(
         "useradd",
