@@ -24,14 +24,19 @@ pub fn uname(args: &[&str]) -> Result<(), Failure> {
 }
 
 /// `nproc`: the CPUs online; `-v` adds the kernel entries that waited for
-/// the kernel lock held by another CPU and each CPU's busy ticks (of 10 ms).
+/// the kernel lock held by another CPU (next to the syscalls since boot, the
+/// bulk of kernel entries) and each CPU's busy ticks (of 10 ms).
 pub fn nproc(args: &[&str]) -> Result<(), Failure> {
     let (cpus, lock_waits, busy) = libzos::sys::cpu_info();
     let line = match args {
         [] => format!("{cpus}\n"),
         ["-v"] => {
             let shown = &busy[..(cpus as usize).min(busy.len())];
-            format!("{cpus} cpu(s) online, {lock_waits} kernel-lock waits, busy ticks {shown:?}\n")
+            let syscalls = libzos::sys::system_info()[4];
+            format!(
+                "{cpus} cpu(s) online, {lock_waits} kernel-lock waits in {syscalls} syscalls, \
+                 busy ticks {shown:?}\n"
+            )
         }
         _ => return Err(Failure::Usage(String::from("nproc takes only -v"))),
     };
