@@ -291,8 +291,8 @@ impl<P: Platform> Kernel<P> {
             }
             Sys::Clock => ok1(P::uptime_ns()),
             Sys::SystemInfo if args[0] == SYSTEM_INFO_CPUS => {
-                let busy = |cpu: usize| self.cpus.get(cpu).map_or(0, |c| c.busy_ticks);
-                let n = self.cpus.len() as u64;
+                let busy = |cpu: usize| self.cpus[cpu].busy_ticks;
+                let n = self.online as u64;
                 Ok([n, self.lock_waits, busy(0), busy(1), busy(2), busy(3)])
             }
             Sys::SystemInfo => {

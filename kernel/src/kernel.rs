@@ -73,6 +73,9 @@ impl Cost {
 /// Timer ticks a thread runs before others of its priority get the CPU.
 pub const TIME_SLICE_TICKS: u32 = 2;
 
+/// The most CPUs the kernel serves (a GICv2 has eight interfaces).
+pub const MAX_CPUS: usize = 8;
+
 /// What one CPU is doing. The kernel keeps one per online CPU, indexed by
 /// [`Platform::cpu_id`]; the kernel lock's holder is `Kernel::cpu`.
 #[derive(Clone, Copy, Debug, Default)]
@@ -94,8 +97,10 @@ pub struct Kernel<P: Platform> {
     pub caps: CapSpace<ObjRef>,
     pub frames: FrameAllocator,
     pub(crate) run_queue: RunQueue,
-    /// Every online CPU, and which of them holds the kernel lock now.
-    pub cpus: Vec<Cpu>,
+    /// Every CPU (the first `online` run; the others stay idle), and which
+    /// of them holds the kernel lock now.
+    pub cpus: [Cpu; MAX_CPUS],
+    pub online: usize,
     pub cpu: usize,
     pub(crate) sleepers: Vec<ObjRef>,
     pub irqs: BTreeMap<u32, ObjRef>,
@@ -130,7 +135,8 @@ impl<P: Platform> Kernel<P> {
             caps: CapSpace::new(),
             frames,
             run_queue: RunQueue::new(),
-            cpus: alloc::vec![Cpu::default()],
+            cpus: [Cpu::default(); MAX_CPUS],
+            online: 1,
             cpu: 0,
             sleepers: Vec::new(),
             irqs: BTreeMap::new(),
@@ -491,7 +497,7 @@ impl<P: Platform> Kernel<P> {
             _ => self.run_queue.push_back(thread, priority),
         }
         // A busy CPU leaves the thread to an idle one, if any.
-        let idle = self.cpus.iter().position(|c| c.current.is_none());
+        let idle = (0..self.online).find(|&c| self.cpus[c].current.is_none());
         if let (Some(_), Some(idle)) = (current, idle) {
             P::wake_cpu(idle);
         }
@@ -747,7 +753,7 @@ impl<P: Platform> Kernel<P> {
 
     /// The thread this CPU runs.
     pub fn current(&self) -> Option<ObjRef> {
-        self.cpus[self.cpu].current
+        self.cpus[self.cpu % MAX_CPUS].current
     }
 
     /// The CPU whose current thread `thread` is.
@@ -757,7 +763,7 @@ impl<P: Platform> Kernel<P> {
 
     /// The state of the CPU holding the kernel lock.
     pub fn this_cpu(&mut self) -> &mut Cpu {
-        &mut self.cpus[self.cpu]
+        &mut self.cpus[self.cpu % MAX_CPUS]
     }
 
     /// The process of the current thread.

@@ -146,7 +146,7 @@ impl<P: Platform> Kernel<P> {
     fn leave_cpu(&mut self) {
         let cpu = *self.this_cpu();
         self.this_cpu().running = None;
-        let several = self.cpus.len() > 1;
+        let several = self.online > 1;
         let Some(context) = cpu.running.and_then(|t| self.context_mut(t)) else {
             return;
         };

@@ -138,11 +138,12 @@ at_el1:
     msr     sctlr_el1, x1
     isb
 
-    // Now in the higher half for good. The stack's top 16 bytes are this
-    // CPU's block (its index, 0), which TPIDR_EL1 points to (smp.rs).
+    // Now in the higher half for good. The stack's top 32 bytes are this
+    // CPU's block (index 0, flags clear), which TPIDR_EL1 points to (smp.rs).
     ldr     x1, =__boot_stack_top
-    sub     x1, x1, #16
-    str     xzr, [x1]
+    sub     x1, x1, #32
+    stp     xzr, xzr, [x1]
+    stp     xzr, xzr, [x1, #16]
     mov     sp, x1
     msr     tpidr_el1, x1
     ldr     x1, =exception_vectors

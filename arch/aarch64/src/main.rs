@@ -276,7 +276,7 @@ fn start_kernel_core(info: &BootInfo, heap_bytes: usize, online: usize) {
         boot_failure(&"frame allocator missing");
     };
     let mut kernel = zos_kernel::kernel::Kernel::<Aarch64>::new(frames);
-    kernel.cpus = alloc::vec![zos_kernel::kernel::Cpu::default(); online];
+    kernel.online = online.min(zos_kernel::kernel::MAX_CPUS);
     // Processes may charge three quarters of the heap for their kernel objects;
     // the rest is the kernel's own (boot objects, tables of tables, slack).
     kernel.heap_budget = heap_bytes as u64 / 4 * 3;

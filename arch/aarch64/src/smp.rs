@@ -1,9 +1,10 @@
 //! Secondary CPUs: PSCI CPU_ON bring-up, per-CPU blocks, and the
 //! inter-processor interrupts the core asks for.
 //!
-//! Every CPU runs on its own kernel stack whose top 16 bytes are its block:
-//! the CPU's index (the core's `Platform::cpu_id`), found through TPIDR_EL1,
-//! which also tells the trap entry where the stack is. The boot CPU is index
+//! Every CPU runs on its own kernel stack whose top 32 bytes are its
+//! [`PerCpu`] block (its index, the core's `Platform::cpu_id`, and the flags
+//! the trap path touches), found through TPIDR_EL1 in two instructions; the
+//! trap entry starts the kernel stack just below it. The boot CPU is index
 //! 0; the others are started one after another in device-tree order, each
 //! waiting for the previous to report online, so the online CPUs are always
 //! 0..online(). A started CPU turns its MMU on with the kernel's tables,
@@ -31,14 +32,26 @@ static mut STACKS: [Stack; MAX_CPUS - 1] = [const { Stack([0; STACK_BYTES]) }; M
 #[no_mangle]
 static SMP_BOOT: [AtomicU64; 3] = [const { AtomicU64::new(0) }; 3];
 
-/// CPUs running the kernel, and each one's MPIDR affinity.
+/// CPUs running the kernel, each one's MPIDR affinity and block address.
 static ONLINE: AtomicUsize = AtomicUsize::new(1);
 static MPIDR: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
+static BLOCKS: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
 
-/// Whether each CPU may be running user code: set under the kernel lock when
-/// a thread is prepared (`user::activate`), cleared on every entry from user
-/// mode before the lock is taken. [`stop_user`] waits for it to clear.
-static IN_USER: [AtomicBool; MAX_CPUS] = [const { AtomicBool::new(false) }; MAX_CPUS];
+/// A CPU's block at the top of its kernel stack (layout shared with boot.S).
+#[repr(C)]
+pub struct PerCpu {
+    pub id: u64,
+    /// Whether the CPU may be running user code: set under the kernel lock
+    /// when a thread is prepared (`user::activate`), cleared on every entry
+    /// from user mode before the lock is taken. [`stop_user`] waits for it.
+    in_user: AtomicBool,
+    /// The TTBR0 value the CPU uses (changed by itself, under the lock).
+    pub active_ttbr0: AtomicU64,
+    _reserved: u64,
+}
+
+const BLOCK_BYTES: u64 = core::mem::size_of::<PerCpu>() as u64;
+const _: () = assert!(BLOCK_BYTES == 32);
 
 /// The software-generated interrupt that wakes or stops another CPU.
 pub const WAKE_SGI: u32 = 0;
@@ -47,15 +60,28 @@ extern "C" {
     fn _secondary_start();
 }
 
-/// This CPU's index.
+/// This CPU's block.
 #[inline(always)]
-pub fn cpu_id() -> usize {
+pub fn this() -> &'static PerCpu {
     let block: u64;
     // SAFETY: reading TPIDR_EL1 has no side effects.
     unsafe { asm!("mrs {}, tpidr_el1", out(reg) block, options(nomem, nostack)) };
-    // SAFETY: TPIDR_EL1 points to this CPU's stack block from boot.S on; its
-    // first word is the index, written before the CPU started.
-    unsafe { *(block as *const u64) as usize }
+    // SAFETY: TPIDR_EL1 points to this CPU's block from boot.S on: written
+    // before the CPU started, above its stack, alive for good.
+    unsafe { &*(block as *const PerCpu) }
+}
+
+/// CPU `cpu`'s block, once it is online.
+pub fn block_of(cpu: usize) -> Option<&'static PerCpu> {
+    let block = BLOCKS.get(cpu)?.load(Ordering::Acquire);
+    // SAFETY: a published block address stays valid for good (see `this`).
+    (block != 0).then(|| unsafe { &*(block as *const PerCpu) })
+}
+
+/// This CPU's index.
+#[inline(always)]
+pub fn cpu_id() -> usize {
+    this().id as usize
 }
 
 pub fn online() -> usize {
@@ -67,14 +93,15 @@ pub fn mpidr(cpu: usize) -> u64 {
 }
 
 /// Marks this CPU as (maybe) entering user mode; under the kernel lock.
-pub fn entering_user() {
-    IN_USER[cpu_id()].store(true, Ordering::Relaxed);
+#[inline(always)]
+pub fn entering_user(block: &PerCpu) {
+    block.in_user.store(true, Ordering::Relaxed);
 }
 
 /// Marks this CPU as out of user mode (its registers are saved).
 #[inline(always)]
 pub fn left_user() {
-    IN_USER[cpu_id()].store(false, Ordering::Release);
+    this().in_user.store(false, Ordering::Release);
 }
 
 /// Sends CPU `cpu` the wake-up interrupt.
@@ -88,11 +115,14 @@ pub fn wake(cpu: usize) {
 /// the kernel lock held: the other CPU saves its registers on entry, clears
 /// its flag and only then waits for the lock, so this cannot deadlock.
 pub fn stop_user(cpu: usize) {
-    if cpu == cpu_id() || cpu >= MAX_CPUS || !IN_USER[cpu].load(Ordering::Acquire) {
+    let Some(block) = block_of(cpu).filter(|_| cpu != cpu_id()) else {
+        return;
+    };
+    if !block.in_user.load(Ordering::Acquire) {
         return;
     }
     irq::send_sgi(WAKE_SGI, cpu);
-    while IN_USER[cpu].load(Ordering::Acquire) {
+    while block.in_user.load(Ordering::Acquire) {
         core::hint::spin_loop();
     }
 }
@@ -105,6 +135,7 @@ pub fn start_secondaries(mpidrs: &[u64]) -> usize {
     unsafe { asm!("mrs {}, mpidr_el1", out(reg) own, options(nomem, nostack)) };
     own &= 0xff_00ff_ffff;
     MPIDR[0].store(own, Ordering::Relaxed);
+    BLOCKS[0].store(this() as *const PerCpu as u64, Ordering::Release);
     let (tcr, ttbr1): (u64, u64);
     // SAFETY: reading translation control registers has no side effects.
     unsafe {
@@ -122,11 +153,17 @@ pub fn start_secondaries(mpidrs: &[u64]) -> usize {
         // SAFETY: stack `cpu - 1` is used by no CPU yet; only its address is
         // taken and its top block written before the CPU starts.
         let block = unsafe {
-            let top = (&raw mut STACKS[cpu - 1]) as u64 + STACK_BYTES as u64;
-            *((top - 16) as *mut u64) = cpu as u64;
-            top - 16
+            let block = (&raw mut STACKS[cpu - 1]) as u64 + STACK_BYTES as u64 - BLOCK_BYTES;
+            (block as *mut PerCpu).write(PerCpu {
+                id: cpu as u64,
+                in_user: AtomicBool::new(false),
+                active_ttbr0: AtomicU64::new(0),
+                _reserved: 0,
+            });
+            block
         };
         SMP_BOOT[2].store(block, Ordering::Relaxed);
+        BLOCKS[cpu].store(block, Ordering::Release);
         MPIDR[cpu].store(mpidr, Ordering::Relaxed);
         clean_to_memory(SMP_BOOT.as_ptr() as u64);
         let status = psci::cpu_on(mpidr, entry, cpu as u64);

@@ -5,9 +5,8 @@ use crate::exceptions::TrapFrame;
 use crate::mmu::{self, MapFlags, PageTable};
 use crate::smp;
 use core::arch::asm;
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::Ordering;
 use spin::Mutex;
-use zos_boot::devicetree::MAX_CPUS;
 use zos_kernel::arch::{AddressSpace, MapError, PageFlags, UserContext};
 use zos_kernel::frame::FrameAllocator;
 
@@ -237,8 +236,9 @@ impl AddressSpace for UserSpace {
     fn destroy(self, frames: &mut FrameAllocator) {
         // Another CPU may still run a thread of this space (its process is
         // being killed): it leaves user mode before the tables are freed.
-        for (cpu, active) in ACTIVE_TTBR0.iter().enumerate() {
-            if active.load(Ordering::Relaxed) == self.ttbr0() {
+        for cpu in 0..smp::online() {
+            let block = smp::block_of(cpu);
+            if block.is_some_and(|b| b.active_ttbr0.load(Ordering::Relaxed) == self.ttbr0()) {
                 smp::stop_user(cpu);
             }
         }
@@ -263,18 +263,16 @@ impl AddressSpace for UserSpace {
     }
 }
 
-/// The TTBR0 value each CPU uses (changed by that CPU with the kernel lock held).
-static ACTIVE_TTBR0: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
-
 pub fn active_ttbr0() -> u64 {
-    ACTIVE_TTBR0[smp::cpu_id()].load(Ordering::Relaxed)
+    smp::this().active_ttbr0.load(Ordering::Relaxed)
 }
 
 /// Switches TTBR0 to `space` (and enables user-half walks).
 pub fn activate(space: &UserSpace) {
-    smp::entering_user();
+    let block = smp::this();
+    smp::entering_user(block);
     let ttbr0 = space.ttbr0();
-    let active = &ACTIVE_TTBR0[smp::cpu_id()];
+    let active = &block.active_ttbr0;
     if active.load(Ordering::Relaxed) == ttbr0 && space.asid() != 0 {
         return;
     }
@@ -298,7 +296,7 @@ pub fn activate(space: &UserSpace) {
 
 /// Stops walks of the user half (the active space is being destroyed).
 fn deactivate() {
-    ACTIVE_TTBR0[smp::cpu_id()].store(0, Ordering::Relaxed);
+    smp::this().active_ttbr0.store(0, Ordering::Relaxed);
     // SAFETY: only disables TTBR0 walks; kernel code runs from TTBR1.
     unsafe {
         asm!(

@@ -600,7 +600,7 @@ fn kernel_heap_runs_out_as_an_error_and_comes_back() {
 #[test]
 fn a_thread_runs_on_one_cpu_at_a_time() {
     let mut h = Harness::new();
-    h.k.cpus = vec![crate::kernel::Cpu::default(); 2];
+    h.k.online = 2;
     let p = h.spawn_process(MB);
     let a = h.thread(p);
     let b = h.thread(p);
