@@ -243,6 +243,10 @@ pub enum ObjectKind {
 
 /// The process-slot value that means "the calling process itself".
 pub const SELF_PROCESS: u64 = u64::MAX;
+/// `SystemInfo`'s first argument asking for the CPU page: online CPUs, kernel
+/// entries that waited for the kernel lock, and the busy ticks (timer ticks
+/// that found a thread running) of CPUs 0 to 3 (0 asks for the memory page).
+pub const SYSTEM_INFO_CPUS: u64 = 1;
 /// "No capability" in optional slot arguments.
 pub const NO_SLOT: u64 = u64::MAX;
 /// Largest single Memory object (`MemoryCreate`), 1 GiB.

@@ -14,6 +14,8 @@ use zos_kernel::PhysRange;
 pub const MAX_MEMORY: usize = 8;
 /// Most virtio-mmio slots we track (QEMU `virt` has 32).
 pub const MAX_VIRTIO: usize = 32;
+/// CPUs whose MPIDR the boot information keeps (a GICv2 serves at most eight).
+pub const MAX_CPUS: usize = 8;
 
 /// Why the device tree could not be used.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -98,6 +100,9 @@ pub struct BootInfo<'a> {
     pub pci: Option<crate::pci::PciHost>,
     pub bootargs: &'a str,
     pub cpu_count: usize,
+    /// Each CPU's MPIDR affinity (its node's `reg`), in device-tree order; the
+    /// first [`MAX_CPUS`] only.
+    pub cpu_mpidr: [u64; MAX_CPUS],
     /// `compatible` of the first CPU node, e.g. `arm,cortex-a57`.
     pub cpu_compatible: &'a str,
     /// Seed bytes from `/chosen/rng-seed` or `kaslr-seed`, when present.
@@ -131,6 +136,7 @@ impl<'a> BootInfo<'a> {
             pci: crate::pci::parse(&fdt),
             bootargs: "",
             cpu_count: 0,
+            cpu_mpidr: [0; MAX_CPUS],
             cpu_compatible: "unknown",
             rng_seed: None,
             blob_size: fdt.total_size(),
@@ -239,6 +245,10 @@ impl<'a> BootInfo<'a> {
                         info.cpu_compatible = c.first();
                     }
                 }
+                if let Some(slot) = info.cpu_mpidr.get_mut(info.cpu_count) {
+                    let reg = node.property("reg").map_or(&[][..], |p| p.value);
+                    *slot = reg.iter().take(8).fold(0, |a, &b| a << 8 | u64::from(b));
+                }
                 info.cpu_count += 1;
             }
             let is_virtio = node
@@ -342,6 +352,7 @@ mod tests {
         assert_eq!(info.virtio()[0].irq, 48);
         assert_eq!(info.cpu_compatible, "arm,cortex-a57");
         assert_eq!(info.cpu_count, 2);
+        assert_eq!(info.cpu_mpidr[..2], [0, 1]);
         assert!(info.has_arg("poweroff"));
         assert_eq!(info.arg_value("fault"), None);
         let initrd = info.initrd.expect("fixture has an initrd");

@@ -141,6 +141,16 @@ pub trait Platform: 'static {
     /// a thread that uses them). The kernel's own save and restore run after
     /// `fp_enable(true)`.
     fn fp_enable(enabled: bool);
+    /// The index of the CPU running this code (0 ..= the online count - 1).
+    fn cpu_id() -> usize {
+        0
+    }
+    /// Wakes CPU `cpu` from [`Platform::wait_for_interrupt`]: a thread became
+    /// runnable while it idles. Costs nothing on one CPU.
+    fn wake_cpu(_cpu: usize) {}
+    /// Interrupts CPU `cpu` and returns once it has left user mode (it then
+    /// waits for the kernel lock): its thread is being blocked or destroyed.
+    fn stop_user(_cpu: usize) {}
     /// Pointer to physical memory `pa` through the kernel's linear map.
     fn phys_to_ptr(pa: u64) -> *mut u8;
 

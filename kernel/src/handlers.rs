@@ -40,7 +40,7 @@ impl<P: Platform> Kernel<P> {
     /// resumes whichever thread `schedule` picks.
     pub fn syscall(&mut self) {
         self.syscalls += 1;
-        let Some(thread) = self.current else {
+        let Some(thread) = self.current() else {
             return;
         };
         let Some(t) = self.objects.thread(thread) else {
@@ -286,6 +286,11 @@ impl<P: Platform> Kernel<P> {
                 ok1(written)
             }
             Sys::Clock => ok1(P::uptime_ns()),
+            Sys::SystemInfo if args[0] == SYSTEM_INFO_CPUS => {
+                let busy = |cpu: usize| self.cpus[cpu].busy_ticks;
+                let n = self.online as u64;
+                Ok([n, self.lock_waits, busy(0), busy(1), busy(2), busy(3)])
+            }
             Sys::SystemInfo => {
                 let (quota, pid) = (self.objects.process(process))
                     .map_or((Default::default(), 0), |p| (p.quota, p.pid));
@@ -464,7 +469,7 @@ impl<P: Platform> Kernel<P> {
                     .thread_mut(target)
                     .ok_or(SysError::DeadObject)?;
                 let old = core::mem::replace(&mut t.priority, priority);
-                if t.state == ThreadState::Runnable && self.current != Some(target) {
+                if t.state == ThreadState::Runnable && self.cpu_running(target).is_none() {
                     self.run_queue.remove(target, old);
                     self.run_queue.push_back(target, priority);
                 }

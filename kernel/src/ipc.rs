@@ -173,7 +173,7 @@ impl<P: Platform> Kernel<P> {
         message: Message,
         call: bool,
     ) -> Result<(), SysError> {
-        let sender = self.current.ok_or(SysError::BadState)?;
+        let sender = self.current().ok_or(SysError::BadState)?;
         let receiver = match self.objects.get_mut(endpoint) {
             Some(Object::Endpoint(ep)) => ep.receivers.pop_front(),
             _ => return Err(SysError::InvalidCap),
@@ -281,7 +281,7 @@ impl<P: Platform> Kernel<P> {
             self.objects.add_ref(endpoint);
             self.block_thread(me, ThreadState::Receiving { endpoint });
         }
-        self.current = Some(partner);
+        self.this_cpu().current = Some(partner);
         true
     }
 
@@ -303,13 +303,13 @@ impl<P: Platform> Kernel<P> {
         if let Some(t) = self.objects.thread_mut(thread) {
             t.state = ThreadState::Runnable;
         }
-        if let Some(current) = self.current {
+        if let Some(current) = self.current() {
             if current != thread {
                 let priority = self.objects.thread(current).map_or(0, |t| t.priority);
                 self.run_queue.push_front(current, priority);
             }
         }
-        self.current = Some(thread);
+        self.this_cpu().current = Some(thread);
     }
 
     /// `recv` by `receiver`, the thread making the syscall; `Ok(())` also when it
@@ -389,7 +389,7 @@ impl<P: Platform> Kernel<P> {
             self.make_runnable(caller);
             return Ok(());
         }
-        let replier = self.current;
+        let replier = self.current();
         let result = self.deliver(replier, caller, message);
         if let Err(e) = result {
             self.set_error_code(caller, e.code());
@@ -418,13 +418,9 @@ impl<P: Platform> Kernel<P> {
 
     /// The current thread's implicit reply (after a `recv` of a `call`).
     pub fn reply_current(&mut self, message: &Message) -> Result<(), SysError> {
-        let me = self.current.ok_or(SysError::BadState)?;
+        let me = self.current().ok_or(SysError::BadState)?;
         let caller = self.objects.thread_mut(me).and_then(|t| t.reply_to.take());
-        let Some(caller) = caller else {
-            self.discard_reply_caps(message);
-            return Err(SysError::NoReplyTarget);
-        };
-        self.reply_to(caller, message)
+        self.reply_to(caller.ok_or(SysError::NoReplyTarget)?, message)
     }
 
     /// Delivers a fault of `thread` to its supervisor as a call.
@@ -434,7 +430,7 @@ impl<P: Platform> Kernel<P> {
         endpoint: ObjRef,
         message: Message,
     ) -> Result<(), SysError> {
-        if self.current != Some(thread) {
+        if self.current() != Some(thread) {
             return Err(SysError::BadState);
         }
         if !matches!(self.objects.get(endpoint), Some(Object::Endpoint(_))) {
@@ -469,7 +465,7 @@ impl<P: Platform> Kernel<P> {
 
     /// Takes the bits of a notification, or blocks the current thread until set.
     pub fn wait(&mut self, notification: ObjRef, block: bool) -> Result<Option<u64>, SysError> {
-        let me = self.current.ok_or(SysError::BadState)?;
+        let me = self.current().ok_or(SysError::BadState)?;
         let bits = match self.objects.get_mut(notification) {
             Some(Object::Notification(n)) => core::mem::take(&mut n.bits),
             _ => return Err(SysError::InvalidCap),

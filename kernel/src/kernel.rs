@@ -73,12 +73,35 @@ impl Cost {
 /// Timer ticks a thread runs before others of its priority get the CPU.
 pub const TIME_SLICE_TICKS: u32 = 2;
 
+/// The most CPUs the kernel serves (a GICv2 has eight interfaces).
+pub const MAX_CPUS: usize = 8;
+
+/// What one CPU is doing. The kernel keeps one per online CPU, indexed by
+/// [`Platform::cpu_id`]; the kernel lock's holder is `Kernel::cpu`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Cpu {
+    /// The thread it runs (`None`: it idles).
+    pub current: Option<ObjRef>,
+    /// Ticks `current` has run of its time slice.
+    slice_used: u32,
+    /// The thread its thread pointer and address space were last prepared
+    /// for, and the one whose FP/SIMD registers are live in it.
+    pub running: Option<ObjRef>,
+    pub fp_owner: Option<ObjRef>,
+    /// Timer ticks that found it running a thread.
+    pub busy_ticks: u64,
+}
+
 pub struct Kernel<P: Platform> {
     pub objects: Objects<P>,
     pub caps: CapSpace<ObjRef>,
     pub frames: FrameAllocator,
     pub(crate) run_queue: RunQueue,
-    pub(crate) current: Option<ObjRef>,
+    /// Every CPU (the first `online` run; the others stay idle), and which
+    /// of them holds the kernel lock now.
+    pub cpus: [Cpu; MAX_CPUS],
+    pub online: usize,
+    pub cpu: usize,
     pub(crate) sleepers: Vec<ObjRef>,
     pub irqs: BTreeMap<u32, ObjRef>,
     /// What each object cost whom, refunded on destroy. A record holds a
@@ -90,9 +113,10 @@ pub struct Kernel<P: Platform> {
     pub heap_budget: u64,
     next_pid: u32,
     next_tid: u32,
-    slice_left: u32,
     /// Syscalls handled since boot.
     pub syscalls: u64,
+    /// Kernel entries that found the kernel lock held by another CPU.
+    pub lock_waits: u64,
     /// The console service's notification for new kernel log bytes (`LogBind`),
     /// the log cursor it was last signalled at, and the process that bound it.
     pub log_listener: Option<(ObjRef, u64, ObjRef)>,
@@ -111,7 +135,9 @@ impl<P: Platform> Kernel<P> {
             caps: CapSpace::default(),
             frames,
             run_queue: RunQueue::default(),
-            current: None,
+            cpus: [Cpu::default(); MAX_CPUS],
+            online: 1,
+            cpu: 0,
             sleepers: Vec::new(),
             irqs: BTreeMap::new(),
             charges: BTreeMap::new(),
@@ -119,8 +145,8 @@ impl<P: Platform> Kernel<P> {
             heap_budget: u64::MAX,
             next_pid: 1,
             next_tid: 1,
-            slice_left: TIME_SLICE_TICKS,
             syscalls: 0,
+            lock_waits: 0,
             log_listener: None,
             init_process: None,
             power_off_when_init_ends: false,
@@ -447,34 +473,35 @@ impl<P: Platform> Kernel<P> {
 
     /// Makes a thread runnable, preempting the current one if it has a higher priority.
     pub fn make_runnable(&mut self, thread: ObjRef) {
-        let Some(t) = self.objects.thread_mut(thread) else {
+        let t = self.objects.thread_mut(thread);
+        let Some(t) = t.filter(|t| t.state != ThreadState::Dead) else {
             return;
         };
-        if t.state == ThreadState::Dead {
-            return;
-        }
         t.state = ThreadState::Runnable;
         let priority = t.priority;
-        if Some(thread) == self.current {
+        if self.cpu_running(thread).is_some() {
             return;
         }
-        let current_priority = self
-            .current
-            .and_then(|c| self.objects.thread(c))
-            .map(|c| c.priority);
-        match (self.current, current_priority) {
-            (Some(current), Some(cp)) if priority > cp => {
+        let current = self.current();
+        let running = current.and_then(|c| Some((c, self.objects.thread(c)?.priority)));
+        match running {
+            Some((current, cp)) if priority > cp => {
                 self.run_queue.push_front(current, cp);
-                self.current = Some(thread);
-                self.slice_left = TIME_SLICE_TICKS;
+                let cpu = self.this_cpu();
+                (cpu.current, cpu.slice_used) = (Some(thread), 0);
             }
             _ => self.run_queue.push_back(thread, priority),
+        }
+        // A busy CPU leaves the thread to an idle one, if any.
+        let idle = (0..self.online).find(|&c| self.cpus[c].current.is_none());
+        if let (Some(_), Some(idle)) = (current, idle) {
+            P::wake_cpu(idle);
         }
     }
 
     /// Blocks the current thread in `state`; another thread runs next.
     pub fn block_current(&mut self, state: ThreadState) {
-        if let Some(current) = self.current {
+        if let Some(current) = self.current() {
             self.block_thread(current, state);
         }
     }
@@ -482,15 +509,27 @@ impl<P: Platform> Kernel<P> {
     /// Blocks `thread` in `state`: the current thread, or one that a wake-up
     /// earlier in the same syscall preempted back into the run queue.
     pub fn block_thread(&mut self, thread: ObjRef, state: ThreadState) {
-        if self.current == Some(thread) {
-            self.current = None;
-        } else if let Some(t) = self.objects.thread(thread) {
-            if t.state == ThreadState::Runnable {
-                self.run_queue.remove(thread, t.priority);
-            }
-        }
+        self.deschedule(thread);
         if let Some(t) = self.objects.thread_mut(thread) {
             t.state = state;
+        }
+    }
+
+    /// Takes a runnable `thread` off the CPU running it, or out of the run
+    /// queue. Another CPU is made to leave user mode first (it then waits for
+    /// the kernel lock), so nothing runs the thread when its registers are
+    /// changed or freed.
+    fn deschedule(&mut self, thread: ObjRef) {
+        let Some(t) = self.objects.thread(thread) else {
+            return;
+        };
+        if let Some(cpu) = self.cpu_running(thread) {
+            self.cpus[cpu].current = None;
+            if cpu != self.cpu {
+                P::stop_user(cpu);
+            }
+        } else if t.state == ThreadState::Runnable {
+            self.run_queue.remove(thread, t.priority);
         }
     }
 
@@ -555,9 +594,7 @@ impl<P: Platform> Kernel<P> {
     /// Ends a thread: out of every queue, callers waiting on it fail, its hold released.
     pub fn destroy_thread(&mut self, thread: ObjRef) {
         self.unblock_detach(thread);
-        if self.current == Some(thread) {
-            self.current = None;
-        }
+        self.deschedule(thread);
         let (reply_to, process) = match self.objects.thread_mut(thread) {
             Some(t) if t.state != ThreadState::Dead => {
                 t.state = ThreadState::Dead;
@@ -682,7 +719,7 @@ impl<P: Platform> Kernel<P> {
 
     /// The thread to resume, choosing one if the current one blocked.
     pub fn schedule(&mut self) -> Option<ObjRef> {
-        if let Some(current) = self.current {
+        if let Some(current) = self.current() {
             if self
                 .objects
                 .thread(current)
@@ -690,7 +727,7 @@ impl<P: Platform> Kernel<P> {
             {
                 return Some(current);
             }
-            self.current = None;
+            self.this_cpu().current = None;
         }
         // A halted machine (init ended) runs nothing.
         if self.halted {
@@ -702,17 +739,32 @@ impl<P: Platform> Kernel<P> {
                 .thread(next)
                 .is_some_and(|t| matches!(t.state, ThreadState::Runnable))
             {
-                self.current = Some(next);
-                self.slice_left = TIME_SLICE_TICKS;
+                let cpu = self.this_cpu();
+                (cpu.current, cpu.slice_used) = (Some(next), 0);
                 return Some(next);
             }
         }
         None
     }
 
+    /// The thread this CPU runs.
+    pub fn current(&self) -> Option<ObjRef> {
+        self.cpus[self.cpu % MAX_CPUS].current
+    }
+
+    /// The CPU whose current thread `thread` is.
+    pub fn cpu_running(&self, thread: ObjRef) -> Option<usize> {
+        self.cpus.iter().position(|c| c.current == Some(thread))
+    }
+
+    /// The state of the CPU holding the kernel lock.
+    pub fn this_cpu(&mut self) -> &mut Cpu {
+        &mut self.cpus[self.cpu % MAX_CPUS]
+    }
+
     /// The process of the current thread.
     pub fn current_process(&self) -> Option<ObjRef> {
-        self.current
+        self.current()
             .and_then(|t| self.objects.thread(t))
             .map(|t| t.process)
     }
@@ -745,16 +797,20 @@ impl<P: Platform> Kernel<P> {
             });
             woken.into_iter().for_each(|thread| self.wake(thread, 0));
         }
-        self.slice_left = self.slice_left.saturating_sub(1);
-        if self.slice_left == 0 {
-            self.slice_left = TIME_SLICE_TICKS;
+        let cpu = self.this_cpu();
+        cpu.busy_ticks += cpu.current.is_some() as u64;
+        cpu.slice_used += 1;
+        if cpu.slice_used >= TIME_SLICE_TICKS {
+            cpu.slice_used = 0;
             self.rotate_current();
         }
     }
 
     /// Moves the current thread behind others of equal or higher priority.
     pub fn rotate_current(&mut self) {
-        let Some(current) = self.current else { return };
+        let Some(current) = self.current() else {
+            return;
+        };
         let Some(priority) = self.objects.thread(current).map(|t| t.priority) else {
             return;
         };
@@ -764,7 +820,7 @@ impl<P: Platform> Kernel<P> {
             .is_some_and(|top| top >= priority)
         {
             self.run_queue.push_back(current, priority);
-            self.current = None;
+            self.this_cpu().current = None;
         }
     }
 
@@ -786,7 +842,7 @@ impl<P: Platform> Kernel<P> {
 
     /// A user fault in the current thread: fault message to the supervisor, or kill.
     pub fn user_fault(&mut self, kind: u64, address: u64, syndrome: u64) {
-        let Some(thread) = self.current else { return };
+        let Some(thread) = self.current() else { return };
         let Some(t) = self.objects.thread(thread) else {
             return;
         };

@@ -55,13 +55,6 @@ pub struct Harness {
     buffers: u64,
 }
 
-impl<P: Platform> Kernel<P> {
-    /// The current thread, if any.
-    pub fn current(&self) -> Option<ObjRef> {
-        self.current
-    }
-}
-
 impl Harness {
     pub fn new() -> Self {
         hostarch::set_uptime(0);
@@ -134,16 +127,16 @@ impl Harness {
             ThreadState::Runnable,
             "only a runnable thread can run"
         );
-        if self.k.current == Some(thread) {
+        if self.k.current() == Some(thread) {
             return;
         }
-        if let Some(previous) = self.k.current {
+        if let Some(previous) = self.k.current() {
             let priority = self.priority(previous);
             self.k.run_queue.push_front(previous, priority);
         }
         let priority = self.priority(thread);
         self.k.run_queue.remove(thread, priority);
-        self.k.current = Some(thread);
+        self.k.this_cpu().current = Some(thread);
     }
 
     /// Runs `thread` and makes syscall `call` with `args` (missing ones are 0).

@@ -1,7 +1,8 @@
 //! From a trap to the kernel core and back to a user thread.
 //!
-//! The core is one [`Kernel`] behind one lock, [`KernelLock`]. An arch backend
-//! decodes what brought the CPU in ([`Trap`]) and calls [`KernelLock::user_trap`];
+//! The core is one [`Kernel`] behind one lock, [`KernelLock`], whatever CPU
+//! traps. An arch backend decodes what brought the CPU in ([`Trap`]) and
+//! calls [`KernelLock::user_trap`];
 //! the core handles the event, picks the thread to resume, switches its thread
 //! pointer and address space, and returns the thread's saved context for the
 //! backend to restore. FP/SIMD registers switch lazily: a thread that is not
@@ -12,20 +13,13 @@
 use crate::arch::{AddressSpace, Interrupt, Platform, Trap, UserContext};
 use crate::kernel::Kernel;
 use crate::object::ObjRef;
-use spin::Mutex;
+use spin::{Mutex, MutexGuard};
 
-/// The kernel, the thread the CPU was last prepared for and whose FP/SIMD
-/// registers are live in the CPU ([`ObjRef::NONE`] when nobody's: plain
-/// `ObjRef`s, so every resume costs a compare).
-struct Core<P: Platform> {
-    kernel: Kernel<P>,
-    running: ObjRef,
-    fp_owner: ObjRef,
-}
-
-/// The kernel lock: the one kernel of the machine, once boot has built it.
+/// The big kernel lock: the one kernel of the machine, once boot has built
+/// it. Every entry from user mode or idle takes it; the CPU lets it go on
+/// the way back to user mode or to idle (docs/kernel.md, "Locking").
 pub struct KernelLock<P: Platform> {
-    core: Mutex<Option<Core<P>>>,
+    kernel: Mutex<Option<Kernel<P>>>,
 }
 
 impl<P: Platform> Default for KernelLock<P> {
@@ -37,17 +31,26 @@ impl<P: Platform> Default for KernelLock<P> {
 impl<P: Platform> KernelLock<P> {
     pub const fn new() -> Self {
         Self {
-            core: Mutex::new(None),
+            kernel: Mutex::new(None),
         }
     }
 
     /// Hands the kernel built at boot to the lock; traps reach it from now on.
     pub fn install(&self, kernel: Kernel<P>) {
-        *self.core.lock() = Some(Core {
-            kernel,
-            running: ObjRef::NONE,
-            fp_owner: ObjRef::NONE,
-        });
+        *self.kernel.lock() = Some(kernel);
+    }
+
+    /// Takes the lock for this CPU, counting the entries that had to wait.
+    #[inline(always)]
+    fn enter(&self) -> MutexGuard<'_, Option<Kernel<P>>> {
+        // Seen held just before: a statistic, not a promise.
+        let waited = self.kernel.is_locked();
+        let mut guard = self.kernel.lock();
+        if let Some(kernel) = guard.as_mut() {
+            kernel.cpu = P::cpu_id();
+            kernel.lock_waits += waited as u64;
+        }
+        guard
     }
 
     /// A trap from user mode: takes the lock, lets `decode` say what happened
@@ -57,11 +60,10 @@ impl<P: Platform> KernelLock<P> {
     #[inline(always)]
     pub fn user_trap(&self, decode: impl FnOnce() -> Trap) -> *mut P::Context {
         {
-            let mut guard = self.core.lock();
-            let Some(core) = guard.as_mut() else {
+            let mut guard = self.enter();
+            let Some(kernel) = guard.as_mut() else {
                 panic!("user trap before the kernel core exists");
             };
-            let kernel = &mut core.kernel;
             match decode() {
                 Trap::Syscall => kernel.syscall(),
                 Trap::Fault {
@@ -70,12 +72,13 @@ impl<P: Platform> KernelLock<P> {
                     syndrome,
                 } => kernel.user_fault(kind, address, syndrome),
                 Trap::Interrupt => P::take_interrupts(&mut |i| interrupt(kernel, i)),
-                Trap::FpAccess => core.take_fp(),
+                Trap::FpAccess => kernel.take_fp(),
             }
             // Usually a thread is ready: resume it without taking the lock again.
-            if let Some(next) = core.kernel.schedule() {
-                return core.prepare(next);
+            if let Some(next) = kernel.schedule() {
+                return kernel.prepare(next);
             }
+            kernel.leave_cpu();
         }
         self.next_context()
     }
@@ -83,12 +86,9 @@ impl<P: Platform> KernelLock<P> {
     /// Waits until a thread is runnable and prepares the CPU for it.
     pub fn next_context(&self) -> *mut P::Context {
         loop {
-            {
-                let mut guard = self.core.lock();
-                if let Some(core) = guard.as_mut() {
-                    if let Some(next) = core.kernel.schedule() {
-                        return core.prepare(next);
-                    }
+            if let Some(kernel) = self.enter().as_mut() {
+                if let Some(next) = kernel.schedule() {
+                    return kernel.prepare(next);
                 }
             }
             P::wait_for_interrupt();
@@ -97,9 +97,8 @@ impl<P: Platform> KernelLock<P> {
 
     /// An interrupt taken while the kernel idles (or before it exists).
     pub fn kernel_interrupt(&self) {
-        let mut guard = self.core.lock();
-        match guard.as_mut() {
-            Some(core) => P::take_interrupts(&mut |i| interrupt(&mut core.kernel, i)),
+        match self.enter().as_mut() {
+            Some(kernel) => P::take_interrupts(&mut |i| interrupt(kernel, i)),
             None => P::take_interrupts(&mut |_| {}),
         }
     }
@@ -117,45 +116,59 @@ fn interrupt<P: Platform>(kernel: &mut Kernel<P>, interrupt: Interrupt) {
     }
 }
 
-impl<P: Platform> Core<P> {
-    /// Makes `next`'s thread pointer and address space live (and FP/SIMD
-    /// usable if its registers are the live ones); returns its context.
+impl<P: Platform> Kernel<P> {
+    /// Makes `next`'s thread pointer and address space live on this CPU (and
+    /// FP/SIMD usable if its registers are the live ones); returns its context.
     fn prepare(&mut self, next: ObjRef) -> *mut P::Context {
-        let previous = core::mem::replace(&mut self.running, next);
-        if previous != next {
-            if let Some(context) = self.kernel.context_mut(previous) {
-                context.save_tls();
-            }
-            P::fp_enable(next == self.fp_owner);
+        let switch = self.this_cpu().running != Some(next);
+        if switch {
+            self.leave_cpu();
+            self.this_cpu().running = Some(next);
+            P::fp_enable(Some(next) == self.this_cpu().fp_owner);
         }
-        let Some(thread) = self.kernel.objects.thread_mut(next) else {
+        let Some(thread) = self.objects.thread_mut(next) else {
             panic!("scheduled thread has no context");
         };
-        if previous != next {
+        if switch {
             thread.context.restore_tls();
         }
         let (context, process) = (&mut *thread.context as *mut P::Context, thread.process);
-        if let Some(space) = self
-            .kernel
-            .objects
-            .process(process)
-            .and_then(|p| p.space.as_ref())
-        {
+        if let Some(space) = self.objects.process(process).and_then(|p| p.space.as_ref()) {
             space.activate();
         }
         context
+    }
+
+    /// The thread this CPU was prepared for leaves it: its thread pointer is
+    /// saved, and with more than one CPU its FP/SIMD registers too (it may
+    /// run on another CPU next; one CPU keeps them live until another
+    /// thread's first use).
+    fn leave_cpu(&mut self) {
+        let cpu = *self.this_cpu();
+        self.this_cpu().running = None;
+        let several = self.online > 1;
+        let Some(context) = cpu.running.and_then(|t| self.context_mut(t)) else {
+            return;
+        };
+        context.save_tls();
+        if several && cpu.fp_owner == cpu.running {
+            P::fp_enable(true);
+            context.save_fp();
+            self.this_cpu().fp_owner = None;
+        }
     }
 
     /// The running thread's first FP/SIMD use since another's registers went
     /// live: saves the owner's, loads its own.
     fn take_fp(&mut self) {
         P::fp_enable(true);
-        if let Some(context) = self.kernel.context_mut(self.fp_owner) {
+        let cpu = *self.this_cpu();
+        if let Some(context) = cpu.fp_owner.and_then(|t| self.context_mut(t)) {
             context.save_fp();
         }
-        if let Some(context) = self.kernel.context_mut(self.running) {
+        if let Some(context) = cpu.running.and_then(|t| self.context_mut(t)) {
             context.restore_fp();
         }
-        self.fp_owner = self.running;
+        self.this_cpu().fp_owner = cpu.running;
     }
 }

@@ -140,6 +140,14 @@ impl Write for DebugOut {
     }
 }
 
+/// Writes one line to the kernel log in a single `DebugWrite`, so another
+/// CPU's output never lands inside it (`dprintln!`).
+pub fn debug_line(args: core::fmt::Arguments) {
+    let mut line = alloc::format!("{args}");
+    line.push('\n');
+    let _ = sys::debug_write(CONSOLE_SLOT.load(Ordering::Relaxed), line.as_bytes());
+}
+
 /// Writes to a descriptor; falls back to the debug console when the process
 /// has no such descriptor (init, ktest).
 pub struct FdOut(pub i32);
@@ -195,8 +203,7 @@ macro_rules! eprint {
 #[macro_export]
 macro_rules! dprintln {
     ($($arg:tt)*) => {{
-        use core::fmt::Write;
-        let _ = writeln!($crate::rt::DebugOut, $($arg)*);
+        $crate::rt::debug_line(format_args!($($arg)*));
     }};
 }
 

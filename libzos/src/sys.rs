@@ -244,6 +244,12 @@ pub fn system_info() -> [u64; 6] {
     let r = raw(Sys::SystemInfo, [0; 6]);
     [r.0[1], r.0[2], r.0[3], r.0[4], r.0[5], r.0[6]]
 }
+/// Online CPUs, kernel entries that waited for the kernel lock, and the busy
+/// ticks of CPUs 0 to 3.
+pub fn cpu_info() -> (u64, u64, [u64; 4]) {
+    let r = raw(Sys::SystemInfo, [zos_abi::SYSTEM_INFO_CPUS, 0, 0, 0, 0, 0]);
+    (r.0[1], r.0[2], [r.0[3], r.0[4], r.0[5], r.0[6]])
+}
 pub fn power_off(system: u64) -> Result<(), Error> {
     call(Sys::PowerOff, [system, 0, 0, 0, 0, 0]).map(|_| ())
 }

@@ -54,7 +54,7 @@ pub const MULTI_CALL_BINARY: &str = "/sbin/zbox";
 /// Tools inside the multi-call binary: each gets `/bin/<tool>`, a symlink to
 /// [`MULTI_CALL_BINARY`] (zbox picks the tool from argv[0]). Must match
 /// `zos_tools_core::dispatch::TOOLS` (checked by a test).
-pub const TOOL_NAMES: [&str; 73] = [
+pub const TOOL_NAMES: [&str; 75] = [
     "[",
     "basename",
     "cat",
@@ -93,6 +93,7 @@ pub const TOOL_NAMES: [&str; 73] = [
     "mv",
     "nc",
     "netstat",
+    "nproc",
     "nslookup",
     "od",
     "passwd",
@@ -106,6 +107,7 @@ pub const TOOL_NAMES: [&str; 73] = [
     "seq",
     "sha256sum",
     "sleep",
+    "spin",
     "stat",
     "su",
     "svc",

@@ -2,10 +2,11 @@
 //
 // QEMU enters here at the physical load address with the MMU off, at EL2 or EL1,
 // x0 = device tree address (or 0 for ELF kernels; the blob then sits at the start
-// of RAM). This code: parks secondary CPUs, drops from EL2 to EL1, zeroes BSS,
-// builds a coarse boot page table (1 GiB blocks, identity + higher half), turns
-// the MMU on and jumps to `kernel_main` in the higher half. Rust then replaces the
-// coarse mapping with the final fine-grained one (see mmu.rs).
+// of RAM). This code: parks secondary CPUs (smp.rs starts them later at
+// `_secondary_start`), drops from EL2 to EL1, zeroes BSS, builds a coarse boot
+// page table (1 GiB blocks, identity + higher half), turns the MMU on and
+// jumps to `kernel_main` in the higher half. Rust then replaces the coarse
+// mapping with the final fine-grained one (see mmu.rs).
 
 .equ PHYS_OFFSET_HI, 0xFFFF            // PHYS_OFFSET = 0xFFFF << 48
 .equ BLOCK_NORMAL,   0x701             // block | AttrIndx 0 | SH inner | AF
@@ -16,6 +17,31 @@
 // TCR: T0SZ=16 T1SZ=16, 4K granules, WBWA inner shareable walks for both halves.
 .equ TCR_LOW,        0x3510            // T0SZ | IRGN0 | ORGN0 | SH0
 .equ TCR_HIGH,       0xB510            // (T1SZ | IRGN1 | ORGN1 | SH1 | TG1) >> 16
+
+// EL2: configure EL1 (AArch64, counter and FP/SIMD untrapped, GIC system
+// registers usable) and drop to it at `target`, all exceptions masked.
+.macro DROP_TO_EL1 target
+    mov     x1, #(1 << 31)              // HCR_EL2.RW: EL1 is AArch64
+    msr     hcr_el2, x1
+    mov     x1, #3                      // EL1 may read the counter and use timers
+    msr     cnthctl_el2, x1
+    msr     cntvoff_el2, xzr
+    mov     x1, #0x33ff                 // CPTR_EL2: do not trap FP/SIMD
+    msr     cptr_el2, x1
+    mrs     x1, id_aa64pfr0_el1
+    ubfx    x1, x1, #24, #4             // GIC system register interface?
+    cbz     x1, 1f
+    mov     x1, #0xf                    // ICC_SRE_EL2: SRE | DFB | DIB | Enable
+    msr     s3_4_c12_c9_5, x1
+1:  ldr     x1, =SCTLR_RES1
+    msr     sctlr_el1, x1
+    mov     x1, #0x3c5                  // EL1h, all exceptions masked
+    msr     spsr_el2, x1
+    adr     x1, \target
+    msr     elr_el2, x1
+    isb
+    eret
+.endm
 
 .section .text.head, "ax"
 // arm64 Linux Image header: QEMU (like a real boot loader) loads an Image at
@@ -47,27 +73,7 @@ _start:
     cmp     x1, #2
     b.ne    at_el1
 
-    // ---- EL2: configure EL1 and drop to it ----
-    mov     x1, #(1 << 31)              // HCR_EL2.RW: EL1 is AArch64
-    msr     hcr_el2, x1
-    mov     x1, #3                      // EL1 may read the counter and use timers
-    msr     cnthctl_el2, x1
-    msr     cntvoff_el2, xzr
-    mov     x1, #0x33ff                 // CPTR_EL2: do not trap FP/SIMD
-    msr     cptr_el2, x1
-    mrs     x1, id_aa64pfr0_el1
-    ubfx    x1, x1, #24, #4             // GIC system register interface?
-    cbz     x1, 1f
-    mov     x1, #0xf                    // ICC_SRE_EL2: SRE | DFB | DIB | Enable
-    msr     s3_4_c12_c9_5, x1
-1:  ldr     x1, =SCTLR_RES1
-    msr     sctlr_el1, x1
-    mov     x1, #0x3c5                  // EL1h, all exceptions masked
-    msr     spsr_el2, x1
-    adr     x1, at_el1
-    msr     elr_el2, x1
-    isb
-    eret
+    DROP_TO_EL1 at_el1
 
 at_el1:
     msr     daifset, #0xf
@@ -132,9 +138,14 @@ at_el1:
     msr     sctlr_el1, x1
     isb
 
-    // Now in the higher half for good.
+    // Now in the higher half for good. The stack's top 32 bytes are this
+    // CPU's block (index 0, flags clear), which TPIDR_EL1 points to (smp.rs).
     ldr     x1, =__boot_stack_top
+    sub     x1, x1, #32
+    stp     xzr, xzr, [x1]
+    stp     xzr, xzr, [x1, #16]
     mov     sp, x1
+    msr     tpidr_el1, x1
     ldr     x1, =exception_vectors
     msr     vbar_el1, x1
     isb
@@ -146,6 +157,50 @@ at_el1:
 park:
     wfe
     b       park
+
+// A secondary CPU, started by PSCI CPU_ON (smp.rs) at this physical address
+// with the MMU off and x0 = its index. It turns the MMU on with the boot
+// identity table below and the kernel's final table above (both from
+// `SMP_BOOT`, written and cleaned to memory by the boot CPU: TCR, TTBR1, this
+// CPU's stack block), then enters `secondary_main` in the higher half.
+.global _secondary_start
+_secondary_start:
+    mov     x19, x0
+    mrs     x1, CurrentEL
+    lsr     x1, x1, #2
+    cmp     x1, #2
+    b.ne    secondary_el1
+    DROP_TO_EL1 secondary_el1
+secondary_el1:
+    msr     daifset, #0xf
+    mov     x1, #(3 << 20)              // CPACR_EL1.FPEN: FP/SIMD usable
+    msr     cpacr_el1, x1
+    ldr     x1, =MAIR_VALUE
+    msr     mair_el1, x1
+    adrp    x2, SMP_BOOT
+    add     x2, x2, :lo12:SMP_BOOT
+    ldr     x1, [x2, #0]
+    msr     tcr_el1, x1
+    ldr     x1, [x2, #8]
+    msr     ttbr1_el1, x1
+    adrp    x1, boot_l0_low
+    msr     ttbr0_el1, x1
+    isb
+    tlbi    vmalle1
+    dsb     nsh
+    isb
+    ldr     x1, =SCTLR_MMU
+    msr     sctlr_el1, x1
+    isb
+    ldr     x1, [x2, #16]               // stack block (a kernel address)
+    mov     sp, x1
+    msr     tpidr_el1, x1
+    ldr     x1, =exception_vectors
+    msr     vbar_el1, x1
+    isb
+    mov     x0, x19
+    ldr     x2, =secondary_main
+    br      x2
 
 .section .bss.boot_tables, "aw", @nobits
 .balign 4096

@@ -193,5 +193,6 @@ extern "C" fn handle_kernel_trap(frame: &mut TrapFrame, kind: u64) {
 /// Entry for exceptions taken from user mode (EL0). Returns the frame to resume.
 #[no_mangle]
 extern "C" fn handle_user_trap(_frame: &mut TrapFrame, kind: u64) -> *mut TrapFrame {
+    crate::smp::left_user();
     crate::trap::user_trap(kind)
 }

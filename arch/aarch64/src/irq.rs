@@ -1,8 +1,14 @@
 //! Interrupt controller (GICv2 or GICv3 through `arm-gic`) and dispatch.
+//!
+//! The distributor is shared; each CPU brings up its own CPU interface
+//! ([`init_cpu`]) and enables its own private interrupts (the timer, the
+//! wake-up SGI). Device interrupts (SPIs) all go to CPU 0.
 
 use crate::mmu::phys_to_virt;
 use arm_gic::gicv2::GicV2;
+use arm_gic::gicv2::{SgiTarget as V2Target, SgiTargetListFilter};
 use arm_gic::gicv3::{GicCpuInterface, GicV3};
+use arm_gic::gicv3::{SgiTarget as V3Target, SgiTargetGroup};
 use arm_gic::{IntId, InterruptGroup, UniqueMmioPointer};
 use core::ptr::NonNull;
 use spin::Mutex;
@@ -13,7 +19,8 @@ enum Controller {
     V3(GicV3<'static>),
 }
 
-// SAFETY: the controller is only touched with the lock held, on one CPU.
+// SAFETY: the controller is only touched with its lock held; the registers
+// it reaches are either shared (distributor) or banked per CPU by the GIC.
 unsafe impl Send for Controller {}
 
 static GIC: Mutex<Option<Controller>> = Mutex::new(None);
@@ -89,7 +96,54 @@ pub fn init(gic: Gic, cpu_count: usize) -> Result<(), &'static str> {
         }
     };
     *GIC.lock() = Some(controller);
+    set_enabled(crate::smp::WAKE_SGI, true);
     Ok(())
+}
+
+/// Brings up a secondary CPU's interface and its wake-up interrupt.
+pub fn init_cpu(cpu: usize) {
+    match GIC.lock().as_mut() {
+        Some(Controller::V2(gic, _)) => {
+            // Banked per CPU: its SGI/PPI groups, interface enable and mask.
+            gic.setup();
+            gic.set_priority_mask(0xff);
+        }
+        Some(Controller::V3(gic)) => {
+            gic.init_cpu(cpu);
+            GicCpuInterface::enable_group1(true);
+            GicCpuInterface::set_priority_mask(0xff);
+        }
+        None => {}
+    }
+    set_enabled(crate::smp::WAKE_SGI, true);
+}
+
+/// Sends software-generated interrupt `sgi` to CPU `cpu`.
+pub fn send_sgi(sgi: u32, cpu: usize) {
+    let intid = IntId::sgi(sgi);
+    match GIC.lock().as_mut() {
+        Some(Controller::V2(gic, _)) => gic.send_sgi(
+            intid,
+            V2Target::List {
+                target_list_filter: SgiTargetListFilter::CPUTargetList,
+                target_list: 1 << (cpu % 8),
+            },
+        ),
+        Some(Controller::V3(_)) => {
+            let mpidr = crate::smp::mpidr(cpu);
+            let _ = GicCpuInterface::send_sgi(
+                intid,
+                V3Target::List {
+                    affinity3: (mpidr >> 32) as u8,
+                    affinity2: (mpidr >> 16) as u8,
+                    affinity1: (mpidr >> 8) as u8,
+                    target_list: 1 << (mpidr & 0xf),
+                },
+                SgiTargetGroup::CurrentGroup1,
+            );
+        }
+        None => {}
+    }
 }
 
 /// Enables or masks one interrupt on this CPU.
@@ -106,14 +160,16 @@ pub fn set_enabled(irq: u32, enabled: bool) {
             let _ = gic.enable_interrupt(intid, enabled);
         }
         Some(Controller::V3(gic)) => {
-            let _ = gic.set_interrupt_priority(intid, Some(0), 0x80);
-            let _ = gic.enable_interrupt(intid, Some(0), enabled);
+            let cpu = Some(crate::smp::cpu_id());
+            let _ = gic.set_interrupt_priority(intid, cpu, 0x80);
+            let _ = gic.enable_interrupt(intid, cpu, enabled);
         }
         None => {}
     }
 }
 
-/// Acknowledges every pending interrupt, passing each to `handle`.
+/// Acknowledges every pending interrupt, passing each to `handle` but the
+/// wake-up SGIs (their work is the scheduling that follows any interrupt).
 pub fn dispatch(handle: &mut dyn FnMut(u32)) {
     loop {
         let pending = {
@@ -127,7 +183,10 @@ pub fn dispatch(handle: &mut dyn FnMut(u32)) {
             }
         };
         let Some(intid) = pending else { return };
-        handle(u32::from(intid));
+        // GICv2 puts the sending CPU in bits 10..12 of an SGI's id.
+        if u32::from(intid) & 0x3ff >= 16 {
+            handle(u32::from(intid));
+        }
         let mut guard = GIC.lock();
         match guard.as_mut() {
             Some(Controller::V2(gic, group)) => gic.end_interrupt(intid, *group),

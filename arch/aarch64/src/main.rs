@@ -15,6 +15,7 @@ mod exceptions;
 mod irq;
 mod mmu;
 mod psci;
+mod smp;
 mod timer;
 mod trap;
 mod user;
@@ -103,6 +104,15 @@ impl Platform for Aarch64 {
         let fpen: u64 = if enabled { 3 << 20 } else { 1 << 20 };
         // SAFETY: only the FP/SIMD trap control changes; EL1 keeps FP access.
         unsafe { asm!("msr cpacr_el1, {}", in(reg) fpen, options(nostack)) };
+    }
+    fn cpu_id() -> usize {
+        smp::cpu_id()
+    }
+    fn wake_cpu(cpu: usize) {
+        smp::wake(cpu);
+    }
+    fn stop_user(cpu: usize) {
+        smp::stop_user(cpu);
     }
     fn power_off() -> ! {
         psci::system_off()
@@ -213,8 +223,13 @@ extern "C" fn kernel_main(dtb_phys: u64, entry_el: u64) -> ! {
         boot_failure(&e);
     }
     timer::init(info.timer_irq);
+    let online = if info.has_arg("nosmp") {
+        1
+    } else {
+        smp::start_secondaries(&info.cpu_mpidr[..info.cpu_count.min(info.cpu_mpidr.len())])
+    };
 
-    print_banner(&info, entry_el, free_frames);
+    print_banner(&info, entry_el, free_frames, online);
     wait_ticks(3);
     log::info!(
         "timer: {} ticks of {} ms so far",
@@ -250,17 +265,18 @@ extern "C" fn kernel_main(dtb_phys: u64, entry_el: u64) -> ! {
         }
         None => {}
     }
-    start_kernel_core(&info, heap_bytes);
+    start_kernel_core(&info, heap_bytes, online);
     trap::enter_user_mode()
 }
 
 /// Hands the frames to the portable core and starts init with every device.
-fn start_kernel_core(info: &BootInfo, heap_bytes: usize) {
+fn start_kernel_core(info: &BootInfo, heap_bytes: usize, online: usize) {
     set_stage("starting init");
     let Some(frames) = FRAMES.lock().take() else {
         boot_failure(&"frame allocator missing");
     };
     let mut kernel = zos_kernel::kernel::Kernel::<Aarch64>::new(frames);
+    kernel.online = online.min(zos_kernel::kernel::MAX_CPUS);
     // Processes may charge three quarters of the heap for their kernel objects;
     // the rest is the kernel's own (boot objects, tables of tables, slack).
     kernel.heap_budget = heap_bytes as u64 / 4 * 3;
@@ -326,10 +342,9 @@ fn start_kernel_core(info: &BootInfo, heap_bytes: usize) {
     ) {
         boot_failure(&e);
     }
+    // Traps from user mode run on the boot stack, from its top (TPIDR_EL1,
+    // set in boot.S); the other CPUs wait in the idle loop until now.
     trap::KERNEL.install(kernel);
-    // The kernel stack for traps from user mode: the boot stack, from the top.
-    // SAFETY: writing TPIDR_EL1, read only by the trap entry path.
-    unsafe { asm!("msr tpidr_el1, {}", in(reg) symbol_addr(&__boot_stack_top)) };
 }
 
 fn wait_ticks(count: u64) {
@@ -481,7 +496,7 @@ fn build_kernel_tables(info: &BootInfo, kernel_image: PhysRange) {
     // The kernel table lives as long as the machine; its frames are never freed.
 }
 
-fn print_banner(info: &BootInfo, entry_el: u64, free_frames: usize) {
+fn print_banner(info: &BootInfo, entry_el: u64, free_frames: usize, online: usize) {
     let cpu = cpu::identify();
     log::info!("Zero OS {} (aarch64) booting", env!("CARGO_PKG_VERSION"));
     log::info!(
@@ -492,6 +507,7 @@ fn print_banner(info: &BootInfo, entry_el: u64, free_frames: usize) {
         info.cpu_count,
         entry_el
     );
+    log::info!("smp: {online} of {} cpu(s) online", info.cpu_count);
     log::info!(
         "memory: {} MiB RAM in {} bank(s), {} MiB free, kernel heap ready",
         info.ram_bytes() >> 20,

@@ -239,6 +239,24 @@ pub fn activate_kernel_table(table: &PageTable) {
     }
 }
 
+/// Turns off walks of the user half on this CPU (a secondary CPU after its
+/// start through the boot identity map) and drops what the TLB holds.
+pub fn user_walks_off() {
+    // SAFETY: the kernel runs from TTBR1; TTBR0 walks are not needed.
+    unsafe {
+        asm!(
+            "mrs {tmp}, tcr_el1",
+            "orr {tmp}, {tmp}, #(1 << 7)", // EPD0
+            "msr tcr_el1, {tmp}",
+            "isb",
+            "tlbi vmalle1",
+            "dsb nsh",
+            "isb",
+            tmp = out(reg) _,
+        );
+    }
+}
+
 impl PageTable {
     /// Wraps an existing root (used for user tables built with `new`).
     fn leaf_entry(&self, va: u64) -> Option<*mut u64> {

@@ -1,5 +1,5 @@
-//! PSCI power management calls (SYSTEM_OFF, SYSTEM_RESET) through HVC or SMC,
-//! as the device tree says.
+//! PSCI power management calls (SYSTEM_OFF, SYSTEM_RESET, CPU_ON) through HVC
+//! or SMC, as the device tree says.
 
 use core::arch::asm;
 use core::sync::atomic::{AtomicU8, Ordering};
@@ -7,6 +7,7 @@ use zos_boot::devicetree::PsciMethod;
 
 const SYSTEM_OFF: u64 = 0x8400_0008;
 const SYSTEM_RESET: u64 = 0x8400_0009;
+const CPU_ON: u64 = 0xC400_0003;
 
 /// 0 = none, 1 = HVC, 2 = SMC.
 static METHOD: AtomicU8 = AtomicU8::new(0);
@@ -29,6 +30,25 @@ fn call(function: u64) {
             _ => {}
         }
     }
+}
+
+/// Starts the CPU with affinity `mpidr` at physical address `entry`, MMU
+/// off, with `context` in x0. Returns PSCI's status (0: success; negative:
+/// refused, e.g. -4 already on); -1 (not supported) without PSCI.
+pub fn cpu_on(mpidr: u64, entry: u64, context: u64) -> i64 {
+    let mut status = CPU_ON;
+    // SAFETY: CPU_ON only starts another CPU at `entry`; this CPU's state is
+    // untouched apart from the result in x0.
+    unsafe {
+        match METHOD.load(Ordering::Relaxed) {
+            1 => asm!("hvc #0", inout("x0") status, in("x1") mpidr, in("x2") entry,
+                in("x3") context, options(nostack)),
+            2 => asm!("smc #0", inout("x0") status, in("x1") mpidr, in("x2") entry,
+                in("x3") context, options(nostack)),
+            _ => status = u64::MAX,
+        }
+    }
+    status as i64
 }
 
 /// Powers the machine off; if PSCI is missing or fails, halts with interrupts off.

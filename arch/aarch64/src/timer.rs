@@ -1,4 +1,5 @@
-//! The EL1 virtual generic timer: monotonic time and the scheduler tick.
+//! The EL1 virtual generic timer: monotonic time and the scheduler tick (each
+//! CPU has its own timer and ticks on its own).
 
 use core::arch::asm;
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -32,6 +33,12 @@ pub fn init(irq: u32) {
     BOOT_COUNT.store(counter(), Ordering::Relaxed);
     IRQ.store(irq, Ordering::Relaxed);
     crate::irq::set_enabled(irq, true);
+    arm_next_tick();
+}
+
+/// Starts the tick on a secondary CPU (its own timer and PPI).
+pub fn init_cpu() {
+    crate::irq::set_enabled(irq(), true);
     arm_next_tick();
 }
 

@@ -3,7 +3,9 @@
 
 use crate::exceptions::TrapFrame;
 use crate::mmu::{self, MapFlags, PageTable};
+use crate::smp;
 use core::arch::asm;
+use core::sync::atomic::Ordering;
 use spin::Mutex;
 use zos_kernel::arch::{AddressSpace, MapError, PageFlags, UserContext};
 use zos_kernel::frame::FrameAllocator;
@@ -232,6 +234,14 @@ impl AddressSpace for UserSpace {
     }
 
     fn destroy(self, frames: &mut FrameAllocator) {
+        // Another CPU may still run a thread of this space (its process is
+        // being killed): it leaves user mode before the tables are freed.
+        for cpu in 0..smp::online() {
+            let block = smp::block_of(cpu);
+            if block.is_some_and(|b| b.active_ttbr0.load(Ordering::Relaxed) == self.ttbr0()) {
+                smp::stop_user(cpu);
+            }
+        }
         // SAFETY: TLB maintenance has no memory-safety effects.
         unsafe {
             asm!("dsb ishst", "tlbi aside1is, {}", "dsb ish", "isb", in(reg) (self.asid as u64) << 48)
@@ -253,20 +263,20 @@ impl AddressSpace for UserSpace {
     }
 }
 
-/// The TTBR0 value in use (only changed with the kernel lock held).
-static ACTIVE_TTBR0: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
-
 pub fn active_ttbr0() -> u64 {
-    ACTIVE_TTBR0.load(core::sync::atomic::Ordering::Relaxed)
+    smp::this().active_ttbr0.load(Ordering::Relaxed)
 }
 
 /// Switches TTBR0 to `space` (and enables user-half walks).
 pub fn activate(space: &UserSpace) {
+    let block = smp::this();
+    smp::entering_user(block);
     let ttbr0 = space.ttbr0();
-    if ACTIVE_TTBR0.load(core::sync::atomic::Ordering::Relaxed) == ttbr0 && space.asid() != 0 {
+    let active = &block.active_ttbr0;
+    if active.load(Ordering::Relaxed) == ttbr0 && space.asid() != 0 {
         return;
     }
-    ACTIVE_TTBR0.store(ttbr0, core::sync::atomic::Ordering::Relaxed);
+    active.store(ttbr0, Ordering::Relaxed);
     // SAFETY: the new table maps only user addresses; kernel code runs from TTBR1.
     unsafe {
         asm!(
@@ -286,7 +296,7 @@ pub fn activate(space: &UserSpace) {
 
 /// Stops walks of the user half (the active space is being destroyed).
 fn deactivate() {
-    ACTIVE_TTBR0.store(0, core::sync::atomic::Ordering::Relaxed);
+    smp::this().active_ttbr0.store(0, Ordering::Relaxed);
     // SAFETY: only disables TTBR0 walks; kernel code runs from TTBR1.
     unsafe {
         asm!(

@@ -642,3 +642,26 @@ fn device_memory_is_sliced_within_its_range() {
     ok(h.syscall(t, Sys::CapDelete, &[bar]));
     assert!(h.quota_used(p) < held, "deleting the slice refunds it");
 }
+
+#[test]
+fn a_thread_runs_on_one_cpu_at_a_time() {
+    let mut h = Harness::new();
+    h.k.online = 2;
+    let p = h.spawn_process(MB);
+    let a = h.thread(p);
+    let b = h.thread(p);
+    // Each CPU takes the next thread from the shared run queue.
+    h.k.cpu = 1;
+    assert_eq!(h.k.schedule(), Some(a));
+    h.k.cpu = 0;
+    assert_eq!(h.k.schedule(), Some(b));
+    // Waking a thread another CPU runs does not queue it a second time.
+    h.k.make_runnable(a);
+    h.k.block_thread(b, ThreadState::Inactive);
+    assert_eq!(h.k.schedule(), None, "a runs on CPU 1 only");
+    // Destroying it takes it off that CPU; CPU 1 then idles.
+    h.k.destroy_thread(a);
+    assert_eq!(h.k.cpus[1].current, None);
+    h.k.cpu = 1;
+    assert_eq!(h.k.schedule(), None);
+}

@@ -163,6 +163,11 @@ pub const TOOLS: &[Tool] = &[
         "look up a name's IPv4 addresses",
     ),
     tool(
+        "nproc",
+        "nproc [-v]",
+        "CPUs online (-v: and kernel-lock waits, busy ticks)",
+    ),
+    tool(
         "od",
         "od [-x|-c|-o] [-v] [FILE]...",
         "show bytes as octal words, hex words or characters",
@@ -205,6 +210,11 @@ pub const TOOLS: &[Tool] = &[
         "sleep",
         "sleep NUMBER[s|m|h|d]...",
         "wait for a time (fractions allowed)",
+    ),
+    tool(
+        "spin",
+        "spin MILLIONS",
+        "busy-loop MILLIONS million iterations (a CPU-bound job)",
     ),
     tool("stat", "stat [-L] PATH...", "show file attributes"),
     tool(

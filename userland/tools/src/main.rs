@@ -126,6 +126,8 @@ fn run(tool: &Tool, args: &[&str]) -> Result<(), Failure> {
         "touch" => file_tools::touch(args),
         "true" => Ok(()),
         "uname" => system_tools::uname(args),
+        "nproc" => system_tools::nproc(args),
+        "spin" => system_tools::spin(args),
         "uptime" => system_tools::uptime(args),
         "wc" => text_tools::wc(args),
         "yes" => text_tools::yes(args),

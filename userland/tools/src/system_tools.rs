@@ -1,8 +1,9 @@
-//! Tools about the machine: `uname`, `uptime`, `free`, `sleep`, `dmesg`,
-//! `poweroff`, `reboot`.
+//! Tools about the machine: `uname`, `uptime`, `free`, `nproc`, `spin`,
+//! `sleep`, `dmesg`, `poweroff`, `reboot`.
 
 use crate::io::write_out;
 use alloc::format;
+use alloc::string::String;
 use libzos::posix::{self, Errno};
 use zos_proto::proc::SystemInfo;
 use zos_tools_core::{report, sleep as duration, uname as system_name, Failure};
@@ -20,6 +21,43 @@ pub fn uname(args: &[&str]) -> Result<(), Failure> {
     let mut line = system_name::output(args)?;
     line.push('\n');
     write_out(line.as_bytes())
+}
+
+/// `nproc`: the CPUs online; `-v` adds the kernel entries that waited for
+/// the kernel lock held by another CPU (next to the syscalls since boot, the
+/// bulk of kernel entries) and each CPU's busy ticks (of 10 ms).
+pub fn nproc(args: &[&str]) -> Result<(), Failure> {
+    let (cpus, lock_waits, busy) = libzos::sys::cpu_info();
+    let line = match args {
+        [] => format!("{cpus}\n"),
+        ["-v"] => {
+            let shown = &busy[..(cpus as usize).min(busy.len())];
+            let syscalls = libzos::sys::system_info()[4];
+            format!(
+                "{cpus} cpu(s) online, {lock_waits} kernel-lock waits in {syscalls} syscalls, \
+                 busy ticks {shown:?}\n"
+            )
+        }
+        _ => return Err(Failure::Usage(String::from("nproc takes only -v"))),
+    };
+    write_out(line.as_bytes())
+}
+
+/// `spin N`: N million iterations of a loop the compiler cannot remove, then
+/// exit: a CPU-bound job for measuring parallelism.
+pub fn spin(args: &[&str]) -> Result<(), Failure> {
+    let millions: u64 = match args {
+        [n] => n
+            .parse()
+            .map_err(|_| Failure::Usage(format!("'{n}' is not a count")))?,
+        _ => return Err(Failure::Usage(String::from("spin takes one count"))),
+    };
+    let mut x = 0u64;
+    for i in 0..millions.saturating_mul(1_000_000) {
+        x = core::hint::black_box(x.wrapping_add(i));
+    }
+    core::hint::black_box(x);
+    Ok(())
 }
 
 pub fn uptime(args: &[&str]) -> Result<(), Failure> {

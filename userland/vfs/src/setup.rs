@@ -228,11 +228,14 @@ fn seed_generator() -> ChaChaRng {
     rng
 }
 
-/// What `/proc/cpuinfo` says: only what is known. The kernel does not report
+/// What `/proc/cpuinfo` says: only what is known: one entry per online CPU. The kernel does not report
 /// the CPU model, and MIDR_EL1 cannot be read at EL0, so the model is given by
 /// the `vfs.cpu=` boot argument when present and called unknown otherwise.
 fn cpuinfo() -> String {
     let model =
         boot_arg("vfs.cpu").unwrap_or_else(|| String::from("unknown (not reported by the kernel)"));
-    format!("processor\t: 0\nmodel name\t: {model}\nCPU architecture: 8\n\n")
+    let (cpus, _, _) = sys::cpu_info();
+    (0..cpus.max(1))
+        .map(|n| format!("processor\t: {n}\nmodel name\t: {model}\nCPU architecture: 8\n\n"))
+        .collect()
 }
