@@ -144,6 +144,14 @@ pub fn reply_later_raw(reply_cap: u64, bytes: &[u8], caps: &[u64]) -> Result<(),
     Ok(())
 }
 
+/// Deletes capabilities this process received but does not keep (the
+/// extra ones of a request or reply).
+pub fn drop_caps(caps: &[u64]) {
+    for &cap in caps {
+        let _ = sys::cap_delete(cap);
+    }
+}
+
 /// Sends `request` (with `caps`) on `endpoint` and waits for the reply.
 pub fn call<T: Serialize>(endpoint: u64, request: &T, caps: &[u64]) -> Result<Received, IpcError> {
     let (info, words) = stage(request, caps)?;

@@ -261,7 +261,7 @@ impl Manager {
         }
         if request.badge == badge::AUTHORITY {
             // The keystore, on the capability init gave it for this.
-            drop_caps(&request.caps);
+            ipc::drop_caps(&request.caps);
             return match request.decode::<DevRequest>() {
                 Some(DevRequest::OpenKeystore) => match self.table.find_keystore() {
                     Some((index, partition)) => self.open_partition(index, partition, false),
@@ -285,12 +285,12 @@ impl Manager {
                     return (encode(&DevResponse::Ok), Vec::new(), Some(index));
                 }
                 _ => {
-                    drop_caps(&request.caps);
+                    ipc::drop_caps(&request.caps);
                     return (encode(&DevResponse::Err(EINVAL)), Vec::new(), None);
                 }
             }
         }
-        drop_caps(&request.caps);
+        ipc::drop_caps(&request.caps);
         let response = match request.decode::<DevRequest>() {
             Some(DevRequest::List) => DevResponse::Devices(self.table.list()),
             Some(DevRequest::Blocks) => DevResponse::Blocks(self.table.block_names()),
@@ -346,11 +346,11 @@ impl Manager {
                     (encode(&DevResponse::Opened), alloc::vec![cap], None)
                 }
                 (Some(BlockResponse::Err(e)), _) => {
-                    drop_caps(&reply.caps);
+                    ipc::drop_caps(&reply.caps);
                     (encode(&DevResponse::Err(e)), Vec::new(), None)
                 }
                 _ => {
-                    drop_caps(&reply.caps);
+                    ipc::drop_caps(&reply.caps);
                     (encode(&DevResponse::Err(EIO)), Vec::new(), None)
                 }
             },
@@ -463,7 +463,7 @@ fn refuse_all(endpoint: u64) {
     let answer = ipc::encode_vec(&BlockResponse::Err(EIO)).unwrap_or_default();
     loop {
         if let Ok(request) = server.recv() {
-            drop_caps(&request.caps);
+            ipc::drop_caps(&request.caps);
             if request.label != sys::NO_SENDERS {
                 let _ = server.reply_raw(&answer, &[]);
             }
@@ -491,7 +491,7 @@ fn notify_vfs(notification: u64) {
         let devices: Vec<(&str, u64)> = names.iter().map(|(n, s)| (n.as_str(), *s)).collect();
         let request = FsRequest::SetBlockDevices { devices };
         for _ in 0..2 {
-            let Some(endpoint) = vfs.or_else(|| lookup("vfs")) else {
+            let Some(endpoint) = vfs.or_else(|| libzos::posix::proc_lookup("vfs").ok()) else {
                 break;
             };
             vfs = Some(endpoint);
@@ -532,23 +532,6 @@ fn read_mmio_identity(regs: u64, address: u64, index: usize) -> Option<u32> {
     };
     let _ = sys::memory_unmap(sys::SELF, va);
     virtio::mmio_device(magic, version, device_id)
-}
-
-fn lookup(name: &str) -> Option<u64> {
-    let reply = ipc::call(slots::PROC, &ProcRequest::Lookup { name }, &[]).ok()?;
-    match (reply.decode::<ProcResponse>(), reply.caps.first()) {
-        (Some(ProcResponse::Attached), Some(&cap)) => Some(cap),
-        _ => {
-            drop_caps(&reply.caps);
-            None
-        }
-    }
-}
-
-fn drop_caps(caps: &[u64]) {
-    for &cap in caps {
-        let _ = sys::cap_delete(cap);
-    }
 }
 
 /// Waits for drivers (devmgr's children) to end and reports each to the main

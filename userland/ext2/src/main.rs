@@ -27,7 +27,7 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use libzos::abi::{map_flags, rights};
 use libzos::dprintln;
-use libzos::ipc::{Received, Server};
+use libzos::ipc::{self, Received, Server};
 use libzos::sys;
 use zos_ext2_core::{BlockDevice, Ext2Fs, MountOptions};
 use zos_proto::errno::*;
@@ -168,24 +168,24 @@ impl Service {
         }
         let badge = message.badge;
         let Some(call) = message.decode::<RfsCall>() else {
-            drop_caps(&message.caps);
+            ipc::drop_caps(&message.caps);
             return (error(EINVAL), Vec::new());
         };
         let reply = match call.op {
             RfsRequest::Attach => {
                 let reply = self.attach(badge, message.caps.first().copied());
-                drop_caps(message.caps.get(1..).unwrap_or(&[]));
+                ipc::drop_caps(message.caps.get(1..).unwrap_or(&[]));
                 reply
             }
             RfsRequest::Unmount => {
-                drop_caps(&message.caps);
+                ipc::drop_caps(&message.caps);
                 match self.mounts.remove(&badge) {
                     Some(mount) => self.finish(badge, mount),
                     None => error(EIO),
                 }
             }
             _ => {
-                drop_caps(&message.caps);
+                ipc::drop_caps(&message.caps);
                 let mount = self.mounts.get_mut(&badge);
                 let volume = mount.as_ref().and_then(|m| self.volumes.get_mut(&m.volume));
                 match (mount, volume) {
@@ -293,7 +293,7 @@ impl Service {
     }
 
     fn service_request(&mut self, message: &Received) -> (Vec<u8>, Vec<u64>) {
-        drop_caps(&message.caps);
+        ipc::drop_caps(&message.caps);
         let Some(RfsServiceRequest::Open {
             source,
             device,
@@ -472,10 +472,4 @@ impl Service {
 
 fn message_needs_no_reply(message: &Result<Received, libzos::ipc::IpcError>) -> bool {
     matches!(message, Ok(m) if m.label == sys::NO_SENDERS)
-}
-
-fn drop_caps(caps: &[u64]) {
-    for &cap in caps {
-        let _ = sys::cap_delete(cap);
-    }
 }

@@ -15,8 +15,6 @@ use zos_netstack_core::device::Nic;
 use zos_proto::block::{DevRequest, DevResponse};
 use zos_proto::net::NetRequest;
 use zos_proto::nic::{NicRequest, NicResponse};
-use zos_proto::proc::{ProcRequest, ProcResponse};
-use zos_proto::start::slots;
 
 /// The driver's end of the rings, as the stack's NIC.
 pub struct RingNic {
@@ -100,25 +98,10 @@ enum Retry {
     Never,
 }
 
-fn lookup(name: &str) -> Option<u64> {
-    let reply = ipc::call(slots::PROC, &ProcRequest::Lookup { name }, &[]).ok()?;
-    match (reply.decode::<ProcResponse>(), reply.caps.first()) {
-        (Some(ProcResponse::Attached), Some(&cap)) => Some(cap),
-        _ => {
-            drop_caps(&reply.caps);
-            None
-        }
-    }
-}
-
-fn drop_caps(caps: &[u64]) {
-    for &cap in caps {
-        let _ = sys::cap_delete(cap);
-    }
-}
-
 fn try_attach(config: &LinkConfig) -> Result<Attached, Retry> {
-    let devmgr = lookup("devmgr").ok_or(Retry::Later)?;
+    let devmgr = libzos::posix::proc_lookup("devmgr")
+        .ok()
+        .ok_or(Retry::Later)?;
     let result = attach_via(devmgr, config);
     let _ = sys::cap_delete(devmgr);
     result
@@ -136,7 +119,7 @@ fn attach_via(devmgr: u64, config: &LinkConfig) -> Result<Attached, Retry> {
     let driver = match (reply.decode::<DevResponse>(), reply.caps.as_slice()) {
         (Some(DevResponse::Opened), &[cap]) => cap,
         _ => {
-            drop_caps(&reply.caps);
+            ipc::drop_caps(&reply.caps);
             return Err(Retry::Later);
         }
     };
@@ -180,7 +163,7 @@ fn attach_to(driver: u64, config: &LinkConfig) -> Result<Attached, Retry> {
         (Some(NicResponse::Attached { mac }), &[kick]) => (mac, kick),
         other => {
             dprintln!("netstack: eth0's driver refused the rings: {:?}", other.0);
-            drop_caps(&reply.caps);
+            ipc::drop_caps(&reply.caps);
             let _ = sys::memory_unmap(sys::SELF, va);
             return Err(Retry::Never);
         }

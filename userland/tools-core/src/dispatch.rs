@@ -158,14 +158,14 @@ pub const TOOLS: &[Tool] = &[
     ),
     tool("netstat", "netstat", "list sockets with their state"),
     tool(
-        "nslookup",
-        "nslookup NAME",
-        "look up a name's IPv4 addresses",
-    ),
-    tool(
         "nproc",
         "nproc [-v]",
         "CPUs online (-v: and kernel-lock waits, busy ticks)",
+    ),
+    tool(
+        "nslookup",
+        "nslookup NAME",
+        "look up a name's IPv4 addresses",
     ),
     tool(
         "od",

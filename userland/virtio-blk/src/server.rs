@@ -278,21 +278,21 @@ impl Service {
         let Some(kind) = self.handles.get(&request.badge).map(|h| h.kind) else {
             // A handle of an earlier instance of this driver (it crashed):
             // `Err(EIO)` encodes alike in the block and the io protocol.
-            drop_caps(&request.caps);
+            ipc::drop_caps(&request.caps);
             return block(&BlockResponse::Err(EIO));
         };
         match kind {
             Kind::Block => match request.decode::<BlockRequest>() {
                 Some(r) => self.block_request(request.badge, r, &request.caps),
                 None => {
-                    drop_caps(&request.caps);
+                    ipc::drop_caps(&request.caps);
                     block(&BlockResponse::Err(EINVAL))
                 }
             },
             Kind::File => match request.decode::<IoRequest>() {
                 Some(r) => self.file_request(request.badge, r, &request.caps),
                 None => {
-                    drop_caps(&request.caps);
+                    ipc::drop_caps(&request.caps);
                     io(&IoResponse::Err(EINVAL))
                 }
             },
@@ -319,7 +319,7 @@ impl Service {
     fn block_request(&mut self, badge: u64, request: BlockRequest, caps: &[u64]) -> Answer {
         let err = |e| block(&BlockResponse::Err(e));
         if !matches!(request, BlockRequest::Attach) {
-            drop_caps(caps);
+            ipc::drop_caps(caps);
         }
         let Some(handle) = self.handles.get(&badge) else {
             return err(EINVAL);
@@ -409,17 +409,17 @@ impl Service {
             (false, Err(e)) => io(&IoResponse::Err(e)),
         };
         let (Some(&memory), 1) = (caps.first(), caps.len()) else {
-            drop_caps(caps);
+            ipc::drop_caps(caps);
             return answer(Err(EINVAL));
         };
         if self.handles.get(&badge).is_some_and(|h| h.inflight > 0) {
-            drop_caps(caps);
+            ipc::drop_caps(caps);
             return answer(Err(EBUSY));
         }
         let mapped = match hal::map(memory) {
             Ok(mapped) => mapped,
             Err(_) => {
-                drop_caps(caps);
+                ipc::drop_caps(caps);
                 return answer(Err(EINVAL));
             }
         };
@@ -703,7 +703,7 @@ impl Service {
 
     fn file_request(&mut self, badge: u64, request: IoRequest, caps: &[u64]) -> Answer {
         if !matches!(request, IoRequest::ShareBuffer) {
-            drop_caps(caps);
+            ipc::drop_caps(caps);
         }
         let Some(handle) = self.handles.get(&badge) else {
             return io(&IoResponse::Err(EINVAL));
@@ -915,12 +915,6 @@ fn slot_parts(
             &mut *((base + 16) as *mut BlkResp),
             core::slice::from_raw_parts_mut(io.va as *mut u8, io.len),
         )
-    }
-}
-
-fn drop_caps(caps: &[u64]) {
-    for &cap in caps {
-        let _ = sys::cap_delete(cap);
     }
 }
 
