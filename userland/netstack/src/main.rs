@@ -26,7 +26,7 @@ use libzos::dprintln;
 use libzos::ipc::{self, Received, Server};
 use libzos::sys;
 use zos_netstack_core::{Reply, SockId, Stack, Token};
-use zos_proto::errno::{EBADF, EINVAL, EIO, ENOTTY, ESPIPE};
+use zos_proto::errno::{EAGAIN, EBADF, EINVAL, EIO, ENOTTY, ESPIPE};
 use zos_proto::io::{HandleKind, HandleStat, IoRequest, IoResponse};
 use zos_proto::net::{NetRequest, NetResponse, SocketResponse};
 use zos_proto::MAX_IO_CHUNK;
@@ -323,6 +323,10 @@ impl Service {
                 Some(Reply::Ok)
             }
             IoRequest::Sync => Some(Reply::Ok),
+            IoRequest::Readable => Some(match self.stack.readable(sock, now) {
+                true => Reply::Ok,
+                false => Reply::Err(EAGAIN),
+            }),
             IoRequest::Seek { .. } | IoRequest::ReadAt { .. } | IoRequest::WriteAt { .. } => {
                 Some(Reply::Err(ESPIPE))
             }

@@ -298,6 +298,36 @@ impl Stack {
         self.start(token, sock, Waiting::Read { max }, now_ms)
     }
 
+    /// Whether a `read` (or, on a listener, an `accept`) of `sock` would
+    /// answer now — data, end of file, an error, or a connection to take —
+    /// instead of waiting (`poll`'s `POLLIN`). Reads nothing.
+    pub fn readable(&mut self, sock: SockId, now_ms: u64) -> bool {
+        self.advance(now_ms);
+        let Some(s) = self.table.get(&sock) else {
+            return true;
+        };
+        if let Some(listener) = s.listener.as_ref() {
+            return !listener.ready.is_empty();
+        }
+        match (s.kind, s.handle) {
+            _ if s.read_shut => true,
+            (SocketKind::Stream, None) => true,
+            (SocketKind::Datagram, None) => false,
+            (SocketKind::Stream, Some(handle)) => {
+                let t = self.sockets.get::<tcp::Socket>(handle);
+                match t.state() {
+                    _ if t.can_recv() => true,
+                    tcp::State::SynSent | tcp::State::SynReceived => false,
+                    tcp::State::Closed if s.connecting => true,
+                    _ => !t.may_recv(),
+                }
+            }
+            (SocketKind::Datagram, Some(handle)) => {
+                self.sockets.get::<udp::Socket>(handle).can_recv()
+            }
+        }
+    }
+
     /// `write` on the socket.
     pub fn write(&mut self, token: Token, sock: SockId, data: &[u8], now_ms: u64) -> Option<Reply> {
         self.start(

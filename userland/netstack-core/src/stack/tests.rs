@@ -70,6 +70,33 @@ fn tcp_echo_and_end_of_file() {
 }
 
 #[test]
+fn readable_says_whether_a_read_or_accept_would_answer() {
+    let mut stack = Stack::new(0, 7);
+    let l = listener(&mut stack, 4321);
+    assert!(!stack.readable(l, 0), "nobody connected yet");
+    let c = stack.socket(SocketKind::Stream, false).expect("socket");
+    if stack
+        .request(10, c, &SocketRequest::Connect(addr(4321)), 0)
+        .is_none()
+    {
+        stack.poll(1);
+    }
+    assert!(stack.readable(l, 1), "a connection to accept");
+    let Some(Reply::Accepted { sock: s, .. }) = stack.request(11, l, &SocketRequest::Accept, 1)
+    else {
+        panic!("no connection to accept");
+    };
+    assert!(!stack.readable(s, 2), "no data yet");
+    assert_eq!(stack.write(20, c, b"x", 2), Some(Reply::Written(1)));
+    assert!(stack.readable(s, 3), "data");
+    assert_eq!(stack.read(21, s, 10, 3), Some(Reply::Data(b"x".to_vec())));
+    assert!(!stack.readable(s, 4), "read");
+    stack.close(c, 5);
+    stack.poll(6);
+    assert!(stack.readable(s, 7), "end of file");
+}
+
+#[test]
 fn refused_and_in_use() {
     let mut stack = Stack::new(0, 7);
     let c = stack.socket(SocketKind::Stream, false).expect("socket");
