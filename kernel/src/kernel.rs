@@ -754,7 +754,8 @@ impl<P: Platform> Kernel<P> {
 
     /// The CPU whose current thread `thread` is.
     pub fn cpu_running(&self, thread: ObjRef) -> Option<usize> {
-        self.cpus.iter().position(|c| c.current == Some(thread))
+        let online = &self.cpus[..self.online.min(MAX_CPUS)];
+        online.iter().position(|c| c.current == Some(thread))
     }
 
     /// The state of the CPU holding the kernel lock.
