@@ -18,6 +18,33 @@
 .equ TCR_LOW,        0x3510            // T0SZ | IRGN0 | ORGN0 | SH0
 .equ TCR_HIGH,       0xB510            // (T1SZ | IRGN1 | ORGN1 | SH1 | TG1) >> 16
 
+// Turns the MMU on with translation control `tcr` and tables `ttbr0` (low
+// half) and `ttbr1` (high half); the boot CPU and every secondary use it.
+// Clobbers x1.
+.macro MMU_ON tcr, ttbr0, ttbr1
+    msr     tcr_el1, \tcr
+    msr     ttbr0_el1, \ttbr0
+    msr     ttbr1_el1, \ttbr1
+    isb
+    tlbi    vmalle1
+    dsb     nsh
+    isb
+    ldr     x1, =SCTLR_MMU
+    msr     sctlr_el1, x1
+    isb
+.endm
+
+// Runs on the kernel stack whose top holds this CPU's block at `block` (which
+// TPIDR_EL1 then names, smp.rs) and takes exceptions through the kernel's
+// vectors. Clobbers x1 after reading `block`.
+.macro ON_KERNEL_STACK block
+    mov     sp, \block
+    msr     tpidr_el1, \block
+    ldr     x1, =exception_vectors
+    msr     vbar_el1, x1
+    isb
+.endm
+
 // EL2: configure EL1 (AArch64, counter and FP/SIMD untrapped, GIC system
 // registers usable) and drop to it at `target`, all exceptions masked.
 .macro DROP_TO_EL1 target
@@ -127,16 +154,7 @@ at_el1:
     movz    x9, #TCR_HIGH, lsl #16
     movk    x9, #TCR_LOW
     orr     x1, x1, x9
-    msr     tcr_el1, x1
-    msr     ttbr0_el1, x6
-    msr     ttbr1_el1, x8
-    isb
-    tlbi    vmalle1
-    dsb     nsh
-    isb
-    ldr     x1, =SCTLR_MMU
-    msr     sctlr_el1, x1
-    isb
+    MMU_ON  x1, x6, x8
 
     // Now in the higher half for good. The stack's top 32 bytes are this
     // CPU's block (index 0, flags clear), which TPIDR_EL1 points to (smp.rs).
@@ -144,11 +162,7 @@ at_el1:
     sub     x1, x1, #32
     stp     xzr, xzr, [x1]
     stp     xzr, xzr, [x1, #16]
-    mov     sp, x1
-    msr     tpidr_el1, x1
-    ldr     x1, =exception_vectors
-    msr     vbar_el1, x1
-    isb
+    ON_KERNEL_STACK x1
     mov     x0, x19                     // device tree (physical, may be 0)
     mov     x1, x20                     // entry exception level
     ldr     x2, =kernel_main
@@ -179,25 +193,12 @@ secondary_el1:
     msr     mair_el1, x1
     adrp    x2, SMP_BOOT
     add     x2, x2, :lo12:SMP_BOOT
-    ldr     x1, [x2, #0]
-    msr     tcr_el1, x1
-    ldr     x1, [x2, #8]
-    msr     ttbr1_el1, x1
-    adrp    x1, boot_l0_low
-    msr     ttbr0_el1, x1
-    isb
-    tlbi    vmalle1
-    dsb     nsh
-    isb
-    ldr     x1, =SCTLR_MMU
-    msr     sctlr_el1, x1
-    isb
+    ldr     x3, [x2, #0]                // TCR
+    ldr     x4, [x2, #8]                // TTBR1: the kernel's final table
+    adrp    x5, boot_l0_low
+    MMU_ON  x3, x5, x4
     ldr     x1, [x2, #16]               // stack block (a kernel address)
-    mov     sp, x1
-    msr     tpidr_el1, x1
-    ldr     x1, =exception_vectors
-    msr     vbar_el1, x1
-    isb
+    ON_KERNEL_STACK x1
     mov     x0, x19
     ldr     x2, =secondary_main
     br      x2
