@@ -279,9 +279,12 @@ impl Server {
 
     // ---- path requests ------------------------------------------------------------
 
-    fn cwd_node(&self, cwd: &str, cred: &Cred) -> Result<Node, Errno> {
+    /// Where the walks of `paths` start: the root when every one is absolute
+    /// (the working directory then plays no part, even if it was removed),
+    /// else the working directory `cwd`.
+    fn start_node(&self, cwd: &str, paths: &[&str], cred: &Cred) -> Result<Node, Errno> {
         let root = self.state.vfs.root()?;
-        if cwd.is_empty() || cwd == "/" {
+        if cwd.is_empty() || cwd == "/" || paths.iter().all(|p| p.starts_with('/')) {
             return Ok(root);
         }
         if !cwd.starts_with('/') {
@@ -383,7 +386,7 @@ impl Server {
             FsRequest::Stat { path, cwd } | FsRequest::Lstat { path, cwd } => {
                 self.refresh_procfs_if(&[path, cwd]);
                 let follow = matches!(request, FsRequest::Stat { .. });
-                let result = self.cwd_node(cwd, cred).and_then(|at| {
+                let result = self.start_node(cwd, &[path], cred).and_then(|at| {
                     let node = self.state.vfs.resolve(at, path, follow, cred)?;
                     Ok(self.state.vfs.stat_node(node)?.to_wire(node.mount.0 as u64))
                 });
@@ -393,33 +396,33 @@ impl Server {
                 }
             }
             FsRequest::Mkdir { path, mode, cwd } => fs_result(
-                self.cwd_node(cwd, cred)
+                self.start_node(cwd, &[path], cred)
                     .and_then(|at| self.state.vfs.mkdir(at, path, mode, cred).map(|_| ())),
             ),
             FsRequest::Rmdir { path, cwd } => fs_result(
-                self.cwd_node(cwd, cred)
+                self.start_node(cwd, &[path], cred)
                     .and_then(|at| self.state.vfs.rmdir(at, path, cred)),
             ),
             FsRequest::Unlink { path, cwd } => fs_result(
-                self.cwd_node(cwd, cred)
+                self.start_node(cwd, &[path], cred)
                     .and_then(|at| self.state.vfs.unlink(at, path, cred)),
             ),
             FsRequest::Rename { from, to, cwd } => fs_result(
-                self.cwd_node(cwd, cred)
+                self.start_node(cwd, &[from, to], cred)
                     .and_then(|at| self.state.vfs.rename(at, from, at, to, cred)),
             ),
             FsRequest::Link { from, to, cwd } => fs_result(
-                self.cwd_node(cwd, cred)
+                self.start_node(cwd, &[from, to], cred)
                     .and_then(|at| self.state.vfs.link(at, from, at, to, cred)),
             ),
             FsRequest::Symlink { target, path, cwd } => fs_result(
-                self.cwd_node(cwd, cred)
+                self.start_node(cwd, &[path], cred)
                     .and_then(|at| self.state.vfs.symlink(at, target, path, cred).map(|_| ())),
             ),
             FsRequest::Readlink { path, cwd } => {
                 self.refresh_procfs_if(&[path, cwd]);
                 let result = self
-                    .cwd_node(cwd, cred)
+                    .start_node(cwd, &[path], cred)
                     .and_then(|at| self.state.vfs.readlink(at, path, cred));
                 match result {
                     Ok(target) => (encode_fs(&FsResponse::Path(&target)), Vec::new()),
@@ -427,7 +430,7 @@ impl Server {
                 }
             }
             FsRequest::Chmod { path, mode, cwd } => fs_result(
-                self.cwd_node(cwd, cred)
+                self.start_node(cwd, &[path], cred)
                     .and_then(|at| self.state.vfs.chmod(at, path, mode, cred)),
             ),
             FsRequest::Chown {
@@ -436,15 +439,15 @@ impl Server {
                 gid,
                 cwd,
             } => fs_result(
-                self.cwd_node(cwd, cred)
+                self.start_node(cwd, &[path], cred)
                     .and_then(|at| self.state.vfs.chown(at, path, uid, gid, cred)),
             ),
             FsRequest::Truncate { path, len, cwd } => fs_result(
-                self.cwd_node(cwd, cred)
+                self.start_node(cwd, &[path], cred)
                     .and_then(|at| self.state.vfs.truncate(at, path, len, cred)),
             ),
             FsRequest::StatFs { path, cwd } => {
-                let result = self.cwd_node(cwd, cred).and_then(|at| {
+                let result = self.start_node(cwd, &[path], cred).and_then(|at| {
                     let node = self.state.vfs.resolve(at, path, true, cred)?;
                     let figures = self.state.vfs.statfs(node)?;
                     let read_only = node.mount == self.state.proc_mount
@@ -487,7 +490,7 @@ impl Server {
             FsRequest::Sync => fs_result(self.state.vfs.sync_all()),
             FsRequest::Chdir { path, cwd } => {
                 self.refresh_procfs_if(&[path, cwd]);
-                let result = self.cwd_node(cwd, cred).and_then(|at| {
+                let result = self.start_node(cwd, &[path], cred).and_then(|at| {
                     let node = self.state.vfs.resolve(at, path, true, cred)?;
                     if !self.state.vfs.stat_node(node)?.is_dir() {
                         return Err(Errno::ENOTDIR);
@@ -505,7 +508,7 @@ impl Server {
                 mtime,
                 cwd,
             } => fs_result(
-                self.cwd_node(cwd, cred)
+                self.start_node(cwd, &[path], cred)
                     .and_then(|at| self.state.vfs.set_times(at, path, atime, mtime, cred)),
             ),
             FsRequest::SetBlockDevices { devices } => {
@@ -538,7 +541,7 @@ impl Server {
         let Some(cap) = cap else {
             return Err(Errno::EINVAL);
         };
-        let path = match self.cwd_node(cwd, &Cred::ROOT).and_then(|at| {
+        let path = match self.start_node(cwd, &[target], &Cred::ROOT).and_then(|at| {
             let node = self.state.vfs.resolve(at, target, true, &Cred::ROOT)?;
             self.state.vfs.path_of(node)
         }) {
@@ -572,7 +575,7 @@ impl Server {
         // Resolving stops at the mount's root without asking its (maybe dead)
         // server anything; the mount table names the path.
         let node = self
-            .cwd_node(cwd, &Cred::ROOT)
+            .start_node(cwd, &[target], &Cred::ROOT)
             .and_then(|at| self.state.vfs.resolve(at, target, false, &Cred::ROOT))?;
         let (id, path) = self
             .state
@@ -624,7 +627,7 @@ impl Server {
     ) -> Result<(u64, Option<bool>), Errno> {
         // Refused before anything is opened, so a client at its limit costs nothing.
         self.handles.reserve(owner)?;
-        let at = self.cwd_node(cwd, cred)?;
+        let at = self.start_node(cwd, &[path], cred)?;
         let flags = OpenFlags::from_bits_truncate(flags);
         let (node, kind) = self.state.vfs.open_kind(at, path, flags, mode, cred)?;
         let modifies = flags.writable() || flags.contains(OpenFlags::TRUNC);
