@@ -51,10 +51,12 @@ proc zos_boot {{extra {}} {machine virt} {cpu cortex-a57} {mem 1G}} {
 }
 
 # The virtio transport of this run: `pci` in a script's `-pci` variant
-# (xtask sets ZOS_VIRTIO for scripts whose header says `# variants: pci`).
+# (xtask sets ZOS_VIRTIO for scripts whose header says `# variants: pci`)
+# and always on x86_64 (q35 has no virtio-mmio).
 proc virtio_transport {} {
-    global env
+    global env zos_arch
     if {[info exists env(ZOS_VIRTIO)]} { return $env(ZOS_VIRTIO) }
+    if {$zos_arch eq "x86_64"} { return pci }
     return mmio
 }
 # The QEMU device name of a virtio `kind` (blk, net) on this run's transport.

@@ -3,11 +3,13 @@
 //! The local APIC's timer raises the scheduler tick on vector
 //! `IRQ_BASE + 0`; the IOAPIC routes ISA interrupt n (through the MADT's
 //! overrides) to vector `IRQ_BASE + n`, so the rest of the backend keeps
-//! numbering interrupts as ISA lines. Both register windows are mapped
+//! numbering interrupts as ISA lines; lines 16 and up are the IOAPIC's PCI
+//! inputs (GSI = line, level-triggered, active low; masked on delivery by the
+//! core until the driver acknowledges, so a level stays quiet meanwhile). Both register windows are mapped
 //! uncached at the linear map by the final kernel table.
 
 use crate::acpi_tables::{IsaRoute, Platform, ISA_IRQS};
-use crate::exceptions::IRQ_BASE;
+use crate::exceptions::{IRQ_BASE, IRQ_COUNT};
 use crate::mmu::phys_to_virt;
 use core::sync::atomic::{AtomicU64, Ordering};
 
@@ -91,6 +93,12 @@ pub fn init(platform: &Platform) -> bool {
         io_write(0x10 + 2 * input, MASKED);
         io_write(0x11 + 2 * input, 0);
     }
+    // The PCI inputs are level-triggered from the start: an IOAPIC ignores an
+    // edge on a masked edge input, so an INTx raised before its driver
+    // unmasked the line would be lost and, staying high, never seen again.
+    for irq in ISA_IRQS as u32..IRQ_COUNT as u32 {
+        set_enabled(irq, false);
+    }
     true
 }
 
@@ -124,7 +132,15 @@ pub fn set_enabled(irq: u32, enabled: bool) {
         );
         return;
     }
-    let Some(route) = ROUTES.lock().and_then(|r| r.get(irq as usize).copied()) else {
+    // Lines past the ISA ones are PCI INTx inputs: GSI = line, level-triggered,
+    // active low (the PCI convention).
+    let pci = IsaRoute {
+        gsi: irq,
+        active_low: true,
+        level: true,
+    };
+    let route = ROUTES.lock().and_then(|r| r.get(irq as usize).copied());
+    let Some(route) = route.or((irq as usize >= ISA_IRQS).then_some(pci)) else {
         return;
     };
     let Some(input) = u64::from(route.gsi).checked_sub(IO_GSI_BASE.load(Ordering::Relaxed)) else {

@@ -39,8 +39,9 @@ const _: () = assert!(core::mem::size_of::<TrapFrame>() == 176);
 pub const SYSCALL_VECTOR: u64 = 256;
 /// First vector of the (remapped) legacy interrupt controller.
 pub const IRQ_BASE: u64 = 32;
-/// Vectors 0–31 are exceptions; this many legacy IRQ lines follow.
-pub const IRQ_COUNT: u64 = 16;
+/// Vectors 0–31 are exceptions; this many interrupt lines follow: the 16 ISA
+/// lines, then the IOAPIC's PCI inputs, GSI 16–23 (q35's PIRQ A–H).
+pub const IRQ_COUNT: u64 = 24;
 
 const NAMES: [&str; 32] = [
     "divide error",

@@ -70,6 +70,10 @@ pub fn set_enabled(irq: u32, enabled: bool) {
         apic::set_enabled(irq, enabled);
         return;
     }
+    // The PICs have the ISA lines only.
+    if irq >= 16 {
+        return;
+    }
     let (port, bit) = if irq < 8 {
         (PIC1_DATA, irq)
     } else {

@@ -19,6 +19,7 @@ mod emulate;
 mod exceptions;
 mod irq;
 mod mmu;
+mod pci;
 mod power;
 mod pvh;
 mod timer;
@@ -214,7 +215,7 @@ extern "C" fn kernel_main(start_info: u64) -> ! {
         timer::TICK_NS / 1_000_000
     );
     boot_fault(info.cmdline());
-    start_kernel_core(&info, heap_bytes);
+    start_kernel_core(&info, heap_bytes, platform.as_ref());
     trap::enter_user_mode()
 }
 
@@ -258,7 +259,11 @@ fn boot_fault(cmdline: &str) {
 pub const CMOS_PORT: u64 = 0x70;
 
 /// Hands the frames to the portable core and starts init.
-fn start_kernel_core(info: &StartInfo, heap_bytes: usize) {
+fn start_kernel_core(
+    info: &StartInfo,
+    heap_bytes: usize,
+    platform: Option<&acpi_tables::Platform>,
+) {
     set_stage("starting init");
     let Some(frames) = FRAMES.lock().take() else {
         boot_failure(&"frame allocator missing");
@@ -285,10 +290,15 @@ fn start_kernel_core(info: &StartInfo, heap_bytes: usize) {
         irq: None,
         irq_routes: 0,
     };
+    // The PCI host bridge (ECAM, BAR window, INTx lines) when the APICs route
+    // interrupts: the legacy PICs cannot take PCI's GSIs.
+    let ecam = platform.and_then(|p| p.ecam).filter(|_| irq::uses_apic());
+    let mut devices = alloc::vec![com1, cmos];
+    devices.extend(pci::devices(ecam));
     if let Err(e) = zos_boot::init::start_init(
         &mut kernel,
         info.initrd,
-        &[com1, cmos],
+        &devices,
         cmdline,
         &[],
         zos_boot::elf::EM_X86_64,
