@@ -86,6 +86,25 @@ pub(crate) fn slot_of(fd: Fd) -> Result<u64> {
     with_table(|t| t.fds.get(&fd).copied()).ok_or(Errno(EBADF))
 }
 
+/// Takes descriptor `fd` out of the table without closing it: its capability
+/// is the caller's from now on, and no `Close` goes to its server when the
+/// descriptor would have been closed (at `exit`, for one). For capabilities
+/// handed over as descriptors that are not I/O handles, such as a driver's
+/// device capabilities and the endpoint it serves itself (a `Close` sent
+/// there at exit waits for an answer nobody gives).
+pub fn take_descriptor(fd: Fd) -> Result<u64> {
+    with_table(|t| {
+        let slot = t.fds.remove(&fd)?;
+        let users = t.users.entry(slot).or_insert(1);
+        *users = users.saturating_sub(1);
+        if *users == 0 {
+            t.users.remove(&slot);
+        }
+        Some(slot)
+    })
+    .ok_or(Errno(EBADF))
+}
+
 fn lowest_free(t: &Table, from: Fd) -> Fd {
     let mut fd = from;
     while t.fds.contains_key(&fd) {

@@ -204,13 +204,12 @@ unsafe impl Hal for ZosHal {
 const MMIO_SLOT: usize = 0x200;
 
 /// The capability devmgr put at descriptor `n` (3 registers, 4 interrupt,
-/// 5 devmgr, 6 the endpoint to serve).
+/// 5 devmgr, 6 the endpoint to serve), taken out of the descriptor table:
+/// these are not I/O handles, and closing them at exit would send `Close`
+/// to devmgr and to the driver's own endpoint, where nobody answers (a
+/// driver failing at start-up then never ended, and boot waited for devmgr).
 pub fn descriptor(n: u32) -> Option<u64> {
-    let info = libzos::rt::start_info();
-    info.fds
-        .iter()
-        .find(|(fd, _)| *fd == n)
-        .map(|(_, slot)| *slot)
+    libzos::posix::take_descriptor(n as libzos::posix::Fd).ok()
 }
 
 /// A hexadecimal argument (`0x` optional).
