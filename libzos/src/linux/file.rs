@@ -571,6 +571,7 @@ pub fn ioctl(fd: Fd, request: u64, arg: u64) -> SysResult {
             }
             // c_line at 16, c_cc from 17: VINTR VQUIT VERASE VKILL VEOF VTIME VMIN.
             out[17..24].copy_from_slice(&[3, 0x1c, 0x7f, 0x15, 4, 0, 1]);
+            super::tty::recall_termios(fd, out);
             Ok(0)
         }
         TCSETS | TCSETSW | TCSETSF => {
@@ -581,6 +582,7 @@ pub fn ioctl(fd: Fd, request: u64, arg: u64) -> SysResult {
             termios.echo = lflag & ECHO != 0;
             termios.signals = lflag & ISIG != 0;
             posix::tcsetattr(fd, termios)?;
+            super::tty::remember_termios(fd, arg);
             Ok(0)
         }
         TIOCGPGRP => {

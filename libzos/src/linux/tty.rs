@@ -6,7 +6,9 @@
 use super::{user_bytes, user_bytes_mut, SysResult};
 use crate::posix::{self, Errno, Fd};
 use crate::tty::{self, WinSize};
+use alloc::collections::BTreeMap;
 use alloc::string::String;
+use spin::Mutex;
 use zos_proto::errno::*;
 
 const TIOCSCTTY: u64 = 0x540e;
@@ -41,6 +43,44 @@ pub fn ioctl(fd: Fd, request: u64, arg: u64) -> Option<SysResult> {
         }
         _ => return None,
     })
+}
+
+/// Bytes of the kernel's `struct termios` (what TCGETS/TCSETS move).
+const TERMIOS_BYTES: u64 = 36;
+/// The lflag bits the terminal servers keep (ISIG, ICANON, ECHO).
+const SERVED_LFLAG: u32 = 0o1 | 0o2 | 0o10;
+
+/// The last termios this process set on each terminal handle (by
+/// capability slot): the servers keep only canonical/echo/signals, so the
+/// other flags and control characters a program set are given back to it as
+/// set (`stty` reads its settings back and compares them all).
+static SET_TERMIOS: Mutex<BTreeMap<u64, [u8; TERMIOS_BYTES as usize]>> =
+    Mutex::new(BTreeMap::new());
+
+/// After a successful TCSETS*: remembers what was set.
+pub fn remember_termios(fd: Fd, arg: u64) {
+    let (Ok(slot), Ok(bytes)) = (posix::slot_of(fd), user_bytes(arg, TERMIOS_BYTES)) else {
+        return;
+    };
+    let mut copy = [0u8; TERMIOS_BYTES as usize];
+    copy.copy_from_slice(bytes);
+    SET_TERMIOS.lock().insert(slot, copy);
+}
+
+/// For TCGETS: `out` holds what the server reports; when this process set
+/// the termios of that handle, the rest comes from what it set.
+pub fn recall_termios(fd: Fd, out: &mut [u8]) {
+    let Ok(slot) = posix::slot_of(fd) else {
+        return;
+    };
+    let Some(mut set) = SET_TERMIOS.lock().get(&slot).copied() else {
+        return;
+    };
+    let word = |b: &[u8]| u32::from_le_bytes([b[12], b[13], b[14], b[15]]);
+    let lflag = (word(&set) & !SERVED_LFLAG) | (word(out) & SERVED_LFLAG);
+    set[12..16].copy_from_slice(&lflag.to_le_bytes());
+    let n = out.len().min(set.len());
+    out[..n].copy_from_slice(&set[..n]);
 }
 
 /// `struct winsize`: rows, columns, then two pixel sizes (left 0).

@@ -233,7 +233,7 @@ fn handle(server: &Server, endpoint: u64, handles: &mut Handles, request: &Recei
                 ((changed, t.foreground), Vec::new())
             });
             if changed {
-                crate::signal_foreground(foreground, SIGWINCH);
+                crate::signal_foreground(foreground, libzos::proto::proc::signal::SIGWINCH);
             }
             Outcome::Answer(IoResponse::Ok)
         }
@@ -241,9 +241,6 @@ fn handle(server: &Server, endpoint: u64, handles: &mut Handles, request: &Recei
         _ => Outcome::Answer(IoResponse::Err(EINVAL)),
     }
 }
-
-/// SIGWINCH (Linux's number).
-const SIGWINCH: u32 = 28;
 
 /// Answers at once when input is there, else waits (or `EAGAIN`).
 fn read(server: &Server, badge: u64, max: usize, nonblocking: bool) -> Outcome {

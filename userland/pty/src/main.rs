@@ -35,8 +35,6 @@ libzos::entry!(main);
 const SERVICE_BADGE: u64 = 0;
 /// Most ptys at once (`/dev/pts/0` to `/dev/pts/63`).
 const MAX_PTYS: u32 = 64;
-/// SIGWINCH (Linux's number).
-const SIGWINCH: u32 = 28;
 
 fn main(_arg: u64) -> i64 {
     let Some(endpoint) = libzos::rt::granted("endpoint") else {
@@ -388,7 +386,7 @@ impl Service {
             IoRequest::GetWinSize => Outcome::Io(IoResponse::WinSize(entry.pty.window)),
             IoRequest::SetWinSize(size) => {
                 if entry.pty.set_window(size) {
-                    signal_group(entry.pty.foreground, SIGWINCH);
+                    signal_group(entry.pty.foreground, signal::SIGWINCH);
                 }
                 Outcome::Io(IoResponse::Ok)
             }
