@@ -298,17 +298,19 @@ impl Server {
         Ok(node)
     }
 
-    /// Brings procfs up to date when a request may look at it.
+    /// Brings procfs (and the `/dev/pts` list) up to date when a request may
+    /// look at it.
     fn refresh_procfs_if(&mut self, texts: &[&str]) {
         if texts.iter().any(|t| t.contains("proc")) {
             self.refresh_procfs(None);
         }
-        if texts.iter().any(|t| t.contains("pts")) {
+        if texts.iter().any(|t| t.split('/').any(|part| part == "pts")) {
             self.refresh_ptys();
         }
     }
 
-    /// Asks the pty service which ptys exist, for `/dev/pts` (an unreachable
+    /// Asks the pty service which ptys exist, for `/dev/pts` (asked when a
+    /// path or working directory has a `pts` component; an unreachable
     /// service leaves the list as it was).
     fn refresh_ptys(&mut self) {
         if let Ok(PtyResponse::List(list)) = self.pty_call(&PtyRequest::List).map(|(r, _)| r) {
