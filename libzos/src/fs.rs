@@ -488,6 +488,12 @@ pub fn fstat(fd: Fd) -> Result<FileStat> {
         _ => {}
     }
     let kind = posix::stat_kind(fd)?;
+    if kind == HandleKind::Terminal {
+        // A terminal is its device node (`ttyname` compares the two).
+        if let Ok(node) = crate::tty::ttyname(fd).and_then(|name| stat(&name)) {
+            return Ok(node);
+        }
+    }
     let mode = match kind {
         HandleKind::Terminal | HandleKind::Device => S_IFCHR | 0o620,
         HandleKind::PipeRead | HandleKind::PipeWrite => S_IFIFO | 0o600,

@@ -23,6 +23,7 @@ pub mod posix;
 pub mod rt;
 pub mod sys;
 pub mod thread;
+pub mod tty;
 
 pub use zos_abi as abi;
 pub use zos_proto as proto;

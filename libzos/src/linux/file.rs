@@ -373,7 +373,11 @@ pub fn renameat(olddir: i32, old: u64, newdir: i32, new: u64) -> SysResult {
 }
 
 pub fn readlinkat(dirfd: i32, path: u64, ptr: u64, size: u64) -> SysResult {
-    let target = fs::readlink(&at(dirfd, path)?)?;
+    let path = at(dirfd, path)?;
+    let target = match super::tty::fd_link(&path) {
+        Some(link) => link?,
+        None => fs::readlink(&path)?,
+    };
     let bytes = target.as_bytes();
     let n = bytes.len().min(size as usize);
     user_bytes_mut(ptr, n as u64)?.copy_from_slice(&bytes[..n]);
@@ -539,7 +543,6 @@ pub fn ioctl(fd: Fd, request: u64, arg: u64) -> SysResult {
     const TCSETSF: u64 = 0x5404;
     const TIOCGPGRP: u64 = 0x540f;
     const TIOCSPGRP: u64 = 0x5410;
-    const TIOCGWINSZ: u64 = 0x5413;
     const FIONBIO: u64 = 0x5421;
     // c_lflag bits, c_iflag ICRNL, c_oflag OPOST|ONLCR, c_cflag B38400|CS8|CREAD.
     const ISIG: u32 = 0o1;
@@ -568,6 +571,7 @@ pub fn ioctl(fd: Fd, request: u64, arg: u64) -> SysResult {
             }
             // c_line at 16, c_cc from 17: VINTR VQUIT VERASE VKILL VEOF VTIME VMIN.
             out[17..24].copy_from_slice(&[3, 0x1c, 0x7f, 0x15, 4, 0, 1]);
+            super::tty::recall_termios(fd, out);
             Ok(0)
         }
         TCSETS | TCSETSW | TCSETSF => {
@@ -578,16 +582,7 @@ pub fn ioctl(fd: Fd, request: u64, arg: u64) -> SysResult {
             termios.echo = lflag & ECHO != 0;
             termios.signals = lflag & ISIG != 0;
             posix::tcsetattr(fd, termios)?;
-            Ok(0)
-        }
-        TIOCGWINSZ => {
-            if !posix::isatty(fd) {
-                return Err(Errno(ENOTTY));
-            }
-            let out = user_bytes_mut(arg, 8)?;
-            out.fill(0);
-            out[0..2].copy_from_slice(&24u16.to_le_bytes());
-            out[2..4].copy_from_slice(&80u16.to_le_bytes());
+            super::tty::remember_termios(fd, arg);
             Ok(0)
         }
         TIOCGPGRP => {
@@ -605,7 +600,8 @@ pub fn ioctl(fd: Fd, request: u64, arg: u64) -> SysResult {
             Ok(0)
         }
         FIONBIO => Ok(0),
-        _ => Err(Errno(ENOTTY)),
+        // Window size and pseudo-terminals: linux/tty.rs.
+        _ => super::tty::ioctl(fd, request, arg).unwrap_or(Err(Errno(ENOTTY))),
     }
 }
 

@@ -17,6 +17,7 @@ mod memory;
 pub mod names;
 mod signal;
 mod spawn;
+mod tty;
 mod vfork;
 
 use crate::posix::{self, Errno};
@@ -258,6 +259,11 @@ fn zero_fill(ptr: u64, len: u64) -> SysResult {
 
 fn setsid() -> SysResult {
     let pid = posix::getpid();
+    if vfork::active() {
+        // The child's own group, made at its execve (not the parent's).
+        vfork::setpgid(0);
+        return Ok(i64::from(pid));
+    }
     posix::setpgid(0, 0)?;
     Ok(i64::from(pid))
 }

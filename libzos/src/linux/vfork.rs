@@ -31,6 +31,9 @@ static RESUME: AtomicI64 = AtomicI64::new(0);
 /// The process group the child asked for with `setpgid` (`None`: the
 /// parent's; `Some(0)`: a new group led by the child).
 static PGID: Mutex<Option<Pid>> = Mutex::new(None);
+/// The descriptor the child made its controlling terminal (`TIOCSCTTY`):
+/// its process group becomes that terminal's foreground group at `execve`.
+static CONTROLLING: Mutex<Option<posix::Fd>> = Mutex::new(None);
 /// Children that `_exit`ed without `execve`: (pid, wait status).
 static ZOMBIES: Mutex<Vec<(i32, i32)>> = Mutex::new(Vec::new());
 /// The next pid for such a zombie (real pids stay far below).
@@ -52,6 +55,7 @@ extern "C" fn zos_vfork_enter() -> i64 {
         super::file::vfork_save();
         super::signal::vfork_save();
         *PGID.lock() = None;
+        *CONTROLLING.lock() = None;
         ACTIVE.store(true, Ordering::SeqCst);
         0
     })
@@ -74,6 +78,11 @@ pub fn take_resume() -> Option<i64> {
     }
 }
 
+/// The child's `ioctl(fd, TIOCSCTTY)`: remembered for its `execve`.
+pub fn set_controlling_terminal(fd: posix::Fd) {
+    *CONTROLLING.lock() = Some(fd);
+}
+
 /// The child's `setpgid(0 | own pid, pgid)`: remembered for its spawn.
 pub fn setpgid(pgid: Pid) {
     *PGID.lock() = Some(pgid);
@@ -92,6 +101,9 @@ pub fn execve(path: u64, argv: u64, envp: u64) -> SysResult {
         .collect();
     let pgid = (*PGID.lock()).unwrap_or_else(posix::getpgrp);
     let pid = posix::spawn(path, &argv, &env, &actions, pgid)?;
+    if let Some(fd) = CONTROLLING.lock().take() {
+        let _ = posix::tcsetpgrp(fd, if pgid == 0 { pid } else { pgid });
+    }
     finish(i64::from(pid));
     Ok(0)
 }

@@ -151,6 +151,11 @@ fn input_thread(arg: u64) {
 
 /// Asks init to send SIGINT to the foreground process group.
 fn interrupt_foreground(pgid: u32) {
+    signal_foreground(pgid, signal::SIGINT);
+}
+
+/// Asks init to send `signal` to process group `pgid` (0: nobody).
+pub fn signal_foreground(pgid: u32, signal: u32) {
     let Ok(group) = i32::try_from(pgid) else {
         return;
     };
@@ -159,7 +164,7 @@ fn interrupt_foreground(pgid: u32) {
     }
     let request = ProcRequest::Kill {
         pid: -group,
-        signal: signal::SIGINT,
+        signal,
     };
     if let Err(e) = ipc::call(slots::PROC, &request, &[]) {
         log::warn!("cannot signal process group {pgid}: {e:?}");

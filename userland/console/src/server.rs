@@ -97,6 +97,8 @@ enum Outcome {
     Data(Vec<u8>),
     /// `Cloned`, with the new handle's capability (moved to the caller).
     NewHandle(u64),
+    /// `IoResponse::Name`.
+    Name(&'static str),
     /// The reply was saved; a later event answers it.
     Deferred,
 }
@@ -122,6 +124,7 @@ pub fn run(endpoint: u64) -> ! {
         let replied = match outcome {
             Outcome::Answer(response) => server.reply(&response, &[]),
             Outcome::Data(data) => server.reply(&IoResponse::Data(&data), &[]),
+            Outcome::Name(name) => server.reply(&IoResponse::Name(name), &[]),
             Outcome::NewHandle(cap) => {
                 let replied = server.reply(&IoResponse::Cloned, &[cap]);
                 // A caller gone before the reply leaves the capability here.
@@ -220,6 +223,21 @@ fn handle(server: &Server, endpoint: u64, handles: &mut Handles, request: &Recei
                 IoResponse::Err(EAGAIN)
             })
         }
+        IoRequest::GetWinSize => Outcome::Answer(IoResponse::WinSize(with_terminal(|t| {
+            (t.window, Vec::new())
+        }))),
+        IoRequest::SetWinSize(size) => {
+            let (changed, foreground) = with_terminal(|t| {
+                let changed = t.window != size;
+                t.window = size;
+                ((changed, t.foreground), Vec::new())
+            });
+            if changed {
+                crate::signal_foreground(foreground, libzos::proto::proc::signal::SIGWINCH);
+            }
+            Outcome::Answer(IoResponse::Ok)
+        }
+        IoRequest::TerminalName => Outcome::Name("/dev/console"),
         _ => Outcome::Answer(IoResponse::Err(EINVAL)),
     }
 }

@@ -6,7 +6,7 @@ use crate::sync::lock;
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 use libzos::ipc;
-use libzos::proto::io::IoResponse;
+use libzos::proto::io::{IoResponse, WinSize};
 use spin::Mutex;
 
 /// A read whose reply was deferred until input arrives.
@@ -23,6 +23,9 @@ pub struct Terminal {
     pub waiting: VecDeque<PendingRead>,
     /// Process group Ctrl-C is sent to (0: none yet).
     pub foreground: u32,
+    /// The window size programs set and ask for (`TIOCSWINSZ`/`TIOCGWINSZ`;
+    /// the UART cannot tell the real one).
+    pub window: WinSize,
 }
 
 pub static TERMINAL: Mutex<Terminal> = Mutex::new(Terminal {
@@ -33,6 +36,7 @@ pub static TERMINAL: Mutex<Terminal> = Mutex::new(Terminal {
     }),
     waiting: VecDeque::new(),
     foreground: 0,
+    window: WinSize { rows: 24, cols: 80 },
 });
 
 /// A deferred reply ready to be sent (outside the lock).

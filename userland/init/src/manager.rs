@@ -1242,8 +1242,9 @@ impl Manager {
                         }
                         continue;
                     }
-                    // Default actions: CHLD is ignored, everything else ends the process.
-                    if sig == signal::SIGCHLD {
+                    // Default actions: CHLD, URG and WINCH are ignored,
+                    // everything else ends the process.
+                    if signal::ignored_by_default(sig) {
                         continue;
                     }
                     p.signal = Some(sig);

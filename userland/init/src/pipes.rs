@@ -471,9 +471,14 @@ impl Pipes {
                 let size = self.buffered(pipe);
                 Answer::Now(io(&IoResponse::Stat(HandleStat { kind, size })), Vec::new())
             }
-            IoRequest::GetTermios | IoRequest::SetTermios(_) | IoRequest::SetForeground { .. } => {
-                Answer::Now(io(&IoResponse::Err(ENOTTY)), Vec::new())
-            }
+            IoRequest::GetTermios
+            | IoRequest::SetTermios(_)
+            | IoRequest::SetForeground { .. }
+            | IoRequest::GetWinSize
+            | IoRequest::SetWinSize(_)
+            | IoRequest::PtyNumber
+            | IoRequest::SetPtyLock(_)
+            | IoRequest::TerminalName => Answer::Now(io(&IoResponse::Err(ENOTTY)), Vec::new()),
             IoRequest::SetNonBlocking(_) => Answer::Now(io(&IoResponse::Ok), Vec::new()),
             IoRequest::Fstat => {
                 let size = self.buffered(pipe);

@@ -99,6 +99,20 @@ pub enum IoRequest<'a> {
     /// the request answers another error; the client then counts the handle
     /// as ready (its read blocks as it would).
     Readable,
+    /// Terminals: the window size (`TIOCGWINSZ`); answers `WinSize`.
+    GetWinSize,
+    /// Terminals: sets the window size (`TIOCSWINSZ`); a change sends
+    /// SIGWINCH to the foreground process group.
+    SetWinSize(WinSize),
+    /// Pseudo-terminal masters: the pty's number N of `/dev/pts/N`
+    /// (`TIOCGPTN`); answers `PtyNumber`.
+    PtyNumber,
+    /// Pseudo-terminal masters: locks (true) or unlocks the slave
+    /// (`TIOCSPTLCK`); a locked slave cannot be opened (`EIO`).
+    SetPtyLock(bool),
+    /// Terminals: the device path the handle was opened as
+    /// (`/dev/console`, `/dev/pts/0`); answers `Name` (`ttyname`).
+    TerminalName,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -125,6 +139,27 @@ pub enum IoResponse<'a> {
     Ring {
         capacity: u32,
     },
+    /// The answer to `GetWinSize`.
+    WinSize(WinSize),
+    /// The answer to `PtyNumber`.
+    PtyNumber(u32),
+    /// The answer to `TerminalName`.
+    Name(&'a str),
+}
+
+/// A terminal's window size in characters (`struct winsize` without the
+/// pixel fields).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WinSize {
+    pub rows: u16,
+    pub cols: u16,
+}
+
+impl Default for WinSize {
+    /// What a terminal reports before anyone sets a size: 24 by 80.
+    fn default() -> Self {
+        WinSize { rows: 24, cols: 80 }
+    }
 }
 
 /// Kinds of open handles.

@@ -21,6 +21,7 @@ pub mod net;
 pub mod nic;
 pub mod pci;
 pub mod proc;
+pub mod pty;
 pub mod rfs;
 pub mod ring;
 pub mod start;

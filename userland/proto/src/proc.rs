@@ -15,6 +15,15 @@ pub mod signal {
     pub const SIGPIPE: u32 = 13;
     pub const SIGTERM: u32 = 15;
     pub const SIGCHLD: u32 = 17;
+    pub const SIGURG: u32 = 23;
+    /// The terminal's window size changed.
+    pub const SIGWINCH: u32 = 28;
+
+    /// Signals whose default action is to do nothing (the others end the
+    /// process).
+    pub const fn ignored_by_default(signal: u32) -> bool {
+        matches!(signal, SIGCHLD | SIGURG | SIGWINCH)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -7,6 +7,11 @@
 //! over to the console service when they are opened (their reads and writes here
 //! fail with `ENXIO`). Nodes cannot be added, removed or changed (`EPERM`).
 //!
+//! Pseudo-terminals: `ptmx` (opening it makes a new pty) and the directory
+//! `pts`, whose entries `0`, `1`, … are the ptys that exist, as the pty
+//! service last reported them ([`Devfs::set_ptys`]); the VFS server hands
+//! opens of both to the pty service (docs/terminals.md).
+//!
 //! Block devices (`vda`, `vda1`, …) come and go as devmgr reports them
 //! ([`Devfs::set_blocks`]); opening one is handed to devmgr and the disk's
 //! driver by the VFS server, like the terminal (their reads and writes here
@@ -28,6 +33,13 @@ pub const RANDOM_INO: Ino = 5;
 pub const URANDOM_INO: Ino = 6;
 pub const CONSOLE_INO: Ino = 7;
 pub const TTY_INO: Ino = 8;
+pub const PTMX_INO: Ino = 9;
+/// The `pts` directory.
+pub const PTS_INO: Ino = 10;
+/// Pty slave nodes: this plus their number.
+pub const PTS_INO_BASE: Ino = 1000;
+/// Linux's major number of pty slaves (136) and of `ptmx` (5, 2).
+const PTS_MAJOR: u64 = 136;
 /// Block device nodes: this plus their position in the list devmgr sent.
 pub const BLOCK_INO_BASE: Ino = 100;
 /// Linux's major number of virtio disks.
@@ -39,7 +51,7 @@ pub const fn device_number(major: u64, minor: u64) -> u64 {
 }
 
 /// (name, inode, permission bits, device number), in listing order.
-const NODES: [(&str, Ino, u32, u64); 7] = [
+const NODES: [(&str, Ino, u32, u64); 8] = [
     ("null", NULL_INO, 0o666, device_number(1, 3)),
     ("zero", ZERO_INO, 0o666, device_number(1, 5)),
     ("full", FULL_INO, 0o666, device_number(1, 7)),
@@ -47,6 +59,7 @@ const NODES: [(&str, Ino, u32, u64); 7] = [
     ("urandom", URANDOM_INO, 0o666, device_number(1, 9)),
     ("console", CONSOLE_INO, 0o600, device_number(5, 1)),
     ("tty", TTY_INO, 0o666, device_number(5, 0)),
+    ("ptmx", PTMX_INO, 0o666, device_number(5, 2)),
 ];
 
 /// The device file system.
@@ -55,6 +68,8 @@ pub struct Devfs {
     now: Timestamp,
     /// Block devices (name, 512-byte sectors), as devmgr last reported them.
     blocks: alloc::vec::Vec<(String, u64)>,
+    /// Numbers of the ptys that exist, ascending.
+    ptys: alloc::vec::Vec<u32>,
 }
 
 impl Devfs {
@@ -64,12 +79,38 @@ impl Devfs {
             rng,
             now: 0,
             blocks: alloc::vec::Vec::new(),
+            ptys: alloc::vec::Vec::new(),
         }
     }
 
     /// Replaces the block device nodes.
     pub fn set_blocks(&mut self, blocks: alloc::vec::Vec<(String, u64)>) {
         self.blocks = blocks;
+    }
+
+    /// Replaces the list of ptys (`/dev/pts/N`).
+    pub fn set_ptys(&mut self, mut ptys: alloc::vec::Vec<u32>) {
+        ptys.sort_unstable();
+        ptys.dedup();
+        self.ptys = ptys;
+    }
+
+    /// Adds one pty (just opened through `ptmx`).
+    pub fn add_pty(&mut self, index: u32) {
+        if let Err(at) = self.ptys.binary_search(&index) {
+            self.ptys.insert(at, index);
+        }
+    }
+
+    /// Whether opening `ino` means opening a new pty master.
+    pub fn is_pty_master(ino: Ino) -> bool {
+        ino == PTMX_INO
+    }
+
+    /// The pty number of `ino`, when it is a slave that exists.
+    pub fn pty_slave(&self, ino: Ino) -> Option<u32> {
+        let index = u32::try_from(ino.checked_sub(PTS_INO_BASE)?).ok()?;
+        self.ptys.binary_search(&index).ok().map(|_| index)
     }
 
     /// The block device name of `ino`, when it is one.
@@ -99,6 +140,32 @@ impl Devfs {
     }
 }
 
+impl Devfs {
+    /// Entry `cookie` of `/dev/pts`.
+    fn pts_entry(&self, cookie: u64) -> Option<DirEntry> {
+        match cookie {
+            0 => Some(DirEntry {
+                ino: PTS_INO,
+                kind: FileKind::Directory,
+                name: String::from("."),
+            }),
+            1 => Some(DirEntry {
+                ino: ROOT_INO,
+                kind: FileKind::Directory,
+                name: String::from(".."),
+            }),
+            _ => {
+                let index = *self.ptys.get(usize::try_from(cookie - 2).ok()?)?;
+                Some(DirEntry {
+                    ino: PTS_INO_BASE + Ino::from(index),
+                    kind: FileKind::CharDevice,
+                    name: alloc::format!("{index}"),
+                })
+            }
+        }
+    }
+}
+
 impl FileSystem for Devfs {
     fn fs_type(&self) -> &'static str {
         "devfs"
@@ -117,6 +184,19 @@ impl FileSystem for Devfs {
     }
 
     fn lookup(&self, dir: Ino, name: &str) -> VfsResult<Ino> {
+        if dir == PTS_INO {
+            return match name {
+                "." => Ok(PTS_INO),
+                ".." => Ok(ROOT_INO),
+                _ => name
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|_| !name.starts_with('+') && (name == "0" || !name.starts_with('0')))
+                    .and_then(|n| self.pty_slave(PTS_INO_BASE + Ino::from(n)))
+                    .map(|n| PTS_INO_BASE + Ino::from(n))
+                    .ok_or(Errno::ENOENT),
+            };
+        }
         if dir != ROOT_INO {
             return Err(
                 if Self::node(dir).is_ok() || self.block_name(dir).is_some() {
@@ -135,6 +215,7 @@ impl FileSystem for Devfs {
         };
         match name {
             "." | ".." => Ok(ROOT_INO),
+            "pts" => Ok(PTS_INO),
             _ => NODES
                 .iter()
                 .find(|(node_name, ..)| *node_name == name)
@@ -151,7 +232,12 @@ impl FileSystem for Devfs {
                 .map(|(_, sectors)| (i, *sectors))
         });
         let (kind, mode, nlink, rdev, size) = if ino == ROOT_INO {
+            (FileKind::Directory, 0o755, 3, 0, 0)
+        } else if ino == PTS_INO {
             (FileKind::Directory, 0o755, 2, 0, 0)
+        } else if let Some(index) = self.pty_slave(ino) {
+            let rdev = device_number(PTS_MAJOR, u64::from(index));
+            (FileKind::CharDevice, 0o620, 1, rdev, 0)
         } else if let Some((index, sectors)) = block {
             let rdev = device_number(VIRTBLK_MAJOR, index);
             (FileKind::BlockDevice, 0o660, 1, rdev, sectors * 512)
@@ -233,8 +319,11 @@ impl FileSystem for Devfs {
                 self.rng.fill(buf);
                 Ok(buf.len())
             }
-            CONSOLE_INO | TTY_INO => Err(Errno::ENXIO),
-            _ if self.block_name(ino).is_some() => Err(Errno::ENXIO),
+            CONSOLE_INO | TTY_INO | PTMX_INO => Err(Errno::ENXIO),
+            PTS_INO => Err(Errno::EISDIR),
+            _ if self.block_name(ino).is_some() || self.pty_slave(ino).is_some() => {
+                Err(Errno::ENXIO)
+            }
             _ => Err(Errno::ENOENT),
         }
     }
@@ -248,13 +337,19 @@ impl FileSystem for Devfs {
                 self.rng.absorb(data);
                 Ok(data.len())
             }
-            CONSOLE_INO | TTY_INO => Err(Errno::ENXIO),
-            _ if self.block_name(ino).is_some() => Err(Errno::ENXIO),
+            CONSOLE_INO | TTY_INO | PTMX_INO => Err(Errno::ENXIO),
+            PTS_INO => Err(Errno::EISDIR),
+            _ if self.block_name(ino).is_some() || self.pty_slave(ino).is_some() => {
+                Err(Errno::ENXIO)
+            }
             _ => Err(Errno::ENOENT),
         }
     }
 
     fn readdir(&self, dir: Ino, cookie: u64) -> VfsResult<Option<(DirEntry, u64)>> {
+        if dir == PTS_INO {
+            return Ok(self.pts_entry(cookie).map(|entry| (entry, cookie + 1)));
+        }
         if dir != ROOT_INO {
             self.getattr(dir)?;
             return Err(Errno::ENOTDIR);
@@ -271,8 +366,13 @@ impl FileSystem for Devfs {
                     kind: FileKind::CharDevice,
                     name: String::from(*name),
                 },
+                None if cookie as usize - 2 == NODES.len() => DirEntry {
+                    ino: PTS_INO,
+                    kind: FileKind::Directory,
+                    name: String::from("pts"),
+                },
                 None => {
-                    let index = cookie as usize - 2 - NODES.len();
+                    let index = cookie as usize - 3 - NODES.len();
                     match self.blocks.get(index) {
                         Some((name, _)) => DirEntry {
                             ino: BLOCK_INO_BASE + index as Ino,
@@ -292,7 +392,7 @@ impl FileSystem for Devfs {
             block_size: 4096,
             total_blocks: 0,
             free_blocks: 0,
-            files: NODES.len() as u64 + 1,
+            files: NODES.len() as u64 + 2 + self.ptys.len() as u64,
             free_files: 0,
             name_max: NAME_MAX as u32,
         }
@@ -352,7 +452,10 @@ mod tests {
         }
         assert_eq!(
             names,
-            [".", "..", "null", "zero", "full", "random", "urandom", "console", "tty"]
+            [
+                ".", "..", "null", "zero", "full", "random", "urandom", "console", "tty", "ptmx",
+                "pts"
+            ]
         );
         let null = dev.lookup(ROOT_INO, "null").expect("null");
         let stat = dev.getattr(null).expect("stat");
@@ -383,6 +486,39 @@ mod tests {
         dev.set_blocks(alloc::vec::Vec::new());
         assert_eq!(dev.lookup(ROOT_INO, "vda1"), Err(Errno::ENOENT));
         assert_eq!(dev.getattr(vda1).map(|_| ()), Err(Errno::ENOENT));
+    }
+
+    #[test]
+    fn pty_slaves_come_and_go() {
+        let mut dev = devfs();
+        let pts = dev.lookup(ROOT_INO, "pts").expect("pts");
+        assert!(dev.getattr(pts).expect("stat").is_dir());
+        assert_eq!(dev.lookup(pts, "0"), Err(Errno::ENOENT));
+        dev.add_pty(3);
+        dev.set_ptys(alloc::vec![3, 0]);
+        let zero = dev.lookup(pts, "0").expect("pts/0");
+        assert_eq!(dev.pty_slave(zero), Some(0));
+        let stat = dev.getattr(zero).expect("stat");
+        assert_eq!(stat.st_mode(), 0o020620);
+        assert_eq!(stat.rdev, device_number(136, 0));
+        assert_eq!(dev.lookup(pts, "00"), Err(Errno::ENOENT));
+        assert_eq!(dev.lookup(pts, "+3"), Err(Errno::ENOENT));
+        assert_eq!(dev.lookup(pts, ".."), Ok(ROOT_INO));
+        let mut names = alloc::vec::Vec::new();
+        let mut cookie = 0;
+        while let Some((entry, next)) = dev.readdir(pts, cookie).expect("readdir") {
+            names.push(entry.name);
+            cookie = next;
+        }
+        assert_eq!(names, [".", "..", "0", "3"]);
+        let mut buf = [0u8; 4];
+        assert_eq!(dev.read(zero, 0, &mut buf), Err(Errno::ENXIO));
+        assert!(Devfs::is_pty_master(
+            dev.lookup(ROOT_INO, "ptmx").expect("ptmx")
+        ));
+        dev.set_ptys(alloc::vec::Vec::new());
+        assert_eq!(dev.lookup(pts, "0"), Err(Errno::ENOENT));
+        assert_eq!(dev.pty_slave(zero), None);
     }
 
     #[test]

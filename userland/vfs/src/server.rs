@@ -36,6 +36,7 @@ use zos_proto::errno::*;
 use zos_proto::fs::{DirEntry, FsRequest, FsResponse, FsStat, MountEntry};
 use zos_proto::io::{HandleKind, HandleStat, IoRequest, IoResponse};
 use zos_proto::proc::{ProcRequest, ProcResponse};
+use zos_proto::pty::{PtyRequest, PtyResponse};
 use zos_proto::start::slots;
 use zos_proto::MAX_IO_CHUNK;
 use zos_vfs_core::handles::MAX_HANDLES;
@@ -131,6 +132,8 @@ pub struct Server {
     sessions: BTreeMap<u32, SharedBuffer>,
     /// The console service's endpoint, once looked up.
     console: Option<u64>,
+    /// The pty service (`/dev/ptmx`, `/dev/pts/N`), once looked up.
+    pty: Option<u64>,
     /// devmgr's endpoint, once looked up (block devices).
     devmgr: Option<u64>,
     /// Scratch space for transfers.
@@ -152,6 +155,7 @@ impl Server {
             windows: Windows::new(),
             sessions: BTreeMap::new(),
             console: None,
+            pty: None,
             devmgr: None,
             scratch: Vec::new(),
             requests: 0,
@@ -297,10 +301,93 @@ impl Server {
         Ok(node)
     }
 
-    /// Brings procfs up to date when a request may look at it.
+    /// Brings procfs (and the `/dev/pts` list) up to date when a request may
+    /// look at it.
     fn refresh_procfs_if(&mut self, texts: &[&str]) {
         if texts.iter().any(|t| t.contains("proc")) {
             self.refresh_procfs(None);
+        }
+        if texts.iter().any(|t| t.split('/').any(|part| part == "pts")) {
+            self.refresh_ptys();
+        }
+    }
+
+    /// Asks the pty service which ptys exist, for `/dev/pts` (asked when a
+    /// path or working directory has a `pts` component; an unreachable
+    /// service leaves the list as it was).
+    fn refresh_ptys(&mut self) {
+        if let Ok(PtyResponse::List(list)) = self.pty_call(&PtyRequest::List).map(|(r, _)| r) {
+            self.state.devfs.borrow_mut().set_ptys(list);
+        }
+    }
+
+    /// A call to the pty service (looked up once; looked up again if it
+    /// restarted). Returns the answer and the capability it carried.
+    fn pty_call(&mut self, request: &PtyRequest) -> Result<(PtyResponse, Option<u64>), Errno> {
+        for _ in 0..2 {
+            let pty = match self.pty {
+                Some(pty) => pty,
+                None => {
+                    let lookup = ProcRequest::Lookup {
+                        name: zos_proto::pty::SERVICE,
+                    };
+                    let reply = ipc::call(slots::PROC, &lookup, &[]).map_err(|_| Errno::ENXIO)?;
+                    match (reply.decode::<ProcResponse>(), reply.caps.first()) {
+                        (Some(ProcResponse::Attached), Some(cap)) => {
+                            self.pty = Some(*cap);
+                            *cap
+                        }
+                        _ => return Err(Errno::ENXIO),
+                    }
+                }
+            };
+            match ipc::call(pty, request, &[]) {
+                Ok(reply) => {
+                    let answer = reply.decode::<PtyResponse>();
+                    let mut caps = reply.caps.into_iter();
+                    let cap = caps.next();
+                    for extra in caps {
+                        let _ = sys::cap_delete(extra);
+                    }
+                    return match answer {
+                        Some(answer) => Ok((answer, cap)),
+                        None => {
+                            if let Some(cap) = cap {
+                                let _ = sys::cap_delete(cap);
+                            }
+                            Err(Errno::EIO)
+                        }
+                    };
+                }
+                Err(_) => {
+                    let _ = sys::cap_delete(pty);
+                    self.pty = None;
+                }
+            }
+        }
+        Err(Errno::ENXIO)
+    }
+
+    /// Opens a pty master (`/dev/ptmx`) or slave (`/dev/pts/N`) through the
+    /// pty service.
+    fn pty_handle(&mut self, request: PtyRequest) -> Result<u64, Errno> {
+        match self.pty_call(&request)? {
+            (PtyResponse::Opened { index }, Some(cap)) => {
+                self.state.devfs.borrow_mut().add_pty(index);
+                Ok(cap)
+            }
+            (PtyResponse::Err(e), cap) => {
+                if let Some(cap) = cap {
+                    let _ = sys::cap_delete(cap);
+                }
+                Err(Errno::from_i32(e).unwrap_or(Errno::EIO))
+            }
+            (_, cap) => {
+                if let Some(cap) = cap {
+                    let _ = sys::cap_delete(cap);
+                }
+                Err(Errno::EIO)
+            }
         }
     }
 
@@ -640,6 +727,19 @@ impl Server {
                 self.state.vfs.close(node);
                 return self.console_handle().map(|cap| (cap, None));
             }
+            if Devfs::is_pty_master(node.ino) {
+                self.state.vfs.close(node);
+                return self
+                    .pty_handle(PtyRequest::OpenMaster)
+                    .map(|cap| (cap, None));
+            }
+            let slave = self.state.devfs.borrow().pty_slave(node.ino);
+            if let Some(index) = slave {
+                self.state.vfs.close(node);
+                return self
+                    .pty_handle(PtyRequest::OpenSlave { index })
+                    .map(|cap| (cap, None));
+            }
             let block = self
                 .state
                 .devfs
@@ -918,6 +1018,12 @@ impl Server {
             IoRequest::AttachRing => io_err(zos_proto::errno::EINVAL),
             // Files and directories: a read always answers at once.
             IoRequest::Readable => (encode_io(&IoResponse::Ok), Vec::new()),
+            // Terminal requests: a file is no terminal.
+            IoRequest::GetWinSize
+            | IoRequest::SetWinSize(_)
+            | IoRequest::PtyNumber
+            | IoRequest::SetPtyLock(_)
+            | IoRequest::TerminalName => io_err(zos_proto::errno::ENOTTY),
         }
     }
 

@@ -39,6 +39,8 @@ i=0
 while [ $i -lt 50 ]; do c-true; i=$((i + 1)); done
 t1=$(uptime -n)
 echo "bench: spawn_exit_c_true $(( (t1 - t0) / 50 - loop ))"
+# A pty round trip (master -> slave -> master), timed inside the program.
+pty-bench
 # Lua: start and exit of `lua -e ''`, and recursive fib(27).
 t0=$(uptime -n)
 i=0
