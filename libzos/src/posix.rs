@@ -169,8 +169,25 @@ pub fn read(fd: Fd, buffer: &mut [u8]) -> Result<usize> {
 }
 
 pub fn write(fd: Fd, data: &[u8]) -> Result<usize> {
+    write_maybe_waiting(fd, data, true)
+}
+
+/// [`write`] for a descriptor in `O_NONBLOCK` mode: a pipe end answers what
+/// fits now or EAGAIN instead of waiting for room (BusyBox's hush writes a
+/// here-document into its pipe this way and forks a writer only for what
+/// did not fit); other handles write as [`write`] does.
+pub fn write_nonblocking(fd: Fd, data: &[u8]) -> Result<usize> {
+    write_maybe_waiting(fd, data, false)
+}
+
+fn write_maybe_waiting(fd: Fd, data: &[u8], wait: bool) -> Result<usize> {
     let slot = slot_of(fd)?;
-    let result = match crate::pipe::write(slot, data) {
+    let piped = if wait {
+        crate::pipe::write(slot, data)
+    } else {
+        crate::pipe::write_nonblocking(slot, data)
+    };
+    let result = match piped {
         Some(result) => result,
         None => write_message(fd, slot, data),
     };
