@@ -63,15 +63,15 @@ fn with_state<R>(f: impl FnOnce(&mut FdState) -> R) -> R {
 }
 
 /// The parent's per-descriptor state while a vfork child runs.
-static VFORK_SAVED: Mutex<Option<FdState>> = Mutex::new(None);
+static VFORK_SAVED: Mutex<Vec<FdState>> = Mutex::new(Vec::new());
 
 pub(super) fn vfork_save() {
     let copy = with_state(|s| s.clone());
-    *VFORK_SAVED.lock() = Some(copy);
+    VFORK_SAVED.lock().push(copy);
 }
 
 pub(super) fn vfork_restore() {
-    if let Some(saved) = VFORK_SAVED.lock().take() {
+    if let Some(saved) = VFORK_SAVED.lock().pop() {
         *STATE.lock() = Some(saved);
     }
 }

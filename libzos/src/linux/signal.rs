@@ -8,6 +8,7 @@
 
 use super::{put_words, user_bytes, SysResult};
 use crate::posix::{self, Errno, SigAction};
+use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, Ordering};
 use spin::Mutex;
 use zos_proto::errno::*;
@@ -106,15 +107,15 @@ pub fn run_handlers(mut due: u64) {
 }
 
 /// The parent's actions and blocked mask while a vfork child runs.
-static VFORK_SAVED: Mutex<Option<([Action; 65], u64)>> = Mutex::new(None);
+static VFORK_SAVED: Mutex<Vec<([Action; 65], u64)>> = Mutex::new(Vec::new());
 
 pub(super) fn vfork_save() {
     let copy = (*ACTIONS.lock(), BLOCKED.load(Ordering::SeqCst));
-    *VFORK_SAVED.lock() = Some(copy);
+    VFORK_SAVED.lock().push(copy);
 }
 
 pub(super) fn vfork_restore() {
-    if let Some((actions, blocked)) = VFORK_SAVED.lock().take() {
+    if let Some((actions, blocked)) = VFORK_SAVED.lock().pop() {
         *ACTIONS.lock() = actions;
         BLOCKED.store(blocked, Ordering::SeqCst);
     }
