@@ -33,7 +33,7 @@ pub const AT_FDCWD: Fd = -100;
 /// Transfers larger than this use the shared buffer (regular files only).
 pub const SHARED_THRESHOLD: usize = 2048;
 /// Size of the buffer shared with the VFS.
-const SHARED_SIZE: u64 = 64 * 1024;
+pub const SHARED_SIZE: u64 = 64 * 1024;
 /// Where the shared buffer is mapped in this process.
 const SHARED_VA: u64 = zos_abi::layout::VFS_SHARED;
 
@@ -748,6 +748,19 @@ pub fn mkdir(path: &str, mode: u32) -> Result<()> {
     fs_ok(&FsRequest::Mkdir {
         path,
         mode: mode & !umask_value() & 0o7777,
+        cwd: &cwd,
+    })
+}
+
+/// Creates a node of the kind the type bits of `mode` name (a fifo, a
+/// socket, a regular file, or a device as root), its permission bits masked
+/// by the umask.
+pub fn mknod(path: &str, mode: u32, rdev: u64) -> Result<()> {
+    let cwd = posix::getcwd();
+    fs_ok(&FsRequest::Mknod {
+        path,
+        mode: (mode & 0o170000) | (mode & !umask_value() & 0o7777),
+        rdev,
         cwd: &cwd,
     })
 }

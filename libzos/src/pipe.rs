@@ -242,6 +242,18 @@ pub(crate) fn readable(slot: u64) -> Option<bool> {
 /// `write` on a pipe end through its ring (at least one byte, all of a
 /// write up to `PIPE_BUF`); `None` when `slot` has none. `EPIPE` as from
 /// the message path (the caller raises SIGPIPE).
+/// A write that does not wait (`O_NONBLOCK`): as much as fits now, or
+/// EAGAIN when nothing does; `None` when `slot` is no pipe end with a ring.
+pub(crate) fn write_nonblocking(slot: u64, data: &[u8]) -> Option<Result<usize>> {
+    let attached = ring_of(slot)?;
+    Some(
+        attached
+            .view()
+            .write_blocking(data, owner(), true, &attached)
+            .map_err(errno),
+    )
+}
+
 pub(crate) fn write(slot: u64, data: &[u8]) -> Option<Result<usize>> {
     let attached = ring_of(slot)?;
     Some(

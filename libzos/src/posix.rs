@@ -188,8 +188,25 @@ pub fn read(fd: Fd, buffer: &mut [u8]) -> Result<usize> {
 }
 
 pub fn write(fd: Fd, data: &[u8]) -> Result<usize> {
+    write_maybe_waiting(fd, data, true)
+}
+
+/// [`write`] for a descriptor in `O_NONBLOCK` mode: a pipe end answers what
+/// fits now or EAGAIN instead of waiting for room (BusyBox's hush writes a
+/// here-document into its pipe this way and forks a writer only for what
+/// did not fit); other handles write as [`write`] does.
+pub fn write_nonblocking(fd: Fd, data: &[u8]) -> Result<usize> {
+    write_maybe_waiting(fd, data, false)
+}
+
+fn write_maybe_waiting(fd: Fd, data: &[u8], wait: bool) -> Result<usize> {
     let slot = slot_of(fd)?;
-    let result = match crate::pipe::write(slot, data) {
+    let piped = if wait {
+        crate::pipe::write(slot, data)
+    } else {
+        crate::pipe::write_nonblocking(slot, data)
+    };
+    let result = match piped {
         Some(result) => result,
         None => write_message(fd, slot, data),
     };
@@ -305,36 +322,32 @@ pub fn dup2(old: Fd, new: Fd) -> Result<Fd> {
 /// The parent's descriptor table while a vfork child runs on its stack
 /// (`linux::vfork`): the child edits a copy; a capability the parent holds
 /// is never closed by the child, and the parent's table comes back whole.
+/// One entry per vfork level (a vfork child may vfork again).
 type SavedFds = (BTreeMap<Fd, u64>, BTreeMap<u64, u32>, String);
-static VFORK_SAVED: Mutex<Option<SavedFds>> = Mutex::new(None);
+static VFORK_SAVED: Mutex<Vec<SavedFds>> = Mutex::new(Vec::new());
 
-/// Whether a vfork child's close must leave capability `slot` open (the
-/// parent still has it).
+/// Whether a vfork child's close must leave capability `slot` open (a
+/// parent, at any level, still has it).
 fn vfork_keeps(slot: u64) -> bool {
     VFORK_SAVED
         .lock()
-        .as_ref()
-        .is_some_and(|(_, users, _)| users.contains_key(&slot))
+        .iter()
+        .any(|(_, users, _)| users.contains_key(&slot))
 }
 
 /// Starts a vfork child: keeps the parent's descriptor table (and working
-/// directory) aside.
-/// `EAGAIN` if a child is already running (vfork does not nest).
+/// directory) aside, on top of those of outer levels.
 pub fn vfork_save_fds() -> Result<()> {
     let cwd = getcwd();
     let copy = with_table(|t| (t.fds.clone(), t.users.clone(), cwd));
-    let mut saved = VFORK_SAVED.lock();
-    if saved.is_some() {
-        return Err(Errno(EAGAIN));
-    }
-    *saved = Some(copy);
+    VFORK_SAVED.lock().push(copy);
     Ok(())
 }
 
 /// Ends a vfork child: capabilities only the child opened are closed, and
 /// the parent's descriptor table is back.
 pub fn vfork_restore_fds() {
-    let Some((fds, users, cwd)) = VFORK_SAVED.lock().take() else {
+    let Some((fds, users, cwd)) = VFORK_SAVED.lock().pop() else {
         return;
     };
     let child_only: Vec<u64> = with_table(|t| {

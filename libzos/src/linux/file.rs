@@ -10,6 +10,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use spin::Mutex;
 use zos_proto::errno::*;
+use zos_proto::io::HandleKind;
 
 const AT_FDCWD: i32 = -100;
 const AT_SYMLINK_NOFOLLOW: u32 = 0x100;
@@ -62,15 +63,15 @@ fn with_state<R>(f: impl FnOnce(&mut FdState) -> R) -> R {
 }
 
 /// The parent's per-descriptor state while a vfork child runs.
-static VFORK_SAVED: Mutex<Option<FdState>> = Mutex::new(None);
+static VFORK_SAVED: Mutex<Vec<FdState>> = Mutex::new(Vec::new());
 
 pub(super) fn vfork_save() {
     let copy = with_state(|s| s.clone());
-    *VFORK_SAVED.lock() = Some(copy);
+    VFORK_SAVED.lock().push(copy);
 }
 
 pub(super) fn vfork_restore() {
-    if let Some(saved) = VFORK_SAVED.lock().take() {
+    if let Some(saved) = VFORK_SAVED.lock().pop() {
         *STATE.lock() = Some(saved);
     }
 }
@@ -112,13 +113,46 @@ pub fn close(fd: Fd) -> SysResult {
     Ok(0)
 }
 
+/// read: one transfer answers at most [`zos_proto::MAX_IO_CHUNK`] bytes by
+/// message or [`fs::SHARED_SIZE`] through the shared buffer. Linux fills
+/// the whole buffer from a file or a device like `/dev/zero` unless the
+/// file ends, and programs count on it (`dd bs=1M count=1`), so a transfer
+/// that came back full is followed by more until the buffer is full or
+/// one comes back short; pipes, terminals and sockets answer what they
+/// have, as on Linux.
 pub fn read(fd: Fd, ptr: u64, len: u64) -> SysResult {
     let buffer = user_bytes_mut(ptr, len)?;
-    Ok(posix::read(fd, buffer)? as i64)
+    let full = |n: usize| n == zos_proto::MAX_IO_CHUNK || n as u64 == fs::SHARED_SIZE;
+    let mut done = posix::read(fd, buffer)?;
+    if done < buffer.len()
+        && full(done)
+        && matches!(
+            posix::stat_kind(fd),
+            Ok(HandleKind::File) | Ok(HandleKind::Device)
+        )
+    {
+        while done < buffer.len() {
+            match posix::read(fd, &mut buffer[done..]) {
+                Ok(n) => {
+                    done += n;
+                    if !full(n) {
+                        break;
+                    }
+                }
+                // What was read is answered; the error comes again next time.
+                Err(_) => break,
+            }
+        }
+    }
+    Ok(done as i64)
 }
 
 pub fn write(fd: Fd, ptr: u64, len: u64) -> SysResult {
     let data = user_bytes(ptr, len)?;
+    let nonblocking = with_state(|s| s.flags.get(&fd).is_some_and(|f| f & fs::O_NONBLOCK != 0));
+    if nonblocking {
+        return Ok(posix::write_nonblocking(fd, data)? as i64);
+    }
     Ok(posix::write(fd, data)? as i64)
 }
 
@@ -344,6 +378,20 @@ pub fn fchdir(fd: Fd) -> SysResult {
 
 pub fn mkdirat(dirfd: i32, path: u64, mode: u32) -> SysResult {
     fs::mkdir(&at(dirfd, path)?, mode)?;
+    Ok(0)
+}
+
+/// mknodat: a fifo, socket, regular file (no type bits, as on Linux) or, as
+/// root, a device node.
+pub fn mknodat(dirfd: i32, path: u64, mode: u32, dev: u64) -> SysResult {
+    const S_IFMT: u32 = 0o170000;
+    const S_IFREG: u32 = 0o100000;
+    let mode = if mode & S_IFMT == 0 {
+        mode | S_IFREG
+    } else {
+        mode
+    };
+    fs::mknod(&at(dirfd, path)?, mode, dev)?;
     Ok(0)
 }
 

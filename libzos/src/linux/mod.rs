@@ -49,7 +49,7 @@ pub extern "C" fn zos_linux_syscall(
         crate::arch::set_thread_pointer(musl_tp);
         vfork::resume(pid);
     }
-    let deliver = signal::take_deliverable();
+    let deliver = signal::take_deliverable() | signal::take_suspended();
     crate::arch::set_raw_thread_pointer(musl_tp);
     signal::run_handlers(deliver);
     match result {
@@ -76,6 +76,7 @@ fn dispatch(nr: i64, args: [u64; 6]) -> SysResult {
         24 => file::dup3(a as i32, b as i32, c as u32),
         25 => file::fcntl(a as i32, b as i32, c),
         29 => file::ioctl(a as i32, b, c),
+        33 => file::mknodat(a as i32, b, c as u32, d),
         34 => file::mkdirat(a as i32, b, c as u32),
         35 => file::unlinkat(a as i32, b, c as u32),
         36 => file::symlinkat(a, b as i32, c),
@@ -116,6 +117,8 @@ fn dispatch(nr: i64, args: [u64; 6]) -> SysResult {
         113 => time::clock_gettime(a, b),
         114 => time::clock_getres(b),
         115 => time::clock_nanosleep(a, b as u32, c, d),
+        122 => set_affinity(b, c),
+        123 => get_affinity(a as i32, b, c),
         124 => {
             crate::sys::yield_now();
             Ok(0)
@@ -124,6 +127,7 @@ fn dispatch(nr: i64, args: [u64; 6]) -> SysResult {
         130 => signal::kill(posix::getpid() as i32, b as u32),
         131 => signal::kill(a as i32, c as u32),
         132 => Ok(0),
+        133 => signal::rt_sigsuspend(a, b),
         134 => signal::rt_sigaction(a as u32, b, c),
         135 => signal::rt_sigprocmask(a as u32, b, c),
         153 => time::times(a),
@@ -141,6 +145,7 @@ fn dispatch(nr: i64, args: [u64; 6]) -> SysResult {
         167 => Ok(0),
         169 => time::gettimeofday(a),
         172 => Ok(i64::from(posix::getpid())),
+        179 => sysinfo(a),
         173 => Ok(i64::from(posix::getppid())),
         174..=177 => Ok(0),
         214 => memory::brk(a),
@@ -314,6 +319,70 @@ fn resource_limit(resource: u32, old: u64) -> SysResult {
         };
         put_words(old, &[value, value])?;
     }
+    Ok(0)
+}
+
+/// The mask of the online CPUs (bit N for CPU N), as many bytes as Linux's
+/// `cpumask_t` takes here (8).
+fn online_cpus() -> u64 {
+    let cpus = crate::sys::cpu_info().0.clamp(1, 64);
+    if cpus == 64 {
+        u64::MAX
+    } else {
+        (1u64 << cpus) - 1
+    }
+}
+
+/// sched_getaffinity: every process may run on every online CPU (threads
+/// are not pinned yet), so the answer is the online CPUs for any process
+/// (pid 0: the caller). Returns the bytes written, as the raw call does.
+fn get_affinity(pid: i32, size: u64, mask: u64) -> SysResult {
+    if pid < 0 {
+        return Err(Errno(ESRCH));
+    }
+    if size < 8 {
+        return Err(Errno(EINVAL));
+    }
+    put_words(mask, &[online_cpus()])?;
+    Ok(8)
+}
+
+/// sched_setaffinity: accepted when the mask names an online CPU (the
+/// scheduler does not pin, so the mask is not kept); EINVAL otherwise, as
+/// Linux answers a mask of no online CPU.
+fn set_affinity(size: u64, mask: u64) -> SysResult {
+    let bytes = user_bytes(mask, size.min(8))?;
+    let mut word = [0u8; 8];
+    word[..bytes.len()].copy_from_slice(bytes);
+    if u64::from_le_bytes(word) & online_cpus() == 0 {
+        return Err(Errno(EINVAL));
+    }
+    Ok(0)
+}
+
+/// sysinfo: uptime, memory and the process count from init's system
+/// information (`struct sysinfo` of 112 bytes, `mem_unit` 1; no swap, no
+/// load averages yet).
+fn sysinfo(ptr: u64) -> SysResult {
+    let info = posix::system_info()?;
+    let out = user_bytes_mut(ptr, 112)?;
+    out.fill(0);
+    let words = [
+        info.uptime_ns / 1_000_000_000,
+        0,
+        0,
+        0,
+        info.total_bytes,
+        info.free_bytes,
+    ];
+    for (chunk, word) in out.chunks_exact_mut(8).zip(words) {
+        chunk.copy_from_slice(&word.to_le_bytes());
+    }
+    // procs (an unsigned short at 80, after the swap fields), mem_unit (an
+    // unsigned int at 104, after totalhigh and freehigh).
+    let procs = info.processes.min(u32::from(u16::MAX)) as u16;
+    out[80..82].copy_from_slice(&procs.to_le_bytes());
+    out[104..108].copy_from_slice(&1u32.to_le_bytes());
     Ok(0)
 }
 

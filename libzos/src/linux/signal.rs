@@ -3,10 +3,12 @@
 //! is delivered when the system call that sent it returns, one from elsewhere
 //! (noted by libzos's signal thread, see `posix::signal`) when the program's
 //! next system call returns. The blocked mask holds signals back until it
-//! is lowered. No handler interrupts a call in progress (no EINTR yet).
+//! is lowered. No handler interrupts a call in progress (no EINTR yet, but
+//! for `rt_sigsuspend`, whose purpose it is).
 
 use super::{put_words, user_bytes, SysResult};
 use crate::posix::{self, Errno, SigAction};
+use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, Ordering};
 use spin::Mutex;
 use zos_proto::errno::*;
@@ -105,15 +107,15 @@ pub fn run_handlers(mut due: u64) {
 }
 
 /// The parent's actions and blocked mask while a vfork child runs.
-static VFORK_SAVED: Mutex<Option<([Action; 65], u64)>> = Mutex::new(None);
+static VFORK_SAVED: Mutex<Vec<([Action; 65], u64)>> = Mutex::new(Vec::new());
 
 pub(super) fn vfork_save() {
     let copy = (*ACTIONS.lock(), BLOCKED.load(Ordering::SeqCst));
-    *VFORK_SAVED.lock() = Some(copy);
+    VFORK_SAVED.lock().push(copy);
 }
 
 pub(super) fn vfork_restore() {
-    if let Some((actions, blocked)) = VFORK_SAVED.lock().take() {
+    if let Some((actions, blocked)) = VFORK_SAVED.lock().pop() {
         *ACTIONS.lock() = actions;
         BLOCKED.store(blocked, Ordering::SeqCst);
     }
@@ -195,6 +197,46 @@ pub fn rt_sigprocmask(how: u32, set: u64, old: u64) -> SysResult {
     };
     BLOCKED.store(new & !(bit(SIGKILL) | bit(SIGSTOP)), Ordering::SeqCst);
     Ok(0)
+}
+
+/// Signals `rt_sigsuspend` took while its temporary mask was in place, for
+/// the dispatcher to run once the call returns (`take_deliverable` then
+/// sees the restored mask, which may block them).
+static SUSPEND_DUE: AtomicU64 = AtomicU64::new(0);
+
+/// Signals taken by the last `rt_sigsuspend`, for the dispatcher to run.
+pub fn take_suspended() -> u64 {
+    SUSPEND_DUE.swap(0, Ordering::SeqCst)
+}
+
+/// How long one `rt_sigsuspend` waits before returning EINTR without a
+/// signal (a wakeup its callers must cope with anyway, as with a signal
+/// whose handler changed nothing): a child's end that comes as no SIGCHLD
+/// (a parent catching none when it ended) still ends a shell's `wait`.
+const SUSPEND_LIMIT_NS: u64 = 20_000_000;
+const SUSPEND_STEP_NS: u64 = 1_000_000;
+
+/// rt_sigsuspend: the blocked mask becomes `*set` until a signal it lets
+/// through is pending (or [`SUSPEND_LIMIT_NS`] passed); the old mask comes
+/// back, the handlers of what arrived run, and the call fails with EINTR
+/// as it always does on Linux.
+pub fn rt_sigsuspend(set: u64, size: u64) -> SysResult {
+    if size != 8 {
+        return Err(Errno(EINVAL));
+    }
+    let bytes = user_bytes(set, 8)?;
+    let mut word = [0u8; 8];
+    word.copy_from_slice(bytes);
+    let temporary = u64::from_le_bytes(word) & !(bit(SIGKILL) | bit(SIGSTOP));
+    let saved = BLOCKED.swap(temporary, Ordering::SeqCst);
+    let deadline = crate::sys::clock_ns().saturating_add(SUSPEND_LIMIT_NS);
+    while !deliverable() && crate::sys::clock_ns() < deadline {
+        posix::nanosleep(SUSPEND_STEP_NS);
+    }
+    let due = take_deliverable();
+    BLOCKED.store(saved, Ordering::SeqCst);
+    SUSPEND_DUE.fetch_or(due, Ordering::SeqCst);
+    Err(Errno(EINTR))
 }
 
 /// Signals whose default action is to do nothing.

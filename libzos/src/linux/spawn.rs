@@ -7,13 +7,16 @@ use alloc::vec::Vec;
 use zos_proto::errno::*;
 
 /// The NULL-terminated `char *[]` at `ptr` (empty for a null pointer). One
-/// string may fill the whole argument space (a long environment variable).
+/// string may fill the whole argument space (a long environment variable),
+/// and so may many short ones (`xargs` passes tens of thousands): the count
+/// is bounded only by what the argument space holds (each string takes at
+/// least its NUL).
 pub(super) fn strings(ptr: u64) -> Result<Vec<&'static str>, Errno> {
     let mut out = Vec::new();
     if ptr == 0 {
         return Ok(out);
     }
-    for i in 0..4096u64 {
+    for i in 0..zos_proto::proc::ARG_MAX as u64 {
         let item = get_word(ptr + i * 8)?;
         if item == 0 {
             return Ok(out);

@@ -12,28 +12,39 @@
 //! `vfork` returns a second time, in the parent, with that pid.
 //!
 //! That is all POSIX allows a vfork child; what it changes in memory stays
-//! (as with a real vfork). Limits: vfork does not nest (`EAGAIN`, -1), and the
-//! child's `getpid` is the parent's.
+//! (as with a real vfork). A vfork child may vfork again (BusyBox's hush
+//! does for a here-document that does not fit its pipe): every level keeps
+//! its registers and tables on a stack, up to [`MAX_DEPTH`] (then -1).
+//! Limit: the child's `getpid` is the parent's.
 
 use super::spawn::strings;
 use super::{c_str, SysResult};
 use crate::posix::{self, Errno, FileAction, Pid};
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, Ordering};
+use core::sync::atomic::{AtomicI64, AtomicU32, Ordering};
 use spin::Mutex;
 use zos_proto::errno::*;
 
-/// A vfork child is running on this process's stack.
-static ACTIVE: AtomicBool = AtomicBool::new(false);
+/// How many vfork children are running on this process's stack, one inside
+/// the other.
+static DEPTH: AtomicU32 = AtomicU32::new(0);
+/// The deepest nesting allowed.
+const MAX_DEPTH: u32 = 8;
+/// Registers `zos_vfork` kept for each level (`zos_vfork_regs` copied).
+static SAVED_REGS: Mutex<Vec<[u64; REGS_WORDS]>> = Mutex::new(Vec::new());
+/// Words `zos_vfork` keeps: x19–x30, sp, d8–d15, padding.
+const REGS_WORDS: usize = 22;
 /// Where the child's `execve`/`_exit` sends the parent: the pid `vfork`
 /// returns there (0: nothing pending).
 static RESUME: AtomicI64 = AtomicI64::new(0);
-/// The process group the child asked for with `setpgid` (`None`: the
-/// parent's; `Some(0)`: a new group led by the child).
-static PGID: Mutex<Option<Pid>> = Mutex::new(None);
-/// The descriptor the child made its controlling terminal (`TIOCSCTTY`):
-/// its process group becomes that terminal's foreground group at `execve`.
-static CONTROLLING: Mutex<Option<posix::Fd>> = Mutex::new(None);
+/// The process group each level's child asked for with `setpgid` (`None`:
+/// the parent's; `Some(0)`: a new group led by the child); the last is the
+/// running child's.
+static PGID: Mutex<Vec<Option<Pid>>> = Mutex::new(Vec::new());
+/// The descriptor each level's child made its controlling terminal
+/// (`TIOCSCTTY`): its process group becomes that terminal's foreground group
+/// at `execve`.
+static CONTROLLING: Mutex<Vec<Option<posix::Fd>>> = Mutex::new(Vec::new());
 /// Children that `_exit`ed without `execve`: (pid, wait status).
 static ZOMBIES: Mutex<Vec<(i32, i32)>> = Mutex::new(Vec::new());
 /// The next pid for such a zombie (real pids stay far below).
@@ -41,33 +52,49 @@ static NEXT_ZOMBIE: AtomicU32 = AtomicU32::new(0x4000_0000);
 
 /// Whether a vfork child is running.
 pub fn active() -> bool {
-    ACTIVE.load(Ordering::SeqCst)
+    DEPTH.load(Ordering::SeqCst) > 0
 }
 
 /// Starts a child: called by [`zos_vfork`] with the registers kept.
-/// Returns 0, or -1 when a child is already running.
+/// Returns 0, or -1 when [`MAX_DEPTH`] children are already running.
 #[no_mangle]
 extern "C" fn zos_vfork_enter() -> i64 {
     super::with_ipc_tp(|| {
-        if active() || posix::vfork_save_fds().is_err() {
+        if DEPTH.load(Ordering::SeqCst) >= MAX_DEPTH || posix::vfork_save_fds().is_err() {
             return -1;
         }
+        SAVED_REGS.lock().push(kept_registers());
         super::file::vfork_save();
         super::signal::vfork_save();
-        *PGID.lock() = None;
-        *CONTROLLING.lock() = None;
-        ACTIVE.store(true, Ordering::SeqCst);
+        PGID.lock().push(None);
+        CONTROLLING.lock().push(None);
+        DEPTH.fetch_add(1, Ordering::SeqCst);
         0
     })
 }
 
-/// Ends the child: the parent's tables come back; `vfork` will return `pid`.
+/// Ends the running child: its parent's tables come back; that parent's
+/// `vfork` will return `pid`.
 fn finish(pid: i64) {
     posix::vfork_restore_fds();
     super::file::vfork_restore();
     super::signal::vfork_restore();
-    ACTIVE.store(false, Ordering::SeqCst);
+    PGID.lock().pop();
+    CONTROLLING.lock().pop();
+    DEPTH.fetch_sub(1, Ordering::SeqCst);
     RESUME.store(pid, Ordering::SeqCst);
+}
+
+/// The registers `zos_vfork` just kept for this call.
+fn kept_registers() -> [u64; REGS_WORDS] {
+    #[cfg(target_arch = "aarch64")]
+    // SAFETY: `zos_vfork_regs` is written only by `zos_vfork` (just before
+    // this, on this thread) and by `resume`; no one else runs meanwhile.
+    unsafe {
+        core::ptr::addr_of!(zos_vfork_regs).read()
+    }
+    #[cfg(not(target_arch = "aarch64"))]
+    [0; REGS_WORDS]
 }
 
 /// The pid to return to the parent if the child just ended (taken).
@@ -80,12 +107,16 @@ pub fn take_resume() -> Option<i64> {
 
 /// The child's `ioctl(fd, TIOCSCTTY)`: remembered for its `execve`.
 pub fn set_controlling_terminal(fd: posix::Fd) {
-    *CONTROLLING.lock() = Some(fd);
+    if let Some(level) = CONTROLLING.lock().last_mut() {
+        *level = Some(fd);
+    }
 }
 
 /// The child's `setpgid(0 | own pid, pgid)`: remembered for its spawn.
 pub fn setpgid(pgid: Pid) {
-    *PGID.lock() = Some(pgid);
+    if let Some(level) = PGID.lock().last_mut() {
+        *level = Some(pgid);
+    }
 }
 
 /// The child's `execve`: the program starts as a new process with the
@@ -99,9 +130,11 @@ pub fn execve(path: u64, argv: u64, envp: u64) -> SysResult {
         .into_iter()
         .map(FileAction::Close)
         .collect();
-    let pgid = (*PGID.lock()).unwrap_or_else(posix::getpgrp);
+    let asked = PGID.lock().last().copied().flatten();
+    let pgid = asked.unwrap_or_else(posix::getpgrp);
     let pid = posix::spawn(path, &argv, &env, &actions, pgid)?;
-    if let Some(fd) = CONTROLLING.lock().take() {
+    let controlling = CONTROLLING.lock().last_mut().and_then(Option::take);
+    if let Some(fd) = controlling {
         let _ = posix::tcsetpgrp(fd, if pgid == 0 { pid } else { pgid });
     }
     finish(i64::from(pid));
@@ -144,6 +177,9 @@ pub fn only_zombie(pid: i32) -> Result<bool, Errno> {
 extern "C" {
     /// Returns from the `vfork` call kept by [`zos_vfork`] with `value`.
     fn zos_vfork_resume(value: i64) -> !;
+    /// Where `zos_vfork` keeps the registers of the latest call, and
+    /// `zos_vfork_resume` finds those it brings back.
+    static mut zos_vfork_regs: [u64; REGS_WORDS];
 }
 
 /// Returns, in the parent, from `vfork` with `pid`. Call with the program's
@@ -155,6 +191,11 @@ pub fn resume(pid: i64) -> ! {
     // requires of a vfork child); jumping there discards only dispatcher
     // frames, which own nothing (locks released, buffers dropped).
     unsafe {
+        // The level that just ended: its registers go back in place (an
+        // inner child's call may have overwritten them meanwhile).
+        if let Some(regs) = SAVED_REGS.lock().pop() {
+            core::ptr::addr_of_mut!(zos_vfork_regs).write(regs);
+        }
         zos_vfork_resume(pid)
     }
     #[cfg(not(target_arch = "aarch64"))]
@@ -214,6 +255,7 @@ core::arch::global_asm!(
     ".size zos_vfork_resume, .-zos_vfork_resume",
     ".bss",
     ".balign 16",
+    ".global zos_vfork_regs",
     "zos_vfork_regs:",
     ".space 176",
     ".text",

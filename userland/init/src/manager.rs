@@ -88,6 +88,20 @@ struct Proc {
     credentials: u16,
 }
 
+impl Proc {
+    /// Lets go of the capabilities init holds for a process it forgets (a
+    /// reaped zombie): the process and its signal notification. A
+    /// notification left behind took one slot of init's table per process
+    /// that ever caught a signal, until spawns failed (EBADF, EIO) once the
+    /// table was full: BusyBox's hush_test after about 4,000 such shells.
+    fn release(self) {
+        let _ = sys::cap_delete(self.process);
+        if let Some(notification) = self.signal_notification {
+            let _ = sys::cap_delete(notification);
+        }
+    }
+}
+
 struct ServiceState {
     spec: Service,
     pid: Option<u32>,
@@ -1225,21 +1239,13 @@ impl Manager {
             1..=63 => {
                 let bit = 1u64 << sig;
                 for pid in targets {
+                    if sig != signal::SIGKILL && self.notify_caught(pid, sig) {
+                        continue;
+                    }
                     let Some(p) = self.procs.get_mut(&pid) else {
                         continue;
                     };
-                    if sig != signal::SIGKILL && p.ignored & bit != 0 {
-                        continue;
-                    }
-                    if sig != signal::SIGKILL && p.caught & bit != 0 {
-                        if let Some(notification) = p.signal_notification {
-                            if let Ok(badged) =
-                                sys::cap_mint(notification, sys::NONE, rights::WRITE, bit)
-                            {
-                                let _ = sys::signal(badged);
-                                let _ = sys::cap_delete(badged);
-                            }
-                        }
+                    if sig != signal::SIGKILL && (p.ignored & bit != 0 || p.caught & bit != 0) {
                         continue;
                     }
                     // Default actions: CHLD, URG and WINCH are ignored,
@@ -1254,6 +1260,22 @@ impl Manager {
             }
             _ => err(EINVAL),
         }
+    }
+
+    /// Delivers `sig` to `pid` if that process catches it; whether it did.
+    fn notify_caught(&self, pid: u32, sig: u32) -> bool {
+        let Some(p) = self.procs.get(&pid) else {
+            return false;
+        };
+        let bit = 1u64 << sig;
+        let Some(notification) = p.signal_notification.filter(|_| p.caught & bit != 0) else {
+            return false;
+        };
+        if let Ok(badged) = sys::cap_mint(notification, sys::NONE, rights::WRITE, bit) {
+            let _ = sys::signal(badged);
+            let _ = sys::cap_delete(badged);
+        }
+        true
     }
 
     fn wait(&mut self, parent: u32, pid: i32, nohang: bool) -> Answer {
@@ -1285,14 +1307,9 @@ impl Manager {
     fn reap_answer(&mut self, pid: u32) -> Answer {
         match self.procs.remove(&pid) {
             Some(p) => {
-                let _ = sys::cap_delete(p.process);
-                Answer::Now(
-                    encode(&ProcResponse::Waited {
-                        pid,
-                        status: p.status.unwrap_or(0),
-                    }),
-                    Vec::new(),
-                )
+                let status = p.status.unwrap_or(0);
+                p.release();
+                Answer::Now(encode(&ProcResponse::Waited { pid, status }), Vec::new())
             }
             None => err(ECHILD),
         }
@@ -1340,6 +1357,8 @@ impl Manager {
         let parent = p.ppid;
         let service = p.service;
         let name = p.name.clone();
+        // SIGCHLD to a parent that catches it (the default ignores it).
+        self.notify_caught(parent, signal::SIGCHLD);
         // Orphans go to init.
         for child in self.procs.values_mut().filter(|c| c.ppid == pid) {
             child.ppid = 1;
@@ -1352,12 +1371,12 @@ impl Manager {
             .collect();
         for zombie in orphaned_zombies {
             if let Some(z) = self.procs.remove(&zombie) {
-                let _ = sys::cap_delete(z.process);
+                z.release();
             }
         }
         if parent == 1 {
             if let Some(p) = self.procs.remove(&pid) {
-                let _ = sys::cap_delete(p.process);
+                p.release();
             }
             if let Some(index) = service {
                 self.service_ended(index, &name, status);
@@ -1375,7 +1394,7 @@ impl Manager {
         {
             let waiter = self.waiters.remove(at);
             if let Some(p) = self.procs.remove(&pid) {
-                let _ = sys::cap_delete(p.process);
+                p.release();
             }
             let bytes = encode(&ProcResponse::Waited { pid, status });
             let _ = ipc::reply_later_raw(waiter.reply, &bytes, &[]);

@@ -176,6 +176,15 @@ pub enum FsRequest<'a> {
     /// before attaching anew) the VFS frees the buffer. `Opened { shared:
     /// false }` says no session buffer serves the client.
     ShareBuffer,
+    /// Creates a fifo, socket or regular file node, or (root only) a device
+    /// node: `mode` holds the type bits ([`mode`]) and the permission bits
+    /// (the caller's umask already applied); `rdev` the device number.
+    Mknod {
+        path: &'a str,
+        mode: u32,
+        rdev: u64,
+        cwd: &'a str,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

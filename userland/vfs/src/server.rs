@@ -502,6 +502,22 @@ impl Server {
                 self.start_node(cwd, &[from, to], cred)
                     .and_then(|at| self.state.vfs.link(at, from, at, to, cred)),
             ),
+            FsRequest::Mknod {
+                path,
+                mode,
+                rdev,
+                cwd,
+            } => fs_result(
+                FileKind::from_mode(mode)
+                    .ok_or(Errno::EINVAL)
+                    .and_then(|kind| {
+                        let at = self.start_node(cwd, &[path], cred)?;
+                        self.state
+                            .vfs
+                            .mknod(at, path, kind, mode & 0o7777, rdev, cred)
+                            .map(|_| ())
+                    }),
+            ),
             FsRequest::Symlink { target, path, cwd } => fs_result(
                 self.start_node(cwd, &[path], cred)
                     .and_then(|at| self.state.vfs.symlink(at, target, path, cred).map(|_| ())),
