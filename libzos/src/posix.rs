@@ -714,6 +714,16 @@ pub fn kill(pid: i32, signal: u32) -> Result<()> {
     proc_ok(&ProcRequest::Kill { pid, signal })
 }
 
+/// Sends `signal` to process group `pgid`, a terminal's foreground group
+/// (0: no group, nothing to do).
+pub fn kill_group(pgid: u32, signal: u32) -> Result<()> {
+    match i32::try_from(pgid) {
+        Ok(0) => Ok(()),
+        Ok(group) => kill(-group, signal),
+        Err(_) => Err(Errno(ESRCH)),
+    }
+}
+
 pub fn setpgid(pid: Pid, pgid: Pid) -> Result<()> {
     proc_ok(&ProcRequest::SetPgid { pid, pgid })
 }

@@ -31,9 +31,8 @@ use alloc::format;
 use alloc::vec::Vec;
 use discipline::Event;
 use libzos::abi::Sys;
-use libzos::proto::proc::{signal, ProcRequest};
-use libzos::proto::start::slots;
-use libzos::{ipc, sys};
+use libzos::proto::proc::signal;
+use libzos::sys;
 
 libzos::entry!(main);
 
@@ -154,19 +153,9 @@ fn interrupt_foreground(pgid: u32) {
     signal_foreground(pgid, signal::SIGINT);
 }
 
-/// Asks init to send `signal` to process group `pgid` (0: nobody).
+/// Sends `signal` to the console's foreground group `pgid` (0: nobody).
 pub fn signal_foreground(pgid: u32, signal: u32) {
-    let Ok(group) = i32::try_from(pgid) else {
-        return;
-    };
-    if group == 0 {
-        return;
-    }
-    let request = ProcRequest::Kill {
-        pid: -group,
-        signal,
-    };
-    if let Err(e) = ipc::call(slots::PROC, &request, &[]) {
+    if let Err(e) = libzos::posix::kill_group(pgid, signal) {
         log::warn!("cannot signal process group {pgid}: {e:?}");
     }
 }

@@ -21,8 +21,7 @@ use libzos::abi::rights;
 use libzos::ipc::{self, Received, Server};
 use libzos::proto::errno::{EAGAIN, EBADF, EINVAL, EIO, ENOENT, ENOTTY, ESPIPE};
 use libzos::proto::io::{HandleKind, HandleStat, IoRequest, IoResponse};
-use libzos::proto::proc::{signal, ProcRequest};
-use libzos::proto::start::slots;
+use libzos::proto::proc::signal;
 use libzos::proto::MAX_IO_CHUNK;
 use libzos::{println, sys};
 use zos_proto::pty::{PtyRequest, PtyResponse};
@@ -582,19 +581,9 @@ fn with_cap(response: &PtyResponse, cap: u64) -> Outcome {
     }
 }
 
-/// Asks init to send `signal` to process group `pgid` (0: nobody).
+/// Sends `signal` to the pty's foreground group `pgid` (0: nobody).
 fn signal_group(pgid: u32, signal: u32) {
-    let Ok(group) = i32::try_from(pgid) else {
-        return;
-    };
-    if group == 0 {
-        return;
-    }
-    let request = ProcRequest::Kill {
-        pid: -group,
-        signal,
-    };
-    if let Err(e) = ipc::call(slots::PROC, &request, &[]) {
+    if let Err(e) = libzos::posix::kill_group(pgid, signal) {
         println!("pty: cannot signal process group {pgid}: {e:?}");
     }
 }
