@@ -15,7 +15,7 @@ use zos_proto::start::slots;
 /// Bytes of one sector, the protocol's unit.
 pub const SECTOR: usize = 512;
 /// Bytes of the data buffer: the longest single transfer.
-pub const BUFFER: u64 = 1024 * 1024;
+pub const BUFFER: u64 = 256 * 1024;
 
 /// An open block device with its buffer mapped at `va`.
 pub struct BlockDisk {

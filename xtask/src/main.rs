@@ -603,7 +603,10 @@ fn bench(arch: Arch, groups: &[String]) -> Result<(), String> {
         // ext2 on a disk: issue 10's rows, on a 256 MiB volume as Linux's
         // figures were taken (mkfs.ext2, 4 KiB blocks), made fresh per run.
         let volume = root().join("target/zos/bench-ext2.img");
-        let drive = format!("file={},if=none,id=hd,format=raw", volume.display());
+        // `ZOS_BENCH_DRIVE=aio=io_uring` (any -drive options) for comparing how
+        // QEMU reaches the image.
+        let extra = std::env::var("ZOS_BENCH_DRIVE").map_or(String::new(), |o| format!(",{o}"));
+        let drive = format!("file={},if=none,id=hd,format=raw{extra}", volume.display());
         let args = ["-drive", &drive, "-device", "virtio-blk-device,drive=hd"];
         for icount in [true, false] {
             let empty = root().join("target/zos/bench-ext2-root");

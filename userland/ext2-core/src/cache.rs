@@ -230,33 +230,6 @@ impl<D: BlockDevice> BlockCache<D> {
         Ok(())
     }
 
-    /// Read blocks `first..first + count` from the device in one request when
-    /// none of them is cached, give the leading `buf.len()` bytes to `buf` and
-    /// keep the rest (read ahead) in the cache as clean blocks. With any of
-    /// them cached (maybe modified), only `buf`'s blocks are read, as
-    /// [`BlockCache::read_run`] does.
-    pub fn read_ahead(&mut self, first: u64, count: u64, buf: &mut [u8]) -> Result<(), IoError> {
-        let wanted = (buf.len() / self.block_size) as u64;
-        if count <= wanted {
-            return self.read_run(first, buf);
-        }
-        self.check(first)?;
-        self.check(first + count - 1)?;
-        if self.entries.range(first..first + count).next().is_some() {
-            return self.read_run(first, buf);
-        }
-        let mut all = vec![0u8; count as usize * self.block_size];
-        self.dev.read(first * self.sectors_per_block(), &mut all)?;
-        self.stats.misses += count;
-        let (head, rest) = all.split_at(buf.len());
-        buf.copy_from_slice(head);
-        for (i, chunk) in rest.chunks(self.block_size).enumerate() {
-            let block = first + wanted + i as u64;
-            self.insert(block, chunk.into(), false)?;
-        }
-        Ok(())
-    }
-
     /// Write every dirty block to the device (no flush request).
     pub fn write_back(&mut self) -> Result<(), IoError> {
         if self.dirty == 0 {
@@ -344,27 +317,6 @@ mod tests {
         assert_eq!(cache.read(u64::MAX).err(), Some(IoError::OutOfRange));
         let mut cache = BlockCache::new(MemDisk::zeroed(64), 1024, 2, 0);
         assert_eq!(cache.overwrite(2).err(), Some(IoError::OutOfRange));
-    }
-
-    #[test]
-    fn read_ahead_keeps_the_rest_and_respects_modified_blocks() {
-        let mut disk = MemDisk::zeroed(64);
-        for (i, byte) in disk.bytes.iter_mut().enumerate() {
-            *byte = (i / 1024) as u8;
-        }
-        let mut cache = BlockCache::new(disk, 1024, 32, 0);
-        let mut buf = vec![0u8; 2048];
-        cache.read_ahead(4, 8, &mut buf).unwrap();
-        assert_eq!((buf[0], buf[1024]), (4, 5));
-        // Blocks 6..12 came with the same request and are cached now.
-        let misses = cache.stats.misses;
-        assert_eq!(cache.read(11).unwrap()[0], 11);
-        assert_eq!(cache.stats.misses, misses);
-        // A modified block in the range is not read over.
-        cache.modify(20).unwrap()[0] = 99;
-        cache.read_ahead(20, 4, &mut buf).unwrap();
-        assert_eq!((buf[0], buf[1024]), (99, 21));
-        assert_eq!(cache.read(20).unwrap()[0], 99);
     }
 
     #[test]

@@ -8,12 +8,6 @@ use crate::device::BlockDevice;
 use crate::layout::{set_u32, Inode, DIND_BLOCK, DIRECT_BLOCKS, IND_BLOCK, TIND_BLOCK};
 use crate::volume::{io, Volume};
 
-/// Bytes a sequential read asks of the device at once (the rest of what the
-/// reader asked for stays in the block cache for its next reads).
-pub const READ_AHEAD: usize = 1 << 20;
-/// Most blocks of one device read.
-const MAX_RUN_BLOCKS: u64 = 256;
-
 /// Where a logical block's pointer lives: the slot in `i_block` and the index at
 /// each indirect level below it.
 struct BlockPath {
@@ -152,7 +146,6 @@ impl<D: BlockDevice> Volume<D> {
     }
 
     /// Read from a regular file (or a slow symlink's block) at `offset`.
-    /// Sequential reads fetch up to [`READ_AHEAD`] bytes per device request.
     pub(crate) fn read_data(
         &mut self,
         ino: u32,
@@ -165,11 +158,6 @@ impl<D: BlockDevice> Volume<D> {
         }
         let len = ((inode.size - offset).min(buf.len() as u64)) as usize;
         let bs = self.block_size as u64;
-        // A read from the start, or from where the last read of this file
-        // ended, is sequential: its device request reaches ahead.
-        let sequential = offset == 0 || self.read_end == Some((ino, offset));
-        self.read_end = Some((ino, offset + len as u64));
-        let file_blocks = inode.size.div_ceil(bs);
         let mut done = 0usize;
         while done < len {
             let pos = offset + done as u64;
@@ -178,23 +166,15 @@ impl<D: BlockDevice> Volume<D> {
             let phys = self.bmap(ino, inode, lblock)?;
             if within == 0 && len - done >= 2 * bs as usize && phys != 0 {
                 // A run of whole blocks: find how many are contiguous on disk and
-                // read them in one request; a sequential reader's request goes
-                // on to READ_AHEAD bytes (the cache keeps the rest).
-                let wanted = (len - done) as u64 / bs;
-                let ahead = if sequential {
-                    (READ_AHEAD as u64 / bs).max(wanted)
-                } else {
-                    wanted
-                };
-                let max = ahead.min(file_blocks - lblock).min(MAX_RUN_BLOCKS);
+                // read them in one request.
+                let max = ((len - done) as u64 / bs).min(256);
                 let mut run = 1u64;
                 while run < max && self.bmap(ino, inode, lblock + run)? == phys + run as u32 {
                     run += 1;
                 }
-                let take = run.min(wanted);
-                let bytes = (take * bs) as usize;
+                let bytes = (run * bs) as usize;
                 self.cache
-                    .read_ahead(phys as u64, run, &mut buf[done..done + bytes])
+                    .read_run(phys as u64, &mut buf[done..done + bytes])
                     .map_err(io)?;
                 done += bytes;
                 continue;

@@ -67,9 +67,6 @@ pub struct Volume<D: BlockDevice> {
     pub(crate) orphans: BTreeSet<u32>,
     /// Set once a write failed or corruption was found while mounted read-write.
     pub(crate) errors_seen: bool,
-    /// Where the last read of a file ended (inode, byte offset): a read that
-    /// starts there is sequential and reads ahead.
-    pub(crate) read_end: Option<(u32, u64)>,
 }
 
 fn check(cond: bool, what: &'static str) -> Result<(), MountError> {
@@ -201,7 +198,6 @@ impl<D: BlockDevice> Volume<D> {
             open_refs: BTreeMap::new(),
             orphans: BTreeSet::new(),
             errors_seen: false,
-            read_end: None,
         };
         let root = vol
             .read_inode(ROOT_INO)

@@ -36,13 +36,9 @@ use zos_proto::MAX_IO_CHUNK;
 use crate::Blk;
 use zos_virtio_hal::{self as hal, Mapped};
 
-/// Largest request (sectors) of a file handle, and the size of its scratch.
+/// Largest request (sectors) and the size of a file handle's scratch.
 const MAX_SECTORS: u32 = 256;
 const SCRATCH: usize = MAX_SECTORS as usize * SECTOR;
-/// Largest request (sectors) on a block handle: 1 MiB straight between the
-/// device and the client's buffer (the ext2 server's read-ahead and merged
-/// write-back use it whole).
-const BLOCK_MAX_SECTORS: u32 = 2048;
 /// Request header + status slots in DMA memory (one per request in flight).
 const SLOTS: usize = 16;
 const SLOT_BYTES: u64 = 32;
@@ -312,7 +308,7 @@ impl Service {
         BlockInfo {
             sectors: handle.range.sectors,
             block_size: SECTOR as u32,
-            max_sectors: BLOCK_MAX_SECTORS,
+            max_sectors: MAX_SECTORS,
             read_only: self.read_only,
             queue_depth: SLOTS as u32,
             start: handle.range.start,
@@ -354,7 +350,7 @@ impl Service {
                 let checked = request::check(
                     handle.range,
                     buffer.len as usize,
-                    BLOCK_MAX_SECTORS,
+                    MAX_SECTORS,
                     sector,
                     count,
                     offset,
