@@ -26,7 +26,7 @@ fn boot_arg<'a>(cmdline: &'a str, key: &str) -> Option<&'a str> {
     cmdline
         .split_ascii_whitespace()
         .filter_map(|a| a.strip_prefix(key)?.strip_prefix('='))
-        .last()
+        .next_back()
 }
 
 /// Mounts `root=` on `/`, if asked (and `/` is still the archive's tmpfs);
