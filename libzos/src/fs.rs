@@ -266,8 +266,9 @@ pub(crate) fn umask_value() -> u32 {
 
 // ---- reading and writing --------------------------------------------------------------
 
-/// Whether `slot` is a regular file of the VFS or a block device (asked once,
-/// then remembered): both take bulk transfers through the shared buffer.
+/// Whether `slot` is a regular file of the VFS, a block device or a character
+/// device (asked once, then remembered): these take bulk transfers through the
+/// shared buffer (until their server refuses it, see `ensure_shared`).
 fn is_regular(slot: u64) -> bool {
     if let Some(known) = SLOTS.lock().get(&slot).and_then(|info| info.regular) {
         return known;
@@ -276,7 +277,15 @@ fn is_regular(slot: u64) -> bool {
         ipc::call(slot, &IoRequest::Fstat, &[])
             .ok()
             .and_then(|r| match r.decode::<IoResponse>() {
-                Some(IoResponse::FileStat(stat)) => Some(stat.is_file() || stat.is_block_device()),
+                // Character devices too (`/dev/null`, `/dev/zero`): the VFS
+                // serves them through the shared buffer like files; a server
+                // that does not (a terminal) refuses `ShareBuffer` once and
+                // its handle goes back to messages.
+                Some(IoResponse::FileStat(stat)) => Some(
+                    stat.is_file()
+                        || stat.is_block_device()
+                        || stat.mode & zos_proto::fs::mode::S_IFMT == zos_proto::fs::mode::S_IFCHR,
+                ),
                 _ => None,
             }),
         Some(true)

@@ -475,8 +475,9 @@ pub const MAX_CHILD_FDS: usize = 4;
 ///
 /// Init runs programs from the boot image (and their `#!` lines); a
 /// symbolic link in the VFS to one of them runs it; a
-/// program only in the VFS is run here if it is an executable `#!` script:
-/// its interpreter (from the image) gets `[ARG] PATH ARGS…`. Any other
+/// program only in the VFS (on a disk) is run here if it is executable: an
+/// ELF file is read and handed to init with the spawn (`StageImage`), a `#!`
+/// script's interpreter (from the image) gets `[ARG] PATH ARGS…`. Any other
 /// file in the VFS gives `ENOEXEC`.
 pub fn spawn(
     path: &str,
@@ -511,7 +512,13 @@ pub fn spawn_job(
                     result => return result,
                 }
             }
-            let (interpreter, argument) = vfs_script(path)?;
+            let (interpreter, argument) = match vfs_script(path) {
+                Err(Errno(ENOEXEC)) => {
+                    stage_image(path)?;
+                    return spawn_image(path, argv, env, actions, pgid, foreground);
+                }
+                other => other?,
+            };
             let mut script_argv = alloc::vec![interpreter.as_str()];
             script_argv.extend(argument.as_deref());
             script_argv.push(path);
@@ -678,6 +685,79 @@ fn stage_spawn(request: &ProcRequest) -> Result<()> {
             Err(reply.err().unwrap_or(Errno(EIO)))
         }
     }
+}
+
+/// Where a program read from the VFS is written before init reads it.
+const IMAGE_VA: u64 = 0x0000_2380_0000_0000;
+
+/// Reads the executable ELF file `path` from the VFS into a Memory object and
+/// gives it to init for this process's next spawn. `ENOEXEC` if it is not an
+/// ELF file, `EACCES` without execute permission.
+fn stage_image(path: &str) -> Result<()> {
+    let stat = crate::fs::stat(path)?;
+    if !stat.is_file() || stat.mode & 0o111 == 0 {
+        return Err(Errno(EACCES));
+    }
+    if stat.size < 4 || stat.size > zos_proto::proc::IMAGE_MAX {
+        return Err(Errno(ENOEXEC));
+    }
+    let length = stat.size;
+    let pages = length.div_ceil(4096);
+    let memory = sys::memory_create(pages * 4096).map_err(|_| Errno(ENOMEM))?;
+    let filled = sys::memory_map(
+        memory,
+        sys::SELF,
+        IMAGE_VA,
+        0,
+        pages,
+        crate::abi::map_flags::WRITE,
+    )
+    .map_err(|_| Errno(ENOMEM))
+    .and_then(|()| {
+        // SAFETY: `pages` pages were just mapped writable at IMAGE_VA; the
+        // slice covers `length` bytes of them and is dropped before the unmap.
+        let image =
+            unsafe { core::slice::from_raw_parts_mut(IMAGE_VA as *mut u8, length as usize) };
+        let read = read_whole(path, image);
+        let _ = sys::memory_unmap(sys::SELF, IMAGE_VA);
+        read
+    });
+    if let Err(e) = filled {
+        let _ = sys::cap_delete(memory);
+        return Err(e);
+    }
+    // The capability moves to init with the message.
+    let reply = proc_call(&ProcRequest::StageImage { length }, &[memory]);
+    match reply.as_ref().ok().and_then(|r| r.decode::<ProcResponse>()) {
+        Some(ProcResponse::Ok) => Ok(()),
+        Some(ProcResponse::Err(e)) => Err(Errno(e)),
+        _ => {
+            let _ = sys::cap_delete(memory);
+            Err(reply.err().unwrap_or(Errno(EIO)))
+        }
+    }
+}
+
+/// Fills `buf` from the start of file `path`; `ENOEXEC` unless it is ELF.
+fn read_whole(path: &str, buf: &mut [u8]) -> Result<()> {
+    let fd = crate::fs::open(path, crate::fs::O_RDONLY, 0)?;
+    let mut done = 0;
+    let result = loop {
+        if done == buf.len() {
+            break Ok(());
+        }
+        match read(fd, &mut buf[done..]) {
+            Ok(0) => break Err(Errno(EIO)),
+            Ok(n) => done += n,
+            Err(e) => break Err(e),
+        }
+    };
+    let _ = close(fd);
+    result?;
+    if !buf.starts_with(b"\x7fELF") {
+        return Err(Errno(ENOEXEC));
+    }
+    Ok(())
 }
 
 /// Waits for a child; `Ok(None)` with `nohang` when none has ended yet.

@@ -160,7 +160,7 @@ fn main() -> ExitCode {
         "build" => build(arch).map(|_| ()),
         "run" => run(arch, &rest),
         "test" => test(&rest),
-        "bench" => bench(arch),
+        "bench" => bench(arch, &rest),
         "disk" => disk::make_user_disk().map(|image| {
             println!("xtask: made {} (ext2, 256 MiB)", image.display());
         }),
@@ -170,7 +170,7 @@ fn main() -> ExitCode {
         "wasm" => web::build_wasm().and_then(|a| web::host_test(&a)),
         "web" => web::web(&rest),
         "help" | "--help" | "-h" => {
-            println!("usage: cargo xtask <build|run [-- QEMU ARGS]|test [NAME...]|bench|disk> [--arch aarch64|x86_64]");
+            println!("usage: cargo xtask <build|run [-- QEMU ARGS]|test [NAME...]|bench [GROUP...]|disk> [--arch aarch64|x86_64]");
             println!("       cargo xtask wasm (browser port: build + host test) | web [--port N] [--check]");
             Ok(())
         }
@@ -524,7 +524,19 @@ fn run(arch: Arch, args: &[String]) -> Result<(), String> {
 /// Boots the benchmark mode of ktest twice — under `-icount shift=0` (one virtual
 /// nanosecond per guest instruction, so figures are instruction counts) and on
 /// the wall clock — and writes `target/zos/bench.json`.
-fn bench(arch: Arch) -> Result<(), String> {
+///
+/// `groups` (none: all) picks rows: `kernel` (ktest), `shell` (bench.sh),
+/// `blk` (the raw disk), `ext2disk` (issue 10's ext2 rows), `boot`. A partial
+/// run prints its rows and leaves bench.json alone.
+fn bench(arch: Arch, groups: &[String]) -> Result<(), String> {
+    const GROUPS: [&str; 5] = ["kernel", "shell", "blk", "ext2disk", "boot"];
+    if let Some(bad) = groups.iter().find(|g| !GROUPS.contains(&g.as_str())) {
+        return Err(format!(
+            "bench: unknown group {bad} (groups: {})",
+            GROUPS.join(" ")
+        ));
+    }
+    let wants = |group: &str| groups.is_empty() || groups.iter().any(|g| g == group);
     tools::ensure(&[arch.qemu()])?;
     let artifacts = build(arch)?;
     // bench.sh runs the test programs (`c-true`).
@@ -553,11 +565,17 @@ fn bench(arch: Arch) -> Result<(), String> {
         }
         Ok(figures)
     };
-    let mut instructions = run(true)?;
-    let mut nanoseconds = run(false)?;
-    instructions.extend(shell_bench(&artifacts, true, "bench.sh", &[])?);
-    nanoseconds.extend(shell_bench(&artifacts, false, "bench.sh", &[])?);
-    if arch == Arch::Aarch64 {
+    let mut instructions = Vec::new();
+    let mut nanoseconds = Vec::new();
+    if wants("kernel") {
+        instructions.extend(run(true)?);
+        nanoseconds.extend(run(false)?);
+    }
+    if wants("shell") {
+        instructions.extend(shell_bench(&artifacts, true, "bench.sh", &[])?);
+        nanoseconds.extend(shell_bench(&artifacts, false, "bench.sh", &[])?);
+    }
+    if arch == Arch::Aarch64 && wants("blk") {
         // A scratch disk for the block figures (virtio-mmio).
         let disk = root().join("target/zos/bench-disk.img");
         std::fs::File::create(&disk)
@@ -581,10 +599,15 @@ fn bench(arch: Arch) -> Result<(), String> {
             "block-bench.sh",
             &args,
         )?));
+    }
+    if arch == Arch::Aarch64 && wants("ext2disk") {
         // ext2 on a disk: issue 10's rows, on a 256 MiB volume as Linux's
         // figures were taken (mkfs.ext2, 4 KiB blocks), made fresh per run.
         let volume = root().join("target/zos/bench-ext2.img");
-        let drive = format!("file={},if=none,id=hd,format=raw", volume.display());
+        // `ZOS_BENCH_DRIVE=aio=io_uring` (any -drive options) for comparing how
+        // QEMU reaches the image.
+        let extra = std::env::var("ZOS_BENCH_DRIVE").map_or(String::new(), |o| format!(",{o}"));
+        let drive = format!("file={},if=none,id=hd,format=raw{extra}", volume.display());
         let args = ["-drive", &drive, "-device", "virtio-blk-device,drive=hd"];
         for icount in [true, false] {
             let empty = root().join("target/zos/bench-ext2-root");
@@ -598,9 +621,11 @@ fn bench(arch: Arch) -> Result<(), String> {
             }
         }
     }
-    let (boot_wall_ms, boot_virtual_ns) = boot_to_prompt(&artifacts)?;
-    instructions.push(("boot_to_prompt".into(), boot_virtual_ns));
-    nanoseconds.push(("boot_to_prompt".into(), boot_wall_ms * 1_000_000));
+    if wants("boot") {
+        let (boot_wall_ms, boot_virtual_ns) = boot_to_prompt(&artifacts)?;
+        instructions.push(("boot_to_prompt".into(), boot_virtual_ns));
+        nanoseconds.push(("boot_to_prompt".into(), boot_wall_ms * 1_000_000));
+    }
     let mut json = String::from("{\n");
     println!("{:<28} {:>14} {:>14}", "operation", "instructions", "ns");
     for (i, (name, count)) in instructions.iter().enumerate() {
@@ -615,6 +640,10 @@ fn bench(arch: Arch) -> Result<(), String> {
         ));
     }
     json.push_str("}\n");
+    if !groups.is_empty() {
+        println!("(a partial run: bench.json not written)");
+        return Ok(());
+    }
     let path = match arch {
         Arch::Aarch64 => root().join("target/zos/bench.json"),
         Arch::X86_64 => root().join("target/zos/bench-x86_64.json"),
@@ -689,7 +718,10 @@ fn spawn_piped_qemu(
     use std::process::Stdio;
     let mut qemu = qemu_command(artifacts);
     if icount {
-        qemu.args(["-icount", "shift=0"]);
+        // `ZOS_BENCH_ICOUNT=shift=0,sleep=off` for profiling: idle time then
+        // does not advance the guest clock, so rows count guest work alone.
+        let mode = std::env::var("ZOS_BENCH_ICOUNT").unwrap_or_else(|_| "shift=0".into());
+        qemu.args(["-icount", &mode]);
     }
     qemu.args(extra);
     let mut child = qemu

@@ -77,6 +77,14 @@ impl DataBuffer for Window {
         // SAFETY: as in `store`.
         unsafe { core::ptr::copy_nonoverlapping(self.va as *const u8, out.as_mut_ptr(), count) };
     }
+    fn bytes(&mut self) -> Option<&mut [u8]> {
+        // SAFETY: `va` maps `size` writable bytes while the window exists, and
+        // the borrow of `self` keeps it. The only other mapping is the
+        // client's, which waits for this request's answer while the server
+        // works in the buffer; a client that writes it meanwhile changes only
+        // the bytes of its own request.
+        Some(unsafe { core::slice::from_raw_parts_mut(self.va as *mut u8, self.size) })
+    }
 }
 
 /// One mounted volume, shared by every mount of its device.

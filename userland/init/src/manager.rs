@@ -136,6 +136,11 @@ pub struct Manager {
     segments: loader::SegmentCache,
     /// Spawn requests staged through shared memory, by caller pid.
     staged: BTreeMap<u32, Vec<u8>>,
+    /// Programs read from the VFS for a caller's next spawn (`StageImage`):
+    /// the Memory object and its length in bytes.
+    staged_images: BTreeMap<u32, (u64, u64)>,
+    /// The staged program the spawn in progress runs (mapped at IMAGE_SCRATCH).
+    next_image: Option<&'static [u8]>,
     credentials: CredentialTable,
     /// The credential authority capability, copied to services granted it.
     credential_authority: u64,
@@ -252,6 +257,8 @@ impl Manager {
             services: Vec::new(),
             segments: loader::SegmentCache::new(),
             staged: BTreeMap::new(),
+            staged_images: BTreeMap::new(),
+            next_image: None,
             credentials: CredentialTable::new(),
             credential_authority,
             clock,
@@ -616,7 +623,12 @@ impl Manager {
         arg: u64,
         quota: u64,
     ) -> Result<u32, i32> {
-        let image = self.find_program(path)?;
+        // A program the caller staged from the VFS, else the archive's.
+        let staged = self.next_image.take();
+        let image = match staged {
+            Some(image) => image,
+            None => self.find_program(path)?,
+        };
         if let Some((interpreter, argument)) = zos_init_core::shebang::parse(image) {
             // One level only: an interpreter that is itself a script is ELOOP.
             let interpreter_image = self.find_program(&interpreter)?;
@@ -647,7 +659,12 @@ impl Manager {
             priority: 100,
             arg,
         };
-        let child = match loader::spawn_cached(image, &options, Some(&mut self.segments)) {
+        // Staged images are not shared: the scratch address is reused.
+        let cache = match staged {
+            Some(_) => None,
+            None => Some(&mut self.segments),
+        };
+        let child = match loader::spawn_cached(image, &options, cache) {
             Ok(child) => child,
             Err(loader::SpawnError::BadElf(_)) => return Err(ENOEXEC),
             Err(loader::SpawnError::Sys(_, e)) if e.is(sys::SysError::QuotaExceeded) => {
@@ -858,6 +875,22 @@ impl Manager {
                     }
                     Err(errno) => err(errno),
                 }
+            }
+            ProcRequest::StageImage { length } => {
+                let Some(&memory) = message.caps.first() else {
+                    return err(EINVAL);
+                };
+                for cap in message.caps.iter().skip(1) {
+                    let _ = sys::cap_delete(*cap);
+                }
+                if length == 0 || length > proc::IMAGE_MAX {
+                    let _ = sys::cap_delete(memory);
+                    return err(E2BIG);
+                }
+                if let Some((old, _)) = self.staged_images.insert(caller, (memory, length)) {
+                    let _ = sys::cap_delete(old);
+                }
+                ok()
             }
             ProcRequest::SpawnStaged => {
                 let Some(bytes) = self.staged.remove(&caller) else {
@@ -1124,11 +1157,34 @@ impl Manager {
             self.drop_handles(&moved);
             return err(E2BIG);
         }
+        let image = self.staged_images.remove(&caller);
         if let Err(errno) = self.admit(foreground) {
             self.drop_handles(&moved);
+            if let Some((memory, _)) = image {
+                let _ = sys::cap_delete(memory);
+            }
             return err(errno);
         }
-        match self.spawn(
+        let mapped = match image {
+            Some((memory, length)) => {
+                let pages = length.div_ceil(4096);
+                let mapped = sys::memory_map(memory, sys::SELF, IMAGE_SCRATCH, 0, pages, 0);
+                let _ = sys::cap_delete(memory);
+                if mapped.is_err() {
+                    self.drop_handles(&moved);
+                    return err(EINVAL);
+                }
+                // SAFETY: `pages` pages were just mapped read-only at
+                // IMAGE_SCRATCH and hold `length` bytes; the slice is used by
+                // the spawn below only, and unmapped right after it.
+                self.next_image = Some(unsafe {
+                    core::slice::from_raw_parts(IMAGE_SCRATCH as *const u8, length as usize)
+                });
+                true
+            }
+            None => false,
+        };
+        let spawned = self.spawn(
             caller,
             path,
             &argv,
@@ -1139,7 +1195,12 @@ impl Manager {
             Vec::new(),
             0,
             (sys::system_info()[2] / SPAWN_SHARE).max(MIN_QUOTA),
-        ) {
+        );
+        self.next_image = None;
+        if mapped {
+            let _ = sys::memory_unmap(sys::SELF, IMAGE_SCRATCH);
+        }
+        match spawned {
             Ok(pid) => Answer::Now(encode(&ProcResponse::Spawned { pid }), Vec::new()),
             Err(e) => {
                 self.drop_handles(&moved);
@@ -1359,6 +1420,10 @@ impl Manager {
         let name = p.name.clone();
         // SIGCHLD to a parent that catches it (the default ignores it).
         self.notify_caught(parent, signal::SIGCHLD);
+        self.staged.remove(&pid);
+        if let Some((memory, _)) = self.staged_images.remove(&pid) {
+            let _ = sys::cap_delete(memory);
+        }
         // Orphans go to init.
         for child in self.procs.values_mut().filter(|c| c.ppid == pid) {
             child.ppid = 1;
@@ -1539,6 +1604,10 @@ fn write_start_page(process: u64, info: &StartInfo) -> Result<(), i32> {
 
 /// Where init maps a staged Spawn request to read it.
 const STAGE_SCRATCH: u64 = 0x0000_2200_0000_0000;
+
+/// Where init maps a program staged with `StageImage` while it spawns it
+/// (`IMAGE_MAX` bytes of free address space).
+const IMAGE_SCRATCH: u64 = 0x0000_2280_0000_0000;
 
 /// Copies `length` bytes out of a Memory object a client filled (a staged
 /// Spawn request); the object must hold them.

@@ -200,7 +200,9 @@ pub enum FsResponse<'a> {
     Ok,
     Err(i32),
     /// Open of a file the VFS serves itself: the handle travels with the
-    /// reply; `regular` (a regular file: bulk transfers apply) and `shared`
+    /// reply; `regular` (a regular file, or a device the VFS serves itself
+    /// such as `/dev/null`: bulk transfers through the shared buffer apply)
+    /// and `shared`
     /// (the caller's session buffer serves this handle) save the questions a
     /// first read or write would otherwise ask. A file the VFS hands to
     /// another server (terminal, block device) answers `Attached`.

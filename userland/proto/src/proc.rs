@@ -131,7 +131,17 @@ pub enum ProcRequest<'a> {
     SetTime {
         epoch_ns: u64,
     },
+    /// The program for the caller's next `Spawn` (or `SpawnStaged`): the
+    /// attached Memory object holds `length` bytes, an ELF file the caller
+    /// read from the VFS (a program on a disk, not in the boot archive). The
+    /// next spawn runs it instead of looking its path up in the archive.
+    StageImage {
+        length: u64,
+    },
 }
+
+/// Longest program [`ProcRequest::StageImage`] takes.
+pub const IMAGE_MAX: u64 = 64 << 20;
 
 /// A process's identity: real and effective user and group ids and the
 /// supplementary groups. Set at spawn (inherited from the parent), changed only

@@ -47,6 +47,12 @@ pub trait DataBuffer {
     fn size(&self) -> usize;
     fn store(&mut self, data: &[u8]);
     fn load(&self, out: &mut [u8]);
+    /// The buffer itself, when the server may read and write it in place:
+    /// `Read` then fills it straight from the file system and `Write` takes
+    /// its data from there, with no copy in between.
+    fn bytes(&mut self) -> Option<&mut [u8]> {
+        None
+    }
 }
 
 fn from_file_stat(stat: &FileStat) -> VfsResult<Stat> {
@@ -543,12 +549,19 @@ pub fn serve(
                 return err(Errno::EINVAL);
             };
             let len = (len as usize).min(buffer.size());
-            let mut data = vec![0u8; len];
-            match fs.read(ino, offset, &mut data) {
-                Ok(n) => {
-                    buffer.store(&data[..n]);
-                    response_bytes(&RfsResponse::Count(n as u32))
+            let read = match buffer.bytes() {
+                Some(bytes) => fs.read(ino, offset, &mut bytes[..len]),
+                None => {
+                    let mut data = vec![0u8; len];
+                    let read = fs.read(ino, offset, &mut data);
+                    if let Ok(n) = read {
+                        buffer.store(&data[..n]);
+                    }
+                    read
                 }
+            };
+            match read {
+                Ok(n) => response_bytes(&RfsResponse::Count(n as u32)),
                 Err(e) => err(e),
             }
         }
@@ -557,9 +570,15 @@ pub fn serve(
                 return err(Errno::EINVAL);
             };
             let len = (len as usize).min(buffer.size());
-            let mut data = vec![0u8; len];
-            buffer.load(&mut data);
-            match fs.write(ino, offset, &data) {
+            let written = match buffer.bytes() {
+                Some(bytes) => fs.write(ino, offset, &bytes[..len]),
+                None => {
+                    let mut data = vec![0u8; len];
+                    buffer.load(&mut data);
+                    fs.write(ino, offset, &data)
+                }
+            };
+            match written {
                 Ok(n) => response_bytes(&RfsResponse::Count(n as u32)),
                 Err(e) => err(e),
             }
@@ -614,6 +633,9 @@ mod tests {
         }
         fn load(&self, out: &mut [u8]) {
             out.copy_from_slice(&self.0[..out.len()]);
+        }
+        fn bytes(&mut self) -> Option<&mut [u8]> {
+            Some(&mut self.0)
         }
     }
 

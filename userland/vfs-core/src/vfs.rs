@@ -17,6 +17,7 @@ use crate::errno::{Errno, VfsResult};
 use crate::fs::{FileKind, FileSystem, Ino, Stat, StatFs, Timestamp, NAME_MAX, PATH_MAX};
 
 mod ops;
+mod switch;
 #[cfg(test)]
 mod tests;
 
@@ -65,6 +66,8 @@ pub struct Vfs {
     mounts: Vec<Option<Mount>>,
     /// Mounted-on directory → the mount that hides it.
     covered: BTreeMap<Node, MountId>,
+    /// The mount that is `/`: the first one, until [`Vfs::switch_root`].
+    root_mount: MountId,
     now: Timestamp,
 }
 
@@ -80,6 +83,7 @@ impl Vfs {
         Vfs {
             mounts: Vec::new(),
             covered: BTreeMap::new(),
+            root_mount: MountId(0),
             now: 0,
         }
     }
@@ -164,7 +168,7 @@ impl Vfs {
 
     /// The root directory of the whole tree.
     pub fn root(&self) -> VfsResult<Node> {
-        self.mount_root(MountId(0))
+        self.mount_root(self.root_mount)
     }
 
     /// Every mounted file system with the path it is mounted at.

@@ -663,7 +663,11 @@ impl Server {
             dprintln!("vfs: {source} serves {}, not {fs_type}", fs.fs_type());
         }
         // Dropping `fs` on failure tells the server (its capability goes).
-        let id = self.state.vfs.mount(&path, fs)?;
+        let id = if path == "/" {
+            self.switch_root(source, fs)?
+        } else {
+            self.state.vfs.mount(&path, fs)?
+        };
         self.remote.insert(
             id.0,
             RemoteMount {
@@ -672,6 +676,30 @@ impl Server {
             },
         );
         Ok(())
+    }
+
+    /// A mount on `/` (the `root=` boot argument, docs/storage.md): the
+    /// volume becomes the root, the boot archive's tmpfs stays at `/initrd`
+    /// and serves its `bin`, `sbin`, `etc`, `usr` and `lib` where the volume
+    /// has none of its own. Once only: a root that is already a disk is busy.
+    fn switch_root(
+        &mut self,
+        source: &str,
+        fs: alloc::boxed::Box<dyn zos_vfs_core::FileSystem>,
+    ) -> Result<zos_vfs_core::MountId, Errno> {
+        if self.remote.contains_key(&self.state.vfs.root_mount().0) {
+            return Err(Errno::EBUSY);
+        }
+        let switched = self
+            .state
+            .vfs
+            .switch_root(fs, "initrd", &["bin", "sbin", "etc", "usr", "lib"])
+            .inspect_err(|e| dprintln!("vfs: {source} as /: {e}"))?;
+        dprintln!(
+            "vfs: / is now {source}; the boot archive is at /initrd (serving /{} there)",
+            switched.views.join(", /")
+        );
+        Ok(switched.id)
     }
 
     fn unmount_remote(&mut self, target: &str, cwd: &str) -> Result<(), Errno> {
@@ -772,7 +800,13 @@ impl Server {
         }
         let file = Rc::new(RefCell::new(OpenFile::new(node, flags)));
         self.new_handle(owner, file, Some(owner))
-            .map(|cap| (cap, Some(kind == FileKind::Regular)))
+            // Devices served here (`/dev/null`, `/dev/zero`) move bulk data
+            // through the shared buffer like files: `dd of=/dev/null` would
+            // otherwise pay a message per 3,968 bytes.
+            .map(|cap| {
+                let bulk = matches!(kind, FileKind::Regular | FileKind::CharDevice);
+                (cap, Some(bulk))
+            })
             .inspect_err(|_| self.state.vfs.close(node))
     }
 
