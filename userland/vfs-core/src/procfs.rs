@@ -503,6 +503,22 @@ impl FileSystem for Procfs {
     fn release(&mut self, _: Ino) {}
 }
 
+/// Whether `path` may reach procfs (it holds `proc`) and whether it has a
+/// `pts` component: one pass over the bytes, since every path request asks
+/// (a request per `stat` must not pay a search per word).
+pub fn mentions_proc_or_pts(path: &str) -> (bool, bool) {
+    let bytes = path.as_bytes();
+    let (mut proc, mut pts) = (false, false);
+    for (i, _) in bytes.iter().enumerate().filter(|(_, b)| **b == b'p') {
+        let rest = &bytes[i..];
+        proc |= rest.starts_with(b"proc");
+        let starts_component = i == 0 || bytes[i - 1] == b'/';
+        let ends_component = rest.len() == 3 || rest.get(3) == Some(&b'/');
+        pts |= starts_component && ends_component && rest.starts_with(b"pts");
+    }
+    (proc, pts)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -564,6 +580,18 @@ mod tests {
             out.extend_from_slice(&buf[..n]);
         }
         String::from_utf8(out).expect("utf-8")
+    }
+
+    #[test]
+    fn paths_that_reach_procfs_or_a_pts_directory() {
+        assert_eq!(mentions_proc_or_pts("/proc/1/status"), (true, false));
+        assert_eq!(mentions_proc_or_pts("/dev/pts/0"), (false, true));
+        assert_eq!(mentions_proc_or_pts("pts"), (false, true));
+        assert_eq!(mentions_proc_or_pts("/dev/pts"), (false, true));
+        assert_eq!(mentions_proc_or_pts("/tmp/a/b/c"), (false, false));
+        assert_eq!(mentions_proc_or_pts("/tmp/ptsx/apts"), (false, false));
+        assert_eq!(mentions_proc_or_pts("/tmp/process"), (true, false));
+        assert_eq!(mentions_proc_or_pts(""), (false, false));
     }
 
     #[test]

@@ -304,10 +304,15 @@ impl Server {
     /// Brings procfs (and the `/dev/pts` list) up to date when a request may
     /// look at it.
     fn refresh_procfs_if(&mut self, texts: &[&str]) {
-        if texts.iter().any(|t| t.contains("proc")) {
+        let (mut proc, mut pts) = (false, false);
+        for text in texts {
+            let (p, t) = zos_vfs_core::procfs::mentions_proc_or_pts(text);
+            (proc, pts) = (proc | p, pts | t);
+        }
+        if proc {
             self.refresh_procfs(None);
         }
-        if texts.iter().any(|t| t.split('/').any(|part| part == "pts")) {
+        if pts {
             self.refresh_ptys();
         }
     }
