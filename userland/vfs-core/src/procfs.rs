@@ -506,6 +506,7 @@ impl FileSystem for Procfs {
 /// Whether `path` may reach procfs (it holds `proc`) and whether it has a
 /// `pts` component: one pass over the bytes, since every path request asks
 /// (a request per `stat` must not pay a search per word).
+#[inline]
 pub fn mentions_proc_or_pts(path: &str) -> (bool, bool) {
     let bytes = path.as_bytes();
     let (mut proc, mut pts) = (false, false);
