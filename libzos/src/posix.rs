@@ -500,14 +500,14 @@ pub fn spawn_job(
     pgid: Pid,
     foreground: bool,
 ) -> Result<Pid> {
-    match spawn_image(path, argv, env, actions, pgid, foreground) {
+    match spawn_image(path, argv, env, actions, pgid, foreground, None) {
         Err(Errno(ENOENT)) if crate::fs::vfs_available() => {
             // A link made at run time to a program of the boot image (the
             // applet links BusyBox's test suite makes): run what it names,
             // argv[0] unchanged.
             let target = crate::fs::final_target(path);
             if target != path {
-                match spawn_image(&target, argv, env, actions, pgid, foreground) {
+                match spawn_image(&target, argv, env, actions, pgid, foreground, None) {
                     Err(Errno(ENOENT)) => {}
                     result => return result,
                 }
@@ -515,7 +515,7 @@ pub fn spawn_job(
             let (interpreter, argument) = match vfs_script(path) {
                 Err(Errno(ENOEXEC)) => {
                     stage_image(path)?;
-                    return spawn_image(path, argv, env, actions, pgid, foreground);
+                    return spawn_image(path, argv, env, actions, pgid, foreground, None);
                 }
                 other => other?,
             };
@@ -523,7 +523,8 @@ pub fn spawn_job(
             script_argv.extend(argument.as_deref());
             script_argv.push(path);
             script_argv.extend(argv.iter().skip(1));
-            spawn_image(&interpreter, &script_argv, env, actions, pgid, foreground)
+            let name = path.rsplit('/').next();
+            spawn_image(&interpreter, &script_argv, env, actions, pgid, foreground, name)
         }
         result => result,
     }
@@ -566,6 +567,7 @@ fn spawn_image(
     actions: &[FileAction],
     pgid: Pid,
     foreground: bool,
+    name: Option<&str>,
 ) -> Result<Pid> {
     let mut child_fds: BTreeMap<Fd, Fd> = descriptors().into_iter().map(|fd| (fd, fd)).collect();
     for action in actions {
@@ -613,6 +615,7 @@ fn spawn_image(
         fds,
         pgid,
         foreground,
+        name,
     };
     let bytes: usize = argv
         .iter()

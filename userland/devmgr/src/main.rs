@@ -213,6 +213,7 @@ impl Manager {
             fds: alloc::vec![(3, 0), (4, 1), (5, 2), (6, 3)],
             pgid: 0,
             foreground: false,
+            name: None,
         };
         let reply = ipc::call(slots::PROC, &request, &copies);
         match reply.as_ref().ok().and_then(|r| r.decode::<ProcResponse>()) {

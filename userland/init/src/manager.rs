@@ -141,6 +141,10 @@ pub struct Manager {
     staged_images: BTreeMap<u32, (u64, u64)>,
     /// The staged program the spawn in progress runs (mapped at IMAGE_SCRATCH).
     next_image: Option<&'static [u8]>,
+    /// The name of the script a spawn in progress runs (its interpreter is
+    /// the program started): the process is named after the script, as
+    /// Linux names it after the file executed (`pidof SCRIPT` finds it).
+    script_name: Option<String>,
     credentials: CredentialTable,
     /// The credential authority capability, copied to services granted it.
     credential_authority: u64,
@@ -259,6 +263,7 @@ impl Manager {
             staged: BTreeMap::new(),
             staged_images: BTreeMap::new(),
             next_image: None,
+            script_name: None,
             credentials: CredentialTable::new(),
             credential_authority,
             clock,
@@ -623,6 +628,8 @@ impl Manager {
         arg: u64,
         quota: u64,
     ) -> Result<u32, i32> {
+        // Set by the call that found this program to be a script's interpreter.
+        let script_name = self.script_name.take();
         // A program the caller staged from the VFS, else the archive's.
         let staged = self.next_image.take();
         let image = match staged {
@@ -637,6 +644,7 @@ impl Manager {
             }
             let script_argv =
                 zos_init_core::shebang::argv(&interpreter, argument.as_deref(), path, argv);
+            self.script_name = Some(path.rsplit('/').next().unwrap_or(path).to_string());
             return self.spawn(
                 parent,
                 &interpreter,
@@ -766,6 +774,7 @@ impl Manager {
             .first()
             .map(|a| a.rsplit('/').next().unwrap_or(a).to_string())
             .unwrap_or(name);
+        let name = script_name.unwrap_or(name);
         self.procs.insert(
             pid,
             Proc {
@@ -1136,6 +1145,7 @@ impl Manager {
             fds,
             pgid,
             foreground,
+            name,
         } = request
         else {
             return err(EINVAL);
@@ -1184,6 +1194,11 @@ impl Manager {
             }
             None => false,
         };
+        // Names are for people and `pidof`: a path's last component at most.
+        self.script_name = name
+            .map(|n| n.rsplit('/').next().unwrap_or(n))
+            .filter(|n| !n.is_empty())
+            .map(String::from);
         let spawned = self.spawn(
             caller,
             path,

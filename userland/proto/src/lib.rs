@@ -70,6 +70,7 @@ mod tests {
             fds: vec![(0, 0), (1, 1), (2, 1)],
             pgid: 0,
             foreground: true,
+            name: Some("script"),
         };
         let n = encode(&spawn, &mut buffer).expect("fits");
         assert_eq!(decode::<proc::ProcRequest>(&buffer[..n]), Some(spawn));

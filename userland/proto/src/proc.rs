@@ -42,6 +42,10 @@ pub enum ProcRequest<'a> {
         fds: Vec<(u32, u8)>,
         pgid: u32,
         foreground: bool,
+        /// The process's name when it is not `argv[0]`'s last component: the
+        /// script a libzos spawn found in the VFS, whose interpreter `path`
+        /// names (Linux names a process after the file executed).
+        name: Option<&'a str>,
     },
     /// Waits for a child (`pid` -1: any child) to end; `nohang` returns at once.
     Wait {
