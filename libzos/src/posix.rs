@@ -524,7 +524,15 @@ pub fn spawn_job(
             script_argv.push(path);
             script_argv.extend(argv.iter().skip(1));
             let name = path.rsplit('/').next();
-            spawn_image(&interpreter, &script_argv, env, actions, pgid, foreground, name)
+            spawn_image(
+                &interpreter,
+                &script_argv,
+                env,
+                actions,
+                pgid,
+                foreground,
+                name,
+            )
         }
         result => result,
     }
