@@ -863,22 +863,25 @@ pub struct Process {
     pub uid: u32,
 }
 
+/// Every process, asked from init a message-sized page at a time.
 pub fn processes() -> Result<Vec<Process>> {
-    let reply = proc_call(&ProcRequest::List, &[])?;
-    match reply.decode::<ProcResponse>() {
-        Some(ProcResponse::List(list)) => Ok(list
-            .into_iter()
-            .map(|p| Process {
+    let mut all: Vec<Process> = Vec::new();
+    loop {
+        let after = all.last().map_or(0, |p| p.pid);
+        let reply = proc_call(&ProcRequest::List { after }, &[])?;
+        match reply.decode::<ProcResponse>() {
+            Some(ProcResponse::List(list)) if list.is_empty() => return Ok(all),
+            Some(ProcResponse::List(list)) => all.extend(list.into_iter().map(|p| Process {
                 pid: p.pid,
                 ppid: p.ppid,
                 pgid: p.pgid,
                 state: p.state,
                 name: p.name.to_string(),
                 uid: p.uid,
-            })
-            .collect()),
-        Some(ProcResponse::Err(e)) => Err(Errno(e)),
-        _ => Err(Errno(EIO)),
+            })),
+            Some(ProcResponse::Err(e)) => return Err(Errno(e)),
+            _ => return Err(Errno(EIO)),
+        }
     }
 }
 

@@ -23,7 +23,7 @@ use libzos::{dprintln, sys};
 libzos::entry!(main);
 
 /// Least quota the console, the VFS and the shell can run in.
-const MIN_QUOTA: u64 = 10 << 20;
+const MIN_QUOTA: u64 = 9 << 20;
 
 fn main(info: u64) -> i64 {
     // Checked before anything is allocated: with too little memory even

@@ -947,16 +947,26 @@ impl Manager {
                     None => err(ESRCH),
                 }
             }
-            ProcRequest::List => {
-                let mut list = alloc::vec![ProcInfo {
-                    pid: 1,
-                    ppid: 0,
-                    pgid: 1,
-                    state: 'S',
-                    name: "init",
-                    uid: 0,
-                }];
-                for p in self.procs.values() {
+            ProcRequest::List { after } => {
+                let mut list = Vec::new();
+                if after < 1 {
+                    list.push(ProcInfo {
+                        pid: 1,
+                        ppid: 0,
+                        pgid: 1,
+                        state: 'S',
+                        name: "init",
+                        uid: 0,
+                    });
+                }
+                // A page fits one message: at most 30 bytes an entry beside
+                // its name, 3 KiB in all.
+                let mut bytes = 0;
+                for p in self.procs.values().filter(|p| p.pid > after) {
+                    bytes += 30 + p.name.len();
+                    if bytes > 3 << 10 {
+                        break;
+                    }
                     let state = if p.status.is_some() { 'Z' } else { 'S' };
                     list.push(ProcInfo {
                         pid: p.pid,

@@ -64,8 +64,12 @@ pub enum ProcRequest<'a> {
         pid: u32,
         pgid: u32,
     },
-    /// Every process.
-    List,
+    /// The processes whose pid is above `after`, in pid order, as many as
+    /// fit one message; an empty list means there are no more (ask again
+    /// after the last pid received).
+    List {
+        after: u32,
+    },
     /// The endpoint of a named service, as a capability in the reply.
     Lookup {
         name: &'a str,

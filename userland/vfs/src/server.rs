@@ -403,20 +403,18 @@ impl Server {
             cpuinfo: self.state.cpuinfo.clone(),
             ..ProcSnapshot::default()
         };
-        if let Ok(reply) = ipc::call(slots::PROC, &ProcRequest::List, &[]) {
-            if let Some(ProcResponse::List(list)) = reply.decode::<ProcResponse>() {
-                snapshot.processes = list
-                    .iter()
-                    .map(|p| ProcessInfo {
-                        pid: p.pid,
-                        ppid: p.ppid,
-                        pgid: p.pgid,
-                        state: p.state,
-                        name: String::from(p.name),
-                        memory: 0,
-                    })
-                    .collect();
-            }
+        if let Ok(list) = libzos::posix::processes() {
+            snapshot.processes = list
+                .into_iter()
+                .map(|p| ProcessInfo {
+                    pid: p.pid,
+                    ppid: p.ppid,
+                    pgid: p.pgid,
+                    state: p.state,
+                    name: p.name,
+                    memory: 0,
+                })
+                .collect();
         }
         if let Some(pid) = reading {
             let request = ProcRequest::Memory { pid };
