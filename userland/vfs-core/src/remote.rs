@@ -493,19 +493,35 @@ impl<T: Transport> FileSystem for RemoteFs<T> {
         })
     }
 
+    /// Each entry read is also kept as a name: `rm -r`, `ls -l` and `find`
+    /// look up what they just listed.
     fn readdir(&self, dir: Ino, cookie: u64) -> VfsResult<Option<(DirEntry, u64)>> {
-        self.call(RfsRequest::ReadDir { dir, cookie }, |r| match r {
-            RfsResponse::Entry(None) => Ok(None),
-            RfsResponse::Entry(Some(e)) if e.next > cookie => Ok(Some((
-                DirEntry {
-                    ino: e.ino,
-                    kind: FileKind::from_mode(e.mode).ok_or(Errno::EIO)?,
-                    name: String::from(e.name),
-                },
-                e.next,
-            ))),
-            _ => Err(Errno::EIO),
-        })
+        let ask = || {
+            self.call(RfsRequest::ReadDir { dir, cookie }, |r| match r {
+                RfsResponse::Entry(None) => Ok(None),
+                RfsResponse::Entry(Some(e)) if e.next > cookie => Ok(Some((
+                    DirEntry {
+                        ino: e.ino,
+                        kind: FileKind::from_mode(e.mode).ok_or(Errno::EIO)?,
+                        name: String::from(e.name),
+                    },
+                    e.next,
+                ))),
+                _ => Err(Errno::EIO),
+            })
+        };
+        self.cached(
+            |_| None,
+            ask,
+            |cache, found| {
+                if let Some((entry, _)) = found {
+                    if !matches!(entry.name.as_str(), "." | "..") {
+                        let key = (dir, entry.name.clone());
+                        cache.names.insert(key, Some(entry.ino));
+                    }
+                }
+            },
+        )
     }
 
     fn statfs(&self) -> StatFs {
@@ -875,6 +891,17 @@ mod tests {
         assert_eq!(a.lookup(dir, "f"), Err(Errno::ENOENT));
         a.rmdir(root, "d").unwrap();
         assert_eq!(a.lookup(root, "d"), Err(Errno::ENOENT));
+        // Names listed by readdir are known without a lookup.
+        let listed = a.create(root, "listed", FileKind::Regular, owner).unwrap();
+        b.create(root, "other", FileKind::Regular, owner).unwrap();
+        let mut cookie = 0;
+        while let Some((_, next)) = a.readdir(root, cookie).unwrap() {
+            cookie = next;
+        }
+        let before = calls(&a);
+        assert_eq!(a.lookup(root, "listed"), Ok(listed));
+        assert!(a.lookup(root, "other").is_ok());
+        assert_eq!(calls(&a), before);
         // Another mount's change in between: this mount's cache is not kept.
         let again = a.create(root, "d", FileKind::Directory, owner).unwrap();
         b.rmdir(root, "d").unwrap();
