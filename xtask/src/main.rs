@@ -845,6 +845,10 @@ fn test(filters: &[String]) -> Result<(), String> {
         "cpio",
         // Partitions the disk images of the storage tests.
         "sfdisk",
+        // net_ns.exp's private network: a namespace with a tap device, and
+        // dnsmasq for DHCP and local names.
+        "ip",
+        "dnsmasq",
     ])?;
     if filters.is_empty() {
         lines()?;

@@ -13,6 +13,8 @@ fn package_of(tool: &str) -> &str {
         "llvm-ar" => "llvm",
         "dpkg-source" => "dpkg-dev",
         "node" => "nodejs",
+        "dnsmasq" => "dnsmasq-base",
+        "ip" => "iproute2",
         other => other,
     }
 }

@@ -138,7 +138,7 @@ pub fn nslookup(args: &[&str]) -> Result<(), Failure> {
         return Err(Failure::Usage("need one NAME".into()));
     };
     let addrs = net::getaddrinfo(name, "0")
-        .map_err(|_| Failure::Error(format!("can't resolve '{name}'")))?;
+        .map_err(|e| Failure::Error(format!("can't resolve '{name}': {}", e.describe())))?;
     let mut out = format!("Name:      {name}\n");
     for a in addrs {
         out.push_str(&format!("Address:   {}\n", format_ipv4(a.addr)));

@@ -244,3 +244,29 @@ fn garbage_from_the_wire() {
     assert_eq!(victim.ping(5, [127, 0, 0, 1], 1, 8, 100, 30_000), None);
     assert!(victim.poll(30_001).contains(&(5, Reply::Ok)));
 }
+
+#[test]
+fn resolv_conf_follows_the_dns_servers() {
+    let mut stack = Stack::new(0, 4);
+    assert_eq!(stack.take_resolv_conf(), None, "nothing to write at start");
+    let (inbox, outbox): (Wire, Wire) = Default::default();
+    let mut config = static_config([10, 0, 0, 5]);
+    config.dns = vec![[10, 0, 0, 53], [10, 0, 0, 54]];
+    stack.attach_nic(
+        Box::new(FakeNic { inbox, outbox }),
+        [2, 0, 0, 0, 0, 5],
+        config,
+    );
+    let text = stack
+        .take_resolv_conf()
+        .expect("written after the static config");
+    let servers: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("nameserver "))
+        .collect();
+    assert_eq!(servers, ["nameserver 10.0.0.53", "nameserver 10.0.0.54"]);
+    assert_eq!(stack.take_resolv_conf(), None, "written once per change");
+    stack.detach_nic();
+    let text = stack.take_resolv_conf().expect("emptied when the NIC goes");
+    assert!(!text.contains("nameserver"));
+}
