@@ -629,7 +629,13 @@ fn bench(arch: Arch, groups: &[String]) -> Result<(), String> {
         instructions.push(("boot_to_prompt".into(), boot_virtual_ns));
         nanoseconds.push(("boot_to_prompt".into(), boot_wall_ms * 1_000_000));
     }
-    if arch == Arch::Aarch64 && wants("net") {
+    // A full run as a user who cannot make network namespaces skips the
+    // network rows; `bench net` asks for them and fails with the reason.
+    let net_possible = !groups.is_empty() || tools::is_root();
+    if !net_possible {
+        println!("bench: network rows skipped (they need root: a namespace and a tap device)");
+    }
+    if arch == Arch::Aarch64 && wants("net") && net_possible {
         // Wall time only: the peer is on the host (no -icount run).
         for (name, ns) in netbench::net_bench(&artifacts)? {
             instructions.push((name.clone(), 0));

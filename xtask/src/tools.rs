@@ -26,7 +26,7 @@ fn present(tool: &str) -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
-fn is_root() -> bool {
+pub fn is_root() -> bool {
     Command::new("id")
         .arg("-u")
         .output()
