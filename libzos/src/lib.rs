@@ -19,6 +19,7 @@ pub mod linux;
 pub mod loader;
 pub mod net;
 mod pipe;
+pub mod poll;
 pub mod posix;
 pub mod rt;
 pub mod sys;

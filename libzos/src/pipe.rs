@@ -38,6 +38,8 @@ pub(crate) struct Attached {
     space_available: u64,
     window: usize,
     capacity: usize,
+    /// Which end the handle is (asked with `Stat` on the first `poll`).
+    end: Option<Side>,
 }
 
 /// Which ring windows are in use (bit per window).
@@ -160,6 +162,7 @@ fn attach(slot: u64) -> Option<Attached> {
         space_available,
         window,
         capacity,
+        end: None,
     };
     let pages = bytes.div_ceil(4096) as u64;
     let mapped = sys::memory_map(
@@ -225,18 +228,50 @@ fn errno(error: RingError) -> Errno {
 /// `read` on a pipe end through its ring; `None` when `slot` has none.
 pub(crate) fn read(slot: u64, out: &mut [u8]) -> Option<Result<usize>> {
     let attached = ring_of(slot)?;
-    Some(
-        attached
-            .view()
-            .read_blocking(out, owner(), false, &attached)
-            .map_err(errno),
-    )
+    let result = attached
+        .view()
+        .read_blocking(out, owner(), false, &attached)
+        .map_err(errno);
+    if matches!(result, Ok(n) if n > 0) {
+        tell_watchers(slot, &attached, zos_proto::ring::watch::WRITE);
+    }
+    Some(result)
 }
 
 /// Whether a read of a pipe end would answer now; `None` when `slot` has
 /// no ring.
 pub(crate) fn readable(slot: u64) -> Option<bool> {
     Some(ring_of(slot)?.view().readable())
+}
+
+/// The `poll` events of a pipe end with a ring (`Ring::ready` of its
+/// side); `None` when `slot` has no ring or its end cannot be told.
+pub(crate) fn ready(slot: u64) -> Option<u16> {
+    use zos_proto::io::{HandleKind, IoRequest, IoResponse};
+    let mut attached = ring_of(slot)?;
+    let end = match attached.end {
+        Some(end) => end,
+        None => {
+            let reply = crate::ipc::call(slot, &IoRequest::Stat, &[]).ok()?;
+            let end = match reply.decode::<IoResponse>() {
+                Some(IoResponse::Stat(stat)) if stat.kind == HandleKind::PipeRead => Side::Reader,
+                Some(IoResponse::Stat(stat)) if stat.kind == HandleKind::PipeWrite => Side::Writer,
+                _ => return None,
+            };
+            attached.end = Some(end);
+            crate::fs::set_pipe_state(slot, PipeState::Ring(attached));
+            end
+        }
+    };
+    Some(attached.view().ready(end))
+}
+
+/// After a ring read or write: if a poller waits for what it changed
+/// (`watch` bit `bit`), init is told so it signals the poller.
+fn tell_watchers(slot: u64, attached: &Attached, bit: u32) {
+    if attached.view().take_watch(bit) {
+        let _ = crate::ipc::call(slot, &zos_proto::io::IoRequest::WakeWatchers, &[]);
+    }
 }
 
 /// `write` on a pipe end through its ring (at least one byte, all of a
@@ -246,20 +281,24 @@ pub(crate) fn readable(slot: u64) -> Option<bool> {
 /// EAGAIN when nothing does; `None` when `slot` is no pipe end with a ring.
 pub(crate) fn write_nonblocking(slot: u64, data: &[u8]) -> Option<Result<usize>> {
     let attached = ring_of(slot)?;
-    Some(
-        attached
-            .view()
-            .write_blocking(data, owner(), true, &attached)
-            .map_err(errno),
-    )
+    let result = attached
+        .view()
+        .write_blocking(data, owner(), true, &attached)
+        .map_err(errno);
+    if matches!(result, Ok(n) if n > 0) {
+        tell_watchers(slot, &attached, zos_proto::ring::watch::READ);
+    }
+    Some(result)
 }
 
 pub(crate) fn write(slot: u64, data: &[u8]) -> Option<Result<usize>> {
     let attached = ring_of(slot)?;
-    Some(
-        attached
-            .view()
-            .write_blocking(data, owner(), false, &attached)
-            .map_err(errno),
-    )
+    let result = attached
+        .view()
+        .write_blocking(data, owner(), false, &attached)
+        .map_err(errno);
+    if matches!(result, Ok(n) if n > 0) {
+        tell_watchers(slot, &attached, zos_proto::ring::watch::READ);
+    }
+    Some(result)
 }

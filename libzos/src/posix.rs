@@ -165,6 +165,67 @@ pub fn readable(fd: Fd) -> Result<bool> {
     ))
 }
 
+/// What [`watch`] found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Watched {
+    /// The events ready now (`zos_proto::watch::events`): those asked for,
+    /// plus `POLLERR`/`POLLHUP`.
+    pub ready: u16,
+    /// Whether the server keeps the capability and signals it on a change
+    /// (false: it cannot watch, look again later).
+    pub armed: bool,
+}
+
+/// `poll` of one descriptor: which of `events` it has now. When none is
+/// ready and `notify` is a capability to a notification (moved to the
+/// server, see `zos_proto::watch`), the server signals it once when one
+/// becomes ready. A server that cannot watch is asked `Readable` (and
+/// counts as writable); a dead one is `POLLHUP | POLLERR`.
+pub fn watch(fd: Fd, events: u16, notify: Option<u64>) -> Result<Watched> {
+    use zos_proto::watch::{answer, events::*, fires};
+    let slot = slot_of(fd)?;
+    let drop_notify = || {
+        if let Some(cap) = notify {
+            let _ = sys::cap_delete(cap);
+        }
+    };
+    // A pipe end with a ring knows without a message, unless it must wait.
+    if let Some(ready) = crate::pipe::ready(slot) {
+        if fires(events, ready) || notify.is_none() {
+            drop_notify();
+            return Ok(Watched {
+                ready: answer(events, ready),
+                armed: false,
+            });
+        }
+    }
+    let caps: Vec<u64> = notify.into_iter().collect();
+    let reply = match ipc::call(slot, &IoRequest::Watch { events }, &caps) {
+        Ok(reply) => reply,
+        Err(_) => {
+            drop_notify();
+            return Ok(Watched {
+                ready: POLLHUP | POLLERR,
+                armed: false,
+            });
+        }
+    };
+    match reply.decode::<IoResponse>() {
+        Some(IoResponse::Ready(ready)) => Ok(Watched {
+            ready: answer(events, ready),
+            armed: notify.is_some() && !fires(events, ready),
+        }),
+        _ => {
+            // An old server: the capability was not kept.
+            let readable = events & POLLIN != 0 && readable(fd).unwrap_or(true);
+            Ok(Watched {
+                ready: (if readable { POLLIN } else { 0 }) | (events & POLLOUT),
+                armed: false,
+            })
+        }
+    }
+}
+
 pub fn read(fd: Fd, buffer: &mut [u8]) -> Result<usize> {
     if let Some(result) = crate::pipe::read(slot_of(fd)?, buffer) {
         return result;
@@ -1129,6 +1190,8 @@ fn signal_thread(notification: u64) {
                 }
             }
         }
+        // A poll in progress looks whether the signal is due (EINTR).
+        crate::poll::interrupt();
     }
 }
 

@@ -662,16 +662,14 @@ fn not_a_tty(e: Errno) -> Errno {
     }
 }
 
-/// How often ppoll looks again while nothing is ready (the servers do not
-/// notify readiness yet).
-const POLL_INTERVAL_NS: u64 = 5_000_000;
-
-/// ppoll: `POLLIN` asks each descriptor's server whether a read would answer
-/// now (`posix::readable`: terminals and pipe rings know; other handles count
-/// as ready, their reads then block as they would); `POLLOUT` is always
-/// ready; a closed descriptor is `POLLNVAL`. With nothing ready it looks
-/// again every few milliseconds until the timeout (none: for ever), and
-/// returns `EINTR` when a signal is due.
+/// ppoll: each descriptor's server says which events it has
+/// (`posix::watch`: pipe rings, terminals, sockets and ptys know; files and
+/// handles whose server cannot tell count as ready); a closed descriptor is
+/// `POLLNVAL`. With nothing ready it looks once more while registering a
+/// watch with every server, then sleeps on the process's poll notification
+/// (`crate::poll`) until a server signals a change, the timeout (none: for
+/// ever) passes or a signal is due (`EINTR`), and looks again. Handles
+/// whose server cannot watch are looked at every `poll::SLICE_NS`.
 pub fn ppoll(fds: u64, count: u64, timeout: u64) -> SysResult {
     if count > posix::OPEN_MAX as u64 * 4 {
         return Err(Errno(EINVAL));
@@ -684,10 +682,20 @@ pub fn ppoll(fds: u64, count: u64, timeout: u64) -> SysResult {
             .saturating_add(get_word(timeout + 8)?);
         Some(posix::clock_ns().saturating_add(ns))
     };
+    let ready = poll_once(fds, count, None)?.ready;
+    if ready > 0 || deadline.is_some_and(|d| d <= posix::clock_ns()) {
+        return Ok(ready);
+    }
+    let waiter = crate::poll::Waiter::new();
     loop {
-        let ready = poll_once(fds, count)?;
-        if ready > 0 {
-            return Ok(ready);
+        if super::signal::deliverable() {
+            return Err(Errno(EINTR));
+        }
+        // Forget old wake-ups, then look and register in one pass.
+        waiter.drain();
+        let look = poll_once(fds, count, Some(&waiter))?;
+        if look.ready > 0 {
+            return Ok(look.ready);
         }
         let now = posix::clock_ns();
         if deadline.is_some_and(|d| now >= d) {
@@ -696,22 +704,37 @@ pub fn ppoll(fds: u64, count: u64, timeout: u64) -> SysResult {
         if super::signal::deliverable() {
             return Err(Errno(EINTR));
         }
-        let wake = now.saturating_add(POLL_INTERVAL_NS);
-        crate::sys::sleep_until(deadline.map_or(wake, |d| d.min(wake)));
+        let wake = if look.all_armed {
+            deadline
+        } else {
+            let slice = now.saturating_add(crate::poll::SLICE_NS);
+            Some(deadline.map_or(slice, |d| d.min(slice)))
+        };
+        waiter.wait(wake);
     }
 }
 
-/// One look at every entry: fills in `revents`, returns how many are ready.
-fn poll_once(fds: u64, count: u64) -> SysResult {
-    const POLLIN: u16 = 0x1;
-    const POLLOUT: u16 = 0x4;
-    const POLLNVAL: u16 = 0x20;
+/// What one look at every entry found.
+struct Look {
+    /// Entries with `revents` set.
+    ready: i64,
+    /// Whether every server waited on holds a watch (else look again soon).
+    all_armed: bool,
+}
+
+/// One look at every entry: fills in `revents`; with a `waiter`, servers of
+/// entries not ready get a watch on its notification.
+fn poll_once(fds: u64, count: u64, waiter: Option<&crate::poll::Waiter>) -> Result<Look, Errno> {
+    use zos_proto::watch::events::POLLNVAL;
+    let mut look = Look {
+        ready: 0,
+        all_armed: true,
+    };
     if count == 0 {
-        return Ok(0);
+        return Ok(look);
     }
     let entries = user_bytes_mut(fds, count * 8)?;
     let open = posix::descriptors();
-    let mut ready = 0;
     for entry in entries.chunks_exact_mut(8) {
         let fd = i32::from_le_bytes([entry[0], entry[1], entry[2], entry[3]]);
         let events = u16::from_le_bytes([entry[4], entry[5]]);
@@ -720,13 +743,22 @@ fn poll_once(fds: u64, count: u64) -> SysResult {
         } else if !open.contains(&fd) {
             POLLNVAL
         } else {
-            let readable = events & POLLIN != 0 && posix::readable(fd).unwrap_or(true);
-            (if readable { POLLIN } else { 0 }) | (events & POLLOUT)
+            let notify = waiter.and_then(|w| w.watch_capability());
+            match posix::watch(fd, events, notify) {
+                Ok(watched) => {
+                    look.all_armed &= watched.armed || watched.ready != 0;
+                    watched.ready
+                }
+                Err(_) => POLLNVAL,
+            }
         };
         entry[6..8].copy_from_slice(&revents.to_le_bytes());
         if revents != 0 {
-            ready += 1;
+            look.ready += 1;
         }
     }
-    Ok(ready)
+    if waiter.is_none_or(|w| !w.can_wait()) {
+        look.all_armed = false;
+    }
+    Ok(look)
 }

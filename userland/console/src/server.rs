@@ -16,6 +16,7 @@ use libzos::abi::rights;
 use libzos::ipc::{Received, Server};
 use libzos::proto::errno::{EAGAIN, EBADF, EINVAL, EIO};
 use libzos::proto::io::{HandleKind, HandleStat, IoRequest, IoResponse};
+use libzos::proto::watch::fires;
 use libzos::proto::MAX_IO_CHUNK;
 use libzos::sys;
 
@@ -143,11 +144,18 @@ pub fn run(endpoint: u64) -> ! {
 }
 
 fn handle(server: &Server, endpoint: u64, handles: &mut Handles, request: &Received) -> Outcome {
-    // Capabilities nobody asked for would only fill the table.
-    for &cap in &request.caps {
-        let _ = sys::cap_delete(cap);
-    }
     let badge = request.badge;
+    let decoded = request.decode::<IoRequest>();
+    if let (Some(IoRequest::Watch { events }), false) = (&decoded, request.label == sys::NO_SENDERS)
+    {
+        if handles.open_file(badge).is_none() {
+            drop_caps(&request.caps);
+            return Outcome::Answer(IoResponse::Err(EBADF));
+        }
+        return watch(badge, *events, &request.caps);
+    }
+    // Capabilities nobody asked for would only fill the table.
+    drop_caps(&request.caps);
     if request.label == sys::NO_SENDERS {
         // From the kernel: no capability of this handle is left anywhere.
         if badge != DEVICE_BADGE {
@@ -156,7 +164,7 @@ fn handle(server: &Server, endpoint: u64, handles: &mut Handles, request: &Recei
         }
         return Outcome::Deferred; // nobody to answer
     }
-    let Some(decoded) = request.decode::<IoRequest>() else {
+    let Some(decoded) = decoded else {
         log::debug!("malformed request from handle {badge}");
         return Outcome::Answer(IoResponse::Err(EINVAL));
     };
@@ -271,8 +279,34 @@ fn read(server: &Server, badge: u64, max: usize, nonblocking: bool) -> Outcome {
     })
 }
 
-/// Reads still waiting on a closed handle fail with `EBADF`.
+fn drop_caps(caps: &[u64]) {
+    for &cap in caps {
+        let _ = sys::cap_delete(cap);
+    }
+}
+
+/// `Watch`: the terminal's events now; if none of `events` is there, the
+/// notification that came is kept and signalled when input arrives.
+fn watch(badge: u64, events: u16, caps: &[u64]) -> Outcome {
+    let notification = caps.first().copied();
+    drop_caps(caps.get(1..).unwrap_or(&[]));
+    let ready = with_terminal(|t| {
+        let ready = t.ready();
+        match notification {
+            Some(cap) if !fires(events, ready) => {
+                libzos::poll::discard(t.watches.add(badge, events, cap))
+            }
+            other => libzos::poll::discard(other),
+        }
+        (ready, Vec::new())
+    });
+    Outcome::Answer(IoResponse::Ready(ready))
+}
+
+/// Reads still waiting on a closed handle fail with `EBADF`, and its `poll`
+/// watch goes.
 fn abandon_reads_of(badge: u64) {
+    with_terminal(|t| (libzos::poll::discard(t.watches.remove(badge)), Vec::new()));
     let abandoned: Vec<u64> = with_terminal(|t| {
         let mut gone = Vec::new();
         t.waiting.retain(|pending| {

@@ -1,5 +1,6 @@
 //! The terminal state both threads share: the line discipline, the reads
-//! waiting for input (oldest first) and the foreground process group.
+//! waiting for input (oldest first), the `poll` watches of handles waiting
+//! for input and the foreground process group.
 
 use crate::discipline::{LineDiscipline, Termios};
 use crate::sync::lock;
@@ -7,6 +8,7 @@ use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 use libzos::ipc;
 use libzos::proto::io::{IoResponse, WinSize};
+use libzos::proto::watch::{events, WatchList};
 use spin::Mutex;
 
 /// A read whose reply was deferred until input arrives.
@@ -21,6 +23,8 @@ pub struct PendingRead {
 pub struct Terminal {
     pub discipline: LineDiscipline,
     pub waiting: VecDeque<PendingRead>,
+    /// `poll` watches by handle badge (`zos_proto::watch`).
+    pub watches: WatchList,
     /// Process group Ctrl-C is sent to (0: none yet).
     pub foreground: u32,
     /// The window size programs set and ask for (`TIOCSWINSZ`/`TIOCGWINSZ`;
@@ -35,6 +39,7 @@ pub static TERMINAL: Mutex<Terminal> = Mutex::new(Terminal {
         signals: true,
     }),
     waiting: VecDeque::new(),
+    watches: WatchList::new(),
     foreground: 0,
     window: WinSize { rows: 24, cols: 80 },
 });
@@ -46,6 +51,13 @@ pub struct Completion {
 }
 
 impl Terminal {
+    /// `poll` events of every handle: input to read (once the readers
+    /// already waiting have theirs), and output, which never waits.
+    pub fn ready(&self) -> u16 {
+        let input = self.waiting.is_empty() && self.discipline.has_input();
+        events::POLLOUT | if input { events::POLLIN } else { 0 }
+    }
+
     /// Completes waiting reads, oldest first, while there is input.
     pub fn complete_waiting(&mut self) -> Vec<Completion> {
         let mut done = Vec::new();
@@ -64,7 +76,18 @@ impl Terminal {
 /// Sends the replies of completed reads. Input meant for a reader that went
 /// away (killed while waiting) goes back to the terminal for the next reader,
 /// so no typed line is lost.
-pub fn send_completions(mut completions: Vec<Completion>) {
+pub fn send_completions(completions: Vec<Completion>) {
+    reply_completions(completions);
+    // Whatever changed may answer a `poll`.
+    let fired = {
+        let mut terminal = lock(&TERMINAL);
+        let ready = terminal.ready();
+        terminal.watches.take_ready(|_| ready)
+    };
+    libzos::poll::fire(fired);
+}
+
+fn reply_completions(mut completions: Vec<Completion>) {
     while !completions.is_empty() {
         let mut returned = Vec::new();
         for completion in completions {

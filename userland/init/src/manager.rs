@@ -838,12 +838,11 @@ impl Manager {
             return Answer::Deferred; // from the kernel: nobody to answer
         }
         if pipes::is_pipe_badge(message.badge) {
-            // No pipe request carries capabilities; drop any sent anyway.
-            for cap in &message.caps {
-                let _ = sys::cap_delete(*cap);
-            }
+            // The pipe server keeps a `Watch`'s notification, drops the rest.
             let request = message.decode::<IoRequest>();
-            return self.pipes.handle(&self.server, message.badge, request);
+            return self
+                .pipes
+                .handle(&self.server, message.badge, request, &message.caps);
         }
         if message.badge == CREDENTIAL_AUTHORITY_BADGE {
             for cap in &message.caps {

@@ -15,6 +15,12 @@
 //! (`pipe::Pipe`); the first ring moves those bytes into the ring. A raw
 //! `Read`/`Write` on a pipe that has a ring is served from the ring without
 //! blocking (`EAGAIN` where it would wait).
+//!
+//! `poll` (`IoRequest::Watch`, `zos_proto::watch`): each pipe keeps the
+//! watches of its references. Changes init sees itself (message reads and
+//! writes, closed sides) fire them directly; for a ring, init sets the
+//! ring's `watch` bits and the end whose read or write makes the awaited
+//! change takes the bit and sends `WakeWatchers`.
 
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::vec::Vec;
@@ -28,6 +34,7 @@ use zos_proto::errno::*;
 use zos_proto::fs::{mode, FileStat};
 use zos_proto::io::{HandleKind, HandleStat, IoRequest, IoResponse};
 use zos_proto::ring::{self, Ring, RingHeader, RingRead, RingWrite, Side};
+use zos_proto::watch::{events::*, fires, WatchList};
 
 pub use zos_proto::ring::{is_pipe_badge, PIPE_TAG};
 
@@ -55,6 +62,8 @@ struct PipeState {
     blocked_readers: VecDeque<(u64, u32, u64)>,
     blocked_writers: VecDeque<(u64, Vec<u8>, u64)>,
     ring: Option<RingSlot>,
+    /// `poll` watches, by reference number.
+    watches: WatchList,
 }
 
 /// A pipe's shared-memory ring as init holds it: the Memory object (mapped
@@ -159,6 +168,7 @@ impl Pipes {
                 blocked_readers: VecDeque::new(),
                 blocked_writers: VecDeque::new(),
                 ring: None,
+                watches: WatchList::new(),
             },
         );
         let read = self.mint(id, End::Read);
@@ -216,6 +226,7 @@ impl Pipes {
             End::Read => state.pipe.readers = state.pipe.readers.saturating_sub(1),
             End::Write => state.pipe.writers = state.pipe.writers.saturating_sub(1),
         }
+        libzos::poll::discard(state.watches.remove(id));
         if let Some(slot) = &state.ring {
             mark_closed_sides(slot, &state.pipe);
         }
@@ -327,6 +338,124 @@ impl Pipes {
                 break;
             }
         }
+        self.notify_watchers(pipe);
+    }
+
+    /// `poll` events of `pipe`'s `end` now (`Ring::ready` for a ring; the
+    /// same rules for the message buffer).
+    fn ready(&self, pipe: u64, end: End) -> u16 {
+        let Some(state) = self.pipes.get(&pipe) else {
+            return POLLERR;
+        };
+        if let Some(slot) = &state.ring {
+            return slot.view().ready(match end {
+                End::Read => Side::Reader,
+                End::Write => Side::Writer,
+            });
+        }
+        let buffered = state.pipe.buffered();
+        match end {
+            End::Read => {
+                (if buffered > 0 { POLLIN } else { 0 })
+                    | (if state.pipe.writers == 0 { POLLHUP } else { 0 })
+            }
+            End::Write => {
+                (if state.pipe.readers == 0 { POLLERR } else { 0 })
+                    | (if ring::CAPACITY - buffered >= ring::PIPE_BUF {
+                        POLLOUT
+                    } else {
+                        0
+                    })
+            }
+        }
+    }
+
+    /// Signals the watches of `pipe` that are answered now; for a ring,
+    /// asks the ends to report the changes the rest wait for (then looks
+    /// once more: a change made before the bit was seen is caught here).
+    fn notify_watchers(&mut self, pipe: u64) {
+        loop {
+            let Some(state) = self.pipes.get(&pipe) else {
+                return;
+            };
+            if state.watches.is_empty() {
+                return;
+            }
+            let ends: BTreeMap<u64, End> = self
+                .refs
+                .iter()
+                .filter(|(_, r)| r.pipe == pipe)
+                .map(|(&id, r)| (id, r.end))
+                .collect();
+            let read_ready = self.ready(pipe, End::Read);
+            let write_ready = self.ready(pipe, End::Write);
+            let ready_of = |id: u64| match ends.get(&id) {
+                Some(End::Read) => read_ready,
+                Some(End::Write) => write_ready,
+                None => POLLHUP,
+            };
+            let Some(state) = self.pipes.get_mut(&pipe) else {
+                return;
+            };
+            let fired = state.watches.take_ready(ready_of);
+            let done = !fired.is_empty() || state.ring.is_none();
+            libzos::poll::fire(fired);
+            if done {
+                // Message pipes: init sees every change itself. A ring
+                // whose watches just fired is looked at on the next one.
+                if state.ring.is_none() || state.watches.is_empty() {
+                    return;
+                }
+                continue;
+            }
+            // Ring, nothing fired: ask the ends, then look once more.
+            let mut bits = 0;
+            let wanted_by = |end: End| {
+                ends.iter()
+                    .filter(|(_, &e)| e == end)
+                    .any(|(&id, _)| state.watches.wants(id))
+            };
+            if wanted_by(End::Read) {
+                bits |= ring::watch::READ;
+            }
+            if wanted_by(End::Write) {
+                bits |= ring::watch::WRITE;
+            }
+            let Some(slot) = &state.ring else {
+                return;
+            };
+            slot.view().set_watch(bits);
+            let answered = state.watches.any_ready(|id| match ends.get(&id) {
+                Some(End::Read) => slot.view().ready(Side::Reader),
+                Some(End::Write) => slot.view().ready(Side::Writer),
+                None => POLLHUP,
+            });
+            if !answered {
+                return;
+            }
+        }
+    }
+
+    /// `Watch`: the events of the end now; when none answers and a
+    /// notification came, it is kept (replacing the reference's earlier one).
+    fn watch(&mut self, pipe: u64, end: End, id: u64, events: u16, caps: &[u64]) -> Answer {
+        let ready = self.ready(pipe, end);
+        let notification = caps.first().copied();
+        for &cap in caps.iter().skip(1) {
+            let _ = sys::cap_delete(cap);
+        }
+        let Some(state) = self.pipes.get_mut(&pipe) else {
+            libzos::poll::discard(notification);
+            return Answer::Now(io(&IoResponse::Err(EBADF)), Vec::new());
+        };
+        match notification {
+            Some(cap) if !fires(events, ready) => {
+                libzos::poll::discard(state.watches.add(id, events, cap));
+                self.notify_watchers(pipe);
+            }
+            other => libzos::poll::discard(other),
+        }
+        Answer::Now(io(&IoResponse::Ready(self.ready(pipe, end))), Vec::new())
     }
 
     fn buffered(&self, pipe: u64) -> u64 {
@@ -357,16 +486,34 @@ impl Pipes {
         server: &ipc::Server,
         badge: u64,
         request: Option<IoRequest>,
+        caps: &[u64],
     ) -> Answer {
         let id = badge & 0xFFFF_FFFF;
+        let drop_caps = || {
+            for &cap in caps {
+                let _ = sys::cap_delete(cap);
+            }
+        };
         let Some(reference) = self.refs.get(&id) else {
+            drop_caps();
             return Answer::Now(io(&IoResponse::Err(EBADF)), Vec::new());
         };
         let (pipe, end) = (reference.pipe, reference.end);
         let Some(request) = request else {
+            drop_caps();
             return Answer::Now(io(&IoResponse::Err(EINVAL)), Vec::new());
         };
+        if let IoRequest::Watch { events } = request {
+            return self.watch(pipe, end, id, events, caps);
+        }
+        // No other pipe request carries capabilities.
+        drop_caps();
+        if request == IoRequest::AttachRing && self.ring_of(pipe).is_ok() {
+            // Watches made before the ring now need its bits.
+            self.notify_watchers(pipe);
+        }
         if let Some(answer) = self.handle_ringed(pipe, end, &request) {
+            self.notify_watchers(pipe);
             return answer;
         }
         match request {
@@ -507,6 +654,12 @@ impl Pipes {
             IoRequest::Net(_) => {
                 Answer::Now(io(&IoResponse::Err(zos_proto::errno::ENOTSOCK)), Vec::new())
             }
+            // An end changed the ring while a watch waited (`ring::watch`).
+            IoRequest::WakeWatchers => {
+                self.notify_watchers(pipe);
+                Answer::Now(io(&IoResponse::Ok), Vec::new())
+            }
+            IoRequest::Watch { .. } => Answer::Now(io(&IoResponse::Err(EINVAL)), Vec::new()),
         }
     }
 }

@@ -29,6 +29,7 @@ use zos_netstack_core::{Reply, SockId, Stack, Token};
 use zos_proto::errno::{EAGAIN, EBADF, EINVAL, EIO, ENOTTY, ESPIPE};
 use zos_proto::io::{HandleKind, HandleStat, IoRequest, IoResponse};
 use zos_proto::net::{NetRequest, NetResponse, SocketResponse};
+use zos_proto::watch::{fires, WatchList};
 use zos_proto::MAX_IO_CHUNK;
 
 mod link;
@@ -73,6 +74,7 @@ fn main(_arg: u64) -> i64 {
         next_token: 1,
         kick: None,
         service_tokens: BTreeSet::new(),
+        watches: WatchList::new(),
     }
     .run()
 }
@@ -101,6 +103,9 @@ struct Service {
     kick: Option<u64>,
     /// Deferred service requests (ping, resolve): answered as `NetResponse`.
     service_tokens: BTreeSet<Token>,
+    /// `poll` watches by handle badge (`zos_proto::watch`), looked at after
+    /// every turn of the loop.
+    watches: WatchList,
 }
 
 /// What to send back now.
@@ -119,10 +124,22 @@ impl Service {
                     continue;
                 }
             };
-            for &cap in &request.caps {
-                let _ = sys::cap_delete(cap);
+            let watch = match request.decode::<IoRequest>() {
+                Some(IoRequest::Watch { events })
+                    if request.label != sys::NO_SENDERS && request.badge != 0 =>
+                {
+                    Some(events)
+                }
+                _ => None,
+            };
+            if watch.is_none() {
+                for &cap in &request.caps {
+                    let _ = sys::cap_delete(cap);
+                }
             }
-            let answer = if request.label == sys::NO_SENDERS {
+            let answer = if let Some(events) = watch {
+                self.watch(request.badge, events, &request.caps)
+            } else if request.label == sys::NO_SENDERS {
                 // From the kernel: no capability of this handle is left
                 // (closed without `Close`, or its holder died).
                 self.forget(request.badge);
@@ -147,6 +164,13 @@ impl Service {
             let now = now_ms();
             let finished = self.stack.poll(now);
             self.complete(finished);
+            let stack = &mut self.stack;
+            let badges = &self.badges;
+            let fired = self.watches.take_ready(|badge| match badges.get(&badge) {
+                Some(&sock) => stack.poll_events(sock, now),
+                None => zos_proto::watch::events::POLLNVAL,
+            });
+            libzos::poll::fire(fired);
             if self.stack.take_sent() {
                 if let Some(kick) = self.kick {
                     let _ = sys::signal(kick);
@@ -158,7 +182,11 @@ impl Service {
             if let Some(text) = self.stack.take_resolv_conf() {
                 link::write_resolv_conf(&text);
             }
-            BUSY.store(self.stack.has_waiting(), Ordering::Relaxed);
+            // A watched socket advances as a waiting read does.
+            BUSY.store(
+                self.stack.has_waiting() || !self.watches.is_empty(),
+                Ordering::Relaxed,
+            );
             let next = match (self.stack.has_nic(), self.stack.next_poll_ms(now)) {
                 (true, Some(delay)) => now + delay.min(1000),
                 (true, None) => now + 1000,
@@ -254,8 +282,30 @@ impl Service {
         }
     }
 
+    /// `Watch`: the socket's events now; the notification that came is kept
+    /// when none of `events` is there (the loop signals it later).
+    fn watch(&mut self, badge: u64, events: u16, caps: &[u64]) -> Answer {
+        let notification = caps.first().copied();
+        for &cap in caps.iter().skip(1) {
+            let _ = sys::cap_delete(cap);
+        }
+        let Some(&sock) = self.badges.get(&badge) else {
+            libzos::poll::discard(notification);
+            return reply_bytes(&IoResponse::Err(EBADF), Vec::new());
+        };
+        let ready = self.stack.poll_events(sock, now_ms());
+        match notification {
+            Some(cap) if !fires(events, ready) => {
+                libzos::poll::discard(self.watches.add(badge, events, cap));
+            }
+            other => libzos::poll::discard(other),
+        }
+        reply_bytes(&IoResponse::Ready(ready), Vec::new())
+    }
+
     /// Drops the handle `badge` (its socket closes with its last handle).
     fn forget(&mut self, badge: u64) {
+        libzos::poll::discard(self.watches.remove(badge));
         if let Some(sock) = self.badges.remove(&badge) {
             let finished = self.stack.close(sock, now_ms());
             self.complete(finished);

@@ -113,6 +113,20 @@ pub enum IoRequest<'a> {
     /// Terminals: the device path the handle was opened as
     /// (`/dev/console`, `/dev/pts/0`); answers `Name` (`ttyname`).
     TerminalName,
+    /// `poll`: which of `events` (`crate::watch::events`, Linux's bits) the
+    /// handle has now; answers `Ready`. When none of them (nor `POLLERR`,
+    /// `POLLHUP`) is, and a Notification capability travels with the
+    /// message, the server keeps it and signals it once, when one becomes
+    /// ready (then drops it); a later `Watch` on the handle replaces it.
+    /// Servers that do not know the request answer an error: the client
+    /// falls back to `Readable` and looks again from time to time.
+    Watch {
+        events: u16,
+    },
+    /// Pipe ends with a ring: a ring read or write found the ring's
+    /// `watch` flag set (`crate::ring`), so the pipe's owner looks at its
+    /// watches again; answers `Ok`.
+    WakeWatchers,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -145,6 +159,8 @@ pub enum IoResponse<'a> {
     PtyNumber(u32),
     /// The answer to `TerminalName`.
     Name(&'a str),
+    /// The answer to `Watch`: the events ready now.
+    Ready(u16),
 }
 
 /// A terminal's window size in characters (`struct winsize` without the

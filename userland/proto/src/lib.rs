@@ -25,6 +25,7 @@ pub mod pty;
 pub mod rfs;
 pub mod ring;
 pub mod start;
+pub mod watch;
 
 /// Largest encoded message.
 pub const MAX_MESSAGE: usize = 4096;

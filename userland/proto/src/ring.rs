@@ -72,6 +72,18 @@ pub struct RingHeader {
     pub writer_lock: AtomicU32,
     /// Serialises readers, as `writer_lock`.
     pub reader_lock: AtomicU32,
+    /// `watch::*`: someone `poll`s the pipe and init holds its watch (set by
+    /// init). The end that makes the awaited change (bytes written, bytes
+    /// read) takes the bit and tells init (`IoRequest::WakeWatchers`).
+    pub watch: AtomicU32,
+}
+
+/// Bits of `RingHeader::watch`.
+pub mod watch {
+    /// A poller waits for bytes (or end of file): writers tell init.
+    pub const READ: u32 = 1;
+    /// A poller waits for room (or a broken pipe): readers tell init.
+    pub const WRITE: u32 = 2;
 }
 
 /// Which side of the pipe: selects the notification and the sleeper count.
@@ -247,6 +259,56 @@ impl<'a> Ring<'a> {
         let r = self.header.read_pos.load(Ordering::Relaxed);
         self.header.write_pos.load(Ordering::Acquire) != r
             || self.header.flags.load(Ordering::Acquire) & flags::NO_WRITERS != 0
+    }
+
+    /// `poll` events of the `side` end (`crate::watch::events`, as Linux
+    /// reports a pipe): the read end is `POLLIN` with bytes buffered and
+    /// `POLLHUP` once every writer is gone; the write end is `POLLOUT` with
+    /// room for a `PIPE_BUF` write (one that does not wait) and `POLLERR`
+    /// once every reader is gone (its writes fail at once). Impossible positions read as `POLLERR`.
+    pub fn ready(&self, side: Side) -> u16 {
+        use crate::watch::events::*;
+        let flags = self.header.flags.load(Ordering::Acquire);
+        let Some(buffered) = self.buffered() else {
+            return POLLERR;
+        };
+        match side {
+            Side::Reader => {
+                let data = if buffered > 0 { POLLIN } else { 0 };
+                let hup = if flags & flags::NO_WRITERS != 0 {
+                    POLLHUP
+                } else {
+                    0
+                };
+                data | hup
+            }
+            Side::Writer => {
+                let room = self.capacity - buffered >= PIPE_BUF.min(self.capacity);
+                let error = if flags & flags::NO_READERS != 0 {
+                    POLLERR
+                } else {
+                    0
+                };
+                error | if room { POLLOUT } else { 0 }
+            }
+        }
+    }
+
+    /// init, registering a watch: sets `bits` in the header's `watch` word,
+    /// then (full fence) the caller looks at [`Ring::ready`]. Paired with
+    /// [`Ring::take_watch`]: either init sees the change or the end that
+    /// made it sees the bit.
+    pub fn set_watch(&self, bits: u32) {
+        self.header.watch.fetch_or(bits, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
+    }
+
+    /// An end after a read or write: whether a watch of `bits` was set (and
+    /// is now taken), so init must be told.
+    pub fn take_watch(&self, bits: u32) -> bool {
+        fence(Ordering::SeqCst);
+        self.header.watch.load(Ordering::Relaxed) & bits != 0
+            && self.header.watch.fetch_and(!bits, Ordering::SeqCst) & bits != 0
     }
 
     /// Reads up to `out.len()` bytes. The caller holds the reader lock.
@@ -465,6 +527,43 @@ impl OwnedRing {
 mod tests {
     use super::*;
     use std::sync::{Arc, Condvar, Mutex};
+
+    #[test]
+    fn poll_events_follow_bytes_room_and_closed_sides() {
+        use crate::watch::events::*;
+        let mut owned = OwnedRing::new(2 * PIPE_BUF);
+        let ring = owned.ring();
+        assert_eq!(ring.ready(Side::Reader), 0, "empty: a read would wait");
+        assert_eq!(ring.ready(Side::Writer), POLLOUT);
+        assert!(matches!(
+            ring.write(&vec![0u8; PIPE_BUF + 1]),
+            RingWrite::Written { .. }
+        ));
+        assert_eq!(ring.ready(Side::Reader), POLLIN);
+        assert_eq!(
+            ring.ready(Side::Writer),
+            0,
+            "less than PIPE_BUF of room: a full pipe is not writable"
+        );
+        let mut out = [0u8; 2];
+        assert!(matches!(ring.read(&mut out), RingRead::Data { .. }));
+        assert_eq!(ring.ready(Side::Writer), POLLOUT);
+        ring.close_side(flags::NO_WRITERS);
+        assert_eq!(ring.ready(Side::Reader), POLLIN | POLLHUP);
+        ring.close_side(flags::NO_READERS);
+        assert_eq!(ring.ready(Side::Writer), POLLOUT | POLLERR, "as Linux");
+    }
+
+    #[test]
+    fn a_watch_bit_is_taken_once() {
+        let mut owned = OwnedRing::new(64);
+        let ring = owned.ring();
+        assert!(!ring.take_watch(watch::READ), "nobody watches");
+        ring.set_watch(watch::READ | watch::WRITE);
+        assert!(ring.take_watch(watch::READ));
+        assert!(!ring.take_watch(watch::READ), "taken");
+        assert!(ring.take_watch(watch::WRITE), "the other bit stays");
+    }
 
     #[test]
     fn eof_epipe_and_wrap() {

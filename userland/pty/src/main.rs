@@ -25,6 +25,7 @@ use libzos::proto::proc::signal;
 use libzos::proto::MAX_IO_CHUNK;
 use libzos::{println, sys};
 use zos_proto::pty::{PtyRequest, PtyResponse};
+use zos_proto::watch::{fires, WatchList};
 use zos_tty_core::pty::{Pty, ReadOutcome, Side, WriteOutcome};
 use zos_tty_core::Event;
 
@@ -101,6 +102,8 @@ struct Service {
     open_files: BTreeMap<u64, OpenFile>,
     next_badge: u64,
     next_open_file: u64,
+    /// `poll` watches by handle badge (`zos_proto::watch`).
+    watches: WatchList,
 }
 
 impl Service {
@@ -113,6 +116,7 @@ impl Service {
             open_files: BTreeMap::new(),
             next_badge: SERVICE_BADGE + 1,
             next_open_file: 0,
+            watches: WatchList::new(),
         }
     }
 
@@ -150,8 +154,64 @@ impl Service {
     }
 
     fn handle(&mut self, request: &Received) -> Outcome {
-        ipc::drop_caps(&request.caps);
+        let outcome = self.handle_request(request);
+        // Whatever the request changed may answer a `poll`.
+        let mut watches = core::mem::take(&mut self.watches);
+        let fired = watches.take_ready(|badge| self.poll_events(badge));
+        self.watches = watches;
+        libzos::poll::fire(fired);
+        outcome
+    }
+
+    /// `poll` events of handle `badge` (reads already waiting come first;
+    /// a handle gone reads as hung up).
+    fn poll_events(&self, badge: u64) -> u16 {
+        use zos_proto::watch::events::{POLLHUP, POLLIN};
+        let Some(handle) = self.handles.get(&badge) else {
+            return POLLHUP;
+        };
+        let Some(entry) = self.ptys.get(&handle.pty) else {
+            return POLLHUP;
+        };
+        let queue_empty = match handle.side {
+            Side::Master => entry.master_reads.is_empty(),
+            Side::Slave => entry.slave_reads.is_empty(),
+        };
+        let events = entry.pty.poll_events(handle.side);
+        if queue_empty {
+            events
+        } else {
+            events & !POLLIN
+        }
+    }
+
+    /// `Watch`: the handle's events now; the notification that came is
+    /// kept when none of `events` is there.
+    fn watch(&mut self, badge: u64, events: u16, caps: &[u64]) -> Outcome {
+        let notification = caps.first().copied();
+        ipc::drop_caps(caps.get(1..).unwrap_or(&[]));
+        if !self.handles.contains_key(&badge) {
+            libzos::poll::discard(notification);
+            return Outcome::Io(IoResponse::Err(EBADF));
+        }
+        let ready = self.poll_events(badge);
+        match notification {
+            Some(cap) if !fires(events, ready) => {
+                libzos::poll::discard(self.watches.add(badge, events, cap));
+            }
+            other => libzos::poll::discard(other),
+        }
+        Outcome::Io(IoResponse::Ready(ready))
+    }
+
+    fn handle_request(&mut self, request: &Received) -> Outcome {
         let badge = request.badge;
+        if request.label != sys::NO_SENDERS && badge != SERVICE_BADGE {
+            if let Some(IoRequest::Watch { events }) = request.decode::<IoRequest>() {
+                return self.watch(badge, events, &request.caps);
+            }
+        }
+        ipc::drop_caps(&request.caps);
         if request.label == sys::NO_SENDERS {
             if badge != SERVICE_BADGE {
                 self.close(badge);
@@ -443,6 +503,7 @@ impl Service {
     /// Forgets a handle: its waiting calls fail with `EBADF`; the last
     /// master hangs the pty up; an unused pty is forgotten.
     fn close(&mut self, badge: u64) {
+        libzos::poll::discard(self.watches.remove(badge));
         let Some(handle) = self.handles.remove(&badge) else {
             return;
         };

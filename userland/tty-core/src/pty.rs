@@ -191,6 +191,28 @@ impl Pty {
         }
     }
 
+    /// `poll` events of `side` (`zos_proto::watch::events`, as Linux): the
+    /// master reads output and has `POLLHUP` once every slave that opened
+    /// closed, and its writes never wait; the slave reads typed input, has
+    /// `POLLHUP` once the master is gone and `POLLOUT` while output fits.
+    pub fn poll_events(&self, side: Side) -> u16 {
+        use zos_proto::watch::events::*;
+        let flag = |on: bool, bit: u16| if on { bit } else { 0 };
+        match side {
+            Side::Master => {
+                flag(!self.output.is_empty(), POLLIN)
+                    | flag(self.slave_opened && self.slaves == 0, POLLHUP)
+                    | POLLOUT
+            }
+            Side::Slave => {
+                let open = self.master_open();
+                flag(self.discipline.has_input(), POLLIN)
+                    | flag(!open, POLLHUP)
+                    | flag(open && self.output.len() < MAX_OUTPUT, POLLOUT)
+            }
+        }
+    }
+
     /// Whether a slave writer would be taken now.
     pub fn writable(&self) -> bool {
         self.output.len() < MAX_OUTPUT || !self.master_open()
@@ -256,6 +278,26 @@ mod tests {
         assert!(!pty.may_open_slave());
         pty.locked = false;
         assert!(pty.may_open_slave());
+    }
+
+    #[test]
+    fn poll_events_follow_input_output_room_and_hangup() {
+        use zos_proto::watch::events::*;
+        let mut pty = opened();
+        assert_eq!(pty.poll_events(Side::Slave), POLLOUT);
+        assert_eq!(pty.poll_events(Side::Master), POLLOUT);
+        pty.master_write(b"ls\r");
+        assert_eq!(pty.poll_events(Side::Slave), POLLIN | POLLOUT);
+        assert_eq!(pty.poll_events(Side::Master), POLLIN | POLLOUT, "the echo");
+        let _ = pty.master_read(100);
+        let _ = pty.slave_read(100);
+        let big = alloc::vec![b'x'; MAX_OUTPUT];
+        assert!(matches!(pty.slave_write(&big), WriteOutcome::Wrote(_)));
+        assert_eq!(pty.poll_events(Side::Slave), 0, "output full");
+        pty.detach(Side::Slave);
+        assert_eq!(pty.poll_events(Side::Master), POLLIN | POLLOUT | POLLHUP);
+        pty.detach(Side::Master);
+        assert_eq!(pty.poll_events(Side::Slave) & POLLHUP, POLLHUP);
     }
 
     #[test]

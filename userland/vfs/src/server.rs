@@ -1071,6 +1071,9 @@ impl Server {
             IoRequest::AttachRing => io_err(zos_proto::errno::EINVAL),
             // Files and directories: a read always answers at once.
             IoRequest::Readable => (encode_io(&IoResponse::Ok), Vec::new()),
+            // ... and a write too: always ready, no watch kept (`poll`).
+            IoRequest::Watch { events } => (encode_io(&IoResponse::Ready(events)), Vec::new()),
+            IoRequest::WakeWatchers => io_err(zos_proto::errno::EINVAL),
             // Terminal requests: a file is no terminal.
             IoRequest::GetWinSize
             | IoRequest::SetWinSize(_)

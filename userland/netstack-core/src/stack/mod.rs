@@ -328,6 +328,54 @@ impl Stack {
         }
     }
 
+    /// `poll` events of `sock` (`zos_proto::watch::events`, as Linux
+    /// reports them): `POLLIN` as [`Stack::readable`]; `POLLOUT` when a
+    /// write would not wait (a connected stream with room in its send
+    /// buffer, any datagram socket with room, an unconnected stream, whose
+    /// write fails at once); `POLLRDHUP` once the peer closed its side;
+    /// `POLLHUP` once both directions are closed and for a stream not
+    /// connected (never, or a refused attempt); `POLLERR` too while a
+    /// failed connection is still being reported. A socket that is gone is
+    /// `POLLNVAL`.
+    pub fn poll_events(&mut self, sock: SockId, now_ms: u64) -> u16 {
+        use zos_proto::watch::events::*;
+        const POLLRDHUP: u16 = 0x2000;
+        let readable = self.readable(sock, now_ms);
+        let flag = |on: bool, bit: u16| if on { bit } else { 0 };
+        let Some(s) = self.table.get(&sock) else {
+            return POLLNVAL;
+        };
+        let input = flag(readable, POLLIN);
+        if s.listener.is_some() {
+            return input;
+        }
+        match (s.kind, s.handle) {
+            // Never connected, or a connection attempt that failed (its
+            // error is not kept): closed, as Linux reports `TCP_CLOSE`.
+            (SocketKind::Stream, None) => input | POLLOUT | POLLHUP,
+            (SocketKind::Datagram, None) => input | POLLOUT,
+            (SocketKind::Stream, Some(handle)) => {
+                let t = self.sockets.get::<tcp::Socket>(handle);
+                match t.state() {
+                    tcp::State::SynSent | tcp::State::SynReceived => input,
+                    tcp::State::Closed if s.connecting => input | POLLERR | POLLHUP,
+                    tcp::State::Closed | tcp::State::TimeWait => input | POLLHUP | POLLRDHUP,
+                    _ => {
+                        let peer_closed = !t.may_recv();
+                        let both = peer_closed && !t.may_send();
+                        input
+                            | flag(t.can_send(), POLLOUT)
+                            | flag(peer_closed, POLLRDHUP)
+                            | flag(both, POLLHUP)
+                    }
+                }
+            }
+            (SocketKind::Datagram, Some(handle)) => {
+                input | flag(self.sockets.get::<udp::Socket>(handle).can_send(), POLLOUT)
+            }
+        }
+    }
+
     /// `write` on the socket.
     pub fn write(&mut self, token: Token, sock: SockId, data: &[u8], now_ms: u64) -> Option<Reply> {
         self.start(

@@ -221,3 +221,53 @@ fn a_waiting_read_does_not_hold_up_a_write() {
     assert_eq!(stack.write(2, c, b"hi", 2), Some(Reply::Written(2)));
     assert_eq!(stack.read(3, s, 10, 2), Some(Reply::Data(b"hi".to_vec())));
 }
+
+#[test]
+fn poll_events_report_room_data_and_the_peer_closing() {
+    use zos_proto::watch::events::*;
+    let mut stack = Stack::new(0, 7);
+    let l = listener(&mut stack, 4401);
+    assert_eq!(stack.poll_events(l, 0), 0, "a listener nobody called");
+    let (c, s) = pair(&mut stack, 4400);
+    assert_eq!(stack.poll_events(c, 2), POLLOUT, "connected, room, no data");
+    // Fill the client's send buffer without the server reading.
+    let mut now = 3;
+    while stack.poll_events(c, now) & POLLOUT != 0 {
+        assert!(
+            matches!(
+                stack.write(1, c, &[1u8; 4096], now),
+                Some(Reply::Written(_))
+            ),
+            "a write while POLLOUT must not wait"
+        );
+        stack.poll(now);
+        now += 1;
+        assert!(now < 10_000, "the send buffer never filled");
+    }
+    assert_eq!(
+        stack.poll_events(s, now) & POLLIN,
+        POLLIN,
+        "data for the server"
+    );
+    // The client closes: the server sees end of file and the peer gone.
+    stack.close(c, now);
+    for step in 1..200 {
+        stack.poll(now + step);
+        let _ = stack.read(5, s, 1 << 16, now + step);
+    }
+    let events = stack.poll_events(s, now + 300);
+    assert_eq!(events & POLLIN, POLLIN, "end of file reads: {events:#x}");
+    assert_eq!(events & 0x2000, 0x2000, "POLLRDHUP: {events:#x}");
+    assert_eq!(stack.poll_events(9999, 0), POLLNVAL);
+}
+
+#[test]
+fn a_refused_connection_polls_as_hung_up() {
+    use zos_proto::watch::events::*;
+    let mut stack = Stack::new(0, 7);
+    let c = stack.socket(SocketKind::Stream, true).expect("socket");
+    let _ = stack.request(1, c, &SocketRequest::Connect(addr(9)), 0);
+    stack.poll(1);
+    let events = stack.poll_events(c, 2);
+    assert_eq!(events & POLLHUP, POLLHUP, "{events:#x}");
+}
