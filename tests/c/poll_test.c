@@ -1,7 +1,7 @@
 /* poll(2) over pipes for tests/acceptance/poll.exp and `cargo xtask bench`.
  *   poll-test wake     a 10 s poll on an empty pipe that a child writes
- *                      after ~100 ms: prints how long it took, then the
- *                      hang-up once the child is gone.
+ *                      after ~100 ms (and ends a second later): prints how
+ *                      long it took, then the hang-up once the child is gone.
  *   poll-test full     a full pipe is not POLLOUT; reading makes it so; a
  *                      gone reader is POLLERR, gone writers POLLHUP.
  *   poll-test sigint   waits in poll (no timeout) with a SIGINT handler:
@@ -227,7 +227,10 @@ int main(int argc, char **argv)
 		return echo();
 	if (!strcmp(mode, "writer") && argc > 2) {
 		usleep(atoi(argv[2]) * 1000);
-		return write(1, "x", 1) == 1 ? 0 : 1;
+		int wrote = write(1, "x", 1);
+		/* Stays a second: the write, not the end, must wake the poll. */
+		usleep(1000000);
+		return wrote == 1 ? 0 : 1;
 	}
 	fprintf(stderr, "usage: poll-test wake|full|sigint|idle MS|sleep MS|bench\n");
 	return 2;
