@@ -41,6 +41,9 @@ t1=$(uptime -n)
 echo "bench: spawn_exit_c_true $(( (t1 - t0) / 50 - loop ))"
 # A pty round trip (master -> slave -> master), timed inside the program.
 pty-bench
+# A byte back and forth between two processes through two pipes, each side
+# waiting in poll (the wake-up of a poller by a write, twice per round).
+poll-test bench
 # Lua: start and exit of `lua -e ''`, and recursive fib(27).
 t0=$(uptime -n)
 i=0
