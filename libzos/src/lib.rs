@@ -3,7 +3,8 @@
 //! Layers, bottom up: [`sys`] (raw syscalls, one function each), [`rt`] (process
 //! start-up, heap, panic, debug output) and [`loader`] (building a child process
 //! from an ELF file), [`ipc`] (protocol messages), [`posix`] (descriptors,
-//! processes, environment) and [`fs`] (the file API over the VFS service).
+//! processes, environment) and [`fs`] (the file API over the VFS service);
+//! [`poll`] is how `poll` waits (readiness watches, docs/userland.md).
 #![no_std]
 
 extern crate alloc;

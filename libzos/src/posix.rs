@@ -183,12 +183,12 @@ pub struct Watched {
 /// counts as writable); a dead one is `POLLHUP | POLLERR`.
 pub fn watch(fd: Fd, events: u16, notify: Option<u64>) -> Result<Watched> {
     use zos_proto::watch::{answer, events::*, fires};
-    let slot = slot_of(fd)?;
     let drop_notify = || {
         if let Some(cap) = notify {
             let _ = sys::cap_delete(cap);
         }
     };
+    let slot = slot_of(fd).inspect_err(|_| drop_notify())?;
     // A pipe end with a ring knows without a message, unless it must wait.
     if let Some(ready) = crate::pipe::ready(slot) {
         if fires(events, ready) || notify.is_none() {
