@@ -15,6 +15,7 @@
 mod file;
 mod memory;
 pub mod names;
+mod net;
 mod signal;
 mod spawn;
 mod tty;
@@ -146,6 +147,21 @@ fn dispatch(nr: i64, args: [u64; 6]) -> SysResult {
         169 => time::gettimeofday(a),
         172 => Ok(i64::from(posix::getpid())),
         179 => sysinfo(a),
+        198 => net::socket(a as i32, b as i32, c as i32),
+        199 => net::socketpair(a as i32),
+        200 => net::bind(a as i32, b, c),
+        201 => net::listen(a as i32, b as i32),
+        202 => net::accept4(a as i32, b, c, 0),
+        203 => net::connect(a as i32, b, c),
+        204 => net::getsockname(a as i32, b, c),
+        205 => net::getpeername(a as i32, b, c),
+        206 => net::sendto(a as i32, b, c, d as u32, e, f),
+        207 => net::recvfrom(a as i32, b, c, d as u32, e, f),
+        208 => net::setsockopt(a as i32, b as i32, c as i32, d, e),
+        209 => net::getsockopt(a as i32, b as i32, c as i32, d, e),
+        210 => net::shutdown(a as i32, b as i32),
+        211 => net::sendmsg(a as i32, b, c as u32),
+        212 => net::recvmsg(a as i32, b, c as u32),
         173 => Ok(i64::from(posix::getppid())),
         174..=177 => Ok(0),
         214 => memory::brk(a),
@@ -155,6 +171,7 @@ fn dispatch(nr: i64, args: [u64; 6]) -> SysResult {
         221 => spawn::execve(a, b, c),
         222 => memory::mmap(a, b, c as u32, d as u32, e as i32, f),
         226 | 233 => Ok(0),
+        242 => net::accept4(a as i32, b, c, d as u32),
         260 => spawn::wait4(a as i32, b, c as u32, d),
         261 => resource_limit(b as u32, e),
         278 => random(a, b),
