@@ -1,7 +1,8 @@
 //! Linux's socket structures as a C program lays them out in its memory, and
 //! the checks Linux makes on them: `struct sockaddr_in`, `struct msghdr`,
 //! `struct iovec`, `struct timeval`, socket(2)'s type and protocol, and the
-//! value-result lengths of `accept`, `getsockname` and `getsockopt`.
+//! value-result lengths of `accept`, `getsockname` and `getsockopt`; and how
+//! program arguments that are not UTF-8 cross a spawn ([`escape_arg`]).
 //!
 //! The Linux-syscall dispatcher (`libzos/src/linux/net.rs`) reads the bytes
 //! out of the caller's memory and hands them here; everything here is plain
@@ -341,6 +342,44 @@ pub fn ms_to_timeval(ms: u32) -> [u8; TIMEVAL_LEN] {
     out[..8].copy_from_slice(&(u64::from(ms) / 1000).to_le_bytes());
     out[8..].copy_from_slice(&((u64::from(ms) % 1000) * 1000).to_le_bytes());
     out
+}
+
+/// Where the bytes 0x80–0xFF of an argument that is not UTF-8 travel: as
+/// the private-use characters U+F780–U+F7FF.
+const ESCAPE_BASE: u32 = 0xF700;
+
+/// A C program's argument or environment string as the spawn protocol's
+/// UTF-8: valid text as it is, every byte of an invalid sequence as
+/// U+F700 + byte. BusyBox marks a program it re-executes by setting the top
+/// bit of `argv[0][0]` (`httpd`'s per-connection child on a machine without
+/// `fork`); [`unescape_arg`] gives the bytes back in the new program.
+pub fn escape_arg(bytes: &[u8]) -> alloc::borrow::Cow<'_, str> {
+    if let Ok(text) = core::str::from_utf8(bytes) {
+        return alloc::borrow::Cow::Borrowed(text);
+    }
+    let mut out = alloc::string::String::with_capacity(bytes.len() + 8);
+    for chunk in bytes.utf8_chunks() {
+        out.push_str(chunk.valid());
+        for byte in chunk.invalid() {
+            out.push(char::from_u32(ESCAPE_BASE + u32::from(*byte)).unwrap_or('?'));
+        }
+    }
+    alloc::borrow::Cow::Owned(out)
+}
+
+/// The bytes of an argument [`escape_arg`] made, appended to `out`. (A
+/// genuine U+F780–U+F7FF in an argument comes back as one byte too: a
+/// private-use character no program is known to pass.)
+pub fn unescape_arg(text: &str, out: &mut Vec<u8>) {
+    for ch in text.chars() {
+        let code = u32::from(ch);
+        if (ESCAPE_BASE + 0x80..=ESCAPE_BASE + 0xff).contains(&code) {
+            out.push((code - ESCAPE_BASE) as u8);
+        } else {
+            let mut buffer = [0u8; 4];
+            out.extend_from_slice(ch.encode_utf8(&mut buffer).as_bytes());
+        }
+    }
 }
 
 #[cfg(test)]

@@ -267,3 +267,25 @@ fn int_options() {
     assert_eq!(int_option(&[1, 0, 0]), Err(EINVAL));
     assert_eq!(int_option(&[]), Err(EINVAL));
 }
+
+#[test]
+fn arguments_that_are_not_utf8_survive() {
+    let cases: [&[u8]; 5] = [
+        b"httpd",
+        b"\xe8ttpd",
+        "h\u{e9}llo w\u{f6}rld".as_bytes(),
+        b"\xff\xfe\x80 mixed \xc3\xa9 \xc3",
+        b"",
+    ];
+    for bytes in cases {
+        let text = escape_arg(bytes);
+        let mut back = alloc::vec::Vec::new();
+        unescape_arg(&text, &mut back);
+        assert_eq!(back, bytes, "{text:?}");
+    }
+    assert!(matches!(
+        escape_arg(b"plain"),
+        alloc::borrow::Cow::Borrowed("plain")
+    ));
+    assert_eq!(escape_arg(b"\xe8ttpd"), "\u{f7e8}ttpd");
+}
