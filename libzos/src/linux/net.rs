@@ -324,8 +324,12 @@ fn recv_data(fd: Fd, buffer: &mut [u8], flags: u32) -> Result<(usize, Option<Soc
     }
 }
 
+/// Most bytes one send/sendto takes (a blocking stream send loops over
+/// them; callers send the rest in their next call, as after any short send).
+const SEND_LIMIT: u64 = 1 << 20;
+
 pub fn sendto(fd: Fd, buf: u64, len: u64, flags: u32, addr: u64, addr_len: u64) -> SysResult {
-    let data = user_bytes(buf, len.min(VECTOR_LIMIT as u64 * 16))?;
+    let data = user_bytes(buf, len.min(SEND_LIMIT))?;
     let to = if addr != 0 {
         Some(read_addr(addr, addr_len, false)?)
     } else {
