@@ -664,38 +664,17 @@ fn drop_caps(caps: &[u64]) {
 /// Hands init a spawn request too long for a message, in a Memory object.
 fn stage_spawn(request: &ProcRequest) -> Result<()> {
     let bytes = zos_proto::encode_vec(request).ok_or(Errno(E2BIG))?;
-    let pages = bytes.len().div_ceil(4096) as u64;
-    let memory = sys::memory_create(pages * 4096).map_err(|_| Errno(ENOMEM))?;
-    let written = sys::memory_map(
-        memory,
-        sys::SELF,
-        STAGE_VA,
-        0,
-        pages,
-        crate::abi::map_flags::WRITE,
-    )
-    .map(|()| {
-        // SAFETY: `pages` pages were just mapped writable at STAGE_VA and
-        // hold `bytes.len()` bytes.
-        unsafe { core::ptr::copy_nonoverlapping(bytes.as_ptr(), STAGE_VA as *mut u8, bytes.len()) };
-        let _ = sys::memory_unmap(sys::SELF, STAGE_VA);
-    })
-    .map_err(|_| Errno(ENOMEM));
-    if let Err(e) = written {
-        let _ = sys::cap_delete(memory);
-        return Err(e);
-    }
     let length = bytes.len() as u32;
-    // The capability moves to init with the message.
-    let reply = proc_call(&ProcRequest::StageSpawn { length }, &[memory]);
-    match reply.as_ref().ok().and_then(|r| r.decode::<ProcResponse>()) {
-        Some(ProcResponse::Ok) => Ok(()),
-        Some(ProcResponse::Err(e)) => Err(Errno(e)),
-        _ => {
-            let _ = sys::cap_delete(memory);
-            Err(reply.err().unwrap_or(Errno(EIO)))
-        }
-    }
+    let fill = |out: &mut [u8]| {
+        out.copy_from_slice(&bytes);
+        Ok(())
+    };
+    stage_with_init(
+        u64::from(length),
+        STAGE_VA,
+        fill,
+        &ProcRequest::StageSpawn { length },
+    )
 }
 
 /// Where a program read from the VFS is written before init reads it.
@@ -713,32 +692,43 @@ fn stage_image(path: &str) -> Result<()> {
         return Err(Errno(ENOEXEC));
     }
     let length = stat.size;
+    let fill = |image: &mut [u8]| read_whole(path, image);
+    stage_with_init(length, IMAGE_VA, fill, &ProcRequest::StageImage { length })
+}
+
+/// Gives init `length` bytes in a new Memory object, filled by `fill` through
+/// a writable mapping at `va` (unmapped again before the call), with
+/// `request`: the capability moves to init with the message.
+fn stage_with_init(
+    length: u64,
+    va: u64,
+    fill: impl FnOnce(&mut [u8]) -> Result<()>,
+    request: &ProcRequest,
+) -> Result<()> {
     let pages = length.div_ceil(4096);
     let memory = sys::memory_create(pages * 4096).map_err(|_| Errno(ENOMEM))?;
     let filled = sys::memory_map(
         memory,
         sys::SELF,
-        IMAGE_VA,
+        va,
         0,
         pages,
         crate::abi::map_flags::WRITE,
     )
     .map_err(|_| Errno(ENOMEM))
     .and_then(|()| {
-        // SAFETY: `pages` pages were just mapped writable at IMAGE_VA; the
+        // SAFETY: `pages` pages were just mapped writable at `va`; the
         // slice covers `length` bytes of them and is dropped before the unmap.
-        let image =
-            unsafe { core::slice::from_raw_parts_mut(IMAGE_VA as *mut u8, length as usize) };
-        let read = read_whole(path, image);
-        let _ = sys::memory_unmap(sys::SELF, IMAGE_VA);
-        read
+        let bytes = unsafe { core::slice::from_raw_parts_mut(va as *mut u8, length as usize) };
+        let result = fill(bytes);
+        let _ = sys::memory_unmap(sys::SELF, va);
+        result
     });
     if let Err(e) = filled {
         let _ = sys::cap_delete(memory);
         return Err(e);
     }
-    // The capability moves to init with the message.
-    let reply = proc_call(&ProcRequest::StageImage { length }, &[memory]);
+    let reply = proc_call(request, &[memory]);
     match reply.as_ref().ok().and_then(|r| r.decode::<ProcResponse>()) {
         Some(ProcResponse::Ok) => Ok(()),
         Some(ProcResponse::Err(e)) => Err(Errno(e)),

@@ -26,6 +26,10 @@ proc fail {reason} {
     exit 1
 }
 
+# Words put before QEMU's command (`ip netns exec NAME`: net_ns.exp runs QEMU
+# inside the network namespace it builds).
+set zos_qemu_prefix {}
+
 # Boots a fresh QEMU on the reference command line of this run's architecture
 # plus `extra`. `machine`, `cpu` and `mem` default to the reference line; on
 # x86_64 the AArch64 defaults (`virt`, `cortex-a57`) mean q35 and `max`
@@ -39,8 +43,8 @@ proc zos_boot {{extra {}} {machine virt} {cpu cortex-a57} {mem 1G}} {
     } else {
         set qemu qemu-system-aarch64
     }
-    set cmd [list $qemu -machine $machine -cpu $cpu -m $mem -nographic \
-        -kernel $zos_kernel -initrd $zos_initrd -nic none -no-reboot]
+    set cmd [concat $::zos_qemu_prefix [list $qemu -machine $machine -cpu $cpu -m $mem -nographic \
+        -kernel $zos_kernel -initrd $zos_initrd -nic none -no-reboot]]
     set cmd [concat $cmd $extra]
     # xtask runs every script that types a second time on two CPUs (GICv2).
     if {[info exists env(ZOS_SMP)] && [lsearch -exact $cmd -smp] < 0} {

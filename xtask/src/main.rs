@@ -18,6 +18,7 @@ mod arch;
 mod cpio;
 mod disk;
 mod linecount;
+mod netbench;
 mod ports;
 mod sysroot;
 mod tools;
@@ -526,10 +527,12 @@ fn run(arch: Arch, args: &[String]) -> Result<(), String> {
 /// the wall clock — and writes `target/zos/bench.json`.
 ///
 /// `groups` (none: all) picks rows: `kernel` (ktest), `shell` (bench.sh),
-/// `blk` (the raw disk), `ext2disk` (issue 10's ext2 rows), `boot`. A partial
-/// run prints its rows and leaves bench.json alone.
+/// `blk` (the raw disk), `ext2disk` (issue 10's ext2 rows), `boot`, `net`
+/// (issue 11's network rows against a peer in a network namespace: wall
+/// figures only, needs root; see `netbench`). A partial run prints its rows
+/// and leaves bench.json alone.
 fn bench(arch: Arch, groups: &[String]) -> Result<(), String> {
-    const GROUPS: [&str; 5] = ["kernel", "shell", "blk", "ext2disk", "boot"];
+    const GROUPS: [&str; 6] = ["kernel", "shell", "blk", "ext2disk", "boot", "net"];
     if let Some(bad) = groups.iter().find(|g| !GROUPS.contains(&g.as_str())) {
         return Err(format!(
             "bench: unknown group {bad} (groups: {})",
@@ -625,6 +628,19 @@ fn bench(arch: Arch, groups: &[String]) -> Result<(), String> {
         let (boot_wall_ms, boot_virtual_ns) = boot_to_prompt(&artifacts)?;
         instructions.push(("boot_to_prompt".into(), boot_virtual_ns));
         nanoseconds.push(("boot_to_prompt".into(), boot_wall_ms * 1_000_000));
+    }
+    // A full run as a user who cannot make network namespaces skips the
+    // network rows; `bench net` asks for them and fails with the reason.
+    let net_possible = !groups.is_empty() || tools::is_root();
+    if !net_possible {
+        println!("bench: network rows skipped (they need root: a namespace and a tap device)");
+    }
+    if arch == Arch::Aarch64 && wants("net") && net_possible {
+        // Wall time only: the peer is on the host (no -icount run).
+        for (name, ns) in netbench::net_bench(&artifacts)? {
+            instructions.push((name.clone(), 0));
+            nanoseconds.push((name, ns));
+        }
     }
     let mut json = String::from("{\n");
     println!("{:<28} {:>14} {:>14}", "operation", "instructions", "ns");
@@ -845,6 +861,10 @@ fn test(filters: &[String]) -> Result<(), String> {
         "cpio",
         // Partitions the disk images of the storage tests.
         "sfdisk",
+        // net_ns.exp's private network: a namespace with a tap device, and
+        // dnsmasq for DHCP and local names.
+        "ip",
+        "dnsmasq",
     ])?;
     if filters.is_empty() {
         lines()?;

@@ -13,6 +13,8 @@ fn package_of(tool: &str) -> &str {
         "llvm-ar" => "llvm",
         "dpkg-source" => "dpkg-dev",
         "node" => "nodejs",
+        "dnsmasq" => "dnsmasq-base",
+        "ip" => "iproute2",
         other => other,
     }
 }
@@ -24,7 +26,7 @@ fn present(tool: &str) -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
-fn is_root() -> bool {
+pub fn is_root() -> bool {
     Command::new("id")
         .arg("-u")
         .output()

@@ -19,8 +19,12 @@ const MAX_MERGED_BYTES: usize = 1 << 20;
 struct Entry {
     data: Box<[u8]>,
     dirty: bool,
-    /// Position in the recency order (key into `lru`).
+    /// When it was last used.
     stamp: u64,
+    /// Its key in `lru`: the stamp it had when it was last queued. A hit only
+    /// moves `stamp`; the record is brought up to date when it reaches the
+    /// front of `lru` (one map update per eviction instead of two per hit).
+    queued: u64,
 }
 
 /// Counters for benchmarks and tests.
@@ -99,22 +103,22 @@ impl<D: BlockDevice> BlockCache<D> {
         Ok(())
     }
 
-    fn touch(&mut self, block: u64) {
-        self.clock += 1;
-        let stamp = self.clock;
-        if let Some(entry) = self.entries.get_mut(&block) {
-            self.lru.remove(&entry.stamp);
-            entry.stamp = stamp;
-            self.lru.insert(stamp, block);
-        }
-    }
-
-    /// Make room for one more entry.
+    /// Make room for one more entry: the least recently used block goes. The
+    /// front record of `lru` names it unless that block was used since it was
+    /// queued; then it is queued again under its last use and the next looked at.
     fn make_room(&mut self) -> Result<(), IoError> {
         while self.entries.len() >= self.capacity {
             let Some((&stamp, &victim)) = self.lru.iter().next() else {
                 return Ok(());
             };
+            if let Some(entry) = self.entries.get_mut(&victim) {
+                if entry.stamp != stamp {
+                    self.lru.remove(&stamp);
+                    entry.queued = entry.stamp;
+                    self.lru.insert(entry.stamp, victim);
+                    continue;
+                }
+            }
             if self.entries.get(&victim).is_some_and(|e| e.dirty) {
                 // Writing everything at once merges neighbours into long writes,
                 // which is what a sequential writer needs.
@@ -134,15 +138,24 @@ impl<D: BlockDevice> BlockCache<D> {
         if dirty {
             self.dirty += 1;
         }
-        self.entries.insert(block, Entry { data, dirty, stamp });
+        self.entries.insert(
+            block,
+            Entry {
+                data,
+                dirty,
+                stamp,
+                queued: stamp,
+            },
+        );
         Ok(())
     }
 
     fn load(&mut self, block: u64) -> Result<(), IoError> {
         self.check(block)?;
-        if self.entries.contains_key(&block) {
+        self.clock += 1;
+        if let Some(entry) = self.entries.get_mut(&block) {
+            entry.stamp = self.clock;
             self.stats.hits += 1;
-            self.touch(block);
             return Ok(());
         }
         self.stats.misses += 1;
@@ -186,8 +199,9 @@ impl<D: BlockDevice> BlockCache<D> {
             return Err(IoError::ReadOnly);
         }
         self.check(block)?;
-        if self.entries.contains_key(&block) {
-            self.touch(block);
+        self.clock += 1;
+        if let Some(entry) = self.entries.get_mut(&block) {
+            entry.stamp = self.clock;
             let data = self.mark_dirty(block)?;
             data.fill(0);
             return Ok(data);
@@ -203,7 +217,7 @@ impl<D: BlockDevice> BlockCache<D> {
     /// Drop `block` from the cache without writing it (it was freed).
     pub fn forget(&mut self, block: u64) {
         if let Some(entry) = self.entries.remove(&block) {
-            self.lru.remove(&entry.stamp);
+            self.lru.remove(&entry.queued);
             if entry.dirty {
                 self.dirty -= 1;
             }
@@ -282,7 +296,7 @@ impl<D: BlockDevice> BlockCache<D> {
             .entries
             .iter()
             .filter(|(_, e)| !e.dirty)
-            .map(|(&b, e)| (b, e.stamp))
+            .map(|(&b, e)| (b, e.queued))
             .collect();
         for (block, stamp) in clean {
             self.entries.remove(&block);

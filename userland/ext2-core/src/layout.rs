@@ -243,7 +243,13 @@ impl Inode {
         record_len >= 144 && extra_isize >= 16 && 128 + extra_isize as usize <= record_len
     }
 
-    pub fn parse(b: &[u8]) -> Self {
+    pub fn parse(record: &[u8]) -> Self {
+        // Records are at least 128 bytes (the superblock's inode size is checked
+        // at mount); reading through a fixed-size array lets the compiler drop a
+        // bounds check per byte.
+        let Some(b) = record.first_chunk::<GOOD_OLD_INODE_SIZE>() else {
+            return Inode::default();
+        };
         let mut block = [0u32; N_BLOCKS];
         for (i, slot) in block.iter_mut().enumerate() {
             *slot = get_u32(b, 40 + 4 * i);
@@ -254,12 +260,12 @@ impl Inode {
         } else {
             0
         };
-        let extra_isize = if b.len() > GOOD_OLD_INODE_SIZE {
-            get_u16(b, 128)
+        let extra_isize = if record.len() > GOOD_OLD_INODE_SIZE {
+            get_u16(record, 128)
         } else {
             0
         };
-        let extra = Self::has_extra_times(b.len(), extra_isize);
+        let extra = Self::has_extra_times(record.len(), extra_isize);
         Inode {
             mode,
             uid: get_u16(b, 2) as u32 | (get_u16(b, 120) as u32) << 16,
@@ -276,9 +282,9 @@ impl Inode {
             generation: get_u32(b, 100),
             file_acl: get_u32(b, 104),
             extra_isize,
-            ctime_extra: if extra { get_u32(b, 132) } else { 0 },
-            mtime_extra: if extra { get_u32(b, 136) } else { 0 },
-            atime_extra: if extra { get_u32(b, 140) } else { 0 },
+            ctime_extra: if extra { get_u32(record, 132) } else { 0 },
+            mtime_extra: if extra { get_u32(record, 136) } else { 0 },
+            atime_extra: if extra { get_u32(record, 140) } else { 0 },
         }
     }
 

@@ -93,6 +93,15 @@ fn read_config() -> LinkConfig {
     config
 }
 
+/// Replaces `/etc/resolv.conf` with `text` (the DNS servers of a lease or
+/// of `/etc/network.conf`), so programs that read it see them; the
+/// netstack's own resolver keeps its copy.
+pub fn write_resolv_conf(text: &str) {
+    if let Err(e) = libzos::fs::replace_file("/etc/resolv.conf", text.as_bytes(), 0o644) {
+        dprintln!("netstack: cannot write /etc/resolv.conf: {e:?}");
+    }
+}
+
 enum Retry {
     Later,
     Never,

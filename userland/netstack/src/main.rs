@@ -155,6 +155,9 @@ impl Service {
             for line in self.stack.take_log() {
                 dprintln!("netstack: {line}");
             }
+            if let Some(text) = self.stack.take_resolv_conf() {
+                link::write_resolv_conf(&text);
+            }
             BUSY.store(self.stack.has_waiting(), Ordering::Relaxed);
             let next = match (self.stack.has_nic(), self.stack.next_poll_ms(now)) {
                 (true, Some(delay)) => now + delay.min(1000),

@@ -79,7 +79,7 @@ pub fn ifconfig(args: &[&str]) -> Result<(), Failure> {
 }
 
 pub fn ping(args: &[&str]) -> Result<(), Failure> {
-    let parsed = getopt::parse(args, "c:s:W:")?;
+    let parsed = getopt::parse(args, "c:s:W:i:")?;
     let number = |letter: char, default: u32| -> Result<u32, Failure> {
         match parsed.last_value(letter) {
             Some(text) => text
@@ -91,6 +91,12 @@ pub fn ping(args: &[&str]) -> Result<(), Failure> {
     let count = number('c', 4)?;
     let size = number('s', 56)?.min(1400) as u16;
     let timeout_ms = number('W', 1)?.max(1) * 1000;
+    // `-i SECONDS` between echoes (fractions allowed: `-i 0.01`).
+    let interval_ns = match parsed.last_value('i') {
+        Some(text) => zos_tools_core::sleep::parse_duration(text)
+            .map_err(|_| Failure::Usage(format!("invalid interval '{text}'")))?,
+        None => 1_000_000_000,
+    };
     let [host] = parsed.operands.as_slice() else {
         return Err(Failure::Usage("need one HOST".into()));
     };
@@ -122,7 +128,7 @@ pub fn ping(args: &[&str]) -> Result<(), Failure> {
             Err(e) => return Err(fail("ping", e)),
         }
         if seq + 1 < count {
-            libzos::sys::sleep_until(start + 1_000_000_000);
+            libzos::sys::sleep_until(start + interval_ns);
         }
     }
     write_out(http::ping_summary(host, sent, &rtts).as_bytes())?;
@@ -138,7 +144,7 @@ pub fn nslookup(args: &[&str]) -> Result<(), Failure> {
         return Err(Failure::Usage("need one NAME".into()));
     };
     let addrs = net::getaddrinfo(name, "0")
-        .map_err(|_| Failure::Error(format!("can't resolve '{name}'")))?;
+        .map_err(|e| Failure::Error(format!("can't resolve '{name}': {}", e.describe())))?;
     let mut out = format!("Name:      {name}\n");
     for a in addrs {
         out.push_str(&format!("Address:   {}\n", format_ipv4(a.addr)));

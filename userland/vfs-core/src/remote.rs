@@ -98,7 +98,8 @@ pub struct RemoteFs<T: Transport> {
 #[derive(Default)]
 struct MetaCache {
     generation: Option<u64>,
-    names: BTreeMap<(Ino, String), Ino>,
+    /// `None`: the name is known not to exist.
+    names: BTreeMap<(Ino, String), Option<Ino>>,
     attrs: BTreeMap<Ino, Stat>,
 }
 
@@ -111,6 +112,36 @@ impl MetaCache {
             self.names.clear();
             self.attrs.clear();
             self.generation = Some(generation);
+        }
+    }
+
+    /// `name` in `dir` now names `ino`; `dir`'s times and size moved.
+    fn added(&mut self, dir: Ino, name: &str, ino: Ino) {
+        self.attrs.remove(&dir);
+        self.names.insert((dir, String::from(name)), Some(ino));
+    }
+
+    fn clear(&mut self) {
+        self.names.clear();
+        self.attrs.clear();
+    }
+
+    /// `name` in `dir` is gone (unlinked or removed); so are the attributes of
+    /// what it named, and, for a directory, the names under it (its inode
+    /// number may come back as another file).
+    fn forget_name(&mut self, dir: Ino, name: &str, was_directory: bool) {
+        self.attrs.remove(&dir);
+        match self.names.insert((dir, String::from(name)), None) {
+            Some(Some(ino)) => {
+                self.attrs.remove(&ino);
+                if was_directory {
+                    self.names.retain(|(parent, _), _| *parent != ino);
+                }
+            }
+            _ => {
+                self.clear();
+                self.names.insert((dir, String::from(name)), None);
+            }
         }
     }
 }
@@ -220,6 +251,34 @@ impl<T: Transport> RemoteFs<T> {
         Ok(answer)
     }
 
+    /// A change made through this mount. The server moves the volume's counter
+    /// once per change, before it answers; when the counter moved by exactly
+    /// this one, nobody else changed the volume meanwhile, and the cache stays
+    /// valid with `adjust` applying what the change did. Otherwise (or after an
+    /// error) the cache is emptied at its next use. This keeps create-heavy work
+    /// from asking the server again for every name on its path.
+    fn change<R>(
+        &self,
+        ask: impl FnOnce() -> VfsResult<R>,
+        adjust: impl FnOnce(&mut MetaCache, &R),
+    ) -> VfsResult<R> {
+        let before = self.transport.generation().filter(|_| !self.dead.get());
+        if let Some(before) = before {
+            self.cache.borrow_mut().validate(before);
+        }
+        let answer = ask()?;
+        let after = before.map(|b| b.wrapping_add(1));
+        if after.is_some() && self.transport.generation() == after {
+            let mut cache = self.cache.borrow_mut();
+            cache.generation = after;
+            adjust(&mut cache, &answer);
+            if cache.names.len() + cache.attrs.len() > MetaCache::MAX_ENTRIES {
+                cache.clear();
+            }
+        }
+        Ok(answer)
+    }
+
     /// A read or write of `len` bytes: how many the server moved (never more).
     fn count(&self, op: RfsRequest, len: usize) -> VfsResult<usize> {
         self.call(op, |r| match r {
@@ -278,13 +337,18 @@ impl<T: Transport> FileSystem for RemoteFs<T> {
             return self.ino(RfsRequest::Lookup { dir, name });
         }
         let key = (dir, String::from(name));
-        self.cached(
+        let found = self.cached(
             |cache| cache.names.get(&key).copied(),
-            || self.ino(RfsRequest::Lookup { dir, name }),
+            || match self.ino(RfsRequest::Lookup { dir, name }) {
+                Ok(ino) => Ok(Some(ino)),
+                Err(Errno::ENOENT) => Ok(None),
+                Err(e) => Err(e),
+            },
             |cache, ino| {
                 cache.names.insert(key.clone(), *ino);
             },
-        )
+        )?;
+        found.ok_or(Errno::ENOENT)
     }
 
     fn getattr(&self, ino: Ino) -> VfsResult<Stat> {
@@ -312,33 +376,53 @@ impl<T: Transport> FileSystem for RemoteFs<T> {
             atime: c.atime,
             mtime: c.mtime,
         };
-        self.call(op, |r| match r {
-            RfsResponse::Stat(stat) => from_file_stat(stat),
-            _ => Err(Errno::EIO),
-        })
+        self.change(
+            || {
+                self.call(op, |r| match r {
+                    RfsResponse::Stat(stat) => from_file_stat(stat),
+                    _ => Err(Errno::EIO),
+                })
+            },
+            |cache, stat| {
+                cache.attrs.insert(ino, stat.clone());
+            },
+        )
     }
 
     fn create(&mut self, dir: Ino, name: &str, kind: FileKind, attrs: NewInode) -> VfsResult<Ino> {
-        self.ino(RfsRequest::Create {
+        let op = RfsRequest::Create {
             dir,
             name,
             mode: kind.mode_type_bits() | (attrs.mode & crate::fs::MODE_PERMISSION_MASK),
             uid: attrs.uid,
             gid: attrs.gid,
             rdev: attrs.rdev,
-        })
+        };
+        self.change(|| self.ino(op), |cache, ino| cache.added(dir, name, *ino))
     }
 
     fn link(&mut self, dir: Ino, name: &str, target: Ino) -> VfsResult<()> {
-        self.ok(RfsRequest::Link { dir, name, target })
+        self.change(
+            || self.ok(RfsRequest::Link { dir, name, target }),
+            |cache, _| {
+                cache.added(dir, name, target);
+                cache.attrs.remove(&target);
+            },
+        )
     }
 
     fn unlink(&mut self, dir: Ino, name: &str) -> VfsResult<()> {
-        self.ok(RfsRequest::Unlink { dir, name })
+        self.change(
+            || self.ok(RfsRequest::Unlink { dir, name }),
+            |cache, _| cache.forget_name(dir, name, false),
+        )
     }
 
     fn rmdir(&mut self, dir: Ino, name: &str) -> VfsResult<()> {
-        self.ok(RfsRequest::Rmdir { dir, name })
+        self.change(
+            || self.ok(RfsRequest::Rmdir { dir, name }),
+            |cache, _| cache.forget_name(dir, name, true),
+        )
     }
 
     fn rename(
@@ -348,22 +432,25 @@ impl<T: Transport> FileSystem for RemoteFs<T> {
         new_dir: Ino,
         new_name: &str,
     ) -> VfsResult<()> {
-        self.ok(RfsRequest::Rename {
+        let op = RfsRequest::Rename {
             old_dir,
             old_name,
             new_dir,
             new_name,
-        })
+        };
+        // Rare enough that forgetting everything is the simple answer.
+        self.change(|| self.ok(op), |cache, _| cache.clear())
     }
 
     fn symlink(&mut self, dir: Ino, name: &str, target: &str, owner: NewInode) -> VfsResult<Ino> {
-        self.ino(RfsRequest::Symlink {
+        let op = RfsRequest::Symlink {
             dir,
             name,
             target,
             uid: owner.uid,
             gid: owner.gid,
-        })
+        };
+        self.change(|| self.ino(op), |cache, ino| cache.added(dir, name, *ino))
     }
 
     fn readlink(&self, ino: Ino) -> VfsResult<String> {
@@ -392,31 +479,49 @@ impl<T: Transport> FileSystem for RemoteFs<T> {
     fn write(&mut self, ino: Ino, offset: u64, data: &[u8]) -> VfsResult<usize> {
         in_chunks(self.transport.buffer_len(), data.len(), |done, len| {
             self.transport.store(&data[done..done + len]);
-            let at = offset + done as u64;
-            self.count(
-                RfsRequest::Write {
-                    ino,
-                    offset: at,
-                    len: len as u32,
+            let op = RfsRequest::Write {
+                ino,
+                offset: offset + done as u64,
+                len: len as u32,
+            };
+            self.change(
+                || self.count(op, len),
+                |cache, _| {
+                    cache.attrs.remove(&ino);
                 },
-                len,
             )
         })
     }
 
+    /// Each entry read is also kept as a name: `rm -r`, `ls -l` and `find`
+    /// look up what they just listed.
     fn readdir(&self, dir: Ino, cookie: u64) -> VfsResult<Option<(DirEntry, u64)>> {
-        self.call(RfsRequest::ReadDir { dir, cookie }, |r| match r {
-            RfsResponse::Entry(None) => Ok(None),
-            RfsResponse::Entry(Some(e)) if e.next > cookie => Ok(Some((
-                DirEntry {
-                    ino: e.ino,
-                    kind: FileKind::from_mode(e.mode).ok_or(Errno::EIO)?,
-                    name: String::from(e.name),
-                },
-                e.next,
-            ))),
-            _ => Err(Errno::EIO),
-        })
+        let ask = || {
+            self.call(RfsRequest::ReadDir { dir, cookie }, |r| match r {
+                RfsResponse::Entry(None) => Ok(None),
+                RfsResponse::Entry(Some(e)) if e.next > cookie => Ok(Some((
+                    DirEntry {
+                        ino: e.ino,
+                        kind: FileKind::from_mode(e.mode).ok_or(Errno::EIO)?,
+                        name: String::from(e.name),
+                    },
+                    e.next,
+                ))),
+                _ => Err(Errno::EIO),
+            })
+        };
+        self.cached(
+            |_| None,
+            ask,
+            |cache, found| {
+                if let Some((entry, _)) = found {
+                    if !matches!(entry.name.as_str(), "." | "..") {
+                        let key = (dir, entry.name.clone());
+                        cache.names.insert(key, Some(entry.ino));
+                    }
+                }
+            },
+        )
     }
 
     fn statfs(&self) -> StatFs {
@@ -743,6 +848,66 @@ mod tests {
         plain.getattr(root).unwrap();
         plain.getattr(root).unwrap();
         assert_eq!(calls(&plain), before + 2);
+    }
+
+    #[test]
+    fn changes_through_this_mount_keep_the_cache() {
+        let fs: Box<dyn FileSystem> = Box::new(Tmpfs::new(1 << 24));
+        let fs = Rc::new(RefCell::new(fs));
+        let generation = Rc::new(Cell::new(0));
+        let mut a = mount_of(fs.clone(), Some(generation.clone()));
+        let mut b = mount_of(fs, Some(generation));
+        let calls = |fs: &RemoteFs<Local>| fs.transport().calls.get();
+        let root = a.root();
+        let owner = NewInode::new(0o755, 0, 0);
+        let dir = a.create(root, "d", FileKind::Directory, owner).unwrap();
+        assert_eq!(a.lookup(dir, "f"), Err(Errno::ENOENT));
+        let before = calls(&a);
+        // A missing name is remembered, and so is what this mount creates.
+        assert_eq!(a.lookup(dir, "f"), Err(Errno::ENOENT));
+        assert_eq!(calls(&a), before);
+        let file = a.create(dir, "f", FileKind::Regular, owner).unwrap();
+        assert_eq!(a.lookup(root, "d"), Ok(dir));
+        assert_eq!(a.lookup(dir, "f"), Ok(file));
+        assert_eq!(calls(&a), before + 1, "only the create travelled");
+        // Attributes a change moved are asked again: the directory's, the file's after a write.
+        assert_eq!(a.getattr(file).unwrap().size, 0);
+        a.write(file, 0, b"abc").unwrap();
+        assert_eq!(a.getattr(file).unwrap().size, 3);
+        let stat = a
+            .setattr(
+                file,
+                SetAttr {
+                    size: Some(1),
+                    ..SetAttr::default()
+                },
+            )
+            .unwrap();
+        let before = calls(&a);
+        assert_eq!(a.getattr(file).unwrap(), stat);
+        assert_eq!(calls(&a), before);
+        // Unlink and rmdir forget the name and what was under it.
+        a.unlink(dir, "f").unwrap();
+        assert_eq!(a.lookup(dir, "f"), Err(Errno::ENOENT));
+        a.rmdir(root, "d").unwrap();
+        assert_eq!(a.lookup(root, "d"), Err(Errno::ENOENT));
+        // Names listed by readdir are known without a lookup.
+        let listed = a.create(root, "listed", FileKind::Regular, owner).unwrap();
+        b.create(root, "other", FileKind::Regular, owner).unwrap();
+        let mut cookie = 0;
+        while let Some((_, next)) = a.readdir(root, cookie).unwrap() {
+            cookie = next;
+        }
+        let before = calls(&a);
+        assert_eq!(a.lookup(root, "listed"), Ok(listed));
+        assert!(a.lookup(root, "other").is_ok());
+        assert_eq!(calls(&a), before);
+        // Another mount's change in between: this mount's cache is not kept.
+        let again = a.create(root, "d", FileKind::Directory, owner).unwrap();
+        b.rmdir(root, "d").unwrap();
+        a.create(root, "e", FileKind::Regular, owner).unwrap();
+        assert_eq!(a.lookup(root, "d"), Err(Errno::ENOENT));
+        let _ = again;
     }
 
     #[test]

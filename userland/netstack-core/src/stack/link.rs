@@ -47,6 +47,8 @@ pub(super) struct Link {
     queries: Vec<QueryWait>,
     log: Vec<String>,
     next_ident: u16,
+    /// The DNS servers changed since `/etc/resolv.conf` was last written.
+    resolv_changed: bool,
 }
 
 impl Link {
@@ -119,6 +121,20 @@ impl Stack {
         core::mem::take(&mut self.link.log)
     }
 
+    /// The text of `/etc/resolv.conf` when the DNS servers changed since the
+    /// last call (a lease, a static configuration, a lost lease): one
+    /// `nameserver` line per server, none when there are none.
+    pub fn take_resolv_conf(&mut self) -> Option<String> {
+        if !core::mem::take(&mut self.link.resolv_changed) {
+            return None;
+        }
+        let mut text = String::from("# written by the netstack (DHCP or /etc/network.conf)\n");
+        for &server in &self.link.dns_servers {
+            text.push_str(&format!("nameserver {}\n", format_v4(server)));
+        }
+        Some(text)
+    }
+
     /// Milliseconds until smoltcp wants to be polled again (TCP timers,
     /// DHCP), when it does.
     pub fn next_poll_ms(&mut self, now_ms: u64) -> Option<u64> {
@@ -151,6 +167,9 @@ impl Stack {
         }
         self.link.address = cidr;
         self.link.gateway = router.filter(|_| cidr.is_some());
+        if self.link.dns_servers != dns {
+            self.link.resolv_changed = true;
+        }
         self.link.dns_servers = dns;
         if let Some(handle) = self.link.dns.take() {
             self.sockets.remove(handle);
@@ -194,12 +213,18 @@ impl Stack {
             };
             match event {
                 Some(Some((address, router, dns))) => {
+                    let servers: Vec<String> = dns.iter().map(|&d| format_v4(d)).collect();
+                    let named = if servers.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" dns {}", servers.join(" "))
+                    };
                     self.apply(Some(address), router, dns);
                     let via = router
                         .map(|g| format!(" via {}", format_v4(g)))
                         .unwrap_or_default();
                     self.link.log.push(format!(
-                        "eth0 leased {}/{}{via}",
+                        "eth0 leased {}/{}{via}{named}",
                         format_v4(address.address()),
                         address.prefix_len()
                     ));

@@ -244,3 +244,103 @@ fn garbage_from_the_wire() {
     assert_eq!(victim.ping(5, [127, 0, 0, 1], 1, 8, 100, 30_000), None);
     assert!(victim.poll(30_001).contains(&(5, Reply::Ok)));
 }
+
+#[test]
+fn resolv_conf_follows_the_dns_servers() {
+    let mut stack = Stack::new(0, 4);
+    assert_eq!(stack.take_resolv_conf(), None, "nothing to write at start");
+    let (inbox, outbox): (Wire, Wire) = Default::default();
+    let mut config = static_config([10, 0, 0, 5]);
+    config.dns = vec![[10, 0, 0, 53], [10, 0, 0, 54]];
+    stack.attach_nic(
+        Box::new(FakeNic { inbox, outbox }),
+        [2, 0, 0, 0, 0, 5],
+        config,
+    );
+    let text = stack
+        .take_resolv_conf()
+        .expect("written after the static config");
+    let servers: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("nameserver "))
+        .collect();
+    assert_eq!(servers, ["nameserver 10.0.0.53", "nameserver 10.0.0.54"]);
+    assert_eq!(stack.take_resolv_conf(), None, "written once per change");
+    stack.detach_nic();
+    let text = stack.take_resolv_conf().expect("emptied when the NIC goes");
+    assert!(!text.contains("nameserver"));
+}
+
+/// Many connections over the wire, accepted and closed from both ends in
+/// turn (and some refused): afterwards both stacks hold exactly the
+/// sockets they held before (no table entry, smoltcp socket, orphan or
+/// waiting request left per connection).
+#[test]
+fn connections_leave_nothing_behind() {
+    let (mut a, mut b) = wired();
+    let mut now = 0;
+    let l = b.socket(SocketKind::Stream, false).unwrap();
+    let any = SockAddr {
+        addr: [0; 4],
+        port: 80,
+    };
+    b.request(1, l, &SocketRequest::Bind(any), now);
+    b.request(1, l, &SocketRequest::Listen { backlog: 4 }, now);
+    let to = SockAddr {
+        addr: [10, 0, 0, 2],
+        port: 80,
+    };
+    let closed_port = SockAddr { port: 81, ..to };
+    let count = |s: &Stack| (s.table.len(), s.sockets.iter().count(), s.orphans.len());
+    let settle = |a: &mut Stack, b: &mut Stack, now: &mut u64| {
+        for _ in 0..400 {
+            *now += 5;
+            a.poll(*now);
+            b.poll(*now);
+        }
+    };
+    settle(&mut a, &mut b, &mut now);
+    let (a_before, b_before) = (count(&a), count(&b));
+    let mut token = 100;
+    for round in 0..40 {
+        token += 10;
+        let c = a.socket(SocketKind::Stream, false).unwrap();
+        let target = if round % 5 == 4 { closed_port } else { to };
+        if a.request(token, c, &SocketRequest::Connect(target), now)
+            .is_none()
+        {
+            run_until(&mut a, &mut b, token, &mut now);
+        }
+        if round % 5 != 4 {
+            let _ = a.write(token + 1, c, b"garbage \x00\xff request", now);
+            let mut accepted = None;
+            for _ in 0..50 {
+                now += 5;
+                a.poll(now);
+                b.poll(now);
+                if let Some(Reply::Accepted { sock, .. }) =
+                    b.request(token + 2, l, &SocketRequest::Accept, now)
+                {
+                    accepted = Some(sock);
+                    break;
+                }
+            }
+            let conn = accepted.expect("accepted");
+            // Either end closes first.
+            if round % 2 == 0 {
+                b.close(conn, now);
+                a.close(c, now);
+            } else {
+                a.close(c, now);
+                b.close(conn, now);
+            }
+        } else {
+            a.close(c, now);
+        }
+        b.finished.clear();
+        a.finished.clear();
+    }
+    settle(&mut a, &mut b, &mut now);
+    assert_eq!(count(&a), a_before, "the connecting stack kept sockets");
+    assert_eq!(count(&b), b_before, "the listening stack kept sockets");
+}
