@@ -117,6 +117,12 @@ pub(super) fn learn_socket_kind(fd: Fd, kind: SocketKind) {
     with_state(|s| s.sockets.insert(fd, kind));
 }
 
+/// Whether this program opened `fd` itself as something other than a
+/// socket (a file, a pipe): then no server needs asking.
+pub(super) fn known_not_socket(fd: Fd) -> bool {
+    with_state(|s| s.flags.contains_key(&fd) && !s.sockets.contains_key(&fd))
+}
+
 /// Whether the descriptor is in `O_NONBLOCK` mode.
 pub(super) fn is_nonblocking(fd: Fd) -> bool {
     with_state(|s| s.flags.get(&fd).is_some_and(|f| f & fs::O_NONBLOCK != 0))

@@ -54,9 +54,13 @@ fn errno(e: i32) -> Errno {
     Errno(e)
 }
 
-/// Whether `fd` is a socket (known from socket/accept, else asked).
+/// Whether `fd` is a socket (known from socket/accept; a file or pipe this
+/// program opened is not; else its server is asked).
 pub(super) fn is_socket(fd: Fd) -> bool {
-    file::socket_kind(fd).is_some() || posix::stat_kind(fd) == Ok(HandleKind::Socket)
+    if file::socket_kind(fd).is_some() {
+        return true;
+    }
+    !file::known_not_socket(fd) && posix::stat_kind(fd) == Ok(HandleKind::Socket)
 }
 
 /// The socket's type: known for sockets this program made; one it inherited
