@@ -271,7 +271,7 @@ fn copy_file(from: &Path, to: &Path) -> Result<(), String> {
 
 /// Crates of libzos's runtime in cargo's static library; every other member
 /// is a compiler builtin.
-const RUNTIME_CRATES: [&str; 17] = [
+const RUNTIME_CRATES: [&str; 18] = [
     "alloc",
     "bitflags",
     "buddy_system_allocator",
@@ -288,6 +288,7 @@ const RUNTIME_CRATES: [&str; 17] = [
     "zos_abi",
     "zos_boot",
     "zos_libc",
+    "zos_linux_abi",
     "zos_proto",
 ];
 

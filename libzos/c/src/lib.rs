@@ -50,7 +50,9 @@ const AT_SYSINFO: u64 = 32;
 /// Copies `text` with a NUL into `storage`; returns its address.
 fn c_string(storage: &mut Vec<u8>, text: &str) -> usize {
     let at = storage.len();
-    storage.extend_from_slice(text.as_bytes());
+    // Bytes that were not UTF-8 in the spawner come back (libzos::linux's
+    // spawns escape them).
+    zos_linux_abi::unescape_arg(text, storage);
     storage.push(0);
     at
 }

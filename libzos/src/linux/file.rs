@@ -11,6 +11,7 @@ use alloc::vec::Vec;
 use spin::Mutex;
 use zos_proto::errno::*;
 use zos_proto::io::HandleKind;
+use zos_proto::net::SocketKind;
 
 const AT_FDCWD: i32 = -100;
 const AT_SYMLINK_NOFOLLOW: u32 = 0x100;
@@ -48,12 +49,14 @@ fn open_flags(linux: u32) -> u32 {
 }
 
 /// Per-descriptor state Linux keeps and libzos does not: the open flags (for
-/// `F_GETFL`), close-on-exec, and directory entries read but not yet returned.
+/// `F_GETFL`), close-on-exec, directory entries read but not yet returned,
+/// and the type of the sockets this program made (linux/net.rs).
 #[derive(Clone, Default)]
 struct FdState {
     flags: BTreeMap<Fd, u32>,
     cloexec: BTreeSet<Fd>,
     entries: BTreeMap<Fd, (VecDeque<fs::DirEntry>, i64)>,
+    sockets: BTreeMap<Fd, SocketKind>,
 }
 
 static STATE: Mutex<Option<FdState>> = Mutex::new(None);
@@ -86,7 +89,62 @@ fn forget(fd: Fd) {
         s.flags.remove(&fd);
         s.cloexec.remove(&fd);
         s.entries.remove(&fd);
+        s.sockets.remove(&fd);
     });
+}
+
+/// A new socket descriptor (socket, accept4): its type, `O_NONBLOCK` for
+/// `F_GETFL`, close-on-exec.
+pub(super) fn note_socket(fd: Fd, kind: SocketKind, nonblocking: bool, cloexec: bool) {
+    forget(fd);
+    with_state(|s| {
+        let flags = fs::O_RDWR | if nonblocking { fs::O_NONBLOCK } else { 0 };
+        s.flags.insert(fd, flags);
+        s.sockets.insert(fd, kind);
+        if cloexec {
+            s.cloexec.insert(fd);
+        }
+    });
+}
+
+/// The type of a socket this program made (or learnt), if known.
+pub(super) fn socket_kind(fd: Fd) -> Option<SocketKind> {
+    with_state(|s| s.sockets.get(&fd).copied())
+}
+
+/// Remembers the type of a socket descriptor found out later (inherited).
+pub(super) fn learn_socket_kind(fd: Fd, kind: SocketKind) {
+    with_state(|s| s.sockets.insert(fd, kind));
+}
+
+/// Whether this program opened `fd` itself as something other than a
+/// socket (a file, a pipe): then no server needs asking.
+pub(super) fn known_not_socket(fd: Fd) -> bool {
+    with_state(|s| s.flags.contains_key(&fd) && !s.sockets.contains_key(&fd))
+}
+
+/// Whether the descriptor is in `O_NONBLOCK` mode.
+pub(super) fn is_nonblocking(fd: Fd) -> bool {
+    with_state(|s| s.flags.get(&fd).is_some_and(|f| f & fs::O_NONBLOCK != 0))
+}
+
+/// Sets or clears `O_NONBLOCK` (fcntl, FIONBIO); a socket's server is told,
+/// since its reads, accepts and connects wait there.
+fn set_nonblocking_flag(fd: Fd, on: bool) -> Result<(), Errno> {
+    let was = is_nonblocking(fd);
+    if was != on && super::net::is_socket(fd) {
+        crate::net::set_nonblocking(fd, on)?;
+    }
+    with_state(|s| {
+        let old = s.flags.get(&fd).copied().unwrap_or(fs::O_RDWR);
+        let new = if on {
+            old | fs::O_NONBLOCK
+        } else {
+            old & !fs::O_NONBLOCK
+        };
+        s.flags.insert(fd, new);
+    });
+    Ok(())
 }
 
 /// `path` as seen from the directory `dirfd`.
@@ -149,8 +207,7 @@ pub fn read(fd: Fd, ptr: u64, len: u64) -> SysResult {
 
 pub fn write(fd: Fd, ptr: u64, len: u64) -> SysResult {
     let data = user_bytes(ptr, len)?;
-    let nonblocking = with_state(|s| s.flags.get(&fd).is_some_and(|f| f & fs::O_NONBLOCK != 0));
-    if nonblocking {
+    if is_nonblocking(fd) {
         return Ok(posix::write_nonblocking(fd, data)? as i64);
     }
     Ok(posix::write(fd, data)? as i64)
@@ -490,6 +547,8 @@ pub fn pipe2(ptr: u64) -> SysResult {
     let out = user_bytes_mut(ptr, 8)?;
     out[..4].copy_from_slice(&read.to_le_bytes());
     out[4..].copy_from_slice(&write.to_le_bytes());
+    forget(read);
+    forget(write);
     with_state(|s| {
         s.flags.insert(read, fs::O_RDONLY);
         s.flags.insert(write, fs::O_WRONLY);
@@ -517,6 +576,9 @@ fn copy_flags(from: Fd, to: Fd) {
     with_state(|s| {
         if let Some(flags) = s.flags.get(&from).copied() {
             s.flags.insert(to, flags);
+        }
+        if let Some(kind) = s.sockets.get(&from).copied() {
+            s.sockets.insert(to, kind);
         }
     });
 }
@@ -563,11 +625,11 @@ pub fn fcntl(fd: Fd, command: i32, arg: u64) -> SysResult {
             with_state(|s| s.flags.get(&fd).copied()).unwrap_or(fs::O_RDWR),
         )),
         F_SETFL => {
+            set_nonblocking_flag(fd, arg as u32 & fs::O_NONBLOCK != 0)?;
             with_state(|s| {
                 let old = s.flags.get(&fd).copied().unwrap_or(fs::O_RDWR);
-                let settable = fs::O_APPEND | fs::O_NONBLOCK;
                 s.flags
-                    .insert(fd, (old & !settable) | (arg as u32 & settable));
+                    .insert(fd, (old & !fs::O_APPEND) | (arg as u32 & fs::O_APPEND));
             });
             Ok(0)
         }
@@ -647,7 +709,12 @@ pub fn ioctl(fd: Fd, request: u64, arg: u64) -> SysResult {
             posix::tcsetpgrp(fd, pgid).map_err(not_a_tty)?;
             Ok(0)
         }
-        FIONBIO => Ok(0),
+        FIONBIO => {
+            let on = user_bytes(arg, 4)?.iter().any(|b| *b != 0);
+            crate::posix::slot_of(fd)?;
+            set_nonblocking_flag(fd, on)?;
+            Ok(0)
+        }
         // Window size and pseudo-terminals: linux/tty.rs.
         _ => super::tty::ioctl(fd, request, arg).unwrap_or(Err(Errno(ENOTTY))),
     }

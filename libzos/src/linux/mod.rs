@@ -15,6 +15,7 @@
 mod file;
 mod memory;
 pub mod names;
+mod net;
 mod signal;
 mod spawn;
 mod tty;
@@ -114,6 +115,7 @@ fn dispatch(nr: i64, args: [u64; 6]) -> SysResult {
         93 | 94 => posix::exit(a as i32),
         96 | 178 => Ok(i64::from(posix::getpid())),
         101 => time::nanosleep(a, b),
+        103 => time::setitimer(b, c),
         113 => time::clock_gettime(a, b),
         114 => time::clock_getres(b),
         115 => time::clock_nanosleep(a, b as u32, c, d),
@@ -146,6 +148,21 @@ fn dispatch(nr: i64, args: [u64; 6]) -> SysResult {
         169 => time::gettimeofday(a),
         172 => Ok(i64::from(posix::getpid())),
         179 => sysinfo(a),
+        198 => net::socket(a as i32, b as i32, c as i32),
+        199 => net::socketpair(a as i32),
+        200 => net::bind(a as i32, b, c),
+        201 => net::listen(a as i32, b as i32),
+        202 => net::accept4(a as i32, b, c, 0),
+        203 => net::connect(a as i32, b, c),
+        204 => net::getsockname(a as i32, b, c),
+        205 => net::getpeername(a as i32, b, c),
+        206 => net::sendto(a as i32, b, c, d as u32, e, f),
+        207 => net::recvfrom(a as i32, b, c, d as u32, e, f),
+        208 => net::setsockopt(a as i32, b as i32, c as i32, d, e),
+        209 => net::getsockopt(a as i32, b as i32, c as i32, d, e),
+        210 => net::shutdown(a as i32, b as i32),
+        211 => net::sendmsg(a as i32, b, c as u32),
+        212 => net::recvmsg(a as i32, b, c as u32),
         173 => Ok(i64::from(posix::getppid())),
         174..=177 => Ok(0),
         214 => memory::brk(a),
@@ -155,6 +172,7 @@ fn dispatch(nr: i64, args: [u64; 6]) -> SysResult {
         221 => spawn::execve(a, b, c),
         222 => memory::mmap(a, b, c as u32, d as u32, e as i32, f),
         226 | 233 => Ok(0),
+        242 => net::accept4(a as i32, b, c, d as u32),
         260 => spawn::wait4(a as i32, b, c as u32, d),
         261 => resource_limit(b as u32, e),
         278 => random(a, b),
@@ -195,6 +213,11 @@ fn c_str(ptr: u64) -> Result<&'static str, Errno> {
 /// `too_long`): paths have PATH_MAX, program arguments and environment
 /// strings the whole argument space (`spawn::strings`).
 fn c_str_within(ptr: u64, limit: usize, too_long: Errno) -> Result<&'static str, Errno> {
+    core::str::from_utf8(c_bytes_within(ptr, limit, too_long)?).map_err(|_| Errno(EINVAL))
+}
+
+/// The bytes of the NUL-terminated string at `ptr` (see [`c_str_within`]).
+fn c_bytes_within(ptr: u64, limit: usize, too_long: Errno) -> Result<&'static [u8], Errno> {
     if ptr == 0 {
         return Err(Errno(EFAULT));
     }
@@ -208,8 +231,7 @@ fn c_str_within(ptr: u64, limit: usize, too_long: Errno) -> Result<&'static str,
         }
     }
     // SAFETY: the `len` bytes before the NUL were just read.
-    let bytes = unsafe { core::slice::from_raw_parts(ptr as *const u8, len) };
-    core::str::from_utf8(bytes).map_err(|_| Errno(EINVAL))
+    Ok(unsafe { core::slice::from_raw_parts(ptr as *const u8, len) })
 }
 
 /// `len` bytes of the caller's at `ptr`.
@@ -473,6 +495,31 @@ mod time {
             crate::sys::sleep_until(boot_now.saturating_add(ns.saturating_sub(now)));
         } else {
             posix::nanosleep(ns);
+        }
+        Ok(0)
+    }
+
+    /// setitimer: no interval timers yet (SIGALRM is never sent), but
+    /// disarming one — what `alarm(0)` does after a `connect` or `read` it
+    /// guarded, BusyBox's nc and httpd among them — succeeds with no old
+    /// timer, so it does not overwrite the guarded call's `errno`. Arming
+    /// one is ENOSYS, reported once.
+    pub fn setitimer(new: u64, old: u64) -> SysResult {
+        let value = if new == 0 {
+            [0u64; 4]
+        } else {
+            [
+                get_word(new)?,
+                get_word(new + 8)?,
+                get_word(new + 16)?,
+                get_word(new + 24)?,
+            ]
+        };
+        if value[2] != 0 || value[3] != 0 {
+            return Err(super::unsupported(103));
+        }
+        if old != 0 {
+            put_words(old, &[0, 0, 0, 0])?;
         }
         Ok(0)
     }

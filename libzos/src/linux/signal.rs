@@ -174,6 +174,12 @@ pub fn rt_sigaction(signal: u32, new: u64, old: u64) -> SysResult {
     Ok(0)
 }
 
+/// Whether SIGPIPE is not left to its default (ignored or caught): then an
+/// `EPIPE` does not end the program (send with `MSG_DONTWAIT`, linux/net.rs).
+pub(super) fn sigpipe_ignored() -> bool {
+    ACTIONS.lock()[zos_proto::proc::signal::SIGPIPE as usize].handler != SIG_DFL
+}
+
 pub fn rt_sigprocmask(how: u32, set: u64, old: u64) -> SysResult {
     const SIG_BLOCK: u32 = 0;
     const SIG_UNBLOCK: u32 = 1;

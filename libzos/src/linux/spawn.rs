@@ -1,8 +1,9 @@
 //! Processes from C: `posix_spawn` (musl's is replaced by one that calls
 //! [`zos_posix_spawn`]), `wait4`, and `execve` as spawn-wait-exit.
 
-use super::{c_str, c_str_within, get_word, SysResult};
+use super::{c_bytes_within, c_str, get_word, SysResult};
 use crate::posix::{self, Errno, FileAction};
+use alloc::borrow::Cow;
 use alloc::vec::Vec;
 use zos_proto::errno::*;
 
@@ -11,7 +12,9 @@ use zos_proto::errno::*;
 /// and so may many short ones (`xargs` passes tens of thousands): the count
 /// is bounded only by what the argument space holds (each string takes at
 /// least its NUL).
-pub(super) fn strings(ptr: u64) -> Result<Vec<&'static str>, Errno> {
+/// Strings that are not UTF-8 (BusyBox's re-exec mark) travel escaped
+/// (`zos_linux_abi::escape_arg`); the C start-up code turns them back.
+pub(super) fn strings(ptr: u64) -> Result<Vec<Cow<'static, str>>, Errno> {
     let mut out = Vec::new();
     if ptr == 0 {
         return Ok(out);
@@ -21,9 +24,15 @@ pub(super) fn strings(ptr: u64) -> Result<Vec<&'static str>, Errno> {
         if item == 0 {
             return Ok(out);
         }
-        out.push(c_str_within(item, zos_proto::proc::ARG_MAX, Errno(E2BIG))?);
+        let bytes = c_bytes_within(item, zos_proto::proc::ARG_MAX, Errno(E2BIG))?;
+        out.push(zos_linux_abi::escape_arg(bytes));
     }
     Err(Errno(E2BIG))
+}
+
+/// Borrowed views of [`strings`]' result, as `posix::spawn` takes them.
+pub(super) fn as_strs<'a>(strings: &'a [Cow<'static, str>]) -> Vec<&'a str> {
+    strings.iter().map(|s| s.as_ref()).collect()
 }
 
 /// One file action as musl's `posix_spawn` hands it over
@@ -106,6 +115,7 @@ fn spawn(
     let path = c_str(path)?;
     let argv = strings(argv)?;
     let env = strings(envp)?;
+    let (argv, env) = (as_strs(&argv), as_strs(&env));
     let mut actions = Vec::new();
     let mut opened = Vec::new();
     let cwd = posix::getcwd();
@@ -212,6 +222,7 @@ pub fn execve(path: u64, argv: u64, envp: u64) -> SysResult {
     let path = c_str(path)?;
     let argv = strings(argv)?;
     let env = strings(envp)?;
+    let (argv, env) = (as_strs(&argv), as_strs(&env));
     let child = posix::spawn(path, &argv, &env, &[], posix::getpgrp())?;
     let status = loop {
         match posix::waitpid(child as i32, false) {

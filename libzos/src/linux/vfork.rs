@@ -126,6 +126,7 @@ pub fn execve(path: u64, argv: u64, envp: u64) -> SysResult {
     let path = c_str(path)?;
     let argv = strings(argv)?;
     let env = strings(envp)?;
+    let (argv, env) = (super::spawn::as_strs(&argv), super::spawn::as_strs(&env));
     let actions: Vec<FileAction> = super::file::cloexec_fds()
         .into_iter()
         .map(FileAction::Close)
