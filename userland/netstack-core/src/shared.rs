@@ -81,7 +81,7 @@ impl BufferTable {
         size: usize,
         memory: u64,
     ) -> Result<Attached, i32> {
-        if size == 0 || size % PAGE != 0 || size > MAX_BUFFER_BYTES {
+        if size == 0 || !size.is_multiple_of(PAGE) || size > MAX_BUFFER_BYTES {
             return Err(EINVAL);
         }
         let known = self

@@ -56,6 +56,10 @@ pub enum Reply {
     },
     /// A name's addresses (a `Resolve`).
     Resolved(Vec<[u8; 4]>),
+    /// Bytes moved through a shared buffer (the service turns `Data` and
+    /// `Written` of `ReadShared`/`WriteShared` into this; the stack never
+    /// answers it).
+    Transferred(u32),
 }
 
 /// A request that waits.
