@@ -8,7 +8,10 @@
 //! file is a descriptor like any other (`posix::read`, `write`, `close`, `dup`
 //! and inheritance across `spawn` work unchanged). Reads and writes above
 //! [`SHARED_THRESHOLD`] bytes on regular files go through a 64 KiB buffer the
-//! process shares with the VFS, so only a byte count crosses IPC.
+//! process shares with the VFS, so only a byte count crosses IPC; sockets
+//! take a second buffer of the same size the same way (one per process,
+//! attached to each socket; a blocking read holds it, so other threads keep
+//! to messages meanwhile).
 
 use crate::ipc::{self, IpcError, Received};
 use crate::posix::{self, io_call, slot_of, Errno, Fd, Result};
@@ -36,6 +39,8 @@ pub const SHARED_THRESHOLD: usize = 2048;
 pub const SHARED_SIZE: u64 = 64 * 1024;
 /// Where the shared buffer is mapped in this process.
 const SHARED_VA: u64 = zos_abi::layout::VFS_SHARED;
+/// Where the buffer shared with socket servers is mapped.
+const SOCKET_SHARED_VA: u64 = zos_abi::layout::SOCKET_SHARED;
 
 static UMASK: AtomicU32 = AtomicU32::new(UMASK_UNSET);
 /// `UMASK` before the first use: it then comes from `ZOS_UMASK` in the
@@ -50,6 +55,10 @@ static VFS: Mutex<Option<u64>> = Mutex::new(None);
 static SLOTS: Mutex<BTreeMap<u64, SlotInfo>> = Mutex::new(BTreeMap::new());
 /// The shared buffer (its Memory capability); the lock also serialises its use.
 static BUFFER: Mutex<Option<u64>> = Mutex::new(None);
+/// The buffer shared with socket servers, as [`BUFFER`]. Taken with
+/// `try_lock`: a thread blocked in a socket read holds it, and others then
+/// use messages rather than wait behind it.
+static SOCKET_BUFFER: Mutex<Option<u64>> = Mutex::new(None);
 /// The VFS's session token while the shared buffer serves as this process's
 /// session buffer: held, never used; the VFS frees the buffer when it is gone
 /// (this process ended). [`NO_TOKEN`] when there is none.
@@ -62,6 +71,8 @@ struct SlotInfo {
     path: Option<String>,
     /// Whether it is a regular file of the VFS; `None` until asked.
     regular: Option<bool>,
+    /// Whether it is a socket taking bulk transfers; `None` until asked.
+    socket: Option<bool>,
     /// Whether the shared buffer is attached to it (or serves it as this
     /// process's session buffer).
     shared: bool,
@@ -197,6 +208,7 @@ pub fn open(path: &str, flags: u32, mode: u32) -> Result<Fd> {
         (Some(FsResponse::Opened { regular, shared }), Some(_)) => SlotInfo {
             path: Some(absolute(path)),
             regular: Some(regular),
+            socket: Some(false),
             shared: shared || (regular && share_session_buffer()),
             opened_here: true,
             pipe: crate::pipe::PipeState::Messages,
@@ -294,14 +306,43 @@ fn is_regular(slot: u64) -> bool {
     regular
 }
 
+/// Whether `slot` is a socket (asked once with `Stat`, then remembered;
+/// sockets this process made are marked when made, [`mark_socket`]).
+fn is_socket(slot: u64) -> bool {
+    if let Some(known) = SLOTS.lock().get(&slot).and_then(|info| info.socket) {
+        return known;
+    }
+    let socket = ipc::call(slot, &IoRequest::Stat, &[])
+        .ok()
+        .is_some_and(|r| {
+            matches!(r.decode::<IoResponse>(),
+                Some(IoResponse::Stat(stat)) if stat.kind == HandleKind::Socket)
+        });
+    SLOTS.lock().entry(slot).or_default().socket = Some(socket);
+    socket
+}
+
+/// `slot` is a socket this process just made or accepted (saves asking).
+pub(crate) fn mark_socket(slot: u64) {
+    let mut slots = SLOTS.lock();
+    let info = slots.entry(slot).or_default();
+    info.regular = Some(false);
+    info.socket = Some(true);
+}
+
 /// The shared buffer, created and mapped on first use.
 fn buffer_memory(guard: &mut Option<u64>) -> Option<u64> {
+    map_buffer(guard, SHARED_VA)
+}
+
+/// A buffer of [`SHARED_SIZE`] bytes at `va`, created and mapped on first use.
+fn map_buffer(guard: &mut Option<u64>, va: u64) -> Option<u64> {
     if guard.is_none() {
         let memory = sys::memory_create(SHARED_SIZE).ok()?;
         let mapped = sys::memory_map(
             memory,
             sys::SELF,
-            SHARED_VA,
+            va,
             0,
             SHARED_SIZE / 4096,
             crate::abi::map_flags::WRITE,
@@ -371,6 +412,7 @@ fn ensure_shared(slot: u64, memory: u64) -> bool {
     info.shared = attached;
     if !attached {
         info.regular = Some(false);
+        info.socket = Some(false);
     }
     attached
 }
@@ -388,7 +430,10 @@ fn transferred(reply: core::result::Result<Received, IpcError>) -> Result<usize>
 /// caller then uses plain `Read` messages).
 pub(crate) fn read_shared(slot: u64, out: &mut [u8], offset: Option<u64>) -> Option<Result<usize>> {
     if !is_regular(slot) {
-        return None;
+        return match offset {
+            None if is_socket(slot) => read_socket(slot, out),
+            _ => None,
+        };
     }
     let mut guard = BUFFER.lock();
     let memory = buffer_memory(&mut guard)?;
@@ -409,7 +454,10 @@ pub(crate) fn read_shared(slot: u64, out: &mut [u8], offset: Option<u64>) -> Opt
 /// Writes through the shared buffer; `None` when `slot` is not a VFS file.
 pub(crate) fn write_shared(slot: u64, data: &[u8], offset: Option<u64>) -> Option<Result<usize>> {
     if !is_regular(slot) {
-        return None;
+        return match offset {
+            None if is_socket(slot) => write_socket(slot, data),
+            _ => None,
+        };
     }
     let mut guard = BUFFER.lock();
     let memory = buffer_memory(&mut guard)?;
@@ -422,6 +470,44 @@ pub(crate) fn write_shared(slot: u64, data: &[u8], offset: Option<u64>) -> Optio
     let request = IoRequest::WriteShared {
         len: len as u32,
         offset,
+    };
+    Some(transferred(ipc::call(slot, &request, &[])))
+}
+
+/// A socket read through the socket buffer; `None` when it is in use by
+/// another thread or the server refuses it (the caller uses messages).
+fn read_socket(slot: u64, out: &mut [u8]) -> Option<Result<usize>> {
+    let mut guard = SOCKET_BUFFER.try_lock()?;
+    let memory = map_buffer(&mut guard, SOCKET_SHARED_VA)?;
+    if !ensure_shared(slot, memory) {
+        return None;
+    }
+    let max = out.len().min(SHARED_SIZE as usize) as u32;
+    let request = IoRequest::ReadShared { max, offset: None };
+    Some(transferred(ipc::call(slot, &request, &[])).map(|n| {
+        let n = n.min(max as usize);
+        // SAFETY: SOCKET_SHARED_VA maps SHARED_SIZE bytes for the life of the
+        // process; the buffer lock is held, so no other thread of ours uses it.
+        unsafe {
+            core::ptr::copy_nonoverlapping(SOCKET_SHARED_VA as *const u8, out.as_mut_ptr(), n)
+        };
+        n
+    }))
+}
+
+/// A socket write through the socket buffer; `None` as for [`read_socket`].
+fn write_socket(slot: u64, data: &[u8]) -> Option<Result<usize>> {
+    let mut guard = SOCKET_BUFFER.try_lock()?;
+    let memory = map_buffer(&mut guard, SOCKET_SHARED_VA)?;
+    if !ensure_shared(slot, memory) {
+        return None;
+    }
+    let len = data.len().min(SHARED_SIZE as usize);
+    // SAFETY: as in `read_socket`; `len` ≤ SHARED_SIZE.
+    unsafe { core::ptr::copy_nonoverlapping(data.as_ptr(), SOCKET_SHARED_VA as *mut u8, len) };
+    let request = IoRequest::WriteShared {
+        len: len as u32,
+        offset: None,
     };
     Some(transferred(ipc::call(slot, &request, &[])))
 }
