@@ -9,9 +9,7 @@
 //! and inheritance across `spawn` work unchanged). Reads and writes above
 //! [`SHARED_THRESHOLD`] bytes on regular files go through a 64 KiB buffer the
 //! process shares with the VFS, so only a byte count crosses IPC; sockets
-//! take a second buffer of the same size the same way (one per process,
-//! attached to each socket; a blocking read holds it, so other threads keep
-//! to messages meanwhile).
+//! take two more buffers of that size the same way ([`SOCKET_BUFFERS`]).
 
 use crate::ipc::{self, IpcError, Received};
 use crate::posix::{self, io_call, slot_of, Errno, Fd, Result};
@@ -55,10 +53,16 @@ static VFS: Mutex<Option<u64>> = Mutex::new(None);
 static SLOTS: Mutex<BTreeMap<u64, SlotInfo>> = Mutex::new(BTreeMap::new());
 /// The shared buffer (its Memory capability); the lock also serialises its use.
 static BUFFER: Mutex<Option<u64>> = Mutex::new(None);
-/// The buffer shared with socket servers, as [`BUFFER`]. Taken with
-/// `try_lock`: a thread blocked in a socket read holds it, and others then
-/// use messages rather than wait behind it.
-static SOCKET_BUFFER: Mutex<Option<u64>> = Mutex::new(None);
+/// The buffers shared with socket servers, as [`BUFFER`], one after the
+/// other from `SOCKET_SHARED_VA`. A blocking socket read holds its buffer
+/// while it waits, so a thread takes the first free one (`try_lock`) and
+/// uses messages when both are busy. The first is attached to the socket's
+/// handle itself, the second to a clone of it made on first use
+/// (`SlotInfo::socket_clone`): a handle's buffer never changes, so a read
+/// waiting in one thread and writes from another (`nc`) cannot mix.
+static SOCKET_BUFFERS: [Mutex<Option<u64>>; 2] = [Mutex::new(None), Mutex::new(None)];
+/// `SlotInfo::socket_clone` when the clone could not be made or attached.
+const NO_CLONE: u64 = u64::MAX;
 /// The VFS's session token while the shared buffer serves as this process's
 /// session buffer: held, never used; the VFS frees the buffer when it is gone
 /// (this process ended). [`NO_TOKEN`] when there is none.
@@ -73,6 +77,9 @@ struct SlotInfo {
     regular: Option<bool>,
     /// Whether it is a socket taking bulk transfers; `None` until asked.
     socket: Option<bool>,
+    /// A socket's second handle, with the second socket buffer attached
+    /// ([`NO_CLONE`] if that failed); dropped with the slot.
+    socket_clone: Option<u64>,
     /// Whether the shared buffer is attached to it (or serves it as this
     /// process's session buffer).
     shared: bool,
@@ -167,12 +174,15 @@ fn absolute(path: &str) -> String {
 /// by dropping the capability alone) and its pipe ring, for the caller to
 /// release.
 pub(crate) fn forget(slot: u64) -> (bool, crate::pipe::PipeState) {
-    SLOTS
-        .lock()
-        .remove(&slot)
-        .map_or((false, crate::pipe::PipeState::Unknown), |info| {
-            (info.opened_here, info.pipe)
-        })
+    let info = SLOTS.lock().remove(&slot);
+    if let Some(clone) = info.as_ref().and_then(|info| info.socket_clone) {
+        if clone != NO_CLONE {
+            let _ = sys::cap_delete(clone);
+        }
+    }
+    info.map_or((false, crate::pipe::PipeState::Unknown), |info| {
+        (info.opened_here, info.pipe)
+    })
 }
 
 /// What is known of `slot` as a pipe end.
@@ -474,42 +484,94 @@ pub(crate) fn write_shared(slot: u64, data: &[u8], offset: Option<u64>) -> Optio
     Some(transferred(ipc::call(slot, &request, &[])))
 }
 
-/// A socket read through the socket buffer; `None` when it is in use by
-/// another thread or the server refuses it (the caller uses messages).
-fn read_socket(slot: u64, out: &mut [u8]) -> Option<Result<usize>> {
-    let mut guard = SOCKET_BUFFER.try_lock()?;
-    let memory = map_buffer(&mut guard, SOCKET_SHARED_VA)?;
-    if !ensure_shared(slot, memory) {
-        return None;
+/// A free socket buffer attached to a handle of `slot`: the buffer's lock,
+/// where it is mapped and the handle to send requests to. `None` when both
+/// are busy or the server refuses them (the caller uses messages).
+fn socket_buffer(slot: u64) -> Option<(spin::MutexGuard<'static, Option<u64>>, u64, u64)> {
+    for (index, lock) in SOCKET_BUFFERS.iter().enumerate() {
+        let Some(mut guard) = lock.try_lock() else {
+            continue;
+        };
+        let va = SOCKET_SHARED_VA + index as u64 * SHARED_SIZE;
+        let memory = map_buffer(&mut guard, va)?;
+        let handle = if index == 0 {
+            if !ensure_shared(slot, memory) {
+                return None;
+            }
+            slot
+        } else {
+            socket_clone(slot, memory)?
+        };
+        return Some((guard, va, handle));
     }
+    None
+}
+
+/// The clone of socket `slot` that the second socket buffer is attached to,
+/// made on first use.
+fn socket_clone(slot: u64, memory: u64) -> Option<u64> {
+    match SLOTS.lock().get(&slot).and_then(|info| info.socket_clone) {
+        Some(NO_CLONE) => return None,
+        Some(clone) => return Some(clone),
+        None => {}
+    }
+    let clone = ipc::call(slot, &IoRequest::Clone, &[])
+        .ok()
+        .and_then(
+            |reply| match (reply.decode::<IoResponse>(), reply.caps.as_slice()) {
+                (Some(IoResponse::Cloned), &[cap]) => Some(cap),
+                (_, caps) => {
+                    for &cap in caps {
+                        let _ = sys::cap_delete(cap);
+                    }
+                    None
+                }
+            },
+        );
+    let attached = clone.filter(|&clone| {
+        let Ok(copy) = sys::cap_copy(memory, sys::SELF, sys::NONE) else {
+            return false;
+        };
+        let ok = matches!(
+            ipc::call(clone, &IoRequest::ShareBuffer, &[copy])
+                .ok()
+                .and_then(|r| r.decode::<IoResponse>().map(|r| r == IoResponse::Ok)),
+            Some(true)
+        );
+        if !ok {
+            let _ = sys::cap_delete(clone);
+        }
+        ok
+    });
+    SLOTS.lock().entry(slot).or_default().socket_clone = Some(attached.unwrap_or(NO_CLONE));
+    attached
+}
+
+/// A socket read through a socket buffer; `None` as for [`socket_buffer`].
+fn read_socket(slot: u64, out: &mut [u8]) -> Option<Result<usize>> {
+    let (_guard, va, handle) = socket_buffer(slot)?;
     let max = out.len().min(SHARED_SIZE as usize) as u32;
     let request = IoRequest::ReadShared { max, offset: None };
-    Some(transferred(ipc::call(slot, &request, &[])).map(|n| {
+    Some(transferred(ipc::call(handle, &request, &[])).map(|n| {
         let n = n.min(max as usize);
-        // SAFETY: SOCKET_SHARED_VA maps SHARED_SIZE bytes for the life of the
-        // process; the buffer lock is held, so no other thread of ours uses it.
-        unsafe {
-            core::ptr::copy_nonoverlapping(SOCKET_SHARED_VA as *const u8, out.as_mut_ptr(), n)
-        };
+        // SAFETY: `va` maps SHARED_SIZE bytes for the life of the process;
+        // its lock (`_guard`) is held, so no other thread of ours uses it.
+        unsafe { core::ptr::copy_nonoverlapping(va as *const u8, out.as_mut_ptr(), n) };
         n
     }))
 }
 
-/// A socket write through the socket buffer; `None` as for [`read_socket`].
+/// A socket write through a socket buffer; `None` as for [`socket_buffer`].
 fn write_socket(slot: u64, data: &[u8]) -> Option<Result<usize>> {
-    let mut guard = SOCKET_BUFFER.try_lock()?;
-    let memory = map_buffer(&mut guard, SOCKET_SHARED_VA)?;
-    if !ensure_shared(slot, memory) {
-        return None;
-    }
+    let (_guard, va, handle) = socket_buffer(slot)?;
     let len = data.len().min(SHARED_SIZE as usize);
     // SAFETY: as in `read_socket`; `len` ≤ SHARED_SIZE.
-    unsafe { core::ptr::copy_nonoverlapping(data.as_ptr(), SOCKET_SHARED_VA as *mut u8, len) };
+    unsafe { core::ptr::copy_nonoverlapping(data.as_ptr(), va as *mut u8, len) };
     let request = IoRequest::WriteShared {
         len: len as u32,
         offset: None,
     };
-    Some(transferred(ipc::call(slot, &request, &[])))
+    Some(transferred(ipc::call(handle, &request, &[])))
 }
 
 /// `pread`: reads at `offset` without moving the file offset.
