@@ -219,6 +219,7 @@ pub fn open(path: &str, flags: u32, mode: u32) -> Result<Fd> {
             path: Some(absolute(path)),
             regular: Some(regular),
             socket: Some(false),
+            socket_clone: None,
             shared: shared || (regular && share_session_buffer()),
             opened_here: true,
             pipe: crate::pipe::PipeState::Messages,
