@@ -504,11 +504,15 @@ impl Stack {
     }
 
     /// Runs the interface until the loopback queue is empty.
+    /// Also while frames go out to the NIC: smoltcp sends at most one
+    /// segment per socket per poll, so a bulk sender would otherwise put one
+    /// segment on the wire per wake-up (an ACK, a request, a tick).
     fn drain(&mut self, now_ms: u64) {
         let now = instant(now_ms);
         for _ in 0..10_000 {
+            let sent_before = self.device.counters.tx_frames;
             let _ = self.iface.poll(now, &mut self.device, &mut self.sockets);
-            if self.device.pending() == 0 {
+            if self.device.pending() == 0 && self.device.counters.tx_frames == sent_before {
                 break;
             }
         }
