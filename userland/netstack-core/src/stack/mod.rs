@@ -203,7 +203,12 @@ impl Stack {
             pending: Vec::new(),
             finished: Vec::new(),
             next_id: 1,
-            next_port: EPHEMERAL_FIRST,
+            // A first ephemeral port from the seed (as Linux randomises
+            // it): a restarted netstack must not reuse the 4-tuple of a
+            // connection its predecessor left open at the peer (slirp kept
+            // sending the old stream into the new one).
+            next_port: EPHEMERAL_FIRST
+                + (seed % u64::from(EPHEMERAL_LAST - EPHEMERAL_FIRST + 1)) as u16,
         }
     }
 
