@@ -475,6 +475,8 @@ pub mod layout {
     pub const THREAD_SLOTS: u64 = 8;
     /// The buffer a process shares with the VFS.
     pub const VFS_SHARED: u64 = 0x01C0_0000;
+    /// The two 64 KiB buffers a process shares with socket servers (the netstack).
+    pub const SOCKET_SHARED: u64 = 0x01F0_0000;
     /// Device registers a driver maps (the terminal's page).
     pub const DEVICE_WINDOW: u64 = 0x01C1_0000;
     /// Pipe rings (libzos and init), [`PIPE_RING_STRIDE`] apart. Unused on
@@ -550,6 +552,8 @@ pub mod layout {
     pub const THREAD_AREA: u64 = 0x0000_3000_0000_0000;
     /// The buffer a process shares with the VFS (libzos).
     pub const VFS_SHARED: u64 = 0x0000_4000_0000_0000;
+    /// The two 64 KiB buffers a process shares with socket servers (libzos).
+    pub const SOCKET_SHARED: u64 = 0x0000_4100_0000_0000;
     /// Device registers a driver maps (the console's UART page).
     pub const DEVICE_WINDOW: u64 = 0x0000_5000_0000_0000;
     /// A driver's DMA buffers and the buffers its clients attach.

@@ -8,7 +8,8 @@
 //! file is a descriptor like any other (`posix::read`, `write`, `close`, `dup`
 //! and inheritance across `spawn` work unchanged). Reads and writes above
 //! [`SHARED_THRESHOLD`] bytes on regular files go through a 64 KiB buffer the
-//! process shares with the VFS, so only a byte count crosses IPC.
+//! process shares with the VFS, so only a byte count crosses IPC; sockets
+//! take two more buffers of that size the same way ([`SOCKET_BUFFERS`]).
 
 use crate::ipc::{self, IpcError, Received};
 use crate::posix::{self, io_call, slot_of, Errno, Fd, Result};
@@ -36,6 +37,8 @@ pub const SHARED_THRESHOLD: usize = 2048;
 pub const SHARED_SIZE: u64 = 64 * 1024;
 /// Where the shared buffer is mapped in this process.
 const SHARED_VA: u64 = zos_abi::layout::VFS_SHARED;
+/// Where the buffer shared with socket servers is mapped.
+const SOCKET_SHARED_VA: u64 = zos_abi::layout::SOCKET_SHARED;
 
 static UMASK: AtomicU32 = AtomicU32::new(UMASK_UNSET);
 /// `UMASK` before the first use: it then comes from `ZOS_UMASK` in the
@@ -50,6 +53,16 @@ static VFS: Mutex<Option<u64>> = Mutex::new(None);
 static SLOTS: Mutex<BTreeMap<u64, SlotInfo>> = Mutex::new(BTreeMap::new());
 /// The shared buffer (its Memory capability); the lock also serialises its use.
 static BUFFER: Mutex<Option<u64>> = Mutex::new(None);
+/// The buffers shared with socket servers, as [`BUFFER`], one after the
+/// other from `SOCKET_SHARED_VA`. A blocking socket read holds its buffer
+/// while it waits, so a thread takes the first free one (`try_lock`) and
+/// uses messages when both are busy. The first is attached to the socket's
+/// handle itself, the second to a clone of it made on first use
+/// (`SlotInfo::socket_clone`): a handle's buffer never changes, so a read
+/// waiting in one thread and writes from another (`nc`) cannot mix.
+static SOCKET_BUFFERS: [Mutex<Option<u64>>; 2] = [Mutex::new(None), Mutex::new(None)];
+/// `SlotInfo::socket_clone` when the clone could not be made or attached.
+const NO_CLONE: u64 = u64::MAX;
 /// The VFS's session token while the shared buffer serves as this process's
 /// session buffer: held, never used; the VFS frees the buffer when it is gone
 /// (this process ended). [`NO_TOKEN`] when there is none.
@@ -62,6 +75,11 @@ struct SlotInfo {
     path: Option<String>,
     /// Whether it is a regular file of the VFS; `None` until asked.
     regular: Option<bool>,
+    /// Whether it is a socket taking bulk transfers; `None` until asked.
+    socket: Option<bool>,
+    /// A socket's second handle, with the second socket buffer attached
+    /// ([`NO_CLONE`] if that failed); dropped with the slot.
+    socket_clone: Option<u64>,
     /// Whether the shared buffer is attached to it (or serves it as this
     /// process's session buffer).
     shared: bool,
@@ -156,12 +174,15 @@ fn absolute(path: &str) -> String {
 /// by dropping the capability alone) and its pipe ring, for the caller to
 /// release.
 pub(crate) fn forget(slot: u64) -> (bool, crate::pipe::PipeState) {
-    SLOTS
-        .lock()
-        .remove(&slot)
-        .map_or((false, crate::pipe::PipeState::Unknown), |info| {
-            (info.opened_here, info.pipe)
-        })
+    let info = SLOTS.lock().remove(&slot);
+    if let Some(clone) = info.as_ref().and_then(|info| info.socket_clone) {
+        if clone != NO_CLONE {
+            let _ = sys::cap_delete(clone);
+        }
+    }
+    info.map_or((false, crate::pipe::PipeState::Unknown), |info| {
+        (info.opened_here, info.pipe)
+    })
 }
 
 /// What is known of `slot` as a pipe end.
@@ -197,6 +218,8 @@ pub fn open(path: &str, flags: u32, mode: u32) -> Result<Fd> {
         (Some(FsResponse::Opened { regular, shared }), Some(_)) => SlotInfo {
             path: Some(absolute(path)),
             regular: Some(regular),
+            socket: Some(false),
+            socket_clone: None,
             shared: shared || (regular && share_session_buffer()),
             opened_here: true,
             pipe: crate::pipe::PipeState::Messages,
@@ -294,14 +317,43 @@ fn is_regular(slot: u64) -> bool {
     regular
 }
 
+/// Whether `slot` is a socket (asked once with `Stat`, then remembered;
+/// sockets this process made are marked when made, [`mark_socket`]).
+fn is_socket(slot: u64) -> bool {
+    if let Some(known) = SLOTS.lock().get(&slot).and_then(|info| info.socket) {
+        return known;
+    }
+    let socket = ipc::call(slot, &IoRequest::Stat, &[])
+        .ok()
+        .is_some_and(|r| {
+            matches!(r.decode::<IoResponse>(),
+                Some(IoResponse::Stat(stat)) if stat.kind == HandleKind::Socket)
+        });
+    SLOTS.lock().entry(slot).or_default().socket = Some(socket);
+    socket
+}
+
+/// `slot` is a socket this process just made or accepted (saves asking).
+pub(crate) fn mark_socket(slot: u64) {
+    let mut slots = SLOTS.lock();
+    let info = slots.entry(slot).or_default();
+    info.regular = Some(false);
+    info.socket = Some(true);
+}
+
 /// The shared buffer, created and mapped on first use.
 fn buffer_memory(guard: &mut Option<u64>) -> Option<u64> {
+    map_buffer(guard, SHARED_VA)
+}
+
+/// A buffer of [`SHARED_SIZE`] bytes at `va`, created and mapped on first use.
+fn map_buffer(guard: &mut Option<u64>, va: u64) -> Option<u64> {
     if guard.is_none() {
         let memory = sys::memory_create(SHARED_SIZE).ok()?;
         let mapped = sys::memory_map(
             memory,
             sys::SELF,
-            SHARED_VA,
+            va,
             0,
             SHARED_SIZE / 4096,
             crate::abi::map_flags::WRITE,
@@ -371,6 +423,7 @@ fn ensure_shared(slot: u64, memory: u64) -> bool {
     info.shared = attached;
     if !attached {
         info.regular = Some(false);
+        info.socket = Some(false);
     }
     attached
 }
@@ -388,7 +441,10 @@ fn transferred(reply: core::result::Result<Received, IpcError>) -> Result<usize>
 /// caller then uses plain `Read` messages).
 pub(crate) fn read_shared(slot: u64, out: &mut [u8], offset: Option<u64>) -> Option<Result<usize>> {
     if !is_regular(slot) {
-        return None;
+        return match offset {
+            None if is_socket(slot) => read_socket(slot, out),
+            _ => None,
+        };
     }
     let mut guard = BUFFER.lock();
     let memory = buffer_memory(&mut guard)?;
@@ -409,7 +465,10 @@ pub(crate) fn read_shared(slot: u64, out: &mut [u8], offset: Option<u64>) -> Opt
 /// Writes through the shared buffer; `None` when `slot` is not a VFS file.
 pub(crate) fn write_shared(slot: u64, data: &[u8], offset: Option<u64>) -> Option<Result<usize>> {
     if !is_regular(slot) {
-        return None;
+        return match offset {
+            None if is_socket(slot) => write_socket(slot, data),
+            _ => None,
+        };
     }
     let mut guard = BUFFER.lock();
     let memory = buffer_memory(&mut guard)?;
@@ -424,6 +483,96 @@ pub(crate) fn write_shared(slot: u64, data: &[u8], offset: Option<u64>) -> Optio
         offset,
     };
     Some(transferred(ipc::call(slot, &request, &[])))
+}
+
+/// A free socket buffer attached to a handle of `slot`: the buffer's lock,
+/// where it is mapped and the handle to send requests to. `None` when both
+/// are busy or the server refuses them (the caller uses messages).
+fn socket_buffer(slot: u64) -> Option<(spin::MutexGuard<'static, Option<u64>>, u64, u64)> {
+    for (index, lock) in SOCKET_BUFFERS.iter().enumerate() {
+        let Some(mut guard) = lock.try_lock() else {
+            continue;
+        };
+        let va = SOCKET_SHARED_VA + index as u64 * SHARED_SIZE;
+        let memory = map_buffer(&mut guard, va)?;
+        let handle = if index == 0 {
+            if !ensure_shared(slot, memory) {
+                return None;
+            }
+            slot
+        } else {
+            socket_clone(slot, memory)?
+        };
+        return Some((guard, va, handle));
+    }
+    None
+}
+
+/// The clone of socket `slot` that the second socket buffer is attached to,
+/// made on first use.
+fn socket_clone(slot: u64, memory: u64) -> Option<u64> {
+    match SLOTS.lock().get(&slot).and_then(|info| info.socket_clone) {
+        Some(NO_CLONE) => return None,
+        Some(clone) => return Some(clone),
+        None => {}
+    }
+    let clone = ipc::call(slot, &IoRequest::Clone, &[])
+        .ok()
+        .and_then(
+            |reply| match (reply.decode::<IoResponse>(), reply.caps.as_slice()) {
+                (Some(IoResponse::Cloned), &[cap]) => Some(cap),
+                (_, caps) => {
+                    for &cap in caps {
+                        let _ = sys::cap_delete(cap);
+                    }
+                    None
+                }
+            },
+        );
+    let attached = clone.filter(|&clone| {
+        let Ok(copy) = sys::cap_copy(memory, sys::SELF, sys::NONE) else {
+            return false;
+        };
+        let ok = matches!(
+            ipc::call(clone, &IoRequest::ShareBuffer, &[copy])
+                .ok()
+                .and_then(|r| r.decode::<IoResponse>().map(|r| r == IoResponse::Ok)),
+            Some(true)
+        );
+        if !ok {
+            let _ = sys::cap_delete(clone);
+        }
+        ok
+    });
+    SLOTS.lock().entry(slot).or_default().socket_clone = Some(attached.unwrap_or(NO_CLONE));
+    attached
+}
+
+/// A socket read through a socket buffer; `None` as for [`socket_buffer`].
+fn read_socket(slot: u64, out: &mut [u8]) -> Option<Result<usize>> {
+    let (_guard, va, handle) = socket_buffer(slot)?;
+    let max = out.len().min(SHARED_SIZE as usize) as u32;
+    let request = IoRequest::ReadShared { max, offset: None };
+    Some(transferred(ipc::call(handle, &request, &[])).map(|n| {
+        let n = n.min(max as usize);
+        // SAFETY: `va` maps SHARED_SIZE bytes for the life of the process;
+        // its lock (`_guard`) is held, so no other thread of ours uses it.
+        unsafe { core::ptr::copy_nonoverlapping(va as *const u8, out.as_mut_ptr(), n) };
+        n
+    }))
+}
+
+/// A socket write through a socket buffer; `None` as for [`socket_buffer`].
+fn write_socket(slot: u64, data: &[u8]) -> Option<Result<usize>> {
+    let (_guard, va, handle) = socket_buffer(slot)?;
+    let len = data.len().min(SHARED_SIZE as usize);
+    // SAFETY: as in `read_socket`; `len` ≤ SHARED_SIZE.
+    unsafe { core::ptr::copy_nonoverlapping(data.as_ptr(), va as *mut u8, len) };
+    let request = IoRequest::WriteShared {
+        len: len as u32,
+        offset: None,
+    };
+    Some(transferred(ipc::call(handle, &request, &[])))
 }
 
 /// `pread`: reads at `offset` without moving the file offset.

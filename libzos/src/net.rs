@@ -84,7 +84,7 @@ pub fn socket(domain: i32, ty: i32, _protocol: i32) -> Result<Fd> {
     };
     let reply = net_call(&request)?;
     match (reply.decode::<NetResponse>(), reply.caps.first()) {
-        (Some(NetResponse::Socket), Some(&cap)) => posix::install_or_drop(cap),
+        (Some(NetResponse::Socket), Some(&cap)) => installed(posix::install_or_drop(cap)),
         (Some(NetResponse::Err(e)), _) => Err(Errno(e)),
         _ => Err(Errno(EIO)),
     }
@@ -187,7 +187,16 @@ pub fn accept(fd: Fd) -> Result<(Fd, SockAddr)> {
         SocketResponse::Accepted { peer } => Some((posix::install_or_drop(*caps.first()?), peer)),
         _ => None,
     })?;
-    Ok((new?, peer))
+    Ok((installed(new)?, peer))
+}
+
+/// A socket handle just installed as a descriptor: remembered as a socket,
+/// so its bulk reads and writes take the shared buffer without asking.
+fn installed(fd: Result<Fd>) -> Result<Fd> {
+    if let Ok(slot) = fd.and_then(posix::slot_of) {
+        crate::fs::mark_socket(slot);
+    }
+    fd
 }
 
 pub fn connect(fd: Fd, addr: &SockAddr) -> Result<()> {

@@ -13,6 +13,7 @@ extern crate alloc;
 
 mod bad_input;
 mod forgery;
+mod netbuf;
 mod pipe_ring;
 
 use core::sync::atomic::{AtomicU32, Ordering};
@@ -68,6 +69,7 @@ fn main(arg: u64) -> i64 {
         Some("exit") => return 0,
         Some("sink") => return pipe_sink(),
         Some("forgery") => return forgery::run(),
+        Some("netbuf") => return netbuf::run(),
         _ => {}
     }
     match arg & 0xff {

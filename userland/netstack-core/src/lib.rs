@@ -14,6 +14,7 @@ extern crate alloc;
 
 pub mod config;
 pub mod device;
+pub mod shared;
 mod stack;
 
 pub use stack::{Reply, SockId, Stack, Token};

@@ -21,10 +21,12 @@ extern crate alloc;
 use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use libzos::abi::map_flags;
 use libzos::abi::rights;
 use libzos::dprintln;
 use libzos::ipc::{self, Received, Server};
 use libzos::sys;
+use zos_netstack_core::shared::{self, BufferTable};
 use zos_netstack_core::{Reply, SockId, Stack, Token};
 use zos_proto::errno::{EAGAIN, EBADF, EINVAL, EIO, ENOTTY, ESPIPE};
 use zos_proto::io::{HandleKind, HandleStat, IoRequest, IoResponse};
@@ -75,6 +77,9 @@ fn main(_arg: u64) -> i64 {
         kick: None,
         service_tokens: BTreeSet::new(),
         watches: WatchList::new(),
+        buffers: BufferTable::new(),
+        shared_tokens: BTreeMap::new(),
+        incoming: Vec::new(),
     }
     .run()
 }
@@ -106,6 +111,13 @@ struct Service {
     /// `poll` watches by handle badge (`zos_proto::watch`), looked at after
     /// every turn of the loop.
     watches: WatchList,
+    /// Client buffers mapped for `ReadShared`/`WriteShared`.
+    buffers: BufferTable,
+    /// Deferred `ReadShared`/`WriteShared` requests → the handle (badge)
+    /// whose buffer their answer goes through.
+    shared_tokens: BTreeMap<Token, u64>,
+    /// Capabilities of the request being handled, not yet taken.
+    incoming: Vec<u64>,
 }
 
 /// What to send back now.
@@ -132,11 +144,14 @@ impl Service {
                 }
                 _ => None,
             };
-            if watch.is_none() {
-                for &cap in &request.caps {
-                    let _ = sys::cap_delete(cap);
-                }
-            }
+            // Capabilities that came with the request: `Watch` keeps its
+            // notification, `ShareBuffer` takes its Memory object; the rest
+            // are dropped after the request.
+            self.incoming = if watch.is_none() {
+                request.caps.clone()
+            } else {
+                Vec::new()
+            };
             let answer = if let Some(events) = watch {
                 self.watch(request.badge, events, &request.caps)
             } else if request.label == sys::NO_SENDERS {
@@ -149,6 +164,9 @@ impl Service {
             } else {
                 self.handle_request(&request)
             };
+            for cap in core::mem::take(&mut self.incoming) {
+                let _ = sys::cap_delete(cap);
+            }
             if let Answer::Bytes(bytes, caps) = answer {
                 if self.server.reply_raw(&bytes, &caps).is_err() {
                     for cap in caps {
@@ -204,6 +222,9 @@ impl Service {
             };
             let (bytes, caps) = if self.service_tokens.remove(&token) {
                 (service_reply(reply), Vec::new())
+            } else if let Some(badge) = self.shared_tokens.remove(&token) {
+                let reply = self.through_buffer(badge, reply);
+                self.encode(reply)
             } else {
                 self.encode(reply)
             };
@@ -306,6 +327,9 @@ impl Service {
     /// Drops the handle `badge` (its socket closes with its last handle).
     fn forget(&mut self, badge: u64) {
         libzos::poll::discard(self.watches.remove(badge));
+        if let Some(released) = self.buffers.detach(badge) {
+            unmap(released);
+        }
         if let Some(sock) = self.badges.remove(&badge) {
             let finished = self.stack.close(sock, now_ms());
             self.complete(finished);
@@ -345,6 +369,30 @@ impl Service {
                     .read(token, sock, (max as usize).min(MAX_IO_CHUNK), now)
             }
             IoRequest::Write { data } => self.stack.write(token, sock, data, now),
+            IoRequest::ShareBuffer => Some(self.share_buffer(request.badge)),
+            IoRequest::ReadShared { max, offset: None } => {
+                let Some(window) = self.buffers.window(request.badge) else {
+                    return reply_bytes(&IoResponse::Err(EINVAL), Vec::new());
+                };
+                let max = shared::read_max(window, max);
+                self.shared_tokens.insert(token, request.badge);
+                self.stack.read(token, sock, max, now)
+            }
+            IoRequest::WriteShared { len, offset: None } => {
+                let Some(window) = self.buffers.window(request.badge) else {
+                    return reply_bytes(&IoResponse::Err(EINVAL), Vec::new());
+                };
+                let len = match shared::write_len(window, len) {
+                    Ok(len) => len,
+                    Err(e) => return reply_bytes(&IoResponse::Err(e), Vec::new()),
+                };
+                // Copied out now: the client waits for the answer before it
+                // uses its buffer again, and the stack keeps a waiting
+                // write's bytes.
+                let data = load(window, len);
+                self.shared_tokens.insert(token, request.badge);
+                self.stack.write(token, sock, &data, now)
+            }
             IoRequest::Net(op) => self.stack.request(token, sock, &op, now),
             IoRequest::Close => {
                 self.forget(request.badge);
@@ -380,10 +428,20 @@ impl Service {
                 true => Reply::Ok,
                 false => Reply::Err(EAGAIN),
             }),
-            IoRequest::Seek { .. } | IoRequest::ReadAt { .. } | IoRequest::WriteAt { .. } => {
-                Some(Reply::Err(ESPIPE))
-            }
+            IoRequest::Seek { .. }
+            | IoRequest::ReadAt { .. }
+            | IoRequest::WriteAt { .. }
+            | IoRequest::ReadShared { .. }
+            | IoRequest::WriteShared { .. } => Some(Reply::Err(ESPIPE)),
             _ => Some(Reply::Err(ENOTTY)),
+        };
+        let outcome = match (outcome, self.shared_tokens.remove(&token)) {
+            (Some(reply), Some(badge)) => Some(self.through_buffer(badge, reply)),
+            (None, Some(badge)) => {
+                self.shared_tokens.insert(token, badge);
+                None
+            }
+            (outcome, None) => outcome,
         };
         match outcome {
             Some(reply) => {
@@ -395,8 +453,67 @@ impl Service {
                     self.replies.insert(token, reply_cap);
                     Answer::Deferred
                 }
-                Err(_) => reply_bytes(&IoResponse::Err(EIO), Vec::new()),
+                Err(_) => {
+                    self.shared_tokens.remove(&token);
+                    reply_bytes(&IoResponse::Err(EIO), Vec::new())
+                }
             },
+        }
+    }
+
+    /// `ShareBuffer`: maps the Memory capability that came with the request
+    /// (once per distinct buffer) as the handle's transfer buffer.
+    fn share_buffer(&mut self, badge: u64) -> Reply {
+        if self.incoming.is_empty() {
+            return Reply::Err(EINVAL);
+        }
+        let memory = self.incoming.remove(0);
+        // Plain memory only (no device regions); its first frame names it.
+        let (size, key) = match sys::memory_info(memory) {
+            Ok((size, first_frame, 0)) => (size, first_frame),
+            _ => {
+                let _ = sys::cap_delete(memory);
+                return Reply::Err(EINVAL);
+            }
+        };
+        let attached = match self.buffers.attach(badge, key, size as usize, memory) {
+            Ok(attached) => attached,
+            Err(e) => {
+                dprintln!("netstack: refused a shared buffer of {size} bytes (error {e})");
+                let _ = sys::cap_delete(memory);
+                return Reply::Err(e);
+            }
+        };
+        if let Some(released) = attached.released {
+            unmap(released);
+        }
+        if !attached.map {
+            let _ = sys::cap_delete(memory);
+            return Reply::Ok;
+        }
+        let va = window_va(attached.window.index);
+        let pages = size / 4096;
+        if sys::memory_map(memory, sys::SELF, va, 0, pages, map_flags::WRITE).is_err() {
+            // Not mapped: forget it without unmapping.
+            if let Some(released) = self.buffers.detach(badge) {
+                let _ = sys::cap_delete(released.memory);
+            }
+            return Reply::Err(EINVAL);
+        }
+        Reply::Ok
+    }
+
+    /// A finished `ReadShared`/`WriteShared`: data goes into the handle's
+    /// buffer and the answer becomes a byte count.
+    fn through_buffer(&mut self, badge: u64, reply: Reply) -> Reply {
+        match reply {
+            Reply::Written(n) => Reply::Transferred(n),
+            Reply::Data(data) => match self.buffers.window(badge) {
+                Some(window) => Reply::Transferred(store(window, &data) as u32),
+                // The buffer was replaced or the handle closed meanwhile.
+                None => Reply::Err(EBADF),
+            },
+            other => other,
         }
     }
 
@@ -408,6 +525,7 @@ impl Service {
             Reply::Err(e) => IoResponse::Err(*e),
             Reply::Data(data) => IoResponse::Data(data),
             Reply::Written(n) => IoResponse::Written(*n),
+            Reply::Transferred(n) => IoResponse::Transferred(*n),
             Reply::Accepted { sock, peer } => match self.mint(*sock) {
                 Some(cap) => {
                     caps.push(cap);
@@ -430,6 +548,47 @@ impl Service {
             .unwrap_or_default();
         (bytes, caps)
     }
+}
+
+/// Where window `index` onto a client buffer is mapped. The netstack is no
+/// VFS: it uses the VFS's window range for the same purpose.
+fn window_va(index: usize) -> u64 {
+    WINDOWS_BASE + (index * shared::MAX_BUFFER_BYTES) as u64
+}
+const WINDOWS_BASE: u64 = libzos::abi::layout::VFS_WINDOWS;
+
+/// Unmaps a buffer no handle uses any more.
+fn unmap(released: shared::Released) {
+    let _ = sys::memory_unmap(sys::SELF, window_va(released.index));
+    let _ = sys::cap_delete(released.memory);
+}
+
+/// Copies `data` into the mapped buffer (at most its size).
+fn store(window: shared::Window, data: &[u8]) -> usize {
+    let count = data.len().min(window.size);
+    // SAFETY: the window is mapped writable for `size` bytes while the table
+    // holds it; the client may write concurrently, so only raw copies touch it.
+    unsafe {
+        core::ptr::copy_nonoverlapping(data.as_ptr(), window_va(window.index) as *mut u8, count)
+    };
+    count
+}
+
+/// The first `len` bytes (at most its size) of the mapped buffer.
+fn load(window: shared::Window, len: usize) -> Vec<u8> {
+    let count = len.min(window.size);
+    let mut data = Vec::with_capacity(count);
+    // SAFETY: as in `store`; `data` has room for `count` bytes, initialised
+    // by the copy before `set_len`.
+    unsafe {
+        core::ptr::copy_nonoverlapping(
+            window_va(window.index) as *const u8,
+            data.as_mut_ptr(),
+            count,
+        );
+        data.set_len(count);
+    }
+    data
 }
 
 /// The `NetResponse` of a finished service request.

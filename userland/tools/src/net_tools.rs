@@ -16,7 +16,10 @@ use zos_tools_core::failure::EXIT_ERROR;
 use zos_tools_core::net::{netstat_header, netstat_row, parse_nc, NcOptions};
 use zos_tools_core::Failure;
 
-const CHUNK: usize = 3968;
+/// Bytes per read and write: a whole shared buffer (libzos moves socket
+/// data above 2 KiB through 64 KiB buffers, so bigger chunks mean fewer
+/// round trips to the netstack).
+const CHUNK: usize = 64 * 1024;
 
 /// The socket the input thread writes to.
 static SOCKET: AtomicI32 = AtomicI32::new(-1);

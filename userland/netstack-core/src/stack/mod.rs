@@ -56,6 +56,10 @@ pub enum Reply {
     },
     /// A name's addresses (a `Resolve`).
     Resolved(Vec<[u8; 4]>),
+    /// Bytes moved through a shared buffer (the service turns `Data` and
+    /// `Written` of `ReadShared`/`WriteShared` into this; the stack never
+    /// answers it).
+    Transferred(u32),
 }
 
 /// A request that waits.
@@ -199,7 +203,12 @@ impl Stack {
             pending: Vec::new(),
             finished: Vec::new(),
             next_id: 1,
-            next_port: EPHEMERAL_FIRST,
+            // A first ephemeral port from the seed (as Linux randomises
+            // it): a restarted netstack must not reuse the 4-tuple of a
+            // connection its predecessor left open at the peer (slirp kept
+            // sending the old stream into the new one).
+            next_port: EPHEMERAL_FIRST
+                + (seed % u64::from(EPHEMERAL_LAST - EPHEMERAL_FIRST + 1)) as u16,
         }
     }
 
@@ -548,11 +557,15 @@ impl Stack {
     }
 
     /// Runs the interface until the loopback queue is empty.
+    /// Also while frames go out to the NIC: smoltcp sends at most one
+    /// segment per socket per poll, so a bulk sender would otherwise put one
+    /// segment on the wire per wake-up (an ACK, a request, a tick).
     fn drain(&mut self, now_ms: u64) {
         let now = instant(now_ms);
         for _ in 0..10_000 {
+            let sent_before = self.device.counters.tx_frames;
             let _ = self.iface.poll(now, &mut self.device, &mut self.sockets);
-            if self.device.pending() == 0 {
+            if self.device.pending() == 0 && self.device.counters.tx_frames == sent_before {
                 break;
             }
         }
