@@ -68,12 +68,32 @@ pub enum Sys {
     LogBind = 42,
     CapMintWatched = 43,
     MemorySlice = 44,
+    ThreadSuspend = 45,
+    ThreadResume = 46,
 }
 
 impl Sys {
+    /// Calls that may block the caller (or end it): the kernel writes their
+    /// results when the caller resumes, not when the call returns.
+    pub fn may_block(self) -> bool {
+        use Sys::*;
+        matches!(
+            self,
+            Call | Send
+                | Recv
+                | Reply
+                | ReplyRecv
+                | Wait
+                | SleepUntil
+                | Yield
+                | ThreadExit
+                | ProcessExit
+        )
+    }
+
     pub fn from_number(number: u64) -> Option<Sys> {
         use Sys::*;
-        static TABLE: [Option<Sys>; 45] = [
+        static TABLE: [Option<Sys>; 47] = [
             Some(DebugWrite),
             Some(Yield),
             Some(ProcessExit),
@@ -119,6 +139,8 @@ impl Sys {
             Some(LogBind),
             Some(CapMintWatched),
             Some(MemorySlice),
+            Some(ThreadSuspend),
+            Some(ThreadResume),
         ];
         TABLE.get(usize::try_from(number).ok()?).copied().flatten()
     }
@@ -164,6 +186,8 @@ pub enum SysError {
     RightsEscalation = 17,
     /// The thread is in the wrong state for this operation.
     BadState = 18,
+    /// A blocked call was interrupted (`ThreadSuspend`): nothing was done.
+    Interrupted = 19,
 }
 
 impl SysError {
@@ -174,7 +198,7 @@ impl SysError {
     /// The error a result register 0 names (`None` for 0 and unknown codes).
     pub fn from_code(code: u64) -> Option<SysError> {
         use SysError::*;
-        const ALL: [SysError; 18] = [
+        const ALL: [SysError; 19] = [
             InvalidSyscall,
             InvalidCap,
             WrongType,
@@ -193,6 +217,7 @@ impl SysError {
             TooBig,
             RightsEscalation,
             BadState,
+            Interrupted,
         ];
         ALL.get(usize::try_from(code).ok()?.checked_sub(1)?)
             .copied()
@@ -200,7 +225,7 @@ impl SysError {
 
     /// The error's name as written here (`"QuotaExceeded"`), for messages.
     pub fn name(self) -> &'static str {
-        const NAMES: [&str; 18] = [
+        const NAMES: [&str; 19] = [
             "InvalidSyscall",
             "InvalidCap",
             "WrongType",
@@ -219,6 +244,7 @@ impl SysError {
             "TooBig",
             "RightsEscalation",
             "BadState",
+            "Interrupted",
         ];
         NAMES
             .get((self as usize).wrapping_sub(1))
@@ -314,6 +340,13 @@ pub mod map_flags {
 }
 
 /// `MemoryCreate` flags.
+/// Flags of `ThreadSuspend`.
+pub mod suspend_flags {
+    /// Also interrupt a call a server holds (its later reply reaches nobody);
+    /// without it, suspending a thread in that state fails with `BadState`.
+    pub const INTERRUPT_CALL: u64 = 1;
+}
+
 pub mod memory_flags {
     /// The frames form one physical run (a DMA buffer); `MemoryInfo` reports
     /// the first frame's address.

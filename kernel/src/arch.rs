@@ -118,7 +118,7 @@ pub enum Interrupt {
 }
 
 /// Services an architecture backend gives the portable core.
-pub trait Platform: 'static {
+pub trait Platform: Default + 'static {
     type Space: AddressSpace;
     type Context: UserContext;
 

@@ -31,7 +31,7 @@ const MAX_TABLES: usize = 1 << 16;
 
 /// Names one capability table. Holds an index and a generation, so an id kept after
 /// its table was destroyed never names a later table that reuses the index.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct TableId {
     index: u16,
     generation: u16,
@@ -108,7 +108,7 @@ impl Table {
 }
 
 /// A table index: its current generation and, while alive, the table.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 struct TableEntry {
     generation: u16,
     table: Option<Table>,
@@ -142,10 +142,7 @@ impl<O: Copy + Ord + core::fmt::Debug> CapSpace<O> {
         let index = match self.free_tables.pop() {
             Some(index) => index,
             None if self.tables.len() < MAX_TABLES => {
-                self.tables.push(TableEntry {
-                    generation: 0,
-                    table: None,
-                });
+                self.tables.push(TableEntry::default());
                 self.tables.len() - 1
             }
             None => return Err(SysError::QuotaExceeded),

@@ -23,6 +23,7 @@ pub enum FrameError {
 }
 
 /// Bitmap frame allocator over one physical span.
+#[derive(Default)]
 pub struct FrameAllocator {
     base: u64,
     frames: usize,

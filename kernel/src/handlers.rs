@@ -57,22 +57,13 @@ impl<P: Platform> Kernel<P> {
             self.finish(thread, Err(SysError::InvalidSyscall));
             return;
         };
-        let result = match call {
-            // IPC calls that may block write their own results.
-            Sys::Call
-            | Sys::Send
-            | Sys::Recv
-            | Sys::Reply
-            | Sys::ReplyRecv
-            | Sys::Wait
-            | Sys::SleepUntil
-            | Sys::Yield
-            | Sys::ThreadExit
-            | Sys::ProcessExit => match self.blocking_call(call, thread, process, args) {
+        let result = match call.may_block() {
+            // Calls that may block write their own results.
+            true => match self.blocking_call(call, thread, process, args) {
                 Ok(()) => return,
                 Err(e) => Err(e),
             },
-            _ => self.simple_call(call, thread, process, args),
+            false => self.simple_call(call, thread, process, args),
         };
         self.finish(thread, result);
     }
@@ -416,13 +407,7 @@ impl<P: Platform> Kernel<P> {
             Sys::ProcessKill => {
                 let (target, _) =
                     self.lookup(process, args[0], ObjectKind::Process, Rights::WRITE)?;
-                self.kill_process(
-                    target,
-                    ProcessState::Killed {
-                        fault_address: 0,
-                        fault_pc: 0,
-                    },
-                );
+                self.kill_process(target, ProcessState::killed(0, 0));
                 ok0()
             }
             Sys::ProcessStatus => {
@@ -450,14 +435,24 @@ impl<P: Platform> Kernel<P> {
                     self.grant_or_undo(process, new, Rights::ALL, |k| k.destroy_thread(new))?;
                 ok1(slot as u64)
             }
-            Sys::ThreadStart => {
+            Sys::ThreadStart | Sys::ThreadResume => {
                 let (target, _) =
                     self.lookup(process, args[0], ObjectKind::Thread, Rights::WRITE)?;
                 let state = self.objects.thread(target).map(|t| t.state);
-                if state != Some(ThreadState::Inactive) {
+                let from = match call {
+                    Sys::ThreadStart => ThreadState::Inactive,
+                    _ => ThreadState::Suspended,
+                };
+                if state != Some(from) {
                     return Err(SysError::BadState);
                 }
                 self.make_runnable(target);
+                ok0()
+            }
+            Sys::ThreadSuspend => {
+                let (target, _) =
+                    self.lookup(process, args[0], ObjectKind::Thread, Rights::WRITE)?;
+                self.suspend(target, args[1] & suspend_flags::INTERRUPT_CALL != 0)?;
                 ok0()
             }
             Sys::ThreadSetPriority => {

@@ -56,6 +56,7 @@ pub fn irq_enabled(irq: u32) -> Option<bool> {
 }
 
 /// The host platform: simulated RAM, clock, console and interrupt controller.
+#[derive(Default)]
 pub struct HostPlatform;
 
 impl Platform for HostPlatform {

@@ -92,6 +92,7 @@ pub struct Cpu {
     pub busy_ticks: u64,
 }
 
+#[derive(Default)]
 pub struct Kernel<P: Platform> {
     pub objects: Objects<P>,
     pub caps: CapSpace<ObjRef>,
@@ -131,26 +132,12 @@ pub struct Kernel<P: Platform> {
 impl<P: Platform> Kernel<P> {
     pub fn new(frames: FrameAllocator) -> Self {
         Self {
-            objects: Objects::default(),
-            caps: CapSpace::default(),
             frames,
-            run_queue: RunQueue::default(),
-            cpus: [Cpu::default(); MAX_CPUS],
             online: 1,
-            cpu: 0,
-            sleepers: Vec::new(),
-            irqs: BTreeMap::new(),
-            charges: BTreeMap::new(),
-            heap_charged: 0,
             heap_budget: u64::MAX,
             next_pid: 1,
             next_tid: 1,
-            syscalls: 0,
-            lock_waits: 0,
-            log_listener: None,
-            init_process: None,
-            power_off_when_init_ends: false,
-            halted: false,
+            ..Default::default()
         }
     }
 
@@ -401,14 +388,14 @@ impl<P: Platform> Kernel<P> {
             pid,
             caps: table,
             space: Some(space),
-            regions: BTreeMap::new(),
-            threads: Vec::new(),
-            state: ProcessState::Alive,
             quota: Quota {
                 limit: quota,
                 used: 0,
             },
             creator,
+            regions: BTreeMap::new(),
+            threads: Vec::new(),
+            state: ProcessState::Alive,
             exit_notification: None,
             fault_endpoint: None,
             table_frames_charged: 0,
@@ -551,13 +538,7 @@ impl<P: Platform> Kernel<P> {
         }
         if t.outgoing.is_fault {
             let (process, pc) = (t.process, t.context.pc());
-            self.kill_process(
-                process,
-                ProcessState::Killed {
-                    fault_address: 0,
-                    fault_pc: pc,
-                },
-            );
+            self.kill_process(process, ProcessState::killed(0, pc));
             return;
         }
         self.unblock_detach(thread);
@@ -589,6 +570,40 @@ impl<P: Platform> Kernel<P> {
             ThreadState::Runnable => self.run_queue.remove(thread, priority),
             _ => {}
         }
+    }
+
+    /// Stops `thread` until `ThreadResume` (the caller itself included). A
+    /// thread blocked in IPC, on a notification or asleep leaves its wait with
+    /// `Interrupted`; one whose call a server holds too if `interrupt_call`
+    /// (the server's reply then reaches nobody), else `BadState`, as for a
+    /// thread blocked on its own fault message.
+    pub fn suspend(&mut self, thread: ObjRef, interrupt_call: bool) -> Result<(), SysError> {
+        let t = self.objects.thread(thread).ok_or(SysError::DeadObject)?;
+        let interrupted = match t.state {
+            ThreadState::Suspended => return Ok(()),
+            ThreadState::Runnable => false,
+            ThreadState::AwaitingReply if interrupt_call && !t.outgoing.is_fault => {
+                for object in self.objects.iter_mut() {
+                    match object {
+                        Object::Thread(t) if t.reply_to == Some(thread) => t.reply_to = None,
+                        Object::Reply(r) if r.caller == thread => r.caller = ObjRef::NONE,
+                        _ => {}
+                    }
+                }
+                true
+            }
+            ThreadState::Sending { .. }
+            | ThreadState::Receiving { .. }
+            | ThreadState::Waiting { .. }
+            | ThreadState::Sleeping { .. } => true,
+            _ => return Err(SysError::BadState),
+        };
+        if interrupted {
+            self.unblock_detach(thread);
+            self.set_error_code(thread, SysError::Interrupted.code());
+        }
+        self.block_thread(thread, ThreadState::Suspended);
+        Ok(())
     }
 
     /// Ends a thread: out of every queue, callers waiting on it fail, its hold released.
@@ -861,12 +876,6 @@ impl<P: Platform> Kernel<P> {
             "zos: killed pid {pid}: {} at address {address:#x}, pc {pc:#x} (no fault handler)",
             fault::kind_name(kind)
         );
-        self.kill_process(
-            process,
-            ProcessState::Killed {
-                fault_address: address,
-                fault_pc: pc,
-            },
-        );
+        self.kill_process(process, ProcessState::killed(address, pc));
     }
 }

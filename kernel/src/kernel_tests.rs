@@ -8,6 +8,7 @@
 
 mod ipc;
 mod lifecycle;
+mod suspend;
 mod watch;
 
 use std::vec::Vec;

@@ -32,19 +32,26 @@ impl ObjRef {
 pub use crate::syscall::ObjectKind;
 
 /// Why a process ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum ProcessState {
+    #[default]
     Alive,
     /// Exited by itself with this code.
     Exited(i64),
     /// Killed by another process or by a fault nobody handled.
-    Killed {
-        fault_address: u64,
-        fault_pc: u64,
-    },
+    Killed { fault_address: u64, fault_pc: u64 },
 }
 
 /// A region of a process's address space backed by a Memory object.
+impl ProcessState {
+    pub const fn killed(fault_address: u64, fault_pc: u64) -> Self {
+        Self::Killed {
+            fault_address,
+            fault_pc,
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug)]
 pub struct Region {
     pub memory: ObjRef,
@@ -109,6 +116,8 @@ pub enum ThreadState {
     Sleeping {
         deadline: u64,
     },
+    /// Stopped by `ThreadSuspend` until `ThreadResume`.
+    Suspended,
     Dead,
 }
 
@@ -208,18 +217,10 @@ struct Slot<P: Platform> {
 
 /// The slab of all kernel objects: each entry's generation and, while it lives,
 /// its object.
+#[derive(Default)]
 pub struct Objects<P: Platform> {
     slots: Vec<(u32, Option<Slot<P>>)>,
     free: Vec<u32>,
-}
-
-impl<P: Platform> Default for Objects<P> {
-    fn default() -> Self {
-        Self {
-            slots: Vec::new(),
-            free: Vec::new(),
-        }
-    }
 }
 
 impl<P: Platform> Objects<P> {
@@ -291,6 +292,13 @@ impl<P: Platform> Objects<P> {
     }
 
     /// Objects alive.
+    /// Every live object (to find what refers to one: rare paths only).
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut Object<P>> {
+        self.slots
+            .iter_mut()
+            .filter_map(|(_, s)| Some(&mut s.as_mut()?.object))
+    }
+
     pub fn live(&self) -> usize {
         self.slots.len() - self.free.len()
     }

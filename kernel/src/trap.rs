@@ -22,12 +22,7 @@ pub struct KernelLock<P: Platform> {
     kernel: Mutex<Option<Kernel<P>>>,
 }
 
-impl<P: Platform> Default for KernelLock<P> {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
+#[allow(clippy::new_without_default)]
 impl<P: Platform> KernelLock<P> {
     pub const fn new() -> Self {
         Self {

@@ -227,6 +227,15 @@ pub fn thread_create(
 pub fn thread_start(thread: u64) -> Result<(), Error> {
     call(Sys::ThreadStart, [thread, 0, 0, 0, 0, 0]).map(|_| ())
 }
+/// Stops a thread until [`thread_resume`]; its blocked call, if any, ends
+/// with `Interrupted` (a call a server holds only with
+/// `suspend_flags::INTERRUPT_CALL`).
+pub fn thread_suspend(thread: u64, flags: u64) -> Result<(), Error> {
+    call(Sys::ThreadSuspend, [thread, flags, 0, 0, 0, 0]).map(|_| ())
+}
+pub fn thread_resume(thread: u64) -> Result<(), Error> {
+    call(Sys::ThreadResume, [thread, 0, 0, 0, 0, 0]).map(|_| ())
+}
 pub fn set_ipc_buffer(va: u64) -> Result<(), Error> {
     call(Sys::SetIpcBuffer, [va, 0, 0, 0, 0, 0]).map(|_| ())
 }

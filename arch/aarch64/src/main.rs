@@ -62,6 +62,7 @@ fn symbol_addr(symbol: &u8) -> u64 {
 }
 
 /// The AArch64 implementation of the portable core's hardware interface.
+#[derive(Default)]
 pub struct Aarch64;
 
 impl Platform for Aarch64 {

@@ -63,6 +63,7 @@ fn panic(info: &core::panic::PanicInfo) -> ! {
 }
 
 /// The browser platform.
+#[derive(Default)]
 pub struct Wasm;
 
 /// The terminal's interrupt line.

@@ -76,6 +76,7 @@ fn symbol_addr(symbol: &u8) -> u64 {
 }
 
 /// The x86_64 implementation of the portable core's hardware interface.
+#[derive(Default)]
 pub struct X86_64;
 
 impl Platform for X86_64 {

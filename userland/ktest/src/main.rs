@@ -16,7 +16,7 @@ mod forgery;
 mod netbuf;
 mod pipe_ring;
 
-use core::sync::atomic::{AtomicU32, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use libzos::abi::{labels, layout, map_flags, rights, MessageInfo, Sys, SysError, IPC_BUFFER_DATA};
 use libzos::loader::{self, SpawnOptions};
 use libzos::sys::{self, Error};
@@ -803,6 +803,86 @@ fn test_threads() {
         "set priority empty slot",
         r.is_err_and(|e| e.is(SysError::InvalidCap)),
     );
+    test_suspend();
+}
+
+/// What [`suspended_waiter`]'s wait returned: 0 not yet, 1 `Interrupted`,
+/// 2 woken by a signal, 3 another error.
+static WAITER_RESULT: AtomicU64 = AtomicU64::new(0);
+/// Counts up while [`suspended_spinner`] runs.
+static SPINS: AtomicU64 = AtomicU64::new(0);
+
+extern "C" fn suspended_waiter(notification: u64) -> ! {
+    let result = match sys::wait(notification) {
+        Err(e) if e.is(SysError::Interrupted) => 1,
+        Ok(_) => 2,
+        Err(_) => 3,
+    };
+    WAITER_RESULT.store(result, Ordering::SeqCst);
+    loop {
+        let _ = sys::wait(notification);
+    }
+}
+
+extern "C" fn suspended_spinner(_: u64) -> ! {
+    loop {
+        SPINS.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// ThreadSuspend/ThreadResume on real hardware paths: a blocked wait ends
+/// with `Interrupted` only once resumed, a running thread stops running.
+fn test_suspend() {
+    let Ok(notification) = sys::notification_create() else {
+        return check("suspend: notification", false);
+    };
+    let Some(waiter) = bench_thread(suspended_waiter, notification, 8) else {
+        return check("suspend: waiter thread", false);
+    };
+    sys::sleep_until(sys::clock_ns() + 10_000_000);
+    check(
+        "suspend a waiting thread",
+        sys::thread_suspend(waiter, 0).is_ok(),
+    );
+    sys::sleep_until(sys::clock_ns() + 10_000_000);
+    check(
+        "a suspended thread does not run",
+        WAITER_RESULT.load(Ordering::SeqCst) == 0,
+    );
+    check("resume", sys::thread_resume(waiter).is_ok());
+    sys::sleep_until(sys::clock_ns() + 10_000_000);
+    check(
+        "an interrupted wait returns Interrupted",
+        WAITER_RESULT.load(Ordering::SeqCst) == 1,
+    );
+    check(
+        "resume of a running thread is refused",
+        is_err(sys::thread_resume(waiter), SysError::BadState),
+    );
+    check(
+        "suspend of a non-thread is refused",
+        is_err(sys::thread_suspend(notification, 0), SysError::WrongType),
+    );
+    let Some(spinner) = bench_thread(suspended_spinner, 0, 9) else {
+        return check("suspend: spinner thread", false);
+    };
+    let _ = sys::thread_set_priority(spinner, 1);
+    sys::sleep_until(sys::clock_ns() + 20_000_000);
+    let suspended = sys::thread_suspend(spinner, 0).is_ok();
+    let before = SPINS.load(Ordering::SeqCst);
+    sys::sleep_until(sys::clock_ns() + 20_000_000);
+    let after = SPINS.load(Ordering::SeqCst);
+    check(
+        "a suspended spinner stops",
+        suspended && before > 0 && after == before,
+    );
+    let _ = sys::thread_resume(spinner);
+    sys::sleep_until(sys::clock_ns() + 20_000_000);
+    check(
+        "a resumed spinner runs again",
+        SPINS.load(Ordering::SeqCst) > after,
+    );
+    let _ = sys::thread_suspend(spinner, 0);
 }
 
 fn initramfs() -> Option<&'static [u8]> {
