@@ -77,6 +77,9 @@ struct SlotInfo {
     regular: Option<bool>,
     /// Whether it is a socket taking bulk transfers; `None` until asked.
     socket: Option<bool>,
+    /// Whether a read may wait for input (a terminal, pipe or socket: a
+    /// signal interrupts it); `None` until asked.
+    reads_wait: Option<bool>,
     /// A socket's second handle, with the second socket buffer attached
     /// ([`NO_CLONE`] if that failed); dropped with the slot.
     socket_clone: Option<u64>,
@@ -219,6 +222,7 @@ pub fn open(path: &str, flags: u32, mode: u32) -> Result<Fd> {
             path: Some(absolute(path)),
             regular: Some(regular),
             socket: Some(false),
+            reads_wait: regular.then_some(false),
             socket_clone: None,
             shared: shared || (regular && share_session_buffer()),
             opened_here: true,
@@ -288,6 +292,25 @@ pub(crate) fn umask_value() -> u32 {
 }
 
 // ---- reading and writing --------------------------------------------------------------
+
+/// Whether a read of `slot` may wait for input: a terminal, pipe or socket
+/// (asked once with `Stat`, then remembered).
+pub(crate) fn reads_may_wait(slot: u64) -> bool {
+    if let Some(known) = SLOTS.lock().get(&slot).and_then(|info| info.reads_wait) {
+        return known;
+    }
+    let waits = matches!(
+        ipc::call(slot, &IoRequest::Stat, &[])
+            .ok()
+            .and_then(|r| match r.decode::<IoResponse>() {
+                Some(IoResponse::Stat(stat)) => Some(stat.kind),
+                _ => None,
+            }),
+        Some(HandleKind::Terminal | HandleKind::PipeRead | HandleKind::Socket)
+    );
+    SLOTS.lock().entry(slot).or_default().reads_wait = Some(waits);
+    waits
+}
 
 /// Whether `slot` is a regular file of the VFS, a block device or a character
 /// device (asked once, then remembered): these take bulk transfers through the

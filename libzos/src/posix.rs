@@ -51,6 +51,7 @@ pub(crate) fn ipc_errno(e: ipc::IpcError) -> Errno {
     match e {
         ipc::IpcError::Sys(s) if s.is(sys::SysError::PeerDied) => Errno(EIO),
         ipc::IpcError::Sys(s) if s.is(sys::SysError::InvalidCap) => Errno(EBADF),
+        ipc::IpcError::Sys(s) if s.is(sys::SysError::Interrupted) => Errno(EINTR),
         ipc::IpcError::TooBig => Errno(E2BIG),
         _ => Errno(EIO),
     }
@@ -226,6 +227,55 @@ pub fn watch(fd: Fd, events: u16, notify: Option<u64>) -> Result<Watched> {
     }
 }
 
+// ---- calls a signal interrupts (EINTR) ------------------------------------------------
+
+/// Whether the calling thread is the process's main thread (the one signals
+/// interrupt; its IPC buffer is at the fixed address).
+fn on_main_thread() -> bool {
+    crate::thread::ipc_buffer() == crate::abi::layout::IPC_BUFFER
+}
+
+/// Runs `f`, a call that may wait indefinitely (a read of a terminal, a
+/// sleep), so that a signal with a handler interrupts it: its blocked
+/// system call then fails with `Interrupted` (EINTR) instead of being made
+/// again. Only the main thread's calls are interrupted.
+pub fn interruptible<R>(f: impl FnOnce() -> R) -> R {
+    if !on_main_thread() {
+        return f();
+    }
+    sys::INTERRUPTIBLE.store(true, Ordering::SeqCst);
+    let result = f();
+    sys::INTERRUPTIBLE.store(false, Ordering::SeqCst);
+    result
+}
+
+/// Interrupts the main thread's blocked call for a signal that arrived on
+/// another thread (the signal or timer thread). First the thread is stopped
+/// without touching a call a server holds (a wait it was in ends and is made
+/// again, unless it is [`interruptible`]); if it is awaiting a server's
+/// reply, and only inside [`interruptible`] — which it cannot leave while it
+/// waits — that call is interrupted too. Then it runs on.
+pub fn interrupt_main() {
+    if on_main_thread() {
+        return;
+    }
+    let stopped = match sys::thread_suspend(slots::MAIN_THREAD, 0) {
+        Ok(()) => true,
+        Err(e) if e.is(sys::SysError::BadState) => {
+            sys::INTERRUPTIBLE.load(Ordering::SeqCst)
+                && sys::thread_suspend(
+                    slots::MAIN_THREAD,
+                    crate::abi::suspend_flags::INTERRUPT_CALL,
+                )
+                .is_ok()
+        }
+        Err(_) => false,
+    };
+    if stopped {
+        let _ = sys::thread_resume(slots::MAIN_THREAD);
+    }
+}
+
 pub fn read(fd: Fd, buffer: &mut [u8]) -> Result<usize> {
     if let Some(result) = crate::pipe::read(slot_of(fd)?, buffer) {
         return result;
@@ -236,7 +286,13 @@ pub fn read(fd: Fd, buffer: &mut [u8]) -> Result<usize> {
         }
     }
     let max = buffer.len().min(zos_proto::MAX_IO_CHUNK) as u32;
-    let reply = io_call(fd, &IoRequest::Read { max })?;
+    // Files answer at once; terminals, ptys and sockets may wait for input.
+    let waits = crate::fs::reads_may_wait(slot_of(fd)?);
+    let request = IoRequest::Read { max };
+    let reply = match waits {
+        true => interruptible(|| io_call(fd, &request))?,
+        false => io_call(fd, &request)?,
+    };
     match reply.decode::<IoResponse>() {
         Some(IoResponse::Data(data)) => {
             let n = data.len().min(buffer.len());

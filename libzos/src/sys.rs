@@ -46,8 +46,36 @@ pub fn raw_number(number: u64, args: [u64; 6]) -> Regs {
     Regs(crate::arch::syscall(number, args))
 }
 
+/// Set while the main thread is in a call a signal may interrupt (a read of
+/// a terminal, a sleep: `posix::interruptible`). Only then does a blocked
+/// call that the kernel ended with `Interrupted` (`ThreadSuspend`) fail
+/// with it; otherwise nothing was done and the call is simply made again
+/// (the kernel interrupts a call a server holds only when asked, and libzos
+/// asks only while this is set).
+pub static INTERRUPTIBLE: core::sync::atomic::AtomicBool =
+    core::sync::atomic::AtomicBool::new(false);
+
+/// A call failed with `Interrupted` since [`take_interrupted`] last looked.
+static INTERRUPTED: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+/// Whether a call failed with `Interrupted` since the last look (the Linux
+/// dispatcher then restarts an EINTR call for SA_RESTART handlers).
+pub fn take_interrupted() -> bool {
+    INTERRUPTED.swap(false, core::sync::atomic::Ordering::SeqCst)
+}
+
 fn call(number: Sys, args: [u64; 6]) -> Result<Regs, Error> {
-    raw(number, args).check()
+    use core::sync::atomic::Ordering::SeqCst;
+    loop {
+        let regs = raw(number, args);
+        if regs.0[0] != SysError::Interrupted as u64 {
+            return regs.check();
+        }
+        if INTERRUPTIBLE.load(SeqCst) {
+            INTERRUPTED.store(true, SeqCst);
+            return regs.check();
+        }
+    }
 }
 
 pub const SELF: u64 = zos_abi::SELF_PROCESS;
@@ -106,7 +134,12 @@ pub fn clock_ns() -> u64 {
     raw(Sys::Clock, [0; 6]).0[1]
 }
 pub fn sleep_until(deadline_ns: u64) {
-    let _ = raw(Sys::SleepUntil, [deadline_ns, 0, 0, 0, 0, 0]);
+    let _ = call(Sys::SleepUntil, [deadline_ns, 0, 0, 0, 0, 0]);
+}
+/// Sleeps until `deadline_ns` unless interrupted first (`ThreadSuspend`, and
+/// [`INTERRUPTIBLE`] set for the main thread); whether the deadline came.
+pub fn sleep_until_interruptible(deadline_ns: u64) -> bool {
+    call(Sys::SleepUntil, [deadline_ns, 0, 0, 0, 0, 0]).is_ok()
 }
 pub fn endpoint_create() -> Result<u64, Error> {
     Ok(call(Sys::EndpointCreate, [0; 6])?.0[1])

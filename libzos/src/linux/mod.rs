@@ -13,6 +13,7 @@
 //! anything else. Null pointers are `EFAULT`.
 
 mod file;
+mod itimer;
 mod memory;
 pub mod names;
 mod net;
@@ -43,19 +44,27 @@ pub extern "C" fn zos_linux_syscall(
     f: u64,
 ) -> i64 {
     let musl_tp = crate::arch::raw_thread_pointer();
-    crate::arch::set_thread_pointer(crate::abi::layout::IPC_BUFFER);
-    let result = dispatch(nr, [a, b, c, d, e, f]);
-    if let Some(pid) = vfork::take_resume() {
-        // A vfork child exec'd or exited: its parent returns from vfork.
-        crate::arch::set_thread_pointer(musl_tp);
-        vfork::resume(pid);
-    }
-    let deliver = signal::take_deliverable() | signal::take_suspended();
-    crate::arch::set_raw_thread_pointer(musl_tp);
-    signal::run_handlers(deliver);
-    match result {
-        Ok(value) => value,
-        Err(Errno(errno)) => -i64::from(errno),
+    loop {
+        crate::arch::set_thread_pointer(crate::abi::layout::IPC_BUFFER);
+        let result = dispatch(nr, [a, b, c, d, e, f]);
+        if let Some(pid) = vfork::take_resume() {
+            // A vfork child exec'd or exited: its parent returns from vfork.
+            crate::arch::set_thread_pointer(musl_tp);
+            vfork::resume(pid);
+        }
+        let deliver = signal::take_deliverable() | signal::take_suspended();
+        let interrupted = crate::sys::take_interrupted();
+        crate::arch::set_raw_thread_pointer(musl_tp);
+        signal::run_handlers(deliver);
+        // A call a signal interrupted (nothing done) starts again when every
+        // handler that ran asked for it (SA_RESTART), as on Linux.
+        if result == Err(Errno(EINTR)) && interrupted && signal::all_restart(deliver) {
+            continue;
+        }
+        return match result {
+            Ok(value) => value,
+            Err(Errno(errno)) => -i64::from(errno),
+        };
     }
 }
 
@@ -115,7 +124,8 @@ fn dispatch(nr: i64, args: [u64; 6]) -> SysResult {
         93 | 94 => posix::exit(a as i32),
         96 | 178 => Ok(i64::from(posix::getpid())),
         101 => time::nanosleep(a, b),
-        103 => time::setitimer(b, c),
+        102 => time::getitimer(a, b),
+        103 => time::setitimer(a, b, c),
         113 => time::clock_gettime(a, b),
         114 => time::clock_getres(b),
         115 => time::clock_nanosleep(a, b as u32, c, d),
@@ -480,9 +490,18 @@ mod time {
         Ok(0)
     }
 
-    pub fn nanosleep(request: u64, _remaining: u64) -> SysResult {
-        posix::nanosleep(timespec_ns(request)?);
-        Ok(0)
+    /// nanosleep: a signal with a handler ends it early with EINTR and
+    /// the time left in `remaining`.
+    pub fn nanosleep(request: u64, remaining: u64) -> SysResult {
+        let deadline = posix::clock_ns().saturating_add(timespec_ns(request)?);
+        if posix::interruptible(|| crate::sys::sleep_until_interruptible(deadline)) {
+            return Ok(0);
+        }
+        if remaining != 0 {
+            let left = deadline.saturating_sub(posix::clock_ns());
+            put_words(remaining, &[left / 1_000_000_000, left % 1_000_000_000])?;
+        }
+        Err(Errno(EINTR))
     }
 
     pub fn clock_nanosleep(clock: u64, flags: u32, request: u64, _remaining: u64) -> SysResult {
@@ -499,28 +518,46 @@ mod time {
         Ok(0)
     }
 
-    /// setitimer: no interval timers yet (SIGALRM is never sent), but
-    /// disarming one — what `alarm(0)` does after a `connect` or `read` it
-    /// guarded, BusyBox's nc and httpd among them — succeeds with no old
-    /// timer, so it does not overwrite the guarded call's `errno`. Arming
-    /// one is ENOSYS, reported once.
-    pub fn setitimer(new: u64, old: u64) -> SysResult {
-        let value = if new == 0 {
-            [0u64; 4]
-        } else {
-            [
-                get_word(new)?,
-                get_word(new + 8)?,
-                get_word(new + 16)?,
-                get_word(new + 24)?,
-            ]
-        };
-        if value[2] != 0 || value[3] != 0 {
+    const ITIMER_REAL: u64 = 0;
+
+    /// (seconds, microseconds) of a duration.
+    fn timeval(ns: u64) -> [u64; 2] {
+        [ns / 1_000_000_000, (ns % 1_000_000_000) / 1000]
+    }
+
+    fn timeval_ns(ptr: u64) -> Result<u64, Errno> {
+        let (seconds, micros) = (get_word(ptr)?, get_word(ptr + 8)?);
+        if micros >= 1_000_000 || seconds > u64::MAX / 1_000_000_000 {
+            return Err(Errno(EINVAL));
+        }
+        Ok(seconds * 1_000_000_000 + micros * 1000)
+    }
+
+    /// setitimer: ITIMER_REAL (what `alarm` uses) sends SIGALRM
+    /// (`linux::itimer`); the CPU-time timers are not kept (ENOSYS).
+    pub fn setitimer(which: u64, new: u64, old: u64) -> SysResult {
+        if which != ITIMER_REAL {
             return Err(super::unsupported(103));
         }
+        let (interval, value) = match new {
+            0 => (0, 0),
+            _ => (timeval_ns(new)?, timeval_ns(new + 16)?),
+        };
+        let (left, period) = super::itimer::set(value, interval)?;
         if old != 0 {
-            put_words(old, &[0, 0, 0, 0])?;
+            let (p, l) = (timeval(period), timeval(left));
+            put_words(old, &[p[0], p[1], l[0], l[1]])?;
         }
+        Ok(0)
+    }
+
+    pub fn getitimer(which: u64, ptr: u64) -> SysResult {
+        if which != ITIMER_REAL {
+            return Err(super::unsupported(102));
+        }
+        let (left, period) = super::itimer::get();
+        let (p, l) = (timeval(period), timeval(left));
+        put_words(ptr, &[p[0], p[1], l[0], l[1]])?;
         Ok(0)
     }
 

@@ -45,11 +45,43 @@ fn bit(signal: u32) -> u64 {
     1u64 << (signal - 1)
 }
 
-/// Called on libzos's signal thread for a signal from another process.
+/// Called on libzos's signal thread for a signal from another process: it
+/// is pending, and if due now the main thread's blocked call is interrupted
+/// so its handler runs (EINTR, or the call restarts for SA_RESTART).
 fn note(signal: u32) {
     if (1..=64).contains(&signal) {
         PENDING.fetch_or(bit(signal), Ordering::SeqCst);
+        if deliverable() {
+            posix::interrupt_main();
+        }
     }
+}
+
+/// A signal this process sends itself from a thread other than the main
+/// one (the interval timer's): its action is taken as for one from another
+/// process — ignored, the default (through the process manager, which ends
+/// the process for SIGALRM), or the handler.
+pub(super) fn send_self_from_elsewhere(signal: u32) {
+    let handler = ACTIONS.lock()[signal as usize].handler;
+    match handler {
+        SIG_IGN => {}
+        SIG_DFL if ignored_by_default(signal) => {}
+        SIG_DFL => {
+            let _ = posix::kill(posix::getpid() as i32, signal);
+        }
+        _ => note(signal),
+    }
+}
+
+const SA_RESTART: u64 = 0x1000_0000;
+
+/// Whether every signal of `delivered` with a handler asked for SA_RESTART.
+pub(super) fn all_restart(delivered: u64) -> bool {
+    let actions = ACTIONS.lock();
+    (1..=64u32).filter(|&s| delivered & bit(s) != 0).all(|s| {
+        matches!(actions[s as usize].handler, SIG_DFL | SIG_IGN)
+            || actions[s as usize].flags & SA_RESTART != 0
+    })
 }
 
 /// Whether a signal is due (pending and not blocked), without taking it.

@@ -127,12 +127,14 @@ fn input_thread(arg: u64) {
         if errors > 0 {
             log::debug!("{errors} receive errors");
         }
-        let mut interrupted = false;
+        let mut signals = Vec::new();
         let (foreground, completions) = {
             let mut terminal = sync::lock(&terminal::TERMINAL);
             for &byte in &typed {
-                if terminal.discipline.receive(byte, &mut echo) == Some(Event::Interrupt) {
-                    interrupted = true;
+                match terminal.discipline.receive(byte, &mut echo) {
+                    Some(Event::Interrupt) => signals.push(signal::SIGINT),
+                    Some(Event::Quit) => signals.push(signal::SIGQUIT),
+                    None => {}
                 }
             }
             (terminal.foreground, terminal.complete_waiting())
@@ -142,15 +144,10 @@ fn input_thread(arg: u64) {
         uart::write(&echo);
         terminal::send_completions(completions);
         let _ = sys::raw(Sys::IrqAck, [irq_slot, 0, 0, 0, 0, 0]);
-        if interrupted {
-            interrupt_foreground(foreground);
+        for signal in signals {
+            signal_foreground(foreground, signal);
         }
     }
-}
-
-/// Asks init to send SIGINT to the foreground process group.
-fn interrupt_foreground(pgid: u32) {
-    signal_foreground(pgid, signal::SIGINT);
 }
 
 /// Sends `signal` to the console's foreground group `pgid` (0: nobody).

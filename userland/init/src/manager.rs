@@ -687,7 +687,7 @@ impl Manager {
             let _ = sys::cap_delete(child.thread);
             Err(errno)
         };
-        // Fixed slots: itself, print-only console, process manager.
+        // Fixed slots: itself, its main thread, print-only console, process manager.
         let console = sys::cap_mint(
             bootinfo::SLOT_SYSTEM,
             sys::NONE,
@@ -702,6 +702,7 @@ impl Manager {
         );
         let fixed = [
             sys::cap_copy(child.process, child.process, start::slots::SELF),
+            sys::cap_copy(child.thread, child.process, start::slots::MAIN_THREAD),
             console.and_then(|c| {
                 sys::raw(
                     sys::Sys::CapTransfer,

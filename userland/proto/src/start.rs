@@ -19,8 +19,11 @@ pub mod slots {
     pub const CONSOLE: u64 = 1;
     /// init's process-manager endpoint, badged with this process's pid.
     pub const PROC: u64 = 2;
+    /// The process's main thread (libzos suspends and resumes it to
+    /// interrupt a blocked call for a signal: EINTR).
+    pub const MAIN_THREAD: u64 = 3;
     /// Device capabilities a service was granted start here (see `devices`).
-    pub const FIRST_GRANTED: u64 = 3;
+    pub const FIRST_GRANTED: u64 = 4;
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -386,8 +386,12 @@ impl Service {
                 Side::Master => {
                     let events = entry.pty.master_write(data);
                     let foreground = entry.pty.foreground;
-                    if events.contains(&Event::Interrupt) {
-                        signal_group(foreground, signal::SIGINT);
+                    for event in events {
+                        let signal = match event {
+                            Event::Interrupt => signal::SIGINT,
+                            Event::Quit => signal::SIGQUIT,
+                        };
+                        signal_group(foreground, signal);
                     }
                     Outcome::Io(IoResponse::Written(data.len() as u32))
                 }

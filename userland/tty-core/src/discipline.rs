@@ -25,6 +25,8 @@ pub const MAX_PENDING: usize = 16 * 1024;
 
 /// Ctrl-C: interrupt.
 pub const INTERRUPT: u8 = 0x03;
+/// Ctrl-\: quit.
+pub const QUIT: u8 = 0x1c;
 /// Ctrl-D: end of file.
 pub const END_OF_FILE: u8 = 0x04;
 /// Ctrl-H: backspace.
@@ -36,13 +38,16 @@ pub const DELETE: u8 = 0x7f;
 
 const ERASE_ECHO: &[u8] = b"\x08 \x08";
 const INTERRUPT_ECHO: &[u8] = b"^C\n";
+const QUIT_ECHO: &[u8] = b"^\\\n";
 const BELL: u8 = 0x07;
 
 /// Something the server must act on besides echo and input.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Event {
-    /// Ctrl-C with `signals` on: signal the foreground process group.
+    /// Ctrl-C with `signals` on: SIGINT to the foreground process group.
     Interrupt,
+    /// Ctrl-\ with `signals` on: SIGQUIT to the foreground process group.
+    Quit,
 }
 
 /// One terminal's input state.
@@ -107,15 +112,19 @@ impl LineDiscipline {
 
     /// Takes one typed byte; appends what to echo to `echo`.
     pub fn receive(&mut self, byte: u8, echo: &mut Vec<u8>) -> Option<Event> {
-        if byte == INTERRUPT && self.settings.signals {
+        if (byte == INTERRUPT || byte == QUIT) && self.settings.signals {
             self.editing.clear();
             self.ready.clear();
             self.ready_bytes = 0;
             self.raw_tail_open = false;
+            let (event, shown) = match byte {
+                INTERRUPT => (Event::Interrupt, INTERRUPT_ECHO),
+                _ => (Event::Quit, QUIT_ECHO),
+            };
             if self.settings.echo {
-                echo.extend_from_slice(INTERRUPT_ECHO);
+                echo.extend_from_slice(shown);
             }
-            return Some(Event::Interrupt);
+            return Some(event);
         }
         if self.settings.canonical {
             self.receive_canonical(byte, echo);
@@ -437,6 +446,15 @@ mod tests {
         assert!(tty.editing().is_empty());
         type_bytes(&mut tty, b"d\n");
         assert_eq!(tty.read(100).as_deref(), Some(&b"d\n"[..]));
+    }
+
+    #[test]
+    fn ctrl_backslash_discards_the_line_and_reports_quit() {
+        let mut tty = LineDiscipline::new(CANONICAL);
+        let (echo, events) = type_bytes(&mut tty, &[b's', QUIT]);
+        assert_eq!(echo, b"s^\\\n");
+        assert_eq!(events, [Event::Quit]);
+        assert!(tty.editing().is_empty());
     }
 
     #[test]
