@@ -575,8 +575,14 @@ pub mod layout {
     /// Anonymous `mmap` of C programs (libzos's Linux-syscall dispatcher),
     /// up to [`HEAP_BASE`].
     pub const LINUX_MMAP: u64 = 0x0000_0800_0000_0000;
-    /// Every process's heap (libzos).
+    /// Every process's heap (libzos), from a random offset below
+    /// [`RANDOM_SPAN`] above it (ASLR).
     pub const HEAP_BASE: u64 = 0x0000_1000_0000_0000;
+    /// How far ASLR moves the heap and `mmap` bases up and the main stack
+    /// down (page-aligned; the stack also by 16-byte steps inside a page).
+    pub const RANDOM_SPAN: u64 = 1 << 40;
+    /// How far ASLR moves the main thread's stack top down.
+    pub const STACK_RANDOM_SPAN: u64 = 1 << 30;
     /// Where the loader maps memory it fills for a child (libzos).
     pub const LOADER_SCRATCH: u64 = 0x0000_2000_0000_0000;
     /// Where init maps a child's start-up page while writing it.

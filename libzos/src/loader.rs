@@ -50,6 +50,9 @@ pub struct SpawnOptions {
     pub fault_badge: u64,
     pub priority: u64,
     pub arg: u64,
+    /// The main thread's first stack pointer (16-byte aligned; ASLR), or 0
+    /// for `layout::STACK_TOP`. The stack is mapped below the page holding it.
+    pub stack_top: u64,
 }
 
 /// Read-only segments already loaded, shared by every process started from
@@ -162,13 +165,24 @@ fn build(
     }
     #[cfg(target_arch = "wasm32")]
     map_module(process, image, cache)?;
+    let stack_top = match options.stack_top {
+        0 => layout::STACK_TOP,
+        top => top & !15,
+    };
+    let stack_end = stack_top.next_multiple_of(PAGE);
+    if !(STACK_SIZE + PAGE..=layout::STACK_TOP).contains(&stack_end) {
+        return Err(SpawnError::Sys(
+            "stack",
+            sys::Error(sys::SysError::InvalidArgument as u64),
+        ));
+    }
     let stack = step("stack", sys::memory_create(STACK_SIZE))?;
     step(
         "map stack",
         sys::memory_map(
             stack,
             process,
-            layout::STACK_TOP - STACK_SIZE,
+            stack_end - STACK_SIZE,
             0,
             STACK_SIZE / PAGE,
             map_flags::WRITE,
@@ -193,7 +207,7 @@ fn build(
         sys::thread_create(
             process,
             program.entry,
-            layout::STACK_TOP,
+            stack_top,
             options.arg,
             options.priority,
         ),

@@ -21,6 +21,8 @@ pub const HEAP_LIMIT: u64 = 1 << 30;
 pub const HEAP_LIMIT: u64 = zos_abi::layout::HEAP_LIMIT;
 
 static HEAP_END: AtomicU64 = AtomicU64::new(HEAP_BASE);
+/// Where this process's heap starts: `HEAP_BASE` plus its random offset.
+static HEAP_START: AtomicU64 = AtomicU64::new(HEAP_BASE);
 
 #[global_allocator]
 static HEAP: LockedHeapWithRescue<32> = LockedHeapWithRescue::new(grow_heap);
@@ -39,7 +41,7 @@ fn grow_heap(heap: &mut Heap<32>, layout: &core::alloc::Layout) {
         .next_power_of_two()
         .max(HEAP_STEP);
     let start = end.next_multiple_of(block);
-    if start + block > HEAP_BASE + HEAP_LIMIT {
+    if start + block > HEAP_START.load(Ordering::Relaxed) + HEAP_LIMIT {
         return;
     }
     let Ok(memory) = sys::memory_create(block) else {
@@ -92,15 +94,54 @@ pub fn granted(name: &str) -> Option<u64> {
 }
 
 fn read_start_page() -> Option<zos_proto::start::StartInfo> {
-    use zos_proto::start::{MAX_START_INFO, START_INFO};
+    use zos_proto::start::{MAX_START_INFO, START_HEADER, START_INFO};
     let mut length = [0u8; 4];
     // SAFETY: processes with a process-manager endpoint always get the start
     // page mapped by their spawner (init), at least one page long.
     unsafe { core::ptr::copy_nonoverlapping(START_INFO as *const u8, length.as_mut_ptr(), 4) };
-    let length = (u32::from_le_bytes(length) as usize).min(MAX_START_INFO);
-    // SAFETY: the spawner maps 4 + length bytes (checked against the limit).
-    let bytes = unsafe { core::slice::from_raw_parts((START_INFO + 4) as *const u8, length) };
+    let length = (u32::from_le_bytes(length) as usize).min(MAX_START_INFO - START_HEADER);
+    // SAFETY: the spawner maps the header and length bytes (checked against
+    // the limit).
+    let bytes = unsafe {
+        core::slice::from_raw_parts((START_INFO + START_HEADER as u64) as *const u8, length)
+    };
     zos_proto::decode(bytes)
+}
+
+/// The random bytes init drew for this process (`start::RANDOM_BYTES`, on
+/// its start page); zeros for a process started without a start page.
+/// Bytes 8..16 place the heap, 16..24 the `mmap` base; 24..32 are left
+/// for `AT_RANDOM` (bytes 0..8 placed the stack, in init).
+pub fn start_random() -> [u8; zos_proto::start::RANDOM_BYTES] {
+    static RANDOM: spin::Once<[u8; zos_proto::start::RANDOM_BYTES]> = spin::Once::new();
+    *RANDOM.call_once(|| {
+        let mut random = [0u8; zos_proto::start::RANDOM_BYTES];
+        let has_start_page = matches!(
+            sys::cap_info(zos_proto::start::slots::PROC),
+            Ok((kind, _, _)) if kind == zos_abi::ObjectKind::Endpoint as u64
+        );
+        if has_start_page {
+            // SAFETY: the start page is mapped (see `read_start_page`); the
+            // random bytes follow its eight-byte length word.
+            unsafe {
+                core::ptr::copy_nonoverlapping(
+                    (zos_proto::start::START_INFO + 8) as *const u8,
+                    random.as_mut_ptr(),
+                    random.len(),
+                )
+            };
+        }
+        random
+    })
+}
+
+/// A random page-aligned offset below `layout::RANDOM_SPAN` from start-page
+/// bytes `at..at + 8` (ASLR).
+pub fn random_offset(at: usize) -> u64 {
+    let random = start_random();
+    let mut word = [0u8; 8];
+    word.copy_from_slice(&random[at..at + 8]);
+    (u64::from_le_bytes(word) % (layout::RANDOM_SPAN / 4096)) * 4096
 }
 
 extern "Rust" {
@@ -113,6 +154,13 @@ extern "Rust" {
 extern "C" fn _start(arg: u64) -> ! {
     let _ = sys::set_ipc_buffer(layout::IPC_BUFFER);
     crate::thread::set_ipc_buffer_register(layout::IPC_BUFFER);
+    // ASLR: the heap starts at a random offset (before the first allocation).
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        let start = HEAP_BASE + random_offset(8);
+        HEAP_START.store(start, Ordering::Relaxed);
+        HEAP_END.store(start, Ordering::Relaxed);
+    }
     // SAFETY: every program links exactly one `zos_main` (see the `entry!` macro).
     let code = unsafe { zos_main(arg) };
     crate::posix::exit(code as i32)

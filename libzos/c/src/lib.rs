@@ -58,10 +58,13 @@ fn c_string(storage: &mut Vec<u8>, text: &str) -> usize {
 }
 
 /// 16 bytes for AT_RANDOM (musl's stack-protector and pointer guard seeds):
-/// the boot clock through SplitMix64. Not secret; a later step reads the
-/// VFS's generator instead (it costs a round trip per program start).
+/// eight of the random bytes init drew for this process (its ChaCha20
+/// generator, keyed from the platform's seed) stretched through SplitMix64.
 fn random_seed() -> [u8; 16] {
-    let mut state = libzos::sys::clock_ns() ^ (&raw const __ehdr_start as u64);
+    let from_init = libzos::rt::start_random();
+    let mut word = [0u8; 8];
+    word.copy_from_slice(&from_init[24..32]);
+    let mut state = u64::from_le_bytes(word) ^ libzos::sys::clock_ns();
     let mut next = || {
         state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = state;

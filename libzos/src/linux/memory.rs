@@ -1,5 +1,6 @@
 //! Memory calls of the dispatcher: anonymous `mmap` as fresh Memory objects
-//! mapped one after another from `layout::LINUX_MMAP` (address space is
+//! mapped one after another from a random page of the `layout::RANDOM_SPAN`
+//! above `layout::LINUX_MMAP` (ASLR; address space is
 //! never reused: 8 TiB of it), `munmap` of whole mappings, `mremap` by
 //! copying, and a `brk` that never grows (musl's malloc then uses `mmap`).
 
@@ -25,8 +26,11 @@ struct Mappings {
     live: BTreeMap<u64, u64>,
 }
 
+/// `next` before the first mapping: then the base is chosen (ASLR).
+const UNCHOSEN: u64 = 0;
+
 static MAPPINGS: Mutex<Mappings> = Mutex::new(Mappings {
-    next: layout::LINUX_MMAP,
+    next: UNCHOSEN,
     live: BTreeMap::new(),
 });
 
@@ -39,6 +43,9 @@ pub fn brk(_request: u64) -> SysResult {
 fn map_new(length: u64, flags: u64) -> Result<u64, Errno> {
     let length = length.checked_next_multiple_of(PAGE).ok_or(Errno(ENOMEM))?;
     let mut mappings = MAPPINGS.lock();
+    if mappings.next == UNCHOSEN {
+        mappings.next = layout::LINUX_MMAP + crate::rt::random_offset(16);
+    }
     let start = mappings.next;
     if start.saturating_add(length) > layout::HEAP_BASE {
         return Err(Errno(ENOMEM));

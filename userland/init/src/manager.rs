@@ -19,6 +19,7 @@ use alloc::collections::BTreeMap;
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
+use libzos::abi::layout::{self, STACK_RANDOM_SPAN};
 use libzos::abi::{bootinfo, map_flags, rights};
 use libzos::ipc::{self, Received, Server};
 use libzos::loader::{self, SpawnOptions};
@@ -149,6 +150,9 @@ pub struct Manager {
     /// The credential authority capability, copied to services granted it.
     credential_authority: u64,
     clock: Clock,
+    /// Draws each process's random layout (ASLR) and start-page random bytes:
+    /// keyed from the platform's seed (device tree `rng-seed`) and the clock.
+    random: zos_random_core::ChaChaRng,
 }
 
 fn encode(response: &ProcResponse) -> Vec<u8> {
@@ -250,7 +254,11 @@ impl Manager {
         if !clock.has_hardware() {
             dprintln!("init: no real-time clock; the date starts at 1970 until set (date -s)");
         }
+        let mut random = zos_random_core::ChaChaRng::from_seed([0; 32]);
+        random.absorb(&boot.rng_seed);
+        random.absorb(&sys::clock_ns().to_le_bytes());
         Ok(Manager {
+            random,
             boot,
             server: Server::new(endpoint),
             exited,
@@ -666,6 +674,18 @@ impl Manager {
             fault_badge: 0,
             priority: 100,
             arg,
+            stack_top: 0,
+        };
+        // ASLR: the stack top from this draw (down by whole pages, then
+        // 16-byte steps inside one); the child takes its heap and mmap
+        // bases from the same bytes on its start page.
+        let mut layout_random = [0u8; start::RANDOM_BYTES];
+        self.random.fill(&mut layout_random);
+        let word = u64::from_le_bytes(layout_random[..8].try_into().unwrap_or_default());
+        let pages = STACK_RANDOM_SPAN / 4096;
+        let options = SpawnOptions {
+            stack_top: layout::STACK_TOP - (word % pages) * 4096 - ((word >> 48) & 0xff) * 16,
+            ..options
         };
         // Staged images are not shared: the scratch address is reused.
         let cache = match staged {
@@ -760,7 +780,7 @@ impl Manager {
             fds: start_fds,
             grants: start_grants,
         };
-        if let Err(errno) = write_start_page(child.process, &info) {
+        if let Err(errno) = write_start_page(child.process, &info, &layout_random) {
             return fail(&child, errno);
         }
         if loader::start(&child).is_err() {
@@ -1592,13 +1612,20 @@ impl Manager {
 }
 
 /// Maps the start-up page (length + postcard bytes) read-only into `process`.
-fn write_start_page(process: u64, info: &StartInfo) -> Result<(), i32> {
+fn write_start_page(
+    process: u64,
+    info: &StartInfo,
+    random: &[u8; start::RANDOM_BYTES],
+) -> Result<(), i32> {
     let bytes = zos_proto::encode_vec(info).ok_or(E2BIG)?;
     let length = bytes.len();
-    if length + 4 > start::MAX_START_INFO {
+    if length + start::START_HEADER > start::MAX_START_INFO {
         return Err(E2BIG);
     }
-    let total = (4 + length) as u64;
+    let mut header = [0u8; start::START_HEADER];
+    header[..4].copy_from_slice(&(length as u32).to_le_bytes());
+    header[8..].copy_from_slice(random);
+    let total = (start::START_HEADER + length) as u64;
     let size = total.div_ceil(4096) * 4096;
     let memory = sys::memory_create(size).map_err(|_| ENOMEM)?;
     let result = (|| {
@@ -1614,11 +1641,12 @@ fn write_start_page(process: u64, info: &StartInfo) -> Result<(), i32> {
         // SAFETY: START_SCRATCH..+size was just mapped writable in init.
         unsafe {
             core::ptr::copy_nonoverlapping(
-                (length as u32).to_le_bytes().as_ptr(),
+                header.as_ptr(),
                 START_SCRATCH as *mut u8,
-                4,
+                start::START_HEADER,
             );
-            core::ptr::copy_nonoverlapping(bytes.as_ptr(), (START_SCRATCH + 4) as *mut u8, length);
+            let body = (START_SCRATCH + start::START_HEADER as u64) as *mut u8;
+            core::ptr::copy_nonoverlapping(bytes.as_ptr(), body, length);
         }
         let _ = sys::memory_unmap(sys::SELF, START_SCRATCH);
         sys::memory_map(memory, process, start::START_INFO, 0, size / 4096, 0).map_err(|_| ENOMEM)

@@ -6,8 +6,15 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
 
-/// Where the start-up page is mapped (a u32 length, then the postcard bytes).
+/// Where the start-up page is mapped: a u32 length, four bytes of zero,
+/// [`RANDOM_BYTES`] random bytes, then `length` postcard bytes of [`StartInfo`].
 pub const START_INFO: u64 = zos_abi::layout::START_INFO;
+/// Random bytes on the start page, drawn by init for this process: its
+/// address-space layout (ASLR: heap and mmap bases; init picked the stack
+/// from the same draw) and `AT_RANDOM`. Read before the heap exists.
+pub const RANDOM_BYTES: usize = 32;
+/// Where the postcard bytes start on the start page.
+pub const START_HEADER: usize = 8 + RANDOM_BYTES;
 /// Most bytes of start-up information (arguments + environment): E2BIG beyond.
 pub const MAX_START_INFO: usize = 512 * 1024;
 

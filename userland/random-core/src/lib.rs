@@ -1,5 +1,7 @@
-//! The CSPRNG behind `/dev/random` and `/dev/urandom`: ChaCha20 (RFC 8439, the
-//! `chacha20` crate's cipher) used as a stream generator with fast key erasure.
+//! The CSPRNG of Zero OS's services: ChaCha20 (RFC 8439, the `chacha20` crate's
+//! cipher) used as a stream generator with fast key erasure. The VFS serves
+//! `/dev/random` and `/dev/urandom` from one; init draws each process's
+//! address-space layout seed (ASLR) from another.
 //!
 //! Every request runs the block function under the current key; the first block
 //! of each request becomes the next key and is never output, so a later
@@ -8,6 +10,7 @@
 //! block function with its feed-forward acts as the mixing function). The server
 //! seeds it from timer jitter and, when init passes one, the device tree's
 //! `rng-seed`; the generator itself reads no clock.
+#![no_std]
 
 use chacha20::cipher::{KeyIvInit, StreamCipher, StreamCipherSeek};
 use chacha20::ChaCha20;
@@ -88,6 +91,7 @@ impl ChaChaRng {
 
 #[cfg(test)]
 mod tests {
+    extern crate alloc;
     use super::*;
 
     fn hex(bytes: &[u8]) -> alloc::string::String {

@@ -20,7 +20,7 @@ pub mod fs;
 pub mod handles;
 pub mod populate;
 pub mod procfs;
-pub mod random;
+pub use zos_random_core as random;
 pub mod remote;
 pub mod shared;
 pub mod tmpfs;
