@@ -322,7 +322,7 @@ impl MessageInfo {
             caps: ((word >> 16) & 0xff) as u8,
             length: (word & 0xffff) as u16,
         };
-        let valid = (word >> 24) & 0xff == 0
+        let valid = word & 0xff00_0000 & !CALL_INTERRUPTIBLE == 0
             && info.length as usize <= MAX_MESSAGE_BYTES
             && info.caps as usize <= MAX_MESSAGE_CAPS;
         valid.then_some(info)
@@ -340,12 +340,11 @@ pub mod map_flags {
 }
 
 /// `MemoryCreate` flags.
-/// Flags of `ThreadSuspend`.
-pub mod suspend_flags {
-    /// Also interrupt a call a server holds (its later reply reaches nobody);
-    /// without it, suspending a thread in that state fails with `BadState`.
-    pub const INTERRUPT_CALL: u64 = 1;
-}
+/// A bit of a `Call`'s message-info word (bits 31–24 are otherwise zero):
+/// the caller may be interrupted while the server holds the call
+/// (`ThreadSuspend`: a read of a terminal waiting for a line may, a write a
+/// file server is carrying out may not). A reply then reaches nobody.
+pub const CALL_INTERRUPTIBLE: u64 = 1 << 24;
 
 pub mod memory_flags {
     /// The frames form one physical run (a DMA buffer); `MemoryInfo` reports

@@ -68,18 +68,13 @@ impl<P: Platform> Kernel<P> {
         self.finish(thread, result);
     }
 
+    /// Writes a result: 0 and the values, or the error code and zeros.
     fn finish(&mut self, thread: ObjRef, result: Result<Results, SysError>) {
-        let Some(t) = self.objects.thread_mut(thread) else {
-            return;
-        };
-        match result {
-            Ok(values) => {
-                t.context.set_result(0, 0);
-                for (i, v) in values.iter().enumerate() {
-                    t.context.set_result(i + 1, *v);
-                }
+        let (code, values) = result.map_or_else(|e| (e.code(), [0; 6]), |v| (0, v));
+        if let Some(t) = self.objects.thread_mut(thread) {
+            for (i, v) in [code].iter().chain(&values).enumerate() {
+                t.context.set_result(i, *v);
             }
-            Err(e) => t.context.set_result(0, e.code()),
         }
     }
 
@@ -361,11 +356,7 @@ impl<P: Platform> Kernel<P> {
             Sys::CapInfo => {
                 let slot = u32::try_from(args[0]).map_err(|_| SysError::InvalidCap)?;
                 let cap = *self.caps.lookup(self.table_of(process)?, slot)?;
-                let kind = self
-                    .objects
-                    .get(cap.object)
-                    .map(|o| o.kind() as u64)
-                    .unwrap_or(0);
+                let kind = self.objects.get(cap.object).map_or(0, |o| o.kind() as u64);
                 Ok([kind, cap.rights.bits() as u64, cap.badge, 0, 0, 0])
             }
             Sys::EndpointCreate | Sys::NotificationCreate => {
@@ -438,21 +429,26 @@ impl<P: Platform> Kernel<P> {
             Sys::ThreadStart | Sys::ThreadResume => {
                 let (target, _) =
                     self.lookup(process, args[0], ObjectKind::Thread, Rights::WRITE)?;
-                let state = self.objects.thread(target).map(|t| t.state);
+                let t = self
+                    .objects
+                    .thread_mut(target)
+                    .ok_or(SysError::DeadObject)?;
                 let from = match call {
                     Sys::ThreadStart => ThreadState::Inactive,
                     _ => ThreadState::Suspended,
                 };
-                if state != Some(from) {
-                    return Err(SysError::BadState);
+                // One that was to stop when its reply came simply goes on.
+                match (t.state == from, core::mem::take(&mut t.stop_pending)) {
+                    (true, _) => self.make_runnable(target),
+                    (false, false) => return Err(SysError::BadState),
+                    (false, true) => {}
                 }
-                self.make_runnable(target);
                 ok0()
             }
             Sys::ThreadSuspend => {
                 let (target, _) =
                     self.lookup(process, args[0], ObjectKind::Thread, Rights::WRITE)?;
-                self.suspend(target, args[1] & suspend_flags::INTERRUPT_CALL != 0)?;
+                self.suspend(target)?;
                 ok0()
             }
             Sys::ThreadSetPriority => {

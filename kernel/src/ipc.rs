@@ -29,6 +29,8 @@ pub struct Message {
     pub is_fault: bool,
     /// The sender may pass capabilities (its endpoint capability has GRANT).
     pub may_grant: bool,
+    /// A call the caller lets be interrupted while held (`CALL_INTERRUPTIBLE`).
+    pub interruptible: bool,
 }
 
 /// The parts of a message that short messages do not have.
@@ -68,6 +70,7 @@ impl<P: Platform> Kernel<P> {
         let t = self.objects.thread(thread).ok_or(SysError::DeadObject)?;
         let mut message = Message {
             info,
+            interruptible: info_word & CALL_INTERRUPTIBLE != 0,
             ..Message::default()
         };
         for (i, word) in message.words.iter_mut().enumerate() {
@@ -186,7 +189,7 @@ impl<P: Platform> Kernel<P> {
                     return Err(e);
                 }
                 if call {
-                    self.await_reply(sender, receiver, message.is_fault);
+                    self.await_reply(sender, receiver, message.is_fault, message.interruptible);
                     // Direct switch: the receiver runs next on this CPU.
                     self.switch_to(receiver);
                 } else {
@@ -251,9 +254,8 @@ impl<P: Platform> Kernel<P> {
             .run_queue
             .top_priority()
             .is_some_and(|t| t >= p.priority);
-        if waits_its_turn
-            || (!call && (!matches!(p.state, ThreadState::AwaitingReply) || p.outgoing.is_fault))
-        {
+        let stops = p.outgoing.is_fault || p.stop_pending;
+        if waits_its_turn || (!call && (!matches!(p.state, ThreadState::AwaitingReply) || stops)) {
             return false;
         }
         let badge = if call { badge } else { 0 };
@@ -270,7 +272,7 @@ impl<P: Platform> Kernel<P> {
             }
             // The receiver's hold; the caller's capability still holds one.
             self.objects.drop_ref(endpoint);
-            self.await_reply(me, partner, false);
+            self.await_reply(me, partner, false, args[1] & CALL_INTERRUPTIBLE != 0);
         } else {
             if let Some(t) = self.objects.thread_mut(me) {
                 t.reply_to = None;
@@ -287,10 +289,10 @@ impl<P: Platform> Kernel<P> {
 
     /// `sender`'s call reached `receiver`: the sender waits for the reply that
     /// the receiver now owes it.
-    fn await_reply(&mut self, sender: ObjRef, receiver: ObjRef, is_fault: bool) {
+    fn await_reply(&mut self, sender: ObjRef, receiver: ObjRef, fault: bool, interruptible: bool) {
         // Only the fault flag of `outgoing` counts while awaiting the reply.
         if let Some(s) = self.objects.thread_mut(sender) {
-            s.outgoing.is_fault = is_fault;
+            (s.outgoing.is_fault, s.interruptible) = (fault, interruptible);
         }
         if let Some(r) = self.objects.thread_mut(receiver) {
             r.reply_to = Some(sender);
@@ -341,7 +343,7 @@ impl<P: Platform> Kernel<P> {
                     return Err(e);
                 }
                 if call {
-                    self.await_reply(sender, receiver, message.is_fault);
+                    self.await_reply(sender, receiver, message.is_fault, message.interruptible);
                 } else {
                     self.wake(sender, 0);
                 }

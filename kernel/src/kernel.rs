@@ -436,6 +436,8 @@ impl<P: Platform> Kernel<P> {
             ipc_buffer: None,
             outgoing: Message::default(),
             reply_to: None,
+            interruptible: false,
+            stop_pending: false,
         };
         let thread = self.objects.insert(Object::Thread(thread));
         self.objects.add_ref(thread); // the process's reference
@@ -464,6 +466,10 @@ impl<P: Platform> Kernel<P> {
         let Some(t) = t.filter(|t| t.state != ThreadState::Dead) else {
             return;
         };
+        if core::mem::take(&mut t.stop_pending) {
+            t.state = ThreadState::Suspended;
+            return;
+        }
         t.state = ThreadState::Runnable;
         let priority = t.priority;
         if self.cpu_running(thread).is_some() {
@@ -574,15 +580,22 @@ impl<P: Platform> Kernel<P> {
 
     /// Stops `thread` until `ThreadResume` (the caller itself included). A
     /// thread blocked in IPC, on a notification or asleep leaves its wait with
-    /// `Interrupted`; one whose call a server holds too if `interrupt_call`
-    /// (the server's reply then reaches nobody), else `BadState`, as for a
-    /// thread blocked on its own fault message.
-    pub fn suspend(&mut self, thread: ObjRef, interrupt_call: bool) -> Result<(), SysError> {
-        let t = self.objects.thread(thread).ok_or(SysError::DeadObject)?;
+    /// `Interrupted`; one whose call a server holds too if the call was
+    /// `CALL_INTERRUPTIBLE` (the server's reply then reaches nobody), else it
+    /// stops when the reply comes (as after its own fault message's reply).
+    pub fn suspend(&mut self, thread: ObjRef) -> Result<(), SysError> {
+        let t = self
+            .objects
+            .thread_mut(thread)
+            .ok_or(SysError::DeadObject)?;
         let interrupted = match t.state {
             ThreadState::Suspended => return Ok(()),
             ThreadState::Runnable => false,
-            ThreadState::AwaitingReply if interrupt_call && !t.outgoing.is_fault => {
+            ThreadState::AwaitingReply if !t.interruptible || t.outgoing.is_fault => {
+                t.stop_pending = true;
+                return Ok(());
+            }
+            ThreadState::AwaitingReply => {
                 for object in self.objects.iter_mut() {
                     match object {
                         Object::Thread(t) if t.reply_to == Some(thread) => t.reply_to = None,
@@ -646,8 +659,7 @@ impl<P: Platform> Kernel<P> {
             frames: p.table_frames_charged * crate::PAGE_SIZE as u64,
             heap: p.slot_chunks * SLOT_CHUNK_COST,
         };
-        p.table_frames_charged = 0;
-        p.slot_chunks = 0;
+        (p.table_frames_charged, p.slot_chunks) = (0, 0);
         let exit_notification = p.exit_notification.take();
         let fault_endpoint = p.fault_endpoint.take();
         // Mappings, page tables and charges first, while the process record

@@ -134,6 +134,10 @@ pub struct Thread<P: Platform> {
     pub outgoing: Message,
     /// The caller this thread must reply to (after receiving a `call`).
     pub reply_to: Option<ObjRef>,
+    /// Its call a server holds may be interrupted (`CALL_INTERRUPTIBLE`).
+    pub interruptible: bool,
+    /// Suspended while a server held its call: it stops when the reply comes.
+    pub stop_pending: bool,
 }
 
 #[derive(Default)]
@@ -217,6 +221,25 @@ struct Slot<P: Platform> {
 
 /// The slab of all kernel objects: each entry's generation and, while it lives,
 /// its object.
+/// Typed lookups of [`Objects`]: `thread`/`thread_mut` give the `Thread` an
+/// `ObjRef` names (`None` for another kind or a stale reference), and so on.
+macro_rules! typed_lookup {
+    ($name:ident, $name_mut:ident, $kind:ident) => {
+        pub fn $name(&self, r: ObjRef) -> Option<&$kind<P>> {
+            match self.get(r) {
+                Some(Object::$kind(o)) => Some(o),
+                _ => None,
+            }
+        }
+        pub fn $name_mut(&mut self, r: ObjRef) -> Option<&mut $kind<P>> {
+            match self.get_mut(r) {
+                Some(Object::$kind(o)) => Some(o),
+                _ => None,
+            }
+        }
+    };
+}
+
 #[derive(Default)]
 pub struct Objects<P: Platform> {
     slots: Vec<(u32, Option<Slot<P>>)>,
@@ -291,7 +314,6 @@ impl<P: Platform> Objects<P> {
         slot.take().map(|s| s.object)
     }
 
-    /// Objects alive.
     /// Every live object (to find what refers to one: rare paths only).
     pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut Object<P>> {
         self.slots
@@ -299,35 +321,11 @@ impl<P: Platform> Objects<P> {
             .filter_map(|(_, s)| Some(&mut s.as_mut()?.object))
     }
 
+    /// Objects alive.
     pub fn live(&self) -> usize {
         self.slots.len() - self.free.len()
     }
 
-    pub fn thread(&self, r: ObjRef) -> Option<&Thread<P>> {
-        match self.get(r) {
-            Some(Object::Thread(t)) => Some(t),
-            _ => None,
-        }
-    }
-
-    pub fn thread_mut(&mut self, r: ObjRef) -> Option<&mut Thread<P>> {
-        match self.get_mut(r) {
-            Some(Object::Thread(t)) => Some(t),
-            _ => None,
-        }
-    }
-
-    pub fn process(&self, r: ObjRef) -> Option<&Process<P>> {
-        match self.get(r) {
-            Some(Object::Process(p)) => Some(p),
-            _ => None,
-        }
-    }
-
-    pub fn process_mut(&mut self, r: ObjRef) -> Option<&mut Process<P>> {
-        match self.get_mut(r) {
-            Some(Object::Process(p)) => Some(p),
-            _ => None,
-        }
-    }
+    typed_lookup!(thread, thread_mut, Thread);
+    typed_lookup!(process, process_mut, Process);
 }

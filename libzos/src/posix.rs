@@ -250,31 +250,32 @@ pub fn interruptible<R>(f: impl FnOnce() -> R) -> R {
 }
 
 /// Interrupts the main thread's blocked call for a signal that arrived on
-/// another thread (the signal or timer thread). First the thread is stopped
-/// without touching a call a server holds (a wait it was in ends and is made
-/// again, unless it is [`interruptible`]); if it is awaiting a server's
-/// reply, and only inside [`interruptible`] — which it cannot leave while it
-/// waits — that call is interrupted too. Then it runs on.
+/// another thread (the signal or timer thread): the thread is suspended and
+/// resumed, which ends a blocked wait (and an interruptible call a server
+/// holds) with `Interrupted`; [`sys::SIGNAL_PENDING`] tells it that this
+/// one is for a signal (EINTR) and makes an interruptible call it had not
+/// yet made fail at once. Until the main thread took that, the suspension
+/// is repeated a few times (it may have been between the check and the
+/// call); a thread busy elsewhere runs the handler at its next system call.
 pub fn interrupt_main() {
     if on_main_thread() {
         return;
     }
-    let stopped = match sys::thread_suspend(slots::MAIN_THREAD, 0) {
-        Ok(()) => true,
-        Err(e) if e.is(sys::SysError::BadState) => {
-            sys::INTERRUPTIBLE.load(Ordering::SeqCst)
-                && sys::thread_suspend(
-                    slots::MAIN_THREAD,
-                    crate::abi::suspend_flags::INTERRUPT_CALL,
-                )
-                .is_ok()
+    sys::SIGNAL_PENDING.store(true, Ordering::SeqCst);
+    for _ in 0..INTERRUPT_TRIES {
+        if sys::thread_suspend(slots::MAIN_THREAD).is_ok() {
+            let _ = sys::thread_resume(slots::MAIN_THREAD);
         }
-        Err(_) => false,
-    };
-    if stopped {
-        let _ = sys::thread_resume(slots::MAIN_THREAD);
+        if !sys::SIGNAL_PENDING.load(Ordering::SeqCst) {
+            return;
+        }
+        sys::sleep_until(sys::clock_ns() + INTERRUPT_RETRY_NS);
     }
 }
+
+/// How often, and how far apart, [`interrupt_main`] suspends the main thread.
+const INTERRUPT_TRIES: u32 = 10;
+const INTERRUPT_RETRY_NS: u64 = 2_000_000;
 
 pub fn read(fd: Fd, buffer: &mut [u8]) -> Result<usize> {
     if let Some(result) = crate::pipe::read(slot_of(fd)?, buffer) {
@@ -881,7 +882,19 @@ fn read_whole(path: &str, buf: &mut [u8]) -> Result<()> {
 /// Waits for a child; `Ok(None)` with `nohang` when none has ended yet.
 /// The status is a POSIX wait status (see [`exit_code`], [`term_signal`]).
 pub fn waitpid(pid: i32, nohang: bool) -> Result<Option<(Pid, i32)>> {
-    let reply = proc_call(&ProcRequest::Wait { pid, nohang }, &[])?;
+    wait_reporting(pid, nohang, 0)
+}
+
+/// [`waitpid`] that also answers a child's stop or continuation
+/// (`zos_proto::proc::wait::UNTRACED`, `CONTINUED`): its status then says so
+/// (`wait::stop_signal`, `wait::CONTINUED_STATUS`) and the child stays.
+pub fn wait_reporting(pid: i32, nohang: bool, report: u32) -> Result<Option<(Pid, i32)>> {
+    let request = ProcRequest::Wait {
+        pid,
+        nohang,
+        report,
+    };
+    let reply = interruptible(|| proc_call(&request, &[]))?;
     match reply.decode::<ProcResponse>() {
         Some(ProcResponse::Waited { pid, status }) => Ok(Some((pid, status))),
         Some(ProcResponse::NotYet) => Ok(None),
@@ -895,9 +908,10 @@ pub fn exit_code(status: i32) -> Option<i32> {
     (status & 0x7f == 0).then_some((status >> 8) & 0xff)
 }
 
-/// The signal that ended the process, if one did.
+/// The signal that ended the process, if one did (not for a stopped or
+/// continued status).
 pub fn term_signal(status: i32) -> Option<u32> {
-    (status & 0x7f != 0).then_some((status & 0x7f) as u32)
+    (status & 0x7f != 0 && status & 0x7f != 0x7f).then_some((status & 0x7f) as u32)
 }
 
 /// The shell's `$?` for a wait status: the exit code, or 128 + signal.

@@ -47,12 +47,18 @@ pub fn raw_number(number: u64, args: [u64; 6]) -> Regs {
 }
 
 /// Set while the main thread is in a call a signal may interrupt (a read of
-/// a terminal, a sleep: `posix::interruptible`). Only then does a blocked
-/// call that the kernel ended with `Interrupted` (`ThreadSuspend`) fail
-/// with it; otherwise nothing was done and the call is simply made again
-/// (the kernel interrupts a call a server holds only when asked, and libzos
-/// asks only while this is set).
+/// a terminal, a sleep: `posix::interruptible`). Its IPC calls then carry
+/// `CALL_INTERRUPTIBLE`, so the kernel may interrupt them while a server
+/// holds them (`ThreadSuspend`).
 pub static INTERRUPTIBLE: core::sync::atomic::AtomicBool =
+    core::sync::atomic::AtomicBool::new(false);
+
+/// Set by `posix::interrupt_main` for a signal that should interrupt the
+/// main thread: an interruptible call then fails with `Interrupted` (EINTR)
+/// — at once if it had not blocked yet. An `Interrupted` without it (a stop
+/// and continue: job control) means nothing was done, and the call is made
+/// again, as Linux restarts a call after SIGCONT.
+pub static SIGNAL_PENDING: core::sync::atomic::AtomicBool =
     core::sync::atomic::AtomicBool::new(false);
 
 /// A call failed with `Interrupted` since [`take_interrupted`] last looked.
@@ -66,14 +72,20 @@ pub fn take_interrupted() -> bool {
 
 fn call(number: Sys, args: [u64; 6]) -> Result<Regs, Error> {
     use core::sync::atomic::Ordering::SeqCst;
+    let signalled = || INTERRUPTIBLE.load(SeqCst) && SIGNAL_PENDING.swap(false, SeqCst);
+    let interrupted = Error(SysError::Interrupted as u64);
+    if number.may_block() && signalled() {
+        INTERRUPTED.store(true, SeqCst);
+        return Err(interrupted);
+    }
     loop {
         let regs = raw(number, args);
-        if regs.0[0] != SysError::Interrupted as u64 {
+        if regs.0[0] != interrupted.0 {
             return regs.check();
         }
-        if INTERRUPTIBLE.load(SeqCst) {
+        if signalled() {
             INTERRUPTED.store(true, SeqCst);
-            return regs.check();
+            return Err(interrupted);
         }
     }
 }
@@ -260,11 +272,11 @@ pub fn thread_create(
 pub fn thread_start(thread: u64) -> Result<(), Error> {
     call(Sys::ThreadStart, [thread, 0, 0, 0, 0, 0]).map(|_| ())
 }
-/// Stops a thread until [`thread_resume`]; its blocked call, if any, ends
-/// with `Interrupted` (a call a server holds only with
-/// `suspend_flags::INTERRUPT_CALL`).
-pub fn thread_suspend(thread: u64, flags: u64) -> Result<(), Error> {
-    call(Sys::ThreadSuspend, [thread, flags, 0, 0, 0, 0]).map(|_| ())
+/// Stops a thread until [`thread_resume`]; its blocked wait, if any, ends
+/// with `Interrupted` (a call a server holds only if it was
+/// `CALL_INTERRUPTIBLE`; else the thread stops when the answer comes).
+pub fn thread_suspend(thread: u64) -> Result<(), Error> {
+    call(Sys::ThreadSuspend, [thread, 0, 0, 0, 0, 0]).map(|_| ())
 }
 pub fn thread_resume(thread: u64) -> Result<(), Error> {
     call(Sys::ThreadResume, [thread, 0, 0, 0, 0, 0]).map(|_| ())
@@ -313,11 +325,20 @@ fn msg_from(r: Regs) -> Msg {
 }
 
 pub fn ipc_call(endpoint: u64, info: MessageInfo, words: [u64; 4]) -> Result<Msg, Error> {
+    // The main thread's calls inside `posix::interruptible` may be interrupted
+    // while the server holds them.
+    let interruptible = INTERRUPTIBLE.load(core::sync::atomic::Ordering::SeqCst)
+        && crate::thread::ipc_buffer() == zos_abi::layout::IPC_BUFFER;
+    let flag = if interruptible {
+        zos_abi::CALL_INTERRUPTIBLE
+    } else {
+        0
+    };
     call(
         Sys::Call,
         [
             endpoint,
-            info.encode(),
+            info.encode() | flag,
             words[0],
             words[1],
             words[2],

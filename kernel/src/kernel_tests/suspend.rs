@@ -2,14 +2,20 @@
 //! and that a server's late reply never reaches an interrupted caller.
 
 use super::*;
-use crate::syscall::suspend_flags::INTERRUPT_CALL;
+use crate::syscall::CALL_INTERRUPTIBLE;
 
 const MB: u64 = 1 << 20;
 
 /// A controller thread holding a capability to `target` (in another process).
 fn controller(h: &mut Harness, target: ObjRef) -> (ObjRef, u64) {
+    controller_at(h, target, PRIO)
+}
+
+/// A controller thread at `priority` (below [`PRIO`], the IPC fast path
+/// applies between the others: it never waits its turn behind it).
+fn controller_at(h: &mut Harness, target: ObjRef, priority: u8) -> (ObjRef, u64) {
     let process = h.spawn_process(MB);
-    let thread = h.thread(process);
+    let thread = h.thread_at(process, priority);
     h.notification(thread); // slot 0 taken: a slot number is never 0 below
     let slot =
         h.k.grant(process, None, target, Rights::ALL, 0)
@@ -27,14 +33,14 @@ fn a_receiver_is_interrupted_and_resumes_with_the_error() {
     assert!(matches!(h.state(server), ThreadState::Receiving { .. }));
     let (ctl, server_cap) = controller(&mut h, server);
 
-    ok(h.syscall(ctl, Sys::ThreadSuspend, &[server_cap, 0]));
+    ok(h.syscall(ctl, Sys::ThreadSuspend, &[server_cap]));
     assert_eq!(h.state(server), ThreadState::Suspended);
     let endpoint = h.object(server_process, ep).expect("endpoint");
     match h.k.objects.get(endpoint) {
         Some(Object::Endpoint(e)) => assert!(e.receivers.is_empty(), "left the queue"),
         _ => panic!("endpoint gone"),
     }
-    ok(h.syscall(ctl, Sys::ThreadSuspend, &[server_cap, 0])); // already: no change
+    ok(h.syscall(ctl, Sys::ThreadSuspend, &[server_cap])); // already: no change
     ok(h.syscall(ctl, Sys::ThreadResume, &[server_cap]));
     assert_eq!(h.state(server), ThreadState::Runnable);
     err(h.regs(server), SysError::Interrupted);
@@ -51,7 +57,7 @@ fn a_runnable_thread_stops_running_until_resumed() {
     let worker = h.thread(process);
     let (ctl, cap) = controller(&mut h, worker);
     h.run(worker);
-    ok(h.syscall(ctl, Sys::ThreadSuspend, &[cap, 0]));
+    ok(h.syscall(ctl, Sys::ThreadSuspend, &[cap]));
     assert_eq!(h.state(worker), ThreadState::Suspended);
     // Only the controller is left to run.
     for _ in 0..4 {
@@ -70,7 +76,7 @@ fn a_sleeper_is_interrupted_and_forgotten_by_the_timer() {
     h.syscall(sleeper, Sys::SleepUntil, &[1_000_000]);
     assert!(matches!(h.state(sleeper), ThreadState::Sleeping { .. }));
     let (ctl, cap) = controller(&mut h, sleeper);
-    ok(h.syscall(ctl, Sys::ThreadSuspend, &[cap, 0]));
+    ok(h.syscall(ctl, Sys::ThreadSuspend, &[cap]));
     h.k.tick(2_000_000);
     assert_eq!(
         h.state(sleeper),
@@ -82,7 +88,7 @@ fn a_sleeper_is_interrupted_and_forgotten_by_the_timer() {
 }
 
 #[test]
-fn a_call_held_by_a_server_is_interrupted_only_when_asked() {
+fn a_call_held_by_a_server_stops_when_answered_unless_interruptible() {
     let mut h = Harness::new();
     let server_process = h.spawn_process(MB);
     let server = h.thread(server_process);
@@ -91,22 +97,45 @@ fn a_call_held_by_a_server_is_interrupted_only_when_asked() {
     let client = h.thread(client_process);
     h.notification(client);
     let client_ep = h.give(server_process, ep, client_process, Rights::WRITE, 1);
+    let (ctl, cap) = controller(&mut h, client);
+
+    // An ordinary call: the server's answer arrives, then the caller stops.
     h.syscall(server, Sys::Recv, &[ep]);
     h.syscall(client, Sys::Call, &[client_ep, info(1, 0, 8), 10]);
     assert_eq!(h.state(client), ThreadState::AwaitingReply);
-    let (ctl, cap) = controller(&mut h, client);
-
-    err(
-        h.syscall(ctl, Sys::ThreadSuspend, &[cap, 0]),
-        SysError::BadState,
+    ok(h.syscall(ctl, Sys::ThreadSuspend, &[cap]));
+    assert_eq!(
+        h.state(client),
+        ThreadState::AwaitingReply,
+        "the call goes on"
     );
-    assert_eq!(h.state(client), ThreadState::AwaitingReply);
-    ok(h.syscall(ctl, Sys::ThreadSuspend, &[cap, INTERRUPT_CALL]));
+    ok(h.syscall(server, Sys::Reply, &[info(9, 0, 8), 99]));
+    assert_eq!(
+        h.state(client),
+        ThreadState::Suspended,
+        "stopped on the reply"
+    );
+    ok(h.syscall(ctl, Sys::ThreadResume, &[cap]));
+    assert_eq!(ok(h.regs(client))[2], 99, "the answer is kept");
+
+    // Resumed before the answer came: nothing stops it then.
+    h.syscall(server, Sys::Recv, &[ep]);
+    h.syscall(client, Sys::Call, &[client_ep, info(1, 0, 8), 10]);
+    ok(h.syscall(ctl, Sys::ThreadSuspend, &[cap]));
+    ok(h.syscall(ctl, Sys::ThreadResume, &[cap]));
+    ok(h.syscall(server, Sys::Reply, &[info(9, 0, 8), 98]));
+    assert_eq!(h.state(client), ThreadState::Runnable);
+    assert_eq!(ok(h.regs(client))[2], 98);
+
+    // An interruptible call is interrupted; the server's late answer must
+    // not be taken for the answer to the next call.
+    h.syscall(server, Sys::Recv, &[ep]);
+    let interruptible = info(1, 0, 8) | CALL_INTERRUPTIBLE;
+    h.syscall(client, Sys::Call, &[client_ep, interruptible, 10]);
+    ok(h.syscall(ctl, Sys::ThreadSuspend, &[cap]));
+    assert_eq!(h.state(client), ThreadState::Suspended);
     ok(h.syscall(ctl, Sys::ThreadResume, &[cap]));
     err(h.regs(client), SysError::Interrupted);
-
-    // The client calls again; the server's late answer to the first call
-    // must not be taken for the answer to the second.
     h.syscall(client, Sys::Call, &[client_ep, info(2, 0, 8), 20]);
     assert!(matches!(h.state(client), ThreadState::Sending { .. }));
     err(
@@ -127,14 +156,36 @@ fn a_saved_reply_to_an_interrupted_caller_fails_with_peer_died() {
     h.notification(client);
     let client_ep = h.give(server_process, ep, client_process, Rights::WRITE, 1);
     h.syscall(server, Sys::Recv, &[ep]);
-    h.syscall(client, Sys::Call, &[client_ep, info(1, 0, 8), 10]);
+    let interruptible = info(1, 0, 8) | CALL_INTERRUPTIBLE;
+    h.syscall(client, Sys::Call, &[client_ep, interruptible, 10]);
     let reply = ok(h.syscall(server, Sys::ReplySave, &[]))[1];
     let (ctl, cap) = controller(&mut h, client);
-    ok(h.syscall(ctl, Sys::ThreadSuspend, &[cap, INTERRUPT_CALL]));
+    ok(h.syscall(ctl, Sys::ThreadSuspend, &[cap]));
     ok(h.syscall(ctl, Sys::ThreadResume, &[cap]));
     err(
         h.syscall(server, Sys::Send, &[reply, info(9, 0, 8), 99]),
         SysError::PeerDied,
     );
     err(h.regs(client), SysError::Interrupted);
+}
+
+#[test]
+fn a_fast_reply_recv_to_a_stopping_caller_leaves_it_stopped() {
+    let mut h = Harness::new();
+    let server_process = h.spawn_process(MB);
+    let server = h.thread(server_process);
+    let ep = h.endpoint(server);
+    let client_process = h.spawn_process(MB);
+    let client = h.thread(client_process);
+    h.notification(client);
+    let client_ep = h.give(server_process, ep, client_process, Rights::WRITE, 1);
+    let (ctl, cap) = controller_at(&mut h, client, PRIO - 10);
+    h.syscall(server, Sys::Recv, &[ep]);
+    h.syscall(client, Sys::Call, &[client_ep, info(1, 0, 8), 10]);
+    ok(h.syscall(ctl, Sys::ThreadSuspend, &[cap]));
+    h.syscall(server, Sys::ReplyRecv, &[ep, info(9, 0, 8), 77]);
+    assert_eq!(h.state(client), ThreadState::Suspended);
+    assert!(matches!(h.state(server), ThreadState::Receiving { .. }));
+    ok(h.syscall(ctl, Sys::ThreadResume, &[cap]));
+    assert_eq!(ok(h.regs(client))[2], 77);
 }

@@ -61,7 +61,7 @@ fn wake_timer_thread() -> Result<(), posix::Errno> {
     let mut thread = THREAD.lock();
     match *thread {
         Some(cap) => {
-            if sys::thread_suspend(cap, 0).is_ok() {
+            if sys::thread_suspend(cap).is_ok() {
                 let _ = sys::thread_resume(cap);
             }
         }

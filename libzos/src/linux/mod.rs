@@ -54,6 +54,10 @@ pub extern "C" fn zos_linux_syscall(
         }
         let deliver = signal::take_deliverable() | signal::take_suspended();
         let interrupted = crate::sys::take_interrupted();
+        if deliver != 0 {
+            // The handlers run now: no call is to be interrupted for them.
+            crate::sys::SIGNAL_PENDING.store(false, core::sync::atomic::Ordering::SeqCst);
+        }
         crate::arch::set_raw_thread_pointer(musl_tp);
         signal::run_handlers(deliver);
         // A call a signal interrupted (nothing done) starts again when every

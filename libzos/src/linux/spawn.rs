@@ -199,7 +199,11 @@ pub fn wait4(pid: i32, status: u64, options: u32, usage: u64) -> SysResult {
     let waited = match zombie {
         Some((child, code)) => Some((child as u32, code)),
         None if super::vfork::only_zombie(pid)? => None,
-        None => posix::waitpid(pid, options & WNOHANG != 0)?,
+        None => posix::wait_reporting(
+            pid,
+            options & WNOHANG != 0,
+            options & (zos_proto::proc::wait::UNTRACED | zos_proto::proc::wait::CONTINUED),
+        )?,
     };
     match waited {
         None => Ok(0),

@@ -134,6 +134,7 @@ fn input_thread(arg: u64) {
                 match terminal.discipline.receive(byte, &mut echo) {
                     Some(Event::Interrupt) => signals.push(signal::SIGINT),
                     Some(Event::Quit) => signals.push(signal::SIGQUIT),
+                    Some(Event::Suspend) => signals.push(signal::SIGTSTP),
                     None => {}
                 }
             }

@@ -542,6 +542,7 @@ fn wait_for_drivers(waiter: u64) {
         let request = ProcRequest::Wait {
             pid: -1,
             nohang: false,
+            report: 0,
         };
         let reply = ipc::call(slots::PROC, &request, &[]);
         match reply.as_ref().ok().and_then(|r| r.decode::<ProcResponse>()) {

@@ -87,6 +87,14 @@ struct Proc {
     signal_notification: Option<u64>,
     /// Number of its credential set in `Manager::credentials`.
     credentials: u16,
+    /// Its main thread (a capability in init's table), which job control
+    /// suspends and resumes; `sys::NONE` if init holds none.
+    main_thread: u64,
+    /// Stopped by SIGSTOP, SIGTSTP, SIGTTIN or SIGTTOU until SIGCONT.
+    stopped: bool,
+    /// A stop or continuation its parent has not been told of yet (a wait
+    /// status for `Wait` with `report`).
+    unreported: Option<i32>,
 }
 
 impl Proc {
@@ -97,6 +105,9 @@ impl Proc {
     /// table was full: BusyBox's hush_test after about 4,000 such shells.
     fn release(self) {
         let _ = sys::cap_delete(self.process);
+        if self.main_thread != sys::NONE {
+            let _ = sys::cap_delete(self.main_thread);
+        }
         if let Some(notification) = self.signal_notification {
             let _ = sys::cap_delete(notification);
         }
@@ -121,6 +132,8 @@ struct Waiter {
     parent: u32,
     pid: i32,
     reply: u64,
+    /// `ProcRequest::Wait`'s report flags.
+    report: u32,
 }
 
 pub struct Manager {
@@ -786,7 +799,6 @@ impl Manager {
         if loader::start(&child).is_err() {
             return fail(&child, EIO);
         }
-        let _ = sys::cap_delete(child.thread);
         let pgid = if pgid == 0 { pid } else { pgid };
         let credentials = self.procs.get(&parent).map_or(0, |p| p.credentials);
         let sid = self.procs.get(&parent).map_or(0, |p| p.sid);
@@ -812,6 +824,9 @@ impl Manager {
                 caught: 0,
                 signal_notification: None,
                 credentials,
+                main_thread: child.thread,
+                stopped: false,
+                unreported: None,
             },
         );
         Ok(pid)
@@ -940,7 +955,11 @@ impl Manager {
                     }
                 }
             }
-            ProcRequest::Wait { pid, nohang } => self.wait(caller, pid, nohang),
+            ProcRequest::Wait {
+                pid,
+                nohang,
+                report,
+            } => self.wait(caller, pid, nohang, report),
             ProcRequest::Kill { pid, signal } => self.kill(caller, pid, signal),
             ProcRequest::Ids => {
                 let (ppid, pgid) = self
@@ -1067,7 +1086,11 @@ impl Manager {
                         let _ = sys::cap_delete(old);
                     }
                 }
-                if signal == 0 || signal >= 64 || signal == signal::SIGKILL {
+                if signal == 0
+                    || signal >= 64
+                    || signal == signal::SIGKILL
+                    || signal == signal::SIGSTOP
+                {
                     return err(EINVAL);
                 }
                 let bit = 1u64 << signal;
@@ -1345,6 +1368,11 @@ impl Manager {
             1..=63 => {
                 let bit = 1u64 << sig;
                 for pid in targets {
+                    // SIGCONT continues a stopped process whatever it does
+                    // with the signal itself.
+                    if sig == signal::SIGCONT {
+                        self.set_stopped(pid, false, sig);
+                    }
                     if sig != signal::SIGKILL && self.notify_caught(pid, sig) {
                         continue;
                     }
@@ -1354,9 +1382,14 @@ impl Manager {
                     if sig != signal::SIGKILL && (p.ignored & bit != 0 || p.caught & bit != 0) {
                         continue;
                     }
-                    // Default actions: CHLD, URG and WINCH are ignored,
-                    // everything else ends the process.
+                    // Default actions: CHLD, URG, WINCH and CONT are ignored,
+                    // STOP, TSTP, TTIN and TTOU stop the process, everything
+                    // else ends it.
                     if signal::ignored_by_default(sig) {
+                        continue;
+                    }
+                    if signal::stops_by_default(sig) {
+                        self.set_stopped(pid, true, sig);
                         continue;
                     }
                     p.signal = Some(sig);
@@ -1384,7 +1417,40 @@ impl Manager {
         true
     }
 
-    fn wait(&mut self, parent: u32, pid: i32, nohang: bool) -> Answer {
+    /// Stops (`stop`) or continues a live process for job control: its
+    /// main thread is suspended or resumed, its parent told (a waiter asking
+    /// for such reports, and SIGCHLD if it catches that).
+    fn set_stopped(&mut self, pid: u32, stop: bool, sig: u32) {
+        let Some(p) = self.procs.get_mut(&pid) else {
+            return;
+        };
+        if p.stopped == stop || p.status.is_some() || p.main_thread == sys::NONE {
+            return;
+        }
+        let done = match stop {
+            true => sys::thread_suspend(p.main_thread),
+            false => sys::thread_resume(p.main_thread),
+        };
+        if let Err(e) = done {
+            dprintln!("init: cannot stop or continue pid {pid}: {}", e.name());
+            return;
+        }
+        p.stopped = stop;
+        let (status, flag) = match stop {
+            true => (proc::wait::stopped_status(sig), proc::wait::UNTRACED),
+            false => (proc::wait::CONTINUED_STATUS, proc::wait::CONTINUED),
+        };
+        p.unreported = Some(status);
+        let parent = p.ppid;
+        if self.answer_waiter(parent, pid, status, flag) {
+            if let Some(p) = self.procs.get_mut(&pid) {
+                p.unreported = None;
+            }
+        }
+        self.notify_caught(parent, signal::SIGCHLD);
+    }
+
+    fn wait(&mut self, parent: u32, pid: i32, nohang: bool, report: u32) -> Answer {
         let matches = |p: &Proc| p.ppid == parent && (pid == -1 || p.pid as i32 == pid);
         if let Some(found) = self
             .procs
@@ -1394,6 +1460,18 @@ impl Manager {
         {
             return self.reap_answer(found);
         }
+        let wanted = |status: i32| match proc::wait::stop_signal(status) {
+            Some(_) => report & proc::wait::UNTRACED != 0,
+            None => report & proc::wait::CONTINUED != 0,
+        };
+        if let Some(p) = self
+            .procs
+            .values_mut()
+            .find(|p| matches(p) && p.unreported.is_some_and(wanted))
+        {
+            let (pid, status) = (p.pid, p.unreported.take().unwrap_or_default());
+            return Answer::Now(encode(&ProcResponse::Waited { pid, status }), Vec::new());
+        }
         if !self.procs.values().any(matches) {
             return err(ECHILD);
         }
@@ -1402,7 +1480,12 @@ impl Manager {
         }
         match self.server.defer() {
             Ok(reply) => {
-                self.waiters.push(Waiter { parent, pid, reply });
+                self.waiters.push(Waiter {
+                    parent,
+                    pid,
+                    reply,
+                    report,
+                });
                 Answer::Deferred
             }
             Err(_) => err(EAGAIN),
@@ -1497,18 +1580,30 @@ impl Manager {
             return;
         }
         // A parent waiting for this child?
-        if let Some(at) = self
-            .waiters
-            .iter()
-            .position(|w| w.parent == parent && (w.pid == -1 || w.pid == pid as i32))
-        {
-            let waiter = self.waiters.remove(at);
+        if self.answer_waiter(parent, pid, status, 0) {
             if let Some(p) = self.procs.remove(&pid) {
                 p.release();
             }
-            let bytes = encode(&ProcResponse::Waited { pid, status });
-            let _ = ipc::reply_later_raw(waiter.reply, &bytes, &[]);
         }
+    }
+
+    /// Answers the oldest waiter of `parent` for `pid` (whose report flags
+    /// include `flag`, if not 0) with `status`; whether one took it. A waiter
+    /// whose wait was interrupted (job control, a signal) is gone: the
+    /// answer goes to the next.
+    fn answer_waiter(&mut self, parent: u32, pid: u32, status: i32, flag: u32) -> bool {
+        let bytes = encode(&ProcResponse::Waited { pid, status });
+        while let Some(at) = self.waiters.iter().position(|w| {
+            w.parent == parent
+                && (w.pid == -1 || w.pid == pid as i32)
+                && (flag == 0 || w.report & flag != 0)
+        }) {
+            let waiter = self.waiters.remove(at);
+            if ipc::reply_later_raw(waiter.reply, &bytes, &[]).is_ok() {
+                return true;
+            }
+        }
+        false
     }
 
     fn service_ended(&mut self, index: usize, name: &str, status: i32) {

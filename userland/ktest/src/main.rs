@@ -813,7 +813,9 @@ static WAITER_RESULT: AtomicU64 = AtomicU64::new(0);
 static SPINS: AtomicU64 = AtomicU64::new(0);
 
 extern "C" fn suspended_waiter(notification: u64) -> ! {
-    let result = match sys::wait(notification) {
+    // Raw: libzos's `sys::wait` makes an interrupted wait again.
+    let wait = sys::raw(Sys::Wait, [notification, 0, 0, 0, 0, 0]).check();
+    let result = match wait {
         Err(e) if e.is(SysError::Interrupted) => 1,
         Ok(_) => 2,
         Err(_) => 3,
@@ -842,7 +844,7 @@ fn test_suspend() {
     sys::sleep_until(sys::clock_ns() + 10_000_000);
     check(
         "suspend a waiting thread",
-        sys::thread_suspend(waiter, 0).is_ok(),
+        sys::thread_suspend(waiter).is_ok(),
     );
     sys::sleep_until(sys::clock_ns() + 10_000_000);
     check(
@@ -861,14 +863,14 @@ fn test_suspend() {
     );
     check(
         "suspend of a non-thread is refused",
-        is_err(sys::thread_suspend(notification, 0), SysError::WrongType),
+        is_err(sys::thread_suspend(notification), SysError::WrongType),
     );
     let Some(spinner) = bench_thread(suspended_spinner, 0, 9) else {
         return check("suspend: spinner thread", false);
     };
     let _ = sys::thread_set_priority(spinner, 1);
     sys::sleep_until(sys::clock_ns() + 20_000_000);
-    let suspended = sys::thread_suspend(spinner, 0).is_ok();
+    let suspended = sys::thread_suspend(spinner).is_ok();
     let before = SPINS.load(Ordering::SeqCst);
     sys::sleep_until(sys::clock_ns() + 20_000_000);
     let after = SPINS.load(Ordering::SeqCst);
@@ -882,7 +884,7 @@ fn test_suspend() {
         "a resumed spinner runs again",
         SPINS.load(Ordering::SeqCst) > after,
     );
-    let _ = sys::thread_suspend(spinner, 0);
+    let _ = sys::thread_suspend(spinner);
 }
 
 fn initramfs() -> Option<&'static [u8]> {

@@ -15,14 +15,47 @@ pub mod signal {
     pub const SIGPIPE: u32 = 13;
     pub const SIGTERM: u32 = 15;
     pub const SIGCHLD: u32 = 17;
+    pub const SIGCONT: u32 = 18;
+    pub const SIGSTOP: u32 = 19;
+    pub const SIGTSTP: u32 = 20;
+    pub const SIGTTIN: u32 = 21;
+    pub const SIGTTOU: u32 = 22;
     pub const SIGURG: u32 = 23;
     /// The terminal's window size changed.
     pub const SIGWINCH: u32 = 28;
 
     /// Signals whose default action is to do nothing (the others end the
-    /// process).
+    /// process, or stop it: [`stops_by_default`]; SIGCONT continues it).
     pub const fn ignored_by_default(signal: u32) -> bool {
-        matches!(signal, SIGCHLD | SIGURG | SIGWINCH)
+        matches!(signal, SIGCHLD | SIGURG | SIGWINCH | SIGCONT)
+    }
+
+    /// Signals whose default action stops the process (job control).
+    pub const fn stops_by_default(signal: u32) -> bool {
+        matches!(signal, SIGSTOP | SIGTSTP | SIGTTIN | SIGTTOU)
+    }
+}
+
+/// `ProcRequest::Wait` report flags and the wait statuses they bring (Linux's
+/// values: `WUNTRACED`, `WCONTINUED`, a stopped status `0x7f | signal << 8`,
+/// a continued one `0xffff`).
+pub mod wait {
+    pub const UNTRACED: u32 = 2;
+    pub const CONTINUED: u32 = 8;
+    pub const CONTINUED_STATUS: i32 = 0xffff;
+
+    /// The wait status of a process stopped by `signal`.
+    pub const fn stopped_status(signal: u32) -> i32 {
+        0x7f | (signal as i32) << 8
+    }
+
+    /// The signal that stopped the process, for a stopped status.
+    pub const fn stop_signal(status: i32) -> Option<u32> {
+        if status & 0xff == 0x7f {
+            Some(((status >> 8) & 0xff) as u32)
+        } else {
+            None
+        }
     }
 }
 
@@ -48,9 +81,12 @@ pub enum ProcRequest<'a> {
         name: Option<&'a str>,
     },
     /// Waits for a child (`pid` -1: any child) to end; `nohang` returns at once.
+    /// `report` (`wait::UNTRACED`, `wait::CONTINUED`) also answers a child's
+    /// stop or continuation, once each (job control).
     Wait {
         pid: i32,
         nohang: bool,
+        report: u32,
     },
     /// Sends a signal; a negative pid names a process group.
     Kill {

@@ -390,6 +390,7 @@ impl Service {
                         let signal = match event {
                             Event::Interrupt => signal::SIGINT,
                             Event::Quit => signal::SIGQUIT,
+                            Event::Suspend => signal::SIGTSTP,
                         };
                         signal_group(foreground, signal);
                     }

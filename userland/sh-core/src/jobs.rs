@@ -56,6 +56,8 @@ pub struct Job {
     pub command: String,
     /// Every process of the pipeline, in order, with its status once ended.
     pub processes: Vec<(u32, Option<JobStatus>)>,
+    /// Stopped (Ctrl-Z, SIGSTOP) until continued (`fg`, `bg`, SIGCONT).
+    pub stopped: bool,
 }
 
 impl Job {
@@ -147,8 +149,19 @@ impl JobTable {
             pgid,
             command: command.to_string(),
             processes: pids.iter().map(|pid| (*pid, None)).collect(),
+            stopped: false,
         });
         number
+    }
+
+    /// Marks the job `pid` belongs to stopped or running again; its number.
+    pub fn set_stopped(&mut self, pid: u32, stopped: bool) -> Option<usize> {
+        let job = self
+            .jobs
+            .iter_mut()
+            .find(|job| job.processes.iter().any(|(member, _)| *member == pid))?;
+        job.stopped = stopped;
+        Some(job.number)
     }
 
     /// Records that `pid` ended; returns the number of its job, if any.
@@ -209,6 +222,7 @@ impl JobTable {
     pub fn report_line(&self, job: &Job) -> String {
         let state = match job.status() {
             Some(status) => status.describe(),
+            None if job.stopped => "Stopped".to_string(),
             None => "Running".to_string(),
         };
         format!(
@@ -393,5 +407,17 @@ mod tests {
             Ok(strings(&["%1"])),
             "the command name itself is left alone"
         );
+    }
+
+    #[test]
+    fn a_stopped_job_is_listed_as_stopped_until_continued() {
+        let mut table = JobTable::new();
+        let number = table.add(40, &[40], "sleep 100");
+        assert_eq!(table.set_stopped(40, true), Some(number));
+        assert_eq!(table.listing(), "[1]+ Stopped sleep 100\n");
+        assert!(table.take_done().is_empty(), "a stopped job is not done");
+        table.set_stopped(40, false);
+        assert_eq!(table.listing(), "[1]+ Running sleep 100\n");
+        assert_eq!(table.set_stopped(99, true), None);
     }
 }

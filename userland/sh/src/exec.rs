@@ -9,6 +9,7 @@ use alloc::vec::Vec;
 
 use libzos::posix::{self, Pid};
 use libzos::proto::proc::signal::{SIGINT, SIGPIPE};
+use libzos::proto::proc::wait;
 use zos_sh_core::jobs::JobStatus;
 use zos_sh_syntax::{AndOr, Command, Connector, ListItem, Pipeline, Program};
 
@@ -301,9 +302,17 @@ impl Shell {
         if let Some(terminal) = &terminal {
             terminal.give_to(pgid);
         }
-        self.wait_job(number);
+        let stopped_by = self.wait_job(number);
         if let Some(terminal) = &terminal {
             terminal.take_back();
+        }
+        if let Some(signal) = stopped_by {
+            // Ctrl-Z: the job stays, stopped, and the shell reads again.
+            if let Some(job) = self.jobs.get(number) {
+                let line = self.jobs.report_line(job);
+                crate::shell::out(2, &alloc::format!("\n{line}\n"));
+            }
+            return 128 + signal as i32;
         }
         let Some(job) = self.jobs.remove(number) else {
             return 0;
@@ -323,29 +332,46 @@ impl Shell {
         status.code()
     }
 
-    /// Waits until every process of job `number` ended.
-    pub fn wait_job(&mut self, number: usize) {
+    /// Waits until every process of job `number` ended, or (with job
+    /// control) until one of them stopped: then the signal that stopped it.
+    pub fn wait_job(&mut self, number: usize) -> Option<u32> {
         let pids = self
             .jobs
             .get(number)
             .map(|job| job.running_pids())
             .unwrap_or_default();
+        let report = if self.job_control { wait::UNTRACED } else { 0 };
         for pid in pids {
-            let status = match posix::waitpid(pid as i32, false) {
-                Ok(Some((_, wait_status))) => job_status(wait_status),
+            let status = match posix::wait_reporting(pid as i32, false, report) {
+                Ok(Some((_, wait_status))) => match wait::stop_signal(wait_status) {
+                    Some(signal) => {
+                        self.jobs.set_stopped(pid, true);
+                        return Some(signal);
+                    }
+                    None => job_status(wait_status),
+                },
                 Ok(None) | Err(_) => JobStatus::Exited(127),
             };
             self.jobs.record(pid, status);
         }
+        None
     }
 
-    /// Collects ended background processes without blocking.
+    /// Collects ended background processes without blocking, and notes
+    /// those stopped or continued meanwhile.
     pub fn reap_background(&mut self) {
         if self.jobs.is_empty() {
             return;
         }
-        while let Ok(Some((pid, wait_status))) = posix::waitpid(-1, true) {
-            self.jobs.record(pid, job_status(wait_status));
+        let report = wait::UNTRACED | wait::CONTINUED;
+        while let Ok(Some((pid, wait_status))) = posix::wait_reporting(-1, true, report) {
+            if wait::stop_signal(wait_status).is_some() {
+                self.jobs.set_stopped(pid, true);
+            } else if wait_status == wait::CONTINUED_STATUS {
+                self.jobs.set_stopped(pid, false);
+            } else {
+                self.jobs.record(pid, job_status(wait_status));
+            }
         }
     }
 

@@ -29,10 +29,12 @@ fn interrupt(_signal: u32) {
 /// An interactive shell catches SIGINT: Ctrl-C abandons the command line
 /// (checked between commands), it never ends the shell.
 pub fn catch_interrupts() {
-    let _ = posix::signal(
-        libzos::proto::proc::signal::SIGINT,
-        SigAction::Handler(interrupt),
-    );
+    use libzos::proto::proc::signal::{SIGINT, SIGTSTP, SIGTTIN, SIGTTOU};
+    let _ = posix::signal(SIGINT, SigAction::Handler(interrupt));
+    // Job control: Ctrl-Z stops the foreground job, never the shell.
+    for stop in [SIGTSTP, SIGTTIN, SIGTTOU] {
+        let _ = posix::signal(stop, SigAction::Ignore);
+    }
 }
 
 /// Forgets a Ctrl-C typed before the command line started.

@@ -27,6 +27,8 @@ pub const MAX_PENDING: usize = 16 * 1024;
 pub const INTERRUPT: u8 = 0x03;
 /// Ctrl-\: quit.
 pub const QUIT: u8 = 0x1c;
+/// Ctrl-Z: stop the foreground job.
+pub const SUSPEND: u8 = 0x1a;
 /// Ctrl-D: end of file.
 pub const END_OF_FILE: u8 = 0x04;
 /// Ctrl-H: backspace.
@@ -39,6 +41,7 @@ pub const DELETE: u8 = 0x7f;
 const ERASE_ECHO: &[u8] = b"\x08 \x08";
 const INTERRUPT_ECHO: &[u8] = b"^C\n";
 const QUIT_ECHO: &[u8] = b"^\\\n";
+const SUSPEND_ECHO: &[u8] = b"^Z\n";
 const BELL: u8 = 0x07;
 
 /// Something the server must act on besides echo and input.
@@ -48,6 +51,8 @@ pub enum Event {
     Interrupt,
     /// Ctrl-\ with `signals` on: SIGQUIT to the foreground process group.
     Quit,
+    /// Ctrl-Z with `signals` on: SIGTSTP to the foreground process group.
+    Suspend,
 }
 
 /// One terminal's input state.
@@ -112,14 +117,15 @@ impl LineDiscipline {
 
     /// Takes one typed byte; appends what to echo to `echo`.
     pub fn receive(&mut self, byte: u8, echo: &mut Vec<u8>) -> Option<Event> {
-        if (byte == INTERRUPT || byte == QUIT) && self.settings.signals {
+        if matches!(byte, INTERRUPT | QUIT | SUSPEND) && self.settings.signals {
             self.editing.clear();
             self.ready.clear();
             self.ready_bytes = 0;
             self.raw_tail_open = false;
             let (event, shown) = match byte {
                 INTERRUPT => (Event::Interrupt, INTERRUPT_ECHO),
-                _ => (Event::Quit, QUIT_ECHO),
+                QUIT => (Event::Quit, QUIT_ECHO),
+                _ => (Event::Suspend, SUSPEND_ECHO),
             };
             if self.settings.echo {
                 echo.extend_from_slice(shown);
@@ -446,6 +452,14 @@ mod tests {
         assert!(tty.editing().is_empty());
         type_bytes(&mut tty, b"d\n");
         assert_eq!(tty.read(100).as_deref(), Some(&b"d\n"[..]));
+    }
+
+    #[test]
+    fn ctrl_z_reports_suspend() {
+        let mut tty = LineDiscipline::new(CANONICAL);
+        let (echo, events) = type_bytes(&mut tty, &[b'x', SUSPEND]);
+        assert_eq!(echo, b"x^Z\n");
+        assert_eq!(events, [Event::Suspend]);
     }
 
     #[test]

@@ -7,6 +7,7 @@ use alloc::vec::Vec;
 
 use libzos::posix::{self, Errno};
 use libzos::proto::errno::ECHILD;
+use libzos::proto::proc::signal::SIGCONT;
 use zos_sh_core::jobs::{parse_job_ref, JobRef, JobStatus};
 use zos_tools_core::signal::{self, KillCommand};
 
@@ -31,12 +32,28 @@ impl Shell {
         let Some(job) = self.jobs.resolve(reference) else {
             return self.builtin_error("fg", "no such job", 1);
         };
-        let number = job.number;
+        let (number, pgid, stopped) = (job.number, job.pgid, job.stopped);
         self.print(&format!("{}\n", job.command));
+        if stopped {
+            self.continue_job(number, pgid);
+        }
         self.wait_foreground(number)
     }
 
-    /// `bg`: jobs cannot be stopped yet, so every job already runs.
+    /// Sends SIGCONT to a stopped job's process group and marks it running.
+    fn continue_job(&mut self, number: usize, pgid: u32) {
+        let _ = posix::kill(-(pgid as i32), SIGCONT);
+        let pids = self
+            .jobs
+            .get(number)
+            .map(|job| job.running_pids())
+            .unwrap_or_default();
+        for pid in pids {
+            self.jobs.set_stopped(pid, false);
+        }
+    }
+
+    /// `bg`: a stopped job runs on in the background.
     pub(super) fn builtin_bg(&mut self, args: &[String]) -> i32 {
         let reference = match args.first() {
             Some(text) => match parse_job_ref(text, false) {
@@ -47,7 +64,16 @@ impl Shell {
         };
         match self.jobs.resolve(reference) {
             Some(job) => {
-                let line = format!("[{}] {} &\n", job.number, job.command);
+                let (number, pgid, stopped) = (job.number, job.pgid, job.stopped);
+                let line = format!(
+                    "[{}]{} {} &\n",
+                    number,
+                    self.jobs.marker(number),
+                    job.command
+                );
+                if stopped {
+                    self.continue_job(number, pgid);
+                }
                 self.print(&line);
                 0
             }
