@@ -72,7 +72,14 @@ pub fn take_interrupted() -> bool {
 
 fn call(number: Sys, args: [u64; 6]) -> Result<Regs, Error> {
     use core::sync::atomic::Ordering::SeqCst;
-    let signalled = || INTERRUPTIBLE.load(SeqCst) && SIGNAL_PENDING.swap(false, SeqCst);
+    // Only the main thread's calls are interrupted for signals (the flags are
+    // the process's; other threads, the interrupting one included, never
+    // take them).
+    let signalled = || {
+        INTERRUPTIBLE.load(SeqCst)
+            && crate::thread::ipc_buffer() == zos_abi::layout::IPC_BUFFER
+            && SIGNAL_PENDING.swap(false, SeqCst)
+    };
     let interrupted = Error(SysError::Interrupted as u64);
     if number.may_block() && signalled() {
         INTERRUPTED.store(true, SeqCst);

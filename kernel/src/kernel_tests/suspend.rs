@@ -189,3 +189,22 @@ fn a_fast_reply_recv_to_a_stopping_caller_leaves_it_stopped() {
     ok(h.syscall(ctl, Sys::ThreadResume, &[cap]));
     assert_eq!(ok(h.regs(client))[2], 77);
 }
+
+#[test]
+fn a_fast_interruptible_call_is_interrupted() {
+    let mut h = Harness::new();
+    let server_process = h.spawn_process(MB);
+    let server = h.thread(server_process);
+    let ep = h.endpoint(server);
+    let client_process = h.spawn_process(MB);
+    let client = h.thread(client_process);
+    h.notification(client);
+    let client_ep = h.give(server_process, ep, client_process, Rights::WRITE, 1);
+    let (ctl, cap) = controller_at(&mut h, client, PRIO - 10);
+    h.syscall(server, Sys::Recv, &[ep]);
+    let interruptible = info(1, 0, 8) | CALL_INTERRUPTIBLE;
+    h.syscall(client, Sys::Call, &[client_ep, interruptible, 10]);
+    assert_eq!(h.state(client), ThreadState::AwaitingReply);
+    ok(h.syscall(ctl, Sys::ThreadSuspend, &[cap]));
+    assert_eq!(h.state(client), ThreadState::Suspended);
+}

@@ -30,7 +30,8 @@ static FAILED: AtomicU32 = AtomicU32::new(0);
 
 const SLOT_SELF: u64 = 0;
 const SLOT_CONSOLE: u64 = 1;
-const SLOT_INITRAMFS: u64 = 3;
+/// The first granted capability: init.run gives ktest the initramfs there.
+const SLOT_INITRAMFS: u64 = libzos::proto::start::slots::FIRST_GRANTED;
 /// `CapInfo`'s kind number of a Memory object.
 const KIND_MEMORY: u64 = 5;
 const MODE_EXIT: u64 = 1;
