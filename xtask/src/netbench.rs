@@ -186,7 +186,11 @@ fn lease(guest: &mut Piped) -> Result<(f64, String), String> {
 /// Types `command` at the prompt; its output.
 fn shell(guest: &mut Piped, command: &str, seconds: u64) -> Result<String, String> {
     guest.send(&format!("{command}; echo NB_END\r"))?;
-    guest.wait_for("\nNB_END", seconds)
+    let out = guest.wait_for("\nNB_END", seconds)?;
+    if std::env::var_os("ZOS_NETBENCH_DEBUG").is_some() {
+        eprintln!("{out}");
+    }
+    Ok(out)
 }
 
 /// `peer: WHAT BYTES NANOSECONDS` from the peer: (bytes, seconds).
