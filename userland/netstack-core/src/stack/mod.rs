@@ -64,11 +64,20 @@ pub enum Reply {
 
 /// A request that waits.
 enum Waiting {
-    Read { max: usize },
-    Write { data: Vec<u8> },
+    Read {
+        max: usize,
+    },
+    /// `sent` bytes of `data` are in the socket already: a blocking write
+    /// answers when all went (as Linux's does), one IPC per call.
+    Write {
+        data: Vec<u8>,
+        sent: usize,
+    },
     Accept,
     Connect,
-    RecvFrom { max: usize },
+    RecvFrom {
+        max: usize,
+    },
 }
 
 struct Pending {
@@ -392,6 +401,7 @@ impl Stack {
             sock,
             Waiting::Write {
                 data: data.to_vec(),
+                sent: 0,
             },
             now_ms,
         )
@@ -614,11 +624,14 @@ impl Stack {
                     p.what = what;
                     if expire && p.deadline.is_some_and(|d| now_ms >= d) {
                         let p = self.pending.remove(index);
-                        let errno = match p.what {
-                            Waiting::Connect => ETIMEDOUT,
-                            _ => EAGAIN,
+                        let reply = match p.what {
+                            Waiting::Connect => Reply::Err(ETIMEDOUT),
+                            // A send timeout after part of a write went:
+                            // that part (as Linux answers).
+                            Waiting::Write { sent, .. } if sent > 0 => Reply::Written(sent as u32),
+                            _ => Reply::Err(EAGAIN),
                         };
-                        done.push((p.token, Reply::Err(errno)));
+                        done.push((p.token, reply));
                     } else {
                         blocked.push(key);
                         index += 1;
@@ -1059,7 +1072,7 @@ impl Stack {
             }
             Waiting::Read { max } => self.finish_read(sock, max, false),
             Waiting::RecvFrom { max } => self.finish_read(sock, max, true),
-            Waiting::Write { data } => {
+            Waiting::Write { data, sent } => {
                 let Some(s) = self.table.get_mut(&sock) else {
                     return Attempt::Done(Reply::Err(EBADF));
                 };
@@ -1069,26 +1082,37 @@ impl Stack {
                 let Some(handle) = s.handle else {
                     return Attempt::Done(Reply::Err(ENOTCONN));
                 };
+                let nonblocking = s.nonblocking;
                 let t = self.sockets.get_mut::<tcp::Socket>(handle);
+                // What went already is the answer when the rest cannot go.
+                let partly = |errno| match sent {
+                    0 => Reply::Err(errno),
+                    n => Reply::Written(n as u32),
+                };
                 match t.state() {
                     tcp::State::SynSent | tcp::State::SynReceived => {
-                        return Attempt::Wait(Waiting::Write { data })
+                        return Attempt::Wait(Waiting::Write { data, sent })
                     }
                     tcp::State::Closed if s.connecting => {
-                        return Attempt::Done(Reply::Err(ECONNREFUSED))
+                        return Attempt::Done(partly(ECONNREFUSED))
                     }
                     _ => {}
                 }
                 if !t.may_send() {
-                    return Attempt::Done(Reply::Err(EPIPE));
+                    return Attempt::Done(partly(EPIPE));
                 }
                 if data.is_empty() {
                     return Attempt::Done(Reply::Written(0));
                 }
-                match t.send_slice(&data) {
-                    Ok(n) if n > 0 => Attempt::Done(Reply::Written(n as u32)),
-                    Ok(_) => Attempt::Wait(Waiting::Write { data }),
-                    Err(_) => Attempt::Done(Reply::Err(EPIPE)),
+                match t.send_slice(&data[sent..]) {
+                    Ok(n) if sent + n == data.len() || (n > 0 && nonblocking) => {
+                        Attempt::Done(Reply::Written((sent + n) as u32))
+                    }
+                    Ok(n) => Attempt::Wait(Waiting::Write {
+                        data,
+                        sent: sent + n,
+                    }),
+                    Err(_) => Attempt::Done(partly(EPIPE)),
                 }
             }
         }
