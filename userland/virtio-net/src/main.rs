@@ -37,7 +37,7 @@ use zos_virtio_hal::{self as hal, descriptor, parse_hex, Mapped, ZosHal};
 libzos::entry!(main);
 
 /// Descriptors per virtqueue (and DMA buffers per direction).
-const QUEUE: usize = 32;
+const QUEUE: usize = 128;
 /// Bytes of one DMA buffer (virtio-net header + the largest frame).
 const BUFFER: usize = 2048;
 /// Notification bits of the worker.

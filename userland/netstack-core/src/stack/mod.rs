@@ -24,8 +24,16 @@ pub type SockId = u64;
 mod link;
 pub use link::LOOPBACK_MAC;
 
-/// TCP buffers per direction.
+/// TCP buffers per direction: accepted connections (a listener keeps a
+/// pool of them ready, up to its backlog) and connections beyond
+/// `MAX_BULK_SOCKETS`.
 const TCP_BUFFER: usize = 64 * 1024;
+/// TCP buffers per direction of connections made by `connect`, while at
+/// most `MAX_BULK_SOCKETS` have them (8 MiB in all): a 256 KiB window
+/// (scaled) keeps a transfer going between the guest's wake-ups; with
+/// 64 KiB the sender stalled (docs/network.md, figures).
+const TCP_BULK_BUFFER: usize = 256 * 1024;
+const MAX_BULK_SOCKETS: usize = 16;
 /// UDP: datagrams and bytes queued per direction.
 const UDP_PACKETS: usize = 32;
 const UDP_BUFFER: usize = 64 * 1024;
@@ -147,6 +155,16 @@ pub struct Stack {
     finished: Vec<(Token, Reply)>,
     next_id: SockId,
     next_port: u16,
+    /// TCP sockets with `TCP_BULK_BUFFER` buffers.
+    bulk_sockets: usize,
+}
+
+/// Drops a TCP socket from the set, counting bulk buffers given back.
+fn remove_tcp(sockets: &mut SocketSet<'static>, bulk_sockets: &mut usize, handle: SocketHandle) {
+    if sockets.get::<tcp::Socket>(handle).recv_capacity() == TCP_BULK_BUFFER {
+        *bulk_sockets = bulk_sockets.saturating_sub(1);
+    }
+    sockets.remove(handle);
 }
 
 fn to_addr(endpoint: IpEndpoint) -> SockAddr {
@@ -166,10 +184,12 @@ fn instant(now_ms: u64) -> Instant {
     Instant::from_millis(now_ms as i64)
 }
 
-fn new_tcp() -> tcp::Socket<'static> {
+/// A TCP socket with `buffer` bytes each way (smoltcp scales its window
+/// when that is over 64 KiB).
+fn new_tcp(buffer: usize) -> tcp::Socket<'static> {
     let mut socket = tcp::Socket::new(
-        tcp::SocketBuffer::new(vec![0; TCP_BUFFER]),
-        tcp::SocketBuffer::new(vec![0; TCP_BUFFER]),
+        tcp::SocketBuffer::new(vec![0; buffer]),
+        tcp::SocketBuffer::new(vec![0; buffer]),
     );
     // Loopback never loses a segment; delaying ACKs only adds latency.
     socket.set_ack_delay(None);
@@ -218,6 +238,7 @@ impl Stack {
             // sending the old stream into the new one).
             next_port: EPHEMERAL_FIRST
                 + (seed % u64::from(EPHEMERAL_LAST - EPHEMERAL_FIRST + 1)) as u16,
+            bulk_sockets: 0,
         }
     }
 
@@ -668,7 +689,7 @@ impl Stack {
             }
             while listener.pool.len() < listener.backlog.saturating_sub(listener.ready.len()).max(1)
             {
-                let mut socket = new_tcp();
+                let mut socket = new_tcp(TCP_BUFFER);
                 if socket.listen(listen_endpoint(bound)).is_err() {
                     break;
                 }
@@ -680,12 +701,13 @@ impl Stack {
 
     fn reap_orphans(&mut self) {
         let sockets = &mut self.sockets;
+        let bulk_sockets = &mut self.bulk_sockets;
         self.orphans.retain(|&handle| {
             let state = sockets.get::<tcp::Socket>(handle).state();
             // TIME_WAIT holds nothing a loopback peer could still need.
             let gone = matches!(state, tcp::State::Closed | tcp::State::TimeWait);
             if gone {
-                sockets.remove(handle);
+                remove_tcp(sockets, bulk_sockets, handle);
             }
             !gone
         });
@@ -864,7 +886,8 @@ impl Stack {
                 }
                 let nodelay = s.nodelay;
                 let local = self.autobind(sock)?;
-                let mut socket = new_tcp();
+                let bulk = self.bulk_sockets < MAX_BULK_SOCKETS;
+                let mut socket = new_tcp(if bulk { TCP_BULK_BUFFER } else { TCP_BUFFER });
                 socket.set_nagle_enabled(!nodelay);
                 // To 127/8 from 127.0.0.1 (smoltcp would pick the NIC's address).
                 let local_endpoint = IpListenEndpoint {
@@ -875,6 +898,7 @@ impl Stack {
                     .connect(self.iface.context(), to_endpoint(to), local_endpoint)
                     .map_err(|_| EADDRNOTAVAIL)?;
                 let handle = self.sockets.add(socket);
+                self.bulk_sockets += usize::from(bulk);
                 if let Some(s) = self.table.get_mut(&sock) {
                     s.handle = Some(handle);
                     s.connecting = true;
@@ -1061,7 +1085,7 @@ impl Stack {
                     tcp::State::Closed => {
                         s.connecting = false;
                         s.handle = None;
-                        self.sockets.remove(handle);
+                        remove_tcp(&mut self.sockets, &mut self.bulk_sockets, handle);
                         Attempt::Done(Reply::Err(ECONNREFUSED))
                     }
                     _ => {

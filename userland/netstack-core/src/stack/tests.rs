@@ -278,7 +278,7 @@ fn a_blocking_write_answers_when_all_went_a_nonblocking_one_at_once() {
     let (c, s) = pair(&mut stack, 5100);
     // Three times the send buffer: the write waits until the reader made
     // room for all of it, then answers once with the whole length.
-    let data: Vec<u8> = (0..3 * TCP_BUFFER).map(|i| (i % 251) as u8).collect();
+    let data: Vec<u8> = (0..3 * TCP_BULK_BUFFER).map(|i| (i % 251) as u8).collect();
     assert_eq!(stack.write(1, c, &data, 10), None);
     let mut got = Vec::new();
     let mut written = None;
@@ -337,4 +337,29 @@ fn a_blocking_write_answers_when_all_went_a_nonblocking_one_at_once() {
         [(7, Reply::Written(n))] => assert!(*n > 0 && (*n as usize) < data.len(), "{n}"),
         other => panic!("{other:?}"),
     }
+}
+
+#[test]
+fn bulk_buffers_go_to_at_most_sixteen_connections_and_come_back() {
+    let mut stack = Stack::new(0, 7);
+    let l = listener(&mut stack, 5200);
+    let mut open = Vec::new();
+    for i in 0..MAX_BULK_SOCKETS + 4 {
+        let c = stack.socket(SocketKind::Stream, false).expect("socket");
+        let _ = stack.request(100 + i as u64, c, &SocketRequest::Connect(addr(5200)), 1);
+        stack.poll(2);
+        open.push(c);
+        if let Some(Reply::Accepted { sock, .. }) = stack.request(200, l, &SocketRequest::Accept, 2)
+        {
+            open.push(sock);
+        }
+    }
+    assert_eq!(stack.bulk_sockets, MAX_BULK_SOCKETS);
+    for c in open {
+        stack.close(c, 3);
+    }
+    for now in 4..200 {
+        stack.poll(now);
+    }
+    assert_eq!(stack.bulk_sockets, 0, "bulk buffers not counted back");
 }
