@@ -9,8 +9,7 @@
 //! NIC. From the NIC, frames naming 127/8 are dropped (they cannot come
 //! from a wire). The MTU is 65535 so loopback connections move 64 KiB
 //! segments; peers on the wire announce their own MSS (1460), and a frame
-//! longer than the NIC takes is dropped and counted. TCP checksums are
-//! done here, not by smoltcp (`checksum.rs`): only for the NIC's frames.
+//! longer than the NIC takes is dropped and counted.
 
 use alloc::boxed::Box;
 use alloc::collections::VecDeque;
@@ -111,9 +110,6 @@ impl Segment {
         let Some(nic) = self.nic.as_mut() else {
             return;
         };
-        let mut frame = frame;
-        // smoltcp left the TCP checksum to the device (`capabilities`).
-        crate::checksum::fill_tcp(&mut frame);
         if frame.len() <= NIC_FRAME && nic.send(&frame) {
             self.counters.tx_frames += 1;
             self.counters.tx_bytes += frame.len() as u64;
@@ -130,10 +126,7 @@ impl Segment {
         loop {
             let n = nic.receive(&mut buffer)?;
             let frame = &buffer[..n.min(buffer.len())];
-            // smoltcp checks no TCP checksums (`capabilities`): frames
-            // from the wire are checked here.
-            if martian(frame) || (crate::checksum::is_tcp(frame) && !crate::checksum::tcp_ok(frame))
-            {
+            if martian(frame) {
                 self.counters.dropped += 1;
                 continue;
             }
@@ -165,9 +158,6 @@ impl phy::Device for Segment {
         let mut caps = DeviceCapabilities::default();
         caps.max_transmission_unit = MTU;
         caps.medium = Medium::Ethernet;
-        // TCP checksums are the device's (`checksum.rs`): faster, and none
-        // on loopback.
-        caps.checksum.tcp = phy::Checksum::None;
         caps
     }
 

@@ -12,7 +12,6 @@
 
 extern crate alloc;
 
-pub mod checksum;
 pub mod config;
 pub mod device;
 pub mod shared;
