@@ -296,7 +296,7 @@ fn connections_leave_nothing_behind() {
             s.table.len(),
             s.sockets.iter().count(),
             s.orphans.len(),
-            s.bulk_sockets,
+            s.bulk.lent(),
         )
     };
     let settle = |a: &mut Stack, b: &mut Stack, now: &mut u64| {

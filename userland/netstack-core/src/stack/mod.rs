@@ -21,6 +21,7 @@ pub type Token = u64;
 /// A socket in the table.
 pub type SockId = u64;
 
+mod bulk;
 mod link;
 pub use link::LOOPBACK_MAC;
 
@@ -29,7 +30,8 @@ pub use link::LOOPBACK_MAC;
 /// `MAX_BULK_SOCKETS`.
 const TCP_BUFFER: usize = 64 * 1024;
 /// TCP buffers per direction of connections made by `connect`, while at
-/// most `MAX_BULK_SOCKETS` have them (8 MiB in all): a 256 KiB window
+/// most `MAX_BULK_SOCKETS` have them (8 MiB in all, kept once used:
+/// `bulk.rs`): a 256 KiB window
 /// (scaled) keeps a transfer going between the guest's wake-ups; with
 /// 64 KiB the sender stalled (docs/network.md, figures).
 const TCP_BULK_BUFFER: usize = 256 * 1024;
@@ -155,16 +157,15 @@ pub struct Stack {
     finished: Vec<(Token, Reply)>,
     next_id: SockId,
     next_port: u16,
-    /// TCP sockets with `TCP_BULK_BUFFER` buffers.
-    bulk_sockets: usize,
+    /// `TCP_BULK_BUFFER` buffers, lent to `connect`ed sockets.
+    bulk: bulk::Pool,
 }
 
-/// Drops a TCP socket from the set, counting bulk buffers given back.
-fn remove_tcp(sockets: &mut SocketSet<'static>, bulk_sockets: &mut usize, handle: SocketHandle) {
-    if sockets.get::<tcp::Socket>(handle).recv_capacity() == TCP_BULK_BUFFER {
-        *bulk_sockets = bulk_sockets.saturating_sub(1);
-    }
-    sockets.remove(handle);
+/// Drops a TCP socket from the set; its bulk buffers (if any) go back to
+/// the pool once it is gone.
+fn remove_tcp(sockets: &mut SocketSet<'static>, bulk: &mut bulk::Pool, handle: SocketHandle) {
+    drop(sockets.remove(handle));
+    bulk.returned(handle);
 }
 
 fn to_addr(endpoint: IpEndpoint) -> SockAddr {
@@ -184,13 +185,21 @@ fn instant(now_ms: u64) -> Instant {
     Instant::from_millis(now_ms as i64)
 }
 
-/// A TCP socket with `buffer` bytes each way (smoltcp scales its window
-/// when that is over 64 KiB).
+/// A TCP socket with `buffer` bytes each way.
 fn new_tcp(buffer: usize) -> tcp::Socket<'static> {
-    let mut socket = tcp::Socket::new(
+    tcp_with(
         tcp::SocketBuffer::new(vec![0; buffer]),
         tcp::SocketBuffer::new(vec![0; buffer]),
-    );
+    )
+}
+
+/// A TCP socket on these buffers (smoltcp scales its window when the
+/// receive buffer is over 64 KiB).
+fn tcp_with(
+    receive: tcp::SocketBuffer<'static>,
+    send: tcp::SocketBuffer<'static>,
+) -> tcp::Socket<'static> {
+    let mut socket = tcp::Socket::new(receive, send);
     // Loopback never loses a segment; delaying ACKs only adds latency.
     socket.set_ack_delay(None);
     socket
@@ -238,7 +247,7 @@ impl Stack {
             // sending the old stream into the new one).
             next_port: EPHEMERAL_FIRST
                 + (seed % u64::from(EPHEMERAL_LAST - EPHEMERAL_FIRST + 1)) as u16,
-            bulk_sockets: 0,
+            bulk: bulk::Pool::default(),
         }
     }
 
@@ -701,13 +710,13 @@ impl Stack {
 
     fn reap_orphans(&mut self) {
         let sockets = &mut self.sockets;
-        let bulk_sockets = &mut self.bulk_sockets;
+        let bulk = &mut self.bulk;
         self.orphans.retain(|&handle| {
             let state = sockets.get::<tcp::Socket>(handle).state();
             // TIME_WAIT holds nothing a loopback peer could still need.
             let gone = matches!(state, tcp::State::Closed | tcp::State::TimeWait);
             if gone {
-                remove_tcp(sockets, bulk_sockets, handle);
+                remove_tcp(sockets, bulk, handle);
             }
             !gone
         });
@@ -886,19 +895,36 @@ impl Stack {
                 }
                 let nodelay = s.nodelay;
                 let local = self.autobind(sock)?;
-                let bulk = self.bulk_sockets < MAX_BULK_SOCKETS;
-                let mut socket = new_tcp(if bulk { TCP_BULK_BUFFER } else { TCP_BUFFER });
+                let (mut socket, pair) = match self.bulk.take() {
+                    Some((pair, receive, send)) => (
+                        tcp_with(
+                            tcp::SocketBuffer::new(receive),
+                            tcp::SocketBuffer::new(send),
+                        ),
+                        Some(pair),
+                    ),
+                    None => (new_tcp(TCP_BUFFER), None),
+                };
                 socket.set_nagle_enabled(!nodelay);
                 // To 127/8 from 127.0.0.1 (smoltcp would pick the NIC's address).
                 let local_endpoint = IpListenEndpoint {
                     addr: (to.addr[0] == 127).then(|| IpAddress::v4(127, 0, 0, 1)),
                     port: local.port,
                 };
-                socket
+                if socket
                     .connect(self.iface.context(), to_endpoint(to), local_endpoint)
-                    .map_err(|_| EADDRNOTAVAIL)?;
+                    .is_err()
+                {
+                    drop(socket);
+                    if let Some(pair) = pair {
+                        self.bulk.give_back(pair);
+                    }
+                    return Err(EADDRNOTAVAIL);
+                }
                 let handle = self.sockets.add(socket);
-                self.bulk_sockets += usize::from(bulk);
+                if let Some(pair) = pair {
+                    self.bulk.lend(handle, pair);
+                }
                 if let Some(s) = self.table.get_mut(&sock) {
                     s.handle = Some(handle);
                     s.connecting = true;
@@ -1085,7 +1111,7 @@ impl Stack {
                     tcp::State::Closed => {
                         s.connecting = false;
                         s.handle = None;
-                        remove_tcp(&mut self.sockets, &mut self.bulk_sockets, handle);
+                        remove_tcp(&mut self.sockets, &mut self.bulk, handle);
                         Attempt::Done(Reply::Err(ECONNREFUSED))
                     }
                     _ => {

@@ -354,12 +354,17 @@ fn bulk_buffers_go_to_at_most_sixteen_connections_and_come_back() {
             open.push(sock);
         }
     }
-    assert_eq!(stack.bulk_sockets, MAX_BULK_SOCKETS);
+    assert_eq!(stack.bulk.lent(), MAX_BULK_SOCKETS);
     for c in open {
         stack.close(c, 3);
     }
     for now in 4..200 {
         stack.poll(now);
     }
-    assert_eq!(stack.bulk_sockets, 0, "bulk buffers not counted back");
+    assert_eq!(stack.bulk.lent(), 0, "bulk buffers not given back");
+    // The next connection reuses a pair: none is allocated again.
+    let c = stack.socket(SocketKind::Stream, false).expect("socket");
+    let _ = stack.request(300, c, &SocketRequest::Connect(addr(5200)), 300);
+    assert_eq!(stack.bulk.lent(), 1);
+    assert_eq!(stack.bulk.allocated(), MAX_BULK_SOCKETS);
 }
