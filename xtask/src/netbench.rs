@@ -75,6 +75,24 @@ impl Piped {
         })
     }
 
+    /// CPU seconds the child (QEMU: `ip netns exec` runs it in its own
+    /// process) has used, from `/proc/PID/stat` (0 when unreadable).
+    fn cpu_seconds(&self) -> f64 {
+        let stat =
+            std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
+        // Fields after the command name (which may hold spaces): utime and
+        // stime are the 12th and 13th of them, in clock ticks (100 a second).
+        let after = stat.rsplit(')').next().unwrap_or("");
+        let fields: Vec<f64> = after
+            .split_whitespace()
+            .map(|f| f.parse().unwrap_or(0.0))
+            .collect();
+        match (fields.get(11), fields.get(12)) {
+            (Some(user), Some(system)) => (user + system) / 100.0,
+            _ => 0.0,
+        }
+    }
+
     /// Waits for `pattern`; returns the output up to and including it (and
     /// forgets it).
     fn wait_for(&mut self, pattern: &str, seconds: u64) -> Result<String, String> {
@@ -186,7 +204,11 @@ fn lease(guest: &mut Piped) -> Result<(f64, String), String> {
 /// Types `command` at the prompt; its output.
 fn shell(guest: &mut Piped, command: &str, seconds: u64) -> Result<String, String> {
     guest.send(&format!("{command}; echo NB_END\r"))?;
-    guest.wait_for("\nNB_END", seconds)
+    let out = guest.wait_for("\nNB_END", seconds)?;
+    if std::env::var_os("ZOS_NETBENCH_DEBUG").is_some() {
+        eprintln!("{out}");
+    }
+    Ok(out)
 }
 
 /// `peer: WHAT BYTES NANOSECONDS` from the peer: (bytes, seconds).
@@ -256,6 +278,7 @@ pub fn net_bench(artifacts: &Artifacts) -> Result<Vec<(String, u64)>, String> {
     }
     let ping_ms = median(&mut rtts);
 
+    let cpu_before = guest.cpu_seconds();
     shell(
         &mut guest,
         &format!(
@@ -265,6 +288,7 @@ pub fn net_bench(artifacts: &Artifacts) -> Result<Vec<(String, u64)>, String> {
         300,
     )?;
     let (bytes, g2h_s) = peer_figure(&mut peer, "sink")?;
+    let g2h_cpu = guest.cpu_seconds() - cpu_before;
     if bytes != BULK_BYTES {
         return Err(format!(
             "guest->host: the peer got {bytes} bytes, not {BULK_BYTES}"
@@ -285,8 +309,10 @@ pub fn net_bench(artifacts: &Artifacts) -> Result<Vec<(String, u64)>, String> {
         .nth(1)
         .and_then(|t| t.split_whitespace().next()?.parse().ok())
         .unwrap_or(0);
+    let cpu_before = guest.cpu_seconds();
     shell(&mut guest, &format!("nc -d {HOST} 5002 >/dev/null"), 300)?;
     let (_, h2g_s) = peer_figure(&mut peer, "source")?;
+    let h2g_cpu = guest.cpu_seconds() - cpu_before;
 
     let out = shell(
         &mut guest,
@@ -370,6 +396,13 @@ pub fn net_bench(artifacts: &Artifacts) -> Result<Vec<(String, u64)>, String> {
     for ((row, linux, unit), value) in LINUX.iter().zip(ours) {
         println!("{row:<28} {value:>12.2} {linux:>12.2} {unit:>8}");
     }
+    // QEMU's own CPU time (all its threads) per MiB moved: the guest's
+    // work, less disturbed than wall time by other load on the machine.
+    println!(
+        "(QEMU CPU per MiB: guest->host {:.1} ms, host->guest {:.1} ms)",
+        g2h_cpu * 1e3 / mib,
+        h2g_cpu * 1e3 / mib
+    );
     if pipe_ns > 0 {
         println!(
             "(the guest's `dd | wc -c` of the same 64 MiB, no network: {:.2} MiB/s)",

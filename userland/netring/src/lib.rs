@@ -24,7 +24,7 @@ pub const SLOT: usize = 2048;
 /// Largest frame a slot holds (an Ethernet frame is at most 1514 bytes).
 pub const MAX_FRAME: usize = SLOT - 4;
 /// Slots per ring (a power of two).
-pub const SLOTS: u32 = 128;
+pub const SLOTS: u32 = 256;
 /// Bytes before the first slot.
 const HEADER: usize = 4096;
 /// Bytes of one ring.

@@ -136,25 +136,11 @@ impl Service {
                     continue;
                 }
             };
-            let watch = match request.decode::<IoRequest>() {
-                Some(IoRequest::Watch { events })
-                    if request.label != sys::NO_SENDERS && request.badge != 0 =>
-                {
-                    Some(events)
-                }
-                _ => None,
-            };
             // Capabilities that came with the request: `Watch` keeps its
             // notification, `ShareBuffer` takes its Memory object; the rest
             // are dropped after the request.
-            self.incoming = if watch.is_none() {
-                request.caps.clone()
-            } else {
-                Vec::new()
-            };
-            let answer = if let Some(events) = watch {
-                self.watch(request.badge, events, &request.caps)
-            } else if request.label == sys::NO_SENDERS {
+            self.incoming = request.caps.clone();
+            let answer = if request.label == sys::NO_SENDERS {
                 // From the kernel: no capability of this handle is left
                 // (closed without `Close`, or its holder died).
                 self.forget(request.badge);
@@ -162,7 +148,14 @@ impl Service {
             } else if request.badge == 0 {
                 self.service_request(&request)
             } else {
-                self.handle_request(&request)
+                // Decoded once, here: a handle's request.
+                match request.decode::<IoRequest>() {
+                    Some(IoRequest::Watch { events }) => {
+                        self.incoming.clear();
+                        self.watch(request.badge, events, &request.caps)
+                    }
+                    decoded => self.handle_request(&request, decoded),
+                }
             };
             for cap in core::mem::take(&mut self.incoming) {
                 let _ = sys::cap_delete(cap);
@@ -353,8 +346,8 @@ impl Service {
         Some(cap)
     }
 
-    fn handle_request(&mut self, request: &Received) -> Answer {
-        let Some(decoded) = request.decode::<IoRequest>() else {
+    fn handle_request(&mut self, request: &Received, decoded: Option<IoRequest>) -> Answer {
+        let Some(decoded) = decoded else {
             return reply_bytes(&IoResponse::Err(EINVAL), Vec::new());
         };
         let Some(&sock) = self.badges.get(&request.badge) else {

@@ -34,17 +34,20 @@ use zos_proto::errno::{EINVAL, ENOMEM};
 use zos_proto::nic::{NicRequest, NicResponse};
 use zos_virtio_hal::{self as hal, descriptor, parse_hex, Mapped, ZosHal};
 
+mod transport;
+use transport::NoEventIdx;
+
 libzos::entry!(main);
 
 /// Descriptors per virtqueue (and DMA buffers per direction).
-const QUEUE: usize = 32;
+const QUEUE: usize = 128;
 /// Bytes of one DMA buffer (virtio-net header + the largest frame).
 const BUFFER: usize = 2048;
 /// Notification bits of the worker.
 const IRQ_BIT: u64 = 1;
 const KICK_BIT: u64 = 2;
 
-type Net = VirtIONetRaw<ZosHal, SomeTransport<'static>, QUEUE>;
+type Net = VirtIONetRaw<ZosHal, NoEventIdx<SomeTransport<'static>>, QUEUE>;
 
 /// The netstack's side: its rings and its notification.
 struct Link {
@@ -105,7 +108,7 @@ fn run() -> Result<(), String> {
         "pci" => hal::pci_transport(regs, argv.get(5).map_or("", |s| s.as_str()))?,
         other => return Err(alloc::format!("unknown transport '{other}'")),
     };
-    let net = Net::new(transport).map_err(|e| alloc::format!("device init: {e}"))?;
+    let net = Net::new(NoEventIdx(transport)).map_err(|e| alloc::format!("device init: {e}"))?;
     let mac = net.mac_address();
     let notification = sys::notification_create().map_err(|e| e.name())?;
     NOTIFICATION.store(notification, Ordering::Relaxed);

@@ -291,7 +291,14 @@ fn connections_leave_nothing_behind() {
         port: 80,
     };
     let closed_port = SockAddr { port: 81, ..to };
-    let count = |s: &Stack| (s.table.len(), s.sockets.iter().count(), s.orphans.len());
+    let count = |s: &Stack| {
+        (
+            s.table.len(),
+            s.sockets.iter().count(),
+            s.orphans.len(),
+            s.bulk.lent(),
+        )
+    };
     let settle = |a: &mut Stack, b: &mut Stack, now: &mut u64| {
         for _ in 0..400 {
             *now += 5;

@@ -21,11 +21,21 @@ pub type Token = u64;
 /// A socket in the table.
 pub type SockId = u64;
 
+mod bulk;
 mod link;
 pub use link::LOOPBACK_MAC;
 
-/// TCP buffers per direction.
+/// TCP buffers per direction: accepted connections (a listener keeps a
+/// pool of them ready, up to its backlog) and connections beyond
+/// `MAX_BULK_SOCKETS`.
 const TCP_BUFFER: usize = 64 * 1024;
+/// TCP buffers per direction of connections made by `connect`, while at
+/// most `MAX_BULK_SOCKETS` have them (8 MiB in all, kept once used:
+/// `bulk.rs`): a 256 KiB window
+/// (scaled) keeps a transfer going between the guest's wake-ups; with
+/// 64 KiB the sender stalled (docs/network.md, figures).
+const TCP_BULK_BUFFER: usize = 256 * 1024;
+const MAX_BULK_SOCKETS: usize = 16;
 /// UDP: datagrams and bytes queued per direction.
 const UDP_PACKETS: usize = 32;
 const UDP_BUFFER: usize = 64 * 1024;
@@ -64,11 +74,20 @@ pub enum Reply {
 
 /// A request that waits.
 enum Waiting {
-    Read { max: usize },
-    Write { data: Vec<u8> },
+    Read {
+        max: usize,
+    },
+    /// `sent` bytes of `data` are in the socket already: a blocking write
+    /// answers when all went (as Linux's does), one IPC per call.
+    Write {
+        data: Vec<u8>,
+        sent: usize,
+    },
     Accept,
     Connect,
-    RecvFrom { max: usize },
+    RecvFrom {
+        max: usize,
+    },
 }
 
 struct Pending {
@@ -138,6 +157,15 @@ pub struct Stack {
     finished: Vec<(Token, Reply)>,
     next_id: SockId,
     next_port: u16,
+    /// `TCP_BULK_BUFFER` buffers, lent to `connect`ed sockets.
+    bulk: bulk::Pool,
+}
+
+/// Drops a TCP socket from the set; its bulk buffers (if any) go back to
+/// the pool once it is gone.
+fn remove_tcp(sockets: &mut SocketSet<'static>, bulk: &mut bulk::Pool, handle: SocketHandle) {
+    drop(sockets.remove(handle));
+    bulk.returned(handle);
 }
 
 fn to_addr(endpoint: IpEndpoint) -> SockAddr {
@@ -157,11 +185,21 @@ fn instant(now_ms: u64) -> Instant {
     Instant::from_millis(now_ms as i64)
 }
 
-fn new_tcp() -> tcp::Socket<'static> {
-    let mut socket = tcp::Socket::new(
-        tcp::SocketBuffer::new(vec![0; TCP_BUFFER]),
-        tcp::SocketBuffer::new(vec![0; TCP_BUFFER]),
-    );
+/// A TCP socket with `buffer` bytes each way.
+fn new_tcp(buffer: usize) -> tcp::Socket<'static> {
+    tcp_with(
+        tcp::SocketBuffer::new(vec![0; buffer]),
+        tcp::SocketBuffer::new(vec![0; buffer]),
+    )
+}
+
+/// A TCP socket on these buffers (smoltcp scales its window when the
+/// receive buffer is over 64 KiB).
+fn tcp_with(
+    receive: tcp::SocketBuffer<'static>,
+    send: tcp::SocketBuffer<'static>,
+) -> tcp::Socket<'static> {
+    let mut socket = tcp::Socket::new(receive, send);
     // Loopback never loses a segment; delaying ACKs only adds latency.
     socket.set_ack_delay(None);
     socket
@@ -209,6 +247,7 @@ impl Stack {
             // sending the old stream into the new one).
             next_port: EPHEMERAL_FIRST
                 + (seed % u64::from(EPHEMERAL_LAST - EPHEMERAL_FIRST + 1)) as u16,
+            bulk: bulk::Pool::default(),
         }
     }
 
@@ -392,6 +431,7 @@ impl Stack {
             sock,
             Waiting::Write {
                 data: data.to_vec(),
+                sent: 0,
             },
             now_ms,
         )
@@ -614,11 +654,14 @@ impl Stack {
                     p.what = what;
                     if expire && p.deadline.is_some_and(|d| now_ms >= d) {
                         let p = self.pending.remove(index);
-                        let errno = match p.what {
-                            Waiting::Connect => ETIMEDOUT,
-                            _ => EAGAIN,
+                        let reply = match p.what {
+                            Waiting::Connect => Reply::Err(ETIMEDOUT),
+                            // A send timeout after part of a write went:
+                            // that part (as Linux answers).
+                            Waiting::Write { sent, .. } if sent > 0 => Reply::Written(sent as u32),
+                            _ => Reply::Err(EAGAIN),
                         };
-                        done.push((p.token, Reply::Err(errno)));
+                        done.push((p.token, reply));
                     } else {
                         blocked.push(key);
                         index += 1;
@@ -655,7 +698,7 @@ impl Stack {
             }
             while listener.pool.len() < listener.backlog.saturating_sub(listener.ready.len()).max(1)
             {
-                let mut socket = new_tcp();
+                let mut socket = new_tcp(TCP_BUFFER);
                 if socket.listen(listen_endpoint(bound)).is_err() {
                     break;
                 }
@@ -667,12 +710,13 @@ impl Stack {
 
     fn reap_orphans(&mut self) {
         let sockets = &mut self.sockets;
+        let bulk = &mut self.bulk;
         self.orphans.retain(|&handle| {
             let state = sockets.get::<tcp::Socket>(handle).state();
             // TIME_WAIT holds nothing a loopback peer could still need.
             let gone = matches!(state, tcp::State::Closed | tcp::State::TimeWait);
             if gone {
-                sockets.remove(handle);
+                remove_tcp(sockets, bulk, handle);
             }
             !gone
         });
@@ -851,17 +895,36 @@ impl Stack {
                 }
                 let nodelay = s.nodelay;
                 let local = self.autobind(sock)?;
-                let mut socket = new_tcp();
+                let (mut socket, pair) = match self.bulk.take() {
+                    Some((pair, receive, send)) => (
+                        tcp_with(
+                            tcp::SocketBuffer::new(receive),
+                            tcp::SocketBuffer::new(send),
+                        ),
+                        Some(pair),
+                    ),
+                    None => (new_tcp(TCP_BUFFER), None),
+                };
                 socket.set_nagle_enabled(!nodelay);
                 // To 127/8 from 127.0.0.1 (smoltcp would pick the NIC's address).
                 let local_endpoint = IpListenEndpoint {
                     addr: (to.addr[0] == 127).then(|| IpAddress::v4(127, 0, 0, 1)),
                     port: local.port,
                 };
-                socket
+                if socket
                     .connect(self.iface.context(), to_endpoint(to), local_endpoint)
-                    .map_err(|_| EADDRNOTAVAIL)?;
+                    .is_err()
+                {
+                    drop(socket);
+                    if let Some(pair) = pair {
+                        self.bulk.give_back(pair);
+                    }
+                    return Err(EADDRNOTAVAIL);
+                }
                 let handle = self.sockets.add(socket);
+                if let Some(pair) = pair {
+                    self.bulk.lend(handle, pair);
+                }
                 if let Some(s) = self.table.get_mut(&sock) {
                     s.handle = Some(handle);
                     s.connecting = true;
@@ -1048,7 +1111,7 @@ impl Stack {
                     tcp::State::Closed => {
                         s.connecting = false;
                         s.handle = None;
-                        self.sockets.remove(handle);
+                        remove_tcp(&mut self.sockets, &mut self.bulk, handle);
                         Attempt::Done(Reply::Err(ECONNREFUSED))
                     }
                     _ => {
@@ -1059,7 +1122,7 @@ impl Stack {
             }
             Waiting::Read { max } => self.finish_read(sock, max, false),
             Waiting::RecvFrom { max } => self.finish_read(sock, max, true),
-            Waiting::Write { data } => {
+            Waiting::Write { data, sent } => {
                 let Some(s) = self.table.get_mut(&sock) else {
                     return Attempt::Done(Reply::Err(EBADF));
                 };
@@ -1069,26 +1132,37 @@ impl Stack {
                 let Some(handle) = s.handle else {
                     return Attempt::Done(Reply::Err(ENOTCONN));
                 };
+                let nonblocking = s.nonblocking;
                 let t = self.sockets.get_mut::<tcp::Socket>(handle);
+                // What went already is the answer when the rest cannot go.
+                let partly = |errno| match sent {
+                    0 => Reply::Err(errno),
+                    n => Reply::Written(n as u32),
+                };
                 match t.state() {
                     tcp::State::SynSent | tcp::State::SynReceived => {
-                        return Attempt::Wait(Waiting::Write { data })
+                        return Attempt::Wait(Waiting::Write { data, sent })
                     }
                     tcp::State::Closed if s.connecting => {
-                        return Attempt::Done(Reply::Err(ECONNREFUSED))
+                        return Attempt::Done(partly(ECONNREFUSED))
                     }
                     _ => {}
                 }
                 if !t.may_send() {
-                    return Attempt::Done(Reply::Err(EPIPE));
+                    return Attempt::Done(partly(EPIPE));
                 }
                 if data.is_empty() {
                     return Attempt::Done(Reply::Written(0));
                 }
-                match t.send_slice(&data) {
-                    Ok(n) if n > 0 => Attempt::Done(Reply::Written(n as u32)),
-                    Ok(_) => Attempt::Wait(Waiting::Write { data }),
-                    Err(_) => Attempt::Done(Reply::Err(EPIPE)),
+                match t.send_slice(&data[sent..]) {
+                    Ok(n) if sent + n == data.len() || (n > 0 && nonblocking) => {
+                        Attempt::Done(Reply::Written((sent + n) as u32))
+                    }
+                    Ok(n) => Attempt::Wait(Waiting::Write {
+                        data,
+                        sent: sent + n,
+                    }),
+                    Err(_) => Attempt::Done(partly(EPIPE)),
                 }
             }
         }

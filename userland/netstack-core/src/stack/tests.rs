@@ -271,3 +271,100 @@ fn a_refused_connection_polls_as_hung_up() {
     let events = stack.poll_events(c, 2);
     assert_eq!(events & POLLHUP, POLLHUP, "{events:#x}");
 }
+
+#[test]
+fn a_blocking_write_answers_when_all_went_a_nonblocking_one_at_once() {
+    let mut stack = Stack::new(0, 7);
+    let (c, s) = pair(&mut stack, 5100);
+    // Three times the send buffer: the write waits until the reader made
+    // room for all of it, then answers once with the whole length.
+    let data: Vec<u8> = (0..3 * TCP_BULK_BUFFER).map(|i| (i % 251) as u8).collect();
+    assert_eq!(stack.write(1, c, &data, 10), None);
+    let mut got = Vec::new();
+    let mut written = None;
+    let mut now = 10;
+    while got.len() < data.len() {
+        now += 1;
+        match stack.read(2, s, 1 << 20, now) {
+            Some(Reply::Data(d)) => got.extend(d),
+            None => {}
+            other => panic!("{other:?}"),
+        }
+        for (token, reply) in stack.poll(now) {
+            match (token, reply) {
+                (1, reply) => {
+                    assert_eq!(written, None, "answered twice");
+                    written = Some(reply);
+                }
+                (2, Reply::Data(d)) => got.extend(d),
+                other => panic!("{other:?}"),
+            }
+        }
+        assert!(now < 10_000, "stalled at {} of {}", got.len(), data.len());
+    }
+    assert_eq!(written, Some(Reply::Written(data.len() as u32)));
+    assert!(got == data, "the bytes differ");
+    // Non-blocking: what fits, at once, until nothing does (both the
+    // reader's and the writer's buffers are full).
+    stack.set_nonblocking(c, true);
+    let mut writes = 0;
+    loop {
+        match stack.write(3, c, &data, now) {
+            Some(Reply::Written(n)) => assert!(n > 0 && (n as usize) < data.len(), "{n}"),
+            Some(Reply::Err(EAGAIN)) => break,
+            other => panic!("{other:?}"),
+        }
+        writes += 1;
+        assert!(writes < 10, "the buffers never filled");
+    }
+    // A send timeout after part went answers that part.
+    stack.set_nonblocking(c, false);
+    let opt = SocketRequest::SetOpt {
+        opt: SockOpt::SndTimeoMs,
+        value: 50,
+    };
+    assert_eq!(stack.request(5, c, &opt, now), Some(Reply::Ok));
+    let mut drained = 0;
+    while drained < TCP_BUFFER / 2 {
+        if let Some(Reply::Data(d)) = stack.read(6, s, TCP_BUFFER / 2 - drained, now) {
+            drained += d.len();
+        }
+        now += 1;
+        stack.poll(now);
+    }
+    assert_eq!(stack.write(7, c, &data, now), None);
+    match stack.poll(now + 100).as_slice() {
+        [(7, Reply::Written(n))] => assert!(*n > 0 && (*n as usize) < data.len(), "{n}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn bulk_buffers_go_to_at_most_sixteen_connections_and_come_back() {
+    let mut stack = Stack::new(0, 7);
+    let l = listener(&mut stack, 5200);
+    let mut open = Vec::new();
+    for i in 0..MAX_BULK_SOCKETS + 4 {
+        let c = stack.socket(SocketKind::Stream, false).expect("socket");
+        let _ = stack.request(100 + i as u64, c, &SocketRequest::Connect(addr(5200)), 1);
+        stack.poll(2);
+        open.push(c);
+        if let Some(Reply::Accepted { sock, .. }) = stack.request(200, l, &SocketRequest::Accept, 2)
+        {
+            open.push(sock);
+        }
+    }
+    assert_eq!(stack.bulk.lent(), MAX_BULK_SOCKETS);
+    for c in open {
+        stack.close(c, 3);
+    }
+    for now in 4..200 {
+        stack.poll(now);
+    }
+    assert_eq!(stack.bulk.lent(), 0, "bulk buffers not given back");
+    // The next connection reuses a pair: none is allocated again.
+    let c = stack.socket(SocketKind::Stream, false).expect("socket");
+    let _ = stack.request(300, c, &SocketRequest::Connect(addr(5200)), 300);
+    assert_eq!(stack.bulk.lent(), 1);
+    assert_eq!(stack.bulk.allocated(), MAX_BULK_SOCKETS);
+}
