@@ -14,6 +14,7 @@ use acpi::madt::{Madt, MadtEntry};
 use acpi::mcfg::Mcfg;
 use acpi::{AcpiHandler, AcpiTables, PhysicalMapping};
 use core::ptr::NonNull;
+use zos_kernel::kernel::MAX_CPUS;
 
 /// What the boot tables reach.
 const MAPPED_LIMIT: usize = 4 << 30;
@@ -33,6 +34,8 @@ pub struct IsaRoute {
 pub struct Platform {
     pub local_apic: u64,
     pub cpus: u32,
+    /// The enabled CPUs' APIC ids, in MADT order (the first `MAX_CPUS`).
+    pub apic_ids: [u32; MAX_CPUS],
     /// IOAPIC base and its first global system interrupt.
     pub io_apic: Option<(u64, u32)>,
     /// ISA IRQ n → GSI (identity unless the MADT overrides it).
@@ -74,6 +77,7 @@ pub fn read(rsdp: u64) -> Option<Platform> {
     let mut platform = Platform {
         local_apic: u64::from(madt.get().local_apic_address),
         cpus: 0,
+        apic_ids: [0; MAX_CPUS],
         io_apic: None,
         isa: core::array::from_fn(|irq| IsaRoute {
             gsi: irq as u32,
@@ -86,7 +90,12 @@ pub fn read(rsdp: u64) -> Option<Platform> {
     };
     for entry in madt.get().entries() {
         match entry {
-            MadtEntry::LocalApic(cpu) if { cpu.flags } & 1 != 0 => platform.cpus += 1,
+            MadtEntry::LocalApic(cpu) if { cpu.flags } & 1 != 0 => {
+                if let Some(slot) = platform.apic_ids.get_mut(platform.cpus as usize) {
+                    *slot = u32::from(cpu.apic_id);
+                }
+                platform.cpus += 1;
+            }
             MadtEntry::IoApic(io) if platform.io_apic.is_none() => {
                 platform.io_apic = Some((
                     u64::from(io.io_apic_address),

@@ -14,24 +14,8 @@ use zos_kernel::trap::KernelLock;
 /// The machine's one kernel, behind the core's lock.
 pub static KERNEL: KernelLock<X86_64> = KernelLock::new();
 
-/// Top of the kernel stack traps from user mode run on (`entry.S` reads it).
-#[no_mangle]
-static mut kernel_stack_top: u64 = 0;
-/// Just past the running thread's frame: where `syscall` saves registers.
-#[no_mangle]
-static mut syscall_frame_end: u64 = 0;
-/// Scratch for the user stack pointer during `syscall` entry.
-#[no_mangle]
-static mut syscall_user_rsp: u64 = 0;
-
 extern "C" {
     fn resume_user(frame: *mut TrapFrame) -> !;
-}
-
-/// Sets the stack traps from user mode switch to.
-pub fn set_kernel_stack(top: u64) {
-    // SAFETY: written once at boot, before any trap from user mode.
-    unsafe { kernel_stack_top = top };
 }
 
 /// #NM: an x87/SSE instruction while CR0.TS is set (lazy FP/SIMD switching).
@@ -59,6 +43,12 @@ fn decode(frame: &TrapFrame) -> Trap {
     if vector == crate::apic::SPURIOUS_VECTOR {
         return Trap::Interrupt;
     }
+    // Another CPU's wake-up: it wanted this CPU out of user mode (done by
+    // now) or to schedule; nothing pending.
+    if vector == crate::smp::WAKE_VECTOR {
+        crate::apic::end_of_interrupt();
+        return Trap::Interrupt;
+    }
     let (kind, address) = match vector {
         14 if frame.error & PF_INSTRUCTION != 0 => (fault::INSTRUCTION_ABORT, read_cr2()),
         14 => (fault::DATA_ABORT, read_cr2()),
@@ -80,8 +70,11 @@ extern "C" fn handle_user_trap(frame: &mut TrapFrame) -> *mut TrapFrame {
     // `wrfsbase` on a CPU without FSGSBASE: done here, without the core.
     if frame.vector == crate::emulate::INVALID_OPCODE && crate::emulate::fs_base_instruction(frame)
     {
+        // Still in user mode as far as other CPUs are concerned: a wake-up
+        // IPI waits until the `iretq`, then brings the CPU in again.
         return frame;
     }
+    crate::smp::left_user();
     KERNEL.user_trap(|| decode(frame)).cast()
 }
 
