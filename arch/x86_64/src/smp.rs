@@ -237,6 +237,11 @@ pub fn load_root(block: &PerCpu, root: u64) {
     block.active_root.store(root, Ordering::Release);
 }
 
+/// Whether `block`'s CPU has table `root` loaded.
+pub fn has_loaded(block: &PerCpu, root: u64) -> bool {
+    block.active_root.load(Ordering::Acquire) == root
+}
+
 /// Whether an unmap elsewhere left this CPU's TLB stale.
 pub fn flush_pending(block: &PerCpu) -> bool {
     block.flush_pending.load(Ordering::Relaxed)

@@ -129,15 +129,15 @@ pub struct UserSpace {
 const NO_PORTS: u64 = 0;
 const STALE: u64 = u64::MAX;
 
-/// Marks every CPU's bitmap of table `root` stale; with `revoked`, the other
-/// CPUs running it leave user mode first (they reload before returning).
-fn iopb_changed(root: u64, revoked: bool) {
+/// The bitmap of table `root` changed: every CPU holding it or running that
+/// space reloads it before it next enters user mode, and has left user mode
+/// when this returns (a revoked port is denied at once, a granted one is
+/// there for every thread of the process).
+fn iopb_changed(root: u64) {
     for (cpu, block) in smp::online_blocks().iter().enumerate() {
-        if block.iopb_owner.load(Ordering::Relaxed) == root {
+        if block.iopb_owner.load(Ordering::Relaxed) == root || smp::has_loaded(block, root) {
             block.iopb_owner.store(STALE, Ordering::Relaxed);
-            if revoked {
-                smp::stop_user(cpu);
-            }
+            smp::stop_user(cpu);
         }
     }
 }
@@ -162,7 +162,7 @@ impl UserSpace {
                 self.iopb[byte] |= 1 << bit;
             }
         }
-        iopb_changed(self.table.root(), !granted);
+        iopb_changed(self.table.root());
         Ok(())
     }
 }
@@ -260,7 +260,7 @@ impl AddressSpace for UserSpace {
 
     fn destroy(self, frames: &mut FrameAllocator) {
         let root = self.table.root();
-        iopb_changed(root, false);
+        iopb_changed(root);
         // Another CPU may still run a thread of this space (its process is
         // being killed): it leaves user mode before the tables are freed.
         // If it still has the root loaded (waiting for the lock), the root
