@@ -24,10 +24,20 @@ const DEVICE_NOT_AVAILABLE: u64 = 7;
 /// Page-fault error code bit: the access was an instruction fetch.
 const PF_INSTRUCTION: u64 = 1 << 4;
 
+/// What the entry saved about a trap, copied out of the thread's frame
+/// before this CPU lets other CPUs know it left user mode: once it has, the
+/// lock holder may destroy the thread, frame and all (docs/kernel.md,
+/// "SMP and locking", rule 4), while this CPU still waits for the lock.
+struct Entry {
+    vector: u64,
+    error: u64,
+    rip: u64,
+}
+
 /// Decodes a trap from ring 3. The syndrome is the error code, with the
 /// vector in bits 32 and up.
 #[inline(always)]
-fn decode(frame: &TrapFrame) -> Trap {
+fn decode(frame: &Entry) -> Trap {
     let vector = frame.vector;
     if vector == SYSCALL_VECTOR {
         return Trap::Syscall;
@@ -74,8 +84,13 @@ extern "C" fn handle_user_trap(frame: &mut TrapFrame) -> *mut TrapFrame {
         // IPI waits until the `iretq`, then brings the CPU in again.
         return frame;
     }
+    let entry = Entry {
+        vector: frame.vector,
+        error: frame.error,
+        rip: frame.rip,
+    };
     crate::smp::left_user();
-    KERNEL.user_trap(|| decode(frame)).cast()
+    KERNEL.user_trap(|| decode(&entry)).cast()
 }
 
 /// An interrupt taken while the kernel idles.
