@@ -2,7 +2,8 @@
 //!
 //! This crate is the x86_64 backend: PVH entry and the 32→64-bit switch
 //! (`boot.S`), trap entry (`entry.S`), 4-level paging, GDT/TSS/IDT, the 8259
-//! PIC and PIT, the 16550 debug console. It implements the portable core's
+//! PIC and PIT, the 16550 debug console, the application processors (`smp.rs`).
+//! It implements the portable core's
 //! [`Platform`] interface and drives boot: PVH start info → frame allocator →
 //! heap → final page tables → interrupts and timer → banner → init.
 #![no_std]
