@@ -30,8 +30,8 @@ const ICR_HIGH: usize = 0x310;
 const DELIVERY_PENDING: u32 = 1 << 12;
 /// ICR delivery modes: fixed, INIT (level assert), start-up.
 const ICR_FIXED: u32 = 0;
-const ICR_INIT: u32 = 0b101 << 8 | 1 << 14;
-const ICR_STARTUP: u32 = 0b110 << 8 | 1 << 14;
+const ICR_INIT: u32 = (0b101 << 8) | (1 << 14);
+const ICR_STARTUP: u32 = (0b110 << 8) | (1 << 14);
 const MASKED: u32 = 1 << 16;
 const PERIODIC: u32 = 1 << 17;
 

@@ -43,6 +43,12 @@ pub struct Tss {
 /// Size of the TSS without its bitmap (where `iomap_base` points).
 pub const TSS_HEADER: usize = 104;
 
+impl Default for Tss {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Tss {
     /// A TSS denying every port, its stacks still unset.
     pub const fn new() -> Self {

@@ -158,7 +158,9 @@ fn init_block(cpu: usize, apic_id: u32) -> &'static PerCpu {
     let address = block as *const PerCpu as u64;
     block.self_ptr.store(address, Ordering::Relaxed);
     block.id.store(cpu as u64, Ordering::Relaxed);
-    block.tss_address.store(block.tss() as u64, Ordering::Relaxed);
+    block
+        .tss_address
+        .store(block.tss() as u64, Ordering::Relaxed);
     block.apic_id.store(apic_id, Ordering::Relaxed);
     block
 }
@@ -183,7 +185,9 @@ pub fn load_boot_gs() {
 pub fn this() -> &'static PerCpu {
     let block: u64;
     // SAFETY: in the kernel the GS base is this CPU's block (`load_gs`).
-    unsafe { core::arch::asm!("mov {}, gs:[0]", out(reg) block, options(nostack, readonly, preserves_flags)) };
+    unsafe {
+        core::arch::asm!("mov {}, gs:[0]", out(reg) block, options(nostack, readonly, preserves_flags))
+    };
     // SAFETY: the block is a static, alive for good.
     unsafe { &*(block as *const PerCpu) }
 }
@@ -193,7 +197,9 @@ pub fn this() -> &'static PerCpu {
 pub fn cpu_id() -> usize {
     let id: u64;
     // SAFETY: as in `this`.
-    unsafe { core::arch::asm!("mov {}, gs:[8]", out(reg) id, options(nostack, readonly, preserves_flags)) };
+    unsafe {
+        core::arch::asm!("mov {}, gs:[8]", out(reg) id, options(nostack, readonly, preserves_flags))
+    };
     id as usize
 }
 
@@ -231,7 +237,11 @@ pub fn active_root() -> u64 {
 /// Loads `root` (0: the kernel's table) into CR3 on this CPU; any pending
 /// flush is done by the reload.
 pub fn load_root(block: &PerCpu, root: u64) {
-    let cr3 = if root == 0 { crate::kernel_root() } else { root };
+    let cr3 = if root == 0 {
+        crate::kernel_root()
+    } else {
+        root
+    };
     mmu::activate_root(cr3);
     block.flush_pending.store(false, Ordering::Relaxed);
     block.active_root.store(root, Ordering::Release);
@@ -419,7 +429,11 @@ fn install_trampoline() {
     // SAFETY: four pages below 1 MiB, RAM (checked by the caller), reserved
     // from the frame allocator (the low 1 MiB); the kernel root is read only.
     unsafe {
-        core::ptr::copy_nonoverlapping(start as *const u8, word(TRAMPOLINE) as *mut u8, bytes as usize);
+        core::ptr::copy_nonoverlapping(
+            start as *const u8,
+            word(TRAMPOLINE) as *mut u8,
+            bytes as usize,
+        );
         for table in [TRAMPOLINE_PML4, TRAMPOLINE_PDPT, TRAMPOLINE_PD] {
             core::ptr::write_bytes(word(table), 0, 512);
         }
