@@ -21,6 +21,16 @@ const MAPPED_LIMIT: usize = 4 << 30;
 /// Most IOAPIC inputs and ISA overrides kept.
 pub const ISA_IRQS: usize = 16;
 
+/// ISA lines are taken level-triggered (active high) unless the MADT says
+/// edge. The core masks a line from its delivery until the driver
+/// acknowledges it, and an IOAPIC ignores an edge on a masked edge input: a
+/// 16550 whose line rose while its driver was still echoing the last input
+/// would stay high and never interrupt again (seen with two CPUs, where the
+/// console runs beside the typing). A 16550 holds its line high while an
+/// interrupt is pending, so as a level input the IOAPIC delivers it again
+/// when the line is unmasked.
+const ISA_LEVEL: bool = true;
+
 /// One ISA interrupt's route to an IOAPIC input.
 #[derive(Clone, Copy, Debug)]
 pub struct IsaRoute {
@@ -82,7 +92,7 @@ pub fn read(rsdp: u64) -> Option<Platform> {
         isa: core::array::from_fn(|irq| IsaRoute {
             gsi: irq as u32,
             active_low: false,
-            level: false,
+            level: ISA_LEVEL,
         }),
         ecam: None,
         pm1a_control: None,
@@ -104,12 +114,17 @@ pub fn read(rsdp: u64) -> Option<Platform> {
             }
             MadtEntry::InterruptSourceOverride(o) if o.bus == 0 && (o.irq as usize) < ISA_IRQS => {
                 // MPS INTI flags: polarity bits 0-1 (3 = active low), trigger
-                // bits 2-3 (3 = level); 0 means the bus's default (ISA: high, edge).
+                // bits 2-3 (1 = edge, 3 = level); 0 means the bus's default
+                // (ISA: active high; the trigger: see `ISA_LEVEL`).
                 let flags = o.flags;
                 platform.isa[o.irq as usize] = IsaRoute {
                     gsi: o.global_system_interrupt,
                     active_low: flags & 3 == 3,
-                    level: (flags >> 2) & 3 == 3,
+                    level: match (flags >> 2) & 3 {
+                        1 => false,
+                        3 => true,
+                        _ => ISA_LEVEL,
+                    },
                 };
             }
             MadtEntry::LocalApicAddressOverride(o) => platform.local_apic = o.local_apic_address,

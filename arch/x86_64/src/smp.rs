@@ -132,6 +132,10 @@ static CPUS: [PerCpu; MAX_CPUS] = [const { PerCpu::new() }; MAX_CPUS];
 
 /// CPUs running the kernel (always 0..ONLINE).
 static ONLINE: AtomicUsize = AtomicUsize::new(1);
+/// The index of the CPU being started (0: none). A CPU claims it before it
+/// counts itself online; one that starts after the boot CPU gave up on it
+/// finds it taken back and stays halted.
+static STARTING: AtomicUsize = AtomicUsize::new(0);
 
 /// Page-table roots freed while another CPU still had them loaded; freed for
 /// real once no CPU has (`user.rs` calls [`take_retired`]).
@@ -369,6 +373,7 @@ pub fn start_application_processors(
         set_parameter(&raw const ap_block, block as *const PerCpu as u64);
         set_parameter(&raw const ap_entry, ap_main as *const () as u64);
         set_parameter(&raw const ap_cr3, TRAMPOLINE_PML4);
+        STARTING.store(cpu, Ordering::Release);
         let alive = trampoline_byte(&raw const ap_alive);
         // SAFETY: the trampoline copy is RAM below 1 MiB owned by bring-up.
         unsafe { alive.write_volatile(0) };
@@ -385,6 +390,12 @@ pub fn start_application_processors(
         let deadline = timer::uptime_ns() + 100_000_000;
         while online() == cpu && timer::uptime_ns() < deadline {
             core::hint::spin_loop();
+        }
+        let gave_up = STARTING
+            .compare_exchange(cpu, 0, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok();
+        while !gave_up && online() == cpu {
+            core::hint::spin_loop(); // claimed just now: it counts itself next
         }
         if online() == cpu {
             log::warn!("smp: cpu {cpu} (apic id {apic_id}) did not start");
@@ -454,6 +465,16 @@ extern "C" fn ap_main(block: &'static PerCpu) -> ! {
     crate::cpu::init_gdt(block);
     crate::exceptions::load_idt();
     crate::cpu::init_features();
+    let claimed = STARTING
+        .compare_exchange(block.id(), 0, Ordering::AcqRel, Ordering::Acquire)
+        .is_ok();
+    if !claimed {
+        // Too late: the boot CPU went on without this one.
+        loop {
+            x86_64::instructions::interrupts::disable();
+            x86_64::instructions::hlt();
+        }
+    }
     apic::init_cpu();
     ONLINE.fetch_add(1, Ordering::Release);
     crate::trap::enter_user_mode()
