@@ -964,9 +964,11 @@ struct Run {
 /// type at the shell run a second time on `-smp 2` (GICv2, the default)
 /// unless their header says `# runs once`:
 /// interrupt routing to CPU 0 broke typed input there once. The x86_64 runs
-/// stay on one CPU (the backend does not start the others yet). A script whose
-/// header says `# variants: pci` runs once more with its virtio devices on
-/// PCI (`NAME-pci`).
+/// use one CPU (`smp.exp` asks for four itself); a script whose header says
+/// `# variants: x86-smp2` also runs on x86_64 with two (`NAME-x86-smp2`),
+/// a few short ones only, for CI time. A script whose header says
+/// `# variants: pci` runs once more with its virtio devices on PCI
+/// (`NAME-pci`).
 fn runs_of(script: &Path) -> Vec<Run> {
     let text = std::fs::read_to_string(script).unwrap_or_default();
     let stem = script
@@ -1000,6 +1002,9 @@ fn runs_of(script: &Path) -> Vec<Run> {
     }
     if header_says("# runs on:", "x86_64") {
         runs.push(run("-x86", Arch::X86_64, None, None));
+        if header_says("# variants:", "x86-smp2") {
+            runs.push(run("-x86-smp2", Arch::X86_64, Some(2), None));
+        }
     }
     runs
 }

@@ -14,11 +14,22 @@ use acpi::madt::{Madt, MadtEntry};
 use acpi::mcfg::Mcfg;
 use acpi::{AcpiHandler, AcpiTables, PhysicalMapping};
 use core::ptr::NonNull;
+use zos_kernel::kernel::MAX_CPUS;
 
 /// What the boot tables reach.
 const MAPPED_LIMIT: usize = 4 << 30;
 /// Most IOAPIC inputs and ISA overrides kept.
 pub const ISA_IRQS: usize = 16;
+
+/// ISA lines are taken level-triggered (active high) unless the MADT says
+/// edge. The core masks a line from its delivery until the driver
+/// acknowledges it, and an IOAPIC ignores an edge on a masked edge input: a
+/// 16550 whose line rose while its driver was still echoing the last input
+/// would stay high and never interrupt again (seen with two CPUs, where the
+/// console runs beside the typing). A 16550 holds its line high while an
+/// interrupt is pending, so as a level input the IOAPIC delivers it again
+/// when the line is unmasked.
+const ISA_LEVEL: bool = true;
 
 /// One ISA interrupt's route to an IOAPIC input.
 #[derive(Clone, Copy, Debug)]
@@ -33,6 +44,8 @@ pub struct IsaRoute {
 pub struct Platform {
     pub local_apic: u64,
     pub cpus: u32,
+    /// The enabled CPUs' APIC ids, in MADT order (the first `MAX_CPUS`).
+    pub apic_ids: [u32; MAX_CPUS],
     /// IOAPIC base and its first global system interrupt.
     pub io_apic: Option<(u64, u32)>,
     /// ISA IRQ n → GSI (identity unless the MADT overrides it).
@@ -74,11 +87,12 @@ pub fn read(rsdp: u64) -> Option<Platform> {
     let mut platform = Platform {
         local_apic: u64::from(madt.get().local_apic_address),
         cpus: 0,
+        apic_ids: [0; MAX_CPUS],
         io_apic: None,
         isa: core::array::from_fn(|irq| IsaRoute {
             gsi: irq as u32,
             active_low: false,
-            level: false,
+            level: ISA_LEVEL,
         }),
         ecam: None,
         pm1a_control: None,
@@ -86,7 +100,12 @@ pub fn read(rsdp: u64) -> Option<Platform> {
     };
     for entry in madt.get().entries() {
         match entry {
-            MadtEntry::LocalApic(cpu) if { cpu.flags } & 1 != 0 => platform.cpus += 1,
+            MadtEntry::LocalApic(cpu) if { cpu.flags } & 1 != 0 => {
+                if let Some(slot) = platform.apic_ids.get_mut(platform.cpus as usize) {
+                    *slot = u32::from(cpu.apic_id);
+                }
+                platform.cpus += 1;
+            }
             MadtEntry::IoApic(io) if platform.io_apic.is_none() => {
                 platform.io_apic = Some((
                     u64::from(io.io_apic_address),
@@ -95,12 +114,17 @@ pub fn read(rsdp: u64) -> Option<Platform> {
             }
             MadtEntry::InterruptSourceOverride(o) if o.bus == 0 && (o.irq as usize) < ISA_IRQS => {
                 // MPS INTI flags: polarity bits 0-1 (3 = active low), trigger
-                // bits 2-3 (3 = level); 0 means the bus's default (ISA: high, edge).
+                // bits 2-3 (1 = edge, 3 = level); 0 means the bus's default
+                // (ISA: active high; the trigger: see `ISA_LEVEL`).
                 let flags = o.flags;
                 platform.isa[o.irq as usize] = IsaRoute {
                     gsi: o.global_system_interrupt,
                     active_low: flags & 3 == 3,
-                    level: (flags >> 2) & 3 == 3,
+                    level: match (flags >> 2) & 3 {
+                        1 => false,
+                        3 => true,
+                        _ => ISA_LEVEL,
+                    },
                 };
             }
             MadtEntry::LocalApicAddressOverride(o) => platform.local_apic = o.local_apic_address,

@@ -24,6 +24,14 @@ const LVT_TIMER: usize = 0x320;
 const TIMER_INITIAL: usize = 0x380;
 const TIMER_CURRENT: usize = 0x390;
 const TIMER_DIVIDE: usize = 0x3e0;
+const ICR_LOW: usize = 0x300;
+const ICR_HIGH: usize = 0x310;
+/// ICR: the previous IPI is still being sent.
+const DELIVERY_PENDING: u32 = 1 << 12;
+/// ICR delivery modes: fixed, INIT (level assert), start-up.
+const ICR_FIXED: u32 = 0;
+const ICR_INIT: u32 = (0b101 << 8) | (1 << 14);
+const ICR_STARTUP: u32 = (0b110 << 8) | (1 << 14);
 const MASKED: u32 = 1 << 16;
 const PERIODIC: u32 = 1 << 17;
 
@@ -32,6 +40,8 @@ static IO: AtomicU64 = AtomicU64::new(0);
 static IO_GSI_BASE: AtomicU64 = AtomicU64::new(0);
 static IO_INPUTS: AtomicU64 = AtomicU64::new(0);
 static TIMER_COUNT: AtomicU64 = AtomicU64::new(0);
+/// The boot CPU's APIC id: device interrupts go there.
+static BOOT_ID: AtomicU64 = AtomicU64::new(0);
 static ROUTES: spin::Mutex<Option<[IsaRoute; ISA_IRQS]>> = spin::Mutex::new(None);
 
 fn local_read(offset: usize) -> u32 {
@@ -84,6 +94,7 @@ pub fn init(platform: &Platform) -> bool {
     IO.store(phys_to_virt(io_base), Ordering::Relaxed);
     IO_GSI_BASE.store(u64::from(gsi_base), Ordering::Relaxed);
     *ROUTES.lock() = Some(platform.isa);
+    BOOT_ID.store(u64::from(local_read(ID) & 0xff00_0000), Ordering::Relaxed);
     local_write(TASK_PRIORITY, 0);
     local_write(SPURIOUS, 0x100 | SPURIOUS_VECTOR as u32);
     local_write(LVT_TIMER, MASKED | IRQ_BASE as u32);
@@ -154,12 +165,52 @@ pub fn set_enabled(irq: u32, enabled: bool) {
         | (u32::from(route.active_low) << 13)
         | (u32::from(route.level) << 15)
         | if enabled { 0 } else { MASKED };
-    // Fixed delivery, physical destination: this CPU's APIC id.
-    io_write(0x11 + 2 * input, local_read(ID) & 0xff00_0000);
+    // Fixed delivery, physical destination: the boot CPU's APIC id.
+    io_write(0x11 + 2 * input, BOOT_ID.load(Ordering::Relaxed) as u32);
     io_write(0x10 + 2 * input, low);
 }
 
 /// Ends the interrupt being handled.
 pub fn end_of_interrupt() {
     local_write(END_OF_INTERRUPT, 0);
+}
+
+/// This CPU's APIC id.
+pub fn local_id() -> u32 {
+    local_read(ID) >> 24
+}
+
+/// An application processor's local APIC: on, every priority accepted, and
+/// its timer ticking periodically with the count the boot CPU measured
+/// (every local APIC timer runs from the same bus clock).
+pub fn init_cpu() {
+    local_write(TASK_PRIORITY, 0);
+    local_write(SPURIOUS, 0x100 | SPURIOUS_VECTOR as u32);
+    local_write(TIMER_DIVIDE, 0b0011);
+    local_write(LVT_TIMER, PERIODIC | IRQ_BASE as u32);
+    local_write(TIMER_INITIAL, TIMER_COUNT.load(Ordering::Relaxed) as u32);
+}
+
+/// Writes the interrupt command register and waits until it is sent.
+fn send_command(apic_id: u32, command: u32) {
+    local_write(ICR_HIGH, apic_id << 24);
+    local_write(ICR_LOW, command);
+    while local_read(ICR_LOW) & DELIVERY_PENDING != 0 {
+        core::hint::spin_loop();
+    }
+}
+
+/// Sends interrupt `vector` to the CPU with APIC id `apic_id`.
+pub fn send_ipi(apic_id: u32, vector: u8) {
+    send_command(apic_id, ICR_FIXED | u32::from(vector));
+}
+
+/// INIT: the CPU resets and waits for a start-up IPI.
+pub fn send_init(apic_id: u32) {
+    send_command(apic_id, ICR_INIT);
+}
+
+/// Start-up IPI: the CPU starts in real mode at `page` << 12.
+pub fn send_startup(apic_id: u32, page: u8) {
+    send_command(apic_id, ICR_STARTUP | u32::from(page));
 }

@@ -11,17 +11,21 @@ pub fn print(
     free_frames: usize,
     features: &cpu::Features,
     platform: Option<&Platform>,
+    online: usize,
 ) {
     let cpu = cpu::identify();
     log::info!("Zero OS {} (x86_64) booting", env!("CARGO_PKG_VERSION"));
     log::info!(
-        "cpu: {} ({}, family {:#x} model {:#x}), 1 cpu in use of {}, TSC {} MHz",
+        "cpu: {} ({}, family {:#x} model {:#x}), TSC {} MHz",
         text(&cpu.brand),
         text(&cpu.vendor),
         cpu.family,
         cpu.model,
-        platform.map_or(1, |p| p.cpus.max(1)),
         timer::tsc_hz() / 1_000_000
+    );
+    log::info!(
+        "smp: {online} of {} cpu(s) online",
+        platform.map_or(1, |p| p.cpus.max(1))
     );
     log::info!(
         "cpu: nx on, smep {}, smap {}, fsgsbase {}",

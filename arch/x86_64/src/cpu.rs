@@ -41,39 +41,54 @@ pub struct Tss {
 }
 
 /// Size of the TSS without its bitmap (where `iomap_base` points).
-const TSS_HEADER: usize = 104;
+pub const TSS_HEADER: usize = 104;
 
-/// The machine's one TSS; `entry.S` writes `rsp0` on every return to user mode.
-#[no_mangle]
-pub static mut ZOS_TSS: Tss = Tss {
-    reserved0: 0,
-    rsp0: 0,
-    rsp1: 0,
-    rsp2: 0,
-    reserved1: 0,
-    ist: [0; 7],
-    reserved2: 0,
-    reserved3: 0,
-    iomap_base: TSS_HEADER as u16,
-    iopb: [0xff; IOPB_BYTES + 1],
-};
+impl Default for Tss {
+    fn default() -> Self {
+        Self::new()
+    }
+}
 
-/// Loads a process's I/O permission bitmap into the TSS.
+impl Tss {
+    /// A TSS denying every port, its stacks still unset.
+    pub const fn new() -> Self {
+        Tss {
+            reserved0: 0,
+            rsp0: 0,
+            rsp1: 0,
+            rsp2: 0,
+            reserved1: 0,
+            ist: [0; 7],
+            reserved2: 0,
+            reserved3: 0,
+            iomap_base: TSS_HEADER as u16,
+            iopb: [0xff; IOPB_BYTES + 1],
+        }
+    }
+}
+
+/// Loads a process's I/O permission bitmap into this CPU's TSS.
 pub fn load_iopb(bitmap: &[u8; IOPB_BYTES]) {
-    // SAFETY: one CPU, kernel lock held (called from `activate`); the CPU
-    // reads the bitmap only on a later `in`/`out` from user mode.
+    let tss = crate::smp::this().tss();
+    // SAFETY: this CPU's TSS, written only by this CPU (kernel lock held,
+    // called from `activate`); the CPU reads the bitmap only on a later
+    // `in`/`out` from user mode.
     unsafe {
-        let iopb = &raw mut ZOS_TSS.iopb;
+        let iopb = &raw mut (*tss).iopb;
         core::ptr::copy_nonoverlapping(bitmap.as_ptr(), iopb.cast::<u8>(), IOPB_BYTES);
     }
 }
 
-/// Stack for double faults (IST 1), so a kernel stack overflow is reported.
+/// Stacks for double faults (IST 1), one per CPU, so a kernel stack
+/// overflow is reported.
+const FAULT_STACK_BYTES: usize = 16384;
 #[repr(C, align(16))]
-struct FaultStack([u8; 16384]);
-static mut DOUBLE_FAULT_STACK: FaultStack = FaultStack([0; 16384]);
+struct FaultStack([u8; FAULT_STACK_BYTES]);
+static mut DOUBLE_FAULT_STACKS: [FaultStack; zos_kernel::kernel::MAX_CPUS] =
+    [const { FaultStack([0; FAULT_STACK_BYTES]) }; zos_kernel::kernel::MAX_CPUS];
 
-static mut GDT: [u64; 7] = [
+/// Every CPU's GDT starts as this (the TSS descriptor is filled per CPU).
+const GDT_TEMPLATE: [u64; 7] = [
     0,
     0x00AF_9A00_0000_FFFF, // 0x08 kernel code
     0x00CF_9200_0000_FFFF, // 0x10 kernel data
@@ -85,24 +100,27 @@ static mut GDT: [u64; 7] = [
 
 const _: () = assert!(core::mem::offset_of!(Tss, iopb) == TSS_HEADER);
 
-/// Loads the final GDT and the TSS (with its double-fault stack).
-pub fn init_gdt() {
-    // SAFETY: boot runs on one CPU before anything else uses the GDT or TSS;
-    // the statics live forever, as the CPU requires.
+/// Loads this CPU's GDT and TSS (with its double-fault stack).
+pub fn init_gdt(block: &crate::smp::PerCpu) {
+    let (gdt, tss) = (block.gdt(), block.tss());
+    // SAFETY: each CPU runs this once at start-up on its own block before
+    // anything else uses its GDT or TSS; the blocks live forever, as the CPU
+    // requires; the double-fault stack of this CPU's index is its own.
     unsafe {
-        let stack = &raw const DOUBLE_FAULT_STACK as u64 + 16384;
-        ZOS_TSS.ist[0] = stack;
-        let base = &raw const ZOS_TSS as u64;
-        let limit = (TSS_HEADER + IOPB_BYTES + 1) as u64 - 1;
-        GDT[5] = (limit & 0xffff)
+        let stack = &raw const DOUBLE_FAULT_STACKS[block.id()] as u64 + FAULT_STACK_BYTES as u64;
+        (*tss).ist[0] = stack;
+        let base = tss as u64;
+        let limit = crate::smp::TSS_LIMIT;
+        *gdt = GDT_TEMPLATE;
+        (*gdt)[5] = (limit & 0xffff)
             | ((base & 0xff_ffff) << 16)
             | (0x89 << 40)
             | (((limit >> 16) & 0xf) << 48)
             | (((base >> 24) & 0xff) << 56);
-        GDT[6] = base >> 32;
+        (*gdt)[6] = base >> 32;
         lgdt(&DescriptorTablePointer {
             limit: (core::mem::size_of::<[u64; 7]>() - 1) as u16,
-            base: VirtAddr::new(&raw const GDT as u64),
+            base: VirtAddr::new(gdt as u64),
         });
         asm!(
             "push {cs}",

@@ -7,6 +7,11 @@
 // straight into the thread; the handler then switches to the kernel stack.
 // Traps from ring 0 (the kernel idles with interrupts open only in `hlt`)
 // save onto the kernel stack itself.
+//
+// Per-CPU words are reached through the GS base (smp.rs, `PerCpu`): gs:16
+// the kernel stack top, gs:24 `syscall_frame_end`, gs:32 the user rsp during
+// `syscall` entry, gs:40 this CPU's TSS. Every entry from ring 3 and every
+// return to it runs `swapgs`, so user code never holds the kernel's GS base.
 
 .equ FRAME_SIZE, 176
 
@@ -76,9 +81,10 @@ trap_common:
     POP_GPRS
     add     rsp, 16
     iretq
-1:  PUSH_GPRS
+1:  swapgs
+    PUSH_GPRS
     mov     rdi, rsp
-    mov     rsp, qword ptr [rip + kernel_stack_top]
+    mov     rsp, qword ptr gs:[16]      // the kernel stack top
     call    handle_user_trap            // returns the frame to resume
     mov     rdi, rax
     jmp     resume_user
@@ -87,10 +93,11 @@ trap_common:
 // Interrupts are off (FMASK clears IF).
 .global syscall_entry
 syscall_entry:
-    mov     qword ptr [rip + syscall_user_rsp], rsp
-    mov     rsp, qword ptr [rip + syscall_frame_end]
+    swapgs
+    mov     qword ptr gs:[32], rsp      // the user rsp
+    mov     rsp, qword ptr gs:[24]      // syscall_frame_end
     push    0x1b                        // ss: user data
-    push    qword ptr [rip + syscall_user_rsp]
+    push    qword ptr gs:[32]
     push    r11                         // rflags
     push    0x23                        // cs: user code
     push    rcx                         // rip
@@ -98,7 +105,7 @@ syscall_entry:
     push    256                         // vector: syscall
     PUSH_GPRS
     mov     rdi, rsp
-    mov     rsp, qword ptr [rip + kernel_stack_top]
+    mov     rsp, qword ptr gs:[16]      // the kernel stack top
     call    handle_user_trap
     mov     rdi, rax
     // fall through
@@ -107,9 +114,11 @@ syscall_entry:
 .global resume_user
 resume_user:
     lea     rax, [rdi + FRAME_SIZE]
-    mov     qword ptr [rip + syscall_frame_end], rax
-    mov     qword ptr [rip + ZOS_TSS + 4], rax  // TSS.rsp0
+    mov     qword ptr gs:[24], rax      // syscall_frame_end
+    mov     rcx, qword ptr gs:[40]      // this CPU's TSS
+    mov     qword ptr [rcx + 4], rax    // TSS.rsp0
     mov     rsp, rdi
     POP_GPRS
     add     rsp, 16
+    swapgs
     iretq

@@ -111,9 +111,18 @@ pub fn init_idt() {
             (*idt).0[vector as usize * 2] = low;
             (*idt).0[vector as usize * 2 + 1] = handler >> 32;
         }
+    }
+    load_idt();
+}
+
+/// Makes the (shared, read-only after boot) IDT this CPU's.
+pub fn load_idt() {
+    // SAFETY: the IDT is a static that lives forever, filled by `init_idt`
+    // before any CPU loads it.
+    unsafe {
         x86_64::instructions::tables::lidt(&x86_64::structures::DescriptorTablePointer {
             limit: (256 * 16 - 1) as u16,
-            base: x86_64::VirtAddr::new(idt as u64),
+            base: x86_64::VirtAddr::new(&raw const IDT as u64),
         });
     }
 }
@@ -183,6 +192,11 @@ pub fn report(frame: &TrapFrame, from: &str) {
 #[no_mangle]
 extern "C" fn handle_kernel_trap(frame: &mut TrapFrame) {
     if frame.vector == crate::apic::SPURIOUS_VECTOR {
+        return;
+    }
+    // A wake-up while idle: the idle loop looks for work when this returns.
+    if frame.vector == crate::smp::WAKE_VECTOR {
+        crate::apic::end_of_interrupt();
         return;
     }
     if (IRQ_BASE..IRQ_BASE + IRQ_COUNT).contains(&frame.vector) {

@@ -6,7 +6,7 @@
 
 use crate::acpi_tables::Platform;
 use crate::apic;
-use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, Ordering};
 use x86_64::instructions::port::Port;
 
 use crate::exceptions::{IRQ_BASE, IRQ_COUNT};
@@ -19,7 +19,6 @@ const END_OF_INTERRUPT: u8 = 0x20;
 /// No interrupt pending.
 const NONE: u64 = u64::MAX;
 
-static PENDING: AtomicU64 = AtomicU64::new(NONE);
 /// The APICs route interrupts (else the PICs).
 static APIC: AtomicBool = AtomicBool::new(false);
 
@@ -90,9 +89,9 @@ pub fn set_enabled(irq: u32, enabled: bool) {
     );
 }
 
-/// Notes the vector a trap arrived on.
+/// Notes the vector a trap arrived on (per CPU: each takes its own).
 pub fn set_pending(vector: u64) {
-    PENDING.store(vector, Ordering::Relaxed);
+    crate::smp::this().pending.store(vector, Ordering::Relaxed);
 }
 
 /// In-service register of one PIC.
@@ -104,7 +103,7 @@ fn in_service(command: u16) -> u8 {
 /// Hands the pending interrupt line to `handle`, then ends it. Spurious
 /// interrupts (lines 7 and 15 not in service) are dropped.
 pub fn dispatch(handle: &mut dyn FnMut(u32)) {
-    let vector = PENDING.swap(NONE, Ordering::Relaxed);
+    let vector = crate::smp::this().pending.swap(NONE, Ordering::Relaxed);
     if vector == NONE {
         return;
     }

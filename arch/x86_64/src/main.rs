@@ -2,7 +2,8 @@
 //!
 //! This crate is the x86_64 backend: PVH entry and the 32→64-bit switch
 //! (`boot.S`), trap entry (`entry.S`), 4-level paging, GDT/TSS/IDT, the 8259
-//! PIC and PIT, the 16550 debug console. It implements the portable core's
+//! PIC and PIT, the 16550 debug console, the application processors (`smp.rs`).
+//! It implements the portable core's
 //! [`Platform`] interface and drives boot: PVH start info → frame allocator →
 //! heap → final page tables → interrupts and timer → banner → init.
 #![no_std]
@@ -22,6 +23,7 @@ mod mmu;
 mod pci;
 mod power;
 mod pvh;
+mod smp;
 mod timer;
 mod trap;
 mod user;
@@ -38,6 +40,7 @@ use zos_kernel::{PhysRange, PAGE_SIZE};
 
 global_asm!(include_str!("boot.S"));
 global_asm!(include_str!("entry.S"));
+global_asm!(include_str!("trampoline.S"));
 
 #[global_allocator]
 static HEAP: LockedHeap<32> = LockedHeap::empty();
@@ -69,6 +72,8 @@ extern "C" {
     static __stack_bottom: u8;
     static __kernel_end: u8;
     static __boot_stack_top: u8;
+    static __ap_stacks: u8;
+    static __ap_stacks_end: u8;
 }
 
 fn symbol_addr(symbol: &u8) -> u64 {
@@ -109,6 +114,7 @@ impl Platform for X86_64 {
         });
     }
     fn wait_for_interrupt() {
+        smp::idle_release_root();
         // `sti` takes effect after `hlt` starts, so no interrupt is missed;
         // the handler runs before `cli`.
         x86_64::instructions::interrupts::enable_and_hlt();
@@ -126,6 +132,15 @@ impl Platform for X86_64 {
                 asm!("mov {t}, cr0", "or {t}, 8", "mov cr0, {t}", t = out(reg) _, options(nostack));
             }
         }
+    }
+    fn cpu_id() -> usize {
+        smp::cpu_id()
+    }
+    fn wake_cpu(cpu: usize) {
+        smp::wake(cpu);
+    }
+    fn stop_user(cpu: usize) {
+        smp::stop_user(cpu);
     }
     fn power_off() -> ! {
         power::power_off()
@@ -172,8 +187,10 @@ extern "C" fn kernel_main(start_info: u64) -> ! {
         },
         log::LevelFilter::Info,
     );
+    smp::init_boot_cpu();
+    smp::load_boot_gs();
     exceptions::init_idt();
-    cpu::init_gdt();
+    cpu::init_gdt(smp::this());
     let features = cpu::init_features();
 
     set_stage("PVH start info");
@@ -207,8 +224,9 @@ extern "C" fn kernel_main(start_info: u64) -> ! {
     irq::init(platform.as_ref());
     timer::init(irq::uses_apic());
     irq::set_enabled(timer::IRQ, true);
+    let online = start_application_processors(&info, platform.as_ref());
 
-    banner::print(&info, free_frames, &features, platform.as_ref());
+    banner::print(&info, free_frames, &features, platform.as_ref(), online);
     wait_ticks(3);
     log::info!(
         "timer: {} ticks of {} ms so far",
@@ -216,8 +234,28 @@ extern "C" fn kernel_main(start_info: u64) -> ! {
         timer::TICK_NS / 1_000_000
     );
     boot_fault(info.cmdline());
-    start_kernel_core(&info, heap_bytes, platform.as_ref());
+    start_kernel_core(&info, heap_bytes, platform.as_ref(), online);
     trap::enter_user_mode()
+}
+
+/// Starts the MADT's other CPUs (not with `nosmp`, nor without APICs).
+/// Returns the online count.
+fn start_application_processors(
+    info: &StartInfo,
+    platform: Option<&acpi_tables::Platform>,
+) -> usize {
+    set_stage("starting cpus");
+    let Some(p) = platform.filter(|_| irq::uses_apic()) else {
+        return 1;
+    };
+    if info.cmdline().split_whitespace().any(|a| a == "nosmp") {
+        return 1;
+    }
+    let ids = &p.apic_ids[..(p.cpus as usize).min(p.apic_ids.len())];
+    smp::start_application_processors(ids, info.memory()).unwrap_or_else(|e| {
+        log::warn!("smp: application processors not started: {e:?}");
+        1
+    })
 }
 
 /// `fault=KIND` on the command line raises a kernel exception on purpose, to
@@ -264,12 +302,14 @@ fn start_kernel_core(
     info: &StartInfo,
     heap_bytes: usize,
     platform: Option<&acpi_tables::Platform>,
+    online: usize,
 ) {
     set_stage("starting init");
     let Some(frames) = FRAMES.lock().take() else {
         boot_failure(&"frame allocator missing");
     };
     let mut kernel = zos_kernel::kernel::Kernel::<X86_64>::new(frames);
+    kernel.online = online.min(zos_kernel::kernel::MAX_CPUS);
     kernel.heap_budget = heap_bytes as u64 / 4 * 3;
     let cmdline = info.cmdline();
     kernel.power_off_when_init_ends = cmdline.split_whitespace().any(|a| a == "poweroff");
@@ -308,7 +348,7 @@ fn start_kernel_core(
     }
     trap::KERNEL.install(kernel);
     // SAFETY: a linker symbol; only its address is used.
-    trap::set_kernel_stack(unsafe { symbol_addr(&__boot_stack_top) });
+    smp::set_kernel_stack(unsafe { symbol_addr(&__boot_stack_top) });
 }
 
 fn wait_ticks(count: u64) {
@@ -408,26 +448,21 @@ fn build_kernel_tables(
         }
     }
     // SAFETY: linker symbols; only their addresses are used.
-    let (kstart, text_end, rodata_end, guard, stack_bottom, kernel_end) = unsafe {
+    let (kstart, text_end, rodata_end, guard, stack_bottom, stack_top) = unsafe {
         (
             symbol_addr(&__kernel_start),
             symbol_addr(&__text_end),
             symbol_addr(&__rodata_end),
             symbol_addr(&__stack_guard),
             symbol_addr(&__stack_bottom),
-            symbol_addr(&__kernel_end),
+            symbol_addr(&__boot_stack_top),
         )
     };
     let sections = [
         (kstart, text_end, MapFlags::KERNEL_RX, "kernel text"),
         (text_end, rodata_end, MapFlags::KERNEL_RO, "kernel rodata"),
         (rodata_end, guard, MapFlags::KERNEL_RW, "kernel data"),
-        (
-            stack_bottom,
-            kernel_end,
-            MapFlags::KERNEL_RW,
-            "kernel stack",
-        ),
+        (stack_bottom, stack_top, MapFlags::KERNEL_RW, "kernel stack"),
     ];
     for (start, end, flags, what) in sections {
         if end > start {
@@ -436,6 +471,26 @@ fn build_kernel_tables(
                 what,
             );
         }
+    }
+    // The application processors' stacks, each above an unmapped guard page.
+    // SAFETY: linker symbols; only their addresses are used.
+    let (ap_stacks, ap_stacks_end) =
+        unsafe { (symbol_addr(&__ap_stacks), symbol_addr(&__ap_stacks_end)) };
+    let slot = 4096 + smp::AP_STACK_BYTES;
+    let mut guard_page = ap_stacks;
+    while guard_page + slot <= ap_stacks_end {
+        let bottom = guard_page + 4096;
+        check(
+            table.map(
+                bottom,
+                bottom - KERNEL_BASE,
+                smp::AP_STACK_BYTES,
+                MapFlags::KERNEL_RW,
+                &mut frame,
+            ),
+            "cpu stack",
+        );
+        guard_page += slot;
     }
     // The APICs' register pages, uncached at the linear map.
     for page in platform

@@ -81,9 +81,12 @@ pub fn uptime_ns() -> u64 {
     (cycles as u128 * 1_000_000_000 / TSC_HZ.load(Ordering::Relaxed) as u128) as u64
 }
 
-/// Counts a tick (both timers re-arm themselves).
+/// Counts a tick of the boot CPU's timer (both timers re-arm themselves;
+/// the other CPUs' ticks reach the scheduler only).
 pub fn on_tick() {
-    TICKS.fetch_add(1, Ordering::Relaxed);
+    if crate::smp::cpu_id() == 0 {
+        TICKS.fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 pub fn ticks() -> u64 {

@@ -14,24 +14,8 @@ use zos_kernel::trap::KernelLock;
 /// The machine's one kernel, behind the core's lock.
 pub static KERNEL: KernelLock<X86_64> = KernelLock::new();
 
-/// Top of the kernel stack traps from user mode run on (`entry.S` reads it).
-#[no_mangle]
-static mut kernel_stack_top: u64 = 0;
-/// Just past the running thread's frame: where `syscall` saves registers.
-#[no_mangle]
-static mut syscall_frame_end: u64 = 0;
-/// Scratch for the user stack pointer during `syscall` entry.
-#[no_mangle]
-static mut syscall_user_rsp: u64 = 0;
-
 extern "C" {
     fn resume_user(frame: *mut TrapFrame) -> !;
-}
-
-/// Sets the stack traps from user mode switch to.
-pub fn set_kernel_stack(top: u64) {
-    // SAFETY: written once at boot, before any trap from user mode.
-    unsafe { kernel_stack_top = top };
 }
 
 /// #NM: an x87/SSE instruction while CR0.TS is set (lazy FP/SIMD switching).
@@ -40,10 +24,20 @@ const DEVICE_NOT_AVAILABLE: u64 = 7;
 /// Page-fault error code bit: the access was an instruction fetch.
 const PF_INSTRUCTION: u64 = 1 << 4;
 
+/// What the entry saved about a trap, copied out of the thread's frame
+/// before this CPU lets other CPUs know it left user mode: once it has, the
+/// lock holder may destroy the thread, frame and all (docs/kernel.md,
+/// "SMP and locking", rule 4), while this CPU still waits for the lock.
+struct Entry {
+    vector: u64,
+    error: u64,
+    rip: u64,
+}
+
 /// Decodes a trap from ring 3. The syndrome is the error code, with the
 /// vector in bits 32 and up.
 #[inline(always)]
-fn decode(frame: &TrapFrame) -> Trap {
+fn decode(frame: &Entry) -> Trap {
     let vector = frame.vector;
     if vector == SYSCALL_VECTOR {
         return Trap::Syscall;
@@ -57,6 +51,12 @@ fn decode(frame: &TrapFrame) -> Trap {
     }
     // A spurious APIC interrupt: nothing pending, nothing to end.
     if vector == crate::apic::SPURIOUS_VECTOR {
+        return Trap::Interrupt;
+    }
+    // Another CPU's wake-up: it wanted this CPU out of user mode (done by
+    // now) or to schedule; nothing pending.
+    if vector == crate::smp::WAKE_VECTOR {
+        crate::apic::end_of_interrupt();
         return Trap::Interrupt;
     }
     let (kind, address) = match vector {
@@ -80,9 +80,17 @@ extern "C" fn handle_user_trap(frame: &mut TrapFrame) -> *mut TrapFrame {
     // `wrfsbase` on a CPU without FSGSBASE: done here, without the core.
     if frame.vector == crate::emulate::INVALID_OPCODE && crate::emulate::fs_base_instruction(frame)
     {
+        // Still in user mode as far as other CPUs are concerned: a wake-up
+        // IPI waits until the `iretq`, then brings the CPU in again.
         return frame;
     }
-    KERNEL.user_trap(|| decode(frame)).cast()
+    let entry = Entry {
+        vector: frame.vector,
+        error: frame.error,
+        rip: frame.rip,
+    };
+    crate::smp::left_user();
+    KERNEL.user_trap(|| decode(&entry)).cast()
 }
 
 /// An interrupt taken while the kernel idles.

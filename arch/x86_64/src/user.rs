@@ -9,8 +9,9 @@
 use crate::cpu::{self, IOPB_BYTES, IO_PORTS, MSR_FS_BASE, USER_CS, USER_DS};
 use crate::exceptions::TrapFrame;
 use crate::mmu::{self, MapFlags, PageTable};
+use crate::smp;
 use core::arch::asm;
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::Ordering;
 use x86_64::registers::model_specific::Msr;
 use zos_kernel::arch::{AddressSpace, MapError, PageFlags, UserContext};
 use zos_kernel::frame::FrameAllocator;
@@ -122,11 +123,24 @@ pub struct UserSpace {
     iopb: [u8; IOPB_BYTES],
 }
 
-/// Whose bitmap the TSS holds: a page-table root, [`NO_PORTS`] for the
-/// all-denied bitmap, or [`STALE`] when it must be reloaded.
-static IOPB_OWNER: AtomicU64 = AtomicU64::new(NO_PORTS);
+/// Whose bitmap a CPU's TSS holds (`PerCpu::iopb_owner`): a page-table
+/// root, [`NO_PORTS`] for the all-denied bitmap, or [`STALE`] when it must
+/// be reloaded.
 const NO_PORTS: u64 = 0;
 const STALE: u64 = u64::MAX;
+
+/// The bitmap of table `root` changed: every CPU holding it or running that
+/// space reloads it before it next enters user mode, and has left user mode
+/// when this returns (a revoked port is denied at once, a granted one is
+/// there for every thread of the process).
+fn iopb_changed(root: u64) {
+    for (cpu, block) in smp::online_blocks().iter().enumerate() {
+        if block.iopb_owner.load(Ordering::Relaxed) == root || smp::has_loaded(block, root) {
+            block.iopb_owner.store(STALE, Ordering::Relaxed);
+            smp::stop_user(cpu);
+        }
+    }
+}
 
 impl UserSpace {
     /// Grants (or takes back) the I/O port behind window page `pa`.
@@ -148,15 +162,16 @@ impl UserSpace {
                 self.iopb[byte] |= 1 << bit;
             }
         }
-        if IOPB_OWNER.load(Ordering::Relaxed) == self.table.root() {
-            IOPB_OWNER.store(STALE, Ordering::Relaxed);
-        }
+        iopb_changed(self.table.root());
         Ok(())
     }
 }
 
 impl AddressSpace for UserSpace {
     fn new(frames: &mut FrameAllocator) -> Result<Self, MapError> {
+        smp::take_retired(&mut |frame| {
+            let _ = frames.free(frame);
+        });
         let mut alloc = || frames.alloc();
         let table = PageTable::new(&mut alloc, Some(crate::kernel_root()))
             .map_err(|_| MapError::OutOfMemory)?;
@@ -212,9 +227,11 @@ impl AddressSpace for UserSpace {
             return Some(pa);
         }
         let pa = self.table.unmap_page(va)?;
-        if mmu::active_root() == self.table.root() {
+        let root = self.table.root();
+        if smp::active_root() == root {
             mmu::invalidate_page(va);
         }
+        smp::shoot_down(root);
         Some(pa)
     }
 
@@ -242,15 +259,27 @@ impl AddressSpace for UserSpace {
     }
 
     fn destroy(self, frames: &mut FrameAllocator) {
-        if IOPB_OWNER.load(Ordering::Relaxed) == self.table.root() {
-            IOPB_OWNER.store(STALE, Ordering::Relaxed);
+        let root = self.table.root();
+        iopb_changed(root);
+        // Another CPU may still run a thread of this space (its process is
+        // being killed): it leaves user mode before the tables are freed.
+        // If it still has the root loaded (waiting for the lock), the root
+        // (which holds the kernel half it runs on) stays until it moves on.
+        smp::shoot_down(root);
+        if smp::active_root() == root {
+            smp::load_root(smp::this(), 0);
         }
-        if mmu::active_root() == self.table.root() {
-            mmu::activate_root(crate::kernel_root());
-        }
+        let keep_root = smp::loaded_elsewhere(root);
         for frame in self.tables {
-            let _ = frames.free(frame);
+            if frame == root && keep_root {
+                smp::retire(root);
+            } else {
+                let _ = frames.free(frame);
+            }
         }
+        smp::take_retired(&mut |frame| {
+            let _ = frames.free(frame);
+        });
     }
 
     fn table_frames(&self) -> usize {
@@ -258,18 +287,20 @@ impl AddressSpace for UserSpace {
     }
 
     fn activate(&self) {
+        let block = smp::this();
+        smp::entering_user(block);
         let root = self.table.root();
-        if mmu::active_root() != root {
-            mmu::activate_root(root);
+        if smp::active_root() != root || smp::flush_pending(block) {
+            smp::load_root(block, root);
         }
         let owner = if self.ports.is_empty() {
             NO_PORTS
         } else {
             root
         };
-        if IOPB_OWNER.load(Ordering::Relaxed) != owner {
+        if block.iopb_owner.load(Ordering::Relaxed) != owner {
             cpu::load_iopb(&self.iopb);
-            IOPB_OWNER.store(owner, Ordering::Relaxed);
+            block.iopb_owner.store(owner, Ordering::Relaxed);
         }
     }
 }
