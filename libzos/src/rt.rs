@@ -22,6 +22,24 @@ pub const HEAP_LIMIT: u64 = zos_abi::layout::HEAP_LIMIT;
 
 static HEAP_END: AtomicU64 = AtomicU64::new(HEAP_BASE);
 
+/// Most heap blocks recorded (each at least double the last but one: 40
+/// reach far past [`HEAP_LIMIT`]).
+const HEAP_BLOCKS: usize = 40;
+/// The heap blocks mapped so far, (start, length), for `fork` to copy
+/// (`linux::fork`): written only inside the allocator's lock, never with
+/// an allocation (this is the allocator).
+static HEAP_BLOCK_LIST: spin::Mutex<([(u64, u64); HEAP_BLOCKS], usize)> =
+    spin::Mutex::new(([(0, 0); HEAP_BLOCKS], 0));
+
+/// The heap blocks mapped so far: (start, length) each.
+pub fn heap_blocks() -> alloc::vec::Vec<(u64, u64)> {
+    let list = HEAP_BLOCK_LIST.lock();
+    let copy = list.0;
+    let count = list.1;
+    drop(list);
+    copy[..count].to_vec()
+}
+
 #[global_allocator]
 static HEAP: LockedHeapWithRescue<32> = LockedHeapWithRescue::new(grow_heap);
 
@@ -42,11 +60,18 @@ fn grow_heap(heap: &mut Heap<32>, layout: &core::alloc::Layout) {
     if start + block > HEAP_BASE + HEAP_LIMIT {
         return;
     }
+    let mut list = HEAP_BLOCK_LIST.lock();
+    if list.1 >= HEAP_BLOCKS {
+        return;
+    }
     let Ok(memory) = sys::memory_create(block) else {
         return;
     };
     if sys::memory_map(memory, sys::SELF, start, 0, block / 4096, 1).is_ok() {
         HEAP_END.store(start + block, Ordering::Relaxed);
+        let index = list.1;
+        list.0[index] = (start, block);
+        list.1 += 1;
         // SAFETY: the range was just mapped read-write for this process only.
         unsafe { heap.add_to_heap(start as usize, (start + block) as usize) };
     }

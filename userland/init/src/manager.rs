@@ -687,39 +687,7 @@ impl Manager {
             let _ = sys::cap_delete(child.thread);
             Err(errno)
         };
-        // Fixed slots: itself, print-only console, process manager.
-        let console = sys::cap_mint(
-            bootinfo::SLOT_SYSTEM,
-            sys::NONE,
-            rights::READ | rights::GRANT,
-            0,
-        );
-        let manager = sys::cap_mint(
-            self.server.endpoint,
-            sys::NONE,
-            rights::WRITE | rights::GRANT,
-            pid as u64,
-        );
-        let fixed = [
-            sys::cap_copy(child.process, child.process, start::slots::SELF),
-            console.and_then(|c| {
-                sys::raw(
-                    sys::Sys::CapTransfer,
-                    [c, child.process, start::slots::CONSOLE, 0, 0, 0],
-                )
-                .check()
-                .map(|_| 0)
-            }),
-            manager.and_then(|m| {
-                sys::raw(
-                    sys::Sys::CapTransfer,
-                    [m, child.process, start::slots::PROC, 0, 0, 0],
-                )
-                .check()
-                .map(|_| 0)
-            }),
-        ];
-        if fixed.iter().any(|r| r.is_err()) {
+        if !self.fill_fixed_slots(child.process, pid) {
             return fail(&child, EIO);
         }
         let mut start_grants = Vec::new();
@@ -796,6 +764,90 @@ impl Manager {
         Ok(pid)
     }
 
+    /// Fills a new process's fixed slots: itself, the print-only console,
+    /// and the process manager badged with its pid. False if one failed.
+    fn fill_fixed_slots(&self, process: u64, pid: u32) -> bool {
+        let console = sys::cap_mint(
+            bootinfo::SLOT_SYSTEM,
+            sys::NONE,
+            rights::READ | rights::GRANT,
+            0,
+        );
+        let manager = sys::cap_mint(
+            self.server.endpoint,
+            sys::NONE,
+            rights::WRITE | rights::GRANT,
+            pid as u64,
+        );
+        let transfer = |cap: u64, slot: u64| {
+            sys::raw(sys::Sys::CapTransfer, [cap, process, slot, 0, 0, 0])
+                .check()
+                .map(|_| 0)
+        };
+        let fixed = [
+            sys::cap_copy(process, process, start::slots::SELF),
+            console.and_then(|c| transfer(c, start::slots::CONSOLE)),
+            manager.and_then(|m| transfer(m, start::slots::PROC)),
+        ];
+        fixed.iter().all(|r| r.is_ok())
+    }
+
+    /// `Fork`: an empty process registered as the caller's child, its
+    /// capability for the caller (docs/posix.md, "fork"). The caller fills
+    /// and starts it, or kills it; either way it ends as a child of the
+    /// caller's that `Wait` reaps. init keeps its own capability, as for a
+    /// spawned child (kill, status).
+    fn fork(&mut self, parent: u32) -> Answer {
+        let Some(p) = self.procs.get(&parent).filter(|p| p.status.is_none()) else {
+            return err(ESRCH);
+        };
+        let (pgid, sid, credentials, ignored, name) =
+            (p.pgid, p.sid, p.credentials, p.ignored, p.name.clone());
+        if let Err(errno) = self.admit(false) {
+            return err(errno);
+        }
+        let quota = (sys::system_info()[2] / SPAWN_SHARE).max(MIN_QUOTA);
+        let (process, pid) = match sys::process_create(quota, self.exited, 1, sys::NONE, 0) {
+            Ok(created) => created,
+            Err(e) if e.is(sys::SysError::QuotaExceeded) => return err(ENOMEM),
+            Err(_) => return err(EAGAIN),
+        };
+        let pid = pid as u32;
+        let for_parent = match sys::cap_copy(process, sys::SELF, sys::NONE) {
+            Ok(cap) if self.fill_fixed_slots(process, pid) => cap,
+            result => {
+                if let Ok(cap) = result {
+                    let _ = sys::cap_delete(cap);
+                }
+                let _ = sys::process_kill(process);
+                let _ = sys::cap_delete(process);
+                return err(ENOMEM);
+            }
+        };
+        self.procs.insert(
+            pid,
+            Proc {
+                pid,
+                ppid: parent,
+                pgid,
+                sid,
+                name,
+                process,
+                status: None,
+                signal: None,
+                service: None,
+                ignored,
+                caught: 0,
+                signal_notification: None,
+                credentials,
+            },
+        );
+        Answer::Now(
+            encode(&ProcResponse::Spawned { pid }),
+            alloc::vec![for_parent],
+        )
+    }
+
     /// Serves requests forever.
     pub fn serve(&mut self) -> ! {
         let mut next = self.server.recv();
@@ -868,6 +920,7 @@ impl Manager {
         };
         match request {
             spawn @ ProcRequest::Spawn { .. } => self.spawn_request(caller, spawn, &message.caps),
+            ProcRequest::Fork => self.fork(caller),
             ProcRequest::StageSpawn { length } => {
                 let staged = match message.caps.first() {
                     Some(&memory) => read_staged(memory, length as usize),

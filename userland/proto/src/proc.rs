@@ -146,6 +146,16 @@ pub enum ProcRequest<'a> {
     StageImage {
         length: u64,
     },
+    /// `fork`: a new process that is the caller's sibling-by-fork: a new pid
+    /// whose parent is the caller, with the caller's credentials, session,
+    /// process group and ignored signals, registered for `Wait`, `Kill` and
+    /// `List` like a spawned child, but with an empty address space and no
+    /// thread. Its fixed slots (itself, console, this endpoint badged with
+    /// its pid) are filled. The reply is `Spawned { pid }` with the child's
+    /// process capability attached: the caller copies its memory and
+    /// descriptors into it and starts its thread (docs/posix.md, "fork"),
+    /// or kills it. `EAGAIN` at the process limit, `ENOMEM` without memory.
+    Fork,
 }
 
 /// Longest program [`ProcRequest::StageImage`] takes.
