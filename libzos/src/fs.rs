@@ -124,6 +124,7 @@ pub fn reconnect() {
 /// with the parent's pid), the shared buffers and their attachments were
 /// the parent's and are not in this process; each comes anew on first use.
 /// The handles themselves are the child's own clones in the same slots.
+#[cfg(not(target_arch = "wasm32"))] // used by linux::fork only
 pub(crate) fn fork_child_reset() {
     *VFS.lock() = None;
     *BUFFER.lock() = None;

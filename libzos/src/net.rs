@@ -38,6 +38,7 @@ static NET: Mutex<Option<u64>> = Mutex::new(None);
 
 /// In a fork child: the netstack capability was the parent's (badged with
 /// its pid) and is not in this process; looked up again on first use.
+#[cfg(not(target_arch = "wasm32"))] // used by linux::fork only
 pub(crate) fn fork_child_reset() {
     *NET.lock() = None;
 }

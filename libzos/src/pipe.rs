@@ -51,6 +51,7 @@ const MAX_WINDOWS: usize = WINDOW_WORDS * 64;
 static OWNER: AtomicU32 = AtomicU32::new(0);
 /// In a fork child: no ring is mapped here (every handle attaches its own
 /// again), and the ring locks' owner word is this process's pid.
+#[cfg(not(target_arch = "wasm32"))] // used by linux::fork only
 pub(crate) fn fork_child_reset() {
     *WINDOWS.lock() = [0; WINDOW_WORDS];
     OWNER.store(0, Ordering::Relaxed);

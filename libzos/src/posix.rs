@@ -435,11 +435,13 @@ pub fn descriptors() -> Vec<Fd> {
 
 /// Every capability slot the descriptor table names (each once), for
 /// `fork` to give the child a handle of its own in each.
+#[cfg(not(target_arch = "wasm32"))] // used by linux::fork only
 pub(crate) fn handle_slots() -> Vec<u64> {
     with_table(|t| t.users.keys().copied().collect())
 }
 
 /// A second handle to the open file behind capability `slot` (`fork`).
+#[cfg(not(target_arch = "wasm32"))] // used by linux::fork only
 pub(crate) fn clone_handle_slot(slot: u64) -> Result<u64> {
     let reply = ipc::call(slot, &IoRequest::Clone, &[]).map_err(ipc_errno)?;
     match reply.decode::<IoResponse>() {
@@ -1223,6 +1225,7 @@ fn signal_thread(notification: u64) {
 /// thread and its notification were the parent's, so the caught signals are
 /// asked for again (a new notification, a new thread). Ignored ones init
 /// copied from the parent.
+#[cfg(not(target_arch = "wasm32"))] // used by linux::fork only
 pub(crate) fn fork_child_reset(pid: Pid) {
     FORK_PID.store(pid, Ordering::Relaxed);
     *SIGNAL_NOTIFICATION.lock() = None;
