@@ -31,8 +31,8 @@
 //! reaps it and frees its memory: `EAGAIN` (process limit) or `ENOMEM`.
 //!
 //! Only the calling thread exists in the child (POSIX); it must be the
-//! main thread (C programs have no others). AArch64 only for now: x86_64
-//! answers `ENOSYS`.
+//! main thread (C programs have no others). AArch64 and x86_64 each have
+//! their `zos_fork_save`/`zos_fork_resume` below.
 
 use super::SysResult;
 use crate::abi::{layout, map_flags, IPC_BUFFER_SIZE};
@@ -156,7 +156,7 @@ pub fn fork() -> SysResult {
         // A vfork child runs on its parent's stack: nothing to copy.
         return Err(Errno(ENOSYS));
     }
-    #[cfg(target_arch = "aarch64")]
+    #[cfg(any(target_arch = "aarch64", target_arch = "x86_64"))]
     {
         // SAFETY: `zos_fork_save` returns like a C function, once here
         // (the pid or -errno) and once in the child (0), with every
@@ -168,7 +168,7 @@ pub fn fork() -> SysResult {
             Ok(result)
         }
     }
-    #[cfg(not(target_arch = "aarch64"))]
+    #[cfg(not(any(target_arch = "aarch64", target_arch = "x86_64")))]
     Err(Errno(ENOSYS))
 }
 
@@ -338,36 +338,44 @@ extern "C" fn zos_fork_child(registers: u64) -> ! {
     crate::poll::fork_child_reset();
     super::signal::fork_child_reset();
     posix::fork_child_reset(pid);
-    #[cfg(target_arch = "aarch64")]
+    #[cfg(any(target_arch = "aarch64", target_arch = "x86_64"))]
     // SAFETY: `registers` is this copy's `zos_fork_regs`, saved by the
     // `zos_fork_save` call whose frame (and every frame above it) is on the
     // copied stack; returning there with 0 is that call's second return.
     unsafe {
         zos_fork_resume(registers)
     }
-    #[cfg(not(target_arch = "aarch64"))]
+    #[cfg(not(any(target_arch = "aarch64", target_arch = "x86_64")))]
     {
         let _ = registers;
         sys::process_exit(127)
     }
 }
 
+/// Where `zos_fork_save` keeps the stack pointer in [`zos_fork_regs`]
+/// (AArch64: after x19–x30; x86_64: after rbx, rbp, r12–r15 and the
+/// return address, as the caller's stack pointer once returned).
+#[cfg(target_arch = "aarch64")]
+const SAVED_SP_OFFSET: u64 = 96;
+#[cfg(not(target_arch = "aarch64"))]
+const SAVED_SP_OFFSET: u64 = 56;
+
 fn saved_stack_pointer() -> u64 {
     // SAFETY: written by `zos_fork_save` just before this call, on this
     // thread; read as plain words.
-    unsafe { ((registers_address() + 96) as *const u64).read() }
+    unsafe { ((registers_address() + SAVED_SP_OFFSET) as *const u64).read() }
 }
 
 fn registers_address() -> u64 {
-    #[cfg(target_arch = "aarch64")]
+    #[cfg(any(target_arch = "aarch64", target_arch = "x86_64"))]
     {
         core::ptr::addr_of!(zos_fork_regs) as u64
     }
-    #[cfg(not(target_arch = "aarch64"))]
+    #[cfg(not(any(target_arch = "aarch64", target_arch = "x86_64")))]
     0
 }
 
-#[cfg(target_arch = "aarch64")]
+#[cfg(any(target_arch = "aarch64", target_arch = "x86_64"))]
 extern "C" {
     /// Keeps the callee-saved registers and stack pointer in
     /// [`zos_fork_regs`], then calls [`zos_fork_parent`] and returns its
@@ -376,7 +384,8 @@ extern "C" {
     /// Loads the registers at `registers` and returns 0 from the
     /// `zos_fork_save` call that kept them.
     fn zos_fork_resume(registers: u64) -> !;
-    /// x19–x30, sp, d8–d15 of the latest `fork` call.
+    /// The registers of the latest `fork` call: x19–x30, sp, d8–d15
+    /// (AArch64); rbx, rbp, r12–r15, return address, sp (x86_64).
     static zos_fork_regs: [u64; 22];
 }
 
@@ -423,6 +432,51 @@ core::arch::global_asm!(
     "ldp d14, d15, [x0, #152]",
     "mov x0, #0",
     "ret",
+    ".size zos_fork_resume, .-zos_fork_resume",
+    ".bss",
+    ".balign 16",
+    ".global zos_fork_regs",
+    "zos_fork_regs:",
+    ".space 176",
+    ".text",
+);
+
+// x86_64: rbx, rbp, r12–r15, the return address and the caller's stack
+// pointer once returned; the child jumps to that return address with rax 0.
+#[cfg(target_arch = "x86_64")]
+core::arch::global_asm!(
+    ".text",
+    ".global zos_fork_save",
+    ".type zos_fork_save,@function",
+    "zos_fork_save:",
+    "lea r11, [rip + zos_fork_regs]",
+    "mov [r11], rbx",
+    "mov [r11 + 8], rbp",
+    "mov [r11 + 16], r12",
+    "mov [r11 + 24], r13",
+    "mov [r11 + 32], r14",
+    "mov [r11 + 40], r15",
+    "mov rax, [rsp]",
+    "mov [r11 + 48], rax",
+    "lea rax, [rsp + 8]",
+    "mov [r11 + 56], rax",
+    "sub rsp, 8",
+    "call zos_fork_parent",
+    "add rsp, 8",
+    "ret",
+    ".size zos_fork_save, .-zos_fork_save",
+    ".global zos_fork_resume",
+    ".type zos_fork_resume,@function",
+    "zos_fork_resume:",
+    "mov rbx, [rdi]",
+    "mov rbp, [rdi + 8]",
+    "mov r12, [rdi + 16]",
+    "mov r13, [rdi + 24]",
+    "mov r14, [rdi + 32]",
+    "mov r15, [rdi + 40]",
+    "mov rsp, [rdi + 56]",
+    "xor eax, eax",
+    "jmp qword ptr [rdi + 48]",
     ".size zos_fork_resume, .-zos_fork_resume",
     ".bss",
     ".balign 16",
