@@ -10,7 +10,8 @@
 //!    stack, the heap's blocks, anonymous `mmap`s, the IPC buffer);
 //! 2. asks init for a child (`ProcRequest::Fork`: a new pid, the caller's
 //!    credentials, group and session, registered for wait/kill/ps) and gets
-//!    its process capability;
+//!    its process capability, with the read-only program segments init
+//!    already mapped there from its segment cache (shared, not copied);
 //! 3. makes a Memory object per region and maps it at the same address with
 //!    the same permissions in the child (W^X kept: executable segments are
 //!    never writable in the child, the copy goes through a scratch mapping
@@ -245,11 +246,16 @@ fn build_child() -> Result<u32, Errno> {
     let regions = regions()?;
     let handles = posix::handle_slots();
     let reply = posix::proc_call(&ProcRequest::Fork, &[])?;
-    let (pid, process) = match (reply.decode::<ProcResponse>(), reply.caps.first()) {
-        (Some(ProcResponse::Spawned { pid }), Some(&process)) => (pid, process),
+    let (pid, process, shared) = match (reply.decode::<ProcResponse>(), reply.caps.first()) {
+        (Some(ProcResponse::Forked { pid, shared }), Some(&process)) => (pid, process, shared),
         (Some(ProcResponse::Err(e)), _) => return Err(Errno(e)),
         _ => return Err(Errno(EIO)),
     };
+    // Read-only program segments init mapped from its cache: shared.
+    let regions: Vec<Region> = regions
+        .into_iter()
+        .filter(|r| r.flags & map_flags::WRITE != 0 || !shared.contains(&r.va))
+        .collect();
     let mut child = HalfBuilt {
         process,
         pid,

@@ -86,6 +86,10 @@ struct Proc {
     signal_notification: Option<u64>,
     /// Number of its credential set in `Manager::credentials`.
     credentials: u16,
+    /// The boot-archive program it runs, whose read-only segments are in
+    /// `Manager::segments` (a fork child shares them); `None` for a staged
+    /// image or a service.
+    image: Option<&'static [u8]>,
 }
 
 impl Proc {
@@ -759,6 +763,7 @@ impl Manager {
                 caught: 0,
                 signal_notification: None,
                 credentials,
+                image: if staged.is_none() { Some(image) } else { None },
             },
         );
         Ok(pid)
@@ -801,8 +806,14 @@ impl Manager {
         let Some(p) = self.procs.get(&parent).filter(|p| p.status.is_none()) else {
             return err(ESRCH);
         };
-        let (pgid, sid, credentials, ignored, name) =
-            (p.pgid, p.sid, p.credentials, p.ignored, p.name.clone());
+        let (pgid, sid, credentials, ignored, name, image) = (
+            p.pgid,
+            p.sid,
+            p.credentials,
+            p.ignored,
+            p.name.clone(),
+            p.image,
+        );
         if let Err(errno) = self.admit(false) {
             return err(errno);
         }
@@ -840,10 +851,14 @@ impl Manager {
                 caught: 0,
                 signal_notification: None,
                 credentials,
+                image,
             },
         );
+        let shared = image.map_or_else(Vec::new, |image| {
+            loader::map_cached_segments(image, process, &self.segments)
+        });
         Answer::Now(
-            encode(&ProcResponse::Spawned { pid }),
+            encode(&ProcResponse::Forked { pid, shared }),
             alloc::vec![for_parent],
         )
     }
