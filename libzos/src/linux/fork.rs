@@ -137,10 +137,9 @@ fn regions() -> Result<Vec<Region>, Errno> {
         flags: map_flags::WRITE,
         copy: false,
     });
-    for (va, length) in crate::rt::heap_blocks()
-        .into_iter()
-        .chain(super::memory::regions())
-    {
+    // A heap whose every range could not be recorded cannot be copied.
+    let heap = crate::rt::heap_blocks().ok_or(Errno(ENOMEM))?;
+    for (va, length) in heap.into_iter().chain(super::memory::regions()) {
         list.push(Region {
             va,
             length,
