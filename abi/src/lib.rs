@@ -584,6 +584,9 @@ pub mod layout {
     pub const STACK_RANDOM_SPAN: u64 = 1 << 30;
     /// Where the loader maps memory it fills for a child (libzos).
     pub const LOADER_SCRATCH: u64 = 0x0000_2000_0000_0000;
+    /// Where a C program's `fork` maps the child's memory while copying
+    /// into it (libzos, docs/posix.md).
+    pub const FORK_SCRATCH: u64 = 0x0000_2200_0000_0000;
     /// Where init maps a child's start-up page while writing it.
     pub const START_SCRATCH: u64 = 0x0000_2100_0000_0000;
     /// Stacks and IPC buffers of extra threads, one 2 MiB slot each (libzos).

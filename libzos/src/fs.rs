@@ -123,6 +123,25 @@ pub fn reconnect() {
     }
 }
 
+/// In a fork child (`linux::fork`): the VFS session capability (badged
+/// with the parent's pid), the shared buffers and their attachments were
+/// the parent's and are not in this process; each comes anew on first use.
+/// The handles themselves are the child's own clones in the same slots.
+#[cfg(not(target_arch = "wasm32"))] // used by linux::fork only
+pub(crate) fn fork_child_reset() {
+    *VFS.lock() = None;
+    *BUFFER.lock() = None;
+    for buffer in &SOCKET_BUFFERS {
+        *buffer.lock() = None;
+    }
+    SESSION_TOKEN.store(NO_TOKEN, Ordering::Relaxed);
+    for info in SLOTS.lock().values_mut() {
+        info.shared = false;
+        info.socket_clone = None;
+        info.pipe = crate::pipe::PipeState::Unknown;
+    }
+}
+
 /// Whether a VFS service is running.
 pub fn vfs_available() -> bool {
     vfs_endpoint().is_ok()

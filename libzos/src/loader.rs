@@ -70,6 +70,39 @@ impl SegmentCache {
     }
 }
 
+/// Maps into `process` the read-only segments of `image` that `cache`
+/// holds (loaded for an earlier spawn), as that spawn mapped them: for a
+/// fork child of a process running `image`. Returns the start address of
+/// each segment mapped; segments not in the cache are left to the caller.
+pub fn map_cached_segments(
+    image: &[u8],
+    process: u64,
+    cache: &SegmentCache,
+) -> alloc::vec::Vec<u64> {
+    let mut mapped = alloc::vec::Vec::new();
+    let Ok(program) = elf::validate(image, crate::arch::ELF_MACHINE) else {
+        return mapped;
+    };
+    for segment in program.segments.iter().filter(|s| !s.writable) {
+        let Some(&memory) = cache
+            .segments
+            .get(&(image.as_ptr() as usize, segment.vaddr))
+        else {
+            continue;
+        };
+        let (start, end) = segment.page_range();
+        let flags = if segment.executable {
+            map_flags::EXECUTE
+        } else {
+            0
+        };
+        if sys::memory_map(memory, process, start, 0, (end - start) / PAGE, flags).is_ok() {
+            mapped.push(start);
+        }
+    }
+    mapped
+}
+
 /// Creates a process running `image` (not started until `start`).
 pub fn spawn(image: &[u8], options: &SpawnOptions) -> Result<Child, SpawnError> {
     spawn_cached(image, options, None)

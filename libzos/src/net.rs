@@ -36,6 +36,13 @@ pub const SHUT_RDWR: i32 = 2;
 
 static NET: Mutex<Option<u64>> = Mutex::new(None);
 
+/// In a fork child: the netstack capability was the parent's (badged with
+/// its pid) and is not in this process; looked up again on first use.
+#[cfg(not(target_arch = "wasm32"))] // used by linux::fork only
+pub(crate) fn fork_child_reset() {
+    *NET.lock() = None;
+}
+
 /// The netstack's endpoint (looked up from init once; `fresh` forgets a
 /// cached one, after the service restarted).
 fn net_endpoint(fresh: bool) -> Result<u64> {

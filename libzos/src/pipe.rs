@@ -49,6 +49,14 @@ const WINDOW_WORDS: usize = 4;
 const MAX_WINDOWS: usize = WINDOW_WORDS * 64;
 /// This process's pid, the owner word of the ring locks it takes.
 static OWNER: AtomicU32 = AtomicU32::new(0);
+/// In a fork child: no ring is mapped here (every handle attaches its own
+/// again), and the ring locks' owner word is this process's pid.
+#[cfg(not(target_arch = "wasm32"))] // used by linux::fork only
+pub(crate) fn fork_child_reset() {
+    *WINDOWS.lock() = [0; WINDOW_WORDS];
+    OWNER.store(0, Ordering::Relaxed);
+}
+
 /// `Sleep::pause` yields this often, then sleeps a millisecond per attempt,
 /// and gives up after `PAUSE_LIMIT` attempts (about two seconds).
 const PAUSE_YIELDS: u32 = 64;

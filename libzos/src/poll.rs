@@ -57,6 +57,16 @@ struct Timer {
 
 static TIMERS: Mutex<Vec<&'static Timer>> = Mutex::new(Vec::new());
 
+/// In a fork child: the poll notification and its timer threads were the
+/// parent's; made again on first use.
+#[cfg(not(target_arch = "wasm32"))] // used by linux::fork only
+pub(crate) fn fork_child_reset() {
+    NOTIFICATION.store(NO_SLOT, Ordering::Release);
+    SIGNAL_CAP.store(NO_SLOT, Ordering::Release);
+    WAITING.store(false, Ordering::Release);
+    TIMERS.lock().clear();
+}
+
 fn notification() -> Option<u64> {
     let slot = NOTIFICATION.load(Ordering::Acquire);
     if slot != NO_SLOT {

@@ -490,6 +490,24 @@ pub fn descriptors() -> Vec<Fd> {
     with_table(|t| t.fds.keys().copied().collect())
 }
 
+/// Every capability slot the descriptor table names (each once), for
+/// `fork` to give the child a handle of its own in each.
+#[cfg(not(target_arch = "wasm32"))] // used by linux::fork only
+pub(crate) fn handle_slots() -> Vec<u64> {
+    with_table(|t| t.users.keys().copied().collect())
+}
+
+/// A second handle to the open file behind capability `slot` (`fork`).
+#[cfg(not(target_arch = "wasm32"))] // used by linux::fork only
+pub(crate) fn clone_handle_slot(slot: u64) -> Result<u64> {
+    let reply = ipc::call(slot, &IoRequest::Clone, &[]).map_err(ipc_errno)?;
+    match reply.decode::<IoResponse>() {
+        Some(IoResponse::Cloned) => reply.caps.first().copied().ok_or(Errno(EIO)),
+        Some(IoResponse::Err(e)) => Err(Errno(e)),
+        _ => Err(Errno(EIO)),
+    }
+}
+
 /// A second handle (capability) to the same open file, for passing on.
 fn clone_handle(fd: Fd) -> Result<u64> {
     let reply = io_call(fd, &IoRequest::Clone)?;
@@ -948,7 +966,15 @@ fn ids() -> Result<(Pid, Pid, Pid)> {
     }
 }
 
+/// A fork child's pid (0: not a fork child; the start-up page, copied
+/// from the parent, names the parent's).
+static FORK_PID: core::sync::atomic::AtomicU32 = core::sync::atomic::AtomicU32::new(0);
+
 pub fn getpid() -> Pid {
+    match FORK_PID.load(Ordering::Relaxed) {
+        0 => {}
+        pid => return pid,
+    }
     match start_info().pid {
         0 => ids().map_or(0, |i| i.0),
         pid => pid,
@@ -1262,6 +1288,22 @@ fn signal_thread(notification: u64) {
         }
         // A poll in progress looks whether the signal is due (EINTR).
         crate::poll::interrupt();
+    }
+}
+
+/// In a fork child (`linux::fork`): `pid` is this process's; the signal
+/// thread and its notification were the parent's, so the caught signals are
+/// asked for again (a new notification, a new thread). Ignored ones init
+/// copied from the parent.
+#[cfg(not(target_arch = "wasm32"))] // used by linux::fork only
+pub(crate) fn fork_child_reset(pid: Pid) {
+    FORK_PID.store(pid, Ordering::Relaxed);
+    *SIGNAL_NOTIFICATION.lock() = None;
+    let handlers = *HANDLERS.lock();
+    for (number, handler) in handlers.iter().enumerate() {
+        if let Some(handler) = handler {
+            let _ = signal(number as u32, SigAction::Handler(*handler));
+        }
     }
 }
 

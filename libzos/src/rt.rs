@@ -24,6 +24,50 @@ static HEAP_END: AtomicU64 = AtomicU64::new(HEAP_BASE);
 /// Where this process's heap starts: `HEAP_BASE` plus its random offset.
 static HEAP_START: AtomicU64 = AtomicU64::new(HEAP_BASE);
 
+/// Most separate heap ranges recorded: blocks that follow each other
+/// (the usual case) extend one range, so only alignment gaps start new ones.
+const HEAP_RANGES: usize = 128;
+/// The heap's mapped ranges, (start, length), for `fork` to copy
+/// (`linux::fork`): written only inside the allocator's lock, never with
+/// an allocation (this is the allocator).
+static HEAP_RANGE_LIST: spin::Mutex<([(u64, u64); HEAP_RANGES], usize)> =
+    spin::Mutex::new(([(0, 0); HEAP_RANGES], 0));
+/// Set when a range did not fit [`HEAP_RANGE_LIST`]: the heap still grows,
+/// but `fork` cannot know all of it and refuses.
+static HEAP_UNTRACKED: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+/// The heap's mapped ranges, (start, length) each; `None` if some growth
+/// could not be recorded.
+pub fn heap_blocks() -> Option<alloc::vec::Vec<(u64, u64)>> {
+    let list = HEAP_RANGE_LIST.lock();
+    let copy = list.0;
+    let count = list.1;
+    drop(list);
+    if HEAP_UNTRACKED.load(Ordering::Relaxed) {
+        return None;
+    }
+    Some(copy[..count].to_vec())
+}
+
+/// Records a heap block just mapped (inside the allocator's lock).
+fn record_heap_block(start: u64, length: u64) {
+    let mut list = HEAP_RANGE_LIST.lock();
+    let count = list.1;
+    if count > 0 {
+        let (last_start, last_length) = list.0[count - 1];
+        if last_start + last_length == start {
+            list.0[count - 1].1 += length;
+            return;
+        }
+    }
+    if count < HEAP_RANGES {
+        list.0[count] = (start, length);
+        list.1 += 1;
+    } else {
+        HEAP_UNTRACKED.store(true, Ordering::Relaxed);
+    }
+}
+
 #[global_allocator]
 static HEAP: LockedHeapWithRescue<32> = LockedHeapWithRescue::new(grow_heap);
 
@@ -49,6 +93,7 @@ fn grow_heap(heap: &mut Heap<32>, layout: &core::alloc::Layout) {
     };
     if sys::memory_map(memory, sys::SELF, start, 0, block / 4096, 1).is_ok() {
         HEAP_END.store(start + block, Ordering::Relaxed);
+        record_heap_block(start, block);
         // SAFETY: the range was just mapped read-write for this process only.
         unsafe { heap.add_to_heap(start as usize, (start + block) as usize) };
     }

@@ -369,6 +369,8 @@ pub fn build(arch: Arch) -> Result<Artifacts, String> {
     if arch == Arch::Aarch64 {
         ports::pack_busybox_tests(arch, &mut tests)?;
     }
+    // dash (ports/dash): a test program for now, exercising fork.
+    tests.add_file("bin/dash", 0o755, &ports::dash(arch)?);
     let initramfs = out.join("initramfs.cpio");
     std::fs::write(&initramfs, archive.finish())
         .map_err(|e| format!("writing {}: {e}", initramfs.display()))?;

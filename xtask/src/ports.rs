@@ -72,6 +72,72 @@ pub fn lua(arch: Arch) -> Result<Vec<u8>, String> {
     std::fs::read(&program).map_err(|e| format!("reading {}: {e}", program.display()))
 }
 
+/// dash (`ports/dash`): `autoreconf -fi` (Debian's patches touch
+/// `configure.ac`), `configure --host=ARCH-linux-musl` with `zos-cc` (its
+/// helper generators built with the host's `cc`), `make`. Returns the
+/// stripped program. A test-archive program: it needs `fork`
+/// (docs/posix.md), which it uses for every subshell, `$(…)` and pipeline.
+pub fn dash(arch: Arch) -> Result<Vec<u8>, String> {
+    let sysroot = sysroot::ensure(arch)?;
+    let key = format!(
+        "{}-{:016x}",
+        sysroot::port_key("dash")?,
+        sysroot_key(&sysroot)?
+    );
+    let out = root().join(format!("target/zos/ports/{}/dash", arch.name()));
+    let program = out.join("dash");
+    let stamp = out.join(".key");
+    if std::fs::read_to_string(&stamp).is_ok_and(|k| k == key) && program.exists() {
+        return std::fs::read(&program).map_err(|e| format!("reading {}: {e}", program.display()));
+    }
+    crate::tools::ensure(&["autoreconf", "automake", "make"])?;
+    let recipe = Recipe::read("dash")?;
+    let source = sysroot::debian_source(recipe.get("package")?, recipe.get("version")?)?;
+    let build = root().join(format!("target/ports/build/dash-{}", arch.name()));
+    let _ = std::fs::remove_dir_all(&build);
+    std::fs::create_dir_all(root().join("target/ports/build"))
+        .map_err(|e| format!("creating target/ports/build: {e}"))?;
+    sysroot::copy_tree(&source, &build)?;
+    run_checked(
+        Command::new("autoreconf")
+            .arg("-fi")
+            .stdin(std::process::Stdio::null())
+            .current_dir(&build),
+        "dash autoreconf",
+    )?;
+    run_checked(
+        Command::new("./configure")
+            .arg(format!("--host={}-linux-musl", arch.name()))
+            .arg(format!("CC={}", sysroot.join("bin/zos-cc").display()))
+            .arg("CC_FOR_BUILD=cc")
+            .arg(format!("CFLAGS={}", recipe.get("cflags")?))
+            .stdin(std::process::Stdio::null())
+            .current_dir(&build),
+        "dash configure",
+    )?;
+    let jobs = format!(
+        "-j{}",
+        std::thread::available_parallelism().map_or(2, |n| n.get())
+    );
+    run_checked(
+        Command::new("make")
+            .arg(&jobs)
+            .stdin(std::process::Stdio::null())
+            .current_dir(&build),
+        "dash build (zos-cc)",
+    )?;
+    std::fs::create_dir_all(&out).map_err(|e| format!("creating {}: {e}", out.display()))?;
+    run_checked(
+        Command::new("llvm-strip")
+            .arg("-o")
+            .arg(&program)
+            .arg(build.join("src/dash")),
+        "llvm-strip dash",
+    )?;
+    std::fs::write(&stamp, &key).map_err(|e| format!("writing {}: {e}", stamp.display()))?;
+    std::fs::read(&program).map_err(|e| format!("reading {}: {e}", program.display()))
+}
+
 /// BusyBox (`ports/busybox`): `make defconfig`, the port's `config` lines
 /// over it, `make oldconfig`, then `make busybox` with `zos-cc`. Returns the
 /// stripped program.

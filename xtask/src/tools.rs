@@ -12,6 +12,7 @@ fn package_of(tool: &str) -> &str {
         "ld.lld" => "lld",
         "llvm-ar" => "llvm",
         "dpkg-source" => "dpkg-dev",
+        "autoreconf" => "autoconf",
         "node" => "nodejs",
         "dnsmasq" => "dnsmasq-base",
         "ip" => "iproute2",

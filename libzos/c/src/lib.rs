@@ -105,6 +105,7 @@ fn c_start(_arg: u64) -> i64 {
     let entry = word(24);
     let phdr = header_address + word(32);
     let phnum = u64::from(u16::from_le_bytes([header[56], header[57]]));
+    libzos::linux::set_program_headers(phdr, phnum);
 
     let mut block: Vec<u64> = Vec::with_capacity(argv.len() + env.len() + 40);
     block.push(argv.len() as u64);

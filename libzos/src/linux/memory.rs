@@ -34,6 +34,16 @@ static MAPPINGS: Mutex<Mappings> = Mutex::new(Mappings {
     live: BTreeMap::new(),
 });
 
+/// Every live mapping, (start, length), for `fork` to copy.
+pub fn regions() -> alloc::vec::Vec<(u64, u64)> {
+    let mappings = MAPPINGS.lock();
+    mappings
+        .live
+        .iter()
+        .map(|(&start, &length)| (start, length))
+        .collect()
+}
+
 /// The program break: fixed, so every request to move it fails as Linux
 /// reports it (by answering the unchanged break).
 pub fn brk(_request: u64) -> SysResult {

@@ -45,6 +45,13 @@ fn bit(signal: u32) -> u64 {
     1u64 << (signal - 1)
 }
 
+/// In a fork child: no signal is pending (POSIX); actions and the mask
+/// are the parent's (copied with the memory).
+pub(crate) fn fork_child_reset() {
+    PENDING.store(0, Ordering::SeqCst);
+    SUSPEND_DUE.store(0, Ordering::SeqCst);
+}
+
 /// Called on libzos's signal thread for a signal from another process: it
 /// is pending, and if due now the main thread's blocked call is interrupted
 /// so its handler runs (EINTR, or the call restarts for SA_RESTART).

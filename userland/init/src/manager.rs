@@ -95,6 +95,10 @@ struct Proc {
     /// A stop or continuation its parent has not been told of yet (a wait
     /// status for `Wait` with `report`).
     unreported: Option<i32>,
+    /// The boot-archive program it runs, whose read-only segments are in
+    /// `Manager::segments` (a fork child shares them); `None` for a staged
+    /// image or a service.
+    image: Option<&'static [u8]>,
 }
 
 impl Proc {
@@ -721,39 +725,8 @@ impl Manager {
             Err(errno)
         };
         // Fixed slots: itself, its main thread, print-only console, process manager.
-        let console = sys::cap_mint(
-            bootinfo::SLOT_SYSTEM,
-            sys::NONE,
-            rights::READ | rights::GRANT,
-            0,
-        );
-        let manager = sys::cap_mint(
-            self.server.endpoint,
-            sys::NONE,
-            rights::WRITE | rights::GRANT,
-            pid as u64,
-        );
-        let fixed = [
-            sys::cap_copy(child.process, child.process, start::slots::SELF),
-            sys::cap_copy(child.thread, child.process, start::slots::MAIN_THREAD),
-            console.and_then(|c| {
-                sys::raw(
-                    sys::Sys::CapTransfer,
-                    [c, child.process, start::slots::CONSOLE, 0, 0, 0],
-                )
-                .check()
-                .map(|_| 0)
-            }),
-            manager.and_then(|m| {
-                sys::raw(
-                    sys::Sys::CapTransfer,
-                    [m, child.process, start::slots::PROC, 0, 0, 0],
-                )
-                .check()
-                .map(|_| 0)
-            }),
-        ];
-        if fixed.iter().any(|r| r.is_err()) {
+        let main_thread = sys::cap_copy(child.thread, child.process, start::slots::MAIN_THREAD);
+        if !self.fill_fixed_slots(child.process, pid) || main_thread.is_err() {
             return fail(&child, EIO);
         }
         let mut start_grants = Vec::new();
@@ -827,9 +800,109 @@ impl Manager {
                 main_thread: child.thread,
                 stopped: false,
                 unreported: None,
+                image: if staged.is_none() { Some(image) } else { None },
             },
         );
         Ok(pid)
+    }
+
+    /// Fills a new process's fixed slots: itself, the print-only console,
+    /// and the process manager badged with its pid. False if one failed.
+    fn fill_fixed_slots(&self, process: u64, pid: u32) -> bool {
+        let console = sys::cap_mint(
+            bootinfo::SLOT_SYSTEM,
+            sys::NONE,
+            rights::READ | rights::GRANT,
+            0,
+        );
+        let manager = sys::cap_mint(
+            self.server.endpoint,
+            sys::NONE,
+            rights::WRITE | rights::GRANT,
+            pid as u64,
+        );
+        let transfer = |cap: u64, slot: u64| {
+            sys::raw(sys::Sys::CapTransfer, [cap, process, slot, 0, 0, 0])
+                .check()
+                .map(|_| 0)
+        };
+        let fixed = [
+            sys::cap_copy(process, process, start::slots::SELF),
+            console.and_then(|c| transfer(c, start::slots::CONSOLE)),
+            manager.and_then(|m| transfer(m, start::slots::PROC)),
+        ];
+        fixed.iter().all(|r| r.is_ok())
+    }
+
+    /// `Fork`: an empty process registered as the caller's child, its
+    /// capability for the caller (docs/posix.md, "fork"). The caller fills
+    /// and starts it, or kills it; either way it ends as a child of the
+    /// caller's that `Wait` reaps. init keeps its own capability, as for a
+    /// spawned child (kill, status).
+    fn fork(&mut self, parent: u32) -> Answer {
+        let Some(p) = self.procs.get(&parent).filter(|p| p.status.is_none()) else {
+            return err(ESRCH);
+        };
+        let (pgid, sid, credentials, ignored, name, image) = (
+            p.pgid,
+            p.sid,
+            p.credentials,
+            p.ignored,
+            p.name.clone(),
+            p.image,
+        );
+        if let Err(errno) = self.admit(false) {
+            return err(errno);
+        }
+        let quota = (sys::system_info()[2] / SPAWN_SHARE).max(MIN_QUOTA);
+        let (process, pid) = match sys::process_create(quota, self.exited, 1, sys::NONE, 0) {
+            Ok(created) => created,
+            Err(e) if e.is(sys::SysError::QuotaExceeded) => return err(ENOMEM),
+            Err(_) => return err(EAGAIN),
+        };
+        let pid = pid as u32;
+        let for_parent = match sys::cap_copy(process, sys::SELF, sys::NONE) {
+            Ok(cap) if self.fill_fixed_slots(process, pid) => cap,
+            result => {
+                if let Ok(cap) = result {
+                    let _ = sys::cap_delete(cap);
+                }
+                let _ = sys::process_kill(process);
+                let _ = sys::cap_delete(process);
+                return err(ENOMEM);
+            }
+        };
+        self.procs.insert(
+            pid,
+            Proc {
+                pid,
+                ppid: parent,
+                pgid,
+                sid,
+                name,
+                process,
+                status: None,
+                signal: None,
+                service: None,
+                ignored,
+                caught: 0,
+                signal_notification: None,
+                credentials,
+                image,
+                // The parent starts the child's thread: job control cannot
+                // stop a fork child yet (docs/terminals.md).
+                main_thread: sys::NONE,
+                stopped: false,
+                unreported: None,
+            },
+        );
+        let shared = image.map_or_else(Vec::new, |image| {
+            loader::map_cached_segments(image, process, &self.segments)
+        });
+        Answer::Now(
+            encode(&ProcResponse::Forked { pid, shared }),
+            alloc::vec![for_parent],
+        )
     }
 
     /// Serves requests forever.
@@ -904,6 +977,7 @@ impl Manager {
         };
         match request {
             spawn @ ProcRequest::Spawn { .. } => self.spawn_request(caller, spawn, &message.caps),
+            ProcRequest::Fork => self.fork(caller),
             ProcRequest::StageSpawn { length } => {
                 let staged = match message.caps.first() {
                     Some(&memory) => read_staged(memory, length as usize),

@@ -182,6 +182,18 @@ pub enum ProcRequest<'a> {
     StageImage {
         length: u64,
     },
+    /// `fork`: a new process that is the caller's sibling-by-fork: a new pid
+    /// whose parent is the caller, with the caller's credentials, session,
+    /// process group and ignored signals, registered for `Wait`, `Kill` and
+    /// `List` like a spawned child, but with an empty address space and no
+    /// thread. Its fixed slots (itself, console, this endpoint badged with
+    /// its pid) are filled, and the caller's read-only program segments
+    /// are mapped (shared) when init loaded them from the boot archive. The
+    /// reply is `Forked` with the child's process capability attached: the
+    /// caller copies the rest of its memory and its descriptors into it and
+    /// starts its thread (docs/posix.md, "fork"), or kills it. `EAGAIN` at
+    /// the process limit, `ENOMEM` without memory.
+    Fork,
 }
 
 /// Longest program [`ProcRequest::StageImage`] takes.
@@ -234,6 +246,13 @@ pub const ARG_MAX: usize = 256 * 1024;
 pub enum ProcResponse<'a> {
     Spawned {
         pid: u32,
+    },
+    /// Answer to `Fork`: the child's pid and the start addresses of the
+    /// caller's read-only program segments already mapped in the child
+    /// (shared with every process of the same program, not copied).
+    Forked {
+        pid: u32,
+        shared: Vec<u64>,
     },
     /// `status` is a POSIX wait status: exit code << 8, or the signal number.
     Waited {

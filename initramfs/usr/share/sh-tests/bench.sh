@@ -44,6 +44,9 @@ pty-bench
 # A byte back and forth between two processes through two pipes, each side
 # waiting in poll (the wake-up of a poller by a write, twice per round).
 poll-test bench
+# fork + _exit + waitpid of a small C program, timed inside it (an eager
+# copy of its memory: docs/posix.md, "fork").
+fork-test bench 20
 # Lua: start and exit of `lua -e ''`, and recursive fib(27).
 t0=$(uptime -n)
 i=0
