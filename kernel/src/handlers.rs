@@ -228,10 +228,10 @@ impl<P: Platform> Kernel<P> {
             }
             Sys::DebugWrite => {
                 self.lookup(process, args[0], ObjectKind::System, Rights::empty())?;
-                let len = usize::try_from(args[2]).map_err(|_| SysError::InvalidArgument)?;
-                if len > MAX_DEBUG_WRITE {
-                    return Err(SysError::TooBig);
-                }
+                let len = usize::try_from(args[2])
+                    .ok()
+                    .filter(|&l| l <= MAX_DEBUG_WRITE);
+                let len = len.ok_or(SysError::TooBig)?;
                 let space = self.space_of(thread).ok_or(SysError::DeadObject)?;
                 let buffer = usercopy::read_vec::<P>(space, args[1], len)?;
                 if crate::klog::record(&buffer) {
@@ -248,9 +248,10 @@ impl<P: Platform> Kernel<P> {
                 let (count, next) = crate::klog::read(args[1], &mut buffer);
                 let space = self.space_of(thread).ok_or(SysError::DeadObject)?;
                 usercopy::copy_to_user::<P>(space, args[2], &buffer[..count])?;
+                // The console's reads tell the kernel what was printed.
                 if self
                     .log_listener
-                    .is_some_and(|(_, _, binder)| binder == process)
+                    .is_some_and(|listener| listener.2 == process)
                 {
                     crate::klog::printed_up_to(next);
                 }
@@ -426,29 +427,24 @@ impl<P: Platform> Kernel<P> {
                     self.grant_or_undo(process, new, Rights::ALL, |k| k.destroy_thread(new))?;
                 ok1(slot as u64)
             }
-            Sys::ThreadStart | Sys::ThreadResume => {
+            Sys::ThreadStart => {
                 let (target, _) =
                     self.lookup(process, args[0], ObjectKind::Thread, Rights::WRITE)?;
-                let t = self
-                    .objects
-                    .thread_mut(target)
-                    .ok_or(SysError::DeadObject)?;
-                let from = match call {
-                    Sys::ThreadStart => ThreadState::Inactive,
-                    _ => ThreadState::Suspended,
-                };
-                // One that was to stop when its reply came simply goes on.
-                match (t.state == from, core::mem::take(&mut t.stop_pending)) {
-                    (true, _) => self.make_runnable(target),
-                    (false, false) => return Err(SysError::BadState),
-                    (false, true) => {}
+                if self.objects.thread(target).map(|t| t.state) != Some(ThreadState::Inactive) {
+                    return Err(SysError::BadState);
                 }
+                self.make_runnable(target);
                 ok0()
             }
-            Sys::ThreadSuspend => {
-                let (target, _) =
-                    self.lookup(process, args[0], ObjectKind::Thread, Rights::WRITE)?;
-                self.suspend(target)?;
+            Sys::ThreadSuspend | Sys::ThreadResume => {
+                // A thread, or every thread of a process (job control): then
+                // threads in no state to change are passed over.
+                let (threads, one) = self.named_threads(process, args[0])?;
+                for thread in threads {
+                    let suspend = call == Sys::ThreadSuspend;
+                    let done = self.suspend_or_resume(thread, suspend);
+                    done.or_else(|e| if one { Err(e) } else { Ok(()) })?;
+                }
                 ok0()
             }
             Sys::ThreadSetPriority => {
@@ -530,6 +526,17 @@ impl<P: Platform> Kernel<P> {
             }
             _ => Err(SysError::InvalidSyscall),
         }
+    }
+
+    /// The threads `slot` names: a thread, or every thread of a process
+    /// (and whether it named one thread).
+    fn named_threads(&self, process: ObjRef, slot: u64) -> Result<(Vec<ObjRef>, bool), SysError> {
+        if let Ok((thread, _)) = self.lookup(process, slot, ObjectKind::Thread, Rights::WRITE) {
+            return Ok((alloc::vec![thread], true));
+        }
+        let (target, _) = self.lookup(process, slot, ObjectKind::Process, Rights::WRITE)?;
+        let p = self.objects.process(target).ok_or(SysError::DeadObject)?;
+        Ok((p.threads.clone(), false))
     }
 
     /// MemoryCreate(size, flags): zeroed frames; `CONTIGUOUS` makes them one

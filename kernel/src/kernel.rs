@@ -417,13 +417,10 @@ impl<P: Platform> Kernel<P> {
         arg: u64,
         priority: u8,
     ) -> Result<ObjRef, SysError> {
-        if self
-            .objects
+        self.objects
             .process(process)
-            .is_none_or(|p| p.state != ProcessState::Alive)
-        {
-            return Err(SysError::DeadObject);
-        }
+            .filter(|p| p.state == ProcessState::Alive)
+            .ok_or(SysError::DeadObject)?;
         self.charge(process, Cost::heap(THREAD_COST))?;
         let tid = self.next_tid;
         self.next_tid = self.next_tid.wrapping_add(1).max(1);
@@ -619,6 +616,22 @@ impl<P: Platform> Kernel<P> {
         Ok(())
     }
 
+    /// [`Kernel::suspend`], or lets a suspended thread run again (one that
+    /// was to stop when its reply came simply goes on).
+    pub fn suspend_or_resume(&mut self, thread: ObjRef, suspend: bool) -> Result<(), SysError> {
+        if suspend {
+            return self.suspend(thread);
+        }
+        let t = self.objects.thread_mut(thread);
+        let t = t.ok_or(SysError::DeadObject)?;
+        match (t.state, core::mem::take(&mut t.stop_pending)) {
+            (ThreadState::Suspended, _) => self.make_runnable(thread),
+            (_, true) => {}
+            _ => return Err(SysError::BadState),
+        }
+        Ok(())
+    }
+
     /// Ends a thread: out of every queue, callers waiting on it fail, its hold released.
     pub fn destroy_thread(&mut self, thread: ObjRef) {
         self.unblock_detach(thread);
@@ -706,9 +719,7 @@ impl<P: Platform> Kernel<P> {
         crate::klog::hand_over(false);
         let reason = match how {
             ProcessState::Exited(code) => alloc::format!("exited with status {code}"),
-            ProcessState::Killed { fault_pc, .. } => {
-                alloc::format!("was killed (pc {fault_pc:#x})")
-            }
+            ProcessState::Killed { fault_pc: pc, .. } => alloc::format!("was killed (pc {pc:#x})"),
             ProcessState::Alive => alloc::string::String::from("ended"),
         };
         log::error!("zos: init (pid 1) {reason}; the system cannot go on");
@@ -793,8 +804,7 @@ impl<P: Platform> Kernel<P> {
     /// The process of the current thread.
     pub fn current_process(&self) -> Option<ObjRef> {
         self.current()
-            .and_then(|t| self.objects.thread(t))
-            .map(|t| t.process)
+            .and_then(|t| Some(self.objects.thread(t)?.process))
     }
 
     /// Saved context of a thread (for the arch resume path).
@@ -813,18 +823,13 @@ impl<P: Platform> Kernel<P> {
         // Kernel log lines written outside a DebugWrite reach the console
         // within a tick.
         self.notify_log_listener();
-        if !self.sleepers.is_empty() {
-            let mut woken = Vec::new();
-            self.sleepers.retain(|&t| {
-                let due = matches!(self.objects.thread(t).map(|t| t.state),
-                    Some(ThreadState::Sleeping { deadline }) if deadline <= now_ns);
-                if due {
-                    woken.push(t);
-                }
-                !due
-            });
-            woken.into_iter().for_each(|thread| self.wake(thread, 0));
-        }
+        let objects = &self.objects;
+        let due = |t: &mut ObjRef| {
+            matches!(objects.thread(*t).map(|t| t.state),
+            Some(ThreadState::Sleeping { deadline }) if deadline <= now_ns)
+        };
+        let woken: Vec<ObjRef> = self.sleepers.extract_if(.., due).collect();
+        woken.into_iter().for_each(|thread| self.wake(thread, 0));
         let cpu = self.this_cpu();
         cpu.busy_ticks += cpu.current.is_some() as u64;
         cpu.slice_used += 1;
@@ -854,13 +859,10 @@ impl<P: Platform> Kernel<P> {
 
     /// An interrupt bound to a notification: mask it until acknowledged, signal.
     pub fn interrupt(&mut self, irq: u32) -> bool {
-        let Some(&object) = self.irqs.get(&irq) else {
+        let Some(Object::Irq(i)) = self.irqs.get(&irq).and_then(|o| self.objects.get(*o)) else {
             return false;
         };
-        let binding = match self.objects.get(object) {
-            Some(Object::Irq(i)) => i.notification,
-            _ => None,
-        };
+        let binding = i.notification;
         P::irq_set_enabled(irq, false);
         if let Some((notification, bits)) = binding {
             self.signal(notification, bits);

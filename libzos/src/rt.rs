@@ -180,6 +180,12 @@ pub fn start_random() -> [u8; zos_proto::start::RANDOM_BYTES] {
     })
 }
 
+/// The end (top page boundary) of the main thread's stack, which init placed
+/// at random (ASLR, `start::main_stack_top`).
+pub fn main_stack_end() -> u64 {
+    zos_proto::start::main_stack_top(&start_random()).next_multiple_of(4096)
+}
+
 /// A random page-aligned offset below `layout::RANDOM_SPAN` from start-page
 /// bytes `at..at + 8` (ASLR).
 pub fn random_offset(at: usize) -> u64 {

@@ -208,3 +208,37 @@ fn a_fast_interruptible_call_is_interrupted() {
     ok(h.syscall(ctl, Sys::ThreadSuspend, &[cap]));
     assert_eq!(h.state(client), ThreadState::Suspended);
 }
+
+#[test]
+fn a_process_capability_suspends_and_resumes_every_thread() {
+    let mut h = Harness::new();
+    let process = h.spawn_process(MB);
+    let worker = h.thread(process);
+    let waiter = h.thread(process);
+    let inactive =
+        h.k.create_thread(process, 0x40_0000, 0x7000_0000, 0, PRIO)
+            .expect("thread");
+    let n = h.notification(waiter);
+    h.syscall(waiter, Sys::Wait, &[n]);
+    let (ctl, cap) = controller(&mut h, process);
+    ok(h.syscall(ctl, Sys::ThreadSuspend, &[cap]));
+    assert_eq!(h.state(worker), ThreadState::Suspended);
+    assert_eq!(h.state(waiter), ThreadState::Suspended);
+    assert_eq!(h.state(inactive), ThreadState::Inactive, "passed over");
+    ok(h.syscall(ctl, Sys::ThreadResume, &[cap]));
+    assert_eq!(h.state(worker), ThreadState::Runnable);
+    assert_eq!(h.state(waiter), ThreadState::Runnable);
+    err(h.regs(waiter), SysError::Interrupted);
+    // Without WRITE on the process, nothing happens.
+    let table = h.k.table_of(h.process_of(ctl)).expect("table");
+    let read_only =
+        h.k.caps
+            .mint((table, cap as u32), table, None, Rights::READ, None, None)
+            .expect("mint");
+    h.k.objects.add_ref(process);
+    err(
+        h.syscall(ctl, Sys::ThreadSuspend, &[read_only as u64]),
+        SysError::NoRights,
+    );
+    assert_eq!(h.state(worker), ThreadState::Runnable);
+}

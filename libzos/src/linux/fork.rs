@@ -120,13 +120,13 @@ fn regions() -> Result<Vec<Region>, Errno> {
     let start_bytes = unsafe { (layout::START_INFO as *const u32).read() } as u64;
     list.push(Region {
         va: layout::START_INFO,
-        length: (start_bytes + 4).next_multiple_of(PAGE),
+        length: (start_bytes + zos_proto::start::START_HEADER as u64).next_multiple_of(PAGE),
         flags: 0,
         copy: true,
     });
     let stack_size = crate::loader::STACK_SIZE;
     list.push(Region {
-        va: layout::STACK_TOP - stack_size,
+        va: crate::rt::main_stack_end() - stack_size,
         length: stack_size,
         flags: map_flags::WRITE,
         copy: true,
@@ -238,8 +238,9 @@ extern "C" fn zos_fork_parent() -> i64 {
 
 fn build_child() -> Result<u32, Errno> {
     let saved_sp = saved_stack_pointer();
-    let stack_bottom = layout::STACK_TOP - crate::loader::STACK_SIZE;
-    if !(stack_bottom + PAGE..=layout::STACK_TOP).contains(&saved_sp) {
+    let stack_end = crate::rt::main_stack_end();
+    let stack_bottom = stack_end - crate::loader::STACK_SIZE;
+    if !(stack_bottom + PAGE..=stack_end).contains(&saved_sp) {
         // Not the main thread.
         return Err(Errno(ENOSYS));
     }

@@ -19,7 +19,6 @@ use alloc::collections::BTreeMap;
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
-use libzos::abi::layout::{self, STACK_RANDOM_SPAN};
 use libzos::abi::{bootinfo, map_flags, rights};
 use libzos::ipc::{self, Received, Server};
 use libzos::loader::{self, SpawnOptions};
@@ -87,9 +86,6 @@ struct Proc {
     signal_notification: Option<u64>,
     /// Number of its credential set in `Manager::credentials`.
     credentials: u16,
-    /// Its main thread (a capability in init's table), which job control
-    /// suspends and resumes; `sys::NONE` if init holds none.
-    main_thread: u64,
     /// Stopped by SIGSTOP, SIGTSTP, SIGTTIN or SIGTTOU until SIGCONT.
     stopped: bool,
     /// A stop or continuation its parent has not been told of yet (a wait
@@ -109,9 +105,6 @@ impl Proc {
     /// table was full: BusyBox's hush_test after about 4,000 such shells.
     fn release(self) {
         let _ = sys::cap_delete(self.process);
-        if self.main_thread != sys::NONE {
-            let _ = sys::cap_delete(self.main_thread);
-        }
         if let Some(notification) = self.signal_notification {
             let _ = sys::cap_delete(notification);
         }
@@ -698,10 +691,8 @@ impl Manager {
         // bases from the same bytes on its start page.
         let mut layout_random = [0u8; start::RANDOM_BYTES];
         self.random.fill(&mut layout_random);
-        let word = u64::from_le_bytes(layout_random[..8].try_into().unwrap_or_default());
-        let pages = STACK_RANDOM_SPAN / 4096;
         let options = SpawnOptions {
-            stack_top: layout::STACK_TOP - (word % pages) * 4096 - ((word >> 48) & 0xff) * 16,
+            stack_top: start::main_stack_top(&layout_random),
             ..options
         };
         // Staged images are not shared: the scratch address is reused.
@@ -772,6 +763,7 @@ impl Manager {
         if loader::start(&child).is_err() {
             return fail(&child, EIO);
         }
+        let _ = sys::cap_delete(child.thread);
         let pgid = if pgid == 0 { pid } else { pgid };
         let credentials = self.procs.get(&parent).map_or(0, |p| p.credentials);
         let sid = self.procs.get(&parent).map_or(0, |p| p.sid);
@@ -797,7 +789,6 @@ impl Manager {
                 caught: 0,
                 signal_notification: None,
                 credentials,
-                main_thread: child.thread,
                 stopped: false,
                 unreported: None,
                 image: if staged.is_none() { Some(image) } else { None },
@@ -889,9 +880,6 @@ impl Manager {
                 signal_notification: None,
                 credentials,
                 image,
-                // The parent starts the child's thread: job control cannot
-                // stop a fork child yet (docs/terminals.md).
-                main_thread: sys::NONE,
                 stopped: false,
                 unreported: None,
             },
@@ -1491,19 +1479,20 @@ impl Manager {
         true
     }
 
-    /// Stops (`stop`) or continues a live process for job control: its
-    /// main thread is suspended or resumed, its parent told (a waiter asking
-    /// for such reports, and SIGCHLD if it catches that).
+    /// Stops (`stop`) or continues a live process for job control: all its
+    /// threads are suspended or resumed (`ThreadSuspend` on the process), its
+    /// parent told (a waiter asking for such reports, and SIGCHLD if it
+    /// catches that).
     fn set_stopped(&mut self, pid: u32, stop: bool, sig: u32) {
         let Some(p) = self.procs.get_mut(&pid) else {
             return;
         };
-        if p.stopped == stop || p.status.is_some() || p.main_thread == sys::NONE {
+        if p.stopped == stop || p.status.is_some() {
             return;
         }
         let done = match stop {
-            true => sys::thread_suspend(p.main_thread),
-            false => sys::thread_resume(p.main_thread),
+            true => sys::thread_suspend(p.process),
+            false => sys::thread_resume(p.process),
         };
         if let Err(e) = done {
             dprintln!("init: cannot stop or continue pid {pid}: {}", e.name());

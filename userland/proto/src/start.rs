@@ -15,6 +15,19 @@ pub const START_INFO: u64 = zos_abi::layout::START_INFO;
 pub const RANDOM_BYTES: usize = 32;
 /// Where the postcard bytes start on the start page.
 pub const START_HEADER: usize = 8 + RANDOM_BYTES;
+
+/// The main thread's first stack pointer that init chose from a process's
+/// start-page random bytes (ASLR; bytes 0..8): up to
+/// `layout::STACK_RANDOM_SPAN` below `layout::STACK_TOP` in whole pages, then
+/// 16-byte steps inside one. All-zero bytes (no start page) give `STACK_TOP`.
+/// The 128 KiB stack ends at the page boundary at or above it.
+pub fn main_stack_top(random: &[u8; RANDOM_BYTES]) -> u64 {
+    use zos_abi::layout::{STACK_RANDOM_SPAN, STACK_TOP};
+    let mut word = [0u8; 8];
+    word.copy_from_slice(&random[..8]);
+    let word = u64::from_le_bytes(word);
+    STACK_TOP - (word % (STACK_RANDOM_SPAN / 4096)) * 4096 - ((word >> 48) & 0xff) * 16
+}
 /// Most bytes of start-up information (arguments + environment): E2BIG beyond.
 pub const MAX_START_INFO: usize = 512 * 1024;
 
