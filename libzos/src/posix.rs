@@ -263,6 +263,13 @@ pub fn interrupt_main() {
     }
     sys::SIGNAL_PENDING.store(true, Ordering::SeqCst);
     for _ in 0..INTERRUPT_TRIES {
+        // Outside an interruptible call there is nothing to interrupt: the
+        // handler runs when the call in progress returns. (Suspending a
+        // thread that is entering the kernel on another CPU can also lose
+        // that system call — docs/kernel.md, "Suspending threads".)
+        if !sys::INTERRUPTIBLE.load(Ordering::SeqCst) {
+            return;
+        }
         if sys::thread_suspend(slots::MAIN_THREAD).is_ok() {
             let _ = sys::thread_resume(slots::MAIN_THREAD);
         }
