@@ -504,6 +504,9 @@ pub mod layout {
     pub const START_INFO: u64 = 0x0082_0000;
     /// Top of the main thread's stack (`__stack_pointer` starts here).
     pub const STACK_TOP: u64 = 0x00C0_0000;
+    /// No address-space randomisation in a wasm linear memory.
+    pub const RANDOM_SPAN: u64 = 0;
+    pub const STACK_RANDOM_SPAN: u64 = 0;
     /// Size of init's stack.
     pub const INIT_STACK_SIZE: u64 = 256 * 1024;
     /// Stacks and IPC buffers of extra threads, one 2 MiB slot each.

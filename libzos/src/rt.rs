@@ -192,7 +192,10 @@ pub fn random_offset(at: usize) -> u64 {
     let random = start_random();
     let mut word = [0u8; 8];
     word.copy_from_slice(&random[at..at + 8]);
-    (u64::from_le_bytes(word) % (layout::RANDOM_SPAN / 4096)) * 4096
+    u64::from_le_bytes(word)
+        .checked_rem(layout::RANDOM_SPAN / 4096)
+        .unwrap_or(0)
+        * 4096
 }
 
 extern "Rust" {

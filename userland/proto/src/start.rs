@@ -26,7 +26,11 @@ pub fn main_stack_top(random: &[u8; RANDOM_BYTES]) -> u64 {
     let mut word = [0u8; 8];
     word.copy_from_slice(&random[..8]);
     let word = u64::from_le_bytes(word);
-    STACK_TOP - (word % (STACK_RANDOM_SPAN / 4096)) * 4096 - ((word >> 48) & 0xff) * 16
+    // No span (wasm32): no randomisation.
+    match word.checked_rem(STACK_RANDOM_SPAN / 4096) {
+        None => STACK_TOP,
+        Some(page) => STACK_TOP - page * 4096 - ((word >> 48) & 0xff) * 16,
+    }
 }
 /// Most bytes of start-up information (arguments + environment): E2BIG beyond.
 pub const MAX_START_INFO: usize = 512 * 1024;
