@@ -258,7 +258,10 @@ pub fn interruptible<R>(f: impl FnOnce() -> R) -> R {
 /// is repeated a few times (it may have been between the check and the
 /// call); a thread busy elsewhere runs the handler at its next system call.
 pub fn interrupt_main() {
-    if on_main_thread() {
+    // Not with several CPUs yet: a main thread entering the kernel on another
+    // CPU when suspended loses that system call (docs/kernel.md, "Suspending
+    // threads"); there the handler runs when the blocked call returns.
+    if on_main_thread() || several_cpus() {
         return;
     }
     sys::SIGNAL_PENDING.store(true, Ordering::SeqCst);
@@ -278,6 +281,12 @@ pub fn interrupt_main() {
         }
         sys::sleep_until(sys::clock_ns() + INTERRUPT_RETRY_NS);
     }
+}
+
+/// Whether more than one CPU is online (asked once).
+fn several_cpus() -> bool {
+    static ONLINE: spin::Once<u64> = spin::Once::new();
+    *ONLINE.call_once(|| sys::cpu_info().0) > 1
 }
 
 /// How often, and how far apart, [`interrupt_main`] suspends the main thread.
