@@ -104,14 +104,10 @@ impl<P: Platform> Kernel<P> {
                 Ok(())
             }
             Sys::ThreadExit => {
-                let last = self
-                    .objects
-                    .process(process)
-                    .is_some_and(|p| p.threads.len() <= 1);
-                if last {
-                    self.kill_process(process, ProcessState::Exited(0));
-                } else {
-                    self.destroy_thread(thread);
+                let p = self.objects.process(process);
+                match p.is_some_and(|p| p.threads.len() <= 1) {
+                    true => self.kill_process(process, ProcessState::Exited(0)),
+                    false => self.destroy_thread(thread),
                 }
                 Ok(())
             }

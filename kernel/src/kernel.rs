@@ -52,18 +52,12 @@ pub struct Cost {
 }
 
 impl Cost {
-    pub const fn heap(bytes: u64) -> Self {
-        Self {
-            frames: 0,
-            heap: bytes,
-        }
+    pub const fn heap(heap: u64) -> Self {
+        Self { frames: 0, heap }
     }
 
-    pub const fn frames(bytes: u64) -> Self {
-        Self {
-            frames: bytes,
-            heap: 0,
-        }
+    pub const fn frames(frames: u64) -> Self {
+        Self { frames, heap: 0 }
     }
 
     fn total(self) -> Option<u64> {
@@ -502,6 +496,10 @@ impl<P: Platform> Kernel<P> {
         self.deschedule(thread);
         if let Some(t) = self.objects.thread_mut(thread) {
             t.state = state;
+            // Suspended from another CPU on its way in: the wait it began stops it.
+            if core::mem::take(&mut t.stop_pending) {
+                let _ = self.suspend(thread);
+            }
         }
     }
 
@@ -581,17 +579,26 @@ impl<P: Platform> Kernel<P> {
     /// `CALL_INTERRUPTIBLE` (the server's reply then reaches nobody), else it
     /// stops when the reply comes (as after its own fault message's reply).
     pub fn suspend(&mut self, thread: ObjRef) -> Result<(), SysError> {
-        let t = self
-            .objects
-            .thread_mut(thread)
-            .ok_or(SysError::DeadObject)?;
+        let elsewhere = self.cpu_running(thread).filter(|&cpu| cpu != self.cpu);
+        let t = self.objects.thread_mut(thread);
+        let t = t.ok_or(SysError::DeadObject)?;
+        let holds_on = !t.interruptible || t.outgoing.is_fault;
         let interrupted = match t.state {
             ThreadState::Suspended => return Ok(()),
-            ThreadState::Runnable => false,
-            ThreadState::AwaitingReply if !t.interruptible || t.outgoing.is_fault => {
+            // Another CPU runs it, maybe in the kernel already, waiting for
+            // the lock with a syscall: it stops on its way out (`schedule`)
+            // or as the wait it begins starts (`block_thread`). A call a
+            // server holds goes on: it stops when the reply comes.
+            ThreadState::Runnable if elsewhere.is_some() => {
+                t.stop_pending = true;
+                elsewhere.map(P::stop_user);
+                return Ok(());
+            }
+            ThreadState::AwaitingReply if holds_on => {
                 t.stop_pending = true;
                 return Ok(());
             }
+            ThreadState::Runnable => false,
             ThreadState::AwaitingReply => {
                 for object in self.objects.iter_mut() {
                     match object {
@@ -758,11 +765,7 @@ impl<P: Platform> Kernel<P> {
     /// The thread to resume, choosing one if the current one blocked.
     pub fn schedule(&mut self) -> Option<ObjRef> {
         if let Some(current) = self.current() {
-            if self
-                .objects
-                .thread(current)
-                .is_some_and(|t| matches!(t.state, ThreadState::Runnable))
-            {
+            if self.may_run(current) {
                 return Some(current);
             }
             self.this_cpu().current = None;
@@ -772,17 +775,24 @@ impl<P: Platform> Kernel<P> {
             return None;
         }
         while let Some(next) = self.run_queue.pop() {
-            if self
-                .objects
-                .thread(next)
-                .is_some_and(|t| matches!(t.state, ThreadState::Runnable))
-            {
+            if self.may_run(next) {
                 let cpu = self.this_cpu();
                 (cpu.current, cpu.slice_used) = (Some(next), 0);
                 return Some(next);
             }
         }
         None
+    }
+
+    /// Whether `thread` is runnable; one suspended while another CPU ran it stops here.
+    fn may_run(&mut self, thread: ObjRef) -> bool {
+        let t = self.objects.thread_mut(thread);
+        if t.is_some_and(|t| t.state == ThreadState::Runnable && t.stop_pending) {
+            self.block_thread(thread, ThreadState::Suspended);
+        }
+        self.objects
+            .thread(thread)
+            .is_some_and(|t| t.state == ThreadState::Runnable)
     }
 
     /// The thread this CPU runs.

@@ -258,18 +258,13 @@ pub fn interruptible<R>(f: impl FnOnce() -> R) -> R {
 /// is repeated a few times (it may have been between the check and the
 /// call); a thread busy elsewhere runs the handler at its next system call.
 pub fn interrupt_main() {
-    // Not with several CPUs yet: a main thread entering the kernel on another
-    // CPU when suspended loses that system call (docs/kernel.md, "Suspending
-    // threads"); there the handler runs when the blocked call returns.
-    if on_main_thread() || several_cpus() {
+    if on_main_thread() {
         return;
     }
     sys::SIGNAL_PENDING.store(true, Ordering::SeqCst);
     for _ in 0..INTERRUPT_TRIES {
         // Outside an interruptible call there is nothing to interrupt: the
-        // handler runs when the call in progress returns. (Suspending a
-        // thread that is entering the kernel on another CPU can also lose
-        // that system call — docs/kernel.md, "Suspending threads".)
+        // handler runs when the call in progress returns.
         if !sys::INTERRUPTIBLE.load(Ordering::SeqCst) {
             return;
         }
@@ -281,12 +276,6 @@ pub fn interrupt_main() {
         }
         sys::sleep_until(sys::clock_ns() + INTERRUPT_RETRY_NS);
     }
-}
-
-/// Whether more than one CPU is online (asked once).
-fn several_cpus() -> bool {
-    static ONLINE: spin::Once<u64> = spin::Once::new();
-    *ONLINE.call_once(|| sys::cpu_info().0) > 1
 }
 
 /// How often, and how far apart, [`interrupt_main`] suspends the main thread.

@@ -242,3 +242,64 @@ fn a_process_capability_suspends_and_resumes_every_thread() {
     );
     assert_eq!(h.state(worker), ThreadState::Runnable);
 }
+
+/// A worker running on CPU 1 and a controller, with the worker's endpoint
+/// and notification slots; the controller's capability to the worker.
+fn worker_on_cpu1(h: &mut Harness) -> (ObjRef, u64, u64, ObjRef, u64) {
+    h.k.online = 2;
+    let process = h.spawn_process(MB);
+    let worker = h.thread(process);
+    let (ep, n) = (h.endpoint(worker), h.notification(worker));
+    let (ctl, cap) = controller(h, worker);
+    h.k.cpu = 1;
+    h.run(worker);
+    h.k.cpu = 0;
+    (worker, ep, n, ctl, cap)
+}
+
+#[test]
+fn a_thread_suspended_while_another_cpu_runs_it_keeps_its_syscall() {
+    let mut h = Harness::new();
+    let (worker, _, n, ctl, cap) = worker_on_cpu1(&mut h);
+    ok(h.syscall(ctl, Sys::ThreadSuspend, &[cap]));
+    // CPU 1 may be in the kernel already, waiting for the lock with a syscall.
+    assert_eq!(
+        h.state(worker),
+        ThreadState::Runnable,
+        "stops on its way out"
+    );
+    assert_eq!(h.k.cpus[1].current, Some(worker));
+    h.k.cpu = 1;
+    ok(h.syscall(worker, Sys::Signal, &[n]));
+    assert_ne!(h.k.schedule(), Some(worker), "parked on its way out");
+    assert_eq!(h.state(worker), ThreadState::Suspended);
+    h.k.cpu = 0;
+    ok(h.syscall(ctl, Sys::ThreadResume, &[cap]));
+    assert_eq!(
+        ok(h.regs(worker))[0],
+        0,
+        "the signal's own result, not lost"
+    );
+    assert_ne!(ok(h.syscall(worker, Sys::Poll, &[n]))[1], 0, "signalled");
+}
+
+#[test]
+fn a_wait_begun_after_a_suspend_from_another_cpu_is_interrupted() {
+    let mut h = Harness::new();
+    let (worker, ep, _, ctl, cap) = worker_on_cpu1(&mut h);
+    ok(h.syscall(ctl, Sys::ThreadSuspend, &[cap]));
+    h.k.cpu = 1;
+    h.syscall(worker, Sys::Recv, &[ep]);
+    assert_eq!(h.state(worker), ThreadState::Suspended, "not receiving");
+    assert_eq!(h.k.cpus[1].current, None);
+    h.k.cpu = 0;
+    ok(h.syscall(ctl, Sys::ThreadResume, &[cap]));
+    err(h.regs(worker), SysError::Interrupted);
+    // A resume that comes first leaves it running.
+    let (worker, _, n, ctl, cap) = worker_on_cpu1(&mut h);
+    ok(h.syscall(ctl, Sys::ThreadSuspend, &[cap]));
+    ok(h.syscall(ctl, Sys::ThreadResume, &[cap]));
+    h.k.cpu = 1;
+    ok(h.syscall(worker, Sys::Signal, &[n]));
+    assert_eq!(h.k.schedule(), Some(worker));
+}
