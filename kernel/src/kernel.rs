@@ -591,7 +591,7 @@ impl<P: Platform> Kernel<P> {
             // server holds goes on: it stops when the reply comes.
             ThreadState::Runnable if elsewhere.is_some() => {
                 t.stop_pending = true;
-                elsewhere.map(P::stop_user);
+                elsewhere.into_iter().for_each(P::stop_user);
                 return Ok(());
             }
             ThreadState::AwaitingReply if holds_on => {

@@ -79,7 +79,7 @@ struct SlotInfo {
     socket: Option<bool>,
     /// Whether a read may wait for input (a terminal, pipe or socket: a
     /// signal interrupts it); `None` until asked.
-    reads_wait: Option<bool>,
+    input: Option<InputKind>,
     /// A socket's second handle, with the second socket buffer attached
     /// ([`NO_CLONE`] if that failed); dropped with the slot.
     socket_clone: Option<u64>,
@@ -241,7 +241,7 @@ pub fn open(path: &str, flags: u32, mode: u32) -> Result<Fd> {
             path: Some(absolute(path)),
             regular: Some(regular),
             socket: Some(false),
-            reads_wait: regular.then_some(false),
+            input: regular.then_some(InputKind::Immediate),
             socket_clone: None,
             shared: shared || (regular && share_session_buffer()),
             opened_here: true,
@@ -312,23 +312,37 @@ pub(crate) fn umask_value() -> u32 {
 
 // ---- reading and writing --------------------------------------------------------------
 
-/// Whether a read of `slot` may wait for input: a terminal, pipe or socket
-/// (asked once with `Stat`, then remembered).
-pub(crate) fn reads_may_wait(slot: u64) -> bool {
-    if let Some(known) = SLOTS.lock().get(&slot).and_then(|info| info.reads_wait) {
+/// How a read of a handle answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum InputKind {
+    /// At once (a file, a device).
+    Immediate,
+    /// Perhaps only when input comes (a pipe, a socket): a signal
+    /// interrupts the wait.
+    Waits,
+    /// A terminal: waits, and job control applies.
+    Terminal,
+}
+
+/// How a read of `slot` answers (asked once with `Stat`, then remembered).
+pub(crate) fn input_kind(slot: u64) -> InputKind {
+    if let Some(known) = SLOTS.lock().get(&slot).and_then(|info| info.input) {
         return known;
     }
-    let waits = matches!(
+    let kind =
         ipc::call(slot, &IoRequest::Stat, &[])
             .ok()
             .and_then(|r| match r.decode::<IoResponse>() {
                 Some(IoResponse::Stat(stat)) => Some(stat.kind),
                 _ => None,
-            }),
-        Some(HandleKind::Terminal | HandleKind::PipeRead | HandleKind::Socket)
-    );
-    SLOTS.lock().entry(slot).or_default().reads_wait = Some(waits);
-    waits
+            });
+    let input = match kind {
+        Some(HandleKind::Terminal) => InputKind::Terminal,
+        Some(HandleKind::PipeRead | HandleKind::Socket) => InputKind::Waits,
+        _ => InputKind::Immediate,
+    };
+    SLOTS.lock().entry(slot).or_default().input = Some(input);
+    input
 }
 
 /// Whether `slot` is a regular file of the VFS, a block device or a character

@@ -89,11 +89,16 @@ impl zos_proto::ring::Sleep for Attached {
             Side::Writer => self.space_available,
         });
     }
-    fn wait(&self, side: Side) {
-        let _ = sys::wait(match side {
+    fn wait(&self, side: Side) -> core::result::Result<(), RingError> {
+        let notification = match side {
             Side::Reader => self.data_available,
             Side::Writer => self.space_available,
-        });
+        };
+        // Only inside `posix::interruptible` does a signal end the wait.
+        match sys::wait(notification) {
+            Err(e) if e.is(sys::SysError::Interrupted) => Err(RingError::Interrupted),
+            _ => Ok(()),
+        }
     }
     fn pause(&self, attempt: u32) -> bool {
         if attempt < PAUSE_YIELDS {
@@ -230,6 +235,7 @@ fn errno(error: RingError) -> Errno {
             crate::dprintln!("libzos: a pipe's shared ring stayed locked by another process");
             Errno(EIO)
         }
+        RingError::Interrupted => Errno(EINTR),
     }
 }
 

@@ -283,7 +283,8 @@ const INTERRUPT_TRIES: u32 = 10;
 const INTERRUPT_RETRY_NS: u64 = 2_000_000;
 
 pub fn read(fd: Fd, buffer: &mut [u8]) -> Result<usize> {
-    if let Some(result) = crate::pipe::read(slot_of(fd)?, buffer) {
+    let slot = slot_of(fd)?;
+    if let Some(result) = interruptible(|| crate::pipe::read(slot, buffer)) {
         return result;
     }
     if buffer.len() > crate::fs::SHARED_THRESHOLD {
@@ -293,11 +294,14 @@ pub fn read(fd: Fd, buffer: &mut [u8]) -> Result<usize> {
     }
     let max = buffer.len().min(zos_proto::MAX_IO_CHUNK) as u32;
     // Files answer at once; terminals, ptys and sockets may wait for input.
-    let waits = crate::fs::reads_may_wait(slot_of(fd)?);
+    let input = crate::fs::input_kind(slot_of(fd)?);
+    if input == crate::fs::InputKind::Terminal {
+        stop_if_background(fd)?;
+    }
     let request = IoRequest::Read { max };
-    let reply = match waits {
-        true => interruptible(|| io_call(fd, &request))?,
-        false => io_call(fd, &request)?,
+    let reply = match input {
+        crate::fs::InputKind::Immediate => io_call(fd, &request)?,
+        _ => interruptible(|| io_call(fd, &request))?,
     };
     match reply.decode::<IoResponse>() {
         Some(IoResponse::Data(data)) => {
@@ -307,6 +311,34 @@ pub fn read(fd: Fd, buffer: &mut [u8]) -> Result<usize> {
         }
         Some(IoResponse::Err(e)) => Err(Errno(e)),
         _ => Err(Errno(EIO)),
+    }
+}
+
+/// Job control for a read of a terminal by a process outside its foreground
+/// process group (POSIX, "Reading from the terminal" of a background job):
+/// SIGTTIN to the process's group, which stops it (by default) until
+/// SIGCONT, and the read then looks again; `EIO` if the process ignores or
+/// blocks SIGTTIN; `EINTR` if a handler took it. A terminal with no
+/// foreground group set (nobody does job control on it) reads as before.
+fn stop_if_background(fd: Fd) -> Result<()> {
+    use zos_proto::proc::signal::SIGTTIN;
+    loop {
+        let own = getpgrp();
+        match tcgetpgrp(fd) {
+            Ok(foreground) if foreground != 0 && own != 0 && foreground != own => {}
+            _ => return Ok(()),
+        }
+        let ignored = IGNORED.load(Ordering::Relaxed) & (1 << SIGTTIN) != 0;
+        #[cfg(not(target_arch = "wasm32"))]
+        let ignored = ignored || crate::linux::signal_blocked(SIGTTIN);
+        if ignored {
+            return Err(Errno(EIO));
+        }
+        // By default this stops the whole group; it goes on here when continued.
+        kill(-(own as i32), SIGTTIN)?;
+        if HANDLERS.lock()[SIGTTIN as usize].is_some() {
+            return Err(Errno(EINTR));
+        }
     }
 }
 
@@ -582,6 +614,16 @@ pub fn tcsetattr(fd: Fd, termios: Termios) -> Result<()> {
 /// Makes `pgid` the terminal's foreground process group.
 pub fn tcsetpgrp(fd: Fd, pgid: Pid) -> Result<()> {
     io_ok(fd, &IoRequest::SetForeground { pgid })
+}
+
+/// The terminal's foreground process group (0: none set yet).
+pub fn tcgetpgrp(fd: Fd) -> Result<Pid> {
+    let reply = io_call(fd, &IoRequest::GetForeground)?;
+    match reply.decode::<IoResponse>() {
+        Some(IoResponse::Foreground(pgid)) => Ok(pgid),
+        Some(IoResponse::Err(e)) => Err(Errno(e)),
+        _ => Err(Errno(EIO)),
+    }
 }
 
 // ---- processes ------------------------------------------------------------------
@@ -1277,6 +1319,8 @@ pub type Handler = fn(u32);
 
 static HANDLERS: Mutex<[Option<Handler>; 64]> = Mutex::new([None; 64]);
 static SIGNAL_NOTIFICATION: Mutex<Option<u64>> = Mutex::new(None);
+/// Signals set to be ignored (bit N: signal N).
+static IGNORED: AtomicU64 = AtomicU64::new(0);
 
 fn signal_thread(notification: u64) {
     loop {
@@ -1323,6 +1367,10 @@ pub fn signal(signal: u32, action: SigAction) -> Result<()> {
         SigAction::Handler(f) => (2, Some(f)),
     };
     HANDLERS.lock()[signal as usize] = handler;
+    match action {
+        SigAction::Ignore => IGNORED.fetch_or(1 << signal, Ordering::Relaxed),
+        _ => IGNORED.fetch_and(!(1 << signal), Ordering::Relaxed),
+    };
     let mut attach = Vec::new();
     if code == 2 {
         let mut notification = SIGNAL_NOTIFICATION.lock();

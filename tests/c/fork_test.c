@@ -10,7 +10,9 @@
  *                       the error, kills and reaps them, and compares free
  *                       memory before and after.
  *   fork-test bench N   N times fork + _exit + wait: prints
- *                       `bench: fork_exit_wait NS`. */
+ *                       `bench: fork_exit_wait NS`.
+ *   fork-test bench16 N the same with 16 MiB of heap written first (what an
+ *                       eager copy costs): `bench: fork_exit_wait_16m NS`. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <signal.h>
@@ -199,7 +201,7 @@ static long long now_ns(void)
 	return t.tv_sec * 1000000000LL + t.tv_nsec;
 }
 
-static int bench(int rounds)
+static int bench(int rounds, const char *row)
 {
 	long long start = now_ns();
 	for (int i = 0; i < rounds; i++) {
@@ -212,7 +214,7 @@ static int bench(int rounds)
 		}
 		waitpid(pid, NULL, 0);
 	}
-	printf("bench: fork_exit_wait %lld\n", (now_ns() - start) / rounds);
+	printf("bench: %s %lld\n", row, (now_ns() - start) / rounds);
 	return 0;
 }
 
@@ -227,8 +229,21 @@ int main(int argc, char **argv)
 		return pipeline();
 	if (!strcmp(mode, "loop"))
 		return loop();
+	int rounds = argc > 2 && atoi(argv[2]) > 0 ? atoi(argv[2]) : 1;
 	if (!strcmp(mode, "bench"))
-		return bench(argc > 2 ? atoi(argv[2]) : 1);
-	fprintf(stderr, "usage: fork-test basic|exec|pipeline|loop|bench [N]\n");
+		return bench(rounds, "fork_exit_wait");
+	if (!strcmp(mode, "bench16")) {
+		size_t size = 16u << 20;
+		char *touched = malloc(size);
+		if (!touched) {
+			printf("fork-test: no 16 MiB: %s\n", strerror(errno));
+			return 1;
+		}
+		memset(touched, 0x5a, size);
+		int status = bench(rounds, "fork_exit_wait_16m");
+		/* Read after the forks, so the buffer lives through them. */
+		return status + (touched[size - 1] != 0x5a);
+	}
+	fprintf(stderr, "usage: fork-test basic|exec|pipeline|loop|bench|bench16 [N]\n");
 	return 2;
 }

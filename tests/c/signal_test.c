@@ -11,12 +11,21 @@
  *                        (status 142 in the shell).
  *   signal-test timer    setitimer/getitimer: an armed timer reports time
  *                        left; disarming returns the old value.
+ *   signal-test bench N  signal delivery to a blocked thread, N rounds: the
+ *                        main thread blocks in a pipe read, a forked child
+ *                        sends SIGUSR1 (asked for by a byte through another
+ *                        pipe), the read returns EINTR after the handler ran.
+ *                        Prints `bench: signal_to_blocked_read NS` (a round:
+ *                        the request byte, the kill, the interruption).
  */
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -66,6 +75,75 @@ static int read_line(const char *mode, int flags)
 	return 0;
 }
 
+static volatile sig_atomic_t usr1_count;
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+	usr1_count++;
+}
+
+static long long now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* The child: for each request byte, SIGUSR1 to the parent, again every
+ * 100 ms until the next request comes (a signal that arrived before the
+ * parent blocked is handled, and its read then waits for the next one). */
+static void signal_sender(pid_t parent, int requests)
+{
+	struct pollfd wait_request = {requests, POLLIN, 0};
+	char byte;
+	if (read(requests, &byte, 1) != 1)
+		_exit(1);
+	for (;;) {
+		kill(parent, SIGUSR1);
+		if (poll(&wait_request, 1, 100) == 0)
+			continue;
+		if (read(requests, &byte, 1) != 1 || byte == 'q')
+			_exit(0);
+	}
+}
+
+static int bench(int rounds)
+{
+	int request[2], never[2];
+	struct sigaction action;
+	if (pipe(request) || pipe(never)) {
+		printf("signal-test: pipe: %s\n", strerror(errno));
+		return 1;
+	}
+	memset(&action, 0, sizeof action);
+	action.sa_handler = on_usr1;
+	sigemptyset(&action.sa_mask);
+	sigaction(SIGUSR1, &action, NULL);
+	pid_t parent = getpid(), child = fork();
+	if (child < 0) {
+		printf("signal-test: fork: %s\n", strerror(errno));
+		return 1;
+	}
+	if (child == 0)
+		signal_sender(parent, request[0]);
+	int interrupted = 0;
+	long long start = now_ns();
+	for (int i = 0; i < rounds; i++) {
+		char byte;
+		write(request[1], "r", 1);
+		if (read(never[0], &byte, 1) < 0 && errno == EINTR)
+			interrupted++;
+	}
+	long long per_round = (now_ns() - start) / rounds;
+	write(request[1], "q", 1);
+	waitpid(child, NULL, 0);
+	printf("signal-test: bench interrupted=%d of %d handled=%d\n", interrupted, rounds,
+	       (int)usr1_count);
+	printf("bench: signal_to_blocked_read %lld\n", per_round);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *mode = argc > 1 ? argv[1] : "";
@@ -103,6 +181,8 @@ int main(int argc, char **argv)
 		       (long)old.it_value.tv_sec, (long)(value.it_value.tv_sec + value.it_value.tv_usec));
 		return 0;
 	}
-	fprintf(stderr, "usage: signal-test eintr|restart|sleep|default|timer\n");
+	if (strcmp(mode, "bench") == 0)
+		return bench(argc > 2 && atoi(argv[2]) > 0 ? atoi(argv[2]) : 1);
+	fprintf(stderr, "usage: signal-test eintr|restart|sleep|default|timer|bench [N]\n");
 	return 2;
 }

@@ -12,6 +12,8 @@
 //! space: a bad one faults that program (as it would fault on its own), never
 //! anything else. Null pointers are `EFAULT`.
 
+#[macro_use]
+mod callee_saved;
 mod file;
 mod fork;
 mod itimer;
@@ -24,6 +26,7 @@ mod tty;
 mod vfork;
 
 pub use fork::set_program_headers;
+pub(crate) use signal::blocked as signal_blocked;
 
 use crate::posix::{self, Errno};
 use alloc::collections::BTreeSet;

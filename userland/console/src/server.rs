@@ -222,6 +222,10 @@ fn handle(server: &Server, endpoint: u64, handles: &mut Handles, request: &Recei
             });
             Outcome::Answer(IoResponse::Ok)
         }
+        IoRequest::GetForeground => {
+            let pgid = with_terminal(|t| (t.foreground, Vec::new()));
+            Outcome::Answer(IoResponse::Foreground(pgid))
+        }
         IoRequest::SetNonBlocking(nonblocking) => {
             if let Some(file) = handles.open_file(badge) {
                 file.nonblocking = nonblocking;

@@ -98,6 +98,30 @@ struct Proc {
 }
 
 impl Proc {
+    /// A new process record: `family` is its parent's pid, its process group
+    /// and its session; no signal set-up, no image, running.
+    fn new(pid: u32, family: [u32; 3], name: String, process: u64, credentials: u16) -> Self {
+        let [ppid, pgid, sid] = family;
+        Self {
+            pid,
+            ppid,
+            pgid,
+            sid,
+            name,
+            process,
+            status: None,
+            signal: None,
+            service: None,
+            ignored: 0,
+            caught: 0,
+            signal_notification: None,
+            credentials,
+            stopped: false,
+            unreported: None,
+            image: None,
+        }
+    }
+
     /// Lets go of the capabilities init holds for a process it forgets (a
     /// reaped zombie): the process and its signal notification. A
     /// notification left behind took one slot of init's table per process
@@ -776,22 +800,8 @@ impl Manager {
         self.procs.insert(
             pid,
             Proc {
-                pid,
-                ppid: parent,
-                pgid,
-                sid,
-                name,
-                process: child.process,
-                status: None,
-                signal: None,
-                service: None,
-                ignored: 0,
-                caught: 0,
-                signal_notification: None,
-                credentials,
-                stopped: false,
-                unreported: None,
-                image: if staged.is_none() { Some(image) } else { None },
+                image: staged.is_none().then_some(image),
+                ..Proc::new(pid, [parent, pgid, sid], name, child.process, credentials)
             },
         );
         Ok(pid)
@@ -866,22 +876,9 @@ impl Manager {
         self.procs.insert(
             pid,
             Proc {
-                pid,
-                ppid: parent,
-                pgid,
-                sid,
-                name,
-                process,
-                status: None,
-                signal: None,
-                service: None,
                 ignored,
-                caught: 0,
-                signal_notification: None,
-                credentials,
                 image,
-                stopped: false,
-                unreported: None,
+                ..Proc::new(pid, [parent, pgid, sid], name, process, credentials)
             },
         );
         let shared = image.map_or_else(Vec::new, |image| {

@@ -621,6 +621,7 @@ impl Pipes {
             IoRequest::GetTermios
             | IoRequest::SetTermios(_)
             | IoRequest::SetForeground { .. }
+            | IoRequest::GetForeground
             | IoRequest::GetWinSize
             | IoRequest::SetWinSize(_)
             | IoRequest::PtyNumber

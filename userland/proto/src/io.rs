@@ -127,6 +127,9 @@ pub enum IoRequest<'a> {
     /// `watch` flag set (`crate::ring`), so the pipe's owner looks at its
     /// watches again; answers `Ok`.
     WakeWatchers,
+    /// Terminals: the foreground process group (`tcgetpgrp`), 0 if none
+    /// was set; answers `Foreground`.
+    GetForeground,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -161,6 +164,8 @@ pub enum IoResponse<'a> {
     Name(&'a str),
     /// The answer to `Watch`: the events ready now.
     Ready(u16),
+    /// The answer to `GetForeground`.
+    Foreground(u32),
 }
 
 /// A terminal's window size in characters (`struct winsize` without the

@@ -131,6 +131,8 @@ pub enum RingError {
     Corrupt,
     /// A lock stayed held past [`Sleep::pause`]'s patience.
     LockStuck,
+    /// [`Sleep::wait`] was interrupted (a signal): nothing was moved.
+    Interrupted,
 }
 
 /// What a blocking operation needs from the system: the two notifications
@@ -139,8 +141,9 @@ pub trait Sleep {
     /// Signals the notification `side` sleeps on.
     fn signal(&self, side: Side);
     /// Sleeps on `side`'s notification until it is signalled (a signal sent
-    /// before the wait is kept, so none is lost).
-    fn wait(&self, side: Side);
+    /// before the wait is kept, so none is lost). `Err` (a signal for the
+    /// sleeping thread) ends the operation with that error.
+    fn wait(&self, side: Side) -> Result<(), RingError>;
     /// Lets another thread run while a lock is held; `attempt` counts from 0.
     /// False: give up (the operation fails with [`RingError::LockStuck`]).
     fn pause(&self, attempt: u32) -> bool;
@@ -481,7 +484,11 @@ impl<'a> Ring<'a> {
                     self.announce(side);
                     announced = true;
                 }
-                Ok(Step::WouldBlock) => sleep.wait(side),
+                Ok(Step::WouldBlock) => {
+                    if let Err(e) = sleep.wait(side) {
+                        break Err(e);
+                    }
+                }
             }
         };
         if announced {
@@ -552,6 +559,35 @@ mod tests {
         assert_eq!(ring.ready(Side::Reader), POLLIN | POLLHUP);
         ring.close_side(flags::NO_READERS);
         assert_eq!(ring.ready(Side::Writer), POLLOUT | POLLERR, "as Linux");
+    }
+
+    /// A sleep whose waits are all interrupted (a signal for the thread).
+    struct Interrupting;
+
+    impl Sleep for Interrupting {
+        fn signal(&self, _: Side) {}
+        fn wait(&self, _: Side) -> Result<(), RingError> {
+            Err(RingError::Interrupted)
+        }
+        fn pause(&self, _: u32) -> bool {
+            true
+        }
+    }
+
+    #[test]
+    fn an_interrupted_wait_ends_the_read_and_leaves_no_sleeper() {
+        let mut owned = OwnedRing::new(64);
+        let ring = owned.ring();
+        let mut out = [0u8; 8];
+        let result = ring.read_blocking(&mut out, 1, false, &Interrupting);
+        assert_eq!(result, Err(RingError::Interrupted));
+        assert!(!ring.has_sleepers(Side::Reader), "the reader retired");
+        // The bytes written next are all there for the next read.
+        assert!(matches!(
+            ring.write(b"abc"),
+            RingWrite::Written { bytes: 3, .. }
+        ));
+        assert_eq!(ring.read_blocking(&mut out, 1, false, &Interrupting), Ok(3));
     }
 
     #[test]
@@ -700,13 +736,14 @@ mod tests {
             lock.lock().unwrap()[side as usize] += 1;
             condvar.notify_all();
         }
-        fn wait(&self, side: Side) {
+        fn wait(&self, side: Side) -> Result<(), RingError> {
             let (lock, condvar) = &*self.0;
             let mut bits = lock.lock().unwrap();
             while bits[side as usize] == 0 {
                 bits = condvar.wait(bits).unwrap();
             }
             bits[side as usize] = 0;
+            Ok(())
         }
         fn pause(&self, attempt: u32) -> bool {
             std::thread::yield_now();

@@ -447,6 +447,7 @@ impl Service {
                 entry.pty.foreground = pgid;
                 Outcome::Io(IoResponse::Ok)
             }
+            IoRequest::GetForeground => Outcome::Io(IoResponse::Foreground(entry.pty.foreground)),
             IoRequest::GetWinSize => Outcome::Io(IoResponse::WinSize(entry.pty.window)),
             IoRequest::SetWinSize(size) => {
                 if entry.pty.set_window(size) {

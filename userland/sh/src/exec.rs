@@ -290,18 +290,19 @@ impl Shell {
 
     /// Waits for every process of job `number` with the terminal handed to
     /// its group; removes the job and returns its status.
+    /// With job control, makes process group `pgid` the terminal's
+    /// foreground; returns the terminal to take back later.
+    pub fn give_terminal_to(&self, pgid: u32) -> Option<alloc::rc::Rc<crate::terminal::Terminal>> {
+        let terminal = self.terminal.clone().filter(|_| self.job_control)?;
+        terminal.give_to(pgid);
+        Some(terminal)
+    }
+
     pub fn wait_foreground(&mut self, number: usize) -> i32 {
         let Some(pgid) = self.jobs.get(number).map(|job| job.pgid) else {
             return 0;
         };
-        let terminal = if self.job_control {
-            self.terminal.clone()
-        } else {
-            None
-        };
-        if let Some(terminal) = &terminal {
-            terminal.give_to(pgid);
-        }
+        let terminal = self.give_terminal_to(pgid);
         let stopped_by = self.wait_job(number);
         if let Some(terminal) = &terminal {
             terminal.take_back();

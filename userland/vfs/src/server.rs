@@ -1026,9 +1026,10 @@ impl Server {
                 vfs.stat_node(node)
                     .map(|stat| IoResponse::FileStat(stat.to_wire(node.mount.0 as u64))),
             ),
-            IoRequest::GetTermios | IoRequest::SetTermios(_) | IoRequest::SetForeground { .. } => {
-                io_err(ENOTTY)
-            }
+            IoRequest::GetTermios
+            | IoRequest::SetTermios(_)
+            | IoRequest::SetForeground { .. }
+            | IoRequest::GetForeground => io_err(ENOTTY),
             IoRequest::SetNonBlocking(on) => {
                 let mut open = file.borrow_mut();
                 let mut flags = open.flags();

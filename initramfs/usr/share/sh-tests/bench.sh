@@ -47,6 +47,11 @@ poll-test bench
 # fork + _exit + waitpid of a small C program, timed inside it (an eager
 # copy of its memory: docs/posix.md, "fork").
 fork-test bench 20
+# The same with 16 MiB of heap written first: what the eager copy costs.
+fork-test bench16 4
+# A signal to a thread blocked in a pipe read (the read ends with EINTR after
+# the handler ran); a round includes the request byte to the sending child.
+signal-test bench 50
 # Lua: start and exit of `lua -e ''`, and recursive fib(27).
 t0=$(uptime -n)
 i=0

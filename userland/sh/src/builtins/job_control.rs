@@ -35,6 +35,9 @@ impl Shell {
         let (number, pgid, stopped) = (job.number, job.pgid, job.stopped);
         self.print(&format!("{}\n", job.command));
         if stopped {
+            // The terminal first: continued while in the background, a job
+            // reading it would stop again at once (SIGTTIN).
+            self.give_terminal_to(pgid);
             self.continue_job(number, pgid);
         }
         self.wait_foreground(number)
