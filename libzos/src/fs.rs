@@ -654,20 +654,23 @@ pub fn pread(fd: Fd, out: &mut [u8], offset: u64) -> Result<usize> {
 
 /// `pwrite`: writes at `offset` without moving the file offset.
 pub fn pwrite(fd: Fd, data: &[u8], offset: u64) -> Result<usize> {
-    let slot = slot_of(fd)?;
+    pwrite_slot(slot_of(fd)?, data, offset)
+}
+
+/// [`pwrite`] on a handle capability (one no descriptor names: a shared
+/// file mapping's, `linux::memory`).
+pub(crate) fn pwrite_slot(slot: u64, data: &[u8], offset: u64) -> Result<usize> {
     if data.len() > SHARED_THRESHOLD {
         if let Some(result) = write_shared(slot, data, Some(offset)) {
             return result;
         }
     }
     let chunk = &data[..data.len().min(zos_proto::MAX_IO_CHUNK)];
-    let reply = io_call(
-        fd,
-        &IoRequest::WriteAt {
-            offset,
-            data: chunk,
-        },
-    )?;
+    let request = IoRequest::WriteAt {
+        offset,
+        data: chunk,
+    };
+    let reply = ipc::call(slot, &request, &[]).map_err(posix::ipc_errno)?;
     match reply.decode::<IoResponse>() {
         Some(IoResponse::Written(n)) => Ok(n as usize),
         Some(IoResponse::Err(e)) => Err(Errno(e)),
@@ -825,6 +828,28 @@ pub fn ftruncate(fd: Fd, len: u64) -> Result<()> {
 
 pub fn fsync(fd: Fd) -> Result<()> {
     io_ok(fd, &IoRequest::Sync)
+}
+
+/// [`fsync`] on a handle capability.
+#[cfg(not(target_arch = "wasm32"))] // for linux::memory
+pub(crate) fn sync_slot(slot: u64) -> Result<()> {
+    let reply = ipc::call(slot, &IoRequest::Sync, &[]).map_err(posix::ipc_errno)?;
+    match reply.decode::<IoResponse>() {
+        Some(IoResponse::Ok) => Ok(()),
+        Some(IoResponse::Err(e)) => Err(Errno(e)),
+        _ => Err(Errno(EIO)),
+    }
+}
+
+/// The size of the file a handle capability names.
+#[cfg(not(target_arch = "wasm32"))] // for linux::memory
+pub(crate) fn slot_size(slot: u64) -> Result<u64> {
+    let reply = ipc::call(slot, &IoRequest::Fstat, &[]).map_err(posix::ipc_errno)?;
+    match reply.decode::<IoResponse>() {
+        Some(IoResponse::FileStat(stat)) => Ok(stat.size),
+        Some(IoResponse::Err(e)) => Err(Errno(e)),
+        _ => Err(Errno(EIO)),
+    }
 }
 
 /// Flushes every file system.

@@ -271,6 +271,8 @@ pub fn interrupt_main() {
         if sys::thread_suspend(slots::MAIN_THREAD).is_ok() {
             let _ = sys::thread_resume(slots::MAIN_THREAD);
         }
+        // On one CPU the main thread takes the flag only once it runs.
+        sys::yield_now();
         if !sys::SIGNAL_PENDING.load(Ordering::SeqCst) {
             return;
         }

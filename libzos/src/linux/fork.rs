@@ -139,7 +139,7 @@ fn regions() -> Result<Vec<Region>, Errno> {
     });
     // A heap whose every range could not be recorded cannot be copied.
     let heap = crate::rt::heap_blocks().ok_or(Errno(ENOMEM))?;
-    for (va, length) in heap.into_iter().chain(super::memory::regions()) {
+    for (va, length) in heap {
         list.push(Region {
             va,
             length,
@@ -276,6 +276,8 @@ fn build_child() -> Result<u32, Errno> {
         )
         .map_err(|_| Errno(ENOMEM))?;
     }
+    // The program's own mappings (mmap), each at its capability slot.
+    let mappings = super::memory::prepare_child(process, &mut child.memories)?;
     for slot in handles {
         // A handle of its own on the same open file; a server that cannot
         // clone shares the parent's handle (closing it closes both).
@@ -314,6 +316,31 @@ fn build_child() -> Result<u32, Errno> {
                 SCRATCH as *mut u8,
                 region.length as usize,
             );
+        }
+        let _ = sys::memory_unmap(sys::SELF, SCRATCH);
+    }
+    for mapping in mappings.iter().filter(|m| !m.copies.is_empty()) {
+        let pages = mapping.length / PAGE;
+        sys::memory_map(
+            mapping.memory,
+            sys::SELF,
+            SCRATCH,
+            0,
+            pages,
+            map_flags::WRITE,
+        )
+        .map_err(|_| Errno(ENOMEM))?;
+        for &(va, offset, length) in &mapping.copies {
+            // SAFETY: `va..va + length` is a readable run of this process's
+            // mapping, SCRATCH maps the child's object (at least `offset +
+            // length` bytes) writable, and the two do not overlap.
+            unsafe {
+                core::ptr::copy_nonoverlapping(
+                    va as *const u8,
+                    (SCRATCH + offset) as *mut u8,
+                    length as usize,
+                );
+            }
         }
         let _ = sys::memory_unmap(sys::SELF, SCRATCH);
     }

@@ -1,29 +1,173 @@
-//! Memory calls of the dispatcher: anonymous `mmap` as fresh Memory objects
-//! mapped one after another from a random page of the `layout::RANDOM_SPAN`
-//! above `layout::LINUX_MMAP` (ASLR; address space is
-//! never reused: 8 TiB of it), `munmap` of whole mappings, `mremap` by
-//! copying, and a `brk` that never grows (musl's malloc then uses `mmap`).
+//! Memory calls of the dispatcher (docs/posix.md, "Memory mappings").
+//!
+//! Every `mmap` is a Memory object of its own, mapped from a random page of
+//! the `layout::RANDOM_SPAN` above `layout::LINUX_MMAP` (ASLR) one after
+//! another, with an unmapped page between two (address space is never
+//! reused: 8 TiB of it). libzos keeps each object's capability and the
+//! protection of each of its pages, so:
+//!
+//! - `mprotect` of any page range maps the object again as runs of pages
+//!   with one protection each (the kernel's `MemoryProtect` can only take
+//!   rights away); `PROT_NONE` pages are simply not mapped. W^X holds for
+//!   every mapping: writable and executable together is refused (EACCES).
+//! - `munmap` of part of a mapping unmaps those pages; the object goes when
+//!   its last page does.
+//! - A file mapping is filled from the file when it is made (`MAP_PRIVATE`:
+//!   a private copy). `MAP_SHARED` of a file writes the mapping back to the
+//!   file at `msync`, at `munmap` and when the program exits (not when it is
+//!   killed), through a handle of its own on the open file; another
+//!   process's mapping of the same file is a copy of its own, so two
+//!   processes see each other's writes only through the file (not yet the
+//!   VFS's page cache shared as memory).
+//! - `fork` gives the child a copy of a private mapping and the same object
+//!   for a shared one (so `MAP_SHARED|MAP_ANONYMOUS` memory is shared
+//!   between parent and child), with every capability at the slot this
+//!   table names, so the child's copy of the table is right as is.
+//! - `mremap` grows a private anonymous mapping by copying; `brk` never
+//!   grows (musl's malloc then uses `mmap`).
 
 use super::SysResult;
 use crate::abi::{layout, map_flags};
-use crate::posix::Errno;
+use crate::posix::{self, Errno};
 use crate::sys;
 use alloc::collections::BTreeMap;
+use alloc::vec::Vec;
 use spin::Mutex;
 use zos_proto::errno::*;
 
 const PAGE: u64 = 4096;
+const PROT_READ: u8 = 1;
+const PROT_WRITE: u8 = 2;
+const PROT_EXEC: u8 = 4;
+const MAP_SHARED: u32 = 0x01;
+const MAP_PRIVATE: u32 = 0x02;
 const MAP_FIXED: u32 = 0x10;
 const MAP_ANONYMOUS: u32 = 0x20;
 const MREMAP_MAYMOVE: u32 = 1;
-const PROT_WRITE: u32 = 2;
-const PROT_EXEC: u32 = 4;
+const MS_ASYNC: u32 = 1;
+const MS_SYNC: u32 = 4;
+/// A page of the mapping that `munmap` took away.
+const GONE: u8 = 0x80;
+
+struct Mapping {
+    /// The Memory object behind it (kept: `mprotect` maps it again).
+    memory: u64,
+    /// Each page's protection (`PROT_*` bits), or [`GONE`].
+    pages: Vec<u8>,
+    /// The page index where each kernel region of it starts now.
+    regions: Vec<u64>,
+    /// `MAP_SHARED`: a forked child maps the same object.
+    shared: bool,
+    /// `MAP_SHARED` of a file: a handle of its own on the open file and the
+    /// file offset of the first page; the mapping is written back there.
+    file: Option<(u64, u64)>,
+}
+
+impl Mapping {
+    fn length(&self) -> u64 {
+        self.pages.len() as u64 * PAGE
+    }
+
+    /// Runs of mapped pages with one protection: (first page, pages, protection).
+    fn runs(&self) -> Vec<(u64, u64, u8)> {
+        let mut runs: Vec<(u64, u64, u8)> = Vec::new();
+        for (index, &protection) in self.pages.iter().enumerate() {
+            if protection == GONE || protection == 0 {
+                continue;
+            }
+            match runs.last_mut() {
+                Some((first, count, p)) if *p == protection && *first + *count == index as u64 => {
+                    *count += 1
+                }
+                _ => runs.push((index as u64, 1, protection)),
+            }
+        }
+        runs
+    }
+
+    /// Maps the object again at `start` as its runs say (after a change).
+    fn apply(&mut self, start: u64) -> Result<(), Errno> {
+        for first in self.regions.drain(..) {
+            let _ = sys::memory_unmap(sys::SELF, start + first * PAGE);
+        }
+        for (first, count, protection) in self.runs() {
+            let va = start + first * PAGE;
+            sys::memory_map(
+                self.memory,
+                sys::SELF,
+                va,
+                first,
+                count,
+                kernel_flags(protection),
+            )
+            .map_err(|_| Errno(ENOMEM))?;
+            self.regions.push(first);
+        }
+        Ok(())
+    }
+
+    /// Writes pages `[first, end)` of a shared file mapping back to the
+    /// file (those this process can read: a `PROT_NONE` page is skipped).
+    fn write_back(&self, start: u64, first: u64, end: u64) -> Result<(), Errno> {
+        let Some((handle, offset)) = self.file else {
+            return Ok(());
+        };
+        let size = crate::fs::slot_size(handle)?;
+        for page in first..end.min(self.pages.len() as u64) {
+            // GONE has no PROT_READ bit either.
+            if self.pages[page as usize] & PROT_READ == 0 {
+                continue;
+            }
+            let file_at = offset + page * PAGE;
+            // Never past the end of the file: the tail of the last page is
+            // the mapping's own (Linux does not grow the file either).
+            let length = size.saturating_sub(file_at).min(PAGE) as usize;
+            if length == 0 {
+                break;
+            }
+            // SAFETY: the page is mapped readable in this process (its
+            // protection says so and `apply` mapped it).
+            let bytes =
+                unsafe { core::slice::from_raw_parts((start + page * PAGE) as *const u8, length) };
+            let mut written = 0;
+            while written < length {
+                written +=
+                    crate::fs::pwrite_slot(handle, &bytes[written..], file_at + written as u64)?
+                        .max(1);
+            }
+        }
+        Ok(())
+    }
+
+    /// Lets go of the object and the file handle.
+    fn release(self, start: u64) {
+        for first in &self.regions {
+            let _ = sys::memory_unmap(sys::SELF, start + first * PAGE);
+        }
+        let _ = sys::cap_delete(self.memory);
+        if let Some((handle, _)) = self.file {
+            crate::fs::forget(handle);
+            let _ = sys::cap_delete(handle);
+        }
+    }
+}
+
+/// The kernel's mapping flags for a protection (W^X checked before).
+fn kernel_flags(protection: u8) -> u64 {
+    if protection & PROT_WRITE != 0 {
+        map_flags::WRITE
+    } else if protection & PROT_EXEC != 0 {
+        map_flags::EXECUTE
+    } else {
+        0
+    }
+}
 
 struct Mappings {
     /// Next free address.
     next: u64,
-    /// Start → length of every live mapping.
-    live: BTreeMap<u64, u64>,
+    /// Start → mapping.
+    live: BTreeMap<u64, Mapping>,
 }
 
 /// `next` before the first mapping: then the base is chosen (ASLR).
@@ -34,24 +178,20 @@ static MAPPINGS: Mutex<Mappings> = Mutex::new(Mappings {
     live: BTreeMap::new(),
 });
 
-/// Every live mapping, (start, length), for `fork` to copy.
-pub fn regions() -> alloc::vec::Vec<(u64, u64)> {
-    let mappings = MAPPINGS.lock();
-    mappings
-        .live
-        .iter()
-        .map(|(&start, &length)| (start, length))
-        .collect()
-}
-
 /// The program break: fixed, so every request to move it fails as Linux
 /// reports it (by answering the unchanged break).
 pub fn brk(_request: u64) -> SysResult {
     Ok(layout::LINUX_MMAP as i64)
 }
 
-fn map_new(length: u64, flags: u64) -> Result<u64, Errno> {
-    let length = length.checked_next_multiple_of(PAGE).ok_or(Errno(ENOMEM))?;
+/// A new mapping of `length` bytes (a multiple of the page), filled by
+/// `fill` through a writable mapping, then mapped as `protection` says.
+fn map_new(
+    length: u64,
+    protection: u8,
+    shared: bool,
+    fill: impl FnOnce(u64) -> Result<Option<(u64, u64)>, Errno>,
+) -> Result<u64, Errno> {
     let mut mappings = MAPPINGS.lock();
     if mappings.next == UNCHOSEN {
         mappings.next = layout::LINUX_MMAP + crate::rt::random_offset(16);
@@ -61,12 +201,29 @@ fn map_new(length: u64, flags: u64) -> Result<u64, Errno> {
         return Err(Errno(ENOMEM));
     }
     let memory = sys::memory_create(length).map_err(|_| Errno(ENOMEM))?;
-    let mapped = sys::memory_map(memory, sys::SELF, start, 0, length / PAGE, flags);
-    let _ = sys::cap_delete(memory);
-    mapped.map_err(|_| Errno(ENOMEM))?;
-    // One unmapped page between mappings catches overruns.
+    let pages = length / PAGE;
+    let mut mapping = Mapping {
+        memory,
+        pages: alloc::vec![PROT_READ | PROT_WRITE; pages as usize],
+        regions: Vec::new(),
+        shared,
+        file: None,
+    };
+    // Address space is used once: a failure below still moves on.
     mappings.next = start + length + PAGE;
-    mappings.live.insert(start, length);
+    let filled = mapping
+        .apply(start)
+        .and_then(|()| fill(start))
+        .and_then(|file| {
+            mapping.file = file;
+            mapping.pages.fill(protection);
+            mapping.apply(start)
+        });
+    if let Err(e) = filled {
+        mapping.release(start);
+        return Err(e);
+    }
+    mappings.live.insert(start, mapping);
     Ok(start)
 }
 
@@ -76,67 +233,236 @@ pub fn mmap(
     protection: u32,
     flags: u32,
     fd: i32,
-    _offset: u64,
+    offset: u64,
 ) -> SysResult {
-    if length == 0 {
+    let shared = match flags & (MAP_SHARED | MAP_PRIVATE) {
+        MAP_SHARED => true,
+        MAP_PRIVATE => false,
+        _ => return Err(Errno(EINVAL)),
+    };
+    if length == 0 || !offset.is_multiple_of(PAGE) || protection > 7 {
         return Err(Errno(EINVAL));
     }
-    if flags & MAP_ANONYMOUS == 0 || fd != -1 {
-        // File mappings are not there yet (docs/porting.md).
-        return Err(Errno(ENODEV));
-    }
-    if flags & MAP_FIXED != 0 {
-        let _ = address;
-        return Err(Errno(ENOMEM));
-    }
-    // W^X: executable anonymous memory is refused; everything else is
-    // mapped readable and writable (no PROT_NONE guard pages yet).
+    let protection = protection as u8;
+    // W^X for every mapping.
     if protection & PROT_EXEC != 0 && protection & PROT_WRITE != 0 {
         return Err(Errno(EACCES));
     }
-    let _ = protection;
-    Ok(map_new(length, map_flags::WRITE)? as i64)
+    if flags & MAP_FIXED != 0 {
+        // Only where the caller asked for nothing in particular.
+        let _ = address;
+        return Err(Errno(ENOMEM));
+    }
+    let length = length.checked_next_multiple_of(PAGE).ok_or(Errno(ENOMEM))?;
+    if flags & MAP_ANONYMOUS != 0 {
+        return Ok(map_new(length, protection, shared, |_| Ok(None))? as i64);
+    }
+    // A file: only a regular one maps (a terminal or pipe has no pages).
+    let stat = crate::fs::fstat(fd)?;
+    if stat.mode & 0o170000 != 0o100000 {
+        return Err(Errno(ENODEV));
+    }
+    let fill = |start: u64| {
+        // SAFETY: `map_new` mapped `length` bytes writable at `start`, and
+        // nothing else uses them yet.
+        let bytes = unsafe { core::slice::from_raw_parts_mut(start as *mut u8, length as usize) };
+        let mut filled = 0;
+        while filled < bytes.len() {
+            match crate::fs::pread(fd, &mut bytes[filled..], offset + filled as u64)? {
+                0 => break, // past the end of the file: zeros
+                n => filled += n,
+            }
+        }
+        if !shared || protection & PROT_WRITE == 0 {
+            return Ok(None);
+        }
+        let handle = posix::clone_handle_slot(posix::slot_of(fd)?)?;
+        Ok(Some((handle, offset)))
+    };
+    Ok(map_new(length, protection, shared, fill)? as i64)
 }
 
-/// Unmaps whole mappings inside `[address, address + length)`; a part of a
-/// mapping stays mapped (its memory is freed when the whole goes).
-pub fn munmap(address: u64, length: u64) -> SysResult {
+/// Calls `change` on every mapping overlapping `[address, address +
+/// length)` with the page range it overlaps; `Err(ENOMEM)` if a page of the
+/// range is not mapped and `whole` says it must be.
+fn each_overlap(
+    address: u64,
+    length: u64,
+    whole: bool,
+    mut change: impl FnMut(u64, &mut Mapping, u64, u64) -> Result<(), Errno>,
+) -> Result<(), Errno> {
     if !address.is_multiple_of(PAGE) || length == 0 {
         return Err(Errno(EINVAL));
     }
-    let end = address.saturating_add(length);
+    let end = address.saturating_add(length).next_multiple_of(PAGE);
     let mut mappings = MAPPINGS.lock();
-    let inside: alloc::vec::Vec<u64> = mappings
+    let mut covered = 0;
+    let first = mappings
         .live
-        .range(address..end)
-        .filter(|(start, len)| **start + **len <= end)
+        .range(..=address)
+        .next_back()
+        .map_or(address, |(s, _)| *s);
+    for (&start, mapping) in mappings.live.range_mut(first..end) {
+        let from = address.max(start);
+        let to = end.min(start + mapping.length());
+        if from >= to {
+            continue;
+        }
+        let (first_page, end_page) = ((from - start) / PAGE, (to - start) / PAGE);
+        let present = mapping.pages[first_page as usize..end_page as usize]
+            .iter()
+            .filter(|p| **p != GONE)
+            .count() as u64;
+        if whole && present != end_page - first_page {
+            return Err(Errno(ENOMEM));
+        }
+        covered += present;
+        change(start, mapping, first_page, end_page)?;
+    }
+    if whole && covered != (end - address) / PAGE {
+        return Err(Errno(ENOMEM));
+    }
+    Ok(())
+}
+
+/// Unmaps the pages of `[address, address + length)` (a shared file
+/// mapping's are written back first); a mapping goes with its last page.
+pub fn munmap(address: u64, length: u64) -> SysResult {
+    each_overlap(address, length, false, |start, mapping, first, end| {
+        let written = mapping.write_back(start, first, end);
+        mapping.pages[first as usize..end as usize].fill(GONE);
+        mapping.apply(start)?;
+        written
+    })?;
+    let mut mappings = MAPPINGS.lock();
+    let gone: Vec<u64> = mappings
+        .live
+        .iter()
+        .filter(|(_, m)| m.pages.iter().all(|p| *p == GONE))
         .map(|(start, _)| *start)
         .collect();
-    for start in inside {
-        let _ = sys::memory_unmap(sys::SELF, start);
-        mappings.live.remove(&start);
+    for start in gone {
+        if let Some(mapping) = mappings.live.remove(&start) {
+            mapping.release(start);
+        }
     }
     Ok(0)
 }
 
+pub fn mprotect(address: u64, length: u64, protection: u32) -> SysResult {
+    if protection > 7 {
+        return Err(Errno(EINVAL));
+    }
+    let protection = protection as u8;
+    if protection & PROT_EXEC != 0 && protection & PROT_WRITE != 0 {
+        return Err(Errno(EACCES));
+    }
+    // Pages of the program image, the heap and the stacks are not this
+    // table's: those keep their protection (Linux would change it).
+    each_overlap(address, length, true, |start, mapping, first, end| {
+        mapping.pages[first as usize..end as usize].fill(protection);
+        mapping.apply(start)
+    })?;
+    Ok(0)
+}
+
+pub fn msync(address: u64, length: u64, flags: u32) -> SysResult {
+    if flags & MS_SYNC != 0 && flags & MS_ASYNC != 0 || flags & !7 != 0 {
+        return Err(Errno(EINVAL));
+    }
+    let mut handles = Vec::new();
+    each_overlap(address, length, true, |start, mapping, first, end| {
+        mapping.write_back(start, first, end)?;
+        handles.extend(mapping.file.map(|(handle, _)| handle));
+        Ok(())
+    })?;
+    if flags & MS_SYNC != 0 {
+        for handle in handles {
+            crate::fs::sync_slot(handle)?;
+        }
+    }
+    Ok(0)
+}
+
+/// Writes every shared file mapping back (the program is exiting).
+pub fn write_back_all() {
+    let mappings = MAPPINGS.lock();
+    for (&start, mapping) in mappings.live.iter() {
+        let _ = mapping.write_back(start, 0, mapping.pages.len() as u64);
+    }
+}
+
 pub fn mremap(address: u64, old_length: u64, new_length: u64, flags: u32) -> SysResult {
-    let length = MAPPINGS
-        .lock()
-        .live
-        .get(&address)
-        .copied()
-        .ok_or(Errno(EFAULT))?;
+    let (length, anonymous_private) = match MAPPINGS.lock().live.get(&address) {
+        Some(m) => (m.length(), !m.shared && m.file.is_none()),
+        None => return Err(Errno(EFAULT)),
+    };
     if new_length <= length {
         return Ok(address as i64);
     }
-    if flags & MREMAP_MAYMOVE == 0 {
+    if flags & MREMAP_MAYMOVE == 0 || !anonymous_private {
         return Err(Errno(ENOMEM));
     }
-    let new = map_new(new_length, map_flags::WRITE)?;
+    let new_length = new_length
+        .checked_next_multiple_of(PAGE)
+        .ok_or(Errno(ENOMEM))?;
+    let new = map_new(new_length, PROT_READ | PROT_WRITE, false, |_| Ok(None))?;
     let keep = old_length.min(length);
     // SAFETY: both ranges are live mappings of this process made by `map_new`
     // (the old one `length` ≥ `keep` bytes, the new one `new_length` > `keep`).
     unsafe { core::ptr::copy_nonoverlapping(address as *const u8, new as *mut u8, keep as usize) };
     munmap(address, length)?;
     Ok(new as i64)
+}
+
+/// What `fork` does for one mapping in the child: the child's Memory
+/// object (ours to delete once the child holds it) and, for a private
+/// mapping, the byte ranges to copy into it: (address here, offset, length).
+pub(super) struct ChildMapping {
+    pub memory: u64,
+    pub length: u64,
+    pub copies: Vec<(u64, u64, u64)>,
+}
+
+/// Gives `process` (a forked child) every mapping: a new object filled
+/// later from the `copies` (private) or this object (shared), mapped at the
+/// same addresses with the same protections, its capability at the same
+/// slot, and a handle of its own on a shared file at the same slot. Each
+/// object made goes into `made` at once (the caller deletes them).
+pub(super) fn prepare_child(process: u64, made: &mut Vec<u64>) -> Result<Vec<ChildMapping>, Errno> {
+    let mappings = MAPPINGS.lock();
+    let mut prepared = Vec::with_capacity(mappings.live.len());
+    for (&start, mapping) in mappings.live.iter() {
+        let memory = if mapping.shared {
+            sys::cap_copy(mapping.memory, sys::SELF, sys::NONE)
+        } else {
+            sys::memory_create(mapping.length())
+        };
+        let memory = memory.map_err(|_| Errno(ENOMEM))?;
+        made.push(memory);
+        let mut child = ChildMapping {
+            memory,
+            length: mapping.length(),
+            copies: Vec::new(),
+        };
+        for (first, count, protection) in mapping.runs() {
+            let va = start + first * PAGE;
+            sys::memory_map(memory, process, va, first, count, kernel_flags(protection))
+                .map_err(|_| Errno(ENOMEM))?;
+            if !mapping.shared && protection & PROT_READ != 0 {
+                child.copies.push((va, first * PAGE, count * PAGE));
+            }
+        }
+        sys::cap_copy(memory, process, mapping.memory).map_err(|_| Errno(ENOMEM))?;
+        if let Some((handle, _)) = mapping.file {
+            let own = posix::clone_handle_slot(handle)?;
+            let moved = sys::raw(sys::Sys::CapTransfer, [own, process, handle, 0, 0, 0]).check();
+            if moved.is_err() {
+                let _ = sys::cap_delete(own);
+                return Err(Errno(ENOMEM));
+            }
+        }
+        prepared.push(child);
+    }
+    Ok(prepared)
 }

@@ -131,7 +131,10 @@ fn dispatch(nr: i64, args: [u64; 6]) -> SysResult {
         82 | 83 => posix::fsync(a as i32).map(|_| 0),
         88 => file::utimensat(a as i32, b, c, d as u32),
         93 | 94 if vfork::active() => vfork::exit(a as i32),
-        93 | 94 => posix::exit(a as i32),
+        93 | 94 => {
+            memory::write_back_all();
+            posix::exit(a as i32)
+        }
         96 | 178 => Ok(i64::from(posix::getpid())),
         101 => time::nanosleep(a, b),
         102 => time::getitimer(a, b),
@@ -193,7 +196,9 @@ fn dispatch(nr: i64, args: [u64; 6]) -> SysResult {
         221 if vfork::active() => vfork::execve(a, b, c),
         221 => spawn::execve(a, b, c),
         222 => memory::mmap(a, b, c as u32, d as u32, e as i32, f),
-        226 | 233 => Ok(0),
+        226 => memory::mprotect(a, b, c as u32),
+        227 => memory::msync(a, b, c as u32),
+        233 => Ok(0),
         242 => net::accept4(a as i32, b, c, d as u32),
         260 => spawn::wait4(a as i32, b, c as u32, d),
         261 => resource_limit(b as u32, e),

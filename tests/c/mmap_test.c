@@ -1,0 +1,245 @@
+/*
+ * Memory mappings (tests/acceptance/mmap.exp, docs/posix.md "Memory
+ * mappings"). `mmap-test` prints one line per check, the same on Linux
+ * (the acceptance script builds this file for the host too and compares
+ * the lines): file mappings (MAP_PRIVATE, MAP_SHARED with msync and
+ * munmap, an offset), mprotect of part of a mapping (PROT_NONE, read-only),
+ * munmap of part of one, MAP_SHARED and MAP_PRIVATE memory across fork,
+ * and the errors of bad arguments.
+ * `mmap-test FILE` uses FILE for its file (default /tmp/mmap-test.dat).
+ * `mmap-test exit FILE` writes "written at exit" into a MAP_SHARED map of
+ * FILE (made 15 bytes long) and exits without msync or munmap.
+ * `mmap-test wx` asks for writable and executable memory (W^X: Zero OS
+ * refuses it, Linux does not, so it is not among the compared lines).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define PAGE 4096
+#define FILE_SIZE (3 * PAGE + 100)
+
+static const char *path = "/tmp/mmap-test.dat";
+static int failed;
+
+static const char *errno_name(int e)
+{
+	switch (e) {
+	case EINVAL: return "EINVAL";
+	case ENOMEM: return "ENOMEM";
+	case ENODEV: return "ENODEV";
+	case EACCES: return "EACCES";
+	case EBADF: return "EBADF";
+	default: return "other";
+	}
+}
+
+static void check(const char *what, int ok)
+{
+	printf("%s: %s\n", what, ok ? "ok" : "FAILED");
+	failed += !ok;
+}
+
+static unsigned char pattern(long i)
+{
+	return (unsigned char)(i * 7 % 251);
+}
+
+/* Runs `touch` in a child; how it ended: "exit N" or "signal N". */
+static void in_child(const char *what, void (*touch)(void *), void *arg)
+{
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0) {
+		touch(arg);
+		_exit(0);
+	}
+	int status = 0;
+	waitpid(pid, &status, 0);
+	if (WIFSIGNALED(status))
+		printf("%s: signal %d\n", what, WTERMSIG(status));
+	else
+		printf("%s: exit %d\n", what, WEXITSTATUS(status));
+}
+
+static void read_byte(void *p)
+{
+	volatile unsigned char *byte = p;
+	(void)*byte;
+}
+
+static void write_byte(void *p)
+{
+	*(volatile unsigned char *)p = 1;
+}
+
+static void write_42(void *p)
+{
+	*(volatile int *)p = 42;
+}
+
+static int make_file(void)
+{
+	unsigned char buffer[FILE_SIZE];
+	for (long i = 0; i < FILE_SIZE; i++)
+		buffer[i] = pattern(i);
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0 || write(fd, buffer, FILE_SIZE) != FILE_SIZE) {
+		printf("mmap-test: cannot write %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	return fd;
+}
+
+static void files(int fd)
+{
+	/* MAP_PRIVATE read-only: the file's bytes, zeros past its end. */
+	unsigned char *p = mmap(NULL, 4 * PAGE, PROT_READ, MAP_PRIVATE, fd, 0);
+	check("private map of the file", p != MAP_FAILED);
+	if (p == MAP_FAILED)
+		return;
+	int same = 1;
+	for (long i = 0; i < FILE_SIZE; i++)
+		same &= p[i] == pattern(i);
+	check("private map holds the file's bytes", same);
+	check("past the end of the file: zeros", p[FILE_SIZE] == 0 && p[4 * PAGE - 1] == 0);
+	in_child("writing a PROT_READ file map", write_byte, p);
+	munmap(p, 4 * PAGE);
+
+	/* MAP_PRIVATE writable: the file stays as it was. */
+	p = mmap(NULL, FILE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+	memcpy(p + 10, "private", 7);
+	unsigned char back[8] = {0};
+	pread(fd, back, 7, 10);
+	check("a private map's writes stay out of the file", back[0] == pattern(10));
+	munmap(p, FILE_SIZE);
+
+	/* MAP_SHARED: written back at msync, and at munmap. */
+	p = mmap(NULL, FILE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	memcpy(p + 5000, "SHARED!", 7);
+	check("msync(MS_SYNC)", msync(p, FILE_SIZE, MS_SYNC) == 0);
+	memset(back, 0, sizeof back);
+	pread(fd, back, 7, 5000);
+	printf("file after msync: %s\n", back);
+	memcpy(p + 100, "unmapped", 8);
+	munmap(p, FILE_SIZE);
+	memset(back, 0, sizeof back);
+	pread(fd, back, 8, 100);
+	printf("file after munmap: %.8s\n", back);
+	off_t size = lseek(fd, 0, SEEK_END);
+	printf("file size unchanged: %ld\n", (long)size);
+
+	/* An offset: the map starts at the file's second page. */
+	p = mmap(NULL, PAGE, PROT_READ, MAP_PRIVATE, fd, PAGE);
+	check("a map at offset 4096 starts there", p != MAP_FAILED && p[1] == pattern(PAGE + 1));
+	if (p != MAP_FAILED)
+		munmap(p, PAGE);
+
+	/* MAP_SHARED of a file across fork: the child's write reaches the parent. */
+	int *shared = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	in_child("child writing a shared file map", write_42, shared);
+	printf("parent sees the child's write to the shared file map: %d\n", *shared);
+	munmap(shared, PAGE);
+}
+
+static void protections(void)
+{
+	unsigned char *p = mmap(NULL, 3 * PAGE, PROT_READ | PROT_WRITE,
+				MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	memset(p, 0x5a, 3 * PAGE);
+	check("mprotect of the middle page to PROT_NONE",
+	      mprotect(p + PAGE, PAGE, PROT_NONE) == 0);
+	in_child("reading a PROT_NONE page", read_byte, p + PAGE);
+	in_child("reading the page before it", read_byte, p);
+	in_child("writing the page after it", write_byte, p + 2 * PAGE);
+	check("mprotect back to read-write", mprotect(p + PAGE, PAGE, PROT_READ | PROT_WRITE) == 0);
+	check("the page kept its bytes", p[PAGE] == 0x5a && p[2 * PAGE - 1] == 0x5a);
+	check("mprotect of all to PROT_READ", mprotect(p, 3 * PAGE, PROT_READ) == 0);
+	in_child("writing a read-only page", write_byte, p + PAGE);
+	check("reading a read-only page", p[2 * PAGE] == 0x5a);
+
+	/* munmap of the first page only. */
+	check("munmap of one page of three", munmap(p, PAGE) == 0);
+	in_child("reading the unmapped page", read_byte, p);
+	check("the rest stays mapped", p[PAGE] == 0x5a && p[2 * PAGE] == 0x5a);
+	check("munmap of the rest", munmap(p + PAGE, 2 * PAGE) == 0);
+	in_child("reading after the whole munmap", read_byte, p + PAGE);
+}
+
+static void across_fork(void)
+{
+	int *shared = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	int *private = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	*shared = 7;
+	*private = 7;
+	in_child("child writing shared anonymous memory", write_42, shared);
+	in_child("child writing private anonymous memory", write_42, private);
+	printf("shared anonymous after the child: %d\n", *shared);
+	printf("private anonymous after the child: %d\n", *private);
+	munmap(shared, PAGE);
+	munmap(private, PAGE);
+}
+
+static void errors(int fd)
+{
+	int pipes[2];
+	pipe(pipes);
+	void *p = mmap(NULL, PAGE, PROT_READ, MAP_PRIVATE, fd, 100);
+	printf("unaligned offset: %s\n", p == MAP_FAILED ? errno_name(errno) : "mapped");
+	p = mmap(NULL, 0, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	printf("zero length: %s\n", p == MAP_FAILED ? errno_name(errno) : "mapped");
+	p = mmap(NULL, PAGE, PROT_READ, MAP_ANONYMOUS, -1, 0);
+	printf("neither shared nor private: %s\n", p == MAP_FAILED ? errno_name(errno) : "mapped");
+	p = mmap(NULL, PAGE, PROT_READ, MAP_PRIVATE, pipes[0], 0);
+	printf("a pipe: %s\n", p == MAP_FAILED ? errno_name(errno) : "mapped");
+	p = mmap(NULL, PAGE, PROT_READ, MAP_PRIVATE, 99, 0);
+	printf("a closed descriptor: %s\n", p == MAP_FAILED ? errno_name(errno) : "mapped");
+	unsigned char *q = mmap(NULL, PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	printf("munmap unaligned: %s\n", munmap(q + 1, PAGE) ? errno_name(errno) : "done");
+	munmap(q, PAGE);
+	printf("mprotect of unmapped memory: %s\n",
+	       mprotect(q, PAGE, PROT_READ) ? errno_name(errno) : "done");
+	printf("msync of unmapped memory: %s\n", msync(q, PAGE, MS_SYNC) ? errno_name(errno) : "done");
+	close(pipes[0]);
+	close(pipes[1]);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc > 1 && strcmp(argv[1], "wx") == 0) {
+		void *p = mmap(NULL, PAGE, PROT_READ | PROT_WRITE | PROT_EXEC,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		printf("mmap-test: writable and executable: %s\n",
+		       p == MAP_FAILED ? errno_name(errno) : "mapped");
+		return 0;
+	}
+	if (argc > 2 && strcmp(argv[1], "exit") == 0) {
+		int fd = open(argv[2], O_RDWR | O_CREAT | O_TRUNC, 0644);
+		if (fd < 0 || ftruncate(fd, 15) != 0)
+			return 1;
+		char *p = mmap(NULL, 15, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		if (p == MAP_FAILED)
+			return 1;
+		memcpy(p, "written at exit", 15);
+		return 0;
+	}
+	if (argc > 1)
+		path = argv[1];
+	printf("mmap-test: begin\n");
+	int fd = make_file();
+	if (fd < 0)
+		return 1;
+	files(fd);
+	protections();
+	across_fork();
+	errors(fd);
+	close(fd);
+	unlink(path);
+	printf("mmap-test: end, %d failed\n", failed);
+	return failed != 0;
+}
