@@ -323,23 +323,49 @@ pub fn read(fd: Fd, buffer: &mut [u8]) -> Result<usize> {
 /// blocks SIGTTIN; `EINTR` if a handler took it. A terminal with no
 /// foreground group set (nobody does job control on it) reads as before.
 fn stop_if_background(fd: Fd) -> Result<()> {
-    use zos_proto::proc::signal::SIGTTIN;
+    background_stop(fd, zos_proto::proc::signal::SIGTTIN).map_err(|e| match e {
+        BackgroundStop::Ignored => Errno(EIO),
+        BackgroundStop::Failed(e) => e,
+    })
+}
+
+/// The same for a change of a terminal's settings or foreground group from
+/// the background ("Terminal access control"): SIGTTOU, except that a
+/// process ignoring or blocking it makes the change (shells taking the
+/// terminal back from a job do).
+fn stop_if_background_change(fd: Fd) -> Result<()> {
+    match background_stop(fd, zos_proto::proc::signal::SIGTTOU) {
+        Ok(()) | Err(BackgroundStop::Ignored) => Ok(()),
+        Err(BackgroundStop::Failed(e)) => Err(e),
+    }
+}
+
+enum BackgroundStop {
+    /// The process ignores or blocks the signal.
+    Ignored,
+    Failed(Errno),
+}
+
+/// Sends `signal` (SIGTTIN or SIGTTOU) to the caller's process group for
+/// as long as the terminal `fd` has another foreground group; the group
+/// stops (by default) and this goes on when continued. `EINTR` if a handler
+/// took the signal.
+fn background_stop(fd: Fd, signal: u32) -> core::result::Result<(), BackgroundStop> {
     loop {
         let own = getpgrp();
         match tcgetpgrp(fd) {
             Ok(foreground) if foreground != 0 && own != 0 && foreground != own => {}
             _ => return Ok(()),
         }
-        let ignored = IGNORED.load(Ordering::Relaxed) & (1 << SIGTTIN) != 0;
+        let ignored = IGNORED.load(Ordering::Relaxed) & (1 << signal) != 0;
         #[cfg(not(target_arch = "wasm32"))]
-        let ignored = ignored || crate::linux::signal_blocked(SIGTTIN);
+        let ignored = ignored || crate::linux::signal_blocked(signal);
         if ignored {
-            return Err(Errno(EIO));
+            return Err(BackgroundStop::Ignored);
         }
-        // By default this stops the whole group; it goes on here when continued.
-        kill(-(own as i32), SIGTTIN)?;
-        if HANDLERS.lock()[SIGTTIN as usize].is_some() {
-            return Err(Errno(EINTR));
+        kill(-(own as i32), signal).map_err(BackgroundStop::Failed)?;
+        if HANDLERS.lock()[signal as usize].is_some() {
+            return Err(BackgroundStop::Failed(Errno(EINTR)));
         }
     }
 }
@@ -610,11 +636,13 @@ fn io_ok(fd: Fd, request: &IoRequest) -> Result<()> {
 }
 
 pub fn tcsetattr(fd: Fd, termios: Termios) -> Result<()> {
+    stop_if_background_change(fd)?;
     io_ok(fd, &IoRequest::SetTermios(termios))
 }
 
 /// Makes `pgid` the terminal's foreground process group.
 pub fn tcsetpgrp(fd: Fd, pgid: Pid) -> Result<()> {
+    stop_if_background_change(fd)?;
     io_ok(fd, &IoRequest::SetForeground { pgid })
 }
 
