@@ -139,10 +139,8 @@ impl<P: Platform> Kernel<P> {
 
     /// The capability table of a process.
     pub fn table_of(&self, process: ObjRef) -> Result<TableId, SysError> {
-        self.objects
-            .process(process)
-            .map(|p| p.caps)
-            .ok_or(SysError::DeadObject)
+        let p = self.objects.process(process).ok_or(SysError::DeadObject)?;
+        Ok(p.caps)
     }
 
     /// Looks up `slot` of `process`, requiring `rights`; returns the object and badge.
@@ -155,12 +153,8 @@ impl<P: Platform> Kernel<P> {
     ) -> Result<(ObjRef, u64), SysError> {
         let slot = u32::try_from(slot).map_err(|_| SysError::InvalidCap)?;
         let cap = self.caps.lookup(self.table_of(process)?, slot)?;
-        let actual = self
-            .objects
-            .get(cap.object)
-            .map(|o| o.kind())
-            .ok_or(SysError::InvalidCap)?;
-        if actual != kind {
+        let actual = self.objects.get(cap.object).map(Object::kind);
+        if actual.ok_or(SysError::InvalidCap)? != kind {
             return Err(SysError::WrongType);
         }
         if !cap.rights.contains(rights) {
@@ -290,11 +284,8 @@ impl<P: Platform> Kernel<P> {
             .ok_or(SysError::OutOfMemory)?;
         let mut at = Some(process);
         while let Some(p) = at.and_then(|p| self.objects.process(p)) {
-            if p.quota
-                .used
-                .checked_add(total)
-                .is_none_or(|u| u > p.quota.limit)
-            {
+            let used = p.quota.used.checked_add(total);
+            if used.is_none_or(|u| u > p.quota.limit) {
                 return Err(SysError::QuotaExceeded);
             }
             at = p.creator;
@@ -339,13 +330,13 @@ impl<P: Platform> Kernel<P> {
 
     // ---- processes and threads -------------------------------------------------
 
-    /// Creates an empty process whose subtree may use at most `quota` bytes.
+    /// Creates an empty process whose subtree may use at most `limit` bytes.
     /// The creator pays for the record and the root page table (and, as an
     /// ancestor, for everything the new process uses later).
     pub fn create_process(
         &mut self,
         creator: Option<ObjRef>,
-        quota: u64,
+        limit: u64,
     ) -> Result<ObjRef, SysError> {
         let cost = Cost {
             frames: crate::PAGE_SIZE as u64,
@@ -382,10 +373,7 @@ impl<P: Platform> Kernel<P> {
             pid,
             caps: table,
             space: Some(space),
-            quota: Quota {
-                limit: quota,
-                used: 0,
-            },
+            quota: Quota { limit, used: 0 },
             creator,
             regions: BTreeMap::new(),
             threads: Vec::new(),
@@ -440,8 +428,16 @@ impl<P: Platform> Kernel<P> {
 
     /// Writes `code` to a thread's error register (0 = success).
     pub fn set_error_code(&mut self, thread: ObjRef, code: u64) {
+        self.set_results(thread, code, &[]);
+    }
+
+    /// Writes a thread's result registers: the error code (0 = success) in
+    /// register 0, then `values` from register 1 on.
+    pub fn set_results(&mut self, thread: ObjRef, code: u64, values: &[u64]) {
         if let Some(t) = self.objects.thread_mut(thread) {
-            t.context.set_result(0, code);
+            for (i, value) in [code].iter().chain(values).enumerate() {
+                t.context.set_result(i, *value);
+            }
         }
     }
 
@@ -551,8 +547,7 @@ impl<P: Platform> Kernel<P> {
         let Some(t) = self.objects.thread(thread) else {
             return;
         };
-        let state = t.state;
-        let priority = t.priority;
+        let (state, priority) = (t.state, t.priority);
         match state {
             ThreadState::Sending { endpoint, .. } | ThreadState::Receiving { endpoint } => {
                 if let Some(Object::Endpoint(ep)) = self.objects.get_mut(endpoint) {
@@ -687,11 +682,8 @@ impl<P: Platform> Kernel<P> {
         for va in regions {
             let _ = self.unmap_region(process, va);
         }
-        let space = self
-            .objects
-            .process_mut(process)
-            .and_then(|p| p.space.take());
-        if let Some(space) = space {
+        let p = self.objects.process_mut(process);
+        if let Some(space) = p.and_then(|p| p.space.take()) {
             space.destroy(&mut self.frames);
         }
         self.refund(process, own);
@@ -857,11 +849,8 @@ impl<P: Platform> Kernel<P> {
         let Some(priority) = self.objects.thread(current).map(|t| t.priority) else {
             return;
         };
-        if self
-            .run_queue
-            .top_priority()
-            .is_some_and(|top| top >= priority)
-        {
+        let top = self.run_queue.top_priority();
+        if top.is_some_and(|top| top >= priority) {
             self.run_queue.push_back(current, priority);
             self.this_cpu().current = None;
         }
