@@ -29,6 +29,9 @@ pub const MAX_TABLE_SLOTS: u32 = 1 << 16;
 /// Table indices available; an id holds a 16-bit index and a 16-bit generation.
 const MAX_TABLES: usize = 1 << 16;
 
+/// The panic of a derivation link to a freed node (a kernel bug: see `node`).
+const FREED_NODE: &str = "capability derivation link to a freed node";
+
 /// Names one capability table. Holds an index and a generation, so an id kept after
 /// its table was destroyed never names a later table that reuses the index.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Hash)]
@@ -236,12 +239,8 @@ impl<O: Copy + Ord + core::fmt::Debug> CapSpace<O> {
             }
             self.watches.insert((source.object, badge), (0, watcher));
         }
-        self.attach_node(
-            Cap::new(source.object, rights, badge),
-            dst,
-            slot,
-            Some(parent),
-        )?;
+        let cap = Cap::new(source.object, rights, badge);
+        self.attach_node(cap, dst, slot, Some(parent))?;
         Ok(slot)
     }
 
@@ -323,15 +322,11 @@ impl<O: Copy + Ord + core::fmt::Debug> CapSpace<O> {
     // Links between nodes are maintained only by this module, so a link to a freed
     // node is a kernel bug, never a user error.
     fn node(&self, id: NodeId) -> &Node<O> {
-        self.nodes[id.index()]
-            .as_ref()
-            .expect("capability derivation link to a freed node")
+        self.nodes[id.index()].as_ref().expect(FREED_NODE)
     }
 
     fn node_mut(&mut self, id: NodeId) -> &mut Node<O> {
-        self.nodes[id.index()]
-            .as_mut()
-            .expect("capability derivation link to a freed node")
+        self.nodes[id.index()].as_mut().expect(FREED_NODE)
     }
 
     fn live_table_mut(&mut self, id: TableId) -> &mut Table {
@@ -400,11 +395,8 @@ impl<O: Copy + Ord + core::fmt::Debug> CapSpace<O> {
                 }
             }
         }
-        let (table, slot) = {
-            let node = self.node(id);
-            (node.table, node.slot)
-        };
-        self.set_slot(table, slot, None);
+        let node = self.node(id);
+        self.set_slot(node.table, node.slot, None);
         let Cap { object, badge, .. } = self.node(id).cap;
         self.nodes[id.index()] = None;
         self.free_nodes.push(id);
@@ -420,11 +412,8 @@ impl<O: Copy + Ord + core::fmt::Debug> CapSpace<O> {
 
     /// Moves a node to an empty, checked slot, keeping its tree links.
     fn move_node(&mut self, id: NodeId, table: TableId, slot: u32) {
-        let (old_table, old_slot) = {
-            let node = self.node(id);
-            (node.table, node.slot)
-        };
-        self.set_slot(old_table, old_slot, None);
+        let node = self.node(id);
+        self.set_slot(node.table, node.slot, None);
         self.set_slot(table, slot, Some(id));
         let node = self.node_mut(id);
         node.table = table;
@@ -439,11 +428,7 @@ impl<O: Copy + Ord + core::fmt::Debug> CapSpace<O> {
         }
         let was_occupied = table.slots[slot].is_some();
         table.slots[slot] = value;
-        match (was_occupied, value.is_some()) {
-            (false, true) => table.occupied += 1,
-            (true, false) => table.occupied -= 1,
-            _ => {}
-        }
+        table.occupied = table.occupied + value.is_some() as usize - was_occupied as usize;
     }
 
     /// Makes `child` (currently detached) the first child of `parent`.
@@ -461,10 +446,9 @@ impl<O: Copy + Ord + core::fmt::Debug> CapSpace<O> {
 
     /// Takes a node out of its parent's child list; its own children stay attached.
     fn unlink_from_parent(&mut self, id: NodeId) {
-        let (parent, prev, next) = {
-            let node = self.node(id);
-            (node.parent, node.prev_sibling, node.next_sibling)
-        };
+        let node = self.node(id);
+        let (parent, prev, next) = (node.parent, node.prev_sibling, node.next_sibling);
+
         match (prev, parent) {
             (Some(prev), _) => self.node_mut(prev).next_sibling = next,
             (None, Some(parent)) => self.node_mut(parent).first_child = next,

@@ -147,10 +147,8 @@ impl<P: Platform> Kernel<P> {
                         // A caller that is gone (dead, or no longer waiting) makes
                         // the send fail with PeerDied, so a server can give what
                         // it was answering (typed input, say) to someone else.
-                        let waiting = self
-                            .objects
-                            .thread(caller)
-                            .is_some_and(|c| c.state == ThreadState::AwaitingReply);
+                        let c = self.objects.thread(caller);
+                        let waiting = c.is_some_and(|c| c.state == ThreadState::AwaitingReply);
                         let result = if waiting {
                             self.reply_to(caller, &message)
                         } else {
@@ -201,10 +199,8 @@ impl<P: Platform> Kernel<P> {
             }
             Sys::DebugWrite => {
                 self.lookup(process, args[0], ObjectKind::System, Rights::empty())?;
-                let len = usize::try_from(args[2])
-                    .ok()
-                    .filter(|&l| l <= MAX_DEBUG_WRITE);
-                let len = len.ok_or(SysError::TooBig)?;
+                let fits = args[2] <= MAX_DEBUG_WRITE as u64;
+                let len = fits.then_some(args[2] as usize).ok_or(SysError::TooBig)?;
                 let space = self.space_of(thread).ok_or(SysError::DeadObject)?;
                 let buffer = usercopy::read_vec::<P>(space, args[1], len)?;
                 if crate::klog::record(&buffer) {
@@ -273,14 +269,11 @@ impl<P: Platform> Kernel<P> {
                 let dst_slot = optional_slot(args[2])?;
                 let src_table = self.table_of(process)?;
                 let dst_table = self.table_of(target)?;
-                if target != process
-                    && !self
-                        .caps
-                        .lookup(src_table, src)?
-                        .rights
-                        .contains(Rights::GRANT)
-                {
-                    return Err(SysError::NoRights);
+                if target != process {
+                    let rights = self.caps.lookup(src_table, src)?.rights;
+                    if !rights.contains(Rights::GRANT) {
+                        return Err(SysError::NoRights);
+                    }
                 }
                 self.reserve_slot(target)?;
                 let slot = if call == Sys::CapCopy {
@@ -435,10 +428,8 @@ impl<P: Platform> Kernel<P> {
                 let (target, _) =
                     self.lookup(process, args[0], ObjectKind::Thread, Rights::WRITE)?;
                 let priority = self.priority_arg(thread, args[1])?;
-                let t = self
-                    .objects
-                    .thread_mut(target)
-                    .ok_or(SysError::DeadObject)?;
+                let t = self.objects.thread_mut(target);
+                let t = t.ok_or(SysError::DeadObject)?;
                 let old = core::mem::replace(&mut t.priority, priority);
                 if t.state == ThreadState::Runnable && self.cpu_running(target).is_none() {
                     self.run_queue.remove(target, old);
@@ -461,11 +452,9 @@ impl<P: Platform> Kernel<P> {
                 ok0()
             }
             Sys::ReplySave => {
-                let caller = self
-                    .objects
-                    .thread_mut(thread)
-                    .and_then(|t| t.reply_to.take())
-                    .ok_or(SysError::NoReplyTarget)?;
+                let t = self.objects.thread_mut(thread);
+                let caller = t.and_then(|t| t.reply_to.take());
+                let caller = caller.ok_or(SysError::NoReplyTarget)?;
                 let reply = self.objects.insert(Object::Reply(Reply { caller }));
                 let slot = self.grant_or_undo(process, reply, Rights::WRITE, |k| {
                     if let Some(t) = k.objects.thread_mut(thread) {
@@ -738,9 +727,8 @@ impl<P: Platform> Kernel<P> {
         for page in 0..pages {
             let addr = va + page * PAGE;
             if let Some(pa) = space.unmap(addr) {
-                space
-                    .map(addr, pa, flags, &mut self.frames)
-                    .map_err(|_| SysError::OutOfMemory)?;
+                let remapped = space.map(addr, pa, flags, &mut self.frames);
+                remapped.map_err(|_| SysError::OutOfMemory)?;
             }
         }
         ok0()

@@ -174,9 +174,8 @@ impl<P: Platform> Kernel<P> {
     ) -> Result<u32, SysError> {
         let table = self.table_of(process)?;
         self.reserve_slot(process)?;
-        let slot = self
-            .caps
-            .insert_root(table, slot, Cap::new(object, rights, badge))?;
+        let cap = Cap::new(object, rights, badge);
+        let slot = self.caps.insert_root(table, slot, cap)?;
         self.objects.add_ref(object);
         Ok(slot)
     }
@@ -277,11 +276,10 @@ impl<P: Platform> Kernel<P> {
     /// limit, or the kernel heap budget would be exceeded.
     pub fn charge(&mut self, process: ObjRef, cost: Cost) -> Result<(), SysError> {
         let total = cost.total().ok_or(SysError::QuotaExceeded)?;
-        let heap = self
-            .heap_charged
-            .checked_add(cost.heap)
-            .filter(|&h| h <= self.heap_budget)
-            .ok_or(SysError::OutOfMemory)?;
+        let heap = self.heap_charged.checked_add(cost.heap);
+        let heap = heap.filter(|&h| h <= self.heap_budget);
+        let heap = heap.ok_or(SysError::OutOfMemory)?;
+
         let mut at = Some(process);
         while let Some(p) = at.and_then(|p| self.objects.process(p)) {
             let used = p.quota.used.checked_add(total);
@@ -782,9 +780,8 @@ impl<P: Platform> Kernel<P> {
         if t.is_some_and(|t| t.state == ThreadState::Runnable && t.stop_pending) {
             self.block_thread(thread, ThreadState::Suspended);
         }
-        self.objects
-            .thread(thread)
-            .is_some_and(|t| t.state == ThreadState::Runnable)
+        let t = self.objects.thread(thread);
+        t.is_some_and(|t| t.state == ThreadState::Runnable)
     }
 
     /// The thread this CPU runs.
@@ -881,7 +878,7 @@ impl<P: Platform> Kernel<P> {
         let pid = self.objects.process(process).map_or(0, |p| p.pid);
         if let Some((endpoint, badge)) = fault_endpoint {
             let message = Message::fault(kind, address, pc, syndrome, badge);
-            if self.send_fault(thread, endpoint, message).is_ok() {
+            if self.endpoint_send(endpoint, message, true).is_ok() {
                 return;
             }
         }
