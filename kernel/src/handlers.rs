@@ -519,10 +519,7 @@ impl<P: Platform> Kernel<P> {
             return Err(SysError::InvalidArgument);
         }
         let pages = size.div_ceil(PAGE) as usize;
-        let cost = Cost {
-            frames: pages as u64 * PAGE,
-            heap: SMALL_OBJECT_COST + pages as u64 * 8,
-        };
+        let cost = Cost::new(pages as u64 * PAGE, SMALL_OBJECT_COST + pages as u64 * 8);
         self.charge(process, cost)?;
         let mut frames = Vec::new();
         let reserved = frames.try_reserve_exact(pages).is_ok();
@@ -647,10 +644,8 @@ impl<P: Platform> Kernel<P> {
         // Charged before anything is taken: the most page tables this range can
         // need, and the region's record; the tables not needed go back after.
         let table_bound = P::Space::max_new_tables(va, pages);
-        let cost = Cost {
-            frames: table_bound * PAGE,
-            heap: REGION_COST,
-        };
+        let cost = Cost::new(table_bound * PAGE, REGION_COST);
+
         self.charge(target, cost)?;
         let Some(Object::Process(p)) = self.objects.get_mut(target) else {
             return Err(SysError::DeadObject);

@@ -146,10 +146,8 @@ impl<P: Platform> Kernel<P> {
         call: bool,
     ) -> Result<(), SysError> {
         let sender = self.current().ok_or(SysError::BadState)?;
-        let receiver = match self.objects.get_mut(endpoint) {
-            Some(Object::Endpoint(ep)) => ep.receivers.pop_front(),
-            _ => return Err(SysError::InvalidCap),
-        };
+        let ep = self.objects.endpoint_mut(endpoint);
+        let receiver = ep.ok_or(SysError::InvalidCap)?.receivers.pop_front();
         match receiver {
             Some(receiver) => {
                 self.release(endpoint); // the receiver's hold on the endpoint
@@ -173,7 +171,7 @@ impl<P: Platform> Kernel<P> {
                 if let Some(s) = self.objects.thread_mut(sender) {
                     s.outgoing = message;
                 }
-                if let Some(Object::Endpoint(ep)) = self.objects.get_mut(endpoint) {
+                if let Some(ep) = self.objects.endpoint_mut(endpoint) {
                     ep.senders.push_back(sender);
                 }
                 self.objects.add_ref(endpoint);
@@ -202,7 +200,7 @@ impl<P: Platform> Kernel<P> {
         else {
             return false;
         };
-        let Some(Object::Endpoint(ep)) = self.objects.get(endpoint) else {
+        let Some(ep) = self.objects.endpoint(endpoint) else {
             return false;
         };
         let partner = match call {
@@ -232,7 +230,7 @@ impl<P: Platform> Kernel<P> {
             p.state = ThreadState::Runnable;
         }
         if call {
-            if let Some(Object::Endpoint(ep)) = self.objects.get_mut(endpoint) {
+            if let Some(ep) = self.objects.endpoint_mut(endpoint) {
                 ep.receivers.pop_front();
             }
             // The receiver's hold; the caller's capability still holds one.
@@ -242,7 +240,7 @@ impl<P: Platform> Kernel<P> {
             if let Some(t) = self.objects.thread_mut(me) {
                 t.reply_to = None;
             }
-            if let Some(Object::Endpoint(ep)) = self.objects.get_mut(endpoint) {
+            if let Some(ep) = self.objects.endpoint_mut(endpoint) {
                 ep.receivers.push_back(me);
             }
             self.objects.add_ref(endpoint);
@@ -288,10 +286,8 @@ impl<P: Platform> Kernel<P> {
             // A reply right not used before the next receive is dropped.
             self.fail_caller(stale, SysError::PeerDied);
         }
-        let sender = match self.objects.get_mut(endpoint) {
-            Some(Object::Endpoint(ep)) => ep.senders.pop_front(),
-            _ => return Err(SysError::InvalidCap),
-        };
+        let ep = self.objects.endpoint_mut(endpoint);
+        let sender = ep.ok_or(SysError::InvalidCap)?.senders.pop_front();
         match sender {
             Some(sender) => {
                 self.release(endpoint); // the sender's hold
@@ -314,10 +310,8 @@ impl<P: Platform> Kernel<P> {
                 Ok(())
             }
             None => {
-                let silenced = match self.objects.get_mut(endpoint) {
-                    Some(Object::Endpoint(ep)) => ep.silenced.pop_front(),
-                    _ => None,
-                };
+                let ep = self.objects.endpoint_mut(endpoint);
+                let silenced = ep.and_then(|ep| ep.silenced.pop_front());
                 if let Some((badge, payer)) = silenced {
                     let mut message = Message::default();
                     (message.info, message.badge) = (MessageInfo::label(labels::NO_SENDERS), badge);
@@ -325,7 +319,7 @@ impl<P: Platform> Kernel<P> {
                     self.refund_watch(payer);
                     return delivered;
                 }
-                if let Some(Object::Endpoint(ep)) = self.objects.get_mut(endpoint) {
+                if let Some(ep) = self.objects.endpoint_mut(endpoint) {
                     ep.receivers.push_back(receiver);
                 }
                 self.objects.add_ref(endpoint);
@@ -390,7 +384,7 @@ impl<P: Platform> Kernel<P> {
 
     /// ORs `bits` into a notification, waking one waiter.
     pub fn signal(&mut self, notification: ObjRef, bits: u64) {
-        let Some(Object::Notification(n)) = self.objects.get_mut(notification) else {
+        let Some(n) = self.objects.notification_mut(notification) else {
             return;
         };
         n.bits |= if bits == 0 { 1 } else { bits };
@@ -406,19 +400,16 @@ impl<P: Platform> Kernel<P> {
     /// Takes the bits of a notification, or blocks the current thread until set.
     pub fn wait(&mut self, notification: ObjRef, block: bool) -> Result<Option<u64>, SysError> {
         let me = self.current().ok_or(SysError::BadState)?;
-        let bits = match self.objects.get_mut(notification) {
-            Some(Object::Notification(n)) => core::mem::take(&mut n.bits),
-            _ => return Err(SysError::InvalidCap),
-        };
+        let n = self.objects.notification_mut(notification);
+        let n = n.ok_or(SysError::InvalidCap)?;
+        let bits = core::mem::take(&mut n.bits);
         if bits != 0 {
             return Ok(Some(bits));
         }
         if !block {
             return Err(SysError::WouldBlock);
         }
-        if let Some(Object::Notification(n)) = self.objects.get_mut(notification) {
-            n.waiters.push_back(me);
-        }
+        n.waiters.push_back(me);
         self.objects.add_ref(notification);
         self.block_current(ThreadState::Waiting { notification });
         Ok(None)

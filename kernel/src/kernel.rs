@@ -52,6 +52,11 @@ pub struct Cost {
 }
 
 impl Cost {
+    /// `frames` bytes of frames and `heap` bytes of kernel heap.
+    pub const fn new(frames: u64, heap: u64) -> Self {
+        Self { frames, heap }
+    }
+
     pub const fn heap(heap: u64) -> Self {
         Self { frames: 0, heap }
     }
@@ -214,7 +219,7 @@ impl<P: Platform> Kernel<P> {
     /// and lets a receiver already waiting there take it at once.
     fn notify_silenced(&mut self) {
         for (endpoint, badge, payer) in core::mem::take(&mut self.caps.silenced) {
-            if let Some(Object::Endpoint(ep)) = self.objects.get_mut(endpoint) {
+            if let Some(ep) = self.objects.endpoint_mut(endpoint) {
                 ep.silenced.push_back((badge, payer));
                 if let Some(receiver) = ep.receivers.pop_front() {
                     self.release(endpoint); // the receiver's hold
@@ -336,10 +341,7 @@ impl<P: Platform> Kernel<P> {
         creator: Option<ObjRef>,
         limit: u64,
     ) -> Result<ObjRef, SysError> {
-        let cost = Cost {
-            frames: crate::PAGE_SIZE as u64,
-            heap: OBJECT_COST,
-        };
+        let cost = Cost::new(crate::PAGE_SIZE as u64, OBJECT_COST);
         if let Some(creator) = creator {
             let mut depth = 0;
             let mut at = Some(creator);
@@ -548,14 +550,14 @@ impl<P: Platform> Kernel<P> {
         let (state, priority) = (t.state, t.priority);
         match state {
             ThreadState::Sending { endpoint, .. } | ThreadState::Receiving { endpoint } => {
-                if let Some(Object::Endpoint(ep)) = self.objects.get_mut(endpoint) {
+                if let Some(ep) = self.objects.endpoint_mut(endpoint) {
                     ep.senders.retain(|x| *x != thread);
                     ep.receivers.retain(|x| *x != thread);
                 }
                 self.release(endpoint);
             }
             ThreadState::Waiting { notification } => {
-                if let Some(Object::Notification(n)) = self.objects.get_mut(notification) {
+                if let Some(n) = self.objects.notification_mut(notification) {
                     n.waiters.retain(|x| *x != thread);
                 }
                 self.release(notification);
@@ -668,10 +670,9 @@ impl<P: Platform> Kernel<P> {
         let threads = core::mem::take(&mut p.threads);
         let regions: Vec<u64> = p.regions.keys().copied().collect();
         let table = p.caps;
-        let own = Cost {
-            frames: p.table_frames_charged * crate::PAGE_SIZE as u64,
-            heap: p.slot_chunks * SLOT_CHUNK_COST,
-        };
+        let own_frames = p.table_frames_charged * crate::PAGE_SIZE as u64;
+        let own = Cost::new(own_frames, p.slot_chunks * SLOT_CHUNK_COST);
+
         (p.table_frames_charged, p.slot_chunks) = (0, 0);
         let exit_notification = p.exit_notification.take();
         let fault_endpoint = p.fault_endpoint.take();
