@@ -19,6 +19,7 @@
 use alloc::vec::Vec;
 
 pub use crate::syscall::{Rights, SysError};
+use crate::Result;
 
 /// A word the kernel delivers with every IPC sent through a cap; 0 means unbadged.
 pub type Badge = u64;
@@ -133,7 +134,7 @@ pub struct CapSpace<O> {
 
 impl<O: Copy + Ord + core::fmt::Debug> CapSpace<O> {
     /// Creates an empty table with slots `0..max_slots`.
-    pub fn create_table(&mut self, max_slots: u32) -> Result<TableId, SysError> {
+    pub fn create_table(&mut self, max_slots: u32) -> Result<TableId> {
         if max_slots > MAX_TABLE_SLOTS {
             return Err(SysError::QuotaExceeded);
         }
@@ -161,7 +162,7 @@ impl<O: Copy + Ord + core::fmt::Debug> CapSpace<O> {
     /// Deletes every cap in `table` and the table itself. Children of those caps in
     /// other tables move up to the nearest surviving ancestor. Returns the objects of
     /// the deleted caps so the caller can drop its references.
-    pub fn destroy_table(&mut self, table: TableId) -> Result<Vec<O>, SysError> {
+    pub fn destroy_table(&mut self, table: TableId) -> Result<Vec<O>> {
         let occupied: Vec<NodeId> = self.table(table)?.slots.iter().flatten().copied().collect();
         let objects = occupied
             .into_iter()
@@ -179,32 +180,22 @@ impl<O: Copy + Ord + core::fmt::Debug> CapSpace<O> {
 
     /// Puts an original capability (one with no parent) into `slot`, or into the
     /// lowest free slot when `slot` is `None`. Returns the slot used.
-    pub fn insert_root(
-        &mut self,
-        table: TableId,
-        slot: Option<u32>,
-        cap: Cap<O>,
-    ) -> Result<u32, SysError> {
+    pub fn insert_root(&mut self, table: TableId, slot: Option<u32>, cap: Cap<O>) -> Result<u32> {
         let slot = self.target_slot(table, slot)?;
         self.attach_node(cap, table, slot, None)?;
         Ok(slot)
     }
 
-    pub fn lookup(&self, table: TableId, slot: u32) -> Result<&Cap<O>, SysError> {
+    pub fn lookup(&self, table: TableId, slot: u32) -> Result<&Cap<O>> {
         let id = self.node_at(table, slot)?;
         Ok(&self.node(id).cap)
     }
 
     /// Copies a cap with the same rights and badge; the copy is a child of `src`.
-    pub fn copy(
-        &mut self,
-        src: (TableId, u32),
-        dst: TableId,
-        dst_slot: Option<u32>,
-    ) -> Result<u32, SysError> {
+    pub fn copy(&mut self, src: (TableId, u32), dst: TableId, slot: Option<u32>) -> Result<u32> {
         let parent = self.node_at(src.0, src.1)?;
         let cap = self.node(parent).cap;
-        let slot = self.target_slot(dst, dst_slot)?;
+        let slot = self.target_slot(dst, slot)?;
         self.attach_node(cap, dst, slot, Some(parent))?;
         Ok(slot)
     }
@@ -217,11 +208,11 @@ impl<O: Copy + Ord + core::fmt::Debug> CapSpace<O> {
         &mut self,
         src: (TableId, u32),
         dst: TableId,
-        dst_slot: Option<u32>,
+        slot: Option<u32>,
         rights: Rights,
         badge: Option<Badge>,
         watch: Option<O>,
-    ) -> Result<u32, SysError> {
+    ) -> Result<u32> {
         let parent = self.node_at(src.0, src.1)?;
         let source = self.node(parent).cap;
         if !source.rights.contains(rights) {
@@ -232,7 +223,7 @@ impl<O: Copy + Ord + core::fmt::Debug> CapSpace<O> {
             Some(badge) if source.badge == 0 => badge,
             Some(_) => return Err(SysError::RightsEscalation),
         };
-        let slot = self.target_slot(dst, dst_slot)?;
+        let slot = self.target_slot(dst, slot)?;
         if let Some(watcher) = watch {
             if badge == 0 || self.watches.contains_key(&(source.object, badge)) {
                 return Err(SysError::InvalidArgument);
@@ -250,23 +241,23 @@ impl<O: Copy + Ord + core::fmt::Debug> CapSpace<O> {
         &mut self,
         src: (TableId, u32),
         dst: TableId,
-        dst_slot: Option<u32>,
-    ) -> Result<u32, SysError> {
+        slot: Option<u32>,
+    ) -> Result<u32> {
         let id = self.node_at(src.0, src.1)?;
-        let slot = self.target_slot(dst, dst_slot)?;
+        let slot = self.target_slot(dst, slot)?;
         self.move_node(id, dst, slot);
         Ok(slot)
     }
 
     /// Deletes one cap; its children become children of its parent.
-    pub fn delete(&mut self, table: TableId, slot: u32) -> Result<O, SysError> {
+    pub fn delete(&mut self, table: TableId, slot: u32) -> Result<O> {
         let id = self.node_at(table, slot)?;
         Ok(self.detach_node(id))
     }
 
     /// Deletes every cap derived from the one in `slot`, in all tables, keeping the
     /// cap itself. Iterative and O(descendants). Returns the deleted caps' objects.
-    pub fn revoke(&mut self, table: TableId, slot: u32) -> Result<Vec<O>, SysError> {
+    pub fn revoke(&mut self, table: TableId, slot: u32) -> Result<Vec<O>> {
         let root = self.node_at(table, slot)?;
         let mut objects = Vec::new();
         let mut cursor = self.node(root).first_child;
@@ -289,13 +280,13 @@ impl<O: Copy + Ord + core::fmt::Debug> CapSpace<O> {
     }
 
     /// Number of occupied slots in `table`.
-    pub fn count(&self, table: TableId) -> Result<usize, SysError> {
+    pub fn count(&self, table: TableId) -> Result<usize> {
         Ok(self.table(table)?.occupied)
     }
 
     // ---- lookups ----
 
-    fn table(&self, id: TableId) -> Result<&Table, SysError> {
+    fn table(&self, id: TableId) -> Result<&Table> {
         self.tables
             .get(id.index())
             .filter(|entry| entry.generation == id.generation)
@@ -304,12 +295,12 @@ impl<O: Copy + Ord + core::fmt::Debug> CapSpace<O> {
     }
 
     /// The node in an occupied slot.
-    fn node_at(&self, table: TableId, slot: u32) -> Result<NodeId, SysError> {
+    fn node_at(&self, table: TableId, slot: u32) -> Result<NodeId> {
         self.table(table)?.get(slot).ok_or(SysError::InvalidCap)
     }
 
     /// Checks `slot` is in range and empty, or picks the lowest free one.
-    fn target_slot(&self, table: TableId, slot: Option<u32>) -> Result<u32, SysError> {
+    fn target_slot(&self, table: TableId, slot: Option<u32>) -> Result<u32> {
         let table = self.table(table)?;
         match slot {
             None => table.lowest_free().ok_or(SysError::SlotsFull),
@@ -345,7 +336,7 @@ impl<O: Copy + Ord + core::fmt::Debug> CapSpace<O> {
         table: TableId,
         slot: u32,
         parent: Option<NodeId>,
-    ) -> Result<NodeId, SysError> {
+    ) -> Result<NodeId> {
         let node = Node {
             cap,
             table,
@@ -471,12 +462,7 @@ mod tests {
     /// Test-only views of the space.
     impl<O: Copy + Ord + core::fmt::Debug> CapSpace<O> {
         /// Like [`CapSpace::lookup`], but refuses a cap lacking any of `needed`.
-        pub fn lookup_with(
-            &self,
-            table: TableId,
-            slot: u32,
-            needed: Rights,
-        ) -> Result<&Cap<O>, SysError> {
+        pub fn lookup_with(&self, table: TableId, slot: u32, needed: Rights) -> Result<&Cap<O>> {
             let cap = self.lookup(table, slot)?;
             if cap.rights.contains(needed) {
                 Ok(cap)
@@ -486,7 +472,7 @@ mod tests {
         }
 
         /// The lowest free slot of `table`.
-        pub fn free_slot(&self, table: TableId) -> Result<u32, SysError> {
+        pub fn free_slot(&self, table: TableId) -> Result<u32> {
             self.table(table)?.lowest_free().ok_or(SysError::SlotsFull)
         }
 

@@ -11,6 +11,7 @@ use crate::kernel::{Cost, Kernel, REGION_COST, SMALL_OBJECT_COST, WATCH_COST};
 use crate::object::*;
 use crate::syscall::*;
 use crate::usercopy::{self, USER_TOP};
+use crate::Result;
 
 const PAGE: u64 = 4096;
 
@@ -20,7 +21,7 @@ type Results = [u64; 6];
 /// What a handler did: results for `finish` to write, an error code, or
 /// `Ok(None)` when the call wrote its own results (or blocked: a call that
 /// may block writes its results when it completes).
-type Outcome = Result<Option<Results>, SysError>;
+type Outcome = Result<Option<Results>>;
 
 fn ok0() -> Outcome {
     Ok(Some([0; 6]))
@@ -30,12 +31,12 @@ fn ok1(value: u64) -> Outcome {
     Ok(Some([value, 0, 0, 0, 0, 0]))
 }
 
-fn rights_from(bits: u64) -> Result<Rights, SysError> {
+fn rights_from(bits: u64) -> Result<Rights> {
     let bits = u32::try_from(bits).map_err(|_| SysError::InvalidArgument)?;
     Rights::from_bits(bits).ok_or(SysError::InvalidArgument)
 }
 
-fn optional_slot(slot: u64) -> Result<Option<u32>, SysError> {
+fn optional_slot(slot: u64) -> Result<Option<u32>> {
     let slot = (slot != NO_SLOT).then_some(slot).map(u32::try_from);
     slot.transpose().map_err(|_| SysError::InvalidCap)
 }
@@ -75,7 +76,7 @@ impl<P: Platform> Kernel<P> {
     }
 
     /// Target process of an operation: the caller itself or a process capability.
-    fn target_process(&self, caller: ObjRef, slot: u64) -> Result<ObjRef, SysError> {
+    fn target_process(&self, caller: ObjRef, slot: u64) -> Result<ObjRef> {
         if slot == SELF_PROCESS {
             return Ok(caller);
         }
@@ -502,7 +503,7 @@ impl<P: Platform> Kernel<P> {
 
     /// The threads `slot` names: a thread, or every thread of a process
     /// (and whether it named one thread).
-    fn named_threads(&self, process: ObjRef, slot: u64) -> Result<(Vec<ObjRef>, bool), SysError> {
+    fn named_threads(&self, process: ObjRef, slot: u64) -> Result<(Vec<ObjRef>, bool)> {
         if let Ok((thread, _)) = self.lookup(process, slot, ObjectKind::Thread, Rights::WRITE) {
             return Ok((alloc::vec![thread], true));
         }
@@ -611,7 +612,7 @@ impl<P: Platform> Kernel<P> {
         first_page: u64,
         pages: u64,
         mut flags: PageFlags,
-    ) -> Result<(), SysError> {
+    ) -> Result {
         let size = pages.checked_mul(PAGE).ok_or(SysError::InvalidArgument)?;
         let end = va.checked_add(size).ok_or(SysError::InvalidArgument)?;
         if !va.is_multiple_of(PAGE) || pages == 0 || va < PAGE || end > USER_TOP {
@@ -687,7 +688,7 @@ impl<P: Platform> Kernel<P> {
     }
 
     /// Removes the region starting at `va`.
-    pub fn unmap_region(&mut self, target: ObjRef, va: u64) -> Result<(), SysError> {
+    pub fn unmap_region(&mut self, target: ObjRef, va: u64) -> Result {
         let Some(Object::Process(p)) = self.objects.get_mut(target) else {
             return Err(SysError::DeadObject);
         };
@@ -754,7 +755,7 @@ impl<P: Platform> Kernel<P> {
         process: ObjRef,
         slot: u64,
         kind: ObjectKind,
-    ) -> Result<Option<ObjRef>, SysError> {
+    ) -> Result<Option<ObjRef>> {
         if slot == NO_SLOT {
             return Ok(None);
         }
@@ -769,7 +770,7 @@ impl<P: Platform> Kernel<P> {
         object: ObjRef,
         rights: Rights,
         undo: impl FnOnce(&mut Self),
-    ) -> Result<u32, SysError> {
+    ) -> Result<u32> {
         let granted = self.grant(process, None, object, rights, 0);
         if granted.is_err() {
             undo(self);
@@ -778,7 +779,7 @@ impl<P: Platform> Kernel<P> {
     }
 
     /// A priority argument: a level no higher than the calling thread's.
-    fn priority_arg(&self, thread: ObjRef, value: u64) -> Result<u8, SysError> {
+    fn priority_arg(&self, thread: ObjRef, value: u64) -> Result<u8> {
         let mine = self.objects.thread(thread).map_or(0, |t| t.priority);
         match u8::try_from(value) {
             Ok(priority) if priority > mine => Err(SysError::NoRights),

@@ -15,6 +15,7 @@ use crate::kernel::Kernel;
 use crate::object::*;
 use crate::syscall::*;
 use crate::usercopy;
+use crate::Result;
 
 /// A message in flight.
 #[derive(Clone, Debug, Default)]
@@ -65,7 +66,7 @@ impl<P: Platform> Kernel<P> {
         thread: ObjRef,
         info_word: u64,
         first_word_arg: usize,
-    ) -> Result<Message, SysError> {
+    ) -> Result<Message> {
         let info = MessageInfo::decode(info_word).ok_or(SysError::TooBig)?;
         let t = self.objects.thread(thread).ok_or(SysError::DeadObject)?;
         let mut message = Message {
@@ -99,7 +100,7 @@ impl<P: Platform> Kernel<P> {
         sender: Option<ObjRef>,
         receiver: ObjRef,
         message: &Message,
-    ) -> Result<(), SysError> {
+    ) -> Result {
         let r = self.objects.thread(receiver).ok_or(SysError::DeadObject)?;
         let (receiver_process, buffer) = (r.process, r.ipc_buffer);
         let mut info = message.info;
@@ -139,12 +140,7 @@ impl<P: Platform> Kernel<P> {
     }
 
     /// `call` or `send` on an endpoint by the current thread.
-    pub fn endpoint_send(
-        &mut self,
-        endpoint: ObjRef,
-        message: Message,
-        call: bool,
-    ) -> Result<(), SysError> {
+    pub fn endpoint_send(&mut self, endpoint: ObjRef, message: Message, call: bool) -> Result {
         let sender = self.current().ok_or(SysError::BadState)?;
         let ep = self.objects.endpoint_mut(endpoint);
         let receiver = ep.ok_or(SysError::InvalidCap)?.receivers.pop_front();
@@ -280,7 +276,7 @@ impl<P: Platform> Kernel<P> {
     /// `recv` by `receiver`, the thread making the syscall; `Ok(())` also when it
     /// blocked. Not taken from `current`: in `reply_recv` the reply may already
     /// have switched to a higher-priority caller.
-    pub fn endpoint_recv(&mut self, receiver: ObjRef, endpoint: ObjRef) -> Result<(), SysError> {
+    pub fn endpoint_recv(&mut self, receiver: ObjRef, endpoint: ObjRef) -> Result {
         let r = self.objects.thread_mut(receiver);
         if let Some(stale) = r.and_then(|r| r.reply_to.take()) {
             // A reply right not used before the next receive is dropped.
@@ -330,7 +326,7 @@ impl<P: Platform> Kernel<P> {
     }
 
     /// Replies to `caller` (which must be awaiting a reply) with `message`.
-    pub fn reply_to(&mut self, caller: ObjRef, message: &Message) -> Result<(), SysError> {
+    pub fn reply_to(&mut self, caller: ObjRef, message: &Message) -> Result {
         let c = self.objects.thread(caller);
         let waiting = c.filter(|c| c.state == ThreadState::AwaitingReply);
         let Some(is_fault) = waiting.map(|c| c.outgoing.is_fault) else {
@@ -374,7 +370,7 @@ impl<P: Platform> Kernel<P> {
     }
 
     /// The current thread's implicit reply (after a `recv` of a `call`).
-    pub fn reply_current(&mut self, message: &Message) -> Result<(), SysError> {
+    pub fn reply_current(&mut self, message: &Message) -> Result {
         let me = self.current().ok_or(SysError::BadState)?;
         let caller = self.objects.thread_mut(me).and_then(|t| t.reply_to.take());
         self.reply_to(caller.ok_or(SysError::NoReplyTarget)?, message)
@@ -398,7 +394,7 @@ impl<P: Platform> Kernel<P> {
     }
 
     /// Takes the bits of a notification, or blocks the current thread until set.
-    pub fn wait(&mut self, notification: ObjRef, block: bool) -> Result<Option<u64>, SysError> {
+    pub fn wait(&mut self, notification: ObjRef, block: bool) -> Result<Option<u64>> {
         let me = self.current().ok_or(SysError::BadState)?;
         let n = self.objects.notification_mut(notification);
         let n = n.ok_or(SysError::InvalidCap)?;

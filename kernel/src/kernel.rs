@@ -19,6 +19,7 @@ use crate::object::*;
 use crate::sched::RunQueue;
 pub use crate::syscall::fault;
 use crate::syscall::SysError;
+use crate::Result;
 
 /// Capability slots of each process table.
 pub const PROCESS_SLOTS: u32 = 4096;
@@ -143,7 +144,7 @@ impl<P: Platform> Kernel<P> {
     // ---- capabilities -------------------------------------------------------
 
     /// The capability table of a process.
-    pub fn table_of(&self, process: ObjRef) -> Result<TableId, SysError> {
+    pub fn table_of(&self, process: ObjRef) -> Result<TableId> {
         let p = self.objects.process(process).ok_or(SysError::DeadObject)?;
         Ok(p.caps)
     }
@@ -155,7 +156,7 @@ impl<P: Platform> Kernel<P> {
         slot: u64,
         kind: ObjectKind,
         rights: Rights,
-    ) -> Result<(ObjRef, u64), SysError> {
+    ) -> Result<(ObjRef, u64)> {
         let slot = u32::try_from(slot).map_err(|_| SysError::InvalidCap)?;
         let cap = self.caps.lookup(self.table_of(process)?, slot)?;
         let actual = self.objects.get(cap.object).map(Object::kind);
@@ -176,7 +177,7 @@ impl<P: Platform> Kernel<P> {
         object: ObjRef,
         rights: Rights,
         badge: u64,
-    ) -> Result<u32, SysError> {
+    ) -> Result<u32> {
         let table = self.table_of(process)?;
         self.reserve_slot(process)?;
         let cap = Cap::new(object, rights, badge);
@@ -279,7 +280,7 @@ impl<P: Platform> Kernel<P> {
     /// taken: a process's quota is a ceiling on what its whole subtree uses, not
     /// a reservation. Fails with nothing changed when any level would pass its
     /// limit, or the kernel heap budget would be exceeded.
-    pub fn charge(&mut self, process: ObjRef, cost: Cost) -> Result<(), SysError> {
+    pub fn charge(&mut self, process: ObjRef, cost: Cost) -> Result {
         let total = cost.total().ok_or(SysError::QuotaExceeded)?;
         let heap = self.heap_charged.checked_add(cost.heap);
         let heap = heap.filter(|&h| h <= self.heap_budget);
@@ -318,7 +319,7 @@ impl<P: Platform> Kernel<P> {
 
     /// Charges `process` for another chunk of capability slots when its table
     /// is about to pass what it paid for. Call before filling a slot.
-    pub fn reserve_slot(&mut self, process: ObjRef) -> Result<(), SysError> {
+    pub fn reserve_slot(&mut self, process: ObjRef) -> Result {
         let p = self.objects.process(process).ok_or(SysError::DeadObject)?;
         let occupied = self.caps.count(p.caps)? as u64;
         if occupied < p.slot_chunks * SLOT_CHUNK {
@@ -336,11 +337,7 @@ impl<P: Platform> Kernel<P> {
     /// Creates an empty process whose subtree may use at most `limit` bytes.
     /// The creator pays for the record and the root page table (and, as an
     /// ancestor, for everything the new process uses later).
-    pub fn create_process(
-        &mut self,
-        creator: Option<ObjRef>,
-        limit: u64,
-    ) -> Result<ObjRef, SysError> {
+    pub fn create_process(&mut self, creator: Option<ObjRef>, limit: u64) -> Result<ObjRef> {
         let cost = Cost::new(crate::PAGE_SIZE as u64, OBJECT_COST);
         if let Some(creator) = creator {
             let mut depth = 0;
@@ -398,7 +395,7 @@ impl<P: Platform> Kernel<P> {
         stack: u64,
         arg: u64,
         priority: u8,
-    ) -> Result<ObjRef, SysError> {
+    ) -> Result<ObjRef> {
         self.objects
             .process(process)
             .filter(|p| p.state == ProcessState::Alive)
@@ -573,7 +570,7 @@ impl<P: Platform> Kernel<P> {
     /// `Interrupted`; one whose call a server holds too if the call was
     /// `CALL_INTERRUPTIBLE` (the server's reply then reaches nobody), else it
     /// stops when the reply comes (as after its own fault message's reply).
-    pub fn suspend(&mut self, thread: ObjRef) -> Result<(), SysError> {
+    pub fn suspend(&mut self, thread: ObjRef) -> Result {
         let elsewhere = self.cpu_running(thread).filter(|&cpu| cpu != self.cpu);
         let t = self.objects.thread_mut(thread);
         let t = t.ok_or(SysError::DeadObject)?;
@@ -620,7 +617,7 @@ impl<P: Platform> Kernel<P> {
 
     /// [`Kernel::suspend`], or lets a suspended thread run again (one that
     /// was to stop when its reply came simply goes on).
-    pub fn suspend_or_resume(&mut self, thread: ObjRef, suspend: bool) -> Result<(), SysError> {
+    pub fn suspend_or_resume(&mut self, thread: ObjRef, suspend: bool) -> Result {
         if suspend {
             return self.suspend(thread);
         }
