@@ -583,7 +583,10 @@ impl<P: Platform> Kernel<P> {
             // server holds goes on: it stops when the reply comes.
             ThreadState::Runnable if elsewhere.is_some() => {
                 t.stop_pending = true;
-                elsewhere.map(P::stop_user);
+                if let Some(cpu) = elsewhere {
+                    P::stop_user(cpu);
+                }
+
                 return Ok(());
             }
             ThreadState::AwaitingReply if holds_on => {
