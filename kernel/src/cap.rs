@@ -439,7 +439,6 @@ impl<O: Copy + Ord + core::fmt::Debug> CapSpace<O> {
     fn unlink_from_parent(&mut self, id: NodeId) {
         let node = self.node(id);
         let (parent, prev, next) = (node.parent, node.prev_sibling, node.next_sibling);
-
         match (prev, parent) {
             (Some(prev), _) => self.node_mut(prev).next_sibling = next,
             (None, Some(parent)) => self.node_mut(parent).first_child = next,

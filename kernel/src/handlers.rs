@@ -625,7 +625,6 @@ impl<P: Platform> Kernel<P> {
         if last.is_none_or(|last| last > m.pages()) {
             return Err(SysError::InvalidArgument);
         }
-
         let read_only = matches!(m, Memory::Frames { read_only, .. } if *read_only);
         if flags.write && read_only {
             return Err(SysError::NoRights);
@@ -646,11 +645,9 @@ impl<P: Platform> Kernel<P> {
         // need, and the region's record; the tables not needed go back after.
         let table_bound = P::Space::max_new_tables(va, pages);
         let cost = Cost::new(table_bound * PAGE, REGION_COST);
-
         self.charge(target, cost)?;
-        let Some(Object::Process(p)) = self.objects.get_mut(target) else {
-            return Err(SysError::DeadObject);
-        };
+        let p = self.objects.process_mut(target);
+        let p = p.ok_or(SysError::DeadObject)?;
         let Some(space) = p.space.as_mut() else {
             self.refund(target, cost);
             return Err(SysError::DeadObject);
@@ -689,9 +686,8 @@ impl<P: Platform> Kernel<P> {
 
     /// Removes the region starting at `va`.
     pub fn unmap_region(&mut self, target: ObjRef, va: u64) -> Result {
-        let Some(Object::Process(p)) = self.objects.get_mut(target) else {
-            return Err(SysError::DeadObject);
-        };
+        let p = self.objects.process_mut(target);
+        let p = p.ok_or(SysError::DeadObject)?;
         let region = p.regions.remove(&va).ok_or(SysError::NotMapped)?;
         if let Some(space) = p.space.as_mut() {
             for page in 0..region.pages {
@@ -709,16 +705,14 @@ impl<P: Platform> Kernel<P> {
         let va = args[1];
         let write = args[2] & map_flags::WRITE != 0;
         let execute = args[2] & map_flags::EXECUTE != 0;
-        let Some(Object::Process(p)) = self.objects.get_mut(target) else {
-            return Err(SysError::DeadObject);
-        };
+        let p = self.objects.process_mut(target);
+        let p = p.ok_or(SysError::DeadObject)?;
         let region = p.regions.get_mut(&va).ok_or(SysError::NotMapped)?;
         if (write && !region.flags.write) || (execute && !region.flags.execute) {
             return Err(SysError::NoRights);
         }
         (region.flags.write, region.flags.execute) = (write, execute);
         let (flags, pages) = (region.flags, region.pages);
-
         let space = p.space.as_mut().ok_or(SysError::DeadObject)?;
         for page in 0..pages {
             let addr = va + page * PAGE;

@@ -285,14 +285,11 @@ impl<P: Platform> Kernel<P> {
         let heap = self.heap_charged.checked_add(cost.heap);
         let heap = heap.filter(|&h| h <= self.heap_budget);
         let heap = heap.ok_or(SysError::OutOfMemory)?;
-
-        let mut at = Some(process);
-        while let Some(p) = at.and_then(|p| self.objects.process(p)) {
+        for p in self.ancestors(process) {
             let used = p.quota.used.checked_add(total);
             if used.is_none_or(|u| u > p.quota.limit) {
                 return Err(SysError::QuotaExceeded);
             }
-            at = p.creator;
         }
         if self.objects.process(process).is_none() {
             return Err(SysError::DeadObject);
@@ -304,6 +301,13 @@ impl<P: Platform> Kernel<P> {
         }
         self.heap_charged = heap;
         Ok(())
+    }
+
+    /// `process` and the processes that created it, nearest first (as far as
+    /// their records live).
+    fn ancestors(&self, process: ObjRef) -> impl Iterator<Item = &Process<P>> {
+        let first = self.objects.process(process);
+        core::iter::successors(first, |p| self.objects.process(p.creator?))
     }
 
     /// Gives back what [`Kernel::charge`] took, at every level.
@@ -340,13 +344,7 @@ impl<P: Platform> Kernel<P> {
     pub fn create_process(&mut self, creator: Option<ObjRef>, limit: u64) -> Result<ObjRef> {
         let cost = Cost::new(crate::PAGE_SIZE as u64, OBJECT_COST);
         if let Some(creator) = creator {
-            let mut depth = 0;
-            let mut at = Some(creator);
-            while let Some(p) = at.and_then(|p| self.objects.process(p)) {
-                depth += 1;
-                at = p.creator;
-            }
-            if depth >= MAX_PROCESS_DEPTH {
+            if self.ancestors(creator).count() >= MAX_PROCESS_DEPTH as usize {
                 return Err(SysError::QuotaExceeded);
             }
             self.charge(creator, cost)?;
@@ -521,14 +519,11 @@ impl<P: Platform> Kernel<P> {
         let Some(t) = self.objects.thread(thread) else {
             return;
         };
-        let blocked = matches!(
-            t.state,
+        match t.state {
             ThreadState::AwaitingReply
-                | ThreadState::Sending { .. }
-                | ThreadState::Receiving { .. }
-        );
-        if !blocked {
-            return;
+            | ThreadState::Sending { .. }
+            | ThreadState::Receiving { .. } => {}
+            _ => return,
         }
         if t.outgoing.is_fault {
             let (process, pc) = (t.process, t.context.pc());
@@ -586,7 +581,6 @@ impl<P: Platform> Kernel<P> {
                 if let Some(cpu) = elsewhere {
                     P::stop_user(cpu);
                 }
-
                 return Ok(());
             }
             ThreadState::AwaitingReply if holds_on => {
@@ -672,7 +666,6 @@ impl<P: Platform> Kernel<P> {
         let table = p.caps;
         let own_frames = p.table_frames_charged * crate::PAGE_SIZE as u64;
         let own = Cost::new(own_frames, p.slot_chunks * SLOT_CHUNK_COST);
-
         (p.table_frames_charged, p.slot_chunks) = (0, 0);
         let exit_notification = p.exit_notification.take();
         let fault_endpoint = p.fault_endpoint.take();
@@ -873,8 +866,7 @@ impl<P: Platform> Kernel<P> {
         let Some(t) = self.objects.thread(thread) else {
             return;
         };
-        let process = t.process;
-        let pc = t.context.pc();
+        let (process, pc) = (t.process, t.context.pc());
         let fault_endpoint = self.objects.process(process).and_then(|p| p.fault_endpoint);
         let pid = self.objects.process(process).map_or(0, |p| p.pid);
         if let Some((endpoint, badge)) = fault_endpoint {

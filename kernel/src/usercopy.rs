@@ -6,6 +6,8 @@
 //! copies through the kernel's linear map. A bad pointer yields `BadAddress`; it
 //! can never fault the kernel.
 
+use alloc::vec::Vec;
+
 use crate::arch::{AddressSpace, Platform};
 use crate::syscall::SysError;
 use crate::Result;
@@ -62,8 +64,8 @@ pub fn copy_from_user<P: Platform>(space: &P::Space, va: u64, out: &mut [u8]) ->
 
 /// Reads `len` bytes from user address `va` into a new vector, without
 /// zeroing it first (long messages: 4 KiB of memset per message).
-pub fn read_vec<P: Platform>(space: &P::Space, va: u64, len: usize) -> Result<alloc::vec::Vec<u8>> {
-    let mut out = alloc::vec::Vec::with_capacity(len);
+pub fn read_vec<P: Platform>(space: &P::Space, va: u64, len: usize) -> Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(len);
     let dst: *mut u8 = out.as_mut_ptr();
     for_each_piece::<P>(space, va, len, false, |src, at, piece| {
         // SAFETY: as in `copy_from_user`; `out` has room for `len` bytes.
