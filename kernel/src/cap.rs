@@ -19,6 +19,7 @@
 use alloc::vec::Vec;
 
 pub use crate::syscall::{Rights, SysError};
+use crate::Result;
 
 /// A word the kernel delivers with every IPC sent through a cap; 0 means unbadged.
 pub type Badge = u64;
@@ -28,6 +29,9 @@ pub const MAX_TABLE_SLOTS: u32 = 1 << 16;
 
 /// Table indices available; an id holds a 16-bit index and a 16-bit generation.
 const MAX_TABLES: usize = 1 << 16;
+
+/// The panic of a derivation link to a freed node (a kernel bug: see `node`).
+const FREED_NODE: &str = "capability derivation link to a freed node";
 
 /// Names one capability table. Holds an index and a generation, so an id kept after
 /// its table was destroyed never names a later table that reuses the index.
@@ -130,7 +134,7 @@ pub struct CapSpace<O> {
 
 impl<O: Copy + Ord + core::fmt::Debug> CapSpace<O> {
     /// Creates an empty table with slots `0..max_slots`.
-    pub fn create_table(&mut self, max_slots: u32) -> Result<TableId, SysError> {
+    pub fn create_table(&mut self, max_slots: u32) -> Result<TableId> {
         if max_slots > MAX_TABLE_SLOTS {
             return Err(SysError::QuotaExceeded);
         }
@@ -158,7 +162,7 @@ impl<O: Copy + Ord + core::fmt::Debug> CapSpace<O> {
     /// Deletes every cap in `table` and the table itself. Children of those caps in
     /// other tables move up to the nearest surviving ancestor. Returns the objects of
     /// the deleted caps so the caller can drop its references.
-    pub fn destroy_table(&mut self, table: TableId) -> Result<Vec<O>, SysError> {
+    pub fn destroy_table(&mut self, table: TableId) -> Result<Vec<O>> {
         let occupied: Vec<NodeId> = self.table(table)?.slots.iter().flatten().copied().collect();
         let objects = occupied
             .into_iter()
@@ -176,32 +180,22 @@ impl<O: Copy + Ord + core::fmt::Debug> CapSpace<O> {
 
     /// Puts an original capability (one with no parent) into `slot`, or into the
     /// lowest free slot when `slot` is `None`. Returns the slot used.
-    pub fn insert_root(
-        &mut self,
-        table: TableId,
-        slot: Option<u32>,
-        cap: Cap<O>,
-    ) -> Result<u32, SysError> {
+    pub fn insert_root(&mut self, table: TableId, slot: Option<u32>, cap: Cap<O>) -> Result<u32> {
         let slot = self.target_slot(table, slot)?;
         self.attach_node(cap, table, slot, None)?;
         Ok(slot)
     }
 
-    pub fn lookup(&self, table: TableId, slot: u32) -> Result<&Cap<O>, SysError> {
+    pub fn lookup(&self, table: TableId, slot: u32) -> Result<&Cap<O>> {
         let id = self.node_at(table, slot)?;
         Ok(&self.node(id).cap)
     }
 
     /// Copies a cap with the same rights and badge; the copy is a child of `src`.
-    pub fn copy(
-        &mut self,
-        src: (TableId, u32),
-        dst: TableId,
-        dst_slot: Option<u32>,
-    ) -> Result<u32, SysError> {
+    pub fn copy(&mut self, src: (TableId, u32), dst: TableId, slot: Option<u32>) -> Result<u32> {
         let parent = self.node_at(src.0, src.1)?;
         let cap = self.node(parent).cap;
-        let slot = self.target_slot(dst, dst_slot)?;
+        let slot = self.target_slot(dst, slot)?;
         self.attach_node(cap, dst, slot, Some(parent))?;
         Ok(slot)
     }
@@ -214,11 +208,11 @@ impl<O: Copy + Ord + core::fmt::Debug> CapSpace<O> {
         &mut self,
         src: (TableId, u32),
         dst: TableId,
-        dst_slot: Option<u32>,
+        slot: Option<u32>,
         rights: Rights,
         badge: Option<Badge>,
         watch: Option<O>,
-    ) -> Result<u32, SysError> {
+    ) -> Result<u32> {
         let parent = self.node_at(src.0, src.1)?;
         let source = self.node(parent).cap;
         if !source.rights.contains(rights) {
@@ -229,19 +223,15 @@ impl<O: Copy + Ord + core::fmt::Debug> CapSpace<O> {
             Some(badge) if source.badge == 0 => badge,
             Some(_) => return Err(SysError::RightsEscalation),
         };
-        let slot = self.target_slot(dst, dst_slot)?;
+        let slot = self.target_slot(dst, slot)?;
         if let Some(watcher) = watch {
             if badge == 0 || self.watches.contains_key(&(source.object, badge)) {
                 return Err(SysError::InvalidArgument);
             }
             self.watches.insert((source.object, badge), (0, watcher));
         }
-        self.attach_node(
-            Cap::new(source.object, rights, badge),
-            dst,
-            slot,
-            Some(parent),
-        )?;
+        let cap = Cap::new(source.object, rights, badge);
+        self.attach_node(cap, dst, slot, Some(parent))?;
         Ok(slot)
     }
 
@@ -251,23 +241,23 @@ impl<O: Copy + Ord + core::fmt::Debug> CapSpace<O> {
         &mut self,
         src: (TableId, u32),
         dst: TableId,
-        dst_slot: Option<u32>,
-    ) -> Result<u32, SysError> {
+        slot: Option<u32>,
+    ) -> Result<u32> {
         let id = self.node_at(src.0, src.1)?;
-        let slot = self.target_slot(dst, dst_slot)?;
+        let slot = self.target_slot(dst, slot)?;
         self.move_node(id, dst, slot);
         Ok(slot)
     }
 
     /// Deletes one cap; its children become children of its parent.
-    pub fn delete(&mut self, table: TableId, slot: u32) -> Result<O, SysError> {
+    pub fn delete(&mut self, table: TableId, slot: u32) -> Result<O> {
         let id = self.node_at(table, slot)?;
         Ok(self.detach_node(id))
     }
 
     /// Deletes every cap derived from the one in `slot`, in all tables, keeping the
     /// cap itself. Iterative and O(descendants). Returns the deleted caps' objects.
-    pub fn revoke(&mut self, table: TableId, slot: u32) -> Result<Vec<O>, SysError> {
+    pub fn revoke(&mut self, table: TableId, slot: u32) -> Result<Vec<O>> {
         let root = self.node_at(table, slot)?;
         let mut objects = Vec::new();
         let mut cursor = self.node(root).first_child;
@@ -290,13 +280,13 @@ impl<O: Copy + Ord + core::fmt::Debug> CapSpace<O> {
     }
 
     /// Number of occupied slots in `table`.
-    pub fn count(&self, table: TableId) -> Result<usize, SysError> {
+    pub fn count(&self, table: TableId) -> Result<usize> {
         Ok(self.table(table)?.occupied)
     }
 
     // ---- lookups ----
 
-    fn table(&self, id: TableId) -> Result<&Table, SysError> {
+    fn table(&self, id: TableId) -> Result<&Table> {
         self.tables
             .get(id.index())
             .filter(|entry| entry.generation == id.generation)
@@ -305,12 +295,12 @@ impl<O: Copy + Ord + core::fmt::Debug> CapSpace<O> {
     }
 
     /// The node in an occupied slot.
-    fn node_at(&self, table: TableId, slot: u32) -> Result<NodeId, SysError> {
+    fn node_at(&self, table: TableId, slot: u32) -> Result<NodeId> {
         self.table(table)?.get(slot).ok_or(SysError::InvalidCap)
     }
 
     /// Checks `slot` is in range and empty, or picks the lowest free one.
-    fn target_slot(&self, table: TableId, slot: Option<u32>) -> Result<u32, SysError> {
+    fn target_slot(&self, table: TableId, slot: Option<u32>) -> Result<u32> {
         let table = self.table(table)?;
         match slot {
             None => table.lowest_free().ok_or(SysError::SlotsFull),
@@ -323,15 +313,11 @@ impl<O: Copy + Ord + core::fmt::Debug> CapSpace<O> {
     // Links between nodes are maintained only by this module, so a link to a freed
     // node is a kernel bug, never a user error.
     fn node(&self, id: NodeId) -> &Node<O> {
-        self.nodes[id.index()]
-            .as_ref()
-            .expect("capability derivation link to a freed node")
+        self.nodes[id.index()].as_ref().expect(FREED_NODE)
     }
 
     fn node_mut(&mut self, id: NodeId) -> &mut Node<O> {
-        self.nodes[id.index()]
-            .as_mut()
-            .expect("capability derivation link to a freed node")
+        self.nodes[id.index()].as_mut().expect(FREED_NODE)
     }
 
     fn live_table_mut(&mut self, id: TableId) -> &mut Table {
@@ -350,7 +336,7 @@ impl<O: Copy + Ord + core::fmt::Debug> CapSpace<O> {
         table: TableId,
         slot: u32,
         parent: Option<NodeId>,
-    ) -> Result<NodeId, SysError> {
+    ) -> Result<NodeId> {
         let node = Node {
             cap,
             table,
@@ -400,11 +386,8 @@ impl<O: Copy + Ord + core::fmt::Debug> CapSpace<O> {
                 }
             }
         }
-        let (table, slot) = {
-            let node = self.node(id);
-            (node.table, node.slot)
-        };
-        self.set_slot(table, slot, None);
+        let node = self.node(id);
+        self.set_slot(node.table, node.slot, None);
         let Cap { object, badge, .. } = self.node(id).cap;
         self.nodes[id.index()] = None;
         self.free_nodes.push(id);
@@ -420,11 +403,8 @@ impl<O: Copy + Ord + core::fmt::Debug> CapSpace<O> {
 
     /// Moves a node to an empty, checked slot, keeping its tree links.
     fn move_node(&mut self, id: NodeId, table: TableId, slot: u32) {
-        let (old_table, old_slot) = {
-            let node = self.node(id);
-            (node.table, node.slot)
-        };
-        self.set_slot(old_table, old_slot, None);
+        let node = self.node(id);
+        self.set_slot(node.table, node.slot, None);
         self.set_slot(table, slot, Some(id));
         let node = self.node_mut(id);
         node.table = table;
@@ -439,11 +419,7 @@ impl<O: Copy + Ord + core::fmt::Debug> CapSpace<O> {
         }
         let was_occupied = table.slots[slot].is_some();
         table.slots[slot] = value;
-        match (was_occupied, value.is_some()) {
-            (false, true) => table.occupied += 1,
-            (true, false) => table.occupied -= 1,
-            _ => {}
-        }
+        table.occupied = table.occupied + value.is_some() as usize - was_occupied as usize;
     }
 
     /// Makes `child` (currently detached) the first child of `parent`.
@@ -461,10 +437,8 @@ impl<O: Copy + Ord + core::fmt::Debug> CapSpace<O> {
 
     /// Takes a node out of its parent's child list; its own children stay attached.
     fn unlink_from_parent(&mut self, id: NodeId) {
-        let (parent, prev, next) = {
-            let node = self.node(id);
-            (node.parent, node.prev_sibling, node.next_sibling)
-        };
+        let node = self.node(id);
+        let (parent, prev, next) = (node.parent, node.prev_sibling, node.next_sibling);
         match (prev, parent) {
             (Some(prev), _) => self.node_mut(prev).next_sibling = next,
             (None, Some(parent)) => self.node_mut(parent).first_child = next,
@@ -487,12 +461,7 @@ mod tests {
     /// Test-only views of the space.
     impl<O: Copy + Ord + core::fmt::Debug> CapSpace<O> {
         /// Like [`CapSpace::lookup`], but refuses a cap lacking any of `needed`.
-        pub fn lookup_with(
-            &self,
-            table: TableId,
-            slot: u32,
-            needed: Rights,
-        ) -> Result<&Cap<O>, SysError> {
+        pub fn lookup_with(&self, table: TableId, slot: u32, needed: Rights) -> Result<&Cap<O>> {
             let cap = self.lookup(table, slot)?;
             if cap.rights.contains(needed) {
                 Ok(cap)
@@ -502,7 +471,7 @@ mod tests {
         }
 
         /// The lowest free slot of `table`.
-        pub fn free_slot(&self, table: TableId) -> Result<u32, SysError> {
+        pub fn free_slot(&self, table: TableId) -> Result<u32> {
             self.table(table)?.lowest_free().ok_or(SysError::SlotsFull)
         }
 

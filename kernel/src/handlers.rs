@@ -1,7 +1,7 @@
 //! Syscall handlers: decode the arguments of the current thread, check every
 //! capability, right, pointer and length, act, and write the results back.
-//! Each handler returns `Result<[u64; N], SysError>`-like results through
-//! `set_result`; nothing here can panic on user input.
+//! Each handler returns an [`Outcome`] that `finish` writes to the caller's
+//! registers; nothing here can panic on user input.
 
 use alloc::vec::Vec;
 
@@ -11,26 +11,32 @@ use crate::kernel::{Cost, Kernel, REGION_COST, SMALL_OBJECT_COST, WATCH_COST};
 use crate::object::*;
 use crate::syscall::*;
 use crate::usercopy::{self, USER_TOP};
+use crate::Result;
 
 const PAGE: u64 = 4096;
 
 /// Results written to the caller's registers 1..=6 on success.
 type Results = [u64; 6];
 
-fn ok0() -> Result<Results, SysError> {
-    Ok([0; 6])
+/// What a handler did: results for `finish` to write, an error code, or
+/// `Ok(None)` when the call wrote its own results (or blocked: a call that
+/// may block writes its results when it completes).
+type Outcome = Result<Option<Results>>;
+
+fn ok0() -> Outcome {
+    Ok(Some([0; 6]))
 }
 
-fn ok1(value: u64) -> Result<Results, SysError> {
-    Ok([value, 0, 0, 0, 0, 0])
+fn ok1(value: u64) -> Outcome {
+    Ok(Some([value, 0, 0, 0, 0, 0]))
 }
 
-fn rights_from(bits: u64) -> Result<Rights, SysError> {
+fn rights_from(bits: u64) -> Result<Rights> {
     let bits = u32::try_from(bits).map_err(|_| SysError::InvalidArgument)?;
     Rights::from_bits(bits).ok_or(SysError::InvalidArgument)
 }
 
-fn optional_slot(slot: u64) -> Result<Option<u32>, SysError> {
+fn optional_slot(slot: u64) -> Result<Option<u32>> {
     let slot = (slot != NO_SLOT).then_some(slot).map(u32::try_from);
     slot.transpose().map_err(|_| SysError::InvalidCap)
 }
@@ -40,9 +46,7 @@ impl<P: Platform> Kernel<P> {
     /// resumes whichever thread `schedule` picks.
     pub fn syscall(&mut self) {
         self.syscalls += 1;
-        let Some(thread) = self.current() else {
-            return;
-        };
+        let Some(thread) = self.current() else { return };
         let Some(t) = self.objects.thread(thread) else {
             return;
         };
@@ -53,33 +57,26 @@ impl<P: Platform> Kernel<P> {
         if fast && self.fast_ipc(thread, process, number == Sys::Call as u64, &args) {
             return;
         }
-        let Some(call) = Sys::from_number(number) else {
-            self.finish(thread, Err(SysError::InvalidSyscall));
-            return;
-        };
-        let result = match call.may_block() {
-            // Calls that may block write their own results.
-            true => match self.blocking_call(call, thread, process, args) {
-                Ok(()) => return,
-                Err(e) => Err(e),
-            },
-            false => self.simple_call(call, thread, process, args),
+        let result = match Sys::from_number(number) {
+            Some(call) => self.dispatch(call, thread, process, args),
+            None => Err(SysError::InvalidSyscall),
         };
         self.finish(thread, result);
     }
 
-    /// Writes a result: 0 and the values, or the error code and zeros.
-    fn finish(&mut self, thread: ObjRef, result: Result<Results, SysError>) {
-        let (code, values) = result.map_or_else(|e| (e.code(), [0; 6]), |v| (0, v));
-        if let Some(t) = self.objects.thread_mut(thread) {
-            for (i, v) in [code].iter().chain(&values).enumerate() {
-                t.context.set_result(i, *v);
-            }
-        }
+    /// Writes an outcome: 0 and the values, or the error code and zeros
+    /// (nothing for a call that wrote its own).
+    fn finish(&mut self, thread: ObjRef, outcome: Outcome) {
+        let (code, values) = match outcome {
+            Ok(None) => return,
+            Ok(Some(values)) => (0, values),
+            Err(e) => (e.code(), [0; 6]),
+        };
+        self.set_results(thread, code, &values);
     }
 
     /// Target process of an operation: the caller itself or a process capability.
-    fn target_process(&self, caller: ObjRef, slot: u64) -> Result<ObjRef, SysError> {
+    fn target_process(&self, caller: ObjRef, slot: u64) -> Result<ObjRef> {
         if slot == SELF_PROCESS {
             return Ok(caller);
         }
@@ -90,18 +87,14 @@ impl<P: Platform> Kernel<P> {
         }
     }
 
-    fn blocking_call(
-        &mut self,
-        call: Sys,
-        thread: ObjRef,
-        process: ObjRef,
-        args: [u64; 6],
-    ) -> Result<(), SysError> {
+    /// Runs one syscall. Calls that may block (`Sys::may_block`) write their
+    /// own results when they complete.
+    fn dispatch(&mut self, call: Sys, thread: ObjRef, process: ObjRef, args: [u64; 6]) -> Outcome {
         match call {
             Sys::Yield => {
                 self.set_error_code(thread, 0);
                 self.rotate_current();
-                Ok(())
+                Ok(None)
             }
             Sys::ThreadExit => {
                 let p = self.objects.process(process);
@@ -109,11 +102,11 @@ impl<P: Platform> Kernel<P> {
                     true => self.kill_process(process, ProcessState::Exited(0)),
                     false => self.destroy_thread(thread),
                 }
-                Ok(())
+                Ok(None)
             }
             Sys::ProcessExit => {
                 self.kill_process(process, ProcessState::Exited(args[0] as i64));
-                Ok(())
+                Ok(None)
             }
             Sys::SleepUntil => {
                 self.set_error_code(thread, 0);
@@ -121,15 +114,13 @@ impl<P: Platform> Kernel<P> {
                     self.sleepers.push(thread);
                     self.block_current(ThreadState::Sleeping { deadline: args[0] });
                 }
-                Ok(())
+                Ok(None)
             }
             Sys::Wait => {
                 let (notification, _) =
                     self.lookup(process, args[0], ObjectKind::Notification, Rights::READ)?;
-                if let Some(bits) = self.wait(notification, true)? {
-                    self.finish(thread, ok1(bits));
-                }
-                Ok(())
+                let bits = self.wait(notification, true)?;
+                Ok(bits.map(|bits| [bits, 0, 0, 0, 0, 0]))
             }
             Sys::Call | Sys::Send => {
                 let slot = u32::try_from(args[0]).map_err(|_| SysError::InvalidCap)?;
@@ -144,25 +135,21 @@ impl<P: Platform> Kernel<P> {
                             return Err(SysError::NoRights);
                         }
                         message.badge = cap.badge;
-                        self.endpoint_send(cap.object, message, call == Sys::Call)
+                        self.endpoint_send(cap.object, message, call == Sys::Call)?;
+                        Ok(None)
                     }
                     Some(ObjectKind::Reply) if call == Sys::Send => {
                         // A saved reply right: one shot, consumed by use.
-                        let caller = match self.objects.get(cap.object) {
-                            Some(Object::Reply(r)) => r.caller,
-                            _ => return Err(SysError::InvalidCap),
+                        let Some(Object::Reply(r)) = self.objects.get_mut(cap.object) else {
+                            return Err(SysError::InvalidCap);
                         };
+                        let caller = core::mem::replace(&mut r.caller, ObjRef::NONE);
                         message.may_grant = true;
-                        if let Some(Object::Reply(r)) = self.objects.get_mut(cap.object) {
-                            r.caller = ObjRef::NONE;
-                        }
                         // A caller that is gone (dead, or no longer waiting) makes
                         // the send fail with PeerDied, so a server can give what
                         // it was answering (typed input, say) to someone else.
-                        let waiting = self
-                            .objects
-                            .thread(caller)
-                            .is_some_and(|c| c.state == ThreadState::AwaitingReply);
+                        let c = self.objects.thread(caller);
+                        let waiting = c.is_some_and(|c| c.state == ThreadState::AwaitingReply);
                         let result = if waiting {
                             self.reply_to(caller, &message)
                         } else {
@@ -172,8 +159,8 @@ impl<P: Platform> Kernel<P> {
                         if let Ok(object) = self.caps.delete(table, slot) {
                             self.release(object);
                         }
-                        self.finish(thread, result.map(|_| [0; 6]));
-                        Ok(())
+                        result?;
+                        ok0()
                     }
                     _ => Err(SysError::WrongType),
                 }
@@ -181,14 +168,14 @@ impl<P: Platform> Kernel<P> {
             Sys::Recv => {
                 let (endpoint, _) =
                     self.lookup(process, args[0], ObjectKind::Endpoint, Rights::READ)?;
-                self.endpoint_recv(thread, endpoint)
+                self.endpoint_recv(thread, endpoint)?;
+                Ok(None)
             }
             Sys::Reply => {
                 let mut message = self.read_message(thread, args[0], 1)?;
                 message.may_grant = true;
-                let result = self.reply_current(&message);
-                self.finish(thread, result.map(|_| [0; 6]));
-                Ok(())
+                self.reply_current(&message)?;
+                ok0()
             }
             Sys::ReplyRecv => {
                 let (endpoint, _) =
@@ -197,20 +184,9 @@ impl<P: Platform> Kernel<P> {
                 message.may_grant = true;
                 // A reply to a caller that vanished is not the server's problem.
                 let _ = self.reply_current(&message);
-                self.endpoint_recv(thread, endpoint)
+                self.endpoint_recv(thread, endpoint)?;
+                Ok(None)
             }
-            _ => Err(SysError::InvalidSyscall),
-        }
-    }
-
-    fn simple_call(
-        &mut self,
-        call: Sys,
-        thread: ObjRef,
-        process: ObjRef,
-        args: [u64; 6],
-    ) -> Result<Results, SysError> {
-        match call {
             Sys::PowerOff | Sys::Reset => {
                 self.lookup(process, args[0], ObjectKind::System, Rights::WRITE)?;
                 let off = call == Sys::PowerOff;
@@ -224,10 +200,8 @@ impl<P: Platform> Kernel<P> {
             }
             Sys::DebugWrite => {
                 self.lookup(process, args[0], ObjectKind::System, Rights::empty())?;
-                let len = usize::try_from(args[2])
-                    .ok()
-                    .filter(|&l| l <= MAX_DEBUG_WRITE);
-                let len = len.ok_or(SysError::TooBig)?;
+                let fits = args[2] <= MAX_DEBUG_WRITE as u64;
+                let len = fits.then_some(args[2] as usize).ok_or(SysError::TooBig)?;
                 let space = self.space_of(thread).ok_or(SysError::DeadObject)?;
                 let buffer = usercopy::read_vec::<P>(space, args[1], len)?;
                 if crate::klog::record(&buffer) {
@@ -245,13 +219,10 @@ impl<P: Platform> Kernel<P> {
                 let space = self.space_of(thread).ok_or(SysError::DeadObject)?;
                 usercopy::copy_to_user::<P>(space, args[2], &buffer[..count])?;
                 // The console's reads tell the kernel what was printed.
-                if self
-                    .log_listener
-                    .is_some_and(|listener| listener.2 == process)
-                {
+                if self.log_listener.is_some_and(|l| l.2 == process) {
                     crate::klog::printed_up_to(next);
                 }
-                Ok([count as u64, next, 0, 0, 0, 0])
+                Ok(Some([count as u64, next, 0, 0, 0, 0]))
             }
             Sys::LogBind => {
                 // LogBind(system, notification): the caller drives the UART from
@@ -272,19 +243,26 @@ impl<P: Platform> Kernel<P> {
             Sys::SystemInfo if args[0] == SYSTEM_INFO_CPUS => {
                 let busy = |cpu: usize| self.cpus[cpu].busy_ticks;
                 let n = self.online as u64;
-                Ok([n, self.lock_waits, busy(0), busy(1), busy(2), busy(3)])
+                Ok(Some([
+                    n,
+                    self.lock_waits,
+                    busy(0),
+                    busy(1),
+                    busy(2),
+                    busy(3),
+                ]))
             }
             Sys::SystemInfo => {
                 let (quota, pid) = (self.objects.process(process))
                     .map_or((Default::default(), 0), |p| (p.quota, p.pid));
-                Ok([
+                Ok(Some([
                     self.frames.free_frames() as u64,
                     self.frames.total_frames() as u64,
                     quota.limit.saturating_sub(quota.used),
                     self.objects.live() as u64,
                     self.syscalls,
                     pid as u64,
-                ])
+                ]))
             }
             Sys::CapCopy | Sys::CapTransfer => {
                 let src = u32::try_from(args[0]).map_err(|_| SysError::InvalidCap)?;
@@ -292,14 +270,11 @@ impl<P: Platform> Kernel<P> {
                 let dst_slot = optional_slot(args[2])?;
                 let src_table = self.table_of(process)?;
                 let dst_table = self.table_of(target)?;
-                if target != process
-                    && !self
-                        .caps
-                        .lookup(src_table, src)?
-                        .rights
-                        .contains(Rights::GRANT)
-                {
-                    return Err(SysError::NoRights);
+                if target != process {
+                    let rights = self.caps.lookup(src_table, src)?.rights;
+                    if !rights.contains(Rights::GRANT) {
+                        return Err(SysError::NoRights);
+                    }
                 }
                 self.reserve_slot(target)?;
                 let slot = if call == Sys::CapCopy {
@@ -354,7 +329,7 @@ impl<P: Platform> Kernel<P> {
                 let slot = u32::try_from(args[0]).map_err(|_| SysError::InvalidCap)?;
                 let cap = *self.caps.lookup(self.table_of(process)?, slot)?;
                 let kind = self.objects.get(cap.object).map_or(0, |o| o.kind() as u64);
-                Ok([kind, cap.rights.bits() as u64, cap.badge, 0, 0, 0])
+                Ok(Some([kind, cap.rights.bits() as u64, cap.badge, 0, 0, 0]))
             }
             Sys::EndpointCreate | Sys::NotificationCreate => {
                 self.charge(process, Cost::heap(SMALL_OBJECT_COST))?;
@@ -383,10 +358,17 @@ impl<P: Platform> Kernel<P> {
                     Some(Object::Memory(Memory::Frames { frames, .. })) => {
                         let run = frames.windows(2).all(|w| w[1] == w[0] + PAGE);
                         let first = frames.first().copied().unwrap_or(0);
-                        Ok([frames.len() as u64 * PAGE, first, 0, run as u64, 0, 0])
+                        Ok(Some([
+                            frames.len() as u64 * PAGE,
+                            first,
+                            0,
+                            run as u64,
+                            0,
+                            0,
+                        ]))
                     }
                     Some(Object::Memory(Memory::Device { base, pages })) => {
-                        Ok([pages * PAGE, *base, 1, 0, 0, 0])
+                        Ok(Some([pages * PAGE, *base, 1, 0, 0, 0]))
                     }
                     _ => Err(SysError::WrongType),
                 }
@@ -410,7 +392,7 @@ impl<P: Platform> Kernel<P> {
                         fault_pc,
                     } => (2, 0, fault_address, fault_pc),
                 };
-                Ok([state, code, p.pid as u64, address, pc, p.quota.used])
+                Ok(Some([state, code, p.pid as u64, address, pc, p.quota.used]))
             }
             Sys::ThreadCreate => {
                 let target = self.target_process(process, args[0])?;
@@ -447,10 +429,8 @@ impl<P: Platform> Kernel<P> {
                 let (target, _) =
                     self.lookup(process, args[0], ObjectKind::Thread, Rights::WRITE)?;
                 let priority = self.priority_arg(thread, args[1])?;
-                let t = self
-                    .objects
-                    .thread_mut(target)
-                    .ok_or(SysError::DeadObject)?;
+                let t = self.objects.thread_mut(target);
+                let t = t.ok_or(SysError::DeadObject)?;
                 let old = core::mem::replace(&mut t.priority, priority);
                 if t.state == ThreadState::Runnable && self.cpu_running(target).is_none() {
                     self.run_queue.remove(target, old);
@@ -473,11 +453,9 @@ impl<P: Platform> Kernel<P> {
                 ok0()
             }
             Sys::ReplySave => {
-                let caller = self
-                    .objects
-                    .thread_mut(thread)
-                    .and_then(|t| t.reply_to.take())
-                    .ok_or(SysError::NoReplyTarget)?;
+                let t = self.objects.thread_mut(thread);
+                let caller = t.and_then(|t| t.reply_to.take());
+                let caller = caller.ok_or(SysError::NoReplyTarget)?;
                 let reply = self.objects.insert(Object::Reply(Reply { caller }));
                 let slot = self.grant_or_undo(process, reply, Rights::WRITE, |k| {
                     if let Some(t) = k.objects.thread_mut(thread) {
@@ -520,13 +498,12 @@ impl<P: Platform> Kernel<P> {
                 }
                 ok0()
             }
-            _ => Err(SysError::InvalidSyscall),
         }
     }
 
     /// The threads `slot` names: a thread, or every thread of a process
     /// (and whether it named one thread).
-    fn named_threads(&self, process: ObjRef, slot: u64) -> Result<(Vec<ObjRef>, bool), SysError> {
+    fn named_threads(&self, process: ObjRef, slot: u64) -> Result<(Vec<ObjRef>, bool)> {
         if let Ok((thread, _)) = self.lookup(process, slot, ObjectKind::Thread, Rights::WRITE) {
             return Ok((alloc::vec![thread], true));
         }
@@ -537,16 +514,13 @@ impl<P: Platform> Kernel<P> {
 
     /// MemoryCreate(size, flags): zeroed frames; `CONTIGUOUS` makes them one
     /// physical run (DMA buffers: MemoryInfo reports its first address).
-    fn memory_create(&mut self, process: ObjRef, args: [u64; 6]) -> Result<Results, SysError> {
+    fn memory_create(&mut self, process: ObjRef, args: [u64; 6]) -> Outcome {
         let (size, flags) = (args[0], args[1]);
         if size == 0 || size > MAX_MEMORY_BYTES || flags & !memory_flags::CONTIGUOUS != 0 {
             return Err(SysError::InvalidArgument);
         }
         let pages = size.div_ceil(PAGE) as usize;
-        let cost = Cost {
-            frames: pages as u64 * PAGE,
-            heap: SMALL_OBJECT_COST + pages as u64 * 8,
-        };
+        let cost = Cost::new(pages as u64 * PAGE, SMALL_OBJECT_COST + pages as u64 * 8);
         self.charge(process, cost)?;
         let mut frames = Vec::new();
         let reserved = frames.try_reserve_exact(pages).is_ok();
@@ -575,12 +549,10 @@ impl<P: Platform> Kernel<P> {
         self.grant_new(process, memory, Rights::ALL)
     }
 
-    /// Grants a just-created object to its creator with every right; destroys
-    /// it again when the creator has no room for the capability.
     /// MemorySlice(memory, first page, pages): a new device Memory object
     /// naming part of a device Memory (one PCI BAR of a bus window), with
     /// the rights of the source capability. RAM frames cannot be sliced.
-    fn memory_slice(&mut self, process: ObjRef, args: [u64; 6]) -> Result<Results, SysError> {
+    fn memory_slice(&mut self, process: ObjRef, args: [u64; 6]) -> Outcome {
         let slot = u32::try_from(args[0]).map_err(|_| SysError::InvalidCap)?;
         let rights = self.caps.lookup(self.table_of(process)?, slot)?.rights;
         let (memory, _) = self.lookup(process, args[0], ObjectKind::Memory, Rights::MAP)?;
@@ -601,12 +573,9 @@ impl<P: Platform> Kernel<P> {
         self.grant_new(process, object, rights)
     }
 
-    fn grant_new(
-        &mut self,
-        process: ObjRef,
-        object: ObjRef,
-        rights: Rights,
-    ) -> Result<Results, SysError> {
+    /// Grants a just-created object to its creator with `rights`; destroys
+    /// it again when the creator has no room for the capability.
+    fn grant_new(&mut self, process: ObjRef, object: ObjRef, rights: Rights) -> Outcome {
         let slot = self.grant_or_undo(process, object, rights, |k| {
             k.objects.add_ref(object);
             k.release(object);
@@ -615,7 +584,7 @@ impl<P: Platform> Kernel<P> {
     }
 
     /// MemoryMap(memory_slot, process_slot, va, first_page, pages, flags).
-    fn memory_map(&mut self, process: ObjRef, args: [u64; 6]) -> Result<Results, SysError> {
+    fn memory_map(&mut self, process: ObjRef, args: [u64; 6]) -> Outcome {
         let flags = PageFlags {
             write: args[5] & map_flags::WRITE != 0,
             execute: args[5] & map_flags::EXECUTE != 0,
@@ -643,7 +612,7 @@ impl<P: Platform> Kernel<P> {
         first_page: u64,
         pages: u64,
         mut flags: PageFlags,
-    ) -> Result<(), SysError> {
+    ) -> Result {
         let size = pages.checked_mul(PAGE).ok_or(SysError::InvalidArgument)?;
         let end = va.checked_add(size).ok_or(SysError::InvalidArgument)?;
         if !va.is_multiple_of(PAGE) || pages == 0 || va < PAGE || end > USER_TOP {
@@ -652,10 +621,8 @@ impl<P: Platform> Kernel<P> {
         let Some(Object::Memory(m)) = self.objects.get(memory) else {
             return Err(SysError::WrongType);
         };
-        if first_page
-            .checked_add(pages)
-            .is_none_or(|last| last > m.pages())
-        {
+        let last = first_page.checked_add(pages);
+        if last.is_none_or(|last| last > m.pages()) {
             return Err(SysError::InvalidArgument);
         }
         let read_only = matches!(m, Memory::Frames { read_only, .. } if *read_only);
@@ -677,27 +644,20 @@ impl<P: Platform> Kernel<P> {
         // Charged before anything is taken: the most page tables this range can
         // need, and the region's record; the tables not needed go back after.
         let table_bound = P::Space::max_new_tables(va, pages);
-        let cost = Cost {
-            frames: table_bound * PAGE,
-            heap: REGION_COST,
-        };
+        let cost = Cost::new(table_bound * PAGE, REGION_COST);
         self.charge(target, cost)?;
-        let Some(Object::Process(p)) = self.objects.get_mut(target) else {
-            return Err(SysError::DeadObject);
-        };
+        let p = self.objects.process_mut(target);
+        let p = p.ok_or(SysError::DeadObject)?;
         let Some(space) = p.space.as_mut() else {
             self.refund(target, cost);
             return Err(SysError::DeadObject);
         };
         let mut mapped = 0;
-        let mut result = Ok(());
-        for pa in &page_addrs {
-            result = space.map(va + mapped * PAGE, *pa, flags, &mut self.frames);
-            if result.is_err() {
-                break;
-            }
+        let result = page_addrs.iter().try_for_each(|&pa| {
+            space.map(va + mapped * PAGE, pa, flags, &mut self.frames)?;
             mapped += 1;
-        }
+            Ok(())
+        });
         // Tables built stay (and stay charged), even when mapping failed.
         let grown = space.table_frames().saturating_sub(table_before) as u64;
         p.table_frames_charged += grown;
@@ -725,10 +685,9 @@ impl<P: Platform> Kernel<P> {
     }
 
     /// Removes the region starting at `va`.
-    pub fn unmap_region(&mut self, target: ObjRef, va: u64) -> Result<(), SysError> {
-        let Some(Object::Process(p)) = self.objects.get_mut(target) else {
-            return Err(SysError::DeadObject);
-        };
+    pub fn unmap_region(&mut self, target: ObjRef, va: u64) -> Result {
+        let p = self.objects.process_mut(target);
+        let p = p.ok_or(SysError::DeadObject)?;
         let region = p.regions.remove(&va).ok_or(SysError::NotMapped)?;
         if let Some(space) = p.space.as_mut() {
             for page in 0..region.pages {
@@ -741,39 +700,32 @@ impl<P: Platform> Kernel<P> {
     }
 
     /// MemoryProtect(process_slot, va, flags): only removes rights.
-    fn memory_protect(&mut self, process: ObjRef, args: [u64; 6]) -> Result<Results, SysError> {
+    fn memory_protect(&mut self, process: ObjRef, args: [u64; 6]) -> Outcome {
         let target = self.target_process(process, args[0])?;
         let va = args[1];
         let write = args[2] & map_flags::WRITE != 0;
         let execute = args[2] & map_flags::EXECUTE != 0;
-        let Some(Object::Process(p)) = self.objects.get_mut(target) else {
-            return Err(SysError::DeadObject);
-        };
+        let p = self.objects.process_mut(target);
+        let p = p.ok_or(SysError::DeadObject)?;
         let region = p.regions.get_mut(&va).ok_or(SysError::NotMapped)?;
         if (write && !region.flags.write) || (execute && !region.flags.execute) {
             return Err(SysError::NoRights);
         }
-        let flags = PageFlags {
-            write,
-            execute,
-            device: region.flags.device,
-        };
-        region.flags = flags;
-        let pages = region.pages;
+        (region.flags.write, region.flags.execute) = (write, execute);
+        let (flags, pages) = (region.flags, region.pages);
         let space = p.space.as_mut().ok_or(SysError::DeadObject)?;
         for page in 0..pages {
             let addr = va + page * PAGE;
             if let Some(pa) = space.unmap(addr) {
-                space
-                    .map(addr, pa, flags, &mut self.frames)
-                    .map_err(|_| SysError::OutOfMemory)?;
+                let remapped = space.map(addr, pa, flags, &mut self.frames);
+                remapped.map_err(|_| SysError::OutOfMemory)?;
             }
         }
         ok0()
     }
 
     /// ProcessCreate(quota, exit_notification_slot, exit_bits, fault_endpoint_slot, fault_badge).
-    fn process_create(&mut self, process: ObjRef, args: [u64; 6]) -> Result<Results, SysError> {
+    fn process_create(&mut self, process: ObjRef, args: [u64; 6]) -> Outcome {
         let exit = self.lookup_optional(process, args[1], ObjectKind::Notification)?;
         let fault = self.lookup_optional(process, args[3], ObjectKind::Endpoint)?;
         let child = self.create_process(Some(process), args[0])?;
@@ -788,7 +740,7 @@ impl<P: Platform> Kernel<P> {
             k.kill_process(child, ProcessState::Exited(0))
         })?;
         let pid = self.objects.process(child).map_or(0, |p| p.pid);
-        Ok([slot as u64, pid as u64, 0, 0, 0, 0])
+        Ok(Some([slot as u64, pid as u64, 0, 0, 0, 0]))
     }
 
     /// An optional capability argument with WRITE (`NO_SLOT`: none).
@@ -797,7 +749,7 @@ impl<P: Platform> Kernel<P> {
         process: ObjRef,
         slot: u64,
         kind: ObjectKind,
-    ) -> Result<Option<ObjRef>, SysError> {
+    ) -> Result<Option<ObjRef>> {
         if slot == NO_SLOT {
             return Ok(None);
         }
@@ -812,7 +764,7 @@ impl<P: Platform> Kernel<P> {
         object: ObjRef,
         rights: Rights,
         undo: impl FnOnce(&mut Self),
-    ) -> Result<u32, SysError> {
+    ) -> Result<u32> {
         let granted = self.grant(process, None, object, rights, 0);
         if granted.is_err() {
             undo(self);
@@ -821,7 +773,7 @@ impl<P: Platform> Kernel<P> {
     }
 
     /// A priority argument: a level no higher than the calling thread's.
-    fn priority_arg(&self, thread: ObjRef, value: u64) -> Result<u8, SysError> {
+    fn priority_arg(&self, thread: ObjRef, value: u64) -> Result<u8> {
         let mine = self.objects.thread(thread).map_or(0, |t| t.priority);
         match u8::try_from(value) {
             Ok(priority) if priority > mine => Err(SysError::NoRights),

@@ -15,6 +15,7 @@ use crate::kernel::Kernel;
 use crate::object::*;
 use crate::syscall::*;
 use crate::usercopy;
+use crate::Result;
 
 /// A message in flight.
 #[derive(Clone, Debug, Default)]
@@ -65,7 +66,7 @@ impl<P: Platform> Kernel<P> {
         thread: ObjRef,
         info_word: u64,
         first_word_arg: usize,
-    ) -> Result<Message, SysError> {
+    ) -> Result<Message> {
         let info = MessageInfo::decode(info_word).ok_or(SysError::TooBig)?;
         let t = self.objects.thread(thread).ok_or(SysError::DeadObject)?;
         let mut message = Message {
@@ -99,88 +100,50 @@ impl<P: Platform> Kernel<P> {
         sender: Option<ObjRef>,
         receiver: ObjRef,
         message: &Message,
-    ) -> Result<(), SysError> {
-        let receiver_process = self
-            .objects
-            .thread(receiver)
-            .map(|t| t.process)
-            .ok_or(SysError::DeadObject)?;
-        let buffer = self.objects.thread(receiver).and_then(|t| t.ipc_buffer);
+    ) -> Result {
+        let r = self.objects.thread(receiver).ok_or(SysError::DeadObject)?;
+        let (receiver_process, buffer) = (r.process, r.ipc_buffer);
         let mut info = message.info;
         if let Some(data) = message.extra.as_ref().and_then(|e| e.data.as_ref()) {
             let buffer = buffer.ok_or(SysError::TooBig)?;
-            let space = self
-                .objects
-                .process(receiver_process)
-                .and_then(|p| p.space.as_ref())
-                .ok_or(SysError::DeadObject)?;
+            let space = self.space_of(receiver).ok_or(SysError::DeadObject)?;
             usercopy::copy_to_user::<P>(space, buffer + IPC_BUFFER_DATA, data)?;
         }
         // Capabilities move only with GRANT and only into a registered buffer.
         let mut moved = 0u8;
         if info.caps > 0 {
-            let sender_table = sender
-                .and_then(|s| self.objects.thread(s))
-                .and_then(|t| self.objects.process(t.process))
-                .map(|p| p.caps);
-            let receiver_table = self.table_of(receiver_process)?;
-            if let (Some(sender_table), Some(buffer), true) =
-                (sender_table, buffer, message.may_grant)
-            {
-                let slots = message
-                    .extra
-                    .as_ref()
-                    .map(|e| e.cap_slots)
-                    .unwrap_or_default();
-                for &slot in &slots[..info.caps as usize] {
+            let sender_thread = sender.and_then(|s| self.objects.thread(s));
+            let from = sender_thread.and_then(|t| self.table_of(t.process).ok());
+            let to = self.table_of(receiver_process)?;
+            if let (Some(from), Some(buffer), true) = (from, buffer, message.may_grant) {
+                let slots = message.extra.iter().flat_map(|e| e.cap_slots);
+                for slot in slots.take(info.caps as usize) {
                     // Over its quota the receiver gets fewer capabilities (the
                     // count says how many); the rest stay with the sender.
                     if self.reserve_slot(receiver_process).is_err() {
                         continue;
                     }
-                    let Ok(new_slot) =
-                        self.caps
-                            .transfer((sender_table, slot), receiver_table, None)
-                    else {
+                    let Ok(new_slot) = self.caps.transfer((from, slot), to, None) else {
                         continue;
                     };
-                    let space = self
-                        .objects
-                        .process(receiver_process)
-                        .and_then(|p| p.space.as_ref())
-                        .ok_or(SysError::DeadObject)?;
-                    let _ =
-                        usercopy::write_u64::<P>(space, buffer + 8 * moved as u64, new_slot as u64);
+                    let space = self.space_of(receiver).ok_or(SysError::DeadObject)?;
+                    let at = buffer + 8 * moved as u64;
+                    let _ = usercopy::write_u64::<P>(space, at, new_slot as u64);
                     moved += 1;
                 }
             }
         }
         info.caps = moved;
-        let t = self
-            .objects
-            .thread_mut(receiver)
-            .ok_or(SysError::DeadObject)?;
-        t.context.set_result(0, 0);
-        t.context.set_result(1, info.encode());
-        for (i, word) in message.words.iter().enumerate() {
-            t.context.set_result(2 + i, *word);
-        }
-        t.context.set_result(6, message.badge);
+        let [a, b, c, d] = message.words;
+        self.set_results(receiver, 0, &[info.encode(), a, b, c, d, message.badge]);
         Ok(())
     }
 
     /// `call` or `send` on an endpoint by the current thread.
-    pub fn endpoint_send(
-        &mut self,
-        endpoint: ObjRef,
-        message: Message,
-        call: bool,
-    ) -> Result<(), SysError> {
+    pub fn endpoint_send(&mut self, endpoint: ObjRef, message: Message, call: bool) -> Result {
         let sender = self.current().ok_or(SysError::BadState)?;
-        let receiver = match self.objects.get_mut(endpoint) {
-            Some(Object::Endpoint(ep)) => ep.receivers.pop_front(),
-            _ => return Err(SysError::InvalidCap),
-        };
+        let ep = self.objects.endpoint_mut(endpoint);
+        let receiver = ep.ok_or(SysError::InvalidCap)?.receivers.pop_front();
         match receiver {
             Some(receiver) => {
                 self.release(endpoint); // the receiver's hold on the endpoint
@@ -204,7 +167,7 @@ impl<P: Platform> Kernel<P> {
                 if let Some(s) = self.objects.thread_mut(sender) {
                     s.outgoing = message;
                 }
-                if let Some(Object::Endpoint(ep)) = self.objects.get_mut(endpoint) {
+                if let Some(ep) = self.objects.endpoint_mut(endpoint) {
                     ep.senders.push_back(sender);
                 }
                 self.objects.add_ref(endpoint);
@@ -233,7 +196,7 @@ impl<P: Platform> Kernel<P> {
         else {
             return false;
         };
-        let Some(Object::Endpoint(ep)) = self.objects.get(endpoint) else {
+        let Some(ep) = self.objects.endpoint(endpoint) else {
             return false;
         };
         let partner = match call {
@@ -250,24 +213,20 @@ impl<P: Platform> Kernel<P> {
         // thread of its priority (or above) on the slow path waits there too;
         // otherwise a client and its server could pass the CPU back and forth
         // while an equal-priority thread never ran.
-        let waits_its_turn = self
-            .run_queue
-            .top_priority()
-            .is_some_and(|t| t >= p.priority);
+        let top = self.run_queue.top_priority();
+        let waits_its_turn = top.is_some_and(|top| top >= p.priority);
         let stops = p.outgoing.is_fault || p.stop_pending;
         if waits_its_turn || (!call && (!matches!(p.state, ThreadState::AwaitingReply) || stops)) {
             return false;
         }
         let badge = if call { badge } else { 0 };
+        let words = [info.encode(), args[2], args[3], args[4], args[5], badge];
+        self.set_results(partner, 0, &words);
         if let Some(p) = self.objects.thread_mut(partner) {
-            let words = [0, info.encode(), args[2], args[3], args[4], args[5], badge];
-            for (i, word) in words.into_iter().enumerate() {
-                p.context.set_result(i, word);
-            }
             p.state = ThreadState::Runnable;
         }
         if call {
-            if let Some(Object::Endpoint(ep)) = self.objects.get_mut(endpoint) {
+            if let Some(ep) = self.objects.endpoint_mut(endpoint) {
                 ep.receivers.pop_front();
             }
             // The receiver's hold; the caller's capability still holds one.
@@ -277,7 +236,7 @@ impl<P: Platform> Kernel<P> {
             if let Some(t) = self.objects.thread_mut(me) {
                 t.reply_to = None;
             }
-            if let Some(Object::Endpoint(ep)) = self.objects.get_mut(endpoint) {
+            if let Some(ep) = self.objects.endpoint_mut(endpoint) {
                 ep.receivers.push_back(me);
             }
             self.objects.add_ref(endpoint);
@@ -317,17 +276,14 @@ impl<P: Platform> Kernel<P> {
     /// `recv` by `receiver`, the thread making the syscall; `Ok(())` also when it
     /// blocked. Not taken from `current`: in `reply_recv` the reply may already
     /// have switched to a higher-priority caller.
-    pub fn endpoint_recv(&mut self, receiver: ObjRef, endpoint: ObjRef) -> Result<(), SysError> {
-        if let Some(r) = self.objects.thread_mut(receiver) {
-            if let Some(stale) = r.reply_to.take() {
-                // A reply right not used before the next receive is dropped.
-                self.fail_caller(stale, SysError::PeerDied);
-            }
+    pub fn endpoint_recv(&mut self, receiver: ObjRef, endpoint: ObjRef) -> Result {
+        let r = self.objects.thread_mut(receiver);
+        if let Some(stale) = r.and_then(|r| r.reply_to.take()) {
+            // A reply right not used before the next receive is dropped.
+            self.fail_caller(stale, SysError::PeerDied);
         }
-        let sender = match self.objects.get_mut(endpoint) {
-            Some(Object::Endpoint(ep)) => ep.senders.pop_front(),
-            _ => return Err(SysError::InvalidCap),
-        };
+        let ep = self.objects.endpoint_mut(endpoint);
+        let sender = ep.ok_or(SysError::InvalidCap)?.senders.pop_front();
         match sender {
             Some(sender) => {
                 self.release(endpoint); // the sender's hold
@@ -350,10 +306,8 @@ impl<P: Platform> Kernel<P> {
                 Ok(())
             }
             None => {
-                let silenced = match self.objects.get_mut(endpoint) {
-                    Some(Object::Endpoint(ep)) => ep.silenced.pop_front(),
-                    _ => None,
-                };
+                let ep = self.objects.endpoint_mut(endpoint);
+                let silenced = ep.and_then(|ep| ep.silenced.pop_front());
                 if let Some((badge, payer)) = silenced {
                     let mut message = Message::default();
                     (message.info, message.badge) = (MessageInfo::label(labels::NO_SENDERS), badge);
@@ -361,7 +315,7 @@ impl<P: Platform> Kernel<P> {
                     self.refund_watch(payer);
                     return delivered;
                 }
-                if let Some(Object::Endpoint(ep)) = self.objects.get_mut(endpoint) {
+                if let Some(ep) = self.objects.endpoint_mut(endpoint) {
                     ep.receivers.push_back(receiver);
                 }
                 self.objects.add_ref(endpoint);
@@ -372,13 +326,10 @@ impl<P: Platform> Kernel<P> {
     }
 
     /// Replies to `caller` (which must be awaiting a reply) with `message`.
-    pub fn reply_to(&mut self, caller: ObjRef, message: &Message) -> Result<(), SysError> {
-        let Some(is_fault) = self
-            .objects
-            .thread(caller)
-            .filter(|c| c.state == ThreadState::AwaitingReply)
-            .map(|c| c.outgoing.is_fault)
-        else {
+    pub fn reply_to(&mut self, caller: ObjRef, message: &Message) -> Result {
+        let c = self.objects.thread(caller);
+        let waiting = c.filter(|c| c.state == ThreadState::AwaitingReply);
+        let Some(is_fault) = waiting.map(|c| c.outgoing.is_fault) else {
             // The caller died or was killed meanwhile: drop the reply.
             self.discard_reply_caps(message);
             return Ok(());
@@ -419,68 +370,42 @@ impl<P: Platform> Kernel<P> {
     }
 
     /// The current thread's implicit reply (after a `recv` of a `call`).
-    pub fn reply_current(&mut self, message: &Message) -> Result<(), SysError> {
+    pub fn reply_current(&mut self, message: &Message) -> Result {
         let me = self.current().ok_or(SysError::BadState)?;
         let caller = self.objects.thread_mut(me).and_then(|t| t.reply_to.take());
         self.reply_to(caller.ok_or(SysError::NoReplyTarget)?, message)
-    }
-
-    /// Delivers a fault of `thread` to its supervisor as a call.
-    pub fn send_fault(
-        &mut self,
-        thread: ObjRef,
-        endpoint: ObjRef,
-        message: Message,
-    ) -> Result<(), SysError> {
-        if self.current() != Some(thread) {
-            return Err(SysError::BadState);
-        }
-        if !matches!(self.objects.get(endpoint), Some(Object::Endpoint(_))) {
-            return Err(SysError::InvalidCap);
-        }
-        self.endpoint_send(endpoint, message, true)
     }
 
     // ---- notifications ---------------------------------------------------------------
 
     /// ORs `bits` into a notification, waking one waiter.
     pub fn signal(&mut self, notification: ObjRef, bits: u64) {
-        let bits = if bits == 0 { 1 } else { bits };
-        let waiter = match self.objects.get_mut(notification) {
-            Some(Object::Notification(n)) => {
-                n.bits |= bits;
-                n.waiters
-                    .pop_front()
-                    .map(|w| (w, core::mem::take(&mut n.bits)))
-            }
-            _ => None,
+        let Some(n) = self.objects.notification_mut(notification) else {
+            return;
         };
-        if let Some((waiter, taken)) = waiter {
-            self.release(notification);
-            if let Some(t) = self.objects.thread_mut(waiter) {
-                t.context.set_result(0, 0);
-                t.context.set_result(1, taken);
-            }
-            self.make_runnable(waiter);
-        }
+        n.bits |= if bits == 0 { 1 } else { bits };
+        let Some(waiter) = n.waiters.pop_front() else {
+            return;
+        };
+        let taken = core::mem::take(&mut n.bits);
+        self.release(notification);
+        self.set_results(waiter, 0, &[taken]);
+        self.make_runnable(waiter);
     }
 
     /// Takes the bits of a notification, or blocks the current thread until set.
-    pub fn wait(&mut self, notification: ObjRef, block: bool) -> Result<Option<u64>, SysError> {
+    pub fn wait(&mut self, notification: ObjRef, block: bool) -> Result<Option<u64>> {
         let me = self.current().ok_or(SysError::BadState)?;
-        let bits = match self.objects.get_mut(notification) {
-            Some(Object::Notification(n)) => core::mem::take(&mut n.bits),
-            _ => return Err(SysError::InvalidCap),
-        };
+        let n = self.objects.notification_mut(notification);
+        let n = n.ok_or(SysError::InvalidCap)?;
+        let bits = core::mem::take(&mut n.bits);
         if bits != 0 {
             return Ok(Some(bits));
         }
         if !block {
             return Err(SysError::WouldBlock);
         }
-        if let Some(Object::Notification(n)) = self.objects.get_mut(notification) {
-            n.waiters.push_back(me);
-        }
+        n.waiters.push_back(me);
         self.objects.add_ref(notification);
         self.block_current(ThreadState::Waiting { notification });
         Ok(None)

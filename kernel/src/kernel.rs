@@ -19,6 +19,7 @@ use crate::object::*;
 use crate::sched::RunQueue;
 pub use crate::syscall::fault;
 use crate::syscall::SysError;
+use crate::Result;
 
 /// Capability slots of each process table.
 pub const PROCESS_SLOTS: u32 = 4096;
@@ -52,6 +53,11 @@ pub struct Cost {
 }
 
 impl Cost {
+    /// `frames` bytes of frames and `heap` bytes of kernel heap.
+    pub const fn new(frames: u64, heap: u64) -> Self {
+        Self { frames, heap }
+    }
+
     pub const fn heap(heap: u64) -> Self {
         Self { frames: 0, heap }
     }
@@ -138,11 +144,9 @@ impl<P: Platform> Kernel<P> {
     // ---- capabilities -------------------------------------------------------
 
     /// The capability table of a process.
-    pub fn table_of(&self, process: ObjRef) -> Result<TableId, SysError> {
-        self.objects
-            .process(process)
-            .map(|p| p.caps)
-            .ok_or(SysError::DeadObject)
+    pub fn table_of(&self, process: ObjRef) -> Result<TableId> {
+        let p = self.objects.process(process).ok_or(SysError::DeadObject)?;
+        Ok(p.caps)
     }
 
     /// Looks up `slot` of `process`, requiring `rights`; returns the object and badge.
@@ -152,15 +156,11 @@ impl<P: Platform> Kernel<P> {
         slot: u64,
         kind: ObjectKind,
         rights: Rights,
-    ) -> Result<(ObjRef, u64), SysError> {
+    ) -> Result<(ObjRef, u64)> {
         let slot = u32::try_from(slot).map_err(|_| SysError::InvalidCap)?;
         let cap = self.caps.lookup(self.table_of(process)?, slot)?;
-        let actual = self
-            .objects
-            .get(cap.object)
-            .map(|o| o.kind())
-            .ok_or(SysError::InvalidCap)?;
-        if actual != kind {
+        let actual = self.objects.get(cap.object).map(Object::kind);
+        if actual.ok_or(SysError::InvalidCap)? != kind {
             return Err(SysError::WrongType);
         }
         if !cap.rights.contains(rights) {
@@ -177,12 +177,11 @@ impl<P: Platform> Kernel<P> {
         object: ObjRef,
         rights: Rights,
         badge: u64,
-    ) -> Result<u32, SysError> {
+    ) -> Result<u32> {
         let table = self.table_of(process)?;
         self.reserve_slot(process)?;
-        let slot = self
-            .caps
-            .insert_root(table, slot, Cap::new(object, rights, badge))?;
+        let cap = Cap::new(object, rights, badge);
+        let slot = self.caps.insert_root(table, slot, cap)?;
         self.objects.add_ref(object);
         Ok(slot)
     }
@@ -221,7 +220,7 @@ impl<P: Platform> Kernel<P> {
     /// and lets a receiver already waiting there take it at once.
     fn notify_silenced(&mut self) {
         for (endpoint, badge, payer) in core::mem::take(&mut self.caps.silenced) {
-            if let Some(Object::Endpoint(ep)) = self.objects.get_mut(endpoint) {
+            if let Some(ep) = self.objects.endpoint_mut(endpoint) {
                 ep.silenced.push_back((badge, payer));
                 if let Some(receiver) = ep.receivers.pop_front() {
                     self.release(endpoint); // the receiver's hold
@@ -281,23 +280,16 @@ impl<P: Platform> Kernel<P> {
     /// taken: a process's quota is a ceiling on what its whole subtree uses, not
     /// a reservation. Fails with nothing changed when any level would pass its
     /// limit, or the kernel heap budget would be exceeded.
-    pub fn charge(&mut self, process: ObjRef, cost: Cost) -> Result<(), SysError> {
+    pub fn charge(&mut self, process: ObjRef, cost: Cost) -> Result {
         let total = cost.total().ok_or(SysError::QuotaExceeded)?;
-        let heap = self
-            .heap_charged
-            .checked_add(cost.heap)
-            .filter(|&h| h <= self.heap_budget)
-            .ok_or(SysError::OutOfMemory)?;
-        let mut at = Some(process);
-        while let Some(p) = at.and_then(|p| self.objects.process(p)) {
-            if p.quota
-                .used
-                .checked_add(total)
-                .is_none_or(|u| u > p.quota.limit)
-            {
+        let heap = self.heap_charged.checked_add(cost.heap);
+        let heap = heap.filter(|&h| h <= self.heap_budget);
+        let heap = heap.ok_or(SysError::OutOfMemory)?;
+        for p in self.ancestors(process) {
+            let used = p.quota.used.checked_add(total);
+            if used.is_none_or(|u| u > p.quota.limit) {
                 return Err(SysError::QuotaExceeded);
             }
-            at = p.creator;
         }
         if self.objects.process(process).is_none() {
             return Err(SysError::DeadObject);
@@ -309,6 +301,13 @@ impl<P: Platform> Kernel<P> {
         }
         self.heap_charged = heap;
         Ok(())
+    }
+
+    /// `process` and the processes that created it, nearest first (as far as
+    /// their records live).
+    fn ancestors(&self, process: ObjRef) -> impl Iterator<Item = &Process<P>> {
+        let first = self.objects.process(process);
+        core::iter::successors(first, |p| self.objects.process(p.creator?))
     }
 
     /// Gives back what [`Kernel::charge`] took, at every level.
@@ -324,7 +323,7 @@ impl<P: Platform> Kernel<P> {
 
     /// Charges `process` for another chunk of capability slots when its table
     /// is about to pass what it paid for. Call before filling a slot.
-    pub fn reserve_slot(&mut self, process: ObjRef) -> Result<(), SysError> {
+    pub fn reserve_slot(&mut self, process: ObjRef) -> Result {
         let p = self.objects.process(process).ok_or(SysError::DeadObject)?;
         let occupied = self.caps.count(p.caps)? as u64;
         if occupied < p.slot_chunks * SLOT_CHUNK {
@@ -339,26 +338,13 @@ impl<P: Platform> Kernel<P> {
 
     // ---- processes and threads -------------------------------------------------
 
-    /// Creates an empty process whose subtree may use at most `quota` bytes.
+    /// Creates an empty process whose subtree may use at most `limit` bytes.
     /// The creator pays for the record and the root page table (and, as an
     /// ancestor, for everything the new process uses later).
-    pub fn create_process(
-        &mut self,
-        creator: Option<ObjRef>,
-        quota: u64,
-    ) -> Result<ObjRef, SysError> {
-        let cost = Cost {
-            frames: crate::PAGE_SIZE as u64,
-            heap: OBJECT_COST,
-        };
+    pub fn create_process(&mut self, creator: Option<ObjRef>, limit: u64) -> Result<ObjRef> {
+        let cost = Cost::new(crate::PAGE_SIZE as u64, OBJECT_COST);
         if let Some(creator) = creator {
-            let mut depth = 0;
-            let mut at = Some(creator);
-            while let Some(p) = at.and_then(|p| self.objects.process(p)) {
-                depth += 1;
-                at = p.creator;
-            }
-            if depth >= MAX_PROCESS_DEPTH {
+            if self.ancestors(creator).count() >= MAX_PROCESS_DEPTH as usize {
                 return Err(SysError::QuotaExceeded);
             }
             self.charge(creator, cost)?;
@@ -382,10 +368,7 @@ impl<P: Platform> Kernel<P> {
             pid,
             caps: table,
             space: Some(space),
-            quota: Quota {
-                limit: quota,
-                used: 0,
-            },
+            quota: Quota { limit, used: 0 },
             creator,
             regions: BTreeMap::new(),
             threads: Vec::new(),
@@ -410,7 +393,7 @@ impl<P: Platform> Kernel<P> {
         stack: u64,
         arg: u64,
         priority: u8,
-    ) -> Result<ObjRef, SysError> {
+    ) -> Result<ObjRef> {
         self.objects
             .process(process)
             .filter(|p| p.state == ProcessState::Alive)
@@ -440,8 +423,16 @@ impl<P: Platform> Kernel<P> {
 
     /// Writes `code` to a thread's error register (0 = success).
     pub fn set_error_code(&mut self, thread: ObjRef, code: u64) {
+        self.set_results(thread, code, &[]);
+    }
+
+    /// Writes a thread's result registers: the error code (0 = success) in
+    /// register 0, then `values` from register 1 on.
+    pub fn set_results(&mut self, thread: ObjRef, code: u64, values: &[u64]) {
         if let Some(t) = self.objects.thread_mut(thread) {
-            t.context.set_result(0, code);
+            for (i, value) in [code].iter().chain(values).enumerate() {
+                t.context.set_result(i, *value);
+            }
         }
     }
 
@@ -528,14 +519,11 @@ impl<P: Platform> Kernel<P> {
         let Some(t) = self.objects.thread(thread) else {
             return;
         };
-        let blocked = matches!(
-            t.state,
+        match t.state {
             ThreadState::AwaitingReply
-                | ThreadState::Sending { .. }
-                | ThreadState::Receiving { .. }
-        );
-        if !blocked {
-            return;
+            | ThreadState::Sending { .. }
+            | ThreadState::Receiving { .. } => {}
+            _ => return,
         }
         if t.outgoing.is_fault {
             let (process, pc) = (t.process, t.context.pc());
@@ -551,18 +539,17 @@ impl<P: Platform> Kernel<P> {
         let Some(t) = self.objects.thread(thread) else {
             return;
         };
-        let state = t.state;
-        let priority = t.priority;
+        let (state, priority) = (t.state, t.priority);
         match state {
             ThreadState::Sending { endpoint, .. } | ThreadState::Receiving { endpoint } => {
-                if let Some(Object::Endpoint(ep)) = self.objects.get_mut(endpoint) {
+                if let Some(ep) = self.objects.endpoint_mut(endpoint) {
                     ep.senders.retain(|x| *x != thread);
                     ep.receivers.retain(|x| *x != thread);
                 }
                 self.release(endpoint);
             }
             ThreadState::Waiting { notification } => {
-                if let Some(Object::Notification(n)) = self.objects.get_mut(notification) {
+                if let Some(n) = self.objects.notification_mut(notification) {
                     n.waiters.retain(|x| *x != thread);
                 }
                 self.release(notification);
@@ -578,7 +565,7 @@ impl<P: Platform> Kernel<P> {
     /// `Interrupted`; one whose call a server holds too if the call was
     /// `CALL_INTERRUPTIBLE` (the server's reply then reaches nobody), else it
     /// stops when the reply comes (as after its own fault message's reply).
-    pub fn suspend(&mut self, thread: ObjRef) -> Result<(), SysError> {
+    pub fn suspend(&mut self, thread: ObjRef) -> Result {
         let elsewhere = self.cpu_running(thread).filter(|&cpu| cpu != self.cpu);
         let t = self.objects.thread_mut(thread);
         let t = t.ok_or(SysError::DeadObject)?;
@@ -591,7 +578,9 @@ impl<P: Platform> Kernel<P> {
             // server holds goes on: it stops when the reply comes.
             ThreadState::Runnable if elsewhere.is_some() => {
                 t.stop_pending = true;
-                elsewhere.into_iter().for_each(P::stop_user);
+                if let Some(cpu) = elsewhere {
+                    P::stop_user(cpu);
+                }
                 return Ok(());
             }
             ThreadState::AwaitingReply if holds_on => {
@@ -625,7 +614,7 @@ impl<P: Platform> Kernel<P> {
 
     /// [`Kernel::suspend`], or lets a suspended thread run again (one that
     /// was to stop when its reply came simply goes on).
-    pub fn suspend_or_resume(&mut self, thread: ObjRef, suspend: bool) -> Result<(), SysError> {
+    pub fn suspend_or_resume(&mut self, thread: ObjRef, suspend: bool) -> Result {
         if suspend {
             return self.suspend(thread);
         }
@@ -675,10 +664,8 @@ impl<P: Platform> Kernel<P> {
         let threads = core::mem::take(&mut p.threads);
         let regions: Vec<u64> = p.regions.keys().copied().collect();
         let table = p.caps;
-        let own = Cost {
-            frames: p.table_frames_charged * crate::PAGE_SIZE as u64,
-            heap: p.slot_chunks * SLOT_CHUNK_COST,
-        };
+        let own_frames = p.table_frames_charged * crate::PAGE_SIZE as u64;
+        let own = Cost::new(own_frames, p.slot_chunks * SLOT_CHUNK_COST);
         (p.table_frames_charged, p.slot_chunks) = (0, 0);
         let exit_notification = p.exit_notification.take();
         let fault_endpoint = p.fault_endpoint.take();
@@ -687,11 +674,8 @@ impl<P: Platform> Kernel<P> {
         for va in regions {
             let _ = self.unmap_region(process, va);
         }
-        let space = self
-            .objects
-            .process_mut(process)
-            .and_then(|p| p.space.take());
-        if let Some(space) = space {
+        let p = self.objects.process_mut(process);
+        if let Some(space) = p.and_then(|p| p.space.take()) {
             space.destroy(&mut self.frames);
         }
         self.refund(process, own);
@@ -790,9 +774,8 @@ impl<P: Platform> Kernel<P> {
         if t.is_some_and(|t| t.state == ThreadState::Runnable && t.stop_pending) {
             self.block_thread(thread, ThreadState::Suspended);
         }
-        self.objects
-            .thread(thread)
-            .is_some_and(|t| t.state == ThreadState::Runnable)
+        let t = self.objects.thread(thread);
+        t.is_some_and(|t| t.state == ThreadState::Runnable)
     }
 
     /// The thread this CPU runs.
@@ -857,11 +840,8 @@ impl<P: Platform> Kernel<P> {
         let Some(priority) = self.objects.thread(current).map(|t| t.priority) else {
             return;
         };
-        if self
-            .run_queue
-            .top_priority()
-            .is_some_and(|top| top >= priority)
-        {
+        let top = self.run_queue.top_priority();
+        if top.is_some_and(|top| top >= priority) {
             self.run_queue.push_back(current, priority);
             self.this_cpu().current = None;
         }
@@ -886,13 +866,12 @@ impl<P: Platform> Kernel<P> {
         let Some(t) = self.objects.thread(thread) else {
             return;
         };
-        let process = t.process;
-        let pc = t.context.pc();
+        let (process, pc) = (t.process, t.context.pc());
         let fault_endpoint = self.objects.process(process).and_then(|p| p.fault_endpoint);
         let pid = self.objects.process(process).map_or(0, |p| p.pid);
         if let Some((endpoint, badge)) = fault_endpoint {
             let message = Message::fault(kind, address, pc, syndrome, badge);
-            if self.send_fault(thread, endpoint, message).is_ok() {
+            if self.endpoint_send(endpoint, message, true).is_ok() {
                 return;
             }
         }

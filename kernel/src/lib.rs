@@ -29,6 +29,10 @@ pub mod usercopy;
 /// Size of a page and of a physical frame, in bytes.
 pub const PAGE_SIZE: usize = 4096;
 
+/// What the core's operations return: a value, or the error code a syscall
+/// reports (`std::io::Result` style; another error type can be named).
+pub type Result<T = (), E = syscall::SysError> = core::result::Result<T, E>;
+
 /// A half-open range of physical addresses `[start, end)`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PhysRange {

@@ -224,14 +224,14 @@ struct Slot<P: Platform> {
 /// Typed lookups of [`Objects`]: `thread`/`thread_mut` give the `Thread` an
 /// `ObjRef` names (`None` for another kind or a stale reference), and so on.
 macro_rules! typed_lookup {
-    ($name:ident, $name_mut:ident, $kind:ident) => {
-        pub fn $name(&self, r: ObjRef) -> Option<&$kind<P>> {
+    ($name:ident, $name_mut:ident, $kind:ident $(<$p:ident>)?) => {
+        pub fn $name(&self, r: ObjRef) -> Option<&$kind $(<$p>)?> {
             match self.get(r) {
                 Some(Object::$kind(o)) => Some(o),
                 _ => None,
             }
         }
-        pub fn $name_mut(&mut self, r: ObjRef) -> Option<&mut $kind<P>> {
+        pub fn $name_mut(&mut self, r: ObjRef) -> Option<&mut $kind $(<$p>)?> {
             match self.get_mut(r) {
                 Some(Object::$kind(o)) => Some(o),
                 _ => None,
@@ -326,6 +326,8 @@ impl<P: Platform> Objects<P> {
         self.slots.len() - self.free.len()
     }
 
-    typed_lookup!(thread, thread_mut, Thread);
-    typed_lookup!(process, process_mut, Process);
+    typed_lookup!(thread, thread_mut, Thread<P>);
+    typed_lookup!(process, process_mut, Process<P>);
+    typed_lookup!(endpoint, endpoint_mut, Endpoint);
+    typed_lookup!(notification, notification_mut, Notification);
 }

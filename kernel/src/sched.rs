@@ -66,6 +66,7 @@ impl RunQueue {
         self.update(priority as usize);
     }
 
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.nonempty.iter().all(|w| *w == 0)
     }

@@ -6,14 +6,17 @@
 //! copies through the kernel's linear map. A bad pointer yields `BadAddress`; it
 //! can never fault the kernel.
 
+use alloc::vec::Vec;
+
 use crate::arch::{AddressSpace, Platform};
 use crate::syscall::SysError;
+use crate::Result;
 
 const PAGE: u64 = 4096;
 
 pub use crate::syscall::layout::USER_TOP;
 
-fn check_range(va: u64, len: usize) -> Result<(), SysError> {
+fn check_range(va: u64, len: usize) -> Result {
     let end = va.checked_add(len as u64).ok_or(SysError::BadAddress)?;
     if end > USER_TOP {
         return Err(SysError::BadAddress);
@@ -30,7 +33,7 @@ fn for_each_piece<P: Platform>(
     len: usize,
     write: bool,
     mut copy: impl FnMut(*mut u8, usize, usize),
-) -> Result<(), SysError> {
+) -> Result {
     check_range(va, len)?;
     let mut done = 0usize;
     while done < len {
@@ -49,11 +52,7 @@ fn for_each_piece<P: Platform>(
 }
 
 /// Copies `out.len()` bytes from user address `va`.
-pub fn copy_from_user<P: Platform>(
-    space: &P::Space,
-    va: u64,
-    out: &mut [u8],
-) -> Result<(), SysError> {
+pub fn copy_from_user<P: Platform>(space: &P::Space, va: u64, out: &mut [u8]) -> Result {
     let dst = out.as_mut_ptr();
     for_each_piece::<P>(space, va, out.len(), false, |src, at, len| {
         // SAFETY: `src` is a RAM frame mapped in this process (translate
@@ -65,12 +64,8 @@ pub fn copy_from_user<P: Platform>(
 
 /// Reads `len` bytes from user address `va` into a new vector, without
 /// zeroing it first (long messages: 4 KiB of memset per message).
-pub fn read_vec<P: Platform>(
-    space: &P::Space,
-    va: u64,
-    len: usize,
-) -> Result<alloc::vec::Vec<u8>, SysError> {
-    let mut out = alloc::vec::Vec::with_capacity(len);
+pub fn read_vec<P: Platform>(space: &P::Space, va: u64, len: usize) -> Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(len);
     let dst: *mut u8 = out.as_mut_ptr();
     for_each_piece::<P>(space, va, len, false, |src, at, piece| {
         // SAFETY: as in `copy_from_user`; `out` has room for `len` bytes.
@@ -82,7 +77,7 @@ pub fn read_vec<P: Platform>(
 }
 
 /// Copies `data` to user address `va`, which must be writable.
-pub fn copy_to_user<P: Platform>(space: &P::Space, va: u64, data: &[u8]) -> Result<(), SysError> {
+pub fn copy_to_user<P: Platform>(space: &P::Space, va: u64, data: &[u8]) -> Result {
     for_each_piece::<P>(space, va, data.len(), true, |dst, at, len| {
         // SAFETY: as in `copy_from_user`, and the page is mapped writable.
         unsafe { core::ptr::copy_nonoverlapping(data[at..].as_ptr(), dst, len) }
@@ -90,14 +85,14 @@ pub fn copy_to_user<P: Platform>(space: &P::Space, va: u64, data: &[u8]) -> Resu
 }
 
 /// Reads one little-endian u64 from user memory.
-pub fn read_u64<P: Platform>(space: &P::Space, va: u64) -> Result<u64, SysError> {
+pub fn read_u64<P: Platform>(space: &P::Space, va: u64) -> Result<u64> {
     let mut bytes = [0u8; 8];
     copy_from_user::<P>(space, va, &mut bytes)?;
     Ok(u64::from_le_bytes(bytes))
 }
 
 /// Writes one little-endian u64 to user memory.
-pub fn write_u64<P: Platform>(space: &P::Space, va: u64, value: u64) -> Result<(), SysError> {
+pub fn write_u64<P: Platform>(space: &P::Space, va: u64, value: u64) -> Result {
     copy_to_user::<P>(space, va, &value.to_le_bytes())
 }
 
