@@ -339,18 +339,16 @@ pub fn build(arch: Arch) -> Result<Artifacts, String> {
     archive.add_dir("bin");
     archive.add_symlink("bin/sh", "/sbin/sh");
     archive.add_file("bin/lua", 0o755, &ports::lua(arch)?);
-    if arch == Arch::Aarch64 {
-        archive.add_file("bin/busybox", 0o755, &ports::busybox(arch)?);
-        // zbox wins where both have a tool (docs/porting.md): BusyBox gets
-        // only names zbox lacks.
-        for applet in ports::busybox_applets()? {
-            if TOOL_NAMES.contains(&applet.as_str()) {
-                return Err(format!(
-                    "ports/busybox/recipe: applet {applet} is a zbox tool (zbox wins)"
-                ));
-            }
-            archive.add_symlink(&format!("bin/{applet}"), "/bin/busybox");
+    archive.add_file("bin/busybox", 0o755, &ports::busybox(arch)?);
+    // zbox wins where both have a tool (docs/porting.md): BusyBox gets
+    // only names zbox lacks.
+    for applet in ports::busybox_applets()? {
+        if TOOL_NAMES.contains(&applet.as_str()) {
+            return Err(format!(
+                "ports/busybox/recipe: applet {applet} is a zbox tool (zbox wins)"
+            ));
         }
+        archive.add_symlink(&format!("bin/{applet}"), "/bin/busybox");
     }
     for tool in TOOL_NAMES {
         archive.add_symlink(&format!("bin/{tool}"), MULTI_CALL_BINARY);
@@ -366,6 +364,8 @@ pub fn build(arch: Arch) -> Result<Artifacts, String> {
     {
         tests.add_file(&format!("bin/{name}"), 0o755, &data);
     }
+    // BusyBox's own suites only where busybox_suite.exp runs (AArch64: the
+    // suite takes ~10 minutes, too long for a second run in CI).
     if arch == Arch::Aarch64 {
         ports::pack_busybox_tests(arch, &mut tests)?;
     }

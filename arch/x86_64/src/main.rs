@@ -447,6 +447,36 @@ fn build_kernel_tables(
             }
         }
     }
+    // The initrd where QEMU put it, even where the memory map calls it
+    // reserved: QEMU places it below the top 128 KiB of low RAM it leaves the
+    // firmware, but SeaBIOS's allocations there grow with the devices it sets
+    // up (five virtio-blk disks and a NIC: reserved from 0x3ffd0000 on a
+    // 1 GiB q35), so the archive's tail can lie past the last RAM range.
+    // Boot copies it out through the linear map; map the pages no RAM range
+    // covers, read-only (the frame allocator never hands them out).
+    if let Some(initrd) = info.initrd {
+        let page_bytes = PAGE_SIZE as u64;
+        let mut page = initrd.start & !(page_bytes - 1);
+        while page < initrd.end {
+            if !info
+                .memory()
+                .iter()
+                .any(|m| m.start <= page && page < m.end)
+            {
+                check(
+                    table.map(
+                        phys_to_virt(page),
+                        page,
+                        page_bytes,
+                        MapFlags::KERNEL_RO,
+                        &mut frame,
+                    ),
+                    "the initrd",
+                );
+            }
+            page += page_bytes;
+        }
+    }
     // SAFETY: linker symbols; only their addresses are used.
     let (kstart, text_end, rodata_end, guard, stack_bottom, stack_top) = unsafe {
         (

@@ -55,7 +55,9 @@ pub extern "C" fn zos_linux_syscall(
         let result = dispatch(nr, [a, b, c, d, e, f]);
         if let Some(pid) = vfork::take_resume() {
             // A vfork child exec'd or exited: its parent returns from vfork.
-            crate::arch::set_thread_pointer(musl_tp);
+            // (The raw form: on x86_64 the other also writes the IPC
+            // buffer's self pointer at that address, inside musl's TLS.)
+            crate::arch::set_raw_thread_pointer(musl_tp);
             vfork::resume(pid);
         }
         let deliver = signal::take_deliverable() | signal::take_suspended();

@@ -1,8 +1,8 @@
 //! `vfork` without `fork`: "record until exec" (docs/porting.md).
 //!
-//! musl's `vfork` (ports/musl/overlay/src/process/vfork.s) branches to
-//! [`zos_vfork`], which keeps the caller's callee-saved registers, stack
-//! pointer and return address and returns 0: the child runs on the parent's
+//! musl's `vfork` (ports/musl/overlay-ARCH/src/process/vfork.s, for
+//! AArch64 and x86_64) branches to [`zos_vfork`], which keeps the caller's
+//! callee-saved registers, stack pointer and return address and returns 0: the child runs on the parent's
 //! stack, in the parent's memory, with its own copy of the descriptor table,
 //! the per-descriptor state, the signal actions and mask, and the working
 //! directory. Its `execve` becomes a spawn of the program with the child's
@@ -32,7 +32,9 @@ static DEPTH: AtomicU32 = AtomicU32::new(0);
 const MAX_DEPTH: u32 = 8;
 /// Registers `zos_vfork` kept for each level (`zos_vfork_regs` copied).
 static SAVED_REGS: Mutex<Vec<[u64; REGS_WORDS]>> = Mutex::new(Vec::new());
-/// Words `zos_vfork` keeps: x19–x30, sp, d8–d15, padding.
+/// Words `zos_vfork` keeps. AArch64: x19–x30, sp, d8–d15, padding;
+/// x86_64: rbx, rbp, r12–r15, rsp (the caller's, return address popped),
+/// the return address, MXCSR and the x87 control word (the rest unused).
 const REGS_WORDS: usize = 22;
 /// Where the child's `execve`/`_exit` sends the parent: the pid `vfork`
 /// returns there (0: nothing pending).
@@ -87,13 +89,13 @@ fn finish(pid: i64) {
 
 /// The registers `zos_vfork` just kept for this call.
 fn kept_registers() -> [u64; REGS_WORDS] {
-    #[cfg(target_arch = "aarch64")]
+    #[cfg(any(target_arch = "aarch64", target_arch = "x86_64"))]
     // SAFETY: `zos_vfork_regs` is written only by `zos_vfork` (just before
     // this, on this thread) and by `resume`; no one else runs meanwhile.
     unsafe {
         core::ptr::addr_of!(zos_vfork_regs).read()
     }
-    #[cfg(not(target_arch = "aarch64"))]
+    #[cfg(not(any(target_arch = "aarch64", target_arch = "x86_64")))]
     [0; REGS_WORDS]
 }
 
@@ -174,7 +176,7 @@ pub fn only_zombie(pid: i32) -> Result<bool, Errno> {
     Ok(false)
 }
 
-#[cfg(target_arch = "aarch64")]
+#[cfg(any(target_arch = "aarch64", target_arch = "x86_64"))]
 extern "C" {
     /// Returns from the `vfork` call kept by [`zos_vfork`] with `value`.
     fn zos_vfork_resume(value: i64) -> !;
@@ -186,7 +188,7 @@ extern "C" {
 /// Returns, in the parent, from `vfork` with `pid`. Call with the program's
 /// own thread pointer in place and nothing held.
 pub fn resume(pid: i64) -> ! {
-    #[cfg(target_arch = "aarch64")]
+    #[cfg(any(target_arch = "aarch64", target_arch = "x86_64"))]
     // SAFETY: `zos_vfork` kept the registers of a `vfork` call whose frame
     // is still on the stack (the child never returns from it, as POSIX
     // requires of a vfork child); jumping there discards only dispatcher
@@ -199,7 +201,7 @@ pub fn resume(pid: i64) -> ! {
         }
         zos_vfork_resume(pid)
     }
-    #[cfg(not(target_arch = "aarch64"))]
+    #[cfg(not(any(target_arch = "aarch64", target_arch = "x86_64")))]
     {
         let _ = pid;
         posix::exit(127)
@@ -231,6 +233,58 @@ core::arch::global_asm!(
     "add x16, x16, :lo12:zos_vfork_regs",
     load_callee_saved!("x16"),
     "ret",
+    ".size zos_vfork_resume, .-zos_vfork_resume",
+    ".bss",
+    ".balign 16",
+    ".global zos_vfork_regs",
+    "zos_vfork_regs:",
+    ".space 176",
+    ".text",
+);
+
+// zos_vfork on x86_64: `call vfork` pushed the return address on the stack
+// the child goes on using, so it is popped and kept with rbx, rbp, r12–r15,
+// the caller's rsp, MXCSR and the x87 control word (the callee-saved state
+// of the SysV ABI); zos_vfork_enter's result goes back to that address.
+// zos_vfork_resume(value) brings them back and returns `value` there.
+#[cfg(target_arch = "x86_64")]
+core::arch::global_asm!(
+    ".text",
+    ".global zos_vfork",
+    ".type zos_vfork,@function",
+    "zos_vfork:",
+    "pop rcx",
+    "lea rdx, [rip + zos_vfork_regs]",
+    "mov [rdx], rbx",
+    "mov [rdx + 8], rbp",
+    "mov [rdx + 16], r12",
+    "mov [rdx + 24], r13",
+    "mov [rdx + 32], r14",
+    "mov [rdx + 40], r15",
+    "mov [rdx + 48], rsp",
+    "mov [rdx + 56], rcx",
+    "stmxcsr [rdx + 64]",
+    "fnstcw [rdx + 72]",
+    // rsp is the caller's again, 16-byte aligned as at its `call`.
+    "call zos_vfork_enter",
+    "lea rdx, [rip + zos_vfork_regs]",
+    "jmp qword ptr [rdx + 56]",
+    ".size zos_vfork, .-zos_vfork",
+    ".global zos_vfork_resume",
+    ".type zos_vfork_resume,@function",
+    "zos_vfork_resume:",
+    "lea rdx, [rip + zos_vfork_regs]",
+    "mov rbx, [rdx]",
+    "mov rbp, [rdx + 8]",
+    "mov r12, [rdx + 16]",
+    "mov r13, [rdx + 24]",
+    "mov r14, [rdx + 32]",
+    "mov r15, [rdx + 40]",
+    "mov rsp, [rdx + 48]",
+    "ldmxcsr [rdx + 64]",
+    "fldcw [rdx + 72]",
+    "mov rax, rdi",
+    "jmp qword ptr [rdx + 56]",
     ".size zos_vfork_resume, .-zos_vfork_resume",
     ".bss",
     ".balign 16",
