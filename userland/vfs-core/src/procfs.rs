@@ -29,13 +29,15 @@ const SELF_INO: Ino = 6;
 const SYS_INO: Ino = 7;
 const SYS_FS_INO: Ino = 8;
 const FILE_NR_INO: Ino = 9;
+const STAT_INO: Ino = 10;
 
 /// Files of the root directory after `.` and `..`: (name, inode).
-const ROOT_FILES: [(&str, Ino); 6] = [
+const ROOT_FILES: [(&str, Ino); 7] = [
     ("cpuinfo", CPUINFO_INO),
     ("meminfo", MEMINFO_INO),
     ("mounts", MOUNTS_INO),
     ("self", SELF_INO),
+    ("stat", STAT_INO),
     ("sys", SYS_INO),
     ("uptime", UPTIME_INO),
 ];
@@ -116,6 +118,9 @@ pub struct ProcSnapshot {
     /// Open handles of the VFS and the most it allows (`sys/fs/file-nr`).
     pub open_handles: u64,
     pub max_handles: u64,
+    /// Timer ticks (10 ms) each online CPU spent running a thread
+    /// (`/proc/stat`).
+    pub cpu_busy_ticks: Vec<u64>,
 }
 
 /// The process file system.
@@ -168,6 +173,7 @@ impl Procfs {
         match ino {
             CPUINFO_INO => Ok(self.snapshot.cpuinfo.clone()),
             MEMINFO_INO => Ok(format_meminfo(&self.snapshot)),
+            STAT_INO => Ok(format_proc_stat(&self.snapshot)),
             UPTIME_INO => Ok(format_uptime(self.snapshot.uptime_ns)),
             MOUNTS_INO => Ok(format_mounts(&self.snapshot.mounts)),
             FILE_NR_INO => Ok(format!(
@@ -204,6 +210,25 @@ pub fn format_meminfo(snapshot: &ProcSnapshot) -> String {
     format!(
         "MemTotal:       {total:>8} kB\nMemFree:        {free:>8} kB\nMemAvailable:   {free:>8} kB\n"
     )
+}
+
+/// `/proc/stat` in Linux's format, in ticks of 10 ms (USER_HZ 100): a `cpu`
+/// line with the sums, then one per CPU. The kernel counts the ticks that
+/// found a CPU running a thread, not kernel and user time apart, so all busy
+/// time is in the first (user) column; idle is the rest of the uptime. The
+/// other columns (nice, system, iowait, irq, softirq, steal, guest,
+/// guest_nice) read 0; context switches are not counted yet.
+pub fn format_proc_stat(snapshot: &ProcSnapshot) -> String {
+    let uptime_ticks = snapshot.uptime_ns / 10_000_000;
+    let line = |name: &str, busy: u64, idle: u64| format!("{name} {busy} 0 0 {idle} 0 0 0 0 0 0\n");
+    let idle = |busy: u64| uptime_ticks.saturating_sub(busy);
+    let busy_sum: u64 = snapshot.cpu_busy_ticks.iter().sum();
+    let idle_sum: u64 = snapshot.cpu_busy_ticks.iter().map(|b| idle(*b)).sum();
+    let mut text = line("cpu ", busy_sum, idle_sum);
+    for (cpu, busy) in snapshot.cpu_busy_ticks.iter().enumerate() {
+        text.push_str(&line(&format!("cpu{cpu}"), *busy, idle(*busy)));
+    }
+    text
 }
 
 /// `/proc/uptime`: seconds since boot with two decimals; the idle figure is
@@ -339,7 +364,7 @@ impl FileSystem for Procfs {
                 1,
                 self.self_target()?.len() as u64,
             ),
-            CPUINFO_INO | MEMINFO_INO | UPTIME_INO | MOUNTS_INO => {
+            CPUINFO_INO | MEMINFO_INO | UPTIME_INO | MOUNTS_INO | STAT_INO => {
                 (FileKind::Regular, 0o444, 1, self.content(ino)?.len() as u64)
             }
             _ => match split_process_ino(ino) {
@@ -547,6 +572,7 @@ mod tests {
                 },
             ],
             uptime_ns: 12_345_678_901,
+            cpu_busy_ticks: vec![1000, 34],
             total_bytes: 1 << 30,
             free_bytes: 512 << 20,
             mounts: vec![
@@ -618,6 +644,17 @@ mod tests {
     }
 
     #[test]
+    fn proc_stat_has_a_sum_line_and_one_per_cpu() {
+        let mut fs = procfs();
+        let stat = fs.lookup(ROOT_INO, "stat").expect("stat");
+        // 1234 ticks of uptime: idle is the rest of each CPU's.
+        assert_eq!(
+            read_all(&mut fs, stat),
+            "cpu  1034 0 0 1434 0 0 0 0 0 0\ncpu0 1000 0 0 234 0 0 0 0 0 0\ncpu1 34 0 0 1200 0 0 0 0 0 0\n"
+        );
+    }
+
+    #[test]
     fn tree_and_reads() {
         let mut fs = procfs();
         let uptime = fs.lookup(ROOT_INO, "uptime").expect("uptime");
@@ -639,7 +676,10 @@ mod tests {
         }
         assert_eq!(
             names,
-            [".", "..", "cpuinfo", "meminfo", "mounts", "self", "sys", "uptime", "1", "12"]
+            [
+                ".", "..", "cpuinfo", "meminfo", "mounts", "self", "stat", "sys", "uptime", "1",
+                "12"
+            ]
         );
     }
 

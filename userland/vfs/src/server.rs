@@ -433,6 +433,9 @@ impl Server {
                 snapshot.free_bytes = info.free_bytes;
             }
         }
+        // Busy ticks of the first four CPUs (what the kernel reports).
+        let (online, _, busy) = libzos::sys::cpu_info();
+        snapshot.cpu_busy_ticks = busy[..online.min(4) as usize].to_vec();
         snapshot.open_handles = self.handles.len() as u64;
         snapshot.max_handles = MAX_HANDLES as u64;
         snapshot.mounts = self
