@@ -240,6 +240,8 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		memset(touched, 0x5a, size);
+		/* The compiler may not drop the buffer: it is used in memory. */
+		__asm__ volatile("" : : "r"(touched) : "memory");
 		int status = bench(rounds, "fork_exit_wait_16m");
 		/* Read after the forks, so the buffer lives through them. */
 		return status + (touched[size - 1] != 0x5a);
