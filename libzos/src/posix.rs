@@ -329,16 +329,8 @@ fn stop_if_background(fd: Fd) -> Result<()> {
     })
 }
 
-/// The same for a change of a terminal's settings or foreground group from
-/// the background ("Terminal access control"): SIGTTOU, except that a
-/// process ignoring or blocking it makes the change (shells taking the
-/// terminal back from a job do).
-fn stop_if_background_change(fd: Fd) -> Result<()> {
-    match background_stop(fd, zos_proto::proc::signal::SIGTTOU) {
-        Ok(()) | Err(BackgroundStop::Ignored) => Ok(()),
-        Err(BackgroundStop::Failed(e)) => Err(e),
-    }
-}
+/// How long a job may wait for its shell to hand it the terminal.
+const HANDOVER_GRACE_NS: u64 = 2_000_000_000;
 
 enum BackgroundStop {
     /// The process ignores or blocks the signal.
@@ -346,16 +338,35 @@ enum BackgroundStop {
     Failed(Errno),
 }
 
-/// Sends `signal` (SIGTTIN or SIGTTOU) to the caller's process group for
+/// Sends `signal` (SIGTTIN) to the caller's process group for
 /// as long as the terminal `fd` has another foreground group; the group
 /// stops (by default) and this goes on when continued. `EINTR` if a handler
 /// took the signal.
 fn background_stop(fd: Fd, signal: u32) -> core::result::Result<(), BackgroundStop> {
     loop {
         let own = getpgrp();
-        match tcgetpgrp(fd) {
-            Ok(foreground) if foreground != 0 && own != 0 && foreground != own => {}
-            _ => return Ok(()),
+        // A shell hands the terminal to a foreground job only once the
+        // job's process exists (its spawn returned), so a job that reads at
+        // once may come first: it is given time (HANDOVER_GRACE_NS) to
+        // become the foreground before it counts as background. (The real
+        // fix is the hand-over before the job runs: a spawn option.)
+        let deadline = sys::clock_ns() + HANDOVER_GRACE_NS;
+        let foreground = loop {
+            match tcgetpgrp(fd) {
+                Ok(foreground) if foreground != 0 && own != 0 && foreground != own => {
+                    if sys::clock_ns() >= deadline {
+                        break foreground;
+                    }
+                    sys::sleep_until(sys::clock_ns() + 5_000_000);
+                }
+                _ => return Ok(()),
+            }
+        };
+        // A group that no longer exists (the shell of a session that
+        // ended, before a new login took the terminal) is no foreground:
+        // nobody does job control on the terminal.
+        if kill(-(foreground as i32), 0) == Err(Errno(ESRCH)) {
+            return Ok(());
         }
         let ignored = IGNORED.load(Ordering::Relaxed) & (1 << signal) != 0;
         #[cfg(not(target_arch = "wasm32"))]
@@ -636,13 +647,18 @@ fn io_ok(fd: Fd, request: &IoRequest) -> Result<()> {
 }
 
 pub fn tcsetattr(fd: Fd, termios: Termios) -> Result<()> {
-    stop_if_background_change(fd)?;
     io_ok(fd, &IoRequest::SetTermios(termios))
 }
 
 /// Makes `pgid` the terminal's foreground process group.
 pub fn tcsetpgrp(fd: Fd, pgid: Pid) -> Result<()> {
-    stop_if_background_change(fd)?;
+    io_ok(fd, &IoRequest::SetForeground { pgid })
+}
+
+/// Makes `pgid` the terminal's foreground group without the background
+/// check (`TIOCSCTTY`: taking a terminal as one's controlling terminal is
+/// not a change from the background).
+pub fn take_terminal(fd: Fd, pgid: Pid) -> Result<()> {
     io_ok(fd, &IoRequest::SetForeground { pgid })
 }
 

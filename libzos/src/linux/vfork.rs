@@ -138,7 +138,8 @@ pub fn execve(path: u64, argv: u64, envp: u64) -> SysResult {
     let pid = posix::spawn(path, &argv, &env, &actions, pgid)?;
     let controlling = CONTROLLING.lock().last_mut().and_then(Option::take);
     if let Some(fd) = controlling {
-        let _ = posix::tcsetpgrp(fd, if pgid == 0 { pid } else { pgid });
+        // The child's TIOCSCTTY, made for it.
+        let _ = posix::take_terminal(fd, if pgid == 0 { pid } else { pgid });
     }
     finish(i64::from(pid));
     Ok(0)
