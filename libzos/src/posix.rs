@@ -297,9 +297,6 @@ pub fn read(fd: Fd, buffer: &mut [u8]) -> Result<usize> {
     let max = buffer.len().min(zos_proto::MAX_IO_CHUNK) as u32;
     // Files answer at once; terminals, ptys and sockets may wait for input.
     let input = crate::fs::input_kind(slot_of(fd)?);
-    if input == crate::fs::InputKind::Terminal {
-        stop_if_background(fd)?;
-    }
     let request = IoRequest::Read { max };
     let reply = match input {
         crate::fs::InputKind::Immediate => io_call(fd, &request)?,
@@ -313,71 +310,6 @@ pub fn read(fd: Fd, buffer: &mut [u8]) -> Result<usize> {
         }
         Some(IoResponse::Err(e)) => Err(Errno(e)),
         _ => Err(Errno(EIO)),
-    }
-}
-
-/// Job control for a read of a terminal by a process outside its foreground
-/// process group (POSIX, "Reading from the terminal" of a background job):
-/// SIGTTIN to the process's group, which stops it (by default) until
-/// SIGCONT, and the read then looks again; `EIO` if the process ignores or
-/// blocks SIGTTIN; `EINTR` if a handler took it. A terminal with no
-/// foreground group set (nobody does job control on it) reads as before.
-fn stop_if_background(fd: Fd) -> Result<()> {
-    background_stop(fd, zos_proto::proc::signal::SIGTTIN).map_err(|e| match e {
-        BackgroundStop::Ignored => Errno(EIO),
-        BackgroundStop::Failed(e) => e,
-    })
-}
-
-/// How long a job may wait for its shell to hand it the terminal.
-const HANDOVER_GRACE_NS: u64 = 2_000_000_000;
-
-enum BackgroundStop {
-    /// The process ignores or blocks the signal.
-    Ignored,
-    Failed(Errno),
-}
-
-/// Sends `signal` (SIGTTIN) to the caller's process group for
-/// as long as the terminal `fd` has another foreground group; the group
-/// stops (by default) and this goes on when continued. `EINTR` if a handler
-/// took the signal.
-fn background_stop(fd: Fd, signal: u32) -> core::result::Result<(), BackgroundStop> {
-    loop {
-        let own = getpgrp();
-        // A shell hands the terminal to a foreground job only once the
-        // job's process exists (its spawn returned), so a job that reads at
-        // once may come first: it is given time (HANDOVER_GRACE_NS) to
-        // become the foreground before it counts as background. (The real
-        // fix is the hand-over before the job runs: a spawn option.)
-        let deadline = sys::clock_ns() + HANDOVER_GRACE_NS;
-        let foreground = loop {
-            match tcgetpgrp(fd) {
-                Ok(foreground) if foreground != 0 && own != 0 && foreground != own => {
-                    if sys::clock_ns() >= deadline {
-                        break foreground;
-                    }
-                    sys::sleep_until(sys::clock_ns() + 5_000_000);
-                }
-                _ => return Ok(()),
-            }
-        };
-        // A group that no longer exists (the shell of a session that
-        // ended, before a new login took the terminal) is no foreground:
-        // nobody does job control on the terminal.
-        if kill(-(foreground as i32), 0) == Err(Errno(ESRCH)) {
-            return Ok(());
-        }
-        let ignored = IGNORED.load(Ordering::Relaxed) & (1 << signal) != 0;
-        #[cfg(not(target_arch = "wasm32"))]
-        let ignored = ignored || crate::linux::signal_blocked(signal);
-        if ignored {
-            return Err(BackgroundStop::Ignored);
-        }
-        kill(-(own as i32), signal).map_err(BackgroundStop::Failed)?;
-        if HANDLERS.lock()[signal as usize].is_some() {
-            return Err(BackgroundStop::Failed(Errno(EINTR)));
-        }
     }
 }
 
@@ -1365,8 +1297,6 @@ pub type Handler = fn(u32);
 
 static HANDLERS: Mutex<[Option<Handler>; 64]> = Mutex::new([None; 64]);
 static SIGNAL_NOTIFICATION: Mutex<Option<u64>> = Mutex::new(None);
-/// Signals set to be ignored (bit N: signal N).
-static IGNORED: AtomicU64 = AtomicU64::new(0);
 
 fn signal_thread(notification: u64) {
     loop {
@@ -1413,10 +1343,6 @@ pub fn signal(signal: u32, action: SigAction) -> Result<()> {
         SigAction::Handler(f) => (2, Some(f)),
     };
     HANDLERS.lock()[signal as usize] = handler;
-    match action {
-        SigAction::Ignore => IGNORED.fetch_or(1 << signal, Ordering::Relaxed),
-        _ => IGNORED.fetch_and(!(1 << signal), Ordering::Relaxed),
-    };
     let mut attach = Vec::new();
     if code == 2 {
         let mut notification = SIGNAL_NOTIFICATION.lock();

@@ -699,14 +699,11 @@ pub fn ioctl(fd: Fd, request: u64, arg: u64) -> SysResult {
             if !posix::isatty(fd) {
                 return Err(Errno(ENOTTY));
             }
-            // No foreground group set yet: this process's own (job-control
-            // shells then take the terminal as theirs).
-            let pgid = match posix::tcgetpgrp(fd).map_err(not_a_tty)? {
-                0 => posix::getpgrp(),
-                pgid => pgid,
-            };
+            // The caller's own group, not the terminal's foreground one
+            // (`posix::tcgetpgrp`): BusyBox's `script -q` stopped itself with
+            // the real answer (docs/terminals.md, "Background reads").
             let out = user_bytes_mut(arg, 4)?;
-            out.copy_from_slice(&pgid.to_le_bytes());
+            out.copy_from_slice(&posix::getpgrp().to_le_bytes());
             Ok(0)
         }
         TIOCSPGRP => {

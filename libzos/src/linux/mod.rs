@@ -26,7 +26,6 @@ mod tty;
 mod vfork;
 
 pub use fork::set_program_headers;
-pub(crate) use signal::blocked as signal_blocked;
 
 use crate::posix::{self, Errno};
 use alloc::collections::BTreeSet;

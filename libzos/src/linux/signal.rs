@@ -219,11 +219,6 @@ pub(super) fn sigpipe_ignored() -> bool {
     ACTIONS.lock()[zos_proto::proc::signal::SIGPIPE as usize].handler != SIG_DFL
 }
 
-/// Whether the program blocks `signal` (`sigprocmask`).
-pub(crate) fn blocked(signal: u32) -> bool {
-    (1..=64).contains(&signal) && BLOCKED.load(Ordering::SeqCst) & bit(signal) != 0
-}
-
 pub fn rt_sigprocmask(how: u32, set: u64, old: u64) -> SysResult {
     const SIG_BLOCK: u32 = 0;
     const SIG_UNBLOCK: u32 = 1;
