@@ -70,6 +70,14 @@ pub enum Sys {
     MemorySlice = 44,
     ThreadSuspend = 45,
     ThreadResume = 46,
+    /// AxiomRead(audit, stream, cursor, buffer, records) -> (count, next
+    /// cursor, lost): copies the records of stream 0 (commits) or 1 (SysLog)
+    /// from sequence `cursor` on; `lost` counts those the ring overwrote
+    /// before they were read (the reader logs the loss).
+    AxiomRead = 47,
+    /// AxiomState(audit, buffer) -> (commits): writes the kernel's state hash
+    /// (32 bytes) and returns how many commits it covers.
+    AxiomState = 48,
 }
 
 impl Sys {
@@ -93,7 +101,7 @@ impl Sys {
 
     pub fn from_number(number: u64) -> Option<Sys> {
         use Sys::*;
-        static TABLE: [Option<Sys>; 47] = [
+        static TABLE: [Option<Sys>; 49] = [
             Some(DebugWrite),
             Some(Yield),
             Some(ProcessExit),
@@ -141,6 +149,8 @@ impl Sys {
             Some(MemorySlice),
             Some(ThreadSuspend),
             Some(ThreadResume),
+            Some(AxiomRead),
+            Some(AxiomState),
         ];
         TABLE.get(usize::try_from(number).ok()?).copied().flatten()
     }
@@ -265,6 +275,8 @@ pub enum ObjectKind {
     Irq = 6,
     Reply = 7,
     System = 8,
+    /// The right to read the kernel's Axiom rings (commits and SysLog).
+    Audit = 9,
 }
 
 /// The process-slot value that means "the calling process itself".
@@ -664,4 +676,6 @@ pub mod bootinfo {
     pub const SLOT_INITRAMFS: u64 = 2;
     pub const SLOT_MAIN_THREAD: u64 = 3;
     pub const SLOT_BOOT_INFO: u64 = 4;
+    /// The Audit object (Axiom's rings): init hands it to `axiomd` only.
+    pub const SLOT_AUDIT: u64 = 5;
 }

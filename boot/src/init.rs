@@ -100,12 +100,20 @@ pub fn start_init<P: Platform>(
 
     // Fixed slots first, in order.
     kernel.grant(init, Some(bootinfo::SLOT_SELF as u32), init, Rights::ALL, 0)?;
-    let system = kernel.objects.insert(Object::System);
+    let system = kernel.new_object(Object::System);
     kernel.grant(
         init,
         Some(bootinfo::SLOT_SYSTEM as u32),
         system,
         Rights::ALL,
+        0,
+    )?;
+    let audit = kernel.new_object(Object::Audit);
+    kernel.grant(
+        init,
+        Some(bootinfo::SLOT_AUDIT as u32),
+        audit,
+        Rights::READ | Rights::GRANT,
         0,
     )?;
     let initramfs = memory_with(kernel, init, archive_bytes)?;
@@ -181,7 +189,7 @@ pub fn start_init<P: Platform>(
 
     // Devices: memory regions and interrupts, recorded in the boot info page.
     let mut entries: Vec<[u64; bootinfo::ENTRY_WORDS]> = Vec::new();
-    let mut next_slot = bootinfo::SLOT_BOOT_INFO as u32 + 1;
+    let mut next_slot = bootinfo::SLOT_AUDIT as u32 + 1;
     for device in devices {
         // An interrupt line alone (a PCI INTx line) has no registers.
         if !device.regs.is_empty() {
@@ -203,7 +211,7 @@ pub fn start_init<P: Platform>(
         }
         if let Some(irq) = device.irq {
             if !kernel.irqs.contains_key(&irq) {
-                let object = kernel.objects.insert(Object::Irq(Irq {
+                let object = kernel.new_object(Object::Irq(Irq {
                     irq,
                     notification: None,
                 }));
@@ -275,7 +283,7 @@ pub fn start_init<P: Platform>(
         t.ipc_buffer = Some(layout::IPC_BUFFER);
         t.context.set_result(0, layout::BOOT_INFO);
     }
-    kernel.make_runnable(thread);
+    kernel.start_thread(thread);
     log::info!(
         "init: /sbin/init started ({} segments, entry {:#x}), {} MiB quota, {} device caps",
         image.segments.len(),
@@ -305,7 +313,7 @@ fn memory_with<P: Platform>(
         unsafe { core::ptr::copy_nonoverlapping(chunk.as_ptr(), ptr, chunk.len()) };
         frames.push(frame);
     }
-    let memory = kernel.objects.insert(Object::Memory(Memory::Frames {
+    let memory = kernel.new_object(Object::Memory(Memory::Frames {
         frames,
         read_only: false,
     }));

@@ -15,6 +15,9 @@
 //! the count, so copies, mints, moves, deletes, revokes and destroyed tables are
 //! all seen; when it reaches zero the pair goes to `silenced`, from where the
 //! kernel tells the watcher that no sender is left.
+//!
+//! Axiom: while `recording`, each of those mutations appends a [`CapChange`]
+//! to `journal`, which the kernel turns into commits (docs/axiom.md).
 
 use alloc::vec::Vec;
 
@@ -44,6 +47,11 @@ pub struct TableId {
 impl TableId {
     fn index(self) -> usize {
         self.index as usize
+    }
+
+    /// The id as one word: index in the high half, so words sort as the slab.
+    pub fn word(self) -> u32 {
+        (self.index as u32) << 16 | self.generation as u32
     }
 }
 
@@ -88,6 +96,34 @@ struct Node<O> {
     prev_sibling: Option<NodeId>,
 }
 
+/// One change of the capability space, for the kernel's commit log: node
+/// ids are slab indices, tables `TableId::word`s.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CapChange<O> {
+    Inserted {
+        node: u32,
+        parent: Option<u32>,
+        table: u32,
+        slot: u32,
+        cap: Cap<O>,
+    },
+    Deleted {
+        node: u32,
+    },
+    Moved {
+        node: u32,
+        table: u32,
+        slot: u32,
+    },
+    TableCreated {
+        table: u32,
+        max_slots: u32,
+    },
+    TableDestroyed {
+        table: u32,
+    },
+}
+
 /// A live table. `slots` grows on demand up to `max_slots`.
 #[derive(Debug)]
 struct Table {
@@ -130,6 +166,9 @@ pub struct CapSpace<O> {
     /// Watched pairs whose last cap went, for the kernel to take: (object,
     /// badge, watcher).
     pub silenced: Vec<(O, Badge, O)>,
+    /// Changes not yet taken by the kernel's commit log, kept while `recording`.
+    pub journal: Vec<CapChange<O>>,
+    pub recording: bool,
 }
 
 impl<O: Copy + Ord + core::fmt::Debug> CapSpace<O> {
@@ -153,10 +192,15 @@ impl<O: Copy + Ord + core::fmt::Debug> CapSpace<O> {
         };
         let entry = &mut self.tables[index];
         entry.table = Some(table);
-        Ok(TableId {
+        let id = TableId {
             index: index as u16,
             generation: entry.generation,
-        })
+        };
+        self.record(CapChange::TableCreated {
+            table: id.word(),
+            max_slots,
+        });
+        Ok(id)
     }
 
     /// Deletes every cap in `table` and the table itself. Children of those caps in
@@ -168,6 +212,9 @@ impl<O: Copy + Ord + core::fmt::Debug> CapSpace<O> {
             .into_iter()
             .map(|id| self.detach_node(id))
             .collect();
+        self.record(CapChange::TableDestroyed {
+            table: table.word(),
+        });
         let entry = &mut self.tables[table.index()];
         entry.table = None;
         // An index whose generation is used up is retired, so ids are never reused.
@@ -365,6 +412,15 @@ impl<O: Copy + Ord + core::fmt::Debug> CapSpace<O> {
         if let Some((count, _)) = self.watches.get_mut(&(cap.object, cap.badge)) {
             *count += 1;
         }
+        let (node, parent) = (id.0, parent.map(|p| p.0));
+        let table = table.word();
+        self.record(CapChange::Inserted {
+            node,
+            parent,
+            table,
+            slot,
+            cap,
+        });
         Ok(id)
     }
 
@@ -391,6 +447,7 @@ impl<O: Copy + Ord + core::fmt::Debug> CapSpace<O> {
         let Cap { object, badge, .. } = self.node(id).cap;
         self.nodes[id.index()] = None;
         self.free_nodes.push(id);
+        self.record(CapChange::Deleted { node: id.0 });
         if let Some((count, watcher)) = self.watches.get_mut(&(object, badge)) {
             *count -= 1;
             if *count == 0 {
@@ -409,6 +466,51 @@ impl<O: Copy + Ord + core::fmt::Debug> CapSpace<O> {
         let node = self.node_mut(id);
         node.table = table;
         node.slot = slot;
+        let table = table.word();
+        self.record(CapChange::Moved {
+            node: id.0,
+            table,
+            slot,
+        });
+    }
+
+    fn record(&mut self, change: CapChange<O>) {
+        if self.recording {
+            self.journal.push(change);
+        }
+    }
+
+    /// Feeds every live table, then every capability, to `hasher` in slab
+    /// order (Axiom's state hash); `name` turns an object into its log name.
+    pub fn hash_into(
+        &self,
+        hasher: &mut zos_axiom::StateHasher,
+        name: impl Fn(O) -> zos_axiom::Obj,
+    ) {
+        for (index, entry) in self.tables.iter().enumerate() {
+            if let Some(table) = &entry.table {
+                let id = TableId {
+                    index: index as u16,
+                    generation: entry.generation,
+                };
+                hasher.table(id.word(), table.max_slots);
+            }
+        }
+        for (index, node) in self.nodes.iter().enumerate() {
+            let Some(n) = node else { continue };
+            let parent = n.parent.map_or(zos_axiom::NO_NODE, |p| p.0);
+            let (table, slot, object) = (n.table.word(), n.slot, name(n.cap.object));
+            let (rights, badge) = (n.cap.rights.bits(), n.cap.badge);
+            let record = zos_axiom::CapRecord {
+                parent,
+                table,
+                slot,
+                object,
+                rights,
+                badge,
+            };
+            hasher.cap(index as u32, &record);
+        }
     }
 
     fn set_slot(&mut self, table: TableId, slot: u32, value: Option<NodeId>) {

@@ -5,7 +5,10 @@
 
 use alloc::vec::Vec;
 
+use zos_axiom::{Commit, PENDING};
+
 use crate::arch::{AddressSpace, PageFlags, Platform, UserContext};
+use crate::audit::obj;
 use crate::cap::Rights;
 use crate::kernel::{Cost, Kernel, REGION_COST, SMALL_OBJECT_COST, WATCH_COST};
 use crate::object::*;
@@ -14,6 +17,8 @@ use crate::usercopy::{self, USER_TOP};
 use crate::Result;
 
 const PAGE: u64 = 4096;
+/// Most bytes one `AxiomRead` copies.
+const AXIOM_READ_MAX: u64 = 1 << 16;
 
 /// Results written to the caller's registers 1..=6 on success.
 type Results = [u64; 6];
@@ -53,26 +58,32 @@ impl<P: Platform> Kernel<P> {
         let (c, process) = (&t.context, t.process);
         let number = c.syscall_number();
         let args = [c.arg(0), c.arg(1), c.arg(2), c.arg(3), c.arg(4), c.arg(5)];
+        let call = [number, args[0], args[1], args[2], args[3], args[4], args[5]];
+        let first_commit = self.audit.commits.next;
         let fast = number == Sys::Call as u64 || number == Sys::ReplyRecv as u64;
         if fast && self.fast_ipc(thread, process, number == Sys::Call as u64, &args) {
+            self.log_syscall(thread, process, call, (PENDING, 0), first_commit);
             return;
         }
         let result = match Sys::from_number(number) {
             Some(call) => self.dispatch(call, thread, process, args),
             None => Err(SysError::InvalidSyscall),
         };
-        self.finish(thread, result);
+        let result = self.finish(thread, result);
+        self.log_syscall(thread, process, call, result, first_commit);
     }
 
     /// Writes an outcome: 0 and the values, or the error code and zeros
-    /// (nothing for a call that wrote its own).
-    fn finish(&mut self, thread: ObjRef, outcome: Outcome) {
+    /// (nothing for a call that wrote its own). Returns the code and first
+    /// value for the SysLog (`PENDING` for a call that wrote its own).
+    fn finish(&mut self, thread: ObjRef, outcome: Outcome) -> (u16, u64) {
         let (code, values) = match outcome {
-            Ok(None) => return,
+            Ok(None) => return (PENDING, 0),
             Ok(Some(values)) => (0, values),
             Err(e) => (e.code(), [0; 6]),
         };
         self.set_results(thread, code, &values);
+        (code as u16, values[0])
     }
 
     /// Target process of an operation: the caller itself or a process capability.
@@ -338,7 +349,7 @@ impl<P: Platform> Kernel<P> {
                 } else {
                     Object::Notification(Notification::default())
                 };
-                let object = self.objects.insert(object);
+                let object = self.new_object(object);
                 self.record_charge(object, process, Cost::heap(SMALL_OBJECT_COST));
                 self.grant_new(process, object, Rights::ALL)
             }
@@ -411,7 +422,7 @@ impl<P: Platform> Kernel<P> {
                 if self.objects.thread(target).map(|t| t.state) != Some(ThreadState::Inactive) {
                     return Err(SysError::BadState);
                 }
-                self.make_runnable(target);
+                self.start_thread(target);
                 ok0()
             }
             Sys::ThreadSuspend | Sys::ThreadResume => {
@@ -436,6 +447,10 @@ impl<P: Platform> Kernel<P> {
                     self.run_queue.remove(target, old);
                     self.run_queue.push_back(target, priority);
                 }
+                self.commit(Commit::Priority {
+                    thread: obj(target),
+                    priority,
+                });
                 ok0()
             }
             Sys::SetIpcBuffer => {
@@ -456,12 +471,12 @@ impl<P: Platform> Kernel<P> {
                 let t = self.objects.thread_mut(thread);
                 let caller = t.and_then(|t| t.reply_to.take());
                 let caller = caller.ok_or(SysError::NoReplyTarget)?;
-                let reply = self.objects.insert(Object::Reply(Reply { caller }));
+                let reply = self.new_object(Object::Reply(Reply { caller }));
                 let slot = self.grant_or_undo(process, reply, Rights::WRITE, |k| {
                     if let Some(t) = k.objects.thread_mut(thread) {
                         t.reply_to = Some(caller);
                     }
-                    k.objects.remove(reply);
+                    k.remove_object(reply);
                 })?;
                 ok1(slot as u64)
             }
@@ -485,11 +500,39 @@ impl<P: Platform> Kernel<P> {
                     Some(Object::Irq(i)) => (i.irq, i.notification.replace((notification, badge))),
                     _ => return Err(SysError::WrongType),
                 };
+                let (irq, notification) = (obj(irq), obj(notification));
+                self.commit(Commit::IrqBound {
+                    irq,
+                    notification,
+                    bits: badge,
+                });
                 if let Some((old, _)) = old {
                     self.release(old);
                 }
                 P::irq_set_enabled(number, true);
                 ok0()
+            }
+            Sys::AxiomRead => {
+                // AxiomRead(audit, stream, cursor, buffer, bytes) -> (count, next, lost)
+                self.lookup(process, args[0], ObjectKind::Audit, Rights::READ)?;
+                if args[1] > 1 {
+                    return Err(SysError::InvalidArgument);
+                }
+                let mut words = Vec::new();
+                let max = args[4].min(AXIOM_READ_MAX) as usize / 8;
+                let (first, count) = self.audit_read(&mut words, args[1], args[2], max);
+                let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
+                let space = self.space_of(thread).ok_or(SysError::DeadObject)?;
+                usercopy::copy_to_user::<P>(space, args[3], &bytes)?;
+                let lost = first.saturating_sub(args[2]);
+                Ok(Some([count, first + count, lost, 0, 0, 0]))
+            }
+            Sys::AxiomState => {
+                self.lookup(process, args[0], ObjectKind::Audit, Rights::READ)?;
+                let (hash, commits) = self.state_hash();
+                let space = self.space_of(thread).ok_or(SysError::DeadObject)?;
+                usercopy::copy_to_user::<P>(space, args[1], &hash)?;
+                ok1(commits)
             }
             Sys::IrqAck => {
                 let (irq, _) = self.lookup(process, args[0], ObjectKind::Irq, Rights::WRITE)?;
@@ -541,7 +584,7 @@ impl<P: Platform> Kernel<P> {
             return Err(SysError::OutOfMemory);
         }
         frames.iter().for_each(|&frame| P::zero_frame(frame));
-        let memory = self.objects.insert(Object::Memory(Memory::Frames {
+        let memory = self.new_object(Object::Memory(Memory::Frames {
             frames,
             read_only: false,
         }));
@@ -568,7 +611,7 @@ impl<P: Platform> Kernel<P> {
             pages: count,
         };
         self.charge(process, Cost::heap(SMALL_OBJECT_COST))?;
-        let object = self.objects.insert(Object::Memory(slice));
+        let object = self.new_object(Object::Memory(slice));
         self.record_charge(object, process, Cost::heap(SMALL_OBJECT_COST));
         self.grant_new(process, object, rights)
     }
@@ -680,6 +723,17 @@ impl<P: Platform> Kernel<P> {
         };
         p.regions.insert(va, region);
         self.objects.add_ref(memory);
+        let flags = flags.write as u8 | (flags.execute as u8) << 1 | (flags.device as u8) << 2;
+        let (process, memory) = (obj(target), obj(memory));
+        let (first_page, pages) = (first_page as u32, pages as u32);
+        self.commit(Commit::Mapped {
+            process,
+            va,
+            memory,
+            first_page,
+            pages,
+            flags,
+        });
         self.refund(target, unused);
         Ok(())
     }
@@ -694,6 +748,10 @@ impl<P: Platform> Kernel<P> {
                 space.unmap(va + page * PAGE);
             }
         }
+        self.commit(Commit::Unmapped {
+            process: obj(target),
+            va,
+        });
         self.refund(target, Cost::heap(REGION_COST));
         self.release(region.memory);
         Ok(())
@@ -713,6 +771,16 @@ impl<P: Platform> Kernel<P> {
         }
         (region.flags.write, region.flags.execute) = (write, execute);
         let (flags, pages) = (region.flags, region.pages);
+        let bits = write as u8 | (execute as u8) << 1 | (flags.device as u8) << 2;
+        self.commit(Commit::Protected {
+            process: obj(target),
+            va,
+            flags: bits,
+        });
+        let p = self
+            .objects
+            .process_mut(target)
+            .ok_or(SysError::DeadObject)?;
         let space = p.space.as_mut().ok_or(SysError::DeadObject)?;
         for page in 0..pages {
             let addr = va + page * PAGE;
@@ -735,6 +803,23 @@ impl<P: Platform> Kernel<P> {
         if let Some(p) = self.objects.process_mut(child) {
             p.exit_notification = exit.map(|n| (n, args[2]));
             p.fault_endpoint = fault.map(|e| (e, args[4]));
+        }
+        let named = obj(child);
+        if let Some(n) = exit {
+            let (notification, bits) = (obj(n), args[2]);
+            self.commit(Commit::ExitNotification {
+                process: named,
+                notification,
+                bits,
+            });
+        }
+        if let Some(e) = fault {
+            let (endpoint, badge) = (obj(e), args[4]);
+            self.commit(Commit::FaultEndpoint {
+                process: named,
+                endpoint,
+                badge,
+            });
         }
         let slot = self.grant_or_undo(process, child, Rights::ALL, |k| {
             k.kill_process(child, ProcessState::Exited(0))

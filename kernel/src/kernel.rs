@@ -11,7 +11,10 @@ use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 
+use zos_axiom::Commit;
+
 use crate::arch::{AddressSpace, Platform, UserContext};
+use crate::audit::{obj, Audit};
 use crate::cap::{Cap, CapSpace, Rights, TableId};
 use crate::frame::FrameAllocator;
 use crate::ipc::Message;
@@ -127,6 +130,8 @@ pub struct Kernel<P: Platform> {
     pub power_off_when_init_ends: bool,
     /// init has ended: nothing runs any more.
     pub halted: bool,
+    /// Axiom's commit and SysLog rings (empty: Axiom is off).
+    pub audit: Audit,
 }
 
 impl<P: Platform> Kernel<P> {
@@ -249,7 +254,7 @@ impl<P: Platform> Kernel<P> {
             self.refund(owner, cost);
             self.release(owner);
         }
-        match self.objects.remove(object) {
+        match self.remove_object(object) {
             Some(Object::Memory(Memory::Frames {
                 frames,
                 read_only: false,
@@ -294,11 +299,7 @@ impl<P: Platform> Kernel<P> {
         if self.objects.process(process).is_none() {
             return Err(SysError::DeadObject);
         }
-        let mut at = Some(process);
-        while let Some(p) = at.and_then(|p| self.objects.process_mut(p)) {
-            p.quota.used += total;
-            at = p.creator;
-        }
+        self.adjust_used(process, |used| used + total);
         self.heap_charged = heap;
         Ok(())
     }
@@ -313,12 +314,22 @@ impl<P: Platform> Kernel<P> {
     /// Gives back what [`Kernel::charge`] took, at every level.
     pub fn refund(&mut self, process: ObjRef, cost: Cost) {
         let total = cost.total().unwrap_or(u64::MAX);
-        let mut at = Some(process);
-        while let Some(p) = at.and_then(|p| self.objects.process_mut(p)) {
-            p.quota.used = p.quota.used.saturating_sub(total);
-            at = p.creator;
-        }
+        self.adjust_used(process, |used| used.saturating_sub(total));
         self.heap_charged = self.heap_charged.saturating_sub(cost.heap);
+    }
+
+    /// Changes what `process` and each ancestor use, committing each.
+    fn adjust_used(&mut self, process: ObjRef, change: impl Fn(u64) -> u64) {
+        let mut at = Some(process);
+        while let Some((r, p)) = at.and_then(|r| Some((r, self.objects.process_mut(r)?))) {
+            p.quota.used = change(p.quota.used);
+            let used = p.quota.used;
+            at = p.creator;
+            self.commit(Commit::QuotaUsed {
+                process: obj(r),
+                used,
+            });
+        }
     }
 
     /// Charges `process` for another chunk of capability slots when its table
@@ -378,7 +389,7 @@ impl<P: Platform> Kernel<P> {
             table_frames_charged: 0,
             slot_chunks: 0,
         };
-        let process = self.objects.insert(Object::Process(process));
+        let process = self.new_object(Object::Process(process));
         if let Some(creator) = creator {
             self.record_charge(process, creator, cost);
         }
@@ -413,12 +424,20 @@ impl<P: Platform> Kernel<P> {
             interruptible: false,
             stop_pending: false,
         };
-        let thread = self.objects.insert(Object::Thread(thread));
+        let thread = self.new_object(Object::Thread(thread));
         self.objects.add_ref(thread); // the process's reference
         if let Some(p) = self.objects.process_mut(process) {
             p.threads.push(thread);
         }
         Ok(thread)
+    }
+
+    /// Lets a created thread run for the first time.
+    pub fn start_thread(&mut self, thread: ObjRef) {
+        self.commit(Commit::ThreadStarted {
+            thread: obj(thread),
+        });
+        self.make_runnable(thread);
     }
 
     /// Writes `code` to a thread's error register (0 = success).
@@ -639,6 +658,9 @@ impl<P: Platform> Kernel<P> {
             }
             _ => return,
         };
+        self.commit(Commit::ThreadEnded {
+            thread: obj(thread),
+        });
         if let Some(caller) = reply_to {
             self.fail_caller(caller, SysError::PeerDied);
         }
@@ -669,6 +691,7 @@ impl<P: Platform> Kernel<P> {
         (p.table_frames_charged, p.slot_chunks) = (0, 0);
         let exit_notification = p.exit_notification.take();
         let fault_endpoint = p.fault_endpoint.take();
+        self.commit_process_end(process, how, exit_notification, fault_endpoint);
         // Mappings, page tables and charges first, while the process record
         // surely lives (releasing its capabilities may destroy it).
         for va in regions {

@@ -51,6 +51,33 @@ pub fn err(regs: Regs, error: SysError) {
     assert_eq!(regs[0], error.code(), "expected {error:?}, got {regs:?}");
 }
 
+/// Every test ends with Axiom's check: the commits the kernel logged,
+/// replayed from the empty state, give the state hash the kernel reports.
+impl Drop for Harness {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            return;
+        }
+        let (hash, commits) = self.k.state_hash();
+        let mut words = Vec::new();
+        let (first, count) = self.k.audit_read(&mut words, 0, 0, usize::MAX);
+        assert_eq!((first, count), (0, commits), "the commit ring overflowed");
+        let mut state = zos_axiom::State::default();
+        for (seq, record) in words.chunks_exact(zos_axiom::COMMIT_WORDS).enumerate() {
+            let record: [u64; zos_axiom::COMMIT_WORDS] = record.try_into().expect("record");
+            let (at, commit) = zos_axiom::Commit::decode(&record).expect("decode");
+            assert_eq!(at, seq as u64);
+            if let Err(e) = zos_axiom::apply(&mut state, &commit) {
+                panic!("replay: commit {seq} {commit:?}: {e:?}");
+            }
+        }
+        assert!(
+            state.hash() == hash,
+            "replayed state differs from the kernel's"
+        );
+    }
+}
+
 pub struct Harness {
     pub k: Kernel<HostPlatform>,
     buffers: u64,
@@ -60,10 +87,9 @@ impl Harness {
     pub fn new() -> Self {
         hostarch::set_uptime(0);
         hostarch::take_console();
-        Harness {
-            k: Kernel::new(hostarch::frame_allocator()),
-            buffers: 0,
-        }
+        let mut k = Kernel::new(hostarch::frame_allocator());
+        k.enable_audit(1 << 16, 1 << 12);
+        Harness { k, buffers: 0 }
     }
 
     /// A new empty process with `quota` bytes (created by the kernel, no creator).
@@ -90,7 +116,7 @@ impl Harness {
             .thread_mut(thread)
             .expect("thread")
             .ipc_buffer = Some(va);
-        self.k.make_runnable(thread);
+        self.k.start_thread(thread);
         thread
     }
 
@@ -108,7 +134,7 @@ impl Harness {
                 frame
             })
             .collect();
-        let memory = self.k.objects.insert(Object::Memory(Memory::Frames {
+        let memory = self.k.new_object(Object::Memory(Memory::Frames {
             frames,
             read_only: false,
         }));

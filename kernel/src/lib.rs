@@ -9,6 +9,7 @@
 extern crate alloc;
 
 pub mod arch;
+pub mod audit;
 pub mod cap;
 pub mod frame;
 pub mod handlers;

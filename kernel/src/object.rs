@@ -197,6 +197,8 @@ pub enum Object<P: Platform> {
     Reply(Reply),
     /// The system control object: debug console, power, kernel statistics.
     System,
+    /// The right to read Axiom's rings (`AxiomRead`, `AxiomState`).
+    Audit,
 }
 
 impl<P: Platform> Object<P> {
@@ -210,6 +212,7 @@ impl<P: Platform> Object<P> {
             Object::Irq(_) => ObjectKind::Irq,
             Object::Reply(_) => ObjectKind::Reply,
             Object::System => ObjectKind::System,
+            Object::Audit => ObjectKind::Audit,
         }
     }
 }
@@ -319,6 +322,18 @@ impl<P: Platform> Objects<P> {
         self.slots
             .iter_mut()
             .filter_map(|(_, s)| Some(&mut s.as_mut()?.object))
+    }
+
+    /// Every live object with its reference, in slab order.
+    pub fn iter(&self) -> impl Iterator<Item = (ObjRef, &Object<P>)> {
+        let live = self.slots.iter().enumerate();
+        live.filter_map(|(index, (generation, slot))| {
+            let r = ObjRef {
+                index: index as u32,
+                generation: *generation,
+            };
+            Some((r, &slot.as_ref()?.object))
+        })
     }
 
     /// Objects alive.

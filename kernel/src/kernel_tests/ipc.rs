@@ -335,6 +335,11 @@ fn receiving_again_without_replying_fails_the_caller() {
         let mut h = Harness::new();
         let p = pair(&mut h, Rights::WRITE, 0);
         h.k.objects.thread_mut(p.client).expect("client").priority = client_priority;
+        let thread = crate::audit::obj(p.client);
+        h.k.commit(zos_axiom::Commit::Priority {
+            thread,
+            priority: client_priority,
+        });
         h.syscall(p.client, Sys::Call, &[p.client_ep, info(0, 0, 0)]);
         ok(h.syscall(p.server, Sys::Recv, &[p.ep]));
         h.syscall(p.server, Sys::Recv, &[p.ep]);

@@ -28,7 +28,7 @@ fn create_child(
 }
 
 fn system_cap(h: &mut Harness, process: ObjRef) -> u64 {
-    let system = h.k.objects.insert(Object::System);
+    let system = h.k.new_object(Object::System);
     h.k.grant(process, None, system, Rights::ALL, 0)
         .expect("grant") as u64
 }
@@ -384,7 +384,7 @@ fn bad_user_pointers_are_refused() {
     assert!(hostarch::take_console().is_empty());
 
     // Device pages are never read or written by the kernel.
-    let device = h.k.objects.insert(Object::Memory(Memory::Device {
+    let device = h.k.new_object(Object::Memory(Memory::Device {
         base: 0x0900_0000,
         pages: 2,
     }));
@@ -438,7 +438,7 @@ fn interrupts_signal_their_notification_until_acknowledged() {
     let mut h = Harness::new();
     let p = h.spawn_process(MB);
     let t = h.thread(p);
-    let irq = h.k.objects.insert(Object::Irq(Irq {
+    let irq = h.k.new_object(Object::Irq(Irq {
         irq: 33,
         notification: None,
     }));
@@ -604,7 +604,7 @@ fn device_memory_is_sliced_within_its_range() {
     let mut h = Harness::new();
     let p = h.spawn_process(16 * MB);
     let t = h.thread(p);
-    let window = h.k.objects.insert(Object::Memory(Memory::Device {
+    let window = h.k.new_object(Object::Memory(Memory::Device {
         base: 0x1000_0000,
         pages: 16,
     }));
@@ -657,7 +657,7 @@ fn a_thread_runs_on_one_cpu_at_a_time() {
     assert_eq!(h.k.schedule(), Some(b));
     // Waking a thread another CPU runs does not queue it a second time.
     h.k.make_runnable(a);
-    h.k.block_thread(b, ThreadState::Inactive);
+    h.k.block_thread(b, ThreadState::Suspended);
     assert_eq!(h.k.schedule(), None, "a runs on CPU 1 only");
     // Destroying it takes it off that CPU; CPU 1 then idles.
     h.k.destroy_thread(a);

@@ -1,0 +1,32 @@
+//! Axiom: the kernel's audit records and what is computed from them.
+//!
+//! Every change of kernel object state is a [`Commit`]; the kernel appends each
+//! one to a bounded ring as it makes the change, and every syscall leaves a
+//! [`SysRecord`]. `axiomd` drains both rings and links the commits into a hash
+//! [`Chain`]. [`State`] and [`apply`] are the one reducer: replaying the commits
+//! from the empty genesis state gives the kernel's object state, and
+//! [`StateHasher`] hashes both the same way, so the host can check that
+//! `hash(reduce(genesis, commits))` equals the hash the kernel reports.
+//! `no_std`: the kernel, `axiomd` and the host tools share this crate.
+#![no_std]
+
+extern crate alloc;
+
+mod chain;
+mod commit;
+mod state;
+mod syslog;
+
+pub use chain::{Chain, Frame, FrameError, GENESIS_LABEL};
+pub use commit::{Commit, CommitError, Obj, COMMIT_WORDS, NO_NODE};
+pub use state::{
+    apply, CapRecord, ObjectRecord, ProcessRecord, RegionRecord, ReplayError, State, StateHasher,
+    ThreadRecord,
+};
+pub use syslog::{SysRecord, PENDING, SYS_RECORD_WORDS};
+
+/// The version of the record formats; a log's header carries it.
+pub const VERSION: u64 = 1;
+
+/// A SHA-256 digest.
+pub type Digest = [u8; 32];
