@@ -282,6 +282,10 @@ fn start_kernel_core(info: &BootInfo, heap_bytes: usize, online: usize) {
     // the rest is the kernel's own (boot objects, tables of tables, slack).
     kernel.heap_budget = heap_bytes as u64 / 4 * 3;
     kernel.power_off_when_init_ends = info.has_arg("poweroff");
+    // Axiom's rings: a sixteenth of the heap each (docs/axiom.md).
+    if !info.has_arg("axiom=off") {
+        kernel.enable_audit(heap_bytes / 16 / 48, heap_bytes / 16 / 88);
+    }
     let mut devices: alloc::vec::Vec<zos_boot::init::Device> = alloc::vec::Vec::new();
     devices.push(zos_boot::init::Device {
         name: "pl011",

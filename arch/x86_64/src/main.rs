@@ -313,6 +313,10 @@ fn start_kernel_core(
     kernel.heap_budget = heap_bytes as u64 / 4 * 3;
     let cmdline = info.cmdline();
     kernel.power_off_when_init_ends = cmdline.split_whitespace().any(|a| a == "poweroff");
+    // Axiom's rings: a sixteenth of the heap each (docs/axiom.md).
+    if !cmdline.split_whitespace().any(|a| a == "axiom=off") {
+        kernel.enable_audit(heap_bytes / 16 / 48, heap_bytes / 16 / 88);
+    }
     // COM1 as eight pages of the I/O-port window (one per port), with IRQ 4.
     let port_page = |port: u64| zos_abi::layout::IO_PORT_WINDOW + (port << 12);
     let com1 = zos_boot::init::Device {
