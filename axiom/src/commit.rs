@@ -152,6 +152,177 @@ pub enum Commit {
     },
 }
 
+/// Short constructors for the kernel's call sites (one line each).
+impl Commit {
+    pub fn destroyed(object: Obj) -> Self {
+        Commit::ObjectDestroyed { object }
+    }
+
+    /// `ProcessEnded` from the (state, a, b) words.
+    pub fn ended(process: Obj, (state, a, b): (u8, u64, u64)) -> Self {
+        Commit::ProcessEnded {
+            process,
+            state,
+            a,
+            b,
+        }
+    }
+
+    pub fn quota(process: Obj, used: u64) -> Self {
+        Commit::QuotaUsed { process, used }
+    }
+
+    /// `ThreadStarted` or `ThreadEnded`.
+    pub fn thread_life(thread: Obj, started: bool) -> Self {
+        match started {
+            true => Commit::ThreadStarted { thread },
+            false => Commit::ThreadEnded { thread },
+        }
+    }
+
+    pub fn priority(thread: Obj, priority: u8) -> Self {
+        Commit::Priority { thread, priority }
+    }
+
+    pub fn irq_bound(irq: Obj, notification: Obj, bits: u64) -> Self {
+        Commit::IrqBound {
+            irq,
+            notification,
+            bits,
+        }
+    }
+
+    /// A region; `first_page` and `pages` fit 32 bits (Memory objects are
+    /// at most 1 GiB).
+    pub fn mapped(
+        process: Obj,
+        va: u64,
+        memory: Obj,
+        first_page: u64,
+        pages: u64,
+        flags: u8,
+    ) -> Self {
+        let (first_page, pages) = (first_page as u32, pages as u32);
+        Commit::Mapped {
+            process,
+            va,
+            memory,
+            first_page,
+            pages,
+            flags,
+        }
+    }
+
+    pub fn unmapped(process: Obj, va: u64) -> Self {
+        Commit::Unmapped { process, va }
+    }
+
+    pub fn protected(process: Obj, va: u64, flags: u8) -> Self {
+        Commit::Protected { process, va, flags }
+    }
+
+    pub fn exit_to(process: Obj, notification: Obj, bits: u64) -> Self {
+        Commit::ExitNotification {
+            process,
+            notification,
+            bits,
+        }
+    }
+
+    pub fn faults_to(process: Obj, endpoint: Obj, badge: u64) -> Self {
+        Commit::FaultEndpoint {
+            process,
+            endpoint,
+            badge,
+        }
+    }
+}
+
+/// One change of the capability space as the kernel's `CapSpace` journals
+/// it (`O` its object handle): turned into a commit with [`CapChange::commit`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CapChange<O> {
+    Inserted {
+        node: u32,
+        parent: u32,
+        table: u32,
+        slot: u32,
+        object: O,
+        rights: u32,
+        badge: u64,
+    },
+    Deleted {
+        node: u32,
+    },
+    Moved {
+        node: u32,
+        table: u32,
+        slot: u32,
+    },
+    TableCreated {
+        table: u32,
+        max_slots: u32,
+    },
+    TableDestroyed {
+        table: u32,
+    },
+}
+
+impl<O> CapChange<O> {
+    pub fn inserted(
+        node: u32,
+        parent: u32,
+        table: u32,
+        slot: u32,
+        object: O,
+        rights: u32,
+        badge: u64,
+    ) -> Self {
+        CapChange::Inserted {
+            node,
+            parent,
+            table,
+            slot,
+            object,
+            rights,
+            badge,
+        }
+    }
+
+    pub fn moved(node: u32, table: u32, slot: u32) -> Self {
+        CapChange::Moved { node, table, slot }
+    }
+
+    /// The commit, naming objects with `name`.
+    pub fn commit(self, name: impl Fn(O) -> Obj) -> Commit {
+        match self {
+            CapChange::Inserted {
+                node,
+                parent,
+                table,
+                slot,
+                object,
+                rights,
+                badge,
+            } => Commit::CapInserted {
+                node,
+                parent,
+                table,
+                slot,
+                object: name(object),
+                rights,
+                badge,
+            },
+            CapChange::Deleted { node } => Commit::CapDeleted { node },
+            CapChange::Moved { node, table, slot } => Commit::CapMoved { node, table, slot },
+            CapChange::TableCreated { table, max_slots } => {
+                Commit::TableCreated { table, max_slots }
+            }
+            CapChange::TableDestroyed { table } => Commit::TableDestroyed { table },
+        }
+    }
+}
+
 /// Why a record does not decode.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CommitError {

@@ -14,11 +14,13 @@ extern crate alloc;
 
 mod chain;
 mod commit;
+mod ring;
 mod state;
 mod syslog;
 
 pub use chain::{Chain, Frame, FrameError, GENESIS_LABEL};
-pub use commit::{Commit, CommitError, Obj, COMMIT_WORDS, NO_NODE};
+pub use commit::{CapChange, Commit, CommitError, Obj, COMMIT_WORDS, NO_NODE};
+pub use ring::{Ring, Rings};
 pub use state::{
     apply, CapRecord, ObjectRecord, ProcessRecord, RegionRecord, ReplayError, State, StateHasher,
     ThreadRecord,

@@ -56,6 +56,85 @@ pub enum ObjectRecord {
     },
 }
 
+impl ProcessRecord {
+    /// A live process with no bindings (set the rest by field).
+    pub fn new(pid: u32, table: u32, creator: Obj, limit: u64, used: u64) -> Self {
+        let (exit, fault) = ((Obj::NONE, 0), (Obj::NONE, 0));
+        Self {
+            pid,
+            table,
+            creator,
+            limit,
+            used,
+            exit,
+            fault,
+            ..Self::default()
+        }
+    }
+}
+
+impl CapRecord {
+    pub fn new(parent: u32, table: u32, slot: u32, object: Obj, rights: u32, badge: u64) -> Self {
+        Self {
+            parent,
+            table,
+            slot,
+            object,
+            rights,
+            badge,
+        }
+    }
+}
+
+impl ObjectRecord {
+    pub fn thread(tid: u32, process: Obj, priority: u8, life: u8) -> Self {
+        ObjectRecord::Thread(ThreadRecord {
+            tid,
+            process,
+            priority,
+            life,
+        })
+    }
+
+    pub fn other(kind: u8, detail: u64, binding: (Obj, u64)) -> Self {
+        ObjectRecord::Other {
+            kind,
+            detail,
+            binding,
+        }
+    }
+
+    /// The commit that creates an object in this state.
+    pub fn created(&self, object: Obj) -> Commit {
+        match *self {
+            ObjectRecord::Process(p) => {
+                let (pid, table, creator, limit) = (p.pid, p.table, p.creator, p.limit);
+                Commit::ProcessCreated {
+                    process: object,
+                    pid,
+                    table,
+                    creator,
+                    limit,
+                }
+            }
+            ObjectRecord::Thread(t) => {
+                let (process, tid, priority) = (t.process, t.tid, t.priority);
+                Commit::ThreadCreated {
+                    thread: object,
+                    process,
+                    tid,
+                    priority,
+                }
+            }
+            ObjectRecord::Other { kind, detail, .. } => Commit::ObjectCreated {
+                object,
+                kind,
+                detail,
+            },
+        }
+    }
+}
+
 /// A capability in the derivation tree.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CapRecord {
@@ -108,15 +187,7 @@ pub fn apply(state: &mut State, commit: &Commit) -> Result<(), ReplayError> {
             creator,
             limit,
         } => {
-            let record = ProcessRecord {
-                pid,
-                table,
-                creator,
-                limit,
-                exit: (Obj::NONE, 0),
-                fault: (Obj::NONE, 0),
-                ..Default::default()
-            };
+            let record = ProcessRecord::new(pid, table, creator, limit, 0);
             create(state, process, ObjectRecord::Process(record))
         }
         ThreadCreated {

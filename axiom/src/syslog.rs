@@ -29,6 +29,20 @@ pub struct SysRecord {
 }
 
 impl SysRecord {
+    /// The record of a call about to run (result [`PENDING`] until known).
+    pub fn call(process: u32, thread: u32, number: u64, args: [u64; 6], first_commit: u64) -> Self {
+        let number = number as u16;
+        Self {
+            process,
+            thread,
+            number,
+            code: PENDING,
+            args,
+            first_commit,
+            ..Self::default()
+        }
+    }
+
     pub fn encode(&self) -> [u64; SYS_RECORD_WORDS] {
         let a = self.args;
         [

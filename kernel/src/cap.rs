@@ -20,6 +20,7 @@
 //! to `journal`, which the kernel turns into commits (docs/axiom.md).
 
 use alloc::vec::Vec;
+use zos_axiom::CapChange;
 
 pub use crate::syscall::{Rights, SysError};
 use crate::Result;
@@ -94,34 +95,6 @@ struct Node<O> {
     first_child: Option<NodeId>,
     next_sibling: Option<NodeId>,
     prev_sibling: Option<NodeId>,
-}
-
-/// One change of the capability space, for the kernel's commit log: node
-/// ids are slab indices, tables `TableId::word`s.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CapChange<O> {
-    Inserted {
-        node: u32,
-        parent: Option<u32>,
-        table: u32,
-        slot: u32,
-        cap: Cap<O>,
-    },
-    Deleted {
-        node: u32,
-    },
-    Moved {
-        node: u32,
-        table: u32,
-        slot: u32,
-    },
-    TableCreated {
-        table: u32,
-        max_slots: u32,
-    },
-    TableDestroyed {
-        table: u32,
-    },
 }
 
 /// A live table. `slots` grows on demand up to `max_slots`.
@@ -412,15 +385,11 @@ impl<O: Copy + Ord + core::fmt::Debug> CapSpace<O> {
         if let Some((count, _)) = self.watches.get_mut(&(cap.object, cap.badge)) {
             *count += 1;
         }
-        let (node, parent) = (id.0, parent.map(|p| p.0));
-        let table = table.word();
-        self.record(CapChange::Inserted {
-            node,
-            parent,
-            table,
-            slot,
-            cap,
-        });
+        let (node, parent) = (id.0, parent.map_or(zos_axiom::NO_NODE, |p| p.0));
+        let (rights, badge) = (cap.rights.bits(), cap.badge);
+        let inserted =
+            CapChange::inserted(node, parent, table.word(), slot, cap.object, rights, badge);
+        self.record(inserted);
         Ok(id)
     }
 
@@ -466,12 +435,7 @@ impl<O: Copy + Ord + core::fmt::Debug> CapSpace<O> {
         let node = self.node_mut(id);
         node.table = table;
         node.slot = slot;
-        let table = table.word();
-        self.record(CapChange::Moved {
-            node: id.0,
-            table,
-            slot,
-        });
+        self.record(CapChange::moved(id.0, table.word(), slot));
     }
 
     fn record(&mut self, change: CapChange<O>) {
@@ -489,11 +453,10 @@ impl<O: Copy + Ord + core::fmt::Debug> CapSpace<O> {
     ) {
         for (index, entry) in self.tables.iter().enumerate() {
             if let Some(table) = &entry.table {
-                let id = TableId {
-                    index: index as u16,
-                    generation: entry.generation,
-                };
-                hasher.table(id.word(), table.max_slots);
+                hasher.table(
+                    (index as u32) << 16 | entry.generation as u32,
+                    table.max_slots,
+                );
             }
         }
         for (index, node) in self.nodes.iter().enumerate() {
@@ -501,14 +464,7 @@ impl<O: Copy + Ord + core::fmt::Debug> CapSpace<O> {
             let parent = n.parent.map_or(zos_axiom::NO_NODE, |p| p.0);
             let (table, slot, object) = (n.table.word(), n.slot, name(n.cap.object));
             let (rights, badge) = (n.cap.rights.bits(), n.cap.badge);
-            let record = zos_axiom::CapRecord {
-                parent,
-                table,
-                slot,
-                object,
-                rights,
-                badge,
-            };
+            let record = zos_axiom::CapRecord::new(parent, table, slot, object, rights, badge);
             hasher.cap(index as u32, &record);
         }
     }

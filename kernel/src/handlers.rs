@@ -5,10 +5,10 @@
 
 use alloc::vec::Vec;
 
-use zos_axiom::{Commit, PENDING};
+use zos_axiom::{Commit, SysRecord, PENDING};
 
 use crate::arch::{AddressSpace, PageFlags, Platform, UserContext};
-use crate::audit::obj;
+use crate::audit::{flag_bits, obj};
 use crate::cap::Rights;
 use crate::kernel::{Cost, Kernel, REGION_COST, SMALL_OBJECT_COST, WATCH_COST};
 use crate::object::*;
@@ -58,19 +58,19 @@ impl<P: Platform> Kernel<P> {
         let (c, process) = (&t.context, t.process);
         let number = c.syscall_number();
         let args = [c.arg(0), c.arg(1), c.arg(2), c.arg(3), c.arg(4), c.arg(5)];
-        let call = [number, args[0], args[1], args[2], args[3], args[4], args[5]];
         let first_commit = self.audit.commits.next;
+        let (p, t) = (process.index, thread.index);
+        let mut record = SysRecord::call(p, t, number, args, first_commit);
         let fast = number == Sys::Call as u64 || number == Sys::ReplyRecv as u64;
         if fast && self.fast_ipc(thread, process, number == Sys::Call as u64, &args) {
-            self.log_syscall(thread, process, call, (PENDING, 0), first_commit);
-            return;
+            return self.log_syscall(record);
         }
         let result = match Sys::from_number(number) {
             Some(call) => self.dispatch(call, thread, process, args),
             None => Err(SysError::InvalidSyscall),
         };
-        let result = self.finish(thread, result);
-        self.log_syscall(thread, process, call, result, first_commit);
+        (record.code, record.value) = self.finish(thread, result);
+        self.log_syscall(record);
     }
 
     /// Writes an outcome: 0 and the values, or the error code and zeros
@@ -447,10 +447,7 @@ impl<P: Platform> Kernel<P> {
                     self.run_queue.remove(target, old);
                     self.run_queue.push_back(target, priority);
                 }
-                self.commit(Commit::Priority {
-                    thread: obj(target),
-                    priority,
-                });
+                self.commit(Commit::priority(obj(target), priority));
                 ok0()
             }
             Sys::SetIpcBuffer => {
@@ -500,12 +497,7 @@ impl<P: Platform> Kernel<P> {
                     Some(Object::Irq(i)) => (i.irq, i.notification.replace((notification, badge))),
                     _ => return Err(SysError::WrongType),
                 };
-                let (irq, notification) = (obj(irq), obj(notification));
-                self.commit(Commit::IrqBound {
-                    irq,
-                    notification,
-                    bits: badge,
-                });
+                self.commit(Commit::irq_bound(obj(irq), obj(notification), badge));
                 if let Some((old, _)) = old {
                     self.release(old);
                 }
@@ -515,12 +507,11 @@ impl<P: Platform> Kernel<P> {
             Sys::AxiomRead => {
                 // AxiomRead(audit, stream, cursor, buffer, bytes) -> (count, next, lost)
                 self.lookup(process, args[0], ObjectKind::Audit, Rights::READ)?;
-                if args[1] > 1 {
-                    return Err(SysError::InvalidArgument);
-                }
                 let mut words = Vec::new();
                 let max = args[4].min(AXIOM_READ_MAX) as usize / 8;
-                let (first, count) = self.audit_read(&mut words, args[1], args[2], max);
+                self.flush_cap_journal();
+                let read = self.audit.read(args[1], args[2], max, &mut words);
+                let (first, count) = read.ok_or(SysError::InvalidArgument)?;
                 let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
                 let space = self.space_of(thread).ok_or(SysError::DeadObject)?;
                 usercopy::copy_to_user::<P>(space, args[3], &bytes)?;
@@ -723,17 +714,15 @@ impl<P: Platform> Kernel<P> {
         };
         p.regions.insert(va, region);
         self.objects.add_ref(memory);
-        let flags = flags.write as u8 | (flags.execute as u8) << 1 | (flags.device as u8) << 2;
-        let (process, memory) = (obj(target), obj(memory));
-        let (first_page, pages) = (first_page as u32, pages as u32);
-        self.commit(Commit::Mapped {
+        let (process, flags) = (obj(target), flag_bits(flags));
+        self.commit(Commit::mapped(
             process,
             va,
-            memory,
+            obj(memory),
             first_page,
             pages,
             flags,
-        });
+        ));
         self.refund(target, unused);
         Ok(())
     }
@@ -748,10 +737,7 @@ impl<P: Platform> Kernel<P> {
                 space.unmap(va + page * PAGE);
             }
         }
-        self.commit(Commit::Unmapped {
-            process: obj(target),
-            va,
-        });
+        self.commit(Commit::unmapped(obj(target), va));
         self.refund(target, Cost::heap(REGION_COST));
         self.release(region.memory);
         Ok(())
@@ -771,12 +757,7 @@ impl<P: Platform> Kernel<P> {
         }
         (region.flags.write, region.flags.execute) = (write, execute);
         let (flags, pages) = (region.flags, region.pages);
-        let bits = write as u8 | (execute as u8) << 1 | (flags.device as u8) << 2;
-        self.commit(Commit::Protected {
-            process: obj(target),
-            va,
-            flags: bits,
-        });
+        self.commit(Commit::protected(obj(target), va, flag_bits(flags)));
         let p = self
             .objects
             .process_mut(target)
@@ -806,20 +787,10 @@ impl<P: Platform> Kernel<P> {
         }
         let named = obj(child);
         if let Some(n) = exit {
-            let (notification, bits) = (obj(n), args[2]);
-            self.commit(Commit::ExitNotification {
-                process: named,
-                notification,
-                bits,
-            });
+            self.commit(Commit::exit_to(named, obj(n), args[2]));
         }
         if let Some(e) = fault {
-            let (endpoint, badge) = (obj(e), args[4]);
-            self.commit(Commit::FaultEndpoint {
-                process: named,
-                endpoint,
-                badge,
-            });
+            self.commit(Commit::faults_to(named, obj(e), args[4]));
         }
         let slot = self.grant_or_undo(process, child, Rights::ALL, |k| {
             k.kill_process(child, ProcessState::Exited(0))

@@ -14,7 +14,7 @@ use alloc::vec::Vec;
 use zos_axiom::Commit;
 
 use crate::arch::{AddressSpace, Platform, UserContext};
-use crate::audit::{obj, Audit};
+use crate::audit::obj;
 use crate::cap::{Cap, CapSpace, Rights, TableId};
 use crate::frame::FrameAllocator;
 use crate::ipc::Message;
@@ -131,7 +131,7 @@ pub struct Kernel<P: Platform> {
     /// init has ended: nothing runs any more.
     pub halted: bool,
     /// Axiom's commit and SysLog rings (empty: Axiom is off).
-    pub audit: Audit,
+    pub audit: zos_axiom::Rings,
 }
 
 impl<P: Platform> Kernel<P> {
@@ -325,10 +325,7 @@ impl<P: Platform> Kernel<P> {
             p.quota.used = change(p.quota.used);
             let used = p.quota.used;
             at = p.creator;
-            self.commit(Commit::QuotaUsed {
-                process: obj(r),
-                used,
-            });
+            self.commit(Commit::quota(obj(r), used));
         }
     }
 
@@ -434,9 +431,7 @@ impl<P: Platform> Kernel<P> {
 
     /// Lets a created thread run for the first time.
     pub fn start_thread(&mut self, thread: ObjRef) {
-        self.commit(Commit::ThreadStarted {
-            thread: obj(thread),
-        });
+        self.commit(Commit::thread_life(obj(thread), true));
         self.make_runnable(thread);
     }
 
@@ -658,9 +653,7 @@ impl<P: Platform> Kernel<P> {
             }
             _ => return,
         };
-        self.commit(Commit::ThreadEnded {
-            thread: obj(thread),
-        });
+        self.commit(Commit::thread_life(obj(thread), false));
         if let Some(caller) = reply_to {
             self.fail_caller(caller, SysError::PeerDied);
         }
@@ -691,7 +684,7 @@ impl<P: Platform> Kernel<P> {
         (p.table_frames_charged, p.slot_chunks) = (0, 0);
         let exit_notification = p.exit_notification.take();
         let fault_endpoint = p.fault_endpoint.take();
-        self.commit_process_end(process, how, exit_notification, fault_endpoint);
+        self.commit_process_end(process, how);
         // Mappings, page tables and charges first, while the process record
         // surely lives (releasing its capabilities may destroy it).
         for va in regions {

@@ -60,7 +60,7 @@ impl Drop for Harness {
         }
         let (hash, commits) = self.k.state_hash();
         let mut words = Vec::new();
-        let (first, count) = self.k.audit_read(&mut words, 0, 0, usize::MAX);
+        let (first, count) = self.k.audit.commits.read(0, usize::MAX, &mut words);
         assert_eq!((first, count), (0, commits), "the commit ring overflowed");
         let mut state = zos_axiom::State::default();
         for (seq, record) in words.chunks_exact(zos_axiom::COMMIT_WORDS).enumerate() {
