@@ -91,7 +91,7 @@ impl<P: Platform> Kernel<P> {
     }
 
     pub(crate) fn flush_cap_journal(&mut self) {
-        for change in core::mem::take(&mut self.caps.journal) {
+        for change in self.caps.journal.drain(..) {
             self.audit.commit(change.commit(obj));
         }
     }

@@ -549,9 +549,14 @@ fn bench(arch: Arch, groups: &[String]) -> Result<(), String> {
         initramfs: artifacts.test_initramfs.clone(),
         ..artifacts
     };
-    let run = |icount: bool| -> Result<Vec<(String, u64)>, String> {
+    // `extra` boot arguments (`axiom=off`: the same rows without Axiom's
+    // recording, suffixed `_axiom_off`, for its cost; docs/axiom.md).
+    let run = |icount: bool, extra: &str| -> Result<Vec<(String, u64)>, String> {
         let mut qemu = qemu_command(&artifacts);
-        qemu.args(["-append", "init.run=ktest init.arg=4 poweroff"]);
+        qemu.args([
+            "-append",
+            &format!("init.run=ktest init.arg=4 poweroff {extra}"),
+        ]);
         if icount {
             qemu.args(["-icount", "shift=0"]);
         }
@@ -573,8 +578,17 @@ fn bench(arch: Arch, groups: &[String]) -> Result<(), String> {
     let mut instructions = Vec::new();
     let mut nanoseconds = Vec::new();
     if wants("kernel") {
-        instructions.extend(run(true)?);
-        nanoseconds.extend(run(false)?);
+        instructions.extend(run(true, "")?);
+        nanoseconds.extend(run(false, "")?);
+        let off = |figures: Vec<(String, u64)>| {
+            let short = ["null_syscall", "ipc_call_reply_short", "ipc_call_reply_4k"];
+            let kept = figures
+                .into_iter()
+                .filter(move |(n, _)| short.contains(&n.as_str()));
+            kept.map(|(name, value)| (format!("{name}_axiom_off"), value))
+        };
+        instructions.extend(off(run(true, "axiom=off")?));
+        nanoseconds.extend(off(run(false, "axiom=off")?));
     }
     if wants("shell") {
         instructions.extend(shell_bench(&artifacts, true, "bench.sh", &[])?);
@@ -627,9 +641,12 @@ fn bench(arch: Arch, groups: &[String]) -> Result<(), String> {
         }
     }
     if wants("boot") {
-        let (boot_wall_ms, boot_virtual_ns) = boot_to_prompt(&artifacts)?;
-        instructions.push(("boot_to_prompt".into(), boot_virtual_ns));
-        nanoseconds.push(("boot_to_prompt".into(), boot_wall_ms * 1_000_000));
+        for (name, extra) in [("", &[][..]), ("_axiom_off", &["-append", "axiom=off"][..])] {
+            let (boot_wall_ms, boot_virtual_ns) = boot_to_prompt(&artifacts, extra)?;
+            let name = format!("boot_to_prompt{name}");
+            instructions.push((name.clone(), boot_virtual_ns));
+            nanoseconds.push((name, boot_wall_ms * 1_000_000));
+        }
     }
     // A full run as a user who cannot make network namespaces skips the
     // network rows; `bench net` asks for them and fails with the reason.
@@ -756,11 +773,11 @@ fn spawn_piped_qemu(
 /// Boots to the shell prompt: wall-clock milliseconds (median of 5), and guest
 /// instructions under `-icount shift=0` (the guest clock at the prompt, read
 /// with `uptime -n`, minus the cost of running `uptime -n` itself).
-fn boot_to_prompt(artifacts: &Artifacts) -> Result<(u64, u64), String> {
+fn boot_to_prompt(artifacts: &Artifacts, extra: &[&str]) -> Result<(u64, u64), String> {
     use std::io::{Read, Write};
     use std::time::{Duration, Instant};
     let boot = |icount: bool| -> Result<(u64, Vec<u64>), String> {
-        let (mut child, mut stdout, mut stdin) = spawn_piped_qemu(artifacts, icount, &[])?;
+        let (mut child, mut stdout, mut stdin) = spawn_piped_qemu(artifacts, icount, extra)?;
         let start = Instant::now();
         let mut seen = Vec::new();
         let mut byte = [0u8; 1];
