@@ -14,12 +14,14 @@ extern crate alloc;
 
 mod chain;
 mod commit;
+mod replay;
 mod ring;
 mod state;
 mod syslog;
 
 pub use chain::{Chain, Frame, FrameError, GENESIS_LABEL};
 pub use commit::{CapChange, Commit, CommitError, Obj, COMMIT_WORDS, NO_NODE};
+pub use replay::{replay_and_verify, LogError, Verified};
 pub use ring::{Ring, Rings};
 pub use state::{
     apply, CapRecord, ObjectRecord, ProcessRecord, RegionRecord, ReplayError, State, StateHasher,

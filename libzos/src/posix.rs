@@ -587,13 +587,6 @@ pub fn tcsetpgrp(fd: Fd, pgid: Pid) -> Result<()> {
     io_ok(fd, &IoRequest::SetForeground { pgid })
 }
 
-/// Makes `pgid` the terminal's foreground group without the background
-/// check (`TIOCSCTTY`: taking a terminal as one's controlling terminal is
-/// not a change from the background).
-pub fn take_terminal(fd: Fd, pgid: Pid) -> Result<()> {
-    io_ok(fd, &IoRequest::SetForeground { pgid })
-}
-
 /// The terminal's foreground process group (0: none set yet).
 pub fn tcgetpgrp(fd: Fd) -> Result<Pid> {
     let reply = io_call(fd, &IoRequest::GetForeground)?;
