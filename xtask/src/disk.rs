@@ -110,6 +110,8 @@ pub fn user_disk_path() -> PathBuf {
 const USER_DISK_MIB: u64 = 256;
 /// The keystore's partition at the end of the disk.
 const KEYSTORE_MIB: u64 = 1;
+/// Axiom's log partition, just before the keystore's (docs/axiom.md).
+const AXIOM_MIB: u64 = 16;
 /// Where the state partition starts (1 MiB, as partitioning tools align).
 const STATE_START_SECTOR: u64 = 2048;
 /// GPT type of the state volume: the Discoverable Partitions Specification's
@@ -117,11 +119,15 @@ const STATE_START_SECTOR: u64 = 2048;
 const STATE_TYPE: &str = "4D21B016-B534-45C2-A9FB-5C16E091FD2D";
 /// GPT type of the keystore's partition (`zos_proto::block::KEYSTORE_PARTITION_TYPE`).
 const KEYSTORE_TYPE: &str = "483C009C-B8BE-4E16-BD32-51A34F1BCFF6";
+/// GPT type of Axiom's log partition (`zos_proto::block::AXIOM_PARTITION_TYPE`).
+const AXIOM_TYPE: &str = "2F030B85-6B1B-4BEB-8B96-7776D9672608";
 
 /// (Re)create the persistent disk at `image`: a GPT disk with the state volume
 /// (partition 1, an empty ext2 volume with 4 KiB blocks, root-owned; mounted
-/// on `/var` at boot) and the keystore's partition (partition 2, zeros: the
-/// keystore initialises it on first boot). docs/storage.md, "The state volume".
+/// on `/var` at boot), the keystore's partition (partition 2, zeros: the
+/// keystore initialises it on first boot) and Axiom's log (partition 3,
+/// zeros: axiomd writes each boot's log there). docs/storage.md, "The state
+/// volume".
 pub fn make_user_disk_at(image: &Path) -> Result<(), String> {
     crate::tools::ensure(&["sfdisk"])?;
     let _ = std::fs::remove_file(image);
@@ -133,11 +139,14 @@ pub fn make_user_disk_at(image: &Path) -> Result<(), String> {
     let keystore_sectors = KEYSTORE_MIB << 11;
     let keystore_start = sectors - 34 - keystore_sectors;
     let keystore_start = keystore_start / 2048 * 2048;
-    let state_sectors = keystore_start - STATE_START_SECTOR;
+    let axiom_sectors = AXIOM_MIB << 11;
+    let axiom_start = keystore_start - axiom_sectors;
+    let state_sectors = axiom_start - STATE_START_SECTOR;
     let script = format!(
         "label: gpt\nlabel-id: 5A05E2F2-0000-4000-8000-000000000010\n\
          start={STATE_START_SECTOR}, size={state_sectors}, type={STATE_TYPE}, name=zos-state, uuid=5A05E2F2-0000-4000-8000-000000000011\n\
-         start={keystore_start}, size={keystore_sectors}, type={KEYSTORE_TYPE}, name=zos-keystore, uuid=5A05E2F2-0000-4000-8000-000000000012\n"
+         start={keystore_start}, size={keystore_sectors}, type={KEYSTORE_TYPE}, name=zos-keystore, uuid=5A05E2F2-0000-4000-8000-000000000012\n\
+         start={axiom_start}, size={axiom_sectors}, type={AXIOM_TYPE}, name=zos-axiom, uuid=5A05E2F2-0000-4000-8000-000000000013\n"
     );
     let mut sfdisk = Command::new("sh")
         .arg("-c")

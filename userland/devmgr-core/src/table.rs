@@ -5,7 +5,11 @@
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
-use zos_proto::block::{BlockName, DeviceInfo, Partition, KEYSTORE_PARTITION_TYPE};
+use zos_proto::block::{BlockName, DeviceInfo, Partition};
+use zos_proto::block::{AXIOM_PARTITION_TYPE, KEYSTORE_PARTITION_TYPE};
+
+/// Partition types only one service may open (and whose disk nobody may).
+pub const RESERVED_TYPES: [[u8; 16]; 2] = [KEYSTORE_PARTITION_TYPE, AXIOM_PARTITION_TYPE];
 
 use crate::restart::Restarts;
 
@@ -52,22 +56,21 @@ pub struct Device {
 }
 
 impl Device {
-    /// The keystore's partition on this disk, if it has one.
-    fn keystore_partition(&self) -> Option<u32> {
+    /// This disk's partition of GPT type `type_guid`, if it has one.
+    fn partition_of_type(&self, type_guid: [u8; 16]) -> Option<u32> {
         self.partitions
             .iter()
-            .find(|p| p.type_guid == KEYSTORE_PARTITION_TYPE)
+            .find(|p| p.type_guid == type_guid)
             .map(|p| p.index)
     }
 
     /// Whether `partition` (0: the whole disk) may be opened by anyone: not
-    /// the keystore's partition, and not the whole disk holding it (which
-    /// would reach the keystore's sectors too).
+    /// a reserved partition (the keystore's, Axiom's log), and not the
+    /// whole disk holding one (which would reach its sectors too).
     fn public(&self, partition: u32) -> bool {
-        match self.keystore_partition() {
-            Some(reserved) => partition != 0 && partition != reserved,
-            None => true,
-        }
+        let reserved = |p: &&Partition| RESERVED_TYPES.contains(&p.type_guid);
+        let mut held = self.partitions.iter().filter(reserved).peekable();
+        held.peek().is_none() || (partition != 0 && held.all(|p| p.index != partition))
     }
 
     /// Whether the driver serves and the disk was described.
@@ -150,11 +153,11 @@ impl Table {
         d.disk.clone().or_else(|| d.nic.clone()).unwrap_or_default()
     }
 
-    /// The device and partition of the keystore's partition (the first disk
-    /// that has one), for the keystore alone.
-    pub fn find_keystore(&self) -> Option<(usize, u32)> {
+    /// The device and partition of the first serving disk's partition of
+    /// a reserved type (the keystore's, Axiom's log), for its holder alone.
+    pub fn find_reserved(&self, type_guid: [u8; 16]) -> Option<(usize, u32)> {
         self.devices.iter().enumerate().find_map(|(i, d)| {
-            let partition = d.keystore_partition()?;
+            let partition = d.partition_of_type(type_guid)?;
             (d.state == State::Running).then_some((i, partition))
         })
     }
@@ -240,7 +243,7 @@ mod tests {
         assert_eq!(t.find_block("vdb"), None);
         let names: Vec<String> = t.block_names().into_iter().map(|b| b.name).collect();
         assert_eq!(names, ["vda", "vda1"]);
-        assert_eq!(t.find_keystore(), None);
+        assert_eq!(t.find_reserved(KEYSTORE_PARTITION_TYPE), None);
         let list = t.list();
         assert_eq!(list[0].driver, "virtio-net");
         assert_eq!(list[0].block.as_deref(), Some("eth0"));
@@ -255,14 +258,19 @@ mod tests {
     }
 
     #[test]
-    fn the_keystore_partition_and_its_disk_are_hidden() {
+    fn reserved_partitions_and_their_disk_are_hidden() {
         let mut t = Table::default();
         let disk = t.add("virtio-mmio@0xa003e00".into(), 2);
         assert!(!t.settled(), "a disk whose driver has not reported yet");
         let d = &mut t.devices[disk];
         d.state = State::Running;
         d.sectors = 1000;
-        for (index, type_guid) in [(1, [7; 16]), (2, KEYSTORE_PARTITION_TYPE)] {
+        let types = [
+            (1, [7; 16]),
+            (2, KEYSTORE_PARTITION_TYPE),
+            (3, AXIOM_PARTITION_TYPE),
+        ];
+        for (index, type_guid) in types {
             d.partitions.push(Partition {
                 index,
                 start: 34 + 400 * u64::from(index),
@@ -274,11 +282,17 @@ mod tests {
         assert!(t.settled());
         assert_eq!(t.find_block("vda1"), Some((0, 1)));
         assert_eq!(t.find_block("vda2"), None, "the keystore's partition");
+        assert_eq!(t.find_block("vda3"), None, "Axiom's log");
+        assert_eq!(t.find_reserved(AXIOM_PARTITION_TYPE), Some((0, 3)));
         assert_eq!(t.find_block("vda"), None, "the whole disk reaches it too");
         let names: Vec<String> = t.block_names().into_iter().map(|b| b.name).collect();
         assert_eq!(names, ["vda1"]);
-        assert_eq!(t.find_keystore(), Some((0, 2)));
+        assert_eq!(t.find_reserved(KEYSTORE_PARTITION_TYPE), Some((0, 2)));
         t.devices[disk].state = State::Starting;
-        assert_eq!(t.find_keystore(), None, "only a serving disk");
+        assert_eq!(
+            t.find_reserved(KEYSTORE_PARTITION_TYPE),
+            None,
+            "only a serving disk"
+        );
     }
 }

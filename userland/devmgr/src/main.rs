@@ -29,6 +29,7 @@ use zos_devmgr_core::table::{State, Table};
 use zos_devmgr_core::virtio;
 use zos_proto::badge;
 use zos_proto::block::{BlockInfo, BlockRequest, BlockResponse, DevRequest, DevResponse};
+use zos_proto::block::{AXIOM_PARTITION_TYPE, KEYSTORE_PARTITION_TYPE};
 use zos_proto::errno::{EINVAL, EIO, ENODEV, EPERM};
 use zos_proto::fs::{FsRequest, FsResponse};
 use zos_proto::proc::{ProcRequest, ProcResponse};
@@ -260,15 +261,18 @@ impl Manager {
             }
             return (encode(&DevResponse::Ok), Vec::new(), None);
         }
-        if request.badge == badge::AUTHORITY {
-            // The keystore, on the capability init gave it for this.
+        if request.badge == badge::AUTHORITY || request.badge == badge::AXIOM_AUTHORITY {
+            // The keystore or axiomd, on the capability init gave it for
+            // this: each may open its own partition only.
             ipc::drop_caps(&request.caps);
-            return match request.decode::<DevRequest>() {
-                Some(DevRequest::OpenKeystore) => match self.table.find_keystore() {
-                    Some((index, partition)) => self.open_partition(index, partition, false),
-                    None => (encode(&DevResponse::Err(ENODEV)), Vec::new(), None),
-                },
-                _ => (encode(&DevResponse::Err(EINVAL)), Vec::new(), None),
+            let wanted = match (request.decode::<DevRequest>(), request.badge) {
+                (Some(DevRequest::OpenKeystore), badge::AUTHORITY) => KEYSTORE_PARTITION_TYPE,
+                (Some(DevRequest::OpenAxiomLog), badge::AXIOM_AUTHORITY) => AXIOM_PARTITION_TYPE,
+                _ => return (encode(&DevResponse::Err(EPERM)), Vec::new(), None),
+            };
+            return match self.table.find_reserved(wanted) {
+                Some((index, partition)) => self.open_partition(index, partition, false),
+                None => (encode(&DevResponse::Err(ENODEV)), Vec::new(), None),
             };
         }
         if request.badge != 0 {
@@ -309,7 +313,7 @@ impl Manager {
                     None => (encode(&DevResponse::Err(ENODEV)), Vec::new(), None),
                 };
             }
-            Some(DevRequest::OpenKeystore) => DevResponse::Err(EPERM),
+            Some(DevRequest::OpenKeystore | DevRequest::OpenAxiomLog) => DevResponse::Err(EPERM),
             Some(DevRequest::DriverReady) | None => DevResponse::Err(EINVAL),
         };
         (encode(&response), Vec::new(), None)

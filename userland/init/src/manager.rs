@@ -445,18 +445,26 @@ impl Manager {
                 grants.push((name.clone(), bootinfo::SLOT_SYSTEM, 0, 0, 0));
                 continue;
             }
-            // A service's endpoint badged as an authority (`badge::AUTHORITY`):
-            // that service honours requests only its holders may make (the
-            // keystore's "authority:devmgr" opens its partition). Only while
-            // the service runs, so nobody waits on an endpoint nobody serves.
-            if let Some(service) = device.strip_prefix("authority:") {
+            // A service's endpoint badged as an authority (`badge::AUTHORITY`,
+            // or `AXIOM_AUTHORITY` for "axiom-authority:"): that service
+            // honours requests only its holders may make (the keystore's
+            // "authority:devmgr" opens its partition, axiomd's
+            // "axiom-authority:devmgr" its log). Only while the service
+            // runs, so nobody waits on an endpoint nobody serves.
+            let authority = [
+                ("authority:", zos_proto::badge::AUTHORITY),
+                ("axiom-authority:", zos_proto::badge::AXIOM_AUTHORITY),
+            ];
+            let wanted = authority
+                .iter()
+                .find_map(|(prefix, badge)| Some((device.strip_prefix(prefix)?, *badge)));
+            if let Some((service, badge)) = wanted {
                 let endpoint = self
                     .services
                     .iter()
                     .find(|s| s.spec.name == service && s.pid.is_some())
                     .and_then(|s| s.endpoint);
                 let minted = endpoint.and_then(|e| {
-                    let badge = zos_proto::badge::AUTHORITY;
                     sys::cap_mint(e, sys::NONE, rights::WRITE | rights::GRANT, badge).ok()
                 });
                 match minted {

@@ -25,6 +25,11 @@ pub const fn client(credentials: u16, pid: u32) -> u64 {
 /// so a message arriving with it comes from a holder of that grant.
 pub const AUTHORITY: u64 = 0x4155_5448 << 32;
 
+/// Badge of `"axiom-authority:SERVICE"`: the same for Axiom's log (`axiomd`'s
+/// right to ask devmgr for its partition), distinct from [`AUTHORITY`] so
+/// neither holder can open the other's partition.
+pub const AXIOM_AUTHORITY: u64 = 0x4158_4d4c << 32;
+
 /// (credential number, pid) of a client badge; `None` for any other badge.
 pub const fn parse(badge: u64) -> Option<(u16, u32)> {
     if badge & TAG_MASK != CLIENT_TAG {

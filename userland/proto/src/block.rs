@@ -158,6 +158,11 @@ pub enum DevRequest<'a> {
     /// (`badge::AUTHORITY`, the keystore's `"authority:devmgr"` grant);
     /// `EPERM` on any other, `ENODEV` when no disk has one.
     OpenKeystore,
+    /// Axiom's log partition (GPT type [`AXIOM_PARTITION_TYPE`]) as a block
+    /// handle: honoured only on `badge::AXIOM_AUTHORITY` (`axiomd`'s
+    /// `"axiom-authority:devmgr"` grant); `EPERM` on any other, `ENODEV`
+    /// when no disk has one.
+    OpenAxiomLog,
 }
 
 /// GPT partition type of the keystore's partition
@@ -166,6 +171,13 @@ pub enum DevRequest<'a> {
 /// the keystore.
 pub const KEYSTORE_PARTITION_TYPE: [u8; 16] = [
     156, 0, 60, 72, 190, 184, 22, 78, 189, 50, 81, 163, 79, 27, 207, 246,
+];
+
+/// GPT partition type of Axiom's log partition
+/// (2f030b85-6b1b-4beb-8b96-7776d9672608), in on-disk byte order: hidden
+/// like the keystore's, for `axiomd` alone (docs/axiom.md).
+pub const AXIOM_PARTITION_TYPE: [u8; 16] = [
+    133, 11, 3, 47, 27, 107, 235, 75, 139, 150, 119, 118, 217, 103, 38, 8,
 ];
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
