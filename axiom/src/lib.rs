@@ -17,6 +17,7 @@ mod commit;
 mod replay;
 mod ring;
 mod state;
+mod store;
 mod syslog;
 
 pub use chain::{Chain, Frame, FrameError, GENESIS_LABEL};
@@ -27,6 +28,7 @@ pub use state::{
     apply, CapRecord, ObjectRecord, ProcessRecord, RegionRecord, ReplayError, State, StateHasher,
     ThreadRecord,
 };
+pub use store::{max_frames, StoreError, StoreHeader, FRAMES_OFFSET, HEADER_BYTES};
 pub use syslog::{SysRecord, PENDING, SYS_RECORD_WORDS};
 
 /// The version of the record formats; a log's header carries it.
