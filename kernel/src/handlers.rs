@@ -28,12 +28,19 @@ type Results = [u64; 6];
 /// may block writes its results when it completes).
 type Outcome = Result<Option<Results>>;
 
+/// Success with `values` (at most six) in registers 1 on, the rest zero.
+fn ok(values: &[u64]) -> Outcome {
+    let mut results = [0; 6];
+    results[..values.len()].copy_from_slice(values);
+    Ok(Some(results))
+}
+
 fn ok0() -> Outcome {
-    Ok(Some([0; 6]))
+    ok(&[])
 }
 
 fn ok1(value: u64) -> Outcome {
-    Ok(Some([value, 0, 0, 0, 0, 0]))
+    ok(&[value])
 }
 
 fn rights_from(bits: u64) -> Result<Rights> {
@@ -233,7 +240,7 @@ impl<P: Platform> Kernel<P> {
                 if self.log_listener.is_some_and(|l| l.2 == process) {
                     crate::klog::printed_up_to(next);
                 }
-                Ok(Some([count as u64, next, 0, 0, 0, 0]))
+                ok(&[count as u64, next])
             }
             Sys::LogBind => {
                 // LogBind(system, notification): the caller drives the UART from
@@ -253,27 +260,16 @@ impl<P: Platform> Kernel<P> {
             Sys::Clock => ok1(P::uptime_ns()),
             Sys::SystemInfo if args[0] == SYSTEM_INFO_CPUS => {
                 let busy = |cpu: usize| self.cpus[cpu].busy_ticks;
-                let n = self.online as u64;
-                Ok(Some([
-                    n,
-                    self.lock_waits,
-                    busy(0),
-                    busy(1),
-                    busy(2),
-                    busy(3),
-                ]))
+                let (cpus, waits) = (self.online as u64, self.lock_waits);
+                ok(&[cpus, waits, busy(0), busy(1), busy(2), busy(3)])
             }
             Sys::SystemInfo => {
                 let (quota, pid) = (self.objects.process(process))
-                    .map_or((Default::default(), 0), |p| (p.quota, p.pid));
-                Ok(Some([
-                    self.frames.free_frames() as u64,
-                    self.frames.total_frames() as u64,
-                    quota.limit.saturating_sub(quota.used),
-                    self.objects.live() as u64,
-                    self.syscalls,
-                    pid as u64,
-                ]))
+                    .map_or((Default::default(), 0), |p| (p.quota, p.pid as u64));
+                let frames = &self.frames;
+                let (free, total) = (frames.free_frames() as u64, frames.total_frames() as u64);
+                let (left, live) = (quota.limit.saturating_sub(quota.used), self.objects.live());
+                ok(&[free, total, left, live as u64, self.syscalls, pid])
             }
             Sys::CapCopy | Sys::CapTransfer => {
                 let src = u32::try_from(args[0]).map_err(|_| SysError::InvalidCap)?;
@@ -340,7 +336,7 @@ impl<P: Platform> Kernel<P> {
                 let slot = u32::try_from(args[0]).map_err(|_| SysError::InvalidCap)?;
                 let cap = *self.caps.lookup(self.table_of(process)?, slot)?;
                 let kind = self.objects.get(cap.object).map_or(0, |o| o.kind() as u64);
-                Ok(Some([kind, cap.rights.bits() as u64, cap.badge, 0, 0, 0]))
+                ok(&[kind, cap.rights.bits() as u64, cap.badge])
             }
             Sys::EndpointCreate | Sys::NotificationCreate => {
                 self.charge(process, Cost::heap(SMALL_OBJECT_COST))?;
@@ -369,17 +365,10 @@ impl<P: Platform> Kernel<P> {
                     Some(Object::Memory(Memory::Frames { frames, .. })) => {
                         let run = frames.windows(2).all(|w| w[1] == w[0] + PAGE);
                         let first = frames.first().copied().unwrap_or(0);
-                        Ok(Some([
-                            frames.len() as u64 * PAGE,
-                            first,
-                            0,
-                            run as u64,
-                            0,
-                            0,
-                        ]))
+                        ok(&[frames.len() as u64 * PAGE, first, 0, run as u64])
                     }
                     Some(Object::Memory(Memory::Device { base, pages })) => {
-                        Ok(Some([pages * PAGE, *base, 1, 0, 0, 0]))
+                        ok(&[pages * PAGE, *base, 1])
                     }
                     _ => Err(SysError::WrongType),
                 }
@@ -403,7 +392,7 @@ impl<P: Platform> Kernel<P> {
                         fault_pc,
                     } => (2, 0, fault_address, fault_pc),
                 };
-                Ok(Some([state, code, p.pid as u64, address, pc, p.quota.used]))
+                ok(&[state, code, p.pid as u64, address, pc, p.quota.used])
             }
             Sys::ThreadCreate => {
                 let target = self.target_process(process, args[0])?;
@@ -486,7 +475,7 @@ impl<P: Platform> Kernel<P> {
             Sys::Poll => {
                 let (notification, _) =
                     self.lookup(process, args[0], ObjectKind::Notification, Rights::READ)?;
-                ok1(self.wait(notification, false)?.unwrap_or(0))
+                ok(&[self.wait(notification, false)?.unwrap_or(0)])
             }
             Sys::IrqBind => {
                 let (irq, _) = self.lookup(process, args[0], ObjectKind::Irq, Rights::WRITE)?;
@@ -714,15 +703,9 @@ impl<P: Platform> Kernel<P> {
         };
         p.regions.insert(va, region);
         self.objects.add_ref(memory);
-        let (process, flags) = (obj(target), flag_bits(flags));
-        self.commit(Commit::mapped(
-            process,
-            va,
-            obj(memory),
-            first_page,
-            pages,
-            flags,
-        ));
+        let (process, memory, flags) = (obj(target), obj(memory), flag_bits(flags));
+        let mapped = Commit::mapped(process, va, memory, first_page, pages, flags);
+        self.commit(mapped);
         self.refund(target, unused);
         Ok(())
     }
@@ -796,7 +779,7 @@ impl<P: Platform> Kernel<P> {
             k.kill_process(child, ProcessState::Exited(0))
         })?;
         let pid = self.objects.process(child).map_or(0, |p| p.pid);
-        Ok(Some([slot as u64, pid as u64, 0, 0, 0, 0]))
+        ok(&[slot as u64, pid as u64])
     }
 
     /// An optional capability argument with WRITE (`NO_SLOT`: none).
@@ -806,10 +789,8 @@ impl<P: Platform> Kernel<P> {
         slot: u64,
         kind: ObjectKind,
     ) -> Result<Option<ObjRef>> {
-        if slot == NO_SLOT {
-            return Ok(None);
-        }
-        Ok(Some(self.lookup(process, slot, kind, Rights::WRITE)?.0))
+        let object = (slot != NO_SLOT).then(|| self.lookup(process, slot, kind, Rights::WRITE));
+        Ok(object.transpose()?.map(|(object, _)| object))
     }
 
     /// Gives `process` a capability to `object`; when it has no room, `undo`
