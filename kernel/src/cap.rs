@@ -111,12 +111,10 @@ impl Table {
     }
 
     fn lowest_free(&self) -> Option<u32> {
-        match self.slots.iter().position(Option::is_none) {
-            Some(index) => u32::try_from(index).ok(),
-            None => u32::try_from(self.slots.len())
-                .ok()
-                .filter(|&len| len < self.max_slots),
-        }
+        // `slots` never grows past `max_slots`: only the next new slot needs the check.
+        let free = self.slots.iter().position(Option::is_none);
+        let index = u32::try_from(free.unwrap_or(self.slots.len())).ok();
+        index.filter(|&index| index < self.max_slots)
     }
 }
 

@@ -740,19 +740,18 @@ impl<P: Platform> Kernel<P> {
         }
         (region.flags.write, region.flags.execute) = (write, execute);
         let (flags, pages) = (region.flags, region.pages);
+        let space = p.space.as_mut().ok_or(SysError::DeadObject);
+        let remapped = space.and_then(|space| {
+            let mut addrs = (0..pages).map(|page| va + page * PAGE);
+            let remapped = addrs.try_for_each(|addr| match space.unmap(addr) {
+                Some(pa) => space.map(addr, pa, flags, &mut self.frames),
+                None => Ok(()),
+            });
+            remapped.map_err(|_| SysError::OutOfMemory)
+        });
+        // The region's flags changed whatever became of the page tables.
         self.commit(Commit::protected(obj(target), va, flag_bits(flags)));
-        let p = self
-            .objects
-            .process_mut(target)
-            .ok_or(SysError::DeadObject)?;
-        let space = p.space.as_mut().ok_or(SysError::DeadObject)?;
-        for page in 0..pages {
-            let addr = va + page * PAGE;
-            if let Some(pa) = space.unmap(addr) {
-                let remapped = space.map(addr, pa, flags, &mut self.frames);
-                remapped.map_err(|_| SysError::OutOfMemory)?;
-            }
-        }
+        remapped?;
         ok0()
     }
 

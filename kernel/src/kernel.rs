@@ -533,11 +533,9 @@ impl<P: Platform> Kernel<P> {
         let Some(t) = self.objects.thread(thread) else {
             return;
         };
-        match t.state {
-            ThreadState::AwaitingReply
-            | ThreadState::Sending { .. }
-            | ThreadState::Receiving { .. } => {}
-            _ => return,
+        use ThreadState::{AwaitingReply, Receiving, Sending};
+        if !matches!(t.state, AwaitingReply | Sending { .. } | Receiving { .. }) {
+            return;
         }
         if t.outgoing.is_fault {
             let (process, pc) = (t.process, t.context.pc());
@@ -878,13 +876,12 @@ impl<P: Platform> Kernel<P> {
 
     /// A user fault in the current thread: fault message to the supervisor, or kill.
     pub fn user_fault(&mut self, kind: u64, address: u64, syndrome: u64) {
-        let Some(thread) = self.current() else { return };
-        let Some(t) = self.objects.thread(thread) else {
+        let Some(t) = self.current().and_then(|t| self.objects.thread(t)) else {
             return;
         };
         let (process, pc) = (t.process, t.context.pc());
-        let fault_endpoint = self.objects.process(process).and_then(|p| p.fault_endpoint);
-        let pid = self.objects.process(process).map_or(0, |p| p.pid);
+        let p = self.objects.process(process);
+        let (fault_endpoint, pid) = p.map_or((None, 0), |p| (p.fault_endpoint, p.pid));
         if let Some((endpoint, badge)) = fault_endpoint {
             let message = Message::fault(kind, address, pc, syndrome, badge);
             if self.endpoint_send(endpoint, message, true).is_ok() {

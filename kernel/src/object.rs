@@ -42,7 +42,6 @@ pub enum ProcessState {
     Killed { fault_address: u64, fault_pc: u64 },
 }
 
-/// A region of a process's address space backed by a Memory object.
 impl ProcessState {
     pub const fn killed(fault_address: u64, fault_pc: u64) -> Self {
         Self::Killed {
@@ -52,6 +51,7 @@ impl ProcessState {
     }
 }
 
+/// A region of a process's address space backed by a Memory object.
 #[derive(Clone, Copy, Debug)]
 pub struct Region {
     pub memory: ObjRef,
