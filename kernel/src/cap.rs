@@ -23,7 +23,7 @@ use alloc::vec::Vec;
 use zos_axiom::CapChange;
 
 pub use crate::syscall::{Rights, SysError};
-use crate::Result;
+use crate::{ensure, Result};
 
 /// A word the kernel delivers with every IPC sent through a cap; 0 means unbadged.
 pub type Badge = u64;
@@ -145,9 +145,7 @@ pub struct CapSpace<O> {
 impl<O: Copy + Ord + core::fmt::Debug> CapSpace<O> {
     /// Creates an empty table with slots `0..max_slots`.
     pub fn create_table(&mut self, max_slots: u32) -> Result<TableId> {
-        if max_slots > MAX_TABLE_SLOTS {
-            return Err(SysError::QuotaExceeded);
-        }
+        ensure(max_slots <= MAX_TABLE_SLOTS, SysError::QuotaExceeded)?;
         let table = Table {
             max_slots,
             slots: Vec::new(),
@@ -233,9 +231,7 @@ impl<O: Copy + Ord + core::fmt::Debug> CapSpace<O> {
     ) -> Result<u32> {
         let parent = self.node_at(src.0, src.1)?;
         let source = self.node(parent).cap;
-        if !source.rights.contains(rights) {
-            return Err(SysError::RightsEscalation);
-        }
+        ensure(source.rights.contains(rights), SysError::RightsEscalation)?;
         let badge = match badge {
             None => source.badge,
             Some(badge) if source.badge == 0 => badge,
@@ -243,9 +239,8 @@ impl<O: Copy + Ord + core::fmt::Debug> CapSpace<O> {
         };
         let slot = self.target_slot(dst, slot)?;
         if let Some(watcher) = watch {
-            if badge == 0 || self.watches.contains_key(&(source.object, badge)) {
-                return Err(SysError::InvalidArgument);
-            }
+            let fresh = badge != 0 && !self.watches.contains_key(&(source.object, badge));
+            ensure(fresh, SysError::InvalidArgument)?;
             self.watches.insert((source.object, badge), (0, watcher));
         }
         let cap = Cap::new(source.object, rights, badge);

@@ -14,7 +14,7 @@ use crate::kernel::{Cost, Kernel, REGION_COST, SMALL_OBJECT_COST, WATCH_COST};
 use crate::object::*;
 use crate::syscall::*;
 use crate::usercopy::{self, USER_TOP};
-use crate::Result;
+use crate::{ensure, Result};
 
 const PAGE: u64 = 4096;
 /// Most bytes one `AxiomRead` copies.
@@ -149,9 +149,7 @@ impl<P: Platform> Kernel<P> {
                 message.may_grant = cap.rights.contains(Rights::GRANT);
                 match kind {
                     Some(ObjectKind::Endpoint) => {
-                        if !cap.rights.contains(Rights::WRITE) {
-                            return Err(SysError::NoRights);
-                        }
+                        ensure(cap.rights.contains(Rights::WRITE), SysError::NoRights)?;
                         message.badge = cap.badge;
                         self.endpoint_send(cap.object, message, call == Sys::Call)?;
                         Ok(None)
@@ -279,9 +277,7 @@ impl<P: Platform> Kernel<P> {
                 let dst_table = self.table_of(target)?;
                 if target != process {
                     let rights = self.caps.lookup(src_table, src)?.rights;
-                    if !rights.contains(Rights::GRANT) {
-                        return Err(SysError::NoRights);
-                    }
+                    ensure(rights.contains(Rights::GRANT), SysError::NoRights)?;
                 }
                 self.reserve_slot(target)?;
                 let slot = if call == Sys::CapCopy {
@@ -397,9 +393,8 @@ impl<P: Platform> Kernel<P> {
             Sys::ThreadCreate => {
                 let target = self.target_process(process, args[0])?;
                 let priority = self.priority_arg(thread, args[4])?;
-                if args[1] >= USER_TOP || args[2] > USER_TOP {
-                    return Err(SysError::InvalidArgument);
-                }
+                let in_user_space = args[1] < USER_TOP && args[2] <= USER_TOP;
+                ensure(in_user_space, SysError::InvalidArgument)?;
                 let new = self.create_thread(target, args[1], args[2], args[3], priority)?;
                 let slot =
                     self.grant_or_undo(process, new, Rights::ALL, |k| k.destroy_thread(new))?;
@@ -408,9 +403,8 @@ impl<P: Platform> Kernel<P> {
             Sys::ThreadStart => {
                 let (target, _) =
                     self.lookup(process, args[0], ObjectKind::Thread, Rights::WRITE)?;
-                if self.objects.thread(target).map(|t| t.state) != Some(ThreadState::Inactive) {
-                    return Err(SysError::BadState);
-                }
+                let state = self.objects.thread(target).map(|t| t.state);
+                ensure(state == Some(ThreadState::Inactive), SysError::BadState)?;
                 self.start_thread(target);
                 ok0()
             }
@@ -441,13 +435,10 @@ impl<P: Platform> Kernel<P> {
             }
             Sys::SetIpcBuffer => {
                 let va = args[0];
-                if !va.is_multiple_of(PAGE) {
-                    return Err(SysError::InvalidArgument);
-                }
+                ensure(va.is_multiple_of(PAGE), SysError::InvalidArgument)?;
                 let space = self.space_of(thread).ok_or(SysError::DeadObject)?;
-                if !usercopy::is_writable::<P>(space, va, IPC_BUFFER_SIZE) {
-                    return Err(SysError::BadAddress);
-                }
+                let writable = usercopy::is_writable::<P>(space, va, IPC_BUFFER_SIZE);
+                ensure(writable, SysError::BadAddress)?;
                 if let Some(t) = self.objects.thread_mut(thread) {
                     t.ipc_buffer = Some(va);
                 }
@@ -539,9 +530,8 @@ impl<P: Platform> Kernel<P> {
     /// physical run (DMA buffers: MemoryInfo reports its first address).
     fn memory_create(&mut self, process: ObjRef, args: [u64; 6]) -> Outcome {
         let (size, flags) = (args[0], args[1]);
-        if size == 0 || size > MAX_MEMORY_BYTES || flags & !memory_flags::CONTIGUOUS != 0 {
-            return Err(SysError::InvalidArgument);
-        }
+        let valid = size != 0 && size <= MAX_MEMORY_BYTES && flags & !memory_flags::CONTIGUOUS == 0;
+        ensure(valid, SysError::InvalidArgument)?;
         let pages = size.div_ceil(PAGE) as usize;
         let cost = Cost::new(pages as u64 * PAGE, SMALL_OBJECT_COST + pages as u64 * 8);
         self.charge(process, cost)?;
@@ -583,9 +573,8 @@ impl<P: Platform> Kernel<P> {
             return Err(SysError::WrongType);
         };
         let (first, count) = (args[1], args[2]);
-        if count == 0 || first.checked_add(count).is_none_or(|end| end > *pages) {
-            return Err(SysError::InvalidArgument);
-        }
+        let inside = first.checked_add(count).is_some_and(|end| end <= *pages);
+        ensure(count != 0 && inside, SysError::InvalidArgument)?;
         let slice = Memory::Device {
             base: base + first * PAGE,
             pages: count,
@@ -613,10 +602,9 @@ impl<P: Platform> Kernel<P> {
             execute: args[5] & map_flags::EXECUTE != 0,
             device: false,
         };
-        if args[5] & !(map_flags::WRITE | map_flags::EXECUTE) != 0 || (flags.write && flags.execute)
-        {
-            return Err(SysError::InvalidArgument);
-        }
+        let known_flags = args[5] & !(map_flags::WRITE | map_flags::EXECUTE) == 0;
+        let valid = known_flags && !(flags.write && flags.execute);
+        ensure(valid, SysError::InvalidArgument)?;
         let mut needed = Rights::MAP | Rights::READ;
         needed.set(Rights::WRITE, flags.write);
         needed.set(Rights::EXECUTE, flags.execute);
@@ -638,31 +626,25 @@ impl<P: Platform> Kernel<P> {
     ) -> Result {
         let size = pages.checked_mul(PAGE).ok_or(SysError::InvalidArgument)?;
         let end = va.checked_add(size).ok_or(SysError::InvalidArgument)?;
-        if !va.is_multiple_of(PAGE) || pages == 0 || va < PAGE || end > USER_TOP {
-            return Err(SysError::InvalidArgument);
-        }
+        let valid = va.is_multiple_of(PAGE) && pages != 0 && va >= PAGE && end <= USER_TOP;
+        ensure(valid, SysError::InvalidArgument)?;
         let Some(Object::Memory(m)) = self.objects.get(memory) else {
             return Err(SysError::WrongType);
         };
         let last = first_page.checked_add(pages);
-        if last.is_none_or(|last| last > m.pages()) {
-            return Err(SysError::InvalidArgument);
-        }
+        let inside = last.is_some_and(|last| last <= m.pages());
+        ensure(inside, SysError::InvalidArgument)?;
         let read_only = matches!(m, Memory::Frames { read_only, .. } if *read_only);
-        if flags.write && read_only {
-            return Err(SysError::NoRights);
-        }
+        ensure(!(flags.write && read_only), SysError::NoRights)?;
         flags.device = matches!(m, Memory::Device { .. });
         let page_addrs: Vec<u64> = (first_page..first_page + pages)
             .filter_map(|i| m.page(i))
             .collect();
         let p = self.objects.process(target).ok_or(SysError::DeadObject)?;
         // No overlap with an existing region.
-        if let Some((start, region)) = p.regions.range(..end).next_back() {
-            if start + region.pages * PAGE > va {
-                return Err(SysError::AlreadyMapped);
-            }
-        }
+        let before = p.regions.range(..end).next_back();
+        let overlaps = before.is_some_and(|(start, region)| start + region.pages * PAGE > va);
+        ensure(!overlaps, SysError::AlreadyMapped)?;
         let table_before = p.space.as_ref().map_or(0, |s| s.table_frames());
         // Charged before anything is taken: the most page tables this range can
         // need, and the region's record; the tables not needed go back after.
@@ -735,9 +717,8 @@ impl<P: Platform> Kernel<P> {
         let p = self.objects.process_mut(target);
         let p = p.ok_or(SysError::DeadObject)?;
         let region = p.regions.get_mut(&va).ok_or(SysError::NotMapped)?;
-        if (write && !region.flags.write) || (execute && !region.flags.execute) {
-            return Err(SysError::NoRights);
-        }
+        let only_removes = (!write || region.flags.write) && (!execute || region.flags.execute);
+        ensure(only_removes, SysError::NoRights)?;
         (region.flags.write, region.flags.execute) = (write, execute);
         let (flags, pages) = (region.flags, region.pages);
         let space = p.space.as_mut().ok_or(SysError::DeadObject);

@@ -15,7 +15,7 @@ use crate::kernel::Kernel;
 use crate::object::*;
 use crate::syscall::*;
 use crate::usercopy;
-use crate::Result;
+use crate::{ensure, Result};
 
 /// A message in flight.
 #[derive(Clone, Debug, Default)]
@@ -401,9 +401,7 @@ impl<P: Platform> Kernel<P> {
         if bits != 0 {
             return Ok(Some(bits));
         }
-        if !block {
-            return Err(SysError::WouldBlock);
-        }
+        ensure(block, SysError::WouldBlock)?;
         n.waiters.push_back(me);
         self.objects.add_ref(notification);
         self.block_current(ThreadState::Waiting { notification });

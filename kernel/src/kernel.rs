@@ -22,7 +22,7 @@ use crate::object::*;
 use crate::sched::RunQueue;
 pub use crate::syscall::fault;
 use crate::syscall::SysError;
-use crate::Result;
+use crate::{ensure, Result};
 
 /// Capability slots of each process table.
 pub const PROCESS_SLOTS: u32 = 4096;
@@ -165,12 +165,9 @@ impl<P: Platform> Kernel<P> {
         let slot = u32::try_from(slot).map_err(|_| SysError::InvalidCap)?;
         let cap = self.caps.lookup(self.table_of(process)?, slot)?;
         let actual = self.objects.get(cap.object).map(Object::kind);
-        if actual.ok_or(SysError::InvalidCap)? != kind {
-            return Err(SysError::WrongType);
-        }
-        if !cap.rights.contains(rights) {
-            return Err(SysError::NoRights);
-        }
+        let actual = actual.ok_or(SysError::InvalidCap)?;
+        ensure(actual == kind, SysError::WrongType)?;
+        ensure(cap.rights.contains(rights), SysError::NoRights)?;
         Ok((cap.object, cap.badge))
     }
 
@@ -296,9 +293,8 @@ impl<P: Platform> Kernel<P> {
                 return Err(SysError::QuotaExceeded);
             }
         }
-        if self.objects.process(process).is_none() {
-            return Err(SysError::DeadObject);
-        }
+        let exists = self.objects.process(process).is_some();
+        ensure(exists, SysError::DeadObject)?;
         self.adjust_used(process, |used| used + total);
         self.heap_charged = heap;
         Ok(())
@@ -352,9 +348,8 @@ impl<P: Platform> Kernel<P> {
     pub fn create_process(&mut self, creator: Option<ObjRef>, limit: u64) -> Result<ObjRef> {
         let cost = Cost::new(crate::PAGE_SIZE as u64, OBJECT_COST);
         if let Some(creator) = creator {
-            if self.ancestors(creator).count() >= MAX_PROCESS_DEPTH as usize {
-                return Err(SysError::QuotaExceeded);
-            }
+            let depth = self.ancestors(creator).count();
+            ensure(depth < MAX_PROCESS_DEPTH as usize, SysError::QuotaExceeded)?;
             self.charge(creator, cost)?;
         }
         let made = P::Space::new(&mut self.frames).map_err(|_| SysError::OutOfMemory);
