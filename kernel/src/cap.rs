@@ -207,13 +207,11 @@ impl<O: Copy + Ord + core::fmt::Debug> CapSpace<O> {
         Ok(&self.node(id).cap)
     }
 
-    /// Copies a cap with the same rights and badge; the copy is a child of `src`.
+    /// Copies a cap with the same rights and badge (a mint that narrows
+    /// nothing); the copy is a child of `src`.
     pub fn copy(&mut self, src: (TableId, u32), dst: TableId, slot: Option<u32>) -> Result<u32> {
-        let parent = self.node_at(src.0, src.1)?;
-        let cap = self.node(parent).cap;
-        let slot = self.target_slot(dst, slot)?;
-        self.attach_node(cap, dst, slot, Some(parent))?;
-        Ok(slot)
+        let rights = self.lookup(src.0, src.1)?.rights;
+        self.mint(src, dst, slot, rights, None, None)
     }
 
     /// Derives a child of `src` with `rights` (a subset of the source's) and, for an
@@ -333,13 +331,6 @@ impl<O: Copy + Ord + core::fmt::Debug> CapSpace<O> {
         self.nodes[id.index()].as_mut().expect(FREED_NODE)
     }
 
-    fn live_table_mut(&mut self, id: TableId) -> &mut Table {
-        self.tables[id.index()]
-            .table
-            .as_mut()
-            .expect("capability node in a destroyed table")
-    }
-
     // ---- mutations: every change of the capability space goes through these ----
 
     /// Stores `cap` in the (checked, empty) `slot` as a child of `parent`.
@@ -360,17 +351,14 @@ impl<O: Copy + Ord + core::fmt::Debug> CapSpace<O> {
             prev_sibling: None,
         };
         let id = match self.free_nodes.pop() {
-            Some(id) => {
-                self.nodes[id.index()] = Some(node);
-                id
-            }
+            Some(id) => id,
             None => {
-                let id =
-                    NodeId(u32::try_from(self.nodes.len()).map_err(|_| SysError::QuotaExceeded)?);
-                self.nodes.push(Some(node));
-                id
+                let index = u32::try_from(self.nodes.len()).map_err(|_| SysError::QuotaExceeded)?;
+                self.nodes.push(None);
+                NodeId(index)
             }
         };
+        self.nodes[id.index()] = Some(node);
         self.set_slot(table, slot, Some(id));
         if let Some(parent) = parent {
             self.link_child(parent, id);
@@ -463,7 +451,8 @@ impl<O: Copy + Ord + core::fmt::Debug> CapSpace<O> {
     }
 
     fn set_slot(&mut self, table: TableId, slot: u32, value: Option<NodeId>) {
-        let table = self.live_table_mut(table);
+        let table = self.tables[table.index()].table.as_mut();
+        let table = table.expect("capability node in a destroyed table");
         let slot = slot as usize;
         if table.slots.len() <= slot {
             table.slots.resize(slot + 1, None);

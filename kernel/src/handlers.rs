@@ -547,9 +547,9 @@ impl<P: Platform> Kernel<P> {
             frames.extend((0..pages).map_while(|_| self.frames.alloc()));
         }
         if frames.len() < pages {
-            for frame in frames {
-                let _ = self.frames.free(frame);
-            }
+            frames
+                .into_iter()
+                .for_each(|frame| _ = self.frames.free(frame));
             self.refund(process, cost);
             return Err(SysError::OutOfMemory);
         }

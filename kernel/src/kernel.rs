@@ -737,13 +737,11 @@ impl<P: Platform> Kernel<P> {
     /// kernel still holds its notification (the console died), the UART goes
     /// back to the kernel so nothing is printed into the void.
     pub fn notify_log_listener(&mut self) {
-        let Some((notification, seen, binder)) = self.log_listener else {
+        let written = crate::klog::written();
+        let behind = self.log_listener.filter(|&(_, seen, _)| seen != written);
+        let Some((notification, _, binder)) = behind else {
             return;
         };
-        let written = crate::klog::written();
-        if written == seen {
-            return;
-        }
         if self.objects.refs(notification) <= 1 {
             self.log_listener = None;
             crate::klog::flush_unprinted();

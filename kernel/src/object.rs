@@ -252,20 +252,14 @@ pub struct Objects<P: Platform> {
 impl<P: Platform> Objects<P> {
     /// Adds an object with no references yet.
     pub fn insert(&mut self, object: Object<P>) -> ObjRef {
-        let slot = Some(Slot { object, refs: 0 });
-        let index = match self.free.pop() {
-            Some(index) => index,
-            None => {
-                self.slots.push((0, None));
-                (self.slots.len() - 1) as u32
-            }
-        };
-        let entry = &mut self.slots[index as usize];
-        entry.1 = slot;
-        ObjRef {
-            index,
-            generation: entry.0,
-        }
+        let index = self.free.pop().unwrap_or_else(|| {
+            self.slots.push((0, None));
+            (self.slots.len() - 1) as u32
+        });
+        let (generation, slot) = &mut self.slots[index as usize];
+        *slot = Some(Slot { object, refs: 0 });
+        let generation = *generation;
+        ObjRef { index, generation }
     }
 
     fn slot(&self, r: ObjRef) -> Option<&Slot<P>> {
