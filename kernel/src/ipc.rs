@@ -269,11 +269,9 @@ impl<P: Platform> Kernel<P> {
         if let Some(t) = self.objects.thread_mut(thread) {
             t.state = ThreadState::Runnable;
         }
-        if let Some(current) = self.current() {
-            if current != thread {
-                let priority = self.objects.thread(current).map_or(0, |t| t.priority);
-                self.run_queue.push_front(current, priority);
-            }
+        if let Some(current) = self.current().filter(|&current| current != thread) {
+            let priority = self.objects.thread(current).map_or(0, |t| t.priority);
+            self.run_queue.push_front(current, priority);
         }
         self.this_cpu().current = Some(thread);
     }

@@ -263,17 +263,13 @@ impl<P: Platform> Objects<P> {
     }
 
     fn slot(&self, r: ObjRef) -> Option<&Slot<P>> {
-        match self.slots.get(r.index as usize)? {
-            (generation, slot) if *generation == r.generation => slot.as_ref(),
-            _ => None,
-        }
+        let (generation, slot) = self.slots.get(r.index as usize)?;
+        slot.as_ref().filter(|_| *generation == r.generation)
     }
 
     fn slot_mut(&mut self, r: ObjRef) -> Option<&mut Slot<P>> {
-        match self.slots.get_mut(r.index as usize)? {
-            (generation, slot) if *generation == r.generation => slot.as_mut(),
-            _ => None,
-        }
+        let (generation, slot) = self.slots.get_mut(r.index as usize)?;
+        slot.as_mut().filter(|_| *generation == r.generation)
     }
 
     pub fn get(&self, r: ObjRef) -> Option<&Object<P>> {
