@@ -23,7 +23,7 @@ use alloc::vec::Vec;
 use zos_axiom::CapChange;
 
 pub use crate::syscall::{Rights, SysError};
-use crate::Result;
+use crate::{ensure, Result};
 
 /// A word the kernel delivers with every IPC sent through a cap; 0 means unbadged.
 pub type Badge = u64;
@@ -111,12 +111,10 @@ impl Table {
     }
 
     fn lowest_free(&self) -> Option<u32> {
-        match self.slots.iter().position(Option::is_none) {
-            Some(index) => u32::try_from(index).ok(),
-            None => u32::try_from(self.slots.len())
-                .ok()
-                .filter(|&len| len < self.max_slots),
-        }
+        // `slots` never grows past `max_slots`: only the next new slot needs the check.
+        let free = self.slots.iter().position(Option::is_none);
+        let index = u32::try_from(free.unwrap_or(self.slots.len())).ok();
+        index.filter(|&index| index < self.max_slots)
     }
 }
 
@@ -147,9 +145,7 @@ pub struct CapSpace<O> {
 impl<O: Copy + Ord + core::fmt::Debug> CapSpace<O> {
     /// Creates an empty table with slots `0..max_slots`.
     pub fn create_table(&mut self, max_slots: u32) -> Result<TableId> {
-        if max_slots > MAX_TABLE_SLOTS {
-            return Err(SysError::QuotaExceeded);
-        }
+        ensure(max_slots <= MAX_TABLE_SLOTS, SysError::QuotaExceeded)?;
         let table = Table {
             max_slots,
             slots: Vec::new(),
@@ -211,13 +207,11 @@ impl<O: Copy + Ord + core::fmt::Debug> CapSpace<O> {
         Ok(&self.node(id).cap)
     }
 
-    /// Copies a cap with the same rights and badge; the copy is a child of `src`.
+    /// Copies a cap with the same rights and badge (a mint that narrows
+    /// nothing); the copy is a child of `src`.
     pub fn copy(&mut self, src: (TableId, u32), dst: TableId, slot: Option<u32>) -> Result<u32> {
-        let parent = self.node_at(src.0, src.1)?;
-        let cap = self.node(parent).cap;
-        let slot = self.target_slot(dst, slot)?;
-        self.attach_node(cap, dst, slot, Some(parent))?;
-        Ok(slot)
+        let rights = self.lookup(src.0, src.1)?.rights;
+        self.mint(src, dst, slot, rights, None, None)
     }
 
     /// Derives a child of `src` with `rights` (a subset of the source's) and, for an
@@ -235,9 +229,7 @@ impl<O: Copy + Ord + core::fmt::Debug> CapSpace<O> {
     ) -> Result<u32> {
         let parent = self.node_at(src.0, src.1)?;
         let source = self.node(parent).cap;
-        if !source.rights.contains(rights) {
-            return Err(SysError::RightsEscalation);
-        }
+        ensure(source.rights.contains(rights), SysError::RightsEscalation)?;
         let badge = match badge {
             None => source.badge,
             Some(badge) if source.badge == 0 => badge,
@@ -245,9 +237,8 @@ impl<O: Copy + Ord + core::fmt::Debug> CapSpace<O> {
         };
         let slot = self.target_slot(dst, slot)?;
         if let Some(watcher) = watch {
-            if badge == 0 || self.watches.contains_key(&(source.object, badge)) {
-                return Err(SysError::InvalidArgument);
-            }
+            let fresh = badge != 0 && !self.watches.contains_key(&(source.object, badge));
+            ensure(fresh, SysError::InvalidArgument)?;
             self.watches.insert((source.object, badge), (0, watcher));
         }
         let cap = Cap::new(source.object, rights, badge);
@@ -340,13 +331,6 @@ impl<O: Copy + Ord + core::fmt::Debug> CapSpace<O> {
         self.nodes[id.index()].as_mut().expect(FREED_NODE)
     }
 
-    fn live_table_mut(&mut self, id: TableId) -> &mut Table {
-        self.tables[id.index()]
-            .table
-            .as_mut()
-            .expect("capability node in a destroyed table")
-    }
-
     // ---- mutations: every change of the capability space goes through these ----
 
     /// Stores `cap` in the (checked, empty) `slot` as a child of `parent`.
@@ -367,17 +351,14 @@ impl<O: Copy + Ord + core::fmt::Debug> CapSpace<O> {
             prev_sibling: None,
         };
         let id = match self.free_nodes.pop() {
-            Some(id) => {
-                self.nodes[id.index()] = Some(node);
-                id
-            }
+            Some(id) => id,
             None => {
-                let id =
-                    NodeId(u32::try_from(self.nodes.len()).map_err(|_| SysError::QuotaExceeded)?);
-                self.nodes.push(Some(node));
-                id
+                let index = u32::try_from(self.nodes.len()).map_err(|_| SysError::QuotaExceeded)?;
+                self.nodes.push(None);
+                NodeId(index)
             }
         };
+        self.nodes[id.index()] = Some(node);
         self.set_slot(table, slot, Some(id));
         if let Some(parent) = parent {
             self.link_child(parent, id);
@@ -470,7 +451,8 @@ impl<O: Copy + Ord + core::fmt::Debug> CapSpace<O> {
     }
 
     fn set_slot(&mut self, table: TableId, slot: u32, value: Option<NodeId>) {
-        let table = self.live_table_mut(table);
+        let table = self.tables[table.index()].table.as_mut();
+        let table = table.expect("capability node in a destroyed table");
         let slot = slot as usize;
         if table.slots.len() <= slot {
             table.slots.resize(slot + 1, None);

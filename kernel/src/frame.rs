@@ -74,23 +74,16 @@ impl FrameAllocator {
         if self.free == 0 {
             return None;
         }
-        let words = self.bitmap.len();
-        let start_word = self.hint / 64;
-        for step in 0..words {
-            let word = (start_word + step) % words;
-            let bits = self.bitmap[word];
-            if bits != u64::MAX {
-                let bit = (!bits).trailing_zeros() as usize;
-                let index = word * 64 + bit;
-                if index >= self.frames {
-                    continue;
-                }
-                self.set_used(index);
-                self.hint = index;
-                return Some(self.base + index as u64 * FRAME);
-            }
-        }
-        None
+        // The first free bit of each word not full, from the hint's word on.
+        let (words, start_word) = (self.bitmap.len(), self.hint / 64);
+        let index = (0..words)
+            .map(|step| (start_word + step) % words)
+            .filter(|&word| self.bitmap[word] != u64::MAX)
+            .map(|word| word * 64 + (!self.bitmap[word]).trailing_zeros() as usize)
+            .find(|&index| index < self.frames)?;
+        self.set_used(index);
+        self.hint = index;
+        Some(self.base + index as u64 * FRAME)
     }
 
     /// Allocates `count` frames forming one physical run (lowest fit first) and

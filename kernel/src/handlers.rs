@@ -14,7 +14,7 @@ use crate::kernel::{Cost, Kernel, REGION_COST, SMALL_OBJECT_COST, WATCH_COST};
 use crate::object::*;
 use crate::syscall::*;
 use crate::usercopy::{self, USER_TOP};
-use crate::Result;
+use crate::{ensure, Result};
 
 const PAGE: u64 = 4096;
 /// Most bytes one `AxiomRead` copies.
@@ -28,12 +28,19 @@ type Results = [u64; 6];
 /// may block writes its results when it completes).
 type Outcome = Result<Option<Results>>;
 
+/// Success with `values` (at most six) in registers 1 on, the rest zero.
+fn ok(values: &[u64]) -> Outcome {
+    let mut results = [0; 6];
+    results[..values.len()].copy_from_slice(values);
+    Ok(Some(results))
+}
+
 fn ok0() -> Outcome {
-    Ok(Some([0; 6]))
+    ok(&[])
 }
 
 fn ok1(value: u64) -> Outcome {
-    Ok(Some([value, 0, 0, 0, 0, 0]))
+    ok(&[value])
 }
 
 fn rights_from(bits: u64) -> Result<Rights> {
@@ -142,9 +149,7 @@ impl<P: Platform> Kernel<P> {
                 message.may_grant = cap.rights.contains(Rights::GRANT);
                 match kind {
                     Some(ObjectKind::Endpoint) => {
-                        if !cap.rights.contains(Rights::WRITE) {
-                            return Err(SysError::NoRights);
-                        }
+                        ensure(cap.rights.contains(Rights::WRITE), SysError::NoRights)?;
                         message.badge = cap.badge;
                         self.endpoint_send(cap.object, message, call == Sys::Call)?;
                         Ok(None)
@@ -233,7 +238,7 @@ impl<P: Platform> Kernel<P> {
                 if self.log_listener.is_some_and(|l| l.2 == process) {
                     crate::klog::printed_up_to(next);
                 }
-                Ok(Some([count as u64, next, 0, 0, 0, 0]))
+                ok(&[count as u64, next])
             }
             Sys::LogBind => {
                 // LogBind(system, notification): the caller drives the UART from
@@ -253,27 +258,16 @@ impl<P: Platform> Kernel<P> {
             Sys::Clock => ok1(P::uptime_ns()),
             Sys::SystemInfo if args[0] == SYSTEM_INFO_CPUS => {
                 let busy = |cpu: usize| self.cpus[cpu].busy_ticks;
-                let n = self.online as u64;
-                Ok(Some([
-                    n,
-                    self.lock_waits,
-                    busy(0),
-                    busy(1),
-                    busy(2),
-                    busy(3),
-                ]))
+                let (cpus, waits) = (self.online as u64, self.lock_waits);
+                ok(&[cpus, waits, busy(0), busy(1), busy(2), busy(3)])
             }
             Sys::SystemInfo => {
                 let (quota, pid) = (self.objects.process(process))
-                    .map_or((Default::default(), 0), |p| (p.quota, p.pid));
-                Ok(Some([
-                    self.frames.free_frames() as u64,
-                    self.frames.total_frames() as u64,
-                    quota.limit.saturating_sub(quota.used),
-                    self.objects.live() as u64,
-                    self.syscalls,
-                    pid as u64,
-                ]))
+                    .map_or((Default::default(), 0), |p| (p.quota, p.pid as u64));
+                let frames = &self.frames;
+                let (free, total) = (frames.free_frames() as u64, frames.total_frames() as u64);
+                let (left, live) = (quota.limit.saturating_sub(quota.used), self.objects.live());
+                ok(&[free, total, left, live as u64, self.syscalls, pid])
             }
             Sys::CapCopy | Sys::CapTransfer => {
                 let src = u32::try_from(args[0]).map_err(|_| SysError::InvalidCap)?;
@@ -283,9 +277,7 @@ impl<P: Platform> Kernel<P> {
                 let dst_table = self.table_of(target)?;
                 if target != process {
                     let rights = self.caps.lookup(src_table, src)?.rights;
-                    if !rights.contains(Rights::GRANT) {
-                        return Err(SysError::NoRights);
-                    }
+                    ensure(rights.contains(Rights::GRANT), SysError::NoRights)?;
                 }
                 self.reserve_slot(target)?;
                 let slot = if call == Sys::CapCopy {
@@ -340,7 +332,7 @@ impl<P: Platform> Kernel<P> {
                 let slot = u32::try_from(args[0]).map_err(|_| SysError::InvalidCap)?;
                 let cap = *self.caps.lookup(self.table_of(process)?, slot)?;
                 let kind = self.objects.get(cap.object).map_or(0, |o| o.kind() as u64);
-                Ok(Some([kind, cap.rights.bits() as u64, cap.badge, 0, 0, 0]))
+                ok(&[kind, cap.rights.bits() as u64, cap.badge])
             }
             Sys::EndpointCreate | Sys::NotificationCreate => {
                 self.charge(process, Cost::heap(SMALL_OBJECT_COST))?;
@@ -369,17 +361,10 @@ impl<P: Platform> Kernel<P> {
                     Some(Object::Memory(Memory::Frames { frames, .. })) => {
                         let run = frames.windows(2).all(|w| w[1] == w[0] + PAGE);
                         let first = frames.first().copied().unwrap_or(0);
-                        Ok(Some([
-                            frames.len() as u64 * PAGE,
-                            first,
-                            0,
-                            run as u64,
-                            0,
-                            0,
-                        ]))
+                        ok(&[frames.len() as u64 * PAGE, first, 0, run as u64])
                     }
                     Some(Object::Memory(Memory::Device { base, pages })) => {
-                        Ok(Some([pages * PAGE, *base, 1, 0, 0, 0]))
+                        ok(&[pages * PAGE, *base, 1])
                     }
                     _ => Err(SysError::WrongType),
                 }
@@ -403,14 +388,13 @@ impl<P: Platform> Kernel<P> {
                         fault_pc,
                     } => (2, 0, fault_address, fault_pc),
                 };
-                Ok(Some([state, code, p.pid as u64, address, pc, p.quota.used]))
+                ok(&[state, code, p.pid as u64, address, pc, p.quota.used])
             }
             Sys::ThreadCreate => {
                 let target = self.target_process(process, args[0])?;
                 let priority = self.priority_arg(thread, args[4])?;
-                if args[1] >= USER_TOP || args[2] > USER_TOP {
-                    return Err(SysError::InvalidArgument);
-                }
+                let in_user_space = args[1] < USER_TOP && args[2] <= USER_TOP;
+                ensure(in_user_space, SysError::InvalidArgument)?;
                 let new = self.create_thread(target, args[1], args[2], args[3], priority)?;
                 let slot =
                     self.grant_or_undo(process, new, Rights::ALL, |k| k.destroy_thread(new))?;
@@ -419,9 +403,8 @@ impl<P: Platform> Kernel<P> {
             Sys::ThreadStart => {
                 let (target, _) =
                     self.lookup(process, args[0], ObjectKind::Thread, Rights::WRITE)?;
-                if self.objects.thread(target).map(|t| t.state) != Some(ThreadState::Inactive) {
-                    return Err(SysError::BadState);
-                }
+                let state = self.objects.thread(target).map(|t| t.state);
+                ensure(state == Some(ThreadState::Inactive), SysError::BadState)?;
                 self.start_thread(target);
                 ok0()
             }
@@ -452,13 +435,10 @@ impl<P: Platform> Kernel<P> {
             }
             Sys::SetIpcBuffer => {
                 let va = args[0];
-                if !va.is_multiple_of(PAGE) {
-                    return Err(SysError::InvalidArgument);
-                }
+                ensure(va.is_multiple_of(PAGE), SysError::InvalidArgument)?;
                 let space = self.space_of(thread).ok_or(SysError::DeadObject)?;
-                if !usercopy::is_writable::<P>(space, va, IPC_BUFFER_SIZE) {
-                    return Err(SysError::BadAddress);
-                }
+                let writable = usercopy::is_writable::<P>(space, va, IPC_BUFFER_SIZE);
+                ensure(writable, SysError::BadAddress)?;
                 if let Some(t) = self.objects.thread_mut(thread) {
                     t.ipc_buffer = Some(va);
                 }
@@ -486,7 +466,7 @@ impl<P: Platform> Kernel<P> {
             Sys::Poll => {
                 let (notification, _) =
                     self.lookup(process, args[0], ObjectKind::Notification, Rights::READ)?;
-                ok1(self.wait(notification, false)?.unwrap_or(0))
+                ok(&[self.wait(notification, false)?.unwrap_or(0)])
             }
             Sys::IrqBind => {
                 let (irq, _) = self.lookup(process, args[0], ObjectKind::Irq, Rights::WRITE)?;
@@ -550,9 +530,8 @@ impl<P: Platform> Kernel<P> {
     /// physical run (DMA buffers: MemoryInfo reports its first address).
     fn memory_create(&mut self, process: ObjRef, args: [u64; 6]) -> Outcome {
         let (size, flags) = (args[0], args[1]);
-        if size == 0 || size > MAX_MEMORY_BYTES || flags & !memory_flags::CONTIGUOUS != 0 {
-            return Err(SysError::InvalidArgument);
-        }
+        let valid = size != 0 && size <= MAX_MEMORY_BYTES && flags & !memory_flags::CONTIGUOUS == 0;
+        ensure(valid, SysError::InvalidArgument)?;
         let pages = size.div_ceil(PAGE) as usize;
         let cost = Cost::new(pages as u64 * PAGE, SMALL_OBJECT_COST + pages as u64 * 8);
         self.charge(process, cost)?;
@@ -568,9 +547,9 @@ impl<P: Platform> Kernel<P> {
             frames.extend((0..pages).map_while(|_| self.frames.alloc()));
         }
         if frames.len() < pages {
-            for frame in frames {
-                let _ = self.frames.free(frame);
-            }
+            frames
+                .into_iter()
+                .for_each(|frame| _ = self.frames.free(frame));
             self.refund(process, cost);
             return Err(SysError::OutOfMemory);
         }
@@ -594,9 +573,8 @@ impl<P: Platform> Kernel<P> {
             return Err(SysError::WrongType);
         };
         let (first, count) = (args[1], args[2]);
-        if count == 0 || first.checked_add(count).is_none_or(|end| end > *pages) {
-            return Err(SysError::InvalidArgument);
-        }
+        let inside = first.checked_add(count).is_some_and(|end| end <= *pages);
+        ensure(count != 0 && inside, SysError::InvalidArgument)?;
         let slice = Memory::Device {
             base: base + first * PAGE,
             pages: count,
@@ -624,10 +602,9 @@ impl<P: Platform> Kernel<P> {
             execute: args[5] & map_flags::EXECUTE != 0,
             device: false,
         };
-        if args[5] & !(map_flags::WRITE | map_flags::EXECUTE) != 0 || (flags.write && flags.execute)
-        {
-            return Err(SysError::InvalidArgument);
-        }
+        let known_flags = args[5] & !(map_flags::WRITE | map_flags::EXECUTE) == 0;
+        let valid = known_flags && !(flags.write && flags.execute);
+        ensure(valid, SysError::InvalidArgument)?;
         let mut needed = Rights::MAP | Rights::READ;
         needed.set(Rights::WRITE, flags.write);
         needed.set(Rights::EXECUTE, flags.execute);
@@ -649,31 +626,25 @@ impl<P: Platform> Kernel<P> {
     ) -> Result {
         let size = pages.checked_mul(PAGE).ok_or(SysError::InvalidArgument)?;
         let end = va.checked_add(size).ok_or(SysError::InvalidArgument)?;
-        if !va.is_multiple_of(PAGE) || pages == 0 || va < PAGE || end > USER_TOP {
-            return Err(SysError::InvalidArgument);
-        }
+        let valid = va.is_multiple_of(PAGE) && pages != 0 && va >= PAGE && end <= USER_TOP;
+        ensure(valid, SysError::InvalidArgument)?;
         let Some(Object::Memory(m)) = self.objects.get(memory) else {
             return Err(SysError::WrongType);
         };
         let last = first_page.checked_add(pages);
-        if last.is_none_or(|last| last > m.pages()) {
-            return Err(SysError::InvalidArgument);
-        }
+        let inside = last.is_some_and(|last| last <= m.pages());
+        ensure(inside, SysError::InvalidArgument)?;
         let read_only = matches!(m, Memory::Frames { read_only, .. } if *read_only);
-        if flags.write && read_only {
-            return Err(SysError::NoRights);
-        }
+        ensure(!(flags.write && read_only), SysError::NoRights)?;
         flags.device = matches!(m, Memory::Device { .. });
         let page_addrs: Vec<u64> = (first_page..first_page + pages)
             .filter_map(|i| m.page(i))
             .collect();
         let p = self.objects.process(target).ok_or(SysError::DeadObject)?;
         // No overlap with an existing region.
-        if let Some((start, region)) = p.regions.range(..end).next_back() {
-            if start + region.pages * PAGE > va {
-                return Err(SysError::AlreadyMapped);
-            }
-        }
+        let before = p.regions.range(..end).next_back();
+        let overlaps = before.is_some_and(|(start, region)| start + region.pages * PAGE > va);
+        ensure(!overlaps, SysError::AlreadyMapped)?;
         let table_before = p.space.as_ref().map_or(0, |s| s.table_frames());
         // Charged before anything is taken: the most page tables this range can
         // need, and the region's record; the tables not needed go back after.
@@ -714,15 +685,9 @@ impl<P: Platform> Kernel<P> {
         };
         p.regions.insert(va, region);
         self.objects.add_ref(memory);
-        let (process, flags) = (obj(target), flag_bits(flags));
-        self.commit(Commit::mapped(
-            process,
-            va,
-            obj(memory),
-            first_page,
-            pages,
-            flags,
-        ));
+        let (process, memory, flags) = (obj(target), obj(memory), flag_bits(flags));
+        let mapped = Commit::mapped(process, va, memory, first_page, pages, flags);
+        self.commit(mapped);
         self.refund(target, unused);
         Ok(())
     }
@@ -752,24 +717,22 @@ impl<P: Platform> Kernel<P> {
         let p = self.objects.process_mut(target);
         let p = p.ok_or(SysError::DeadObject)?;
         let region = p.regions.get_mut(&va).ok_or(SysError::NotMapped)?;
-        if (write && !region.flags.write) || (execute && !region.flags.execute) {
-            return Err(SysError::NoRights);
-        }
+        let only_removes = (!write || region.flags.write) && (!execute || region.flags.execute);
+        ensure(only_removes, SysError::NoRights)?;
         (region.flags.write, region.flags.execute) = (write, execute);
         let (flags, pages) = (region.flags, region.pages);
+        let space = p.space.as_mut().ok_or(SysError::DeadObject);
+        let remapped = space.and_then(|space| {
+            let mut addrs = (0..pages).map(|page| va + page * PAGE);
+            let remapped = addrs.try_for_each(|addr| match space.unmap(addr) {
+                Some(pa) => space.map(addr, pa, flags, &mut self.frames),
+                None => Ok(()),
+            });
+            remapped.map_err(|_| SysError::OutOfMemory)
+        });
+        // The region's flags changed whatever became of the page tables.
         self.commit(Commit::protected(obj(target), va, flag_bits(flags)));
-        let p = self
-            .objects
-            .process_mut(target)
-            .ok_or(SysError::DeadObject)?;
-        let space = p.space.as_mut().ok_or(SysError::DeadObject)?;
-        for page in 0..pages {
-            let addr = va + page * PAGE;
-            if let Some(pa) = space.unmap(addr) {
-                let remapped = space.map(addr, pa, flags, &mut self.frames);
-                remapped.map_err(|_| SysError::OutOfMemory)?;
-            }
-        }
+        remapped?;
         ok0()
     }
 
@@ -796,7 +759,7 @@ impl<P: Platform> Kernel<P> {
             k.kill_process(child, ProcessState::Exited(0))
         })?;
         let pid = self.objects.process(child).map_or(0, |p| p.pid);
-        Ok(Some([slot as u64, pid as u64, 0, 0, 0, 0]))
+        ok(&[slot as u64, pid as u64])
     }
 
     /// An optional capability argument with WRITE (`NO_SLOT`: none).
@@ -806,10 +769,8 @@ impl<P: Platform> Kernel<P> {
         slot: u64,
         kind: ObjectKind,
     ) -> Result<Option<ObjRef>> {
-        if slot == NO_SLOT {
-            return Ok(None);
-        }
-        Ok(Some(self.lookup(process, slot, kind, Rights::WRITE)?.0))
+        let object = (slot != NO_SLOT).then(|| self.lookup(process, slot, kind, Rights::WRITE));
+        Ok(object.transpose()?.map(|(object, _)| object))
     }
 
     /// Gives `process` a capability to `object`; when it has no room, `undo`

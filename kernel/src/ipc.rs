@@ -15,7 +15,7 @@ use crate::kernel::Kernel;
 use crate::object::*;
 use crate::syscall::*;
 use crate::usercopy;
-use crate::Result;
+use crate::{ensure, Result};
 
 /// A message in flight.
 #[derive(Clone, Debug, Default)]
@@ -55,6 +55,12 @@ impl Message {
             is_fault: true,
             ..Message::default()
         }
+    }
+
+    /// The sender's slots of the capabilities the message carries.
+    fn cap_slots(&self) -> impl Iterator<Item = u32> + '_ {
+        let slots = self.extra.iter().flat_map(|e| e.cap_slots);
+        slots.take(self.info.caps as usize)
     }
 }
 
@@ -116,8 +122,7 @@ impl<P: Platform> Kernel<P> {
             let from = sender_thread.and_then(|t| self.table_of(t.process).ok());
             let to = self.table_of(receiver_process)?;
             if let (Some(from), Some(buffer), true) = (from, buffer, message.may_grant) {
-                let slots = message.extra.iter().flat_map(|e| e.cap_slots);
-                for slot in slots.take(info.caps as usize) {
+                for slot in message.cap_slots() {
                     // Over its quota the receiver gets fewer capabilities (the
                     // count says how many); the rest stay with the sender.
                     if self.reserve_slot(receiver_process).is_err() {
@@ -264,11 +269,9 @@ impl<P: Platform> Kernel<P> {
         if let Some(t) = self.objects.thread_mut(thread) {
             t.state = ThreadState::Runnable;
         }
-        if let Some(current) = self.current() {
-            if current != thread {
-                let priority = self.objects.thread(current).map_or(0, |t| t.priority);
-                self.run_queue.push_front(current, priority);
-            }
+        if let Some(current) = self.current().filter(|&current| current != thread) {
+            let priority = self.objects.thread(current).map_or(0, |t| t.priority);
+            self.run_queue.push_front(current, priority);
         }
         self.this_cpu().current = Some(thread);
     }
@@ -287,13 +290,9 @@ impl<P: Platform> Kernel<P> {
         match sender {
             Some(sender) => {
                 self.release(endpoint); // the sender's hold
-                let (message, call) = match self.objects.thread_mut(sender) {
-                    Some(s) => {
-                        let call = matches!(s.state, ThreadState::Sending { call: true, .. });
-                        (core::mem::take(&mut s.outgoing), call)
-                    }
-                    None => return Err(SysError::PeerDied),
-                };
+                let s = self.objects.thread_mut(sender).ok_or(SysError::PeerDied)?;
+                let call = matches!(s.state, ThreadState::Sending { call: true, .. });
+                let message = core::mem::take(&mut s.outgoing);
                 if let Err(e) = self.deliver(Some(sender), receiver, &message) {
                     self.wake(sender, e.code());
                     return Err(e);
@@ -360,9 +359,7 @@ impl<P: Platform> Kernel<P> {
         let Some(table) = self.current_process().and_then(|p| self.table_of(p).ok()) else {
             return;
         };
-        let count = message.info.caps as usize;
-        let slots = message.extra.iter().flat_map(|e| e.cap_slots.into_iter());
-        for slot in slots.take(count) {
+        for slot in message.cap_slots() {
             if let Ok(object) = self.caps.delete(table, slot) {
                 self.release(object);
             }
@@ -402,9 +399,7 @@ impl<P: Platform> Kernel<P> {
         if bits != 0 {
             return Ok(Some(bits));
         }
-        if !block {
-            return Err(SysError::WouldBlock);
-        }
+        ensure(block, SysError::WouldBlock)?;
         n.waiters.push_back(me);
         self.objects.add_ref(notification);
         self.block_current(ThreadState::Waiting { notification });

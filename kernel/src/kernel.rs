@@ -22,7 +22,7 @@ use crate::object::*;
 use crate::sched::RunQueue;
 pub use crate::syscall::fault;
 use crate::syscall::SysError;
-use crate::Result;
+use crate::{ensure, Result};
 
 /// Capability slots of each process table.
 pub const PROCESS_SLOTS: u32 = 4096;
@@ -165,12 +165,9 @@ impl<P: Platform> Kernel<P> {
         let slot = u32::try_from(slot).map_err(|_| SysError::InvalidCap)?;
         let cap = self.caps.lookup(self.table_of(process)?, slot)?;
         let actual = self.objects.get(cap.object).map(Object::kind);
-        if actual.ok_or(SysError::InvalidCap)? != kind {
-            return Err(SysError::WrongType);
-        }
-        if !cap.rights.contains(rights) {
-            return Err(SysError::NoRights);
-        }
+        let actual = actual.ok_or(SysError::InvalidCap)?;
+        ensure(actual == kind, SysError::WrongType)?;
+        ensure(cap.rights.contains(rights), SysError::NoRights)?;
         Ok((cap.object, cap.badge))
     }
 
@@ -296,9 +293,8 @@ impl<P: Platform> Kernel<P> {
                 return Err(SysError::QuotaExceeded);
             }
         }
-        if self.objects.process(process).is_none() {
-            return Err(SysError::DeadObject);
-        }
+        let exists = self.objects.process(process).is_some();
+        ensure(exists, SysError::DeadObject)?;
         self.adjust_used(process, |used| used + total);
         self.heap_charged = heap;
         Ok(())
@@ -352,9 +348,8 @@ impl<P: Platform> Kernel<P> {
     pub fn create_process(&mut self, creator: Option<ObjRef>, limit: u64) -> Result<ObjRef> {
         let cost = Cost::new(crate::PAGE_SIZE as u64, OBJECT_COST);
         if let Some(creator) = creator {
-            if self.ancestors(creator).count() >= MAX_PROCESS_DEPTH as usize {
-                return Err(SysError::QuotaExceeded);
-            }
+            let depth = self.ancestors(creator).count();
+            ensure(depth < MAX_PROCESS_DEPTH as usize, SysError::QuotaExceeded)?;
             self.charge(creator, cost)?;
         }
         let made = P::Space::new(&mut self.frames).map_err(|_| SysError::OutOfMemory);
@@ -533,11 +528,9 @@ impl<P: Platform> Kernel<P> {
         let Some(t) = self.objects.thread(thread) else {
             return;
         };
-        match t.state {
-            ThreadState::AwaitingReply
-            | ThreadState::Sending { .. }
-            | ThreadState::Receiving { .. } => {}
-            _ => return,
+        use ThreadState::{AwaitingReply, Receiving, Sending};
+        if !matches!(t.state, AwaitingReply | Sending { .. } | Receiving { .. }) {
+            return;
         }
         if t.outgoing.is_fault {
             let (process, pc) = (t.process, t.context.pc());
@@ -744,13 +737,11 @@ impl<P: Platform> Kernel<P> {
     /// kernel still holds its notification (the console died), the UART goes
     /// back to the kernel so nothing is printed into the void.
     pub fn notify_log_listener(&mut self) {
-        let Some((notification, seen, binder)) = self.log_listener else {
+        let written = crate::klog::written();
+        let behind = self.log_listener.filter(|&(_, seen, _)| seen != written);
+        let Some((notification, _, binder)) = behind else {
             return;
         };
-        let written = crate::klog::written();
-        if written == seen {
-            return;
-        }
         if self.objects.refs(notification) <= 1 {
             self.log_listener = None;
             crate::klog::flush_unprinted();
@@ -878,13 +869,12 @@ impl<P: Platform> Kernel<P> {
 
     /// A user fault in the current thread: fault message to the supervisor, or kill.
     pub fn user_fault(&mut self, kind: u64, address: u64, syndrome: u64) {
-        let Some(thread) = self.current() else { return };
-        let Some(t) = self.objects.thread(thread) else {
+        let Some(t) = self.current().and_then(|t| self.objects.thread(t)) else {
             return;
         };
         let (process, pc) = (t.process, t.context.pc());
-        let fault_endpoint = self.objects.process(process).and_then(|p| p.fault_endpoint);
-        let pid = self.objects.process(process).map_or(0, |p| p.pid);
+        let p = self.objects.process(process);
+        let (fault_endpoint, pid) = p.map_or((None, 0), |p| (p.fault_endpoint, p.pid));
         if let Some((endpoint, badge)) = fault_endpoint {
             let message = Message::fault(kind, address, pc, syndrome, badge);
             if self.endpoint_send(endpoint, message, true).is_ok() {

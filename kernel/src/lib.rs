@@ -34,6 +34,11 @@ pub const PAGE_SIZE: usize = 4096;
 /// reports (`std::io::Result` style; another error type can be named).
 pub type Result<T = (), E = syscall::SysError> = core::result::Result<T, E>;
 
+/// `Ok` when `condition` holds, else `Err(error)`: an argument check in one line.
+pub fn ensure(condition: bool, error: syscall::SysError) -> Result {
+    condition.then_some(()).ok_or(error)
+}
+
 /// A half-open range of physical addresses `[start, end)`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PhysRange {

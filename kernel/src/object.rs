@@ -42,7 +42,6 @@ pub enum ProcessState {
     Killed { fault_address: u64, fault_pc: u64 },
 }
 
-/// A region of a process's address space backed by a Memory object.
 impl ProcessState {
     pub const fn killed(fault_address: u64, fault_pc: u64) -> Self {
         Self::Killed {
@@ -52,6 +51,7 @@ impl ProcessState {
     }
 }
 
+/// A region of a process's address space backed by a Memory object.
 #[derive(Clone, Copy, Debug)]
 pub struct Region {
     pub memory: ObjRef,
@@ -252,34 +252,24 @@ pub struct Objects<P: Platform> {
 impl<P: Platform> Objects<P> {
     /// Adds an object with no references yet.
     pub fn insert(&mut self, object: Object<P>) -> ObjRef {
-        let slot = Some(Slot { object, refs: 0 });
-        let index = match self.free.pop() {
-            Some(index) => index,
-            None => {
-                self.slots.push((0, None));
-                (self.slots.len() - 1) as u32
-            }
-        };
-        let entry = &mut self.slots[index as usize];
-        entry.1 = slot;
-        ObjRef {
-            index,
-            generation: entry.0,
-        }
+        let index = self.free.pop().unwrap_or_else(|| {
+            self.slots.push((0, None));
+            (self.slots.len() - 1) as u32
+        });
+        let (generation, slot) = &mut self.slots[index as usize];
+        *slot = Some(Slot { object, refs: 0 });
+        let generation = *generation;
+        ObjRef { index, generation }
     }
 
     fn slot(&self, r: ObjRef) -> Option<&Slot<P>> {
-        match self.slots.get(r.index as usize)? {
-            (generation, slot) if *generation == r.generation => slot.as_ref(),
-            _ => None,
-        }
+        let (generation, slot) = self.slots.get(r.index as usize)?;
+        slot.as_ref().filter(|_| *generation == r.generation)
     }
 
     fn slot_mut(&mut self, r: ObjRef) -> Option<&mut Slot<P>> {
-        match self.slots.get_mut(r.index as usize)? {
-            (generation, slot) if *generation == r.generation => slot.as_mut(),
-            _ => None,
-        }
+        let (generation, slot) = self.slots.get_mut(r.index as usize)?;
+        slot.as_mut().filter(|_| *generation == r.generation)
     }
 
     pub fn get(&self, r: ObjRef) -> Option<&Object<P>> {

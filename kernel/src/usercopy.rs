@@ -10,7 +10,7 @@ use alloc::vec::Vec;
 
 use crate::arch::{AddressSpace, Platform};
 use crate::syscall::SysError;
-use crate::Result;
+use crate::{ensure, Result};
 
 const PAGE: u64 = 4096;
 
@@ -18,10 +18,7 @@ pub use crate::syscall::layout::USER_TOP;
 
 fn check_range(va: u64, len: usize) -> Result {
     let end = va.checked_add(len as u64).ok_or(SysError::BadAddress)?;
-    if end > USER_TOP {
-        return Err(SysError::BadAddress);
-    }
-    Ok(())
+    ensure(end <= USER_TOP, SysError::BadAddress)
 }
 
 /// Walks `[va, va + len)` page by page, checking each page is mapped user RAM
@@ -40,9 +37,8 @@ fn for_each_piece<P: Platform>(
         let addr = va + done as u64;
         let page = addr & !(PAGE - 1);
         let (pa, flags) = space.translate(page).ok_or(SysError::BadAddress)?;
-        if flags.device || (write && !flags.write) {
-            return Err(SysError::BadAddress);
-        }
+        let allowed = !flags.device && (!write || flags.write);
+        ensure(allowed, SysError::BadAddress)?;
         let offset = (addr - page) as usize;
         let piece = (PAGE as usize - offset).min(len - done);
         copy(P::phys_to_ptr(pa + offset as u64), done, piece);
