@@ -35,7 +35,7 @@ pub const CORE_ONLY_TARGETS: [&str; 2] = ["x86_64-unknown-none", "wasm32-unknown
 /// same `userland/user.ld`) for it.
 pub const SECOND_USER_TARGET: &str = "x86_64-unknown-none";
 /// User programs: (package, binary) — each lands in the initramfs as /sbin/<binary>.
-pub const USER_PROGRAMS: [(&str, &str); 14] = [
+pub const USER_PROGRAMS: [(&str, &str); 15] = [
     ("zos-init", "init"),
     ("zos-ktest", "ktest"),
     ("zos-tools", "zbox"),
@@ -50,6 +50,7 @@ pub const USER_PROGRAMS: [(&str, &str); 14] = [
     ("zos-keystore", "keystore"),
     ("zos-ext2", "ext2"),
     ("zos-pty", "pty"),
+    ("zos-axiomd", "axiomd"),
 ];
 /// Where the multi-call tools binary lands in the initramfs.
 pub const MULTI_CALL_BINARY: &str = "/sbin/zbox";
