@@ -129,7 +129,7 @@ pub fn replay(frames: &[Frame]) -> Report {
         lines: Vec::new(),
         ok: true,
     };
-    let mut fail = |report: &mut Report, line: String| {
+    let fail = |report: &mut Report, line: String| {
         report.lines.push(line);
         report.ok = false;
     };

@@ -43,9 +43,14 @@ fn main(_arg: u64) -> i64 {
     let mut kernel = Kernel { audit };
     let mut recorder = Recorder::new();
     let mut buffer = vec![0u8; READ_BYTES];
-    if let Err(e) = recorder.drain(&mut kernel, &mut buffer) {
-        dprintln!("axiomd: cannot read the Axiom rings: {}", e.name());
-        return 1;
+    // The first checkpoint: the boot's state hash, in the log from the start.
+    match recorder.checkpoint(&mut kernel, &mut buffer) {
+        Ok(_) => {}
+        Err(RecordError::Source(e)) => {
+            dprintln!("axiomd: cannot read the Axiom rings: {}", e.name());
+            return 1;
+        }
+        Err(_) => dprintln!("axiomd: commits were lost before axiomd started"),
     }
     match sys::cap_mint(endpoint, sys::NONE, rights::WRITE, TICK_BADGE) {
         Ok(tick) => {
