@@ -3,7 +3,8 @@
 //! [`Recorder`] drains the commit ring and the SysLog ring through an
 //! [`AuditSource`] (the kernel's `AxiomRead`/`AxiomState` in the service, a
 //! fake in the tests), links every commit into the hash [`Chain`] and keeps
-//! the whole commit log since boot as [`Frame`]s: a header first, one frame
+//! the whole commit log since boot as [`Frame`]s (kept compact in a
+//! [`store::FrameStore`]): a header first, one frame
 //! per commit with the head after it, a `Loss` frame wherever the ring
 //! overwrote commits before they were read (never silently), and a `State`
 //! frame, placed after exactly the commits it covers, each time the kernel's
@@ -15,8 +16,13 @@
 
 extern crate alloc;
 
-use alloc::collections::{BTreeMap, VecDeque};
+pub mod calls;
+pub mod store;
+
+use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
+use calls::CallLog;
+use store::FrameStore;
 use zos_axiom::{Chain, Commit, Digest, Frame, SysRecord, COMMIT_WORDS, SYS_RECORD_WORDS};
 use zos_proto::axiom::CallRecord;
 
@@ -28,12 +34,9 @@ pub const COMMIT_BYTES: usize = COMMIT_WORDS * 8;
 pub const SYS_RECORD_BYTES: usize = SYS_RECORD_WORDS * 8;
 /// The most the kernel copies in one `AxiomRead`.
 pub const READ_BYTES: usize = 64 * 1024;
-/// Frames kept in memory at most (88 bytes each: about 26 MiB). Past it the
-/// log ends in a `Loss` frame for every commit not kept.
-pub const MAX_FRAMES: usize = 300_000;
-/// Frames per storage chunk (chunks never move once allocated, so the log
-/// grows without copying).
-const CHUNK_FRAMES: usize = 4096;
+/// Bytes of frames kept in memory at most (a commit takes 10–20): past it
+/// the log ends in a `Loss` frame for every commit not kept.
+pub const MAX_LOG_BYTES: usize = 16 << 20;
 
 /// The kernel's two rings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -88,15 +91,14 @@ pub struct StatePoint {
 
 /// The log kept in memory and the cursors into the kernel's rings.
 pub struct Recorder {
-    chunks: Vec<Vec<Frame>>,
-    stored: usize,
+    store: FrameStore,
     chain: Chain,
     /// The next commit sequence to read (= commits chained, counting losses).
     next_commit: u64,
     next_call: u64,
-    /// Set once [`MAX_FRAMES`] is reached: the first commit not kept.
+    /// Set once [`MAX_LOG_BYTES`] is reached: the first commit not kept.
     full_from: Option<u64>,
-    calls: VecDeque<CallRecord>,
+    calls: CallLog,
     /// Process slab index → pid, from `ProcessCreated` commits.
     pids: BTreeMap<u32, u32>,
     /// SysLog records the ring overwrote before they were read.
@@ -112,47 +114,34 @@ impl Default for Recorder {
 impl Recorder {
     /// An empty log: the header frame only.
     pub fn new() -> Self {
-        let chain = Chain::new();
-        let mut recorder = Self {
-            chunks: Vec::new(),
-            stored: 0,
+        Self::with_limit(MAX_LOG_BYTES)
+    }
+
+    /// An empty log that keeps at most about `max_bytes` of frames.
+    pub fn with_limit(max_bytes: usize) -> Self {
+        Self {
+            store: FrameStore::new(max_bytes),
             next_commit: 0,
             next_call: 0,
             full_from: None,
-            calls: VecDeque::new(),
+            calls: CallLog::new(SYSLOG_KEEP),
             pids: BTreeMap::new(),
             calls_lost: 0,
-            chain: chain.clone(),
-        };
-        recorder.push(Frame::Header {
-            version: zos_axiom::VERSION,
-            genesis: chain.head,
-        });
-        recorder
-    }
-
-    fn push(&mut self, frame: Frame) {
-        if self.stored >= MAX_FRAMES {
-            return;
-        }
-        if self.chunks.last().is_none_or(|c| c.len() == CHUNK_FRAMES) {
-            self.chunks.push(Vec::with_capacity(CHUNK_FRAMES));
-        }
-        if let Some(chunk) = self.chunks.last_mut() {
-            chunk.push(frame);
-            self.stored += 1;
+            chain: Chain::new(),
         }
     }
 
-    /// Keeps one commit frame, or past [`MAX_FRAMES`] notes where keeping
-    /// stopped (the last slot is left for the `Loss` frame that says so).
+    /// Keeps a frame; once the store is full, notes the first commit not
+    /// kept (the log then ends in a `Loss` frame that says so).
     fn keep(&mut self, frame: Frame, seq: u64) {
-        if self.full_from.is_none() && self.stored + 1 >= MAX_FRAMES {
+        if self.full_from.is_none() && !self.store.push(&frame) {
             self.full_from = Some(seq);
         }
-        if self.full_from.is_none() {
-            self.push(frame);
-        }
+    }
+
+    /// Bytes the kept frames take.
+    pub fn log_bytes(&self) -> usize {
+        self.store.bytes()
     }
 
     /// Commits read so far (including any lost) and the chain head.
@@ -167,38 +156,35 @@ impl Recorder {
 
     /// Frames in the log (with the closing `Loss` frame once full).
     pub fn frame_count(&self) -> u64 {
-        self.stored as u64 + u64::from(self.full_from.is_some())
+        self.store.len() + u64::from(self.full_from.is_some())
+    }
+
+    /// Frames `from..` (at most `max`), with the closing `Loss` frame once
+    /// the store is full.
+    pub fn frames(&self, from: u64, max: usize) -> Vec<Frame> {
+        let mut frames = self.store.read(from, max);
+        if let Some(first) = self.full_from {
+            if frames.len() < max && from.saturating_add(frames.len() as u64) == self.store.len() {
+                frames.push(Frame::Loss {
+                    first,
+                    count: self.next_commit - first,
+                });
+            }
+        }
+        frames
     }
 
     /// Frame `index` of the log.
     pub fn frame(&self, index: u64) -> Option<Frame> {
-        let index = usize::try_from(index).ok()?;
-        if index < self.stored {
-            return self
-                .chunks
-                .get(index / CHUNK_FRAMES)?
-                .get(index % CHUNK_FRAMES)
-                .copied();
-        }
-        match self.full_from {
-            Some(first) if index == self.stored => Some(Frame::Loss {
-                first,
-                count: self.next_commit - first,
-            }),
-            _ => None,
-        }
+        self.frames(index, 1).pop()
     }
 
     /// Frames `from..` (at most `max`), encoded one after another.
     pub fn export(&self, from: u64, max: u32) -> Vec<u8> {
-        let mut bytes = Vec::new();
-        for index in from..from.saturating_add(u64::from(max)) {
-            match self.frame(index) {
-                Some(frame) => bytes.extend_from_slice(&frame.encode()),
-                None => break,
-            }
-        }
-        bytes
+        self.frames(from, max as usize)
+            .iter()
+            .flat_map(|frame| frame.encode())
+            .collect()
     }
 
     /// Takes the records one `AxiomRead` of the commit ring copied from the
@@ -230,9 +216,7 @@ impl Recorder {
     }
 
     fn lose(&mut self, first: u64, count: u64) {
-        if self.full_from.is_none() {
-            self.push(Frame::Loss { first, count });
-        }
+        self.keep(Frame::Loss { first, count }, first);
         self.next_commit = first + count;
     }
 
@@ -250,10 +234,7 @@ impl Recorder {
                 *word = u64::from_le_bytes(le);
             }
             let record = SysRecord::decode(&words);
-            if self.calls.len() == SYSLOG_KEEP {
-                self.calls.pop_front();
-            }
-            self.calls.push_back(CallRecord {
+            self.calls.push(&CallRecord {
                 seq: record.seq,
                 pid: self.pids.get(&record.process).copied().unwrap_or(0),
                 thread: record.thread,
@@ -341,9 +322,7 @@ impl Recorder {
                 read: self.next_commit,
             });
         }
-        if self.full_from.is_none() {
-            self.push(Frame::State { commits, hash });
-        }
+        self.keep(Frame::State { commits, hash }, commits);
         let point = StatePoint {
             commits,
             hash,
@@ -356,17 +335,21 @@ impl Recorder {
     /// The newest `count` kept syscalls below sequence `before`, of `pid`
     /// only when given; oldest first.
     pub fn calls(&self, pid: Option<u32>, count: usize, before: Option<u64>) -> Vec<CallRecord> {
-        let mut found: Vec<CallRecord> = self
+        let mut found = alloc::collections::VecDeque::new();
+        let matching = self
             .calls
             .iter()
-            .rev()
             .filter(|c| before.is_none_or(|b| c.seq < b))
-            .filter(|c| pid.is_none_or(|p| c.pid == p))
-            .take(count)
-            .cloned()
-            .collect();
-        found.reverse();
-        found
+            .filter(|c| pid.is_none_or(|p| c.pid == p));
+        for call in matching {
+            if found.len() == count {
+                found.pop_front();
+            }
+            if count > 0 {
+                found.push_back(call);
+            }
+        }
+        found.into()
     }
 }
 

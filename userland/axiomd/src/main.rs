@@ -19,7 +19,7 @@ use libzos::ipc::{self, Received, Server};
 use libzos::sys::{self, AxiomStream};
 use libzos::{abi::rights, dprintln};
 use zos_axiom::Digest;
-use zos_axiomd_core::{AuditSource, ReadResult, RecordError, Recorder, Ring, READ_BYTES};
+use zos_axiomd_core::{AuditSource, ReadResult, RecordError, Recorder, Ring};
 use zos_proto::axiom::{AxiomRequest, AxiomResponse, MAX_CALLS_PER_REPLY, MAX_FRAMES_PER_REPLY};
 use zos_proto::errno::*;
 use zos_proto::proc::ProcRequest;
@@ -29,6 +29,9 @@ libzos::entry!(main);
 
 /// Badge of the timer thread's capability to this service.
 const TICK_BADGE: u64 = 0x6178_696f_6d74;
+/// Bytes of the buffer the rings are read into (small: axiomd's memory
+/// counts against everyone's; a drain takes more reads instead).
+const DRAIN_BUFFER_BYTES: usize = 16 * 1024;
 /// How often the rings are drained when nobody asks.
 const DRAIN_INTERVAL_NS: u64 = 100_000_000;
 
@@ -42,7 +45,7 @@ fn main(_arg: u64) -> i64 {
     };
     let mut kernel = Kernel { audit };
     let mut recorder = Recorder::new();
-    let mut buffer = vec![0u8; READ_BYTES];
+    let mut buffer = vec![0u8; DRAIN_BUFFER_BYTES];
     // The first checkpoint: the boot's state hash, in the log from the start.
     match recorder.checkpoint(&mut kernel, &mut buffer) {
         Ok(_) => {}
@@ -54,7 +57,7 @@ fn main(_arg: u64) -> i64 {
     }
     match sys::cap_mint(endpoint, sys::NONE, rights::WRITE, TICK_BADGE) {
         Ok(tick) => {
-            if libzos::thread::spawn(ticker, tick, 100).is_err() {
+            if libzos::thread::spawn_with_stack(ticker, tick, 100, 16 * 1024).is_err() {
                 dprintln!("axiomd: no timer thread: the rings are read only on requests");
             }
         }
