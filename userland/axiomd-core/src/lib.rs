@@ -96,6 +96,8 @@ pub struct Recorder {
     /// The next commit sequence to read (= commits chained, counting losses).
     next_commit: u64,
     next_call: u64,
+    /// Where the last export stopped (exports read front to back).
+    export_resume: Option<store::Mark>,
     /// Set once [`MAX_LOG_BYTES`] is reached: the first commit not kept.
     full_from: Option<u64>,
     calls: CallLog,
@@ -124,6 +126,7 @@ impl Recorder {
             next_commit: 0,
             next_call: 0,
             full_from: None,
+            export_resume: None,
             calls: CallLog::new(SYSLOG_KEEP),
             pids: BTreeMap::new(),
             calls_lost: 0,
@@ -162,7 +165,12 @@ impl Recorder {
     /// Frames `from..` (at most `max`), with the closing `Loss` frame once
     /// the store is full.
     pub fn frames(&self, from: u64, max: usize) -> Vec<Frame> {
-        let mut frames = self.store.read(from, max);
+        let frames = self.store.read(from, max);
+        self.close(from, max, frames)
+    }
+
+    /// Adds the closing `Loss` frame of a full store when `frames` reach it.
+    fn close(&self, from: u64, max: usize, mut frames: Vec<Frame>) -> Vec<Frame> {
         if let Some(first) = self.full_from {
             if frames.len() < max && from.saturating_add(frames.len() as u64) == self.store.len() {
                 frames.push(Frame::Loss {
@@ -179,9 +187,14 @@ impl Recorder {
         self.frames(index, 1).pop()
     }
 
-    /// Frames `from..` (at most `max`), encoded one after another.
-    pub fn export(&self, from: u64, max: u32) -> Vec<u8> {
-        self.frames(from, max as usize)
+    /// Frames `from..` (at most `max`), encoded one after another; the next
+    /// export from where this one ends decodes nothing twice.
+    pub fn export(&mut self, from: u64, max: u32) -> Vec<u8> {
+        let (frames, stopped) = self
+            .store
+            .read_on(from, max as usize, self.export_resume.as_ref());
+        self.export_resume = stopped;
+        self.close(from, max as usize, frames)
             .iter()
             .flat_map(|frame| frame.encode())
             .collect()

@@ -3,19 +3,21 @@
 //! A frame as exported is 88 bytes; most of a commit record repeats the one
 //! before it (the same objects, tables and processes), and the chain head
 //! follows from the records. So each frame is kept as a tag byte and LEB128
-//! varints: a commit as its sequence number's step past the expected one and
-//! its five other words XORed with the previous record's; a state as its
+//! varints: a commit as its sequence number's step past the expected one,
+//! its header word (the kind) and its four field words as (zigzag) steps
+//! from those of the previous commit of the same kind; a state as its
 //! commit count and hash; a loss as its first commit and count. Heads are
 //! recomputed when frames are read back, from marks that hold the chain
-//! head and the decoder state every [`MARK_EVERY`] frames, so reading frame
-//! N decodes at most that many. Bytes live in fixed chunks, so the log grows
-//! without reallocating what it holds. A typical commit takes 10–20 bytes.
+//! head and the decoder state every [`MARK_EVERY`] frames, or from where the
+//! last read ended (an export reads front to back), so reading frame N
+//! decodes at most that many. Bytes live in fixed chunks, so the log grows
+//! without reallocating what it holds. A typical commit takes about 10 bytes.
 
 use alloc::vec::Vec;
 use zos_axiom::{Chain, Digest, Frame, COMMIT_WORDS};
 
 /// Frames between two marks.
-pub const MARK_EVERY: u64 = 256;
+pub const MARK_EVERY: u64 = 1024;
 /// Bytes of one storage chunk.
 const CHUNK_BYTES: usize = 16 * 1024;
 /// The largest encoded frame: a tag and six varints of at most ten bytes,
@@ -26,11 +28,16 @@ const TAG_COMMIT: u8 = 0;
 const TAG_STATE: u8 = 1;
 const TAG_LOSS: u8 = 2;
 
+/// Commit kinds told apart for the steps from the previous of the same kind
+/// (kinds above share slots, which only costs bytes).
+const KIND_SLOTS: usize = 32;
+
 /// What encoding and decoding carry from one frame to the next.
 #[derive(Clone)]
 struct Cursor {
     chain: Chain,
-    previous: [u64; COMMIT_WORDS],
+    /// The field words of the last commit of each kind.
+    previous: [[u64; 4]; KIND_SLOTS],
     next_seq: u64,
 }
 
@@ -38,14 +45,17 @@ impl Cursor {
     fn new() -> Self {
         Self {
             chain: Chain::new(),
-            previous: [0; COMMIT_WORDS],
+            previous: [[0; 4]; KIND_SLOTS],
             next_seq: 0,
         }
     }
 }
 
 /// Where decoding may start: frame `frame` begins at `chunk`/`offset`.
-struct Mark {
+/// Marks are kept every [`MARK_EVERY`] frames; a read returns the one where
+/// it stopped, to go on from.
+#[derive(Clone)]
+pub struct Mark {
     frame: u64,
     chunk: usize,
     offset: usize,
@@ -72,6 +82,15 @@ pub(crate) fn put_varint(out: &mut Vec<u8>, mut value: u64) {
         }
         out.push(byte | 0x80);
     }
+}
+
+/// A signed step as an unsigned number that is small when the step is.
+fn zigzag(step: u64) -> u64 {
+    (step << 1) ^ ((step as i64 >> 63) as u64)
+}
+
+fn unzigzag(value: u64) -> u64 {
+    (value >> 1) ^ (value & 1).wrapping_neg()
 }
 
 pub(crate) fn get_varint(bytes: &[u8], at: &mut usize) -> Option<u64> {
@@ -159,11 +178,13 @@ impl FrameStore {
             Frame::Commit { record, .. } => {
                 out.push(TAG_COMMIT);
                 put_varint(out, record[0].wrapping_sub(self.encoder.next_seq));
-                for (word, previous) in record.iter().zip(self.encoder.previous).skip(1) {
-                    put_varint(out, word ^ previous);
+                put_varint(out, record[1]);
+                let previous = &mut self.encoder.previous[record[1] as usize % KIND_SLOTS];
+                for (word, before) in record[2..].iter().zip(previous.iter()) {
+                    put_varint(out, zigzag(word.wrapping_sub(*before)));
                 }
+                previous.copy_from_slice(&record[2..]);
                 self.encoder.chain.link(&record);
-                self.encoder.previous = record;
                 self.encoder.next_seq = record[0].wrapping_add(1);
             }
             Frame::State { commits, hash } => {
@@ -185,6 +206,18 @@ impl FrameStore {
 
     /// Frames `from..` (at most `max`), in order.
     pub fn read(&self, from: u64, max: usize) -> Vec<Frame> {
+        self.read_on(from, max, None).0
+    }
+
+    /// Like [`FrameStore::read`], starting at `resume` when it is where
+    /// `from` begins (the mark a previous read returned); also returns
+    /// where this read stopped.
+    pub fn read_on(
+        &self,
+        from: u64,
+        max: usize,
+        resume: Option<&Mark>,
+    ) -> (Vec<Frame>, Option<Mark>) {
         let mut frames = Vec::new();
         let mut from = from;
         if from == 0 && max > 0 {
@@ -192,14 +225,18 @@ impl FrameStore {
             from = 1;
         }
         if from >= self.frames || frames.len() >= max {
-            return frames;
+            return (frames, None);
         }
-        let Some(mark) = self.marks.get(((from - 1) / MARK_EVERY) as usize) else {
-            return frames;
+        let start = match resume {
+            Some(mark) if mark.frame == from => mark,
+            _ => match self.marks.get(((from - 1) / MARK_EVERY) as usize) {
+                Some(mark) => mark,
+                None => return (frames, None),
+            },
         };
-        let mut cursor = mark.cursor.clone();
-        let (mut chunk, mut at) = (mark.chunk, mark.offset);
-        let mut index = mark.frame;
+        let mut cursor = start.cursor.clone();
+        let (mut chunk, mut at) = (start.chunk, start.offset);
+        let mut index = start.frame;
         while index < self.frames && frames.len() < max {
             let Some(bytes) = self.chunks.get(chunk) else {
                 break;
@@ -217,7 +254,13 @@ impl FrameStore {
             }
             index += 1;
         }
-        frames
+        let stopped = Mark {
+            frame: index,
+            chunk,
+            offset: at,
+            cursor,
+        };
+        (frames, Some(stopped))
     }
 }
 
@@ -228,11 +271,13 @@ fn decode_one(bytes: &[u8], at: &mut usize, cursor: &mut Cursor) -> Option<Frame
         TAG_COMMIT => {
             let mut record = [0u64; COMMIT_WORDS];
             record[0] = cursor.next_seq.wrapping_add(get_varint(bytes, at)?);
-            for (i, word) in record.iter_mut().enumerate().skip(1) {
-                *word = get_varint(bytes, at)? ^ cursor.previous[i];
+            record[1] = get_varint(bytes, at)?;
+            let previous = &mut cursor.previous[record[1] as usize % KIND_SLOTS];
+            for (word, before) in record[2..].iter_mut().zip(previous.iter()) {
+                *word = before.wrapping_add(unzigzag(get_varint(bytes, at)?));
             }
+            previous.copy_from_slice(&record[2..]);
             let head = cursor.chain.link(&record);
-            cursor.previous = record;
             cursor.next_seq = record[0].wrapping_add(1);
             Some(Frame::Commit { record, head })
         }
