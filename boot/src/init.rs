@@ -195,9 +195,9 @@ pub fn start_init<P: Platform>(
         if !device.regs.is_empty() {
             let base = device.regs.start & !(PAGE - 1);
             let pages = (device.regs.end - base).div_ceil(PAGE);
-            let memory = kernel
-                .objects
-                .insert(Object::Memory(Memory::Device { base, pages }));
+            // Through `new_object`, so the device's Memory object is committed
+            // (Axiom: the replayed state holds it, as the kernel's does).
+            let memory = kernel.new_object(Object::Memory(Memory::Device { base, pages }));
             let slot = kernel.grant(init, Some(next_slot), memory, Rights::ALL, 0)?;
             next_slot += 1;
             entries.push(entry(

@@ -119,6 +119,49 @@ pub fn log_read(system: u64, cursor: u64, buffer: &mut [u8]) -> Result<(usize, u
     Ok((r.0[1] as usize, r.0[2]))
 }
 
+/// Which Axiom ring [`axiom_read`] reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AxiomStream {
+    /// Commit records (`zos_axiom::Commit`, 48 bytes each).
+    Commits = 0,
+    /// SysLog records (`zos_axiom::SysRecord`, 88 bytes each).
+    SysLog = 1,
+}
+
+/// Copies whole records of `stream` from sequence `cursor` on into `buffer`
+/// (at most 64 KiB a call), through the Audit capability `audit`. Returns
+/// (records copied, the next cursor, records the ring overwrote before they
+/// were read: the copy then starts at the oldest kept).
+pub fn axiom_read(
+    audit: u64,
+    stream: AxiomStream,
+    cursor: u64,
+    buffer: &mut [u8],
+) -> Result<(u64, u64, u64), Error> {
+    let r = call(
+        Sys::AxiomRead,
+        [
+            audit,
+            stream as u64,
+            cursor,
+            buffer.as_mut_ptr() as u64,
+            buffer.len() as u64,
+            0,
+        ],
+    )?;
+    Ok((r.0[1], r.0[2], r.0[3]))
+}
+
+/// Writes the kernel's state hash into `hash`; returns how many commits it
+/// covers (exactly the first that many).
+pub fn axiom_state(audit: u64, hash: &mut [u8; 32]) -> Result<u64, Error> {
+    Ok(call(
+        Sys::AxiomState,
+        [audit, hash.as_mut_ptr() as u64, 0, 0, 0, 0],
+    )?
+    .0[1])
+}
+
 /// Takes over printing the kernel log: the kernel stops writing the UART and
 /// signals `notification` when log bytes arrive. Returns the current cursor.
 pub fn log_bind(system: u64, notification: u64) -> Result<u64, Error> {

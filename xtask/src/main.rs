@@ -13,8 +13,11 @@
 //! - `sysroot`            musl + libzos C runtime + `zos-cc` in `target/zos/sysroot/` (docs/porting.md)
 //! - `cc ARGS…`           compile C for Zero OS (`zos-cc`)
 //! - `lines`              code lines of the kernel core (limit 3,000), boot and arch crates
+//! - `axiom replay FILE`  replay an Axiom log (frames, or a serial log with `axiom export`)
+//!   and check its chain and state hashes; `axiom diff A B` the first differing commit
 
 mod arch;
+mod axiom;
 mod cpio;
 mod disk;
 mod linecount;
@@ -35,7 +38,7 @@ pub const CORE_ONLY_TARGETS: [&str; 2] = ["x86_64-unknown-none", "wasm32-unknown
 /// same `userland/user.ld`) for it.
 pub const SECOND_USER_TARGET: &str = "x86_64-unknown-none";
 /// User programs: (package, binary) — each lands in the initramfs as /sbin/<binary>.
-pub const USER_PROGRAMS: [(&str, &str); 14] = [
+pub const USER_PROGRAMS: [(&str, &str); 15] = [
     ("zos-init", "init"),
     ("zos-ktest", "ktest"),
     ("zos-tools", "zbox"),
@@ -50,14 +53,16 @@ pub const USER_PROGRAMS: [(&str, &str); 14] = [
     ("zos-keystore", "keystore"),
     ("zos-ext2", "ext2"),
     ("zos-pty", "pty"),
+    ("zos-axiomd", "axiomd"),
 ];
 /// Where the multi-call tools binary lands in the initramfs.
 pub const MULTI_CALL_BINARY: &str = "/sbin/zbox";
 /// Tools inside the multi-call binary: each gets `/bin/<tool>`, a symlink to
 /// [`MULTI_CALL_BINARY`] (zbox picks the tool from argv[0]). Must match
 /// `zos_tools_core::dispatch::TOOLS` (checked by a test).
-pub const TOOL_NAMES: [&str; 75] = [
+pub const TOOL_NAMES: [&str; 76] = [
     "[",
+    "axiom",
     "basename",
     "cat",
     "chgrp",
@@ -166,6 +171,7 @@ fn main() -> ExitCode {
             println!("xtask: made {} (ext2, 256 MiB)", image.display());
         }),
         "lines" => lines().map(|_| ()),
+        "axiom" => axiom::run(&rest),
         "sysroot" => sysroot::ensure(arch).map(|dir| println!("sysroot: {}", dir.display())),
         "cc" => sysroot::cc(arch, &rest),
         "wasm" => web::build_wasm().and_then(|a| web::host_test(&a)),
@@ -173,6 +179,7 @@ fn main() -> ExitCode {
         "help" | "--help" | "-h" => {
             println!("usage: cargo xtask <build|run [-- QEMU ARGS]|test [NAME...]|bench [GROUP...]|disk> [--arch aarch64|x86_64]");
             println!("       cargo xtask wasm (browser port: build + host test) | web [--port N] [--check]");
+            println!("       cargo xtask axiom replay FILE | diff A B");
             Ok(())
         }
         other => Err(format!("unknown command '{other}' (try: build, run, test)")),
@@ -1105,6 +1112,9 @@ fn acceptance(artifacts: &Artifacts, x86: &Artifacts, filters: &[String]) -> Res
                             .env("ZOS_TEST_INITRD", &built.test_initramfs)
                             .env("ZOS_ROOT", root())
                             .env("ZOS_DISK_TEMPLATE", &template)
+                            // This xtask, for scripts that check a log on the
+                            // host (`axiom replay`).
+                            .env("ZOS_XTASK", std::env::current_exe().unwrap_or_default())
                             .current_dir(root())
                             .stdin(std::process::Stdio::null())
                             .stdout(out)

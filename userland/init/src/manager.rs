@@ -445,6 +445,11 @@ impl Manager {
                 grants.push((name.clone(), bootinfo::SLOT_SYSTEM, 0, 0, 0));
                 continue;
             }
+            // The Audit capability (the kernel's Axiom rings), for axiomd.
+            if device == "axiom" {
+                grants.push((name.clone(), bootinfo::SLOT_AUDIT, 0, 0, 0));
+                continue;
+            }
             // A service's endpoint badged as an authority (`badge::AUTHORITY`,
             // or `AXIOM_AUTHORITY` for "axiom-authority:"): that service
             // honours requests only its holders may make (the keystore's

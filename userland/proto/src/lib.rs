@@ -10,6 +10,7 @@
 
 extern crate alloc;
 
+pub mod axiom;
 pub mod badge;
 pub mod block;
 pub mod errno;

@@ -25,6 +25,11 @@ const fn tool(name: &'static str, usage: &'static str, summary: &'static str) ->
 pub const TOOLS: &[Tool] = &[
     tool("[", "[ EXPRESSION ]", "evaluate a condition (as test)"),
     tool(
+        "axiom",
+        "axiom head | state | log [-p PID] [-n N] | export",
+        "the kernel's Axiom log: chain head, state hash, syscalls, frames",
+    ),
+    tool(
         "basename",
         "basename PATH [SUFFIX]",
         "the last component of a path",

@@ -13,6 +13,7 @@
 
 extern crate alloc;
 
+pub mod axiom;
 pub mod cksum;
 pub mod dd;
 pub mod df;

@@ -10,6 +10,7 @@
 
 extern crate alloc;
 
+mod axiom_tool;
 mod cksum_tool;
 mod file_tools;
 mod info_tools;
@@ -58,6 +59,7 @@ fn main(_arg: u64) -> i64 {
 fn run(tool: &Tool, args: &[&str]) -> Result<(), Failure> {
     match tool.name {
         "[" | "test" => script_tools::test(tool.name, args),
+        "axiom" => axiom_tool::axiom(args),
         "basename" => script_tools::basename(args),
         "cat" => stream_tools::cat(args),
         "chmod" => script_tools::chmod(args),

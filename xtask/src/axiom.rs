@@ -1,0 +1,479 @@
+//! `cargo xtask axiom replay FILE` and `cargo xtask axiom diff A B`: the
+//! host's check of an Axiom log (docs/axiom.md).
+//!
+//! A log is the frames `axiomd` keeps: a binary file of 88-byte frames, or a
+//! text file (a serial log) whose lines starting with `AXIOM ` carry one
+//! frame each in hex (`axiom export`; with several exports in one file, the
+//! last). Replay checks the header, that commits follow one another, each
+//! frame's stored chain head against the chain recomputed from the records,
+//! applies every commit with `zos_axiom::apply` from the empty genesis state,
+//! and compares each recorded kernel state hash with the replayed state's.
+//! A `Loss` frame (the kernel's ring overwrote commits before axiomd read
+//! them) ends the state checks: the state cannot be replayed past a gap.
+
+use std::fmt::Write as _;
+use zos_axiom::{apply, Chain, Commit, Digest, Frame, State, COMMIT_WORDS, VERSION};
+
+/// What starts a frame line in a serial log.
+const LINE_PREFIX: &str = "AXIOM ";
+/// The line `axiom export` prints before the frames.
+const BEGIN_LINE: &str = "AXIOM-BEGIN";
+
+/// Why a log could not be read.
+#[derive(Debug, PartialEq, Eq)]
+pub enum LogError {
+    /// A binary log whose length is not a whole number of frames.
+    Truncated { bytes: usize },
+    /// A frame line that is not 176 hex digits (1-based line number).
+    BadLine { line: usize },
+    /// A frame with an unknown tag (0-based frame index).
+    BadFrame { index: usize, tag: u64 },
+    /// No frames at all.
+    Empty,
+}
+
+impl std::fmt::Display for LogError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LogError::Truncated { bytes } => write!(
+                f,
+                "{bytes} bytes is not a whole number of {}-byte frames (truncated?)",
+                Frame::BYTES
+            ),
+            LogError::BadLine { line } => write!(
+                f,
+                "line {line}: an AXIOM line must carry {} hex digits",
+                Frame::BYTES * 2
+            ),
+            LogError::BadFrame { index, tag } => {
+                write!(f, "frame {index}: unknown tag {tag:#x}")
+            }
+            LogError::Empty => write!(f, "no Axiom frames in it"),
+        }
+    }
+}
+
+fn decode_all(raw: Vec<Vec<u8>>) -> Result<Vec<Frame>, LogError> {
+    if raw.is_empty() {
+        return Err(LogError::Empty);
+    }
+    raw.iter()
+        .enumerate()
+        .map(|(index, bytes)| {
+            Frame::decode(bytes).map_err(|e| match e {
+                zos_axiom::FrameError::UnknownTag(tag) => LogError::BadFrame { index, tag },
+                zos_axiom::FrameError::Short(bytes) => LogError::Truncated { bytes },
+            })
+        })
+        .collect()
+}
+
+fn unhex(text: &str) -> Option<Vec<u8>> {
+    if text.len() != Frame::BYTES * 2 || !text.is_ascii() {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).ok())
+        .collect()
+}
+
+/// The frames of a log file's contents, binary or text.
+pub fn parse_log(contents: &[u8]) -> Result<Vec<Frame>, LogError> {
+    let header_tag = Frame::Header {
+        version: 0,
+        genesis: [0; 32],
+    }
+    .encode();
+    if contents.starts_with(&header_tag[..8]) {
+        if !contents.len().is_multiple_of(Frame::BYTES) {
+            return Err(LogError::Truncated {
+                bytes: contents.len(),
+            });
+        }
+        return decode_all(contents.chunks(Frame::BYTES).map(<[u8]>::to_vec).collect());
+    }
+    let text = String::from_utf8_lossy(contents);
+    let lines: Vec<&str> = text.lines().map(|l| l.trim_end_matches('\r')).collect();
+    // Several exports in one serial log: the last is the whole log.
+    let start = lines
+        .iter()
+        .rposition(|l| l.trim_end() == BEGIN_LINE)
+        .map_or(0, |i| i + 1);
+    let mut raw = Vec::new();
+    for (i, line) in lines.iter().enumerate().skip(start) {
+        if let Some(hex) = line.strip_prefix(LINE_PREFIX) {
+            raw.push(unhex(hex.trim_end()).ok_or(LogError::BadLine { line: i + 1 })?);
+        }
+    }
+    decode_all(raw)
+}
+
+fn hex(digest: &Digest) -> String {
+    digest.iter().fold(String::new(), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+/// What a replay found: its lines, and whether the log is whole and good.
+#[derive(Debug, Default)]
+pub struct Report {
+    pub lines: Vec<String>,
+    pub ok: bool,
+}
+
+/// Replays `frames` (see the module comment).
+pub fn replay(frames: &[Frame]) -> Report {
+    let mut report = Report {
+        lines: Vec::new(),
+        ok: true,
+    };
+    let fail = |report: &mut Report, line: String| {
+        report.lines.push(line);
+        report.ok = false;
+    };
+    let genesis = Chain::new().head;
+    match frames.first() {
+        Some(Frame::Header {
+            version,
+            genesis: g,
+        }) if *version == VERSION && *g == genesis => {}
+        Some(Frame::Header { version, .. }) if *version != VERSION => {
+            fail(
+                &mut report,
+                format!("log version {version}, this replay reads version {VERSION}"),
+            );
+            return report;
+        }
+        _ => {
+            fail(
+                &mut report,
+                "the log does not start with a header frame of this genesis".into(),
+            );
+            return report;
+        }
+    }
+    let mut chain = Chain::new();
+    let mut state = State::default();
+    let mut next_seq = 0u64;
+    // Set once commits are lost: the state is no longer known.
+    let mut gap = false;
+    for frame in &frames[1..] {
+        match *frame {
+            Frame::Header { .. } => {
+                fail(&mut report, "a second header frame inside the log".into());
+                return report;
+            }
+            Frame::Loss { first, count } => {
+                fail(&mut report, format!("lost {count} commits from {first}"));
+                gap = true;
+                next_seq = first.saturating_add(count);
+            }
+            Frame::Commit { record, head } => {
+                let seq = record[0];
+                if chain.link(&record) != head {
+                    fail(&mut report, format!("chain broken at commit {seq}"));
+                    return report;
+                }
+                if seq != next_seq {
+                    fail(
+                        &mut report,
+                        format!("commit {seq} where commit {next_seq} was due"),
+                    );
+                    return report;
+                }
+                next_seq = seq + 1;
+                if gap {
+                    continue;
+                }
+                let result = Commit::decode(&record)
+                    .map_err(|e| format!("{e:?}"))
+                    .and_then(|(_, commit)| {
+                        apply(&mut state, &commit).map_err(|e| format!("{commit:?}: {e:?}"))
+                    });
+                if let Err(reason) = result {
+                    fail(
+                        &mut report,
+                        format!("replay error at commit {seq}: {reason}"),
+                    );
+                    return report;
+                }
+            }
+            Frame::State { commits, hash } => {
+                if gap {
+                    report.lines.push(format!(
+                        "state at {commits} commits: not checked (commits were lost before it)"
+                    ));
+                } else if commits != next_seq {
+                    fail(
+                        &mut report,
+                        format!("state at {commits} commits: MISMATCH (it sits after {next_seq} commits)"),
+                    );
+                } else if state.hash() == hash {
+                    report.lines.push(format!(
+                        "state at {commits} commits: {} matches",
+                        hex(&hash)
+                    ));
+                } else {
+                    fail(
+                        &mut report,
+                        format!(
+                            "state at {commits} commits: {} MISMATCH (replayed {})",
+                            hex(&hash),
+                            hex(&state.hash())
+                        ),
+                    );
+                }
+            }
+        }
+    }
+    let state_text = if gap {
+        "unknown (commits lost)".to_string()
+    } else {
+        hex(&state.hash())
+    };
+    report.lines.push(format!(
+        "commits {next_seq}, chain ok, head {}, state {state_text}",
+        hex(&chain.head)
+    ));
+    report
+}
+
+/// The commit records of a log, in order.
+fn records(frames: &[Frame]) -> Vec<[u64; COMMIT_WORDS]> {
+    frames
+        .iter()
+        .filter_map(|f| match f {
+            Frame::Commit { record, .. } => Some(*record),
+            _ => None,
+        })
+        .collect()
+}
+
+fn describe(record: &[u64; COMMIT_WORDS]) -> String {
+    match Commit::decode(record) {
+        Ok((seq, commit)) => format!("#{seq} {commit:?}"),
+        Err(e) => format!("{record:x?} ({e:?})"),
+    }
+}
+
+/// Compares the commits of two logs: the first that differs, or how many
+/// they share.
+pub fn diff(a: &[Frame], b: &[Frame]) -> Report {
+    let (a, b) = (records(a), records(b));
+    if let Some(i) = (0..a.len().min(b.len())).find(|&i| a[i] != b[i]) {
+        return Report {
+            lines: vec![
+                format!("first difference at commit {}", a[i][0]),
+                format!("A: {}", describe(&a[i])),
+                format!("B: {}", describe(&b[i])),
+            ],
+            ok: false,
+        };
+    }
+    if a.len() != b.len() {
+        return Report {
+            lines: vec![format!(
+                "the first {} commits are identical; A has {}, B has {}",
+                a.len().min(b.len()),
+                a.len(),
+                b.len()
+            )],
+            ok: false,
+        };
+    }
+    Report {
+        lines: vec![format!("identical {} commits", a.len())],
+        ok: true,
+    }
+}
+
+fn load(path: &str) -> Result<Vec<Frame>, String> {
+    let contents = std::fs::read(path).map_err(|e| format!("{path}: {e}"))?;
+    parse_log(&contents).map_err(|e| format!("{path}: {e}"))
+}
+
+/// `cargo xtask axiom replay FILE | diff A B`.
+pub fn run(args: &[String]) -> Result<(), String> {
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let report = match args.as_slice() {
+        ["replay", file] => replay(&load(file)?),
+        ["diff", a, b] => diff(&load(a)?, &load(b)?),
+        _ => return Err("usage: cargo xtask axiom replay FILE | diff A B".into()),
+    };
+    for line in &report.lines {
+        println!("{line}");
+    }
+    if report.ok {
+        Ok(())
+    } else {
+        Err("the Axiom log does not check out".into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use zos_axiom::Obj;
+
+    /// A small log as axiomd writes it: header, commits with their chain
+    /// heads, and state frames with the kernel's hash at two points.
+    fn synthetic() -> Vec<Frame> {
+        let commits = [
+            Commit::TableCreated {
+                table: 1,
+                max_slots: 64,
+            },
+            Commit::ProcessCreated {
+                process: Obj::new(2, 0),
+                pid: 1,
+                table: 1,
+                creator: Obj::NONE,
+                limit: 1 << 24,
+            },
+            Commit::ObjectCreated {
+                object: Obj::new(3, 0),
+                kind: 4,
+                detail: 0,
+            },
+            Commit::CapInserted {
+                node: 0,
+                parent: zos_axiom::NO_NODE,
+                table: 1,
+                slot: 5,
+                object: Obj::new(3, 0),
+                rights: 7,
+                badge: 0,
+            },
+            Commit::QuotaUsed {
+                process: Obj::new(2, 0),
+                used: 4096,
+            },
+        ];
+        let mut chain = Chain::new();
+        let mut state = State::default();
+        let mut frames = vec![Frame::Header {
+            version: VERSION,
+            genesis: chain.head,
+        }];
+        for (seq, commit) in commits.iter().enumerate() {
+            let record = commit.encode(seq as u64);
+            let head = chain.link(&record);
+            frames.push(Frame::Commit { record, head });
+            apply(&mut state, commit).expect("the synthetic commits apply");
+            if seq == 2 || seq == 4 {
+                frames.push(Frame::State {
+                    commits: seq as u64 + 1,
+                    hash: state.hash(),
+                });
+            }
+        }
+        frames
+    }
+
+    fn as_text(frames: &[Frame]) -> String {
+        let mut text = String::from("boot noise\r\nAXIOM-BEGIN\r\n");
+        for frame in frames {
+            let line: String = frame.encode().iter().map(|b| format!("{b:02x}")).collect();
+            text.push_str(&format!("AXIOM {line}\r\n"));
+        }
+        text + &format!("AXIOM-END {}\r\n/ # ", frames.len())
+    }
+
+    #[test]
+    fn a_good_log_replays_from_binary_and_from_a_serial_log() {
+        let frames = synthetic();
+        let binary: Vec<u8> = frames.iter().flat_map(|f| f.encode()).collect();
+        assert_eq!(parse_log(&binary), Ok(frames.clone()));
+        assert_eq!(parse_log(as_text(&frames).as_bytes()), Ok(frames.clone()));
+        let report = replay(&frames);
+        assert!(report.ok, "{:?}", report.lines);
+        assert_eq!(report.lines.len(), 3);
+        assert!(report.lines[0].starts_with("state at 3 commits: "));
+        assert!(report.lines[0].ends_with(" matches"));
+        assert!(report.lines[2].starts_with("commits 5, chain ok, head "));
+        assert_eq!(diff(&frames, &frames).lines, ["identical 5 commits"]);
+    }
+
+    #[test]
+    fn a_flipped_byte_is_pinned_to_its_commit() {
+        let frames = synthetic();
+        let mut text = as_text(&frames);
+        // Frame 3 is commit 2 (frame 0 the header): flip one hex digit of a
+        // field word of its record.
+        let line_start = text
+            .match_indices("AXIOM ")
+            .nth(3)
+            .map(|(i, _)| i + LINE_PREFIX.len())
+            .expect("frame line");
+        let at = line_start + 2 * 8 * 3 + 1;
+        let flipped = if &text[at..at + 1] == "0" { "1" } else { "0" };
+        text.replace_range(at..at + 1, flipped);
+        let damaged = parse_log(text.as_bytes()).expect("still parses");
+        let report = replay(&damaged);
+        assert!(!report.ok);
+        assert_eq!(
+            report.lines.last().map(String::as_str),
+            Some("chain broken at commit 2")
+        );
+        let report = diff(&frames, &damaged);
+        assert!(!report.ok);
+        assert_eq!(report.lines[0], "first difference at commit 2");
+    }
+
+    #[test]
+    fn a_wrong_state_hash_and_a_loss_are_reported() {
+        let mut frames = synthetic();
+        if let Some(Frame::State { hash, .. }) = frames.get_mut(4) {
+            hash[0] ^= 1;
+        }
+        let report = replay(&frames);
+        assert!(!report.ok);
+        assert!(report.lines[0].contains("MISMATCH"), "{:?}", report.lines);
+        // Commits 0 and 1 lost: axiomd chains the records it read, so the
+        // chain still checks; the state does not.
+        let mut chain = Chain::new();
+        let mut frames = vec![synthetic()[0], Frame::Loss { first: 0, count: 2 }];
+        for frame in &synthetic()[3..] {
+            frames.push(match *frame {
+                Frame::Commit { record, .. } => Frame::Commit {
+                    record,
+                    head: chain.link(&record),
+                },
+                other => other,
+            });
+        }
+        let report = replay(&frames);
+        assert!(!report.ok);
+        assert_eq!(report.lines[0], "lost 2 commits from 0");
+        assert!(
+            report.lines[1].contains("not checked"),
+            "{:?}",
+            report.lines
+        );
+        assert!(report.lines[3].contains("chain ok"), "{:?}", report.lines);
+    }
+
+    #[test]
+    fn bad_input_is_an_error_not_a_panic() {
+        assert_eq!(parse_log(b""), Err(LogError::Empty));
+        assert_eq!(parse_log(b"AXIOM zz\n"), Err(LogError::BadLine { line: 1 }));
+        let mut binary: Vec<u8> = synthetic().iter().flat_map(|f| f.encode()).collect();
+        binary.pop();
+        assert!(matches!(
+            parse_log(&binary),
+            Err(LogError::Truncated { .. })
+        ));
+        let mut frames = synthetic();
+        frames.remove(0);
+        assert!(!replay(&frames).ok);
+        let mut frames = synthetic();
+        frames.remove(2);
+        let report = replay(&frames);
+        assert_eq!(
+            report.lines.last().map(String::as_str),
+            Some("chain broken at commit 2")
+        );
+    }
+}
