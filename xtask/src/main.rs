@@ -12,6 +12,7 @@
 //! `test` builds both (the x86_64 scripts get `ZOS_X86_KERNEL`/`ZOS_X86_INITRD`).
 //! - `sysroot`            musl + libzos C runtime + `zos-cc` in `target/zos/sysroot/` (docs/porting.md)
 //! - `cc ARGS…`           compile C for Zero OS (`zos-cc`)
+//! - `check`              `test` without QEMU: lines, host tests, fmt, clippy for every target
 //! - `lines`              code lines of the kernel core (limit 3,000), boot and arch crates
 //! - `axiom replay FILE`  replay an Axiom log (frames, or a serial log with `axiom export`)
 //!   and check its chain and state hashes; `axiom diff A B` the first differing commit
@@ -171,6 +172,7 @@ fn main() -> ExitCode {
             println!("xtask: made {} (ext2, 256 MiB)", image.display());
         }),
         "lines" => lines().map(|_| ()),
+        "check" => check(),
         "axiom" => axiom::run(&rest),
         "sysroot" => sysroot::ensure(arch).map(|dir| println!("sysroot: {}", dir.display())),
         "cc" => sysroot::cc(arch, &rest),
@@ -893,46 +895,7 @@ fn test(filters: &[String]) -> Result<(), String> {
         "dnsmasq",
     ])?;
     if filters.is_empty() {
-        lines()?;
-        // Host crates are the workspace's default members (see Cargo.toml).
-        run_checked(cargo().arg("test"), "host unit tests")?;
-        run_checked(
-            cargo().args(["fmt", "--all", "--check"]),
-            "cargo fmt --check",
-        )?;
-        run_checked(
-            cargo().args(["clippy", "--all-targets", "--", "-D", "warnings"]),
-            "clippy (host)",
-        )?;
-        run_checked(
-            cargo_release(
-                "clippy",
-                Arch::Aarch64.kernel_target(),
-                ["zos-arch-aarch64"],
-            )
-            .args(DENY_WARNINGS),
-            "clippy (aarch64 kernel)",
-        )?;
-        let x86 = Arch::X86_64;
-        let mut x86_clippy = cargo_release("clippy", x86.kernel_target(), [x86.kernel_package()]);
-        if let Some((flags, dir)) = x86.kernel_build_env() {
-            x86_clippy
-                .env("RUSTFLAGS", flags)
-                .args(["--target-dir", dir]);
-        }
-        run_checked(x86_clippy.args(DENY_WARNINGS), "clippy (x86_64 kernel)")?;
-        run_checked(
-            cargo_release(
-                "clippy",
-                Arch::Aarch64.user_target(),
-                ["libzos", "zos-libc"]
-                    .into_iter()
-                    .chain(USER_PROGRAMS.iter().map(|(package, _)| *package)),
-            )
-            .args(DENY_WARNINGS),
-            "clippy (aarch64 userland)",
-        )?;
-        other_targets()?;
+        check()?;
     }
     let artifacts = build(Arch::Aarch64)?;
     let x86 = build(Arch::X86_64)?;
@@ -944,6 +907,52 @@ fn test(filters: &[String]) -> Result<(), String> {
         web::build_wasm().and_then(|wasm| web::host_test(&wasm))?;
         web::web(&["--check".to_string()])?;
     }
+    Ok(())
+}
+
+/// Everything `test` checks before it boots anything: the kernel core's size,
+/// host unit tests, rustfmt, and clippy for every target (`cargo xtask check`).
+fn check() -> Result<(), String> {
+    lines()?;
+    // Host crates are the workspace's default members (see Cargo.toml).
+    run_checked(cargo().arg("test"), "host unit tests")?;
+    run_checked(
+        cargo().args(["fmt", "--all", "--check"]),
+        "cargo fmt --check",
+    )?;
+    run_checked(
+        cargo().args(["clippy", "--all-targets", "--", "-D", "warnings"]),
+        "clippy (host)",
+    )?;
+    run_checked(
+        cargo_release(
+            "clippy",
+            Arch::Aarch64.kernel_target(),
+            ["zos-arch-aarch64"],
+        )
+        .args(DENY_WARNINGS),
+        "clippy (aarch64 kernel)",
+    )?;
+    let x86 = Arch::X86_64;
+    let mut x86_clippy = cargo_release("clippy", x86.kernel_target(), [x86.kernel_package()]);
+    if let Some((flags, dir)) = x86.kernel_build_env() {
+        x86_clippy
+            .env("RUSTFLAGS", flags)
+            .args(["--target-dir", dir]);
+    }
+    run_checked(x86_clippy.args(DENY_WARNINGS), "clippy (x86_64 kernel)")?;
+    run_checked(
+        cargo_release(
+            "clippy",
+            Arch::Aarch64.user_target(),
+            ["libzos", "zos-libc"]
+                .into_iter()
+                .chain(USER_PROGRAMS.iter().map(|(package, _)| *package)),
+        )
+        .args(DENY_WARNINGS),
+        "clippy (aarch64 userland)",
+    )?;
+    other_targets()?;
     Ok(())
 }
 
