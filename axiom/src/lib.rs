@@ -22,7 +22,7 @@ mod syslog;
 
 pub use chain::{Chain, Frame, FrameError, GENESIS_LABEL};
 pub use commit::{CapChange, Commit, CommitError, Obj, COMMIT_WORDS, NO_NODE};
-pub use replay::{replay_and_verify, LogError, Verified};
+pub use replay::{frames, replay_and_verify, replay_frames, Hex, LogError, StatePoint, Verified};
 pub use ring::{Ring, Rings};
 pub use state::{
     apply, CapRecord, ObjectRecord, ProcessRecord, RegionRecord, ReplayError, State, StateHasher,

@@ -5,30 +5,59 @@
 //! chain head, the reducer's acceptance of every commit, and every recorded
 //! state hash against the replayed state at that point.
 
+use alloc::vec::Vec;
+use core::fmt;
+
 use crate::chain::{Chain, Frame, FrameError};
 use crate::commit::{Commit, CommitError};
 use crate::state::{apply, ReplayError, State};
 use crate::{Digest, VERSION};
 
+/// One state frame of a log and what the replay made of it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StatePoint {
+    /// Commits before it.
+    pub commits: u64,
+    /// The kernel's state hash recorded there.
+    pub hash: Digest,
+    /// False when commits were lost before it, so the replay could not
+    /// compare (a mismatch is an error, not a point).
+    pub checked: bool,
+}
+
 /// What a sound log says.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Verified {
-    /// Commits replayed.
+    /// Commits in the log (the sequence number after the last one).
     pub commits: u64,
     /// The chain head after the last one.
     pub head: Digest,
-    /// The hash of the replayed state after the last one.
-    pub state: Digest,
-    /// State frames compared (all matched).
-    pub states_matched: u64,
+    /// The hash of the replayed state after the last one; `None` when
+    /// commits were lost, so the state is not known.
+    pub state: Option<Digest>,
+    /// Every state frame, in order.
+    pub states: Vec<StatePoint>,
+    /// Commits lost to a full ring (loss frames), in total.
+    pub lost: u64,
+}
+
+impl Verified {
+    /// State frames that were compared (all matched).
+    pub fn states_matched(&self) -> usize {
+        self.states.iter().filter(|s| s.checked).count()
+    }
 }
 
 /// Why a log is not sound: the first problem found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LogError {
-    /// No frames at all, or the first is not a header of this version.
+    /// No frames at all, or the first is not a header of this genesis.
     NoHeader,
     Version(u64),
+    /// A header frame after the first (frame index).
+    SecondHeader {
+        frame: u64,
+    },
     /// The log ends inside a frame (`bytes` of it present).
     Truncated {
         frame: u64,
@@ -49,7 +78,7 @@ pub enum LogError {
         found: u64,
     },
     /// The stored chain head differs from the recomputed one: this commit
-    /// (or its stored head) was changed.
+    /// (or its stored head) was changed. `seq` is the commit due there.
     ChainBroken {
         seq: u64,
     },
@@ -69,17 +98,67 @@ pub enum LogError {
         commits: u64,
         replayed: u64,
     },
-    /// The ring overflowed: the log has a gap and cannot be replayed past it.
-    Lost {
-        first: u64,
-        count: u64,
-    },
 }
 
-/// Checks a whole log (a sequence of [`Frame`]s) and replays it from the
-/// empty genesis state.
-pub fn replay_and_verify(log: &[u8]) -> Result<Verified, LogError> {
-    let mut frames = log.chunks(Frame::BYTES).enumerate().map(|(i, bytes)| {
+/// A digest in lower-case hex.
+pub struct Hex<'a>(pub &'a Digest);
+
+impl fmt::Display for Hex<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
+    }
+}
+
+impl fmt::Display for LogError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            LogError::NoHeader => write!(
+                f,
+                "the log does not start with a header frame of this genesis"
+            ),
+            LogError::Version(v) => {
+                write!(f, "log version {v}, this replay reads version {VERSION}")
+            }
+            LogError::SecondHeader { frame } => {
+                write!(f, "frame {frame}: a second header frame inside the log")
+            }
+            LogError::Truncated { frame, bytes } => write!(
+                f,
+                "frame {frame}: truncated ({bytes} of {} bytes)",
+                Frame::BYTES
+            ),
+            LogError::BadFrame { frame, error } => write!(f, "frame {frame}: {error:?}"),
+            LogError::BadCommit { seq, error } => {
+                write!(f, "commit {seq} does not decode: {error:?}")
+            }
+            LogError::OutOfSequence { expected, found } => {
+                write!(f, "commit {found} where commit {expected} was due")
+            }
+            LogError::ChainBroken { seq } => write!(f, "chain broken at commit {seq}"),
+            LogError::Refused { seq, error } => {
+                write!(f, "replay error at commit {seq}: {error:?}")
+            }
+            LogError::StateMismatch {
+                commits,
+                recorded,
+                replayed,
+            } => write!(
+                f,
+                "state at {commits} commits: {} MISMATCH (replayed {})",
+                Hex(&recorded),
+                Hex(&replayed)
+            ),
+            LogError::StateOutOfPlace { commits, replayed } => write!(
+                f,
+                "state at {commits} commits: MISMATCH (it sits after {replayed} commits)"
+            ),
+        }
+    }
+}
+
+/// The frames of a binary log, each decoded or the reason it is not.
+pub fn frames(log: &[u8]) -> impl Iterator<Item = Result<Frame, LogError>> + '_ {
+    log.chunks(Frame::BYTES).enumerate().map(|(i, bytes)| {
         let frame = i as u64;
         match bytes.len() {
             Frame::BYTES => {
@@ -90,7 +169,25 @@ pub fn replay_and_verify(log: &[u8]) -> Result<Verified, LogError> {
                 bytes: short,
             }),
         }
-    });
+    })
+}
+
+/// Checks a whole binary log (a sequence of [`Frame`]s) and replays it from
+/// the empty genesis state.
+pub fn replay_and_verify(log: &[u8]) -> Result<Verified, LogError> {
+    replay_frames(frames(log))
+}
+
+/// [`replay_and_verify`] over frames already decoded (a serial export).
+///
+/// Each commit's stored head is checked first, so damage anywhere in a
+/// record (its sequence word included) is pinned to the commit due there.
+/// A loss frame (the kernel's ring overwrote commits before axiomd read
+/// them) is not an error: axiomd chains what it read, so the chain is still
+/// checked past it, but the state is unknown from there on.
+pub fn replay_frames(
+    mut frames: impl Iterator<Item = Result<Frame, LogError>>,
+) -> Result<Verified, LogError> {
     let mut chain = Chain::new();
     match frames.next().transpose()? {
         Some(Frame::Header { version, genesis }) if genesis == chain.head => {
@@ -101,54 +198,78 @@ pub fn replay_and_verify(log: &[u8]) -> Result<Verified, LogError> {
         _ => return Err(LogError::NoHeader),
     }
     let mut state = State::default();
-    let (mut commits, mut states_matched) = (0u64, 0u64);
-    for frame in frames {
+    let mut verified = Verified {
+        commits: 0,
+        head: chain.head,
+        state: None,
+        states: Vec::new(),
+        lost: 0,
+    };
+    let mut gap = false;
+    for (index, frame) in frames.enumerate() {
+        let due = verified.commits;
         match frame? {
-            Frame::Header { .. } => return Err(LogError::NoHeader),
+            Frame::Header { .. } => {
+                return Err(LogError::SecondHeader {
+                    frame: index as u64 + 1,
+                })
+            }
             Frame::Commit { record, head } => {
-                let (seq, commit) =
-                    Commit::decode(&record).map_err(|error| LogError::BadCommit {
-                        seq: record[0],
-                        error,
-                    })?;
-                if seq != commits {
+                if chain.link(&record) != head {
+                    return Err(LogError::ChainBroken { seq: due });
+                }
+                let (seq, commit) = Commit::decode(&record)
+                    .map_err(|error| LogError::BadCommit { seq: due, error })?;
+                if seq != due {
                     return Err(LogError::OutOfSequence {
-                        expected: commits,
+                        expected: due,
                         found: seq,
                     });
                 }
-                if chain.link(&record) != head {
-                    return Err(LogError::ChainBroken { seq });
+                if !gap {
+                    apply(&mut state, &commit).map_err(|error| LogError::Refused { seq, error })?;
                 }
-                apply(&mut state, &commit).map_err(|error| LogError::Refused { seq, error })?;
-                commits += 1;
+                verified.commits = seq + 1;
             }
-            Frame::State { commits: at, hash } => {
-                if at != commits {
+            Frame::State { commits, hash } => {
+                if commits != due {
                     return Err(LogError::StateOutOfPlace {
-                        commits: at,
-                        replayed: commits,
+                        commits,
+                        replayed: due,
                     });
                 }
-                let replayed = state.hash();
-                if replayed != hash {
-                    return Err(LogError::StateMismatch {
-                        commits: at,
-                        recorded: hash,
-                        replayed,
-                    });
+                if !gap {
+                    let replayed = state.hash();
+                    if replayed != hash {
+                        return Err(LogError::StateMismatch {
+                            commits,
+                            recorded: hash,
+                            replayed,
+                        });
+                    }
                 }
-                states_matched += 1;
+                verified.states.push(StatePoint {
+                    commits,
+                    hash,
+                    checked: !gap,
+                });
             }
-            Frame::Loss { first, count } => return Err(LogError::Lost { first, count }),
+            Frame::Loss { first, count } => {
+                if first != due {
+                    return Err(LogError::OutOfSequence {
+                        expected: due,
+                        found: first,
+                    });
+                }
+                gap = true;
+                verified.lost = verified.lost.saturating_add(count);
+                verified.commits = first.saturating_add(count);
+            }
         }
     }
-    Ok(Verified {
-        commits,
-        head: chain.head,
-        state: state.hash(),
-        states_matched,
-    })
+    verified.head = chain.head;
+    verified.state = (!gap).then(|| state.hash());
+    Ok(verified)
 }
 
 #[cfg(test)]
@@ -227,35 +348,23 @@ mod tests {
     fn a_sound_log_replays_to_its_state() {
         let (bytes, state) = log();
         let verified = replay_and_verify(&bytes).unwrap();
-        assert_eq!((verified.commits, verified.states_matched), (5, 1));
-        assert_eq!(verified.state, state.hash());
+        assert_eq!((verified.commits, verified.states_matched()), (5, 1));
+        assert_eq!(verified.state, Some(state.hash()));
     }
 
     #[test]
     fn a_flipped_byte_is_pinned_to_its_commit() {
         let (bytes, _) = log();
-        // Every byte of commit 3's record (frame 4; its sequence word aside).
-        for offset in 16..8 + 48 {
+        // Every byte of commit 3's record and stored head (frame 4).
+        for offset in 8..Frame::BYTES {
             let mut bad = bytes.clone();
             bad[4 * Frame::BYTES + offset] ^= 0x40;
-            let result = replay_and_verify(&bad);
-            assert!(
-                matches!(
-                    result,
-                    Err(LogError::ChainBroken { seq: 3 }) | Err(LogError::BadCommit { .. })
-                ),
-                "offset {offset}: {result:?}"
+            assert_eq!(
+                replay_and_verify(&bad),
+                Err(LogError::ChainBroken { seq: 3 }),
+                "offset {offset}"
             );
         }
-        let mut bad = bytes.clone();
-        bad[4 * Frame::BYTES + 8] ^= 1; // the sequence number
-        assert_eq!(
-            replay_and_verify(&bad),
-            Err(LogError::OutOfSequence {
-                expected: 3,
-                found: 2
-            })
-        );
         let mut bad = bytes.clone();
         bad[7 * Frame::BYTES - 1] ^= 1; // the state hash
         assert!(matches!(
@@ -278,9 +387,16 @@ mod tests {
         assert_eq!(replay_and_verify(&[]), Err(LogError::NoHeader));
         let mut lossy = bytes[..2 * Frame::BYTES].to_vec();
         lossy.extend_from_slice(&Frame::Loss { first: 1, count: 4 }.encode());
+        let verified = replay_and_verify(&lossy).unwrap();
         assert_eq!(
-            replay_and_verify(&lossy),
-            Err(LogError::Lost { first: 1, count: 4 })
+            (verified.commits, verified.lost, verified.state),
+            (5, 4, None)
+        );
+        let mut second = bytes.clone();
+        second.extend_from_slice(&bytes[..Frame::BYTES]);
+        assert_eq!(
+            replay_and_verify(&second),
+            Err(LogError::SecondHeader { frame: 7 })
         );
     }
 }

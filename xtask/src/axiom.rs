@@ -4,15 +4,15 @@
 //! A log is the frames `axiomd` keeps: a binary file of 88-byte frames, or a
 //! text file (a serial log) whose lines starting with `AXIOM ` carry one
 //! frame each in hex (`axiom export`; with several exports in one file, the
-//! last). Replay checks the header, that commits follow one another, each
-//! frame's stored chain head against the chain recomputed from the records,
-//! applies every commit with `zos_axiom::apply` from the empty genesis state,
-//! and compares each recorded kernel state hash with the replayed state's.
-//! A `Loss` frame (the kernel's ring overwrote commits before axiomd read
-//! them) ends the state checks: the state cannot be replayed past a gap.
+//! last). Replay is `zos_axiom::replay_frames`, the check axiomd runs on
+//! the previous boot's log: the header, each frame's stored chain head
+//! against the chain recomputed from the records, the sequence, every commit
+//! through `zos_axiom::apply` from the empty genesis state, and each recorded
+//! kernel state hash against the replayed state's. A `Loss` frame (the
+//! kernel's ring overwrote commits before axiomd read them) ends the state
+//! checks: the state cannot be replayed past a gap.
 
-use std::fmt::Write as _;
-use zos_axiom::{apply, Chain, Commit, Digest, Frame, State, COMMIT_WORDS, VERSION};
+use zos_axiom::{replay_frames, Commit, Frame, Hex, COMMIT_WORDS};
 
 /// What starts a frame line in a serial log.
 const LINE_PREFIX: &str = "AXIOM ";
@@ -109,13 +109,6 @@ pub fn parse_log(contents: &[u8]) -> Result<Vec<Frame>, LogError> {
     decode_all(raw)
 }
 
-fn hex(digest: &Digest) -> String {
-    digest.iter().fold(String::new(), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
-}
-
 /// What a replay found: its lines, and whether the log is whole and good.
 #[derive(Debug, Default)]
 pub struct Report {
@@ -123,121 +116,48 @@ pub struct Report {
     pub ok: bool,
 }
 
-/// Replays `frames` (see the module comment).
+/// Replays `frames` with `zos_axiom::replay_frames` (the check axiomd runs
+/// at boot) and says what it found, a line per state frame and a summary.
 pub fn replay(frames: &[Frame]) -> Report {
-    let mut report = Report {
-        lines: Vec::new(),
-        ok: true,
-    };
-    let fail = |report: &mut Report, line: String| {
-        report.lines.push(line);
-        report.ok = false;
-    };
-    let genesis = Chain::new().head;
-    match frames.first() {
-        Some(Frame::Header {
-            version,
-            genesis: g,
-        }) if *version == VERSION && *g == genesis => {}
-        Some(Frame::Header { version, .. }) if *version != VERSION => {
-            fail(
-                &mut report,
-                format!("log version {version}, this replay reads version {VERSION}"),
+    match replay_frames(frames.iter().copied().map(Ok)) {
+        Err(error) => Report {
+            lines: vec![error.to_string()],
+            ok: false,
+        },
+        Ok(verified) => {
+            let mut lines: Vec<String> = verified
+                .states
+                .iter()
+                .map(|point| match point.checked {
+                    true => format!(
+                        "state at {} commits: {} matches",
+                        point.commits,
+                        Hex(&point.hash)
+                    ),
+                    false => format!(
+                        "state at {} commits: not checked (commits were lost before it)",
+                        point.commits
+                    ),
+                })
+                .collect();
+            if verified.lost > 0 {
+                lines.push(format!("lost {} commits to a full ring", verified.lost));
+            }
+            let state = verified.state.as_ref().map_or_else(
+                || "unknown (commits lost)".to_string(),
+                |hash| Hex(hash).to_string(),
             );
-            return report;
-        }
-        _ => {
-            fail(
-                &mut report,
-                "the log does not start with a header frame of this genesis".into(),
-            );
-            return report;
-        }
-    }
-    let mut chain = Chain::new();
-    let mut state = State::default();
-    let mut next_seq = 0u64;
-    // Set once commits are lost: the state is no longer known.
-    let mut gap = false;
-    for frame in &frames[1..] {
-        match *frame {
-            Frame::Header { .. } => {
-                fail(&mut report, "a second header frame inside the log".into());
-                return report;
-            }
-            Frame::Loss { first, count } => {
-                fail(&mut report, format!("lost {count} commits from {first}"));
-                gap = true;
-                next_seq = first.saturating_add(count);
-            }
-            Frame::Commit { record, head } => {
-                let seq = record[0];
-                if chain.link(&record) != head {
-                    fail(&mut report, format!("chain broken at commit {seq}"));
-                    return report;
-                }
-                if seq != next_seq {
-                    fail(
-                        &mut report,
-                        format!("commit {seq} where commit {next_seq} was due"),
-                    );
-                    return report;
-                }
-                next_seq = seq + 1;
-                if gap {
-                    continue;
-                }
-                let result = Commit::decode(&record)
-                    .map_err(|e| format!("{e:?}"))
-                    .and_then(|(_, commit)| {
-                        apply(&mut state, &commit).map_err(|e| format!("{commit:?}: {e:?}"))
-                    });
-                if let Err(reason) = result {
-                    fail(
-                        &mut report,
-                        format!("replay error at commit {seq}: {reason}"),
-                    );
-                    return report;
-                }
-            }
-            Frame::State { commits, hash } => {
-                if gap {
-                    report.lines.push(format!(
-                        "state at {commits} commits: not checked (commits were lost before it)"
-                    ));
-                } else if commits != next_seq {
-                    fail(
-                        &mut report,
-                        format!("state at {commits} commits: MISMATCH (it sits after {next_seq} commits)"),
-                    );
-                } else if state.hash() == hash {
-                    report.lines.push(format!(
-                        "state at {commits} commits: {} matches",
-                        hex(&hash)
-                    ));
-                } else {
-                    fail(
-                        &mut report,
-                        format!(
-                            "state at {commits} commits: {} MISMATCH (replayed {})",
-                            hex(&hash),
-                            hex(&state.hash())
-                        ),
-                    );
-                }
+            lines.push(format!(
+                "commits {}, chain ok, head {}, state {state}",
+                verified.commits,
+                Hex(&verified.head)
+            ));
+            Report {
+                lines,
+                ok: verified.lost == 0,
             }
         }
     }
-    let state_text = if gap {
-        "unknown (commits lost)".to_string()
-    } else {
-        hex(&state.hash())
-    };
-    report.lines.push(format!(
-        "commits {next_seq}, chain ok, head {}, state {state_text}",
-        hex(&chain.head)
-    ));
-    report
 }
 
 /// The commit records of a log, in order.
@@ -315,7 +235,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use zos_axiom::Obj;
+    use zos_axiom::{apply, Chain, Obj, State, VERSION};
 
     /// A small log as axiomd writes it: header, commits with their chain
     /// heads, and state frames with the kernel's hash at two points.
@@ -446,12 +366,12 @@ mod tests {
         }
         let report = replay(&frames);
         assert!(!report.ok);
-        assert_eq!(report.lines[0], "lost 2 commits from 0");
         assert!(
-            report.lines[1].contains("not checked"),
+            report.lines[0].contains("not checked"),
             "{:?}",
             report.lines
         );
+        assert_eq!(report.lines[2], "lost 2 commits to a full ring");
         assert!(report.lines[3].contains("chain ok"), "{:?}", report.lines);
     }
 
@@ -468,12 +388,13 @@ mod tests {
         let mut frames = synthetic();
         frames.remove(0);
         assert!(!replay(&frames).ok);
+        // Commit 1 removed: the chain breaks where it was due.
         let mut frames = synthetic();
         frames.remove(2);
         let report = replay(&frames);
         assert_eq!(
             report.lines.last().map(String::as_str),
-            Some("chain broken at commit 2")
+            Some("chain broken at commit 1")
         );
     }
 }
