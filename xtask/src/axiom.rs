@@ -12,7 +12,9 @@
 //! kernel's ring overwrote commits before axiomd read them) ends the state
 //! checks: the state cannot be replayed past a gap.
 
-use zos_axiom::{replay_frames, Commit, Frame, Hex, COMMIT_WORDS};
+use zos_axiom::{
+    replay_frames, Commit, Frame, Hex, StoreError, StoreHeader, COMMIT_WORDS, FRAMES_OFFSET,
+};
 
 /// What starts a frame line in a serial log.
 const LINE_PREFIX: &str = "AXIOM ";
@@ -211,7 +213,66 @@ pub fn diff(a: &[Frame], b: &[Frame]) -> Report {
 
 fn load(path: &str) -> Result<Vec<Frame>, String> {
     let contents = std::fs::read(path).map_err(|e| format!("{path}: {e}"))?;
-    parse_log(&contents).map_err(|e| format!("{path}: {e}"))
+    let stored = stored_log(&contents).map_err(|e| format!("{path}: {e}"))?;
+    parse_log(stored.unwrap_or(&contents)).map_err(|e| format!("{path}: {e}"))
+}
+
+/// GPT partition type of Axiom's partition, on-disk byte order
+/// (`zos_proto::block::AXIOM_PARTITION_TYPE`, 2f030b85-6b1b-4beb-8b96-7776d9672608).
+const AXIOM_PARTITION_TYPE: [u8; 16] = [
+    133, 11, 3, 47, 27, 107, 235, 75, 139, 150, 119, 118, 217, 103, 38, 8,
+];
+const SECTOR: usize = 512;
+
+/// The frames of a stored log: `contents` is a disk image with Axiom's GPT
+/// partition, or that partition alone; `None` for anything else (a log file).
+/// What the header counts is returned, as axiomd's boot check reads it.
+fn stored_log(contents: &[u8]) -> Result<Option<&[u8]>, String> {
+    let word = |at: usize, bytes: usize| -> Option<u64> {
+        let slice = contents.get(at..at + bytes)?;
+        Some(slice.iter().rev().fold(0, |w, b| w << 8 | u64::from(*b)))
+    };
+    let partition = if contents.get(SECTOR..SECTOR + 8) == Some(b"EFI PART") {
+        let entries = word(SECTOR + 72, 8).ok_or("short GPT header")? as usize * SECTOR;
+        let count = word(SECTOR + 80, 4).ok_or("short GPT header")? as usize;
+        let size = word(SECTOR + 84, 4).ok_or("short GPT header")? as usize;
+        let found = (0..count.min(256)).find_map(|i| {
+            let at = entries + i * size;
+            (contents.get(at..at + 16)? == AXIOM_PARTITION_TYPE)
+                .then(|| Some((word(at + 32, 8)? as usize, word(at + 40, 8)? as usize)))?
+        });
+        let Some((first, last)) = found else {
+            return Err("a disk image without Axiom's partition".into());
+        };
+        contents
+            .get(first * SECTOR..(last + 1) * SECTOR)
+            .ok_or("Axiom's partition lies past the image's end")?
+    } else {
+        contents
+    };
+    let capacity = partition.len() as u64;
+    match StoreHeader::decode(partition, capacity) {
+        Ok(header) => {
+            let start = FRAMES_OFFSET as usize;
+            let end = start + header.frames as usize * Frame::BYTES;
+            println!(
+                "Axiom partition: boot {}, {} frames, {}",
+                header.boot,
+                header.frames,
+                if header.sealed {
+                    "sealed"
+                } else {
+                    "not sealed"
+                }
+            );
+            Ok(Some(&partition[start..end]))
+        }
+        Err(StoreError::Empty) if partition.len() != contents.len() => {
+            Err("Axiom's partition holds no log".into())
+        }
+        Err(StoreError::Empty) => Ok(None),
+        Err(error) => Err(format!("Axiom's partition header: {error:?}")),
+    }
 }
 
 /// `cargo xtask axiom replay FILE | diff A B`.
@@ -373,6 +434,54 @@ mod tests {
         );
         assert_eq!(report.lines[2], "lost 2 commits to a full ring");
         assert!(report.lines[3].contains("chain ok"), "{:?}", report.lines);
+    }
+
+    /// A disk image: a GPT whose second entry is Axiom's partition (LBA
+    /// 40..=71), holding `frames` under a stored-log header.
+    fn disk_image(frames: &[Frame], sealed: bool) -> Vec<u8> {
+        let mut image = vec![0u8; 80 * SECTOR];
+        image[SECTOR..SECTOR + 8].copy_from_slice(b"EFI PART");
+        image[SECTOR + 72..SECTOR + 80].copy_from_slice(&2u64.to_le_bytes());
+        image[SECTOR + 80..SECTOR + 84].copy_from_slice(&4u32.to_le_bytes());
+        image[SECTOR + 84..SECTOR + 88].copy_from_slice(&128u32.to_le_bytes());
+        let entry = 2 * SECTOR + 128;
+        image[entry..entry + 16].copy_from_slice(&AXIOM_PARTITION_TYPE);
+        image[entry + 32..entry + 40].copy_from_slice(&40u64.to_le_bytes());
+        image[entry + 40..entry + 48].copy_from_slice(&71u64.to_le_bytes());
+        let header = StoreHeader {
+            version: VERSION,
+            boot: 7,
+            frames: frames.len() as u64,
+            sealed,
+            full: false,
+        };
+        let start = 40 * SECTOR;
+        image[start..start + SECTOR].copy_from_slice(&header.encode());
+        let bytes: Vec<u8> = frames.iter().flat_map(|f| f.encode()).collect();
+        let at = start + FRAMES_OFFSET as usize;
+        image[at..at + bytes.len()].copy_from_slice(&bytes);
+        image
+    }
+
+    #[test]
+    fn a_disk_image_yields_its_stored_log() {
+        let frames = synthetic();
+        let image = disk_image(&frames, true);
+        let stored = stored_log(&image).expect("a GPT image").expect("a log");
+        assert_eq!(parse_log(stored), Ok(frames.clone()));
+        // The partition alone.
+        let partition = &image[40 * SECTOR..72 * SECTOR];
+        assert_eq!(stored_log(partition), Ok(Some(stored)));
+        // A log file is not a stored log.
+        let binary: Vec<u8> = frames.iter().flat_map(|f| f.encode()).collect();
+        assert_eq!(stored_log(&binary), Ok(None));
+        // An image without the partition, or with a damaged header.
+        let mut other = image.clone();
+        other[2 * SECTOR + 128] ^= 1;
+        assert!(stored_log(&other).is_err());
+        let mut damaged = image.clone();
+        damaged[40 * SECTOR + 20] ^= 1;
+        assert!(stored_log(&damaged).is_err());
     }
 
     #[test]

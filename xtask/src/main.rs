@@ -14,7 +14,8 @@
 //! - `cc ARGS…`           compile C for Zero OS (`zos-cc`)
 //! - `check`              `test` without QEMU: lines, host tests, fmt, clippy for every target
 //! - `lines`              code lines of the kernel core (limit 3,000), boot and arch crates
-//! - `axiom replay FILE`  replay an Axiom log (frames, or a serial log with `axiom export`)
+//! - `axiom replay FILE`  replay an Axiom log (frames, a serial log with `axiom export`,
+//!   or a disk image / Axiom's partition)
 //!   and check its chain and state hashes; `axiom diff A B` the first differing commit
 
 mod arch;

@@ -17,6 +17,7 @@
 extern crate alloc;
 
 pub mod calls;
+pub mod persist;
 pub mod store;
 
 use alloc::collections::BTreeMap;
@@ -179,6 +180,20 @@ impl Recorder {
                 });
             }
         }
+        frames
+    }
+
+    /// Frames `from..` (at most `max`) of the kept log, without the
+    /// closing `Loss` frame of a full store, going on from `resume` (where
+    /// the previous call stopped): what `axiomd` writes to its partition.
+    pub fn stored_frames(
+        &self,
+        from: u64,
+        max: usize,
+        resume: &mut Option<store::Mark>,
+    ) -> Vec<Frame> {
+        let (frames, stopped) = self.store.read_on(from, max, resume.as_ref());
+        *resume = stopped;
         frames
     }
 

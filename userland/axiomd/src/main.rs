@@ -7,20 +7,28 @@
 //! frames, and the newest syscalls with their callers' pids. Clients
 //! (`axiom` in zbox) ask for the chain head, the kernel's state hash (which
 //! is then recorded in the log), recent syscalls and the frames themselves
-//! (`zos_proto::axiom`). It starts first, so boot-time commits are read
-//! before the ring wraps.
+//! (`zos_proto::axiom`). With a disk that has Axiom's partition (devmgr
+//! opens it only on axiomd's "axiom-authority:devmgr" grant), it first
+//! checks the log the previous boot left there and says so on the console,
+//! then writes this boot's log there as it drains, and seals it when init
+//! powers off (`zos_axiomd_core::persist`). It starts right after devmgr;
+//! the kernel's ring holds the commits of the boot before that.
 #![no_std]
 #![no_main]
 
 extern crate alloc;
 
 use alloc::vec;
+use libzos::block::BlockDisk;
 use libzos::ipc::{self, Received, Server};
 use libzos::sys::{self, AxiomStream};
 use libzos::{abi::rights, dprintln};
 use zos_axiom::Digest;
+use zos_axiomd_core::persist::{self, Sectors, StoredLog, BATCH_FRAMES};
+use zos_axiomd_core::store::Mark;
 use zos_axiomd_core::{AuditSource, ReadResult, RecordError, Recorder, Ring};
 use zos_proto::axiom::{AxiomRequest, AxiomResponse, MAX_CALLS_PER_REPLY, MAX_FRAMES_PER_REPLY};
+use zos_proto::block::DevRequest;
 use zos_proto::errno::*;
 use zos_proto::proc::ProcRequest;
 use zos_proto::start::slots;
@@ -64,12 +72,37 @@ fn main(_arg: u64) -> i64 {
         Err(_) => dprintln!("axiomd: no timer capability: the rings are read only on requests"),
     }
     let _ = ipc::call(slots::PROC, &ProcRequest::Ready, &[]);
+    let mut storage = open_storage();
+    if let Some(storage) = storage.as_mut() {
+        storage.catch_up(&recorder);
+    }
     let server = Server::new(endpoint);
     let mut next = server.recv();
     let mut reported_loss = 0;
     loop {
         let response = match &next {
-            Ok(message) => handle(&mut recorder, &mut kernel, &mut buffer, message),
+            Ok(message) => {
+                let response = handle(&mut recorder, &mut kernel, &mut buffer, message);
+                let sealing = matches!(response, AxiomResponse::Sealed { .. });
+                if let Some(stored) = storage.as_mut() {
+                    if message.badge == TICK_BADGE || sealing {
+                        stored.catch_up(&recorder);
+                    }
+                    if sealing && !stored.failed && !stored.seal() {
+                        stored.failed = true;
+                    }
+                }
+                if storage.as_ref().is_some_and(|stored| stored.failed) {
+                    storage = None;
+                }
+                match response {
+                    AxiomResponse::Sealed { commits, .. } => AxiomResponse::Sealed {
+                        commits,
+                        stored: storage.is_some(),
+                    },
+                    other => other,
+                }
+            }
             Err(_) => AxiomResponse::Err(EINVAL),
         };
         let lost = recorder.calls_lost();
@@ -91,6 +124,135 @@ fn ticker(tick: u64) {
         sys::sleep_until(sys::clock_ns() + DRAIN_INTERVAL_NS);
         let _ = ipc::call_raw(tick, &[], &[]);
     }
+}
+
+/// Axiom's partition, as `persist` reads and writes it.
+struct Partition(BlockDisk);
+
+impl Sectors for Partition {
+    type Error = i32;
+    fn sectors(&self) -> u64 {
+        self.0.sectors()
+    }
+    fn read(&mut self, sector: u64, buf: &mut [u8]) -> Result<(), i32> {
+        self.0.read(sector, buf)
+    }
+    fn write(&mut self, sector: u64, data: &[u8]) -> Result<(), i32> {
+        self.0.write(sector, data)
+    }
+    fn flush(&mut self) -> Result<(), i32> {
+        self.0.flush()
+    }
+}
+
+/// This boot's log on the partition and where writing it stands.
+struct Storage {
+    disk: Partition,
+    log: StoredLog,
+    /// Where the last read of the recorder's frames stopped.
+    resume: Option<Mark>,
+    /// A write failed: the log is kept in memory only from then on.
+    failed: bool,
+    told_full: bool,
+}
+
+impl Storage {
+    /// Writes every frame the recorder holds that the partition does not.
+    fn catch_up(&mut self, recorder: &Recorder) {
+        loop {
+            let frames = recorder.stored_frames(self.log.frames(), BATCH_FRAMES, &mut self.resume);
+            if let Err(e) = self.log.append(&mut self.disk, &frames) {
+                dprintln!("axiomd: writing Axiom's partition failed (errno {e}): the log is kept in memory only");
+                self.failed = true;
+                return;
+            }
+            if self.log.is_full() && !self.told_full {
+                dprintln!(
+                    "axiomd: Axiom's partition is full after {} frames: later frames stay in memory",
+                    self.log.frames()
+                );
+                self.told_full = true;
+            }
+            if frames.len() < BATCH_FRAMES || self.log.is_full() {
+                return;
+            }
+        }
+    }
+
+    /// Seals the stored log; false when that failed.
+    fn seal(&mut self) -> bool {
+        match self.log.seal(&mut self.disk) {
+            Ok(()) => {
+                dprintln!(
+                    "axiomd: log sealed on Axiom's partition ({} frames, boot {})",
+                    self.log.frames(),
+                    self.log.boot()
+                );
+                true
+            }
+            Err(e) => {
+                dprintln!("axiomd: sealing the log on Axiom's partition failed (errno {e})");
+                false
+            }
+        }
+    }
+}
+
+/// Opens Axiom's partition (when init granted the right to ask devmgr for
+/// it and a disk has one), checks the previous boot's log on it and starts
+/// this boot's.
+fn open_storage() -> Option<Storage> {
+    let Some(devmgr) = libzos::rt::granted("axiom-authority:devmgr") else {
+        dprintln!("axiomd: no device manager: the log is kept in memory only");
+        return None;
+    };
+    let handle = match libzos::block::devmgr_open(Some(devmgr), &DevRequest::OpenAxiomLog) {
+        Ok(handle) => handle,
+        Err(ENODEV) => {
+            dprintln!("axiomd: no Axiom partition: the log is kept in memory only");
+            return None;
+        }
+        Err(e) => {
+            dprintln!(
+                "axiomd: cannot open Axiom's partition (errno {e}): the log is kept in memory only"
+            );
+            return None;
+        }
+    };
+    let disk = match BlockDisk::attach(handle, libzos::abi::layout::DMA_WINDOW) {
+        Ok(disk) if !disk.read_only() => disk,
+        Ok(_) => {
+            dprintln!("axiomd: Axiom's partition is read-only: the log is kept in memory only");
+            return None;
+        }
+        Err(e) => {
+            dprintln!(
+                "axiomd: cannot use Axiom's partition (errno {e}): the log is kept in memory only"
+            );
+            return None;
+        }
+    };
+    let mut disk = Partition(disk);
+    let previous = persist::check_previous(&mut disk);
+    dprintln!("axiomd: {}", previous.describe());
+    let log = match StoredLog::start(&mut disk, previous.next_boot()) {
+        Ok(log) => log,
+        Err(e) => {
+            dprintln!("axiomd: writing Axiom's partition failed (errno {e}): the log is kept in memory only");
+            return None;
+        }
+    };
+    dprintln!(
+        "axiomd: this boot's log goes to Axiom's partition (boot {})",
+        log.boot()
+    );
+    Some(Storage {
+        disk,
+        log,
+        resume: None,
+        failed: false,
+        told_full: false,
+    })
 }
 
 /// The kernel's Axiom calls on the Audit capability.
@@ -144,6 +306,16 @@ fn handle(
             let (commits, head) = recorder.head();
             AxiomResponse::Head { commits, head }
         }
+        AxiomRequest::Seal => match recorder.checkpoint(kernel, buffer) {
+            Ok(point) => AxiomResponse::Sealed {
+                commits: point.commits,
+                stored: false,
+            },
+            Err(_) => {
+                dprintln!("axiomd: no state hash for the seal");
+                AxiomResponse::Err(EIO)
+            }
+        },
         AxiomRequest::State => match recorder.checkpoint(kernel, buffer) {
             Ok(point) => AxiomResponse::State {
                 commits: point.commits,

@@ -30,6 +30,10 @@ pub enum AxiomRequest {
     /// Frames `from_frame..` of the log, at most `max` (at most
     /// [`MAX_FRAMES_PER_REPLY`]).
     Export { from_frame: u64, max: u32 },
+    /// Before power-off (init asks): records the kernel's state hash, writes
+    /// every frame to Axiom's partition, marks the stored log sealed and
+    /// flushes the device. `Sealed`.
+    Seal,
 }
 
 /// One syscall as the SysLog recorded it, with the caller's pid resolved.
@@ -67,6 +71,13 @@ pub enum AxiomResponse {
     Frames {
         total: u64,
         bytes: Vec<u8>,
+    },
+    /// The log ends in the state after `commits` commits; `stored`: it is
+    /// on the partition, sealed (false: there is none, the log is in
+    /// memory only).
+    Sealed {
+        commits: u64,
+        stored: bool,
     },
     Err(i32),
 }

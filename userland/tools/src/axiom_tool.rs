@@ -75,6 +75,18 @@ pub fn axiom(args: &[&str]) -> Result<(), Failure> {
     }
 }
 
+/// Before the machine stops: axiomd records the kernel's state hash and
+/// seals the log on Axiom's partition (poweroff and reboot). Silent when
+/// axiomd does not run; a failure is said, and the power-off goes on.
+pub fn seal() {
+    let Ok(axiomd) = Axiomd::connect() else {
+        return;
+    };
+    if let Err(Failure::Error(reason)) = axiomd.ask(&AxiomRequest::Seal) {
+        libzos::eprintln!("sealing the Axiom log: {reason}");
+    }
+}
+
 /// The newest `count` syscalls (of `pid`), oldest first, a page at a time.
 fn log(axiomd: &Axiomd, pid: Option<u32>, count: u32) -> Result<(), Failure> {
     let mut pages: Vec<Vec<CallRecord>> = Vec::new();

@@ -115,10 +115,12 @@ fn unmount_disks() {
 
 pub fn power_off() -> Result<(), Failure> {
     unmount_disks();
+    crate::axiom_tool::seal();
     posix::power_off().map_err(power_failure)
 }
 
 pub fn reboot() -> Result<(), Failure> {
     unmount_disks();
+    crate::axiom_tool::seal();
     posix::reboot().map_err(power_failure)
 }
