@@ -243,6 +243,10 @@ pub fn apply(state: &mut State, commit: &Commit) -> Result<(), ReplayError> {
             if !state.tables.contains_key(&table) {
                 return Err(ReplayError::NoSuchTable(table));
             }
+            // A capability names an object some commit created.
+            if !state.objects.contains_key(&object) {
+                return Err(ReplayError::NoSuchObject(object));
+            }
             let record = CapRecord {
                 parent,
                 table,
