@@ -233,8 +233,10 @@ fn open_storage() -> Option<Storage> {
         }
     };
     let mut disk = Partition(disk);
+    let started = sys::clock_ns();
     let previous = persist::check_previous(&mut disk);
-    dprintln!("axiomd: {}", previous.describe());
+    let took_ms = (sys::clock_ns() - started) / 1_000_000;
+    dprintln!("axiomd: {} (checked in {took_ms} ms)", previous.describe());
     let log = match StoredLog::start(&mut disk, previous.next_boot()) {
         Ok(log) => log,
         Err(e) => {
