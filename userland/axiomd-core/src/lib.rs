@@ -106,6 +106,8 @@ pub struct Recorder {
     pids: BTreeMap<u32, u32>,
     /// SysLog records the ring overwrote before they were read.
     calls_lost: u64,
+    /// Commits the ring overwrote before they were read (`Loss` frames).
+    commits_lost: u64,
 }
 
 impl Default for Recorder {
@@ -131,6 +133,7 @@ impl Recorder {
             calls: CallLog::new(SYSLOG_KEEP),
             pids: BTreeMap::new(),
             calls_lost: 0,
+            commits_lost: 0,
             chain: Chain::new(),
         }
     }
@@ -151,6 +154,11 @@ impl Recorder {
     /// Commits read so far (including any lost) and the chain head.
     pub fn head(&self) -> (u64, Digest) {
         (self.next_commit, self.chain.head)
+    }
+
+    /// Commits lost to ring overflow so far (each loss is a `Loss` frame).
+    pub fn commits_lost(&self) -> u64 {
+        self.commits_lost
     }
 
     /// SysLog records lost to ring overflow so far.
@@ -244,6 +252,7 @@ impl Recorder {
     }
 
     fn lose(&mut self, first: u64, count: u64) {
+        self.commits_lost += count;
         self.keep(Frame::Loss { first, count }, first);
         self.next_commit = first + count;
     }

@@ -78,7 +78,7 @@ fn main(_arg: u64) -> i64 {
     }
     let server = Server::new(endpoint);
     let mut next = server.recv();
-    let mut reported_loss = 0;
+    let mut reported_loss = (0, 0);
     loop {
         let response = match &next {
             Ok(message) => {
@@ -105,14 +105,20 @@ fn main(_arg: u64) -> i64 {
             }
             Err(_) => AxiomResponse::Err(EINVAL),
         };
-        let lost = recorder.calls_lost();
-        if lost > reported_loss {
+        let lost = (recorder.commits_lost(), recorder.calls_lost());
+        if lost.0 > reported_loss.0 {
+            dprintln!(
+                "axiomd: {} commits lost to a full commit ring (a Loss frame in the log)",
+                lost.0 - reported_loss.0
+            );
+        }
+        if lost.1 > reported_loss.1 {
             dprintln!(
                 "axiomd: {} syscall records lost to a full SysLog ring",
-                lost - reported_loss
+                lost.1 - reported_loss.1
             );
-            reported_loss = lost;
         }
+        reported_loss = lost;
         let bytes = ipc::encode_vec(&response).unwrap_or_default();
         next = server.reply_recv_raw(&bytes, &[]);
     }

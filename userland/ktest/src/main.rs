@@ -71,6 +71,10 @@ fn main(arg: u64) -> i64 {
         Some("sink") => return pipe_sink(),
         Some("forgery") => return forgery::run(),
         Some("netbuf") => return netbuf::run(),
+        Some("flood") => {
+            let seconds = libzos::posix::args().get(2).and_then(|s| s.parse().ok());
+            return flood(seconds.unwrap_or(2));
+        }
         _ => {}
     }
     match arg & 0xff {
@@ -1341,6 +1345,27 @@ fn faulty_service() -> i64 {
     loop {
         sys::sleep_until(u64::MAX);
     }
+}
+
+/// `ktest flood [SECONDS]` (from the shell): as many cheap syscalls as the
+/// CPU allows for a while — an endpoint created and deleted (six commits)
+/// and a call on an empty slot (an error) — to fill Axiom's rings faster
+/// than axiomd drains them. The kernel must go on, the loss must be logged.
+fn flood(seconds: u64) -> i64 {
+    let seconds = seconds.min(60);
+    let end = sys::clock_ns() + seconds * 1_000_000_000;
+    let (mut calls, mut rounds) = (0u64, 0u64);
+    while rounds % 256 != 0 || sys::clock_ns() < end {
+        if let Ok(endpoint) = sys::endpoint_create() {
+            let _ = sys::cap_delete(endpoint);
+            calls += 2;
+        }
+        let _ = sys::cap_info(0xFFFF);
+        calls += 1;
+        rounds += 1;
+    }
+    println!("ktest: flood: {calls} syscalls in {seconds} s");
+    0
 }
 
 /// Reads standard input to the end; exits with the number of MiB read.
