@@ -15,7 +15,8 @@
 //! - `check`              `test` without QEMU: lines, host tests, fmt, clippy for every target
 //! - `lines`              code lines of the kernel core (limit 3,000), boot and arch crates
 //! - `axiom replay FILE`  replay an Axiom log (frames, or a serial log with `axiom export`)
-//!   and check its chain and state hashes; `axiom diff A B` the first differing commit
+//!   and check its chain and state hashes; `axiom diff [--until N] A B` the first
+//!   differing commit (of the first N only, with `--until`)
 
 mod arch;
 mod axiom;
@@ -181,7 +182,7 @@ fn main() -> ExitCode {
         "help" | "--help" | "-h" => {
             println!("usage: cargo xtask <build|run [-- QEMU ARGS]|test [NAME...]|bench [GROUP...]|disk> [--arch aarch64|x86_64]");
             println!("       cargo xtask wasm (browser port: build + host test) | web [--port N] [--check]");
-            println!("       cargo xtask axiom replay FILE | diff A B");
+            println!("       cargo xtask axiom replay FILE | diff [--until N] A B");
             Ok(())
         }
         other => Err(format!("unknown command '{other}' (try: build, run, test)")),
