@@ -181,9 +181,30 @@ fn describe(record: &[u64; COMMIT_WORDS]) -> String {
 }
 
 /// Compares the commits of two logs: the first that differs, or how many
-/// they share.
-pub fn diff(a: &[Frame], b: &[Frame]) -> Report {
-    let (a, b) = (records(a), records(b));
+/// they share. With `until`, only the first `until` commits (both logs must
+/// have them): a prefix comparison, for two boots whose commits may part
+/// after an input (docs/axiom.md, "Determinism").
+pub fn diff(a: &[Frame], b: &[Frame], until: Option<u64>) -> Report {
+    let (mut a, mut b) = (records(a), records(b));
+    if let Some(until) = until {
+        let short = |name: &str, log: &[[u64; COMMIT_WORDS]]| {
+            (log.len() < until as usize).then(|| {
+                format!(
+                    "{name} has {} commits, fewer than the {until} to compare",
+                    log.len()
+                )
+            })
+        };
+        let lines: Vec<String> = [short("A", &a), short("B", &b)]
+            .into_iter()
+            .flatten()
+            .collect();
+        if !lines.is_empty() {
+            return Report { lines, ok: false };
+        }
+        a.truncate(until as usize);
+        b.truncate(until as usize);
+    }
     if let Some(i) = (0..a.len().min(b.len())).find(|&i| a[i] != b[i]) {
         return Report {
             lines: vec![
@@ -275,13 +296,20 @@ fn stored_log(contents: &[u8]) -> Result<Option<&[u8]>, String> {
     }
 }
 
-/// `cargo xtask axiom replay FILE | diff A B`.
+/// `cargo xtask axiom replay FILE | diff [--until N] A B`.
 pub fn run(args: &[String]) -> Result<(), String> {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    const USAGE: &str = "usage: cargo xtask axiom replay FILE | diff [--until N] A B";
     let report = match args.as_slice() {
         ["replay", file] => replay(&load(file)?),
-        ["diff", a, b] => diff(&load(a)?, &load(b)?),
-        _ => return Err("usage: cargo xtask axiom replay FILE | diff A B".into()),
+        ["diff", a, b] => diff(&load(a)?, &load(b)?, None),
+        ["diff", "--until", n, a, b] => {
+            let until = n
+                .parse()
+                .map_err(|_| format!("--until {n}: not a number\n{USAGE}"))?;
+            diff(&load(a)?, &load(b)?, Some(until))
+        }
+        _ => return Err(USAGE.into()),
     };
     for line in &report.lines {
         println!("{line}");
@@ -374,7 +402,7 @@ mod tests {
         assert!(report.lines[0].starts_with("state at 3 commits: "));
         assert!(report.lines[0].ends_with(" matches"));
         assert!(report.lines[2].starts_with("commits 5, chain ok, head "));
-        assert_eq!(diff(&frames, &frames).lines, ["identical 5 commits"]);
+        assert_eq!(diff(&frames, &frames, None).lines, ["identical 5 commits"]);
     }
 
     #[test]
@@ -398,9 +426,25 @@ mod tests {
             report.lines.last().map(String::as_str),
             Some("chain broken at commit 2")
         );
-        let report = diff(&frames, &damaged);
+        let report = diff(&frames, &damaged, None);
         assert!(!report.ok);
         assert_eq!(report.lines[0], "first difference at commit 2");
+        // A prefix that ends before the damage is identical; one past the
+        // end of a log is refused.
+        let report = diff(&frames, &damaged, Some(2));
+        assert!(report.ok, "{:?}", report.lines);
+        assert_eq!(report.lines, ["identical 2 commits"]);
+        let report = diff(&frames, &damaged, Some(3));
+        assert_eq!(report.lines[0], "first difference at commit 2");
+        let report = diff(&frames, &damaged, Some(6));
+        assert!(!report.ok);
+        assert_eq!(
+            report.lines,
+            [
+                "A has 5 commits, fewer than the 6 to compare",
+                "B has 5 commits, fewer than the 6 to compare"
+            ]
+        );
     }
 
     #[test]

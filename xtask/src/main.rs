@@ -15,8 +15,8 @@
 //! - `check`              `test` without QEMU: lines, host tests, fmt, clippy for every target
 //! - `lines`              code lines of the kernel core (limit 3,000), boot and arch crates
 //! - `axiom replay FILE`  replay an Axiom log (frames, a serial log with `axiom export`,
-//!   or a disk image / Axiom's partition)
-//!   and check its chain and state hashes; `axiom diff A B` the first differing commit
+//!   or a disk image / Axiom's partition) and check its chain and state hashes;
+//!   `axiom diff [--until N] A B` the first differing commit (of the first N only)
 
 mod arch;
 mod axiom;
@@ -182,7 +182,7 @@ fn main() -> ExitCode {
         "help" | "--help" | "-h" => {
             println!("usage: cargo xtask <build|run [-- QEMU ARGS]|test [NAME...]|bench [GROUP...]|disk> [--arch aarch64|x86_64]");
             println!("       cargo xtask wasm (browser port: build + host test) | web [--port N] [--check]");
-            println!("       cargo xtask axiom replay FILE | diff A B");
+            println!("       cargo xtask axiom replay FILE | diff [--until N] A B");
             Ok(())
         }
         other => Err(format!("unknown command '{other}' (try: build, run, test)")),
