@@ -29,7 +29,7 @@ pub use state::{
     ThreadRecord,
 };
 pub use store::{max_frames, StoreError, StoreHeader, FRAMES_OFFSET, HEADER_BYTES};
-pub use syslog::{SysRecord, PENDING, SYS_RECORD_WORDS};
+pub use syslog::{SysRecord, COMPLETION, PENDING, SYS_RECORD_WORDS};
 
 /// The version of the record formats; a log's header carries it.
 pub const VERSION: u64 = 1;

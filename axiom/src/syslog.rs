@@ -8,6 +8,11 @@ pub const SYS_RECORD_WORDS: usize = 11;
 /// completes (by whoever wakes it) and is not in this record.
 pub const PENDING: u16 = 0xFFFF;
 
+/// The number of a completion record: the result of a call that blocked,
+/// written when whoever woke the thread wrote its result registers (the
+/// thread's previous [`PENDING`] record is the call).
+pub const COMPLETION: u16 = 0xFFFF;
+
 /// One syscall: who made it, its number and arguments, its result, and the
 /// commits it produced.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -21,7 +26,11 @@ pub struct SysRecord {
     /// The error code (0 success) or [`PENDING`].
     pub code: u16,
     pub args: [u64; 6],
-    /// The first result value (register 1).
+    /// The first result value (register 1). For a [`PENDING`] `Call` or
+    /// `ReplyRecv` that took the IPC fast path: the slab index + 1 of the
+    /// thread it handed its message to, whose own call thereby completed
+    /// with code 0 and this message (`args[1]` on); no [`COMPLETION`]
+    /// record is written for it (the fast path's cost budget).
     pub value: u64,
     /// The commits it produced: `count` from sequence `first_commit`.
     pub first_commit: u64,
@@ -39,6 +48,25 @@ impl SysRecord {
             code: PENDING,
             args,
             first_commit,
+            ..Self::default()
+        }
+    }
+
+    /// The result of a blocked call of `thread`, as it is written.
+    pub fn completion(
+        process: u32,
+        thread: u32,
+        code: u64,
+        value: Option<u64>,
+        next_commit: u64,
+    ) -> Self {
+        Self {
+            process,
+            thread,
+            number: COMPLETION,
+            code: code as u16,
+            value: value.unwrap_or(0),
+            first_commit: next_commit,
             ..Self::default()
         }
     }

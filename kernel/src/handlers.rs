@@ -69,7 +69,10 @@ impl<P: Platform> Kernel<P> {
         let (p, t) = (process.index, thread.index);
         let mut record = SysRecord::call(p, t, number, args, first_commit);
         let fast = number == Sys::Call as u64 || number == Sys::ReplyRecv as u64;
-        if fast && self.fast_ipc(thread, process, number == Sys::Call as u64, &args) {
+        // The partner's call completed with this message: named in `value`.
+        let fast = fast.then(|| self.fast_ipc(thread, process, number == Sys::Call as u64, &args));
+        if let Some(Some(partner)) = fast {
+            record.value = u64::from(partner) + 1;
             return self.log_syscall(record);
         }
         let result = match Sys::from_number(number) {
@@ -89,7 +92,7 @@ impl<P: Platform> Kernel<P> {
             Ok(Some(values)) => (0, values),
             Err(e) => (e.code(), [0; 6]),
         };
-        self.set_results(thread, code, &values);
+        self.write_results(thread, code, &values);
         (code as u16, values[0])
     }
 

@@ -188,21 +188,29 @@ impl<P: Platform> Kernel<P> {
     /// capabilities, no IPC buffer) switches straight to the other thread,
     /// without building a `Message` or touching the run queue, when no queued
     /// thread has the partner's priority or above (the slow path would run
-    /// the partner next only then). Returns
-    /// false, having changed nothing, when a condition fails: the general path
-    /// then handles the syscall with the same result.
-    pub fn fast_ipc(&mut self, me: ObjRef, process: ObjRef, call: bool, args: &[u64; 6]) -> bool {
+    /// the partner next only then). Returns the partner's slab index (its
+    /// call completed with this message; the SysLog names it in the caller's
+    /// record instead of writing a completion record), or `None`, having
+    /// changed nothing, when a condition fails: the general path then handles
+    /// the syscall with the same result.
+    pub fn fast_ipc(
+        &mut self,
+        me: ObjRef,
+        process: ObjRef,
+        call: bool,
+        args: &[u64; 6],
+    ) -> Option<u32> {
         let info = match MessageInfo::decode(args[1]) {
             Some(info) if info.caps == 0 && info.length as usize <= SHORT_MESSAGE_BYTES => info,
-            _ => return false,
+            _ => return None,
         };
         let right = if call { Rights::WRITE } else { Rights::READ };
         let Ok((endpoint, badge)) = self.lookup(process, args[0], ObjectKind::Endpoint, right)
         else {
-            return false;
+            return None;
         };
         let Some(ep) = self.objects.endpoint(endpoint) else {
-            return false;
+            return None;
         };
         let partner = match call {
             true => ep.receivers.front().copied(),
@@ -212,7 +220,7 @@ impl<P: Platform> Kernel<P> {
             false => None,
         };
         let Some((partner, p)) = partner.and_then(|p| Some((p, self.objects.thread(p)?))) else {
-            return false;
+            return None;
         };
         // Round robin stays fair: a partner that would queue behind a runnable
         // thread of its priority (or above) on the slow path waits there too;
@@ -222,11 +230,11 @@ impl<P: Platform> Kernel<P> {
         let waits_its_turn = top.is_some_and(|top| top >= p.priority);
         let stops = p.outgoing.is_fault || p.stop_pending;
         if waits_its_turn || (!call && (!matches!(p.state, ThreadState::AwaitingReply) || stops)) {
-            return false;
+            return None;
         }
         let badge = if call { badge } else { 0 };
         let words = [info.encode(), args[2], args[3], args[4], args[5], badge];
-        self.set_results(partner, 0, &words);
+        self.write_results(partner, 0, &words);
         if let Some(p) = self.objects.thread_mut(partner) {
             p.state = ThreadState::Runnable;
         }
@@ -248,7 +256,7 @@ impl<P: Platform> Kernel<P> {
             self.block_thread(me, ThreadState::Receiving { endpoint });
         }
         self.this_cpu().current = Some(partner);
-        true
+        Some(partner.index)
     }
 
     /// `sender`'s call reached `receiver`: the sender waits for the reply that

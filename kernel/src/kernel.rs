@@ -11,7 +11,7 @@ use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 
-use zos_axiom::Commit;
+use zos_axiom::{Commit, SysRecord};
 
 use crate::arch::{AddressSpace, Platform, UserContext};
 use crate::audit::obj;
@@ -436,13 +436,26 @@ impl<P: Platform> Kernel<P> {
     }
 
     /// Writes a thread's result registers: the error code (0 = success) in
-    /// register 0, then `values` from register 1 on.
+    /// register 0, then `values` from register 1 on. For a thread that
+    /// blocked (any but the caller's: `finish` writes the caller's with
+    /// `write_results`), that is the end of its call: a completion record in
+    /// the SysLog.
     pub fn set_results(&mut self, thread: ObjRef, code: u64, values: &[u64]) {
-        if let Some(t) = self.objects.thread_mut(thread) {
-            for (i, value) in [code].iter().chain(values).enumerate() {
-                t.context.set_result(i, *value);
-            }
+        let process = self.write_results(thread, code, values);
+        if let (Some(process), true) = (process, self.caps.recording) {
+            let (value, next) = (values.first().copied(), self.audit.commits.next);
+            let record = SysRecord::completion(process, thread.index, code, value, next);
+            self.log_syscall(record);
         }
+    }
+
+    /// Writes the registers only; the thread's process slab index.
+    pub fn write_results(&mut self, thread: ObjRef, code: u64, values: &[u64]) -> Option<u32> {
+        let t = self.objects.thread_mut(thread)?;
+        for (i, value) in [code].iter().chain(values).enumerate() {
+            t.context.set_result(i, *value);
+        }
+        Some(t.process.index)
     }
 
     /// Makes a blocked thread runnable with `code` in its error register.

@@ -13,6 +13,9 @@ use zos_proto::axiom::CallRecord;
 pub const DEFAULT_CALLS: u32 = 10;
 /// What a SysLog record's code is when the call blocked (`zos_axiom::PENDING`).
 pub const PENDING_CODE: u16 = 0xFFFF;
+/// The number of a completion record: the result of the thread's previous
+/// blocked call (`zos_axiom::COMPLETION`).
+pub const COMPLETION_NUMBER: u16 = 0xFFFF;
 /// What starts every frame line of `axiom export`.
 pub const FRAME_LINE_PREFIX: &str = "AXIOM ";
 
@@ -76,6 +79,14 @@ pub fn hex(bytes: &[u8]) -> String {
 /// `name` is the syscall's name, or None for a number the ABI does not know.
 pub fn call_line(call: &CallRecord, name: Option<&str>) -> String {
     let mut line = format!("#{} pid {} ", call.seq, call.pid);
+    if call.number == COMPLETION_NUMBER {
+        let _ = write!(
+            line,
+            "(tid slot {} blocked call completed) = {} {}",
+            call.thread, call.code, call.value
+        );
+        return line;
+    }
     match name {
         Some(name) => line.push_str(name),
         None => {
@@ -87,7 +98,11 @@ pub fn call_line(call: &CallRecord, name: Option<&str>) -> String {
         let _ = write!(line, "{}{arg:#x}", if i == 0 { "" } else { ", " });
     }
     line.push_str(") = ");
-    if call.code == PENDING_CODE {
+    if call.code == PENDING_CODE && call.value != 0 {
+        // The IPC fast path: the message went straight to a waiting thread,
+        // whose call completed with it.
+        let _ = write!(line, "blocked, handed to tid slot {}", call.value - 1);
+    } else if call.code == PENDING_CODE {
         line.push_str("blocked");
     } else {
         let _ = write!(line, "{} {}", call.code, call.value);
@@ -155,7 +170,28 @@ mod tests {
             ..call
         };
         assert!(call_line(&blocked, None).starts_with("#7 pid 12 sys999(0x1"));
+        let blocked = CallRecord {
+            value: 0,
+            ..blocked
+        };
         assert!(call_line(&blocked, None).ends_with(") = blocked commits 100+2"));
+        let handed = CallRecord {
+            value: 4,
+            ..blocked
+        };
+        assert!(
+            call_line(&handed, None).ends_with(") = blocked, handed to tid slot 3 commits 100+2")
+        );
+        let completed = CallRecord {
+            number: COMPLETION_NUMBER,
+            code: 0,
+            value: 0x40,
+            ..call
+        };
+        assert_eq!(
+            call_line(&completed, None),
+            "#7 pid 12 (tid slot 3 blocked call completed) = 0 64"
+        );
         assert_eq!(hex(&[0, 0xab, 0x10]), "00ab10");
     }
 }
