@@ -209,9 +209,7 @@ impl<P: Platform> Kernel<P> {
         else {
             return None;
         };
-        let Some(ep) = self.objects.endpoint(endpoint) else {
-            return None;
-        };
+        let ep = self.objects.endpoint(endpoint)?;
         let partner = match call {
             true => ep.receivers.front().copied(),
             false if ep.senders.is_empty() && ep.silenced.is_empty() => {
@@ -219,9 +217,7 @@ impl<P: Platform> Kernel<P> {
             }
             false => None,
         };
-        let Some((partner, p)) = partner.and_then(|p| Some((p, self.objects.thread(p)?))) else {
-            return None;
-        };
+        let (partner, p) = partner.and_then(|p| Some((p, self.objects.thread(p)?)))?;
         // Round robin stays fair: a partner that would queue behind a runnable
         // thread of its priority (or above) on the slow path waits there too;
         // otherwise a client and its server could pass the CPU back and forth
