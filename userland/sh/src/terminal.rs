@@ -57,10 +57,12 @@ impl Terminal {
         self.set(COOKED_QUIET);
     }
 
-    /// Puts job `pgid` in the foreground with Ctrl-C sending SIGINT.
+    /// Puts job `pgid` in the foreground. The settings stay those `running`
+    /// set before the job started: setting them again here, after the job's
+    /// first process may already have changed them (`su` turning echo off
+    /// for its password prompt, on another CPU), would undo its change.
     pub fn give_to(&self, pgid: Pid) {
         let _ = posix::tcsetpgrp(self.fd, pgid);
-        self.set(Termios::default());
     }
 
     /// Takes the terminal back from a job (the shell runs on, Ctrl-C
