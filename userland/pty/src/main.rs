@@ -19,7 +19,7 @@ use alloc::format;
 use alloc::vec::Vec;
 use libzos::abi::rights;
 use libzos::ipc::{self, Received, Server};
-use libzos::proto::errno::{EAGAIN, EBADF, EINVAL, EIO, ENOENT, ENOTTY, ESPIPE};
+use libzos::proto::errno::{EAGAIN, EBADF, EINVAL, EIO, ENOENT, ENOTTY, ESPIPE, ESRCH};
 use libzos::proto::io::{HandleKind, HandleStat, IoRequest, IoResponse};
 use libzos::proto::proc::signal;
 use libzos::proto::MAX_IO_CHUNK;
@@ -134,7 +134,15 @@ impl Service {
             // receive for the wrong thread when the reply preempts).
             let replied = match outcome {
                 Outcome::Io(response) => self.server.reply(&response, &[]),
-                Outcome::Data(data) => self.server.reply(&IoResponse::Data(&data), &[]),
+                Outcome::Data(data) => {
+                    let replied = self.server.reply(&IoResponse::Data(&data), &[]);
+                    if replied.is_err() {
+                        // The reader's call ended (a signal) after the data
+                        // left the buffer: keep it for the next read.
+                        self.unread(request.badge, data);
+                    }
+                    replied
+                }
                 Outcome::Name(name) => self.server.reply(&IoResponse::Name(&name), &[]),
                 Outcome::Raw(bytes) => self.server.reply_raw(&bytes, &[]),
                 Outcome::WithCap(bytes, cap) => {
@@ -147,9 +155,23 @@ impl Service {
                 }
                 Outcome::Deferred => Ok(()),
             };
-            if let Err(e) = replied {
-                println!("pty: reply to badge {} failed: {e:?}", request.badge);
+            match replied {
+                // The caller's call ended first (a signal, or it died).
+                Err(ipc::IpcError::Sys(e)) if e.is(sys::SysError::NoReplyTarget) => {}
+                Err(e) => println!("pty: reply to badge {} failed: {e:?}", request.badge),
+                Ok(()) => {}
             }
+        }
+    }
+
+    /// Puts `data` read through handle `badge` back at the front of its
+    /// side's input.
+    fn unread(&mut self, badge: u64, data: Vec<u8>) {
+        let Some(handle) = self.handles.get(&badge) else {
+            return;
+        };
+        if let Some(entry) = self.ptys.get_mut(&handle.pty) {
+            entry.pty.unread(handle.side, data);
         }
     }
 
@@ -650,7 +672,9 @@ fn with_cap(response: &PtyResponse, cap: u64) -> Outcome {
 
 /// Sends `signal` to the pty's foreground group `pgid` (0: nobody).
 fn signal_group(pgid: u32, signal: u32) {
-    if let Err(e) = libzos::posix::kill_group(pgid, signal) {
-        println!("pty: cannot signal process group {pgid}: {e:?}");
+    match libzos::posix::kill_group(pgid, signal) {
+        // The group has already gone (its last process exited first).
+        Err(libzos::posix::Errno(ESRCH)) | Ok(_) => {}
+        Err(e) => println!("pty: cannot signal process group {pgid}: {e:?}"),
     }
 }
