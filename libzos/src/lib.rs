@@ -8,6 +8,8 @@
 #![no_std]
 
 extern crate alloc;
+// The AArch64 memcpy/memmove/memset (linked for their symbols alone).
+extern crate zos_mem;
 
 mod arch;
 pub mod block;

@@ -8,6 +8,8 @@
 #![no_main]
 
 extern crate alloc;
+// The AArch64 memcpy/memmove/memset (linked for their symbols alone).
+extern crate zos_mem;
 
 mod console;
 mod cpu;

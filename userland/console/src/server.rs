@@ -124,7 +124,15 @@ pub fn run(endpoint: u64) -> ! {
         // higher priority (it preempts inside the call), so it is avoided.
         let replied = match outcome {
             Outcome::Answer(response) => server.reply(&response, &[]),
-            Outcome::Data(data) => server.reply(&IoResponse::Data(&data), &[]),
+            Outcome::Data(data) => {
+                let replied = server.reply(&IoResponse::Data(&data), &[]);
+                if replied.is_err() {
+                    // The reader's call ended (a signal) after the input
+                    // left the discipline: it goes to the next reader.
+                    crate::terminal::send_completions(crate::terminal::give_back(data));
+                }
+                replied
+            }
             Outcome::Name(name) => server.reply(&IoResponse::Name(name), &[]),
             Outcome::NewHandle(cap) => {
                 let replied = server.reply(&IoResponse::Cloned, &[cap]);

@@ -110,6 +110,14 @@ fn reply_completions(mut completions: Vec<Completion>) {
     }
 }
 
+/// Puts input a reader did not take back at the front and completes the
+/// reads waiting behind it (their replies are to be sent).
+pub fn give_back(data: Vec<u8>) -> Vec<Completion> {
+    let mut terminal = lock(&TERMINAL);
+    terminal.discipline.unread(data);
+    terminal.complete_waiting()
+}
+
 /// Runs `f` on the shared terminal, then sends the replies it completed.
 pub fn with_terminal<R>(f: impl FnOnce(&mut Terminal) -> (R, Vec<Completion>)) -> R {
     let (result, completions) = {

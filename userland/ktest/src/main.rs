@@ -13,6 +13,7 @@ extern crate alloc;
 
 mod bad_input;
 mod forgery;
+mod mem_routines;
 mod netbuf;
 mod pipe_ring;
 
@@ -108,6 +109,7 @@ fn main(arg: u64) -> i64 {
     }
     println!("ktest: kernel syscall tests");
     test_basics();
+    mem_routines::test();
     test_caps();
     test_notifications();
     test_memory();
