@@ -78,6 +78,11 @@ pub enum Sys {
     /// AxiomState(audit, buffer) -> (commits): writes the kernel's state hash
     /// (32 bytes) and returns how many commits it covers.
     AxiomState = 48,
+    /// ThreadSetAffinity(thread, cpus) -> (): the CPUs the thread may run
+    /// on (bit N: CPU N), limited to the CPUs online; none of them online
+    /// is InvalidArgument. A thread running on a CPU it may no longer use
+    /// moves at that CPU's next kernel entry (its next tick at the latest).
+    ThreadSetAffinity = 49,
 }
 
 impl Sys {
@@ -101,7 +106,7 @@ impl Sys {
 
     pub fn from_number(number: u64) -> Option<Sys> {
         use Sys::*;
-        static TABLE: [Option<Sys>; 49] = [
+        static TABLE: [Option<Sys>; 50] = [
             Some(DebugWrite),
             Some(Yield),
             Some(ProcessExit),
@@ -151,6 +156,7 @@ impl Sys {
             Some(ThreadResume),
             Some(AxiomRead),
             Some(AxiomState),
+            Some(ThreadSetAffinity),
         ];
         TABLE.get(usize::try_from(number).ok()?).copied().flatten()
     }
@@ -484,11 +490,11 @@ mod tests {
 
     #[test]
     fn numbers_round_trip() {
-        for n in (0..40).chain(41..49) {
+        for n in (0..40).chain(41..50) {
             assert_eq!(Sys::from_number(n).map(|s| s as u64), Some(n));
         }
         assert_eq!(Sys::from_number(40), None);
-        assert_eq!(Sys::from_number(49), None);
+        assert_eq!(Sys::from_number(50), None);
         assert_eq!(Sys::from_number(u64::MAX), None);
     }
 }

@@ -48,11 +48,13 @@ pub enum Commit {
         limit: u64,
     },
     /// An inactive thread of `process`.
+    /// `cpus`: the CPUs it may run on (bit N: CPU N), its creator's.
     ThreadCreated {
         thread: Obj,
         process: Obj,
         tid: u32,
         priority: u8,
+        cpus: u8,
     },
     /// Any other object; `detail` as in [`crate::ObjectRecord::Other`].
     ObjectCreated {
@@ -144,6 +146,11 @@ pub enum Commit {
         thread: Obj,
         priority: u8,
     },
+    /// The CPUs the thread may run on (bit N: CPU N).
+    Affinity {
+        thread: Obj,
+        cpus: u8,
+    },
     /// An interrupt object delivers to `notification` with `bits` (NONE: unbound).
     IrqBound {
         irq: Obj,
@@ -182,6 +189,10 @@ impl Commit {
 
     pub fn priority(thread: Obj, priority: u8) -> Self {
         Commit::Priority { thread, priority }
+    }
+
+    pub fn affinity(thread: Obj, cpus: u8) -> Self {
+        Commit::Affinity { thread, cpus }
     }
 
     pub fn irq_bound(irq: Obj, notification: Obj, bits: u64) -> Self {
@@ -354,7 +365,12 @@ impl Commit {
                 process,
                 tid,
                 priority,
-            } => (2, pair(tid, priority as u32), [thread.0, process.0, 0, 0]),
+                cpus,
+            } => (
+                2,
+                pair(tid, priority as u32),
+                [thread.0, process.0, cpus as u64, 0],
+            ),
             ObjectCreated {
                 object,
                 kind,
@@ -417,6 +433,7 @@ impl Commit {
                 notification,
                 bits,
             } => (20, 0, [irq.0, notification.0, bits, 0]),
+            Affinity { thread, cpus } => (21, cpus as u64, [thread.0, 0, 0, 0]),
         };
         let [a, b, c, d] = fields;
         [seq, kind as u64 | (small << 8), a, b, c, d]
@@ -442,6 +459,7 @@ impl Commit {
                     process: Obj(b),
                     tid,
                     priority: priority as u8,
+                    cpus: c as u8,
                 }
             }
             3 => ObjectCreated {
@@ -527,6 +545,10 @@ impl Commit {
                 notification: Obj(b),
                 bits: c,
             },
+            21 => Affinity {
+                thread: Obj(a),
+                cpus: small as u8,
+            },
             other => return Err(CommitError::UnknownKind(other)),
         };
         Ok((seq, commit))
@@ -553,6 +575,7 @@ mod tests {
                 process: Obj::new(1, 0),
                 tid: 4,
                 priority: 8,
+                cpus: 0xff,
             },
             Commit::ObjectCreated {
                 object: o,
@@ -627,6 +650,10 @@ mod tests {
                 irq: o,
                 notification: o,
                 bits: 1,
+            },
+            Commit::Affinity {
+                thread: o,
+                cpus: 0b0100,
             },
         ];
         for (seq, commit) in all.iter().enumerate() {

@@ -38,6 +38,8 @@ pub struct ThreadRecord {
     pub tid: u32,
     pub process: Obj,
     pub priority: u8,
+    /// The CPUs it may run on (bit N: CPU N).
+    pub cpus: u8,
     pub life: u8,
 }
 
@@ -87,11 +89,12 @@ impl CapRecord {
 }
 
 impl ObjectRecord {
-    pub fn thread(tid: u32, process: Obj, priority: u8, life: u8) -> Self {
+    pub fn thread(tid: u32, process: Obj, (priority, cpus): (u8, u8), life: u8) -> Self {
         ObjectRecord::Thread(ThreadRecord {
             tid,
             process,
             priority,
+            cpus,
             life,
         })
     }
@@ -118,12 +121,13 @@ impl ObjectRecord {
                 }
             }
             ObjectRecord::Thread(t) => {
-                let (process, tid, priority) = (t.process, t.tid, t.priority);
+                let (process, tid, priority, cpus) = (t.process, t.tid, t.priority, t.cpus);
                 Commit::ThreadCreated {
                     thread: object,
                     process,
                     tid,
                     priority,
+                    cpus,
                 }
             }
             ObjectRecord::Other { kind, detail, .. } => Commit::ObjectCreated {
@@ -195,11 +199,13 @@ pub fn apply(state: &mut State, commit: &Commit) -> Result<(), ReplayError> {
             process,
             tid,
             priority,
+            cpus,
         } => {
             let record = ThreadRecord {
                 tid,
                 process,
                 priority,
+                cpus,
                 life: 0,
             };
             create(state, thread, ObjectRecord::Thread(record))
@@ -347,6 +353,10 @@ pub fn apply(state: &mut State, commit: &Commit) -> Result<(), ReplayError> {
             thread_mut(state, thread)?.priority = priority;
             Ok(())
         }
+        Affinity { thread, cpus } => {
+            thread_mut(state, thread)?.cpus = cpus;
+            Ok(())
+        }
         IrqBound {
             irq,
             notification,
@@ -448,6 +458,7 @@ impl StateHasher {
                     t.tid as u64,
                     t.process.0,
                     t.priority as u64,
+                    t.cpus as u64,
                     t.life as u64,
                 ],
             ),

@@ -62,7 +62,7 @@ fn record_of<P: Platform>(object: &Object<P>) -> ObjectRecord {
                 ThreadState::Dead => 2,
                 _ => 1,
             };
-            return ObjectRecord::thread(t.tid, obj(t.process), t.priority, life);
+            return ObjectRecord::thread(t.tid, obj(t.process), (t.priority, t.cpus), life);
         }
         Object::Memory(Memory::Frames { frames, read_only }) => {
             (frames.len() as u64 | (*read_only as u64) << 62, None)

@@ -436,6 +436,18 @@ impl<P: Platform> Kernel<P> {
                 self.commit(Commit::priority(obj(target), priority));
                 ok0()
             }
+            Sys::ThreadSetAffinity => {
+                let (target, _) =
+                    self.lookup(process, args[0], ObjectKind::Thread, Rights::WRITE)?;
+                let cpus = (args[1] & ((1 << self.online) - 1)) as u8;
+                ensure(cpus != 0, SysError::InvalidArgument)?;
+                let t = self.objects.thread_mut(target);
+                t.ok_or(SysError::DeadObject)?.cpus = cpus;
+                self.commit(Commit::affinity(obj(target), cpus));
+                // A CPU it may no longer use lets it go at its next entry
+                // (this one on the way out, another at its next tick).
+                ok0()
+            }
             Sys::SetIpcBuffer => {
                 let va = args[0];
                 ensure(va.is_multiple_of(PAGE), SysError::InvalidArgument)?;

@@ -404,12 +404,14 @@ impl<P: Platform> Kernel<P> {
         self.charge(process, Cost::heap(THREAD_COST))?;
         let tid = self.next_tid;
         self.next_tid = self.next_tid.wrapping_add(1).max(1);
+        let creator = self.current().and_then(|c| self.objects.thread(c));
         let thread = Thread {
             tid,
             process,
             context: Box::new(P::Context::new(entry, stack, arg)),
             state: ThreadState::Inactive,
             priority,
+            cpus: creator.map_or(!0, |t| t.cpus),
             ipc_buffer: None,
             outgoing: Message::default(),
             reply_to: None,
@@ -475,23 +477,23 @@ impl<P: Platform> Kernel<P> {
             return;
         }
         t.state = ThreadState::Runnable;
-        let priority = t.priority;
+        let (priority, cpus) = (t.priority, t.cpus);
         if self.cpu_running(thread).is_some() {
             return;
         }
-        let current = self.current();
+        let (current, here) = (self.current(), cpus & 1 << self.cpu != 0);
         let running = current.and_then(|c| Some((c, self.objects.thread(c)?.priority)));
         match running {
-            Some((current, cp)) if priority > cp => {
+            Some((current, cp)) if priority > cp && here => {
                 self.run_queue.push_front(current, cp);
                 let cpu = self.this_cpu();
                 (cpu.current, cpu.slice_used) = (Some(thread), 0);
             }
             _ => self.run_queue.push_back(thread, priority),
         }
-        // A busy CPU leaves the thread to an idle one, if any.
-        let idle = (0..self.online).find(|&c| self.cpus[c].current.is_none());
-        if let (Some(_), Some(idle)) = (current, idle) {
+        // A CPU busy or not allowed leaves it to an idle one that is, if any.
+        let idle = (0..self.online).find(|&c| self.cpus[c].current.is_none() && cpus & 1 << c != 0);
+        if let (true, Some(idle)) = (current.is_some() || !here, idle) {
             P::wake_cpu(idle);
         }
     }
@@ -768,24 +770,33 @@ impl<P: Platform> Kernel<P> {
 
     /// The thread to resume, choosing one if the current one blocked.
     pub fn schedule(&mut self) -> Option<ObjRef> {
+        let here = 1 << self.cpu;
+        let allowed =
+            move |objects: &Objects<P>, t| objects.thread(t).is_none_or(|t| t.cpus & here != 0);
         if let Some(current) = self.current() {
-            if self.may_run(current) {
+            let runs = self.may_run(current);
+            if runs && allowed(&self.objects, current) {
                 return Some(current);
             }
+            // Its affinity changed: another CPU takes it.
             self.this_cpu().current = None;
+            if runs {
+                self.make_runnable(current);
+            }
         }
         // A halted machine (init ended) runs nothing.
         if self.halted {
             return None;
         }
-        while let Some(next) = self.run_queue.pop() {
+        loop {
+            let objects = &self.objects;
+            let next = self.run_queue.pop_where(|t| allowed(objects, t))?;
             if self.may_run(next) {
                 let cpu = self.this_cpu();
                 (cpu.current, cpu.slice_used) = (Some(next), 0);
                 return Some(next);
             }
         }
-        None
     }
 
     /// Whether `thread` is runnable; one suspended while another CPU ran it stops here.

@@ -6,6 +6,7 @@
 //! replies, capability transfer, notifications) and `lifecycle` (scheduling,
 //! quota, process death, faults, user pointers).
 
+mod affinity;
 mod ipc;
 mod lifecycle;
 mod suspend;

@@ -128,6 +128,8 @@ pub struct Thread<P: Platform> {
     pub context: Box<P::Context>,
     pub state: ThreadState,
     pub priority: u8,
+    /// The CPUs it may run on (bit N: CPU N); a new thread gets its creator's.
+    pub cpus: u8,
     /// User address of the 8 KiB IPC buffer, when registered.
     pub ipc_buffer: Option<u64>,
     /// The message this thread is trying to send while blocked in a send queue.

@@ -52,12 +52,22 @@ impl RunQueue {
         })
     }
 
-    /// Takes the first thread of the highest priority.
-    pub fn pop(&mut self) -> Option<ObjRef> {
-        let level = self.top_priority()? as usize;
-        let thread = self.levels[level].pop_front();
-        self.update(level);
-        thread
+    /// Takes the first thread of the highest priority that `may_run` here
+    /// (its affinity allows this CPU).
+    pub fn pop_where(&mut self, may_run: impl Fn(ObjRef) -> bool) -> Option<ObjRef> {
+        for word in (0..4).rev() {
+            let mut bits = self.nonempty[word];
+            while bits != 0 {
+                let level = word * 64 + 63 - bits.leading_zeros() as usize;
+                bits &= !(1 << (level % 64));
+                if let Some(at) = self.levels[level].iter().position(|&t| may_run(t)) {
+                    let thread = self.levels[level].remove(at);
+                    self.update(level);
+                    return thread;
+                }
+            }
+        }
+        None
     }
 
     /// Removes a thread wherever it is queued.
@@ -75,6 +85,12 @@ impl RunQueue {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    impl RunQueue {
+        fn pop(&mut self) -> Option<ObjRef> {
+            self.pop_where(|_| true)
+        }
+    }
 
     fn t(i: u32) -> ObjRef {
         ObjRef {
@@ -94,6 +110,23 @@ mod tests {
         assert_eq!(q.top_priority(), Some(255));
         let order: Vec<_> = core::iter::from_fn(|| q.pop()).collect();
         assert_eq!(order, [t(4), t(2), t(1), t(3), t(5)]);
+        assert!(q.is_empty());
+    }
+
+    #[test]
+    fn pop_where_passes_over_threads_not_allowed_here() {
+        let mut q = RunQueue::default();
+        q.push_back(t(1), 200);
+        q.push_back(t(2), 10);
+        q.push_back(t(3), 10);
+        q.push_back(t(4), 10);
+        let here = |thread: ObjRef| thread.index.is_multiple_of(2);
+        assert_eq!(q.pop_where(here), Some(t(2)));
+        assert_eq!(q.pop_where(here), Some(t(4)));
+        assert_eq!(q.pop_where(here), None);
+        assert_eq!(q.top_priority(), Some(200));
+        assert_eq!(q.pop(), Some(t(1)));
+        assert_eq!(q.pop(), Some(t(3)));
         assert!(q.is_empty());
     }
 

@@ -11,6 +11,7 @@ extern crate alloc;
 // The AArch64 memcpy/memmove/memset (linked for their symbols alone).
 extern crate zos_mem;
 
+pub mod affinity;
 mod arch;
 pub mod block;
 pub mod fs;

@@ -768,6 +768,11 @@ fn spawn_image(
         env.retain(|e| !e.starts_with("ZOS_UMASK="));
         env.push(&umask_var);
     }
+    let cpus_var = crate::affinity::env_entry();
+    if let Some(cpus) = cpus_var.as_deref() {
+        env.retain(|e| !e.starts_with("ZOS_CPUS="));
+        env.push(cpus);
+    }
     let env_bytes = env.clone();
     let request = ProcRequest::Spawn {
         path,

@@ -215,6 +215,8 @@ extern "C" fn _start(arg: u64) -> ! {
         HEAP_START.store(start, Ordering::Relaxed);
         HEAP_END.store(start, Ordering::Relaxed);
     }
+    // A CPU mask handed down by the parent (`taskset`).
+    crate::affinity::inherit();
     // SAFETY: every program links exactly one `zos_main` (see the `entry!` macro).
     let code = unsafe { zos_main(arg) };
     crate::posix::exit(code as i32)

@@ -437,6 +437,11 @@ pub fn ipc_reply_recv(endpoint: u64, info: MessageInfo, words: [u64; 4]) -> Resu
 }
 
 /// Changes a thread's priority (not above the caller's).
+/// Lets `thread` run only on the CPUs of `cpus` (bit N: CPU N) that are online.
+pub fn thread_set_affinity(thread: u64, cpus: u64) -> Result<(), Error> {
+    call(Sys::ThreadSetAffinity, [thread, cpus, 0, 0, 0, 0]).map(|_| ())
+}
+
 pub fn thread_set_priority(thread: u64, priority: u64) -> Result<(), Error> {
     call(Sys::ThreadSetPriority, [thread, priority, 0, 0, 0, 0]).map(|_| ())
 }

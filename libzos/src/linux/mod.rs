@@ -143,7 +143,7 @@ fn dispatch(nr: i64, args: [u64; 6]) -> SysResult {
         113 => time::clock_gettime(a, b),
         114 => time::clock_getres(b),
         115 => time::clock_nanosleep(a, b as u32, c, d),
-        122 => set_affinity(b, c),
+        122 => set_affinity(a as i32, b, c),
         123 => get_affinity(a as i32, b, c),
         124 => {
             crate::sys::yield_now();
@@ -372,20 +372,15 @@ fn resource_limit(resource: u32, old: u64) -> SysResult {
     Ok(0)
 }
 
-/// The mask of the online CPUs (bit N for CPU N), as many bytes as Linux's
-/// `cpumask_t` takes here (8).
-fn online_cpus() -> u64 {
-    let cpus = crate::sys::cpu_info().0.clamp(1, 64);
-    if cpus == 64 {
-        u64::MAX
-    } else {
-        (1u64 << cpus) - 1
-    }
+/// Whether `pid` names the caller (0 or its own pid).
+fn is_self(pid: i32) -> bool {
+    pid == 0 || pid == posix::getpid() as i32
 }
 
-/// sched_getaffinity: every process may run on every online CPU (threads
-/// are not pinned yet), so the answer is the online CPUs for any process
-/// (pid 0: the caller). Returns the bytes written, as the raw call does.
+/// sched_getaffinity (a mask of 8 bytes, bit N for CPU N): the caller's
+/// own mask (`crate::affinity`); another process's is not known here, so
+/// it reads as the online CPUs. Returns the bytes written, as the raw call
+/// does.
 fn get_affinity(pid: i32, size: u64, mask: u64) -> SysResult {
     if pid < 0 {
         return Err(Errno(ESRCH));
@@ -393,20 +388,27 @@ fn get_affinity(pid: i32, size: u64, mask: u64) -> SysResult {
     if size < 8 {
         return Err(Errno(EINVAL));
     }
-    put_words(mask, &[online_cpus()])?;
+    let cpus = if is_self(pid) {
+        crate::affinity::get()
+    } else {
+        crate::affinity::online()
+    };
+    put_words(mask, &[cpus])?;
     Ok(8)
 }
 
-/// sched_setaffinity: accepted when the mask names an online CPU (the
-/// scheduler does not pin, so the mask is not kept); EINVAL otherwise, as
-/// Linux answers a mask of no online CPU.
-fn set_affinity(size: u64, mask: u64) -> SysResult {
+/// sched_setaffinity of the caller (pid 0 or its own): the kernel pins its
+/// main thread and programs it starts inherit the mask; EINVAL for a mask
+/// of no online CPU, as Linux. Another process's mask cannot be set yet
+/// (EPERM): that needs init to hold the request (docs/kernel.md, SMP).
+fn set_affinity(pid: i32, size: u64, mask: u64) -> SysResult {
+    if !is_self(pid) {
+        return Err(Errno(EPERM));
+    }
     let bytes = user_bytes(mask, size.min(8))?;
     let mut word = [0u8; 8];
     word[..bytes.len()].copy_from_slice(bytes);
-    if u64::from_le_bytes(word) & online_cpus() == 0 {
-        return Err(Errno(EINVAL));
-    }
+    crate::affinity::set(u64::from_le_bytes(word))?;
     Ok(0)
 }
 
