@@ -33,19 +33,27 @@ pub struct GrepOptions<'a> {
     pub files_with_matches: bool,
     /// `-s`: no messages about unreadable files.
     pub no_messages: bool,
-    /// `-e PATTERN` or the first operand.
-    pub pattern: &'a str,
+    /// Every `-e PATTERN` (or else the first operand), each split at
+    /// newlines: a line is selected when any of them matches (POSIX).
+    pub patterns: Vec<&'a str>,
     pub files: Vec<&'a str>,
 }
 
 pub fn parse<'a>(args: &[&'a str]) -> Result<GrepOptions<'a>, UsageError> {
     let parsed = getopt::parse(args, "vinscFqle:")?;
     let mut operands = parsed.operands.clone();
-    let pattern = match parsed.last_value('e') {
-        Some(pattern) => pattern,
-        None if operands.is_empty() => return Err(UsageError("missing pattern".into())),
-        None => operands.remove(0),
+    let given: Vec<&str> = parsed
+        .options
+        .iter()
+        .filter(|(l, _)| *l == 'e')
+        .filter_map(|(_, v)| *v)
+        .collect();
+    let lists = match given.is_empty() {
+        false => given,
+        true if operands.is_empty() => return Err(UsageError("missing pattern".into())),
+        true => alloc::vec![operands.remove(0)],
     };
+    let patterns = lists.iter().flat_map(|list| list.split('\n')).collect();
     Ok(GrepOptions {
         invert: parsed.has('v'),
         ignore_case: parsed.has('i'),
@@ -55,14 +63,18 @@ pub fn parse<'a>(args: &[&'a str]) -> Result<GrepOptions<'a>, UsageError> {
         quiet: parsed.has('q'),
         files_with_matches: parsed.has('l'),
         no_messages: parsed.has('s'),
-        pattern,
+        patterns,
         files: operands,
     })
 }
 
-/// What a line is tested against.
+/// What a line is tested against: any of the patterns.
 #[derive(Clone, Debug)]
-pub enum Matcher {
+pub struct Matcher(Vec<Pattern>);
+
+/// One pattern.
+#[derive(Clone, Debug)]
+pub enum Pattern {
     /// `-F`: the bytes (lower-cased with `-i`).
     Fixed {
         needle: Vec<u8>,
@@ -73,24 +85,41 @@ pub enum Matcher {
 
 impl Matcher {
     pub fn new(options: &GrepOptions) -> Result<Self, UsageError> {
-        if options.fixed {
-            let mut needle = options.pattern.as_bytes().to_vec();
-            if options.ignore_case {
-                needle.make_ascii_lowercase();
-            }
-            return Ok(Matcher::Fixed {
-                needle,
-                ignore_case: options.ignore_case,
-            });
-        }
-        Regex::new(options.pattern, options.ignore_case)
-            .map(Matcher::Regex)
-            .map_err(|error| UsageError(error.0))
+        let patterns = options.patterns.iter();
+        let one = |pattern: &&str| Pattern::new(pattern, options.fixed, options.ignore_case);
+        patterns.map(one).collect::<Result<_, _>>().map(Matcher)
     }
 
     pub fn is_match(&self, line: &[u8]) -> bool {
+        self.0.iter().any(|pattern| pattern.is_match(line))
+    }
+
+    /// Whether `line` is selected (`-v` inverts).
+    pub fn selects(&self, line: &[u8], invert: bool) -> bool {
+        self.is_match(line) != invert
+    }
+}
+
+impl Pattern {
+    fn new(pattern: &str, fixed: bool, ignore_case: bool) -> Result<Self, UsageError> {
+        if fixed {
+            let mut needle = pattern.as_bytes().to_vec();
+            if ignore_case {
+                needle.make_ascii_lowercase();
+            }
+            return Ok(Pattern::Fixed {
+                needle,
+                ignore_case,
+            });
+        }
+        Regex::new(pattern, ignore_case)
+            .map(Pattern::Regex)
+            .map_err(|error| UsageError(error.0))
+    }
+
+    fn is_match(&self, line: &[u8]) -> bool {
         match self {
-            Matcher::Fixed {
+            Pattern::Fixed {
                 needle,
                 ignore_case,
             } => {
@@ -105,13 +134,8 @@ impl Matcher {
                     }
                 })
             }
-            Matcher::Regex(regex) => regex.is_match(line),
+            Pattern::Regex(regex) => regex.is_match(line),
         }
-    }
-
-    /// Whether `line` is selected (`-v` inverts).
-    pub fn selects(&self, line: &[u8], invert: bool) -> bool {
-        self.is_match(line) != invert
     }
 }
 
@@ -185,9 +209,15 @@ mod tests {
     fn options() {
         let options = parse(&["-vin", "a.b", "f", "g"]).unwrap();
         assert!(options.invert && options.ignore_case && options.line_numbers);
-        assert_eq!(options.pattern, "a.b");
+        assert_eq!(options.patterns, ["a.b"]);
         assert_eq!(options.files, ["f", "g"]);
-        assert_eq!(parse(&["-e", "-x", "f"]).unwrap().pattern, "-x");
+        assert_eq!(parse(&["-e", "-x", "f"]).unwrap().patterns, ["-x"]);
+        // Several -e, and newlines in one: any of them selects a line.
+        let options = parse(&["-e", "Call", "-e", "a\nb", "f"]).unwrap();
+        assert_eq!(options.patterns, ["Call", "a", "b"]);
+        let matcher = Matcher::new(&options).unwrap();
+        assert!(matcher.is_match(b" 24 Call 5") && matcher.is_match(b"xb"));
+        assert!(!matcher.is_match(b"SystemInfo"));
         assert!(parse(&[]).is_err());
         assert!(parse(&["-Z", "x"]).is_err());
     }
