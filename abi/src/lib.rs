@@ -287,10 +287,18 @@ pub enum ObjectKind {
 
 /// The process-slot value that means "the calling process itself".
 pub const SELF_PROCESS: u64 = u64::MAX;
-/// `SystemInfo`'s first argument asking for the CPU page: online CPUs, kernel
-/// entries that waited for the kernel lock, and the busy ticks (timer ticks
-/// that found a thread running) of CPUs 0 to 3 (0 asks for the memory page).
+/// `SystemInfo`'s first argument asking for the page of the CPU named by the
+/// second: online CPUs, kernel entries that waited for the kernel lock, then
+/// that CPU's busy ticks (timer ticks that found a thread running), context
+/// switches (a different thread prepared to run on it) and user faults
+/// taken on it (0 asks for the memory page; a CPU not online reads zeros).
 pub const SYSTEM_INFO_CPUS: u64 = 1;
+/// `SystemInfo`'s first argument asking for syscall counts since boot: six
+/// counts from the syscall number in the second argument on. Numbers from
+/// [`SYSCALL_COUNTS`]` - 1` up share the last count (all invalid).
+pub const SYSTEM_INFO_SYSCALLS: u64 = 2;
+/// How many syscall numbers the kernel counts apart.
+pub const SYSCALL_COUNTS: usize = 64;
 /// "No capability" in optional slot arguments.
 pub const NO_SLOT: u64 = u64::MAX;
 /// Largest single Memory object (`MemoryCreate`), 1 GiB.

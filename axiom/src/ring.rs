@@ -29,6 +29,7 @@ impl<const W: usize> Ring<W> {
     }
 
     /// Appends a record (a ring without room keeps nothing).
+    #[inline]
     pub fn push(&mut self, record: [u64; W]) {
         if let Some(mask) = self.slots.len().checked_sub(1) {
             self.slots[self.next as usize & mask] = record;
@@ -72,6 +73,7 @@ impl Rings {
 
     /// Appends a SysLog record with the next sequence number; its commits
     /// are those from `first_commit` to now.
+    #[inline]
     pub fn syscall(&mut self, mut record: SysRecord) {
         record.seq = self.syslog.next;
         record.commits = (self.commits.next - record.first_commit) as u32;

@@ -39,6 +39,7 @@ pub struct SysRecord {
 
 impl SysRecord {
     /// The record of a call about to run (result [`PENDING`] until known).
+    #[inline]
     pub fn call(process: u32, thread: u32, number: u64, args: [u64; 6], first_commit: u64) -> Self {
         let number = number as u16;
         Self {
@@ -52,7 +53,18 @@ impl SysRecord {
         }
     }
 
+    /// The record with the call's result code and first value.
+    #[inline]
+    pub fn ended(self, code: u16, value: u64) -> Self {
+        Self {
+            code,
+            value,
+            ..self
+        }
+    }
+
     /// The result of a blocked call of `thread`, as it is written.
+    #[inline]
     pub fn completion(
         process: u32,
         thread: u32,
@@ -71,6 +83,7 @@ impl SysRecord {
         }
     }
 
+    #[inline]
     pub fn encode(&self) -> [u64; SYS_RECORD_WORDS] {
         let a = self.args;
         [

@@ -121,11 +121,11 @@ impl<P: Platform> Kernel<P> {
         self.commit(Commit::faults_to(process, none, 0));
     }
 
-    /// Writes the SysLog record of a syscall.
-    pub fn log_syscall(&mut self, record: zos_axiom::SysRecord) {
+    /// Writes the SysLog record of a syscall (built only when recording).
+    pub fn log_syscall(&mut self, record: impl FnOnce() -> zos_axiom::SysRecord) {
         if self.caps.recording {
             self.flush_cap_journal();
-            self.audit.syscall(record);
+            self.audit.syscall(record());
         }
     }
 

@@ -57,30 +57,30 @@ impl<P: Platform> Kernel<P> {
     /// Handles the syscall the current thread just made; the caller then
     /// resumes whichever thread `schedule` picks.
     pub fn syscall(&mut self) {
-        self.syscalls += 1;
         let Some(thread) = self.current() else { return };
         let Some(t) = self.objects.thread(thread) else {
             return;
         };
         let (c, process) = (&t.context, t.process);
         let number = c.syscall_number();
+        self.syscall_counts[(number as usize).min(SYSCALL_COUNTS - 1)] += 1;
         let args = [c.arg(0), c.arg(1), c.arg(2), c.arg(3), c.arg(4), c.arg(5)];
         let first_commit = self.audit.commits.next;
         let (p, t) = (process.index, thread.index);
-        let mut record = SysRecord::call(p, t, number, args, first_commit);
+        let record =
+            move |code, value| SysRecord::call(p, t, number, args, first_commit).ended(code, value);
         let fast = number == Sys::Call as u64 || number == Sys::ReplyRecv as u64;
         // The partner's call completed with this message: named in `value`.
         let fast = fast.then(|| self.fast_ipc(thread, process, number == Sys::Call as u64, &args));
         if let Some(Some(partner)) = fast {
-            record.value = u64::from(partner) + 1;
-            return self.log_syscall(record);
+            return self.log_syscall(|| record(PENDING, u64::from(partner) + 1));
         }
         let result = match Sys::from_number(number) {
             Some(call) => self.dispatch(call, thread, process, args),
             None => Err(SysError::InvalidSyscall),
         };
-        (record.code, record.value) = self.finish(thread, result);
-        self.log_syscall(record);
+        let (code, value) = self.finish(thread, result);
+        self.log_syscall(|| record(code, value));
     }
 
     /// Writes an outcome: 0 and the values, or the error code and zeros
@@ -260,9 +260,14 @@ impl<P: Platform> Kernel<P> {
             }
             Sys::Clock => ok1(P::uptime_ns()),
             Sys::SystemInfo if args[0] == SYSTEM_INFO_CPUS => {
-                let busy = |cpu: usize| self.cpus[cpu].busy_ticks;
-                let (cpus, waits) = (self.online as u64, self.lock_waits);
-                ok(&[cpus, waits, busy(0), busy(1), busy(2), busy(3)])
+                // CPUs never brought online read zeros.
+                let cpu = self.cpus.get(args[1] as usize).copied().unwrap_or_default();
+                let (online, waits) = (self.online as u64, self.lock_waits);
+                ok(&[online, waits, cpu.busy_ticks, cpu.switches, cpu.faults])
+            }
+            Sys::SystemInfo if args[0] == SYSTEM_INFO_SYSCALLS => {
+                let first = (args[1] as usize).min(SYSCALL_COUNTS);
+                ok(&self.syscall_counts[first..(first + 6).min(SYSCALL_COUNTS)])
             }
             Sys::SystemInfo => {
                 let (quota, pid) = (self.objects.process(process))
@@ -270,7 +275,8 @@ impl<P: Platform> Kernel<P> {
                 let frames = &self.frames;
                 let (free, total) = (frames.free_frames() as u64, frames.total_frames() as u64);
                 let (left, live) = (quota.limit.saturating_sub(quota.used), self.objects.live());
-                ok(&[free, total, left, live as u64, self.syscalls, pid])
+                let syscalls = self.syscall_counts.iter().sum();
+                ok(&[free, total, left, live as u64, syscalls, pid])
             }
             Sys::CapCopy | Sys::CapTransfer => {
                 let src = u32::try_from(args[0]).map_err(|_| SysError::InvalidCap)?;
@@ -384,7 +390,8 @@ impl<P: Platform> Kernel<P> {
                     self.lookup(process, args[0], ObjectKind::Process, Rights::READ)?;
                 let p = self.objects.process(target).ok_or(SysError::DeadObject)?;
                 let (state, code, address, pc) = match p.state {
-                    ProcessState::Alive => (0, 0, 0, 0),
+                    // While it runs, the ticks it ran in the code's place.
+                    ProcessState::Alive => (0, p.ticks, 0, 0),
                     ProcessState::Exited(code) => (1, code as u64, 0, 0),
                     ProcessState::Killed {
                         fault_address,
@@ -454,9 +461,7 @@ impl<P: Platform> Kernel<P> {
                 let space = self.space_of(thread).ok_or(SysError::DeadObject)?;
                 let writable = usercopy::is_writable::<P>(space, va, IPC_BUFFER_SIZE);
                 ensure(writable, SysError::BadAddress)?;
-                if let Some(t) = self.objects.thread_mut(thread) {
-                    t.ipc_buffer = Some(va);
-                }
+                self.update_thread(thread, |t| t.ipc_buffer = Some(va));
                 ok0()
             }
             Sys::ReplySave => {

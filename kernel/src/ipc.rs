@@ -169,12 +169,8 @@ impl<P: Platform> Kernel<P> {
                 Ok(())
             }
             None => {
-                if let Some(s) = self.objects.thread_mut(sender) {
-                    s.outgoing = message;
-                }
-                if let Some(ep) = self.objects.endpoint_mut(endpoint) {
-                    ep.senders.push_back(sender);
-                }
+                self.update_thread(sender, |s| s.outgoing = message);
+                self.update_endpoint(endpoint, |ep| ep.senders.push_back(sender));
                 self.objects.add_ref(endpoint);
                 self.block_current(ThreadState::Sending { endpoint, call });
                 Ok(())
@@ -231,23 +227,15 @@ impl<P: Platform> Kernel<P> {
         let badge = if call { badge } else { 0 };
         let words = [info.encode(), args[2], args[3], args[4], args[5], badge];
         self.write_results(partner, 0, &words);
-        if let Some(p) = self.objects.thread_mut(partner) {
-            p.state = ThreadState::Runnable;
-        }
+        self.update_thread(partner, |p| p.state = ThreadState::Runnable);
         if call {
-            if let Some(ep) = self.objects.endpoint_mut(endpoint) {
-                ep.receivers.pop_front();
-            }
+            self.update_endpoint(endpoint, |ep| ep.receivers.pop_front());
             // The receiver's hold; the caller's capability still holds one.
             self.objects.drop_ref(endpoint);
             self.await_reply(me, partner, false, args[1] & CALL_INTERRUPTIBLE != 0);
         } else {
-            if let Some(t) = self.objects.thread_mut(me) {
-                t.reply_to = None;
-            }
-            if let Some(ep) = self.objects.endpoint_mut(endpoint) {
-                ep.receivers.push_back(me);
-            }
+            self.update_thread(me, |t| t.reply_to = None);
+            self.update_endpoint(endpoint, |ep| ep.receivers.push_back(me));
             self.objects.add_ref(endpoint);
             self.block_thread(me, ThreadState::Receiving { endpoint });
         }
@@ -259,20 +247,16 @@ impl<P: Platform> Kernel<P> {
     /// the receiver now owes it.
     fn await_reply(&mut self, sender: ObjRef, receiver: ObjRef, fault: bool, interruptible: bool) {
         // Only the fault flag of `outgoing` counts while awaiting the reply.
-        if let Some(s) = self.objects.thread_mut(sender) {
-            (s.outgoing.is_fault, s.interruptible) = (fault, interruptible);
-        }
-        if let Some(r) = self.objects.thread_mut(receiver) {
-            r.reply_to = Some(sender);
-        }
+        self.update_thread(sender, |s| {
+            (s.outgoing.is_fault, s.interruptible) = (fault, interruptible)
+        });
+        self.update_thread(receiver, |r| r.reply_to = Some(sender));
         self.block_thread(sender, ThreadState::AwaitingReply);
     }
 
     /// Runs `thread` now (it must be blocked on IPC and just received).
     fn switch_to(&mut self, thread: ObjRef) {
-        if let Some(t) = self.objects.thread_mut(thread) {
-            t.state = ThreadState::Runnable;
-        }
+        self.update_thread(thread, |t| t.state = ThreadState::Runnable);
         if let Some(current) = self.current().filter(|&current| current != thread) {
             let priority = self.objects.thread(current).map_or(0, |t| t.priority);
             self.run_queue.push_front(current, priority);
@@ -318,9 +302,7 @@ impl<P: Platform> Kernel<P> {
                     self.refund_watch(payer);
                     return delivered;
                 }
-                if let Some(ep) = self.objects.endpoint_mut(endpoint) {
-                    ep.receivers.push_back(receiver);
-                }
+                self.update_endpoint(endpoint, |ep| ep.receivers.push_back(receiver));
                 self.objects.add_ref(endpoint);
                 self.block_thread(receiver, ThreadState::Receiving { endpoint });
                 Ok(())
@@ -339,9 +321,7 @@ impl<P: Platform> Kernel<P> {
         };
         if is_fault {
             // Resuming a faulted thread: its registers stay as they were.
-            if let Some(c) = self.objects.thread_mut(caller) {
-                c.outgoing.is_fault = false;
-            }
+            self.update_thread(caller, |c| c.outgoing.is_fault = false);
             self.make_runnable(caller);
             return Ok(());
         }

@@ -21,7 +21,7 @@ use crate::ipc::Message;
 use crate::object::*;
 use crate::sched::RunQueue;
 pub use crate::syscall::fault;
-use crate::syscall::SysError;
+use crate::syscall::{SysError, SYSCALL_COUNTS};
 use crate::{ensure, Result};
 
 /// Capability slots of each process table.
@@ -91,8 +91,11 @@ pub struct Cpu {
     /// for, and the one whose FP/SIMD registers are live in it.
     pub running: Option<ObjRef>,
     pub fp_owner: Option<ObjRef>,
-    /// Timer ticks that found it running a thread.
+    /// Timer ticks that found it running a thread, threads prepared to run
+    /// on it after another, and user faults it took.
     pub busy_ticks: u64,
+    pub switches: u64,
+    pub faults: u64,
 }
 
 #[derive(Default)]
@@ -117,8 +120,8 @@ pub struct Kernel<P: Platform> {
     pub heap_budget: u64,
     next_pid: u32,
     next_tid: u32,
-    /// Syscalls handled since boot.
-    pub syscalls: u64,
+    /// Syscalls handled since boot, by number (`SystemInfo`).
+    pub syscall_counts: Vec<u64>,
     /// Kernel entries that found the kernel lock held by another CPU.
     pub lock_waits: u64,
     /// The console service's notification for new kernel log bytes (`LogBind`),
@@ -142,6 +145,7 @@ impl<P: Platform> Kernel<P> {
             heap_budget: u64::MAX,
             next_pid: 1,
             next_tid: 1,
+            syscall_counts: alloc::vec![0; SYSCALL_COUNTS],
             ..Default::default()
         }
     }
@@ -334,9 +338,7 @@ impl<P: Platform> Kernel<P> {
             return Ok(());
         }
         self.charge(process, Cost::heap(SLOT_CHUNK_COST))?;
-        if let Some(p) = self.objects.process_mut(process) {
-            p.slot_chunks += 1;
-        }
+        self.update_process(process, |p| p.slot_chunks += 1);
         Ok(())
     }
 
@@ -380,6 +382,7 @@ impl<P: Platform> Kernel<P> {
             fault_endpoint: None,
             table_frames_charged: 0,
             slot_chunks: 0,
+            ticks: 0,
         };
         let process = self.new_object(Object::Process(process));
         if let Some(creator) = creator {
@@ -420,9 +423,7 @@ impl<P: Platform> Kernel<P> {
         };
         let thread = self.new_object(Object::Thread(thread));
         self.objects.add_ref(thread); // the process's reference
-        if let Some(p) = self.objects.process_mut(process) {
-            p.threads.push(thread);
-        }
+        self.update_process(process, |p| p.threads.push(thread));
         Ok(thread)
     }
 
@@ -444,18 +445,19 @@ impl<P: Platform> Kernel<P> {
     /// the SysLog.
     pub fn set_results(&mut self, thread: ObjRef, code: u64, values: &[u64]) {
         let process = self.write_results(thread, code, values);
-        if let (Some(process), true) = (process, self.caps.recording) {
+        if let Some(process) = process {
             let (value, next) = (values.first().copied(), self.audit.commits.next);
-            let record = SysRecord::completion(process, thread.index, code, value, next);
-            self.log_syscall(record);
+            self.log_syscall(|| SysRecord::completion(process, thread.index, code, value, next));
         }
     }
 
     /// Writes the registers only; the thread's process slab index.
     pub fn write_results(&mut self, thread: ObjRef, code: u64, values: &[u64]) -> Option<u32> {
         let t = self.objects.thread_mut(thread)?;
-        for (i, value) in [code].iter().chain(values).enumerate() {
-            t.context.set_result(i, *value);
+        // Not a chained iterator: this runs twice per IPC round trip.
+        t.context.set_result(0, code);
+        for (i, value) in values.iter().enumerate() {
+            t.context.set_result(i + 1, *value);
         }
         Some(t.process.index)
     }
@@ -665,9 +667,7 @@ impl<P: Platform> Kernel<P> {
         if let Some(caller) = reply_to {
             self.fail_caller(caller, SysError::PeerDied);
         }
-        if let Some(p) = self.objects.process_mut(process) {
-            p.threads.retain(|t| *t != thread);
-        }
+        self.update_process(process, |p| p.threads.retain(|t| *t != thread));
         self.refund(process, Cost::heap(THREAD_COST));
         self.release(thread);
     }
@@ -774,13 +774,13 @@ impl<P: Platform> Kernel<P> {
         let allowed =
             move |objects: &Objects<P>, t| objects.thread(t).is_none_or(|t| t.cpus & here != 0);
         if let Some(current) = self.current() {
-            let runs = self.may_run(current);
-            if runs && allowed(&self.objects, current) {
+            let cpus = self.may_run(current);
+            if cpus.is_some_and(|cpus| cpus & here != 0) {
                 return Some(current);
             }
             // Its affinity changed: another CPU takes it.
             self.this_cpu().current = None;
-            if runs {
+            if cpus.is_some() {
                 self.make_runnable(current);
             }
         }
@@ -791,7 +791,7 @@ impl<P: Platform> Kernel<P> {
         loop {
             let objects = &self.objects;
             let next = self.run_queue.pop_where(|t| allowed(objects, t))?;
-            if self.may_run(next) {
+            if self.may_run(next).is_some() {
                 let cpu = self.this_cpu();
                 (cpu.current, cpu.slice_used) = (Some(next), 0);
                 return Some(next);
@@ -799,14 +799,18 @@ impl<P: Platform> Kernel<P> {
         }
     }
 
-    /// Whether `thread` is runnable; one suspended while another CPU ran it stops here.
-    fn may_run(&mut self, thread: ObjRef) -> bool {
-        let t = self.objects.thread_mut(thread);
-        if t.is_some_and(|t| t.state == ThreadState::Runnable && t.stop_pending) {
+    /// The CPUs `thread` may run on if it is runnable (one lookup: this runs
+    /// on every trap); one suspended while another CPU ran it stops here.
+    fn may_run(&mut self, thread: ObjRef) -> Option<u8> {
+        let t = self
+            .objects
+            .thread(thread)
+            .filter(|t| t.state == ThreadState::Runnable)?;
+        if t.stop_pending {
             self.block_thread(thread, ThreadState::Suspended);
+            return None;
         }
-        let t = self.objects.thread(thread);
-        t.is_some_and(|t| t.state == ThreadState::Runnable)
+        Some(t.cpus)
     }
 
     /// The thread this CPU runs.
@@ -836,6 +840,21 @@ impl<P: Platform> Kernel<P> {
         self.objects.thread_mut(thread).map(|t| &mut *t.context)
     }
 
+    /// Changes a live thread (nothing for a stale reference).
+    pub fn update_thread<R>(&mut self, r: ObjRef, change: impl FnOnce(&mut Thread<P>) -> R) {
+        let _ = self.objects.thread_mut(r).map(change);
+    }
+
+    /// Changes a live endpoint (nothing for a stale reference).
+    pub fn update_endpoint<R>(&mut self, r: ObjRef, change: impl FnOnce(&mut Endpoint) -> R) {
+        let _ = self.objects.endpoint_mut(r).map(change);
+    }
+
+    /// Changes a live process (nothing for a stale reference).
+    pub fn update_process<R>(&mut self, r: ObjRef, change: impl FnOnce(&mut Process<P>) -> R) {
+        let _ = self.objects.process_mut(r).map(change);
+    }
+
     /// Address space a thread runs in.
     pub fn space_of(&self, thread: ObjRef) -> Option<&P::Space> {
         let process = self.objects.thread(thread)?.process;
@@ -854,6 +873,9 @@ impl<P: Platform> Kernel<P> {
         };
         let woken: Vec<ObjRef> = self.sleepers.extract_if(.., due).collect();
         woken.into_iter().for_each(|thread| self.wake(thread, 0));
+        if let Some(t) = self.current().and_then(|t| self.objects.thread(t)) {
+            self.update_process(t.process, |p| p.ticks += 1);
+        }
         let cpu = self.this_cpu();
         cpu.busy_ticks += cpu.current.is_some() as u64;
         cpu.slice_used += 1;
@@ -865,10 +887,10 @@ impl<P: Platform> Kernel<P> {
 
     /// Moves the current thread behind others of equal or higher priority.
     pub fn rotate_current(&mut self) {
-        let Some(current) = self.current() else {
-            return;
-        };
-        let Some(priority) = self.objects.thread(current).map(|t| t.priority) else {
+        let current = self.current();
+        let Some((current, priority)) =
+            current.and_then(|c| Some((c, self.objects.thread(c)?.priority)))
+        else {
             return;
         };
         let top = self.run_queue.top_priority();
@@ -893,6 +915,7 @@ impl<P: Platform> Kernel<P> {
 
     /// A user fault in the current thread: fault message to the supervisor, or kill.
     pub fn user_fault(&mut self, kind: u64, address: u64, syndrome: u64) {
+        self.this_cpu().faults += 1;
         let Some(t) = self.current().and_then(|t| self.objects.thread(t)) else {
             return;
         };

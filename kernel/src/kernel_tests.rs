@@ -317,7 +317,14 @@ fn harness_runs_a_syscall() {
         0,
         "syscall count keeps going"
     );
-    assert_eq!(h.k.syscalls, 4);
+    assert_eq!(h.k.syscall_counts.iter().sum::<u64>(), 4);
+    let clock = Sys::Clock as u64;
+    let counts = ok(h.syscall(t, Sys::SystemInfo, &[zos_abi::SYSTEM_INFO_SYSCALLS, clock]));
+    assert_eq!(counts[1], 3, "three Clock calls counted apart");
+    let cpu = ok(h.syscall(t, Sys::SystemInfo, &[zos_abi::SYSTEM_INFO_CPUS, 0]));
+    assert_eq!(cpu[1], 1, "one CPU online");
+    let away = ok(h.syscall(t, Sys::SystemInfo, &[zos_abi::SYSTEM_INFO_CPUS, 5]));
+    assert_eq!(away[3..], [0, 0, 0, 0], "a CPU not online reads zeros");
     let mut context = h.k.context_mut(t).expect("context").clone();
     context.regs[8] = 999;
     *h.k.context_mut(t).expect("context") = context;

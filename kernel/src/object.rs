@@ -89,6 +89,8 @@ pub struct Process<P: Platform> {
     pub table_frames_charged: u64,
     /// Chunks of capability slots charged so far (see `SLOT_CHUNK`).
     pub slot_chunks: u64,
+    /// Timer ticks that found one of its threads running (CPU time).
+    pub ticks: u64,
 }
 
 /// What a thread is doing.

@@ -119,6 +119,7 @@ impl<P: Platform> Kernel<P> {
         if switch {
             self.leave_cpu();
             self.this_cpu().running = Some(next);
+            self.this_cpu().switches += 1;
             P::fp_enable(Some(next) == self.this_cpu().fp_owner);
         }
         let Some(thread) = self.objects.thread_mut(next) else {

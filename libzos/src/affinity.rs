@@ -24,7 +24,7 @@ static CPUS: AtomicU64 = AtomicU64::new(0);
 
 /// The online CPUs (bit N for CPU N).
 pub fn online() -> u64 {
-    let cpus = sys::cpu_info().0.clamp(1, 64);
+    let cpus = sys::cpus_online().clamp(1, 64);
     if cpus == 64 {
         u64::MAX
     } else {

@@ -303,9 +303,11 @@ pub fn process_status(process: u64) -> Result<[u64; 5], Error> {
     let r = call(Sys::ProcessStatus, [process, 0, 0, 0, 0, 0])?;
     Ok([r.0[1], r.0[2], r.0[3], r.0[4], r.0[5]])
 }
-/// Bytes of quota the process uses (frames and kernel objects it pays for).
-pub fn process_memory(process: u64) -> Result<u64, Error> {
-    Ok(call(Sys::ProcessStatus, [process, 0, 0, 0, 0, 0])?.0[6])
+/// Bytes of quota a live process uses and the timer ticks (10 ms) its
+/// threads ran; `None` once it has ended.
+pub fn process_usage(process: u64) -> Result<Option<(u64, u64)>, Error> {
+    let r = call(Sys::ProcessStatus, [process, 0, 0, 0, 0, 0])?;
+    Ok((r.0[1] == 0).then_some((r.0[6], r.0[2])))
 }
 pub fn process_kill(process: u64) -> Result<(), Error> {
     call(Sys::ProcessKill, [process, 0, 0, 0, 0, 0]).map(|_| ())
@@ -348,11 +350,48 @@ pub fn system_info() -> [u64; 6] {
     let r = raw(Sys::SystemInfo, [0; 6]);
     [r.0[1], r.0[2], r.0[3], r.0[4], r.0[5], r.0[6]]
 }
-/// Online CPUs, kernel entries that waited for the kernel lock, and the busy
-/// ticks of CPUs 0 to 3.
-pub fn cpu_info() -> (u64, u64, [u64; 4]) {
-    let r = raw(Sys::SystemInfo, [zos_abi::SYSTEM_INFO_CPUS, 0, 0, 0, 0, 0]);
-    (r.0[1], r.0[2], [r.0[3], r.0[4], r.0[5], r.0[6]])
+/// What the kernel counted on one CPU since boot.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CpuStats {
+    /// Timer ticks (10 ms) that found it running a thread.
+    pub busy_ticks: u64,
+    /// Threads prepared to run on it after another (context switches).
+    pub switches: u64,
+    /// User faults (page faults and other exceptions) taken on it.
+    pub faults: u64,
+}
+/// Online CPUs, kernel entries that waited for the kernel lock, and what
+/// the kernel counted on CPU `cpu` (zeros for a CPU not online).
+pub fn cpu_stats(cpu: u64) -> (u64, u64, CpuStats) {
+    let r = raw(
+        Sys::SystemInfo,
+        [zos_abi::SYSTEM_INFO_CPUS, cpu, 0, 0, 0, 0],
+    );
+    let stats = CpuStats {
+        busy_ticks: r.0[3],
+        switches: r.0[4],
+        faults: r.0[5],
+    };
+    (r.0[1], r.0[2], stats)
+}
+/// The CPUs online.
+pub fn cpus_online() -> u64 {
+    cpu_stats(0).0
+}
+/// How often each syscall number was called since boot (index: number;
+/// the last entry also counts every larger, invalid, number).
+pub fn syscall_counts() -> alloc::vec::Vec<u64> {
+    let mut counts = alloc::vec::Vec::with_capacity(zos_abi::SYSCALL_COUNTS);
+    while counts.len() < zos_abi::SYSCALL_COUNTS {
+        let first = counts.len() as u64;
+        let r = raw(
+            Sys::SystemInfo,
+            [zos_abi::SYSTEM_INFO_SYSCALLS, first, 0, 0, 0, 0],
+        );
+        let take = (zos_abi::SYSCALL_COUNTS - counts.len()).min(6);
+        counts.extend_from_slice(&r.0[1..1 + take]);
+    }
+    counts
 }
 pub fn power_off(system: u64) -> Result<(), Error> {
     call(Sys::PowerOff, [system, 0, 0, 0, 0, 0]).map(|_| ())

@@ -561,8 +561,9 @@ fn bench(arch: Arch, groups: &[String]) -> Result<(), String> {
     };
     // `extra` boot arguments (`axiom=off`: the same rows without Axiom's
     // recording, suffixed `_axiom_off`, for its cost; docs/axiom.md).
-    let run = |icount: bool, extra: &str| -> Result<Vec<(String, u64)>, String> {
+    let run_on = |cpus: u32, icount: bool, extra: &str| -> Result<Vec<(String, u64)>, String> {
         let mut qemu = qemu_command(&artifacts);
+        qemu.args(["-smp", &cpus.to_string()]);
         qemu.args([
             "-append",
             &format!("init.run=ktest init.arg=4 poweroff {extra}"),
@@ -585,6 +586,7 @@ fn bench(arch: Arch, groups: &[String]) -> Result<(), String> {
         }
         Ok(figures)
     };
+    let run = |icount: bool, extra: &str| run_on(1, icount, extra);
     let mut instructions = Vec::new();
     let mut nanoseconds = Vec::new();
     if wants("kernel") {
@@ -606,6 +608,19 @@ fn bench(arch: Arch, groups: &[String]) -> Result<(), String> {
         };
         instructions.extend(off(run(true, "axiom=off")?));
         nanoseconds.extend(off(run(false, "axiom=off")?));
+        // Every row again on four CPUs (the cross-CPU round trip only
+        // there); under -icount the CPUs take turns, so these are the
+        // instructions all CPUs ran per operation.
+        let smp4 = |figures: Vec<(String, u64)>| {
+            figures
+                .into_iter()
+                .map(|(name, value)| match name.as_str() {
+                    "ipc_call_reply_cross_cpu" => (name, value),
+                    _ => (format!("{name}_smp4"), value),
+                })
+        };
+        instructions.extend(smp4(run_on(4, true, "")?));
+        nanoseconds.extend(smp4(run_on(4, false, "")?));
     }
     if wants("shell") {
         instructions.extend(shell_bench(&artifacts, true, "bench.sh", &[])?);

@@ -1195,7 +1195,7 @@ impl Manager {
                 let _ = sys::power_off(bootinfo::SLOT_SYSTEM);
                 err(EPERM)
             }
-            ProcRequest::Memory { pid } => {
+            ProcRequest::Usage { pid } => {
                 // Slot 0 is init itself.
                 let process = match pid {
                     1 => Some(0),
@@ -1205,11 +1205,14 @@ impl Manager {
                         .filter(|p| p.status.is_none())
                         .map(|p| p.process),
                 };
-                match process.map(sys::process_memory) {
-                    Some(Ok(bytes)) => match ipc::encode_vec(&ProcResponse::Memory(bytes)) {
-                        Ok(bytes) => Answer::Now(bytes, Vec::new()),
-                        Err(_) => err(EIO),
-                    },
+                match process.map(sys::process_usage) {
+                    Some(Ok(Some((memory, cpu_ticks)))) => {
+                        let usage = ProcResponse::Usage { memory, cpu_ticks };
+                        match ipc::encode_vec(&usage) {
+                            Ok(bytes) => Answer::Now(bytes, Vec::new()),
+                            Err(_) => err(EIO),
+                        }
+                    }
                     _ => err(ESRCH),
                 }
             }

@@ -137,11 +137,12 @@ pub enum ProcRequest<'a> {
     },
     /// Starts the staged `Spawn`; the attached capabilities are its `fds`.
     SpawnStaged,
-    /// Bytes of memory the process's quota pays for (its `ProcessStatus`
-    /// quota used; `/proc/<pid>/status` shows it as `VmRSS`). Asked per
-    /// process: a figure in every `List` row would not fit 300 processes in
-    /// one message.
-    Memory {
+    /// What a live process uses: the bytes of memory its quota pays for
+    /// (`ProcessStatus`'s quota used; `VmRSS` in `/proc/<pid>/status`) and
+    /// the CPU time its threads ran (`utime` in `/proc/<pid>/stat`). Asked
+    /// per process: figures in every `List` row would not fit 300 processes
+    /// in one message.
+    Usage {
         pid: u32,
     },
     /// The credentials of a process (`pid` 0: the caller).
@@ -275,8 +276,11 @@ pub enum ProcResponse<'a> {
     Attached,
     Ok,
     Err(i32),
-    /// Answer to `Memory`.
-    Memory(u64),
+    /// Answer to `Usage`: bytes, and timer ticks of 10 ms.
+    Usage {
+        memory: u64,
+        cpu_ticks: u64,
+    },
     /// Answer to `Credentials` and `CredentialSet`.
     Credentials(Credentials),
 }

@@ -4,6 +4,7 @@
 use crate::io::write_out;
 use alloc::format;
 use alloc::string::String;
+use alloc::vec::Vec;
 use libzos::posix::{self, Errno};
 use zos_proto::proc::SystemInfo;
 use zos_tools_core::{report, sleep as duration, uname as system_name, Failure};
@@ -25,17 +26,21 @@ pub fn uname(args: &[&str]) -> Result<(), Failure> {
 
 /// `nproc`: the CPUs online; `-v` adds the kernel entries that waited for
 /// the kernel lock held by another CPU (next to the syscalls since boot, the
-/// bulk of kernel entries) and each CPU's busy ticks (of 10 ms).
+/// bulk of kernel entries) and each CPU's busy ticks (of 10 ms), context
+/// switches and user faults.
 pub fn nproc(args: &[&str]) -> Result<(), Failure> {
-    let (cpus, lock_waits, busy) = libzos::sys::cpu_info();
+    let (cpus, lock_waits, _) = libzos::sys::cpu_stats(0);
     let line = match args {
         [] => format!("{cpus}\n"),
         ["-v"] => {
-            let shown = &busy[..(cpus as usize).min(busy.len())];
+            let stats: Vec<_> = (0..cpus).map(|c| libzos::sys::cpu_stats(c).2).collect();
+            let busy: Vec<u64> = stats.iter().map(|s| s.busy_ticks).collect();
+            let switches: Vec<u64> = stats.iter().map(|s| s.switches).collect();
+            let faults: Vec<u64> = stats.iter().map(|s| s.faults).collect();
             let syscalls = libzos::sys::system_info()[4];
             format!(
                 "{cpus} cpu(s) online, {lock_waits} kernel-lock waits in {syscalls} syscalls, \
-                 busy ticks {shown:?}\n"
+                 busy ticks {busy:?}, context switches {switches:?}, user faults {faults:?}\n"
             )
         }
         _ => return Err(Failure::Usage(String::from("nproc takes only -v"))),

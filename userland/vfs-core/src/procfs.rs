@@ -4,11 +4,13 @@
 //! refreshes from init before serving a request that reaches `/proc`; file
 //! contents are generated from the snapshot on every read, so one snapshot
 //! reads consistently in several chunks. Files: `cpuinfo`, `meminfo`,
-//! `uptime`, `mounts`, `self` (a symlink to the caller's directory),
+//! `uptime`, `mounts`, `self` (a symlink to the caller's directory), `stat`
+//! (per-CPU time and context switches), `vmstat` (fault counts), `syscalls`
+//! (calls per syscall since boot, Zero OS's own),
 //! `sys/fs/file-nr` (open handles as Linux shows them: allocated, 0, maximum)
 //! and, for every process, `<pid>/status` (with `VmRSS`: the memory the
-//! process's quota pays for), `<pid>/cmdline`, `<pid>/stat`. Any change fails
-//! with `EACCES`.
+//! process's quota pays for), `<pid>/cmdline`, `<pid>/stat` (with its CPU
+//! time). Any change fails with `EACCES`.
 
 use alloc::format;
 use alloc::string::{String, ToString};
@@ -30,16 +32,20 @@ const SYS_INO: Ino = 7;
 const SYS_FS_INO: Ino = 8;
 const FILE_NR_INO: Ino = 9;
 const STAT_INO: Ino = 10;
+const SYSCALLS_INO: Ino = 11;
+const VMSTAT_INO: Ino = 12;
 
 /// Files of the root directory after `.` and `..`: (name, inode).
-const ROOT_FILES: [(&str, Ino); 7] = [
+const ROOT_FILES: [(&str, Ino); 9] = [
     ("cpuinfo", CPUINFO_INO),
     ("meminfo", MEMINFO_INO),
     ("mounts", MOUNTS_INO),
     ("self", SELF_INO),
     ("stat", STAT_INO),
     ("sys", SYS_INO),
+    ("syscalls", SYSCALLS_INO),
     ("uptime", UPTIME_INO),
+    ("vmstat", VMSTAT_INO),
 ];
 
 /// The fixed directories below the root: (directory, parent, its one entry).
@@ -93,6 +99,19 @@ pub struct ProcessInfo {
     pub name: String,
     /// Bytes of memory its quota pays for (frames and kernel objects).
     pub memory: u64,
+    /// Timer ticks (10 ms) its threads ran.
+    pub cpu_ticks: u64,
+}
+
+/// What the kernel counted on one CPU since boot.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CpuTime {
+    /// Timer ticks (10 ms) that found it running a thread.
+    pub busy_ticks: u64,
+    /// Threads prepared to run on it after another.
+    pub switches: u64,
+    /// User faults it took.
+    pub faults: u64,
 }
 
 /// One row of `/proc/mounts`.
@@ -118,9 +137,10 @@ pub struct ProcSnapshot {
     /// Open handles of the VFS and the most it allows (`sys/fs/file-nr`).
     pub open_handles: u64,
     pub max_handles: u64,
-    /// Timer ticks (10 ms) each online CPU spent running a thread
-    /// (`/proc/stat`).
-    pub cpu_busy_ticks: Vec<u64>,
+    /// Each online CPU's counts (`/proc/stat`, `/proc/vmstat`).
+    pub cpus: Vec<CpuTime>,
+    /// Calls since boot by syscall: (number, name, count), every syscall.
+    pub syscall_counts: Vec<(u64, String, u64)>,
 }
 
 /// The process file system.
@@ -174,6 +194,8 @@ impl Procfs {
             CPUINFO_INO => Ok(self.snapshot.cpuinfo.clone()),
             MEMINFO_INO => Ok(format_meminfo(&self.snapshot)),
             STAT_INO => Ok(format_proc_stat(&self.snapshot)),
+            VMSTAT_INO => Ok(format_vmstat(&self.snapshot)),
+            SYSCALLS_INO => Ok(format_syscalls(&self.snapshot.syscall_counts)),
             UPTIME_INO => Ok(format_uptime(self.snapshot.uptime_ns)),
             MOUNTS_INO => Ok(format_mounts(&self.snapshot.mounts)),
             FILE_NR_INO => Ok(format!(
@@ -213,20 +235,52 @@ pub fn format_meminfo(snapshot: &ProcSnapshot) -> String {
 }
 
 /// `/proc/stat` in Linux's format, in ticks of 10 ms (USER_HZ 100): a `cpu`
-/// line with the sums, then one per CPU. The kernel counts the ticks that
-/// found a CPU running a thread, not kernel and user time apart, so all busy
-/// time is in the first (user) column; idle is the rest of the uptime. The
-/// other columns (nice, system, iowait, irq, softirq, steal, guest,
-/// guest_nice) read 0; context switches are not counted yet.
+/// line with the sums, then one per CPU, then `ctxt` (context switches: a
+/// CPU changed the thread it runs), `procs_running` and `procs_blocked`.
+/// The kernel counts the ticks that found a CPU running a thread, not
+/// kernel and user time apart, so all busy time is in the first (user)
+/// column; idle is the rest of the uptime. The other columns (nice, system,
+/// iowait, irq, softirq, steal, guest, guest_nice) read 0.
 pub fn format_proc_stat(snapshot: &ProcSnapshot) -> String {
     let uptime_ticks = snapshot.uptime_ns / 10_000_000;
     let line = |name: &str, busy: u64, idle: u64| format!("{name} {busy} 0 0 {idle} 0 0 0 0 0 0\n");
     let idle = |busy: u64| uptime_ticks.saturating_sub(busy);
-    let busy_sum: u64 = snapshot.cpu_busy_ticks.iter().sum();
-    let idle_sum: u64 = snapshot.cpu_busy_ticks.iter().map(|b| idle(*b)).sum();
+    let cpus = &snapshot.cpus;
+    let busy_sum: u64 = cpus.iter().map(|c| c.busy_ticks).sum();
+    let idle_sum: u64 = cpus.iter().map(|c| idle(c.busy_ticks)).sum();
     let mut text = line("cpu ", busy_sum, idle_sum);
-    for (cpu, busy) in snapshot.cpu_busy_ticks.iter().enumerate() {
-        text.push_str(&line(&format!("cpu{cpu}"), *busy, idle(*busy)));
+    for (cpu, time) in cpus.iter().enumerate() {
+        text.push_str(&line(
+            &format!("cpu{cpu}"),
+            time.busy_ticks,
+            idle(time.busy_ticks),
+        ));
+    }
+    let switches: u64 = cpus.iter().map(|c| c.switches).sum();
+    let running = snapshot.processes.iter().filter(|p| p.state == 'R').count();
+    let blocked = snapshot.processes.len() - running;
+    let _ = write!(
+        text,
+        "ctxt {switches}\nprocs_running {running}\nprocs_blocked {blocked}\n"
+    );
+    text
+}
+
+/// `/proc/vmstat`: `pgfault`, the user faults every CPU took (Zero OS maps
+/// memory when it is asked for, so these are faults a supervisor handled or
+/// that killed their process, not demand paging); `pgmajfault` reads 0 (no
+/// paging to disk).
+pub fn format_vmstat(snapshot: &ProcSnapshot) -> String {
+    let faults: u64 = snapshot.cpus.iter().map(|c| c.faults).sum();
+    format!("pgfault {faults}\npgmajfault 0\n")
+}
+
+/// `/proc/syscalls`: one line per syscall, `number name count`, the calls
+/// since boot (the kernel counts them on entry, fast path included).
+pub fn format_syscalls(counts: &[(u64, String, u64)]) -> String {
+    let mut text = String::new();
+    for (number, name, count) in counts {
+        let _ = writeln!(text, "{number:>3} {name:<20} {count}");
     }
     text
 }
@@ -282,14 +336,25 @@ pub fn format_cmdline(process: &ProcessInfo) -> String {
 }
 
 /// `/proc/<pid>/stat`: the 52 fields of Linux's format; pid, comm, state, ppid,
-/// pgrp and session are real, the accounting fields read 0.
+/// pgrp, session, utime (field 14, ticks of 10 ms: all its CPU time, as the
+/// kernel does not split user and system time), num_threads (1), vsize and
+/// rss (23 and 24: the memory its quota pays for, in bytes and pages) are
+/// real; the other accounting fields read 0.
 pub fn format_stat(process: &ProcessInfo) -> String {
     let mut text = format!(
         "{} ({}) {} {} {} {}",
         process.pid, process.name, process.state, process.ppid, process.pgid, process.pgid
     );
-    for _ in 7..=52 {
-        text.push_str(" 0");
+    let pages = process.memory.div_ceil(4096);
+    for field in 7..=52 {
+        let value = match field {
+            14 => process.cpu_ticks,
+            20 => 1,
+            23 => process.memory,
+            24 => pages,
+            _ => 0,
+        };
+        let _ = write!(text, " {value}");
     }
     text.push('\n');
     text
@@ -364,9 +429,8 @@ impl FileSystem for Procfs {
                 1,
                 self.self_target()?.len() as u64,
             ),
-            CPUINFO_INO | MEMINFO_INO | UPTIME_INO | MOUNTS_INO | STAT_INO => {
-                (FileKind::Regular, 0o444, 1, self.content(ino)?.len() as u64)
-            }
+            CPUINFO_INO | MEMINFO_INO | UPTIME_INO | MOUNTS_INO | STAT_INO | SYSCALLS_INO
+            | VMSTAT_INO => (FileKind::Regular, 0o444, 1, self.content(ino)?.len() as u64),
             _ => match split_process_ino(ino) {
                 Some((pid, 0)) => {
                     self.process(pid)?;
@@ -561,6 +625,7 @@ mod tests {
                     state: 'S',
                     name: "init".into(),
                     memory: 0,
+                    cpu_ticks: 3,
                 },
                 ProcessInfo {
                     pid: 12,
@@ -569,10 +634,23 @@ mod tests {
                     state: 'R',
                     name: "sh".into(),
                     memory: 300 * 1024,
+                    cpu_ticks: 250,
                 },
             ],
             uptime_ns: 12_345_678_901,
-            cpu_busy_ticks: vec![1000, 34],
+            cpus: vec![
+                CpuTime {
+                    busy_ticks: 1000,
+                    switches: 7000,
+                    faults: 2,
+                },
+                CpuTime {
+                    busy_ticks: 34,
+                    switches: 11,
+                    faults: 1,
+                },
+            ],
+            syscall_counts: vec![(0, "DebugWrite".into(), 5), (24, "Call".into(), 90210)],
             total_bytes: 1 << 30,
             free_bytes: 512 << 20,
             mounts: vec![
@@ -640,7 +718,31 @@ mod tests {
         assert_eq!(format_cmdline(sh), "sh\0");
         let stat = format_stat(sh);
         assert!(stat.starts_with("12 (sh) R 1 12 12 0"));
-        assert_eq!(stat.split_whitespace().count(), 52);
+        let fields: Vec<&str> = stat.split_whitespace().collect();
+        assert_eq!(fields.len(), 52);
+        // utime, num_threads, vsize and rss (pages), 1-based field numbers.
+        assert_eq!(
+            [fields[13], fields[19], fields[22], fields[23]],
+            ["250", "1", "307200", "75"]
+        );
+        assert_eq!(format_vmstat(fs.snapshot()), "pgfault 3\npgmajfault 0\n");
+        assert_eq!(
+            format_syscalls(&fs.snapshot().syscall_counts),
+            "  0 DebugWrite           5\n 24 Call                 90210\n"
+        );
+    }
+
+    #[test]
+    fn every_root_file_looks_up_stats_and_reads() {
+        let mut fs = procfs();
+        fs.set_caller(12);
+        for (name, _) in ROOT_FILES {
+            let ino = fs.lookup(ROOT_INO, name).expect(name);
+            let stat = fs.getattr(ino).expect(name);
+            if stat.kind == FileKind::Regular {
+                assert_eq!(read_all(&mut fs, ino).len() as u64, stat.size, "{name}");
+            }
+        }
     }
 
     #[test]
@@ -650,7 +752,8 @@ mod tests {
         // 1234 ticks of uptime: idle is the rest of each CPU's.
         assert_eq!(
             read_all(&mut fs, stat),
-            "cpu  1034 0 0 1434 0 0 0 0 0 0\ncpu0 1000 0 0 234 0 0 0 0 0 0\ncpu1 34 0 0 1200 0 0 0 0 0 0\n"
+            "cpu  1034 0 0 1434 0 0 0 0 0 0\ncpu0 1000 0 0 234 0 0 0 0 0 0\ncpu1 34 0 0 1200 0 0 0 0 0 0\n\
+             ctxt 7011\nprocs_running 1\nprocs_blocked 1\n"
         );
     }
 
@@ -677,8 +780,8 @@ mod tests {
         assert_eq!(
             names,
             [
-                ".", "..", "cpuinfo", "meminfo", "mounts", "self", "stat", "sys", "uptime", "1",
-                "12"
+                ".", "..", "cpuinfo", "meminfo", "mounts", "self", "stat", "sys", "syscalls",
+                "uptime", "vmstat", "1", "12"
             ]
         );
     }

@@ -40,7 +40,7 @@ use zos_proto::pty::{PtyRequest, PtyResponse};
 use zos_proto::start::slots;
 use zos_proto::MAX_IO_CHUNK;
 use zos_vfs_core::handles::MAX_HANDLES;
-use zos_vfs_core::procfs::{MountLine, ProcSnapshot, ProcessInfo};
+use zos_vfs_core::procfs::{CpuTime, MountLine, ProcSnapshot, ProcessInfo};
 use zos_vfs_core::vfs::Node;
 use zos_vfs_core::{Cred, Devfs, Errno, FileKind, HandleTable, OpenFile, OpenFlags, Whence};
 
@@ -413,15 +413,17 @@ impl Server {
                     state: p.state,
                     name: p.name,
                     memory: 0,
+                    cpu_ticks: 0,
                 })
                 .collect();
         }
         if let Some(pid) = reading {
-            let request = ProcRequest::Memory { pid };
+            let request = ProcRequest::Usage { pid };
             if let Ok(reply) = ipc::call(slots::PROC, &request, &[]) {
-                if let Some(ProcResponse::Memory(bytes)) = reply.decode::<ProcResponse>() {
+                let usage = reply.decode::<ProcResponse>();
+                if let Some(ProcResponse::Usage { memory, cpu_ticks }) = usage {
                     if let Some(p) = snapshot.processes.iter_mut().find(|p| p.pid == pid) {
-                        p.memory = bytes;
+                        (p.memory, p.cpu_ticks) = (memory, cpu_ticks);
                     }
                 }
             }
@@ -433,9 +435,11 @@ impl Server {
                 snapshot.free_bytes = info.free_bytes;
             }
         }
-        // Busy ticks of the first four CPUs (what the kernel reports).
-        let (online, _, busy) = libzos::sys::cpu_info();
-        snapshot.cpu_busy_ticks = busy[..online.min(4) as usize].to_vec();
+        let online = libzos::sys::cpus_online();
+        snapshot.cpus = (0..online)
+            .map(|cpu| cpu_time(libzos::sys::cpu_stats(cpu).2))
+            .collect();
+        snapshot.syscall_counts = syscall_counts();
         snapshot.open_handles = self.handles.len() as u64;
         snapshot.max_handles = MAX_HANDLES as u64;
         snapshot.mounts = self
@@ -1194,6 +1198,33 @@ impl Server {
 
 /// Whether a request on a procfs handle starts reading it afresh (offset 0),
 /// which is when its content is regenerated.
+/// procfs's form of a CPU's counts.
+fn cpu_time(stats: sys::CpuStats) -> CpuTime {
+    CpuTime {
+        busy_ticks: stats.busy_ticks,
+        switches: stats.switches,
+        faults: stats.faults,
+    }
+}
+
+/// Calls since boot of every syscall the ABI names, then of invalid numbers.
+fn syscall_counts() -> Vec<(u64, String, u64)> {
+    let counts = sys::syscall_counts();
+    let invalid = |n: u64| libzos::abi::Sys::from_number(n).is_none();
+    let mut named: Vec<(u64, String, u64)> = (0..counts.len() as u64)
+        .filter_map(|n| Some((n, alloc::format!("{:?}", libzos::abi::Sys::from_number(n)?))))
+        .map(|(n, name)| (n, name, counts[n as usize]))
+        .collect();
+    let bad = (0..counts.len() as u64).filter(|&n| invalid(n));
+    let bad_calls = bad.map(|n| counts[n as usize]).sum();
+    named.push((
+        counts.len() as u64 - 1,
+        String::from("(invalid numbers)"),
+        bad_calls,
+    ));
+    named
+}
+
 fn starts_reading(file: &OpenFile, request: &IoRequest) -> bool {
     match request {
         IoRequest::Read { .. } | IoRequest::ReadDir { .. } => file.offset() == 0,

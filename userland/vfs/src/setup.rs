@@ -234,7 +234,7 @@ fn seed_generator() -> ChaChaRng {
 fn cpuinfo() -> String {
     let model =
         boot_arg("vfs.cpu").unwrap_or_else(|| String::from("unknown (not reported by the kernel)"));
-    let (cpus, _, _) = sys::cpu_info();
+    let cpus = sys::cpus_online();
     (0..cpus.max(1))
         .map(|n| format!("processor\t: {n}\nmodel name\t: {model}\nCPU architecture: 8\n\n"))
         .collect()
