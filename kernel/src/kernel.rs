@@ -420,6 +420,7 @@ impl<P: Platform> Kernel<P> {
             reply_to: None,
             interruptible: false,
             stop_pending: false,
+            uses_fp: false,
         };
         let thread = self.new_object(Object::Thread(thread));
         self.objects.add_ref(thread); // the process's reference
@@ -444,8 +445,7 @@ impl<P: Platform> Kernel<P> {
     /// `write_results`), that is the end of its call: a completion record in
     /// the SysLog.
     pub fn set_results(&mut self, thread: ObjRef, code: u64, values: &[u64]) {
-        let process = self.write_results(thread, code, values);
-        if let Some(process) = process {
+        if let Some(process) = self.write_results(thread, code, values) {
             let (value, next) = (values.first().copied(), self.audit.commits.next);
             self.log_syscall(|| SysRecord::completion(process, thread.index, code, value, next));
         }
@@ -677,12 +677,10 @@ impl<P: Platform> Kernel<P> {
     /// it paid for that still lives (objects it gave away) stays charged until
     /// destroyed.
     pub fn kill_process(&mut self, process: ObjRef, how: ProcessState) {
-        let Some(p) = self.objects.process_mut(process) else {
+        let alive = self.objects.process_mut(process);
+        let Some(p) = alive.filter(|p| p.state == ProcessState::Alive) else {
             return;
         };
-        if p.state != ProcessState::Alive {
-            return;
-        }
         p.state = how;
         let threads = core::mem::take(&mut p.threads);
         let regions: Vec<u64> = p.regions.keys().copied().collect();
@@ -730,8 +728,7 @@ impl<P: Platform> Kernel<P> {
     /// UART (taking it back from the console) and stop, or power off when
     /// booted with `poweroff`.
     fn init_ended(&mut self, how: ProcessState) {
-        crate::klog::flush_unprinted();
-        crate::klog::hand_over(false);
+        crate::klog::take_back();
         let reason = match how {
             ProcessState::Exited(code) => alloc::format!("exited with status {code}"),
             ProcessState::Killed { fault_pc: pc, .. } => alloc::format!("was killed (pc {pc:#x})"),
@@ -759,8 +756,7 @@ impl<P: Platform> Kernel<P> {
         };
         if self.objects.refs(notification) <= 1 {
             self.log_listener = None;
-            crate::klog::flush_unprinted();
-            crate::klog::hand_over(false);
+            crate::klog::take_back();
             self.release(notification);
             return;
         }

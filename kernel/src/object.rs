@@ -142,6 +142,8 @@ pub struct Thread<P: Platform> {
     pub interruptible: bool,
     /// Suspended while a server held its call: it stops when the reply comes.
     pub stop_pending: bool,
+    /// It has used FP/SIMD: its registers are loaded as it is switched in.
+    pub uses_fp: bool,
 }
 
 #[derive(Default)]

@@ -120,7 +120,13 @@ impl<P: Platform> Kernel<P> {
             self.leave_cpu();
             self.this_cpu().running = Some(next);
             self.this_cpu().switches += 1;
-            P::fp_enable(Some(next) == self.this_cpu().fp_owner);
+            // One that used FP/SIMD gets its registers now: a trap on its
+            // first use would cost a kernel entry more (docs/kernel.md).
+            let owner = self.this_cpu().fp_owner;
+            match owner != Some(next) && self.objects.thread(next).is_some_and(|t| t.uses_fp) {
+                true => self.take_fp(),
+                false => P::fp_enable(owner == Some(next)),
+            }
         }
         let Some(thread) = self.objects.thread_mut(next) else {
             panic!("scheduled thread has no context");
@@ -162,8 +168,9 @@ impl<P: Platform> Kernel<P> {
         if let Some(context) = cpu.fp_owner.and_then(|t| self.context_mut(t)) {
             context.save_fp();
         }
-        if let Some(context) = cpu.running.and_then(|t| self.context_mut(t)) {
-            context.restore_fp();
+        if let Some(t) = cpu.running.and_then(|t| self.objects.thread_mut(t)) {
+            t.context.restore_fp();
+            t.uses_fp = true;
         }
         self.this_cpu().fp_owner = cpu.running;
     }

@@ -131,6 +131,13 @@ pub fn hand_over(to_console: bool) {
     HANDED_OVER.store(to_console, Ordering::Release);
 }
 
+/// The kernel takes the UART back from the console (it died, or the machine
+/// stops): what the console had not printed goes out first.
+pub fn take_back() {
+    flush_unprinted();
+    hand_over(false);
+}
+
 struct KernelLogger;
 
 struct SinkWriter<'a>(&'a LogSink);

@@ -544,7 +544,7 @@ fn run(arch: Arch, args: &[String]) -> Result<(), String> {
 /// figures only, needs root; see `netbench`). A partial run prints its rows
 /// and leaves bench.json alone.
 fn bench(arch: Arch, groups: &[String]) -> Result<(), String> {
-    const GROUPS: [&str; 6] = ["kernel", "shell", "blk", "ext2disk", "boot", "net"];
+    const GROUPS: [&str; 7] = ["kernel", "scale", "shell", "blk", "ext2disk", "boot", "net"];
     if let Some(bad) = groups.iter().find(|g| !GROUPS.contains(&g.as_str())) {
         return Err(format!(
             "bench: unknown group {bad} (groups: {})",
@@ -561,12 +561,13 @@ fn bench(arch: Arch, groups: &[String]) -> Result<(), String> {
     };
     // `extra` boot arguments (`axiom=off`: the same rows without Axiom's
     // recording, suffixed `_axiom_off`, for its cost; docs/axiom.md).
-    let run_on = |cpus: u32, icount: bool, extra: &str| -> Result<Vec<(String, u64)>, String> {
+    // ktest's mode 4 is the benchmarks, 12 the scalability run.
+    let run_mode = |mode: u32, cpus: u32, icount: bool, extra: &str| {
         let mut qemu = qemu_command(&artifacts);
         qemu.args(["-smp", &cpus.to_string()]);
         qemu.args([
             "-append",
-            &format!("init.run=ktest init.arg=4 poweroff {extra}"),
+            &format!("init.run=ktest init.arg={mode} poweroff {extra}"),
         ]);
         if icount {
             qemu.args(["-icount", "shift=0"]);
@@ -584,8 +585,9 @@ fn bench(arch: Arch, groups: &[String]) -> Result<(), String> {
         if !text.contains("bench: done") {
             return Err(format!("benchmark run did not finish:\n{text}"));
         }
-        Ok(figures)
+        Ok::<_, String>(figures)
     };
+    let run_on = |cpus: u32, icount: bool, extra: &str| run_mode(4, cpus, icount, extra);
     let run = |icount: bool, extra: &str| run_on(1, icount, extra);
     let mut instructions = Vec::new();
     let mut nanoseconds = Vec::new();
@@ -621,6 +623,19 @@ fn bench(arch: Arch, groups: &[String]) -> Result<(), String> {
         };
         instructions.extend(smp4(run_on(4, true, "")?));
         nanoseconds.extend(smp4(run_on(4, false, "")?));
+    }
+    if wants("scale") {
+        // Spawn+waits per second of guest time, one spawner alone and four
+        // at once, on one CPU and on four: without -icount (the CPUs run in
+        // parallel only then; guest time is the host's, so these vary).
+        for cpus in [1, 4] {
+            let figures = run_mode(12, cpus, false, "")?;
+            for (name, value) in figures {
+                // A wall-time row (the ns column holds the rate).
+                instructions.push((format!("{name}_smp{cpus}"), 0));
+                nanoseconds.push((format!("{name}_smp{cpus}"), value));
+            }
+        }
     }
     if wants("shell") {
         instructions.extend(shell_bench(&artifacts, true, "bench.sh", &[])?);

@@ -13,6 +13,7 @@ extern crate alloc;
 
 mod bad_input;
 mod forgery;
+mod fp_switch;
 mod mem_routines;
 mod netbuf;
 mod pipe_ring;
@@ -52,6 +53,8 @@ const MODE_BAD_INPUT: u64 = 9;
 const MODE_POSIX_BENCH: u64 = 10;
 /// Only the tmpfs benchmarks, once boot has settled (for profiling).
 const MODE_FS_ONLY: u64 = 11;
+/// Spawn+wait throughput of one and of four processes at once (scalability).
+const MODE_SCALE: u64 = 12;
 const FUZZ_DEFAULT: u64 = 100_000;
 
 fn check(name: &str, ok: bool) {
@@ -72,6 +75,10 @@ fn main(arg: u64) -> i64 {
     match libzos::posix::args().get(1).map(|s| s.as_str()) {
         Some("exit") => return 0,
         Some("sink") => return pipe_sink(),
+        Some("spawner") => {
+            let rounds = libzos::posix::args().get(2).and_then(|s| s.parse().ok());
+            return spawner(rounds.unwrap_or(50));
+        }
         Some("forgery") => return forgery::run(),
         Some("netbuf") => return netbuf::run(),
         Some("flood") => {
@@ -99,9 +106,25 @@ fn main(arg: u64) -> i64 {
             println!("bench: done");
             return 0;
         }
+        MODE_SCALE => {
+            scale();
+            println!("bench: done");
+            return 0;
+        }
         MODE_FS_ONLY => {
             sys::sleep_until(sys::clock_ns() + 2_000_000_000);
+            let before = sys::syscall_counts();
             tmpfs_cycle();
+            // Syscalls per cycle (all processes), for the profile.
+            let after = sys::syscall_counts();
+            for (number, (a, b)) in after.iter().zip(&before).enumerate() {
+                if a - b >= 200 {
+                    println!(
+                        "ktest: syscall {number}: {} per cycle",
+                        (a - b) as f64 / 200.0
+                    );
+                }
+            }
             return 0;
         }
         _ => {}
@@ -117,6 +140,7 @@ fn main(arg: u64) -> i64 {
     println!("ktest: kernel syscall tests");
     test_basics();
     mem_routines::test();
+    test_fp_switch();
     test_caps();
     test_notifications();
     test_memory();
@@ -140,6 +164,26 @@ fn main(arg: u64) -> i64 {
         0
     } else {
         1
+    }
+}
+
+/// FP/SIMD registers survive switches between threads that both use them
+/// (AArch64: x86_64's Rust userland is soft-float and has no such check yet).
+fn test_fp_switch() {
+    if !cfg!(target_arch = "aarch64") {
+        return;
+    }
+    match fp_switch::run() {
+        Some((mine, helper, rounds)) => {
+            if mine + helper > 0 || rounds == 0 {
+                println!("ktest: fp registers changed: {mine} here, {helper} in the helper ({rounds} rounds)");
+            }
+            check(
+                "fp registers survive thread switches",
+                mine + helper == 0 && rounds > 0,
+            );
+        }
+        None => check("fp switch helper thread started", false),
     }
 }
 
@@ -1404,6 +1448,50 @@ fn pipe_sink() -> i64 {
     (total >> 20) as i64
 }
 
+/// `ktest spawner N`: N spawn+waits of `ktest exit` through init.
+fn spawner(rounds: u32) -> i64 {
+    use libzos::posix;
+    for _ in 0..rounds {
+        match posix::spawn("/sbin/ktest", &["ktest", "exit"], &[], &[], 0) {
+            Ok(pid) => {
+                let _ = posix::waitpid(pid as i32, false);
+            }
+            Err(_) => return 1,
+        }
+    }
+    0
+}
+
+/// Scalability: `spawner` processes, one alone and then four at once, each
+/// doing the same spawn+waits; prints the spawn+waits per second of guest
+/// time of each (run without -icount, where the CPUs run in parallel, on
+/// one CPU and on four to compare).
+fn scale() {
+    use libzos::posix;
+    sys::sleep_until(sys::clock_ns() + 2_000_000_000);
+    let rounds = 50;
+    for workers in [1u64, 4] {
+        let start = sys::clock_ns();
+        let count = alloc::format!("{rounds}");
+        let pids: alloc::vec::Vec<i32> = (0..workers)
+            .filter_map(|_| {
+                posix::spawn("/sbin/ktest", &["ktest", "spawner", &count], &[], &[], 0).ok()
+            })
+            .map(|pid| pid as i32)
+            .collect();
+        let mut failed = pids.len() as u64 != workers;
+        for pid in pids {
+            failed |= !matches!(posix::waitpid(pid, false), Ok(Some((_, 0))));
+        }
+        let elapsed = (sys::clock_ns() - start).max(1);
+        let per_second = workers * rounds as u64 * 1_000_000_000 / elapsed;
+        match failed {
+            true => println!("ktest: scale: a spawner with {workers} at once failed"),
+            false => println!("bench: scale_spawn_wait_per_s_{workers}proc {per_second}"),
+        }
+    }
+}
+
 /// Spawn+wait and pipe throughput through init's process manager (the path
 /// every shell command takes).
 fn posix_benches() {
@@ -1499,6 +1587,7 @@ fn fs_benches() {
     if !tmpfs_cycle() {
         return;
     }
+    let rounds = 200;
 
     let chunk = alloc::vec![0x5au8; 64 * 1024];
     let total: u64 = 64 << 20;

@@ -1196,8 +1196,6 @@ impl Server {
     }
 }
 
-/// Whether a request on a procfs handle starts reading it afresh (offset 0),
-/// which is when its content is regenerated.
 /// procfs's form of a CPU's counts.
 fn cpu_time(stats: sys::CpuStats) -> CpuTime {
     CpuTime {
@@ -1225,6 +1223,8 @@ fn syscall_counts() -> Vec<(u64, String, u64)> {
     named
 }
 
+/// Whether a request on a procfs handle starts reading it afresh (offset 0),
+/// which is when its content is regenerated.
 fn starts_reading(file: &OpenFile, request: &IoRequest) -> bool {
     match request {
         IoRequest::Read { .. } | IoRequest::ReadDir { .. } => file.offset() == 0,
