@@ -842,6 +842,7 @@ impl<P: Platform> Kernel<P> {
     }
 
     /// Changes a live endpoint (nothing for a stale reference).
+    #[inline]
     pub fn update_endpoint<R>(&mut self, r: ObjRef, change: impl FnOnce(&mut Endpoint) -> R) {
         let _ = self.objects.endpoint_mut(r).map(change);
     }
@@ -869,9 +870,8 @@ impl<P: Platform> Kernel<P> {
         };
         let woken: Vec<ObjRef> = self.sleepers.extract_if(.., due).collect();
         woken.into_iter().for_each(|thread| self.wake(thread, 0));
-        if let Some(t) = self.current().and_then(|t| self.objects.thread(t)) {
-            self.update_process(t.process, |p| p.ticks += 1);
-        }
+        let running = self.current_process().unwrap_or(ObjRef::NONE);
+        self.update_process(running, |p| p.ticks += 1);
         let cpu = self.this_cpu();
         cpu.busy_ticks += cpu.current.is_some() as u64;
         cpu.slice_used += 1;
