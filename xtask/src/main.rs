@@ -624,8 +624,7 @@ fn bench(arch: Arch, groups: &[String]) -> Result<(), String> {
                 "ipc_call_reply_cross_cpu" => name,
                 _ => format!("{name}_smp4"),
             };
-            instructions.push((name.clone(), 0));
-            nanoseconds.push((name, value));
+            wall_row(&mut instructions, &mut nanoseconds, name, value);
         }
     }
     if wants("scale") {
@@ -635,9 +634,9 @@ fn bench(arch: Arch, groups: &[String]) -> Result<(), String> {
         for cpus in [1, 4] {
             let figures = run_mode(12, cpus, false, "")?;
             for (name, value) in figures {
-                // A wall-time row (the ns column holds the rate).
-                instructions.push((format!("{name}_smp{cpus}"), 0));
-                nanoseconds.push((format!("{name}_smp{cpus}"), value));
+                // The ns column holds the rate.
+                let name = format!("{name}_smp{cpus}");
+                wall_row(&mut instructions, &mut nanoseconds, name, value);
             }
         }
     }
@@ -708,8 +707,7 @@ fn bench(arch: Arch, groups: &[String]) -> Result<(), String> {
     if arch == Arch::Aarch64 && wants("net") && net_possible {
         // Wall time only: the peer is on the host (no -icount run).
         for (name, ns) in netbench::net_bench(&artifacts)? {
-            instructions.push((name.clone(), 0));
-            nanoseconds.push((name, ns));
+            wall_row(&mut instructions, &mut nanoseconds, name, ns);
         }
     }
     let mut json = String::from("{\n");
@@ -738,6 +736,17 @@ fn bench(arch: Arch, groups: &[String]) -> Result<(), String> {
     println!("(* under -icount shift=0: MiB per billion guest instructions)");
     println!("wrote {}", path.display());
     Ok(())
+}
+
+/// A row measured in wall time only (no -icount run): 0 instructions.
+fn wall_row(
+    instructions: &mut Vec<(String, u64)>,
+    nanoseconds: &mut Vec<(String, u64)>,
+    name: String,
+    value: u64,
+) {
+    instructions.push((name.clone(), 0));
+    nanoseconds.push((name, value));
 }
 
 /// Runs `/usr/share/sh-tests/SCRIPT` at the shell prompt (QEMU given `extra`

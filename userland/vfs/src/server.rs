@@ -1208,19 +1208,16 @@ fn cpu_time(stats: sys::CpuStats) -> CpuTime {
 /// Calls since boot of every syscall the ABI names, then of invalid numbers.
 fn syscall_counts() -> Vec<(u64, String, u64)> {
     let counts = sys::syscall_counts();
-    let invalid = |n: u64| libzos::abi::Sys::from_number(n).is_none();
-    let mut named: Vec<(u64, String, u64)> = (0..counts.len() as u64)
-        .filter_map(|n| Some((n, alloc::format!("{:?}", libzos::abi::Sys::from_number(n)?))))
-        .map(|(n, name)| (n, name, counts[n as usize]))
-        .collect();
-    let bad = (0..counts.len() as u64).filter(|&n| invalid(n));
-    let bad_calls = bad.map(|n| counts[n as usize]).sum();
-    named.push((
-        counts.len() as u64 - 1,
-        String::from("(invalid numbers)"),
-        bad_calls,
-    ));
-    named
+    let (mut rows, mut invalid) = (Vec::new(), 0);
+    for (number, &count) in (0u64..).zip(&counts) {
+        match libzos::abi::Sys::from_number(number) {
+            Some(call) => rows.push((number, alloc::format!("{call:?}"), count)),
+            None => invalid += count,
+        }
+    }
+    let last = counts.len() as u64 - 1;
+    rows.push((last, String::from("(invalid numbers)"), invalid));
+    rows
 }
 
 /// Whether a request on a procfs handle starts reading it afresh (offset 0),
