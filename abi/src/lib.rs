@@ -83,6 +83,14 @@ pub enum Sys {
     /// is InvalidArgument. A thread running on a CPU it may no longer use
     /// moves at that CPU's next kernel entry (its next tick at the latest).
     ThreadSetAffinity = 49,
+    /// ThreadRegisters(thread, buffer, write) -> (): copies a suspended
+    /// thread's user registers ([`registers`]: `USER_REGISTERS` words) to
+    /// `buffer`, or with `write` from it. The caller's own thread with
+    /// `write` continues from those registers and gets no results (the
+    /// return from a signal handler). The kernel keeps what user mode may
+    /// not choose (AArch64: only NZCV of PSTATE; x86_64: only the arithmetic
+    /// flags, DF, TF and AC, and a non-canonical RIP or RSP becomes 0).
+    ThreadRegisters = 50,
 }
 
 impl Sys {
@@ -106,7 +114,7 @@ impl Sys {
 
     pub fn from_number(number: u64) -> Option<Sys> {
         use Sys::*;
-        static TABLE: [Option<Sys>; 50] = [
+        static TABLE: [Option<Sys>; 51] = [
             Some(DebugWrite),
             Some(Yield),
             Some(ProcessExit),
@@ -157,6 +165,7 @@ impl Sys {
             Some(AxiomRead),
             Some(AxiomState),
             Some(ThreadSetAffinity),
+            Some(ThreadRegisters),
         ];
         TABLE.get(usize::try_from(number).ok()?).copied().flatten()
     }
@@ -299,6 +308,33 @@ pub const SYSTEM_INFO_CPUS: u64 = 1;
 pub const SYSTEM_INFO_SYSCALLS: u64 = 2;
 /// How many syscall numbers the kernel counts apart.
 pub const SYSCALL_COUNTS: usize = 64;
+
+/// The user registers `ThreadRegisters` reads and writes, one u64 each, by
+/// index. AArch64: x0..x30, then SP, PC and PSTATE; x86_64: the order below.
+pub mod registers {
+    /// Words in a register buffer (the larger architecture's count).
+    pub const USER_REGISTERS: usize = 34;
+    pub mod aarch64 {
+        pub const LR: usize = 30;
+        pub const SP: usize = 31;
+        pub const PC: usize = 32;
+        pub const PSTATE: usize = 33;
+    }
+    pub mod x86_64 {
+        pub const RAX: usize = 0;
+        pub const RBX: usize = 1;
+        pub const RCX: usize = 2;
+        pub const RDX: usize = 3;
+        pub const RSI: usize = 4;
+        pub const RDI: usize = 5;
+        pub const RBP: usize = 6;
+        pub const RSP: usize = 7;
+        /// r8..r15 follow from here.
+        pub const R8: usize = 8;
+        pub const RIP: usize = 16;
+        pub const RFLAGS: usize = 17;
+    }
+}
 /// "No capability" in optional slot arguments.
 pub const NO_SLOT: u64 = u64::MAX;
 /// Largest single Memory object (`MemoryCreate`), 1 GiB.
@@ -498,11 +534,11 @@ mod tests {
 
     #[test]
     fn numbers_round_trip() {
-        for n in (0..40).chain(41..50) {
+        for n in (0..40).chain(41..51) {
             assert_eq!(Sys::from_number(n).map(|s| s as u64), Some(n));
         }
         assert_eq!(Sys::from_number(40), None);
-        assert_eq!(Sys::from_number(50), None);
+        assert_eq!(Sys::from_number(51), None);
         assert_eq!(Sys::from_number(u64::MAX), None);
     }
 }

@@ -6,9 +6,9 @@
 //! nothing later holds on to the blob or needs a heap. Every value is checked; a bad
 //! tree yields a [`DtError`] that names the problem.
 
+use crate::PhysRange;
 use fdt::node::FdtNode;
 use fdt::Fdt;
-use zos_kernel::PhysRange;
 
 /// Most memory banks we track.
 pub const MAX_MEMORY: usize = 8;

@@ -12,12 +12,12 @@ use alloc::vec::Vec;
 
 use crate::elf::{self, ElfError};
 use crate::initramfs::{self, Archive, ArchiveError};
+use crate::PhysRange;
 use zos_abi::{bootinfo, layout, SysError, IPC_BUFFER_SIZE};
 use zos_kernel::arch::{PageFlags, Platform, UserContext};
 use zos_kernel::cap::Rights;
 use zos_kernel::kernel::{Cost, Kernel};
 use zos_kernel::object::*;
-use zos_kernel::PhysRange;
 
 const PAGE: u64 = 4096;
 /// Frames kept back from init's quota for the kernel's own page tables.

@@ -22,3 +22,36 @@ pub mod initramfs;
 pub mod memory;
 #[cfg(feature = "kernel")]
 pub mod pci;
+
+/// A half-open range of physical addresses `[start, end)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PhysRange {
+    pub start: u64,
+    pub end: u64,
+}
+
+impl PhysRange {
+    pub const fn new(start: u64, end: u64) -> Self {
+        Self { start, end }
+    }
+
+    pub const fn len(&self) -> u64 {
+        self.end.saturating_sub(self.start)
+    }
+
+    pub const fn is_empty(&self) -> bool {
+        self.end <= self.start
+    }
+
+    /// True when `other` lies entirely inside `self`.
+    pub const fn contains_range(&self, other: &PhysRange) -> bool {
+        other.start >= self.start && other.end <= self.end && other.start <= other.end
+    }
+}
+
+impl PhysRange {
+    /// The same addresses as a `Range` (what the kernel's frame allocator takes).
+    pub const fn range(&self) -> core::ops::Range<u64> {
+        self.start..self.end
+    }
+}

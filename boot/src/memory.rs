@@ -2,7 +2,7 @@
 //! image, the device tree, the initrd), as the regions the frame allocator starts
 //! with.
 
-use zos_kernel::PhysRange;
+use crate::PhysRange;
 
 const FRAME: u64 = 4096;
 

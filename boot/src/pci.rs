@@ -9,9 +9,9 @@
 //! serves (docs/boot.md). Enumerating, assigning BARs and starting drivers is
 //! devmgr's work.
 
+use crate::PhysRange;
 use fdt::node::FdtNode;
 use fdt::Fdt;
-use zos_kernel::PhysRange;
 
 /// Most distinct INTx lines tracked (`virt` has four).
 pub const MAX_INTX: usize = 8;

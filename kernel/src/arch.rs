@@ -6,6 +6,7 @@
 //! `docs/hal.md` for the contract of each item.
 
 use crate::frame::FrameAllocator;
+use crate::syscall::registers::USER_REGISTERS;
 
 /// What a user mapping allows. Never writable and executable at once.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -78,6 +79,11 @@ pub trait UserContext: Sized {
     fn set_result(&mut self, index: usize, value: u64);
     /// Program counter.
     fn pc(&self) -> u64;
+    /// The user registers `ThreadRegisters` shows (`abi::registers`).
+    fn registers(&self) -> [u64; USER_REGISTERS];
+    /// Sets them, keeping what user mode may not choose (the privilege
+    /// level, interrupt masks, canonical addresses).
+    fn set_registers(&mut self, words: &[u64; USER_REGISTERS]);
     /// Saves the CPU's live FP/SIMD registers into this context (FP/SIMD use
     /// is allowed when the core calls it).
     fn save_fp(&mut self);

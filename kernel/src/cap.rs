@@ -45,11 +45,17 @@ pub struct TableId {
     generation: u16,
 }
 
-impl TableId {
-    fn index(self) -> usize {
-        self.index as usize
+impl<O> Cap<O> {
+    pub const fn new(object: O, rights: Rights, badge: Badge) -> Self {
+        Self {
+            object,
+            rights,
+            badge,
+        }
     }
+}
 
+impl TableId {
     /// The id as one word: index in the high half, so words sort as the slab.
     pub fn word(self) -> u32 {
         (self.index as u32) << 16 | self.generation as u32
@@ -64,25 +70,9 @@ pub struct Cap<O> {
     pub badge: Badge,
 }
 
-impl<O> Cap<O> {
-    pub const fn new(object: O, rights: Rights, badge: Badge) -> Self {
-        Self {
-            object,
-            rights,
-            badge,
-        }
-    }
-}
-
 /// Index of a derivation node in the slab. Internal: callers name caps by slot.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct NodeId(u32);
-
-impl NodeId {
-    fn index(self) -> usize {
-        self.0 as usize
-    }
-}
 
 /// One capability in a slot, with its links in the derivation tree. A node without
 /// a parent is a root and has no siblings.
@@ -184,12 +174,12 @@ impl<O: Copy + Ord + core::fmt::Debug> CapSpace<O> {
         self.record(CapChange::TableDestroyed {
             table: table.word(),
         });
-        let entry = &mut self.tables[table.index()];
+        let entry = &mut self.tables[table.index as usize];
         entry.table = None;
         // An index whose generation is used up is retired, so ids are never reused.
         if entry.generation < u16::MAX {
             entry.generation += 1;
-            self.free_tables.push(table.index());
+            self.free_tables.push(table.index as usize);
         }
         Ok(objects)
     }
@@ -299,7 +289,7 @@ impl<O: Copy + Ord + core::fmt::Debug> CapSpace<O> {
 
     fn table(&self, id: TableId) -> Result<&Table> {
         self.tables
-            .get(id.index())
+            .get(id.index as usize)
             .filter(|entry| entry.generation == id.generation)
             .and_then(|entry| entry.table.as_ref())
             .ok_or(SysError::InvalidCap)
@@ -324,11 +314,11 @@ impl<O: Copy + Ord + core::fmt::Debug> CapSpace<O> {
     // Links between nodes are maintained only by this module, so a link to a freed
     // node is a kernel bug, never a user error.
     fn node(&self, id: NodeId) -> &Node<O> {
-        self.nodes[id.index()].as_ref().expect(FREED_NODE)
+        self.nodes[id.0 as usize].as_ref().expect(FREED_NODE)
     }
 
     fn node_mut(&mut self, id: NodeId) -> &mut Node<O> {
-        self.nodes[id.index()].as_mut().expect(FREED_NODE)
+        self.nodes[id.0 as usize].as_mut().expect(FREED_NODE)
     }
 
     // ---- mutations: every change of the capability space goes through these ----
@@ -358,7 +348,7 @@ impl<O: Copy + Ord + core::fmt::Debug> CapSpace<O> {
                 NodeId(index)
             }
         };
-        self.nodes[id.index()] = Some(node);
+        self.nodes[id.0 as usize] = Some(node);
         self.set_slot(table, slot, Some(id));
         if let Some(parent) = parent {
             self.link_child(parent, id);
@@ -395,7 +385,7 @@ impl<O: Copy + Ord + core::fmt::Debug> CapSpace<O> {
         let node = self.node(id);
         self.set_slot(node.table, node.slot, None);
         let Cap { object, badge, .. } = self.node(id).cap;
-        self.nodes[id.index()] = None;
+        self.nodes[id.0 as usize] = None;
         self.free_nodes.push(id);
         self.record(CapChange::Deleted { node: id.0 });
         if let Some((count, watcher)) = self.watches.get_mut(&(object, badge)) {
@@ -451,7 +441,7 @@ impl<O: Copy + Ord + core::fmt::Debug> CapSpace<O> {
     }
 
     fn set_slot(&mut self, table: TableId, slot: u32, value: Option<NodeId>) {
-        let table = self.tables[table.index()].table.as_mut();
+        let table = self.tables[table.index as usize].table.as_mut();
         let table = table.expect("capability node in a destroyed table");
         let slot = slot as usize;
         if table.slots.len() <= slot {
@@ -553,7 +543,7 @@ mod tests {
                     assert_eq!(node.next_sibling, None);
                 }
                 Some(parent) => {
-                    assert!(space.nodes[parent.index()].is_some());
+                    assert!(space.nodes[parent.0 as usize].is_some());
                     with_parent += 1;
                 }
             }
@@ -579,7 +569,7 @@ mod tests {
         assert_eq!(with_parent, listed_children);
         assert_eq!(live + space.free_nodes.len(), space.nodes.len());
         for id in &space.free_nodes {
-            assert!(space.nodes[id.index()].is_none());
+            assert!(space.nodes[id.0 as usize].is_none());
         }
         let mut in_tables = 0;
         for (index, entry) in space.tables.iter().enumerate() {
@@ -934,7 +924,7 @@ mod tests {
         space.destroy_table(old).unwrap();
         let new = space.create_table(4).unwrap();
         assert_ne!(old, new);
-        assert_eq!(old.index(), new.index(), "the index is reused");
+        assert_eq!(old.index, new.index, "the index is reused");
         assert_eq!(space.lookup(old, 0), Err(SysError::InvalidCap));
         assert_eq!(
             space.insert_root(old, None, full(1)),
@@ -963,14 +953,14 @@ mod tests {
     fn exhausted_generation_retires_the_index() {
         let mut space: CapSpace<u32> = CapSpace::default();
         let t = space.create_table(1).unwrap();
-        space.tables[t.index()].generation = u16::MAX;
+        space.tables[t.index as usize].generation = u16::MAX;
         let last = TableId {
             index: t.index,
             generation: u16::MAX,
         };
         space.destroy_table(last).unwrap();
         let next = space.create_table(1).unwrap();
-        assert_ne!(next.index(), t.index());
+        assert_ne!(next.index as usize, t.index as usize);
         assert_eq!(space.count(last), Err(SysError::InvalidCap));
     }
 

@@ -7,7 +7,8 @@
 //! keeps single-frame allocation close to O(1) in practice. Contiguous runs (DMA
 //! buffers) come from a first-fit scan.
 
-use crate::{PhysRange, PAGE_SIZE};
+use crate::PAGE_SIZE;
+use core::ops::Range;
 
 const FRAME: u64 = PAGE_SIZE as u64;
 
@@ -34,14 +35,14 @@ pub struct FrameAllocator {
 
 impl FrameAllocator {
     /// Number of `u64` words of bitmap needed to cover `span`.
-    pub const fn bitmap_words(span: PhysRange) -> usize {
-        let frames = (span.len() / FRAME) as usize;
+    pub const fn bitmap_words(span: &Range<u64>) -> usize {
+        let frames = (span.end.saturating_sub(span.start) / FRAME) as usize;
         frames.div_ceil(64)
     }
 
     /// An allocator over `span` with every frame marked in use.
     /// `bitmap` must hold at least [`Self::bitmap_words`] words.
-    pub fn new(span: PhysRange, bitmap: &'static mut [u64]) -> Self {
+    pub fn new(span: Range<u64>, bitmap: &'static mut [u64]) -> Self {
         let base = span.start & !(FRAME - 1);
         let frames = ((span.end - base) / FRAME) as usize;
         let words = frames.div_ceil(64).min(bitmap.len());
@@ -58,7 +59,7 @@ impl FrameAllocator {
     }
 
     /// Marks every whole frame inside `range` free (frames already free stay free).
-    pub fn add_free(&mut self, range: PhysRange) {
+    pub fn add_free(&mut self, range: Range<u64>) {
         let first = range.start.max(self.base).div_ceil(FRAME) * FRAME;
         let end = range.end.min(self.base + self.frames as u64 * FRAME) & !(FRAME - 1);
         for addr in (first..end).step_by(PAGE_SIZE) {
@@ -156,20 +157,20 @@ mod tests {
     use std::boxed::Box;
     use std::vec;
 
-    fn allocator(span: PhysRange) -> FrameAllocator {
-        let words = FrameAllocator::bitmap_words(span);
+    fn allocator(span: Range<u64>) -> FrameAllocator {
+        let words = FrameAllocator::bitmap_words(&span);
         FrameAllocator::new(span, Box::leak(vec![0u64; words].into_boxed_slice()))
     }
 
-    const RAM: PhysRange = PhysRange::new(0x4000_0000, 0x4010_0000); // 1 MiB, 256 frames
+    const RAM: Range<u64> = 0x4000_0000..0x4010_0000; // 1 MiB, 256 frames
 
     #[test]
     fn starts_full_then_frees_regions() {
-        let mut frames = allocator(RAM);
+        let mut frames = allocator(RAM.clone());
         assert_eq!(frames.total_frames(), 256);
         assert_eq!(frames.free_frames(), 0);
         assert_eq!(frames.alloc(), None);
-        frames.add_free(RAM);
+        frames.add_free(RAM.clone());
         assert_eq!(frames.free_frames(), 256);
         assert_eq!(frames.alloc(), Some(0x4000_0000));
         assert_eq!(frames.free_frames(), 255);
@@ -177,21 +178,21 @@ mod tests {
 
     #[test]
     fn add_free_ignores_partial_frames_and_outside() {
-        let mut frames = allocator(RAM);
-        frames.add_free(PhysRange::new(0x4000_0800, 0x4000_2800));
+        let mut frames = allocator(RAM.clone());
+        frames.add_free(0x4000_0800..0x4000_2800);
         assert_eq!(frames.free_frames(), 1); // only 0x4000_1000 is whole
-        frames.add_free(PhysRange::new(0x1000, 0x2000));
-        frames.add_free(PhysRange::new(0x5000_0000, 0x6000_0000));
+        frames.add_free(0x1000..0x2000);
+        frames.add_free(0x5000_0000..0x6000_0000);
         assert_eq!(frames.free_frames(), 1);
     }
 
     #[test]
     fn alloc_until_empty_then_free_all() {
-        let mut frames = allocator(RAM);
-        frames.add_free(RAM);
+        let mut frames = allocator(RAM.clone());
+        frames.add_free(RAM.clone());
         let mut got = std::vec::Vec::new();
         while let Some(f) = frames.alloc() {
-            assert!(RAM.contains_range(&PhysRange::new(f, f + FRAME)));
+            assert!(RAM.contains(&f) && RAM.contains(&(f + FRAME - 1)));
             got.push(f);
         }
         assert_eq!(got.len(), 256);
@@ -206,8 +207,8 @@ mod tests {
 
     #[test]
     fn contiguous_runs_skip_holes_and_refuse_what_does_not_fit() {
-        let mut frames = allocator(RAM);
-        frames.add_free(RAM);
+        let mut frames = allocator(RAM.clone());
+        frames.add_free(RAM.clone());
         let single: std::vec::Vec<u64> = (0..4).map(|_| frames.alloc().expect("frame")).collect();
         frames.free(single[1]).expect("free"); // a one-frame hole at frame 1
         assert_eq!(frames.alloc_contiguous(2), Some(0x4000_4000));
@@ -221,8 +222,8 @@ mod tests {
 
     #[test]
     fn free_errors() {
-        let mut frames = allocator(RAM);
-        frames.add_free(RAM);
+        let mut frames = allocator(RAM.clone());
+        frames.add_free(RAM.clone());
         assert_eq!(frames.free(0x4000_0001), Err(FrameError::Unaligned));
         assert_eq!(frames.free(0x3000_0000), Err(FrameError::OutOfRange));
         assert_eq!(frames.free(0x4010_0000), Err(FrameError::OutOfRange));

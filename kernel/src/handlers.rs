@@ -35,14 +35,6 @@ fn ok(values: &[u64]) -> Outcome {
     Ok(Some(results))
 }
 
-fn ok0() -> Outcome {
-    ok(&[])
-}
-
-fn ok1(value: u64) -> Outcome {
-    ok(&[value])
-}
-
 fn rights_from(bits: u64) -> Result<Rights> {
     let bits = u32::try_from(bits).map_err(|_| SysError::InvalidArgument)?;
     Rights::from_bits(bits).ok_or(SysError::InvalidArgument)
@@ -179,7 +171,7 @@ impl<P: Platform> Kernel<P> {
                             self.release(object);
                         }
                         result?;
-                        ok0()
+                        ok(&[])
                     }
                     _ => Err(SysError::WrongType),
                 }
@@ -194,7 +186,7 @@ impl<P: Platform> Kernel<P> {
                 let mut message = self.read_message(thread, args[0], 1)?;
                 message.may_grant = true;
                 self.reply_current(&message)?;
-                ok0()
+                ok(&[])
             }
             Sys::ReplyRecv => {
                 let (endpoint, _) =
@@ -227,7 +219,7 @@ impl<P: Platform> Kernel<P> {
                     P::console_write(&buffer);
                 }
                 self.notify_log_listener();
-                ok1(len as u64)
+                ok(&[len as u64])
             }
             Sys::LogRead => {
                 // LogRead(system, cursor, buffer, length) -> (count, next cursor)
@@ -256,9 +248,9 @@ impl<P: Platform> Kernel<P> {
                     self.release(old);
                 }
                 crate::klog::hand_over(true);
-                ok1(written)
+                ok(&[written])
             }
-            Sys::Clock => ok1(P::uptime_ns()),
+            Sys::Clock => ok(&[P::uptime_ns()]),
             Sys::SystemInfo if args[0] == SYSTEM_INFO_CPUS => {
                 // CPUs never brought online read zeros.
                 let cpu = self.cpus.get(args[1] as usize).copied().unwrap_or_default();
@@ -297,7 +289,7 @@ impl<P: Platform> Kernel<P> {
                 } else {
                     self.caps.transfer((src_table, src), dst_table, dst_slot)?
                 };
-                ok1(slot as u64)
+                ok(&[slot as u64])
             }
             Sys::CapMint | Sys::CapMintWatched => {
                 let src = u32::try_from(args[0]).map_err(|_| SysError::InvalidCap)?;
@@ -320,14 +312,14 @@ impl<P: Platform> Kernel<P> {
                     .inspect_err(|_| watch.into_iter().for_each(|p| self.refund_watch(p)))?;
                 let object = self.caps.lookup(table, slot)?.object;
                 self.objects.add_ref(object);
-                ok1(slot as u64)
+                ok(&[slot as u64])
             }
             Sys::CapDelete => {
                 let slot = u32::try_from(args[0]).map_err(|_| SysError::InvalidCap)?;
                 let table = self.table_of(process)?;
                 let object = self.caps.delete(table, slot)?;
                 self.release(object);
-                ok0()
+                ok(&[])
             }
             Sys::CapRevoke => {
                 let slot = u32::try_from(args[0]).map_err(|_| SysError::InvalidCap)?;
@@ -335,7 +327,7 @@ impl<P: Platform> Kernel<P> {
                 let objects = self.caps.revoke(table, slot)?;
                 let count = objects.len() as u64;
                 self.release_all(objects);
-                ok1(count)
+                ok(&[count])
             }
             Sys::CapInfo => {
                 let slot = u32::try_from(args[0]).map_err(|_| SysError::InvalidCap)?;
@@ -360,7 +352,7 @@ impl<P: Platform> Kernel<P> {
             Sys::MemoryUnmap => {
                 let target = self.target_process(process, args[0])?;
                 self.unmap_region(target, args[1])?;
-                ok0()
+                ok(&[])
             }
             Sys::MemoryProtect => self.memory_protect(process, args),
             Sys::MemoryInfo => {
@@ -383,7 +375,7 @@ impl<P: Platform> Kernel<P> {
                 let (target, _) =
                     self.lookup(process, args[0], ObjectKind::Process, Rights::WRITE)?;
                 self.kill_process(target, ProcessState::killed(0, 0));
-                ok0()
+                ok(&[])
             }
             Sys::ProcessStatus => {
                 let (target, _) =
@@ -408,7 +400,7 @@ impl<P: Platform> Kernel<P> {
                 let new = self.create_thread(target, args[1], args[2], args[3], priority)?;
                 let slot =
                     self.grant_or_undo(process, new, Rights::ALL, |k| k.destroy_thread(new))?;
-                ok1(slot as u64)
+                ok(&[slot as u64])
             }
             Sys::ThreadStart => {
                 let (target, _) =
@@ -416,7 +408,7 @@ impl<P: Platform> Kernel<P> {
                 let state = self.objects.thread(target).map(|t| t.state);
                 ensure(state == Some(ThreadState::Inactive), SysError::BadState)?;
                 self.start_thread(target);
-                ok0()
+                ok(&[])
             }
             Sys::ThreadSuspend | Sys::ThreadResume => {
                 // A thread, or every thread of a process (job control): then
@@ -427,7 +419,26 @@ impl<P: Platform> Kernel<P> {
                     let done = self.suspend_or_resume(thread, suspend);
                     done.or_else(|e| if one { Err(e) } else { Ok(()) })?;
                 }
-                ok0()
+                ok(&[])
+            }
+            Sys::ThreadRegisters => {
+                let (target, _) =
+                    self.lookup(process, args[0], ObjectKind::Thread, Rights::WRITE)?;
+                let (own, write) = (target == thread, args[2] != 0);
+                let t = self.objects.thread(target).ok_or(SysError::DeadObject)?;
+                let stopped = t.state == ThreadState::Suspended;
+                ensure(stopped || own && write, SysError::BadState)?;
+                let space = self.space_of(thread).ok_or(SysError::DeadObject)?;
+                let mut words = t.context.registers();
+                for (at, word) in (args[1]..).step_by(8).zip(&mut words) {
+                    match write {
+                        true => *word = usercopy::read_u64::<P>(space, at)?,
+                        false => usercopy::write_u64::<P>(space, at, *word)?,
+                    }
+                }
+                self.update_thread(target, |t| t.context.set_registers(&words));
+                // The caller's own: no results written over the new registers.
+                Ok((!own).then_some([0; 6]))
             }
             Sys::ThreadSetPriority => {
                 let (target, _) =
@@ -441,7 +452,7 @@ impl<P: Platform> Kernel<P> {
                     self.run_queue.push_back(target, priority);
                 }
                 self.commit(Commit::priority(obj(target), priority));
-                ok0()
+                ok(&[])
             }
             Sys::ThreadSetAffinity => {
                 let (target, _) =
@@ -453,7 +464,7 @@ impl<P: Platform> Kernel<P> {
                 self.commit(Commit::affinity(obj(target), cpus));
                 // A CPU it may no longer use lets it go at its next entry
                 // (this one on the way out, another at its next tick).
-                ok0()
+                ok(&[])
             }
             Sys::SetIpcBuffer => {
                 let va = args[0];
@@ -462,7 +473,7 @@ impl<P: Platform> Kernel<P> {
                 let writable = usercopy::is_writable::<P>(space, va, IPC_BUFFER_SIZE);
                 ensure(writable, SysError::BadAddress)?;
                 self.update_thread(thread, |t| t.ipc_buffer = Some(va));
-                ok0()
+                ok(&[])
             }
             Sys::ReplySave => {
                 let t = self.objects.thread_mut(thread);
@@ -475,13 +486,13 @@ impl<P: Platform> Kernel<P> {
                     }
                     k.remove_object(reply);
                 })?;
-                ok1(slot as u64)
+                ok(&[slot as u64])
             }
             Sys::Signal => {
                 let (notification, badge) =
                     self.lookup(process, args[0], ObjectKind::Notification, Rights::WRITE)?;
                 self.signal(notification, badge);
-                ok0()
+                ok(&[])
             }
             Sys::Poll => {
                 let (notification, _) =
@@ -502,7 +513,7 @@ impl<P: Platform> Kernel<P> {
                     self.release(old);
                 }
                 P::irq_set_enabled(number, true);
-                ok0()
+                ok(&[])
             }
             Sys::AxiomRead => {
                 // AxiomRead(audit, stream, cursor, buffer, bytes) -> (count, next, lost)
@@ -523,14 +534,14 @@ impl<P: Platform> Kernel<P> {
                 let (hash, commits) = self.state_hash();
                 let space = self.space_of(thread).ok_or(SysError::DeadObject)?;
                 usercopy::copy_to_user::<P>(space, args[1], &hash)?;
-                ok1(commits)
+                ok(&[commits])
             }
             Sys::IrqAck => {
                 let (irq, _) = self.lookup(process, args[0], ObjectKind::Irq, Rights::WRITE)?;
                 if let Some(Object::Irq(i)) = self.objects.get(irq) {
                     P::irq_set_enabled(i.irq, true);
                 }
-                ok0()
+                ok(&[])
             }
         }
     }
@@ -612,7 +623,7 @@ impl<P: Platform> Kernel<P> {
             k.objects.add_ref(object);
             k.release(object);
         })?;
-        ok1(slot as u64)
+        ok(&[slot as u64])
     }
 
     /// MemoryMap(memory_slot, process_slot, va, first_page, pages, flags).
@@ -631,7 +642,7 @@ impl<P: Platform> Kernel<P> {
         let (memory, _) = self.lookup(process, args[0], ObjectKind::Memory, needed)?;
         let target = self.target_process(process, args[1])?;
         self.map_region(target, memory, args[2], args[3], args[4], flags)?;
-        ok0()
+        ok(&[])
     }
 
     /// Maps `pages` pages of `memory` from `first_page` at `va` in `target`.
@@ -753,7 +764,7 @@ impl<P: Platform> Kernel<P> {
         // The region's flags changed whatever became of the page tables.
         self.commit(Commit::protected(obj(target), va, flag_bits(flags)));
         remapped?;
-        ok0()
+        ok(&[])
     }
 
     /// ProcessCreate(quota, exit_notification_slot, exit_bits, fault_endpoint_slot, fault_badge).

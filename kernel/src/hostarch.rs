@@ -12,8 +12,8 @@ use std::vec::Vec;
 
 use crate::arch::{AddressSpace, MapError, PageFlags, Platform, UserContext};
 use crate::frame::FrameAllocator;
+use crate::syscall::registers::USER_REGISTERS;
 use crate::usercopy::USER_TOP;
-use crate::PhysRange;
 
 /// First physical address of the simulated RAM.
 pub const RAM_BASE: u64 = 0x4000_0000;
@@ -32,10 +32,10 @@ thread_local! {
 
 /// A frame allocator over this thread's simulated RAM, every frame free.
 pub fn frame_allocator() -> FrameAllocator {
-    let span = PhysRange::new(RAM_BASE, RAM_BASE + RAM_SIZE);
-    let words = FrameAllocator::bitmap_words(span);
+    let span = RAM_BASE..RAM_BASE + RAM_SIZE;
+    let words = FrameAllocator::bitmap_words(&span);
     let bitmap = std::boxed::Box::leak(std::vec![0u64; words].into_boxed_slice());
-    let mut frames = FrameAllocator::new(span, bitmap);
+    let mut frames = FrameAllocator::new(span.clone(), bitmap);
     frames.add_free(span);
     frames
 }
@@ -212,6 +212,18 @@ impl UserContext for HostContext {
 
     fn pc(&self) -> u64 {
         self.pc
+    }
+
+    fn registers(&self) -> [u64; USER_REGISTERS] {
+        let mut words = [0; USER_REGISTERS];
+        words[..31].copy_from_slice(&self.regs);
+        (words[31], words[32]) = (self.sp, self.pc);
+        words
+    }
+
+    fn set_registers(&mut self, words: &[u64; USER_REGISTERS]) {
+        self.regs.copy_from_slice(&words[..31]);
+        (self.sp, self.pc) = (words[31], words[32]);
     }
 
     fn save_fp(&mut self) {}

@@ -186,7 +186,11 @@ impl<P: Platform> Kernel<P> {
     ) -> Result<u32> {
         let table = self.table_of(process)?;
         self.reserve_slot(process)?;
-        let cap = Cap::new(object, rights, badge);
+        let cap = Cap {
+            object,
+            rights,
+            badge,
+        };
         let slot = self.caps.insert_root(table, slot, cap)?;
         self.objects.add_ref(object);
         Ok(slot)

@@ -9,6 +9,7 @@
 mod affinity;
 mod ipc;
 mod lifecycle;
+mod registers;
 mod suspend;
 mod watch;
 

@@ -27,9 +27,10 @@ use core::arch::{asm, global_asm};
 use mmu::{phys_to_virt, MapFlags, PageTable, PHYS_OFFSET};
 use zos_boot::devicetree::{BootInfo, Gic};
 use zos_boot::memory::free_regions;
+use zos_boot::PhysRange;
 use zos_kernel::arch::{Interrupt, Platform};
 use zos_kernel::frame::FrameAllocator;
-use zos_kernel::{PhysRange, PAGE_SIZE};
+use zos_kernel::PAGE_SIZE;
 
 global_asm!(include_str!("boot.S"));
 
@@ -372,7 +373,7 @@ fn init_memory(info: &BootInfo, reserved: &[PhysRange]) -> (usize, usize) {
         info.memory().iter().map(|m| m.start).min().unwrap_or(0),
         info.memory().iter().map(|m| m.end).max().unwrap_or(0),
     );
-    let words = FrameAllocator::bitmap_words(span);
+    let words = FrameAllocator::bitmap_words(&span.range());
     let bytes = (words * 8).div_ceil(PAGE_SIZE) * PAGE_SIZE;
     let Some(home) = carve(regions, bytes as u64) else {
         boot_failure(&"no free RAM region large enough for the frame bitmap");
@@ -391,9 +392,9 @@ fn init_memory(info: &BootInfo, reserved: &[PhysRange]) -> (usize, usize) {
         HEAP.lock()
             .init(phys_to_virt(heap.start) as usize, heap_bytes as usize)
     };
-    let mut frames = FrameAllocator::new(span, bitmap);
+    let mut frames = FrameAllocator::new(span.range(), bitmap);
     for region in regions.iter() {
-        frames.add_free(*region);
+        frames.add_free(region.range());
     }
     let free = frames.free_frames();
     *FRAMES.lock() = Some(frames);

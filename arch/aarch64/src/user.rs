@@ -9,6 +9,10 @@ use core::sync::atomic::Ordering;
 use spin::Mutex;
 use zos_kernel::arch::{AddressSpace, MapError, PageFlags, UserContext};
 use zos_kernel::frame::FrameAllocator;
+use zos_kernel::syscall::registers::{aarch64, USER_REGISTERS};
+
+/// The PSTATE bits user mode may set (`ThreadRegisters`): N, Z, C and V.
+const USER_PSTATE: u64 = 0xF000_0000;
 
 /// FP/SIMD state: q0–q31, FPCR, FPSR.
 #[repr(C, align(16))]
@@ -61,6 +65,23 @@ impl UserContext for ThreadContext {
     }
     fn pc(&self) -> u64 {
         self.frame.elr
+    }
+    fn registers(&self) -> [u64; USER_REGISTERS] {
+        let mut words = [0; USER_REGISTERS];
+        words[..31].copy_from_slice(&self.frame.x);
+        words[aarch64::SP] = self.frame.sp_el0;
+        words[aarch64::PC] = self.frame.elr;
+        words[aarch64::PSTATE] = self.frame.spsr & USER_PSTATE;
+        words
+    }
+    fn set_registers(&mut self, words: &[u64; USER_REGISTERS]) {
+        self.frame.x.copy_from_slice(&words[..31]);
+        self.frame.sp_el0 = words[aarch64::SP];
+        self.frame.elr = words[aarch64::PC];
+        // Only the condition flags are the program's: the exception level,
+        // the interrupt masks and the rest stay the kernel's.
+        let flags = words[aarch64::PSTATE] & USER_PSTATE;
+        self.frame.spsr = self.frame.spsr & !USER_PSTATE | flags;
     }
     fn save_fp(&mut self) {
         save_fp(&mut self.fp);

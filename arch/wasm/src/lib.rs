@@ -21,9 +21,10 @@ pub mod run;
 pub mod space;
 
 use buddy_system_allocator::{Heap, LockedHeapWithRescue};
+use zos_boot::PhysRange;
 use zos_kernel::arch::{Interrupt, Platform, UserContext};
 use zos_kernel::frame::FrameAllocator;
-use zos_kernel::PhysRange;
+use zos_kernel::syscall::registers::USER_REGISTERS;
 
 /// The kernel's own heap grows the kernel module's linear memory on demand.
 #[global_allocator]
@@ -178,6 +179,14 @@ impl UserContext for WasmContext {
         self.entry
     }
 
+    /// A wasm module's registers are the interpreter's: `ThreadRegisters`
+    /// reads zeros here and changes nothing.
+    fn registers(&self) -> [u64; USER_REGISTERS] {
+        [0; USER_REGISTERS]
+    }
+
+    fn set_registers(&mut self, _words: &[u64; USER_REGISTERS]) {}
+
     fn save_fp(&mut self) {}
 
     fn restore_fp(&self) {}
@@ -229,10 +238,10 @@ pub extern "C" fn kernel_init(ptr: *const u8, len: usize, frames_mib: u32) -> i3
         return -1;
     }
     let span = PhysRange::new(base, base + bytes as u64);
-    let words = FrameAllocator::bitmap_words(span);
+    let words = FrameAllocator::bitmap_words(&span.range());
     let bitmap = alloc::vec![0u64; words].leak();
-    let mut frames = FrameAllocator::new(span, bitmap);
-    frames.add_free(span);
+    let mut frames = FrameAllocator::new(span.range(), bitmap);
+    frames.add_free(span.range());
     let mut kernel = zos_kernel::kernel::Kernel::<Wasm>::new(frames);
     kernel.heap_budget = bytes as u64 / 4;
     let terminal = zos_boot::init::Device {

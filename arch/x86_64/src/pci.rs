@@ -14,7 +14,7 @@
 
 use alloc::vec::Vec;
 use zos_boot::init::Device;
-use zos_kernel::PhysRange;
+use zos_boot::PhysRange;
 
 /// The BAR window (bus address = CPU address).
 pub const WINDOW: PhysRange = PhysRange {

@@ -4,7 +4,7 @@
 //! with a message, not a fault.
 
 use crate::mmu::phys_to_virt;
-use zos_kernel::PhysRange;
+use zos_boot::PhysRange;
 
 const MAGIC: u32 = 0x336e_c578;
 /// Most RAM ranges kept.

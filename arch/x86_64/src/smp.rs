@@ -25,8 +25,8 @@ use crate::{apic, mmu, timer};
 use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use x86_64::registers::model_specific::Msr;
+use zos_boot::PhysRange;
 use zos_kernel::kernel::MAX_CPUS;
-use zos_kernel::PhysRange;
 
 /// The vector of the wake-up / leave-user-mode IPI (above the device lines,
 /// below the spurious vector).

@@ -15,6 +15,8 @@ use core::sync::atomic::Ordering;
 use x86_64::registers::model_specific::Msr;
 use zos_kernel::arch::{AddressSpace, MapError, PageFlags, UserContext};
 use zos_kernel::frame::FrameAllocator;
+use zos_kernel::syscall::registers::x86_64::{RFLAGS, RIP, RSP};
+use zos_kernel::syscall::registers::USER_REGISTERS;
 
 /// The `fxsave` area: x87, MMX and SSE registers.
 #[repr(C, align(16))]
@@ -42,6 +44,11 @@ pub struct ThreadContext {
 
 /// RFLAGS of a new thread: interrupts on (bit 1 is always set).
 const USER_RFLAGS: u64 = 0x202;
+/// The RFLAGS bits user mode may set (`ThreadRegisters`): CF, PF, AF, ZF,
+/// SF, DF, OF and AC. Not TF (single steps trap to the kernel), IF or IOPL.
+const USER_FLAGS: u64 = 0x4_0CD5;
+/// The first address past user space (and the canonical lower half).
+const USER_LIMIT: u64 = 0x0000_8000_0000_0000;
 
 impl UserContext for ThreadContext {
     fn new(entry: u64, stack: u64, arg: u64) -> Self {
@@ -91,6 +98,43 @@ impl UserContext for ThreadContext {
     }
     fn pc(&self) -> u64 {
         self.frame.rip
+    }
+    fn registers(&self) -> [u64; USER_REGISTERS] {
+        let f = &self.frame;
+        let mut words = [0; USER_REGISTERS];
+        words[..RFLAGS + 1].copy_from_slice(&[
+            f.rax,
+            f.rbx,
+            f.rcx,
+            f.rdx,
+            f.rsi,
+            f.rdi,
+            f.rbp,
+            f.rsp,
+            f.r8,
+            f.r9,
+            f.r10,
+            f.r11,
+            f.r12,
+            f.r13,
+            f.r14,
+            f.r15,
+            f.rip,
+            f.rflags & USER_FLAGS,
+        ]);
+        words
+    }
+    fn set_registers(&mut self, w: &[u64; USER_REGISTERS]) {
+        // A non-canonical address would fault `iretq` in the kernel: it
+        // becomes 0, which faults in user mode instead.
+        let user = |address: u64| if address < USER_LIMIT { address } else { 0 };
+        let f = &mut self.frame;
+        [f.rax, f.rbx, f.rcx, f.rdx, f.rsi, f.rdi, f.rbp] =
+            [w[0], w[1], w[2], w[3], w[4], w[5], w[6]];
+        [f.r8, f.r9, f.r10, f.r11, f.r12, f.r13, f.r14, f.r15] =
+            [w[8], w[9], w[10], w[11], w[12], w[13], w[14], w[15]];
+        (f.rsp, f.rip) = (user(w[RSP]), user(w[RIP]));
+        f.rflags = USER_RFLAGS | w[RFLAGS] & USER_FLAGS;
     }
     fn save_fp(&mut self) {
         // SAFETY: `fxsave` stores 512 bytes into a 16-byte aligned area we own;
