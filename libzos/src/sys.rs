@@ -477,6 +477,22 @@ pub fn ipc_reply_recv(endpoint: u64, info: MessageInfo, words: [u64; 4]) -> Resu
 
 /// Changes a thread's priority (not above the caller's).
 /// Lets `thread` run only on the CPUs of `cpus` (bit N: CPU N) that are online.
+/// Copies a suspended thread's user registers (`zos_abi::registers`) into
+/// `words`, or with `write` sets them from `words`. `BadState` while the
+/// thread is not (yet) suspended: one another CPU runs stops on its way out.
+pub fn thread_registers(
+    thread: u64,
+    words: &mut [u64; zos_abi::registers::USER_REGISTERS],
+    write: bool,
+) -> Result<(), Error> {
+    let buffer = words.as_mut_ptr() as u64;
+    call(
+        Sys::ThreadRegisters,
+        [thread, buffer, write as u64, 0, 0, 0],
+    )
+    .map(|_| ())
+}
+
 pub fn thread_set_affinity(thread: u64, cpus: u64) -> Result<(), Error> {
     call(Sys::ThreadSetAffinity, [thread, cpus, 0, 0, 0, 0]).map(|_| ())
 }

@@ -14,6 +14,7 @@
 
 #[macro_use]
 mod callee_saved;
+mod deliver;
 mod file;
 mod fork;
 mod itimer;
@@ -48,6 +49,8 @@ pub extern "C" fn zos_linux_syscall(
     e: u64,
     f: u64,
 ) -> i64 {
+    // First: until it ends, no signal redirects this thread (deliver.rs).
+    let _runtime = deliver::InRuntime::enter();
     let musl_tp = crate::arch::raw_thread_pointer();
     loop {
         crate::arch::set_thread_pointer(crate::abi::layout::IPC_BUFFER);
@@ -82,6 +85,7 @@ pub extern "C" fn zos_linux_syscall(
 /// Runs `f` with the thread pointer set to the IPC buffer (for libzos calls
 /// made from C-facing functions other than the dispatcher).
 pub(crate) fn with_ipc_tp<R>(f: impl FnOnce() -> R) -> R {
+    let _runtime = deliver::InRuntime::enter();
     let musl_tp = crate::arch::raw_thread_pointer();
     crate::arch::set_thread_pointer(crate::abi::layout::IPC_BUFFER);
     let result = f();
@@ -152,7 +156,7 @@ fn dispatch(nr: i64, args: [u64; 6]) -> SysResult {
         129 => signal::kill(a as i32, b as u32),
         130 => signal::kill(posix::getpid() as i32, b as u32),
         131 => signal::kill(a as i32, c as u32),
-        132 => Ok(0),
+        132 => deliver::sigaltstack(a, b),
         133 => signal::rt_sigsuspend(a, b),
         134 => signal::rt_sigaction(a as u32, b, c),
         135 => signal::rt_sigprocmask(a as u32, b, c),

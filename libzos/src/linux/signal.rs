@@ -1,10 +1,12 @@
 //! Signals of C programs. Handlers are C functions and run on the program's
 //! own thread: a signal a program sends itself (`raise`, `kill(getpid())`)
-//! is delivered when the system call that sent it returns, one from elsewhere
-//! (noted by libzos's signal thread, see `posix::signal`) when the program's
-//! next system call returns. The blocked mask holds signals back until it
-//! is lowered. No handler interrupts a call in progress (no EINTR yet, but
-//! for `rt_sigsuspend`, whose purpose it is).
+//! is delivered when the system call that sent it returns. One from
+//! elsewhere (noted by libzos's signal thread, see `posix::signal`, or the
+//! interval timer's) redirects the main thread to its handler at once when
+//! it computes in program code (`deliver.rs`), interrupts its blocked call
+//! when the call is interruptible (EINTR, or a restart for `SA_RESTART`),
+//! and else runs when the call in progress returns. The blocked mask holds
+//! signals back until it is lowered.
 
 use super::{put_words, user_bytes, SysResult};
 use crate::posix::{self, Errno, SigAction};
@@ -58,7 +60,7 @@ pub(crate) fn fork_child_reset() {
 fn note(signal: u32) {
     if (1..=64).contains(&signal) {
         PENDING.fetch_or(bit(signal), Ordering::SeqCst);
-        if deliverable() {
+        if deliverable() && !super::deliver::redirect_main() {
             posix::interrupt_main();
         }
     }
@@ -89,6 +91,15 @@ pub(super) fn all_restart(delivered: u64) -> bool {
         matches!(actions[s as usize].handler, SIG_DFL | SIG_IGN)
             || actions[s as usize].flags & SA_RESTART != 0
     })
+}
+
+const SA_ONSTACK: u64 = 0x0800_0000;
+
+/// Whether a signal due now has a handler that runs on the alternate stack.
+pub(super) fn wants_alt_stack() -> bool {
+    let due = PENDING.load(Ordering::SeqCst) & !BLOCKED.load(Ordering::SeqCst);
+    let actions = ACTIONS.lock();
+    (1..=64u32).any(|s| due & bit(s) != 0 && actions[s as usize].flags & SA_ONSTACK != 0)
 }
 
 /// Whether a signal is due (pending and not blocked), without taking it.
@@ -133,12 +144,12 @@ pub fn run_handlers(mut due: u64) {
             // handler with sigaction; it is called as one.
             let handler: extern "C" fn(i32, *mut u32, usize) =
                 unsafe { core::mem::transmute(action.handler as usize) };
-            handler(signal as i32, info.as_mut_ptr(), 0);
+            super::deliver::outside_runtime(|| handler(signal as i32, info.as_mut_ptr(), 0));
         } else {
             // SAFETY: the program installed this address as a handler.
             let handler: extern "C" fn(i32) =
                 unsafe { core::mem::transmute(action.handler as usize) };
-            handler(signal as i32);
+            super::deliver::outside_runtime(|| handler(signal as i32));
         }
         BLOCKED.store(saved, Ordering::SeqCst);
         due |= super::with_ipc_tp(take_deliverable);
