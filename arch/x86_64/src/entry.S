@@ -73,6 +73,10 @@ trap_vectors:
 .endr
 
 trap_common:
+    // An interrupt or exception keeps the interrupted code's direction flag
+    // (only `syscall` clears it, through FMASK): user mode may have set it
+    // with `std`, and the kernel's string copies assume it clear.
+    cld
     test    qword ptr [rsp + 24], 3     // cs of the interrupted code
     jnz     1f
     PUSH_GPRS

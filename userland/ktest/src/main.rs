@@ -55,6 +55,10 @@ const MODE_POSIX_BENCH: u64 = 10;
 const MODE_FS_ONLY: u64 = 11;
 /// Spawn+wait throughput of one and of four processes at once (scalability).
 const MODE_SCALE: u64 = 12;
+/// Sets its own registers to garbage (`ThreadRegisters`): only it may die.
+const MODE_GARBAGE_REGISTERS: u64 = 13;
+/// Where that child's garbage program counter points (unmapped).
+const GARBAGE_PC: u64 = 0xdead_0000;
 const FUZZ_DEFAULT: u64 = 100_000;
 
 fn check(name: &str, ok: bool) {
@@ -95,6 +99,23 @@ fn main(arg: u64) -> i64 {
             return value as i64;
         }
         MODE_FUZZ => return fuzz(arg >> 32, ((arg >> 8) & 0xff_ffff) * 1000),
+        MODE_GARBAGE_REGISTERS => {
+            // Every bit of the flags word set (the exception level, the
+            // interrupt masks, single step), a stack pointer no address
+            // space has: the kernel keeps what user mode may not choose,
+            // and the jump to an unmapped address kills this process only.
+            let mut words = [u64::MAX; libzos::abi::registers::USER_REGISTERS];
+            let (pc, flags) = match cfg!(target_arch = "x86_64") {
+                true => (16, 17),
+                false => (32, 33),
+            };
+            words[pc] = GARBAGE_PC;
+            words[flags] = u64::MAX;
+            let own = libzos::proto::start::slots::MAIN_THREAD;
+            let refused = sys::thread_registers(own, &mut words, true);
+            println!("ktest: garbage registers refused: {refused:?}");
+            return 1;
+        }
         MODE_BENCH => return bench(),
         MODE_FAULTY_SERVICE => return faulty_service(),
         MODE_IPC_ONLY => return ipc_only(),
@@ -1008,6 +1029,12 @@ fn spawn_mode(mode: u64, fault_endpoint: u64) -> Option<(u64, u64)> {
         let _ = sys::cap_delete(s);
         r
     });
+    // Its own thread, where init would put it (`ThreadRegisters` on itself);
+    // only there: a fuzzer holding it would sooner or later suspend itself.
+    if mode == MODE_GARBAGE_REGISTERS {
+        let main_thread = libzos::proto::start::slots::MAIN_THREAD;
+        let _ = sys::cap_copy(child.thread, child.process, main_thread);
+    }
     loader::start(&child).ok()?;
     let _ = sys::cap_delete(child.thread);
     Some((child.process, exited))
@@ -1105,6 +1132,11 @@ fn test_processes() {
     check(
         "unhandled fault kills the child",
         status.is_some_and(|s| s[0] == 2 && s[3] == 0xdead_0000),
+    );
+    let status = spawn_mode(MODE_GARBAGE_REGISTERS, sys::NONE).and_then(|(p, n)| finish(p, n));
+    check(
+        "garbage registers kill only their thread's process",
+        status.is_some_and(|s| s[0] == 2 && s[4] == GARBAGE_PC),
     );
     let Ok(faults) = sys::endpoint_create() else {
         return check("fault endpoint", false);
