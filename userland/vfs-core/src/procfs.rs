@@ -258,7 +258,10 @@ pub fn format_proc_stat(snapshot: &ProcSnapshot) -> String {
     }
     let switches: u64 = cpus.iter().map(|c| c.switches).sum();
     let running = snapshot.processes.iter().filter(|p| p.state == 'R').count();
-    let blocked = snapshot.processes.len() - running;
+    // Linux counts tasks in uninterruptible sleep (state D, mostly waiting
+    // for I/O). init reports no such state (a process waiting for a server
+    // is S), so this reads 0 rather than every sleeping process.
+    let blocked = snapshot.processes.iter().filter(|p| p.state == 'D').count();
     let _ = write!(
         text,
         "ctxt {switches}\nprocs_running {running}\nprocs_blocked {blocked}\n"
@@ -753,7 +756,7 @@ mod tests {
         assert_eq!(
             read_all(&mut fs, stat),
             "cpu  1034 0 0 1434 0 0 0 0 0 0\ncpu0 1000 0 0 234 0 0 0 0 0 0\ncpu1 34 0 0 1200 0 0 0 0 0 0\n\
-             ctxt 7011\nprocs_running 1\nprocs_blocked 1\n"
+             ctxt 7011\nprocs_running 1\nprocs_blocked 0\n"
         );
     }
 
