@@ -5,7 +5,8 @@
  * the lines): file mappings (MAP_PRIVATE, MAP_SHARED with msync and
  * munmap, an offset), mprotect of part of a mapping (PROT_NONE, read-only),
  * munmap of part of one, MAP_SHARED and MAP_PRIVATE memory across fork,
- * and the errors of bad arguments.
+ * MAP_FIXED and MAP_FIXED_NOREPLACE inside a PROT_NONE reservation, and
+ * the errors of bad arguments.
  * `mmap-test FILE` uses FILE for its file (default /tmp/mmap-test.dat).
  * `mmap-test exit FILE` writes "written at exit" into a MAP_SHARED map of
  * FILE (made 15 bytes long) and exits without msync or munmap.
@@ -21,6 +22,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#ifndef MAP_FIXED_NOREPLACE
+#define MAP_FIXED_NOREPLACE 0x100000
+#endif
+
 #define PAGE 4096
 #define FILE_SIZE (3 * PAGE + 100)
 
@@ -35,6 +40,7 @@ static const char *errno_name(int e)
 	case ENODEV: return "ENODEV";
 	case EACCES: return "EACCES";
 	case EBADF: return "EBADF";
+	case EEXIST: return "EEXIST";
 	default: return "other";
 	}
 }
@@ -185,6 +191,38 @@ static void across_fork(void)
 	munmap(private, PAGE);
 }
 
+/* Mappings placed inside a reservation, as allocators and loaders do. */
+static void fixed(int fd)
+{
+	int anonymous = MAP_PRIVATE | MAP_ANONYMOUS;
+	unsigned char *r = mmap(NULL, 4 * PAGE, PROT_NONE, anonymous, -1, 0);
+	unsigned char *p = mmap(r, PAGE, PROT_READ | PROT_WRITE, anonymous | MAP_FIXED, -1, 0);
+	check("MAP_FIXED at the start of a reservation", p == r);
+	p[0] = 1;
+	p[PAGE - 1] = 2;
+	in_child("reading the reserved page after it", read_byte, r + PAGE);
+	unsigned char *f = mmap(r + 2 * PAGE, PAGE, PROT_READ, MAP_PRIVATE | MAP_FIXED, fd, PAGE);
+	check("MAP_FIXED of a file page inside it",
+	      f == r + 2 * PAGE && f[0] == pattern(PAGE) && f[PAGE - 1] == pattern(2 * PAGE - 1));
+	check("the first page kept its bytes", r[0] == 1 && r[PAGE - 1] == 2);
+	p = mmap(r, PAGE, PROT_READ | PROT_WRITE, anonymous | MAP_FIXED, -1, 0);
+	check("MAP_FIXED over a mapped page replaces it", p == r && r[0] == 0 && r[PAGE - 1] == 0);
+	void *q = mmap(r, PAGE, PROT_READ, anonymous | MAP_FIXED_NOREPLACE, -1, 0);
+	printf("MAP_FIXED_NOREPLACE over a mapping: %s\n",
+	       q == MAP_FAILED ? errno_name(errno) : "mapped");
+	q = mmap(r + 1, PAGE, PROT_READ, anonymous | MAP_FIXED, -1, 0);
+	printf("MAP_FIXED at an unaligned address: %s\n",
+	       q == MAP_FAILED ? errno_name(errno) : "mapped");
+	check("mprotect across the fixed mappings", mprotect(r, 3 * PAGE, PROT_READ) == 0);
+	in_child("writing after that mprotect", write_byte, r);
+	check("munmap of the last reserved page", munmap(r + 3 * PAGE, PAGE) == 0);
+	q = mmap(r + 3 * PAGE, PAGE, PROT_READ | PROT_WRITE, anonymous | MAP_FIXED_NOREPLACE, -1, 0);
+	check("MAP_FIXED_NOREPLACE into the hole", q == r + 3 * PAGE);
+	in_child("writing the page placed there", write_42, q);
+	check("munmap of the whole reservation", munmap(r, 4 * PAGE) == 0);
+	in_child("reading it afterwards", read_byte, r + 2 * PAGE);
+}
+
 static void errors(int fd)
 {
 	int pipes[2];
@@ -237,6 +275,7 @@ int main(int argc, char **argv)
 	files(fd);
 	protections();
 	across_fork();
+	fixed(fd);
 	errors(fd);
 	close(fd);
 	unlink(path);

@@ -43,6 +43,7 @@ const MAP_SHARED: u32 = 0x01;
 const MAP_PRIVATE: u32 = 0x02;
 const MAP_FIXED: u32 = 0x10;
 const MAP_ANONYMOUS: u32 = 0x20;
+const MAP_FIXED_NOREPLACE: u32 = 0x10_0000;
 const MREMAP_MAYMOVE: u32 = 1;
 const MS_ASYNC: u32 = 1;
 const MS_SYNC: u32 = 4;
@@ -52,6 +53,9 @@ const GONE: u8 = 0x80;
 struct Mapping {
     /// The Memory object behind it (kept: `mprotect` maps it again).
     memory: u64,
+    /// The object's page that `pages[0]` is (more than 0 once a `MAP_FIXED`
+    /// mapping took the first pages and this one moved up, `trim_front`).
+    offset: u64,
     /// Each page's protection (`PROT_*` bits), or [`GONE`].
     pages: Vec<u8>,
     /// The page index where each kernel region of it starts now.
@@ -96,7 +100,7 @@ impl Mapping {
                 self.memory,
                 sys::SELF,
                 va,
-                first,
+                self.offset + first,
                 count,
                 kernel_flags(protection),
             )
@@ -137,6 +141,20 @@ impl Mapping {
             }
         }
         Ok(())
+    }
+
+    /// The same mapping starting at its first page `munmap` left (the
+    /// leading pages are [`GONE`], so nothing is mapped for them).
+    fn trim_front(mut self, start: u64) -> (u64, Mapping) {
+        let gone = self.pages.iter().take_while(|p| **p == GONE).count();
+        self.pages.drain(..gone);
+        let gone = gone as u64;
+        self.offset += gone;
+        self.regions.iter_mut().for_each(|first| *first -= gone);
+        if let Some((_, file_offset)) = self.file.as_mut() {
+            *file_offset += gone * PAGE;
+        }
+        (start + gone * PAGE, self)
     }
 
     /// Lets go of the object and the file handle.
@@ -187,6 +205,7 @@ pub fn brk(_request: u64) -> SysResult {
 /// A new mapping of `length` bytes (a multiple of the page), filled by
 /// `fill` through a writable mapping, then mapped as `protection` says.
 fn map_new(
+    fixed: Option<u64>,
     length: u64,
     protection: u8,
     shared: bool,
@@ -196,7 +215,7 @@ fn map_new(
     if mappings.next == UNCHOSEN {
         mappings.next = layout::LINUX_MMAP + crate::rt::random_offset(16);
     }
-    let start = mappings.next;
+    let start = fixed.unwrap_or(mappings.next);
     if start.saturating_add(length) > layout::HEAP_BASE {
         return Err(Errno(ENOMEM));
     }
@@ -204,13 +223,15 @@ fn map_new(
     let pages = length / PAGE;
     let mut mapping = Mapping {
         memory,
+        offset: 0,
         pages: alloc::vec![PROT_READ | PROT_WRITE; pages as usize],
         regions: Vec::new(),
         shared,
         file: None,
     };
-    // Address space is used once: a failure below still moves on.
-    mappings.next = start + length + PAGE;
+    // Address space is used once: a failure below still moves on. (A
+    // `MAP_FIXED` mapping below `next` reuses only what was unmapped.)
+    mappings.next = mappings.next.max(start + length + PAGE);
     let filled = mapping
         .apply(start)
         .and_then(|()| fill(start))
@@ -222,6 +243,12 @@ fn map_new(
     if let Err(e) = filled {
         mapping.release(start);
         return Err(e);
+    }
+    // A mapping that started here lost its first pages to this one
+    // (`MAP_FIXED`): it moves up to its first page left.
+    if let Some(old) = mappings.live.remove(&start) {
+        let (old_start, old) = old.trim_front(start);
+        mappings.live.insert(old_start, old);
     }
     mappings.live.insert(start, mapping);
     Ok(start)
@@ -248,14 +275,10 @@ pub fn mmap(
     if protection & PROT_EXEC != 0 && protection & PROT_WRITE != 0 {
         return Err(Errno(EACCES));
     }
-    if flags & MAP_FIXED != 0 {
-        // Only where the caller asked for nothing in particular.
-        let _ = address;
-        return Err(Errno(ENOMEM));
-    }
     let length = length.checked_next_multiple_of(PAGE).ok_or(Errno(ENOMEM))?;
+    let fixed = fixed_place(address, length, flags)?;
     if flags & MAP_ANONYMOUS != 0 {
-        return Ok(map_new(length, protection, shared, |_| Ok(None))? as i64);
+        return Ok(map_new(fixed, length, protection, shared, |_| Ok(None))? as i64);
     }
     // A file: only a regular one maps (a terminal or pipe has no pages).
     let stat = crate::fs::fstat(fd)?;
@@ -279,12 +302,45 @@ pub fn mmap(
         let handle = posix::clone_handle_slot(posix::slot_of(fd)?)?;
         Ok(Some((handle, offset)))
     };
-    Ok(map_new(length, protection, shared, fill)? as i64)
+    Ok(map_new(fixed, length, protection, shared, fill)? as i64)
+}
+
+/// Where a `MAP_FIXED` or `MAP_FIXED_NOREPLACE` mapping goes: exactly at
+/// `address`, inside the area `mmap` manages (the program image, heap and
+/// stacks are not this table's: ENOMEM there, where Linux would replace
+/// them). `MAP_FIXED` unmaps what was there first; `MAP_FIXED_NOREPLACE`
+/// fails with EEXIST instead. `None` without either flag.
+fn fixed_place(address: u64, length: u64, flags: u32) -> Result<Option<u64>, Errno> {
+    if flags & (MAP_FIXED | MAP_FIXED_NOREPLACE) == 0 {
+        return Ok(None);
+    }
+    if !address.is_multiple_of(PAGE) {
+        return Err(Errno(EINVAL));
+    }
+    let end = address.checked_add(length).ok_or(Errno(ENOMEM))?;
+    if address < layout::LINUX_MMAP || end > layout::HEAP_BASE {
+        return Err(Errno(ENOMEM));
+    }
+    if flags & MAP_FIXED == 0 {
+        let mut taken = false;
+        each_overlap(address, length, false, |_, mapping, first, end| {
+            let pages = &mapping.pages[first as usize..end as usize];
+            taken |= pages.iter().any(|p| *p != GONE);
+            Ok(())
+        })?;
+        if taken {
+            return Err(Errno(EEXIST));
+        }
+    }
+    munmap(address, length)?;
+    Ok(Some(address))
 }
 
 /// Calls `change` on every mapping overlapping `[address, address +
-/// length)` with the page range it overlaps; `Err(ENOMEM)` if a page of the
-/// range is not mapped and `whole` says it must be.
+/// length)` with the page range it overlaps (pages `munmap` took stay
+/// [`GONE`]: a `MAP_FIXED` mapping may now hold them); `Err(ENOMEM)`,
+/// before anything changed, if a page of the range is mapped by none and
+/// `whole` says it must be.
 fn each_overlap(
     address: u64,
     length: u64,
@@ -296,31 +352,31 @@ fn each_overlap(
     }
     let end = address.saturating_add(length).next_multiple_of(PAGE);
     let mut mappings = MAPPINGS.lock();
-    let mut covered = 0;
     let first = mappings
         .live
         .range(..=address)
         .next_back()
         .map_or(address, |(s, _)| *s);
-    for (&start, mapping) in mappings.live.range_mut(first..end) {
-        let from = address.max(start);
-        let to = end.min(start + mapping.length());
-        if from >= to {
-            continue;
-        }
-        let (first_page, end_page) = ((from - start) / PAGE, (to - start) / PAGE);
-        let present = mapping.pages[first_page as usize..end_page as usize]
-            .iter()
-            .filter(|p| **p != GONE)
-            .count() as u64;
-        if whole && present != end_page - first_page {
+    let spans: Vec<(u64, u64, u64)> = (mappings.live.range(first..end))
+        .filter_map(|(&start, mapping)| {
+            let from = address.max(start);
+            let to = end.min(start + mapping.length());
+            (from < to).then(|| (start, (from - start) / PAGE, (to - start) / PAGE))
+        })
+        .collect();
+    if whole {
+        let present = |&(start, first, end): &(u64, u64, u64)| {
+            let pages = &mappings.live[&start].pages[first as usize..end as usize];
+            pages.iter().filter(|p| **p != GONE).count() as u64
+        };
+        if spans.iter().map(present).sum::<u64>() != (end - address) / PAGE {
             return Err(Errno(ENOMEM));
         }
-        covered += present;
-        change(start, mapping, first_page, end_page)?;
     }
-    if whole && covered != (end - address) / PAGE {
-        return Err(Errno(ENOMEM));
+    for (start, first, end) in spans {
+        if let Some(mapping) = mappings.live.get_mut(&start) {
+            change(start, mapping, first, end)?;
+        }
     }
     Ok(())
 }
@@ -360,7 +416,11 @@ pub fn mprotect(address: u64, length: u64, protection: u32) -> SysResult {
     // Pages of the program image, the heap and the stacks are not this
     // table's: those keep their protection (Linux would change it).
     each_overlap(address, length, true, |start, mapping, first, end| {
-        mapping.pages[first as usize..end as usize].fill(protection);
+        for page in &mut mapping.pages[first as usize..end as usize] {
+            if *page != GONE {
+                *page = protection;
+            }
+        }
         mapping.apply(start)
     })?;
     Ok(0)
@@ -406,7 +466,9 @@ pub fn mremap(address: u64, old_length: u64, new_length: u64, flags: u32) -> Sys
     let new_length = new_length
         .checked_next_multiple_of(PAGE)
         .ok_or(Errno(ENOMEM))?;
-    let new = map_new(new_length, PROT_READ | PROT_WRITE, false, |_| Ok(None))?;
+    let new = map_new(None, new_length, PROT_READ | PROT_WRITE, false, |_| {
+        Ok(None)
+    })?;
     let keep = old_length.min(length);
     // SAFETY: both ranges are live mappings of this process made by `map_new`
     // (the old one `length` ≥ `keep` bytes, the new one `new_length` > `keep`).
@@ -433,24 +495,27 @@ pub(super) fn prepare_child(process: u64, made: &mut Vec<u64>) -> Result<Vec<Chi
     let mappings = MAPPINGS.lock();
     let mut prepared = Vec::with_capacity(mappings.live.len());
     for (&start, mapping) in mappings.live.iter() {
+        // A private copy has the same page numbers as the object (the
+        // child's table, a copy of this one, keeps the offset).
+        let object_length = mapping.length() + mapping.offset * PAGE;
         let memory = if mapping.shared {
             sys::cap_copy(mapping.memory, sys::SELF, sys::NONE)
         } else {
-            sys::memory_create(mapping.length())
+            sys::memory_create(object_length)
         };
         let memory = memory.map_err(|_| Errno(ENOMEM))?;
         made.push(memory);
         let mut child = ChildMapping {
             memory,
-            length: mapping.length(),
+            length: object_length,
             copies: Vec::new(),
         };
         for (first, count, protection) in mapping.runs() {
-            let va = start + first * PAGE;
-            sys::memory_map(memory, process, va, first, count, kernel_flags(protection))
+            let (va, page) = (start + first * PAGE, mapping.offset + first);
+            sys::memory_map(memory, process, va, page, count, kernel_flags(protection))
                 .map_err(|_| Errno(ENOMEM))?;
             if !mapping.shared && protection & PROT_READ != 0 {
-                child.copies.push((va, first * PAGE, count * PAGE));
+                child.copies.push((va, page * PAGE, count * PAGE));
             }
         }
         sys::cap_copy(memory, process, mapping.memory).map_err(|_| Errno(ENOMEM))?;
