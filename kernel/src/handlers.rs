@@ -455,13 +455,18 @@ impl<P: Platform> Kernel<P> {
                 ok(&[])
             }
             Sys::ThreadSetAffinity => {
-                let (target, _) =
-                    self.lookup(process, args[0], ObjectKind::Thread, Rights::WRITE)?;
+                // A thread, or every thread of a process (`taskset -p`).
+                let (threads, one) = self.named_threads(process, args[0])?;
                 let cpus = (args[1] & ((1 << self.online) - 1)) as u8;
                 ensure(cpus != 0, SysError::InvalidArgument)?;
-                let t = self.objects.thread_mut(target);
-                t.ok_or(SysError::DeadObject)?.cpus = cpus;
-                self.commit(Commit::affinity(obj(target), cpus));
+                for target in threads {
+                    match self.objects.thread_mut(target) {
+                        Some(t) => t.cpus = cpus,
+                        None if one => return Err(SysError::DeadObject),
+                        None => continue,
+                    }
+                    self.commit(Commit::affinity(obj(target), cpus));
+                }
                 // A CPU it may no longer use lets it go at its next entry
                 // (this one on the way out, another at its next tick).
                 ok(&[])

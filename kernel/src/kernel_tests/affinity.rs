@@ -79,3 +79,29 @@ fn a_mask_without_an_online_cpu_is_refused() {
     ok(h.syscall(ctl, Sys::ThreadSetAffinity, &[cap, u64::MAX]));
     assert_eq!(h.k.objects.thread(worker).map(|t| t.cpus), Some(0b11));
 }
+
+#[test]
+fn a_process_capability_pins_every_thread_of_it() {
+    let mut h = Harness::new();
+    h.k.online = 2;
+    let target = h.spawn_process(MB);
+    let first = h.thread(target);
+    let second = h.thread(target);
+    let process = h.spawn_process(MB);
+    let ctl = h.thread(process);
+    h.notification(ctl);
+    let cap =
+        h.k.grant(process, None, target, Rights::ALL, 0)
+            .expect("grant") as u64;
+    ok(h.syscall(ctl, Sys::ThreadSetAffinity, &[cap, 0b10]));
+    for thread in [first, second] {
+        assert_eq!(h.k.objects.thread(thread).expect("thread").cpus, 0b10);
+    }
+    let weak =
+        h.k.grant(process, None, target, Rights::READ, 0)
+            .expect("grant") as u64;
+    err(
+        h.syscall(ctl, Sys::ThreadSetAffinity, &[weak, 0b01]),
+        SysError::NoRights,
+    );
+}

@@ -395,24 +395,31 @@ fn get_affinity(pid: i32, size: u64, mask: u64) -> SysResult {
     let cpus = if is_self(pid) {
         crate::affinity::get()
     } else {
-        crate::affinity::online()
+        crate::affinity::set_other(pid as u32, 0)?
     };
     put_words(mask, &[cpus])?;
     Ok(8)
 }
 
-/// sched_setaffinity of the caller (pid 0 or its own): the kernel pins its
-/// main thread and programs it starts inherit the mask; EINVAL for a mask
-/// of no online CPU, as Linux. Another process's mask cannot be set yet
-/// (EPERM): that needs init to hold the request (docs/kernel.md, SMP).
+/// sched_setaffinity: the kernel pins every thread of the process (through
+/// init for another process: EPERM for someone else's, ESRCH for none);
+/// programs a process starts inherit its mask. EINVAL for a mask of no
+/// online CPU, as Linux.
 fn set_affinity(pid: i32, size: u64, mask: u64) -> SysResult {
-    if !is_self(pid) {
-        return Err(Errno(EPERM));
+    if pid < 0 {
+        return Err(Errno(ESRCH));
     }
     let bytes = user_bytes(mask, size.min(8))?;
     let mut word = [0u8; 8];
     word[..bytes.len()].copy_from_slice(bytes);
-    crate::affinity::set(u64::from_le_bytes(word))?;
+    let mask = u64::from_le_bytes(word);
+    if is_self(pid) {
+        crate::affinity::set(mask)?;
+    } else if mask & crate::affinity::online() == 0 {
+        return Err(Errno(EINVAL));
+    } else {
+        crate::affinity::set_other(pid as u32, mask)?;
+    }
     Ok(0)
 }
 

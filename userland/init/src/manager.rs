@@ -88,6 +88,9 @@ struct Proc {
     credentials: u16,
     /// Stopped by SIGSTOP, SIGTSTP, SIGTTIN or SIGTTOU until SIGCONT.
     stopped: bool,
+    /// The CPUs its threads may run on, as last set through `Affinity`
+    /// (0: never set, every CPU).
+    cpus: u64,
     /// A stop or continuation its parent has not been told of yet (a wait
     /// status for `Wait` with `report`).
     unreported: Option<i32>,
@@ -117,6 +120,7 @@ impl Proc {
             signal_notification: None,
             credentials,
             stopped: false,
+            cpus: 0,
             unreported: None,
             image: None,
         }
@@ -857,13 +861,14 @@ impl Manager {
         let Some(p) = self.procs.get(&parent).filter(|p| p.status.is_none()) else {
             return err(ESRCH);
         };
-        let (pgid, sid, credentials, ignored, name, image) = (
+        let (pgid, sid, credentials, ignored, name, image, cpus) = (
             p.pgid,
             p.sid,
             p.credentials,
             p.ignored,
             p.name.clone(),
             p.image,
+            p.cpus,
         );
         if let Err(errno) = self.admit(false) {
             return err(errno);
@@ -891,6 +896,8 @@ impl Manager {
             Proc {
                 ignored,
                 image,
+                // Its thread will be the parent's thread's creation: its CPUs.
+                cpus,
                 ..Proc::new(pid, [parent, pgid, sid], name, process, credentials)
             },
         );
@@ -976,6 +983,7 @@ impl Manager {
         match request {
             spawn @ ProcRequest::Spawn { .. } => self.spawn_request(caller, spawn, &message.caps),
             ProcRequest::Fork => self.fork(caller),
+            ProcRequest::Affinity { pid, cpus } => self.affinity(caller, pid, cpus),
             ProcRequest::StageSpawn { length } => {
                 let staged = match message.caps.first() {
                     Some(&memory) => read_staged(memory, length as usize),
@@ -1354,6 +1362,43 @@ impl Manager {
 
     /// The credential number of process `pid` (init and unknown pids: root's
     /// 0; a message can only come from a live process's badge).
+    /// `Affinity`: reads, or sets and reads, the CPUs of `pid`'s threads.
+    fn affinity(&mut self, caller: u32, pid: u32, cpus: u64) -> Answer {
+        let target = if pid == 0 { caller } else { pid };
+        let online = match sys::cpus_online().clamp(1, 64) {
+            64 => u64::MAX,
+            n => (1u64 << n) - 1,
+        };
+        let Some(p) = self.procs.get(&target).filter(|p| p.status.is_none()) else {
+            return err(ESRCH);
+        };
+        if cpus != 0 {
+            let sender = self.credentials.get(self.credentials_of(caller));
+            let owner = self.credentials.get(p.credentials);
+            match (sender, owner) {
+                (Some(sender), Some(owner)) if credentials::may_signal(sender, owner) => {}
+                _ => return err(EPERM),
+            }
+            if cpus & online == 0 {
+                return err(EINVAL);
+            }
+            if sys::thread_set_affinity(p.process, cpus & online).is_err() {
+                return err(ESRCH);
+            }
+        }
+        let Some(p) = self.procs.get_mut(&target) else {
+            return err(ESRCH);
+        };
+        if cpus != 0 {
+            p.cpus = cpus & online;
+        }
+        let now = if p.cpus == 0 { online } else { p.cpus };
+        match ipc::encode_vec(&ProcResponse::Affinity { cpus: now }) {
+            Ok(bytes) => Answer::Now(bytes, Vec::new()),
+            Err(_) => err(EIO),
+        }
+    }
+
     fn credentials_of(&self, pid: u32) -> u16 {
         self.procs.get(&pid).map_or(0, |p| p.credentials)
     }

@@ -195,6 +195,16 @@ pub enum ProcRequest<'a> {
     /// starts its thread (docs/posix.md, "fork"), or kills it. `EAGAIN` at
     /// the process limit, `ENOMEM` without memory.
     Fork,
+    /// The CPUs process `pid` (0: the caller) may run on, bit N for CPU N
+    /// (`sched_getaffinity`, `taskset -p`); with `cpus` not 0, first sets
+    /// every thread of it to those of them that are online (`EINVAL` when
+    /// none is). Setting follows the rule of `Kill`: a user only its own
+    /// processes, root any (`EPERM`); `ESRCH` for no such live process.
+    /// Answered by `Affinity`.
+    Affinity {
+        pid: u32,
+        cpus: u64,
+    },
 }
 
 /// Longest program [`ProcRequest::StageImage`] takes.
@@ -283,6 +293,10 @@ pub enum ProcResponse<'a> {
     },
     /// Answer to `Credentials` and `CredentialSet`.
     Credentials(Credentials),
+    /// Answer to `Affinity`: the process's CPUs now.
+    Affinity {
+        cpus: u64,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
