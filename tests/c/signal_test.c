@@ -19,12 +19,18 @@
  *   signal-test altstack the same with the handler on an alternate stack
  *                        (sigaltstack, SA_ONSTACK): it runs there, sees
  *                        SS_ONSTACK, and may not change the stack (EPERM).
+ *   signal-test altraise a handler with SA_ONSTACK for a signal the program
+ *                        raises itself (delivered as raise returns) runs on
+ *                        the alternate stack too.
  *   signal-test bench N  signal delivery to a blocked thread, N rounds: the
  *                        main thread blocks in a pipe read, a forked child
  *                        sends SIGUSR1 (asked for by a byte through another
  *                        pipe), the read returns EINTR after the handler ran.
  *                        Prints `bench: signal_to_blocked_read NS` (a round:
  *                        the request byte, the kill, the interruption).
+ *   signal-test busybench N  the same to a main thread that computes: it
+ *                        spins without system calls until the handler ran.
+ *                        Prints `bench: signal_to_running_thread NS`.
  */
 #include <errno.h>
 #include <poll.h>
@@ -152,10 +158,85 @@ static int bench(int rounds)
 	return 0;
 }
 
-static volatile sig_atomic_t spin_done;
 static char alt_stack[16384];
 static volatile long handler_local_at;
 static volatile int handler_flags, handler_change_errno;
+
+static void on_raised(int sig)
+{
+	char local;
+	stack_t now;
+	(void)sig;
+	handler_local_at = (long)&local;
+	if (sigaltstack(NULL, &now) == 0)
+		handler_flags = now.ss_flags;
+}
+
+static int alt_raise(void)
+{
+	struct sigaction action;
+	stack_t stack = {alt_stack, 0, sizeof alt_stack};
+	memset(&action, 0, sizeof action);
+	action.sa_handler = on_raised;
+	action.sa_flags = SA_ONSTACK;
+	sigemptyset(&action.sa_mask);
+	if (sigaltstack(&stack, NULL) < 0 || sigaction(SIGUSR2, &action, NULL) < 0) {
+		printf("signal-test: set-up: %s\n", strerror(errno));
+		return 1;
+	}
+	raise(SIGUSR2);
+	long at = handler_local_at;
+	int on_alt = at >= (long)alt_stack && at < (long)alt_stack + (long)sizeof alt_stack;
+	printf("signal-test: altraise stack=%s flags=%s\n", on_alt ? "alternate" : "main",
+	       handler_flags == SS_ONSTACK ? "SS_ONSTACK" : "other");
+	return 0;
+}
+
+/* One SIGUSR1 to the parent per request byte; 'q' ends it. */
+static void one_signal_per_request(pid_t parent, int requests)
+{
+	char byte;
+	while (read(requests, &byte, 1) == 1 && byte != 'q')
+		kill(parent, SIGUSR1);
+	_exit(0);
+}
+
+static int busy_bench(int rounds)
+{
+	int request[2];
+	struct sigaction action;
+	if (pipe(request)) {
+		printf("signal-test: pipe: %s\n", strerror(errno));
+		return 1;
+	}
+	memset(&action, 0, sizeof action);
+	action.sa_handler = on_usr1;
+	sigemptyset(&action.sa_mask);
+	sigaction(SIGUSR1, &action, NULL);
+	pid_t parent = getpid(), child = fork();
+	if (child < 0) {
+		printf("signal-test: fork: %s\n", strerror(errno));
+		return 1;
+	}
+	if (child == 0)
+		one_signal_per_request(parent, request[0]);
+	long long start = now_ns();
+	for (int i = 0; i < rounds; i++) {
+		sig_atomic_t before = usr1_count;
+		write(request[1], "r", 1);
+		/* No system call until the handler ran: only a redirection ends it. */
+		while (usr1_count == before)
+			;
+	}
+	long long per_round = (now_ns() - start) / rounds;
+	write(request[1], "q", 1);
+	waitpid(child, NULL, 0);
+	printf("signal-test: busybench handled=%d of %d\n", (int)usr1_count, rounds);
+	printf("bench: signal_to_running_thread %lld\n", per_round);
+	return 0;
+}
+
+static volatile sig_atomic_t spin_done;
 
 static void on_spin_alarm(int sig)
 {
@@ -272,8 +353,12 @@ int main(int argc, char **argv)
 		return spin(0);
 	if (strcmp(mode, "altstack") == 0)
 		return spin(1);
+	if (strcmp(mode, "altraise") == 0)
+		return alt_raise();
+	if (strcmp(mode, "busybench") == 0)
+		return busy_bench(argc > 2 && atoi(argv[2]) > 0 ? atoi(argv[2]) : 1);
 	if (strcmp(mode, "bench") == 0)
 		return bench(argc > 2 && atoi(argv[2]) > 0 ? atoi(argv[2]) : 1);
-	fprintf(stderr, "usage: signal-test eintr|restart|sleep|default|timer|spin|altstack|bench [N]\n");
+	fprintf(stderr, "usage: signal-test eintr|restart|sleep|default|timer|spin|altstack|altraise|bench|busybench [N]\n");
 	return 2;
 }

@@ -187,10 +187,34 @@ extern "C" fn zos_signal_deliver(_frame: u64) {
     signal::run_handlers(due);
 }
 
+/// Runs the handlers of `due` as the dispatcher returns from a call: on
+/// the alternate stack when one of them asked for it (`SA_ONSTACK`) and the
+/// thread is not on it already, else on the thread's own.
+pub(super) fn run_when_returning(due: u64) {
+    let marker = 0u8;
+    let here = &marker as *const u8 as u64;
+    match alt_stack() {
+        Some(alt) if due != 0 && !alt.contains(&here) && signal::any_on_alt_stack(due) => {
+            // SAFETY: the program gave this range as its alternate stack
+            // (`sigaltstack`) and is not on it; `zos_call_on_stack` comes
+            // back to this stack once the handlers ran.
+            unsafe { zos_call_on_stack(due, run_handlers_on_stack, alt.end & !15) }
+        }
+        _ => signal::run_handlers(due),
+    }
+}
+
+extern "C" fn run_handlers_on_stack(due: u64) {
+    signal::run_handlers(due);
+}
+
 extern "C" {
     /// Entered with the frame's address as the first argument and as the
     /// stack pointer; never returns (it jumps back through the kernel).
     fn zos_signal_trampoline();
+    /// Calls `function(argument)` with the stack pointer at `stack_top`
+    /// (16-byte aligned), then returns on the caller's stack.
+    fn zos_call_on_stack(argument: u64, function: extern "C" fn(u64), stack_top: u64);
 }
 
 // AArch64: x0 = sp = the frame. x19 keeps it across the call.
@@ -229,6 +253,19 @@ core::arch::global_asm!(
     // Refused (the frame was made unreadable): die of the trap.
     "brk #0x5a",
     ".size zos_signal_trampoline, .-zos_signal_trampoline",
+    // zos_call_on_stack(x0 argument, x1 function, x2 stack top): the old
+    // stack pointer is kept in x19 (callee-saved, saved with x30 first).
+    ".global zos_call_on_stack",
+    ".type zos_call_on_stack,%function",
+    "zos_call_on_stack:",
+    "stp x19, x30, [sp, #-16]!",
+    "mov x19, sp",
+    "mov sp, x2",
+    "blr x1",
+    "mov sp, x19",
+    "ldp x19, x30, [sp], #16",
+    "ret",
+    ".size zos_call_on_stack, .-zos_call_on_stack",
     fp = const FP_OFFSET,
     main = const MAIN_THREAD,
     sys = const zos_abi::Sys::ThreadRegisters as u64,
@@ -254,6 +291,19 @@ core::arch::global_asm!(
     "syscall",
     "ud2",
     ".size zos_signal_trampoline, .-zos_signal_trampoline",
+    // zos_call_on_stack(rdi argument, rsi function, rdx stack top): rbp
+    // keeps the old stack pointer (callee-saved, pushed first).
+    ".global zos_call_on_stack",
+    ".type zos_call_on_stack,@function",
+    "zos_call_on_stack:",
+    "push rbp",
+    "mov rbp, rsp",
+    "mov rsp, rdx",
+    "call rsi",
+    "mov rsp, rbp",
+    "pop rbp",
+    "ret",
+    ".size zos_call_on_stack, .-zos_call_on_stack",
     fp = const FP_OFFSET,
     main = const MAIN_THREAD,
     sys = const zos_abi::Sys::ThreadRegisters as u64,

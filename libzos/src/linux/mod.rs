@@ -69,7 +69,7 @@ pub extern "C" fn zos_linux_syscall(
             crate::sys::SIGNAL_PENDING.store(false, core::sync::atomic::Ordering::SeqCst);
         }
         crate::arch::set_raw_thread_pointer(musl_tp);
-        signal::run_handlers(deliver);
+        deliver::run_when_returning(deliver);
         // A call a signal interrupted (nothing done) starts again when every
         // handler that ran asked for it (SA_RESTART), as on Linux.
         if result == Err(Errno(EINTR)) && interrupted && signal::all_restart(deliver) {

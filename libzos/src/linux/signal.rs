@@ -97,9 +97,14 @@ const SA_ONSTACK: u64 = 0x0800_0000;
 
 /// Whether a signal due now has a handler that runs on the alternate stack.
 pub(super) fn wants_alt_stack() -> bool {
-    let due = PENDING.load(Ordering::SeqCst) & !BLOCKED.load(Ordering::SeqCst);
+    any_on_alt_stack(PENDING.load(Ordering::SeqCst) & !BLOCKED.load(Ordering::SeqCst))
+}
+
+/// Whether a signal of `signals` has a handler that runs on the alternate
+/// stack (`SA_ONSTACK`).
+pub(super) fn any_on_alt_stack(signals: u64) -> bool {
     let actions = ACTIONS.lock();
-    (1..=64u32).any(|s| due & bit(s) != 0 && actions[s as usize].flags & SA_ONSTACK != 0)
+    (1..=64u32).any(|s| signals & bit(s) != 0 && actions[s as usize].flags & SA_ONSTACK != 0)
 }
 
 /// Whether a signal is due (pending and not blocked), without taking it.

@@ -52,6 +52,9 @@ fork-test bench16 4
 # A signal to a thread blocked in a pipe read (the read ends with EINTR after
 # the handler ran); a round includes the request byte to the sending child.
 signal-test bench 50
+# The same to a main thread that computes without system calls until its
+# handler ran (libzos stops it and redirects it, docs/posix.md).
+signal-test busybench 50
 # Lua: start and exit of `lua -e ''`, and recursive fib(27).
 t0=$(uptime -n)
 i=0
