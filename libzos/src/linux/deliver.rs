@@ -16,7 +16,9 @@ use super::{get_word, put_words, signal, SysResult};
 use crate::posix::Errno;
 use crate::sys;
 use core::ops::Range;
-use core::sync::atomic::{AtomicU32, AtomicU64, Ordering::SeqCst};
+use core::sync::atomic::AtomicU32;
+use core::sync::atomic::AtomicU64;
+use core::sync::atomic::Ordering::{Acquire, Relaxed, Release, SeqCst};
 use zos_abi::registers::USER_REGISTERS;
 use zos_abi::SysError;
 use zos_proto::errno::*;
@@ -71,6 +73,12 @@ const STOP_RETRY_NS: u64 = 100_000;
 /// Calls into libzos in progress (the dispatcher and C-facing calls; any
 /// thread's: a C program's other threads are libzos's own, which never run
 /// handlers, so counting them only makes a redirection wait for the call).
+///
+/// Entering acquires and leaving releases, so no libzos work (a lock taken,
+/// say) moves outside the count. Reading it needs no more than relaxed: the
+/// count that decides is read once the main thread stands still, and
+/// stopping it went through the kernel lock, whose release on the main
+/// thread's CPU orders every store it made before.
 static RUNTIME_DEPTH: AtomicU32 = AtomicU32::new(0);
 
 /// A call into libzos: the main thread is not redirected while one lasts.
@@ -78,14 +86,14 @@ pub(crate) struct InRuntime;
 
 impl InRuntime {
     pub(crate) fn enter() -> Self {
-        RUNTIME_DEPTH.fetch_add(1, SeqCst);
+        RUNTIME_DEPTH.fetch_add(1, Acquire);
         InRuntime
     }
 }
 
 impl Drop for InRuntime {
     fn drop(&mut self) {
-        RUNTIME_DEPTH.fetch_sub(1, SeqCst);
+        RUNTIME_DEPTH.fetch_sub(1, Release);
     }
 }
 
@@ -93,9 +101,9 @@ impl Drop for InRuntime {
 /// may be redirected for another signal meanwhile, and a handler that
 /// leaves by `siglongjmp` leaves the count as it found it outside libzos.
 pub(super) fn outside_runtime(handler: impl FnOnce()) {
-    RUNTIME_DEPTH.fetch_sub(1, SeqCst);
+    RUNTIME_DEPTH.fetch_sub(1, Release);
     handler();
-    RUNTIME_DEPTH.fetch_add(1, SeqCst);
+    RUNTIME_DEPTH.fetch_add(1, Acquire);
 }
 
 /// The alternate signal stack (`sigaltstack`): base and size, 0 for none.
@@ -118,7 +126,7 @@ fn main_stack() -> Range<u64> {
 /// did not (in libzos, stopped elsewhere, gone, a stack pointer outside
 /// its stacks): its handlers then run when its current call returns.
 pub(super) fn redirect_main() -> bool {
-    if RUNTIME_DEPTH.load(SeqCst) != 0 || super::vfork::active() {
+    if RUNTIME_DEPTH.load(Relaxed) != 0 || super::vfork::active() {
         return false;
     }
     if sys::thread_suspend(MAIN_THREAD).is_err() {
@@ -126,7 +134,7 @@ pub(super) fn redirect_main() -> bool {
     }
     let redirected = stopped_registers().is_some_and(|mut words| {
         // Looked at again now that it stands still.
-        RUNTIME_DEPTH.load(SeqCst) == 0
+        RUNTIME_DEPTH.load(Relaxed) == 0
             && push_frame(&mut words, signal::wants_alt_stack())
             && sys::thread_registers(MAIN_THREAD, &mut words, true).is_ok()
     });
