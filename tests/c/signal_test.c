@@ -122,25 +122,37 @@ static void signal_sender(pid_t parent, int requests)
 	}
 }
 
-static int bench(int rounds)
+/* Catches SIGUSR1 (counting it), makes the request pipe and forks a child
+ * running `sender(parent, read end)`; the child's pid, or -1. */
+static pid_t start_sender(int request[2], void (*sender)(pid_t, int))
 {
-	int request[2], never[2];
 	struct sigaction action;
-	if (pipe(request) || pipe(never)) {
+	if (pipe(request)) {
 		printf("signal-test: pipe: %s\n", strerror(errno));
-		return 1;
+		return -1;
 	}
 	memset(&action, 0, sizeof action);
 	action.sa_handler = on_usr1;
 	sigemptyset(&action.sa_mask);
 	sigaction(SIGUSR1, &action, NULL);
 	pid_t parent = getpid(), child = fork();
-	if (child < 0) {
+	if (child < 0)
 		printf("signal-test: fork: %s\n", strerror(errno));
+	if (child == 0)
+		sender(parent, request[0]);
+	return child;
+}
+
+static int bench(int rounds)
+{
+	int request[2], never[2];
+	if (pipe(never)) {
+		printf("signal-test: pipe: %s\n", strerror(errno));
 		return 1;
 	}
-	if (child == 0)
-		signal_sender(parent, request[0]);
+	pid_t child = start_sender(request, signal_sender);
+	if (child < 0)
+		return 1;
 	int interrupted = 0;
 	long long start = now_ns();
 	for (int i = 0; i < rounds; i++) {
@@ -204,22 +216,9 @@ static void one_signal_per_request(pid_t parent, int requests)
 static int busy_bench(int rounds)
 {
 	int request[2];
-	struct sigaction action;
-	if (pipe(request)) {
-		printf("signal-test: pipe: %s\n", strerror(errno));
+	pid_t child = start_sender(request, one_signal_per_request);
+	if (child < 0)
 		return 1;
-	}
-	memset(&action, 0, sizeof action);
-	action.sa_handler = on_usr1;
-	sigemptyset(&action.sa_mask);
-	sigaction(SIGUSR1, &action, NULL);
-	pid_t parent = getpid(), child = fork();
-	if (child < 0) {
-		printf("signal-test: fork: %s\n", strerror(errno));
-		return 1;
-	}
-	if (child == 0)
-		one_signal_per_request(parent, request[0]);
 	long long start = now_ns();
 	for (int i = 0; i < rounds; i++) {
 		sig_atomic_t before = usr1_count;

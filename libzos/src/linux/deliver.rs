@@ -188,11 +188,7 @@ fn push_frame(words: &mut [u64; USER_REGISTERS], on_alt_stack: bool) -> bool {
 #[no_mangle]
 extern "C" fn zos_signal_deliver(_frame: u64) {
     let _runtime = InRuntime::enter();
-    let due = super::with_ipc_tp(|| signal::take_deliverable() | signal::take_suspended());
-    if due != 0 {
-        sys::SIGNAL_PENDING.store(false, SeqCst);
-    }
-    signal::run_handlers(due);
+    signal::run_handlers(super::with_ipc_tp(signal::take_due));
 }
 
 /// Runs the handlers of `due` as the dispatcher returns from a call: on

@@ -62,12 +62,9 @@ pub extern "C" fn zos_linux_syscall(
             crate::arch::set_raw_thread_pointer(musl_tp);
             vfork::resume(pid);
         }
-        let deliver = signal::take_deliverable() | signal::take_suspended();
+        // The handlers run now: no call is to be interrupted for them.
+        let deliver = signal::take_due();
         let interrupted = crate::sys::take_interrupted();
-        if deliver != 0 {
-            // The handlers run now: no call is to be interrupted for them.
-            crate::sys::SIGNAL_PENDING.store(false, core::sync::atomic::Ordering::SeqCst);
-        }
         crate::arch::set_raw_thread_pointer(musl_tp);
         deliver::run_when_returning(deliver);
         // A call a signal interrupted (nothing done) starts again when every

@@ -122,6 +122,17 @@ pub fn take_deliverable() -> u64 {
     due
 }
 
+/// What the main thread is to run the handlers of now (`take_deliverable`
+/// and what `rt_sigsuspend` took); when there is any, no call is to be
+/// interrupted for them any more.
+pub fn take_due() -> u64 {
+    let due = take_deliverable() | take_suspended();
+    if due != 0 {
+        crate::sys::SIGNAL_PENDING.store(false, Ordering::SeqCst);
+    }
+    due
+}
+
 /// Runs the handlers of `due` (and of whatever they make due), with the
 /// program's own thread pointer in place.
 pub fn run_handlers(mut due: u64) {
