@@ -91,6 +91,15 @@ pub enum Sys {
     /// not choose (AArch64: only NZCV of PSTATE; x86_64: only the arithmetic
     /// flags, DF, TF and AC, and a non-canonical RIP or RSP becomes 0).
     ThreadRegisters = 50,
+    /// MemoryCopy(source, va, length) -> (memory): a new Memory object with
+    /// the contents of `source`, sharing its frames copy-on-write: the first
+    /// write through any mapping of either copies that page (in the kernel,
+    /// at the write fault). `source` is a Memory capability (MAP and READ;
+    /// the whole object, `va` and `length` unused) or a process (`SELF` or a
+    /// capability with WRITE: the pages mapped at `[va, va + length)`, which
+    /// may span several regions but no gap). RAM frames only; the caller pays
+    /// as for `MemoryCreate` of that size and gets every right.
+    MemoryCopy = 51,
 }
 
 impl Sys {
@@ -114,7 +123,7 @@ impl Sys {
 
     pub fn from_number(number: u64) -> Option<Sys> {
         use Sys::*;
-        static TABLE: [Option<Sys>; 51] = [
+        static TABLE: [Option<Sys>; 52] = [
             Some(DebugWrite),
             Some(Yield),
             Some(ProcessExit),
@@ -166,6 +175,7 @@ impl Sys {
             Some(AxiomState),
             Some(ThreadSetAffinity),
             Some(ThreadRegisters),
+            Some(MemoryCopy),
         ];
         TABLE.get(usize::try_from(number).ok()?).copied().flatten()
     }
@@ -534,11 +544,11 @@ mod tests {
 
     #[test]
     fn numbers_round_trip() {
-        for n in (0..40).chain(41..51) {
+        for n in (0..40).chain(41..52) {
             assert_eq!(Sys::from_number(n).map(|s| s as u64), Some(n));
         }
         assert_eq!(Sys::from_number(40), None);
-        assert_eq!(Sys::from_number(51), None);
+        assert_eq!(Sys::from_number(52), None);
         assert_eq!(Sys::from_number(u64::MAX), None);
     }
 }
@@ -654,9 +664,6 @@ pub mod layout {
     pub const STACK_RANDOM_SPAN: u64 = 1 << 30;
     /// Where the loader maps memory it fills for a child (libzos).
     pub const LOADER_SCRATCH: u64 = 0x0000_2000_0000_0000;
-    /// Where a C program's `fork` maps the child's memory while copying
-    /// into it (libzos, docs/posix.md).
-    pub const FORK_SCRATCH: u64 = 0x0000_2200_0000_0000;
     /// Where init maps a child's start-up page while writing it.
     pub const START_SCRATCH: u64 = 0x0000_2100_0000_0000;
     /// Stacks and IPC buffers of extra threads, one 2 MiB slot each (libzos).

@@ -25,6 +25,28 @@ const KERNEL_RESERVE_BYTES: u64 = 4 << 20;
 /// Priority of init's main thread.
 pub const INIT_PRIORITY: u8 = 200;
 
+/// Sets what the machine and the kernel command line decide before init
+/// starts: the CPUs online, the share of the kernel heap processes may
+/// charge, power-off when init ends (`poweroff`), and Axiom's rings unless
+/// `axiom=off`. `has_arg` tells whether the command line holds a word.
+pub fn configure<P: Platform>(
+    kernel: &mut Kernel<P>,
+    online: usize,
+    heap_bytes: usize,
+    has_arg: impl Fn(&str) -> bool,
+) {
+    kernel.online = online.clamp(1, zos_kernel::kernel::MAX_CPUS);
+    // Processes may charge three quarters of the heap for their kernel
+    // objects; the rest is the kernel's own (boot objects, tables, slack).
+    kernel.heap_budget = heap_bytes as u64 / 4 * 3;
+    kernel.power_off_when_init_ends = has_arg("poweroff");
+    // Axiom's rings: a sixteenth of the heap each (docs/axiom.md).
+    if !has_arg("axiom=off") {
+        kernel.audit = zos_axiom::Rings::new(heap_bytes / 16 / 48, heap_bytes / 16 / 88);
+        kernel.caps.recording = true;
+    }
+}
+
 /// A device region handed to init.
 #[derive(Clone, Copy, Debug)]
 pub struct Device<'a> {

@@ -34,7 +34,7 @@ pub fn flag_bits(f: PageFlags) -> u8 {
 
 /// A process state as the log writes it: 0 alive, 1 exited (code), 2 killed
 /// (fault address, pc).
-fn end_words(state: ProcessState) -> (u8, u64, u64) {
+pub fn end_words(state: ProcessState) -> (u8, u64, u64) {
     match state {
         ProcessState::Alive => (0, 0, 0),
         ProcessState::Exited(code) => (1, code as u64, 0),
@@ -75,12 +75,6 @@ fn record_of<P: Platform>(object: &Object<P>) -> ObjectRecord {
 }
 
 impl<P: Platform> Kernel<P> {
-    /// Turns Axiom on with rings of these many records.
-    pub fn enable_audit(&mut self, commits: usize, syscalls: usize) {
-        self.audit = zos_axiom::Rings::new(commits, syscalls);
-        self.caps.recording = true;
-    }
-
     /// Records one change of object state (after the capability changes
     /// made before it).
     pub fn commit(&mut self, commit: Commit) {

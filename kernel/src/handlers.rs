@@ -4,11 +4,12 @@
 //! registers; nothing here can panic on user input.
 
 use alloc::vec::Vec;
+use core::ops::Range;
 
 use zos_axiom::{Commit, SysRecord, PENDING};
 
 use crate::arch::{AddressSpace, PageFlags, Platform, UserContext};
-use crate::audit::{flag_bits, obj};
+use crate::audit::{end_words, flag_bits, obj};
 use crate::cap::Rights;
 use crate::kernel::{Cost, Kernel, REGION_COST, SMALL_OBJECT_COST, WATCH_COST};
 use crate::object::*;
@@ -19,6 +20,9 @@ use crate::{ensure, Result};
 const PAGE: u64 = 4096;
 /// Most bytes one `AxiomRead` copies.
 const AXIOM_READ_MAX: u64 = 1 << 16;
+
+/// Pages of a Memory object (`MemoryCopy`'s sources).
+type MemoryPages = (ObjRef, Range<u64>);
 
 /// Results written to the caller's registers 1..=6 on success.
 type Results = [u64; 6];
@@ -227,7 +231,7 @@ impl<P: Platform> Kernel<P> {
                 let len = usize::try_from(args[3]).map_err(|_| SysError::InvalidArgument)?;
                 let mut buffer = alloc::vec![0u8; len.min(MAX_DEBUG_WRITE)];
                 let (count, next) = crate::klog::read(args[1], &mut buffer);
-                let space = self.space_of(thread).ok_or(SysError::DeadObject)?;
+                let space = self.writable_space(thread, args[2], count)?;
                 usercopy::copy_to_user::<P>(space, args[2], &buffer[..count])?;
                 // The console's reads tell the kernel what was printed.
                 if self.log_listener.is_some_and(|l| l.2 == process) {
@@ -355,6 +359,7 @@ impl<P: Platform> Kernel<P> {
                 ok(&[])
             }
             Sys::MemoryProtect => self.memory_protect(process, args),
+            Sys::MemoryCopy => self.memory_copy(process, args),
             Sys::MemoryInfo => {
                 let (memory, _) =
                     self.lookup(process, args[0], ObjectKind::Memory, Rights::empty())?;
@@ -381,16 +386,11 @@ impl<P: Platform> Kernel<P> {
                 let (target, _) =
                     self.lookup(process, args[0], ObjectKind::Process, Rights::READ)?;
                 let p = self.objects.process(target).ok_or(SysError::DeadObject)?;
-                let (state, code, address, pc) = match p.state {
-                    // While it runs, the ticks it ran in the code's place.
-                    ProcessState::Alive => (0, p.ticks, 0, 0),
-                    ProcessState::Exited(code) => (1, code as u64, 0, 0),
-                    ProcessState::Killed {
-                        fault_address,
-                        fault_pc,
-                    } => (2, 0, fault_address, fault_pc),
-                };
-                ok(&[state, code, p.pid as u64, address, pc, p.quota.used])
+                // Alive, exited (code) or killed (fault address, pc); while
+                // it runs, the ticks it ran in the code's place.
+                let (state, a, pc) = end_words(p.state);
+                let (code, address) = [(p.ticks, 0), (a, 0), (0, a)][state as usize];
+                ok(&[state as u64, code, p.pid as u64, address, pc, p.quota.used])
             }
             Sys::ThreadCreate => {
                 let target = self.target_process(process, args[0])?;
@@ -428,8 +428,8 @@ impl<P: Platform> Kernel<P> {
                 let t = self.objects.thread(target).ok_or(SysError::DeadObject)?;
                 let stopped = t.state == ThreadState::Suspended;
                 ensure(stopped || own && write, SysError::BadState)?;
-                let space = self.space_of(thread).ok_or(SysError::DeadObject)?;
                 let mut words = t.context.registers();
+                let space = self.writable_space(thread, args[1], 8 * words.len())?;
                 for (at, word) in (args[1]..).step_by(8).zip(&mut words) {
                     match write {
                         true => *word = usercopy::read_u64::<P>(space, at)?,
@@ -474,7 +474,7 @@ impl<P: Platform> Kernel<P> {
             Sys::SetIpcBuffer => {
                 let va = args[0];
                 ensure(va.is_multiple_of(PAGE), SysError::InvalidArgument)?;
-                let space = self.space_of(thread).ok_or(SysError::DeadObject)?;
+                let space = self.writable_space(thread, va, IPC_BUFFER_SIZE as usize)?;
                 let writable = usercopy::is_writable::<P>(space, va, IPC_BUFFER_SIZE);
                 ensure(writable, SysError::BadAddress)?;
                 self.update_thread(thread, |t| t.ipc_buffer = Some(va));
@@ -529,7 +529,7 @@ impl<P: Platform> Kernel<P> {
                 let read = self.audit.read(args[1], args[2], max, &mut words);
                 let (first, count) = read.ok_or(SysError::InvalidArgument)?;
                 let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
-                let space = self.space_of(thread).ok_or(SysError::DeadObject)?;
+                let space = self.writable_space(thread, args[3], bytes.len())?;
                 usercopy::copy_to_user::<P>(space, args[3], &bytes)?;
                 let lost = first.saturating_sub(args[2]);
                 Ok(Some([count, first + count, lost, 0, 0, 0]))
@@ -537,7 +537,7 @@ impl<P: Platform> Kernel<P> {
             Sys::AxiomState => {
                 self.lookup(process, args[0], ObjectKind::Audit, Rights::READ)?;
                 let (hash, commits) = self.state_hash();
-                let space = self.space_of(thread).ok_or(SysError::DeadObject)?;
+                let space = self.writable_space(thread, args[1], hash.len())?;
                 usercopy::copy_to_user::<P>(space, args[1], &hash)?;
                 ok(&[commits])
             }
@@ -695,7 +695,10 @@ impl<P: Platform> Kernel<P> {
         };
         let mut mapped = 0;
         let result = page_addrs.iter().try_for_each(|&pa| {
-            space.map(va + mapped * PAGE, pa, flags, &mut self.frames)?;
+            // A frame shared copy-on-write is writable after its copy.
+            let mut page_flags = flags;
+            page_flags.write &= !self.frames.is_shared(pa);
+            space.map(va + mapped * PAGE, pa, page_flags, &mut self.frames)?;
             mapped += 1;
             Ok(())
         });
@@ -721,6 +724,7 @@ impl<P: Platform> Kernel<P> {
         };
         p.regions.insert(va, region);
         self.objects.add_ref(memory);
+        self.mappings.entry(memory).or_default().push((target, va));
         let (process, memory, flags) = (obj(target), obj(memory), flag_bits(flags));
         let mapped = Commit::mapped(process, va, memory, first_page, pages, flags);
         self.commit(mapped);
@@ -737,6 +741,9 @@ impl<P: Platform> Kernel<P> {
             for page in 0..region.pages {
                 space.unmap(va + page * PAGE);
             }
+        }
+        if let Some(places) = self.mappings.get_mut(&region.memory) {
+            places.retain(|&place| place != (target, va));
         }
         self.commit(Commit::unmapped(obj(target), va));
         self.refund(target, Cost::heap(REGION_COST));
@@ -756,20 +763,147 @@ impl<P: Platform> Kernel<P> {
         let only_removes = (!write || region.flags.write) && (!execute || region.flags.execute);
         ensure(only_removes, SysError::NoRights)?;
         (region.flags.write, region.flags.execute) = (write, execute);
-        let (flags, pages) = (region.flags, region.pages);
-        let space = p.space.as_mut().ok_or(SysError::DeadObject);
-        let remapped = space.and_then(|space| {
-            let mut addrs = (0..pages).map(|page| va + page * PAGE);
-            let remapped = addrs.try_for_each(|addr| match space.unmap(addr) {
-                Some(pa) => space.map(addr, pa, flags, &mut self.frames),
-                None => Ok(()),
-            });
-            remapped.map_err(|_| SysError::OutOfMemory)
-        });
-        // The region's flags changed whatever became of the page tables.
+        let (memory, flags) = (region.memory, region.flags);
+        let pages = region.first_page..region.first_page + region.pages;
+        self.refresh_mappings(memory, pages);
         self.commit(Commit::protected(obj(target), va, flag_bits(flags)));
-        remapped?;
         ok(&[])
+    }
+
+    /// Maps pages `range` of `memory` again wherever they are mapped: its
+    /// frame now, writable where the region allows it and the frame has one
+    /// owner (a shared one is copied at its first write fault).
+    fn refresh_mappings(&mut self, memory: ObjRef, range: Range<u64>) {
+        let Some(Object::Memory(m)) = self.objects.get(memory) else {
+            return;
+        };
+        let frames: Vec<(u64, u64)> = range.filter_map(|i| Some((i, m.page(i)?))).collect();
+        for (process, start) in self.mappings.get(&memory).cloned().unwrap_or_default() {
+            let p = self.objects.process_mut(process);
+            let p = p.map(|p| (p.regions.get(&start), p.space.as_mut()));
+            let Some((Some(region), Some(space))) = p else {
+                continue;
+            };
+            for &(index, pa) in &frames {
+                let page = index.wrapping_sub(region.first_page);
+                let mut flags = region.flags;
+                flags.write &= !self.frames.is_shared(pa);
+                if page < region.pages && space.unmap(start + page * PAGE).is_some() {
+                    let _ = space.map(start + page * PAGE, pa, flags, &mut self.frames);
+                }
+            }
+        }
+    }
+
+    /// A write fault at `va` in `process` on a page its region lets it
+    /// write but that is mapped read-only because its frame is shared
+    /// (`MemoryCopy`): the Memory object gets a frame of its own with the
+    /// same bytes, mapped writable. Whether that was the fault (the write
+    /// is then retried).
+    pub fn copy_on_write(&mut self, process: ObjRef, va: u64) -> bool {
+        let va = va & !(PAGE - 1);
+        let Some((start, region, p)) = self.objects.process(process).and_then(|p| {
+            let (&start, region) = p.regions.range(..=va).next_back()?;
+            (va < start + region.pages * PAGE).then_some((start, *region, p))
+        }) else {
+            return false;
+        };
+        let mapped = p.space.as_ref().and_then(|space| space.translate(va));
+        let wanted = region.flags.write && mapped.is_some_and(|(_, flags)| !flags.write);
+        let index = region.first_page + (va - start) / PAGE;
+        let Some(Object::Memory(Memory::Frames { frames, .. })) =
+            self.objects.get_mut(region.memory)
+        else {
+            return false;
+        };
+        let Some(frame) = frames.get_mut(index as usize).filter(|_| wanted) else {
+            return false;
+        };
+        if self.frames.is_shared(*frame) {
+            let Some(copy) = self.frames.alloc() else {
+                return false;
+            };
+            let (from, to) = (P::phys_to_ptr(*frame), P::phys_to_ptr(copy));
+            // SAFETY: two whole RAM frames through the linear map; `copy`
+            // was free until now, so nothing else reaches it.
+            unsafe { core::ptr::copy_nonoverlapping(from, to, PAGE as usize) };
+            let _ = self.frames.free(core::mem::replace(frame, copy));
+        }
+        self.refresh_mappings(region.memory, index..index + 1);
+        true
+    }
+
+    /// `thread`'s address space for the kernel to write `[va, va + len)`
+    /// in: pages of it still shared copy-on-write get their copies first.
+    pub fn writable_space(&mut self, thread: ObjRef, va: u64, len: usize) -> Result<&P::Space> {
+        let process = self.objects.thread(thread).map(|t| t.process);
+        let process = process.ok_or(SysError::DeadObject)?;
+        let end = va.saturating_add(len as u64);
+        for page in (va & !(PAGE - 1)..end).step_by(PAGE as usize) {
+            self.copy_on_write(process, page);
+        }
+        self.space_of(thread).ok_or(SysError::DeadObject)
+    }
+
+    /// MemoryCopy(source, va, length): a copy-on-write copy of a Memory
+    /// object, or of the pages a process maps at `[va, va + length)`.
+    fn memory_copy(&mut self, process: ObjRef, args: [u64; 6]) -> Outcome {
+        let rights = Rights::MAP | Rights::READ;
+        let mut sources = match self.lookup(process, args[0], ObjectKind::Memory, rights) {
+            Ok((memory, _)) => alloc::vec![(memory, 0..MAX_MEMORY_BYTES / PAGE)],
+            Err(SysError::NoRights) => return Err(SysError::NoRights),
+            Err(_) => self.mapped_sources(self.target_process(process, args[0])?, args)?,
+        };
+        let mut frames = Vec::new();
+        for (memory, range) in &mut sources {
+            let held = match self.objects.get(*memory) {
+                Some(Object::Memory(Memory::Frames { frames, read_only })) if !read_only => frames,
+                _ => return Err(SysError::WrongType),
+            };
+            range.end = range.end.min(held.len() as u64);
+            let held = held
+                .get(range.start as usize..range.end as usize)
+                .unwrap_or(&[]);
+            ensure(
+                frames.try_reserve(held.len()).is_ok(),
+                SysError::OutOfMemory,
+            )?;
+            frames.extend_from_slice(held);
+        }
+        ensure(!frames.is_empty(), SysError::InvalidArgument)?;
+        let pages = frames.len() as u64;
+        // The copy's record, its frame list and the frames' owner counts.
+        let cost = Cost::new(pages * PAGE, SMALL_OBJECT_COST + pages * 48);
+        self.charge(process, cost)?;
+        self.frames.share_all(&frames);
+        for (memory, range) in sources {
+            self.refresh_mappings(memory, range);
+        }
+        let read_only = false;
+        let copy = self.new_object(Object::Memory(Memory::Frames { frames, read_only }));
+        self.record_charge(copy, process, cost);
+        self.grant_new(process, copy, Rights::ALL)
+    }
+
+    /// The Memory objects (and their pages) `process` maps at `[va, va +
+    /// length)` (`args[1]`, `args[2]`), in address order; a gap is NotMapped.
+    fn mapped_sources(&self, process: ObjRef, args: [u64; 6]) -> Result<Vec<MemoryPages>> {
+        let (va, length) = (args[1], args[2]);
+        let valid = (va | length).is_multiple_of(PAGE) && length <= MAX_MEMORY_BYTES;
+        ensure(valid, SysError::InvalidArgument)?;
+        let end = va.checked_add(length).ok_or(SysError::InvalidArgument)?;
+        let p = self.objects.process(process).ok_or(SysError::DeadObject)?;
+        let (mut sources, mut at) = (Vec::new(), va);
+        while at < end {
+            let found = p.regions.range(..=at).next_back();
+            let found = found.filter(|(&start, r)| at < start + r.pages * PAGE);
+            let (start, region) = found.ok_or(SysError::NotMapped)?;
+            let first = region.first_page + (at - start) / PAGE;
+            let count = ((start + region.pages * PAGE).min(end) - at) / PAGE;
+            sources.push((region.memory, first..first + count));
+            at += count * PAGE;
+        }
+        Ok(sources)
     }
 
     /// ProcessCreate(quota, exit_notification_slot, exit_bits, fault_endpoint_slot, fault_badge).

@@ -111,9 +111,9 @@ impl<P: Platform> Kernel<P> {
         let (receiver_process, buffer) = (r.process, r.ipc_buffer);
         let mut info = message.info;
         if let Some(data) = message.extra.as_ref().and_then(|e| e.data.as_ref()) {
-            let buffer = buffer.ok_or(SysError::TooBig)?;
-            let space = self.space_of(receiver).ok_or(SysError::DeadObject)?;
-            usercopy::copy_to_user::<P>(space, buffer + IPC_BUFFER_DATA, data)?;
+            let at = buffer.ok_or(SysError::TooBig)? + IPC_BUFFER_DATA;
+            let space = self.writable_space(receiver, at, data.len())?;
+            usercopy::copy_to_user::<P>(space, at, data)?;
         }
         // Capabilities move only with GRANT and only into a registered buffer.
         let mut moved = 0u8;
@@ -131,8 +131,8 @@ impl<P: Platform> Kernel<P> {
                     let Ok(new_slot) = self.caps.transfer((from, slot), to, None) else {
                         continue;
                     };
-                    let space = self.space_of(receiver).ok_or(SysError::DeadObject)?;
                     let at = buffer + 8 * moved as u64;
+                    let space = self.writable_space(receiver, at, 8)?;
                     let _ = usercopy::write_u64::<P>(space, at, new_slot as u64);
                     moved += 1;
                 }

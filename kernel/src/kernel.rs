@@ -111,6 +111,9 @@ pub struct Kernel<P: Platform> {
     pub cpu: usize,
     pub(crate) sleepers: Vec<ObjRef>,
     pub irqs: BTreeMap<u32, ObjRef>,
+    /// Where each Memory object is mapped: (process, region start), so a
+    /// page whose frame changes is remapped everywhere (copy-on-write).
+    pub mappings: BTreeMap<ObjRef, Vec<(ObjRef, u64)>>,
     /// What each object cost whom, refunded on destroy. A record holds a
     /// reference to the process that paid, so the chain of ancestors to refund
     /// outlives the process itself.
@@ -259,6 +262,7 @@ impl<P: Platform> Kernel<P> {
             self.refund(owner, cost);
             self.release(owner);
         }
+        self.mappings.remove(&object);
         match self.remove_object(object) {
             Some(Object::Memory(Memory::Frames {
                 frames,
@@ -694,9 +698,11 @@ impl<P: Platform> Kernel<P> {
         (p.table_frames_charged, p.slot_chunks) = (0, 0);
         let exit_notification = p.exit_notification.take();
         let fault_endpoint = p.fault_endpoint.take();
+        // Held until the end: releasing what it held (its capabilities, or
+        // objects charged to it) must not destroy the record half way.
+        self.objects.add_ref(process);
         self.commit_process_end(process, how);
-        // Mappings, page tables and charges first, while the process record
-        // surely lives (releasing its capabilities may destroy it).
+        // Mappings, page tables and charges first.
         for va in regions {
             let _ = self.unmap_region(process, va);
         }
@@ -720,9 +726,7 @@ impl<P: Platform> Kernel<P> {
             self.signal(notification, bits);
             self.release(notification);
         }
-        if self.objects.refs(process) == 0 {
-            self.destroy_object(process);
-        }
+        self.release(process);
         if Some(process) == self.init_process {
             self.init_ended(how);
         }
@@ -920,6 +924,9 @@ impl<P: Platform> Kernel<P> {
             return;
         };
         let (process, pc) = (t.process, t.context.pc());
+        if kind == fault::DATA_ABORT && self.copy_on_write(process, address) {
+            return;
+        }
         let p = self.objects.process(process);
         let (fault_endpoint, pid) = p.map_or((None, 0), |p| (p.fault_endpoint, p.pid));
         if let Some((endpoint, badge)) = fault_endpoint {

@@ -7,6 +7,7 @@
 //! quota, process death, faults, user pointers).
 
 mod affinity;
+mod cow;
 mod ipc;
 mod lifecycle;
 mod registers;
@@ -90,7 +91,7 @@ impl Harness {
         hostarch::set_uptime(0);
         hostarch::take_console();
         let mut k = Kernel::new(hostarch::frame_allocator());
-        k.enable_audit(1 << 16, 1 << 12);
+        (k.audit, k.caps.recording) = (zos_axiom::Rings::new(1 << 16, 1 << 12), true);
         Harness { k, buffers: 0 }
     }
 

@@ -11,7 +11,9 @@ extern crate alloc;
 pub mod arch;
 pub mod audit;
 pub mod cap;
-pub mod frame;
+/// The physical frame allocator (crate `zos-frames`): a bitmap, and the
+/// owner counts of frames shared copy-on-write.
+pub use zos_frames as frame;
 pub mod handlers;
 #[cfg(test)]
 mod hostarch;

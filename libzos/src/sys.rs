@@ -212,6 +212,12 @@ pub fn notification_create() -> Result<u64, Error> {
 pub fn memory_create(size: u64) -> Result<u64, Error> {
     Ok(call(Sys::MemoryCreate, [size, 0, 0, 0, 0, 0])?.0[1])
 }
+/// A copy-on-write copy of Memory object `source` (`va` and `length`
+/// unused), or of the pages process `source` (`SELF` or a capability) maps
+/// at `[va, va + length)`: the frames are shared until either side writes.
+pub fn memory_copy(source: u64, va: u64, length: u64) -> Result<u64, Error> {
+    Ok(call(Sys::MemoryCopy, [source, va, length, 0, 0, 0])?.0[1])
+}
 /// A Memory object whose frames form one physical run (a DMA buffer); its
 /// physical address is `memory_info(slot).1`.
 pub fn memory_create_contiguous(size: u64) -> Result<u64, Error> {

@@ -912,6 +912,7 @@ fn lines() -> Result<usize, String> {
         "abi",
         "boot",
         "klog",
+        "frames",
         "arch/aarch64",
         "arch/x86_64",
         "arch/wasm",

@@ -280,15 +280,7 @@ fn start_kernel_core(info: &BootInfo, heap_bytes: usize, online: usize) {
         boot_failure(&"frame allocator missing");
     };
     let mut kernel = zos_kernel::kernel::Kernel::<Aarch64>::new(frames);
-    kernel.online = online.min(zos_kernel::kernel::MAX_CPUS);
-    // Processes may charge three quarters of the heap for their kernel objects;
-    // the rest is the kernel's own (boot objects, tables of tables, slack).
-    kernel.heap_budget = heap_bytes as u64 / 4 * 3;
-    kernel.power_off_when_init_ends = info.has_arg("poweroff");
-    // Axiom's rings: a sixteenth of the heap each (docs/axiom.md).
-    if !info.has_arg("axiom=off") {
-        kernel.enable_audit(heap_bytes / 16 / 48, heap_bytes / 16 / 88);
-    }
+    zos_boot::init::configure(&mut kernel, online, heap_bytes, |arg| info.has_arg(arg));
     let mut devices: alloc::vec::Vec<zos_boot::init::Device> = alloc::vec::Vec::new();
     devices.push(zos_boot::init::Device {
         name: "pl011",

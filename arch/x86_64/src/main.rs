@@ -310,14 +310,9 @@ fn start_kernel_core(
         boot_failure(&"frame allocator missing");
     };
     let mut kernel = zos_kernel::kernel::Kernel::<X86_64>::new(frames);
-    kernel.online = online.min(zos_kernel::kernel::MAX_CPUS);
-    kernel.heap_budget = heap_bytes as u64 / 4 * 3;
     let cmdline = info.cmdline();
-    kernel.power_off_when_init_ends = cmdline.split_whitespace().any(|a| a == "poweroff");
-    // Axiom's rings: a sixteenth of the heap each (docs/axiom.md).
-    if !cmdline.split_whitespace().any(|a| a == "axiom=off") {
-        kernel.enable_audit(heap_bytes / 16 / 48, heap_bytes / 16 / 88);
-    }
+    let has_arg = |arg: &str| cmdline.split_whitespace().any(|a| a == arg);
+    zos_boot::init::configure(&mut kernel, online, heap_bytes, has_arg);
     // COM1 as eight pages of the I/O-port window (one per port), with IRQ 4.
     let port_page = |port: u64| zos_abi::layout::IO_PORT_WINDOW + (port << 12);
     let com1 = zos_boot::init::Device {

@@ -1,4 +1,5 @@
-//! `fork` as an eager copy in userspace (docs/posix.md, "fork").
+//! `fork` in userspace over the kernel's copy-on-write copies (docs/posix.md,
+//! "fork").
 //!
 //! musl's `fork` asks for `clone(SIGCHLD, 0)`; the dispatcher sends it here.
 //! [`zos_fork_save`] keeps the caller's callee-saved registers and stack
@@ -12,17 +13,19 @@
 //!    credentials, group and session, registered for wait/kill/ps) and gets
 //!    its process capability, with the read-only program segments init
 //!    already mapped there from its segment cache (shared, not copied);
-//! 3. makes a Memory object per region and maps it at the same address with
-//!    the same permissions in the child (W^X kept: executable segments are
-//!    never writable in the child, the copy goes through a scratch mapping
-//!    here);
-//! 4. gives the child a clone of every descriptor's handle (`IoRequest::
+//! 3. gives the child a fresh IPC buffer, the very objects of its shared
+//!    mappings, and a clone of every descriptor's handle (`IoRequest::
 //!    Clone`: the same open file description, so offsets are shared) in the
 //!    same capability slot, so the copied descriptor table is right as is;
-//! 5. copies the regions' bytes — with nothing allocated and no lock held
-//!    from here on, so the child's heap and locks are consistent — and
-//!    starts a thread in the child at [`zos_fork_child`], on the copied
-//!    stack below the saved stack pointer, with the saved registers' address.
+//! 4. takes the snapshot — with nothing allocated and no lock held from the
+//!    first copy to the last, so the child's heap and locks are consistent —
+//!    as one `MemoryCopy` per region and per private mapping: a new Memory
+//!    object sharing this process's frames, each page copied by the kernel
+//!    at the first write through either side (W^X kept: each copy is mapped
+//!    with its region's permissions);
+//! 5. maps the copies at the same addresses in the child and starts a
+//!    thread there at [`zos_fork_child`], on the copied stack below the
+//!    saved stack pointer, with the saved registers' address.
 //!
 //! The child sets its IPC buffer, forgets what the parent shared with
 //! servers (the VFS session, shared buffers, pipe rings, signal and poll
@@ -45,8 +48,6 @@ use zos_proto::errno::*;
 use zos_proto::proc::{ProcRequest, ProcResponse};
 
 const PAGE: u64 = 4096;
-/// Where the parent maps a child's Memory object while filling it.
-const SCRATCH: u64 = layout::FORK_SCRATCH;
 /// Priority of the child's thread (that of every program init starts).
 const PRIORITY: u64 = 100;
 /// How far below the saved stack pointer the child's start-up code runs
@@ -263,21 +264,21 @@ fn build_child() -> Result<u32, Errno> {
         memories: Vec::with_capacity(regions.len()),
         done: false,
     };
-    for region in &regions {
+    // The IPC buffer starts empty; a shared mapping is the same object.
+    for region in regions.iter().filter(|r| !r.copy) {
         let memory = sys::memory_create(region.length).map_err(|_| Errno(ENOMEM))?;
         child.memories.push(memory);
-        sys::memory_map(
-            memory,
-            process,
-            region.va,
-            0,
-            region.length / PAGE,
-            region.flags,
-        )
-        .map_err(|_| Errno(ENOMEM))?;
+        let pages = region.length / PAGE;
+        sys::memory_map(memory, process, region.va, 0, pages, region.flags)
+            .map_err(|_| Errno(ENOMEM))?;
     }
-    // The program's own mappings (mmap), each at its capability slot.
-    let mappings = super::memory::prepare_child(process, &mut child.memories)?;
+    let mappings = super::memory::child_mappings(process)?;
+    for mapping in mappings.iter().filter(|m| m.shared) {
+        let memory = sys::cap_copy(mapping.source, sys::SELF, sys::NONE);
+        let memory = memory.map_err(|_| Errno(ENOMEM))?;
+        child.memories.push(memory);
+        mapping.give(process, memory)?;
+    }
     for slot in handles {
         // A handle of its own on the same open file; a server that cannot
         // clone shares the parent's handle (closing it closes both).
@@ -292,57 +293,34 @@ fn build_child() -> Result<u32, Errno> {
         }
     }
     CHILD_PID.store(pid, Ordering::SeqCst);
-    // From here to the thread's start: no allocation, no lock (the copies
-    // must show the heap and every lock as the child will find them).
-    for (region, &memory) in regions.iter().zip(child.memories.iter()) {
-        if !region.copy {
-            continue;
-        }
-        sys::memory_map(
-            memory,
-            sys::SELF,
-            SCRATCH,
-            0,
-            region.length / PAGE,
-            map_flags::WRITE,
-        )
-        .map_err(|_| Errno(ENOMEM))?;
-        // SAFETY: `region` is mapped readable here (libzos or the loader
-        // mapped it and it is still mapped), SCRATCH maps as many bytes
-        // writable, and the two do not overlap.
-        unsafe {
-            core::ptr::copy_nonoverlapping(
-                region.va as *const u8,
-                SCRATCH as *mut u8,
-                region.length as usize,
-            );
-        }
-        let _ = sys::memory_unmap(sys::SELF, SCRATCH);
+    let copied: Vec<&Region> = regions.iter().filter(|r| r.copy).collect();
+    let private: Vec<&super::memory::ChildMapping> =
+        mappings.iter().filter(|m| !m.shared).collect();
+    let mut copies = Vec::with_capacity(copied.len() + private.len());
+    // The snapshot: from the first copy to the last, nothing is allocated
+    // and no lock is held (the copies must show the heap and every lock as
+    // the child will find them). Each copy shares this process's frames
+    // until one side writes a page (`MemoryCopy`, docs/posix.md).
+    for region in &copied {
+        copies.push(sys::memory_copy(sys::SELF, region.va, region.length));
     }
-    for mapping in mappings.iter().filter(|m| !m.copies.is_empty()) {
-        let pages = mapping.length / PAGE;
-        sys::memory_map(
-            mapping.memory,
-            sys::SELF,
-            SCRATCH,
-            0,
-            pages,
-            map_flags::WRITE,
-        )
-        .map_err(|_| Errno(ENOMEM))?;
-        for &(va, offset, length) in &mapping.copies {
-            // SAFETY: `va..va + length` is a readable run of this process's
-            // mapping, SCRATCH maps the child's object (at least `offset +
-            // length` bytes) writable, and the two do not overlap.
-            unsafe {
-                core::ptr::copy_nonoverlapping(
-                    va as *const u8,
-                    (SCRATCH + offset) as *mut u8,
-                    length as usize,
-                );
-            }
-        }
-        let _ = sys::memory_unmap(sys::SELF, SCRATCH);
+    for mapping in &private {
+        copies.push(sys::memory_copy(mapping.source, 0, 0));
+    }
+    // Ours to delete once the child holds them, whatever fails next.
+    child
+        .memories
+        .extend(copies.iter().filter_map(|copy| copy.ok()));
+    let mut copies = copies.into_iter();
+    for region in copied {
+        let memory = copies.next().and_then(|c| c.ok()).ok_or(Errno(ENOMEM))?;
+        let pages = region.length / PAGE;
+        sys::memory_map(memory, process, region.va, 0, pages, region.flags)
+            .map_err(|_| Errno(ENOMEM))?;
+    }
+    for mapping in private {
+        let memory = copies.next().and_then(|c| c.ok()).ok_or(Errno(ENOMEM))?;
+        mapping.give(process, memory)?;
     }
     let entry_stack = (saved_sp - CHILD_ENTRY_GAP) & !15;
     let thread = sys::thread_create(

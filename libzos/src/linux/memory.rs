@@ -477,48 +477,48 @@ pub fn mremap(address: u64, old_length: u64, new_length: u64, flags: u32) -> Sys
     Ok(new as i64)
 }
 
-/// What `fork` does for one mapping in the child: the child's Memory
-/// object (ours to delete once the child holds it) and, for a private
-/// mapping, the byte ranges to copy into it: (address here, offset, length).
+/// One mapping as a forked child gets it: an object (a copy-on-write copy
+/// of this one's for a private mapping, this very object for a shared one)
+/// mapped as the same runs, its capability at the same slot.
 pub(super) struct ChildMapping {
-    pub memory: u64,
-    pub length: u64,
-    pub copies: Vec<(u64, u64, u64)>,
+    /// This process's object, and the slot the child's capability takes.
+    pub source: u64,
+    pub shared: bool,
+    /// Runs to map: (address, object page, pages, kernel flags).
+    runs: Vec<(u64, u64, u64, u64)>,
 }
 
-/// Gives `process` (a forked child) every mapping: a new object filled
-/// later from the `copies` (private) or this object (shared), mapped at the
-/// same addresses with the same protections, its capability at the same
-/// slot, and a handle of its own on a shared file at the same slot. Each
-/// object made goes into `made` at once (the caller deletes them).
-pub(super) fn prepare_child(process: u64, made: &mut Vec<u64>) -> Result<Vec<ChildMapping>, Errno> {
-    let mappings = MAPPINGS.lock();
-    let mut prepared = Vec::with_capacity(mappings.live.len());
-    for (&start, mapping) in mappings.live.iter() {
-        // A private copy has the same page numbers as the object (the
-        // child's table, a copy of this one, keeps the offset).
-        let object_length = mapping.length() + mapping.offset * PAGE;
-        let memory = if mapping.shared {
-            sys::cap_copy(mapping.memory, sys::SELF, sys::NONE)
-        } else {
-            sys::memory_create(object_length)
-        };
-        let memory = memory.map_err(|_| Errno(ENOMEM))?;
-        made.push(memory);
-        let mut child = ChildMapping {
-            memory,
-            length: object_length,
-            copies: Vec::new(),
-        };
-        for (first, count, protection) in mapping.runs() {
-            let (va, page) = (start + first * PAGE, mapping.offset + first);
-            sys::memory_map(memory, process, va, page, count, kernel_flags(protection))
-                .map_err(|_| Errno(ENOMEM))?;
-            if !mapping.shared && protection & PROT_READ != 0 {
-                child.copies.push((va, page * PAGE, count * PAGE));
-            }
+impl ChildMapping {
+    /// Maps `memory` in `process` as this mapping's runs and puts a
+    /// capability to it at the source's slot there.
+    pub fn give(&self, process: u64, memory: u64) -> Result<(), Errno> {
+        for &(va, page, pages, flags) in &self.runs {
+            sys::memory_map(memory, process, va, page, pages, flags).map_err(|_| Errno(ENOMEM))?;
         }
-        sys::cap_copy(memory, process, mapping.memory).map_err(|_| Errno(ENOMEM))?;
+        sys::cap_copy(memory, process, self.source).map_err(|_| Errno(ENOMEM))?;
+        Ok(())
+    }
+}
+
+/// Every mapping as `process` (a forked child) gets it; a shared file's
+/// mapping gives the child a handle of its own on the file at once, at
+/// the same slot.
+pub(super) fn child_mappings(process: u64) -> Result<Vec<ChildMapping>, Errno> {
+    let mappings = MAPPINGS.lock();
+    let mut list = Vec::with_capacity(mappings.live.len());
+    for (&start, mapping) in mappings.live.iter() {
+        // The child's object has the same page numbers as this one (the
+        // child's table, a copy of this one, keeps the offset).
+        let runs = mapping.runs().into_iter();
+        let runs = runs.map(|(first, count, protection)| {
+            let (va, page) = (start + first * PAGE, mapping.offset + first);
+            (va, page, count, kernel_flags(protection))
+        });
+        list.push(ChildMapping {
+            source: mapping.memory,
+            shared: mapping.shared,
+            runs: runs.collect(),
+        });
         if let Some((handle, _)) = mapping.file {
             let own = posix::clone_handle_slot(handle)?;
             let moved = sys::raw(sys::Sys::CapTransfer, [own, process, handle, 0, 0, 0]).check();
@@ -527,7 +527,6 @@ pub(super) fn prepare_child(process: u64, made: &mut Vec<u64>) -> Result<Vec<Chi
                 return Err(Errno(ENOMEM));
             }
         }
-        prepared.push(child);
     }
-    Ok(prepared)
+    Ok(list)
 }

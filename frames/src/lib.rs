@@ -1,4 +1,4 @@
-//! Physical frame allocator.
+//! Physical frame allocator of the Zero OS kernel.
 //!
 //! A bitmap over one span of physical memory (lowest to highest RAM address), one
 //! bit per 4 KiB frame, set when the frame is in use. Everything starts in use; the
@@ -6,10 +6,24 @@
 //! initrd (boot carves the bitmap and the kernel heap out first). A rotating hint
 //! keeps single-frame allocation close to O(1) in practice. Contiguous runs (DMA
 //! buffers) come from a first-fit scan.
+//!
+//! A frame in use has one owner, or several after a copy-on-write copy
+//! (`MemoryCopy`, docs/kernel.md): [`FrameAllocator::share`] counts one more
+//! owner, [`FrameAllocator::free`] one fewer, and the frame goes back to the
+//! bitmap when its last owner frees it. Only shared frames have a count (a
+//! map beside the bitmap), so the common case costs nothing.
+//!
+//! Its own crate because the kernel core, each arch backend's page tables
+//! and boot all take frames from it (docs/kernel.md, "Size").
+#![cfg_attr(not(test), no_std)]
 
-use crate::PAGE_SIZE;
+extern crate alloc;
+
+use alloc::collections::BTreeMap;
 use core::ops::Range;
 
+/// Size of a physical frame, in bytes.
+pub const PAGE_SIZE: usize = 4096;
 const FRAME: u64 = PAGE_SIZE as u64;
 
 /// What went wrong freeing or reserving frames.
@@ -21,6 +35,8 @@ pub enum FrameError {
     OutOfRange,
     /// The frame was already free.
     DoubleFree,
+    /// The frame is not in use (it cannot gain an owner).
+    NotInUse,
 }
 
 /// Bitmap frame allocator over one physical span.
@@ -31,6 +47,8 @@ pub struct FrameAllocator {
     bitmap: &'static mut [u64],
     free: usize,
     hint: usize,
+    /// Frames in use by more than one owner, by how many (two or more).
+    shared: BTreeMap<u64, u32>,
 }
 
 impl FrameAllocator {
@@ -55,6 +73,7 @@ impl FrameAllocator {
             bitmap,
             free: 0,
             hint: 0,
+            shared: BTreeMap::new(),
         }
     }
 
@@ -102,14 +121,44 @@ impl FrameAllocator {
         None
     }
 
-    /// Returns one frame.
+    /// Gives up one owner's hold on a frame: the frame is free again once
+    /// its last owner gave it up.
     pub fn free(&mut self, addr: u64) -> Result<(), FrameError> {
         let index = self.index_of(addr)?;
         if !self.is_used(index) {
             return Err(FrameError::DoubleFree);
         }
-        self.set_free(index);
+        match self.shared.get_mut(&addr) {
+            Some(owners) if *owners > 2 => *owners -= 1,
+            Some(_) => _ = self.shared.remove(&addr),
+            None => self.set_free(index),
+        }
         Ok(())
+    }
+
+    /// One more owner of a frame in use (a copy-on-write copy holds it too).
+    pub fn share(&mut self, addr: u64) -> Result<(), FrameError> {
+        let index = self.index_of(addr)?;
+        if !self.is_used(index) {
+            return Err(FrameError::NotInUse);
+        }
+        *self.shared.entry(addr).or_insert(1) += 1;
+        Ok(())
+    }
+
+    /// One more owner of each frame in use of `frames`.
+    pub fn share_all(&mut self, frames: &[u64]) {
+        frames.iter().for_each(|&frame| _ = self.share(frame));
+    }
+
+    /// Whether more than one owner holds the frame (writing it needs a copy).
+    pub fn is_shared(&self, addr: u64) -> bool {
+        self.shared.contains_key(&addr)
+    }
+
+    /// Frames with more than one owner.
+    pub fn shared_frames(&self) -> usize {
+        self.shared.len()
     }
 
     /// Frames currently free.
@@ -218,6 +267,27 @@ mod tests {
         assert_eq!(frames.alloc_contiguous(251), None);
         assert_eq!(frames.alloc_contiguous(250), Some(0x4000_6000));
         assert_eq!(frames.free_frames(), 0);
+    }
+
+    #[test]
+    fn a_shared_frame_is_free_after_its_last_owner() {
+        let mut frames = allocator(RAM.clone());
+        frames.add_free(RAM.clone());
+        let frame = frames.alloc().expect("frame");
+        frames.share(frame).expect("share");
+        frames.share(frame).expect("share");
+        assert!(frames.is_shared(frame));
+        assert_eq!(frames.shared_frames(), 1);
+        frames.free(frame).expect("first owner");
+        assert!(frames.is_shared(frame), "two owners left");
+        frames.free(frame).expect("second owner");
+        assert!(!frames.is_shared(frame));
+        assert_eq!(frames.free_frames(), 255, "the last owner still holds it");
+        frames.free(frame).expect("last owner");
+        assert_eq!(frames.free_frames(), 256);
+        assert_eq!(frames.free(frame), Err(FrameError::DoubleFree));
+        assert_eq!(frames.share(frame), Err(FrameError::NotInUse));
+        assert_eq!(frames.share(0x1000), Err(FrameError::OutOfRange));
     }
 
     #[test]
