@@ -11,8 +11,8 @@
  *                       memory before and after.
  *   fork-test bench N   N times fork + _exit + wait: prints
  *                       `bench: fork_exit_wait NS`.
- *   fork-test bench16 N the same with 16 MiB of heap written first (what an
- *                       eager copy costs): `bench: fork_exit_wait_16m NS`. */
+ *   fork-test bench16 N the same with 16 MiB of heap written first (what
+ *                       sharing it costs): `bench: fork_exit_wait_16m NS`. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <signal.h>

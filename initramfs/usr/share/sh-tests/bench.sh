@@ -44,10 +44,10 @@ pty-bench
 # A byte back and forth between two processes through two pipes, each side
 # waiting in poll (the wake-up of a poller by a write, twice per round).
 poll-test bench
-# fork + _exit + waitpid of a small C program, timed inside it (an eager
-# copy of its memory: docs/posix.md, "fork").
+# fork + _exit + waitpid of a small C program, timed inside it (copy-on-write
+# copies of its memory: docs/posix.md, "fork").
 fork-test bench 20
-# The same with 16 MiB of heap written first: what the eager copy costs.
+# The same with 16 MiB of heap written first: what sharing 16 MiB costs.
 fork-test bench16 4
 # A signal to a thread blocked in a pipe read (the read ends with EINTR after
 # the handler ran); a round includes the request byte to the sending child.
