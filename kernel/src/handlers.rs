@@ -724,7 +724,7 @@ impl<P: Platform> Kernel<P> {
         };
         p.regions.insert(va, region);
         self.objects.add_ref(memory);
-        self.mappings.entry(memory).or_default().push((target, va));
+        self.mappings.insert((memory, target, va));
         let (process, memory, flags) = (obj(target), obj(memory), flag_bits(flags));
         let mapped = Commit::mapped(process, va, memory, first_page, pages, flags);
         self.commit(mapped);
@@ -742,9 +742,7 @@ impl<P: Platform> Kernel<P> {
                 space.unmap(va + page * PAGE);
             }
         }
-        if let Some(places) = self.mappings.get_mut(&region.memory) {
-            places.retain(|&place| place != (target, va));
-        }
+        self.mappings.remove(&(region.memory, target, va));
         self.commit(Commit::unmapped(obj(target), va));
         self.refund(target, Cost::heap(REGION_COST));
         self.release(region.memory);
@@ -778,7 +776,9 @@ impl<P: Platform> Kernel<P> {
             return;
         };
         let frames: Vec<(u64, u64)> = range.filter_map(|i| Some((i, m.page(i)?))).collect();
-        for (process, start) in self.mappings.get(&memory).cloned().unwrap_or_default() {
+        let all = (memory, ObjRef::default(), 0)..=(memory, ObjRef::NONE, u64::MAX);
+        let places: Vec<_> = self.mappings.range(all).copied().collect();
+        for (_, process, start) in places {
             let p = self.objects.process_mut(process);
             let p = p.map(|p| (p.regions.get(&start), p.space.as_mut()));
             let Some((Some(region), Some(space))) = p else {
@@ -872,10 +872,13 @@ impl<P: Platform> Kernel<P> {
         }
         ensure(!frames.is_empty(), SysError::InvalidArgument)?;
         let pages = frames.len() as u64;
-        // The copy's record, its frame list and the frames' owner counts.
-        let cost = Cost::new(pages * PAGE, SMALL_OBJECT_COST + pages * 48);
+        // The copy's record and its frame list.
+        let cost = Cost::new(pages * PAGE, SMALL_OBJECT_COST + pages * 8);
         self.charge(process, cost)?;
-        self.frames.share_all(&frames);
+        if self.frames.share_all(&frames).is_err() {
+            self.refund(process, cost);
+            return Err(SysError::OutOfMemory);
+        }
         for (memory, range) in sources {
             self.refresh_mappings(memory, range);
         }

@@ -8,7 +8,7 @@
 //! `destroy_thread`, `kill_process`, `release`) so they can be logged later.
 
 use alloc::boxed::Box;
-use alloc::collections::BTreeMap;
+use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::vec::Vec;
 
 use zos_axiom::{Commit, SysRecord};
@@ -111,9 +111,10 @@ pub struct Kernel<P: Platform> {
     pub cpu: usize,
     pub(crate) sleepers: Vec<ObjRef>,
     pub irqs: BTreeMap<u32, ObjRef>,
-    /// Where each Memory object is mapped: (process, region start), so a
-    /// page whose frame changes is remapped everywhere (copy-on-write).
-    pub mappings: BTreeMap<ObjRef, Vec<(ObjRef, u64)>>,
+    /// Where each Memory object is mapped: (object, process, region
+    /// start), so a page whose frame changes is remapped everywhere
+    /// (copy-on-write).
+    pub mappings: BTreeSet<(ObjRef, ObjRef, u64)>,
     /// What each object cost whom, refunded on destroy. A record holds a
     /// reference to the process that paid, so the chain of ancestors to refund
     /// outlives the process itself.
@@ -262,7 +263,6 @@ impl<P: Platform> Kernel<P> {
             self.refund(owner, cost);
             self.release(owner);
         }
-        self.mappings.remove(&object);
         match self.remove_object(object) {
             Some(Object::Memory(Memory::Frames {
                 frames,
