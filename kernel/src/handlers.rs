@@ -802,21 +802,25 @@ impl<P: Platform> Kernel<P> {
     /// is then retried).
     pub fn copy_on_write(&mut self, process: ObjRef, va: u64) -> bool {
         let va = va & !(PAGE - 1);
-        let Some((start, region, p)) = self.objects.process(process).and_then(|p| {
-            let (&start, region) = p.regions.range(..=va).next_back()?;
-            (va < start + region.pages * PAGE).then_some((start, *region, p))
-        }) else {
+        let Some(p) = self.objects.process(process) else {
             return false;
         };
+        // Usually mapped writable (or not at all): one page-table walk.
         let mapped = p.space.as_ref().and_then(|space| space.translate(va));
-        let wanted = region.flags.write && mapped.is_some_and(|(_, flags)| !flags.write);
-        let index = region.first_page + (va - start) / PAGE;
-        let Some(Object::Memory(Memory::Frames { frames, .. })) =
-            self.objects.get_mut(region.memory)
+        if mapped.is_none_or(|(_, flags)| flags.write) {
+            return false;
+        }
+        let found = p.regions.range(..=va).next_back();
+        let found = found.filter(|(&s, r)| r.flags.write && va < s + r.pages * PAGE);
+        let Some((&start, region)) = found else {
+            return false;
+        };
+        let (memory, index) = (region.memory, region.first_page + (va - start) / PAGE);
+        let Some(Object::Memory(Memory::Frames { frames, .. })) = self.objects.get_mut(memory)
         else {
             return false;
         };
-        let Some(frame) = frames.get_mut(index as usize).filter(|_| wanted) else {
+        let Some(frame) = frames.get_mut(index as usize) else {
             return false;
         };
         if self.frames.is_shared(*frame) {
@@ -829,7 +833,7 @@ impl<P: Platform> Kernel<P> {
             unsafe { core::ptr::copy_nonoverlapping(from, to, PAGE as usize) };
             let _ = self.frames.free(core::mem::replace(frame, copy));
         }
-        self.refresh_mappings(region.memory, index..index + 1);
+        self.refresh_mappings(memory, index..index + 1);
         true
     }
 

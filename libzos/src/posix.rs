@@ -1301,6 +1301,9 @@ fn signal_thread(notification: u64) {
         let Ok(bits) = sys::wait(notification) else {
             return;
         };
+        if bits & zos_proto::proc::FAULT_HELD != 0 {
+            fault_held();
+        }
         for signal in 1..64u32 {
             if bits & (1 << signal) != 0 {
                 let handler = HANDLERS.lock()[signal as usize];
@@ -1311,6 +1314,34 @@ fn signal_thread(notification: u64) {
         }
         // A poll in progress looks whether the signal is due (EINTR).
         crate::poll::interrupt();
+    }
+}
+
+/// init holds a fault of this process for its handler: a C program's main
+/// thread goes to it (`linux::signal::note_fault`); any other program has
+/// no handler that could run at the faulting instruction and ends.
+fn fault_held() {
+    #[cfg(not(target_arch = "wasm32"))]
+    crate::linux::signal::note_fault();
+    #[cfg(target_arch = "wasm32")]
+    let _ = fault_resume(false);
+}
+
+/// Asks init for the fault it holds of this process (`FaultResume`): with
+/// `deliver`, the faulting thread goes on (stopped where it faulted, if it
+/// was suspended) and the answer is the signal, its `si_code` and the
+/// address; without, init ends this process as killed by the signal.
+pub fn fault_resume(deliver: bool) -> Result<(u32, u32, u64)> {
+    let reply = proc_call(&ProcRequest::FaultResume { deliver }, &[])?;
+    match reply.decode::<ProcResponse>() {
+        Some(ProcResponse::Fault {
+            signal,
+            code,
+            address,
+        }) => Ok((signal, code, address)),
+        Some(ProcResponse::Ok) => Ok((0, 0, 0)),
+        Some(ProcResponse::Err(e)) => Err(Errno(e)),
+        _ => Err(Errno(EIO)),
     }
 }
 

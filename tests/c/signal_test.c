@@ -31,13 +31,23 @@
  *   signal-test busybench N  the same to a main thread that computes: it
  *                        spins without system calls until the handler ran.
  *                        Prints `bench: signal_to_running_thread NS`.
+ *   signal-test faults   the program's own handlers get its faults: a write
+ *                        to an unmapped address (SIGSEGV, SEGV_MAPERR, the
+ *                        address in si_addr; left by siglongjmp), a write to
+ *                        a read-only page whose handler makes it writable
+ *                        and returns (SEGV_ACCERR; the write is retried and
+ *                        lands), an undefined instruction (SIGILL).
+ *   signal-test nested   a SIGSEGV handler that faults itself: the program
+ *                        is killed by SIGSEGV (status 139), nothing hangs.
  */
 #include <errno.h>
 #include <poll.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -311,6 +321,90 @@ static int spin(int on_alt_stack)
 	return 0;
 }
 
+/* An address nothing maps: below every program's lowest segment. */
+#define NOWHERE ((volatile int *)0x5008)
+
+static sigjmp_buf fault_jump;
+static volatile void *fault_address;
+static volatile int fault_code, fault_signal;
+static char *read_only_page;
+
+static void on_fault_jump(int sig, siginfo_t *info, void *context)
+{
+	(void)context;
+	fault_signal = sig;
+	fault_address = info->si_addr;
+	fault_code = info->si_code;
+	siglongjmp(fault_jump, 1);
+}
+
+/* Makes the page writable and returns: the faulting write runs again. */
+static void on_fault_fix(int sig, siginfo_t *info, void *context)
+{
+	(void)context;
+	fault_signal = sig;
+	fault_address = info->si_addr;
+	fault_code = info->si_code;
+	mprotect(read_only_page, 4096, PROT_READ | PROT_WRITE);
+}
+
+static void on_fault_again(int sig)
+{
+	(void)sig;
+	*NOWHERE = 2;
+}
+
+static void catch_fault(int sig, void (*handler)(int, siginfo_t *, void *))
+{
+	struct sigaction action;
+	memset(&action, 0, sizeof action);
+	action.sa_sigaction = handler;
+	action.sa_flags = SA_SIGINFO;
+	sigemptyset(&action.sa_mask);
+	sigaction(sig, &action, NULL);
+}
+
+static int faults(void)
+{
+	catch_fault(SIGSEGV, on_fault_jump);
+	if (!sigsetjmp(fault_jump, 1)) {
+		*NOWHERE = 1;
+		printf("signal-test: the write to %p did not fault\n", (void *)NOWHERE);
+		return 1;
+	}
+	printf("signal-test: SIGSEGV handled: signal %d at %p code %d\n", fault_signal,
+	       (void *)fault_address, fault_code);
+	read_only_page = mmap(0, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (read_only_page == MAP_FAILED) {
+		printf("signal-test: mmap: %s\n", strerror(errno));
+		return 1;
+	}
+	catch_fault(SIGSEGV, on_fault_fix);
+	read_only_page[100] = 42;
+	printf("signal-test: fixed by the handler: value %d, code %d, at page offset %ld\n",
+	       read_only_page[100], fault_code, (long)((char *)fault_address - read_only_page));
+	catch_fault(SIGILL, on_fault_jump);
+	if (!sigsetjmp(fault_jump, 1)) {
+#if defined(__aarch64__)
+		__asm__ volatile(".inst 0x00000000");
+#else
+		__asm__ volatile("ud2");
+#endif
+		printf("signal-test: the undefined instruction ran\n");
+		return 1;
+	}
+	printf("signal-test: SIGILL handled: signal %d\n", fault_signal);
+	return 0;
+}
+
+static int nested(void)
+{
+	signal(SIGSEGV, on_fault_again);
+	*NOWHERE = 1;
+	printf("signal-test: still running after a fault in the handler\n");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *mode = argc > 1 ? argv[1] : "";
@@ -358,6 +452,10 @@ int main(int argc, char **argv)
 		return busy_bench(argc > 2 && atoi(argv[2]) > 0 ? atoi(argv[2]) : 1);
 	if (strcmp(mode, "bench") == 0)
 		return bench(argc > 2 && atoi(argv[2]) > 0 ? atoi(argv[2]) : 1);
-	fprintf(stderr, "usage: signal-test eintr|restart|sleep|default|timer|spin|altstack|altraise|bench|busybench [N]\n");
+	if (strcmp(mode, "faults") == 0)
+		return faults();
+	if (strcmp(mode, "nested") == 0)
+		return nested();
+	fprintf(stderr, "usage: signal-test eintr|restart|sleep|default|timer|spin|altstack|altraise|bench|busybench|faults|nested [N]\n");
 	return 2;
 }

@@ -142,6 +142,36 @@ pub(super) fn redirect_main() -> bool {
     redirected
 }
 
+/// A fault of the main thread that init holds for its handler (bit 0 of
+/// the signal notification): the main thread is stopped (it stops when the
+/// fault's reply comes, `ThreadSuspend`), init lets the fault go, and the
+/// thread is pointed at the handler with the faulting instruction in its
+/// frame — a handler that returns retries it. False when that cannot be
+/// done: the main thread is left stopped for init to end the process.
+pub(super) fn redirect_fault() -> bool {
+    if RUNTIME_DEPTH.load(Relaxed) != 0 || super::vfork::active() {
+        return false;
+    }
+    if sys::thread_suspend(MAIN_THREAD).is_err() {
+        return false;
+    }
+    let Ok((number, code, address)) = crate::posix::fault_resume(true) else {
+        // Nothing held (the bit came twice): nothing to deliver.
+        let _ = sys::thread_resume(MAIN_THREAD);
+        return true;
+    };
+    let redirected = signal::take_fault(number, code, address)
+        && stopped_registers().is_some_and(|mut words| {
+            RUNTIME_DEPTH.load(Relaxed) == 0
+                && push_frame(&mut words, signal::wants_alt_stack())
+                && sys::thread_registers(MAIN_THREAD, &mut words, true).is_ok()
+        });
+    if redirected {
+        let _ = sys::thread_resume(MAIN_THREAD);
+    }
+    redirected
+}
+
 /// The main thread's registers once it has stopped.
 fn stopped_registers() -> Option<[u64; USER_REGISTERS]> {
     let mut words = [0; USER_REGISTERS];

@@ -21,7 +21,7 @@ mod itimer;
 mod memory;
 pub mod names;
 mod net;
-mod signal;
+pub(crate) mod signal;
 mod spawn;
 mod tty;
 mod vfork;

@@ -66,6 +66,37 @@ fn note(signal: u32) {
     }
 }
 
+/// Bit 0 of the signal notification: init holds a fault of this process
+/// for a handler (docs/posix.md, "Faults"). The main thread goes to the
+/// handler at the faulting instruction; when it cannot (the signal blocked
+/// or without a handler now, the thread inside libzos, no room for the
+/// frame), init ends the process as killed by the signal, as Linux does.
+pub(crate) fn note_fault() {
+    if !super::deliver::redirect_fault() {
+        let _ = posix::fault_resume(false);
+    }
+}
+
+/// The fault init let go of, for its signal's handler: (signal, `si_code`,
+/// address), taken by the handler's `siginfo_t`.
+static FAULT: Mutex<Option<(u32, u32, u64)>> = Mutex::new(None);
+
+/// Makes the fault's signal pending for its handler; false when it is
+/// blocked or has no handler (the process is then to end).
+pub(super) fn take_fault(signal: u32, code: u32, address: u64) -> bool {
+    if !(1..=64).contains(&signal) {
+        return false;
+    }
+    let handler = ACTIONS.lock()[signal as usize].handler;
+    let blocked = BLOCKED.load(Ordering::SeqCst) & bit(signal) != 0;
+    if handler == SIG_DFL || handler == SIG_IGN || blocked {
+        return false;
+    }
+    *FAULT.lock() = Some((signal, code, address));
+    PENDING.fetch_or(bit(signal), Ordering::SeqCst);
+    true
+}
+
 /// A signal this process sends itself from a thread other than the main
 /// one (the interval timer's): its action is taken as for one from another
 /// process — ignored, the default (through the process manager, which ends
@@ -153,9 +184,15 @@ pub fn run_handlers(mut due: u64) {
             ACTIONS.lock()[signal as usize] = Action::default();
         }
         if action.flags & SA_SIGINFO != 0 {
-            // siginfo_t (128 bytes): si_signo first; no ucontext.
+            // siginfo_t (128 bytes): si_signo, si_errno, si_code, then
+            // (for a fault) si_addr at byte 16; no ucontext.
             let mut info = [0u32; 32];
             info[0] = signal;
+            let mut fault = FAULT.lock();
+            if let Some((_, code, address)) = fault.take_if(|f| f.0 == signal) {
+                (info[2], info[4], info[5]) = (code, address as u32, (address >> 32) as u32);
+            }
+            drop(fault);
             // SAFETY: the program installed this address as an SA_SIGINFO
             // handler with sigaction; it is called as one.
             let handler: extern "C" fn(i32, *mut u32, usize) =

@@ -8,6 +8,7 @@
 extern crate alloc;
 
 pub mod credentials;
+pub mod fault;
 pub mod pipe;
 pub mod restart;
 #[cfg(test)]

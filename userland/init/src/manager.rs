@@ -98,7 +98,36 @@ struct Proc {
     /// `Manager::segments` (a fork child shares them); `None` for a staged
     /// image or a service.
     image: Option<&'static [u8]>,
+    /// The badge its faults reach init with (0: none, the kernel ends it).
+    fault_badge: u64,
+    /// Its latest fault held for its handler (`FaultResume`).
+    held_fault: Option<HeldFault>,
 }
+
+/// A fault of a program that catches its signal, held by init: the
+/// faulting thread waits on `reply` until the program's signal thread
+/// has stopped it and asks for the fault (docs/posix.md, "Faults").
+struct HeldFault {
+    /// The faulting thread's reply right, until `FaultResume` uses it.
+    reply: Option<u64>,
+    signal: u32,
+    code: u32,
+    address: u64,
+}
+
+/// Badges of fault endpoints (capabilities to init's endpoint the kernel
+/// sends faults on): this tag in the upper half, a number below.
+const FAULT_TAG: u64 = 0x4641_554C << 32;
+
+fn is_fault_badge(badge: u64) -> bool {
+    badge & 0xFFFF_FFFF_0000_0000 == FAULT_TAG
+}
+
+/// How init reads the syndrome word of a fault message.
+#[cfg(target_arch = "x86_64")]
+const MACHINE: zos_init_core::fault::Machine = zos_init_core::fault::Machine::X86_64;
+#[cfg(not(target_arch = "x86_64"))]
+const MACHINE: zos_init_core::fault::Machine = zos_init_core::fault::Machine::Aarch64;
 
 impl Proc {
     /// A new process record: `family` is its parent's pid, its process group
@@ -123,6 +152,8 @@ impl Proc {
             cpus: 0,
             unreported: None,
             image: None,
+            fault_badge: 0,
+            held_fault: None,
         }
     }
 
@@ -133,6 +164,9 @@ impl Proc {
     /// table was full: BusyBox's hush_test after about 4,000 such shells.
     fn release(self) {
         let _ = sys::cap_delete(self.process);
+        if let Some(reply) = self.held_fault.and_then(|held| held.reply) {
+            let _ = sys::cap_delete(reply);
+        }
         if let Some(notification) = self.signal_notification {
             let _ = sys::cap_delete(notification);
         }
@@ -191,6 +225,8 @@ pub struct Manager {
     /// Draws each process's random layout (ASLR) and start-page random bytes:
     /// keyed from the platform's seed (device tree `rng-seed`) and the clock.
     random: zos_random_core::ChaChaRng,
+    /// The number in the next fault badge init hands out.
+    next_fault: u32,
 }
 
 fn encode(response: &ProcResponse) -> Vec<u8> {
@@ -297,6 +333,7 @@ impl Manager {
         random.absorb(&sys::clock_ns().to_le_bytes());
         Ok(Manager {
             random,
+            next_fault: 0,
             boot,
             server: Server::new(endpoint),
             exited,
@@ -717,12 +754,13 @@ impl Manager {
                 quota,
             );
         }
+        let (fault_endpoint, fault_badge) = self.fault_binding(parent);
         let options = SpawnOptions {
             quota,
             exit_notification: self.exited,
             exit_bits: 1,
-            fault_endpoint: sys::NONE,
-            fault_badge: 0,
+            fault_endpoint,
+            fault_badge,
             priority: 100,
             arg,
             stack_top: 0,
@@ -818,6 +856,7 @@ impl Manager {
             pid,
             Proc {
                 image: staged.is_none().then_some(image),
+                fault_badge,
                 ..Proc::new(pid, [parent, pgid, sid], name, child.process, credentials)
             },
         );
@@ -874,7 +913,9 @@ impl Manager {
             return err(errno);
         }
         let quota = (sys::system_info()[2] / SPAWN_SHARE).max(MIN_QUOTA);
-        let (process, pid) = match sys::process_create(quota, self.exited, 1, sys::NONE, 0) {
+        let (fault_endpoint, fault_badge) = self.fault_binding(parent);
+        let created = sys::process_create(quota, self.exited, 1, fault_endpoint, fault_badge);
+        let (process, pid) = match created {
             Ok(created) => created,
             Err(e) if e.is(sys::SysError::QuotaExceeded) => return err(ENOMEM),
             Err(_) => return err(EAGAIN),
@@ -898,6 +939,7 @@ impl Manager {
                 image,
                 // Its thread will be the parent's thread's creation: its CPUs.
                 cpus,
+                fault_badge,
                 ..Proc::new(pid, [parent, pgid, sid], name, process, credentials)
             },
         );
@@ -939,6 +981,9 @@ impl Manager {
     }
 
     fn handle(&mut self, message: &Received) -> Answer {
+        if is_fault_badge(message.badge) && message.label == libzos::abi::labels::FAULT {
+            return self.fault(message);
+        }
         if message.badge == REAPER_BADGE {
             self.reap();
             return ok();
@@ -983,6 +1028,7 @@ impl Manager {
         match request {
             spawn @ ProcRequest::Spawn { .. } => self.spawn_request(caller, spawn, &message.caps),
             ProcRequest::Fork => self.fork(caller),
+            ProcRequest::FaultResume { deliver } => self.fault_resume(caller, deliver),
             ProcRequest::Affinity { pid, cpus } => self.affinity(caller, pid, cpus),
             ProcRequest::StageSpawn { length } => {
                 let staged = match message.caps.first() {
@@ -1440,6 +1486,106 @@ impl Manager {
         ok()
     }
 
+    /// Where the faults of a child of `parent` go: to init, with a badge of
+    /// its own, for a program another process started (so a handler of its
+    /// can have them); nowhere for what init starts itself (services and
+    /// `init.run` programs: the kernel ends them, their restart policy
+    /// decides).
+    fn fault_binding(&mut self, parent: u32) -> (u64, u64) {
+        if parent == 1 {
+            return (sys::NONE, 0);
+        }
+        self.next_fault = self.next_fault.wrapping_add(1);
+        (self.server.endpoint, FAULT_TAG | self.next_fault as u64)
+    }
+
+    /// A fault of a program init started for another process (the kernel's
+    /// message: kind, address, pc, syndrome). One that catches the fault's
+    /// signal keeps its faulting thread waiting here and is told (bit 0 of
+    /// its signal notification); it asks for the fault with `FaultResume`.
+    /// Any other is ended as killed by that signal.
+    fn fault(&mut self, message: &Received) -> Answer {
+        let word = |i: usize| {
+            let bytes = message.bytes.get(i * 8..i * 8 + 8);
+            bytes.map_or(0, |b| u64::from_le_bytes(b.try_into().unwrap_or([0; 8])))
+        };
+        let (kind, address, syndrome) = (word(0), word(1), word(3));
+        let (signal, code) = zos_init_core::fault::signal_of(MACHINE, kind, syndrome);
+        let found = self.procs.values().find(|p| p.fault_badge == message.badge);
+        let Some(pid) = found.filter(|p| p.status.is_none()).map(|p| p.pid) else {
+            return Answer::Deferred; // ended meanwhile: nobody waits
+        };
+        // Not while one is held already (a fault of another of its threads).
+        let catches = self.procs.get(&pid).is_some_and(|p| {
+            let holding = p.held_fault.as_ref().is_some_and(|h| h.reply.is_some());
+            p.caught & 1 << signal != 0 && !holding
+        });
+        if catches {
+            if let Ok(reply) = self.server.defer() {
+                if let Some(p) = self.procs.get_mut(&pid) {
+                    p.held_fault = Some(HeldFault {
+                        reply: Some(reply),
+                        signal,
+                        code,
+                        address,
+                    });
+                }
+                self.notify(pid, proc::FAULT_HELD);
+                return Answer::Deferred;
+            }
+        }
+        self.end_by_fault(pid, signal, address);
+        Answer::Deferred
+    }
+
+    /// `FaultResume`: lets the caller's held fault go to its handler, or
+    /// ends the caller as killed by its latest fault's signal (also after
+    /// letting it go: the handler may turn out not to be able to run).
+    fn fault_resume(&mut self, caller: u32, deliver: bool) -> Answer {
+        let held = self
+            .procs
+            .get_mut(&caller)
+            .and_then(|p| p.held_fault.as_mut());
+        let Some(held) = held else {
+            return err(ESRCH);
+        };
+        let (signal, code, address) = (held.signal, held.code, held.address);
+        let reply = held.reply.take();
+        if !deliver {
+            if let Some(reply) = reply {
+                let _ = sys::cap_delete(reply);
+            }
+            self.end_by_fault(caller, signal, address);
+            return ok();
+        }
+        // The reply resumes the faulting thread (stopped there if the
+        // caller suspended it first); its contents are not read.
+        let Some(reply) = reply else {
+            return err(ESRCH);
+        };
+        let _ = ipc::reply_later(reply, &ProcResponse::Ok, &[]);
+        let fault = ProcResponse::Fault {
+            signal,
+            code,
+            address,
+        };
+        Answer::Now(encode(&fault), Vec::new())
+    }
+
+    /// Ends `pid` as killed by `signal` for a fault at `address`, with a
+    /// line in the log (its parent sees status 128 + `signal`).
+    fn end_by_fault(&mut self, pid: u32, signal: u32, address: u64) {
+        let Some(p) = self.procs.get_mut(&pid) else {
+            return;
+        };
+        dprintln!(
+            "init: pid {pid} ({}) killed by a fault at {address:#x} (signal {signal})",
+            p.name
+        );
+        p.signal = Some(signal);
+        let _ = sys::process_kill(p.process);
+    }
+
     fn kill(&mut self, caller: u32, pid: i32, sig: u32) -> Answer {
         // init exists and takes no signal, as on Linux: signals to pid 1 are
         // accepted and ignored (SIGKILL included), `kill -0 1` succeeds.
@@ -1523,14 +1669,19 @@ impl Manager {
 
     /// Delivers `sig` to `pid` if that process catches it; whether it did.
     fn notify_caught(&self, pid: u32, sig: u32) -> bool {
-        let Some(p) = self.procs.get(&pid) else {
+        let caught = self
+            .procs
+            .get(&pid)
+            .is_some_and(|p| p.caught & 1 << sig != 0);
+        caught && self.notify(pid, 1 << sig)
+    }
+
+    /// Signals `bits` on `pid`'s signal notification; whether it has one.
+    fn notify(&self, pid: u32, bits: u64) -> bool {
+        let Some(notification) = self.procs.get(&pid).and_then(|p| p.signal_notification) else {
             return false;
         };
-        let bit = 1u64 << sig;
-        let Some(notification) = p.signal_notification.filter(|_| p.caught & bit != 0) else {
-            return false;
-        };
-        if let Ok(badged) = sys::cap_mint(notification, sys::NONE, rights::WRITE, bit) {
+        if let Ok(badged) = sys::cap_mint(notification, sys::NONE, rights::WRITE, bits) {
             let _ = sys::signal(badged);
             let _ = sys::cap_delete(badged);
         }

@@ -10,6 +10,10 @@ pub mod signal {
     pub const SIGHUP: u32 = 1;
     pub const SIGINT: u32 = 2;
     pub const SIGQUIT: u32 = 3;
+    pub const SIGILL: u32 = 4;
+    pub const SIGTRAP: u32 = 5;
+    pub const SIGBUS: u32 = 7;
+    pub const SIGFPE: u32 = 8;
     pub const SIGKILL: u32 = 9;
     pub const SIGSEGV: u32 = 11;
     pub const SIGPIPE: u32 = 13;
@@ -205,7 +209,22 @@ pub enum ProcRequest<'a> {
         pid: u32,
         cpus: u64,
     },
+    /// The caller's fault that init holds (a fault of a program that
+    /// catches its signal: init signalled bit 0 of the caller's signal
+    /// notification, [`FAULT_HELD`]). With `deliver`, init lets the faulting
+    /// thread go — it stops where it faulted if the caller suspended it
+    /// first — and answers `Fault`; without, init ends the caller as killed
+    /// by the fault's signal (the handler cannot run: blocked, gone, no
+    /// room for its frame). `ESRCH` when no fault is held.
+    FaultResume {
+        deliver: bool,
+    },
 }
+
+/// The bit of a program's signal notification that says init holds a
+/// fault of it for its handler ([`ProcRequest::FaultResume`]); signal
+/// numbers start at 1, so bit 0 is free.
+pub const FAULT_HELD: u64 = 1;
 
 /// Longest program [`ProcRequest::StageImage`] takes.
 pub const IMAGE_MAX: u64 = 64 << 20;
@@ -296,6 +315,13 @@ pub enum ProcResponse<'a> {
     /// Answer to `Affinity`: the process's CPUs now.
     Affinity {
         cpus: u64,
+    },
+    /// Answer to `FaultResume { deliver: true }`: the fault's signal, its
+    /// `si_code` and the faulting address (`si_addr`).
+    Fault {
+        signal: u32,
+        code: u32,
+        address: u64,
     },
 }
 
