@@ -11,14 +11,18 @@
 //! (`MemoryCopy`, docs/kernel.md): [`FrameAllocator::share`] counts one more
 //! owner, [`FrameAllocator::free`] one fewer, and the frame goes back to the
 //! bitmap when its last owner frees it. The counts (owners beyond the first,
-//! 16 bits a frame, four to a word) live in the same table as the bitmap,
-//! which boot carves from RAM: one bit and two bytes a frame, about 1/1900
-//! of the span, and a count is one load, not a search.
+//! 16 bits a frame: 1/2048 of the span) are one table, made from the kernel
+//! heap at the first share, so a machine that never shares a frame spends
+//! nothing on it and a count is one load, not a search. Without room for
+//! the table a share fails (`MemoryCopy` says OutOfMemory).
 //!
 //! Its own crate because the kernel core, each arch backend's page tables
 //! and boot all take frames from it (docs/kernel.md, "Size").
 #![cfg_attr(not(test), no_std)]
 
+extern crate alloc;
+
+use alloc::vec::Vec;
 use core::ops::Range;
 
 /// Size of a physical frame, in bytes.
@@ -38,6 +42,8 @@ pub enum FrameError {
     NotInUse,
     /// The frame has as many owners as a count holds.
     TooManyOwners,
+    /// No kernel heap for the owner counts.
+    NoCountTable,
 }
 
 /// Bitmap frame allocator over one physical span.
@@ -48,37 +54,36 @@ pub struct FrameAllocator {
     bitmap: &'static mut [u64],
     free: usize,
     hint: usize,
-    /// Owners beyond the first of each frame in use, 16 bits a frame.
-    extra_owners: &'static mut [u64],
+    /// Owners beyond the first of each frame in use (empty until the first
+    /// share).
+    extra_owners: Vec<u16>,
     /// Frames with more than one owner.
     shared: usize,
 }
 
 impl FrameAllocator {
-    /// Number of `u64` words of table (bitmap and owner counts) needed to
-    /// cover `span`.
-    pub const fn table_words(span: &Range<u64>) -> usize {
+    /// Number of `u64` words of bitmap needed to cover `span`.
+    pub const fn bitmap_words(span: &Range<u64>) -> usize {
         let frames = (span.end.saturating_sub(span.start) / FRAME) as usize;
-        frames.div_ceil(64) + frames.div_ceil(4)
+        frames.div_ceil(64)
     }
 
-    /// An allocator over `span` with every frame marked in use, keeping its
-    /// bitmap and owner counts in `table`, which must hold at least
-    /// [`Self::table_words`] words (a shorter one covers fewer frames).
-    pub fn new(span: Range<u64>, table: &'static mut [u64]) -> Self {
+    /// An allocator over `span` with every frame marked in use.
+    /// `bitmap` must hold at least [`Self::bitmap_words`] words.
+    pub fn new(span: Range<u64>, bitmap: &'static mut [u64]) -> Self {
         let base = span.start & !(FRAME - 1);
         let frames = ((span.end - base) / FRAME) as usize;
-        let (bitmap, extra_owners) = table.split_at_mut(frames.div_ceil(64).min(table.len()));
+        let words = frames.div_ceil(64).min(bitmap.len());
+        let bitmap = &mut bitmap[..words];
         bitmap.fill(u64::MAX);
-        extra_owners.fill(0);
-        let frames = frames.min(bitmap.len() * 64).min(extra_owners.len() * 4);
+        let frames = frames.min(words * 64);
         Self {
             base,
             frames,
             bitmap,
             free: 0,
             hint: 0,
-            extra_owners,
+            extra_owners: Vec::new(),
             shared: 0,
         }
     }
@@ -151,6 +156,12 @@ impl FrameAllocator {
         if !self.is_used(index) {
             return Err(FrameError::NotInUse);
         }
+        if self.extra_owners.is_empty() {
+            let table = &mut self.extra_owners;
+            let made = table.try_reserve_exact(self.frames);
+            made.map_err(|_| FrameError::NoCountTable)?;
+            table.resize(self.frames, 0);
+        }
         let extra = self.extra_owners_of(index);
         let more = extra.checked_add(1).ok_or(FrameError::TooManyOwners)?;
         self.set_extra_owners(index, more);
@@ -183,13 +194,13 @@ impl FrameAllocator {
     }
 
     fn extra_owners_of(&self, index: usize) -> u16 {
-        (self.extra_owners[index / 4] >> (index % 4 * 16)) as u16
+        self.extra_owners.get(index).copied().unwrap_or(0)
     }
 
     fn set_extra_owners(&mut self, index: usize, extra: u16) {
-        let shift = index % 4 * 16;
-        let word = &mut self.extra_owners[index / 4];
-        *word = *word & !(0xFFFF << shift) | (extra as u64) << shift;
+        if let Some(count) = self.extra_owners.get_mut(index) {
+            *count = extra;
+        }
     }
 
     /// Frames currently free.
@@ -238,7 +249,7 @@ mod tests {
     use std::vec;
 
     fn allocator(span: Range<u64>) -> FrameAllocator {
-        let words = FrameAllocator::table_words(&span);
+        let words = FrameAllocator::bitmap_words(&span);
         FrameAllocator::new(span, Box::leak(vec![0u64; words].into_boxed_slice()))
     }
 
@@ -347,20 +358,6 @@ mod tests {
         assert_eq!(frames.shared_frames(), 0);
         frames.free(full).expect("the last owner");
         assert_eq!(frames.free_frames(), 255);
-    }
-
-    #[test]
-    fn a_short_table_covers_fewer_frames() {
-        let words = FrameAllocator::table_words(&RAM);
-        assert_eq!(words, 4 + 64);
-        let table = Box::leak(vec![0u64; 4 + 32].into_boxed_slice());
-        let mut frames = FrameAllocator::new(RAM.clone(), table);
-        frames.add_free(RAM.clone());
-        assert_eq!(
-            frames.total_frames(),
-            128,
-            "as many as 32 words of counts hold"
-        );
     }
 
     #[test]

@@ -33,7 +33,7 @@ thread_local! {
 /// A frame allocator over this thread's simulated RAM, every frame free.
 pub fn frame_allocator() -> FrameAllocator {
     let span = RAM_BASE..RAM_BASE + RAM_SIZE;
-    let words = FrameAllocator::table_words(&span);
+    let words = FrameAllocator::bitmap_words(&span);
     let bitmap = std::boxed::Box::leak(std::vec![0u64; words].into_boxed_slice());
     let mut frames = FrameAllocator::new(span.clone(), bitmap);
     frames.add_free(span);

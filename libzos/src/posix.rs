@@ -1317,14 +1317,25 @@ fn signal_thread(notification: u64) {
     }
 }
 
+/// What a fault init holds for this process's handler does: a C program's
+/// dispatcher sets it as it installs a handler (`linux::signal`). Kept as a
+/// hook so programs without the dispatcher do not carry its signal tables.
+static FAULT_HANDLER: Mutex<Option<fn()>> = Mutex::new(None);
+
+/// Sets what a held fault does (the dispatcher's `note_fault`).
+pub fn set_fault_handler(handler: fn()) {
+    *FAULT_HANDLER.lock() = Some(handler);
+}
+
 /// init holds a fault of this process for its handler: a C program's main
-/// thread goes to it (`linux::signal::note_fault`); any other program has
-/// no handler that could run at the faulting instruction and ends.
+/// thread goes to it; any other program has no handler that could run at
+/// the faulting instruction and ends.
 fn fault_held() {
-    #[cfg(not(target_arch = "wasm32"))]
-    crate::linux::signal::note_fault();
-    #[cfg(target_arch = "wasm32")]
-    let _ = fault_resume(false);
+    let handler = *FAULT_HANDLER.lock();
+    match handler {
+        Some(handler) => handler(),
+        None => _ = fault_resume(false),
+    }
 }
 
 /// Asks init for the fault it holds of this process (`FaultResume`): with

@@ -36,10 +36,14 @@
  *                        address in si_addr; left by siglongjmp), a write to
  *                        a read-only page whose handler makes it writable
  *                        and returns (SEGV_ACCERR; the write is retried and
- *                        lands), an undefined instruction (SIGILL).
+ *                        lands), an undefined instruction (SIGILL) that the
+ *                        handler skips by moving the program counter in its
+ *                        ucontext_t; the context's fault address and
+ *                        program counter are checked too.
  *   signal-test nested   a SIGSEGV handler that faults itself: the program
  *                        is killed by SIGSEGV (status 139), nothing hangs.
  */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <poll.h>
 #include <setjmp.h>
@@ -51,6 +55,7 @@
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 static volatile sig_atomic_t handled;
@@ -329,13 +334,35 @@ static volatile void *fault_address;
 static volatile int fault_code, fault_signal;
 static char *read_only_page;
 
+static volatile unsigned long context_address, context_pc;
+
 static void on_fault_jump(int sig, siginfo_t *info, void *context)
 {
-	(void)context;
+	ucontext_t *uc = context;
 	fault_signal = sig;
 	fault_address = info->si_addr;
 	fault_code = info->si_code;
+#if defined(__aarch64__)
+	context_address = uc->uc_mcontext.fault_address;
+#else
+	context_address = uc->uc_mcontext.gregs[REG_CR2];
+#endif
 	siglongjmp(fault_jump, 1);
+}
+
+/* Steps over the undefined instruction: the thread goes on after it. */
+static void on_ill_skip(int sig, siginfo_t *info, void *context)
+{
+	ucontext_t *uc = context;
+	(void)info;
+	fault_signal = sig;
+#if defined(__aarch64__)
+	context_pc = uc->uc_mcontext.pc;
+	uc->uc_mcontext.pc += 4;
+#else
+	context_pc = uc->uc_mcontext.gregs[REG_RIP];
+	uc->uc_mcontext.gregs[REG_RIP] += 2;
+#endif
 }
 
 /* Makes the page writable and returns: the faulting write runs again. */
@@ -374,6 +401,8 @@ static int faults(void)
 	}
 	printf("signal-test: SIGSEGV handled: signal %d at %p code %d\n", fault_signal,
 	       (void *)fault_address, fault_code);
+	printf("signal-test: context fault address %s\n",
+	       context_address == (unsigned long)fault_address ? "right" : "wrong");
 	read_only_page = mmap(0, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (read_only_page == MAP_FAILED) {
 		printf("signal-test: mmap: %s\n", strerror(errno));
@@ -383,17 +412,15 @@ static int faults(void)
 	read_only_page[100] = 42;
 	printf("signal-test: fixed by the handler: value %d, code %d, at page offset %ld\n",
 	       read_only_page[100], fault_code, (long)((char *)fault_address - read_only_page));
-	catch_fault(SIGILL, on_fault_jump);
-	if (!sigsetjmp(fault_jump, 1)) {
+	catch_fault(SIGILL, on_ill_skip);
+	unsigned long at;
 #if defined(__aarch64__)
-		__asm__ volatile(".inst 0x00000000");
+	__asm__ volatile("adr %0, 1f\n1: .inst 0x00000000" : "=r"(at));
 #else
-		__asm__ volatile("ud2");
+	__asm__ volatile("lea 1f(%%rip), %0\n1: ud2" : "=r"(at));
 #endif
-		printf("signal-test: the undefined instruction ran\n");
-		return 1;
-	}
-	printf("signal-test: SIGILL handled: signal %d\n", fault_signal);
+	printf("signal-test: SIGILL handled: signal %d, skipped at pc %s\n", fault_signal,
+	       context_pc == at ? "right" : "wrong");
 	return 0;
 }
 

@@ -365,7 +365,7 @@ fn init_memory(info: &BootInfo, reserved: &[PhysRange]) -> (usize, usize) {
         info.memory().iter().map(|m| m.start).min().unwrap_or(0),
         info.memory().iter().map(|m| m.end).max().unwrap_or(0),
     );
-    let words = FrameAllocator::table_words(&span.range());
+    let words = FrameAllocator::bitmap_words(&span.range());
     let bytes = (words * 8).div_ceil(PAGE_SIZE) * PAGE_SIZE;
     let Some(home) = carve(regions, bytes as u64) else {
         boot_failure(&"no free RAM region large enough for the frame bitmap");

@@ -238,7 +238,7 @@ pub extern "C" fn kernel_init(ptr: *const u8, len: usize, frames_mib: u32) -> i3
         return -1;
     }
     let span = PhysRange::new(base, base + bytes as u64);
-    let words = FrameAllocator::table_words(&span.range());
+    let words = FrameAllocator::bitmap_words(&span.range());
     let bitmap = alloc::vec![0u64; words].leak();
     let mut frames = FrameAllocator::new(span.range(), bitmap);
     frames.add_free(span.range());

@@ -368,7 +368,7 @@ fn init_memory(info: &StartInfo, reserved: &[PhysRange]) -> (usize, usize) {
         info.memory().iter().map(|m| m.start).min().unwrap_or(0),
         info.memory().iter().map(|m| m.end).max().unwrap_or(0),
     );
-    let words = FrameAllocator::table_words(&span.range());
+    let words = FrameAllocator::bitmap_words(&span.range());
     let bytes = (words * 8).div_ceil(PAGE_SIZE) * PAGE_SIZE;
     // The boot tables map only the first 4 GiB: carve from there.
     let Some(home) = carve(regions, bytes as u64) else {

@@ -216,9 +216,18 @@ fn push_frame(words: &mut [u64; USER_REGISTERS], on_alt_stack: bool) -> bool {
 /// The trampoline's Rust part, on the main thread with the program's own
 /// thread pointer: runs the handlers of what is due.
 #[no_mangle]
-extern "C" fn zos_signal_deliver(_frame: u64) {
+extern "C" fn zos_signal_deliver(frame: u64) {
     let _runtime = InRuntime::enter();
-    signal::run_handlers(super::with_ipc_tp(signal::take_due));
+    // SAFETY: `frame` is the SignalFrame `push_frame` wrote on this thread's
+    // stack for this trampoline run; nothing else touches it until the
+    // trampoline loads its registers back.
+    let registers = unsafe { &mut (*(frame as *mut SignalFrame)).registers };
+    let fp_image = frame + FP_OFFSET as u64;
+    let interrupted = signal::Interrupted {
+        registers,
+        fp_image,
+    };
+    signal::run_handlers_in(super::with_ipc_tp(signal::take_due), Some(interrupted));
 }
 
 /// Runs the handlers of `due` as the dispatcher returns from a call: on

@@ -21,9 +21,10 @@ mod itimer;
 mod memory;
 pub mod names;
 mod net;
-pub(crate) mod signal;
+mod signal;
 mod spawn;
 mod tty;
+mod ucontext;
 mod vfork;
 
 pub use fork::set_program_headers;

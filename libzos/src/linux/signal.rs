@@ -8,11 +8,13 @@
 //! and else runs when the call in progress returns. The blocked mask holds
 //! signals back until it is lowered.
 
+use super::ucontext::Ucontext;
 use super::{put_words, user_bytes, SysResult};
 use crate::posix::{self, Errno, SigAction};
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, Ordering};
 use spin::Mutex;
+use zos_abi::registers::USER_REGISTERS;
 use zos_proto::errno::*;
 
 const SIGKILL: u32 = 9;
@@ -71,7 +73,7 @@ fn note(signal: u32) {
 /// handler at the faulting instruction; when it cannot (the signal blocked
 /// or without a handler now, the thread inside libzos, no room for the
 /// frame), init ends the process as killed by the signal, as Linux does.
-pub(crate) fn note_fault() {
+fn note_fault() {
     if !super::deliver::redirect_fault() {
         let _ = posix::fault_resume(false);
     }
@@ -165,8 +167,22 @@ pub fn take_due() -> u64 {
 }
 
 /// Runs the handlers of `due` (and of whatever they make due), with the
-/// program's own thread pointer in place.
-pub fn run_handlers(mut due: u64) {
+/// program's own thread pointer in place, for a thread that made a call
+/// (no interrupted registers for a `ucontext_t`).
+pub fn run_handlers(due: u64) {
+    run_handlers_in(due, None);
+}
+
+/// The registers a redirected thread was interrupted at (its signal frame,
+/// changed by an `SA_SIGINFO` handler through its `ucontext_t`), and the
+/// address of the FP/SIMD image saved beside them.
+pub(super) struct Interrupted<'a> {
+    pub registers: &'a mut [u64; USER_REGISTERS],
+    pub fp_image: u64,
+}
+
+/// [`run_handlers`] for a thread redirected from `interrupted`.
+pub(super) fn run_handlers_in(mut due: u64, mut interrupted: Option<Interrupted>) {
     while due != 0 {
         let signal = due.trailing_zeros() + 1;
         due &= !bit(signal);
@@ -184,20 +200,7 @@ pub fn run_handlers(mut due: u64) {
             ACTIONS.lock()[signal as usize] = Action::default();
         }
         if action.flags & SA_SIGINFO != 0 {
-            // siginfo_t (128 bytes): si_signo, si_errno, si_code, then
-            // (for a fault) si_addr at byte 16; no ucontext.
-            let mut info = [0u32; 32];
-            info[0] = signal;
-            let mut fault = FAULT.lock();
-            if let Some((_, code, address)) = fault.take_if(|f| f.0 == signal) {
-                (info[2], info[4], info[5]) = (code, address as u32, (address >> 32) as u32);
-            }
-            drop(fault);
-            // SAFETY: the program installed this address as an SA_SIGINFO
-            // handler with sigaction; it is called as one.
-            let handler: extern "C" fn(i32, *mut u32, usize) =
-                unsafe { core::mem::transmute(action.handler as usize) };
-            super::deliver::outside_runtime(|| handler(signal as i32, info.as_mut_ptr(), 0));
+            call_with_info(action.handler, signal, saved, interrupted.as_mut());
         } else {
             // SAFETY: the program installed this address as a handler.
             let handler: extern "C" fn(i32) =
@@ -206,6 +209,34 @@ pub fn run_handlers(mut due: u64) {
         }
         BLOCKED.store(saved, Ordering::SeqCst);
         due |= super::with_ipc_tp(take_deliverable);
+    }
+}
+
+/// Calls an `SA_SIGINFO` handler with its `siginfo_t` and `ucontext_t`
+/// (`mask`: the blocked mask before it), and takes back the registers it
+/// left in the context. Not inlined: the context (4.5 KiB on AArch64) is
+/// on the stack only for such handlers, which matters on a small
+/// alternate stack.
+#[inline(never)]
+fn call_with_info(handler: u64, signal: u32, mask: u64, interrupted: Option<&mut Interrupted>) {
+    // siginfo_t (128 bytes): si_signo, si_errno, si_code, then (for a
+    // fault) si_addr at byte 16.
+    let mut info = [0u32; 32];
+    info[0] = signal;
+    let fault = FAULT.lock().take_if(|f| f.0 == signal);
+    let (code, address) = fault.map_or((0, 0), |(_, code, address)| (code, address));
+    (info[2], info[4], info[5]) = (code, address as u32, (address >> 32) as u32);
+    let registers = interrupted.as_ref().map(|i| &*i.registers);
+    let fp_image = interrupted.as_ref().map_or(0, |i| i.fp_image);
+    let mut context = Ucontext::new(registers, mask, address, fp_image);
+    let context_ptr = context.as_mut_ptr();
+    // SAFETY: the program installed this address as an SA_SIGINFO handler
+    // with sigaction; it is called as one.
+    let handler: extern "C" fn(i32, *mut u32, *mut u64) =
+        unsafe { core::mem::transmute(handler as usize) };
+    super::deliver::outside_runtime(|| handler(signal as i32, info.as_mut_ptr(), context_ptr));
+    if let Some(interrupted) = interrupted {
+        context.registers(interrupted.registers);
     }
 }
 
@@ -261,7 +292,10 @@ pub fn rt_sigaction(signal: u32, new: u64, old: u64) -> SysResult {
     let disposition = match action.handler {
         SIG_DFL => SigAction::Default,
         SIG_IGN => SigAction::Ignore,
-        _ => SigAction::Handler(note),
+        _ => {
+            posix::set_fault_handler(note_fault);
+            SigAction::Handler(note)
+        }
     };
     ACTIONS.lock()[signal as usize] = action;
     if super::vfork::active() {

@@ -15,6 +15,7 @@
 use crate::boot::{BootInfo, Device};
 use crate::clock::Clock;
 use crate::pipes::{self, Answer, Pipes};
+use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
 use alloc::format;
 use alloc::string::{String, ToString};
@@ -100,8 +101,9 @@ struct Proc {
     image: Option<&'static [u8]>,
     /// The badge its faults reach init with (0: none, the kernel ends it).
     fault_badge: u64,
-    /// Its latest fault held for its handler (`FaultResume`).
-    held_fault: Option<HeldFault>,
+    /// Its latest fault held for its handler (`FaultResume`); boxed, as
+    /// few processes ever have one.
+    held_fault: Option<Box<HeldFault>>,
 }
 
 /// A fault of a program that catches its signal, held by init: the
@@ -1523,12 +1525,12 @@ impl Manager {
         if catches {
             if let Ok(reply) = self.server.defer() {
                 if let Some(p) = self.procs.get_mut(&pid) {
-                    p.held_fault = Some(HeldFault {
+                    p.held_fault = Some(Box::new(HeldFault {
                         reply: Some(reply),
                         signal,
                         code,
                         address,
-                    });
+                    }));
                 }
                 self.notify(pid, proc::FAULT_HELD);
                 return Answer::Deferred;
