@@ -132,14 +132,19 @@ pub(super) fn redirect_main() -> bool {
     if sys::thread_suspend(MAIN_THREAD).is_err() {
         return false;
     }
-    let redirected = stopped_registers().is_some_and(|mut words| {
-        // Looked at again now that it stands still.
+    let redirected = point_at_trampoline();
+    let _ = sys::thread_resume(MAIN_THREAD);
+    redirected
+}
+
+/// Once the suspended main thread stands still (and is outside libzos,
+/// looked at again now), writes its frame and points it at the trampoline.
+fn point_at_trampoline() -> bool {
+    stopped_registers().is_some_and(|mut words| {
         RUNTIME_DEPTH.load(Relaxed) == 0
             && push_frame(&mut words, signal::wants_alt_stack())
             && sys::thread_registers(MAIN_THREAD, &mut words, true).is_ok()
-    });
-    let _ = sys::thread_resume(MAIN_THREAD);
-    redirected
+    })
 }
 
 /// A fault of the main thread that init holds for its handler (bit 0 of
@@ -160,12 +165,7 @@ pub(super) fn redirect_fault() -> bool {
         let _ = sys::thread_resume(MAIN_THREAD);
         return true;
     };
-    let redirected = signal::take_fault(number, code, address)
-        && stopped_registers().is_some_and(|mut words| {
-            RUNTIME_DEPTH.load(Relaxed) == 0
-                && push_frame(&mut words, signal::wants_alt_stack())
-                && sys::thread_registers(MAIN_THREAD, &mut words, true).is_ok()
-        });
+    let redirected = signal::take_fault(number, code, address) && point_at_trampoline();
     if redirected {
         let _ = sys::thread_resume(MAIN_THREAD);
     }
