@@ -41,6 +41,9 @@ pub trait AddressSpace: Sized {
     ) -> Result<(), MapError>;
     /// Unmaps one page; returns the physical address it mapped.
     fn unmap(&mut self, va: u64) -> Option<u64>;
+    /// Points page `va`, if it is mapped, at `pa` with `flags` (backends
+    /// with page tables do it in one walk); whether it was mapped.
+    fn remap(&mut self, va: u64, pa: u64, flags: PageFlags, frames: &mut FrameAllocator) -> bool;
     /// The physical page and flags mapped at page `va`.
     fn translate(&self, va: u64) -> Option<(u64, PageFlags)>;
     /// Frees the page-table frames (not the mapped frames).

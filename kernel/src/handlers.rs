@@ -673,9 +673,8 @@ impl<P: Platform> Kernel<P> {
         let read_only = matches!(m, Memory::Frames { read_only, .. } if *read_only);
         ensure(!(flags.write && read_only), SysError::NoRights)?;
         flags.device = matches!(m, Memory::Device { .. });
-        let page_addrs: Vec<u64> = (first_page..first_page + pages)
-            .filter_map(|i| m.page(i))
-            .collect();
+        let mut page_addrs = Vec::with_capacity(pages as usize); // inside `m`
+        page_addrs.extend((first_page..first_page + pages).filter_map(|i| m.page(i)));
         let p = self.objects.process(target).ok_or(SysError::DeadObject)?;
         // No overlap with an existing region.
         let before = p.regions.range(..end).next_back();
@@ -775,7 +774,9 @@ impl<P: Platform> Kernel<P> {
         let Some(Object::Memory(m)) = self.objects.get(memory) else {
             return;
         };
-        let frames: Vec<(u64, u64)> = range.filter_map(|i| Some((i, m.page(i)?))).collect();
+        let mut frames =
+            Vec::with_capacity(range.end.min(m.pages()).saturating_sub(range.start) as usize);
+        frames.extend(range.filter_map(|i| Some((i, m.page(i)?))));
         let all = (memory, ObjRef::default(), 0)..=(memory, ObjRef::NONE, u64::MAX);
         let places: Vec<_> = self.mappings.range(all).copied().collect();
         for (_, process, start) in places {
@@ -788,8 +789,8 @@ impl<P: Platform> Kernel<P> {
                 let page = index.wrapping_sub(region.first_page);
                 let mut flags = region.flags;
                 flags.write &= !self.frames.is_shared(pa);
-                if page < region.pages && space.unmap(start + page * PAGE).is_some() {
-                    let _ = space.map(start + page * PAGE, pa, flags, &mut self.frames);
+                if page < region.pages {
+                    space.remap(start + page * PAGE, pa, flags, &mut self.frames);
                 }
             }
         }
@@ -798,43 +799,39 @@ impl<P: Platform> Kernel<P> {
     /// A write fault at `va` in `process` on a page its region lets it
     /// write but that is mapped read-only because its frame is shared
     /// (`MemoryCopy`): the Memory object gets a frame of its own with the
-    /// same bytes, mapped writable. Whether that was the fault (the write
+    /// same bytes, mapped writable. `Some` if that was the fault (the write
     /// is then retried).
-    pub fn copy_on_write(&mut self, process: ObjRef, va: u64) -> bool {
+    pub fn copy_on_write(&mut self, process: ObjRef, va: u64) -> Option<()> {
         let va = va & !(PAGE - 1);
-        let Some(p) = self.objects.process(process) else {
-            return false;
-        };
+        let p = self.objects.process(process)?;
         // Usually mapped writable (or not at all): one page-table walk.
-        let mapped = p.space.as_ref().and_then(|space| space.translate(va));
-        if mapped.is_none_or(|(_, flags)| flags.write) {
-            return false;
-        }
-        let found = p.regions.range(..=va).next_back();
-        let found = found.filter(|(&s, r)| r.flags.write && va < s + r.pages * PAGE);
-        let Some((&start, region)) = found else {
-            return false;
-        };
+        let (_, mapped) = p.space.as_ref().and_then(|space| space.translate(va))?;
+        let (start, region) = p
+            .region_at(va)
+            .filter(|(_, r)| r.flags.write && !mapped.write)?;
         let (memory, index) = (region.memory, region.first_page + (va - start) / PAGE);
+        let flags = region.flags;
         let Some(Object::Memory(Memory::Frames { frames, .. })) = self.objects.get_mut(memory)
         else {
-            return false;
+            return None;
         };
-        let Some(frame) = frames.get_mut(index as usize) else {
-            return false;
-        };
-        if self.frames.is_shared(*frame) {
-            let Some(copy) = self.frames.alloc() else {
-                return false;
-            };
-            let (from, to) = (P::phys_to_ptr(*frame), P::phys_to_ptr(copy));
-            // SAFETY: two whole RAM frames through the linear map; `copy`
-            // was free until now, so nothing else reaches it.
-            unsafe { core::ptr::copy_nonoverlapping(from, to, PAGE as usize) };
-            let _ = self.frames.free(core::mem::replace(frame, copy));
+        let frame = frames.get_mut(index as usize)?;
+        if !self.frames.is_shared(*frame) {
+            // Its last owner: the frame stays, only this mapping changes
+            // (others of the object make theirs writable at their faults).
+            let (pa, p) = (*frame, self.objects.process_mut(process));
+            let space = p.and_then(|p| p.space.as_mut())?;
+            return space.remap(va, pa, flags, &mut self.frames).then_some(());
         }
+        let copy = self.frames.alloc()?;
+        let (from, to) = (P::phys_to_ptr(*frame), P::phys_to_ptr(copy));
+        // SAFETY: two whole RAM frames through the linear map; `copy` was
+        // free until now, so nothing else reaches it.
+        unsafe { core::ptr::copy_nonoverlapping(from, to, PAGE as usize) };
+        let _ = self.frames.free(core::mem::replace(frame, copy));
+        // A new frame: every mapping of the object follows it.
         self.refresh_mappings(memory, index..index + 1);
-        true
+        Some(())
     }
 
     /// `thread`'s address space for the kernel to write `[va, va + len)`
@@ -868,10 +865,9 @@ impl<P: Platform> Kernel<P> {
             let held = held
                 .get(range.start as usize..range.end as usize)
                 .unwrap_or(&[]);
-            ensure(
-                frames.try_reserve(held.len()).is_ok(),
-                SysError::OutOfMemory,
-            )?;
+            frames
+                .try_reserve(held.len())
+                .map_err(|_| SysError::OutOfMemory)?;
             frames.extend_from_slice(held);
         }
         ensure(!frames.is_empty(), SysError::InvalidArgument)?;
@@ -902,9 +898,7 @@ impl<P: Platform> Kernel<P> {
         let p = self.objects.process(process).ok_or(SysError::DeadObject)?;
         let (mut sources, mut at) = (Vec::new(), va);
         while at < end {
-            let found = p.regions.range(..=at).next_back();
-            let found = found.filter(|(&start, r)| at < start + r.pages * PAGE);
-            let (start, region) = found.ok_or(SysError::NotMapped)?;
+            let (start, region) = p.region_at(at).ok_or(SysError::NotMapped)?;
             let first = region.first_page + (at - start) / PAGE;
             let count = ((start + region.pages * PAGE).min(end) - at) / PAGE;
             sources.push((region.memory, first..first + count));

@@ -158,6 +158,10 @@ impl AddressSpace for HostSpace {
         self.pages.remove(&va).map(|(pa, _)| pa)
     }
 
+    fn remap(&mut self, va: u64, pa: u64, flags: PageFlags, frames: &mut FrameAllocator) -> bool {
+        self.unmap(va).is_some() && self.map(va, pa, flags, frames).is_ok()
+    }
+
     fn translate(&self, va: u64) -> Option<(u64, PageFlags)> {
         self.pages.get(&(va & !(PAGE - 1))).copied()
     }

@@ -702,13 +702,14 @@ impl<P: Platform> Kernel<P> {
         // objects charged to it) must not destroy the record half way.
         self.objects.add_ref(process);
         self.commit_process_end(process, how);
-        // Mappings, page tables and charges first.
-        for va in regions {
-            let _ = self.unmap_region(process, va);
-        }
+        // Page tables, mappings and charges first: the tables go whole (one
+        // TLB flush), so the regions' pages need no walk each.
         let p = self.objects.process_mut(process);
         if let Some(space) = p.and_then(|p| p.space.take()) {
             space.destroy(&mut self.frames);
+        }
+        for va in regions {
+            let _ = self.unmap_region(process, va);
         }
         self.refund(process, own);
         for thread in threads {
@@ -924,7 +925,7 @@ impl<P: Platform> Kernel<P> {
             return;
         };
         let (process, pc) = (t.process, t.context.pc());
-        if kind == fault::DATA_ABORT && self.copy_on_write(process, address) {
+        if kind == fault::DATA_ABORT && self.copy_on_write(process, address).is_some() {
             return;
         }
         let p = self.objects.process(process);

@@ -93,6 +93,14 @@ pub struct Process<P: Platform> {
     pub ticks: u64,
 }
 
+impl<P: Platform> Process<P> {
+    /// The region holding address `va`, and where it starts.
+    pub fn region_at(&self, va: u64) -> Option<(u64, &Region)> {
+        let (&start, region) = self.regions.range(..=va).next_back()?;
+        (va < start + region.pages * crate::PAGE_SIZE as u64).then_some((start, region))
+    }
+}
+
 /// What a thread is doing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ThreadState {

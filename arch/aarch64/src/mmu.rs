@@ -295,6 +295,27 @@ impl PageTable {
         }
     }
 
+    /// Points the valid 4 KiB page `va` at `pa` with `flags` in one walk,
+    /// break-before-make: the old descriptor is cleared and `invalidate`
+    /// (the TLB maintenance for `va`) runs before the new one is written.
+    /// False, changing nothing, when `va` maps nothing or `flags` break W^X.
+    pub fn remap_page(&mut self, va: u64, pa: u64, flags: MapFlags, invalidate: &dyn Fn()) -> bool {
+        let Some(entry) = self.leaf_entry(va) else {
+            return false;
+        };
+        // SAFETY: as in `leaf_entry`.
+        unsafe {
+            if *entry & VALID == 0 || (flags.write && flags.execute) {
+                return false;
+            }
+            *entry = 0;
+            invalidate();
+            *entry = (pa & ADDR_MASK) | flags.descriptor_bits() | VALID | TABLE;
+            asm!("dsb ishst", "isb");
+        }
+        true
+    }
+
     /// Decodes user permission bits of a page descriptor.
     pub fn user_flags(descriptor: u64) -> Option<MapFlags> {
         if descriptor & AP_EL0 == 0 {

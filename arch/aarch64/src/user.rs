@@ -241,6 +241,20 @@ impl AddressSpace for UserSpace {
         Some(pa)
     }
 
+    fn remap(&mut self, va: u64, pa: u64, flags: PageFlags, _: &mut FrameAllocator) -> bool {
+        let flags = MapFlags {
+            write: flags.write,
+            execute: flags.execute,
+            user: true,
+            device: flags.device,
+        };
+        let asid = self.asid;
+        (va < zos_abi::layout::USER_TOP)
+            && self
+                .table
+                .remap_page(va, pa, flags, &|| invalidate_page(asid, va))
+    }
+
     fn translate(&self, va: u64) -> Option<(u64, PageFlags)> {
         let descriptor = self.table.descriptor(va & !0xfff)?;
         let flags = PageTable::user_flags(descriptor)?;

@@ -268,6 +268,11 @@ impl AddressSpace for WasmSpace {
         })
     }
 
+    fn remap(&mut self, va: u64, pa: u64, flags: PageFlags, frames: &mut FrameAllocator) -> bool {
+        // The owner lists and the live module's memory follow through both.
+        self.unmap(va).is_some() && self.map(va, pa, flags, frames).is_ok()
+    }
+
     fn unmap(&mut self, va: u64) -> Option<u64> {
         let id = self.id;
         with(|m| {

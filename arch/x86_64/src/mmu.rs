@@ -230,6 +230,18 @@ impl PageTable {
         Some(pa)
     }
 
+    /// Points the present 4 KiB page `va` at `pa` with `flags` in one walk
+    /// (the caller invalidates the TLB entry); false, changing nothing, when
+    /// `va` maps nothing or `flags` break W^X.
+    pub fn remap_page(&mut self, va: u64, pa: u64, flags: MapFlags) -> bool {
+        let Some(entry) = self.leaf(va).filter(|_| !(flags.write && flags.execute)) else {
+            return false;
+        };
+        // SAFETY: a present leaf entry of this table.
+        unsafe { *entry = (pa & ADDRESS) | flags.entry_bits() };
+        true
+    }
+
     /// The user page at `va`: physical address and flags.
     pub fn translate(&self, va: u64) -> Option<(u64, MapFlags)> {
         let entry = self.leaf(va)?;

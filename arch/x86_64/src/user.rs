@@ -211,6 +211,17 @@ impl UserSpace {
     }
 }
 
+impl UserSpace {
+    /// Drops page `va` from every CPU's TLB that may hold this space's.
+    fn invalidate(&self, va: u64) {
+        let root = self.table.root();
+        if smp::active_root() == root {
+            mmu::invalidate_page(va);
+        }
+        smp::shoot_down(root);
+    }
+}
+
 impl AddressSpace for UserSpace {
     fn new(frames: &mut FrameAllocator) -> Result<Self, MapError> {
         smp::take_retired(&mut |frame| {
@@ -271,12 +282,25 @@ impl AddressSpace for UserSpace {
             return Some(pa);
         }
         let pa = self.table.unmap_page(va)?;
-        let root = self.table.root();
-        if smp::active_root() == root {
-            mmu::invalidate_page(va);
-        }
-        smp::shoot_down(root);
+        self.invalidate(va);
         Some(pa)
+    }
+
+    fn remap(&mut self, va: u64, pa: u64, flags: PageFlags, frames: &mut FrameAllocator) -> bool {
+        if flags.device || self.ports.iter().any(|&(v, _)| v == va) {
+            return self.unmap(va).is_some() && self.map(va, pa, flags, frames).is_ok();
+        }
+        let flags = MapFlags {
+            write: flags.write,
+            execute: flags.execute,
+            user: true,
+            device: false,
+        };
+        if va >= zos_abi::layout::USER_TOP || !self.table.remap_page(va, pa, flags) {
+            return false;
+        }
+        self.invalidate(va);
+        true
     }
 
     fn translate(&self, va: u64) -> Option<(u64, PageFlags)> {
