@@ -1012,12 +1012,14 @@ pub fn getpgrp() -> Pid {
     ids().map_or(0, |i| i.2)
 }
 
-/// Ends the process: closes every descriptor (so pipe readers see end of file)
-/// and exits with `code`.
+/// Ends the process with `code`. Its descriptors close with it, without a
+/// `Close` each: every handle capability is minted watched, so once the
+/// kernel has destroyed this process's capability table each server gets
+/// `NO_SENDERS` for every handle of which this process held the last copy
+/// and closes it as `Close` would (pipe readers see end of file, sockets
+/// close). A handle still shared with another process stays open for that
+/// one, where an explicit `Close` would have closed it for both.
 pub fn exit(code: i32) -> ! {
-    for fd in descriptors() {
-        let _ = close(fd);
-    }
     sys::process_exit(code as i64)
 }
 

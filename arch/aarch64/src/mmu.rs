@@ -258,7 +258,7 @@ pub fn user_walks_off() {
 }
 
 impl PageTable {
-    /// Wraps an existing root (used for user tables built with `new`).
+    /// The last-level entry for page `va`, if the tables above it exist.
     fn leaf_entry(&self, va: u64) -> Option<*mut u64> {
         let mut table = self.root;
         for level in 0..3 {
