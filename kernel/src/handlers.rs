@@ -804,11 +804,17 @@ impl<P: Platform> Kernel<P> {
     pub fn copy_on_write(&mut self, process: ObjRef, va: u64) -> Option<()> {
         let va = va & !(PAGE - 1);
         let p = self.objects.process(process)?;
-        // Usually mapped writable (or not at all): one page-table walk.
-        let (_, mapped) = p.space.as_ref().and_then(|space| space.translate(va))?;
-        let (start, region) = p
-            .region_at(va)
-            .filter(|(_, r)| r.flags.write && !mapped.write)?;
+        // A real fault is usually on an unmapped page: one page-table walk.
+        let (pa, mapped) = p.space.as_ref().and_then(|space| space.translate(va))?;
+        if mapped.write && !mapped.device {
+            // Another CPU's fault on the page came first (or a TLB entry was
+            // stale): the same mapping again, its TLB entry dropped. (Device
+            // pages fault for the device's reasons: those are real.)
+            let space = self.objects.process_mut(process)?.space.as_mut()?;
+            return space.remap(va, pa, mapped, &mut self.frames).then_some(());
+        }
+        let p = self.objects.process(process)?;
+        let (start, region) = p.region_at(va).filter(|(_, r)| r.flags.write)?;
         let (memory, index) = (region.memory, region.first_page + (va - start) / PAGE);
         let flags = region.flags;
         let Some(Object::Memory(Memory::Frames { frames, .. })) = self.objects.get_mut(memory)
