@@ -432,6 +432,46 @@ static int nested(void)
 	return 0;
 }
 
+/* A handler that asks, through its context's uc_sigmask, for SIGUSR2 to
+ * stay blocked after it returns (as sigreturn restores that mask). */
+static void on_usr1_block_usr2(int sig, siginfo_t *info, void *context)
+{
+	(void)sig;
+	(void)info;
+	sigaddset(&((ucontext_t *)context)->uc_sigmask, SIGUSR2);
+	spin_done = 1;
+}
+
+/* Whether the mask a handler left in uc_sigmask holds after it: for a
+ * signal the program raised, then for one that interrupted a busy loop. */
+static int mask_after_handler(void)
+{
+	struct sigaction action;
+	sigset_t now;
+	memset(&action, 0, sizeof action);
+	action.sa_sigaction = on_usr1_block_usr2;
+	action.sa_flags = SA_SIGINFO;
+	sigaction(SIGUSR1, &action, NULL);
+	raise(SIGUSR1);
+	sigprocmask(SIG_BLOCK, NULL, &now);
+	int raised = sigismember(&now, SIGUSR2);
+	sigemptyset(&now);
+	sigprocmask(SIG_SETMASK, &now, NULL);
+	spin_done = 0;
+	pid_t child = fork();
+	if (child == 0) {
+		usleep(200000);
+		kill(getppid(), SIGUSR1);
+		_exit(0);
+	}
+	while (!spin_done)
+		;
+	waitpid(child, NULL, 0);
+	sigprocmask(SIG_BLOCK, NULL, &now);
+	printf("signal-test: mask raised=%d interrupted=%d\n", raised, sigismember(&now, SIGUSR2));
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *mode = argc > 1 ? argv[1] : "";
@@ -483,6 +523,8 @@ int main(int argc, char **argv)
 		return faults();
 	if (strcmp(mode, "nested") == 0)
 		return nested();
-	fprintf(stderr, "usage: signal-test eintr|restart|sleep|default|timer|spin|altstack|altraise|bench|busybench|faults|nested [N]\n");
+	if (strcmp(mode, "mask") == 0)
+		return mask_after_handler();
+	fprintf(stderr, "usage: signal-test eintr|restart|sleep|default|timer|spin|altstack|altraise|bench|busybench|faults|nested|mask [N]\n");
 	return 2;
 }

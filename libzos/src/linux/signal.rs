@@ -199,26 +199,34 @@ pub(super) fn run_handlers_in(mut due: u64, mut interrupted: Option<Interrupted>
         if action.flags & SA_RESETHAND != 0 {
             ACTIONS.lock()[signal as usize] = Action::default();
         }
-        if action.flags & SA_SIGINFO != 0 {
-            call_with_info(action.handler, signal, saved, interrupted.as_mut());
+        // What is blocked after it: as before, or what an `SA_SIGINFO`
+        // handler wrote into its context's `uc_sigmask` (as sigreturn does).
+        let after = if action.flags & SA_SIGINFO != 0 {
+            call_with_info(action.handler, signal, saved, interrupted.as_mut())
         } else {
             // SAFETY: the program installed this address as a handler.
             let handler: extern "C" fn(i32) =
                 unsafe { core::mem::transmute(action.handler as usize) };
             super::deliver::outside_runtime(|| handler(signal as i32));
-        }
-        BLOCKED.store(saved, Ordering::SeqCst);
+            saved
+        };
+        BLOCKED.store(after & !(bit(SIGKILL) | bit(SIGSTOP)), Ordering::SeqCst);
         due |= super::with_ipc_tp(take_deliverable);
     }
 }
 
 /// Calls an `SA_SIGINFO` handler with its `siginfo_t` and `ucontext_t`
-/// (`mask`: the blocked mask before it), and takes back the registers it
-/// left in the context. Not inlined: the context (4.5 KiB on AArch64) is
+/// (`mask`: the blocked mask before it), takes back the registers it left
+/// in the context and returns the mask it left there. Not inlined: the context (4.5 KiB on AArch64) is
 /// on the stack only for such handlers, which matters on a small
 /// alternate stack.
 #[inline(never)]
-fn call_with_info(handler: u64, signal: u32, mask: u64, interrupted: Option<&mut Interrupted>) {
+fn call_with_info(
+    handler: u64,
+    signal: u32,
+    mask: u64,
+    interrupted: Option<&mut Interrupted>,
+) -> u64 {
     // siginfo_t (128 bytes): si_signo, si_errno, si_code, then (for a
     // fault) si_addr at byte 16.
     let mut info = [0u32; 32];
@@ -238,6 +246,7 @@ fn call_with_info(handler: u64, signal: u32, mask: u64, interrupted: Option<&mut
     if let Some(interrupted) = interrupted {
         context.registers(interrupted.registers);
     }
+    context.mask()
 }
 
 /// The parent's actions and blocked mask while a vfork child runs.

@@ -91,6 +91,11 @@ impl Ucontext {
         self.words.as_mut_ptr()
     }
 
+    /// The blocked mask the handler left for after its return.
+    pub(super) fn mask(&self) -> u64 {
+        self.words[layout::SIGMASK]
+    }
+
     /// The registers as the handler left them (the kernel keeps what user
     /// mode may not choose when they are loaded).
     pub(super) fn registers(&self, into: &mut [u64; USER_REGISTERS]) {
