@@ -5,7 +5,8 @@
 //! - `build`              kernel + userland + initramfs into `target/zos/<arch>/`
 //! - `run [-- ARGS]`      build, then boot QEMU on the serial console
 //! - `test [NAME…]`       host tests, fmt, clippy, acceptance scripts (all, or NAME)
-//! - `bench`              boot QEMU and print per-operation figures (bench.json)
+//! - `bench [GROUP…]`     boot QEMU and print per-operation figures (bench.json);
+//!   group `linux` (only when named) boots Debian's Linux with the same rows
 //! - `disk`               (re)create `target/zos/disk.img`, the ext2 disk `run` attaches
 //!
 //! `build`, `run` and `bench` take `--arch aarch64|x86_64` (default aarch64);
@@ -23,6 +24,7 @@ mod axiom;
 mod cpio;
 mod disk;
 mod linecount;
+mod linuxref;
 mod netbench;
 mod ports;
 mod sysroot;
@@ -544,8 +546,8 @@ fn run(arch: Arch, args: &[String]) -> Result<(), String> {
 /// figures only, needs root; see `netbench`). A partial run prints its rows
 /// and leaves bench.json alone.
 fn bench(arch: Arch, groups: &[String]) -> Result<(), String> {
-    const GROUPS: [&str; 8] = [
-        "kernel", "smp4", "scale", "shell", "blk", "ext2disk", "boot", "net",
+    const GROUPS: [&str; 9] = [
+        "kernel", "smp4", "scale", "shell", "blk", "ext2disk", "boot", "net", "linux",
     ];
     if let Some(bad) = groups.iter().find(|g| !GROUPS.contains(&g.as_str())) {
         return Err(format!(
@@ -553,7 +555,8 @@ fn bench(arch: Arch, groups: &[String]) -> Result<(), String> {
             GROUPS.join(" ")
         ));
     }
-    let wants = |group: &str| groups.is_empty() || groups.iter().any(|g| g == group);
+    let named = |group: &str| groups.iter().any(|g| g == group);
+    let wants = |group: &str| groups.is_empty() || named(group);
     tools::ensure(&[arch.qemu()])?;
     let artifacts = build(arch)?;
     // bench.sh runs the test programs (`c-true`).
@@ -708,6 +711,14 @@ fn bench(arch: Arch, groups: &[String]) -> Result<(), String> {
         // Wall time only: the peer is on the host (no -icount run).
         for (name, ns) in netbench::net_bench(&artifacts)? {
             wall_row(&mut instructions, &mut nanoseconds, name, ns);
+        }
+    }
+    // Linux in the same QEMU (it downloads a kernel package): only when
+    // named. Instructions only (its wall time is not measured).
+    if named("linux") {
+        for (name, count) in linuxref::bench(arch)? {
+            nanoseconds.push((name.clone(), 0));
+            instructions.push((name, count));
         }
     }
     let mut json = String::from("{\n");

@@ -16,6 +16,8 @@ fn package_of(tool: &str) -> &str {
         "node" => "nodejs",
         "dnsmasq" => "dnsmasq-base",
         "ip" => "iproute2",
+        // `bench linux` builds a static C program.
+        "cc" => "gcc libc6-dev",
         other => other,
     }
 }
