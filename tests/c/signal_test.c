@@ -75,14 +75,27 @@ static long now_ms(void)
 	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void catch_alarm(int flags)
+/* Installs a handler for `sig` with `flags` and an empty mask: `with_info`
+ * (SA_SIGINFO) when given, else `plain`. */
+static void install(int sig, void (*plain)(int), void (*with_info)(int, siginfo_t *, void *),
+		    int flags)
 {
 	struct sigaction action;
 	memset(&action, 0, sizeof action);
-	action.sa_handler = on_alarm;
+	if (with_info) {
+		action.sa_sigaction = with_info;
+		flags |= SA_SIGINFO;
+	} else {
+		action.sa_handler = plain;
+	}
 	action.sa_flags = flags;
 	sigemptyset(&action.sa_mask);
-	sigaction(SIGALRM, &action, NULL);
+	sigaction(sig, &action, NULL);
+}
+
+static void catch_alarm(int flags)
+{
+	install(SIGALRM, on_alarm, NULL, flags);
 }
 
 static int read_line(const char *mode, int flags)
@@ -141,15 +154,11 @@ static void signal_sender(pid_t parent, int requests)
  * running `sender(parent, read end)`; the child's pid, or -1. */
 static pid_t start_sender(int request[2], void (*sender)(pid_t, int))
 {
-	struct sigaction action;
 	if (pipe(request)) {
 		printf("signal-test: pipe: %s\n", strerror(errno));
 		return -1;
 	}
-	memset(&action, 0, sizeof action);
-	action.sa_handler = on_usr1;
-	sigemptyset(&action.sa_mask);
-	sigaction(SIGUSR1, &action, NULL);
+	install(SIGUSR1, on_usr1, NULL, 0);
 	pid_t parent = getpid(), child = fork();
 	if (child < 0)
 		printf("signal-test: fork: %s\n", strerror(errno));
@@ -286,22 +295,17 @@ static void on_spin_alarm(int sig)
 
 static int spin(int on_alt_stack)
 {
-	struct sigaction action;
 	unsigned long long a = 1, b = 2, i = 0;
 	double f = 1.0, g = 0.0;
 	long t0;
-	memset(&action, 0, sizeof action);
-	action.sa_handler = on_spin_alarm;
-	sigemptyset(&action.sa_mask);
 	if (on_alt_stack) {
 		stack_t stack = {alt_stack, 0, sizeof alt_stack};
 		if (sigaltstack(&stack, NULL) < 0) {
 			printf("signal-test: sigaltstack: %s\n", strerror(errno));
 			return 1;
 		}
-		action.sa_flags = SA_ONSTACK;
 	}
-	sigaction(SIGALRM, &action, NULL);
+	install(SIGALRM, on_spin_alarm, NULL, on_alt_stack ? SA_ONSTACK : 0);
 	alarm(1);
 	t0 = now_ms();
 	/* No system call inside: only a redirection ends this loop. */
@@ -383,12 +387,7 @@ static void on_fault_again(int sig)
 
 static void catch_fault(int sig, void (*handler)(int, siginfo_t *, void *))
 {
-	struct sigaction action;
-	memset(&action, 0, sizeof action);
-	action.sa_sigaction = handler;
-	action.sa_flags = SA_SIGINFO;
-	sigemptyset(&action.sa_mask);
-	sigaction(sig, &action, NULL);
+	install(sig, NULL, handler, 0);
 }
 
 static int faults(void)
@@ -446,12 +445,8 @@ static void on_usr1_block_usr2(int sig, siginfo_t *info, void *context)
  * signal the program raised, then for one that interrupted a busy loop. */
 static int mask_after_handler(void)
 {
-	struct sigaction action;
 	sigset_t now;
-	memset(&action, 0, sizeof action);
-	action.sa_sigaction = on_usr1_block_usr2;
-	action.sa_flags = SA_SIGINFO;
-	sigaction(SIGUSR1, &action, NULL);
+	install(SIGUSR1, NULL, on_usr1_block_usr2, 0);
 	raise(SIGUSR1);
 	sigprocmask(SIG_BLOCK, NULL, &now);
 	int raised = sigismember(&now, SIGUSR2);
