@@ -411,6 +411,17 @@ static int faults(void)
 	read_only_page[100] = 42;
 	printf("signal-test: fixed by the handler: value %d, code %d, at page offset %ld\n",
 	       read_only_page[100], fault_code, (long)((char *)fault_address - read_only_page));
+	/* Written just now (a writable translation may be cached): read-only
+	 * again, the next write must fault. */
+	mprotect(read_only_page, 4096, PROT_READ);
+	catch_fault(SIGSEGV, on_fault_jump);
+	if (!sigsetjmp(fault_jump, 1)) {
+		read_only_page[200] = 7;
+		printf("signal-test: a write after mprotect(PROT_READ) did not fault\n");
+		return 1;
+	}
+	printf("signal-test: a write after mprotect(PROT_READ) faulted, value %d\n",
+	       read_only_page[100]);
 	catch_fault(SIGILL, on_ill_skip);
 	unsigned long at;
 #if defined(__aarch64__)

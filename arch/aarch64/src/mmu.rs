@@ -295,23 +295,34 @@ impl PageTable {
         }
     }
 
-    /// Points the valid 4 KiB page `va` at `pa` with `flags` in one walk,
-    /// break-before-make: the old descriptor is cleared and `invalidate`
-    /// (the TLB maintenance for `va`) runs before the new one is written.
-    /// False, changing nothing, when `va` maps nothing or `flags` break W^X.
+    /// Points the valid 4 KiB page `va` at `pa` with `flags` in one walk;
+    /// `invalidate` is the TLB maintenance for `va`. A new frame is written
+    /// break-before-make (the old descriptor cleared and invalidated first);
+    /// new permissions on the same frame need no break (the architecture
+    /// asks for one only when the output address, memory type or size
+    /// changes), so the descriptor is rewritten and then invalidated, and
+    /// another CPU's thread never finds the page missing. False, changing
+    /// nothing, when `va` maps nothing or `flags` break W^X.
     pub fn remap_page(&mut self, va: u64, pa: u64, flags: MapFlags, invalidate: &dyn Fn()) -> bool {
         let Some(entry) = self.leaf_entry(va) else {
             return false;
         };
+        let descriptor = (pa & ADDR_MASK) | flags.descriptor_bits() | VALID | TABLE;
         // SAFETY: as in `leaf_entry`.
         unsafe {
-            if *entry & VALID == 0 || (flags.write && flags.execute) {
+            let old = *entry;
+            if old & VALID == 0 || (flags.write && flags.execute) {
                 return false;
             }
-            *entry = 0;
-            invalidate();
-            *entry = (pa & ADDR_MASK) | flags.descriptor_bits() | VALID | TABLE;
-            asm!("dsb ishst", "isb");
+            if old & ADDR_MASK != pa & ADDR_MASK || (old ^ descriptor) & ATTR_DEVICE != 0 {
+                *entry = 0;
+                invalidate();
+                *entry = descriptor;
+                asm!("dsb ishst", "isb");
+            } else {
+                *entry = descriptor;
+                invalidate();
+            }
         }
         true
     }
