@@ -805,15 +805,13 @@ impl<P: Platform> Kernel<P> {
         let va = va & !(PAGE - 1);
         let p = self.objects.process(process)?;
         // A real fault is usually on an unmapped page: one page-table walk.
-        let (pa, mapped) = p.space.as_ref().and_then(|space| space.translate(va))?;
+        let (_, mapped) = p.space.as_ref().and_then(|space| space.translate(va))?;
         if mapped.write && !mapped.device {
-            // Another CPU's fault on the page came first (or a TLB entry was
-            // stale): the same mapping again, its TLB entry dropped. (Device
-            // pages fault for the device's reasons: those are real.)
-            let space = self.objects.process_mut(process)?.space.as_mut()?;
-            return space.remap(va, pa, mapped, &mut self.frames).then_some(());
+            // Writable already: another CPU's fault on the page came first
+            // (its `remap` dropped the TLB entries), so the write is retried.
+            // Device pages fault for the device's reasons: those are real.
+            return Some(());
         }
-        let p = self.objects.process(process)?;
         let (start, region) = p.region_at(va).filter(|(_, r)| r.flags.write)?;
         let (memory, index) = (region.memory, region.first_page + (va - start) / PAGE);
         let flags = region.flags;
