@@ -804,15 +804,11 @@ impl<P: Platform> Kernel<P> {
     pub fn copy_on_write(&mut self, process: ObjRef, va: u64) -> Option<()> {
         let va = va & !(PAGE - 1);
         let p = self.objects.process(process)?;
-        // A real fault is usually on an unmapped page: one page-table walk.
+        // Usually mapped writable (or not at all): one page-table walk.
         let (_, mapped) = p.space.as_ref().and_then(|space| space.translate(va))?;
-        if mapped.write && !mapped.device {
-            // Writable already: another CPU's fault on the page came first
-            // (its `remap` dropped the TLB entries), so the write is retried.
-            // Device pages fault for the device's reasons: those are real.
-            return Some(());
-        }
-        let (start, region) = p.region_at(va).filter(|(_, r)| r.flags.write)?;
+        let (start, region) = p
+            .region_at(va)
+            .filter(|(_, r)| r.flags.write && !mapped.write)?;
         let (memory, index) = (region.memory, region.first_page + (va - start) / PAGE);
         let flags = region.flags;
         let Some(Object::Memory(Memory::Frames { frames, .. })) = self.objects.get_mut(memory)
