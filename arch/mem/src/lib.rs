@@ -12,9 +12,19 @@
 //! only general-purpose registers: the kernel is built soft-float and never
 //! touches FP/SIMD state.
 //!
-//! On every other target (the host, x86_64, wasm, the musl targets whose
-//! libc has its own) this crate is empty.
+//! `memcmp` and `bcmp` ([`compare`]) are ours on AArch64 and x86_64 alike:
+//! short comparisons dominate, and the generic ones are slow at those.
+//!
+//! On every other target (the host, wasm, the musl targets whose libc has
+//! its own) the crate exports nothing; the host builds it for its tests.
 #![no_std]
+// The compiler must not turn the comparison loop back into a `memcmp` call.
+#![no_builtins]
+
+#[cfg(test)]
+extern crate std;
+
+pub mod compare;
 
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
 core::arch::global_asm!(include_str!("mem.S"));

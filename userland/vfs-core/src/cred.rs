@@ -9,7 +9,7 @@ use alloc::vec::Vec;
 use bitflags::bitflags;
 
 use crate::errno::{Errno, VfsResult};
-use crate::fs::{Stat, MODE_STICKY};
+use crate::fs::{FileKind, Stat, MODE_STICKY};
 
 /// The identity an operation runs as: the caller's effective ids.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -63,25 +63,51 @@ bitflags! {
     }
 }
 
+/// What a permission check reads of an inode: a path walk keeps this
+/// much of each directory's attributes, not the whole [`Stat`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Perm {
+    pub kind: FileKind,
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+impl From<&Stat> for Perm {
+    fn from(stat: &Stat) -> Self {
+        Perm {
+            kind: stat.kind,
+            mode: stat.mode,
+            uid: stat.uid,
+            gid: stat.gid,
+        }
+    }
+}
+
 /// `EACCES` unless `cred` may access `stat`'s inode as `wanted`.
+pub fn check_access(stat: &Stat, cred: &Cred, wanted: Access) -> VfsResult<()> {
+    check_perm(Perm::from(stat), cred, wanted)
+}
+
+/// `EACCES` unless `cred` may access an inode with `perm` as `wanted`.
 ///
 /// Root may do anything except execute a non-directory with no execute bit set.
 /// Otherwise exactly one class applies: owner if the uid matches, else group if the
 /// gid matches, else other.
-pub fn check_access(stat: &Stat, cred: &Cred, wanted: Access) -> VfsResult<()> {
+pub fn check_perm(perm: Perm, cred: &Cred, wanted: Access) -> VfsResult<()> {
     if cred.is_root() {
-        let executes_file = wanted.contains(Access::EXECUTE) && !stat.is_dir();
-        if executes_file && stat.mode & 0o111 == 0 {
+        let executes_file = wanted.contains(Access::EXECUTE) && perm.kind != FileKind::Directory;
+        if executes_file && perm.mode & 0o111 == 0 {
             return Err(Errno::EACCES);
         }
         return Ok(());
     }
-    let class_bits = if cred.uid == stat.uid {
-        stat.mode >> 6
-    } else if cred.in_group(stat.gid) {
-        stat.mode >> 3
+    let class_bits = if cred.uid == perm.uid {
+        perm.mode >> 6
+    } else if cred.in_group(perm.gid) {
+        perm.mode >> 3
     } else {
-        stat.mode
+        perm.mode
     } & 0o7;
     if class_bits & wanted.bits() == wanted.bits() {
         Ok(())

@@ -12,7 +12,7 @@ use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use crate::cred::{check_access, Access, Cred};
+use crate::cred::{check_access, check_perm, Access, Cred, Perm};
 use crate::errno::{Errno, VfsResult};
 use crate::fs::{FileKind, FileSystem, Ino, Stat, StatFs, Timestamp, NAME_MAX, PATH_MAX};
 
@@ -66,6 +66,10 @@ pub struct Vfs {
     mounts: Vec<Option<Mount>>,
     /// Mounted-on directory → the mount that hides it.
     covered: BTreeMap<Node, MountId>,
+    /// Bit `m % 64` set when mount `m` holds a node of `covered`: a walk
+    /// inside a mount with no mount points skips the map (one lookup per
+    /// path component saved).
+    holds_mount_points: u64,
     /// The mount that is `/`: the first one, until [`Vfs::switch_root`].
     root_mount: MountId,
     now: Timestamp,
@@ -83,6 +87,7 @@ impl Vfs {
         Vfs {
             mounts: Vec::new(),
             covered: BTreeMap::new(),
+            holds_mount_points: 0,
             root_mount: MountId(0),
             now: 0,
         }
@@ -128,7 +133,7 @@ impl Vfs {
             open_refs: 0,
         }));
         if let Some(node) = covers {
-            self.covered.insert(node, id);
+            self.cover(node, id);
         }
         Ok(id)
     }
@@ -152,7 +157,7 @@ impl Vfs {
         if mount.open_refs > 0 || has_children {
             return Err(Errno::EBUSY);
         }
-        self.covered.remove(&covers);
+        self.uncover(covers);
         let slot = self
             .mounts
             .get_mut(node.mount.0 as usize)
@@ -351,8 +356,23 @@ impl Vfs {
         Err(Errno::ENOENT)
     }
 
+    /// Records that mount `id` hides `node`.
+    pub(crate) fn cover(&mut self, node: Node, id: MountId) {
+        self.covered.insert(node, id);
+        self.holds_mount_points |= mount_bit(node.mount);
+    }
+
+    /// Forgets what hid `node`.
+    pub(crate) fn uncover(&mut self, node: Node) {
+        self.covered.remove(&node);
+        self.holds_mount_points = self.covered.keys().fold(0, |m, n| m | mount_bit(n.mount));
+    }
+
     /// Go down through every file system mounted on `node`.
     fn enter_mounts(&self, mut node: Node) -> VfsResult<Node> {
+        if self.holds_mount_points & mount_bit(node.mount) == 0 {
+            return Ok(node);
+        }
         for _ in 0..=self.mounts.len() {
             match self.covered.get(&node) {
                 Some(&id) => node = self.mount_root(id)?,
@@ -386,9 +406,10 @@ impl Vfs {
 
     /// One resolution step from directory `dir` through component `name`.
     pub(crate) fn step(&self, dir: Node, name: &str) -> VfsResult<Node> {
-        match name {
-            "." => Ok(dir),
-            ".." => self.parent_of(dir),
+        // Byte patterns: a `str` pattern compiles to a `memcmp` call each.
+        match name.as_bytes() {
+            [b'.'] => Ok(dir),
+            [b'.', b'.'] => self.parent_of(dir),
             _ => {
                 let ino = self.fs(dir.mount)?.lookup(dir.ino, name)?;
                 self.enter_mounts(Node {
@@ -424,29 +445,29 @@ impl Vfs {
             cwd
         };
         let must_be_dir = path.ends_with('/');
-        let mut components = path.split('/').filter(|c| !c.is_empty()).peekable();
-        // The attributes of `current` when the step that reached it read them
-        // (to see whether it was a symlink): the search check reuses them
-        // instead of asking the file system twice per component.
-        let mut current_stat: Option<Stat> = None;
+        let mut components = Components { rest: path };
+        // What the search check needs of `current`, when the step that
+        // reached it read its attributes (to see whether it was a symlink):
+        // the file system is asked once per component, not twice.
+        let mut current_perm: Option<Perm> = None;
         while let Some(name) = components.next() {
-            let is_last = components.peek().is_none();
-            let stat = match current_stat.take() {
-                Some(stat) => stat,
-                None => self.stat_node(current)?,
+            let is_last = components.is_empty();
+            let perm = match current_perm.take() {
+                Some(perm) => perm,
+                None => Perm::from(&self.stat_node(current)?),
             };
-            if !stat.is_dir() {
+            if perm.kind != FileKind::Directory {
                 return Err(Errno::ENOTDIR);
             }
-            check_access(&stat, cred, Access::EXECUTE)?;
+            check_perm(perm, cred, Access::EXECUTE)?;
             if name.len() > NAME_MAX {
                 return Err(Errno::ENAMETOOLONG);
             }
             let mut next = self.step(current, name)?;
             let follow = !is_last || follow_final || must_be_dir;
             if follow {
-                let next_stat = self.stat_node(next)?;
-                if next_stat.kind == FileKind::Symlink {
+                let next_perm = Perm::from(&self.stat_node(next)?);
+                if next_perm.kind == FileKind::Symlink {
                     *links += 1;
                     if *links > MAX_SYMLINKS {
                         return Err(Errno::ELOOP);
@@ -454,17 +475,17 @@ impl Vfs {
                     let target = self.fs(next.mount)?.readlink(next.ino)?;
                     next = self.walk(current, &target, true, cred, links)?;
                 } else {
-                    current_stat = Some(next_stat);
+                    current_perm = Some(next_perm);
                 }
             }
             current = next;
         }
         if must_be_dir {
-            let stat = match current_stat {
-                Some(stat) => stat,
-                None => self.stat_node(current)?,
+            let kind = match current_perm {
+                Some(perm) => perm.kind,
+                None => self.stat_node(current)?.kind,
             };
-            if !stat.is_dir() {
+            if kind != FileKind::Directory {
                 return Err(Errno::ENOTDIR);
             }
         }
@@ -515,4 +536,41 @@ pub fn check_path(path: &str) -> VfsResult<()> {
         return Err(Errno::EINVAL);
     }
     Ok(())
+}
+
+/// The bit of [`Vfs::holds_mount_points`] for `mount`.
+fn mount_bit(mount: MountId) -> u64 {
+    1 << (mount.0 % 64)
+}
+
+/// The non-empty components of a path, in order. By hand rather than
+/// `split('/')`: that finds each slash with `memchr` and confirms it with a
+/// `memcmp` call, several times the cost of looking at the few bytes of a
+/// component (docs/userland.md, "Path walk cost").
+struct Components<'p> {
+    rest: &'p str,
+}
+
+impl<'p> Components<'p> {
+    /// Whether no component is left.
+    fn is_empty(&self) -> bool {
+        self.rest.bytes().all(|b| b == b'/')
+    }
+}
+
+impl<'p> Iterator for Components<'p> {
+    type Item = &'p str;
+
+    fn next(&mut self) -> Option<&'p str> {
+        let bytes = self.rest.as_bytes();
+        let start = bytes.iter().position(|&b| b != b'/')?;
+        let len = bytes[start..]
+            .iter()
+            .position(|&b| b == b'/')
+            .unwrap_or(bytes.len() - start);
+        // `/` is one byte in UTF-8, so both cuts fall on character boundaries.
+        let component = self.rest.get(start..start + len)?;
+        self.rest = self.rest.get(start + len..)?;
+        Some(component)
+    }
 }

@@ -1,6 +1,7 @@
 //! tmpfs tests: sparse data, the byte budget, link counts, rename and readdir.
 
 use super::*;
+use alloc::collections::BTreeMap;
 use alloc::vec;
 use alloc::vec::Vec;
 use proptest::prelude::*;

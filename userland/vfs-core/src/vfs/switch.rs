@@ -124,18 +124,18 @@ impl Vfs {
             covers: Some(at(initrd)),
             open_refs: old_mount.open_refs,
         });
-        self.covered.insert(at(initrd), old);
+        self.cover(at(initrd), old);
         let mut report = SwitchedRoot {
             id,
             views: Vec::new(),
             moved: Vec::new(),
         };
         for (child, was, target, name) in children {
-            self.covered.remove(&was);
+            self.uncover(was);
             if let Some(Some(mount)) = self.mounts.get_mut(child.0 as usize) {
                 mount.covers = Some(at(target));
             }
-            self.covered.insert(at(target), child);
+            self.cover(at(target), child);
             report.moved.push(name);
         }
         for (name, ino, target) in views {
@@ -148,7 +148,7 @@ impl Vfs {
                 covers: Some(at(target)),
                 open_refs: 0,
             }));
-            self.covered.insert(at(target), view);
+            self.cover(at(target), view);
             report.views.push(name);
         }
         Ok(report)

@@ -1012,3 +1012,22 @@ proptest! {
         check_tree(&vfs, root, 0);
     }
 }
+
+#[test]
+fn components_skip_empty_parts_and_know_the_last() {
+    let mut parts = super::Components {
+        rest: "//tmp/./a//b/",
+    };
+    let mut seen = Vec::new();
+    while let Some(name) = parts.next() {
+        seen.push((name, parts.is_empty()));
+    }
+    assert_eq!(
+        seen,
+        [("tmp", false), (".", false), ("a", false), ("b", true)]
+    );
+    assert_eq!(super::Components { rest: "///" }.next(), None);
+    assert_eq!(super::Components { rest: "" }.next(), None);
+    let unicode: Vec<&str> = super::Components { rest: "/é/ü/" }.collect();
+    assert_eq!(unicode, ["é", "ü"]);
+}
