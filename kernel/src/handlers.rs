@@ -33,6 +33,9 @@ type Results = [u64; 6];
 type Outcome = Result<Option<Results>>;
 
 /// Success with `values` (at most six) in registers 1 on, the rest zero.
+/// Inlined: called out of line it cost ~45 instructions, a `memcpy` call
+/// among them, for what is a few register moves.
+#[inline(always)]
 fn ok(values: &[u64]) -> Outcome {
     let mut results = [0; 6];
     results[..values.len()].copy_from_slice(values);
@@ -109,9 +112,8 @@ impl<P: Platform> Kernel<P> {
     fn dispatch(&mut self, call: Sys, thread: ObjRef, process: ObjRef, args: [u64; 6]) -> Outcome {
         match call {
             Sys::Yield => {
-                self.set_error_code(thread, 0);
                 self.rotate_current();
-                Ok(None)
+                ok(&[])
             }
             Sys::ThreadExit => {
                 let p = self.objects.process(process);
@@ -126,7 +128,7 @@ impl<P: Platform> Kernel<P> {
                 Ok(None)
             }
             Sys::SleepUntil => {
-                self.set_error_code(thread, 0);
+                self.set_results(thread, 0, &[]);
                 if args[0] > P::uptime_ns() {
                     self.sleepers.push(thread);
                     self.block_current(ThreadState::Sleeping { deadline: args[0] });
@@ -800,15 +802,22 @@ impl<P: Platform> Kernel<P> {
     /// write but that is mapped read-only because its frame is shared
     /// (`MemoryCopy`): the Memory object gets a frame of its own with the
     /// same bytes, mapped writable. `Some` if that was the fault (the write
-    /// is then retried).
+    /// is then retried), or if the page is writable already: another CPU's
+    /// fault on it came first (its remap dropped the TLB entries), and the
+    /// write is retried too. A backend reports a data abort only for an
+    /// access the mapping refused or could not make (x86_64 reports
+    /// instruction fetches apart; the browser, which cannot say where a
+    /// trap went, reports an address no page has), so the retry cannot
+    /// repeat; device pages fault for the device's reasons and stay real.
     pub fn copy_on_write(&mut self, process: ObjRef, va: u64) -> Option<()> {
         let va = va & !(PAGE - 1);
         let p = self.objects.process(process)?;
         // Usually mapped writable (or not at all): one page-table walk.
         let (_, mapped) = p.space.as_ref().and_then(|space| space.translate(va))?;
-        let (start, region) = p
-            .region_at(va)
-            .filter(|(_, r)| r.flags.write && !mapped.write)?;
+        if mapped.write && !mapped.device {
+            return Some(());
+        }
+        let (start, region) = p.region_at(va).filter(|(_, r)| r.flags.write)?;
         let (memory, index) = (region.memory, region.first_page + (va - start) / PAGE);
         let flags = region.flags;
         let Some(Object::Memory(Memory::Frames { frames, .. })) = self.objects.get_mut(memory)

@@ -163,7 +163,7 @@ impl<P: Platform> Kernel<P> {
                 } else {
                     // The send is complete: success in the sender's x0 (which
                     // still holds the endpoint slot otherwise).
-                    self.set_error_code(sender, 0);
+                    self.set_results(sender, 0, &[]);
                     self.make_runnable(receiver);
                 }
                 Ok(())
@@ -328,7 +328,7 @@ impl<P: Platform> Kernel<P> {
         let replier = self.current();
         let result = self.deliver(replier, caller, message);
         if let Err(e) = result {
-            self.set_error_code(caller, e.code());
+            self.set_results(caller, e.code(), &[]);
         }
         self.make_runnable(caller);
         result

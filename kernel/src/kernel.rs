@@ -442,11 +442,6 @@ impl<P: Platform> Kernel<P> {
         self.make_runnable(thread);
     }
 
-    /// Writes `code` to a thread's error register (0 = success).
-    pub fn set_error_code(&mut self, thread: ObjRef, code: u64) {
-        self.set_results(thread, code, &[]);
-    }
-
     /// Writes a thread's result registers: the error code (0 = success) in
     /// register 0, then `values` from register 1 on. For a thread that
     /// blocked (any but the caller's: `finish` writes the caller's with
@@ -462,17 +457,19 @@ impl<P: Platform> Kernel<P> {
     /// Writes the registers only; the thread's process slab index.
     pub fn write_results(&mut self, thread: ObjRef, code: u64, values: &[u64]) -> Option<u32> {
         let t = self.objects.thread_mut(thread)?;
-        // Not a chained iterator: this runs twice per IPC round trip.
-        t.context.set_result(0, code);
+        // Not a chained iterator: this runs twice per IPC round trip. One
+        // borrow of the context: through the box each write reloaded it.
+        let context = &mut *t.context;
+        context.set_result(0, code);
         for (i, value) in values.iter().enumerate() {
-            t.context.set_result(i + 1, *value);
+            context.set_result(i + 1, *value);
         }
         Some(t.process.index)
     }
 
     /// Makes a blocked thread runnable with `code` in its error register.
     pub fn wake(&mut self, thread: ObjRef, code: u64) {
-        self.set_error_code(thread, code);
+        self.set_results(thread, code, &[]);
         self.make_runnable(thread);
     }
 
@@ -638,7 +635,7 @@ impl<P: Platform> Kernel<P> {
         };
         if interrupted {
             self.unblock_detach(thread);
-            self.set_error_code(thread, SysError::Interrupted.code());
+            self.set_results(thread, SysError::Interrupted.code(), &[]);
         }
         self.block_thread(thread, ThreadState::Suspended);
         Ok(())
@@ -774,6 +771,8 @@ impl<P: Platform> Kernel<P> {
     }
 
     /// The thread to resume, choosing one if the current one blocked.
+    /// Inlined into its two callers: every trap ends here.
+    #[inline(always)]
     pub fn schedule(&mut self) -> Option<ObjRef> {
         let here = 1 << self.cpu;
         let allowed =
@@ -892,15 +891,13 @@ impl<P: Platform> Kernel<P> {
 
     /// Moves the current thread behind others of equal or higher priority.
     pub fn rotate_current(&mut self) {
-        let current = self.current();
-        let Some((current, priority)) =
-            current.and_then(|c| Some((c, self.objects.thread(c)?.priority)))
-        else {
+        let Some(thread) = self.current() else { return };
+        let Some(priority) = self.objects.thread(thread).map(|t| t.priority) else {
             return;
         };
         let top = self.run_queue.top_priority();
         if top.is_some_and(|top| top >= priority) {
-            self.run_queue.push_back(current, priority);
+            self.run_queue.push_back(thread, priority);
             self.this_cpu().current = None;
         }
     }

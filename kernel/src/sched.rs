@@ -60,8 +60,10 @@ impl RunQueue {
             while bits != 0 {
                 let level = word * 64 + 63 - bits.leading_zeros() as usize;
                 bits &= !(1 << (level % 64));
-                if let Some(at) = self.levels[level].iter().position(|&t| may_run(t)) {
-                    let thread = self.levels[level].remove(at);
+                let fifo = &mut self.levels[level];
+                if let Some(at) = fifo.iter().position(|&t| may_run(t)) {
+                    // `remove(0)` costs ~100 instructions more than `pop_front`.
+                    let thread = fifo.pop_front_if(|_| at == 0).or_else(|| fifo.remove(at));
                     self.update(level);
                     return thread;
                 }

@@ -15,6 +15,13 @@ use zos_abi::Sys;
 use zos_kernel::arch::Platform;
 use zos_kernel::kernel::Kernel;
 
+/// The fault address the core is given for a trap of the interpreter, which
+/// does not say where an access went: above every user address, so no page
+/// is found there and the core never takes the fault for a copy-on-write
+/// one (or for another CPU's that came first) and resumes the thread into
+/// the same trap (docs/kernel.md, "Copy-on-write").
+const UNKNOWN_ADDRESS: u64 = u64::MAX;
+
 /// Fuel of one time slice (about a millisecond of interpreted code).
 pub const SLICE_FUEL: u64 = 200_000;
 /// Ticks by the page's clock while threads sleep.
@@ -141,7 +148,7 @@ pub fn run(fuel: u64) -> u32 {
                     .and_then(|p| state.kernel.objects.process(p))
                     .map_or(0, |p| p.pid);
                 log::warn!("zos: pid {pid}: {reason}");
-                state.kernel.user_fault(kind, 0, 0);
+                state.kernel.user_fault(kind, UNKNOWN_ADDRESS, 0);
             }
         }
     }

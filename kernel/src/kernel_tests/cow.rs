@@ -210,3 +210,21 @@ fn a_fault_on_a_page_its_region_may_not_write_still_goes_to_the_supervisor() {
         }
     ));
 }
+
+#[test]
+fn a_second_cpus_fault_on_a_page_already_copied_is_retried_not_fatal() {
+    let mut h = Harness::new();
+    let (parent, t, _child) = parent_and_child(&mut h);
+    // Two threads write page 0 at once on two CPUs: both fault; the first
+    // fault handled copies the page, the second finds it writable.
+    let second = h.thread(parent);
+    assert!(user_write(&mut h, t, DATA, &[0x11]));
+    let free = h.k.frames.free_frames();
+    h.run(second);
+    h.k.user_fault(fault::DATA_ABORT, DATA + 8, 0);
+    assert_eq!(h.state(second), ThreadState::Runnable, "retried");
+    let p = h.k.objects.process(parent).expect("process");
+    assert_eq!(p.state, ProcessState::Alive);
+    assert_eq!(h.k.frames.free_frames(), free, "no second copy");
+    assert_eq!(first_byte(&h, parent, 0), 0x11);
+}

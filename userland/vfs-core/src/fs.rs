@@ -6,6 +6,7 @@
 
 use alloc::string::String;
 
+use crate::cred::Perm;
 use crate::errno::VfsResult;
 
 /// Inode number, unique within one file system.
@@ -219,6 +220,13 @@ pub trait FileSystem {
     fn lookup(&self, dir: Ino, name: &str) -> VfsResult<Ino>;
 
     fn getattr(&self, ino: Ino) -> VfsResult<Stat>;
+
+    /// What a permission check needs of `ino`. A path walk asks it of every
+    /// component; a file system that can answer without building a whole
+    /// [`Stat`] (tmpfs) does.
+    fn perm(&self, ino: Ino) -> VfsResult<Perm> {
+        self.getattr(ino).map(|stat| Perm::from(&stat))
+    }
 
     fn setattr(&mut self, ino: Ino, changes: SetAttr) -> VfsResult<Stat>;
 

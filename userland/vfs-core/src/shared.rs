@@ -9,6 +9,7 @@ use alloc::rc::Rc;
 use alloc::string::String;
 use core::cell::RefCell;
 
+use crate::cred::Perm;
 use crate::errno::VfsResult;
 use crate::fs::{DirEntry, FileKind, FileSystem, Ino, NewInode, SetAttr, Stat, StatFs, Timestamp};
 
@@ -41,6 +42,9 @@ impl<F: FileSystem> FileSystem for SharedFs<F> {
     }
     fn getattr(&self, ino: Ino) -> VfsResult<Stat> {
         self.0.borrow().getattr(ino)
+    }
+    fn perm(&self, ino: Ino) -> VfsResult<Perm> {
+        self.0.borrow().perm(ino)
     }
     fn setattr(&mut self, ino: Ino, changes: SetAttr) -> VfsResult<Stat> {
         self.0.borrow_mut().setattr(ino, changes)

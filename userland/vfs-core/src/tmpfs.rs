@@ -7,6 +7,7 @@
 
 use alloc::string::{String, ToString};
 
+use crate::cred::Perm;
 use crate::errno::{Errno, VfsResult};
 use crate::fs::{
     check_entry_name, DirEntry, FileKind, FileSystem, Ino, NewInode, SetAttr, Stat, StatFs,
@@ -334,6 +335,16 @@ impl FileSystem for Tmpfs {
             [b'.', b'.'] => Ok(directory.parent),
             _ => directory.get(name).ok_or(Errno::ENOENT),
         }
+    }
+
+    fn perm(&self, ino: Ino) -> VfsResult<Perm> {
+        let inode = self.inode(ino)?;
+        Ok(Perm {
+            kind: inode.kind,
+            mode: inode.mode,
+            uid: inode.uid,
+            gid: inode.gid,
+        })
     }
 
     fn getattr(&self, ino: Ino) -> VfsResult<Stat> {

@@ -454,7 +454,7 @@ impl Vfs {
             let is_last = components.is_empty();
             let perm = match current_perm.take() {
                 Some(perm) => perm,
-                None => Perm::from(&self.stat_node(current)?),
+                None => self.fs(current.mount)?.perm(current.ino)?,
             };
             if perm.kind != FileKind::Directory {
                 return Err(Errno::ENOTDIR);
@@ -466,7 +466,7 @@ impl Vfs {
             let mut next = self.step(current, name)?;
             let follow = !is_last || follow_final || must_be_dir;
             if follow {
-                let next_perm = Perm::from(&self.stat_node(next)?);
+                let next_perm = self.fs(next.mount)?.perm(next.ino)?;
                 if next_perm.kind == FileKind::Symlink {
                     *links += 1;
                     if *links > MAX_SYMLINKS {

@@ -43,6 +43,8 @@ fn check_invariants(fs: &Tmpfs) {
     let mut subdirs: BTreeMap<Ino, u32> = BTreeMap::new();
     for (&ino, inode) in &fs.inodes {
         used += inode.storage_cost();
+        let from_stat = fs.getattr(ino).map(|stat| Perm::from(&stat));
+        assert_eq!(fs.perm(ino), from_stat, "perm of {ino}");
         if let Content::Directory(dir) = &inode.content {
             assert!(dir.is_consistent(), "dir {ino} index");
             for (name, child_ino) in dir.iter() {

@@ -27,6 +27,7 @@ use alloc::vec::Vec;
 use core::cell::RefCell;
 
 use super::{Mount, MountId, Node, Vfs};
+use crate::cred::Perm;
 use crate::errno::{Errno, VfsResult};
 use crate::fs::{DirEntry, FileKind, FileSystem, Ino, NewInode, SetAttr, Stat, StatFs, Timestamp};
 
@@ -222,6 +223,9 @@ impl FileSystem for View {
     }
     fn getattr(&self, ino: Ino) -> VfsResult<Stat> {
         self.inner.borrow().getattr(ino)
+    }
+    fn perm(&self, ino: Ino) -> VfsResult<Perm> {
+        self.inner.borrow().perm(ino)
     }
     fn setattr(&mut self, ino: Ino, changes: SetAttr) -> VfsResult<Stat> {
         self.inner.borrow_mut().setattr(ino, changes)
