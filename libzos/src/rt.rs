@@ -68,8 +68,132 @@ fn record_heap_block(start: u64, length: u64) {
     }
 }
 
-#[global_allocator]
+/// The buddy allocator behind [`ALLOCATOR`]: large blocks, and the blocks
+/// the small-size classes are cut from.
 static HEAP: LockedHeapWithRescue<32> = LockedHeapWithRescue::new(grow_heap);
+
+#[global_allocator]
+static ALLOCATOR: SmallFirst = SmallFirst;
+
+/// Smallest size class (a free block holds the next one's address).
+const SMALLEST_CLASS: usize = 16;
+/// Largest size class kept on a free list.
+const LARGEST_CLASS: usize = 512;
+/// Size classes: 16, 32, … 512 bytes.
+const CLASSES: usize = (LARGEST_CLASS / SMALLEST_CLASS).trailing_zeros() as usize + 1;
+/// Most free blocks a class keeps; more go back to the buddy allocator, so
+/// a burst of small allocations does not keep its memory from large ones.
+const CLASS_KEEP: u32 = 256;
+
+/// Free blocks of each size class, each list threaded through its blocks.
+struct FreeLists {
+    heads: [usize; CLASSES],
+    counts: [u32; CLASSES],
+}
+
+static FREE_LISTS: spin::Mutex<FreeLists> = spin::Mutex::new(FreeLists {
+    heads: [0; CLASSES],
+    counts: [0; CLASSES],
+});
+
+/// The global allocator: requests of at most [`LARGEST_CLASS`] bytes are
+/// served from per-size free lists, the rest by the buddy allocator.
+///
+/// Why: most allocations in services are small and short-lived (a message's
+/// bytes, a reply vector, a name), and `buddy_system_allocator` spent about
+/// 100 instructions on each allocation and each free, splitting and merging
+/// buddies (a tmpfs create-write-close-unlink made ~25 of each in the VFS
+/// alone; docs/userland.md). A free-list pop or push is a few instructions.
+/// A block of a class is allocated from the buddy allocator with the class
+/// as its size and alignment, so any request it serves fits it.
+struct SmallFirst;
+
+/// The size class (index, bytes) that serves `layout`, if it is small.
+fn class_of(layout: core::alloc::Layout) -> Option<(usize, usize)> {
+    let bytes = layout.size().max(layout.align()).max(SMALLEST_CLASS);
+    let class = bytes.checked_next_power_of_two()?;
+    (class <= LARGEST_CLASS).then(|| ((class / SMALLEST_CLASS).trailing_zeros() as usize, class))
+}
+
+/// The layout a class's blocks have in the buddy allocator.
+fn class_layout(class: usize) -> core::alloc::Layout {
+    // SAFETY: `class` is a power of two from 16 to 512: a valid size and alignment.
+    unsafe { core::alloc::Layout::from_size_align_unchecked(class, class) }
+}
+
+// SAFETY: blocks come from the buddy allocator (which upholds `GlobalAlloc`)
+// or from a free list holding only blocks of that class that were freed and
+// so are unused; a block is on at most one list, taken off under the lock.
+unsafe impl core::alloc::GlobalAlloc for SmallFirst {
+    unsafe fn alloc(&self, layout: core::alloc::Layout) -> *mut u8 {
+        let Some((index, class)) = class_of(layout) else {
+            // SAFETY: the caller's layout goes to the buddy allocator as is.
+            return unsafe { HEAP.alloc(layout) };
+        };
+        {
+            let mut lists = FREE_LISTS.lock();
+            let head = lists.heads[index];
+            if head != 0 {
+                // SAFETY: `head` is a free block of this class (at least 16
+                // bytes, aligned to its size) whose first word is the next one.
+                lists.heads[index] = unsafe { *(head as *const usize) };
+                lists.counts[index] -= 1;
+                return head as *mut u8;
+            }
+        }
+        // SAFETY: a non-zero, valid layout.
+        unsafe { HEAP.alloc(class_layout(class)) }
+    }
+
+    unsafe fn dealloc(&self, block: *mut u8, layout: core::alloc::Layout) {
+        let Some((index, class)) = class_of(layout) else {
+            // SAFETY: allocated by the buddy allocator with this layout.
+            return unsafe { HEAP.dealloc(block, layout) };
+        };
+        {
+            let mut lists = FREE_LISTS.lock();
+            if lists.counts[index] < CLASS_KEEP {
+                // SAFETY: the block is ours again, at least 16 bytes and
+                // aligned to its size: its first word can link the list.
+                unsafe { *(block as *mut usize) = lists.heads[index] };
+                lists.heads[index] = block as usize;
+                lists.counts[index] += 1;
+                return;
+            }
+        }
+        // SAFETY: the block came from the buddy allocator with the class layout.
+        unsafe { HEAP.dealloc(block, class_layout(class)) }
+    }
+
+    unsafe fn realloc(
+        &self,
+        block: *mut u8,
+        layout: core::alloc::Layout,
+        new_size: usize,
+    ) -> *mut u8 {
+        // SAFETY: `GlobalAlloc::realloc`'s contract: `new_size` with the old
+        // alignment is a valid layout.
+        let new =
+            unsafe { core::alloc::Layout::from_size_align_unchecked(new_size, layout.align()) };
+        if let (Some((old, _)), Some((now, _))) = (class_of(layout), class_of(new)) {
+            if old == now {
+                // The block already has room: a small vector's growth
+                // within its class costs nothing.
+                return block;
+            }
+        }
+        // SAFETY: `new` is valid (above); the old block holds
+        // `layout.size()` bytes and is freed only after the copy.
+        unsafe {
+            let moved = self.alloc(new);
+            if !moved.is_null() {
+                core::ptr::copy_nonoverlapping(block, moved, layout.size().min(new_size));
+                self.dealloc(block, layout);
+            }
+            moved
+        }
+    }
+}
 
 /// Maps more heap when an allocation does not fit.
 ///
