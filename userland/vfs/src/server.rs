@@ -306,12 +306,13 @@ impl Server {
         Ok(node)
     }
 
-    /// Brings procfs (and the `/dev/pts` list) up to date when a request may
-    /// look at it.
-    fn refresh_procfs_if(&mut self, texts: &[&str]) {
-        let (mut proc, mut pts) = (false, false);
-        for text in texts {
-            let (p, t) = zos_vfs_core::procfs::mentions_proc_or_pts(text);
+    /// Brings procfs (and the `/dev/pts` list) up to date when a request for
+    /// `path` (relative to `cwd`) may look at it. An absolute path is walked
+    /// without the working directory, so only a relative one has `cwd` read.
+    fn refresh_procfs_if(&mut self, path: &str, cwd: &str) {
+        let (mut proc, mut pts) = zos_vfs_core::procfs::mentions_proc_or_pts(path);
+        if !path.starts_with('/') {
+            let (p, t) = zos_vfs_core::procfs::mentions_proc_or_pts(cwd);
             (proc, pts) = (proc | p, pts | t);
         }
         if proc {
@@ -476,7 +477,7 @@ impl Server {
                 mode,
                 cwd,
             } => {
-                self.refresh_procfs_if(&[path, cwd]);
+                self.refresh_procfs_if(path, cwd);
                 match self.open(pid, cred, path, flags, mode, cwd) {
                     Ok((cap, Some(regular))) => {
                         let shared = self.sessions.contains_key(&pid);
@@ -488,7 +489,7 @@ impl Server {
                 }
             }
             FsRequest::Stat { path, cwd } | FsRequest::Lstat { path, cwd } => {
-                self.refresh_procfs_if(&[path, cwd]);
+                self.refresh_procfs_if(path, cwd);
                 let follow = matches!(request, FsRequest::Stat { .. });
                 let result = self.start_node(cwd, &[path], cred).and_then(|at| {
                     let node = self.state.vfs.resolve(at, path, follow, cred)?;
@@ -540,7 +541,7 @@ impl Server {
                     .and_then(|at| self.state.vfs.symlink(at, target, path, cred).map(|_| ())),
             ),
             FsRequest::Readlink { path, cwd } => {
-                self.refresh_procfs_if(&[path, cwd]);
+                self.refresh_procfs_if(path, cwd);
                 let result = self
                     .start_node(cwd, &[path], cred)
                     .and_then(|at| self.state.vfs.readlink(at, path, cred));
@@ -609,7 +610,7 @@ impl Server {
             }
             FsRequest::Sync => fs_result(self.state.vfs.sync_all()),
             FsRequest::Chdir { path, cwd } => {
-                self.refresh_procfs_if(&[path, cwd]);
+                self.refresh_procfs_if(path, cwd);
                 let result = self.start_node(cwd, &[path], cred).and_then(|at| {
                     let node = self.state.vfs.resolve(at, path, true, cred)?;
                     if !self.state.vfs.stat_node(node)?.is_dir() {
