@@ -227,14 +227,14 @@ pub struct FileStat {
     /// 512-byte units actually used.
     pub blocks: u64,
     pub block_size: u32,
-    /// The three times go as 8 fixed bytes each: nanoseconds since 1970 need
-    /// nine or ten varint bytes, and coding them a byte at a time cost ~180
-    /// instructions a field on the two sides of every `stat`.
-    #[serde(with = "postcard::fixint::le")]
+    /// The three times go as 8 raw bytes each ([`crate::fixed`]):
+    /// nanoseconds since 1970 need nine or ten varint bytes, coded a byte at
+    /// a time on both sides of every `stat`.
+    #[serde(with = "crate::fixed")]
     pub atime_ns: u64,
-    #[serde(with = "postcard::fixint::le")]
+    #[serde(with = "crate::fixed")]
     pub mtime_ns: u64,
-    #[serde(with = "postcard::fixint::le")]
+    #[serde(with = "crate::fixed")]
     pub ctime_ns: u64,
     /// Device number of a device node.
     pub rdev: u64,

@@ -14,6 +14,7 @@ pub mod axiom;
 pub mod badge;
 pub mod block;
 pub mod errno;
+pub mod fixed;
 pub mod fs;
 pub mod identity;
 pub mod io;

@@ -15,6 +15,7 @@ use crate::fs::{
 };
 
 mod directory;
+mod hash;
 mod storage;
 #[cfg(test)]
 mod tests;
@@ -88,41 +89,7 @@ impl Inode {
 /// Inodes by number. A hash map, not a B-tree: every path component looks
 /// up two inodes (the directory's entry, then the child's attributes), and a
 /// tree of a few hundred spent ~60 instructions a lookup comparing numbers.
-type InodeMap = hashbrown::HashMap<Ino, Inode, InoHash>;
-
-/// Hashes inode numbers by one multiplication (Fibonacci hashing): numbers
-/// are handed out in sequence, and an odd multiplier keeps sequential
-/// numbers apart in both the low bits (the bucket) and the high ones (the
-/// tag the map compares first). Not a defence against chosen keys, which no
-/// caller picks: the file system numbers its own inodes.
-#[derive(Clone, Copy, Default)]
-struct InoHash;
-
-impl core::hash::BuildHasher for InoHash {
-    type Hasher = InoHasher;
-
-    fn build_hasher(&self) -> InoHasher {
-        InoHasher(0)
-    }
-}
-
-struct InoHasher(u64);
-
-impl core::hash::Hasher for InoHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &byte in bytes {
-            self.write_u64(u64::from(byte));
-        }
-    }
-
-    fn write_u64(&mut self, value: u64) {
-        self.0 = (self.0.rotate_left(5) ^ value).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    }
-}
+type InodeMap = hashbrown::HashMap<Ino, Inode, hash::Fast>;
 
 /// An in-memory file system with a fixed byte budget.
 pub struct Tmpfs {
