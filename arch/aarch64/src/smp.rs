@@ -34,6 +34,12 @@ static SMP_BOOT: [AtomicU64; 3] = [const { AtomicU64::new(0) }; 3];
 
 /// CPUs running the kernel, each one's MPIDR affinity and block address.
 static ONLINE: AtomicUsize = AtomicUsize::new(1);
+/// The CPU being brought up (0: none). It claims itself by swapping in 0;
+/// the boot CPU, giving up at its deadline, does the same: whichever swap
+/// succeeds decides, so a CPU that arrives late parks instead of joining a
+/// kernel that has already counted its CPUs (it would run threads the core
+/// does not know are running there, with their FP/SIMD registers unsaved).
+static STARTING: AtomicUsize = AtomicUsize::new(0);
 static MPIDR: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
 static BLOCKS: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
 
@@ -166,10 +172,17 @@ pub fn start_secondaries(mpidrs: &[u64]) -> usize {
         BLOCKS[cpu].store(block, Ordering::Release);
         MPIDR[cpu].store(mpidr, Ordering::Relaxed);
         clean_to_memory(SMP_BOOT.as_ptr() as u64);
+        STARTING.store(cpu, Ordering::Release);
         let status = psci::cpu_on(mpidr, entry, cpu as u64);
         let deadline = timer::uptime_ns() + 100_000_000;
         while status == 0 && online() == cpu && timer::uptime_ns() < deadline {
             core::hint::spin_loop();
+        }
+        let gave_up = STARTING
+            .compare_exchange(cpu, 0, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok();
+        while !gave_up && online() == cpu {
+            core::hint::spin_loop(); // claimed just now: it counts itself next
         }
         if online() == cpu {
             log::warn!("smp: cpu {cpu} (mpidr {mpidr:#x}) did not start (psci {status})");
@@ -189,6 +202,16 @@ fn clean_to_memory(va: u64) {
 /// A secondary CPU's first Rust code (from boot.S, on its own stack).
 #[no_mangle]
 extern "C" fn secondary_main(cpu: u64) -> ! {
+    let claimed = STARTING
+        .compare_exchange(cpu as usize, 0, Ordering::AcqRel, Ordering::Acquire)
+        .is_ok();
+    if !claimed {
+        // Too late: the boot CPU went on without this one.
+        loop {
+            // SAFETY: masking interrupts and waiting has no memory effects.
+            unsafe { asm!("msr daifset, #0xf", "wfi") };
+        }
+    }
     crate::mmu::user_walks_off();
     irq::init_cpu(cpu as usize);
     timer::init_cpu();
