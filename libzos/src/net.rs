@@ -107,6 +107,16 @@ pub fn sockets() -> Result<Vec<SocketInfo>> {
     }
 }
 
+/// What the netstack holds in memory (for `netstat -m`).
+pub fn memory() -> Result<zos_proto::net::NetMemory> {
+    let reply = net_call(&NetRequest::Memory)?;
+    match reply.decode::<NetResponse>() {
+        Some(NetResponse::Memory(memory)) => Ok(memory),
+        Some(NetResponse::Err(e)) => Err(Errno(e)),
+        _ => Err(Errno(EIO)),
+    }
+}
+
 /// Every interface with its addresses (for `ifconfig`).
 pub fn interfaces() -> Result<Vec<zos_proto::net::InterfaceInfo>> {
     let reply = net_call(&NetRequest::Interfaces)?;

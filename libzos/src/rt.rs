@@ -195,6 +195,31 @@ unsafe impl core::alloc::GlobalAlloc for SmallFirst {
     }
 }
 
+/// This process's heap: bytes allocated and not freed, and bytes mapped.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HeapUsage {
+    /// Allocated and not freed, each block counted at the size it takes
+    /// (a power of two); blocks waiting on a size class's free list are free.
+    pub in_use: u64,
+    /// Mapped for the heap so far (it never shrinks).
+    pub mapped: u64,
+}
+
+/// What the heap holds now (for a service's memory report).
+pub fn heap_usage() -> HeapUsage {
+    let cached: u64 = {
+        let lists = FREE_LISTS.lock();
+        (0..CLASSES)
+            .map(|index| u64::from(lists.counts[index]) * (SMALLEST_CLASS << index) as u64)
+            .sum()
+    };
+    let heap = HEAP.lock();
+    HeapUsage {
+        in_use: (heap.stats_alloc_actual() as u64).saturating_sub(cached),
+        mapped: heap.stats_total_bytes() as u64,
+    }
+}
+
 /// Maps more heap when an allocation does not fit.
 ///
 /// The buddy allocator serves a request from one free block of the next power

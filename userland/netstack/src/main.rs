@@ -30,7 +30,7 @@ use zos_netstack_core::shared::{self, BufferTable};
 use zos_netstack_core::{Reply, SockId, Stack, Token};
 use zos_proto::errno::{EAGAIN, EBADF, EINVAL, EIO, ENOTTY, ESPIPE};
 use zos_proto::io::{HandleKind, HandleStat, IoRequest, IoResponse};
-use zos_proto::net::{NetRequest, NetResponse, SocketResponse};
+use zos_proto::net::{NetMemory, NetRequest, NetResponse, SocketResponse};
 use zos_proto::watch::{fires, WatchList};
 use zos_proto::MAX_IO_CHUNK;
 
@@ -253,6 +253,16 @@ impl Service {
                 self.next_token += 1;
                 let reply = self.stack.resolve(token, &name, now_ms());
                 return self.service_answer(token, reply);
+            }
+            Some(NetRequest::Memory) => {
+                let heap = libzos::rt::heap_usage();
+                let (sockets, socket_buffers) = self.stack.buffers();
+                NetResponse::Memory(NetMemory {
+                    heap_in_use: heap.in_use,
+                    heap_mapped: heap.mapped,
+                    sockets,
+                    socket_buffers,
+                })
             }
             Some(NetRequest::List) => {
                 let mut list = self.stack.list();

@@ -62,6 +62,8 @@ pub enum NetRequest {
     /// `Err(ENOENT)` for an unknown name, `Err(ETIMEDOUT)`, `Err(ENETUNREACH)`
     /// with no DNS server.
     Resolve { name: alloc::string::String },
+    /// The service's memory, for `netstat -m`; answers `Memory`.
+    Memory,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -72,6 +74,22 @@ pub enum NetResponse {
     Err(i32),
     Interfaces(Vec<InterfaceInfo>),
     Resolved(Vec<[u8; 4]>),
+    Memory(NetMemory),
+}
+
+/// What the netstack holds, for `netstat -m` (and a leak test: bytes in
+/// use return to the same figure when the same connections come and go,
+/// while mapped heap only ever grows to the high-water mark).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetMemory {
+    /// Heap bytes allocated and not freed.
+    pub heap_in_use: u64,
+    /// Heap bytes mapped (the high-water mark; never returned).
+    pub heap_mapped: u64,
+    /// Sockets in the table.
+    pub sockets: u32,
+    /// Bytes of their receive and send buffers.
+    pub socket_buffers: u64,
 }
 
 /// One interface, for `ifconfig`.

@@ -80,9 +80,31 @@ pub fn netstat_header() -> String {
     )
 }
 
+/// What `netstat -m` prints: the netstack's heap and socket buffers.
+pub fn netstat_memory(memory: &zos_proto::net::NetMemory) -> String {
+    format!(
+        "heap: {} bytes in use, {} mapped\nsockets: {} holding {} bytes of buffers\n",
+        memory.heap_in_use, memory.heap_mapped, memory.sockets, memory.socket_buffers
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn memory_report() {
+        let memory = zos_proto::net::NetMemory {
+            heap_in_use: 1000,
+            heap_mapped: 4096,
+            sockets: 2,
+            socket_buffers: 131072,
+        };
+        assert_eq!(
+            netstat_memory(&memory),
+            "heap: 1000 bytes in use, 4096 mapped\nsockets: 2 holding 131072 bytes of buffers\n"
+        );
+    }
 
     #[test]
     fn nc_command_lines() {

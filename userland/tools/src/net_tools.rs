@@ -13,7 +13,7 @@ use core::sync::atomic::{AtomicI32, Ordering};
 use libzos::net::{self, SockAddr};
 use libzos::posix::{self, Errno, Fd};
 use zos_tools_core::failure::EXIT_ERROR;
-use zos_tools_core::net::{netstat_header, netstat_row, parse_nc, NcOptions};
+use zos_tools_core::net::{netstat_header, netstat_memory, netstat_row, parse_nc, NcOptions};
 use zos_tools_core::Failure;
 
 /// Bytes per read and write: a whole shared buffer (libzos moves socket
@@ -119,9 +119,15 @@ fn copy_output(sock: Fd) -> Result<(), Failure> {
     }
 }
 
+/// `netstat` lists every socket; `netstat -m` shows the netstack's memory.
 pub fn netstat(args: &[&str]) -> Result<(), Failure> {
-    if let Some(extra) = args.first() {
-        return Err(Failure::Usage(format!("extra operand '{extra}'")));
+    match args {
+        [] => {}
+        ["-m"] => {
+            let memory = net::memory().map_err(|e| fail("netstack", e))?;
+            return write_out(netstat_memory(&memory).as_bytes());
+        }
+        [extra, ..] => return Err(Failure::Usage(format!("extra operand '{extra}'"))),
     }
     let sockets = net::sockets().map_err(|e| fail("netstack", e))?;
     let mut out = netstat_header();

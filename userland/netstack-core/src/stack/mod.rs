@@ -474,6 +474,22 @@ impl Stack {
     }
 
     /// Every socket, for `netstat`.
+    /// Sockets in the table and the bytes of their buffers (both ways).
+    pub fn buffers(&self) -> (u32, u64) {
+        let mut bytes = 0u64;
+        for (_, socket) in self.sockets.iter() {
+            bytes += match socket {
+                smoltcp::socket::Socket::Tcp(t) => t.recv_capacity() + t.send_capacity(),
+                smoltcp::socket::Socket::Udp(u) => {
+                    u.payload_recv_capacity() + u.payload_send_capacity()
+                }
+                #[allow(unreachable_patterns)]
+                _ => 0,
+            } as u64;
+        }
+        (self.table.len() as u32, bytes)
+    }
+
     pub fn list(&self) -> Vec<SocketInfo> {
         let mut out = Vec::new();
         for s in self.table.values() {
