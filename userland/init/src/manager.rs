@@ -243,6 +243,25 @@ fn ok() -> Answer {
     Answer::Now(encode(&ProcResponse::Ok), Vec::new())
 }
 
+/// Answers every call on the endpoint of a service init gave up on with an
+/// empty reply, which no client decodes as an answer (it reports `EIO`), so
+/// a call to a dead service ends with an error instead of waiting for ever.
+fn tombstone(endpoint: u64) {
+    let server = ipc::Server::new(endpoint);
+    loop {
+        match server.recv() {
+            Ok(request) => {
+                for &cap in &request.caps {
+                    let _ = sys::cap_delete(cap);
+                }
+                // A no-senders notice has no caller: the reply fails, harmlessly.
+                let _ = server.reply_raw(&[], &[]);
+            }
+            Err(_) => sys::sleep_until(sys::clock_ns() + 100_000_000),
+        }
+    }
+}
+
 fn reaper(endpoint: u64) {
     let exited = endpoint >> 32;
     let endpoint = endpoint & 0xFFFF_FFFF;
@@ -1931,6 +1950,15 @@ impl Manager {
                 dprintln!(
                     "init: service '{name}' {how}; it failed {failures} times in {window} s: giving up (not restarted)"
                 );
+                // Nothing serves its endpoint any more, but its clients keep
+                // capabilities to it, and calls already queued there would
+                // wait for ever: a thread answers each with an error. A
+                // later start gets a new endpoint.
+                if let Some(endpoint) = service.endpoint.take() {
+                    if libzos::thread::spawn(tombstone, endpoint, 150).is_err() {
+                        dprintln!("init: no thread to answer '{name}''s callers");
+                    }
+                }
             }
             Decision::Stop => {
                 service.state = if failed { "failed" } else { "done" };
