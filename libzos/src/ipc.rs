@@ -150,6 +150,23 @@ pub fn reply_later_raw(reply_cap: u64, bytes: &[u8], caps: &[u64]) -> Result<(),
     Ok(())
 }
 
+/// The first badge a server that mints badged handles gives out; it counts
+/// up from there.
+///
+/// init hands a restarted service the endpoint its predecessor served, so
+/// handles the dead instance minted (held by clients, in messages still
+/// queued, in their no-senders notices) arrive at the new one. Counting
+/// from 1, such a handle named whatever the new instance minted first: a
+/// client could read another's socket or terminal, or the VFS write to a
+/// file system mounted after the restart through a mount of the old one.
+/// Starting at the clock, no badge repeats across instances: minting takes
+/// far longer than a nanosecond, so every badge an instance gave out is
+/// below the clock when its successor starts. Small constants (0, the
+/// service's own badge) stay below it too.
+pub fn first_badge() -> u64 {
+    sys::clock_ns().max(1 << 16)
+}
+
 /// Deletes capabilities this process received but does not keep (the
 /// extra ones of a request or reply).
 pub fn drop_caps(caps: &[u64]) {

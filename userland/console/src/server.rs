@@ -47,7 +47,8 @@ impl Handles {
         let mut handles = Handles {
             by_badge: BTreeMap::new(),
             open_files: BTreeMap::new(),
-            next_badge: DEVICE_BADGE + 1,
+            // Not counted from 1: a dead predecessor's handles reach this instance too.
+            next_badge: libzos::ipc::first_badge(),
             next_open_file: 0,
         };
         let device_file = handles.open();

@@ -139,7 +139,8 @@ fn main(_arg: u64) -> i64 {
         volumes: BTreeMap::new(),
         next_volume: 1,
         mounts: BTreeMap::new(),
-        next_badge: 1,
+        // Not counted from 1: a dead predecessor's handles reach this instance too.
+        next_badge: libzos::ipc::first_badge(),
     }
     .run()
 }
@@ -167,7 +168,7 @@ impl Service {
         if message.label == sys::NO_SENDERS {
             // The VFS let go of this mount (it unmounted or died): leave it clean.
             if let Some(mount) = self.mounts.remove(&message.badge) {
-                self.finish(message.badge, mount);
+                self.finish(mount);
             }
             return (Vec::new(), Vec::new());
         }
@@ -188,7 +189,7 @@ impl Service {
             RfsRequest::Unmount => {
                 ipc::drop_caps(&message.caps);
                 match self.mounts.remove(&badge) {
-                    Some(mount) => self.finish(badge, mount),
+                    Some(mount) => self.finish(mount),
                     None => error(EIO),
                 }
             }
@@ -235,7 +236,7 @@ impl Service {
 
     /// Releases the mount's window; the last mount of a volume unmounts it
     /// cleanly, earlier ones flush it.
-    fn finish(&mut self, badge: u64, mount: Mount) -> Vec<u8> {
+    fn finish(&mut self, mount: Mount) -> Vec<u8> {
         if let Some(window) = mount.window {
             let _ = sys::memory_unmap(sys::SELF, window.va);
             let _ = sys::cap_delete(window.memory);
@@ -255,11 +256,11 @@ impl Service {
         };
         match volume.fs.unmount() {
             Ok(_) => {
-                dprintln!("ext2: volume {badge} unmounted cleanly");
+                dprintln!("ext2: volume {} unmounted cleanly", mount.volume);
                 encode(&RfsResponse::Ok)
             }
             Err((e, _)) => {
-                dprintln!("ext2: volume {badge}: unmount failed: {e}");
+                dprintln!("ext2: volume {}: unmount failed: {e}", mount.volume);
                 error(e.as_i32())
             }
         }

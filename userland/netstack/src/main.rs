@@ -72,16 +72,8 @@ fn main(_arg: u64) -> i64 {
         stack: Stack::new(now_ms(), seed),
         badges: BTreeMap::new(),
         replies: BTreeMap::new(),
-        // init keeps the service's endpoint across restarts, so capabilities
-        // minted by an instance that died (sockets of its clients, messages
-        // still queued, their no-senders notices) arrive here too. Badges
-        // start at the clock, not at 1, so none of them names a socket of
-        // this instance: a mint takes far more than a nanosecond, so every
-        // badge an instance minted is below the clock when its successor
-        // starts. (Counting from 1, a dead instance's socket capability named
-        // the new instance's first socket: its holder could read another
-        // program's connection.)
-        next_badge: sys::clock_ns().max(1),
+        // Not 1: a dead predecessor's handles reach this instance too.
+        next_badge: ipc::first_badge(),
         next_token: 1,
         kick: None,
         service_tokens: BTreeSet::new(),

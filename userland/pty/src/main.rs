@@ -114,7 +114,8 @@ impl Service {
             ptys: BTreeMap::new(),
             handles: BTreeMap::new(),
             open_files: BTreeMap::new(),
-            next_badge: SERVICE_BADGE + 1,
+            // Not counted from 1: a dead predecessor's handles reach this instance too.
+            next_badge: libzos::ipc::first_badge(),
             next_open_file: 0,
             watches: WatchList::new(),
         }
