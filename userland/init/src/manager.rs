@@ -262,6 +262,18 @@ fn tombstone(endpoint: u64) {
     }
 }
 
+/// A service that will not run again: nothing serves its endpoint any
+/// more, but its clients keep capabilities to it, and calls already queued
+/// there would wait for ever, so a [`tombstone`] thread answers each with an
+/// error. Lookups of the service fail from now on.
+fn retire_endpoint(service: &mut ServiceState, name: &str) {
+    if let Some(endpoint) = service.endpoint.take() {
+        if libzos::thread::spawn(tombstone, endpoint, 150).is_err() {
+            dprintln!("init: no thread to answer '{name}''s callers");
+        }
+    }
+}
+
 fn reaper(endpoint: u64) {
     let exited = endpoint >> 32;
     let endpoint = endpoint & 0xFFFF_FFFF;
@@ -1950,19 +1962,16 @@ impl Manager {
                 dprintln!(
                     "init: service '{name}' {how}; it failed {failures} times in {window} s: giving up (not restarted)"
                 );
-                // Nothing serves its endpoint any more, but its clients keep
-                // capabilities to it, and calls already queued there would
-                // wait for ever: a thread answers each with an error. A
-                // later start gets a new endpoint.
-                if let Some(endpoint) = service.endpoint.take() {
-                    if libzos::thread::spawn(tombstone, endpoint, 150).is_err() {
-                        dprintln!("init: no thread to answer '{name}''s callers");
-                    }
-                }
+                retire_endpoint(service, name);
             }
             Decision::Stop => {
                 service.state = if failed { "failed" } else { "done" };
                 dprintln!("init: service '{name}' {how}; not restarted");
+                // A clean end (devmgr's on a machine without virtio devices,
+                // at every such boot) keeps its endpoint: no thread for it.
+                if failed {
+                    retire_endpoint(service, name);
+                }
                 // Services waiting for it to be ready start now (done counts).
                 self.start_waiting();
             }
