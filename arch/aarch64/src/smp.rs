@@ -133,8 +133,14 @@ pub fn stop_user(cpu: usize) {
     }
 }
 
+/// How long the boot CPU waits for another CPU to come online. A
+/// virtual CPU is a host thread: on a loaded host one took over 100 ms (the
+/// old limit) to run its first instructions, and the system came up with
+/// one CPU fewer. Linux on arm64 waits 5 s too.
+const START_TIMEOUT_NS: u64 = 5_000_000_000;
+
 /// Starts every other CPU the device tree lists, one at a time; stops at the
-/// first that does not come online within 100 ms. Returns the online count.
+/// first that does not come online within [`START_TIMEOUT_NS`]. Returns the online count.
 pub fn start_secondaries(mpidrs: &[u64]) -> usize {
     let mut own: u64;
     // SAFETY: reading MPIDR_EL1 has no side effects.
@@ -174,7 +180,7 @@ pub fn start_secondaries(mpidrs: &[u64]) -> usize {
         clean_to_memory(SMP_BOOT.as_ptr() as u64);
         STARTING.store(cpu, Ordering::Release);
         let status = psci::cpu_on(mpidr, entry, cpu as u64);
-        let deadline = timer::uptime_ns() + 100_000_000;
+        let deadline = timer::uptime_ns() + START_TIMEOUT_NS;
         while status == 0 && online() == cpu && timer::uptime_ns() < deadline {
             core::hint::spin_loop();
         }

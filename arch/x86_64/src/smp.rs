@@ -342,9 +342,15 @@ pub enum StartError {
     NoTrampolineRam,
 }
 
+/// How long the boot CPU waits for another CPU to come online. A
+/// virtual CPU is a host thread: on a loaded host one took over 100 ms (the
+/// old limit) to run its first instructions, and the system came up with
+/// one CPU fewer. Linux waits seconds too.
+const START_TIMEOUT_NS: u64 = 5_000_000_000;
+
 /// Starts every other enabled CPU of the MADT (`apic_ids`, the boot CPU's
 /// among them), one at a time; stops at the first that does not come online
-/// within 100 ms. Returns the online count.
+/// within [`START_TIMEOUT_NS`]. Returns the online count.
 pub fn start_application_processors(
     apic_ids: &[u32],
     memory: &[PhysRange],
@@ -387,7 +393,7 @@ pub fn start_application_processors(
                 break;
             }
         }
-        let deadline = timer::uptime_ns() + 100_000_000;
+        let deadline = timer::uptime_ns() + START_TIMEOUT_NS;
         while online() == cpu && timer::uptime_ns() < deadline {
             core::hint::spin_loop();
         }
