@@ -345,6 +345,15 @@ pub(crate) fn input_kind(slot: u64) -> InputKind {
     input
 }
 
+/// Whether `slot` is a pseudo-terminal master this process opened
+/// (`/dev/ptmx`): its reads are not subject to job control.
+pub(crate) fn is_pty_master(slot: u64) -> bool {
+    SLOTS
+        .lock()
+        .get(&slot)
+        .is_some_and(|info| info.path.as_deref() == Some("/dev/ptmx"))
+}
+
 /// Whether `slot` is a regular file of the VFS, a block device or a character
 /// device (asked once, then remembered): these take bulk transfers through the
 /// shared buffer (until their server refuses it, see `ensure_shared`).

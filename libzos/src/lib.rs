@@ -16,6 +16,7 @@ mod arch;
 pub mod block;
 pub mod fs;
 pub mod ipc;
+pub mod job_control;
 // The Linux-syscall dispatcher serves C programs (musl), which the browser
 // port does not run (docs/browser.md).
 #[cfg(not(target_arch = "wasm32"))]

@@ -297,6 +297,9 @@ pub fn read(fd: Fd, buffer: &mut [u8]) -> Result<usize> {
     let max = buffer.len().min(zos_proto::MAX_IO_CHUNK) as u32;
     // Files answer at once; terminals, ptys and sockets may wait for input.
     let input = crate::fs::input_kind(slot_of(fd)?);
+    if input == crate::fs::InputKind::Terminal && !crate::fs::is_pty_master(slot_of(fd)?) {
+        crate::job_control::check(fd, crate::job_control::Access::Read)?;
+    }
     let request = IoRequest::Read { max };
     let reply = match input {
         crate::fs::InputKind::Immediate => io_call(fd, &request)?,
@@ -578,12 +581,24 @@ fn io_ok(fd: Fd, request: &IoRequest) -> Result<()> {
     }
 }
 
+/// Changes the terminal's settings; a background job is stopped first
+/// (SIGTTOU, `job_control`).
 pub fn tcsetattr(fd: Fd, termios: Termios) -> Result<()> {
+    crate::job_control::check(fd, crate::job_control::Access::Change)?;
     io_ok(fd, &IoRequest::SetTermios(termios))
 }
 
-/// Makes `pgid` the terminal's foreground process group.
+/// Makes `pgid` the terminal's foreground process group; a background job
+/// is stopped first (SIGTTOU).
 pub fn tcsetpgrp(fd: Fd, pgid: Pid) -> Result<()> {
+    crate::job_control::check(fd, crate::job_control::Access::Change)?;
+    claim_terminal(fd, pgid)
+}
+
+/// [`tcsetpgrp`] without the background check, for what starts a session
+/// on a terminal: a login shell claiming it, `TIOCSCTTY`, a foreground job
+/// taking it at start.
+pub fn claim_terminal(fd: Fd, pgid: Pid) -> Result<()> {
     io_ok(fd, &IoRequest::SetForeground { pgid })
 }
 
@@ -640,28 +655,40 @@ pub fn spawn(
     actions: &[FileAction],
     pgid: Pid,
 ) -> Result<Pid> {
-    spawn_job(path, argv, env, actions, pgid, true)
+    spawn_job(path, argv, env, actions, pgid, Job::Command)
 }
 
-/// [`spawn`] for a job control shell: `foreground` false for background jobs
-/// (`&`), which init refuses with EAGAIN before touching the process slots and
-/// memory it keeps for foreground commands (so `ps` and `kill` still run).
+/// What a spawned process is to the shell that starts it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Job {
+    /// A command of a shell without job control (or any other program).
+    Command,
+    /// A job control shell's foreground job: it makes its group the
+    /// terminal's foreground before its program runs (`job_control`).
+    Foreground,
+    /// A background job (`&`): init refuses it with EAGAIN before touching
+    /// the process slots and memory it keeps for foreground commands (so
+    /// `ps` and `kill` still run).
+    Background,
+}
+
+/// [`spawn`] for a shell: `job` says what the process is to it.
 pub fn spawn_job(
     path: &str,
     argv: &[&str],
     env: &[&str],
     actions: &[FileAction],
     pgid: Pid,
-    foreground: bool,
+    job: Job,
 ) -> Result<Pid> {
-    match spawn_image(path, argv, env, actions, pgid, foreground, None) {
+    match spawn_image(path, argv, env, actions, pgid, job, None) {
         Err(Errno(ENOENT)) if crate::fs::vfs_available() => {
             // A link made at run time to a program of the boot image (the
             // applet links BusyBox's test suite makes): run what it names,
             // argv[0] unchanged.
             let target = crate::fs::final_target(path);
             if target != path {
-                match spawn_image(&target, argv, env, actions, pgid, foreground, None) {
+                match spawn_image(&target, argv, env, actions, pgid, job, None) {
                     Err(Errno(ENOENT)) => {}
                     result => return result,
                 }
@@ -669,7 +696,7 @@ pub fn spawn_job(
             let (interpreter, argument) = match vfs_script(path) {
                 Err(Errno(ENOEXEC)) => {
                     stage_image(path)?;
-                    return spawn_image(path, argv, env, actions, pgid, foreground, None);
+                    return spawn_image(path, argv, env, actions, pgid, job, None);
                 }
                 other => other?,
             };
@@ -678,15 +705,7 @@ pub fn spawn_job(
             script_argv.push(path);
             script_argv.extend(argv.iter().skip(1));
             let name = path.rsplit('/').next();
-            spawn_image(
-                &interpreter,
-                &script_argv,
-                env,
-                actions,
-                pgid,
-                foreground,
-                name,
-            )
+            spawn_image(&interpreter, &script_argv, env, actions, pgid, job, name)
         }
         result => result,
     }
@@ -728,7 +747,7 @@ fn spawn_image(
     env: &[&str],
     actions: &[FileAction],
     pgid: Pid,
-    foreground: bool,
+    job: Job,
     name: Option<&str>,
 ) -> Result<Pid> {
     let mut child_fds: BTreeMap<Fd, Fd> = descriptors().into_iter().map(|fd| (fd, fd)).collect();
@@ -781,7 +800,8 @@ fn spawn_image(
         cwd: &cwd,
         fds,
         pgid,
-        foreground,
+        foreground: job != Job::Background,
+        take_terminal: job == Job::Foreground,
         name,
     };
     let bytes: usize = argv
@@ -978,7 +998,20 @@ pub fn kill_group(pgid: u32, signal: u32) -> Result<()> {
 }
 
 pub fn setpgid(pid: Pid, pgid: Pid) -> Result<()> {
-    proc_ok(&ProcRequest::SetPgid { pid, pgid })
+    proc_ok(&ProcRequest::SetPgid { pid, pgid })?;
+    if pid == 0 || pid == getpid() {
+        crate::job_control::note_own_group(if pgid == 0 { getpid() } else { pgid });
+    }
+    Ok(())
+}
+
+/// `setsid`: this process leads a new session and process group (`EPERM`
+/// when it leads a group already); returns the session id, its pid.
+pub fn setsid() -> Result<Pid> {
+    proc_ok(&ProcRequest::SetSid)?;
+    let pid = getpid();
+    crate::job_control::note_own_group(pid);
+    Ok(pid)
 }
 
 fn ids() -> Result<(Pid, Pid, Pid)> {
@@ -1009,7 +1042,9 @@ pub fn getppid() -> Pid {
 }
 
 pub fn getpgrp() -> Pid {
-    ids().map_or(0, |i| i.2)
+    let pgid = ids().map_or(0, |i| i.2);
+    crate::job_control::note_own_group(pgid);
+    pgid
 }
 
 /// Ends the process with `code`. Its descriptors close with it, without a
@@ -1294,6 +1329,14 @@ pub enum SigAction {
 
 /// A signal handler.
 pub type Handler = fn(u32);
+
+/// Whether this process catches `signal` with a handler.
+pub(crate) fn catches(signal: u32) -> bool {
+    HANDLERS
+        .lock()
+        .get(signal as usize)
+        .is_some_and(Option::is_some)
+}
 
 static HANDLERS: Mutex<[Option<Handler>; 64]> = Mutex::new([None; 64]);
 static SIGNAL_NOTIFICATION: Mutex<Option<u64>> = Mutex::new(None);

@@ -366,6 +366,8 @@ extern "C" fn _start(arg: u64) -> ! {
     }
     // A CPU mask handed down by the parent (`taskset`).
     crate::affinity::inherit();
+    // A job control shell's foreground job takes its terminal first.
+    crate::job_control::take_terminal_at_start();
     // SAFETY: every program links exactly one `zos_main` (see the `entry!` macro).
     let code = unsafe { zos_main(arg) };
     crate::posix::exit(code as i32)

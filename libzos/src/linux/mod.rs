@@ -21,7 +21,7 @@ mod itimer;
 mod memory;
 pub mod names;
 mod net;
-mod signal;
+pub(crate) mod signal;
 mod spawn;
 mod tty;
 mod ucontext;
@@ -321,8 +321,7 @@ fn setsid() -> SysResult {
         vfork::setpgid(0);
         return Ok(i64::from(pid));
     }
-    posix::setpgid(0, 0)?;
-    Ok(i64::from(pid))
+    Ok(i64::from(posix::setsid()?))
 }
 
 /// `struct utsname`: six fields of 65 bytes.

@@ -56,6 +56,11 @@ pub(crate) fn fork_child_reset() {
     SUSPEND_DUE.store(0, Ordering::SeqCst);
 }
 
+/// Whether the signal mask holds `signal` back (`job_control`).
+pub(crate) fn is_blocked(signal: u32) -> bool {
+    (1..=64).contains(&signal) && BLOCKED.load(Ordering::SeqCst) & bit(signal) != 0
+}
+
 /// Called on libzos's signal thread for a signal from another process: it
 /// is pending, and if due now the main thread's blocked call is interrupted
 /// so its handler runs (EINTR, or the call restarts for SA_RESTART).

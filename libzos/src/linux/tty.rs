@@ -120,7 +120,7 @@ fn controlling_terminal(fd: Fd) -> SysResult {
         super::vfork::set_controlling_terminal(fd);
         return Ok(0);
     }
-    posix::tcsetpgrp(fd, posix::getpgrp()).map_err(not_a_tty)?;
+    posix::claim_terminal(fd, posix::getpgrp()).map_err(not_a_tty)?;
     Ok(0)
 }
 

@@ -139,7 +139,7 @@ pub fn execve(path: u64, argv: u64, envp: u64) -> SysResult {
     let controlling = CONTROLLING.lock().last_mut().and_then(Option::take);
     if let Some(fd) = controlling {
         // The child's TIOCSCTTY, made for it.
-        let _ = posix::tcsetpgrp(fd, if pgid == 0 { pid } else { pgid });
+        let _ = posix::claim_terminal(fd, if pgid == 0 { pid } else { pgid });
     }
     finish(i64::from(pid));
     Ok(0)

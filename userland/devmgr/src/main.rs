@@ -214,6 +214,7 @@ impl Manager {
             fds: alloc::vec![(3, 0), (4, 1), (5, 2), (6, 3)],
             pgid: 0,
             foreground: false,
+            take_terminal: false,
             name: None,
         };
         let reply = ipc::call(slots::PROC, &request, &copies);

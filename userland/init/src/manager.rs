@@ -220,6 +220,9 @@ pub struct Manager {
     /// the program started): the process is named after the script, as
     /// Linux names it after the file executed (`pidof SCRIPT` finds it).
     script_name: Option<String>,
+    /// Whether the spawn in progress takes its terminal at start
+    /// (`Spawn::take_terminal`).
+    next_takes_terminal: bool,
     credentials: CredentialTable,
     /// The credential authority capability, copied to services granted it.
     credential_authority: u64,
@@ -379,6 +382,7 @@ impl Manager {
             staged: BTreeMap::new(),
             staged_images: BTreeMap::new(),
             next_image: None,
+            next_takes_terminal: false,
             script_name: None,
             credentials: CredentialTable::new(),
             credential_authority,
@@ -868,6 +872,11 @@ impl Manager {
             cwd: cwd.to_string(),
             fds: start_fds,
             grants: start_grants,
+            take_terminal: match (self.next_takes_terminal, pgid) {
+                (false, _) => 0,
+                (true, 0) => pid,
+                (true, group) => group,
+            },
         };
         if let Err(errno) = write_start_page(child.process, &info, &layout_random) {
             return fail(&child, errno);
@@ -1120,6 +1129,11 @@ impl Manager {
                 report,
             } => self.wait(caller, pid, nohang, report),
             ProcRequest::Kill { pid, signal } => self.kill(caller, pid, signal),
+            ProcRequest::TerminalAccess {
+                foreground,
+                signal,
+                blocked,
+            } => self.terminal_access(caller, foreground, signal, blocked),
             ProcRequest::Ids => {
                 let (ppid, pgid) = self
                     .procs
@@ -1145,6 +1159,15 @@ impl Manager {
                     None => err(ESRCH),
                 }
             }
+            ProcRequest::SetSid => match self.procs.get_mut(&caller) {
+                Some(p) if p.pgid == caller => err(EPERM),
+                Some(p) => {
+                    p.sid = caller;
+                    p.pgid = caller;
+                    ok()
+                }
+                None => err(ESRCH),
+            },
             ProcRequest::List { after } => {
                 let mut list = Vec::new();
                 if after < 1 {
@@ -1360,6 +1383,7 @@ impl Manager {
             fds,
             pgid,
             foreground,
+            take_terminal,
             name,
         } = request
         else {
@@ -1414,6 +1438,7 @@ impl Manager {
             .map(|n| n.rsplit('/').next().unwrap_or(n))
             .filter(|n| !n.is_empty())
             .map(String::from);
+        self.next_takes_terminal = take_terminal;
         let spawned = self.spawn(
             caller,
             path,
@@ -1427,6 +1452,7 @@ impl Manager {
             (sys::system_info()[2] / SPAWN_SHARE).max(MIN_QUOTA),
         );
         self.next_image = None;
+        self.next_takes_terminal = false;
         if mapped {
             let _ = sys::memory_unmap(sys::SELF, IMAGE_SCRATCH);
         }
@@ -1698,6 +1724,59 @@ impl Manager {
             }
             _ => err(EINVAL),
         }
+    }
+
+    /// `TerminalAccess`: the POSIX rules for a process outside its
+    /// terminal's foreground group (docs/terminals.md, "Background reads").
+    fn terminal_access(&mut self, caller: u32, foreground: u32, sig: u32, blocked: bool) -> Answer {
+        if sig != signal::SIGTTIN && sig != signal::SIGTTOU {
+            return err(EINVAL);
+        }
+        let Some(p) = self.procs.get(&caller) else {
+            return ok();
+        };
+        let (pgid, sid, ignored) = (p.pgid, p.sid, p.ignored & 1 << sig != 0);
+        if foreground == 0 || foreground == pgid {
+            return ok();
+        }
+        // A foreground group with no live member is none (its shell ended);
+        // one of another session means this is not the caller's terminal.
+        let foreground_sid = self
+            .procs
+            .values()
+            .find(|q| q.pgid == foreground && q.status.is_none())
+            .map(|q| q.sid);
+        if foreground_sid != Some(sid) {
+            return ok();
+        }
+        if ignored || blocked {
+            return if sig == signal::SIGTTIN {
+                err(EIO)
+            } else {
+                ok()
+            };
+        }
+        if self.orphaned(pgid) {
+            return err(EIO);
+        }
+        // The caller's own group: nothing can refuse it.
+        let _ = self.kill(caller, -(pgid as i32), sig);
+        err(EINTR)
+    }
+
+    /// Whether process group `pgid` is orphaned: no live member has a live
+    /// parent in another group of the same session (POSIX), so nobody could
+    /// continue it once stopped.
+    fn orphaned(&self, pgid: u32) -> bool {
+        !self
+            .procs
+            .values()
+            .filter(|p| p.pgid == pgid && p.status.is_none())
+            .any(|member| {
+                self.procs.get(&member.ppid).is_some_and(|parent| {
+                    parent.status.is_none() && parent.pgid != pgid && parent.sid == member.sid
+                })
+            })
     }
 
     /// Delivers `sig` to `pid` if that process catches it; whether it did.

@@ -73,6 +73,7 @@ mod tests {
             fds: vec![(0, 0), (1, 1), (2, 1)],
             pgid: 0,
             foreground: true,
+            take_terminal: false,
             name: Some("script"),
         };
         let n = encode(&spawn, &mut buffer).expect("fits");

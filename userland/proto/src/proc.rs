@@ -68,7 +68,10 @@ pub enum ProcRequest<'a> {
     /// Starts a program. `fds` maps a descriptor number to the index of a
     /// capability attached to the message (a handle the child will own).
     /// `pgid` 0 starts a new process group led by the child. `foreground`
-    /// has no effect here (the shell tells the terminal).
+    /// false is a background job (`&`), refused first when init's reserve for
+    /// foreground commands is all that is left. `take_terminal`: the child
+    /// makes its group the foreground of its terminal before its program runs
+    /// (a job control shell's foreground job; docs/terminals.md).
     Spawn {
         path: &'a str,
         #[serde(borrow)]
@@ -79,6 +82,7 @@ pub enum ProcRequest<'a> {
         fds: Vec<(u32, u8)>,
         pgid: u32,
         foreground: bool,
+        take_terminal: bool,
         /// The process's name when it is not `argv[0]`'s last component: the
         /// script a libzos spawn found in the VFS, whose interpreter `path`
         /// names (Linux names a process after the file executed).
@@ -219,6 +223,26 @@ pub enum ProcRequest<'a> {
     FaultResume {
         deliver: bool,
     },
+    /// May the caller read (`signal` SIGTTIN) or change the settings of
+    /// (SIGTTOU) a terminal whose foreground process group is `foreground`?
+    /// `Ok`: yes — it is in that group, the group is gone or none, or the
+    /// terminal belongs to another session (not the caller's controlling
+    /// terminal); for SIGTTOU also when the caller ignores or blocks it.
+    /// `EIO`: no — a read with SIGTTIN ignored or `blocked` (the caller's
+    /// signal mask), or an orphaned group. `EINTR`: init sent `signal` to the
+    /// caller's group (which stops it, or runs a handler); ask again once it
+    /// goes on. The terminal knows its foreground group but not who calls;
+    /// init knows groups, sessions and dispositions (docs/terminals.md).
+    TerminalAccess {
+        foreground: u32,
+        signal: u32,
+        blocked: bool,
+    },
+    /// `setsid`: the caller leads a new session and a new process group,
+    /// both named by its pid; `EPERM` if it leads a process group already
+    /// (POSIX). A terminal whose foreground group is of another session is
+    /// not its controlling terminal (`TerminalAccess`).
+    SetSid,
 }
 
 /// The bit of a program's signal notification that says init holds a

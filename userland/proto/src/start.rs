@@ -62,6 +62,11 @@ pub struct StartInfo {
     /// Named capabilities a service was given by init: (name, slot, physical
     /// base, size, irq) — e.g. ("uart", 3, 0x900_0000, 4096, 33).
     pub grants: Vec<Grant>,
+    /// A process group to make the foreground of the terminal among
+    /// descriptors 0–2 before the program runs (0: none): a job control
+    /// shell's foreground job takes its terminal itself, so it never reads
+    /// it as a background job before the shell has handed it over.
+    pub take_terminal: u32,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

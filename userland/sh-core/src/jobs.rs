@@ -58,6 +58,9 @@ pub struct Job {
     pub processes: Vec<(u32, Option<JobStatus>)>,
     /// Stopped (Ctrl-Z, SIGSTOP) until continued (`fg`, `bg`, SIGCONT).
     pub stopped: bool,
+    /// Stopped in the background (SIGTTIN at a read of the terminal, a
+    /// `kill -STOP`) and not yet reported before a prompt.
+    pub stop_unreported: bool,
 }
 
 impl Job {
@@ -150,6 +153,7 @@ impl JobTable {
             command: command.to_string(),
             processes: pids.iter().map(|pid| (*pid, None)).collect(),
             stopped: false,
+            stop_unreported: false,
         });
         number
     }
@@ -162,6 +166,38 @@ impl JobTable {
             .find(|job| job.processes.iter().any(|(member, _)| *member == pid))?;
         job.stopped = stopped;
         Some(job.number)
+    }
+
+    /// Notes that `pid`, in a background job, stopped: reported once before
+    /// the next prompt ([`Jobs::take_stop_reports`]) unless its job was
+    /// stopped already.
+    pub fn note_background_stop(&mut self, pid: u32) {
+        if let Some(job) = self
+            .jobs
+            .iter_mut()
+            .find(|job| job.processes.iter().any(|(member, _)| *member == pid))
+        {
+            job.stop_unreported |= !job.stopped;
+            job.stopped = true;
+        }
+    }
+
+    /// `[N]+ Stopped    cmd` for every job that stopped in the background
+    /// since the last prompt.
+    pub fn take_stop_reports(&mut self) -> Vec<String> {
+        let numbers: Vec<usize> = self
+            .jobs
+            .iter()
+            .filter(|job| job.stop_unreported && job.stopped)
+            .map(|job| job.number)
+            .collect();
+        for job in &mut self.jobs {
+            job.stop_unreported = false;
+        }
+        numbers
+            .into_iter()
+            .filter_map(|number| self.get(number).map(|job| self.report_line(job)))
+            .collect()
     }
 
     /// Records that `pid` ended; returns the number of its job, if any.
@@ -419,5 +455,26 @@ mod tests {
         table.set_stopped(40, false);
         assert_eq!(table.listing(), "[1]+ Running sleep 100\n");
         assert_eq!(table.set_stopped(99, true), None);
+    }
+
+    #[test]
+    fn a_background_stop_is_reported_once() {
+        let mut table = JobTable::new();
+        table.add(40, &[40], "cat > /tmp/x");
+        table.add(41, &[41], "sleep 100");
+        table.note_background_stop(40);
+        assert_eq!(
+            table.take_stop_reports(),
+            vec!["[1]- Stopped cat > /tmp/x".to_string()]
+        );
+        assert!(table.take_stop_reports().is_empty(), "reported once");
+        table.note_background_stop(40);
+        assert!(
+            table.take_stop_reports().is_empty(),
+            "still stopped: nothing new"
+        );
+        table.set_stopped(40, false);
+        table.note_background_stop(40);
+        assert_eq!(table.take_stop_reports().len(), 1, "stopped again after bg");
     }
 }

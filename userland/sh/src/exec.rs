@@ -367,7 +367,7 @@ impl Shell {
         let report = wait::UNTRACED | wait::CONTINUED;
         while let Ok(Some((pid, wait_status))) = posix::wait_reporting(-1, true, report) {
             if wait::stop_signal(wait_status).is_some() {
-                self.jobs.set_stopped(pid, true);
+                self.jobs.note_background_stop(pid);
             } else if wait_status == wait::CONTINUED_STATUS {
                 self.jobs.set_stopped(pid, false);
             } else {
@@ -376,10 +376,12 @@ impl Shell {
         }
     }
 
-    /// `[N]+ Done    cmd` for every background job that ended.
+    /// `[N]+ Done    cmd` for every background job that ended, and
+    /// `[N]+ Stopped    cmd` for every one that stopped meanwhile.
     pub fn report_done_jobs(&mut self) {
         self.reap_background();
-        for line in self.jobs.take_done() {
+        let stopped = self.jobs.take_stop_reports();
+        for line in stopped.into_iter().chain(self.jobs.take_done()) {
             crate::shell::out(2, &alloc::format!("{line}\n"));
         }
     }

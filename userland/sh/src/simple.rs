@@ -310,8 +310,8 @@ impl Shell {
         let cwd = posix::getcwd();
         let mut not_executable: Option<Errno> = None;
         for path in command_path::candidates(name, path_variable.as_deref(), &cwd) {
-            let foreground = !self.starting_background;
-            match posix::spawn_job(&path, &argv_refs, &environment_refs, &[], pgid, foreground) {
+            let job = self.job_kind();
+            match posix::spawn_job(&path, &argv_refs, &environment_refs, &[], pgid, job) {
                 Ok(pid) => return Ok(pid),
                 Err(Errno(ENOENT | ENOTDIR)) => {}
                 Err(Errno(ENOEXEC))
@@ -329,7 +329,7 @@ impl Shell {
                         &environment_refs,
                         &[],
                         pgid,
-                        foreground,
+                        job,
                     )
                     .map_err(|error| self.report_spawn_error(name, error));
                 }
@@ -343,6 +343,19 @@ impl Shell {
                 self.complain(&format!("{name}: not found"));
                 Err(127)
             }
+        }
+    }
+
+    /// What a process started now is to this shell: a background job, a
+    /// foreground job that takes the terminal at start (with job control),
+    /// or a plain command.
+    pub fn job_kind(&self) -> posix::Job {
+        if self.starting_background {
+            posix::Job::Background
+        } else if self.job_control && self.terminal.is_some() {
+            posix::Job::Foreground
+        } else {
+            posix::Job::Command
         }
     }
 

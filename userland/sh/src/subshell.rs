@@ -227,15 +227,8 @@ impl Shell {
         let argv_refs: Vec<&str> = argv.iter().map(String::as_str).collect();
         let environment = self.vars.child_environment(&[]);
         let environment_refs: Vec<&str> = environment.iter().map(String::as_str).collect();
-        let foreground = !self.starting_background;
-        posix::spawn_job(
-            "/bin/sh",
-            &argv_refs,
-            &environment_refs,
-            &[],
-            pgid,
-            foreground,
-        )
-        .map_err(|error| self.report_spawn_error(what, error))
+        let job = self.job_kind();
+        posix::spawn_job("/bin/sh", &argv_refs, &environment_refs, &[], pgid, job)
+            .map_err(|error| self.report_spawn_error(what, error))
     }
 }

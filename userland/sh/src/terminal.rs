@@ -31,11 +31,13 @@ const RAW: Termios = Termios {
 };
 
 impl Terminal {
-    /// Takes the terminal on `fd` for the shell's process group.
+    /// Takes the terminal on `fd` for the shell's process group: first the
+    /// foreground (unchecked, as a session's start: the shell may begin as
+    /// a background group of its parent's, e.g. `login`'s), then settings.
     pub fn claim(fd: Fd, shell_pgid: Pid) -> Terminal {
         let terminal = Terminal { fd, shell_pgid };
+        let _ = posix::claim_terminal(fd, shell_pgid);
         terminal.set(COOKED_QUIET);
-        let _ = posix::tcsetpgrp(fd, shell_pgid);
         terminal
     }
 

@@ -8,16 +8,40 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use zos_proto::proc::signal::*;
 
-/// Every signal known by name, by number.
+/// Every signal known by name, by number (Linux's numbering, which init
+/// and the C programs' dispatcher use).
 pub const SIGNALS: &[(&str, u32)] = &[
     ("HUP", SIGHUP),
     ("INT", SIGINT),
     ("QUIT", SIGQUIT),
+    ("ILL", SIGILL),
+    ("TRAP", SIGTRAP),
+    ("ABRT", 6),
+    ("BUS", SIGBUS),
+    ("FPE", SIGFPE),
     ("KILL", SIGKILL),
+    ("USR1", 10),
     ("SEGV", SIGSEGV),
+    ("USR2", 12),
     ("PIPE", SIGPIPE),
+    ("ALRM", 14),
     ("TERM", SIGTERM),
+    ("STKFLT", 16),
     ("CHLD", SIGCHLD),
+    ("CONT", SIGCONT),
+    ("STOP", SIGSTOP),
+    ("TSTP", SIGTSTP),
+    ("TTIN", SIGTTIN),
+    ("TTOU", SIGTTOU),
+    ("URG", SIGURG),
+    ("XCPU", 24),
+    ("XFSZ", 25),
+    ("VTALRM", 26),
+    ("PROF", 27),
+    ("WINCH", SIGWINCH),
+    ("IO", 29),
+    ("PWR", 30),
+    ("SYS", 31),
 ];
 
 /// Highest signal number accepted.
@@ -138,6 +162,8 @@ mod tests {
         assert_eq!(parse_signal("CHLD"), Some(17));
         assert_eq!(parse_signal("PIPE"), Some(13));
         assert_eq!(parse_signal("QUIT"), Some(3));
+        assert_eq!(parse_signal("TTIN"), Some(21));
+        assert_eq!(parse_signal("sigcont"), Some(18));
         assert_eq!(parse_signal("9"), Some(9));
         assert_eq!(parse_signal("0"), Some(0));
         assert_eq!(parse_signal("65"), None);
@@ -146,7 +172,7 @@ mod tests {
         assert_eq!(parse_signal("FOO"), None);
         assert_eq!(parse_signal("é"), None);
         assert_eq!(signal_name(15), Some("TERM"));
-        assert_eq!(signal_name(4), None);
+        assert_eq!(signal_name(32), None);
     }
 
     #[test]
@@ -196,7 +222,10 @@ mod tests {
         assert_eq!(
             parse(&["-l"]),
             Ok(KillCommand::List(vec![
-                "HUP INT QUIT KILL SEGV PIPE TERM CHLD".into()
+                "HUP INT QUIT ILL TRAP ABRT BUS FPE KILL USR1 SEGV USR2 PIPE ALRM TERM \
+                 STKFLT CHLD CONT STOP TSTP TTIN TTOU URG XCPU XFSZ VTALRM PROF WINCH IO \
+                 PWR SYS"
+                    .into()
             ]))
         );
         assert_eq!(

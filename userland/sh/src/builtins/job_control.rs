@@ -16,6 +16,8 @@ use crate::shell::Shell;
 impl Shell {
     pub(super) fn builtin_jobs(&mut self) -> i32 {
         self.reap_background();
+        // The listing reports every stop: none is left for the prompt.
+        let _ = self.jobs.take_stop_reports();
         self.print(&self.jobs.listing());
         0
     }
