@@ -670,6 +670,20 @@ pub enum Job {
     /// the process slots and memory it keeps for foreground commands (so
     /// `ps` and `kill` still run).
     Background,
+    /// Not a new process: the program replaces the caller ([`exec`]).
+    Exec,
+}
+
+/// `execve`: runs `path` in place of this process — under its pid, with its
+/// parent, group, session, credentials and descriptors 0–3 — and this
+/// program ends (its other threads too). Returns only if the program could
+/// not be started, with why.
+pub fn exec(path: &str, argv: &[&str], env: &[&str]) -> Errno {
+    match spawn_job(path, argv, env, &[], 0, Job::Exec) {
+        Err(errno) => errno,
+        // init answers an exec only when it failed.
+        Ok(_) => Errno(EIO),
+    }
 }
 
 /// [`spawn`] for a shell: `job` says what the process is to it.
@@ -802,6 +816,7 @@ fn spawn_image(
         pgid,
         foreground: job != Job::Background,
         take_terminal: job == Job::Foreground,
+        exec: job == Job::Exec,
         name,
     };
     let bytes: usize = argv

@@ -82,14 +82,26 @@ static int exec_child(void)
 		return 1;
 	}
 	if (pid == 0) {
-		char *argv[] = { "sh", "-c", "echo sh-in-child says hi; exit 3", NULL };
+		char *argv[] = { "sh", "-c", "echo sh-in-child says hi; echo sh-in-child pid=$$; exit 3",
+				 NULL };
 		execve("/bin/sh", argv, environ);
 		printf("fork-test: execve failed: %s\n", strerror(errno));
 		_exit(127);
 	}
 	int status = 0;
 	waitpid(pid, &status, 0);
-	printf("fork-test: exec child status=%d\n", WEXITSTATUS(status));
+	printf("fork-test: exec child pid=%d status=%d\n", (int)pid, WEXITSTATUS(status));
+	/* A program that cannot start: execve returns its error in the child. */
+	pid = fork();
+	if (pid == 0) {
+		char *argv[] = { "nowhere", NULL };
+		execve("/bin/no-such-program", argv, environ);
+		printf("fork-test: missing program: %s\n", strerror(errno));
+		fflush(stdout);
+		_exit(9);
+	}
+	waitpid(pid, &status, 0);
+	printf("fork-test: missing program status=%d\n", WEXITSTATUS(status));
 	return 0;
 }
 

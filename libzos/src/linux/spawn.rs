@@ -219,21 +219,15 @@ pub fn wait4(pid: i32, status: u64, options: u32, usage: u64) -> SysResult {
     }
 }
 
-/// execve without replacing the process: the program runs as a child (with
-/// descriptors 0–3 and this process group), and this process exits with its
-/// status when it ends. The pid differs from the caller's (docs/porting.md).
+/// execve: init starts the program in place of this process, under its pid
+/// (with descriptors 0–3); this process ends there. Returns only the error
+/// of a program that could not start (docs/posix.md, "execve").
 pub fn execve(path: u64, argv: u64, envp: u64) -> SysResult {
     let path = c_str(path)?;
     let argv = strings(argv)?;
     let env = strings(envp)?;
     let (argv, env) = (as_strs(&argv), as_strs(&env));
-    let child = posix::spawn(path, &argv, &env, &[], posix::getpgrp())?;
-    let status = loop {
-        match posix::waitpid(child as i32, false) {
-            Ok(Some((_, status))) => break status,
-            Ok(None) => continue,
-            Err(_) => break 127 << 8,
-        }
-    };
-    posix::exit(posix::status_code(status))
+    // The old program's shared file mappings end with it, as at exit.
+    super::memory::write_back_all();
+    Err(posix::exec(path, &argv, &env))
 }

@@ -215,6 +215,7 @@ impl Manager {
             pgid: 0,
             foreground: false,
             take_terminal: false,
+            exec: false,
             name: None,
         };
         let reply = ipc::call(slots::PROC, &request, &copies);

@@ -223,6 +223,9 @@ pub struct Manager {
     /// Whether the spawn in progress takes its terminal at start
     /// (`Spawn::take_terminal`).
     next_takes_terminal: bool,
+    /// The process the spawn in progress replaces (`Spawn::exec`): the
+    /// program runs under its pid.
+    exec_as: Option<u32>,
     credentials: CredentialTable,
     /// The credential authority capability, copied to services granted it.
     credential_authority: u64,
@@ -383,6 +386,7 @@ impl Manager {
             staged_images: BTreeMap::new(),
             next_image: None,
             next_takes_terminal: false,
+            exec_as: None,
             script_name: None,
             credentials: CredentialTable::new(),
             credential_authority,
@@ -824,7 +828,14 @@ impl Manager {
             }
             Err(_) => return Err(EIO),
         };
-        let pid = child.pid as u32;
+        // An exec's program takes the pid of the process it replaces: the
+        // kernel's number for it is never seen (docs/posix.md, "execve").
+        let replaced = self.exec_as.filter(|old| self.procs.contains_key(old));
+        let pid = replaced.unwrap_or(child.pid as u32);
+        let ppid = match replaced {
+            Some(old) => self.procs.get(&old).map_or(1, |p| p.ppid),
+            None => parent,
+        };
         let fail = |child: &loader::Child, errno: i32| {
             let _ = sys::process_kill(child.process);
             let _ = sys::cap_delete(child.process);
@@ -866,7 +877,7 @@ impl Manager {
         }
         let info = StartInfo {
             pid,
-            ppid: parent,
+            ppid,
             argv: argv.iter().map(|a| a.to_string()).collect(),
             env: env.iter().map(|e| e.to_string()).collect(),
             cwd: cwd.to_string(),
@@ -881,28 +892,70 @@ impl Manager {
         if let Err(errno) = write_start_page(child.process, &info, &layout_random) {
             return fail(&child, errno);
         }
-        if loader::start(&child).is_err() {
-            return fail(&child, EIO);
-        }
-        let _ = sys::cap_delete(child.thread);
-        let pgid = if pgid == 0 { pid } else { pgid };
-        let credentials = self.procs.get(&parent).map_or(0, |p| p.credentials);
-        let sid = self.procs.get(&parent).map_or(0, |p| p.sid);
         let name = path.rsplit('/').next().unwrap_or(path).to_string();
         let name = argv
             .first()
             .map(|a| a.rsplit('/').next().unwrap_or(a).to_string())
             .unwrap_or(name);
         let name = script_name.unwrap_or(name);
+        let image = staged.is_none().then_some(image);
+        if replaced.is_some() {
+            // The old program ends before the new one runs: nothing of it
+            // (a pipe ring's lock under this pid) outlives the switch.
+            self.replace_image(pid, child.process, name.clone(), image, fault_badge);
+        }
+        if loader::start(&child).is_err() {
+            return fail(&child, EIO);
+        }
+        let _ = sys::cap_delete(child.thread);
+        if replaced.is_some() {
+            return Ok(pid);
+        }
+        let pgid = if pgid == 0 { pid } else { pgid };
+        let credentials = self.procs.get(&parent).map_or(0, |p| p.credentials);
+        let sid = self.procs.get(&parent).map_or(0, |p| p.sid);
         self.procs.insert(
             pid,
             Proc {
-                image: staged.is_none().then_some(image),
+                image,
                 fault_badge,
                 ..Proc::new(pid, [parent, pgid, sid], name, child.process, credentials)
             },
         );
         Ok(pid)
+    }
+
+    /// `execve`: process `pid` now runs `process` (started already); the one
+    /// it ran before ends without an exit status. Group, session, parent,
+    /// children, credentials, CPUs and ignored signals stay; caught ones go
+    /// back to their default (POSIX), and a held fault goes with the old
+    /// program.
+    fn replace_image(
+        &mut self,
+        pid: u32,
+        process: u64,
+        name: String,
+        image: Option<&'static [u8]>,
+        fault_badge: u64,
+    ) {
+        let Some(p) = self.procs.get_mut(&pid) else {
+            return;
+        };
+        let old = Proc {
+            process: core::mem::replace(&mut p.process, process),
+            signal_notification: p.signal_notification.take(),
+            held_fault: p.held_fault.take(),
+            ..Proc::new(pid, [0; 3], String::new(), 0, 0)
+        };
+        p.name = name;
+        p.image = image;
+        p.fault_badge = fault_badge;
+        p.caught = 0;
+        p.stopped = false;
+        p.signal = None;
+        let _ = sys::process_kill(old.process);
+        old.release();
+        self.pipes.process_ended(pid);
     }
 
     /// Fills a new process's fixed slots: itself, the print-only console,
@@ -1384,6 +1437,7 @@ impl Manager {
             pgid,
             foreground,
             take_terminal,
+            exec,
             name,
         } = request
         else {
@@ -1407,7 +1461,9 @@ impl Manager {
             return err(E2BIG);
         }
         let image = self.staged_images.remove(&caller);
-        if let Err(errno) = self.admit(foreground) {
+        // An exec replaces a process: it adds none.
+        let admitted = if exec { Ok(()) } else { self.admit(foreground) };
+        if let Err(errno) = admitted {
             self.drop_handles(&moved);
             if let Some((memory, _)) = image {
                 let _ = sys::cap_delete(memory);
@@ -1438,7 +1494,8 @@ impl Manager {
             .map(|n| n.rsplit('/').next().unwrap_or(n))
             .filter(|n| !n.is_empty())
             .map(String::from);
-        self.next_takes_terminal = take_terminal;
+        self.next_takes_terminal = take_terminal && !exec;
+        self.exec_as = exec.then_some(caller);
         let spawned = self.spawn(
             caller,
             path,
@@ -1453,10 +1510,13 @@ impl Manager {
         );
         self.next_image = None;
         self.next_takes_terminal = false;
+        self.exec_as = None;
         if mapped {
             let _ = sys::memory_unmap(sys::SELF, IMAGE_SCRATCH);
         }
         match spawned {
+            // The caller is gone: nobody to answer.
+            Ok(_) if exec => Answer::Deferred,
             Ok(pid) => Answer::Now(encode(&ProcResponse::Spawned { pid }), Vec::new()),
             Err(e) => {
                 self.drop_handles(&moved);

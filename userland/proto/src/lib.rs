@@ -74,6 +74,7 @@ mod tests {
             pgid: 0,
             foreground: true,
             take_terminal: false,
+            exec: false,
             name: Some("script"),
         };
         let n = encode(&spawn, &mut buffer).expect("fits");

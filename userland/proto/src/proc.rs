@@ -83,6 +83,11 @@ pub enum ProcRequest<'a> {
         pgid: u32,
         foreground: bool,
         take_terminal: bool,
+        /// `execve`: the program replaces the caller — it runs under the
+        /// caller's pid, parent, group, session, credentials and ignored
+        /// signals, and the caller's process ends without an exit status
+        /// (its parent waits for the program). Not answered on success.
+        exec: bool,
         /// The process's name when it is not `argv[0]`'s last component: the
         /// script a libzos spawn found in the VFS, whose interpreter `path`
         /// names (Linux names a process after the file executed).
