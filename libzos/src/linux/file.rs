@@ -709,7 +709,10 @@ pub fn ioctl(fd: Fd, request: u64, arg: u64) -> SysResult {
         TIOCSPGRP => {
             let bytes = user_bytes(arg, 4)?;
             let pgid = u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
-            posix::tcsetpgrp(fd, pgid).map_err(not_a_tty)?;
+            match super::vfork::tcsetpgrp(fd, pgid) {
+                Some(result) => result.map_err(not_a_tty)?,
+                None => posix::tcsetpgrp(fd, pgid).map_err(not_a_tty)?,
+            }
             Ok(0)
         }
         FIONBIO => {

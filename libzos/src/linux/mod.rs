@@ -138,7 +138,7 @@ fn dispatch(nr: i64, args: [u64; 6]) -> SysResult {
             memory::write_back_all();
             posix::exit(a as i32)
         }
-        96 | 178 => Ok(i64::from(posix::getpid())),
+        96 | 178 => Ok(i64::from(own_pid())),
         101 => time::nanosleep(a, b),
         102 => time::getitimer(a, b),
         103 => time::setitimer(a, b, c),
@@ -159,7 +159,7 @@ fn dispatch(nr: i64, args: [u64; 6]) -> SysResult {
         134 => signal::rt_sigaction(a as u32, b, c),
         135 => signal::rt_sigprocmask(a as u32, b, c),
         153 => time::times(a),
-        154 if vfork::active() && (a == 0 || a == u64::from(posix::getpid())) => {
+        154 if vfork::active() && vfork::is_child(a as u32) => {
             vfork::setpgid(b as u32);
             Ok(0)
         }
@@ -172,7 +172,7 @@ fn dispatch(nr: i64, args: [u64; 6]) -> SysResult {
         166 => Ok(i64::from(crate::fs::umask(a as u32 & 0o777))),
         167 => Ok(0),
         169 => time::gettimeofday(a),
-        172 => Ok(i64::from(posix::getpid())),
+        172 => Ok(i64::from(own_pid())),
         179 => sysinfo(a),
         198 => net::socket(a as i32, b as i32, c as i32),
         199 => net::socketpair(a as i32),
@@ -189,6 +189,8 @@ fn dispatch(nr: i64, args: [u64; 6]) -> SysResult {
         210 => net::shutdown(a as i32, b as i32),
         211 => net::sendmsg(a as i32, b, c as u32),
         212 => net::recvmsg(a as i32, b, c as u32),
+        // A vfork child's parent is the process it runs in.
+        173 if vfork::active() => Ok(i64::from(posix::getpid())),
         173 => Ok(i64::from(posix::getppid())),
         174..=177 => Ok(0),
         // clone(SIGCHLD, 0) is musl's fork; threads are not there yet.
@@ -371,6 +373,11 @@ fn resource_limit(resource: u32, old: u64) -> SysResult {
         put_words(old, &[value, value])?;
     }
     Ok(0)
+}
+
+/// The caller's pid: a vfork child's provisional one (`vfork`).
+fn own_pid() -> posix::Pid {
+    vfork::provisional_pid().unwrap_or_else(posix::getpid)
 }
 
 /// Whether `pid` names the caller (0 or its own pid).

@@ -15,7 +15,13 @@
 //! (as with a real vfork). A vfork child may vfork again (BusyBox's hush
 //! does for a here-document that does not fit its pipe): every level keeps
 //! its registers and tables on a stack, up to [`MAX_DEPTH`] (then -1).
-//! Limit: the child's `getpid` is the parent's.
+//!
+//! The child has no pid until its `execve`, so its `getpid` answers a
+//! provisional one ([`provisional_pid`]) that stands for "the process this
+//! child becomes": `setpgid(0, getpid())` asks for a group of its own and
+//! `tcsetpgrp(tty, getpid())` for that group to take the terminal, both
+//! made at `execve` (a job control shell's child does exactly this: dash,
+//! hush).
 
 use super::spawn::strings;
 use super::{c_str, SysResult};
@@ -55,6 +61,37 @@ static NEXT_ZOMBIE: AtomicU32 = AtomicU32::new(0x4000_0000);
 /// Whether a vfork child is running.
 pub fn active() -> bool {
     DEPTH.load(Ordering::SeqCst) > 0
+}
+
+/// Provisional pids of vfork children, one per level: above every real
+/// pid, below the zombies' ([`NEXT_ZOMBIE`]).
+const PROVISIONAL_BASE: u32 = 0x3FFF_0000;
+
+/// The running vfork child's provisional pid (`None`: no child runs).
+pub fn provisional_pid() -> Option<Pid> {
+    match DEPTH.load(Ordering::SeqCst) {
+        0 => None,
+        depth => Some(PROVISIONAL_BASE + depth),
+    }
+}
+
+/// Whether `pid` names the running vfork child itself (0, its provisional
+/// pid, or — as before provisional pids — its parent's).
+pub fn is_child(pid: Pid) -> bool {
+    pid == 0 || Some(pid) == provisional_pid() || pid == posix::getpid()
+}
+
+/// The child's `tcsetpgrp(fd, pgid)`: for its own group (provisional pid, or
+/// the group it asked for) the terminal is handed over at `execve`; any
+/// other group takes it now. None when no child runs.
+pub fn tcsetpgrp(fd: posix::Fd, pgid: Pid) -> Option<posix::Result<()>> {
+    let own = provisional_pid()?;
+    let asked = PGID.lock().last().copied().flatten();
+    if pgid == own || (asked.is_some() && asked == Some(pgid)) {
+        set_controlling_terminal(fd);
+        return Some(Ok(()));
+    }
+    Some(posix::tcsetpgrp(fd, pgid))
 }
 
 /// Starts a child: called by [`zos_vfork`] with the registers kept.
@@ -114,8 +151,14 @@ pub fn set_controlling_terminal(fd: posix::Fd) {
     }
 }
 
-/// The child's `setpgid(0 | own pid, pgid)`: remembered for its spawn.
+/// The child's `setpgid(0 | own pid, pgid)`: remembered for its spawn
+/// (its provisional pid, like 0, asks for a group of its own).
 pub fn setpgid(pgid: Pid) {
+    let pgid = if Some(pgid) == provisional_pid() {
+        0
+    } else {
+        pgid
+    };
     if let Some(level) = PGID.lock().last_mut() {
         *level = Some(pgid);
     }
@@ -135,7 +178,16 @@ pub fn execve(path: u64, argv: u64, envp: u64) -> SysResult {
         .collect();
     let asked = PGID.lock().last().copied().flatten();
     let pgid = asked.unwrap_or_else(posix::getpgrp);
-    let pid = posix::spawn(path, &argv, &env, &actions, pgid)?;
+    // A child that took a terminal: the program makes its group the
+    // foreground before it runs (then again below, on the descriptor the
+    // child named, which the program may not have).
+    let takes = CONTROLLING.lock().last().copied().flatten().is_some();
+    let job = if takes {
+        posix::Job::Foreground
+    } else {
+        posix::Job::Command
+    };
+    let pid = posix::spawn_job(path, &argv, &env, &actions, pgid, job)?;
     let controlling = CONTROLLING.lock().last_mut().and_then(Option::take);
     if let Some(fd) = controlling {
         // The child's TIOCSCTTY, made for it.
