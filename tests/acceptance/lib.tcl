@@ -98,3 +98,19 @@ proc want_exit {status what} {
     set code [lindex $result 3]
     if {$code != $status} { fail "QEMU exit status $code, expected $status: $what" }
 }
+
+# Waits for a regular expression (or fails with `what`); returns its
+# capture groups, e.g. `set pid [lindex [grab {\nPID=([0-9]+)\r} "the pid"] 0]`.
+proc grab {pattern what} {
+    expect {
+        -re $pattern {
+            set groups {}
+            for {set i 1} {[info exists expect_out($i,string)]} {incr i} {
+                lappend groups $expect_out($i,string)
+            }
+            return $groups
+        }
+        timeout { fail "timed out waiting for $what (/$pattern/)" }
+        eof { fail "QEMU exited before $what (/$pattern/)" }
+    }
+}

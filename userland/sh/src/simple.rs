@@ -346,6 +346,47 @@ impl Shell {
         }
     }
 
+    /// `exec NAME ARGS…` in the shell's own process: the program found on
+    /// `PATH` replaces the shell (same pid, descriptors 0–3, the terminal
+    /// left in its usual settings). Returns only when none could start,
+    /// with the status POSIX gives that (127 not found, 126 not executable).
+    pub fn exec_in_place(&mut self, argv: &[String]) -> i32 {
+        let Some(name) = argv.first() else {
+            return 0;
+        };
+        let argv_refs: Vec<&str> = argv.iter().map(String::as_str).collect();
+        let environment = self.vars.child_environment(&[]);
+        let environment_refs: Vec<&str> = environment.iter().map(String::as_str).collect();
+        let path_variable = self.vars.get("PATH").map(ToString::to_string);
+        let cwd = posix::getcwd();
+        if let Some(terminal) = &self.terminal {
+            terminal.restore();
+        }
+        let mut not_executable: Option<Errno> = None;
+        for path in command_path::candidates(name, path_variable.as_deref(), &cwd) {
+            match posix::exec(&path, &argv_refs, &environment_refs) {
+                Errno(ENOENT | ENOTDIR) => {}
+                Errno(ENOEXEC) if libzos::fs::stat(&path).is_ok_and(|s| s.mode & 0o111 != 0) => {
+                    // A text file without `#!`: this shell's language.
+                    let mut script_argv = alloc::vec!["sh", path.as_str()];
+                    script_argv.extend(argv_refs.iter().skip(1));
+                    let error = posix::exec("/bin/sh", &script_argv, &environment_refs);
+                    return self.report_spawn_error(name, error);
+                }
+                Errno(ENOEXEC) => return self.report_spawn_error(name, Errno(EACCES)),
+                error @ Errno(EACCES) => not_executable = Some(error),
+                error => return self.report_spawn_error(name, error),
+            }
+        }
+        match not_executable {
+            Some(error) => self.report_spawn_error(name, error),
+            None => {
+                self.complain(&format!("exec: {name}: not found"));
+                127
+            }
+        }
+    }
+
     /// What a process started now is to this shell: a background job, a
     /// foreground job that takes the terminal at start (with job control),
     /// or a plain command.

@@ -111,7 +111,18 @@ impl Shell {
             self.keep_redirects = true;
             return 0;
         }
-        // No exec() here: run the program, then end with its status.
+        // This shell is the process (not a subshell or a command
+        // substitution run inside it): the program replaces it. It returns
+        // only the status of a program that could not start.
+        if self.subshell_depth == 0 && self.captures.is_empty() {
+            let status = self.exec_in_place(args);
+            self.traps.remove("EXIT");
+            self.exit_status = status;
+            self.flow = Flow::Exit;
+            return status;
+        }
+        // Inside a subshell run in this process: run the program, then end
+        // the subshell with its status.
         let pgid = if self.job_control { 0 } else { self.shell_pgid };
         let status = match self.spawn_external(args, &[], pgid) {
             Ok(pid) => {
