@@ -6,7 +6,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use libzos::eprintln;
 use libzos::posix::{self, Errno};
-use zos_proto::errno::{EINTR, ENOENT};
+use zos_proto::errno::ENOENT;
 use zos_tools_core::env::{self, EnvCommand};
 use zos_tools_core::failure::EXIT_ERROR;
 use zos_tools_core::signal::{self, KillCommand};
@@ -102,8 +102,9 @@ pub fn env(args: &[&str]) -> Result<(), Failure> {
     run_command(&command, &environment)
 }
 
-/// Runs the command in `environment` (trying each `PATH` entry), waits, and
-/// ends with its status.
+/// Runs the command in `environment` in place of `env` (trying each `PATH`
+/// entry): it keeps env's pid, as `execvp` does. Returns only when no
+/// candidate could start.
 fn run_command(command: &EnvCommand, environment: &[String]) -> Result<(), Failure> {
     let program = command.command[0];
     let search_path = environment
@@ -112,16 +113,9 @@ fn run_command(command: &EnvCommand, environment: &[String]) -> Result<(), Failu
     let environment: Vec<&str> = environment.iter().map(String::as_str).collect();
     let mut last_error = Errno(ENOENT);
     for candidate in env::candidates(program, search_path) {
-        match posix::spawn(
-            &candidate,
-            &command.command,
-            &environment,
-            &[],
-            posix::getpgrp(),
-        ) {
-            Ok(pid) => return wait_for(pid),
-            Err(Errno(ENOENT)) => {}
-            Err(error) => {
+        match posix::exec(&candidate, &command.command, &environment) {
+            Errno(ENOENT) => {}
+            error => {
                 last_error = error;
                 break;
             }
@@ -133,24 +127,4 @@ fn run_command(command: &EnvCommand, environment: &[String]) -> Result<(), Failu
     } else {
         EXIT_CANNOT_RUN
     }))
-}
-
-fn wait_for(pid: posix::Pid) -> Result<(), Failure> {
-    loop {
-        match posix::waitpid(pid as i32, false) {
-            Ok(Some((_, status))) => {
-                return match posix::status_code(status) {
-                    0 => Ok(()),
-                    code => Err(Failure::Exit(code)),
-                };
-            }
-            Ok(None) | Err(Errno(EINTR)) => {}
-            Err(error) => {
-                return Err(Failure::Error(format!(
-                    "waiting for process {pid}: {}",
-                    error.describe()
-                )))
-            }
-        }
-    }
 }
