@@ -473,8 +473,10 @@ impl Stack {
         Some(reply)
     }
 
-    /// Every socket, for `netstat`.
-    /// Sockets in the table and the bytes of their buffers (both ways).
+    /// For `netstat -m`: the sockets in the table, and the bytes of the
+    /// TCP and UDP buffers (both ways) of every smoltcp socket — closing
+    /// connections no table entry names any more included, so the bytes can
+    /// outlast the count for a while.
     pub fn buffers(&self) -> (u32, u64) {
         let mut bytes = 0u64;
         for (_, socket) in self.sockets.iter() {
@@ -483,13 +485,14 @@ impl Stack {
                 smoltcp::socket::Socket::Udp(u) => {
                     u.payload_recv_capacity() + u.payload_send_capacity()
                 }
-                #[allow(unreachable_patterns)]
+                // DHCP and ICMP sockets: no byte buffers of a connection.
                 _ => 0,
             } as u64;
         }
         (self.table.len() as u32, bytes)
     }
 
+    /// Every socket, for `netstat`.
     pub fn list(&self) -> Vec<SocketInfo> {
         let mut out = Vec::new();
         for s in self.table.values() {
