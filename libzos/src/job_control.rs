@@ -6,10 +6,11 @@
 //!
 //! The terminal knows its foreground group but not who calls (a handle's
 //! badge names the open file, which a spawn shares), so the check is the
-//! caller's: it asks the terminal for its foreground group and, when that
-//! is not its own, init, which knows groups, sessions and dispositions and
-//! decides (`ProcRequest::TerminalAccess`). docs/terminals.md, "Background
-//! reads".
+//! caller's: a read names the reader's group (`IoRequest::TerminalRead`,
+//! answered `Background` when that is not the foreground one), a change
+//! asks the terminal for its foreground group first; outside it, init, which
+//! knows groups, sessions and dispositions, decides
+//! (`ProcRequest::TerminalAccess`). docs/terminals.md, "Background reads".
 
 use crate::posix::{self, Errno, Fd, Pid, Result};
 use core::sync::atomic::{AtomicU32, Ordering};
@@ -17,6 +18,7 @@ use zos_proto::errno::*;
 use zos_proto::io::{IoRequest, IoResponse};
 use zos_proto::proc::signal::{SIGTTIN, SIGTTOU};
 use zos_proto::proc::{ProcRequest, ProcResponse};
+use zos_proto::MAX_IO_CHUNK;
 
 /// This process's group as last learnt (0: not known). Only ever used to
 /// skip asking init when the terminal's foreground group is this one: a
@@ -27,6 +29,14 @@ static OWN_GROUP: AtomicU32 = AtomicU32::new(0);
 /// Notes this process's group (from `getpgrp`, `setpgid`, `setsid`).
 pub(crate) fn note_own_group(pgid: Pid) {
     OWN_GROUP.store(pgid, Ordering::Relaxed);
+}
+
+/// This process's group: as noted, else asked of init (once).
+fn own_group() -> Pid {
+    match OWN_GROUP.load(Ordering::Relaxed) {
+        0 => posix::getpgrp(),
+        pgid => pgid,
+    }
 }
 
 /// How many times one call is stopped and continued before it gives up
@@ -62,19 +72,68 @@ pub fn check(fd: Fd, access: Access) -> Result<()> {
         if foreground == 0 || foreground == OWN_GROUP.load(Ordering::Relaxed) {
             return Ok(());
         }
-        let request = ProcRequest::TerminalAccess {
-            foreground,
-            signal,
-            blocked: blocked(signal),
-        };
-        let reply = posix::proc_call(&request, &[])?;
-        match reply.decode::<ProcResponse>() {
-            Some(ProcResponse::Ok) => return Ok(()),
-            Some(ProcResponse::Err(EINTR)) if posix::catches(signal) => return Err(Errno(EINTR)),
-            // Stopped and continued: look again (`bg` continues a reader
-            // that is still in the background, and it stops again).
-            Some(ProcResponse::Err(EINTR)) => {}
-            Some(ProcResponse::Err(e)) => return Err(Errno(e)),
+        if ask_init(foreground, signal)? {
+            return Ok(());
+        }
+    }
+    Err(Errno(EIO))
+}
+
+/// Asks init what a process outside the foreground group `foreground` does
+/// about `signal`: true to go on, false when its group was stopped and
+/// continued (look again); `EIO`, or `EINTR` when a handler caught it.
+fn ask_init(foreground: Pid, signal: u32) -> Result<bool> {
+    let request = ProcRequest::TerminalAccess {
+        foreground,
+        signal,
+        blocked: blocked(signal),
+    };
+    let reply = posix::proc_call(&request, &[])?;
+    match reply.decode::<ProcResponse>() {
+        Some(ProcResponse::Ok) => {
+            // Perhaps the group noted here was stale: learn it again.
+            OWN_GROUP.store(0, Ordering::Relaxed);
+            Ok(true)
+        }
+        Some(ProcResponse::Err(EINTR)) if posix::catches(signal) => Err(Errno(EINTR)),
+        // Stopped and continued: look again (`bg` continues a reader that
+        // is still in the background, and it stops again).
+        Some(ProcResponse::Err(EINTR)) => Ok(false),
+        Some(ProcResponse::Err(e)) => Err(Errno(e)),
+        _ => Err(Errno(EIO)),
+    }
+}
+
+/// `read` of terminal `fd` with job control: one `TerminalRead` naming this
+/// process's group; outside the foreground group init decides (stop, EIO,
+/// or go on with a plain read). A server that does not know `TerminalRead`
+/// gets the check and a plain read.
+pub(crate) fn read_terminal(fd: Fd, buffer: &mut [u8]) -> Result<usize> {
+    let max = buffer.len().min(MAX_IO_CHUNK) as u32;
+    let mut request = IoRequest::TerminalRead {
+        max,
+        group: own_group(),
+    };
+    for _ in 0..MAX_ROUNDS {
+        let reply = posix::interruptible(|| posix::io_call(fd, &request))?;
+        match reply.decode::<IoResponse>() {
+            Some(IoResponse::Data(data)) => {
+                let n = data.len().min(buffer.len());
+                buffer[..n].copy_from_slice(&data[..n]);
+                return Ok(n);
+            }
+            Some(IoResponse::Background { foreground }) => {
+                if ask_init(foreground, SIGTTIN)? {
+                    request = IoRequest::Read { max };
+                }
+            }
+            Some(IoResponse::Err(ENOTTY | EINVAL))
+                if matches!(request, IoRequest::TerminalRead { .. }) =>
+            {
+                check(fd, Access::Read)?;
+                request = IoRequest::Read { max };
+            }
+            Some(IoResponse::Err(e)) => return Err(Errno(e)),
             _ => return Err(Errno(EIO)),
         }
     }

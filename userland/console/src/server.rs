@@ -196,6 +196,13 @@ fn handle(server: &Server, endpoint: u64, handles: &mut Handles, request: &Recei
         IoRequest::Read { max } => {
             read(server, badge, (max as usize).min(MAX_IO_CHUNK), nonblocking)
         }
+        IoRequest::TerminalRead { max, group } => {
+            let foreground = with_terminal(|t| (t.foreground, Vec::new()));
+            if foreground != 0 && foreground != group {
+                return Outcome::Answer(IoResponse::Background { foreground });
+            }
+            read(server, badge, (max as usize).min(MAX_IO_CHUNK), nonblocking)
+        }
         IoRequest::Write { data } => {
             uart::write(data);
             Outcome::Answer(IoResponse::Written(data.len() as u32))

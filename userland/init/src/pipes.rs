@@ -622,6 +622,7 @@ impl Pipes {
             | IoRequest::SetTermios(_)
             | IoRequest::SetForeground { .. }
             | IoRequest::GetForeground
+            | IoRequest::TerminalRead { .. }
             | IoRequest::GetWinSize
             | IoRequest::SetWinSize(_)
             | IoRequest::PtyNumber

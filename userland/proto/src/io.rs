@@ -130,6 +130,15 @@ pub enum IoRequest<'a> {
     /// Terminals: the foreground process group (`tcgetpgrp`), 0 if none
     /// was set; answers `Foreground`.
     GetForeground,
+    /// Terminals: `Read` by a process of group `group`. A terminal with a
+    /// foreground group that is not `group` answers `Background` instead
+    /// of reading (a pty's master side never does): job control, where the
+    /// reader asks init what to do (docs/terminals.md, "Background reads").
+    /// The group is the reader's word, as the check is the reader's own.
+    TerminalRead {
+        max: u32,
+        group: u32,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -166,6 +175,10 @@ pub enum IoResponse<'a> {
     Ready(u16),
     /// The answer to `GetForeground`.
     Foreground(u32),
+    /// The answer to `TerminalRead` from outside the foreground group.
+    Background {
+        foreground: u32,
+    },
 }
 
 /// A terminal's window size in characters (`struct winsize` without the

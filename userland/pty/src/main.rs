@@ -368,6 +368,17 @@ impl Service {
         let Some(entry) = self.ptys.get_mut(&index) else {
             return Outcome::Io(IoResponse::Err(EIO));
         };
+        // Job control applies to the slave side only.
+        let request = match request {
+            IoRequest::TerminalRead { max, group } => {
+                let foreground = entry.pty.foreground;
+                if side == Side::Slave && foreground != 0 && foreground != group {
+                    return Outcome::Io(IoResponse::Background { foreground });
+                }
+                IoRequest::Read { max }
+            }
+            other => other,
+        };
         match request {
             IoRequest::Read { max } => {
                 let max = (max as usize).min(MAX_IO_CHUNK);

@@ -1044,7 +1044,8 @@ impl Server {
             IoRequest::GetTermios
             | IoRequest::SetTermios(_)
             | IoRequest::SetForeground { .. }
-            | IoRequest::GetForeground => io_err(ENOTTY),
+            | IoRequest::GetForeground
+            | IoRequest::TerminalRead { .. } => io_err(ENOTTY),
             IoRequest::SetNonBlocking(on) => {
                 let mut open = file.borrow_mut();
                 let mut flags = open.flags();
