@@ -90,11 +90,7 @@ fn ask_init(foreground: Pid, signal: u32) -> Result<bool> {
     };
     let reply = posix::proc_call(&request, &[])?;
     match reply.decode::<ProcResponse>() {
-        Some(ProcResponse::Ok) => {
-            // Perhaps the group noted here was stale: learn it again.
-            OWN_GROUP.store(0, Ordering::Relaxed);
-            Ok(true)
-        }
+        Some(ProcResponse::Ok) => Ok(true),
         Some(ProcResponse::Err(EINTR)) if posix::catches(signal) => Err(Errno(EINTR)),
         // Stopped and continued: look again (`bg` continues a reader that
         // is still in the background, and it stops again).
@@ -124,6 +120,9 @@ pub(crate) fn read_terminal(fd: Fd, buffer: &mut [u8]) -> Result<usize> {
             }
             Some(IoResponse::Background { foreground }) => {
                 if ask_init(foreground, SIGTTIN)? {
+                    // Perhaps the group noted here was stale (a parent's
+                    // setpgid): learn it again for the next read.
+                    posix::getpgrp();
                     request = IoRequest::Read { max };
                 }
             }

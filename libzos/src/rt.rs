@@ -408,6 +408,16 @@ pub fn debug_line(args: core::fmt::Arguments) {
 pub struct FdOut(pub i32);
 
 impl Write for FdOut {
+    /// A formatted message goes out in one write, so the lines of
+    /// processes sharing a terminal do not mix mid-line (a background
+    /// `httpd`'s start-up line with the shell's prompt).
+    fn write_fmt(&mut self, args: core::fmt::Arguments<'_>) -> core::fmt::Result {
+        match args.as_str() {
+            Some(text) => self.write_str(text),
+            None => self.write_str(&alloc::fmt::format(args)),
+        }
+    }
+
     fn write_str(&mut self, s: &str) -> core::fmt::Result {
         if crate::posix::write_all(self.0, s.as_bytes()).is_err()
             && crate::posix::descriptors().is_empty()
