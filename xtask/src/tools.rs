@@ -22,6 +22,38 @@ fn package_of(tool: &str) -> &str {
     }
 }
 
+/// The install command for `packages` with qemu-utils moved to the
+/// version the distribution's QEMU has, when a QEMU system package is
+/// among them and the installed qemu-utils is another version (its
+/// `Breaks` then stops the install); `None` otherwise.
+fn qemu_utils_aligned(packages: &[&str]) -> Option<String> {
+    if !packages.iter().any(|p| p.starts_with("qemu-system")) {
+        return None;
+    }
+    let output = |args: &[&str]| {
+        Command::new(args[0])
+            .args(&args[1..])
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+    };
+    let installed = output(&["dpkg-query", "-W", "-f=${Version}", "qemu-utils"])?;
+    let policy = output(&["apt-cache", "policy", "qemu-system-common"])?;
+    let candidate = policy
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("Candidate:"))
+        .map(str::trim)
+        .filter(|v| !v.is_empty() && *v != "(none)")?;
+    if installed.trim() == candidate {
+        return None;
+    }
+    Some(format!(
+        "apt-get install -y --allow-downgrades {} qemu-utils={candidate}",
+        packages.join(" ")
+    ))
+}
+
 fn present(tool: &str) -> bool {
     Command::new("sh")
         .args(["-c", &format!("command -v {tool}")])
@@ -47,13 +79,24 @@ pub fn ensure(tools: &[&str]) -> Result<(), String> {
     let command = format!("apt-get install -y {}", packages.join(" "));
     if is_root() && present("apt-get") {
         eprintln!("xtask: installing missing tools: {command}");
-        let ok = Command::new("sh")
-            .args([
-                "-c",
-                &format!("apt-get update -qq && DEBIAN_FRONTEND=noninteractive {command}"),
-            ])
-            .status()
-            .is_ok_and(|s| s.success());
+        let run = |command: &str| {
+            Command::new("sh")
+                .args([
+                    "-c",
+                    &format!("apt-get update -qq && DEBIAN_FRONTEND=noninteractive {command}"),
+                ])
+                .status()
+                .is_ok_and(|s| s.success())
+        };
+        let mut ok = run(&command);
+        if !ok {
+            if let Some(aligned) = qemu_utils_aligned(&packages) {
+                // A machine image with a newer qemu-utils (from backports)
+                // breaks the distribution's QEMU: install both at one version.
+                eprintln!("xtask: retrying with qemu-utils at QEMU's version: {aligned}");
+                ok = run(&aligned);
+            }
+        }
         if ok && missing.iter().all(|t| present(t)) {
             return Ok(());
         }
