@@ -115,7 +115,7 @@ fn lowest_free(t: &Table, from: Fd) -> Fd {
 }
 
 /// Descriptors a process may have open: 0 to `OPEN_MAX - 1` (`EMFILE` beyond).
-pub const OPEN_MAX: Fd = 256;
+pub const OPEN_MAX: Fd = zos_proto::proc::OPEN_MAX as Fd;
 
 /// Fails with `EMFILE` when every descriptor below [`OPEN_MAX`] is in use.
 pub fn check_fd_room() -> Result<()> {
@@ -636,10 +636,11 @@ pub enum FileAction {
     Close(Fd),
 }
 
-/// Most descriptors a child receives (capabilities travel four per message).
-pub const MAX_CHILD_FDS: usize = 4;
+/// Capabilities one message carries: a spawn's descriptors beyond these
+/// go to init first (`ProcRequest::StageFds`).
+const CAPS_PER_MESSAGE: usize = 4;
 
-/// Starts `path` with `argv` and `env`; the child inherits descriptors 0–3
+/// Starts `path` with `argv` and `env`; the child inherits every descriptor
 /// after `actions`. `pgid`: 0 = a new process group led by the child.
 ///
 /// Init runs programs from the boot image (and their `#!` lines); a
@@ -776,23 +777,6 @@ fn spawn_image(
             }
         }
     }
-    let mut caps = Vec::new();
-    let mut fds = Vec::new();
-    for (child_fd, parent_fd) in child_fds
-        .iter()
-        .filter(|(fd, _)| (0..MAX_CHILD_FDS as i32).contains(*fd))
-    {
-        match clone_handle(*parent_fd) {
-            Ok(cap) => {
-                fds.push((*child_fd as u32, caps.len() as u8));
-                caps.push(cap);
-            }
-            Err(e) => {
-                drop_caps(&caps);
-                return Err(e);
-            }
-        }
-    }
     let cwd = getcwd();
     let mut env = env.to_vec();
     let umask = crate::fs::umask_value();
@@ -806,7 +790,35 @@ fn spawn_image(
         env.retain(|e| !e.starts_with("ZOS_CPUS="));
         env.push(cpus);
     }
-    let env_bytes = env.clone();
+    let bytes: usize = argv.iter().chain(env.iter()).map(|s| s.len() + 1).sum();
+    if bytes > zos_proto::proc::ARG_MAX {
+        return Err(Errno(E2BIG));
+    }
+    let mut handles = Vec::new();
+    for (child_fd, parent_fd) in child_fds
+        .iter()
+        .filter(|(fd, _)| (0..OPEN_MAX).contains(*fd))
+    {
+        match clone_handle(*parent_fd) {
+            Ok(cap) => handles.push((*child_fd as u32, cap)),
+            Err(e) => {
+                drop_caps(handles.iter().map(|(_, cap)| *cap));
+                return Err(e);
+            }
+        }
+    }
+    // The lowest four travel with the request, the rest are staged first.
+    let staged = handles.split_off(handles.len().min(CAPS_PER_MESSAGE));
+    if let Err(e) = stage_fds(&staged) {
+        drop_caps(handles.iter().map(|(_, cap)| *cap));
+        return Err(e);
+    }
+    let caps: Vec<u64> = handles.iter().map(|(_, cap)| *cap).collect();
+    let fds: Vec<(u32, u8)> = handles
+        .iter()
+        .enumerate()
+        .map(|(index, (fd, _))| (*fd, index as u8))
+        .collect();
     let request = ProcRequest::Spawn {
         path,
         argv: argv.to_vec(),
@@ -819,19 +831,20 @@ fn spawn_image(
         exec: job == Job::Exec,
         name,
     };
-    let bytes: usize = argv
-        .iter()
-        .chain(env_bytes.iter())
-        .map(|s| s.len() + 1)
-        .sum();
-    if bytes > zos_proto::proc::ARG_MAX {
-        drop_caps(&caps);
-        return Err(Errno(E2BIG));
-    }
     let reply = match ipc::encode_vec(&request) {
         Ok(_) => proc_call(&request, &caps),
         // Too long for one message: the request travels in shared memory.
-        Err(_) => stage_spawn(&request).and_then(|()| proc_call(&ProcRequest::SpawnStaged, &caps)),
+        Err(_) => match stage_spawn(&request) {
+            Ok(()) => proc_call(&ProcRequest::SpawnStaged, &caps),
+            Err(e) => {
+                drop_caps(caps.iter().copied());
+                if !staged.is_empty() {
+                    // What init holds for this spawn must not go to the next.
+                    let _ = stage_fds_clear();
+                }
+                Err(e)
+            }
+        },
     };
     match reply.as_ref().ok().and_then(|r| r.decode::<ProcResponse>()) {
         Some(ProcResponse::Spawned { pid }) => Ok(pid),
@@ -848,11 +861,48 @@ const STAGE_VA: u64 = 0x0000_2300_0000_0000;
 
 /// Closes handles cloned for a child that will not start, so their servers
 /// (a pipe's readers waiting for EOF) learn at once.
-fn drop_caps(caps: &[u64]) {
-    for &cap in caps {
+fn drop_caps(caps: impl IntoIterator<Item = u64>) {
+    for cap in caps {
         let _ = ipc::call(cap, &IoRequest::Close, &[]);
         let _ = sys::cap_delete(cap);
     }
+}
+
+/// Drops the descriptors init holds for this process's next spawn.
+fn stage_fds_clear() -> Result<()> {
+    let request = ProcRequest::StageFds {
+        fds: Vec::new(),
+        first: true,
+    };
+    proc_call(&request, &[]).map(|_| ())
+}
+
+/// Hands init the descriptors of the next spawn beyond a message's four,
+/// four per message; on an error every handle not yet with init is closed
+/// (init drops what it holds at the next spawn's first `StageFds`, or with
+/// the request).
+fn stage_fds(handles: &[(u32, u64)]) -> Result<()> {
+    for (index, chunk) in handles.chunks(CAPS_PER_MESSAGE).enumerate() {
+        let request = ProcRequest::StageFds {
+            fds: chunk.iter().map(|(fd, _)| *fd).collect(),
+            first: index == 0,
+        };
+        let caps: Vec<u64> = chunk.iter().map(|(_, cap)| *cap).collect();
+        let failed = match proc_call(&request, &caps) {
+            Ok(reply) => match reply.decode::<ProcResponse>() {
+                Some(ProcResponse::Ok) => None,
+                Some(ProcResponse::Err(e)) => Some(Errno(e)),
+                _ => Some(Errno(EIO)),
+            },
+            Err(e) => Some(e),
+        };
+        if let Some(errno) = failed {
+            let rest = &handles[(index + 1) * CAPS_PER_MESSAGE..];
+            drop_caps(rest.iter().map(|(_, cap)| *cap));
+            return Err(errno);
+        }
+    }
+    Ok(())
 }
 
 /// Hands init a spawn request too long for a message, in a Memory object.

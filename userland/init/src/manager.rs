@@ -214,6 +214,9 @@ pub struct Manager {
     /// Programs read from the VFS for a caller's next spawn (`StageImage`):
     /// the Memory object and its length in bytes.
     staged_images: BTreeMap<u32, (u64, u64)>,
+    /// Descriptors for a caller's next spawn beyond its message's four
+    /// (`StageFds`): descriptor and capability.
+    staged_fds: BTreeMap<u32, Vec<(u32, u64)>>,
     /// The staged program the spawn in progress runs (mapped at IMAGE_SCRATCH).
     next_image: Option<&'static [u8]>,
     /// The name of the script a spawn in progress runs (its interpreter is
@@ -384,6 +387,7 @@ impl Manager {
             segments: loader::SegmentCache::new(),
             staged: BTreeMap::new(),
             staged_images: BTreeMap::new(),
+            staged_fds: BTreeMap::new(),
             next_image: None,
             next_takes_terminal: false,
             exec_as: None,
@@ -905,6 +909,14 @@ impl Manager {
             self.replace_image(pid, child.process, name.clone(), image, fault_badge);
         }
         if loader::start(&child).is_err() {
+            if replaced.is_some() {
+                // The old program is gone already and the table names the
+                // new process: the pid ends as killed, so its parent reaps it.
+                let _ = sys::process_kill(child.process);
+                let _ = sys::cap_delete(child.thread);
+                self.ended(pid, proc::signal_status(signal::SIGKILL));
+                return Err(EIO);
+            }
             return fail(&child, EIO);
         }
         let _ = sys::cap_delete(child.thread);
@@ -1140,6 +1152,9 @@ impl Manager {
                     }
                     Err(errno) => err(errno),
                 }
+            }
+            ProcRequest::StageFds { fds, first } => {
+                self.stage_fds(caller, &fds, first, &message.caps)
             }
             ProcRequest::StageImage { length } => {
                 let Some(&memory) = message.caps.first() else {
@@ -1419,6 +1434,33 @@ impl Manager {
     /// servers (pipes here too) hear through NO_SENDERS when a handle's last
     /// capability is gone (init does not call other servers from its loop,
     /// which could deadlock with them).
+    /// `StageFds`: descriptors `fds` (capabilities `caps`, in order) for
+    /// the caller's next spawn.
+    fn stage_fds(&mut self, caller: u32, fds: &[u32], first: bool, caps: &[u64]) -> Answer {
+        if first {
+            if let Some(old) = self.staged_fds.remove(&caller) {
+                self.drop_handles(&old);
+            }
+        }
+        let staged = self.staged_fds.get(&caller).map_or(0, Vec::len);
+        let refused = if fds.len() != caps.len() || fds.iter().any(|&fd| fd >= proc::OPEN_MAX) {
+            Some(EBADF)
+        } else if staged + fds.len() > proc::OPEN_MAX as usize {
+            Some(EMFILE)
+        } else {
+            None
+        };
+        if let Some(errno) = refused {
+            for cap in caps {
+                let _ = sys::cap_delete(*cap);
+            }
+            return err(errno);
+        }
+        let entry = self.staged_fds.entry(caller).or_default();
+        entry.extend(fds.iter().copied().zip(caps.iter().copied()));
+        ok()
+    }
+
     fn drop_handles(&mut self, handles: &[(u32, u64)]) {
         for (_, slot) in handles {
             let _ = sys::cap_delete(*slot);
@@ -1443,14 +1485,15 @@ impl Manager {
         else {
             return err(EINVAL);
         };
-        let mut moved = Vec::new();
+        let mut moved = self.staged_fds.remove(&caller).unwrap_or_default();
         for (fd, index) in fds {
             match caps.get(index as usize) {
-                Some(slot) => moved.push((fd, *slot)),
-                None => {
+                Some(slot) if fd < proc::OPEN_MAX => moved.push((fd, *slot)),
+                _ => {
                     for cap in caps {
                         let _ = sys::cap_delete(*cap);
                     }
+                    self.drop_handles(&moved);
                     return err(EBADF);
                 }
             }
@@ -1995,6 +2038,9 @@ impl Manager {
         self.staged.remove(&pid);
         if let Some((memory, _)) = self.staged_images.remove(&pid) {
             let _ = sys::cap_delete(memory);
+        }
+        if let Some(fds) = self.staged_fds.remove(&pid) {
+            self.drop_handles(&fds);
         }
         // Orphans go to init.
         for child in self.procs.values_mut().filter(|c| c.ppid == pid) {

@@ -248,12 +248,26 @@ pub enum ProcRequest<'a> {
     /// (POSIX). A terminal whose foreground group is of another session is
     /// not its controlling terminal (`TerminalAccess`).
     SetSid,
+    /// Descriptors for the caller's next `Spawn` beyond the four its own
+    /// message carries (a message takes four capabilities): the attached
+    /// capabilities are descriptors `fds`, in order. `first` discards what
+    /// an earlier, unfinished spawn staged. `EBADF` for a descriptor not
+    /// below [`OPEN_MAX`] or a count that does not match; `EMFILE` past
+    /// [`OPEN_MAX`] staged.
+    StageFds {
+        fds: Vec<u32>,
+        first: bool,
+    },
 }
 
 /// The bit of a program's signal notification that says init holds a
 /// fault of it for its handler ([`ProcRequest::FaultResume`]); signal
 /// numbers start at 1, so bit 0 is free.
 pub const FAULT_HELD: u64 = 1;
+
+/// Descriptors a process may have open: 0 to `OPEN_MAX - 1`, all of which a
+/// spawn or exec passes on ([`ProcRequest::StageFds`]).
+pub const OPEN_MAX: u32 = 256;
 
 /// Longest program [`ProcRequest::StageImage`] takes.
 pub const IMAGE_MAX: u64 = 64 << 20;

@@ -5,7 +5,8 @@
 //! ([`tmpfs`]), the device and process file systems ([`devfs`], [`procfs`]), the
 //! ChaCha20 generator behind `/dev/urandom` ([`random`]), copying the initramfs
 //! into the root ([`populate`]), open-file objects ([`file`]), the table of
-//! open handles with its limits ([`handles`]) and POSIX error numbers ([`errno`]).
+//! open handles with its limits ([`handles`]), clients' session buffers
+//! ([`sessions`]) and POSIX error numbers ([`errno`]).
 //! There is no IPC and no system call here, so all of it is tested on the host.
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
@@ -22,6 +23,7 @@ pub mod populate;
 pub mod procfs;
 pub use zos_random_core as random;
 pub mod remote;
+pub mod sessions;
 pub mod shared;
 pub mod tmpfs;
 pub mod vfs;
@@ -34,6 +36,7 @@ pub use fs::{DirEntry, FileKind, FileSystem, Ino, NewInode, SetAttr, Stat, StatF
 pub use handles::HandleTable;
 pub use procfs::Procfs;
 pub use random::ChaChaRng;
+pub use sessions::SessionTable;
 pub use shared::SharedFs;
 pub use tmpfs::Tmpfs;
 pub use vfs::{MountId, MountInfo, Node, Vfs};

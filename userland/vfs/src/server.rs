@@ -42,15 +42,18 @@ use zos_proto::MAX_IO_CHUNK;
 use zos_vfs_core::handles::MAX_HANDLES;
 use zos_vfs_core::procfs::{CpuTime, MountLine, ProcSnapshot, ProcessInfo};
 use zos_vfs_core::vfs::Node;
-use zos_vfs_core::{Cred, Devfs, Errno, FileKind, HandleTable, OpenFile, OpenFlags, Whence};
+use zos_vfs_core::{
+    Cred, Devfs, Errno, FileKind, HandleTable, OpenFile, OpenFlags, SessionTable, Whence,
+};
 
 /// Badges of handle capabilities: this tag in the upper half, the id below.
 const HANDLE_TAG: u64 = 0x4649_4C45 << 32;
 const TAG_MASK: u64 = 0xFFFF_FFFF_0000_0000;
 /// Badges of session tokens (`FsRequest::ShareBuffer`'s answer): this tag
-/// and the client's pid. The client only holds the token; when its last
-/// capability is gone (the client ended, or attaches anew) the kernel's
-/// `NO_SENDERS` message frees the client's session buffer.
+/// and the session's serial (`zos_vfs_core::sessions`). The client only
+/// holds the token; when its last capability is gone (the client ended, or
+/// attaches anew) the kernel's `NO_SENDERS` message frees that session's
+/// buffer, if it still serves.
 const SESSION_TAG: u64 = 0x5345_5342 << 32;
 /// Most entries one `ReadDir` answer carries, and the bytes they may take.
 const MAX_DIR_ENTRIES: usize = 256;
@@ -67,14 +70,14 @@ struct Handle {
 /// The transfer buffer of handle `id`: its own, else its opener's session buffer.
 fn buffer_of<'a>(
     handles: &'a HandleTable<Handle>,
-    sessions: &'a BTreeMap<u32, SharedBuffer>,
+    sessions: &'a SessionTable<SharedBuffer>,
     id: u64,
 ) -> Option<&'a SharedBuffer> {
     let handle = handles.get(id)?;
     handle
         .buffer
         .as_ref()
-        .or_else(|| sessions.get(&handle.session?))
+        .or_else(|| sessions.get(handle.session?))
 }
 
 /// Encoded reply bytes and the capabilities that go with them.
@@ -129,7 +132,7 @@ pub struct Server {
     windows: Windows,
     /// Transfer buffers clients attached for all the handles they open, by
     /// client pid (each freed when the client's session token is gone).
-    sessions: BTreeMap<u32, SharedBuffer>,
+    sessions: SessionTable<SharedBuffer>,
     /// The console service's endpoint, once looked up.
     console: Option<u64>,
     /// The pty service (`/dev/ptmx`, `/dev/pts/N`), once looked up.
@@ -153,7 +156,7 @@ impl Server {
             state,
             handles: HandleTable::new(),
             windows: Windows::new(),
-            sessions: BTreeMap::new(),
+            sessions: SessionTable::new(),
             console: None,
             pty: None,
             devmgr: None,
@@ -200,7 +203,7 @@ impl Server {
                 self.close_handle(message.badge & !TAG_MASK);
             }
             if message.badge & TAG_MASK == SESSION_TAG {
-                if let Some(buffer) = self.sessions.remove(&(message.badge as u32)) {
+                if let Some(buffer) = self.sessions.end(message.badge as u32) {
                     self.windows.detach(buffer);
                 }
             }
@@ -480,7 +483,7 @@ impl Server {
                 self.refresh_procfs_if(path, cwd);
                 match self.open(pid, cred, path, flags, mode, cwd) {
                     Ok((cap, Some(regular))) => {
-                        let shared = self.sessions.contains_key(&pid);
+                        let shared = self.sessions.contains(pid);
                         let opened = FsResponse::Opened { regular, shared };
                         (encode_fs(&opened), alloc::vec![cap])
                     }
@@ -842,13 +845,13 @@ impl Server {
             self.endpoint,
             sys::NONE,
             rights::WRITE,
-            SESSION_TAG | client as u64,
+            SESSION_TAG | self.sessions.next_serial() as u64,
         );
         let Ok(token) = token else {
             self.windows.detach(buffer);
             return fs_err(Errno::ENFILE);
         };
-        if let Some(old) = self.sessions.insert(client, buffer) {
+        if let Some(old) = self.sessions.attach(client, buffer) {
             self.windows.detach(old);
         }
         (encode_fs(&FsResponse::Ok), alloc::vec![token])

@@ -48,4 +48,9 @@ echo "subshell: $?"
 x=outer
 ( x=inner; echo "subshell sees $x" )
 echo "parent keeps $x"
+# A program run by exec gets every open descriptor, not just 0-3.
+exec 7>/tmp/dash-fd7 9>/tmp/dash-fd9
+dash -c 'echo seven >&7; echo nine >&9'
+exec 7>&- 9>&-
+echo "fds: $(cat /tmp/dash-fd7) $(cat /tmp/dash-fd9)"
 echo "dash: done"
