@@ -676,11 +676,12 @@ pub enum Job {
 }
 
 /// `execve`: runs `path` in place of this process — under its pid, with its
-/// parent, group, session, credentials and descriptors 0–3 — and this
-/// program ends (its other threads too). Returns only if the program could
-/// not be started, with why.
-pub fn exec(path: &str, argv: &[&str], env: &[&str]) -> Errno {
-    match spawn_job(path, argv, env, &[], 0, Job::Exec) {
+/// parent, group, session, credentials and descriptors after `actions`
+/// (close-on-exec ones are `FileAction::Close`) — and this program ends
+/// (its other threads too). Returns only if the program could not be
+/// started, with why.
+pub fn exec(path: &str, argv: &[&str], env: &[&str], actions: &[FileAction]) -> Errno {
+    match spawn_job(path, argv, env, actions, 0, Job::Exec) {
         Err(errno) => errno,
         // init answers an exec only when it failed.
         Ok(_) => Errno(EIO),

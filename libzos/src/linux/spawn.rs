@@ -161,6 +161,19 @@ fn spawn(
             break;
         }
     }
+    // Then the exec closes the close-on-exec descriptors, but for those a
+    // `dup2` action made (a duplicate starts without the flag); the child
+    // never sees the descriptors opened here for an `open` action.
+    let mut closed = super::file::cloexec_fds();
+    closed.extend(opened.iter().copied());
+    for fd in closed {
+        let made = actions
+            .iter()
+            .any(|action| matches!(action, FileAction::Dup2 { to, .. } if *to == fd));
+        if !made {
+            actions.push(FileAction::Close(fd));
+        }
+    }
     let spawned = result.and_then(|()| {
         let pgid = if flags & POSIX_SPAWN_SETPGROUP != 0 {
             pgroup as u32
@@ -220,7 +233,8 @@ pub fn wait4(pid: i32, status: u64, options: u32, usage: u64) -> SysResult {
 }
 
 /// execve: init starts the program in place of this process, under its pid
-/// (with descriptors 0–3); this process ends there. Returns only the error
+/// (with every descriptor but the close-on-exec ones); this process ends
+/// there. Returns only the error
 /// of a program that could not start (docs/posix.md, "execve").
 pub fn execve(path: u64, argv: u64, envp: u64) -> SysResult {
     let path = c_str(path)?;
@@ -229,5 +243,9 @@ pub fn execve(path: u64, argv: u64, envp: u64) -> SysResult {
     let (argv, env) = (as_strs(&argv), as_strs(&env));
     // The old program's shared file mappings end with it, as at exit.
     super::memory::write_back_all();
-    Err(posix::exec(path, &argv, &env))
+    let actions: Vec<posix::FileAction> = super::file::cloexec_fds()
+        .into_iter()
+        .map(posix::FileAction::Close)
+        .collect();
+    Err(posix::exec(path, &argv, &env, &actions))
 }

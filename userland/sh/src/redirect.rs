@@ -1,7 +1,7 @@
 //! Redirections without fork: the shell changes its own descriptors 0–9
 //! (keeping a copy of each one it replaces at 10 or above) around a
 //! built-in, function, compound command or spawn — children inherit
-//! descriptors 0–3 — and puts them back afterwards (`exec` keeps them).
+//! 0–9, never the copies — and puts them back afterwards (`exec` keeps them).
 //! Here-documents are fed through a pipe (a temporary file when the body
 //! is larger than a pipe holds).
 
@@ -62,7 +62,8 @@ impl Shell {
                 let copy = self.save_fd(fd);
                 saved.push(SavedFd { fd, copy });
             }
-            if let Err(message) = self.apply(redirect, fd) {
+            let copies: Vec<Fd> = saved.iter().filter_map(|s| s.copy).collect();
+            if let Err(message) = self.apply(redirect, fd, &copies) {
                 self.complain(&message);
                 self.restore(saved);
                 return Err(1);
@@ -87,7 +88,11 @@ impl Shell {
         }
     }
 
-    fn apply(&mut self, redirect: &Redirect, fd: Fd) -> Result<(), String> {
+    /// Applies one redirection to `fd`; `copies` are the descriptors the
+    /// shell saved others in, which a `>&N` may not name (they are not the
+    /// user's: `>&10` with nothing open at 10 is a bad descriptor, as in
+    /// other shells, not the copy just made there).
+    fn apply(&mut self, redirect: &Redirect, fd: Fd, copies: &[Fd]) -> Result<(), String> {
         let word = match &redirect.target {
             RedirectTarget::HereDoc(heredoc) => {
                 let body = heredoc.body.borrow().clone();
@@ -123,7 +128,9 @@ impl Shell {
                 }
                 let source: Fd = target
                     .parse()
-                    .map_err(|_| format!("{target}: bad file descriptor"))?;
+                    .ok()
+                    .filter(|source| !copies.contains(source))
+                    .ok_or_else(|| format!("{target}: bad file descriptor"))?;
                 if source != fd {
                     posix::dup2(source, fd).map_err(|error| format!("{source}: {error}"))?;
                 }

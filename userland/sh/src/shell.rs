@@ -358,6 +358,18 @@ impl Shell {
     }
 }
 
+/// The shell's own descriptors (10 and above: saved copies, pipe ends,
+/// the script it reads) as actions that keep them from a child or an
+/// exec'd program, as close-on-exec keeps them in other shells; the
+/// user's 0–9 are inherited.
+pub fn internal_descriptors() -> Vec<posix::FileAction> {
+    posix::descriptors()
+        .into_iter()
+        .filter(|&fd| fd >= 10)
+        .map(posix::FileAction::Close)
+        .collect()
+}
+
 /// Moves a descriptor to 10 or above (out of the user's 0–9), closing
 /// the original.
 pub fn move_high(fd: Fd) -> Fd {

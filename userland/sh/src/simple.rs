@@ -13,7 +13,7 @@ use zos_sh_core::builtins;
 use zos_sh_core::command_path;
 use zos_sh_syntax::{expand_to_string, expand_words, Command, ExpandError, SimpleCommand};
 
-use crate::shell::{Flow, Shell};
+use crate::shell::{internal_descriptors, Flow, Shell};
 
 /// A simple command after expansion.
 pub struct Stage {
@@ -309,9 +309,10 @@ impl Shell {
             .or_else(|| self.vars.get("PATH").map(ToString::to_string));
         let cwd = posix::getcwd();
         let mut not_executable: Option<Errno> = None;
+        let internal = internal_descriptors();
         for path in command_path::candidates(name, path_variable.as_deref(), &cwd) {
             let job = self.job_kind();
-            match posix::spawn_job(&path, &argv_refs, &environment_refs, &[], pgid, job) {
+            match posix::spawn_job(&path, &argv_refs, &environment_refs, &internal, pgid, job) {
                 Ok(pid) => return Ok(pid),
                 Err(Errno(ENOENT | ENOTDIR)) => {}
                 Err(Errno(ENOEXEC))
@@ -327,7 +328,7 @@ impl Shell {
                         "/bin/sh",
                         &script_argv,
                         &environment_refs,
-                        &[],
+                        &internal,
                         pgid,
                         job,
                     )
@@ -363,14 +364,15 @@ impl Shell {
             terminal.restore();
         }
         let mut not_executable: Option<Errno> = None;
+        let internal = internal_descriptors();
         for path in command_path::candidates(name, path_variable.as_deref(), &cwd) {
-            match posix::exec(&path, &argv_refs, &environment_refs) {
+            match posix::exec(&path, &argv_refs, &environment_refs, &internal) {
                 Errno(ENOENT | ENOTDIR) => {}
                 Errno(ENOEXEC) if libzos::fs::stat(&path).is_ok_and(|s| s.mode & 0o111 != 0) => {
                     // A text file without `#!`: this shell's language.
                     let mut script_argv = alloc::vec!["sh", path.as_str()];
                     script_argv.extend(argv_refs.iter().skip(1));
-                    let error = posix::exec("/bin/sh", &script_argv, &environment_refs);
+                    let error = posix::exec("/bin/sh", &script_argv, &environment_refs, &internal);
                     return self.report_spawn_error(name, error);
                 }
                 Errno(ENOEXEC) => return self.report_spawn_error(name, Errno(EACCES)),

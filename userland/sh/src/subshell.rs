@@ -228,7 +228,15 @@ impl Shell {
         let environment = self.vars.child_environment(&[]);
         let environment_refs: Vec<&str> = environment.iter().map(String::as_str).collect();
         let job = self.job_kind();
-        posix::spawn_job("/bin/sh", &argv_refs, &environment_refs, &[], pgid, job)
-            .map_err(|error| self.report_spawn_error(what, error))
+        let internal = crate::shell::internal_descriptors();
+        posix::spawn_job(
+            "/bin/sh",
+            &argv_refs,
+            &environment_refs,
+            &internal,
+            pgid,
+            job,
+        )
+        .map_err(|error| self.report_spawn_error(what, error))
     }
 }

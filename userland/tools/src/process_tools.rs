@@ -113,7 +113,7 @@ fn run_command(command: &EnvCommand, environment: &[String]) -> Result<(), Failu
     let environment: Vec<&str> = environment.iter().map(String::as_str).collect();
     let mut last_error = Errno(ENOENT);
     for candidate in env::candidates(program, search_path) {
-        match posix::exec(&candidate, &command.command, &environment) {
+        match posix::exec(&candidate, &command.command, &environment, &[]) {
             Errno(ENOENT) => {}
             error => {
                 last_error = error;

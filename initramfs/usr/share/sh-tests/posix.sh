@@ -143,4 +143,12 @@ v=global
 scoped() { local v=inner; echo "LOCAL_IN=$v"; return 7; }
 scoped
 echo "LOCAL_OUT=$? $v"
+# A program gets the user's descriptors 3-9, never the shell's own copies
+# at 10 and above (here: the saved standard output).
+exec 7>/tmp/posix-fd7 9>/tmp/posix-fd9
+sh -c 'echo seven >&7; echo nine >&9'
+exec 7>&- 9>&-
+echo "FDS=$(cat /tmp/posix-fd7) $(cat /tmp/posix-fd9)"
+{ sh -c 'echo leaked >&10' 2>/dev/null && echo LEAK || echo NOLEAK; } >/tmp/posix-leak
+echo "LEAK_CHECK=$(cat /tmp/posix-leak)"
 echo "DONE_SCRIPT"
