@@ -795,31 +795,38 @@ fn spawn_image(
     if bytes > zos_proto::proc::ARG_MAX {
         return Err(Errno(E2BIG));
     }
-    let mut handles = Vec::new();
+    // One handle per open file description: descriptors naming one
+    // capability here (made by `dup`) share one in the child too.
+    let mut handles: Vec<ChildHandle> = Vec::new();
     for (child_fd, parent_fd) in child_fds
         .iter()
         .filter(|(fd, _)| (0..OPEN_MAX).contains(*fd))
     {
+        let parent_slot = slot_of(*parent_fd).unwrap_or(u64::MAX);
+        if let Some(handle) = handles.iter_mut().find(|h| h.parent_slot == parent_slot) {
+            handle.fds.push(*child_fd as u32);
+            continue;
+        }
         match clone_handle(*parent_fd) {
-            Ok(cap) => handles.push((*child_fd as u32, cap)),
+            Ok(cap) => handles.push(ChildHandle {
+                parent_slot,
+                cap,
+                fds: alloc::vec![*child_fd as u32],
+            }),
             Err(e) => {
-                drop_caps(handles.iter().map(|(_, cap)| *cap));
+                drop_caps(handles.iter().map(|h| h.cap));
                 return Err(e);
             }
         }
     }
-    // The lowest four travel with the request, the rest are staged first.
+    // The first four travel with the request, the rest are staged first.
     let staged = handles.split_off(handles.len().min(CAPS_PER_MESSAGE));
     if let Err(e) = stage_fds(&staged) {
-        drop_caps(handles.iter().map(|(_, cap)| *cap));
+        drop_caps(handles.iter().map(|h| h.cap));
         return Err(e);
     }
-    let caps: Vec<u64> = handles.iter().map(|(_, cap)| *cap).collect();
-    let fds: Vec<(u32, u8)> = handles
-        .iter()
-        .enumerate()
-        .map(|(index, (fd, _))| (*fd, index as u8))
-        .collect();
+    let caps: Vec<u64> = handles.iter().map(|h| h.cap).collect();
+    let fds = ChildHandle::descriptors(&handles);
     let request = ProcRequest::Spawn {
         path,
         argv: argv.to_vec(),
@@ -869,6 +876,23 @@ fn drop_caps(caps: impl IntoIterator<Item = u64>) {
     }
 }
 
+/// A handle a child is given: a clone of this process's capability
+/// `parent_slot`, for child descriptors `fds`.
+struct ChildHandle {
+    parent_slot: u64,
+    cap: u64,
+    fds: Vec<u32>,
+}
+
+impl ChildHandle {
+    /// Each descriptor with the index of its handle among `handles`.
+    fn descriptors(handles: &[ChildHandle]) -> Vec<(u32, u8)> {
+        let each = handles.iter().enumerate();
+        each.flat_map(|(index, h)| h.fds.iter().map(move |&fd| (fd, index as u8)))
+            .collect()
+    }
+}
+
 /// Drops the descriptors init holds for this process's next spawn.
 fn stage_fds_clear() -> Result<()> {
     let request = ProcRequest::StageFds {
@@ -882,13 +906,13 @@ fn stage_fds_clear() -> Result<()> {
 /// four per message; on an error every handle not yet with init is closed
 /// (init drops what it holds at the next spawn's first `StageFds`, or with
 /// the request).
-fn stage_fds(handles: &[(u32, u64)]) -> Result<()> {
+fn stage_fds(handles: &[ChildHandle]) -> Result<()> {
     for (index, chunk) in handles.chunks(CAPS_PER_MESSAGE).enumerate() {
         let request = ProcRequest::StageFds {
-            fds: chunk.iter().map(|(fd, _)| *fd).collect(),
+            fds: ChildHandle::descriptors(chunk),
             first: index == 0,
         };
-        let caps: Vec<u64> = chunk.iter().map(|(_, cap)| *cap).collect();
+        let caps: Vec<u64> = chunk.iter().map(|h| h.cap).collect();
         let failed = match proc_call(&request, &caps) {
             Ok(reply) => match reply.decode::<ProcResponse>() {
                 Some(ProcResponse::Ok) => None,
@@ -898,8 +922,8 @@ fn stage_fds(handles: &[(u32, u64)]) -> Result<()> {
             Err(e) => Some(e),
         };
         if let Some(errno) = failed {
-            let rest = &handles[(index + 1) * CAPS_PER_MESSAGE..];
-            drop_caps(rest.iter().map(|(_, cap)| *cap));
+            let rest = handles.get((index + 1) * CAPS_PER_MESSAGE..).unwrap_or(&[]);
+            drop_caps(rest.iter().map(|h| h.cap));
             return Err(errno);
         }
     }

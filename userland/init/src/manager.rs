@@ -104,6 +104,9 @@ struct Proc {
     /// Its latest fault held for its handler (`FaultResume`); boxed, as
     /// few processes ever have one.
     held_fault: Option<Box<HeldFault>>,
+    /// The bit its end sets in init's exit notification: a reap asks only
+    /// the processes whose bit woke it (all bits: always asked).
+    exit_bit: u64,
 }
 
 /// A fault of a program that catches its signal, held by init: the
@@ -156,6 +159,7 @@ impl Proc {
             image: None,
             fault_badge: 0,
             held_fault: None,
+            exit_bit: u64::MAX,
         }
     }
 
@@ -217,6 +221,8 @@ pub struct Manager {
     /// Descriptors for a caller's next spawn beyond its message's four
     /// (`StageFds`): descriptor and capability.
     staged_fds: BTreeMap<u32, Vec<(u32, u64)>>,
+    /// Turns of [`Manager::next_exit_bit`].
+    exit_bit_turn: u32,
     /// The staged program the spawn in progress runs (mapped at IMAGE_SCRATCH).
     next_image: Option<&'static [u8]>,
     /// The name of the script a spawn in progress runs (its interpreter is
@@ -287,13 +293,22 @@ fn reaper(endpoint: u64) {
     let exited = endpoint >> 32;
     let endpoint = endpoint & 0xFFFF_FFFF;
     loop {
-        if sys::wait(exited).is_err() {
-            sys::sleep_until(sys::clock_ns() + 100_000_000);
-            continue;
+        match sys::wait(exited) {
+            Ok(bits) => {
+                EXITED_BITS.fetch_or(bits, core::sync::atomic::Ordering::AcqRel);
+            }
+            Err(_) => {
+                sys::sleep_until(sys::clock_ns() + 100_000_000);
+                continue;
+            }
         }
         let _ = ipc::call(endpoint, &ProcRequest::Ids, &[]);
     }
 }
+
+/// Exit-notification bits the reaper thread saw and the next reap has not
+/// looked at yet.
+static EXITED_BITS: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
 
 /// Sleeps until [`ALARM_DEADLINE`], then calls init so it starts the services
 /// whose back-off has passed. `arg`: wake-up notification << 32 | endpoint.
@@ -388,6 +403,7 @@ impl Manager {
             staged: BTreeMap::new(),
             staged_images: BTreeMap::new(),
             staged_fds: BTreeMap::new(),
+            exit_bit_turn: 0,
             next_image: None,
             next_takes_terminal: false,
             exec_as: None,
@@ -650,11 +666,13 @@ impl Manager {
                 dprintln!("init: service '{}': no stdio provider '{stdio}'", spec.name);
                 return;
             };
-            for fd in 0..3 {
-                match ipc::call(provider, &IoRequest::Clone, &[]) {
-                    Ok(reply) if reply.caps.len() == 1 => fds.push((fd, reply.caps[0])),
-                    _ => dprintln!("init: service '{}': no handle from '{stdio}'", spec.name),
+            // One open file description for 0, 1 and 2, as a getty's
+            // `dup`s make on Linux (O_NONBLOCK on one is on all three).
+            match ipc::call(provider, &IoRequest::Clone, &[]) {
+                Ok(reply) if reply.caps.len() == 1 => {
+                    fds.extend((0..3).map(|fd| (fd, reply.caps[0])));
                 }
+                _ => dprintln!("init: service '{}': no handle from '{stdio}'", spec.name),
             }
         }
         let restarts = format!("ZOS_RESTARTS={}", self.services[index].restarts);
@@ -800,10 +818,11 @@ impl Manager {
             );
         }
         let (fault_endpoint, fault_badge) = self.fault_binding(parent);
+        let exit_bit = self.next_exit_bit();
         let options = SpawnOptions {
             quota,
             exit_notification: self.exited,
-            exit_bits: 1,
+            exit_bits: exit_bit,
             fault_endpoint,
             fault_badge,
             priority: 100,
@@ -865,9 +884,17 @@ impl Manager {
                 irq: *irq,
             });
         }
-        let mut start_fds = Vec::new();
+        let mut start_fds: Vec<(u32, u64)> = Vec::new();
+        // Descriptors that share one capability (one open file description,
+        // as `dup` makes) share one slot of the child's.
+        let mut given: Vec<(u64, u64)> = Vec::new();
         for (fd, slot) in &fds {
+            if let Some(&(_, child_slot)) = given.iter().find(|(s, _)| s == slot) {
+                start_fds.push((*fd, child_slot));
+                continue;
+            }
             let child_slot = FD_SLOT_BASE + *fd as u64;
+            given.push((*slot, child_slot));
             if sys::raw(
                 sys::Sys::CapTransfer,
                 [*slot, child.process, child_slot, 0, 0, 0],
@@ -907,6 +934,9 @@ impl Manager {
             // The old program ends before the new one runs: nothing of it
             // (a pipe ring's lock under this pid) outlives the switch.
             self.replace_image(pid, child.process, name.clone(), image, fault_badge);
+            if let Some(p) = self.procs.get_mut(&pid) {
+                p.exit_bit = exit_bit;
+            }
         }
         if loader::start(&child).is_err() {
             if replaced.is_some() {
@@ -931,6 +961,7 @@ impl Manager {
             Proc {
                 image,
                 fault_badge,
+                exit_bit,
                 ..Proc::new(pid, [parent, pgid, sid], name, child.process, credentials)
             },
         );
@@ -1021,7 +1052,9 @@ impl Manager {
         }
         let quota = (sys::system_info()[2] / SPAWN_SHARE).max(MIN_QUOTA);
         let (fault_endpoint, fault_badge) = self.fault_binding(parent);
-        let created = sys::process_create(quota, self.exited, 1, fault_endpoint, fault_badge);
+        let exit_bit = self.next_exit_bit();
+        let created =
+            sys::process_create(quota, self.exited, exit_bit, fault_endpoint, fault_badge);
         let (process, pid) = match created {
             Ok(created) => created,
             Err(e) if e.is(sys::SysError::QuotaExceeded) => return err(ENOMEM),
@@ -1047,6 +1080,7 @@ impl Manager {
                 // Its thread will be the parent's thread's creation: its CPUs.
                 cpus,
                 fault_badge,
+                exit_bit,
                 ..Proc::new(pid, [parent, pgid, sid], name, process, credentials)
             },
         );
@@ -1436,14 +1470,16 @@ impl Manager {
     /// which could deadlock with them).
     /// `StageFds`: descriptors `fds` (capabilities `caps`, in order) for
     /// the caller's next spawn.
-    fn stage_fds(&mut self, caller: u32, fds: &[u32], first: bool, caps: &[u64]) -> Answer {
+    fn stage_fds(&mut self, caller: u32, fds: &[(u32, u8)], first: bool, caps: &[u64]) -> Answer {
         if first {
             if let Some(old) = self.staged_fds.remove(&caller) {
                 self.drop_handles(&old);
             }
         }
         let staged = self.staged_fds.get(&caller).map_or(0, Vec::len);
-        let refused = if fds.len() != caps.len() || fds.iter().any(|&fd| fd >= proc::OPEN_MAX) {
+        let bad = |&(fd, index): &(u32, u8)| fd >= proc::OPEN_MAX || index as usize >= caps.len();
+        let unused = |index: usize| !fds.iter().any(|&(_, i)| i as usize == index);
+        let refused = if fds.iter().any(bad) || (0..caps.len()).any(unused) {
             Some(EBADF)
         } else if staged + fds.len() > proc::OPEN_MAX as usize {
             Some(EMFILE)
@@ -1457,13 +1493,16 @@ impl Manager {
             return err(errno);
         }
         let entry = self.staged_fds.entry(caller).or_default();
-        entry.extend(fds.iter().copied().zip(caps.iter().copied()));
+        entry.extend(fds.iter().map(|&(fd, index)| (fd, caps[index as usize])));
         ok()
     }
 
     fn drop_handles(&mut self, handles: &[(u32, u64)]) {
-        for (_, slot) in handles {
-            let _ = sys::cap_delete(*slot);
+        let mut slots: Vec<u64> = handles.iter().map(|(_, slot)| *slot).collect();
+        slots.sort_unstable();
+        slots.dedup();
+        for slot in slots {
+            let _ = sys::cap_delete(slot);
         }
     }
 
@@ -1991,12 +2030,21 @@ impl Manager {
         }
     }
 
-    /// Checks every live child after an exit notification.
+    /// The exit-notification bit for the next process: processes share the
+    /// 64 bits in turn, so a reap asks a few of them, not all.
+    fn next_exit_bit(&mut self) -> u64 {
+        self.exit_bit_turn = self.exit_bit_turn.wrapping_add(1);
+        1 << (self.exit_bit_turn % 64)
+    }
+
+    /// Checks the live children whose exit bit is set after an exit
+    /// notification.
     fn reap(&mut self) {
+        let bits = EXITED_BITS.swap(0, core::sync::atomic::Ordering::AcqRel);
         let live: Vec<u32> = self
             .procs
             .values()
-            .filter(|p| p.status.is_none())
+            .filter(|p| p.status.is_none() && p.exit_bit & bits != 0)
             .map(|p| p.pid)
             .collect();
         for pid in live {

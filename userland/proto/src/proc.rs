@@ -249,13 +249,14 @@ pub enum ProcRequest<'a> {
     /// not its controlling terminal (`TerminalAccess`).
     SetSid,
     /// Descriptors for the caller's next `Spawn` beyond the four its own
-    /// message carries (a message takes four capabilities): the attached
-    /// capabilities are descriptors `fds`, in order. `first` discards what
-    /// an earlier, unfinished spawn staged. `EBADF` for a descriptor not
-    /// below [`OPEN_MAX`] or a count that does not match; `EMFILE` past
-    /// [`OPEN_MAX`] staged.
+    /// message carries (a message takes four capabilities): descriptor and
+    /// index of its attached capability, as in `Spawn` (descriptors that
+    /// share an index share one open file description). `first` discards
+    /// what an earlier, unfinished spawn staged. `EBADF` for a descriptor
+    /// not below [`OPEN_MAX`] or an index past the capabilities; `EMFILE`
+    /// past [`OPEN_MAX`] staged.
     StageFds {
-        fds: Vec<u32>,
+        fds: Vec<(u32, u8)>,
         first: bool,
     },
 }
