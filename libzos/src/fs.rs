@@ -192,9 +192,11 @@ fn absolute(path: &str) -> String {
 }
 
 /// Forgets what was known about a handle slot (its last descriptor closed):
-/// whether it was a VFS handle this process opened (which the caller closes
-/// by dropping the capability alone) and its pipe ring, for the caller to
-/// release.
+/// whether the caller closes it by dropping the capability alone (a VFS
+/// handle this process opened, or a terminal, whose capability a fork child
+/// may share: an explicit `Close` would close it for both; the server
+/// learns of the last one through `NO_SENDERS`) and its pipe ring, for the
+/// caller to release.
 pub(crate) fn forget(slot: u64) -> (bool, crate::pipe::PipeState) {
     let info = SLOTS.lock().remove(&slot);
     if let Some(clone) = info.as_ref().and_then(|info| info.socket_clone) {
@@ -203,7 +205,8 @@ pub(crate) fn forget(slot: u64) -> (bool, crate::pipe::PipeState) {
         }
     }
     info.map_or((false, crate::pipe::PipeState::Unknown), |info| {
-        (info.opened_here, info.pipe)
+        let terminal = info.input == Some(InputKind::Terminal);
+        (info.opened_here || terminal, info.pipe)
     })
 }
 
@@ -322,6 +325,14 @@ pub(crate) enum InputKind {
     Waits,
     /// A terminal: waits, and job control applies.
     Terminal,
+}
+
+/// Whether `slot` is a terminal (console or pseudo-terminal) handle: its
+/// server keeps no state per handle beyond the open file they share, so a
+/// fork child may share the capability itself instead of a clone of it
+/// (`linux::fork`); asked once with `Stat`, then remembered.
+pub(crate) fn is_terminal(slot: u64) -> bool {
+    input_kind(slot) == InputKind::Terminal
 }
 
 /// How a read of `slot` answers (asked once with `Stat`, then remembered).

@@ -414,12 +414,13 @@ pub fn close(fd: Fd) -> Result<()> {
 /// The last descriptor of a handle capability is gone: forget what was
 /// known about it (unmapping a pipe ring), tell its server and drop it.
 /// A VFS file opened here needs no `Close`: the VFS closes it when the
-/// kernel reports its capability gone (`NO_SENDERS`, queued before any later
-/// request of ours), which saves a round trip per file.
+/// kernel reports its capability gone (`NO_SENDERS`), which saves a round
+/// trip per file; nor does a terminal, whose capability a fork child may
+/// share (`crate::fs::forget`).
 fn release_slot(slot: u64) {
-    let (opened_here, pipe) = crate::fs::forget(slot);
+    let (closes_silently, pipe) = crate::fs::forget(slot);
     crate::pipe::release(pipe);
-    if !opened_here {
+    if !closes_silently {
         let _ = ipc::call(slot, &IoRequest::Close, &[]);
     }
     let _ = sys::cap_delete(slot);

@@ -151,6 +151,29 @@ fn regions() -> Result<Vec<Region>, Errno> {
     Ok(list)
 }
 
+/// Regions in address order with each run of adjacent ones to copy with the
+/// same flags made one (a program's `.data` and `.bss` segments): one copy
+/// and one mapping each, not two.
+fn merge_adjacent(regions: impl Iterator<Item = Region>) -> Vec<Region> {
+    let mut sorted: Vec<Region> = regions.collect();
+    sorted.sort_unstable_by_key(|r| r.va);
+    let mut merged: Vec<Region> = Vec::with_capacity(sorted.len());
+    for region in sorted {
+        match merged.last_mut() {
+            Some(last)
+                if last.copy
+                    && region.copy
+                    && last.flags == region.flags
+                    && last.va + last.length == region.va =>
+            {
+                last.length += region.length;
+            }
+            _ => merged.push(region),
+        }
+    }
+    merged
+}
+
 /// `fork()`: the child's pid here, 0 in the child.
 pub fn fork() -> SysResult {
     if super::vfork::active() {
@@ -254,10 +277,11 @@ fn build_child() -> Result<u32, Errno> {
         _ => return Err(Errno(EIO)),
     };
     // Read-only program segments init mapped from its cache: shared.
-    let regions: Vec<Region> = regions
-        .into_iter()
-        .filter(|r| r.flags & map_flags::WRITE != 0 || !shared.contains(&r.va))
-        .collect();
+    let regions = merge_adjacent(
+        regions
+            .into_iter()
+            .filter(|r| r.flags & map_flags::WRITE != 0 || !shared.contains(&r.va)),
+    );
     let mut child = HalfBuilt {
         process,
         pid,
@@ -280,9 +304,15 @@ fn build_child() -> Result<u32, Errno> {
         mapping.give(process, memory)?;
     }
     for slot in handles {
-        // A handle of its own on the same open file; a server that cannot
-        // clone shares the parent's handle (closing it closes both).
-        let cap = match posix::clone_handle_slot(slot) {
+        // A handle of its own on the same open file; a terminal's server
+        // keeps nothing per handle, so the child shares the capability (a
+        // clone costs a round trip and the server's bookkeeping), as it
+        // does a handle of a server that cannot clone.
+        let clone = match crate::fs::is_terminal(slot) {
+            true => Err(Errno(EBADF)),
+            false => posix::clone_handle_slot(slot),
+        };
+        let cap = match clone {
             Ok(clone) => clone,
             Err(_) => sys::cap_copy(slot, sys::SELF, sys::NONE).map_err(|_| Errno(ENOMEM))?,
         };
@@ -337,6 +367,10 @@ fn build_child() -> Result<u32, Errno> {
     let _ = sys::cap_delete(thread);
     started.map_err(|_| Errno(ENOMEM))?;
     child.finish();
+    // The child first (Linux's old `sched_child_runs_first`): most children
+    // exit or exec at once and so give back the pages they share with this
+    // process before it writes them, which then needs no copy.
+    sys::yield_now();
     Ok(pid)
 }
 
