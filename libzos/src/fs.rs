@@ -246,7 +246,14 @@ pub fn open(path: &str, flags: u32, mode: u32) -> Result<Fd> {
             socket: Some(false),
             input: regular.then_some(InputKind::Immediate),
             socket_clone: None,
-            shared: shared || (regular && share_session_buffer()),
+            // The VFS keys session buffers by pid, and a program that
+            // `execve` started keeps its predecessor's pid: until the VFS has
+            // seen the old token's NO_SENDERS it still answers `shared` for
+            // the old image's buffer. Only a session this image attached
+            // serves it; otherwise the buffer is attached anew (the VFS then
+            // replaces the stale session, or the handle gets the buffer).
+            shared: (shared && SESSION_TOKEN.load(Ordering::Relaxed) != NO_TOKEN)
+                || (regular && share_session_buffer()),
             opened_here: true,
             pipe: crate::pipe::PipeState::Messages,
         },
