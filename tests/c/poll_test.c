@@ -168,7 +168,9 @@ static int idle(int ms)
 static int bench(void)
 {
 	int to_child[2], from_child[2];
-	if (pipe(to_child) || pipe(from_child))
+	/* Close-on-exec: the echo child must not hold the write end of its own
+	 * input (it would never see end-of-file) or the other pipe's ends. */
+	if (pipe2(to_child, O_CLOEXEC) || pipe2(from_child, O_CLOEXEC))
 		return 1;
 	pid_t pid = child("echo", NULL, to_child[0], from_child[1], -1);
 	close(to_child[0]);

@@ -772,15 +772,26 @@ fn shell_bench(
     use std::io::{Read, Write};
     use std::time::{Duration, Instant};
     let (mut child, mut stdout, mut stdin) = spawn_piped_qemu(artifacts, icount, extra)?;
+    // Read on a thread of its own: a guest that hangs prints nothing, and a
+    // blocking read here would wait past the deadline for ever.
+    let (bytes, output) = std::sync::mpsc::channel::<u8>();
+    std::thread::spawn(move || {
+        let mut byte = [0u8; 1];
+        while matches!(stdout.read(&mut byte), Ok(1)) {
+            if bytes.send(byte[0]).is_err() {
+                break;
+            }
+        }
+    });
     let mut seen = Vec::new();
-    let mut byte = [0u8; 1];
     let mut sent = false;
     let deadline = Instant::now() + Duration::from_secs(300);
-    while Instant::now() < deadline {
-        if stdout.read(&mut byte).map_err(|e| e.to_string())? == 0 {
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let Ok(byte) = output.recv_timeout(left) else {
             break;
-        }
-        seen.push(byte[0]);
+        };
+        seen.push(byte);
         if !sent && seen.ends_with(b"/ # ") {
             let command = format!("sh /usr/share/sh-tests/{script}\r");
             let _ = stdin.write_all(command.as_bytes());

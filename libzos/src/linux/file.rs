@@ -542,7 +542,13 @@ pub fn utimensat(dirfd: i32, path: u64, times: u64, _flags: u32) -> SysResult {
     Ok(0)
 }
 
-pub fn pipe2(ptr: u64) -> SysResult {
+/// pipe2: `O_CLOEXEC` and `O_NONBLOCK` in `flags` apply to both ends (a
+/// spawn or exec passes every descriptor but the close-on-exec ones, so
+/// `popen`'s pipes must not reach the next child).
+pub fn pipe2(ptr: u64, flags: u32) -> SysResult {
+    if flags & !(fs::O_CLOEXEC | fs::O_NONBLOCK) != 0 {
+        return Err(Errno(EINVAL));
+    }
     let (read, write) = posix::pipe()?;
     let out = user_bytes_mut(ptr, 8)?;
     out[..4].copy_from_slice(&read.to_le_bytes());
@@ -552,7 +558,15 @@ pub fn pipe2(ptr: u64) -> SysResult {
     with_state(|s| {
         s.flags.insert(read, fs::O_RDONLY);
         s.flags.insert(write, fs::O_WRONLY);
+        if flags & fs::O_CLOEXEC != 0 {
+            s.cloexec.insert(read);
+            s.cloexec.insert(write);
+        }
     });
+    if flags & fs::O_NONBLOCK != 0 {
+        set_nonblocking_flag(read, true)?;
+        set_nonblocking_flag(write, true)?;
+    }
     Ok(0)
 }
 
@@ -562,13 +576,16 @@ pub fn dup(fd: Fd) -> SysResult {
     Ok(i64::from(new))
 }
 
-pub fn dup3(old: Fd, new: Fd, _flags: u32) -> SysResult {
-    if old == new {
+pub fn dup3(old: Fd, new: Fd, flags: u32) -> SysResult {
+    if old == new || flags & !fs::O_CLOEXEC != 0 {
         return Err(Errno(EINVAL));
     }
     posix::dup2(old, new)?;
     forget(new);
     copy_flags(old, new);
+    if flags & fs::O_CLOEXEC != 0 {
+        with_state(|s| s.cloexec.insert(new));
+    }
     Ok(i64::from(new))
 }
 

@@ -116,7 +116,7 @@ fn dispatch(nr: i64, args: [u64; 6]) -> SysResult {
         55 => Ok(0),
         56 => file::openat(a as i32, b, c as u32, d as u32),
         57 => file::close(a as i32),
-        59 => file::pipe2(a),
+        59 => file::pipe2(a, b as u32),
         61 => file::getdents64(a as i32, b, c),
         62 => file::lseek(a as i32, b as i64, c as i32),
         63 => file::read(a as i32, b, c),
