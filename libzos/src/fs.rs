@@ -338,6 +338,7 @@ pub(crate) enum InputKind {
 /// server keeps no state per handle beyond the open file they share, so a
 /// fork child may share the capability itself instead of a clone of it
 /// (`linux::fork`); asked once with `Stat`, then remembered.
+#[cfg(not(target_arch = "wasm32"))] // used by linux::fork only
 pub(crate) fn is_terminal(slot: u64) -> bool {
     input_kind(slot) == InputKind::Terminal
 }
