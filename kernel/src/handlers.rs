@@ -235,9 +235,11 @@ impl<P: Platform> Kernel<P> {
                 let (count, next) = crate::klog::read(args[1], &mut buffer);
                 let space = self.writable_space(thread, args[2], count)?;
                 usercopy::copy_to_user::<P>(space, args[2], &buffer[..count])?;
-                // The console's reads tell the kernel what was printed.
+                // The console's reads tell the kernel what was printed: all
+                // before the cursor it asks from (what it read last may not
+                // be on the UART yet when the machine stops).
                 if self.log_listener.is_some_and(|l| l.2 == process) {
-                    crate::klog::printed_up_to(next);
+                    crate::klog::printed_up_to(args[1]);
                 }
                 ok(&[count as u64, next])
             }

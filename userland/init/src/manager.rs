@@ -203,6 +203,10 @@ struct Waiter {
 
 pub struct Manager {
     boot: BootInfo,
+    /// The boot archive's entries sorted by name: a spawn finds its program
+    /// by binary search, not by parsing every cpio header before it (a scan
+    /// of the test archive's ~2,000 entries cost ~330,000 instructions).
+    archive_index: Vec<zos_boot::initramfs::Entry<'static>>,
     server: Server,
     exited: u64,
     /// Wakes the alarm thread when a delayed restart is scheduled.
@@ -388,9 +392,12 @@ impl Manager {
         let mut random = zos_random_core::ChaChaRng::from_seed([0; 32]);
         random.absorb(&boot.rng_seed);
         random.absorb(&sys::clock_ns().to_le_bytes());
+        let mut archive_index: Vec<_> = boot.initramfs.entries().map_while(Result::ok).collect();
+        archive_index.sort_by(|a, b| a.name.cmp(b.name));
         Ok(Manager {
             random,
             next_fault: 0,
+            archive_index,
             boot,
             server: Server::new(endpoint),
             exited,
@@ -748,10 +755,18 @@ impl Manager {
     fn find_program(&self, path: &str) -> Result<&'static [u8], i32> {
         let mut current = String::from(path);
         for _ in 0..8 {
-            let entry = match self.boot.initramfs.find(&current) {
-                Ok(Some(entry)) => entry,
-                Ok(None) => return Err(ENOENT),
-                Err(_) => return Err(EIO),
+            let wanted = archive_name(&current);
+            let found = self.archive_index.binary_search_by(|e| e.name.cmp(wanted));
+            // The first entry of that name, as `Archive::find` gives.
+            let Some(entry) = found.ok().and_then(|at| {
+                let before = self.archive_index.get(..at).unwrap_or(&[]);
+                let first = before
+                    .iter()
+                    .rposition(|e| e.name != wanted)
+                    .map_or(0, |last_other| last_other + 1);
+                self.archive_index.get(first).copied()
+            }) else {
+                return Err(ENOENT);
             };
             match entry.mode & 0o170000 {
                 0o120000 => {
@@ -2320,5 +2335,19 @@ fn credentials_answer(set: &Credentials) -> Answer {
     match ipc::encode_vec(&ProcResponse::Credentials(set.clone())) {
         Ok(bytes) => Answer::Now(bytes, Vec::new()),
         Err(_) => err(EIO),
+    }
+}
+
+/// An archive member's name for `path`: without leading "/" and "./" (as
+/// `zos_boot::initramfs::Archive::find` matches).
+fn archive_name(mut path: &str) -> &str {
+    loop {
+        if let Some(rest) = path.strip_prefix("./") {
+            path = rest;
+        } else if let Some(rest) = path.strip_prefix('/') {
+            path = rest;
+        } else {
+            return path;
+        }
     }
 }
