@@ -167,8 +167,9 @@ impl<'a> Iterator for Entries<'a> {
     }
 }
 
-/// Strips any leading "./" and "/" components.
-fn relative(mut path: &str) -> &str {
+/// Strips any leading "./" and "/" components: an archive member's name
+/// for a path (init's program index looks names up with it too).
+pub fn relative(mut path: &str) -> &str {
     loop {
         if let Some(rest) = path.strip_prefix("./") {
             path = rest;

@@ -755,7 +755,7 @@ impl Manager {
     fn find_program(&self, path: &str) -> Result<&'static [u8], i32> {
         let mut current = String::from(path);
         for _ in 0..8 {
-            let wanted = archive_name(&current);
+            let wanted = zos_boot::initramfs::relative(&current);
             let found = self.archive_index.binary_search_by(|e| e.name.cmp(wanted));
             // The first entry of that name, as `Archive::find` gives.
             let Some(entry) = found.ok().and_then(|at| {
@@ -2335,19 +2335,5 @@ fn credentials_answer(set: &Credentials) -> Answer {
     match ipc::encode_vec(&ProcResponse::Credentials(set.clone())) {
         Ok(bytes) => Answer::Now(bytes, Vec::new()),
         Err(_) => err(EIO),
-    }
-}
-
-/// An archive member's name for `path`: without leading "/" and "./" (as
-/// `zos_boot::initramfs::Archive::find` matches).
-fn archive_name(mut path: &str) -> &str {
-    loop {
-        if let Some(rest) = path.strip_prefix("./") {
-            path = rest;
-        } else if let Some(rest) = path.strip_prefix('/') {
-            path = rest;
-        } else {
-            return path;
-        }
     }
 }
