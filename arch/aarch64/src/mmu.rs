@@ -257,6 +257,33 @@ pub fn user_walks_off() {
     }
 }
 
+/// The last-level table a page table tree used last, by the 2 MiB span of
+/// addresses it serves: pages are mapped, remapped and looked up in runs,
+/// and a hit skips the three-level walk. Valid because a user tree frees
+/// its tables only with the whole tree.
+pub struct LeafCache(core::cell::Cell<(u64, u64)>);
+
+impl LeafCache {
+    pub const fn new() -> Self {
+        Self(core::cell::Cell::new((u64::MAX, 0)))
+    }
+
+    fn table_for(&self, va: u64) -> Option<u64> {
+        let (span, table) = self.0.get();
+        (span == va >> 21).then_some(table)
+    }
+
+    fn remember(&self, va: u64, entry: *mut u64) {
+        self.0.set((va >> 21, virt_to_phys(entry as u64) & !0xfff));
+    }
+}
+
+impl Default for LeafCache {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl PageTable {
     /// The last-level entry for page `va`, if the tables above it exist.
     fn leaf_entry(&self, va: u64) -> Option<*mut u64> {
@@ -273,17 +300,63 @@ impl PageTable {
         Some(index_entry(table, va, 3))
     }
 
-    /// The descriptor mapping page `va`, if any.
-    pub fn descriptor(&self, va: u64) -> Option<u64> {
+    /// [`Self::leaf_entry`] through `cache` (a user tree's).
+    fn cached_leaf_entry(&self, va: u64, cache: &LeafCache) -> Option<*mut u64> {
+        if let Some(table) = cache.table_for(va) {
+            return Some(index_entry(table, va, 3));
+        }
         let entry = self.leaf_entry(va)?;
+        cache.remember(va, entry);
+        Some(entry)
+    }
+
+    /// Maps the 4 KiB page `va` to `pa` in a user tree (no blocks), making
+    /// the tables above it when missing; `cache` skips the walk for a page
+    /// next to the last one.
+    pub fn map_page(
+        &mut self,
+        va: u64,
+        pa: u64,
+        flags: MapFlags,
+        cache: &LeafCache,
+        frame: &mut dyn FnMut() -> Option<u64>,
+    ) -> Result<(), MapError> {
+        if flags.write && flags.execute {
+            return Err(MapError::WritableExecutable);
+        }
+        if (va | pa) & 0xfff != 0 {
+            return Err(MapError::Unaligned);
+        }
+        let entry = match cache.table_for(va) {
+            Some(table) => index_entry(table, va, 3),
+            None => {
+                let entry = self.walk_create(va, 3, frame)?;
+                cache.remember(va, entry);
+                entry
+            }
+        };
+        // SAFETY: `entry` points into a table frame reached through the
+        // linear map (the cache names only tables of this tree).
+        unsafe {
+            if *entry & VALID != 0 {
+                return Err(MapError::AlreadyMapped);
+            }
+            *entry = (pa & ADDR_MASK) | flags.descriptor_bits() | VALID | TABLE;
+        }
+        Ok(())
+    }
+
+    /// The descriptor mapping page `va` in a user tree, if any.
+    pub fn cached_descriptor(&self, va: u64, cache: &LeafCache) -> Option<u64> {
+        let entry = self.cached_leaf_entry(va, cache)?;
         // SAFETY: as in `leaf_entry`.
         let value = unsafe { *entry };
         (value & VALID != 0).then_some(value)
     }
 
     /// Clears the mapping of page `va`; returns the physical address it had.
-    pub fn unmap_page(&mut self, va: u64) -> Option<u64> {
-        let entry = self.leaf_entry(va)?;
+    pub fn unmap_page(&mut self, va: u64, cache: &LeafCache) -> Option<u64> {
+        let entry = self.cached_leaf_entry(va, cache)?;
         // SAFETY: as in `leaf_entry`.
         unsafe {
             let value = *entry;
@@ -303,8 +376,15 @@ impl PageTable {
     /// changes), so the descriptor is rewritten and then invalidated, and
     /// another CPU's thread never finds the page missing. False, changing
     /// nothing, when `va` maps nothing or `flags` break W^X.
-    pub fn remap_page(&mut self, va: u64, pa: u64, flags: MapFlags, invalidate: &dyn Fn()) -> bool {
-        let Some(entry) = self.leaf_entry(va) else {
+    pub fn remap_page(
+        &mut self,
+        va: u64,
+        pa: u64,
+        flags: MapFlags,
+        cache: &LeafCache,
+        invalidate: &dyn Fn(),
+    ) -> bool {
+        let Some(entry) = self.cached_leaf_entry(va, cache) else {
             return false;
         };
         let descriptor = (pa & ADDR_MASK) | flags.descriptor_bits() | VALID | TABLE;

@@ -2,7 +2,7 @@
 //! spaces with ASIDs, and the path from a trap back into user mode.
 
 use crate::exceptions::TrapFrame;
-use crate::mmu::{self, MapFlags, PageTable};
+use crate::mmu::{self, LeafCache, MapFlags, PageTable};
 use crate::smp;
 use core::arch::asm;
 use core::sync::atomic::Ordering;
@@ -171,6 +171,8 @@ pub struct UserSpace {
     /// Every table frame of this space (root first), so destroying it frees
     /// them without walking all 512 entries of every table.
     tables: alloc::vec::Vec<u64>,
+    /// The last-level table used last (runs of pages skip the walk).
+    leaf: LeafCache,
 }
 
 impl UserSpace {
@@ -199,6 +201,7 @@ impl AddressSpace for UserSpace {
             table,
             asid: alloc_asid(),
             tables: alloc::vec![root],
+            leaf: LeafCache::new(),
         })
     }
 
@@ -226,7 +229,9 @@ impl AddressSpace for UserSpace {
             user: true,
             device: flags.device,
         };
-        let result = self.table.map(va, pa, 4096, map_flags, &mut alloc);
+        let result = self
+            .table
+            .map_page(va, pa, map_flags, &self.leaf, &mut alloc);
         result.map_err(|e| match e {
             mmu::MapError::WritableExecutable => MapError::WritableExecutable,
             mmu::MapError::Unaligned => MapError::Unaligned,
@@ -236,7 +241,7 @@ impl AddressSpace for UserSpace {
     }
 
     fn unmap(&mut self, va: u64) -> Option<u64> {
-        let pa = self.table.unmap_page(va)?;
+        let pa = self.table.unmap_page(va, &self.leaf)?;
         invalidate_page(self.asid, va);
         Some(pa)
     }
@@ -252,11 +257,11 @@ impl AddressSpace for UserSpace {
         (va < zos_abi::layout::USER_TOP)
             && self
                 .table
-                .remap_page(va, pa, flags, &|| invalidate_page(asid, va))
+                .remap_page(va, pa, flags, &self.leaf, &|| invalidate_page(asid, va))
     }
 
     fn translate(&self, va: u64) -> Option<(u64, PageFlags)> {
-        let descriptor = self.table.descriptor(va & !0xfff)?;
+        let descriptor = self.table.cached_descriptor(va & !0xfff, &self.leaf)?;
         let flags = PageTable::user_flags(descriptor)?;
         Some((
             PageTable::page_address(descriptor),

@@ -7,8 +7,7 @@
 //! has them too), then [`zos_fork_parent`]:
 //!
 //! 1. lists every region libzos knows this process has mapped (program
-//!    segments from its program headers, the start-up page, the main
-//!    stack, the heap's blocks, anonymous `mmap`s, the IPC buffer);
+//!    segments from its program headers, the main stack, the heap's blocks, anonymous `mmap`s, the IPC buffer);
 //! 2. asks init for a child (`ProcRequest::Fork`: a new pid, the caller's
 //!    credentials, group and session, registered for wait/kill/ps) and gets
 //!    its process capability, with the read-only program segments init
@@ -116,15 +115,6 @@ fn regions() -> Result<Vec<Region>, Errno> {
             copy: true,
         });
     }
-    // The start-up page: a u32 length, then that many bytes.
-    // SAFETY: init maps the start-up page of every program it starts.
-    let start_bytes = unsafe { (layout::START_INFO as *const u32).read() } as u64;
-    list.push(Region {
-        va: layout::START_INFO,
-        length: (start_bytes + zos_proto::start::START_HEADER as u64).next_multiple_of(PAGE),
-        flags: 0,
-        copy: true,
-    });
     let stack_size = crate::loader::STACK_SIZE;
     list.push(Region {
         va: crate::rt::main_stack_end() - stack_size,
@@ -268,6 +258,11 @@ fn build_child() -> Result<u32, Errno> {
         // Not the main thread.
         return Err(Errno(ENOSYS));
     }
+    // What libzos reads from init's start-up page, read now: the child
+    // has no start-up page (a copy and a mapping fewer), only what libzos
+    // keeps of it (arguments, descriptors, grants, the random bytes) in
+    // its copy of this process's memory.
+    let _ = (crate::rt::start_info(), crate::rt::start_random());
     let regions = regions()?;
     let handles = posix::handle_slots();
     let reply = posix::proc_call(&ProcRequest::Fork, &[])?;
