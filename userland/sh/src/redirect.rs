@@ -13,7 +13,7 @@ use libzos::fs::{O_APPEND, O_CREAT, O_EXCL, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY}
 use libzos::posix::{self, Fd};
 use zos_sh_syntax::{expand_to_string, Redirect, RedirectKind, RedirectTarget};
 
-use crate::shell::{move_high, Shell};
+use crate::shell::{move_high, user_descriptor, Shell};
 
 /// Largest here-document sent through a pipe (the pipe holds 64 KiB).
 const PIPE_BODY_LIMIT: usize = 60 * 1024;
@@ -32,6 +32,7 @@ impl Shell {
 
     /// Puts back a descriptor saved by [`Shell::save_fd`].
     pub fn restore_fd(&mut self, fd: Fd, copy: Option<Fd>) {
+        user_descriptor(fd);
         match copy {
             Some(copy) => {
                 let _ = posix::dup2(copy, fd);
@@ -93,6 +94,8 @@ impl Shell {
     /// user's: `>&10` with nothing open at 10 is a bad descriptor, as in
     /// other shells, not the copy just made there).
     fn apply(&mut self, redirect: &Redirect, fd: Fd, copies: &[Fd]) -> Result<(), String> {
+        // Whatever `fd` holds from here on is the user's.
+        user_descriptor(fd);
         let word = match &redirect.target {
             RedirectTarget::HereDoc(heredoc) => {
                 let body = heredoc.body.borrow().clone();

@@ -4,7 +4,7 @@
 //! complete command at a time, as POSIX requires), and how the shell ends
 //! (the EXIT trap, `exit`).
 
-use alloc::collections::BTreeMap;
+use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::format;
 use alloc::rc::Rc;
 use alloc::string::{String, ToString};
@@ -358,21 +358,41 @@ impl Shell {
     }
 }
 
-/// The shell's own descriptors (10 and above: saved copies, pipe ends,
-/// the script it reads) as actions that keep them from a child or an
-/// exec'd program, as close-on-exec keeps them in other shells; the
-/// user's 0–9 are inherited.
+/// The shell's own descriptors: saved copies, pipe ends, the script it
+/// reads, each moved to 10 or above by [`move_high`]. A descriptor the
+/// user made there (`exec 12>file`) is not in it ([`user_descriptor`]).
+static OWN_DESCRIPTORS: spin::Mutex<BTreeSet<Fd>> = spin::Mutex::new(BTreeSet::new());
+
+/// The shell's own descriptors as actions that keep them from a child or
+/// an exec'd program, as close-on-exec keeps them in other shells; every
+/// other one (the user's 0–9, and those the user opened at 10 and above)
+/// is inherited.
 pub fn internal_descriptors() -> Vec<posix::FileAction> {
+    let own = OWN_DESCRIPTORS.lock();
     posix::descriptors()
         .into_iter()
-        .filter(|&fd| fd >= 10)
+        .filter(|fd| own.contains(fd))
         .map(posix::FileAction::Close)
         .collect()
 }
 
+/// Records that descriptor `fd` now holds what the user asked for (a
+/// redirection's target), not one of the shell's own.
+pub fn user_descriptor(fd: Fd) {
+    OWN_DESCRIPTORS.lock().remove(&fd);
+}
+
 /// Moves a descriptor to 10 or above (out of the user's 0–9), closing
-/// the original.
+/// the original; the result is one of the shell's own.
 pub fn move_high(fd: Fd) -> Fd {
+    let moved = move_to_ten_or_above(fd);
+    if moved >= 10 {
+        OWN_DESCRIPTORS.lock().insert(moved);
+    }
+    moved
+}
+
+fn move_to_ten_or_above(fd: Fd) -> Fd {
     if fd >= 10 {
         return fd;
     }
