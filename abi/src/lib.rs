@@ -701,6 +701,8 @@ pub mod layout {
     pub const VFS_REMOTE_BUFFERS: u64 = VFS_WINDOWS - (1 << 32);
     /// Where the VFS maps the initramfs while filling its root.
     pub const VFS_INITRAMFS: u64 = 0x0000_6000_0000_0000;
+    /// The VFS's mappings of files' shared pages (`mmap(MAP_SHARED)`).
+    pub const VFS_MAPPED_FILES: u64 = 0x0000_5800_0000_0000;
     /// A process's start-up page (arguments, environment, descriptors), read-only.
     pub const START_INFO: u64 = 0x0000_7FFF_FF30_0000;
 }

@@ -869,6 +869,26 @@ pub(crate) fn sync_slot(slot: u64) -> Result<()> {
     }
 }
 
+/// The shared pages of the file a handle capability names, at least
+/// `pages` of them (`IoRequest::MapShared`): the Memory capability, its
+/// size in pages and whether it may be mapped writable.
+#[cfg(not(target_arch = "wasm32"))] // for linux::memory
+pub(crate) fn map_shared_slot(slot: u64, pages: u64) -> Result<(u64, u64, bool)> {
+    let reply = ipc::call(slot, &IoRequest::MapShared { pages }, &[]).map_err(posix::ipc_errno)?;
+    match (reply.decode::<IoResponse>(), reply.caps.first()) {
+        (Some(IoResponse::Mapped { pages, writable }), Some(&memory)) => {
+            Ok((memory, pages, writable))
+        }
+        (Some(IoResponse::Err(e)), _) => Err(Errno(e)),
+        _ => {
+            for &cap in &reply.caps {
+                let _ = sys::cap_delete(cap);
+            }
+            Err(Errno(EIO))
+        }
+    }
+}
+
 /// The size of the file a handle capability names.
 #[cfg(not(target_arch = "wasm32"))] // for linux::memory
 pub(crate) fn slot_size(slot: u64) -> Result<u64> {

@@ -5,6 +5,7 @@
  * the lines): file mappings (MAP_PRIVATE, MAP_SHARED with msync and
  * munmap, an offset), mprotect of part of a mapping (PROT_NONE, read-only),
  * munmap of part of one, MAP_SHARED and MAP_PRIVATE memory across fork,
+ * two unrelated processes mapping one file shared (coherent, no msync),
  * MAP_FIXED and MAP_FIXED_NOREPLACE inside a PROT_NONE reservation, and
  * the errors of bad arguments.
  * `mmap-test FILE` uses FILE for its file (default /tmp/mmap-test.dat).
@@ -12,11 +13,15 @@
  * FILE (made 15 bytes long) and exits without msync or munmap.
  * `mmap-test wx` asks for writable and executable memory (W^X: Zero OS
  * refuses it, Linux does not, so it is not among the compared lines).
+ * `mmap-test peer FILE RFD WFD` is the other process of the coherence
+ * check: it maps FILE shared, writes "from-peer", says so on WFD, waits
+ * for a byte on RFD and then looks for the first process's writes.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
@@ -30,6 +35,7 @@
 #define FILE_SIZE (3 * PAGE + 100)
 
 static const char *path = "/tmp/mmap-test.dat";
+static const char *self_name = "mmap-test";
 static int failed;
 
 static const char *errno_name(int e)
@@ -191,6 +197,81 @@ static void across_fork(void)
 	munmap(private, PAGE);
 }
 
+/* Two unrelated mappings of one file (the second made by a program exec'd
+ * in a child, so nothing is inherited): each sees the other's writes at
+ * once, with no msync, and so do read() and write() on the file. */
+static void coherent(void)
+{
+	char shared_path[256];
+	snprintf(shared_path, sizeof shared_path, "%s.shared", path);
+	int fd = open(shared_path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	char *map = MAP_FAILED;
+	if (fd >= 0 && ftruncate(fd, PAGE) == 0)
+		map = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	int to_peer[2], from_peer[2];
+	if (map == MAP_FAILED || pipe(to_peer) != 0 || pipe(from_peer) != 0) {
+		check("coherent: set-up", 0);
+		return;
+	}
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0) {
+		char rfd[16], wfd[16];
+		snprintf(rfd, sizeof rfd, "%d", to_peer[0]);
+		snprintf(wfd, sizeof wfd, "%d", from_peer[1]);
+		close(to_peer[1]);
+		close(from_peer[0]);
+		execlp(self_name, self_name, "peer", shared_path, rfd, wfd, (char *)0);
+		_exit(127);
+	}
+	close(to_peer[0]);
+	close(from_peer[1]);
+	char byte = 0;
+	int told = read(from_peer[0], &byte, 1) == 1;
+	check("coherent: another process's write shows in this mapping",
+	      told && memcmp(map, "from-peer", 9) == 0);
+	if (!told) {
+		int status = 0;
+		waitpid(pid, &status, 0);
+		printf("coherent: the other process ended first (status %#x)\n", status);
+		return;
+	}
+	char buf[9] = { 0 };
+	check("coherent: read() finds it with no msync",
+	      pread(fd, buf, 9, 0) == 9 && memcmp(buf, "from-peer", 9) == 0);
+	memcpy(map + 100, "from-parent", 11);
+	check("coherent: write() to the file", pwrite(fd, "by-write", 8, 200) == 8);
+	check("coherent: the write shows in this mapping", memcmp(map + 200, "by-write", 8) == 0);
+	told = write(to_peer[1], "x", 1) == 1;
+	int status = 0;
+	waitpid(pid, &status, 0);
+	check("coherent: the other process saw both",
+	      told && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	munmap(map, PAGE);
+	close(to_peer[1]);
+	close(from_peer[0]);
+	close(fd);
+	unlink(shared_path);
+}
+
+/* The other process of `coherent` (exit 0 when it saw both writes). */
+static int peer(const char *file, int rfd, int wfd)
+{
+	int fd = open(file, O_RDWR);
+	if (fd < 0)
+		return 2;
+	char *map = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (map == MAP_FAILED)
+		return 3;
+	memcpy(map, "from-peer", 9);
+	char byte = 'x';
+	if (write(wfd, &byte, 1) != 1 || read(rfd, &byte, 1) != 1)
+		return 4;
+	return memcmp(map + 100, "from-parent", 11) == 0 && memcmp(map + 200, "by-write", 8) == 0
+		       ? 0
+		       : 1;
+}
+
 /* Mappings placed inside a reservation, as allocators and loaders do. */
 static void fixed(int fd)
 {
@@ -249,6 +330,10 @@ static void errors(int fd)
 
 int main(int argc, char **argv)
 {
+	if (argc > 0)
+		self_name = argv[0];
+	if (argc > 4 && strcmp(argv[1], "peer") == 0)
+		return peer(argv[2], atoi(argv[3]), atoi(argv[4]));
 	if (argc > 1 && strcmp(argv[1], "wx") == 0) {
 		void *p = mmap(NULL, PAGE, PROT_READ | PROT_WRITE | PROT_EXEC,
 			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -275,6 +360,7 @@ int main(int argc, char **argv)
 	files(fd);
 	protections();
 	across_fork();
+	coherent();
 	fixed(fd);
 	errors(fd);
 	close(fd);

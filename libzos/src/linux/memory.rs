@@ -12,13 +12,16 @@
 //!   every mapping: writable and executable together is refused (EACCES).
 //! - `munmap` of part of a mapping unmaps those pages; the object goes when
 //!   its last page does.
-//! - A file mapping is filled from the file when it is made (`MAP_PRIVATE`:
-//!   a private copy). `MAP_SHARED` of a file writes the mapping back to the
-//!   file at `msync`, at `munmap` and when the program exits (not when it is
-//!   killed), through a handle of its own on the open file; another
-//!   process's mapping of the same file is a copy of its own, so two
-//!   processes see each other's writes only through the file (not yet the
-//!   VFS's page cache shared as memory).
+//! - `MAP_PRIVATE` of a file is a private copy filled from the file when it
+//!   is made. `MAP_SHARED` of a file maps the file's shared pages, which the
+//!   VFS keeps (`IoRequest::MapShared`; docs/vfs.md, "Shared file
+//!   mappings"): every process mapping the file sees every other's writes
+//!   at once, and reads and writes through the file see the mapping's, with
+//!   no `msync`. A handle of the mapping's own keeps the pages alive. Where
+//!   the server has no shared pages to give (a file larger than the VFS
+//!   keeps, a file mapped past the pages made for it), the mapping is a copy
+//!   written back to the file at `msync`, at `munmap` and when the program
+//!   exits (not when it is killed).
 //! - `fork` gives the child a copy of a private mapping and the same object
 //!   for a shared one (so `MAP_SHARED|MAP_ANONYMOUS` memory is shared
 //!   between parent and child), with every capability at the slot this
@@ -63,8 +66,13 @@ struct Mapping {
     /// `MAP_SHARED`: a forked child maps the same object.
     shared: bool,
     /// `MAP_SHARED` of a file: a handle of its own on the open file and the
-    /// file offset of the first page; the mapping is written back there.
+    /// file offset of the first page; the mapping is written back there
+    /// unless it is `coherent`.
     file: Option<(u64, u64)>,
+    /// The object is the file's shared pages, which the VFS keeps (every
+    /// mapper sees every write at once; reads through the file find them):
+    /// nothing to write back, and the handle keeps the pages alive.
+    coherent: bool,
 }
 
 impl Mapping {
@@ -113,7 +121,7 @@ impl Mapping {
     /// Writes pages `[first, end)` of a shared file mapping back to the
     /// file (those this process can read: a `PROT_NONE` page is skipped).
     fn write_back(&self, start: u64, first: u64, end: u64) -> Result<(), Errno> {
-        let Some((handle, offset)) = self.file else {
+        let Some((handle, offset)) = self.file.filter(|_| !self.coherent) else {
             return Ok(());
         };
         let size = crate::fs::slot_size(handle)?;
@@ -228,6 +236,7 @@ fn map_new(
         regions: Vec::new(),
         shared,
         file: None,
+        coherent: false,
     };
     // Address space is used once: a failure below still moves on. (A
     // `MAP_FIXED` mapping below `next` reuses only what was unmapped.)
@@ -285,6 +294,11 @@ pub fn mmap(
     if stat.mode & 0o170000 != 0o100000 {
         return Err(Errno(ENODEV));
     }
+    if shared {
+        if let Some(mapping) = coherent_mapping(fd, offset, length, protection)? {
+            return Ok(place(fixed, mapping)? as i64);
+        }
+    }
     let fill = |start: u64| {
         // SAFETY: `map_new` mapped `length` bytes writable at `start`, and
         // nothing else uses them yet.
@@ -303,6 +317,78 @@ pub fn mmap(
         Ok(Some((handle, offset)))
     };
     Ok(map_new(fixed, length, protection, shared, fill)? as i64)
+}
+
+/// `MAP_SHARED` of a file through its shared pages, which the file's server
+/// keeps (`IoRequest::MapShared`), on a handle of the mapping's own that
+/// keeps them alive; `None` when the server has none for it (then the
+/// mapping is a copy written back, as before).
+fn coherent_mapping(
+    fd: i32,
+    offset: u64,
+    length: u64,
+    protection: u8,
+) -> Result<Option<Mapping>, Errno> {
+    if protection & PROT_EXEC != 0 {
+        // Shared pages are never executable (another process may write
+        // them): an executable shared map is a copy.
+        return Ok(None);
+    }
+    let first = offset / PAGE;
+    let pages = length / PAGE;
+    let wanted = first.checked_add(pages).ok_or(Errno(ENOMEM))?;
+    let handle = posix::clone_handle_slot(posix::slot_of(fd)?)?;
+    let drop_handle = || {
+        crate::fs::forget(handle);
+        let _ = sys::cap_delete(handle);
+    };
+    let (memory, writable) = match crate::fs::map_shared_slot(handle, wanted) {
+        Ok((memory, _, writable)) => (memory, writable),
+        Err(_) => {
+            drop_handle();
+            return Ok(None);
+        }
+    };
+    if protection & PROT_WRITE != 0 && !writable {
+        let _ = sys::cap_delete(memory);
+        drop_handle();
+        return Err(Errno(EACCES));
+    }
+    Ok(Some(Mapping {
+        memory,
+        offset: first,
+        pages: alloc::vec![protection; pages as usize],
+        regions: Vec::new(),
+        shared: true,
+        file: Some((handle, offset)),
+        coherent: true,
+    }))
+}
+
+/// Maps `mapping`, whose object is made, at `fixed` or the next free
+/// address, and records it.
+fn place(fixed: Option<u64>, mut mapping: Mapping) -> Result<u64, Errno> {
+    let mut mappings = MAPPINGS.lock();
+    if mappings.next == UNCHOSEN {
+        mappings.next = layout::LINUX_MMAP + crate::rt::random_offset(16);
+    }
+    let length = mapping.length();
+    let start = fixed.unwrap_or(mappings.next);
+    if start.saturating_add(length) > layout::HEAP_BASE {
+        mapping.release(start);
+        return Err(Errno(ENOMEM));
+    }
+    mappings.next = mappings.next.max(start + length + PAGE);
+    if let Err(e) = mapping.apply(start) {
+        mapping.release(start);
+        return Err(e);
+    }
+    if let Some(old) = mappings.live.remove(&start) {
+        let (old_start, old) = old.trim_front(start);
+        mappings.live.insert(old_start, old);
+    }
+    mappings.live.insert(start, mapping);
+    Ok(start)
 }
 
 /// Where a `MAP_FIXED` or `MAP_FIXED_NOREPLACE` mapping goes: exactly at

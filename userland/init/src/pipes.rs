@@ -644,6 +644,8 @@ impl Pipes {
             IoRequest::Seek { .. } | IoRequest::ReadAt { .. } | IoRequest::WriteAt { .. } => {
                 Answer::Now(io(&IoResponse::Err(ESPIPE)), Vec::new())
             }
+            // A pipe has no pages to map (`mmap` answers ENODEV first).
+            IoRequest::MapShared { .. } => Answer::Now(io(&IoResponse::Err(ENODEV)), Vec::new()),
             // Directory listing, truncation, sync and shared buffers are for files.
             IoRequest::ReadDir { .. }
             | IoRequest::Truncate { .. }

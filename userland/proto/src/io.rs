@@ -139,6 +139,18 @@ pub enum IoRequest<'a> {
         max: u32,
         group: u32,
     },
+    /// Regular files, for `mmap(MAP_SHARED)`: the file's shared pages, a
+    /// Memory object of at least `pages` pages holding the file from its
+    /// first byte. Every handle on the same file gets the same object, so
+    /// each mapping sees the others' writes at once; the server keeps it
+    /// up to date with writes through handles and answers reads from it
+    /// (docs/vfs.md, "Shared file mappings"). Answers `Mapped` with the
+    /// capability (without write rights when the handle cannot write).
+    /// The handle keeps the pages alive until it closes. A server without
+    /// them answers an error: the client then maps a copy of its own.
+    MapShared {
+        pages: u64,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -178,6 +190,12 @@ pub enum IoResponse<'a> {
     /// The answer to `TerminalRead` from outside the foreground group.
     Background {
         foreground: u32,
+    },
+    /// The answer to `MapShared`: the object's size in pages and whether
+    /// it may be mapped writable.
+    Mapped {
+        pages: u64,
+        writable: bool,
     },
 }
 

@@ -39,4 +39,4 @@ pub use random::ChaChaRng;
 pub use sessions::SessionTable;
 pub use shared::SharedFs;
 pub use tmpfs::Tmpfs;
-pub use vfs::{MountId, MountInfo, Node, Vfs};
+pub use vfs::{MountId, MountInfo, Node, SharedPages, Vfs};

@@ -17,7 +17,10 @@ use crate::errno::{Errno, VfsResult};
 use crate::fs::{FileKind, FileSystem, Ino, Stat, StatFs, Timestamp, NAME_MAX, PATH_MAX};
 
 mod ops;
+mod shared_pages;
 mod switch;
+
+pub use shared_pages::SharedPages;
 #[cfg(test)]
 mod tests;
 
@@ -73,6 +76,8 @@ pub struct Vfs {
     /// The mount that is `/`: the first one, until [`Vfs::switch_root`].
     root_mount: MountId,
     now: Timestamp,
+    /// Files mapped `MAP_SHARED` and the pages their mappers share.
+    shared_pages: BTreeMap<Node, Box<dyn SharedPages>>,
 }
 
 impl Default for Vfs {
@@ -90,6 +95,7 @@ impl Vfs {
             holds_mount_points: 0,
             root_mount: MountId(0),
             now: 0,
+            shared_pages: BTreeMap::new(),
         }
     }
 

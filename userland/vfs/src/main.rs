@@ -12,6 +12,8 @@
 
 extern crate alloc;
 
+#[cfg(not(target_arch = "wasm32"))]
+mod mapped;
 mod remote;
 mod server;
 mod setup;

@@ -146,6 +146,9 @@ pub struct Server {
     credentials: BTreeMap<u16, Rc<Cred>>,
     /// Whether an unbadged request was reported already.
     warned_unbadged: bool,
+    /// Files' shared pages for `mmap(MAP_SHARED)` and their holders.
+    #[cfg(not(target_arch = "wasm32"))]
+    mapped: crate::mapped::MappedFiles,
 }
 
 impl Server {
@@ -164,6 +167,8 @@ impl Server {
             requests: 0,
             credentials: BTreeMap::new(),
             warned_unbadged: false,
+            #[cfg(not(target_arch = "wasm32"))]
+            mapped: crate::mapped::MappedFiles::new(),
         }
     }
 
@@ -821,6 +826,7 @@ impl Server {
         }
         let file = Rc::new(RefCell::new(OpenFile::new(node, flags)));
         self.new_handle(owner, file, Some(owner))
+            .map(|(cap, _)| cap)
             // Devices served here (`/dev/null`, `/dev/zero`) move bulk data
             // through the shared buffer like files: `dd of=/dev/null` would
             // otherwise pay a message per 3,968 bytes.
@@ -939,13 +945,14 @@ impl Server {
         Err(Errno::ENXIO)
     }
 
-    /// A new handle of `owner` on `file`: a watched badged capability.
+    /// A new handle of `owner` on `file`: a watched badged capability, and
+    /// the handle's id.
     fn new_handle(
         &mut self,
         owner: u32,
         file: Rc<RefCell<OpenFile>>,
         session: Option<u32>,
-    ) -> Result<u64, Errno> {
+    ) -> Result<(u64, u64), Errno> {
         let id = self.handles.reserve(owner)?;
         let cap = sys::cap_mint_watched(
             self.endpoint,
@@ -961,7 +968,7 @@ impl Server {
         };
         let inserted = self.handles.insert(owner, handle);
         debug_assert_eq!(inserted, Ok(id));
-        Ok(cap)
+        Ok((cap, id))
     }
 
     // ---- handle requests ------------------------------------------------------------
@@ -1025,7 +1032,11 @@ impl Server {
             IoRequest::Clone => {
                 let owner = self.handles.owner(id).unwrap_or(0);
                 match self.new_handle(owner, file, None) {
-                    Ok(cap) => (encode_io(&IoResponse::Cloned), alloc::vec![cap]),
+                    Ok((cap, _new_id)) => {
+                        #[cfg(not(target_arch = "wasm32"))]
+                        self.mapped.cloned(id, _new_id);
+                        (encode_io(&IoResponse::Cloned), alloc::vec![cap])
+                    }
                     Err(e) => io_err(e.as_i32()),
                 }
             }
@@ -1068,8 +1079,18 @@ impl Server {
                 }
                 io_result(vfs.truncate_node(node, len).map(|_| IoResponse::Ok))
             }
-            // fsync: the file's own file system, flushed to its device.
-            IoRequest::Sync => io_result(vfs.sync_mount(node.mount).map(|_| IoResponse::Ok)),
+            // fsync: the file's own file system, flushed to its device
+            // (with what a shared mapping wrote).
+            IoRequest::Sync => {
+                #[cfg(not(target_arch = "wasm32"))]
+                if self.mapped.may_be_written(node) {
+                    if let Err(e) = vfs.flush_shared_pages(node) {
+                        return io_err(e.as_i32());
+                    }
+                }
+                io_result(vfs.sync_mount(node.mount).map(|_| IoResponse::Ok))
+            }
+            IoRequest::MapShared { pages } => self.map_shared(id, &file, pages),
             IoRequest::ShareBuffer => {
                 let Some(memory) = attached else {
                     return io_err(EINVAL);
@@ -1104,6 +1125,8 @@ impl Server {
     }
 
     fn close_handle(&mut self, id: u64) {
+        #[cfg(not(target_arch = "wasm32"))]
+        self.mapped.closed(&mut self.state.vfs, id);
         let Some(handle) = self.handles.remove(id) else {
             return;
         };
@@ -1113,6 +1136,43 @@ impl Server {
         if let Ok(open) = Rc::try_unwrap(handle.file) {
             open.into_inner().close(&mut self.state.vfs);
         }
+    }
+
+    /// `MapShared`: the file's shared pages (docs/vfs.md, "Shared file
+    /// mappings"), for regular files outside procfs opened for reading.
+    #[cfg(not(target_arch = "wasm32"))]
+    fn map_shared(&mut self, id: u64, file: &Rc<RefCell<OpenFile>>, pages: u64) -> Answer {
+        let (node, flags) = {
+            let open = file.borrow();
+            (open.node(), open.flags())
+        };
+        let regular = self
+            .state
+            .vfs
+            .stat_node(node)
+            .is_ok_and(|stat| stat.kind == FileKind::Regular);
+        if !regular || node.mount == self.state.proc_mount {
+            return io_err(ENODEV);
+        }
+        if !flags.readable() {
+            return io_err(EACCES);
+        }
+        let writable = flags.writable();
+        match self
+            .mapped
+            .map(&mut self.state.vfs, id, node, pages, writable)
+        {
+            Ok((cap, pages)) => (
+                encode_io(&IoResponse::Mapped { pages, writable }),
+                alloc::vec![cap],
+            ),
+            Err(errno) => io_err(errno),
+        }
+    }
+
+    #[cfg(target_arch = "wasm32")]
+    fn map_shared(&mut self, _: u64, _: &Rc<RefCell<OpenFile>>, _: u64) -> Answer {
+        io_err(ENOSYS)
     }
 
     fn read_dir(&mut self, file: &Rc<RefCell<OpenFile>>, max_entries: usize) -> Answer {

@@ -481,17 +481,26 @@ impl Vfs {
             ..SetAttr::default()
         };
         self.writable_fs(node.mount)?.setattr(node.ino, changes)?;
+        self.truncate_shared(node, size);
         Ok(())
     }
 
-    /// Read a regular file at `offset`; 0 at or past the end.
+    /// Read a regular file at `offset`; 0 at or past the end. Bytes a
+    /// shared mapping holds come from it (`vfs/shared_pages.rs`).
     pub fn read_at(&mut self, node: Node, offset: u64, buf: &mut [u8]) -> VfsResult<usize> {
-        self.fs_mut(node.mount)?.read(node.ino, offset, buf)
+        let read = self.fs_mut(node.mount)?.read(node.ino, offset, buf)?;
+        self.read_through_shared(node, offset, &mut buf[..read]);
+        Ok(read)
     }
 
-    /// Write a regular file at `offset`, growing it (and leaving a hole) as needed.
+    /// Write a regular file at `offset`, growing it (and leaving a hole) as
+    /// needed; a shared mapping of it sees the bytes at once.
     pub fn write_at(&mut self, node: Node, offset: u64, data: &[u8]) -> VfsResult<usize> {
-        self.writable_fs(node.mount)?.write(node.ino, offset, data)
+        let written = self
+            .writable_fs(node.mount)?
+            .write(node.ino, offset, data)?;
+        self.write_through_shared(node, offset, &data[..written.min(data.len())]);
+        Ok(written)
     }
 
     /// See [`crate::fs::FileSystem::adopt_static`].

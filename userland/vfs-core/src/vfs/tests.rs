@@ -1031,3 +1031,82 @@ fn components_skip_empty_parts_and_know_the_last() {
     let unicode: Vec<&str> = super::Components { rest: "/é/ü/" }.collect();
     assert_eq!(unicode, ["é", "ü"]);
 }
+
+/// Shared pages on the heap, as a mapper would see the server's memory.
+struct HeapPages(alloc::rc::Rc<core::cell::RefCell<Vec<u8>>>);
+
+impl SharedPages for HeapPages {
+    fn bytes(&self) -> u64 {
+        self.0.borrow().len() as u64
+    }
+    fn load(&self, offset: u64, buf: &mut [u8]) {
+        let bytes = self.0.borrow();
+        buf.copy_from_slice(&bytes[offset as usize..offset as usize + buf.len()]);
+    }
+    fn store(&self, offset: u64, data: &[u8]) {
+        let mut bytes = self.0.borrow_mut();
+        bytes[offset as usize..offset as usize + data.len()].copy_from_slice(data);
+    }
+}
+
+#[test]
+fn shared_pages_see_writes_and_are_seen_by_reads() {
+    let (mut vfs, root) = setup();
+    write_file(&mut vfs, root, "/tmp/mapped", b"hello world");
+    let node = vfs.resolve(root, "/tmp/mapped", true, &ROOT).unwrap();
+    let memory = alloc::rc::Rc::new(core::cell::RefCell::new(vec![0xAA; 8192]));
+    vfs.attach_shared_pages(node, Box::new(HeapPages(memory.clone())))
+        .unwrap();
+    // Filled from the file; the rest of the pages as the server made them.
+    assert_eq!(&memory.borrow()[..11], b"hello world");
+    assert_eq!(vfs.shared_pages_len(node), Some(8192));
+    let again = Box::new(HeapPages(memory.clone()));
+    assert_eq!(vfs.attach_shared_pages(node, again), Err(Errno::EEXIST));
+    // A mapper's store is what a read through a handle finds.
+    memory.borrow_mut()[..5].copy_from_slice(b"HELLO");
+    assert_eq!(
+        read_file(&mut vfs, root, "/tmp/mapped").unwrap(),
+        b"HELLO world"
+    );
+    // A write through a handle reaches the mappers.
+    let file = OpenFile::open(&mut vfs, root, "/tmp/mapped", OpenFlags::RDWR, 0, &ROOT).unwrap();
+    assert_eq!(file.write_at(&mut vfs, 6, b"there"), Ok(5));
+    assert_eq!(&memory.borrow()[..11], b"HELLO there");
+    // Truncation clears what falls past the end; growth shows zeros.
+    vfs.truncate_node(node, 3).unwrap();
+    assert_eq!(&memory.borrow()[..11], b"HEL\0\0\0\0\0\0\0\0");
+    assert_eq!(file.write_at(&mut vfs, 5, b"!"), Ok(1));
+    assert_eq!(
+        read_file(&mut vfs, root, "/tmp/mapped").unwrap(),
+        b"HEL\0\0!"
+    );
+    // Let go of: the mappers' last bytes stay in the file.
+    memory.borrow_mut()[..3].copy_from_slice(b"hey");
+    vfs.detach_shared_pages(node, true).unwrap();
+    assert_eq!(vfs.shared_pages_len(node), None);
+    memory.borrow_mut()[..3].copy_from_slice(b"xxx");
+    assert_eq!(
+        read_file(&mut vfs, root, "/tmp/mapped").unwrap(),
+        b"hey\0\0!"
+    );
+    file.close(&mut vfs);
+}
+
+#[test]
+fn shared_pages_shorter_than_the_file_cover_only_their_part() {
+    let (mut vfs, root) = setup();
+    let data: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
+    write_file(&mut vfs, root, "/tmp/long", &data);
+    let node = vfs.resolve(root, "/tmp/long", true, &ROOT).unwrap();
+    let memory = alloc::rc::Rc::new(core::cell::RefCell::new(vec![0; 4096]));
+    vfs.attach_shared_pages(node, Box::new(HeapPages(memory.clone())))
+        .unwrap();
+    assert_eq!(&memory.borrow()[..], &data[..4096]);
+    memory.borrow_mut()[4095] = 7;
+    let mut expected = data.clone();
+    expected[4095] = 7;
+    assert_eq!(read_file(&mut vfs, root, "/tmp/long").unwrap(), expected);
+    vfs.flush_shared_pages(node).unwrap();
+    vfs.detach_shared_pages(node, true).unwrap();
+    assert_eq!(read_file(&mut vfs, root, "/tmp/long").unwrap(), expected);
+}
