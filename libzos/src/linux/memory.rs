@@ -219,48 +219,21 @@ fn map_new(
     shared: bool,
     fill: impl FnOnce(u64) -> Result<Option<(u64, u64)>, Errno>,
 ) -> Result<u64, Errno> {
-    let mut mappings = MAPPINGS.lock();
-    if mappings.next == UNCHOSEN {
-        mappings.next = layout::LINUX_MMAP + crate::rt::random_offset(16);
-    }
-    let start = fixed.unwrap_or(mappings.next);
-    if start.saturating_add(length) > layout::HEAP_BASE {
-        return Err(Errno(ENOMEM));
-    }
     let memory = sys::memory_create(length).map_err(|_| Errno(ENOMEM))?;
-    let pages = length / PAGE;
-    let mut mapping = Mapping {
+    let mapping = Mapping {
         memory,
         offset: 0,
-        pages: alloc::vec![PROT_READ | PROT_WRITE; pages as usize],
+        pages: alloc::vec![PROT_READ | PROT_WRITE; (length / PAGE) as usize],
         regions: Vec::new(),
         shared,
         file: None,
         coherent: false,
     };
-    // Address space is used once: a failure below still moves on. (A
-    // `MAP_FIXED` mapping below `next` reuses only what was unmapped.)
-    mappings.next = mappings.next.max(start + length + PAGE);
-    let filled = mapping
-        .apply(start)
-        .and_then(|()| fill(start))
-        .and_then(|file| {
-            mapping.file = file;
-            mapping.pages.fill(protection);
-            mapping.apply(start)
-        });
-    if let Err(e) = filled {
-        mapping.release(start);
-        return Err(e);
-    }
-    // A mapping that started here lost its first pages to this one
-    // (`MAP_FIXED`): it moves up to its first page left.
-    if let Some(old) = mappings.live.remove(&start) {
-        let (old_start, old) = old.trim_front(start);
-        mappings.live.insert(old_start, old);
-    }
-    mappings.live.insert(start, mapping);
-    Ok(start)
+    place(fixed, mapping, |mapping, start| {
+        mapping.file = fill(start)?;
+        mapping.pages.fill(protection);
+        mapping.apply(start)
+    })
 }
 
 pub fn mmap(
@@ -296,7 +269,7 @@ pub fn mmap(
     }
     if shared {
         if let Some(mapping) = coherent_mapping(fd, offset, length, protection)? {
-            return Ok(place(fixed, mapping)? as i64);
+            return Ok(place(fixed, mapping, |_, _| Ok(()))? as i64);
         }
     }
     let fill = |start: u64| {
@@ -366,8 +339,14 @@ fn coherent_mapping(
 }
 
 /// Maps `mapping`, whose object is made, at `fixed` or the next free
-/// address, and records it.
-fn place(fixed: Option<u64>, mut mapping: Mapping) -> Result<u64, Errno> {
+/// address, lets `finish` complete it there (fill it, set its protection),
+/// and records it; on failure nothing is left of it. The table stays
+/// locked throughout.
+fn place(
+    fixed: Option<u64>,
+    mut mapping: Mapping,
+    finish: impl FnOnce(&mut Mapping, u64) -> Result<(), Errno>,
+) -> Result<u64, Errno> {
     let mut mappings = MAPPINGS.lock();
     if mappings.next == UNCHOSEN {
         mappings.next = layout::LINUX_MMAP + crate::rt::random_offset(16);
@@ -378,11 +357,18 @@ fn place(fixed: Option<u64>, mut mapping: Mapping) -> Result<u64, Errno> {
         mapping.release(start);
         return Err(Errno(ENOMEM));
     }
+    // Address space is used once: a failure below still moves on. (A
+    // `MAP_FIXED` mapping below `next` reuses only what was unmapped.)
     mappings.next = mappings.next.max(start + length + PAGE);
-    if let Err(e) = mapping.apply(start) {
+    let made = mapping
+        .apply(start)
+        .and_then(|()| finish(&mut mapping, start));
+    if let Err(e) = made {
         mapping.release(start);
         return Err(e);
     }
+    // A mapping that started here lost its first pages to this one
+    // (`MAP_FIXED`): it moves up to its first page left.
     if let Some(old) = mappings.live.remove(&start) {
         let (old_start, old) = old.trim_front(start);
         mappings.live.insert(old_start, old);
