@@ -58,10 +58,13 @@ pub struct SpawnOptions {
 /// Read-only segments already loaded, shared by every process started from
 /// the same image: text and read-only data are mapped, not copied again.
 /// Keyed by the image's address (stable for images in the initramfs) and the
-/// segment's address; holds the Memory capability of each.
+/// segment's address; holds the Memory capability of each. Also the
+/// templates of each image's writable pages, keyed by the first page's
+/// address, which every spawn maps a copy-on-write copy of.
 #[derive(Default)]
 pub struct SegmentCache {
     segments: alloc::collections::BTreeMap<(usize, u64), u64>,
+    templates: alloc::collections::BTreeMap<(usize, u64), u64>,
 }
 
 impl SegmentCache {
@@ -147,7 +150,17 @@ fn build(
     options: &SpawnOptions,
     mut cache: Option<&mut SegmentCache>,
 ) -> Result<u64, SpawnError> {
+    // Copy-on-write copies need page tables: not on wasm32.
+    let templates = cache.is_some() && cfg!(not(target_arch = "wasm32"));
+    if let Some(cache) = cache.as_mut().filter(|_| templates) {
+        for run in writable_runs(&program.segments) {
+            map_writable_run(process, image, &run, cache)?;
+        }
+    }
     for segment in &program.segments {
+        if segment.writable && templates {
+            continue; // a run above
+        }
         let (start, end) = segment.page_range();
         let pages = (end - start) / PAGE;
         let mut flags = 0;
@@ -246,6 +259,96 @@ fn build(
         ),
     )?;
     Ok(thread)
+}
+
+/// Writable segments whose pages touch or overlap, as one range of pages
+/// (a program's `.data` and `.bss` are usually one): one object, one copy
+/// and one mapping per spawn instead of one of each per segment.
+struct WritableRun {
+    start: u64,
+    end: u64,
+    segments: alloc::vec::Vec<elf::Segment>,
+}
+
+fn writable_runs(segments: &[elf::Segment]) -> alloc::vec::Vec<WritableRun> {
+    let mut writable: alloc::vec::Vec<elf::Segment> =
+        segments.iter().filter(|s| s.writable).copied().collect();
+    writable.sort_unstable_by_key(|s| s.vaddr);
+    let mut runs: alloc::vec::Vec<WritableRun> = alloc::vec::Vec::new();
+    for segment in writable {
+        let (start, end) = segment.page_range();
+        match runs.last_mut() {
+            Some(run) if start <= run.end => {
+                run.end = run.end.max(end);
+                run.segments.push(segment);
+            }
+            _ => runs.push(WritableRun {
+                start,
+                end,
+                segments: alloc::vec![segment],
+            }),
+        }
+    }
+    runs
+}
+
+/// Runs of at most this many pages are made afresh for each spawn: a
+/// program writes most of a small run at once, and a copy-on-write fault
+/// per page costs more than filling the page when the run is made.
+const EAGER_RUN_PAGES: u64 = 4;
+
+/// Maps `run`'s pages, as the image initialises them, writable into
+/// `process`. A small run is made and filled for this spawn; a larger one
+/// (a C program's `.data` and `.bss`) is a `MemoryCopy` of a template the
+/// first spawn of the image filled (kept in `cache`, never mapped into a
+/// program), so a page the program never writes costs no frame, no
+/// zeroing and no copy.
+fn map_writable_run(
+    process: u64,
+    image: &[u8],
+    run: &WritableRun,
+    cache: &mut SegmentCache,
+) -> Result<(), SpawnError> {
+    let pages = (run.end - run.start) / PAGE;
+    let key = (image.as_ptr() as usize, run.start);
+    let eager = pages <= EAGER_RUN_PAGES;
+    let memory = match cache.templates.get(&key) {
+        Some(&template) if !eager => template,
+        _ => {
+            let memory = step("memory_create", sys::memory_create(run.end - run.start))?;
+            step(
+                "map scratch",
+                sys::memory_map(memory, sys::SELF, SCRATCH, 0, pages, map_flags::WRITE),
+            )?;
+            for segment in &run.segments {
+                let bytes = segment.file_bytes(image).unwrap_or(&[]);
+                let offset = segment.vaddr - run.start;
+                // SAFETY: SCRATCH..+pages*4096 was just mapped writable for
+                // this process, and the segment lies inside the run, so
+                // offset + bytes.len() <= pages*4096 by the ELF checks.
+                unsafe {
+                    core::ptr::copy_nonoverlapping(
+                        bytes.as_ptr(),
+                        (SCRATCH + offset) as *mut u8,
+                        bytes.len(),
+                    );
+                }
+            }
+            step("unmap scratch", sys::memory_unmap(sys::SELF, SCRATCH))?;
+            if eager {
+                let mapped =
+                    sys::memory_map(memory, process, run.start, 0, pages, map_flags::WRITE);
+                let _ = sys::cap_delete(memory);
+                return step("map writable segments", mapped);
+            }
+            cache.templates.insert(key, memory);
+            memory
+        }
+    };
+    let copy = step("memory_copy", sys::memory_copy(memory, 0, 0))?;
+    let mapped = sys::memory_map(copy, process, run.start, 0, pages, map_flags::WRITE);
+    let _ = sys::cap_delete(copy);
+    step("map writable segments", mapped)
 }
 
 /// Maps the wasm module `image` at `MODULE_WINDOW` in `process`, read-only,
