@@ -181,23 +181,7 @@ fn build(
                 continue;
             }
         }
-        let memory = step("memory_create", sys::memory_create(end - start))?;
-        step(
-            "map scratch",
-            sys::memory_map(memory, sys::SELF, SCRATCH, 0, pages, map_flags::WRITE),
-        )?;
-        let bytes = segment.file_bytes(image).unwrap_or(&[]);
-        let offset = segment.vaddr - start;
-        // SAFETY: SCRATCH..+pages*4096 was just mapped writable for this process,
-        // and offset + bytes.len() <= pages*4096 by the ELF checks.
-        unsafe {
-            core::ptr::copy_nonoverlapping(
-                bytes.as_ptr(),
-                (SCRATCH + offset) as *mut u8,
-                bytes.len(),
-            );
-        }
-        step("unmap scratch", sys::memory_unmap(sys::SELF, SCRATCH))?;
+        let memory = filled_memory(image, start, end, core::slice::from_ref(segment))?;
         step(
             "map segment",
             sys::memory_map(memory, process, start, 0, pages, flags),
@@ -292,6 +276,39 @@ fn writable_runs(segments: &[elf::Segment]) -> alloc::vec::Vec<WritableRun> {
     runs
 }
 
+/// A new Memory object for the pages `[start, end)`, holding the file bytes
+/// of `segments` (which lie inside them) and zeros elsewhere, filled
+/// through the scratch mapping.
+fn filled_memory(
+    image: &[u8],
+    start: u64,
+    end: u64,
+    segments: &[elf::Segment],
+) -> Result<u64, SpawnError> {
+    let pages = (end - start) / PAGE;
+    let memory = step("memory_create", sys::memory_create(end - start))?;
+    step(
+        "map scratch",
+        sys::memory_map(memory, sys::SELF, SCRATCH, 0, pages, map_flags::WRITE),
+    )?;
+    for segment in segments {
+        let bytes = segment.file_bytes(image).unwrap_or(&[]);
+        let offset = segment.vaddr - start;
+        // SAFETY: SCRATCH..+pages*4096 was just mapped writable for this
+        // process, and each segment lies inside the pages, so
+        // offset + bytes.len() <= pages*4096 by the ELF checks.
+        unsafe {
+            core::ptr::copy_nonoverlapping(
+                bytes.as_ptr(),
+                (SCRATCH + offset) as *mut u8,
+                bytes.len(),
+            );
+        }
+    }
+    step("unmap scratch", sys::memory_unmap(sys::SELF, SCRATCH))?;
+    Ok(memory)
+}
+
 /// Runs of at most this many pages are made afresh for each spawn: a
 /// program writes most of a small run at once, and a copy-on-write fault
 /// per page costs more than filling the page when the run is made.
@@ -315,26 +332,7 @@ fn map_writable_run(
     let memory = match cache.templates.get(&key) {
         Some(&template) if !eager => template,
         _ => {
-            let memory = step("memory_create", sys::memory_create(run.end - run.start))?;
-            step(
-                "map scratch",
-                sys::memory_map(memory, sys::SELF, SCRATCH, 0, pages, map_flags::WRITE),
-            )?;
-            for segment in &run.segments {
-                let bytes = segment.file_bytes(image).unwrap_or(&[]);
-                let offset = segment.vaddr - run.start;
-                // SAFETY: SCRATCH..+pages*4096 was just mapped writable for
-                // this process, and the segment lies inside the run, so
-                // offset + bytes.len() <= pages*4096 by the ELF checks.
-                unsafe {
-                    core::ptr::copy_nonoverlapping(
-                        bytes.as_ptr(),
-                        (SCRATCH + offset) as *mut u8,
-                        bytes.len(),
-                    );
-                }
-            }
-            step("unmap scratch", sys::memory_unmap(sys::SELF, SCRATCH))?;
+            let memory = filled_memory(image, run.start, run.end, &run.segments)?;
             if eager {
                 let mapped =
                     sys::memory_map(memory, process, run.start, 0, pages, map_flags::WRITE);
