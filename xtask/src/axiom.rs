@@ -296,19 +296,39 @@ fn stored_log(contents: &[u8]) -> Result<Option<&[u8]>, String> {
     }
 }
 
-/// `cargo xtask axiom replay FILE | diff [--until N] A B`.
+/// The commits numbered `from..=to` of a log, one line each: what `diff`
+/// found is read in its context this way.
+pub fn show(frames: &[Frame], from: u64, to: u64) -> Report {
+    let lines: Vec<String> = records(frames)
+        .iter()
+        .filter(|record| (from..=to).contains(&record[0]))
+        .map(describe)
+        .collect();
+    let ok = !lines.is_empty();
+    let lines = if ok {
+        lines
+    } else {
+        vec![format!("the log has no commits numbered {from} to {to}")]
+    };
+    Report { lines, ok }
+}
+
+/// `cargo xtask axiom replay FILE | diff [--until N] A B | show FILE [FROM [TO]]`.
 pub fn run(args: &[String]) -> Result<(), String> {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    const USAGE: &str = "usage: cargo xtask axiom replay FILE | diff [--until N] A B";
+    const USAGE: &str =
+        "usage: cargo xtask axiom replay FILE | diff [--until N] A B | show FILE [FROM [TO]]";
+    let number = |n: &str| {
+        n.parse::<u64>()
+            .map_err(|_| format!("{n}: not a commit number\n{USAGE}"))
+    };
     let report = match args.as_slice() {
         ["replay", file] => replay(&load(file)?),
+        ["show", file] => show(&load(file)?, 0, u64::MAX),
+        ["show", file, from] => show(&load(file)?, number(from)?, u64::MAX),
+        ["show", file, from, to] => show(&load(file)?, number(from)?, number(to)?),
         ["diff", a, b] => diff(&load(a)?, &load(b)?, None),
-        ["diff", "--until", n, a, b] => {
-            let until = n
-                .parse()
-                .map_err(|_| format!("--until {n}: not a number\n{USAGE}"))?;
-            diff(&load(a)?, &load(b)?, Some(until))
-        }
+        ["diff", "--until", n, a, b] => diff(&load(a)?, &load(b)?, Some(number(n)?)),
         _ => return Err(USAGE.into()),
     };
     for line in &report.lines {

@@ -17,7 +17,8 @@
 //! - `lines`              code lines of the kernel core (limit 3,000), boot and arch crates
 //! - `axiom replay FILE`  replay an Axiom log (frames, a serial log with `axiom export`,
 //!   or a disk image / Axiom's partition) and check its chain and state hashes;
-//!   `axiom diff [--until N] A B` the first differing commit (of the first N only)
+//!   `axiom diff [--until N] A B` the first differing commit (of the first N only);
+//!   `axiom show FILE [FROM [TO]]` the commits numbered FROM to TO, one a line
 
 mod arch;
 mod axiom;
@@ -184,7 +185,7 @@ fn main() -> ExitCode {
         "help" | "--help" | "-h" => {
             println!("usage: cargo xtask <build|run [-- QEMU ARGS]|test [NAME...]|bench [GROUP...]|disk> [--arch aarch64|x86_64]");
             println!("       cargo xtask wasm (browser port: build + host test) | web [--port N] [--check]");
-            println!("       cargo xtask axiom replay FILE | diff [--until N] A B");
+            println!("       cargo xtask axiom replay FILE | diff [--until N] A B | show FILE [FROM [TO]]");
             Ok(())
         }
         other => Err(format!("unknown command '{other}' (try: build, run, test)")),
