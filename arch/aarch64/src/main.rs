@@ -98,8 +98,7 @@ impl Platform for Aarch64 {
         });
     }
     fn wait_for_interrupt() {
-        // SAFETY: unmask IRQs only for the wait; the handler takes the lock itself.
-        unsafe { asm!("msr daifclr, #2", "wfi", "msr daifset, #2") };
+        idle_until_interrupt();
     }
     fn fp_enable(enabled: bool) {
         // CPACR_EL1.FPEN: 0b11 lets EL0 and EL1 use FP/SIMD, 0b01 traps EL0's
@@ -350,9 +349,22 @@ fn start_kernel_core(info: &BootInfo, heap_bytes: usize, online: usize) {
 fn wait_ticks(count: u64) {
     let target = timer::ticks() + count;
     while timer::ticks() < target {
-        // SAFETY: unmask IRQs only for the wait, so the handler runs at a known point.
-        unsafe { asm!("msr daifclr, #2", "wfi", "msr daifset, #2") };
+        idle_until_interrupt();
     }
+}
+
+/// Sleeps until an interrupt is pending, then lets its handler run.
+///
+/// `wfi` runs with IRQs still masked: a pending interrupt ends it whether
+/// masked or not, so one that came after the caller last looked (the wake-up
+/// IPI of a thread made runnable after the idle loop found none) ends the
+/// wait at once. Unmasking first would take that interrupt before the `wfi`,
+/// whose sleep would then wait for the next one: a lost wake-up.
+fn idle_until_interrupt() {
+    // SAFETY: IRQs are unmasked only between the two `msr`s, where the
+    // handler (which takes the kernel lock itself) may run; the `isb` makes
+    // the unmasking take effect inside that window.
+    unsafe { asm!("wfi", "msr daifclr, #2", "isb", "msr daifset, #2") };
 }
 
 /// Sets up the kernel heap (a sixteenth of RAM, 2 to 64 MiB) and the frame
