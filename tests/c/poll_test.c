@@ -7,6 +7,8 @@
  *   poll-test sigint   waits in poll (no timeout) with a SIGINT handler:
  *                      Ctrl-C must end it with EINTR.
  *   poll-test idle MS  polls an empty pipe for MS ms (no CPU if it sleeps).
+ *   poll-test tty MS   polls the terminal on descriptor 0 for MS ms: the
+ *                      line typed meanwhile, or nothing (no CPU either).
  *   poll-test sleep MS sleeps MS ms (what `idle` should cost).
  *   poll-test bench    a byte back and forth through two pipes with a
  *                      child, each side waiting in poll: prints
@@ -163,6 +165,19 @@ static int idle(int ms)
 	return 0;
 }
 
+static int tty(int ms)
+{
+	int revents = poll_one(0, POLLIN, ms);
+	char line[64] = "";
+	if (revents > 0 && (revents & POLLIN)) {
+		ssize_t got = read(0, line, sizeof line - 1);
+		line[got > 0 ? got : 0] = 0;
+		line[strcspn(line, "\r\n")] = 0;
+	}
+	printf("poll-test: tty revents=0x%x line=%s.\n", revents, line);
+	return 0;
+}
+
 #define ROUNDS 500
 
 static int bench(void)
@@ -218,6 +233,8 @@ int main(int argc, char **argv)
 		return sigint();
 	if (!strcmp(mode, "idle") && argc > 2)
 		return idle(atoi(argv[2]));
+	if (!strcmp(mode, "tty") && argc > 2)
+		return tty(atoi(argv[2]));
 	if (!strcmp(mode, "sleep") && argc > 2) {
 		usleep(atoi(argv[2]) * 1000);
 		printf("poll-test: slept\n");
@@ -234,6 +251,6 @@ int main(int argc, char **argv)
 		usleep(1000000);
 		return wrote == 1 ? 0 : 1;
 	}
-	fprintf(stderr, "usage: poll-test wake|full|sigint|idle MS|sleep MS|bench\n");
+	fprintf(stderr, "usage: poll-test wake|full|sigint|idle MS|tty MS|sleep MS|bench\n");
 	return 2;
 }

@@ -14,7 +14,7 @@ use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 use libzos::abi::rights;
 use libzos::ipc::{Received, Server};
-use libzos::proto::errno::{EAGAIN, EBADF, EINVAL, EIO, ENOTTY};
+use libzos::proto::errno::{EAGAIN, EBADF, EINVAL, EIO};
 use libzos::proto::io::{HandleKind, HandleStat, IoRequest, IoResponse};
 use libzos::proto::watch::fires;
 use libzos::proto::MAX_IO_CHUNK;
@@ -152,12 +152,6 @@ pub fn run(endpoint: u64) -> ! {
     }
 }
 
-/// Whether the console keeps `poll` watches. Off for now: BusyBox `vi` on two
-/// CPUs once never saw typed text while it waited in `poll` (a lost wake-up
-/// not yet found), so console descriptors go back to being looked at every
-/// few milliseconds; pipes, ptys and sockets keep their watches.
-const CONSOLE_WATCHES: bool = false;
-
 fn handle(server: &Server, endpoint: u64, handles: &mut Handles, request: &Received) -> Outcome {
     let badge = request.badge;
     let decoded = request.decode::<IoRequest>();
@@ -166,12 +160,6 @@ fn handle(server: &Server, endpoint: u64, handles: &mut Handles, request: &Recei
         if handles.open_file(badge).is_none() {
             drop_caps(&request.caps);
             return Outcome::Answer(IoResponse::Err(EBADF));
-        }
-        if !CONSOLE_WATCHES {
-            // Answered as an older server would: the poller asks `Readable`
-            // and looks again every few milliseconds.
-            drop_caps(&request.caps);
-            return Outcome::Answer(IoResponse::Err(ENOTTY));
         }
         return watch(badge, *events, &request.caps);
     }
