@@ -426,6 +426,20 @@ mod tests {
     }
 
     #[test]
+    fn show_lists_the_commits_in_range() {
+        let frames = synthetic();
+        let report = show(&frames, 1, 2);
+        assert!(report.ok, "{:?}", report.lines);
+        assert_eq!(report.lines.len(), 2);
+        assert!(report.lines[0].starts_with("#1 ProcessCreated"));
+        assert!(report.lines[1].starts_with("#2 ObjectCreated"));
+        assert_eq!(show(&frames, 0, u64::MAX).lines.len(), 5);
+        let report = show(&frames, 9, 12);
+        assert!(!report.ok);
+        assert_eq!(report.lines, ["the log has no commits numbered 9 to 12"]);
+    }
+
+    #[test]
     fn a_flipped_byte_is_pinned_to_its_commit() {
         let frames = synthetic();
         let mut text = as_text(&frames);
