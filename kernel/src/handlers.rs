@@ -727,7 +727,8 @@ impl<P: Platform> Kernel<P> {
         };
         p.regions.insert(va, region);
         self.objects.add_ref(memory);
-        self.mappings.insert((memory, target, va));
+        let pages_there = first_page..first_page + pages;
+        self.mappings.insert((memory, target, va), pages_there);
         let (process, memory, flags) = (obj(target), obj(memory), flag_bits(flags));
         let mapped = Commit::mapped(process, va, memory, first_page, pages, flags);
         self.commit(mapped);
@@ -780,10 +781,10 @@ impl<P: Platform> Kernel<P> {
         };
         let mut frames =
             Vec::with_capacity(range.end.min(m.pages()).saturating_sub(range.start) as usize);
-        frames.extend(range.filter_map(|i| Some((i, m.page(i)?))));
+        frames.extend(range.clone().filter_map(|i| Some((i, m.page(i)?))));
         let all = (memory, ObjRef::default(), 0)..=(memory, ObjRef::NONE, u64::MAX);
-        let places: Vec<_> = self.mappings.range(all).copied().collect();
-        for (_, process, start) in places {
+        let meets = |there: &Range<u64>| there.start < range.end && range.start < there.end;
+        for (&(_, process, start), _) in self.mappings.range(all).filter(|(_, t)| meets(t)) {
             let p = self.objects.process_mut(process);
             let p = p.map(|p| (p.regions.get(&start), p.space.as_mut()));
             let Some((Some(region), Some(space))) = p else {

@@ -8,8 +8,9 @@
 //! `destroy_thread`, `kill_process`, `release`) so they can be logged later.
 
 use alloc::boxed::Box;
-use alloc::collections::{BTreeMap, BTreeSet};
+use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
+use core::ops::Range;
 
 use zos_axiom::{Commit, SysRecord};
 
@@ -112,9 +113,9 @@ pub struct Kernel<P: Platform> {
     pub(crate) sleepers: Vec<ObjRef>,
     pub irqs: BTreeMap<u32, ObjRef>,
     /// Where each Memory object is mapped: (object, process, region
-    /// start), so a page whose frame changes is remapped everywhere
-    /// (copy-on-write).
-    pub mappings: BTreeSet<(ObjRef, ObjRef, u64)>,
+    /// start) to the object's pages there, so a page whose frame changes
+    /// is remapped everywhere (copy-on-write), and only there.
+    pub mappings: BTreeMap<(ObjRef, ObjRef, u64), Range<u64>>,
     /// What each object cost whom, refunded on destroy. A record holds a
     /// reference to the process that paid, so the chain of ancestors to refund
     /// outlives the process itself.

@@ -35,6 +35,10 @@ pub struct Child {
     pub process: u64,
     pub thread: u64,
     pub pid: u64,
+    /// With [`SpawnOptions::start_pages`]: the Memory object holding the
+    /// child's stack and IPC buffer, and the index of its first page after
+    /// them, left for the caller to fill and map (then to delete).
+    pub start_memory: Option<(u64, u64)>,
 }
 
 fn step<T>(what: &'static str, r: Result<T, Error>) -> Result<T, SpawnError> {
@@ -53,6 +57,10 @@ pub struct SpawnOptions {
     /// The main thread's first stack pointer (16-byte aligned; ASLR), or 0
     /// for `layout::STACK_TOP`. The stack is mapped below the page holding it.
     pub stack_top: u64,
+    /// Pages to add after the stack and IPC buffer, in the same Memory
+    /// object, for the caller's own use (init's start-up page): one object
+    /// made, zeroed and freed per spawn instead of one each.
+    pub start_pages: u64,
 }
 
 /// Read-only segments already loaded, shared by every process started from
@@ -130,10 +138,12 @@ pub fn spawn_cached(
     )?;
     let result = build(process, image, &program, options, cache);
     match result {
-        Ok(thread) => Ok(Child {
+        Ok((thread, memory)) => Ok(Child {
             process,
             thread,
             pid,
+            start_memory: (options.start_pages > 0)
+                .then_some((memory, (STACK_SIZE + IPC_BUFFER_SIZE) / PAGE)),
         }),
         Err(e) => {
             let _ = sys::process_kill(process);
@@ -149,7 +159,7 @@ fn build(
     program: &elf::ElfImage,
     options: &SpawnOptions,
     mut cache: Option<&mut SegmentCache>,
-) -> Result<u64, SpawnError> {
+) -> Result<(u64, u64), SpawnError> {
     // Copy-on-write copies need page tables: not on wasm32.
     let templates = cache.is_some() && cfg!(not(target_arch = "wasm32"));
     if let Some(cache) = cache.as_mut().filter(|_| templates) {
@@ -206,43 +216,53 @@ fn build(
             sys::Error(sys::SysError::InvalidArgument as u64),
         ));
     }
-    let stack = step("stack", sys::memory_create(STACK_SIZE))?;
-    step(
-        "map stack",
-        sys::memory_map(
-            stack,
-            process,
-            stack_end - STACK_SIZE,
-            0,
-            STACK_SIZE / PAGE,
-            map_flags::WRITE,
-        ),
-    )?;
-    step("cap_delete", sys::cap_delete(stack))?;
-    let ipc = step("ipc buffer", sys::memory_create(IPC_BUFFER_SIZE))?;
-    step(
-        "map ipc",
-        sys::memory_map(
-            ipc,
-            process,
-            layout::IPC_BUFFER,
-            0,
-            IPC_BUFFER_SIZE / PAGE,
-            map_flags::WRITE,
-        ),
-    )?;
-    step("cap_delete", sys::cap_delete(ipc))?;
-    let thread = step(
-        "thread_create",
-        sys::thread_create(
-            process,
-            program.entry,
-            stack_top,
-            options.arg,
-            options.priority,
-        ),
-    )?;
-    Ok(thread)
+    let memory = map_stack_and_ipc(process, stack_end, options.start_pages)?;
+    let thread = sys::thread_create(
+        process,
+        program.entry,
+        stack_top,
+        options.arg,
+        options.priority,
+    );
+    if thread.is_err() || options.start_pages == 0 {
+        step("cap_delete", sys::cap_delete(memory))?;
+    }
+    Ok((step("thread_create", thread)?, memory))
+}
+
+/// Maps the main thread's stack (below `stack_end`) and the IPC buffer of
+/// `process` from one new Memory object, with `extra` pages after them;
+/// returns the object's capability.
+fn map_stack_and_ipc(process: u64, stack_end: u64, extra: u64) -> Result<u64, SpawnError> {
+    let size = STACK_SIZE + IPC_BUFFER_SIZE + extra * PAGE;
+    let memory = step("stack", sys::memory_create(size))?;
+    let mapped = sys::memory_map(
+        memory,
+        process,
+        stack_end - STACK_SIZE,
+        0,
+        STACK_SIZE / PAGE,
+        map_flags::WRITE,
+    )
+    .map_err(|e| SpawnError::Sys("map stack", e))
+    .and_then(|()| {
+        step(
+            "map ipc",
+            sys::memory_map(
+                memory,
+                process,
+                layout::IPC_BUFFER,
+                STACK_SIZE / PAGE,
+                IPC_BUFFER_SIZE / PAGE,
+                map_flags::WRITE,
+            ),
+        )
+    });
+    if let Err(e) = mapped {
+        let _ = sys::cap_delete(memory);
+        return Err(e);
+    }
+    Ok(memory)
 }
 
 /// Writable segments whose pages touch or overlap, as one range of pages

@@ -1430,6 +1430,14 @@ pub(crate) fn catches(signal: u32) -> bool {
 }
 
 static HANDLERS: Mutex<[Option<Handler>; 64]> = Mutex::new([None; 64]);
+/// Signals this program itself set to be ignored (bit N: signal N). Ones
+/// ignored since before the program started are known only to init.
+static IGNORED_HERE: AtomicU64 = AtomicU64::new(0);
+
+/// Whether this program set `signal` to be ignored (`signal(…, Ignore)`).
+pub(crate) fn ignores(signal: u32) -> bool {
+    signal < 64 && IGNORED_HERE.load(Ordering::Relaxed) & (1 << signal) != 0
+}
 static SIGNAL_NOTIFICATION: Mutex<Option<u64>> = Mutex::new(None);
 
 fn signal_thread(notification: u64) {
@@ -1519,6 +1527,10 @@ pub fn signal(signal: u32, action: SigAction) -> Result<()> {
         SigAction::Handler(f) => (2, Some(f)),
     };
     HANDLERS.lock()[signal as usize] = handler;
+    match code {
+        1 => IGNORED_HERE.fetch_or(1 << signal, Ordering::Relaxed),
+        _ => IGNORED_HERE.fetch_and(!(1 << signal), Ordering::Relaxed),
+    };
     let mut attach = Vec::new();
     if code == 2 {
         let mut notification = SIGNAL_NOTIFICATION.lock();

@@ -12,7 +12,7 @@ use core::sync::atomic::{AtomicU64, Ordering};
 pub const HEAP_BASE: u64 = zos_abi::layout::HEAP_BASE;
 /// The heap grows by at least this many bytes at a time (doubling as it grows),
 /// mapped on demand, so small programs never pay for a large heap.
-pub const HEAP_STEP: u64 = 64 << 10;
+pub const HEAP_STEP: u64 = zos_proto::start::flags::HEAP_BLOCK;
 /// Largest heap.
 #[cfg(not(target_arch = "wasm32"))]
 pub const HEAP_LIMIT: u64 = 1 << 30;
@@ -307,25 +307,36 @@ fn read_start_page() -> Option<zos_proto::start::StartInfo> {
 /// Bytes 8..16 place the heap, 16..24 the `mmap` base; 24..32 are left
 /// for `AT_RANDOM` (bytes 0..8 placed the stack, in init).
 pub fn start_random() -> [u8; zos_proto::start::RANDOM_BYTES] {
-    static RANDOM: spin::Once<[u8; zos_proto::start::RANDOM_BYTES]> = spin::Once::new();
-    *RANDOM.call_once(|| {
+    start_header().1
+}
+
+/// The start page's flags word (`start::flags`; 0 without a start page).
+#[cfg(not(target_arch = "wasm32"))]
+fn start_flags() -> u32 {
+    start_header().0
+}
+
+/// The start page's flags word and random bytes, read once.
+fn start_header() -> (u32, [u8; zos_proto::start::RANDOM_BYTES]) {
+    type Header = (u32, [u8; zos_proto::start::RANDOM_BYTES]);
+    static HEADER: spin::Once<Header> = spin::Once::new();
+    *HEADER.call_once(|| {
         let mut random = [0u8; zos_proto::start::RANDOM_BYTES];
+        let mut flags = [0u8; 4];
         let has_start_page = matches!(
             sys::cap_info(zos_proto::start::slots::PROC),
             Ok((kind, _, _)) if kind == zos_abi::ObjectKind::Endpoint as u64
         );
         if has_start_page {
             // SAFETY: the start page is mapped (see `read_start_page`); the
-            // random bytes follow its eight-byte length word.
+            // flags word follows its length, the random bytes follow both.
             unsafe {
-                core::ptr::copy_nonoverlapping(
-                    (zos_proto::start::START_INFO + 8) as *const u8,
-                    random.as_mut_ptr(),
-                    random.len(),
-                )
+                let page = zos_proto::start::START_INFO as *const u8;
+                core::ptr::copy_nonoverlapping(page.add(4), flags.as_mut_ptr(), 4);
+                core::ptr::copy_nonoverlapping(page.add(8), random.as_mut_ptr(), random.len());
             };
         }
-        random
+        (u32::from_le_bytes(flags), random)
     })
 }
 
@@ -338,13 +349,7 @@ pub fn main_stack_end() -> u64 {
 /// A random page-aligned offset below `layout::RANDOM_SPAN` from start-page
 /// bytes `at..at + 8` (ASLR).
 pub fn random_offset(at: usize) -> u64 {
-    let random = start_random();
-    let mut word = [0u8; 8];
-    word.copy_from_slice(&random[at..at + 8]);
-    u64::from_le_bytes(word)
-        .checked_rem(layout::RANDOM_SPAN / 4096)
-        .unwrap_or(0)
-        * 4096
+    zos_proto::start::random_offset(&start_random(), at)
 }
 
 extern "Rust" {
@@ -360,9 +365,20 @@ extern "C" fn _start(arg: u64) -> ! {
     // ASLR: the heap starts at a random offset (before the first allocation).
     #[cfg(not(target_arch = "wasm32"))]
     {
-        let start = HEAP_BASE + random_offset(8);
+        let start = zos_proto::start::heap_start(&start_random());
         HEAP_START.store(start, Ordering::Relaxed);
         HEAP_END.store(start, Ordering::Relaxed);
+        // The first block init mapped with the stack (one object less to
+        // make per spawn), where the first growth would have put it.
+        if start_flags() & zos_proto::start::flags::HEAP_BLOCK_MAPPED != 0 {
+            let block = start.next_multiple_of(HEAP_STEP);
+            let mut heap = HEAP.lock();
+            HEAP_END.store(block + HEAP_STEP, Ordering::Relaxed);
+            record_heap_block(block, HEAP_STEP);
+            // SAFETY: init mapped the block read-write in this process only
+            // (the flag says so), and nothing else uses that range.
+            unsafe { heap.add_to_heap(block as usize, (block + HEAP_STEP) as usize) };
+        }
     }
     // A CPU mask handed down by the parent (`taskset`).
     crate::affinity::inherit();

@@ -843,6 +843,9 @@ impl Manager {
             priority: 100,
             arg,
             stack_top: 0,
+            // The start-up page and the heap's first block share the
+            // stack's object (one object made and freed per spawn).
+            start_pages: 1 + FIRST_HEAP_PAGES,
         };
         // ASLR: the stack top from this draw (down by whole pages, then
         // 16-byte steps inside one); the child takes its heap and mmap
@@ -875,6 +878,9 @@ impl Manager {
             None => parent,
         };
         let fail = |child: &loader::Child, errno: i32| {
+            if let Some((memory, _)) = child.start_memory {
+                let _ = sys::cap_delete(memory);
+            }
             let _ = sys::process_kill(child.process);
             let _ = sys::cap_delete(child.process);
             let _ = sys::cap_delete(child.thread);
@@ -935,8 +941,12 @@ impl Manager {
                 (true, group) => group,
             },
         };
-        if let Err(errno) = write_start_page(child.process, &info, &layout_random) {
+        let flags = map_first_heap_block(&child, &layout_random);
+        if let Err(errno) = write_start_page(&child, &info, &layout_random, flags) {
             return fail(&child, errno);
+        }
+        if let Some((memory, _)) = child.start_memory {
+            let _ = sys::cap_delete(memory);
         }
         let name = path.rsplit('/').next().unwrap_or(path).to_string();
         let name = argv
@@ -2266,10 +2276,44 @@ impl Manager {
 }
 
 /// Maps the start-up page (length + postcard bytes) read-only into `process`.
+/// Pages of the heap's first block that init maps for a child (wasm32
+/// processes grow their heap in their own linear memory).
+const FIRST_HEAP_PAGES: u64 = if cfg!(target_arch = "wasm32") {
+    0
+} else {
+    start::flags::HEAP_BLOCK / 4096
+};
+
+/// Maps the heap's first block into a new child from the pages after its
+/// start page, where libzos would have put its first heap growth; returns
+/// the start-page flags that tell it so (0 if not mapped: it maps its own).
+fn map_first_heap_block(child: &loader::Child, random: &[u8; start::RANDOM_BYTES]) -> u32 {
+    let Some((memory, first_page)) = child.start_memory else {
+        return 0;
+    };
+    if FIRST_HEAP_PAGES == 0 {
+        return 0;
+    }
+    let block = start::heap_start(random).next_multiple_of(start::flags::HEAP_BLOCK);
+    let mapped = sys::memory_map(
+        memory,
+        child.process,
+        block,
+        first_page + 1,
+        FIRST_HEAP_PAGES,
+        map_flags::WRITE,
+    );
+    match mapped {
+        Ok(()) => start::flags::HEAP_BLOCK_MAPPED,
+        Err(_) => 0,
+    }
+}
+
 fn write_start_page(
-    process: u64,
+    child: &loader::Child,
     info: &StartInfo,
     random: &[u8; start::RANDOM_BYTES],
+    flags: u32,
 ) -> Result<(), i32> {
     let bytes = zos_proto::encode_vec(info).ok_or(E2BIG)?;
     let length = bytes.len();
@@ -2278,21 +2322,30 @@ fn write_start_page(
     }
     let mut header = [0u8; start::START_HEADER];
     header[..4].copy_from_slice(&(length as u32).to_le_bytes());
+    header[4..8].copy_from_slice(&flags.to_le_bytes());
     header[8..].copy_from_slice(random);
-    let total = (start::START_HEADER + length) as u64;
-    let size = total.div_ceil(4096) * 4096;
-    let memory = sys::memory_create(size).map_err(|_| ENOMEM)?;
+    let pages = (start::START_HEADER + length).div_ceil(4096) as u64;
+    // The page after the child's stack and IPC buffer when it holds the
+    // whole page (the usual case), else an object of its own.
+    let (memory, first_page, own) = match child.start_memory {
+        Some((memory, first)) if pages == 1 => (memory, first, false),
+        _ => (
+            sys::memory_create(pages * 4096).map_err(|_| ENOMEM)?,
+            0,
+            true,
+        ),
+    };
     let result = (|| {
         sys::memory_map(
             memory,
             sys::SELF,
             START_SCRATCH,
-            0,
-            size / 4096,
+            first_page,
+            pages,
             map_flags::WRITE,
         )
         .map_err(|_| ENOMEM)?;
-        // SAFETY: START_SCRATCH..+size was just mapped writable in init.
+        // SAFETY: START_SCRATCH..+pages pages were just mapped writable in init.
         unsafe {
             core::ptr::copy_nonoverlapping(
                 header.as_ptr(),
@@ -2303,9 +2356,19 @@ fn write_start_page(
             core::ptr::copy_nonoverlapping(bytes.as_ptr(), body, length);
         }
         let _ = sys::memory_unmap(sys::SELF, START_SCRATCH);
-        sys::memory_map(memory, process, start::START_INFO, 0, size / 4096, 0).map_err(|_| ENOMEM)
+        sys::memory_map(
+            memory,
+            child.process,
+            start::START_INFO,
+            first_page,
+            pages,
+            0,
+        )
+        .map_err(|_| ENOMEM)
     })();
-    let _ = sys::cap_delete(memory);
+    if own {
+        let _ = sys::cap_delete(memory);
+    }
     result
 }
 

@@ -1016,6 +1016,7 @@ fn spawn_mode(mode: u64, fault_endpoint: u64) -> Option<(u64, u64)> {
         priority: 50,
         arg: mode,
         stack_top: 0,
+        start_pages: 0,
     };
     let child = match loader::spawn(image, &options) {
         Ok(child) => child,
