@@ -138,12 +138,11 @@ pub fn spawn_cached(
     )?;
     let result = build(process, image, &program, options, cache);
     match result {
-        Ok((thread, memory)) => Ok(Child {
+        Ok((thread, kept)) => Ok(Child {
             process,
             thread,
             pid,
-            start_memory: (options.start_pages > 0)
-                .then_some((memory, (STACK_SIZE + IPC_BUFFER_SIZE) / PAGE)),
+            start_memory: kept.map(|memory| (memory, (STACK_SIZE + IPC_BUFFER_SIZE) / PAGE)),
         }),
         Err(e) => {
             let _ = sys::process_kill(process);
@@ -159,7 +158,7 @@ fn build(
     program: &elf::ElfImage,
     options: &SpawnOptions,
     mut cache: Option<&mut SegmentCache>,
-) -> Result<(u64, u64), SpawnError> {
+) -> Result<(u64, Option<u64>), SpawnError> {
     // Copy-on-write copies need page tables: not on wasm32.
     let templates = cache.is_some() && cfg!(not(target_arch = "wasm32"));
     if let Some(cache) = cache.as_mut().filter(|_| templates) {
@@ -224,10 +223,12 @@ fn build(
         options.arg,
         options.priority,
     );
-    if thread.is_err() || options.start_pages == 0 {
+    // Kept only for the caller's pages after the stack and IPC buffer.
+    let kept = (thread.is_ok() && options.start_pages > 0).then_some(memory);
+    if kept.is_none() {
         step("cap_delete", sys::cap_delete(memory))?;
     }
-    Ok((step("thread_create", thread)?, memory))
+    Ok((step("thread_create", thread)?, kept))
 }
 
 /// Maps the main thread's stack (below `stack_end`) and the IPC buffer of

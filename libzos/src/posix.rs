@@ -1430,6 +1430,7 @@ pub(crate) fn catches(signal: u32) -> bool {
 }
 
 static HANDLERS: Mutex<[Option<Handler>; 64]> = Mutex::new([None; 64]);
+static SIGNAL_NOTIFICATION: Mutex<Option<u64>> = Mutex::new(None);
 /// Signals this program itself set to be ignored (bit N: signal N). Ones
 /// ignored since before the program started are known only to init.
 static IGNORED_HERE: AtomicU64 = AtomicU64::new(0);
@@ -1438,7 +1439,6 @@ static IGNORED_HERE: AtomicU64 = AtomicU64::new(0);
 pub(crate) fn ignores(signal: u32) -> bool {
     signal < 64 && IGNORED_HERE.load(Ordering::Relaxed) & (1 << signal) != 0
 }
-static SIGNAL_NOTIFICATION: Mutex<Option<u64>> = Mutex::new(None);
 
 fn signal_thread(notification: u64) {
     loop {

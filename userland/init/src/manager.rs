@@ -2275,7 +2275,6 @@ impl Manager {
     }
 }
 
-/// Maps the start-up page (length + postcard bytes) read-only into `process`.
 /// Pages of the heap's first block that init maps for a child (wasm32
 /// processes grow their heap in their own linear memory).
 const FIRST_HEAP_PAGES: u64 = if cfg!(target_arch = "wasm32") {
@@ -2309,6 +2308,8 @@ fn map_first_heap_block(child: &loader::Child, random: &[u8; start::RANDOM_BYTES
     }
 }
 
+/// Writes the start-up page (length, flags, random bytes, postcard
+/// `StartInfo`) and maps it read-only into the child.
 fn write_start_page(
     child: &loader::Child,
     info: &StartInfo,
