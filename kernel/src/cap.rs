@@ -20,7 +20,7 @@
 //! to `journal`, which the kernel turns into commits (docs/axiom.md).
 
 use alloc::vec::Vec;
-use zos_axiom::CapChange;
+use zos_axiom::{CapChange, Obj, StateHasher};
 
 pub use crate::syscall::{Rights, SysError};
 use crate::{ensure, Result};
@@ -238,14 +238,9 @@ impl<O: Copy + Ord + core::fmt::Debug> CapSpace<O> {
 
     /// Moves a cap to another slot (possibly in another table). The source slot is
     /// emptied; the cap keeps its parent and children. Used for IPC cap transfer.
-    pub fn transfer(
-        &mut self,
-        src: (TableId, u32),
-        dst: TableId,
-        slot: Option<u32>,
-    ) -> Result<u32> {
+    pub fn transfer(&mut self, src: (TableId, u32), dst: TableId, at: Option<u32>) -> Result<u32> {
         let id = self.node_at(src.0, src.1)?;
-        let slot = self.target_slot(dst, slot)?;
+        let slot = self.target_slot(dst, at)?;
         self.move_node(id, dst, slot);
         Ok(slot)
     }
@@ -417,11 +412,7 @@ impl<O: Copy + Ord + core::fmt::Debug> CapSpace<O> {
 
     /// Feeds every live table, then every capability, to `hasher` in slab
     /// order (Axiom's state hash); `name` turns an object into its log name.
-    pub fn hash_into(
-        &self,
-        hasher: &mut zos_axiom::StateHasher,
-        name: impl Fn(O) -> zos_axiom::Obj,
-    ) {
+    pub fn hash_into(&self, hasher: &mut StateHasher, name: impl Fn(O) -> Obj) {
         for (index, entry) in self.tables.iter().enumerate() {
             if let Some(table) = &entry.table {
                 hasher.table(

@@ -70,7 +70,7 @@ impl<P: Platform> Kernel<P> {
             move |code, value| SysRecord::call(p, t, number, args, first_commit).ended(code, value);
         let fast = number == Sys::Call as u64 || number == Sys::ReplyRecv as u64;
         // The partner's call completed with this message: named in `value`.
-        let fast = fast.then(|| self.fast_ipc(thread, process, number == Sys::Call as u64, &args));
+        let fast = fast.then(|| self.fast_ipc(thread, process, number == Sys::Call as u64, args));
         if let Some(Some(partner)) = fast {
             return self.log_syscall(|| record(PENDING, u64::from(partner) + 1));
         }
@@ -451,9 +451,9 @@ impl<P: Platform> Kernel<P> {
                 let t = self.objects.thread_mut(target);
                 let t = t.ok_or(SysError::DeadObject)?;
                 let old = core::mem::replace(&mut t.priority, priority);
-                if t.state == ThreadState::Runnable && self.cpu_running(target).is_none() {
-                    self.run_queue.remove(target, old);
-                    self.run_queue.push_back(target, priority);
+                let queued = t.state == ThreadState::Runnable && self.cpu_running(target).is_none();
+                if let Some(cpu) = queued.then(|| self.run_queue.remove(target, old)).flatten() {
+                    self.run_queue.push_back(cpu, target, priority);
                 }
                 self.commit(Commit::priority(obj(target), priority));
                 ok(&[])
@@ -587,9 +587,7 @@ impl<P: Platform> Kernel<P> {
             frames.extend((0..pages).map_while(|_| self.frames.alloc()));
         }
         if frames.len() < pages {
-            frames
-                .into_iter()
-                .for_each(|frame| _ = self.frames.free(frame));
+            frames.into_iter().for_each(|f| _ = self.frames.free(f));
             self.refund(process, cost);
             return Err(SysError::OutOfMemory);
         }
@@ -921,8 +919,8 @@ impl<P: Platform> Kernel<P> {
 
     /// ProcessCreate(quota, exit_notification_slot, exit_bits, fault_endpoint_slot, fault_badge).
     fn process_create(&mut self, process: ObjRef, args: [u64; 6]) -> Outcome {
-        let exit = self.lookup_optional(process, args[1], ObjectKind::Notification)?;
-        let fault = self.lookup_optional(process, args[3], ObjectKind::Endpoint)?;
+        let exit = self.optional_arg(process, args[1], ObjectKind::Notification)?;
+        let fault = self.optional_arg(process, args[3], ObjectKind::Endpoint)?;
         let child = self.create_process(Some(process), args[0])?;
         exit.iter()
             .chain(&fault)
@@ -946,12 +944,7 @@ impl<P: Platform> Kernel<P> {
     }
 
     /// An optional capability argument with WRITE (`NO_SLOT`: none).
-    fn lookup_optional(
-        &self,
-        process: ObjRef,
-        slot: u64,
-        kind: ObjectKind,
-    ) -> Result<Option<ObjRef>> {
+    fn optional_arg(&self, process: ObjRef, slot: u64, kind: ObjectKind) -> Result<Option<ObjRef>> {
         let object = (slot != NO_SLOT).then(|| self.lookup(process, slot, kind, Rights::WRITE));
         Ok(object.transpose()?.map(|(object, _)| object))
     }

@@ -65,14 +65,9 @@ impl Message {
 }
 
 impl<P: Platform> Kernel<P> {
-    /// Reads the message the current thread is sending from its registers (and
-    /// IPC buffer for long messages and capabilities).
-    pub fn read_message(
-        &self,
-        thread: ObjRef,
-        info_word: u64,
-        first_word_arg: usize,
-    ) -> Result<Message> {
+    /// Reads the message the current thread is sending from its registers,
+    /// argument `first` on (and IPC buffer for long messages and capabilities).
+    pub fn read_message(&self, thread: ObjRef, info_word: u64, first: usize) -> Result<Message> {
         let info = MessageInfo::decode(info_word).ok_or(SysError::TooBig)?;
         let t = self.objects.thread(thread).ok_or(SysError::DeadObject)?;
         let mut message = Message {
@@ -81,7 +76,7 @@ impl<P: Platform> Kernel<P> {
             ..Message::default()
         };
         for (i, word) in message.words.iter_mut().enumerate() {
-            *word = t.context.arg(first_word_arg + i);
+            *word = t.context.arg(first + i);
         }
         let needs_buffer = info.length as usize > SHORT_MESSAGE_BYTES || info.caps > 0;
         if needs_buffer {
@@ -189,13 +184,7 @@ impl<P: Platform> Kernel<P> {
     /// record instead of writing a completion record), or `None`, having
     /// changed nothing, when a condition fails: the general path then handles
     /// the syscall with the same result.
-    pub fn fast_ipc(
-        &mut self,
-        me: ObjRef,
-        process: ObjRef,
-        call: bool,
-        args: &[u64; 6],
-    ) -> Option<u32> {
+    pub fn fast_ipc(&mut self, me: ObjRef, process: ObjRef, call: bool, args: Args) -> Option<u32> {
         let info = match MessageInfo::decode(args[1]) {
             Some(info) if info.caps == 0 && info.length as usize <= SHORT_MESSAGE_BYTES => info,
             _ => return None,
@@ -218,7 +207,7 @@ impl<P: Platform> Kernel<P> {
         // thread of its priority (or above) on the slow path waits there too;
         // otherwise a client and its server could pass the CPU back and forth
         // while an equal-priority thread never ran.
-        let top = self.run_queue.top_priority();
+        let top = self.run_queue.top_priority(self.cpu);
         let waits_its_turn = top.is_some_and(|top| top >= p.priority);
         let stops = p.outgoing.is_fault || p.stop_pending;
         if waits_its_turn || (!call && (!matches!(p.state, ThreadState::AwaitingReply) || stops)) {
@@ -259,7 +248,7 @@ impl<P: Platform> Kernel<P> {
         self.update_thread(thread, |t| t.state = ThreadState::Runnable);
         if let Some(current) = self.current().filter(|&current| current != thread) {
             let priority = self.objects.thread(current).map_or(0, |t| t.priority);
-            self.run_queue.push_front(current, priority);
+            self.run_queue.push_front(self.cpu, current, priority);
         }
         self.this_cpu().current = Some(thread);
     }

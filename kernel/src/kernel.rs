@@ -20,7 +20,7 @@ use crate::cap::{Cap, CapSpace, Rights, TableId};
 use crate::frame::FrameAllocator;
 use crate::ipc::Message;
 use crate::object::*;
-use crate::sched::RunQueue;
+use crate::sched::RunQueues;
 pub use crate::syscall::fault;
 use crate::syscall::{SysError, SYSCALL_COUNTS};
 use crate::{ensure, Result};
@@ -104,7 +104,7 @@ pub struct Kernel<P: Platform> {
     pub objects: Objects<P>,
     pub caps: CapSpace<ObjRef>,
     pub frames: FrameAllocator,
-    pub(crate) run_queue: RunQueue,
+    pub(crate) run_queue: RunQueues,
     /// Every CPU (the first `online` run; the others stay idle), and which
     /// of them holds the kernel lock now.
     pub cpus: [Cpu; MAX_CPUS],
@@ -191,11 +191,7 @@ impl<P: Platform> Kernel<P> {
     ) -> Result<u32> {
         let table = self.table_of(process)?;
         self.reserve_slot(process)?;
-        let cap = Cap {
-            object,
-            rights,
-            badge,
-        };
+        let cap = Cap::new(object, rights, badge);
         let slot = self.caps.insert_root(table, slot, cap)?;
         self.objects.add_ref(object);
         Ok(slot)
@@ -409,10 +405,9 @@ impl<P: Platform> Kernel<P> {
         arg: u64,
         priority: u8,
     ) -> Result<ObjRef> {
-        self.objects
-            .process(process)
-            .filter(|p| p.state == ProcessState::Alive)
-            .ok_or(SysError::DeadObject)?;
+        let p = self.objects.process(process);
+        let alive = p.is_some_and(|p| p.state == ProcessState::Alive);
+        ensure(alive, SysError::DeadObject)?;
         self.charge(process, Cost::heap(THREAD_COST))?;
         let tid = self.next_tid;
         self.next_tid = self.next_tid.wrapping_add(1).max(1);
@@ -491,19 +486,21 @@ impl<P: Platform> Kernel<P> {
         }
         let (current, here) = (self.current(), cpus & 1 << self.cpu != 0);
         let running = current.and_then(|c| Some((c, self.objects.thread(c)?.priority)));
+        // A CPU busy or not allowed leaves it to an idle one that is, if any,
+        // else it waits here, or on the first CPU it may run on.
+        let idle = (0..self.online).find(|&c| self.cpus[c].current.is_none() && cpus & 1 << c != 0);
+        let elsewhere = idle.filter(|_| current.is_some() || !here);
+        let first = cpus.trailing_zeros() as usize;
+        let home = elsewhere.or(here.then_some(self.cpu)).unwrap_or(first);
         match running {
             Some((current, cp)) if priority > cp && here => {
-                self.run_queue.push_front(current, cp);
+                self.run_queue.push_front(self.cpu, current, cp);
                 let cpu = self.this_cpu();
                 (cpu.current, cpu.slice_used) = (Some(thread), 0);
             }
-            _ => self.run_queue.push_back(thread, priority),
+            _ => self.run_queue.push_back(home, thread, priority),
         }
-        // A CPU busy or not allowed leaves it to an idle one that is, if any.
-        let idle = (0..self.online).find(|&c| self.cpus[c].current.is_none() && cpus & 1 << c != 0);
-        if let (true, Some(idle)) = (current.is_some() || !here, idle) {
-            P::wake_cpu(idle);
-        }
+        elsewhere.into_iter().for_each(P::wake_cpu);
     }
 
     /// Blocks the current thread in `state`; another thread runs next.
@@ -585,7 +582,7 @@ impl<P: Platform> Kernel<P> {
                 self.release(notification);
             }
             ThreadState::Sleeping { .. } => self.sleepers.retain(|x| *x != thread),
-            ThreadState::Runnable => self.run_queue.remove(thread, priority),
+            ThreadState::Runnable => _ = self.run_queue.remove(thread, priority),
             _ => {}
         }
     }
@@ -795,7 +792,10 @@ impl<P: Platform> Kernel<P> {
         }
         loop {
             let objects = &self.objects;
-            let next = self.run_queue.pop_where(|t| allowed(objects, t))?;
+            let (cpu, online) = (self.cpu, self.online);
+            let next = self
+                .run_queue
+                .pop_for(cpu, online, |t| allowed(objects, t))?;
             if self.may_run(next).is_some() {
                 let cpu = self.this_cpu();
                 (cpu.current, cpu.slice_used) = (Some(next), 0);
@@ -896,9 +896,10 @@ impl<P: Platform> Kernel<P> {
         let Some(priority) = self.objects.thread(thread).map(|t| t.priority) else {
             return;
         };
-        let top = self.run_queue.top_priority();
-        if top.is_some_and(|top| top >= priority) {
-            self.run_queue.push_back(thread, priority);
+        let top = self.run_queue.top_priority(self.cpu);
+        let behind = top.is_some_and(|top| top >= priority);
+        if behind || self.run_queue.unbalanced(self.cpu, self.online) {
+            self.run_queue.push_back(self.cpu, thread, priority);
             self.this_cpu().current = None;
         }
     }

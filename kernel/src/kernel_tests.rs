@@ -7,6 +7,7 @@
 //! quota, process death, faults, user pointers).
 
 mod affinity;
+mod balance;
 mod cow;
 mod ipc;
 mod lifecycle;
@@ -162,7 +163,7 @@ impl Harness {
         }
         if let Some(previous) = self.k.current() {
             let priority = self.priority(previous);
-            self.k.run_queue.push_front(previous, priority);
+            self.k.run_queue.push_front(self.k.cpu, previous, priority);
         }
         let priority = self.priority(thread);
         self.k.run_queue.remove(thread, priority);

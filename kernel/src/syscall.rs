@@ -2,3 +2,6 @@
 //! core names it `crate::syscall`.
 
 pub use zos_abi::*;
+
+/// A syscall's six argument registers.
+pub type Args = [u64; 6];
