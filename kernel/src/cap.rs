@@ -167,10 +167,7 @@ impl<O: Copy + Ord + core::fmt::Debug> CapSpace<O> {
     /// the deleted caps so the caller can drop its references.
     pub fn destroy_table(&mut self, table: TableId) -> Result<Vec<O>> {
         let occupied: Vec<NodeId> = self.table(table)?.slots.iter().flatten().copied().collect();
-        let objects = occupied
-            .into_iter()
-            .map(|id| self.detach_node(id))
-            .collect();
+        let objects = occupied.iter().map(|&id| self.detach_node(id)).collect();
         self.record(CapChange::TableDestroyed {
             table: table.word(),
         });
@@ -415,10 +412,8 @@ impl<O: Copy + Ord + core::fmt::Debug> CapSpace<O> {
     pub fn hash_into(&self, hasher: &mut StateHasher, name: impl Fn(O) -> Obj) {
         for (index, entry) in self.tables.iter().enumerate() {
             if let Some(table) = &entry.table {
-                hasher.table(
-                    (index as u32) << 16 | entry.generation as u32,
-                    table.max_slots,
-                );
+                let id = (index as u32) << 16 | entry.generation as u32;
+                hasher.table(id, table.max_slots);
             }
         }
         for (index, node) in self.nodes.iter().enumerate() {

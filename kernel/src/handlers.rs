@@ -579,10 +579,8 @@ impl<P: Platform> Kernel<P> {
         let reserved = frames.try_reserve_exact(pages).is_ok();
         if reserved && flags & memory_flags::CONTIGUOUS != 0 {
             let run = self.frames.alloc_contiguous(pages);
-            frames.extend(
-                run.into_iter()
-                    .flat_map(|base| (0..pages as u64).map(move |i| base + i * PAGE)),
-            );
+            let run_pages = |base: u64| (0..pages as u64).map(move |i| base + i * PAGE);
+            frames.extend(run.into_iter().flat_map(run_pages));
         } else if reserved {
             frames.extend((0..pages).map_while(|_| self.frames.alloc()));
         }

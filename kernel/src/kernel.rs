@@ -791,11 +791,10 @@ impl<P: Platform> Kernel<P> {
             return None;
         }
         loop {
-            let objects = &self.objects;
-            let (cpu, online) = (self.cpu, self.online);
-            let next = self
-                .run_queue
-                .pop_for(cpu, online, |t| allowed(objects, t))?;
+            let (objects, cpu, online) = (&self.objects, self.cpu, self.online);
+            // With one CPU every thread may run here: no mask names none online.
+            let may_run = |t| online == 1 || allowed(objects, t);
+            let next = self.run_queue.pop_for(cpu, online, may_run)?;
             if self.may_run(next).is_some() {
                 let cpu = self.this_cpu();
                 (cpu.current, cpu.slice_used) = (Some(next), 0);
@@ -807,10 +806,8 @@ impl<P: Platform> Kernel<P> {
     /// The CPUs `thread` may run on if it is runnable (one lookup: this runs
     /// on every trap); one suspended while another CPU ran it stops here.
     fn may_run(&mut self, thread: ObjRef) -> Option<u8> {
-        let t = self
-            .objects
-            .thread(thread)
-            .filter(|t| t.state == ThreadState::Runnable)?;
+        let t = self.objects.thread(thread);
+        let t = t.filter(|t| t.state == ThreadState::Runnable)?;
         if t.stop_pending {
             self.block_thread(thread, ThreadState::Suspended);
             return None;
@@ -836,8 +833,8 @@ impl<P: Platform> Kernel<P> {
 
     /// The process of the current thread.
     pub fn current_process(&self) -> Option<ObjRef> {
-        self.current()
-            .and_then(|t| Some(self.objects.thread(t)?.process))
+        let thread = self.current()?;
+        Some(self.objects.thread(thread)?.process)
     }
 
     /// Saved context of a thread (for the arch resume path).

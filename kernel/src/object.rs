@@ -323,9 +323,8 @@ impl<P: Platform> Objects<P> {
 
     /// Every live object (to find what refers to one: rare paths only).
     pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut Object<P>> {
-        self.slots
-            .iter_mut()
-            .filter_map(|(_, s)| Some(&mut s.as_mut()?.object))
+        let live = self.slots.iter_mut();
+        live.filter_map(|(_, s)| Some(&mut s.as_mut()?.object))
     }
 
     /// Every live object with its reference, in slab order.

@@ -13,45 +13,58 @@ use alloc::vec::Vec;
 
 pub const PRIORITIES: usize = 256;
 
-#[derive(Default)]
 pub struct RunQueues {
-    /// `PRIORITIES` FIFOs per CPU, CPU 0's first (made at the first use).
+    /// `PRIORITIES` FIFOs per CPU, CPU 0's first.
     levels: Vec<VecDeque<ObjRef>>,
     /// Per CPU: a bitmap of its non-empty levels, and how many threads wait.
     nonempty: [[u64; 4]; MAX_CPUS],
     waiting: [usize; MAX_CPUS],
 }
 
+impl Default for RunQueues {
+    fn default() -> Self {
+        let mut levels = Vec::new();
+        levels.resize_with(MAX_CPUS * PRIORITIES, VecDeque::new);
+        let (nonempty, waiting) = ([[0; 4]; MAX_CPUS], [0; MAX_CPUS]);
+        Self {
+            levels,
+            nonempty,
+            waiting,
+        }
+    }
+}
+
 impl RunQueues {
     /// A CPU's FIFO of a priority.
+    #[inline]
     fn fifo(&mut self, cpu: usize, level: u8) -> &mut VecDeque<ObjRef> {
-        if self.levels.is_empty() {
-            self.levels
-                .resize_with(MAX_CPUS * PRIORITIES, VecDeque::new);
-        }
         &mut self.levels[cpu % MAX_CPUS * PRIORITIES + level as usize]
     }
 
+    #[inline]
     pub fn push_back(&mut self, cpu: usize, thread: ObjRef, priority: u8) {
         self.fifo(cpu, priority).push_back(thread);
-        self.update(cpu, priority, 1);
+        self.update(cpu, priority, 1, false);
     }
 
+    #[inline]
     pub fn push_front(&mut self, cpu: usize, thread: ObjRef, priority: u8) {
         self.fifo(cpu, priority).push_front(thread);
-        self.update(cpu, priority, 1);
+        self.update(cpu, priority, 1, false);
     }
 
     /// Counts a thread into (`added` 1) or out of (-1) a CPU's level and
-    /// keeps the level's bit equal to "it has threads".
-    fn update(&mut self, cpu: usize, level: u8, added: isize) {
-        let (cpu, empty) = (cpu % MAX_CPUS, self.fifo(cpu, level).is_empty());
+    /// keeps the level's bit equal to "it has threads" (not `empty`).
+    #[inline]
+    fn update(&mut self, cpu: usize, level: u8, added: isize, empty: bool) {
+        let cpu = cpu % MAX_CPUS;
         self.waiting[cpu] = self.waiting[cpu].wrapping_add_signed(added);
         let word = &mut self.nonempty[cpu][level as usize / 64];
         *word = *word & !(1 << (level % 64)) | u64::from(!empty) << (level % 64);
     }
 
     /// Highest priority waiting on `cpu`.
+    #[inline]
     pub fn top_priority(&self, cpu: usize) -> Option<u8> {
         (0..4).rev().find_map(|word| {
             let bits = self.nonempty[cpu % MAX_CPUS][word];
@@ -61,6 +74,7 @@ impl RunQueues {
 
     /// Another of the `online` CPUs has two threads waiting more than `cpu`:
     /// its current thread makes way at the tick, so that one is taken.
+    #[inline]
     pub fn unbalanced(&self, cpu: usize, online: usize) -> bool {
         let waiting = self.waiting[cpu % MAX_CPUS] + 1;
         self.waiting[..online].iter().any(|&w| w > waiting)
@@ -77,14 +91,12 @@ impl RunQueues {
         may_run: impl Fn(ObjRef) -> bool,
     ) -> Option<ObjRef> {
         let cpu = cpu % MAX_CPUS;
-        let others = (0..online).filter(move |&c| c != cpu);
-        let longest = others.clone().max_by_key(|&c| self.waiting[c]);
-        let donor = longest.filter(|&c| {
-            let higher = self.top_priority(c) >= self.top_priority(cpu);
-            self.waiting[c] > self.waiting[cpu] && higher
-        });
-        let mut order = donor.into_iter().chain([cpu]).chain(others);
-        order.find_map(|c| self.pop_where(c, &may_run))
+        let longer = |c: &usize| self.waiting[*c] > self.waiting[cpu];
+        let longest = (0..online).filter(longer).max_by_key(|&c| self.waiting[c]);
+        let steal = longest.filter(|&c| self.top_priority(c) >= self.top_priority(cpu));
+        let stolen = steal.and_then(|c| self.pop_where(c, &may_run));
+        let own = stolen.or_else(|| self.pop_where(cpu, &may_run));
+        own.or_else(|| (0..online).find_map(|c| self.pop_where(c, &may_run)))
     }
 
     /// Takes the first thread of `cpu`'s highest priority that `may_run`.
@@ -95,10 +107,12 @@ impl RunQueues {
                 let level = (word * 64 + 63 - bits.leading_zeros() as usize) as u8;
                 bits &= !(1 << (level % 64));
                 let fifo = self.fifo(cpu, level);
-                if let Some(at) = fifo.iter().position(|&t| may_run(t)) {
+                // Indexed, not iterated: `iter` first splits the ring in two.
+                if let Some(at) = (0..fifo.len()).find(|&i| may_run(fifo[i])) {
                     // `remove(0)` costs ~100 instructions more than `pop_front`.
                     let thread = fifo.pop_front_if(|_| at == 0).or_else(|| fifo.remove(at));
-                    self.update(cpu, level, -1);
+                    let empty = fifo.is_empty();
+                    self.update(cpu, level, -1, empty);
                     return thread;
                 }
             }
@@ -109,8 +123,10 @@ impl RunQueues {
     /// Removes a thread from whichever queue holds it; that queue's CPU.
     pub fn remove(&mut self, thread: ObjRef, priority: u8) -> Option<usize> {
         let cpu = (0..MAX_CPUS).find(|&c| self.fifo(c, priority).contains(&thread))?;
-        self.fifo(cpu, priority).retain(|t| *t != thread);
-        self.update(cpu, priority, -1);
+        let fifo = self.fifo(cpu, priority);
+        fifo.retain(|t| *t != thread);
+        let empty = fifo.is_empty();
+        self.update(cpu, priority, -1, empty);
         Some(cpu)
     }
 }
