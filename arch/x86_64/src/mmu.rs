@@ -7,6 +7,7 @@
 //! are all created at boot and never change afterwards.
 
 use core::arch::asm;
+use core::cell::Cell;
 
 /// Where the linear map of physical memory starts.
 pub const PHYS_OFFSET: u64 = 0xFFFF_8000_0000_0000;
@@ -98,7 +99,15 @@ pub enum MapError {
 /// One 4-level page table, named by the physical address of its PML4.
 pub struct PageTable {
     root: u64,
+    /// The 4 KiB leaf table last walked to: (`va >> 21` of the 2 MiB it
+    /// covers, its frame). Tables are freed only with the whole space, so
+    /// it stays right; a run of pages (a spawn maps a few hundred) skips
+    /// the three upper levels after its first.
+    last_leaf: Cell<(u64, u64)>,
 }
+
+/// `last_leaf` before any walk (no 2 MiB has this tag).
+const NO_LEAF: (u64, u64) = (u64::MAX, 0);
 
 fn table(pa: u64) -> *mut u64 {
     phys_to_virt(pa) as *mut u64
@@ -124,7 +133,10 @@ impl PageTable {
                 core::ptr::copy_nonoverlapping(table(kernel).add(256), table(root).add(256), 256)
             };
         }
-        Ok(PageTable { root })
+        Ok(PageTable {
+            root,
+            last_leaf: Cell::new(NO_LEAF),
+        })
     }
 
     /// Physical address of the PML4 (the CR3 value).
@@ -170,6 +182,30 @@ impl PageTable {
     }
 
     /// The entry for `va` at `level` (0 = page table), creating tables above it.
+    /// Maps one 4 KiB user page: [`PageTable::map`] without its checks for
+    /// ranges and large pages (the kernel maps user memory a page at a
+    /// time, a few hundred pages per spawn). `va` and `pa` page-aligned.
+    pub fn map_user_page(
+        &mut self,
+        va: u64,
+        pa: u64,
+        flags: MapFlags,
+        alloc: &mut dyn FnMut() -> Option<u64>,
+    ) -> Result<(), MapError> {
+        if flags.write && flags.execute {
+            return Err(MapError::WritableExecutable);
+        }
+        let entry = self.walk_create(va, 0, true, alloc)?;
+        // SAFETY: `entry` points into a leaf table we own.
+        unsafe {
+            if *entry & PRESENT != 0 {
+                return Err(MapError::AlreadyMapped);
+            }
+            *entry = (pa & ADDRESS) | flags.entry_bits();
+        }
+        Ok(())
+    }
+
     fn walk_create(
         &mut self,
         va: u64,
@@ -177,6 +213,11 @@ impl PageTable {
         user: bool,
         alloc: &mut dyn FnMut() -> Option<u64>,
     ) -> Result<*mut u64, MapError> {
+        let (tag, leaf) = self.last_leaf.get();
+        if level == 0 && tag == va >> 21 {
+            // SAFETY: a leaf table of this page table (see `last_leaf`).
+            return Ok(unsafe { table(leaf).add(index(va, 0)) });
+        }
         let mut current = self.root;
         for l in (level + 1..4).rev() {
             // SAFETY: `current` is a page-table frame of this table.
@@ -197,20 +238,27 @@ impl PageTable {
                 current = value & ADDRESS;
             }
         }
+        if level == 0 {
+            self.last_leaf.set((va >> 21, current));
+        }
         // SAFETY: `current` is the table at `level`.
         Ok(unsafe { table(current).add(index(va, level)) })
     }
 
     /// The present 4 KiB leaf entry for `va`.
     fn leaf(&self, va: u64) -> Option<*mut u64> {
-        let mut current = self.root;
-        for l in (1..4).rev() {
-            // SAFETY: `current` is a page-table frame of this table.
-            let value = unsafe { *table(current).add(index(va, l)) };
-            if value & PRESENT == 0 || value & HUGE != 0 {
-                return None;
+        let (tag, mut current) = self.last_leaf.get();
+        if tag != va >> 21 {
+            current = self.root;
+            for l in (1..4).rev() {
+                // SAFETY: `current` is a page-table frame of this table.
+                let value = unsafe { *table(current).add(index(va, l)) };
+                if value & PRESENT == 0 || value & HUGE != 0 {
+                    return None;
+                }
+                current = value & ADDRESS;
             }
-            current = value & ADDRESS;
+            self.last_leaf.set((va >> 21, current));
         }
         // SAFETY: as above.
         let entry = unsafe { table(current).add(index(va, 0)) };
@@ -265,7 +313,11 @@ impl PageTable {
 /// The user page at `va` in the table rooted at `root` (read only, for
 /// the kernel's look at a trapping instruction).
 pub fn translate_user(root: u64, va: u64) -> Option<(u64, MapFlags)> {
-    PageTable { root }.translate(va)
+    let table = PageTable {
+        root,
+        last_leaf: Cell::new(NO_LEAF),
+    };
+    table.translate(va)
 }
 
 /// Invalidates one page in the TLB.

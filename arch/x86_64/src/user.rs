@@ -266,7 +266,7 @@ impl AddressSpace for UserSpace {
             user: true,
             device: flags.device,
         };
-        let result = self.table.map(va, pa, 4096, map_flags, &mut alloc);
+        let result = self.table.map_user_page(va, pa, map_flags, &mut alloc);
         result.map_err(|e| match e {
             mmu::MapError::WritableExecutable => MapError::WritableExecutable,
             mmu::MapError::Unaligned => MapError::Unaligned,
