@@ -316,6 +316,9 @@ impl<P: Platform> Kernel<P> {
         }
         let replier = self.current();
         let result = self.deliver(replier, caller, message);
+        // What did not move (the caller over its quota) is deleted too: a
+        // reply's capabilities never stay with the replier.
+        self.discard_reply_caps(message);
         if let Err(e) = result {
             self.set_results(caller, e.code(), &[]);
         }
@@ -325,11 +328,14 @@ impl<P: Platform> Kernel<P> {
 
     /// A reply's capabilities are the caller's once sent, delivered or not
     /// (as Zircon consumes a message's handles): a reply that reaches no
-    /// caller deletes them from the replier, so a server that minted a
-    /// watched capability for a caller killed meanwhile gets NO_SENDERS
-    /// instead of keeping the caller's handle open.
+    /// caller, or not all of them, deletes the rest from the replier, so a
+    /// server that minted a watched capability for a caller killed meanwhile
+    /// gets NO_SENDERS instead of keeping the caller's handle open, and may
+    /// answer with `ReplyRecv` without checking its slots afterwards.
     pub fn discard_reply_caps(&mut self, message: &Message) {
-        let Some(table) = self.current_process().and_then(|p| self.table_of(p).ok()) else {
+        // Every slow-path reply comes here: nothing to do without capabilities.
+        let replier = self.current_process().filter(|_| message.info.caps > 0);
+        let Some(table) = replier.and_then(|p| self.table_of(p).ok()) else {
             return;
         };
         for slot in message.cap_slots() {

@@ -433,6 +433,28 @@ fn a_reply_that_reaches_no_caller_still_gives_its_capabilities_away() {
 }
 
 #[test]
+fn a_reply_that_delivers_no_capability_deletes_it_from_the_replier() {
+    // A caller that can take no capability (no IPC buffer; over its quota
+    // is the other case) still has its reply: the capability it could not
+    // take does not stay with the server either, so the server may answer
+    // with ReplyRecv and never look at its slots again.
+    let mut h = Harness::new();
+    let p = pair(&mut h, Rights::WRITE, 0);
+    h.syscall(p.client, Sys::Call, &[p.client_ep, info(0, 0, 0)]);
+    ok(h.syscall(p.server, Sys::Recv, &[p.ep]));
+    h.k.objects.thread_mut(p.client).expect("client").ipc_buffer = None;
+    let handle = h.notification(p.server);
+    h.write_cap_slots(p.server, &[handle]);
+    ok(h.syscall(p.server, Sys::Reply, &[info(0, 1, 0)]));
+    assert_eq!(h.object(p.server_process, handle), None, "left the server");
+    assert_eq!(
+        h.state(p.client),
+        ThreadState::Runnable,
+        "the caller has its answer"
+    );
+}
+
+#[test]
 fn send_needs_write_and_recv_needs_read() {
     let mut h = Harness::new();
     let p = pair(&mut h, Rights::READ, 0);

@@ -136,12 +136,9 @@ pub fn run(endpoint: u64) -> ! {
             }
             Outcome::Name(name) => server.reply(&IoResponse::Name(name), &[]),
             Outcome::NewHandle(cap) => {
-                let replied = server.reply(&IoResponse::Cloned, &[cap]);
-                // A caller gone before the reply leaves the capability here.
-                if sys::cap_info(cap).is_ok() {
-                    let _ = sys::cap_delete(cap);
-                }
-                replied
+                // Sent or not, the capability leaves here (the kernel deletes
+                // a reply's undelivered capabilities).
+                server.reply(&IoResponse::Cloned, &[cap])
             }
             Outcome::Deferred => Ok(()),
         };

@@ -1127,20 +1127,10 @@ impl Manager {
                 Err(_) => Answer::Deferred,
             };
             next = match answer {
-                Answer::Now(bytes, caps) if caps.is_empty() => {
-                    self.server.reply_recv_raw(&bytes, &caps)
-                }
-                Answer::Now(bytes, caps) => {
-                    // A caller gone before the reply leaves the capabilities
-                    // here; deleting them closes pipe ends through NO_SENDERS.
-                    let _ = self.server.reply_raw(&bytes, &caps);
-                    for cap in caps {
-                        if sys::cap_info(cap).is_ok() {
-                            let _ = sys::cap_delete(cap);
-                        }
-                    }
-                    self.server.recv()
-                }
+                // A reply's capabilities leave init even when the caller is
+                // gone (the kernel deletes them): pipe ends close through
+                // NO_SENDERS.
+                Answer::Now(bytes, caps) => self.server.reply_recv_raw(&bytes, &caps),
                 Answer::Deferred => self.server.recv(),
             };
         }

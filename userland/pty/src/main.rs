@@ -147,12 +147,9 @@ impl Service {
                 Outcome::Name(name) => self.server.reply(&IoResponse::Name(&name), &[]),
                 Outcome::Raw(bytes) => self.server.reply_raw(&bytes, &[]),
                 Outcome::WithCap(bytes, cap) => {
-                    let replied = self.server.reply_raw(&bytes, &[cap]);
-                    // A caller gone before the reply leaves the capability here.
-                    if sys::cap_info(cap).is_ok() {
-                        let _ = sys::cap_delete(cap);
-                    }
-                    replied
+                    // Sent or not, the capability leaves here (the kernel
+                    // deletes a reply's undelivered capabilities).
+                    self.server.reply_raw(&bytes, &[cap])
                 }
                 Outcome::Deferred => Ok(()),
             };

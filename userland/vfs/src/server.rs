@@ -183,20 +183,10 @@ impl Server {
                     continue;
                 }
             };
-            if caps.is_empty() {
-                next = server.reply_recv_raw(&bytes, &caps);
-                continue;
-            }
-            // A reply to a caller that vanished is dropped by the kernel and its
-            // capabilities stay here: delete them, so their handles are told
-            // gone (the slots are checked before the next receive reuses them).
-            let _ = server.reply_raw(&bytes, &caps);
-            for cap in caps {
-                if sys::cap_info(cap).is_ok() {
-                    let _ = sys::cap_delete(cap);
-                }
-            }
-            next = server.recv();
+            // A reply's capabilities leave this process whether or not they
+            // reach the caller (the kernel deletes what it cannot deliver),
+            // so a handle's caller gone meanwhile still ends in NO_SENDERS.
+            next = server.reply_recv_raw(&bytes, &caps);
         }
     }
 
