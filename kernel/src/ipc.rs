@@ -334,7 +334,8 @@ impl<P: Platform> Kernel<P> {
     /// answer with `ReplyRecv` without checking its slots afterwards.
     pub fn discard_reply_caps(&mut self, message: &Message) {
         // Every slow-path reply comes here: nothing to do without capabilities.
-        let replier = self.current_process().filter(|_| message.info.caps > 0);
+        let any = message.info.caps > 0;
+        let replier = any.then(|| self.current_process()).flatten();
         let Some(table) = replier.and_then(|p| self.table_of(p).ok()) else {
             return;
         };

@@ -773,8 +773,6 @@ impl<P: Platform> Kernel<P> {
     #[inline(always)]
     pub fn schedule(&mut self) -> Option<ObjRef> {
         let here = 1 << self.cpu;
-        let allowed =
-            move |objects: &Objects<P>, t| objects.thread(t).is_none_or(|t| t.cpus & here != 0);
         if let Some(current) = self.current() {
             let cpus = self.may_run(current);
             if cpus.is_some_and(|cpus| cpus & here != 0) {
@@ -793,7 +791,7 @@ impl<P: Platform> Kernel<P> {
         loop {
             let (objects, cpu, online) = (&self.objects, self.cpu, self.online);
             // With one CPU every thread may run here: no mask names none online.
-            let may_run = |t| online == 1 || allowed(objects, t);
+            let may_run = |t| online == 1 || objects.thread(t).is_none_or(|t| t.cpus & here != 0);
             let next = self.run_queue.pop_for(cpu, online, may_run)?;
             if self.may_run(next).is_some() {
                 let cpu = self.this_cpu();
