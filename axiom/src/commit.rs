@@ -351,6 +351,14 @@ fn halves(word: u64) -> (u32, u32) {
 impl Commit {
     /// The record of this commit with sequence number `seq`.
     pub fn encode(&self, seq: u64) -> [u64; COMMIT_WORDS] {
+        let mut record = [0; COMMIT_WORDS];
+        self.encode_into(seq, &mut record);
+        record
+    }
+
+    /// [`Commit::encode`] into `record` (a ring's slot).
+    #[inline]
+    pub fn encode_into(&self, seq: u64, record: &mut [u64; COMMIT_WORDS]) {
         use Commit::*;
         let (kind, small, fields): (u8, u64, [u64; 4]) = match *self {
             ProcessCreated {
@@ -436,7 +444,7 @@ impl Commit {
             Affinity { thread, cpus } => (21, cpus as u64, [thread.0, 0, 0, 0]),
         };
         let [a, b, c, d] = fields;
-        [seq, kind as u64 | (small << 8), a, b, c, d]
+        *record = [seq, kind as u64 | (small << 8), a, b, c, d];
     }
 
     /// The commit and its sequence number from a record.

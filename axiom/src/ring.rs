@@ -31,8 +31,15 @@ impl<const W: usize> Ring<W> {
     /// Appends a record (a ring without room keeps nothing).
     #[inline]
     pub fn push(&mut self, record: [u64; W]) {
+        self.push_with(|slot| *slot = record);
+    }
+
+    /// Appends the record `fill` writes straight into its slot: built in
+    /// place, not on the stack and copied (a `memcpy` call per record).
+    #[inline]
+    pub fn push_with(&mut self, fill: impl FnOnce(&mut [u64; W])) {
         if let Some(mask) = self.slots.len().checked_sub(1) {
-            self.slots[self.next as usize & mask] = record;
+            fill(&mut self.slots[self.next as usize & mask]);
             self.next += 1;
         }
     }
@@ -68,7 +75,8 @@ impl Rings {
 
     /// Appends a commit with the next sequence number.
     pub fn commit(&mut self, commit: Commit) {
-        self.commits.push(commit.encode(self.commits.next));
+        let seq = self.commits.next;
+        self.commits.push_with(|slot| commit.encode_into(seq, slot));
     }
 
     /// Appends a SysLog record with the next sequence number; its commits
@@ -77,7 +85,7 @@ impl Rings {
     pub fn syscall(&mut self, mut record: SysRecord) {
         record.seq = self.syslog.next;
         record.commits = (self.commits.next - record.first_commit) as u32;
-        self.syslog.push(record.encode());
+        self.syslog.push_with(|slot| record.encode_into(slot));
     }
 
     /// [`Ring::read`] of stream 0 (commits) or 1 (SysLog); `None` for another.

@@ -85,8 +85,16 @@ impl SysRecord {
 
     #[inline]
     pub fn encode(&self) -> [u64; SYS_RECORD_WORDS] {
+        let mut record = [0; SYS_RECORD_WORDS];
+        self.encode_into(&mut record);
+        record
+    }
+
+    /// [`SysRecord::encode`] into `record` (a ring's slot).
+    #[inline]
+    pub fn encode_into(&self, record: &mut [u64; SYS_RECORD_WORDS]) {
         let a = self.args;
-        [
+        *record = [
             self.seq,
             self.process as u64 | (self.thread as u64) << 32,
             self.number as u64 | (self.code as u64) << 16 | (self.commits as u64) << 32,
@@ -98,7 +106,7 @@ impl SysRecord {
             a[5],
             self.value,
             self.first_commit,
-        ]
+        ];
     }
 
     pub fn decode(w: &[u64; SYS_RECORD_WORDS]) -> Self {

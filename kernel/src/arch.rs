@@ -17,6 +17,10 @@ pub struct PageFlags {
     pub device: bool,
 }
 
+/// Bit 0 of a page given to [`AddressSpace::map`]: the frame is shared
+/// copy-on-write, so it is mapped without write until its copy.
+pub const SHARED_FRAME: u64 = 1;
+
 /// Why an address-space operation failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MapError {
@@ -31,11 +35,12 @@ pub enum MapError {
 pub trait AddressSpace: Sized {
     /// A new empty space; page-table frames come from `frames`.
     fn new(frames: &mut FrameAllocator) -> Result<Self, MapError>;
-    /// Maps one page `va` → `pa`.
+    /// Maps `pages` (physical addresses, [`SHARED_FRAME`] set on some) at
+    /// `va` onward, one after another; on an error none of them stays mapped.
     fn map(
         &mut self,
         va: u64,
-        pa: u64,
+        pages: &[u64],
         flags: PageFlags,
         frames: &mut FrameAllocator,
     ) -> Result<(), MapError>;

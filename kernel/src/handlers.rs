@@ -8,7 +8,7 @@ use core::ops::Range;
 
 use zos_axiom::{Commit, SysRecord, PENDING};
 
-use crate::arch::{AddressSpace, PageFlags, Platform, UserContext};
+use crate::arch::{AddressSpace, PageFlags, Platform, UserContext, SHARED_FRAME};
 use crate::audit::{end_words, flag_bits, obj};
 use crate::cap::Rights;
 use crate::kernel::{Cost, Kernel, REGION_COST, SMALL_OBJECT_COST, WATCH_COST};
@@ -673,8 +673,10 @@ impl<P: Platform> Kernel<P> {
         let read_only = matches!(m, Memory::Frames { read_only, .. } if *read_only);
         ensure(!(flags.write && read_only), SysError::NoRights)?;
         flags.device = matches!(m, Memory::Device { .. });
+        // A frame shared copy-on-write is writable after its copy.
+        let cow = |pa: u64| pa | (SHARED_FRAME * (flags.write && self.frames.is_shared(pa)) as u64);
         let mut page_addrs = Vec::with_capacity(pages as usize); // inside `m`
-        page_addrs.extend((first_page..first_page + pages).filter_map(|i| m.page(i)));
+        page_addrs.extend((first_page..first_page + pages).filter_map(|i| m.page(i).map(cow)));
         let p = self.objects.process(target).ok_or(SysError::DeadObject)?;
         // No overlap with an existing region.
         let before = p.regions.range(..end).next_back();
@@ -692,21 +694,12 @@ impl<P: Platform> Kernel<P> {
             self.refund(target, cost);
             return Err(SysError::DeadObject);
         };
-        let mut mapped = 0;
-        let result = page_addrs.iter().try_for_each(|&pa| {
-            // A frame shared copy-on-write is writable after its copy.
-            let mut page_flags = flags;
-            page_flags.write &= !self.frames.is_shared(pa);
-            space.map(va + mapped * PAGE, pa, page_flags, &mut self.frames)?;
-            mapped += 1;
-            Ok(())
-        });
+        let result = space.map(va, &page_addrs, flags, &mut self.frames);
         // Tables built stay (and stay charged), even when mapping failed.
         let grown = space.table_frames().saturating_sub(table_before) as u64;
         p.table_frames_charged += grown;
         let mut unused = Cost::frames((table_bound - grown.min(table_bound)) * PAGE);
         if let Err(e) = result {
-            (0..mapped).for_each(|i| _ = space.unmap(va + i * PAGE));
             unused.heap = REGION_COST;
             self.refund(target, unused);
             return Err(match e {

@@ -10,7 +10,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::vec::Vec;
 
-use crate::arch::{AddressSpace, MapError, PageFlags, Platform, UserContext};
+use crate::arch::{AddressSpace, MapError, PageFlags, Platform, UserContext, SHARED_FRAME};
 use crate::frame::FrameAllocator;
 use crate::syscall::registers::USER_REGISTERS;
 use crate::usercopy::USER_TOP;
@@ -115,19 +115,9 @@ impl HostSpace {
     pub fn mapped_pages(&self) -> usize {
         self.pages.len()
     }
-}
 
-impl AddressSpace for HostSpace {
-    fn new(frames: &mut FrameAllocator) -> Result<Self, MapError> {
-        let root = frames.alloc().ok_or(MapError::OutOfMemory)?;
-        Ok(HostSpace {
-            pages: BTreeMap::new(),
-            root,
-            tables: BTreeMap::new(),
-        })
-    }
-
-    fn map(
+    /// Maps one page `va` → `pa`.
+    fn map_page(
         &mut self,
         va: u64,
         pa: u64,
@@ -153,13 +143,43 @@ impl AddressSpace for HostSpace {
         self.pages.insert(va, (pa, flags));
         Ok(())
     }
+}
+
+impl AddressSpace for HostSpace {
+    fn new(frames: &mut FrameAllocator) -> Result<Self, MapError> {
+        let root = frames.alloc().ok_or(MapError::OutOfMemory)?;
+        Ok(HostSpace {
+            pages: BTreeMap::new(),
+            root,
+            tables: BTreeMap::new(),
+        })
+    }
+
+    fn map(
+        &mut self,
+        va: u64,
+        pages: &[u64],
+        flags: PageFlags,
+        frames: &mut FrameAllocator,
+    ) -> Result<(), MapError> {
+        for (done, &pa) in (0u64..).zip(pages) {
+            let write = flags.write && pa & SHARED_FRAME == 0;
+            let page_flags = PageFlags { write, ..flags };
+            let mapped = self.map_page(va + done * PAGE, pa & !SHARED_FRAME, page_flags, frames);
+            if let Err(e) = mapped {
+                (0..done).for_each(|i| _ = self.unmap(va + i * PAGE));
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
 
     fn unmap(&mut self, va: u64) -> Option<u64> {
         self.pages.remove(&va).map(|(pa, _)| pa)
     }
 
     fn remap(&mut self, va: u64, pa: u64, flags: PageFlags, frames: &mut FrameAllocator) -> bool {
-        self.unmap(va).is_some() && self.map(va, pa, flags, frames).is_ok()
+        self.unmap(va).is_some() && self.map_page(va, pa, flags, frames).is_ok()
     }
 
     fn translate(&self, va: u64) -> Option<(u64, PageFlags)> {
@@ -252,15 +272,19 @@ mod tests {
             write: true,
             ..PageFlags::default()
         };
-        space.map(0x1000, RAM_BASE, rw, &mut frames).expect("map");
-        space.map(0x2000, RAM_BASE, rw, &mut frames).expect("map");
         space
-            .map(0x40_0000, RAM_BASE, PageFlags::default(), &mut frames)
+            .map(0x1000, &[RAM_BASE], rw, &mut frames)
+            .expect("map");
+        space
+            .map(0x2000, &[RAM_BASE], rw, &mut frames)
+            .expect("map");
+        space
+            .map(0x40_0000, &[RAM_BASE], PageFlags::default(), &mut frames)
             .expect("map");
         assert_eq!(space.table_frames(), 3);
         assert_eq!(frames.free_frames(), baseline - 3);
         assert_eq!(
-            space.map(0x1000, RAM_BASE, rw, &mut frames),
+            space.map(0x1000, &[RAM_BASE], rw, &mut frames),
             Err(MapError::AlreadyMapped)
         );
         let wx = PageFlags {
@@ -269,10 +293,28 @@ mod tests {
             device: false,
         };
         assert_eq!(
-            space.map(0x3000, RAM_BASE, wx, &mut frames),
+            space.map(0x3000, &[RAM_BASE], wx, &mut frames),
             Err(MapError::WritableExecutable)
         );
         assert_eq!(space.translate(0x1234), Some((RAM_BASE, rw)));
+        // A range that meets a mapped page leaves none of itself behind;
+        // a frame marked shared is mapped without write.
+        let range = [
+            RAM_BASE + PAGE,
+            (RAM_BASE + 2 * PAGE) | SHARED_FRAME,
+            RAM_BASE,
+        ];
+        assert_eq!(space.map(0x5000, &range, rw, &mut frames), Ok(()));
+        let read_only = PageFlags::default();
+        assert_eq!(
+            space.translate(0x6000),
+            Some((RAM_BASE + 2 * PAGE, read_only))
+        );
+        assert_eq!(
+            space.map(0x4000, &range, rw, &mut frames),
+            Err(MapError::AlreadyMapped)
+        );
+        assert_eq!(space.translate(0x4000), None);
         assert_eq!(space.unmap(0x1000), Some(RAM_BASE));
         assert_eq!(space.translate(0x1000), None);
         space.destroy(&mut frames);

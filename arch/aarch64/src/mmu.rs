@@ -310,40 +310,68 @@ impl PageTable {
         Some(entry)
     }
 
-    /// Maps the 4 KiB page `va` to `pa` in a user tree (no blocks), making
-    /// the tables above it when missing; `cache` skips the walk for a page
-    /// next to the last one.
-    pub fn map_page(
+    /// Maps 4 KiB pages at `va` onward in a user tree (no blocks), one
+    /// `(pa, write)` each (`write` is honoured only where `flags` allow it),
+    /// making the tables above them when missing. `cache` skips the walk
+    /// for a run that goes on in the last leaf table, and inside one leaf
+    /// table the next page's entry is the next word. Returns how many
+    /// pages were mapped, and the error that stopped the run.
+    pub fn map_pages(
         &mut self,
         va: u64,
-        pa: u64,
+        pages: impl Iterator<Item = (u64, bool)>,
         flags: MapFlags,
         cache: &LeafCache,
         frame: &mut dyn FnMut() -> Option<u64>,
-    ) -> Result<(), MapError> {
-        if flags.write && flags.execute {
-            return Err(MapError::WritableExecutable);
+    ) -> (u64, Result<(), MapError>) {
+        if flags.write && flags.execute || va & 0xfff != 0 {
+            let error = if va & 0xfff != 0 {
+                MapError::Unaligned
+            } else {
+                MapError::WritableExecutable
+            };
+            return (0, Err(error));
         }
-        if (va | pa) & 0xfff != 0 {
-            return Err(MapError::Unaligned);
-        }
-        let entry = match cache.table_for(va) {
-            Some(table) => index_entry(table, va, 3),
-            None => {
-                let entry = self.walk_create(va, 3, frame)?;
-                cache.remember(va, entry);
-                entry
-            }
+        let read_only = MapFlags {
+            write: false,
+            ..flags
         };
-        // SAFETY: `entry` points into a table frame reached through the
-        // linear map (the cache names only tables of this tree).
-        unsafe {
-            if *entry & VALID != 0 {
-                return Err(MapError::AlreadyMapped);
+        let bits =
+            [read_only.descriptor_bits(), flags.descriptor_bits()].map(|b| b | VALID | TABLE);
+        let mut entry = core::ptr::null_mut();
+        let mut done = 0;
+        for (pa, write) in pages {
+            let page = va + done * 4096;
+            if pa & 0xfff != 0 {
+                return (done, Err(MapError::Unaligned));
             }
-            *entry = (pa & ADDR_MASK) | flags.descriptor_bits() | VALID | TABLE;
+            if done == 0 || page & 0x1f_ffff == 0 {
+                entry = match cache.table_for(page) {
+                    Some(table) => index_entry(table, page, 3),
+                    None => match self.walk_create(page, 3, frame) {
+                        Ok(entry) => {
+                            cache.remember(page, entry);
+                            entry
+                        }
+                        Err(e) => return (done, Err(e)),
+                    },
+                };
+            } else {
+                // SAFETY: `page` is in the same 2 MiB span as the page
+                // before it, so its entry is the next one of the same table.
+                entry = unsafe { entry.add(1) };
+            }
+            // SAFETY: `entry` points into a table frame reached through the
+            // linear map (the cache names only tables of this tree).
+            unsafe {
+                if *entry & VALID != 0 {
+                    return (done, Err(MapError::AlreadyMapped));
+                }
+                *entry = (pa & ADDR_MASK) | bits[write as usize];
+            }
+            done += 1;
         }
-        Ok(())
+        (done, Ok(()))
     }
 
     /// The descriptor mapping page `va` in a user tree, if any.

@@ -7,7 +7,7 @@ use crate::smp;
 use core::arch::asm;
 use core::sync::atomic::Ordering;
 use spin::Mutex;
-use zos_kernel::arch::{AddressSpace, MapError, PageFlags, UserContext};
+use zos_kernel::arch::{AddressSpace, MapError, PageFlags, UserContext, SHARED_FRAME};
 use zos_kernel::frame::FrameAllocator;
 use zos_kernel::syscall::registers::{aarch64, USER_REGISTERS};
 
@@ -208,11 +208,12 @@ impl AddressSpace for UserSpace {
     fn map(
         &mut self,
         va: u64,
-        pa: u64,
+        pages: &[u64],
         flags: PageFlags,
         frames: &mut FrameAllocator,
     ) -> Result<(), MapError> {
-        if va >= zos_abi::layout::USER_TOP {
+        let end = va.checked_add(pages.len() as u64 * 4096);
+        if end.is_none_or(|end| end > zos_abi::layout::USER_TOP) {
             return Err(MapError::OutsideUserSpace);
         }
         let tables = &mut self.tables;
@@ -229,9 +230,15 @@ impl AddressSpace for UserSpace {
             user: true,
             device: flags.device,
         };
-        let result = self
-            .table
-            .map_page(va, pa, map_flags, &self.leaf, &mut alloc);
+        let frames_and_write = pages
+            .iter()
+            .map(|&pa| (pa & !SHARED_FRAME, pa & SHARED_FRAME == 0));
+        let (done, result) =
+            self.table
+                .map_pages(va, frames_and_write, map_flags, &self.leaf, &mut alloc);
+        if result.is_err() {
+            (0..done).for_each(|i| _ = self.unmap(va + i * 4096));
+        }
         result.map_err(|e| match e {
             mmu::MapError::WritableExecutable => MapError::WritableExecutable,
             mmu::MapError::Unaligned => MapError::Unaligned,

@@ -22,7 +22,7 @@ use crate::process::{Live, ThreadExec};
 use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::vec::Vec;
 use zos_abi::layout;
-use zos_kernel::arch::{AddressSpace, MapError, PageFlags};
+use zos_kernel::arch::{AddressSpace, MapError, PageFlags, SHARED_FRAME};
 use zos_kernel::frame::FrameAllocator;
 
 const PAGE: u64 = 4096;
@@ -199,29 +199,9 @@ pub struct WasmSpace {
     pub id: u32,
 }
 
-impl AddressSpace for WasmSpace {
-    fn new(_frames: &mut FrameAllocator) -> Result<Self, MapError> {
-        with(|m| {
-            let id = m.next_vm;
-            m.next_vm = m.next_vm.checked_add(1).ok_or(MapError::OutOfMemory)?;
-            if id >= 256 {
-                return Err(MapError::OutOfMemory);
-            }
-            m.vms.insert(
-                id,
-                Vm {
-                    pages: BTreeMap::new(),
-                    shared: BTreeSet::new(),
-                    live: None,
-                    threads: BTreeMap::new(),
-                    terminal: false,
-                },
-            );
-            Ok(WasmSpace { id })
-        })
-    }
-
-    fn map(
+impl WasmSpace {
+    /// Maps one page `va` → `pa`.
+    fn map_page(
         &mut self,
         va: u64,
         pa: u64,
@@ -267,10 +247,52 @@ impl AddressSpace for WasmSpace {
             Ok(())
         })
     }
+}
+
+impl AddressSpace for WasmSpace {
+    fn new(_frames: &mut FrameAllocator) -> Result<Self, MapError> {
+        with(|m| {
+            let id = m.next_vm;
+            m.next_vm = m.next_vm.checked_add(1).ok_or(MapError::OutOfMemory)?;
+            if id >= 256 {
+                return Err(MapError::OutOfMemory);
+            }
+            m.vms.insert(
+                id,
+                Vm {
+                    pages: BTreeMap::new(),
+                    shared: BTreeSet::new(),
+                    live: None,
+                    threads: BTreeMap::new(),
+                    terminal: false,
+                },
+            );
+            Ok(WasmSpace { id })
+        })
+    }
+
+    fn map(
+        &mut self,
+        va: u64,
+        pages: &[u64],
+        flags: PageFlags,
+        frames: &mut FrameAllocator,
+    ) -> Result<(), MapError> {
+        for (done, &pa) in (0u64..).zip(pages) {
+            let write = flags.write && pa & SHARED_FRAME == 0;
+            let page_flags = PageFlags { write, ..flags };
+            let mapped = self.map_page(va + done * PAGE, pa & !SHARED_FRAME, page_flags, frames);
+            if let Err(e) = mapped {
+                (0..done).for_each(|i| _ = self.unmap(va + i * PAGE));
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
 
     fn remap(&mut self, va: u64, pa: u64, flags: PageFlags, frames: &mut FrameAllocator) -> bool {
         // The owner lists and the live module's memory follow through both.
-        self.unmap(va).is_some() && self.map(va, pa, flags, frames).is_ok()
+        self.unmap(va).is_some() && self.map_page(va, pa, flags, frames).is_ok()
     }
 
     fn unmap(&mut self, va: u64) -> Option<u64> {

@@ -181,31 +181,54 @@ impl PageTable {
         Ok(())
     }
 
-    /// The entry for `va` at `level` (0 = page table), creating tables above it.
-    /// Maps one 4 KiB user page: [`PageTable::map`] without its checks for
-    /// ranges and large pages (the kernel maps user memory a page at a
-    /// time, a few hundred pages per spawn). `va` and `pa` page-aligned.
-    pub fn map_user_page(
+    /// Maps 4 KiB user pages at `va` onward, one `(pa, write)` each
+    /// (`write` is honoured only where `flags` allow it): [`PageTable::map`]
+    /// without its checks for ranges and large pages (the kernel maps user
+    /// memory a page at a time, a few hundred pages per spawn). Inside one
+    /// leaf table the next page's entry is the next word. `va` page-aligned.
+    /// Returns how many pages were mapped, and the error that stopped the run.
+    pub fn map_user_pages(
         &mut self,
         va: u64,
-        pa: u64,
+        pages: impl Iterator<Item = (u64, bool)>,
         flags: MapFlags,
         alloc: &mut dyn FnMut() -> Option<u64>,
-    ) -> Result<(), MapError> {
+    ) -> (u64, Result<(), MapError>) {
         if flags.write && flags.execute {
-            return Err(MapError::WritableExecutable);
+            return (0, Err(MapError::WritableExecutable));
         }
-        let entry = self.walk_create(va, 0, true, alloc)?;
-        // SAFETY: `entry` points into a leaf table we own.
-        unsafe {
-            if *entry & PRESENT != 0 {
-                return Err(MapError::AlreadyMapped);
+        let read_only = MapFlags {
+            write: false,
+            ..flags
+        };
+        let bits = [read_only.entry_bits(), flags.entry_bits()];
+        let mut entry = core::ptr::null_mut();
+        let mut done = 0;
+        for (pa, write) in pages {
+            let page = va + done * 4096;
+            if done == 0 || page & 0x1f_ffff == 0 {
+                entry = match self.walk_create(page, 0, true, alloc) {
+                    Ok(entry) => entry,
+                    Err(e) => return (done, Err(e)),
+                };
+            } else {
+                // SAFETY: `page` is in the same 2 MiB span as the page
+                // before it, so its entry is the next one of the same table.
+                entry = unsafe { entry.add(1) };
             }
-            *entry = (pa & ADDRESS) | flags.entry_bits();
+            // SAFETY: `entry` points into a leaf table we own.
+            unsafe {
+                if *entry & PRESENT != 0 {
+                    return (done, Err(MapError::AlreadyMapped));
+                }
+                *entry = (pa & ADDRESS) | bits[write as usize];
+            }
+            done += 1;
         }
-        Ok(())
+        (done, Ok(()))
     }
 
+    /// The entry for `va` at `level` (0 = page table), creating tables above it.
     fn walk_create(
         &mut self,
         va: u64,

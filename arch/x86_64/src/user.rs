@@ -13,7 +13,7 @@ use crate::smp;
 use core::arch::asm;
 use core::sync::atomic::Ordering;
 use x86_64::registers::model_specific::Msr;
-use zos_kernel::arch::{AddressSpace, MapError, PageFlags, UserContext};
+use zos_kernel::arch::{AddressSpace, MapError, PageFlags, UserContext, SHARED_FRAME};
 use zos_kernel::frame::FrameAllocator;
 use zos_kernel::syscall::registers::x86_64::{RFLAGS, RIP, RSP};
 use zos_kernel::syscall::registers::USER_REGISTERS;
@@ -186,7 +186,58 @@ fn iopb_changed(root: u64) {
     }
 }
 
+/// A frame for a new page table of a space whose tables are `tables`.
+fn table_frame<'a>(
+    frames: &'a mut FrameAllocator,
+    tables: &'a mut alloc::vec::Vec<u64>,
+) -> impl FnMut() -> Option<u64> + 'a {
+    move || {
+        let frame = frames.alloc();
+        if let Some(frame) = frame {
+            tables.push(frame);
+        }
+        frame
+    }
+}
+
+fn kernel_error(e: mmu::MapError) -> MapError {
+    match e {
+        mmu::MapError::WritableExecutable => MapError::WritableExecutable,
+        mmu::MapError::Unaligned => MapError::Unaligned,
+        mmu::MapError::AlreadyMapped => MapError::AlreadyMapped,
+        mmu::MapError::OutOfMemory => MapError::OutOfMemory,
+    }
+}
+
 impl UserSpace {
+    /// Maps device pages one at a time: a page of the I/O-port window
+    /// grants its port, any other maps the device's registers. Returns how
+    /// many were mapped, and the error that stopped the run.
+    fn map_device(
+        &mut self,
+        va: u64,
+        pages: &[u64],
+        flags: MapFlags,
+        frames: &mut FrameAllocator,
+    ) -> (u64, Result<(), MapError>) {
+        for (done, &pa) in (0u64..).zip(pages) {
+            let page = va + done * 4096;
+            let mapped = if pa >= zos_abi::layout::IO_PORT_WINDOW {
+                self.set_port(page, pa, true)
+            } else {
+                let (tables, table) = (&mut self.tables, &mut self.table);
+                let one = core::iter::once((pa, true));
+                let (_, result) =
+                    table.map_user_pages(page, one, flags, &mut table_frame(frames, tables));
+                result.map_err(kernel_error)
+            };
+            if let Err(e) = mapped {
+                return (done, Err(e));
+            }
+        }
+        (pages.len() as u64, Ok(()))
+    }
+
     /// Grants (or takes back) the I/O port behind window page `pa`.
     fn set_port(&mut self, va: u64, pa: u64, granted: bool) -> Result<(), MapError> {
         let port = match zos_abi::layout::io_port(pa) {
@@ -242,37 +293,39 @@ impl AddressSpace for UserSpace {
     fn map(
         &mut self,
         va: u64,
-        pa: u64,
+        pages: &[u64],
         flags: PageFlags,
         frames: &mut FrameAllocator,
     ) -> Result<(), MapError> {
-        if va >= zos_abi::layout::USER_TOP {
+        let end = va.checked_add(pages.len() as u64 * 4096);
+        if end.is_none_or(|end| end > zos_abi::layout::USER_TOP) {
             return Err(MapError::OutsideUserSpace);
         }
-        if flags.device && pa >= zos_abi::layout::IO_PORT_WINDOW {
-            return self.set_port(va, pa, true);
-        }
-        let tables = &mut self.tables;
-        let mut alloc = || {
-            let frame = frames.alloc();
-            if let Some(frame) = frame {
-                tables.push(frame);
-            }
-            frame
-        };
         let map_flags = MapFlags {
             write: flags.write,
             execute: flags.execute,
             user: true,
             device: flags.device,
         };
-        let result = self.table.map_user_page(va, pa, map_flags, &mut alloc);
-        result.map_err(|e| match e {
-            mmu::MapError::WritableExecutable => MapError::WritableExecutable,
-            mmu::MapError::Unaligned => MapError::Unaligned,
-            mmu::MapError::AlreadyMapped => MapError::AlreadyMapped,
-            mmu::MapError::OutOfMemory => MapError::OutOfMemory,
-        })
+        let (done, result) = if flags.device {
+            self.map_device(va, pages, map_flags, frames)
+        } else {
+            let frames_and_write = pages
+                .iter()
+                .map(|&pa| (pa & !SHARED_FRAME, pa & SHARED_FRAME == 0));
+            let (tables, table) = (&mut self.tables, &mut self.table);
+            let (done, result) = table.map_user_pages(
+                va,
+                frames_and_write,
+                map_flags,
+                &mut table_frame(frames, tables),
+            );
+            (done, result.map_err(kernel_error))
+        };
+        if result.is_err() {
+            (0..done).for_each(|i| _ = self.unmap(va + i * 4096));
+        }
+        result
     }
 
     fn unmap(&mut self, va: u64) -> Option<u64> {
@@ -288,7 +341,7 @@ impl AddressSpace for UserSpace {
 
     fn remap(&mut self, va: u64, pa: u64, flags: PageFlags, frames: &mut FrameAllocator) -> bool {
         if flags.device || self.ports.iter().any(|&(v, _)| v == va) {
-            return self.unmap(va).is_some() && self.map(va, pa, flags, frames).is_ok();
+            return self.unmap(va).is_some() && self.map(va, &[pa], flags, frames).is_ok();
         }
         let flags = MapFlags {
             write: flags.write,
