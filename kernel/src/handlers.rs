@@ -86,12 +86,13 @@ impl<P: Platform> Kernel<P> {
     /// (nothing for a call that wrote its own). Returns the code and first
     /// value for the SysLog (`PENDING` for a call that wrote its own).
     fn finish(&mut self, thread: ObjRef, outcome: Outcome) -> (u16, u64) {
-        let (code, values) = match outcome {
+        // By reference: moving the values out was a `memcpy` call.
+        let (code, values) = match &outcome {
             Ok(None) => return (PENDING, 0),
             Ok(Some(values)) => (0, values),
-            Err(e) => (e.code(), [0; 6]),
+            Err(e) => (e.code(), &[0; 6]),
         };
-        self.write_results(thread, code, &values);
+        self.write_results(thread, code, values);
         (code as u16, values[0])
     }
 
