@@ -216,19 +216,30 @@ impl<P: Platform> Kernel<P> {
         let badge = if call { badge } else { 0 };
         let words = [info.encode(), args[2], args[3], args[4], args[5], badge];
         self.write_results(partner, 0, &words);
-        self.update_thread(partner, |p| p.state = ThreadState::Runnable);
+        // One more lookup of each thread: the partner runs (owed a reply
+        // after a call), this one waits; it runs here, so it is on no queue
+        // and `deschedule` has nothing to do but what `current` gets below.
+        let p = self.objects.thread_mut(partner)?;
+        p.state = ThreadState::Runnable;
+        p.reply_to = if call { Some(me) } else { p.reply_to };
+        let t = self.objects.thread_mut(me)?;
+        let stops = core::mem::take(&mut t.stop_pending);
         if call {
+            (t.outgoing.is_fault, t.interruptible) = (false, args[1] & CALL_INTERRUPTIBLE != 0);
+            t.state = ThreadState::AwaitingReply;
             self.update_endpoint(endpoint, |ep| ep.receivers.pop_front());
             // The receiver's hold; the caller's capability still holds one.
             self.objects.drop_ref(endpoint);
-            self.await_reply(me, partner, false, args[1] & CALL_INTERRUPTIBLE != 0);
         } else {
-            self.update_thread(me, |t| t.reply_to = None);
+            (t.reply_to, t.state) = (None, ThreadState::Receiving { endpoint });
             self.update_endpoint(endpoint, |ep| ep.receivers.push_back(me));
             self.objects.add_ref(endpoint);
-            self.block_thread(me, ThreadState::Receiving { endpoint });
         }
         self.this_cpu().current = Some(partner);
+        if stops {
+            // Suspended from another CPU on its way in: the wait stops it.
+            let _ = self.suspend(me);
+        }
         Some(partner.index)
     }
 
