@@ -190,10 +190,8 @@ impl<P: Platform> Kernel<P> {
             _ => return None,
         };
         let right = if call { Rights::WRITE } else { Rights::READ };
-        let Ok((endpoint, badge)) = self.lookup(process, args[0], ObjectKind::Endpoint, right)
-        else {
-            return None;
-        };
+        let found = self.lookup(process, args[0], ObjectKind::Endpoint, right);
+        let (endpoint, badge) = found.ok()?;
         let ep = self.objects.endpoint(endpoint)?;
         let partner = match call {
             true => ep.receivers.front().copied(),
