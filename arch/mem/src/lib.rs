@@ -7,7 +7,8 @@
 //! alignment and builds each word from single bytes (about 21 instructions
 //! per 8 bytes) when they do not, which is the common case for message
 //! payloads behind a postcard header. These routines move 64 bytes per loop
-//! with unaligned `ldp`/`stp` pairs, which AArch64 allows on Normal memory
+//! (and up to 64 bytes as a head and a tail that may overlap) with unaligned
+//! `ldp`/`stp` pairs, which AArch64 allows on Normal memory
 //! with `SCTLR_EL1.A` clear (boot.S leaves it clear for EL1 and EL0). They use
 //! only general-purpose registers: the kernel is built soft-float and never
 //! touches FP/SIMD state.
