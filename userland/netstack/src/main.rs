@@ -395,7 +395,7 @@ impl Service {
                 // write's bytes.
                 let data = load(window, len);
                 self.shared_tokens.insert(token, request.badge);
-                self.stack.write(token, sock, &data, now)
+                self.stack.write_owned(token, sock, data, now)
             }
             IoRequest::Net(op) => self.stack.request(token, sock, &op, now),
             IoRequest::Close => {

@@ -426,15 +426,19 @@ impl Stack {
 
     /// `write` on the socket.
     pub fn write(&mut self, token: Token, sock: SockId, data: &[u8], now_ms: u64) -> Option<Reply> {
-        self.start(
-            token,
-            sock,
-            Waiting::Write {
-                data: data.to_vec(),
-                sent: 0,
-            },
-            now_ms,
-        )
+        self.write_owned(token, sock, data.to_vec(), now_ms)
+    }
+
+    /// [`Stack::write`] of bytes the caller already copied out (a shared
+    /// buffer's): kept as they are while the write waits, not copied again.
+    pub fn write_owned(
+        &mut self,
+        token: Token,
+        sock: SockId,
+        data: Vec<u8>,
+        now_ms: u64,
+    ) -> Option<Reply> {
+        self.start(token, sock, Waiting::Write { data, sent: 0 }, now_ms)
     }
 
     /// A socket operation; `None` means it waits (answered by a later poll).
