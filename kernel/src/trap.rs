@@ -122,21 +122,22 @@ impl<P: Platform> Kernel<P> {
             self.leave_cpu();
             self.this_cpu().running = Some(next);
             self.this_cpu().switches += 1;
-            // One that used FP/SIMD gets its registers now: a trap on its
-            // first use would cost a kernel entry more (docs/kernel.md).
-            let owner = self.this_cpu().fp_owner;
-            match owner != Some(next) && self.objects.thread(next).is_some_and(|t| t.uses_fp) {
-                true => self.take_fp(),
-                false => P::fp_enable(owner == Some(next)),
-            }
         }
         let Some(thread) = self.objects.thread_mut(next) else {
             panic!("scheduled thread has no context");
         };
+        let (context, process) = (&mut *thread.context as *mut P::Context, thread.process);
         if switch {
             thread.context.restore_tls();
+            // One that used FP/SIMD gets its registers now: a trap on its
+            // first use would cost a kernel entry more (docs/kernel.md).
+            let uses_fp = thread.uses_fp;
+            let owner = self.this_cpu().fp_owner;
+            match owner != Some(next) && uses_fp {
+                true => self.take_fp(),
+                false => P::fp_enable(owner == Some(next)),
+            }
         }
-        let (context, process) = (&mut *thread.context as *mut P::Context, thread.process);
         if let Some(space) = self.objects.process(process).and_then(|p| p.space.as_ref()) {
             space.activate();
         }
