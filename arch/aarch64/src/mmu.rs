@@ -324,13 +324,11 @@ impl PageTable {
         cache: &LeafCache,
         frame: &mut dyn FnMut() -> Option<u64>,
     ) -> (u64, Result<(), MapError>) {
-        if flags.write && flags.execute || va & 0xfff != 0 {
-            let error = if va & 0xfff != 0 {
-                MapError::Unaligned
-            } else {
-                MapError::WritableExecutable
-            };
-            return (0, Err(error));
+        if va & 0xfff != 0 {
+            return (0, Err(MapError::Unaligned));
+        }
+        if flags.write && flags.execute {
+            return (0, Err(MapError::WritableExecutable));
         }
         let read_only = MapFlags {
             write: false,
