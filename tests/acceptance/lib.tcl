@@ -21,9 +21,30 @@ set zos_uart [expr {$zos_arch eq "x86_64" ? "ns16550" : "pl011"}]
 
 proc fail {reason} {
     global spawn_id
+    if {[string match "timed out*" $reason]} { show_machine_state }
     puts "\nFAIL: $reason"
     catch {exec kill [exp_pid -i $spawn_id]}
     exit 1
+}
+
+# After a timeout, asks QEMU's monitor (multiplexed on the serial console by
+# -nographic: Ctrl-A c) where every CPU is and, on x86_64, what the local
+# APIC has in service and the IOAPIC has masked: a rare stall in CI is
+# otherwise a silent log. Best effort: a script that took the monitor off
+# stdio just sends the guest a few more bytes.
+proc show_machine_state {} {
+    global zos_arch
+    set timeout 5
+    puts "\n---- machine state (QEMU monitor) ----"
+    send -- "\001c"
+    set questions [list "info registers -a"]
+    if {$zos_arch eq "x86_64"} { lappend questions "info lapic" "info pic" }
+    foreach question $questions {
+        send -- "$question\r"
+        expect -ex "(qemu)" {} timeout {} eof { return }
+    }
+    expect -ex "(qemu)" {} timeout {} eof { return }
+    puts "\n---- end of machine state ----"
 }
 
 # Words put before QEMU's command (`ip netns exec NAME`: net_ns.exp runs QEMU
