@@ -140,6 +140,12 @@ pub trait Platform: Default + 'static {
     fn console_write(bytes: &[u8]);
     /// Nanoseconds since boot from a monotonic counter.
     fn uptime_ns() -> u64;
+    /// What `Clock` answers: the uptime, then how user code may compute it
+    /// itself from a counter it can read (`(count - base) * scale >> 32`,
+    /// the backend's own formula): the counter's value at boot and
+    /// nanoseconds per count as a 32.32 number; a scale of 0 when user code
+    /// has no such counter (it asks `Clock` every time).
+    fn clock() -> [u64; 3];
     /// Masks or unmasks interrupt `irq` at the interrupt controller.
     fn irq_set_enabled(irq: u32, enabled: bool);
     /// Acknowledges each pending interrupt, hands it to `handle`, then ends it.

@@ -259,7 +259,7 @@ impl<P: Platform> Kernel<P> {
                 crate::klog::hand_over(true);
                 ok(&[written])
             }
-            Sys::Clock => ok(&[P::uptime_ns()]),
+            Sys::Clock => ok(&P::clock()),
             Sys::SystemInfo if args[0] == SYSTEM_INFO_CPUS => {
                 // CPUs never brought online read zeros.
                 let cpu = self.cpus.get(args[1] as usize).copied().unwrap_or_default();

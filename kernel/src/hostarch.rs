@@ -71,6 +71,10 @@ impl Platform for HostPlatform {
         UPTIME.with(|u| u.get())
     }
 
+    fn clock() -> [u64; 3] {
+        [Self::uptime_ns(), 0, 0]
+    }
+
     fn irq_set_enabled(irq: u32, enabled: bool) {
         IRQS.with(|i| i.borrow_mut().insert(irq, enabled));
     }

@@ -192,8 +192,30 @@ pub fn thread_exit() -> ! {
         core::hint::spin_loop();
     }
 }
+/// The kernel's monotonic clock in nanoseconds since boot. The first call
+/// asks `Clock`, which also says how the kernel computes the time from a
+/// counter user code can read (its value at boot and nanoseconds per count,
+/// 32.32); later calls read that counter and use the same formula, so they
+/// agree with the kernel to the nanosecond and cost no syscall (the VFS
+/// stamps file times, the netstack every poll). Without such a counter
+/// (scale 0, or the browser port) every call asks the kernel.
 pub fn clock_ns() -> u64 {
-    raw(Sys::Clock, [0; 6]).0[1]
+    use core::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER_BASE: AtomicU64 = AtomicU64::new(0);
+    static NS_PER_COUNT_Q32: AtomicU64 = AtomicU64::new(0);
+    let scale = NS_PER_COUNT_Q32.load(Ordering::Acquire);
+    if scale != 0 {
+        if let Some(count) = crate::arch::counter() {
+            let elapsed = count.wrapping_sub(COUNTER_BASE.load(Ordering::Relaxed));
+            return ((elapsed as u128 * scale as u128) >> 32) as u64;
+        }
+    }
+    let [_, now, base, scale, ..] = raw(Sys::Clock, [0; 6]).0;
+    if scale != 0 && crate::arch::counter().is_some() {
+        COUNTER_BASE.store(base, Ordering::Relaxed);
+        NS_PER_COUNT_Q32.store(scale, Ordering::Release);
+    }
+    now
 }
 pub fn sleep_until(deadline_ns: u64) {
     let _ = call(Sys::SleepUntil, [deadline_ns, 0, 0, 0, 0, 0]);

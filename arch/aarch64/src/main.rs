@@ -84,6 +84,9 @@ impl Platform for Aarch64 {
     fn uptime_ns() -> u64 {
         timer::uptime_ns()
     }
+    fn clock() -> [u64; 3] {
+        timer::clock()
+    }
     fn irq_set_enabled(irq: u32, enabled: bool) {
         irq::set_enabled(irq, enabled);
     }

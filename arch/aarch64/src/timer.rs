@@ -23,6 +23,20 @@ fn counter() -> u64 {
     count
 }
 
+/// Lets EL0 read the virtual counter (`CNTKCTL_EL1.EL0VCTEN`), as Linux
+/// does: user code then reads the time without a syscall (see [`clock`]).
+/// The physical counter and both timers' registers stay EL1's.
+fn allow_user_counter() {
+    const EL0VCTEN: u64 = 1 << 1;
+    // SAFETY: CNTKCTL_EL1 gates only EL0's access to the generic timer;
+    // reading the counter discloses nothing `Clock` does not.
+    unsafe {
+        let control: u64;
+        asm!("mrs {}, cntkctl_el1", out(reg) control, options(nomem, nostack));
+        asm!("msr cntkctl_el1, {}", "isb", in(reg) control | EL0VCTEN, options(nostack));
+    }
+}
+
 /// Counter frequency in Hz.
 pub fn frequency() -> u64 {
     FREQUENCY.load(Ordering::Relaxed)
@@ -38,12 +52,14 @@ pub fn init(irq: u32) {
     NS_PER_TICK_Q32.store(q32.min(u64::MAX as u128) as u64, Ordering::Relaxed);
     BOOT_COUNT.store(counter(), Ordering::Relaxed);
     IRQ.store(irq, Ordering::Relaxed);
+    allow_user_counter();
     crate::irq::set_enabled(irq, true);
     arm_next_tick();
 }
 
 /// Starts the tick on a secondary CPU (its own timer and PPI).
 pub fn init_cpu() {
+    allow_user_counter();
     crate::irq::set_enabled(irq(), true);
     arm_next_tick();
 }
@@ -58,6 +74,17 @@ pub fn uptime_ns() -> u64 {
     // Exact for QEMU's 62.5 MHz (16 ns a tick); otherwise to about one
     // part in 2^31 of the rate. A 96-bit product at most: no overflow.
     ((ticks as u128 * NS_PER_TICK_Q32.load(Ordering::Relaxed) as u128) >> 32) as u64
+}
+
+/// `Clock`'s answer: the uptime and the formula's terms, for user code that
+/// reads `cntvct_el0` itself (`CNTKCTL_EL1.EL0VCTEN`, set by `init` and
+/// `init_cpu`).
+pub fn clock() -> [u64; 3] {
+    let (base, scale) = (
+        BOOT_COUNT.load(Ordering::Relaxed),
+        NS_PER_TICK_Q32.load(Ordering::Relaxed),
+    );
+    [uptime_ns(), base, scale]
 }
 
 /// Ticks taken since boot.

@@ -101,6 +101,9 @@ impl Platform for X86_64 {
     fn uptime_ns() -> u64 {
         timer::uptime_ns()
     }
+    fn clock() -> [u64; 3] {
+        timer::clock()
+    }
     fn irq_set_enabled(irq: u32, enabled: bool) {
         irq::set_enabled(irq, enabled);
     }

@@ -82,6 +82,16 @@ pub fn tsc_hz() -> u64 {
     TSC_HZ.load(Ordering::Relaxed)
 }
 
+/// `Clock`'s answer: the uptime and the formula's terms, for user code that
+/// reads the TSC itself (`rdtsc` is allowed in ring 3: CR4.TSD is clear).
+pub fn clock() -> [u64; 3] {
+    let (base, scale) = (
+        BOOT_TSC.load(Ordering::Relaxed),
+        NS_PER_CYCLE_Q32.load(Ordering::Relaxed),
+    );
+    [uptime_ns(), base, scale]
+}
+
 pub fn uptime_ns() -> u64 {
     let cycles = tsc().wrapping_sub(BOOT_TSC.load(Ordering::Relaxed));
     // Exact to about one part in 2^31 of the rate; no overflow for 2^64

@@ -58,3 +58,14 @@ pub fn set_thread_pointer(value: u64) {
 pub fn set_raw_thread_pointer(value: u64) {
     set_thread_pointer(value)
 }
+
+/// The virtual counter, which the kernel lets EL0 read (`sys::clock_ns`
+/// turns it into nanoseconds with the terms `Clock` gave).
+#[inline(always)]
+pub fn counter() -> Option<u64> {
+    let count: u64;
+    // SAFETY: reading CNTVCT_EL0 has no side effects; `isb` keeps it from
+    // being read ahead of the instructions before it, as the kernel does.
+    unsafe { asm!("isb", "mrs {}, cntvct_el0", out(reg) count, options(nomem, nostack)) };
+    Some(count)
+}

@@ -93,3 +93,11 @@ pub fn set_raw_thread_pointer(value: u64) {
     // SAFETY: the FS base is this thread's own register; the kernel saves it.
     unsafe { asm!("wrfsbase {}", in(reg) value, options(nostack, preserves_flags)) };
 }
+
+/// The TSC, which ring 3 may read (`sys::clock_ns` turns it into
+/// nanoseconds with the terms `Clock` gave).
+#[inline(always)]
+pub fn counter() -> Option<u64> {
+    // SAFETY: RDTSC has no side effects; the kernel leaves CR4.TSD clear.
+    Some(unsafe { core::arch::x86_64::_rdtsc() })
+}

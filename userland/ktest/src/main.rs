@@ -263,6 +263,15 @@ fn test_basics() {
     sys::yield_now();
     let t1 = sys::clock_ns();
     check("clock monotonic", t1 >= t0 && t0 > 0);
+    // libzos reads the counter itself after its first `Clock`: the kernel's
+    // answer must fall between two of its readings (the same formula).
+    let before = sys::clock_ns();
+    let kernel = sys::raw(Sys::Clock, [0; 6]).0[1];
+    let after = sys::clock_ns();
+    check(
+        "user clock agrees with the kernel's",
+        before <= kernel && kernel <= after && after - before < 50_000_000,
+    );
     sys::sleep_until(sys::clock_ns() + 20_000_000);
     check("sleep 20 ms", sys::clock_ns() >= t1 + 20_000_000);
     sys::sleep_until(0);
