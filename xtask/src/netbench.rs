@@ -149,6 +149,12 @@ fn tail(text: &str) -> &str {
     &text[start..]
 }
 
+/// The number a guest command printed after `MARKER=` at a line start.
+fn marked_number(out: &str, marker: &str) -> Option<u64> {
+    let after = out.split(&format!("\n{marker}=")).nth(1)?;
+    after.split_whitespace().next()?.parse().ok()
+}
+
 fn median(values: &mut [f64]) -> f64 {
     values.sort_by(|a, b| a.total_cmp(b));
     values.get(values.len() / 2).copied().unwrap_or(0.0)
@@ -304,11 +310,7 @@ pub fn net_bench(artifacts: &Artifacts) -> Result<Vec<(String, u64)>, String> {
         ),
         300,
     )?;
-    let pipe_ns: u64 = out
-        .split("\nNB_PIPE_NS=")
-        .nth(1)
-        .and_then(|t| t.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0);
+    let pipe_ns: u64 = marked_number(&out, "NB_PIPE_NS").unwrap_or(0);
     let cpu_before = guest.cpu_seconds();
     shell(&mut guest, &format!("nc -d {HOST} 5002 >/dev/null"), 300)?;
     let (_, h2g_s) = peer_figure(&mut peer, "source")?;
@@ -324,10 +326,7 @@ pub fn net_bench(artifacts: &Artifacts) -> Result<Vec<(String, u64)>, String> {
     if out.contains("\nFAILED") {
         return Err(format!("wget of the small file failed:\n{}", tail(&out)));
     }
-    let get_ns: u64 = out
-        .split("\nNB_GET_NS=")
-        .nth(1)
-        .and_then(|t| t.split_whitespace().next()?.parse().ok())
+    let get_ns: u64 = marked_number(&out, "NB_GET_NS")
         .ok_or_else(|| format!("no fetch time:\n{}", tail(&out)))?;
     // The same loop to a port nobody listens on inside the guest: what the
     // row above pays for starting wget and for the guest's own side.
@@ -338,11 +337,7 @@ pub fn net_bench(artifacts: &Artifacts) -> Result<Vec<(String, u64)>, String> {
         ),
         120,
     )?;
-    let spawn_ns: u64 = out
-        .split("\nNB_SPAWN_NS=")
-        .nth(1)
-        .and_then(|t| t.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0);
+    let spawn_ns: u64 = marked_number(&out, "NB_SPAWN_NS").unwrap_or(0);
 
     shell(
         &mut guest,
