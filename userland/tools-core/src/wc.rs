@@ -25,10 +25,28 @@ impl Counts {
 }
 
 /// Counts a stream given in chunks (a word may span chunks).
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Counter {
     counts: Counts,
     in_word: bool,
+    /// Which counts need a look at every byte (the byte count never does):
+    /// `wc -c` of a large file or pipe is then no loop over its bytes.
+    lines: bool,
+    words: bool,
+    chars: bool,
+}
+
+impl Default for Counter {
+    /// A counter of everything.
+    fn default() -> Self {
+        Counter {
+            counts: Counts::default(),
+            in_word: false,
+            lines: true,
+            words: true,
+            chars: true,
+        }
+    }
 }
 
 fn is_blank(byte: u8) -> bool {
@@ -36,20 +54,33 @@ fn is_blank(byte: u8) -> bool {
 }
 
 impl Counter {
+    /// A counter of only what `options` prints (the others stay 0).
+    pub fn for_output(options: &WcOptions) -> Self {
+        Counter {
+            lines: options.lines,
+            words: options.words,
+            chars: options.chars,
+            ..Counter::default()
+        }
+    }
+
     pub fn feed(&mut self, chunk: &[u8]) {
-        for &byte in chunk {
-            if byte == b'\n' {
-                self.counts.lines += 1;
-            }
+        if self.lines {
+            self.counts.lines += chunk.iter().filter(|&&byte| byte == b'\n').count() as u64;
+        }
+        if self.chars {
             // Every byte but a UTF-8 continuation byte starts a character.
-            if byte & 0xc0 != 0x80 {
-                self.counts.chars += 1;
-            }
-            if is_blank(byte) {
-                self.in_word = false;
-            } else if !self.in_word {
-                self.in_word = true;
-                self.counts.words += 1;
+            let starts = chunk.iter().filter(|&&byte| byte & 0xc0 != 0x80).count();
+            self.counts.chars += starts as u64;
+        }
+        if self.words {
+            for &byte in chunk {
+                if is_blank(byte) {
+                    self.in_word = false;
+                } else if !self.in_word {
+                    self.in_word = true;
+                    self.counts.words += 1;
+                }
             }
         }
         self.counts.bytes += chunk.len() as u64;
@@ -153,6 +184,29 @@ mod tests {
         );
         assert_eq!(count(&[]), Counts::default());
         assert_eq!(count(&[b"no newline"]).lines, 0);
+    }
+
+    #[test]
+    fn counts_only_what_is_printed() {
+        let text: &[&[u8]] = &[b"h\xc3\xa9llo wor", b"ld\n  two\tlines \n"];
+        let all = count(text);
+        for flags in ["-c", "-l", "-w", "-m", "-lc", "-wm", "-lwmc"] {
+            let options = parse(&[flags]).expect("valid flags");
+            let mut counter = Counter::for_output(&options);
+            text.iter().for_each(|chunk| counter.feed(chunk));
+            let counts = counter.counts();
+            assert_eq!(options.selected(&counts), options.selected(&all), "{flags}");
+        }
+        // `-c` alone counts no line, word or character.
+        let mut bytes_only = Counter::for_output(&parse(&["-c"]).expect("valid"));
+        bytes_only.feed(b"a b\n");
+        assert_eq!(
+            bytes_only.counts(),
+            Counts {
+                bytes: 4,
+                ..Counts::default()
+            }
+        );
     }
 
     #[test]

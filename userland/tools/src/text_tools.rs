@@ -97,7 +97,7 @@ pub fn wc(args: &[&str]) -> Result<(), Failure> {
                 continue;
             }
         };
-        let mut counter = Counter::default();
+        let mut counter = Counter::for_output(&options);
         let mut read_failed = false;
         loop {
             match posix::read(fd, &mut buffer) {
