@@ -1,5 +1,6 @@
 //! Network tools over libzos sockets and the netstack's service requests:
-//! `ifconfig`, `ping`, `nslookup`, `wget` (HTTP/1.1 GET, one redirect),
+//! `ifconfig`, `ping`, `nslookup`, `wget` (HTTP/1.1 GET of one or more URLs,
+//! one redirect each),
 //! `httpd` (serves a directory), and `sha256sum` to check what arrived.
 //! The parsing and the printed lines are `zos_tools_core::http` (host-tested).
 
@@ -176,12 +177,69 @@ fn read_error(e: Errno) -> Failure {
     }
 }
 
+/// Where `wget` writes bodies: `-O -` standard output, `-O FILE` one file
+/// for every URL (created at the first body, so a failed fetch leaves no
+/// file), or without `-O` a file named after each URL's last component.
+struct Output {
+    named: Option<String>,
+    shared: Option<Fd>,
+}
+
+impl Output {
+    /// The descriptor for `url`'s body and its name; `true` when the caller
+    /// closes it after the body (a per-URL file).
+    fn open(&mut self, url: &Url) -> Result<(Fd, String, bool), Failure> {
+        let create = |target: &str| {
+            fs::creat(target, 0o644).map_err(|e| fail(&format!("can't create '{target}'"), e))
+        };
+        match self.named.as_deref() {
+            Some("-") => Ok((STDOUT, String::from("-"), false)),
+            Some(target) => {
+                let fd = match self.shared {
+                    Some(fd) => fd,
+                    None => *self.shared.insert(create(target)?),
+                };
+                Ok((fd, String::from(target), false))
+            }
+            None => {
+                let name = url.path.rsplit('/').next().unwrap_or("");
+                let target = String::from(if name.is_empty() { "index.html" } else { name });
+                Ok((create(&target)?, target, true))
+            }
+        }
+    }
+}
+
+/// `wget [-q] [-O FILE|-] URL...`: each URL in turn (as GNU and BusyBox
+/// wget take several); the first failure ends the run with its error.
 pub fn wget(args: &[&str]) -> Result<(), Failure> {
     let parsed = getopt::parse(args, "qO:")?;
     let quiet = parsed.has('q');
-    let [url_text] = parsed.operands.as_slice() else {
-        return Err(Failure::Usage("need one URL".into()));
+    if parsed.operands.is_empty() {
+        return Err(Failure::Usage("need a URL".into()));
+    }
+    let mut output = Output {
+        named: parsed.last_value('O').map(String::from),
+        shared: None,
     };
+    let mut chunk = vec![0u8; CHUNK];
+    let result = parsed
+        .operands
+        .iter()
+        .try_for_each(|url_text| fetch(url_text, &mut output, quiet, &mut chunk));
+    if let Some(fd) = output.shared {
+        let _ = posix::close(fd);
+    }
+    result
+}
+
+/// One URL's GET (one redirect followed), its body to `output`.
+fn fetch(
+    url_text: &str,
+    output: &mut Output,
+    quiet: bool,
+    chunk: &mut [u8],
+) -> Result<(), Failure> {
     let mut url = http::parse_url(url_text)
         .map_err(|e| Failure::Error(format!("bad URL '{url_text}': {}", e.describe())))?;
     let mut redirects = 1;
@@ -193,7 +251,6 @@ pub fn wget(args: &[&str]) -> Result<(), Failure> {
         );
         posix::write_all(sock, request.as_bytes()).map_err(|e| fail("write error", e))?;
         let mut buffer = Vec::new();
-        let mut chunk = vec![0u8; CHUNK];
         let end = loop {
             if let Some(end) = http::head_end(&buffer) {
                 break end;
@@ -201,7 +258,7 @@ pub fn wget(args: &[&str]) -> Result<(), Failure> {
             if buffer.len() > 64 * 1024 {
                 return Err(Failure::Error("response head too long".into()));
             }
-            match posix::read(sock, &mut chunk) {
+            match posix::read(sock, chunk) {
                 Ok(0) => return Err(Failure::Error("connection closed before a response".into())),
                 Ok(n) => buffer.extend_from_slice(&chunk[..n]),
                 Err(e) => return Err(read_error(e)),
@@ -238,18 +295,16 @@ pub fn wget(args: &[&str]) -> Result<(), Failure> {
                 "chunked transfer encoding is not supported".into(),
             ));
         }
-        let target = parsed.last_value('O').map(String::from).unwrap_or_else(|| {
-            let name = url.path.rsplit('/').next().unwrap_or("");
-            String::from(if name.is_empty() { "index.html" } else { name })
-        });
-        let out: Fd = if target == "-" {
-            STDOUT
-        } else {
-            fs::creat(&target, 0o644).map_err(|e| fail(&format!("can't create '{target}'"), e))?
+        let (out, target, own) = match output.open(&url) {
+            Ok(opened) => opened,
+            Err(failure) => {
+                let _ = posix::close(sock);
+                return Err(failure);
+            }
         };
-        let result = copy_body(sock, out, &buffer[end..], head.content_length, &mut chunk);
+        let result = copy_body(sock, out, &buffer[end..], head.content_length, chunk);
         let _ = posix::close(sock);
-        if out != STDOUT {
+        if own {
             let _ = posix::close(out);
         }
         let got = result?;
