@@ -61,6 +61,14 @@ static BUFFER: Mutex<Option<u64>> = Mutex::new(None);
 /// (`SlotInfo::socket_clone`): a handle's buffer never changes, so a read
 /// waiting in one thread and writes from another (`nc`) cannot mix.
 static SOCKET_BUFFERS: [Mutex<Option<u64>>; 2] = [Mutex::new(None), Mutex::new(None)];
+/// Closed VFS handles whose capabilities this process keeps, `(slot, id)`:
+/// the next `open` asks the VFS to open its file into one of them, which
+/// spares the VFS a capability to mint and the kernel one to delete
+/// (docs/userland.md, "Parked handles"). A few are enough: files are
+/// mostly opened and closed one at a time.
+static PARKED: Mutex<Vec<(u64, u64)>> = Mutex::new(Vec::new());
+/// Most parked handles kept; past it a closed file's capability is dropped.
+const MAX_PARKED: usize = 4;
 /// `SlotInfo::socket_clone` when the clone could not be made or attached.
 const NO_CLONE: u64 = u64::MAX;
 /// The VFS's session token while the shared buffer serves as this process's
@@ -90,6 +98,10 @@ struct SlotInfo {
     /// buffer can serve it, and closing it needs no message (dropping the
     /// capability closes it in the VFS, through `NO_SENDERS`).
     opened_here: bool,
+    /// The VFS's id of a handle this process opened whose capability never
+    /// left it (0: none): closing it parks the handle for the next open
+    /// ([`PARKED`]) instead of dropping the capability.
+    handle: u64,
     /// Whether it is a pipe end with a ring (`crate::pipe`).
     pub(crate) pipe: crate::pipe::PipeState,
 }
@@ -130,6 +142,8 @@ pub fn reconnect() {
 #[cfg(not(target_arch = "wasm32"))] // used by linux::fork only
 pub(crate) fn fork_child_reset() {
     *VFS.lock() = None;
+    // The parent's parked capabilities are not in this process's table.
+    PARKED.lock().clear();
     *BUFFER.lock() = None;
     for buffer in &SOCKET_BUFFERS {
         *buffer.lock() = None;
@@ -210,6 +224,37 @@ pub(crate) fn forget(slot: u64) -> (bool, crate::pipe::PipeState) {
     })
 }
 
+/// The VFS handle id of `slot` if closing it may park it (see `SlotInfo::handle`).
+pub(crate) fn parkable(slot: u64) -> Option<u64> {
+    let handle = SLOTS.lock().get(&slot).map_or(0, |info| info.handle);
+    (handle != 0).then_some(handle)
+}
+
+/// `slot`'s capability is being copied out of this process (a fork child
+/// that could not get a clone): it may never be parked and reused.
+pub(crate) fn shared_out(slot: u64) {
+    if let Some(info) = SLOTS.lock().get_mut(&slot) {
+        info.handle = 0;
+    }
+}
+
+/// Closes VFS handle `id` (capability `slot`, already forgotten) and keeps
+/// the capability for a later `open`; false when there is no room or the
+/// VFS did not close it (the caller then drops the capability).
+pub(crate) fn park(slot: u64, id: u64) -> bool {
+    if PARKED.lock().len() >= MAX_PARKED {
+        return false;
+    }
+    let closed = ipc::call(slot, &IoRequest::Close, &[])
+        .is_ok_and(|reply| reply.decode::<IoResponse>() == Some(IoResponse::Ok));
+    let mut parked = PARKED.lock();
+    if !closed || parked.len() >= MAX_PARKED {
+        return false;
+    }
+    parked.push((slot, id));
+    true
+}
+
 /// What is known of `slot` as a pipe end.
 pub(crate) fn pipe_state(slot: u64) -> crate::pipe::PipeState {
     SLOTS
@@ -233,14 +278,42 @@ pub fn open(path: &str, flags: u32, mode: u32) -> Result<Fd> {
         0
     };
     let cwd = posix::getcwd();
+    let parked = PARKED.lock().pop();
     let reply = fs_call(&FsRequest::Open {
         path,
         flags,
         mode,
         cwd: &cwd,
-    })?;
-    let info = match (reply.decode::<FsResponse>(), reply.caps.first()) {
-        (Some(FsResponse::Opened { regular, shared }), Some(_)) => SlotInfo {
+        reuse: parked.map_or(0, |(_, id)| id),
+    })
+    .inspect_err(|_| PARKED.lock().extend(parked))?;
+    let response = reply.decode::<FsResponse>();
+    // The parked handle now holds the file, or was passed over (the VFS
+    // found it no longer ours: its capability is useless), or was not
+    // looked at (an error, another server's file): then it stays parked.
+    let slot = match (&response, parked) {
+        (Some(FsResponse::Opened { reused: true, .. }), Some((slot, _))) => Some(slot),
+        (Some(FsResponse::Opened { reused: false, .. }), Some((slot, _))) => {
+            let _ = sys::cap_delete(slot);
+            None
+        }
+        (_, Some(kept)) => {
+            PARKED.lock().push(kept);
+            None
+        }
+        (_, None) => None,
+    };
+    let slot = slot.or_else(|| reply.caps.first().copied());
+    let info = match (response, slot) {
+        (
+            Some(FsResponse::Opened {
+                regular,
+                shared,
+                handle,
+                ..
+            }),
+            Some(_),
+        ) => SlotInfo {
             path: Some(absolute(path)),
             regular: Some(regular),
             socket: Some(false),
@@ -255,6 +328,7 @@ pub fn open(path: &str, flags: u32, mode: u32) -> Result<Fd> {
             shared: (shared && SESSION_TOKEN.load(Ordering::Relaxed) != NO_TOKEN)
                 || (regular && share_session_buffer()),
             opened_here: true,
+            handle,
             pipe: crate::pipe::PipeState::Messages,
         },
         (Some(FsResponse::Attached), Some(_)) => SlotInfo {
@@ -265,11 +339,11 @@ pub fn open(path: &str, flags: u32, mode: u32) -> Result<Fd> {
         (Some(FsResponse::Err(e)), _) => return Err(Errno(e)),
         _ => return Err(Errno(EIO)),
     };
-    match reply.caps.first() {
+    match slot {
         Some(slot) => {
-            SLOTS.lock().insert(*slot, info);
-            posix::install_or_drop(*slot).inspect_err(|_| {
-                SLOTS.lock().remove(slot);
+            SLOTS.lock().insert(slot, info);
+            posix::install_or_drop(slot).inspect_err(|_| {
+                SLOTS.lock().remove(&slot);
             })
         }
         None => Err(Errno(EIO)),

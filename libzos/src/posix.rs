@@ -413,13 +413,18 @@ pub fn close(fd: Fd) -> Result<()> {
 
 /// The last descriptor of a handle capability is gone: forget what was
 /// known about it (unmapping a pipe ring), tell its server and drop it.
-/// A VFS file opened here needs no `Close`: the VFS closes it when the
-/// kernel reports its capability gone (`NO_SENDERS`), which saves a round
-/// trip per file; nor does a terminal, whose capability a fork child may
-/// share (`crate::fs::forget`).
+/// A VFS file opened here is parked when there is room (`Close`, the
+/// capability kept for the next `open`: `crate::fs::park`); otherwise it
+/// needs no `Close`: the VFS closes it when the kernel reports its
+/// capability gone (`NO_SENDERS`). Nor does a terminal, whose capability a
+/// fork child may share (`crate::fs::forget`).
 fn release_slot(slot: u64) {
+    let handle = crate::fs::parkable(slot);
     let (closes_silently, pipe) = crate::fs::forget(slot);
     crate::pipe::release(pipe);
+    if handle.is_some_and(|id| crate::fs::park(slot, id)) {
+        return;
+    }
     if !closes_silently {
         let _ = ipc::call(slot, &IoRequest::Close, &[]);
     }

@@ -309,7 +309,12 @@ fn build_child() -> Result<u32, Errno> {
         };
         let cap = match clone {
             Ok(clone) => clone,
-            Err(_) => sys::cap_copy(slot, sys::SELF, sys::NONE).map_err(|_| Errno(ENOMEM))?,
+            Err(_) => {
+                // Both processes hold this capability from now on: the
+                // parent's close must never park it for another file.
+                crate::fs::shared_out(slot);
+                sys::cap_copy(slot, sys::SELF, sys::NONE).map_err(|_| Errno(ENOMEM))?
+            }
         };
         let moved = sys::raw(sys::Sys::CapTransfer, [cap, process, slot, 0, 0, 0]).check();
         if moved.is_err() {

@@ -64,6 +64,7 @@ pub fn run() -> i64 {
             flags: 0,
             mode: 0,
             cwd: "/",
+            reuse: 0,
         };
         rebadge_gained = ipc::call(cap, &open, &[])
             .is_ok_and(|r| matches!(r.decode::<FsResponse>(), Some(FsResponse::Attached)));

@@ -53,12 +53,18 @@ pub mod dirent_type {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum FsRequest<'a> {
-    /// Opens (perhaps creates) a file; the reply carries the handle capability.
+    /// Opens (perhaps creates) a file; the reply carries the handle
+    /// capability. `reuse` (0: none) names a handle of the caller's that it
+    /// closed and still holds the capability of: a file the VFS serves
+    /// itself is then opened into that handle and the reply carries no
+    /// capability (`Opened { reused: true }`); a handle that is not the
+    /// caller's, or not closed, is passed over and a new one minted.
     Open {
         path: &'a str,
         flags: u32,
         mode: u32,
         cwd: &'a str,
+        reuse: u64,
     },
     /// Attributes, following a final symlink.
     Stat {
@@ -206,9 +212,13 @@ pub enum FsResponse<'a> {
     /// (the caller's session buffer serves this handle) save the questions a
     /// first read or write would otherwise ask. A file the VFS hands to
     /// another server (terminal, block device) answers `Attached`.
+    /// `handle` is the handle's id (what `reuse` names later); `reused`
+    /// says the file went into the handle `reuse` named (no capability).
     Opened {
         regular: bool,
         shared: bool,
+        handle: u64,
+        reused: bool,
     },
 }
 

@@ -27,7 +27,9 @@ pub enum IoRequest<'a> {
     Write {
         data: &'a [u8],
     },
-    /// Drops this handle (the capability becomes useless).
+    /// Closes this handle's file. The capability then serves nothing but
+    /// its owner's next `FsRequest::Open { reuse }` (VFS handles); its
+    /// `NO_SENDERS` frees the handle for good.
     Close,
     /// A second handle to the same open file, as a capability in the reply
     /// (used to pass descriptors to children).

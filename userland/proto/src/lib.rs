@@ -89,6 +89,7 @@ mod tests {
             flags: fs::flags::O_RDONLY,
             mode: 0o644,
             cwd: "/",
+            reuse: 0,
         };
         let n = encode(&open, &mut buffer).expect("fits");
         assert_eq!(decode::<fs::FsRequest>(&buffer[..n]), Some(open));

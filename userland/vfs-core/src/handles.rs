@@ -6,6 +6,11 @@
 //! server [`MAX_HANDLES`] (`ENFILE` beyond), so no client can exhaust the
 //! server. Ids are never reused: a handle's id is the badge the kernel reports
 //! when its last capability is gone, and that report may arrive after a close.
+//!
+//! A closed handle whose capability its owner still holds is *parked*: it
+//! keeps its id, owner and place in the limits but serves nothing, until the
+//! owner opens a file into it again ([`HandleTable::unpark`]: an open that
+//! needs no new capability) or its last capability is gone.
 
 use alloc::collections::BTreeMap;
 
@@ -18,7 +23,8 @@ pub const MAX_HANDLES: usize = 8192;
 
 struct Entry<T> {
     owner: u32,
-    value: T,
+    /// `None` while parked.
+    value: Option<T>,
 }
 
 /// Handles by id, and how many each client holds.
@@ -60,16 +66,34 @@ impl<T> HandleTable<T> {
         let id = self.reserve(owner)?;
         self.next += 1;
         *self.per_client.entry(owner).or_insert(0) += 1;
+        let value = Some(value);
         self.entries.insert(id, Entry { owner, value });
         Ok(id)
     }
 
     pub fn get(&self, id: u64) -> Option<&T> {
-        self.entries.get(&id).map(|e| &e.value)
+        self.entries.get(&id)?.value.as_ref()
     }
 
     pub fn get_mut(&mut self, id: u64) -> Option<&mut T> {
-        self.entries.get_mut(&id).map(|e| &mut e.value)
+        self.entries.get_mut(&id)?.value.as_mut()
+    }
+
+    /// Takes an open handle's value out and keeps its id for its owner.
+    pub fn park(&mut self, id: u64) -> Option<T> {
+        self.entries.get_mut(&id)?.value.take()
+    }
+
+    /// Puts `value` into `owner`'s parked handle `id`; gives it back when
+    /// `id` is not a parked handle of `owner`.
+    pub fn unpark(&mut self, id: u64, owner: u32, value: T) -> Result<(), T> {
+        match self.entries.get_mut(&id) {
+            Some(entry) if entry.owner == owner && entry.value.is_none() => {
+                entry.value = Some(value);
+                Ok(())
+            }
+            _ => Err(value),
+        }
     }
 
     /// The client a handle belongs to.
@@ -77,7 +101,8 @@ impl<T> HandleTable<T> {
         self.entries.get(&id).map(|e| e.owner)
     }
 
-    /// Takes a handle out (close, or its last capability is gone).
+    /// Takes a handle out for good (its last capability is gone); its value
+    /// unless it was parked.
     pub fn remove(&mut self, id: u64) -> Option<T> {
         let entry = self.entries.remove(&id)?;
         if let Some(count) = self.per_client.get_mut(&entry.owner) {
@@ -86,10 +111,10 @@ impl<T> HandleTable<T> {
                 self.per_client.remove(&entry.owner);
             }
         }
-        Some(entry.value)
+        entry.value
     }
 
-    /// Handles open now.
+    /// Handles open or parked now.
     pub fn len(&self) -> usize {
         self.entries.len()
     }
@@ -125,6 +150,25 @@ mod tests {
         table.remove(c);
         assert!(table.is_empty());
         assert_eq!(table.held_by(7), 0);
+    }
+
+    #[test]
+    fn parked_handles_serve_only_their_owner_again() {
+        let mut table = HandleTable::new();
+        let a = table.insert(7, "a").unwrap();
+        assert_eq!(table.park(a), Some("a"));
+        assert_eq!(table.get(a), None, "a parked handle serves nothing");
+        assert_eq!(table.park(a), None);
+        assert_eq!((table.len(), table.held_by(7)), (1, 1), "still counted");
+        assert_eq!(table.unpark(a, 8, "x"), Err("x"), "not another client's");
+        assert_eq!(table.unpark(a, 7, "b"), Ok(()));
+        assert_eq!(table.get(a), Some(&"b"));
+        assert_eq!(table.unpark(a, 7, "c"), Err("c"), "not while open");
+        assert_eq!(table.unpark(99, 7, "d"), Err("d"), "not an unknown id");
+        table.park(a);
+        assert_eq!(table.remove(a), None, "a parked handle's end has no value");
+        assert_eq!(table.unpark(a, 7, "e"), Err("e"), "gone for good");
+        assert!(table.is_empty());
     }
 
     #[test]

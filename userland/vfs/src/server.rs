@@ -83,6 +83,20 @@ fn buffer_of<'a>(
 /// Encoded reply bytes and the capabilities that go with them.
 type Answer = (Vec<u8>, Vec<u64>);
 
+/// What an open made.
+enum Opened {
+    /// A handle of this server: its new capability (none when the file went
+    /// into the caller's parked handle), its id, and whether bulk transfers
+    /// through the shared buffer apply.
+    Here {
+        cap: Option<u64>,
+        handle: u64,
+        bulk: bool,
+    },
+    /// Another server's handle (terminal, pty, block device).
+    Elsewhere(u64),
+}
+
 fn encode_io(response: &IoResponse) -> Vec<u8> {
     ipc::encode_vec(response).unwrap_or_default()
 }
@@ -474,15 +488,23 @@ impl Server {
                 flags,
                 mode,
                 cwd,
+                reuse,
             } => {
                 self.refresh_procfs_if(path, cwd);
-                match self.open(pid, cred, path, flags, mode, cwd) {
-                    Ok((cap, Some(regular))) => {
+                match self.open(pid, cred, path, flags, mode, cwd, reuse) {
+                    Ok(Opened::Here { cap, handle, bulk }) => {
                         let shared = self.sessions.contains(pid);
-                        let opened = FsResponse::Opened { regular, shared };
-                        (encode_fs(&opened), alloc::vec![cap])
+                        let opened = FsResponse::Opened {
+                            regular: bulk,
+                            shared,
+                            handle,
+                            reused: cap.is_none(),
+                        };
+                        (encode_fs(&opened), cap.into_iter().collect())
                     }
-                    Ok((cap, None)) => (encode_fs(&FsResponse::Attached), alloc::vec![cap]),
+                    Ok(Opened::Elsewhere(cap)) => {
+                        (encode_fs(&FsResponse::Attached), alloc::vec![cap])
+                    }
                     Err(e) => fs_err(e),
                 }
             }
@@ -763,6 +785,11 @@ impl Server {
         result
     }
 
+    /// `FsRequest::Open`: a file the VFS serves itself goes into `owner`'s
+    /// parked handle `reuse` when there is one (no capability to mint),
+    /// else into a new handle; terminals, ptys and block devices are other
+    /// servers' handles.
+    #[allow(clippy::too_many_arguments)]
     fn open(
         &mut self,
         owner: u32,
@@ -771,9 +798,13 @@ impl Server {
         flags: u32,
         mode: u32,
         cwd: &str,
-    ) -> Result<(u64, Option<bool>), Errno> {
-        // Refused before anything is opened, so a client at its limit costs nothing.
-        self.handles.reserve(owner)?;
+        reuse: u64,
+    ) -> Result<Opened, Errno> {
+        // Refused before anything is opened, so a client at its limit costs
+        // nothing (a parked handle is within the limit already).
+        if reuse == 0 {
+            self.handles.reserve(owner)?;
+        }
         let at = self.start_node(cwd, &[path], cred)?;
         let flags = OpenFlags::from_bits_truncate(flags);
         let (node, kind) = self.state.vfs.open_kind(at, path, flags, mode, cred)?;
@@ -785,20 +816,20 @@ impl Server {
         if node.mount == self.state.dev_mount {
             if Devfs::is_terminal(node.ino) {
                 self.state.vfs.close(node);
-                return self.console_handle().map(|cap| (cap, None));
+                return self.console_handle().map(Opened::Elsewhere);
             }
             if Devfs::is_pty_master(node.ino) {
                 self.state.vfs.close(node);
                 return self
                     .pty_handle(PtyRequest::OpenMaster)
-                    .map(|cap| (cap, None));
+                    .map(Opened::Elsewhere);
             }
             let slave = self.state.devfs.borrow().pty_slave(node.ino);
             if let Some(index) = slave {
                 self.state.vfs.close(node);
                 return self
                     .pty_handle(PtyRequest::OpenSlave { index })
-                    .map(|cap| (cap, None));
+                    .map(Opened::Elsewhere);
             }
             let block = self
                 .state
@@ -808,21 +839,41 @@ impl Server {
                 .map(String::from);
             if let Some(name) = block {
                 self.state.vfs.close(node);
-                return self.block_handle(&name).map(|cap| (cap, None));
+                return self.block_handle(&name).map(Opened::Elsewhere);
             }
             // Every open of a device stirs the random devices a little.
             let stir = [sys::clock_ns().to_le_bytes(), self.requests.to_le_bytes()].concat();
             self.state.devfs.borrow_mut().absorb_entropy(&stir);
         }
         let file = Rc::new(RefCell::new(OpenFile::new(node, flags)));
-        self.new_handle(owner, file, Some(owner))
-            .map(|(cap, _)| cap)
-            // Devices served here (`/dev/null`, `/dev/zero`) move bulk data
-            // through the shared buffer like files: `dd of=/dev/null` would
-            // otherwise pay a message per 3,968 bytes.
-            .map(|cap| {
-                let bulk = matches!(kind, FileKind::Regular | FileKind::CharDevice);
-                (cap, Some(bulk))
+        // Devices served here (`/dev/null`, `/dev/zero`) move bulk data
+        // through the shared buffer like files: `dd of=/dev/null` would
+        // otherwise pay a message per 3,968 bytes.
+        let bulk = matches!(kind, FileKind::Regular | FileKind::CharDevice);
+        let handle = Handle {
+            file,
+            buffer: None,
+            session: Some(owner),
+        };
+        let handle = match reuse {
+            0 => handle,
+            _ => match self.handles.unpark(reuse, owner, handle) {
+                Ok(()) => {
+                    let handle = reuse;
+                    return Ok(Opened::Here {
+                        cap: None,
+                        handle,
+                        bulk,
+                    });
+                }
+                Err(handle) => handle,
+            },
+        };
+        self.new_handle(owner, handle.file, Some(owner))
+            .map(|(cap, handle)| Opened::Here {
+                cap: Some(cap),
+                handle,
+                bulk,
             })
             .inspect_err(|_| self.state.vfs.close(node))
     }
@@ -1012,11 +1063,12 @@ impl Server {
                     .map(|n| IoResponse::Written(n as u32)),
             ),
             IoRequest::Close => {
-                // Drop this request's own reference first: close_handle closes
-                // the open file only when it holds the last one (this clone
-                // used to keep every closed file, and unlinked data, alive).
+                // Drop this request's own reference first: the file closes
+                // only when the handle held the last one (this clone used to
+                // keep every closed file, and unlinked data, alive). The
+                // handle stays parked for its owner's next open (`reuse`).
                 drop(file);
-                self.close_handle(id);
+                self.end_handle(id, true);
                 (encode_io(&IoResponse::Ok), Vec::new())
             }
             IoRequest::Clone => {
@@ -1114,10 +1166,21 @@ impl Server {
         }
     }
 
+    /// The handle's last capability is gone: it ends for good.
     fn close_handle(&mut self, id: u64) {
+        self.end_handle(id, false);
+    }
+
+    /// Closes handle `id`'s file; a `parked` handle keeps its id for its
+    /// owner (`HandleTable::park`), otherwise the id is gone.
+    fn end_handle(&mut self, id: u64, parked: bool) {
         #[cfg(not(target_arch = "wasm32"))]
         self.mapped.closed(&mut self.state.vfs, id);
-        let Some(handle) = self.handles.remove(id) else {
+        let handle = match parked {
+            true => self.handles.park(id),
+            false => self.handles.remove(id),
+        };
+        let Some(handle) = handle else {
             return;
         };
         if let Some(buffer) = handle.buffer {
