@@ -153,6 +153,9 @@ pub(crate) fn fork_child_reset() {
         info.shared = false;
         info.socket_clone = None;
         info.pipe = crate::pipe::PipeState::Unknown;
+        // The clones in these slots have ids of their own, and their owner
+        // is the parent: nothing here may be parked.
+        info.handle = 0;
     }
 }
 
