@@ -235,6 +235,7 @@ pub(crate) fn parkable(slot: u64) -> Option<u64> {
 
 /// `slot`'s capability is being copied out of this process (a fork child
 /// that could not get a clone): it may never be parked and reused.
+#[cfg(not(target_arch = "wasm32"))] // used by linux::fork only
 pub(crate) fn shared_out(slot: u64) {
     if let Some(info) = SLOTS.lock().get_mut(&slot) {
         info.handle = 0;
