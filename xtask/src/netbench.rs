@@ -182,6 +182,14 @@ fn namespace(name: &str) -> Result<Piped, String> {
 /// QEMU inside the namespace with the tap as its only NIC.
 fn boot(artifacts: &Artifacts, name: &str) -> Result<Piped, String> {
     let mut qemu = qemu_command(artifacts);
+    if std::env::var_os("ZOS_NETBENCH_ICOUNT").is_some() {
+        qemu.args(["-icount", "shift=0"]);
+    }
+    if profile_samples().is_some() {
+        // A socket in the file system: the namespace has its own loopback.
+        let _ = std::fs::remove_file(GDB_SOCKET);
+        qemu.args(["-gdb", &format!("unix:{GDB_SOCKET},server=on,wait=off")]);
+    }
     qemu.args([
         "-netdev",
         "tap,id=n0,ifname=zt0,script=no,downscript=no",
@@ -194,6 +202,32 @@ fn boot(artifacts: &Artifacts, name: &str) -> Result<Piped, String> {
         .arg(qemu.get_program())
         .args(qemu.get_args());
     Piped::spawn(command, true)
+}
+
+/// Where a profiled guest's gdb stub listens.
+const GDB_SOCKET: &str = "/tmp/zos-netbench-gdb.sock";
+
+/// `ZOS_NETBENCH_PROFILE=SAMPLES`: the guest→host row is profiled with
+/// `tools/profile/zos_sample.py` (SAMPLES samples 5 ms apart) while it
+/// moves four times the bytes; its figures then mean nothing.
+fn profile_samples() -> Option<u32> {
+    std::env::var("ZOS_NETBENCH_PROFILE").ok()?.parse().ok()
+}
+
+/// Starts gdb sampling the guest (AArch64 only: the bench's machine).
+fn start_profiler(artifacts: &Artifacts, samples: u32) -> Result<Child, String> {
+    Command::new("gdb-multiarch")
+        .args(["-q", "-batch", "-ex"])
+        .arg(format!("file {}", artifacts.kernel.display()))
+        .args(["-ex", &format!("target remote {GDB_SOCKET}"), "-ex"])
+        .arg(format!(
+            "source {}",
+            root().join("tools/profile/zos_sample.py").display()
+        ))
+        .args(["-ex", &format!("zos-sample {samples} every 5")])
+        .stdin(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("gdb-multiarch: {e}"))
 }
 
 /// Milliseconds from the NIC attaching to the lease line, and the address.
@@ -215,6 +249,23 @@ fn shell(guest: &mut Piped, command: &str, seconds: u64) -> Result<String, Strin
         eprintln!("{out}");
     }
     Ok(out)
+}
+
+/// The guest's busy time so far (`/proc/stat`'s first line: user, nice
+/// and system), in its clock ticks of 10 ms.
+fn guest_busy_ticks(guest: &mut Piped) -> Result<u64, String> {
+    let out = shell(guest, "head -1 /proc/stat", 10)?;
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("cpu "))
+        .ok_or_else(|| format!("no cpu line in /proc/stat:\n{}", tail(&out)))?;
+    let fields: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .take(3)
+        .filter_map(|f| f.parse().ok())
+        .collect();
+    Ok(fields.iter().sum())
 }
 
 /// `peer: WHAT BYTES NANOSECONDS` from the peer: (bytes, seconds).
@@ -284,20 +335,31 @@ pub fn net_bench(artifacts: &Artifacts) -> Result<Vec<(String, u64)>, String> {
     }
     let ping_ms = median(&mut rtts);
 
+    let busy_before = guest_busy_ticks(&mut guest)?;
     let cpu_before = guest.cpu_seconds();
+    let profiled = profile_samples();
+    let g2h_bytes = BULK_BYTES * if profiled.is_some() { 4 } else { 1 };
+    let mut profiler = match profiled {
+        Some(samples) => Some(start_profiler(artifacts, samples)?),
+        None => None,
+    };
     shell(
         &mut guest,
         &format!(
             "dd if=/dev/zero bs=65536 count={} 2>/dev/null | nc {HOST} 5001",
-            BULK_BYTES >> 16
+            g2h_bytes >> 16
         ),
         300,
     )?;
+    if let Some(gdb) = profiler.as_mut() {
+        let _ = gdb.wait();
+    }
     let (bytes, g2h_s) = peer_figure(&mut peer, "sink")?;
     let g2h_cpu = guest.cpu_seconds() - cpu_before;
-    if bytes != BULK_BYTES {
+    let g2h_busy = guest_busy_ticks(&mut guest)? - busy_before;
+    if bytes != g2h_bytes {
         return Err(format!(
-            "guest->host: the peer got {bytes} bytes, not {BULK_BYTES}"
+            "guest->host: the peer got {bytes} bytes, not {g2h_bytes}"
         ));
     }
     // For reading the row above: the same bytes through the same pipe
@@ -311,10 +373,12 @@ pub fn net_bench(artifacts: &Artifacts) -> Result<Vec<(String, u64)>, String> {
         300,
     )?;
     let pipe_ns: u64 = marked_number(&out, "NB_PIPE_NS").unwrap_or(0);
+    let busy_before = guest_busy_ticks(&mut guest)?;
     let cpu_before = guest.cpu_seconds();
     shell(&mut guest, &format!("nc -d {HOST} 5002 >/dev/null"), 300)?;
     let (_, h2g_s) = peer_figure(&mut peer, "source")?;
     let h2g_cpu = guest.cpu_seconds() - cpu_before;
+    let h2g_busy = guest_busy_ticks(&mut guest)? - busy_before;
 
     // One client making every connection, as Linux's C client does: one
     // wget given the URL GETS times (a connection, a GET and a close each).
@@ -413,6 +477,19 @@ pub fn net_bench(artifacts: &Artifacts) -> Result<Vec<(String, u64)>, String> {
         "(QEMU CPU per MiB: guest->host {:.1} ms, host->guest {:.1} ms)",
         g2h_cpu * 1e3 / mib,
         h2g_cpu * 1e3 / mib
+    );
+    // The guest's own busy time per MiB (its ticks; under
+    // ZOS_NETBENCH_ICOUNT=1 a tick is 10 million guest instructions, so
+    // this is millions of instructions per MiB, steady from run to run).
+    println!(
+        "(guest busy per MiB: guest->host {:.1} ms, host->guest {:.1} ms{})",
+        g2h_busy as f64 * 10.0 * (1 << 20) as f64 / g2h_bytes as f64,
+        h2g_busy as f64 * 10.0 / mib,
+        if std::env::var_os("ZOS_NETBENCH_ICOUNT").is_some() {
+            ", -icount shift=0: millions of instructions"
+        } else {
+            ""
+        }
     );
     if spawn_ns > 0 {
         println!(

@@ -5,7 +5,8 @@
 //! [`TO_DRIVER`] (frames to send, netstack produces). Each ring is a header
 //! page (`head` at byte 0, written only by the producer; `tail` at byte 64,
 //! written only by the consumer) and [`SLOTS`] slots of [`SLOT`] bytes: a
-//! little-endian `u32` length, then the frame. A frame moves once, from the
+//! little-endian `u32` (the length in bits 0–15, the frame's [`Offload`]
+//! request in bits 16–31), then the frame. A frame moves once, from the
 //! producer's buffer into the slot and out of it into the consumer's; after
 //! a batch the producer signals the consumer's notification.
 //!
@@ -36,6 +37,40 @@ pub const TO_STACK: usize = 0;
 /// Offset of the ring the netstack fills with frames to send.
 pub const TO_DRIVER: usize = RING_BYTES;
 const TAIL_OFFSET: usize = 64;
+
+/// What the producer asks of the consumer for one frame, beyond moving it.
+/// Towards the driver: a checksum the device is to compute (virtio-net's
+/// `VIRTIO_NET_HDR_F_NEEDS_CSUM`): the one's complement sum from byte
+/// `checksum_start` of the frame to its end goes into the 16 bits at
+/// `checksum_start + checksum_offset`. Zero asks nothing.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Offload {
+    pub checksum_start: u8,
+    pub checksum_offset: u8,
+}
+
+impl Offload {
+    pub const NONE: Offload = Offload {
+        checksum_start: 0,
+        checksum_offset: 0,
+    };
+
+    fn word(self) -> u32 {
+        (u32::from(self.checksum_offset) << 24) | (u32::from(self.checksum_start) << 16)
+    }
+
+    fn from_word(word: u32) -> Self {
+        Offload {
+            checksum_start: (word >> 16) as u8,
+            checksum_offset: (word >> 24) as u8,
+        }
+    }
+
+    /// Whether a checksum is asked for.
+    pub fn wants_checksum(self) -> bool {
+        self.checksum_start != 0
+    }
+}
 
 /// What went wrong with a ring.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -88,6 +123,8 @@ impl Ring {
 pub struct Producer {
     ring: Ring,
     head: u32,
+    /// Length of the frame reserved and not yet committed.
+    reserved: Option<usize>,
     pub counters: Counters,
 }
 
@@ -112,6 +149,7 @@ impl Producer {
         Producer {
             ring,
             head: 0,
+            reserved: None,
             counters: Counters::default(),
         }
     }
@@ -140,6 +178,17 @@ impl Producer {
         len: usize,
         fill: impl FnOnce(&mut [u8]) -> R,
     ) -> Result<R, RingError> {
+        let result = fill(self.reserve(len)?);
+        self.commit();
+        Ok(result)
+    }
+
+    /// The next slot, for a frame of `len` bytes to be written in place;
+    /// the consumer sees it only after [`Producer::commit`] (the netstack
+    /// learns whether a frame it built leaves through the NIC only once it
+    /// is built, and may then leave it uncommitted). A full ring or a frame
+    /// too long is refused and counted as dropped.
+    pub fn reserve(&mut self, len: usize) -> Result<&mut [u8], RingError> {
         if len > MAX_FRAME {
             self.counters.dropped += 1;
             return Err(RingError::TooLong);
@@ -156,18 +205,33 @@ impl Producer {
                 return Err(e);
             }
         }
+        self.reserved = Some(len);
         let slot = self.ring.slot(self.head);
         // SAFETY: the slot is inside the ring and the consumer does not read it
-        // until `head` moves past it; `4 + len <= SLOT`.
-        let result = unsafe {
-            core::ptr::copy_nonoverlapping((len as u32).to_le_bytes().as_ptr(), slot, 4);
-            fill(core::slice::from_raw_parts_mut(slot.add(4), len))
+        // until `head` moves past it; `4 + len <= SLOT`. The slice borrows
+        // the producer, so no second reservation can alias it.
+        unsafe { Ok(core::slice::from_raw_parts_mut(slot.add(4), len)) }
+    }
+
+    /// Publishes the frame of the last [`Producer::reserve`] (nothing when
+    /// none is outstanding).
+    pub fn commit(&mut self) {
+        self.commit_with(Offload::NONE)
+    }
+
+    /// [`Producer::commit`] with a request for the consumer.
+    pub fn commit_with(&mut self, offload: Offload) {
+        let Some(len) = self.reserved.take() else {
+            return;
         };
+        let word = len as u32 | offload.word();
+        let slot = self.ring.slot(self.head);
+        // SAFETY: the reserved slot, inside the ring, not yet published.
+        unsafe { core::ptr::copy_nonoverlapping(word.to_le_bytes().as_ptr(), slot, 4) };
         self.head = self.head.wrapping_add(1);
         self.ring.head().store(self.head, Ordering::Release);
         self.counters.frames += 1;
         self.counters.bytes += len as u64;
-        Ok(result)
     }
 
     /// Queues a copy of `frame`.
@@ -200,6 +264,12 @@ impl Consumer {
     /// bytes): `None` when the ring is empty, `Some(Ok(len))` for a frame,
     /// `Some(Err(_))` for a frame or index the peer got wrong (skipped).
     pub fn pop_into(&mut self, out: &mut [u8]) -> Option<Result<usize, RingError>> {
+        Some(self.pop_frame(out)?.map(|(len, _)| len))
+    }
+
+    /// [`Consumer::pop_into`] that also returns what the producer asked of
+    /// the frame (unchecked: the peer wrote it).
+    pub fn pop_frame(&mut self, out: &mut [u8]) -> Option<Result<(usize, Offload), RingError>> {
         let head = self.ring.head().load(Ordering::Acquire);
         let waiting = head.wrapping_sub(self.tail);
         if waiting == 0 {
@@ -216,7 +286,8 @@ impl Consumer {
         let mut len_bytes = [0u8; 4];
         // SAFETY: the slot lies inside the ring; the producer published it.
         unsafe { core::ptr::copy_nonoverlapping(slot, len_bytes.as_mut_ptr(), 4) };
-        let len = u32::from_le_bytes(len_bytes) as usize;
+        let word = u32::from_le_bytes(len_bytes);
+        let len = (word & 0xFFFF) as usize;
         let result = if len > MAX_FRAME || len > out.len() {
             self.counters.corrupt += 1;
             Err(RingError::TooLong)
@@ -225,7 +296,7 @@ impl Consumer {
             unsafe { core::ptr::copy_nonoverlapping(slot.add(4), out.as_mut_ptr(), len) };
             self.counters.frames += 1;
             self.counters.bytes += len as u64;
-            Ok(len)
+            Ok((len, Offload::from_word(word)))
         };
         self.tail = self.tail.wrapping_add(1);
         self.ring.tail().store(self.tail, Ordering::Release);
@@ -329,6 +400,36 @@ mod tests {
         unsafe { (at.add(TAIL_OFFSET) as *mut u32).write(1_000_000) };
         assert_eq!(tx.push(&[1; 10]), Err(RingError::Corrupt));
         assert_eq!(tx.counters.corrupt, 1);
+    }
+
+    /// A reserved frame left uncommitted is never seen by the consumer,
+    /// and its slot takes the next frame.
+    #[test]
+    fn an_uncommitted_frame_is_not_published() {
+        let mut memory = region();
+        let at = base(&mut memory);
+        let (mut tx, mut rx) = unsafe { (Producer::new(at), Consumer::new(at)) };
+        let mut out = vec![0u8; MAX_FRAME];
+        tx.reserve(50).unwrap().fill(1);
+        assert!(rx.is_empty());
+        assert_eq!(tx.counters.frames, 0);
+        tx.reserve(40).unwrap().fill(2);
+        tx.commit();
+        tx.commit();
+        assert_eq!(rx.pop_into(&mut out), Some(Ok(40)));
+        assert_eq!(out[..40], [2; 40]);
+        assert!(rx.pop_into(&mut out).is_none());
+        assert_eq!(tx.counters.frames, 1);
+        assert_eq!(tx.reserve(MAX_FRAME + 1), Err(RingError::TooLong));
+        let asked = Offload {
+            checksum_start: 34,
+            checksum_offset: 16,
+        };
+        tx.reserve(60).unwrap().fill(3);
+        tx.commit_with(asked);
+        assert_eq!(rx.pop_frame(&mut out), Some(Ok((60, asked))));
+        tx.push(&[4; 60]).unwrap();
+        assert_eq!(rx.pop_frame(&mut out), Some(Ok((60, Offload::NONE))));
     }
 
     /// Mutated lengths of real frames: skipped and counted, the next frame

@@ -10,12 +10,17 @@
 //! from a wire). The MTU is 65535 so loopback connections move 64 KiB
 //! segments; peers on the wire announce their own MSS (1460), and a frame
 //! longer than the NIC takes is dropped and counted.
+//!
+//! TCP checksums are this layer's, not smoltcp's (`checksum`): none on
+//! loopback, filled in (or left to the device) on the way to the NIC,
+//! checked on the way in from it.
 
+use crate::checksum::{self, TCP_CHECKSUM_OFFSET};
 use alloc::boxed::Box;
 use alloc::collections::VecDeque;
 use alloc::vec;
 use alloc::vec::Vec;
-use smoltcp::phy::{self, DeviceCapabilities, Medium};
+use smoltcp::phy::{self, Checksum, DeviceCapabilities, Medium};
 use smoltcp::time::Instant;
 
 /// Largest packet (the loopback MTU, as on Linux), Ethernet header included.
@@ -29,8 +34,20 @@ const MAX_QUEUED: usize = 1024;
 pub trait Nic: Send {
     /// The next frame from the wire into `out` (`NIC_FRAME` bytes at least).
     fn receive(&mut self, out: &mut [u8]) -> Option<usize>;
-    /// Queues a frame to the wire; `false` when dropped.
-    fn send(&mut self, frame: &[u8]) -> bool;
+    /// Room for a frame of `len` bytes, built in place (the ring slot it
+    /// leaves from); `None` when there is none. Nothing leaves until
+    /// [`Nic::commit`].
+    fn reserve(&mut self, len: usize) -> Option<&mut [u8]>;
+    /// Queues the frame of the last `reserve` to the wire; with
+    /// `checksum: Some((start, offset))` the device completes a checksum
+    /// (see [`Nic::checksum_offload`]).
+    fn commit(&mut self, checksum: Option<(usize, usize)>);
+    /// Whether the device completes checksums: the frame then carries only
+    /// the pseudo-header's sum in the field, as virtio-net's
+    /// `VIRTIO_NET_F_CSUM` has it.
+    fn checksum_offload(&self) -> bool {
+        false
+    }
 }
 
 /// Frame counters of the NIC end.
@@ -43,52 +60,76 @@ pub struct Counters {
     pub dropped: u64,
 }
 
+/// The segment as smoltcp's device. Frames cost no allocation on the way
+/// through the NIC: one received frame at a time is copied into a buffer
+/// kept for the segment's life, and a frame to send is built in another
+/// and copied into the ring. Only loopback frames are `Vec`s.
 pub struct Segment {
+    link: Link,
+    /// The NIC frame smoltcp is reading (`NIC_FRAME` bytes and more).
+    rx_buffer: Vec<u8>,
+}
+
+/// Where frames go: everything of the segment but the receive buffer, so a
+/// transmit token can hold it while a receive token reads the buffer.
+struct Link {
     queue: VecDeque<Vec<u8>>,
     nic: Option<Box<dyn Nic>>,
     mac: [u8; 6],
     /// Whether frames went to the NIC since the last `take_sent`.
     sent: bool,
-    pub counters: Counters,
+    counters: Counters,
+    /// Where a frame for the NIC is built (`NIC_FRAME` bytes, kept).
+    tx_scratch: Vec<u8>,
 }
 
 impl Segment {
     pub fn new(mac: [u8; 6]) -> Self {
         Segment {
-            queue: VecDeque::new(),
-            nic: None,
-            mac,
-            sent: false,
-            counters: Counters::default(),
+            link: Link {
+                queue: VecDeque::new(),
+                nic: None,
+                mac,
+                sent: false,
+                counters: Counters::default(),
+                tx_scratch: vec![0; NIC_FRAME],
+            },
+            rx_buffer: vec![0; 2048],
         }
     }
 
     /// Frames waiting in the loopback queue.
     pub fn pending(&self) -> usize {
-        self.queue.len()
+        self.link.queue.len()
+    }
+
+    pub fn counters(&self) -> Counters {
+        self.link.counters
     }
 
     pub fn set_nic(&mut self, nic: Option<Box<dyn Nic>>, mac: [u8; 6]) {
-        self.nic = nic;
-        self.mac = mac;
+        self.link.nic = nic;
+        self.link.mac = mac;
     }
 
     pub fn has_nic(&self) -> bool {
-        self.nic.is_some()
+        self.link.nic.is_some()
     }
 
     /// Whether frames went to the NIC since the last call (the service then
     /// signals the driver).
     pub fn take_sent(&mut self) -> bool {
-        core::mem::take(&mut self.sent)
+        core::mem::take(&mut self.link.sent)
     }
+}
 
+impl Link {
     /// Where a frame the interface sent goes: back to itself or the NIC.
-    fn stays_local(&self, frame: &[u8]) -> bool {
+    fn stays_local(mac: [u8; 6], frame: &[u8]) -> bool {
         if frame.len() < 14 {
             return true;
         }
-        if frame[..6] == self.mac {
+        if frame[..6] == mac {
             return true;
         }
         let ethertype = u16::from_be_bytes([frame[12], frame[13]]);
@@ -100,41 +141,91 @@ impl Segment {
         false
     }
 
-    fn send(&mut self, frame: Vec<u8>) {
-        if self.stays_local(&frame) {
-            if self.queue.len() < MAX_QUEUED {
-                self.queue.push_back(frame);
-            }
-            return;
+    /// Sends the frame of `len` bytes that `build` writes: built in the
+    /// link's scratch buffer when it fits a NIC frame, then copied into the
+    /// NIC's ring or, when it stays local, into a `Vec` for the loopback
+    /// queue; longer frames (loopback only) are built in a `Vec`.
+    ///
+    /// Building straight into the ring slot was tried and is slower: six
+    /// runs of `bench net` read 38–40 MiB/s guest→host against 59 this
+    /// way, with QEMU's CPU per MiB up from 16.6 to 25 ms (docs/network.md).
+    fn send<R>(&mut self, len: usize, build: impl FnOnce(&mut [u8]) -> R) -> R {
+        if len > NIC_FRAME || self.nic.is_none() {
+            let mut frame = vec![0; len];
+            let result = build(&mut frame);
+            self.route(frame);
+            return result;
         }
-        let Some(nic) = self.nic.as_mut() else {
-            return;
-        };
-        if frame.len() <= NIC_FRAME && nic.send(&frame) {
-            self.counters.tx_frames += 1;
-            self.counters.tx_bytes += frame.len() as u64;
-            self.sent = true;
-        } else {
+        let frame = &mut self.tx_scratch[..len];
+        let result = build(frame);
+        if Self::stays_local(self.mac, frame) {
+            let frame = frame.to_vec();
+            self.route(frame);
+            return result;
+        }
+        let offload = self.nic.as_ref().is_some_and(|nic| nic.checksum_offload());
+        let tcp = checksum::tcp_in_frame(frame);
+        match tcp {
+            Some(tcp) if offload => checksum::fill_tcp_pseudo_checksum(frame, tcp),
+            Some(tcp) => checksum::fill_tcp_checksum(frame, tcp),
+            None => {}
+        }
+        let device_checksum = tcp
+            .filter(|_| offload)
+            .map(|tcp| (tcp.start, TCP_CHECKSUM_OFFSET));
+        let queued = self
+            .nic
+            .as_mut()
+            .and_then(|nic| nic.reserve(len))
+            .map(|slot| {
+                slot.copy_from_slice(frame);
+            });
+        match (queued, self.nic.as_mut()) {
+            (Some(()), Some(nic)) => {
+                nic.commit(device_checksum);
+                self.counters.tx_frames += 1;
+                self.counters.tx_bytes += len as u64;
+                self.sent = true;
+            }
+            _ => self.counters.dropped += 1,
+        }
+        result
+    }
+
+    /// A frame built outside the ring: to the loopback queue if it stays
+    /// local, else dropped (counted: no NIC, or too long for it).
+    fn route(&mut self, frame: Vec<u8>) {
+        if !Self::stays_local(self.mac, &frame) {
             self.counters.dropped += 1;
+        } else if self.queue.len() < MAX_QUEUED {
+            self.queue.push_back(frame);
         }
     }
 
-    /// The next frame from the NIC that may enter.
-    fn next_nic_frame(&mut self) -> Option<Vec<u8>> {
+    /// Copies the next frame from the NIC that may enter into `buffer`.
+    fn next_nic_frame(&mut self, buffer: &mut [u8]) -> Option<usize> {
         let nic = self.nic.as_mut()?;
-        let mut buffer = vec![0u8; 2048];
         loop {
-            let n = nic.receive(&mut buffer)?;
-            let frame = &buffer[..n.min(buffer.len())];
-            if martian(frame) {
+            let n = nic.receive(buffer)?.min(buffer.len());
+            if martian(&buffer[..n]) || !tcp_checksum_holds(&buffer[..n]) {
                 self.counters.dropped += 1;
                 continue;
             }
             self.counters.rx_frames += 1;
-            self.counters.rx_bytes += frame.len() as u64;
-            buffer.truncate(frame.len());
-            return Some(buffer);
+            self.counters.rx_bytes += n as u64;
+            return Some(n);
         }
+    }
+}
+
+/// Whether a frame from the wire may go on to smoltcp as far as TCP
+/// checksums go: not IPv4 TCP, or whole with a checksum that holds
+/// (smoltcp checks none: [`Segment`]'s capabilities).
+fn tcp_checksum_holds(frame: &[u8]) -> bool {
+    let ipv4_tcp = frame.len() > 23 && frame[12..14] == [0x08, 0x00] && frame[23] == 6;
+    match checksum::tcp_in_frame(frame) {
+        Some(tcp) => checksum::tcp_checksum_ok(frame, tcp),
+        None => !ipv4_tcp,
     }
 }
 
@@ -151,48 +242,100 @@ pub fn martian(frame: &[u8]) -> bool {
 }
 
 impl phy::Device for Segment {
-    type RxToken<'a> = RxToken;
+    type RxToken<'a> = RxToken<'a>;
     type TxToken<'a> = TxToken<'a>;
 
     fn capabilities(&self) -> DeviceCapabilities {
         let mut caps = DeviceCapabilities::default();
         caps.max_transmission_unit = MTU;
         caps.medium = Medium::Ethernet;
+        caps.checksum.tcp = Checksum::None;
         caps
     }
 
     fn receive(&mut self, _now: Instant) -> Option<(Self::RxToken<'_>, Self::TxToken<'_>)> {
-        let packet = match self.queue.pop_front() {
-            Some(packet) => packet,
-            None => self.next_nic_frame()?,
+        let Segment { link, rx_buffer } = self;
+        let packet = match link.queue.pop_front() {
+            Some(packet) => RxToken::Local(packet),
+            None => {
+                let n = link.next_nic_frame(rx_buffer)?;
+                RxToken::Nic(&rx_buffer[..n])
+            }
         };
-        Some((RxToken { packet }, TxToken { segment: self }))
+        Some((packet, TxToken { link }))
     }
 
     fn transmit(&mut self, _now: Instant) -> Option<Self::TxToken<'_>> {
-        Some(TxToken { segment: self })
+        Some(TxToken {
+            link: &mut self.link,
+        })
     }
 }
 
-pub struct RxToken {
-    packet: Vec<u8>,
+/// A received frame: from the loopback queue, or the NIC's in the
+/// segment's receive buffer.
+pub enum RxToken<'a> {
+    Local(Vec<u8>),
+    Nic(&'a [u8]),
 }
 
-impl phy::RxToken for RxToken {
+impl phy::RxToken for RxToken<'_> {
     fn consume<R, F: FnOnce(&[u8]) -> R>(self, f: F) -> R {
-        f(&self.packet)
+        match self {
+            RxToken::Local(packet) => f(&packet),
+            RxToken::Nic(frame) => f(frame),
+        }
     }
 }
 
 pub struct TxToken<'a> {
-    segment: &'a mut Segment,
+    link: &'a mut Link,
 }
 
 impl phy::TxToken for TxToken<'_> {
     fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
-        let mut packet = vec![0; len];
-        let result = f(&mut packet);
-        self.segment.send(packet);
-        result
+        self.link.send(len, f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checksum::tests::smoltcp_frame;
+    use smoltcp::phy::{Device, RxToken as _};
+
+    /// A NIC with frames waiting to be received.
+    struct Inbox(VecDeque<Vec<u8>>);
+
+    impl Nic for Inbox {
+        fn receive(&mut self, out: &mut [u8]) -> Option<usize> {
+            let frame = self.0.pop_front()?;
+            out[..frame.len()].copy_from_slice(&frame);
+            Some(frame.len())
+        }
+        fn reserve(&mut self, _len: usize) -> Option<&mut [u8]> {
+            None
+        }
+        fn commit(&mut self, _checksum: Option<(usize, usize)>) {}
+    }
+
+    /// smoltcp checks no TCP checksum here: a frame from the wire whose
+    /// checksum fails never reaches it (counted as dropped), the next good
+    /// one does.
+    #[test]
+    fn a_bad_tcp_checksum_from_the_wire_is_dropped() {
+        let good = smoltcp_frame(b"payload");
+        let mut bad = good.clone();
+        let last = bad.len() - 1;
+        bad[last] ^= 1;
+        let mut segment = Segment::new([2, 0, 0, 0, 0, 2]);
+        let inbox = Inbox(VecDeque::from([bad, good.clone()]));
+        segment.set_nic(Some(Box::new(inbox)), [2, 0, 0, 0, 0, 2]);
+        let (rx, _) = segment
+            .receive(Instant::from_millis(0))
+            .expect("the good frame");
+        assert!(rx.consume(|frame| frame == &good[..]));
+        assert_eq!(segment.counters().dropped, 1);
+        assert!(segment.receive(Instant::from_millis(0)).is_none());
     }
 }

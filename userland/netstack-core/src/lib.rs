@@ -12,6 +12,7 @@
 
 extern crate alloc;
 
+pub mod checksum;
 pub mod config;
 pub mod device;
 pub mod shared;

@@ -9,7 +9,7 @@ use libzos::dprintln;
 use libzos::ipc;
 use libzos::sys;
 use spin::Mutex;
-use zos_netring::{Consumer, Producer, REGION_BYTES, TO_DRIVER, TO_STACK};
+use zos_netring::{Consumer, Offload, Producer, REGION_BYTES, TO_DRIVER, TO_STACK};
 use zos_netstack_core::config::{self, LinkConfig};
 use zos_netstack_core::device::Nic;
 use zos_proto::block::{DevRequest, DevResponse};
@@ -20,6 +20,8 @@ use zos_proto::nic::{NicRequest, NicResponse};
 pub struct RingNic {
     to_stack: Consumer,
     to_driver: Producer,
+    /// The driver's device completes TCP checksums.
+    checksum_offload: bool,
 }
 
 impl Nic for RingNic {
@@ -33,8 +35,23 @@ impl Nic for RingNic {
         }
     }
 
-    fn send(&mut self, frame: &[u8]) -> bool {
-        self.to_driver.push(frame).is_ok()
+    fn reserve(&mut self, len: usize) -> Option<&mut [u8]> {
+        self.to_driver.reserve(len).ok()
+    }
+
+    fn commit(&mut self, checksum: Option<(usize, usize)>) {
+        // IPv4 puts the TCP header at most 74 bytes in: both fit a byte.
+        let offload = checksum.and_then(|(start, offset)| {
+            Some(Offload {
+                checksum_start: u8::try_from(start).ok()?,
+                checksum_offset: u8::try_from(offset).ok()?,
+            })
+        });
+        self.to_driver.commit_with(offload.unwrap_or(Offload::NONE));
+    }
+
+    fn checksum_offload(&self) -> bool {
+        self.checksum_offload
     }
 }
 
@@ -150,10 +167,11 @@ fn attach_to(driver: u64, config: &LinkConfig) -> Result<Attached, Retry> {
     // SAFETY: the region is mapped for REGION_BYTES bytes, page-aligned, for
     // the life of the process; this side produces TO_DRIVER and consumes
     // TO_STACK only.
-    let nic = unsafe {
+    let mut nic = unsafe {
         Box::new(RingNic {
             to_driver: Producer::new(base.add(TO_DRIVER)),
             to_stack: Consumer::new(base.add(TO_STACK)),
+            checksum_offload: false,
         })
     };
     let notification = sys::notification_create().map_err(|_| Retry::Never)?;
@@ -169,7 +187,16 @@ fn attach_to(driver: u64, config: &LinkConfig) -> Result<Attached, Retry> {
         }
     };
     let (mac, kick) = match (reply.decode::<NicResponse>(), reply.caps.as_slice()) {
-        (Some(NicResponse::Attached { mac }), &[kick]) => (mac, kick),
+        (
+            Some(NicResponse::Attached {
+                mac,
+                checksum_offload,
+            }),
+            &[kick],
+        ) => {
+            nic.checksum_offload = checksum_offload;
+            (mac, kick)
+        }
         other => {
             dprintln!("netstack: eth0's driver refused the rings: {:?}", other.0);
             ipc::drop_caps(&reply.caps);
@@ -184,7 +211,11 @@ fn attach_to(driver: u64, config: &LinkConfig) -> Result<Attached, Retry> {
         dprintln!("netstack: cannot start the frame thread");
     }
     let [a, b, c, d, e, f] = mac;
-    dprintln!("netstack: eth0 {a:02x}:{b:02x}:{c:02x}:{d:02x}:{e:02x}:{f:02x} attached");
+    let checksums = match nic.checksum_offload {
+        true => ", TCP checksums by the device",
+        false => "",
+    };
+    dprintln!("netstack: eth0 {a:02x}:{b:02x}:{c:02x}:{d:02x}:{e:02x}:{f:02x} attached{checksums}");
     Ok(Attached {
         nic,
         mac,

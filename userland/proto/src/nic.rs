@@ -17,6 +17,11 @@ pub enum NicRequest {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum NicResponse {
-    Attached { mac: [u8; 6] },
+    /// `checksum_offload`: the device completes TCP checksums of frames
+    /// whose ring slot asks for it (`zos_netring::Offload`).
+    Attached {
+        mac: [u8; 6],
+        checksum_offload: bool,
+    },
     Err(i32),
 }

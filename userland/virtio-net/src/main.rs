@@ -28,14 +28,14 @@ use libzos::sys;
 use spin::Mutex;
 use virtio_drivers::device::net::VirtIONetRaw;
 use virtio_drivers::transport::SomeTransport;
-use zos_netring::{Consumer, Producer, REGION_BYTES, TO_DRIVER, TO_STACK};
+use zos_netring::{Consumer, Offload, Producer, REGION_BYTES, TO_DRIVER, TO_STACK};
 use zos_proto::block::{DevRequest, DevResponse};
 use zos_proto::errno::{EINVAL, ENOMEM};
 use zos_proto::nic::{NicRequest, NicResponse};
 use zos_virtio_hal::{self as hal, descriptor, parse_hex, Mapped, ZosHal};
 
 mod transport;
-use transport::NoEventIdx;
+use transport::{NoEventIdx, CHECKSUM_OFFLOAD};
 
 libzos::entry!(main);
 
@@ -155,6 +155,26 @@ fn run() -> Result<(), String> {
     serve(endpoint, kick, mac)
 }
 
+/// Asks the device, in the frame's virtio-net header, to complete the
+/// checksum the netstack left to it (`VIRTIO_NET_HDR_F_NEEDS_CSUM`, with
+/// where the sum starts and where it goes). Only when the device took
+/// `VIRTIO_NET_F_CSUM` and the place lies inside the frame: the request is
+/// the netstack's word, in memory it can scribble on.
+fn ask_checksum(header: &mut [u8], offload: Offload, len: usize) {
+    let (start, offset) = (
+        usize::from(offload.checksum_start),
+        usize::from(offload.checksum_offset),
+    );
+    let fits = start + offset + 2 <= len && header.len() >= 10;
+    if !offload.wants_checksum() || !fits || !CHECKSUM_OFFLOAD.load(Ordering::Relaxed) {
+        return;
+    }
+    const NEEDS_CSUM: u8 = 1;
+    header[0] |= NEEDS_CSUM;
+    header[6..8].copy_from_slice(&(start as u16).to_le_bytes());
+    header[8..10].copy_from_slice(&(offset as u16).to_le_bytes());
+}
+
 /// Answers `Attach` requests (a netstack, or the next one after a restart).
 fn serve(endpoint: u64, kick: u64, mac: [u8; 6]) -> Result<(), String> {
     let server = Server::new(endpoint);
@@ -169,7 +189,10 @@ fn serve(endpoint: u64, kick: u64, mac: [u8; 6]) -> Result<(), String> {
             (Some(NicRequest::Attach), &[memory, stack]) => match attach(memory, stack) {
                 Ok(()) => match sys::cap_copy(kick, sys::SELF, sys::NONE) {
                     Ok(copy) => {
-                        let bytes = ipc::encode_vec(&NicResponse::Attached { mac });
+                        let bytes = ipc::encode_vec(&NicResponse::Attached {
+                            mac,
+                            checksum_offload: CHECKSUM_OFFLOAD.load(Ordering::Relaxed),
+                        });
                         let _ = server.reply_raw(&bytes.unwrap_or_default(), &[copy]);
                         let _ = sys::signal(NOTIFICATION.load(Ordering::Relaxed));
                         continue;
@@ -305,12 +328,13 @@ impl Worker {
                     self.free_tx.push(index);
                     break;
                 };
-                match link.to_driver.pop_into(&mut buffer[header..]) {
+                match link.to_driver.pop_frame(&mut buffer[header..]) {
                     None => {
                         self.free_tx.push(index);
                         break;
                     }
-                    Some(Ok(len)) => {
+                    Some(Ok((len, offload))) => {
+                        ask_checksum(&mut buffer[..header], offload, len);
                         let total = header + len;
                         // SAFETY: DMA memory, untouched until the device is done
                         // (`transmit_complete`).

@@ -8,13 +8,25 @@
 //! out of the guest's code into QEMU's device model. Without event
 //! indices the device sets `VRING_USED_F_NO_NOTIFY` while it is busy with
 //! a queue and the driver's notifications stop until it looks again.
+//!
+//! It also asks for `VIRTIO_NET_F_CSUM` when the device offers it, which
+//! virtio-drivers does not know: the device then completes the TCP
+//! checksums the netstack leaves to it (docs/network.md, "Checksums").
 
+use core::sync::atomic::{AtomicBool, Ordering};
 use virtio_drivers::transport::{DeviceStatus, DeviceType, InterruptStatus, Transport};
 use virtio_drivers::PhysAddr;
 use zerocopy::{FromBytes, Immutable, IntoBytes};
 
 /// `VIRTIO_F_RING_EVENT_IDX` (virtio 1.2, 6).
 const RING_EVENT_IDX: u64 = 1 << 29;
+/// `VIRTIO_NET_F_CSUM` (virtio 1.2, 5.1.3): the device takes frames with a
+/// partial checksum.
+const NET_CSUM: u64 = 1 << 0;
+
+/// Whether the device accepted `VIRTIO_NET_F_CSUM` (set while it is
+/// initialised, read when a netstack attaches).
+pub static CHECKSUM_OFFLOAD: AtomicBool = AtomicBool::new(false);
 
 pub struct NoEventIdx<T: Transport>(pub T);
 
@@ -28,8 +40,10 @@ impl<T: Transport> Transport for NoEventIdx<T> {
     }
 
     fn write_driver_features(&mut self, driver_features: u64) {
+        let checksum = self.0.read_device_features() & NET_CSUM;
+        CHECKSUM_OFFLOAD.store(checksum != 0, Ordering::Relaxed);
         self.0
-            .write_driver_features(driver_features & !RING_EVENT_IDX)
+            .write_driver_features((driver_features & !RING_EVENT_IDX) | checksum)
     }
 
     fn max_queue_size(&mut self, queue: u16) -> u32 {

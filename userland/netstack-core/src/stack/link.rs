@@ -409,7 +409,7 @@ impl Stack {
             ..InterfaceInfo::default()
         }];
         if let Some(config) = &self.link.config {
-            let c = self.device.counters;
+            let c = self.device.counters();
             out.push(InterfaceInfo {
                 name: String::from("eth0"),
                 mac: self.link.mac,

@@ -14,6 +14,8 @@ type Wire = Arc<Mutex<VecDeque<Vec<u8>>>>;
 struct FakeNic {
     inbox: Wire,
     outbox: Wire,
+    /// The frame being built.
+    slot: Vec<u8>,
 }
 
 impl Nic for FakeNic {
@@ -24,9 +26,14 @@ impl Nic for FakeNic {
         Some(n)
     }
 
-    fn send(&mut self, frame: &[u8]) -> bool {
-        self.outbox.lock().unwrap().push_back(frame.to_vec());
-        true
+    fn reserve(&mut self, len: usize) -> Option<&mut [u8]> {
+        self.slot = vec![0; len];
+        Some(&mut self.slot)
+    }
+
+    fn commit(&mut self, _checksum: Option<(usize, usize)>) {
+        let frame = core::mem::take(&mut self.slot);
+        self.outbox.lock().unwrap().push_back(frame);
     }
 }
 
@@ -47,6 +54,7 @@ fn wired() -> (Stack, Stack) {
         Box::new(FakeNic {
             inbox: b_to_a.clone(),
             outbox: a_to_b.clone(),
+            slot: Vec::new(),
         }),
         [2, 0, 0, 0, 0, 0xa],
         static_config([10, 0, 0, 1]),
@@ -55,6 +63,7 @@ fn wired() -> (Stack, Stack) {
         Box::new(FakeNic {
             inbox: a_to_b,
             outbox: b_to_a,
+            slot: Vec::new(),
         }),
         [2, 0, 0, 0, 0, 0xb],
         static_config([10, 0, 0, 2]),
@@ -170,6 +179,7 @@ fn garbage_from_the_wire() {
         Box::new(FakeNic {
             inbox: inbox.clone(),
             outbox: Default::default(),
+            slot: Vec::new(),
         }),
         [2, 0, 0, 0, 0, 0xa],
         static_config([10, 0, 0, 1]),
@@ -196,6 +206,7 @@ fn garbage_from_the_wire() {
             Box::new(FakeNic {
                 inbox: Default::default(),
                 outbox: out.clone(),
+                slot: Vec::new(),
             }),
             [2, 0, 0, 0, 0, 0xc],
             static_config([10, 0, 0, 3]),
@@ -253,7 +264,11 @@ fn resolv_conf_follows_the_dns_servers() {
     let mut config = static_config([10, 0, 0, 5]);
     config.dns = vec![[10, 0, 0, 53], [10, 0, 0, 54]];
     stack.attach_nic(
-        Box::new(FakeNic { inbox, outbox }),
+        Box::new(FakeNic {
+            inbox,
+            outbox,
+            slot: Vec::new(),
+        }),
         [2, 0, 0, 0, 0, 5],
         config,
     );

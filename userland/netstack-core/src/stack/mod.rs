@@ -626,9 +626,9 @@ impl Stack {
     fn drain(&mut self, now_ms: u64) {
         let now = instant(now_ms);
         for _ in 0..10_000 {
-            let sent_before = self.device.counters.tx_frames;
+            let sent_before = self.device.counters().tx_frames;
             let _ = self.iface.poll(now, &mut self.device, &mut self.sockets);
-            if self.device.pending() == 0 && self.device.counters.tx_frames == sent_before {
+            if self.device.pending() == 0 && self.device.counters().tx_frames == sent_before {
                 break;
             }
         }
@@ -1220,9 +1220,20 @@ impl Stack {
                     return Attempt::Done(Reply::Data(Vec::new()));
                 }
                 if t.can_recv() {
-                    let mut buffer = vec![0; max];
-                    let n = t.recv_slice(&mut buffer).unwrap_or(0);
-                    buffer.truncate(n);
+                    // Only what is queued, and no zeroing first: a 64 KiB
+                    // read asked for a 64 KiB memset before.
+                    let mut buffer = Vec::with_capacity(max.min(t.recv_queue()));
+                    while buffer.len() < max {
+                        let room = max - buffer.len();
+                        let took = t.recv(|chunk| {
+                            let n = chunk.len().min(room);
+                            buffer.extend_from_slice(&chunk[..n]);
+                            (n, n)
+                        });
+                        if took.unwrap_or(0) == 0 {
+                            break;
+                        }
+                    }
                     let from = t
                         .remote_endpoint()
                         .map(to_addr)
