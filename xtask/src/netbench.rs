@@ -210,21 +210,48 @@ const GDB_SOCKET: &str = "/tmp/zos-netbench-gdb.sock";
 /// `ZOS_NETBENCH_PROFILE=SAMPLES`: the guest→host row is profiled with
 /// `tools/profile/zos_sample.py` (SAMPLES samples 5 ms apart) while it
 /// moves four times the bytes; its figures then mean nothing.
+/// `ZOS_NETBENCH_PROFILE=h2g:SAMPLES` profiles the host→guest row instead;
+/// `step:STEPS` (after `h2g:` or not) single-steps STEPS instructions with
+/// `tools/profile/zos_profile.py` half a second into the row instead of
+/// sampling: exact counts of a short stretch.
 fn profile_samples() -> Option<u32> {
-    std::env::var("ZOS_NETBENCH_PROFILE").ok()?.parse().ok()
+    let value = std::env::var("ZOS_NETBENCH_PROFILE").ok()?;
+    let value = value.trim_start_matches("h2g:").trim_start_matches("step:");
+    value.parse().ok()
+}
+
+/// Whether the profile single-steps (`step:`) rather than samples.
+fn profile_steps() -> bool {
+    std::env::var("ZOS_NETBENCH_PROFILE").is_ok_and(|v| v.contains("step:"))
+}
+
+/// Whether the profile is of the host→guest row.
+fn profile_h2g() -> bool {
+    std::env::var("ZOS_NETBENCH_PROFILE").is_ok_and(|v| v.starts_with("h2g:"))
 }
 
 /// Starts gdb sampling the guest (AArch64 only: the bench's machine).
 fn start_profiler(artifacts: &Artifacts, samples: u32) -> Result<Child, String> {
+    let (script, command, delay) = match profile_steps() {
+        true => ("zos_profile.py", format!("zos-profile {samples}"), "0.5"),
+        false => (
+            "zos_sample.py",
+            format!("zos-sample {samples} every 5"),
+            "0",
+        ),
+    };
     Command::new("gdb-multiarch")
         .args(["-q", "-batch", "-ex"])
         .arg(format!("file {}", artifacts.kernel.display()))
+        // Connecting stops the guest: a single-stepped profile starts
+        // once the transfer runs.
+        .args(["-ex", &format!("shell sleep {delay}")])
         .args(["-ex", &format!("target remote {GDB_SOCKET}"), "-ex"])
         .arg(format!(
             "source {}",
-            root().join("tools/profile/zos_sample.py").display()
+            root().join("tools/profile").join(script).display()
         ))
-        .args(["-ex", &format!("zos-sample {samples} every 5")])
+        .args(["-ex", &command])
         .stdin(Stdio::null())
         .spawn()
         .map_err(|e| format!("gdb-multiarch: {e}"))
@@ -337,7 +364,7 @@ pub fn net_bench(artifacts: &Artifacts) -> Result<Vec<(String, u64)>, String> {
 
     let busy_before = guest_busy_ticks(&mut guest)?;
     let cpu_before = guest.cpu_seconds();
-    let profiled = profile_samples();
+    let profiled = profile_samples().filter(|_| !profile_h2g());
     let g2h_bytes = BULK_BYTES * if profiled.is_some() { 4 } else { 1 };
     let mut profiler = match profiled {
         Some(samples) => Some(start_profiler(artifacts, samples)?),
@@ -375,7 +402,15 @@ pub fn net_bench(artifacts: &Artifacts) -> Result<Vec<(String, u64)>, String> {
     let pipe_ns: u64 = marked_number(&out, "NB_PIPE_NS").unwrap_or(0);
     let busy_before = guest_busy_ticks(&mut guest)?;
     let cpu_before = guest.cpu_seconds();
+    let profiled = profile_samples().filter(|_| profile_h2g());
+    let mut profiler = match profiled {
+        Some(samples) => Some(start_profiler(artifacts, samples)?),
+        None => None,
+    };
     shell(&mut guest, &format!("nc -d {HOST} 5002 >/dev/null"), 300)?;
+    if let Some(gdb) = profiler.as_mut() {
+        let _ = gdb.wait();
+    }
     let (_, h2g_s) = peer_figure(&mut peer, "source")?;
     let h2g_cpu = guest.cpu_seconds() - cpu_before;
     let h2g_busy = guest_busy_ticks(&mut guest)? - busy_before;
