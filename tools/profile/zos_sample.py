@@ -11,6 +11,14 @@
 #
 # SAMPLES   how many samples to take
 # every MS  milliseconds the machine runs between samples (default 5)
+#
+# What it cannot do: a stop lands where QEMU ends a translation block,
+# which favours exception entries, and each stop costs the guest's peers
+# time (a TCP transfer slows to a fifth), so kernel and idle figures are
+# skewed; the user-space split within one process is what it is good for.
+# Single-stepping a burst at each sample was tried and hangs: gdb steps
+# with interrupts masked, so a step into `wfi` or a wait on another
+# thread never returns.
 # pcs FILE  where the user (space, pc, count) lines go
 #           (default /tmp/zos-sample-user.txt); kernel samples are also
 #           written there, as (space, pc) of the kernel, so symbolize.py

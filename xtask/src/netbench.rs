@@ -212,8 +212,9 @@ const GDB_SOCKET: &str = "/tmp/zos-netbench-gdb.sock";
 /// moves four times the bytes; its figures then mean nothing.
 /// `ZOS_NETBENCH_PROFILE=h2g:SAMPLES` profiles the host→guest row instead;
 /// `step:STEPS` (after `h2g:` or not) single-steps STEPS instructions with
-/// `tools/profile/zos_profile.py` half a second into the row instead of
-/// sampling: exact counts of a short stretch.
+/// `tools/profile/zos_profile.py` 1.5 s into the row instead of sampling:
+/// exact counts of a short stretch (of whatever runs then: a window, not
+/// an average).
 fn profile_samples() -> Option<u32> {
     let value = std::env::var("ZOS_NETBENCH_PROFILE").ok()?;
     let value = value.trim_start_matches("h2g:").trim_start_matches("step:");
@@ -233,7 +234,7 @@ fn profile_h2g() -> bool {
 /// Starts gdb sampling the guest (AArch64 only: the bench's machine).
 fn start_profiler(artifacts: &Artifacts, samples: u32) -> Result<Child, String> {
     let (script, command, delay) = match profile_steps() {
-        true => ("zos_profile.py", format!("zos-profile {samples}"), "0.5"),
+        true => ("zos_profile.py", format!("zos-profile {samples}"), "1.5"),
         false => (
             "zos_sample.py",
             format!("zos-sample {samples} every 5"),
