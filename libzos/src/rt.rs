@@ -4,7 +4,7 @@
 
 use crate::abi::layout;
 use crate::sys;
-use buddy_system_allocator::{Heap, LockedHeapWithRescue};
+use buddy_system_allocator::Heap;
 use core::fmt::Write;
 use core::sync::atomic::{AtomicU64, Ordering};
 
@@ -30,8 +30,48 @@ const HEAP_RANGES: usize = 128;
 /// The heap's mapped ranges, (start, length), for `fork` to copy
 /// (`linux::fork`): written only inside the allocator's lock, never with
 /// an allocation (this is the allocator).
-static HEAP_RANGE_LIST: spin::Mutex<([(u64, u64); HEAP_RANGES], usize)> =
-    spin::Mutex::new(([(0, 0); HEAP_RANGES], 0));
+static HEAP_RANGE_LIST: BackoffMutex<([(u64, u64); HEAP_RANGES], usize)> =
+    BackoffMutex::new(([(0, 0); HEAP_RANGES], 0));
+
+/// A spin lock for what every thread of a process shares (the heap) that
+/// sleeps instead of spinning on once a short spin has not got it.
+///
+/// Why: the scheduler runs the highest-priority runnable thread, so a
+/// thread spinning on a lock that a lower-priority thread of the same
+/// process holds (preempted by the tick in the middle of an allocation)
+/// spun forever: the holder never ran again. The netstack's main thread
+/// (priority 100) did, on a lock its frame thread (64) held, after
+/// `net_ns.exp`'s connection flood; its QEMU monitor dump showed it in the
+/// allocator's lock loop. A sleep takes the spinner off the CPU, so the
+/// holder runs and lets go. A lock held on another CPU is free again
+/// within the spin, as before.
+pub struct BackoffMutex<T>(spin::Mutex<T>);
+
+impl<T> BackoffMutex<T> {
+    /// Tries before the first sleep.
+    const SPINS: u32 = 128;
+    /// How long each sleep asks for (the kernel wakes sleepers on its tick).
+    const SLEEP_NS: u64 = 50_000;
+
+    pub const fn new(value: T) -> Self {
+        BackoffMutex(spin::Mutex::new(value))
+    }
+
+    pub fn lock(&self) -> spin::MutexGuard<'_, T> {
+        let mut attempt = 0u32;
+        loop {
+            if let Some(guard) = self.0.try_lock() {
+                return guard;
+            }
+            if attempt < Self::SPINS {
+                attempt += 1;
+                core::hint::spin_loop();
+            } else {
+                sys::sleep_until(sys::clock_ns() + Self::SLEEP_NS);
+            }
+        }
+    }
+}
 /// Set when a range did not fit [`HEAP_RANGE_LIST`]: the heap still grows,
 /// but `fork` cannot know all of it and refuses.
 static HEAP_UNTRACKED: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
@@ -69,8 +109,32 @@ fn record_heap_block(start: u64, length: u64) {
 }
 
 /// The buddy allocator behind [`ALLOCATOR`]: large blocks, and the blocks
-/// the small-size classes are cut from.
-static HEAP: LockedHeapWithRescue<32> = LockedHeapWithRescue::new(grow_heap);
+/// the small-size classes are cut from. A request that does not fit grows
+/// the heap ([`grow_heap`]) and is tried once more.
+static HEAP: BackoffMutex<Heap<32>> = BackoffMutex::new(Heap::empty());
+
+/// Allocates from [`HEAP`], growing it once if needed; null when it cannot.
+fn heap_alloc(layout: core::alloc::Layout) -> *mut u8 {
+    let mut heap = HEAP.lock();
+    if let Ok(block) = heap.alloc(layout) {
+        return block.as_ptr();
+    }
+    grow_heap(&mut heap, &layout);
+    heap.alloc(layout)
+        .map_or(core::ptr::null_mut(), |block| block.as_ptr())
+}
+
+/// Frees a block [`heap_alloc`] gave out with `layout`.
+///
+/// # Safety
+/// `block` came from `heap_alloc(layout)` and is not used again.
+unsafe fn heap_dealloc(block: *mut u8, layout: core::alloc::Layout) {
+    if let Some(block) = core::ptr::NonNull::new(block) {
+        // SAFETY: the caller's promise: a live block of this layout from
+        // this heap.
+        unsafe { HEAP.lock().dealloc(block, layout) };
+    }
+}
 
 #[global_allocator]
 static ALLOCATOR: SmallFirst = SmallFirst;
@@ -91,7 +155,7 @@ struct FreeLists {
     counts: [u32; CLASSES],
 }
 
-static FREE_LISTS: spin::Mutex<FreeLists> = spin::Mutex::new(FreeLists {
+static FREE_LISTS: BackoffMutex<FreeLists> = BackoffMutex::new(FreeLists {
     heads: [0; CLASSES],
     counts: [0; CLASSES],
 });
@@ -127,8 +191,7 @@ fn class_layout(class: usize) -> core::alloc::Layout {
 unsafe impl core::alloc::GlobalAlloc for SmallFirst {
     unsafe fn alloc(&self, layout: core::alloc::Layout) -> *mut u8 {
         let Some((index, class)) = class_of(layout) else {
-            // SAFETY: the caller's layout goes to the buddy allocator as is.
-            return unsafe { HEAP.alloc(layout) };
+            return heap_alloc(layout);
         };
         {
             let mut lists = FREE_LISTS.lock();
@@ -141,14 +204,13 @@ unsafe impl core::alloc::GlobalAlloc for SmallFirst {
                 return head as *mut u8;
             }
         }
-        // SAFETY: a non-zero, valid layout.
-        unsafe { HEAP.alloc(class_layout(class)) }
+        heap_alloc(class_layout(class))
     }
 
     unsafe fn dealloc(&self, block: *mut u8, layout: core::alloc::Layout) {
         let Some((index, class)) = class_of(layout) else {
             // SAFETY: allocated by the buddy allocator with this layout.
-            return unsafe { HEAP.dealloc(block, layout) };
+            return unsafe { heap_dealloc(block, layout) };
         };
         {
             let mut lists = FREE_LISTS.lock();
@@ -162,7 +224,7 @@ unsafe impl core::alloc::GlobalAlloc for SmallFirst {
             }
         }
         // SAFETY: the block came from the buddy allocator with the class layout.
-        unsafe { HEAP.dealloc(block, class_layout(class)) }
+        unsafe { heap_dealloc(block, class_layout(class)) }
     }
 
     unsafe fn realloc(
