@@ -26,9 +26,15 @@
 import collections
 import os
 import signal
+import sys
 import threading
 
 import gdb
+
+# The symbol lookup is zos_profile's (this directory; importing it also
+# defines `zos-profile`).
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from zos_profile import _function  # noqa: E402
 
 
 def _arch():
@@ -36,26 +42,6 @@ def _arch():
     if "aarch64" in name:
         return ("$TTBR0_EL1", 0xFFFF000000000000)
     return ("$cr3", 0xFFFF800000000000)
-
-
-def _function(pc, cache):
-    name = cache.get(pc)
-    if name is not None:
-        return name
-    block = None
-    try:
-        block = gdb.block_for_pc(pc)
-    except RuntimeError:
-        pass
-    while block is not None and block.function is None:
-        block = block.superblock
-    if block is not None:
-        name = block.function.name
-    else:
-        text = gdb.execute("info symbol 0x%x" % pc, to_string=True)
-        name = "? " + text.split(" in section")[0].split(" + ")[0].strip()
-    cache[pc] = name
-    return name
 
 
 def _interrupt_later(seconds):
