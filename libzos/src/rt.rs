@@ -57,7 +57,19 @@ impl<T> BackoffMutex<T> {
         BackoffMutex(spin::Mutex::new(value))
     }
 
+    #[inline]
     pub fn lock(&self) -> spin::MutexGuard<'_, T> {
+        match self.0.try_lock() {
+            Some(guard) => guard,
+            None => self.lock_contended(),
+        }
+    }
+
+    /// The rare path, kept out of line so the free lock costs what a spin
+    /// lock's does.
+    #[cold]
+    #[inline(never)]
+    fn lock_contended(&self) -> spin::MutexGuard<'_, T> {
         let mut attempt = 0u32;
         loop {
             if let Some(guard) = self.0.try_lock() {
