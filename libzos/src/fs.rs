@@ -13,13 +13,13 @@
 
 use crate::ipc::{self, IpcError, Received};
 use crate::posix::{self, io_call, slot_of, Errno, Fd, Result};
+use crate::rt::BackoffMutex as Mutex;
 use crate::sys;
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use spin::Mutex;
 use zos_proto::errno::*;
 use zos_proto::fs::{FsRequest, FsResponse};
 use zos_proto::io::{HandleKind, IoRequest, IoResponse};

@@ -9,10 +9,10 @@
 
 use crate::ipc;
 use crate::posix::{self, ipc_errno, Errno, Fd, Result};
+use crate::rt::BackoffMutex as Mutex;
 use crate::sys;
 use alloc::string::String;
 use alloc::vec::Vec;
-use spin::Mutex;
 use zos_proto::errno::*;
 use zos_proto::io::{HandleKind, IoRequest, IoResponse};
 use zos_proto::net::{NetRequest, NetResponse, SocketRequest, SocketResponse};

@@ -12,9 +12,9 @@
 //! which costs more than the messages.
 
 use crate::posix::{Errno, Result};
+use crate::rt::BackoffMutex as Mutex;
 use crate::sys;
 use core::sync::atomic::{AtomicU32, Ordering};
-use spin::Mutex;
 use zos_proto::errno::*;
 use zos_proto::ring::{Ring, RingError, RingHeader, Side};
 

@@ -16,11 +16,11 @@
 //! meanwhile (and a poll whose timer could not be had) looks again every
 //! [`SLICE_NS`] instead, as every poll did before.
 
+use crate::rt::BackoffMutex as Mutex;
 use crate::sys;
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use spin::Mutex;
 
 /// Badge bits of the capabilities to the poll notification.
 pub const TIMER_BIT: u64 = 1;

@@ -7,13 +7,13 @@
 
 use crate::ipc::{self, Received};
 use crate::rt::start_info;
+use crate::rt::BackoffMutex as Mutex;
 use crate::sys;
 use alloc::collections::BTreeMap;
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, Ordering};
-use spin::Mutex;
 use zos_proto::errno::*;
 use zos_proto::io::{HandleKind, IoRequest, IoResponse, Termios};
 use zos_proto::proc::{ProcRequest, ProcResponse};

@@ -33,7 +33,8 @@ const HEAP_RANGES: usize = 128;
 static HEAP_RANGE_LIST: BackoffMutex<([(u64, u64); HEAP_RANGES], usize)> =
     BackoffMutex::new(([(0, 0); HEAP_RANGES], 0));
 
-/// A spin lock for what every thread of a process shares (the heap) that
+/// A spin lock for what every thread of a process shares (the heap, and
+/// every other lock of libzos: descriptors, buffers, signal actions) that
 /// sleeps instead of spinning on once a short spin has not got it.
 ///
 /// Why: the scheduler runs the highest-priority runnable thread, so a
@@ -63,6 +64,11 @@ impl<T> BackoffMutex<T> {
             Some(guard) => guard,
             None => self.lock_contended(),
         }
+    }
+
+    /// The lock if it is free now.
+    pub fn try_lock(&self) -> Option<spin::MutexGuard<'_, T>> {
+        self.0.try_lock()
     }
 
     /// The rare path, kept out of line so the free lock costs what a spin

@@ -5,10 +5,10 @@
 use super::{c_str, get_word, put_words, user_bytes, user_bytes_mut, SysResult};
 use crate::fs::{self, FileStat};
 use crate::posix::{self, Errno, Fd};
+use crate::rt::BackoffMutex as Mutex;
 use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
 use alloc::string::String;
 use alloc::vec::Vec;
-use spin::Mutex;
 use zos_proto::errno::*;
 use zos_proto::io::HandleKind;
 use zos_proto::net::SocketKind;

@@ -8,8 +8,8 @@
 //! look and its sleep is late by at most that.
 
 use crate::posix;
+use crate::rt::BackoffMutex as Mutex;
 use crate::sys::{self, Sys};
-use spin::Mutex;
 
 /// The longest the timer thread sleeps without looking at the timer again.
 const RECHECK_NS: u64 = 100_000_000;

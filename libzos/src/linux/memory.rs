@@ -32,10 +32,10 @@
 use super::SysResult;
 use crate::abi::{layout, map_flags};
 use crate::posix::{self, Errno};
+use crate::rt::BackoffMutex as Mutex;
 use crate::sys;
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
-use spin::Mutex;
 use zos_proto::errno::*;
 
 const PAGE: u64 = 4096;

@@ -30,9 +30,9 @@ mod vfork;
 pub use fork::set_program_headers;
 
 use crate::posix::{self, Errno};
+use crate::rt::BackoffMutex as Mutex;
 use alloc::collections::BTreeSet;
 use alloc::string::String;
-use spin::Mutex;
 use zos_proto::errno::*;
 
 type SysResult = Result<i64, Errno>;

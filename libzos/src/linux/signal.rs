@@ -11,9 +11,9 @@
 use super::ucontext::Ucontext;
 use super::{put_words, user_bytes, SysResult};
 use crate::posix::{self, Errno, SigAction};
+use crate::rt::BackoffMutex as Mutex;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, Ordering};
-use spin::Mutex;
 use zos_abi::registers::USER_REGISTERS;
 use zos_proto::errno::*;
 

@@ -5,10 +5,10 @@
 
 use super::{user_bytes, user_bytes_mut, SysResult};
 use crate::posix::{self, Errno, Fd};
+use crate::rt::BackoffMutex as Mutex;
 use crate::tty::{self, WinSize};
 use alloc::collections::BTreeMap;
 use alloc::string::String;
-use spin::Mutex;
 use zos_proto::errno::*;
 
 const TIOCSCTTY: u64 = 0x540e;

@@ -26,9 +26,9 @@
 use super::spawn::strings;
 use super::{c_str, SysResult};
 use crate::posix::{self, Errno, FileAction, Pid};
+use crate::rt::BackoffMutex as Mutex;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicI64, AtomicU32, Ordering};
-use spin::Mutex;
 use zos_proto::errno::*;
 
 /// How many vfork children are running on this process's stack, one inside
