@@ -36,13 +36,12 @@ const PROTOCOL_TCP: u8 = 6;
 /// The TCP segment of an Ethernet frame, if the frame is an unfragmented
 /// IPv4 TCP packet whose lengths fit the frame; `None` for anything else.
 pub fn tcp_in_frame(frame: &[u8]) -> Option<TcpInFrame> {
-    let ethertype = u16::from_be_bytes([*frame.get(12)?, *frame.get(13)?]);
-    if ethertype != ETHERTYPE_IPV4 {
+    if !is_ipv4_tcp(frame) {
         return None;
     }
-    let ip = frame.get(ETHERNET_HEADER..)?;
-    let header_len = usize::from(*ip.first()? & 0x0f) * 4;
-    if ip.len() < 20 || ip[0] >> 4 != 4 || header_len < 20 || ip[9] != PROTOCOL_TCP {
+    let ip = &frame[ETHERNET_HEADER..];
+    let header_len = usize::from(ip[0] & 0x0f) * 4;
+    if ip.len() < 20 || ip[0] >> 4 != 4 || header_len < 20 {
         return None;
     }
     // More fragments, or not the first: not a whole segment.
@@ -63,6 +62,14 @@ pub fn tcp_in_frame(frame: &[u8]) -> Option<TcpInFrame> {
         len,
         pseudo: partial_sum(&pseudo_words),
     })
+}
+
+/// Whether the frame says it carries IPv4 and TCP (its Ethernet type and
+/// IP protocol), whole or not.
+pub fn is_ipv4_tcp(frame: &[u8]) -> bool {
+    frame.len() > ETHERNET_HEADER + 9
+        && frame[12..14] == ETHERTYPE_IPV4.to_be_bytes()
+        && frame[ETHERNET_HEADER + 9] == PROTOCOL_TCP
 }
 
 /// Checks the TCP checksum of `frame` (where `tcp_in_frame` found it).
@@ -172,16 +179,26 @@ pub(crate) mod tests {
 
     /// A TCP frame built by smoltcp, its checksum computed by smoltcp.
     pub(crate) fn smoltcp_frame(payload: &[u8]) -> Vec<u8> {
+        smoltcp_segment(payload, TcpControl::Psh, None)
+    }
+
+    /// A TCP frame from 10.0.0.1:4000 to 10.0.0.2:80 built by smoltcp,
+    /// with `control` and an MSS option.
+    pub(crate) fn smoltcp_segment(
+        payload: &[u8],
+        control: TcpControl,
+        max_seg_size: Option<u16>,
+    ) -> Vec<u8> {
         let (src, dst) = (Ipv4Address::new(10, 0, 0, 1), Ipv4Address::new(10, 0, 0, 2));
         let tcp = TcpRepr {
             src_port: 4000,
             dst_port: 80,
-            control: TcpControl::Psh,
+            control,
             seq_number: TcpSeqNumber(0x1234_5678),
             ack_number: Some(TcpSeqNumber(99)),
             window_len: 5000,
             window_scale: None,
-            max_seg_size: None,
+            max_seg_size,
             sack_permitted: false,
             sack_ranges: [None; 3],
             timestamp: None,

@@ -13,15 +13,18 @@
 //!
 //! TCP checksums are this layer's, not smoltcp's (`checksum`): none on
 //! loopback, filled in (or left to the device) on the way to the NIC,
-//! checked on the way in from it.
+//! checked on the way in from it. When the device cuts TCP segments itself,
+//! segments to the NIC may be as long as a ring slot (`segmentation`).
 
-use crate::checksum::{self, TCP_CHECKSUM_OFFSET};
+use crate::checksum::{self, TcpInFrame, TCP_CHECKSUM_OFFSET};
+use crate::segmentation::{self, Flow, MssTable};
 use alloc::boxed::Box;
 use alloc::collections::VecDeque;
 use alloc::vec;
 use alloc::vec::Vec;
 use smoltcp::phy::{self, Checksum, DeviceCapabilities, Medium};
 use smoltcp::time::Instant;
+pub use zos_netring::Offload;
 
 /// Largest packet (the loopback MTU, as on Linux), Ethernet header included.
 pub const MTU: usize = 65535;
@@ -38,15 +41,20 @@ pub trait Nic: Send {
     /// leaves from); `None` when there is none. Nothing leaves until
     /// [`Nic::commit`].
     fn reserve(&mut self, len: usize) -> Option<&mut [u8]>;
-    /// Queues the frame of the last `reserve` to the wire; with
-    /// `checksum: Some((start, offset))` the device completes a checksum
-    /// (see [`Nic::checksum_offload`]).
-    fn commit(&mut self, checksum: Option<(usize, usize)>);
+    /// Queues the frame of the last `reserve` to the wire, with what the
+    /// device is to do to it (see [`Nic::checksum_offload`] and
+    /// [`Nic::segmentation_offload`]).
+    fn commit(&mut self, offload: Offload);
     /// Whether the device completes checksums: the frame then carries only
     /// the pseudo-header's sum in the field, as virtio-net's
     /// `VIRTIO_NET_F_CSUM` has it.
     fn checksum_offload(&self) -> bool {
         false
+    }
+    /// The longest TCP frame the device cuts into segments for the wire
+    /// (virtio-net's `VIRTIO_NET_F_HOST_TSO4`), or `None` when it cuts none.
+    fn segmentation_offload(&self) -> Option<usize> {
+        None
     }
 }
 
@@ -75,6 +83,8 @@ pub struct Segment {
 struct Link {
     queue: VecDeque<Vec<u8>>,
     nic: Option<Box<dyn Nic>>,
+    /// The real MSS of connections whose SYN was raised (segmentation).
+    mss_table: MssTable,
     mac: [u8; 6],
     /// Whether frames went to the NIC since the last `take_sent`.
     sent: bool,
@@ -87,6 +97,7 @@ impl Segment {
             link: Link {
                 queue: VecDeque::new(),
                 nic: None,
+                mss_table: MssTable::default(),
                 mac,
                 sent: false,
                 counters: Counters::default(),
@@ -147,8 +158,10 @@ impl Link {
     /// read back from it (where the frame goes, its TCP header) only steers
     /// this frame, and every read is bounds-checked.
     fn send<R>(&mut self, len: usize, build: impl FnOnce(&mut [u8]) -> R) -> R {
-        let offload = self.nic.as_ref().is_some_and(|nic| nic.checksum_offload());
-        let room = self.nic.as_mut().filter(|_| len <= NIC_FRAME);
+        let checksum_offload = self.nic.as_ref().is_some_and(|nic| nic.checksum_offload());
+        let segmentation = self.nic.as_ref().and_then(|nic| nic.segmentation_offload());
+        let longest = segmentation.unwrap_or(NIC_FRAME).max(NIC_FRAME);
+        let room = self.nic.as_mut().filter(|_| len <= longest);
         let Some(slot) = room.and_then(|nic| nic.reserve(len)) else {
             // No NIC, no room in its ring, or too long for it.
             let mut frame = vec![0; len];
@@ -164,16 +177,36 @@ impl Link {
             return result;
         }
         let tcp = checksum::tcp_in_frame(slot);
+        let segment_size = match (tcp, segmentation) {
+            (Some(tcp), Some(_)) if checksum_offload => {
+                segment_size(&mut self.mss_table, slot, tcp)
+            }
+            _ => 0,
+        };
+        if len > NIC_FRAME && segment_size == 0 {
+            // Longer than the wire takes, and the device cuts it not.
+            self.counters.dropped += 1;
+            return result;
+        }
+        if let Some(tcp) = tcp {
+            segmentation::adjust_outgoing_syn(slot, tcp);
+        }
         match tcp {
-            Some(tcp) if offload => checksum::fill_tcp_pseudo_checksum(slot, tcp),
+            Some(tcp) if checksum_offload => checksum::fill_tcp_pseudo_checksum(slot, tcp),
             Some(tcp) => checksum::fill_tcp_checksum(slot, tcp),
             None => {}
         }
-        let device_checksum = tcp
-            .filter(|_| offload)
-            .map(|tcp| (tcp.start, TCP_CHECKSUM_OFFSET));
+        let offload = match tcp {
+            // IPv4 puts the TCP header at most 74 bytes in: both fit a byte.
+            Some(tcp) if checksum_offload => Offload {
+                checksum_start: tcp.start as u8,
+                checksum_offset: TCP_CHECKSUM_OFFSET as u8,
+                segment_size,
+            },
+            _ => Offload::NONE,
+        };
         if let Some(nic) = self.nic.as_mut() {
-            nic.commit(device_checksum);
+            nic.commit(offload);
         }
         self.counters.tx_frames += 1;
         self.counters.tx_bytes += len as u64;
@@ -191,14 +224,22 @@ impl Link {
         }
     }
 
-    /// Copies the next frame from the NIC that may enter into `buffer`.
+    /// Copies the next frame from the NIC that may enter into `buffer`
+    /// (a SYN's MSS set for smoltcp: `segmentation`).
     fn next_nic_frame(&mut self, buffer: &mut [u8]) -> Option<usize> {
         let nic = self.nic.as_mut()?;
+        let large_mss = nic.segmentation_offload().map(segmentation::large_mss);
         loop {
             let n = nic.receive(buffer)?.min(buffer.len());
-            if martian(&buffer[..n]) || !tcp_checksum_holds(&buffer[..n]) {
+            let frame = &mut buffer[..n];
+            let tcp = checksum::tcp_in_frame(frame);
+            if martian(frame) || !tcp_checksum_holds(frame, tcp) {
                 self.counters.dropped += 1;
                 continue;
+            }
+            if let Some(tcp) = tcp {
+                let table = large_mss.map(|large| (&mut self.mss_table, large));
+                segmentation::adjust_incoming_syn(frame, tcp, table);
             }
             self.counters.rx_frames += 1;
             self.counters.rx_bytes += n as u64;
@@ -207,14 +248,30 @@ impl Link {
     }
 }
 
+/// The segments the device is to cut `frame` into: its connection's
+/// real MSS (from `table`) when the payload is longer than that, else 0 (sent whole).
+fn segment_size(table: &mut MssTable, frame: &[u8], tcp: TcpInFrame) -> u16 {
+    let payload = segmentation::payload_len(frame, tcp);
+    if payload <= usize::from(segmentation::DEFAULT_MSS) {
+        return 0;
+    }
+    let Some(flow) = Flow::outgoing(frame, tcp) else {
+        return 0;
+    };
+    let mss = table.mss(flow);
+    match payload > usize::from(mss) {
+        true => mss,
+        false => 0,
+    }
+}
+
 /// Whether a frame from the wire may go on to smoltcp as far as TCP
-/// checksums go: not IPv4 TCP, or whole with a checksum that holds
-/// (smoltcp checks none: [`Segment`]'s capabilities).
-fn tcp_checksum_holds(frame: &[u8]) -> bool {
-    let ipv4_tcp = frame.len() > 23 && frame[12..14] == [0x08, 0x00] && frame[23] == 6;
-    match checksum::tcp_in_frame(frame) {
+/// checksums go: not IPv4 TCP, or whole (`tcp`, its segment) with a
+/// checksum that holds (smoltcp checks none: [`Segment`]'s capabilities).
+fn tcp_checksum_holds(frame: &[u8], tcp: Option<TcpInFrame>) -> bool {
+    match tcp {
         Some(tcp) => checksum::tcp_checksum_ok(frame, tcp),
-        None => !ipv4_tcp,
+        None => !checksum::is_ipv4_tcp(frame),
     }
 }
 
@@ -305,7 +362,7 @@ mod tests {
         fn reserve(&mut self, _len: usize) -> Option<&mut [u8]> {
             None
         }
-        fn commit(&mut self, _checksum: Option<(usize, usize)>) {}
+        fn commit(&mut self, _offload: Offload) {}
     }
 
     /// smoltcp checks no TCP checksum here: a frame from the wire whose

@@ -15,6 +15,7 @@ extern crate alloc;
 pub mod checksum;
 pub mod config;
 pub mod device;
+pub mod segmentation;
 pub mod shared;
 mod stack;
 

@@ -9,7 +9,9 @@ use libzos::dprintln;
 use libzos::ipc;
 use libzos::sys;
 use spin::Mutex;
-use zos_netring::{Consumer, Offload, Producer, REGION_BYTES, TO_DRIVER, TO_STACK};
+use zos_netring::{
+    Consumer, Offload, Producer, REGION_BYTES, TO_DRIVER, TO_DRIVER_RING, TO_STACK, TO_STACK_RING,
+};
 use zos_netstack_core::config::{self, LinkConfig};
 use zos_netstack_core::device::Nic;
 use zos_proto::block::{DevRequest, DevResponse};
@@ -22,6 +24,8 @@ pub struct RingNic {
     to_driver: Producer,
     /// The driver's device completes TCP checksums.
     checksum_offload: bool,
+    /// The driver's device cuts long TCP segments.
+    segmentation_offload: bool,
 }
 
 impl Nic for RingNic {
@@ -39,19 +43,17 @@ impl Nic for RingNic {
         self.to_driver.reserve(len).ok()
     }
 
-    fn commit(&mut self, checksum: Option<(usize, usize)>) {
-        // IPv4 puts the TCP header at most 74 bytes in: both fit a byte.
-        let offload = checksum.and_then(|(start, offset)| {
-            Some(Offload {
-                checksum_start: u8::try_from(start).ok()?,
-                checksum_offset: u8::try_from(offset).ok()?,
-            })
-        });
-        self.to_driver.commit_with(offload.unwrap_or(Offload::NONE));
+    fn commit(&mut self, offload: Offload) {
+        self.to_driver.commit_with(offload);
     }
 
     fn checksum_offload(&self) -> bool {
         self.checksum_offload
+    }
+
+    fn segmentation_offload(&self) -> Option<usize> {
+        let segments = self.checksum_offload && self.segmentation_offload;
+        segments.then(|| self.to_driver.max_frame())
     }
 }
 
@@ -169,9 +171,10 @@ fn attach_to(driver: u64, config: &LinkConfig) -> Result<Attached, Retry> {
     // TO_STACK only.
     let mut nic = unsafe {
         Box::new(RingNic {
-            to_driver: Producer::new(base.add(TO_DRIVER)),
-            to_stack: Consumer::new(base.add(TO_STACK)),
+            to_driver: Producer::new(base.add(TO_DRIVER), TO_DRIVER_RING),
+            to_stack: Consumer::new(base.add(TO_STACK), TO_STACK_RING),
             checksum_offload: false,
+            segmentation_offload: false,
         })
     };
     let notification = sys::notification_create().map_err(|_| Retry::Never)?;
@@ -191,10 +194,12 @@ fn attach_to(driver: u64, config: &LinkConfig) -> Result<Attached, Retry> {
             Some(NicResponse::Attached {
                 mac,
                 checksum_offload,
+                segmentation_offload,
             }),
             &[kick],
         ) => {
             nic.checksum_offload = checksum_offload;
+            nic.segmentation_offload = segmentation_offload;
             (mac, kick)
         }
         other => {
@@ -211,11 +216,12 @@ fn attach_to(driver: u64, config: &LinkConfig) -> Result<Attached, Retry> {
         dprintln!("netstack: cannot start the frame thread");
     }
     let [a, b, c, d, e, f] = mac;
-    let checksums = match nic.checksum_offload {
-        true => ", TCP checksums by the device",
-        false => "",
+    let offloads = match (nic.checksum_offload, nic.segmentation_offload) {
+        (true, true) => ", TCP checksums and segmentation by the device",
+        (true, false) => ", TCP checksums by the device",
+        _ => "",
     };
-    dprintln!("netstack: eth0 {a:02x}:{b:02x}:{c:02x}:{d:02x}:{e:02x}:{f:02x} attached{checksums}");
+    dprintln!("netstack: eth0 {a:02x}:{b:02x}:{c:02x}:{d:02x}:{e:02x}:{f:02x} attached{offloads}");
     Ok(Attached {
         nic,
         mac,

@@ -19,9 +19,12 @@ pub enum NicRequest {
 pub enum NicResponse {
     /// `checksum_offload`: the device completes TCP checksums of frames
     /// whose ring slot asks for it (`zos_netring::Offload`).
+    /// `segmentation_offload`: it also cuts TCP segments longer than the
+    /// wire takes, as their slot asks (it needs `checksum_offload`).
     Attached {
         mac: [u8; 6],
         checksum_offload: bool,
+        segmentation_offload: bool,
     },
     Err(i32),
 }

@@ -12,7 +12,8 @@
 //! interrupt (frames received, transmissions done) and the netstack's kick
 //! (frames queued to send). Received frames are copied once from the
 //! device's DMA buffers into the ring; frames to send once from the ring
-//! into DMA buffers. Docs: docs/network.md.
+//! into DMA buffers: wire-sized ones, or for the TCP segments the device
+//! cuts up (TSO) 16 KiB ones. Docs: docs/network.md.
 #![no_std]
 #![no_main]
 
@@ -28,21 +29,29 @@ use libzos::sys;
 use spin::Mutex;
 use virtio_drivers::device::net::VirtIONetRaw;
 use virtio_drivers::transport::SomeTransport;
-use zos_netring::{Consumer, Offload, Producer, REGION_BYTES, TO_DRIVER, TO_STACK};
+use zos_netring::{
+    Consumer, Offload, Producer, REGION_BYTES, TO_DRIVER, TO_DRIVER_RING, TO_STACK, TO_STACK_RING,
+};
 use zos_proto::block::{DevRequest, DevResponse};
 use zos_proto::errno::{EINVAL, ENOMEM};
 use zos_proto::nic::{NicRequest, NicResponse};
 use zos_virtio_hal::{self as hal, descriptor, parse_hex, Mapped, ZosHal};
 
 mod transport;
-use transport::{NoEventIdx, CHECKSUM_OFFLOAD};
+use transport::{NoEventIdx, CHECKSUM_OFFLOAD, SEGMENTATION_OFFLOAD};
 
 libzos::entry!(main);
 
-/// Descriptors per virtqueue (and DMA buffers per direction).
+/// Descriptors per virtqueue (and wire-sized DMA buffers per direction).
 const QUEUE: usize = 128;
 /// Bytes of one DMA buffer (virtio-net header + the largest frame).
 const BUFFER: usize = 2048;
+/// Transmit buffers for segments the device cuts up, and their bytes (the
+/// header + the longest frame of the ring to the driver).
+const LARGE_BUFFERS: usize = 32;
+const LARGE_BUFFER: usize = TO_DRIVER_RING.slot + 16;
+/// The longest frame the wire takes whole.
+const WIRE_FRAME: usize = 1514;
 /// Notification bits of the worker.
 const IRQ_BIT: u64 = 1;
 const KICK_BIT: u64 = 2;
@@ -63,17 +72,27 @@ static WORKER: Mutex<Option<Worker>> = Mutex::new(None);
 /// The worker's notification (for the main thread's kick after an attach).
 static NOTIFICATION: AtomicU64 = AtomicU64::new(0);
 
+/// One transmit DMA buffer: wire-sized, or large (segments to cut).
+#[derive(Clone, Copy)]
+enum TxBuffer {
+    Wire(usize),
+    Large(usize),
+}
+
 struct Worker {
     net: Net,
     irq: u64,
     notification: u64,
     rx: Mapped,
     tx: Mapped,
+    /// Only when the device cuts segments.
+    tx_large: Option<Mapped>,
     /// Receive token → buffer index.
     rx_token: [Option<usize>; QUEUE],
-    /// Transmit token → (buffer index, length).
-    tx_token: [Option<(usize, usize)>; QUEUE],
+    /// Transmit token → (buffer, length).
+    tx_token: [Option<(TxBuffer, usize)>; QUEUE],
     free_tx: Vec<usize>,
+    free_tx_large: Vec<usize>,
     /// Frames dropped because nobody was attached or the ring was full.
     dropped: u64,
 }
@@ -121,15 +140,25 @@ fn run() -> Result<(), String> {
         .map_err(|e| alloc::format!("cannot bind the interrupt: {}", e.name()))?;
     let rx = hal::alloc((QUEUE * BUFFER) as u64).map_err(|e| e.name())?;
     let tx = hal::alloc((QUEUE * BUFFER) as u64).map_err(|e| e.name())?;
+    let large_buffers = match SEGMENTATION_OFFLOAD.load(Ordering::Relaxed) {
+        true => LARGE_BUFFERS,
+        false => 0,
+    };
+    let tx_large = match large_buffers {
+        0 => None,
+        n => Some(hal::alloc((n * LARGE_BUFFER) as u64).map_err(|e| e.name())?),
+    };
     let mut worker = Worker {
         net,
         irq,
         notification,
         rx,
         tx,
+        tx_large,
         rx_token: [None; QUEUE],
         tx_token: [None; QUEUE],
         free_tx: (0..QUEUE).collect(),
+        free_tx_large: (0..large_buffers).collect(),
         dropped: 0,
     };
     for index in 0..QUEUE {
@@ -155,24 +184,46 @@ fn run() -> Result<(), String> {
     serve(endpoint, kick, mac)
 }
 
-/// Asks the device, in the frame's virtio-net header, to complete the
-/// checksum the netstack left to it (`VIRTIO_NET_HDR_F_NEEDS_CSUM`, with
-/// where the sum starts and where it goes). Only when the device took
-/// `VIRTIO_NET_F_CSUM` and the place lies inside the frame: the request is
-/// the netstack's word, in memory it can scribble on.
-fn ask_checksum(header: &mut [u8], offload: Offload, len: usize) {
+/// Writes into the frame's virtio-net header what the netstack asked of
+/// the device: to complete a checksum (`VIRTIO_NET_HDR_F_NEEDS_CSUM`, with
+/// where the sum starts and where it goes), and to cut a TCP segment into
+/// `segment_size` pieces (`VIRTIO_NET_HDR_GSO_TCPV4`, with where its
+/// payload starts). Each only when the device took the feature and the
+/// places lie inside the frame: the request is the netstack's word, in
+/// memory it can scribble on. `false`: a frame longer than the wire takes
+/// that the device will not cut, not to be sent.
+fn fill_offload(header: &mut [u8], frame: &[u8], offload: Offload) -> bool {
     let (start, offset) = (
         usize::from(offload.checksum_start),
         usize::from(offload.checksum_offset),
     );
+    let len = frame.len();
     let fits = start + offset + 2 <= len && header.len() >= 10;
     if !offload.wants_checksum() || !fits || !CHECKSUM_OFFLOAD.load(Ordering::Relaxed) {
-        return;
+        return len <= WIRE_FRAME;
     }
     const NEEDS_CSUM: u8 = 1;
     header[0] |= NEEDS_CSUM;
     header[6..8].copy_from_slice(&(start as u16).to_le_bytes());
     header[8..10].copy_from_slice(&(offset as u16).to_le_bytes());
+    if len <= WIRE_FRAME {
+        return true;
+    }
+    // The TCP header's length, from its data offset.
+    let headers = frame
+        .get(start + 12)
+        .map(|byte| start + usize::from(byte >> 4) * 4);
+    let cut = offload.segment_size != 0 && SEGMENTATION_OFFLOAD.load(Ordering::Relaxed);
+    match headers {
+        Some(headers) if cut && headers < len => {
+            const GSO_TCPV4: u8 = 1;
+            header[1] = GSO_TCPV4;
+            header[2..4].copy_from_slice(&(headers as u16).to_le_bytes());
+            header[4..6].copy_from_slice(&offload.segment_size.to_le_bytes());
+            true
+        }
+        _ => false,
+    }
 }
 
 /// Answers `Attach` requests (a netstack, or the next one after a restart).
@@ -192,6 +243,7 @@ fn serve(endpoint: u64, kick: u64, mac: [u8; 6]) -> Result<(), String> {
                         let bytes = ipc::encode_vec(&NicResponse::Attached {
                             mac,
                             checksum_offload: CHECKSUM_OFFLOAD.load(Ordering::Relaxed),
+                            segmentation_offload: SEGMENTATION_OFFLOAD.load(Ordering::Relaxed),
                         });
                         let _ = server.reply_raw(&bytes.unwrap_or_default(), &[copy]);
                         let _ = sys::signal(NOTIFICATION.load(Ordering::Relaxed));
@@ -229,8 +281,8 @@ fn attach(memory: u64, stack: u64) -> Result<(), i32> {
     // consumes TO_DRIVER only.
     let link = unsafe {
         Link {
-            to_stack: Producer::new(base.add(TO_STACK)),
-            to_driver: Consumer::new(base.add(TO_DRIVER)),
+            to_stack: Producer::new(base.add(TO_STACK), TO_STACK_RING),
+            to_driver: Consumer::new(base.add(TO_DRIVER), TO_DRIVER_RING),
             stack,
             memory: mapped,
         }
@@ -269,9 +321,34 @@ impl Worker {
         unsafe { &mut self.rx.bytes()[index * BUFFER..(index + 1) * BUFFER] }
     }
 
-    fn tx_buffer(&mut self, index: usize) -> &'static mut [u8] {
+    fn tx_buffer(&mut self, buffer: TxBuffer) -> &'static mut [u8] {
         // SAFETY: as `rx_buffer`, for the transmit DMA memory.
-        unsafe { &mut self.tx.bytes()[index * BUFFER..(index + 1) * BUFFER] }
+        unsafe {
+            match buffer {
+                TxBuffer::Wire(i) => &mut self.tx.bytes()[i * BUFFER..(i + 1) * BUFFER],
+                TxBuffer::Large(i) => match self.tx_large.as_mut() {
+                    Some(large) => &mut large.bytes()[i * LARGE_BUFFER..(i + 1) * LARGE_BUFFER],
+                    None => &mut [],
+                },
+            }
+        }
+    }
+
+    /// A free transmit buffer for a frame of `len` bytes after a header of
+    /// `header` bytes.
+    fn take_tx_buffer(&mut self, header: usize, len: usize) -> Option<TxBuffer> {
+        if header + len <= BUFFER {
+            self.free_tx.pop().map(TxBuffer::Wire)
+        } else {
+            self.free_tx_large.pop().map(TxBuffer::Large)
+        }
+    }
+
+    fn free_tx_buffer(&mut self, buffer: TxBuffer) {
+        match buffer {
+            TxBuffer::Wire(i) => self.free_tx.push(i),
+            TxBuffer::Large(i) => self.free_tx_large.push(i),
+        }
     }
 
     fn post_receive(&mut self, index: usize) -> Result<(), String> {
@@ -319,22 +396,42 @@ impl Worker {
             let buffer = self.tx_buffer(index);
             // SAFETY: the same buffer and length that were sent under this token.
             let _ = unsafe { self.net.transmit_complete(token, &buffer[..len]) };
-            self.free_tx.push(index);
+            self.free_tx_buffer(index);
         }
         if let Some(link) = link.as_mut() {
-            while let Some(index) = self.free_tx.pop() {
-                let buffer = self.tx_buffer(index);
-                let Ok(header) = self.net.fill_buffer_header(buffer) else {
-                    self.free_tx.push(index);
+            // The header's size does not change: learnt once per batch.
+            let mut scratch = [0u8; 16];
+            let Ok(header) = self.net.fill_buffer_header(&mut scratch) else {
+                return;
+            };
+            while let Some((next, _)) = link.to_driver.peek() {
+                if header + next > BUFFER && self.tx_large.is_none() {
+                    // Longer than any buffer here (the netstack's mistake):
+                    // skipped, and counted by the ring.
+                    let _ = link.to_driver.pop_frame(&mut []);
+                    self.dropped += 1;
+                    continue;
+                }
+                let Some(index) = self.take_tx_buffer(header, next) else {
                     break;
                 };
-                match link.to_driver.pop_frame(&mut buffer[header..]) {
+                let buffer = self.tx_buffer(index);
+                if self.net.fill_buffer_header(buffer).is_err() {
+                    self.free_tx_buffer(index);
+                    break;
+                }
+                let (head, frame) = buffer.split_at_mut(header);
+                match link.to_driver.pop_frame(frame) {
                     None => {
-                        self.free_tx.push(index);
+                        self.free_tx_buffer(index);
                         break;
                     }
                     Some(Ok((len, offload))) => {
-                        ask_checksum(&mut buffer[..header], offload, len);
+                        if !fill_offload(head, &frame[..len], offload) {
+                            self.dropped += 1;
+                            self.free_tx_buffer(index);
+                            continue;
+                        }
                         let total = header + len;
                         // SAFETY: DMA memory, untouched until the device is done
                         // (`transmit_complete`).
@@ -346,12 +443,12 @@ impl Worker {
                             }
                             Err(_) => {
                                 self.dropped += 1;
-                                self.free_tx.push(index);
+                                self.free_tx_buffer(index);
                                 break;
                             }
                         }
                     }
-                    Some(Err(_)) => self.free_tx.push(index),
+                    Some(Err(_)) => self.free_tx_buffer(index),
                 }
             }
             if received {

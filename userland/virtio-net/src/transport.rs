@@ -11,7 +11,9 @@
 //!
 //! It also asks for `VIRTIO_NET_F_CSUM` when the device offers it, which
 //! virtio-drivers does not know: the device then completes the TCP
-//! checksums the netstack leaves to it (docs/network.md, "Checksums").
+//! checksums the netstack leaves to it (docs/network.md, "Checksums"); and
+//! with it for `VIRTIO_NET_F_HOST_TSO4`: the device then cuts TCP segments
+//! longer than the wire takes ("Segmentation").
 
 use core::sync::atomic::{AtomicBool, Ordering};
 use virtio_drivers::transport::{DeviceStatus, DeviceType, InterruptStatus, Transport};
@@ -24,9 +26,15 @@ const RING_EVENT_IDX: u64 = 1 << 29;
 /// partial checksum.
 const NET_CSUM: u64 = 1 << 0;
 
+/// `VIRTIO_NET_F_HOST_TSO4` (virtio 1.2, 5.1.3): the device takes TCP/IPv4
+/// segments to cut up (it needs `VIRTIO_NET_F_CSUM`).
+const NET_HOST_TSO4: u64 = 1 << 11;
+
 /// Whether the device accepted `VIRTIO_NET_F_CSUM` (set while it is
 /// initialised, read when a netstack attaches).
 pub static CHECKSUM_OFFLOAD: AtomicBool = AtomicBool::new(false);
+/// Whether it accepted `VIRTIO_NET_F_HOST_TSO4` too.
+pub static SEGMENTATION_OFFLOAD: AtomicBool = AtomicBool::new(false);
 
 pub struct NoEventIdx<T: Transport>(pub T);
 
@@ -40,10 +48,16 @@ impl<T: Transport> Transport for NoEventIdx<T> {
     }
 
     fn write_driver_features(&mut self, driver_features: u64) {
-        let checksum = self.0.read_device_features() & NET_CSUM;
+        let offered = self.0.read_device_features();
+        let checksum = offered & NET_CSUM;
+        let segmentation = match checksum {
+            0 => 0,
+            _ => offered & NET_HOST_TSO4,
+        };
         CHECKSUM_OFFLOAD.store(checksum != 0, Ordering::Relaxed);
+        SEGMENTATION_OFFLOAD.store(segmentation != 0, Ordering::Relaxed);
         self.0
-            .write_driver_features((driver_features & !RING_EVENT_IDX) | checksum)
+            .write_driver_features((driver_features & !RING_EVENT_IDX) | checksum | segmentation)
     }
 
     fn max_queue_size(&mut self, queue: u16) -> u32 {

@@ -3,19 +3,83 @@
 //! wire.
 
 use super::*;
+use crate::checksum::{self, fold, partial_sum};
 use crate::config::LinkConfig;
-use crate::device::Nic;
+use crate::device::{Nic, Offload};
 use alloc::boxed::Box;
 use std::sync::{Arc, Mutex};
 
 type Wire = Arc<Mutex<VecDeque<Vec<u8>>>>;
 
-/// A NIC that reads frames from `inbox` and writes them to `outbox`.
+/// A NIC that reads frames from `inbox` and writes them to `outbox`;
+/// with `offloads`, it completes TCP checksums and cuts long segments as
+/// virtio-net's device does.
 struct FakeNic {
     inbox: Wire,
     outbox: Wire,
     /// The frame being built.
     slot: Vec<u8>,
+    offloads: bool,
+    /// Frames it cut into more than one segment.
+    cut: Arc<Mutex<usize>>,
+}
+
+impl FakeNic {
+    fn new(inbox: Wire, outbox: Wire) -> Self {
+        FakeNic {
+            inbox,
+            outbox,
+            slot: Vec::new(),
+            offloads: false,
+            cut: Default::default(),
+        }
+    }
+}
+
+/// What a device with `VIRTIO_NET_F_CSUM` and `HOST_TSO4` sends for one
+/// frame: the payload cut to `segment_size` bytes (when asked), each
+/// segment with its own IP length, IP checksum, sequence number and full
+/// TCP checksum; PSH and FIN only on the last.
+fn cut_like_a_device(frame: &[u8], offload: Offload) -> Vec<Vec<u8>> {
+    if !offload.wants_checksum() {
+        return vec![frame.to_vec()];
+    }
+    let ip_header = usize::from(frame[14] & 0xf) * 4;
+    let tcp_start = usize::from(offload.checksum_start);
+    assert_eq!(tcp_start, 14 + ip_header);
+    let headers = tcp_start + usize::from(frame[tcp_start + 12] >> 4) * 4;
+    let payload = &frame[headers..];
+    let size = match offload.segment_size {
+        0 => payload.len().max(1),
+        size => usize::from(size),
+    };
+    let chunks: Vec<&[u8]> = match payload.is_empty() {
+        true => vec![payload],
+        false => payload.chunks(size).collect(),
+    };
+    let first_seq = u32::from_be_bytes(frame[tcp_start + 4..tcp_start + 8].try_into().unwrap());
+    let last = chunks.len() - 1;
+    chunks
+        .iter()
+        .enumerate()
+        .map(|(i, chunk)| {
+            let mut segment = frame[..headers].to_vec();
+            segment.extend_from_slice(chunk);
+            let ip_len = (segment.len() - 14) as u16;
+            segment[16..18].copy_from_slice(&ip_len.to_be_bytes());
+            segment[24..26].copy_from_slice(&[0, 0]);
+            let ip_sum = !fold(partial_sum(&segment[14..14 + ip_header]));
+            segment[24..26].copy_from_slice(&ip_sum.to_be_bytes());
+            let seq = first_seq.wrapping_add((i * size) as u32);
+            segment[tcp_start + 4..tcp_start + 8].copy_from_slice(&seq.to_be_bytes());
+            if i != last {
+                segment[tcp_start + 13] &= !0x09; // FIN, PSH
+            }
+            let tcp = checksum::tcp_in_frame(&segment).expect("a TCP segment");
+            checksum::fill_tcp_checksum(&mut segment, tcp);
+            segment
+        })
+        .collect()
 }
 
 impl Nic for FakeNic {
@@ -31,9 +95,21 @@ impl Nic for FakeNic {
         Some(&mut self.slot)
     }
 
-    fn commit(&mut self, _checksum: Option<(usize, usize)>) {
+    fn commit(&mut self, offload: Offload) {
         let frame = core::mem::take(&mut self.slot);
-        self.outbox.lock().unwrap().push_back(frame);
+        let segments = cut_like_a_device(&frame, offload);
+        if segments.len() > 1 {
+            *self.cut.lock().unwrap() += 1;
+        }
+        self.outbox.lock().unwrap().extend(segments);
+    }
+
+    fn checksum_offload(&self) -> bool {
+        self.offloads
+    }
+
+    fn segmentation_offload(&self) -> Option<usize> {
+        self.offloads.then_some(16376)
     }
 }
 
@@ -47,29 +123,33 @@ fn static_config(addr: [u8; 4]) -> LinkConfig {
 
 /// Stacks A (10.0.0.1) and B (10.0.0.2) on one wire.
 fn wired() -> (Stack, Stack) {
+    let (a, b, _, _) = wired_with(false);
+    (a, b)
+}
+
+/// [`wired`], with A's NIC offloading checksums and segmentation when
+/// `offloads`; also the wire from A to B and A's count of frames cut.
+fn wired_with(offloads: bool) -> (Stack, Stack, Wire, Arc<Mutex<usize>>) {
     let (a_to_b, b_to_a): (Wire, Wire) = Default::default();
     let mut a = Stack::new(0, 1);
     let mut b = Stack::new(0, 2);
+    let a_nic = FakeNic {
+        offloads,
+        ..FakeNic::new(b_to_a.clone(), a_to_b.clone())
+    };
+    let cut = a_nic.cut.clone();
     a.attach_nic(
-        Box::new(FakeNic {
-            inbox: b_to_a.clone(),
-            outbox: a_to_b.clone(),
-            slot: Vec::new(),
-        }),
+        Box::new(a_nic),
         [2, 0, 0, 0, 0, 0xa],
         static_config([10, 0, 0, 1]),
     );
     b.attach_nic(
-        Box::new(FakeNic {
-            inbox: a_to_b,
-            outbox: b_to_a,
-            slot: Vec::new(),
-        }),
+        Box::new(FakeNic::new(a_to_b.clone(), b_to_a)),
         [2, 0, 0, 0, 0, 0xb],
         static_config([10, 0, 0, 2]),
     );
     assert_eq!(a.take_log(), ["eth0 static 10.0.0.1/24 via 10.0.0.254"]);
-    (a, b)
+    (a, b, a_to_b, cut)
 }
 
 /// Polls both until `a` finished `token` (or 200 rounds).
@@ -176,11 +256,7 @@ fn garbage_from_the_wire() {
     let inbox: Wire = Default::default();
     let mut victim = Stack::new(0, 9);
     victim.attach_nic(
-        Box::new(FakeNic {
-            inbox: inbox.clone(),
-            outbox: Default::default(),
-            slot: Vec::new(),
-        }),
+        Box::new(FakeNic::new(inbox.clone(), Default::default())),
         [2, 0, 0, 0, 0, 0xa],
         static_config([10, 0, 0, 1]),
     );
@@ -203,11 +279,7 @@ fn garbage_from_the_wire() {
         let mut probe = Stack::new(0, 4);
         let out: Wire = Default::default();
         probe.attach_nic(
-            Box::new(FakeNic {
-                inbox: Default::default(),
-                outbox: out.clone(),
-                slot: Vec::new(),
-            }),
+            Box::new(FakeNic::new(Default::default(), out.clone())),
             [2, 0, 0, 0, 0, 0xc],
             static_config([10, 0, 0, 3]),
         );
@@ -264,11 +336,7 @@ fn resolv_conf_follows_the_dns_servers() {
     let mut config = static_config([10, 0, 0, 5]);
     config.dns = vec![[10, 0, 0, 53], [10, 0, 0, 54]];
     stack.attach_nic(
-        Box::new(FakeNic {
-            inbox,
-            outbox,
-            slot: Vec::new(),
-        }),
+        Box::new(FakeNic::new(inbox, outbox)),
         [2, 0, 0, 0, 0, 5],
         config,
     );
@@ -365,4 +433,89 @@ fn connections_leave_nothing_behind() {
     settle(&mut a, &mut b, &mut now);
     assert_eq!(count(&a), a_before, "the connecting stack kept sockets");
     assert_eq!(count(&b), b_before, "the listening stack kept sockets");
+}
+
+/// A's device cuts segments: a bulk transfer from A arrives whole and in
+/// order at B, A hands its device long segments (B's MSS raised in its
+/// SYN), and nothing on the wire is longer than B's real MSS allows.
+/// Without offloads, the same transfer is cut by smoltcp.
+#[test]
+fn long_segments_are_cut_by_the_device() {
+    for offloads in [true, false] {
+        let (mut a, mut b, a_to_b, cut) = wired_with(offloads);
+        let mut now = 0;
+        let l = b.socket(SocketKind::Stream, false).unwrap();
+        let any = SockAddr {
+            addr: [0; 4],
+            port: 80,
+        };
+        b.request(1, l, &SocketRequest::Bind(any), now);
+        b.request(1, l, &SocketRequest::Listen { backlog: 2 }, now);
+        let c = a.socket(SocketKind::Stream, false).unwrap();
+        let to = SockAddr {
+            addr: [10, 0, 0, 2],
+            port: 80,
+        };
+        assert_eq!(a.request(10, c, &SocketRequest::Connect(to), now), None);
+        assert_eq!(run_until(&mut a, &mut b, 10, &mut now), Reply::Ok);
+        let sent: Vec<u8> = (0..200_000u32).map(|i| (i * 7 + i / 251) as u8).collect();
+        let mut written = 0;
+        let mut received = Vec::new();
+        let mut conn = None;
+        let mut token = 20;
+        let mut longest = 0;
+        let mut pending = None;
+        for _ in 0..20_000 {
+            if received.len() == sent.len() {
+                break;
+            }
+            now += 1;
+            token += 1;
+            if written < sent.len() && pending.is_none() {
+                let end = (written + 30_000).min(sent.len());
+                match a.write(token, c, &sent[written..end], now) {
+                    Some(Reply::Written(n)) => written += n as usize,
+                    None => pending = Some(token),
+                    Some(other) => panic!("write: {other:?}"),
+                }
+            }
+            for (done, reply) in a.poll(now) {
+                if Some(done) == pending {
+                    let Reply::Written(n) = reply else {
+                        panic!("write: {reply:?}");
+                    };
+                    written += n as usize;
+                    pending = None;
+                }
+            }
+            longest = a_to_b
+                .lock()
+                .unwrap()
+                .iter()
+                .map(Vec::len)
+                .fold(longest, usize::max);
+            b.poll(now);
+            let Some(conn) = conn else {
+                if let Some(Reply::Accepted { sock, .. }) =
+                    b.request(token, l, &SocketRequest::Accept, now)
+                {
+                    conn = Some(sock);
+                }
+                continue;
+            };
+            if let Some(Reply::Data(d)) = b.read(token, conn, 65536, now) {
+                received.extend(d);
+            }
+            b.finished.clear();
+        }
+        assert_eq!(received.len(), sent.len(), "offloads {offloads}");
+        assert!(received == sent, "the bytes changed (offloads {offloads})");
+        // B's MSS is its MTU's: 1500 - 40 bytes of payload, 1514-byte frames.
+        assert!(longest <= 1514, "a {longest}-byte frame on the wire");
+        let cut = *cut.lock().unwrap();
+        match offloads {
+            true => assert!(cut > 0, "no long segment was handed to the device"),
+            false => assert_eq!(cut, 0),
+        }
+    }
 }
