@@ -26,6 +26,7 @@ pub const SOCK_DGRAM: i32 = 2;
 pub const SOCK_NONBLOCK: i32 = 0o4000;
 pub const SOL_SOCKET: i32 = 1;
 pub const SO_REUSEADDR: i32 = 2;
+pub const SO_ERROR: i32 = 4;
 pub const SO_RCVTIMEO: i32 = 20;
 pub const SO_SNDTIMEO: i32 = 21;
 pub const IPPROTO_TCP: i32 = 6;
@@ -284,6 +285,7 @@ fn option(level: i32, name: i32) -> Result<SockOpt> {
         (SOL_SOCKET, SO_RCVTIMEO) => Ok(SockOpt::RcvTimeoMs),
         (SOL_SOCKET, SO_SNDTIMEO) => Ok(SockOpt::SndTimeoMs),
         (IPPROTO_TCP, TCP_NODELAY) => Ok(SockOpt::TcpNoDelay),
+        (SOL_SOCKET, SO_ERROR) => Ok(SockOpt::Error),
         _ => Err(Errno(ENOPROTOOPT)),
     }
 }

@@ -202,6 +202,26 @@ static int tcp(int port)
 	struct sockaddr_in closed = loopback(port + 1);
 	show_error("connect to a closed port", connect(refused, (struct sockaddr *)&closed, sizeof closed));
 	close(refused);
+
+	/* The same without waiting: the attempt is under way, poll sees it
+	   end, SO_ERROR says how, once. */
+	int pending = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	check(pending >= 0, "non-blocking socket");
+	int connecting = connect(pending, (struct sockaddr *)&closed, sizeof closed);
+	/* By name: glibc and musl word EINPROGRESS differently. */
+	printf("non-blocking connect to a closed port: %d %s\n", connecting,
+	       connecting == -1 && errno == EINPROGRESS ? "EINPROGRESS" : strerror(errno));
+	struct pollfd ended = { .fd = pending, .events = POLLOUT };
+	int polled = poll(&ended, 1, 5000);
+	printf("poll after it: %d, POLLERR %s\n", polled, (ended.revents & POLLERR) ? "yes" : "no");
+	int pending_error = -1;
+	socklen_t error_len = sizeof pending_error;
+	check(getsockopt(pending, SOL_SOCKET, SO_ERROR, &pending_error, &error_len) == 0, "SO_ERROR");
+	printf("SO_ERROR: %s\n", pending_error ? strerror(pending_error) : "0");
+	check(getsockopt(pending, SOL_SOCKET, SO_ERROR, &pending_error, &error_len) == 0,
+	      "SO_ERROR again");
+	printf("SO_ERROR again: %d\n", pending_error);
+	close(pending);
 	return 0;
 }
 

@@ -480,10 +480,9 @@ pub fn getsockopt(fd: Fd, level: i32, name: i32, value: u64, len_ptr: u64) -> Sy
             SocketKind::Datagram => abi::IPPROTO_UDP,
         }),
         (SOL_SOCKET, SO_DOMAIN) => int(i32::from(abi::AF_INET)),
-        // Errors are answered by the call that meets them, never kept
-        // pending (a non-blocking connect's outcome shows in the next read
-        // or write).
-        (SOL_SOCKET, SO_ERROR) => int(0),
+        // A non-blocking connect that failed, once (the netstack keeps
+        // no other error: every other call answers its own).
+        (SOL_SOCKET, SO_ERROR) => int(net::getsockopt(fd, level, name)? as i32),
         (SOL_SOCKET, SO_RCVBUF | SO_SNDBUF) => int(SOCKET_BUFFER),
         (SOL_SOCKET, SO_ACCEPTCONN) => int(0),
         (SOL_SOCKET, SO_LINGER) => alloc::vec![0u8; 8],

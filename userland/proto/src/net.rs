@@ -35,6 +35,9 @@ pub enum SockOpt {
     /// Send timeout in milliseconds (0: none).
     SndTimeoMs,
     TcpNoDelay,
+    /// `SO_ERROR` (read only): the error of a connection attempt that
+    /// failed, once; 0 otherwise.
+    Error,
 }
 
 /// Requests on the service endpoint.

@@ -454,6 +454,13 @@ impl Stack {
             SocketRequest::Listen { backlog } => self.listen(sock, *backlog),
             SocketRequest::Accept => return self.start(token, sock, Waiting::Accept, now_ms),
             SocketRequest::Connect(addr) => match self.connect(sock, *addr) {
+                // As Linux: a non-blocking connect is under way when it
+                // answers, even one that loopback settles at once; `poll`
+                // and `SO_ERROR` tell how it ended.
+                Ok(true) if self.table.get(&sock).is_some_and(|s| s.nonblocking) => {
+                    self.advance(now_ms);
+                    return Some(Reply::Err(EINPROGRESS));
+                }
                 Ok(true) => return self.start(token, sock, Waiting::Connect, now_ms),
                 Ok(false) => Reply::Ok,
                 Err(e) => Reply::Err(e),
@@ -462,6 +469,7 @@ impl Stack {
             SocketRequest::GetSockName => self.sockname(sock),
             SocketRequest::GetPeerName => self.peername(sock),
             SocketRequest::SetOpt { opt, value } => self.set_opt(sock, *opt, *value),
+            SocketRequest::GetOpt(SockOpt::Error) => self.take_error(sock),
             SocketRequest::GetOpt(opt) => self.get_opt(sock, *opt),
             SocketRequest::SendTo { to, data } => self.send_to(sock, *to, data),
             SocketRequest::RecvFrom { max } => {
@@ -1015,6 +1023,7 @@ impl Stack {
             return Reply::Err(EBADF);
         };
         match opt {
+            SockOpt::Error => return Reply::Err(ENOPROTOOPT),
             SockOpt::ReuseAddr => s.reuse_addr = value != 0,
             SockOpt::RcvTimeoMs => s.rcv_timeout_ms = value,
             SockOpt::SndTimeoMs => s.snd_timeout_ms = value,
@@ -1042,7 +1051,31 @@ impl Stack {
             SockOpt::RcvTimeoMs => s.rcv_timeout_ms,
             SockOpt::SndTimeoMs => s.snd_timeout_ms,
             SockOpt::TcpNoDelay => u32::from(s.nodelay),
+            SockOpt::Error => 0,
         })
+    }
+
+    /// `SO_ERROR`: `ECONNREFUSED` for a connection attempt that failed
+    /// (what `poll` shows as `POLLERR`), reported once: the socket is then
+    /// unconnected, as after a blocking `connect` that failed. 0 otherwise.
+    fn take_error(&mut self, sock: SockId) -> Reply {
+        let Some(s) = self.table.get_mut(&sock) else {
+            return Reply::Err(EBADF);
+        };
+        let failed = match (s.connecting, s.handle) {
+            (true, Some(handle)) => {
+                self.sockets.get::<tcp::Socket>(handle).state() == tcp::State::Closed
+            }
+            _ => false,
+        };
+        if !failed {
+            return Reply::Opt(0);
+        }
+        s.connecting = false;
+        if let Some(handle) = s.handle.take() {
+            remove_tcp(&mut self.sockets, &mut self.bulk, handle);
+        }
+        Reply::Opt(ECONNREFUSED as u32)
     }
 
     fn send_to(&mut self, sock: SockId, to: Option<SockAddr>, data: &[u8]) -> Reply {

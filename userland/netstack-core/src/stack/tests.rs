@@ -272,6 +272,42 @@ fn a_refused_connection_polls_as_hung_up() {
     assert_eq!(events & POLLHUP, POLLHUP, "{events:#x}");
 }
 
+/// As on Linux: a non-blocking connect is under way when it answers;
+/// `SO_ERROR` says once that it was refused, and 0 once it succeeded.
+#[test]
+fn a_nonblocking_connect_tells_its_end_through_so_error() {
+    use zos_proto::watch::events::*;
+    let mut stack = Stack::new(0, 7);
+    let error = SocketRequest::GetOpt(SockOpt::Error);
+    let c = stack.socket(SocketKind::Stream, true).expect("socket");
+    let connect = SocketRequest::Connect(addr(9));
+    assert_eq!(
+        stack.request(1, c, &connect, 0),
+        Some(Reply::Err(EINPROGRESS))
+    );
+    stack.poll(1);
+    assert_eq!(stack.poll_events(c, 2) & POLLERR, POLLERR);
+    let refused = Some(Reply::Opt(ECONNREFUSED as u32));
+    assert_eq!(stack.request(2, c, &error, 2), refused);
+    assert_eq!(stack.request(3, c, &error, 2), Some(Reply::Opt(0)));
+    let set = SocketRequest::SetOpt {
+        opt: SockOpt::Error,
+        value: 1,
+    };
+    assert_eq!(stack.request(4, c, &set, 2), Some(Reply::Err(ENOPROTOOPT)));
+    // To a listener: under way too, then connected with no error.
+    let _l = listener(&mut stack, 5200);
+    let c = stack.socket(SocketKind::Stream, true).expect("socket");
+    let connect = SocketRequest::Connect(addr(5200));
+    assert_eq!(
+        stack.request(5, c, &connect, 3),
+        Some(Reply::Err(EINPROGRESS))
+    );
+    stack.poll(4);
+    assert_eq!(stack.poll_events(c, 5) & (POLLOUT | POLLERR), POLLOUT);
+    assert_eq!(stack.request(6, c, &error, 5), Some(Reply::Opt(0)));
+}
+
 #[test]
 fn a_blocking_write_answers_when_all_went_a_nonblocking_one_at_once() {
     let mut stack = Stack::new(0, 7);
