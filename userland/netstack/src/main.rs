@@ -168,11 +168,12 @@ impl Service {
                     }
                 }
             }
-            if let Some(attached) = link::ATTACHED.lock().take() {
-                self.stack
-                    .attach_nic(attached.nic, attached.mac, attached.config);
-                self.kick = Some(attached.kick);
+            // Applied under the lock: the link thread waits for it.
+            let mut change = link::LINK_CHANGE.lock();
+            if let Some(change) = change.take() {
+                self.change_link(change);
             }
+            drop(change);
             let now = now_ms();
             let finished = self.stack.poll(now);
             self.complete(finished);
@@ -205,6 +206,22 @@ impl Service {
                 (false, _) => u64::MAX,
             };
             NEXT_POLL_MS.store(next, Ordering::Relaxed);
+        }
+    }
+
+    /// Takes a NIC the link thread attached, or lets go of one whose driver
+    /// died (its rings are unmapped as the NIC is dropped).
+    fn change_link(&mut self, change: link::LinkChange) {
+        if let Some(kick) = self.kick.take() {
+            let _ = sys::cap_delete(kick);
+        }
+        match change {
+            link::LinkChange::Attached(attached) => {
+                self.stack
+                    .attach_nic(attached.nic, attached.mac, attached.config);
+                self.kick = Some(attached.kick);
+            }
+            link::LinkChange::Lost => self.stack.detach_nic(),
         }
     }
 

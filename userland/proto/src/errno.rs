@@ -109,6 +109,7 @@ errno_table! {
     ECONNREFUSED = 111, "Connection refused";
     EALREADY = 114, "Operation already in progress";
     EINPROGRESS = 115, "Operation now in progress";
+    ECANCELED = 125, "Operation canceled";
 }
 
 impl Errno {

@@ -13,6 +13,11 @@ pub enum NicRequest {
     /// Answers `Attached` with the notification the netstack signals when it
     /// queued frames to send.
     Attach,
+    /// Not answered while the driver serves the caller's rings: the call
+    /// fails (`PeerDied`) when the driver dies, which is how the netstack
+    /// learns to attach to the instance devmgr starts next. Answered
+    /// `Err(ECANCELED)` when another `Watch` takes its place.
+    Watch,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -25,15 +25,15 @@ use core::sync::atomic::{AtomicU64, Ordering};
 use libzos::abi::{rights, Sys};
 use libzos::dprintln;
 use libzos::ipc::{self, Server};
+use libzos::rt::BackoffMutex as Mutex;
 use libzos::sys;
-use spin::Mutex;
 use virtio_drivers::device::net::VirtIONetRaw;
 use virtio_drivers::transport::SomeTransport;
 use zos_netring::{
     Consumer, Offload, Producer, REGION_BYTES, TO_DRIVER, TO_DRIVER_RING, TO_STACK, TO_STACK_RING,
 };
 use zos_proto::block::{DevRequest, DevResponse};
-use zos_proto::errno::{EINVAL, ENOMEM};
+use zos_proto::errno::{ECANCELED, EINVAL, ENOMEM};
 use zos_proto::nic::{NicRequest, NicResponse};
 use zos_virtio_hal::{self as hal, descriptor, parse_hex, Mapped, ZosHal};
 
@@ -226,9 +226,12 @@ fn fill_offload(header: &mut [u8], frame: &[u8], offload: Offload) -> bool {
     }
 }
 
-/// Answers `Attach` requests (a netstack, or the next one after a restart).
+/// Answers `Attach` requests (a netstack, or the next one after a restart),
+/// and holds the netstack's `Watch` call unanswered: it fails when this
+/// driver dies.
 fn serve(endpoint: u64, kick: u64, mac: [u8; 6]) -> Result<(), String> {
     let server = Server::new(endpoint);
+    let mut watcher: Option<u64> = None;
     loop {
         let Ok(request) = server.recv() else {
             continue;
@@ -237,6 +240,18 @@ fn serve(endpoint: u64, kick: u64, mac: [u8; 6]) -> Result<(), String> {
             continue;
         }
         let answer = match (request.decode::<NicRequest>(), request.caps.as_slice()) {
+            (Some(NicRequest::Watch), &[]) => {
+                let Ok(reply) = server.defer() else {
+                    continue;
+                };
+                if let Some(previous) = watcher.replace(reply) {
+                    let bytes = ipc::encode_vec(&NicResponse::Err(ECANCELED));
+                    if ipc::reply_later_raw(previous, &bytes.unwrap_or_default(), &[]).is_err() {
+                        let _ = sys::cap_delete(previous);
+                    }
+                }
+                continue;
+            }
             (Some(NicRequest::Attach), &[memory, stack]) => match attach(memory, stack) {
                 Ok(()) => match sys::cap_copy(kick, sys::SELF, sys::NONE) {
                     Ok(copy) => {
