@@ -481,7 +481,7 @@ fn refuse_all(endpoint: u64) {
 /// Block names waiting to be sent to the VFS, and whether to report ready
 /// to init afterwards.
 type Pending = (Vec<(String, u64)>, bool);
-static PENDING: spin::Mutex<Option<Pending>> = spin::Mutex::new(None);
+static PENDING: libzos::rt::BackoffMutex<Option<Pending>> = libzos::rt::BackoffMutex::new(None);
 /// The notification that wakes the notifier thread.
 static NOTIFIER: spin::Once<u64> = spin::Once::new();
 

@@ -361,7 +361,8 @@ impl Shell {
 /// The shell's own descriptors: saved copies, pipe ends, the script it
 /// reads, each moved to 10 or above by [`move_high`]. A descriptor the
 /// user made there (`exec 12>file`) is not in it ([`user_descriptor`]).
-static OWN_DESCRIPTORS: spin::Mutex<BTreeSet<Fd>> = spin::Mutex::new(BTreeSet::new());
+static OWN_DESCRIPTORS: libzos::rt::BackoffMutex<BTreeSet<Fd>> =
+    libzos::rt::BackoffMutex::new(BTreeSet::new());
 
 /// The shell's own descriptors as actions that keep them from a child or
 /// an exec'd program, as close-on-exec keeps them in other shells; every

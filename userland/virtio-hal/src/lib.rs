@@ -19,8 +19,8 @@ use virtio_drivers::transport::SomeTransport;
 use core::ptr::NonNull;
 
 use libzos::abi::{layout, map_flags};
+use libzos::rt::BackoffMutex as Mutex;
 use libzos::sys;
-use spin::Mutex;
 use virtio_drivers::{BufferDirection, Hal, PhysAddr};
 use zos_block_core::dma::{BouncePool, DmaMap, Region};
 
