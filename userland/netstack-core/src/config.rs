@@ -122,3 +122,30 @@ mod tests {
         assert_eq!(parse_ipv4("1.2.3.4.5"), None);
     }
 }
+
+/// The DNS servers of `/etc/resolv.conf`'s text: its `nameserver` lines
+/// with an IPv4 address, in order (others, and comments, are not ours).
+pub fn resolv_conf_servers(text: &str) -> Vec<[u8; 4]> {
+    text.lines()
+        .filter_map(|line| {
+            let mut words = line.split_whitespace();
+            match (words.next(), words.next()) {
+                (Some("nameserver"), Some(address)) => parse_ipv4(address),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod resolv_tests {
+    use super::*;
+
+    #[test]
+    fn nameserver_lines_in_order() {
+        let text = "# a comment\nnameserver 10.0.0.53\nsearch zos.test\n\
+                    nameserver  10.0.0.54 \nnameserver ::1\nnameserver\nnameservers 1.2.3.4\n";
+        assert_eq!(resolv_conf_servers(text), [[10, 0, 0, 53], [10, 0, 0, 54]]);
+        assert!(resolv_conf_servers("").is_empty());
+    }
+}

@@ -188,6 +188,14 @@ pub fn write_resolv_conf(text: &str) {
     }
 }
 
+/// The DNS servers `/etc/resolv.conf` names now (`None` when it cannot be
+/// read: the netstack's own stay).
+pub fn read_resolv_conf() -> Option<alloc::vec::Vec<[u8; 4]>> {
+    let bytes = libzos::fs::read_file("/etc/resolv.conf").ok()?;
+    let text = alloc::string::String::from_utf8_lossy(&bytes);
+    Some(config::resolv_conf_servers(&text))
+}
+
 enum Retry {
     Later,
     Never,

@@ -269,6 +269,11 @@ impl Service {
             Some(NetRequest::Resolve { name }) => {
                 let token = self.next_token;
                 self.next_token += 1;
+                // The file is the user's to edit (as programs that read it
+                // see it): its servers, read back before each query.
+                if let Some(servers) = link::read_resolv_conf() {
+                    self.stack.use_resolv_conf(servers);
+                }
                 let reply = self.stack.resolve(token, &name, now_ms());
                 return self.service_answer(token, reply);
             }

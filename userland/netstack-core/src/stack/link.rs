@@ -135,6 +135,25 @@ impl Stack {
         Some(text)
     }
 
+    /// Takes the DNS servers a user wrote into `/etc/resolv.conf` (the
+    /// netstack reads it back before each query): when they differ from
+    /// the stack's, queries under way end (`ENETUNREACH`, as when a lease
+    /// changes them) and the next one asks the new servers. The file is not
+    /// written again for it.
+    pub fn use_resolv_conf(&mut self, servers: Vec<[u8; 4]>) {
+        let servers: Vec<Ipv4Address> = servers.into_iter().map(v4).collect();
+        if servers == self.link.dns_servers {
+            return;
+        }
+        self.link.dns_servers = servers;
+        if let Some(handle) = self.link.dns.take() {
+            self.sockets.remove(handle);
+        }
+        for q in core::mem::take(&mut self.link.queries) {
+            self.finished.push((q.token, Reply::Err(ENETUNREACH)));
+        }
+    }
+
     /// Milliseconds until smoltcp wants to be polled again (TCP timers,
     /// DHCP), when it does.
     pub fn next_poll_ms(&mut self, now_ms: u64) -> Option<u64> {

@@ -349,6 +349,21 @@ fn resolv_conf_follows_the_dns_servers() {
         .collect();
     assert_eq!(servers, ["nameserver 10.0.0.53", "nameserver 10.0.0.54"]);
     assert_eq!(stack.take_resolv_conf(), None, "written once per change");
+    // A user's edit is taken (and not written back).
+    stack.use_resolv_conf(vec![[10, 0, 0, 99]]);
+    assert_eq!(
+        stack.take_resolv_conf(),
+        None,
+        "a user's edit is not rewritten"
+    );
+    assert_eq!(stack.interfaces()[1].dns, [[10, 0, 0, 99]]);
+    stack.use_resolv_conf(Vec::new());
+    assert_eq!(
+        stack.resolve(1, "peer.zos.test", 0),
+        Some(Reply::Err(ENETUNREACH)),
+        "no server left"
+    );
+    stack.use_resolv_conf(vec![[10, 0, 0, 99]]);
     stack.detach_nic();
     let text = stack.take_resolv_conf().expect("emptied when the NIC goes");
     assert!(!text.contains("nameserver"));
