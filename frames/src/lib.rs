@@ -28,6 +28,9 @@ use core::ops::Range;
 /// Size of a physical frame, in bytes.
 pub const PAGE_SIZE: usize = 4096;
 const FRAME: u64 = PAGE_SIZE as u64;
+/// Bit 0 of a frame address marked by [`FrameAllocator::mark_shared`]
+/// (frames are page-aligned, so the bit is free).
+pub const SHARED_MARK: u64 = 1;
 
 /// What went wrong freeing or reserving frames.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -188,6 +191,24 @@ impl FrameAllocator {
         index.is_ok_and(|index| self.extra_owners_of(index) > 0)
     }
 
+    /// With `write`, sets [`SHARED_MARK`] in each address of `pages` whose
+    /// frame more than one owner holds (mapped read-only until its copy).
+    pub fn mark_shared(&self, pages: &mut [u64], write: bool) {
+        if !write || self.shared == 0 {
+            return;
+        }
+        for pa in pages {
+            let index = pa.wrapping_sub(self.base) / FRAME;
+            if self
+                .extra_owners
+                .get(index as usize)
+                .is_some_and(|&n| n > 0)
+            {
+                *pa |= SHARED_MARK;
+            }
+        }
+    }
+
     /// Frames with more than one owner.
     pub fn shared_frames(&self) -> usize {
         self.shared
@@ -330,6 +351,25 @@ mod tests {
         assert_eq!(frames.free(frame), Err(FrameError::DoubleFree));
         assert_eq!(frames.share(frame), Err(FrameError::NotInUse));
         assert_eq!(frames.share(0x1000), Err(FrameError::OutOfRange));
+    }
+
+    #[test]
+    fn mark_shared_marks_only_shared_frames_and_only_for_writing() {
+        let mut frames = allocator(RAM.clone());
+        frames.add_free(RAM.clone());
+        let (a, b) = (frames.alloc().expect("a"), frames.alloc().expect("b"));
+        let mut pages = [a, b];
+        frames.mark_shared(&mut pages, true);
+        assert_eq!(pages, [a, b], "nothing shared yet");
+        frames.share(b).expect("share");
+        frames.mark_shared(&mut pages, false);
+        assert_eq!(pages, [a, b], "read-only mappings need no mark");
+        frames.mark_shared(&mut pages, true);
+        assert_eq!(pages, [a, b | SHARED_MARK]);
+        assert_eq!(
+            pages.map(|pa| frames.is_shared(pa & !SHARED_MARK)),
+            [false, true]
+        );
     }
 
     #[test]

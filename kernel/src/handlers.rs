@@ -8,7 +8,7 @@ use core::ops::Range;
 
 use zos_axiom::{Commit, SysRecord, PENDING};
 
-use crate::arch::{AddressSpace, PageFlags, Platform, UserContext, SHARED_FRAME};
+use crate::arch::{AddressSpace, PageFlags, Platform, UserContext};
 use crate::audit::{end_words, flag_bits, obj};
 use crate::cap::Rights;
 use crate::kernel::{Cost, Kernel, REGION_COST, SMALL_OBJECT_COST, WATCH_COST};
@@ -674,10 +674,10 @@ impl<P: Platform> Kernel<P> {
         let read_only = matches!(m, Memory::Frames { read_only, .. } if *read_only);
         ensure(!(flags.write && read_only), SysError::NoRights)?;
         flags.device = matches!(m, Memory::Device { .. });
-        // A frame shared copy-on-write is writable after its copy.
-        let cow = |pa: u64| pa | (SHARED_FRAME * (flags.write && self.frames.is_shared(pa)) as u64);
-        let mut page_addrs = Vec::with_capacity(pages as usize); // inside `m`
-        page_addrs.extend((first_page..first_page + pages).filter_map(|i| m.page(i).map(cow)));
+        // Inside `m` (checked above); frames shared copy-on-write are marked.
+        let page_of = |i| m.page(i).unwrap_or(0);
+        let mut addrs: Vec<u64> = (first_page..first_page + pages).map(page_of).collect();
+        self.frames.mark_shared(&mut addrs, flags.write);
         let p = self.objects.process(target).ok_or(SysError::DeadObject)?;
         // No overlap with an existing region.
         let before = p.regions.range(..end).next_back();
@@ -695,7 +695,7 @@ impl<P: Platform> Kernel<P> {
             self.refund(target, cost);
             return Err(SysError::DeadObject);
         };
-        let result = space.map(va, &page_addrs, flags, &mut self.frames);
+        let result = space.map(va, &addrs, flags, &mut self.frames);
         // Tables built stay (and stay charged), even when mapping failed.
         let grown = space.table_frames().saturating_sub(table_before) as u64;
         p.table_frames_charged += grown;
