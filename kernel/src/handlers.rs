@@ -675,8 +675,7 @@ impl<P: Platform> Kernel<P> {
         ensure(!(flags.write && read_only), SysError::NoRights)?;
         flags.device = matches!(m, Memory::Device { .. });
         // Inside `m` (checked above); frames shared copy-on-write are marked.
-        let page_of = |i| m.page(i).unwrap_or(0);
-        let mut addrs: Vec<u64> = (first_page..first_page + pages).map(page_of).collect();
+        let mut addrs = m.run(first_page, pages);
         self.frames.mark_shared(&mut addrs, flags.write);
         let p = self.objects.process(target).ok_or(SysError::DeadObject)?;
         // No overlap with an existing region.
@@ -769,9 +768,8 @@ impl<P: Platform> Kernel<P> {
         let Some(Object::Memory(m)) = self.objects.get(memory) else {
             return;
         };
-        let mut frames =
-            Vec::with_capacity(range.end.min(m.pages()).saturating_sub(range.start) as usize);
-        frames.extend(range.clone().filter_map(|i| Some((i, m.page(i)?))));
+        let run = m.run(range.start, range.end.saturating_sub(range.start));
+        let frames: Vec<(u64, u64)> = range.clone().zip(run).collect();
         let all = (memory, ObjRef::default(), 0)..=(memory, ObjRef::NONE, u64::MAX);
         let meets = |there: &Range<u64>| there.start < range.end && range.start < there.end;
         for (&(_, process, start), _) in self.mappings.range(all).filter(|(_, t)| meets(t)) {
