@@ -345,7 +345,8 @@ impl Manager {
     /// with a reserve of slots and memory that only foreground commands may
     /// use, so a runaway background loop leaves `ps`, `kill` and the shell
     /// working and gets EAGAIN instead of exhausting memory.
-    fn admit(&self, foreground: bool) -> Result<(), i32> {
+    /// Returns the memory quota init has left (one `SystemInfo` a spawn).
+    fn admit(&self, foreground: bool) -> Result<u64, i32> {
         let limit = (self.boot.quota / MEMORY_PER_PROCESS).clamp(64, 4096) as usize;
         let live = self.procs.values().filter(|p| p.status.is_none()).count();
         let reserve_slots = if foreground { 0 } else { FOREGROUND_SLOTS };
@@ -359,10 +360,11 @@ impl Manager {
         } else {
             foreground_minimum + self.boot.quota / FOREGROUND_SHARE
         };
-        if sys::system_info()[2] < reserve_memory {
+        let left = sys::system_info()[2];
+        if left < reserve_memory {
             return Err(if foreground { ENOMEM } else { EAGAIN });
         }
-        Ok(())
+        Ok(left)
     }
 
     pub fn new(boot: BootInfo) -> Result<Manager, &'static str> {
@@ -1095,10 +1097,11 @@ impl Manager {
             p.image,
             p.cpus,
         );
-        if let Err(errno) = self.admit(false) {
-            return err(errno);
-        }
-        let quota = (sys::system_info()[2] / SPAWN_SHARE).max(MIN_QUOTA);
+        let left = match self.admit(false) {
+            Ok(left) => left,
+            Err(errno) => return err(errno),
+        };
+        let quota = (left / SPAWN_SHARE).max(MIN_QUOTA);
         let (fault_endpoint, fault_badge) = self.fault_binding(parent);
         let exit_bit = self.next_exit_bit();
         let created =
@@ -1582,14 +1585,20 @@ impl Manager {
         }
         let image = self.staged_images.remove(&caller);
         // An exec replaces a process: it adds none.
-        let admitted = if exec { Ok(()) } else { self.admit(foreground) };
-        if let Err(errno) = admitted {
-            self.drop_handles(&moved);
-            if let Some((memory, _)) = image {
-                let _ = sys::cap_delete(memory);
+        let admitted = match exec {
+            true => Ok(sys::system_info()[2]),
+            false => self.admit(foreground),
+        };
+        let left = match admitted {
+            Ok(left) => left,
+            Err(errno) => {
+                self.drop_handles(&moved);
+                if let Some((memory, _)) = image {
+                    let _ = sys::cap_delete(memory);
+                }
+                return err(errno);
             }
-            return err(errno);
-        }
+        };
         let mapped = match image {
             Some((memory, length)) => {
                 let pages = length.div_ceil(4096);
@@ -1626,7 +1635,7 @@ impl Manager {
             pgid,
             Vec::new(),
             0,
-            (sys::system_info()[2] / SPAWN_SHARE).max(MIN_QUOTA),
+            (left / SPAWN_SHARE).max(MIN_QUOTA),
         );
         self.next_image = None;
         self.next_takes_terminal = false;
