@@ -583,10 +583,10 @@ impl<P: Platform> Kernel<P> {
             let run_pages = |base: u64| (0..pages as u64).map(move |i| base + i * PAGE);
             frames.extend(run.into_iter().flat_map(run_pages));
         } else if reserved {
-            frames.extend((0..pages).map_while(|_| self.frames.alloc()));
+            self.frames.alloc_many(pages, &mut frames);
         }
         if frames.len() < pages {
-            frames.into_iter().for_each(|f| _ = self.frames.free(f));
+            self.frames.free_all(&frames);
             self.refund(process, cost);
             return Err(SysError::OutOfMemory);
         }
