@@ -346,7 +346,15 @@ fn filled_memory(
 /// Runs of at most this many pages are made afresh for each spawn: a
 /// program writes most of a small run at once, and a copy-on-write fault
 /// per page costs more than filling the page when the run is made.
-const EAGER_RUN_PAGES: u64 = 4;
+/// Measured on AArch64 (2026-12-03): a fresh run costs about what the
+/// `MemoryCopy` of a template does in syscalls (`MemoryCreate`, the scratch
+/// map and unmap vs ~3,400), plus ~200 instructions a page (zeroing,
+/// frames, mapping); each page the program then writes costs the template
+/// a fault (~2,100). A Rust program writes at least its `.data` page and
+/// one `.bss` page as it starts, so fresh wins up to ~20 pages; 8 leaves a
+/// margin for runs mostly unwritten (was 4: ktest's 6-page run took two
+/// faults and a `MemoryCopy` every spawn).
+const EAGER_RUN_PAGES: u64 = 8;
 
 /// Maps `run`'s pages, as the image initialises them, writable into
 /// `process`. A small run is made and filled for this spawn; a larger one
