@@ -703,8 +703,10 @@ pub mod layout {
     pub const VFS_INITRAMFS: u64 = 0x0000_6000_0000_0000;
     /// The VFS's mappings of files' shared pages (`mmap(MAP_SHARED)`).
     pub const VFS_MAPPED_FILES: u64 = 0x0000_5800_0000_0000;
-    /// A process's start-up page (arguments, environment, descriptors), read-only.
-    pub const START_INFO: u64 = 0x0000_7FFF_FF30_0000;
+    /// A process's start-up page (arguments, environment, descriptors),
+    /// read-only: the last 512 KiB (`MAX_START_INFO`) of the IPC buffer's
+    /// 2 MiB, so that both share one last-level page table.
+    pub const START_INFO: u64 = 0x0000_7FFF_FF18_0000;
 }
 
 /// The boot information page given to init: little-endian u64 words.

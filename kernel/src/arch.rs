@@ -18,8 +18,9 @@ pub struct PageFlags {
 }
 
 /// Bit 0 of a page given to [`AddressSpace::map`]: the frame is shared
-/// copy-on-write, so it is mapped without write until its copy.
-pub const SHARED_FRAME: u64 = 1;
+/// copy-on-write, so it is mapped without write until its copy (the
+/// frame allocator's `mark_shared` sets it).
+pub const SHARED_FRAME: u64 = zos_frames::SHARED_MARK;
 
 /// Why an address-space operation failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -8,7 +8,7 @@ use core::ops::Range;
 
 use zos_axiom::{Commit, SysRecord, PENDING};
 
-use crate::arch::{AddressSpace, PageFlags, Platform, UserContext, SHARED_FRAME};
+use crate::arch::{AddressSpace, PageFlags, Platform, UserContext};
 use crate::audit::{end_words, flag_bits, obj};
 use crate::cap::Rights;
 use crate::kernel::{Cost, Kernel, REGION_COST, SMALL_OBJECT_COST, WATCH_COST};
@@ -583,10 +583,10 @@ impl<P: Platform> Kernel<P> {
             let run_pages = |base: u64| (0..pages as u64).map(move |i| base + i * PAGE);
             frames.extend(run.into_iter().flat_map(run_pages));
         } else if reserved {
-            frames.extend((0..pages).map_while(|_| self.frames.alloc()));
+            self.frames.alloc_many(pages, &mut frames);
         }
         if frames.len() < pages {
-            frames.into_iter().for_each(|f| _ = self.frames.free(f));
+            self.frames.free_all(&frames);
             self.refund(process, cost);
             return Err(SysError::OutOfMemory);
         }
@@ -674,10 +674,9 @@ impl<P: Platform> Kernel<P> {
         let read_only = matches!(m, Memory::Frames { read_only, .. } if *read_only);
         ensure(!(flags.write && read_only), SysError::NoRights)?;
         flags.device = matches!(m, Memory::Device { .. });
-        // A frame shared copy-on-write is writable after its copy.
-        let cow = |pa: u64| pa | (SHARED_FRAME * (flags.write && self.frames.is_shared(pa)) as u64);
-        let mut page_addrs = Vec::with_capacity(pages as usize); // inside `m`
-        page_addrs.extend((first_page..first_page + pages).filter_map(|i| m.page(i).map(cow)));
+        // Inside `m` (checked above); frames shared copy-on-write are marked.
+        let mut addrs = m.run(first_page, pages);
+        self.frames.mark_shared(&mut addrs, flags.write);
         let p = self.objects.process(target).ok_or(SysError::DeadObject)?;
         // No overlap with an existing region.
         let before = p.regions.range(..end).next_back();
@@ -695,7 +694,7 @@ impl<P: Platform> Kernel<P> {
             self.refund(target, cost);
             return Err(SysError::DeadObject);
         };
-        let result = space.map(va, &page_addrs, flags, &mut self.frames);
+        let result = space.map(va, &addrs, flags, &mut self.frames);
         // Tables built stay (and stay charged), even when mapping failed.
         let grown = space.table_frames().saturating_sub(table_before) as u64;
         p.table_frames_charged += grown;
@@ -769,9 +768,8 @@ impl<P: Platform> Kernel<P> {
         let Some(Object::Memory(m)) = self.objects.get(memory) else {
             return;
         };
-        let mut frames =
-            Vec::with_capacity(range.end.min(m.pages()).saturating_sub(range.start) as usize);
-        frames.extend(range.clone().filter_map(|i| Some((i, m.page(i)?))));
+        let run = m.run(range.start, range.end.saturating_sub(range.start));
+        let frames: Vec<(u64, u64)> = range.clone().zip(run).collect();
         let all = (memory, ObjRef::default(), 0)..=(memory, ObjRef::NONE, u64::MAX);
         let meets = |there: &Range<u64>| there.start < range.end && range.start < there.end;
         for (&(_, process, start), _) in self.mappings.range(all).filter(|(_, t)| meets(t)) {

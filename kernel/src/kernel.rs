@@ -264,11 +264,7 @@ impl<P: Platform> Kernel<P> {
             Some(Object::Memory(Memory::Frames {
                 frames,
                 read_only: false,
-            })) => {
-                for frame in frames {
-                    let _ = self.frames.free(frame);
-                }
-            }
+            })) => self.frames.free_all(&frames),
             Some(Object::Reply(reply)) => self.fail_caller(reply.caller, SysError::PeerDied),
             Some(Object::Endpoint(ep)) => ep
                 .silenced

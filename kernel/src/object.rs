@@ -183,10 +183,15 @@ impl Memory {
         }
     }
 
-    pub fn page(&self, index: u64) -> Option<u64> {
+    /// The physical addresses of pages `first..first + count` (those of
+    /// them inside the object): a copy of the frame list's run, not a
+    /// lookup per page.
+    pub fn run(&self, first: u64, count: u64) -> Vec<u64> {
+        let pages = self.pages();
+        let (first, end) = (first.min(pages), first.saturating_add(count).min(pages));
         match self {
-            Memory::Frames { frames, .. } => frames.get(index as usize).copied(),
-            Memory::Device { base, pages } => (index < *pages).then(|| base + index * 4096),
+            Memory::Frames { frames, .. } => frames[first as usize..end as usize].to_vec(),
+            Memory::Device { base, .. } => (first..end).map(|i| base + i * 4096).collect(),
         }
     }
 }

@@ -69,10 +69,13 @@ pub struct SpawnOptions {
 /// segment's address; holds the Memory capability of each. Also the
 /// templates of each image's writable pages, keyed by the first page's
 /// address, which every spawn maps a copy-on-write copy of.
+/// And each image's validated ELF headers, keyed by its address and length:
+/// the image does not change, so it is checked once, not at every spawn.
 #[derive(Default)]
 pub struct SegmentCache {
     segments: alloc::collections::BTreeMap<(usize, u64), u64>,
     templates: alloc::collections::BTreeMap<(usize, u64), u64>,
+    programs: alloc::collections::BTreeMap<(usize, usize), alloc::rc::Rc<elf::ElfImage>>,
 }
 
 impl SegmentCache {
@@ -123,9 +126,19 @@ pub fn spawn(image: &[u8], options: &SpawnOptions) -> Result<Child, SpawnError> 
 pub fn spawn_cached(
     image: &[u8],
     options: &SpawnOptions,
-    cache: Option<&mut SegmentCache>,
+    mut cache: Option<&mut SegmentCache>,
 ) -> Result<Child, SpawnError> {
-    let program = elf::validate(image, crate::arch::ELF_MACHINE)?;
+    let key = (image.as_ptr() as usize, image.len());
+    let program = match cache.as_mut().and_then(|c| c.programs.get(&key)) {
+        Some(program) => program.clone(),
+        None => {
+            let program = alloc::rc::Rc::new(elf::validate(image, crate::arch::ELF_MACHINE)?);
+            if let Some(cache) = cache.as_mut() {
+                cache.programs.insert(key, program.clone());
+            }
+            program
+        }
+    };
     let (process, pid) = step(
         "process_create",
         sys::process_create(
@@ -333,7 +346,15 @@ fn filled_memory(
 /// Runs of at most this many pages are made afresh for each spawn: a
 /// program writes most of a small run at once, and a copy-on-write fault
 /// per page costs more than filling the page when the run is made.
-const EAGER_RUN_PAGES: u64 = 4;
+/// Measured on AArch64 (2026-12-03): a fresh run costs about what the
+/// `MemoryCopy` of a template does in syscalls (`MemoryCreate`, the scratch
+/// map and unmap vs ~3,400), plus ~200 instructions a page (zeroing,
+/// frames, mapping); each page the program then writes costs the template
+/// a fault (~2,100). A Rust program writes at least its `.data` page and
+/// one `.bss` page as it starts, so fresh wins up to ~20 pages; 8 leaves a
+/// margin for runs mostly unwritten (was 4: ktest's 6-page run took two
+/// faults and a `MemoryCopy` every spawn).
+const EAGER_RUN_PAGES: u64 = 8;
 
 /// Maps `run`'s pages, as the image initialises them, writable into
 /// `process`. A small run is made and filled for this spawn; a larger one

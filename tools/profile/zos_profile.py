@@ -12,6 +12,8 @@
 # until-syscall N  stop at the next kernel entry for syscall N (one round)
 # pcs FILE  where the user (space, pc, count) lines go
 #           (default /tmp/zos-profile-user.txt)
+# kernel FILE  also write the kernel's (syscall, function, count) lines
+#           there: which functions each syscall spent its instructions in
 import collections
 
 import gdb
@@ -55,11 +57,12 @@ class ZosProfile(gdb.Command):
         until = int(words[words.index("until-syscall") + 1]) if "until-syscall" in words else None
         skip = int(words[words.index("skip") + 1]) if "skip" in words else 0
         pcs = words[words.index("pcs") + 1] if "pcs" in words else "/tmp/zos-profile-user.txt"
+        per_call = words[words.index("kernel") + 1] if "kernel" in words else None
         entry_symbol, number_register, space_register, kernel_base = _arch()
         entry = int(gdb.parse_and_eval("&" + entry_symbol)) & 0xFFFFFFFFFFFFFFFF
         for _ in range(skip):
             gdb.execute("si", to_string=True)
-        functions, syscalls, calls, callers = (collections.Counter() for _ in range(4))
+        functions, syscalls, calls, callers, by_call = (collections.Counter() for _ in range(5))
         user = collections.Counter()
         cache = {}
         current = None
@@ -79,8 +82,10 @@ class ZosProfile(gdb.Command):
                 user[(space, pc)] += 1
                 current = None
             else:
-                functions[_function(pc, cache)] += 1
+                name = _function(pc, cache)
+                functions[name] += 1
                 syscalls[current] += 1
+                by_call[(current, name)] += 1
             gdb.execute("si", to_string=True)
         kernel = sum(functions.values())
         print("zos-profile: %d instructions, kernel %d, user %d" % (done, kernel, sum(user.values())))
@@ -97,6 +102,11 @@ class ZosProfile(gdb.Command):
             for (space, pc), count in sorted(user.items()):
                 out.write("%x %x %d\n" % (space, pc, count))
         print("user program counters: %s (tools/profile/symbolize.py)" % pcs)
+        if per_call is not None:
+            with open(per_call, "w") as out:
+                for (number, name), count in by_call.most_common():
+                    out.write("%s %d %s\n" % (number, count, name))
+            print("kernel functions by syscall: %s" % per_call)
 
 
 ZosProfile()

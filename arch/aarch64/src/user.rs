@@ -297,9 +297,7 @@ impl AddressSpace for UserSpace {
             deactivate();
         }
         free_asid(self.asid);
-        for frame in self.tables {
-            let _ = frames.free(frame);
-        }
+        frames.free_all(&self.tables);
     }
 
     fn table_frames(&self) -> usize {

@@ -17,6 +17,7 @@ mod clock;
 mod cmos;
 mod manager;
 mod pipes;
+mod start_pages;
 
 use libzos::{dprintln, sys};
 

@@ -15,6 +15,7 @@
 use crate::boot::{BootInfo, Device};
 use crate::clock::Clock;
 use crate::pipes::{self, Answer, Pipes};
+use crate::start_pages::StartPages;
 use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
 use alloc::format;
@@ -107,6 +108,8 @@ struct Proc {
     /// The bit its end sets in init's exit notification: a reap asks only
     /// the processes whose bit woke it (all bits: always asked).
     exit_bit: u64,
+    /// The page of `Manager::start_pages` it maps, given back at its end.
+    start_page: Option<usize>,
 }
 
 /// A fault of a program that catches its signal, held by init: the
@@ -160,6 +163,7 @@ impl Proc {
             fault_badge: 0,
             held_fault: None,
             exit_bit: u64::MAX,
+            start_page: None,
         }
     }
 
@@ -217,6 +221,8 @@ pub struct Manager {
     services: Vec<ServiceState>,
     /// Program text and read-only data shared between processes.
     segments: loader::SegmentCache,
+    /// Start-up pages kept mapped, one per live spawned process.
+    start_pages: StartPages,
     /// Spawn requests staged through shared memory, by caller pid.
     staged: BTreeMap<u32, Vec<u8>>,
     /// Programs read from the VFS for a caller's next spawn (`StageImage`):
@@ -339,7 +345,8 @@ impl Manager {
     /// with a reserve of slots and memory that only foreground commands may
     /// use, so a runaway background loop leaves `ps`, `kill` and the shell
     /// working and gets EAGAIN instead of exhausting memory.
-    fn admit(&self, foreground: bool) -> Result<(), i32> {
+    /// Returns the memory quota init has left (one `SystemInfo` a spawn).
+    fn admit(&self, foreground: bool) -> Result<u64, i32> {
         let limit = (self.boot.quota / MEMORY_PER_PROCESS).clamp(64, 4096) as usize;
         let live = self.procs.values().filter(|p| p.status.is_none()).count();
         let reserve_slots = if foreground { 0 } else { FOREGROUND_SLOTS };
@@ -353,10 +360,11 @@ impl Manager {
         } else {
             foreground_minimum + self.boot.quota / FOREGROUND_SHARE
         };
-        if sys::system_info()[2] < reserve_memory {
+        let left = sys::system_info()[2];
+        if left < reserve_memory {
             return Err(if foreground { ENOMEM } else { EAGAIN });
         }
-        Ok(())
+        Ok(left)
     }
 
     pub fn new(boot: BootInfo) -> Result<Manager, &'static str> {
@@ -407,6 +415,7 @@ impl Manager {
             pipes: Pipes::new(endpoint),
             services: Vec::new(),
             segments: loader::SegmentCache::new(),
+            start_pages: StartPages::default(),
             staged: BTreeMap::new(),
             staged_images: BTreeMap::new(),
             staged_fds: BTreeMap::new(),
@@ -843,9 +852,10 @@ impl Manager {
             priority: 100,
             arg,
             stack_top: 0,
-            // The start-up page and the heap's first block share the
-            // stack's object (one object made and freed per spawn).
-            start_pages: 1 + FIRST_HEAP_PAGES,
+            // The heap's first block shares the stack's object (one
+            // object made and freed per spawn); so does the start-up page
+            // on wasm32 (elsewhere it comes from `start_pages`).
+            start_pages: FIRST_HEAP_PAGES + cfg!(target_arch = "wasm32") as u64,
         };
         // ASLR: the stack top from this draw (down by whole pages, then
         // 16-byte steps inside one); the child takes its heap and mmap
@@ -942,9 +952,13 @@ impl Manager {
             },
         };
         let flags = map_first_heap_block(&child, &layout_random);
-        if let Err(errno) = write_start_page(&child, &info, &layout_random, flags) {
-            return fail(&child, errno);
-        }
+        let pool = &mut self.start_pages;
+        let start_page = match write_start_page(&child, &info, &layout_random, flags, pool) {
+            Ok(page) => page,
+            Err(errno) => return fail(&child, errno),
+        };
+        // Its process ended (or never ran): the page may be reused.
+        let give_back = |pool: &mut StartPages| start_page.map(|page| pool.give_back(page));
         if let Some((memory, _)) = child.start_memory {
             let _ = sys::cap_delete(memory);
         }
@@ -960,6 +974,10 @@ impl Manager {
             // (a pipe ring's lock under this pid) outlives the switch.
             self.replace_image(pid, child.process, name.clone(), image, fault_badge);
             if let Some(p) = self.procs.get_mut(&pid) {
+                // The old program's page, if any, went back in replace_image.
+                p.start_page = start_page;
+            }
+            if let Some(p) = self.procs.get_mut(&pid) {
                 p.exit_bit = exit_bit;
             }
         }
@@ -972,7 +990,9 @@ impl Manager {
                 self.ended(pid, proc::signal_status(signal::SIGKILL));
                 return Err(EIO);
             }
-            return fail(&child, EIO);
+            let result = fail(&child, EIO);
+            give_back(&mut self.start_pages);
+            return result;
         }
         let _ = sys::cap_delete(child.thread);
         if replaced.is_some() {
@@ -987,6 +1007,7 @@ impl Manager {
                 image,
                 fault_badge,
                 exit_bit,
+                start_page,
                 ..Proc::new(pid, [parent, pgid, sid], name, child.process, credentials)
             },
         );
@@ -1021,8 +1042,12 @@ impl Manager {
         p.caught = 0;
         p.stopped = false;
         p.signal = None;
+        let old_page = p.start_page.take();
         let _ = sys::process_kill(old.process);
         old.release();
+        if let Some(page) = old_page {
+            self.start_pages.give_back(page);
+        }
         self.pipes.process_ended(pid);
     }
 
@@ -1072,10 +1097,11 @@ impl Manager {
             p.image,
             p.cpus,
         );
-        if let Err(errno) = self.admit(false) {
-            return err(errno);
-        }
-        let quota = (sys::system_info()[2] / SPAWN_SHARE).max(MIN_QUOTA);
+        let left = match self.admit(false) {
+            Ok(left) => left,
+            Err(errno) => return err(errno),
+        };
+        let quota = (left / SPAWN_SHARE).max(MIN_QUOTA);
         let (fault_endpoint, fault_badge) = self.fault_binding(parent);
         let exit_bit = self.next_exit_bit();
         let created =
@@ -1559,14 +1585,20 @@ impl Manager {
         }
         let image = self.staged_images.remove(&caller);
         // An exec replaces a process: it adds none.
-        let admitted = if exec { Ok(()) } else { self.admit(foreground) };
-        if let Err(errno) = admitted {
-            self.drop_handles(&moved);
-            if let Some((memory, _)) = image {
-                let _ = sys::cap_delete(memory);
+        let admitted = match exec {
+            true => Ok(sys::system_info()[2]),
+            false => self.admit(foreground),
+        };
+        let left = match admitted {
+            Ok(left) => left,
+            Err(errno) => {
+                self.drop_handles(&moved);
+                if let Some((memory, _)) = image {
+                    let _ = sys::cap_delete(memory);
+                }
+                return err(errno);
             }
-            return err(errno);
-        }
+        };
         let mapped = match image {
             Some((memory, length)) => {
                 let pages = length.div_ceil(4096);
@@ -1603,7 +1635,7 @@ impl Manager {
             pgid,
             Vec::new(),
             0,
-            (sys::system_info()[2] / SPAWN_SHARE).max(MIN_QUOTA),
+            (left / SPAWN_SHARE).max(MIN_QUOTA),
         );
         self.next_image = None;
         self.next_takes_terminal = false;
@@ -2093,6 +2125,9 @@ impl Manager {
         };
         self.pipes.process_ended(pid);
         p.status = Some(status);
+        if let Some(page) = p.start_page.take() {
+            self.start_pages.give_back(page);
+        }
         let parent = p.ppid;
         let service = p.service;
         let name = p.name.clone();
@@ -2288,7 +2323,7 @@ fn map_first_heap_block(child: &loader::Child, random: &[u8; start::RANDOM_BYTES
         memory,
         child.process,
         block,
-        first_page + 1,
+        first_page,
         FIRST_HEAP_PAGES,
         map_flags::WRITE,
     );
@@ -2299,13 +2334,15 @@ fn map_first_heap_block(child: &loader::Child, random: &[u8; start::RANDOM_BYTES
 }
 
 /// Writes the start-up page (length, flags, random bytes, postcard
-/// `StartInfo`) and maps it read-only into the child.
+/// `StartInfo`) and maps it read-only into the child; returns the page of
+/// `pool` it took, if it fit in one (the usual case).
 fn write_start_page(
     child: &loader::Child,
     info: &StartInfo,
     random: &[u8; start::RANDOM_BYTES],
     flags: u32,
-) -> Result<(), i32> {
+    pool: &mut StartPages,
+) -> Result<Option<usize>, i32> {
     let bytes = zos_proto::encode_vec(info).ok_or(E2BIG)?;
     let length = bytes.len();
     if length + start::START_HEADER > start::MAX_START_INFO {
@@ -2315,11 +2352,21 @@ fn write_start_page(
     header[..4].copy_from_slice(&(length as u32).to_le_bytes());
     header[4..8].copy_from_slice(&flags.to_le_bytes());
     header[8..].copy_from_slice(random);
+    if let Some(page) = pool.fill(&[&header, &bytes]) {
+        let mapped = sys::memory_map(pool.memory(page), child.process, start::START_INFO, 0, 1, 0);
+        if mapped.is_err() {
+            pool.give_back(page);
+            return Err(ENOMEM);
+        }
+        return Ok(Some(page));
+    }
     let pages = (start::START_HEADER + length).div_ceil(4096) as u64;
-    // The page after the child's stack and IPC buffer when it holds the
-    // whole page (the usual case), else an object of its own.
+    // On wasm32 the page after the child's stack and IPC buffer when it
+    // holds the whole page, else an object of its own.
     let (memory, first_page, own) = match child.start_memory {
-        Some((memory, first)) if pages == 1 => (memory, first, false),
+        Some((memory, first)) if pages == 1 && cfg!(target_arch = "wasm32") => {
+            (memory, first, false)
+        }
         _ => (
             sys::memory_create(pages * 4096).map_err(|_| ENOMEM)?,
             0,
@@ -2360,7 +2407,7 @@ fn write_start_page(
     if own {
         let _ = sys::cap_delete(memory);
     }
-    result
+    result.map(|()| None)
 }
 
 /// Where init maps a staged Spawn request to read it.

@@ -62,6 +62,9 @@ pub mod flags {
 
 /// Most bytes of start-up information (arguments + environment): E2BIG beyond.
 pub const MAX_START_INFO: usize = 512 * 1024;
+// The largest start-up page ends where the boot information page begins.
+#[cfg(not(target_arch = "wasm32"))]
+const _: () = assert!(START_INFO + MAX_START_INFO as u64 <= zos_abi::layout::BOOT_INFO);
 
 /// Capability slots every process started by init has.
 pub mod slots {
