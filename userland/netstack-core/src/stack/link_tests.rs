@@ -534,3 +534,57 @@ fn long_segments_are_cut_by_the_device() {
         }
     }
 }
+
+/// A blocking connect to an address nobody answers ends with `ETIMEDOUT`
+/// after the default 75 s (no `SO_SNDTIMEO`), and the socket can connect
+/// again, as on Linux.
+#[test]
+fn a_connect_nobody_answers_times_out() {
+    let (mut a, mut b) = wired();
+    let l = b.socket(SocketKind::Stream, false).unwrap();
+    let any = SockAddr {
+        addr: [0; 4],
+        port: 80,
+    };
+    b.request(1, l, &SocketRequest::Bind(any), 0);
+    b.request(1, l, &SocketRequest::Listen { backlog: 2 }, 0);
+    let c = a.socket(SocketKind::Stream, false).unwrap();
+    let nobody = SockAddr {
+        addr: [10, 0, 0, 3],
+        port: 80,
+    };
+    assert_eq!(a.request(5, c, &SocketRequest::Connect(nobody), 0), None);
+    let mut now = 0;
+    let mut reply = None;
+    while reply.is_none() && now < 100_000 {
+        now += 1000;
+        b.poll(now);
+        reply = a
+            .poll(now)
+            .into_iter()
+            .find(|(t, _)| *t == 5)
+            .map(|(_, r)| r);
+    }
+    assert_eq!(reply, Some(Reply::Err(ETIMEDOUT)));
+    assert!((75_000..77_000).contains(&now), "after {now} ms");
+    let to = SockAddr {
+        addr: [10, 0, 0, 2],
+        port: 80,
+    };
+    // (The ARP entry for 10.0.0.2 expired meanwhile: asked again first.)
+    assert_eq!(a.request(6, c, &SocketRequest::Connect(to), now), None);
+    let mut reply = None;
+    for _ in 0..100 {
+        now += 100;
+        b.poll(now);
+        reply = a
+            .poll(now)
+            .into_iter()
+            .find(|(t, _)| *t == 6)
+            .map(|(_, r)| r);
+        if reply.is_some() {
+            break;
+        }
+    }
+    assert_eq!(reply, Some(Reply::Ok));
+}

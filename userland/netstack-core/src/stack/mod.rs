@@ -38,6 +38,10 @@ const TCP_BULK_BUFFER: usize = 256 * 1024;
 const MAX_BULK_SOCKETS: usize = 16;
 /// UDP: datagrams and bytes queued per direction.
 const UDP_PACKETS: usize = 32;
+/// How long a blocking `connect` without `SO_SNDTIMEO` waits for an answer
+/// before `ETIMEDOUT` (BSD's connection-establishment timer; Linux gives up
+/// after its SYN retries, about two minutes).
+const CONNECT_TIMEOUT_MS: u32 = 75_000;
 const UDP_BUFFER: usize = 64 * 1024;
 /// First ephemeral port (Linux's default range).
 const EPHEMERAL_FIRST: u16 = 32768;
@@ -577,7 +581,9 @@ impl Stack {
         };
         let timeout = match what {
             Waiting::Read { .. } | Waiting::RecvFrom { .. } | Waiting::Accept => s.rcv_timeout_ms,
-            Waiting::Write { .. } | Waiting::Connect => s.snd_timeout_ms,
+            Waiting::Write { .. } => s.snd_timeout_ms,
+            Waiting::Connect if s.snd_timeout_ms == 0 => CONNECT_TIMEOUT_MS,
+            Waiting::Connect => s.snd_timeout_ms,
         };
         let nonblocking = s.nonblocking;
         // Earlier requests of the same socket and direction go first; reads
@@ -686,7 +692,10 @@ impl Stack {
                     if expire && p.deadline.is_some_and(|d| now_ms >= d) {
                         let p = self.pending.remove(index);
                         let reply = match p.what {
-                            Waiting::Connect => Reply::Err(ETIMEDOUT),
+                            Waiting::Connect => {
+                                self.abandon_connect(sock);
+                                Reply::Err(ETIMEDOUT)
+                            }
                             // A send timeout after part of a write went:
                             // that part (as Linux answers).
                             Waiting::Write { sent, .. } if sent > 0 => Reply::Written(sent as u32),
@@ -1053,6 +1062,19 @@ impl Stack {
             SockOpt::TcpNoDelay => u32::from(s.nodelay),
             SockOpt::Error => 0,
         })
+    }
+
+    /// A connection attempt that timed out stops trying: the socket is
+    /// unconnected again, as on Linux (a new `connect` may follow).
+    fn abandon_connect(&mut self, sock: SockId) {
+        let Some(s) = self.table.get_mut(&sock) else {
+            return;
+        };
+        s.connecting = false;
+        if let Some(handle) = s.handle.take() {
+            self.sockets.get_mut::<tcp::Socket>(handle).abort();
+            remove_tcp(&mut self.sockets, &mut self.bulk, handle);
+        }
     }
 
     /// `SO_ERROR`: `ECONNREFUSED` for a connection attempt that failed
