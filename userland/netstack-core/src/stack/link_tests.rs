@@ -152,6 +152,18 @@ fn wired_with(offloads: bool) -> (Stack, Stack, Wire, Arc<Mutex<usize>>) {
     (a, b, a_to_b, cut)
 }
 
+/// A listening socket on port 80 of every address of `stack`.
+fn listening(stack: &mut Stack, backlog: u32) -> SockId {
+    let l = stack.socket(SocketKind::Stream, false).unwrap();
+    let any = SockAddr {
+        addr: [0; 4],
+        port: 80,
+    };
+    stack.request(1, l, &SocketRequest::Bind(any), 0);
+    stack.request(1, l, &SocketRequest::Listen { backlog }, 0);
+    l
+}
+
 /// Polls both until `a` finished `token` (or 200 rounds).
 fn run_until(a: &mut Stack, b: &mut Stack, token: Token, now: &mut u64) -> Reply {
     let mut b_done = Vec::new();
@@ -377,13 +389,7 @@ fn resolv_conf_follows_the_dns_servers() {
 fn connections_leave_nothing_behind() {
     let (mut a, mut b) = wired();
     let mut now = 0;
-    let l = b.socket(SocketKind::Stream, false).unwrap();
-    let any = SockAddr {
-        addr: [0; 4],
-        port: 80,
-    };
-    b.request(1, l, &SocketRequest::Bind(any), now);
-    b.request(1, l, &SocketRequest::Listen { backlog: 4 }, now);
+    let l = listening(&mut b, 4);
     let to = SockAddr {
         addr: [10, 0, 0, 2],
         port: 80,
@@ -459,13 +465,7 @@ fn long_segments_are_cut_by_the_device() {
     for offloads in [true, false] {
         let (mut a, mut b, a_to_b, cut) = wired_with(offloads);
         let mut now = 0;
-        let l = b.socket(SocketKind::Stream, false).unwrap();
-        let any = SockAddr {
-            addr: [0; 4],
-            port: 80,
-        };
-        b.request(1, l, &SocketRequest::Bind(any), now);
-        b.request(1, l, &SocketRequest::Listen { backlog: 2 }, now);
+        let l = listening(&mut b, 2);
         let c = a.socket(SocketKind::Stream, false).unwrap();
         let to = SockAddr {
             addr: [10, 0, 0, 2],
@@ -541,13 +541,7 @@ fn long_segments_are_cut_by_the_device() {
 #[test]
 fn a_connect_nobody_answers_times_out() {
     let (mut a, mut b) = wired();
-    let l = b.socket(SocketKind::Stream, false).unwrap();
-    let any = SockAddr {
-        addr: [0; 4],
-        port: 80,
-    };
-    b.request(1, l, &SocketRequest::Bind(any), 0);
-    b.request(1, l, &SocketRequest::Listen { backlog: 2 }, 0);
+    listening(&mut b, 2);
     let c = a.socket(SocketKind::Stream, false).unwrap();
     let nobody = SockAddr {
         addr: [10, 0, 0, 3],
