@@ -164,6 +164,18 @@ fn listening(stack: &mut Stack, backlog: u32) -> SockId {
     l
 }
 
+/// A stream socket of `a` connected to 10.0.0.2:80 (`b` listens there).
+fn connect_to_b(a: &mut Stack, b: &mut Stack, now: &mut u64) -> SockId {
+    let c = a.socket(SocketKind::Stream, false).unwrap();
+    let to = SockAddr {
+        addr: [10, 0, 0, 2],
+        port: 80,
+    };
+    assert_eq!(a.request(10, c, &SocketRequest::Connect(to), *now), None);
+    assert_eq!(run_until(a, b, 10, now), Reply::Ok);
+    c
+}
+
 /// Polls both until `a` finished `token` (or 200 rounds).
 fn run_until(a: &mut Stack, b: &mut Stack, token: Token, now: &mut u64) -> Reply {
     let mut b_done = Vec::new();
@@ -209,13 +221,7 @@ fn ping_and_tcp_over_the_wire() {
         b.request(1, l, &SocketRequest::Listen { backlog: 2 }, now),
         Some(Reply::Ok)
     );
-    let c = a.socket(SocketKind::Stream, false).unwrap();
-    let to = SockAddr {
-        addr: [10, 0, 0, 2],
-        port: 80,
-    };
-    assert_eq!(a.request(10, c, &SocketRequest::Connect(to), now), None);
-    assert_eq!(run_until(&mut a, &mut b, 10, &mut now), Reply::Ok);
+    let c = connect_to_b(&mut a, &mut b, &mut now);
     assert!(matches!(
         a.write(11, c, b"hello over ethernet", now),
         Some(Reply::Written(19))
@@ -466,13 +472,7 @@ fn long_segments_are_cut_by_the_device() {
         let (mut a, mut b, a_to_b, cut) = wired_with(offloads);
         let mut now = 0;
         let l = listening(&mut b, 2);
-        let c = a.socket(SocketKind::Stream, false).unwrap();
-        let to = SockAddr {
-            addr: [10, 0, 0, 2],
-            port: 80,
-        };
-        assert_eq!(a.request(10, c, &SocketRequest::Connect(to), now), None);
-        assert_eq!(run_until(&mut a, &mut b, 10, &mut now), Reply::Ok);
+        let c = connect_to_b(&mut a, &mut b, &mut now);
         let sent: Vec<u8> = (0..200_000u32).map(|i| (i * 7 + i / 251) as u8).collect();
         let mut written = 0;
         let mut received = Vec::new();
