@@ -48,8 +48,20 @@ proc show_machine_state {} {
 }
 
 # Words put before QEMU's command (`ip netns exec NAME`: net_ns.exp runs QEMU
-# inside the network namespace it builds).
-set zos_qemu_prefix {}
+# inside the network namespace it builds; ZOS_QEMU_PREFIX, e.g. a debugger,
+# when debugging a run).
+set zos_qemu_prefix [expr {[info exists env(ZOS_QEMU_PREFIX)] ? $env(ZOS_QEMU_PREFIX) : {}}]
+
+# Whether this QEMU is older than 8.1, whose multi-threaded TCG races a
+# memory-map change against MMIO on other vCPUs (docs/x86_64.md,
+# "QEMU before 8.1").
+proc zos_qemu_mttcg_races {qemu} {
+    if {[catch {exec $qemu --version} text]
+            || ![regexp {version ([0-9]+)\.([0-9]+)} $text -> major minor]} {
+        return 0
+    }
+    return [expr {$major < 8 || ($major == 8 && $minor < 1)}]
+}
 
 # Boots a fresh QEMU on the reference command line of this run's architecture
 # plus `extra`. `machine`, `cpu` and `mem` default to the reference line; on
@@ -70,6 +82,21 @@ proc zos_boot {{extra {}} {machine virt} {cpu cortex-a57} {mem 1G}} {
     # xtask runs every script that types a second time on two CPUs (GICv2).
     if {[info exists env(ZOS_SMP)] && [lsearch -exact $cmd -smp] < 0} {
         lappend cmd -smp $env(ZOS_SMP)
+    }
+    # x86_64 on several CPUs: QEMU before 8.1 crashes (a segfault in
+    # memory_region_access_valid) when a PCI BAR or command write changes
+    # the memory map while another vCPU thread is inside an MMIO access; see
+    # docs/x86_64.md, "QEMU before 8.1". Those versions run the vCPUs on
+    # one host thread.
+    set smp_at [lsearch -exact $cmd -smp]
+    if {$zos_arch eq "x86_64" && $smp_at >= 0 && [lindex $cmd [expr {$smp_at + 1}]] > 1
+            && [lsearch -exact $cmd -accel] < 0 && [zos_qemu_mttcg_races $qemu]} {
+        lappend cmd -accel tcg,thread=single
+    }
+    # Extra QEMU options for debugging a run, e.g.
+    # ZOS_QEMU_ARGS="-d cpu_reset,guest_errors -D /tmp/qemu.log".
+    if {[info exists env(ZOS_QEMU_ARGS)]} {
+        set cmd [concat $cmd $env(ZOS_QEMU_ARGS)]
     }
     puts "boot: $cmd"
     eval spawn $cmd

@@ -104,6 +104,32 @@ impl Arch {
         }
     }
 
+    /// Whether this architecture's QEMU races a memory-map change (a PCI
+    /// BAR or command write) against MMIO on other vCPU threads and
+    /// crashes: x86_64 before QEMU 8.1 (docs/x86_64.md, "QEMU before 8.1").
+    /// Such a QEMU runs several CPUs on one host thread
+    /// (`-accel tcg,thread=single`).
+    pub fn qemu_mttcg_races(self) -> bool {
+        if self != Arch::X86_64 {
+            return false;
+        }
+        let Ok(output) = Command::new(self.qemu()).arg("--version").output() else {
+            return false;
+        };
+        let text = String::from_utf8_lossy(&output.stdout);
+        let version = text
+            .split("version ")
+            .nth(1)
+            .map(|rest| {
+                rest.split(|c: char| !c.is_ascii_digit())
+                    .take(2)
+                    .map(|n| n.parse::<u32>().unwrap_or(0))
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default();
+        matches!(version.as_slice(), [major, minor] if (*major, *minor) < (8, 1))
+    }
+
     /// The reference QEMU command line (ARCHITECTURE.md §5 and §12), without
     /// kernel and initrd. On x86_64 `-cpu max` turns on SMEP, SMAP and
     /// FSGSBASE (any model boots; `docs/x86_64.md`).

@@ -533,6 +533,16 @@ fn run(arch: Arch, args: &[String]) -> Result<(), String> {
         }
     }
     qemu.args(extra);
+    let several_cpus = extra
+        .windows(2)
+        .any(|pair| pair[0] == "-smp" && pair[1].split(',').next() != Some("1"));
+    if several_cpus && !extra.iter().any(|a| a == "-accel") && arch.qemu_mttcg_races() {
+        eprintln!(
+            "xtask: QEMU before 8.1 crashes with several x86_64 vCPU threads; \
+             running them on one host thread (docs/x86_64.md)"
+        );
+        qemu.args(["-accel", "tcg,thread=single"]);
+    }
     eprintln!("xtask: booting; Ctrl-A X quits QEMU");
     run_checked(&mut qemu, "qemu")
 }
