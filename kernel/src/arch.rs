@@ -132,8 +132,11 @@ pub enum Interrupt {
     Device(u32),
 }
 
-/// Services an architecture backend gives the portable core.
-pub trait Platform: Default + 'static {
+/// Services an architecture backend gives the portable core. Its
+/// `spin::RelaxStrategy` is one turn of waiting for the kernel lock while
+/// another CPU holds it: a backend that can lets a sibling (an SMT thread,
+/// or QEMU's next vCPU when it runs them in turn) have the time.
+pub trait Platform: Default + spin::RelaxStrategy + 'static {
     type Space: AddressSpace;
     type Context: UserContext;
 

@@ -59,6 +59,12 @@ pub fn irq_enabled(irq: u32) -> Option<bool> {
 #[derive(Default)]
 pub struct HostPlatform;
 
+impl spin::RelaxStrategy for HostPlatform {
+    fn relax() {
+        core::hint::spin_loop();
+    }
+}
+
 impl Platform for HostPlatform {
     type Space = HostSpace;
     type Context = HostContext;

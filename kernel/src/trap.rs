@@ -13,13 +13,13 @@
 use crate::arch::{AddressSpace, Interrupt, Platform, Trap, UserContext};
 use crate::kernel::Kernel;
 use crate::object::ObjRef;
-use spin::{Mutex, MutexGuard};
+use spin::mutex::{SpinMutex as Mutex, SpinMutexGuard as MutexGuard};
 
 /// The big kernel lock: the one kernel of the machine, once boot has built
 /// it. Every entry from user mode or idle takes it; the CPU lets it go on
 /// the way back to user mode or to idle (docs/kernel.md, "Locking").
 pub struct KernelLock<P: Platform> {
-    kernel: Mutex<Option<Kernel<P>>>,
+    kernel: Mutex<Option<Kernel<P>>, P>,
 }
 
 #[allow(clippy::new_without_default)]

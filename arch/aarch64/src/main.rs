@@ -68,6 +68,17 @@ fn symbol_addr(symbol: &u8) -> u64 {
 #[derive(Default)]
 pub struct Aarch64;
 
+/// A CPU waiting for the kernel lock executes `yield`, not the `isb` that
+/// `core::hint::spin_loop` gives: QEMU, when it runs the vCPUs in turn on one
+/// thread (`-icount`), hands the rest of the turn to the next vCPU, which
+/// may be the holder; otherwise a waiter burns its whole turn.
+impl spin::RelaxStrategy for Aarch64 {
+    fn relax() {
+        // SAFETY: a hint with no architectural effect.
+        unsafe { core::arch::asm!("yield", options(nomem, nostack, preserves_flags)) };
+    }
+}
+
 impl Platform for Aarch64 {
     type Space = user::UserSpace;
     type Context = user::ThreadContext;

@@ -129,7 +129,7 @@ pub fn stop_user(cpu: usize) {
     }
     irq::send_sgi(WAKE_SGI, cpu);
     while block.in_user.load(Ordering::Acquire) {
-        core::hint::spin_loop();
+        <crate::Aarch64 as spin::RelaxStrategy>::relax();
     }
 }
 
@@ -182,13 +182,13 @@ pub fn start_secondaries(mpidrs: &[u64]) -> usize {
         let status = psci::cpu_on(mpidr, entry, cpu as u64);
         let deadline = timer::uptime_ns() + START_TIMEOUT_NS;
         while status == 0 && online() == cpu && timer::uptime_ns() < deadline {
-            core::hint::spin_loop();
+            <crate::Aarch64 as spin::RelaxStrategy>::relax();
         }
         let gave_up = STARTING
             .compare_exchange(cpu, 0, Ordering::AcqRel, Ordering::Acquire)
             .is_ok();
         while !gave_up && online() == cpu {
-            core::hint::spin_loop(); // claimed just now: it counts itself next
+            <crate::Aarch64 as spin::RelaxStrategy>::relax(); // claimed just now: it counts itself next
         }
         if online() == cpu {
             log::warn!("smp: cpu {cpu} (mpidr {mpidr:#x}) did not start (psci {status})");

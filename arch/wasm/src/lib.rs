@@ -73,6 +73,13 @@ pub const TERMINAL_IRQ: u32 = 1;
 /// addresses in the kernel's own memory, below 4 GiB).
 pub const TERMINAL_PA: u64 = 0xF_0000_0000;
 
+/// One CPU: the kernel lock is never waited for.
+impl spin::RelaxStrategy for Wasm {
+    fn relax() {
+        core::hint::spin_loop();
+    }
+}
+
 impl Platform for Wasm {
     type Space = space::WasmSpace;
     type Context = WasmContext;

@@ -85,6 +85,14 @@ fn symbol_addr(symbol: &u8) -> u64 {
 #[derive(Default)]
 pub struct X86_64;
 
+/// `pause` (`core::hint::spin_loop`): QEMU, running the vCPUs in turn,
+/// hands the rest of the turn to the next one.
+impl spin::RelaxStrategy for X86_64 {
+    fn relax() {
+        core::hint::spin_loop();
+    }
+}
+
 impl Platform for X86_64 {
     type Space = user::UserSpace;
     type Context = user::ThreadContext;
