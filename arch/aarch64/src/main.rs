@@ -112,6 +112,7 @@ impl Platform for Aarch64 {
         });
     }
     fn wait_for_interrupt() {
+        user::deactivate();
         idle_until_interrupt();
     }
     fn fp_enable(enabled: bool) {

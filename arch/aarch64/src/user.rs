@@ -339,9 +339,14 @@ pub fn activate(space: &UserSpace) {
     }
 }
 
-/// Stops walks of the user half (the active space is being destroyed).
-fn deactivate() {
-    smp::this().active_ttbr0.store(0, Ordering::Relaxed);
+/// Stops walks of the user half: the active space is being destroyed, or
+/// the CPU goes idle (another CPU may free the last process's tables while
+/// it waits, and a real core may walk TTBR0 speculatively). The next
+/// `activate` loads a table and turns walks on again.
+pub fn deactivate() {
+    if smp::this().active_ttbr0.swap(0, Ordering::Relaxed) == 0 {
+        return;
+    }
     // SAFETY: only disables TTBR0 walks; kernel code runs from TTBR1.
     unsafe {
         asm!(

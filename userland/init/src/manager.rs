@@ -215,6 +215,9 @@ pub struct Manager {
     exited: u64,
     /// Wakes the alarm thread when a delayed restart is scheduled.
     alarm_wake: u64,
+    /// The CPUs init's own threads may run on, as root set them through
+    /// `Affinity` for pid 1 (0: every online CPU).
+    own_cpus: u64,
     procs: BTreeMap<u32, Proc>,
     waiters: Vec<Waiter>,
     pipes: Pipes,
@@ -410,6 +413,7 @@ impl Manager {
             server: Server::new(endpoint),
             exited,
             alarm_wake,
+            own_cpus: 0,
             procs: BTreeMap::new(),
             waiters: Vec::new(),
             pipes: Pipes::new(endpoint),
@@ -1663,6 +1667,9 @@ impl Manager {
             64 => u64::MAX,
             n => (1u64 << n) - 1,
         };
+        if target == crate::pipes::INIT_PID {
+            return self.own_affinity(caller, cpus, online);
+        }
         let Some(p) = self.procs.get(&target).filter(|p| p.status.is_none()) else {
             return err(ESRCH);
         };
@@ -1687,6 +1694,31 @@ impl Manager {
             p.cpus = cpus & online;
         }
         let now = if p.cpus == 0 { online } else { p.cpus };
+        match ipc::encode_vec(&ProcResponse::Affinity { cpus: now }) {
+            Ok(bytes) => Answer::Now(bytes, Vec::new()),
+            Err(_) => err(EIO),
+        }
+    }
+
+    /// `Affinity` for init itself (pid 1, in no table of its own): anyone
+    /// may read it (`taskset -p 1`); only who may signal root may set it.
+    fn own_affinity(&mut self, caller: u32, cpus: u64, online: u64) -> Answer {
+        if cpus != 0 {
+            let sender = self.credentials.get(self.credentials_of(caller));
+            let root = self.credentials.get(0);
+            match (sender, root) {
+                (Some(sender), Some(root)) if credentials::may_signal(sender, root) => {}
+                _ => return err(EPERM),
+            }
+            if cpus & online == 0 {
+                return err(EINVAL);
+            }
+            if sys::thread_set_affinity(sys::SELF, cpus & online).is_err() {
+                return err(EINVAL);
+            }
+            self.own_cpus = cpus & online;
+        }
+        let now = if self.own_cpus == 0 { online } else { self.own_cpus };
         match ipc::encode_vec(&ProcResponse::Affinity { cpus: now }) {
             Ok(bytes) => Answer::Now(bytes, Vec::new()),
             Err(_) => err(EIO),

@@ -42,7 +42,7 @@ pub use zos_proto::ring::{is_pipe_badge, PIPE_TAG};
 /// messages.
 const RING_WINDOWS: usize = 4096;
 /// The lock owner init uses when it serves a message from a ring.
-const INIT_PID: u32 = 1;
+pub(crate) const INIT_PID: u32 = 1;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum End {
