@@ -1718,7 +1718,11 @@ impl Manager {
             }
             self.own_cpus = cpus & online;
         }
-        let now = if self.own_cpus == 0 { online } else { self.own_cpus };
+        let now = if self.own_cpus == 0 {
+            online
+        } else {
+            self.own_cpus
+        };
         match ipc::encode_vec(&ProcResponse::Affinity { cpus: now }) {
             Ok(bytes) => Answer::Now(bytes, Vec::new()),
             Err(_) => err(EIO),
