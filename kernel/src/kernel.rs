@@ -524,9 +524,8 @@ impl<P: Platform> Kernel<P> {
     /// the kernel lock), so nothing runs the thread when its registers are
     /// changed or freed.
     fn deschedule(&mut self, thread: ObjRef) {
-        let Some(t) = self.objects.thread(thread) else {
-            return;
-        };
+        let t = self.objects.thread(thread);
+        let Some(t) = t else { return };
         if let Some(cpu) = self.cpu_running(thread) {
             self.cpus[cpu].current = None;
             if cpu != self.cpu {
@@ -541,9 +540,8 @@ impl<P: Platform> Kernel<P> {
     /// blocked on its own fault message cannot be resumed meaningfully: its
     /// process is killed instead.
     pub fn fail_caller(&mut self, thread: ObjRef, error: SysError) {
-        let Some(t) = self.objects.thread(thread) else {
-            return;
-        };
+        let t = self.objects.thread(thread);
+        let Some(t) = t else { return };
         use ThreadState::{AwaitingReply, Receiving, Sending};
         if !matches!(t.state, AwaitingReply | Sending { .. } | Receiving { .. }) {
             return;
@@ -559,9 +557,8 @@ impl<P: Platform> Kernel<P> {
 
     /// Removes a thread from whatever queue it waits in (and drops the queue's hold).
     pub fn unblock_detach(&mut self, thread: ObjRef) {
-        let Some(t) = self.objects.thread(thread) else {
-            return;
-        };
+        let t = self.objects.thread(thread);
+        let Some(t) = t else { return };
         let (state, priority) = (t.state, t.priority);
         match state {
             ThreadState::Sending { endpoint, .. } | ThreadState::Receiving { endpoint } => {
@@ -841,12 +838,6 @@ impl<P: Platform> Kernel<P> {
         let _ = self.objects.thread_mut(r).map(change);
     }
 
-    /// Changes a live endpoint (nothing for a stale reference).
-    #[inline]
-    pub fn update_endpoint<R>(&mut self, r: ObjRef, change: impl FnOnce(&mut Endpoint) -> R) {
-        let _ = self.objects.endpoint_mut(r).map(change);
-    }
-
     /// Changes a live process (nothing for a stale reference).
     pub fn update_process<R>(&mut self, r: ObjRef, change: impl FnOnce(&mut Process<P>) -> R) {
         let _ = self.objects.process_mut(r).map(change);
@@ -911,9 +902,8 @@ impl<P: Platform> Kernel<P> {
     /// A user fault in the current thread: fault message to the supervisor, or kill.
     pub fn user_fault(&mut self, kind: u64, address: u64, syndrome: u64) {
         self.this_cpu().faults += 1;
-        let Some(t) = self.current().and_then(|t| self.objects.thread(t)) else {
-            return;
-        };
+        let t = self.current().and_then(|t| self.objects.thread(t));
+        let Some(t) = t else { return };
         let (process, pc) = (t.process, t.context.pc());
         if kind == fault::DATA_ABORT && self.copy_on_write(process, address).is_some() {
             return;

@@ -152,9 +152,8 @@ impl<P: Platform> Kernel<P> {
         let cpu = *self.this_cpu();
         self.this_cpu().running = None;
         let several = self.online > 1;
-        let Some(context) = cpu.running.and_then(|t| self.context_mut(t)) else {
-            return;
-        };
+        let context = cpu.running.and_then(|t| self.context_mut(t));
+        let Some(context) = context else { return };
         context.save_tls();
         if several && cpu.fp_owner == cpu.running {
             P::fp_enable(true);
