@@ -765,9 +765,8 @@ impl<P: Platform> Kernel<P> {
     /// frame now, writable where the region allows it and the frame has one
     /// owner (a shared one is copied at its first write fault).
     fn refresh_mappings(&mut self, memory: ObjRef, range: Range<u64>) {
-        let Some(Object::Memory(m)) = self.objects.get(memory) else {
-            return;
-        };
+        let m = self.objects.get(memory);
+        let Some(Object::Memory(m)) = m else { return };
         let run = m.run(range.start, range.end.saturating_sub(range.start));
         let frames: Vec<(u64, u64)> = range.clone().zip(run).collect();
         let all = (memory, ObjRef::default(), 0)..=(memory, ObjRef::NONE, u64::MAX);

@@ -227,8 +227,9 @@ impl<P: Platform> Kernel<P> {
         }
         let badge = if call { cap.badge } else { 0 };
         let words = [0, info.encode(), args[2], args[3], args[4], args[5], badge];
+        let context = &mut *p.context;
         for (i, word) in words.into_iter().enumerate() {
-            p.context.set_result(i, word);
+            context.set_result(i, word);
         }
         // The partner runs (owed a reply after a call), this one waits; it
         // runs here, so it is on no queue and `deschedule` has nothing to do

@@ -468,9 +468,8 @@ impl<P: Platform> Kernel<P> {
     /// Makes a thread runnable, preempting the current one if it has a higher priority.
     pub fn make_runnable(&mut self, thread: ObjRef) {
         let t = self.objects.thread_mut(thread);
-        let Some(t) = t.filter(|t| t.state != ThreadState::Dead) else {
-            return;
-        };
+        let t = t.filter(|t| t.state != ThreadState::Dead);
+        let Some(t) = t else { return };
         if core::mem::take(&mut t.stop_pending) {
             t.state = ThreadState::Suspended;
             return;
@@ -674,9 +673,8 @@ impl<P: Platform> Kernel<P> {
     /// destroyed.
     pub fn kill_process(&mut self, process: ObjRef, how: ProcessState) {
         let alive = self.objects.process_mut(process);
-        let Some(p) = alive.filter(|p| p.state == ProcessState::Alive) else {
-            return;
-        };
+        let alive = alive.filter(|p| p.state == ProcessState::Alive);
+        let Some(p) = alive else { return };
         p.state = how;
         let threads = core::mem::take(&mut p.threads);
         let regions: Vec<u64> = p.regions.keys().copied().collect();
@@ -875,9 +873,8 @@ impl<P: Platform> Kernel<P> {
     /// Moves the current thread behind others of equal or higher priority.
     pub fn rotate_current(&mut self) {
         let Some(thread) = self.current() else { return };
-        let Some(priority) = self.objects.thread(thread).map(|t| t.priority) else {
-            return;
-        };
+        let priority = self.objects.thread(thread).map(|t| t.priority);
+        let Some(priority) = priority else { return };
         let top = self.run_queue.top_priority(self.cpu);
         let behind = top.is_some_and(|top| top >= priority);
         if behind || self.run_queue.unbalanced(self.cpu, self.online) {

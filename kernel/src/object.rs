@@ -283,12 +283,14 @@ impl<P: Platform> Objects<P> {
 
     fn slot(&self, r: ObjRef) -> Option<&Slot<P>> {
         let (generation, slot) = self.slots.get(r.index as usize)?;
-        slot.as_ref().filter(|_| *generation == r.generation)
+        let live = *generation == r.generation;
+        live.then_some(slot).and_then(Option::as_ref)
     }
 
     fn slot_mut(&mut self, r: ObjRef) -> Option<&mut Slot<P>> {
         let (generation, slot) = self.slots.get_mut(r.index as usize)?;
-        slot.as_mut().filter(|_| *generation == r.generation)
+        let live = *generation == r.generation;
+        live.then_some(slot).and_then(Option::as_mut)
     }
 
     pub fn get(&self, r: ObjRef) -> Option<&Object<P>> {
@@ -301,6 +303,7 @@ impl<P: Platform> Objects<P> {
 
     /// Several distinct objects at once (`None` if two are the same or one
     /// is stale): the IPC fast path changes three with one lookup each.
+    #[inline]
     pub fn many_mut(&mut self, r: [ObjRef; 3]) -> Option<[&mut Option<Slot<P>>; 3]> {
         let slots = self.slots.get_disjoint_mut(r.map(|r| r.index as usize));
         let slots = slots.ok()?;
