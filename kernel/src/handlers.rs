@@ -59,7 +59,7 @@ impl<P: Platform> Kernel<P> {
         let Some(thread) = self.current() else { return };
         let t = self.objects.thread(thread);
         let Some(t) = t else { return };
-        let (c, process, reply_to) = (&t.context, t.process, t.reply_to);
+        let (c, process, caller) = (&t.context, t.process, (t.caps, t.reply_to));
         let number = c.syscall_number();
         self.syscall_counts[(number as usize).min(SYSCALL_COUNTS - 1)] += 1;
         let args = [c.arg(0), c.arg(1), c.arg(2), c.arg(3), c.arg(4), c.arg(5)];
@@ -70,7 +70,7 @@ impl<P: Platform> Kernel<P> {
         let fast = number == Sys::Call as u64 || number == Sys::ReplyRecv as u64;
         // The partner's call completed with this message: named in `value`.
         let call = number == Sys::Call as u64;
-        let fast = fast.then(|| self.fast_ipc(thread, (process, reply_to), call, args));
+        let fast = fast.then(|| self.fast_ipc(thread, caller, call, args));
         if let Some(Some(partner)) = fast {
             return self.log_syscall(|| record(PENDING, u64::from(partner) + 1));
         }

@@ -17,8 +17,8 @@ use crate::syscall::*;
 use crate::usercopy;
 use crate::{ensure, Result};
 
-/// The calling thread's process and the caller it owes a reply to.
-pub type Caller = (ObjRef, Option<ObjRef>);
+/// The calling thread's capability table and the caller it owes a reply to.
+pub type Caller = (crate::cap::TableId, Option<ObjRef>);
 
 /// A message in flight.
 #[derive(Clone, Debug, Default)]
@@ -196,8 +196,8 @@ impl<P: Platform> Kernel<P> {
         // A capability lookup for endpoints only: the kind is checked by the
         // one slab lookup that also reads the queue (another kind: slow path).
         let right = if call { Rights::WRITE } else { Rights::READ };
-        let table = self.objects.process(caller.0)?.caps;
-        let cap = *self.caps.lookup(table, u32::try_from(args[0]).ok()?).ok()?;
+        let (table, slot) = (caller.0, u32::try_from(args[0]).ok()?);
+        let cap = *self.caps.lookup(table, slot).ok()?;
         let (endpoint, may) = (cap.object, cap.rights.contains(right));
         let ep = self.objects.endpoint(endpoint).filter(|_| may)?;
         let partner = match call {

@@ -402,8 +402,8 @@ impl<P: Platform> Kernel<P> {
         priority: u8,
     ) -> Result<ObjRef> {
         let p = self.objects.process(process);
-        let alive = p.is_some_and(|p| p.state == ProcessState::Alive);
-        ensure(alive, SysError::DeadObject)?;
+        let alive = p.filter(|p| p.state == ProcessState::Alive);
+        let caps = alive.ok_or(SysError::DeadObject)?.caps;
         self.charge(process, Cost::heap(THREAD_COST))?;
         let tid = self.next_tid;
         self.next_tid = self.next_tid.wrapping_add(1).max(1);
@@ -411,6 +411,7 @@ impl<P: Platform> Kernel<P> {
         let thread = Thread {
             tid,
             process,
+            caps,
             context: Box::new(P::Context::new(entry, stack, arg)),
             state: ThreadState::Inactive,
             priority,
@@ -589,6 +590,7 @@ impl<P: Platform> Kernel<P> {
         let t = self.objects.thread_mut(thread);
         let t = t.ok_or(SysError::DeadObject)?;
         let holds_on = !t.interruptible || t.outgoing.is_fault;
+        use ThreadState::{Receiving, Sending, Sleeping, Waiting};
         let interrupted = match t.state {
             ThreadState::Suspended => return Ok(()),
             // Another CPU runs it, maybe in the kernel already, waiting for
@@ -597,9 +599,7 @@ impl<P: Platform> Kernel<P> {
             // server holds goes on: it stops when the reply comes.
             ThreadState::Runnable if elsewhere.is_some() => {
                 t.stop_pending = true;
-                if let Some(cpu) = elsewhere {
-                    P::stop_user(cpu);
-                }
+                elsewhere.into_iter().for_each(P::stop_user);
                 return Ok(());
             }
             ThreadState::AwaitingReply if holds_on => {
@@ -617,10 +617,7 @@ impl<P: Platform> Kernel<P> {
                 }
                 true
             }
-            ThreadState::Sending { .. }
-            | ThreadState::Receiving { .. }
-            | ThreadState::Waiting { .. }
-            | ThreadState::Sleeping { .. } => true,
+            Sending { .. } | Receiving { .. } | Waiting { .. } | Sleeping { .. } => true,
             _ => return Err(SysError::BadState),
         };
         if interrupted {

@@ -134,6 +134,9 @@ pub enum ThreadState {
 pub struct Thread<P: Platform> {
     pub tid: u32,
     pub process: ObjRef,
+    /// Its process's capability table (a copy: the IPC fast path finds an
+    /// endpoint without looking the process up).
+    pub caps: TableId,
     /// Saved user registers; boxed so its address is stable for the trap path.
     pub context: Box<P::Context>,
     pub state: ThreadState,
