@@ -189,10 +189,7 @@ impl<P: Platform> Kernel<P> {
     /// changed nothing, when a condition fails: the general path then handles
     /// the syscall with the same result.
     pub fn fast_ipc(&mut self, me: ObjRef, caller: Caller, call: bool, args: Args) -> Option<u32> {
-        let info = match MessageInfo::decode(args[1]) {
-            Some(info) if info.caps == 0 && info.length as usize <= SHORT_MESSAGE_BYTES => info,
-            _ => return None,
-        };
+        let info = MessageInfo::short(args[1])?;
         // A capability lookup for endpoints only: the kind is checked by the
         // one slab lookup that also reads the queue (another kind: slow path).
         let right = if call { Rights::WRITE } else { Rights::READ };
@@ -226,7 +223,7 @@ impl<P: Platform> Kernel<P> {
             return None;
         }
         let badge = if call { cap.badge } else { 0 };
-        let words = [0, info.encode(), args[2], args[3], args[4], args[5], badge];
+        let words = [0, info, args[2], args[3], args[4], args[5], badge];
         let context = &mut *p.context;
         for (i, word) in words.into_iter().enumerate() {
             context.set_result(i, word);
