@@ -11,7 +11,7 @@
 use alloc::vec::Vec;
 
 use crate::arch::{Platform, UserContext};
-use crate::kernel::Kernel;
+use crate::kernel::{Kernel, MAX_CPUS};
 use crate::object::*;
 use crate::syscall::*;
 use crate::usercopy;
@@ -245,7 +245,14 @@ impl<P: Platform> Kernel<P> {
             ep.receivers.push_back(me);
             *refs += 1;
         }
-        self.this_cpu().current = Some(partner);
+        // What `leave_cpu` would do for this thread, with it in hand (with
+        // several CPUs, FP/SIMD registers live in it are left to `leave_cpu`).
+        let cpu = &mut self.cpus[self.cpu % MAX_CPUS];
+        cpu.current = Some(partner);
+        if cpu.running == Some(me) && (self.online == 1 || cpu.fp_owner != Some(me)) {
+            cpu.running = None;
+            t.context.save_tls();
+        }
         if stops {
             // Suspended from another CPU on its way in: the wait stops it.
             let _ = self.suspend(me);
