@@ -57,8 +57,17 @@ fn decode(kind: u64) -> Trap {
 
 /// A trap from user mode: the core handles it; returns the frame to resume.
 /// The context's frame comes first (`#[repr(C)]`), so its address is the frame's.
+#[inline(always)]
 pub fn user_trap(kind: u64) -> *mut TrapFrame {
     KERNEL.user_trap(|| decode(kind)).cast()
+}
+
+/// Restores `frame` and returns to user mode.
+#[inline(always)]
+pub fn resume(frame: *mut TrapFrame) -> ! {
+    // SAFETY: `frame` is the saved context of the thread the core prepared
+    // to run, kept alive by the kernel; resume_user restores it and erets.
+    unsafe { resume_user(frame) }
 }
 
 /// An interrupt taken while the kernel idles.
