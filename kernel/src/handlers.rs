@@ -57,10 +57,9 @@ impl<P: Platform> Kernel<P> {
     /// resumes whichever thread `schedule` picks.
     pub fn syscall(&mut self) {
         let Some(thread) = self.current() else { return };
-        let Some(t) = self.objects.thread(thread) else {
-            return;
-        };
-        let (c, process) = (&t.context, t.process);
+        let t = self.objects.thread(thread);
+        let Some(t) = t else { return };
+        let (c, process, caller) = (&t.context, t.process, (t.caps, t.reply_to));
         let number = c.syscall_number();
         self.syscall_counts[(number as usize).min(SYSCALL_COUNTS - 1)] += 1;
         let args = [c.arg(0), c.arg(1), c.arg(2), c.arg(3), c.arg(4), c.arg(5)];
@@ -70,7 +69,8 @@ impl<P: Platform> Kernel<P> {
             move |code, value| SysRecord::call(p, t, number, args, first_commit).ended(code, value);
         let fast = number == Sys::Call as u64 || number == Sys::ReplyRecv as u64;
         // The partner's call completed with this message: named in `value`.
-        let fast = fast.then(|| self.fast_ipc(thread, process, number == Sys::Call as u64, args));
+        let call = number == Sys::Call as u64;
+        let fast = fast.then(|| self.fast_ipc(thread, caller, call, args));
         if let Some(Some(partner)) = fast {
             return self.log_syscall(|| record(PENDING, u64::from(partner) + 1));
         }
@@ -765,9 +765,8 @@ impl<P: Platform> Kernel<P> {
     /// frame now, writable where the region allows it and the frame has one
     /// owner (a shared one is copied at its first write fault).
     fn refresh_mappings(&mut self, memory: ObjRef, range: Range<u64>) {
-        let Some(Object::Memory(m)) = self.objects.get(memory) else {
-            return;
-        };
+        let m = self.objects.get(memory);
+        let Some(Object::Memory(m)) = m else { return };
         let run = m.run(range.start, range.end.saturating_sub(range.start));
         let frames: Vec<(u64, u64)> = range.clone().zip(run).collect();
         let all = (memory, ObjRef::default(), 0)..=(memory, ObjRef::NONE, u64::MAX);

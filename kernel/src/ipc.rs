@@ -11,11 +11,14 @@
 use alloc::vec::Vec;
 
 use crate::arch::{Platform, UserContext};
-use crate::kernel::Kernel;
+use crate::kernel::{Kernel, MAX_CPUS};
 use crate::object::*;
 use crate::syscall::*;
 use crate::usercopy;
 use crate::{ensure, Result};
+
+/// The calling thread's capability table and the caller it owes a reply to.
+pub type Caller = (crate::cap::TableId, Option<ObjRef>);
 
 /// A message in flight.
 #[derive(Clone, Debug, Default)]
@@ -165,7 +168,8 @@ impl<P: Platform> Kernel<P> {
             }
             None => {
                 self.update_thread(sender, |s| s.outgoing = message);
-                self.update_endpoint(endpoint, |ep| ep.senders.push_back(sender));
+                let ep = self.objects.endpoint_mut(endpoint);
+                ep.into_iter().for_each(|ep| ep.senders.push_back(sender));
                 self.objects.add_ref(endpoint);
                 self.block_current(ThreadState::Sending { endpoint, call });
                 Ok(())
@@ -184,23 +188,30 @@ impl<P: Platform> Kernel<P> {
     /// record instead of writing a completion record), or `None`, having
     /// changed nothing, when a condition fails: the general path then handles
     /// the syscall with the same result.
-    pub fn fast_ipc(&mut self, me: ObjRef, process: ObjRef, call: bool, args: Args) -> Option<u32> {
-        let info = match MessageInfo::decode(args[1]) {
-            Some(info) if info.caps == 0 && info.length as usize <= SHORT_MESSAGE_BYTES => info,
-            _ => return None,
-        };
+    pub fn fast_ipc(&mut self, me: ObjRef, caller: Caller, call: bool, args: Args) -> Option<u32> {
+        let info = MessageInfo::short(args[1])?;
+        // A capability lookup for endpoints only: the kind is checked by the
+        // one slab lookup that also reads the queue (another kind: slow path).
         let right = if call { Rights::WRITE } else { Rights::READ };
-        let found = self.lookup(process, args[0], ObjectKind::Endpoint, right);
-        let (endpoint, badge) = found.ok()?;
-        let ep = self.objects.endpoint(endpoint)?;
+        let (table, slot) = (caller.0, u32::try_from(args[0]).ok()?);
+        let cap = *self.caps.lookup(table, slot).ok()?;
+        let (endpoint, may) = (cap.object, cap.rights.contains(right));
+        let ep = self.objects.endpoint(endpoint).filter(|_| may)?;
         let partner = match call {
             true => ep.receivers.front().copied(),
-            false if ep.senders.is_empty() && ep.silenced.is_empty() => {
-                self.objects.thread(me).and_then(|t| t.reply_to)
-            }
+            false if ep.senders.is_empty() && ep.silenced.is_empty() => caller.1,
             false => None,
+        }?;
+        // One lookup of the three objects changed: each once per call.
+        let slots = self.objects.many_mut([me, partner, endpoint])?;
+        let [Some(t), Some(p), Some(Slot { object, refs })] = slots else {
+            return None;
         };
-        let (partner, p) = partner.and_then(|p| Some((p, self.objects.thread(p)?)))?;
+        let (Object::Thread(t), Object::Thread(p), Object::Endpoint(ep)) =
+            (&mut t.object, &mut p.object, object)
+        else {
+            return None;
+        };
         // Round robin stays fair: a partner that would queue behind a runnable
         // thread of its priority (or above) on the slow path waits there too;
         // otherwise a client and its server could pass the CPU back and forth
@@ -211,29 +222,37 @@ impl<P: Platform> Kernel<P> {
         if waits_its_turn || (!call && (!matches!(p.state, ThreadState::AwaitingReply) || stops)) {
             return None;
         }
-        let badge = if call { badge } else { 0 };
-        let words = [info.encode(), args[2], args[3], args[4], args[5], badge];
-        self.write_results(partner, 0, &words);
-        // One more lookup of each thread: the partner runs (owed a reply
-        // after a call), this one waits; it runs here, so it is on no queue
-        // and `deschedule` has nothing to do but what `current` gets below.
-        let p = self.objects.thread_mut(partner)?;
+        let badge = if call { cap.badge } else { 0 };
+        let words = [0, info, args[2], args[3], args[4], args[5], badge];
+        let context = &mut *p.context;
+        for (i, word) in words.into_iter().enumerate() {
+            context.set_result(i, word);
+        }
+        // The partner runs (owed a reply after a call), this one waits; it
+        // runs here, so it is on no queue and `deschedule` has nothing to do
+        // but what `current` gets below.
         p.state = ThreadState::Runnable;
         p.reply_to = if call { Some(me) } else { p.reply_to };
-        let t = self.objects.thread_mut(me)?;
         let stops = core::mem::take(&mut t.stop_pending);
         if call {
             (t.outgoing.is_fault, t.interruptible) = (false, args[1] & CALL_INTERRUPTIBLE != 0);
             t.state = ThreadState::AwaitingReply;
-            self.update_endpoint(endpoint, |ep| ep.receivers.pop_front());
+            ep.receivers.pop_front();
             // The receiver's hold; the caller's capability still holds one.
-            self.objects.drop_ref(endpoint);
+            *refs = refs.saturating_sub(1);
         } else {
             (t.reply_to, t.state) = (None, ThreadState::Receiving { endpoint });
-            self.update_endpoint(endpoint, |ep| ep.receivers.push_back(me));
-            self.objects.add_ref(endpoint);
+            ep.receivers.push_back(me);
+            *refs += 1;
         }
-        self.this_cpu().current = Some(partner);
+        // What `leave_cpu` would do for this thread, with it in hand (with
+        // several CPUs, FP/SIMD registers live in it are left to `leave_cpu`).
+        let cpu = &mut self.cpus[self.cpu % MAX_CPUS];
+        cpu.current = Some(partner);
+        if cpu.running == Some(me) && (self.online == 1 || cpu.fp_owner != Some(me)) {
+            cpu.running = None;
+            t.context.save_tls();
+        }
         if stops {
             // Suspended from another CPU on its way in: the wait stops it.
             let _ = self.suspend(me);
@@ -300,7 +319,9 @@ impl<P: Platform> Kernel<P> {
                     self.refund_watch(payer);
                     return delivered;
                 }
-                self.update_endpoint(endpoint, |ep| ep.receivers.push_back(receiver));
+                let ep = self.objects.endpoint_mut(endpoint);
+                ep.into_iter()
+                    .for_each(|ep| ep.receivers.push_back(receiver));
                 self.objects.add_ref(endpoint);
                 self.block_thread(receiver, ThreadState::Receiving { endpoint });
                 Ok(())
@@ -345,9 +366,8 @@ impl<P: Platform> Kernel<P> {
         // Every slow-path reply comes here: nothing to do without capabilities.
         let any = message.info.caps > 0;
         let replier = any.then(|| self.current_process()).flatten();
-        let Some(table) = replier.and_then(|p| self.table_of(p).ok()) else {
-            return;
-        };
+        let table = replier.and_then(|p| self.table_of(p).ok());
+        let Some(table) = table else { return };
         for slot in message.cap_slots() {
             if let Ok(object) = self.caps.delete(table, slot) {
                 self.release(object);
@@ -366,13 +386,11 @@ impl<P: Platform> Kernel<P> {
 
     /// ORs `bits` into a notification, waking one waiter.
     pub fn signal(&mut self, notification: ObjRef, bits: u64) {
-        let Some(n) = self.objects.notification_mut(notification) else {
-            return;
-        };
+        let n = self.objects.notification_mut(notification);
+        let Some(n) = n else { return };
         n.bits |= if bits == 0 { 1 } else { bits };
-        let Some(waiter) = n.waiters.pop_front() else {
-            return;
-        };
+        let waiter = n.waiters.pop_front();
+        let Some(waiter) = waiter else { return };
         let taken = core::mem::take(&mut n.bits);
         self.release(notification);
         self.set_results(waiter, 0, &[taken]);

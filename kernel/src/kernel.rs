@@ -402,8 +402,8 @@ impl<P: Platform> Kernel<P> {
         priority: u8,
     ) -> Result<ObjRef> {
         let p = self.objects.process(process);
-        let alive = p.is_some_and(|p| p.state == ProcessState::Alive);
-        ensure(alive, SysError::DeadObject)?;
+        let alive = p.filter(|p| p.state == ProcessState::Alive);
+        let caps = alive.ok_or(SysError::DeadObject)?.caps;
         self.charge(process, Cost::heap(THREAD_COST))?;
         let tid = self.next_tid;
         self.next_tid = self.next_tid.wrapping_add(1).max(1);
@@ -411,6 +411,7 @@ impl<P: Platform> Kernel<P> {
         let thread = Thread {
             tid,
             process,
+            caps,
             context: Box::new(P::Context::new(entry, stack, arg)),
             state: ThreadState::Inactive,
             priority,
@@ -468,9 +469,8 @@ impl<P: Platform> Kernel<P> {
     /// Makes a thread runnable, preempting the current one if it has a higher priority.
     pub fn make_runnable(&mut self, thread: ObjRef) {
         let t = self.objects.thread_mut(thread);
-        let Some(t) = t.filter(|t| t.state != ThreadState::Dead) else {
-            return;
-        };
+        let t = t.filter(|t| t.state != ThreadState::Dead);
+        let Some(t) = t else { return };
         if core::mem::take(&mut t.stop_pending) {
             t.state = ThreadState::Suspended;
             return;
@@ -524,9 +524,8 @@ impl<P: Platform> Kernel<P> {
     /// the kernel lock), so nothing runs the thread when its registers are
     /// changed or freed.
     fn deschedule(&mut self, thread: ObjRef) {
-        let Some(t) = self.objects.thread(thread) else {
-            return;
-        };
+        let t = self.objects.thread(thread);
+        let Some(t) = t else { return };
         if let Some(cpu) = self.cpu_running(thread) {
             self.cpus[cpu].current = None;
             if cpu != self.cpu {
@@ -541,9 +540,8 @@ impl<P: Platform> Kernel<P> {
     /// blocked on its own fault message cannot be resumed meaningfully: its
     /// process is killed instead.
     pub fn fail_caller(&mut self, thread: ObjRef, error: SysError) {
-        let Some(t) = self.objects.thread(thread) else {
-            return;
-        };
+        let t = self.objects.thread(thread);
+        let Some(t) = t else { return };
         use ThreadState::{AwaitingReply, Receiving, Sending};
         if !matches!(t.state, AwaitingReply | Sending { .. } | Receiving { .. }) {
             return;
@@ -559,9 +557,8 @@ impl<P: Platform> Kernel<P> {
 
     /// Removes a thread from whatever queue it waits in (and drops the queue's hold).
     pub fn unblock_detach(&mut self, thread: ObjRef) {
-        let Some(t) = self.objects.thread(thread) else {
-            return;
-        };
+        let t = self.objects.thread(thread);
+        let Some(t) = t else { return };
         let (state, priority) = (t.state, t.priority);
         match state {
             ThreadState::Sending { endpoint, .. } | ThreadState::Receiving { endpoint } => {
@@ -593,6 +590,7 @@ impl<P: Platform> Kernel<P> {
         let t = self.objects.thread_mut(thread);
         let t = t.ok_or(SysError::DeadObject)?;
         let holds_on = !t.interruptible || t.outgoing.is_fault;
+        use ThreadState::{Receiving, Sending, Sleeping, Waiting};
         let interrupted = match t.state {
             ThreadState::Suspended => return Ok(()),
             // Another CPU runs it, maybe in the kernel already, waiting for
@@ -601,9 +599,7 @@ impl<P: Platform> Kernel<P> {
             // server holds goes on: it stops when the reply comes.
             ThreadState::Runnable if elsewhere.is_some() => {
                 t.stop_pending = true;
-                if let Some(cpu) = elsewhere {
-                    P::stop_user(cpu);
-                }
+                elsewhere.into_iter().for_each(P::stop_user);
                 return Ok(());
             }
             ThreadState::AwaitingReply if holds_on => {
@@ -621,10 +617,7 @@ impl<P: Platform> Kernel<P> {
                 }
                 true
             }
-            ThreadState::Sending { .. }
-            | ThreadState::Receiving { .. }
-            | ThreadState::Waiting { .. }
-            | ThreadState::Sleeping { .. } => true,
+            Sending { .. } | Receiving { .. } | Waiting { .. } | Sleeping { .. } => true,
             _ => return Err(SysError::BadState),
         };
         if interrupted {
@@ -677,9 +670,8 @@ impl<P: Platform> Kernel<P> {
     /// destroyed.
     pub fn kill_process(&mut self, process: ObjRef, how: ProcessState) {
         let alive = self.objects.process_mut(process);
-        let Some(p) = alive.filter(|p| p.state == ProcessState::Alive) else {
-            return;
-        };
+        let alive = alive.filter(|p| p.state == ProcessState::Alive);
+        let Some(p) = alive else { return };
         p.state = how;
         let threads = core::mem::take(&mut p.threads);
         let regions: Vec<u64> = p.regions.keys().copied().collect();
@@ -841,12 +833,6 @@ impl<P: Platform> Kernel<P> {
         let _ = self.objects.thread_mut(r).map(change);
     }
 
-    /// Changes a live endpoint (nothing for a stale reference).
-    #[inline]
-    pub fn update_endpoint<R>(&mut self, r: ObjRef, change: impl FnOnce(&mut Endpoint) -> R) {
-        let _ = self.objects.endpoint_mut(r).map(change);
-    }
-
     /// Changes a live process (nothing for a stale reference).
     pub fn update_process<R>(&mut self, r: ObjRef, change: impl FnOnce(&mut Process<P>) -> R) {
         let _ = self.objects.process_mut(r).map(change);
@@ -884,9 +870,8 @@ impl<P: Platform> Kernel<P> {
     /// Moves the current thread behind others of equal or higher priority.
     pub fn rotate_current(&mut self) {
         let Some(thread) = self.current() else { return };
-        let Some(priority) = self.objects.thread(thread).map(|t| t.priority) else {
-            return;
-        };
+        let priority = self.objects.thread(thread).map(|t| t.priority);
+        let Some(priority) = priority else { return };
         let top = self.run_queue.top_priority(self.cpu);
         let behind = top.is_some_and(|top| top >= priority);
         if behind || self.run_queue.unbalanced(self.cpu, self.online) {
@@ -911,9 +896,8 @@ impl<P: Platform> Kernel<P> {
     /// A user fault in the current thread: fault message to the supervisor, or kill.
     pub fn user_fault(&mut self, kind: u64, address: u64, syndrome: u64) {
         self.this_cpu().faults += 1;
-        let Some(t) = self.current().and_then(|t| self.objects.thread(t)) else {
-            return;
-        };
+        let t = self.current().and_then(|t| self.objects.thread(t));
+        let Some(t) = t else { return };
         let (process, pc) = (t.process, t.context.pc());
         if kind == fault::DATA_ABORT && self.copy_on_write(process, address).is_some() {
             return;

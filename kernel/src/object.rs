@@ -134,6 +134,9 @@ pub enum ThreadState {
 pub struct Thread<P: Platform> {
     pub tid: u32,
     pub process: ObjRef,
+    /// Its process's capability table (a copy: the IPC fast path finds an
+    /// endpoint without looking the process up).
+    pub caps: TableId,
     /// Saved user registers; boxed so its address is stable for the trap path.
     pub context: Box<P::Context>,
     pub state: ThreadState,
@@ -236,9 +239,9 @@ impl<P: Platform> Object<P> {
     }
 }
 
-struct Slot<P: Platform> {
-    object: Object<P>,
-    refs: u32,
+pub struct Slot<P: Platform> {
+    pub object: Object<P>,
+    pub refs: u32,
 }
 
 /// The slab of all kernel objects: each entry's generation and, while it lives,
@@ -283,12 +286,14 @@ impl<P: Platform> Objects<P> {
 
     fn slot(&self, r: ObjRef) -> Option<&Slot<P>> {
         let (generation, slot) = self.slots.get(r.index as usize)?;
-        slot.as_ref().filter(|_| *generation == r.generation)
+        let live = *generation == r.generation;
+        live.then_some(slot).and_then(Option::as_ref)
     }
 
     fn slot_mut(&mut self, r: ObjRef) -> Option<&mut Slot<P>> {
         let (generation, slot) = self.slots.get_mut(r.index as usize)?;
-        slot.as_mut().filter(|_| *generation == r.generation)
+        let live = *generation == r.generation;
+        live.then_some(slot).and_then(Option::as_mut)
     }
 
     pub fn get(&self, r: ObjRef) -> Option<&Object<P>> {
@@ -297,6 +302,16 @@ impl<P: Platform> Objects<P> {
 
     pub fn get_mut(&mut self, r: ObjRef) -> Option<&mut Object<P>> {
         self.slot_mut(r).map(|s| &mut s.object)
+    }
+
+    /// Several distinct objects at once (`None` if two are the same or one
+    /// is stale): the IPC fast path changes three with one lookup each.
+    #[inline]
+    pub fn many_mut(&mut self, r: [ObjRef; 3]) -> Option<[&mut Option<Slot<P>>; 3]> {
+        let slots = self.slots.get_disjoint_mut(r.map(|r| r.index as usize));
+        let slots = slots.ok()?;
+        let live = slots.iter().zip(r).all(|(s, r)| s.0 == r.generation);
+        live.then(|| slots.map(|s| &mut s.1))
     }
 
     pub fn add_ref(&mut self, r: ObjRef) {

@@ -117,29 +117,33 @@ impl<P: Platform> Kernel<P> {
     /// Inlined into its two callers: every trap ends here.
     #[inline(always)]
     fn prepare(&mut self, next: ObjRef) -> *mut P::Context {
-        let switch = self.this_cpu().running != Some(next);
-        if switch {
-            self.leave_cpu();
-            self.this_cpu().running = Some(next);
-            self.this_cpu().switches += 1;
-        }
+        // The thread and its space first, before anything is stored: the
+        // compiler then shares this lookup with the one `schedule` just made.
         let Some(thread) = self.objects.thread_mut(next) else {
             panic!("scheduled thread has no context");
         };
-        let (context, process) = (&mut *thread.context as *mut P::Context, thread.process);
-        if switch {
-            thread.context.restore_tls();
+        let (context, process, uses_fp) = (
+            &mut *thread.context as *mut _,
+            thread.process,
+            thread.uses_fp,
+        );
+        if let Some(space) = self.objects.process(process).and_then(|p| p.space.as_ref()) {
+            space.activate();
+        }
+        if self.this_cpu().running != Some(next) {
+            self.leave_cpu();
+            self.this_cpu().running = Some(next);
+            self.this_cpu().switches += 1;
+            // SAFETY: `context` is `next`'s boxed context, alive and not
+            // moved: `leave_cpu` changed only the leaving thread's.
+            unsafe { P::Context::restore_tls(&*context) };
             // One that used FP/SIMD gets its registers now: a trap on its
             // first use would cost a kernel entry more (docs/kernel.md).
-            let uses_fp = thread.uses_fp;
             let owner = self.this_cpu().fp_owner;
             match owner != Some(next) && uses_fp {
                 true => self.take_fp(),
                 false => P::fp_enable(owner == Some(next)),
             }
-        }
-        if let Some(space) = self.objects.process(process).and_then(|p| p.space.as_ref()) {
-            space.activate();
         }
         context
     }
@@ -152,9 +156,8 @@ impl<P: Platform> Kernel<P> {
         let cpu = *self.this_cpu();
         self.this_cpu().running = None;
         let several = self.online > 1;
-        let Some(context) = cpu.running.and_then(|t| self.context_mut(t)) else {
-            return;
-        };
+        let context = cpu.running.and_then(|t| self.context_mut(t));
+        let Some(context) = context else { return };
         context.save_tls();
         if several && cpu.fp_owner == cpu.running {
             P::fp_enable(true);

@@ -190,9 +190,11 @@ extern "C" fn handle_kernel_trap(frame: &mut TrapFrame, kind: u64) {
     crate::stop_machine("unexpected exception in the kernel");
 }
 
-/// Entry for exceptions taken from user mode (EL0). Returns the frame to resume.
+/// Entry for exceptions taken from user mode (EL0): resumes the thread the
+/// core picks. It never returns, so the compiler need not keep the
+/// registers a C caller expects kept (the user's are in the frame already).
 #[no_mangle]
-extern "C" fn handle_user_trap(_frame: &mut TrapFrame, kind: u64) -> *mut TrapFrame {
+extern "C" fn handle_user_trap(_frame: &mut TrapFrame, kind: u64) -> ! {
     crate::smp::left_user();
-    crate::trap::user_trap(kind)
+    crate::trap::resume(crate::trap::user_trap(kind))
 }

@@ -29,22 +29,7 @@ fn decode(kind: u64) -> Trap {
             if ec == 0x15 {
                 return Trap::Syscall;
             }
-            if ec == 0x07 {
-                return Trap::FpAccess;
-            }
-            let kind = match ec {
-                0x24 if esr & 0x3f == 0x21 => fault::ALIGNMENT,
-                0x24 => fault::DATA_ABORT,
-                0x20 => fault::INSTRUCTION_ABORT,
-                0x00 => fault::UNDEFINED_INSTRUCTION,
-                0x22 | 0x26 => fault::ALIGNMENT,
-                _ => fault::OTHER,
-            };
-            Trap::Fault {
-                kind,
-                address: read_far(),
-                syndrome: esr,
-            }
+            not_syscall(esr, ec)
         }
         1 => Trap::Interrupt,
         _ => Trap::Fault {
@@ -55,10 +40,41 @@ fn decode(kind: u64) -> Trap {
     }
 }
 
+/// A synchronous exception other than a syscall (kept out of line: the
+/// syscall test before it stays one compare).
+#[cold]
+fn not_syscall(esr: u64, ec: u64) -> Trap {
+    if ec == 0x07 {
+        return Trap::FpAccess;
+    }
+    let kind = match ec {
+        0x24 if esr & 0x3f == 0x21 => fault::ALIGNMENT,
+        0x24 => fault::DATA_ABORT,
+        0x20 => fault::INSTRUCTION_ABORT,
+        0x00 => fault::UNDEFINED_INSTRUCTION,
+        0x22 | 0x26 => fault::ALIGNMENT,
+        _ => fault::OTHER,
+    };
+    Trap::Fault {
+        kind,
+        address: read_far(),
+        syndrome: esr,
+    }
+}
+
 /// A trap from user mode: the core handles it; returns the frame to resume.
 /// The context's frame comes first (`#[repr(C)]`), so its address is the frame's.
+#[inline(always)]
 pub fn user_trap(kind: u64) -> *mut TrapFrame {
     KERNEL.user_trap(|| decode(kind)).cast()
+}
+
+/// Restores `frame` and returns to user mode.
+#[inline(always)]
+pub fn resume(frame: *mut TrapFrame) -> ! {
+    // SAFETY: `frame` is the saved context of the thread the core prepared
+    // to run, kept alive by the kernel; resume_user restores it and erets.
+    unsafe { resume_user(frame) }
 }
 
 /// An interrupt taken while the kernel idles.

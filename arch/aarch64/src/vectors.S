@@ -103,7 +103,7 @@ kernel_trap_common:
 user_trap_common:
     mrs     x2, tpidr_el1               // per-CPU kernel stack top
     mov     sp, x2
-    bl      handle_user_trap            // returns the frame to resume in x0
+    bl      handle_user_trap            // never returns: it ends in resume_user
 .global resume_user
 resume_user:
     mov     sp, x0
