@@ -2067,7 +2067,7 @@ impl Manager {
             .find(|p| matches(p) && p.status.is_some())
             .map(|p| p.pid)
         {
-            return self.reap_answer(found);
+            return self.reap_delivered(found);
         }
         let wanted = |status: i32| match proc::wait::stop_signal(status) {
             Some(_) => report & proc::wait::UNTRACED != 0,
@@ -2099,6 +2099,30 @@ impl Manager {
             }
             Err(_) => err(EAGAIN),
         }
+    }
+
+    /// Answers a `Wait` with zombie `pid`'s status and removes the zombie
+    /// only once the caller has the answer. A signal may interrupt the call
+    /// (`CALL_INTERRUPTIBLE`) while init serves it, on another CPU; the
+    /// caller then asks again (SA_RESTART), and a zombie reaped for an
+    /// answer nobody got would leave it with ECHILD and a lost status.
+    fn reap_delivered(&mut self, pid: u32) -> Answer {
+        let reply = match self.server.defer() {
+            Ok(reply) => reply,
+            // Interrupted already: nobody to answer; the zombie stays.
+            Err(ipc::IpcError::Sys(e)) if e.is(sys::SysError::NoReplyTarget) => {
+                return Answer::Deferred;
+            }
+            Err(_) => return self.reap_answer(pid),
+        };
+        let status = self.procs.get(&pid).and_then(|p| p.status).unwrap_or(0);
+        let bytes = encode(&ProcResponse::Waited { pid, status });
+        if ipc::reply_later_raw(reply, &bytes, &[]).is_ok() {
+            if let Some(p) = self.procs.remove(&pid) {
+                p.release();
+            }
+        }
+        Answer::Deferred
     }
 
     /// Removes a zombie and answers with its status.
