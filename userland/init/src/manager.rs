@@ -2107,34 +2107,16 @@ impl Manager {
     /// caller then asks again (SA_RESTART), and a zombie reaped for an
     /// answer nobody got would leave it with ECHILD and a lost status.
     fn reap_delivered(&mut self, pid: u32) -> Answer {
-        let reply = match self.server.defer() {
-            Ok(reply) => reply,
-            // Interrupted already: nobody to answer; the zombie stays.
-            Err(ipc::IpcError::Sys(e)) if e.is(sys::SysError::NoReplyTarget) => {
-                return Answer::Deferred;
-            }
-            Err(_) => return self.reap_answer(pid),
-        };
         let status = self.procs.get(&pid).and_then(|p| p.status).unwrap_or(0);
         let bytes = encode(&ProcResponse::Waited { pid, status });
-        if ipc::reply_later_raw(reply, &bytes, &[]).is_ok() {
+        // A plain reply (then a receive) says whether it reached the caller,
+        // which a combined reply-and-receive does not.
+        if self.server.reply_raw(&bytes, &[]).is_ok() {
             if let Some(p) = self.procs.remove(&pid) {
                 p.release();
             }
         }
         Answer::Deferred
-    }
-
-    /// Removes a zombie and answers with its status.
-    fn reap_answer(&mut self, pid: u32) -> Answer {
-        match self.procs.remove(&pid) {
-            Some(p) => {
-                let status = p.status.unwrap_or(0);
-                p.release();
-                Answer::Now(encode(&ProcResponse::Waited { pid, status }), Vec::new())
-            }
-            None => err(ECHILD),
-        }
     }
 
     /// The exit-notification bit for the next process: processes share the
