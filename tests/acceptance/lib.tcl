@@ -135,6 +135,30 @@ proc want_re {pattern what} {
     }
 }
 
+# Waits for every regexp of `patterns`, in any order: lines from different
+# processes may come either way round on several CPUs. One alternation, so
+# whichever line came first is matched first (expect tries separate patterns
+# in list order, and a later one would skip an earlier line). `on_fail` is
+# the command that reports a failure (a script's own, to clean up first).
+proc want_all {patterns what {on_fail fail}} {
+    set left $patterns
+    while {[llength $left] > 0} {
+        expect {
+            -re [join $left |] {
+                set line $expect_out(0,string)
+                set at 0
+                foreach pattern $left {
+                    if {[regexp -- $pattern $line]} { break }
+                    incr at
+                }
+                set left [lreplace $left $at $at]
+            }
+            timeout { $on_fail "timed out waiting for $what (still /[join $left {/ /}]/)" }
+            eof { $on_fail "QEMU exited before $what (still /[join $left {/ /}]/)" }
+        }
+    }
+}
+
 # Waits for QEMU to exit by itself and requires exit status `status`.
 proc want_exit {status what} {
     global spawn_id

@@ -1658,77 +1658,51 @@ impl Manager {
         }
     }
 
-    /// The credential number of process `pid` (init and unknown pids: root's
-    /// 0; a message can only come from a live process's badge).
     /// `Affinity`: reads, or sets and reads, the CPUs of `pid`'s threads.
+    /// init itself (pid 1, in no table of its own) is a target like any
+    /// other: root's credentials, its own process (`taskset -p 1`).
     fn affinity(&mut self, caller: u32, pid: u32, cpus: u64) -> Answer {
         let target = if pid == 0 { caller } else { pid };
         let online = match sys::cpus_online().clamp(1, 64) {
             64 => u64::MAX,
             n => (1u64 << n) - 1,
         };
-        if target == crate::pipes::INIT_PID {
-            return self.own_affinity(caller, cpus, online);
-        }
-        let Some(p) = self.procs.get(&target).filter(|p| p.status.is_none()) else {
-            return err(ESRCH);
+        let (process, owner, set) = if target == crate::pipes::INIT_PID {
+            (sys::SELF, 0, self.own_cpus)
+        } else {
+            match self.procs.get(&target).filter(|p| p.status.is_none()) {
+                Some(p) => (p.process, p.credentials, p.cpus),
+                None => return err(ESRCH),
+            }
         };
+        let mut now = set;
         if cpus != 0 {
             let sender = self.credentials.get(self.credentials_of(caller));
-            let owner = self.credentials.get(p.credentials);
-            match (sender, owner) {
+            match (sender, self.credentials.get(owner)) {
                 (Some(sender), Some(owner)) if credentials::may_signal(sender, owner) => {}
                 _ => return err(EPERM),
             }
             if cpus & online == 0 {
                 return err(EINVAL);
             }
-            if sys::thread_set_affinity(p.process, cpus & online).is_err() {
+            if sys::thread_set_affinity(process, cpus & online).is_err() {
                 return err(ESRCH);
             }
+            now = cpus & online;
+            match self.procs.get_mut(&target) {
+                Some(p) => p.cpus = now,
+                None => self.own_cpus = now,
+            }
         }
-        let Some(p) = self.procs.get_mut(&target) else {
-            return err(ESRCH);
-        };
-        if cpus != 0 {
-            p.cpus = cpus & online;
-        }
-        let now = if p.cpus == 0 { online } else { p.cpus };
+        let now = if now == 0 { online } else { now };
         match ipc::encode_vec(&ProcResponse::Affinity { cpus: now }) {
             Ok(bytes) => Answer::Now(bytes, Vec::new()),
             Err(_) => err(EIO),
         }
     }
 
-    /// `Affinity` for init itself (pid 1, in no table of its own): anyone
-    /// may read it (`taskset -p 1`); only who may signal root may set it.
-    fn own_affinity(&mut self, caller: u32, cpus: u64, online: u64) -> Answer {
-        if cpus != 0 {
-            let sender = self.credentials.get(self.credentials_of(caller));
-            let root = self.credentials.get(0);
-            match (sender, root) {
-                (Some(sender), Some(root)) if credentials::may_signal(sender, root) => {}
-                _ => return err(EPERM),
-            }
-            if cpus & online == 0 {
-                return err(EINVAL);
-            }
-            if sys::thread_set_affinity(sys::SELF, cpus & online).is_err() {
-                return err(EINVAL);
-            }
-            self.own_cpus = cpus & online;
-        }
-        let now = if self.own_cpus == 0 {
-            online
-        } else {
-            self.own_cpus
-        };
-        match ipc::encode_vec(&ProcResponse::Affinity { cpus: now }) {
-            Ok(bytes) => Answer::Now(bytes, Vec::new()),
-            Err(_) => err(EIO),
-        }
-    }
-
+    /// The credential number of process `pid` (init and unknown pids: root's
+    /// 0; a message can only come from a live process's badge).
     fn credentials_of(&self, pid: u32) -> u16 {
         self.procs.get(&pid).map_or(0, |p| p.credentials)
     }
