@@ -55,6 +55,8 @@ extern "C" {
     static __text_end: u8;
     static __rodata_end: u8;
     static __stack_guard: u8;
+    static __cpu_stacks: u8;
+    static __cpu_stacks_end: u8;
     static __stack_bottom: u8;
     static __kernel_end: u8;
     static __boot_stack_top: u8;
@@ -484,13 +486,13 @@ fn build_kernel_tables(info: &BootInfo, kernel_image: PhysRange) {
     }
     let virt = |s: &u8| symbol_addr(s);
     // SAFETY: linker symbols; only their addresses are used.
-    let (text_end, rodata_end, guard, stack_bottom, kernel_end) = unsafe {
+    let (text_end, rodata_end, guard, stack_bottom, stack_top) = unsafe {
         (
             virt(&__text_end),
             virt(&__rodata_end),
             virt(&__stack_guard),
             virt(&__stack_bottom),
-            virt(&__kernel_end),
+            virt(&__boot_stack_top),
         )
     };
     let kstart = phys_to_virt(kernel_image.start);
@@ -498,12 +500,7 @@ fn build_kernel_tables(info: &BootInfo, kernel_image: PhysRange) {
         (kstart, text_end, MapFlags::KERNEL_RX, "kernel text"),
         (text_end, rodata_end, MapFlags::KERNEL_RO, "kernel rodata"),
         (rodata_end, guard, MapFlags::KERNEL_RW, "kernel data"),
-        (
-            stack_bottom,
-            kernel_end,
-            MapFlags::KERNEL_RW,
-            "kernel stack",
-        ),
+        (stack_bottom, stack_top, MapFlags::KERNEL_RW, "kernel stack"),
     ];
     for (start, end, flags, what) in sections {
         if end > start {
@@ -518,6 +515,28 @@ fn build_kernel_tables(info: &BootInfo, kernel_image: PhysRange) {
                 what,
             );
         }
+    }
+    // The secondary CPUs' stacks, each above an unmapped guard page.
+    // SAFETY: linker symbols; only their addresses are used.
+    let (cpu_stacks, cpu_stacks_end) = unsafe { (virt(&__cpu_stacks), virt(&__cpu_stacks_end)) };
+    let slot = smp::GUARD_BYTES + smp::STACK_BYTES;
+    if (cpu_stacks_end - cpu_stacks) / slot != zos_boot::devicetree::MAX_CPUS as u64 - 1 {
+        boot_failure(&"linker.ld's room for cpu stacks does not match MAX_CPUS");
+    }
+    let mut guard_page = cpu_stacks;
+    while guard_page + slot <= cpu_stacks_end {
+        let bottom = guard_page + smp::GUARD_BYTES;
+        check(
+            table.map(
+                bottom,
+                mmu::virt_to_phys(bottom),
+                smp::STACK_BYTES,
+                MapFlags::KERNEL_RW,
+                &mut frame,
+            ),
+            "cpu stack",
+        );
+        guard_page += slot;
     }
     mmu::activate_kernel_table(&table);
     // The kernel table lives as long as the machine; its frames are never freed.

@@ -18,13 +18,16 @@ use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use zos_boot::devicetree::MAX_CPUS;
 
 /// Each secondary CPU's kernel stack size.
-const STACK_BYTES: usize = 64 * 1024;
+pub const STACK_BYTES: u64 = 64 * 1024;
+/// The unmapped page below each secondary CPU's stack: an overflow faults
+/// there instead of writing over the next CPU's block.
+pub const GUARD_BYTES: u64 = 4096;
 
-#[repr(C, align(4096))]
-struct Stack([u8; STACK_BYTES]);
-
-/// Kernel stacks of CPUs 1.. (the boot CPU keeps the boot stack).
-static mut STACKS: [Stack; MAX_CPUS - 1] = [const { Stack([0; STACK_BYTES]) }; MAX_CPUS - 1];
+extern "C" {
+    /// Kernel stacks of CPUs 1.. (the boot CPU keeps the boot stack), each
+    /// above its guard page (linker.ld; `build_kernel_tables` maps them).
+    static __cpu_stacks: u8;
+}
 
 /// What `_secondary_start` (boot.S) reads with its MMU off: TCR_EL1 (user
 /// walks on, for the identity map), TTBR1_EL1 (the kernel's table) and the
@@ -162,10 +165,12 @@ pub fn start_secondaries(mpidrs: &[u64]) -> usize {
         if cpu >= MAX_CPUS {
             break;
         }
-        // SAFETY: stack `cpu - 1` is used by no CPU yet; only its address is
-        // taken and its top block written before the CPU starts.
+        // SAFETY: stack `cpu - 1` (mapped by `build_kernel_tables`, room for
+        // MAX_CPUS - 1 in linker.ld) is used by no CPU yet; only its address
+        // is taken and its top block written before the CPU starts.
         let block = unsafe {
-            let block = (&raw mut STACKS[cpu - 1]) as u64 + STACK_BYTES as u64 - BLOCK_BYTES;
+            let top = (&raw const __cpu_stacks) as u64 + cpu as u64 * (GUARD_BYTES + STACK_BYTES);
+            let block = top - BLOCK_BYTES;
             (block as *mut PerCpu).write(PerCpu {
                 id: cpu as u64,
                 in_user: AtomicBool::new(false),
