@@ -47,6 +47,11 @@ pub trait AddressSpace: Sized {
     ) -> Result<(), MapError>;
     /// Unmaps one page; returns the physical address it mapped.
     fn unmap(&mut self, va: u64) -> Option<u64>;
+    /// Unmaps the mapped pages of a run of `pages` from `va`. Backends with
+    /// a TLB invalidate once for the run where they can: on AArch64 every
+    /// broadcast invalidation stops all of QEMU's vCPUs; on x86_64 each is
+    /// an IPI to every CPU with the table loaded.
+    fn unmap_run(&mut self, va: u64, pages: u64);
     /// Points page `va`, if it is mapped, at `pa` with `flags` (backends
     /// with page tables do it in one walk); whether it was mapped.
     fn remap(&mut self, va: u64, pa: u64, flags: PageFlags, frames: &mut FrameAllocator) -> bool;

@@ -730,11 +730,9 @@ impl<P: Platform> Kernel<P> {
         let p = self.objects.process_mut(target);
         let p = p.ok_or(SysError::DeadObject)?;
         let region = p.regions.remove(&va).ok_or(SysError::NotMapped)?;
-        if let Some(space) = p.space.as_mut() {
-            for page in 0..region.pages {
-                space.unmap(va + page * PAGE);
-            }
-        }
+        p.space
+            .iter_mut()
+            .for_each(|s| s.unmap_run(va, region.pages));
         self.mappings.remove(&(region.memory, target, va));
         self.commit(Commit::unmapped(obj(target), va));
         self.refund(target, Cost::heap(REGION_COST));

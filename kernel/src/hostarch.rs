@@ -188,6 +188,10 @@ impl AddressSpace for HostSpace {
         self.pages.remove(&va).map(|(pa, _)| pa)
     }
 
+    fn unmap_run(&mut self, va: u64, pages: u64) {
+        (0..pages).for_each(|page| _ = self.unmap(va + page * PAGE));
+    }
+
     fn remap(&mut self, va: u64, pa: u64, flags: PageFlags, frames: &mut FrameAllocator) -> bool {
         self.unmap(va).is_some() && self.map_page(va, pa, flags, frames).is_ok()
     }

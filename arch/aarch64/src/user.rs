@@ -186,6 +186,20 @@ impl UserSpace {
     }
 }
 
+/// Most pages of a run unmapped with one invalidation each; a longer run
+/// drops the whole ASID's translations at once (as Linux does past its
+/// `MAX_TLBI_OPS`, lower here: QEMU stops every vCPU for each broadcast
+/// invalidation, and a spawn made ~98 of them).
+const PAGES_INVALIDATED_ONE_BY_ONE: u64 = 4;
+
+/// Drops every translation of `asid` on every CPU.
+fn invalidate_asid(asid: u16) {
+    // SAFETY: TLB maintenance has no memory-safety effects.
+    unsafe {
+        asm!("dsb ishst", "tlbi aside1is, {}", "dsb ish", "isb", in(reg) (asid as u64) << 48)
+    };
+}
+
 fn invalidate_page(asid: u16, va: u64) {
     let operand = ((asid as u64) << 48) | ((va >> 12) & 0xFFF_FFFF_FFFF);
     // SAFETY: TLB maintenance has no memory-safety effects.
@@ -253,6 +267,17 @@ impl AddressSpace for UserSpace {
         Some(pa)
     }
 
+    fn unmap_run(&mut self, va: u64, pages: u64) {
+        if pages <= PAGES_INVALIDATED_ONE_BY_ONE {
+            (0..pages).for_each(|page| _ = self.unmap(va + page * 4096));
+            return;
+        }
+        for page in 0..pages {
+            self.table.unmap_page(va + page * 4096, &self.leaf);
+        }
+        invalidate_asid(self.asid);
+    }
+
     fn remap(&mut self, va: u64, pa: u64, flags: PageFlags, _: &mut FrameAllocator) -> bool {
         let flags = MapFlags {
             write: flags.write,
@@ -289,10 +314,7 @@ impl AddressSpace for UserSpace {
                 smp::stop_user(cpu);
             }
         }
-        // SAFETY: TLB maintenance has no memory-safety effects.
-        unsafe {
-            asm!("dsb ishst", "tlbi aside1is, {}", "dsb ish", "isb", in(reg) (self.asid as u64) << 48)
-        };
+        invalidate_asid(self.asid);
         if crate::user::active_ttbr0() == self.ttbr0() {
             deactivate();
         }

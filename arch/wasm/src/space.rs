@@ -290,6 +290,10 @@ impl AddressSpace for WasmSpace {
         Ok(())
     }
 
+    fn unmap_run(&mut self, va: u64, pages: u64) {
+        (0..pages).for_each(|page| _ = self.unmap(va + page * PAGE));
+    }
+
     fn remap(&mut self, va: u64, pa: u64, flags: PageFlags, frames: &mut FrameAllocator) -> bool {
         // The owner lists and the live module's memory follow through both.
         self.unmap(va).is_some() && self.map_page(va, pa, flags, frames).is_ok()

@@ -339,6 +339,26 @@ impl AddressSpace for UserSpace {
         Some(pa)
     }
 
+    fn unmap_run(&mut self, va: u64, pages: u64) {
+        let root = self.table.root();
+        let mut unmapped = false;
+        for page in (0..pages).map(|i| va + i * 4096) {
+            if self.ports.iter().any(|&(v, _)| v == page) {
+                let _ = self.unmap(page);
+            } else if self.table.unmap_page(page).is_some() {
+                unmapped = true;
+                if smp::active_root() == root {
+                    mmu::invalidate_page(page);
+                }
+            }
+        }
+        // One shootdown for the run: each is an IPI to, and a wait for,
+        // every other CPU with the table loaded.
+        if unmapped {
+            smp::shoot_down(root);
+        }
+    }
+
     fn remap(&mut self, va: u64, pa: u64, flags: PageFlags, frames: &mut FrameAllocator) -> bool {
         if flags.device || self.ports.iter().any(|&(v, _)| v == va) {
             return self.unmap(va).is_some() && self.map(va, &[pa], flags, frames).is_ok();
