@@ -209,7 +209,9 @@ impl<P: Platform> Kernel<P> {
                 self.lookup(process, args[0], ObjectKind::System, Rights::WRITE)?;
                 let off = call == Sys::PowerOff;
                 log::info!("{} requested", if off { "power off" } else { "reset" });
-                // The console dies with the machine: print what it has not.
+                // The console dies with the machine: stop the other CPUs
+                // (it may be printing on one) and print what it has not.
+                (0..self.online).for_each(P::stop_user);
                 crate::klog::flush_unprinted();
                 if off {
                     P::power_off()
@@ -240,7 +242,7 @@ impl<P: Platform> Kernel<P> {
                 // before the cursor it asks from (what it read last may not
                 // be on the UART yet when the machine stops).
                 if self.log_listener.is_some_and(|l| l.2 == process) {
-                    crate::klog::printed_up_to(args[1]);
+                    crate::klog::printed_up_to(args[1], next);
                 }
                 ok(&[count as u64, next])
             }

@@ -35,6 +35,9 @@ static RING: spin::Mutex<Ring> = spin::Mutex::new(Ring {
 static WRITTEN: AtomicU64 = AtomicU64::new(0);
 /// How far the console service has printed (the cursor after its last read).
 static PRINTED: AtomicU64 = AtomicU64::new(0);
+/// Where the console service's last read ended: the bytes from `PRINTED`
+/// to here may be on their way to the UART, some of them printed already.
+static READ: AtomicU64 = AtomicU64::new(0);
 /// The console service drives the UART; the kernel only fills the ring.
 static HANDED_OVER: AtomicBool = AtomicBool::new(false);
 
@@ -64,7 +67,21 @@ impl Ring {
         }
         (count, start + count as u64)
     }
+
+    /// Where the line holding `cursor` starts: after the newline before it,
+    /// at most [`LINE_BACK`] bytes back and never before the oldest byte kept.
+    fn line_start(&self, mut cursor: u64) -> u64 {
+        let oldest = self.written.saturating_sub(RING_BYTES as u64);
+        let limit = oldest.max(cursor.saturating_sub(LINE_BACK));
+        while cursor > limit && self.bytes[((cursor - 1) % RING_BYTES as u64) as usize] != b'\n' {
+            cursor -= 1;
+        }
+        cursor
+    }
 }
+
+/// How far back [`Ring::line_start`] looks for the start of a line.
+const LINE_BACK: u64 = 512;
 
 /// Records `bytes` in the ring; true when the kernel still owns the UART and
 /// the caller should print them too.
@@ -98,9 +115,11 @@ pub fn read(cursor: u64, out: &mut [u8]) -> (usize, u64) {
     RING.lock().read(cursor, out)
 }
 
-/// Records that the console service printed everything before `cursor`.
-pub fn printed_up_to(cursor: u64) {
+/// Records that the console service printed everything before `cursor`
+/// and has read up to `read` (what it prints next).
+pub fn printed_up_to(cursor: u64, read: u64) {
     PRINTED.fetch_max(cursor, Ordering::AcqRel);
+    READ.fetch_max(read, Ordering::AcqRel);
 }
 
 /// Writes what the console has not printed yet straight to the UART: the
@@ -111,6 +130,15 @@ pub fn flush_unprinted() {
     }
     let Some(sink) = SINK.get() else { return };
     let mut cursor = PRINTED.load(Ordering::Acquire);
+    // The console may have been half way through what it read last (the
+    // kernel stopped its CPU): the line it was in comes again, whole and on
+    // a line of its own, rather than its end glued to a cut start.
+    if READ.load(Ordering::Acquire) > cursor {
+        let Some(ring) = RING.try_lock() else { return };
+        cursor = ring.line_start(cursor);
+        drop(ring);
+        (sink.write)(b"\r\n");
+    }
     let mut chunk = [0u8; 256];
     loop {
         // A lock held (a panic inside `record`) means there is nothing safe to print.
@@ -223,5 +251,24 @@ mod tests {
         assert_eq!(count, RING_BYTES);
         assert_eq!(next, RING_BYTES as u64 + 8);
         assert_eq!(&tail[RING_BYTES - 3..], b"end");
+    }
+
+    #[test]
+    fn a_line_starts_after_the_newline_before_it() {
+        let mut ring = Ring {
+            bytes: [0; RING_BYTES],
+            written: 0,
+        };
+        ring.push(b"first\nsecond line\nthird");
+        assert_eq!(ring.line_start(0), 0);
+        assert_eq!(ring.line_start(3), 0);
+        assert_eq!(ring.line_start(6), 6); // just after a newline
+        assert_eq!(ring.line_start(10), 6);
+        assert_eq!(ring.line_start(24), 18);
+        // Never past the oldest byte kept, never more than LINE_BACK back.
+        ring.push(&std::vec![b'x'; RING_BYTES]);
+        let oldest = ring.written - RING_BYTES as u64;
+        assert_eq!(ring.line_start(oldest + 5), oldest);
+        assert_eq!(ring.line_start(ring.written), ring.written - LINE_BACK);
     }
 }
