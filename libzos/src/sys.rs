@@ -503,8 +503,6 @@ pub fn ipc_reply_recv(endpoint: u64, info: MessageInfo, words: [u64; 4]) -> Resu
     .map(msg_from)
 }
 
-/// Changes a thread's priority (not above the caller's).
-/// Lets `thread` run only on the CPUs of `cpus` (bit N: CPU N) that are online.
 /// Copies a suspended thread's user registers (`zos_abi::registers`) into
 /// `words`, or with `write` sets them from `words`. `BadState` while the
 /// thread is not (yet) suspended: one another CPU runs stops on its way out.
@@ -521,10 +519,12 @@ pub fn thread_registers(
     .map(|_| ())
 }
 
+/// Lets `thread` run only on the CPUs of `cpus` (bit N: CPU N) that are online.
 pub fn thread_set_affinity(thread: u64, cpus: u64) -> Result<(), Error> {
     call(Sys::ThreadSetAffinity, [thread, cpus, 0, 0, 0, 0]).map(|_| ())
 }
 
+/// Changes a thread's priority (not above the caller's).
 pub fn thread_set_priority(thread: u64, priority: u64) -> Result<(), Error> {
     call(Sys::ThreadSetPriority, [thread, priority, 0, 0, 0, 0]).map(|_| ())
 }

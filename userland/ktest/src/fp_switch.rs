@@ -6,6 +6,7 @@
 
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use libzos::sys;
+use zos_proto::start::slots;
 
 /// The helper thread's stack: in this program's data, so nothing is left
 /// to free when it ends.
@@ -91,9 +92,23 @@ pub fn run() -> Option<(u64, u64, u64)> {
     let top = core::ptr::addr_of_mut!(HELPER_STACK) as u64 + 16 * 1024;
     let entry = helper as *const () as u64;
     let pattern = 0x5a5a_0000_0000_0000;
+    // Both threads on CPU 0, so that they switch on one CPU: on several
+    // they could each run alone on its own, and a helper woken late on
+    // another CPU could find the stop already set (a run of 0 rounds that
+    // checked nothing, seen on `-smp 4`).
+    let _ = sys::thread_set_affinity(slots::MAIN_THREAD, 1);
     let thread = sys::thread_create(sys::SELF, entry, top, pattern, 100).ok()?;
+    let _ = sys::thread_set_affinity(thread, 1);
     sys::thread_start(thread).ok()?;
-    let mine = yields_keep_fp(0x1234_5678_0000_0000, 2000);
+    let mut mine = yields_keep_fp(0x1234_5678_0000_0000, 2000);
+    // The helper ran a whole round before it is told to stop (bounded: a
+    // helper that never runs is reported as 0 rounds).
+    for _ in 0..10_000 {
+        if HELPER_ROUNDS.load(Ordering::Acquire) > 0 {
+            break;
+        }
+        mine += yields_keep_fp(0x1234_5678_0000_0000, 1);
+    }
     STOP.store(true, Ordering::Release);
     while !STOPPED.load(Ordering::Acquire) {
         sys::yield_now();
@@ -101,6 +116,7 @@ pub fn run() -> Option<(u64, u64, u64)> {
     // Its exit is a syscall away and needs nothing freed here (the stack is
     // static): the kernel frees the thread once it exits and this goes.
     let _ = sys::cap_delete(thread);
+    let _ = sys::thread_set_affinity(slots::MAIN_THREAD, u64::MAX);
     let result = (
         mine,
         HELPER_BAD.load(Ordering::Relaxed),
