@@ -1445,11 +1445,20 @@ pub(crate) fn ignores(signal: u32) -> bool {
     signal < 64 && IGNORED_HERE.load(Ordering::Relaxed) & (1 << signal) != 0
 }
 
+/// Held by a thread that acts for the program beside its main thread (the
+/// signal thread, the interval timer's) while it acts, and by `fork`
+/// across its snapshot: the child, where only the forking thread exists,
+/// then never finds a lock such a thread held at the copy (a fork child
+/// once slept for ever on its copy of `HANDLERS`, taken by the signal
+/// thread for a SIGCHLD as the parent forked).
+pub(crate) static HELPER_WORK: Mutex<()> = Mutex::new(());
+
 fn signal_thread(notification: u64) {
     loop {
         let Ok(bits) = sys::wait(notification) else {
             return;
         };
+        let _work = HELPER_WORK.lock();
         if bits & zos_proto::proc::FAULT_HELD != 0 {
             fault_held();
         }

@@ -71,6 +71,18 @@ impl<T> BackoffMutex<T> {
         self.0.try_lock()
     }
 
+    /// Frees the lock whatever holds it.
+    ///
+    /// # Safety
+    ///
+    /// Nothing may use the data under it as a holder any more: for a fork
+    /// child's copy of a lock its parent's thread held (that thread does
+    /// not exist in the child).
+    pub unsafe fn force_unlock(&self) {
+        // SAFETY: the caller's promise.
+        unsafe { self.0.force_unlock() }
+    }
+
     /// The rare path, kept out of line so the free lock costs what a spin
     /// lock's does.
     #[cold]

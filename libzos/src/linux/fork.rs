@@ -329,14 +329,18 @@ fn build_child() -> Result<u32, Errno> {
     let mut copies = Vec::with_capacity(copied.len() + private.len());
     // The snapshot: from the first copy to the last, nothing is allocated
     // and no lock is held (the copies must show the heap and every lock as
-    // the child will find them). Each copy shares this process's frames
-    // until one side writes a page (`MemoryCopy`, docs/posix.md).
+    // the child will find them), by this thread or by the signal and timer
+    // threads (`HELPER_WORK`, held here, freed by the child's copy). Each
+    // copy shares this process's frames until one side writes a page
+    // (`MemoryCopy`, docs/posix.md).
+    let helpers_wait = posix::HELPER_WORK.lock();
     for region in &copied {
         copies.push(sys::memory_copy(sys::SELF, region.va, region.length));
     }
     for mapping in &private {
         copies.push(sys::memory_copy(mapping.source, 0, 0));
     }
+    drop(helpers_wait);
     // Ours to delete once the child holds them, whatever fails next.
     child
         .memories
@@ -380,6 +384,9 @@ extern "C" fn zos_fork_child(registers: u64) -> ! {
     let _ = sys::set_ipc_buffer(layout::IPC_BUFFER);
     crate::thread::set_ipc_buffer_register(layout::IPC_BUFFER);
     let pid = CHILD_PID.load(Ordering::SeqCst);
+    // SAFETY: the copy shows `HELPER_WORK` held by the parent's `fork`,
+    // whose frame is dead here, and no other thread exists yet.
+    unsafe { posix::HELPER_WORK.force_unlock() };
     crate::fs::fork_child_reset();
     crate::net::fork_child_reset();
     crate::pipe::fork_child_reset();

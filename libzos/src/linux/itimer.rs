@@ -84,6 +84,7 @@ fn timer_thread(_: u64) {
             [deadline.min(now.saturating_add(RECHECK_NS)), 0, 0, 0, 0, 0],
         );
         let now = sys::clock_ns();
+        let _work = crate::posix::HELPER_WORK.lock();
         let fired = {
             let mut timer = TIMER.lock();
             match timer.deadline {
