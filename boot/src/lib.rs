@@ -55,3 +55,17 @@ impl PhysRange {
         self.start..self.end
     }
 }
+
+/// Recurses with a 1 KiB frame until the stack runs out: the boot argument
+/// `fault=stack` calls it to test the kernel's stack overflow report.
+/// Returns only if `depth` reaches `u64::MAX`, which it never does.
+#[cfg(feature = "kernel")]
+#[inline(never)]
+pub fn exhaust_stack(depth: u64) -> u64 {
+    let mut frame = [depth; 128];
+    core::hint::black_box(&mut frame);
+    if core::hint::black_box(depth) == u64::MAX {
+        return 0;
+    }
+    exhaust_stack(depth + 1).wrapping_add(frame[(depth % 128) as usize])
+}

@@ -190,6 +190,28 @@ extern "C" fn handle_kernel_trap(frame: &mut TrapFrame, kind: u64) {
     crate::stop_machine("unexpected exception in the kernel");
 }
 
+/// Entry from the vectors when a kernel exception found SP below the
+/// bottom of its stack (vectors.S): runs on the slot's overflow stack.
+/// The registers are lost (no frame could be pushed); ELR, FAR and ESR
+/// say where the kernel was and what it touched.
+#[no_mangle]
+extern "C" fn handle_kernel_stack_overflow() -> ! {
+    let elr: u64;
+    // SAFETY: reading a system register has no side effects.
+    unsafe { asm!("mrs {}, elr_el1", out(reg) elr) };
+    let (esr, far) = (read_esr(), read_far());
+    let _ = writeln!(
+        Emergency,
+        "\n*** KERNEL STACK OVERFLOW on CPU {} ***\n\
+         ESR={esr:#018x} FAR={far:#018x} ELR={elr:#018x} (the {} KiB stack ends at {:#018x})",
+        crate::smp::cpu_id(),
+        crate::smp::STACK_BYTES / 1024,
+        (crate::smp::this() as *const _ as u64 & !(crate::smp::SLOT_BYTES - 1))
+            + crate::smp::STACK_BYTES,
+    );
+    crate::stop_machine("kernel stack overflow")
+}
+
 /// Entry for exceptions taken from user mode (EL0): resumes the thread the
 /// core picks. It never returns, so the compiler need not keep the
 /// registers a C caller expects kept (the user's are in the frame already).

@@ -54,12 +54,9 @@ extern "C" {
     static __kernel_start: u8;
     static __text_end: u8;
     static __rodata_end: u8;
-    static __stack_guard: u8;
-    static __cpu_stacks: u8;
-    static __cpu_stacks_end: u8;
-    static __stack_bottom: u8;
+    static __kernel_stacks: u8;
+    static __kernel_stacks_end: u8;
     static __kernel_end: u8;
-    static __boot_stack_top: u8;
 }
 
 fn symbol_addr(symbol: &u8) -> u64 {
@@ -280,9 +277,14 @@ extern "C" fn kernel_main(dtb_phys: u64, entry_el: u64) -> ! {
             log::error!("fault=write-text did not fault: kernel text is writable");
         }
         Some("panic") => panic!("deliberate panic from boot argument fault=panic"),
-        Some(other) => {
-            log::warn!("unknown fault kind '{other}' ignored (data, undef, write-text, panic)")
+        Some("stack") => {
+            log::info!("boot argument fault=stack: recursing until the kernel stack runs out");
+            let depth = zos_boot::exhaust_stack(0);
+            log::error!("fault=stack did not fault (returned {depth})");
         }
+        Some(other) => log::warn!(
+            "unknown fault kind '{other}' ignored (data, undef, write-text, panic, stack)"
+        ),
         None => {}
     }
     start_kernel_core(&info, heap_bytes, online);
@@ -486,21 +488,19 @@ fn build_kernel_tables(info: &BootInfo, kernel_image: PhysRange) {
     }
     let virt = |s: &u8| symbol_addr(s);
     // SAFETY: linker symbols; only their addresses are used.
-    let (text_end, rodata_end, guard, stack_bottom, stack_top) = unsafe {
+    let (text_end, rodata_end, stacks, stacks_end) = unsafe {
         (
             virt(&__text_end),
             virt(&__rodata_end),
-            virt(&__stack_guard),
-            virt(&__stack_bottom),
-            virt(&__boot_stack_top),
+            virt(&__kernel_stacks),
+            virt(&__kernel_stacks_end),
         )
     };
     let kstart = phys_to_virt(kernel_image.start);
     let sections = [
         (kstart, text_end, MapFlags::KERNEL_RX, "kernel text"),
         (text_end, rodata_end, MapFlags::KERNEL_RO, "kernel rodata"),
-        (rodata_end, guard, MapFlags::KERNEL_RW, "kernel data"),
-        (stack_bottom, stack_top, MapFlags::KERNEL_RW, "kernel stack"),
+        (rodata_end, stacks, MapFlags::KERNEL_RW, "kernel data"),
     ];
     for (start, end, flags, what) in sections {
         if end > start {
@@ -516,27 +516,25 @@ fn build_kernel_tables(info: &BootInfo, kernel_image: PhysRange) {
             );
         }
     }
-    // The secondary CPUs' stacks, each above an unmapped guard page.
-    // SAFETY: linker symbols; only their addresses are used.
-    let (cpu_stacks, cpu_stacks_end) = unsafe { (virt(&__cpu_stacks), virt(&__cpu_stacks_end)) };
-    let slot = smp::GUARD_BYTES + smp::STACK_BYTES;
-    if (cpu_stacks_end - cpu_stacks) / slot != zos_boot::devicetree::MAX_CPUS as u64 - 1 {
-        boot_failure(&"linker.ld's room for cpu stacks does not match MAX_CPUS");
+    // Every CPU's stack slot (linker.ld): its overflow stack at the bottom
+    // and its stack in the upper half; the 56 KiB between stay unmapped.
+    if (stacks_end - stacks) / smp::SLOT_BYTES != zos_boot::devicetree::MAX_CPUS as u64 {
+        boot_failure(&"linker.ld's room for kernel stacks does not match MAX_CPUS");
     }
-    let mut guard_page = cpu_stacks;
-    while guard_page + slot <= cpu_stacks_end {
-        let bottom = guard_page + smp::GUARD_BYTES;
-        check(
-            table.map(
-                bottom,
-                mmu::virt_to_phys(bottom),
-                smp::STACK_BYTES,
+    for slot in (stacks..stacks_end).step_by(smp::SLOT_BYTES as usize) {
+        for (start, bytes) in [
+            (slot, smp::OVERFLOW_STACK_BYTES),
+            (slot + smp::STACK_BYTES, smp::STACK_BYTES),
+        ] {
+            let mapped = table.map(
+                start,
+                mmu::virt_to_phys(start),
+                bytes,
                 MapFlags::KERNEL_RW,
                 &mut frame,
-            ),
-            "cpu stack",
-        );
-        guard_page += slot;
+            );
+            check(mapped, "kernel stack");
+        }
     }
     mmu::activate_kernel_table(&table);
     // The kernel table lives as long as the machine; its frames are never freed.

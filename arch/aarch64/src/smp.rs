@@ -17,16 +17,21 @@ use core::arch::asm;
 use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use zos_boot::devicetree::MAX_CPUS;
 
-/// Each secondary CPU's kernel stack size.
+/// Each CPU's kernel stack size.
 pub const STACK_BYTES: u64 = 64 * 1024;
-/// The unmapped page below each secondary CPU's stack: an overflow faults
-/// there instead of writing over the next CPU's block.
-pub const GUARD_BYTES: u64 = 4096;
+/// Each CPU's slot of kernel stack room (linker.ld): the stack is its upper
+/// half, so a good kernel SP has bit 16 set (the vectors test it), the
+/// overflow stack its first [`OVERFLOW_STACK_BYTES`]; the rest is unmapped,
+/// so an overflow faults there instead of writing over anything.
+pub const SLOT_BYTES: u64 = 2 * STACK_BYTES;
+/// The stack a kernel stack overflow is reported on, at a slot's bottom.
+pub const OVERFLOW_STACK_BYTES: u64 = 8 * 1024;
+const _: () = assert!(SLOT_BYTES == 1 << 17 && OVERFLOW_STACK_BYTES == 2 << 12);
 
 extern "C" {
-    /// Kernel stacks of CPUs 1.. (the boot CPU keeps the boot stack), each
-    /// above its guard page (linker.ld; `build_kernel_tables` maps them).
-    static __cpu_stacks: u8;
+    /// Every CPU's slot (linker.ld; `build_kernel_tables` maps them), slot 0
+    /// the boot CPU's.
+    static __kernel_stacks: u8;
 }
 
 /// What `_secondary_start` (boot.S) reads with its MMU off: TCR_EL1 (user
@@ -165,11 +170,11 @@ pub fn start_secondaries(mpidrs: &[u64]) -> usize {
         if cpu >= MAX_CPUS {
             break;
         }
-        // SAFETY: stack `cpu - 1` (mapped by `build_kernel_tables`, room for
-        // MAX_CPUS - 1 in linker.ld) is used by no CPU yet; only its address
-        // is taken and its top block written before the CPU starts.
+        // SAFETY: slot `cpu` (mapped by `build_kernel_tables`, room for
+        // MAX_CPUS in linker.ld) is used by no CPU yet; only its address is
+        // taken and its top block written before the CPU starts.
         let block = unsafe {
-            let top = (&raw const __cpu_stacks) as u64 + cpu as u64 * (GUARD_BYTES + STACK_BYTES);
+            let top = (&raw const __kernel_stacks) as u64 + (cpu as u64 + 1) * SLOT_BYTES;
             let block = top - BLOCK_BYTES;
             (block as *mut PerCpu).write(PerCpu {
                 id: cpu as u64,

@@ -10,6 +10,11 @@
 
 .macro SAVE_FRAME
     sub     sp, sp, #FRAME_SIZE
+    SAVE_REGISTERS
+.endm
+
+// The registers into the frame at SP.
+.macro SAVE_REGISTERS
     stp     x0, x1, [sp, #0]
     stp     x2, x3, [sp, #16]
     stp     x4, x5, [sp, #32]
@@ -58,9 +63,22 @@
 
 // kind: 0 sync, 1 irq, 2 fiq, 3 serror; +4 when taken from EL1 with SP_EL0,
 // +8 from EL1 with SP_EL1 (kernel), +12 from EL0 (user).
+//
+// A kernel entry first checks that the frame fits on the kernel stack: every
+// stack is the upper half of a 128 KiB-aligned slot (linker.ld), so an SP
+// with bit 16 clear has run off its stack's bottom. Pushing the frame there
+// would fault again and again; instead `kernel_stack_overflow` reports it.
+// No register is free yet, so x0 is parked in SP for the test (SP + x0 - SP
+// gives x0 back), as Linux's arm64 entry does.
 .macro KERNEL_ENTRY kind
 .balign 0x80
-    SAVE_FRAME
+    sub     sp, sp, #FRAME_SIZE
+    add     sp, sp, x0                  // sp = frame + x0
+    sub     x0, sp, x0                  // x0 = frame
+    tbz     x0, #16, kernel_stack_overflow
+    sub     x0, sp, x0                  // x0 = x0
+    sub     sp, sp, x0                  // sp = frame
+    SAVE_REGISTERS
     mov     x0, sp
     mov     x1, #\kind
     b       kernel_trap_common
@@ -94,6 +112,16 @@ exception_vectors:
     KERNEL_ENTRY 17
     KERNEL_ENTRY 18
     KERNEL_ENTRY 19
+
+// SP ran off the bottom of this CPU's kernel stack: report on the slot's
+// overflow stack (its first 8 KiB; TPIDR_EL1 is the CPU's block, in the
+// same slot) and stop. Nothing here returns, so x0 and SP may be lost.
+kernel_stack_overflow:
+    mrs     x0, tpidr_el1
+    and     x0, x0, #0xfffffffffffe0000 // the slot's base
+    add     x0, x0, #(8 * 1024)         // the overflow stack's top
+    mov     sp, x0
+    bl      handle_kernel_stack_overflow
 
 kernel_trap_common:
     bl      handle_kernel_trap

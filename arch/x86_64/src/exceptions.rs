@@ -206,5 +206,14 @@ extern "C" fn handle_kernel_trap(frame: &mut TrapFrame) {
     }
     zos_klog::flush_unprinted();
     report(frame, "kernel");
+    // A double fault (run on its own stack, IST 1) whose page fault was at
+    // the stack pointer: the kernel stack ran into its guard page and the
+    // CPU could not push the page fault's frame.
+    let cr2 = read_cr2();
+    if frame.vector == 8 && frame.rsp.abs_diff(cr2) < 4096 {
+        let cpu = crate::smp::this().id();
+        let _ = writeln!(Emergency, "*** KERNEL STACK OVERFLOW on CPU {cpu} ***");
+        stop_machine("kernel stack overflow")
+    }
     stop_machine("unexpected exception in the kernel")
 }

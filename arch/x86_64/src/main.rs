@@ -299,9 +299,14 @@ fn boot_fault(cmdline: &str) {
             log::error!("fault=write-text did not fault: kernel text is writable");
         }
         Some("panic") => panic!("deliberate panic from boot argument fault=panic"),
-        Some(other) => {
-            log::warn!("unknown fault kind '{other}' ignored (data, undef, write-text, panic)")
+        Some("stack") => {
+            log::info!("boot argument fault=stack: recursing until the kernel stack runs out");
+            let depth = zos_boot::exhaust_stack(0);
+            log::error!("fault=stack did not fault (returned {depth})");
         }
+        Some(other) => log::warn!(
+            "unknown fault kind '{other}' ignored (data, undef, write-text, panic, stack)"
+        ),
         None => {}
     }
 }
