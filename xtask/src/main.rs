@@ -1082,8 +1082,8 @@ struct Run {
 /// says `# runs on: aarch64 x86_64` also runs on x86_64 (`NAME-x86`, the
 /// same expectations except where the script asks `zos_arch`). Every script
 /// runs a second time on four CPUs (`NAME-smp4`: issue 17 asks every
-/// script to pass there) unless its header says `# runs once` (a whole test
-/// suite) or names its own CPU counts (`# variants: smp1 smp2 smp8` runs
+/// script to pass there) unless its header says `# runs once` or names its
+/// own CPU counts (`# variants: smp1 smp2 smp8` runs
 /// `NAME-smp1`, … instead: `smp.exp` asks for four itself). The x86_64
 /// runs use one CPU; a script whose header says `# variants: x86-smp2`
 /// also runs on x86_64 with two (`NAME-x86-smp2`), a few short ones only,
@@ -1096,7 +1096,8 @@ fn runs_of(script: &Path) -> Vec<Run> {
         .and_then(|s| s.to_str())
         .unwrap_or("?")
         .to_string();
-    // `# runs once`: a long script (a whole test suite) skips the -smp 4 run.
+    // `# runs once`: a script that must not run twice skips the -smp 4 run
+    // (none does today: BusyBox's suites run on one CPU and on four).
     let once = text.lines().any(|l| l.trim() == "# runs once");
     // A header line `# KEY: … WORD …`.
     let header_words = |key: &str| -> Vec<String> {
@@ -1164,8 +1165,14 @@ fn acceptance(artifacts: &Artifacts, x86: &Artifacts, filters: &[String]) -> Res
     if runs.is_empty() {
         return Err("no acceptance scripts matched".into());
     }
-    // The longest runs first, so the two lanes end together.
-    runs.sort_by_key(|run| !run.name.starts_with("ktest"));
+    // The longest runs first (BusyBox's suites, 9–20 minutes, then ktest's),
+    // so the two lanes end together.
+    runs.sort_by_key(|run| {
+        ["busybox_suite", "ktest"]
+            .iter()
+            .position(|long| run.name.starts_with(long))
+            .unwrap_or(2)
+    });
     // Two scripts at a time (each boots its own QEMU; the machines this runs on
     // have two cores); `ZOS_TEST_JOBS` overrides. Each script's serial log goes
     // to target/zos/acceptance/NAME.log and is printed whole when it fails.
